@@ -1,0 +1,58 @@
+"""The base every API type is built on: pydantic v2 models speaking Kubernetes' camelCase JSON.
+
+Conventions (every model in ``minik8s/api`` follows them):
+
+* Python attribute names are snake_case; the JSON names are camelCase aliases
+  (``alias_generator``). Both are accepted on input; output is always by alias.
+* A field that Kubernetes' defaulting fills in has that default here (``restartPolicy:
+  "Always"``), so a validated object is the defaulted object. Every other optional field
+  defaults to ``None`` and is left out of the JSON (``omitempty``): dump with :func:`to_dict`.
+* Unknown fields are ignored by validation; ``minik8s.api.schema.unknown_fields`` finds them
+  for ``fieldValidation=Strict|Warn``.
+* Lists that strategic merge patch merges by a key declare it with :func:`merge_key`
+  (``x-kubernetes-patch-merge-key`` / ``x-kubernetes-patch-strategy`` in OpenAPI).
+* Timestamps are RFC 3339 strings (``2026-11-23T15:38:36Z``), quantities are strings
+  (``minik8s.quantity`` parses them), IntOrString is ``int | str``.
+"""
+
+from __future__ import annotations
+
+import datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic.alias_generators import to_camel
+
+__all__ = ["K8sModel", "merge_key", "set_strategy", "to_dict", "now_rfc3339", "IntOrString"]
+
+IntOrString = int | str
+
+
+class K8sModel(BaseModel):
+    model_config = ConfigDict(
+        alias_generator=to_camel,
+        populate_by_name=True,
+        extra="ignore",
+        validate_assignment=False,
+        ser_json_timedelta="iso8601",
+    )
+
+
+def merge_key(key: str, *, strategy: str = "merge", **kw: Any) -> Any:
+    """A list field merged by ``key`` in strategic merge patch (``containers`` by name)."""
+    extra = {"x-kubernetes-patch-merge-key": key, "x-kubernetes-patch-strategy": strategy}
+    return Field(default=kw.pop("default", None), json_schema_extra=extra, **kw)
+
+
+def set_strategy(strategy: str, **kw: Any) -> Any:
+    """A field with a patch strategy but no merge key (``finalizers``: merge; ``$retainKeys``)."""
+    return Field(default=kw.pop("default", None), json_schema_extra={"x-kubernetes-patch-strategy": strategy}, **kw)
+
+
+def to_dict(model: BaseModel) -> dict[str, Any]:
+    """The Kubernetes JSON form of a model: camelCase, empty optionals left out."""
+    return model.model_dump(by_alias=True, exclude_none=True, mode="json")
+
+
+def now_rfc3339() -> str:
+    return datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")

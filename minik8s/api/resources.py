@@ -1,0 +1,97 @@
+"""Identity of every resource minik8s serves: group, version, kind, plural, scope, short names.
+
+This is the client-side half of the one registry table: the apiserver's registry
+(``apiserver/registry/table.py``) adds model, strategy and printed columns to each entry here,
+and the REST client builds paths from it. Add a resource here once; everything else follows.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class ResourceType:
+    group: str  # "" for the core group
+    version: str
+    kind: str
+    plural: str
+    namespaced: bool
+    short_names: tuple[str, ...] = ()
+    categories: tuple[str, ...] = ()
+    singular: str = ""
+
+    @property
+    def group_version(self) -> str:
+        return f"{self.group}/{self.version}" if self.group else self.version
+
+    @property
+    def api_version(self) -> str:
+        return self.group_version
+
+    @property
+    def singular_name(self) -> str:
+        return self.singular or self.kind.lower()
+
+    @property
+    def prefix(self) -> str:
+        """URL prefix of the group-version: ``/api/v1`` or ``/apis/apps/v1``."""
+        return f"/apis/{self.group}/{self.version}" if self.group else f"/api/{self.version}"
+
+    @property
+    def group_resource(self) -> str:
+        """``pods`` or ``deployments.apps``: how Kubernetes names it in errors."""
+        return f"{self.plural}.{self.group}" if self.group else self.plural
+
+    def path(self, namespace: str | None = None, name: str | None = None, subresource: str | None = None) -> str:
+        """The REST path; namespace None on a namespaced type means all namespaces."""
+        parts = [self.prefix]
+        if self.namespaced and namespace:
+            parts.append(f"/namespaces/{namespace}")
+        parts.append(f"/{self.plural}")
+        if name:
+            parts.append(f"/{name}")
+            if subresource:
+                parts.append(f"/{subresource}")
+        return "".join(parts)
+
+
+_ALL = ("all",)
+
+NAMESPACES = ResourceType("", "v1", "Namespace", "namespaces", False, ("ns",))
+PODS = ResourceType("", "v1", "Pod", "pods", True, ("po",), _ALL)
+NODES = ResourceType("", "v1", "Node", "nodes", False, ("no",))
+SERVICES = ResourceType("", "v1", "Service", "services", True, ("svc",), _ALL)
+ENDPOINTS = ResourceType("", "v1", "Endpoints", "endpoints", True, ("ep",), singular="endpoints")
+CONFIGMAPS = ResourceType("", "v1", "ConfigMap", "configmaps", True, ("cm",))
+SECRETS = ResourceType("", "v1", "Secret", "secrets", True)
+EVENTS = ResourceType("", "v1", "Event", "events", True, ("ev",))
+DEPLOYMENTS = ResourceType("apps", "v1", "Deployment", "deployments", True, ("deploy",), _ALL)
+REPLICASETS = ResourceType("apps", "v1", "ReplicaSet", "replicasets", True, ("rs",), _ALL)
+LEASES = ResourceType("coordination.k8s.io", "v1", "Lease", "leases", True)
+
+ALL: tuple[ResourceType, ...] = (
+    NAMESPACES, PODS, NODES, SERVICES, ENDPOINTS, CONFIGMAPS, SECRETS, EVENTS,
+    DEPLOYMENTS, REPLICASETS, LEASES,
+)
+
+BY_PLURAL: dict[tuple[str, str], ResourceType] = {(r.group, r.plural): r for r in ALL}
+BY_KIND: dict[tuple[str, str], ResourceType] = {(r.group, r.kind): r for r in ALL}
+
+
+def for_kind(api_version: str, kind: str) -> ResourceType:
+    """The resource of an object's apiVersion + kind; KeyError when unknown."""
+    group = api_version.rpartition("/")[0]
+    return BY_KIND[(group, kind)]
+
+
+def object_key(obj: dict) -> str:
+    """The cache key of an object: ``namespace/name``, or ``name`` when cluster-scoped."""
+    md = obj.get("metadata") or {}
+    ns = md.get("namespace")
+    return f"{ns}/{md.get('name')}" if ns else md.get("name", "")
+
+
+def split_key(key: str) -> tuple[str | None, str]:
+    ns, sep, name = key.rpartition("/")
+    return (ns if sep else None), name
