@@ -475,3 +475,17 @@ def test_owner_references_merge_by_uid():
     patch = {"metadata": {"ownerReferences": [{"uid": "2", "name": "b", "kind": "ReplicaSet", "apiVersion": "apps/v1"}, {"uid": "1", "controller": True}]}}
     refs = smp(doc, patch, DEPLOYMENT)["metadata"]["ownerReferences"]
     assert {r["uid"]: r.get("controller") for r in refs} == {"1": True, "2": None}
+
+
+def test_real_deployment_model_drives_the_merge():
+    """The same kubectl apply body against the schema of minik8s' own apps/v1 Deployment."""
+    from minik8s.api import apps
+
+    patch = {"spec": {"template": {"spec": {
+        "$setElementOrder/containers": [{"name": "nginx"}, {"name": "sidecar"}],
+        "containers": [{"name": "nginx", "image": "nginx:1.26", "ports": [{"containerPort": 8080}]}],
+    }}}}
+    out = smp(deployment(), patch, schema_from_model(apps.Deployment))
+    nginx, sidecar = pod_spec(out)["containers"]
+    assert nginx["image"] == "nginx:1.26" and sidecar["name"] == "sidecar"
+    assert [p["containerPort"] for p in nginx["ports"]] == [8080, 80, 443]
