@@ -41,12 +41,18 @@ class K8sModel(BaseModel):
 def merge_key(key: str, *, strategy: str = "merge", **kw: Any) -> Any:
     """A list field merged by ``key`` in strategic merge patch (``containers`` by name)."""
     extra = {"x-kubernetes-patch-merge-key": key, "x-kubernetes-patch-strategy": strategy}
-    return Field(default=kw.pop("default", None), json_schema_extra=extra, **kw)
+    return _field(extra, kw)
 
 
 def set_strategy(strategy: str, **kw: Any) -> Any:
     """A field with a patch strategy but no merge key (``finalizers``: merge; ``$retainKeys``)."""
-    return Field(default=kw.pop("default", None), json_schema_extra={"x-kubernetes-patch-strategy": strategy}, **kw)
+    return _field({"x-kubernetes-patch-strategy": strategy}, kw)
+
+
+def _field(extra: dict[str, Any], kw: dict[str, Any]) -> Any:
+    if "default_factory" not in kw:
+        kw.setdefault("default", None)
+    return Field(json_schema_extra=extra, **kw)
 
 
 def to_dict(model: BaseModel) -> dict[str, Any]:
