@@ -1,0 +1,442 @@
+"""The HTTP face of the apiserver: Kubernetes REST paths → the generic REST storage.
+
+A FastAPI application whose resource routes are plain Starlette endpoints (no per-request
+dependency injection on the hot path). It parses the Kubernetes path grammar
+(``/api/v1/namespaces/{ns}/{plural}/{name}/{subresource}``, ``/apis/{group}/{version}/...``,
+``/watch/`` paths), decodes bodies (JSON, YAML, protobuf), negotiates the answer (JSON or a
+meta/v1 Table), streams watches, and turns every error into a meta/v1 Status.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import logging
+import random
+from collections.abc import AsyncIterator
+from typing import Any
+
+import orjson
+import yaml
+from fastapi import FastAPI
+from starlette.requests import Request
+from starlette.responses import Response, StreamingResponse
+
+from apiserver import discovery, errors, openapi, printers, version
+from apiserver.registry import table as registry
+from apiserver.registry.table import Entry
+from apiserver.rest import ListOptions, RestStorage, Result
+from apiserver.storage.interface import Compacted, Storage
+from apiserver.subresources import Subresources
+from apiserver.watchcache import CacheEvent, WatchCache, Watcher, decode
+
+log = logging.getLogger(__name__)
+
+MAX_BODY = 3 * 1024 * 1024
+JSON = "application/json"
+_TRUE = frozenset(("1", "t", "T", "true", "True", "TRUE"))
+BOOKMARK_INTERVAL = 5.0
+
+
+def go_bool(v: str | None) -> bool:
+    """Query booleans as Go's strconv.ParseBool reads them."""
+    return v in _TRUE
+
+
+@dataclasses.dataclass(slots=True)
+class RequestInfo:
+    entry: Entry
+    namespace: str | None
+    name: str | None
+    subresource: str | None
+    watch_path: bool
+
+
+def parse_path(group: str, version_: str, parts: list[str]) -> RequestInfo | None:
+    """The resource request a path names (``parts`` follow ``/api/v1`` or ``/apis/g/v``)."""
+    watch = False
+    if parts and parts[0] == "watch":
+        watch, parts = True, parts[1:]
+    ns = None
+    if len(parts) >= 3 and parts[0] == "namespaces":
+        entry = registry.lookup(group, version_, parts[2])
+        if entry is not None and entry.type.namespaced:
+            ns, parts = parts[1], parts[2:]
+        elif group == "" and len(parts) == 3 and registry.lookup(group, version_, "namespaces") is not None:
+            pass  # /namespaces/{name}/{status|finalize}
+        else:
+            return None
+    if not parts:
+        return None
+    entry = registry.lookup(group, version_, parts[0])
+    if entry is None or len(parts) > 3:
+        return None
+    name = parts[1] if len(parts) > 1 else None
+    sub = parts[2] if len(parts) > 2 else None
+    if sub is not None and entry.subresource(sub) is None:
+        return None
+    if name == "":
+        return None
+    return RequestInfo(entry, ns, name, sub, watch)
+
+
+def status_response(err: errors.StatusError) -> Response:
+    return Response(orjson.dumps(err.status()), status_code=err.code, media_type=JSON)
+
+
+def json_response(body: Any, code: int = 200, warnings: list[str] | None = None) -> Response:
+    headers = {"Warning": ", ".join(f'299 - "{w}"' for w in warnings)} if warnings else None
+    return Response(orjson.dumps(body), status_code=code, media_type=JSON, headers=headers)
+
+
+def wants_table(request: Request) -> bool:
+    accept = request.headers.get("accept", "")
+    return "as=Table" in accept and "g=meta.k8s.io" in accept
+
+
+class ApiServer:
+    """The application state: storage, watch cache, REST storage."""
+
+    def __init__(self, storage: Storage) -> None:
+        self.storage = storage
+        self.cache = WatchCache(storage)
+        self.rest = RestStorage(storage, self.cache)
+        self.subresources = Subresources(self.rest)
+        self.ready = False
+
+    async def start(self) -> None:
+        await self.storage.start()
+        await self.cache.start()
+        await self._ensure_system_namespaces()
+        self.ready = True
+
+    async def stop(self) -> None:
+        self.ready = False
+        await self.cache.stop()
+        await self.storage.close()
+
+    async def _ensure_system_namespaces(self) -> None:
+        entry = registry.lookup("", "v1", "namespaces")
+        assert entry is not None
+        for name in ("default", "kube-system", "kube-public", "kube-node-lease"):
+            try:
+                await self.rest.create(entry, None, {"apiVersion": "v1", "kind": "Namespace",
+                                                     "metadata": {"name": name}})
+            except errors.AlreadyExists:
+                pass
+
+    # ---- request plumbing ---------------------------------------------------------------
+
+    async def read_body(self, request: Request) -> Any:
+        length = request.headers.get("content-length")
+        if length and int(length) > MAX_BODY:
+            raise errors.TooLarge("Request entity too large: limit is 3145728")
+        raw = await request.body()
+        if len(raw) > MAX_BODY:
+            raise errors.TooLarge("Request entity too large: limit is 3145728")
+        if not raw:
+            return None
+        ctype = request.headers.get("content-type", JSON).split(";")[0].strip().lower()
+        if ctype == "application/vnd.kubernetes.protobuf":
+            from apiserver import protobuf
+            try:
+                return protobuf.decode(raw)
+            except ValueError as e:
+                raise errors.BadRequest(f"unable to decode protobuf body: {e}") from None
+        if ctype in ("application/yaml", "application/apply-patch+yaml", "text/yaml"):
+            try:
+                return yaml.safe_load(raw)
+            except yaml.YAMLError as e:
+                raise errors.BadRequest(f"error converting YAML to JSON: {e}") from None
+        try:
+            return orjson.loads(raw)
+        except orjson.JSONDecodeError as e:
+            raise errors.BadRequest(f"the object provided is unrecognized or malformed JSON: {e}") from None
+
+    async def handle(self, request: Request, group: str, version_: str, parts: list[str]) -> Response:
+        try:
+            if group and (group, version_) not in _GROUP_VERSIONS:
+                raise errors.not_found_path()
+            if not parts:
+                body = discovery.resource_list_body(group, version_)
+                if body is None:
+                    raise errors.not_found_path()
+                return Response(body, media_type=JSON)
+            info = parse_path(group, version_, parts)
+            if info is None:
+                raise errors.not_found_path()
+            return await self.dispatch(request, info)
+        except errors.StatusError as e:
+            if e.code >= 500:
+                log.error("%s %s: %s", request.method, request.url.path, e.message)
+            return status_response(e)
+        except Exception:  # a bug: answer InternalError, keep the traceback in the log
+            log.exception("internal error serving %s %s", request.method, request.url.path)
+            return status_response(errors.InternalError("an error on the server prevented the request "
+                                                        "from succeeding"))
+
+    async def dispatch(self, request: Request, info: RequestInfo) -> Response:
+        q = request.query_params
+        method = request.method
+        entry, ns, name, sub = info.entry, info.namespace, info.name, info.subresource
+        if entry.type.namespaced and name is not None and ns is None and method != "GET":
+            raise errors.not_found_path()
+        dry_run = q.get("dryRun") == "All"
+        validation = q.get("fieldValidation") or "Warn"
+        if validation not in ("Strict", "Warn", "Ignore"):
+            raise errors.BadRequest(f'fieldValidation parameter unsupported: "{validation}". '
+                                    f'Expected one of: Ignore, Warn, Strict')
+        if sub is not None and sub not in ("status", "finalize"):
+            return await self.subresources.handle(request, self, info)
+        if method == "GET":
+            if name is None or info.watch_path:
+                opts = ListOptions(q.get("labelSelector"), q.get("fieldSelector"), int(q.get("limit") or 0),
+                                   q.get("continue"), q.get("resourceVersion"))
+                if name is not None:  # /watch/.../{name}: a field selector on the name
+                    opts.field_selector = ",".join(filter(None, [opts.field_selector, f"metadata.name={name}"]))
+                if info.watch_path or go_bool(q.get("watch")):
+                    return await self.watch(request, entry, ns, opts)
+                listed = await self.rest.list(entry, ns if entry.type.namespaced else None, opts)
+                if wants_table(request):
+                    return json_response(self.table(request, entry, listed["items"], listed["metadata"]))
+                return json_response(listed)
+            if entry.type.namespaced and ns is None:
+                raise errors.not_found_path()
+            obj = await self.rest.get(entry, ns, name)
+            if wants_table(request):
+                return json_response(self.table(request, entry, [obj], {"resourceVersion": obj["metadata"]["resourceVersion"]}))
+            return json_response(obj)
+        if method == "POST":
+            if name is not None:
+                raise errors.MethodNotAllowed(f"the server does not allow this method on the requested resource")
+            body = await self.read_body(request)
+            res = await self.rest.create(entry, ns, body, field_validation=validation, dry_run=dry_run)
+            return json_response(res.body, res.code, res.warnings)
+        if method == "PUT":
+            if name is None:
+                raise errors.MethodNotAllowed("the server does not allow this method on the requested resource")
+            body = await self.read_body(request)
+            res = await self.rest.update(entry, ns, name, body, subresource=sub, field_validation=validation,
+                                         dry_run=dry_run)
+            return json_response(res.body, res.code, res.warnings)
+        if method == "PATCH":
+            if name is None:
+                raise errors.MethodNotAllowed("the server does not allow this method on the requested resource")
+            ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
+            body = await self.read_body(request)
+            if ctype == "application/apply-patch+yaml":
+                from apiserver import apply
+                res = await apply.server_side_apply(self.rest, entry, ns, name, body,
+                                                    field_manager=q.get("fieldManager") or "",
+                                                    force=go_bool(q.get("force")), subresource=sub,
+                                                    field_validation=validation, dry_run=dry_run)
+            else:
+                res = await self.rest.patch(entry, ns, name, body, ctype, subresource=sub,
+                                            field_validation=validation, dry_run=dry_run)
+            return json_response(res.body, res.code, res.warnings)
+        if method == "DELETE":
+            body = await self.read_body(request)
+            options = body if isinstance(body, dict) else {}
+            if q.get("gracePeriodSeconds") is not None:
+                options["gracePeriodSeconds"] = int(q["gracePeriodSeconds"])
+            if q.get("propagationPolicy"):
+                options["propagationPolicy"] = q["propagationPolicy"]
+            if q.get("orphanDependents") is not None:
+                options["orphanDependents"] = go_bool(q["orphanDependents"])
+            if name is None:
+                opts = ListOptions(q.get("labelSelector"), q.get("fieldSelector"))
+                return json_response(await self.rest.delete_collection(entry, ns, opts, options, dry_run=dry_run))
+            res = await self.rest.delete(entry, ns, name, options, dry_run=dry_run)
+            return json_response(res.body, res.code)
+        raise errors.MethodNotAllowed("the server does not allow this method on the requested resource")
+
+    def table(self, request: Request, entry: Entry, objs: list[dict[str, Any]], md: dict[str, Any],
+              *, with_columns: bool = True) -> dict[str, Any]:
+        include = request.query_params.get("includeObject") or "Metadata"
+        return printers.table(entry.printer, objs, include_object=include,
+                              resource_version=md.get("resourceVersion"), continue_=md.get("continue"),
+                              with_columns=with_columns)
+
+    # ---- watch --------------------------------------------------------------------------
+
+    async def watch(self, request: Request, entry: Entry, ns: str | None, opts: ListOptions) -> Response:
+        q = request.query_params
+        matches = self.rest._matcher(entry, ns if entry.type.namespaced else None, opts)
+        plural = entry.type.plural
+        rv = opts.resource_version
+        send_initial = go_bool(q.get("sendInitialEvents"))
+        pump: asyncio.Task[None] | None = None
+        if rv in (None, "", "0") or send_initial:
+            if rv in (None, ""):
+                await self.cache.wait_current()
+            from apiserver.rest import storage_key
+            objs, rev = self.cache.snapshot(plural, storage_key(entry, ns if entry.type.namespaced else None))
+            watcher = self.cache.subscribe(plural, matches, after=None, initial=[o for o in objs if matches(o)])
+            assert watcher is not None
+            if send_initial:
+                watcher.queue.put_nowait(CacheEvent("BOOKMARK", self._bookmark(entry, rev, initial_end=True), None, rev))
+        else:
+            try:
+                after = int(rv)
+            except ValueError:
+                raise errors.BadRequest(f"invalid resource version: {rv}") from None
+            watcher = self.cache.subscribe(plural, matches, after=after)
+            if watcher is None:  # older than the ring: replay from the storage's history
+                watcher = Watcher(plural, matches)
+                pump = asyncio.create_task(self._pump_storage(entry, ns, after, watcher))
+        timeout = float(q.get("timeoutSeconds") or random.uniform(1800, 3600))
+        bookmarks = go_bool(q.get("allowWatchBookmarks"))
+        table = wants_table(request)
+        return StreamingResponse(self._stream(request, entry, watcher, timeout, bookmarks, table, pump),
+                                 media_type=JSON)
+
+    def _bookmark(self, entry: Entry, rev: int, *, initial_end: bool = False) -> dict[str, Any]:
+        md: dict[str, Any] = {"resourceVersion": str(rev)}
+        if initial_end:
+            md["annotations"] = {"k8s.io/initial-events-end": "true"}
+        return {"kind": entry.type.kind, "apiVersion": entry.type.group_version, "metadata": md}
+
+    async def _pump_storage(self, entry: Entry, ns: str | None, after: int, watcher: Watcher) -> None:
+        from apiserver.rest import storage_key
+        prefix = storage_key(entry, ns if entry.type.namespaced else None)
+        try:
+            async for sev in self.storage.watch(prefix, after=after):
+                prev = decode(sev.prev.value, sev.prev.mod_revision) if sev.prev else None
+                if sev.type == "DELETE":
+                    ev = CacheEvent("DELETED", decode(sev.kv.value, sev.kv.mod_revision), prev, sev.kv.mod_revision)
+                else:
+                    ev = CacheEvent("ADDED" if prev is None else "MODIFIED",
+                                    decode(sev.kv.value, sev.kv.mod_revision), prev, sev.kv.mod_revision)
+                watcher.offer(ev)
+                if watcher.closed:
+                    return
+        except Compacted as e:
+            err = errors.Gone(f"too old resource version: {after} ({e.compacted})")
+            watcher.queue.put_nowait(CacheEvent("ERROR", err.status(), None, 0))
+            watcher.close()
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.warning("storage watch for %s ended", prefix, exc_info=True)
+            watcher.close()
+
+    async def _stream(self, request: Request, entry: Entry, watcher: Watcher, timeout: float, bookmarks: bool,
+                      table: bool, pump: asyncio.Task[None] | None) -> AsyncIterator[bytes]:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        queue = watcher.queue
+        first_table = True
+        last_rev = 0
+        try:
+            while True:
+                remaining = deadline - loop.time()
+                if remaining <= 0:
+                    return
+                try:
+                    async with asyncio.timeout(min(remaining, BOOKMARK_INTERVAL)):
+                        ev = await queue.get()
+                except TimeoutError:
+                    if bookmarks and pump is None and queue.empty():
+                        yield orjson.dumps({"type": "BOOKMARK",
+                                            "object": self._bookmark(entry, self.cache.revision)}) + b"\n"
+                    continue
+                chunks: list[bytes] = []
+                while ev is not None:
+                    if ev.type in ("BOOKMARK", "ERROR"):
+                        if ev.type == "ERROR" or bookmarks:
+                            chunks.append(orjson.dumps({"type": ev.type, "object": ev.obj}) + b"\n")
+                    elif table:
+                        t = printers.table(entry.printer, [ev.obj], include_object="Object" if request.query_params.get("includeObject") == "Object" else "Metadata",
+                                           resource_version=str(ev.revision), with_columns=first_table)
+                        first_table = False
+                        chunks.append(orjson.dumps({"type": ev.type, "object": t}) + b"\n")
+                    else:
+                        chunks.append(ev.encoded())
+                    last_rev = ev.revision
+                    if queue.empty() or len(chunks) >= 256:
+                        break
+                    ev = queue.get_nowait()
+                if chunks:
+                    yield b"".join(chunks)
+                if ev is None:
+                    return
+        finally:
+            self.cache.unsubscribe(watcher)
+            if pump is not None:
+                pump.cancel()
+            del last_rev
+
+
+_GROUP_VERSIONS = {(g, v) for g, vs in registry.group_versions().items() for v in vs}
+
+
+def create_app(storage: Storage) -> FastAPI:
+    server = ApiServer(storage)
+
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await server.start()
+        try:
+            yield
+        finally:
+            await server.stop()
+
+    import contextlib
+    app = FastAPI(title="minik8s", lifespan=contextlib.asynccontextmanager(lifespan), docs_url=None,
+                  redoc_url=None, openapi_url=None)
+    app.state.server = server
+
+    async def core(request: Request) -> Response:
+        parts = request.path_params["rest"].strip("/").split("/")
+        if parts[0] != "v1":
+            return status_response(errors.not_found_path())
+        return await server.handle(request, "", "v1", parts[1:] if parts[1:] != [""] else [])
+
+    async def grouped(request: Request) -> Response:
+        parts = request.path_params["rest"].strip("/").split("/")
+        if len(parts) == 1:
+            body = discovery.group_body(parts[0])
+            if body is None:
+                return status_response(errors.not_found_path())
+            return Response(body, media_type=JSON)
+        return await server.handle(request, parts[0], parts[1], [p for p in parts[2:] if p] if len(parts) > 2 else [])
+
+    async def api_root(request: Request) -> Response:
+        ctype = discovery.choose_discovery_format(request.headers.get("accept"))
+        host = request.url.netloc or "127.0.0.1:6443"
+        return Response(discovery.api_body(ctype, server_address=host), media_type=ctype or JSON)
+
+    async def apis_root(request: Request) -> Response:
+        ctype = discovery.choose_discovery_format(request.headers.get("accept"))
+        return Response(discovery.apis_body(ctype), media_type=ctype or JSON)
+
+    async def version_(request: Request) -> Response:
+        return Response(version.version_body(), media_type=JSON)
+
+    async def health(request: Request) -> Response:
+        if not server.ready:
+            return Response(b"not ready", status_code=503, media_type="text/plain")
+        return Response(b"ok", media_type="text/plain")
+
+    async def openapi_v2(request: Request) -> Response:
+        return Response(openapi.v2_body(), media_type=JSON)
+
+    async def openapi_v3_root(request: Request) -> Response:
+        return Response(openapi.v3_root_body(), media_type=JSON)
+
+    async def openapi_v3(request: Request) -> Response:
+        body = openapi.v3_body(request.path_params["gv"].strip("/"))
+        if body is None:
+            return status_response(errors.not_found_path())
+        return Response(body, media_type=JSON)
+
+    methods = ["GET", "POST", "PUT", "PATCH", "DELETE"]
+    r = app.router
+    for path, fn in (("/api", api_root), ("/api/", api_root), ("/apis", apis_root), ("/apis/", apis_root),
+                     ("/version", version_), ("/version/", version_), ("/healthz", health), ("/livez", health),
+                     ("/readyz", health), ("/openapi/v2", openapi_v2), ("/openapi/v3", openapi_v3_root),
+                     ("/openapi/v3/", openapi_v3_root)):
+        r.add_route(path, fn, methods=["GET"])
+    r.add_route("/openapi/v3/{gv:path}", openapi_v3, methods=["GET"])
+    r.add_route("/api/{rest:path}", core, methods=methods)
+    r.add_route("/apis/{rest:path}", grouped, methods=methods)
+    return app

@@ -1,0 +1,73 @@
+"""``minik8s-apiserver``: the API server process.
+
+Parses flags into one config, opens the storage (SQLite under ``--data-dir``; ``--etcd-servers``
+is reserved for the etcd backend), logs the effective configuration, and serves the FastAPI app
+with uvicorn (uvloop + httptools when available).
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import logging
+import os
+import sys
+
+import uvicorn
+
+from apiserver.app import create_app
+from apiserver.storage.sqlite import SQLiteStorage
+
+log = logging.getLogger("apiserver")
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Config:
+    data_dir: str
+    host: str
+    port: int
+    history_window: float
+    compaction_interval: float
+    log_level: str
+
+
+def parse_args(argv: list[str] | None = None) -> Config:
+    p = argparse.ArgumentParser(prog="minik8s-apiserver", description="The minik8s API server.")
+    p.add_argument("--data-dir", default=os.path.expanduser("~/.minik8s"),
+                   help="directory holding the SQLite store (default ~/.minik8s)")
+    p.add_argument("--bind-address", default="0.0.0.0", help="address to listen on (default 0.0.0.0)")
+    p.add_argument("--port", type=int, default=6443, help="port to listen on (default 6443)")
+    p.add_argument("--watch-history", type=float, default=300.0,
+                   help="seconds of change history kept for watches (default 300, as Kubernetes' compaction)")
+    p.add_argument("--compaction-interval", type=float, default=60.0, help="seconds between compactions")
+    p.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
+    a = p.parse_args(argv)
+    return Config(a.data_dir, a.bind_address, a.port, a.watch_history, a.compaction_interval, a.log_level)
+
+
+def main(argv: list[str] | None = None) -> None:
+    cfg = parse_args(argv)
+    logging.basicConfig(level=cfg.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        os.makedirs(cfg.data_dir, exist_ok=True)
+        probe = os.path.join(cfg.data_dir, ".write-test")
+        with open(probe, "w"):
+            pass
+        os.unlink(probe)
+    except OSError as e:
+        sys.exit(f"minik8s-apiserver: data dir {cfg.data_dir} is not writable: {e.strerror}")
+    log.info("starting with %s", cfg)
+    storage = SQLiteStorage(os.path.join(cfg.data_dir, "store.db"), compaction_interval=cfg.compaction_interval,
+                            history_window=cfg.history_window)
+    app = create_app(storage)
+    try:
+        import uvloop  # noqa: F401
+        loop = "uvloop"
+    except ImportError:
+        loop = "asyncio"
+    uvicorn.run(app, host=cfg.host, port=cfg.port, loop=loop, http="httptools", log_level="warning",
+                access_log=False, timeout_keep_alive=120, timeout_graceful_shutdown=3)
+
+
+if __name__ == "__main__":
+    main()

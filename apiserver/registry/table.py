@@ -1,0 +1,99 @@
+"""The one registry table: every resource the apiserver serves, declared once.
+
+Each entry joins the resource's identity (``minik8s.api.resources``), its pydantic model
+(``minik8s.api.schema.MODELS``), its strategy (``apiserver/registry/<resource>.py``), its printed
+columns (``apiserver/printers.py``) and its subresources. Routes, discovery, OpenAPI, Table
+printing and validation all read this table; adding a resource is one entry plus its model.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+from minik8s.api import resources as rs
+from minik8s.api.resources import ResourceType
+from minik8s.api.schema import MODELS
+
+from apiserver import printers
+from apiserver.registry import namespaces, nodes, pods, services, simple, workloads
+from apiserver.registry.strategy import StatusStrategy, Strategy
+
+# Every verb a plain resource supports (discovery lists them).
+VERBS = ("create", "delete", "deletecollection", "get", "list", "patch", "update", "watch")
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Subresource:
+    name: str  # "status", "scale", "binding", "log"
+    kind: str  # the kind it speaks
+    verbs: tuple[str, ...]
+    group: str = ""  # of the kind it speaks, when not the parent's (Scale: autoscaling)
+    version: str = "v1"
+
+
+STATUS = Subresource("status", "", ("get", "patch", "update"))
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Entry:
+    type: ResourceType
+    strategy: Strategy
+    printer: printers.Printer
+    subresources: tuple[Subresource, ...] = ()
+    verbs: tuple[str, ...] = VERBS
+
+    @property
+    def model(self) -> Any:
+        return MODELS[(self.type.group, self.type.kind)]
+
+    @property
+    def status_strategy(self) -> StatusStrategy:
+        return _STATUS_STRATEGIES[self.type]
+
+    def subresource(self, name: str) -> Subresource | None:
+        for s in self.subresources:
+            if s.name == name:
+                return s
+        return None
+
+
+TABLE: tuple[Entry, ...] = (
+    Entry(rs.NAMESPACES, namespaces.NamespaceStrategy(), printers.NAMESPACE,
+          (STATUS, Subresource("finalize", "Namespace", ("update",)))),
+    Entry(rs.PODS, pods.PodStrategy(), printers.POD,
+          (STATUS, Subresource("binding", "Binding", ("create",)),
+           Subresource("log", "Pod", ("get",)), Subresource("eviction", "Eviction", ("create",), "policy"))),
+    Entry(rs.NODES, nodes.NodeStrategy(), printers.NODE, (STATUS,)),
+    Entry(rs.SERVICES, services.ServiceStrategy(), printers.SERVICE, (STATUS,)),
+    Entry(rs.ENDPOINTS, simple.EndpointsStrategy(), printers.ENDPOINTS),
+    Entry(rs.CONFIGMAPS, simple.ConfigMapStrategy(), printers.CONFIGMAP),
+    Entry(rs.SECRETS, simple.SecretStrategy(), printers.SECRET),
+    Entry(rs.EVENTS, simple.EventStrategy(), printers.EVENT),
+    Entry(rs.DEPLOYMENTS, workloads.DeploymentStrategy(), printers.DEPLOYMENT,
+          (STATUS, Subresource("scale", "Scale", ("get", "patch", "update"), "autoscaling"))),
+    Entry(rs.REPLICASETS, workloads.ReplicaSetStrategy(), printers.REPLICASET,
+          (STATUS, Subresource("scale", "Scale", ("get", "patch", "update"), "autoscaling"))),
+    Entry(rs.LEASES, simple.LeaseStrategy(), printers.LEASE),
+)
+
+_STATUS_STRATEGIES = {e.type: StatusStrategy(e.strategy) for e in TABLE}
+
+BY_PATH: dict[tuple[str, str, str], Entry] = {
+    (e.type.group, e.type.version, e.type.plural): e for e in TABLE
+}
+BY_TYPE: dict[ResourceType, Entry] = {e.type: e for e in TABLE}
+
+
+def lookup(group: str, version: str, plural: str) -> Entry | None:
+    return BY_PATH.get((group, version, plural))
+
+
+def group_versions() -> dict[str, list[str]]:
+    """Group → its versions, in table order (the core group is "")."""
+    out: dict[str, list[str]] = {}
+    for e in TABLE:
+        vs = out.setdefault(e.type.group, [])
+        if e.type.version not in vs:
+            vs.append(e.type.version)
+    return out

@@ -1,0 +1,569 @@
+"""Generic REST storage: create, get, list, update, patch, delete and watch for any resource of
+the registry table, with Kubernetes' object semantics.
+
+It holds no per-resource logic: that is the strategy's (``apiserver/registry/``). It knows the
+storage (writes, consistent reads) and the watch cache (lists and watches), and answers with
+Kubernetes JSON dicts or raises ``apiserver.errors`` (rendered as Status by the app).
+
+Object semantics implemented here: uid, creationTimestamp, generateName, resourceVersion from the
+store's revision, optimistic concurrency, no-op updates that do not write, finalizers and
+deletionTimestamp (the object stays until its finalizers are empty), graceful deletion as the
+strategy decides, propagationPolicy recorded as the ``orphan`` / ``foregroundDeletion``
+finalizers for the garbage collector, and namespace lifecycle admission.
+"""
+
+from __future__ import annotations
+
+import base64
+import dataclasses
+import datetime
+import logging
+import secrets
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+import orjson
+import pydantic
+
+from minik8s import fields as fieldsel
+from minik8s import labels
+from minik8s.api.base import now_rfc3339
+from minik8s.api.schema import unknown_fields
+
+from apiserver import errors
+from apiserver.patch import PatchError, apply_json_patch, apply_merge_patch, apply_strategic_merge_patch
+from apiserver.patch import schema_from_model
+from apiserver.registry.table import Entry
+from apiserver.storage.interface import Compacted, KeyExists, KeyNotFound, RevisionMismatch, Storage
+from apiserver.validation import FieldError
+from apiserver.watchcache import WatchCache, decode
+
+log = logging.getLogger(__name__)
+
+CONFLICT_MSG = "the object has been modified; please apply your changes to the latest version and try again"
+# generateName suffixes use Kubernetes' alphabet (no vowels, no look-alikes)
+_ALPHANUMS = "bcdfghjklmnpqrstvwxz2456789"
+_PATCH_RETRIES = 5
+
+ORPHAN_FINALIZER = "orphan"
+FOREGROUND_FINALIZER = "foregroundDeletion"
+
+
+@dataclasses.dataclass(slots=True)
+class Result:
+    """What a handler answers: a body, its HTTP code, and Warning headers."""
+
+    body: dict[str, Any]
+    code: int = 200
+    warnings: list[str] = dataclasses.field(default_factory=list)
+
+
+@dataclasses.dataclass(slots=True)
+class ListOptions:
+    label_selector: str | None = None
+    field_selector: str | None = None
+    limit: int = 0
+    continue_: str | None = None
+    resource_version: str | None = None
+
+
+def storage_key(entry: Entry, namespace: str | None, name: str | None = None) -> str:
+    t = entry.type
+    base = f"/registry/{t.plural}/"
+    if t.namespaced and namespace:
+        base += f"{namespace}/"
+    return base + name if name else base
+
+
+def _rfc3339_in(seconds: int) -> str:
+    t = datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(seconds=seconds)
+    return t.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _pydantic_errors(exc: pydantic.ValidationError) -> list[FieldError]:
+    out = []
+    for e in exc.errors():
+        path = ""
+        for part in e["loc"]:
+            if isinstance(part, int):
+                path += f"[{part}]"
+            elif part in ("int", "str", "bool", "float", "list", "dict") or "[" in str(part):
+                continue  # union branch names pydantic adds to the location
+            else:
+                path += ("." if path else "") + str(part)
+        value = e.get("input")
+        shown = f'"{value}"' if isinstance(value, str) else orjson.dumps(value).decode() if _jsonable(value) else str(value)
+        out.append(FieldError(path, "FieldValueInvalid", f"Invalid value: {shown}: {e['msg']}"))
+    return out
+
+
+def _jsonable(v: Any) -> bool:
+    try:
+        orjson.dumps(v)
+        return True
+    except TypeError:
+        return False
+
+
+class RestStorage:
+    """The generic handlers, shared by every resource of the table."""
+
+    def __init__(self, storage: Storage, cache: WatchCache) -> None:
+        self.storage = storage
+        self.cache = cache
+        self._schemas: dict[type, Any] = {}
+
+    # ---- decoding and defaulting -------------------------------------------------------
+
+    def _schema(self, model: type) -> Any:
+        s = self._schemas.get(model)
+        if s is None:
+            s = self._schemas[model] = schema_from_model(model)
+        return s
+
+    def admit_body(self, entry: Entry, body: Any, *, field_validation: str, warnings: list[str],
+                   model: type | None = None) -> dict[str, Any]:
+        """Validate types, apply defaults and report unknown fields: the defaulted object."""
+        if not isinstance(body, dict):
+            raise errors.BadRequest("the body of the request was in an unknown format")
+        model = model or entry.model
+        kind = entry.type.kind if model is entry.model else model.__name__
+        if field_validation in ("Strict", "Warn"):
+            unknown = unknown_fields(model, body)
+            if unknown:
+                if field_validation == "Strict":
+                    gv = entry.type.group_version
+                    msg = ", ".join(f'unknown field "{u}"' for u in unknown)
+                    raise errors.BadRequest(f'{kind} in version "{gv}" cannot be handled as a {kind}: '
+                                            f"strict decoding error: {msg}")
+                warnings.extend(f'unknown field "{u}"' for u in unknown)
+        try:
+            obj = model.model_validate(body).model_dump(by_alias=True, exclude_none=True, mode="json")
+        except pydantic.ValidationError as e:
+            name = ((body.get("metadata") or {}).get("name")) or ""
+            raise errors.Invalid.of(kind, entry.type.group, name, _pydantic_errors(e)) from None
+        return obj
+
+    def _check_identity(self, entry: Entry, obj: dict[str, Any], namespace: str | None,
+                        name: str | None) -> None:
+        t = entry.type
+        api_version, kind = obj.get("apiVersion"), obj.get("kind")
+        if kind and kind != t.kind or api_version and api_version != t.group_version:
+            raise errors.BadRequest(f"the API version in the data ({api_version}) does not match the "
+                                    f"expected API version ({t.group_version})"
+                                    if api_version != t.group_version else
+                                    f"the kind in the data ({kind}) does not match the expected kind ({t.kind})")
+        obj["apiVersion"], obj["kind"] = t.group_version, t.kind
+        md = obj.setdefault("metadata", {})
+        if t.namespaced:
+            body_ns = md.get("namespace")
+            if body_ns and namespace and body_ns != namespace:
+                raise errors.BadRequest("the namespace of the provided object does not match the namespace "
+                                        "sent on the request")
+            if namespace:
+                md["namespace"] = namespace
+        else:
+            md.pop("namespace", None)
+        if name is not None and md.get("name") and md["name"] != name:
+            raise errors.BadRequest("the name of the object (%s) does not match the name on the URL (%s)"
+                                    % (md["name"], name))
+
+    def _invalid(self, entry: Entry, obj: dict[str, Any], errs: list[FieldError]) -> errors.Invalid:
+        return errors.Invalid.of(entry.type.kind, entry.type.group, obj["metadata"].get("name") or "", errs)
+
+    def _admit_namespace(self, entry: Entry, namespace: str | None) -> None:
+        if not entry.type.namespaced:
+            return
+        if not namespace:
+            raise errors.BadRequest("the namespace of the object is required")
+        ns = self.cache.namespace_exists(namespace)
+        if ns is None:
+            raise errors.NotFound(f'namespaces "{namespace}" not found',
+                                  details={"name": namespace, "kind": "namespaces"})
+        if ns["metadata"].get("deletionTimestamp") or (ns.get("status") or {}).get("phase") == "Terminating":
+            raise errors.Forbidden(f'{entry.type.group_resource} is forbidden: unable to create new content in '
+                                   f'namespace {namespace} because it is being terminated',
+                                   details={"name": namespace, "kind": entry.type.plural})
+
+    async def _refresh_namespace_cache(self, entry: Entry, namespace: str | None) -> None:
+        """A namespace created a moment ago may not be in the cache yet: catch up first."""
+        if entry.type.namespaced and namespace and self.cache.namespace_exists(namespace) is None:
+            await self.cache.wait_current()
+
+    # ---- reads --------------------------------------------------------------------------
+
+    async def get(self, entry: Entry, namespace: str | None, name: str) -> dict[str, Any]:
+        kv = await self.storage.get(storage_key(entry, namespace, name))
+        if kv is None:
+            raise errors.NotFound.of(entry.type, name)
+        return decode(kv.value, kv.mod_revision)
+
+    def _matcher(self, entry: Entry, namespace: str | None, opts: ListOptions) -> Callable[[dict[str, Any]], bool]:
+        try:
+            lsel = labels.parse(opts.label_selector) if opts.label_selector else None
+        except ValueError as e:
+            raise errors.BadRequest(f"unable to parse requirement: {e}") from None
+        try:
+            fsel = fieldsel.parse(opts.field_selector) if opts.field_selector else None
+        except ValueError as e:
+            raise errors.BadRequest(str(e)) from None
+        strategy = entry.strategy
+        if fsel is not None:
+            supported = strategy.field_values(_FIELD_SAMPLE).keys() | {"metadata.namespace"}
+            for req in fsel.requirements:
+                if req.field not in supported:
+                    raise errors.BadRequest(f'field label not supported: {req.field}')
+        ns = namespace if entry.type.namespaced else None
+
+        def matches(obj: dict[str, Any]) -> bool:
+            md = obj["metadata"]
+            if ns and md.get("namespace") != ns:
+                return False
+            if lsel is not None and not lsel.matches(md.get("labels")):
+                return False
+            if fsel is not None and not fsel.matches(strategy.field_values(obj)):
+                return False
+            return True
+
+        return matches
+
+    async def list(self, entry: Entry, namespace: str | None, opts: ListOptions) -> dict[str, Any]:
+        matches = self._matcher(entry, namespace, opts)
+        prefix = storage_key(entry, namespace)
+        t = entry.type
+        if opts.continue_:
+            rev, start = _decode_continue(opts.continue_)
+            try:
+                page = await self.storage.list(prefix, revision=rev, start_after=start)
+            except Compacted:
+                raise errors.Gone("The provided continue parameter is too old to display a consistent list "
+                                  "result. You can start a new list without the continue parameter.") from None
+            items = [o for o in (decode(kv.value, kv.mod_revision) for kv in page.items) if matches(o)]
+        else:
+            rv = opts.resource_version
+            if rv and rv != "0":
+                try:
+                    await self.cache.wait_fresh(int(rv))
+                except ValueError:
+                    raise errors.BadRequest(f"invalid resource version: {rv}") from None
+                except TimeoutError:
+                    raise errors.Timeout(f"Too large resource version: {rv}, current: {self.cache.revision}",
+                                         details={"retryAfterSeconds": 1}) from None
+            elif rv != "0":
+                await self.cache.wait_current()
+            objs, rev = self.cache.snapshot(t.plural, prefix)
+            items = [o for o in objs if matches(o)]
+        md: dict[str, Any] = {"resourceVersion": str(rev)}
+        if opts.limit and len(items) > opts.limit:
+            items = items[: opts.limit]
+            last = items[-1]["metadata"]
+            md["continue"] = _encode_continue(rev, storage_key(entry, last.get("namespace"), last["name"]))
+        return {"kind": f"{t.kind}List", "apiVersion": t.group_version, "metadata": md, "items": items}
+
+    # ---- writes -------------------------------------------------------------------------
+
+    async def create(self, entry: Entry, namespace: str | None, body: Any, *, field_validation: str = "Warn",
+                     dry_run: bool = False) -> Result:
+        warnings: list[str] = []
+        if isinstance(body, dict):
+            self._check_identity(entry, body, namespace, None)
+        obj = self.admit_body(entry, body, field_validation=field_validation, warnings=warnings)
+        self._check_identity(entry, obj, namespace, None)
+        md = obj["metadata"]
+        if md.get("resourceVersion"):
+            raise errors.BadRequest("resourceVersion should not be set on objects to be created")
+        ns = md.get("namespace") if entry.type.namespaced else None
+        if entry.type.namespaced and not ns:
+            ns = md["namespace"] = "default"
+        await self._refresh_namespace_cache(entry, ns)
+        self._admit_namespace(entry, ns)
+        generated = not md.get("name") and bool(md.get("generateName"))
+        for attempt in range(8):
+            if generated:
+                md["name"] = md["generateName"] + "".join(secrets.choice(_ALPHANUMS) for _ in range(5))
+            new = self._prepare_create(entry, obj)
+            if dry_run:
+                return Result(new, 201, warnings)
+            try:
+                kv = await self.storage.create(storage_key(entry, ns, md["name"]), orjson.dumps(new))
+            except KeyExists:
+                if generated and attempt < 7:
+                    continue
+                raise errors.AlreadyExists.of(entry.type, md["name"]) from None
+            new["metadata"]["resourceVersion"] = str(kv.mod_revision)
+            return Result(new, 201, warnings)
+        raise AssertionError("unreachable")
+
+    def _prepare_create(self, entry: Entry, obj: dict[str, Any]) -> dict[str, Any]:
+        new = {**obj, "metadata": dict(obj["metadata"])}
+        md = new["metadata"]
+        md["uid"] = str(uuid.uuid4())
+        md["creationTimestamp"] = now_rfc3339()
+        for f in ("deletionTimestamp", "deletionGracePeriodSeconds", "generation"):
+            md.pop(f, None)
+        entry.strategy.prepare_for_create(new)
+        errs = entry.strategy.validate(new)
+        if errs:
+            raise self._invalid(entry, new, errs)
+        entry.strategy.canonicalize(new)
+        return new
+
+    async def update(self, entry: Entry, namespace: str | None, name: str, body: Any, *,
+                     subresource: str | None = None, field_validation: str = "Warn",
+                     dry_run: bool = False) -> Result:
+        warnings: list[str] = []
+        if isinstance(body, dict):
+            self._check_identity(entry, body, namespace, name)
+        obj = self.admit_body(entry, body, field_validation=field_validation, warnings=warnings)
+        self._check_identity(entry, obj, namespace, name)
+        obj["metadata"]["name"] = name
+        rv = obj["metadata"].get("resourceVersion")
+        current = await self._get_current(entry, namespace, name)
+        if not rv and not entry.strategy.allow_unconditional_update:
+            raise errors.Invalid.of(entry.type.kind, entry.type.group, name,
+                                    [FieldError("metadata.resourceVersion", "FieldValueInvalid",
+                                                "Invalid value: 0x0: must be specified for an update")])
+        if rv and rv != current["metadata"]["resourceVersion"]:
+            raise errors.Conflict.of(entry.type, name, CONFLICT_MSG)
+        res = await self._write_update(entry, namespace, name, current, obj, subresource=subresource,
+                                       dry_run=dry_run)
+        res.warnings.extend(warnings)
+        return res
+
+    async def _get_current(self, entry: Entry, namespace: str | None, name: str) -> dict[str, Any]:
+        kv = await self.storage.get(storage_key(entry, namespace, name))
+        if kv is None:
+            raise errors.NotFound.of(entry.type, name)
+        return decode(kv.value, kv.mod_revision)
+
+    def _strategy_for(self, entry: Entry, subresource: str | None) -> Any:
+        if subresource == "status":
+            return entry.status_strategy
+        if subresource == "finalize":
+            from apiserver.registry.namespaces import NamespaceFinalizeStrategy
+            return NamespaceFinalizeStrategy()
+        return entry.strategy
+
+    async def _write_update(self, entry: Entry, namespace: str | None, name: str, current: dict[str, Any],
+                            new: dict[str, Any], *, subresource: str | None, dry_run: bool) -> Result:
+        """Run the update hooks on ``new`` against ``current`` and store it if it changed."""
+        strategy = self._strategy_for(entry, subresource)
+        cur_md = current["metadata"]
+        md = new["metadata"]
+        # System-owned metadata always comes from storage.
+        for f in ("uid", "creationTimestamp", "deletionTimestamp", "deletionGracePeriodSeconds"):
+            if f in cur_md:
+                md[f] = cur_md[f]
+            else:
+                md.pop(f, None)
+        if entry.type.namespaced:
+            md["namespace"] = cur_md.get("namespace")
+        md["resourceVersion"] = cur_md["resourceVersion"]
+        strategy.prepare_for_update(new, current)
+        errs = strategy.validate_update(new, current)
+        if errs:
+            raise self._invalid(entry, new, errs)
+        strategy.canonicalize(new)
+        if new == current:  # a no-op update writes nothing and keeps the resourceVersion
+            return Result(current)
+        if dry_run:
+            return Result(new)
+        key = storage_key(entry, namespace, name)
+        if md.get("deletionTimestamp") and self._removable(entry, new):
+            await self._delete_now(entry, key, int(cur_md["resourceVersion"]), name)
+            return Result(new)
+        stored = {**new, "metadata": {k: v for k, v in md.items() if k != "resourceVersion"}}
+        try:
+            kv = await self.storage.update(key, orjson.dumps(stored), expected_revision=int(cur_md["resourceVersion"]))
+        except RevisionMismatch:
+            raise errors.Conflict.of(entry.type, name, CONFLICT_MSG) from None
+        except KeyNotFound:
+            raise errors.NotFound.of(entry.type, name) from None
+        md["resourceVersion"] = str(kv.mod_revision)
+        return Result(new)
+
+    def _removable(self, entry: Entry, obj: dict[str, Any]) -> bool:
+        """A deleted object whose finalizers are all gone (and grace spent) is removed."""
+        md = obj["metadata"]
+        if md.get("finalizers"):
+            return False
+        if entry.type.plural == "namespaces" and (obj.get("spec") or {}).get("finalizers"):
+            return False
+        return not md.get("deletionGracePeriodSeconds")
+
+    async def _delete_now(self, entry: Entry, key: str, revision: int, name: str) -> None:
+        try:
+            await self.storage.delete(key, expected_revision=revision)
+        except RevisionMismatch:
+            raise errors.Conflict.of(entry.type, name, CONFLICT_MSG) from None
+        except KeyNotFound:
+            raise errors.NotFound.of(entry.type, name) from None
+
+    async def patch(self, entry: Entry, namespace: str | None, name: str, patch: Any, content_type: str, *,
+                    subresource: str | None = None, field_validation: str = "Warn", dry_run: bool = False,
+                    view: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
+                    unview: Callable[[dict[str, Any], dict[str, Any]], dict[str, Any]] | None = None,
+                    view_model: type | None = None) -> Result:
+        """Apply a patch to the current object (or its ``view``, e.g. Scale) and update it,
+        retrying on conflicts as Kubernetes does when the patch carries no resourceVersion."""
+        for attempt in range(_PATCH_RETRIES):
+            current = await self._get_current(entry, namespace, name)
+            target = view(current) if view else current
+            patched = self._apply_patch(entry, target, patch, content_type, view_model)
+            warnings: list[str] = []
+            if isinstance(patched, dict):
+                pmd = patched.get("metadata") or {}
+                if pmd.get("name") not in (None, name):
+                    raise errors.BadRequest(f"the name of the object ({pmd.get('name')}) does not match the "
+                                            f"name on the URL ({name})")
+            checked = self.admit_body(entry, patched, field_validation=field_validation, warnings=warnings,
+                                      model=view_model)
+            if unview:
+                checked = unview(current, checked)
+            else:
+                self._check_identity(entry, checked, namespace, name)
+            want_rv = (patch.get("metadata") or {}).get("resourceVersion") if isinstance(patch, dict) else None
+            if want_rv and want_rv != current["metadata"]["resourceVersion"]:
+                raise errors.Conflict.of(entry.type, name, CONFLICT_MSG)
+            try:
+                res = await self._write_update(entry, namespace, name, current, checked,
+                                               subresource=subresource, dry_run=dry_run)
+            except errors.Conflict:
+                if want_rv or attempt == _PATCH_RETRIES - 1:
+                    raise
+                continue
+            res.warnings.extend(warnings)
+            return res
+        raise AssertionError("unreachable")
+
+    def _apply_patch(self, entry: Entry, target: dict[str, Any], patch: Any, content_type: str,
+                     view_model: type | None) -> Any:
+        try:
+            if content_type == "application/json-patch+json":
+                if not isinstance(patch, list):
+                    raise errors.BadRequest("json patch must be a list of operations")
+                return apply_json_patch(target, patch)
+            if not isinstance(patch, dict):
+                raise errors.BadRequest("the body of the patch was in an unknown format")
+            if content_type == "application/merge-patch+json":
+                return apply_merge_patch(target, patch)
+            if content_type == "application/strategic-merge-patch+json":
+                return apply_strategic_merge_patch(target, patch, self._schema(view_model or entry.model))
+        except PatchError as e:
+            raise errors.Invalid(str(e), details={"name": target["metadata"].get("name"), "kind": entry.type.kind,
+                                                  "causes": [{"reason": "FieldValueInvalid", "message": str(e)}]}) from None
+        raise errors.UnsupportedMediaType(f"the body of the request was in an unknown format - accepted media "
+                                          f"types include: application/json-patch+json, "
+                                          f"application/merge-patch+json, application/apply-patch+yaml, "
+                                          f"application/strategic-merge-patch+json")
+
+    async def delete(self, entry: Entry, namespace: str | None, name: str, options: dict[str, Any], *,
+                     dry_run: bool = False) -> Result:
+        for attempt in range(_PATCH_RETRIES):
+            try:
+                return await self._delete_once(entry, namespace, name, options, dry_run=dry_run)
+            except errors.Conflict:
+                if (options.get("preconditions") or {}).get("resourceVersion") or attempt == _PATCH_RETRIES - 1:
+                    raise
+        raise AssertionError("unreachable")
+
+    async def _delete_once(self, entry: Entry, namespace: str | None, name: str, options: dict[str, Any], *,
+                           dry_run: bool) -> Result:
+        current = await self._get_current(entry, namespace, name)
+        md = current["metadata"]
+        pre = options.get("preconditions") or {}
+        if pre.get("uid") and pre["uid"] != md.get("uid"):
+            raise errors.Conflict.of(entry.type, name,
+                                     f"Precondition failed: UID in precondition: {pre['uid']}, UID in object meta: "
+                                     f"{md.get('uid')}")
+        if pre.get("resourceVersion") and pre["resourceVersion"] != md["resourceVersion"]:
+            raise errors.Conflict.of(entry.type, name,
+                                     f"Precondition failed: ResourceVersion in precondition: "
+                                     f"{pre['resourceVersion']}, ResourceVersion in object meta: "
+                                     f"{md['resourceVersion']}")
+        policy = options.get("propagationPolicy")
+        if policy is None and options.get("orphanDependents") is not None:
+            policy = "Orphan" if options["orphanDependents"] else "Background"
+        if policy not in (None, "Orphan", "Foreground", "Background"):
+            raise errors.Invalid.of("DeleteOptions", "", "", [
+                FieldError("propagationPolicy", "FieldValueNotSupported",
+                           f'Unsupported value: "{policy}": supported values: "Foreground", "Background", "Orphan", "nil"')])
+        grace = entry.strategy.check_graceful_delete(current, options.get("gracePeriodSeconds"))
+        finalizers = list(md.get("finalizers") or [])
+        if policy == "Orphan" and ORPHAN_FINALIZER not in finalizers:
+            finalizers.append(ORPHAN_FINALIZER)
+        elif policy == "Foreground" and FOREGROUND_FINALIZER not in finalizers:
+            finalizers.append(FOREGROUND_FINALIZER)
+        if policy in ("Foreground", "Background") and ORPHAN_FINALIZER in finalizers and not md.get("deletionTimestamp"):
+            finalizers.remove(ORPHAN_FINALIZER)
+        pending = bool(finalizers) or grace is not None
+        key = storage_key(entry, namespace, name)
+        if not pending:
+            if not dry_run:
+                await self._delete_now(entry, key, int(md["resourceVersion"]), name)
+            if entry.type.plural == "pods":  # pods answer with the deleted object, as Kubernetes' pod store
+                return Result(current)
+            details = {"name": name, "kind": entry.type.plural, "uid": md.get("uid")}
+            if entry.type.group:
+                details["group"] = entry.type.group
+            return Result({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success",
+                           "details": details})
+        new = {**current, "metadata": dict(md)}
+        nmd = new["metadata"]
+        if finalizers:
+            nmd["finalizers"] = finalizers
+        seconds = grace or 0
+        if not md.get("deletionTimestamp"):
+            nmd["deletionTimestamp"] = _rfc3339_in(seconds)
+            nmd["deletionGracePeriodSeconds"] = seconds
+        elif grace is not None and seconds < (md.get("deletionGracePeriodSeconds") or 0):
+            nmd["deletionTimestamp"] = _rfc3339_in(seconds)
+            nmd["deletionGracePeriodSeconds"] = seconds
+        if hasattr(entry.strategy, "prepare_for_delete"):
+            entry.strategy.prepare_for_delete(new)
+        if new == current:
+            return Result(current)
+        if dry_run:
+            return Result(new)
+        if self._removable(entry, new) and grace is None:
+            await self._delete_now(entry, key, int(md["resourceVersion"]), name)
+            return Result(new)
+        stored = {**new, "metadata": {k: v for k, v in nmd.items() if k != "resourceVersion"}}
+        try:
+            kv = await self.storage.update(key, orjson.dumps(stored), expected_revision=int(md["resourceVersion"]))
+        except RevisionMismatch:
+            raise errors.Conflict.of(entry.type, name, CONFLICT_MSG) from None
+        nmd["resourceVersion"] = str(kv.mod_revision)
+        return Result(new)
+
+    async def delete_collection(self, entry: Entry, namespace: str | None, opts: ListOptions,
+                                options: dict[str, Any], *, dry_run: bool = False) -> dict[str, Any]:
+        listed = await self.list(entry, namespace, ListOptions(opts.label_selector, opts.field_selector))
+        deleted = []
+        for obj in listed["items"]:
+            md = obj["metadata"]
+            try:
+                res = await self.delete(entry, md.get("namespace"), md["name"], options, dry_run=dry_run)
+            except errors.NotFound:
+                continue
+            deleted.append(res.body if res.body.get("kind") != "Status" else obj)
+        listed["items"] = deleted
+        return listed
+
+
+# An object with every field empty: what field_values() returns for it names the selectable fields.
+_FIELD_SAMPLE: dict[str, Any] = {"metadata": {"name": "", "namespace": ""}, "spec": {}, "status": {}}
+
+
+def _encode_continue(revision: int, key: str) -> str:
+    return base64.urlsafe_b64encode(orjson.dumps({"v": "meta.k8s.io/v1", "rv": revision, "start": key})).decode()
+
+
+def _decode_continue(token: str) -> tuple[int, str]:
+    try:
+        d = orjson.loads(base64.urlsafe_b64decode(token.encode()))
+        return int(d["rv"]), str(d["start"])
+    except (ValueError, KeyError, TypeError, orjson.JSONDecodeError):
+        raise errors.BadRequest("continue key is not valid: incorrect encoded start resourceVersion "
+                                "(version meta.k8s.io/v1)") from None

@@ -1,0 +1,178 @@
+"""Subresources beyond status: ``pods/binding``, ``pods/eviction``, ``pods/log`` (proxied to the
+node's kubelet) and ``{deployments,replicasets}/scale`` (the autoscaling/v1 Scale view).
+
+Each one is a thin adapter over the generic REST storage; the per-kind parts (what binding
+changes, what Scale looks like) are the strategy's.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import TYPE_CHECKING, Any
+
+import httpx
+import orjson
+from starlette.requests import Request
+from starlette.responses import Response, StreamingResponse
+
+from minik8s.api.schema import MODELS
+
+from apiserver import errors
+from apiserver.rest import CONFLICT_MSG, RestStorage, storage_key
+from apiserver.storage.interface import KeyNotFound, RevisionMismatch
+
+if TYPE_CHECKING:
+    from apiserver.app import ApiServer, RequestInfo
+
+JSON = "application/json"
+
+
+def _success(code: int = 201) -> dict[str, Any]:
+    return {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "code": code}
+
+
+class Subresources:
+    def __init__(self, rest: RestStorage) -> None:
+        self.rest = rest
+        self._http: httpx.AsyncClient | None = None
+
+    async def handle(self, request: Request, server: "ApiServer", info: "RequestInfo") -> Response:
+        sub, method = info.subresource, request.method
+        if info.entry.type.namespaced and info.namespace is None:
+            raise errors.not_found_path()
+        if sub == "binding" and method == "POST":
+            return await self.bind(server, info, await server.read_body(request))
+        if sub == "eviction" and method == "POST":
+            return await self.evict(server, info, await server.read_body(request))
+        if sub == "scale":
+            return await self.scale(request, server, info)
+        if sub == "log" and method == "GET":
+            return await self.log(request, info)
+        raise errors.MethodNotAllowed("the server does not allow this method on the requested resource")
+
+    async def bind(self, server: "ApiServer", info: "RequestInfo", body: Any) -> Response:
+        from apiserver.app import json_response
+        if not isinstance(body, dict):
+            raise errors.BadRequest("the body of the request was in an unknown format")
+        entry, name = info.entry, info.name
+        assert name is not None
+        bname = (body.get("metadata") or {}).get("name")
+        if bname and bname != name:
+            raise errors.BadRequest(f"the name of the object ({bname}) does not match the name on the URL ({name})")
+        current = await self.rest.get(entry, info.namespace, name)
+        uid = (body.get("metadata") or {}).get("uid")
+        if uid and uid != current["metadata"].get("uid"):
+            raise errors.Conflict.of(entry.type, name, "Precondition failed: UID in precondition does not match")
+        pod = copy.deepcopy(current)
+        try:
+            entry.strategy.bind(pod, body)
+        except ValueError as e:
+            raise errors.Conflict.of(entry.type, name, str(e)) from None
+        md = pod["metadata"]
+        rev = int(md.pop("resourceVersion"))
+        try:
+            await self.rest.storage.update(storage_key(entry, info.namespace, name), orjson.dumps(pod),
+                                           expected_revision=rev)
+        except RevisionMismatch:
+            raise errors.Conflict.of(entry.type, name, CONFLICT_MSG) from None
+        except KeyNotFound:
+            raise errors.NotFound.of(entry.type, name) from None
+        return json_response(_success(), 201)
+
+    async def evict(self, server: "ApiServer", info: "RequestInfo", body: Any) -> Response:
+        from apiserver.app import json_response
+        assert info.name is not None
+        options = (body or {}).get("deleteOptions") or {} if isinstance(body, dict) else {}
+        await self.rest.delete(info.entry, info.namespace, info.name, options)
+        return json_response(_success(), 201)
+
+    async def scale(self, request: Request, server: "ApiServer", info: "RequestInfo") -> Response:
+        from apiserver.app import json_response
+        entry, ns, name = info.entry, info.namespace, info.name
+        assert name is not None
+        strategy = entry.strategy
+        scale_model = MODELS[("autoscaling", "Scale")]
+        q = request.query_params
+        validation = q.get("fieldValidation") or "Warn"
+        dry_run = q.get("dryRun") == "All"
+
+        def unview(current: dict[str, Any], scale: dict[str, Any]) -> dict[str, Any]:
+            new = copy.deepcopy(current)
+            new.setdefault("spec", {})["replicas"] = (scale.get("spec") or {}).get("replicas", 0)
+            return new
+
+        if request.method == "GET":
+            return json_response(strategy.scale(await self.rest.get(entry, ns, name)))
+        if request.method == "PUT":
+            body = await server.read_body(request)
+            scale = self.rest.admit_body(entry, body, field_validation=validation, warnings=[], model=scale_model)
+            current = await self.rest.get(entry, ns, name)
+            rv = (scale.get("metadata") or {}).get("resourceVersion")
+            if rv and rv != current["metadata"]["resourceVersion"]:
+                raise errors.Conflict.of(entry.type, name, CONFLICT_MSG)
+            res = await self.rest._write_update(entry, ns, name, current, unview(current, scale),
+                                                subresource=None, dry_run=dry_run)
+            return json_response(strategy.scale(res.body))
+        if request.method == "PATCH":
+            ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
+            body = await server.read_body(request)
+            res = await self.rest.patch(entry, ns, name, body, ctype, field_validation=validation, dry_run=dry_run,
+                                        view=strategy.scale, unview=unview, view_model=scale_model)
+            return json_response(strategy.scale(res.body))
+        raise errors.MethodNotAllowed("the server does not allow this method on the requested resource")
+
+    async def log(self, request: Request, info: "RequestInfo") -> Response:
+        """Stream the container's log from the kubelet of the pod's node."""
+        assert info.name is not None
+        pod = await self.rest.get(info.entry, info.namespace, info.name)
+        containers = [c["name"] for c in (pod.get("spec") or {}).get("containers") or []]
+        inits = [c["name"] for c in (pod.get("spec") or {}).get("initContainers") or []]
+        q = request.query_params
+        container = q.get("container")
+        if not container:
+            if len(containers) != 1:
+                raise errors.BadRequest(f"a container name must be specified for pod {info.name}, choose one of: "
+                                        f"{containers}" + (f" or one of the init containers: {inits}" if inits else ""))
+            container = containers[0]
+        elif container not in containers + inits:
+            raise errors.BadRequest(f"container {container} is not valid for pod {info.name}")
+        node_name = (pod.get("spec") or {}).get("nodeName")
+        if not node_name:
+            raise errors.BadRequest(f'pod {info.name} does not have a host assigned')
+        from minik8s.api import resources as rs
+        from apiserver.registry import table as registry
+        node_entry = registry.BY_TYPE[rs.NODES]
+        node = await self.rest.get(node_entry, None, node_name)
+        status = node.get("status") or {}
+        addr = next((a["address"] for a in status.get("addresses") or [] if a.get("type") == "InternalIP"), None)
+        port = (((status.get("daemonEndpoints") or {}).get("kubeletEndpoint")) or {}).get("Port")
+        if not addr or not port:
+            raise errors.ServiceUnavailable(f"node {node_name} has no kubelet endpoint")
+        params = {k: v for k, v in q.items() if k in ("follow", "tailLines", "previous", "timestamps",
+                                                        "sinceSeconds", "sinceTime", "limitBytes")}
+        url = f"http://{addr}:{port}/containerLogs/{info.namespace}/{info.name}/{container}"
+        if self._http is None:
+            self._http = httpx.AsyncClient(timeout=httpx.Timeout(10.0, read=None))
+        try:
+            req = self._http.build_request("GET", url, params=params)
+            resp = await self._http.send(req, stream=True)
+        except httpx.HTTPError as e:
+            raise errors.ServiceUnavailable(f"unable to reach the kubelet of node {node_name}: {e}") from None
+        if resp.status_code != 200:
+            body = await resp.aread()
+            await resp.aclose()
+            try:
+                st = orjson.loads(body)
+                return Response(body, status_code=resp.status_code, media_type=JSON) if st.get("kind") == "Status" \
+                    else Response(body, status_code=resp.status_code)
+            except orjson.JSONDecodeError:
+                raise errors.BadRequest(body.decode(errors="replace").strip()) from None
+
+        async def relay():
+            try:
+                async for chunk in resp.aiter_raw():
+                    yield chunk
+            finally:
+                await resp.aclose()
+
+        return StreamingResponse(relay(), media_type="text/plain")

@@ -1,0 +1,262 @@
+"""The apiserver's watch cache: one storage watch for every resource, fanned out to every client.
+
+``WatchCache`` lists ``/registry/`` once at start, then follows one storage watch. It keeps, per
+resource, the current objects (decoded, with ``metadata.resourceVersion`` set) and a bounded ring
+of recent events, so that:
+
+* lists are served from memory once the cache has caught up with the revision the request needs
+  (:meth:`wait_fresh`), consistent with what the storage acknowledged;
+* watches from a recent resourceVersion replay from the ring and then follow live events;
+  an older one falls back to the storage's own history (or 410 Gone once compacted);
+* each event is encoded to JSON at most once, however many clients receive it;
+* a slow client never slows the others: each watcher has a bounded queue and is closed (the
+  client re-watches from its last resourceVersion) when it overflows.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import logging
+from collections.abc import Callable
+from typing import Any
+
+import orjson
+
+from apiserver.storage.interface import Storage, WatchEvent
+
+log = logging.getLogger(__name__)
+
+# How many events per resource the ring keeps for watch resumption.
+RING_SIZE = 20000
+# Per-watcher queue bound: past it the watcher is closed rather than slowing the fan-out.
+WATCHER_QUEUE = 10000
+
+
+class CacheEvent:
+    """One change, as clients see it: type ADDED|MODIFIED|DELETED, the object, its previous
+    state (for selector transitions) and the revision. ``encoded`` is built on first use."""
+
+    __slots__ = ("type", "obj", "prev", "revision", "_encoded")
+
+    def __init__(self, type_: str, obj: dict[str, Any], prev: dict[str, Any] | None, revision: int) -> None:
+        self.type = type_
+        self.obj = obj
+        self.prev = prev
+        self.revision = revision
+        self._encoded: bytes | None = None
+
+    def encoded(self) -> bytes:
+        """``{"type":..,"object":..}\\n`` — shared by every plain-JSON watcher."""
+        if self._encoded is None:
+            self._encoded = orjson.dumps({"type": self.type, "object": self.obj}) + b"\n"
+        return self._encoded
+
+
+Filter = Callable[[dict[str, Any]], bool]
+
+
+class Watcher:
+    """One client watch: a filter and a bounded queue of CacheEvents (None = closed)."""
+
+    __slots__ = ("matches", "queue", "closed", "resource")
+
+    def __init__(self, resource: str, matches: Filter) -> None:
+        self.resource = resource
+        self.matches = matches
+        self.queue: asyncio.Queue[CacheEvent | None] = asyncio.Queue(maxsize=WATCHER_QUEUE)
+        self.closed = False
+
+    def offer(self, ev: CacheEvent) -> None:
+        """Deliver ``ev`` as this watcher sees it (selector transitions become ADDED/DELETED)."""
+        if self.closed:
+            return
+        now = self.matches(ev.obj) if ev.type != "DELETED" else False
+        before = ev.prev is not None and self.matches(ev.prev)
+        if ev.type == "DELETED":
+            if not before:
+                return
+        elif ev.type == "ADDED":
+            if not now:
+                return
+        else:  # MODIFIED
+            if now and not before and ev.prev is not None:
+                ev = CacheEvent("ADDED", ev.obj, None, ev.revision)
+            elif before and not now:
+                ev = CacheEvent("DELETED", ev.obj, ev.prev, ev.revision)
+            elif not now:
+                return
+        try:
+            self.queue.put_nowait(ev)
+        except asyncio.QueueFull:
+            self.close()
+
+    def close(self) -> None:
+        if self.closed:
+            return
+        self.closed = True
+        try:
+            self.queue.put_nowait(None)
+        except asyncio.QueueFull:
+            # make room for the end marker: the client is being dropped anyway
+            self.queue.get_nowait()
+            self.queue.put_nowait(None)
+
+
+class ResourceCache:
+    """Current objects and recent events of one resource (one storage key prefix)."""
+
+    def __init__(self, resource: str) -> None:
+        self.resource = resource
+        self.objects: dict[str, dict[str, Any]] = {}
+        self.ring: collections.deque[CacheEvent] = collections.deque(maxlen=RING_SIZE)
+        self.watchers: set[Watcher] = set()
+        # every event with revision > start_revision is in the ring
+        self.start_revision = 0
+
+    def apply(self, ev: CacheEvent) -> None:
+        if len(self.ring) == self.ring.maxlen:
+            self.start_revision = self.ring[0].revision
+        self.ring.append(ev)
+        for w in tuple(self.watchers):
+            w.offer(ev)
+
+
+def decode(value: bytes, revision: int) -> dict[str, Any]:
+    """A stored object as clients see it: with its resourceVersion."""
+    obj = orjson.loads(value)
+    obj["metadata"]["resourceVersion"] = str(revision)
+    return obj
+
+
+def resource_of(key: str) -> str:
+    """``/registry/pods/default/x`` → ``pods``."""
+    return key.split("/", 3)[2]
+
+
+class WatchCache:
+    def __init__(self, storage: Storage, *, prefix: str = "/registry/") -> None:
+        self.storage = storage
+        self.prefix = prefix
+        self._resources: dict[str, ResourceCache] = {}
+        self.revision = 0
+        self._waiters: list[tuple[int, asyncio.Future[None]]] = []
+        self._task: asyncio.Task[None] | None = None
+        self._ready = asyncio.Event()
+
+    def resource(self, name: str) -> ResourceCache:
+        rc = self._resources.get(name)
+        if rc is None:
+            rc = self._resources[name] = ResourceCache(name)
+            rc.start_revision = self.revision
+        return rc
+
+    async def start(self) -> None:
+        listed = await self.storage.list(self.prefix)
+        for kv in listed.items:
+            self.resource(resource_of(kv.key)).objects[kv.key] = decode(kv.value, kv.mod_revision)
+        self.revision = listed.revision
+        for rc in self._resources.values():
+            rc.start_revision = listed.revision
+        self._ready.set()
+        self._task = asyncio.create_task(self._follow(listed.revision), name="watchcache")
+
+    async def stop(self) -> None:
+        if self._task:
+            self._task.cancel()
+            try:
+                await self._task
+            except (asyncio.CancelledError, Exception):
+                pass
+        for rc in self._resources.values():
+            for w in tuple(rc.watchers):
+                w.close()
+
+    async def _follow(self, after: int) -> None:
+        while True:
+            try:
+                async for ev in self.storage.watch(self.prefix, after=after):
+                    self._apply(ev)
+                    after = ev.kv.mod_revision
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # the storage watch ended (overflow, restart): resume after the last event
+                log.warning("storage watch ended; resuming after revision %d", after, exc_info=True)
+                await asyncio.sleep(0.05)
+
+    def _apply(self, sev: WatchEvent) -> None:
+        key = sev.kv.key
+        rc = self.resource(resource_of(key))
+        rev = sev.kv.mod_revision
+        prev = rc.objects.get(key)
+        if sev.type == "DELETE":
+            rc.objects.pop(key, None)
+            obj = decode(sev.kv.value, rev) if prev is None else dict(prev)
+            if prev is not None:
+                obj["metadata"] = {**prev["metadata"], "resourceVersion": str(rev)}
+            ev = CacheEvent("DELETED", obj, prev, rev)
+        else:
+            obj = decode(sev.kv.value, rev)
+            rc.objects[key] = obj
+            ev = CacheEvent("ADDED" if prev is None else "MODIFIED", obj, prev, rev)
+        self.revision = rev
+        rc.apply(ev)
+        if self._waiters:
+            still = []
+            for want, fut in self._waiters:
+                if want <= rev:
+                    if not fut.done():
+                        fut.set_result(None)
+                else:
+                    still.append((want, fut))
+            self._waiters = still
+
+    async def wait_fresh(self, revision: int, *, timeout: float = 3.0) -> None:
+        """Return once every write up to ``revision`` is in the cache."""
+        await self._ready.wait()
+        if self.revision >= revision:
+            return
+        fut = asyncio.get_running_loop().create_future()
+        self._waiters.append((revision, fut))
+        await asyncio.wait_for(fut, timeout)
+
+    async def wait_current(self) -> None:
+        """Catch up with everything the storage has acknowledged so far."""
+        await self.wait_fresh(await self.storage.current_revision())
+
+    def snapshot(self, resource: str, key_prefix: str) -> tuple[list[dict[str, Any]], int]:
+        """The objects under ``key_prefix`` sorted by key, and the revision they are at."""
+        rc = self.resource(resource)
+        if key_prefix.count("/") <= 3:  # the whole resource
+            items = sorted(rc.objects.items())
+        else:
+            items = sorted((k, o) for k, o in rc.objects.items() if k.startswith(key_prefix))
+        return [o for _, o in items], self.revision
+
+    def subscribe(self, resource: str, matches: Filter, *, after: int | None,
+                  initial: list[dict[str, Any]] | None = None) -> Watcher | None:
+        """A watcher getting events after ``after`` (replayed from the ring), or with
+        ``initial`` objects sent as ADDED first. None when ``after`` is older than the ring
+        holds (the caller falls back to the storage history)."""
+        rc = self.resource(resource)
+        w = Watcher(resource, matches)
+        if initial is not None:
+            for o in initial:
+                w.offer(CacheEvent("ADDED", o, None, int(o["metadata"]["resourceVersion"])))
+        elif after is not None:
+            if after < rc.start_revision:
+                return None
+            for ev in rc.ring:
+                if ev.revision > after:
+                    w.offer(ev)
+        rc.watchers.add(w)
+        return w
+
+    def unsubscribe(self, w: Watcher) -> None:
+        rc = self._resources.get(w.resource)
+        if rc is not None:
+            rc.watchers.discard(w)
+        w.closed = True
+
+    def namespace_exists(self, name: str) -> dict[str, Any] | None:
+        return self.resource("namespaces").objects.get(f"/registry/namespaces/{name}")
