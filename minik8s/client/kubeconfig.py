@@ -1,0 +1,213 @@
+"""Kubeconfig files: read (for every component and ``mkctl``) and write (for ``minik8s up``).
+
+The format is kubectl's: ``clusters``, ``users``, ``contexts``, ``current-context``, each
+entry ``{name, cluster|user|context}``. :func:`load` honours ``$KUBECONFIG`` (a path list,
+merged as kubectl does: the first file to define a name wins) and falls back to
+``~/.kube/config``. :meth:`KubeConfig.resolve` turns a context into the plain connection
+settings :class:`~minik8s.client.rest.ApiClient` needs, with relative file paths taken from
+the directory of the file that named them, as kubectl does.
+"""
+
+from __future__ import annotations
+
+import base64
+import dataclasses
+import os
+import tempfile
+from typing import Any
+
+import yaml
+
+
+class ConfigError(ValueError):
+    """Raised when a kubeconfig is missing, malformed, or names a context/cluster/user it lacks."""
+
+
+@dataclasses.dataclass(slots=True)
+class ClusterAccess:
+    """Everything needed to reach one cluster as one user, as a context resolves to."""
+
+    server: str
+    namespace: str = "default"
+    token: str | None = None
+    username: str | None = None
+    password: str | None = None
+    ca_file: str | None = None
+    ca_data: bytes | None = None
+    cert_file: str | None = None
+    key_file: str | None = None
+    cert_data: bytes | None = None
+    key_data: bytes | None = None
+    insecure_skip_tls_verify: bool = False
+    tls_server_name: str | None = None
+    context: str = ""
+
+
+@dataclasses.dataclass(slots=True)
+class KubeConfig:
+    """A parsed (possibly merged) kubeconfig. Entries remember the directory they came from."""
+
+    clusters: dict[str, dict] = dataclasses.field(default_factory=dict)
+    users: dict[str, dict] = dataclasses.field(default_factory=dict)
+    contexts: dict[str, dict] = dataclasses.field(default_factory=dict)
+    current_context: str = ""
+    # name -> directory of the file defining it, for relative certificate paths
+    _dirs: dict[tuple[str, str], str] = dataclasses.field(default_factory=dict)
+
+    def merge(self, doc: dict, *, base_dir: str) -> None:
+        """Add a file's entries; names already present keep their first definition."""
+        for section, field, target in (("clusters", "cluster", self.clusters), ("users", "user", self.users),
+                                       ("contexts", "context", self.contexts)):
+            for entry in doc.get(section) or []:
+                name = entry.get("name")
+                if name and name not in target:
+                    target[name] = entry.get(field) or {}
+                    self._dirs[(section, name)] = base_dir
+        if not self.current_context and doc.get("current-context"):
+            self.current_context = doc["current-context"]
+
+    def resolve(self, context: str | None = None) -> ClusterAccess:
+        name = context or self.current_context
+        if not name:
+            raise ConfigError("no context chosen: the kubeconfig has no current-context")
+        if name not in self.contexts:
+            raise ConfigError(f'context "{name}" does not exist')
+        ctx = self.contexts[name]
+        cluster_name, user_name = ctx.get("cluster", ""), ctx.get("user", "")
+        if cluster_name not in self.clusters:
+            raise ConfigError(f'cluster "{cluster_name}" of context "{name}" does not exist')
+        cluster = self.clusters[cluster_name]
+        user = self.users.get(user_name, {}) if user_name else {}
+        cdir = self._dirs.get(("clusters", cluster_name), "")
+        udir = self._dirs.get(("users", user_name), "")
+        server = cluster.get("server")
+        if not server:
+            raise ConfigError(f'cluster "{cluster_name}" has no server')
+        token = user.get("token")
+        if not token and user.get("tokenFile"):
+            with open(_abs(user["tokenFile"], udir)) as f:
+                token = f.read().strip()
+        return ClusterAccess(
+            server=server,
+            namespace=ctx.get("namespace") or "default",
+            token=token,
+            username=user.get("username"),
+            password=user.get("password"),
+            ca_file=_abs(cluster.get("certificate-authority"), cdir),
+            ca_data=_b64(cluster.get("certificate-authority-data")),
+            cert_file=_abs(user.get("client-certificate"), udir),
+            key_file=_abs(user.get("client-key"), udir),
+            cert_data=_b64(user.get("client-certificate-data")),
+            key_data=_b64(user.get("client-key-data")),
+            insecure_skip_tls_verify=bool(cluster.get("insecure-skip-tls-verify")),
+            tls_server_name=cluster.get("tls-server-name"),
+            context=name,
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "apiVersion": "v1",
+            "kind": "Config",
+            "preferences": {},
+            "clusters": [{"name": n, "cluster": c} for n, c in self.clusters.items()],
+            "users": [{"name": n, "user": u} for n, u in self.users.items()],
+            "contexts": [{"name": n, "context": c} for n, c in self.contexts.items()],
+            "current-context": self.current_context,
+        }
+
+
+def default_paths() -> list[str]:
+    """``$KUBECONFIG`` split on the path separator, else ``~/.kube/config``."""
+    env = os.environ.get("KUBECONFIG", "")
+    paths = [p for p in env.split(os.pathsep) if p]
+    return paths or [os.path.join(os.path.expanduser("~"), ".kube", "config")]
+
+
+def load(path: str | None = None) -> KubeConfig:
+    """Read a kubeconfig: ``path``, else ``$KUBECONFIG`` (merged), else ``~/.kube/config``."""
+    paths = [path] if path else default_paths()
+    cfg = KubeConfig()
+    found = False
+    for p in paths:
+        try:
+            with open(p) as f:
+                doc = yaml.safe_load(f) or {}
+        except FileNotFoundError:
+            if path:  # the caller named it: its absence is an error, not a fallback
+                raise ConfigError(f"kubeconfig {p} does not exist") from None
+            continue
+        except yaml.YAMLError as e:
+            raise ConfigError(f"kubeconfig {p} is not valid YAML: {e}") from None
+        if not isinstance(doc, dict):
+            raise ConfigError(f"kubeconfig {p} is not a mapping")
+        found = True
+        cfg.merge(doc, base_dir=os.path.dirname(os.path.abspath(p)))
+    if not found:
+        raise ConfigError(f"no kubeconfig found (looked at {', '.join(paths)})")
+    return cfg
+
+
+def write(
+    path: str,
+    server: str,
+    *,
+    context: str = "minik8s",
+    namespace: str = "default",
+    token: str | None = None,
+    ca_file: str | None = None,
+    insecure_skip_tls_verify: bool = False,
+    set_current: bool = True,
+) -> None:
+    """Add (or replace) cluster, user and context ``context`` in the kubeconfig at ``path``,
+    keeping every other entry, and make it current. Written atomically with mode 0600, since
+    it may hold a token."""
+    doc: dict[str, Any] = {}
+    try:
+        with open(path) as f:
+            doc = yaml.safe_load(f) or {}
+    except FileNotFoundError:
+        pass
+    if not isinstance(doc, dict):
+        raise ConfigError(f"kubeconfig {path} is not a mapping")
+    cluster: dict[str, Any] = {"server": server}
+    if ca_file:
+        cluster["certificate-authority"] = os.path.abspath(ca_file)
+    if insecure_skip_tls_verify:
+        cluster["insecure-skip-tls-verify"] = True
+    user: dict[str, Any] = {"token": token} if token else {}
+    ctx = {"cluster": context, "user": context, "namespace": namespace}
+    for section, field, value in (("clusters", "cluster", cluster), ("users", "user", user),
+                                  ("contexts", "context", ctx)):
+        entries = [e for e in (doc.get(section) or []) if e.get("name") != context]
+        entries.append({"name": context, field: value})
+        doc[section] = entries
+    doc.setdefault("apiVersion", "v1")
+    doc.setdefault("kind", "Config")
+    doc.setdefault("preferences", {})
+    if set_current or not doc.get("current-context"):
+        doc["current-context"] = context
+    directory = os.path.dirname(os.path.abspath(path))
+    os.makedirs(directory, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=directory, prefix=".kubeconfig-")
+    try:
+        with os.fdopen(fd, "w") as f:
+            yaml.safe_dump(doc, f, default_flow_style=False, sort_keys=False)
+            f.flush()
+            os.fsync(f.fileno())
+        os.chmod(tmp, 0o600)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def _abs(p: str | None, base_dir: str) -> str | None:
+    if not p:
+        return None
+    p = os.path.expanduser(p)
+    return p if os.path.isabs(p) or not base_dir else os.path.join(base_dir, p)
+
+
+def _b64(data: str | None) -> bytes | None:
+    return base64.b64decode(data) if data else None
