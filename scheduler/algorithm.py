@@ -1,0 +1,207 @@
+"""One scheduling cycle: pick a node for a pod, or explain in Kubernetes' words why none fits.
+
+Steps (Kubernetes' ``schedulePod``)::
+
+    pre_filter every filter plugin ──► checks for this pod
+    walk the nodes from a rotating start index; a node passes when every check passes;
+        stop once ``num_feasible_nodes_to_find`` nodes passed (percentageOfNodesToScore)
+    0 feasible  ──► FitError ("0/3 nodes are available: ... preemption: ...")
+    1 feasible  ──► that node, unscored
+    else        ──► each score plugin × its weight, summed; the highest wins, ties at random
+
+The walk starts where the previous cycle stopped, so every node is examined in turn even though
+a big cluster only has part of its nodes looked at per pod.
+
+The algorithm is pure: it reads NodeInfos (the cache's, see :mod:`scheduler.cache`) and changes
+nothing. The caller assumes the pod onto the chosen node before the next cycle.
+
+Preemption is not implemented. The error message still ends with the part Kubernetes' default
+preemption adds when it finds nothing to preempt, computed as Kubernetes would for a cluster in
+which no pod has a lower priority than another.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import random
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from scheduler.framework import CycleState, FilterPlugin, NodeInfo, PodInfo, Rejection, ScorePlugin
+from scheduler.plugins import (
+    BalancedAllocation, NodeAffinity, NodeName, NodePorts, NodeReady, NodeResourcesFit, NodeUnschedulable,
+    SelectorSpread, TaintToleration,
+)
+
+__all__ = [
+    "ScheduleResult",
+    "SchedulingError",
+    "NoNodesAvailableError",
+    "FitError",
+    "Algorithm",
+    "default_algorithm",
+    "num_feasible_nodes_to_find",
+    "MIN_FEASIBLE_NODES_TO_FIND",
+]
+
+# Kubernetes' minFeasibleNodesToFind / minFeasibleNodesPercentageToFind / adaptive base.
+MIN_FEASIBLE_NODES_TO_FIND = 100
+MIN_FEASIBLE_NODES_PERCENTAGE_TO_FIND = 5
+_BASE_PERCENTAGE_OF_NODES_TO_SCORE = 50
+
+NOT_HELPFUL = "Preemption is not helpful for scheduling"
+NO_VICTIMS = "No preemption victims found for incoming pod"
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class ScheduleResult:
+    node_name: str
+    evaluated_nodes: int  # nodes filtered this cycle
+    feasible_nodes: int  # of which passed every filter
+
+
+class SchedulingError(Exception):
+    """The pod cannot be placed now; ``str()`` is the message for its event and condition."""
+
+
+class NoNodesAvailableError(SchedulingError):
+    def __init__(self) -> None:
+        super().__init__("no nodes available to schedule pods")
+
+
+def _histogram(reasons: Mapping[str, int]) -> str:
+    # Kubernetes sorts the "<count> <reason>" strings themselves, so "10 ..." sorts before "2 ...".
+    return ", ".join(sorted(f"{n} {reason}" for reason, n in reasons.items()))
+
+
+class FitError(SchedulingError):
+    """No node passed the filters. ``statuses`` says why each node failed."""
+
+    def __init__(self, *, num_all_nodes: int, statuses: Mapping[str, Rejection], post_filter_msg: str = "") -> None:
+        self.num_all_nodes = num_all_nodes
+        self.statuses = dict(statuses)
+        self.post_filter_msg = post_filter_msg
+        super().__init__(self._message())
+
+    def reason_counts(self) -> dict[str, int]:
+        counts: dict[str, int] = {}
+        for rejection in self.statuses.values():
+            for reason in rejection.reasons:
+                counts[reason] = counts.get(reason, 0) + 1
+        return counts
+
+    def _message(self) -> str:
+        msg = f"0/{self.num_all_nodes} nodes are available:"
+        counts = self.reason_counts()
+        if counts:
+            msg += f" {_histogram(counts)}."
+        if self.post_filter_msg:
+            msg += f" {self.post_filter_msg}"
+        return msg
+
+
+def preemption_message(pod: PodInfo, num_all_nodes: int, statuses: Mapping[str, Rejection]) -> str:
+    """What Kubernetes' DefaultPreemption reports when it cannot help: nodes rejected for a reason
+    eviction could fix (resources, ports) had no lower-priority pod to evict; the rest cannot be
+    helped by preemption at all."""
+    if pod.preemption_policy == "Never":
+        return "preemption: not eligible due to preemptionPolicy=Never."
+    no_victims = sum(1 for r in statuses.values() if r.resolvable)
+    counts = {NO_VICTIMS: no_victims, NOT_HELPFUL: num_all_nodes - no_victims}
+    return f"preemption: 0/{num_all_nodes} nodes are available: {_histogram({k: n for k, n in counts.items() if n})}."
+
+
+def num_feasible_nodes_to_find(num_all_nodes: int, percentage_of_nodes_to_score: int = 0) -> int:
+    """How many feasible nodes to find before scoring (Kubernetes' numFeasibleNodesToFind).
+    ``percentage_of_nodes_to_score`` 0 means adaptive: 50% minus 1% per 125 nodes, at least 5%."""
+    if num_all_nodes < MIN_FEASIBLE_NODES_TO_FIND or percentage_of_nodes_to_score >= 100:
+        return num_all_nodes
+    pct = percentage_of_nodes_to_score
+    if pct <= 0:
+        pct = max(_BASE_PERCENTAGE_OF_NODES_TO_SCORE - num_all_nodes // 125, MIN_FEASIBLE_NODES_PERCENTAGE_TO_FIND)
+    return max(num_all_nodes * pct // 100, MIN_FEASIBLE_NODES_TO_FIND)
+
+
+class Algorithm:
+    """A scheduling profile: filter plugins in order, score plugins with weights."""
+
+    def __init__(
+        self,
+        *,
+        filters: Sequence[FilterPlugin],
+        scorers: Sequence[tuple[ScorePlugin, int]],
+        percentage_of_nodes_to_score: int = 0,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.filters = tuple(filters)
+        self.scorers = tuple(scorers)
+        self.percentage_of_nodes_to_score = percentage_of_nodes_to_score
+        self._rng = rng or random.Random()
+        self._next_start = 0
+
+    def schedule(self, pod: PodInfo | Mapping[str, Any], nodes: Sequence[NodeInfo]) -> ScheduleResult:
+        """The node for ``pod`` among ``nodes``; raises :class:`SchedulingError` when none fits."""
+        if not isinstance(pod, PodInfo):
+            pod = PodInfo(pod)
+        n = len(nodes)
+        if n == 0:
+            raise NoNodesAvailableError()
+
+        state = CycleState()
+        checks = [c for c in (f.pre_filter(state, pod) for f in self.filters) if c is not None]
+        feasible, statuses, processed = self._find_feasible(checks, nodes, num_feasible_nodes_to_find(
+            n, self.percentage_of_nodes_to_score))
+        self._next_start = (self._next_start + processed) % n
+
+        if not feasible:
+            raise FitError(num_all_nodes=n, statuses=statuses, post_filter_msg=preemption_message(pod, n, statuses))
+        if len(feasible) == 1:
+            return ScheduleResult(feasible[0].name, processed, 1)
+
+        totals = [0] * len(feasible)
+        for plugin, weight in self.scorers:
+            scores = plugin.score(state, pod, feasible)
+            if scores is None:
+                continue
+            totals = [t + s * weight for t, s in zip(totals, scores)]
+        best = max(totals)
+        winners = [i for i, t in enumerate(totals) if t == best]
+        chosen = feasible[winners[0] if len(winners) == 1 else self._rng.choice(winners)]
+        return ScheduleResult(chosen.name, processed, len(feasible))
+
+    def _find_feasible(
+        self, checks: list, nodes: Sequence[NodeInfo], limit: int,
+    ) -> tuple[list[NodeInfo], dict[str, Rejection], int]:
+        n = len(nodes)
+        start = self._next_start % n
+        order = list(nodes[start:]) + list(nodes[:start]) if start else nodes
+        feasible: list[NodeInfo] = []
+        statuses: dict[str, Rejection] = {}
+        processed = 0
+        for node in order:
+            processed += 1
+            for check in checks:
+                rejection = check(node)
+                if rejection is not None:
+                    statuses[node.name] = rejection
+                    break
+            else:
+                feasible.append(node)
+                if len(feasible) >= limit:
+                    break
+        return feasible, statuses, processed
+
+
+def default_algorithm(*, percentage_of_nodes_to_score: int = 0, rng: random.Random | None = None) -> Algorithm:
+    """Kubernetes' default profile, restricted to the plugins minik8s has: filters in Kubernetes'
+    order (NodeReady stands where the not-ready taint would be caught), score weights as in
+    Kubernetes (SelectorSpread takes PodTopologySpread's weight, whose job it does)."""
+    taints = TaintToleration()
+    affinity = NodeAffinity()
+    fit = NodeResourcesFit()
+    return Algorithm(
+        filters=[NodeUnschedulable(), NodeName(), taints, NodeReady(), affinity, NodePorts(), fit],
+        scorers=[(taints, 3), (affinity, 2), (fit, 1), (SelectorSpread(), 2), (BalancedAllocation(), 1)],
+        percentage_of_nodes_to_score=percentage_of_nodes_to_score,
+        rng=rng,
+    )
