@@ -558,10 +558,22 @@ def _hash(body: bytes) -> str:
 
 
 @functools.cache
-def v2_body() -> tuple[bytes, str]:
-    """``GET /openapi/v2``: the Swagger document (JSON) and its hash, for an ETag."""
+def _v2() -> tuple[bytes, str]:
     body = _dump(build_v2(*_served()))
     return body, _hash(body)
+
+
+def v2_body() -> bytes:
+    """``GET /openapi/v2``: the Swagger document, as JSON.
+
+    (client-go's own v2 reader asks for protobuf only; kubectl 1.32 reads v3, which is JSON.)
+    """
+    return _v2()[0]
+
+
+def v2_hash() -> str:
+    """The SHA-512 of :func:`v2_body`, for an ETag."""
+    return _v2()[1]
 
 
 @functools.cache
@@ -584,3 +596,9 @@ def v3_document(path: str) -> tuple[bytes, str] | None:
     """``GET /openapi/v3/<path>`` (``api/v1``, ``apis/apps/v1``): the document and its hash,
     or None (404) when no such group-version is served."""
     return _v3_bodies().get(path.strip("/"))
+
+
+def v3_body(path: str) -> bytes | None:
+    """The bytes of :func:`v3_document`, or None when the group-version is not served."""
+    doc = v3_document(path)
+    return None if doc is None else doc[0]

@@ -174,6 +174,8 @@ def test_v3_root_lists_every_group_version() -> None:
     assert set(json.loads(openapi.v3_root_body())["paths"]) == {"api/v1", "apis/apps/v1",
                                                                "apis/coordination.k8s.io/v1"}
     assert openapi.v3_document("apis/batch/v1") is None
+    assert openapi.v3_body("apis/batch/v1") is None
+    assert openapi.v3_body("/api/v1/") == openapi.v3_document("api/v1")[0]
 
 
 def test_v3_every_kind_patches_with_field_validation() -> None:
@@ -265,7 +267,7 @@ def test_v3_operations_have_kubernetes_ids_and_actions() -> None:
 # --- OpenAPI v2 -----------------------------------------------------------------------------
 
 def test_v2_document() -> None:
-    body, digest = openapi.v2_body()
+    body, digest = openapi.v2_body(), openapi.v2_hash()
     doc = json.loads(body)
     assert doc["swagger"] == "2.0" and len(digest) == 128
     defs = doc["definitions"]
