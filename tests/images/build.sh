@@ -14,7 +14,7 @@ set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
 busybox=${BUSYBOX:-/bin/busybox}
-label=io.minik8s.recipe
+label=io.minik8s.image-recipe
 images=(minik8s/busybox:latest minik8s/pause:latest)
 
 log() { printf '[images] %s\n' "$*" >&2; }

@@ -1,0 +1,228 @@
+"""Fixtures every test may use: the Docker engine, the local images, free ports, a real
+apiserver process on a temporary data dir, and the real kubectl pointed at it.
+
+Missing parts (no Docker engine, no kubectl) skip a test on a developer's machine and fail it
+when ``CI`` is set: CI must never pass by skipping. A test marked ``@pytest.mark.docker``
+gets the engine check without asking for ``docker_client``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+BUILD_IMAGES = REPO / "tests" / "images" / "build.sh"
+KUBECTL = "/usr/bin/kubectl"
+
+
+def missing(reason: str) -> None:
+    """Skip a test whose prerequisite is absent, or fail it when running in CI."""
+    if os.environ.get("CI"):
+        pytest.fail(f"{reason} (CI is set, so this is a failure, not a skip)")
+    pytest.skip(reason)
+
+
+# --- Docker ---------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def docker_client() -> Iterator[Any]:
+    """A ``docker.DockerClient`` talking to a live engine."""
+    import docker
+
+    try:
+        client = docker.from_env(timeout=120)
+        client.ping()
+    except Exception as exc:  # docker raises DockerException or a requests error
+        missing(f"no Docker engine answers ({exc}); run scripts/setup.sh")
+    yield client
+    client.close()
+
+
+@pytest.fixture(autouse=True)
+def _docker_marker(request: pytest.FixtureRequest) -> None:
+    if request.node.get_closest_marker("docker") is not None:
+        request.getfixturevalue("docker_client")
+
+
+@dataclass(frozen=True)
+class LocalImages:
+    busybox: str = "minik8s/busybox:latest"
+    pause: str = "minik8s/pause:latest"
+
+
+@pytest.fixture(scope="session")
+def test_images(docker_client: Any) -> LocalImages:
+    """The local images exist (built by the same script `make test` runs; fast when built)."""
+    proc = subprocess.run([str(BUILD_IMAGES)], capture_output=True, text=True)
+    if proc.returncode != 0:
+        pytest.fail(f"building test images failed:\n{proc.stderr}")
+    return LocalImages()
+
+
+# --- ports ----------------------------------------------------------------------------------
+
+
+def pick_free_port() -> int:
+    """A TCP port free on 127.0.0.1 right now (the kernel's choice, so parallel runs differ)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture
+def free_port() -> int:
+    return pick_free_port()
+
+
+@pytest.fixture
+def free_port_factory() -> Callable[[], int]:
+    """Several distinct free ports in one test."""
+    given: set[int] = set()
+
+    def factory() -> int:
+        while (port := pick_free_port()) in given:
+            pass
+        given.add(port)
+        return port
+
+    return factory
+
+
+# --- apiserver ------------------------------------------------------------------------------
+
+
+@dataclass
+class ApiServer:
+    """One ``python -m apiserver.main`` process; ``url`` is its base URL."""
+
+    data_dir: Path
+    port: int
+    log_path: Path
+    extra_args: list[str] = field(default_factory=list)
+    proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self, *, timeout: float = 30.0) -> None:
+        cmd = [sys.executable, "-m", "apiserver.main", "--data-dir", str(self.data_dir),
+               "--port", str(self.port), *self.extra_args]
+        with open(self.log_path, "ab") as log:
+            self.proc = subprocess.Popen(cmd, cwd=REPO, stdout=log, stderr=subprocess.STDOUT)
+        self._wait_healthy(timeout)
+
+    def _wait_healthy(self, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            assert self.proc is not None
+            if self.proc.poll() is not None:
+                pytest.fail(f"apiserver exited with {self.proc.returncode}:\n{self.log_tail()}")
+            with contextlib.suppress(httpx.HTTPError):
+                if httpx.get(f"{self.url}/healthz", timeout=1.0).status_code == 200:
+                    return
+            time.sleep(0.05)
+        self.stop()
+        pytest.fail(f"apiserver did not answer /healthz within {timeout}s:\n{self.log_tail()}")
+
+    def stop(self, *, timeout: float = 10.0) -> None:
+        if self.proc is None or self.proc.poll() is not None:
+            return
+        self.proc.terminate()
+        try:
+            self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+
+    def log_tail(self, lines: int = 40) -> str:
+        try:
+            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+        except FileNotFoundError:
+            return "(no log)"
+
+
+@pytest.fixture
+def apiserver_factory(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[..., ApiServer]]:
+    """Start apiservers of a test's own (restarts, flags); all are stopped after the test.
+
+    ``factory(data_dir=None, port=None, extra_args=())``: reuse a ``data_dir`` to restart on
+    the same store.
+    """
+    started: list[ApiServer] = []
+
+    def factory(*, data_dir: Path | None = None, port: int | None = None,
+                extra_args: tuple[str, ...] = ()) -> ApiServer:
+        base = tmp_path_factory.mktemp("apiserver")
+        server = ApiServer(data_dir=data_dir or base / "data", port=port or pick_free_port(),
+                           log_path=base / "apiserver.log", extra_args=list(extra_args))
+        started.append(server)
+        server.start()
+        return server
+
+    yield factory
+    for server in started:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def apiserver_process(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ApiServer]:
+    """The apiserver shared by the session (tests isolate themselves by namespace)."""
+    base = tmp_path_factory.mktemp("apiserver-session")
+    server = ApiServer(data_dir=base / "data", port=pick_free_port(), log_path=base / "apiserver.log")
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def apiserver(apiserver_process: ApiServer) -> str:
+    """Base URL of the session's apiserver, e.g. ``http://127.0.0.1:41234``."""
+    return apiserver_process.url
+
+
+# --- kubectl --------------------------------------------------------------------------------
+
+
+Kubectl = Callable[..., "subprocess.CompletedProcess[str]"]
+
+
+@pytest.fixture(scope="session")
+def kubectl_path() -> str:
+    path = KUBECTL if os.access(KUBECTL, os.X_OK) else shutil.which("kubectl")
+    if not path:
+        missing("no kubectl on this machine")
+    return path
+
+
+@pytest.fixture(scope="session")
+def kubectl(apiserver: str, kubectl_path: str, tmp_path_factory: pytest.TempPathFactory) -> Kubectl:
+    """``kubectl(*args, input=None, server=None, timeout=60)`` runs the real kubectl.
+
+    Returns the ``CompletedProcess`` (text); it never raises on a non-zero exit, so a test
+    can assert on failures too. ``server`` points it at another apiserver.
+    """
+    home = tmp_path_factory.mktemp("kubectl")
+    # An empty kubeconfig: the developer's ~/.kube/config must not leak into tests.
+    env = {**os.environ, "KUBECONFIG": str(home / "kubeconfig"), "HOME": str(home)}
+
+    def run(*args: str, input: str | None = None, server: str | None = None,
+            timeout: float = 60) -> subprocess.CompletedProcess[str]:
+        cmd = [kubectl_path, "--server", server or apiserver, "--cache-dir", str(home / "cache"), *args]
+        return subprocess.run(cmd, input=input, capture_output=True, text=True, env=env, timeout=timeout)
+
+    return run
