@@ -74,11 +74,14 @@ class Rejection:
     """Why one node cannot take the pod.
 
     ``resolvable`` is Kubernetes' ``Unschedulable`` (removing pods from the node could make room,
-    so preemption is worth a try) as opposed to ``UnschedulableAndUnresolvable``.
+    so preemption is worth a try) as opposed to ``UnschedulableAndUnresolvable``. ``plugin``
+    names the plugin that said no, so a queue can tell which cluster events might change the
+    answer.
     """
 
     reasons: tuple[str, ...]
     resolvable: bool = False
+    plugin: str = ""
 
 
 # ---------------------------------------------------------------------------------------------
@@ -97,9 +100,9 @@ class Taint:
 
 
 @functools.lru_cache(maxsize=4096)
-def untolerated_taint_rejection(taint: Taint) -> Rejection:
-    """TaintToleration's rejection, built once per distinct taint."""
-    return Rejection((f"node(s) had untolerated taint {{{taint.key}: {taint.value}}}",))
+def untolerated_taint_rejection(taint: Taint, plugin: str) -> Rejection:
+    """The rejection for an untolerated taint, built once per distinct taint."""
+    return Rejection((f"node(s) had untolerated taint {{{taint.key}: {taint.value}}}",), plugin=plugin)
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -220,6 +223,27 @@ def _ready_taint(node: Mapping[str, Any]) -> Taint | None:
     return None
 
 
+_REGION_LABELS = ("topology.kubernetes.io/region", "failure-domain.beta.kubernetes.io/region")
+_ZONE_LABELS = ("topology.kubernetes.io/zone", "failure-domain.beta.kubernetes.io/zone")
+
+
+def _first_label(labels: Mapping[str, str], keys: tuple[str, ...]) -> str:
+    for k in keys:
+        v = labels.get(k)
+        if v:
+            return v
+    return ""
+
+
+def _zone_key(labels: Mapping[str, str]) -> str:
+    """Region and zone of a node as one key ("" when it has neither), as Kubernetes' GetZoneKey."""
+    region = _first_label(labels, _REGION_LABELS)
+    zone = _first_label(labels, _ZONE_LABELS)
+    if not region and not zone:
+        return ""
+    return f"{region}:\x00:{zone}"
+
+
 class NodeInfo:
     """A node and the pods placed on it, with running totals.
 
@@ -229,7 +253,7 @@ class NodeInfo:
 
     __slots__ = (
         "name", "node", "labels", "taints", "hard_taints", "soft_taints", "unschedulable",
-        "ready_taint", "alloc_cpu", "alloc_mem", "alloc_eph", "alloc_pods", "alloc_scalars",
+        "ready_taint", "zone", "alloc_cpu", "alloc_mem", "alloc_eph", "alloc_pods", "alloc_scalars",
         "req_cpu", "req_mem", "req_eph", "req_scalars", "nz_cpu", "nz_mem",
         "pods", "used_ports", "spread_counts", "generation",
     )
@@ -257,6 +281,7 @@ class NodeInfo:
             self.soft_taints: tuple[Taint, ...] = ()
             self.unschedulable = False
             self.ready_taint: Taint | None = None
+            self.zone = ""
             self.alloc_cpu = self.alloc_mem = self.alloc_eph = self.alloc_pods = 0
             self.alloc_scalars: dict[str, int] = {}
             return
@@ -269,6 +294,7 @@ class NodeInfo:
         self.soft_taints = tuple(t for t in self.taints if t.effect == PREFER_NO_SCHEDULE)
         self.unschedulable = bool(spec.get("unschedulable"))
         self.ready_taint = _ready_taint(node)
+        self.zone = _zone_key(self.labels)
         alloc = resources.parse_resource_list(status.get("allocatable") or status.get("capacity"))
         self.alloc_cpu = alloc.pop(resources.CPU, 0)
         self.alloc_mem = alloc.pop(resources.MEMORY, 0)

@@ -26,7 +26,7 @@ from scheduler.framework import CycleState, NodeCheck, NodeInfo, PodInfo, Reject
 __all__ = ["NAME", "REJECTION", "NodeAffinity", "compile_term", "required_matcher"]
 
 NAME = "NodeAffinity"
-REJECTION = Rejection(("node(s) didn't match Pod's node affinity/selector",))
+REJECTION = Rejection(("node(s) didn't match Pod's node affinity/selector",), plugin=NAME)
 
 Matcher = Callable[[NodeInfo], bool]
 
@@ -108,7 +108,10 @@ def compile_term(term: Mapping[str, Any] | None) -> Matcher:
 def required_matcher(pod: PodInfo) -> Matcher | None:
     """nodeSelector AND required terms as one predicate; None when the pod has neither."""
     checks: list[Matcher] = []
-    if pod.node_selector:
+    if len(pod.node_selector) == 1:
+        ((key, value),) = pod.node_selector.items()
+        checks.append(lambda node: node.labels.get(key) == value)
+    elif pod.node_selector:
         wanted = tuple(pod.node_selector.items())
         checks.append(lambda node: all(node.labels.get(k) == v for k, v in wanted))
     required = (pod.node_affinity or {}).get("requiredDuringSchedulingIgnoredDuringExecution")

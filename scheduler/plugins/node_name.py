@@ -5,7 +5,7 @@ from __future__ import annotations
 from scheduler.framework import CycleState, NodeCheck, NodeInfo, PodInfo, Rejection
 
 NAME = "NodeName"
-REJECTION = Rejection(("node(s) didn't match the requested node name",))
+REJECTION = Rejection(("node(s) didn't match the requested node name",), plugin=NAME)
 
 
 class NodeName:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from scheduler.framework import CycleState, NodeCheck, NodeInfo, PodInfo, Rejection
 
 NAME = "NodePorts"
-REJECTION = Rejection(("node(s) didn't have free ports for the requested pod ports",), resolvable=True)
+REJECTION = Rejection(("node(s) didn't have free ports for the requested pod ports",), resolvable=True, plugin=NAME)
 
 
 class NodePorts:

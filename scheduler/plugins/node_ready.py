@@ -28,6 +28,6 @@ class NodeReady:
             taint = node.ready_taint
             if taint is None or tolerations_tolerate(tolerations, taint):
                 return None
-            return untolerated_taint_rejection(taint)
+            return untolerated_taint_rejection(taint, NAME)
 
         return check

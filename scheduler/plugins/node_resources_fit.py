@@ -66,7 +66,7 @@ class NodeResourcesFit:
                 ))
             )):
                 return None
-            return Rejection(tuple(insufficient_reasons(pod, node)), resolvable=True)
+            return Rejection(tuple(insufficient_reasons(pod, node)), resolvable=True, plugin=FIT_NAME)
 
         return check
 
@@ -103,9 +103,10 @@ class BalancedAllocation:
         for node in nodes:
             ac, am = node.alloc_cpu, node.alloc_mem
             if ac and am:
-                fc = min((node.req_cpu + pc) / ac, 1.0)
-                fm = min((node.req_mem + pm) / am, 1.0)
-                std = abs(fc - fm) / 2
+                fc = (node.req_cpu + pc) / ac
+                fm = (node.req_mem + pm) / am
+                # Fractions are capped at 1 (an overcommitted node is simply full).
+                std = abs((fc if fc < 1.0 else 1.0) - (fm if fm < 1.0 else 1.0)) / 2
             else:
                 # One resource (or none) to compare: perfectly balanced by definition.
                 std = 0.0

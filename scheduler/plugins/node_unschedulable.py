@@ -12,7 +12,7 @@ from scheduler.framework import (
 )
 
 NAME = "NodeUnschedulable"
-REJECTION = Rejection(("node(s) were unschedulable",))
+REJECTION = Rejection(("node(s) were unschedulable",), plugin=NAME)
 
 _UNSCHEDULABLE_TAINT = Taint(TAINT_NODE_UNSCHEDULABLE, "", NO_SCHEDULE)
 

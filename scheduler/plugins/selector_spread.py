@@ -14,30 +14,11 @@ from collections.abc import Sequence
 
 from scheduler.framework import MAX_NODE_SCORE, CycleState, NodeInfo, PodInfo
 
-__all__ = ["NAME", "SelectorSpread", "zone_key"]
+__all__ = ["NAME", "SelectorSpread"]
 
 NAME = "SelectorSpread"
 
 _ZONE_WEIGHTING = 2.0 / 3.0
-_REGION_LABELS = ("topology.kubernetes.io/region", "failure-domain.beta.kubernetes.io/region")
-_ZONE_LABELS = ("topology.kubernetes.io/zone", "failure-domain.beta.kubernetes.io/zone")
-
-
-def _first(labels: dict[str, str], keys: tuple[str, ...]) -> str:
-    for k in keys:
-        v = labels.get(k)
-        if v:
-            return v
-    return ""
-
-
-def zone_key(node: NodeInfo) -> str:
-    """Region and zone of a node as one key ("" when it has neither)."""
-    region = _first(node.labels, _REGION_LABELS)
-    zone = _first(node.labels, _ZONE_LABELS)
-    if not region and not zone:
-        return ""
-    return f"{region}:\x00:{zone}"
 
 
 class SelectorSpread:
@@ -49,7 +30,7 @@ class SelectorSpread:
             return None
         counts = [node.spread_counts.get(key, 0) for node in nodes]
         max_node = max(counts, default=0)
-        zones = [zone_key(node) for node in nodes]
+        zones = [node.zone for node in nodes]
         by_zone: dict[str, int] = {}
         for z, c in zip(zones, counts):
             if z:

@@ -27,7 +27,7 @@ class TaintToleration:
         def check(node: NodeInfo) -> Rejection | None:
             for taint in node.hard_taints:
                 if not tolerations_tolerate(tolerations, taint):
-                    return untolerated_taint_rejection(taint)
+                    return untolerated_taint_rejection(taint, NAME)
             return None
 
         return check

@@ -36,6 +36,7 @@ def test_fit_error_message_for_a_mix_of_reasons():
         "preemption: 0/3 nodes are available: 1 Preemption is not helpful for scheduling, "
         "2 No preemption victims found for incoming pod."
     )
+    assert err.value.unschedulable_plugins == {"NodeAffinity", "NodeResourcesFit"}
 
 
 def test_fit_error_counts_every_reason_of_a_node_and_sorts_as_strings():
