@@ -1,0 +1,489 @@
+"""The Docker implementation of the kubelet's ``ContainerRuntime`` (what dockershim was).
+
+The only module in minik8s that speaks Docker. Every docker SDK call runs in a thread
+(``asyncio.to_thread``); long-lived log streams get a pool of their own so a hundred
+``kubectl logs -f`` cannot starve the short calls. Docker's exceptions are converted into
+``interface``'s error tree here, at the boundary.
+
+A pod is a pause container (``minik8s/pause`` by default; it exits at once on SIGTERM) that
+owns the network namespace, made IPC-shareable, plus containers started with
+``network_mode=ipc_mode=container:<sandbox>`` -- Docker then also shares the sandbox's
+hostname, /etc/hosts and /etc/resolv.conf with them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import contextlib
+import datetime
+import math
+import os
+import signal
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
+from typing import Any, TypeVar
+
+import docker
+import docker.errors
+import requests.exceptions
+
+from kubelet.runtime import interface as ri
+from kubelet.runtime.interface import ContainerId, SandboxId
+
+__all__ = ["DockerRuntime", "DEFAULT_SANDBOX_IMAGE"]
+
+DEFAULT_SANDBOX_IMAGE = "minik8s/pause:latest"
+# Kubernetes' CFS period, and the smallest quota it sets (milliCPUToQuota).
+_CPU_PERIOD_US = 100_000
+_MIN_CPU_QUOTA_US = 1_000
+_MIN_CPU_SHARES = 2
+# Grace for containers still running when their sandbox is stopped (dockershim's value); the
+# kubelet normally stopped them already with the pod's own grace period.
+_SANDBOX_STOP_GRACE_S = 10
+_ZERO_TIME = datetime.datetime(1, 1, 1, tzinfo=datetime.timezone.utc)
+
+T = TypeVar("T")
+
+
+class DockerRuntime(ri.ContainerRuntime):
+    """``ContainerRuntime`` on a Docker engine.
+
+    Build one with :meth:`connect` (it talks to the engine to agree on an API version, so it
+    is async); the constructor takes a ready ``docker.DockerClient``, for tests.
+    """
+
+    def __init__(self, client: docker.DockerClient, *, sandbox_image: str = DEFAULT_SANDBOX_IMAGE,
+                 max_streams: int = 64) -> None:
+        self._client = client
+        self._api = client.api
+        self._sandbox_image = sandbox_image
+        self._streams = concurrent.futures.ThreadPoolExecutor(
+            max_workers=max_streams, thread_name_prefix="docker-logs")
+
+    @classmethod
+    async def connect(cls, *, base_url: str | None = None, sandbox_image: str = DEFAULT_SANDBOX_IMAGE,
+                      max_pool_size: int = 32) -> DockerRuntime:
+        """Connect to ``base_url`` (default: ``DOCKER_HOST`` or the local socket)."""
+
+        def make() -> docker.DockerClient:
+            if base_url is None:
+                return docker.from_env(max_pool_size=max_pool_size)
+            return docker.DockerClient(base_url=base_url, max_pool_size=max_pool_size)
+
+        return cls(await _call(make), sandbox_image=sandbox_image)
+
+    async def close(self) -> None:
+        self._streams.shutdown(wait=False, cancel_futures=True)
+        await asyncio.to_thread(self._client.close)
+
+    async def version(self) -> ri.RuntimeVersion:
+        info = await _call(self._api.version)
+        return ri.RuntimeVersion(runtime_name="docker", runtime_version=info["Version"],
+                                 api_version=info["ApiVersion"])
+
+    # --- sandboxes --------------------------------------------------------------------------
+
+    async def run_pod_sandbox(self, config: ri.PodSandboxConfig) -> SandboxId:
+        if await self._image_id(self._sandbox_image) is None:
+            raise ri.ImagePullError(self._sandbox_image,
+                                    f'sandbox image "{self._sandbox_image}" is not present on the node '
+                                    "(build it with tests/images/build.sh)")
+        labels = {
+            **config.labels,
+            ri.LABEL_POD_UID: config.pod_uid,
+            ri.LABEL_POD_NAME: config.pod_name,
+            ri.LABEL_POD_NAMESPACE: config.namespace,
+            ri.LABEL_NODE: config.node_name,
+            ri.LABEL_CONTAINER_NAME: ri.SANDBOX_CONTAINER_NAME,
+            ri.LABEL_CONTAINER_TYPE: ri.TYPE_SANDBOX,
+            ri.LABEL_RESTART_COUNT: str(config.attempt),
+        }
+        published = [] if config.host_network else [p for p in config.port_mappings if p.host_port]
+        dns = config.dns or ri.DNSConfig()
+        host_config = self._api.create_host_config(
+            network_mode="host" if config.host_network else (config.network or "bridge"),
+            port_bindings=_port_bindings(published) or None,
+            dns=list(dns.servers) or None,
+            dns_search=list(dns.searches) or None,
+            dns_opt=list(dns.options) or None,
+            extra_hosts=dict(config.extra_hosts) or None,
+            # Containers join this IPC namespace; Docker's default "private" forbids that.
+            ipc_mode="shareable",
+        )
+        # Docker refuses a hostname in the host's UTS namespace; the node's name is used then.
+        hostname = None if config.host_network else (config.hostname or config.pod_name)[:63]
+        created = await _call(
+            self._api.create_container, self._sandbox_image, name=ri.sandbox_name(config),
+            hostname=hostname, labels=labels, host_config=host_config, detach=True,
+            ports=[(p.container_port, p.protocol.lower()) for p in published] or None,
+            use_config_proxy=False, error=ri.ContainerCreateError)
+        sandbox_id = SandboxId(created["Id"])
+        try:
+            await _call(self._api.start, sandbox_id, error=ri.ContainerStartError)
+        except ri.RuntimeError_:
+            # A sandbox that cannot start (port already allocated) must not linger.
+            await self._remove(sandbox_id)
+            raise
+        return sandbox_id
+
+    async def stop_pod_sandbox(self, sandbox_id: SandboxId) -> None:
+        running = [c for c in await self.list_containers(sandbox_id=sandbox_id)
+                   if c.state is ri.ContainerState.RUNNING]
+        await asyncio.gather(*(self._stop(c.id, _SANDBOX_STOP_GRACE_S) for c in running))
+        await self._stop(sandbox_id, _SANDBOX_STOP_GRACE_S)
+
+    async def remove_pod_sandbox(self, sandbox_id: SandboxId) -> None:
+        containers = await self.list_containers(sandbox_id=sandbox_id)
+        await asyncio.gather(*(self._remove(c.id) for c in containers))
+        await self._remove(sandbox_id)
+
+    async def list_pod_sandboxes(self, *, node: str | None = None,
+                                 pod_uid: str | None = None) -> list[ri.PodSandbox]:
+        found = await self._list(ri.TYPE_SANDBOX, node=node, pod_uid=pod_uid)
+        return [_sandbox_from_list(entry) for entry in found]
+
+    async def sandbox_status(self, sandbox_id: SandboxId) -> ri.PodSandbox:
+        found = await self._list(ri.TYPE_SANDBOX, extra={"id": sandbox_id})
+        for entry in found:
+            if entry["Id"].startswith(sandbox_id):
+                return _sandbox_from_list(entry)
+        raise ri.NotFoundError(f"pod sandbox {sandbox_id} not found")
+
+    # --- images -----------------------------------------------------------------------------
+
+    async def pull_image(self, image: str, *, policy: ri.PullPolicy = ri.PullPolicy.IF_NOT_PRESENT) -> str:
+        present = await self._image_id(image)
+        if policy is ri.PullPolicy.NEVER or (policy is ri.PullPolicy.IF_NOT_PRESENT and present):
+            if present is None:
+                raise ri.ImageNeverPullError(
+                    image, f'Container image "{image}" is not present with pull policy of Never')
+            return present
+
+        def pull() -> None:
+            # The engine reports most failures inside the progress stream, not as a status.
+            for event in self._api.pull(image, stream=True, decode=True):
+                if "error" in event:
+                    raise ri.ImagePullError(image, f'failed to pull image "{image}": {event["error"]}')
+
+        try:
+            await _call(pull)
+        except ri.RuntimeError_ as exc:
+            if isinstance(exc, ri.ImagePullError):
+                raise
+            raise ri.ImagePullError(image, f'failed to pull image "{image}": {exc}') from exc
+        pulled = await self._image_id(image)
+        if pulled is None:
+            raise ri.ImagePullError(image, f'failed to pull image "{image}": not present after pull')
+        return pulled
+
+    async def _image_id(self, image: str) -> str | None:
+        try:
+            return (await _call(self._api.inspect_image, image))["Id"]
+        except ri.NotFoundError:
+            return None
+
+    # --- containers -------------------------------------------------------------------------
+
+    async def create_container(self, sandbox_id: SandboxId, config: ri.ContainerConfig) -> ContainerId:
+        sandbox = await _call(self._api.inspect_container, sandbox_id)
+        pod = sandbox["Config"]["Labels"] or {}
+        if pod.get(ri.LABEL_CONTAINER_TYPE) != ri.TYPE_SANDBOX:
+            raise ri.NotFoundError(f"{sandbox_id} is not a pod sandbox")
+        if not sandbox["State"]["Running"]:
+            raise ri.ContainerCreateError(f"pod sandbox {sandbox_id[:12]} is not running")
+        sid = sandbox["Id"]
+        labels = {
+            **config.labels,
+            ri.LABEL_POD_UID: pod[ri.LABEL_POD_UID],
+            ri.LABEL_POD_NAME: pod[ri.LABEL_POD_NAME],
+            ri.LABEL_POD_NAMESPACE: pod[ri.LABEL_POD_NAMESPACE],
+            ri.LABEL_NODE: pod[ri.LABEL_NODE],
+            ri.LABEL_SANDBOX_ID: sid,
+            ri.LABEL_CONTAINER_NAME: config.name,
+            ri.LABEL_CONTAINER_TYPE: ri.TYPE_CONTAINER,
+            ri.LABEL_RESTART_COUNT: str(config.restart_count),
+        }
+        namespace = f"container:{sid}"
+        host_config = self._api.create_host_config(
+            network_mode=namespace,
+            ipc_mode=namespace,
+            pid_mode=namespace if config.share_process_namespace else None,
+            binds=[f"{m.host_path}:{m.container_path}:{'ro' if m.read_only else 'rw'}"
+                   for m in config.mounts] or None,
+            privileged=config.security.privileged,
+            read_only=config.security.read_only_root_filesystem or None,
+            cap_add=list(config.security.capabilities_add) or None,
+            cap_drop=list(config.security.capabilities_drop) or None,
+            group_add=[str(g) for g in config.security.supplemental_groups] or None,
+            **_resource_options(config.resources),
+        )
+        name = ri.container_name(config, pod_name=pod[ri.LABEL_POD_NAME],
+                                 namespace=pod[ri.LABEL_POD_NAMESPACE], pod_uid=pod[ri.LABEL_POD_UID])
+        # Kubernetes: `command` replaces ENTRYPOINT and, when set, Docker then ignores the
+        # image's CMD as well; `args` replaces CMD.
+        created = await _call(
+            self._api.create_container, config.image, name=name,
+            entrypoint=list(config.command) if config.command else None,
+            command=list(config.args) if config.args else None,
+            environment=[f"{k}={v}" for k, v in config.env.items()] or None,
+            working_dir=config.working_dir or None, user=_user(config.security),
+            labels=labels, host_config=host_config, tty=config.tty, stdin_open=config.stdin,
+            detach=True, use_config_proxy=False,
+            error=ri.ContainerCreateError, not_found=ri.ContainerCreateError)
+        return ContainerId(created["Id"])
+
+    async def start_container(self, container_id: ContainerId) -> None:
+        await _call(self._api.start, container_id, error=ri.ContainerStartError)
+
+    async def stop_container(self, container_id: ContainerId, *, timeout: float) -> None:
+        # Docker counts whole seconds; rounding up never cuts a grace period short.
+        await _call(self._api.stop, container_id, timeout=max(0, math.ceil(timeout)))
+
+    async def remove_container(self, container_id: ContainerId) -> None:
+        await self._remove(container_id)
+
+    async def list_containers(self, *, node: str | None = None, pod_uid: str | None = None,
+                              sandbox_id: SandboxId | None = None) -> list[ri.Container]:
+        extra = {ri.LABEL_SANDBOX_ID: sandbox_id} if sandbox_id else {}
+        found = await self._list(ri.TYPE_CONTAINER, node=node, pod_uid=pod_uid, labels=extra)
+        return [_container_from_list(entry) for entry in found]
+
+    async def container_status(self, container_id: ContainerId) -> ri.ContainerStatus:
+        return _container_status(await _call(self._api.inspect_container, container_id))
+
+    async def exec_sync(self, container_id: ContainerId, cmd: Sequence[str], *,
+                        timeout: float | None = None) -> ri.ExecResult:
+        exec_id = (await _call(self._api.exec_create, container_id, list(cmd)))["Id"]
+
+        def run() -> ri.ExecResult:
+            output = self._api.exec_start(exec_id)
+            return ri.ExecResult(self._api.exec_inspect(exec_id)["ExitCode"], output)
+
+        try:
+            return await asyncio.wait_for(_call(run), timeout)
+        except TimeoutError:
+            # Docker has no exec timeout: end the process ourselves so probes do not pile up.
+            await asyncio.to_thread(self._kill_exec, exec_id, container_id)
+            raise ri.ExecTimeoutError(f"command {list(cmd)!r} timed out after {timeout}s") from None
+
+    def _kill_exec(self, exec_id: str, container_id: str) -> None:
+        with contextlib.suppress(Exception):
+            pid = self._api.exec_inspect(exec_id)["Pid"]
+            full_id = self._api.inspect_container(container_id)["Id"]
+            # The pid is the engine's view; kill it only if it is ours to see, i.e. the
+            # process in our PID namespace really sits in that container's cgroup.
+            with open(f"/proc/{pid}/cgroup") as cgroup:
+                if pid > 0 and full_id in cgroup.read():
+                    os.kill(pid, signal.SIGKILL)
+
+    async def logs(self, container_id: ContainerId, *, follow: bool = False, tail: int | None = None,
+                   timestamps: bool = False,
+                   since: datetime.datetime | None = None) -> AsyncIterator[bytes]:
+        stream = await _call(self._api.logs, container_id, stream=True, follow=follow,
+                             tail="all" if tail is None else tail, timestamps=timestamps,
+                             since=since)
+        loop = asyncio.get_running_loop()
+        try:
+            while (chunk := await loop.run_in_executor(self._streams, _next_chunk, stream)) is not None:
+                yield chunk
+        finally:
+            # Closing the socket also wakes a reader thread blocked on a quiet container.
+            await asyncio.to_thread(stream.close)
+
+    # --- helpers ----------------------------------------------------------------------------
+
+    async def _list(self, kind: str, *, node: str | None = None, pod_uid: str | None = None,
+                    labels: Mapping[str, str] | None = None,
+                    extra: Mapping[str, str] | None = None) -> list[dict[str, Any]]:
+        wanted = {ri.LABEL_CONTAINER_TYPE: kind, **(labels or {})}
+        if node is not None:
+            wanted[ri.LABEL_NODE] = node
+        if pod_uid is not None:
+            wanted[ri.LABEL_POD_UID] = pod_uid
+        filters: dict[str, Any] = {"label": [f"{k}={v}" for k, v in wanted.items()], **(extra or {})}
+        return await _call(self._api.containers, all=True, filters=filters)
+
+    async def _stop(self, container_id: str, timeout: int) -> None:
+        with contextlib.suppress(ri.NotFoundError):
+            await _call(self._api.stop, container_id, timeout=timeout)
+
+    async def _remove(self, container_id: str) -> None:
+        try:
+            await _call(self._api.remove_container, container_id, force=True, v=True)
+        except ri.NotFoundError:
+            pass
+        except ri.RuntimeError_ as exc:
+            # Two removers racing (kubelet GC and pod teardown): the other one wins, fine.
+            if "already in progress" not in str(exc):
+                raise
+
+
+# --- the boundary: docker SDK calls and their errors ----------------------------------------
+
+
+async def _call(fn: Callable[..., T], *args: Any, error: type[ri.RuntimeError_] = ri.RuntimeError_,
+                not_found: type[ri.RuntimeError_] = ri.NotFoundError, **kwargs: Any) -> T:
+    """Run a blocking docker SDK call in a thread, mapping its errors into ours."""
+    return await asyncio.to_thread(_mapped, fn, args, kwargs, error, not_found)
+
+
+def _mapped(fn: Callable[..., T], args: tuple[Any, ...], kwargs: dict[str, Any],
+            error: type[ri.RuntimeError_], not_found: type[ri.RuntimeError_]) -> T:
+    try:
+        return fn(*args, **kwargs)
+    except ri.RuntimeError_:
+        raise
+    except docker.errors.NotFound as exc:
+        raise not_found(_explain(exc)) from exc
+    except docker.errors.APIError as exc:
+        raise error(_explain(exc)) from exc
+    except (docker.errors.DockerException, requests.exceptions.RequestException) as exc:
+        raise ri.RuntimeError_(f"cannot reach the Docker engine: {exc}") from exc
+
+
+def _explain(exc: docker.errors.APIError) -> str:
+    explanation = exc.explanation
+    if isinstance(explanation, bytes):
+        explanation = explanation.decode(errors="replace")
+    return str(explanation or exc)
+
+
+def _next_chunk(stream: Iterator[bytes]) -> bytes | None:
+    try:
+        return next(stream, None)
+    except (requests.exceptions.RequestException, OSError, ValueError):
+        return None  # the stream was closed under us: the consumer went away
+
+
+# --- translation between our types and Docker's ---------------------------------------------
+
+
+def _port_bindings(mappings: Sequence[ri.PortMapping]) -> dict[str, list[Any]]:
+    bindings: dict[str, list[Any]] = {}
+    for p in mappings:
+        target = (p.host_ip, p.host_port) if p.host_ip else p.host_port
+        bindings.setdefault(f"{p.container_port}/{p.protocol.lower()}", []).append(target)
+    return bindings
+
+
+def _resource_options(resources: ri.Resources) -> dict[str, int]:
+    options: dict[str, int] = {}
+    if resources.cpu_limit_millicpu:
+        options["cpu_period"] = _CPU_PERIOD_US
+        options["cpu_quota"] = max(_MIN_CPU_QUOTA_US, resources.cpu_limit_millicpu * _CPU_PERIOD_US // 1000)
+    if resources.cpu_request_millicpu:
+        options["cpu_shares"] = max(_MIN_CPU_SHARES, resources.cpu_request_millicpu * 1024 // 1000)
+    if resources.memory_limit_bytes:
+        options["mem_limit"] = resources.memory_limit_bytes
+        # No swap beyond the limit: exceeding it is an OOM kill, as on a Kubernetes node.
+        options["memswap_limit"] = resources.memory_limit_bytes
+    return options
+
+
+def _user(security: ri.SecurityContext) -> str | None:
+    if security.run_as_group is not None and security.run_as_user is None:
+        # dockershim's rule: Docker's user string cannot carry a group without a user.
+        raise ri.ContainerCreateError("runAsGroup is specified without a runAsUser")
+    if security.run_as_user is None:
+        return None
+    if security.run_as_group is None:
+        return str(security.run_as_user)
+    return f"{security.run_as_user}:{security.run_as_group}"
+
+
+def _docker_time(value: str | None) -> datetime.datetime | None:
+    if not value:
+        return None
+    parsed = datetime.datetime.fromisoformat(value)
+    return None if parsed <= _ZERO_TIME else parsed
+
+
+def _epoch(seconds: int) -> datetime.datetime:
+    return datetime.datetime.fromtimestamp(seconds, tz=datetime.timezone.utc)
+
+
+def _container_state(docker_state: str) -> ri.ContainerState:
+    if docker_state in ("running", "paused", "restarting"):
+        return ri.ContainerState.RUNNING
+    if docker_state == "created":
+        return ri.ContainerState.CREATED
+    if docker_state in ("exited", "dead", "removing"):
+        return ri.ContainerState.EXITED
+    return ri.ContainerState.UNKNOWN
+
+
+def _sandbox_from_list(entry: dict[str, Any]) -> ri.PodSandbox:
+    labels = entry.get("Labels") or {}
+    networks = (entry.get("NetworkSettings") or {}).get("Networks") or {}
+    ip = next((n["IPAddress"] for n in networks.values() if n.get("IPAddress")), None)
+    # Docker lists a binding once per address family; one mapping is one mapping.
+    ports = dict.fromkeys(
+        ri.PortMapping(container_port=p["PrivatePort"], host_port=p["PublicPort"],
+                       protocol=p["Type"].upper(),
+                       host_ip="" if p.get("IP", "") in ("", "0.0.0.0", "::") else p["IP"])
+        for p in entry.get("Ports") or () if p.get("PublicPort"))
+    return ri.PodSandbox(
+        id=SandboxId(entry["Id"]),
+        pod_uid=labels.get(ri.LABEL_POD_UID, ""),
+        pod_name=labels.get(ri.LABEL_POD_NAME, ""),
+        namespace=labels.get(ri.LABEL_POD_NAMESPACE, ""),
+        node_name=labels.get(ri.LABEL_NODE, ""),
+        attempt=int(labels.get(ri.LABEL_RESTART_COUNT, "0")),
+        state=ri.SandboxState.READY if entry.get("State") == "running" else ri.SandboxState.NOT_READY,
+        created_at=_epoch(entry["Created"]),
+        ip=ip,
+        port_mappings=tuple(ports),
+        labels=labels,
+    )
+
+
+def _container_fields(*, container_id: str, labels: Mapping[str, str], state: ri.ContainerState,
+                      image: str, image_id: str, created_at: datetime.datetime) -> dict[str, Any]:
+    return dict(
+        id=ContainerId(container_id),
+        sandbox_id=SandboxId(labels.get(ri.LABEL_SANDBOX_ID, "")),
+        pod_uid=labels.get(ri.LABEL_POD_UID, ""),
+        pod_name=labels.get(ri.LABEL_POD_NAME, ""),
+        namespace=labels.get(ri.LABEL_POD_NAMESPACE, ""),
+        node_name=labels.get(ri.LABEL_NODE, ""),
+        name=labels.get(ri.LABEL_CONTAINER_NAME, ""),
+        restart_count=int(labels.get(ri.LABEL_RESTART_COUNT, "0")),
+        state=state, image=image, image_id=image_id, created_at=created_at, labels=labels,
+    )
+
+
+def _container_from_list(entry: dict[str, Any]) -> ri.Container:
+    return ri.Container(**_container_fields(
+        container_id=entry["Id"], labels=entry.get("Labels") or {},
+        state=_container_state(entry.get("State", "")), image=entry.get("Image", ""),
+        image_id=entry.get("ImageID", ""), created_at=_epoch(entry["Created"])))
+
+
+def _container_status(info: dict[str, Any]) -> ri.ContainerStatus:
+    state = info["State"]
+    created = _docker_time(info["Created"]) or _ZERO_TIME
+    started = _docker_time(state.get("StartedAt"))
+    finished = _docker_time(state.get("FinishedAt"))
+    exit_code: int | None = None
+    reason = message = None
+    if state.get("Running") or state.get("Status") in ("paused", "restarting"):
+        phase = ri.ContainerState.RUNNING
+    elif finished is not None:
+        phase = ri.ContainerState.EXITED
+        exit_code = state.get("ExitCode", 0)
+        reason = ri.terminated_reason(exit_code=exit_code, oom_killed=bool(state.get("OOMKilled")))
+        message = state.get("Error") or None
+    elif state.get("ExitCode"):
+        # Created but never ran (e.g. its command does not exist): dockershim reports it
+        # exited, with both times at creation.
+        phase = ri.ContainerState.EXITED
+        exit_code = state["ExitCode"]
+        reason, message = "ContainerCannotRun", state.get("Error") or None
+        started = finished = created
+    else:
+        phase = ri.ContainerState.CREATED
+    fields = _container_fields(
+        container_id=info["Id"], labels=info["Config"].get("Labels") or {}, state=phase,
+        image=info["Config"].get("Image", ""), image_id=info.get("Image", ""), created_at=created)
+    return ri.ContainerStatus(**fields, exit_code=exit_code, started_at=started,
+                              finished_at=finished, reason=reason, message=message)

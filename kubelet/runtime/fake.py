@@ -1,0 +1,223 @@
+"""The hollow container runtime: ``ContainerRuntime`` with no engine behind it (kubemark's).
+
+Sandboxes and containers exist only as entries in dicts; a started container is "running" at
+once and stays so until stopped. IPs come from a counter in 10.64.0.0/10 and IDs are random
+64-hex strings, so a thousand hollow nodes fit in one process. It keeps the real runtime's
+contract where a kubelet can tell: the same labels and names, ``NotFoundError`` for unknown
+ids, idempotent removal, a hostPort taken twice on one node fails to start.
+
+Test knobs (keyword-only): ``images`` limits which images "exist" locally (default: every
+image exists, nothing ever needs pulling), ``pullable`` which of the others a pull fetches;
+:meth:`exit` makes a running container exit with a code, as a crashed process would.
+"""
+
+from __future__ import annotations
+
+import datetime
+import hashlib
+import ipaddress
+import itertools
+import secrets
+from collections.abc import AsyncIterator, Collection, Sequence
+from dataclasses import dataclass, field, replace
+
+from kubelet.runtime import interface as ri
+from kubelet.runtime.interface import ContainerId, SandboxId
+
+__all__ = ["FakeRuntime"]
+
+_POD_NETWORK = ipaddress.IPv4Network("10.64.0.0/10")
+# Docker's code for a process ended by SIGTERM (128 + 15): what a stopped container shows.
+_STOPPED_EXIT_CODE = 143
+
+
+def _now() -> datetime.datetime:
+    return datetime.datetime.now(datetime.timezone.utc)
+
+
+@dataclass
+class _Sandbox:
+    config: ri.PodSandboxConfig
+    status: ri.PodSandbox
+
+
+@dataclass
+class _Container:
+    status: ri.ContainerStatus
+    engine_name: str  # k8s_<container>_<pod>_<ns>_<uid>_<n>, unique as Docker's names are
+    output: list[bytes] = field(default_factory=list)
+
+
+class FakeRuntime(ri.ContainerRuntime):
+    def __init__(self, *, images: Collection[str] | None = None,
+                 pullable: Collection[str] = ()) -> None:
+        self._images = None if images is None else set(images)
+        self._pullable = set(pullable)
+        self._sandboxes: dict[SandboxId, _Sandbox] = {}
+        self._containers: dict[ContainerId, _Container] = {}
+        self._ips = itertools.islice(_POD_NETWORK.hosts(), 1, None)
+
+    async def version(self) -> ri.RuntimeVersion:
+        return ri.RuntimeVersion(runtime_name="fake", runtime_version="0.1.0", api_version="0.1.0")
+
+    # --- sandboxes --------------------------------------------------------------------------
+
+    async def run_pod_sandbox(self, config: ri.PodSandboxConfig) -> SandboxId:
+        published = [] if config.host_network else [p for p in config.port_mappings if p.host_port]
+        taken = {(p.host_port, p.protocol) for s in self._sandboxes.values()
+                 if s.status.node_name == config.node_name and s.status.state is ri.SandboxState.READY
+                 for p in s.status.port_mappings}
+        for p in published:
+            if (p.host_port, p.protocol) in taken:
+                raise ri.ContainerStartError(
+                    f"Bind for 0.0.0.0:{p.host_port} failed: port is already allocated")
+        sandbox_id = SandboxId(secrets.token_hex(32))
+        labels = {**config.labels, ri.LABEL_POD_UID: config.pod_uid, ri.LABEL_POD_NAME: config.pod_name,
+                  ri.LABEL_POD_NAMESPACE: config.namespace, ri.LABEL_NODE: config.node_name,
+                  ri.LABEL_CONTAINER_NAME: ri.SANDBOX_CONTAINER_NAME,
+                  ri.LABEL_CONTAINER_TYPE: ri.TYPE_SANDBOX, ri.LABEL_RESTART_COUNT: str(config.attempt)}
+        self._sandboxes[sandbox_id] = _Sandbox(config, ri.PodSandbox(
+            id=sandbox_id, pod_uid=config.pod_uid, pod_name=config.pod_name,
+            namespace=config.namespace, node_name=config.node_name, attempt=config.attempt,
+            state=ri.SandboxState.READY, created_at=_now(),
+            ip=None if config.host_network else str(next(self._ips)),
+            port_mappings=tuple(published), labels=labels))
+        return sandbox_id
+
+    async def stop_pod_sandbox(self, sandbox_id: SandboxId) -> None:
+        sandbox = self._sandboxes.get(sandbox_id)
+        if sandbox is None:
+            return
+        for container_id, container in self._containers.items():
+            if container.status.sandbox_id == sandbox_id:
+                self._exit(container_id, _STOPPED_EXIT_CODE)
+        sandbox.status = replace(sandbox.status, state=ri.SandboxState.NOT_READY, ip=None)
+
+    async def remove_pod_sandbox(self, sandbox_id: SandboxId) -> None:
+        for container_id in [c for c, v in self._containers.items() if v.status.sandbox_id == sandbox_id]:
+            del self._containers[container_id]
+        self._sandboxes.pop(sandbox_id, None)
+
+    async def list_pod_sandboxes(self, *, node: str | None = None,
+                                 pod_uid: str | None = None) -> list[ri.PodSandbox]:
+        return [s.status for s in self._sandboxes.values()
+                if (node is None or s.status.node_name == node)
+                and (pod_uid is None or s.status.pod_uid == pod_uid)]
+
+    async def sandbox_status(self, sandbox_id: SandboxId) -> ri.PodSandbox:
+        return self._sandbox(sandbox_id).status
+
+    # --- images -----------------------------------------------------------------------------
+
+    async def pull_image(self, image: str, *, policy: ri.PullPolicy = ri.PullPolicy.IF_NOT_PRESENT) -> str:
+        present = self._images is None or image in self._images
+        if policy is ri.PullPolicy.NEVER or (policy is ri.PullPolicy.IF_NOT_PRESENT and present):
+            if not present:
+                raise ri.ImageNeverPullError(
+                    image, f'Container image "{image}" is not present with pull policy of Never')
+            return _image_id(image)
+        if self._images is not None:
+            if image not in self._pullable:
+                raise ri.ImagePullError(image, f'failed to pull image "{image}": repository does not exist')
+            self._images.add(image)
+        return _image_id(image)
+
+    # --- containers -------------------------------------------------------------------------
+
+    async def create_container(self, sandbox_id: SandboxId, config: ri.ContainerConfig) -> ContainerId:
+        sandbox = self._sandbox(sandbox_id)
+        if sandbox.status.state is not ri.SandboxState.READY:
+            raise ri.ContainerCreateError(f"pod sandbox {sandbox_id[:12]} is not running")
+        if self._images is not None and config.image not in self._images:
+            raise ri.ContainerCreateError(f"No such image: {config.image}")
+        name = ri.container_name(config, pod_name=sandbox.config.pod_name,
+                                 namespace=sandbox.config.namespace, pod_uid=sandbox.config.pod_uid)
+        if any(c.engine_name == name for c in self._containers.values()):
+            raise ri.ContainerCreateError(f'Conflict. The container name "/{name}" is already in use')
+        s = sandbox.status
+        labels = {**config.labels, ri.LABEL_POD_UID: s.pod_uid, ri.LABEL_POD_NAME: s.pod_name,
+                  ri.LABEL_POD_NAMESPACE: s.namespace, ri.LABEL_NODE: s.node_name,
+                  ri.LABEL_SANDBOX_ID: sandbox_id, ri.LABEL_CONTAINER_NAME: config.name,
+                  ri.LABEL_CONTAINER_TYPE: ri.TYPE_CONTAINER,
+                  ri.LABEL_RESTART_COUNT: str(config.restart_count)}
+        container_id = ContainerId(secrets.token_hex(32))
+        self._containers[container_id] = _Container(ri.ContainerStatus(
+            id=container_id, sandbox_id=sandbox_id, pod_uid=s.pod_uid, pod_name=s.pod_name,
+            namespace=s.namespace, node_name=s.node_name, name=config.name,
+            restart_count=config.restart_count, state=ri.ContainerState.CREATED,
+            image=config.image, image_id=_image_id(config.image), created_at=_now(), labels=labels),
+            engine_name=name)
+        return container_id
+
+    async def start_container(self, container_id: ContainerId) -> None:
+        container = self._container(container_id)
+        container.status = replace(container.status, state=ri.ContainerState.RUNNING, started_at=_now())
+
+    async def stop_container(self, container_id: ContainerId, *, timeout: float) -> None:
+        self._container(container_id)
+        self._exit(container_id, _STOPPED_EXIT_CODE)
+
+    async def remove_container(self, container_id: ContainerId) -> None:
+        self._containers.pop(container_id, None)
+
+    async def list_containers(self, *, node: str | None = None, pod_uid: str | None = None,
+                              sandbox_id: SandboxId | None = None) -> list[ri.Container]:
+        return [c.status for c in self._containers.values()
+                if (node is None or c.status.node_name == node)
+                and (pod_uid is None or c.status.pod_uid == pod_uid)
+                and (sandbox_id is None or c.status.sandbox_id == sandbox_id)]
+
+    async def container_status(self, container_id: ContainerId) -> ri.ContainerStatus:
+        return self._container(container_id).status
+
+    async def exec_sync(self, container_id: ContainerId, cmd: Sequence[str], *,
+                        timeout: float | None = None) -> ri.ExecResult:
+        if self._container(container_id).status.state is not ri.ContainerState.RUNNING:
+            raise ri.RuntimeError_(f"container {container_id[:12]} is not running")
+        return ri.ExecResult(0, b"")
+
+    async def logs(self, container_id: ContainerId, *, follow: bool = False, tail: int | None = None,
+                   timestamps: bool = False,
+                   since: datetime.datetime | None = None) -> AsyncIterator[bytes]:
+        # A hollow container writes nothing; what `emit` recorded is all there is.
+        output = self._container(container_id).output
+        for chunk in output if tail is None else output[max(0, len(output) - tail):]:
+            yield chunk
+
+    # --- test hooks -------------------------------------------------------------------------
+
+    def exit(self, container_id: ContainerId, exit_code: int, *, oom_killed: bool = False) -> None:
+        """Make a running container exit, as if its process ended with ``exit_code``."""
+        self._container(container_id)
+        self._exit(container_id, exit_code, oom_killed=oom_killed)
+
+    def emit(self, container_id: ContainerId, line: bytes) -> None:
+        """Record output for :meth:`logs` to return."""
+        self._container(container_id).output.append(line)
+
+    # --- helpers ----------------------------------------------------------------------------
+
+    def _exit(self, container_id: ContainerId, exit_code: int, *, oom_killed: bool = False) -> None:
+        container = self._containers[container_id]
+        if container.status.state is not ri.ContainerState.RUNNING:
+            return
+        container.status = replace(
+            container.status, state=ri.ContainerState.EXITED, exit_code=exit_code, finished_at=_now(),
+            reason=ri.terminated_reason(exit_code=exit_code, oom_killed=oom_killed))
+
+    def _sandbox(self, sandbox_id: SandboxId) -> _Sandbox:
+        try:
+            return self._sandboxes[sandbox_id]
+        except KeyError:
+            raise ri.NotFoundError(f"pod sandbox {sandbox_id} not found") from None
+
+    def _container(self, container_id: ContainerId) -> _Container:
+        try:
+            return self._containers[container_id]
+        except KeyError:
+            raise ri.NotFoundError(f"container {container_id} not found") from None
+
+
+def _image_id(image: str) -> str:
+    # Stable per name, like a content digest would be.
+    return "sha256:" + hashlib.sha256(image.encode()).hexdigest()
