@@ -15,7 +15,7 @@ import sys
 
 import uvicorn
 
-from apiserver.app import create_app
+from apiserver.app import create_app, fast_path
 from apiserver.storage.sqlite import SQLiteStorage
 
 log = logging.getLogger("apiserver")
@@ -65,7 +65,7 @@ def main(argv: list[str] | None = None) -> None:
         loop = "uvloop"
     except ImportError:
         loop = "asyncio"
-    uvicorn.run(app, host=cfg.host, port=cfg.port, loop=loop, http="httptools", log_level="warning",
+    uvicorn.run(fast_path(app), host=cfg.host, port=cfg.port, loop=loop, http="httptools", log_level="warning",
                 access_log=False, timeout_keep_alive=120, timeout_graceful_shutdown=3)
 
 
