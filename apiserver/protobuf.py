@@ -36,7 +36,6 @@ from typing import Any
 import orjson
 
 from apiserver import protobuf_types
-from apiserver.protobuf_types import MESSAGES, Field
 
 __all__ = ["MAGIC", "CONTENT_TYPE", "decode"]
 
@@ -97,7 +96,7 @@ def decode(raw: bytes) -> dict[str, Any]:
 
 
 def _message(buf: bytes, start: int, end: int, name: str, path: str) -> dict[str, Any]:
-    table = MESSAGES[name]
+    table = protobuf_types.MESSAGES[name]
     out: dict[str, Any] = {}
     for number, wire, value in _fields(buf, start, end, path or name):
         field = table.get(number)
@@ -133,7 +132,7 @@ def _message(buf: bytes, start: int, end: int, name: str, path: str) -> dict[str
     return out
 
 
-def _map_entry(buf: bytes, wire: int, value: Any, field: Field, where: str) -> tuple[str, Any]:
+def _map_entry(buf: bytes, wire: int, value: Any, field: protobuf_types.Field, where: str) -> tuple[str, Any]:
     s, e = _expect_len(wire, value, where)
     key = ""
     item: Any = _MISSING

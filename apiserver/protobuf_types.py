@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import dataclasses
 
-__all__ = ["Field", "MESSAGES", "KINDS", "SPECIAL", "message_for"]
+__all__ = ["Field", "MESSAGES", "KINDS", "SCALARS", "SPECIAL", "message_for"]
 
 # Types whose protobuf shape differs from their JSON shape; apiserver.protobuf converts each.
 SPECIAL = frozenset({"Time", "MicroTime", "Quantity", "IntOrString", "RawExtension", "FieldsV1"})
