@@ -83,6 +83,7 @@ class LeaderElector:
         leadership is lost (after ``on_stopped_leading``) or the callback returns."""
         loop = asyncio.get_running_loop()
         work: asyncio.Task | None = None
+        renew: asyncio.Task | None = None
         try:
             await self._acquire()
             log.info("%s: became leader of lease %s/%s", self.identity, self.namespace, self.name)
@@ -99,9 +100,12 @@ class LeaderElector:
                 await asyncio.gather(renew, return_exceptions=True)
                 work.result()  # surface the callback's own error
         finally:
-            if work is not None and not work.done():
-                work.cancel()
-                await asyncio.gather(work, return_exceptions=True)
+            # Cancelled from outside: stop renewing before releasing, or the renewals would
+            # keep the lease ours (and race the release).
+            for task in (renew, work):
+                if task is not None and not task.done():
+                    task.cancel()
+                    await asyncio.gather(task, return_exceptions=True)
             was_leader = self._is_leader
             self._is_leader = False
             if was_leader and self.release_on_cancel:
@@ -204,15 +208,24 @@ class LeaderElector:
     async def _release(self) -> None:
         """Give the Lease up: empty holder, 1 s term, so a successor acquires at once."""
         lease = self._lease
-        if lease is None:
-            return
-        spec = dict(lease.get("spec") or {})
-        if spec.get("holderIdentity") != self.identity:
-            return
-        now = _micro_now()
-        spec.update({"holderIdentity": "", "leaseDurationSeconds": 1, "acquireTime": now, "renewTime": now})
-        try:
-            self._lease = await self.client.update(LEASES, {**lease, "spec": spec})
-            log.info("%s: released lease %s/%s", self.identity, self.namespace, self.name)
-        except errors.MiniK8sError as e:
-            log.warning("%s: could not release lease %s/%s: %s", self.identity, self.namespace, self.name, e)
+        for _ in range(3):
+            if lease is None:
+                return
+            spec = dict(lease.get("spec") or {})
+            if spec.get("holderIdentity") != self.identity:
+                return  # not ours (any more): nothing to give up
+            now = _micro_now()
+            spec.update({"holderIdentity": "", "leaseDurationSeconds": 1, "acquireTime": now, "renewTime": now})
+            try:
+                self._lease = await self.client.update(LEASES, {**lease, "spec": spec})
+                log.info("%s: released lease %s/%s", self.identity, self.namespace, self.name)
+                return
+            except errors.Conflict:
+                # A renewal cancelled mid-flight may have landed after all: re-read and retry.
+                try:
+                    lease = await self.client.get(LEASES, self.name, namespace=self.namespace)
+                except errors.MiniK8sError:
+                    lease = None
+            except errors.MiniK8sError as e:
+                log.warning("%s: could not release lease %s/%s: %s", self.identity, self.namespace, self.name, e)
+                return
