@@ -129,3 +129,26 @@ def test_node_update_changes_what_filters_see():
     assert len(cache.nodes()) == 1
     with pytest.raises(FitError, match="1 node\\(s\\) were unschedulable"):
         default_algorithm().schedule(make_pod("p"), cache.nodes())
+
+
+def test_node_info_add_and_remove_are_exact_inverses():
+    from scheduler.framework import NodeInfo
+
+    info = NodeInfo("n", make_node("n", extra={"example.com/gpu": "4"}))
+    pods = [
+        make_pod("a", cpu="1", memory="1Gi", owner_uid="rs-1", host_ports=[80]),
+        make_pod("b", owner_uid="rs-1", host_ports=[80]),
+        make_pod("c", containers=[{"name": "c", "image": "x",
+                                   "resources": {"requests": {"example.com/gpu": "2", "ephemeral-storage": "1Gi"}}}]),
+    ]
+    infos = [PodInfo(p) for p in pods]
+    for p in infos:
+        info.add_pod(p)
+    assert (info.req_cpu, info.req_scalars, info.spread_counts) == (1000, {"example.com/gpu": 2}, {"rs-1": 2})
+    assert info.used_ports == {("TCP", 80): {"0.0.0.0": 2}}
+    info.add_pod(infos[0])  # re-adding the same pod replaces it, never counts it twice
+    assert info.req_cpu == 1000 and len(info.pods) == 3
+    for p in infos:
+        info.remove_pod(p.key)
+    assert (info.req_cpu, info.req_mem, info.req_eph, info.nz_cpu, info.nz_mem) == (0, 0, 0, 0, 0)
+    assert (info.req_scalars, info.used_ports, info.spread_counts, info.pods) == ({}, {}, {}, {})
