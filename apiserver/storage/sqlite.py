@@ -66,6 +66,7 @@ log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
+_PENDING = object()  # a compaction answered once the log is cleaned up to its revision
 _PUT = "PUT"
 _DELETE = "DELETE"
 
@@ -414,7 +415,7 @@ class SQLiteStorage(Storage):
         for request in batch:
             if request.kind == "compact":
                 outcome = self._begin_compaction(conn, request)
-                if outcome is not None:
+                if outcome is not _PENDING:
                     outcomes.append((request.future, outcome))
             elif request.kind == "stop":
                 stop = request
@@ -477,7 +478,7 @@ class SQLiteStorage(Storage):
         return kv, WatchEvent(_DELETE, kv, current)
 
     def _begin_compaction(self, conn: sqlite3.Connection, request: _Request) -> Any:
-        """Record a compaction; returns its outcome now, or None when it waits for clean-up."""
+        """Record a compaction; returns its outcome now, or _PENDING while the log is cleaned."""
         target = request.expected
         if target > self._rev:
             return FutureRevision(target, self._rev)
@@ -495,7 +496,7 @@ class SQLiteStorage(Storage):
         if target <= self._scanned:
             return None
         self._compact_waiters.append((target, request.future))
-        return None
+        return _PENDING
 
     def _compact_chunk(self, conn: sqlite3.Connection) -> None:
         low = self._scanned
