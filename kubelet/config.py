@@ -1,0 +1,146 @@
+"""The kubelet's configuration: command-line flags mapped into one typed dataclass.
+
+``parse_args`` is the only place defaults are filled in (k3s-style): everything downstream
+reads :class:`KubeletConfig` and never argv. Conflicting or malformed flags are rejected with
+an error that names the flag.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import os
+import socket
+
+from minik8s import quantity
+
+from kubelet.runtime.docker import DEFAULT_SANDBOX_IMAGE
+
+__all__ = ["KubeletConfig", "parse_args", "KUBELET_VERSION", "parse_key_values", "parse_taints"]
+
+KUBELET_VERSION = "v1.32.0-minik8s"
+DEFAULT_ROOT = "/var/lib/minik8s-kubelet"
+
+
+@dataclasses.dataclass(frozen=True)
+class KubeletConfig:
+    apiserver: str | None
+    kubeconfig: str | None
+    node_name: str
+    port: int = 10250
+    bind_address: str = "0.0.0.0"
+    address: str = ""  # the InternalIP advertised on the Node; "" = the host's primary IP
+    runtime: str = "docker"  # docker | fake
+    count: int = 1  # fake only: hollow nodes {node}-0 .. {node}-(count-1)
+    pod_infra_image: str = DEFAULT_SANDBOX_IMAGE
+    system_reserved_cpu_millis: int = 0
+    system_reserved_memory_bytes: int = 0
+    max_pods: int = 110
+    docker_host: str | None = None
+    node_labels: dict[str, str] = dataclasses.field(default_factory=dict)
+    register_with_taints: list[dict[str, str]] = dataclasses.field(default_factory=list)
+    root_dir: str = DEFAULT_ROOT  # per node: <root_dir>/<node>
+    # Kubernetes' syncFrequency: a pod is re-synced at least this often (0 = only on events).
+    sync_frequency: float = 60.0
+    # The PLEG relist period: how often the runtime is listed to notice container changes.
+    relist_period: float = 1.0
+    node_status_update_frequency: float = 10.0
+    node_status_report_frequency: float = 300.0
+    node_lease_duration_seconds: int = 40
+    log_level: str = "info"
+
+    def node_names(self) -> list[str]:
+        if self.runtime == "fake" and self.count > 1:
+            return [f"{self.node_name}-{i}" for i in range(self.count)]
+        return [self.node_name]
+
+    def node_root(self, node: str) -> str:
+        return os.path.join(self.root_dir, node)
+
+
+def parse_key_values(text: str, *, flag: str) -> dict[str, str]:
+    """``a=1,b=2`` as a dict; an item without ``=`` is an error naming ``flag``."""
+    out: dict[str, str] = {}
+    for item in filter(None, (p.strip() for p in text.split(","))):
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise ValueError(f"{flag}: {item!r} is not key=value")
+        out[key] = value
+    return out
+
+
+def parse_taints(text: str) -> list[dict[str, str]]:
+    """``key=value:Effect,key2:Effect`` (kubelet's --register-with-taints) as Taint dicts."""
+    taints = []
+    for item in filter(None, (p.strip() for p in text.split(","))):
+        kv, sep, effect = item.rpartition(":")
+        if not sep or effect not in ("NoSchedule", "PreferNoSchedule", "NoExecute"):
+            raise ValueError(f"--register-with-taints: {item!r} must be key[=value]:NoSchedule|PreferNoSchedule|NoExecute")
+        key, _, value = kv.partition("=")
+        taint = {"key": key, "effect": effect}
+        if value:
+            taint["value"] = value
+        taints.append(taint)
+    return taints
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="minik8s-kubelet", description="The minik8s node agent.")
+    p.add_argument("--apiserver", help="apiserver URL, e.g. http://127.0.0.1:6443")
+    p.add_argument("--kubeconfig", help="kubeconfig file (instead of --apiserver)")
+    p.add_argument("--node-name", default=socket.gethostname().lower(), help="default: the hostname")
+    p.add_argument("--port", type=int, default=10250, help="node HTTP API port (default 10250)")
+    p.add_argument("--bind-address", default="0.0.0.0", help="address the node API listens on")
+    p.add_argument("--address", default="", help="InternalIP to advertise (default: the host's primary IP)")
+    p.add_argument("--runtime", choices=["docker", "fake"], default="docker")
+    p.add_argument("--count", type=int, default=1, help="fake runtime only: number of hollow nodes")
+    p.add_argument("--pod-infra-image", default=DEFAULT_SANDBOX_IMAGE, help="the sandbox (pause) image")
+    p.add_argument("--system-reserved", default="", help="e.g. cpu=500m,memory=512Mi")
+    p.add_argument("--max-pods", type=int, default=110)
+    p.add_argument("--docker-host", default=None, help="Docker engine URL (default: DOCKER_HOST or the socket)")
+    p.add_argument("--node-labels", default="", help="extra node labels: k=v,k2=v2")
+    p.add_argument("--register-with-taints", default="", help="taints: key=value:Effect,...")
+    p.add_argument("--root-dir", default=DEFAULT_ROOT, help="per-node state dirs live under <root-dir>/<node>")
+    p.add_argument("--sync-frequency", type=float, default=None,
+                   help="max seconds between pod syncs (default 60; 0 for the fake runtime)")
+    p.add_argument("--relist-period", type=float, default=None,
+                   help="seconds between runtime relists (default 1; off for the fake runtime)")
+    p.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
+    return p
+
+
+def parse_args(argv: list[str] | None = None) -> KubeletConfig:
+    p = _parser()
+    a = p.parse_args(argv)
+    if not a.apiserver and not a.kubeconfig:
+        p.error("one of --apiserver or --kubeconfig is required")
+    if a.count < 1:
+        p.error("--count must be at least 1")
+    if a.count > 1 and a.runtime != "fake":
+        p.error("--count needs --runtime=fake (hollow nodes)")
+    if a.max_pods < 1:
+        p.error("--max-pods must be at least 1")
+    try:
+        reserved = parse_key_values(a.system_reserved, flag="--system-reserved")
+        unknown = set(reserved) - {"cpu", "memory", "ephemeral-storage", "pid"}
+        if unknown:
+            raise ValueError(f"--system-reserved: unknown resource(s) {sorted(unknown)}")
+        cpu = quantity.parse_cpu_millis(reserved["cpu"]) if "cpu" in reserved else 0
+        mem = quantity.parse_bytes(reserved["memory"]) if "memory" in reserved else 0
+        labels = parse_key_values(a.node_labels, flag="--node-labels")
+        taints = parse_taints(a.register_with_taints)
+    except ValueError as e:
+        p.error(str(e))
+    fake = a.runtime == "fake"
+    return KubeletConfig(
+        apiserver=a.apiserver, kubeconfig=a.kubeconfig, node_name=a.node_name, port=a.port,
+        bind_address=a.bind_address, address=a.address, runtime=a.runtime, count=a.count,
+        pod_infra_image=a.pod_infra_image, system_reserved_cpu_millis=cpu,
+        system_reserved_memory_bytes=mem, max_pods=a.max_pods, docker_host=a.docker_host,
+        node_labels=labels, register_with_taints=taints, root_dir=a.root_dir,
+        # Hollow containers never change by themselves: relisting a thousand hollow nodes
+        # every second would only burn the CPU the scale test measures.
+        sync_frequency=a.sync_frequency if a.sync_frequency is not None else (0.0 if fake else 60.0),
+        relist_period=a.relist_period if a.relist_period is not None else (0.0 if fake else 1.0),
+        log_level=a.log_level,
+    )

@@ -1,0 +1,182 @@
+"""One node's kubelet: the pieces wired together for one node name.
+
+The picture::
+
+    pods informer (fieldSelector spec.nodeName=<node>) ─┐
+    PLEG: relist the runtime every second ──────────────┼─> PodWorkers ──> sync(uid)
+    probe results ──────────────────────────────────────┘      (one task per pod uid)
+                                                                 │
+              PodSyncer.sync(pod) / terminate(uid) <─────────────┘
+                 ├─ runtime (sandbox + containers)      ├─ StatusWriter (pods/{name}/status)
+                 └─ EventRecorder                       └─ ProbeManager
+    NodeAgent: Node registration, status, Lease heartbeat
+
+Start-up is restart-safe: after the informer's first list, every pod uid found in the runtime
+under this node's label gets a worker: a known pod's worker adopts its containers, any other
+is torn down. Handlers only mark pods dirty; all work happens in the workers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from minik8s import errors
+from minik8s.api.resources import PODS
+from minik8s.client.events import EventRecorder
+from minik8s.client.informer import Informer
+
+from kubelet import hostinfo
+from kubelet.config import KubeletConfig
+from kubelet.node import NodeAgent
+from kubelet.pod_workers import DONE, PodWorkers, SyncResult
+from kubelet.probes import ProbeManager
+from kubelet.runtime import interface as ri
+from kubelet.status import StatusWriter
+from kubelet.sync import NodeFacts, PodSyncer
+
+__all__ = ["Kubelet"]
+
+log = logging.getLogger(__name__)
+
+
+def _uid(pod: dict) -> str:
+    return pod["metadata"]["uid"]
+
+
+def _key(pod: dict) -> str:
+    md = pod["metadata"]
+    return f"{md.get('namespace')}/{md['name']}"
+
+
+class Kubelet:
+    def __init__(self, config: KubeletConfig, *, node_name: str, client, runtime: ri.ContainerRuntime,
+                 runtime_name: str, host_ip: str, host: hostinfo.HostInfo) -> None:
+        self.config = config
+        self.node_name = node_name
+        self.client = client
+        self.runtime = runtime
+        self._pods: dict[str, dict] = {}  # uid -> the pod as last seen
+        self._uid_by_key: dict[str, str] = {}
+        self._snapshot: dict[str, tuple[str, str]] = {}  # runtime object id -> (pod uid, state)
+        self.informer = Informer(client, PODS, field_selector=f"spec.nodeName={node_name}")
+        self.recorder = EventRecorder(client, component="kubelet", host=node_name)
+        self.workers = PodWorkers(self._sync, resync=config.sync_frequency, name=node_name)
+        self.probes = ProbeManager(runtime, recorder=self.recorder, on_change=self.workers.update)
+        self.agent = NodeAgent(client, runtime, config, node_name=node_name, host_ip=host_ip, host=host)
+        self.syncer = PodSyncer(
+            node=NodeFacts(name=node_name, host_ip=host_ip, root=config.node_root(node_name)),
+            runtime=runtime, client=client, recorder=self.recorder, probes=self.probes,
+            writer=StatusWriter(client), runtime_name=runtime_name)
+        self._tasks: list[asyncio.Task] = []
+
+    # --- what the node server asks ----------------------------------------------------------
+
+    def find_pod(self, namespace: str, name: str) -> dict | None:
+        uid = self._uid_by_key.get(f"{namespace}/{name}")
+        return self._pods.get(uid) if uid else None
+
+    def pods(self) -> list[dict]:
+        return list(self._pods.values())
+
+    # --- running ----------------------------------------------------------------------------
+
+    async def run(self) -> None:
+        await self.agent.register()
+        self.syncer.node.allocatable = self.agent.allocatable_numbers()
+        self.informer.add_handler(on_add=self._on_add, on_update=self._on_update, on_delete=self._on_delete)
+        self._tasks.append(asyncio.create_task(self.informer.run(), name=f"pods informer {self.node_name}"))
+        self._tasks.append(asyncio.create_task(self.agent.run(), name=f"node agent {self.node_name}"))
+        await self.informer.wait_synced()
+        log.info("node %s: %d pod(s) bound here; adopting what the runtime runs", self.node_name, len(self._pods))
+        await self.relist()
+        if self.config.relist_period > 0:
+            self._tasks.append(asyncio.create_task(self._pleg(), name=f"pleg {self.node_name}"))
+        await asyncio.gather(*self._tasks)
+
+    async def close(self) -> None:
+        for t in self._tasks:
+            t.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self.workers.close()
+        await self.probes.close()
+        await self.recorder.close()
+
+    # --- informer handlers: remember and mark dirty, nothing else ---------------------------
+
+    def _on_add(self, pod: dict) -> None:
+        self._remember(pod)
+        self.workers.update(_uid(pod))
+
+    def _on_update(self, old: dict, new: dict) -> None:
+        self._remember(new)
+        om, nm = old.get("metadata") or {}, new.get("metadata") or {}
+        # Our own status writes come back here: they need no sync.
+        if (old.get("spec") != new.get("spec") or om.get("deletionTimestamp") != nm.get("deletionTimestamp")
+                or om.get("uid") != nm.get("uid") or om.get("labels") != nm.get("labels")
+                or om.get("annotations") != nm.get("annotations") or _uid(new) not in self.workers):
+            self.workers.update(_uid(new))
+
+    def _on_delete(self, pod: dict) -> None:
+        uid = _uid(pod)
+        self._pods.pop(uid, None)
+        if self._uid_by_key.get(_key(pod)) == uid:
+            del self._uid_by_key[_key(pod)]
+        self.workers.update(uid)
+
+    def _remember(self, pod: dict) -> None:
+        self._pods[_uid(pod)] = pod
+        self._uid_by_key[_key(pod)] = _uid(pod)
+
+    # --- the pod lifecycle event generator --------------------------------------------------
+
+    async def _pleg(self) -> None:
+        failing = False
+        while True:
+            await asyncio.sleep(self.config.relist_period)
+            try:
+                await self.relist()
+                if failing:
+                    log.info("node %s: container runtime answers again", self.node_name)
+                failing = False
+            except ri.RuntimeError_ as e:
+                if not failing:
+                    log.warning("node %s: cannot list the container runtime: %s", self.node_name, e)
+                failing = True
+
+    async def relist(self) -> None:
+        """Compare the runtime with the last listing; wake the pods whose containers changed,
+        and the owners of anything that belongs to no pod we know (to remove it)."""
+        sandboxes, containers = await asyncio.gather(
+            self.runtime.list_pod_sandboxes(node=self.node_name),
+            self.runtime.list_containers(node=self.node_name))
+        snapshot = {s.id: (s.pod_uid, str(s.state)) for s in sandboxes}
+        snapshot.update({c.id: (c.pod_uid, str(c.state)) for c in containers})
+        changed = {uid for cid, (uid, state) in snapshot.items() if self._snapshot.get(cid) != (uid, state)}
+        changed |= {uid for cid, (uid, _) in self._snapshot.items() if cid not in snapshot}
+        self._snapshot = snapshot
+        for uid in changed:
+            if uid and (uid in self._pods or uid not in self.workers):
+                self.workers.update(uid)
+
+    # --- one pod ----------------------------------------------------------------------------
+
+    async def _sync(self, uid: str) -> SyncResult:
+        pod = self._pods.get(uid)
+        if pod is None:
+            await self.syncer.terminate(uid, None)
+            return DONE
+        if pod["metadata"].get("deletionTimestamp"):
+            await self.syncer.terminate(uid, pod)
+            await self._confirm_delete(pod)
+            return DONE
+        return await self.syncer.sync(pod)
+
+    async def _confirm_delete(self, pod: dict) -> None:
+        """Everything of the pod is gone: tell the apiserver it may forget the pod now."""
+        md = pod["metadata"]
+        try:
+            await self.client.delete(PODS, md["name"], namespace=md["namespace"], grace_period_seconds=0,
+                                     preconditions={"uid": md["uid"]})
+        except (errors.NotFound, errors.Conflict):
+            pass  # already gone, or a new pod of the same name: not ours to delete

@@ -1,0 +1,121 @@
+"""``minik8s-kubelet``: the node agent's entry point.
+
+Flags become one :class:`~kubelet.config.KubeletConfig` (logged), then one process runs: a
+REST client, a container runtime (Docker, or the hollow one shared by ``--count`` nodes), a
+:class:`~kubelet.kubelet.Kubelet` per node name and one node HTTP server. SIGTERM/SIGINT stop
+the agent and leave the containers running, as Kubernetes' kubelet does: the next kubelet
+adopts them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import contextlib
+import logging
+import signal
+import sys
+
+from minik8s.client.rest import ApiClient
+
+from kubelet import hostinfo
+from kubelet.config import KubeletConfig, parse_args
+from kubelet.kubelet import Kubelet
+from kubelet.runtime import interface as ri
+from kubelet.runtime.docker import DockerRuntime
+from kubelet.runtime.fake import FakeRuntime
+from kubelet.server import NodeServer
+
+__all__ = ["main", "run"]
+
+log = logging.getLogger("kubelet")
+
+# Docker calls block a thread each (a container stop for its whole grace period): the
+# default pool of cpu+4 threads would let a few slow stops starve every other call.
+_THREADS = 64
+
+
+async def _runtime(cfg: KubeletConfig) -> tuple[ri.ContainerRuntime, str]:
+    if cfg.runtime == "fake":
+        return FakeRuntime(), "fake"
+    delay = 0.5
+    warned = False
+    while True:
+        runtime = await DockerRuntime.connect(base_url=cfg.docker_host, sandbox_image=cfg.pod_infra_image)
+        try:
+            await runtime.version()
+            return runtime, "docker"
+        except ri.RuntimeError_ as e:
+            await runtime.close()
+            if not warned:
+                log.warning("cannot reach the Docker engine (%s); retrying", e)
+                warned = True
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 30.0)
+
+
+async def run(cfg: KubeletConfig) -> int:
+    loop = asyncio.get_running_loop()
+    loop.set_default_executor(concurrent.futures.ThreadPoolExecutor(_THREADS, thread_name_prefix="kubelet"))
+    if cfg.kubeconfig:
+        client = ApiClient.from_kubeconfig(cfg.kubeconfig, user_agent="minik8s-kubelet")
+    else:
+        assert cfg.apiserver
+        client = ApiClient(cfg.apiserver, user_agent="minik8s-kubelet")
+    runtime, runtime_name = await _runtime(cfg)
+    host = await asyncio.to_thread(hostinfo.read_host_info)
+    host_ip = cfg.address or await asyncio.to_thread(hostinfo.primary_ip)
+    kubelets = [Kubelet(cfg, node_name=name, client=client, runtime=runtime, runtime_name=runtime_name,
+                        host_ip=host_ip, host=host) for name in cfg.node_names()]
+    server = NodeServer(lambda: kubelets, host=cfg.bind_address, port=cfg.port)
+    log.info("node(s) %s: runtime %s, InternalIP %s, node API on %s:%d",
+             ", ".join(cfg.node_names()[:3]) + (" ..." if cfg.count > 3 else ""), runtime_name, host_ip,
+             cfg.bind_address, cfg.port)
+
+    stop = asyncio.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    tasks = [asyncio.create_task(server.serve(), name="node server")]
+    tasks += [asyncio.create_task(k.run(), name=f"kubelet {k.node_name}") for k in kubelets]
+    stopper = asyncio.create_task(stop.wait(), name="signals")
+    done, _ = await asyncio.wait([*tasks, stopper], return_when=asyncio.FIRST_COMPLETED)
+    code = 0
+    for t in done:
+        if t is stopper:
+            log.info("stopping (containers keep running; the next kubelet adopts them)")
+            continue
+        exc = t.exception() if not t.cancelled() else None
+        if isinstance(exc, SystemExit) or (exc is None and t.get_name() == "node server"):
+            log.error("the node API could not serve on %s:%d", cfg.bind_address, cfg.port)
+        elif exc is not None:
+            log.error("%s failed: %r", t.get_name(), exc, exc_info=exc)
+        code = 1
+    await server.shutdown()
+    await asyncio.gather(*(k.close() for k in kubelets), return_exceptions=True)
+    for t in tasks:
+        t.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
+    stopper.cancel()
+    with contextlib.suppress(Exception):
+        await runtime.close()
+    await client.close()
+    return code
+
+
+def main(argv: list[str] | None = None) -> None:
+    cfg = parse_args(argv)
+    logging.basicConfig(level=cfg.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # Library chatter (a line per HTTP request) would drown the kubelet's own lines.
+    for noisy in ("httpx", "httpcore", "urllib3", "docker", "uvicorn"):
+        logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLogger().level))
+    log.info("starting with %s", cfg)
+    try:
+        import uvloop
+        runner = uvloop.run
+    except ImportError:  # pragma: no cover - uvloop is a dependency on Linux
+        runner = asyncio.run
+    sys.exit(runner(run(cfg)))
+
+
+if __name__ == "__main__":
+    main()

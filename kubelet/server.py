@@ -1,0 +1,160 @@
+"""The node's HTTP API (``--port``, 10250): container logs for ``kubectl logs``, health, pods.
+
+The apiserver's ``pods/{name}/log`` proxies to ``GET /containerLogs/{ns}/{pod}/{container}``
+with ``follow``, ``tailLines``, ``previous``, ``timestamps``, ``sinceSeconds``, ``sinceTime``
+and ``limitBytes``; the answer is a ``text/plain`` stream read from the runtime (a thread per
+followed stream, inside the runtime). One server serves every kubelet of the process (the
+hollow nodes of ``--count`` share it), finding a pod by namespace and name.
+Errors are plain text with the status code the kubelet uses, which the apiserver relays.
+"""
+
+from __future__ import annotations
+
+import datetime
+import logging
+from collections.abc import AsyncIterator, Callable, Sequence
+from typing import Protocol
+
+import orjson
+import uvicorn
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse, Response, StreamingResponse
+from starlette.routing import Route
+
+from kubelet.runtime import interface as ri
+
+__all__ = ["NodeServer", "PodSource", "make_app"]
+
+log = logging.getLogger(__name__)
+
+_TRUE = {"1", "t", "T", "true", "True", "TRUE"}
+
+
+class PodSource(Protocol):
+    """What the server needs of a kubelet."""
+
+    node_name: str
+    runtime: ri.ContainerRuntime
+
+    def find_pod(self, namespace: str, name: str) -> dict | None: ...
+
+    def pods(self) -> list[dict]: ...
+
+
+class _BadRequest(Exception):
+    def __init__(self, message: str, code: int = 400) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+def _int(q, key: str) -> int | None:
+    value = q.get(key)
+    if value in (None, ""):
+        return None
+    try:
+        return int(value)
+    except ValueError:
+        raise _BadRequest(f"invalid {key} {value!r}: must be an integer") from None
+
+
+def make_app(sources: Callable[[], Sequence[PodSource]]) -> Starlette:
+    def locate(namespace: str, name: str) -> tuple[PodSource, dict]:
+        for src in sources():
+            pod = src.find_pod(namespace, name)
+            if pod is not None:
+                return src, pod
+        raise _BadRequest(f'pod "{name}" in namespace "{namespace}" not found on this node', 404)
+
+    async def healthz(request: Request) -> Response:
+        return PlainTextResponse("ok")
+
+    async def pods(request: Request) -> Response:
+        items = [p for src in sources() for p in src.pods()]
+        body = {"kind": "PodList", "apiVersion": "v1", "metadata": {}, "items": items}
+        return Response(orjson.dumps(body), media_type="application/json")
+
+    async def container_logs(request: Request) -> Response:
+        p = request.path_params
+        q = request.query_params
+        try:
+            src, pod = locate(p["namespace"], p["pod"])
+            container = p["container"]
+            spec = pod.get("spec") or {}
+            names = [c["name"] for c in (spec.get("containers") or []) + (spec.get("initContainers") or [])]
+            if container not in names:
+                raise _BadRequest(f'container "{container}" in pod "{p["pod"]}" is not valid', 400)
+            uid = pod["metadata"]["uid"]
+            attempts = sorted((c for c in await src.runtime.list_containers(node=src.node_name, pod_uid=uid)
+                               if c.name == container),
+                              key=lambda c: (c.restart_count, c.created_at), reverse=True)
+            previous = q.get("previous") in _TRUE
+            if previous:
+                if len(attempts) < 2:
+                    raise _BadRequest(f'previous terminated container "{container}" in pod "{p["pod"]}" not found')
+                target = attempts[1]
+            else:
+                if not attempts:
+                    raise _BadRequest(f'container "{container}" in pod "{p["pod"]}" is waiting to start: '
+                                      "ContainerCreating")
+                target = attempts[0]
+            tail = _int(q, "tailLines")
+            since_s = _int(q, "sinceSeconds")
+            limit = _int(q, "limitBytes")
+            since = None
+            if since_s is not None:
+                since = datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(seconds=since_s)
+            elif q.get("sinceTime"):
+                try:
+                    since = datetime.datetime.fromisoformat(q["sinceTime"].replace("Z", "+00:00"))
+                except ValueError:
+                    raise _BadRequest(f"invalid sinceTime {q['sinceTime']!r}") from None
+        except _BadRequest as e:
+            return PlainTextResponse(str(e), status_code=e.code)
+        stream = src.runtime.logs(target.id, follow=q.get("follow") in _TRUE, tail=tail,
+                                  timestamps=q.get("timestamps") in _TRUE, since=since)
+
+        async def body() -> AsyncIterator[bytes]:
+            sent = 0
+            try:
+                async for chunk in stream:
+                    if limit is not None:
+                        chunk = chunk[:max(0, limit - sent)]
+                    if chunk:
+                        yield chunk
+                        sent += len(chunk)
+                    if limit is not None and sent >= limit:
+                        break
+            except ri.RuntimeError_ as e:
+                log.info("log stream of %s ended: %s", target.id[:12], e)
+            finally:
+                await stream.aclose()
+
+        return StreamingResponse(body(), media_type="text/plain")
+
+    return Starlette(routes=[
+        Route("/healthz", healthz),
+        Route("/pods", pods),
+        Route("/containerLogs/{namespace}/{pod}/{container}", container_logs),
+    ])
+
+
+class NodeServer:
+    """uvicorn serving :func:`make_app` inside the kubelet's event loop."""
+
+    def __init__(self, sources: Callable[[], Sequence[PodSource]], *, host: str, port: int) -> None:
+        config = uvicorn.Config(make_app(sources), host=host, port=port, log_level="warning",
+                                access_log=False, lifespan="off")
+        self._server = uvicorn.Server(config)
+        # The kubelet owns signal handling and shutdown.
+        self._server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
+
+    async def serve(self) -> None:
+        await self._server.serve()
+
+    @property
+    def started(self) -> bool:
+        return self._server.started
+
+    async def shutdown(self) -> None:
+        self._server.should_exit = True

@@ -1,0 +1,245 @@
+"""The pod's status as the kubelet reports it: a pure function of what it knows, and a writer.
+
+:func:`compute_pod_status` turns the pod, the runtime's view of its containers
+(:class:`ContainerView` per spec container) and the sandbox into a Kubernetes ``PodStatus``
+dict: phase (as the kubelet's ``getPhase``), conditions (PodReadyToStartContainers,
+Initialized, ContainersReady, Ready, PodScheduled) whose ``lastTransitionTime`` moves only
+when their status does, IPs, start time, container statuses and qosClass.
+:class:`StatusWriter` PATCHes ``pods/{name}/status`` only when the status differs from the
+last one written or seen, so an idle node writes nothing.
+"""
+
+from __future__ import annotations
+
+import datetime
+import logging
+from dataclasses import dataclass, field
+
+from minik8s import errors
+from minik8s.api.resources import PODS
+
+from kubelet.runtime import interface as ri
+
+__all__ = ["ContainerView", "compute_pod_status", "StatusWriter", "rfc3339", "qos_class"]
+
+log = logging.getLogger(__name__)
+
+
+def rfc3339(t: datetime.datetime | None = None) -> str:
+    t = t or datetime.datetime.now(datetime.timezone.utc)
+    return t.astimezone(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+@dataclass
+class ContainerView:
+    """What the kubelet knows about one container of the spec at one sync."""
+
+    latest: ri.ContainerStatus | None = None  # the newest attempt in the runtime
+    previous: ri.ContainerStatus | None = None  # the attempt before it
+    waiting: tuple[str, str] | None = None  # (reason, message) that overrides a non-running state
+    ready: bool = False
+    started: bool = False
+    restart_count: int = 0
+    extra: dict = field(default_factory=dict)
+
+
+def qos_class(spec: dict) -> str:
+    """Guaranteed / Burstable / BestEffort from requests and limits (Kubernetes' qos helper)."""
+    containers = (spec.get("containers") or []) + (spec.get("initContainers") or [])
+    any_set, guaranteed = False, True
+    for c in containers:
+        res = c.get("resources") or {}
+        req, lim = res.get("requests") or {}, res.get("limits") or {}
+        any_set = any_set or bool(req or lim)
+        for r in ("cpu", "memory"):
+            if r not in lim or (r in req and str(req[r]) != str(lim[r])):
+                guaranteed = False
+    if not any_set:
+        return "BestEffort"
+    return "Guaranteed" if guaranteed else "Burstable"
+
+
+def _terminated(c: ri.ContainerStatus, runtime: str) -> dict:
+    out = {"exitCode": c.exit_code if c.exit_code is not None else 0,
+           "reason": c.reason or ("Completed" if not c.exit_code else "Error"),
+           "containerID": f"{runtime}://{c.id}"}
+    if c.message:
+        out["message"] = c.message
+    if c.started_at:
+        out["startedAt"] = rfc3339(c.started_at)
+    if c.finished_at:
+        out["finishedAt"] = rfc3339(c.finished_at)
+    return out
+
+
+def _container_status(spec_c: dict, view: ContainerView, *, runtime: str, default_waiting: str) -> dict:
+    st: dict = {"name": spec_c["name"], "image": spec_c.get("image") or "", "imageID": "",
+                "ready": False, "restartCount": view.restart_count, "started": False,
+                "state": {}, "lastState": {}}
+    latest, previous = view.latest, view.previous
+    if latest is not None:
+        st["imageID"] = f"{runtime}://{latest.image_id}" if latest.image_id else ""
+        st["containerID"] = f"{runtime}://{latest.id}"
+    running = latest is not None and latest.state is ri.ContainerState.RUNNING
+    if running:
+        assert latest is not None
+        st["state"] = {"running": {"startedAt": rfc3339(latest.started_at or latest.created_at)}}
+        st["ready"] = view.ready
+        st["started"] = view.started
+        if previous is not None and previous.state is ri.ContainerState.EXITED:
+            st["lastState"] = {"terminated": _terminated(previous, runtime)}
+    elif view.waiting is not None:
+        reason, message = view.waiting
+        st["state"] = {"waiting": {"reason": reason, **({"message": message} if message else {})}}
+        if latest is not None and latest.state is ri.ContainerState.EXITED:
+            st["lastState"] = {"terminated": _terminated(latest, runtime)}
+    elif latest is not None and latest.state is ri.ContainerState.EXITED:
+        st["state"] = {"terminated": _terminated(latest, runtime)}
+        if previous is not None and previous.state is ri.ContainerState.EXITED:
+            st["lastState"] = {"terminated": _terminated(previous, runtime)}
+    else:
+        st["state"] = {"waiting": {"reason": default_waiting}}
+    return st
+
+
+def _phase(spec: dict, init: list[dict], apps: list[dict]) -> str:
+    """Kubernetes' ``getPhase``: from the container statuses just computed."""
+    policy = spec.get("restartPolicy") or "Always"
+    for s in init:
+        term = s["state"].get("terminated")
+        if term and term["exitCode"] == 0:
+            continue
+        failed = (term is not None and term["exitCode"] != 0) or (
+            "waiting" in s["state"] and "terminated" in s["lastState"]
+            and s["lastState"]["terminated"]["exitCode"] != 0)
+        if failed and policy == "Never":
+            return "Failed"
+        return "Pending"
+    running = waiting = stopped = succeeded = 0
+    for s in apps:
+        state = s["state"]
+        if "running" in state:
+            running += 1
+        elif "terminated" in state:
+            stopped += 1
+            if state["terminated"]["exitCode"] == 0:
+                succeeded += 1
+        elif "waiting" in state:
+            if "terminated" in s["lastState"]:
+                stopped += 1  # restarting after a crash: it has run
+            else:
+                waiting += 1
+    if waiting:
+        return "Pending"
+    if running:
+        return "Running"
+    if stopped:
+        if policy == "Always":
+            return "Running"
+        if stopped == succeeded:
+            return "Succeeded"
+        return "Failed" if policy == "Never" else "Running"
+    return "Pending"
+
+
+def _condition(ctype: str, ok: bool, old: dict[str, dict], now: str, *, reason: str | None = None,
+               message: str | None = None) -> dict:
+    status = "True" if ok else "False"
+    prev = old.get(ctype)
+    since = prev.get("lastTransitionTime") if prev and prev.get("status") == status else None
+    cond = {"type": ctype, "status": status, "lastTransitionTime": since or now}
+    if reason and not ok:
+        cond["reason"] = reason
+    if message and not ok:
+        cond["message"] = message
+    return cond
+
+
+def compute_pod_status(pod: dict, *, init_views: dict[str, ContainerView], app_views: dict[str, ContainerView],
+                       pod_ip: str | None, host_ip: str, sandbox_ready: bool, runtime: str = "docker",
+                       pod_message: tuple[str, str] | None = None, now: str | None = None) -> dict:
+    """The PodStatus dict for ``pod`` (pure: reads nothing but its arguments)."""
+    now = now or rfc3339()
+    spec, old = pod.get("spec") or {}, pod.get("status") or {}
+    old_conds = {c["type"]: c for c in old.get("conditions") or []}
+    inits = spec.get("initContainers") or []
+    init_statuses = [_container_status(c, init_views.get(c["name"], ContainerView()), runtime=runtime,
+                                       default_waiting="PodInitializing") for c in inits]
+    init_done = all(s["state"].get("terminated", {}).get("exitCode", 1) == 0 for s in init_statuses)
+    app_statuses = [_container_status(c, app_views.get(c["name"], ContainerView()), runtime=runtime,
+                                      default_waiting="ContainerCreating" if init_done else "PodInitializing")
+                    for c in spec.get("containers") or []]
+    phase = _phase(spec, init_statuses, app_statuses)
+
+    incomplete = [s["name"] for s in init_statuses if s["state"].get("terminated", {}).get("exitCode", 1) != 0]
+    unready = [s["name"] for s in app_statuses if not s["ready"]]
+    terminal = phase in ("Succeeded", "Failed")
+    conditions = [
+        _condition("PodReadyToStartContainers", sandbox_ready, old_conds, now),
+        _condition("Initialized", not incomplete, old_conds, now,
+                   reason="ContainersNotInitialized",
+                   message=f"containers with incomplete status: [{' '.join(incomplete)}]"),
+    ]
+    ready_msg = f"containers with unready status: [{' '.join(unready)}]"
+    reason = "PodCompleted" if terminal else "ContainersNotReady"
+    conditions.append(_condition("ContainersReady", not unready and not terminal, old_conds, now,
+                                 reason=reason, message=None if terminal else ready_msg))
+    gates_ok = all(old_conds.get(g["conditionType"], {}).get("status") == "True"
+                   for g in spec.get("readinessGates") or [])
+    conditions.append(_condition("Ready", not unready and not terminal and gates_ok, old_conds, now,
+                                 reason=reason if unready or terminal else "ReadinessGatesNotReady",
+                                 message=None if terminal else (ready_msg if unready else "corresponding condition of pod readiness gate is not true")))
+    scheduled = old_conds.get("PodScheduled") or {"type": "PodScheduled", "status": "True",
+                                                   "lastTransitionTime": now}
+    conditions.append(scheduled)
+    ours = {c["type"] for c in conditions}
+    conditions += [c for c in old.get("conditions") or [] if c["type"] not in ours]
+
+    status: dict = {"phase": phase, "conditions": conditions, "hostIP": host_ip, "hostIPs": [{"ip": host_ip}]}
+    if pod_ip and not terminal:
+        status["podIP"] = pod_ip
+        status["podIPs"] = [{"ip": pod_ip}]
+    elif terminal and old.get("podIP"):
+        status["podIP"], status["podIPs"] = old["podIP"], old.get("podIPs") or [{"ip": old["podIP"]}]
+    status["startTime"] = old.get("startTime") or now
+    if init_statuses:
+        status["initContainerStatuses"] = init_statuses
+    status["containerStatuses"] = app_statuses
+    status["qosClass"] = old.get("qosClass") or qos_class(spec)
+    if pod_message is not None:
+        status["reason"], status["message"] = pod_message
+    return status
+
+
+class StatusWriter:
+    """Writes pod statuses through the status subresource, only when they changed."""
+
+    def __init__(self, client) -> None:
+        self.client = client
+        self._written: dict[str, dict] = {}  # uid -> the status last written
+
+    async def write(self, pod: dict, status: dict) -> bool:
+        """PATCH the status when it differs from the pod's and from our last write.
+
+        Returns True when a write happened. A pod that is gone is not an error.
+        """
+        md = pod["metadata"]
+        uid = md["uid"]
+        current = pod.get("status") or {}
+        if status == self._written.get(uid) or status == current:
+            self._written[uid] = status
+            return False
+        body = dict(status)
+        for key in current:  # a merge patch removes a field only when told null
+            if key not in body:
+                body[key] = None
+        try:
+            await self.client.patch(PODS, md["name"], {"status": body}, namespace=md["namespace"],
+                                    subresource="status", patch_type="merge")
+        except errors.NotFound:
+            return False
+        self._written[uid] = status
+        return True
+
+    def forget(self, uid: str) -> None:
+        self._written.pop(uid, None)

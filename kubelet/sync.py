@@ -1,0 +1,481 @@
+"""Syncing one pod: make the runtime match the pod spec, then report what is true.
+
+:meth:`PodSyncer.sync` is level-triggered, as the kubelet's ``SyncPod``: it lists the pod's
+sandboxes and containers (by the pod-uid and node labels, so it adopts what a previous
+kubelet left running), makes sure one ready sandbox exists (a new one restarts every
+container, as in Kubernetes), runs init containers one at a time to completion, then starts
+the app containers, restarting exited ones as ``restartPolicy`` says with CrashLoopBackOff,
+kills containers whose liveness/startup probe failed or whose spec changed, and writes the
+computed status. Every failure of a step (image pull, config, create, start, sandbox) becomes
+a waiting reason and an Event, never an exception out of the kubelet.
+:meth:`PodSyncer.terminate` stops everything of a pod with its grace period and removes it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime
+import logging
+import time
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+from minik8s.client.events import NORMAL, WARNING
+
+from kubelet import containers as cfgs
+from kubelet import volumes as vols
+from kubelet.backoff import Backoff
+from kubelet.probes import ProbeManager
+from kubelet.runtime import interface as ri
+from kubelet.status import ContainerView, StatusWriter, compute_pod_status
+
+__all__ = ["PodSyncer", "NodeFacts"]
+
+log = logging.getLogger(__name__)
+
+# Force-deleted and orphaned pods get this much grace (Kubernetes' minimum for them).
+_MIN_GRACE_S = 2
+# How soon to look again after an image pull failed, so ErrImagePull turns into ImagePullBackOff.
+_AFTER_PULL_FAILURE_S = 1.0
+# How soon to retry a step that failed for a reason that is not the container's own (config,
+# volume, create): Kubernetes retries on its next sync.
+_RETRY_S = 10.0
+# Exited attempts kept per container beyond the newest (for `kubectl logs --previous`).
+_KEEP_ATTEMPTS = 2
+
+
+@dataclass
+class NodeFacts:
+    name: str
+    host_ip: str
+    root: str  # the node's state dir (volumes live under <root>/pods/<uid>)
+    allocatable: dict[str, int] = field(default_factory=dict)  # cpu (millis), memory (bytes)
+
+
+@dataclass
+class _Pass:
+    """What one sync learned and decided."""
+
+    waiting: dict[str, tuple[str, str]] = field(default_factory=dict)
+    requeue: float | None = None
+    changed: bool = False  # a container was started or killed: observe again before reporting
+    pod_message: tuple[str, str] | None = None
+    volumes: dict[str, vols.HostVolume] | None = None
+
+    def after(self, seconds: float) -> None:
+        self.requeue = seconds if self.requeue is None else min(self.requeue, seconds)
+
+
+def _ts(t: datetime.datetime | None) -> float:
+    return t.timestamp() if t is not None else time.time()
+
+
+def _field_path(name: str, init: bool) -> str:
+    return f"spec.{'initContainers' if init else 'containers'}{{{name}}}"
+
+
+def _should_restart(policy: str, exit_code: int | None) -> bool:
+    return policy == "Always" or (policy == "OnFailure" and exit_code != 0)
+
+
+class PodSyncer:
+    def __init__(self, *, node: NodeFacts, runtime: ri.ContainerRuntime, client, recorder,
+                 probes: ProbeManager, writer: StatusWriter, runtime_name: str = "docker") -> None:
+        self.node = node
+        self.runtime = runtime
+        self.client = client
+        self.recorder = recorder
+        self.probes = probes
+        self.writer = writer
+        self.runtime_name = runtime_name
+        self.crash_backoff = Backoff()
+        self.image_backoff = Backoff()
+        self.sandbox_backoff = Backoff()
+        self._pull_failed_at: dict[tuple[str, str], float] = {}
+        self._sandbox_failed: dict[str, tuple[float, str]] = {}
+        # Restart counts carried across a sandbox change (the old attempts are removed with it).
+        self._restart_floor: dict[str, dict[str, int]] = defaultdict(dict)
+        self._terminal: set[str] = set()  # pods whose final phase we computed
+
+    # --- the live pod -----------------------------------------------------------------------
+
+    async def sync(self, pod: dict) -> float | None:
+        """One level-triggered pass over a pod that should run here; returns when to look again."""
+        md, spec = pod["metadata"], pod.get("spec") or {}
+        uid = md["uid"]
+        p = _Pass()
+        sandboxes, containers = await self._observe(uid)
+        # Our own write of a final phase may not have come back through the watch yet.
+        terminal = uid in self._terminal or (pod.get("status") or {}).get("phase") in ("Succeeded", "Failed")
+        ready = sorted((s for s in sandboxes if s.state is ri.SandboxState.READY),
+                       key=lambda s: (s.attempt, s.created_at), reverse=True)
+        sandbox = ready[0] if ready else None
+
+        if terminal:
+            # Nothing of a finished pod runs again; its exited containers stay for their logs.
+            for s in ready:
+                await self.runtime.stop_pod_sandbox(s.id)
+            await self._report(pod, p, None, containers)
+            return None
+
+        stale = [s for s in sandboxes if sandbox is None or s.id != sandbox.id]
+        if stale:
+            await self._retire_sandboxes(uid, stale, containers)
+            containers = [c for c in containers if sandbox is not None and c.sandbox_id == sandbox.id]
+        if sandbox is None:
+            sandbox = await self._new_sandbox(pod, sandboxes, p)
+            if sandbox is None:
+                await self._report(pod, p, None, containers)
+                return p.requeue
+            containers = []
+
+        by_name = await self._attempts(containers)
+        await self._sync_containers(pod, sandbox, by_name, p)
+        if p.changed:
+            _, containers = await self._observe(uid, sandboxes=False)
+            by_name = await self._attempts([c for c in containers if c.sandbox_id == sandbox.id])
+        # Probe workers exist before the status is computed: a container with a readiness
+        # probe must never be reported ready before its first success.
+        for c in spec.get("containers") or []:
+            attempts = by_name.get(c["name"]) or []
+            if attempts and attempts[0].state is ri.ContainerState.RUNNING:
+                self.probes.ensure(pod, c, attempts[0], sandbox.ip or self.node.host_ip)
+        status = await self._report(pod, p, sandbox, by_name)
+        if status["phase"] in ("Succeeded", "Failed"):
+            self._terminal.add(uid)
+            self.probes.remove_pod(uid)
+            await self.runtime.stop_pod_sandbox(sandbox.id)
+            return None
+        return p.requeue
+
+    async def _observe(self, uid: str, *, sandboxes: bool = True
+                       ) -> tuple[list[ri.PodSandbox], list[ri.Container]]:
+        if not sandboxes:
+            return [], await self.runtime.list_containers(node=self.node.name, pod_uid=uid)
+        found = await asyncio.gather(self.runtime.list_pod_sandboxes(node=self.node.name, pod_uid=uid),
+                                     self.runtime.list_containers(node=self.node.name, pod_uid=uid))
+        return found[0], found[1]
+
+    async def _attempts(self, containers: list[ri.Container]) -> dict[str, list[ri.ContainerStatus]]:
+        """Per container name, its newest attempts first, inspected; older ones removed."""
+        grouped: dict[str, list[ri.Container]] = defaultdict(list)
+        for c in containers:
+            grouped[c.name].append(c)
+        keep: list[ri.Container] = []
+        for attempts in grouped.values():
+            attempts.sort(key=lambda c: (c.restart_count, c.created_at), reverse=True)
+            keep += attempts[:_KEEP_ATTEMPTS]
+            for old in attempts[_KEEP_ATTEMPTS:]:
+                if old.state is not ri.ContainerState.RUNNING:
+                    await self.runtime.remove_container(old.id)
+        statuses = await asyncio.gather(*(self._inspect(c) for c in keep))
+        out: dict[str, list[ri.ContainerStatus]] = defaultdict(list)
+        for s in statuses:
+            if s is not None:
+                out[s.name].append(s)
+        for attempts in out.values():
+            attempts.sort(key=lambda c: (c.restart_count, c.created_at), reverse=True)
+        return out
+
+    async def _inspect(self, c: ri.Container) -> ri.ContainerStatus | None:
+        try:
+            return await self.runtime.container_status(c.id)
+        except ri.NotFoundError:
+            return None
+
+    async def _retire_sandboxes(self, uid: str, stale: list[ri.PodSandbox], containers: list[ri.Container]) -> None:
+        floor = self._restart_floor[uid]
+        stale_ids = {s.id for s in stale}
+        for c in containers:
+            if c.sandbox_id in stale_ids:
+                floor[c.name] = max(floor.get(c.name, 0), c.restart_count + 1)
+        for s in stale:
+            await self.runtime.stop_pod_sandbox(s.id)
+            await self.runtime.remove_pod_sandbox(s.id)
+
+    async def _new_sandbox(self, pod: dict, previous: list[ri.PodSandbox], p: _Pass) -> ri.PodSandbox | None:
+        md, spec = pod["metadata"], pod.get("spec") or {}
+        uid = md["uid"]
+        failed = self._sandbox_failed.get(uid)
+        if failed is not None:
+            remaining = self.sandbox_backoff.remaining((uid, "POD"), since=failed[0])
+            if remaining > 0:
+                self._all_waiting(pod, p, "CreateContainerError", failed[1])
+                p.after(remaining)
+                return None
+        try:
+            p.volumes = await vols.prepare_volumes(pod, node_root=self.node.root, client=self.client)
+        except (vols.VolumeError, OSError) as e:
+            self.recorder.event(pod, WARNING, "FailedMount", f"MountVolume.SetUp failed: {e}")
+            self._all_waiting(pod, p, "ContainerCreating", "")
+            p.after(_RETRY_S)
+            return None
+        ports = [ri.PortMapping(container_port=int(port["containerPort"]), host_port=int(port["hostPort"]),
+                                protocol=port.get("protocol") or "TCP", host_ip=port.get("hostIP") or "")
+                 for c in spec.get("containers") or [] for port in c.get("ports") or [] if port.get("hostPort")]
+        dns = None
+        if spec.get("dnsConfig"):
+            dc = spec["dnsConfig"]
+            dns = ri.DNSConfig(servers=tuple(dc.get("nameservers") or ()), searches=tuple(dc.get("searches") or ()),
+                               options=tuple(o["name"] + (f":{o['value']}" if o.get("value") else "")
+                                             for o in dc.get("options") or []))
+        config = ri.PodSandboxConfig(
+            pod_uid=uid, pod_name=md["name"], namespace=md["namespace"], node_name=self.node.name,
+            hostname=spec.get("hostname") or md["name"], port_mappings=tuple(ports), dns=dns,
+            host_network=bool(spec.get("hostNetwork")),
+            extra_hosts={h: a["ip"] for a in spec.get("hostAliases") or [] for h in a.get("hostnames") or []},
+            attempt=max((s.attempt + 1 for s in previous), default=0))
+        try:
+            sandbox_id = await self.runtime.run_pod_sandbox(config)
+            sandbox = await self.runtime.sandbox_status(sandbox_id)
+        except ri.RuntimeError_ as e:
+            message = f"failed to create pod sandbox: {e}"
+            self.recorder.event(pod, WARNING, "FailedCreatePodSandBox", f"Failed to create pod sandbox: {e}")
+            self.sandbox_backoff.next((uid, "POD"))
+            self._sandbox_failed[uid] = (time.time(), message)
+            self._all_waiting(pod, p, "CreateContainerError", message)
+            p.after(self.sandbox_backoff.delay((uid, "POD")))
+            return None
+        self._sandbox_failed.pop(uid, None)
+        if previous:
+            self.recorder.event(pod, NORMAL, "SandboxChanged", "Pod sandbox changed, it will be killed and re-created.")
+        return sandbox
+
+    def _all_waiting(self, pod: dict, p: _Pass, reason: str, message: str) -> None:
+        spec = pod.get("spec") or {}
+        for c in (spec.get("initContainers") or []) + (spec.get("containers") or []):
+            p.waiting[c["name"]] = (reason, message)
+
+    async def _sync_containers(self, pod: dict, sandbox: ri.PodSandbox,
+                               by_name: dict[str, list[ri.ContainerStatus]], p: _Pass) -> None:
+        spec = pod.get("spec") or {}
+        policy = spec.get("restartPolicy") or "Always"
+        uid = pod["metadata"]["uid"]
+        floor = self._restart_floor.get(uid, {})
+        for c in spec.get("initContainers") or []:
+            attempts = by_name.get(c["name"]) or []
+            latest = attempts[0] if attempts else None
+            if latest is not None and latest.state is ri.ContainerState.EXITED and latest.exit_code == 0:
+                continue
+            if latest is None:
+                await self._start(pod, c, sandbox, p, restart_count=floor.get(c["name"], 0), init=True)
+            elif latest.state is ri.ContainerState.CREATED:
+                await self.runtime.remove_container(latest.id)
+                await self._start(pod, c, sandbox, p, restart_count=latest.restart_count, init=True)
+            elif latest.state is ri.ContainerState.EXITED and policy != "Never":
+                await self._restart(pod, c, sandbox, latest, p, init=True)
+            return  # the next init container (or the app containers) waits for this one
+
+        for c in spec.get("containers") or []:
+            name = c["name"]
+            attempts = by_name.get(name) or []
+            latest = attempts[0] if attempts else None
+            if latest is None:
+                await self._start(pod, c, sandbox, p, restart_count=floor.get(name, 0))
+                continue
+            if latest.state is ri.ContainerState.CREATED:
+                await self.runtime.remove_container(latest.id)
+                await self._start(pod, c, sandbox, p, restart_count=latest.restart_count)
+                continue
+            if latest.state is ri.ContainerState.RUNNING:
+                why = None
+                if latest.labels.get(cfgs.LABEL_HASH) not in (None, cfgs.spec_hash(c)):
+                    why = f"Container {name} definition changed, will be restarted"
+                else:
+                    why = self.probes.failed(uid, name, latest.id)
+                if why is None:
+                    continue
+                self.recorder.event(pod, NORMAL, "Killing", why, field_path=_field_path(name, False))
+                self.probes.stop_container(uid, name)
+                await self._stop(latest.id, _grace(pod))
+                p.changed = True
+                latest = await self._inspect(latest) or latest
+            if latest.state is ri.ContainerState.EXITED and _should_restart(policy, latest.exit_code):
+                await self._restart(pod, c, sandbox, latest, p)
+
+    async def _restart(self, pod: dict, c: dict, sandbox: ri.PodSandbox, latest: ri.ContainerStatus,
+                       p: _Pass, *, init: bool = False) -> None:
+        md = pod["metadata"]
+        name = c["name"]
+        key = (md["uid"], name)
+        remaining = self.crash_backoff.remaining(key, since=_ts(latest.finished_at))
+        if remaining > 0:
+            delay = int(self.crash_backoff.delay(key))
+            who = f"{md['name']}_{md['namespace']}({md['uid']})"
+            p.waiting[name] = ("CrashLoopBackOff", f"back-off {_duration(delay)} restarting failed container={name} pod={who}")
+            self.recorder.event(pod, WARNING, "BackOff", f"Back-off restarting failed container {name} in pod {who}",
+                                field_path=_field_path(name, init))
+            p.after(remaining)
+            return
+        self.crash_backoff.next(key, since=_ts(latest.started_at))
+        await self._start(pod, c, sandbox, p, restart_count=latest.restart_count + 1, init=init)
+
+    async def _start(self, pod: dict, c: dict, sandbox: ri.PodSandbox, p: _Pass, *, restart_count: int,
+                     init: bool = False) -> None:
+        md = pod["metadata"]
+        name, image = c["name"], c.get("image") or ""
+        fp = _field_path(name, init)
+        if not await self._ensure_image(pod, c, p, fp):
+            return
+        try:
+            if p.volumes is None:
+                p.volumes = await vols.prepare_volumes(pod, node_root=self.node.root, client=self.client)
+            mounts = await asyncio.to_thread(vols.mounts_for, c, p.volumes)
+            config = await cfgs.build_config(
+                pod, c, restart_count=restart_count, pod_ip=sandbox.ip or self.node.host_ip,
+                host_ip=self.node.host_ip, node_allocatable=self.node.allocatable, mounts=mounts,
+                client=self.client)
+        except vols.VolumeError as e:
+            self.recorder.event(pod, WARNING, "FailedMount", f"MountVolume.SetUp failed: {e}")
+            p.waiting[name] = ("CreateContainerConfigError", str(e))
+            p.after(_RETRY_S)
+            return
+        except (cfgs.ConfigError, ValueError, OSError) as e:
+            self.recorder.event(pod, WARNING, "Failed", f"Error: {e}", field_path=fp)
+            p.waiting[name] = ("CreateContainerConfigError", str(e))
+            p.after(_RETRY_S)
+            return
+        try:
+            container_id = await self.runtime.create_container(sandbox.id, config)
+        except ri.RuntimeError_ as e:
+            self.recorder.event(pod, WARNING, "Failed", f"Error: {e}", field_path=fp)
+            p.waiting[name] = ("CreateContainerError", str(e))
+            p.after(_RETRY_S)
+            return
+        p.changed = True
+        self.recorder.event(pod, NORMAL, "Created", f"Created container {name}", field_path=fp)
+        try:
+            await self.runtime.start_container(container_id)
+        except ri.RuntimeError_ as e:
+            message = f"failed to start container \"{name}\": {e}"
+            self.recorder.event(pod, WARNING, "Failed", f"Error: {message}", field_path=fp)
+            p.waiting[name] = ("RunContainerError", message)
+            # It counts as a crash: the next start waits out the back-off.
+            self.crash_backoff.next((md["uid"], name))
+            p.after(_AFTER_PULL_FAILURE_S)
+            return
+        self.recorder.event(pod, NORMAL, "Started", f"Started container {name}", field_path=fp)
+        log.debug("started %s/%s container %s (%s)", md["namespace"], md["name"], name, image)
+
+    async def _ensure_image(self, pod: dict, c: dict, p: _Pass, fp: str) -> bool:
+        uid = pod["metadata"]["uid"]
+        name, image = c["name"], c.get("image") or ""
+        policy = cfgs.pull_policy(c)
+        if policy is not ri.PullPolicy.ALWAYS:
+            try:
+                await self.runtime.pull_image(image, policy=ri.PullPolicy.NEVER)
+                self.recorder.event(pod, NORMAL, "Pulled", f'Container image "{image}" already present on machine',
+                                    field_path=fp)
+                return True
+            except ri.ImagePullError as e:
+                if policy is ri.PullPolicy.NEVER:
+                    self.recorder.event(pod, WARNING, "ErrImageNeverPull", str(e), field_path=fp)
+                    p.waiting[name] = ("ErrImageNeverPull", str(e))
+                    p.after(_RETRY_S)
+                    return False
+        key = (uid, image)
+        failed_at = self._pull_failed_at.get(key)
+        if failed_at is not None:
+            remaining = self.image_backoff.remaining(key, since=failed_at)
+            if remaining > 0:
+                message = f'Back-off pulling image "{image}"'
+                self.recorder.event(pod, NORMAL, "BackOff", message, field_path=fp)
+                p.waiting[name] = ("ImagePullBackOff", message)
+                p.after(remaining)
+                return False
+        self.recorder.event(pod, NORMAL, "Pulling", f'Pulling image "{image}"', field_path=fp)
+        started = time.monotonic()
+        try:
+            await self.runtime.pull_image(image, policy=ri.PullPolicy.ALWAYS)
+        except ri.RuntimeError_ as e:
+            self.image_backoff.next(key)
+            self._pull_failed_at[key] = time.time()
+            self.recorder.event(pod, WARNING, "Failed", f'Failed to pull image "{image}": {e}', field_path=fp)
+            self.recorder.event(pod, WARNING, "Failed", "Error: ErrImagePull", field_path=fp)
+            p.waiting[name] = ("ErrImagePull", str(e))
+            p.after(_AFTER_PULL_FAILURE_S)
+            return False
+        self._pull_failed_at.pop(key, None)
+        took = time.monotonic() - started
+        self.recorder.event(pod, NORMAL, "Pulled", f'Successfully pulled image "{image}" in {took:.3f}s', field_path=fp)
+        return True
+
+    async def _stop(self, container_id: str, grace: float) -> None:
+        with contextlib.suppress(ri.NotFoundError):
+            await self.runtime.stop_container(ri.ContainerId(container_id), timeout=grace)
+
+    async def _report(self, pod: dict, p: _Pass, sandbox: ri.PodSandbox | None,
+                      observed: dict[str, list[ri.ContainerStatus]] | list[ri.Container]) -> dict:
+        """Compute the status from what was observed and write it if it changed."""
+        if isinstance(observed, list):
+            observed = await self._attempts(observed)
+        uid = pod["metadata"]["uid"]
+        spec = pod.get("spec") or {}
+
+        def view(c: dict, init: bool) -> ContainerView:
+            attempts = observed.get(c["name"]) or []
+            latest = attempts[0] if attempts else None
+            prev = attempts[1] if len(attempts) > 1 else None
+            running = latest is not None and latest.state is ri.ContainerState.RUNNING
+            return ContainerView(
+                latest=latest, previous=prev, waiting=p.waiting.get(c["name"]),
+                ready=running and not init and self.probes.ready(uid, c["name"], latest.id),
+                started=running and self.probes.started(uid, c["name"], latest.id),
+                restart_count=latest.restart_count if latest else self._restart_floor.get(uid, {}).get(c["name"], 0))
+
+        status = compute_pod_status(
+            pod, init_views={c["name"]: view(c, True) for c in spec.get("initContainers") or []},
+            app_views={c["name"]: view(c, False) for c in spec.get("containers") or []},
+            pod_ip=(sandbox.ip or self.node.host_ip) if sandbox is not None else None,
+            host_ip=self.node.host_ip, sandbox_ready=sandbox is not None, runtime=self.runtime_name,
+            pod_message=p.pod_message)
+        await self.writer.write(pod, status)
+        return status
+
+    # --- teardown ---------------------------------------------------------------------------
+
+    async def terminate(self, uid: str, pod: dict | None) -> None:
+        """Stop every container of the pod (SIGTERM, then SIGKILL after the grace period),
+        remove them and the sandbox, and forget the pod's state."""
+        self.probes.remove_pod(uid)
+        grace = _grace(pod) if pod is not None else _MIN_GRACE_S
+        running = [c for c in await self.runtime.list_containers(node=self.node.name, pod_uid=uid)
+                   if c.state is ri.ContainerState.RUNNING]
+        if pod is not None:
+            for c in running:
+                self.recorder.event(pod, NORMAL, "Killing", f"Stopping container {c.name}",
+                                    field_path=_field_path(c.name, False))
+        await asyncio.gather(*(self._stop(c.id, grace) for c in running))
+        for s in await self.runtime.list_pod_sandboxes(node=self.node.name, pod_uid=uid):
+            await self.runtime.stop_pod_sandbox(s.id)
+            await self.runtime.remove_pod_sandbox(s.id)
+        for c in await self.runtime.list_containers(node=self.node.name, pod_uid=uid):
+            await self.runtime.remove_container(c.id)
+        await vols.remove_pod_dir(self.node.root, uid)
+        self.forget(uid)
+
+    def forget(self, uid: str) -> None:
+        self.writer.forget(uid)
+        self._restart_floor.pop(uid, None)
+        self._sandbox_failed.pop(uid, None)
+        self._terminal.discard(uid)
+        for b in (self.crash_backoff, self.image_backoff, self.sandbox_backoff):
+            b.forget_prefix(uid)
+        for key in [k for k in self._pull_failed_at if k[0] == uid]:
+            del self._pull_failed_at[key]
+
+
+def _grace(pod: dict) -> float:
+    md, spec = pod["metadata"], pod.get("spec") or {}
+    if md.get("deletionTimestamp") and md.get("deletionGracePeriodSeconds") is not None:
+        return max(0, int(md["deletionGracePeriodSeconds"]))
+    g = spec.get("terminationGracePeriodSeconds")
+    return 30 if g is None else max(0, int(g))
+
+
+def _duration(seconds: int) -> str:
+    """Go's time.Duration formatting for whole seconds: 10s, 1m20s, 5m0s."""
+    if seconds < 60:
+        return f"{seconds}s"
+    return f"{seconds // 60}m{seconds % 60}s"

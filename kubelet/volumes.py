@@ -1,0 +1,193 @@
+"""Pod volumes on the node: make each volume a host directory and each volumeMount a bind mount.
+
+Supported sources: ``emptyDir`` (a directory under the pod's dir, gone with the pod),
+``hostPath`` (with its ``type`` checks and the *OrCreate kinds), ``configMap`` and ``secret``
+(their keys written as files, mounted read-only, read through the REST client), and
+``downwardAPI`` (metadata fields as files). Layout, as the kubelet's:
+``<node-root>/pods/<uid>/volumes/kubernetes.io~<kind>/<name>``. File I/O runs in a thread.
+A volume that cannot be set up raises :class:`VolumeError` (the pod's FailedMount event).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import os
+import shutil
+import stat
+from dataclasses import dataclass
+
+from minik8s import errors
+from minik8s.api.resources import CONFIGMAPS, SECRETS
+
+from kubelet.runtime import interface as ri
+
+__all__ = ["VolumeError", "HostVolume", "prepare_volumes", "mounts_for", "remove_pod_dir", "pod_dir"]
+
+
+class VolumeError(Exception):
+    """Raised when a volume cannot be prepared (missing ConfigMap, bad hostPath type)."""
+
+
+@dataclass(frozen=True)
+class HostVolume:
+    path: str
+    read_only: bool = False
+
+
+def pod_dir(node_root: str, uid: str) -> str:
+    return os.path.join(node_root, "pods", uid)
+
+
+async def remove_pod_dir(node_root: str, uid: str) -> None:
+    await asyncio.to_thread(shutil.rmtree, pod_dir(node_root, uid), True)
+
+
+async def prepare_volumes(pod: dict, *, node_root: str, client) -> dict[str, HostVolume]:
+    """Make every volume of ``pod`` exist on the host; returns volume name → host dir."""
+    md, spec = pod["metadata"], pod.get("spec") or {}
+    base = os.path.join(pod_dir(node_root, md["uid"]), "volumes")
+    out: dict[str, HostVolume] = {}
+    for vol in spec.get("volumes") or []:
+        name = vol["name"]
+        if "emptyDir" in vol:
+            path = os.path.join(base, "kubernetes.io~empty-dir", name)
+            await asyncio.to_thread(_mkdir, path, 0o777)
+            out[name] = HostVolume(path)
+        elif "hostPath" in vol:
+            hp = vol["hostPath"] or {}
+            await asyncio.to_thread(_check_host_path, hp.get("path") or "", hp.get("type") or "")
+            out[name] = HostVolume(hp["path"])
+        elif "configMap" in vol:
+            src = vol["configMap"] or {}
+            data = await _read(client, CONFIGMAPS, src.get("name") or "", md["namespace"],
+                               optional=bool(src.get("optional")), kind="configmap")
+            files = {k: v.encode() for k, v in (data.get("data") or {}).items()}
+            files.update({k: base64.b64decode(v) for k, v in (data.get("binaryData") or {}).items()})
+            path = os.path.join(base, "kubernetes.io~configmap", name)
+            await asyncio.to_thread(_write_files, path, _select(files, src, "ConfigMap"),
+                                    src.get("defaultMode", 0o644))
+            out[name] = HostVolume(path, read_only=True)
+        elif "secret" in vol:
+            src = vol["secret"] or {}
+            data = await _read(client, SECRETS, src.get("secretName") or "", md["namespace"],
+                               optional=bool(src.get("optional")), kind="secret")
+            files = {k: base64.b64decode(v) for k, v in (data.get("data") or {}).items()}
+            files.update({k: v.encode() for k, v in (data.get("stringData") or {}).items()})
+            path = os.path.join(base, "kubernetes.io~secret", name)
+            await asyncio.to_thread(_write_files, path, _select(files, src, "Secret"),
+                                    src.get("defaultMode", 0o644))
+            out[name] = HostVolume(path, read_only=True)
+        elif "downwardAPI" in vol:
+            src = vol["downwardAPI"] or {}
+            files = {item["path"]: _downward(pod, (item.get("fieldRef") or {}).get("fieldPath", "")).encode()
+                     for item in src.get("items") or [] if item.get("fieldRef")}
+            path = os.path.join(base, "kubernetes.io~downward-api", name)
+            await asyncio.to_thread(_write_files, path, files, src.get("defaultMode", 0o644))
+            out[name] = HostVolume(path, read_only=True)
+        else:
+            kind = next((k for k in vol if k != "name"), "unknown")
+            raise VolumeError(f"volume {name!r}: the {kind} volume type is not supported by this kubelet")
+    return out
+
+
+def mounts_for(container: dict, volumes: dict[str, HostVolume]) -> list[ri.Mount]:
+    """The bind mounts of one container's ``volumeMounts`` (with ``subPath``)."""
+    mounts = []
+    for m in container.get("volumeMounts") or []:
+        vol = volumes.get(m.get("name", ""))
+        if vol is None:
+            raise VolumeError(f"volumeMount {m.get('name')!r} names no volume of the pod")
+        host = vol.path
+        if m.get("subPath"):
+            sub = os.path.normpath(m["subPath"])
+            if sub.startswith("..") or os.path.isabs(sub):
+                raise VolumeError(f"subPath {m['subPath']!r} must be a relative path inside the volume")
+            host = os.path.join(host, sub)
+            if not os.path.exists(host):
+                os.makedirs(host, exist_ok=True)
+        mounts.append(ri.Mount(host_path=host, container_path=m["mountPath"],
+                               read_only=bool(m.get("readOnly")) or vol.read_only))
+    return mounts
+
+
+async def _read(client, rt, name: str, namespace: str, *, optional: bool, kind: str) -> dict:
+    try:
+        return await client.get(rt, name, namespace=namespace)
+    except errors.NotFound:
+        if optional:
+            return {}
+        raise VolumeError(f'{kind} "{name}" not found') from None
+
+
+def _select(files: dict[str, bytes], src: dict, kind: str) -> dict[str, bytes]:
+    items = src.get("items")
+    if not items:
+        return files
+    out = {}
+    for item in items:
+        if item["key"] not in files:
+            if src.get("optional"):
+                continue
+            raise VolumeError(f"configured to use key {item['key']!r} of {kind} {src.get('name') or src.get('secretName')!r}, "
+                              "but the key is not present")
+        out[item.get("path") or item["key"]] = files[item["key"]]
+    return out
+
+
+def _downward(pod: dict, path: str) -> str:
+    md = pod["metadata"]
+    if path in ("metadata.name", "metadata.namespace", "metadata.uid"):
+        return md.get(path.split(".")[1], "")
+    if path in ("metadata.labels", "metadata.annotations"):
+        values = md.get(path.split(".")[1]) or {}
+        return "\n".join(f'{k}="{v}"' for k, v in sorted(values.items()))
+    raise VolumeError(f"downwardAPI fieldPath {path!r} is not supported")
+
+
+def _mkdir(path: str, mode: int) -> None:
+    os.makedirs(path, exist_ok=True)
+    os.chmod(path, mode)  # umask must not narrow an emptyDir every container user may write
+
+
+def _check_host_path(path: str, kind: str) -> None:
+    if not path or not os.path.isabs(path):
+        raise VolumeError(f"hostPath {path!r} must be an absolute path")
+    if kind == "DirectoryOrCreate":
+        os.makedirs(path, mode=0o755, exist_ok=True)
+    elif kind == "FileOrCreate":
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        open(path, "a").close()
+    elif kind == "Directory" and not os.path.isdir(path):
+        raise VolumeError(f"hostPath type check failed: {path} is not a directory")
+    elif kind == "File" and not os.path.isfile(path):
+        raise VolumeError(f"hostPath type check failed: {path} is not a file")
+    elif kind == "Socket" and not (os.path.exists(path) and stat.S_ISSOCK(os.stat(path).st_mode)):
+        raise VolumeError(f"hostPath type check failed: {path} is not a socket file")
+
+
+def _write_files(path: str, files: dict[str, bytes], mode: int) -> None:
+    # Write into a fresh dir and swap it in, so a container never reads a half-written set.
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    staging = path + ".new"
+    shutil.rmtree(staging, ignore_errors=True)
+    os.makedirs(staging)
+    os.chmod(staging, 0o755)
+    for rel, content in files.items():
+        target = os.path.join(staging, os.path.normpath(rel))
+        if not target.startswith(staging + os.sep):
+            raise VolumeError(f"item path {rel!r} escapes the volume")
+        os.makedirs(os.path.dirname(target), exist_ok=True)
+        with open(target, "wb") as f:
+            f.write(content)
+        os.chmod(target, mode)
+    # A bind-mounted dir cannot be swapped (the mount keeps the old inode): refresh in place.
+    if os.path.isdir(path):
+        for entry in os.listdir(path):
+            full = os.path.join(path, entry)
+            shutil.rmtree(full) if os.path.isdir(full) and not os.path.islink(full) else os.unlink(full)
+        for entry in os.listdir(staging):
+            os.rename(os.path.join(staging, entry), os.path.join(path, entry))
+        os.rmdir(staging)
+    else:
+        os.rename(staging, path)
