@@ -313,7 +313,9 @@ class SQLiteStorage(Storage):
             else:
                 future.set_result(outcome)
 
-    def _post(self, events: list[WatchEvent], outcomes: list[tuple[asyncio.Future[Any], Any]]) -> None:
+    def _post(
+        self, events: list[WatchEvent], outcomes: list[tuple[asyncio.Future[Any], Any]]
+    ) -> None:
         assert self._loop is not None
         try:
             self._loop.call_soon_threadsafe(self._deliver, events, outcomes)
@@ -647,7 +649,8 @@ def _history(
     cond, params = _key_range(prefix, "", "l.key")
     rows = conn.execute(
         "SELECT l.revision, l.key, l.type, l.value, l.create_revision, l.prev_revision,"
-        " p.value, p.create_revision FROM log AS l LEFT JOIN log AS p ON p.revision = l.prev_revision"
+        " p.value, p.create_revision FROM log AS l"
+        " LEFT JOIN log AS p ON p.revision = l.prev_revision"
         f" WHERE l.revision > ? AND l.revision <= ? AND {cond} ORDER BY l.revision LIMIT ?",
         [after, upto, *params, _REPLAY_CHUNK],
     ).fetchall()

@@ -84,15 +84,15 @@ def main() -> None:
         raw_keys = min(args.keys, 1000)
         raw_each = _raw(f"{tmp}/raw1.db", raw_keys, value, per_insert_commit=True)
         raw_one = _raw(f"{tmp}/raw2.db", args.keys, value, per_insert_commit=False)
-        plain = asyncio.run(_storage(f"{tmp}/s1.db", args.keys, value, args.concurrency, watch=False))
-        watched = asyncio.run(_storage(f"{tmp}/s2.db", args.keys, value, args.concurrency, watch=True))
-    print(f"keys={args.keys} value={args.size}B concurrency={args.concurrency} cpus={os.cpu_count()}")
+        n, c = args.keys, args.concurrency
+        plain = asyncio.run(_storage(f"{tmp}/s1.db", n, value, c, watch=False))
+        watched = asyncio.run(_storage(f"{tmp}/s2.db", n, value, c, watch=True))
+    print(f"keys={n} value={args.size}B concurrency={c} cpus={os.cpu_count()}")
     print(f"raw sqlite, commit per insert : {raw_each:9.0f} inserts/s")
     print(f"raw sqlite, one transaction   : {raw_one:9.0f} inserts/s")
-    print(f"SQLiteStorage                 : {plain:9.0f} creates/s"
-          f"  ({plain / raw_each:.1f}x commit-per-insert, {plain / raw_one:.2f}x one-transaction)")
-    print(f"SQLiteStorage + 1 watcher     : {watched:9.0f} creates/s"
-          f"  ({watched / raw_each:.1f}x commit-per-insert, {watched / raw_one:.2f}x one-transaction)")
+    for label, rate in (("SQLiteStorage", plain), ("SQLiteStorage + 1 watcher", watched)):
+        print(f"{label:<30}: {rate:9.0f} creates/s  ({rate / raw_each:.1f}x commit-per-insert,"
+              f" {rate / raw_one:.2f}x one-transaction)")
 
 
 if __name__ == "__main__":
