@@ -31,7 +31,7 @@ from minik8s import labels
 from minik8s.api.base import now_rfc3339
 from minik8s.api.schema import unknown_fields
 
-from apiserver import errors
+from apiserver import errors, managedfields
 from apiserver.patch import PatchError, apply_json_patch, apply_merge_patch, apply_strategic_merge_patch
 from apiserver.patch import schema_from_model
 from apiserver.registry.table import Entry
@@ -264,7 +264,10 @@ class RestStorage:
     # ---- writes -------------------------------------------------------------------------
 
     async def create(self, entry: Entry, namespace: str | None, body: Any, *, field_validation: str = "Warn",
-                     dry_run: bool = False) -> Result:
+                     dry_run: bool = False, field_manager: str | None = None,
+                     managed_fields: list[dict[str, Any]] | None = None) -> Result:
+        """``managed_fields``: the new object's managedFields as the caller (server-side apply)
+        computed them; otherwise ``field_manager`` owns every field it set."""
         warnings: list[str] = []
         if isinstance(body, dict):
             self._check_identity(entry, body, namespace, None)
@@ -283,6 +286,7 @@ class RestStorage:
             if generated:
                 md["name"] = md["generateName"] + "".join(secrets.choice(_ALPHANUMS) for _ in range(5))
             new = self._prepare_create(entry, obj)
+            self._set_managed_fields(entry, None, new, field_manager, None, managed_fields)
             if dry_run:
                 return Result(new, 201, warnings)
             try:
@@ -311,7 +315,7 @@ class RestStorage:
 
     async def update(self, entry: Entry, namespace: str | None, name: str, body: Any, *,
                      subresource: str | None = None, field_validation: str = "Warn",
-                     dry_run: bool = False) -> Result:
+                     dry_run: bool = False, field_manager: str | None = None) -> Result:
         warnings: list[str] = []
         if isinstance(body, dict):
             self._check_identity(entry, body, namespace, name)
@@ -327,7 +331,7 @@ class RestStorage:
         if rv and rv != current["metadata"]["resourceVersion"]:
             raise errors.Conflict.of(entry.type, name, CONFLICT_MSG)
         res = await self._write_update(entry, namespace, name, current, obj, subresource=subresource,
-                                       dry_run=dry_run)
+                                       dry_run=dry_run, field_manager=field_manager)
         res.warnings.extend(warnings)
         return res
 
@@ -346,8 +350,12 @@ class RestStorage:
         return entry.strategy
 
     async def _write_update(self, entry: Entry, namespace: str | None, name: str, current: dict[str, Any],
-                            new: dict[str, Any], *, subresource: str | None, dry_run: bool) -> Result:
-        """Run the update hooks on ``new`` against ``current`` and store it if it changed."""
+                            new: dict[str, Any], *, subresource: str | None, dry_run: bool,
+                            field_manager: str | None = None,
+                            managed_fields: list[dict[str, Any]] | None = None) -> Result:
+        """Run the update hooks on ``new`` against ``current`` and store it if it changed.
+
+        ``managed_fields`` as in :meth:`create`."""
         strategy = self._strategy_for(entry, subresource)
         cur_md = current["metadata"]
         md = new["metadata"]
@@ -365,6 +373,7 @@ class RestStorage:
         if errs:
             raise self._invalid(entry, new, errs)
         strategy.canonicalize(new)
+        self._set_managed_fields(entry, current, new, field_manager, subresource, managed_fields)
         if new == current:  # a no-op update writes nothing and keeps the resourceVersion
             return Result(current)
         if dry_run:
@@ -382,6 +391,21 @@ class RestStorage:
             raise errors.NotFound.of(entry.type, name) from None
         md["resourceVersion"] = str(kv.mod_revision)
         return Result(new)
+
+    def _set_managed_fields(self, entry: Entry, current: dict[str, Any] | None, new: dict[str, Any],
+                            field_manager: str | None, subresource: str | None,
+                            managed_fields: list[dict[str, Any]] | None) -> None:
+        """Record who wrote what in ``metadata.managedFields`` (after the strategy's hooks, so
+        fields it resets are not attributed; before the no-op check, so an unchanged object
+        keeps its managedFields and is not written)."""
+        if managed_fields is None:
+            managed_fields = managedfields.update_managed_fields(
+                current, new, field_manager or managedfields.DEFAULT_MANAGER, model=entry.model,
+                subresource=subresource)
+        if managed_fields:
+            new["metadata"]["managedFields"] = managed_fields
+        else:
+            new["metadata"].pop("managedFields", None)
 
     def _removable(self, entry: Entry, obj: dict[str, Any]) -> bool:
         """A deleted object whose finalizers are all gone (and grace spent) is removed."""
@@ -404,7 +428,7 @@ class RestStorage:
                     subresource: str | None = None, field_validation: str = "Warn", dry_run: bool = False,
                     view: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
                     unview: Callable[[dict[str, Any], dict[str, Any]], dict[str, Any]] | None = None,
-                    view_model: type | None = None) -> Result:
+                    view_model: type | None = None, field_manager: str | None = None) -> Result:
         """Apply a patch to the current object (or its ``view``, e.g. Scale) and update it,
         retrying on conflicts as Kubernetes does when the patch carries no resourceVersion."""
         for attempt in range(_PATCH_RETRIES):
@@ -428,7 +452,8 @@ class RestStorage:
                 raise errors.Conflict.of(entry.type, name, CONFLICT_MSG)
             try:
                 res = await self._write_update(entry, namespace, name, current, checked,
-                                               subresource=subresource, dry_run=dry_run)
+                                               subresource=subresource, dry_run=dry_run,
+                                               field_manager=field_manager)
             except errors.Conflict:
                 if want_rv or attempt == _PATCH_RETRIES - 1:
                     raise
