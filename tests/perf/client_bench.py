@@ -1,0 +1,161 @@
+"""REST client benchmark: how many requests a second ``minik8s.client.ApiClient`` gets through
+against a real apiserver, sequentially and with 32 requests in flight.
+
+Every component reaches the cluster through ApiClient, so its per-request cost and how its
+connection pool behaves under concurrency bound the scheduler's bind rate, the controllers'
+write rate and the hollow nodes' status rate. Figures, for GET of one object and POST of new
+ones: requests/s sequential and 32-concurrent, plus watch events/s parsed from one stream.
+The baseline, measured in the same run against the same server, is a bare
+``aiohttp.ClientSession`` doing the same GETs without building paths or parsing JSON; the
+ratio ApiClient/bare is the client's own overhead.
+
+    .venv/bin/python tests/perf/client_bench.py --requests 3000 --concurrency 32
+
+Not a test: it prints figures and asserts nothing. The apiserver runs as its own process.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+sys.path.insert(0, REPO)
+
+import aiohttp  # noqa: E402
+
+from minik8s.api.resources import CONFIGMAPS, NAMESPACES  # noqa: E402
+from minik8s.client.rest import ApiClient  # noqa: E402
+
+NS = "bench"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_ready(url: str, proc: subprocess.Popen[bytes]) -> None:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise SystemExit(f"apiserver exited with {proc.returncode}")
+        with contextlib.suppress(OSError):
+            with urllib.request.urlopen(f"{url}/readyz", timeout=1) as r:
+                if r.status == 200:
+                    return
+        time.sleep(0.05)
+    raise SystemExit("apiserver did not become ready in 30 s")
+
+
+def cm(name: str) -> dict:
+    return {"apiVersion": "v1", "kind": "ConfigMap",
+            "metadata": {"name": name, "labels": {"app": "bench"}}, "data": {"k": "v" * 64}}
+
+
+async def rate(n: int, concurrency: int, op) -> float:
+    """Requests/s for ``n`` calls of ``op(i)`` with ``concurrency`` of them in flight."""
+    counter = iter(range(n))
+
+    async def worker() -> None:
+        for i in counter:
+            await op(i)
+
+    start = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    return n / (time.perf_counter() - start)
+
+
+async def run(url: str, n: int, concurrency: int) -> list[tuple[str, float, float]]:
+    rows: list[tuple[str, float, float]] = []
+    async with ApiClient(url) as client:
+        await client.create(NAMESPACES, {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NS}})
+        await client.create(CONFIGMAPS, cm("target"), namespace=NS)
+        rv = (await client.list(CONFIGMAPS, namespace=NS))["metadata"]["resourceVersion"]
+
+        async def get(_i: int) -> None:
+            await client.get(CONFIGMAPS, "target", namespace=NS)
+
+        await rate(200, concurrency, get)  # warm the pool and the server's caches
+        rows.append(("ApiClient GET", await rate(n, 1, get), await rate(n, concurrency, get)))
+
+        path = f"{url}/api/v1/namespaces/{NS}/configmaps/target"
+        async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=1000)) as bare:
+            async def bare_get(_i: int) -> None:
+                async with bare.get(path) as r:
+                    await r.read()
+
+            await rate(200, concurrency, bare_get)
+            rows.append(("bare aiohttp GET (baseline)", await rate(n, 1, bare_get),
+                         await rate(n, concurrency, bare_get)))
+
+        async def create_seq(i: int) -> None:
+            await client.create(CONFIGMAPS, cm(f"s-{i}"), namespace=NS)
+
+        async def create_conc(i: int) -> None:
+            await client.create(CONFIGMAPS, cm(f"c-{i}"), namespace=NS)
+
+        rows.append(("ApiClient POST (create)", await rate(n, 1, create_seq), await rate(n, concurrency, create_conc)))
+
+        # Replay every create above from the watch cache: the client's stream parsing rate.
+        total = 2 * n
+        seen = 0
+        start = time.perf_counter()
+        async with contextlib.aclosing(client.watch(CONFIGMAPS, namespace=NS, resource_version=rv,
+                                                    timeout_seconds=120)) as stream:
+            async for ev in stream:
+                if ev.type == "ADDED":
+                    seen += 1
+                    if seen == total:
+                        break
+        rows.append(("watch events/s (one stream)", total / (time.perf_counter() - start), float("nan")))
+    return rows
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--requests", type=int, default=3000, help="requests per figure")
+    ap.add_argument("--concurrency", type=int, default=32)
+    ap.add_argument("--loop", choices=["uvloop", "asyncio"], default="uvloop",
+                    help="the client's event loop (components run uvloop)")
+    a = ap.parse_args()
+
+    with tempfile.TemporaryDirectory() as tmp:
+        port = free_port()
+        url = f"http://127.0.0.1:{port}"
+        proc = subprocess.Popen([sys.executable, "-m", "apiserver.main", "--data-dir", f"{tmp}/api",
+                                 "--bind-address", "127.0.0.1", "--port", str(port),
+                                 "--log-level", "warning"], cwd=REPO)
+        try:
+            wait_ready(url, proc)
+            if a.loop == "uvloop":
+                import uvloop
+
+                rows = uvloop.run(run(url, a.requests, a.concurrency))
+            else:
+                rows = asyncio.run(run(url, a.requests, a.concurrency))
+        finally:
+            proc.terminate()
+            proc.wait(10)
+
+    print(f"machine: {os.cpu_count()} cores; requests={a.requests} concurrency={a.concurrency} loop={a.loop}")
+    print(f"{'':32} {'sequential/s':>13} {f'{a.concurrency}-concurrent/s':>16}")
+    for name, seq, conc in rows:
+        conc_s = "" if conc != conc else f"{conc:16.0f}"
+        print(f"{name:32} {seq:13.0f} {conc_s}")
+    base = next(r for r in rows if r[0].startswith("bare"))
+    get = rows[0]
+    print(f"ratio ApiClient/bare GET: sequential {get[1] / base[1]:.2f}, concurrent {get[2] / base[2]:.2f}")
+
+
+if __name__ == "__main__":
+    main()
