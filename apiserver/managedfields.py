@@ -542,8 +542,32 @@ class MergeError(ValueError):
 def merge(live: dict[str, Any], config: dict[str, Any], model: type[BaseModel]) -> dict[str, Any]:
     """``config`` merged into ``live`` (structured-merge-diff's Merge): maps merge key by key,
     associative lists item by item, sets as unions, everything else takes the config's value.
-    Neither input is changed."""
-    return _merge(live, config, type_of(model), ())
+    Neither input is changed; MergeError when a keyed list of ``config`` lacks or repeats keys."""
+    t = type_of(model)
+    _check_keys(config, t, ())
+    return _merge(live, config, t, ())
+
+
+def _check_keys(value: Any, t: Type, path: Path) -> None:
+    if _granular_map(t, value):
+        for k, v in value.items():
+            f = t.field(k)
+            if f is not None:
+                _check_keys(v, f.type, path + ("f:" + k,))
+    elif _keyed(t, value):
+        pes = _item_elements(t, value)
+        field = path_string(path)[1:]
+        if pes is None:
+            if t.shape is Shape.SET:
+                raise MergeError(field, "set has a duplicate or non-scalar entry")
+            key = t.keys[0]
+            if all(isinstance(i, dict) and i.get(key) is not None for i in value):
+                raise MergeError(field, "associative list with keys has a duplicate entry")
+            raise MergeError(field, f'associative list with keys has an element that omits key field "{key}"')
+        if t.shape is Shape.ASSOCIATIVE:
+            elem = t.elem()
+            for pe, item in zip(pes, value):
+                _check_keys(item, elem, path + (pe,))
 
 
 def _merge(lhs: Any, rhs: Any, t: Type, path: Path) -> Any:
@@ -557,11 +581,8 @@ def _merge(lhs: Any, rhs: Any, t: Type, path: Path) -> Any:
         return out
     if _keyed(t, rhs):
         rpes = _item_elements(t, rhs)
-        if rpes is None:
-            what = "a duplicate entry" if all(isinstance(i, dict) and i.get(t.keys[0]) is not None for i in rhs) \
-                or t.shape is Shape.SET else f'an element that omits key field "{t.keys[0]}"'
-            raise MergeError(path_string(path)[1:], f"associative list has {what}" if t.shape is Shape.ASSOCIATIVE
-                             else "set has a duplicate or non-scalar entry")
+        if rpes is None:  # refused by _check_keys already
+            return copy.deepcopy(rhs)
         lpes = _item_elements(t, lhs) if isinstance(lhs, list) else None
         if lpes is None:
             return copy.deepcopy(rhs)

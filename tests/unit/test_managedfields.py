@@ -1,0 +1,360 @@
+"""Field sets, ownership and server-side apply planning (apiserver.managedfields, apiserver.apply),
+checked against what Kubernetes records for the same objects."""
+
+from __future__ import annotations
+
+import copy
+import json
+
+import pytest
+
+from apiserver import apply, errors
+from apiserver import managedfields as mf
+from apiserver.managedfields import FieldSet, Managers
+from minik8s.api.apps import Deployment
+from minik8s.api.core import ConfigMap, Pod
+from minik8s.api.base import to_dict
+
+NGINX = 'k:{"name":"nginx"}'
+CONTAINERS = ("f:spec", "f:template", "f:spec", "f:containers")
+
+
+def deployment(**spec_changes) -> dict:
+    obj = {
+        "apiVersion": "apps/v1", "kind": "Deployment",
+        "metadata": {"name": "web", "namespace": "default", "labels": {"app": "web"}},
+        "spec": {
+            "replicas": 2,
+            "selector": {"matchLabels": {"app": "web"}},
+            "template": {"metadata": {"labels": {"app": "web"}},
+                         "spec": {"containers": [{"name": "nginx", "image": "nginx:1.25",
+                                                  "ports": [{"containerPort": 80}]}]}},
+        },
+    }
+    obj["spec"].update(spec_changes)
+    return obj
+
+
+def stored(obj: dict, managed: list | None = None) -> dict:
+    """The object as the apiserver stores it: defaulted, with its managedFields."""
+    out = to_dict(Deployment.model_validate(obj))
+    if managed is not None:
+        out["metadata"]["managedFields"] = managed
+    return out
+
+
+def entry(managed: list, manager: str, operation: str | None = None) -> dict:
+    found = [e for e in managed if e["manager"] == manager and (operation is None or e["operation"] == operation)]
+    assert len(found) == 1, managed
+    return found[0]
+
+
+def owned(managed: list, manager: str, operation: str | None = None) -> FieldSet:
+    return FieldSet.from_fields_v1(entry(managed, manager, operation)["fieldsV1"])
+
+
+# ---- FieldSet ------------------------------------------------------------------------------
+
+
+def test_fields_v1_marks_members_with_children_and_round_trips():
+    fs = FieldSet([("f:metadata", "f:labels"), ("f:metadata", "f:labels", "f:app"), ("f:spec", "f:replicas")])
+    v1 = fs.to_fields_v1()
+    assert v1 == {"f:metadata": {"f:labels": {".": {}, "f:app": {}}}, "f:spec": {"f:replicas": {}}}
+    assert list(v1["f:metadata"]["f:labels"]) == [".", "f:app"]  # "." first, as Kubernetes writes it
+    assert FieldSet.from_fields_v1(v1) == fs
+
+
+def test_set_operations_are_member_wise():
+    a = FieldSet([("f:a",), ("f:a", "f:b"), ("f:c",)])
+    b = FieldSet([("f:a", "f:b"), ("f:d",)])
+    assert a | b == FieldSet([("f:a",), ("f:a", "f:b"), ("f:c",), ("f:d",)])
+    assert a - b == FieldSet([("f:a",), ("f:c",)])
+    assert a & b == FieldSet([("f:a", "f:b")])
+    assert a.leaves() == FieldSet([("f:a", "f:b"), ("f:c",)])
+    assert a.recursive_difference(FieldSet([("f:a",)])) == FieldSet([("f:c",)])
+    assert a.has_below(("f:a",)) and not a.has_below(("f:c",))
+
+
+def test_path_strings_read_as_kubernetes_prints_them():
+    assert mf.path_string(CONTAINERS + (NGINX, "f:image")) == '.spec.template.spec.containers[name="nginx"].image'
+    port = 'k:{"containerPort":80,"protocol":"TCP"}'
+    assert mf.path_string(("f:ports", port)) == '.ports[containerPort=80,protocol="TCP"]'
+    assert mf.path_string(("f:metadata", "f:finalizers", 'v:"a/b"')) == '.metadata.finalizers[="a/b"]'
+
+
+@pytest.mark.parametrize("bad", [{"f:a": 1}, {"x:a": {}}, {"k:{nope": {}}, {".": {}}])
+def test_invalid_fields_v1_is_refused(bad):
+    with pytest.raises(ValueError):
+        FieldSet.from_fields_v1(bad)
+
+
+# ---- what an applied configuration sets ------------------------------------------------------
+
+
+def test_fieldset_of_an_applied_deployment_is_what_kubernetes_records():
+    assert mf.fieldset_of(deployment(), Deployment).to_fields_v1() == {
+        "f:metadata": {"f:labels": {"f:app": {}}},
+        "f:spec": {
+            "f:replicas": {},
+            "f:selector": {},  # LabelSelector is an atomic struct
+            "f:template": {
+                "f:metadata": {"f:labels": {"f:app": {}}},
+                "f:spec": {"f:containers": {NGINX: {
+                    ".": {}, "f:image": {}, "f:name": {},
+                    # ports are keyed by port and protocol, protocol defaulting to TCP
+                    "f:ports": {'k:{"containerPort":80,"protocol":"TCP"}': {".": {}, "f:containerPort": {}}},
+                }}},
+            },
+        },
+    }
+
+
+def test_fieldset_of_sets_nulls_empty_maps_and_skips_unknown_fields():
+    cm = {"apiVersion": "v1", "kind": "ConfigMap",
+          "metadata": {"name": "c", "finalizers": ["x"], "annotations": {}, "labels": None, "bogus": 1},
+          "data": {"k": "v"}}
+    assert mf.fieldset_of(cm, ConfigMap).to_fields_v1() == {
+        "f:data": {"f:k": {}},
+        "f:metadata": {"f:annotations": {}, "f:finalizers": {'v:"x"': {}}, "f:labels": {}},
+    }
+
+
+# ---- comparing -------------------------------------------------------------------------------
+
+
+def test_compare_records_leaves_and_whole_added_or_removed_subtrees():
+    old = stored(deployment())
+    new = copy.deepcopy(old)
+    new["spec"]["replicas"] = 3
+    new["metadata"]["annotations"] = {"a": "1"}
+    del new["spec"]["template"]["spec"]["containers"][0]["ports"]
+    cmp = mf.compare(old, new, Deployment)
+    assert cmp.modified == FieldSet([("f:spec", "f:replicas")])
+    assert cmp.added == FieldSet([("f:metadata", "f:annotations"), ("f:metadata", "f:annotations", "f:a")])
+    port = CONTAINERS + (NGINX, "f:ports", 'k:{"containerPort":80,"protocol":"TCP"}')
+    assert port + ("f:protocol",) in cmp.removed and CONTAINERS + (NGINX, "f:ports") in cmp.removed
+    assert mf.compare(old, copy.deepcopy(old), Deployment).empty()
+
+
+def test_compare_tells_true_from_one():
+    old = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c"}, "data": {"k": 1}}
+    new = {**old, "data": {"k": True}}
+    assert mf.compare(old, new, ConfigMap).modified == FieldSet([("f:data", "f:k")])
+
+
+# ---- ownership on Update ---------------------------------------------------------------------
+
+
+def test_create_owns_every_field_set_but_not_always_present_structs():
+    created = stored(deployment())
+    managed = mf.update_managed_fields(None, created, "kubectl-client-side-apply", model=Deployment)
+    e = entry(managed, "kubectl-client-side-apply")
+    assert (e["operation"], e["apiVersion"], e["fieldsType"]) == ("Update", "apps/v1", "FieldsV1")
+    v1 = e["fieldsV1"]
+    assert "." not in v1["f:spec"] and "." not in v1["f:spec"]["f:template"]  # non-pointer structs
+    assert v1["f:metadata"]["f:labels"] == {".": {}, "f:app": {}}
+    assert "f:progressDeadlineSeconds" in v1["f:spec"]  # defaults belong to the creator, as in Kubernetes
+    assert v1["f:spec"]["f:template"]["f:spec"]["f:containers"][NGINX]["f:resources"] == {}
+    assert "f:name" not in v1["f:metadata"]  # identity metadata is nobody's
+
+
+def test_update_moves_changed_fields_and_drops_removed_ones():
+    base = stored(deployment())
+    managed = mf.update_managed_fields(None, base, "creator", model=Deployment, time="2024-01-01T00:00:00Z")
+    old = {**base, "metadata": {**base["metadata"], "managedFields": managed}}
+    new = copy.deepcopy(old)
+    new["spec"]["replicas"] = 5
+    del new["metadata"]["labels"]
+    after = mf.update_managed_fields(old, new, "scaler", model=Deployment, time="2024-01-02T00:00:00Z")
+    assert owned(after, "scaler") == FieldSet([("f:spec", "f:replicas")])
+    creator = owned(after, "creator")
+    assert ("f:spec", "f:replicas") not in creator
+    assert ("f:metadata", "f:labels", "f:app") not in creator
+    assert ("f:spec", "f:revisionHistoryLimit") in creator
+    assert entry(after, "creator")["time"] == "2024-01-01T00:00:00Z"
+
+
+def test_unchanged_update_keeps_managed_fields_identical():
+    base = stored(deployment())
+    managed = mf.update_managed_fields(None, base, "creator", model=Deployment, time="2024-01-01T00:00:00Z")
+    old = {**base, "metadata": {**base["metadata"], "managedFields": managed}}
+    assert mf.update_managed_fields(old, copy.deepcopy(old), "someone", model=Deployment) == managed
+
+
+def test_request_may_replace_or_reset_managed_fields():
+    base = stored(deployment())
+    managed = mf.update_managed_fields(None, base, "creator", model=Deployment)
+    old = {**base, "metadata": {**base["metadata"], "managedFields": managed}}
+    reset = copy.deepcopy(old)
+    reset["metadata"]["managedFields"] = [{}]
+    assert mf.update_managed_fields(old, reset, "x", model=Deployment) == []
+    mine = copy.deepcopy(old)
+    mine["metadata"]["managedFields"] = [{"manager": "mine", "operation": "Update", "apiVersion": "apps/v1",
+                                          "fieldsType": "FieldsV1", "fieldsV1": {"f:spec": {"f:paused": {}}}}]
+    assert [e["manager"] for e in mf.update_managed_fields(old, mine, "x", model=Deployment)] == ["mine"]
+
+
+def test_entries_are_ordered_apply_first_then_by_time():
+    managers = Managers.decode([
+        {"manager": "b", "operation": "Update", "apiVersion": "v1", "time": "2024-01-02T00:00:00Z",
+         "fieldsType": "FieldsV1", "fieldsV1": {"f:data": {"f:b": {}}}},
+        {"manager": "c", "operation": "Update", "apiVersion": "v1", "time": "2024-01-01T00:00:00Z",
+         "fieldsType": "FieldsV1", "fieldsV1": {"f:data": {"f:c": {}}}},
+        {"manager": "z", "operation": "Apply", "apiVersion": "v1", "time": "2024-01-03T00:00:00Z",
+         "fieldsType": "FieldsV1", "fieldsV1": {"f:data": {"f:z": {}}}},
+    ])
+    assert [e["manager"] for e in managers.encode()] == ["z", "c", "b"]
+
+
+def test_manager_name_falls_back_to_the_user_agent_prefix():
+    assert mf.manager_name("mine", "kubectl/v1.32") == "mine"
+    assert mf.manager_name(None, "kubectl/v1.32.5 (linux/amd64) kubernetes/abc") == "kubectl"
+    assert mf.manager_name("", "") == mf.DEFAULT_MANAGER
+
+
+# ---- merging and pruning ---------------------------------------------------------------------
+
+
+def test_merge_keys_lists_by_merge_key_unions_sets_replaces_atomics():
+    live = stored(deployment())
+    live["metadata"]["finalizers"] = ["a"]
+    live["spec"]["template"]["spec"]["containers"].append({"name": "side", "image": "busybox"})
+    config = {"metadata": {"finalizers": ["b"]},
+              "spec": {"selector": {"matchLabels": {"x": "y"}},
+                       "template": {"spec": {"containers": [{"name": "nginx", "image": "nginx:1.26"}]}}}}
+    merged = mf.merge(live, config, Deployment)
+    containers = merged["spec"]["template"]["spec"]["containers"]
+    assert [c["name"] for c in containers] == ["nginx", "side"]
+    assert containers[0]["image"] == "nginx:1.26" and containers[0]["ports"] == [{"containerPort": 80, "protocol": "TCP"}]
+    assert merged["metadata"]["finalizers"] == ["a", "b"]
+    assert merged["spec"]["selector"] == {"matchLabels": {"x": "y"}}  # atomic: replaced, not merged
+    assert live["spec"]["template"]["spec"]["containers"][0]["image"] == "nginx:1.25"  # inputs untouched
+
+
+def test_merge_follows_the_applied_order_for_shared_items():
+    live = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p"},
+            "spec": {"containers": [{"name": "a"}, {"name": "x"}, {"name": "b"}]}}
+    config = {"spec": {"containers": [{"name": "b"}, {"name": "c"}, {"name": "a"}]}}
+    merged = mf.merge(live, config, Pod)
+    assert [c["name"] for c in merged["spec"]["containers"]] == ["x", "b", "c", "a"]
+
+
+def test_merge_refuses_duplicate_keys_in_the_config():
+    config = {"spec": {"containers": [{"name": "a"}, {"name": "a"}]}}
+    with pytest.raises(mf.MergeError) as e:
+        mf.merge({"spec": {}}, config, Pod)
+    assert e.value.field == "spec.containers"
+
+
+def test_prune_removes_unowned_fields_with_what_lies_below():
+    live = stored(deployment())
+    live["spec"]["template"]["spec"]["containers"].append({"name": "side", "image": "busybox"})
+    side = CONTAINERS + ('k:{"name":"side"}',)
+    last = FieldSet([side, side + ("f:name",), side + ("f:image",), ("f:spec", "f:replicas"),
+                     ("f:metadata", "f:labels", "f:app")])
+    others = FieldSet([("f:metadata", "f:labels", "f:app")])
+    pruned = mf.prune(live, last, others, Deployment)
+    assert [c["name"] for c in pruned["spec"]["template"]["spec"]["containers"]] == ["nginx"]
+    assert "replicas" not in pruned["spec"]
+    assert pruned["metadata"]["labels"] == {"app": "web"}  # someone else owns it
+    assert mf.prune(live, last, last, Deployment) is live
+
+
+# ---- planning an apply -----------------------------------------------------------------------
+
+
+def applied_by(manager: str, config: dict, live: dict | None = None, **kw) -> apply.ApplyPlan:
+    if live is None:
+        managed = mf.update_managed_fields(None, config, manager, model=Deployment, operation="Apply",
+                                           applied=config)
+        return apply.ApplyPlan(stored(config, managed), managed)
+    plan = apply.plan_apply(live, config, manager=manager, force=kw.pop("force", False), model=Deployment, **kw)
+    # What the write path does with the plan: the object carries its new managedFields.
+    plan.obj["metadata"] = {**plan.obj["metadata"], "managedFields": plan.managed_fields}
+    return plan
+
+
+def test_apply_then_same_apply_changes_nothing():
+    first = applied_by("kubectl", deployment())
+    again = applied_by("kubectl", deployment(), first.obj)
+    assert again.managed_fields == first.managed_fields
+    assert mf.compare(first.obj, again.obj, Deployment).empty()
+
+
+def test_conflict_with_another_manager_then_force_moves_ownership():
+    live = applied_by("kubectl", deployment()).obj
+    with pytest.raises(errors.Conflict) as e:
+        applied_by("other", deployment(replicas=5), live)
+    assert e.value.message == 'Apply failed with 1 conflict: conflict with "kubectl": .spec.replicas'
+    assert e.value.details == {"causes": [{"reason": "FieldManagerConflict", "message": 'conflict with "kubectl"',
+                                           "field": ".spec.replicas"}]}
+    forced = applied_by("other", deployment(replicas=5), live, force=True)
+    assert forced.obj["spec"]["replicas"] == 5
+    assert ("f:spec", "f:replicas") in owned(forced.managed_fields, "other")
+    assert ("f:spec", "f:replicas") not in owned(forced.managed_fields, "kubectl")
+    assert ("f:spec", "f:template", "f:spec", "f:containers", NGINX, "f:image") in owned(forced.managed_fields, "kubectl")
+
+
+def test_equal_values_are_shared_without_conflict():
+    live = applied_by("kubectl", deployment()).obj
+    shared = applied_by("other", deployment(), live)
+    assert ("f:spec", "f:replicas") in owned(shared.managed_fields, "other")
+    assert ("f:spec", "f:replicas") in owned(shared.managed_fields, "kubectl")
+
+
+def test_conflicts_with_update_managers_name_their_version_and_are_grouped():
+    base = stored(deployment())
+    live = stored(base, mf.update_managed_fields(None, base, "kubectl-client-side-apply", model=Deployment))
+    config = deployment(replicas=5)
+    config["spec"]["template"]["spec"]["containers"][0]["image"] = "nginx:1.26"
+    with pytest.raises(errors.Conflict) as e:
+        applied_by("ci", config, live)
+    assert e.value.message == (
+        'Apply failed with 2 conflicts: conflicts with "kubectl-client-side-apply" using apps/v1:\n'
+        '- .spec.replicas\n- .spec.template.spec.containers[name="nginx"].image')
+
+
+def test_a_field_no_longer_applied_is_removed_unless_someone_else_owns_it():
+    config = deployment()
+    config["metadata"]["labels"]["tier"] = "front"
+    config["spec"]["template"]["spec"]["containers"].append({"name": "side", "image": "busybox"})
+    live = applied_by("kubectl", config).obj
+    live = applied_by("other", {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web",
+                                "labels": {"tier": "front"}}}, live).obj
+    plan = applied_by("kubectl", deployment(), live)
+    assert [c["name"] for c in plan.obj["spec"]["template"]["spec"]["containers"]] == ["nginx"]
+    assert plan.obj["metadata"]["labels"] == {"app": "web", "tier": "front"}  # "other" applies tier
+    plan = applied_by("kubectl", {**deployment(), "spec": {k: v for k, v in deployment()["spec"].items()
+                                                           if k != "replicas"}}, plan.obj)
+    assert "replicas" not in plan.obj["spec"]  # defaulting brings it back to 1 on write
+
+
+def test_kubectl_takes_over_fields_its_client_side_apply_set():
+    config = deployment()
+    base = stored(config)
+    base["metadata"]["annotations"] = {apply.LAST_APPLIED: json.dumps(config)}
+    live = stored(base, mf.update_managed_fields(None, base, apply.CLIENT_SIDE_MANAGER, model=Deployment))
+    # Another manager changing what client-side apply set conflicts; kubectl does not.
+    with pytest.raises(errors.Conflict):
+        applied_by("other", deployment(replicas=4), live)
+    plan = applied_by("kubectl", deployment(replicas=4), live)
+    assert plan.obj["spec"]["replicas"] == 4
+    assert ("f:spec", "f:replicas") in owned(plan.managed_fields, "kubectl")
+    assert ("f:spec", "f:replicas") not in owned(plan.managed_fields, apply.CLIENT_SIDE_MANAGER)
+    # ... and keeps client-side apply's annotation in step with what it applied.
+    assert json.loads(plan.obj["metadata"]["annotations"][apply.LAST_APPLIED])["spec"]["replicas"] == 4
+    # A field whose live value no longer matches the annotation still conflicts.
+    drifted = copy.deepcopy(live)
+    drifted["spec"]["replicas"] = 7
+    with pytest.raises(errors.Conflict):
+        applied_by("kubectl", deployment(replicas=4), drifted)
+
+
+def test_status_apply_owns_status_only():
+    live = applied_by("kubectl", deployment()).obj
+    config = {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web"},
+              "status": {"replicas": 2, "readyReplicas": 1}}
+    plan = applied_by("ctrl", config, live, subresource="status")
+    assert plan.obj["status"] == {"replicas": 2, "readyReplicas": 1}
+    e = entry(plan.managed_fields, "ctrl")
+    assert e["subresource"] == "status" and list(e["fieldsV1"]) == ["f:status"]
