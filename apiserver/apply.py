@@ -62,6 +62,10 @@ async def server_side_apply(rest: RestStorage, entry: Entry, namespace: str | No
     if subresource not in (None, "status"):
         raise errors.MethodNotAllowed("the server does not allow this method on the requested resource")
     config = _applied_config(rest, entry, namespace, name, body, subresource)
+    try:
+        managedfields.check_keys(config, entry.model)
+    except MergeError as e:
+        raise _merge_invalid(entry, name, e) from None
     want_rv = config["metadata"].pop("resourceVersion", None)
     for attempt in range(_RETRIES):
         last = attempt == _RETRIES - 1
@@ -131,8 +135,9 @@ def plan_apply(live: dict[str, Any], config: dict[str, Any], *, manager: str, fo
     return ApplyPlan(merged, managed)
 
 
-async def _create(rest: RestStorage, entry: Entry, namespace: str | None, name: str, config: dict[str, Any], *,
-                  field_manager: str, field_validation: str, dry_run: bool) -> Result:
+async def _create(rest: RestStorage, entry: Entry, namespace: str | None, name: str,
+                  config: dict[str, Any], *, field_manager: str, field_validation: str,
+                  dry_run: bool) -> Result:
     obj = copy.deepcopy(config)
     managed = managedfields.update_managed_fields(None, obj, field_manager, model=entry.model,
                                                   operation="Apply", applied=config)
@@ -152,7 +157,8 @@ def _check_field_manager(field_manager: str) -> None:
                          f"Too long: may not be more than {managedfields.MAX_MANAGER_LENGTH} bytes")
     elif not field_manager.isprintable():
         err = FieldError("fieldManager", "FieldValueInvalid",
-                         f"Invalid value: {json.dumps(field_manager)}: must only contain printable characters")
+                         f"Invalid value: {json.dumps(field_manager)}: "
+                         "must only contain printable characters")
     if err is not None:
         raise errors.Invalid.of("PatchOptions", "meta.k8s.io", "", [err])
 
@@ -194,8 +200,8 @@ def _applied_config(rest: RestStorage, entry: Entry, namespace: str | None, name
 
 
 def _conflict_error(conflicts: list[Conflict]) -> errors.Conflict:
-    causes = [{"reason": "FieldManagerConflict", "message": f"conflict with {c.owner.describe()}", "field": c.field}
-              for c in conflicts]
+    causes = [{"reason": "FieldManagerConflict", "message": f"conflict with {c.owner.describe()}",
+               "field": c.field} for c in conflicts]
     if len(conflicts) == 1:
         text = f"conflict with {conflicts[0].owner.describe()}: {conflicts[0].field}"
     else:

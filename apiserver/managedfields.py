@@ -41,7 +41,8 @@ from minik8s.patchschema import schema_from_model
 
 __all__ = [
     "FieldSet", "Comparison", "ManagerEntry", "Managers", "Conflict", "MergeError", "Type",
-    "canonical_json", "type_of", "fieldset_of", "compare", "merge", "prune", "strip_meta", "update_managed_fields",
+    "canonical_json", "type_of", "fieldset_of", "compare", "check_keys", "merge", "prune", "strip_meta",
+    "update_managed_fields",
     "manager_name", "DEFAULT_MANAGER", "FIELDS_TYPE", "MAX_MANAGER_LENGTH",
 ]
 
@@ -108,7 +109,8 @@ class FieldSet:
 
     def recursive_difference(self, other: FieldSet) -> FieldSet:
         """Members neither in ``other`` nor below one of its members."""
-        return FieldSet(p for p in self._paths if not any(p[:i] in other._paths for i in range(1, len(p) + 1)))
+        gone = other._paths
+        return FieldSet(p for p in self._paths if not any(p[:i] in gone for i in range(1, len(p) + 1)))
 
     def leaves(self) -> FieldSet:
         """Members with no member below them."""
@@ -277,7 +279,8 @@ class Type:
 
     def __repr__(self) -> str:
         what = self._model.__name__ if self._model is not None else ""
-        return f"Type({self.shape.value}{' ' + what if what else ''}{' keys=' + str(self.keys) if self.keys else ''})"
+        keys = f" keys={self.keys}" if self.keys else ""
+        return f"Type({self.shape.value}{' ' + what if what else ''}{keys})"
 
 
 _UNTYPED = Type(Shape.UNTYPED)
@@ -454,7 +457,8 @@ def compare(old: dict[str, Any] | None, new: dict[str, Any], model: type[BaseMod
     modified: set[Path] = set()
     removed: set[Path] = set()
     _cmp({} if old is None else old, new, type_of(model), (), added, modified, removed)
-    return Comparison(strip_meta(FieldSet(added)), strip_meta(FieldSet(modified)), strip_meta(FieldSet(removed)))
+    return Comparison(strip_meta(FieldSet(added)), strip_meta(FieldSet(modified)),
+                      strip_meta(FieldSet(removed)))
 
 
 def _zero(t: Type) -> Any:
@@ -543,9 +547,13 @@ def merge(live: dict[str, Any], config: dict[str, Any], model: type[BaseModel]) 
     """``config`` merged into ``live`` (structured-merge-diff's Merge): maps merge key by key,
     associative lists item by item, sets as unions, everything else takes the config's value.
     Neither input is changed; MergeError when a keyed list of ``config`` lacks or repeats keys."""
-    t = type_of(model)
-    _check_keys(config, t, ())
-    return _merge(live, config, t, ())
+    check_keys(config, model)
+    return _merge(live, config, type_of(model), ())
+
+
+def check_keys(config: dict[str, Any], model: type[BaseModel]) -> None:
+    """MergeError when a keyed list of an applied configuration lacks or repeats keys."""
+    _check_keys(config, type_of(model), ())
 
 
 def _check_keys(value: Any, t: Type, path: Path) -> None:
@@ -577,7 +585,8 @@ def _merge(lhs: Any, rhs: Any, t: Type, path: Path) -> Any:
         out = dict(lhs)
         for k, v in rhs.items():
             f = t.field(k)
-            out[k] = _merge(lhs.get(k, _MISSING), v, f.type if f is not None else _UNTYPED, path + ("f:" + k,))
+            ft = f.type if f is not None else _UNTYPED
+            out[k] = _merge(lhs.get(k, _MISSING), v, ft, path + ("f:" + k,))
         return out
     if _keyed(t, rhs):
         rpes = _item_elements(t, rhs)
@@ -719,7 +728,8 @@ class ManagerEntry:
         return out
 
     def to_dict(self) -> dict[str, Any]:
-        d: dict[str, Any] = {"manager": self.manager, "operation": self.operation, "apiVersion": self.api_version}
+        d: dict[str, Any] = {"manager": self.manager, "operation": self.operation,
+                             "apiVersion": self.api_version}
         if self.time:
             d["time"] = self.time
         d["fieldsType"] = FIELDS_TYPE
@@ -733,7 +743,8 @@ class ManagerEntry:
         if not isinstance(d, dict):
             raise ValueError("a managedFields entry must be an object")
         if d.get("operation") not in ("Apply", "Update"):
-            raise ValueError(f'managedFields operation must be "Apply" or "Update", not {d.get("operation")!r}')
+            raise ValueError('managedFields operation must be "Apply" or "Update", '
+                             f'not {d.get("operation")!r}')
         if d.get("fieldsType", FIELDS_TYPE) != FIELDS_TYPE:
             raise ValueError(f'managedFields fieldsType must be "{FIELDS_TYPE}"')
         return cls(manager=str(d.get("manager") or ""), operation=d["operation"],
@@ -881,7 +892,8 @@ def update_managed_fields(old_obj: dict[str, Any] | None, new_obj: dict[str, Any
         applied_set = fieldset_of(applied or {}, model)
         if ignored:
             applied_set = applied_set.recursive_difference(ignored)
-        managers.record_apply(manager, api_version, applied_set, cmp, subresource=subresource or "", time=time)
+        managers.record_apply(manager, api_version, applied_set, cmp, subresource=subresource or "",
+                              time=time)
     else:
         raise ValueError(f'operation must be "Update" or "Apply", not {operation!r}')
     return managers.encode()
