@@ -1,0 +1,216 @@
+"""What the kubelet tests share: a kubelet subprocess per node name, a namespace per test,
+and waiting for a pod to reach a state (polling the apiserver, failing with what it saw).
+
+Every kubelet gets a node name of its own, so everything it made is found, and removed after
+the test, by the node label alone; nothing of another test or kubelet is ever touched.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from minik8s import errors
+from minik8s.api.resources import NAMESPACES, PODS
+from minik8s.client.rest import ApiClient
+
+from tests.conftest import REPO, pick_free_port
+
+NODE_LABEL = "io.minik8s.node"
+BUSYBOX = "minik8s/busybox:latest"
+DEADLINE_S = 60.0
+
+
+@dataclass
+class KubeletProc:
+    """One ``python -m kubelet.main`` process."""
+
+    apiserver: str
+    node: str
+    root: Path
+    log_path: Path
+    port: int = field(default_factory=pick_free_port)
+    extra_args: list[str] = field(default_factory=list)
+    proc: subprocess.Popen[bytes] | None = None
+
+    def start(self, *, wait_ready: bool = True, nodes: list[str] | None = None) -> KubeletProc:
+        cmd = [sys.executable, "-m", "kubelet.main", "--apiserver", self.apiserver, "--node-name", self.node,
+               "--port", str(self.port), "--address", "127.0.0.1", "--root-dir", str(self.root),
+               *self.extra_args]
+        with open(self.log_path, "ab") as log:
+            self.proc = subprocess.Popen(cmd, cwd=REPO, stdout=log, stderr=subprocess.STDOUT)
+        if wait_ready:
+            for node in nodes or [self.node]:
+                self.wait_node_ready(node)
+        return self
+
+    def wait_node_ready(self, node: str, timeout: float = 30.0) -> dict:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            assert self.proc is not None
+            if self.proc.poll() is not None:
+                pytest.fail(f"kubelet {self.node} exited with {self.proc.returncode}:\n{self.log_tail()}")
+            with contextlib.suppress(httpx.HTTPError, ValueError):
+                r = httpx.get(f"{self.apiserver}/api/v1/nodes/{node}", timeout=2.0)
+                if r.status_code == 200:
+                    conds = {c["type"]: c["status"] for c in r.json().get("status", {}).get("conditions") or []}
+                    if conds.get("Ready") == "True":
+                        return r.json()
+            time.sleep(0.1)
+        pytest.fail(f"node {node} not Ready within {timeout}s:\n{self.log_tail()}")
+
+    def kill(self) -> None:
+        """SIGKILL: the kubelet dies mid-flight, leaving whatever runs."""
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGKILL)
+            self.proc.wait()
+
+    def stop(self) -> None:
+        if self.proc is None or self.proc.poll() is not None:
+            return
+        self.proc.terminate()
+        try:
+            self.proc.wait(10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+
+    def log_tail(self, lines: int = 60) -> str:
+        try:
+            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+        except FileNotFoundError:
+            return "(no log)"
+
+
+def remove_node_containers(docker_client: Any, node: str) -> None:
+    for c in docker_client.containers.list(all=True, filters={"label": f"{NODE_LABEL}={node}"}):
+        with contextlib.suppress(Exception):
+            c.remove(force=True, v=True)
+
+
+@pytest.fixture
+def kubelet_factory(apiserver: str, tmp_path_factory: pytest.TempPathFactory,
+                    request: pytest.FixtureRequest) -> Iterator[Callable[..., KubeletProc]]:
+    """``factory(node=None, extra_args=(), start=True)``: a kubelet on a node name of its own."""
+    made: list[KubeletProc] = []
+
+    def factory(*, node: str | None = None, extra_args: tuple[str, ...] = (), start: bool = True,
+                nodes: list[str] | None = None) -> KubeletProc:
+        node = node or f"kt-{uuid.uuid4().hex[:8]}"
+        base = tmp_path_factory.mktemp(node)
+        k = KubeletProc(apiserver=apiserver, node=node, root=base / "root", log_path=base / "kubelet.log",
+                        extra_args=list(extra_args))
+        made.append(k)
+        if start:
+            k.start(nodes=nodes)
+        return k
+
+    yield factory
+    docker_client = None
+    if any("fake" not in k.extra_args for k in made):
+        docker_client = request.getfixturevalue("docker_client")
+    for k in made:
+        k.stop()
+        if docker_client is not None:
+            remove_node_containers(docker_client, k.node)
+
+
+@pytest.fixture
+async def client(apiserver: str) -> AsyncIterator[ApiClient]:
+    c = ApiClient(apiserver)
+    yield c
+    await c.close()
+
+
+@pytest.fixture
+async def namespace(client: ApiClient) -> AsyncIterator[str]:
+    name = f"kt-{uuid.uuid4().hex[:8]}"
+    await client.create(NAMESPACES, {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}})
+    yield name
+    with contextlib.suppress(errors.ApiError, errors.ConnectionFailed):
+        await client.delete(NAMESPACES, name)
+
+
+def pod_manifest(name: str, node: str, containers: list[dict], **spec: Any) -> dict:
+    """A pod bound to ``node``; containers default to busybox with IfNotPresent (nothing can be pulled)."""
+    for c in containers:
+        c.setdefault("image", BUSYBOX)
+        c.setdefault("imagePullPolicy", "IfNotPresent")
+    return {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name},
+            "spec": {"nodeName": node, "terminationGracePeriodSeconds": 2, "containers": containers, **spec}}
+
+
+async def wait_pod(client: ApiClient, namespace: str, name: str, predicate: Callable[[dict], bool], *,
+                   what: str, kubelet: KubeletProc | None = None, timeout: float = DEADLINE_S) -> dict:
+    """Poll the pod until ``predicate(pod)``; fail naming ``what`` and showing the last status."""
+    deadline = time.monotonic() + timeout
+    pod: dict = {}
+    while time.monotonic() < deadline:
+        with contextlib.suppress(errors.NotFound):
+            pod = await client.get(PODS, name, namespace=namespace)
+            if predicate(pod):
+                return pod
+        await asyncio.sleep(0.2)
+    tail = f"\nkubelet log:\n{kubelet.log_tail()}" if kubelet else ""
+    pytest.fail(f"pod {namespace}/{name}: not {what} within {timeout}s; status:\n"
+                f"{json.dumps(pod.get('status'), indent=1)}{tail}")
+
+
+async def wait_for(check: Callable[[], Awaitable[bool]], *, what: str, timeout: float = DEADLINE_S) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if await check():
+            return
+        await asyncio.sleep(0.2)
+    pytest.fail(f"not {what} within {timeout}s")
+
+
+def container_status(pod: dict, name: str) -> dict:
+    for s in (pod.get("status") or {}).get("containerStatuses") or []:
+        if s["name"] == name:
+            return s
+    return {}
+
+
+def condition(pod: dict, ctype: str) -> str | None:
+    for c in (pod.get("status") or {}).get("conditions") or []:
+        if c["type"] == ctype:
+            return c["status"]
+    return None
+
+
+def is_running(pod: dict) -> bool:
+    return (pod.get("status") or {}).get("phase") == "Running"
+
+
+def is_ready(pod: dict) -> bool:
+    return condition(pod, "Ready") == "True"
+
+
+async def events_for(client: ApiClient, namespace: str, name: str) -> list[dict]:
+    from minik8s.api.resources import EVENTS
+    lst = await client.list(EVENTS, namespace=namespace, field_selector=f"involvedObject.name={name}")
+    return lst.get("items") or []
+
+
+async def pod_containers(docker_client: Any, uid: str) -> list[Any]:
+    return await asyncio.to_thread(
+        docker_client.containers.list, all=True, filters={"label": f"io.minik8s.pod.uid={uid}"})
+
+
+def host_env() -> dict[str, str]:
+    return dict(os.environ)
