@@ -878,10 +878,12 @@ class ServiceSpec(K8sModel):
         if t == "LoadBalancer" and self.allocate_load_balancer_node_ports is None:
             self.allocate_load_balancer_node_ports = True
         # Kubernetes' registry fills the IP families when it allocates the cluster IP; minik8s
-        # clusters are single-stack IPv4, so every service with a cluster IP gets these.
+        # clusters are single-stack IPv4. A headless service without a selector may carry
+        # endpoints of either family, so its policy defaults to RequireDualStack.
         if t != "ExternalName":
             if self.ip_family_policy is None:
-                self.ip_family_policy = "SingleStack"
+                headless_selectorless = self.cluster_ip == "None" and not self.selector
+                self.ip_family_policy = "RequireDualStack" if headless_selectorless else "SingleStack"
             if self.ip_families is None:
                 self.ip_families = ["IPv4"]
         return self

@@ -235,6 +235,10 @@ def test_service_type_dependent_defaults():
     assert ext.internal_traffic_policy is None and ext.ip_family_policy is None and ext.external_traffic_policy is None
     with_ips = core.Service.model_validate({"spec": {"externalIPs": ["1.2.3.4"]}}).spec
     assert with_ips.external_traffic_policy == "Cluster"
+    headless = core.Service.model_validate({"spec": {"clusterIP": "None", "selector": {"a": "b"}}}).spec
+    assert headless.ip_family_policy == "SingleStack" and headless.ip_families == ["IPv4"]
+    selectorless = core.Service.model_validate({"spec": {"clusterIP": "None"}}).spec
+    assert selectorless.ip_family_policy == "RequireDualStack" and selectorless.ip_families == ["IPv4"]
 
 
 def test_session_affinity_config():
