@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pydantic import Field, model_validator
 
-from minik8s.api.base import IntOrString, K8sModel, merge_key
+from minik8s.api.base import IntOrString, K8sModel, merge_key, set_strategy
 from minik8s.api.core import PodTemplateSpec
 from minik8s.api.meta import LabelSelector, ListMeta, ObjectMeta
 
@@ -45,7 +45,8 @@ class DeploymentSpec(K8sModel):
     replicas: int = 1
     selector: LabelSelector | None = None
     template: PodTemplateSpec = Field(default_factory=PodTemplateSpec)
-    strategy: DeploymentStrategy = Field(default_factory=DeploymentStrategy)
+    # retainKeys: switching RollingUpdate -> Recreate by apply drops rollingUpdate
+    strategy: DeploymentStrategy = set_strategy("retainKeys", default_factory=DeploymentStrategy)
     min_ready_seconds: int | None = None
     revision_history_limit: int = 10
     paused: bool | None = None

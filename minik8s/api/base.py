@@ -20,7 +20,7 @@ from __future__ import annotations
 import datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic.alias_generators import to_camel
 
 __all__ = ["K8sModel", "merge_key", "set_strategy", "to_dict", "now_rfc3339", "IntOrString"]
@@ -36,6 +36,14 @@ class K8sModel(BaseModel):
         validate_assignment=False,
         ser_json_timedelta="iso8601",
     )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _null_is_unset(cls, data: Any) -> Any:
+        # Kubernetes reads an explicit JSON null as "not set", so defaults still apply.
+        if isinstance(data, dict) and None in data.values():
+            return {k: v for k, v in data.items() if v is not None}
+        return data
 
 
 def merge_key(key: str, *, strategy: str = "merge", **kw: Any) -> Any:

@@ -33,6 +33,7 @@ class ObjectMeta(K8sModel):
     name: str | None = None
     generate_name: str | None = None
     namespace: str | None = None
+    self_link: str | None = None
     uid: str | None = None
     resource_version: str | None = None
     generation: int | None = None
@@ -48,8 +49,10 @@ class ObjectMeta(K8sModel):
 
 class ListMeta(K8sModel):
     resource_version: str | None = None
+    self_link: str | None = None
     continue_: str | None = Field(default=None, alias="continue")
     remaining_item_count: int | None = None
+    shard_info: dict[str, Any] | None = None
 
 
 class LabelSelectorRequirement(K8sModel):
