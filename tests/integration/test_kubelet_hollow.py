@@ -1,0 +1,161 @@
+"""The kubelet process against a real apiserver with the hollow runtime (``--runtime=fake``).
+
+No Docker here: what is checked is the kubelet's side of the API -- Node registration and
+status, the Lease heartbeat, many hollow nodes in one process, pods bound by nodeName or by
+the binding subresource reaching Running with a status Kubernetes clients accept, deletion
+confirmed by the kubelet, and the node HTTP API.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import subprocess
+import sys
+
+import asyncio
+
+import httpx
+
+from minik8s import errors
+from minik8s.api.resources import LEASES, NODES, PODS
+
+from tests.conftest import REPO
+from tests.kubelet_harness import (  # noqa: F401 - fixtures
+    client, condition, container_status, is_ready, kubelet_factory, namespace, pod_manifest, wait_for, wait_pod,
+)
+
+FAKE = ("--runtime", "fake")
+
+
+async def test_hollow_nodes_register_with_capacity_labels_and_taints(client, kubelet_factory) -> None:
+    k = kubelet_factory(extra_args=(*FAKE, "--count", "3", "--max-pods", "50", "--system-reserved",
+                                    "cpu=500m,memory=1Gi", "--node-labels", "zone=z1,tier=hollow",
+                                    "--register-with-taints", "dedicated=test:NoSchedule"),
+                        nodes=None, start=False)
+    names = [f"{k.node}-{i}" for i in range(3)]
+    k.start(nodes=names)
+    for name in names:
+        node = await client.get(NODES, name)
+        md, status = node["metadata"], node["status"]
+        assert md["labels"]["kubernetes.io/hostname"] == name
+        assert md["labels"]["kubernetes.io/os"] == "linux"
+        assert md["labels"]["kubernetes.io/arch"]
+        assert md["labels"]["zone"] == "z1" and md["labels"]["tier"] == "hollow"
+        assert node["spec"]["taints"] == [{"key": "dedicated", "value": "test", "effect": "NoSchedule"}]
+        assert status["capacity"]["pods"] == "50"
+        cpus = int(status["capacity"]["cpu"])
+        assert status["allocatable"]["cpu"] == f"{cpus * 1000 - 500}m"
+        mem_ki = int(status["capacity"]["memory"].removesuffix("Ki"))
+        assert status["allocatable"]["memory"] == f"{mem_ki - 1024 * 1024}Ki"
+        assert {a["type"]: a["address"] for a in status["addresses"]} == {"InternalIP": "127.0.0.1", "Hostname": name}
+        conds = {c["type"]: c for c in status["conditions"]}
+        assert conds["Ready"]["status"] == "True" and conds["Ready"]["reason"] == "KubeletReady"
+        for pressure in ("MemoryPressure", "DiskPressure", "PIDPressure"):
+            assert conds[pressure]["status"] == "False"
+            assert conds[pressure]["lastHeartbeatTime"] and conds[pressure]["lastTransitionTime"]
+        assert status["nodeInfo"]["kubeletVersion"] == "v1.32.0-minik8s"
+        assert status["nodeInfo"]["containerRuntimeVersion"].startswith("fake://")
+        assert status["nodeInfo"]["operatingSystem"] == "linux" and status["nodeInfo"]["kernelVersion"]
+        assert status["daemonEndpoints"]["kubeletEndpoint"]["Port"] == k.port
+
+
+async def test_lease_is_renewed(client, kubelet_factory) -> None:
+    k = kubelet_factory(extra_args=FAKE)
+
+    async def lease() -> dict | None:
+        try:
+            return await client.get(LEASES, k.node, namespace="kube-node-lease")
+        except errors.NotFound:
+            return None
+    first: dict = {}
+
+    async def exists() -> bool:
+        nonlocal first
+        first = await lease() or {}
+        return bool(first)
+    await wait_for(exists, what="lease created")
+    assert first["spec"]["holderIdentity"] == k.node
+    assert first["spec"]["leaseDurationSeconds"] == 40
+    assert first["metadata"]["ownerReferences"][0]["kind"] == "Node"
+
+    async def renewed() -> bool:
+        now = await lease()
+        return now is not None and now["spec"]["renewTime"] != first["spec"]["renewTime"]
+    await wait_for(renewed, what="lease renewed", timeout=30)
+
+
+async def test_pods_run_on_hollow_nodes_and_deletion_is_confirmed(client, namespace, kubelet_factory) -> None:
+    k = kubelet_factory(extra_args=(*FAKE, "--count", "2"), start=False)
+    k.start(nodes=[f"{k.node}-0", f"{k.node}-1"])
+    await client.create(PODS, pod_manifest("bound", f"{k.node}-1", [{"name": "a"}]), namespace=namespace)
+    # Unbound, then bound through the binding subresource, as a scheduler does.
+    unbound = pod_manifest("later", "", [{"name": "a"}])
+    del unbound["spec"]["nodeName"]
+    await client.create(PODS, unbound, namespace=namespace)
+    await client.create_subresource(PODS, "later", "binding", {
+        "apiVersion": "v1", "kind": "Binding", "metadata": {"name": "later"},
+        "target": {"apiVersion": "v1", "kind": "Node", "name": f"{k.node}-0"}}, namespace=namespace)
+    for name in ("bound", "later"):
+        pod = await wait_pod(client, namespace, name, is_ready, what="Ready", kubelet=k)
+        status = pod["status"]
+        assert status["phase"] == "Running"
+        assert ipaddress.ip_address(status["podIP"]) in ipaddress.ip_network("10.64.0.0/10")
+        assert status["podIPs"] == [{"ip": status["podIP"]}] and status["hostIP"] == "127.0.0.1"
+        assert {c["type"] for c in status["conditions"]} >= {"PodScheduled", "Initialized", "ContainersReady", "Ready"}
+        cs = container_status(pod, "a")
+        assert cs["ready"] and cs["started"] and cs["restartCount"] == 0 and cs["imageID"] and cs["containerID"]
+        assert status["startTime"] and status["qosClass"] == "BestEffort"
+
+    r = httpx.get(f"http://127.0.0.1:{k.port}/pods", timeout=5)
+    assert {p["metadata"]["name"] for p in r.json()["items"]} >= {"bound", "later"}
+    assert httpx.get(f"http://127.0.0.1:{k.port}/healthz", timeout=5).text == "ok"
+
+    await client.delete(PODS, "bound", namespace=namespace)
+
+    async def gone() -> bool:
+        try:
+            await client.get(PODS, "bound", namespace=namespace)
+            return False
+        except errors.NotFound:
+            return True
+    await wait_for(gone, what="deletion confirmed by the kubelet")
+
+
+async def test_status_is_not_rewritten_when_nothing_changed(client, namespace, kubelet_factory) -> None:
+    k = kubelet_factory(extra_args=(*FAKE, "--sync-frequency", "1"))
+    await client.create(PODS, pod_manifest("idle", k.node, [{"name": "a"}]), namespace=namespace)
+    ready = await wait_pod(client, namespace, "idle", is_ready, what="Ready", kubelet=k)
+    rv = ready["metadata"]["resourceVersion"]
+    # Several one-second resyncs pass; none may write an identical status again.
+    watch = client.watch(PODS, namespace=namespace, resource_version=rv, timeout_seconds=3)
+    events = [ev async for ev in watch if ev.type != "BOOKMARK"]
+    assert events == []
+
+
+def test_conflicting_flags_are_rejected_by_name() -> None:
+    proc = subprocess.run([sys.executable, "-m", "kubelet.main", "--apiserver", "http://127.0.0.1:1",
+                           "--count", "3"], cwd=REPO, capture_output=True, text=True, timeout=30)
+    assert proc.returncode == 2
+    assert "--count needs --runtime=fake" in proc.stderr
+    proc = subprocess.run([sys.executable, "-m", "kubelet.main", "--apiserver", "http://127.0.0.1:1",
+                           "--system-reserved", "cpu"], cwd=REPO, capture_output=True, text=True, timeout=30)
+    assert proc.returncode == 2 and "--system-reserved" in proc.stderr
+
+
+async def test_unreachable_apiserver_is_reported_once(tmp_path) -> None:
+    from tests.conftest import pick_free_port
+    log = tmp_path / "kubelet.log"
+    with open(log, "wb") as out:
+        proc = subprocess.Popen([sys.executable, "-m", "kubelet.main", "--apiserver",
+                                 f"http://127.0.0.1:{pick_free_port()}", "--runtime", "fake", "--node-name", "lonely",
+                                 "--port", str(pick_free_port()), "--root-dir", str(tmp_path)],
+                                cwd=REPO, stdout=out, stderr=subprocess.STDOUT)
+    try:
+        await asyncio.sleep(4)
+        assert proc.poll() is None  # still trying, not crashed
+    finally:
+        proc.terminate()
+        proc.wait(10)
+    text = log.read_text()
+    assert text.count("cannot reach the apiserver") == 1
+    assert "Traceback" not in text
