@@ -541,6 +541,22 @@ ENDPOINTS = Printer(
 )
 
 
+def _endpointslice_row(es: dict[str, Any], now: float) -> list[Any]:
+    ports = ",".join(str(p.get("port")) if p.get("port") is not None else "<unset>"
+                     for p in es.get("ports") or []) or "<unset>"
+    addrs = [a for e in es.get("endpoints") or [] for a in e.get("addresses") or []]
+    shown = ",".join(addrs[:3]) + (f" + {len(addrs) - 3} more..." if len(addrs) > 3 else "") if addrs else "<unset>"
+    return [_md(es).get("name", ""), es.get("addressType", ""), ports, shown, _age(es, now)]
+
+
+ENDPOINTSLICE = Printer(
+    (_NAME, Column("AddressType", description="The type of address carried by the slice."),
+     Column("Ports", description="The ports the endpoints serve."),
+     Column("Endpoints", description="The addresses of the endpoints in the slice."), _AGE),
+    _endpointslice_row,
+)
+
+
 # ---------------------------------------------------------------------------------------------
 # ConfigMap, Secret
 

@@ -116,3 +116,18 @@ class EventStrategy(_NoStatus):
 
 class LeaseStrategy(_NoStatus):
     pass
+
+
+class EndpointSliceStrategy(_NoStatus):
+    def validate(self, obj: dict[str, Any]) -> list[FieldError]:
+        errs = super().validate(obj)
+        at = obj.get("addressType")
+        if at not in ("IPv4", "IPv6", "FQDN"):
+            errs.append(v.not_supported("addressType", at, ["FQDN", "IPv4", "IPv6"]))
+        return errs
+
+    def validate_update(self, new: dict[str, Any], old: dict[str, Any]) -> list[FieldError]:
+        errs = super().validate_update(new, old)
+        if new.get("addressType") != old.get("addressType"):
+            errs.append(v.invalid("addressType", new.get("addressType"), "field is immutable"))
+        return errs

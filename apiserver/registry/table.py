@@ -75,6 +75,7 @@ TABLE: tuple[Entry, ...] = (
     Entry(rs.REPLICASETS, workloads.ReplicaSetStrategy(), printers.REPLICASET,
           (STATUS, Subresource("scale", "Scale", ("get", "patch", "update"), "autoscaling"))),
     Entry(rs.LEASES, simple.LeaseStrategy(), printers.LEASE),
+    Entry(rs.ENDPOINTSLICES, simple.EndpointSliceStrategy(), printers.ENDPOINTSLICE),
 )
 
 _STATUS_STRATEGIES = {e.type: StatusStrategy(e.strategy) for e in TABLE}

@@ -69,10 +69,11 @@ EVENTS = ResourceType("", "v1", "Event", "events", True, ("ev",))
 DEPLOYMENTS = ResourceType("apps", "v1", "Deployment", "deployments", True, ("deploy",), _ALL)
 REPLICASETS = ResourceType("apps", "v1", "ReplicaSet", "replicasets", True, ("rs",), _ALL)
 LEASES = ResourceType("coordination.k8s.io", "v1", "Lease", "leases", True)
+ENDPOINTSLICES = ResourceType("discovery.k8s.io", "v1", "EndpointSlice", "endpointslices", True)
 
 ALL: tuple[ResourceType, ...] = (
     NAMESPACES, PODS, NODES, SERVICES, ENDPOINTS, CONFIGMAPS, SECRETS, EVENTS,
-    DEPLOYMENTS, REPLICASETS, LEASES,
+    DEPLOYMENTS, REPLICASETS, LEASES, ENDPOINTSLICES,
 )
 
 BY_PLURAL: dict[tuple[str, str], ResourceType] = {(r.group, r.plural): r for r in ALL}

@@ -19,7 +19,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from minik8s.api import apps, autoscaling, coordination, core
+from minik8s.api import apps, autoscaling, coordination, core, discovery
 
 __all__ = ["MODELS", "unknown_fields", "model_for"]
 
@@ -33,6 +33,7 @@ _KINDS: dict[str, tuple[type[BaseModel], ...]] = {
     "apps": (apps.Deployment, apps.DeploymentList, apps.ReplicaSet, apps.ReplicaSetList),
     "coordination.k8s.io": (coordination.Lease, coordination.LeaseList),
     "autoscaling": (autoscaling.Scale,),
+    "discovery.k8s.io": (discovery.EndpointSlice, discovery.EndpointSliceList),
 }
 
 MODELS: dict[tuple[str, str], type[BaseModel]] = {

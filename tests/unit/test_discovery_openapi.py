@@ -10,6 +10,9 @@ import pytest
 from apiserver import discovery, openapi, version
 from apiserver.registry import table
 
+# Every named API group the registry table serves.
+NAMED_GROUPS = {g for g in table.group_versions() if g}
+
 KUBECTL_ACCEPT = ("application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList,"
                   "application/json;g=apidiscovery.k8s.io;v=v2beta1;as=APIGroupDiscoveryList,"
                   "application/json")
@@ -93,7 +96,7 @@ def test_api_versions_and_group_list() -> None:
     groups = json.loads(discovery.apis_body())
     assert groups["kind"] == "APIGroupList"
     by = {g["name"]: g for g in groups["groups"]}
-    assert set(by) == {"apps", "coordination.k8s.io"}
+    assert set(by) == NAMED_GROUPS
     assert by["apps"]["preferredVersion"] == {"groupVersion": "apps/v1", "version": "v1"}
     assert json.loads(discovery.group_body("apps"))["kind"] == "APIGroup"
 
@@ -120,7 +123,7 @@ def test_aggregated_core_group() -> None:
 def test_aggregated_named_groups() -> None:
     body = json.loads(discovery.apis_body(V2))
     items = {i["metadata"]["name"]: i for i in body["items"]}
-    assert set(items) == {"apps", "coordination.k8s.io"}
+    assert set(items) == NAMED_GROUPS
     deploy = {r["resource"]: r for r in items["apps"]["versions"][0]["resources"]}["deployments"]
     scale = {s["subresource"]: s for s in deploy["subresources"]}["scale"]
     assert scale["responseKind"] == {"group": "autoscaling", "version": "v1", "kind": "Scale"}
@@ -172,7 +175,8 @@ def supports_field_validation(doc: dict[str, Any], gvk: dict[str, str]) -> bool:
 
 def test_v3_root_lists_every_group_version() -> None:
     assert set(json.loads(openapi.v3_root_body())["paths"]) == {"api/v1", "apis/apps/v1",
-                                                               "apis/coordination.k8s.io/v1"}
+                                                               "apis/coordination.k8s.io/v1",
+                                                               "apis/discovery.k8s.io/v1"}
     assert openapi.v3_document("apis/batch/v1") is None
     assert openapi.v3_body("apis/batch/v1") is None
     assert openapi.v3_body("/api/v1/") == openapi.v3_document("api/v1")[0]
