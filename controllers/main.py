@@ -1,0 +1,291 @@
+"""``minik8s-controller-manager``: the process running the controllers, as kube-controller-manager.
+
+Flags become one :class:`Config`; the effective configuration is logged once. With
+``--leader-elect`` (the default) the process campaigns for the Lease
+``kube-system/kube-controller-manager`` and runs the controllers only while it holds it, so
+several copies can run and one acts. Each term starts from scratch: a fresh informer factory
+and fresh controllers, so nothing stale survives a lost lease.
+
+Controllers come from one table, :data:`CONTROLLERS`: name → how to build it, its
+``--concurrent-<x>-syncs`` flag and default worker count, aliases, whether it runs by default,
+and any flags of its own. ``--controllers`` takes kube-controller-manager's syntax:
+``*`` (every default-on controller), ``name`` (enable), ``-name`` (disable), comma-separated.
+Adding a controller is one entry in the table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import dataclasses
+import logging
+import re
+import signal
+import socket
+import sys
+import uuid
+from collections.abc import Callable
+
+from controllers.base import Controller
+from minik8s.client.events import EventRecorder
+from minik8s.client.informer import SharedInformerFactory
+from minik8s.client.rest import ApiClient
+from minik8s.leaderelection import LeaderElector
+
+log = logging.getLogger("controller-manager")
+
+
+# -- the controller table -------------------------------------------------------------------
+
+@dataclasses.dataclass
+class ControllerContext:
+    """What a controller constructor gets: the client, the shared informers, all parsed flags."""
+
+    client: ApiClient
+    informers: SharedInformerFactory
+    options: argparse.Namespace
+    recorders: list[EventRecorder] = dataclasses.field(default_factory=list)
+
+    def recorder(self, component: str) -> EventRecorder:
+        """An EventRecorder for ``component`` (e.g. ``replicaset-controller``), closed at stop."""
+        rec = EventRecorder(self.client, component=component)
+        self.recorders.append(rec)
+        return rec
+
+
+@dataclasses.dataclass(frozen=True)
+class Registration:
+    new: Callable[[ControllerContext], Controller]
+    concurrency_flag: str            # e.g. "concurrent-replicaset-syncs"
+    default_workers: int = 5
+    aliases: tuple[str, ...] = ()
+    enabled_by_default: bool = True
+    add_flags: Callable[[argparse.ArgumentParser], None] | None = None
+
+    @property
+    def concurrency_dest(self) -> str:
+        return self.concurrency_flag.replace("-", "_")
+
+
+def _new_replicaset(ctx: ControllerContext) -> Controller:
+    from controllers.replicaset import ReplicaSetController
+
+    return ReplicaSetController(ctx.client, ctx.informers, recorder=ctx.recorder("replicaset-controller"))
+
+
+def _new_deployment(ctx: ControllerContext) -> Controller:
+    from controllers.deployment import DeploymentController
+
+    return DeploymentController(ctx.client, ctx.informers, recorder=ctx.recorder("deployment-controller"))
+
+
+CONTROLLERS: dict[str, Registration] = {
+    "replicaset": Registration(_new_replicaset, "concurrent-replicaset-syncs", 5,
+                               aliases=("replicaset-controller",)),
+    "deployment": Registration(_new_deployment, "concurrent-deployment-syncs", 5,
+                               aliases=("deployment-controller",)),
+}
+
+
+def _canonical(name: str) -> str:
+    if name in CONTROLLERS:
+        return name
+    for canon, reg in CONTROLLERS.items():
+        if name in reg.aliases:
+            return canon
+    raise ValueError(f'"{name}" is not in the list of known controllers: {", ".join(sorted(CONTROLLERS))}')
+
+
+def enabled_controllers(spec: str) -> list[str]:
+    """The controllers a ``--controllers`` value turns on, in table order."""
+    items = [s.strip() for s in spec.split(",") if s.strip()]
+    star = "*" in items
+    on: set[str] = set()
+    off: set[str] = set()
+    for item in items:
+        if item == "*":
+            continue
+        if item.startswith("-"):
+            off.add(_canonical(item[1:]))
+        else:
+            on.add(_canonical(item))
+    out = []
+    for name, reg in CONTROLLERS.items():
+        if name in off:
+            continue
+        if name in on or (star and reg.enabled_by_default):
+            out.append(name)
+    return out
+
+
+# -- flags ----------------------------------------------------------------------------------
+
+_DURATION = re.compile(r"^(?:(\d+(?:\.\d+)?)h)?(?:(\d+(?:\.\d+)?)m(?!s))?(?:(\d+(?:\.\d+)?)s)?(?:(\d+(?:\.\d+)?)ms)?$")
+
+
+def parse_duration(text: str) -> float:
+    """Seconds from a Go duration (``15s``, ``1m30s``, ``500ms``) or a bare number of seconds."""
+    text = text.strip()
+    try:
+        return float(text)
+    except ValueError:
+        pass
+    m = _DURATION.match(text)
+    if not text or m is None or not any(m.groups()):
+        raise argparse.ArgumentTypeError(f"invalid duration {text!r} (e.g. 15s, 1m30s, 500ms)")
+    h, mi, s, ms = (float(g) if g else 0.0 for g in m.groups())
+    return h * 3600 + mi * 60 + s + ms / 1000
+
+
+def parse_bool(text: str) -> bool:
+    """Go's strconv.ParseBool, as ``--leader-elect=false`` is written."""
+    if text in ("1", "t", "T", "true", "True", "TRUE"):
+        return True
+    if text in ("0", "f", "F", "false", "False", "FALSE"):
+        return False
+    raise argparse.ArgumentTypeError(f"invalid boolean {text!r}")
+
+
+@dataclasses.dataclass(frozen=True)
+class Config:
+    apiserver: str | None
+    kubeconfig: str | None
+    controllers: tuple[str, ...]
+    workers: dict[str, int]
+    leader_elect: bool
+    lease_duration: float
+    renew_deadline: float
+    retry_period: float
+    lease_name: str
+    lease_namespace: str
+    identity: str
+    log_level: str
+    options: argparse.Namespace = dataclasses.field(repr=False, compare=False)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="minik8s-controller-manager",
+                                description="Runs the minik8s controllers (replicaset, deployment, ...).")
+    p.add_argument("--apiserver", "--master", dest="apiserver", help="the apiserver URL, e.g. http://127.0.0.1:6443")
+    p.add_argument("--kubeconfig", help="a kubeconfig to reach the apiserver (when --apiserver is not given)")
+    p.add_argument("--controllers", default="*",
+                   help="controllers to run: '*' for all on by default, 'name' to enable, '-name' to disable "
+                        f"(known: {', '.join(CONTROLLERS)})")
+    p.add_argument("--leader-elect", type=parse_bool, nargs="?", const=True, default=True,
+                   help="campaign for a Lease and act only while holding it (default true)")
+    p.add_argument("--leader-elect-lease-duration", type=parse_duration, default=15.0)
+    p.add_argument("--leader-elect-renew-deadline", type=parse_duration, default=10.0)
+    p.add_argument("--leader-elect-retry-period", type=parse_duration, default=2.0)
+    p.add_argument("--leader-elect-resource-name", default="kube-controller-manager")
+    p.add_argument("--leader-elect-resource-namespace", default="kube-system")
+    p.add_argument("--identity", default=None, help="leader-election identity (default hostname_uuid)")
+    p.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
+    for reg in CONTROLLERS.values():
+        p.add_argument(f"--{reg.concurrency_flag}", dest=reg.concurrency_dest, type=int, default=reg.default_workers,
+                       help=f"workers syncing concurrently (default {reg.default_workers})")
+        if reg.add_flags is not None:
+            reg.add_flags(p)
+    return p
+
+
+def parse_args(argv: list[str] | None = None) -> Config:
+    p = build_parser()
+    a = p.parse_args(argv)
+    if not a.apiserver and not a.kubeconfig:
+        p.error("one of --apiserver or --kubeconfig is required")
+    try:
+        names = enabled_controllers(a.controllers)
+    except ValueError as e:
+        p.error(f"--controllers: {e}")
+    for name in names:
+        if getattr(a, CONTROLLERS[name].concurrency_dest) < 1:
+            p.error(f"--{CONTROLLERS[name].concurrency_flag} must be at least 1")
+    identity = a.identity or f"{socket.gethostname()}_{uuid.uuid4()}"
+    return Config(
+        apiserver=a.apiserver, kubeconfig=a.kubeconfig, controllers=tuple(names),
+        workers={n: getattr(a, CONTROLLERS[n].concurrency_dest) for n in names},
+        leader_elect=a.leader_elect, lease_duration=a.leader_elect_lease_duration,
+        renew_deadline=a.leader_elect_renew_deadline, retry_period=a.leader_elect_retry_period,
+        lease_name=a.leader_elect_resource_name, lease_namespace=a.leader_elect_resource_namespace,
+        identity=identity, log_level=a.log_level, options=a,
+    )
+
+
+# -- running --------------------------------------------------------------------------------
+
+async def run_controllers(client: ApiClient, cfg: Config) -> None:
+    """Build the enabled controllers on a fresh informer factory and run them until cancelled."""
+    informers = SharedInformerFactory(client)
+    ctx = ControllerContext(client=client, informers=informers, options=cfg.options)
+    running: list[tuple[str, Controller]] = []
+    for name in cfg.controllers:
+        running.append((name, CONTROLLERS[name].new(ctx)))
+        log.info("starting controller %s with %d workers", name, cfg.workers[name])
+    informers.start()
+    tasks = [asyncio.create_task(ctrl.run(cfg.workers[name]), name=f"controller {name}") for name, ctrl in running]
+    try:
+        if tasks:
+            await asyncio.gather(*tasks)
+        else:
+            await asyncio.Event().wait()  # nothing enabled: hold the lease and idle
+    finally:
+        for t in tasks:
+            t.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        await informers.shutdown()
+        for rec in ctx.recorders:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(rec.close(), 5.0)
+
+
+async def amain(cfg: Config) -> None:
+    if cfg.apiserver:
+        client = ApiClient(cfg.apiserver, user_agent="minik8s-controller-manager")
+    else:
+        client = ApiClient.from_kubeconfig(cfg.kubeconfig, user_agent="minik8s-controller-manager")
+    async with client:
+        if not cfg.leader_elect:
+            await run_controllers(client, cfg)
+            return
+        elector = LeaderElector(client, name=cfg.lease_name, namespace=cfg.lease_namespace, identity=cfg.identity,
+                                lease_duration=cfg.lease_duration, renew_deadline=cfg.renew_deadline,
+                                retry_period=cfg.retry_period)
+        while True:
+            log.info("%s: attempting to acquire leader lease %s/%s...", cfg.identity, cfg.lease_namespace,
+                     cfg.lease_name)
+
+            async def lead() -> None:
+                log.info("%s: successfully acquired lease %s/%s", cfg.identity, cfg.lease_namespace, cfg.lease_name)
+                await run_controllers(client, cfg)
+
+            await elector.run(lead)
+            log.warning("%s: leader election lost; campaigning again", cfg.identity)
+
+
+def main(argv: list[str] | None = None) -> None:
+    cfg = parse_args(argv)
+    logging.basicConfig(level=cfg.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    log.info("starting with %s", cfg)
+    try:
+        import uvloop  # noqa: PLC0415 - optional speed-up, as the other processes use it
+        runner = uvloop.run
+    except ImportError:
+        runner = asyncio.run
+
+    async def with_signals() -> None:
+        task = asyncio.current_task()
+        loop = asyncio.get_running_loop()
+        assert task is not None
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, task.cancel)
+        with contextlib.suppress(asyncio.CancelledError):
+            await amain(cfg)
+        log.info("stopped")
+
+    runner(with_signals())
+    sys.exit(0)
+
+
+if __name__ == "__main__":
+    main()
