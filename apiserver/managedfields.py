@@ -233,6 +233,8 @@ class Shape(enum.Enum):
 # Kubernetes marks these structs +structType=atomic: they are owned, merged and replaced whole.
 _ATOMIC_STRUCTS: frozenset[str] = frozenset({"LabelSelector", "ObjectReference", "LocalObjectReference",
                                              "NodeSelector"})
+# Maps Kubernetes marks +mapType=atomic: replaced and owned whole, like their structs' selectors.
+_ATOMIC_MAPS: frozenset[tuple[str, str]] = frozenset({("ServiceSpec", "selector"), ("PodSpec", "nodeSelector")})
 # Lists whose Kubernetes list-map-keys are more than their strategic merge key (ports are
 # keyed by port and protocol); the extra keys' defaults fill in when an item omits them.
 _EXTRA_KEYS: dict[str, dict[str, Any]] = {"containerPort": {"protocol": "TCP"}, "port": {"protocol": "TCP"}}
@@ -307,6 +309,8 @@ def _struct_fields(model: type[BaseModel]) -> dict[str, StructField]:
         merge_key = getattr(node, "merge_key", None)
         strategy = getattr(node, "patch_strategy", None) or ""
         t = _type_of_annotation(info.annotation, merge_key=merge_key, strategy=strategy)
+        if (model.__name__, wire) in _ATOMIC_MAPS:
+            t = Type(Shape.ATOMIC)
         out[wire] = StructField(t, not _optional(info.annotation))
     return out
 

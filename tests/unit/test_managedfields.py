@@ -12,7 +12,7 @@ from apiserver import apply, errors
 from apiserver import managedfields as mf
 from apiserver.managedfields import FieldSet, Managers
 from minik8s.api.apps import Deployment
-from minik8s.api.core import ConfigMap, Pod
+from minik8s.api.core import ConfigMap, Pod, Service
 from minik8s.api.base import to_dict
 
 NGINX = 'k:{"name":"nginx"}'
@@ -119,6 +119,15 @@ def test_fieldset_of_sets_nulls_empty_maps_and_skips_unknown_fields():
         "f:data": {"f:k": {}},
         "f:metadata": {"f:annotations": {}, "f:finalizers": {'v:"x"': {}}, "f:labels": {}},
     }
+
+
+def test_atomic_maps_and_port_protocol_keys_as_kubernetes_declares_them():
+    svc = {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "dns"},
+           "spec": {"selector": {"app": "dns"},
+                    "ports": [{"port": 53, "protocol": "UDP"}, {"port": 53, "protocol": "TCP"}]}}
+    v1 = mf.fieldset_of(svc, Service).to_fields_v1()
+    assert v1["f:spec"]["f:selector"] == {}
+    assert set(v1["f:spec"]["f:ports"]) == {'k:{"port":53,"protocol":"TCP"}', 'k:{"port":53,"protocol":"UDP"}'}
 
 
 # ---- comparing -------------------------------------------------------------------------------
