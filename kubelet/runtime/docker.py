@@ -167,9 +167,9 @@ class DockerRuntime(ri.ContainerRuntime):
 
         try:
             await _call(pull)
+        except ri.ImagePullError:
+            raise
         except ri.RuntimeError_ as exc:
-            if isinstance(exc, ri.ImagePullError):
-                raise
             raise ri.ImagePullError(image, f'failed to pull image "{image}": {exc}') from exc
         pulled = await self._image_id(image)
         if pulled is None:
