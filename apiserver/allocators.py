@@ -197,3 +197,15 @@ class ServiceAllocator:
     def release_new(self, new: dict[str, Any], old: dict[str, Any] | None) -> None:
         """After a failed write: free what ``allocate`` took for ``new`` beyond ``old``'s."""
         self.release_replaced(old, new)
+
+    # ---- the REST storage's WriteHooks protocol -------------------------------------------
+
+    def before_write(self, new: dict[str, Any], old: dict[str, Any] | None) -> list[FieldError]:
+        return self.allocate(new, old)
+
+    def after_write(self, new: dict[str, Any] | None, old: dict[str, Any] | None, *, ok: bool) -> None:
+        if ok:
+            if old is not None:
+                self.release_replaced(new, old)
+        elif new is not None:
+            self.release_new(new, old)

@@ -22,7 +22,10 @@ from fastapi import FastAPI
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
-from apiserver import discovery, errors, openapi, printers, version
+from minik8s.api import resources as rs
+
+from apiserver import discovery, errors, managedfields, openapi, printers, version
+from apiserver.allocators import ServiceAllocator
 from apiserver.registry import table as registry
 from apiserver.registry.table import Entry
 from apiserver.rest import ListOptions, RestStorage, Result
@@ -100,13 +103,15 @@ class ApiServer:
     def __init__(self, storage: Storage) -> None:
         self.storage = storage
         self.cache = WatchCache(storage)
-        self.rest = RestStorage(storage, self.cache)
+        self.services = ServiceAllocator()
+        self.rest = RestStorage(storage, self.cache, hooks={rs.SERVICES: self.services})
         self.subresources = Subresources(self.rest)
         self.ready = False
 
     async def start(self) -> None:
         await self.storage.start()
         await self.cache.start()
+        self.services.rebuild(self.cache.snapshot(rs.SERVICES.plural, "/registry/services/")[0])
         await self._ensure_system_namespaces()
         self.ready = True
 
@@ -121,7 +126,7 @@ class ApiServer:
         for name in ("default", "kube-system", "kube-public", "kube-node-lease"):
             try:
                 await self.rest.create(entry, None, {"apiVersion": "v1", "kind": "Namespace",
-                                                     "metadata": {"name": name}})
+                                                     "metadata": {"name": name}}, field_manager="kube-apiserver")
             except errors.AlreadyExists:
                 pass
 
@@ -188,6 +193,7 @@ class ApiServer:
                                     f'Expected one of: Ignore, Warn, Strict')
         if sub is not None and sub not in ("status", "finalize"):
             return await self.subresources.handle(request, self, info)
+        manager = managedfields.manager_name(q.get("fieldManager"), request.headers.get("user-agent"))
         if method == "GET":
             if name is None or info.watch_path:
                 opts = ListOptions(q.get("labelSelector"), q.get("fieldSelector"), int(q.get("limit") or 0),
@@ -210,14 +216,15 @@ class ApiServer:
             if name is not None:
                 raise errors.MethodNotAllowed(f"the server does not allow this method on the requested resource")
             body = await self.read_body(request)
-            res = await self.rest.create(entry, ns, body, field_validation=validation, dry_run=dry_run)
+            res = await self.rest.create(entry, ns, body, field_validation=validation, dry_run=dry_run,
+                                         field_manager=manager)
             return json_response(res.body, res.code, res.warnings)
         if method == "PUT":
             if name is None:
                 raise errors.MethodNotAllowed("the server does not allow this method on the requested resource")
             body = await self.read_body(request)
             res = await self.rest.update(entry, ns, name, body, subresource=sub, field_validation=validation,
-                                         dry_run=dry_run)
+                                         dry_run=dry_run, field_manager=manager)
             return json_response(res.body, res.code, res.warnings)
         if method == "PATCH":
             if name is None:
@@ -232,7 +239,7 @@ class ApiServer:
                                                     field_validation=validation, dry_run=dry_run)
             else:
                 res = await self.rest.patch(entry, ns, name, body, ctype, subresource=sub,
-                                            field_validation=validation, dry_run=dry_run)
+                                            field_validation=validation, dry_run=dry_run, field_manager=manager)
             return json_response(res.body, res.code, res.warnings)
         if method == "DELETE":
             body = await self.read_body(request)

@@ -21,7 +21,7 @@ import logging
 import secrets
 import uuid
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Protocol
 
 import orjson
 import pydantic
@@ -29,6 +29,7 @@ import pydantic
 from minik8s import fields as fieldsel
 from minik8s import labels
 from minik8s.api.base import now_rfc3339
+from minik8s.api.resources import ResourceType
 from minik8s.api.schema import unknown_fields
 
 from apiserver import errors, managedfields
@@ -106,12 +107,25 @@ def _jsonable(v: Any) -> bool:
         return False
 
 
+class WriteHooks(Protocol):
+    """Per-resource work around writes that needs more than a stateless strategy, such as
+    allocating a service's ClusterIP (``apiserver/allocators.py``), as Kubernetes' REST storage
+    decorators do. ``before_write`` runs after validation and may fill fields; ``after_write``
+    learns whether the write landed (``new`` None: the object was removed)."""
+
+    def before_write(self, new: dict[str, Any], old: dict[str, Any] | None) -> list[FieldError]: ...
+
+    def after_write(self, new: dict[str, Any] | None, old: dict[str, Any] | None, *, ok: bool) -> None: ...
+
+
 class RestStorage:
     """The generic handlers, shared by every resource of the table."""
 
-    def __init__(self, storage: Storage, cache: WatchCache) -> None:
+    def __init__(self, storage: Storage, cache: WatchCache, *,
+                 hooks: dict[ResourceType, WriteHooks] | None = None) -> None:
         self.storage = storage
         self.cache = cache
+        self.hooks = hooks or {}
         self._schemas: dict[type, Any] = {}
 
     # ---- decoding and defaulting -------------------------------------------------------
@@ -287,14 +301,25 @@ class RestStorage:
                 md["name"] = md["generateName"] + "".join(secrets.choice(_ALPHANUMS) for _ in range(5))
             new = self._prepare_create(entry, obj)
             self._set_managed_fields(entry, None, new, field_manager, None, managed_fields)
-            if dry_run:
-                return Result(new, 201, warnings)
+            hooks = self.hooks.get(entry.type)
+            if hooks is not None:
+                errs = hooks.before_write(new, None)
+                if errs:
+                    raise self._invalid(entry, new, errs)
+            ok = False
             try:
-                kv = await self.storage.create(storage_key(entry, ns, md["name"]), orjson.dumps(new))
-            except KeyExists:
-                if generated and attempt < 7:
-                    continue
-                raise errors.AlreadyExists.of(entry.type, md["name"]) from None
+                if dry_run:
+                    return Result(new, 201, warnings)
+                try:
+                    kv = await self.storage.create(storage_key(entry, ns, md["name"]), orjson.dumps(new))
+                except KeyExists:
+                    if generated and attempt < 7:
+                        continue
+                    raise errors.AlreadyExists.of(entry.type, md["name"]) from None
+                ok = True
+            finally:
+                if hooks is not None:
+                    hooks.after_write(new, None, ok=ok)
             new["metadata"]["resourceVersion"] = str(kv.mod_revision)
             return Result(new, 201, warnings)
         raise AssertionError("unreachable")
@@ -373,22 +398,33 @@ class RestStorage:
         if errs:
             raise self._invalid(entry, new, errs)
         strategy.canonicalize(new)
+        hooks = self.hooks.get(entry.type) if subresource is None else None
+        if hooks is not None:
+            errs = hooks.before_write(new, current)
+            if errs:
+                raise self._invalid(entry, new, errs)
         self._set_managed_fields(entry, current, new, field_manager, subresource, managed_fields)
-        if new == current:  # a no-op update writes nothing and keeps the resourceVersion
-            return Result(current)
-        if dry_run:
-            return Result(new)
-        key = storage_key(entry, namespace, name)
-        if md.get("deletionTimestamp") and self._removable(entry, new):
-            await self._delete_now(entry, key, int(cur_md["resourceVersion"]), name)
-            return Result(new)
-        stored = {**new, "metadata": {k: v for k, v in md.items() if k != "resourceVersion"}}
+        ok = False
         try:
-            kv = await self.storage.update(key, orjson.dumps(stored), expected_revision=int(cur_md["resourceVersion"]))
-        except RevisionMismatch:
-            raise errors.Conflict.of(entry.type, name, CONFLICT_MSG) from None
-        except KeyNotFound:
-            raise errors.NotFound.of(entry.type, name) from None
+            if new == current:  # a no-op update writes nothing and keeps the resourceVersion
+                return Result(current)
+            if dry_run:
+                return Result(new)
+            key = storage_key(entry, namespace, name)
+            if md.get("deletionTimestamp") and self._removable(entry, new):
+                await self._delete_now(entry, key, int(cur_md["resourceVersion"]), name, current)
+                return Result(new)
+            stored = {**new, "metadata": {k: v for k, v in md.items() if k != "resourceVersion"}}
+            try:
+                kv = await self.storage.update(key, orjson.dumps(stored), expected_revision=int(cur_md["resourceVersion"]))
+            except RevisionMismatch:
+                raise errors.Conflict.of(entry.type, name, CONFLICT_MSG) from None
+            except KeyNotFound:
+                raise errors.NotFound.of(entry.type, name) from None
+            ok = True
+        finally:
+            if hooks is not None:
+                hooks.after_write(new, current, ok=ok)
         md["resourceVersion"] = str(kv.mod_revision)
         return Result(new)
 
@@ -416,13 +452,16 @@ class RestStorage:
             return False
         return not md.get("deletionGracePeriodSeconds")
 
-    async def _delete_now(self, entry: Entry, key: str, revision: int, name: str) -> None:
+    async def _delete_now(self, entry: Entry, key: str, revision: int, name: str, obj: dict[str, Any]) -> None:
         try:
             await self.storage.delete(key, expected_revision=revision)
         except RevisionMismatch:
             raise errors.Conflict.of(entry.type, name, CONFLICT_MSG) from None
         except KeyNotFound:
             raise errors.NotFound.of(entry.type, name) from None
+        hooks = self.hooks.get(entry.type)
+        if hooks is not None:
+            hooks.after_write(None, obj, ok=True)
 
     async def patch(self, entry: Entry, namespace: str | None, name: str, patch: Any, content_type: str, *,
                     subresource: str | None = None, field_validation: str = "Warn", dry_run: bool = False,
@@ -526,7 +565,7 @@ class RestStorage:
         key = storage_key(entry, namespace, name)
         if not pending:
             if not dry_run:
-                await self._delete_now(entry, key, int(md["resourceVersion"]), name)
+                await self._delete_now(entry, key, int(md["resourceVersion"]), name, current)
             if entry.type.plural == "pods":  # pods answer with the deleted object, as Kubernetes' pod store
                 return Result(current)
             details = {"name": name, "kind": entry.type.plural, "uid": md.get("uid")}
@@ -552,7 +591,7 @@ class RestStorage:
         if dry_run:
             return Result(new)
         if self._removable(entry, new) and grace is None:
-            await self._delete_now(entry, key, int(md["resourceVersion"]), name)
+            await self._delete_now(entry, key, int(md["resourceVersion"]), name, current)
             return Result(new)
         stored = {**new, "metadata": {k: v for k, v in nmd.items() if k != "resourceVersion"}}
         try:

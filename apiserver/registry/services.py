@@ -20,6 +20,10 @@ class ServiceStrategy(Strategy):
         super().prepare_for_create(obj)
         obj["status"] = {"loadBalancer": {}}
 
+    def prepare_for_update(self, new: dict[str, Any], old: dict[str, Any]) -> None:
+        super().prepare_for_update(new, old)
+        _drop_type_dependent_fields(new.get("spec") or {}, old.get("spec") or {})
+
     def validate(self, obj: dict[str, Any]) -> list[FieldError]:
         errs = v.validate_object_meta(obj, name_rule=v.dns1035_label)
         spec = obj.get("spec") or {}
@@ -72,3 +76,22 @@ class ServiceStrategy(Strategy):
         if old_ip and new_ip and old_ip != new_ip and (new.get("spec") or {}).get("type") != "ExternalName":
             errs.append(v.invalid("spec.clusterIP", new_ip, "field is immutable"))
         return errs
+
+
+def _needs_node_ports(spec: dict[str, Any]) -> bool:
+    return spec.get("type") in ("NodePort", "LoadBalancer")
+
+
+def _drop_type_dependent_fields(new: dict[str, Any], old: dict[str, Any]) -> None:
+    """A type change drops the values the old type needed and the user did not change
+    (Kubernetes' dropTypeDependentFields): NodePort → ClusterIP loses its node ports,
+    → ExternalName its cluster IPs."""
+    if _needs_node_ports(old) and not _needs_node_ports(new):
+        old_ports = {p.get("nodePort") for p in old.get("ports") or []}
+        for p in new.get("ports") or []:
+            if p.get("nodePort") in old_ports:
+                p.pop("nodePort", None)
+    if new.get("type") == "ExternalName" and old.get("type") != "ExternalName":
+        for f in ("clusterIP", "clusterIPs"):
+            if new.get(f) == old.get(f):
+                new.pop(f, None)

@@ -342,3 +342,43 @@ def test_discovery_and_version(api):
     assert {"deployments", "deployments/scale", "replicasets"} <= apps
     for path in ("/healthz", "/livez", "/readyz"):
         assert api.get(path).text == "ok"
+
+
+def service(name: str, type_: str = "ClusterIP", **spec) -> dict:
+    return {"apiVersion": "v1", "kind": "Service", "metadata": {"name": name},
+            "spec": {"type": type_, "selector": {"app": name}, "ports": [{"port": 80, "targetPort": 8080}], **spec}}
+
+
+def test_service_cluster_ip_and_node_port_allocation(api, ns):
+    r = api.post(f"/api/v1/namespaces/{ns}/services", json=service("a", "NodePort"))
+    assert r.status_code == 201, r.text
+    spec = r.json()["spec"]
+    assert spec["clusterIP"].startswith("10.") and spec["clusterIPs"] == [spec["clusterIP"]]
+    node_port = spec["ports"][0]["nodePort"]
+    assert 30000 <= node_port <= 32767
+    # the same IP or node port again is refused, naming the field
+    r = api.post(f"/api/v1/namespaces/{ns}/services",
+                 json=service("b", "NodePort", clusterIP=spec["clusterIP"],
+                              ports=[{"port": 80, "nodePort": node_port}]))
+    assert r.status_code == 422
+    fields = {c["field"] for c in r.json()["details"]["causes"]}
+    assert fields == {"spec.clusterIPs", "spec.ports[0].nodePort"}
+    r = api.post(f"/api/v1/namespaces/{ns}/services", json=service("c", clusterIP="192.168.0.1"))
+    assert r.status_code == 422 and "not in the valid range" in r.text
+    # an update keeps the IP; deleting frees it for a new service
+    r = api.patch(f"/api/v1/namespaces/{ns}/services/a", content=json.dumps({"spec": {"type": "ClusterIP"}}),
+                  headers={"content-type": "application/merge-patch+json"})
+    assert r.json()["spec"]["clusterIP"] == spec["clusterIP"] and "nodePort" not in r.json()["spec"]["ports"][0]
+    api.delete(f"/api/v1/namespaces/{ns}/services/a")
+    r = api.post(f"/api/v1/namespaces/{ns}/services", json=service("d", clusterIP=spec["clusterIP"]))
+    assert r.status_code == 201 and r.json()["spec"]["clusterIP"] == spec["clusterIP"]
+    headless = api.post(f"/api/v1/namespaces/{ns}/services", json=service("h", clusterIP="None")).json()
+    assert headless["spec"]["clusterIPs"] == ["None"]
+
+
+def test_field_managers_recorded(api, ns):
+    r = api.post(f"/api/v1/namespaces/{ns}/configmaps", params={"fieldManager": "tester"},
+                 json={"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "m"}, "data": {"a": "1"}})
+    entries = r.json()["metadata"]["managedFields"]
+    assert entries[0]["manager"] == "tester" and entries[0]["operation"] == "Update"
+    assert "f:data" in entries[0]["fieldsV1"]
