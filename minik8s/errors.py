@@ -1,7 +1,8 @@
 """The one exception tree of the minik8s client side.
 
-Everything the REST client, informers and leader election raise is one of these; httpx errors
-are converted here at the boundary (``rest.py``), so no caller ever catches an httpx type.
+Everything the REST client, informers and leader election raise is one of these; aiohttp
+errors are converted into them at the boundary (``client/rest.py``), so no caller ever catches
+an aiohttp type.
 An :class:`ApiError` carries the server's ``meta/v1 Status`` unchanged, so a component can
 report it exactly as ``kubectl`` would.
 
@@ -9,7 +10,8 @@ report it exactly as ``kubectl`` would.
 
     Exception
      └── MiniK8sError                  base of everything below
-          ├── ConnectionFailed         the apiserver could not be reached (refused, DNS, TLS, reset)
+          ├── ConnectionFailed         the apiserver could not be reached (refused, DNS, TLS, reset,
+          │                            timeout) or a response stream broke off
           └── ApiError                 the apiserver answered with a non-2xx Status
                ├── BadRequest          400 BadRequest
                ├── Unauthorized        401 Unauthorized

@@ -59,7 +59,7 @@ class Informer:
 
     def __init__(
         self,
-        client,  # minik8s.client.rest.ApiClient (untyped to keep this module free of httpx)
+        client,  # minik8s.client.rest.ApiClient (untyped to keep this module free of HTTP)
         rt: ResourceType,
         *,
         namespace: str | None = None,

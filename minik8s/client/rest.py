@@ -1,25 +1,33 @@
 """The REST client: the only code outside the apiserver that speaks HTTP to it.
 
-One :class:`ApiClient` per process holds one ``httpx.AsyncClient`` (HTTP/1.1 keep-alive, a
-connection pool sized for many long-lived watches beside ordinary requests). Methods take a
-:class:`~minik8s.api.resources.ResourceType` and plain Kubernetes JSON dicts, build the
-Kubernetes REST paths, and raise :mod:`minik8s.errors` for every non-2xx answer or
-unreachable server. ``watch`` parses the newline-delimited event stream incrementally with
-``json.loads`` per line: controllers fan in many watches, so parsing cost matters.
+One :class:`ApiClient` per process holds one ``aiohttp.ClientSession`` (HTTP/1.1 keep-alive,
+a connection pool sized for many long-lived watches beside ordinary requests), made on first
+use inside the running event loop, so a client may be built before the loop runs. aiohttp
+rather than httpx because this is the hot path of the whole cluster: on these 2-core machines
+httpx's pool managed ~1,500 sequential and only ~200–370 requests/s with 32 in flight, aiohttp
+~6,800 and ~10,900 (see ``tests/perf/client_bench.py`` and ``tests/perf/RESULTS.md``).
+
+Methods take a :class:`~minik8s.api.resources.ResourceType` and plain Kubernetes JSON dicts,
+build the Kubernetes REST paths, and raise :mod:`minik8s.errors` for every non-2xx answer or
+unreachable server; no aiohttp type crosses this module's boundary. JSON goes through
+``orjson`` both ways; ``watch`` splits the newline-delimited event stream itself and parses
+each line with ``orjson.loads``: controllers fan in many watches, so parsing cost matters.
 """
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import dataclasses
-import json
+import json as _stdjson
 import os
 import ssl
 import tempfile
 from collections.abc import AsyncIterator, Mapping
 from typing import Any, Literal
 
-import httpx
+import aiohttp
+import orjson
 
 from minik8s import errors
 from minik8s.api.resources import ResourceType
@@ -30,13 +38,18 @@ PATCH_CONTENT_TYPES: dict[str, str] = {
     "merge": "application/merge-patch+json",
     "strategic": "application/strategic-merge-patch+json",
     "json": "application/json-patch+json",
-    # Server-side apply takes YAML; JSON is YAML, so the body is still json.dumps.
+    # Server-side apply takes YAML; JSON is YAML, so the body is still JSON.
     "apply": "application/apply-patch+yaml",
 }
 
 # A watch may sit idle for minutes; the server ends it at timeoutSeconds, so the read timeout
 # only has to catch a server that went silent without closing: allow this much beyond it.
 _WATCH_READ_SLACK = 30.0
+# Idle pooled connections live this long: long enough to carry a controller's request bursts.
+_KEEPALIVE_SECONDS = 60.0
+
+# The `timeout` argument of request(): "default" is the client's total timeout.
+Timeout = float | None | Literal["default"]
 
 
 @dataclasses.dataclass(slots=True)
@@ -91,8 +104,98 @@ def _query(params: Mapping[str, Any]) -> dict[str, str]:
     return out
 
 
+class Response:
+    """The answer of :meth:`ApiClient.request`: ours, so no aiohttp type leaks to callers.
+
+    ``status_code``, ``headers`` (a case-insensitive mapping) and, once read, ``content``,
+    ``text`` and ``json()``. A response from ``request(..., stream=True)`` has its body unread:
+    iterate ``aiter_bytes()`` or ``await aread()``, and always ``await aclose()`` (reading to
+    the end also returns the connection to the pool). Errors while reading raise
+    :class:`~minik8s.errors.ConnectionFailed`.
+    """
+
+    __slots__ = ("status_code", "headers", "_content", "_raw", "_server")
+
+    def __init__(self, status_code: int, headers: Mapping[str, str], content: bytes | None, *,
+                 raw: aiohttp.ClientResponse | None = None, server: str = "") -> None:
+        self.status_code = status_code
+        self.headers = headers
+        self._content = content
+        self._raw = raw
+        self._server = server
+
+    def __repr__(self) -> str:
+        return f"<Response [{self.status_code}]>"
+
+    @property
+    def is_success(self) -> bool:
+        return 200 <= self.status_code < 300
+
+    @property
+    def content(self) -> bytes:
+        if self._content is None:
+            raise RuntimeError("the body of a streamed response is not read yet: await aread() first")
+        return self._content
+
+    @property
+    def encoding(self) -> str:
+        ctype = self.headers.get("Content-Type", "")
+        for part in ctype.split(";")[1:]:
+            key, _, value = part.strip().partition("=")
+            if key.lower() == "charset" and value:
+                return value.strip('"')
+        return "utf-8"
+
+    @property
+    def text(self) -> str:
+        return self.content.decode(self.encoding, "replace")
+
+    def json(self) -> Any:
+        return orjson.loads(self.content)
+
+    async def aiter_bytes(self) -> AsyncIterator[bytes]:
+        """The body as it arrives, in chunks of whatever size the network delivers."""
+        if self._raw is None:
+            if self._content:
+                yield self._content
+            return
+        try:
+            async for chunk in self._raw.content.iter_any():
+                yield chunk
+        except (aiohttp.ClientError, TimeoutError) as e:
+            raise _connection_failed(e, self._server) from e
+
+    async def aread(self) -> bytes:
+        """The whole (rest of the) body; the connection goes back to the pool."""
+        if self._content is None:
+            assert self._raw is not None
+            try:
+                self._content = await self._raw.read()
+            except (aiohttp.ClientError, TimeoutError) as e:
+                raise _connection_failed(e, self._server) from e
+            finally:
+                _finish(self._raw)
+        return self._content
+
+    async def aclose(self) -> None:
+        """Release the connection: pooled again when the body was read to its end, else closed
+        at once (an unread stream cannot be reused)."""
+        if self._raw is not None:
+            _finish(self._raw)
+
+
+def _finish(raw: aiohttp.ClientResponse) -> None:
+    if raw.content.is_eof():
+        raw.release()
+    else:
+        raw.close()
+
+
 class ApiClient:
-    """An asynchronous Kubernetes REST client over one shared, pooled httpx connection set."""
+    """An asynchronous Kubernetes REST client over one shared, pooled aiohttp session.
+
+    Use it as an async context manager or ``await close()`` it. It belongs to the event loop
+    it first makes a request in."""
 
     def __init__(
         self,
@@ -106,31 +209,29 @@ class ApiClient:
         user_agent: str = "minik8s",
         namespace: str = "default",
         max_connections: int = 1000,
-        transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
         """``namespace`` is the default for calls naming one object of a namespaced type
         (kubeconfig's context namespace); lists without a namespace span all namespaces.
-        ``transport`` is for tests and in-process use (e.g. ``httpx.ASGITransport``)."""
+        ``timeout`` bounds each ordinary request whole (connect, send, read the body)."""
         self.server = server.rstrip("/")
         self.namespace = namespace
         self.timeout = timeout
+        self._max_connections = max_connections
+        self._ssl: ssl.SSLContext | Literal[False]
         if isinstance(verify, ssl.SSLContext):
-            tls: ssl.SSLContext | bool = verify
+            self._ssl = verify
         elif self.server.startswith("https://"):
-            tls = make_ssl_context(ca_file=ca_file, client_cert=client_cert, verify=verify)
+            self._ssl = make_ssl_context(ca_file=ca_file, client_cert=client_cert, verify=verify)
         else:
-            tls = verify
-        headers = {"User-Agent": user_agent, "Accept": "application/json"}
+            self._ssl = False  # plain HTTP: no TLS at all
+        # Sent on every request; from_kubeconfig may still set Authorization before first use.
+        self._headers: dict[str, str] = {"User-Agent": user_agent, "Accept": "application/json"}
         if token:
-            headers["Authorization"] = f"Bearer {token}"
-        # Every watch pins one connection for minutes: the pool must be far larger than
-        # httpx's default of 100, and keep enough idle ones warm for request bursts.
-        limits = httpx.Limits(max_connections=max_connections, max_keepalive_connections=200,
-                              keepalive_expiry=60.0)
-        self._http = httpx.AsyncClient(
-            base_url=self.server, headers=headers, verify=tls, timeout=httpx.Timeout(timeout),
-            limits=limits, transport=transport, http2=False, trust_env=False,
-        )
+            self._headers["Authorization"] = f"Bearer {token}"
+        self._default_timeout = aiohttp.ClientTimeout(total=timeout)
+        self._session: aiohttp.ClientSession | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._closed = False
 
     @classmethod
     def from_kubeconfig(cls, path: str | None = None, *, context: str | None = None, **kwargs: Any) -> ApiClient:
@@ -150,11 +251,33 @@ class ApiClient:
         client = cls(cfg.server, token=cfg.token, verify=verify, namespace=cfg.namespace or "default", **kwargs)
         if cfg.username and cfg.password and not cfg.token:
             basic = base64.b64encode(f"{cfg.username}:{cfg.password}".encode()).decode()
-            client._http.headers["Authorization"] = f"Basic {basic}"
+            client._headers["Authorization"] = f"Basic {basic}"
         return client
 
+    def _http(self) -> aiohttp.ClientSession:
+        """The session, made on first use: aiohttp binds it to the loop it is created in."""
+        if self._closed:
+            raise RuntimeError("this ApiClient is closed")
+        loop = asyncio.get_running_loop()
+        if self._session is not None and self._loop is loop:
+            return self._session
+        if self._session is not None:
+            raise RuntimeError("an ApiClient belongs to the event loop it first ran in; make one per loop")
+        # Every watch pins one connection for minutes: the pool must be far larger than
+        # aiohttp's default of 100. TLS (or none) is fixed per client, so the connector has it.
+        connector = aiohttp.TCPConnector(limit=self._max_connections, keepalive_timeout=_KEEPALIVE_SECONDS,
+                                         ssl=self._ssl)
+        self._session = aiohttp.ClientSession(
+            connector=connector, headers=self._headers, timeout=self._default_timeout,
+            raise_for_status=False, trust_env=False,
+        )
+        self._loop = loop
+        return self._session
+
     async def close(self) -> None:
-        await self._http.aclose()
+        self._closed = True
+        if self._session is not None:
+            await self._session.close()
 
     async def __aenter__(self) -> ApiClient:
         return self
@@ -163,6 +286,46 @@ class ApiClient:
         await self.close()
 
     # -- raw ------------------------------------------------------------------------------
+
+    def _timeout(self, timeout: Timeout, *, stream: bool) -> aiohttp.ClientTimeout:
+        """``"default"`` bounds an ordinary request whole; a stream (whose length is the
+        caller's) and an explicit ``timeout`` bound each read instead, ``None`` not at all.
+        Waiting for a connection is always bounded by the client's timeout."""
+        if timeout == "default":
+            if not stream:
+                return self._default_timeout
+            timeout = self.timeout
+        return aiohttp.ClientTimeout(total=None, connect=self.timeout, sock_read=timeout)
+
+    async def _send(
+        self, method: str, path: str, params: Mapping[str, Any] | None, body: bytes | str | None,
+        headers: Mapping[str, str] | None, timeout: aiohttp.ClientTimeout | None,
+    ) -> aiohttp.ClientResponse:
+        """Open one request; the response's status and headers are in, its body unread.
+        Non-2xx raises :mod:`minik8s.errors` (its body read, its connection released)."""
+        query = _query(params) if params else None
+        try:
+            resp = await self._http().request(method, self.server + path, params=query or None,
+                                              data=body, headers=headers, timeout=timeout)
+        except (aiohttp.ClientError, TimeoutError) as e:
+            raise _connection_failed(e, self.server) from e
+        if resp.status >= 300:
+            try:
+                payload = await resp.read()
+            except (aiohttp.ClientError, TimeoutError) as e:
+                raise _connection_failed(e, self.server) from e
+            finally:
+                resp.release()
+            raise errors.ApiError.from_response(resp.status, payload)
+        return resp
+
+    async def _read(self, resp: aiohttp.ClientResponse) -> bytes:
+        try:
+            return await resp.read()  # reading to the end returns the connection to the pool
+        except (aiohttp.ClientError, TimeoutError) as e:
+            raise _connection_failed(e, self.server) from e
+        finally:
+            resp.release()
 
     async def request(
         self,
@@ -174,36 +337,30 @@ class ApiClient:
         content: bytes | str | None = None,
         headers: Mapping[str, str] | None = None,
         stream: bool = False,
-        timeout: float | None | Literal["default"] = "default",
-    ) -> httpx.Response:
-        """One HTTP request; non-2xx raises :mod:`minik8s.errors`. With ``stream=True`` the
-        body is left unread and the caller must ``await response.aclose()``."""
-        hdrs = dict(headers or {})
+        timeout: Timeout = "default",
+    ) -> Response:
+        """One HTTP request to ``path`` on the server; non-2xx raises :mod:`minik8s.errors`.
+        Returns a :class:`Response`, its body read; with ``stream=True`` the body is left
+        unread and the caller must ``await response.aclose()``."""
+        hdrs = dict(headers) if headers else {}
         if json is not None:
             content = _dumps(json)
             hdrs.setdefault("Content-Type", "application/json")
-        req = self._http.build_request(
-            method, path, params=_query(params or {}), content=content, headers=hdrs,
-            timeout=self._http.timeout if timeout == "default" else httpx.Timeout(self.timeout, read=timeout),
-        )
-        try:
-            resp = await self._http.send(req, stream=stream)
-        except httpx.HTTPError as e:
-            raise _connection_failed(e, self.server) from e
-        if resp.status_code >= 300:
-            try:
-                body = await resp.aread() if stream else resp.content
-            except httpx.HTTPError as e:
-                raise _connection_failed(e, self.server) from e
-            finally:
-                if stream:
-                    await resp.aclose()
-            raise errors.ApiError.from_response(resp.status_code, body)
-        return resp
+        resp = await self._send(method, path, params, content, hdrs or None, self._timeout(timeout, stream=stream))
+        if stream:
+            return Response(resp.status, resp.headers, None, raw=resp, server=self.server)
+        return Response(resp.status, resp.headers, await self._read(resp))
 
-    async def _json(self, method: str, path: str, **kwargs: Any) -> dict:
-        resp = await self.request(method, path, **kwargs)
-        return json.loads(resp.content) if resp.content else {}
+    async def _json(self, method: str, path: str, *, params: Mapping[str, Any] | None = None,
+                    json: Any = None, content: bytes | None = None,
+                    headers: Mapping[str, str] | None = None) -> dict:
+        """The hot path of every typed verb: no Response object, the body straight to orjson."""
+        if json is not None:
+            content = _dumps(json)
+            headers = _JSON_BODY if headers is None else {**_JSON_BODY, **headers}
+        resp = await self._send(method, path, params, content, headers, None)
+        body = await self._read(resp)
+        return orjson.loads(body) if body else {}
 
     def _ns(self, rt: ResourceType, namespace: str | None, obj: dict | None = None) -> str | None:
         """The namespace addressing one object: given, else the object's, else the default."""
@@ -376,10 +533,13 @@ class ApiClient:
             "allowWatchBookmarks": True if allow_bookmarks else None, "timeoutSeconds": timeout_seconds,
         }
         read_timeout = None if timeout_seconds is None else timeout_seconds + _WATCH_READ_SLACK
-        resp = await self.request("GET", rt.path(namespace), params=params, stream=True, timeout=read_timeout)
+        resp = await self._send("GET", rt.path(namespace), params, None, None,
+                                aiohttp.ClientTimeout(total=None, connect=self.timeout, sock_read=read_timeout))
         try:
+            # Chunks are split on newlines here rather than with readline(): aiohttp's
+            # readline refuses lines over its buffer size, and one object may be megabytes.
             parts: list[bytes] = []
-            async for chunk in resp.aiter_bytes():
+            async for chunk in resp.content.iter_any():
                 if b"\n" not in chunk:
                     parts.append(chunk)  # an object larger than one chunk: join once it ends
                     continue
@@ -398,15 +558,16 @@ class ApiClient:
                 rest = b"".join(parts)
                 if rest.strip():
                     yield _watch_event(rest)
-        except httpx.HTTPError as e:
+        except (aiohttp.ClientError, TimeoutError) as e:
             raise _connection_failed(e, self.server) from e
         finally:
-            await resp.aclose()
+            # An unfinished stream closes its socket now; a finished one is pooled again.
+            _finish(resp)
 
 
 def _watch_event(line: bytes) -> WatchEvent:
     try:
-        d = json.loads(line)
+        d = orjson.loads(line)
         etype, obj = d["type"], d["object"]
     except (ValueError, KeyError, TypeError) as e:
         raise errors.ConnectionFailed(f"malformed watch event from the server: {line[:200]!r}") from e
@@ -419,8 +580,16 @@ def _watch_event(line: bytes) -> WatchEvent:
     return WatchEvent(etype, obj)
 
 
+_JSON_BODY = {"Content-Type": "application/json"}
+
+
 def _dumps(obj: Any) -> bytes:
-    return json.dumps(obj, separators=(",", ":")).encode()
+    try:
+        return orjson.dumps(obj)
+    except TypeError:
+        # orjson refuses what the stdlib coerces (non-string dict keys, ints past 64 bits);
+        # keep accepting it rather than break a caller that worked before.
+        return _stdjson.dumps(obj, separators=(",", ":")).encode()
 
 
 def _name(obj: dict) -> str:
@@ -441,10 +610,10 @@ def _delete_options(grace: int | None, propagation: str | None, preconditions: d
     return body
 
 
-def _connection_failed(e: httpx.HTTPError, server: str) -> errors.ConnectionFailed:
-    if isinstance(e, httpx.TimeoutException):
+def _connection_failed(e: BaseException, server: str) -> errors.ConnectionFailed:
+    if isinstance(e, TimeoutError):
         what = "timed out"
-    elif isinstance(e, httpx.ConnectError):
+    elif isinstance(e, aiohttp.ClientConnectorError):
         what = "connection failed"
     else:
         what = "connection broken"

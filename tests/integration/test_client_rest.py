@@ -268,7 +268,7 @@ async def test_from_kubeconfig_reaches_the_server(apiserver: str, tmp_path, monk
     monkeypatch.setenv("KUBECONFIG", str(path))
     async with ApiClient.from_kubeconfig() as c:
         assert c.namespace == "kube-system"
-        assert c._http.headers["Authorization"] == "Bearer secret"
+        assert c._headers["Authorization"] == "Bearer secret"
         got = await c.get(NAMESPACES, "kube-system")
         assert got["metadata"]["name"] == "kube-system"
 
