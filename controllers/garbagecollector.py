@@ -178,7 +178,8 @@ class GarbageCollector(Controller):
                                 f"ownerRef {ref} does not exist in namespace \"\"")
             return None
         try:
-            owner = await self.client.get(rt, ref.get("name") or "", namespace=item.namespace if rt.namespaced else None)
+            owner = await self.client.get(rt, ref.get("name") or "",
+                                          namespace=item.namespace if rt.namespaced else None)
         except errors.NotFound:
             return None
         if (owner.get("metadata") or {}).get("uid") != ref.get("uid"):

@@ -19,6 +19,7 @@ import argparse
 import asyncio
 import contextlib
 import dataclasses
+import ipaddress
 import logging
 import re
 import signal
@@ -80,11 +81,76 @@ def _new_deployment(ctx: ControllerContext) -> Controller:
     return DeploymentController(ctx.client, ctx.informers, recorder=ctx.recorder("deployment-controller"))
 
 
+def _new_garbagecollector(ctx: ControllerContext) -> Controller:
+    from controllers.garbagecollector import GarbageCollector
+
+    return GarbageCollector(ctx.client, ctx.informers, recorder=ctx.recorder("garbage-collector-controller"))
+
+
+def _new_namespace(ctx: ControllerContext) -> Controller:
+    from controllers.namespace import NamespaceController
+
+    return NamespaceController(ctx.client, ctx.informers)
+
+
+def _new_nodelifecycle(ctx: ControllerContext) -> Controller:
+    from controllers.nodelifecycle import NodeLifecycleController
+
+    o = ctx.options
+    return NodeLifecycleController(
+        ctx.client, ctx.informers, recorder=ctx.recorder("node-controller"),
+        node_monitor_grace_period=o.node_monitor_grace_period, node_startup_grace_period=o.node_startup_grace_period,
+        default_not_ready_toleration_seconds=o.default_not_ready_toleration_seconds,
+        default_unreachable_toleration_seconds=o.default_unreachable_toleration_seconds)
+
+
+def _nodelifecycle_flags(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--node-monitor-grace-period", type=parse_duration, default=40.0,
+                   help="how long a node's Lease may go unrenewed before it is marked Unknown (default 40s)")
+    p.add_argument("--node-startup-grace-period", type=parse_duration, default=60.0,
+                   help="the same for a node that never posted Ready (default 60s)")
+    p.add_argument("--default-not-ready-toleration-seconds", type=int, default=300,
+                   help="how long pods without a not-ready toleration stay on a NotReady node (default 300)")
+    p.add_argument("--default-unreachable-toleration-seconds", type=int, default=300,
+                   help="how long pods without an unreachable toleration stay on an unreachable node (default 300)")
+
+
+def _new_nodeipam(ctx: ControllerContext) -> Controller:
+    from controllers.nodeipam import NodeIpamController
+
+    o = ctx.options
+    return NodeIpamController(ctx.client, ctx.informers, recorder=ctx.recorder("node-ipam-controller"),
+                              cluster_cidr=o.cluster_cidr, node_cidr_mask_size=o.node_cidr_mask_size,
+                              allocate_node_cidrs=o.allocate_node_cidrs)
+
+
+def _cidr(text: str) -> str:
+    try:
+        return str(ipaddress.ip_network(text, strict=True))
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(f"invalid CIDR {text!r}: {e}") from None
+
+
+def _nodeipam_flags(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--cluster-cidr", type=_cidr, default="10.244.0.0/16",
+                   help="the CIDR pod networks are cut from (default 10.244.0.0/16)")
+    p.add_argument("--node-cidr-mask-size", type=int, default=24, help="prefix length of each node's podCIDR (24)")
+    p.add_argument("--allocate-node-cidrs", type=parse_bool, nargs="?", const=True, default=True,
+                   help="give each node a spec.podCIDR from --cluster-cidr (default true)")
+
+
 CONTROLLERS: dict[str, Registration] = {
     "replicaset": Registration(_new_replicaset, "concurrent-replicaset-syncs", 5,
                                aliases=("replicaset-controller",)),
     "deployment": Registration(_new_deployment, "concurrent-deployment-syncs", 5,
                                aliases=("deployment-controller",)),
+    "garbagecollector": Registration(_new_garbagecollector, "concurrent-gc-syncs", 20,
+                                     aliases=("garbage-collector-controller",)),
+    "namespace": Registration(_new_namespace, "concurrent-namespace-syncs", 10, aliases=("namespace-controller",)),
+    "nodelifecycle": Registration(_new_nodelifecycle, "concurrent-node-lifecycle-syncs", 5,
+                                  aliases=("node-lifecycle-controller",), add_flags=_nodelifecycle_flags),
+    "nodeipam": Registration(_new_nodeipam, "concurrent-node-ipam-syncs", 5, aliases=("node-ipam-controller",),
+                             add_flags=_nodeipam_flags),
 }
 
 

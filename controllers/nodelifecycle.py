@@ -133,7 +133,8 @@ class NodeLifecycleController(Controller):
         if health is None:
             # First sight (or a controller restart): the node gets a full grace period.
             health = self._health[key] = NodeHealth(now, renew, heartbeat, nu.ready_status(node))
-            self.recorder.event(node, NORMAL, "RegisteredNode", f"Node {key} event: Registered Node {key} in Controller")
+            self.recorder.event(node, NORMAL, "RegisteredNode",
+                                f"Node {key} event: Registered Node {key} in Controller")
         elif renew != health.lease_renew_time or heartbeat != health.heartbeat:
             health.probe_time, health.lease_renew_time, health.heartbeat = now, renew, heartbeat
         return health
