@@ -394,6 +394,7 @@ class RestStorage:
             md["namespace"] = cur_md.get("namespace")
         md["resourceVersion"] = cur_md["resourceVersion"]
         strategy.prepare_for_update(new, current)
+        md = new["metadata"]  # a status/finalize strategy replaces the metadata dict
         errs = strategy.validate_update(new, current)
         if errs:
             raise self._invalid(entry, new, errs)

@@ -382,3 +382,16 @@ def test_field_managers_recorded(api, ns):
     entries = r.json()["metadata"]["managedFields"]
     assert entries[0]["manager"] == "tester" and entries[0]["operation"] == "Update"
     assert "f:data" in entries[0]["fieldsV1"]
+
+
+def test_status_write_answers_the_new_resource_version(api, ns):
+    created = api.post(f"/api/v1/namespaces/{ns}/pods", json=pod("rv")).json()
+    created["status"]["phase"] = "Running"
+    r = api.put(f"/api/v1/namespaces/{ns}/pods/rv/status", json=created)
+    stored = api.get(f"/api/v1/namespaces/{ns}/pods/rv").json()
+    assert r.json()["metadata"]["resourceVersion"] == stored["metadata"]["resourceVersion"]
+    assert stored["metadata"]["resourceVersion"] != created["metadata"]["resourceVersion"]
+    # the answer can be used for the next compare-and-swap
+    r2 = r.json()
+    r2["status"]["phase"] = "Succeeded"
+    assert api.put(f"/api/v1/namespaces/{ns}/pods/rv/status", json=r2).status_code == 200
