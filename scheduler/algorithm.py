@@ -186,14 +186,17 @@ class Algorithm:
         # whole batch in one comprehension: the same outcome as node-by-node (a node's status is
         # its first failing check, and the walk stops once `limit` nodes passed), with far less
         # interpreter overhead per node. A batch can never overshoot: at most all of it passes.
+        # Batches are sliced straight from the node list, wrapping round at its end: no copy of
+        # the whole list per pod.
         n = len(nodes)
         start = self._next_start % n
-        order = list(nodes[start:]) + list(nodes[:start]) if start else list(nodes)
         feasible: list[NodeInfo] = []
         statuses: dict[str, Rejection] = {}
         processed = 0
         while processed < n and len(feasible) < limit:
-            batch = order[processed:processed + limit - len(feasible)]
+            lo = (start + processed) % n
+            hi = lo + min(limit - len(feasible), n - processed)
+            batch = nodes[lo:hi] if hi <= n else [*nodes[lo:], *nodes[:hi - n]]
             processed += len(batch)
             for check in checks:
                 results = [check(node) for node in batch]

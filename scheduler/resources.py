@@ -21,6 +21,7 @@ CPU is counted in millicores, every other resource in its integer value (bytes f
 from __future__ import annotations
 
 import dataclasses
+import functools
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -67,7 +68,10 @@ class PodRequests:
         return not (self.milli_cpu or self.memory or self.ephemeral_storage or self.scalars)
 
 
+@functools.lru_cache(maxsize=1024)
 def _value(name: str, raw: Any) -> int:
+    # Memoised: a cluster uses few distinct quantities ("100m", "64Mi"), and every pod event
+    # re-parses its requests (pending, then bound, then each status change).
     if name == CPU:
         return quantity.parse_cpu_millis(str(raw))
     return quantity.parse_bytes(str(raw))
