@@ -299,10 +299,11 @@ class ApiClient:
 
     async def _send(
         self, method: str, path: str, params: Mapping[str, Any] | None, body: bytes | str | None,
-        headers: Mapping[str, str] | None, timeout: aiohttp.ClientTimeout | None,
+        headers: Mapping[str, str] | None, timeout: aiohttp.ClientTimeout,
     ) -> aiohttp.ClientResponse:
         """Open one request; the response's status and headers are in, its body unread.
-        Non-2xx raises :mod:`minik8s.errors` (its body read, its connection released)."""
+        Non-2xx raises :mod:`minik8s.errors` (its body read, its connection released).
+        ``timeout`` is always given: aiohttp takes ``None`` as "no timeout at all"."""
         query = _query(params) if params else None
         try:
             resp = await self._http().request(method, self.server + path, params=query or None,
@@ -358,7 +359,7 @@ class ApiClient:
         if json is not None:
             content = _dumps(json)
             headers = _JSON_BODY if headers is None else {**_JSON_BODY, **headers}
-        resp = await self._send(method, path, params, content, headers, None)
+        resp = await self._send(method, path, params, content, headers, self._default_timeout)
         body = await self._read(resp)
         return orjson.loads(body) if body else {}
 

@@ -85,6 +85,7 @@ def make_app(rec: Recorder) -> web.Application:
     app.router.add_post("/echo", echo)
     app.router.add_get(CM_PATH, configmaps)
     app.router.add_get("/slow", slow)
+    app.router.add_get(CM_PATH + "/slow", slow)
     return app
 
 
@@ -204,6 +205,8 @@ async def test_timeout_is_connection_failed(server: str):
             await c.request("GET", "/slow")
         with pytest.raises(errors.ConnectionFailed, match="timed out"):
             await c.request("GET", "/slow", timeout=0.3)
+        with pytest.raises(errors.ConnectionFailed, match="timed out"):
+            await c.get(CONFIGMAPS, "slow", namespace="default")  # the typed verbs' path
 
 
 # --- event loops -----------------------------------------------------------------------------
