@@ -237,9 +237,15 @@ class NodeAgent:
 
     async def update_status(self, *, force: bool = False) -> bool:
         """Write the node status if it changed (heartbeat times aside) or is due; True if written."""
-        status = self.build_status(runtime_ok=await self._runtime_ok(), previous=self._status)
+        # Compare with what is stored, not with what we last wrote: the node lifecycle
+        # controller may have marked the node Unknown meanwhile, and must see Ready again.
+        try:
+            stored = (await self.client.get(NODES, self.name)).get("status")
+        except errors.NotFound:
+            stored = None
+        status = self.build_status(runtime_ok=await self._runtime_ok(), previous=stored or self._status)
         due = time.monotonic() - self._reported_at >= self.config.node_status_report_frequency
-        if not force and not due and _strip(status) == _strip(self._status):
+        if not force and not due and stored is not None and _strip(status) == _strip(stored):
             return False
         try:
             node = await self.client.patch(NODES, self.name, {"status": status}, subresource="status")
