@@ -1,0 +1,135 @@
+"""Running a supervised minik8s, for ``up`` and ``join`` alike: start the components in
+readiness order, write the kubeconfig, show progress, then keep everything running until
+Ctrl-C / SIGTERM and stop it in order.
+
+Start order (k3s' "waiting for ..."): the apiserver (or, for ``join``, the remote one) must
+answer ``/readyz`` before anything that talks to it starts; then the control loops and node
+agents start together and ``up`` waits for every local node to be Ready before printing how
+to use the cluster. A second Ctrl-C kills what is still stopping.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+import socket
+import sys
+from typing import TextIO
+
+from minik8s.client import kubeconfig
+from minik8s.client.rest import ApiClient
+from minik8s.up import components, readiness
+from minik8s.up.config import UpConfig
+from minik8s.up.state import Lock
+from minik8s.up.supervisor import Supervisor, log
+
+__all__ = ["run", "write_kubeconfig"]
+
+NODE_READY_TIMEOUT = 120.0
+CONTEXT = "minik8s"
+
+
+def write_kubeconfig(cfg: UpConfig) -> None:
+    kubeconfig.write(str(cfg.kubeconfig_path), cfg.server_url, context=CONTEXT, token=cfg.token)
+
+
+def _primary_ip() -> str:
+    """The source address of the default route (no packet is sent): what other hosts reach."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        try:
+            s.connect(("10.255.255.255", 1))
+            return s.getsockname()[0]
+        except OSError:
+            return "127.0.0.1"
+
+
+def _banner(cfg: UpConfig, ready: bool, out: TextIO) -> None:
+    nodes = cfg.node_names()
+    if cfg.mode == "up":
+        what = f"minik8s is up: apiserver {cfg.server_url}"
+    else:
+        what = f"minik8s joined {cfg.server_url}"
+    if nodes:
+        what += f", node{'s' if len(nodes) > 1 else ''} {', '.join(nodes)} " + ("Ready" if ready else "(not Ready yet)")
+    lines = [what]
+    if cfg.mode == "up":
+        kc = cfg.kubeconfig_path
+        lines += [
+            f"kubeconfig: {kc} (context {CONTEXT}); use it with:",
+            f"    export KUBECONFIG={kc}",
+            "    mkctl get nodes        # or: kubectl get nodes",
+        ]
+        if cfg.bind_address in ("0.0.0.0", "::"):
+            lines.append(f"other hosts join with: minik8s join http://{_primary_ip()}:{cfg.port}")
+    dd = f" --data-dir {cfg.data_dir}"
+    lines.append(f"logs: {cfg.logs_dir}/   status: minik8s status{dd}   stop: Ctrl-C, or minik8s down{dd}")
+    out.write("\n".join(lines) + "\n")
+    out.flush()
+
+
+async def _start(cfg: UpConfig, sup: Supervisor, client: ApiClient, out: TextIO) -> None:
+    table = components.build(cfg)
+    for c in table:
+        if c.wave == 0:
+            sup.start(c)
+    if cfg.mode == "join" or any(c.wave == 0 for c in table):
+        await readiness.wait_apiserver(client, sup)
+    # Written once the server answers: a kubeconfig pointing at nothing helps nobody, and the
+    # components of a joined node read their token from it.
+    await asyncio.to_thread(write_kubeconfig, cfg)
+    for c in table:
+        if c.wave > 0:
+            sup.start(c)
+    ready = await readiness.wait_nodes(client, cfg.node_names(), sup, timeout=NODE_READY_TIMEOUT)
+    _banner(cfg, ready, out)
+
+
+async def run(cfg: UpConfig, *, out: TextIO = sys.stdout) -> int:
+    """Run until a signal; returns the process exit code. Preflight must have passed."""
+    lock = Lock(cfg.data_dir)
+    if not lock.acquire():
+        log.error("minik8s is already running from %s", cfg.data_dir)
+        return 1
+    sup = Supervisor(cfg.data_dir, info={
+        "mode": cfg.mode, "server": cfg.server_url, "dataDir": str(cfg.data_dir), "nodes": cfg.node_names(),
+        "kubeconfig": str(cfg.kubeconfig_path) if cfg.mode == "up" else None})
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+
+    def on_signal(signum: int) -> None:
+        if stop.is_set():
+            log.warning("second %s: killing every component now", signal.Signals(signum).name)
+            sup.kill_all()
+            return
+        log.info("%s: stopping minik8s (pods' containers keep running)", signal.Signals(signum).name)
+        stop.set()
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, on_signal, sig)
+    code = 0
+    client = ApiClient(cfg.server_url, token=cfg.token, timeout=5.0, user_agent="minik8s-up")
+    try:
+        startup = asyncio.create_task(_start(cfg, sup, client, out), name="startup")
+        stopper = asyncio.create_task(stop.wait(), name="signals")
+        await asyncio.wait([startup, stopper], return_when=asyncio.FIRST_COMPLETED)
+        if startup.done():
+            exc = startup.exception()
+            if exc is not None:
+                log.error("minik8s cannot start: %s", exc)
+                code = 1
+            else:
+                await stopper
+        else:
+            startup.cancel()
+            await asyncio.gather(startup, return_exceptions=True)
+        stopper.cancel()
+    finally:
+        await sup.stop()
+        await client.close()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            with contextlib.suppress(Exception):
+                loop.remove_signal_handler(sig)
+        lock.release()
+    log.info("minik8s stopped")
+    return code

@@ -1,0 +1,133 @@
+"""The component table of ``minik8s up``: which processes run, with which command lines.
+
+Each component is started as its own process through its entry point (``python -m
+apiserver.main``, ...), never imported: minik8s/ imports no component. Its command line is a
+map of default flags (filled from :class:`~minik8s.up.config.UpConfig`) overridden by the
+user's ``--<component>-arg=flag=value``, as k3s builds its components' arguments.
+
+Components come in start *waves*: the apiserver, then the control loops, then the node
+agents; the supervisor waits for the apiserver's readiness before the second wave and stops
+the waves in the order :data:`STOP_WAVES` gives.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib.util
+import sys
+from pathlib import Path
+
+from minik8s.up.config import UpConfig, parse_extra_arg
+
+__all__ = ["Component", "STOP_WAVES", "build", "module_available", "render_flags"]
+
+#: The control loops stop first (nothing may replace what goes next), then the node agents
+#: (their containers stay), the apiserver last so everyone else can say goodbye to it.
+STOP_WAVES = (("controller-manager", "scheduler"), ("kubelet", "proxy", "dns"), ("apiserver",))
+
+
+@dataclasses.dataclass(frozen=True)
+class Component:
+    """One process the supervisor keeps running."""
+
+    name: str  # unique: "apiserver", "kubelet", "kubelet-2", ...
+    kind: str  # the table entry: apiserver, controller-manager, scheduler, kubelet, proxy, dns
+    module: str  # run as ``python -m <module>``
+    argv: tuple[str, ...]  # the flags after the module
+    log_path: Path
+    wave: int  # 0 apiserver, 1 control loops, 2 node agents
+    node: str | None = None  # the node a kubelet registers
+
+    @property
+    def command(self) -> list[str]:
+        return [sys.executable, "-m", self.module, *self.argv]
+
+
+def render_flags(defaults: dict[str, str | None], extra: tuple[str, ...], *, flag: str) -> tuple[str, ...]:
+    """``{"port": "1"}`` + ``("port=2", "v")`` → ``("--port=2", "--v")``: the user's extra
+    flags replace defaults of the same name and add the rest, in order."""
+    merged = dict(defaults)
+    for item in extra:
+        name, value = parse_extra_arg(item, flag=flag)
+        merged[name] = value
+    return tuple(f"--{k}" if v is None else f"--{k}={v}" for k, v in merged.items())
+
+
+def module_available(module: str) -> bool:
+    """Whether ``python -m module`` would find it, without importing any component code:
+    the top-level package is located (not executed) and the file looked for beneath it."""
+    top, _, rest = module.partition(".")
+    try:
+        spec = importlib.util.find_spec(top)
+    except (ImportError, ValueError):
+        return False
+    if spec is None:
+        return False
+    if not rest:
+        return True
+    for base in spec.submodule_search_locations or ():
+        path = Path(base, *rest.split("."))
+        if path.with_suffix(".py").is_file() or (path / "__main__.py").is_file():
+            return True
+    return False
+
+
+def _kubelet_defaults(cfg: UpConfig, *, node: str, port: int) -> dict[str, str | None]:
+    flags: dict[str, str | None] = {}
+    if cfg.token:
+        # A token travels in a kubeconfig, not on a command line every `ps` shows.
+        flags["kubeconfig"] = str(cfg.kubeconfig_path)
+    else:
+        flags["apiserver"] = cfg.server_url
+    flags |= {"node-name": node, "port": str(port), "root-dir": str(cfg.kubelet_root),
+              "runtime": cfg.runtime, "log-level": cfg.log_level}
+    passthrough = {"pod-infra-image": cfg.pod_infra_image, "address": cfg.node_ip,
+                   "max-pods": None if cfg.max_pods is None else str(cfg.max_pods),
+                   "system-reserved": cfg.system_reserved, "node-labels": cfg.node_labels,
+                   "register-with-taints": cfg.register_with_taints, "docker-host": cfg.docker_host}
+    flags |= {k: v for k, v in passthrough.items() if v is not None}
+    return flags
+
+
+def _client_flags(cfg: UpConfig) -> dict[str, str | None]:
+    if cfg.token:
+        return {"kubeconfig": str(cfg.kubeconfig_path)}
+    return {"apiserver": cfg.server_url}
+
+
+def build(cfg: UpConfig) -> list[Component]:
+    """Every enabled component of ``cfg``, in start order."""
+    out: list[Component] = []
+    extra = cfg.extra_args
+
+    def add(name: str, kind: str, module: str, defaults: dict[str, str | None], wave: int,
+            node: str | None = None) -> None:
+        argv = render_flags(defaults, extra.get(kind, ()), flag=f"--{kind}-arg")
+        out.append(Component(name, kind, module, argv, cfg.logs_dir / f"{name}.log", wave, node))
+
+    if cfg.enabled("apiserver"):
+        add("apiserver", "apiserver", "apiserver.main",
+            {"data-dir": str(cfg.data_dir), "port": str(cfg.port), "bind-address": cfg.bind_address,
+             "log-level": cfg.log_level}, 0)
+    # One controller-manager and one scheduler per cluster, and `up` refuses a second
+    # supervisor on the same data dir: leader election would only delay a restarted process
+    # by a lease duration, so it is off unless the user turns it back on.
+    if cfg.enabled("controller-manager"):
+        add("controller-manager", "controller-manager", "controllers.main",
+            {**_client_flags(cfg), "leader-elect": "false", "log-level": cfg.log_level}, 1)
+    if cfg.enabled("scheduler"):
+        add("scheduler", "scheduler", "scheduler.main",
+            {**_client_flags(cfg), "leader-elect": "false", "log-level": cfg.log_level}, 1)
+    for i, node in enumerate(cfg.node_names()):
+        add("kubelet" if i == 0 else f"kubelet-{i + 1}", "kubelet", "kubelet.main",
+            _kubelet_defaults(cfg, node=node, port=cfg.kubelet_port + i), 2, node)
+    # The proxy (iptables) and DNS serve the whole host, so one of each however many local
+    # nodes there are; they speak for the first node.
+    first = cfg.node_names()[:1]
+    if cfg.enabled("proxy") and first:
+        add("proxy", "proxy", "kubelet.proxy.main",
+            {**_client_flags(cfg), "node-name": first[0], "log-level": cfg.log_level}, 2, first[0])
+    if cfg.enabled("dns") and first:
+        add("dns", "dns", "kubelet.dns.main",
+            {**_client_flags(cfg), "node-name": first[0], "log-level": cfg.log_level}, 2, first[0])
+    return out

@@ -1,0 +1,142 @@
+"""``minik8s status``: what the supervisor of a data dir runs, each component's pid and state
+(from the state file), and its health asked live: the apiserver's ``/healthz``, each node's
+Ready condition through the API, process liveness for the rest.
+
+Exit code 0 when minik8s runs and every component is healthy, 1 otherwise (not running,
+a component down, restarting or missing, a node not Ready).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+from pathlib import Path
+from typing import Any, TextIO
+
+from minik8s import errors
+from minik8s.api.resources import NODES
+from minik8s.client.rest import ApiClient
+from minik8s.up import state as statefile
+from minik8s.up.readiness import node_condition
+
+__all__ = ["collect", "format_status", "pid_alive", "run"]
+
+
+def pid_alive(pid: int | None) -> bool:
+    if not pid:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # alive, someone else's
+        return True
+    return True
+
+
+async def _health(client: ApiClient, components: dict[str, dict[str, Any]], *, local_apiserver: bool) -> dict[str, str]:
+    """Component name -> health text ("ok", or what is wrong)."""
+    out: dict[str, str] = {}
+    try:
+        r = await client.request("GET", "/healthz", timeout=3.0)
+        api = "ok" if r.status_code == 200 else f"/healthz {r.status_code}"
+    except errors.MiniK8sError as e:
+        api = f"unreachable: {e}"
+    if local_apiserver:
+        out["apiserver"] = api
+    else:
+        out["(remote apiserver)"] = api
+    for name, c in components.items():
+        if c.get("kind") == "kubelet" and c.get("node"):
+            if not api == "ok":
+                out[name] = "unknown (apiserver down)"
+                continue
+            try:
+                node = await client.get(NODES, c["node"])
+            except errors.NotFound:
+                out[name] = f"node {c['node']} not registered"
+                continue
+            except errors.MiniK8sError as e:
+                out[name] = f"node {c['node']}: {e}"
+                continue
+            status, why = node_condition(node)
+            out[name] = f"node {c['node']} Ready" if status == "True" else \
+                f"node {c['node']} Ready={status}" + (f" ({why})" if why else "")
+    return out
+
+
+async def collect(data_dir: Path) -> dict[str, Any]:
+    """Everything ``status`` prints, as data (tests read it too)."""
+    running = await asyncio.to_thread(statefile.is_running, data_dir)
+    st = await asyncio.to_thread(statefile.read_state, data_dir) or {}
+    components: dict[str, dict[str, Any]] = st.get("components") or {}
+    for c in components.values():
+        c["alive"] = pid_alive(c.get("pid")) if c.get("state") in ("running", "stopping") else False
+    health: dict[str, str] = {}
+    if running and st.get("server"):
+        async with ApiClient(st["server"], timeout=5.0, user_agent="minik8s-status") as client:
+            health = await _health(client, components, local_apiserver="apiserver" in components)
+    return {"running": running, "state": st, "components": components, "health": health, "dataDir": str(data_dir)}
+
+
+def _healthy(info: dict[str, Any]) -> bool:
+    if not info["running"]:
+        return False
+    for name, c in info["components"].items():
+        # A component this installation lacks is reported, but it is not a fault of the run.
+        if c.get("state") == "missing":
+            continue
+        if not c.get("alive"):
+            return False
+        h = info["health"].get(name)
+        if h is not None and h != "ok" and not h.endswith(" Ready"):
+            return False
+    remote = info["health"].get("(remote apiserver)")
+    return remote in (None, "ok")
+
+
+def _age(since: float | None) -> str:
+    if not since:
+        return "-"
+    s = int(time.time() - since)
+    return f"{s}s" if s < 120 else f"{s // 60}m" if s < 7200 else f"{s // 3600}h"
+
+
+def format_status(info: dict[str, Any], out: TextIO) -> bool:
+    """Print ``info``; returns whether everything is healthy."""
+    st = info["state"]
+    if not info["running"]:
+        out.write(f"minik8s is not running (data dir {info['dataDir']})\n")
+        leftovers = [f"{n} (pid {c['pid']})" for n, c in info["components"].items()
+                     if c.get("pid") and pid_alive(c["pid"])]
+        if leftovers:
+            out.write(f"left over from a supervisor that died: {', '.join(leftovers)}; "
+                      f"`minik8s down --data-dir {info['dataDir']}` stops them\n")
+        return False
+    out.write(f"minik8s is running ({st.get('mode', 'up')}): supervisor pid {st.get('pid')}, up {_age(st.get('startedAt'))}, "
+              f"data dir {info['dataDir']}\n")
+    out.write(f"apiserver: {st.get('server')}\n")
+    rows = [("COMPONENT", "PID", "STATE", "RESTARTS", "AGE", "HEALTH")]
+    remote = info["health"].get("(remote apiserver)")
+    if remote is not None:
+        rows.append(("apiserver (remote)", "-", "-", "-", "-", remote))
+    for name, c in info["components"].items():
+        state = c.get("state", "?")
+        if state == "running" and not c.get("alive"):
+            state = "dead"
+        health = info["health"].get(name) or ("ok" if c.get("alive") else c.get("message") or "-")
+        rows.append((name, str(c.get("pid") or "-"), state, str(c.get("restarts", 0)),
+                     _age(c.get("startedAt")) if c.get("alive") else "-", health))
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]) - 1)]
+    for r in rows:
+        out.write("   ".join(v.ljust(w) for v, w in zip(r, widths)) + "   " + r[-1] + "\n")
+    if st.get("kubeconfig"):
+        out.write(f"kubeconfig: {st['kubeconfig']}\n")
+    out.write(f"logs: {Path(info['dataDir']) / 'logs'}\n")
+    return _healthy(info)
+
+
+def run(data_dir: Path, out: TextIO) -> int:
+    info = asyncio.run(collect(data_dir))
+    return 0 if format_status(info, out) else 1
