@@ -1,5 +1,6 @@
 # The two-command quick start: `make run` starts a cluster, `make test` runs the test suite.
 # Both first run scripts/setup.sh, which is cheap once the machine is prepared.
+# `make run ARGS="--nodes 3"` passes flags to `minik8s up`.
 SHELL := /bin/bash
 VENV := .venv
 DATA_DIR ?= $(HOME)/.minik8s
@@ -13,7 +14,7 @@ setup:
 	scripts/setup.sh
 
 run: setup
-	$(VENV)/bin/minik8s-apiserver --data-dir $(DATA_DIR) --port $(PORT)
+	$(VENV)/bin/minik8s up --data-dir $(DATA_DIR) --port $(PORT) $(ARGS)
 
 # Benchmarks are not tests: tests/perf runs only on request.
 test: setup

@@ -100,6 +100,8 @@ class UpConfig:
         fields["disabled"] = sorted(self.disabled) or "none"
         fields["token"] = "<set>" if self.token else None
         fields["extra_args"] = {k: list(v) for k, v in self.extra_args.items() if v} or None
+        if self.server:  # a joined node listens for no apiserver of its own
+            fields["port"] = fields["bind_address"] = None
         return ", ".join(f"{k}={v}" for k, v in fields.items() if v is not None)
 
 
