@@ -76,6 +76,18 @@ def _unschedulable_condition(pod: Mapping[str, Any], message: str) -> dict | Non
             "lastProbeTime": None, "lastTransitionTime": since or _now()}
 
 
+def _same_placement(old: Mapping[str, Any], new: Mapping[str, Any]) -> bool:
+    """Whether an assigned pod's update leaves what the cache derives from it (requests, ports,
+    owner, terminating or finished) as it was, so the update need not be parsed again."""
+    om, nm = old.get("metadata") or {}, new.get("metadata") or {}
+    return (
+        old.get("spec") == new.get("spec")
+        and om.get("deletionTimestamp") == nm.get("deletionTimestamp")
+        and om.get("ownerReferences") == nm.get("ownerReferences")
+        and (new.get("status") or {}).get("phase") not in _TERMINAL
+    )
+
+
 class Scheduler:
     """Watches pods and nodes through ``factory`` and binds pending pods with ``client``."""
 
@@ -264,6 +276,8 @@ class Scheduler:
         if (new.get("spec") or {}).get("nodeName"):
             if not (old.get("spec") or {}).get("nodeName"):
                 self.queue.delete(new)  # bound (by us or anyone): no longer pending
+            elif _same_placement(old, new):
+                return  # a kubelet status report: nothing the cache counts has changed
             self.cache.update_pod(new)
             if (new.get("status") or {}).get("phase") in _TERMINAL:
                 self.queue.move_all_to_active_or_backoff(q.ASSIGNED_POD_DELETE)
