@@ -32,7 +32,12 @@ def pid_alive(pid: int | None) -> bool:
         return False
     except PermissionError:  # alive, someone else's
         return True
-    return True
+    # A zombie has exited and only waits for its parent to reap it.
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            return f.read().rpartition(b")")[2].split()[0] != b"Z"
+    except (OSError, IndexError):
+        return True
 
 
 async def _health(client: ApiClient, components: dict[str, dict[str, Any]], *, local_apiserver: bool) -> dict[str, str]:

@@ -1,0 +1,147 @@
+"""The ``minik8s up`` supervisor on real child processes (a small helper module stands in for a
+component: the behaviours under test are exits, signals and files, which it has for real):
+restarts after a crash, no restart on a flag error, a missing module reported, ordered stop
+with SIGTERM then SIGKILL, the state file, and ``down`` stopping a dead supervisor's leftovers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import json
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+
+from minik8s.up import down, state
+from minik8s.up.components import Component
+from minik8s.up.supervisor import Supervisor
+
+HELPER = textwrap.dedent('''
+    import signal, sys, time
+    mode = sys.argv[1]
+    if mode == "crash":
+        print("crashing on purpose", flush=True)
+        sys.exit(3)
+    if mode == "usage":
+        print("uphelper: error: unrecognized arguments: --bogus", file=sys.stderr)
+        sys.exit(2)
+    if mode == "serve":
+        name, order = sys.argv[2], sys.argv[3]
+        def term(*_):
+            with open(order, "a") as f:
+                f.write(name + "\\n")
+            sys.exit(0)
+        signal.signal(signal.SIGTERM, term)
+    if mode == "stubborn":
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    print("ready", flush=True)
+    while True:
+        time.sleep(1)
+''')
+
+
+@pytest.fixture
+def helper(tmp_path, monkeypatch) -> Path:
+    mods = tmp_path / "mods"
+    mods.mkdir()
+    (mods / "uphelper.py").write_text(HELPER)
+    monkeypatch.syspath_prepend(str(mods))  # module_available looks here
+    monkeypatch.setenv("PYTHONPATH", str(mods))  # the children inherit the environment
+    return tmp_path
+
+
+def comp(base: Path, name: str, kind: str, *argv: str, module: str = "uphelper", wave: int = 1) -> Component:
+    return Component(name, kind, module, argv, base / "logs" / f"{name}.log", wave)
+
+
+async def until(check, what: str, timeout: float = 20.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        result = check()
+        if result:
+            return result
+        await asyncio.sleep(0.05)
+    pytest.fail(f"not {what} within {timeout}s")
+
+
+async def test_a_crashing_component_is_restarted_with_backoff(helper):
+    sup = Supervisor(helper, initial_backoff=0.05, max_backoff=0.2)
+    proc = sup.start(comp(helper, "scheduler", "scheduler", "crash"))
+    await until(lambda: proc.restarts >= 3, "restarted three times")
+    await sup.stop()
+    assert proc.last_exit == 3 and proc.state == "stopped"
+    log = (helper / "logs" / "scheduler.log").read_text()
+    assert log.count("crashing on purpose") >= 3
+    assert log.count("--- minik8s: ") >= 3  # each run's command line heads its part of the log
+    saved = state.read_state(helper)
+    assert saved["running"] is False and saved["components"]["scheduler"]["restarts"] >= 3
+
+
+async def test_bad_flags_fail_once_and_a_missing_module_is_reported(helper):
+    sup = Supervisor(helper, initial_backoff=0.05)
+    bad = sup.start(comp(helper, "scheduler", "scheduler", "usage"))
+    missing = sup.start(comp(helper, "proxy", "proxy", module="nosuchpkg.proxy.main"))
+    ok = sup.start(comp(helper, "kubelet", "kubelet", "serve", "kubelet", str(helper / "order")))
+    await until(lambda: bad.state == "failed", "failed")
+    assert bad.restarts == 0 and "--bogus" in bad.message
+    assert missing.state == "missing" and "nosuchpkg.proxy.main" in missing.message
+    await until(lambda: ok.state == "running", "running")  # the others run on
+    saved = await until(lambda: (s := state.read_state(helper)) and
+                        s["components"]["kubelet"]["state"] == "running" and s, "state written")
+    assert saved["components"]["kubelet"]["pid"] == ok.pid
+    assert saved["components"]["proxy"]["state"] == "missing"
+    await sup.stop()
+
+
+async def test_stop_goes_wave_by_wave_and_kills_what_ignores_sigterm(helper):
+    order = helper / "order"
+    sup = Supervisor(helper, stop_timeout=0.5)
+    procs = [sup.start(comp(helper, name, kind, "serve", name, str(order)))
+             for name, kind in (("apiserver", "apiserver"), ("kubelet", "kubelet"),
+                                ("controller-manager", "controller-manager"))]
+    stubborn = sup.start(comp(helper, "scheduler", "scheduler", "stubborn"))
+    await until(lambda: all(p.state == "running" for p in [*procs, stubborn]), "all running")
+    # "ready" is printed once the SIGTERM handler is installed.
+    await until(lambda: all("ready" in p.component.log_path.read_text() for p in [*procs, stubborn]), "ready")
+    await sup.stop()
+    assert order.read_text().split() == ["controller-manager", "kubelet", "apiserver"]
+    assert stubborn.last_exit == -9  # SIGKILL after the stop timeout
+    assert all(p.last_exit == 0 for p in procs)
+
+
+def test_down_stops_leftovers_of_a_dead_supervisor_and_only_them(helper):
+    order = helper / "order"
+    env_cmd = [sys.executable, "-m", "uphelper", "serve", "kubelet", str(order)]
+    left = subprocess.Popen(env_cmd)
+    other = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        state.write_state(helper, {"pid": 1, "components": {
+            "kubelet": {"pid": left.pid, "module": "uphelper", "state": "running"},
+            # A recorded pid now running something else must be left alone.
+            "scheduler": {"pid": other.pid, "module": "scheduler.main", "state": "running"}}})
+        time.sleep(0.5)  # let the helper install its SIGTERM handler
+        out = io.StringIO()
+        assert down.run(helper, out) == 0
+        assert left.wait(10) == 0 and order.read_text().split() == ["kubelet"]
+        assert other.poll() is None
+        assert "stopping leftover kubelet" in out.getvalue() and "scheduler" not in out.getvalue()
+    finally:
+        for p in (left, other):
+            p.kill()
+            p.wait()
+
+
+def test_lock_says_whether_a_supervisor_runs(tmp_path):
+    assert not state.is_running(tmp_path)
+    lock = state.Lock(tmp_path)
+    assert lock.acquire()
+    assert state.is_running(tmp_path)
+    assert not state.Lock(tmp_path).acquire()
+    lock.release()
+    assert not state.is_running(tmp_path)
+    json.loads(json.dumps(state.read_state(tmp_path)))  # None when nothing was written

@@ -1,0 +1,148 @@
+"""``minik8s up`` flags → UpConfig → the component table and its command lines; back-off
+arithmetic; preflight's one-line messages."""
+
+from __future__ import annotations
+
+import socket
+import sys
+from pathlib import Path
+
+import pytest
+
+from minik8s.up import components, preflight
+from minik8s.up.main import parser
+from minik8s.up.config import config_from_args
+from minik8s.up.supervisor import next_backoff
+
+
+def cfg_of(*argv: str):
+    p = parser()
+    args = p.parse_args(list(argv))
+    return config_from_args(args.subparser, args, join=args.command == "join")
+
+
+def flags(c: components.Component) -> dict[str, str | None]:
+    out: dict[str, str | None] = {}
+    for a in c.argv:
+        name, sep, value = a[2:].partition("=")
+        out[name] = value if sep else None
+    return out
+
+
+def test_defaults_fill_in_one_place():
+    cfg = cfg_of("up")
+    assert cfg.data_dir == Path("~/.minik8s").expanduser()
+    assert cfg.port == 6443 and cfg.nodes == 1 and cfg.mode == "up"
+    assert cfg.server_url == "http://127.0.0.1:6443"
+    assert cfg.node_names() == [socket.gethostname().lower()]
+    assert cfg.kubeconfig_path == cfg.data_dir / "kubeconfig"
+
+
+def test_component_table_in_start_order_with_entry_points():
+    table = components.build(cfg_of("up", "--data-dir", "/d", "--port", "7000"))
+    assert [(c.name, c.module, c.wave) for c in table] == [
+        ("apiserver", "apiserver.main", 0),
+        ("controller-manager", "controllers.main", 1),
+        ("scheduler", "scheduler.main", 1),
+        ("kubelet", "kubelet.main", 2),
+        ("proxy", "kubelet.proxy.main", 2),
+        ("dns", "kubelet.dns.main", 2),
+    ]
+    api = table[0]
+    assert api.command[:3] == [sys.executable, "-m", "apiserver.main"]
+    assert flags(api)["data-dir"] == "/d" and flags(api)["port"] == "7000"
+    assert api.log_path == Path("/d/logs/apiserver.log")
+    assert flags(table[1])["apiserver"] == "http://127.0.0.1:7000"
+    assert flags(table[3])["root-dir"] == "/d/kubelet"
+
+
+def test_three_nodes_get_names_and_ports_of_their_own():
+    cfg = cfg_of("up", "--nodes", "3", "--node-name", "box", "--kubelet-port", "11000")
+    kubelets = [c for c in components.build(cfg) if c.kind == "kubelet"]
+    assert [(c.name, c.node, flags(c)["port"]) for c in kubelets] == [
+        ("kubelet", "box", "11000"), ("kubelet-2", "box-2", "11001"), ("kubelet-3", "box-3", "11002")]
+    assert [c.log_path.name for c in kubelets] == ["kubelet.log", "kubelet-2.log", "kubelet-3.log"]
+
+
+def test_disable_flags_drop_components():
+    table = components.build(cfg_of("up", "--disable-scheduler", "--disable-controller-manager",
+                                    "--disable-proxy", "--disable-dns"))
+    assert [c.name for c in table] == ["apiserver", "kubelet"]
+    table = components.build(cfg_of("up", "--disable-node"))
+    # Proxy and DNS speak for a local node: with none, they have nothing to serve.
+    assert [c.name for c in table] == ["apiserver", "controller-manager", "scheduler"]
+
+
+def test_node_flags_pass_through_and_extra_args_override_defaults():
+    cfg = cfg_of("up", "--pod-infra-image", "me/pause:1", "--runtime", "fake", "--node-ip", "10.1.2.3",
+                 "--max-pods", "7", "--node-labels", "a=b", "--kubelet-arg", "sync-frequency=5",
+                 "--kubelet-arg=--root-dir=/elsewhere", "--scheduler-arg", "leader-elect=true",
+                 "--apiserver-arg", "watch-history=9")
+    table = {c.name: c for c in components.build(cfg)}
+    k = flags(table["kubelet"])
+    assert k["pod-infra-image"] == "me/pause:1" and k["runtime"] == "fake" and k["address"] == "10.1.2.3"
+    assert k["max-pods"] == "7" and k["node-labels"] == "a=b" and k["sync-frequency"] == "5"
+    assert k["root-dir"] == "/elsewhere"
+    assert "register-with-taints" not in k  # unset pass-through flags leave the kubelet's default
+    assert flags(table["scheduler"])["leader-elect"] == "true"
+    assert flags(table["controller-manager"])["leader-elect"] == "false"
+    assert flags(table["apiserver"])["watch-history"] == "9"
+
+
+def test_render_flags_keeps_order_and_valueless_flags():
+    assert components.render_flags({"a": "1", "b": "2"}, ("b=3", "c", "d="), flag="--x-arg") == (
+        "--a=1", "--b=3", "--c", "--d=")
+
+
+def test_join_is_up_without_the_control_plane():
+    cfg = cfg_of("join", "https://10.0.0.5:6443/", "--token", "s3cret", "--node-name", "far", "--data-dir", "/j")
+    assert cfg.mode == "join" and cfg.server_url == "https://10.0.0.5:6443"
+    table = components.build(cfg)
+    assert [c.name for c in table] == ["kubelet", "proxy", "dns"]
+    k = flags(table[0])
+    # The token reaches the kubelet through the kubeconfig, never through argv.
+    assert k["kubeconfig"] == "/j/kubeconfig" and "apiserver" not in k
+    assert all("s3cret" not in a for c in table for a in c.argv)
+    assert "s3cret" not in cfg.summary()
+
+
+@pytest.mark.parametrize("argv, message", [
+    (("up", "--nodes", "0"), "--nodes must be at least 1"),
+    (("up", "--nodes", "2", "--disable-node"), "--nodes and --disable-node conflict"),
+    (("up", "--port", "70000"), "--port must be between 1 and 65535"),
+    (("up", "--kubelet-arg", "=x"), "--kubelet-arg"),
+    (("join", "10.0.0.5:6443"), "URL must start with http:// or https://"),
+    (("join", "http://h:1", "--disable-node"), "--disable-node"),
+])
+def test_bad_flags_are_named(argv, message, capsys):
+    with pytest.raises(SystemExit) as e:
+        cfg_of(*argv)
+    assert e.value.code == 2
+    assert message in capsys.readouterr().err
+
+
+def test_backoff_doubles_to_a_minute_and_resets_after_a_stable_run():
+    wait, nxt, waits = 1.0, 1.0, []
+    for _ in range(8):
+        wait, nxt = next_backoff(nxt, uptime=0.5)
+        waits.append(wait)
+    assert waits == [1, 2, 4, 8, 16, 32, 60, 60]
+    assert next_backoff(60.0, uptime=61.0) == (1.0, 2.0)
+
+
+def test_preflight_messages_are_one_actionable_line(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    msg = preflight.check_data_dir(blocker / "data")
+    assert msg is not None and msg.startswith(f"data dir {blocker / 'data'} is not writable: ")
+    assert "--data-dir" in msg and "\n" not in msg
+    with socket.socket() as s:
+        s.bind(("0.0.0.0", 0))
+        s.listen()
+        port = s.getsockname()[1]
+        assert preflight.check_port(port, what="apiserver", flag="--port") == (
+            f"port {port} (apiserver) is already in use (choose another with --port)")
+    assert preflight.check_port(port, what="apiserver", flag="--port") is None
+    sock = tmp_path / "no-docker.sock"
+    assert preflight.check_docker(f"unix://{sock}") == (
+        f"Docker is not reachable at unix://{sock}: No such file or directory (start dockerd or run `make run`)")
