@@ -38,9 +38,11 @@ def test_flags_parse_go_style_values():
                          "--concurrent-deployment-syncs", "7", "--controllers", "*,-replicaset"])
     assert cfg.leader_elect is False
     assert cfg.lease_duration == 90.0
-    assert cfg.controllers == ("deployment",)
-    assert cfg.workers == {"deployment": 7}
-    assert cm.parse_args(["--apiserver", "http://x"]).workers == {"replicaset": 5, "deployment": 5}
+    assert "deployment" in cfg.controllers and "replicaset" not in cfg.controllers
+    assert cfg.workers["deployment"] == 7 and "replicaset" not in cfg.workers
+    defaults = cm.parse_args(["--apiserver", "http://x"]).workers
+    assert set(defaults) == {n for n, r in cm.CONTROLLERS.items() if r.enabled_by_default}
+    assert (defaults["replicaset"], defaults["deployment"]) == (5, 5)  # kube-controller-manager's defaults
     assert cm.parse_duration("500ms") == 0.5
     with pytest.raises(SystemExit):
         cm.parse_args([])  # neither --apiserver nor --kubeconfig
