@@ -4,8 +4,9 @@ One :class:`ApiClient` per process holds one ``aiohttp.ClientSession`` (HTTP/1.1
 a connection pool sized for many long-lived watches beside ordinary requests), made on first
 use inside the running event loop, so a client may be built before the loop runs. aiohttp
 rather than httpx because this is the hot path of the whole cluster: on these 2-core machines
-httpx's pool managed ~1,500 sequential and only ~200–370 requests/s with 32 in flight, aiohttp
-~6,800 and ~10,900 (see ``tests/perf/client_bench.py`` and ``tests/perf/RESULTS.md``).
+httpx's pool got slower with 32 requests in flight than with one, and this client ran at a
+fifth of a bare aiohttp session's rate sequentially, a tenth concurrently; over aiohttp it
+runs at that rate (``tests/perf/client_bench.py``, figures in ``tests/perf/RESULTS.md``).
 
 Methods take a :class:`~minik8s.api.resources.ResourceType` and plain Kubernetes JSON dicts,
 build the Kubernetes REST paths, and raise :mod:`minik8s.errors` for every non-2xx answer or
