@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
+import shutil
 import ssl
 import subprocess
 from collections.abc import AsyncIterator
@@ -25,6 +26,7 @@ from aiohttp import web
 from minik8s import errors
 from minik8s.api.resources import CONFIGMAPS, NAMESPACES
 from minik8s.client.rest import ApiClient, Response
+from tests.conftest import missing
 
 CM_PATH = "/api/v1/namespaces/default/configmaps"
 
@@ -240,6 +242,8 @@ def _openssl(*args: str, cwd: Path) -> None:
 @pytest.fixture(scope="module")
 def pki(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A CA, a server certificate for 127.0.0.1 and a client certificate, made by openssl."""
+    if shutil.which("openssl") is None:
+        missing("no openssl command to make test certificates (apt-get install openssl)")
     d = tmp_path_factory.mktemp("pki")
     ec = ("-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes")
     _openssl("req", "-x509", *ec, "-keyout", "ca.key", "-out", "ca.crt", "-days", "2", "-subj", "/CN=test-ca",
