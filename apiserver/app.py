@@ -270,6 +270,7 @@ class ApiServer:
         q = request.query_params
         matches = self.rest._matcher(entry, ns if entry.type.namespaced else None, opts)
         plural = entry.type.plural
+        node = _pinned_node(entry, opts.field_selector)
         rv = opts.resource_version
         send_initial = go_bool(q.get("sendInitialEvents"))
         pump: asyncio.Task[None] | None = None
@@ -278,7 +279,8 @@ class ApiServer:
                 await self.cache.wait_current()
             from apiserver.rest import storage_key
             objs, rev = self.cache.snapshot(plural, storage_key(entry, ns if entry.type.namespaced else None))
-            watcher = self.cache.subscribe(plural, matches, after=None, initial=[o for o in objs if matches(o)])
+            watcher = self.cache.subscribe(plural, matches, after=None, initial=[o for o in objs if matches(o)],
+                                           node=node)
             assert watcher is not None
             if send_initial:
                 watcher.queue.put_nowait(CacheEvent("BOOKMARK", self._bookmark(entry, rev, initial_end=True), None, rev))
@@ -287,7 +289,7 @@ class ApiServer:
                 after = int(rv)
             except ValueError:
                 raise errors.BadRequest(f"invalid resource version: {rv}") from None
-            watcher = self.cache.subscribe(plural, matches, after=after)
+            watcher = self.cache.subscribe(plural, matches, after=after, node=node)
             if watcher is None:  # older than the ring: replay from the storage's history
                 watcher = Watcher(plural, matches)
                 pump = asyncio.create_task(self._pump_storage(entry, ns, after, watcher))
@@ -375,6 +377,17 @@ class ApiServer:
 
 
 _GROUP_VERSIONS = {(g, v) for g, vs in registry.group_versions().items() for v in vs}
+
+
+def _pinned_node(entry: Entry, field_selector: str | None) -> str | None:
+    """The node a pod watch is pinned to by ``spec.nodeName=X`` (the watch cache indexes those)."""
+    if entry.type is not rs.PODS or not field_selector or "spec.nodeName" not in field_selector:
+        return None
+    from minik8s import fields
+    try:
+        return fields.parse(field_selector).requires_exact_match("spec.nodeName")
+    except ValueError:
+        return None
 
 
 def create_app(storage: Storage) -> FastAPI:

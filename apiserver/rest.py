@@ -198,7 +198,9 @@ class RestStorage:
         if ns["metadata"].get("deletionTimestamp") or (ns.get("status") or {}).get("phase") == "Terminating":
             raise errors.Forbidden(f'{entry.type.group_resource} is forbidden: unable to create new content in '
                                    f'namespace {namespace} because it is being terminated',
-                                   details={"name": namespace, "kind": entry.type.plural})
+                                   details={"name": namespace, "kind": entry.type.plural,
+                                            "causes": [{"reason": "NamespaceTerminating", "field": "metadata.namespace",
+                                                        "message": f"namespace {namespace} is being terminated"}]})
 
     async def _refresh_namespace_cache(self, entry: Entry, namespace: str | None) -> None:
         """A namespace created a moment ago may not be in the cache yet: catch up first."""
@@ -298,7 +300,8 @@ class RestStorage:
         generated = not md.get("name") and bool(md.get("generateName"))
         for attempt in range(8):
             if generated:
-                md["name"] = md["generateName"] + "".join(secrets.choice(_ALPHANUMS) for _ in range(5))
+                # as Kubernetes: the prefix is cut to 58 characters so the name stays a valid label
+                md["name"] = md["generateName"][:58] + "".join(secrets.choice(_ALPHANUMS) for _ in range(5))
             new = self._prepare_create(entry, obj)
             self._set_managed_fields(entry, None, new, field_manager, None, managed_fields)
             hooks = self.hooks.get(entry.type)

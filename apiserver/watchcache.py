@@ -57,13 +57,19 @@ Filter = Callable[[dict[str, Any]], bool]
 
 
 class Watcher:
-    """One client watch: a filter and a bounded queue of CacheEvents (None = closed)."""
+    """One client watch: a filter and a bounded queue of CacheEvents (None = closed).
 
-    __slots__ = ("matches", "queue", "closed", "resource")
+    ``node`` is set when the watch's field selector pins ``spec.nodeName`` (every kubelet's pod
+    watch): such watchers are indexed by node, so an event is offered only to the watchers of
+    the nodes it concerns instead of to all of them — with a thousand nodes this is the
+    difference between one and a thousand filter runs per pod event."""
 
-    def __init__(self, resource: str, matches: Filter) -> None:
+    __slots__ = ("matches", "queue", "closed", "resource", "node")
+
+    def __init__(self, resource: str, matches: Filter, *, node: str | None = None) -> None:
         self.resource = resource
         self.matches = matches
+        self.node = node
         self.queue: asyncio.Queue[CacheEvent | None] = asyncio.Queue(maxsize=WATCHER_QUEUE)
         self.closed = False
 
@@ -110,7 +116,8 @@ class ResourceCache:
         self.resource = resource
         self.objects: dict[str, dict[str, Any]] = {}
         self.ring: collections.deque[CacheEvent] = collections.deque(maxlen=RING_SIZE)
-        self.watchers: set[Watcher] = set()
+        self.watchers: set[Watcher] = set()  # those not indexed by node
+        self.by_node: dict[str, set[Watcher]] = {}
         # every event with revision > start_revision is in the ring
         self.start_revision = 0
 
@@ -120,6 +127,38 @@ class ResourceCache:
         self.ring.append(ev)
         for w in tuple(self.watchers):
             w.offer(ev)
+        if self.by_node:
+            node = _node_of(ev.obj)
+            for w in tuple(self.by_node.get(node, ())):
+                w.offer(ev)
+            if ev.prev is not None:
+                prev_node = _node_of(ev.prev)
+                if prev_node != node:
+                    for w in tuple(self.by_node.get(prev_node, ())):
+                        w.offer(ev)
+
+    def add(self, w: Watcher) -> None:
+        if w.node is None:
+            self.watchers.add(w)
+        else:
+            self.by_node.setdefault(w.node, set()).add(w)
+
+    def discard(self, w: Watcher) -> None:
+        if w.node is None:
+            self.watchers.discard(w)
+            return
+        ws = self.by_node.get(w.node)
+        if ws is not None:
+            ws.discard(w)
+            if not ws:
+                del self.by_node[w.node]
+
+    def all_watchers(self) -> list[Watcher]:
+        return [*self.watchers, *(w for ws in self.by_node.values() for w in ws)]
+
+
+def _node_of(obj: dict[str, Any]) -> str:
+    return (obj.get("spec") or {}).get("nodeName") or ""
 
 
 def decode(value: bytes, revision: int) -> dict[str, Any]:
@@ -169,7 +208,7 @@ class WatchCache:
             except (asyncio.CancelledError, Exception):
                 pass
         for rc in self._resources.values():
-            for w in tuple(rc.watchers):
+            for w in rc.all_watchers():
                 w.close()
 
     async def _follow(self, after: int) -> None:
@@ -234,12 +273,13 @@ class WatchCache:
         return [o for _, o in items], self.revision
 
     def subscribe(self, resource: str, matches: Filter, *, after: int | None,
-                  initial: list[dict[str, Any]] | None = None) -> Watcher | None:
+                  initial: list[dict[str, Any]] | None = None, node: str | None = None) -> Watcher | None:
         """A watcher getting events after ``after`` (replayed from the ring), or with
         ``initial`` objects sent as ADDED first. None when ``after`` is older than the ring
-        holds (the caller falls back to the storage history)."""
+        holds (the caller falls back to the storage history). ``node``: the watch only wants
+        objects whose ``spec.nodeName`` is (or was) this node — ``matches`` must imply it."""
         rc = self.resource(resource)
-        w = Watcher(resource, matches)
+        w = Watcher(resource, matches, node=node)
         if initial is not None:
             for o in initial:
                 w.offer(CacheEvent("ADDED", o, None, int(o["metadata"]["resourceVersion"])))
@@ -249,13 +289,13 @@ class WatchCache:
             for ev in rc.ring:
                 if ev.revision > after:
                     w.offer(ev)
-        rc.watchers.add(w)
+        rc.add(w)
         return w
 
     def unsubscribe(self, w: Watcher) -> None:
         rc = self._resources.get(w.resource)
         if rc is not None:
-            rc.watchers.discard(w)
+            rc.discard(w)
         w.closed = True
 
     def namespace_exists(self, name: str) -> dict[str, Any] | None:

@@ -63,7 +63,7 @@ def parse_args(argv: list[str] | None = None) -> SchedulerConfig:
     p.add_argument("--scheduler-name", default=DEFAULT_SCHEDULER_NAME,
                    help="schedule pods whose spec.schedulerName is this (default: %(default)s)")
     p.add_argument("--percentage-of-nodes-to-score", type=int, default=0,
-                   help="stop filtering once this % of nodes were found feasible; 0 = adaptive (default)")
+                   help="stop filtering once this %% of nodes were found feasible; 0 = adaptive (default)")
     p.add_argument("--bind-workers", type=int, default=DEFAULT_BIND_WORKERS,
                    help="bindings in flight at once (default: %(default)s)")
     p.add_argument("--leader-elect", type=_bool, nargs="?", const=True, default=True,

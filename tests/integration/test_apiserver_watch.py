@@ -149,3 +149,24 @@ def test_slow_watcher_does_not_block_others(api, apiserver, ns):
         assert len(evs) == n and all(e["type"] == "ADDED" for e in evs)
     finally:
         slow.close()
+
+
+def test_node_pinned_pod_watch_sees_binding_and_moves(api, apiserver, ns):
+    """Pod watches pinned to a node (as every kubelet's) are indexed by node; they still see a
+    pod bound to their node, its changes, and its deletion."""
+    rv = api.get(f"/api/v1/namespaces/{ns}/pods").json()["metadata"]["resourceVersion"]
+    body = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p"},
+            "spec": {"containers": [{"name": "c", "image": "busybox:1.36"}]}}
+    api.post(f"/api/v1/namespaces/{ns}/pods", json=body)
+    api.post(f"/api/v1/namespaces/{ns}/pods/p/binding",
+             json={"apiVersion": "v1", "kind": "Binding", "metadata": {"name": "p"}, "target": {"name": "n1"}})
+    api.patch(f"/api/v1/namespaces/{ns}/pods/p/status", content=json.dumps({"status": {"phase": "Running"}}),
+              headers={"content-type": "application/merge-patch+json"})
+    api.request("DELETE", f"/api/v1/namespaces/{ns}/pods/p", json={"gracePeriodSeconds": 0})
+    evs = read_events(apiserver, f"/api/v1/namespaces/{ns}/pods",
+                      {"resourceVersion": rv, "fieldSelector": "spec.nodeName=n1"}, 3)
+    assert [e["type"] for e in evs] == ["ADDED", "MODIFIED", "DELETED"]
+    assert evs[0]["object"]["spec"]["nodeName"] == "n1"
+    other = read_events(apiserver, f"/api/v1/namespaces/{ns}/pods",
+                        {"resourceVersion": rv, "fieldSelector": "spec.nodeName=", "timeoutSeconds": "1"}, 10)
+    assert [e["type"] for e in other] == ["ADDED", "DELETED"]  # unbound, then bound away
