@@ -23,7 +23,7 @@ __all__ = ["Component", "STOP_WAVES", "build", "module_available", "render_flags
 
 #: The control loops stop first (nothing may replace what goes next), then the node agents
 #: (their containers stay), the apiserver last so everyone else can say goodbye to it.
-STOP_WAVES = (("controller-manager", "scheduler"), ("kubelet", "proxy", "dns"), ("apiserver",))
+STOP_WAVES = (("controller-manager", "scheduler"), ("kubelet", "proxy"), ("apiserver",))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -31,7 +31,7 @@ class Component:
     """One process the supervisor keeps running."""
 
     name: str  # unique: "apiserver", "kubelet", "kubelet-2", ...
-    kind: str  # the table entry: apiserver, controller-manager, scheduler, kubelet, proxy, dns
+    kind: str  # the table entry: apiserver, controller-manager, scheduler, kubelet, proxy
     module: str  # run as ``python -m <module>``
     argv: tuple[str, ...]  # the flags after the module
     log_path: Path
@@ -121,13 +121,9 @@ def build(cfg: UpConfig) -> list[Component]:
     for i, node in enumerate(cfg.node_names()):
         add("kubelet" if i == 0 else f"kubelet-{i + 1}", "kubelet", "kubelet.main",
             _kubelet_defaults(cfg, node=node, port=cfg.kubelet_port + i), 2, node)
-    # The proxy (iptables) and DNS serve the whole host, so one of each however many local
-    # nodes there are; they speak for the first node.
-    first = cfg.node_names()[:1]
-    if cfg.enabled("proxy") and first:
-        add("proxy", "proxy", "kubelet.proxy.main",
-            {**_client_flags(cfg), "node-name": first[0], "log-level": cfg.log_level}, 2, first[0])
-    if cfg.enabled("dns") and first:
-        add("dns", "dns", "kubelet.dns.main",
-            {**_client_flags(cfg), "node-name": first[0], "log-level": cfg.log_level}, 2, first[0])
+    # The proxy (iptables rules and host-gw routes) serves the whole host, so one however many
+    # local nodes there are. The node DNS is not here: it binds each node's pod-network gateway,
+    # which only that node's kubelet knows, so the kubelet runs it in-process.
+    if cfg.enabled("proxy") and cfg.node_names():
+        add("proxy", "proxy", "kubelet.proxy.main", {**_client_flags(cfg), "log-level": cfg.log_level}, 2)
     return out

@@ -28,7 +28,7 @@ __all__ = [
 
 #: Every component ``--disable-<name>`` can switch off, in start order.
 CONTROL_PLANE = ("apiserver", "controller-manager", "scheduler")
-NODE_AGENTS = ("node", "proxy", "dns")
+NODE_AGENTS = ("node", "proxy")
 COMPONENTS = (*CONTROL_PLANE, *NODE_AGENTS)
 
 DEFAULT_DATA_DIR = "~/.minik8s"
@@ -138,11 +138,8 @@ def add_node_flags(p: argparse.ArgumentParser) -> None:
                    help="any other kubelet flag, e.g. --kubelet-arg=sync-frequency=30 (repeatable)")
     g.add_argument("--proxy-arg", action="append", default=[], metavar="FLAG=VALUE",
                    help="extra flag for the node proxy (repeatable)")
-    g.add_argument("--dns-arg", action="append", default=[], metavar="FLAG=VALUE",
-                   help="extra flag for the node DNS (repeatable)")
     g.add_argument("--disable-node", action="store_true", help="run no kubelet")
     g.add_argument("--disable-proxy", action="store_true", help="run no node proxy")
-    g.add_argument("--disable-dns", action="store_true", help="run no node DNS")
     p.add_argument("--log-level", choices=("debug", "info", "warning", "error"), default="info",
                    help="log level of minik8s and of every component (default %(default)s)")
 
@@ -194,7 +191,7 @@ def config_from_args(p: argparse.ArgumentParser, a: argparse.Namespace, *, join:
         if not server.startswith(("http://", "https://")):
             p.error(f"URL must start with http:// or https://, not {a.url!r}")
     extra: dict[str, tuple[str, ...]] = {}
-    for component in ("apiserver", "scheduler", "controller-manager", "kubelet", "proxy", "dns"):
+    for component in ("apiserver", "scheduler", "controller-manager", "kubelet", "proxy"):
         values = tuple(getattr(a, component.replace("-", "_") + "_arg", None) or ())
         flag = f"--{component}-arg"
         for v in values:

@@ -46,7 +46,6 @@ def test_component_table_in_start_order_with_entry_points():
         ("scheduler", "scheduler.main", 1),
         ("kubelet", "kubelet.main", 2),
         ("proxy", "kubelet.proxy.main", 2),
-        ("dns", "kubelet.dns.main", 2),
     ]
     api = table[0]
     assert api.command[:3] == [sys.executable, "-m", "apiserver.main"]
@@ -66,10 +65,10 @@ def test_three_nodes_get_names_and_ports_of_their_own():
 
 def test_disable_flags_drop_components():
     table = components.build(cfg_of("up", "--disable-scheduler", "--disable-controller-manager",
-                                    "--disable-proxy", "--disable-dns"))
+                                    "--disable-proxy"))
     assert [c.name for c in table] == ["apiserver", "kubelet"]
     table = components.build(cfg_of("up", "--disable-node"))
-    # Proxy and DNS speak for a local node: with none, they have nothing to serve.
+    # The proxy serves local nodes: with none, it has nothing to do.
     assert [c.name for c in table] == ["apiserver", "controller-manager", "scheduler"]
 
 
@@ -98,10 +97,11 @@ def test_join_is_up_without_the_control_plane():
     cfg = cfg_of("join", "https://10.0.0.5:6443/", "--token", "s3cret", "--node-name", "far", "--data-dir", "/j")
     assert cfg.mode == "join" and cfg.server_url == "https://10.0.0.5:6443"
     table = components.build(cfg)
-    assert [c.name for c in table] == ["kubelet", "proxy", "dns"]
+    assert [c.name for c in table] == ["kubelet", "proxy"]
     k = flags(table[0])
     # The token reaches the kubelet through the kubeconfig, never through argv.
     assert k["kubeconfig"] == "/j/kubeconfig" and "apiserver" not in k
+    assert flags(table[1])["kubeconfig"] == "/j/kubeconfig"
     assert all("s3cret" not in a for c in table for a in c.argv)
     assert "s3cret" not in cfg.summary()
 
