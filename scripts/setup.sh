@@ -2,7 +2,7 @@
 # One-time (and every-time) preparation of a machine for minik8s: the pieces `make run` and
 # `make test` need, each step cheap when already done so it can run before every command.
 #
-#   1. system packages: busybox-static (test image rootfs), iptables, iproute2, conntrack
+#   1. system packages: busybox-static (test image rootfs), iptables, iproute2, conntrack, openssl (TLS test certificates)
 #      (the node proxy), docker.io when no Docker engine is there;
 #   2. a reachable Docker engine: started here (dockerd in the background) when we are root;
 #   3. the local test images (tests/images/build.sh) -- no registry is reachable;
@@ -41,7 +41,7 @@ apt_install() {
 
 docker_answers() { docker info >/dev/null 2>&1; }
 
-packages=(busybox-static iptables iproute2 conntrack)
+packages=(busybox-static iptables iproute2 conntrack openssl)
 if [ "${MINIK8S_SKIP_DOCKER:-}" != 1 ] && ! { command -v docker >/dev/null && docker_answers; }; then
     # No engine answering: we need both the daemon and the client from Debian's docker.io.
     if ! command -v dockerd >/dev/null || ! command -v docker >/dev/null; then
