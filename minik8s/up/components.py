@@ -23,7 +23,7 @@ __all__ = ["Component", "STOP_WAVES", "build", "module_available", "render_flags
 
 #: The control loops stop first (nothing may replace what goes next), then the node agents
 #: (their containers stay), the apiserver last so everyone else can say goodbye to it.
-STOP_WAVES = (("controller-manager", "scheduler"), ("kubelet", "proxy"), ("apiserver",))
+STOP_WAVES = (("controller-manager", "scheduler"), ("kubelet",), ("apiserver",))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -31,7 +31,7 @@ class Component:
     """One process the supervisor keeps running."""
 
     name: str  # unique: "apiserver", "kubelet", "kubelet-2", ...
-    kind: str  # the table entry: apiserver, controller-manager, scheduler, kubelet, proxy
+    kind: str  # the table entry: apiserver, controller-manager, scheduler, kubelet
     module: str  # run as ``python -m <module>``
     argv: tuple[str, ...]  # the flags after the module
     log_path: Path
@@ -72,7 +72,7 @@ def module_available(module: str) -> bool:
     return False
 
 
-def _kubelet_defaults(cfg: UpConfig, *, node: str, port: int) -> dict[str, str | None]:
+def _kubelet_defaults(cfg: UpConfig, *, node: str, port: int, first: bool) -> dict[str, str | None]:
     flags: dict[str, str | None] = {}
     if cfg.token:
         # A token travels in a kubeconfig, not on a command line every `ps` shows.
@@ -86,6 +86,15 @@ def _kubelet_defaults(cfg: UpConfig, *, node: str, port: int) -> dict[str, str |
                    "system-reserved": cfg.system_reserved, "node-labels": cfg.node_labels,
                    "register-with-taints": cfg.register_with_taints, "docker-host": cfg.docker_host}
     flags |= {k: v for k, v in passthrough.items() if v is not None}
+    # The kubelet runs the node's service proxy and cluster DNS in-process. The proxy's
+    # iptables rules and routes belong to the host, so only the first local node runs one;
+    # each node's DNS binds that node's own pod-network gateway, so every node runs its own.
+    if not first or not cfg.enabled("proxy"):
+        flags["disable-proxy"] = None
+    if not cfg.enabled("dns"):
+        flags["disable-dns"] = None
+    if cfg.cluster_cidr:
+        flags["cluster-cidr"] = cfg.cluster_cidr
     return flags
 
 
@@ -113,17 +122,14 @@ def build(cfg: UpConfig) -> list[Component]:
     # supervisor on the same data dir: leader election would only delay a restarted process
     # by a lease duration, so it is off unless the user turns it back on.
     if cfg.enabled("controller-manager"):
-        add("controller-manager", "controller-manager", "controllers.main",
-            {**_client_flags(cfg), "leader-elect": "false", "log-level": cfg.log_level}, 1)
+        cm: dict[str, str | None] = {**_client_flags(cfg), "leader-elect": "false", "log-level": cfg.log_level}
+        if cfg.cluster_cidr:  # node IPAM hands out podCIDRs from it
+            cm["cluster-cidr"] = cfg.cluster_cidr
+        add("controller-manager", "controller-manager", "controllers.main", cm, 1)
     if cfg.enabled("scheduler"):
         add("scheduler", "scheduler", "scheduler.main",
             {**_client_flags(cfg), "leader-elect": "false", "log-level": cfg.log_level}, 1)
     for i, node in enumerate(cfg.node_names()):
         add("kubelet" if i == 0 else f"kubelet-{i + 1}", "kubelet", "kubelet.main",
-            _kubelet_defaults(cfg, node=node, port=cfg.kubelet_port + i), 2, node)
-    # The proxy (iptables rules and host-gw routes) serves the whole host, so one however many
-    # local nodes there are. The node DNS is not here: it binds each node's pod-network gateway,
-    # which only that node's kubelet knows, so the kubelet runs it in-process.
-    if cfg.enabled("proxy") and cfg.node_names():
-        add("proxy", "proxy", "kubelet.proxy.main", {**_client_flags(cfg), "log-level": cfg.log_level}, 2)
+            _kubelet_defaults(cfg, node=node, port=cfg.kubelet_port + i, first=i == 0), 2, node)
     return out

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import ipaddress
 import os
 import socket
 from pathlib import Path
@@ -28,7 +29,7 @@ __all__ = [
 
 #: Every component ``--disable-<name>`` can switch off, in start order.
 CONTROL_PLANE = ("apiserver", "controller-manager", "scheduler")
-NODE_AGENTS = ("node", "proxy")
+NODE_AGENTS = ("node", "proxy", "dns")
 COMPONENTS = (*CONTROL_PLANE, *NODE_AGENTS)
 
 DEFAULT_DATA_DIR = "~/.minik8s"
@@ -61,6 +62,7 @@ class UpConfig:
     node_labels: str | None = None
     register_with_taints: str | None = None
     docker_host: str | None = None
+    cluster_cidr: str | None = None
     #: k3s-style ``--<component>-arg=flag=value`` overrides, by component name.
     extra_args: dict[str, tuple[str, ...]] = dataclasses.field(default_factory=dict)
     log_level: str = "info"
@@ -136,10 +138,11 @@ def add_node_flags(p: argparse.ArgumentParser) -> None:
     g.add_argument("--docker-host", default=None, help="Docker engine URL (default: DOCKER_HOST or the socket)")
     g.add_argument("--kubelet-arg", action="append", default=[], metavar="FLAG=VALUE",
                    help="any other kubelet flag, e.g. --kubelet-arg=sync-frequency=30 (repeatable)")
-    g.add_argument("--proxy-arg", action="append", default=[], metavar="FLAG=VALUE",
-                   help="extra flag for the node proxy (repeatable)")
     g.add_argument("--disable-node", action="store_true", help="run no kubelet")
-    g.add_argument("--disable-proxy", action="store_true", help="run no node proxy")
+    g.add_argument("--disable-proxy", action="store_true", help="the kubelet runs no service proxy (iptables)")
+    g.add_argument("--disable-dns", action="store_true", help="the kubelets run no cluster DNS")
+    g.add_argument("--cluster-cidr", default=None,
+                   help="the pods' CIDR, split into per-node podCIDRs (default 10.244.0.0/16)")
     p.add_argument("--log-level", choices=("debug", "info", "warning", "error"), default="info",
                    help="log level of minik8s and of every component (default %(default)s)")
 
@@ -183,6 +186,11 @@ def config_from_args(p: argparse.ArgumentParser, a: argparse.Namespace, *, join:
         p.error(f"--kubelet-port {a.kubelet_port} leaves no room for {nodes} nodes")
     if not join:
         _check_port(p, "--port", a.port)
+    if a.cluster_cidr is not None:
+        try:
+            ipaddress.ip_network(a.cluster_cidr)
+        except ValueError as e:
+            p.error(f"--cluster-cidr: {e}")
     if a.max_pods is not None and a.max_pods < 1:
         p.error("--max-pods must be at least 1")
     server = None
@@ -191,7 +199,7 @@ def config_from_args(p: argparse.ArgumentParser, a: argparse.Namespace, *, join:
         if not server.startswith(("http://", "https://")):
             p.error(f"URL must start with http:// or https://, not {a.url!r}")
     extra: dict[str, tuple[str, ...]] = {}
-    for component in ("apiserver", "scheduler", "controller-manager", "kubelet", "proxy"):
+    for component in ("apiserver", "scheduler", "controller-manager", "kubelet"):
         values = tuple(getattr(a, component.replace("-", "_") + "_arg", None) or ())
         flag = f"--{component}-arg"
         for v in values:
@@ -219,6 +227,7 @@ def config_from_args(p: argparse.ArgumentParser, a: argparse.Namespace, *, join:
         node_labels=a.node_labels,
         register_with_taints=a.register_with_taints,
         docker_host=a.docker_host,
+        cluster_cidr=a.cluster_cidr,
         extra_args=extra,
         log_level=a.log_level,
     )

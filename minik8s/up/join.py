@@ -1,5 +1,5 @@
 """``minik8s join URL [--token T] [--node-name N]``: run a node agent (the kubelet, with the
-node DNS inside it, and the node proxy) on this host against a remote apiserver.
+node's service proxy and cluster DNS inside it) on this host against a remote apiserver.
 
 It is ``minik8s up`` with the control plane switched off (see :mod:`minik8s.up.config`): the
 same supervisor, state file, ``status`` and ``down``. A token goes into

@@ -40,7 +40,7 @@ def parser() -> argparse.ArgumentParser:
     add_up_flags(up)
     join = sub.add_parser(
         "join", help="run a node on this host for a cluster elsewhere",
-        description="Run a node agent (kubelet and proxy) on this host against a remote apiserver.")
+        description="Run a node agent (kubelet, with its proxy and DNS) on this host against a remote apiserver.")
     add_join_flags(join)
     # Flag errors found after parsing are reported by the subcommand's own parser.
     up.set_defaults(subparser=up)

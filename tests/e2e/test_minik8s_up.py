@@ -8,101 +8,19 @@ The node name is this test's own, so the kubelet adopts or removes nothing of an
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import signal
 import subprocess
-import sys
-import time
 import uuid
-from dataclasses import dataclass, field
-from pathlib import Path
 
 import pytest
 
-from tests.conftest import REPO, pick_free_port
+from tests.conftest import pick_free_port
 from tests.kubelet_harness import remove_node_containers
+from tests.minik8s_up_harness import Up, pid_alive, wait_until
 
 pytestmark = pytest.mark.docker
-
-MINIK8S = [sys.executable, "-m", "minik8s.up.main"]
-DEADLINE = 90.0
-
-
-def wait_until(check, what: str, *, timeout: float = DEADLINE, diag=lambda: ""):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        result = check()
-        if result:
-            return result
-        time.sleep(0.2)
-    pytest.fail(f"not {what} within {timeout}s\n{diag()}")
-
-
-def pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    with contextlib.suppress(OSError):
-        with open(f"/proc/{pid}/stat", "rb") as f:
-            return f.read().rpartition(b")")[2].split()[0] != b"Z"
-    return True
-
-
-@dataclass
-class Up:
-    """One ``minik8s up`` process on its own data dir and ports."""
-
-    data_dir: Path
-    port: int
-    kubelet_port: int
-    node: str
-    proc: subprocess.Popen | None = None
-    runs: int = 0
-    out_path: Path = field(init=False)
-
-    def __post_init__(self) -> None:
-        self.out_path = self.data_dir.parent / "up.out"
-
-    @property
-    def kubeconfig(self) -> Path:
-        return self.data_dir / "kubeconfig"
-
-    def start(self) -> None:
-        self.runs += 1
-        cmd = [*MINIK8S, "up", "--data-dir", str(self.data_dir), "--port", str(self.port),
-               "--kubelet-port", str(self.kubelet_port), "--node-name", self.node]
-        with open(self.out_path, "ab") as out:
-            self.proc = subprocess.Popen(cmd, cwd=REPO, stdout=out, stderr=subprocess.STDOUT)
-        wait_until(self._up, "minik8s up and its node Ready", diag=self.diag)
-
-    def _up(self) -> bool:
-        assert self.proc is not None
-        if self.proc.poll() is not None:
-            pytest.fail(f"minik8s up exited with {self.proc.returncode}\n{self.diag()}")
-        return self.out_path.read_text(errors="replace").count("minik8s is up:") >= self.runs
-
-    def state(self) -> dict:
-        return json.loads((self.data_dir / "minik8s.state.json").read_text())
-
-    def run(self, *args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([*MINIK8S, *args, "--data-dir", str(self.data_dir)], cwd=REPO,
-                              capture_output=True, text=True, timeout=120)
-
-    def diag(self) -> str:
-        parts = [f"--- up output:\n{self._tail(self.out_path)}"]
-        for log in sorted((self.data_dir / "logs").glob("*.log")):
-            parts.append(f"--- {log.name}:\n{self._tail(log)}")
-        return "\n".join(parts)
-
-    @staticmethod
-    def _tail(path: Path, lines: int = 25) -> str:
-        with contextlib.suppress(OSError):
-            return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
-        return "(none)"
-
 
 @pytest.fixture(scope="module")
 def up(tmp_path_factory, docker_client, test_images):

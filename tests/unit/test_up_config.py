@@ -45,7 +45,6 @@ def test_component_table_in_start_order_with_entry_points():
         ("controller-manager", "controllers.main", 1),
         ("scheduler", "scheduler.main", 1),
         ("kubelet", "kubelet.main", 2),
-        ("proxy", "kubelet.proxy.main", 2),
     ]
     api = table[0]
     assert api.command[:3] == [sys.executable, "-m", "apiserver.main"]
@@ -61,15 +60,25 @@ def test_three_nodes_get_names_and_ports_of_their_own():
     assert [(c.name, c.node, flags(c)["port"]) for c in kubelets] == [
         ("kubelet", "box", "11000"), ("kubelet-2", "box-2", "11001"), ("kubelet-3", "box-3", "11002")]
     assert [c.log_path.name for c in kubelets] == ["kubelet.log", "kubelet-2.log", "kubelet-3.log"]
+    # One service proxy per host (its iptables rules are the host's): the first node's.
+    assert ["disable-proxy" in flags(c) for c in kubelets] == [False, True, True]
+    assert not any("disable-dns" in flags(c) for c in kubelets)  # each node serves its own DNS
 
 
-def test_disable_flags_drop_components():
-    table = components.build(cfg_of("up", "--disable-scheduler", "--disable-controller-manager",
-                                    "--disable-proxy"))
+def test_disable_flags_drop_components_or_reach_the_kubelet():
+    table = components.build(cfg_of("up", "--disable-scheduler", "--disable-controller-manager"))
     assert [c.name for c in table] == ["apiserver", "kubelet"]
     table = components.build(cfg_of("up", "--disable-node"))
-    # The proxy serves local nodes: with none, it has nothing to do.
     assert [c.name for c in table] == ["apiserver", "controller-manager", "scheduler"]
+    # Proxy and DNS run inside the kubelet: their switches are its flags.
+    kubelet = components.build(cfg_of("up", "--disable-proxy", "--disable-dns"))[-1]
+    assert {"disable-proxy", "disable-dns"} <= set(flags(kubelet))
+
+
+def test_cluster_cidr_reaches_node_ipam_and_the_kubelets():
+    table = {c.name: flags(c) for c in components.build(cfg_of("up", "--cluster-cidr", "10.50.0.0/16"))}
+    assert table["controller-manager"]["cluster-cidr"] == table["kubelet"]["cluster-cidr"] == "10.50.0.0/16"
+    assert "cluster-cidr" not in {c.name: flags(c) for c in components.build(cfg_of("up"))}["kubelet"]
 
 
 def test_node_flags_pass_through_and_extra_args_override_defaults():
@@ -97,11 +106,10 @@ def test_join_is_up_without_the_control_plane():
     cfg = cfg_of("join", "https://10.0.0.5:6443/", "--token", "s3cret", "--node-name", "far", "--data-dir", "/j")
     assert cfg.mode == "join" and cfg.server_url == "https://10.0.0.5:6443"
     table = components.build(cfg)
-    assert [c.name for c in table] == ["kubelet", "proxy"]
+    assert [c.name for c in table] == ["kubelet"]
     k = flags(table[0])
     # The token reaches the kubelet through the kubeconfig, never through argv.
     assert k["kubeconfig"] == "/j/kubeconfig" and "apiserver" not in k
-    assert flags(table[1])["kubeconfig"] == "/j/kubeconfig"
     assert all("s3cret" not in a for c in table for a in c.argv)
     assert "s3cret" not in cfg.summary()
 
@@ -111,6 +119,7 @@ def test_join_is_up_without_the_control_plane():
     (("up", "--nodes", "2", "--disable-node"), "--nodes and --disable-node conflict"),
     (("up", "--port", "70000"), "--port must be between 1 and 65535"),
     (("up", "--kubelet-arg", "=x"), "--kubelet-arg"),
+    (("up", "--cluster-cidr", "10.0.0.0/33"), "--cluster-cidr"),
     (("join", "10.0.0.5:6443"), "URL must start with http:// or https://"),
     (("join", "http://h:1", "--disable-node"), "--disable-node"),
 ])
