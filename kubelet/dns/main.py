@@ -25,9 +25,12 @@ log = logging.getLogger("dns")
 
 
 async def serve(client: ApiClient, *, bind: str, port: int = 53, zone: str = "cluster.local",
-                upstreams: list[str] | None = None, started: asyncio.Event | None = None) -> None:
-    """Serve until cancelled; ``started`` is set once the server answers."""
-    informers = SharedInformerFactory(client)
+                upstreams: list[str] | None = None, informers: SharedInformerFactory | None = None,
+                started: asyncio.Event | None = None) -> None:
+    """Serve until cancelled. ``informers``: a factory to share (the kubelet's), else one of
+    its own; ``started`` is set once the server answers."""
+    own = informers is None
+    informers = informers or SharedInformerFactory(client)
     dns = ClusterDNS(informers, bind=bind, port=port, zone=zone, upstreams=upstreams)
     informers.start()
     tasks = [asyncio.create_task(dns.run(), name="dns")]
@@ -42,7 +45,8 @@ async def serve(client: ApiClient, *, bind: str, port: int = 53, zone: str = "cl
         for t in tasks:
             t.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
-        await informers.shutdown()
+        if own:
+            await informers.shutdown()
 
 
 def _parser() -> argparse.ArgumentParser:

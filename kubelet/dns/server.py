@@ -107,7 +107,7 @@ class DNSServer:
         if self.port == 0:
             self.port = self._udp.get_extra_info("sockname")[1]
         self._tcp = await asyncio.start_server(self._tcp_client, self.bind, self.port)
-        log.info("dns: serving %s on %s:%d (udp+tcp), upstreams %s", self.resolver.zone, self.bind, self.port,
+        log.info("serving %s on %s:%d (udp+tcp), upstreams %s", self.resolver.zone, self.bind, self.port,
                  self.upstreams or "none")
 
     async def close(self) -> None:
@@ -192,9 +192,9 @@ class DNSServer:
                 self._down_until.pop(up, None)
                 return reply
             except (TimeoutError, OSError, asyncio.IncompleteReadError, DNSError) as e:
-                log.debug("dns: upstream %s failed: %r", up, e)
+                log.debug("upstream %s failed: %r", up, e)
                 if up not in self._down_until:
-                    log.warning("dns: upstream %s does not answer (%s); SERVFAIL for forwarded names for %.0fs",
+                    log.warning("upstream %s does not answer (%s); SERVFAIL for forwarded names for %.0fs",
                                 up, type(e).__name__, self.down_for)
                 self._down_until[up] = time.monotonic() + self.down_for
         return self._servfail(query)

@@ -1,0 +1,320 @@
+"""The pod network: a bridge per node on its podCIDR, and host-gw routes between nodes.
+
+Where it sits::
+
+    node A (podCIDR 10.244.1.0/24)                      node B (podCIDR 10.244.2.0/24)
+    Docker network minik8s-A  (bridge, gw 10.244.1.1)   Docker network minik8s-B (gw 10.244.2.1)
+      pods 10.244.1.x                                     pods 10.244.2.x
+    route 10.244.2.0/24 via <B's InternalIP>  <───────>  route 10.244.1.0/24 via <A's InternalIP>
+
+:class:`PodNetwork` (run by the kubelet) makes the node's Docker bridge network
+``minik8s-<node>`` on ``spec.podCIDR`` with the gateway at the first address, so every pod's
+sandbox takes its IP from there (``PodSandboxConfig.network``). Docker's own masquerade of the
+network is turned off: pod-to-pod traffic must keep its source address across nodes, as
+Kubernetes requires, so only traffic leaving the cluster CIDR is masqueraded (chain
+``MINIK8S-POSTROUTING``). Docker's FORWARD policy (DROP) and its isolation between bridges
+would stop pod traffic between nodes, so ``MINIK8S-FORWARD`` accepts cluster-CIDR traffic,
+jumped to first from ``DOCKER-USER`` (Docker keeps that chain first in FORWARD) and FORWARD.
+
+:class:`RouteSyncer` (run by the proxy, which watches nodes anyway) keeps one route per other
+node, its podCIDR via its InternalIP, as flannel's host-gw backend: added when a node gets a
+podCIDR, removed when it leaves. Routes carry protocol :data:`ROUTE_PROTO`, so only ours are
+ever removed. A node whose InternalIP is one of ours, or whose podCIDR is already a connected
+subnet here (a second node on this engine), needs no route.
+
+This module speaks to Docker only to manage networks (through the docker SDK, in a thread);
+containers stay the runtime's business.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import ipaddress
+import json
+import logging
+import os
+from typing import Any
+
+from minik8s.api.resources import NODES
+from minik8s.client.informer import SharedInformerFactory
+
+from kubelet.proxy import executor
+
+__all__ = ["PodNetwork", "RouteSyncer", "network_name", "gateway_ip", "ROUTE_PROTO", "cleanup_host_rules",
+           "DEFAULT_CLUSTER_CIDR"]
+
+log = logging.getLogger("network")
+
+DEFAULT_CLUSTER_CIDR = "10.244.0.0/16"
+ROUTE_PROTO = "77"  # an unassigned routing protocol number: marks the routes minik8s owns
+LABEL_NODE = "io.minik8s.node"
+FORWARD_CHAIN = "MINIK8S-FORWARD"
+POSTROUTING_CHAIN = "MINIK8S-POSTROUTING"
+
+
+def network_name(node: str) -> str:
+    return f"minik8s-{node}"
+
+
+def bridge_name(node: str) -> str:
+    """A Linux interface name (at most 15 characters) that is stable per node."""
+    return "mk" + hashlib.sha256(node.encode()).hexdigest()[:11]
+
+
+def gateway_ip(pod_cidr: str) -> str:
+    """The bridge's address: the first host address of the podCIDR."""
+    return str(next(ipaddress.ip_network(pod_cidr, strict=False).hosts()))
+
+
+class NetworkError(Exception):
+    """Raised when the node's pod network cannot be made as asked."""
+
+
+class PodNetwork:
+    """The node's Docker bridge network and the host rules its pods need."""
+
+    def __init__(self, node_name: str, *, cluster_cidr: str = DEFAULT_CLUSTER_CIDR,
+                 docker_host: str | None = None) -> None:
+        self.node_name = node_name
+        self.cluster_cidr = cluster_cidr
+        self.docker_host = docker_host
+        self.name = network_name(node_name)
+        self.pod_cidr: str | None = None
+        self._docker: Any = None
+
+    def _client(self) -> Any:
+        import docker  # only here: the network is the one Docker object this module manages
+        if self._docker is None:
+            self._docker = (docker.DockerClient(base_url=self.docker_host) if self.docker_host
+                            else docker.from_env())
+        return self._docker
+
+    @property
+    def gateway(self) -> str | None:
+        return gateway_ip(self.pod_cidr) if self.pod_cidr else None
+
+    async def ensure(self, pod_cidr: str) -> str:
+        """Make the network on ``pod_cidr`` (and the host rules); returns the gateway IP."""
+        pod_cidr = str(ipaddress.ip_network(pod_cidr, strict=False))
+        await asyncio.to_thread(self._ensure_network, pod_cidr)
+        await self._ensure_rules(pod_cidr)
+        self.pod_cidr = pod_cidr
+        return gateway_ip(pod_cidr)
+
+    def _ensure_network(self, pod_cidr: str) -> None:
+        import docker.errors
+        client = self._client()
+        gw = gateway_ip(pod_cidr)
+        try:
+            net = client.networks.get(self.name)
+            cfg = (net.attrs.get("IPAM") or {}).get("Config") or []
+            if any(c.get("Subnet") == pod_cidr for c in cfg):
+                return
+            if net.attrs.get("Containers"):
+                raise NetworkError(f"network {self.name} is on {[c.get('Subnet') for c in cfg]} with pods "
+                                   f"attached; the node's podCIDR is now {pod_cidr}")
+            log.info("network %s: podCIDR changed to %s, re-creating it", self.name, pod_cidr)
+            net.remove()
+        except docker.errors.NotFound:
+            pass
+        ipam = docker.types.IPAMConfig(pool_configs=[docker.types.IPAMPool(subnet=pod_cidr, gateway=gw)])
+        try:
+            client.networks.create(
+                self.name, driver="bridge", ipam=ipam, labels={LABEL_NODE: self.node_name},
+                options={"com.docker.network.bridge.name": bridge_name(self.node_name),
+                         # Pod traffic keeps its source IP inside the cluster; we masquerade the rest.
+                         "com.docker.network.bridge.enable_ip_masquerade": "false"})
+        except docker.errors.APIError as e:
+            if "already exists" not in str(e):
+                raise NetworkError(f"cannot create network {self.name} on {pod_cidr}: {e}") from e
+        log.info("network %s: bridge %s on %s, gateway %s", self.name, bridge_name(self.node_name), pod_cidr, gw)
+
+    def _masq_rule(self, pod_cidr: str) -> tuple[str, ...]:
+        return ("-s", pod_cidr, "!", "-d", self.cluster_cidr, "-m", "comment", "--comment",
+                f"minik8s pod network {self.node_name}", "-j", "MASQUERADE")
+
+    async def _ensure_rules(self, pod_cidr: str) -> None:
+        await _write_proc("net/ipv4/ip_forward", "1")
+        await executor.ensure_chain("filter", FORWARD_CHAIN)
+        for rule in (("-s", self.cluster_cidr, "-j", "ACCEPT"), ("-d", self.cluster_cidr, "-j", "ACCEPT")):
+            await executor.ensure_rule("filter", FORWARD_CHAIN, rule, position=None)
+        if await executor.iptables_ok("filter", "-n", "-L", "DOCKER-USER"):
+            await executor.ensure_rule("filter", "DOCKER-USER", ("-j", FORWARD_CHAIN), position=1)
+        await executor.ensure_rule("filter", "FORWARD", ("-j", FORWARD_CHAIN), position=1)
+        await executor.ensure_chain("nat", POSTROUTING_CHAIN)
+        await executor.ensure_rule("nat", "POSTROUTING", ("-j", POSTROUTING_CHAIN), position=1)
+        if self.pod_cidr and self.pod_cidr != pod_cidr:
+            await executor.delete_rule("nat", POSTROUTING_CHAIN, self._masq_rule(self.pod_cidr))
+        await executor.ensure_rule("nat", POSTROUTING_CHAIN, self._masq_rule(pod_cidr), position=None)
+
+    def set_hairpin(self) -> int:
+        """Turn hairpin mode on for every port of the bridge; returns how many were off.
+
+        A pod reaching itself through a service is DNATed back to its own address; with
+        br_netfilter the bridge then has to send the frame out of the port it came in by,
+        which a bridge refuses unless that port is in hairpin mode (the kubelet's
+        ``--hairpin-mode=hairpin-veth``). Docker sets it only without its userland proxy."""
+        base = f"/sys/class/net/{bridge_name(self.node_name)}/brif"
+        changed = 0
+        try:
+            ports = os.listdir(base)
+        except OSError:
+            return 0
+        for port in ports:
+            path = os.path.join(base, port, "hairpin_mode")
+            try:
+                with open(path) as f:
+                    if f.read().strip() == "1":
+                        continue
+                with open(path, "w") as f:
+                    f.write("1")
+                changed += 1
+            except OSError:
+                continue  # the port went away meanwhile
+        return changed
+
+    async def run_hairpin(self, *, period: float = 0.5) -> None:
+        """Keep hairpin mode on for new pods' ports (they appear as sandboxes start)."""
+        while True:
+            if self.pod_cidr:
+                await asyncio.to_thread(self.set_hairpin)
+            await asyncio.sleep(period)
+
+    async def remove(self) -> None:
+        """Tear the node's network down (its pods must be gone): for tests and decommissioning."""
+        def rm() -> None:
+            import docker.errors
+            try:
+                self._client().networks.get(self.name).remove()
+            except docker.errors.NotFound:
+                pass
+        await asyncio.to_thread(rm)
+        if self.pod_cidr:
+            await executor.delete_rule("nat", POSTROUTING_CHAIN, self._masq_rule(self.pod_cidr))
+
+    async def close(self) -> None:
+        if self._docker is not None:
+            await asyncio.to_thread(self._docker.close)
+            self._docker = None
+
+
+async def cleanup_host_rules() -> None:
+    """Remove the chains and hooks every PodNetwork of this host shares (last node gone)."""
+    await executor.delete_rule("filter", "DOCKER-USER", ("-j", FORWARD_CHAIN))
+    await executor.delete_rule("filter", "FORWARD", ("-j", FORWARD_CHAIN))
+    await executor.delete_rule("nat", "POSTROUTING", ("-j", POSTROUTING_CHAIN))
+    for table, chain in (("filter", FORWARD_CHAIN), ("nat", POSTROUTING_CHAIN)):
+        await executor.iptables(table, "-F", chain, check=False)
+        await executor.iptables(table, "-X", chain, check=False)
+
+
+async def _write_proc(path: str, value: str) -> None:
+    def write() -> None:
+        with open(f"/proc/sys/{path}") as f:
+            if f.read().strip() == value:
+                return
+        with open(f"/proc/sys/{path}", "w") as f:
+            f.write(value)
+    try:
+        await asyncio.to_thread(write)
+    except OSError as e:
+        log.warning("cannot set %s=%s: %s", path, value, e)
+
+
+# -- routes between nodes -----------------------------------------------------------------------
+
+def node_internal_ip(node: dict) -> str | None:
+    for a in (node.get("status") or {}).get("addresses") or []:
+        if a.get("type") == "InternalIP" and a.get("address"):
+            return a["address"]
+    return None
+
+
+def node_pod_cidr(node: dict) -> str | None:
+    spec = node.get("spec") or {}
+    return spec.get("podCIDR") or next(iter(spec.get("podCIDRs") or []), None)
+
+
+def desired_routes(nodes: list[dict], *, local_ips: set[str], connected: set[str]) -> dict[str, str]:
+    """podCIDR → gateway for every node that is elsewhere (pure)."""
+    out: dict[str, str] = {}
+    for n in nodes:
+        cidr, ip = node_pod_cidr(n), node_internal_ip(n)
+        if not cidr or not ip or ip in local_ips:
+            continue
+        try:
+            cidr = str(ipaddress.ip_network(cidr, strict=False))
+            if ipaddress.ip_address(ip).version != 4:
+                continue
+        except ValueError:
+            continue
+        if cidr in connected:
+            continue  # that node's bridge is on this host: the kernel routes it already
+        out[cidr] = ip
+    return out
+
+
+class RouteSyncer:
+    """host-gw routes to the other nodes' podCIDRs, kept in step with the Node objects."""
+
+    def __init__(self, informers: SharedInformerFactory, *, resync_period: float = 30.0) -> None:
+        self.nodes = informers.informer(NODES)
+        self.resync_period = resync_period
+        self._dirty = asyncio.Event()
+        self._failed: dict[str, str] = {}  # cidr -> last error, so each is reported once
+        self.nodes.add_handler(on_add=lambda n: self._dirty.set(), on_update=self._update,
+                               on_delete=lambda n: self._dirty.set())
+
+    def _update(self, old: dict, cur: dict) -> None:
+        if (node_pod_cidr(old), node_internal_ip(old)) != (node_pod_cidr(cur), node_internal_ip(cur)):
+            self._dirty.set()
+
+    async def run(self) -> None:
+        await self.nodes.wait_synced()
+        while True:
+            self._dirty.clear()
+            try:
+                await self.sync()
+            except executor.CommandError as e:
+                log.warning("routes: %s", e)
+            try:
+                await asyncio.wait_for(self._dirty.wait(), self.resync_period)
+            except TimeoutError:
+                pass
+
+    async def sync(self) -> dict[str, str]:
+        """Make our routes equal the desired ones; returns what is in place."""
+        _, addrs, _ = await executor.run(["ip", "-j", "-4", "addr", "show"])
+        local_ips = {a["local"] for i in json.loads(addrs or "[]") for a in i.get("addr_info") or [] if a.get("local")}
+        _, routes, _ = await executor.run(["ip", "-j", "-4", "route", "show", "table", "main"])
+        all_routes = json.loads(routes or "[]")
+        connected = {r["dst"] for r in all_routes if r.get("protocol") == "kernel" and "gateway" not in r}
+        ours = {r["dst"]: r.get("gateway") for r in all_routes if str(r.get("protocol")) == ROUTE_PROTO}
+        want = desired_routes(self.nodes.store.list(), local_ips=local_ips, connected=connected)
+        for cidr in set(ours) - set(want):
+            await executor.run(["ip", "route", "del", cidr, "proto", ROUTE_PROTO], check=False)
+            log.info("routes: removed %s (node gone)", cidr)
+        in_place: dict[str, str] = {}
+        for cidr, via in sorted(want.items()):
+            if ours.get(cidr) == via:
+                in_place[cidr] = via
+                continue
+            code, _, err = await executor.run(["ip", "route", "replace", cidr, "via", via, "proto", ROUTE_PROTO],
+                                              check=False)
+            if code == 0:
+                in_place[cidr] = via
+                self._failed.pop(cidr, None)
+                log.info("routes: %s via %s", cidr, via)
+            elif self._failed.get(cidr) != err:
+                self._failed[cidr] = err
+                log.warning("routes: cannot route %s via %s (is it on a directly connected network?): %s",
+                            cidr, via, err.strip())
+        return in_place
+
+
+async def remove_routes() -> None:
+    """Delete every route minik8s made (``minik8s-proxy --cleanup``)."""
+    _, routes, _ = await executor.run(["ip", "-j", "-4", "route", "show", "proto", ROUTE_PROTO], check=False)
+    for r in json.loads(routes or "[]"):
+        await executor.run(["ip", "route", "del", r["dst"], "proto", ROUTE_PROTO], check=False)
