@@ -139,6 +139,24 @@ def _nodeipam_flags(p: argparse.ArgumentParser) -> None:
                    help="give each node a spec.podCIDR from --cluster-cidr (default true)")
 
 
+def _new_endpoint(ctx: ControllerContext) -> Controller:
+    from controllers.endpoints import EndpointsController
+
+    return EndpointsController(ctx.client, ctx.informers, recorder=ctx.recorder("endpoint-controller"))
+
+
+def _new_endpointslice(ctx: ControllerContext) -> Controller:
+    from controllers.endpointslice import EndpointSliceController
+
+    return EndpointSliceController(ctx.client, ctx.informers, recorder=ctx.recorder("endpointslice-controller"))
+
+
+def _new_servicelb(ctx: ControllerContext) -> Controller:
+    from controllers.servicelb import ServiceLBController
+
+    return ServiceLBController(ctx.client, ctx.informers)
+
+
 CONTROLLERS: dict[str, Registration] = {
     "replicaset": Registration(_new_replicaset, "concurrent-replicaset-syncs", 5,
                                aliases=("replicaset-controller",)),
@@ -151,6 +169,11 @@ CONTROLLERS: dict[str, Registration] = {
                                   aliases=("node-lifecycle-controller",), add_flags=_nodelifecycle_flags),
     "nodeipam": Registration(_new_nodeipam, "concurrent-node-ipam-syncs", 5, aliases=("node-ipam-controller",),
                              add_flags=_nodeipam_flags),
+    # Services networking (issue 5): Endpoints, EndpointSlices, and k3s-style ServiceLB.
+    "endpoint": Registration(_new_endpoint, "concurrent-endpoint-syncs", 5, aliases=("endpoints-controller",)),
+    "endpointslice": Registration(_new_endpointslice, "concurrent-service-endpoint-syncs", 5,
+                                  aliases=("endpointslice-controller",)),
+    "servicelb": Registration(_new_servicelb, "concurrent-servicelb-syncs", 2, aliases=("service-lb-controller",)),
 }
 
 

@@ -48,6 +48,12 @@ class KubeletConfig:
     node_status_report_frequency: float = 300.0
     node_lease_duration_seconds: int = 40
     log_level: str = "info"
+    # Networking (kubelet/netservices.py): the node's proxy and cluster DNS run in this process.
+    disable_proxy: bool = False
+    disable_dns: bool = False
+    cluster_dns: tuple[str, ...] = ()  # --cluster-dns; empty: the node's own DNS at its pod gateway
+    cluster_domain: str = "cluster.local"
+    cluster_cidr: str = "10.244.0.0/16"
 
     def node_names(self) -> list[str]:
         if self.runtime == "fake" and self.count > 1:
@@ -106,6 +112,13 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--relist-period", type=float, default=None,
                    help="seconds between runtime relists (default 1; off for the fake runtime)")
     p.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
+    # Networking: on by default with the Docker runtime, never with the hollow one.
+    p.add_argument("--disable-proxy", action="store_true", help="do not run the service proxy (iptables)")
+    p.add_argument("--disable-dns", action="store_true", help="do not run the node's cluster DNS")
+    p.add_argument("--cluster-dns", default="", help="DNS server IPs for pods, comma-separated "
+                   "(default: the node's own DNS at its pod-network gateway)")
+    p.add_argument("--cluster-domain", default="cluster.local", help="the cluster's DNS domain")
+    p.add_argument("--cluster-cidr", default="10.244.0.0/16", help="the pods' CIDR (all nodes' podCIDRs)")
     return p
 
 
@@ -132,6 +145,14 @@ def parse_args(argv: list[str] | None = None) -> KubeletConfig:
     except ValueError as e:
         p.error(str(e))
     fake = a.runtime == "fake"
+    cluster_dns = tuple(filter(None, (x.strip() for x in a.cluster_dns.split(","))))
+    try:
+        import ipaddress
+        ipaddress.ip_network(a.cluster_cidr)
+        for ip in cluster_dns:
+            ipaddress.ip_address(ip)
+    except ValueError as e:
+        p.error(f"--cluster-cidr/--cluster-dns: {e}")
     return KubeletConfig(
         apiserver=a.apiserver, kubeconfig=a.kubeconfig, node_name=a.node_name, port=a.port,
         bind_address=a.bind_address, address=a.address, runtime=a.runtime, count=a.count,
@@ -143,4 +164,7 @@ def parse_args(argv: list[str] | None = None) -> KubeletConfig:
         sync_frequency=a.sync_frequency if a.sync_frequency is not None else (0.0 if fake else 60.0),
         relist_period=a.relist_period if a.relist_period is not None else (0.0 if fake else 1.0),
         log_level=a.log_level,
+        # Hollow nodes must never touch the host's iptables or bind port 53.
+        disable_proxy=a.disable_proxy or fake, disable_dns=a.disable_dns or fake,
+        cluster_dns=cluster_dns, cluster_domain=a.cluster_domain.strip("."), cluster_cidr=a.cluster_cidr,
     )

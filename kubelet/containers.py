@@ -62,9 +62,9 @@ def expand(text: str, env: Mapping[str, str]) -> str:
 
 async def build_config(pod: dict, container: dict, *, restart_count: int, pod_ip: str | None,
                        host_ip: str, node_allocatable: Mapping[str, int], mounts: list[ri.Mount],
-                       client) -> ri.ContainerConfig:
+                       client, service_env: Mapping[str, str] | None = None) -> ri.ContainerConfig:
     env = await _environment(pod, container, pod_ip=pod_ip, host_ip=host_ip,
-                             node_allocatable=node_allocatable, client=client)
+                             node_allocatable=node_allocatable, client=client, service_env=service_env)
     command = [expand(c, env) for c in container.get("command") or []] or None
     args = [expand(a, env) for a in container.get("args") or []] or None
     spec = pod.get("spec") or {}
@@ -105,9 +105,12 @@ def _security(spec: dict, container: dict) -> ri.SecurityContext:
 
 
 async def _environment(pod: dict, container: dict, *, pod_ip: str | None, host_ip: str,
-                       node_allocatable: Mapping[str, int], client) -> dict[str, str]:
+                       node_allocatable: Mapping[str, int], client,
+                       service_env: Mapping[str, str] | None = None) -> dict[str, str]:
     ns = pod["metadata"]["namespace"]
-    env: dict[str, str] = {}
+    # Service variables (kubelet/servicelinks.py) come first: the lowest precedence, yet
+    # visible to $(VAR) expansion, as Kubernetes orders them.
+    env: dict[str, str] = dict(service_env or {})
     cache: dict[tuple[str, str], dict | None] = {}
 
     async def fetch(kind: str, name: str, optional: bool) -> dict | None:

@@ -28,6 +28,7 @@ from minik8s.client.informer import Informer
 
 from kubelet import hostinfo
 from kubelet.config import KubeletConfig
+from kubelet.netservices import NetworkOptions, NodeNetworkServices
 from kubelet.node import NodeAgent
 from kubelet.pod_workers import DONE, PodWorkers, SyncResult
 from kubelet.probes import ProbeManager
@@ -64,10 +65,15 @@ class Kubelet:
         self.workers = PodWorkers(self._sync, resync=config.sync_frequency, name=node_name)
         self.probes = ProbeManager(runtime, recorder=self.recorder, on_change=self.workers.update)
         self.agent = NodeAgent(client, runtime, config, node_name=node_name, host_ip=host_ip, host=host)
+        # Pod network, proxy, cluster DNS and service env: real nodes only (netservices.py).
+        self.net = NodeNetworkServices(client, node_name=node_name, options=NetworkOptions(
+            cluster_cidr=config.cluster_cidr, cluster_dns=config.cluster_dns, cluster_domain=config.cluster_domain,
+            proxy=not config.disable_proxy, dns=not config.disable_dns,
+            docker_host=config.docker_host)) if runtime_name == "docker" else None
         self.syncer = PodSyncer(
             node=NodeFacts(name=node_name, host_ip=host_ip, root=config.node_root(node_name)),
             runtime=runtime, client=client, recorder=self.recorder, probes=self.probes,
-            writer=StatusWriter(client), runtime_name=runtime_name)
+            writer=StatusWriter(client), runtime_name=runtime_name, net=self.net)
         self._tasks: list[asyncio.Task] = []
 
     # --- what the node server asks ----------------------------------------------------------
@@ -83,6 +89,8 @@ class Kubelet:
 
     async def run(self) -> None:
         await self.agent.register()
+        if self.net is not None:
+            self._tasks.append(asyncio.create_task(self.net.run(), name=f"network {self.node_name}"))
         self.syncer.node.allocatable = self.agent.allocatable_numbers()
         self.informer.add_handler(on_add=self._on_add, on_update=self._on_update, on_delete=self._on_delete)
         self._tasks.append(asyncio.create_task(self.informer.run(), name=f"pods informer {self.node_name}"))

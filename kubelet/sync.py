@@ -81,8 +81,9 @@ def _should_restart(policy: str, exit_code: int | None) -> bool:
 
 class PodSyncer:
     def __init__(self, *, node: NodeFacts, runtime: ri.ContainerRuntime, client, recorder,
-                 probes: ProbeManager, writer: StatusWriter, runtime_name: str = "docker") -> None:
+                 probes: ProbeManager, writer: StatusWriter, runtime_name: str = "docker", net=None) -> None:
         self.node = node
+        self.net = net  # kubelet.netservices.NodeNetworkServices, or None (hollow nodes)
         self.runtime = runtime
         self.client = client
         self.recorder = recorder
@@ -215,7 +216,11 @@ class PodSyncer:
                                 protocol=port.get("protocol") or "TCP", host_ip=port.get("hostIP") or "")
                  for c in spec.get("containers") or [] for port in c.get("ports") or [] if port.get("hostPort")]
         dns = None
-        if spec.get("dnsConfig"):
+        if self.net is not None:
+            dns, warning = self.net.dns_config(pod)  # dnsPolicy + dnsConfig (kubelet/dns/podconfig.py)
+            if warning:
+                self.recorder.event(pod, WARNING, "MissingClusterDNS", warning)
+        elif spec.get("dnsConfig"):
             dc = spec["dnsConfig"]
             dns = ri.DNSConfig(servers=tuple(dc.get("nameservers") or ()), searches=tuple(dc.get("searches") or ()),
                                options=tuple(o["name"] + (f":{o['value']}" if o.get("value") else "")
@@ -224,6 +229,7 @@ class PodSyncer:
             pod_uid=uid, pod_name=md["name"], namespace=md["namespace"], node_name=self.node.name,
             hostname=spec.get("hostname") or md["name"], port_mappings=tuple(ports), dns=dns,
             host_network=bool(spec.get("hostNetwork")),
+            network=self.net.sandbox_network() if self.net is not None else None,
             extra_hosts={h: a["ip"] for a in spec.get("hostAliases") or [] for h in a.get("hostnames") or []},
             attempt=max((s.attempt + 1 for s in previous), default=0))
         try:
@@ -322,16 +328,17 @@ class PodSyncer:
             if p.volumes is None:
                 p.volumes = await vols.prepare_volumes(pod, node_root=self.node.root, client=self.client)
             mounts = await asyncio.to_thread(vols.mounts_for, c, p.volumes)
+            service_env = await self.net.service_env(pod) if self.net is not None else None
             config = await cfgs.build_config(
                 pod, c, restart_count=restart_count, pod_ip=sandbox.ip or self.node.host_ip,
                 host_ip=self.node.host_ip, node_allocatable=self.node.allocatable, mounts=mounts,
-                client=self.client)
+                client=self.client, service_env=service_env)
         except vols.VolumeError as e:
             self.recorder.event(pod, WARNING, "FailedMount", f"MountVolume.SetUp failed: {e}")
             p.waiting[name] = ("CreateContainerConfigError", str(e))
             p.after(_RETRY_S)
             return
-        except (cfgs.ConfigError, ValueError, OSError) as e:
+        except (cfgs.ConfigError, ValueError, OSError, TimeoutError) as e:
             self.recorder.event(pod, WARNING, "Failed", f"Error: {e}", field_path=fp)
             p.waiting[name] = ("CreateContainerConfigError", str(e))
             p.after(_RETRY_S)

@@ -120,11 +120,32 @@ class DockerRuntime(ri.ContainerRuntime):
         sandbox_id = SandboxId(created["Id"])
         try:
             await _call(self._api.start, sandbox_id, error=ri.ContainerStartError)
+            if config.dns is not None and config.dns.servers and not config.host_network and config.network:
+                await self._write_resolv_conf(sandbox_id, dns)
         except ri.RuntimeError_:
             # A sandbox that cannot start (port already allocated) must not linger.
             await self._remove(sandbox_id)
             raise
         return sandbox_id
+
+    async def _write_resolv_conf(self, sandbox_id: SandboxId, dns: ri.DNSConfig) -> None:
+        """On a user-defined network Docker points resolv.conf at its embedded resolver
+        (127.0.0.11); a pod must see its own nameservers, so write the file as dockershim did
+        (the pod's containers share the sandbox's file)."""
+        path = (await _call(self._api.inspect_container, sandbox_id)).get("ResolvConfPath")
+        lines = [f"nameserver {s}" for s in dns.servers]
+        if dns.searches:
+            lines.append("search " + " ".join(dns.searches))
+        if dns.options:
+            lines.append("options " + " ".join(dns.options))
+
+        def write() -> None:
+            with open(path, "w") as f:
+                f.write("\n".join(lines) + "\n")
+        try:
+            await asyncio.to_thread(write)
+        except (OSError, TypeError) as e:
+            raise ri.ContainerCreateError(f"cannot write the pod's resolv.conf: {e}") from e
 
     async def stop_pod_sandbox(self, sandbox_id: SandboxId) -> None:
         running = [c for c in await self.list_containers(sandbox_id=sandbox_id)

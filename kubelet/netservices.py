@@ -1,0 +1,163 @@
+"""The networking a kubelet runs beside its pods: pod network, proxy, cluster DNS, service env.
+
+One :class:`NodeNetworkServices` per (Docker) node, owned by the kubelet::
+
+    Node spec.podCIDR (watched) ──> PodNetwork: bridge minik8s-<node>, gateway .1, hairpin
+                                        └──> ClusterDNS on <gateway>:53      (unless --disable-dns)
+    Services + EndpointSlices ────> Proxier (iptables) + RouteSyncer         (unless --disable-proxy)
+    Services ─────────────────────> ServiceEnv (the {SVC}_SERVICE_HOST variables)
+
+All share one informer factory, so the node keeps one watch per resource. What the pod sync
+asks of it: :meth:`sandbox_network` (the engine network a new sandbox joins; None, Docker's
+default bridge, until the node has a podCIDR), :meth:`dns_config` (the pod's resolv.conf) and
+:meth:`service_env`. The nameserver is ``--cluster-dns`` when given, else this node's own DNS
+at its gateway.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import logging
+
+from minik8s.api.resources import NODES
+from minik8s.client.informer import SharedInformerFactory
+
+from kubelet import network
+from kubelet.dns import main as dns_main
+from kubelet.dns.podconfig import pod_dns_config, read_host_searches
+from kubelet.proxy import main as proxy_main
+from kubelet.runtime import interface as ri
+from kubelet.servicelinks import ServiceEnv
+
+__all__ = ["NetworkOptions", "NodeNetworkServices"]
+
+log = logging.getLogger("network")
+
+
+@dataclasses.dataclass(frozen=True)
+class NetworkOptions:
+    cluster_cidr: str = network.DEFAULT_CLUSTER_CIDR
+    cluster_dns: tuple[str, ...] = ()  # empty: this node's own DNS at its pod-network gateway
+    cluster_domain: str = "cluster.local"
+    proxy: bool = True
+    dns: bool = True
+    docker_host: str | None = None
+
+
+class NodeNetworkServices:
+    def __init__(self, client, *, node_name: str, options: NetworkOptions) -> None:
+        self.client = client
+        self.node_name = node_name
+        self.options = options
+        self.informers = SharedInformerFactory(client)
+        self.env = ServiceEnv(self.informers)
+        self.node = self.informers.informer(NODES, field_selector=f"metadata.name={node_name}")
+        self.pod_network = network.PodNetwork(node_name, cluster_cidr=options.cluster_cidr,
+                                              docker_host=options.docker_host)
+        self.network: str | None = None
+        self.gateway: str | None = None
+        self.dns_ready = asyncio.Event()
+        self._cidr_changed = asyncio.Event()
+        self._host_searches = read_host_searches()
+        self._tasks: list[asyncio.Task] = []
+        self.node.add_handler(on_add=lambda n: self._cidr_changed.set(),
+                              on_update=lambda old, cur: self._cidr_changed.set())
+
+    # -- what the pod sync asks -------------------------------------------------------------------
+
+    def sandbox_network(self) -> str | None:
+        return self.network
+
+    def cluster_dns(self) -> list[str]:
+        if self.options.cluster_dns:
+            return list(self.options.cluster_dns)
+        if self.options.dns and self.gateway and self.dns_ready.is_set():
+            return [self.gateway]
+        return []
+
+    def dns_config(self, pod: dict) -> tuple[ri.DNSConfig | None, str | None]:
+        """The pod's DNS config and a warning to record (no cluster DNS for a ClusterFirst pod)."""
+        return pod_dns_config(pod, cluster_dns=self.cluster_dns(), cluster_domain=self.options.cluster_domain,
+                              host_searches=self._host_searches)
+
+    async def service_env(self, pod: dict) -> dict[str, str]:
+        return await self.env.env_for(pod)
+
+    # -- running ----------------------------------------------------------------------------------
+
+    async def run(self) -> None:
+        if self.options.proxy:
+            self._tasks.append(asyncio.create_task(
+                proxy_main.serve(self.client, proxy_main.ProxyOptions(cluster_cidr=self.options.cluster_cidr),
+                                 informers=self.informers), name="proxy"))
+        self._tasks.append(asyncio.create_task(self._network_loop(), name=f"pod network {self.node_name}"))
+        self.informers.start()
+        try:
+            await asyncio.gather(*self._tasks)
+        finally:
+            await self.close()
+
+    async def close(self) -> None:
+        for t in self._tasks:
+            t.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._tasks.clear()
+        await self.informers.shutdown()
+        await self.pod_network.close()
+
+    def _pod_cidr(self) -> str | None:
+        node = self.node.store.get(self.node_name)
+        return network.node_pod_cidr(node) if node else None
+
+    async def _network_loop(self) -> None:
+        dns_task: asyncio.Task | None = None
+        hairpin: asyncio.Task | None = None
+        warned = False
+        try:
+            while True:
+                await self._cidr_changed.wait()
+                self._cidr_changed.clear()
+                cidr = self._pod_cidr()
+                if not cidr:
+                    if not warned:
+                        log.info("node %s has no podCIDR yet: pods use the runtime's default network until "
+                                 "it gets one (node IPAM in the controller-manager assigns it)", self.node_name)
+                        warned = True
+                    continue
+                if cidr == self.pod_network.pod_cidr:
+                    continue
+                try:
+                    gateway = await self.pod_network.ensure(cidr)
+                except (network.NetworkError, OSError) as e:
+                    log.error("node %s: pod network on %s failed: %s", self.node_name, cidr, e)
+                    continue
+                except Exception as e:  # docker SDK errors: reported, retried on the next change
+                    log.error("node %s: pod network on %s failed: %r", self.node_name, cidr, e)
+                    continue
+                self.network, self.gateway = self.pod_network.name, gateway
+                if hairpin is None:
+                    hairpin = asyncio.create_task(self.pod_network.run_hairpin(), name="hairpin")
+                if self.options.dns:
+                    if dns_task is not None:
+                        dns_task.cancel()
+                        await asyncio.gather(dns_task, return_exceptions=True)
+                        self.dns_ready.clear()
+                    dns_task = asyncio.create_task(
+                        dns_main.serve(self.client, bind=gateway, zone=self.options.cluster_domain,
+                                       informers=self.informers, started=self.dns_ready),
+                        name=f"dns {self.node_name}")
+                    self.informers.start()
+                    dns_task.add_done_callback(self._dns_done)
+        finally:
+            for t in (dns_task, hairpin):
+                if t is not None:
+                    t.cancel()
+                    with contextlib.suppress(BaseException):
+                        await t
+
+    def _dns_done(self, task: asyncio.Task) -> None:
+        if not task.cancelled() and task.exception() is not None:
+            log.error("node %s: cluster DNS stopped: %r", self.node_name, task.exception())
+            self.dns_ready.clear()
