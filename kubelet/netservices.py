@@ -60,6 +60,7 @@ class NodeNetworkServices:
         self.gateway: str | None = None
         self.dns_ready = asyncio.Event()
         self._cidr_changed = asyncio.Event()
+        self._network_changed = asyncio.Event()
         self._host_searches = read_host_searches()
         self._tasks: list[asyncio.Task] = []
         self.node.add_handler(on_add=lambda n: self._cidr_changed.set(),
@@ -67,8 +68,25 @@ class NodeNetworkServices:
 
     # -- what the pod sync asks -------------------------------------------------------------------
 
-    def sandbox_network(self) -> str | None:
-        return self.network
+    async def sandbox_network(self, *, timeout: float = 30.0) -> str | None:
+        """The network a new sandbox joins. While the node has a podCIDR whose network is still
+        being made, wait for it (Kubernetes holds pods while the network is not ready); with no
+        podCIDR at all, None: the runtime's default network."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        if not self.node.has_synced:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.node.wait_synced(), timeout)
+        while (cidr := self._pod_cidr()) and cidr != self.pod_network.pod_cidr:
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                log.warning("node %s: pod network on %s not ready after %.0fs; using the default network",
+                            self.node_name, cidr, timeout)
+                break
+            self._network_changed.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._network_changed.wait(), min(remaining, 1.0))
+        return self.network if self._pod_cidr() else None
 
     def cluster_dns(self) -> list[str]:
         if self.options.cluster_dns:
@@ -137,6 +155,7 @@ class NodeNetworkServices:
                     log.error("node %s: pod network on %s failed: %r", self.node_name, cidr, e)
                     continue
                 self.network, self.gateway = self.pod_network.name, gateway
+                self._network_changed.set()
                 if hairpin is None:
                     hairpin = asyncio.create_task(self.pod_network.run_hairpin(), name="hairpin")
                 if self.options.dns:

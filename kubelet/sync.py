@@ -229,7 +229,7 @@ class PodSyncer:
             pod_uid=uid, pod_name=md["name"], namespace=md["namespace"], node_name=self.node.name,
             hostname=spec.get("hostname") or md["name"], port_mappings=tuple(ports), dns=dns,
             host_network=bool(spec.get("hostNetwork")),
-            network=self.net.sandbox_network() if self.net is not None else None,
+            network=await self.net.sandbox_network() if self.net is not None else None,
             extra_hosts={h: a["ip"] for a in spec.get("hostAliases") or [] for h in a.get("hostnames") or []},
             attempt=max((s.attempt + 1 for s in previous), default=0))
         try:

@@ -1,0 +1,209 @@
+"""Two hosts: pod-to-pod and Service traffic across nodes over host-gw routes, without NAT.
+
+The second "host" is a network namespace joined to this one by a veth pair, with a dockerd of
+its own started inside it through ``nsenter --net`` (own data root, exec root, socket, bridge
+subnet) and a second kubelet, also inside it, on that engine. Each kubelet advertises its veth
+address as InternalIP, so each node's proxy can route the other's podCIDR via it (host-gw needs
+the next hop on a directly connected network). Everything made here is removed afterwards:
+containers, both engines' state, the namespace (and with it the veth), routes and chains.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import signal
+import subprocess
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+
+from minik8s.api.resources import NODES, PODS, SERVICES
+from minik8s.client.rest import ApiClient
+
+from tests.conftest import missing
+from tests.e2e.services_harness import (
+    aexec, backend, eventually, host_cleanup, new_cluster, new_namespace, pod, service, wait_endpoints, wait_ready,
+)
+
+pytestmark = pytest.mark.docker
+
+CLUSTER_CIDR = "10.246.0.0/16"
+HOST_VETH_IP, PEER_VETH_IP = "172.29.77.1", "172.29.77.2"
+PEER_BRIDGE = "172.30.77.1/24"
+
+
+def _sh(*argv: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    proc = subprocess.run(argv, capture_output=True, text=True)
+    if check and proc.returncode != 0:
+        raise RuntimeError(f"{' '.join(argv)}: {proc.stderr.strip()}")
+    return proc
+
+
+class SecondHost:
+    """A netns + veth + dockerd: a machine of its own as far as the kubelet can tell."""
+
+    def __init__(self, base: Path) -> None:
+        tag = uuid.uuid4().hex[:6]
+        self.netns = f"mkh-{tag}"
+        self.veth_host, self.veth_peer = f"mkh{tag}a", f"mkh{tag}b"
+        self.dir = base / "host2"
+        self.sock = self.dir / "docker.sock"
+        self.dockerd: subprocess.Popen | None = None
+
+    @property
+    def docker_host(self) -> str:
+        return f"unix://{self.sock}"
+
+    def nsenter(self) -> tuple[str, ...]:
+        return ("nsenter", f"--net=/var/run/netns/{self.netns}")
+
+    def start(self) -> None:
+        self.dir.mkdir(parents=True, exist_ok=True)
+        _sh("ip", "netns", "add", self.netns)
+        _sh("ip", "link", "add", self.veth_host, "type", "veth", "peer", "name", self.veth_peer)
+        _sh("ip", "link", "set", self.veth_peer, "netns", self.netns)
+        _sh("ip", "addr", "add", f"{HOST_VETH_IP}/30", "dev", self.veth_host)
+        _sh("ip", "link", "set", self.veth_host, "up")
+        ns = ("ip", "netns", "exec", self.netns)
+        _sh(*ns, "ip", "addr", "add", f"{PEER_VETH_IP}/30", "dev", self.veth_peer)
+        _sh(*ns, "ip", "link", "set", self.veth_peer, "up")
+        _sh(*ns, "ip", "link", "set", "lo", "up")
+        _sh(*ns, "ip", "route", "add", "default", "via", HOST_VETH_IP)
+        log = open(self.dir / "dockerd.log", "ab")
+        self.dockerd = subprocess.Popen(
+            [*self.nsenter(), "dockerd", "--data-root", str(self.dir / "data"), "--exec-root", str(self.dir / "exec"),
+             "--pidfile", str(self.dir / "docker.pid"), "-H", self.docker_host, "--bip", PEER_BRIDGE],
+            stdout=log, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + 60
+        while _sh("docker", "-H", self.docker_host, "version", check=False).returncode != 0:
+            if self.dockerd.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError("the second dockerd did not start:\n" +
+                                   (self.dir / "dockerd.log").read_text(errors="replace")[-2000:])
+            time.sleep(0.2)
+        # Nothing can be pulled: hand the local images over.
+        save = subprocess.Popen(["docker", "save", "minik8s/busybox:latest", "minik8s/pause:latest"],
+                                stdout=subprocess.PIPE)
+        subprocess.run(["docker", "-H", self.docker_host, "load", "-q"], stdin=save.stdout, check=True,
+                       capture_output=True)
+        save.wait()
+
+    def stop(self) -> None:
+        if self.dockerd is not None and self.dockerd.poll() is None:
+            ids = _sh("docker", "-H", self.docker_host, "ps", "-aq", check=False).stdout.split()
+            if ids:
+                _sh("docker", "-H", self.docker_host, "rm", "-f", *ids, check=False)
+            self.dockerd.send_signal(signal.SIGTERM)
+            try:
+                self.dockerd.wait(30)
+            except subprocess.TimeoutExpired:
+                self.dockerd.kill()
+                self.dockerd.wait()
+        _sh("ip", "netns", "del", self.netns, check=False)  # takes the veth pair with it
+        _sh("ip", "link", "del", self.veth_host, check=False)
+        with contextlib.suppress(OSError):
+            shutil.rmtree(self.dir)
+
+
+@pytest.fixture(scope="module")
+def two_hosts(tmp_path_factory, docker_client, test_images):
+    for tool in ("nsenter", "dockerd", "ip"):
+        if shutil.which(tool) is None:
+            missing(f"{tool} is needed for the multi-host test")
+    if os.geteuid() != 0:
+        missing("the multi-host test needs root (network namespaces, a second dockerd)")
+    host_cleanup()
+    cluster = new_cluster(tmp_path_factory, cluster_cidr=CLUSTER_CIDR)
+    second = SecondHost(cluster.base)
+    try:
+        second.start()
+        cluster.start_controllers()
+        cluster.add_kubelet("mh-here", address=HOST_VETH_IP)
+        cluster.add_kubelet("mh-there", address=PEER_VETH_IP, prefix=second.nsenter(),
+                            apiserver=f"http://{HOST_VETH_IP}:{cluster.api.port}",
+                            extra_args=("--docker-host", second.docker_host))
+        yield cluster, second
+    finally:
+        cluster.stop(docker_client)
+        second.stop()
+        host_cleanup()
+
+
+@pytest.fixture
+async def client(two_hosts):
+    c = ApiClient(two_hosts[0].url)
+    yield c
+    await c.close()
+
+
+def _our_routes(prefix: tuple[str, ...] = ()) -> str:
+    return _sh(*prefix, "ip", "-4", "route", "show", "proto", "77").stdout
+
+
+async def test_pod_reaches_a_pod_on_the_other_host_by_ip_and_through_a_cluster_ip(two_hosts, client,
+                                                                                   docker_client) -> None:
+    cluster, second = two_hosts
+    ns = await new_namespace(client)
+    nodes = {n: await client.get(NODES, n) for n in ("mh-here", "mh-there")}
+    cidrs = {n: node["spec"].get("podCIDR") for n, node in nodes.items()}
+
+    async def routed() -> bool:
+        here = await client.get(NODES, "mh-there")
+        cidr = here["spec"].get("podCIDR")
+        return bool(cidr) and f"{cidr} via {PEER_VETH_IP}" in _our_routes()
+    await eventually(routed, what="a host-gw route to the other node's podCIDR", cluster=cluster)
+
+    await client.create(PODS, backend("far", "mh-there", "far"), namespace=ns)
+    await client.create(PODS, pod("near", "mh-here", command=["sh", "-c", "exec nc -ll -p 80 -e hostname"]),
+                        namespace=ns)
+    await client.create(SERVICES, service("far", selector={"app": "far"}), namespace=ns)
+    pods = await wait_ready(client, ns, ["far", "near"], cluster=cluster)
+    far_ip, near_ip = pods["far"]["status"]["podIP"], pods["near"]["status"]["podIP"]
+    cidrs = {n: (await client.get(NODES, n))["spec"]["podCIDR"] for n in ("mh-here", "mh-there")}
+    import ipaddress
+    assert ipaddress.ip_address(far_ip) in ipaddress.ip_network(cidrs["mh-there"])
+    assert ipaddress.ip_address(near_ip) in ipaddress.ip_network(cidrs["mh-here"])
+    await wait_endpoints(client, ns, "far", {far_ip}, cluster=cluster)
+
+    async def by_pod_ip() -> str | None:
+        out = (await aexec(docker_client, ns, "near", f"printf x | nc -w 3 {far_ip} 80")).strip()
+        return out if out == "far" else None
+    await eventually(by_pod_ip, what="near -> far by pod IP", cluster=cluster)
+
+    ip = (await client.get(SERVICES, "far", namespace=ns))["spec"]["clusterIP"]
+
+    async def by_cluster_ip() -> str | None:
+        out = (await aexec(docker_client, ns, "near", f"printf x | nc -w 3 {ip} 80")).strip()
+        return out if out == "far" else None
+    await eventually(by_cluster_ip, what="near -> far through the ClusterIP", cluster=cluster)
+    by_name = (await aexec(docker_client, ns, "near", f"printf x | nc -w 3 far.{ns}.svc.cluster.local 80")).strip()
+    assert by_name == "far"
+
+    # The way back, from the pod over there, without NAT: it sees the near pod's own address.
+    import docker
+    remote = docker.DockerClient(base_url=second.docker_host)
+    try:
+        found = remote.containers.list(filters={"label": [f"io.minik8s.pod.name=far", "io.minik8s.container.name=c"]})
+        out = found[0].exec_run(["sh", "-c", f"printf x | nc -w 3 {near_ip} 80"]).output.decode().strip()
+        assert out == "near"
+    finally:
+        remote.close()
+
+
+async def test_routes_follow_nodes_leaving(two_hosts, client) -> None:
+    cluster, second = two_hosts
+    there = next(k for k in cluster.kubelets if k.node == "mh-there")
+    cidr = (await client.get(NODES, "mh-there"))["spec"]["podCIDR"]
+
+    async def present() -> bool:
+        return f"{cidr} via {PEER_VETH_IP}" in _our_routes()
+    await eventually(present, what="the route to mh-there", cluster=cluster)
+    there.stop()
+    await client.delete(NODES, "mh-there")
+
+    async def gone() -> bool:
+        return cidr not in _our_routes()
+    await eventually(gone, what="the route removed once the node is gone", cluster=cluster)
