@@ -4,7 +4,9 @@ follow the pods; then the same writes straight against the SQLite store, as the 
 Prints creates/s, p50/p99 create latency, p50/p99 watch delivery latency (from the moment a
 create was sent to the moment each watcher has the event), and the ratio API/raw store.
 
-    .venv/bin/python tests/perf/api_bench.py --clients 32 --pods 5000 --watchers 50
+    .venv/bin/python tests/perf/api_bench.py --clients 32 --pods 5000 --watchers 50 [--profile out.txt]
+
+``--profile`` records the apiserver with py-spy (raw collapsed stacks) while the creates run.
 
 Not a test: it prints figures and asserts nothing. The apiserver runs as its own process
 (as users run it); watchers run in a separate process so their parsing does not slow the
@@ -17,6 +19,8 @@ import argparse
 import asyncio
 import multiprocessing
 import os
+import shutil
+import signal
 import socket
 import statistics
 import subprocess
@@ -47,6 +51,13 @@ def pod_body(i: int) -> dict:
             "spec": {"containers": [{"name": "c", "image": "minik8s/busybox:latest",
                                      "command": ["sleep", "3600"],
                                      "resources": {"requests": {"cpu": "10m", "memory": "16Mi"}}}]}}
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of a process (steadier than wall-clock on a shared machine)."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def pct(xs: list[float], p: float) -> float:
@@ -146,6 +157,7 @@ def main() -> None:
     ap.add_argument("--clients", type=int, default=32)
     ap.add_argument("--pods", type=int, default=5000)
     ap.add_argument("--watchers", type=int, default=50)
+    ap.add_argument("--profile", help="py-spy raw output file for the apiserver process")
     a = ap.parse_args()
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -169,7 +181,19 @@ def main() -> None:
                 wp = multiprocessing.Process(target=watcher_process, args=(url, a.watchers, a.pods, rv, out, ready))
                 wp.start()
                 ready.wait(60)
+            profiler = None
+            if a.profile:
+                spy = shutil.which("py-spy", path=os.path.dirname(sys.executable)) or "py-spy"
+                profiler = subprocess.Popen([spy, "record", "--format", "raw", "-o", a.profile, "--rate", "200",
+                                             "--pid", str(proc.pid)],
+                                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                time.sleep(1.0)  # py-spy attaches before the load starts
+            cpu0 = cpu_seconds(proc.pid)
             api_rate, api_lat = asyncio.run(api_creates(url, a.clients, a.pods))
+            api_cpu = cpu_seconds(proc.pid) - cpu0
+            if profiler is not None:
+                profiler.send_signal(signal.SIGINT)
+                profiler.wait(30)
             watch_lat = out.get(timeout=600) if wp else []
             if wp:
                 wp.join(30)
@@ -181,6 +205,7 @@ def main() -> None:
     ms = lambda x: f"{x * 1000:.1f} ms"  # noqa: E731
     print(f"machine: {os.cpu_count()} cores; clients={a.clients} pods={a.pods} watchers={a.watchers}")
     print(f"API creates/s:        {api_rate:8.0f}   p50 {ms(statistics.median(api_lat))}   p99 {ms(pct(api_lat, 99))}")
+    print(f"apiserver CPU/create: {api_cpu / a.pods * 1000:8.3f} ms  (load average {os.getloadavg()[0]:.1f})")
     print(f"raw store creates/s:  {raw_rate:8.0f}   p50 {ms(statistics.median(raw_lat))}   p99 {ms(pct(raw_lat, 99))}")
     print(f"ratio API/raw:        {api_rate / raw_rate:8.2f}")
     if watch_lat:
