@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import gc
 import logging
 import random
 from collections.abc import AsyncIterator
@@ -39,6 +40,8 @@ MAX_BODY = 3 * 1024 * 1024
 JSON = "application/json"
 _TRUE = frozenset(("1", "t", "T", "true", "True", "TRUE"))
 BOOKMARK_INTERVAL = 5.0
+# Allocations between young collections (CPython's default is 700). See tune_gc().
+GC_GEN0_THRESHOLD = 20_000
 
 
 def go_bool(v: str | None) -> bool:
@@ -390,11 +393,29 @@ def _pinned_node(entry: Entry, field_selector: str | None) -> str | None:
         return None
 
 
+def tune_gc() -> None:
+    """Make the cyclic garbage collector cheap for a process that holds a large, growing heap
+    of acyclic JSON objects (the watch cache and its event rings).
+
+    With CPython's defaults a young collection runs every 700 allocations and a full one
+    whenever the heap grew by a quarter; under a write load the full collections alone took
+    about 40% of the apiserver's CPU (measured: 2.1 s of 5.6 s for 12,000 writes in process).
+    Everything alive once start-up is done (modules, schemas, the listed cache) is moved out
+    of the collector's sight (``gc.freeze``), and young collections run every 20,000
+    allocations. Refcounting still frees every acyclic object at once; cycles (asyncio
+    futures, exceptions) are still collected, only in larger batches.
+    """
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(GC_GEN0_THRESHOLD, 10, 10)
+
+
 def create_app(storage: Storage) -> FastAPI:
     server = ApiServer(storage)
 
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await server.start()
+        tune_gc()
         try:
             yield
         finally:
@@ -460,6 +481,8 @@ def create_app(storage: Storage) -> FastAPI:
     r.add_route("/openapi/v3/{gv:path}", openapi_v3, methods=["GET"])
     r.add_route("/api/{rest:path}", core, methods=methods)
     r.add_route("/apis/{rest:path}", grouped, methods=methods)
+    from apiserver import exec as exec_
+    exec_.install(app)  # the exec WebSocket: FastAPI serves WebSocket scopes, fast_path only HTTP
     return app
 
 
