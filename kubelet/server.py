@@ -1,4 +1,5 @@
-"""The node's HTTP API (``--port``, 10250): container logs for ``kubectl logs``, health, pods.
+"""The node's HTTP API (``--port``, 10250): container logs for ``kubectl logs``, ``kubectl exec``,
+health, pods.
 
 The apiserver's ``pods/{name}/log`` proxies to ``GET /containerLogs/{ns}/{pod}/{container}``
 with ``follow``, ``tailLines``, ``previous``, ``timestamps``, ``sinceSeconds``, ``sinceTime``
@@ -6,6 +7,10 @@ and ``limitBytes``; the answer is a ``text/plain`` stream read from the runtime 
 followed stream, inside the runtime). One server serves every kubelet of the process (the
 hollow nodes of ``--count`` share it), finding a pod by namespace and name.
 Errors are plain text with the status code the kubelet uses, which the apiserver relays.
+
+``pods/{name}/exec`` is proxied as a WebSocket to ``/exec/{ns}/{pod}/{container}`` (the
+protocol is ``kubelet/exec.py``'s); a plain request there runs the same checks and answers
+their error, or 400 when all is well but the request is no upgrade.
 """
 
 from __future__ import annotations
@@ -20,7 +25,10 @@ import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response, StreamingResponse
-from starlette.routing import Route
+from starlette.routing import Route, WebSocketRoute
+from starlette.websockets import WebSocket
+
+from kubelet import exec as exec_
 
 from kubelet.runtime import interface as ri
 
@@ -65,6 +73,59 @@ def make_app(sources: Callable[[], Sequence[PodSource]]) -> Starlette:
             if pod is not None:
                 return src, pod
         raise _BadRequest(f'pod "{name}" in namespace "{namespace}" not found on this node', 404)
+
+    async def running_container(namespace: str, name: str, container: str) -> tuple[PodSource, ri.ContainerId]:
+        """The running container ``kubectl exec`` targets, or the kubelet's refusal."""
+        try:
+            src, pod = locate(namespace, name)
+        except _BadRequest:
+            raise _BadRequest("pod does not exist", 404) from None
+        spec = pod.get("spec") or {}
+        if container not in [c["name"] for c in (spec.get("containers") or []) + (spec.get("initContainers") or [])]:
+            raise _BadRequest(f'container not found ("{container}")', 500)
+        running = [c for c in await src.runtime.list_containers(node=src.node_name, pod_uid=pod["metadata"]["uid"])
+                   if c.name == container and c.state is ri.ContainerState.RUNNING]
+        if not running:
+            raise _BadRequest(f'container not found ("{container}")', 500)
+        return src, max(running, key=lambda c: (c.restart_count, c.created_at)).id
+
+    async def exec_check(request: Request) -> Response:
+        p = request.path_params
+        try:
+            exec_.parse_options(request.query_params)
+            await running_container(p["namespace"], p["pod"], p["container"])
+        except ValueError as e:
+            return PlainTextResponse(str(e), status_code=400)
+        except _BadRequest as e:
+            return PlainTextResponse(str(e), status_code=e.code)
+        return PlainTextResponse("Upgrade request required", status_code=400)
+
+    async def exec_ws(ws: WebSocket) -> None:
+        p = ws.path_params
+        try:
+            opts = exec_.parse_options(ws.query_params)
+            src, container_id = await running_container(p["namespace"], p["pod"], p["container"])
+        except ValueError as e:
+            await ws.send_denial_response(PlainTextResponse(str(e), status_code=400))
+            return
+        except _BadRequest as e:
+            await ws.send_denial_response(PlainTextResponse(str(e), status_code=e.code))
+            return
+        protocol = exec_.choose_protocol(ws.scope.get("subprotocols") or [])
+        if protocol is None:
+            await ws.send_denial_response(PlainTextResponse(
+                f"requested protocol(s) are not supported: {ws.scope.get('subprotocols')}; "
+                f"supports {list(exec_.PROTOCOLS)}", status_code=400))
+            return
+        await ws.accept(subprotocol=protocol or None)
+        try:
+            session = await src.runtime.exec(container_id, opts.command, stdin=opts.stdin, tty=opts.tty)
+        except ri.RuntimeError_ as e:
+            status = exec_.final_status(None, opts.command, error=f"error executing command in container: {e}")
+            await exec_.send_status(ws, status, exec_.protocol_version(protocol))
+            await ws.close(1000)
+            return
+        await exec_.relay(ws, session, opts, protocol)
 
     async def healthz(request: Request) -> Response:
         return PlainTextResponse("ok")
@@ -136,6 +197,8 @@ def make_app(sources: Callable[[], Sequence[PodSource]]) -> Starlette:
         Route("/healthz", healthz),
         Route("/pods", pods),
         Route("/containerLogs/{namespace}/{pod}/{container}", container_logs),
+        Route("/exec/{namespace}/{pod}/{container}", exec_check, methods=["GET", "POST"]),
+        WebSocketRoute("/exec/{namespace}/{pod}/{container}", exec_ws),
     ])
 
 

@@ -1,8 +1,8 @@
 """The Docker implementation of the kubelet's ``ContainerRuntime`` (what dockershim was).
 
 The only module in minik8s that speaks Docker. Every docker SDK call runs in a thread
-(``asyncio.to_thread``); long-lived log streams get a pool of their own so a hundred
-``kubectl logs -f`` cannot starve the short calls. Docker's exceptions are converted into
+(``asyncio.to_thread``); long-lived log streams and exec readers get a pool of their own so a
+hundred ``kubectl logs -f`` cannot starve the short calls. Docker's exceptions are converted into
 ``interface``'s error tree here, at the boundary.
 
 A pod is a pause container (``minik8s/pause`` by default; it exits at once on SIGTERM) that
@@ -20,11 +20,13 @@ import datetime
 import math
 import os
 import signal
+import socket
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from typing import Any, TypeVar
 
 import docker
 import docker.errors
+import docker.utils.socket
 import requests.exceptions
 
 from kubelet.runtime import interface as ri
@@ -297,6 +299,14 @@ class DockerRuntime(ri.ContainerRuntime):
                 if pid > 0 and full_id in cgroup.read():
                     os.kill(pid, signal.SIGKILL)
 
+    async def exec(self, container_id: ContainerId, cmd: Sequence[str], *, stdin: bool = False,
+                   tty: bool = False) -> ri.ExecSession:
+        created = await _call(self._api.exec_create, container_id, list(cmd), stdout=True, stderr=True,
+                              stdin=stdin, tty=tty)
+        exec_id = created["Id"]
+        sock = await _call(self._api.exec_start, exec_id, socket=True, tty=tty)
+        return _DockerExec(self._api, exec_id, sock, tty=tty, stdin=stdin, pool=self._streams)
+
     async def logs(self, container_id: ContainerId, *, follow: bool = False, tail: int | None = None,
                    timestamps: bool = False,
                    since: datetime.datetime | None = None) -> AsyncIterator[bytes]:
@@ -339,6 +349,77 @@ class DockerRuntime(ri.ContainerRuntime):
                 raise
 
 
+class _DockerExec(ri.ExecSession):
+    """An exec's hijacked engine connection: Docker's 8-byte stream frames (or the raw TTY
+    bytes) read by a thread of the streams pool; stdin written to the same socket and ended
+    by half-closing it, which Docker turns into EOF on the process's stdin."""
+
+    def __init__(self, api: docker.APIClient, exec_id: str, sock: Any, *, tty: bool, stdin: bool,
+                 pool: concurrent.futures.ThreadPoolExecutor) -> None:
+        self._api = api
+        self._exec_id = exec_id
+        self._sock = sock
+        # SocketIO wraps the connection's socket; shutdown and sendall need the socket itself.
+        self._raw = getattr(sock, "_sock", sock)
+        self._stdin = stdin
+        self._stdin_open = stdin
+        self._frames = docker.utils.socket.frames_iter(sock, tty)
+        self._pool = pool
+        self._closed = False
+
+    async def read(self) -> tuple[int, bytes] | None:
+        if self._closed:
+            return None
+        loop = asyncio.get_running_loop()
+        frame = await loop.run_in_executor(self._pool, _next_frame, self._frames)
+        if frame is None:
+            return None
+        stream, data = frame
+        return (2 if stream == docker.utils.socket.STDERR else 1), bytes(data)
+
+    async def write(self, data: bytes) -> None:
+        if not self._stdin_open or not data:
+            return
+        try:
+            await asyncio.to_thread(self._raw.sendall, data)
+        except OSError as exc:
+            # The command exited (or closed its stdin): what is left to send has no reader.
+            self._stdin_open = False
+            raise ri.RuntimeError_(f"cannot write to the exec's stdin: {exc}") from exc
+
+    async def close_stdin(self) -> None:
+        if not self._stdin_open:
+            return
+        self._stdin_open = False
+        with contextlib.suppress(OSError):
+            self._raw.shutdown(socket.SHUT_WR)
+
+    async def resize(self, *, width: int, height: int) -> None:
+        await _call(self._api.exec_resize, self._exec_id, height=height, width=width)
+
+    async def wait(self) -> int:
+        # The output ends a moment before the engine records the exit; poll briefly for it.
+        for _ in range(100):
+            info = await _call(self._api.exec_inspect, self._exec_id)
+            if not info.get("Running") and info.get("ExitCode") is not None:
+                return int(info["ExitCode"])
+            await asyncio.sleep(0.02)
+        raise ri.RuntimeError_(f"exec {self._exec_id[:12]} still running after its output ended")
+
+    async def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+
+        def shut() -> None:
+            # Shutting down first wakes a reader thread blocked in poll() on this socket.
+            with contextlib.suppress(OSError):
+                self._raw.shutdown(socket.SHUT_RDWR)
+            with contextlib.suppress(OSError):
+                self._sock.close()
+        await asyncio.to_thread(shut)
+
+
 # --- the boundary: docker SDK calls and their errors ----------------------------------------
 
 
@@ -367,6 +448,13 @@ def _explain(exc: docker.errors.APIError) -> str:
     if isinstance(explanation, bytes):
         explanation = explanation.decode(errors="replace")
     return str(explanation or exc)
+
+
+def _next_frame(frames: Iterator[tuple[int, bytes]]) -> tuple[int, bytes] | None:
+    try:
+        return next(frames, None)
+    except (OSError, ValueError):
+        return None  # the socket was shut down under us: the session was closed
 
 
 def _next_chunk(stream: Iterator[bytes]) -> bytes | None:

@@ -13,6 +13,7 @@ image exists, nothing ever needs pulling), ``pullable`` which of the others a pu
 
 from __future__ import annotations
 
+import asyncio
 import datetime
 import hashlib
 import ipaddress
@@ -176,6 +177,12 @@ class FakeRuntime(ri.ContainerRuntime):
             raise ri.RuntimeError_(f"container {container_id[:12]} is not running")
         return ri.ExecResult(0, b"")
 
+    async def exec(self, container_id: ContainerId, cmd: Sequence[str], *, stdin: bool = False,
+                   tty: bool = False) -> ri.ExecSession:
+        if self._container(container_id).status.state is not ri.ContainerState.RUNNING:
+            raise ri.RuntimeError_(f"container {container_id[:12]} is not running")
+        return _HollowExec(stdin=stdin)
+
     async def logs(self, container_id: ContainerId, *, follow: bool = False, tail: int | None = None,
                    timestamps: bool = False,
                    since: datetime.datetime | None = None) -> AsyncIterator[bytes]:
@@ -216,6 +223,36 @@ class FakeRuntime(ri.ContainerRuntime):
             return self._containers[container_id]
         except KeyError:
             raise ri.NotFoundError(f"container {container_id} not found") from None
+
+
+class _HollowExec(ri.ExecSession):
+    """A hollow container's command, as ``exec_sync``'s: it prints nothing and exits 0 -- once
+    its stdin (when it has one) is closed, as a command reading its input would."""
+
+    def __init__(self, *, stdin: bool) -> None:
+        self._input_done = asyncio.Event()
+        if not stdin:
+            self._input_done.set()
+
+    async def read(self) -> tuple[int, bytes] | None:
+        await self._input_done.wait()
+        return None
+
+    async def write(self, data: bytes) -> None:
+        pass
+
+    async def close_stdin(self) -> None:
+        self._input_done.set()
+
+    async def resize(self, *, width: int, height: int) -> None:
+        pass
+
+    async def wait(self) -> int:
+        await self._input_done.wait()
+        return 0
+
+    async def close(self) -> None:
+        self._input_done.set()
 
 
 def _image_id(image: str) -> str:

@@ -22,6 +22,9 @@ Errors. Every failure leaves a runtime as one of these, never as an engine libra
     │   └── ContainerStartError   created, but it could not start (command not found,
     │                             port already allocated) -- Kubernetes' RunContainerError
     └── ExecTimeoutError          an exec_sync command outlived its timeout (it is killed)
+
+Streaming exec. ``exec`` starts a command with its stdin, stdout and stderr (or a TTY) wired
+to an :class:`ExecSession`, which the node's HTTP API relays to ``kubectl exec``.
 """
 
 from __future__ import annotations
@@ -37,7 +40,7 @@ __all__ = [
     "SandboxId", "ContainerId", "ContainerRuntime",
     "PodSandboxConfig", "ContainerConfig", "PortMapping", "DNSConfig", "Mount", "Resources",
     "SecurityContext", "PodSandbox", "SandboxState", "Container", "ContainerStatus",
-    "ContainerState", "ExecResult", "RuntimeVersion", "PullPolicy",
+    "ContainerState", "ExecResult", "ExecSession", "RuntimeVersion", "PullPolicy",
     "RuntimeError_", "NotFoundError", "ImagePullError", "ImageNeverPullError",
     "ContainerCreateError", "ContainerStartError", "ExecTimeoutError",
     "LABEL_POD_UID", "LABEL_POD_NAME", "LABEL_POD_NAMESPACE", "LABEL_CONTAINER_NAME",
@@ -271,6 +274,40 @@ class ExecResult(NamedTuple):
     output: bytes  # stdout and stderr interleaved, as a probe reads them
 
 
+class ExecSession(abc.ABC):
+    """One interactive command in a container (``kubectl exec``), started by
+    :meth:`ContainerRuntime.exec`. One reader and one writer may use it at once.
+
+    Output comes as ``(stream, data)`` with stream 1 (stdout) or 2 (stderr); with a TTY all
+    output is stdout, as a terminal merges them. ``read`` returns ``None`` once the command's
+    output has ended; ``wait`` then gives its exit code.
+    """
+
+    @abc.abstractmethod
+    async def read(self) -> tuple[int, bytes] | None:
+        """The next chunk of output, or ``None`` at its end."""
+
+    @abc.abstractmethod
+    async def write(self, data: bytes) -> None:
+        """Feed the command's stdin (ignored when it was started without stdin)."""
+
+    @abc.abstractmethod
+    async def close_stdin(self) -> None:
+        """End of input: the command reads EOF. Idempotent."""
+
+    @abc.abstractmethod
+    async def resize(self, *, width: int, height: int) -> None:
+        """Set the TTY's size in columns and rows (ignored without a TTY)."""
+
+    @abc.abstractmethod
+    async def wait(self) -> int:
+        """The command's exit code, once its output has ended."""
+
+    @abc.abstractmethod
+    async def close(self) -> None:
+        """Release the session (the client went away); the command is not waited for."""
+
+
 @dataclass(frozen=True)
 class RuntimeVersion:
     runtime_name: str  # "docker": the scheme of containerID/imageID ("docker://...")
@@ -374,6 +411,12 @@ class ContainerRuntime(abc.ABC):
     async def exec_sync(self, container_id: ContainerId, cmd: Sequence[str], *,
                         timeout: float | None = None) -> ExecResult:
         """Run ``cmd`` in a running container and wait for it (exec probes)."""
+
+    @abc.abstractmethod
+    async def exec(self, container_id: ContainerId, cmd: Sequence[str], *, stdin: bool = False,
+                   tty: bool = False) -> ExecSession:
+        """Start ``cmd`` in a running container with its stdio streamed (``kubectl exec``);
+        ``NotFoundError`` when the container is gone, ``RuntimeError_`` when it cannot run."""
 
     @abc.abstractmethod
     def logs(self, container_id: ContainerId, *, follow: bool = False, tail: int | None = None,
