@@ -48,6 +48,9 @@ class Subresources:
             return await self.scale(request, server, info)
         if sub == "log" and method == "GET":
             return await self.log(request, info)
+        if sub == "exec" and method in ("GET", "POST"):
+            from apiserver import exec as exec_
+            return await exec_.http(request, server, info)
         raise errors.MethodNotAllowed("the server does not allow this method on the requested resource")
 
     async def bind(self, server: "ApiServer", info: "RequestInfo", body: Any) -> Response:

@@ -1,0 +1,207 @@
+"""``pods/{name}/exec``: the apiserver's half of ``kubectl exec``.
+
+As in Kubernetes, the apiserver checks the request against the API (the pod exists, the
+container is one of its own, the pod has a node), finds the node's kubelet (its InternalIP
+and ``status.daemonEndpoints.kubeletEndpoint.Port``) and proxies the client's WebSocket to the
+kubelet's ``/exec/{ns}/{pod}/{container}``, which runs the command and speaks the
+remote-command protocol (``kubelet/exec.py``). Frames pass through untouched both ways; the
+subprotocol is the one the kubelet chose from the client's offer (kubectl 1.32 offers
+``v5.channel.k8s.io``).
+
+A refusal before the upgrade -- ours as a meta/v1 Status, the kubelet's relayed as it came --
+answers the handshake with its HTTP status. kubectl then retries with SPDY, which minik8s does
+not speak: that request (:func:`http`) runs the same checks, so kubectl prints the same error
+Kubernetes makes it print.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import logging
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlencode
+
+import httpx
+import orjson
+import websockets
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.websockets import WebSocket, WebSocketDisconnect
+from websockets.asyncio.client import connect
+
+from minik8s.api import resources as rs
+
+from apiserver import errors
+from apiserver.registry import table as registry
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI
+
+    from apiserver.app import ApiServer, RequestInfo
+    from apiserver.rest import RestStorage
+
+__all__ = ["install", "http", "locate", "Target"]
+
+log = logging.getLogger(__name__)
+
+JSON = "application/json"
+_TRUE = frozenset(("1", "t", "T", "true", "True", "TRUE"))
+# Those the kubelet speaks; whatever else a client offers is not passed on.
+PROTOCOLS = ("v5.channel.k8s.io", "v4.channel.k8s.io", "v3.channel.k8s.io", "v2.channel.k8s.io",
+             "channel.k8s.io")
+_CONNECT_TIMEOUT_S = 10.0
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Target:
+    """Where an exec goes: the kubelet's URL path and query, on its host and port."""
+
+    node: str
+    host: str
+    port: int
+    path_query: str
+
+    def url(self, scheme: str) -> str:
+        return f"{scheme}://{self.host}:{self.port}{self.path_query}"
+
+
+async def locate(rest: "RestStorage", namespace: str, name: str, query: Any) -> Target:
+    """Check an exec request against the API and find the kubelet that serves it."""
+    pod_entry = registry.BY_TYPE[rs.PODS]
+    pod = await rest.get(pod_entry, namespace, name)
+    spec = pod.get("spec") or {}
+    containers = [c["name"] for c in spec.get("containers") or []]
+    inits = [c["name"] for c in spec.get("initContainers") or []]
+    container = query.get("container")
+    if not container:
+        if len(containers) != 1:
+            raise errors.BadRequest(f"a container name must be specified for pod {name}, choose one of: "
+                                    f"[{' '.join(containers)}]"
+                                    + (f" or one of the init containers: [{' '.join(inits)}]" if inits else ""))
+        container = containers[0]
+    elif container not in containers + inits:
+        raise errors.BadRequest(f"container {container} is not valid for pod {name}")
+    node_name = spec.get("nodeName")
+    if not node_name:
+        raise errors.BadRequest(f"pod {name} does not have a host assigned")
+    node = await rest.get(registry.BY_TYPE[rs.NODES], None, node_name)
+    status = node.get("status") or {}
+    host = next((a["address"] for a in status.get("addresses") or [] if a.get("type") == "InternalIP"), None)
+    port = ((status.get("daemonEndpoints") or {}).get("kubeletEndpoint") or {}).get("Port")
+    if not host or not port:
+        raise errors.ServiceUnavailable(f"node {node_name} has no kubelet endpoint")
+    # The kubelet's parameter names (input/output/error), as Kubernetes' apiserver sends them.
+    params: list[tuple[str, str]] = [("command", c) for c in query.getlist("command")]
+    for ours, theirs in (("stdin", "input"), ("stdout", "output"), ("stderr", "error"), ("tty", "tty")):
+        if query.get(ours) in _TRUE:
+            params.append((theirs, "1"))
+    return Target(node_name, host, int(port), f"/exec/{namespace}/{name}/{container}?{urlencode(params)}")
+
+
+def _status_response(err: errors.StatusError) -> Response:
+    return Response(orjson.dumps(err.status()), status_code=err.code, media_type=JSON)
+
+
+async def http(request: Request, server: "ApiServer", info: "RequestInfo") -> Response:
+    """A request that is no WebSocket upgrade (kubectl's SPDY fallback, curl): the same
+    checks, the kubelet's own (container running) included, then a refusal to stream."""
+    assert info.name is not None and info.namespace is not None
+    target = await locate(server.rest, info.namespace, info.name, request.query_params)
+    try:
+        async with httpx.AsyncClient(timeout=_CONNECT_TIMEOUT_S) as client:
+            resp = await client.get(target.url("http"))
+    except httpx.HTTPError as e:
+        raise errors.ServiceUnavailable(f"unable to reach the kubelet of node {target.node}: {e}") from None
+    if resp.status_code != 400 or resp.text.strip() != "Upgrade request required":
+        # The kubelet's refusal, relayed as Kubernetes' proxy relays it.
+        return Response(resp.content, status_code=resp.status_code,
+                        media_type=resp.headers.get("content-type", "text/plain"))
+    if request.headers.get("upgrade", "").lower().startswith("spdy"):
+        raise errors.BadRequest("upgrade to SPDY/3.1 is not supported: minik8s streams exec over WebSocket "
+                                "(v5.channel.k8s.io)")
+    raise errors.BadRequest("Upgrade request required")
+
+
+async def websocket(ws: WebSocket) -> None:
+    """The WebSocket endpoint of ``/api/v1/namespaces/{namespace}/pods/{name}/exec``."""
+    server: ApiServer = ws.app.state.server
+    p = ws.path_params
+    try:
+        target = await locate(server.rest, p["namespace"], p["name"], ws.query_params)
+    except errors.StatusError as e:
+        await ws.send_denial_response(_status_response(e))
+        return
+    except Exception:
+        log.exception("exec %s/%s", p["namespace"], p["name"])
+        await ws.send_denial_response(_status_response(errors.InternalError(
+            "an error on the server prevented the request from succeeding")))
+        return
+    offered = [s for s in ws.scope.get("subprotocols") or [] if s in PROTOCOLS]
+    if ws.scope.get("subprotocols") and not offered:
+        await ws.send_denial_response(_status_response(errors.BadRequest(
+            f"requested protocol(s) are not supported: {ws.scope['subprotocols']}; supports {list(PROTOCOLS)}")))
+        return
+    try:
+        upstream = await connect(target.url("ws"), subprotocols=offered or None,  # type: ignore[arg-type]
+                                 open_timeout=_CONNECT_TIMEOUT_S, max_size=None, compression=None,
+                                 ping_interval=None)
+    except websockets.InvalidStatus as e:
+        # The kubelet refused (container not running, ...): relay its answer as it came.
+        r = e.response
+        await ws.send_denial_response(Response(r.body or b"", status_code=r.status_code,
+                                               media_type=r.headers.get("Content-Type", "text/plain")))
+        return
+    except (OSError, TimeoutError, websockets.InvalidHandshake) as e:
+        await ws.send_denial_response(_status_response(errors.ServiceUnavailable(
+            f"unable to reach the kubelet of node {target.node}: {e}")))
+        return
+    try:
+        await ws.accept(subprotocol=upstream.subprotocol)
+        await _relay(ws, upstream)
+    finally:
+        await upstream.close()
+
+
+async def _relay(ws: WebSocket, upstream: Any) -> None:
+    """Frames both ways until one side closes; the kubelet's close (after the status on
+    channel 3) closes the client's connection too."""
+    async def down() -> None:
+        with contextlib.suppress(websockets.ConnectionClosed):
+            async for msg in upstream:
+                if isinstance(msg, bytes):
+                    await ws.send_bytes(msg)
+                else:
+                    await ws.send_text(msg)
+
+    async def up() -> None:
+        while True:
+            msg = await ws.receive()
+            if msg["type"] == "websocket.disconnect":
+                return
+            if msg.get("bytes") is not None:
+                await upstream.send(msg["bytes"])
+            elif msg.get("text") is not None:
+                await upstream.send(msg["text"])
+
+    tasks = [asyncio.create_task(down()), asyncio.create_task(up())]
+    try:
+        done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+        if tasks[0] in done:
+            code = upstream.close_code if upstream.close_code in (1000, 1001) else 1011
+            with contextlib.suppress(Exception):
+                await ws.close(code)
+    finally:
+        for t in tasks:
+            t.cancel()
+        results = await asyncio.gather(*tasks, return_exceptions=True)
+        for r in results:
+            if isinstance(r, BaseException) and not isinstance(
+                    r, (asyncio.CancelledError, WebSocketDisconnect, websockets.ConnectionClosed, RuntimeError)):
+                log.warning("exec relay ended with %r", r)
+
+
+def install(app: "FastAPI") -> None:
+    """Route the exec WebSocket (FastAPI serves WebSocket scopes; the HTTP fast path does not)."""
+    app.router.add_websocket_route("/api/v1/namespaces/{namespace}/pods/{name}/exec", websocket)
