@@ -1,0 +1,126 @@
+"""The kubelet's exec endpoint: the remote-command protocol's rules (``kubelet/exec.py``) and
+a WebSocket round trip through the node API (served by uvicorn) on the hollow runtime. Docker's exec, the
+apiserver's proxy and the real kubectl are the e2e test's (``tests/e2e/test_exec_docker.py``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from collections.abc import AsyncIterator
+
+import httpx
+import orjson
+import pytest
+import websockets
+from starlette.datastructures import QueryParams
+from websockets.asyncio.client import connect
+
+from kubelet import exec as exec_
+from kubelet.runtime import interface as ri
+from kubelet.runtime.fake import FakeRuntime
+from kubelet.server import NodeServer
+
+from tests.conftest import pick_free_port
+
+NODE = "n1"
+
+
+def test_options_follow_the_kubelet() -> None:
+    opts = exec_.parse_options(QueryParams("command=sh&command=-c&command=id&output=1&error=1&tty=1"))
+    assert opts.command == ("sh", "-c", "id")
+    assert (opts.stdin, opts.stdout, opts.stderr, opts.tty) == (False, True, False, True)  # a TTY has no stderr
+    with pytest.raises(ValueError, match="at least 1 of stdin, stdout, stderr"):
+        exec_.parse_options(QueryParams("command=true"))
+    with pytest.raises(ValueError, match="at least one command"):
+        exec_.parse_options(QueryParams("output=1"))
+
+
+def test_the_clients_order_picks_the_protocol() -> None:
+    assert exec_.choose_protocol(["v4.channel.k8s.io", "v5.channel.k8s.io"]) == "v4.channel.k8s.io"
+    assert exec_.choose_protocol(["base64.channel.k8s.io", "v5.channel.k8s.io"]) == "v5.channel.k8s.io"
+    assert exec_.choose_protocol(["SPDY/3.1"]) is None
+    assert exec_.choose_protocol([]) == ""
+
+
+def test_final_status_is_what_kubectl_reads_an_exit_code_from() -> None:
+    assert exec_.final_status(0, ["true"]) == {"metadata": {}, "status": "Success"}
+    st = exec_.final_status(3, ["sh", "-c", "exit 3"])
+    assert st["status"] == "Failure" and st["reason"] == "NonZeroExitCode"
+    assert st["details"] == {"causes": [{"reason": "ExitCode", "message": "3"}]}
+    assert st["message"].startswith("command terminated with non-zero exit code")
+
+
+class _Node:
+    """The part of a kubelet the node API reads."""
+
+    def __init__(self, runtime: FakeRuntime, pod: dict) -> None:
+        self.node_name = NODE
+        self.runtime = runtime
+        self._pod = pod
+
+    def find_pod(self, namespace: str, name: str) -> dict | None:
+        md = self._pod["metadata"]
+        return self._pod if (md["namespace"], md["name"]) == (namespace, name) else None
+
+    def pods(self) -> list[dict]:
+        return [self._pod]
+
+
+@pytest.fixture
+async def node_api() -> AsyncIterator[str]:
+    """The node API's base URL (``127.0.0.1:port``), a pod ``ns/p`` with ``main`` running and
+    ``idle`` created but never started."""
+    runtime = FakeRuntime()
+    pod = {"metadata": {"name": "p", "namespace": "ns", "uid": "u1"},
+           "spec": {"containers": [{"name": "main"}, {"name": "idle"}]}}
+    sandbox = await runtime.run_pod_sandbox(ri.PodSandboxConfig("u1", "p", "ns", NODE))
+    await runtime.start_container(await runtime.create_container(sandbox, ri.ContainerConfig("main", "busybox")))
+    await runtime.create_container(sandbox, ri.ContainerConfig("idle", "busybox"))
+    port = pick_free_port()
+    server = NodeServer(lambda: [_Node(runtime, pod)], host="127.0.0.1", port=port)
+    task = asyncio.create_task(server.serve())
+    while not server.started:
+        assert not task.done(), "the node API did not start"
+        await asyncio.sleep(0.01)
+    yield f"127.0.0.1:{port}"
+    await server.shutdown()
+    await task
+
+
+async def test_v5_stdin_close_ends_the_command_and_the_status_follows(node_api: str) -> None:
+    async with connect(f"ws://{node_api}/exec/ns/p/main?command=cat&input=1&output=1&error=1",
+                       subprotocols=["v5.channel.k8s.io"]) as ws:  # type: ignore[list-item]
+        assert ws.subprotocol == "v5.channel.k8s.io"
+        await ws.send(b"\x00hello")
+        await ws.send(b"\x04" + b'{"Width":80,"Height":24}')  # no TTY: ignored
+        await ws.send(bytes((exec_.CLOSE, exec_.STDIN)))
+        async with asyncio.timeout(10):  # a hang guard: without the close the command never ends
+            msg = await ws.recv()
+            with pytest.raises(websockets.ConnectionClosedOK):
+                await ws.recv()
+    assert isinstance(msg, bytes) and msg[0] == exec_.ERROR
+    assert orjson.loads(msg[1:]) == {"metadata": {}, "status": "Success"}
+
+
+@pytest.mark.parametrize(("path", "code", "text"), [
+    ("/exec/ns/nope/main?command=true&output=1", 404, "pod does not exist"),
+    ("/exec/ns/p/ghost?command=true&output=1", 500, 'container not found ("ghost")'),
+    ("/exec/ns/p/idle?command=true&output=1", 500, 'container not found ("idle")'),
+    ("/exec/ns/p/main?command=true", 400, "you must specify at least 1 of stdin, stdout, stderr"),
+])
+async def test_refusals_come_before_the_upgrade(node_api: str, path: str, code: int, text: str) -> None:
+    with pytest.raises(websockets.InvalidStatus) as denied:
+        async with connect(f"ws://{node_api}{path}", subprotocols=["v5.channel.k8s.io"]):  # type: ignore[list-item]
+            pass
+    assert (denied.value.response.status_code, denied.value.response.body.decode()) == (code, text)
+    # A plain request (the apiserver's check for kubectl's SPDY fallback) answers the same.
+    async with httpx.AsyncClient() as http:
+        r = await http.get(f"http://{node_api}{path}")
+    assert (r.status_code, r.text) == (code, text)
+
+
+async def test_a_plain_request_that_passes_the_checks_is_told_to_upgrade(node_api: str) -> None:
+    async with httpx.AsyncClient() as http:
+        r = await http.get(f"http://{node_api}/exec/ns/p/main?command=true&output=1")
+    assert (r.status_code, r.text) == (400, "Upgrade request required")
