@@ -34,6 +34,7 @@ import typing
 from collections.abc import Iterable, Iterator
 from typing import Any
 
+import orjson
 from pydantic import BaseModel
 
 from minik8s.api.base import now_rfc3339
@@ -95,15 +96,22 @@ class FieldSet:
     def __init__(self, paths: Iterable[Path] = ()) -> None:
         self._paths: frozenset[Path] = frozenset(tuple(p) for p in paths if p)
 
+    @classmethod
+    def _of(cls, paths: frozenset[Path]) -> FieldSet:
+        """A set over paths already known to be non-empty tuples (the set algebra's results)."""
+        fs = cls.__new__(cls)
+        fs._paths = paths
+        return fs
+
     # set algebra
     def union(self, other: FieldSet) -> FieldSet:
-        return FieldSet(self._paths | other._paths)
+        return FieldSet._of(self._paths | other._paths)
 
     def difference(self, other: FieldSet) -> FieldSet:
-        return FieldSet(self._paths - other._paths)
+        return FieldSet._of(self._paths - other._paths)
 
     def intersection(self, other: FieldSet) -> FieldSet:
-        return FieldSet(self._paths & other._paths)
+        return FieldSet._of(self._paths & other._paths)
 
     __or__, __sub__, __and__ = union, difference, intersection
 
@@ -152,7 +160,17 @@ class FieldSet:
     # fieldsV1
     def to_fields_v1(self) -> dict[str, Any]:
         """The ``fieldsV1`` form, ordered as Kubernetes writes it ("." first, then fields,
-        keys, values, indexes)."""
+        keys, values, indexes). A fresh dict each call (callers may change it)."""
+        encoded = _RENDERED.get(self._paths)
+        if encoded is None:
+            if len(_RENDERED) >= _CACHE_SIZE:
+                _RENDERED.clear()
+            encoded = _RENDERED[self._paths] = orjson.dumps(self._render())
+        # Every write renders every manager's set again, and most of them did not change:
+        # decoding the cached JSON is ~20x cheaper than rendering the tree in Python.
+        return orjson.loads(encoded)
+
+    def _render(self) -> dict[str, Any]:
         tree: dict[str, Any] = {}
         for path in self._paths:
             node = tree
@@ -172,6 +190,23 @@ class FieldSet:
     @classmethod
     def from_fields_v1(cls, fields: Any) -> FieldSet:
         """Parse ``fieldsV1``; ValueError when it is not a valid field set."""
+        try:
+            key = orjson.dumps(fields)
+        except TypeError:  # not JSON at all: the walk below says what is wrong
+            key = None
+        if key is not None:
+            cached = _PARSED.get(key)
+            if cached is not None:  # a FieldSet is immutable: one instance serves every caller
+                return cached
+        fs = cls._parse(fields)
+        if key is not None:
+            if len(_PARSED) >= _CACHE_SIZE:
+                _PARSED.clear()
+            _PARSED[key] = fs
+        return fs
+
+    @classmethod
+    def _parse(cls, fields: Any) -> FieldSet:
         out: list[Path] = []
 
         def walk(node: Any, path: Path) -> None:
@@ -198,6 +233,13 @@ class FieldSet:
         return cls(out)
 
 
+# Every write decodes the stored managers' fieldsV1 and renders them again; objects of one
+# kind written by one manager mostly share them, so both directions are memoized by content.
+_CACHE_SIZE = 4096
+_PARSED: dict[bytes, FieldSet] = {}
+_RENDERED: dict[frozenset[Path], bytes] = {}
+
+
 def path_string(path: Path) -> str:
     """A path as Kubernetes prints it: ``.spec.containers[name="nginx"].image``."""
     return "".join(_element_string(pe) for pe in path)
@@ -214,7 +256,11 @@ _MANAGED_FIELDS: Path = ("f:metadata", "f:managedFields")
 
 def strip_meta(fs: FieldSet) -> FieldSet:
     """``fs`` without the fields no manager owns (identity metadata, managedFields itself)."""
-    return FieldSet(p for p in fs - _STRIPPED if p[:2] != _MANAGED_FIELDS)
+    return FieldSet._of(_strip_paths(fs._paths))
+
+
+def _strip_paths(paths: frozenset[Path] | set[Path]) -> frozenset[Path]:
+    return frozenset(p for p in paths - _STRIPPED._paths if p[:2] != _MANAGED_FIELDS)
 
 
 # ---- types ---------------------------------------------------------------------------------
@@ -251,7 +297,7 @@ class StructField:
 class Type:
     """How server-side apply sees one value: its shape and what leads to its children."""
 
-    __slots__ = ("shape", "keys", "key_defaults", "_model", "_elem", "_fields")
+    __slots__ = ("shape", "keys", "key_defaults", "_model", "_elem", "_fields", "_map_field")
 
     def __init__(self, shape: Shape, *, model: type[BaseModel] | None = None, elem: Any = None,
                  keys: tuple[str, ...] = (), key_defaults: dict[str, Any] | None = None) -> None:
@@ -261,6 +307,7 @@ class Type:
         self._model = model
         self._elem = elem  # an annotation, resolved on first use (models are recursive)
         self._fields: dict[str, StructField] | None = None
+        self._map_field: StructField | None = None
 
     def field(self, name: str) -> StructField | None:
         """The field ``name`` of a map-like value; ``None`` when a struct does not declare it."""
@@ -269,7 +316,9 @@ class Type:
                 self._fields = _struct_fields(self._model)
             return self._fields.get(name)
         if self.shape is Shape.MAP:
-            return StructField(self.elem(), False)
+            if self._map_field is None:
+                self._map_field = StructField(self.elem(), False)
+            return self._map_field
         return _UNTYPED_FIELD
 
     def elem(self) -> Type:
@@ -364,18 +413,43 @@ def _item_elements(t: Type, items: list[Any]) -> list[str] | None:
         if t.shape is Shape.SET:
             if isinstance(item, (dict, list)):
                 return None
-            pe = "v:" + canonical_json(item)
+            pe = _element("v:", item)
         else:
             if not isinstance(item, dict) or item.get(t.keys[0]) is None:
                 return None
-            keys = {}
-            for k in t.keys:
-                v = item.get(k, t.key_defaults.get(k))
-                if v is not None:
-                    keys[k] = v
-            pe = "k:" + canonical_json(keys)
+            if len(t.keys) == 1:
+                pe = _element("k:", item[t.keys[0]], t.keys[0])
+            else:
+                keys = {}
+                for k in t.keys:
+                    v = item.get(k, t.key_defaults.get(k))
+                    if v is not None:
+                        keys[k] = v
+                pe = "k:" + canonical_json(keys)
         out.append(pe)
     return out if len(set(out)) == len(out) else None
+
+
+_ELEMENTS: dict[tuple[str, str, type, Any], str] = {}
+
+
+def _element(kind: str, value: Any, key: str = "") -> str:
+    """``v:<value>`` or ``k:{"<key>":<value>}`` in canonical JSON, memoized (json.dumps with
+    sorted keys costs microseconds, and the same container names and ports recur in every
+    object). The value's type is part of the memo key: True and 1 are equal in Python, not
+    in JSON."""
+    memo = (kind, key, type(value), value)
+    try:
+        pe = _ELEMENTS.get(memo)
+    except TypeError:  # an unhashable value
+        memo, pe = None, None
+    if pe is None:
+        pe = kind + canonical_json({key: value} if kind == "k:" else value)
+        if memo is not None:
+            if len(_ELEMENTS) >= _CACHE_SIZE:
+                _ELEMENTS.clear()
+            _ELEMENTS[memo] = pe
+    return pe
 
 
 def _keyed(t: Type, value: Any) -> bool:
@@ -461,8 +535,8 @@ def compare(old: dict[str, Any] | None, new: dict[str, Any], model: type[BaseMod
     modified: set[Path] = set()
     removed: set[Path] = set()
     _cmp({} if old is None else old, new, type_of(model), (), added, modified, removed)
-    return Comparison(strip_meta(FieldSet(added)), strip_meta(FieldSet(modified)),
-                      strip_meta(FieldSet(removed)))
+    return Comparison(FieldSet._of(_strip_paths(added)), FieldSet._of(_strip_paths(modified)),
+                      FieldSet._of(_strip_paths(removed)))
 
 
 def _zero(t: Type) -> Any:
@@ -484,6 +558,21 @@ def _empty(v: Any) -> bool:
     return v is None or v == {} or v == []
 
 
+def _identical(a: Any, b: Any) -> bool:
+    """Whether two values are the same JSON, so nothing below them changed. Python's ``==``
+    alone is not enough (True == 1, and 1 == 1.0 renders another list key); the JSON text
+    settles it. Equal values whose maps are ordered differently are not identical here: the
+    walk then decides, as before."""
+    if a is b:
+        return True
+    if type(a) is not type(b) or a != b:
+        return False
+    try:
+        return orjson.dumps(a) == orjson.dumps(b)
+    except TypeError:  # beyond JSON's integers: leave it to the walk
+        return False
+
+
 def _cmp(lhs: Any, rhs: Any, t: Type, path: Path, added: set[Path], modified: set[Path],
          removed: set[Path]) -> None:
     if lhs is _MISSING:
@@ -491,6 +580,10 @@ def _cmp(lhs: Any, rhs: Any, t: Type, path: Path, added: set[Path], modified: se
         return
     if rhs is _MISSING:
         _all_paths(lhs, t, path, removed)
+        return
+    if isinstance(lhs, (dict, list)) and _identical(lhs, rhs):
+        # A write mostly leaves whole subtrees alone (a status update: spec and metadata):
+        # the walk below would only confirm that nothing in them changed.
         return
     if _granular_map(t, lhs) and _granular_map(t, rhs) and not (_empty(lhs) and _empty(rhs)):
         for k in lhs.keys() | rhs.keys():
@@ -503,7 +596,10 @@ def _cmp(lhs: Any, rhs: Any, t: Type, path: Path, added: set[Path], modified: se
                 rv = _zero(f.type) if rv is _MISSING else rv
             if lv is _MISSING and rv is _MISSING:
                 continue
-            _cmp(lv, rv, f.type, path + ("f:" + k,), added, modified, removed)
+            if lv is _MISSING or rv is _MISSING or isinstance(lv, _CONTAINERS) or isinstance(rv, _CONTAINERS):
+                _cmp(lv, rv, f.type, path + ("f:" + k,), added, modified, removed)
+            elif not _same(lv, rv):  # two scalars: what the call would end in, without the call
+                modified.add(path + ("f:" + k,))
         return
     if _keyed(t, lhs) and _keyed(t, rhs) and (lhs or rhs):
         lpes, rpes = _item_elements(t, lhs), _item_elements(t, rhs)
@@ -518,14 +614,21 @@ def _cmp(lhs: Any, rhs: Any, t: Type, path: Path, added: set[Path], modified: se
         modified.add(path)
 
 
+_CONTAINERS = (dict, list)
+
+
 def _all_paths(value: Any, t: Type, path: Path, out: set[Path]) -> None:
     if path:
         out.add(path)
     if _granular_map(t, value):
+        field = t.field
         for k, v in value.items():
-            f = t.field(k)
+            f = field(k)
             if f is not None:
-                _all_paths(v, f.type, path + ("f:" + k,), out)
+                if isinstance(v, _CONTAINERS):
+                    _all_paths(v, f.type, path + ("f:" + k,), out)
+                else:  # a scalar is its own path and nothing below
+                    out.add(path + ("f:" + k,))
     elif _keyed(t, value):
         pes = _item_elements(t, value)
         if pes is not None:
