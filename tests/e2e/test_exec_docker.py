@@ -21,6 +21,10 @@ from minik8s.api.resources import PODS
 pytestmark = pytest.mark.docker
 
 SLEEP = ["sh", "-c", "trap 'exit 0' TERM; while :; do sleep 1; done"]
+# For -t: the size arrives just after the command starts (as with Kubernetes), so the command
+# waits for it a while (busybox's stty fails on a 0x0 terminal, with status 0); then a typed line.
+_TTY_SCRIPT = ('tty; i=0; until [ "$(stty size 2>/dev/null)" = "45 123" ] || [ $i -ge 100 ]; '
+               'do sleep 0.1; i=$((i+1)); done; stty size; read line; echo "got:$line"; exit 4')
 
 
 @pytest.fixture
@@ -97,10 +101,7 @@ async def test_exec_errors_read_as_kubernetes_prints_them(client, namespace, nod
 async def test_exec_with_a_terminal(client, namespace, node_kubelet, kubectl_path, apiserver, tmp_path) -> None:
     pod = await _running_pod(client, namespace, node_kubelet)
     # kubectl -t needs a terminal: script(1) gives it one, sized so the resize channel shows.
-    # The size arrives just after the command starts (as with Kubernetes), so the command
-    # waits for it a while (busybox's stty fails on a 0x0 terminal, with status 0).
-    script = ('tty; i=0; until [ "$(stty size 2>/dev/null)" = "45 123" ] || [ $i -ge 100 ]; '
-              'do sleep 0.1; i=$((i+1)); done; stty size; read line; echo "got:$line"; exit 4')
+    script = _TTY_SCRIPT
     kubectl_cmd = shlex.join([kubectl_path, "--server", apiserver, "--cache-dir", str(tmp_path / "cache"),
                               "exec", "-it", "-n", namespace, pod, "-c", "main", "--", "sh", "-c", script])
     env = {**os.environ, "KUBECONFIG": str(tmp_path / "kubeconfig"), "HOME": str(tmp_path)}
@@ -112,3 +113,4 @@ async def test_exec_with_a_terminal(client, namespace, node_kubelet, kubectl_pat
     assert "45 123" in proc.stdout, proc.stdout
     assert "got:typed" in lines, proc.stdout
     assert proc.returncode == 4, proc.stdout
+
