@@ -26,13 +26,14 @@ from __future__ import annotations
 
 import base64
 import dataclasses
+import functools
 import hashlib
 import ipaddress
 from collections.abc import Iterable
 
 __all__ = [
     "ServicePort", "Endpoint", "Rules", "JUMPS", "OWNED_PREFIXES", "service_ports", "slice_endpoints",
-    "build", "render", "render_cleanup", "service_chain", "endpoint_chain", "external_chain", "MASQ_MARK",
+    "build", "render", "render_cleanup", "chain_texts", "service_chain", "endpoint_chain", "external_chain", "MASQ_MARK",
 ]
 
 MASQ_MARK = "0x4000"  # kube-proxy's --iptables-masquerade-bit 14
@@ -177,6 +178,7 @@ def slice_endpoints(slices: Iterable[dict], port_name: str, protocol: str) -> tu
 
 # -- chain names -------------------------------------------------------------------------------
 
+@functools.lru_cache(maxsize=1 << 16)
 def _hash(text: str) -> str:
     return base64.b32encode(hashlib.sha256(text.encode()).digest()).decode()[:16]
 
@@ -204,8 +206,16 @@ class Rules:
     nat: list[list[str]] = dataclasses.field(default_factory=list)
     filter: list[list[str]] = dataclasses.field(default_factory=list)
 
+    _rendered: tuple[list[str], list[str]] | None = dataclasses.field(default=None, repr=False, compare=False)
+
     def owned_nat_chains(self) -> set[str]:
         return {c for c in self.nat_chains if c.startswith(OWNED_PREFIXES)}
+
+    def rendered(self) -> tuple[list[str], list[str]]:
+        """(filter lines, nat lines) as ``-A ...`` text, rendered once per Rules."""
+        if self._rendered is None:
+            self._rendered = ([_line(a) for a in self.filter], [_line(a) for a in self.nat])
+        return self._rendered
 
 
 def _comment(text: str) -> list[str]:
@@ -230,8 +240,12 @@ def build(ports: Iterable[ServicePort], *, cluster_cidr: str | None, localhost_n
     r.nat.append([KUBE_POSTROUTING, "-m", "mark", "!", "--mark", MASQ_MARK_MASK, "-j", "RETURN"])
     # Clear the mark so a packet that is forwarded again is not masqueraded twice.
     r.nat.append([KUBE_POSTROUTING, "-j", "MARK", "--xor-mark", MASQ_MARK])
+    # kube-proxy adds --random-fully here; measured on these machines (tests/perf/service_bench.py)
+    # it made new connections from the host to a ClusterIP fail by the hundreds at ~5k/s (random
+    # source ports land on the pods' TIME_WAIT sockets), while plain MASQUERADE keeps the
+    # client's own port when it is free and failed none.
     r.nat.append([KUBE_POSTROUTING, *_comment("kubernetes service traffic requiring SNAT"),
-                  "-j", "MASQUERADE", "--random-fully"])
+                  "-j", "MASQUERADE"])
     r.nat.append([KUBE_MARK_MASQ, "-j", "MARK", "--or-mark", MASQ_MARK])
 
     r.filter.append([KUBE_FORWARD, *_comment("kubernetes forwarding rules"), "-m", "mark", "--mark", MASQ_MARK_MASK,
@@ -312,6 +326,7 @@ def _service_rules(r: Rules, sp: ServicePort, *, cluster_cidr: str | None) -> No
 
 # -- rendering ------------------------------------------------------------------------------------
 
+@functools.lru_cache(maxsize=1 << 16)
 def _quote(arg: str) -> str:
     if arg == "" or any(c in arg for c in ' "\'\\;#'):
         return '"' + arg.replace("\\", "\\\\").replace('"', '\\"') + '"'
@@ -322,17 +337,34 @@ def _line(args: list[str]) -> str:
     return "-A " + " ".join(_quote(a) for a in args)
 
 
-def render(rules: Rules, *, stale_nat: Iterable[str] = (), stale_filter: Iterable[str] = ()) -> str:
+def chain_texts(rules: Rules) -> dict[str, str]:
+    """Each nat chain's rendered rules, for telling which chains changed since the last apply."""
+    out: dict[str, list[str]] = {c: [] for c in rules.nat_chains}
+    for a, line in zip(rules.nat, rules.rendered()[1]):
+        out.setdefault(a[0], []).append(line)
+    return {c: "\n".join(lines) for c, lines in out.items()}
+
+
+def render(rules: Rules, *, stale_nat: Iterable[str] = (), stale_filter: Iterable[str] = (),
+           unchanged_nat: Iterable[str] = ()) -> str:
     """One ``iptables-restore --noflush`` document: declare (flush) our chains, fill them, and
-    delete the stale ones (declared first, since a chain must be empty to be deleted)."""
+    delete the stale ones (declared first, since a chain must be empty to be deleted).
+
+    ``unchanged_nat`` names per-service chains already in the kernel exactly as ``rules`` want
+    them: they are left out of the document (``--noflush`` leaves them alone), so a change to
+    one service rewrites that service's chains and the shared ones, not all of them (as
+    kube-proxy's partial syncs do)."""
+    skip = {c for c in unchanged_nat if c.startswith(OWNED_PREFIXES)}
     out: list[str] = []
-    for table, chains, lines, stale in (("filter", rules.filter_chains, rules.filter, stale_filter),
-                                        ("nat", rules.nat_chains, rules.nat, stale_nat)):
+    filter_lines, nat_lines = rules.rendered()
+    for table, chains, args, lines, stale, omit in (
+            ("filter", rules.filter_chains, rules.filter, filter_lines, stale_filter, set()),
+            ("nat", rules.nat_chains, rules.nat, nat_lines, stale_nat, skip)):
         stale = sorted(set(stale) - set(chains))
         out.append(f"*{table}")
-        out += [f":{c} - [0:0]" for c in chains]
+        out += [f":{c} - [0:0]" for c in chains if c not in omit]
         out += [f":{c} - [0:0]" for c in stale]
-        out += [_line(a) for a in lines]
+        out += [line for a, line in zip(args, lines) if a[0] not in omit] if omit else lines
         out += [f"-X {c}" for c in stale]
         out.append("COMMIT")
     return "\n".join(out) + "\n"

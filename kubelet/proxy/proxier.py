@@ -3,7 +3,9 @@
 As kube-proxy's iptables Proxier: informer handlers only mark the state dirty; one loop
 rebuilds the whole rule set (:mod:`kubelet.proxy.iptables`) from the caches, at most once per
 ``min_sync_period``, and applies it with one ``iptables-restore --noflush`` (atomic), but only
-when the generated text differs from what was last applied. Every ``sync_period`` it also
+when the generated text differs from what was last applied; per-service chains whose rules did
+not change are left out of the document (``--noflush`` keeps them), so one endpoint change
+rewrites that service's chains and the shared ones only. Every ``sync_period`` it also
 re-checks its hooks in the built-in chains and re-applies unconditionally, so rules someone
 else flushed come back.
 
@@ -65,6 +67,7 @@ class SyncStats:
     last_build_seconds: float = 0.0
     last_programming_seconds: float | None = None  # earliest pending change -> rules in place
     last_rules: int = 0
+    last_chains_written: int = 0  # per-service chains the last apply wrote (others untouched)
     last_services: int = 0
     errors: int = 0
 
@@ -85,7 +88,8 @@ class Proxier:
         self.stats = SyncStats()
         self._dirty = asyncio.Event()
         self._pending_since: float | None = None  # wall time of the earliest change not yet applied
-        self._last_text: str | None = None
+        self._last_text: str | None = None  # the full document of the last apply
+        self._chains: dict[str, str] = {}  # nat chain -> its rules, as last applied
         self._owned_nat: set[str] = set()
         self._udp: dict[tuple[str, str], tuple[str, frozenset[str], int | None]] = {}
         self._synced_once = asyncio.Event()
@@ -139,6 +143,7 @@ class Proxier:
         for chain in ipt.FILTER_BASE_CHAINS:
             await executor.ensure_chain("filter", chain)
         self._last_text = None
+        self._chains = {}
         await self._ensure_jumps()
         self._owned_nat = {c for c in executor.chains_in(await executor.save("nat")) if c.startswith(ipt.OWNED_PREFIXES)}
 
@@ -198,22 +203,31 @@ class Proxier:
         ports = self.desired_ports()
         rules = ipt.build(ports, cluster_cidr=self.cluster_cidr, localhost_nodeports=self.localhost_nodeports)
         wanted = rules.owned_nat_chains()
-        text = ipt.render(rules, stale_nat=self._owned_nat - wanted)
-        built = time.monotonic()
+        stale = self._owned_nat - wanted
+        text = ipt.render(rules, stale_nat=stale)
         if text == self._last_text and not force:
             self._synced_once.set()
             return False
+        chains = ipt.chain_texts(rules)
+        # Per-service chains already in the kernel as wanted stay out of the document: one
+        # endpoint change then rewrites one service's chains, not thousands.
+        unchanged = set() if force else {c for c in wanted if c in self._chains and self._chains[c] == chains[c]}
+        document = ipt.render(rules, stale_nat=stale, unchanged_nat=unchanged) if unchanged else text
+        built = time.monotonic()
         try:
-            await executor.restore(text)
+            await executor.restore(document)
         except executor.CommandError:
             self._last_text = None
+            self._chains = {}  # the kernel's state is unknown now: the next sync writes everything
             if pending is not None:
                 self._note(pending)
             raise
         done = time.monotonic()
         self._owned_nat = wanted
+        self._chains = chains
         changed = text != self._last_text
         self._last_text = text
+        self.stats.last_chains_written = len(wanted) - len(unchanged)
         self.stats.applied += 1
         self.stats.last_sync_seconds = done - started
         self.stats.last_build_seconds = built - started

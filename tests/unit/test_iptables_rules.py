@@ -164,3 +164,19 @@ def test_rendered_rules_pass_iptables_restore_test() -> None:
     text = ipt.render(ipt.build(_ports(svc, slices) + _ports(empty, []), cluster_cidr=CIDR))
     proc = subprocess.run(["iptables-restore", "--test", "--noflush"], input=text, capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr + "\n" + text
+
+
+def test_unchanged_service_chains_are_left_out_of_a_partial_document() -> None:
+    a = _ports(_svc("a", ip="10.96.0.3"), [_slice(["10.244.1.2"])])
+    b = _ports(_svc("b", ip="10.96.0.4"), [_slice(["10.244.1.5"])])
+    before = ipt.chain_texts(ipt.build(a + b, cluster_cidr=CIDR))
+    b2 = _ports(_svc("b", ip="10.96.0.4"), [_slice(["10.244.1.6"])])
+    rules = ipt.build(a + b2, cluster_cidr=CIDR)
+    after = ipt.chain_texts(rules)
+    unchanged = {c for c in rules.owned_nat_chains() if before.get(c) == after[c]}
+    assert ipt.service_chain(a[0]) in unchanged and ipt.service_chain(b2[0]) not in unchanged
+    doc = ipt.render(rules, unchanged_nat=unchanged)
+    assert f":{ipt.service_chain(a[0])} " not in doc and f"-A {ipt.service_chain(a[0])} " not in doc
+    assert f":{ipt.service_chain(b2[0])} " in doc and "10.244.1.6:8080" in doc
+    # The shared chains are always rewritten whole: they still jump to a's chain.
+    assert f"-j {ipt.service_chain(a[0])}" in doc and ":KUBE-SERVICES - [0:0]" in doc
