@@ -1,0 +1,119 @@
+"""What several verbs share: their common flags (``-f``/``-R``, ``-o``, ``-l``, ``--dry-run``),
+reading manifests off the loop, mapping a manifest to its resource and namespace, fetching
+Tables, and the ``deployment.apps/web created`` lines kubectl prints after a write."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from typing import Any
+
+from minik8s.cli import manifests, printers
+from minik8s.cli.resources import Resource, kind_group
+from minik8s.cli.session import CliError, Session
+
+
+def add_filename_flags(p: argparse.ArgumentParser, *, required: bool = False, what: str = "") -> None:
+    p.add_argument("-f", "--filename", action="append", default=[], required=required,
+                   help=f"file, directory or URL of manifests {what}('-' for stdin)")
+    p.add_argument("-R", "--recursive", action="store_true", help="read directories given with -f recursively")
+
+
+def add_output_flag(p: argparse.ArgumentParser) -> None:
+    p.add_argument("-o", "--output", default=None,
+                   help="json|yaml|name|wide|jsonpath=...|custom-columns=...")
+
+
+def add_selector_flag(p: argparse.ArgumentParser) -> None:
+    p.add_argument("-l", "--selector", default=None, help="label selector, e.g. -l app=web,tier!=db")
+
+
+def add_dry_run(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--dry-run", nargs="?", const="client", default="none", choices=("none", "client", "server"),
+                   help="client: only print what would be sent; server: the server checks it but keeps nothing")
+
+
+def add_field_manager(p: argparse.ArgumentParser, default: str) -> None:
+    p.add_argument("--field-manager", default=default, help="name of the manager of the fields written")
+
+
+def dry_run_suffix(dry_run: str) -> str:
+    return {"client": " (dry run)", "server": " (server dry run)"}.get(dry_run, "")
+
+
+async def read_manifests(args: argparse.Namespace) -> list[manifests.Manifest]:
+    """The ``-f`` objects; the blocking reads run in a thread."""
+    if not args.filename:
+        raise CliError("must specify one of -f and -k")
+    stdin_text = None
+    if "-" in args.filename:
+        stdin_text = await asyncio.to_thread(sys.stdin.read)
+    return await asyncio.to_thread(manifests.read, args.filename, recursive=args.recursive, stdin_text=stdin_text)
+
+
+async def resolve_manifest(session: Session, m: manifests.Manifest) -> tuple[Resource, str | None]:
+    """The resource of a manifest's apiVersion/kind and the namespace it goes to (set on it)."""
+    obj = m.obj
+    res = await session.resolver.for_kind(obj["apiVersion"], obj["kind"])
+    if res is None:
+        meta = obj.get("metadata") or {}
+        group, _, version = obj["apiVersion"].rpartition("/")
+        raise CliError(f'resource mapping not found for name: "{meta.get("name", "")}" namespace: '
+                       f'"{meta.get("namespace", "")}" from {m.where}: no matches for kind "{obj["kind"]}" in '
+                       f'version "{obj["apiVersion"]}"\nensure CRDs are installed first')
+    meta = obj.setdefault("metadata", {})
+    namespace = None
+    if res.rt.namespaced:
+        given = meta.get("namespace")
+        if given and session.namespace_explicit and given != session.namespace:
+            raise CliError(f'the namespace from the provided object "{given}" does not match the namespace '
+                           f'"{session.namespace}". You must pass \'--namespace={given}\' to perform this operation.')
+        namespace = given or session.namespace
+        meta["namespace"] = namespace
+    return res, namespace
+
+
+def object_ref(res: Resource | Any, name: str) -> str:
+    rt = res.rt if isinstance(res, Resource) else res
+    return f"{kind_group(rt)}/{name}"
+
+
+def print_done(res: Resource, obj: dict, verb: str, *, output: str | None = None, dry_run: str = "none") -> None:
+    """``pod/web created`` (or the object in ``-o`` form)."""
+    if output:
+        fmt = printers.OutputFormat(output)
+        if fmt.kind == "name":
+            print(object_ref(res, (obj.get("metadata") or {}).get("name", "")))
+            return
+        if not fmt.is_table:
+            sys.stdout.write(fmt.render([obj], single=True))
+            return
+    print(f"{object_ref(res, (obj.get('metadata') or {}).get('name', ''))} {verb}{dry_run_suffix(dry_run)}")
+
+
+async def get_table(session: Session, res: Resource, *, namespace: str | None, name: str | None = None,
+                    params: dict[str, Any] | None = None) -> dict:
+    """The server's Table for a list (or one object), asked for as kubectl asks."""
+    path = res.rt.path(namespace if res.rt.namespaced else None, name)
+    resp = await session.client.request("GET", path, params=params,
+                                        headers={"Accept": printers.TABLE_ACCEPT})
+    doc = resp.json()
+    if doc.get("kind") != "Table":
+        items = doc.get("items") if "items" in doc else [doc]
+        return printers.list_as_table(items)
+    return doc
+
+
+def full_objects(doc: dict, res: Resource) -> list[dict]:
+    """The items of a List with apiVersion and kind filled in, as kubectl prints them."""
+    items = []
+    for item in doc.get("items") or []:
+        item = {"apiVersion": res.rt.api_version, "kind": res.rt.kind, **item}
+        items.append(item)
+    return items
+
+
+def write_output(text: str) -> None:
+    sys.stdout.write(text)
+    sys.stdout.flush()

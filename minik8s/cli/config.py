@@ -1,0 +1,228 @@
+"""``mkctl config view|get-contexts|current-context|use-context|set-context``: read and edit
+kubeconfig files as kubectl does. Reads merge ``$KUBECONFIG`` (first definition of a name
+wins); writes go to the file that defines the entry (or the first file), keeping everything
+else in it. No server is contacted."""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import os
+import sys
+import tempfile
+from typing import Any
+
+import yaml
+
+from minik8s.cli import printers
+from minik8s.client import kubeconfig
+from minik8s.cli.session import CliError, Session
+
+
+def add_parsers(sub: Any, common_flags: argparse.ArgumentParser) -> None:
+    c = sub.add_parser("config", parents=[common_flags], help="Modify kubeconfig files", allow_abbrev=False)
+    c.set_defaults(group_help=c.print_help, offline=True)
+    verbs = c.add_subparsers(dest="config_verb", metavar="SUBCOMMAND", parser_class=type(c))
+    v = verbs.add_parser("view", parents=[common_flags], help="Display merged kubeconfig settings")
+    v.add_argument("--minify", action="store_true")
+    v.add_argument("--raw", action="store_true")
+    v.add_argument("--flatten", action="store_true")
+    v.add_argument("-o", "--output", default="yaml")
+    v.set_defaults(func=cmd_view, offline=True)
+    g = verbs.add_parser("get-contexts", parents=[common_flags], help="Describe one or many contexts")
+    g.add_argument("names", nargs="*")
+    g.add_argument("-o", "--output", default="")
+    g.add_argument("--no-headers", action="store_true")
+    g.set_defaults(func=cmd_get_contexts, offline=True)
+    cc = verbs.add_parser("current-context", parents=[common_flags], help="Display the current-context")
+    cc.set_defaults(func=cmd_current_context, offline=True)
+    u = verbs.add_parser("use-context", parents=[common_flags], help="Set the current-context", aliases=["use"])
+    u.add_argument("name")
+    u.set_defaults(func=cmd_use_context, offline=True)
+    s = verbs.add_parser("set-context", parents=[common_flags], help="Set a context entry in kubeconfig")
+    s.add_argument("name", nargs="?")
+    s.add_argument("--current", action="store_true")
+    s.add_argument("--cluster", default=None)
+    s.add_argument("--user", default=None)
+    s.set_defaults(func=cmd_set_context, offline=True)
+
+
+def _paths(args: argparse.Namespace) -> list[str]:
+    return [args.kubeconfig] if args.kubeconfig else kubeconfig.default_paths()
+
+
+def _load_docs(args: argparse.Namespace) -> list[tuple[str, dict]]:
+    docs = []
+    for path in _paths(args):
+        try:
+            with open(path) as f:
+                doc = yaml.safe_load(f) or {}
+        except FileNotFoundError:
+            if args.kubeconfig:
+                raise CliError(f"stat {path}: no such file or directory") from None
+            continue
+        except yaml.YAMLError as e:
+            raise CliError(f"error loading config file \"{path}\": {e}") from None
+        docs.append((path, doc if isinstance(doc, dict) else {}))
+    return docs
+
+
+def merged(args: argparse.Namespace) -> dict:
+    """The merged config as kubectl shows it: sections sorted by name, first definition wins."""
+    out: dict[str, Any] = {"apiVersion": "v1", "clusters": [], "contexts": [], "current-context": "",
+                           "kind": "Config", "preferences": {}, "users": []}
+    seen: dict[str, set[str]] = {"clusters": set(), "contexts": set(), "users": set()}
+    for _, doc in _load_docs(args):
+        for section in ("clusters", "contexts", "users"):
+            for entry in doc.get(section) or []:
+                if entry.get("name") not in seen[section]:
+                    seen[section].add(entry.get("name"))
+                    out[section].append(copy.deepcopy(entry))
+        if not out["current-context"] and doc.get("current-context"):
+            out["current-context"] = doc["current-context"]
+    for section in ("clusters", "contexts", "users"):
+        out[section].sort(key=lambda e: e.get("name") or "")
+        for entry in out[section]:
+            key = section[:-1]
+            if entry.get(key) is None:
+                entry[key] = {}
+    if args.context:
+        out["current-context"] = args.context
+    return out
+
+
+def _redact(cfg: dict) -> None:
+    for entry in cfg["clusters"]:
+        if entry["cluster"].get("certificate-authority-data"):
+            entry["cluster"]["certificate-authority-data"] = "DATA+OMITTED"
+    for entry in cfg["users"]:
+        user = entry["user"]
+        for key in ("client-certificate-data", "client-key-data"):
+            if user.get(key):
+                user[key] = "DATA+OMITTED"
+        for key in ("token", "password"):
+            if user.get(key):
+                user[key] = "REDACTED"
+
+
+async def cmd_view(session: Session | None, args: argparse.Namespace) -> int:
+    cfg = merged(args)
+    if args.minify:
+        current = cfg["current-context"]
+        if not current:
+            raise CliError("current-context must exist in order to minify")
+        ctx = next((c for c in cfg["contexts"] if c["name"] == current), None)
+        if ctx is None:
+            raise CliError(f'cannot locate context {current}')
+        cfg["contexts"] = [ctx]
+        cfg["clusters"] = [c for c in cfg["clusters"] if c["name"] == ctx["context"].get("cluster")]
+        cfg["users"] = [u for u in cfg["users"] if u["name"] == ctx["context"].get("user")]
+    if not args.raw:
+        _redact(cfg)
+    for section in ("clusters", "contexts", "users"):
+        if not cfg[section]:
+            cfg[section] = None
+    fmt = printers.OutputFormat(args.output)
+    sys.stdout.write(fmt.render([cfg], single=True))
+    return 0
+
+
+async def cmd_get_contexts(session: Session | None, args: argparse.Namespace) -> int:
+    cfg = merged(args)
+    contexts = cfg["contexts"]
+    if args.names:
+        missing = [n for n in args.names if n not in {c["name"] for c in contexts}]
+        if missing:
+            raise CliError(f"context {missing[0]} not found")
+        contexts = [c for c in contexts if c["name"] in args.names]
+    if args.output == "name":
+        for c in contexts:
+            print(c["name"])
+        return 0
+    if args.output:
+        raise CliError(f"output must be one of '' or 'name': {args.output}")
+    lines = [] if args.no_headers else ["CURRENT\tNAME\tCLUSTER\tAUTHINFO\tNAMESPACE"]
+    for c in contexts:
+        ctx = c.get("context") or {}
+        mark = "*" if c["name"] == cfg["current-context"] else ""
+        lines.append(f"{mark}\t{c['name']}\t{ctx.get('cluster', '')}\t{ctx.get('user', '')}\t{ctx.get('namespace', '')}")
+    sys.stdout.write(printers.tabwriter(lines))
+    return 0
+
+
+async def cmd_current_context(session: Session | None, args: argparse.Namespace) -> int:
+    cfg = merged(args)
+    if not cfg["current-context"]:
+        raise CliError("current-context is not set")
+    print(cfg["current-context"])
+    return 0
+
+
+def _file_defining(args: argparse.Namespace, section: str, name: str) -> tuple[str, dict]:
+    docs = _load_docs(args)
+    for path, doc in docs:
+        if any(e.get("name") == name for e in doc.get(section) or []):
+            return path, doc
+    if docs:
+        return docs[0]
+    return _paths(args)[0], {"apiVersion": "v1", "kind": "Config", "preferences": {}}
+
+
+def _write(path: str, doc: dict) -> None:
+    directory = os.path.dirname(os.path.abspath(path))
+    os.makedirs(directory, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=directory, prefix=".kubeconfig-")
+    try:
+        with os.fdopen(fd, "w") as f:
+            yaml.safe_dump(doc, f, default_flow_style=False, sort_keys=False)
+        os.chmod(tmp, 0o600)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+async def cmd_use_context(session: Session | None, args: argparse.Namespace) -> int:
+    cfg = merged(args)
+    if args.name not in {c["name"] for c in cfg["contexts"]}:
+        raise CliError(f'no context exists with the name: "{args.name}"')
+    docs = _load_docs(args)
+    # kubectl writes current-context to the first file that sets one, else the first file
+    path, doc = next(((p, d) for p, d in docs if d.get("current-context")), docs[0])
+    doc["current-context"] = args.name
+    _write(path, doc)
+    print(f'Switched to context "{args.name}".')
+    return 0
+
+
+async def cmd_set_context(session: Session | None, args: argparse.Namespace) -> int:
+    if args.current and args.name:
+        raise CliError("you cannot specify both a context name and --current")
+    cfg = merged(args)
+    name = args.name
+    if args.current:
+        name = cfg["current-context"]
+        if not name:
+            raise CliError("no current context is set")
+    if not name:
+        raise CliError("you must specify a non-empty context name or --current")
+    path, doc = _file_defining(args, "contexts", name)
+    entries = doc.setdefault("contexts", []) or []
+    doc["contexts"] = entries
+    entry = next((e for e in entries if e.get("name") == name), None)
+    created = entry is None
+    if created:
+        entry = {"name": name, "context": {}}
+        entries.append(entry)
+    ctx = entry.setdefault("context", {}) or {}
+    entry["context"] = ctx
+    if args.namespace is not None:
+        ctx["namespace"] = args.namespace
+    if args.cluster is not None:
+        ctx["cluster"] = args.cluster
+    if args.user is not None:
+        ctx["user"] = args.user
+    _write(path, doc)
+    print(f'Context "{name}" {"created" if created else "modified"}.')
+    return 0

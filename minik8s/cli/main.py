@@ -1,0 +1,157 @@
+"""``mkctl``: the entry point. Parses the command line as kubectl does (global flags before or
+after the verb, ``-o=yaml`` and ``-oyaml`` alike, everything after ``--`` kept for the verb),
+opens the session, runs the verb on one event loop and turns failures into kubectl's messages
+and exit codes.
+
+Each verb module adds its own parser with ``add_parsers(sub, common)`` and sets ``func`` (an
+``async def (session, args) -> int | None``) and, for verbs that need no server, ``offline``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from collections.abc import Sequence
+
+from minik8s.cli import (apply, config, create, delete, describe, explain, expose, get, label, logs, misc, nodes,
+                         rollout, run, scale, set_image)
+from minik8s.cli.session import CliError, ExitSilently, format_error, open_session
+
+VERB_MODULES = (get, apply, create, delete, describe, logs, rollout, scale, set_image, label, expose, run,
+                nodes, config, explain, misc)
+
+_GLOBALS = ("kubeconfig", "context", "namespace", "server", "request_timeout", "verbosity", "cache_dir",
+            "insecure_skip_tls_verify")
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse that fails as kubectl does: ``error: ...`` plus the help hint, exit status 1."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        if message.startswith("unrecognized arguments: "):
+            extra = message.removeprefix("unrecognized arguments: ").split()
+            flags = [a for a in extra if a.startswith("-")]
+            message = f"unknown flag: {flags[0]}" if flags else f"unexpected arguments: {' '.join(extra)}"
+        elif message.startswith("argument ") and "invalid choice" in message:
+            pass
+        verb = self.prog.replace("mkctl", "").strip() or ""
+        hint = f"See 'mkctl {verb} --help' for usage." if verb else "See 'mkctl --help' for usage."
+        raise CliError(f"{message}\n{hint}")
+
+
+def global_flags() -> argparse.ArgumentParser:
+    """The flags every verb takes; defaults SUPPRESS so a verb's parser never overwrites a value
+    given before the verb."""
+    p = argparse.ArgumentParser(add_help=False, allow_abbrev=False)
+    s = argparse.SUPPRESS
+    p.add_argument("--kubeconfig", default=s, help="path to the kubeconfig file")
+    p.add_argument("--context", default=s, help="the kubeconfig context to use")
+    p.add_argument("-n", "--namespace", default=s, help="the namespace scope of this request")
+    p.add_argument("-s", "--server", default=s, help="the address and port of the API server")
+    p.add_argument("--request-timeout", default=s, help="how long to wait for one request (0: no limit)")
+    p.add_argument("-v", "--v", dest="verbosity", type=int, default=s, help="log level")
+    p.add_argument("--cache-dir", default=s, help="accepted for kubectl compatibility; mkctl caches nothing")
+    p.add_argument("--insecure-skip-tls-verify", action="store_true", default=s,
+                   help="do not check the server's certificate")
+    return p
+
+
+def build_parser() -> Parser:
+    common = global_flags()
+    parser = Parser(prog="mkctl", description="mkctl controls a minik8s cluster, as kubectl does.",
+                    parents=[common], allow_abbrev=False)
+    sub = parser.add_subparsers(dest="verb", metavar="COMMAND", parser_class=Parser)
+    for module in VERB_MODULES:
+        module.add_parsers(sub, common)
+    return parser
+
+
+def _normalize(argv: list[str]) -> tuple[list[str], list[str] | None]:
+    """``-o=yaml`` → ``-o yaml`` (pflag accepts both); split off what follows ``--``."""
+    rest: list[str] | None = None
+    if "--" in argv:
+        idx = argv.index("--")
+        argv, rest = argv[:idx], argv[idx + 1:]
+    out = []
+    for a in argv:
+        if len(a) > 2 and a[0] == "-" and a[1] != "-" and a[2] == "=":
+            out.extend([a[:2], a[3:]])
+        else:
+            out.append(a)
+    return out, rest
+
+
+def run(argv: Sequence[str]) -> int:
+    """Run one mkctl command; the exit status. Output goes to ``sys.stdout``/``sys.stderr``."""
+    parser = build_parser()
+    args_list, rest = _normalize(list(argv))
+    try:
+        args = parser.parse_args(args_list)
+    except CliError as e:
+        _print_error(format_error(e))
+        return e.code
+    for name in _GLOBALS:
+        if not hasattr(args, name):
+            setattr(args, name, None)
+    args.dash_args = rest
+    if not getattr(args, "verb", None):
+        parser.print_help()
+        return 0
+    if not hasattr(args, "func"):
+        # a verb group (``rollout``, ``config``, ``create`` without a generator) needs a sub-verb
+        sub_help = getattr(args, "group_help", None)
+        if sub_help is not None:
+            sub_help()
+            return 0 if getattr(args, "group_ok", False) else 1
+        parser.print_help()
+        return 1
+    try:
+        return asyncio.run(_dispatch(args))
+    except KeyboardInterrupt:
+        return 130
+
+
+async def _dispatch(args: argparse.Namespace) -> int:
+    session = None
+    server = args.server or "http://localhost:8080"
+    try:
+        if not getattr(args, "offline", False):
+            session = open_session(args)
+            server = session.server
+        result = await args.func(session, args)
+        return int(result or 0)
+    except ExitSilently as e:
+        return e.code
+    except CliError as e:
+        _print_error(format_error(e, server=server))
+        return e.code
+    except Exception as e:  # noqa: BLE001 - every failure ends as kubectl's one-line message
+        from minik8s import errors
+
+        if isinstance(e, errors.MiniK8sError):
+            _print_error(format_error(e, server=server))
+            return 1
+        raise
+    finally:
+        if session is not None:
+            await session.close()
+
+
+def _print_error(message: str) -> None:
+    sys.stdout.flush()
+    print(message.rstrip("\n"), file=sys.stderr)
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """The console script: ``mkctl = "minik8s.cli.main:main"``."""
+    try:
+        code = run(sys.argv[1:] if argv is None else argv)
+        sys.stdout.flush()
+    except BrokenPipeError:
+        code = 0
+    sys.exit(code)
+
+
+if __name__ == "__main__":
+    main()

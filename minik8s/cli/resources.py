@@ -1,0 +1,181 @@
+"""Which resource a user means: ``po``, ``pods``, ``Pod``, ``deploy``, ``deployment.apps``,
+``deployments.v1.apps`` or ``TYPE/NAME``, resolved against the server's discovery.
+
+kubectl's RESTMapper does this from ``/api`` and ``/apis``; so does :class:`Resolver`, asking
+for the aggregated discovery document (one request per root) and falling back to the plain
+``APIGroupList`` + ``APIResourceList`` walk when the server does not offer it. Discovery is read
+once per run and kept for the rest of it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+from minik8s.api.resources import ResourceType
+from minik8s.cli.session import CliError
+from minik8s.client import ApiClient
+
+AGGREGATED_ACCEPT = (
+    "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList,"
+    "application/json;g=apidiscovery.k8s.io;v=v2beta1;as=APIGroupDiscoveryList,application/json"
+)
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Resource:
+    """One served resource: its identity (``rt``) and what discovery says it supports."""
+
+    rt: ResourceType
+    verbs: tuple[str, ...]
+    subresources: frozenset[str]
+    categories: tuple[str, ...]
+    preferred: bool  # in its group's preferred version
+
+    @property
+    def kind_group(self) -> str:
+        """``deployment.apps`` or ``pod``: how kubectl names objects of it in its output."""
+        kind = self.rt.kind.lower()
+        return f"{kind}.{self.rt.group}" if self.rt.group else kind
+
+
+def kind_group(rt: ResourceType) -> str:
+    kind = rt.kind.lower()
+    return f"{kind}.{rt.group}" if rt.group else kind
+
+
+class Resolver:
+    """Discovery for one run: ``resolve(name)`` and the list of everything served."""
+
+    def __init__(self, client: ApiClient) -> None:
+        self._client = client
+        self._resources: list[Resource] | None = None
+
+    async def all(self) -> list[Resource]:
+        if self._resources is None:
+            self._resources = await self._discover()
+        return self._resources
+
+    async def resolve(self, name: str) -> Resource:
+        """The resource ``name`` means; CliError as kubectl words it when none matches."""
+        found = await self.find(name)
+        if found is None:
+            raise CliError(f'the server doesn\'t have a resource type "{name}"')
+        return found
+
+    async def find(self, name: str) -> Resource | None:
+        resources = await self.all()
+        lname = name.lower()
+        resource, group, version = lname, None, None
+        if "." in lname:
+            first, rest = lname.split(".", 1)
+            # ``deployments.v1.apps`` names a version too; ``deployment.apps`` only a group.
+            if "." in rest and rest.split(".", 1)[0].startswith("v") and rest.split(".", 1)[0][1:2].isdigit():
+                version, group = rest.split(".", 1)
+            else:
+                group = rest
+            resource = first
+        candidates = [r for r in resources if group is None or r.rt.group == group]
+        if version is not None:
+            candidates = [r for r in candidates if r.rt.version == version]
+        else:
+            candidates = [r for r in candidates if r.preferred]
+        for match in (
+            lambda r: r.rt.plural == resource,
+            lambda r: r.rt.singular_name == resource,
+            lambda r: resource in r.rt.short_names,
+            lambda r: r.rt.kind.lower() == resource,
+        ):
+            for r in candidates:
+                if match(r):
+                    return r
+        return None
+
+    async def for_kind(self, api_version: str, kind: str) -> Resource | None:
+        group, _, version = api_version.rpartition("/")
+        for r in await self.all():
+            if r.rt.group == group and r.rt.version == version and r.rt.kind == kind:
+                return r
+        return None
+
+    async def in_category(self, category: str) -> list[Resource]:
+        return [r for r in await self.all() if r.preferred and category in r.categories]
+
+    # -- discovery ------------------------------------------------------------------------
+
+    async def _discover(self) -> list[Resource]:
+        out: list[Resource] = []
+        for root in ("/api", "/apis"):
+            resp = await self._client.request("GET", root, headers={"Accept": AGGREGATED_ACCEPT})
+            ctype = resp.headers.get("Content-Type", "")
+            doc = resp.json()
+            if "as=APIGroupDiscoveryList" in ctype or doc.get("kind") == "APIGroupDiscoveryList":
+                out.extend(_from_aggregated(doc))
+            elif root == "/api":
+                for version in doc.get("versions") or []:
+                    out.extend(await self._group_version("", version, preferred=version == doc["versions"][0]))
+            else:
+                for group in doc.get("groups") or []:
+                    preferred = (group.get("preferredVersion") or {}).get("version")
+                    for v in group.get("versions") or []:
+                        out.extend(await self._group_version(group["name"], v["version"],
+                                                             preferred=v["version"] == preferred))
+        return out
+
+    async def _group_version(self, group: str, version: str, *, preferred: bool) -> list[Resource]:
+        path = f"/apis/{group}/{version}" if group else f"/api/{version}"
+        doc = (await self._client.request("GET", path)).json()
+        subs: dict[str, set[str]] = {}
+        for r in doc.get("resources") or []:
+            if "/" in r["name"]:
+                base, sub = r["name"].split("/", 1)
+                subs.setdefault(base, set()).add(sub)
+        out = []
+        for r in doc.get("resources") or []:
+            if "/" in r["name"]:
+                continue
+            rt = ResourceType(group, version, r["kind"], r["name"], bool(r.get("namespaced")),
+                              tuple(r.get("shortNames") or ()), tuple(r.get("categories") or ()),
+                              r.get("singularName") or "")
+            out.append(Resource(rt, tuple(r.get("verbs") or ()), frozenset(subs.get(r["name"], ())),
+                                tuple(r.get("categories") or ()), preferred))
+        return out
+
+
+def _from_aggregated(doc: dict) -> list[Resource]:
+    out = []
+    for item in doc.get("items") or []:
+        group = (item.get("metadata") or {}).get("name") or ""
+        for idx, v in enumerate(item.get("versions") or []):
+            version = v["version"]
+            for r in v.get("resources") or []:
+                kind = (r.get("responseKind") or {}).get("kind") or ""
+                rt = ResourceType(group, version, kind, r["resource"], r.get("scope") == "Namespaced",
+                                  tuple(r.get("shortNames") or ()), tuple(r.get("categories") or ()),
+                                  r.get("singularResource") or "")
+                subs = frozenset(s["subresource"] for s in r.get("subresources") or [])
+                out.append(Resource(rt, tuple(r.get("verbs") or ()), subs,
+                                    tuple(r.get("categories") or ()), idx == 0))
+    return out
+
+
+def split_type_name_args(args: list[str]) -> tuple[list[str], list[tuple[str, str]], list[str]]:
+    """kubectl's two argument shapes: ``TYPE[,TYPE] [NAME...]`` or ``TYPE/NAME...``.
+
+    Returns (types, type/name pairs, names); mixing the shapes is an error, as in kubectl.
+    """
+    if not args:
+        return [], [], []
+    if any("/" in a for a in args):
+        pairs = []
+        for a in args:
+            if "/" not in a:
+                raise CliError("there is no need to specify a resource type as a separate argument when "
+                               "passing arguments in resource/name form (e.g. 'mkctl get resource/<resource_name>' "
+                               "instead of 'mkctl get resource resource/<resource_name>'")
+            t, _, n = a.partition("/")
+            if not t or not n:
+                raise CliError("arguments in resource/name form must have a single resource and name")
+            pairs.append((t, n))
+        return [], pairs, []
+    types = [t for t in args[0].split(",") if t]
+    return types, [], args[1:]
