@@ -16,9 +16,10 @@ from collections.abc import Sequence
 
 from minik8s.cli import (apply, config, create, delete, describe, explain, expose, get, label, logs, misc, nodes,
                          rollout, run, scale, set_image)
+from minik8s.cli import exec as exec_
 from minik8s.cli.session import CliError, ExitSilently, format_error, open_session
 
-VERB_MODULES = (get, apply, create, delete, describe, logs, rollout, scale, set_image, label, expose, run,
+VERB_MODULES = (get, apply, create, delete, describe, logs, exec_, rollout, scale, set_image, label, expose, run,
                 nodes, config, explain, misc)
 
 _GLOBALS = ("kubeconfig", "context", "namespace", "server", "request_timeout", "verbosity", "cache_dir",

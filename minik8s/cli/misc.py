@@ -1,5 +1,4 @@
-"""The small verbs: ``version``, ``cluster-info``, ``api-resources``, ``exec`` (only when the
-server serves ``pods/exec``) and ``service NAME --url`` (the node URLs of a NodePort service,
+"""The small verbs: ``version``, ``cluster-info``, ``api-resources`` and ``service NAME --url`` (the node URLs of a NodePort service,
 as ``minikube service --url`` prints them)."""
 
 from __future__ import annotations
@@ -35,13 +34,6 @@ def add_parsers(sub: Any, common_flags: argparse.ArgumentParser) -> None:
     a.add_argument("--sort-by", default="", choices=("", "name", "kind"))
     a.add_argument("--categories", action="append", default=[])
     a.set_defaults(func=cmd_api_resources)
-    e = sub.add_parser("exec", parents=[common_flags], help="Execute a command in a container")
-    e.add_argument("pod", metavar="(POD | TYPE/NAME)")
-    e.add_argument("command", nargs="*")
-    e.add_argument("-c", "--container", default="")
-    e.add_argument("-i", "--stdin", action="store_true")
-    e.add_argument("-t", "--tty", action="store_true")
-    e.set_defaults(func=cmd_exec)
     s = sub.add_parser("service", parents=[common_flags], help="Print the URL of a NodePort service")
     s.add_argument("name")
     s.add_argument("--url", action="store_true", help="print the URLs (the only mode)")
@@ -125,24 +117,6 @@ async def cmd_api_resources(session: Session, args: argparse.Namespace) -> int:
         lines.append("\t".join(cells))
     sys.stdout.write(printers.tabwriter(lines))
     return 0
-
-
-async def cmd_exec(session: Session, args: argparse.Namespace) -> int:
-    from minik8s.cli import logs  # local: only exec needs the pod picking
-
-    command = list(args.command) + list(args.dash_args or [])
-    if not command:
-        raise CliError("you must specify at least one command for the container")
-    pod = await logs.pick_pod(session, args.pod)
-    pods = await session.resolver.resolve("pods")
-    if "exec" not in pods.subresources:
-        # what kubectl prints when the server has no such subresource (a 404 without a Status)
-        raise errors.ApiError.from_response(404, b"")
-    phase = (pod.get("status") or {}).get("phase")
-    if phase in ("Succeeded", "Failed"):
-        raise CliError(f"cannot exec into a container in a completed pod; current phase is {phase}")
-    raise CliError("mkctl cannot stream pods/exec yet (it needs a WebSocket channel the REST client does not "
-                   "offer); use the real kubectl for exec")
 
 
 async def cmd_service(session: Session, args: argparse.Namespace) -> int:
