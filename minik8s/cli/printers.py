@@ -201,7 +201,10 @@ def _represent_str(dumper: yaml.SafeDumper, data: str) -> yaml.ScalarNode:
 
 
 def _represent_float(dumper: yaml.SafeDumper, data: float) -> yaml.ScalarNode:
-    return dumper.represent_scalar("tag:yaml.org,2002:float", _go_float(data))
+    text = _go_float(data)
+    # go-yaml writes float64 2.0 as "2": give it the tag that resolves implicitly
+    tag = "tag:yaml.org,2002:int" if text.lstrip("-").isdigit() else "tag:yaml.org,2002:float"
+    return dumper.represent_scalar(tag, text)
 
 
 _Dumper.add_representer(str, _represent_str)
