@@ -1,0 +1,89 @@
+"""What the mkctl integration tests share: running mkctl in-process against the test
+apiserver (its exit status, stdout and stderr, with no kubeconfig of the developer's leaking
+in), a namespace per test, and the comparison with the real kubectl."""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import io
+import os
+import subprocess
+import sys
+import uuid
+from collections.abc import Callable, Iterator
+
+import pytest
+
+from minik8s.cli import main
+
+from tests.conftest import REPO
+
+
+@dataclasses.dataclass
+class Result:
+    code: int
+    out: str
+    err: str
+
+    def ok(self) -> str:
+        assert self.code == 0, f"mkctl failed ({self.code}): {self.err}"
+        return self.out
+
+
+def run_mkctl(*args: str, input: str | None = None, kubeconfig: str | None = None) -> Result:
+    """``mkctl ARGS`` in this process; ``kubeconfig`` becomes ``$KUBECONFIG`` (default: none)."""
+    out, err = io.StringIO(), io.StringIO()
+    old_env = os.environ.get("KUBECONFIG")
+    os.environ["KUBECONFIG"] = kubeconfig or "/nonexistent/mkctl-test-kubeconfig"
+    old_stdin = sys.stdin
+    sys.stdin = io.StringIO(input or "")
+    try:
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            code = main.run(list(args))
+    finally:
+        sys.stdin = old_stdin
+        if old_env is None:
+            os.environ.pop("KUBECONFIG", None)
+        else:
+            os.environ["KUBECONFIG"] = old_env
+    return Result(code, out.getvalue(), err.getvalue())
+
+
+def run_mkctl_process(server: str, *args: str, input: str | None = None, timeout: float = 30,
+                      env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """``mkctl`` as its own process (for exit paths and streams that must be real)."""
+    full_env = {**os.environ, "KUBECONFIG": "/nonexistent/mkctl-test-kubeconfig", **(env or {})}
+    return subprocess.run([sys.executable, "-m", "minik8s.cli.main", "--server", server, *args], input=input,
+                          capture_output=True, text=True, timeout=timeout, cwd=REPO, env=full_env)
+
+
+Mk = Callable[..., Result]
+
+
+@pytest.fixture
+def mk(apiserver: str) -> Mk:
+    """``mk(*args, input=None)``: mkctl against the session apiserver."""
+    def run(*args: str, input: str | None = None) -> Result:
+        return run_mkctl("--server", apiserver, *args, input=input)
+
+    return run
+
+
+@pytest.fixture
+def ns(kubectl) -> Iterator[str]:
+    name = f"mk-{uuid.uuid4().hex[:8]}"
+    r = kubectl("create", "namespace", name)
+    assert r.returncode == 0, r.stderr
+    yield name
+
+
+def same(mk: Mk, kubectl, *args: str, input: str | None = None, stderr: bool = True) -> Result:
+    """Run both; stdout (and stderr, exit status) must be identical. Returns mkctl's result."""
+    k = kubectl(*args, input=input)
+    m = mk(*args, input=input)
+    assert m.out == k.stdout, f"stdout differs for {args}:\n--- mkctl\n{m.out}\n--- kubectl\n{k.stdout}"
+    assert m.code == k.returncode, f"exit status differs for {args}: {m.code} vs {k.returncode}: {m.err} / {k.stderr}"
+    if stderr:
+        assert m.err == k.stderr, f"stderr differs for {args}:\n--- mkctl\n{m.err}\n--- kubectl\n{k.stderr}"
+    return m
