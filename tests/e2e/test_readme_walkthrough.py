@@ -28,6 +28,7 @@ pytestmark = pytest.mark.docker
 
 STEP = re.compile(r"<!-- step: (?P<name>[\w-]+) -->\s*\n```sh\n(?P<script>.*?)\n```", re.DOTALL)
 V1, V2 = "minik8s/busybox:latest", "minik8s/busybox:v2"
+STEP_TIMEOUT = 240  # every waiting command in the README bounds itself below this
 
 
 def readme_steps() -> list[tuple[str, str]]:
@@ -43,9 +44,14 @@ class Cluster:
         self.env = {**os.environ, "KUBECONFIG": str(up.kubeconfig), "HOME": str(home),
                     "PATH": f"{bindir}{os.pathsep}{os.environ.get('PATH', '')}"}
 
-    def bash(self, script: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(["bash", "-c", "set -euo pipefail -x\n" + script], cwd=REPO, env=self.env,
-                              capture_output=True, text=True, timeout=600)
+    def bash(self, name: str, script: str) -> subprocess.CompletedProcess[str]:
+        try:
+            return subprocess.run(["bash", "-c", "set -euo pipefail -x\n" + script], cwd=REPO, env=self.env,
+                                  capture_output=True, text=True, timeout=STEP_TIMEOUT)
+        except subprocess.TimeoutExpired as e:
+            # -x traces each command to stderr: its last line is the command that hung.
+            err = e.stderr.decode(errors="replace") if isinstance(e.stderr, bytes) else (e.stderr or "")
+            pytest.fail(f"README step {name!r} still running after {STEP_TIMEOUT}s:\n{err}\n{self.up.diag()}")
 
     def get(self, *args: str) -> dict:
         r = subprocess.run(["kubectl", "get", *args, "-o", "json"], env=self.env, capture_output=True,
@@ -147,9 +153,10 @@ def test_the_readme_has_the_walkthrough_steps_this_test_checks():
     assert [name for name, _ in readme_steps()] == list(CHECKS)
 
 
+@pytest.mark.timeout(900)
 def test_the_walkthrough_runs_as_written(cluster):
     for name, script in readme_steps():
-        r = cluster.bash(script)
+        r = cluster.bash(name, script)
         assert r.returncode == 0, (f"README step {name!r} failed (exit {r.returncode}):\n"
                                    f"{r.stderr}\n{r.stdout}\n{cluster.up.diag()}")
         CHECKS[name](cluster, r.stdout)
