@@ -534,9 +534,49 @@ def compare(old: dict[str, Any] | None, new: dict[str, Any], model: type[BaseMod
     added: set[Path] = set()
     modified: set[Path] = set()
     removed: set[Path] = set()
-    _cmp({} if old is None else old, new, type_of(model), (), added, modified, removed)
+    t = type_of(model)
+    if old is None and new and isinstance(new, dict) and t.shape is Shape.STRUCT:
+        _cmp_created(new, t, added, modified, removed)
+    else:
+        _cmp({} if old is None else old, new, t, (), added, modified, removed)
     return Comparison(FieldSet._of(_strip_paths(added)), FieldSet._of(_strip_paths(modified)),
                       FieldSet._of(_strip_paths(removed)))
+
+
+_CREATED: dict[tuple[Type, str, bytes], tuple[frozenset[Path], frozenset[Path], frozenset[Path]]] = {}
+
+
+def _cmp_created(new: dict[str, Any], t: Type, added: set[Path], modified: set[Path], removed: set[Path]) -> None:
+    """``_cmp({}, new, t, ...)`` of a created object, one top-level field at a time, each
+    memoized by its exact JSON: objects of a kind share most of their spec and status (every
+    pod of a ReplicaSet has the template's), and walking them is most of a create's cost here.
+    What the walk finds depends only on the type, the field and the value's JSON text."""
+    for k, rv in new.items():
+        f = t.field(k)
+        if f is None:
+            continue
+        lv = _zero(f.type) if f.always_present else _MISSING
+        path = ("f:" + k,)
+        if not isinstance(rv, _CONTAINERS):
+            _cmp(lv, rv, f.type, path, added, modified, removed)
+            continue
+        try:
+            memo = (t, k, orjson.dumps(rv))
+        except TypeError:  # beyond JSON's integers: walk it
+            _cmp(lv, rv, f.type, path, added, modified, removed)
+            continue
+        found = _CREATED.get(memo)
+        if found is None:
+            a: set[Path] = set()
+            m: set[Path] = set()
+            r: set[Path] = set()
+            _cmp(lv, rv, f.type, path, a, m, r)
+            if len(_CREATED) >= _CACHE_SIZE:
+                _CREATED.clear()
+            found = _CREATED[memo] = (frozenset(a), frozenset(m), frozenset(r))
+        added.update(found[0])
+        modified.update(found[1])
+        removed.update(found[2])
 
 
 def _zero(t: Type) -> Any:
