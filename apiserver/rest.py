@@ -18,8 +18,8 @@ import base64
 import dataclasses
 import datetime
 import logging
+import os
 import secrets
-import uuid
 from collections.abc import Callable
 from typing import Any, Protocol
 
@@ -75,6 +75,24 @@ def storage_key(entry: Entry, namespace: str | None, name: str | None = None) ->
     if t.namespaced and namespace:
         base += f"{namespace}/"
     return base + name if name else base
+
+
+_random = bytearray()
+
+
+def new_uid() -> str:
+    """A random (version 4) UUID string, as ``str(uuid.uuid4())`` but from a pool of random
+    bytes: ``os.urandom`` per object is a system call that also lets the storage thread take
+    the GIL, and the UUID object is only ever turned into its string."""
+    global _random
+    if len(_random) < 16:
+        _random = bytearray(os.urandom(4096))
+    b = _random[-16:]
+    del _random[-16:]
+    b[6] = (b[6] & 0x0F) | 0x40  # version 4
+    b[8] = (b[8] & 0x3F) | 0x80  # RFC 4122 variant
+    h = b.hex()
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
 
 def _rfc3339_in(seconds: int) -> str:
@@ -330,7 +348,7 @@ class RestStorage:
     def _prepare_create(self, entry: Entry, obj: dict[str, Any]) -> dict[str, Any]:
         new = {**obj, "metadata": dict(obj["metadata"])}
         md = new["metadata"]
-        md["uid"] = str(uuid.uuid4())
+        md["uid"] = new_uid()
         md["creationTimestamp"] = now_rfc3339()
         for f in ("deletionTimestamp", "deletionGracePeriodSeconds", "generation"):
             md.pop(f, None)

@@ -17,7 +17,7 @@ Conventions (every model in ``minik8s/api`` follows them):
 
 from __future__ import annotations
 
-import datetime
+import time
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -69,4 +69,15 @@ def to_dict(model: BaseModel) -> dict[str, Any]:
 
 
 def now_rfc3339() -> str:
-    return datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    """The current UTC time at Kubernetes' one-second precision (``2026-11-23T15:38:36Z``)."""
+    global _now_cache
+    second = int(time.time())
+    cached = _now_cache
+    if cached[0] != second:
+        # Formatting costs microseconds and an apiserver asks several times per write
+        # (creationTimestamp, managedFields): format once per second.
+        cached = _now_cache = (second, time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(second)))
+    return cached[1]
+
+
+_now_cache: tuple[int, str] = (-1, "")
