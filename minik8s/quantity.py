@@ -71,6 +71,14 @@ def parse(s: str | int | float) -> Quantity:
         s = repr(s)
     if not isinstance(s, str):
         raise ValueError(f"a quantity must be a string or a number, not {type(s).__name__}")
+    return _parse_text(s)
+
+
+# Every pod write validates its requests and limits, and manifests repeat the same few
+# quantities: Fraction arithmetic per write was a visible share of the apiserver's CPU.
+# Only answers are cached (a malformed string raises again each time); both are immutable.
+@functools.lru_cache(maxsize=4096)
+def _parse_text(s: str) -> Quantity:
     m = _RE.fullmatch(s)
     if m is None:
         raise ValueError(f"{_ERR}: {s!r}")
