@@ -339,19 +339,35 @@ class ApiServer:
         queue = watcher.queue
         first_table = True
         last_rev = 0
+        # One timer per stream wakes it when it has been idle for BOOKMARK_INTERVAL or its
+        # time is up; a timeout armed and cancelled around every wait cost more than the
+        # rest of delivering an event.
+        idle_since = loop.time()
+        timer: asyncio.TimerHandle | None = None
+
+        def tick() -> None:
+            nonlocal timer
+            due = min(idle_since + BOOKMARK_INTERVAL, deadline)
+            if loop.time() >= due:
+                queue.wake()
+                due = loop.time() + BOOKMARK_INTERVAL
+            timer = loop.call_at(min(due, deadline), tick)
+
+        timer = loop.call_at(min(idle_since + BOOKMARK_INTERVAL, deadline), tick)
         try:
             while True:
-                remaining = deadline - loop.time()
-                if remaining <= 0:
+                await queue.wait()
+                now = loop.time()
+                if now >= deadline:
                     return
-                try:
-                    async with asyncio.timeout(min(remaining, BOOKMARK_INTERVAL)):
-                        ev = await queue.get()
-                except TimeoutError:
-                    if bookmarks and pump is None and queue.empty():
+                if queue.empty():  # the timer: idle for BOOKMARK_INTERVAL
+                    idle_since = now
+                    if bookmarks and pump is None:
                         yield orjson.dumps({"type": "BOOKMARK",
                                             "object": self._bookmark(entry, self.cache.revision)}) + b"\n"
                     continue
+                idle_since = now
+                ev = queue.get_nowait()
                 chunks: list[bytes] = []
                 while ev is not None:
                     if ev.type in ("BOOKMARK", "ERROR"):
@@ -373,6 +389,8 @@ class ApiServer:
                 if ev is None:
                     return
         finally:
+            if timer is not None:
+                timer.cancel()
             self.cache.unsubscribe(watcher)
             if pump is not None:
                 pump.cancel()

@@ -56,6 +56,60 @@ class CacheEvent:
 Filter = Callable[[dict[str, Any]], bool]
 
 
+class EventQueue:
+    """A bounded FIFO with one consumer: what ``asyncio.Queue`` does for a watcher, at a
+    fraction of its cost per event (no task accounting, one waiter). Every event of a
+    resource passes through the queue of every watcher of it, so this is the fan-out's
+    inner loop. ``wake()`` lets a timer end the consumer's :meth:`wait` without an item."""
+
+    __slots__ = ("_items", "_maxsize", "_waiter")
+
+    def __init__(self, maxsize: int) -> None:
+        self._items: collections.deque[Any] = collections.deque()
+        self._maxsize = maxsize
+        self._waiter: asyncio.Future[None] | None = None
+
+    def put_nowait(self, item: Any) -> None:
+        if len(self._items) >= self._maxsize:
+            raise asyncio.QueueFull
+        self._items.append(item)
+        self.wake()
+
+    def wake(self) -> None:
+        w = self._waiter
+        if w is not None:
+            self._waiter = None
+            if not w.done():
+                w.set_result(None)
+
+    def get_nowait(self) -> Any:
+        if not self._items:
+            raise asyncio.QueueEmpty
+        return self._items.popleft()
+
+    async def wait(self) -> None:
+        """Return once an item is queued (at once if one is) or :meth:`wake` was called."""
+        if self._items:
+            return
+        w = self._waiter = asyncio.get_running_loop().create_future()
+        try:
+            await w
+        finally:
+            if self._waiter is w:
+                self._waiter = None
+
+    async def get(self) -> Any:
+        while not self._items:
+            await self.wait()
+        return self._items.popleft()
+
+    def empty(self) -> bool:
+        return not self._items
+
+    def qsize(self) -> int:
+        return len(self._items)
+
+
 class Watcher:
     """One client watch: a filter and a bounded queue of CacheEvents (None = closed).
 
@@ -70,7 +124,7 @@ class Watcher:
         self.resource = resource
         self.matches = matches
         self.node = node
-        self.queue: asyncio.Queue[CacheEvent | None] = asyncio.Queue(maxsize=WATCHER_QUEUE)
+        self.queue = EventQueue(WATCHER_QUEUE)
         self.closed = False
 
     def offer(self, ev: CacheEvent) -> None:
