@@ -19,7 +19,7 @@ import pytest
 
 from tests.conftest import REPO
 
-__all__ = ["MINIK8S", "Up", "pid_alive", "wait_until"]
+__all__ = ["MINIK8S", "Up", "pid_alive", "remove_node_network", "wait_until"]
 
 MINIK8S = [sys.executable, "-m", "minik8s.up.main"]
 DEADLINE = 90.0
@@ -33,6 +33,15 @@ def wait_until(check, what: str, *, timeout: float = DEADLINE, diag=lambda: ""):
             return result
         time.sleep(0.2)
     pytest.fail(f"not {what} within {timeout}s\n{diag()}")
+
+
+def remove_node_network(docker_client, node: str) -> None:
+    """The pod network the kubelet made for ``node`` (after its containers are gone): left
+    behind, its subnet would overlap the next cluster's."""
+    for net in docker_client.networks.list(names=[f"minik8s-{node}"]):
+        if net.name == f"minik8s-{node}":
+            with contextlib.suppress(Exception):
+                net.remove()
 
 
 def pid_alive(pid: int) -> bool:

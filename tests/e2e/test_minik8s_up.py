@@ -18,7 +18,7 @@ import pytest
 
 from tests.conftest import pick_free_port
 from tests.kubelet_harness import remove_node_containers
-from tests.minik8s_up_harness import Up, pid_alive, wait_until
+from tests.minik8s_up_harness import Up, pid_alive, remove_node_network, wait_until
 
 pytestmark = pytest.mark.docker
 
@@ -36,6 +36,7 @@ def up(tmp_path_factory, docker_client, test_images):
         if cluster.proc is not None and cluster.proc.poll() is None:
             cluster.proc.kill()
         remove_node_containers(docker_client, cluster.node)
+        remove_node_network(docker_client, cluster.node)
 
 
 @pytest.fixture(scope="module")

@@ -22,7 +22,7 @@ import pytest
 
 from tests.conftest import REPO, pick_free_port
 from tests.kubelet_harness import remove_node_containers
-from tests.minik8s_up_harness import Up, wait_until
+from tests.minik8s_up_harness import Up, remove_node_network, wait_until
 
 pytestmark = pytest.mark.docker
 
@@ -78,6 +78,7 @@ def cluster(tmp_path_factory, docker_client, test_images, kubectl_path):
         if up.proc is not None and up.proc.poll() is None:
             up.proc.kill()
         remove_node_containers(docker_client, up.node)
+        remove_node_network(docker_client, up.node)
         if not had_v2:  # the walkthrough tagged it; someone else's tag stays
             with contextlib.suppress(Exception):
                 docker_client.images.remove(V2)
