@@ -66,10 +66,9 @@ class Kubelet:
         self.probes = ProbeManager(runtime, recorder=self.recorder, on_change=self.workers.update)
         self.agent = NodeAgent(client, runtime, config, node_name=node_name, host_ip=host_ip, host=host)
         # Pod network, proxy, cluster DNS and service env: real nodes only (netservices.py).
-        self.net = NodeNetworkServices(client, node_name=node_name, options=NetworkOptions(
+        self.net = NodeNetworkServices(client, runtime, node_name=node_name, options=NetworkOptions(
             cluster_cidr=config.cluster_cidr, cluster_dns=config.cluster_dns, cluster_domain=config.cluster_domain,
-            proxy=not config.disable_proxy, dns=not config.disable_dns,
-            docker_host=config.docker_host)) if runtime_name == "docker" else None
+            proxy=not config.disable_proxy, dns=not config.disable_dns)) if runtime_name == "docker" else None
         self.syncer = PodSyncer(
             node=NodeFacts(name=node_name, host_ip=host_ip, root=config.node_root(node_name)),
             runtime=runtime, client=client, recorder=self.recorder, probes=self.probes,

@@ -43,19 +43,17 @@ class NetworkOptions:
     cluster_domain: str = "cluster.local"
     proxy: bool = True
     dns: bool = True
-    docker_host: str | None = None
 
 
 class NodeNetworkServices:
-    def __init__(self, client, *, node_name: str, options: NetworkOptions) -> None:
+    def __init__(self, client, runtime: ri.ContainerRuntime, *, node_name: str, options: NetworkOptions) -> None:
         self.client = client
         self.node_name = node_name
         self.options = options
         self.informers = SharedInformerFactory(client)
         self.env = ServiceEnv(self.informers)
         self.node = self.informers.informer(NODES, field_selector=f"metadata.name={node_name}")
-        self.pod_network = network.PodNetwork(node_name, cluster_cidr=options.cluster_cidr,
-                                              docker_host=options.docker_host)
+        self.pod_network = network.PodNetwork(node_name, runtime, cluster_cidr=options.cluster_cidr)
         self.network: str | None = None
         self.gateway: str | None = None
         self.dns_ready = asyncio.Event()
@@ -148,11 +146,8 @@ class NodeNetworkServices:
                     continue
                 try:
                     gateway = await self.pod_network.ensure(cidr)
-                except (network.NetworkError, OSError) as e:
+                except (ri.RuntimeError_, OSError) as e:  # reported, retried on the next change
                     log.error("node %s: pod network on %s failed: %s", self.node_name, cidr, e)
-                    continue
-                except Exception as e:  # docker SDK errors: reported, retried on the next change
-                    log.error("node %s: pod network on %s failed: %r", self.node_name, cidr, e)
                     continue
                 self.network, self.gateway = self.pod_network.name, gateway
                 self._network_changed.set()

@@ -22,8 +22,8 @@ podCIDR, removed when it leaves. Routes carry protocol :data:`ROUTE_PROTO`, so o
 ever removed. A node whose InternalIP is one of ours, or whose podCIDR is already a connected
 subnet here (a second node on this engine), needs no route.
 
-This module speaks to Docker only to manage networks (through the docker SDK, in a thread);
-containers stay the runtime's business.
+The bridge itself is made through the container runtime (``ensure_pod_network``), which is
+the only code that speaks Docker; this module owns the host side: rules, routes, hairpin.
 """
 
 from __future__ import annotations
@@ -34,12 +34,12 @@ import ipaddress
 import json
 import logging
 import os
-from typing import Any
 
 from minik8s.api.resources import NODES
 from minik8s.client.informer import SharedInformerFactory
 
 from kubelet.proxy import executor
+from kubelet.runtime.interface import ContainerRuntime, PodNetworkConfig
 
 __all__ = ["PodNetwork", "RouteSyncer", "network_name", "gateway_ip", "ROUTE_PROTO", "cleanup_host_rules",
            "DEFAULT_CLUSTER_CIDR"]
@@ -67,28 +67,17 @@ def gateway_ip(pod_cidr: str) -> str:
     return str(next(ipaddress.ip_network(pod_cidr, strict=False).hosts()))
 
 
-class NetworkError(Exception):
-    """Raised when the node's pod network cannot be made as asked."""
-
-
 class PodNetwork:
-    """The node's Docker bridge network and the host rules its pods need."""
+    """The node's pod bridge (made through the container runtime) and the host rules its
+    pods need."""
 
-    def __init__(self, node_name: str, *, cluster_cidr: str = DEFAULT_CLUSTER_CIDR,
-                 docker_host: str | None = None) -> None:
+    def __init__(self, node_name: str, runtime: ContainerRuntime, *,
+                 cluster_cidr: str = DEFAULT_CLUSTER_CIDR) -> None:
         self.node_name = node_name
+        self.runtime = runtime
         self.cluster_cidr = cluster_cidr
-        self.docker_host = docker_host
         self.name = network_name(node_name)
         self.pod_cidr: str | None = None
-        self._docker: Any = None
-
-    def _client(self) -> Any:
-        import docker  # only here: the network is the one Docker object this module manages
-        if self._docker is None:
-            self._docker = (docker.DockerClient(base_url=self.docker_host) if self.docker_host
-                            else docker.from_env())
-        return self._docker
 
     @property
     def gateway(self) -> str | None:
@@ -97,38 +86,17 @@ class PodNetwork:
     async def ensure(self, pod_cidr: str) -> str:
         """Make the network on ``pod_cidr`` (and the host rules); returns the gateway IP."""
         pod_cidr = str(ipaddress.ip_network(pod_cidr, strict=False))
-        await asyncio.to_thread(self._ensure_network, pod_cidr)
+        gw = gateway_ip(pod_cidr)
+        # Pod traffic keeps its source IP inside the cluster: no masquerade by the runtime,
+        # the rules below masquerade only what leaves the cluster CIDR.
+        created = await self.runtime.ensure_pod_network(PodNetworkConfig(
+            name=self.name, subnet=pod_cidr, gateway=gw, bridge=bridge_name(self.node_name),
+            labels={LABEL_NODE: self.node_name}, masquerade=False))
+        if created:
+            log.info("network %s: bridge %s on %s, gateway %s", self.name, bridge_name(self.node_name), pod_cidr, gw)
         await self._ensure_rules(pod_cidr)
         self.pod_cidr = pod_cidr
-        return gateway_ip(pod_cidr)
-
-    def _ensure_network(self, pod_cidr: str) -> None:
-        import docker.errors
-        client = self._client()
-        gw = gateway_ip(pod_cidr)
-        try:
-            net = client.networks.get(self.name)
-            cfg = (net.attrs.get("IPAM") or {}).get("Config") or []
-            if any(c.get("Subnet") == pod_cidr for c in cfg):
-                return
-            if net.attrs.get("Containers"):
-                raise NetworkError(f"network {self.name} is on {[c.get('Subnet') for c in cfg]} with pods "
-                                   f"attached; the node's podCIDR is now {pod_cidr}")
-            log.info("network %s: podCIDR changed to %s, re-creating it", self.name, pod_cidr)
-            net.remove()
-        except docker.errors.NotFound:
-            pass
-        ipam = docker.types.IPAMConfig(pool_configs=[docker.types.IPAMPool(subnet=pod_cidr, gateway=gw)])
-        try:
-            client.networks.create(
-                self.name, driver="bridge", ipam=ipam, labels={LABEL_NODE: self.node_name},
-                options={"com.docker.network.bridge.name": bridge_name(self.node_name),
-                         # Pod traffic keeps its source IP inside the cluster; we masquerade the rest.
-                         "com.docker.network.bridge.enable_ip_masquerade": "false"})
-        except docker.errors.APIError as e:
-            if "already exists" not in str(e):
-                raise NetworkError(f"cannot create network {self.name} on {pod_cidr}: {e}") from e
-        log.info("network %s: bridge %s on %s, gateway %s", self.name, bridge_name(self.node_name), pod_cidr, gw)
+        return gw
 
     def _masq_rule(self, pod_cidr: str) -> tuple[str, ...]:
         return ("-s", pod_cidr, "!", "-d", self.cluster_cidr, "-m", "comment", "--comment",
@@ -183,20 +151,12 @@ class PodNetwork:
 
     async def remove(self) -> None:
         """Tear the node's network down (its pods must be gone): for tests and decommissioning."""
-        def rm() -> None:
-            import docker.errors
-            try:
-                self._client().networks.get(self.name).remove()
-            except docker.errors.NotFound:
-                pass
-        await asyncio.to_thread(rm)
+        await self.runtime.remove_pod_network(self.name)
         if self.pod_cidr:
             await executor.delete_rule("nat", POSTROUTING_CHAIN, self._masq_rule(self.pod_cidr))
 
     async def close(self) -> None:
-        if self._docker is not None:
-            await asyncio.to_thread(self._docker.close)
-            self._docker = None
+        """Nothing to release: the runtime owns the engine connection."""
 
 
 async def cleanup_host_rules() -> None:

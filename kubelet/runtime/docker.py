@@ -74,6 +74,44 @@ class DockerRuntime(ri.ContainerRuntime):
 
         return cls(await _call(make), sandbox_image=sandbox_image)
 
+    # --- the node's pod network ---------------------------------------------------------------
+
+    async def ensure_pod_network(self, config: ri.PodNetworkConfig) -> bool:
+        return await _call(self._ensure_pod_network, config, error=ri.PodNetworkError)
+
+    def _ensure_pod_network(self, config: ri.PodNetworkConfig) -> bool:
+        try:
+            net = self._client.networks.get(config.name)
+            cfg = (net.attrs.get("IPAM") or {}).get("Config") or []
+            if any(c.get("Subnet") == config.subnet for c in cfg):
+                return False
+            if net.attrs.get("Containers"):
+                raise ri.PodNetworkError(f"network {config.name} is on {[c.get('Subnet') for c in cfg]} with "
+                                         f"pods attached; it is wanted on {config.subnet} now")
+            net.remove()
+        except docker.errors.NotFound:
+            pass
+        ipam = docker.types.IPAMConfig(pool_configs=[docker.types.IPAMPool(subnet=config.subnet,
+                                                                             gateway=config.gateway)])
+        try:
+            self._client.networks.create(
+                config.name, driver="bridge", ipam=ipam, labels=dict(config.labels),
+                options={"com.docker.network.bridge.name": config.bridge,
+                         "com.docker.network.bridge.enable_ip_masquerade": "true" if config.masquerade else "false"})
+        except docker.errors.APIError as e:
+            if "already exists" not in str(e):
+                raise ri.PodNetworkError(f"cannot create network {config.name} on {config.subnet}: {e}") from e
+            return False
+        return True
+
+    async def remove_pod_network(self, name: str) -> None:
+        def rm() -> None:
+            try:
+                self._client.networks.get(name).remove()
+            except docker.errors.NotFound:
+                pass
+        await _call(rm, error=ri.PodNetworkError)
+
     async def close(self) -> None:
         self._streams.shutdown(wait=False, cancel_futures=True)
         await asyncio.to_thread(self._client.close)

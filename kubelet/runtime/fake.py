@@ -57,6 +57,18 @@ class FakeRuntime(ri.ContainerRuntime):
         self._sandboxes: dict[SandboxId, _Sandbox] = {}
         self._containers: dict[ContainerId, _Container] = {}
         self._ips = itertools.islice(_POD_NETWORK.hosts(), 1, None)
+        self.pod_networks: dict[str, ri.PodNetworkConfig] = {}
+
+    async def ensure_pod_network(self, config: ri.PodNetworkConfig) -> bool:
+        had = self.pod_networks.get(config.name)
+        if had is not None and had.subnet != config.subnet and any(
+                sb.config.network == config.name for sb in self._sandboxes.values()):
+            raise ri.PodNetworkError(f"network {config.name} is on {had.subnet} with pods attached")
+        self.pod_networks[config.name] = config
+        return had is None or had.subnet != config.subnet
+
+    async def remove_pod_network(self, name: str) -> None:
+        self.pod_networks.pop(name, None)
 
     async def version(self) -> ri.RuntimeVersion:
         return ri.RuntimeVersion(runtime_name="fake", runtime_version="0.1.0", api_version="0.1.0")

@@ -77,6 +77,25 @@ class NotFoundError(RuntimeError_):
     """Raised when the sandbox, container or exec target does not exist."""
 
 
+class PodNetworkError(RuntimeError_):
+    """Raised when the node's pod network cannot be made as asked (e.g. it must move to a new
+    subnet while pods are still attached)."""
+
+
+@dataclass(frozen=True, slots=True)
+class PodNetworkConfig:
+    """The node's pod network: a bridge on the node's podCIDR that sandboxes join by ``name``
+    (``PodSandboxConfig.network``). Address translation of pod traffic is the kubelet's to
+    decide (``masquerade`` False: it installs its own rules)."""
+
+    name: str
+    subnet: str
+    gateway: str
+    bridge: str
+    labels: Mapping[str, str] = field(default_factory=dict)
+    masquerade: bool = False
+
+
 class ImagePullError(RuntimeError_):
     """Raised when an image cannot be pulled; the message carries the engine's reason."""
 
@@ -424,6 +443,15 @@ class ContainerRuntime(abc.ABC):
              since: datetime.datetime | None = None) -> AsyncIterator[bytes]:
         """The container's output as chunks of bytes; with ``follow`` it ends when the
         container stops or the consumer closes the iterator."""
+
+    @abc.abstractmethod
+    async def ensure_pod_network(self, config: PodNetworkConfig) -> bool:
+        """Make the pod network as ``config`` says; an existing one on another subnet is made
+        again when no sandbox is attached (else PodNetworkError). True when it was created."""
+
+    @abc.abstractmethod
+    async def remove_pod_network(self, name: str) -> None:
+        """Remove the pod network (idempotent)."""
 
     async def close(self) -> None:
         """Release the engine connection."""

@@ -143,3 +143,16 @@ async def test_host_network_sandbox_has_no_ip() -> None:
     rt = FakeRuntime()
     sandbox_id = await rt.run_pod_sandbox(pod(host_network=True))
     assert (await rt.sandbox_status(sandbox_id)).ip is None
+
+
+async def test_pod_network_is_made_and_moved_only_when_empty():
+    from kubelet.runtime import interface as ri
+    from kubelet.runtime.fake import FakeRuntime
+    rt = FakeRuntime()
+    cfg = ri.PodNetworkConfig(name="minik8s-n", subnet="10.244.1.0/24", gateway="10.244.1.1", bridge="mk-n")
+    assert await rt.ensure_pod_network(cfg) is True
+    assert await rt.ensure_pod_network(cfg) is False
+    moved = ri.PodNetworkConfig(name="minik8s-n", subnet="10.244.2.0/24", gateway="10.244.2.1", bridge="mk-n")
+    assert await rt.ensure_pod_network(moved) is True
+    await rt.remove_pod_network("minik8s-n")
+    assert rt.pod_networks == {}
