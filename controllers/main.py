@@ -29,6 +29,7 @@ import uuid
 from collections.abc import Callable
 
 from controllers.base import Controller
+from minik8s import process
 from minik8s.client.events import EventRecorder
 from minik8s.client.informer import SharedInformerFactory
 from minik8s.client.rest import ApiClient
@@ -354,13 +355,8 @@ async def amain(cfg: Config) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     cfg = parse_args(argv)
-    logging.basicConfig(level=cfg.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    process.setup_logging(cfg.log_level)
     log.info("starting with %s", cfg)
-    try:
-        import uvloop  # noqa: PLC0415 - optional speed-up, as the other processes use it
-        runner = uvloop.run
-    except ImportError:
-        runner = asyncio.run
 
     async def with_signals() -> None:
         task = asyncio.current_task()
@@ -372,7 +368,7 @@ def main(argv: list[str] | None = None) -> None:
             await amain(cfg)
         log.info("stopped")
 
-    runner(with_signals())
+    process.run(with_signals())
     sys.exit(0)
 
 

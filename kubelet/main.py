@@ -16,6 +16,7 @@ import logging
 import signal
 import sys
 
+from minik8s import process
 from minik8s.client.rest import ApiClient
 
 from kubelet import hostinfo
@@ -104,17 +105,9 @@ async def run(cfg: KubeletConfig) -> int:
 
 def main(argv: list[str] | None = None) -> None:
     cfg = parse_args(argv)
-    logging.basicConfig(level=cfg.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    # Library chatter (a line per HTTP request) would drown the kubelet's own lines.
-    for noisy in ("httpx", "httpcore", "urllib3", "docker", "uvicorn"):
-        logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLogger().level))
+    process.setup_logging(cfg.log_level)
     log.info("starting with %s", cfg)
-    try:
-        import uvloop
-        runner = uvloop.run
-    except ImportError:  # pragma: no cover - uvloop is a dependency on Linux
-        runner = asyncio.run
-    sys.exit(runner(run(cfg)))
+    sys.exit(process.run(run(cfg)))
 
 
 if __name__ == "__main__":

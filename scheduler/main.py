@@ -19,6 +19,7 @@ import socket
 import sys
 import uuid
 
+from minik8s import process
 from minik8s.client.rest import ApiClient
 from minik8s.leaderelection import LeaderElector
 
@@ -156,14 +157,9 @@ async def run(cfg: SchedulerConfig) -> int:
 
 def main(argv: list[str] | None = None) -> None:
     cfg = parse_args(argv)
-    logging.basicConfig(level=cfg.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    process.setup_logging(cfg.log_level)
     log.info("starting with %s", cfg)
-    try:
-        import uvloop
-        runner = uvloop.run
-    except ImportError:  # pragma: no cover - uvloop is a dependency on Linux
-        runner = asyncio.run
-    sys.exit(runner(run(cfg)))
+    sys.exit(process.run(run(cfg)))
 
 
 if __name__ == "__main__":

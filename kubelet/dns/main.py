@@ -14,6 +14,7 @@ import logging
 import signal
 import sys
 
+from minik8s import process
 from minik8s.client.informer import SharedInformerFactory
 from minik8s.client.rest import ApiClient
 
@@ -65,7 +66,7 @@ def main(argv: list[str] | None = None) -> None:
     a = p.parse_args(argv)
     if not a.apiserver and not a.kubeconfig:
         p.error("one of --apiserver or --kubeconfig is required")
-    logging.basicConfig(level=a.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    process.setup_logging(a.log_level)
 
     async def run() -> int:
         client = (ApiClient.from_kubeconfig(a.kubeconfig, user_agent="minik8s-dns") if a.kubeconfig
@@ -81,7 +82,7 @@ def main(argv: list[str] | None = None) -> None:
             await client.close()
         return 0
 
-    sys.exit(asyncio.run(run()))
+    sys.exit(process.run(run()))
 
 
 if __name__ == "__main__":

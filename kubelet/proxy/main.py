@@ -17,6 +17,7 @@ import logging
 import signal
 import sys
 
+from minik8s import process
 from minik8s.client.informer import SharedInformerFactory
 from minik8s.client.rest import ApiClient
 
@@ -128,9 +129,9 @@ async def _amain(a: argparse.Namespace, options: ProxyOptions) -> int:
 
 def main(argv: list[str] | None = None) -> None:
     a, options = parse_args(argv)
-    logging.basicConfig(level=a.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    process.setup_logging(a.log_level)
     log.info("starting with %s", options)
-    sys.exit(asyncio.run(_amain(a, options)))
+    sys.exit(process.run(_amain(a, options)))
 
 
 if __name__ == "__main__":
