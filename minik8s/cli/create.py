@@ -125,9 +125,11 @@ async def create_object(session: Session, res: Resource, namespace: str | None, 
 
 async def _finish_generated(session: Session, args: argparse.Namespace, res: Resource, obj: dict) -> int:
     """Create (or only print) a generated object; kubectl's wording either way."""
+    namespace = session.namespace if res.rt.namespaced else None
+    if namespace and session.namespace_explicit:
+        obj["metadata"]["namespace"] = namespace  # kubectl: an explicit -n is written into the object
     if args.save_config:
         obj = threeway.modified_configuration(obj)
-    namespace = session.namespace if res.rt.namespaced else None
     if args.dry_run == "client":
         common.print_done(res, obj, "created", output=args.output, dry_run="client")
         return 0

@@ -111,7 +111,7 @@ async def cmd_delete(session: Session, args: argparse.Namespace) -> int:
             continue
         deleted.append((res, namespace, name, uid))
     if not targets and not failures:
-        print("No resources found", file=sys.stderr)
+        print("No resources found")  # kubectl delete says it on stdout
     if args.wait == "true" and args.dry_run == "none" and deleted and not (grace == 0 and args.force):
         timeout = parse_duration(args.timeout) or 7 * 24 * 3600.0
         deadline = time.monotonic() + timeout

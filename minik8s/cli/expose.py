@@ -145,6 +145,8 @@ async def cmd_expose(session: Session, args: argparse.Namespace) -> int:
         obj = await session.client.get(res.rt, name, namespace=ns)
         obj.setdefault("kind", res.rt.kind)
         svc = service_for(obj, args)
+        if session.namespace_explicit:
+            svc["metadata"]["namespace"] = session.namespace
         await _create(session, args, svc_res, svc)
     return 0
 

@@ -188,13 +188,15 @@ class _Dumper(yaml.SafeDumper):
 
 
 _plain_resolver = yaml.resolver.Resolver()
+# go-yaml v2 also reads these as booleans (and "" as null), so it quotes them; PyYAML does not.
+_GO_YAML_BOOLS_TOO = frozenset({"", "y", "Y", "n", "N"})
 
 
 def _represent_str(dumper: yaml.SafeDumper, data: str) -> yaml.ScalarNode:
     if "\n" in data:
         return dumper.represent_scalar("tag:yaml.org,2002:str", data, style="|")
     tag = _plain_resolver.resolve(yaml.ScalarNode, data, (True, False))
-    if tag != "tag:yaml.org,2002:str" or data == "":
+    if tag != "tag:yaml.org,2002:str" or data in _GO_YAML_BOOLS_TOO:
         # A string that would read back as a number, bool, null or time: go-yaml double-quotes it.
         return dumper.represent_scalar("tag:yaml.org,2002:str", data, style='"')
     return dumper.represent_scalar("tag:yaml.org,2002:str", data)

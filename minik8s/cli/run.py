@@ -70,6 +70,8 @@ async def cmd_run(session: Session, args: argparse.Namespace) -> int:
     if args.command and not (args.extra or args.dash_args):
         raise CliError("--command requires that at least one argument be given after --")
     pod = pod_object(args)
+    if session.namespace_explicit:
+        pod["metadata"]["namespace"] = session.namespace
     res = await session.resolver.resolve("pods")
     if args.dry_run == "client":
         common.print_done(res, pod, "created", output=args.output, dry_run="client")

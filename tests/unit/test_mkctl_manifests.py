@@ -22,9 +22,9 @@ def test_multi_document_and_empty_documents(tmp_path) -> None:
 def test_lists_are_flattened_and_timestamps_stay_strings(tmp_path) -> None:
     f = tmp_path / "list.yaml"
     f.write_text("apiVersion: v1\nkind: List\nitems:\n- apiVersion: v1\n  kind: ConfigMap\n  metadata: {name: c}\n"
-                 "  data: {when: 2024-01-01, at: 2024-01-01T10:00:00Z, n: '1'}\n")
+                 "  data: {when: 2024-01-01, at: 2024-01-01T10:00:00Z, num: '1'}\n")
     (m,) = manifests.read([str(f)])
-    assert m.obj["data"] == {"when": "2024-01-01", "at": "2024-01-01T10:00:00Z", "n": "1"}
+    assert m.obj["data"] == {"when": "2024-01-01", "at": "2024-01-01T10:00:00Z", "num": "1"}
 
 
 def test_directory_with_and_without_recursion(tmp_path) -> None:
@@ -36,6 +36,13 @@ def test_directory_with_and_without_recursion(tmp_path) -> None:
     assert [m.name for m in manifests.read([str(tmp_path)], recursive=True)] == ["a", "b"]
 
 
+def test_yaml_1_1_booleans_as_go_yaml_reads_them(tmp_path) -> None:
+    f = tmp_path / "cm.yaml"
+    f.write_text('apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\ndata: {n: "1", y: "4"}\n')
+    # kubectl's decoder makes these keys booleans, then strings again: "false" and "true"
+    assert manifests.read([str(f)])[0].obj["data"] == {"false": "1", "true": "4"}
+
+
 def test_stdin() -> None:
     assert manifests.read(["-"], stdin_text=POD.format(name="s"))[0].source == "STDIN"
 
@@ -45,8 +52,10 @@ def test_stdin() -> None:
      'error validating "{f}": error validating data: apiVersion not set; if you choose to ignore these errors, '
      "turn validation off with --validate=false"),
     ("metadata: {name: a}\n", 'error validating "{f}": error validating data: [apiVersion not set, kind not set]'),
-    (POD.format(name="a") + "---\napiVersion: v1\nkind: Pod\nmetadata:\n  name: b\n  labels: {n: 1}\n",
-     'error validating "{f}" (document 2): error validating data: metadata.labels.n: expected string, got number'),
+    (POD.format(name="a") + "---\napiVersion: v1\nkind: Pod\nmetadata:\n  name: b\n  labels: {k: 1}\n",
+     'error validating "{f}" (document 2): error validating data: metadata.labels.k: expected string, got number'),
+    ("apiVersion: v1\nkind: Pod\nmetadata: {name: a, labels: {app: y}}\n",
+     'error validating "{f}": error validating data: metadata.labels.app: expected string, got boolean'),
     ("apiVersion: v1\nkind: Pod\nmetadata: [1]\n",
      'error validating "{f}": error validating data: metadata: expected object, got array'),
     ("a: b: c\n", "error parsing {f}: error converting YAML to JSON: yaml: line 1: mapping values are not allowed"),
