@@ -211,7 +211,26 @@ def probe_text(probe: dict) -> str:
     return f"unknown {attrs}"
 
 
-def describe_containers(w: Writer, label: str, containers: list, statuses: dict | None, space: str) -> None:
+def field_path_value(pod: dict | None, path: str) -> str:
+    """kubectl's ``ExtractFieldPathAsString`` for the downward-API paths a pod's env may name."""
+    if pod is None:
+        return ""
+    meta, spec, status = pod.get("metadata") or {}, pod.get("spec") or {}, pod.get("status") or {}
+    for prefix, source in (("metadata.labels", meta.get("labels")), ("metadata.annotations", meta.get("annotations"))):
+        if path == prefix:
+            return "\n".join(f'{k}="{v}"' for k, v in sorted((source or {}).items()))
+        if path.startswith(prefix + "['") and path.endswith("']"):
+            return (source or {}).get(path[len(prefix) + 2:-2], "")
+    simple = {"metadata.name": meta.get("name"), "metadata.namespace": meta.get("namespace"),
+              "metadata.uid": meta.get("uid"), "spec.nodeName": spec.get("nodeName"),
+              "spec.serviceAccountName": spec.get("serviceAccountName"), "status.hostIP": status.get("hostIP"),
+              "status.podIP": status.get("podIP"),
+              "status.podIPs": ",".join(i.get("ip", "") for i in status.get("podIPs") or [])}
+    return simple.get(path) or ""
+
+
+def describe_containers(w: Writer, label: str, containers: list, statuses: dict | None, space: str,
+                        pod: dict | None = None) -> None:
     w.write(0, f"{space}{label}:\n")
     name_indent = " " if space else ""
     for c in containers:
@@ -222,12 +241,12 @@ def describe_containers(w: Writer, label: str, containers: list, statuses: dict 
         w.write(2, f"Image:\t{c.get('image', '')}\n")
         if status is not None:
             w.write(2, f"Image ID:\t{status.get('imageID', '')}\n")
-        ports = ",".join(f"{p.get('containerPort')}/{p.get('protocol', 'TCP')}" for p in c.get("ports") or [])
+        ports = ", ".join(f"{p.get('containerPort')}/{p.get('protocol', 'TCP')}" for p in c.get("ports") or [])
         if "," in ports:
             w.write(2, f"Ports:\t{ports}\n")
         else:
             w.write(2, f"Port:\t{ports or '<none>'}\n")
-        host_ports = ",".join(f"{p.get('hostPort', 0)}/{p.get('protocol', 'TCP')}" for p in c.get("ports") or [])
+        host_ports = ", ".join(f"{p.get('hostPort', 0)}/{p.get('protocol', 'TCP')}" for p in c.get("ports") or [])
         if "," in host_ports:
             w.write(2, f"Host Ports:\t{host_ports}\n")
         else:
@@ -277,7 +296,8 @@ def describe_containers(w: Writer, label: str, containers: list, statuses: dict 
                 continue
             if vf.get("fieldRef"):
                 fr = vf["fieldRef"]
-                w.write(3, f"{e.get('name')}:\t ({fr.get('apiVersion', 'v1')}:{fr.get('fieldPath', '')})\n")
+                value = field_path_value(pod, fr.get("fieldPath", ""))
+                w.write(3, f"{e.get('name')}:\t{value} ({fr.get('apiVersion', 'v1')}:{fr.get('fieldPath', '')})\n")
             elif vf.get("resourceFieldRef"):
                 rf = vf["resourceFieldRef"]
                 w.write(3, f"{e.get('name')}:\t{rf.get('resource', '')} ({rf.get('resource', '')})\n")
@@ -508,9 +528,9 @@ class Describer:
             w.write(0, f"NominatedNodeName:\t{status['nominatedNodeName']}\n")
         if spec.get("initContainers"):
             statuses = {s.get("name"): s for s in status.get("initContainerStatuses") or []}
-            describe_containers(w, "Init Containers", spec["initContainers"], statuses, "")
+            describe_containers(w, "Init Containers", spec["initContainers"], statuses, "", pod)
         statuses = {s.get("name"): s for s in status.get("containerStatuses") or []}
-        describe_containers(w, "Containers", spec.get("containers") or [], statuses, "")
+        describe_containers(w, "Containers", spec.get("containers") or [], statuses, "", pod)
         if spec.get("readinessGates"):
             w.write(0, "Readiness Gates:\n  Type\tStatus\n")
             conds = {c.get("type"): c.get("status") for c in status.get("conditions") or []}
@@ -927,6 +947,7 @@ async def cmd_describe(session: Session, args: argparse.Namespace) -> int:
             work.append((await session.resolver.resolve(t), names or None))
     namespace = None if args.all_namespaces else session.namespace
     outputs: list[str] = []
+    prefix_matched = False
     failures: list[BaseException] = []
     for res, names in work:
         ns = namespace if res.rt.namespaced else None
@@ -941,6 +962,7 @@ async def cmd_describe(session: Session, args: argparse.Namespace) -> int:
                     matches = [o for o in doc.get("items") or [] if o["metadata"]["name"].startswith(name)]
                     if not matches:
                         failures.append(e)
+                    prefix_matched = True
                     objects.extend(matches)
         else:
             doc = await session.client.list_all(res.rt, namespace=ns, label_selector=args.selector)
@@ -949,7 +971,8 @@ async def cmd_describe(session: Session, args: argparse.Namespace) -> int:
         for obj in objects:
             obj = {"apiVersion": res.rt.api_version, "kind": res.rt.kind, **obj}
             outputs.append(await describer.describe(obj))
-    sys.stdout.write("\n\n".join(outputs))
+    # kubectl prints prefix matches each followed by a newline, other reports separated by one
+    sys.stdout.write("".join(o + "\n" for o in outputs) if prefix_matched else "\n\n".join(outputs))
     sys.stdout.flush()
     for e in failures:
         print(format_error(e, server=session.server), file=sys.stderr)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import difflib
 import io
 import os
 import subprocess
@@ -82,7 +83,8 @@ def same(mk: Mk, kubectl, *args: str, input: str | None = None, stderr: bool = T
     """Run both; stdout (and stderr, exit status) must be identical. Returns mkctl's result."""
     k = kubectl(*args, input=input)
     m = mk(*args, input=input)
-    assert m.out == k.stdout, f"stdout differs for {args}:\n--- mkctl\n{m.out}\n--- kubectl\n{k.stdout}"
+    assert m.out == k.stdout, f"stdout differs for {args}:\n" + "\n".join(difflib.unified_diff(
+        m.out.splitlines(), k.stdout.splitlines(), "mkctl", "kubectl", lineterm=""))
     assert m.code == k.returncode, f"exit status differs for {args}: {m.code} vs {k.returncode}: {m.err} / {k.stderr}"
     if stderr:
         assert m.err == k.stderr, f"stderr differs for {args}:\n--- mkctl\n{m.err}\n--- kubectl\n{k.stderr}"
