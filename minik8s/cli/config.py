@@ -123,17 +123,48 @@ async def cmd_view(session: Session | None, args: argparse.Namespace) -> int:
         if not cfg[section]:
             cfg[section] = None
     fmt = printers.OutputFormat(args.output)
-    sys.stdout.write(fmt.render([cfg], single=True))
+    if fmt.kind == "json":
+        # kubectl prints its Config struct: fields in declaration order, not sorted
+        sys.stdout.write(printers.to_json(_struct_order(cfg), sort_keys=False) + "\n")
+    else:
+        sys.stdout.write(fmt.render([cfg], single=True))
     return 0
+
+
+_CLUSTER_FIELDS = ("server", "tls-server-name", "insecure-skip-tls-verify", "certificate-authority",
+                   "certificate-authority-data", "proxy-url", "disable-compression", "extensions")
+_USER_FIELDS = ("client-certificate", "client-certificate-data", "client-key", "client-key-data", "token",
+                "tokenFile", "as", "as-uid", "as-groups", "as-user-extra", "username", "password", "auth-provider",
+                "exec", "extensions")
+_CONTEXT_FIELDS = ("cluster", "user", "namespace", "extensions")
+
+
+def _ordered(d: dict, order: tuple[str, ...]) -> dict:
+    out = {k: d[k] for k in order if k in d}
+    out.update({k: v for k, v in d.items() if k not in out})
+    return out
+
+
+def _struct_order(cfg: dict) -> dict:
+    def entries(section: str, key: str, order: tuple[str, ...]) -> list[dict] | None:
+        items = cfg.get(section)
+        if items is None:
+            return None
+        return [{"name": e.get("name"), key: _ordered(e.get(key) or {}, order)} for e in items]
+
+    return {"kind": "Config", "apiVersion": "v1", "preferences": cfg.get("preferences") or {},
+            "clusters": entries("clusters", "cluster", _CLUSTER_FIELDS),
+            "users": entries("users", "user", _USER_FIELDS),
+            "contexts": entries("contexts", "context", _CONTEXT_FIELDS),
+            "current-context": cfg.get("current-context", "")}
 
 
 async def cmd_get_contexts(session: Session | None, args: argparse.Namespace) -> int:
     cfg = merged(args)
     contexts = cfg["contexts"]
+    missing: list[str] = []
     if args.names:
         missing = [n for n in args.names if n not in {c["name"] for c in contexts}]
-        if missing:
-            raise CliError(f"context {missing[0]} not found")
         contexts = [c for c in contexts if c["name"] in args.names]
     if args.output == "name":
         for c in contexts:
@@ -147,6 +178,9 @@ async def cmd_get_contexts(session: Session | None, args: argparse.Namespace) ->
         mark = "*" if c["name"] == cfg["current-context"] else ""
         lines.append(f"{mark}\t{c['name']}\t{ctx.get('cluster', '')}\t{ctx.get('user', '')}\t{ctx.get('namespace', '')}")
     sys.stdout.write(printers.tabwriter(lines))
+    if missing:
+        # kubectl prints the table of what it found, then fails on what it did not
+        raise CliError(f"context {missing[0]} not found")
     return 0
 
 

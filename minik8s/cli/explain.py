@@ -66,7 +66,9 @@ def _wrap(text: str, indent: int) -> list[str]:
 
 async def cmd_explain(session: Session, args: argparse.Namespace) -> int:
     type_part, *fields = args.path.split(".")
-    res = await session.resolver.resolve(type_part)
+    res = await session.resolver.find(type_part)
+    if res is None:
+        raise CliError(f'the server doesn\'t have a resource type "{type_part}"', raw=True)
     rt = res.rt
     if args.api_version:
         group, _, version = args.api_version.rpartition("/")
@@ -101,6 +103,7 @@ async def cmd_explain(session: Session, args: argparse.Namespace) -> int:
             target, _ = schemas.deref(target.get("items") or {})
         props = target.get("properties") or {}
         if f not in props:
+            sys.stdout.write("\n".join(lines) + "\n")  # kubectl has printed the header by then
             raise CliError(f'field "{f}" does not exist')
         field_schema, name = props[f], f
         current = field_schema

@@ -87,55 +87,79 @@ def _owner(pod: dict) -> dict | None:
     return None
 
 
-def classify(pods: list[dict], args: argparse.Namespace) -> tuple[list[dict], list[str], list[str]]:
-    """(pods to evict, warnings, errors) by kubectl's drain filters."""
-    groups: dict[str, list[str]] = {}
+# kubectl's drain texts (the unmanaged one really does say "cannot delete" twice once grouped)
+_DS_FATAL = "DaemonSet-managed Pods (use --ignore-daemonsets to ignore)"
+_DS_WARNING = "ignoring DaemonSet-managed Pods"
+_LOCAL_FATAL = "Pods with local storage (use --delete-emptydir-data to override)"
+_LOCAL_WARNING = "deleting Pods with local storage"
+_UNMANAGED_FATAL = "cannot delete Pods that declare no controller (use --force to override)"
+_UNMANAGED_WARNING = "deleting Pods that declare no controller"
+
+
+async def _daemonset_status(session: Session, pod: dict, owner: dict, args: argparse.Namespace
+                            ) -> tuple[bool, str, str]:
+    """(delete?, "error"|"warning"|"", message) of kubectl's DaemonSet filter."""
+    ds = await session.resolver.find("daemonsets.apps")
+    try:
+        if ds is None:
+            # not served: the 404 without a Status kubectl gets
+            raise errors.ApiError.from_response(404, b"")
+        await session.client.get(ds.rt, owner.get("name", ""), namespace=pod["metadata"].get("namespace"))
+    except errors.ApiError as e:
+        if e.code == 404 and args.force:
+            return True, "warning", e.message
+        return False, "error", e.message
+    if not args.ignore_daemonsets:
+        return False, "error", _DS_FATAL
+    return False, "warning", _DS_WARNING
+
+
+async def classify(session: Session, pods: list[dict], args: argparse.Namespace
+                   ) -> tuple[list[dict], list[str], list[str]]:
+    """(pods to evict, warnings, errors) by kubectl's drain filters, run in kubectl's order; a
+    pod's status is the first that keeps it, else the last filter's."""
+    warn_groups: dict[str, list[str]] = {}
+    err_groups: dict[str, list[str]] = {}
     evict: list[dict] = []
-
-    def note(kind: str, pod: dict) -> None:
-        meta = pod["metadata"]
-        groups.setdefault(kind, []).append(f"{meta.get('namespace')}/{meta['name']}")
-
     for pod in pods:
         meta, spec, status = pod.get("metadata") or {}, pod.get("spec") or {}, pod.get("status") or {}
-        if meta.get("deletionTimestamp"):
-            continue
-        if MIRROR in (meta.get("annotations") or {}):
-            continue
         finished = status.get("phase") in ("Succeeded", "Failed")
         owner = _owner(pod)
-        if owner and owner.get("kind") == "DaemonSet":
-            note("ds-ok" if args.ignore_daemonsets else "ds-err", pod)
-            continue
-        blocked = False
-        if not finished and any(v.get("emptyDir") is not None for v in spec.get("volumes") or []):
-            if args.delete_emptydir_data:
-                note("local-ok", pod)
+        result: tuple[bool, str, str] = (True, "", "")
+        for step in ("daemonset", "mirror", "local", "unmanaged"):
+            if step == "daemonset":
+                result = (True, "", "")
+                if owner and owner.get("kind") == "DaemonSet" and not finished:
+                    result = await _daemonset_status(session, pod, owner, args)
+            elif step == "mirror":
+                result = (False, "", "") if MIRROR in (meta.get("annotations") or {}) else (True, "", "")
+            elif step == "local":
+                has_local = any(v.get("emptyDir") is not None for v in spec.get("volumes") or [])
+                if not has_local or finished:
+                    result = (True, "", "")
+                elif not args.delete_emptydir_data:
+                    result = (False, "error", _LOCAL_FATAL)
+                else:
+                    result = (True, "warning", _LOCAL_WARNING)
             else:
-                note("local-err", pod)
-                blocked = True
-        if not finished and owner is None:
-            if args.force:
-                note("unmanaged-ok", pod)
-            else:
-                note("unmanaged-err", pod)
-                blocked = True
-        if not blocked:
+                if finished or owner is not None:
+                    result = (True, "", "")
+                elif args.force:
+                    result = (True, "warning", _UNMANAGED_WARNING)
+                else:
+                    result = (False, "error", _UNMANAGED_FATAL)
+            if not result[0]:
+                break
+        delete, kind, message = result
+        ref = f"{meta.get('namespace')}/{meta['name']}"
+        if kind == "error":
+            err_groups.setdefault(message, []).append(ref)
+        elif kind == "warning":
+            warn_groups.setdefault(message, []).append(ref)
+        if delete and kind != "error":
             evict.append(pod)
-    warnings, errs = [], []
-    texts = {
-        "ds-ok": "ignoring DaemonSet-managed Pods: ", "local-ok": "deleting Pods with local storage: ",
-        "unmanaged-ok": "deleting Pods that declare no controller: ",
-        "ds-err": "cannot delete DaemonSet-managed Pods (use --ignore-daemonsets to ignore): ",
-        "local-err": "cannot delete Pods with local storage (use --delete-emptydir-data to override): ",
-        "unmanaged-err": "cannot delete Pods that declare no controller (use --force to override): ",
-    }
-    for kind in ("unmanaged-ok", "ds-ok", "local-ok"):
-        if kind in groups:
-            warnings.append(texts[kind] + ", ".join(groups[kind]))
-    for kind in ("unmanaged-err", "ds-err", "local-err"):
-        if kind in groups:
-            errs.append(texts[kind] + ", ".join(groups[kind]))
+    warnings = [f"{m}: {', '.join(refs)}" for m, refs in warn_groups.items()]
+    errs = [f"cannot delete {m}: {', '.join(refs)}" for m, refs in err_groups.items()]
     return evict, warnings, errs
 
 
@@ -143,18 +167,19 @@ async def cmd_drain(session: Session, args: argparse.Namespace) -> int:
     res, nodes = await _nodes(session, args)
     pods_res = await session.resolver.resolve("pods")
     timeout = parse_duration(args.timeout)
-    failed: list[tuple[str, str]] = []
+    failed: list[tuple[str, list[str]]] = []
     for node in nodes:
         name = node["metadata"]["name"]
         print(await set_unschedulable(session, res, node, True, args.dry_run))
         doc = await session.client.list_all(pods_res.rt, field_selector=f"spec.nodeName={name}",
                                             label_selector=args.pod_selector or None)
-        evict, warnings, errs = classify(doc.get("items") or [], args)
+        evict, warnings, errs = await classify(session, doc.get("items") or [], args)
         if errs:
-            message = "; ".join(errs) if len(errs) == 1 else "[" + ", ".join(errs) + "]"
+            message = errs[0] if len(errs) == 1 else "[" + ", ".join(errs) + "]"
+            sys.stdout.flush()
             print(f'error: unable to drain node "{name}" due to error: {message}, continuing command...',
                   file=sys.stderr)
-            failed.append((name, message))
+            failed.append((name, errs))
             continue
         if warnings:
             warn("; ".join(warnings))
@@ -162,15 +187,16 @@ async def cmd_drain(session: Session, args: argparse.Namespace) -> int:
             await _evict_all(session, args, pods_res, evict, timeout)
         except (errors.ApiError, CliError) as e:
             print(format_error(e, server=session.server), file=sys.stderr)
-            failed.append((name, str(e)))
+            failed.append((name, [str(e)]))
             continue
         print(f"node/{name} drained{common.dry_run_suffix(args.dry_run)}")
     if failed:
         print("There are pending nodes to be drained:", file=sys.stderr)
         for name, _ in failed:
             print(f" {name}", file=sys.stderr)
-        for _, message in failed:
-            print(message, file=sys.stderr)
+        for _, errs in failed:
+            for message in errs:
+                print(message, file=sys.stderr)
         raise ExitSilently(1)
     return 0
 

@@ -218,12 +218,13 @@ def to_yaml(obj: Any) -> str:
                      width=math.inf)
 
 
-def to_json(obj: Any, *, indent: int | None = 4) -> str:
-    """Go's ``json.MarshalIndent(obj, "", "    ")`` (or ``Marshal`` without indent)."""
+def to_json(obj: Any, *, indent: int | None = 4, sort_keys: bool = True) -> str:
+    """Go's ``json.MarshalIndent(obj, "", "    ")`` (or ``Marshal`` without indent); maps are
+    sorted as Go sorts them, ``sort_keys=False`` keeps a typed struct's field order."""
     if indent is None:
-        text = json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+        text = json.dumps(obj, sort_keys=sort_keys, separators=(",", ":"), ensure_ascii=False)
     else:
-        text = json.dumps(obj, sort_keys=True, indent=indent, ensure_ascii=False)
+        text = json.dumps(obj, sort_keys=sort_keys, indent=indent, ensure_ascii=False)
     return go_html_escape(text)
 
 
