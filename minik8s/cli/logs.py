@@ -9,6 +9,7 @@ import contextlib
 import sys
 from typing import Any
 
+from minik8s import errors
 from minik8s.cli import rollout
 from minik8s.cli.session import CliError, Session, parse_duration
 
@@ -45,6 +46,15 @@ def _logging_order(pod: dict) -> tuple:
 
 
 async def pick_pod(session: Session, target: str) -> dict:
+    """The pod ``target`` names (``POD``, ``pod/POD``, or any TYPE/NAME that selects pods)."""
+    try:
+        return await _pick_pod(session, target)
+    except errors.NotFound as e:
+        # kubectl's logs words a missing object its own way
+        raise CliError(f'error from server (NotFound): {e.message} in namespace "{session.namespace}"') from None
+
+
+async def _pick_pod(session: Session, target: str) -> dict:
     pods = await session.resolver.resolve("pods")
     if "/" not in target:
         return await session.client.get(pods.rt, target, namespace=session.namespace)
@@ -76,6 +86,9 @@ def containers_of(pod: dict, args: argparse.Namespace) -> list[str]:
         return inits + names
     wanted = args.container or args.container_arg
     if wanted:
+        ephemeral = [c["name"] for c in spec.get("ephemeralContainers") or []]
+        if wanted not in names + inits + ephemeral:
+            raise CliError(f"container {wanted} is not valid for pod {(pod.get('metadata') or {}).get('name')}")
         return [wanted]
     if len(names) == 1 and not inits:
         return names
