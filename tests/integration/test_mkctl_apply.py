@@ -124,7 +124,7 @@ def test_errors_name_the_file_and_document(mk, ns: str, tmp_path) -> None:
     assert r.out == "service/web created\n"
     assert r.err.startswith(f'Error from server (BadRequest): error when creating "{f}"')
     assert 'unknown field "spec.bogusField"' in r.err
-    f.write_text(SVC + "---\nkind: Service\nmetadata: {name: y}\n")
+    f.write_text(SVC + "---\nkind: Service\nmetadata: {name: why}\n")
     r = mk("apply", "-n", ns, "-f", str(f))
     assert r.code == 1
     assert r.err.startswith(f'error: error validating "{f}" (document 2): error validating data: apiVersion not set')

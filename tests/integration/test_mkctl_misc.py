@@ -21,6 +21,10 @@ from tests.integration.mkctl_harness import mk, ns, run_mkctl, same  # noqa: F40
 
 @pytest.fixture
 def node(apiserver: str) -> str:
+    return _make_node(apiserver)
+
+
+def _make_node(apiserver: str) -> str:
     name = f"mk-node-{uuid.uuid4().hex[:6]}"
 
     async def make() -> None:
@@ -92,14 +96,20 @@ def test_drain_refuses_then_evicts(apiserver: str, mk, kubectl, node: str, ns: s
 
 
 
-def test_service_url_prints_node_ip_and_node_port(mk, kubectl, node: str, ns: str) -> None:
-    assert kubectl("create", "deployment", "web", "--image=nginx", "--port=80", "-n", ns).returncode == 0
-    assert mk("expose", "deployment", "web", "--type=NodePort", "-n", ns).ok() == "service/web exposed\n"
-    port = kubectl("get", "svc", "web", "-n", ns, "-o", "jsonpath={.spec.ports[0].nodePort}").stdout
-    assert mk("service", "web", "--url", "-n", ns).ok() == f"http://10.9.8.7:{port}\n"
-    assert kubectl("create", "service", "clusterip", "plain", "--tcp=80:80", "-n", ns).returncode == 0
-    r = mk("service", "plain", "--url", "-n", ns)
-    assert (r.code, r.err) == (1, f'error: service "plain" in namespace "{ns}" has no node port\n')
+def test_service_url_prints_node_ip_and_node_port(apiserver_factory, kubectl) -> None:
+    server = apiserver_factory().url  # its own apiserver: the only node is the one made here
+    _make_node(server)
+
+    def m(*args: str):
+        return run_mkctl("--server", server, *args)
+
+    assert m("create", "deployment", "web", "--image=nginx", "--port=80").ok() == "deployment.apps/web created\n"
+    assert m("expose", "deployment", "web", "--type=NodePort").ok() == "service/web exposed\n"
+    port = kubectl("get", "svc", "web", "-o", "jsonpath={.spec.ports[0].nodePort}", server=server).stdout
+    assert m("service", "web", "--url").ok() == f"http://10.9.8.7:{port}\n"
+    assert kubectl("create", "service", "clusterip", "plain", "--tcp=80:80", server=server).returncode == 0
+    r = m("service", "plain", "--url")
+    assert (r.code, r.err) == (1, 'error: service "plain" in namespace "default" has no node port\n')
 
 
 @pytest.mark.parametrize("args", [
