@@ -15,6 +15,7 @@ Resolver, and a DNSServer, started once the caches have listed.
 from __future__ import annotations
 
 import asyncio
+import errno
 import contextlib
 import logging
 import struct
@@ -102,11 +103,21 @@ class DNSServer:
 
     async def start(self) -> None:
         loop = asyncio.get_running_loop()
-        self._udp, _ = await loop.create_datagram_endpoint(lambda: _UDP(self), local_addr=(self.bind, self.port),
-                                                           reuse_port=False)
-        if self.port == 0:
-            self.port = self._udp.get_extra_info("sockname")[1]
-        self._tcp = await asyncio.start_server(self._tcp_client, self.bind, self.port)
+        # Port 0 picks a free UDP port; the same TCP port may be taken by someone else, so
+        # pick again then (a fixed port is bound as asked, errors and all).
+        for attempt in range(20 if self.port == 0 else 1):
+            self._udp, _ = await loop.create_datagram_endpoint(
+                lambda: _UDP(self), local_addr=(self.bind, self.port), reuse_port=False)
+            port = self._udp.get_extra_info("sockname")[1]
+            try:
+                self._tcp = await asyncio.start_server(self._tcp_client, self.bind, port)
+            except OSError as e:
+                self._udp.close()
+                if self.port != 0 or e.errno != errno.EADDRINUSE or attempt == 19:
+                    raise
+                continue
+            self.port = port
+            break
         log.info("serving %s on %s:%d (udp+tcp), upstreams %s", self.resolver.zone, self.bind, self.port,
                  self.upstreams or "none")
 
