@@ -23,6 +23,7 @@ from typing import Any
 
 import aiohttp
 
+from minik8s import errors
 from minik8s.api.resources import PODS
 from minik8s.cli.session import CliError, ExitSilently, Session
 
@@ -89,17 +90,10 @@ async def cmd_exec(session: Session, args: argparse.Namespace) -> int:
     params += [("stdin", "true")] if args.stdin else []
     params += [("tty", "true")] if tty else [("stderr", "true")]
     path = f"/api/v1/namespaces/{session.namespace}/pods/{name}/exec"
-    # The client's own HTTP session carries its TLS settings and credentials.
-    http: aiohttp.ClientSession = session.client._http()
-    url = session.client.server + path
     try:
-        ws = await http.ws_connect(url, params=params, protocols=(PROTOCOL,), heartbeat=_HEARTBEAT_S,
-                                   max_msg_size=0, timeout=aiohttp.ClientWSTimeout(ws_close=5))
-    except aiohttp.WSServerHandshakeError as e:
-        await _explain_refusal(http, url, params)
-        raise CliError(f"unable to upgrade connection: {e.status} {e.message}") from None
-    except aiohttp.ClientError as e:
-        raise CliError(f"unable to upgrade connection: {e}") from None
+        ws = await session.client.websocket(path, params=params, protocols=(PROTOCOL,), heartbeat=_HEARTBEAT_S)
+    except errors.ConnectionFailed as e:
+        raise CliError(str(e)) from None
     async with ws:
         code = await _stream(ws, stdin=args.stdin, tty=tty)
     if code:
@@ -107,20 +101,6 @@ async def cmd_exec(session: Session, args: argparse.Namespace) -> int:
             print(f"command terminated with exit code {code}", file=sys.stderr)
         raise ExitSilently(code)
     return 0
-
-
-async def _explain_refusal(http: aiohttp.ClientSession, url: str, params: list[tuple[str, str]]) -> None:
-    """Ask again without upgrading, as kubectl's fallback does, and raise what the server says."""
-    from minik8s import errors
-    async with http.post(url, params=params) as r:
-        body = await r.read()
-    try:
-        status = json.loads(body)
-    except ValueError:
-        status = None
-    if isinstance(status, dict) and status.get("kind") == "Status":
-        raise errors.ApiError.from_status(status, code=r.status)
-    raise CliError(f"unable to upgrade connection: {body.decode(errors='replace').strip()}")
 
 
 async def _stream(ws: aiohttp.ClientWebSocketResponse, *, stdin: bool, tty: bool) -> int:

@@ -24,7 +24,7 @@ import json as _stdjson
 import os
 import ssl
 import tempfile
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import Any, Literal
 
 import aiohttp
@@ -95,13 +95,14 @@ def make_ssl_context(
     return ctx
 
 
-def _query(params: Mapping[str, Any]) -> dict[str, str]:
-    """Query parameters as the apiserver parses them: booleans as Go does, None dropped."""
-    out: dict[str, str] = {}
-    for k, v in params.items():
+def _query(params: Mapping[str, Any] | Sequence[tuple[str, Any]]) -> list[tuple[str, str]]:
+    """Query parameters as the apiserver parses them: booleans as Go does, None dropped. Pairs
+    may repeat a key (exec's ``command=sh&command=-c``)."""
+    out: list[tuple[str, str]] = []
+    for k, v in (params.items() if isinstance(params, Mapping) else params):
         if v is None:
             continue
-        out[k] = ("true" if v else "false") if isinstance(v, bool) else str(v)
+        out.append((k, ("true" if v else "false") if isinstance(v, bool) else str(v)))
     return out
 
 
@@ -275,6 +276,37 @@ class ApiClient:
         self._loop = loop
         return self._session
 
+    async def websocket(self, path: str, *, params: Any = None, protocols: Sequence[str] = (),
+                        heartbeat: float | None = None) -> aiohttp.ClientWebSocketResponse:
+        """Open a WebSocket (``pods/{name}/exec``) with this client's TLS settings and
+        credentials; the caller closes it (``async with``). A refused upgrade is asked again
+        as a plain POST, so the server's Status surfaces as its :mod:`minik8s.errors` class
+        (as kubectl's fallback reveals it); else :class:`~minik8s.errors.ConnectionFailed`."""
+        url = self.server + path
+        try:
+            return await self._http().ws_connect(url, params=params, protocols=tuple(protocols),
+                                                 heartbeat=heartbeat, max_msg_size=0,
+                                                 timeout=aiohttp.ClientWSTimeout(ws_close=5))
+        except aiohttp.WSServerHandshakeError as e:
+            refusal = f"{e.status} {e.message}"
+            try:
+                async with self._http().post(url, params=_query(params or {})) as r:
+                    body = await r.read()
+                    status = r.status
+            except aiohttp.ClientError:
+                pass
+            else:
+                try:
+                    parsed = orjson.loads(body)
+                except orjson.JSONDecodeError:
+                    parsed = None
+                if status >= 300 and isinstance(parsed, dict) and parsed.get("kind") == "Status":
+                    raise errors.ApiError.from_status(parsed, code=status) from None
+                refusal = body.decode("utf-8", "replace").strip() or refusal
+            raise errors.ConnectionFailed(f"unable to upgrade connection: {refusal}") from None
+        except aiohttp.ClientError as e:
+            raise errors.ConnectionFailed(f"unable to upgrade connection: {e}") from None
+
     async def close(self) -> None:
         self._closed = True
         if self._session is not None:
@@ -334,7 +366,7 @@ class ApiClient:
         method: str,
         path: str,
         *,
-        params: Mapping[str, Any] | None = None,
+        params: Mapping[str, Any] | Sequence[tuple[str, Any]] | None = None,
         json: Any = None,
         content: bytes | str | None = None,
         headers: Mapping[str, str] | None = None,
