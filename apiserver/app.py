@@ -347,15 +347,22 @@ class ApiServer:
 
         def tick() -> None:
             nonlocal timer
-            due = min(idle_since + BOOKMARK_INTERVAL, deadline)
-            if loop.time() >= due:
+            now = loop.time()
+            if now >= deadline:
+                queue.wake()  # once: the stream ends as soon as it looks
+                timer = None
+                return
+            due = idle_since + BOOKMARK_INTERVAL
+            if now >= due:
                 queue.wake()
-                due = loop.time() + BOOKMARK_INTERVAL
+                due = now + BOOKMARK_INTERVAL
             timer = loop.call_at(min(due, deadline), tick)
 
         timer = loop.call_at(min(idle_since + BOOKMARK_INTERVAL, deadline), tick)
         try:
             while True:
+                if loop.time() >= deadline:  # the timer's last wake may have come while we sent
+                    return
                 await queue.wait()
                 now = loop.time()
                 if now >= deadline:
