@@ -228,10 +228,21 @@ class RestStorage:
     # ---- reads --------------------------------------------------------------------------
 
     async def get(self, entry: Entry, namespace: str | None, name: str) -> dict[str, Any]:
-        kv = await self.storage.get(storage_key(entry, namespace, name))
-        if kv is None:
+        """The current object (a fresh dict the caller may change); NotFound when there is none.
+
+        Read from the watch cache once it has caught up with every acknowledged write (the
+        same answer a storage read gives); from the storage when the cache cannot catch up.
+        Every write that follows still names the revision it read (``expected_revision``), so
+        optimistic concurrency is decided by the storage, as before."""
+        key = storage_key(entry, namespace, name)
+        try:
+            obj = await self.cache.read(key)
+        except TimeoutError:
+            kv = await self.storage.get(key)
+            obj = None if kv is None else decode(kv.value, kv.mod_revision)
+        if obj is None:
             raise errors.NotFound.of(entry.type, name)
-        return decode(kv.value, kv.mod_revision)
+        return obj
 
     def _matcher(self, entry: Entry, namespace: str | None, opts: ListOptions) -> Callable[[dict[str, Any]], bool]:
         try:
@@ -382,10 +393,7 @@ class RestStorage:
         return res
 
     async def _get_current(self, entry: Entry, namespace: str | None, name: str) -> dict[str, Any]:
-        kv = await self.storage.get(storage_key(entry, namespace, name))
-        if kv is None:
-            raise errors.NotFound.of(entry.type, name)
-        return decode(kv.value, kv.mod_revision)
+        return await self.get(entry, namespace, name)
 
     def _strategy_for(self, entry: Entry, subresource: str | None) -> Any:
         if subresource == "status":

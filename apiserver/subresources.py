@@ -66,7 +66,7 @@ class Subresources:
         uid = (body.get("metadata") or {}).get("uid")
         if uid and uid != current["metadata"].get("uid"):
             raise errors.Conflict.of(entry.type, name, "Precondition failed: UID in precondition does not match")
-        pod = copy.deepcopy(current)
+        pod = current  # rest.get answers a fresh copy: ours to change, no deep copy needed
         try:
             entry.strategy.bind(pod, body)
         except ValueError as e:

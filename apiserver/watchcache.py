@@ -169,6 +169,9 @@ class ResourceCache:
     def __init__(self, resource: str) -> None:
         self.resource = resource
         self.objects: dict[str, dict[str, Any]] = {}
+        # the stored bytes and revision of each object: a consistent read decodes a fresh
+        # copy from them instead of asking the storage (a thread hop and a query)
+        self.raw: dict[str, tuple[bytes, int]] = {}
         self.ring: collections.deque[CacheEvent] = collections.deque(maxlen=RING_SIZE)
         self.watchers: set[Watcher] = set()  # those not indexed by node
         self.by_node: dict[str, set[Watcher]] = {}
@@ -247,7 +250,9 @@ class WatchCache:
     async def start(self) -> None:
         listed = await self.storage.list(self.prefix)
         for kv in listed.items:
-            self.resource(resource_of(kv.key)).objects[kv.key] = decode(kv.value, kv.mod_revision)
+            rc = self.resource(resource_of(kv.key))
+            rc.objects[kv.key] = decode(kv.value, kv.mod_revision)
+            rc.raw[kv.key] = (kv.value, kv.mod_revision)
         self.revision = listed.revision
         for rc in self._resources.values():
             rc.start_revision = listed.revision
@@ -284,6 +289,7 @@ class WatchCache:
         prev = rc.objects.get(key)
         if sev.type == "DELETE":
             rc.objects.pop(key, None)
+            rc.raw.pop(key, None)
             obj = decode(sev.kv.value, rev) if prev is None else dict(prev)
             if prev is not None:
                 obj["metadata"] = {**prev["metadata"], "resourceVersion": str(rev)}
@@ -291,6 +297,7 @@ class WatchCache:
         else:
             obj = decode(sev.kv.value, rev)
             rc.objects[key] = obj
+            rc.raw[key] = (sev.kv.value, rev)
             ev = CacheEvent("ADDED" if prev is None else "MODIFIED", obj, prev, rev)
         self.revision = rev
         rc.apply(ev)
@@ -316,6 +323,17 @@ class WatchCache:
     async def wait_current(self) -> None:
         """Catch up with everything the storage has acknowledged so far."""
         await self.wait_fresh(await self.storage.current_revision())
+
+    async def read(self, key: str) -> dict[str, Any] | None:
+        """The object at ``key`` as the storage has it now (None: there is none), as a fresh
+        dict the caller may change: what ``storage.get`` answers, without leaving the loop.
+
+        Consistent: the cache first catches up with every write the storage acknowledged
+        before this call (TimeoutError when it cannot within the usual wait)."""
+        await self.wait_current()
+        rc = self._resources.get(resource_of(key))
+        found = rc.raw.get(key) if rc is not None else None
+        return None if found is None else decode(*found)
 
     def snapshot(self, resource: str, key_prefix: str) -> tuple[list[dict[str, Any]], int]:
         """The objects under ``key_prefix`` sorted by key, and the revision they are at."""
