@@ -17,6 +17,8 @@ import asyncio
 import concurrent.futures
 import contextlib
 import datetime
+import ipaddress
+import logging
 import math
 import os
 import signal
@@ -45,6 +47,8 @@ _SANDBOX_STOP_GRACE_S = 10
 _ZERO_TIME = datetime.datetime(1, 1, 1, tzinfo=datetime.timezone.utc)
 
 T = TypeVar("T")
+
+log = logging.getLogger(__name__)
 
 
 class DockerRuntime(ri.ContainerRuntime):
@@ -93,16 +97,43 @@ class DockerRuntime(ri.ContainerRuntime):
             pass
         ipam = docker.types.IPAMConfig(pool_configs=[docker.types.IPAMPool(subnet=config.subnet,
                                                                              gateway=config.gateway)])
-        try:
-            self._client.networks.create(
-                config.name, driver="bridge", ipam=ipam, labels=dict(config.labels),
-                options={"com.docker.network.bridge.name": config.bridge,
-                         "com.docker.network.bridge.enable_ip_masquerade": "true" if config.masquerade else "false"})
-        except docker.errors.APIError as e:
-            if "already exists" not in str(e):
+        for attempt in range(2):
+            try:
+                self._client.networks.create(
+                    config.name, driver="bridge", ipam=ipam, labels=dict(config.labels),
+                    options={"com.docker.network.bridge.name": config.bridge,
+                             "com.docker.network.bridge.enable_ip_masquerade": "true" if config.masquerade else "false"})
+            except docker.errors.APIError as e:
+                if "already exists" in str(e):
+                    return False
+                if "overlaps" in str(e) and attempt == 0 and self._remove_stale_pod_networks(config):
+                    continue
                 raise ri.PodNetworkError(f"cannot create network {config.name} on {config.subnet}: {e}") from e
-            return False
-        return True
+            return True
+        return False
+
+    def _remove_stale_pod_networks(self, config: ri.PodNetworkConfig) -> bool:
+        """Remove pod networks an earlier node left on this engine (same owner labels, no
+        container attached) whose subnet overlaps ``config``'s: the node's podCIDR is the
+        cluster's word on who owns these addresses now. True when one was removed."""
+        want = ipaddress.ip_network(config.subnet)
+        removed = False
+        for net in self._client.networks.list(filters={"label": list(config.labels)} if config.labels else None):
+            if net.name == config.name:
+                continue
+            net.reload()
+            subnets = [c.get("Subnet") for c in (net.attrs.get("IPAM") or {}).get("Config") or []]
+            if net.attrs.get("Containers") or not any(
+                    s and ipaddress.ip_network(s).overlaps(want) for s in subnets):
+                continue
+            log.warning("removing stale pod network %s on %s (no pods attached) for %s", net.name, subnets,
+                        config.name)
+            try:
+                net.remove()
+                removed = True
+            except docker.errors.APIError:
+                continue
+        return removed
 
     async def remove_pod_network(self, name: str) -> None:
         def rm() -> None:

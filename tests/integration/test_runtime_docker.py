@@ -381,3 +381,25 @@ async def test_version(runtime: DockerRuntime) -> None:
     version = await runtime.version()
     assert version.runtime_name == "docker"
     assert version.runtime_version and version.api_version
+
+
+async def test_pod_network_replaces_a_stale_overlapping_one(runtime: DockerRuntime, node: str, docker_client) -> None:
+    """A node's network left behind by an earlier node on the same subnet, with no pod
+    attached, gives way; one with pods attached is never touched."""
+    from kubelet.runtime import interface as ri
+
+    subnet = "10.250.77.0/24"
+    labels = {"io.minik8s.node": node}
+    stale = ri.PodNetworkConfig(name=f"minik8s-{node}-old", subnet=subnet, gateway="10.250.77.1",
+                                bridge="mkstale0", labels=labels)
+    fresh = ri.PodNetworkConfig(name=f"minik8s-{node}-new", subnet=subnet, gateway="10.250.77.1",
+                                bridge="mkfresh0", labels=labels)
+    try:
+        assert await runtime.ensure_pod_network(stale) is True
+        assert await runtime.ensure_pod_network(fresh) is True
+        names = {n.name for n in docker_client.networks.list()}
+        assert fresh.name in names and stale.name not in names
+        assert await runtime.ensure_pod_network(fresh) is False  # already there
+    finally:
+        await runtime.remove_pod_network(fresh.name)
+        await runtime.remove_pod_network(stale.name)
