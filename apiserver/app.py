@@ -25,11 +25,11 @@ from starlette.responses import Response, StreamingResponse
 
 from minik8s.api import resources as rs
 
-from apiserver import discovery, errors, managedfields, openapi, printers, version
+from apiserver import discovery, errors, kubernetes_service, managedfields, openapi, printers, version
 from apiserver.allocators import ServiceAllocator
 from apiserver.registry import table as registry
 from apiserver.registry.table import Entry
-from apiserver.rest import ListOptions, RestStorage, Result
+from apiserver.rest import ListOptions, RestStorage
 from apiserver.storage.interface import Compacted, Storage
 from apiserver.subresources import Subresources
 from apiserver.watchcache import CacheEvent, WatchCache, Watcher, decode
@@ -103,8 +103,10 @@ def wants_table(request: Request) -> bool:
 class ApiServer:
     """The application state: storage, watch cache, REST storage."""
 
-    def __init__(self, storage: Storage) -> None:
+    def __init__(self, storage: Storage, *, advertise_address: str | None = None, port: int = 6443) -> None:
         self.storage = storage
+        self.advertise_address = advertise_address
+        self.port = port
         self.cache = WatchCache(storage)
         self.services = ServiceAllocator()
         self.rest = RestStorage(storage, self.cache, hooks={rs.SERVICES: self.services})
@@ -116,6 +118,9 @@ class ApiServer:
         await self.cache.start()
         self.services.rebuild(self.cache.snapshot(rs.SERVICES.plural, "/registry/services/")[0])
         await self._ensure_system_namespaces()
+        if self.advertise_address:
+            await kubernetes_service.ensure(self.rest, cluster_ip=self.services.kubernetes_service_ip,
+                                            address=self.advertise_address, port=self.port)
         self.ready = True
 
     async def stop(self) -> None:
@@ -217,7 +222,7 @@ class ApiServer:
             return json_response(obj)
         if method == "POST":
             if name is not None:
-                raise errors.MethodNotAllowed(f"the server does not allow this method on the requested resource")
+                raise errors.MethodNotAllowed("the server does not allow this method on the requested resource")
             body = await self.read_body(request)
             res = await self.rest.create(entry, ns, body, field_validation=validation, dry_run=dry_run,
                                          field_manager=manager)
@@ -435,8 +440,10 @@ def tune_gc() -> None:
     gc.set_threshold(GC_GEN0_THRESHOLD, 10, 10)
 
 
-def create_app(storage: Storage) -> FastAPI:
-    server = ApiServer(storage)
+def create_app(storage: Storage, *, advertise_address: str | None = None, port: int = 6443) -> FastAPI:
+    """``advertise_address``: where pods reach this apiserver (the ``kubernetes`` service's
+    endpoint); None keeps that service out."""
+    server = ApiServer(storage, advertise_address=advertise_address, port=port)
 
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await server.start()

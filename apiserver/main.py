@@ -11,6 +11,7 @@ import argparse
 import dataclasses
 import logging
 import os
+import socket
 import sys
 
 import uvicorn
@@ -29,6 +30,17 @@ class Config:
     history_window: float
     compaction_interval: float
     log_level: str
+    advertise_address: str
+
+
+def primary_ipv4() -> str:
+    """The source address of this host's default route (a UDP connect sends no packet)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        try:
+            s.connect(("192.0.2.1", 9))  # TEST-NET-1: only the routing table is consulted
+            return s.getsockname()[0]
+        except OSError:
+            return "127.0.0.1"
 
 
 def parse_args(argv: list[str] | None = None) -> Config:
@@ -37,12 +49,16 @@ def parse_args(argv: list[str] | None = None) -> Config:
                    help="directory holding the SQLite store (default ~/.minik8s)")
     p.add_argument("--bind-address", default="0.0.0.0", help="address to listen on (default 0.0.0.0)")
     p.add_argument("--port", type=int, default=6443, help="port to listen on (default 6443)")
+    p.add_argument("--advertise-address", default=None,
+                   help="the address pods reach this apiserver at, the endpoint of the default/kubernetes "
+                        "service (default: this host's primary IPv4 address)")
     p.add_argument("--watch-history", type=float, default=300.0,
                    help="seconds of change history kept for watches (default 300, as Kubernetes' compaction)")
     p.add_argument("--compaction-interval", type=float, default=60.0, help="seconds between compactions")
     p.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
     a = p.parse_args(argv)
-    return Config(a.data_dir, a.bind_address, a.port, a.watch_history, a.compaction_interval, a.log_level)
+    return Config(a.data_dir, a.bind_address, a.port, a.watch_history, a.compaction_interval, a.log_level,
+                  a.advertise_address or primary_ipv4())
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -59,7 +75,7 @@ def main(argv: list[str] | None = None) -> None:
     log.info("starting with %s", cfg)
     storage = SQLiteStorage(os.path.join(cfg.data_dir, "store.db"), compaction_interval=cfg.compaction_interval,
                             history_window=cfg.history_window)
-    app = create_app(storage)
+    app = create_app(storage, advertise_address=cfg.advertise_address, port=cfg.port)
     try:
         import uvloop  # noqa: F401
         loop = "uvloop"

@@ -395,3 +395,14 @@ def test_status_write_answers_the_new_resource_version(api, ns):
     r2 = r.json()
     r2["status"]["phase"] = "Succeeded"
     assert api.put(f"/api/v1/namespaces/{ns}/pods/rv/status", json=r2).status_code == 200
+
+
+def test_the_kubernetes_service_points_at_the_apiserver(api, apiserver):
+    svc = api.get("/api/v1/namespaces/default/services/kubernetes").json()
+    port = int(apiserver.rsplit(":", 1)[1])
+    assert svc["spec"]["clusterIP"] == "10.96.0.1"
+    assert svc["spec"]["ports"] == [{"name": "https", "port": 443, "protocol": "TCP", "targetPort": port}]
+    ep = api.get("/api/v1/namespaces/default/endpoints/kubernetes").json()
+    assert ep["subsets"][0]["ports"][0]["port"] == port and ep["subsets"][0]["addresses"][0]["ip"]
+    es = api.get("/apis/discovery.k8s.io/v1/namespaces/default/endpointslices/kubernetes").json()
+    assert es["endpoints"][0]["addresses"] == [ep["subsets"][0]["addresses"][0]["ip"]]

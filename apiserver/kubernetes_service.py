@@ -1,0 +1,69 @@
+"""The ``default/kubernetes`` Service, its Endpoints and EndpointSlice: how pods find the
+apiserver, kept by the apiserver itself as Kubernetes' does (the service takes the first
+address of the service range; its endpoints are this apiserver's advertised address).
+
+minik8s serves plain HTTP, so the service's port 443 (named ``https`` as in Kubernetes)
+forwards to the apiserver's HTTP port: ``curl http://kubernetes.default.svc:443/version``.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from minik8s.api import resources as rs
+
+from apiserver import errors
+from apiserver.registry import table as registry
+from apiserver.rest import RestStorage
+
+log = logging.getLogger(__name__)
+
+NAME, NAMESPACE = "kubernetes", "default"
+MANAGER = "kube-apiserver"
+
+
+def service(cluster_ip: str, port: int) -> dict[str, Any]:
+    return {"apiVersion": "v1", "kind": "Service",
+            "metadata": {"name": NAME, "namespace": NAMESPACE,
+                         "labels": {"component": "apiserver", "provider": "kubernetes"}},
+            "spec": {"type": "ClusterIP", "clusterIP": cluster_ip, "sessionAffinity": "None",
+                     "ports": [{"name": "https", "port": 443, "protocol": "TCP", "targetPort": port}]}}
+
+
+def endpoints(address: str, port: int) -> dict[str, Any]:
+    return {"apiVersion": "v1", "kind": "Endpoints",
+            "metadata": {"name": NAME, "namespace": NAMESPACE,
+                         "labels": {"endpointslice.kubernetes.io/skip-mirror": "true"}},
+            "subsets": [{"addresses": [{"ip": address}],
+                         "ports": [{"name": "https", "port": port, "protocol": "TCP"}]}]}
+
+
+def endpoint_slice(address: str, port: int) -> dict[str, Any]:
+    return {"apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice",
+            "metadata": {"name": NAME, "namespace": NAMESPACE,
+                         "labels": {"kubernetes.io/service-name": NAME}},
+            "addressType": "IPv4",
+            "endpoints": [{"addresses": [address], "conditions": {"ready": True}}],
+            "ports": [{"name": "https", "port": port, "protocol": "TCP"}]}
+
+
+async def ensure(rest: RestStorage, *, cluster_ip: str, address: str, port: int) -> None:
+    """Create the three objects, or bring the endpoints to ``address:port``."""
+    svc_entry = registry.BY_TYPE[rs.SERVICES]
+    try:
+        await rest.create(svc_entry, NAMESPACE, service(cluster_ip, port), field_manager=MANAGER)
+    except errors.AlreadyExists:
+        pass
+    except errors.Invalid as e:  # the first address is taken by a user's service
+        log.warning("cannot create service default/kubernetes: %s", e.message)
+    for rt, body, field in ((rs.ENDPOINTS, endpoints(address, port), "subsets"),
+                            (rs.ENDPOINTSLICES, endpoint_slice(address, port), "endpoints")):
+        entry = registry.BY_TYPE[rt]
+        try:
+            await rest.create(entry, NAMESPACE, body, field_manager=MANAGER)
+        except errors.AlreadyExists:
+            current = await rest.get(entry, NAMESPACE, NAME)
+            if current.get(field) != body[field] or current.get("ports") != body.get("ports"):
+                body["metadata"]["resourceVersion"] = current["metadata"]["resourceVersion"]
+                await rest.update(entry, NAMESPACE, NAME, body, field_manager=MANAGER)
