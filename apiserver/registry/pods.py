@@ -7,6 +7,7 @@ import copy
 from typing import Any
 
 from minik8s import quantity
+from minik8s.qos import qos_class
 from minik8s.api.base import now_rfc3339
 
 from apiserver import validation as v
@@ -23,27 +24,6 @@ _UPDATE_FORBIDDEN_MSG = (
     "`spec.initContainers[*].image`,`spec.activeDeadlineSeconds`,`spec.tolerations` "
     "(only additions to existing tolerations),`spec.terminationGracePeriodSeconds` "
     "(allow it to be set to 1 if it was previously negative)")
-
-
-def qos_class(spec: dict[str, Any]) -> str:
-    """Guaranteed when every container has equal cpu+memory requests and limits; BestEffort
-    when none has any; Burstable otherwise (``pkg/apis/core/helper/qos``)."""
-    containers = (spec.get("containers") or []) + (spec.get("initContainers") or [])
-    any_set = False
-    guaranteed = True
-    for c in containers:
-        res = c.get("resources") or {}
-        req, lim = res.get("requests") or {}, res.get("limits") or {}
-        if req or lim:
-            any_set = True
-        for r in ("cpu", "memory"):
-            if r not in lim:
-                guaranteed = False
-            elif r in req and quantity.parse_quantity(req[r]) != quantity.parse_quantity(lim[r]):
-                guaranteed = False
-    if not any_set:
-        return "BestEffort"
-    return "Guaranteed" if guaranteed else "Burstable"
 
 
 class PodStrategy(Strategy):

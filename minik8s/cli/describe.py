@@ -18,6 +18,7 @@ from collections.abc import Callable
 from typing import Any
 
 from minik8s import errors, quantity
+from minik8s.qos import qos_class
 from minik8s.cli import printers
 from minik8s.cli.resources import Resource, split_type_name_args
 from minik8s.cli.session import CliError, Session, format_error
@@ -869,24 +870,6 @@ def _format_slices(slices: list[dict] | None, port_name: str) -> str:
                 count += 1
     text = ",".join(shown)
     return f"{text} + {count - 3} more..." if count > 3 else text
-
-
-def qos_class(spec: dict) -> str:
-    """BestEffort, Burstable or Guaranteed from the containers' requests and limits."""
-    containers = (spec.get("containers") or []) + (spec.get("initContainers") or [])
-    any_set = False
-    guaranteed = True
-    for c in containers:
-        res = c.get("resources") or {}
-        req, lim = res.get("requests") or {}, res.get("limits") or {}
-        if req or lim:
-            any_set = True
-        for r in ("cpu", "memory"):
-            if r not in lim or (r in req and req[r] != lim[r]):
-                guaranteed = False
-    if not any_set:
-        return "BestEffort"
-    return "Guaranteed" if guaranteed else "Burstable"
 
 
 _CAMEL = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|[0-9]+")
