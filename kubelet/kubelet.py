@@ -154,9 +154,7 @@ class Kubelet:
     async def relist(self) -> None:
         """Compare the runtime with the last listing; wake the pods whose containers changed,
         and the owners of anything that belongs to no pod we know (to remove it)."""
-        sandboxes, containers = await asyncio.gather(
-            self.runtime.list_pod_sandboxes(node=self.node_name),
-            self.runtime.list_containers(node=self.node_name))
+        sandboxes, containers = await self.runtime.list_pod_resources(node=self.node_name)
         snapshot = {s.id: (s.pod_uid, str(s.state)) for s in sandboxes}
         snapshot.update({c.id: (c.pod_uid, str(c.state)) for c in containers})
         changed = {uid for cid, (uid, state) in snapshot.items() if self._snapshot.get(cid) != (uid, state)}

@@ -154,9 +154,7 @@ class PodSyncer:
                        ) -> tuple[list[ri.PodSandbox], list[ri.Container]]:
         if not sandboxes:
             return [], await self.runtime.list_containers(node=self.node.name, pod_uid=uid)
-        found = await asyncio.gather(self.runtime.list_pod_sandboxes(node=self.node.name, pod_uid=uid),
-                                     self.runtime.list_containers(node=self.node.name, pod_uid=uid))
-        return found[0], found[1]
+        return await self.runtime.list_pod_resources(node=self.node.name, pod_uid=uid)
 
     async def _attempts(self, containers: list[ri.Container]) -> dict[str, list[ri.ContainerStatus]]:
         """Per container name, its newest attempts first, inspected; older ones removed."""
@@ -447,18 +445,18 @@ class PodSyncer:
         remove them and the sandbox, and forget the pod's state."""
         self.probes.remove_pod(uid)
         grace = _grace(pod) if pod is not None else _MIN_GRACE_S
-        running = [c for c in await self.runtime.list_containers(node=self.node.name, pod_uid=uid)
-                   if c.state is ri.ContainerState.RUNNING]
+        sandboxes, containers = await self.runtime.list_pod_resources(node=self.node.name, pod_uid=uid)
+        running = [c for c in containers if c.state is ri.ContainerState.RUNNING]
         if pod is not None:
             for c in running:
                 self.recorder.event(pod, NORMAL, "Killing", f"Stopping container {c.name}",
                                     field_path=_field_path(c.name, False))
         await asyncio.gather(*(self._stop(c.id, grace) for c in running))
-        for s in await self.runtime.list_pod_sandboxes(node=self.node.name, pod_uid=uid):
-            await self.runtime.stop_pod_sandbox(s.id)
-            await self.runtime.remove_pod_sandbox(s.id)
-        for c in await self.runtime.list_containers(node=self.node.name, pod_uid=uid):
-            await self.runtime.remove_container(c.id)
+        # The app containers have had their grace period; what is left (their exited shells,
+        # then the sandboxes, whose pause process holds nothing to flush) is removed forcibly,
+        # each round in parallel (a sandbox's own removal then finds no container left).
+        await asyncio.gather(*(self.runtime.remove_container(c.id) for c in containers))
+        await asyncio.gather(*(self.runtime.remove_pod_sandbox(s.id) for s in sandboxes))
         await vols.remove_pod_dir(self.node.root, uid)
         self.forget(uid)
 

@@ -23,6 +23,7 @@ import math
 import os
 import signal
 import socket
+import time
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from typing import Any, TypeVar
 
@@ -45,6 +46,8 @@ _MIN_CPU_SHARES = 2
 # kubelet normally stopped them already with the pod's own grace period.
 _SANDBOX_STOP_GRACE_S = 10
 _ZERO_TIME = datetime.datetime(1, 1, 1, tzinfo=datetime.timezone.utc)
+# How long an image found present is taken as present without asking the engine again.
+_IMAGE_ID_TTL_S = 5.0
 
 T = TypeVar("T")
 
@@ -63,6 +66,7 @@ class DockerRuntime(ri.ContainerRuntime):
         self._client = client
         self._api = client.api
         self._sandbox_image = sandbox_image
+        self._image_ids: dict[str, tuple[float, str]] = {}  # image -> (monotonic time seen, ID)
         self._streams = concurrent.futures.ThreadPoolExecutor(
             max_workers=max_streams, thread_name_prefix="docker-logs")
 
@@ -263,16 +267,28 @@ class DockerRuntime(ri.ContainerRuntime):
             raise
         except ri.RuntimeError_ as exc:
             raise ri.ImagePullError(image, f'failed to pull image "{image}": {exc}') from exc
+        self._image_ids.pop(image, None)  # a pull may have moved the tag
         pulled = await self._image_id(image)
         if pulled is None:
             raise ri.ImagePullError(image, f'failed to pull image "{image}": not present after pull')
         return pulled
 
     async def _image_id(self, image: str) -> str | None:
+        # Present images are remembered briefly: a burst of pod starts asks about the same
+        # image (and the sandbox image) once per container otherwise. Absence is never cached,
+        # so a pull or a `docker load` shows at once; a removal shows within the TTL (and a
+        # create that finds the image gone drops the entry).
+        now = time.monotonic()
+        cached = self._image_ids.get(image)
+        if cached is not None and now - cached[0] < _IMAGE_ID_TTL_S:
+            return cached[1]
         try:
-            return (await _call(self._api.inspect_image, image))["Id"]
+            image_id = (await _call(self._api.inspect_image, image))["Id"]
         except ri.NotFoundError:
+            self._image_ids.pop(image, None)
             return None
+        self._image_ids[image] = (now, image_id)
+        return image_id
 
     # --- containers -------------------------------------------------------------------------
 
@@ -311,9 +327,18 @@ class DockerRuntime(ri.ContainerRuntime):
         )
         name = ri.container_name(config, pod_name=pod[ri.LABEL_POD_NAME],
                                  namespace=pod[ri.LABEL_POD_NAMESPACE], pod_uid=pod[ri.LABEL_POD_UID])
+        try:
+            created = await self._create_app_container(config, name, labels, host_config)
+        except ri.ContainerCreateError:
+            self._image_ids.pop(config.image, None)  # perhaps the image is gone: ask again next time
+            raise
+        return ContainerId(created["Id"])
+
+    async def _create_app_container(self, config: ri.ContainerConfig, name: str, labels: dict[str, str],
+                                    host_config: dict[str, Any]) -> dict[str, Any]:
         # Kubernetes: `command` replaces ENTRYPOINT and, when set, Docker then ignores the
         # image's CMD as well; `args` replaces CMD.
-        created = await _call(
+        return await _call(
             self._api.create_container, config.image, name=name,
             entrypoint=list(config.command) if config.command else None,
             command=list(config.args) if config.args else None,
@@ -322,7 +347,6 @@ class DockerRuntime(ri.ContainerRuntime):
             labels=labels, host_config=host_config, tty=config.tty, stdin_open=config.stdin,
             detach=True, use_config_proxy=False,
             error=ri.ContainerCreateError, not_found=ri.ContainerCreateError)
-        return ContainerId(created["Id"])
 
     async def start_container(self, container_id: ContainerId) -> None:
         await _call(self._api.start, container_id, error=ri.ContainerStartError)
@@ -339,6 +363,24 @@ class DockerRuntime(ri.ContainerRuntime):
         extra = {ri.LABEL_SANDBOX_ID: sandbox_id} if sandbox_id else {}
         found = await self._list(ri.TYPE_CONTAINER, node=node, pod_uid=pod_uid, labels=extra)
         return [_container_from_list(entry) for entry in found]
+
+    async def list_pod_resources(self, *, node: str | None = None, pod_uid: str | None = None
+                                 ) -> tuple[list[ri.PodSandbox], list[ri.Container]]:
+        # One containers/json for both kinds (the type label splits them): a pod sync and the
+        # PLEG's relist each cost the engine one listing instead of two.
+        # Every object of ours carries the type label; the key alone keeps others' out.
+        labels = [ri.LABEL_CONTAINER_TYPE] + [f"{k}={v}" for k, v in ((ri.LABEL_NODE, node),
+                                                                      (ri.LABEL_POD_UID, pod_uid)) if v is not None]
+        filters = {"label": labels}
+        sandboxes: list[ri.PodSandbox] = []
+        containers: list[ri.Container] = []
+        for entry in await _call(self._api.containers, all=True, filters=filters):
+            kind = (entry.get("Labels") or {}).get(ri.LABEL_CONTAINER_TYPE)
+            if kind == ri.TYPE_SANDBOX:
+                sandboxes.append(_sandbox_from_list(entry))
+            elif kind == ri.TYPE_CONTAINER:
+                containers.append(_container_from_list(entry))
+        return sandboxes, containers
 
     async def container_status(self, container_id: ContainerId) -> ri.ContainerStatus:
         return _container_status(await _call(self._api.inspect_container, container_id))

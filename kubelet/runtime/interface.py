@@ -422,6 +422,13 @@ class ContainerRuntime(abc.ABC):
                               sandbox_id: SandboxId | None = None) -> list[Container]:
         """Containers (running or not, sandboxes excluded), filtered as asked."""
 
+    async def list_pod_resources(self, *, node: str | None = None, pod_uid: str | None = None
+                                 ) -> tuple[list[PodSandbox], list[Container]]:
+        """Sandboxes and containers together, filtered as asked: what one relist or one pod
+        sync observes. A runtime that can answer both in one round trip overrides this."""
+        sandboxes = await self.list_pod_sandboxes(node=node, pod_uid=pod_uid)
+        return sandboxes, await self.list_containers(node=node, pod_uid=pod_uid)
+
     @abc.abstractmethod
     async def container_status(self, container_id: ContainerId) -> ContainerStatus:
         """State, exit code, times and reason of one container."""
