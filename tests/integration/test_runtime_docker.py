@@ -268,6 +268,23 @@ async def test_labels_names_and_node_filtering(runtime: DockerRuntime, node: str
         await runtime.remove_pod_sandbox(their_sandbox)
 
 
+async def test_list_pod_resources_answers_both_kinds_in_one_listing(runtime: DockerRuntime, node: str) -> None:
+    """The one-call listing the pod syncs and the relist use agrees with the two-call one."""
+    a, b = pod(node, name="a"), pod(node, name="b")
+    sandbox_a, sandbox_b = await runtime.run_pod_sandbox(a), await runtime.run_pod_sandbox(b)
+    container_a = await runtime.create_container(sandbox_a, ri.ContainerConfig(name="app", image=BUSYBOX))
+    container_b = await runtime.create_container(sandbox_b, ri.ContainerConfig(name="app", image=BUSYBOX))
+
+    sandboxes, containers = await runtime.list_pod_resources(node=node, pod_uid=a.pod_uid)
+    assert ([s.id for s in sandboxes], [c.id for c in containers]) == ([sandbox_a], [container_a])
+    sandboxes, containers = await runtime.list_pod_resources(node=node)
+    assert {s.id for s in sandboxes} == {sandbox_a, sandbox_b}
+    assert {c.id for c in containers} == {container_a, container_b}
+    assert sorted(sandboxes, key=lambda s: s.id) == sorted(await runtime.list_pod_sandboxes(node=node),
+                                                            key=lambda s: s.id)
+    assert await runtime.list_pod_resources(node=f"{node}-none") == ([], [])
+
+
 async def test_sandbox_stop_and_remove_take_the_containers_and_are_idempotent(
         runtime: DockerRuntime, node: str) -> None:
     sandbox_id = await runtime.run_pod_sandbox(pod(node))
