@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 
 from minik8s import errors
 from minik8s.api.resources import PODS
+from minik8s.qos import qos_class
 
 from kubelet.runtime import interface as ri
 
@@ -41,22 +42,6 @@ class ContainerView:
     started: bool = False
     restart_count: int = 0
     extra: dict = field(default_factory=dict)
-
-
-def qos_class(spec: dict) -> str:
-    """Guaranteed / Burstable / BestEffort from requests and limits (Kubernetes' qos helper)."""
-    containers = (spec.get("containers") or []) + (spec.get("initContainers") or [])
-    any_set, guaranteed = False, True
-    for c in containers:
-        res = c.get("resources") or {}
-        req, lim = res.get("requests") or {}, res.get("limits") or {}
-        any_set = any_set or bool(req or lim)
-        for r in ("cpu", "memory"):
-            if r not in lim or (r in req and str(req[r]) != str(lim[r])):
-                guaranteed = False
-    if not any_set:
-        return "BestEffort"
-    return "Guaranteed" if guaranteed else "Burstable"
 
 
 def _terminated(c: ri.ContainerStatus, runtime: str) -> dict:
