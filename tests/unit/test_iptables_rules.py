@@ -11,6 +11,8 @@ import subprocess
 
 import pytest
 
+from tests.conftest import missing
+
 from kubelet.proxy import iptables as ipt
 
 CIDR = "10.244.0.0/16"
@@ -153,7 +155,7 @@ def test_render_is_deterministic_whatever_the_input_order() -> None:
 
 def test_rendered_rules_pass_iptables_restore_test() -> None:
     if shutil.which("iptables-restore") is None:
-        pytest.skip("no iptables-restore")
+        missing("no iptables-restore (scripts/setup.sh installs iptables)")
     svc = _svc(type_="LoadBalancer", ports=[{"name": "http", "port": 80, "nodePort": 31000},
                                             {"name": "dns", "port": 53, "protocol": "UDP", "nodePort": 31001}],
                sessionAffinity="ClientIP", sessionAffinityConfig={"clientIP": {"timeoutSeconds": 30}},
