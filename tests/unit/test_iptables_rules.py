@@ -9,11 +9,8 @@ from __future__ import annotations
 import shutil
 import subprocess
 
-import pytest
-
-from tests.conftest import missing
-
 from kubelet.proxy import iptables as ipt
+from tests.conftest import missing
 
 CIDR = "10.244.0.0/16"
 
