@@ -262,7 +262,39 @@ def desired_labels(service: dict) -> dict[str, str]:
 
 # -- the controller --------------------------------------------------------------------------
 
-class EndpointsController(Controller):
+class ServicePodHandlers:
+    """Pod event handlers shared by the endpoints and endpoint-slice controllers: a pod change
+    enqueues the services that select it (before and after a label change), and only when
+    something the endpoints show changed. Needs ``service_informer``, ``enqueue`` and
+    ``enqueue_key`` from the controller it is mixed into."""
+
+    def _services_of(self, pod: dict) -> list[dict]:
+        ns = cu.meta(pod).get("namespace") or ""
+        return pod_services(self.service_informer.store.by_index("namespace", ns), pod)
+
+    def _add_pod(self, pod: dict) -> None:
+        for svc in self._services_of(pod):
+            self.enqueue(svc)
+
+    def _update_pod(self, old: dict, cur: dict) -> None:
+        if cu.meta(old).get("resourceVersion") == cu.meta(cur).get("resourceVersion"):
+            return
+        labels_changed = cu.meta(old).get("labels") != cu.meta(cur).get("labels")
+        if not labels_changed and endpoint_relevant(old) == endpoint_relevant(cur):
+            return
+        keys = {object_key(s) for s in self._services_of(cur)}
+        if labels_changed:
+            keys |= {object_key(s) for s in self._services_of(old)}
+        for key in keys:
+            self.enqueue_key(key)
+
+    def _delete_pod(self, pod: dict | None) -> None:
+        pod = tombstone_safe(pod)
+        if pod is not None:
+            self._add_pod(pod)
+
+
+class EndpointsController(ServicePodHandlers, Controller):
     name = "endpoint"
     max_retries = MAX_RETRIES
 
@@ -296,31 +328,6 @@ class EndpointsController(Controller):
         svc = tombstone_safe(svc)
         if svc is not None:
             self.enqueue(svc)
-
-    def _services_of(self, pod: dict) -> list[dict]:
-        ns = cu.meta(pod).get("namespace") or ""
-        return pod_services(self.service_informer.store.by_index("namespace", ns), pod)
-
-    def _add_pod(self, pod: dict) -> None:
-        for svc in self._services_of(pod):
-            self.enqueue(svc)
-
-    def _update_pod(self, old: dict, cur: dict) -> None:
-        if cu.meta(old).get("resourceVersion") == cu.meta(cur).get("resourceVersion"):
-            return
-        labels_changed = cu.meta(old).get("labels") != cu.meta(cur).get("labels")
-        if not labels_changed and endpoint_relevant(old) == endpoint_relevant(cur):
-            return
-        keys = {object_key(s) for s in self._services_of(cur)}
-        if labels_changed:
-            keys |= {object_key(s) for s in self._services_of(old)}
-        for key in keys:
-            self.enqueue_key(key)
-
-    def _delete_pod(self, pod: dict | None) -> None:
-        pod = tombstone_safe(pod)
-        if pod is not None:
-            self._add_pod(pod)
 
     def _delete_endpoints(self, ep: dict | None) -> None:
         # Someone deleted Endpoints we keep: put them back if the service still wants them.

@@ -29,7 +29,7 @@ from controllers import controller_utils as cu
 from controllers import endpoints as ep
 from controllers.base import Controller, tombstone_safe
 from minik8s import errors
-from minik8s.api.resources import ENDPOINTSLICES, NODES, PODS, SERVICES, object_key, split_key
+from minik8s.api.resources import ENDPOINTSLICES, NODES, PODS, SERVICES, split_key
 from minik8s.client.events import WARNING, EventRecorder
 from minik8s.client.informer import SharedInformerFactory
 
@@ -219,7 +219,7 @@ def _rv_at_least(cached: str | None, written: str) -> bool:
         return cached == written
 
 
-class EndpointSliceController(Controller):
+class EndpointSliceController(ep.ServicePodHandlers, Controller):
     name = "endpointslice"
     max_retries = 15
 
@@ -251,31 +251,6 @@ class EndpointSliceController(Controller):
         svc = tombstone_safe(svc)
         if svc is not None:
             self.enqueue(svc)
-
-    def _services_of(self, pod: dict) -> list[dict]:
-        ns = cu.meta(pod).get("namespace") or ""
-        return ep.pod_services(self.service_informer.store.by_index("namespace", ns), pod)
-
-    def _add_pod(self, pod: dict) -> None:
-        for svc in self._services_of(pod):
-            self.enqueue(svc)
-
-    def _update_pod(self, old: dict, cur: dict) -> None:
-        if cu.meta(old).get("resourceVersion") == cu.meta(cur).get("resourceVersion"):
-            return
-        labels_changed = cu.meta(old).get("labels") != cu.meta(cur).get("labels")
-        if not labels_changed and ep.endpoint_relevant(old) == ep.endpoint_relevant(cur):
-            return
-        keys = {object_key(s) for s in self._services_of(cur)}
-        if labels_changed:
-            keys |= {object_key(s) for s in self._services_of(old)}
-        for key in keys:
-            self.enqueue_key(key)
-
-    def _delete_pod(self, pod: dict | None) -> None:
-        pod = tombstone_safe(pod)
-        if pod is not None:
-            self._add_pod(pod)
 
     def _slice_changed(self, s: dict | None) -> None:
         s = tombstone_safe(s)
