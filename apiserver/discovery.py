@@ -81,7 +81,8 @@ def choose_discovery_format(accept_header: str | None) -> str | None:
 # Builders (pure functions of the table entries)
 
 
-def _group_versions(entries: Sequence[Any]) -> dict[str, list[str]]:
+def group_versions(entries: Sequence[Any]) -> dict[str, list[str]]:
+    """Group → its versions, in the entries' order (the core group is "")."""
     out: dict[str, list[str]] = {}
     for e in entries:
         vs = out.setdefault(e.type.group, [])
@@ -135,7 +136,7 @@ def api_versions(entries: Sequence[Any], *, server_address: str) -> dict[str, An
     """``/api``: the core group's versions and where to reach the server."""
     return {
         "kind": "APIVersions",
-        "versions": _group_versions(entries).get("", []),
+        "versions": group_versions(entries).get("", []),
         "serverAddressByClientCIDRs": [{"clientCIDR": "0.0.0.0/0", "serverAddress": server_address}],
     }
 
@@ -147,7 +148,7 @@ def _api_group(group: str, versions: list[str]) -> dict[str, Any]:
 
 def api_group(entries: Sequence[Any], group: str) -> dict[str, Any] | None:
     """``/apis/{group}``: one named group, or None when the group is not served."""
-    versions = _group_versions(entries).get(group)
+    versions = group_versions(entries).get(group)
     if not group or not versions:
         return None
     return {"kind": "APIGroup", "apiVersion": "v1", **_api_group(group, versions)}
@@ -155,7 +156,7 @@ def api_group(entries: Sequence[Any], group: str) -> dict[str, Any] | None:
 
 def api_group_list(entries: Sequence[Any]) -> dict[str, Any]:
     """``/apis``: every named group (the core group lives at ``/api`` instead)."""
-    groups = [_api_group(g, vs) for g, vs in _group_versions(entries).items() if g]
+    groups = [_api_group(g, vs) for g, vs in group_versions(entries).items() if g]
     return {"kind": "APIGroupList", "apiVersion": "v1", "groups": groups}
 
 
@@ -186,7 +187,7 @@ def aggregated_discovery(entries: Sequence[Any], *, core: bool, version: str = "
     """The ``APIGroupDiscoveryList`` of ``/api`` (``core=True``: the core group, named ``""``)
     or ``/apis`` (every named group)."""
     items = []
-    for group, versions in _group_versions(entries).items():
+    for group, versions in group_versions(entries).items():
         if (group == "") != core:
             continue
         items.append({
@@ -246,7 +247,7 @@ def group_body(group: str) -> bytes | None:
 def resource_list_body(group: str, version: str) -> bytes | None:
     """``GET /api/v1`` (group ``""``) or ``/apis/{group}/{version}``: the APIResourceList, or
     None (404) when the group-version is not served."""
-    if version not in _group_versions(_entries()).get(group, []):
+    if version not in group_versions(_entries()).get(group, []):
         return None
     return _dump(api_resource_list(_entries(), group, version))
 

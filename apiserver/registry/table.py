@@ -15,7 +15,7 @@ from minik8s.api import resources as rs
 from minik8s.api.resources import ResourceType
 from minik8s.api.schema import MODELS
 
-from apiserver import printers
+from apiserver import discovery, printers
 from apiserver.registry import namespaces, nodes, pods, services, simple, workloads
 from apiserver.registry.strategy import StatusStrategy, Strategy
 
@@ -93,9 +93,4 @@ def lookup(group: str, version: str, plural: str) -> Entry | None:
 
 def group_versions() -> dict[str, list[str]]:
     """Group → its versions, in table order (the core group is "")."""
-    out: dict[str, list[str]] = {}
-    for e in TABLE:
-        vs = out.setdefault(e.type.group, [])
-        if e.type.version not in vs:
-            vs.append(e.type.version)
-    return out
+    return discovery.group_versions(TABLE)
