@@ -10,6 +10,7 @@ meta/v1 Table), streams watches, and turns every error into a meta/v1 Status.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import gc
 import logging
@@ -29,7 +30,7 @@ from apiserver import discovery, errors, kubernetes_service, managedfields, open
 from apiserver.allocators import ServiceAllocator
 from apiserver.registry import table as registry
 from apiserver.registry.table import Entry
-from apiserver.rest import ListOptions, RestStorage
+from apiserver.rest import ListOptions, RestStorage, storage_key
 from apiserver.storage.interface import Compacted, Storage
 from apiserver.subresources import Subresources
 from apiserver.watchcache import CacheEvent, WatchCache, Watcher, decode
@@ -276,7 +277,7 @@ class ApiServer:
 
     async def watch(self, request: Request, entry: Entry, ns: str | None, opts: ListOptions) -> Response:
         q = request.query_params
-        matches = self.rest._matcher(entry, ns if entry.type.namespaced else None, opts)
+        matches = self.rest.matcher(entry, ns if entry.type.namespaced else None, opts)
         plural = entry.type.plural
         node = _pinned_node(entry, opts.field_selector)
         rv = opts.resource_version
@@ -285,7 +286,6 @@ class ApiServer:
         if rv in (None, "", "0") or send_initial:
             if rv in (None, ""):
                 await self.cache.wait_current()
-            from apiserver.rest import storage_key
             objs, rev = self.cache.snapshot(plural, storage_key(entry, ns if entry.type.namespaced else None))
             watcher = self.cache.subscribe(plural, matches, after=None, initial=[o for o in objs if matches(o)],
                                            node=node)
@@ -314,7 +314,6 @@ class ApiServer:
         return {"kind": entry.type.kind, "apiVersion": entry.type.group_version, "metadata": md}
 
     async def _pump_storage(self, entry: Entry, ns: str | None, after: int, watcher: Watcher) -> None:
-        from apiserver.rest import storage_key
         prefix = storage_key(entry, ns if entry.type.namespaced else None)
         try:
             async for sev in self.storage.watch(prefix, after=after):
@@ -453,7 +452,6 @@ def create_app(storage: Storage, *, advertise_address: str | None = None, port: 
         finally:
             await server.stop()
 
-    import contextlib
     app = FastAPI(title="minik8s", lifespan=contextlib.asynccontextmanager(lifespan), docs_url=None,
                   redoc_url=None, openapi_url=None)
     app.state.server = server

@@ -244,7 +244,7 @@ class RestStorage:
             raise errors.NotFound.of(entry.type, name)
         return obj
 
-    def _matcher(self, entry: Entry, namespace: str | None, opts: ListOptions) -> Callable[[dict[str, Any]], bool]:
+    def matcher(self, entry: Entry, namespace: str | None, opts: ListOptions) -> Callable[[dict[str, Any]], bool]:
         try:
             lsel = labels.parse(opts.label_selector) if opts.label_selector else None
         except ValueError as e:
@@ -274,7 +274,7 @@ class RestStorage:
         return matches
 
     async def list(self, entry: Entry, namespace: str | None, opts: ListOptions) -> dict[str, Any]:
-        matches = self._matcher(entry, namespace, opts)
+        matches = self.matcher(entry, namespace, opts)
         prefix = storage_key(entry, namespace)
         t = entry.type
         if opts.continue_:
@@ -547,10 +547,10 @@ class RestStorage:
         except PatchError as e:
             raise errors.Invalid(str(e), details={"name": target["metadata"].get("name"), "kind": entry.type.kind,
                                                   "causes": [{"reason": "FieldValueInvalid", "message": str(e)}]}) from None
-        raise errors.UnsupportedMediaType(f"the body of the request was in an unknown format - accepted media "
-                                          f"types include: application/json-patch+json, "
-                                          f"application/merge-patch+json, application/apply-patch+yaml, "
-                                          f"application/strategic-merge-patch+json")
+        raise errors.UnsupportedMediaType("the body of the request was in an unknown format - accepted media "
+                                          "types include: application/json-patch+json, "
+                                          "application/merge-patch+json, application/apply-patch+yaml, "
+                                          "application/strategic-merge-patch+json")
 
     async def delete(self, entry: Entry, namespace: str | None, name: str, options: dict[str, Any], *,
                      dry_run: bool = False) -> Result:
