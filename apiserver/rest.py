@@ -398,10 +398,8 @@ class RestStorage:
     def _strategy_for(self, entry: Entry, subresource: str | None) -> Any:
         if subresource == "status":
             return entry.status_strategy
-        if subresource == "finalize":
-            from apiserver.registry.namespaces import NamespaceFinalizeStrategy
-            return NamespaceFinalizeStrategy()
-        return entry.strategy
+        sub = entry.subresource(subresource) if subresource else None
+        return sub.strategy if sub is not None and sub.strategy is not None else entry.strategy
 
     async def _write_update(self, entry: Entry, namespace: str | None, name: str, current: dict[str, Any],
                             new: dict[str, Any], *, subresource: str | None, dry_run: bool,
@@ -475,12 +473,9 @@ class RestStorage:
 
     def _removable(self, entry: Entry, obj: dict[str, Any]) -> bool:
         """A deleted object whose finalizers are all gone (and grace spent) is removed."""
-        md = obj["metadata"]
-        if md.get("finalizers"):
+        if entry.strategy.finalizers_pending(obj):
             return False
-        if entry.type.plural == "namespaces" and (obj.get("spec") or {}).get("finalizers"):
-            return False
-        return not md.get("deletionGracePeriodSeconds")
+        return not obj["metadata"].get("deletionGracePeriodSeconds")
 
     async def _delete_now(self, entry: Entry, key: str, revision: int, name: str, obj: dict[str, Any]) -> None:
         try:
@@ -596,7 +591,7 @@ class RestStorage:
         if not pending:
             if not dry_run:
                 await self._delete_now(entry, key, int(md["resourceVersion"]), name, current)
-            if entry.type.plural == "pods":  # pods answer with the deleted object, as Kubernetes' pod store
+            if entry.strategy.return_deleted_object:
                 return Result(current)
             details = {"name": name, "kind": entry.type.plural, "uid": md.get("uid")}
             if entry.type.group:
@@ -614,8 +609,7 @@ class RestStorage:
         elif grace is not None and seconds < (md.get("deletionGracePeriodSeconds") or 0):
             nmd["deletionTimestamp"] = _rfc3339_in(seconds)
             nmd["deletionGracePeriodSeconds"] = seconds
-        if hasattr(entry.strategy, "prepare_for_delete"):
-            entry.strategy.prepare_for_delete(new)
+        entry.strategy.prepare_for_delete(new)
         if new == current:
             return Result(current)
         if dry_run:

@@ -39,6 +39,10 @@ class NamespaceStrategy(Strategy):
         # A namespace with spec finalizers is only marked; the namespace controller empties it.
         return 0 if (obj.get("spec") or {}).get("finalizers") else None
 
+    def finalizers_pending(self, obj: dict[str, Any]) -> bool:
+        # spec.finalizers too: the namespace controller empties the namespace, then /finalize
+        return super().finalizers_pending(obj) or bool((obj.get("spec") or {}).get("finalizers"))
+
     def prepare_for_delete(self, obj: dict[str, Any]) -> None:
         obj["status"] = {**(obj.get("status") or {}), "phase": "Terminating"}
 

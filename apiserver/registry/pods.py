@@ -28,6 +28,7 @@ _UPDATE_FORBIDDEN_MSG = (
 
 class PodStrategy(Strategy):
     uses_generation = False
+    return_deleted_object = True
 
     def prepare_for_create(self, obj: dict[str, Any]) -> None:
         super().prepare_for_create(obj)

@@ -30,6 +30,8 @@ class Strategy:
     uses_generation = True
     allow_create_on_update = False
     allow_unconditional_update = True
+    #: DELETE answers with the deleted object instead of a Status (Kubernetes' pod store does)
+    return_deleted_object = False
 
     def prepare_for_create(self, obj: dict[str, Any]) -> None:
         if self.status_field:
@@ -73,6 +75,16 @@ class Strategy:
         """Seconds of grace to give before the object goes (None: remove at once)."""
         return None
 
+    def prepare_for_delete(self, obj: dict[str, Any]) -> None:
+        """Changes made when an object is marked for deletion (a namespace turns Terminating)."""
+
+    def finalizers_pending(self, obj: dict[str, Any]) -> bool:
+        """Whether something must still happen before a deleted object can go: its finalizers."""
+        return bool(obj["metadata"].get("finalizers"))
+
+    def validate_status_update(self, new: dict[str, Any], old: dict[str, Any]) -> list[FieldError]:
+        return []
+
     def field_values(self, obj: dict[str, Any]) -> dict[str, str]:
         """What fieldSelector can match on for this resource."""
         md = obj["metadata"]
@@ -112,7 +124,7 @@ class StatusStrategy(Strategy):
         new["metadata"] = md
 
     def validate_update(self, new: dict[str, Any], old: dict[str, Any]) -> list[FieldError]:
-        return self.parent.validate_status_update(new, old) if hasattr(self.parent, "validate_status_update") else []
+        return self.parent.validate_status_update(new, old)
 
     def field_values(self, obj: dict[str, Any]) -> dict[str, str]:
         return self.parent.field_values(obj)

@@ -30,6 +30,8 @@ class Subresource:
     verbs: tuple[str, ...]
     group: str = ""  # of the kind it speaks, when not the parent's (Scale: autoscaling)
     version: str = "v1"
+    #: the update hooks of a writable subresource with its own rules (namespaces/finalize)
+    strategy: Strategy | None = None
 
 
 STATUS = Subresource("status", "", ("get", "patch", "update"))
@@ -60,7 +62,8 @@ class Entry:
 
 TABLE: tuple[Entry, ...] = (
     Entry(rs.NAMESPACES, namespaces.NamespaceStrategy(), printers.NAMESPACE,
-          (STATUS, Subresource("finalize", "Namespace", ("update",)))),
+          (STATUS, Subresource("finalize", "Namespace", ("update",),
+                                                    strategy=namespaces.NamespaceFinalizeStrategy()))),
     Entry(rs.PODS, pods.PodStrategy(), printers.POD,
           (STATUS, Subresource("binding", "Binding", ("create",)),
            Subresource("log", "Pod", ("get",)), Subresource("eviction", "Eviction", ("create",), "policy"),
