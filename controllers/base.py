@@ -16,6 +16,7 @@ wait for in ``self.informers``. Tests call ``sync`` directly.
 
 from __future__ import annotations
 
+import abc
 import asyncio
 import logging
 from collections.abc import Iterable
@@ -28,7 +29,7 @@ from minik8s.workqueue import ShutDown, WorkQueue
 log = logging.getLogger(__name__)
 
 
-class Controller:
+class Controller(abc.ABC):
     """Queue + workers around an abstract ``sync(key)``."""
 
     #: the name used in logs, the workqueue and ``--controllers``
@@ -57,8 +58,9 @@ class Controller:
 
     # -- running ------------------------------------------------------------------------------
 
-    async def sync(self, key: str) -> None:  # pragma: no cover - abstract
-        raise NotImplementedError
+    @abc.abstractmethod
+    async def sync(self, key: str) -> None:
+        """Bring the world in line with the object ``key``; raise to be retried."""
 
     async def wait_for_caches(self, informers: Iterable[Informer] | None = None) -> None:
         infs = list(self.informers if informers is None else informers)
