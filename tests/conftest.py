@@ -119,6 +119,30 @@ class ApiServer:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
+    @property
+    def kubeconfig(self) -> Path:
+        """A kubeconfig (context ``minik8s``) with the credentials tests use for this server.
+
+        Tests reach an apiserver only through this file, ``http()`` or ``client()``: how a
+        client connects and authenticates is decided here, once.
+        """
+        path = self.log_path.parent / "kubeconfig"
+        if not path.exists():
+            from minik8s.client import kubeconfig
+
+            kubeconfig.write(str(path), self.url)
+        return path
+
+    def http(self, **kwargs: Any) -> httpx.Client:
+        """A synchronous httpx client for this server (base URL and credentials set)."""
+        return httpx.Client(base_url=self.url, **kwargs)
+
+    def client(self, **kwargs: Any) -> Any:
+        """minik8s' async ``ApiClient`` for this server (credentials from ``kubeconfig``)."""
+        from minik8s.client.rest import ApiClient
+
+        return ApiClient.from_kubeconfig(str(self.kubeconfig), **kwargs)
+
     def start(self, *, timeout: float = 30.0) -> None:
         cmd = [sys.executable, "-m", "apiserver.main", "--data-dir", str(self.data_dir),
                "--port", str(self.port), *self.extra_args]
@@ -193,6 +217,13 @@ def apiserver_process(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ApiS
 def apiserver(apiserver_process: ApiServer) -> str:
     """Base URL of the session's apiserver, e.g. ``http://127.0.0.1:41234``."""
     return apiserver_process.url
+
+
+@pytest.fixture(scope="session")
+def api_http(apiserver_process: ApiServer) -> Iterator[httpx.Client]:
+    """A synchronous httpx client on the session's apiserver, with the tests' credentials."""
+    with apiserver_process.http() as client:
+        yield client
 
 
 # --- kubectl --------------------------------------------------------------------------------
