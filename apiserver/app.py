@@ -28,6 +28,7 @@ from minik8s.api import resources as rs
 
 from apiserver import discovery, errors, kubernetes_service, managedfields, openapi, printers, version
 from apiserver.allocators import ServiceAllocator
+from apiserver.storageclass_admission import DefaultStorageClass
 from apiserver.registry import table as registry
 from apiserver.registry.table import Entry
 from apiserver.rest import ListOptions, RestStorage, storage_key
@@ -110,7 +111,8 @@ class ApiServer:
         self.port = port
         self.cache = WatchCache(storage)
         self.services = ServiceAllocator()
-        self.rest = RestStorage(storage, self.cache, hooks={rs.SERVICES: self.services})
+        self.rest = RestStorage(storage, self.cache, hooks={rs.SERVICES: self.services,
+                                                            rs.PERSISTENTVOLUMECLAIMS: DefaultStorageClass(self.cache)})
         self.subresources = Subresources(self.rest)
         self.ready = False
 

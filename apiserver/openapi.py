@@ -35,6 +35,8 @@ PACKAGES: dict[str, str] = {
     "minik8s.api.apps": "io.k8s.api.apps.v1",
     "minik8s.api.coordination": "io.k8s.api.coordination.v1",
     "minik8s.api.autoscaling": "io.k8s.api.autoscaling.v1",
+    "minik8s.api.volumes": "io.k8s.api.core.v1",
+    "minik8s.api.storage": "io.k8s.api.storage.v1",
 }
 
 _PATCH_TYPES = ("application/apply-patch+yaml", "application/json-patch+json",

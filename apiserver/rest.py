@@ -113,7 +113,9 @@ def _pydantic_errors(exc: pydantic.ValidationError) -> list[FieldError]:
                 path += ("." if path else "") + str(part)
         value = e.get("input")
         shown = f'"{value}"' if isinstance(value, str) else orjson.dumps(value).decode() if _jsonable(value) else str(value)
-        out.append(FieldError(path, "FieldValueInvalid", f"Invalid value: {shown}: {e['msg']}"))
+        # A ValueError raised by a model (a malformed quantity) carries Kubernetes' own text.
+        msg = e["msg"].removeprefix("Value error, ")
+        out.append(FieldError(path, "FieldValueInvalid", f"Invalid value: {shown}: {msg}"))
     return out
 
 

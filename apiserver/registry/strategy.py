@@ -85,6 +85,9 @@ class Strategy:
     def validate_status_update(self, new: dict[str, Any], old: dict[str, Any]) -> list[FieldError]:
         return []
 
+    def prepare_for_status_update(self, new: dict[str, Any], old: dict[str, Any]) -> None:
+        """Changes the server makes to a ``/status`` write (a volume's phase transition time)."""
+
     def field_values(self, obj: dict[str, Any]) -> dict[str, str]:
         """What fieldSelector can match on for this resource."""
         md = obj["metadata"]
@@ -122,6 +125,7 @@ class StatusStrategy(Strategy):
                 md.pop(k, None)
         md["resourceVersion"] = md_new.get("resourceVersion")
         new["metadata"] = md
+        self.parent.prepare_for_status_update(new, old)
 
     def validate_update(self, new: dict[str, Any], old: dict[str, Any]) -> list[FieldError]:
         return self.parent.validate_status_update(new, old)

@@ -15,8 +15,8 @@ from minik8s.api import resources as rs
 from minik8s.api.resources import ResourceType
 from minik8s.api.schema import MODELS
 
-from apiserver import discovery, printers
-from apiserver.registry import namespaces, nodes, pods, services, simple, workloads
+from apiserver import discovery, printers, printers_storage
+from apiserver.registry import namespaces, nodes, pods, services, simple, volumes, workloads
 from apiserver.registry.strategy import StatusStrategy, Strategy
 
 # Every verb a plain resource supports (discovery lists them).
@@ -80,6 +80,10 @@ TABLE: tuple[Entry, ...] = (
           (STATUS, Subresource("scale", "Scale", ("get", "patch", "update"), "autoscaling"))),
     Entry(rs.LEASES, simple.LeaseStrategy(), printers.LEASE),
     Entry(rs.ENDPOINTSLICES, simple.EndpointSliceStrategy(), printers.ENDPOINTSLICE),
+    Entry(rs.PERSISTENTVOLUMES, volumes.PersistentVolumeStrategy(), printers_storage.PERSISTENT_VOLUME, (STATUS,)),
+    Entry(rs.PERSISTENTVOLUMECLAIMS, volumes.PersistentVolumeClaimStrategy(),
+          printers_storage.PERSISTENT_VOLUME_CLAIM, (STATUS,)),
+    Entry(rs.STORAGECLASSES, volumes.StorageClassStrategy(), printers_storage.STORAGE_CLASS),
 )
 
 _STATUS_STRATEGIES = {e.type: StatusStrategy(e.strategy) for e in TABLE}

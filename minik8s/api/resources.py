@@ -70,10 +70,14 @@ DEPLOYMENTS = ResourceType("apps", "v1", "Deployment", "deployments", True, ("de
 REPLICASETS = ResourceType("apps", "v1", "ReplicaSet", "replicasets", True, ("rs",), _ALL)
 LEASES = ResourceType("coordination.k8s.io", "v1", "Lease", "leases", True)
 ENDPOINTSLICES = ResourceType("discovery.k8s.io", "v1", "EndpointSlice", "endpointslices", True)
+PERSISTENTVOLUMES = ResourceType("", "v1", "PersistentVolume", "persistentvolumes", False, ("pv",))
+PERSISTENTVOLUMECLAIMS = ResourceType("", "v1", "PersistentVolumeClaim", "persistentvolumeclaims", True, ("pvc",))
+STORAGECLASSES = ResourceType("storage.k8s.io", "v1", "StorageClass", "storageclasses", False, ("sc",))
 
 ALL: tuple[ResourceType, ...] = (
     NAMESPACES, PODS, NODES, SERVICES, ENDPOINTS, CONFIGMAPS, SECRETS, EVENTS,
     DEPLOYMENTS, REPLICASETS, LEASES, ENDPOINTSLICES,
+    PERSISTENTVOLUMES, PERSISTENTVOLUMECLAIMS, STORAGECLASSES,
 )
 
 BY_PLURAL: dict[tuple[str, str], ResourceType] = {(r.group, r.plural): r for r in ALL}
