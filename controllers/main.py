@@ -158,6 +158,31 @@ def _new_servicelb(ctx: ControllerContext) -> Controller:
     return ServiceLBController(ctx.client, ctx.informers)
 
 
+def _new_pv_binder(ctx: ControllerContext) -> Controller:
+    from controllers.pv_binder import PersistentVolumeBinder
+
+    return PersistentVolumeBinder(ctx.client, ctx.informers, recorder=ctx.recorder("persistentvolume-controller"))
+
+
+def _new_pvc_protection(ctx: ControllerContext) -> Controller:
+    from controllers.pvc_protection import PVCProtectionController
+
+    return PVCProtectionController(ctx.client, ctx.informers)
+
+
+def _new_pv_protection(ctx: ControllerContext) -> Controller:
+    from controllers.pv_protection import PVProtectionController
+
+    return PVProtectionController(ctx.client, ctx.informers)
+
+
+def _new_local_path_provisioner(ctx: ControllerContext) -> Controller:
+    from controllers.localpath_provisioner import LocalPathProvisioner
+    from minik8s import localpath
+
+    return LocalPathProvisioner(ctx.client, ctx.informers, recorder=ctx.recorder(localpath.PROVISIONER))
+
+
 CONTROLLERS: dict[str, Registration] = {
     "replicaset": Registration(_new_replicaset, "concurrent-replicaset-syncs", 5,
                                aliases=("replicaset-controller",)),
@@ -175,6 +200,14 @@ CONTROLLERS: dict[str, Registration] = {
     "endpointslice": Registration(_new_endpointslice, "concurrent-service-endpoint-syncs", 5,
                                   aliases=("endpointslice-controller",)),
     "servicelb": Registration(_new_servicelb, "concurrent-servicelb-syncs", 2, aliases=("service-lb-controller",)),
+    # Persistent storage (issue 10): binding, protection finalizers, the local-path provisioner.
+    "persistentvolume-binder": Registration(_new_pv_binder, "concurrent-persistentvolume-binder-syncs", 5,
+                                            aliases=("persistentvolume-binder-controller",)),
+    "pvc-protection": Registration(_new_pvc_protection, "concurrent-pvc-protection-syncs", 2,
+                                   aliases=("persistentvolumeclaim-protection-controller",)),
+    "pv-protection": Registration(_new_pv_protection, "concurrent-pv-protection-syncs", 2,
+                                  aliases=("persistentvolume-protection-controller",)),
+    "local-path-provisioner": Registration(_new_local_path_provisioner, "concurrent-local-path-provisioner-syncs", 5),
 }
 
 

@@ -28,6 +28,7 @@ from minik8s.client.informer import Informer
 
 from kubelet import hostinfo
 from kubelet.config import KubeletConfig
+from kubelet.localpath import LocalPathVolumes
 from kubelet.netservices import NetworkOptions, NodeNetworkServices
 from kubelet.node import NodeAgent
 from kubelet.pod_workers import DONE, PodWorkers, SyncResult
@@ -69,6 +70,9 @@ class Kubelet:
         self.net = NodeNetworkServices(client, runtime, node_name=node_name, options=NetworkOptions(
             cluster_cidr=config.cluster_cidr, cluster_dns=config.cluster_dns, cluster_domain=config.cluster_domain,
             proxy=not config.disable_proxy, dns=not config.disable_dns)) if runtime_name == "docker" else None
+        # local-path volumes of this node's disk: real nodes only, as the pod network.
+        self.local_path = LocalPathVolumes(client, node_name=node_name, node_root=config.node_root(node_name)) \
+            if runtime_name == "docker" else None
         self.syncer = PodSyncer(
             node=NodeFacts(name=node_name, host_ip=host_ip, root=config.node_root(node_name)),
             runtime=runtime, client=client, recorder=self.recorder, probes=self.probes,
@@ -90,6 +94,8 @@ class Kubelet:
         await self.agent.register()
         if self.net is not None:
             self._tasks.append(asyncio.create_task(self.net.run(), name=f"network {self.node_name}"))
+        if self.local_path is not None:
+            self._tasks.append(asyncio.create_task(self.local_path.run(), name=f"local-path {self.node_name}"))
         self.syncer.node.allocatable = self.agent.allocatable_numbers()
         self.informer.add_handler(on_add=self._on_add, on_update=self._on_update, on_delete=self._on_delete)
         self._tasks.append(asyncio.create_task(self.informer.run(), name=f"pods informer {self.node_name}"))

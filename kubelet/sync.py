@@ -206,7 +206,8 @@ class PodSyncer:
         try:
             p.volumes = await vols.prepare_volumes(pod, node_root=self.node.root, client=self.client)
         except (vols.VolumeError, OSError) as e:
-            self.recorder.event(pod, WARNING, "FailedMount", f"MountVolume.SetUp failed: {e}")
+            self.recorder.event(pod, WARNING, "FailedMount", getattr(e, "event_message", None)
+                                or f"MountVolume.SetUp failed: {e}")
             self._all_waiting(pod, p, "ContainerCreating", "")
             p.after(_RETRY_S)
             return None
@@ -332,7 +333,7 @@ class PodSyncer:
                 host_ip=self.node.host_ip, node_allocatable=self.node.allocatable, mounts=mounts,
                 client=self.client, service_env=service_env)
         except vols.VolumeError as e:
-            self.recorder.event(pod, WARNING, "FailedMount", f"MountVolume.SetUp failed: {e}")
+            self.recorder.event(pod, WARNING, "FailedMount", e.event_message or f"MountVolume.SetUp failed: {e}")
             p.waiting[name] = ("CreateContainerConfigError", str(e))
             p.after(_RETRY_S)
             return

@@ -2,8 +2,9 @@
 
 Supported sources: ``emptyDir`` (a directory under the pod's dir, gone with the pod),
 ``hostPath`` (with its ``type`` checks and the *OrCreate kinds), ``configMap`` and ``secret``
-(their keys written as files, mounted read-only, read through the REST client), and
-``downwardAPI`` (metadata fields as files). Layout, as the kubelet's:
+(their keys written as files, mounted read-only, read through the REST client),
+``downwardAPI`` (metadata fields as files), and ``persistentVolumeClaim`` (the bound volume's
+directory, :mod:`kubelet.claims`). Layout, as the kubelet's:
 ``<node-root>/pods/<uid>/volumes/kubernetes.io~<kind>/<name>``. File I/O runs in a thread.
 A volume that cannot be set up raises :class:`VolumeError` (the pod's FailedMount event).
 """
@@ -27,6 +28,9 @@ __all__ = ["VolumeError", "HostVolume", "prepare_volumes", "mounts_for", "remove
 
 class VolumeError(Exception):
     """Raised when a volume cannot be prepared (missing ConfigMap, bad hostPath type)."""
+
+    #: the FailedMount event's text when it is not ``MountVolume.SetUp failed: <error>``
+    event_message: str | None = None
 
 
 @dataclass(frozen=True)
@@ -56,7 +60,7 @@ async def prepare_volumes(pod: dict, *, node_root: str, client) -> dict[str, Hos
             out[name] = HostVolume(path)
         elif "hostPath" in vol:
             hp = vol["hostPath"] or {}
-            await asyncio.to_thread(_check_host_path, hp.get("path") or "", hp.get("type") or "")
+            await asyncio.to_thread(check_host_path, hp.get("path") or "", hp.get("type") or "")
             out[name] = HostVolume(hp["path"])
         elif "configMap" in vol:
             src = vol["configMap"] or {}
@@ -78,6 +82,9 @@ async def prepare_volumes(pod: dict, *, node_root: str, client) -> dict[str, Hos
             await asyncio.to_thread(_write_files, path, _select(files, src, "Secret"),
                                     src.get("defaultMode", 0o644))
             out[name] = HostVolume(path, read_only=True)
+        elif "persistentVolumeClaim" in vol:
+            from kubelet import claims  # claims builds on this module's HostVolume
+            out[name] = await claims.claim_volume(client, md["namespace"], name, vol["persistentVolumeClaim"] or {})
         elif "downwardAPI" in vol:
             src = vol["downwardAPI"] or {}
             files = {item["path"]: _downward(pod, (item.get("fieldRef") or {}).get("fieldPath", "")).encode()
@@ -150,7 +157,7 @@ def _mkdir(path: str, mode: int) -> None:
     os.chmod(path, mode)  # umask must not narrow an emptyDir every container user may write
 
 
-def _check_host_path(path: str, kind: str) -> None:
+def check_host_path(path: str, kind: str) -> None:
     if not path or not os.path.isabs(path):
         raise VolumeError(f"hostPath {path!r} must be an absolute path")
     if kind == "DirectoryOrCreate":

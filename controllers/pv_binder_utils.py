@@ -1,0 +1,146 @@
+"""Pure functions of the volume binder: what class a claim asks for, whether a volume
+satisfies a claim, and which volume a claim gets (Kubernetes'
+``pkg/controller/volume/persistentvolume/util`` and ``FindMatchingVolume``).
+
+A claim is matched to the *smallest* volume that has its class, every access mode it asks
+for, its volume mode, at least its requested storage and the labels its selector wants, and
+that is not bound to another claim nor being deleted. A volume pre-bound to the claim
+(``spec.claimRef`` naming it) wins over any other. Under ``WaitForFirstConsumer`` a volume is
+only chosen once the claim's pod has a node, and then only if the volume's node affinity
+admits that node.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from minik8s import labels, quantity
+from minik8s.api import volumes as vol_api
+from minik8s.nodeselector import NodeView, selector_matcher
+
+_BETA_CLASS_ANNOTATION = "volume.beta.kubernetes.io/storage-class"
+
+
+def storage_of(resources: Mapping[str, Any] | None) -> int:
+    """The ``storage`` amount of a ResourceList in bytes (0 when absent)."""
+    value = (resources or {}).get("storage")
+    return quantity.parse_bytes(value) if value is not None else 0
+
+
+def requested_storage(pvc: Mapping[str, Any]) -> int:
+    return storage_of(((pvc.get("spec") or {}).get("resources") or {}).get("requests"))
+
+
+def capacity(pv: Mapping[str, Any]) -> int:
+    return storage_of((pv.get("spec") or {}).get("capacity"))
+
+
+def storage_class(obj: Mapping[str, Any]) -> str:
+    """The class of a volume or claim: the beta annotation, else ``spec.storageClassName``."""
+    ann = (obj.get("metadata") or {}).get("annotations") or {}
+    if _BETA_CLASS_ANNOTATION in ann:
+        return ann[_BETA_CLASS_ANNOTATION]
+    return (obj.get("spec") or {}).get("storageClassName") or ""
+
+
+def claim_key(pvc: Mapping[str, Any]) -> str:
+    md = pvc.get("metadata") or {}
+    return f"{md.get('namespace')}/{md.get('name')}"
+
+
+def claim_ref_key(pv: Mapping[str, Any]) -> str | None:
+    """``namespace/name`` of the claim a volume's ``claimRef`` names, None when unset."""
+    ref = (pv.get("spec") or {}).get("claimRef")
+    if not ref:
+        return None
+    return f"{ref.get('namespace') or ''}/{ref.get('name') or ''}"
+
+
+def is_bound_to(pv: Mapping[str, Any], pvc: Mapping[str, Any]) -> bool:
+    """The volume's claimRef names this claim (``IsVolumeBoundToClaim``): same namespace and
+    name, and the same uid unless the claimRef has none yet (pre-bound by a person)."""
+    ref = (pv.get("spec") or {}).get("claimRef")
+    if not ref:
+        return False
+    md = pvc.get("metadata") or {}
+    if ref.get("name") != md.get("name") or ref.get("namespace") != md.get("namespace"):
+        return False
+    return not ref.get("uid") or ref.get("uid") == md.get("uid")
+
+
+def mismatch(pv: Mapping[str, Any], pvc: Mapping[str, Any]) -> str | None:
+    """Why ``pv`` cannot satisfy ``pvc`` (``checkVolumeSatisfyClaim``'s words), None if it can."""
+    pv_spec, pvc_spec = pv.get("spec") or {}, pvc.get("spec") or {}
+    if capacity(pv) < requested_storage(pvc):
+        return "requested PV is too small"
+    if storage_class(pv) != storage_class(pvc):
+        return "storageClassName does not match"
+    if (pv_spec.get("volumeMode") or "Filesystem") != (pvc_spec.get("volumeMode") or "Filesystem"):
+        return "incompatible volumeMode"
+    have = set(pv_spec.get("accessModes") or ())
+    if not set(pvc_spec.get("accessModes") or ()) <= have:
+        return "incompatible accessMode"
+    return None
+
+
+def node_affinity_admits(pv: Mapping[str, Any], node: NodeView) -> bool:
+    """Whether the volume's ``nodeAffinity.required`` admits ``node`` (no affinity: any node)."""
+    required = ((pv.get("spec") or {}).get("nodeAffinity") or {}).get("required")
+    if required is None:
+        return True
+    return selector_matcher(required)(node)
+
+
+def find_best_volume(pvc: Mapping[str, Any], volumes: Iterable[Mapping[str, Any]], *,
+                     node: NodeView | None = None, delay_binding: bool = False) -> Mapping[str, Any] | None:
+    """The volume ``pvc`` should bind to, or None (``FindMatchingVolume``).
+
+    ``delay_binding``: the claim's class waits for its first consumer, so with no ``node``
+    only a volume pre-bound to the claim may be chosen."""
+    spec = pvc.get("spec") or {}
+    want = requested_storage(pvc)
+    selector = spec.get("selector")
+    try:
+        sel = labels.from_label_selector(selector) if selector is not None else None
+    except ValueError:
+        return None
+    best: Mapping[str, Any] | None = None
+    for pv in volumes:
+        md = pv.get("metadata") or {}
+        if md.get("deletionTimestamp"):
+            continue
+        if node is not None and not node_affinity_admits(pv, node):
+            continue
+        if is_bound_to(pv, pvc):
+            if mismatch(pv, pvc) is None:
+                return pv  # pre-bound: nothing else is considered
+            continue
+        if node is None and delay_binding:
+            continue  # the scheduler's choice of node comes first
+        if (pv.get("spec") or {}).get("claimRef"):
+            continue  # someone else's
+        if sel is not None and not sel.matches(md.get("labels") or {}):
+            continue
+        if mismatch(pv, pvc) is not None:
+            continue
+        if best is None or (capacity(pv), md.get("name", "")) < (capacity(best), best["metadata"].get("name", "")):
+            best = pv
+    return best
+
+
+def claim_ref(pvc: Mapping[str, Any]) -> dict[str, Any]:
+    """The ``spec.claimRef`` a volume bound to ``pvc`` carries."""
+    md = pvc.get("metadata") or {}
+    return {"kind": "PersistentVolumeClaim", "namespace": md.get("namespace"), "name": md.get("name"),
+            "uid": md.get("uid"), "apiVersion": "v1", "resourceVersion": md.get("resourceVersion")}
+
+
+def bound_claim_status(pvc: Mapping[str, Any], pv: Mapping[str, Any]) -> dict[str, Any]:
+    """The status of a claim bound to ``pv``: Bound, with the volume's modes and capacity."""
+    status = dict(pvc.get("status") or {})
+    pv_spec = pv.get("spec") or {}
+    status["phase"] = vol_api.CLAIM_BOUND
+    status["accessModes"] = list(pv_spec.get("accessModes") or [])
+    status["capacity"] = dict(pv_spec.get("capacity") or {})
+    return status

@@ -1,0 +1,93 @@
+"""The node's half of local-path storage (the contract is :mod:`minik8s.localpath`).
+
+On start it advertises the node's volume directory (``<node data dir>/local-path``) with the
+Node annotation the provisioner reads. Then it watches the PersistentVolumes provisioned for
+this node; when one is deleted (its claim released it under reclaim ``Delete``) it removes the
+volume's directory and then the cleanup finalizer, so the volume object goes only once its
+data is gone. Only a directory directly under this node's volume directory is ever removed.
+Real (Docker) nodes run this; hollow nodes have no disk to clean.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import logging
+import os
+import shutil
+
+from minik8s import errors, localpath
+from minik8s.api import volumes as v
+from minik8s.api.resources import NODES, PERSISTENTVOLUMES
+from minik8s.client.informer import Informer
+
+__all__ = ["LocalPathVolumes"]
+
+log = logging.getLogger(__name__)
+
+
+class LocalPathVolumes:
+    def __init__(self, client, *, node_name: str, node_root: str) -> None:
+        self.client = client
+        self.node_name = node_name
+        self.base = localpath.node_dir(node_root)
+        self.informer = Informer(client, PERSISTENTVOLUMES)
+        self._wake = asyncio.Event()
+
+    def _mine(self, pv: dict) -> bool:
+        return ((pv["metadata"].get("annotations") or {}).get(v.ANN_PROVISIONED_BY) == localpath.PROVISIONER
+                and localpath.node_of(pv) == self.node_name)
+
+    async def run(self) -> None:
+        await asyncio.to_thread(os.makedirs, self.base, 0o755, True)
+        await self._advertise()
+        self.informer.add_handler(on_add=self._changed, on_update=lambda old, cur: self._changed(cur), on_delete=None)
+        task = asyncio.create_task(self.informer.run(), name=f"local-path volumes {self.node_name}")
+        try:
+            while True:
+                await self._wake.wait()
+                self._wake.clear()
+                for pv in self.informer.store.list():
+                    if self._mine(pv) and pv["metadata"].get("deletionTimestamp"):
+                        await self.clean(pv)
+        finally:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+
+    def _changed(self, pv: dict) -> None:
+        if pv["metadata"].get("deletionTimestamp"):
+            self._wake.set()
+
+    async def _advertise(self) -> None:
+        for attempt in range(60):
+            try:
+                await self.client.patch(NODES, self.node_name, {"metadata": {"annotations": {
+                    localpath.ANN_NODE_DIR: self.base}}})
+                return
+            except errors.MiniK8sError as e:
+                if attempt == 0:
+                    log.warning("node %s: cannot advertise its local-path directory yet: %s", self.node_name, e)
+                await asyncio.sleep(1.0)
+
+    async def clean(self, pv: dict) -> None:
+        """Remove a deleted volume's directory, then its cleanup finalizer."""
+        md = pv["metadata"]
+        if localpath.CLEANUP_FINALIZER not in (md.get("finalizers") or ()):
+            return
+        path = ((pv.get("spec") or {}).get("hostPath") or {}).get("path") or ""
+        if os.path.dirname(os.path.normpath(path)) != os.path.normpath(self.base):
+            log.warning("volume %s: %r is not a directory of this node's local-path dir %s; not removing it",
+                        md["name"], path, self.base)
+        else:
+            await asyncio.to_thread(shutil.rmtree, path, True)
+            log.info("volume %s deleted: removed %s", md["name"], path)
+        updated = copy.deepcopy(pv)
+        updated.setdefault("kind", "PersistentVolume")
+        updated.setdefault("apiVersion", "v1")
+        updated["metadata"]["finalizers"] = [f for f in md["finalizers"] if f != localpath.CLEANUP_FINALIZER]
+        try:
+            await self.client.update(PERSISTENTVOLUMES, updated)
+        except errors.NotFound:
+            pass
+        except errors.Conflict:
+            self._wake.set()  # changed meanwhile: look again
