@@ -24,7 +24,7 @@ import asyncio
 import copy
 import logging
 
-from controllers import pv_binder_utils as util
+from minik8s import volumebinding as util
 from controllers.base import Controller
 from minik8s import errors, localpath
 from minik8s.api import volumes as v

@@ -5,7 +5,7 @@ One queue holds two kinds of key: ``pvc:<namespace>/<name>`` and ``pv:<name>``.
 
 Claims (``sync_claim``):
 
-* unbound: bind to the best matching volume (:func:`pv_binder_utils.find_best_volume`): the
+* unbound: bind to the best matching volume (:func:`minik8s.volumebinding.find_best_volume`): the
   volume gets ``claimRef`` and phase Bound, then the claim gets ``volumeName``,
   ``pv.kubernetes.io/bind-completed`` and status Bound with the volume's modes and capacity.
   ``pv.kubernetes.io/bound-by-controller`` marks each side the binder filled in itself.
@@ -32,7 +32,7 @@ from __future__ import annotations
 import copy
 import logging
 
-from controllers import pv_binder_utils as util
+from minik8s import volumebinding as util
 from controllers.base import Controller, tombstone_safe
 from minik8s import errors
 from minik8s.api import storage as storage_api

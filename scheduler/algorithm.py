@@ -30,7 +30,7 @@ from typing import Any
 from scheduler.framework import CycleState, FilterPlugin, NodeCheck, NodeInfo, PodInfo, Rejection, ScorePlugin
 from scheduler.plugins import (
     BalancedAllocation, NodeAffinity, NodeName, NodePorts, NodeReady, NodeResourcesFit, NodeUnschedulable,
-    SelectorSpread, TaintToleration,
+    SelectorSpread, TaintToleration, VolumeBinding,
 )
 
 __all__ = [
@@ -77,10 +77,12 @@ def _histogram(reasons: Mapping[str, int]) -> str:
 class FitError(SchedulingError):
     """No node passed the filters. ``statuses`` says why each node failed."""
 
-    def __init__(self, *, num_all_nodes: int, statuses: Mapping[str, Rejection], post_filter_msg: str = "") -> None:
+    def __init__(self, *, num_all_nodes: int, statuses: Mapping[str, Rejection], post_filter_msg: str = "",
+                 pre_filter_msg: str = "") -> None:
         self.num_all_nodes = num_all_nodes
         self.statuses = dict(statuses)
         self.post_filter_msg = post_filter_msg
+        self.pre_filter_msg = pre_filter_msg
         super().__init__(self._message())
 
     @property
@@ -98,7 +100,9 @@ class FitError(SchedulingError):
     def _message(self) -> str:
         msg = f"0/{self.num_all_nodes} nodes are available:"
         counts = self.reason_counts()
-        if counts:
+        if self.pre_filter_msg:
+            msg += f" {self.pre_filter_msg}."
+        elif counts:
             msg += f" {_histogram(counts)}."
         if self.post_filter_msg:
             msg += f" {self.post_filter_msg}"
@@ -153,7 +157,15 @@ class Algorithm:
             raise NoNodesAvailableError()
 
         state = CycleState()
-        checks = [c for c in (f.pre_filter(state, pod) for f in self.filters) if c is not None]
+        checks = []
+        for f in self.filters:
+            check = f.pre_filter(state, pod)
+            if isinstance(check, Rejection):  # no node can take it: every node fails alike
+                statuses = {node.name: check for node in nodes}
+                raise FitError(num_all_nodes=n, statuses=statuses, pre_filter_msg=check.reasons[0],
+                               post_filter_msg=preemption_message(pod, n, statuses))
+            if check is not None:
+                checks.append(check)
         feasible, statuses, processed = self._find_feasible(checks, nodes, num_feasible_nodes_to_find(
             n, self.percentage_of_nodes_to_score))
         self._next_start = (self._next_start + processed) % n
@@ -222,7 +234,7 @@ def default_algorithm(*, percentage_of_nodes_to_score: int = 0, rng: random.Rand
     affinity = NodeAffinity()
     fit = NodeResourcesFit()
     return Algorithm(
-        filters=[NodeUnschedulable(), NodeName(), taints, NodeReady(), affinity, NodePorts(), fit],
+        filters=[NodeUnschedulable(), NodeName(), taints, NodeReady(), affinity, NodePorts(), fit, VolumeBinding()],
         scorers=[(taints, 3), (affinity, 2), (fit, 1), (SelectorSpread(), 2), (BalancedAllocation(), 1)],
         percentage_of_nodes_to_score=percentage_of_nodes_to_score,
         rng=rng,

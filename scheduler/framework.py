@@ -13,7 +13,8 @@ Picture (one scheduling cycle, :mod:`scheduler.algorithm`)::
   removing a pod updates the totals in O(pod), never by recounting. Kubernetes' ``NodeInfo``.
 * A filter plugin's ``pre_filter`` runs once per cycle and returns the check to run on each
   node — a closure over what it derived from the pod — or ``None`` when the pod gives it
-  nothing to check (Kubernetes' PreFilter ``Skip``). A check returns ``None`` when the node
+  nothing to check (Kubernetes' PreFilter ``Skip``), or a :class:`Rejection` when no node
+  can take the pod at all (PreFilter ``Unschedulable``: a claim that does not exist). A check returns ``None`` when the node
   passes, else a :class:`Rejection` carrying Kubernetes' reason strings.
 * A score plugin scores all feasible nodes in one call and returns them already normalised to
   0..:data:`MAX_NODE_SCORE` (Kubernetes' Score + NormalizeScore), or ``None`` to skip.
@@ -376,8 +377,10 @@ NodeCheck = Callable[[NodeInfo], Rejection | None]
 class FilterPlugin(Protocol):
     name: str
 
-    def pre_filter(self, state: CycleState, pod: PodInfo) -> NodeCheck | None:
-        """The check to run on each node for ``pod``; None when there is nothing to check."""
+    def pre_filter(self, state: CycleState, pod: PodInfo) -> NodeCheck | Rejection | None:
+        """The check to run on each node for ``pod``; None when there is nothing to check; a
+        Rejection when the pod fits no node whatever the node (Kubernetes' PreFilter saying
+        Unschedulable: its reason is the whole message, with no per-node count)."""
         ...
 
 

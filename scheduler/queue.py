@@ -94,6 +94,8 @@ NODE_ADD = ClusterEvent("NodeAdd")
 ASSIGNED_POD_DELETE = ClusterEvent("AssignedPodDelete", frozenset({NODE_RESOURCES_FIT, NODE_PORTS}))
 UNSCHEDULABLE_TIMEOUT_EVENT = ClusterEvent("UnschedulableTimeout")
 FORCE_ACTIVATE = ClusterEvent("ForceActivate")
+# A claim, volume or class changed: only pods the VolumeBinding plugin turned away can gain.
+VOLUME_CHANGE = ClusterEvent("PersistentVolumeChange", frozenset({"VolumeBinding"}))
 
 
 def _conditions(node: Mapping[str, Any]) -> dict[str, str]:

@@ -39,6 +39,8 @@ from minik8s.client.informer import SharedInformerFactory
 from scheduler import queue as q
 from scheduler.algorithm import Algorithm, FitError, SchedulingError, default_algorithm
 from scheduler.cache import SchedulerCache
+from scheduler.plugins import volume_binding
+from scheduler.volumes import PreBindError, VolumeListers
 
 __all__ = ["Scheduler", "DEFAULT_SCHEDULER_NAME", "POD_FIELD_SELECTOR"]
 
@@ -118,6 +120,11 @@ class Scheduler:
                                        on_delete=self._node_deleted)
         self.pod_informer.add_handler(on_add=self._pod_added, on_update=self._pod_updated,
                                       on_delete=self._pod_deleted)
+        # Claims, volumes and classes for the VolumeBinding plugin; their changes wake pods
+        # that failed on volumes.
+        self.volumes = VolumeListers(self.factory, on_change=lambda: self.queue.move_all_to_active_or_backoff(
+            q.VOLUME_CHANGE))
+        volume_binding.attach(self.algorithm.filters, self.volumes)
         self._binders: asyncio.Semaphore | None = None
         self._background: set[asyncio.Task] = set()
         self.scheduled = 0  # pods bound by this scheduler (for logs and benchmarks)
@@ -214,6 +221,20 @@ class Scheduler:
         }
         if not (qpi.pod.get("metadata") or {}).get("uid"):
             del binding["metadata"]["uid"]
+        try:
+            await self.volumes.pre_bind(self.client, qpi.pod, node_name)
+        except PreBindError as e:
+            self._release_binder()
+            self.cache.forget_pod(info.key)
+            self.queue.move_all_to_active_or_backoff(q.ASSIGNED_POD_DELETE)
+            self.recorder.event(_ref(qpi.pod), WARNING, "FailedScheduling",
+                                f'running PreBind plugin "VolumeBinding": {e}')
+            self.queue.add_backoff(qpi)
+            return
+        except BaseException:
+            self._release_binder()
+            self.cache.forget_pod(info.key)
+            raise
         try:
             await self.client.create_subresource(PODS, info.name, "binding", binding, namespace=info.namespace)
         except errors.MiniK8sError as e:

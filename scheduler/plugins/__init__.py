@@ -8,6 +8,7 @@ from scheduler.plugins.node_resources_fit import BalancedAllocation, NodeResourc
 from scheduler.plugins.node_unschedulable import NodeUnschedulable
 from scheduler.plugins.selector_spread import SelectorSpread
 from scheduler.plugins.taint_toleration import TaintToleration
+from scheduler.plugins.volume_binding import VolumeBinding
 
 __all__ = [
     "BalancedAllocation",
@@ -19,4 +20,5 @@ __all__ = [
     "NodeUnschedulable",
     "SelectorSpread",
     "TaintToleration",
+    "VolumeBinding",
 ]

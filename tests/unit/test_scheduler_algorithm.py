@@ -163,3 +163,25 @@ def test_window_skips_infeasible_nodes():
     result = default_algorithm().schedule(make_pod("p", cpu="2"), cache.nodes())
     assert result.node_name == "big"
     assert result.evaluated_nodes == 151
+
+
+def test_a_pre_filter_rejection_fails_every_node_with_one_message() -> None:
+    from scheduler.algorithm import Algorithm, FitError
+    from scheduler.framework import NodeInfo, Rejection
+
+    class NoClaim:
+        name = "VolumeBinding"
+
+        def pre_filter(self, state, pod):
+            return Rejection(('persistentvolumeclaim "x" not found',), plugin=self.name)
+
+    nodes = [NodeInfo("a", {"metadata": {"name": "a"}}), NodeInfo("b", {"metadata": {"name": "b"}})]
+    algo = Algorithm(filters=[NoClaim()], scorers=[])
+    try:
+        algo.schedule({"metadata": {"name": "p", "namespace": "d"}, "spec": {"containers": []}}, nodes)
+    except FitError as e:
+        assert str(e) == ('0/2 nodes are available: persistentvolumeclaim "x" not found. '
+                          "preemption: 0/2 nodes are available: 2 Preemption is not helpful for scheduling.")
+        assert e.unschedulable_plugins == {"VolumeBinding"}
+    else:
+        raise AssertionError("no FitError")

@@ -1,6 +1,7 @@
-"""Pure functions of the volume binder: what class a claim asks for, whether a volume
-satisfies a claim, and which volume a claim gets (Kubernetes'
-``pkg/controller/volume/persistentvolume/util`` and ``FindMatchingVolume``).
+"""Matching claims to volumes: what class a claim asks for, whether a volume satisfies a
+claim, and which volume a claim gets (Kubernetes' ``pkg/controller/volume/persistentvolume/util``
+and ``FindMatchingVolume``). Pure functions, shared by the volume binder (controller-manager)
+and the scheduler's VolumeBinding plugin, as Kubernetes shares them.
 
 A claim is matched to the *smallest* volume that has its class, every access mode it asks
 for, its volume mode, at least its requested storage and the labels its selector wants, and

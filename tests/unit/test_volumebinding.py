@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from controllers import pv_binder_utils as util
+from minik8s import volumebinding as util
 from minik8s.nodeselector import NodeView
 
 
