@@ -19,36 +19,28 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import orjson
-import yaml
 from fastapi import FastAPI
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
 from minik8s.api import resources as rs
 
-from apiserver import discovery, errors, kubernetes_service, managedfields, openapi, printers, version
+from apiserver import bodies, discovery, errors, kubernetes_service, managedfields, openapi, params, printers, version
 from apiserver.allocators import ServiceAllocator
 from apiserver.storageclass_admission import DefaultStorageClass
 from apiserver.registry import table as registry
 from apiserver.registry.table import Entry
-from apiserver.rest import ListOptions, RestStorage, storage_key
+from apiserver.rest import ListOptions, RestStorage, parse_resource_version, storage_key
 from apiserver.storage.interface import Compacted, Storage
 from apiserver.subresources import Subresources
 from apiserver.watchcache import CacheEvent, WatchCache, Watcher, decode
 
 log = logging.getLogger(__name__)
 
-MAX_BODY = 3 * 1024 * 1024
 JSON = "application/json"
-_TRUE = frozenset(("1", "t", "T", "true", "True", "TRUE"))
 BOOKMARK_INTERVAL = 5.0
 # Allocations between young collections (CPython's default is 700). See tune_gc().
 GC_GEN0_THRESHOLD = 20_000
-
-
-def go_bool(v: str | None) -> bool:
-    """Query booleans as Go's strconv.ParseBool reads them."""
-    return v in _TRUE
 
 
 @dataclasses.dataclass(slots=True)
@@ -83,18 +75,20 @@ def parse_path(group: str, version_: str, parts: list[str]) -> RequestInfo | Non
     sub = parts[2] if len(parts) > 2 else None
     if sub is not None and entry.subresource(sub) is None:
         return None
-    if name == "":
+    if name == "" or ns == "":  # /namespaces//pods names no namespace: not "all of them"
         return None
     return RequestInfo(entry, ns, name, sub, watch)
 
 
 def status_response(err: errors.StatusError) -> Response:
-    return Response(orjson.dumps(err.status()), status_code=err.code, media_type=JSON)
+    return Response(err.encoded(), status_code=err.code, media_type=JSON)
 
 
 def json_response(body: Any, code: int = 200, warnings: list[str] | None = None) -> Response:
-    headers = {"Warning": ", ".join(f'299 - "{w}"' for w in warnings)} if warnings else None
-    return Response(orjson.dumps(body), status_code=code, media_type=JSON, headers=headers)
+    response = Response(orjson.dumps(body), status_code=code, media_type=JSON)
+    if warnings:
+        response.raw_headers.append((b"warning", bodies.warning_header(warnings)))
+    return response
 
 
 def wants_table(request: Request) -> bool:
@@ -144,30 +138,8 @@ class ApiServer:
     # ---- request plumbing ---------------------------------------------------------------
 
     async def read_body(self, request: Request) -> Any:
-        length = request.headers.get("content-length")
-        if length and int(length) > MAX_BODY:
-            raise errors.TooLarge("Request entity too large: limit is 3145728")
-        raw = await request.body()
-        if len(raw) > MAX_BODY:
-            raise errors.TooLarge("Request entity too large: limit is 3145728")
-        if not raw:
-            return None
-        ctype = request.headers.get("content-type", JSON).split(";")[0].strip().lower()
-        if ctype == "application/vnd.kubernetes.protobuf":
-            from apiserver import protobuf
-            try:
-                return protobuf.decode(raw)
-            except ValueError as e:
-                raise errors.BadRequest(f"unable to decode protobuf body: {e}") from None
-        if ctype in ("application/yaml", "application/apply-patch+yaml", "text/yaml"):
-            try:
-                return yaml.safe_load(raw)
-            except yaml.YAMLError as e:
-                raise errors.BadRequest(f"error converting YAML to JSON: {e}") from None
-        try:
-            return orjson.loads(raw)
-        except orjson.JSONDecodeError as e:
-            raise errors.BadRequest(f"the object provided is unrecognized or malformed JSON: {e}") from None
+        """The decoded body (None when empty): capped, typed and depth-checked (apiserver/bodies.py)."""
+        return bodies.decode(await bodies.read(request), bodies.media_type(request), patch=request.method == "PATCH")
 
     async def handle(self, request: Request, group: str, version_: str, parts: list[str]) -> Response:
         try:
@@ -197,22 +169,19 @@ class ApiServer:
         entry, ns, name, sub = info.entry, info.namespace, info.name, info.subresource
         if entry.type.namespaced and name is not None and ns is None and method != "GET":
             raise errors.not_found_path()
-        dry_run = q.get("dryRun") == "All"
-        validation = q.get("fieldValidation") or "Warn"
-        if validation not in ("Strict", "Warn", "Ignore"):
-            raise errors.BadRequest(f'fieldValidation parameter unsupported: "{validation}". '
-                                    f'Expected one of: Ignore, Warn, Strict')
+        dry_run = params.dry_run(q, _OPTIONS_KIND.get(method, "CreateOptions"))
+        validation = params.field_validation(q)
         if sub is not None and sub not in ("status", "finalize"):
             return await self.subresources.handle(request, self, info)
         manager = managedfields.manager_name(q.get("fieldManager"), request.headers.get("user-agent"))
         if method == "GET":
             if name is None or info.watch_path:
-                opts = ListOptions(q.get("labelSelector"), q.get("fieldSelector"), int(q.get("limit") or 0),
-                                   q.get("continue"), q.get("resourceVersion"))
+                lq = params.list_query(q, watch_path=info.watch_path)
+                opts = lq.opts
                 if name is not None:  # /watch/.../{name}: a field selector on the name
                     opts.field_selector = ",".join(filter(None, [opts.field_selector, f"metadata.name={name}"]))
-                if info.watch_path or go_bool(q.get("watch")):
-                    return await self.watch(request, entry, ns, opts)
+                if lq.watch:
+                    return await self.watch(request, entry, ns, opts, lq)
                 listed = await self.rest.list(entry, ns if entry.type.namespaced else None, opts)
                 if wants_table(request):
                     return json_response(self.table(request, entry, listed["items"], listed["metadata"]))
@@ -246,21 +215,14 @@ class ApiServer:
                 from apiserver import apply
                 res = await apply.server_side_apply(self.rest, entry, ns, name, body,
                                                     field_manager=q.get("fieldManager") or "",
-                                                    force=go_bool(q.get("force")), subresource=sub,
+                                                    force=params.flag(q, "force"), subresource=sub,
                                                     field_validation=validation, dry_run=dry_run)
             else:
                 res = await self.rest.patch(entry, ns, name, body, ctype, subresource=sub,
                                             field_validation=validation, dry_run=dry_run, field_manager=manager)
             return json_response(res.body, res.code, res.warnings)
         if method == "DELETE":
-            body = await self.read_body(request)
-            options = body if isinstance(body, dict) else {}
-            if q.get("gracePeriodSeconds") is not None:
-                options["gracePeriodSeconds"] = int(q["gracePeriodSeconds"])
-            if q.get("propagationPolicy"):
-                options["propagationPolicy"] = q["propagationPolicy"]
-            if q.get("orphanDependents") is not None:
-                options["orphanDependents"] = go_bool(q["orphanDependents"])
+            options = params.delete_options(q, bodies.delete_options(await self.read_body(request)))
             if name is None:
                 opts = ListOptions(q.get("labelSelector"), q.get("fieldSelector"))
                 return json_response(await self.rest.delete_collection(entry, ns, opts, options, dry_run=dry_run))
@@ -277,13 +239,13 @@ class ApiServer:
 
     # ---- watch --------------------------------------------------------------------------
 
-    async def watch(self, request: Request, entry: Entry, ns: str | None, opts: ListOptions) -> Response:
-        q = request.query_params
+    async def watch(self, request: Request, entry: Entry, ns: str | None, opts: ListOptions,
+                    lq: params.ListQuery) -> Response:
         matches = self.rest.matcher(entry, ns if entry.type.namespaced else None, opts)
         plural = entry.type.plural
         node = _pinned_node(entry, opts.field_selector)
         rv = opts.resource_version
-        send_initial = go_bool(q.get("sendInitialEvents"))
+        send_initial = bool(lq.send_initial_events)
         pump: asyncio.Task[None] | None = None
         if rv in (None, "", "0") or send_initial:
             if rv in (None, ""):
@@ -295,16 +257,13 @@ class ApiServer:
             if send_initial:
                 watcher.queue.put_nowait(CacheEvent("BOOKMARK", self._bookmark(entry, rev, initial_end=True), None, rev))
         else:
-            try:
-                after = int(rv)
-            except ValueError:
-                raise errors.BadRequest(f"invalid resource version: {rv}") from None
+            after = parse_resource_version(rv)
             watcher = self.cache.subscribe(plural, matches, after=after, node=node)
             if watcher is None:  # older than the ring: replay from the storage's history
                 watcher = Watcher(plural, matches)
                 pump = asyncio.create_task(self._pump_storage(entry, ns, after, watcher))
-        timeout = float(q.get("timeoutSeconds") or random.uniform(1800, 3600))
-        bookmarks = go_bool(q.get("allowWatchBookmarks"))
+        timeout = float(lq.timeout_seconds or random.uniform(1800, 3600))
+        bookmarks = lq.allow_bookmarks
         table = wants_table(request)
         return StreamingResponse(self._stream(request, entry, watcher, timeout, bookmarks, table, pump),
                                  media_type=JSON)
@@ -410,6 +369,7 @@ class ApiServer:
             del last_rev
 
 
+_OPTIONS_KIND = {"PUT": "UpdateOptions", "PATCH": "PatchOptions", "DELETE": "DeleteOptions"}
 _GROUP_VERSIONS = {(g, v) for g, vs in registry.group_versions().items() for v in vs}
 
 
@@ -491,7 +451,11 @@ def create_app(storage: Storage, *, advertise_address: str | None = None, port: 
         return Response(b"ok", media_type="text/plain")
 
     async def openapi_v2(request: Request) -> Response:
-        return Response(openapi.v2_body(), media_type=JSON)
+        if not openapi.accepts_json(request.headers.get("accept")):
+            # kube-openapi answers a bare 406 to what it cannot serve (kubectl's protobuf-only
+            # Accept); kubectl then falls back instead of failing to parse JSON as protobuf.
+            return Response(status_code=406, headers={"Vary": "Accept"})
+        return Response(openapi.v2_body(), media_type=JSON, headers={"Vary": "Accept"})
 
     async def openapi_v3_root(request: Request) -> Response:
         return Response(openapi.v3_root_body(), media_type=JSON)

@@ -11,6 +11,9 @@
     ├── Gone            410 Expired         watch/list from a compacted resourceVersion
     ├── TooLarge        413 RequestEntityTooLarge
     ├── UnsupportedMediaType 415 UnsupportedMediaType
+    ├── NotAcceptable   406 NotAcceptable       no acceptable answer format
+    ├── InsufficientStorage 507 InsufficientStorage the data dir's disk is full
+    ├── ServiceUnavailable 503 ServiceUnavailable
     ├── Timeout         504 Timeout
     └── InternalError   500 InternalError   (a bug: logged with its traceback)
 """
@@ -18,6 +21,8 @@
 from __future__ import annotations
 
 from typing import Any
+
+import orjson
 
 from minik8s.api.resources import ResourceType
 
@@ -32,13 +37,37 @@ class StatusError(Exception):
         self.details = details
 
     def status(self) -> dict[str, Any]:
+        """The meta/v1 Status, its keys in the order Go's ``metav1.Status`` struct declares them
+        (details before code; within details: name, group, kind, uid, causes,
+        retryAfterSeconds; within a cause: reason, message, field), as clients compare bodies
+        byte for byte. Empty details (``{}``) are kept: Kubernetes sends them, and kubectl
+        dereferences them."""
         body: dict[str, Any] = {
             "kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
-            "message": self.message, "reason": self.reason, "code": self.code,
+            "message": self.message, "reason": self.reason,
         }
-        if self.details:
-            body["details"] = self.details
+        if self.details is not None:
+            body["details"] = _ordered_details(self.details)
+        body["code"] = self.code
         return body
+
+    def encoded(self) -> bytes:
+        """The Status as Kubernetes writes it: compact JSON and a trailing newline (Go's
+        ``json.Encoder``)."""
+        return orjson.dumps(self.status()) + b"\n"
+
+
+_DETAIL_ORDER = ("name", "group", "kind", "uid", "causes", "retryAfterSeconds")
+_CAUSE_ORDER = ("reason", "message", "field")
+
+
+def _ordered_details(details: dict[str, Any]) -> dict[str, Any]:
+    out = {k: details[k] for k in _DETAIL_ORDER if k in details}
+    if isinstance(out.get("causes"), list):
+        out["causes"] = [{k: c[k] for k in _CAUSE_ORDER if k in c} if isinstance(c, dict) else c
+                         for c in out["causes"]]
+    out.update((k, v) for k, v in details.items() if k not in out)
+    return out
 
 
 def _details(rt: ResourceType | None, name: str | None, **kw: Any) -> dict[str, Any]:
@@ -90,6 +119,8 @@ class Invalid(StatusError):
         details: dict[str, Any] = {"name": name, "kind": kind,
                                    "causes": [{"reason": e.reason, "message": e.message, "field": e.field}
                                               for e in errors]}
+        if not name:
+            del details["name"]  # omitempty, as Go writes StatusDetails
         if group:
             details["group"] = group
         return cls(msg, details=details)
@@ -129,6 +160,10 @@ class Timeout(StatusError):
 
 class ServiceUnavailable(StatusError):
     code, reason = 503, "ServiceUnavailable"
+
+
+class InsufficientStorage(StatusError):
+    code, reason = 507, "InsufficientStorage"
 
 
 class InternalError(StatusError):

@@ -101,7 +101,7 @@ async def locate(rest: "RestStorage", namespace: str, name: str, query: Any) -> 
 
 
 def _status_response(err: errors.StatusError) -> Response:
-    return Response(orjson.dumps(err.status()), status_code=err.code, media_type=JSON)
+    return Response(err.encoded(), status_code=err.code, media_type=JSON)
 
 
 async def http(request: Request, server: "ApiServer", info: "RequestInfo") -> Response:
@@ -205,3 +205,10 @@ async def _relay(ws: WebSocket, upstream: Any) -> None:
 def install(app: "FastAPI") -> None:
     """Route the exec WebSocket (FastAPI serves WebSocket scopes; the HTTP fast path does not)."""
     app.router.add_websocket_route("/api/v1/namespaces/{namespace}/pods/{name}/exec", websocket)
+    app.router.add_websocket_route("/{path:path}", unserved)
+
+
+async def unserved(ws: WebSocket) -> None:
+    """A WebSocket upgrade to any other path: a 404 Status, as for any path nothing serves
+    (Starlette's default is a bare 403 with an empty body)."""
+    await ws.send_denial_response(_status_response(errors.not_found_path()))

@@ -19,6 +19,8 @@ import dataclasses
 import datetime
 import logging
 import os
+import posixpath
+import re
 import secrets
 from collections.abc import Callable
 from typing import Any, Protocol
@@ -32,7 +34,8 @@ from minik8s.api.base import now_rfc3339
 from minik8s.api.resources import ResourceType
 from minik8s.api.schema import unknown_fields
 
-from apiserver import errors, managedfields
+from apiserver import bodies, errors, managedfields
+from apiserver import validation as v
 from apiserver.patch import PatchError, apply_json_patch, apply_merge_patch, apply_strategic_merge_patch
 from apiserver.patch import schema_from_model
 from apiserver.registry.table import Entry
@@ -67,6 +70,7 @@ class ListOptions:
     limit: int = 0
     continue_: str | None = None
     resource_version: str | None = None
+    resource_version_match: str | None = None  # "Exact" | "NotOlderThan" | None (apiserver/params.py)
 
 
 def storage_key(entry: Entry, namespace: str | None, name: str | None = None) -> str:
@@ -100,31 +104,74 @@ def _rfc3339_in(seconds: int) -> str:
     return t.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+# pydantic's error types as Kubernetes' field error types (k8s.io/apimachinery/.../field).
+_TYPE_INVALID = "FieldValueTypeInvalid"
+_BRANCHES = frozenset(("int", "str", "bool", "float", "list", "dict"))
+
+
 def _pydantic_errors(exc: pydantic.ValidationError) -> list[FieldError]:
-    out = []
+    """One Kubernetes field error per invalid field: ``Required value`` for a missing one,
+    ``Unsupported value`` for a value outside an enumeration, ``Too long``, and ``Invalid
+    value`` (type errors as FieldValueTypeInvalid) for the rest. Union branches pydantic tries
+    one by one (IntOrString) are reported once."""
+    out: list[FieldError] = []
+    seen: set[str] = set()
     for e in exc.errors():
         path = ""
         for part in e["loc"]:
             if isinstance(part, int):
                 path += f"[{part}]"
-            elif part in ("int", "str", "bool", "float", "list", "dict") or "[" in str(part):
+            elif part in _BRANCHES or "[" in str(part) or "function-" in str(part):
                 continue  # union branch names pydantic adds to the location
             else:
                 path += ("." if path else "") + str(part)
-        value = e.get("input")
-        shown = f'"{value}"' if isinstance(value, str) else orjson.dumps(value).decode() if _jsonable(value) else str(value)
-        # A ValueError raised by a model (a malformed quantity) carries Kubernetes' own text.
-        msg = e["msg"].removeprefix("Value error, ")
-        out.append(FieldError(path, "FieldValueInvalid", f"Invalid value: {shown}: {msg}"))
+        if path in seen:
+            continue
+        seen.add(path)
+        out.append(_field_error(path, e))
     return out
 
 
-def _jsonable(v: Any) -> bool:
+def _field_error(path: str, e: Any) -> FieldError:
+    kind, ctx, value = e["type"], e.get("ctx") or {}, e.get("input")
+    if kind == "missing":
+        return FieldError(path, v.REQUIRED, "Required value")
+    shown = _shown(value)
+    if kind in ("literal_error", "enum"):
+        allowed = ", ".join(f'"{a}"' for a in re.findall(r"'([^']*)'", str(ctx.get("expected", ""))))
+        return FieldError(path, v.NOT_SUPPORTED, f"Unsupported value: {shown}: supported values: {allowed}")
+    if kind in ("string_too_long", "too_long"):
+        limit = ctx.get("max_length")
+        return FieldError(path, v.TOO_LONG, f"Too long: may not be more than {limit} bytes"
+                          if kind == "string_too_long" else f"Too long: must have at most {limit} items")
+    msg = str(e["msg"]).removeprefix("Value error, ")
+    if kind.endswith("_type") or kind.endswith("_parsing") or kind in ("int_from_float", "model_attributes_type"):
+        return FieldError(path, _TYPE_INVALID, f"Invalid value: {shown}: {msg}")
+    return FieldError(path, v.INVALID, f"Invalid value: {shown}: {msg}")
+
+
+def _shown(value: Any) -> str:
+    """A value in an error message, as Kubernetes quotes it (strings quoted, objects as JSON,
+    cut short: the input may be a whole nested object)."""
+    if isinstance(value, str):
+        text = f'"{value}"'
+    else:
+        try:
+            text = orjson.dumps(value).decode()
+        except TypeError:
+            text = str(value)
+    return text if len(text) <= 256 else text[:256] + "..."
+
+
+def encode_stored(obj: dict[str, Any]) -> bytes:
+    """The bytes an object is stored as, checked before anything is written: a value JSON
+    cannot hold (an integer past 64 bits) is a 400, an object past the stored-size limit a 413."""
     try:
-        orjson.dumps(v)
-        return True
-    except TypeError:
-        return False
+        data = orjson.dumps(obj)
+    except orjson.JSONEncodeError as e:
+        raise errors.BadRequest(f"the object cannot be stored: {e}") from None
+    bodies.check_stored_size(data)
+    return data
 
 
 class WriteHooks(Protocol):
@@ -151,10 +198,10 @@ class RestStorage:
     # ---- decoding and defaulting -------------------------------------------------------
 
     def _schema(self, model: type) -> Any:
-        s = self._schemas.get(model)
-        if s is None:
-            s = self._schemas[model] = schema_from_model(model)
-        return s
+        schema = self._schemas.get(model)
+        if schema is None:
+            schema = self._schemas[model] = schema_from_model(model)
+        return schema
 
     def admit_body(self, entry: Entry, body: Any, *, field_validation: str, warnings: list[str],
                    model: type | None = None) -> dict[str, Any]:
@@ -163,6 +210,7 @@ class RestStorage:
             raise errors.BadRequest("the body of the request was in an unknown format")
         model = model or entry.model
         kind = entry.type.kind if model is entry.model else model.__name__
+        bodies.require_meta(body, kind, entry.type.group_version)
         if field_validation in ("Strict", "Warn"):
             unknown = unknown_fields(model, body)
             if unknown:
@@ -280,20 +328,28 @@ class RestStorage:
         prefix = storage_key(entry, namespace)
         t = entry.type
         if opts.continue_:
-            rev, start = _decode_continue(opts.continue_)
+            rev, start = _decode_continue(opts.continue_, prefix, self.cache.revision)
             try:
                 page = await self.storage.list(prefix, revision=rev, start_after=start)
             except Compacted:
                 raise errors.Gone("The provided continue parameter is too old to display a consistent list "
                                   "result. You can start a new list without the continue parameter.") from None
             items = [o for o in (decode(kv.value, kv.mod_revision) for kv in page.items) if matches(o)]
+        elif opts.resource_version_match == "Exact":
+            rev = parse_resource_version(opts.resource_version)
+            if rev > self.cache.revision:
+                raise errors.Timeout(f"Too large resource version: {rev}, current: {self.cache.revision}",
+                                     details={"retryAfterSeconds": 1})
+            try:
+                page = await self.storage.list(prefix, revision=rev)
+            except Compacted:
+                raise errors.Gone(f"The resourceVersion for the provided list is too old.") from None
+            items = [o for o in (decode(kv.value, kv.mod_revision) for kv in page.items) if matches(o)]
         else:
             rv = opts.resource_version
             if rv and rv != "0":
                 try:
-                    await self.cache.wait_fresh(int(rv))
-                except ValueError:
-                    raise errors.BadRequest(f"invalid resource version: {rv}") from None
+                    await self.cache.wait_fresh(parse_resource_version(rv))
                 except TimeoutError:
                     raise errors.Timeout(f"Too large resource version: {rv}, current: {self.cache.revision}",
                                          details={"retryAfterSeconds": 1}) from None
@@ -316,12 +372,16 @@ class RestStorage:
         """``managed_fields``: the new object's managedFields as the caller (server-side apply)
         computed them; otherwise ``field_manager`` owns every field it set."""
         warnings: list[str] = []
+        bodies.require_meta(body, entry.type.kind, entry.type.group_version)
         if isinstance(body, dict):
             self._check_identity(entry, body, namespace, None)
         obj = self.admit_body(entry, body, field_validation=field_validation, warnings=warnings)
         self._check_identity(entry, obj, namespace, None)
         md = obj["metadata"]
-        if md.get("resourceVersion"):
+        # As Kubernetes' storage: only a non-zero number is refused ("0" and what does not
+        # parse as a revision are dropped, as the new object gets its own).
+        rv = str(md.pop("resourceVersion", "") or "")
+        if rv.isdigit() and int(rv) != 0:
             raise errors.BadRequest("resourceVersion should not be set on objects to be created")
         ns = md.get("namespace") if entry.type.namespaced else None
         if entry.type.namespaced and not ns:
@@ -342,10 +402,11 @@ class RestStorage:
                     raise self._invalid(entry, new, errs)
             ok = False
             try:
+                data = encode_stored(new)
                 if dry_run:
                     return Result(new, 201, warnings)
                 try:
-                    kv = await self.storage.create(storage_key(entry, ns, md["name"]), orjson.dumps(new))
+                    kv = await self.storage.create(storage_key(entry, ns, md["name"]), data)
                 except KeyExists:
                     if generated and attempt < 7:
                         continue
@@ -376,6 +437,7 @@ class RestStorage:
                      subresource: str | None = None, field_validation: str = "Warn",
                      dry_run: bool = False, field_manager: str | None = None) -> Result:
         warnings: list[str] = []
+        bodies.require_meta(body, entry.type.kind, entry.type.group_version)
         if isinstance(body, dict):
             self._check_identity(entry, body, namespace, name)
         obj = self.admit_body(entry, body, field_validation=field_validation, warnings=warnings)
@@ -438,15 +500,16 @@ class RestStorage:
         try:
             if new == current:  # a no-op update writes nothing and keeps the resourceVersion
                 return Result(current)
+            stored = {**new, "metadata": {k: v for k, v in md.items() if k != "resourceVersion"}}
+            data = encode_stored(stored)
             if dry_run:
                 return Result(new)
             key = storage_key(entry, namespace, name)
             if md.get("deletionTimestamp") and self._removable(entry, new):
                 await self._delete_now(entry, key, int(cur_md["resourceVersion"]), name, current)
                 return Result(new)
-            stored = {**new, "metadata": {k: v for k, v in md.items() if k != "resourceVersion"}}
             try:
-                kv = await self.storage.update(key, orjson.dumps(stored), expected_revision=int(cur_md["resourceVersion"]))
+                kv = await self.storage.update(key, data, expected_revision=int(cur_md["resourceVersion"]))
             except RevisionMismatch:
                 raise errors.Conflict.of(entry.type, name, CONFLICT_MSG) from None
             except KeyNotFound:
@@ -497,12 +560,15 @@ class RestStorage:
                     view_model: type | None = None, field_manager: str | None = None) -> Result:
         """Apply a patch to the current object (or its ``view``, e.g. Scale) and update it,
         retrying on conflicts as Kubernetes does when the patch carries no resourceVersion."""
+        kind = view_model.__name__ if view_model is not None else entry.type.kind
+        bodies.require_meta(patch, kind, entry.type.group_version)
         for attempt in range(_PATCH_RETRIES):
             current = await self._get_current(entry, namespace, name)
             target = view(current) if view else current
             patched = self._apply_patch(entry, target, patch, content_type, view_model)
             warnings: list[str] = []
             if isinstance(patched, dict):
+                bodies.require_meta(patched, kind, entry.type.group_version)
                 pmd = patched.get("metadata") or {}
                 if pmd.get("name") not in (None, name):
                     raise errors.BadRequest(f"the name of the object ({pmd.get('name')}) does not match the "
@@ -621,7 +687,7 @@ class RestStorage:
             return Result(new)
         stored = {**new, "metadata": {k: v for k, v in nmd.items() if k != "resourceVersion"}}
         try:
-            kv = await self.storage.update(key, orjson.dumps(stored), expected_revision=int(md["resourceVersion"]))
+            kv = await self.storage.update(key, encode_stored(stored), expected_revision=int(md["resourceVersion"]))
         except RevisionMismatch:
             raise errors.Conflict.of(entry.type, name, CONFLICT_MSG) from None
         nmd["resourceVersion"] = str(kv.mod_revision)
@@ -650,10 +716,36 @@ def _encode_continue(revision: int, key: str) -> str:
     return base64.urlsafe_b64encode(orjson.dumps({"v": "meta.k8s.io/v1", "rv": revision, "start": key})).decode()
 
 
-def _decode_continue(token: str) -> tuple[int, str]:
+_INVALID_START_RV = "continue key is not valid: incorrect encoded start resourceVersion (version meta.k8s.io/v1)"
+
+
+def _decode_continue(token: str, prefix: str, current: int) -> tuple[int, str]:
+    """The revision and start key of a continue token this server issued for ``prefix``.
+
+    A token is client input: its revision must be one this store has had (positive, not past
+    ``current``) and its key must lie under the listed prefix (no ``..`` escapes), else 400."""
     try:
         d = orjson.loads(base64.urlsafe_b64decode(token.encode()))
-        return int(d["rv"]), str(d["start"])
+        rv, start = d["rv"], d["start"]
     except (ValueError, KeyError, TypeError, orjson.JSONDecodeError):
-        raise errors.BadRequest("continue key is not valid: incorrect encoded start resourceVersion "
-                                "(version meta.k8s.io/v1)") from None
+        raise errors.BadRequest("continue key is not valid") from None
+    if d.get("v") != "meta.k8s.io/v1":
+        raise errors.BadRequest("continue key is not valid: server does not recognize this encoded version")
+    if type(rv) is not int or not 0 < rv <= current:
+        raise errors.BadRequest(_INVALID_START_RV)
+    if not isinstance(start, str) or not start:
+        raise errors.BadRequest("continue key is not valid: encoded start key empty (version meta.k8s.io/v1)")
+    if not start.startswith(prefix) or posixpath.normpath(start) != start.rstrip("/"):
+        raise errors.BadRequest(f"continue key is not valid: {start}")
+    return rv, start
+
+
+def parse_resource_version(rv: str | None) -> int:
+    """A resourceVersion parameter: a revision this store can name (a positive int64)."""
+    try:
+        n = int(rv or "")
+    except ValueError:
+        n = -1
+    if not 0 < n < 2 ** 63 or not (rv or "").isdigit():
+        raise errors.BadRequest(f"invalid resource version: {rv}")
+    return n

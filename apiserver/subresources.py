@@ -18,7 +18,7 @@ from starlette.responses import Response, StreamingResponse
 from minik8s.api.schema import MODELS
 
 from apiserver import errors
-from apiserver.rest import CONFLICT_MSG, RestStorage, storage_key
+from apiserver.rest import CONFLICT_MSG, RestStorage, encode_stored, storage_key
 from apiserver.storage.interface import KeyNotFound, RevisionMismatch
 
 if TYPE_CHECKING:
@@ -59,6 +59,7 @@ class Subresources:
             raise errors.BadRequest("the body of the request was in an unknown format")
         entry, name = info.entry, info.name
         assert name is not None
+        self.rest.admit_body(entry, body, field_validation="Ignore", warnings=[], model=MODELS[("", "Binding")])
         bname = (body.get("metadata") or {}).get("name")
         if bname and bname != name:
             raise errors.BadRequest(f"the name of the object ({bname}) does not match the name on the URL ({name})")
@@ -74,7 +75,7 @@ class Subresources:
         md = pod["metadata"]
         rev = int(md.pop("resourceVersion"))
         try:
-            await self.rest.storage.update(storage_key(entry, info.namespace, name), orjson.dumps(pod),
+            await self.rest.storage.update(storage_key(entry, info.namespace, name), encode_stored(pod),
                                            expected_revision=rev)
         except RevisionMismatch:
             raise errors.Conflict.of(entry.type, name, CONFLICT_MSG) from None

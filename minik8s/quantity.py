@@ -134,13 +134,20 @@ def parse_bytes(s: str | int | float) -> int:
 
 # Manifests repeat the same few quantities ("100m", "64Mi") and the apiserver canonicalizes
 # every one on every write: remember the answers.
-@functools.lru_cache(maxsize=4096, typed=True)
 def canonicalize(s: str | int | float, *, milli: bool = False) -> str:
     """The canonical string Kubernetes stores for ``s`` (``"1024Mi"`` → ``"1Gi"``).
 
     ``milli=True`` first rounds up to a thousandth, as Kubernetes does to every value of a
-    ``ResourceList`` (``"0.0001"`` → ``"1m"``).
+    ``ResourceList`` (``"0.0001"`` → ``"1m"``). ValueError for anything but a string or a
+    number (a JSON object or list included: they cannot be cache keys).
     """
+    if not isinstance(s, (str, int, float)):
+        raise ValueError(f"a quantity must be a string or a number, not {type(s).__name__}")
+    return _canonicalize(s, milli)
+
+
+@functools.lru_cache(maxsize=4096, typed=True)
+def _canonicalize(s: str | int | float, milli: bool) -> str:
     q = parse(s)
     return format_quantity(q.value, q.format, scale=-3 if milli else -9)
 

@@ -23,8 +23,9 @@ class NamespaceStrategy(Strategy):
             fins.append(FINALIZER)
         spec["finalizers"] = fins
         obj["status"] = {"phase": "Active"}
-        # Kubernetes labels every namespace with its own name.
-        obj["metadata"].setdefault("labels", {})["kubernetes.io/metadata.name"] = obj["metadata"]["name"]
+        # Kubernetes labels every namespace with its own name (a nameless one fails validation).
+        if obj["metadata"].get("name"):
+            obj["metadata"].setdefault("labels", {})["kubernetes.io/metadata.name"] = obj["metadata"]["name"]
 
     def prepare_for_update(self, new: dict[str, Any], old: dict[str, Any]) -> None:
         super().prepare_for_update(new, old)

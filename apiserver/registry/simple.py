@@ -43,6 +43,41 @@ def _immutable(new: dict[str, Any], old: dict[str, Any]) -> list[FieldError]:
     return errs
 
 
+def _b64decode(value: Any) -> bytes | None:
+    """``value`` as Go's base64.StdEncoding reads a ``[]byte`` field: line breaks are skipped
+    (PEM-style wrapped data is valid), anything else must be strict base64; None if it is not."""
+    if not isinstance(value, str):
+        return None
+    try:
+        return base64.b64decode(value.replace("\r", "").replace("\n", ""), validate=True)
+    except (binascii.Error, ValueError):
+        return None
+
+
+def _validate_bytes(data: dict[str, Any] | None, field: str, shown: str | None = None) -> tuple[list[FieldError], int]:
+    """Errors for values of a ``map[string][]byte`` that are not base64, and the decoded size."""
+    errs, size = [], 0
+    for k, val in (data or {}).items():
+        raw = _b64decode(val)
+        if raw is None:
+            errs.append(v.invalid(f"{field}[{k}]", shown or val, "illegal base64 data"))
+        else:
+            size += len(raw)
+    return errs, size
+
+
+def _canonical_bytes(data: dict[str, Any] | None) -> None:
+    """Store ``[]byte`` values re-encoded without line breaks, as Kubernetes does."""
+    for k, val in (data or {}).items():
+        raw = _b64decode(val)
+        if raw is not None:
+            data[k] = base64.b64encode(raw).decode()  # type: ignore[index]
+
+
+def _too_long(field: str) -> FieldError:
+    return FieldError(field, v.TOO_LONG, f"Too long: may not be more than {_MAX_CONFIG_BYTES} bytes")
+
+
 class ConfigMapStrategy(_NoStatus):
     def validate(self, obj: dict[str, Any]) -> list[FieldError]:
         errs = super().validate(obj)
@@ -50,10 +85,17 @@ class ConfigMapStrategy(_NoStatus):
         dup = set(obj.get("data") or {}) & set(obj.get("binaryData") or {})
         for k in dup:
             errs.append(v.invalid(f"data[{k}]", k, "duplicate of key present in binaryData"))
-        size = sum(len(x) for x in (obj.get("data") or {}).values())
+        bin_errs, bin_size = _validate_bytes(obj.get("binaryData"), "binaryData")
+        errs += bin_errs
+        # data and binaryData share the 1 MiB limit (Kubernetes' MaxSecretSize); "[]" is the
+        # whole object, as Kubernetes names it.
+        size = sum(len(x.encode()) for x in (obj.get("data") or {}).values() if isinstance(x, str)) + bin_size
         if size > _MAX_CONFIG_BYTES:
-            errs.append(FieldError("data", v.TOO_LONG, f"Too long: must have at most {_MAX_CONFIG_BYTES} bytes"))
+            errs.append(_too_long("[]"))
         return errs
+
+    def canonicalize(self, obj: dict[str, Any]) -> None:
+        _canonical_bytes(obj.get("binaryData"))
 
     def validate_update(self, new: dict[str, Any], old: dict[str, Any]) -> list[FieldError]:
         return super().validate_update(new, old) + _immutable(new, old)
@@ -62,6 +104,7 @@ class ConfigMapStrategy(_NoStatus):
 class SecretStrategy(_NoStatus):
     def canonicalize(self, obj: dict[str, Any]) -> None:
         # stringData is write-only: merged into data (base64) and never stored.
+        _canonical_bytes(obj.get("data"))
         sd = obj.pop("stringData", None)
         if sd:
             data = obj.setdefault("data", {})
@@ -71,12 +114,11 @@ class SecretStrategy(_NoStatus):
     def validate(self, obj: dict[str, Any]) -> list[FieldError]:
         errs = super().validate(obj)
         errs += _validate_keys(obj.get("data"), "data") + _validate_keys(obj.get("stringData"), "stringData")
-        for k, val in (obj.get("data") or {}).items():
-            try:
-                base64.b64decode(val, validate=True)
-            except (binascii.Error, ValueError):
-                errs.append(v.invalid(f"data[{k}]", "<secret contents redacted>",
-                                      "illegal base64 data"))
+        data_errs, size = _validate_bytes(obj.get("data"), "data", "<secret contents redacted>")
+        errs += data_errs
+        size += sum(len(str(x).encode()) for x in (obj.get("stringData") or {}).values())
+        if size > _MAX_CONFIG_BYTES:
+            errs.append(_too_long("data"))
         return errs
 
     def validate_update(self, new: dict[str, Any], old: dict[str, Any]) -> list[FieldError]:

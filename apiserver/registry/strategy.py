@@ -33,9 +33,14 @@ class Strategy:
     #: DELETE answers with the deleted object instead of a Status (Kubernetes' pod store does)
     return_deleted_object = False
 
+    #: the status a new object starts with (None: none until its controller writes one)
+    initial_status: dict[str, Any] | None = None
+
     def prepare_for_create(self, obj: dict[str, Any]) -> None:
         if self.status_field:
             obj.pop(self.status_field, None)
+            if self.initial_status is not None:
+                obj[self.status_field] = dict(self.initial_status)
         if self.uses_generation:
             obj["metadata"]["generation"] = 1
 

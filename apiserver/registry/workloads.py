@@ -84,6 +84,7 @@ class _Workload(Strategy):
 
 
 class DeploymentStrategy(_Workload):
+    initial_status: dict[str, Any] | None = {}  # as Kubernetes answers a new Deployment
     def validate(self, obj: dict[str, Any]) -> list[FieldError]:
         errs = super().validate(obj)
         spec = obj.get("spec") or {}
@@ -115,6 +116,7 @@ class DeploymentStrategy(_Workload):
 
 
 class ReplicaSetStrategy(_Workload):
+    initial_status: dict[str, Any] | None = {"replicas": 0}  # replicas has no omitempty
     def field_values(self, obj: dict[str, Any]) -> dict[str, str]:
         out = super().field_values(obj)
         out["status.replicas"] = str((obj.get("status") or {}).get("replicas", 0))

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pydantic import Field, model_validator
 
-from minik8s.api.base import IntOrString, K8sModel, merge_key, set_strategy
+from minik8s.api.base import Int32, IntOrString, K8sModel, merge_key, set_strategy
 from minik8s.api.core import PodTemplateSpec
 from minik8s.api.meta import LabelSelector, ListMeta, ObjectMeta
 
@@ -42,7 +42,7 @@ class DeploymentStrategy(K8sModel):
 
 
 class DeploymentSpec(K8sModel):
-    replicas: int = 1
+    replicas: Int32 = 1
     selector: LabelSelector | None = None
     template: PodTemplateSpec = Field(default_factory=PodTemplateSpec)
     # retainKeys: switching RollingUpdate -> Recreate by apply drops rollingUpdate
@@ -90,7 +90,7 @@ class DeploymentList(K8sModel):
 
 
 class ReplicaSetSpec(K8sModel):
-    replicas: int = 1
+    replicas: Int32 = 1
     min_ready_seconds: int | None = None
     selector: LabelSelector | None = None
     template: PodTemplateSpec = Field(default_factory=PodTemplateSpec)

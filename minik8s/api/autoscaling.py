@@ -8,12 +8,12 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from minik8s.api.base import K8sModel
+from minik8s.api.base import Int32, K8sModel
 from minik8s.api.meta import ObjectMeta
 
 
 class ScaleSpec(K8sModel):
-    replicas: int | None = None
+    replicas: Int32 | None = None
 
 
 class ScaleStatus(K8sModel):

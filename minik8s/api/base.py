@@ -18,14 +18,16 @@ Conventions (every model in ``minik8s/api`` follows them):
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic.alias_generators import to_camel
 
-__all__ = ["K8sModel", "merge_key", "set_strategy", "to_dict", "now_rfc3339", "IntOrString"]
+__all__ = ["K8sModel", "merge_key", "set_strategy", "to_dict", "now_rfc3339", "IntOrString", "Int32"]
 
 IntOrString = int | str
+# A Go int32 field (``replicas``): a value outside its range is refused, as Go's decoder does.
+Int32 = Annotated[int, Field(ge=-(2 ** 31), le=2 ** 31 - 1, json_schema_extra={"format": "int32"})]
 
 
 class K8sModel(BaseModel):
