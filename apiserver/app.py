@@ -108,6 +108,9 @@ class ApiServer:
         self.rest = RestStorage(storage, self.cache, hooks={rs.SERVICES: self.services,
                                                             rs.PERSISTENTVOLUMECLAIMS: DefaultStorageClass(self.cache)})
         self.subresources = Subresources(self.rest)
+        # ServiceAccount tokens (apiserver/serviceaccount_options.py): set by main; None issues none
+        self.token_settings: Any = None
+        self.token_validator: Any = None
         self.ready = False
 
     async def start(self) -> None:

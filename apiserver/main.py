@@ -16,6 +16,7 @@ import sys
 
 import uvicorn
 
+from apiserver import serviceaccount_options
 from apiserver.app import create_app, fast_path
 from apiserver.storage.sqlite import SQLiteStorage
 
@@ -31,6 +32,7 @@ class Config:
     compaction_interval: float
     log_level: str
     advertise_address: str
+    service_accounts: serviceaccount_options.Options = serviceaccount_options.Options()
 
 
 def primary_ipv4() -> str:
@@ -56,9 +58,10 @@ def parse_args(argv: list[str] | None = None) -> Config:
                    help="seconds of change history kept for watches (default 300, as Kubernetes' compaction)")
     p.add_argument("--compaction-interval", type=float, default=60.0, help="seconds between compactions")
     p.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
+    serviceaccount_options.add_flags(p)
     a = p.parse_args(argv)
     return Config(a.data_dir, a.bind_address, a.port, a.watch_history, a.compaction_interval, a.log_level,
-                  a.advertise_address or primary_ipv4())
+                  a.advertise_address or primary_ipv4(), serviceaccount_options.from_args(a))
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -76,6 +79,12 @@ def main(argv: list[str] | None = None) -> None:
     storage = SQLiteStorage(os.path.join(cfg.data_dir, "store.db"), compaction_interval=cfg.compaction_interval,
                             history_window=cfg.history_window)
     app = create_app(storage, advertise_address=cfg.advertise_address, port=cfg.port)
+    server = app.state.server
+    try:
+        server.token_settings, server.token_validator = serviceaccount_options.build(
+            cfg.service_accounts, data_dir=cfg.data_dir, cache=server.cache)
+    except (OSError, ValueError) as e:
+        sys.exit(f"minik8s-apiserver: cannot load the ServiceAccount token keys: {e}")
     try:
         import uvloop  # noqa: F401
         loop = "uvloop"

@@ -37,6 +37,8 @@ PACKAGES: dict[str, str] = {
     "minik8s.api.autoscaling": "io.k8s.api.autoscaling.v1",
     "minik8s.api.volumes": "io.k8s.api.core.v1",
     "minik8s.api.storage": "io.k8s.api.storage.v1",
+    "minik8s.api.serviceaccounts": "io.k8s.api.core.v1",
+    "minik8s.api.tokens": "io.k8s.api.authentication.v1",
 }
 
 _PATCH_TYPES = ("application/apply-patch+yaml", "application/json-patch+json",

@@ -48,6 +48,10 @@ class Subresources:
             return await self.scale(request, server, info)
         if sub == "log" and method == "GET":
             return await self.log(request, info)
+        if sub == "token" and method == "POST":
+            from apiserver.app import json_response
+            from apiserver.registry import serviceaccounts
+            return json_response(await serviceaccounts.create_token(server, info, await server.read_body(request)), 201)
         if sub == "exec" and method in ("GET", "POST"):
             from apiserver import exec as exec_
             return await exec_.http(request, server, info)

@@ -16,7 +16,8 @@ from minik8s.api.resources import ResourceType
 from minik8s.api.schema import MODELS
 
 from apiserver import discovery, printers, printers_storage
-from apiserver.registry import namespaces, nodes, pods, services, simple, volumes, workloads
+from apiserver import printers_auth
+from apiserver.registry import namespaces, nodes, pods, serviceaccounts, services, simple, volumes, workloads
 from apiserver.registry.strategy import StatusStrategy, Strategy
 
 # Every verb a plain resource supports (discovery lists them).
@@ -84,6 +85,8 @@ TABLE: tuple[Entry, ...] = (
     Entry(rs.PERSISTENTVOLUMECLAIMS, volumes.PersistentVolumeClaimStrategy(),
           printers_storage.PERSISTENT_VOLUME_CLAIM, (STATUS,)),
     Entry(rs.STORAGECLASSES, volumes.StorageClassStrategy(), printers_storage.STORAGE_CLASS),
+    Entry(rs.SERVICEACCOUNTS, serviceaccounts.ServiceAccountStrategy(), printers_auth.SERVICE_ACCOUNT,
+          (Subresource("token", "TokenRequest", ("create",), "authentication.k8s.io"),)),
 )
 
 _STATUS_STRATEGIES = {e.type: StatusStrategy(e.strategy) for e in TABLE}

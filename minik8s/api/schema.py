@@ -19,7 +19,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from minik8s.api import apps, autoscaling, coordination, core, discovery, storage, volumes
+from minik8s.api import apps, autoscaling, coordination, core, discovery, serviceaccounts, storage, tokens, volumes
 
 __all__ = ["MODELS", "unknown_fields", "model_for"]
 
@@ -31,12 +31,14 @@ _KINDS: dict[str, tuple[type[BaseModel], ...]] = {
         core.Secret, core.SecretList, core.Event, core.EventList,
         volumes.PersistentVolume, volumes.PersistentVolumeList,
         volumes.PersistentVolumeClaim, volumes.PersistentVolumeClaimList,
+        serviceaccounts.ServiceAccount, serviceaccounts.ServiceAccountList,
     ),
     "apps": (apps.Deployment, apps.DeploymentList, apps.ReplicaSet, apps.ReplicaSetList),
     "coordination.k8s.io": (coordination.Lease, coordination.LeaseList),
     "autoscaling": (autoscaling.Scale,),
     "discovery.k8s.io": (discovery.EndpointSlice, discovery.EndpointSliceList),
     "storage.k8s.io": (storage.StorageClass, storage.StorageClassList),
+    "authentication.k8s.io": (tokens.TokenRequest,),
 }
 
 MODELS: dict[tuple[str, str], type[BaseModel]] = {
