@@ -693,6 +693,52 @@ REPLICASET = Printer(
 
 
 # ---------------------------------------------------------------------------------------------
+# RBAC: roles print as Kubernetes' default table (Name, Created At); bindings as printers.go
+
+
+def _created_at_row(obj: dict[str, Any], now: float) -> list[Any]:
+    return [_md(obj).get("name", ""), _md(obj).get("creationTimestamp") or ""]
+
+
+ROLE = Printer(
+    (_NAME, Column("Created At", type="date", description="CreationTimestamp is a timestamp representing "
+                   "the server time when this object was created.")),
+    _created_at_row,
+)
+
+
+def subjects_strings(subjects: list[dict[str, Any]] | None) -> tuple[str, str, str]:
+    """Users, groups and service accounts (``namespace:name``) of a binding, comma-joined."""
+    users, groups, sas = [], [], []
+    for s in subjects or []:
+        kind = s.get("kind")
+        if kind == "User":
+            users.append(s.get("name", ""))
+        elif kind == "Group":
+            groups.append(s.get("name", ""))
+        elif kind == "ServiceAccount":
+            sas.append(f"{s.get('namespace') or ''}:{s.get('name', '')}")
+    return ", ".join(users), ", ".join(groups), ", ".join(sas)
+
+
+def _binding_row(obj: dict[str, Any], now: float) -> list[Any]:
+    ref = obj.get("roleRef") or {}
+    users, groups, sas = subjects_strings(obj.get("subjects"))
+    return [_md(obj).get("name", ""), f"{ref.get('kind', '')}/{ref.get('name', '')}", _age(obj, now),
+            users, groups, sas]
+
+
+BINDING = Printer(
+    (_NAME, Column("Role", description="RoleRef can reference a Role in the current namespace or a "
+                   "ClusterRole in the global namespace."), _AGE,
+     Column("Users", priority=1, description="Users in the roleBinding"),
+     Column("Groups", priority=1, description="Groups in the roleBinding"),
+     Column("ServiceAccounts", priority=1, description="ServiceAccounts in the roleBinding")),
+    _binding_row,
+)
+
+
+# ---------------------------------------------------------------------------------------------
 # Lease
 
 

@@ -2,7 +2,7 @@
 
 ``apiserver.protobuf`` reads the wire format; this module says what each field number means.
 The numbers come from Kubernetes' ``generated.proto`` files (``k8s.io/api/{core,apps,policy,
-authentication}/v1`` and ``k8s.io/apimachinery/pkg/apis/meta/v1``); a field number never changes
+authentication,rbac,authorization}/v1`` and ``k8s.io/apimachinery/pkg/apis/meta/v1``); a field number never changes
 meaning in Kubernetes, so an older or newer kubectl decodes the same way, and numbers this table
 does not know are skipped.
 
@@ -1492,6 +1492,92 @@ message TokenRequestStatus
 """
 
 
+# --- rbac.authorization.k8s.io/v1, authorization.k8s.io/v1 --------------------------------------
+_RBAC = """
+message PolicyRule
+1 verbs []string
+2 apiGroups []string
+3 resources []string
+4 resourceNames []string
+5 nonResourceURLs []string
+
+message AggregationRule
+1 clusterRoleSelectors []LabelSelector
+
+message Role
+1 metadata ObjectMeta
+2 rules []PolicyRule
+
+message ClusterRole
+1 metadata ObjectMeta
+2 rules []PolicyRule
+3 aggregationRule AggregationRule
+
+message Subject
+1 kind string
+2 apiGroup string
+3 name string
+4 namespace string
+
+message RoleRef
+1 apiGroup string
+2 kind string
+3 name string
+
+message RoleBinding
+1 metadata ObjectMeta
+2 subjects []Subject
+3 roleRef RoleRef
+
+message ClusterRoleBinding
+1 metadata ObjectMeta
+2 subjects []Subject
+3 roleRef RoleRef
+
+message ResourceAttributes
+1 namespace string
+2 verb string
+3 group string
+4 version string
+5 resource string
+6 subresource string
+7 name string
+
+message NonResourceAttributes
+1 path string
+2 verb string
+
+message SelfSubjectAccessReviewSpec
+1 resourceAttributes ResourceAttributes
+2 nonResourceAttributes NonResourceAttributes
+
+message SubjectAccessReviewSpec
+1 resourceAttributes ResourceAttributes
+2 nonResourceAttributes NonResourceAttributes
+3 user string
+4 groups []string
+6 uid string
+
+message SelfSubjectAccessReview
+1 metadata ObjectMeta
+2 spec SelfSubjectAccessReviewSpec
+
+message SubjectAccessReview
+1 metadata ObjectMeta
+2 spec SubjectAccessReviewSpec
+
+message SelfSubjectRulesReviewSpec
+1 namespace string
+
+message SelfSubjectRulesReview
+1 metadata ObjectMeta
+2 spec SelfSubjectRulesReviewSpec
+
+message SelfSubjectReview
+1 metadata ObjectMeta
+"""
+
+
 def _parse(text: str) -> dict[str, dict[int, Field]]:
     messages: dict[str, dict[int, Field]] = {}
     current: dict[int, Field] | None = None
@@ -1523,7 +1609,7 @@ def _parse(text: str) -> dict[str, dict[int, Field]]:
     return messages
 
 
-MESSAGES: dict[str, dict[int, Field]] = _parse(_META + _CORE_OBJECTS + _CORE_POD + _APPS + _OTHERS)
+MESSAGES: dict[str, dict[int, Field]] = _parse(_META + _CORE_OBJECTS + _CORE_POD + _APPS + _OTHERS + _RBAC)
 
 # (apiVersion, kind) of a runtime.Unknown's typeMeta -> the message its raw bytes hold.
 KINDS: dict[tuple[str, str], str] = {
@@ -1538,6 +1624,12 @@ KINDS: dict[tuple[str, str], str] = {
     ("policy/v1", "Eviction"): "Eviction",
     ("policy/v1beta1", "Eviction"): "Eviction",
     ("authentication.k8s.io/v1", "TokenRequest"): "TokenRequest",
+    **{("rbac.authorization.k8s.io/v1", k): k for k in ("Role", "ClusterRole", "RoleBinding", "ClusterRoleBinding")},
+    **{("authorization.k8s.io/v1", k): m for k, m in (
+        ("SelfSubjectAccessReview", "SelfSubjectAccessReview"), ("SelfSubjectRulesReview", "SelfSubjectRulesReview"),
+        ("SubjectAccessReview", "SubjectAccessReview"), ("LocalSubjectAccessReview", "SubjectAccessReview"),
+    )},
+    ("authentication.k8s.io/v1", "SelfSubjectReview"): "SelfSubjectReview",
 }
 
 

@@ -19,7 +19,8 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from minik8s.api import apps, autoscaling, coordination, core, discovery, serviceaccounts, storage, tokens, volumes
+from minik8s.api import apps, autoscaling, coordination, core, discovery, rbac, serviceaccounts, storage, tokens
+from minik8s.api import volumes
 
 __all__ = ["MODELS", "unknown_fields", "model_for"]
 
@@ -39,6 +40,8 @@ _KINDS: dict[str, tuple[type[BaseModel], ...]] = {
     "discovery.k8s.io": (discovery.EndpointSlice, discovery.EndpointSliceList),
     "storage.k8s.io": (storage.StorageClass, storage.StorageClassList),
     "authentication.k8s.io": (tokens.TokenRequest,),
+    rbac.GROUP: (rbac.Role, rbac.RoleList, rbac.ClusterRole, rbac.ClusterRoleList, rbac.RoleBinding,
+                 rbac.RoleBindingList, rbac.ClusterRoleBinding, rbac.ClusterRoleBindingList),
 }
 
 MODELS: dict[tuple[str, str], type[BaseModel]] = {

@@ -177,7 +177,8 @@ def test_v3_root_lists_every_group_version() -> None:
     assert set(json.loads(openapi.v3_root_body())["paths"]) == {"api/v1", "apis/apps/v1",
                                                                "apis/coordination.k8s.io/v1",
                                                                "apis/discovery.k8s.io/v1",
-                                                               "apis/storage.k8s.io/v1"}
+                                                               "apis/storage.k8s.io/v1",
+                                                               "apis/rbac.authorization.k8s.io/v1"}
     assert openapi.v3_document("apis/batch/v1") is None
     assert openapi.v3_body("apis/batch/v1") is None
     assert openapi.v3_body("/api/v1/") == openapi.v3_document("api/v1")[0]
