@@ -28,6 +28,10 @@ from minik8s.api import resources as rs
 from apiserver import bodies, discovery, errors, kubernetes_service, managedfields, openapi, params, printers, version
 from apiserver.allocators import ServiceAllocator
 from apiserver.storageclass_admission import DefaultStorageClass
+from apiserver.auth import bootstrap as rbac_bootstrap
+from apiserver.auth import policy as auth_policy
+from apiserver.auth import request_user
+from apiserver.auth.user import USER_KEY
 from apiserver.registry import table as registry
 from apiserver.registry.table import Entry
 from apiserver.rest import ListOptions, RestStorage, parse_resource_version, storage_key
@@ -105,8 +109,12 @@ class ApiServer:
         self.port = port
         self.cache = WatchCache(storage)
         self.services = ServiceAllocator()
+        self.authz = auth_policy.Authorization()
         self.rest = RestStorage(storage, self.cache, hooks={rs.SERVICES: self.services,
-                                                            rs.PERSISTENTVOLUMECLAIMS: DefaultStorageClass(self.cache)})
+                                                            rs.PERSISTENTVOLUMECLAIMS: DefaultStorageClass(self.cache),
+                                                            **self.authz.write_hooks()})
+        # resources answered, not stored (reviews): type -> handler(request, server, info)
+        self.virtual = self.authz.reviews.handlers()
         self.subresources = Subresources(self.rest)
         # ServiceAccount tokens (apiserver/serviceaccount_options.py): set by main; None issues none
         self.token_settings: Any = None
@@ -116,8 +124,10 @@ class ApiServer:
     async def start(self) -> None:
         await self.storage.start()
         await self.cache.start()
+        self.authz.attach(self.cache)
         self.services.rebuild(self.cache.snapshot(rs.SERVICES.plural, "/registry/services/")[0])
         await self._ensure_system_namespaces()
+        await rbac_bootstrap.ensure(self.rest)
         if self.advertise_address:
             await kubernetes_service.ensure(self.rest, cluster_ip=self.services.kubernetes_service_ip,
                                             address=self.advertise_address, port=self.port)
@@ -145,6 +155,7 @@ class ApiServer:
         return bodies.decode(await bodies.read(request), bodies.media_type(request), patch=request.method == "PATCH")
 
     async def handle(self, request: Request, group: str, version_: str, parts: list[str]) -> Response:
+        request_user.set(request.scope.get(USER_KEY))
         try:
             if group and (group, version_) not in _GROUP_VERSIONS:
                 raise errors.not_found_path()
@@ -170,6 +181,9 @@ class ApiServer:
         q = request.query_params
         method = request.method
         entry, ns, name, sub = info.entry, info.namespace, info.name, info.subresource
+        virtual = self.virtual.get(entry.type)
+        if virtual is not None:
+            return await virtual(request, self, info)
         if entry.type.namespaced and name is not None and ns is None and method != "GET":
             raise errors.not_found_path()
         dry_run = params.dry_run(q, _OPTIONS_KIND.get(method, "CreateOptions"))

@@ -175,6 +175,8 @@ class ResourceCache:
         self.ring: collections.deque[CacheEvent] = collections.deque(maxlen=RING_SIZE)
         self.watchers: set[Watcher] = set()  # those not indexed by node
         self.by_node: dict[str, set[Watcher]] = {}
+        # in-process followers (the RBAC and Node authorizers' indexes), called with every event
+        self.listeners: list[Callable[[CacheEvent], None]] = []
         # every event with revision > start_revision is in the ring
         self.start_revision = 0
 
@@ -182,6 +184,8 @@ class ResourceCache:
         if len(self.ring) == self.ring.maxlen:
             self.start_revision = self.ring[0].revision
         self.ring.append(ev)
+        for fn in self.listeners:
+            fn(ev)
         for w in tuple(self.watchers):
             w.offer(ev)
         if self.by_node:
@@ -363,6 +367,14 @@ class WatchCache:
                     w.offer(ev)
         rc.add(w)
         return w
+
+    def listen(self, resource: str, fn: Callable[[CacheEvent], None]) -> list[dict[str, Any]]:
+        """Call ``fn`` synchronously with every later event of ``resource``; answer its current
+        objects. For in-process indexes that must never lag the cache (authorization): no queue,
+        no task, nothing between the cache's state and theirs. ``fn`` must not raise or block."""
+        rc = self.resource(resource)
+        rc.listeners.append(fn)
+        return list(rc.objects.values())
 
     def unsubscribe(self, w: Watcher) -> None:
         rc = self._resources.get(w.resource)

@@ -181,6 +181,10 @@ def _new_local_path_provisioner(ctx: ControllerContext) -> Controller:
     from minik8s import localpath
 
     return LocalPathProvisioner(ctx.client, ctx.informers, recorder=ctx.recorder(localpath.PROVISIONER))
+def _new_clusterrole_aggregation(ctx: ControllerContext) -> Controller:
+    from controllers.clusterroleaggregation import ClusterRoleAggregationController
+
+    return ClusterRoleAggregationController(ctx.client, ctx.informers)
 
 
 CONTROLLERS: dict[str, Registration] = {
@@ -208,6 +212,8 @@ CONTROLLERS: dict[str, Registration] = {
     "pv-protection": Registration(_new_pv_protection, "concurrent-pv-protection-syncs", 2,
                                   aliases=("persistentvolume-protection-controller",)),
     "local-path-provisioner": Registration(_new_local_path_provisioner, "concurrent-local-path-provisioner-syncs", 5),
+    "clusterrole-aggregation": Registration(_new_clusterrole_aggregation, "concurrent-clusterrole-aggregation-syncs",
+                                            1, aliases=("clusterrole-aggregation-controller",)),
 }
 
 

@@ -22,6 +22,8 @@ from apiserver.registry.strategy import StatusStrategy, Strategy
 
 # Every verb a plain resource supports (discovery lists them).
 VERBS = ("create", "delete", "deletecollection", "get", "list", "patch", "update", "watch")
+# What a resource that is only asked (a review: the answer comes back, nothing is stored) supports.
+CREATE_ONLY = ("create",)
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -91,6 +93,12 @@ TABLE: tuple[Entry, ...] = (
     Entry(rs.CLUSTERROLES, rbac.ClusterRoleStrategy(), printers.ROLE),
     Entry(rs.ROLEBINDINGS, rbac.RoleBindingStrategy(), printers.BINDING),
     Entry(rs.CLUSTERROLEBINDINGS, rbac.ClusterRoleBindingStrategy(), printers.BINDING),
+    # create-only: the apiserver answers them (apiserver/auth/reviews.py) and stores nothing
+    Entry(rs.SELFSUBJECTACCESSREVIEWS, Strategy(), printers.ROLE, verbs=CREATE_ONLY),
+    Entry(rs.SELFSUBJECTRULESREVIEWS, Strategy(), printers.ROLE, verbs=CREATE_ONLY),
+    Entry(rs.SUBJECTACCESSREVIEWS, Strategy(), printers.ROLE, verbs=CREATE_ONLY),
+    Entry(rs.LOCALSUBJECTACCESSREVIEWS, Strategy(), printers.ROLE, verbs=CREATE_ONLY),
+    Entry(rs.SELFSUBJECTREVIEWS, Strategy(), printers.ROLE, verbs=CREATE_ONLY),
 )
 
 _STATUS_STRATEGIES = {e.type: StatusStrategy(e.strategy) for e in TABLE}

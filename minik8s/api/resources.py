@@ -79,13 +79,26 @@ ROLES = ResourceType(_RBAC, "v1", "Role", "roles", True)
 CLUSTERROLES = ResourceType(_RBAC, "v1", "ClusterRole", "clusterroles", False)
 ROLEBINDINGS = ResourceType(_RBAC, "v1", "RoleBinding", "rolebindings", True)
 CLUSTERROLEBINDINGS = ResourceType(_RBAC, "v1", "ClusterRoleBinding", "clusterrolebindings", False)
+# Asked, answered and never stored (create only):
+_AUTHZ = "authorization.k8s.io"
+SELFSUBJECTACCESSREVIEWS = ResourceType(_AUTHZ, "v1", "SelfSubjectAccessReview", "selfsubjectaccessreviews", False)
+SELFSUBJECTRULESREVIEWS = ResourceType(_AUTHZ, "v1", "SelfSubjectRulesReview", "selfsubjectrulesreviews", False)
+SUBJECTACCESSREVIEWS = ResourceType(_AUTHZ, "v1", "SubjectAccessReview", "subjectaccessreviews", False)
+LOCALSUBJECTACCESSREVIEWS = ResourceType(_AUTHZ, "v1", "LocalSubjectAccessReview", "localsubjectaccessreviews", True)
+SELFSUBJECTREVIEWS = ResourceType("authentication.k8s.io", "v1", "SelfSubjectReview", "selfsubjectreviews", False)
 
 ALL: tuple[ResourceType, ...] = (
     NAMESPACES, PODS, NODES, SERVICES, ENDPOINTS, CONFIGMAPS, SECRETS, EVENTS,
     DEPLOYMENTS, REPLICASETS, LEASES, ENDPOINTSLICES,
     PERSISTENTVOLUMES, PERSISTENTVOLUMECLAIMS, STORAGECLASSES, SERVICEACCOUNTS,
     ROLES, CLUSTERROLES, ROLEBINDINGS, CLUSTERROLEBINDINGS,
+    SELFSUBJECTACCESSREVIEWS, SELFSUBJECTRULESREVIEWS, SUBJECTACCESSREVIEWS, LOCALSUBJECTACCESSREVIEWS,
+    SELFSUBJECTREVIEWS,
 )
+
+#: kinds that are asked and answered, never stored or listed (no List kind)
+REVIEWS: tuple[ResourceType, ...] = (SELFSUBJECTACCESSREVIEWS, SELFSUBJECTRULESREVIEWS, SUBJECTACCESSREVIEWS,
+                                     LOCALSUBJECTACCESSREVIEWS, SELFSUBJECTREVIEWS)
 
 BY_PLURAL: dict[tuple[str, str], ResourceType] = {(r.group, r.plural): r for r in ALL}
 BY_KIND: dict[tuple[str, str], ResourceType] = {(r.group, r.kind): r for r in ALL}

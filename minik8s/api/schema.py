@@ -19,8 +19,8 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from minik8s.api import apps, autoscaling, coordination, core, discovery, rbac, serviceaccounts, storage, tokens
-from minik8s.api import volumes
+from minik8s.api import apps, authentication, authorization, autoscaling, coordination, core, discovery, rbac
+from minik8s.api import serviceaccounts, storage, tokens, volumes
 
 __all__ = ["MODELS", "unknown_fields", "model_for"]
 
@@ -39,7 +39,9 @@ _KINDS: dict[str, tuple[type[BaseModel], ...]] = {
     "autoscaling": (autoscaling.Scale,),
     "discovery.k8s.io": (discovery.EndpointSlice, discovery.EndpointSliceList),
     "storage.k8s.io": (storage.StorageClass, storage.StorageClassList),
-    "authentication.k8s.io": (tokens.TokenRequest,),
+    authentication.GROUP: (tokens.TokenRequest, authentication.SelfSubjectReview),
+    authorization.GROUP: (authorization.SubjectAccessReview, authorization.LocalSubjectAccessReview,
+                          authorization.SelfSubjectAccessReview, authorization.SelfSubjectRulesReview),
     rbac.GROUP: (rbac.Role, rbac.RoleList, rbac.ClusterRole, rbac.ClusterRoleList, rbac.RoleBinding,
                  rbac.RoleBindingList, rbac.ClusterRoleBinding, rbac.ClusterRoleBindingList),
 }

@@ -178,7 +178,9 @@ def test_v3_root_lists_every_group_version() -> None:
                                                                "apis/coordination.k8s.io/v1",
                                                                "apis/discovery.k8s.io/v1",
                                                                "apis/storage.k8s.io/v1",
-                                                               "apis/rbac.authorization.k8s.io/v1"}
+                                                               "apis/rbac.authorization.k8s.io/v1",
+                                                               "apis/authorization.k8s.io/v1",
+                                                               "apis/authentication.k8s.io/v1"}
     assert openapi.v3_document("apis/batch/v1") is None
     assert openapi.v3_body("apis/batch/v1") is None
     assert openapi.v3_body("/api/v1/") == openapi.v3_document("api/v1")[0]
@@ -188,6 +190,8 @@ def test_v3_every_kind_patches_with_field_validation() -> None:
     docs = v3_docs()
     for entry in table.TABLE:
         rt = entry.type
+        if "patch" not in entry.verbs:  # reviews are only created
+            continue
         doc = docs[openapi.gv_path(rt.group, rt.version)]
         assert supports_field_validation(doc, {"group": rt.group, "kind": rt.kind, "version": rt.version}), rt
 
