@@ -92,16 +92,15 @@ ALL: tuple[ResourceType, ...] = (
     DEPLOYMENTS, REPLICASETS, LEASES, ENDPOINTSLICES,
     PERSISTENTVOLUMES, PERSISTENTVOLUMECLAIMS, STORAGECLASSES, SERVICEACCOUNTS,
     ROLES, CLUSTERROLES, ROLEBINDINGS, CLUSTERROLEBINDINGS,
-    SELFSUBJECTACCESSREVIEWS, SELFSUBJECTRULESREVIEWS, SUBJECTACCESSREVIEWS, LOCALSUBJECTACCESSREVIEWS,
-    SELFSUBJECTREVIEWS,
 )
 
-#: kinds that are asked and answered, never stored or listed (no List kind)
+#: kinds that are asked and answered, never stored or listed (no List kind): not in ALL, which
+#: the garbage collector and the namespace controller list and watch
 REVIEWS: tuple[ResourceType, ...] = (SELFSUBJECTACCESSREVIEWS, SELFSUBJECTRULESREVIEWS, SUBJECTACCESSREVIEWS,
                                      LOCALSUBJECTACCESSREVIEWS, SELFSUBJECTREVIEWS)
 
-BY_PLURAL: dict[tuple[str, str], ResourceType] = {(r.group, r.plural): r for r in ALL}
-BY_KIND: dict[tuple[str, str], ResourceType] = {(r.group, r.kind): r for r in ALL}
+BY_PLURAL: dict[tuple[str, str], ResourceType] = {(r.group, r.plural): r for r in ALL + REVIEWS}
+BY_KIND: dict[tuple[str, str], ResourceType] = {(r.group, r.kind): r for r in ALL + REVIEWS}
 
 
 def for_kind(api_version: str, kind: str) -> ResourceType:
