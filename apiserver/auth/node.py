@@ -97,10 +97,9 @@ class NodeGraph:
     def attach(self, cache: Any) -> None:
         for obj in cache.listen(rs.PODS.plural, lambda ev: self.set_pod(ev.obj, ev.type == "DELETED")):
             self.set_pod(obj, False)
-        pvcs = getattr(rs, "PERSISTENTVOLUMECLAIMS", None)
-        if pvcs is not None:
-            for obj in cache.listen(pvcs.plural, lambda ev: self.set_pvc(ev.obj, ev.type == "DELETED")):
-                self.set_pvc(obj, False)
+        for obj in cache.listen(rs.PERSISTENTVOLUMECLAIMS.plural,
+                                lambda ev: self.set_pvc(ev.obj, ev.type == "DELETED")):
+            self.set_pvc(obj, False)
 
     def set_pod(self, pod: dict[str, Any], deleted: bool = False) -> None:
         md = pod["metadata"]
