@@ -4,7 +4,9 @@ On start it advertises the node's volume directory (``<node data dir>/local-path
 Node annotation the provisioner reads. Then it watches the PersistentVolumes provisioned for
 this node; when one is deleted (its claim released it under reclaim ``Delete``) it removes the
 volume's directory and then the cleanup finalizer, so the volume object goes only once its
-data is gone. Only a directory directly under this node's volume directory is ever removed.
+data is gone. A volume of reclaim policy ``Retain`` deleted by hand keeps its directory, as
+Kubernetes keeps a retained volume's storage. Only a directory directly under this node's
+volume directory is ever removed.
 Real (Docker) nodes run this; hollow nodes have no disk to clean.
 """
 
@@ -75,7 +77,9 @@ class LocalPathVolumes:
         if localpath.CLEANUP_FINALIZER not in (md.get("finalizers") or ()):
             return
         path = ((pv.get("spec") or {}).get("hostPath") or {}).get("path") or ""
-        if os.path.dirname(os.path.normpath(path)) != os.path.normpath(self.base):
+        if (pv.get("spec") or {}).get("persistentVolumeReclaimPolicy") != v.RECLAIM_DELETE:
+            log.info("volume %s deleted under reclaim policy Retain: %s is kept", md["name"], path)
+        elif os.path.dirname(os.path.normpath(path)) != os.path.normpath(self.base):
             log.warning("volume %s: %r is not a directory of this node's local-path dir %s; not removing it",
                         md["name"], path, self.base)
         else:

@@ -1,0 +1,212 @@
+"""Persistent storage end to end on real Docker, driven by the real kubectl against a
+``minik8s up`` cluster: the default ``local-path`` class provisions a directory on the node
+when the first pod is scheduled; data a pod wrote is read by the next pod on the claim;
+``Delete`` removes the volume and its directory with the claim, ``Retain`` keeps both and the
+volume goes Released; a pod whose claim is unbound is not started, with Kubernetes' event.
+
+The cluster is this module's own (its own data dir, ports and node name).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import textwrap
+import uuid
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import pick_free_port
+from tests.kubelet_harness import remove_node_containers
+from tests.minik8s_up_harness import Up, remove_node_network, wait_until
+
+pytestmark = pytest.mark.docker
+
+BUSYBOX = "minik8s/busybox:latest"
+
+
+@pytest.fixture(scope="module")
+def up(tmp_path_factory, docker_client, test_images):
+    base = tmp_path_factory.mktemp("storage-e2e")
+    cluster = Up(data_dir=base / "data", port=pick_free_port(), kubelet_port=pick_free_port(),
+                 node=f"st-{uuid.uuid4().hex[:8]}")
+    cluster.start()
+    try:
+        yield cluster
+    finally:
+        cluster.run("down")
+        if cluster.proc is not None and cluster.proc.poll() is None:
+            cluster.proc.kill()
+        remove_node_containers(docker_client, cluster.node)
+        remove_node_network(docker_client, cluster.node)
+
+
+@pytest.fixture(scope="module")
+def kubectl(up, kubectl_path, tmp_path_factory):
+    home = tmp_path_factory.mktemp("kubectl-home")
+
+    def run(*args: str, input: str | None = None) -> subprocess.CompletedProcess[str]:
+        env = {**os.environ, "KUBECONFIG": str(up.kubeconfig), "HOME": str(home)}
+        return subprocess.run([kubectl_path, *args], input=input, env=env, capture_output=True,
+                              text=True, timeout=120)
+    return run
+
+
+@pytest.fixture
+def ns(kubectl):
+    name = f"st-{uuid.uuid4().hex[:6]}"
+    assert kubectl("create", "namespace", name).returncode == 0
+    yield name
+    kubectl("delete", "namespace", name, "--wait=false")
+
+
+def apply(kubectl, ns: str, manifest: str) -> None:
+    out = kubectl("apply", "-n", ns, "-f", "-", input=textwrap.dedent(manifest))
+    assert out.returncode == 0, out.stderr
+
+
+def claim(name: str, cls: str | None = None) -> str:
+    cls_line = f'\n          storageClassName: "{cls}"' if cls is not None else ""
+    return f"""
+        apiVersion: v1
+        kind: PersistentVolumeClaim
+        metadata: {{name: {name}}}
+        spec:
+          accessModes: [ReadWriteOnce]
+          resources: {{requests: {{storage: 32Mi}}}}{cls_line}
+        """
+
+
+def pod(name: str, claim_name: str, script: str) -> str:
+    return f"""
+        apiVersion: v1
+        kind: Pod
+        metadata: {{name: {name}}}
+        spec:
+          restartPolicy: Never
+          terminationGracePeriodSeconds: 1
+          containers:
+          - name: main
+            image: {BUSYBOX}
+            imagePullPolicy: Never
+            command: [sh, -c, "{script}"]
+            volumeMounts: [{{name: data, mountPath: /data}}]
+          volumes:
+          - name: data
+            persistentVolumeClaim: {{claimName: {claim_name}}}
+        """
+
+
+def get_json(kubectl, *args: str) -> dict | None:
+    out = kubectl("get", *args, "-o", "json")
+    return json.loads(out.stdout) if out.returncode == 0 else None
+
+
+def phase(kubectl, *args: str) -> str | None:
+    obj = get_json(kubectl, *args)
+    return (obj.get("status") or {}).get("phase") if obj else None
+
+
+def succeeded(kubectl, ns: str, name: str, up: Up) -> None:
+    wait_until(lambda: phase(kubectl, "pod", name, "-n", ns) == "Succeeded", f"pod {name} Succeeded",
+               diag=lambda: kubectl("describe", "pod", name, "-n", ns).stdout + up.diag())
+
+
+def test_default_class_keeps_data_across_pods_and_delete_removes_it(up, kubectl, ns) -> None:
+    lines = kubectl("get", "sc").stdout.splitlines()
+    assert lines[0].split() == ["NAME", "PROVISIONER", "RECLAIMPOLICY", "VOLUMEBINDINGMODE",
+                                "ALLOWVOLUMEEXPANSION", "AGE"]
+    assert lines[1].split()[:6] == ["local-path", "(default)", "minik8s.io/local-path", "Delete",
+                                    "WaitForFirstConsumer", "false"]
+
+    apply(kubectl, ns, claim("data"))
+    # Nothing is provisioned before a pod needs the claim.
+    assert phase(kubectl, "pvc", "data", "-n", ns) == "Pending"
+    apply(kubectl, ns, pod("writer", "data", "echo kept-across-pods > /data/msg"))
+    succeeded(kubectl, ns, "writer", up)
+
+    pvc = get_json(kubectl, "pvc", "data", "-n", ns)
+    assert pvc["status"]["phase"] == "Bound" and pvc["spec"]["storageClassName"] == "local-path"
+    assert pvc["metadata"]["annotations"]["volume.kubernetes.io/selected-node"] == up.node
+    pv_name = pvc["spec"]["volumeName"]
+    pv = get_json(kubectl, "pv", pv_name)
+    host_dir = Path(pv["spec"]["hostPath"]["path"])
+    assert host_dir.name == f"{pv_name}_{ns}_data"
+    assert (host_dir / "msg").read_text() == "kept-across-pods\n"  # made by the node, on its disk
+    row = kubectl("get", "pv", pv_name, "--no-headers").stdout.split()
+    assert row[1:7] == ["32Mi", "RWO", "Delete", "Bound", f"{ns}/data", "local-path"]
+    row = kubectl("get", "pvc", "data", "-n", ns, "--no-headers").stdout.split()
+    assert row[:6] == ["data", "Bound", pv_name, "32Mi", "RWO", "local-path"]
+
+    assert kubectl("delete", "pod", "writer", "-n", ns).returncode == 0
+    apply(kubectl, ns, pod("reader", "data", "cat /data/msg"))
+    succeeded(kubectl, ns, "reader", up)
+    assert kubectl("logs", "reader", "-n", ns).stdout == "kept-across-pods\n"
+
+    # Delete: the claim goes once no pod holds it, then the volume and its directory.
+    assert kubectl("delete", "pod", "reader", "-n", ns).returncode == 0
+    assert kubectl("delete", "pvc", "data", "-n", ns).returncode == 0
+    wait_until(lambda: get_json(kubectl, "pv", pv_name) is None, "the volume deleted",
+               diag=lambda: kubectl("get", "pv", pv_name, "-o", "yaml").stdout + up.diag())
+    assert not host_dir.exists()
+
+
+def test_retain_keeps_the_directory_and_the_volume_goes_released(up, kubectl, ns) -> None:
+    keep = f"keep-{ns}"
+    out = kubectl("apply", "-f", "-", input=textwrap.dedent(f"""
+        apiVersion: storage.k8s.io/v1
+        kind: StorageClass
+        metadata: {{name: {keep}}}
+        provisioner: minik8s.io/local-path
+        reclaimPolicy: Retain
+        volumeBindingMode: WaitForFirstConsumer
+        """))
+    assert out.returncode == 0, out.stderr
+    apply(kubectl, ns, claim("kept", keep))
+    apply(kubectl, ns, pod("writer", "kept", "echo retained > /data/msg"))
+    succeeded(kubectl, ns, "writer", up)
+    pv_name = get_json(kubectl, "pvc", "kept", "-n", ns)["spec"]["volumeName"]
+    host_dir = Path(get_json(kubectl, "pv", pv_name)["spec"]["hostPath"]["path"])
+
+    assert kubectl("delete", "pod", "writer", "-n", ns).returncode == 0
+    assert kubectl("delete", "pvc", "kept", "-n", ns).returncode == 0
+    wait_until(lambda: phase(kubectl, "pv", pv_name) == "Released", "the volume Released", diag=up.diag)
+    row = kubectl("get", "pv", pv_name, "--no-headers").stdout.split()
+    assert row[3:6] == ["Retain", "Released", f"{ns}/kept"]
+    assert (host_dir / "msg").read_text() == "retained\n"
+
+    # Deleting a retained volume by hand removes the object, never the data.
+    assert kubectl("delete", "pv", pv_name).returncode == 0
+    assert get_json(kubectl, "pv", pv_name) is None
+    assert (host_dir / "msg").read_text() == "retained\n"
+    kubectl("delete", "sc", keep)
+    shutil.rmtree(host_dir, ignore_errors=True)
+
+
+def test_a_pod_whose_claim_is_unbound_is_not_started(up, kubectl, ns) -> None:
+    apply(kubectl, ns, claim("nothing-to-bind", ""))
+    # Placed on the node directly, as a scheduler would not place it.
+    body = textwrap.dedent(pod("stuck", "nothing-to-bind", "echo never")).replace(
+        "spec:\n  restartPolicy", f"spec:\n  nodeName: {up.node}\n  restartPolicy", 1)
+    out = kubectl("apply", "-n", ns, "-f", "-", input=body)
+    assert out.returncode == 0, out.stderr
+
+    def failed_mount() -> str | None:
+        evs = get_json(kubectl, "events", "-n", ns, "--field-selector", "involvedObject.name=stuck")
+        msgs = [e["message"] for e in (evs or {}).get("items", []) if e["reason"] == "FailedMount"]
+        return msgs[0] if msgs else None
+
+    msg = wait_until(failed_mount, "a FailedMount event", diag=up.diag)
+    assert msg == (f"Unable to attach or mount volumes: unmounted volumes=[data], unattached volumes=[data], "
+                   f"failed to process volumes=[data]: error processing PVC {ns}/nothing-to-bind: PVC "
+                   f'{ns}/nothing-to-bind has non-bound phase ("Pending") or empty pvc.Spec.VolumeName ("")')
+    stuck = get_json(kubectl, "pod", "stuck", "-n", ns)
+    assert stuck["status"]["phase"] == "Pending"
+    assert not any(s.get("state", {}).get("running") for s in stuck["status"].get("containerStatuses") or [])
+    # The claim's event says why it is not bound.
+    evs = get_json(kubectl, "events", "-n", ns, "--field-selector", "involvedObject.name=nothing-to-bind")
+    assert ("FailedBinding", "no persistent volumes available for this claim and no storage class is set") in {
+        (e["reason"], e["message"]) for e in evs["items"]}
