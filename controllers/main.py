@@ -58,7 +58,7 @@ class ControllerContext:
 
 @dataclasses.dataclass(frozen=True)
 class Registration:
-    new: Callable[[ControllerContext], Controller]
+    new: Callable[[ControllerContext], Controller | None]  # None: nothing for it to do here, not started
     concurrency_flag: str            # e.g. "concurrent-replicaset-syncs"
     default_workers: int = 5
     aliases: tuple[str, ...] = ()
@@ -176,6 +176,32 @@ def _new_pv_protection(ctx: ControllerContext) -> Controller:
     return PVProtectionController(ctx.client, ctx.informers)
 
 
+def _new_serviceaccount(ctx: ControllerContext) -> Controller:
+    from controllers.serviceaccounts import ServiceAccountsController
+
+    return ServiceAccountsController(ctx.client, ctx.informers)
+
+
+def _new_root_ca_cert_publisher(ctx: ControllerContext) -> Controller | None:
+    from controllers.rootcacertpublisher import RootCACertPublisher, kubeconfig_ca
+
+    path = ctx.options.root_ca_file
+    if path:
+        with open(path) as f:
+            root_ca: str | None = f.read()
+    else:
+        root_ca = kubeconfig_ca(ctx.options.kubeconfig)
+    if not root_ca:
+        return None  # nothing to publish: no --root-ca-file and a kubeconfig without a CA
+    return RootCACertPublisher(ctx.client, ctx.informers, root_ca=root_ca)
+
+
+def _root_ca_flags(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--root-ca-file", default=None,
+                   help="the CA bundle published as kube-root-ca.crt in every namespace (default: the "
+                        "kubeconfig's certificate authority)")
+
+
 def _new_local_path_provisioner(ctx: ControllerContext) -> Controller:
     from controllers.localpath_provisioner import LocalPathProvisioner
     from minik8s import localpath
@@ -214,6 +240,12 @@ CONTROLLERS: dict[str, Registration] = {
     "local-path-provisioner": Registration(_new_local_path_provisioner, "concurrent-local-path-provisioner-syncs", 5),
     "clusterrole-aggregation": Registration(_new_clusterrole_aggregation, "concurrent-clusterrole-aggregation-syncs",
                                             1, aliases=("clusterrole-aggregation-controller",)),
+    # Identity (issue 11): a default ServiceAccount and the kube-root-ca.crt ConfigMap per namespace.
+    "serviceaccount": Registration(_new_serviceaccount, "concurrent-serviceaccount-syncs", 5,
+                                   aliases=("serviceaccount-controller",)),
+    "root-ca-cert-publisher": Registration(_new_root_ca_cert_publisher, "concurrent-root-ca-cert-publisher-syncs", 5,
+                                           aliases=("root-ca-certificate-publisher-controller",),
+                                           add_flags=_root_ca_flags),
 }
 
 
@@ -349,7 +381,11 @@ async def run_controllers(client: ApiClient, cfg: Config) -> None:
     ctx = ControllerContext(client=client, informers=informers, options=cfg.options)
     running: list[tuple[str, Controller]] = []
     for name in cfg.controllers:
-        running.append((name, CONTROLLERS[name].new(ctx)))
+        ctrl = CONTROLLERS[name].new(ctx)
+        if ctrl is None:
+            log.warning("controller %s not started: it has nothing to work with (see its flags)", name)
+            continue
+        running.append((name, ctrl))
         log.info("starting controller %s with %d workers", name, cfg.workers[name])
     informers.start()
     tasks = [asyncio.create_task(ctrl.run(cfg.workers[name]), name=f"controller {name}") for name, ctrl in running]

@@ -1,0 +1,107 @@
+"""Root CA certificate publisher: the ``kube-root-ca.crt`` ConfigMap in every active namespace,
+holding the CA bundle that verifies the apiserver (``ca.crt``), as Kubernetes'
+``pkg/controller/certificates/rootcacertpublisher/publisher.go`` keeps it.
+
+Pods read it through the projected token volume the ServiceAccount admission adds
+(``/var/run/secrets/kubernetes.io/serviceaccount/ca.crt``). The key is a namespace name; a new
+or updated namespace, and any change to (or deletion of) a ConfigMap of that name, enqueue it.
+``sync`` creates the ConfigMap, or puts back its data and description annotation when they
+differ from the controller's CA (a user edit is undone, as Kubernetes does).
+
+The CA comes from ``--root-ca-file``, else from the controller-manager's kubeconfig
+(``certificate-authority`` / ``certificate-authority-data``), as kube-controller-manager
+takes it; without either the controller is not started.
+"""
+
+from __future__ import annotations
+
+import base64
+import logging
+import os
+
+import yaml
+
+from controllers.base import Controller, tombstone_safe
+from controllers.serviceaccounts import namespace_active
+from minik8s import errors
+from minik8s.api.resources import CONFIGMAPS, NAMESPACES
+from minik8s.api.serviceaccounts import ROOT_CA_CONFIGMAP, ROOT_CA_KEY
+from minik8s.client.informer import SharedInformerFactory
+
+log = logging.getLogger(__name__)
+
+DESCRIPTION_ANNOTATION = "kubernetes.io/description"
+DESCRIPTION = ("Contains a CA bundle that can be used to verify the kube-apiserver when using internal endpoints "
+               "such as the internal service IP or kubernetes.default.svc. No other usage is guaranteed across "
+               "distributions of Kubernetes clusters.")
+
+
+def kubeconfig_ca(path: str | None) -> str | None:
+    """The CA bundle (PEM) of a kubeconfig's current context's cluster, None when it has none."""
+    if not path or not os.path.exists(path):
+        return None
+    with open(path) as f:
+        cfg = yaml.safe_load(f) or {}
+    ctx_name = cfg.get("current-context")
+    ctx = next((c.get("context") or {} for c in cfg.get("contexts") or [] if c.get("name") == ctx_name), {})
+    cluster = next((c.get("cluster") or {} for c in cfg.get("clusters") or [] if c.get("name") == ctx.get("cluster")),
+                   {})
+    if cluster.get("certificate-authority-data"):
+        return base64.b64decode(cluster["certificate-authority-data"]).decode()
+    if cluster.get("certificate-authority"):
+        ca_path = cluster["certificate-authority"]
+        if not os.path.isabs(ca_path):
+            ca_path = os.path.join(os.path.dirname(os.path.abspath(path)), ca_path)
+        with open(ca_path) as f:
+            return f.read()
+    return None
+
+
+class RootCACertPublisher(Controller):
+    name = "root-ca-cert-publisher"
+
+    def __init__(self, client, informers: SharedInformerFactory, *, root_ca: str, **kwargs) -> None:
+        """``root_ca``: the PEM bundle to publish; ``kwargs`` (``queue``) are for tests."""
+        super().__init__(**kwargs)
+        self.client = client
+        self.root_ca = root_ca
+        self.ns_informer = informers.informer(NAMESPACES)
+        self.cm_informer = informers.informer(CONFIGMAPS)
+        self.informers = [self.ns_informer, self.cm_informer]
+        self.ns_informer.add_handler(on_add=self.enqueue, on_update=lambda old, cur: self.enqueue(cur))
+        self.cm_informer.add_handler(on_update=lambda old, cur: self._on_configmap(cur),
+                                     on_delete=self._on_configmap)
+
+    def _on_configmap(self, cm: dict | None) -> None:
+        cm = tombstone_safe(cm)
+        if cm is not None and cm["metadata"].get("name") == ROOT_CA_CONFIGMAP:
+            self.enqueue_key(cm["metadata"]["namespace"])
+
+    def desired(self) -> tuple[dict[str, str], str]:
+        return {ROOT_CA_KEY: self.root_ca}, DESCRIPTION
+
+    async def sync(self, key: str) -> None:
+        if not namespace_active(self.ns_informer.store.get(key)):
+            return
+        cm = self.cm_informer.store.get(f"{key}/{ROOT_CA_CONFIGMAP}")
+        data = {ROOT_CA_KEY: self.root_ca}
+        if cm is None:
+            try:
+                await self.client.create(CONFIGMAPS, {
+                    "apiVersion": "v1", "kind": "ConfigMap",
+                    "metadata": {"name": ROOT_CA_CONFIGMAP, "annotations": {DESCRIPTION_ANNOTATION: DESCRIPTION}},
+                    "data": data}, namespace=key)
+            except (errors.AlreadyExists, errors.Forbidden):
+                return  # the cache was behind; or the namespace began terminating
+            log.info("root-ca-cert-publisher: published %s/%s", key, ROOT_CA_CONFIGMAP)
+            return
+        annotations = cm["metadata"].get("annotations") or {}
+        if cm.get("data") == data and not cm.get("binaryData") and annotations.get(DESCRIPTION_ANNOTATION) == DESCRIPTION:
+            return
+        new = {**cm, "data": data, "metadata": {**cm["metadata"],
+                                                "annotations": {**annotations, DESCRIPTION_ANNOTATION: DESCRIPTION}}}
+        new.pop("binaryData", None)
+        try:
+            await self.client.update(CONFIGMAPS, new)
+        except errors.NotFound:
+            return  # deleted meanwhile: the delete event brings us back
