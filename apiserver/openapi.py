@@ -42,6 +42,7 @@ PACKAGES: dict[str, str] = {
     "minik8s.api.rbac": "io.k8s.api.rbac.v1",
     "minik8s.api.authorization": "io.k8s.api.authorization.v1",
     "minik8s.api.authentication": "io.k8s.api.authentication.v1",
+    "minik8s.api.batch": "io.k8s.api.batch.v1",
 }
 
 _PATCH_TYPES = ("application/apply-patch+yaml", "application/json-patch+json",

@@ -1464,6 +1464,105 @@ message ControllerRevision
 3 revision int?
 """
 
+# --- batch/v1 --------------------------------------------------------------------------------
+_BATCH = """
+message Job
+1 metadata ObjectMeta
+2 spec JobSpec
+3 status JobStatus
+
+message JobSpec
+1 parallelism int?
+2 completions int?
+3 activeDeadlineSeconds int?
+11 podFailurePolicy PodFailurePolicy
+16 successPolicy SuccessPolicy
+7 backoffLimit int?
+12 backoffLimitPerIndex int?
+13 maxFailedIndexes int?
+4 selector LabelSelector
+5 manualSelector bool?
+6 template PodTemplateSpec
+8 ttlSecondsAfterFinished int?
+9 completionMode string
+10 suspend bool?
+14 podReplacementPolicy string
+15 managedBy string
+
+message PodFailurePolicy
+1 rules []PodFailurePolicyRule
+
+message PodFailurePolicyRule
+1 action string
+2 onExitCodes PodFailurePolicyOnExitCodesRequirement
+3 onPodConditions []PodFailurePolicyOnPodConditionsPattern
+
+message PodFailurePolicyOnExitCodesRequirement
+1 containerName string
+2 operator string
+3 values []int
+
+message PodFailurePolicyOnPodConditionsPattern
+1 type string
+2 status string
+
+message SuccessPolicy
+1 rules []SuccessPolicyRule
+
+message SuccessPolicyRule
+1 succeededIndexes string
+2 succeededCount int?
+
+message JobStatus
+1 conditions []JobCondition
+2 startTime Time
+3 completionTime Time
+4 active int
+5 succeeded int
+6 failed int
+11 terminating int?
+7 completedIndexes string
+10 failedIndexes string
+8 uncountedTerminatedPods UncountedTerminatedPods
+9 ready int?
+
+message JobCondition
+1 type string
+2 status string
+3 lastProbeTime Time
+4 lastTransitionTime Time
+5 reason string
+6 message string
+
+message UncountedTerminatedPods
+1 succeeded []string
+2 failed []string
+
+message JobTemplateSpec
+1 metadata ObjectMeta
+2 spec JobSpec
+
+message CronJob
+1 metadata ObjectMeta
+2 spec CronJobSpec
+3 status CronJobStatus
+
+message CronJobSpec
+1 schedule string
+8 timeZone string
+2 startingDeadlineSeconds int?
+3 concurrencyPolicy string
+4 suspend bool?
+5 jobTemplate JobTemplateSpec
+6 successfulJobsHistoryLimit int?
+7 failedJobsHistoryLimit int?
+
+message CronJobStatus
+1 active []ObjectReference
+4 lastScheduleTime Time
+5 lastSuccessfulTime Time
+"""
+
 # --- policy/v1, authentication/v1 -------------------------------------------------------------
 _OTHERS = """
 message Eviction
@@ -1609,7 +1708,7 @@ def _parse(text: str) -> dict[str, dict[int, Field]]:
     return messages
 
 
-MESSAGES: dict[str, dict[int, Field]] = _parse(_META + _CORE_OBJECTS + _CORE_POD + _APPS + _OTHERS + _RBAC)
+MESSAGES: dict[str, dict[int, Field]] = _parse(_META + _CORE_OBJECTS + _CORE_POD + _APPS + _BATCH + _OTHERS + _RBAC)
 
 # (apiVersion, kind) of a runtime.Unknown's typeMeta -> the message its raw bytes hold.
 KINDS: dict[tuple[str, str], str] = {
@@ -1621,6 +1720,8 @@ KINDS: dict[tuple[str, str], str] = {
     **{("apps/v1", k): k for k in (
         "Deployment", "ReplicaSet", "StatefulSet", "DaemonSet", "ControllerRevision",
     )},
+    ("batch/v1", "Job"): "Job",
+    ("batch/v1", "CronJob"): "CronJob",
     ("policy/v1", "Eviction"): "Eviction",
     ("policy/v1beta1", "Eviction"): "Eviction",
     ("authentication.k8s.io/v1", "TokenRequest"): "TokenRequest",

@@ -211,6 +211,22 @@ def _new_clusterrole_aggregation(ctx: ControllerContext) -> Controller:
     from controllers.clusterroleaggregation import ClusterRoleAggregationController
 
     return ClusterRoleAggregationController(ctx.client, ctx.informers)
+def _new_job(ctx: ControllerContext) -> Controller:
+    from controllers.job import JobController
+
+    return JobController(ctx.client, ctx.informers, recorder=ctx.recorder("job-controller"))
+
+
+def _new_cronjob(ctx: ControllerContext) -> Controller:
+    from controllers.cronjob import CronJobController
+
+    return CronJobController(ctx.client, ctx.informers, recorder=ctx.recorder("cronjob-controller"))
+
+
+def _new_ttlafterfinished(ctx: ControllerContext) -> Controller:
+    from controllers.ttlafterfinished import TTLAfterFinishedController
+
+    return TTLAfterFinishedController(ctx.client, ctx.informers)
 
 
 CONTROLLERS: dict[str, Registration] = {
@@ -218,6 +234,11 @@ CONTROLLERS: dict[str, Registration] = {
                                aliases=("replicaset-controller",)),
     "deployment": Registration(_new_deployment, "concurrent-deployment-syncs", 5,
                                aliases=("deployment-controller",)),
+    # Workloads (issue 9).
+    "job": Registration(_new_job, "concurrent-job-syncs", 5, aliases=("job-controller",)),
+    "cronjob": Registration(_new_cronjob, "concurrent-cron-job-syncs", 5, aliases=("cronjob-controller",)),
+    "ttl-after-finished": Registration(_new_ttlafterfinished, "concurrent-ttl-after-finished-syncs", 5,
+                                       aliases=("ttl-after-finished-controller",)),
     "garbagecollector": Registration(_new_garbagecollector, "concurrent-gc-syncs", 20,
                                      aliases=("garbage-collector-controller",)),
     "namespace": Registration(_new_namespace, "concurrent-namespace-syncs", 10, aliases=("namespace-controller",)),

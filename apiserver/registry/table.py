@@ -15,9 +15,9 @@ from minik8s.api import resources as rs
 from minik8s.api.resources import ResourceType
 from minik8s.api.schema import MODELS
 
-from apiserver import discovery, printers, printers_storage
+from apiserver import discovery, printers, printers_storage, printers_workloads
 from apiserver import printers_auth
-from apiserver.registry import namespaces, nodes, pods, rbac, serviceaccounts, services, simple, volumes, workloads
+from apiserver.registry import batch, namespaces, nodes, pods, rbac, serviceaccounts, services, simple, volumes, workloads
 from apiserver.registry.strategy import StatusStrategy, Strategy
 
 # Every verb a plain resource supports (discovery lists them).
@@ -99,6 +99,8 @@ TABLE: tuple[Entry, ...] = (
     Entry(rs.SUBJECTACCESSREVIEWS, Strategy(), printers.ROLE, verbs=CREATE_ONLY),
     Entry(rs.LOCALSUBJECTACCESSREVIEWS, Strategy(), printers.ROLE, verbs=CREATE_ONLY),
     Entry(rs.SELFSUBJECTREVIEWS, Strategy(), printers.ROLE, verbs=CREATE_ONLY),
+    Entry(rs.JOBS, batch.JobStrategy(), printers_workloads.JOB, (STATUS,)),
+    Entry(rs.CRONJOBS, batch.CronJobStrategy(), printers_workloads.CRONJOB, (STATUS,)),
 )
 
 _STATUS_STRATEGIES = {e.type: StatusStrategy(e.strategy) for e in TABLE}

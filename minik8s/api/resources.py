@@ -86,12 +86,15 @@ SELFSUBJECTRULESREVIEWS = ResourceType(_AUTHZ, "v1", "SelfSubjectRulesReview", "
 SUBJECTACCESSREVIEWS = ResourceType(_AUTHZ, "v1", "SubjectAccessReview", "subjectaccessreviews", False)
 LOCALSUBJECTACCESSREVIEWS = ResourceType(_AUTHZ, "v1", "LocalSubjectAccessReview", "localsubjectaccessreviews", True)
 SELFSUBJECTREVIEWS = ResourceType("authentication.k8s.io", "v1", "SelfSubjectReview", "selfsubjectreviews", False)
+JOBS = ResourceType("batch", "v1", "Job", "jobs", True, (), _ALL)
+CRONJOBS = ResourceType("batch", "v1", "CronJob", "cronjobs", True, ("cj",), _ALL)
 
 ALL: tuple[ResourceType, ...] = (
     NAMESPACES, PODS, NODES, SERVICES, ENDPOINTS, CONFIGMAPS, SECRETS, EVENTS,
     DEPLOYMENTS, REPLICASETS, LEASES, ENDPOINTSLICES,
     PERSISTENTVOLUMES, PERSISTENTVOLUMECLAIMS, STORAGECLASSES, SERVICEACCOUNTS,
     ROLES, CLUSTERROLES, ROLEBINDINGS, CLUSTERROLEBINDINGS,
+    JOBS, CRONJOBS,
 )
 
 #: kinds that are asked and answered, never stored or listed (no List kind): not in ALL, which

@@ -19,7 +19,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from minik8s.api import apps, authentication, authorization, autoscaling, coordination, core, discovery, rbac
+from minik8s.api import apps, authentication, authorization, autoscaling, batch, coordination, core, discovery, rbac
 from minik8s.api import serviceaccounts, storage, tokens, volumes
 
 __all__ = ["MODELS", "unknown_fields", "model_for"]
@@ -44,6 +44,7 @@ _KINDS: dict[str, tuple[type[BaseModel], ...]] = {
                           authorization.SelfSubjectAccessReview, authorization.SelfSubjectRulesReview),
     rbac.GROUP: (rbac.Role, rbac.RoleList, rbac.ClusterRole, rbac.ClusterRoleList, rbac.RoleBinding,
                  rbac.RoleBindingList, rbac.ClusterRoleBinding, rbac.ClusterRoleBindingList),
+    "batch": (batch.Job, batch.JobList, batch.CronJob, batch.CronJobList),
 }
 
 MODELS: dict[tuple[str, str], type[BaseModel]] = {

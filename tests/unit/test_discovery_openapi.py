@@ -84,8 +84,8 @@ def test_apps_resource_list_has_scale_of_autoscaling() -> None:
 
 def test_unknown_group_versions_are_none() -> None:
     assert discovery.resource_list_body("apps", "v2") is None
-    assert discovery.resource_list_body("batch", "v1") is None
-    assert discovery.group_body("batch") is None
+    assert discovery.resource_list_body("example.com", "v1") is None
+    assert discovery.group_body("example.com") is None
     assert discovery.group_body("") is None
 
 
@@ -180,9 +180,10 @@ def test_v3_root_lists_every_group_version() -> None:
                                                                "apis/storage.k8s.io/v1",
                                                                "apis/rbac.authorization.k8s.io/v1",
                                                                "apis/authorization.k8s.io/v1",
-                                                               "apis/authentication.k8s.io/v1"}
-    assert openapi.v3_document("apis/batch/v1") is None
-    assert openapi.v3_body("apis/batch/v1") is None
+                                                               "apis/authentication.k8s.io/v1",
+                                                               "apis/batch/v1"}
+    assert openapi.v3_document("apis/example.com/v1") is None
+    assert openapi.v3_body("apis/example.com/v1") is None
     assert openapi.v3_body("/api/v1/") == openapi.v3_document("api/v1")[0]
 
 

@@ -1,0 +1,132 @@
+"""Printed columns of the workload kinds beyond Deployment and ReplicaSet: Job, CronJob (and the
+others as they land), as Kubernetes' ``pkg/printers/internalversion/printers.go`` prints them.
+
+Kept apart from ``apiserver/printers.py`` (which holds the Printer/Column types, the time and
+selector formatting, and the Table builder) so that each kind's columns sit in one place.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from apiserver import printers as p
+from apiserver.printers import Column, Printer
+
+_NAME = Column("Name", format="name", description="Name must be unique within a namespace.")
+_AGE = Column("Age", description="CreationTimestamp is a timestamp representing the server time when this "
+              "object was created.")
+_CONTAINERS = Column("Containers", priority=1, description="Names of each container in the template.")
+_IMAGES = Column("Images", priority=1, description="Images referenced by each container in the template.")
+
+
+def _md(obj: dict[str, Any]) -> dict[str, Any]:
+    return obj.get("metadata") or {}
+
+
+def _spec(obj: dict[str, Any]) -> dict[str, Any]:
+    return obj.get("spec") or {}
+
+
+def _status(obj: dict[str, Any]) -> dict[str, Any]:
+    return obj.get("status") or {}
+
+
+def _containers(template: dict[str, Any] | None) -> tuple[str, str]:
+    cs = ((template or {}).get("spec") or {}).get("containers") or []
+    return ",".join(c.get("name", "") for c in cs), ",".join(c.get("image", "") for c in cs)
+
+
+def _bool_ptr(val: Any) -> str:
+    """``printBoolPtr``: Go's ``%t`` of a set bool, ``<unset>`` otherwise."""
+    if val is None:
+        return "<unset>"
+    return "True" if val else "False"
+
+
+# ---------------------------------------------------------------------------------------------
+# Job
+
+
+def _has_condition(obj: dict[str, Any], ctype: str) -> bool:
+    return any(c.get("type") == ctype and c.get("status") == "True"
+               for c in _status(obj).get("conditions") or [])
+
+
+def job_status(job: dict[str, Any]) -> str:
+    """The STATUS column: the first of Complete, Failed, Terminating, Suspended, FailureTarget,
+    SuccessCriteriaMet that holds, else Running."""
+    if _has_condition(job, "Complete"):
+        return "Complete"
+    if _has_condition(job, "Failed"):
+        return "Failed"
+    if _md(job).get("deletionTimestamp"):
+        return "Terminating"
+    for ctype in ("Suspended", "FailureTarget", "SuccessCriteriaMet"):
+        if _has_condition(job, ctype):
+            return ctype
+    return "Running"
+
+
+def _job_row(job: dict[str, Any], now: float) -> list[Any]:
+    spec, status = _spec(job), _status(job)
+    succeeded = int(status.get("succeeded") or 0)
+    if spec.get("completions") is not None:
+        completions = f"{succeeded}/{spec['completions']}"
+    elif (spec.get("parallelism") or 0) > 1:
+        completions = f"{succeeded}/1 of {spec['parallelism']}"
+    else:
+        completions = f"{succeeded}/1"
+    start = p.parse_time(status.get("startTime"))
+    if start is None:
+        duration = ""
+    else:
+        end = p.parse_time(status.get("completionTime"))
+        duration = p.human_duration((now if end is None else end) - start)
+    names, images = _containers(spec.get("template"))
+    return [_md(job).get("name", ""), job_status(job), completions, duration, p.since(_md(job).get("creationTimestamp"), now),
+            names, images, p.format_label_selector(spec.get("selector"))]
+
+
+JOB = Printer(
+    (
+        _NAME,
+        Column("Status", description="Status of the job."),
+        Column("Completions", description="The number of pods which reached phase Succeeded."),
+        Column("Duration", description="Time required to complete the job."),
+        _AGE, _CONTAINERS, _IMAGES,
+        Column("Selector", priority=1, description="A label query over pods that should match the pod count."),
+    ),
+    _job_row,
+)
+
+
+# ---------------------------------------------------------------------------------------------
+# CronJob
+
+
+def _cronjob_row(cj: dict[str, Any], now: float) -> list[Any]:
+    spec, status = _spec(cj), _status(cj)
+    last = status.get("lastScheduleTime")
+    job_spec = (spec.get("jobTemplate") or {}).get("spec") or {}
+    names, images = _containers(job_spec.get("template"))
+    return [_md(cj).get("name", ""), spec.get("schedule", ""), spec.get("timeZone") or "<none>",
+            _bool_ptr(spec.get("suspend")), len(status.get("active") or []),
+            p.since(last, now) if last else "<none>", p.since(_md(cj).get("creationTimestamp"), now),
+            names, images, p.format_label_selector(job_spec.get("selector"))]
+
+
+CRONJOB = Printer(
+    (
+        _NAME,
+        Column("Schedule", description="The schedule in Cron format."),
+        Column("Timezone", description="The time zone name for the given schedule."),
+        Column("Suspend", type="boolean", description="This flag tells the controller to suspend subsequent "
+               "executions."),
+        Column("Active", type="integer", description="A list of pointers to currently running jobs."),
+        Column("Last Schedule", description="Information when was the last time the job was successfully "
+               "scheduled."),
+        _AGE, _CONTAINERS, _IMAGES,
+        Column("Selector", priority=1, description="A label query over pods that should match the pod count."),
+    ),
+    _cronjob_row,
+)

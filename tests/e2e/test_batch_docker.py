@@ -1,0 +1,128 @@
+"""Jobs end to end on real Docker with the real kubectl: apiserver + scheduler +
+controller-manager + two kubelets (two nodes). A Job of 5 completions at parallelism 2
+completes with 5 succeeded pods (``kubectl wait --for=condition=complete``, ``kubectl logs
+job/X``); a Job whose container always fails backs off and fails at its ``backoffLimit``.
+
+The cluster is this module's own (its own apiserver). Every container exits by itself, so the
+tests stay short.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import subprocess
+import sys
+import uuid
+from dataclasses import dataclass
+
+import pytest
+
+from tests.conftest import REPO, ApiServer, pick_free_port
+from tests.kubelet_harness import KubeletProc, remove_node_containers
+
+pytestmark = pytest.mark.docker
+
+
+@dataclass
+class Cluster:
+    api: ApiServer
+    nodes: list[str]
+    kubelets: list[KubeletProc]
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory, test_images, docker_client):
+    base = tmp_path_factory.mktemp("batch-e2e")
+    api = ApiServer(data_dir=base / "data", port=pick_free_port(), log_path=base / "apiserver.log")
+    api.start()
+    procs: list[subprocess.Popen] = []
+    for name, module in (("scheduler", "scheduler.main"), ("controller-manager", "controllers.main")):
+        with open(base / f"{name}.log", "ab") as f:
+            procs.append(subprocess.Popen([sys.executable, "-m", module, "--kubeconfig", str(api.kubeconfig),
+                                           "--leader-elect=false"], cwd=REPO, stdout=f, stderr=subprocess.STDOUT))
+    suffix = uuid.uuid4().hex[:6]
+    nodes = [f"batch-a-{suffix}", f"batch-b-{suffix}"]
+    kubelets = [KubeletProc(apiserver=api.url, node=n, root=base / n, log_path=base / f"{n}.log") for n in nodes]
+    try:
+        for k in kubelets:
+            k.start()
+        yield Cluster(api, nodes, kubelets)
+    finally:
+        for p in procs:
+            p.terminate()
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                p.wait(10)
+            if p.poll() is None:
+                p.kill()
+        for k in kubelets:
+            k.stop()
+        for n in nodes:
+            remove_node_containers(docker_client, n)
+        api.stop()
+
+
+@pytest.fixture
+def k(cluster, kubectl):
+    ns = f"batch-{uuid.uuid4().hex[:6]}"
+
+    def run(*args: str, input: str | None = None, ok: bool = True, timeout: float = 180) -> str:
+        r = kubectl(*args, "-n", ns, input=input, server=cluster.api.url, timeout=timeout)
+        if ok:
+            assert r.returncode == 0, f"kubectl {' '.join(args)}: {r.stderr}\n{cluster.kubelets[0].log_tail()}"
+        return r.stdout + r.stderr
+
+    run("create", "namespace", ns)
+    yield run
+    kubectl("delete", "namespace", ns, "--wait=false", server=cluster.api.url)
+
+
+def _job(name: str, command: str, **spec: object) -> str:
+    extra = "".join(f"  {key}: {val}\n" for key, val in spec.items())
+    return f"""apiVersion: batch/v1
+kind: Job
+metadata: {{name: {name}}}
+spec:
+{extra}  template:
+    spec:
+      restartPolicy: Never
+      terminationGracePeriodSeconds: 1
+      containers:
+      - name: main
+        image: minik8s/busybox:latest
+        imagePullPolicy: IfNotPresent
+        command: [sh, -c, "{command}"]
+"""
+
+
+def test_job_of_5_completions_at_parallelism_2_completes(cluster, k):
+    k("apply", "-f", "-", input=_job("five", "echo done-$HOSTNAME; sleep 1", completions=5, parallelism=2))
+    out = k("wait", "--for=condition=complete", "job/five", "--timeout=150s")
+    assert "job.batch/five condition met" in out
+    job = json.loads(k("get", "job", "five", "-o", "json"))
+    assert job["status"]["succeeded"] == 5 and "failed" not in job["status"]
+    pods = json.loads(k("get", "pods", "-l", "job-name=five", "-o", "json"))["items"]
+    assert len(pods) == 5 and all(p["status"]["phase"] == "Succeeded" for p in pods)
+    row = k("get", "job", "five").splitlines()[1].split()
+    assert row[:3] == ["five", "Complete", "5/5"]
+    assert "done-five-" in k("logs", "job/five")
+    # Never more than 2 at once: the SuccessfulCreate events came in slices of at most 2.
+    events = json.loads(k("get", "events", "--field-selector", "involvedObject.name=five", "-o", "json"))["items"]
+    assert sum(e.get("count", 1) for e in events if e["reason"] == "SuccessfulCreate") == 5
+
+
+def test_failing_job_backs_off_and_fails_at_backoff_limit(cluster, k):
+    k("apply", "-f", "-", input=_job("doomed", "exit 3", backoffLimit=1))
+    out = k("wait", "--for=condition=failed", "job/doomed", "--timeout=150s")
+    assert "condition met" in out
+    job = json.loads(k("get", "job", "doomed", "-o", "json"))
+    failed = [c for c in job["status"]["conditions"] if c["type"] == "Failed"][0]
+    assert (failed["reason"], failed["message"]) == ("BackoffLimitExceeded", "Job has reached the specified backoff limit")
+    assert job["status"]["failed"] == 2
+    pods = json.loads(k("get", "pods", "-l", "job-name=doomed", "-o", "json"))["items"]
+    assert len(pods) == 2 and all(p["status"]["phase"] == "Failed" for p in pods)
+    finished = sorted(p["status"]["containerStatuses"][0]["state"]["terminated"]["finishedAt"] for p in pods)
+    started = sorted(p["metadata"]["creationTimestamp"] for p in pods)
+    # The second pod was created only after the first failed (the 10 s back-off).
+    assert started[1] >= finished[0]
+    assert k("get", "job", "doomed").splitlines()[1].split()[:3] == ["doomed", "Failed", "0/1"]
