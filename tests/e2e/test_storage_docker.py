@@ -2,7 +2,9 @@
 ``minik8s up`` cluster: the default ``local-path`` class provisions a directory on the node
 when the first pod is scheduled; data a pod wrote is read by the next pod on the claim;
 ``Delete`` removes the volume and its directory with the claim, ``Retain`` keeps both and the
-volume goes Released; a pod whose claim is unbound is not started, with Kubernetes' event.
+volume goes Released; a pod whose claim is unbound is not started, with Kubernetes' event; on
+a second node (a kubelet of its own data dir, as ``minik8s join`` runs one) the directory is
+made, and removed, under that node's data dir by that node.
 
 The cluster is this module's own (its own data dir, ports and node name).
 """
@@ -20,7 +22,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import pick_free_port
-from tests.kubelet_harness import remove_node_containers
+from tests.kubelet_harness import KubeletProc, remove_node_containers
 from tests.minik8s_up_harness import Up, remove_node_network, wait_until
 
 pytestmark = pytest.mark.docker
@@ -210,3 +212,38 @@ def test_a_pod_whose_claim_is_unbound_is_not_started(up, kubectl, ns) -> None:
     evs = get_json(kubectl, "events", "-n", ns, "--field-selector", "involvedObject.name=nothing-to-bind")
     assert ("FailedBinding", "no persistent volumes available for this claim and no storage class is set") in {
         (e["reason"], e["message"]) for e in evs["items"]}
+
+
+def test_a_second_node_makes_and_removes_the_directory_on_its_own_disk(up, kubectl, ns, tmp_path,
+                                                                       docker_client) -> None:
+    node = f"st2-{uuid.uuid4().hex[:6]}"
+    second = KubeletProc(apiserver=f"http://127.0.0.1:{up.port}", node=node, root=tmp_path / "root",
+                         log_path=tmp_path / "kubelet.log", extra_args=["--disable-proxy", "--disable-dns"])
+    try:
+        second.start()
+        wait_until(lambda: (get_json(kubectl, "node", node) or {}).get("metadata", {}).get("annotations", {})
+                   .get("local-path.minik8s.io/dir"), "the node advertising its local-path dir",
+                   diag=second.log_tail)
+        apply(kubectl, ns, claim("there"))
+        body = textwrap.dedent(pod("writer", "there", "echo on-the-second-node > /data/msg")).replace(
+            "spec:\n  restartPolicy", f"spec:\n  nodeSelector: {{kubernetes.io/hostname: {node}}}\n  restartPolicy", 1)
+        out = kubectl("apply", "-n", ns, "-f", "-", input=body)
+        assert out.returncode == 0, out.stderr
+        wait_until(lambda: phase(kubectl, "pod", "writer", "-n", ns) == "Succeeded", "writer Succeeded",
+                   diag=lambda: kubectl("describe", "pod", "writer", "-n", ns).stdout + second.log_tail())
+        pvc = get_json(kubectl, "pvc", "there", "-n", ns)
+        assert pvc["metadata"]["annotations"]["volume.kubernetes.io/selected-node"] == node
+        pv = get_json(kubectl, "pv", pvc["spec"]["volumeName"])
+        host_dir = Path(pv["spec"]["hostPath"]["path"])
+        assert host_dir.parent == tmp_path / "root" / node / "local-path"  # the second node's data dir
+        assert (host_dir / "msg").read_text() == "on-the-second-node\n"
+        assert kubectl("delete", "pod", "writer", "-n", ns).returncode == 0
+        assert kubectl("delete", "pvc", "there", "-n", ns).returncode == 0
+        wait_until(lambda: get_json(kubectl, "pv", pv["metadata"]["name"]) is None, "the volume deleted",
+                   diag=second.log_tail)
+        assert not host_dir.exists()
+    finally:
+        second.stop()
+        kubectl("delete", "node", node, "--wait=false")
+        remove_node_containers(docker_client, node)
+        remove_node_network(docker_client, node)
