@@ -77,6 +77,11 @@ def test_columns_defaults_and_finalizers(kubectl, names: str) -> None:
                                 "ALLOWVOLUMEEXPANSION", "AGE"]
     assert lines[1].split()[:5] == [f"{names}-sc", "example.com/none", "Delete", "Immediate", "false"]
 
+    explained = kubectl("explain", "pvc.spec.accessModes")
+    assert explained.returncode == 0 and "FIELD: accessModes <[]string>" in explained.stdout, explained.stderr
+    explained = kubectl("explain", "storageclass.volumeBindingMode")
+    assert explained.returncode == 0 and "GROUP:      storage.k8s.io" in explained.stdout, explained.stderr
+
     # Deleting a volume leaves it Terminating while its protection finalizer stays.
     assert kubectl("delete", "pv", f"{names}-pv", "--wait=false").returncode == 0
     row = kubectl("get", "pv", f"{names}-pv", "--no-headers").stdout.split()

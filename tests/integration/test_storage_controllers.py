@@ -254,3 +254,20 @@ async def test_provisioning_failures_are_explained(client) -> None:
     want = ("Warning", "ProvisioningFailed", 'failed to provision volume with StorageClass "local-path": '
             "NodePath only supports ReadWriteOnce and ReadWriteOncePod access modes")
     assert await eventually(lambda: _has(client, ns, "rwx", want), what="access mode event")
+
+
+async def test_a_bound_claim_whose_volume_vanishes_is_lost(client) -> None:
+    ns = await new_namespace(client, "lost")
+    await client.create(PERSISTENTVOLUMES, _pv("fragile", "1Gi"))
+    await client.create(PERSISTENTVOLUMECLAIMS, _pvc("c", "1Gi"), namespace=ns)
+    assert await eventually(lambda: _check(client, "fragile", "Bound"))
+    # Forced away past its protection (as an administrator could), the volume is gone for good.
+    await client.patch(PERSISTENTVOLUMES, "fragile", {"metadata": {"finalizers": None}})
+    await client.delete(PERSISTENTVOLUMES, "fragile")
+    assert await eventually(lambda: _claim_phase_is(client, ns, "c", "Lost"), what="claim Lost")
+    want = ("Warning", "ClaimLost", "Bound claim has lost its PersistentVolume. Data on the volume is lost!")
+    assert await eventually(lambda: _has(client, ns, "c", want), what="ClaimLost event")
+
+
+async def _claim_phase_is(client, ns: str, name: str, phase: str) -> bool:
+    return await _phase(client, PERSISTENTVOLUMECLAIMS, name, ns) == phase
