@@ -130,3 +130,67 @@ CRONJOB = Printer(
     ),
     _cronjob_row,
 )
+
+
+# ---------------------------------------------------------------------------------------------
+# DaemonSet, ControllerRevision
+
+
+def _daemonset_row(ds: dict[str, Any], now: float) -> list[Any]:
+    spec, status = _spec(ds), _status(ds)
+    node_selector = ((spec.get("template") or {}).get("spec") or {}).get("nodeSelector")
+    names, images = _containers(spec.get("template"))
+    return [_md(ds).get("name", ""), int(status.get("desiredNumberScheduled") or 0),
+            int(status.get("currentNumberScheduled") or 0), int(status.get("numberReady") or 0),
+            int(status.get("updatedNumberScheduled") or 0), int(status.get("numberAvailable") or 0),
+            p.format_labels(node_selector), p.since(_md(ds).get("creationTimestamp"), now),
+            names, images, p.format_label_selector(spec.get("selector"))]
+
+
+DAEMONSET = Printer(
+    (
+        _NAME,
+        Column("Desired", type="integer", description="The total number of nodes that should be running the "
+               "daemon pod (including nodes correctly running the daemon pod)."),
+        Column("Current", type="integer", description="The number of nodes that are running at least 1 daemon "
+               "pod and are supposed to run the daemon pod."),
+        Column("Ready", type="integer", description="The number of nodes that should be running the daemon pod "
+               "and have one or more of the daemon pod running with a Ready Condition."),
+        Column("Up-to-date", type="integer", description="The total number of nodes that are running updated "
+               "daemon pod"),
+        Column("Available", type="integer", description="The number of nodes that should be running the daemon "
+               "pod and have one or more of the daemon pod running and available (ready for at least "
+               "spec.minReadySeconds)"),
+        Column("Node Selector", description="NodeSelector is a selector which must be true for the pod to fit on "
+               "a node."),
+        _AGE, _CONTAINERS, _IMAGES,
+        Column("Selector", priority=1, description="A label query over pods that are managed by the daemon set."),
+    ),
+    _daemonset_row,
+)
+
+
+def _controller_of(obj: dict[str, Any]) -> str:
+    for ref in _md(obj).get("ownerReferences") or []:
+        if ref.get("controller"):
+            group = (ref.get("apiVersion") or "").rpartition("/")[0]
+            kind = (ref.get("kind") or "").lower()
+            return f"{kind}.{group}/{ref.get('name')}" if group else f"{kind}/{ref.get('name')}"
+    return "<none>"
+
+
+def _controllerrevision_row(cr: dict[str, Any], now: float) -> list[Any]:
+    return [_md(cr).get("name", ""), _controller_of(cr), int(cr.get("revision") or 0),
+            p.since(_md(cr).get("creationTimestamp"), now)]
+
+
+CONTROLLERREVISION = Printer(
+    (
+        _NAME,
+        Column("Controller", description="Controller of the object, with URL-encoded kind.name."),
+        Column("Revision", type="integer", description="Revision indicates the revision of the state "
+               "represented by Data."),
+        _AGE,
+    ),
+    _controllerrevision_row,
+)

@@ -211,6 +211,12 @@ def _new_clusterrole_aggregation(ctx: ControllerContext) -> Controller:
     from controllers.clusterroleaggregation import ClusterRoleAggregationController
 
     return ClusterRoleAggregationController(ctx.client, ctx.informers)
+def _new_daemonset(ctx: ControllerContext) -> Controller:
+    from controllers.daemonset import DaemonSetController
+
+    return DaemonSetController(ctx.client, ctx.informers, recorder=ctx.recorder("daemonset-controller"))
+
+
 def _new_job(ctx: ControllerContext) -> Controller:
     from controllers.job import JobController
 
@@ -235,6 +241,7 @@ CONTROLLERS: dict[str, Registration] = {
     "deployment": Registration(_new_deployment, "concurrent-deployment-syncs", 5,
                                aliases=("deployment-controller",)),
     # Workloads (issue 9).
+    "daemonset": Registration(_new_daemonset, "concurrent-daemonset-syncs", 2, aliases=("daemonset-controller",)),
     "job": Registration(_new_job, "concurrent-job-syncs", 5, aliases=("job-controller",)),
     "cronjob": Registration(_new_cronjob, "concurrent-cron-job-syncs", 5, aliases=("cronjob-controller",)),
     "ttl-after-finished": Registration(_new_ttlafterfinished, "concurrent-ttl-after-finished-syncs", 5,

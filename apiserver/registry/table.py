@@ -17,7 +17,7 @@ from minik8s.api.schema import MODELS
 
 from apiserver import discovery, printers, printers_storage, printers_workloads
 from apiserver import printers_auth
-from apiserver.registry import batch, namespaces, nodes, pods, rbac, serviceaccounts, services, simple, volumes, workloads
+from apiserver.registry import batch, daemonsets, namespaces, nodes, pods, rbac, serviceaccounts, services, simple, volumes, workloads
 from apiserver.registry.strategy import StatusStrategy, Strategy
 
 # Every verb a plain resource supports (discovery lists them).
@@ -81,6 +81,8 @@ TABLE: tuple[Entry, ...] = (
           (STATUS, Subresource("scale", "Scale", ("get", "patch", "update"), "autoscaling"))),
     Entry(rs.REPLICASETS, workloads.ReplicaSetStrategy(), printers.REPLICASET,
           (STATUS, Subresource("scale", "Scale", ("get", "patch", "update"), "autoscaling"))),
+    Entry(rs.DAEMONSETS, daemonsets.DaemonSetStrategy(), printers_workloads.DAEMONSET, (STATUS,)),
+    Entry(rs.CONTROLLERREVISIONS, daemonsets.ControllerRevisionStrategy(), printers_workloads.CONTROLLERREVISION),
     Entry(rs.LEASES, simple.LeaseStrategy(), printers.LEASE),
     Entry(rs.ENDPOINTSLICES, simple.EndpointSliceStrategy(), printers.ENDPOINTSLICE),
     Entry(rs.PERSISTENTVOLUMES, volumes.PersistentVolumeStrategy(), printers_storage.PERSISTENT_VOLUME, (STATUS,)),

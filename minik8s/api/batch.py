@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from pydantic import Field, model_validator
 
-from minik8s.api.base import K8sModel, merge_key
+from minik8s.api.base import Int32, K8sModel, merge_key
 from minik8s.api.core import ObjectReference, PodTemplateSpec
 from minik8s.api.meta import LabelSelector, ListMeta, ObjectMeta
 
@@ -41,7 +41,7 @@ class PodFailurePolicy(K8sModel):
 
 class SuccessPolicyRule(K8sModel):
     succeeded_indexes: str | None = None
-    succeeded_count: int | None = None
+    succeeded_count: Int32 | None = None
 
 
 class SuccessPolicy(K8sModel):
@@ -49,18 +49,18 @@ class SuccessPolicy(K8sModel):
 
 
 class JobSpec(K8sModel):
-    parallelism: int | None = None
-    completions: int | None = None
+    parallelism: Int32 | None = None
+    completions: Int32 | None = None
     active_deadline_seconds: int | None = None
     pod_failure_policy: PodFailurePolicy | None = None
     success_policy: SuccessPolicy | None = None
-    backoff_limit: int | None = None
-    backoff_limit_per_index: int | None = None
-    max_failed_indexes: int | None = None
+    backoff_limit: Int32 | None = None
+    backoff_limit_per_index: Int32 | None = None
+    max_failed_indexes: Int32 | None = None
     selector: LabelSelector | None = None
     manual_selector: bool | None = None
     template: PodTemplateSpec = Field(default_factory=PodTemplateSpec)
-    ttl_seconds_after_finished: int | None = None
+    ttl_seconds_after_finished: Int32 | None = None
     completion_mode: str = NON_INDEXED
     suspend: bool = False
     pod_replacement_policy: str | None = None
@@ -144,8 +144,8 @@ class CronJobSpec(K8sModel):
     concurrency_policy: str = "Allow"
     suspend: bool = False
     job_template: JobTemplateSpec = Field(default_factory=JobTemplateSpec)
-    successful_jobs_history_limit: int = 3
-    failed_jobs_history_limit: int = 1
+    successful_jobs_history_limit: Int32 = 3
+    failed_jobs_history_limit: Int32 = 1
 
 
 class CronJobStatus(K8sModel):

@@ -68,6 +68,8 @@ SECRETS = ResourceType("", "v1", "Secret", "secrets", True)
 EVENTS = ResourceType("", "v1", "Event", "events", True, ("ev",))
 DEPLOYMENTS = ResourceType("apps", "v1", "Deployment", "deployments", True, ("deploy",), _ALL)
 REPLICASETS = ResourceType("apps", "v1", "ReplicaSet", "replicasets", True, ("rs",), _ALL)
+DAEMONSETS = ResourceType("apps", "v1", "DaemonSet", "daemonsets", True, ("ds",), _ALL)
+CONTROLLERREVISIONS = ResourceType("apps", "v1", "ControllerRevision", "controllerrevisions", True)
 LEASES = ResourceType("coordination.k8s.io", "v1", "Lease", "leases", True)
 ENDPOINTSLICES = ResourceType("discovery.k8s.io", "v1", "EndpointSlice", "endpointslices", True)
 PERSISTENTVOLUMES = ResourceType("", "v1", "PersistentVolume", "persistentvolumes", False, ("pv",))
@@ -91,7 +93,7 @@ CRONJOBS = ResourceType("batch", "v1", "CronJob", "cronjobs", True, ("cj",), _AL
 
 ALL: tuple[ResourceType, ...] = (
     NAMESPACES, PODS, NODES, SERVICES, ENDPOINTS, CONFIGMAPS, SECRETS, EVENTS,
-    DEPLOYMENTS, REPLICASETS, LEASES, ENDPOINTSLICES,
+    DEPLOYMENTS, REPLICASETS, DAEMONSETS, CONTROLLERREVISIONS, LEASES, ENDPOINTSLICES,
     PERSISTENTVOLUMES, PERSISTENTVOLUMECLAIMS, STORAGECLASSES, SERVICEACCOUNTS,
     ROLES, CLUSTERROLES, ROLEBINDINGS, CLUSTERROLEBINDINGS,
     JOBS, CRONJOBS,

@@ -20,7 +20,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from minik8s.api import apps, authentication, authorization, autoscaling, batch, coordination, core, discovery, rbac
-from minik8s.api import serviceaccounts, storage, tokens, volumes
+from minik8s.api import daemonsets, serviceaccounts, storage, tokens, volumes
 
 __all__ = ["MODELS", "unknown_fields", "model_for"]
 
@@ -34,7 +34,9 @@ _KINDS: dict[str, tuple[type[BaseModel], ...]] = {
         volumes.PersistentVolumeClaim, volumes.PersistentVolumeClaimList,
         serviceaccounts.ServiceAccount, serviceaccounts.ServiceAccountList,
     ),
-    "apps": (apps.Deployment, apps.DeploymentList, apps.ReplicaSet, apps.ReplicaSetList),
+    "apps": (apps.Deployment, apps.DeploymentList, apps.ReplicaSet, apps.ReplicaSetList,
+             daemonsets.DaemonSet, daemonsets.DaemonSetList, daemonsets.ControllerRevision,
+             daemonsets.ControllerRevisionList),
     "coordination.k8s.io": (coordination.Lease, coordination.LeaseList),
     "autoscaling": (autoscaling.Scale,),
     "discovery.k8s.io": (discovery.EndpointSlice, discovery.EndpointSliceList),

@@ -1,7 +1,8 @@
-"""Jobs end to end on real Docker with the real kubectl: apiserver + scheduler +
+"""Jobs and DaemonSets end to end on real Docker with the real kubectl: apiserver + scheduler +
 controller-manager + two kubelets (two nodes). A Job of 5 completions at parallelism 2
 completes with 5 succeeded pods (``kubectl wait --for=condition=complete``, ``kubectl logs
-job/X``); a Job whose container always fails backs off and fails at its ``backoffLimit``.
+job/X``); a Job whose container always fails backs off and fails at its ``backoffLimit``; a
+DaemonSet runs a pod on each node, and on a node that joins later.
 
 The cluster is this module's own (its own apiserver). Every container exits by itself, so the
 tests stay short.
@@ -126,3 +127,40 @@ def test_failing_job_backs_off_and_fails_at_backoff_limit(cluster, k):
     # The second pod was created only after the first failed (the 10 s back-off).
     assert started[1] >= finished[0]
     assert k("get", "job", "doomed").splitlines()[1].split()[:3] == ["doomed", "Failed", "0/1"]
+
+
+def test_daemonset_runs_a_pod_on_each_node_and_on_a_node_added_later(cluster, k, tmp_path, docker_client):
+    k("apply", "-f", "-", input="""apiVersion: apps/v1
+kind: DaemonSet
+metadata: {name: agent}
+spec:
+  selector: {matchLabels: {app: agent}}
+  template:
+    metadata: {labels: {app: agent}}
+    spec:
+      terminationGracePeriodSeconds: 1
+      containers:
+      - name: agent
+        image: minik8s/busybox:latest
+        imagePullPolicy: IfNotPresent
+        command: [sleep, "3600"]
+""")
+    assert "successfully rolled out" in k("rollout", "status", "daemonset/agent", "--timeout=120s")
+    pods = json.loads(k("get", "pods", "-l", "app=agent", "-o", "json"))["items"]
+    assert sorted(p["spec"]["nodeName"] for p in pods) == sorted(cluster.nodes)
+    assert all(p["status"]["phase"] == "Running" for p in pods)
+
+    late = f"batch-c-{uuid.uuid4().hex[:6]}"
+    kubelet = KubeletProc(apiserver=cluster.api.url, node=late, root=tmp_path / late, log_path=tmp_path / "late.log")
+    try:
+        kubelet.start()
+        out = k("rollout", "status", "daemonset/agent", "--timeout=120s")
+        assert "successfully rolled out" in out
+        pods = json.loads(k("get", "pods", "-l", "app=agent", "-o", "json"))["items"]
+        assert sorted(p["spec"]["nodeName"] for p in pods) == sorted([*cluster.nodes, late])
+        row = k("get", "ds", "agent").splitlines()[1].split()
+        assert row[:6] == ["agent", "3", "3", "3", "3", "3"]
+    finally:
+        k("delete", "daemonset", "agent", "--wait=false")
+        kubelet.stop()
+        remove_node_containers(docker_client, late)

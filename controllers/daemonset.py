@@ -1,0 +1,424 @@
+"""The DaemonSet controller: one pod per eligible node, as Kubernetes' ``pkg/controller/daemon``.
+
+Handlers enqueue the DaemonSet owning a pod or ControllerRevision (orphans: every DaemonSet
+whose selector matches), and every DaemonSet when a node appears, goes, or changes what
+decides eligibility (labels, taints, unschedulable). ``sync(key)``:
+
+* records the pod template in a ControllerRevision (``<ds>-<hash>``; an older revision
+  whose template is the current one again — a rollback — is renumbered to the newest),
+* claims the pods, then (when the expectations are met) creates a pod pinned by node
+  affinity on ``metadata.name`` for each node that should run one and has none, deletes
+  failed pods, extra pods, pods on nodes that must not run them any more (an untolerated
+  NoExecute taint, a selector that stopped matching) and pods of vanished nodes;
+* with ``updateStrategy: RollingUpdate``, replaces pods of older revisions node by node
+  within ``maxUnavailable`` (or, with ``maxSurge``, starts the new pod first and deletes the
+  old one once the new one is available); with ``OnDelete`` it only replaces deleted pods;
+* keeps ``revisionHistoryLimit`` unused revisions, and writes the status (desired, current,
+  ready, up-to-date, available, misscheduled) when it changed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime
+import logging
+from collections.abc import Callable
+
+from controllers import controller_utils as cu
+from controllers import daemonset_utils as du
+from controllers import replicaset_utils as rsutil
+from controllers.base import Controller, tombstone_safe
+from controllers.expectations import UIDTrackingControllerExpectations
+from minik8s import errors, labels
+from minik8s.api.resources import CONTROLLERREVISIONS, DAEMONSETS, NODES, PODS, object_key
+from minik8s.client.events import NORMAL, WARNING, EventRecorder
+from minik8s.client.informer import SharedInformerFactory
+
+log = logging.getLogger(__name__)
+
+BURST_REPLICAS = 250
+
+
+def _selector(ds: dict) -> labels.Selector | None:
+    try:
+        return labels.from_label_selector((ds.get("spec") or {}).get("selector"))
+    except ValueError:
+        return None
+
+
+def _with_kind(ds: dict) -> dict:
+    if ds.get("kind") and ds.get("apiVersion"):
+        return ds
+    return {**ds, "kind": DAEMONSETS.kind, "apiVersion": DAEMONSETS.api_version}
+
+
+def _node_facts(node: dict) -> tuple:
+    md, spec = node.get("metadata") or {}, node.get("spec") or {}
+    return (md.get("labels"), spec.get("taints"), spec.get("unschedulable"))
+
+
+class DaemonSetController(Controller):
+    name = "daemonset"
+
+    def __init__(self, client, informers: SharedInformerFactory, *, recorder: EventRecorder | None = None,
+                 clock: Callable[[], datetime.datetime] = cu.now, burst_replicas: int = BURST_REPLICAS,
+                 **kwargs) -> None:
+        """``clock``, ``burst_replicas`` and ``kwargs`` (``queue``) are for tests."""
+        super().__init__(**kwargs)
+        self.client = client
+        self.clock = clock
+        self.burst_replicas = burst_replicas
+        self.recorder = recorder or EventRecorder(client, component="daemonset-controller")
+        self.expectations = UIDTrackingControllerExpectations()
+        idx = {cu.CONTROLLER_UID_INDEX: cu.controller_uid_index}
+        self.ds_informer = informers.informer(DAEMONSETS)
+        self.pod_informer = informers.informer(PODS, indexers=idx)
+        self.node_informer = informers.informer(NODES)
+        self.cr_informer = informers.informer(CONTROLLERREVISIONS, indexers=idx)
+        self.informers = [self.ds_informer, self.pod_informer, self.node_informer, self.cr_informer]
+        self.ds_informer.add_handler(on_add=self.enqueue, on_update=lambda o, c: self.enqueue(c),
+                                     on_delete=self._delete_ds)
+        self.pod_informer.add_handler(on_add=self._add_pod, on_update=self._update_pod, on_delete=self._delete_pod)
+        self.node_informer.add_handler(on_add=lambda n: self._enqueue_all(), on_update=self._update_node,
+                                       on_delete=lambda n: self._enqueue_all())
+        self.cr_informer.add_handler(on_add=self._owner_changed, on_update=lambda o, c: self._owner_changed(c),
+                                     on_delete=self._owner_changed)
+
+    # -- handlers ----------------------------------------------------------------------------------
+
+    def _enqueue_all(self) -> None:
+        for ds in self.ds_informer.store.list():
+            self.enqueue(ds)
+
+    def _delete_ds(self, ds: dict | None) -> None:
+        ds = tombstone_safe(ds)
+        if ds is not None:
+            self.expectations.delete(object_key(ds))
+            self.enqueue(ds)
+
+    def _update_node(self, old: dict, cur: dict) -> None:
+        if _node_facts(old) != _node_facts(cur):
+            self._enqueue_all()
+
+    def _resolve(self, namespace: str, ref: dict | None) -> dict | None:
+        if ref is None or ref.get("kind") != DAEMONSETS.kind:
+            return None
+        ds = self.ds_informer.store.get(f"{namespace}/{ref.get('name')}")
+        if ds is None or cu.meta(ds).get("uid") != ref.get("uid"):
+            return None
+        return ds
+
+    def _owner_changed(self, obj: dict | None) -> None:
+        obj = tombstone_safe(obj)
+        if obj is None:
+            return
+        ds = self._resolve(cu.meta(obj).get("namespace") or "", cu.controller_ref(obj))
+        if ds is not None:
+            self.enqueue(ds)
+
+    def _matching(self, pod: dict) -> list[dict]:
+        md = cu.meta(pod)
+        out = []
+        for ds in self.ds_informer.store.by_index("namespace", md.get("namespace") or ""):
+            sel = _selector(ds)
+            if sel is not None and not sel.is_empty() and sel.matches(md.get("labels")):
+                out.append(ds)
+        return out
+
+    def _add_pod(self, pod: dict) -> None:
+        md = cu.meta(pod)
+        if md.get("deletionTimestamp"):
+            self._delete_pod(pod)
+            return
+        ds = self._resolve(md.get("namespace") or "", cu.controller_ref(pod))
+        if ds is not None:
+            key = object_key(ds)
+            self.expectations.creation_observed(key)
+            self.enqueue_key(key)
+        elif cu.controller_ref(pod) is None:
+            for ds in self._matching(pod):
+                self.enqueue(ds)
+
+    def _update_pod(self, old: dict, cur: dict) -> None:
+        omd, cmd = cu.meta(old), cu.meta(cur)
+        if omd.get("resourceVersion") == cmd.get("resourceVersion"):
+            return
+        if cmd.get("deletionTimestamp") and not omd.get("deletionTimestamp"):
+            self._delete_pod(cur)
+        ns = cmd.get("namespace") or ""
+        if cu.controller_ref(old) != cu.controller_ref(cur):
+            self._owner_changed(old)
+        ds = self._resolve(ns, cu.controller_ref(cur))
+        if ds is not None:
+            self.enqueue(ds)
+            min_ready = (ds.get("spec") or {}).get("minReadySeconds") or 0
+            if min_ready and not cu.is_pod_ready(old) and cu.is_pod_ready(cur):
+                self.enqueue_after(ds, min_ready + 1)
+        elif cu.controller_ref(cur) is None and (omd.get("labels") != cmd.get("labels")):
+            for ds in self._matching(cur):
+                self.enqueue(ds)
+
+    def _delete_pod(self, pod: dict | None) -> None:
+        pod = tombstone_safe(pod)
+        if pod is None:
+            return
+        ds = self._resolve(cu.meta(pod).get("namespace") or "", cu.controller_ref(pod))
+        if ds is None:
+            return
+        key = object_key(ds)
+        self.expectations.deletion_observed(key, object_key(pod))
+        self.enqueue_key(key)
+
+    # -- sync --------------------------------------------------------------------------------------
+
+    async def sync(self, key: str) -> None:
+        cached = self.ds_informer.store.get(key)
+        if cached is None:
+            self.expectations.delete(key)
+            return
+        ds = _with_kind(cached)
+        selector = _selector(ds)
+        if selector is None or selector.is_empty():
+            log.warning("daemonset %s has an invalid or empty selector; skipping", key)
+            return
+        if cu.meta(ds).get("deletionTimestamp"):
+            return
+        hash_, old_revisions = await self._history(ds)
+        manager = cu.ControllerRefManager(self.client, PODS, ds, selector,
+                                          can_adopt=cu.recheck_owner(self.client, DAEMONSETS, ds))
+        pods = await manager.claim(cu.owned_or_orphaned(self.pod_informer.store, ds))
+        nodes = sorted(self.node_informer.store.list(), key=lambda n: cu.meta(n).get("name") or "")
+        node_pods: dict[str, list[dict]] = {}
+        for p in pods:
+            node_pods.setdefault(du.target_node(p) or "", []).append(p)
+        at = self.clock()
+        error: Exception | None = None
+        if self.expectations.satisfied(key):
+            try:
+                await self._manage(ds, key, nodes, node_pods, hash_, at)
+                strategy = ((ds.get("spec") or {}).get("updateStrategy") or {}).get("type")
+                if self.expectations.satisfied(key) and strategy == "RollingUpdate":
+                    await self._rolling_update(ds, key, nodes, node_pods, hash_, at)
+                await self._cleanup_history(ds, old_revisions, pods)
+            except errors.MiniK8sError as e:
+                error = e
+        status = du.calculate_status(ds, nodes, {n: [p for p in ps if not cu.meta(p).get("deletionTimestamp")]
+                                                 for n, ps in node_pods.items()}, hash_, at)
+        await self._update_status(ds, status)
+        min_ready = (ds.get("spec") or {}).get("minReadySeconds") or 0
+        if min_ready and status["numberReady"] != status["numberAvailable"]:
+            self.queue.add_after(key, min_ready)
+        if error is not None:
+            raise error
+
+    # -- history -----------------------------------------------------------------------------------
+
+    async def _history(self, ds: dict) -> tuple[str, list[dict]]:
+        """The hash of the current template's revision (made if missing) and the other revisions."""
+        md = cu.meta(ds)
+        revisions = [r for r in self.cr_informer.store.by_index(cu.CONTROLLER_UID_INDEX, md.get("uid") or "")
+                     if cu.meta(r).get("namespace") == md.get("namespace")]
+        data = du.revision_data(ds)
+        current = [r for r in revisions if r.get("data") == data]
+        newest = max((r.get("revision") or 0 for r in revisions), default=0)
+        if current:
+            cur = max(current, key=lambda r: r.get("revision") or 0)
+            for dup in current:
+                if dup is not cur:
+                    await self._delete_revision(dup)
+            if (cur.get("revision") or 0) < newest:
+                cur = await self.client.patch(CONTROLLERREVISIONS, cu.meta(cur)["name"], {"revision": newest + 1},
+                                              namespace=md.get("namespace"), patch_type="merge")
+        else:
+            cur = await self._create_revision(ds, data, newest + 1)
+        hash_ = (cu.meta(cur).get("labels") or {}).get(du.HASH_LABEL) or ""
+        others = [r for r in revisions if cu.meta(r).get("uid") != cu.meta(cur).get("uid") and r not in current]
+        return hash_, others
+
+    async def _create_revision(self, ds: dict, data: dict, revision: int) -> dict:
+        md = cu.meta(ds)
+        collisions = (ds.get("status") or {}).get("collisionCount") or 0
+        tpl = (ds.get("spec") or {}).get("template") or {}
+        hash_ = du.compute_hash(tpl, collisions)
+        cr = {"apiVersion": "apps/v1", "kind": "ControllerRevision",
+              "metadata": {"name": f"{md['name']}-{hash_}", "namespace": md.get("namespace"),
+                           "labels": {**((tpl.get("metadata") or {}).get("labels") or {}), du.HASH_LABEL: hash_},
+                           "ownerReferences": [cu.new_controller_ref(ds)]},
+              "data": data, "revision": revision}
+        if md.get("annotations"):
+            cr["metadata"]["annotations"] = dict(md["annotations"])
+        try:
+            return await self.client.create(CONTROLLERREVISIONS, cr, namespace=md.get("namespace"))
+        except errors.AlreadyExists:
+            existing = await self.client.get(CONTROLLERREVISIONS, cr["metadata"]["name"], namespace=md.get("namespace"))
+            ref = cu.controller_ref(existing)
+            if existing.get("data") == data and ref is not None and ref.get("uid") == md.get("uid"):
+                return existing
+            # A different template under the same name: count the collision and try another name.
+            await self.client.update_status(DAEMONSETS, {**ds, "status": {**(ds.get("status") or {}),
+                                                                          "collisionCount": collisions + 1}})
+            raise errors.Conflict(f"hash collision on controllerrevision {cr['metadata']['name']}") from None
+
+    async def _delete_revision(self, cr: dict) -> None:
+        md = cu.meta(cr)
+        try:
+            await self.client.delete(CONTROLLERREVISIONS, md["name"], namespace=md.get("namespace"))
+        except errors.NotFound:
+            pass
+
+    async def _cleanup_history(self, ds: dict, old: list[dict], pods: list[dict]) -> None:
+        limit = (ds.get("spec") or {}).get("revisionHistoryLimit", 10)
+        live = {(cu.meta(p).get("labels") or {}).get(du.HASH_LABEL) for p in pods}
+        unused = sorted((r for r in old if (cu.meta(r).get("labels") or {}).get(du.HASH_LABEL) not in live),
+                        key=lambda r: r.get("revision") or 0)
+        for r in unused[:max(0, len(unused) - limit)]:
+            await self._delete_revision(r)
+
+    # -- pods --------------------------------------------------------------------------------------
+
+    async def _manage(self, ds: dict, key: str, nodes: list[dict], node_pods: dict[str, list[dict]], hash_: str,
+                      at: datetime.datetime) -> None:
+        template = (ds.get("spec") or {}).get("template") or {}
+        surge, _ = du.surge_and_unavailable(ds, len(nodes))
+        needing: list[str] = []
+        doomed: list[dict] = []
+        names = set()
+        for node in nodes:
+            name = cu.meta(node).get("name") or ""
+            names.add(name)
+            should_run, should_continue = du.node_should_run(node, template)
+            pods = node_pods.get(name) or []
+            if should_run and not pods:
+                needing.append(name)
+            elif pods and should_continue:
+                running = []
+                for p in pods:
+                    if cu.meta(p).get("deletionTimestamp"):
+                        continue
+                    if (p.get("status") or {}).get("phase") == "Failed":
+                        pmd = cu.meta(p)
+                        self.recorder.event(ds, WARNING, "FailedDaemonPod", f"Found failed daemon pod "
+                                            f"{pmd.get('namespace')}/{pmd.get('name')} on node {name}, will try to kill it")
+                        doomed.append(p)
+                    else:
+                        running.append(p)
+                if surge == 0:
+                    doomed += du.oldest_first(running)[1:]
+                else:
+                    # With surge a node may hold its oldest old pod and its oldest new pod.
+                    new = du.oldest_first(p for p in running if du.is_updated(p, hash_))
+                    old = du.oldest_first(p for p in running if not du.is_updated(p, hash_))
+                    doomed += new[1:] + old[1:]
+            elif pods and not should_continue:
+                doomed += [p for p in pods if not cu.meta(p).get("deletionTimestamp")]
+        for node_name, pods in node_pods.items():
+            if node_name not in names:
+                doomed += [p for p in pods if not cu.meta(p).get("deletionTimestamp")]
+        await self._sync_nodes(ds, key, needing, doomed, hash_)
+
+    async def _sync_nodes(self, ds: dict, key: str, needing: list[str], doomed: list[dict], hash_: str) -> None:
+        needing = needing[:self.burst_replicas]
+        doomed = doomed[:self.burst_replicas]
+        self.expectations.set(key, add=len(needing), delete=0)
+        if doomed:
+            self.expectations.expect_deletions(key, [object_key(p) for p in doomed])
+            self.expectations.raise_(key, add=len(needing))
+        first_error: Exception | None = None
+        if needing:
+            it = iter(needing)
+            successes, err = await cu.slow_start_batch(len(needing), 1,
+                                                       lambda: self._create_pod(ds, next(it), hash_))
+            for _ in range(len(needing) - successes):
+                self.expectations.creation_observed(key)
+            first_error = err
+        results = await asyncio.gather(*(self._delete_one(ds, key, p) for p in doomed), return_exceptions=True)
+        for r in results:
+            if isinstance(r, Exception):
+                first_error = first_error or r
+            elif isinstance(r, BaseException):
+                raise r
+        if first_error is not None:
+            raise first_error
+
+    async def _create_pod(self, ds: dict, node: str, hash_: str) -> None:
+        pod = du.pod_for_node(ds, node, hash_)
+        try:
+            created = await self.client.create(PODS, pod, namespace=cu.meta(ds).get("namespace"))
+        except errors.MiniK8sError as e:
+            if isinstance(e, errors.Forbidden) and "being terminated" in (e.message or ""):
+                return
+            self.recorder.event(ds, WARNING, "FailedCreate", f"Error creating: {rsutil.error_message(e)}")
+            raise
+        self.recorder.event(ds, NORMAL, "SuccessfulCreate", f"Created pod: {cu.meta(created).get('name')}")
+
+    async def _delete_one(self, ds: dict, key: str, pod: dict) -> None:
+        md = cu.meta(pod)
+        try:
+            await self.client.delete(PODS, md["name"], namespace=md.get("namespace"))
+        except errors.NotFound:
+            self.expectations.deletion_observed(key, object_key(pod))
+            return
+        except errors.MiniK8sError as e:
+            self.expectations.deletion_observed(key, object_key(pod))
+            self.recorder.event(ds, WARNING, "FailedDelete", f"Error deleting: {rsutil.error_message(e)}")
+            raise
+        self.recorder.event(ds, NORMAL, "SuccessfulDelete", f"Deleted pod: {md['name']}")
+
+    async def _rolling_update(self, ds: dict, key: str, nodes: list[dict], node_pods: dict[str, list[dict]],
+                              hash_: str, at: datetime.datetime) -> None:
+        """Replace old-revision pods within the maxUnavailable / maxSurge budget (update.go)."""
+        template = (ds.get("spec") or {}).get("template") or {}
+        min_ready = (ds.get("spec") or {}).get("minReadySeconds") or 0
+        eligible = [n for n in nodes if du.node_should_run(n, template)[0]]
+        surge, max_unavailable = du.surge_and_unavailable(ds, len(eligible))
+
+        def available(p: dict | None) -> bool:
+            return p is not None and cu.is_pod_available(p, min_ready, at)
+
+        doomed: list[dict] = []
+        candidates: list[dict] = []
+        surge_nodes: list[str] = []
+        unavailable = surging = 0
+        for node in eligible:
+            name = cu.meta(node).get("name") or ""
+            live = [p for p in node_pods.get(name) or [] if not cu.meta(p).get("deletionTimestamp")
+                    and (p.get("status") or {}).get("phase") != "Failed"]
+            new = next(iter(du.oldest_first(p for p in live if du.is_updated(p, hash_))), None)
+            old = next(iter(du.oldest_first(p for p in live if not du.is_updated(p, hash_))), None)
+            if old is None:
+                if not available(new):
+                    unavailable += 1
+                continue
+            if surge == 0:
+                if not available(old):
+                    doomed.append(old)  # already unavailable: replacing it costs nothing
+                else:
+                    candidates.append(old)
+                continue
+            if new is None:
+                if not available(old):
+                    unavailable += 1
+                surge_nodes.append(name)
+            else:
+                surging += 1
+                if available(new):
+                    doomed.append(old)
+        if surge == 0:
+            for old in candidates:
+                if unavailable >= max_unavailable:
+                    break
+                doomed.append(old)
+                unavailable += 1
+            await self._sync_nodes(ds, key, [], doomed, hash_)
+        else:
+            room = max(0, surge - surging)
+            await self._sync_nodes(ds, key, surge_nodes[:room], doomed, hash_)
+
+    async def _update_status(self, ds: dict, status: dict) -> None:
+        old = ds.get("status") or {}
+        generation = cu.meta(ds).get("generation") or 0
+        new = {**{k: v for k, v in old.items() if k in ("collisionCount", "conditions")}, **status,
+               "observedGeneration": generation}
+        if all(old.get(k) == v for k, v in new.items()):
+            return
+        await self.client.update_status(DAEMONSETS, {**ds, "status": new})
