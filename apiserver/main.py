@@ -16,7 +16,7 @@ import sys
 
 import uvicorn
 
-from apiserver import serviceaccount_options
+from apiserver import admission_options, serviceaccount_options
 from apiserver.app import create_app, fast_path
 from apiserver.storage.sqlite import SQLiteStorage
 
@@ -33,6 +33,7 @@ class Config:
     log_level: str
     advertise_address: str
     service_accounts: serviceaccount_options.Options = serviceaccount_options.Options()
+    admission_plugins: tuple[str, ...] = admission_options.DEFAULT_ON
 
 
 def primary_ipv4() -> str:
@@ -59,9 +60,11 @@ def parse_args(argv: list[str] | None = None) -> Config:
     p.add_argument("--compaction-interval", type=float, default=60.0, help="seconds between compactions")
     p.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
     serviceaccount_options.add_flags(p)
+    admission_options.add_flags(p)
     a = p.parse_args(argv)
     return Config(a.data_dir, a.bind_address, a.port, a.watch_history, a.compaction_interval, a.log_level,
-                  a.advertise_address or primary_ipv4(), serviceaccount_options.from_args(a))
+                  a.advertise_address or primary_ipv4(), serviceaccount_options.from_args(a),
+                  admission_options.enabled(a, p))
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -85,6 +88,7 @@ def main(argv: list[str] | None = None) -> None:
             cfg.service_accounts, data_dir=cfg.data_dir, cache=server.cache)
     except (OSError, ValueError) as e:
         sys.exit(f"minik8s-apiserver: cannot load the ServiceAccount token keys: {e}")
+    admission_options.install(server, cfg.admission_plugins)
     try:
         import uvloop  # noqa: F401
         loop = "uvloop"

@@ -185,14 +185,24 @@ class WriteHooks(Protocol):
     def after_write(self, new: dict[str, Any] | None, old: dict[str, Any] | None, *, ok: bool) -> None: ...
 
 
+class Admission(Protocol):
+    """A mutating admission plugin run on creates before the strategy's hooks (Kubernetes runs
+    mutating admission before validation); it may change ``obj`` or raise a StatusError
+    (``apiserver/serviceaccount_admission.py``). It may wait on I/O, unlike ``WriteHooks``."""
+
+    async def admit_create(self, obj: dict[str, Any], namespace: str) -> None: ...
+
+
 class RestStorage:
     """The generic handlers, shared by every resource of the table."""
 
     def __init__(self, storage: Storage, cache: WatchCache, *,
-                 hooks: dict[ResourceType, WriteHooks] | None = None) -> None:
+                 hooks: dict[ResourceType, WriteHooks] | None = None,
+                 admission: dict[ResourceType, list[Admission]] | None = None) -> None:
         self.storage = storage
         self.cache = cache
         self.hooks = hooks or {}
+        self.admission = admission if admission is not None else {}
         self._schemas: dict[type, Any] = {}
 
     # ---- decoding and defaulting -------------------------------------------------------
@@ -388,6 +398,8 @@ class RestStorage:
             ns = md["namespace"] = "default"
         await self._refresh_namespace_cache(entry, ns)
         self._admit_namespace(entry, ns)
+        for plugin in self.admission.get(entry.type, ()):
+            await plugin.admit_create(obj, ns or "")
         generated = not md.get("name") and bool(md.get("generateName"))
         for attempt in range(8):
             if generated:

@@ -1,0 +1,48 @@
+"""``--enable-admission-plugins`` / ``--disable-admission-plugins``, as kube-apiserver names
+them, for the admission plugins that can be turned on or off here (``ServiceAccount``). The others this apiserver has (NamespaceLifecycle,
+DefaultStorageClass, NodeRestriction, RBAC's escalation checks) are always on.
+"""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from minik8s.api.resources import PODS
+
+from apiserver import serviceaccount_admission
+
+__all__ = ["DEFAULT_ON", "add_flags", "enabled", "install"]
+
+# ServiceAccount admission is on by default in Kubernetes. Here it waits for the secured
+# cluster (TLS, the CA published as kube-root-ca.crt): without a CA its token volume's ca.crt
+# source cannot exist and every pod would wait on it.
+DEFAULT_ON: tuple[str, ...] = ()
+KNOWN = frozenset({serviceaccount_admission.PLUGIN_NAME})
+
+
+def add_flags(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("admission")
+    g.add_argument("--enable-admission-plugins", default="",
+                   help=f"comma-separated admission plugins to turn on besides the defaults ({', '.join(DEFAULT_ON)})")
+    g.add_argument("--disable-admission-plugins", default="",
+                   help=f"comma-separated admission plugins to turn off (of: {', '.join(sorted(KNOWN))})")
+
+
+def enabled(a: argparse.Namespace, p: argparse.ArgumentParser) -> tuple[str, ...]:
+    """The plugins on, after the flags; an unknown name is a usage error naming the flag."""
+    on = {x.strip() for x in a.enable_admission_plugins.split(",") if x.strip()}
+    off = {x.strip() for x in a.disable_admission_plugins.split(",") if x.strip()}
+    for flag, names in (("--enable-admission-plugins", on), ("--disable-admission-plugins", off)):
+        unknown = sorted(names - KNOWN)
+        if unknown:
+            p.error(f"{flag}: unknown admission plugin(s) {', '.join(unknown)}; known: {', '.join(sorted(KNOWN))}")
+    if on & off:
+        p.error(f"{', '.join(sorted(on & off))} both enabled and disabled")
+    return tuple(n for n in sorted(KNOWN) if (n in DEFAULT_ON or n in on) and n not in off)
+
+
+def install(server: Any, plugins: tuple[str, ...]) -> None:
+    """Put the enabled plugins into the server's REST storage."""
+    if serviceaccount_admission.PLUGIN_NAME in plugins:
+        server.rest.admission.setdefault(PODS, []).append(serviceaccount_admission.ServiceAccountAdmission(server.cache))
