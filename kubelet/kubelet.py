@@ -34,6 +34,7 @@ from kubelet.node import NodeAgent
 from kubelet.pod_workers import DONE, PodWorkers, SyncResult
 from kubelet.probes import ProbeManager
 from kubelet.runtime import interface as ri
+from kubelet.tokens import TokenManager
 from kubelet.status import StatusWriter
 from kubelet.sync import NodeFacts, PodSyncer
 
@@ -76,7 +77,7 @@ class Kubelet:
         self.syncer = PodSyncer(
             node=NodeFacts(name=node_name, host_ip=host_ip, root=config.node_root(node_name)),
             runtime=runtime, client=client, recorder=self.recorder, probes=self.probes,
-            writer=StatusWriter(client), runtime_name=runtime_name, net=self.net)
+            writer=StatusWriter(client), runtime_name=runtime_name, net=self.net, tokens=TokenManager(client))
         self._tasks: list[asyncio.Task] = []
 
     # --- what the node server asks ----------------------------------------------------------

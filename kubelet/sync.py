@@ -81,8 +81,10 @@ def _should_restart(policy: str, exit_code: int | None) -> bool:
 
 class PodSyncer:
     def __init__(self, *, node: NodeFacts, runtime: ri.ContainerRuntime, client, recorder,
-                 probes: ProbeManager, writer: StatusWriter, runtime_name: str = "docker", net=None) -> None:
+                 probes: ProbeManager, writer: StatusWriter, runtime_name: str = "docker", net=None,
+                 tokens=None) -> None:
         self.node = node
+        self.tokens = tokens  # kubelet.tokens.TokenManager: pod-bound ServiceAccount tokens
         self.net = net  # kubelet.netservices.NodeNetworkServices, or None (hollow nodes)
         self.runtime = runtime
         self.client = client
@@ -131,6 +133,7 @@ class PodSyncer:
                 return p.requeue
             containers = []
 
+        await self._refresh_tokens(pod, p)
         by_name = await self._attempts(containers)
         await self._sync_containers(pod, sandbox, by_name, p)
         if p.changed:
@@ -149,6 +152,27 @@ class PodSyncer:
             await self.runtime.stop_pod_sandbox(sandbox.id)
             return None
         return p.requeue
+
+    async def _refresh_tokens(self, pod: dict, p: _Pass) -> None:
+        """Rewrite the pod's projected volumes once a token in them is due (80% of its life,
+        as the kubelet's token manager), and look again when the next one will be."""
+        if self.tokens is None:
+            return
+        uid = pod["metadata"]["uid"]
+        due = self.tokens.next_refresh(uid)
+        if due is None:
+            if not vols.has_token_projection(pod):
+                return
+            due = 0.0  # a token this kubelet did not write (it restarted): renew it now
+        if time.time() >= due:
+            try:
+                await vols.refresh_projected(pod, node_root=self.node.root, client=self.client, tokens=self.tokens)
+            except (vols.VolumeError, OSError) as e:
+                self.recorder.event(pod, WARNING, "FailedMount", f"MountVolume.SetUp failed: {e}")
+                p.after(_RETRY_S)
+                return
+            due = self.tokens.next_refresh(uid) or due + _RETRY_S
+        p.after(max(0.0, due - time.time()))
 
     async def _observe(self, uid: str, *, sandboxes: bool = True
                        ) -> tuple[list[ri.PodSandbox], list[ri.Container]]:
@@ -204,7 +228,8 @@ class PodSyncer:
                 p.after(remaining)
                 return None
         try:
-            p.volumes = await vols.prepare_volumes(pod, node_root=self.node.root, client=self.client)
+            p.volumes = await vols.prepare_volumes(pod, node_root=self.node.root, client=self.client,
+                                                     tokens=self.tokens)
         except (vols.VolumeError, OSError) as e:
             self.recorder.event(pod, WARNING, "FailedMount", getattr(e, "event_message", None)
                                 or f"MountVolume.SetUp failed: {e}")
@@ -325,7 +350,8 @@ class PodSyncer:
             return
         try:
             if p.volumes is None:
-                p.volumes = await vols.prepare_volumes(pod, node_root=self.node.root, client=self.client)
+                p.volumes = await vols.prepare_volumes(pod, node_root=self.node.root, client=self.client,
+                                                     tokens=self.tokens)
             mounts = await asyncio.to_thread(vols.mounts_for, c, p.volumes)
             service_env = await self.net.service_env(pod) if self.net is not None else None
             config = await cfgs.build_config(
@@ -463,6 +489,8 @@ class PodSyncer:
 
     def forget(self, uid: str) -> None:
         self.writer.forget(uid)
+        if self.tokens is not None:
+            self.tokens.forget(uid)
         self._restart_floor.pop(uid, None)
         self._sandbox_failed.pop(uid, None)
         self._terminal.discard(uid)

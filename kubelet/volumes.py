@@ -3,8 +3,11 @@
 Supported sources: ``emptyDir`` (a directory under the pod's dir, gone with the pod),
 ``hostPath`` (with its ``type`` checks and the *OrCreate kinds), ``configMap`` and ``secret``
 (their keys written as files, mounted read-only, read through the REST client),
-``downwardAPI`` (metadata fields as files), and ``persistentVolumeClaim`` (the bound volume's
-directory, :mod:`kubelet.claims`). Layout, as the kubelet's:
+``downwardAPI`` (metadata fields as files), ``persistentVolumeClaim`` (the bound volume's
+directory, :mod:`kubelet.claims`), and ``projected`` (configMap, secret, downwardAPI and
+``serviceAccountToken`` sources in one directory; the token is a pod-bound one from
+:mod:`kubelet.tokens`, and :func:`refresh_projected` rewrites it before it is due). Layout, as
+the kubelet's:
 ``<node-root>/pods/<uid>/volumes/kubernetes.io~<kind>/<name>``. File I/O runs in a thread.
 A volume that cannot be set up raises :class:`VolumeError` (the pod's FailedMount event).
 """
@@ -23,7 +26,8 @@ from minik8s.api.resources import CONFIGMAPS, SECRETS
 
 from kubelet.runtime import interface as ri
 
-__all__ = ["VolumeError", "HostVolume", "prepare_volumes", "mounts_for", "remove_pod_dir", "pod_dir"]
+__all__ = ["VolumeError", "HostVolume", "prepare_volumes", "refresh_projected", "has_token_projection", "mounts_for", "remove_pod_dir",
+           "pod_dir"]
 
 
 class VolumeError(Exception):
@@ -47,8 +51,10 @@ async def remove_pod_dir(node_root: str, uid: str) -> None:
     await asyncio.to_thread(shutil.rmtree, pod_dir(node_root, uid), True)
 
 
-async def prepare_volumes(pod: dict, *, node_root: str, client) -> dict[str, HostVolume]:
-    """Make every volume of ``pod`` exist on the host; returns volume name → host dir."""
+async def prepare_volumes(pod: dict, *, node_root: str, client, tokens=None) -> dict[str, HostVolume]:
+    """Make every volume of ``pod`` exist on the host; returns volume name → host dir.
+
+    ``tokens``: the kubelet's ``TokenManager``, needed by ``serviceAccountToken`` projections."""
     md, spec = pod["metadata"], pod.get("spec") or {}
     base = os.path.join(pod_dir(node_root, md["uid"]), "volumes")
     out: dict[str, HostVolume] = {}
@@ -64,31 +70,24 @@ async def prepare_volumes(pod: dict, *, node_root: str, client) -> dict[str, Hos
             out[name] = HostVolume(hp["path"])
         elif "configMap" in vol:
             src = vol["configMap"] or {}
-            data = await _read(client, CONFIGMAPS, src.get("name") or "", md["namespace"],
-                               optional=bool(src.get("optional")), kind="configmap")
-            files = {k: v.encode() for k, v in (data.get("data") or {}).items()}
-            files.update({k: base64.b64decode(v) for k, v in (data.get("binaryData") or {}).items()})
+            files = await _configmap_files(client, src, md["namespace"])
             path = os.path.join(base, "kubernetes.io~configmap", name)
-            await asyncio.to_thread(_write_files, path, _select(files, src, "ConfigMap"),
-                                    src.get("defaultMode", 0o644))
+            await asyncio.to_thread(_write_files, path, files, src.get("defaultMode", 0o644))
             out[name] = HostVolume(path, read_only=True)
         elif "secret" in vol:
             src = vol["secret"] or {}
-            data = await _read(client, SECRETS, src.get("secretName") or "", md["namespace"],
-                               optional=bool(src.get("optional")), kind="secret")
-            files = {k: base64.b64decode(v) for k, v in (data.get("data") or {}).items()}
-            files.update({k: v.encode() for k, v in (data.get("stringData") or {}).items()})
+            files = await _secret_files(client, {**src, "name": src.get("secretName") or ""}, md["namespace"])
             path = os.path.join(base, "kubernetes.io~secret", name)
-            await asyncio.to_thread(_write_files, path, _select(files, src, "Secret"),
-                                    src.get("defaultMode", 0o644))
+            await asyncio.to_thread(_write_files, path, files, src.get("defaultMode", 0o644))
             out[name] = HostVolume(path, read_only=True)
+        elif "projected" in vol:
+            out[name] = await _projected(pod, vol, base, client=client, tokens=tokens)
         elif "persistentVolumeClaim" in vol:
             from kubelet import claims  # claims builds on this module's HostVolume
             out[name] = await claims.claim_volume(client, md["namespace"], name, vol["persistentVolumeClaim"] or {})
         elif "downwardAPI" in vol:
             src = vol["downwardAPI"] or {}
-            files = {item["path"]: _downward(pod, (item.get("fieldRef") or {}).get("fieldPath", "")).encode()
-                     for item in src.get("items") or [] if item.get("fieldRef")}
+            files = _downward_files(pod, src)
             path = os.path.join(base, "kubernetes.io~downward-api", name)
             await asyncio.to_thread(_write_files, path, files, src.get("defaultMode", 0o644))
             out[name] = HostVolume(path, read_only=True)
@@ -96,6 +95,70 @@ async def prepare_volumes(pod: dict, *, node_root: str, client) -> dict[str, Hos
             kind = next((k for k in vol if k != "name"), "unknown")
             raise VolumeError(f"volume {name!r}: the {kind} volume type is not supported by this kubelet")
     return out
+
+
+def has_token_projection(pod: dict) -> bool:
+    return any("serviceAccountToken" in src for vol in (pod.get("spec") or {}).get("volumes") or []
+               for src in (vol.get("projected") or {}).get("sources") or [])
+
+
+async def refresh_projected(pod: dict, *, node_root: str, client, tokens) -> None:
+    """Write the pod's projected volumes again (fresh tokens, ConfigMaps, Secrets), in place."""
+    base = os.path.join(pod_dir(node_root, pod["metadata"]["uid"]), "volumes")
+    for vol in (pod.get("spec") or {}).get("volumes") or []:
+        if "projected" in vol:
+            await _projected(pod, vol, base, client=client, tokens=tokens)
+
+
+async def _projected(pod: dict, vol: dict, base: str, *, client, tokens) -> HostVolume:
+    src, ns = vol["projected"] or {}, pod["metadata"]["namespace"]
+    files: dict[str, bytes] = {}
+    for i, source in enumerate(src.get("sources") or []):
+        if "configMap" in source:
+            files.update(await _configmap_files(client, source["configMap"] or {}, ns))
+        elif "secret" in source:
+            files.update(await _secret_files(client, source["secret"] or {}, ns))
+        elif "downwardAPI" in source:
+            files.update(_downward_files(pod, source["downwardAPI"] or {}))
+        elif "serviceAccountToken" in source:
+            sat = source["serviceAccountToken"] or {}
+            if tokens is None:
+                raise VolumeError("serviceAccountToken projections need the kubelet's token manager")
+            try:
+                token = await tokens.get(pod, audiences=[sat["audience"]] if sat.get("audience") else [],
+                                         expiration_seconds=sat.get("expirationSeconds"))
+            except errors.MiniK8sError as e:
+                raise VolumeError(f"failed to fetch token: {e}") from None
+            files[sat.get("path") or "token"] = token.token.encode()
+        else:
+            kind = next(iter(source), "unknown")
+            raise VolumeError(f"projected volume {vol['name']!r}: the {kind} source (sources[{i}]) is not supported "
+                              "by this kubelet")
+    path = os.path.join(base, "kubernetes.io~projected", vol["name"])
+    await asyncio.to_thread(_write_files, path, files, src.get("defaultMode", 0o644))
+    return HostVolume(path, read_only=True)
+
+
+async def _configmap_files(client, src: dict, namespace: str) -> dict[str, bytes]:
+    data = await _read(client, CONFIGMAPS, src.get("name") or "", namespace,
+                       optional=bool(src.get("optional")), kind="configmap")
+    files = {k: v.encode() for k, v in (data.get("data") or {}).items()}
+    files.update({k: base64.b64decode(v) for k, v in (data.get("binaryData") or {}).items()})
+    return _select(files, src, "ConfigMap")
+
+
+async def _secret_files(client, src: dict, namespace: str) -> dict[str, bytes]:
+    """``src`` names the Secret in ``name`` (a projection's field; a volume's secretName)."""
+    data = await _read(client, SECRETS, src.get("name") or "", namespace,
+                       optional=bool(src.get("optional")), kind="secret")
+    files = {k: base64.b64decode(v) for k, v in (data.get("data") or {}).items()}
+    files.update({k: v.encode() for k, v in (data.get("stringData") or {}).items()})
+    return _select(files, src, "Secret")
+
+
+def _downward_files(pod: dict, src: dict) -> dict[str, bytes]:
+    return {item["path"]: _downward(pod, (item.get("fieldRef") or {}).get("fieldPath", "")).encode()
+            for item in src.get("items") or [] if item.get("fieldRef")}
 
 
 def mounts_for(container: dict, volumes: dict[str, HostVolume]) -> list[ri.Mount]:
@@ -188,13 +251,17 @@ def _write_files(path: str, files: dict[str, bytes], mode: int) -> None:
         with open(target, "wb") as f:
             f.write(content)
         os.chmod(target, mode)
-    # A bind-mounted dir cannot be swapped (the mount keeps the old inode): refresh in place.
+    # A bind-mounted dir cannot be swapped (the mount keeps the old inode): refresh in place,
+    # each file replaced atomically (a reader sees the old token or the new one, never none).
     if os.path.isdir(path):
+        fresh = set(os.listdir(staging))
         for entry in os.listdir(path):
             full = os.path.join(path, entry)
-            shutil.rmtree(full) if os.path.isdir(full) and not os.path.islink(full) else os.unlink(full)
-        for entry in os.listdir(staging):
-            os.rename(os.path.join(staging, entry), os.path.join(path, entry))
+            is_dir = os.path.isdir(full) and not os.path.islink(full)
+            if entry not in fresh or is_dir:
+                shutil.rmtree(full) if is_dir else os.unlink(full)
+        for entry in fresh:
+            os.replace(os.path.join(staging, entry), os.path.join(path, entry))
         os.rmdir(staging)
     else:
         os.rename(staging, path)
