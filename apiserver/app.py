@@ -29,6 +29,7 @@ from apiserver import bodies, discovery, errors, kubernetes_service, managedfiel
 from apiserver.allocators import ServiceAllocator
 from apiserver.storageclass_admission import DefaultStorageClass
 from apiserver.auth import bootstrap as rbac_bootstrap
+from apiserver.auth import tokenreview
 from apiserver.auth import policy as auth_policy
 from apiserver.auth import request_user
 from apiserver.auth.user import USER_KEY
@@ -115,10 +116,12 @@ class ApiServer:
                                                             **self.authz.write_hooks()})
         # resources answered, not stored (reviews): type -> handler(request, server, info)
         self.virtual = self.authz.reviews.handlers()
+        self.virtual[rs.TOKENREVIEWS] = tokenreview.handle
         self.subresources = Subresources(self.rest)
-        # ServiceAccount tokens (apiserver/serviceaccount_options.py): set by main; None issues none
+        # ServiceAccount tokens (apiserver/serviceaccount_options.py), set by main: what the
+        # token subresource issues with, and the bearer-token authenticators (in order)
         self.token_settings: Any = None
-        self.token_validator: Any = None
+        self.token_authenticators: list[Any] = []
         self.ready = False
 
     async def start(self) -> None:

@@ -18,6 +18,7 @@ import uvicorn
 
 from apiserver import admission_options, serviceaccount_options
 from apiserver.app import create_app, fast_path
+from apiserver.auth import bearer_tokens
 from apiserver.storage.sqlite import SQLiteStorage
 
 log = logging.getLogger("apiserver")
@@ -84,10 +85,11 @@ def main(argv: list[str] | None = None) -> None:
     app = create_app(storage, advertise_address=cfg.advertise_address, port=cfg.port)
     server = app.state.server
     try:
-        server.token_settings, server.token_validator = serviceaccount_options.build(
+        server.token_settings, validator = serviceaccount_options.build(
             cfg.service_accounts, data_dir=cfg.data_dir, cache=server.cache)
     except (OSError, ValueError) as e:
         sys.exit(f"minik8s-apiserver: cannot load the ServiceAccount token keys: {e}")
+    server.token_authenticators.append(bearer_tokens.ServiceAccountTokens(validator))
     admission_options.install(server, cfg.admission_plugins)
     try:
         import uvloop  # noqa: F401

@@ -101,6 +101,7 @@ TABLE: tuple[Entry, ...] = (
     Entry(rs.SUBJECTACCESSREVIEWS, Strategy(), printers.ROLE, verbs=CREATE_ONLY),
     Entry(rs.LOCALSUBJECTACCESSREVIEWS, Strategy(), printers.ROLE, verbs=CREATE_ONLY),
     Entry(rs.SELFSUBJECTREVIEWS, Strategy(), printers.ROLE, verbs=CREATE_ONLY),
+    Entry(rs.TOKENREVIEWS, Strategy(), printers.ROLE, verbs=CREATE_ONLY),
     Entry(rs.JOBS, batch.JobStrategy(), printers_workloads.JOB, (STATUS,)),
     Entry(rs.CRONJOBS, batch.CronJobStrategy(), printers_workloads.CRONJOB, (STATUS,)),
 )

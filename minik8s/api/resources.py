@@ -88,6 +88,7 @@ SELFSUBJECTRULESREVIEWS = ResourceType(_AUTHZ, "v1", "SelfSubjectRulesReview", "
 SUBJECTACCESSREVIEWS = ResourceType(_AUTHZ, "v1", "SubjectAccessReview", "subjectaccessreviews", False)
 LOCALSUBJECTACCESSREVIEWS = ResourceType(_AUTHZ, "v1", "LocalSubjectAccessReview", "localsubjectaccessreviews", True)
 SELFSUBJECTREVIEWS = ResourceType("authentication.k8s.io", "v1", "SelfSubjectReview", "selfsubjectreviews", False)
+TOKENREVIEWS = ResourceType("authentication.k8s.io", "v1", "TokenReview", "tokenreviews", False)
 JOBS = ResourceType("batch", "v1", "Job", "jobs", True, (), _ALL)
 CRONJOBS = ResourceType("batch", "v1", "CronJob", "cronjobs", True, ("cj",), _ALL)
 
@@ -102,7 +103,7 @@ ALL: tuple[ResourceType, ...] = (
 #: kinds that are asked and answered, never stored or listed (no List kind): not in ALL, which
 #: the garbage collector and the namespace controller list and watch
 REVIEWS: tuple[ResourceType, ...] = (SELFSUBJECTACCESSREVIEWS, SELFSUBJECTRULESREVIEWS, SUBJECTACCESSREVIEWS,
-                                     LOCALSUBJECTACCESSREVIEWS, SELFSUBJECTREVIEWS)
+                                     LOCALSUBJECTACCESSREVIEWS, SELFSUBJECTREVIEWS, TOKENREVIEWS)
 
 BY_PLURAL: dict[tuple[str, str], ResourceType] = {(r.group, r.plural): r for r in ALL + REVIEWS}
 BY_KIND: dict[tuple[str, str], ResourceType] = {(r.group, r.kind): r for r in ALL + REVIEWS}

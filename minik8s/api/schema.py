@@ -41,7 +41,7 @@ _KINDS: dict[str, tuple[type[BaseModel], ...]] = {
     "autoscaling": (autoscaling.Scale,),
     "discovery.k8s.io": (discovery.EndpointSlice, discovery.EndpointSliceList),
     "storage.k8s.io": (storage.StorageClass, storage.StorageClassList),
-    authentication.GROUP: (tokens.TokenRequest, authentication.SelfSubjectReview),
+    authentication.GROUP: (tokens.TokenRequest, tokens.TokenReview, authentication.SelfSubjectReview),
     authorization.GROUP: (authorization.SubjectAccessReview, authorization.LocalSubjectAccessReview,
                           authorization.SelfSubjectAccessReview, authorization.SelfSubjectRulesReview),
     rbac.GROUP: (rbac.Role, rbac.RoleList, rbac.ClusterRole, rbac.ClusterRoleList, rbac.RoleBinding,

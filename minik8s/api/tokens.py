@@ -1,4 +1,5 @@
-"""authentication.k8s.io/v1 TokenRequest: the body of ``serviceaccounts/{name}/token``.
+"""authentication.k8s.io/v1 TokenRequest (the body of ``serviceaccounts/{name}/token``) and
+TokenReview (``tokenreviews``: a bearer token checked by the apiserver's authenticators).
 
 Fields follow ``k8s.io/api/authentication/v1/types.go``. ``spec.expirationSeconds`` defaults
 to one hour, as Kubernetes' defaulting does; ``spec.boundObjectRef`` ties the token to a Pod,
@@ -9,6 +10,7 @@ from __future__ import annotations
 
 from pydantic import Field
 
+from minik8s.api.authentication import UserInfo
 from minik8s.api.base import K8sModel
 from minik8s.api.meta import ObjectMeta
 
@@ -41,3 +43,25 @@ class TokenRequest(K8sModel):
     metadata: ObjectMeta = Field(default_factory=ObjectMeta)
     spec: TokenRequestSpec = Field(default_factory=TokenRequestSpec)
     status: TokenRequestStatus | None = None
+
+
+# --- TokenReview: is this token good, and whose is it? (answered, never stored) -------------
+
+class TokenReviewSpec(K8sModel):
+    token: str | None = None
+    audiences: list[str] | None = None
+
+
+class TokenReviewStatus(K8sModel):
+    authenticated: bool | None = None
+    user: UserInfo | None = None
+    audiences: list[str] | None = None
+    error: str | None = None
+
+
+class TokenReview(K8sModel):
+    api_version: str = API_VERSION
+    kind: str = "TokenReview"
+    metadata: ObjectMeta = Field(default_factory=ObjectMeta)
+    spec: TokenReviewSpec = Field(default_factory=TokenReviewSpec)
+    status: TokenReviewStatus | None = None

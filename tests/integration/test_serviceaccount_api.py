@@ -120,3 +120,33 @@ def test_discovery_lists_serviceaccounts(kubectl) -> None:
     assert line.split() == ["serviceaccounts", "sa", "v1", "true", "ServiceAccount"]
     explain = kubectl("explain", "serviceaccount.automountServiceAccountToken")
     assert explain.returncode == 0, explain.stderr
+
+
+def test_token_review(api_http, kubectl, ns: str) -> None:
+    assert api_http.post(f"/api/v1/namespaces/{ns}/serviceaccounts", json={"metadata": {"name": "app"}}).status_code == 201
+    sa_uid = api_http.get(f"/api/v1/namespaces/{ns}/serviceaccounts/app").json()["metadata"]["uid"]
+    token = kubectl("create", "token", "app", "-n", ns).stdout.strip()
+    review = {"apiVersion": "authentication.k8s.io/v1", "kind": "TokenReview", "spec": {"token": token}}
+    r = api_http.post("/apis/authentication.k8s.io/v1/tokenreviews", json=review)
+    assert r.status_code == 201, r.text
+    status = r.json()["status"]
+    assert status["authenticated"] is True
+    assert status["user"]["username"] == f"system:serviceaccount:{ns}:app" and status["user"]["uid"] == sa_uid
+    assert status["user"]["groups"] == ["system:serviceaccounts", f"system:serviceaccounts:{ns}", "system:authenticated"]
+    assert status["user"]["extra"]["authentication.kubernetes.io/credential-id"][0].startswith("JTI=")
+    assert status["audiences"] == ["https://kubernetes.default.svc.cluster.local"]
+
+    # another audience than the token's
+    r = api_http.post("/apis/authentication.k8s.io/v1/tokenreviews",
+                      json={**review, "spec": {"token": token, "audiences": ["vault"]}})
+    assert r.json()["status"]["authenticated"] is False and "audiences" in r.json()["status"]["error"]
+    # the account is deleted: its tokens stop working at once
+    assert api_http.delete(f"/api/v1/namespaces/{ns}/serviceaccounts/app").status_code == 200
+    r = api_http.post("/apis/authentication.k8s.io/v1/tokenreviews", json=review)
+    assert r.json()["status"] == {"authenticated": False, "user": {},
+                                  "error": f"[invalid bearer token, ServiceAccount {ns}/app has been deleted]"}
+    # not a token of ours at all; no token
+    r = api_http.post("/apis/authentication.k8s.io/v1/tokenreviews", json={**review, "spec": {"token": "abc"}})
+    assert r.json()["status"]["authenticated"] is False
+    r = api_http.post("/apis/authentication.k8s.io/v1/tokenreviews", json={**review, "spec": {}})
+    assert r.status_code == 400 and r.json()["message"] == "token is required for TokenReview in authentication"

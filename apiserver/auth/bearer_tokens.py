@@ -1,0 +1,56 @@
+"""Bearer-token authenticators (Kubernetes' ``authenticator.Token``): each turns a token into a
+user, says it does not know the token (None), or raises ``TokenInvalid`` for a token of its
+kind that is not good. The apiserver keeps them in ``ApiServer.token_authenticators``, in
+order; the request authenticator chain and TokenReview both ask them.
+
+* :class:`ServiceAccountTokens`: JWTs naming one of this apiserver's issuers
+  (:mod:`apiserver.auth.serviceaccount_tokens`); any other token is left to the others.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Protocol
+
+from apiserver.auth.serviceaccount_tokens import TokenInvalid, TokenValidator
+from apiserver.auth.user import UserInfo
+
+__all__ = ["TokenAuthenticator", "ServiceAccountTokens", "TokenInvalid", "authenticate"]
+
+
+class TokenAuthenticator(Protocol):
+    name: str
+
+    async def authenticate_token(self, token: str, audiences: Sequence[str] | None
+                                 ) -> tuple[UserInfo, tuple[str, ...]] | None:
+        """``(user, the audiences the token was accepted for)``; None: not a token of this kind."""
+
+
+class ServiceAccountTokens:
+    name = "serviceaccount-token"
+
+    def __init__(self, validator: TokenValidator) -> None:
+        self.validator = validator
+
+    async def authenticate_token(self, token: str, audiences: Sequence[str] | None
+                                 ) -> tuple[UserInfo, tuple[str, ...]] | None:
+        if not self.validator.has_our_issuer(token):
+            return None
+        info = await self.validator.validate(token, audiences)
+        return info.user(), info.audiences
+
+
+async def authenticate(authenticators: Sequence[TokenAuthenticator], token: str,
+                       audiences: Sequence[str] | None = None) -> tuple[UserInfo, tuple[str, ...]]:
+    """The first authenticator's answer; raises TokenInvalid (with every refusal) when none
+    accepts the token."""
+    refusals: list[str] = []
+    for a in authenticators:
+        try:
+            found = await a.authenticate_token(token, audiences)
+        except TokenInvalid as e:
+            refusals.append(str(e))
+            continue
+        if found is not None:
+            return found
+    raise TokenInvalid("[" + ", ".join(["invalid bearer token", *refusals]) + "]")
