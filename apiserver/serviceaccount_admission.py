@@ -17,8 +17,8 @@ on pod creation:
    may use only the Secrets the account lists.
 
 Mirror pods (``kubernetes.io/config.mirror``) are left alone but may reference no account,
-Secret or token projection. ``--disable-admission-plugins=ServiceAccount`` turns it off (as
-Kubernetes' own integration tests run an apiserver without a controller-manager).
+Secret or token projection. ``--enable-admission-plugins`` / ``--disable-admission-plugins``
+turn it on and off (``apiserver/admission_options.py`` says which is the default).
 """
 
 from __future__ import annotations
