@@ -51,6 +51,7 @@ from scheduler.plugins.node_ready import NAME as NODE_READY
 from scheduler.plugins.node_resources_fit import FIT_NAME as NODE_RESOURCES_FIT
 from scheduler.plugins.node_unschedulable import NAME as NODE_UNSCHEDULABLE
 from scheduler.plugins.taint_toleration import NAME as TAINT_TOLERATION
+from scheduler.plugins.volume_binding import NAME as VOLUME_BINDING
 
 __all__ = [
     "ClusterEvent",
@@ -90,12 +91,13 @@ class ClusterEvent:
 
 
 NODE_ADD = ClusterEvent("NodeAdd")
-# Freed resources and host ports are what a deleted (or finished) pod gives back.
-ASSIGNED_POD_DELETE = ClusterEvent("AssignedPodDelete", frozenset({NODE_RESOURCES_FIT, NODE_PORTS}))
+# Freed resources, host ports and ReadWriteOncePod claims are what a deleted (or finished) pod
+# gives back.
+ASSIGNED_POD_DELETE = ClusterEvent("AssignedPodDelete", frozenset({NODE_RESOURCES_FIT, NODE_PORTS, VOLUME_BINDING}))
 UNSCHEDULABLE_TIMEOUT_EVENT = ClusterEvent("UnschedulableTimeout")
 FORCE_ACTIVATE = ClusterEvent("ForceActivate")
 # A claim, volume or class changed: only pods the VolumeBinding plugin turned away can gain.
-VOLUME_CHANGE = ClusterEvent("PersistentVolumeChange", frozenset({"VolumeBinding"}))
+VOLUME_CHANGE = ClusterEvent("PersistentVolumeChange", frozenset({VOLUME_BINDING}))
 
 
 def _conditions(node: Mapping[str, Any]) -> dict[str, str]:

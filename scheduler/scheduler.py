@@ -122,8 +122,8 @@ class Scheduler:
                                       on_delete=self._pod_deleted)
         # Claims, volumes and classes for the VolumeBinding plugin; their changes wake pods
         # that failed on volumes.
-        self.volumes = VolumeListers(self.factory, on_change=lambda: self.queue.move_all_to_active_or_backoff(
-            q.VOLUME_CHANGE))
+        self.volumes = VolumeListers(self.factory, pods=self.pod_informer,
+                                     on_change=lambda: self.queue.move_all_to_active_or_backoff(q.VOLUME_CHANGE))
         volume_binding.attach(self.algorithm.filters, self.volumes)
         self._binders: asyncio.Semaphore | None = None
         self._background: set[asyncio.Task] = set()

@@ -2,7 +2,8 @@
 hands a claim waiting for its first consumer the node the scheduler chose.
 
 :class:`VolumeListers` keeps informers on PersistentVolumeClaims, PersistentVolumes and
-StorageClasses (the scheduler's shared factory) for the VolumeBinding filter plugin, and calls
+StorageClasses (the scheduler's shared factory) for the VolumeBinding filter plugin, indexes the
+scheduler's pods by the claims they name (ReadWriteOncePod: one pod per claim), and calls
 ``on_change`` when any of them changes, so pods that failed on volumes are tried again.
 
 :meth:`VolumeListers.pre_bind` is Kubernetes' VolumeBinding PreBind for what minik8s binds:
@@ -23,7 +24,7 @@ from minik8s import errors, volumebinding
 from minik8s.api import storage as storage_api
 from minik8s.api import volumes as v
 from minik8s.api.resources import PERSISTENTVOLUMECLAIMS, PERSISTENTVOLUMES, STORAGECLASSES
-from minik8s.client.informer import SharedInformerFactory
+from minik8s.client.informer import Informer, SharedInformerFactory
 
 __all__ = ["PreBindError", "VolumeListers", "claim_names"]
 
@@ -51,9 +52,22 @@ def _bound(pvc: Mapping[str, Any] | None) -> bool:
         (pvc.get("status") or {}).get("phase") == v.CLAIM_BOUND
 
 
+_CLAIMS_INDEX = "claims"
+
+
+def _claims_index(pod: dict) -> list[str]:
+    ns = (pod.get("metadata") or {}).get("namespace") or "default"
+    return [f"{ns}/{name}" for name in claim_names(pod)]
+
+
 class VolumeListers:
-    def __init__(self, factory: SharedInformerFactory, *, on_change: Callable[[], None] | None = None,
-                 bind_timeout: float = DEFAULT_BIND_TIMEOUT) -> None:
+    def __init__(self, factory: SharedInformerFactory, *, pods: Informer | None = None,
+                 on_change: Callable[[], None] | None = None, bind_timeout: float = DEFAULT_BIND_TIMEOUT) -> None:
+        """``pods``: the scheduler's informer of unfinished pods, indexed here by the claims
+        they name (for ReadWriteOncePod)."""
+        self.pods = pods
+        if pods is not None:
+            pods.add_indexers({_CLAIMS_INDEX: _claims_index})
         self.claims = factory.informer(PERSISTENTVOLUMECLAIMS)
         self.volumes = factory.informer(PERSISTENTVOLUMES)
         self.classes = factory.informer(STORAGECLASSES)
@@ -73,6 +87,13 @@ class VolumeListers:
 
     def storage_class(self, name: str) -> dict | None:
         return self.classes.store.get(name) if name else None
+
+    def pods_using(self, namespace: str, claim: str) -> list[dict]:
+        """The scheduled, unfinished pods that name the claim."""
+        if self.pods is None:
+            return []
+        return [p for p in self.pods.store.by_index(_CLAIMS_INDEX, f"{namespace}/{claim}")
+                if (p.get("spec") or {}).get("nodeName")]
 
     def all_volumes(self) -> list[dict]:
         return self.volumes.store.list()

@@ -6,8 +6,12 @@ For each claim the pod names (Kubernetes' VolumeBinding filter, its reasons word
   is being deleted``, a PreFilter rejection: the message has no node count);
 * bound: the node must satisfy its volume's node affinity (``node(s) had volume node affinity
   conflict``); a volume that does not exist fits no node (PreFilter too);
+* a ReadWriteOncePod claim another scheduled pod already uses: no node (``node has pod using
+  PersistentVolumeClaim with the same name and ReadWriteOncePod access mode``, PreFilter);
 * unbound, of a class that waits for its first consumer: a class with a provisioner can
-  provision on any node (the PreBind step in :mod:`scheduler.volumes` names the chosen node);
+  provision on any node (the PreBind step in :mod:`scheduler.volumes` names the chosen node),
+  but the built-in local-path one only on a node that serves local-path volumes (its kubelet
+  advertises a directory; hollow nodes do not);
   ``kubernetes.io/no-provisioner`` needs a matching free volume whose affinity admits the node
   (``node(s) didn't find available persistent volumes to bind``);
 * unbound otherwise (``Immediate`` binding, no class): the binder binds those on its own, so
@@ -20,10 +24,11 @@ algorithm used on its own) it has nothing to check.
 
 from __future__ import annotations
 
-from minik8s import volumebinding
+from minik8s import localpath, volumebinding
+from minik8s.api.volumes import READ_WRITE_ONCE_POD
 from minik8s.nodeselector import Matcher, selector_matcher
 
-from scheduler.framework import CycleState, NodeCheck, NodeInfo, PodInfo, Rejection
+from scheduler.framework import CycleState, NodeCheck, NodeInfo, PodInfo, Rejection, pod_key
 from scheduler.volumes import VolumeListers, claim_names
 
 __all__ = ["NAME", "VolumeBinding"]
@@ -33,8 +38,14 @@ NO_PROVISIONER = "kubernetes.io/no-provisioner"
 NODE_CONFLICT = Rejection(("node(s) had volume node affinity conflict",), plugin=NAME)
 BIND_CONFLICT = Rejection(("node(s) didn't find available persistent volumes to bind",), plugin=NAME)
 UNBOUND_IMMEDIATE = Rejection(("pod has unbound immediate PersistentVolumeClaims",), plugin=NAME)
+RWOP_CONFLICT = Rejection(("node has pod using PersistentVolumeClaim with the same name and ReadWriteOncePod "
+                           "access mode",), plugin=NAME)
 PV_NOT_EXIST = Rejection(("node(s) unavailable due to one or more pvc(s) bound to non-existent pv(s)",),
                          plugin=NAME)
+
+
+def _advertises_local_path(node: NodeInfo) -> bool:
+    return bool(((node.node or {}).get("metadata", {}).get("annotations") or {}).get(localpath.ANN_NODE_DIR))
 
 
 class VolumeBinding:
@@ -49,12 +60,16 @@ class VolumeBinding:
             return None
         affinities: list[Matcher] = []
         delayed_static: list[dict] = []
+        local_path = False
         for name in names:
             pvc = self.listers.claim(pod.namespace, name)
             if pvc is None:
                 return Rejection((f'persistentvolumeclaim "{name}" not found',), plugin=NAME)
             if pvc["metadata"].get("deletionTimestamp"):
                 return Rejection((f'persistentvolumeclaim "{name}" is being deleted',), plugin=NAME)
+            if READ_WRITE_ONCE_POD in ((pvc.get("spec") or {}).get("accessModes") or ()) and any(
+                    pod_key(p) != pod.key for p in self.listers.pods_using(pod.namespace, name)):
+                return RWOP_CONFLICT
             volume_name = (pvc.get("spec") or {}).get("volumeName")
             if volume_name:
                 pv = self.listers.volume(volume_name)
@@ -69,13 +84,17 @@ class VolumeBinding:
             sc = self.listers.storage_class(volumebinding.storage_class(pvc)) or {}
             if sc.get("provisioner") == NO_PROVISIONER:
                 delayed_static.append(pvc)
-        if not affinities and not delayed_static:
+            elif sc.get("provisioner") == localpath.PROVISIONER:
+                local_path = True
+        if not affinities and not delayed_static and not local_path:
             return None
         volumes = self.listers.all_volumes() if delayed_static else []
 
         def check(node: NodeInfo) -> Rejection | None:
             if not all(m(node) for m in affinities):
                 return NODE_CONFLICT
+            if local_path and not _advertises_local_path(node):
+                return BIND_CONFLICT
             for pvc in delayed_static:
                 if volumebinding.find_best_volume(pvc, volumes, node=node, delay_binding=True) is None:
                     return BIND_CONFLICT

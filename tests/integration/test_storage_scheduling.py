@@ -107,3 +107,33 @@ async def test_default_class_claim_is_provisioned_on_the_chosen_node(client) -> 
     # A second pod on the claim goes where the volume is.
     await client.create(PODS, _with_claim("second", "data"), namespace=ns)
     assert await eventually(lambda: _node_of(client, ns, "second")) == "node-a"
+
+
+async def test_read_write_once_pod_claim_takes_one_pod(client) -> None:
+    ns = await new_namespace(client, "rwop")
+    await client.create(PERSISTENTVOLUMES, _pv("solo", "1Gi", modes=("ReadWriteOncePod",)))
+    await client.create(PERSISTENTVOLUMECLAIMS, _pvc("one", "1Gi", modes=("ReadWriteOncePod",)), namespace=ns)
+    await client.create(PODS, _with_claim("first", "one"), namespace=ns)
+    assert await eventually(lambda: _node_of(client, ns, "first"), what="first pod scheduled")
+    await client.create(PODS, _with_claim("second", "one"), namespace=ns)
+    msgs = await eventually(lambda: _failed_scheduling(client, ns, "second"), what="FailedScheduling")
+    assert msgs[0] == ("0/2 nodes are available: node has pod using PersistentVolumeClaim with the same name and "
+                       "ReadWriteOncePod access mode. preemption: 0/2 nodes are available: "
+                       "2 Preemption is not helpful for scheduling.")
+    # The first pod goes: the claim is free for the second.
+    await client.delete(PODS, "first", namespace=ns, grace_period_seconds=0)
+    assert await eventually(lambda: _node_of(client, ns, "second"), what="second pod scheduled")
+
+
+async def test_local_path_claims_avoid_nodes_without_local_path(client) -> None:
+    ns = await new_namespace(client, "hollow")
+    await client.create(NODES, node("no-disk"))  # registered without the local-path annotation
+    await eventually(lambda: get_or_none(client, STORAGECLASSES, "local-path"), what="default class")
+    await client.create(PERSISTENTVOLUMECLAIMS, _pvc("data", "16Mi", cls=None), namespace=ns)
+    body = _with_claim("app", "data")
+    body["spec"]["nodeSelector"] = {"kubernetes.io/hostname": "no-disk"}
+    await client.create(PODS, body, namespace=ns)
+    msgs = await eventually(lambda: _failed_scheduling(client, ns, "app"), what="FailedScheduling")
+    assert msgs[0].startswith("0/3 nodes are available: 1 node(s) didn't find available persistent volumes to "
+                              "bind, 2 node(s) didn't match Pod's node affinity/selector.")
+    assert (await client.get(PERSISTENTVOLUMECLAIMS, "data", namespace=ns))["status"]["phase"] == "Pending"
