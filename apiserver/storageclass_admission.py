@@ -4,7 +4,8 @@ the cluster's default StorageClass, as Kubernetes' ``DefaultStorageClass`` admis
 The default is the class annotated ``storageclass.kubernetes.io/is-default-class: "true"``;
 when several are, the most recently created wins (then the name), as Kubernetes does since
 1.28. With no default class the claim keeps no class. An explicit ``""`` means "no class" and
-is left alone. It runs as the claim registry's write hook (``RestStorage``'s ``WriteHooks``),
+is left alone, as is a claim naming its class with the legacy
+``volume.beta.kubernetes.io/storage-class`` annotation. It runs as the claim registry's write hook (``RestStorage``'s ``WriteHooks``),
 on creates only, reading classes from the watch cache.
 """
 
@@ -17,6 +18,9 @@ from minik8s.api.resources import STORAGECLASSES
 
 from apiserver.validation import FieldError
 from apiserver.watchcache import WatchCache
+
+# A claim naming its class with the legacy annotation has one already.
+_BETA_CLASS_ANNOTATION = "volume.beta.kubernetes.io/storage-class"
 
 
 def default_class(classes: list[dict[str, Any]]) -> str | None:
@@ -36,7 +40,8 @@ class DefaultStorageClass:
 
     def before_write(self, new: dict[str, Any], old: dict[str, Any] | None) -> list[FieldError]:
         spec = new.get("spec") or {}
-        if old is None and spec.get("storageClassName") is None:
+        annotations = (new.get("metadata") or {}).get("annotations") or {}
+        if old is None and spec.get("storageClassName") is None and _BETA_CLASS_ANNOTATION not in annotations:
             classes, _ = self.cache.snapshot(STORAGECLASSES.plural, f"/registry/{STORAGECLASSES.plural}/")
             name = default_class(classes)
             if name is not None:

@@ -253,8 +253,19 @@ def test_default_storage_class_fills_claims(apiserver_factory, kubectl) -> None:
           resources: {requests: {storage: 1Gi}}
           storageClassName: ""
         """, server=server).returncode == 0
+    assert _apply(kubectl, """
+        apiVersion: v1
+        kind: PersistentVolumeClaim
+        metadata:
+          name: legacy
+          annotations: {volume.beta.kubernetes.io/storage-class: older}
+        spec:
+          accessModes: [ReadWriteOnce]
+          resources: {requests: {storage: 1Gi}}
+        """, server=server).returncode == 0
     get = lambda n: json.loads(kubectl("get", "pvc", n, "-o", "json", server=server).stdout)["spec"]  # noqa: E731
     assert get("implicit")["storageClassName"] == "older"
     assert get("none")["storageClassName"] == ""
+    assert "storageClassName" not in get("legacy")
     sc = kubectl("get", "sc", server=server).stdout.splitlines()
     assert sc[1].split()[:2] == ["older", "(default)"]
