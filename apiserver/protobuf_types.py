@@ -1708,15 +1708,73 @@ def _parse(text: str) -> dict[str, dict[int, Field]]:
     return messages
 
 
-MESSAGES: dict[str, dict[int, Field]] = _parse(_META + _CORE_OBJECTS + _CORE_POD + _APPS + _BATCH + _OTHERS + _RBAC)
+# --- core/v1 PersistentVolume, storage.k8s.io/v1 StorageClass ----------------------------------
+# PersistentVolumeSource is embedded in the spec (field 2). Sources minik8s keeps verbatim but
+# does not act on have no table: a client sending one gets it skipped, as an unknown field.
+_STORAGE = """
+message PersistentVolume
+1 metadata ObjectMeta
+2 spec PersistentVolumeSpec
+3 status PersistentVolumeStatus
+
+message PersistentVolumeSpec
+1 capacity map[string]Quantity
+2 - inline PersistentVolumeSource
+3 accessModes []string
+4 claimRef ObjectReference
+5 persistentVolumeReclaimPolicy string
+6 storageClassName string
+7 mountOptions []string
+8 volumeMode string?
+9 nodeAffinity VolumeNodeAffinity
+10 volumeAttributesClassName string?
+
+message PersistentVolumeSource
+3 hostPath HostPathVolumeSource
+20 local LocalVolumeSource
+
+message LocalVolumeSource
+1 path string
+2 fsType string?
+
+message VolumeNodeAffinity
+1 required NodeSelector
+
+message PersistentVolumeStatus
+1 phase string
+2 message string
+3 reason string
+4 lastPhaseTransitionTime Time
+
+message StorageClass
+1 metadata ObjectMeta
+2 provisioner string
+3 parameters map[string]string
+4 reclaimPolicy string?
+5 mountOptions []string
+6 allowVolumeExpansion bool?
+7 volumeBindingMode string?
+8 allowedTopologies []TopologySelectorTerm
+
+message TopologySelectorTerm
+1 matchLabelExpressions []TopologySelectorLabelRequirement
+
+message TopologySelectorLabelRequirement
+1 key string
+2 values []string
+"""
+
+MESSAGES: dict[str, dict[int, Field]] = _parse(_META + _CORE_OBJECTS + _CORE_POD + _APPS + _BATCH + _OTHERS + _RBAC
+                                               + _STORAGE)
 
 # (apiVersion, kind) of a runtime.Unknown's typeMeta -> the message its raw bytes hold.
 KINDS: dict[tuple[str, str], str] = {
     **{("v1", k): k for k in (
         "Namespace", "ConfigMap", "Secret", "Service", "Pod", "Binding", "Event", "Node",
         "Endpoints", "ServiceAccount", "ReplicationController", "PersistentVolumeClaim",
-        "DeleteOptions",
+        "PersistentVolume", "DeleteOptions",
     )},
+    ("storage.k8s.io/v1", "StorageClass"): "StorageClass",
     **{("apps/v1", k): k for k in (
         "Deployment", "ReplicaSet", "StatefulSet", "DaemonSet", "ControllerRevision",
     )},

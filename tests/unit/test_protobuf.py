@@ -308,3 +308,24 @@ def test_field_tables_are_complete() -> None:
         assert message in MESSAGES, kind
         assert message_for(api_version, kind) == message
     assert message_for("apps/v1", "DeleteOptions") == "DeleteOptions"
+
+
+def test_persistent_volume_and_storage_class() -> None:
+    affinity = msg(9, msg(1, msg(1, msg(1, s(1, "kubernetes.io/hostname"), s(2, "In"), s(3, "node-a")))))
+    source = msg(2, msg(3, s(1, "/data/v1"), s(2, "")))  # PersistentVolumeSource, embedded
+    spec = msg(2, entry(1, "storage", quantity("1Gi")), source,
+               s(3, "ReadWriteOnce"), s(5, "Retain"), s(6, ""), s(8, "Filesystem"), affinity)
+    got = protobuf.decode(envelope("v1", "PersistentVolume", object_meta("v1"), spec))
+    assert got["spec"] == {
+        "capacity": {"storage": "1Gi"}, "hostPath": {"path": "/data/v1", "type": ""},
+        "accessModes": ["ReadWriteOnce"], "persistentVolumeReclaimPolicy": "Retain", "volumeMode": "Filesystem",
+        "nodeAffinity": {"required": {"nodeSelectorTerms": [{"matchExpressions": [
+            {"key": "kubernetes.io/hostname", "operator": "In", "values": ["node-a"]}]}]}},
+    }
+    got = protobuf.decode(envelope("storage.k8s.io/v1", "StorageClass", object_meta("fast"), s(2, "example.com/x"),
+                                   entry(3, "speed", "high"), s(4, "Retain"), vint(6, 0),
+                                   s(7, "WaitForFirstConsumer")))
+    assert {k: got[k] for k in ("provisioner", "parameters", "reclaimPolicy", "allowVolumeExpansion",
+                                "volumeBindingMode")} == {
+        "provisioner": "example.com/x", "parameters": {"speed": "high"}, "reclaimPolicy": "Retain",
+        "allowVolumeExpansion": False, "volumeBindingMode": "WaitForFirstConsumer"}
