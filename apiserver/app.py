@@ -191,7 +191,7 @@ class ApiServer:
             raise errors.not_found_path()
         dry_run = params.dry_run(q, _OPTIONS_KIND.get(method, "CreateOptions"))
         validation = params.field_validation(q)
-        if sub is not None and sub not in ("status", "finalize"):
+        if sub is not None and sub not in ("status", "finalize", "approval"):
             return await self.subresources.handle(request, self, info)
         manager = managedfields.manager_name(q.get("fieldManager"), request.headers.get("user-agent"))
         if method == "GET":

@@ -40,6 +40,7 @@ PACKAGES: dict[str, str] = {
     "minik8s.api.storage": "io.k8s.api.storage.v1",
     "minik8s.api.serviceaccounts": "io.k8s.api.core.v1",
     "minik8s.api.tokens": "io.k8s.api.authentication.v1",
+    "minik8s.api.certificates": "io.k8s.api.certificates.v1",
     "minik8s.api.rbac": "io.k8s.api.rbac.v1",
     "minik8s.api.authorization": "io.k8s.api.authorization.v1",
     "minik8s.api.authentication": "io.k8s.api.authentication.v1",

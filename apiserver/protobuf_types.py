@@ -1764,8 +1764,38 @@ message TopologySelectorLabelRequirement
 2 values []string
 """
 
+# --- certificates.k8s.io/v1 ------------------------------------------------------------------
+# spec.extra (6, map<string, ExtraValue>) is left out: the server sets the requestor fields.
+_CERTIFICATES = """
+message CertificateSigningRequest
+1 metadata ObjectMeta
+2 spec CertificateSigningRequestSpec
+3 status CertificateSigningRequestStatus
+
+message CertificateSigningRequestSpec
+1 request bytes
+7 signerName string
+8 expirationSeconds int?
+5 usages []string
+2 username string
+3 uid string
+4 groups []string
+
+message CertificateSigningRequestStatus
+1 conditions []CertificateSigningRequestCondition
+2 certificate bytes
+
+message CertificateSigningRequestCondition
+1 type string
+6 status string
+2 reason string
+3 message string
+4 lastUpdateTime Time
+5 lastTransitionTime Time
+"""
+
 MESSAGES: dict[str, dict[int, Field]] = _parse(_META + _CORE_OBJECTS + _CORE_POD + _APPS + _BATCH + _OTHERS + _RBAC
-                                               + _STORAGE)
+                                               + _STORAGE + _CERTIFICATES)
 
 # (apiVersion, kind) of a runtime.Unknown's typeMeta -> the message its raw bytes hold.
 KINDS: dict[tuple[str, str], str] = {
@@ -1784,6 +1814,7 @@ KINDS: dict[tuple[str, str], str] = {
     ("policy/v1beta1", "Eviction"): "Eviction",
     ("authentication.k8s.io/v1", "TokenRequest"): "TokenRequest",
     **{("rbac.authorization.k8s.io/v1", k): k for k in ("Role", "ClusterRole", "RoleBinding", "ClusterRoleBinding")},
+    ("certificates.k8s.io/v1", "CertificateSigningRequest"): "CertificateSigningRequest",
     **{("authorization.k8s.io/v1", k): m for k, m in (
         ("SelfSubjectAccessReview", "SelfSubjectAccessReview"), ("SelfSubjectRulesReview", "SelfSubjectRulesReview"),
         ("SubjectAccessReview", "SubjectAccessReview"), ("LocalSubjectAccessReview", "SubjectAccessReview"),

@@ -196,6 +196,30 @@ def _new_root_ca_cert_publisher(ctx: ControllerContext) -> Controller | None:
     return RootCACertPublisher(ctx.client, ctx.informers, root_ca=root_ca)
 
 
+def _new_csrapproving(ctx: ControllerContext) -> Controller:
+    from controllers.certificates.approver import CSRApprovingController
+
+    return CSRApprovingController(ctx.client, ctx.informers)
+
+
+def _new_csrsigning(ctx: ControllerContext) -> Controller | None:
+    from controllers.certificates.signer import CSRSigningController, SigningCA
+
+    o = ctx.options
+    if not (o.cluster_signing_cert_file and o.cluster_signing_key_file):
+        return None  # no CA to sign with
+    return CSRSigningController(ctx.client, ctx.informers, duration=o.cluster_signing_duration,
+                                ca=SigningCA.from_files(o.cluster_signing_cert_file, o.cluster_signing_key_file))
+
+
+def _csrsigning_flags(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--cluster-signing-cert-file", default=None,
+                   help="the CA certificate (PEM) that issues the certificates of approved requests")
+    p.add_argument("--cluster-signing-key-file", default=None, help="its private key (PEM)")
+    p.add_argument("--cluster-signing-duration", type=parse_duration, default=8760 * 3600.0,
+                   help="the longest life of an issued certificate (default 8760h)")
+
+
 def _root_ca_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--root-ca-file", default=None,
                    help="the CA bundle published as kube-root-ca.crt in every namespace (default: the "
@@ -274,6 +298,10 @@ CONTROLLERS: dict[str, Registration] = {
     "root-ca-cert-publisher": Registration(_new_root_ca_cert_publisher, "concurrent-root-ca-cert-publisher-syncs", 5,
                                            aliases=("root-ca-certificate-publisher-controller",),
                                            add_flags=_root_ca_flags),
+    "csrapproving": Registration(_new_csrapproving, "concurrent-csrapproving-syncs", 2,
+                                 aliases=("certificatesigningrequest-approving-controller",)),
+    "csrsigning": Registration(_new_csrsigning, "concurrent-csrsigning-syncs", 2,
+                               aliases=("certificatesigningrequest-signing-controller",), add_flags=_csrsigning_flags),
 }
 
 

@@ -17,7 +17,7 @@ from minik8s.api.schema import MODELS
 
 from apiserver import discovery, printers, printers_storage, printers_workloads
 from apiserver import printers_auth
-from apiserver.registry import batch, daemonsets, namespaces, nodes, pods, rbac, serviceaccounts, services, simple, volumes, workloads
+from apiserver.registry import certificates, batch, daemonsets, namespaces, nodes, pods, rbac, serviceaccounts, services, simple, volumes, workloads
 from apiserver.registry.strategy import StatusStrategy, Strategy
 
 # Every verb a plain resource supports (discovery lists them).
@@ -91,6 +91,10 @@ TABLE: tuple[Entry, ...] = (
     Entry(rs.STORAGECLASSES, volumes.StorageClassStrategy(), printers_storage.STORAGE_CLASS),
     Entry(rs.SERVICEACCOUNTS, serviceaccounts.ServiceAccountStrategy(), printers_auth.SERVICE_ACCOUNT,
           (Subresource("token", "TokenRequest", ("create",), "authentication.k8s.io"),)),
+    Entry(rs.CERTIFICATESIGNINGREQUESTS, certificates.CertificateSigningRequestStrategy(),
+          printers_auth.CERTIFICATE_SIGNING_REQUEST,
+          (STATUS, Subresource("approval", "CertificateSigningRequest", ("get", "patch", "update"),
+                               strategy=certificates.ApprovalStrategy()))),
     Entry(rs.ROLES, rbac.RoleStrategy(), printers.ROLE),
     Entry(rs.CLUSTERROLES, rbac.ClusterRoleStrategy(), printers.ROLE),
     Entry(rs.ROLEBINDINGS, rbac.RoleBindingStrategy(), printers.BINDING),

@@ -76,6 +76,8 @@ PERSISTENTVOLUMES = ResourceType("", "v1", "PersistentVolume", "persistentvolume
 PERSISTENTVOLUMECLAIMS = ResourceType("", "v1", "PersistentVolumeClaim", "persistentvolumeclaims", True, ("pvc",))
 STORAGECLASSES = ResourceType("storage.k8s.io", "v1", "StorageClass", "storageclasses", False, ("sc",))
 SERVICEACCOUNTS = ResourceType("", "v1", "ServiceAccount", "serviceaccounts", True, ("sa",))
+CERTIFICATESIGNINGREQUESTS = ResourceType("certificates.k8s.io", "v1", "CertificateSigningRequest",
+                                          "certificatesigningrequests", False, ("csr",))
 _RBAC = "rbac.authorization.k8s.io"
 ROLES = ResourceType(_RBAC, "v1", "Role", "roles", True)
 CLUSTERROLES = ResourceType(_RBAC, "v1", "ClusterRole", "clusterroles", False)
@@ -95,7 +97,7 @@ CRONJOBS = ResourceType("batch", "v1", "CronJob", "cronjobs", True, ("cj",), _AL
 ALL: tuple[ResourceType, ...] = (
     NAMESPACES, PODS, NODES, SERVICES, ENDPOINTS, CONFIGMAPS, SECRETS, EVENTS,
     DEPLOYMENTS, REPLICASETS, DAEMONSETS, CONTROLLERREVISIONS, LEASES, ENDPOINTSLICES,
-    PERSISTENTVOLUMES, PERSISTENTVOLUMECLAIMS, STORAGECLASSES, SERVICEACCOUNTS,
+    PERSISTENTVOLUMES, PERSISTENTVOLUMECLAIMS, STORAGECLASSES, SERVICEACCOUNTS, CERTIFICATESIGNINGREQUESTS,
     ROLES, CLUSTERROLES, ROLEBINDINGS, CLUSTERROLEBINDINGS,
     JOBS, CRONJOBS,
 )

@@ -19,7 +19,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from minik8s.api import apps, authentication, authorization, autoscaling, batch, coordination, core, discovery, rbac
+from minik8s.api import apps, authentication, certificates, authorization, autoscaling, batch, coordination, core, discovery, rbac
 from minik8s.api import daemonsets, serviceaccounts, storage, tokens, volumes
 
 __all__ = ["MODELS", "unknown_fields", "model_for"]
@@ -41,6 +41,7 @@ _KINDS: dict[str, tuple[type[BaseModel], ...]] = {
     "autoscaling": (autoscaling.Scale,),
     "discovery.k8s.io": (discovery.EndpointSlice, discovery.EndpointSliceList),
     "storage.k8s.io": (storage.StorageClass, storage.StorageClassList),
+    "certificates.k8s.io": (certificates.CertificateSigningRequest, certificates.CertificateSigningRequestList),
     authentication.GROUP: (tokens.TokenRequest, tokens.TokenReview, authentication.SelfSubjectReview),
     authorization.GROUP: (authorization.SubjectAccessReview, authorization.LocalSubjectAccessReview,
                           authorization.SelfSubjectAccessReview, authorization.SelfSubjectRulesReview),

@@ -475,7 +475,12 @@ class ApiClient:
                                 params={"fieldManager": field_manager}, json=obj)
 
     async def update_status(self, rt: ResourceType, obj: dict, *, field_manager: str | None = None) -> dict:
-        return await self._json("PUT", rt.path(self._ns(rt, None, obj), _name(obj), "status"),
+        return await self.update_subresource(rt, obj, "status", field_manager=field_manager)
+
+    async def update_subresource(self, rt: ResourceType, obj: dict, subresource: str, *,
+                                 field_manager: str | None = None) -> dict:
+        """PUT the whole object to a writable subresource (``status``, a CSR's ``approval``)."""
+        return await self._json("PUT", rt.path(self._ns(rt, None, obj), _name(obj), subresource),
                                 params={"fieldManager": field_manager}, json=obj)
 
     async def patch(

@@ -1,0 +1,77 @@
+"""csrapproving: auto-approves kubelet client certificate requests, as kube-controller-manager's
+``pkg/controller/certificates/approver/sarapprove.go`` does.
+
+A pending CSR for ``kubernetes.io/kube-apiserver-client-kubelet`` whose request is a valid node
+client request (``O=system:nodes``, ``CN=system:node:<name>``, client usages) is approved when
+its requestor may ``create`` ``certificatesigningrequests/selfnodeclient`` (a node renewing
+its own certificate: the requestor is the CN) or ``certificatesigningrequests/nodeclient``
+(anyone asking for a node, e.g. a bootstrap token in ``system:bootstrappers``), which the
+apiserver answers through a SubjectAccessReview. Anything else is left for a person
+(``kubectl certificate approve|deny``).
+"""
+
+from __future__ import annotations
+
+import logging
+
+from controllers.base import Controller
+from controllers.certificates import csr_utils
+from minik8s import errors
+from minik8s.api import certificates as csr_api
+from minik8s.api.resources import CERTIFICATESIGNINGREQUESTS, SUBJECTACCESSREVIEWS
+from minik8s.client.informer import SharedInformerFactory
+
+log = logging.getLogger(__name__)
+
+SELF_NODE_CLIENT_MESSAGE = "Auto approving self kubelet client certificate after SubjectAccessReview."
+NODE_CLIENT_MESSAGE = "Auto approving kubelet client certificate after SubjectAccessReview."
+
+
+class CSRApprovingController(Controller):
+    name = "csrapproving"
+
+    def __init__(self, client, informers: SharedInformerFactory, **kwargs) -> None:
+        """``client`` is an ApiClient; ``kwargs`` (``queue``) are for tests."""
+        super().__init__(**kwargs)
+        self.client = client
+        self.csr_informer = informers.informer(CERTIFICATESIGNINGREQUESTS)
+        self.informers = [self.csr_informer]
+        self.csr_informer.add_handler(on_add=self.enqueue, on_update=lambda old, cur: self.enqueue(cur))
+
+    async def _allowed(self, csr: dict, subresource: str) -> bool:
+        spec = csr.get("spec") or {}
+        sar = {"apiVersion": "authorization.k8s.io/v1", "kind": "SubjectAccessReview", "spec": {
+            "user": spec.get("username") or "", "uid": spec.get("uid") or "", "groups": spec.get("groups") or [],
+            "extra": spec.get("extra") or {},
+            "resourceAttributes": {"group": csr_api.GROUP, "resource": "certificatesigningrequests",
+                                   "verb": "create", "subresource": subresource}}}
+        answer = await self.client.create(SUBJECTACCESSREVIEWS, sar)
+        return bool((answer.get("status") or {}).get("allowed"))
+
+    async def sync(self, key: str) -> None:
+        csr = self.csr_informer.store.get(key)
+        if csr is None or (csr.get("spec") or {}).get("signerName") != csr_api.KUBE_APISERVER_CLIENT_KUBELET:
+            return
+        if csr_api.condition(csr, csr_api.APPROVED) or csr_api.condition(csr, csr_api.DENIED) \
+                or (csr.get("status") or {}).get("certificate"):
+            return
+        try:
+            req = csr_utils.parse(csr)
+            csr_utils.validate_kubelet_client(req, (csr.get("spec") or {}).get("usages") or [])
+        except csr_utils.InvalidRequest:
+            return  # not a node client request: a person decides
+        cn, _ = csr_utils.subject(req)
+        if (csr.get("spec") or {}).get("username") == cn and await self._allowed(csr, "selfnodeclient"):
+            message = SELF_NODE_CLIENT_MESSAGE
+        elif await self._allowed(csr, "nodeclient"):
+            message = NODE_CLIENT_MESSAGE
+        else:
+            return
+        conditions = [*((csr.get("status") or {}).get("conditions") or []),
+                      {"type": csr_api.APPROVED, "status": "True", "reason": "AutoApproved", "message": message}]
+        approved = {**csr, "status": {**(csr.get("status") or {}), "conditions": conditions}}
+        try:
+            await self.client.update_subresource(CERTIFICATESIGNINGREQUESTS, approved, "approval")
+        except errors.NotFound:
+            return
+        log.info("csrapproving: approved %s (%s)", key, message)

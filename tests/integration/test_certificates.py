@@ -1,0 +1,148 @@
+"""CertificateSigningRequests (certificates.k8s.io/v1) on a real apiserver with the real
+kubectl: validation, printed columns, ``kubectl certificate approve|deny`` through the
+``approval`` subresource, the csrsigning controller issuing with a CA, a malformed node
+request failing its signer's checks, and the csrapproving controller leaving requests from
+users without the ``nodeclient`` permission to a person."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import datetime
+import json
+import textwrap
+import uuid
+
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+from controllers.certificates.approver import CSRApprovingController
+from controllers.certificates.signer import CSRSigningController, SigningCA
+from minik8s.api.resources import CERTIFICATESIGNINGREQUESTS
+from tests.integration.controller_harness import eventually, running
+
+KUBELET_SIGNER = "kubernetes.io/kube-apiserver-client-kubelet"
+
+
+def request_pem(cn: str, orgs: list[str]) -> str:
+    key = ec.generate_private_key(ec.SECP256R1())
+    names = [x509.NameAttribute(NameOID.ORGANIZATION_NAME, o) for o in orgs] + [x509.NameAttribute(NameOID.COMMON_NAME, cn)]
+    req = x509.CertificateSigningRequestBuilder().subject_name(x509.Name(names)).sign(key, hashes.SHA256())
+    return base64.b64encode(req.public_bytes(serialization.Encoding.PEM)).decode()
+
+
+def make_ca(tmp_path) -> SigningCA:
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "test-ca")])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+            .serial_number(1).not_valid_before(now).not_valid_after(now + datetime.timedelta(days=30))
+            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+            .sign(key, hashes.SHA256()))
+    return SigningCA(cert.public_bytes(serialization.Encoding.PEM),
+                     key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                       serialization.NoEncryption()))
+
+
+def csr_manifest(name: str, request: str, usages=("digital signature", "client auth"), **spec) -> str:
+    body = {"apiVersion": "certificates.k8s.io/v1", "kind": "CertificateSigningRequest", "metadata": {"name": name},
+            "spec": {"request": request, "signerName": KUBELET_SIGNER, "usages": list(usages), **spec}}
+    return json.dumps(body)
+
+
+@pytest.fixture
+def name() -> str:
+    return "csr-" + uuid.uuid4().hex[:6]
+
+
+def test_validation(api_http, name: str) -> None:
+    url = "/apis/certificates.k8s.io/v1/certificatesigningrequests"
+    bad = json.loads(csr_manifest(name, base64.b64encode(b"hello").decode(), usages=["client auth", "nope"],
+                                  expirationSeconds=599))
+    bad["spec"]["signerName"] = "nodomain"
+    r = api_http.post(url, json=bad)
+    assert r.status_code == 422, r.text
+    causes = {c["field"]: c["message"] for c in r.json()["details"]["causes"]}
+    assert causes["spec.request"].endswith("PEM block type must be CERTIFICATE REQUEST")
+    assert causes["spec.signerName"] == ('Invalid value: "nodomain": must be a fully qualified domain and path of the '
+                                         "form 'example.com/signer-name'")
+    assert causes["spec.usages[1]"].startswith('Unsupported value: "nope": supported values: "signing"')
+    assert causes["spec.expirationSeconds"] == ("Invalid value: 599: may not specify a duration less than 600 seconds "
+                                                "(10 minutes)")
+    r = api_http.post(url, json={"metadata": {"name": name}, "spec": {"request": request_pem("x", [])}})
+    causes = {c["field"]: c["message"] for c in r.json()["details"]["causes"]}
+    assert causes == {"spec.signerName": "Required value", "spec.usages": "Required value"}
+
+
+async def test_approve_sign_deny(apiserver_process, kubectl, name: str, tmp_path) -> None:
+    good = csr_manifest(name, request_pem("system:node:n1", ["system:nodes"]), expirationSeconds=3600)
+    out = kubectl("create", "-f", "-", input=good)
+    assert out.returncode == 0, out.stderr
+    table = kubectl("get", "csr", name).stdout.splitlines()
+    assert table[0].split() == ["NAME", "AGE", "SIGNERNAME", "REQUESTOR", "REQUESTEDDURATION", "CONDITION"]
+    assert table[1].split()[2:] == [KUBELET_SIGNER, "60m", "Pending"]  # no requestor: no authentication here
+    wrong = name + "-wrong"
+    assert kubectl("create", "-f", "-", input=csr_manifest(wrong, request_pem("system:node:n1", ["x"]))).returncode == 0
+    denied = name + "-denied"
+    assert kubectl("create", "-f", "-", input=csr_manifest(denied, request_pem("system:node:n2", ["system:nodes"]))
+                   ).returncode == 0
+
+    ca = make_ca(tmp_path)
+    async with apiserver_process.client() as client:
+        async with running(client, lambda f: CSRSigningController(client, f, ca=ca)), \
+                running(client, lambda f: CSRApprovingController(client, f)):
+            await asyncio.sleep(0.5)
+            # the approver leaves a request whose requestor may not create nodeclient CSRs
+            assert (await client.get(CERTIFICATESIGNINGREQUESTS, name)).get("status") in (None, {})
+            out = await asyncio.to_thread(kubectl, "certificate", "approve", name, wrong)
+            assert out.returncode == 0, out.stderr
+            assert f"certificatesigningrequest.certificates.k8s.io/{name} approved" in out.stdout
+            out = await asyncio.to_thread(kubectl, "certificate", "deny", denied)
+            assert out.returncode == 0, out.stderr
+
+            async def issued():
+                csr = await client.get(CERTIFICATESIGNINGREQUESTS, name)
+                return csr if (csr.get("status") or {}).get("certificate") else None
+            csr = await eventually(issued, what="certificate issued")
+
+            async def failed():
+                csr = await client.get(CERTIFICATESIGNINGREQUESTS, wrong)
+                return [c for c in (csr.get("status") or {}).get("conditions") or [] if c["type"] == "Failed"]
+            [cond] = await eventually(failed, what="Failed condition")
+            assert cond["reason"] == "SignerValidationFailure"
+            assert cond["message"] == "subject organization is not system:nodes"
+    approved = [c for c in csr["status"]["conditions"] if c["type"] == "Approved"][0]
+    assert approved["reason"] == "KubectlApprove" and approved["lastUpdateTime"] and approved["lastTransitionTime"]
+    cert = x509.load_pem_x509_certificate(base64.b64decode(csr["status"]["certificate"]))
+    cert.verify_directly_issued_by(ca.cert)
+    assert cert.subject.rfc4514_string() == "CN=system:node:n1,O=system:nodes"
+    assert list(cert.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value) == [ExtendedKeyUsageOID.CLIENT_AUTH]
+    life = cert.not_valid_after_utc - cert.not_valid_before_utc
+    assert life == datetime.timedelta(minutes=65)  # 3600 s asked for, backdated 5 minutes
+    assert kubectl("get", "csr", name).stdout.splitlines()[1].split()[-1] == "Approved,Issued"
+    assert kubectl("get", "csr", denied).stdout.splitlines()[1].split()[-1] == "Denied"
+    assert kubectl("get", "csr", wrong).stdout.splitlines()[1].split()[-1] == "Approved,Failed"
+
+
+def test_approval_rules(api_http, kubectl, name: str) -> None:
+    assert kubectl("create", "-f", "-", input=csr_manifest(name, request_pem("system:node:n3", ["system:nodes"]))
+                   ).returncode == 0
+    assert kubectl("certificate", "approve", name).returncode == 0
+    url = f"/apis/certificates.k8s.io/v1/certificatesigningrequests/{name}"
+    csr = api_http.get(url).json()
+    # the main resource and /status cannot change the approval
+    removed = {**csr, "status": {"conditions": []}}
+    assert api_http.put(url, json=removed).json()["status"]["conditions"][0]["type"] == "Approved"
+    assert api_http.put(url + "/status", json=removed).json()["status"]["conditions"][0]["type"] == "Approved"
+    r = api_http.put(url + "/approval", json=removed)
+    assert r.status_code == 422
+    assert r.json()["details"]["causes"][0]["message"] == 'Forbidden: updates may not remove a condition of type "Approved"'
+    both = {**csr, "status": {"conditions": [*csr["status"]["conditions"],
+                                             {"type": "Denied", "status": "True", "reason": "x"}]}}
+    r = api_http.put(url + "/approval", json=both)
+    assert r.status_code == 422 and "mutually exclusive" in r.text
+    out = kubectl("certificate", "deny", name)
+    assert out.returncode != 0 and "is already Approved" in out.stderr
