@@ -26,6 +26,8 @@ from starlette.responses import Response, StreamingResponse
 from minik8s.api import resources as rs
 
 from apiserver import bodies, discovery, errors, kubernetes_service, managedfields, openapi, params, printers, version
+from apiserver.admission import plugins as admission_plugins
+from apiserver.admission import priority as priority_admission
 from apiserver.allocators import ServiceAllocator
 from apiserver.storageclass_admission import DefaultStorageClass
 from apiserver.auth import bootstrap as rbac_bootstrap
@@ -117,6 +119,7 @@ class ApiServer:
         # resources answered, not stored (reviews): type -> handler(request, server, info)
         self.virtual = self.authz.reviews.handlers()
         self.virtual[rs.TOKENREVIEWS] = tokenreview.handle
+        self.rest.admission_chain = admission_plugins.default_chain(self.rest, self.cache)
         self.subresources = Subresources(self.rest)
         # ServiceAccount tokens (apiserver/serviceaccount_options.py), set by main: what the
         # token subresource issues with, and the bearer-token authenticators (in order)
@@ -131,6 +134,7 @@ class ApiServer:
         self.services.rebuild(self.cache.snapshot(rs.SERVICES.plural, "/registry/services/")[0])
         await self._ensure_system_namespaces()
         await rbac_bootstrap.ensure(self.rest)
+        await priority_admission.ensure_system_classes(self.rest)
         if self.advertise_address:
             await kubernetes_service.ensure(self.rest, cluster_ip=self.services.kubernetes_service_ip,
                                             address=self.advertise_address, port=self.port)

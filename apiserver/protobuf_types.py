@@ -1676,6 +1676,54 @@ message SelfSubjectReview
 1 metadata ObjectMeta
 """
 
+# --- core/v1 ResourceQuota and LimitRange, scheduling.k8s.io/v1 PriorityClass ------------------
+_POLICY = """
+message ResourceQuota
+1 metadata ObjectMeta
+2 spec ResourceQuotaSpec
+3 status ResourceQuotaStatus
+
+message ResourceQuotaSpec
+1 hard map[string]Quantity
+2 scopes []string
+3 scopeSelector ScopeSelector
+
+message ScopeSelector
+1 matchExpressions []ScopedResourceSelectorRequirement
+
+message ScopedResourceSelectorRequirement
+1 scopeName string
+2 operator string
+3 values []string
+
+message ResourceQuotaStatus
+1 hard map[string]Quantity
+2 used map[string]Quantity
+
+message LimitRange
+1 metadata ObjectMeta
+2 spec LimitRangeSpec
+
+message LimitRangeSpec
+1 limits []LimitRangeItem
+
+message LimitRangeItem
+1 type string
+2 max map[string]Quantity
+3 min map[string]Quantity
+4 default map[string]Quantity
+5 defaultRequest map[string]Quantity
+6 maxLimitRequestRatio map[string]Quantity
+
+message PriorityClass
+1 metadata ObjectMeta
+2 value int?
+3 globalDefault bool
+4 description string
+5 preemptionPolicy string
+"""
+
+
 
 def _parse(text: str) -> dict[str, dict[int, Field]]:
     messages: dict[str, dict[int, Field]] = {}
@@ -1795,14 +1843,15 @@ message CertificateSigningRequestCondition
 """
 
 MESSAGES: dict[str, dict[int, Field]] = _parse(_META + _CORE_OBJECTS + _CORE_POD + _APPS + _BATCH + _OTHERS + _RBAC
-                                               + _STORAGE + _CERTIFICATES)
+                                               + _STORAGE + _CERTIFICATES
+                                               + _POLICY)
 
 # (apiVersion, kind) of a runtime.Unknown's typeMeta -> the message its raw bytes hold.
 KINDS: dict[tuple[str, str], str] = {
     **{("v1", k): k for k in (
         "Namespace", "ConfigMap", "Secret", "Service", "Pod", "Binding", "Event", "Node",
         "Endpoints", "ServiceAccount", "ReplicationController", "PersistentVolumeClaim",
-        "PersistentVolume", "DeleteOptions",
+        "PersistentVolume", "DeleteOptions", "ResourceQuota", "LimitRange",
     )},
     ("storage.k8s.io/v1", "StorageClass"): "StorageClass",
     **{("apps/v1", k): k for k in (
@@ -1820,6 +1869,7 @@ KINDS: dict[tuple[str, str], str] = {
         ("SubjectAccessReview", "SubjectAccessReview"), ("LocalSubjectAccessReview", "SubjectAccessReview"),
     )},
     ("authentication.k8s.io/v1", "SelfSubjectReview"): "SelfSubjectReview",
+    ("scheduling.k8s.io/v1", "PriorityClass"): "PriorityClass",
 }
 
 

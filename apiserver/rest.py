@@ -35,6 +35,7 @@ from minik8s.api.resources import ResourceType
 from minik8s.api.schema import unknown_fields
 
 from apiserver import bodies, errors, managedfields
+from apiserver.admission.interface import CREATE, UPDATE, Attributes, Chain
 from apiserver import validation as v
 from apiserver.patch import PatchError, apply_json_patch, apply_merge_patch, apply_strategic_merge_patch
 from apiserver.patch import schema_from_model
@@ -203,6 +204,9 @@ class RestStorage:
         self.cache = cache
         self.hooks = hooks or {}
         self.admission = admission if admission is not None else {}
+        #: the policy admission chain (LimitRanger, Priority, ResourceQuota): mutating hooks on
+        #: creates after the plugins above, validating hooks after validation (set by the app)
+        self.admission_chain: Chain | None = None
         self._schemas: dict[type, Any] = {}
 
     # ---- decoding and defaulting -------------------------------------------------------
@@ -400,12 +404,18 @@ class RestStorage:
         self._admit_namespace(entry, ns)
         for plugin in self.admission.get(entry.type, ()):
             await plugin.admit_create(obj, ns or "")
+        chain = self.admission_chain
+        admission = chain if chain is not None and chain.handles(entry.type) else None
+        if admission is not None:
+            await admission.admit(Attributes(CREATE, entry.type, ns, obj, dry_run=dry_run))
         generated = not md.get("name") and bool(md.get("generateName"))
         for attempt in range(8):
             if generated:
                 # as Kubernetes: the prefix is cut to 58 characters so the name stays a valid label
                 md["name"] = md["generateName"][:58] + "".join(secrets.choice(_ALPHANUMS) for _ in range(5))
             new = self._prepare_create(entry, obj)
+            if admission is not None and attempt == 0:  # once: a quota charge is not repeated
+                await admission.validate(Attributes(CREATE, entry.type, ns, new, dry_run=dry_run))
             self._set_managed_fields(entry, None, new, field_manager, None, managed_fields)
             hooks = self.hooks.get(entry.type)
             if hooks is not None:
@@ -501,6 +511,9 @@ class RestStorage:
         errs = strategy.validate_update(new, current)
         if errs:
             raise self._invalid(entry, new, errs)
+        if subresource is None and self.admission_chain is not None and self.admission_chain.handles(entry.type):
+            await self.admission_chain.validate(Attributes(UPDATE, entry.type, namespace, new, old=current,
+                                                     dry_run=dry_run))
         strategy.canonicalize(new)
         hooks = self.hooks.get(entry.type) if subresource is None else None
         if hooks is not None:

@@ -259,6 +259,12 @@ def _new_ttlafterfinished(ctx: ControllerContext) -> Controller:
     return TTLAfterFinishedController(ctx.client, ctx.informers)
 
 
+def _new_resourcequota(ctx: ControllerContext) -> Controller:
+    from controllers.resourcequota import ResourceQuotaController
+
+    return ResourceQuotaController(ctx.client, ctx.informers)
+
+
 CONTROLLERS: dict[str, Registration] = {
     "replicaset": Registration(_new_replicaset, "concurrent-replicaset-syncs", 5,
                                aliases=("replicaset-controller",)),
@@ -302,6 +308,9 @@ CONTROLLERS: dict[str, Registration] = {
                                  aliases=("certificatesigningrequest-approving-controller",)),
     "csrsigning": Registration(_new_csrsigning, "concurrent-csrsigning-syncs", 2,
                                aliases=("certificatesigningrequest-signing-controller",), add_flags=_csrsigning_flags),
+    # Policy (issue 10): ResourceQuota status.
+    "resourcequota": Registration(_new_resourcequota, "concurrent-resource-quota-syncs", 5,
+                                  aliases=("resourcequota-controller",)),
 }
 
 

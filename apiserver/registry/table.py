@@ -16,8 +16,9 @@ from minik8s.api.resources import ResourceType
 from minik8s.api.schema import MODELS
 
 from apiserver import discovery, printers, printers_storage, printers_workloads
-from apiserver import printers_auth
-from apiserver.registry import certificates, batch, daemonsets, namespaces, nodes, pods, rbac, serviceaccounts, services, simple, volumes, workloads
+from apiserver import policy_printers, printers_auth
+from apiserver.registry import certificates, batch, daemonsets, namespaces, nodes, pods, policy, rbac, serviceaccounts
+from apiserver.registry import services, simple, volumes, workloads
 from apiserver.registry.strategy import StatusStrategy, Strategy
 
 # Every verb a plain resource supports (discovery lists them).
@@ -108,6 +109,9 @@ TABLE: tuple[Entry, ...] = (
     Entry(rs.TOKENREVIEWS, Strategy(), printers.ROLE, verbs=CREATE_ONLY),
     Entry(rs.JOBS, batch.JobStrategy(), printers_workloads.JOB, (STATUS,)),
     Entry(rs.CRONJOBS, batch.CronJobStrategy(), printers_workloads.CRONJOB, (STATUS,)),
+    Entry(rs.RESOURCEQUOTAS, policy.ResourceQuotaStrategy(), policy_printers.RESOURCEQUOTA, (STATUS,)),
+    Entry(rs.LIMITRANGES, policy.LimitRangeStrategy(), policy_printers.LIMITRANGE),
+    Entry(rs.PRIORITYCLASSES, policy.PriorityClassStrategy(), policy_printers.PRIORITYCLASS),
 )
 
 _STATUS_STRATEGIES = {e.type: StatusStrategy(e.strategy) for e in TABLE}

@@ -93,6 +93,9 @@ SELFSUBJECTREVIEWS = ResourceType("authentication.k8s.io", "v1", "SelfSubjectRev
 TOKENREVIEWS = ResourceType("authentication.k8s.io", "v1", "TokenReview", "tokenreviews", False)
 JOBS = ResourceType("batch", "v1", "Job", "jobs", True, (), _ALL)
 CRONJOBS = ResourceType("batch", "v1", "CronJob", "cronjobs", True, ("cj",), _ALL)
+RESOURCEQUOTAS = ResourceType("", "v1", "ResourceQuota", "resourcequotas", True, ("quota",))
+LIMITRANGES = ResourceType("", "v1", "LimitRange", "limitranges", True, ("limits",))
+PRIORITYCLASSES = ResourceType("scheduling.k8s.io", "v1", "PriorityClass", "priorityclasses", False, ("pc",))
 
 ALL: tuple[ResourceType, ...] = (
     NAMESPACES, PODS, NODES, SERVICES, ENDPOINTS, CONFIGMAPS, SECRETS, EVENTS,
@@ -100,6 +103,7 @@ ALL: tuple[ResourceType, ...] = (
     PERSISTENTVOLUMES, PERSISTENTVOLUMECLAIMS, STORAGECLASSES, SERVICEACCOUNTS, CERTIFICATESIGNINGREQUESTS,
     ROLES, CLUSTERROLES, ROLEBINDINGS, CLUSTERROLEBINDINGS,
     JOBS, CRONJOBS,
+    RESOURCEQUOTAS, LIMITRANGES, PRIORITYCLASSES,
 )
 
 #: kinds that are asked and answered, never stored or listed (no List kind): not in ALL, which

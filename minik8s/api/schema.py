@@ -20,7 +20,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from minik8s.api import apps, authentication, certificates, authorization, autoscaling, batch, coordination, core, discovery, rbac
-from minik8s.api import daemonsets, serviceaccounts, storage, tokens, volumes
+from minik8s.api import daemonsets, quota, scheduling, serviceaccounts, storage, tokens, volumes
 
 __all__ = ["MODELS", "unknown_fields", "model_for"]
 
@@ -33,6 +33,7 @@ _KINDS: dict[str, tuple[type[BaseModel], ...]] = {
         volumes.PersistentVolume, volumes.PersistentVolumeList,
         volumes.PersistentVolumeClaim, volumes.PersistentVolumeClaimList,
         serviceaccounts.ServiceAccount, serviceaccounts.ServiceAccountList,
+        quota.ResourceQuota, quota.ResourceQuotaList, quota.LimitRange, quota.LimitRangeList,
     ),
     "apps": (apps.Deployment, apps.DeploymentList, apps.ReplicaSet, apps.ReplicaSetList,
              daemonsets.DaemonSet, daemonsets.DaemonSetList, daemonsets.ControllerRevision,
@@ -48,6 +49,7 @@ _KINDS: dict[str, tuple[type[BaseModel], ...]] = {
     rbac.GROUP: (rbac.Role, rbac.RoleList, rbac.ClusterRole, rbac.ClusterRoleList, rbac.RoleBinding,
                  rbac.RoleBindingList, rbac.ClusterRoleBinding, rbac.ClusterRoleBindingList),
     "batch": (batch.Job, batch.JobList, batch.CronJob, batch.CronJobList),
+    "scheduling.k8s.io": (scheduling.PriorityClass, scheduling.PriorityClassList),
 }
 
 MODELS: dict[tuple[str, str], type[BaseModel]] = {

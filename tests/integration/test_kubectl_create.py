@@ -34,6 +34,8 @@ CASES = {
     "service-clusterip": (["service", "clusterip", "ci", "--tcp=5678:8080"], "service/ci"),
     "service-headless": (["service", "clusterip", "hl", "--clusterip=None"], "service/hl"),
     "service-loadbalancer": (["service", "loadbalancer", "lb", "--tcp=80:http"], "service/lb"),
+    "quota": (["quota", "q", "--hard=pods=2,requests.cpu=1,limits.memory=1Gi", "--scopes=NotBestEffort"],
+              "quota/q"),
 }
 
 

@@ -1,0 +1,172 @@
+"""ResourceQuota admission and the quota controller against the real apiserver, with the real
+kubectl where a user would type.
+
+The quota controller runs in-process on the test's client (as the controller-manager runs it):
+admission refuses to charge a quota whose ``status`` it has not filled yet, as Kubernetes does.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+
+from controllers.resourcequota import ResourceQuotaController
+from minik8s import errors
+from minik8s.api.resources import NAMESPACES, PODS, RESOURCEQUOTAS, SERVICES
+
+from tests.integration.controller_harness import eventually, new_namespace, running
+
+
+@pytest.fixture
+async def client(apiserver_process: Any) -> AsyncIterator[Any]:
+    c = apiserver_process.client()
+    yield c
+    await c.close()
+
+
+@pytest.fixture
+async def ns(client: Any) -> AsyncIterator[str]:
+    name = await new_namespace(client, "quota")
+    yield name
+    with contextlib.suppress(errors.MiniK8sError):
+        await client.delete(NAMESPACES, name)
+
+
+@pytest.fixture
+async def controller(client: Any) -> AsyncIterator[ResourceQuotaController]:
+    async with running(client, lambda f: ResourceQuotaController(client, f)) as ctrl:
+        yield ctrl
+
+
+def _pod(name: str, **resources: Any) -> dict:
+    c: dict[str, Any] = {"name": "c", "image": "busybox"}
+    if resources:
+        c["resources"] = resources
+    return {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name}, "spec": {"containers": [c]}}
+
+
+async def _quota(client: Any, ns: str, name: str, hard: dict, **spec: Any) -> dict:
+    await client.create(RESOURCEQUOTAS, {"apiVersion": "v1", "kind": "ResourceQuota", "metadata": {"name": name},
+                                         "spec": {"hard": hard, **spec}}, namespace=ns)
+
+    async def counted() -> dict | None:
+        q = await client.get(RESOURCEQUOTAS, name, namespace=ns)
+        status = q.get("status") or {}
+        return q if set(status.get("used") or {}) == set(hard) else None
+
+    return await eventually(counted, what=f"quota {name} counted")
+
+
+async def test_kubectl_third_pod_refused_with_kubernetes_message(kubectl: Any, client: Any, ns: str,
+                                                                 controller: Any) -> None:
+    proc = kubectl("-n", ns, "create", "quota", "two-pods", "--hard=pods=2")  # protobuf body
+    assert proc.returncode == 0, proc.stderr
+
+    async def counted() -> bool:
+        q = await client.get(RESOURCEQUOTAS, "two-pods", namespace=ns)
+        return (q.get("status") or {}).get("used") == {"pods": "0"}
+
+    await eventually(counted, what="quota status")
+    for i in (1, 2):
+        proc = kubectl("-n", ns, "run", f"p{i}", "--image=busybox", "--restart=Never")
+        assert proc.returncode == 0, proc.stderr
+    proc = kubectl("-n", ns, "run", "p3", "--image=busybox", "--restart=Never")
+    assert proc.returncode == 1
+    assert proc.stderr.strip() == ('Error from server (Forbidden): pods "p3" is forbidden: exceeded quota: '
+                                   'two-pods, requested: pods=1, used: pods=2, limited: pods=2')
+    got = kubectl("-n", ns, "get", "quota")
+    assert got.returncode == 0, got.stderr
+    header, row = got.stdout.splitlines()
+    assert header.split() == ["NAME", "AGE", "REQUEST", "LIMIT"]
+    assert row.split()[0] == "two-pods" and row.split()[2:] == ["pods:", "2/2"]
+
+    # Deleting a pod gives its room back (the controller recounts on the delete).
+    assert kubectl("-n", ns, "delete", "pod", "p1", "--grace-period=0", "--force").returncode == 0
+
+    async def freed() -> bool:
+        q = await client.get(RESOURCEQUOTAS, "two-pods", namespace=ns)
+        return (q.get("status") or {}).get("used") == {"pods": "1"}
+
+    await eventually(freed, what="quota recount after a delete")
+    proc = kubectl("-n", ns, "run", "p3", "--image=busybox", "--restart=Never")
+    assert proc.returncode == 0, proc.stderr
+
+
+async def test_twenty_concurrent_creates_against_five(client: Any, ns: str, controller: Any) -> None:
+    await _quota(client, ns, "five", {"pods": "5"})
+
+    async def create(i: int) -> str:
+        try:
+            await client.create(PODS, _pod(f"r{i}"), namespace=ns)
+            return "ok"
+        except errors.Forbidden as e:
+            assert "exceeded quota: five, requested: pods=1, used: pods=5, limited: pods=5" in str(e), str(e)
+            return "refused"
+
+    results = await asyncio.gather(*(create(i) for i in range(20)))
+    assert results.count("ok") == 5 and results.count("refused") == 15
+    listed = await client.list(PODS, namespace=ns)
+    assert len(listed["items"]) == 5
+    q = await client.get(RESOURCEQUOTAS, "five", namespace=ns)
+    assert q["status"]["used"] == {"pods": "5"}
+
+
+async def test_compute_resources_and_scopes(client: Any, ns: str, controller: Any) -> None:
+    await _quota(client, ns, "compute", {"requests.cpu": "1", "limits.memory": "1Gi"})
+    await _quota(client, ns, "besteffort", {"pods": "1"}, scopes=["BestEffort"])
+    # A quota on cpu/memory makes every container state them.
+    with pytest.raises(errors.Forbidden) as e:
+        await client.create(PODS, _pod("none", requests={"cpu": "100m"}), namespace=ns)
+    assert 'pods "none" is forbidden: failed quota: compute: must specify limits.memory for: c' in str(e.value)
+    await client.create(PODS, _pod("a", requests={"cpu": "600m"}, limits={"memory": "512Mi"}), namespace=ns)
+    with pytest.raises(errors.Forbidden) as e:
+        await client.create(PODS, _pod("b", requests={"cpu": "500m"}, limits={"memory": "256Mi"}), namespace=ns)
+    assert ("exceeded quota: compute, requested: requests.cpu=500m, used: requests.cpu=600m, "
+            "limited: requests.cpu=1") in str(e.value)
+    q = await client.get(RESOURCEQUOTAS, "compute", namespace=ns)
+    assert q["status"]["used"] == {"requests.cpu": "600m", "limits.memory": "512Mi"}
+    # The BestEffort quota saw none of it: its one pod is still free.
+    q = await client.get(RESOURCEQUOTAS, "besteffort", namespace=ns)
+    assert q["status"]["used"] == {"pods": "0"}
+
+
+async def test_object_counts_and_services(client: Any, ns: str, controller: Any) -> None:
+    await _quota(client, ns, "objs", {"services": "1", "count/configmaps": "1", "services.nodeports": "0"})
+    svc = {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "s1"},
+           "spec": {"ports": [{"port": 80}], "selector": {"a": "b"}}}
+    await client.create(SERVICES, svc, namespace=ns)
+    with pytest.raises(errors.Forbidden) as e:
+        await client.create(SERVICES, {**svc, "metadata": {"name": "s2"}}, namespace=ns)
+    assert "exceeded quota: objs, requested: services=1, used: services=1, limited: services=1" in str(e.value)
+    from minik8s.api.resources import CONFIGMAPS
+    cm = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c1"}}
+    await client.create(CONFIGMAPS, cm, namespace=ns)
+    with pytest.raises(errors.Forbidden) as e:
+        await client.create(CONFIGMAPS, {**cm, "metadata": {"name": "c2"}}, namespace=ns)
+    assert "count/configmaps=1" in str(e.value)
+
+
+def test_bad_quota_refused_with_field_paths(api_http: Any) -> None:
+    ns = "default"
+    for hard, field, message in (
+        ({"bogus": "1"}, "spec.hard[bogus]", 'Invalid value: "bogus": must be a standard resource for quota'),
+        ({"pods": "-1"}, "spec.hard[pods]", 'Invalid value: "-1": must be greater than or equal to 0'),
+        ({"pods": "1.5"}, "spec.hard[pods]", 'Invalid value: "1500m": must be an integer'),
+    ):
+        r = api_http.post(f"/api/v1/namespaces/{ns}/resourcequotas",
+                          json={"apiVersion": "v1", "kind": "ResourceQuota", "metadata": {"name": "bad"},
+                                "spec": {"hard": hard}})
+        assert r.status_code == 422, r.text
+        cause = r.json()["details"]["causes"][0]
+        assert (cause["field"], cause["message"]) == (field, message)
+    r = api_http.post(f"/api/v1/namespaces/{ns}/resourcequotas",
+                      json={"apiVersion": "v1", "kind": "ResourceQuota", "metadata": {"name": "bad"},
+                            "spec": {"hard": {"pods": "lots"}}})
+    assert r.status_code == 422, r.text
+    assert "quantities must match the regular expression" in json.dumps(r.json())
+    assert api_http.get(f"/api/v1/namespaces/{ns}/resourcequotas/bad").status_code == 404
