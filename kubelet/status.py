@@ -196,6 +196,10 @@ def compute_pod_status(pod: dict, *, init_views: dict[str, ContainerView], app_v
     return status
 
 
+# Status fields another component owns: the scheduler's nomination stays as it wrote it.
+_NOT_OURS = frozenset(("nominatedNodeName",))
+
+
 class StatusWriter:
     """Writes pod statuses through the status subresource, only when they changed."""
 
@@ -216,7 +220,7 @@ class StatusWriter:
             return False
         body = dict(status)
         for key in current:  # a merge patch removes a field only when told null
-            if key not in body:
+            if key not in body and key not in _NOT_OURS:
                 body[key] = None
         try:
             await self.client.patch(PODS, md["name"], {"status": body}, namespace=md["namespace"],

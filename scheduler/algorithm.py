@@ -15,9 +15,10 @@ a big cluster only has part of its nodes looked at per pod.
 The algorithm is pure: it reads NodeInfos (the cache's, see :mod:`scheduler.cache`) and changes
 nothing. The caller assumes the pod onto the chosen node before the next cycle.
 
-Preemption is not implemented. The error message still ends with the part Kubernetes' default
-preemption adds when it finds nothing to preempt, computed as Kubernetes would for a cluster in
-which no pod has a lower priority than another.
+When no node is feasible, the preemption search (:mod:`scheduler.preemption`, Kubernetes'
+PostFilter) runs on the same checks: the FitError then carries either the candidate (node and
+victims) for the scheduler to act on, or the search's own explanation, appended to the message
+as Kubernetes appends it.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ import random
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from scheduler import preemption
 from scheduler.framework import CycleState, FilterPlugin, NodeCheck, NodeInfo, PodInfo, Rejection, ScorePlugin
 from scheduler.plugins import (
     BalancedAllocation, NodeAffinity, NodeName, NodePorts, NodeReady, NodeResourcesFit, NodeUnschedulable,
@@ -49,8 +51,8 @@ MIN_FEASIBLE_NODES_TO_FIND = 100
 MIN_FEASIBLE_NODES_PERCENTAGE_TO_FIND = 5
 _BASE_PERCENTAGE_OF_NODES_TO_SCORE = 50
 
-NOT_HELPFUL = "Preemption is not helpful for scheduling"
-NO_VICTIMS = "No preemption victims found for incoming pod"
+NOT_HELPFUL = preemption.NOT_HELPFUL
+NO_VICTIMS = preemption.NO_VICTIMS
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -78,11 +80,13 @@ class FitError(SchedulingError):
     """No node passed the filters. ``statuses`` says why each node failed."""
 
     def __init__(self, *, num_all_nodes: int, statuses: Mapping[str, Rejection], post_filter_msg: str = "",
-                 pre_filter_msg: str = "") -> None:
+                 pre_filter_msg: str = "", candidate: preemption.Candidate | None = None) -> None:
         self.num_all_nodes = num_all_nodes
         self.statuses = dict(statuses)
         self.post_filter_msg = post_filter_msg
         self.pre_filter_msg = pre_filter_msg
+        #: what preemption found to evict so the pod fits (None: nothing)
+        self.candidate = candidate
         super().__init__(self._message())
 
     @property
@@ -107,17 +111,6 @@ class FitError(SchedulingError):
         if self.post_filter_msg:
             msg += f" {self.post_filter_msg}"
         return msg
-
-
-def preemption_message(pod: PodInfo, num_all_nodes: int, statuses: Mapping[str, Rejection]) -> str:
-    """What Kubernetes' DefaultPreemption reports when it cannot help: nodes rejected for a reason
-    eviction could fix (resources, ports) had no lower-priority pod to evict; the rest cannot be
-    helped by preemption at all."""
-    if pod.preemption_policy == "Never":
-        return "preemption: not eligible due to preemptionPolicy=Never."
-    no_victims = sum(1 for r in statuses.values() if r.resolvable)
-    counts = {NO_VICTIMS: no_victims, NOT_HELPFUL: num_all_nodes - no_victims}
-    return f"preemption: 0/{num_all_nodes} nodes are available: {_histogram({k: n for k, n in counts.items() if n})}."
 
 
 def num_feasible_nodes_to_find(num_all_nodes: int, percentage_of_nodes_to_score: int = 0) -> int:
@@ -148,8 +141,11 @@ class Algorithm:
         self._rng = rng or random.Random()
         self._next_start = 0
 
-    def schedule(self, pod: PodInfo | Mapping[str, Any], nodes: Sequence[NodeInfo]) -> ScheduleResult:
-        """The node for ``pod`` among ``nodes``; raises :class:`SchedulingError` when none fits."""
+    def schedule(self, pod: PodInfo | Mapping[str, Any], nodes: Sequence[NodeInfo], *,
+                 nominated_node: str | None = None) -> ScheduleResult:
+        """The node for ``pod`` among ``nodes``; raises :class:`SchedulingError` when none fits
+        (a :class:`FitError` with the preemption candidate, if any). ``nominated_node``: where
+        an earlier preemption nominated the pod."""
         if not isinstance(pod, PodInfo):
             pod = PodInfo(pod)
         n = len(nodes)
@@ -162,8 +158,11 @@ class Algorithm:
             check = f.pre_filter(state, pod)
             if isinstance(check, Rejection):  # no node can take it: every node fails alike
                 statuses = {node.name: check for node in nodes}
+                # The search still runs, as Kubernetes' PostFilter does, and finds nothing: the
+                # rejection stands on every node.
+                found = preemption.find_candidate(pod, nodes, statuses, [*checks, lambda node, r=check: r])
                 raise FitError(num_all_nodes=n, statuses=statuses, pre_filter_msg=check.reasons[0],
-                               post_filter_msg=preemption_message(pod, n, statuses))
+                               post_filter_msg=found if isinstance(found, str) else "")
             if check is not None:
                 checks.append(check)
         feasible, statuses, processed = self._find_feasible(checks, nodes, num_feasible_nodes_to_find(
@@ -171,7 +170,10 @@ class Algorithm:
         self._next_start = (self._next_start + processed) % n
 
         if not feasible:
-            raise FitError(num_all_nodes=n, statuses=statuses, post_filter_msg=preemption_message(pod, n, statuses))
+            found = preemption.find_candidate(pod, nodes, statuses, checks, nominated_node=nominated_node)
+            if isinstance(found, preemption.Candidate):
+                raise FitError(num_all_nodes=n, statuses=statuses, candidate=found)
+            raise FitError(num_all_nodes=n, statuses=statuses, post_filter_msg=found)
         if len(feasible) == 1:
             return ScheduleResult(feasible[0].name, processed, 1)
 

@@ -180,7 +180,7 @@ class PodInfo:
 
     __slots__ = (
         "pod", "key", "namespace", "name", "node_name", "requests", "tolerations",
-        "node_selector", "node_affinity", "host_ports", "spread_key", "preemption_policy",
+        "node_selector", "node_affinity", "host_ports", "spread_key", "preemption_policy", "priority",
     )
 
     def __init__(self, pod: Mapping[str, Any]) -> None:
@@ -200,6 +200,7 @@ class PodInfo:
         self.host_ports = _host_ports(spec)
         self.spread_key = _spread_key(md)
         self.preemption_policy: str = spec.get("preemptionPolicy") or "PreemptLowerPriority"
+        self.priority: int = int(spec.get("priority") or 0)
 
     def __repr__(self) -> str:
         return f"PodInfo({self.namespace}/{self.name})"

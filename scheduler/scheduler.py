@@ -39,6 +39,8 @@ from minik8s.client.informer import SharedInformerFactory
 from scheduler import queue as q
 from scheduler.algorithm import Algorithm, FitError, SchedulingError, default_algorithm
 from scheduler.cache import SchedulerCache
+from scheduler.framework import PodInfo, pod_key
+from scheduler.nominator import Nominator
 from scheduler.plugins import volume_binding
 from scheduler.volumes import PreBindError, VolumeListers
 
@@ -127,6 +129,7 @@ class Scheduler:
         volume_binding.attach(self.algorithm.filters, self.volumes)
         self._binders: asyncio.Semaphore | None = None
         self._background: set[asyncio.Task] = set()
+        self.nominator = Nominator()
         self.scheduled = 0  # pods bound by this scheduler (for logs and benchmarks)
 
     # -- running ------------------------------------------------------------------------------
@@ -175,10 +178,15 @@ class Scheduler:
             self.queue.done(qpi.key)
             self._release_binder()
             return
+        nodes = self.cache.nodes()
+        if self.nominator:  # room reserved by preemption for pods at least as important
+            nodes = self.nominator.reserve(nodes, qpi.info)
         try:
-            result = self.algorithm.schedule(qpi.info, self.cache.nodes())
+            result = self.algorithm.schedule(qpi.info, nodes, nominated_node=self.nominator.node_of(qpi.key))
         except SchedulingError as e:
             self._release_binder()
+            if isinstance(e, FitError) and e.candidate is not None:
+                self._preempt(qpi, e.candidate)
             self._unschedulable(qpi, e)
             return
         except Exception:
@@ -186,8 +194,46 @@ class Scheduler:
             log.exception("scheduling %s/%s failed", qpi.info.namespace, qpi.info.name)
             self.queue.add_backoff(qpi)
             return
+        self.nominator.remove(qpi.key)
         self.cache.assume_pod(qpi.info, result.node_name)
         self._spawn(self._bind(qpi, result.node_name))
+
+    def _preempt(self, qpi: q.QueuedPodInfo, candidate: Any) -> None:
+        """Nominate the candidate node for the pod and evict its victims (Kubernetes'
+        prepareCandidate): each victim is marked DisruptionTarget, gets a ``Preempted`` event
+        and is deleted gracefully; lower-priority pods nominated to that node lose it."""
+        pod = qpi.pod
+        md = pod.get("metadata") or {}
+        node = candidate.node_name
+        log.info("%s/%s preempts %d pod(s) on %s: %s", md.get("namespace"), md.get("name"),
+                 len(candidate.victims), node, ", ".join(f"{v.namespace}/{v.name}" for v in candidate.victims))
+        for ns, name in self.nominator.add(qpi.info, node):
+            self._spawn(self._patch_status(ns, name, {"nominatedNodeName": None}))
+        for victim in candidate.victims:
+            self.recorder.event(_ref(victim.pod), NORMAL, "Preempted",
+                                f"Preempted by pod {md.get('uid')} on node {node}")
+            self._spawn(self._evict(victim))
+
+    async def _evict(self, victim: PodInfo) -> None:
+        condition = {"type": "DisruptionTarget", "status": "True", "reason": "PreemptionByScheduler",
+                     "message": f"{self.scheduler_name}: preempting to accommodate a higher priority pod",
+                     "lastTransitionTime": _now()}
+        await self._patch_status(victim.namespace, victim.name, {"conditions": [condition]})
+        try:
+            await self.client.delete(PODS, victim.name, namespace=victim.namespace)
+        except errors.NotFound:
+            pass
+        except errors.MiniK8sError as e:
+            log.warning("could not preempt pod %s/%s: %s", victim.namespace, victim.name, e)
+
+    async def _patch_status(self, namespace: str, name: str, status: dict) -> None:
+        try:
+            await self.client.patch(PODS, name, {"status": status}, namespace=namespace, patch_type="strategic",
+                                    subresource="status")
+        except errors.NotFound:
+            pass
+        except errors.MiniK8sError as e:
+            log.warning("could not update status of pod %s/%s: %s", namespace, name, e)
 
     def _unschedulable(self, qpi: q.QueuedPodInfo, err: SchedulingError) -> None:
         plugins = err.unschedulable_plugins if isinstance(err, FitError) else frozenset()
@@ -198,19 +244,15 @@ class Scheduler:
         log.info("%s/%s is unschedulable: %s", md.get("namespace"), md.get("name"), message)
         self.recorder.event(_ref(pod), WARNING, "FailedScheduling", message)
         condition = _unschedulable_condition(pod, message)
+        nominated = self.nominator.node_of(qpi.key)
+        status: dict[str, Any] = {}
         if condition is not None:
-            self._spawn(self._patch_condition(md.get("namespace"), md.get("name"), condition))
-
-    async def _patch_condition(self, namespace: str, name: str, condition: dict) -> None:
-        # Strategic merge: conditions merge by type, so the kubelet's own conditions stay.
-        body = {"status": {"conditions": [condition]}}
-        try:
-            await self.client.patch(PODS, name, body, namespace=namespace, patch_type="strategic",
-                                    subresource="status")
-        except errors.NotFound:
-            pass
-        except errors.MiniK8sError as e:
-            log.warning("could not update status of pod %s/%s: %s", namespace, name, e)
+            # Strategic merge: conditions merge by type, so the kubelet's own conditions stay.
+            status["conditions"] = [condition]
+        if nominated and (pod.get("status") or {}).get("nominatedNodeName") != nominated:
+            status["nominatedNodeName"] = nominated
+        if status:
+            self._spawn(self._patch_status(md.get("namespace"), md.get("name"), status))
 
     async def _bind(self, qpi: q.QueuedPodInfo, node_name: str) -> None:
         info = qpi.info
@@ -297,6 +339,7 @@ class Scheduler:
         if (new.get("spec") or {}).get("nodeName"):
             if not (old.get("spec") or {}).get("nodeName"):
                 self.queue.delete(new)  # bound (by us or anyone): no longer pending
+                self.nominator.remove(pod_key(new))
             elif _same_placement(old, new):
                 return  # a kubelet status report: nothing the cache counts has changed
             self.cache.update_pod(new)
@@ -314,4 +357,5 @@ class Scheduler:
             self.queue.move_all_to_active_or_backoff(q.ASSIGNED_POD_DELETE)
         else:
             self.queue.delete(pod)
+            self.nominator.remove(pod_key(pod))
             # An assumed pod whose binding is still in flight will fail it and be forgotten.
