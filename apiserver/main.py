@@ -18,7 +18,7 @@ import uvicorn
 
 from apiserver import admission_options, serviceaccount_options
 from apiserver.app import create_app, fast_path
-from apiserver.auth import bearer_tokens
+from apiserver.auth import bearer_tokens, bootstrap_tokens
 from apiserver.storage.sqlite import SQLiteStorage
 
 log = logging.getLogger("apiserver")
@@ -35,6 +35,7 @@ class Config:
     advertise_address: str
     service_accounts: serviceaccount_options.Options = serviceaccount_options.Options()
     admission_plugins: tuple[str, ...] = admission_options.DEFAULT_ON
+    enable_bootstrap_token_auth: bool = False
 
 
 def primary_ipv4() -> str:
@@ -62,10 +63,13 @@ def parse_args(argv: list[str] | None = None) -> Config:
     p.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
     serviceaccount_options.add_flags(p)
     admission_options.add_flags(p)
+    p.add_argument("--enable-bootstrap-token-auth", action="store_true",
+                   help="accept bootstrap tokens (kube-system/bootstrap-token-* Secrets) as bearer tokens, for "
+                        "nodes joining with one (off by default, as in Kubernetes; minik8s up turns it on)")
     a = p.parse_args(argv)
     return Config(a.data_dir, a.bind_address, a.port, a.watch_history, a.compaction_interval, a.log_level,
                   a.advertise_address or primary_ipv4(), serviceaccount_options.from_args(a),
-                  admission_options.enabled(a, p))
+                  admission_options.enabled(a, p), a.enable_bootstrap_token_auth)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -90,6 +94,8 @@ def main(argv: list[str] | None = None) -> None:
     except (OSError, ValueError) as e:
         sys.exit(f"minik8s-apiserver: cannot load the ServiceAccount token keys: {e}")
     server.token_authenticators.append(bearer_tokens.ServiceAccountTokens(validator))
+    if cfg.enable_bootstrap_token_auth:
+        server.token_authenticators.append(bootstrap_tokens.BootstrapTokens(bearer_tokens.cache_getter(server.cache)))
     admission_options.install(server, cfg.admission_plugins)
     try:
         import uvloop  # noqa: F401

@@ -22,6 +22,7 @@ import dataclasses
 import os
 from typing import Any
 
+from apiserver.auth import bearer_tokens
 from apiserver.auth import serviceaccount_tokens as sat
 from apiserver.registry.serviceaccounts import TokenSettings
 
@@ -79,11 +80,4 @@ def build(opts: Options, *, data_dir: str, cache: Any) -> tuple[TokenSettings, s
     settings = TokenSettings(sat.TokenIssuer(private, opts.issuers[0]), audiences,
                              opts.max_token_expiration, opts.extend_token_expiration)
 
-    async def get(plural: str, namespace: str, name: str) -> dict[str, Any] | None:
-        key = f"/registry/{plural}/{namespace}/{name}" if namespace else f"/registry/{plural}/{name}"
-        found = cache.resource(plural).objects.get(key)
-        if found is None:  # created a moment ago? read through to the store's present
-            found = await cache.read(key)
-        return found
-
-    return settings, sat.TokenValidator(public, issuers=opts.issuers, audiences=audiences, get=get)
+    return settings, sat.TokenValidator(public, issuers=opts.issuers, audiences=audiences, get=bearer_tokens.cache_getter(cache))

@@ -4,18 +4,20 @@ kind that is not good. The apiserver keeps them in ``ApiServer.token_authenticat
 order; the request authenticator chain and TokenReview both ask them.
 
 * :class:`ServiceAccountTokens`: JWTs naming one of this apiserver's issuers
-  (:mod:`apiserver.auth.serviceaccount_tokens`); any other token is left to the others.
+  (:mod:`apiserver.auth.serviceaccount_tokens`); any other token is left to the others;
+* ``BootstrapTokens`` (:mod:`apiserver.auth.bootstrap_tokens`): ``<id>.<secret>`` tokens of
+  ``kube-system/bootstrap-token-<id>`` Secrets.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Protocol
+from typing import Any, Protocol
 
-from apiserver.auth.serviceaccount_tokens import TokenInvalid, TokenValidator
+from apiserver.auth.serviceaccount_tokens import Getter, TokenInvalid, TokenValidator
 from apiserver.auth.user import UserInfo
 
-__all__ = ["TokenAuthenticator", "ServiceAccountTokens", "TokenInvalid", "authenticate"]
+__all__ = ["TokenAuthenticator", "ServiceAccountTokens", "TokenInvalid", "authenticate", "cache_getter"]
 
 
 class TokenAuthenticator(Protocol):
@@ -38,6 +40,18 @@ class ServiceAccountTokens:
             return None
         info = await self.validator.validate(token, audiences)
         return info.user(), info.audiences
+
+
+def cache_getter(cache: Any) -> Getter:
+    """Objects as the apiserver's watch cache has them (a lister's view), read through to the
+    store for one created a moment ago: what the token authenticators look bound objects up in."""
+    async def get(plural: str, namespace: str, name: str) -> dict[str, Any] | None:
+        key = f"/registry/{plural}/{namespace}/{name}" if namespace else f"/registry/{plural}/{name}"
+        found = cache.resource(plural).objects.get(key)
+        if found is None:
+            found = await cache.read(key)
+        return found
+    return get
 
 
 async def authenticate(authenticators: Sequence[TokenAuthenticator], token: str,
