@@ -28,6 +28,7 @@ from minik8s.client.informer import Informer
 
 from kubelet import hostinfo
 from kubelet.config import KubeletConfig
+from kubelet.hollownet import HollowPodNetwork
 from kubelet.localpath import LocalPathVolumes
 from kubelet.netservices import NetworkOptions, NodeNetworkServices
 from kubelet.node import NodeAgent
@@ -77,7 +78,9 @@ class Kubelet:
         self.syncer = PodSyncer(
             node=NodeFacts(name=node_name, host_ip=host_ip, root=config.node_root(node_name)),
             runtime=runtime, client=client, recorder=self.recorder, probes=self.probes,
-            writer=StatusWriter(client), runtime_name=runtime_name, net=self.net, tokens=TokenManager(client))
+            writer=StatusWriter(client), runtime_name=runtime_name, net=self.net, tokens=TokenManager(client),
+            pod_network=HollowPodNetwork(client, runtime, node_name=node_name, agent=self.agent)
+            if runtime_name == "fake" else None)
         self._tasks: list[asyncio.Task] = []
 
     # --- what the node server asks ----------------------------------------------------------

@@ -68,6 +68,7 @@ class NodeAgent:
         self._lease: dict | None = None
         self._unreachable = False
         self._runtime_version = ""
+        self.pod_cidr: str | None = None  # spec.podCIDR as last read (hollow nodes address pods from it)
 
     # --- capacity ---------------------------------------------------------------------------
 
@@ -143,6 +144,12 @@ class NodeAgent:
         self._runtime_version = f"{v.runtime_name}://{v.runtime_version}"
         return True
 
+    def observe(self, node: dict) -> str | None:
+        """Remember what the kubelet needs of its Node as read (its podCIDR); returns it."""
+        spec = node.get("spec") or {}
+        self.pod_cidr = spec.get("podCIDR") or next(iter(spec.get("podCIDRs") or []), None)
+        return self.pod_cidr
+
     # --- registration -----------------------------------------------------------------------
 
     async def register(self) -> dict:
@@ -178,6 +185,7 @@ class NodeAgent:
             status = self.build_status(runtime_ok=runtime_ok, previous=existing.get("status"))
             node = await self.client.patch(NODES, self.name, {"status": status}, subresource="status")
             log.info("node %s already registered; adopted it", self.name)
+        self.observe(node)
         self._status = node.get("status") or status
         self._reported_at = time.monotonic()
         return node
@@ -240,7 +248,9 @@ class NodeAgent:
         # Compare with what is stored, not with what we last wrote: the node lifecycle
         # controller may have marked the node Unknown meanwhile, and must see Ready again.
         try:
-            stored = (await self.client.get(NODES, self.name)).get("status")
+            node = await self.client.get(NODES, self.name)
+            self.observe(node)
+            stored = node.get("status")
         except errors.NotFound:
             stored = None
         status = self.build_status(runtime_ok=await self._runtime_ok(), previous=stored or self._status)

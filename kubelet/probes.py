@@ -7,6 +7,8 @@ result. Readiness starts False, liveness True, startup False; liveness and readi
 run until the startup probe has succeeded. A changed result calls ``on_change(uid)`` so the
 pod worker re-syncs (it kills a container whose liveness failed, and rewrites Ready).
 Handlers: ``exec`` (``runtime.exec_sync``), ``httpGet`` (httpx to the pod IP), ``tcpSocket``.
+A runtime that decides probes itself (``decided_probe``: the hollow one) is asked instead, and
+nothing is run: a hollow node never dials a pod address nor execs.
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ class _Worker:
     task: asyncio.Task
     result: bool
     failed: bool = False  # liveness/startup gave up: the container must be restarted
+    pod: dict | None = None  # the pod as last synced (its annotations may decide hollow probes)
 
 
 async def run_probe(runtime: ri.ContainerRuntime, probe: dict, *, container: dict, container_id: str,
@@ -126,11 +129,12 @@ class ProbeManager:
                     del self._workers[key]
                 continue
             if worker is not None and worker.container_id == status.id:
+                worker.pod = pod
                 continue
             if worker is not None:
                 worker.task.cancel()
             initial = kind == LIVENESS
-            w = _Worker(status.id, task=None, result=initial)  # type: ignore[arg-type]
+            w = _Worker(status.id, task=None, result=initial, pod=pod)  # type: ignore[arg-type]
             w.task = asyncio.create_task(
                 self._loop(w, key, pod, container, probe, status.started_at, pod_ip),
                 name=f"probe {kind} {pod['metadata']['name']}/{container['name']}")
@@ -183,8 +187,14 @@ class ProbeManager:
                 await asyncio.sleep(period)
                 continue
             try:
-                ok, message = await run_probe(self.runtime, probe, container=container, container_id=w.container_id,
-                                              pod_ip=pod_ip, http=self._http)
+                decided = self.runtime.decided_probe(
+                    ri.ContainerId(w.container_id), container=name, kind=kind,
+                    annotations=((w.pod or pod).get("metadata") or {}).get("annotations") or {})
+                if decided is not None:
+                    ok, message = decided
+                else:
+                    ok, message = await run_probe(self.runtime, probe, container=container,
+                                                  container_id=w.container_id, pod_ip=pod_ip, http=self._http)
             except asyncio.CancelledError:
                 raise
             except Exception as e:  # noqa: BLE001 - a probe's own failure is a failed probe

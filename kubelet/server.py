@@ -170,10 +170,13 @@ def make_app(sources: Callable[[], Sequence[PodSource]]) -> Starlette:
                     since = datetime.datetime.fromisoformat(q["sinceTime"].replace("Z", "+00:00"))
                 except ValueError:
                     raise _BadRequest(f"invalid sinceTime {q['sinceTime']!r}") from None
+            try:
+                stream = src.runtime.logs(target.id, follow=q.get("follow") in _TRUE, tail=tail,
+                                          timestamps=q.get("timestamps") in _TRUE, since=since)
+            except ri.RuntimeError_ as e:  # the runtime cannot read them at all (a hollow node)
+                raise _BadRequest(str(e), 400) from e
         except _BadRequest as e:
             return PlainTextResponse(str(e), status_code=e.code)
-        stream = src.runtime.logs(target.id, follow=q.get("follow") in _TRUE, tail=tail,
-                                  timestamps=q.get("timestamps") in _TRUE, since=since)
 
         async def body() -> AsyncIterator[bytes]:
             sent = 0

@@ -41,6 +41,8 @@ _AFTER_PULL_FAILURE_S = 1.0
 # How soon to retry a step that failed for a reason that is not the container's own (config,
 # volume, create): Kubernetes retries on its next sync.
 _RETRY_S = 10.0
+# A pod waiting for the node's pod network looks again this often.
+_NETWORK_RETRY_S = 5.0
 # Exited attempts kept per container beyond the newest (for `kubectl logs --previous`).
 _KEEP_ATTEMPTS = 2
 
@@ -82,10 +84,13 @@ def _should_restart(policy: str, exit_code: int | None) -> bool:
 class PodSyncer:
     def __init__(self, *, node: NodeFacts, runtime: ri.ContainerRuntime, client, recorder,
                  probes: ProbeManager, writer: StatusWriter, runtime_name: str = "docker", net=None,
-                 tokens=None) -> None:
+                 tokens=None, pod_network=None) -> None:
         self.node = node
         self.tokens = tokens  # kubelet.tokens.TokenManager: pod-bound ServiceAccount tokens
         self.net = net  # kubelet.netservices.NodeNetworkServices, or None (hollow nodes)
+        # What names the network a new sandbox joins (``sandbox_network()``): ``net`` on a real
+        # node, kubelet.hollownet.HollowPodNetwork on a hollow one; None: the runtime's default.
+        self.pod_network = pod_network if pod_network is not None else net
         self.runtime = runtime
         self.client = client
         self.recorder = recorder
@@ -100,6 +105,7 @@ class PodSyncer:
         # Restart counts carried across a sandbox change (the old attempts are removed with it).
         self._restart_floor: dict[str, dict[str, int]] = defaultdict(dict)
         self._terminal: set[str] = set()  # pods whose final phase we computed
+        self._network_waiting: set[str] = set()  # pods told NetworkNotReady, still waiting
 
     # --- the live pod -----------------------------------------------------------------------
 
@@ -239,6 +245,20 @@ class PodSyncer:
         ports = [ri.PortMapping(container_port=int(port["containerPort"]), host_port=int(port["hostPort"]),
                                 protocol=port.get("protocol") or "TCP", host_ip=port.get("hostIP") or "")
                  for c in spec.get("containers") or [] for port in c.get("ports") or [] if port.get("hostPort")]
+        try:
+            network = await self.pod_network.sandbox_network() if self.pod_network is not None else None
+        except ri.NetworkNotReadyError as e:
+            # Kubernetes does not try a sandbox while the runtime's network is not ready. Said
+            # once per pod: a thousand waiting pods must not write an event each every retry.
+            if uid not in self._network_waiting:
+                self._network_waiting.add(uid)
+                self.recorder.event(pod, WARNING, "NetworkNotReady",
+                                    "network is not ready: container runtime network not ready: NetworkReady=false "
+                                    f"reason:NetworkPluginNotReady message:{e}")
+            self._all_waiting(pod, p, "ContainerCreating", "")
+            p.after(_NETWORK_RETRY_S)
+            return None
+        self._network_waiting.discard(uid)
         dns = None
         if self.net is not None:
             dns, warning = self.net.dns_config(pod)  # dnsPolicy + dnsConfig (kubelet/dns/podconfig.py)
@@ -253,7 +273,7 @@ class PodSyncer:
             pod_uid=uid, pod_name=md["name"], namespace=md["namespace"], node_name=self.node.name,
             hostname=spec.get("hostname") or md["name"], port_mappings=tuple(ports), dns=dns,
             host_network=bool(spec.get("hostNetwork")),
-            network=await self.net.sandbox_network() if self.net is not None else None,
+            network=network,
             extra_hosts={h: a["ip"] for a in spec.get("hostAliases") or [] for h in a.get("hostnames") or []},
             attempt=max((s.attempt + 1 for s in previous), default=0))
         try:
@@ -494,6 +514,7 @@ class PodSyncer:
         self._restart_floor.pop(uid, None)
         self._sandbox_failed.pop(uid, None)
         self._terminal.discard(uid)
+        self._network_waiting.discard(uid)
         for b in (self.crash_backoff, self.image_backoff, self.sandbox_backoff):
             b.forget_prefix(uid)
         for key in [k for k in self._pull_failed_at if k[0] == uid]:

@@ -45,6 +45,7 @@ class KubeletProc:
     log_path: Path
     port: int = field(default_factory=pick_free_port)
     extra_args: list[str] = field(default_factory=list)
+    env: dict[str, str] | None = None  # the process's environment (None: this one's)
     proc: subprocess.Popen[bytes] | None = None
 
     def start(self, *, wait_ready: bool = True, nodes: list[str] | None = None) -> KubeletProc:
@@ -52,7 +53,7 @@ class KubeletProc:
                "--port", str(self.port), "--address", "127.0.0.1", "--root-dir", str(self.root),
                *self.extra_args]
         with open(self.log_path, "ab") as log:
-            self.proc = subprocess.Popen(cmd, cwd=REPO, stdout=log, stderr=subprocess.STDOUT)
+            self.proc = subprocess.Popen(cmd, cwd=REPO, stdout=log, stderr=subprocess.STDOUT, env=self.env)
         if wait_ready:
             for node in nodes or [self.node]:
                 self.wait_node_ready(node)
@@ -105,15 +106,15 @@ def remove_node_containers(docker_client: Any, node: str) -> None:
 @pytest.fixture
 def kubelet_factory(apiserver: str, tmp_path_factory: pytest.TempPathFactory,
                     request: pytest.FixtureRequest) -> Iterator[Callable[..., KubeletProc]]:
-    """``factory(node=None, extra_args=(), start=True)``: a kubelet on a node name of its own."""
+    """``factory(node=None, extra_args=(), start=True, env=None)``: a kubelet on a node name of its own."""
     made: list[KubeletProc] = []
 
     def factory(*, node: str | None = None, extra_args: tuple[str, ...] = (), start: bool = True,
-                nodes: list[str] | None = None) -> KubeletProc:
+                nodes: list[str] | None = None, env: dict[str, str] | None = None) -> KubeletProc:
         node = node or f"kt-{uuid.uuid4().hex[:8]}"
         base = tmp_path_factory.mktemp(node)
         k = KubeletProc(apiserver=apiserver, node=node, root=base / "root", log_path=base / "kubelet.log",
-                        extra_args=list(extra_args))
+                        extra_args=list(extra_args), env=env)
         made.append(k)
         if start:
             k.start(nodes=nodes)

@@ -1,10 +1,19 @@
 """The hollow container runtime: ``ContainerRuntime`` with no engine behind it (kubemark's).
 
 Sandboxes and containers exist only as entries in dicts; a started container is "running" at
-once and stays so until stopped. IPs come from a counter in 10.64.0.0/10 and IDs are random
-64-hex strings, so a thousand hollow nodes fit in one process. It keeps the real runtime's
-contract where a kubelet can tell: the same labels and names, ``NotFoundError`` for unknown
-ids, idempotent removal, a hostPort taken twice on one node fails to start.
+once and stays so until stopped. IDs are random 64-hex strings, so a thousand hollow nodes fit
+in one process. It keeps the real runtime's contract where a kubelet can tell: the same labels
+and names, ``NotFoundError`` for unknown ids, idempotent removal, a hostPort taken twice on one
+node fails to start.
+
+Nothing here ever sends a packet. A sandbox joins its node's pod network
+(:meth:`ensure_pod_network`, the node's podCIDR) and takes a free address of it, as a bridge's
+IPAM would; without a pod network (the node has no podCIDR yet) it cannot be made. Probes are
+not run but decided (:meth:`decided_probe`): success, unless the pod's annotation
+``probe.hollow.minik8s.io/<container>.<liveness|readiness|startup>`` is ``Failure`` (read at
+every probe, so a test may flip it on a running pod). Exec and logs fail with
+``NotFoundError``: a hollow container has no process to run a command in or to read output
+from, as a node whose engine lost the container would answer.
 
 Test knobs (keyword-only): ``images`` limits which images "exist" locally (default: every
 image exists, nothing ever needs pulling), ``pullable`` which of the others a pull fetches;
@@ -13,21 +22,21 @@ image exists, nothing ever needs pulling), ``pullable`` which of the others a pu
 
 from __future__ import annotations
 
-import asyncio
 import datetime
 import hashlib
 import ipaddress
-import itertools
 import secrets
-from collections.abc import AsyncIterator, Collection, Sequence
+from collections.abc import AsyncIterator, Collection, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
 from kubelet.runtime import interface as ri
 from kubelet.runtime.interface import ContainerId, SandboxId
 
-__all__ = ["FakeRuntime"]
+__all__ = ["FakeRuntime", "PROBE_ANNOTATION_PREFIX", "probe_annotation"]
 
-_POD_NETWORK = ipaddress.IPv4Network("10.64.0.0/10")
+# ``probe.hollow.minik8s.io/<container>.<kind>: Failure`` makes that probe of a hollow pod fail.
+PROBE_ANNOTATION_PREFIX = "probe.hollow.minik8s.io/"
+_FAILURE = "failure"
 # Docker's code for a process ended by SIGTERM (128 + 15): what a stopped container shows.
 _STOPPED_EXIT_CODE = 143
 
@@ -46,7 +55,20 @@ class _Sandbox:
 class _Container:
     status: ri.ContainerStatus
     engine_name: str  # k8s_<container>_<pod>_<ns>_<uid>_<n>, unique as Docker's names are
-    output: list[bytes] = field(default_factory=list)
+
+
+@dataclass
+class _PodNetwork:
+    """A node's pod network: its subnet and the addresses its sandboxes hold."""
+
+    config: ri.PodNetworkConfig
+    used: set[str] = field(default_factory=set)
+    cursor: int = 0  # where the search for a free address resumes (round robin, as IPAM does)
+
+
+def probe_annotation(container: str, kind: str) -> str:
+    """The pod annotation that decides a hollow probe: ``kind`` is Liveness|Readiness|Startup."""
+    return f"{PROBE_ANNOTATION_PREFIX}{container}.{kind.lower()}"
 
 
 class FakeRuntime(ri.ContainerRuntime):
@@ -56,19 +78,24 @@ class FakeRuntime(ri.ContainerRuntime):
         self._pullable = set(pullable)
         self._sandboxes: dict[SandboxId, _Sandbox] = {}
         self._containers: dict[ContainerId, _Container] = {}
-        self._ips = itertools.islice(_POD_NETWORK.hosts(), 1, None)
-        self.pod_networks: dict[str, ri.PodNetworkConfig] = {}
+        self._networks: dict[str, _PodNetwork] = {}
+
+    @property
+    def pod_networks(self) -> dict[str, ri.PodNetworkConfig]:
+        return {name: net.config for name, net in self._networks.items()}
 
     async def ensure_pod_network(self, config: ri.PodNetworkConfig) -> bool:
-        had = self.pod_networks.get(config.name)
-        if had is not None and had.subnet != config.subnet and any(
-                sb.config.network == config.name for sb in self._sandboxes.values()):
-            raise ri.PodNetworkError(f"network {config.name} is on {had.subnet} with pods attached")
-        self.pod_networks[config.name] = config
-        return had is None or had.subnet != config.subnet
+        had = self._networks.get(config.name)
+        if had is not None and had.config.subnet == config.subnet:
+            return False
+        if had is not None and had.used:
+            raise ri.PodNetworkError(f"network {config.name} is on {had.config.subnet} with pods attached")
+        ipaddress.ip_network(config.subnet, strict=False)  # a bad subnet fails here, as the engine's would
+        self._networks[config.name] = _PodNetwork(config)
+        return True
 
     async def remove_pod_network(self, name: str) -> None:
-        self.pod_networks.pop(name, None)
+        self._networks.pop(name, None)
 
     async def version(self) -> ri.RuntimeVersion:
         return ri.RuntimeVersion(runtime_name="fake", runtime_version="0.1.0", api_version="0.1.0")
@@ -84,6 +111,7 @@ class FakeRuntime(ri.ContainerRuntime):
             if (p.host_port, p.protocol) in taken:
                 raise ri.ContainerStartError(
                     f"Bind for 0.0.0.0:{p.host_port} failed: port is already allocated")
+        ip = None if config.host_network else self._allocate_ip(config)
         sandbox_id = SandboxId(secrets.token_hex(32))
         labels = {**config.labels, ri.LABEL_POD_UID: config.pod_uid, ri.LABEL_POD_NAME: config.pod_name,
                   ri.LABEL_POD_NAMESPACE: config.namespace, ri.LABEL_NODE: config.node_name,
@@ -93,7 +121,7 @@ class FakeRuntime(ri.ContainerRuntime):
             id=sandbox_id, pod_uid=config.pod_uid, pod_name=config.pod_name,
             namespace=config.namespace, node_name=config.node_name, attempt=config.attempt,
             state=ri.SandboxState.READY, created_at=_now(),
-            ip=None if config.host_network else str(next(self._ips)),
+            ip=ip,
             port_mappings=tuple(published), labels=labels))
         return sandbox_id
 
@@ -104,12 +132,15 @@ class FakeRuntime(ri.ContainerRuntime):
         for container_id, container in self._containers.items():
             if container.status.sandbox_id == sandbox_id:
                 self._exit(container_id, _STOPPED_EXIT_CODE)
+        self._release_ip(sandbox)
         sandbox.status = replace(sandbox.status, state=ri.SandboxState.NOT_READY, ip=None)
 
     async def remove_pod_sandbox(self, sandbox_id: SandboxId) -> None:
         for container_id in [c for c, v in self._containers.items() if v.status.sandbox_id == sandbox_id]:
             del self._containers[container_id]
-        self._sandboxes.pop(sandbox_id, None)
+        sandbox = self._sandboxes.pop(sandbox_id, None)
+        if sandbox is not None:
+            self._release_ip(sandbox)
 
     async def list_pod_sandboxes(self, *, node: str | None = None,
                                  pod_uid: str | None = None) -> list[ri.PodSandbox]:
@@ -185,23 +216,24 @@ class FakeRuntime(ri.ContainerRuntime):
 
     async def exec_sync(self, container_id: ContainerId, cmd: Sequence[str], *,
                         timeout: float | None = None) -> ri.ExecResult:
-        if self._container(container_id).status.state is not ri.ContainerState.RUNNING:
-            raise ri.RuntimeError_(f"container {container_id[:12]} is not running")
-        return ri.ExecResult(0, b"")
+        raise self._no_process(container_id, "exec in")
 
     async def exec(self, container_id: ContainerId, cmd: Sequence[str], *, stdin: bool = False,
                    tty: bool = False) -> ri.ExecSession:
-        if self._container(container_id).status.state is not ri.ContainerState.RUNNING:
-            raise ri.RuntimeError_(f"container {container_id[:12]} is not running")
-        return _HollowExec(stdin=stdin)
+        raise self._no_process(container_id, "exec in")
 
-    async def logs(self, container_id: ContainerId, *, follow: bool = False, tail: int | None = None,
-                   timestamps: bool = False,
-                   since: datetime.datetime | None = None) -> AsyncIterator[bytes]:
-        # A hollow container writes nothing; what `emit` recorded is all there is.
-        output = self._container(container_id).output
-        for chunk in output if tail is None else output[max(0, len(output) - tail):]:
-            yield chunk
+    def logs(self, container_id: ContainerId, *, follow: bool = False, tail: int | None = None,
+             timestamps: bool = False, since: datetime.datetime | None = None) -> AsyncIterator[bytes]:
+        # Raised at the call, before any iterator exists: the node API answers it as an error.
+        raise self._no_process(container_id, "read logs of")
+
+    def decided_probe(self, container_id: ContainerId, *, container: str, kind: str,
+                      annotations: Mapping[str, str]) -> tuple[bool, str]:
+        self._container(container_id)
+        key = probe_annotation(container, kind)
+        if (annotations.get(key) or "").lower() == _FAILURE:
+            return False, f"hollow node: {kind} probe set to fail by annotation {key}"
+        return True, ""
 
     # --- test hooks -------------------------------------------------------------------------
 
@@ -209,10 +241,6 @@ class FakeRuntime(ri.ContainerRuntime):
         """Make a running container exit, as if its process ended with ``exit_code``."""
         self._container(container_id)
         self._exit(container_id, exit_code, oom_killed=oom_killed)
-
-    def emit(self, container_id: ContainerId, line: bytes) -> None:
-        """Record output for :meth:`logs` to return."""
-        self._container(container_id).output.append(line)
 
     # --- helpers ----------------------------------------------------------------------------
 
@@ -223,6 +251,31 @@ class FakeRuntime(ri.ContainerRuntime):
         container.status = replace(
             container.status, state=ri.ContainerState.EXITED, exit_code=exit_code, finished_at=_now(),
             reason=ri.terminated_reason(exit_code=exit_code, oom_killed=oom_killed))
+
+    def _allocate_ip(self, config: ri.PodSandboxConfig) -> str:
+        net = self._networks.get(config.network or "")
+        if net is None:
+            raise ri.NetworkNotReadyError(f"node {config.node_name} has no pod network "
+                                     f"{config.network or '(none given)'} (no podCIDR yet)")
+        subnet = ipaddress.ip_network(net.config.subnet, strict=False)
+        first, size = int(subnet.network_address) + 1, max(0, subnet.num_addresses - 2)
+        for step in range(size):
+            candidate = str(ipaddress.ip_address(first + (net.cursor + step) % size))
+            if candidate not in net.used and candidate != net.config.gateway:
+                net.used.add(candidate)
+                net.cursor = (net.cursor + step + 1) % size
+                return candidate
+        raise ri.ContainerCreateError(f"no IP addresses available in range set: {net.config.subnet}")
+
+    def _release_ip(self, sandbox: _Sandbox) -> None:
+        net = self._networks.get(sandbox.config.network or "")
+        if net is not None and sandbox.status.ip is not None:
+            net.used.discard(sandbox.status.ip)
+
+    def _no_process(self, container_id: ContainerId, what: str) -> ri.NotFoundError:
+        name = self._container(container_id).status.name
+        return ri.NotFoundError(f'container "{name}" not found: a hollow node (--runtime fake) runs no '
+                                f"processes to {what}")
 
     def _sandbox(self, sandbox_id: SandboxId) -> _Sandbox:
         try:
@@ -235,36 +288,6 @@ class FakeRuntime(ri.ContainerRuntime):
             return self._containers[container_id]
         except KeyError:
             raise ri.NotFoundError(f"container {container_id} not found") from None
-
-
-class _HollowExec(ri.ExecSession):
-    """A hollow container's command, as ``exec_sync``'s: it prints nothing and exits 0 -- once
-    its stdin (when it has one) is closed, as a command reading its input would."""
-
-    def __init__(self, *, stdin: bool) -> None:
-        self._input_done = asyncio.Event()
-        if not stdin:
-            self._input_done.set()
-
-    async def read(self) -> tuple[int, bytes] | None:
-        await self._input_done.wait()
-        return None
-
-    async def write(self, data: bytes) -> None:
-        pass
-
-    async def close_stdin(self) -> None:
-        self._input_done.set()
-
-    async def resize(self, *, width: int, height: int) -> None:
-        pass
-
-    async def wait(self) -> int:
-        await self._input_done.wait()
-        return 0
-
-    async def close(self) -> None:
-        self._input_done.set()
 
 
 def _image_id(image: str) -> str:

@@ -18,6 +18,8 @@ Errors. Every failure leaves a runtime as one of these, never as an engine libra
     ├── NotFoundError             no such sandbox / container / exec target
     ├── ImagePullError            an image could not be pulled, or is absent under "Never"
     │   └── ImageNeverPullError   absent and the pull policy is "Never" (ErrImageNeverPull)
+    ├── PodNetworkError           the node's pod network cannot be made as asked
+    │   └── NetworkNotReadyError  no pod network yet for a new sandbox (NetworkPluginNotReady)
     ├── ContainerCreateError      the engine refused to create a container or sandbox
     │   └── ContainerStartError   created, but it could not start (command not found,
     │                             port already allocated) -- Kubernetes' RunContainerError
@@ -80,6 +82,12 @@ class NotFoundError(RuntimeError_):
 class PodNetworkError(RuntimeError_):
     """Raised when the node's pod network cannot be made as asked (e.g. it must move to a new
     subnet while pods are still attached)."""
+
+
+class NetworkNotReadyError(PodNetworkError):
+    """Raised when a sandbox cannot be made yet because the node's pod network is not ready
+    (no podCIDR yet, or its network could not be made): the pod waits, as Kubernetes' do while
+    the runtime reports NetworkReady=false."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -450,6 +458,14 @@ class ContainerRuntime(abc.ABC):
              since: datetime.datetime | None = None) -> AsyncIterator[bytes]:
         """The container's output as chunks of bytes; with ``follow`` it ends when the
         container stops or the consumer closes the iterator."""
+
+    def decided_probe(self, container_id: ContainerId, *, container: str, kind: str,
+                      annotations: Mapping[str, str]) -> tuple[bool, str] | None:
+        """A probe's (success, message) when the runtime decides it instead of the kubelet
+        running it; ``None`` (a real engine) means the kubelet runs the probe against the
+        container. The hollow runtime decides every probe: a hollow node never dials a pod.
+        ``kind`` is Liveness, Readiness or Startup; ``annotations`` are the pod's, as now."""
+        return None
 
     @abc.abstractmethod
     async def ensure_pod_network(self, config: PodNetworkConfig) -> bool:

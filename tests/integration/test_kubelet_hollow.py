@@ -13,15 +13,20 @@ import subprocess
 import sys
 
 import asyncio
+from collections.abc import AsyncIterator
 
 import httpx
+import pytest
 
+from controllers.nodeipam import NodeIpamController
 from minik8s import errors
 from minik8s.api.resources import LEASES, NODES, PODS
 
 from tests.conftest import REPO
+from tests.integration.controller_harness import running
 from tests.kubelet_harness import (  # noqa: F401 - fixtures
-    client, condition, container_status, is_ready, kubelet_factory, namespace, pod_manifest, wait_for, wait_pod,
+    client, condition, container_status, events_for, is_ready, kubelet_factory, namespace, pod_manifest, wait_for,
+    wait_pod,
 )
 
 FAKE = ("--runtime", "fake")
@@ -84,7 +89,36 @@ async def test_lease_is_renewed(client, kubelet_factory) -> None:
     await wait_for(renewed, what="lease renewed", timeout=30)
 
 
-async def test_pods_run_on_hollow_nodes_and_deletion_is_confirmed(client, namespace, kubelet_factory) -> None:
+@pytest.fixture
+async def node_ipam(client) -> AsyncIterator[None]:
+    """The node IPAM controller, in-process: hollow nodes get podCIDRs, their pods IPs from them."""
+    async with running(client, lambda f: NodeIpamController(client, f)):
+        yield
+
+
+async def test_a_hollow_node_without_a_podcidr_holds_its_pods(client, namespace, kubelet_factory) -> None:
+    k = kubelet_factory(extra_args=FAKE)
+    await client.create(PODS, pod_manifest("waiting", k.node, [{"name": "a"}]), namespace=namespace)
+
+    async def network_not_ready() -> bool:
+        return any(e["reason"] == "NetworkNotReady" for e in await events_for(client, namespace, "waiting"))
+    await wait_for(network_not_ready, what="a NetworkNotReady event")
+    pod = await client.get(PODS, "waiting", namespace=namespace)
+    assert not pod["status"].get("podIP")
+    assert container_status(pod, "a")["state"] == {"waiting": {"reason": "ContainerCreating"}}
+    ev = next(e for e in await events_for(client, namespace, "waiting") if e["reason"] == "NetworkNotReady")
+    assert ev["type"] == "Warning" and f"node {k.node} has no podCIDR yet" in ev["message"]
+    assert ev["message"].startswith("network is not ready: container runtime network not ready")
+
+    # Node IPAM gives the node its block: the pod starts with an address from it.
+    async with running(client, lambda f: NodeIpamController(client, f)):
+        pod = await wait_pod(client, namespace, "waiting", is_ready, what="Ready", kubelet=k)
+    cidr = (await client.get(NODES, k.node))["spec"]["podCIDR"]
+    assert ipaddress.ip_address(pod["status"]["podIP"]) in ipaddress.ip_network(cidr)
+
+
+async def test_pods_run_on_hollow_nodes_and_deletion_is_confirmed(client, namespace, kubelet_factory,
+                                                                  node_ipam) -> None:
     k = kubelet_factory(extra_args=(*FAKE, "--count", "2"), start=False)
     k.start(nodes=[f"{k.node}-0", f"{k.node}-1"])
     await client.create(PODS, pod_manifest("bound", f"{k.node}-1", [{"name": "a"}]), namespace=namespace)
@@ -99,7 +133,8 @@ async def test_pods_run_on_hollow_nodes_and_deletion_is_confirmed(client, namesp
         pod = await wait_pod(client, namespace, name, is_ready, what="Ready", kubelet=k)
         status = pod["status"]
         assert status["phase"] == "Running"
-        assert ipaddress.ip_address(status["podIP"]) in ipaddress.ip_network("10.64.0.0/10")
+        cidr = (await client.get(NODES, pod["spec"]["nodeName"]))["spec"]["podCIDR"]
+        assert ipaddress.ip_address(status["podIP"]) in ipaddress.ip_network(cidr)
         assert status["podIPs"] == [{"ip": status["podIP"]}] and status["hostIP"] == "127.0.0.1"
         assert {c["type"] for c in status["conditions"]} >= {"PodScheduled", "Initialized", "ContainersReady", "Ready"}
         cs = container_status(pod, "a")
@@ -121,7 +156,7 @@ async def test_pods_run_on_hollow_nodes_and_deletion_is_confirmed(client, namesp
     await wait_for(gone, what="deletion confirmed by the kubelet")
 
 
-async def test_status_is_not_rewritten_when_nothing_changed(client, namespace, kubelet_factory) -> None:
+async def test_status_is_not_rewritten_when_nothing_changed(client, namespace, kubelet_factory, node_ipam) -> None:
     k = kubelet_factory(extra_args=(*FAKE, "--sync-frequency", "1"))
     await client.create(PODS, pod_manifest("idle", k.node, [{"name": "a"}]), namespace=namespace)
     ready = await wait_pod(client, namespace, "idle", is_ready, what="Ready", kubelet=k)

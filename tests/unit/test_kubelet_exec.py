@@ -51,6 +51,46 @@ def test_final_status_is_what_kubectl_reads_an_exit_code_from() -> None:
     assert st["message"].startswith("command terminated with non-zero exit code")
 
 
+class _Session(ri.ExecSession):
+    """A command that prints nothing and exits 0 once its stdin (when it has one) is closed,
+    as ``cat > /dev/null`` would: enough to drive the protocol."""
+
+    def __init__(self, *, stdin: bool) -> None:
+        self._input_done = asyncio.Event()
+        if not stdin:
+            self._input_done.set()
+
+    async def read(self) -> tuple[int, bytes] | None:
+        await self._input_done.wait()
+        return None
+
+    async def write(self, data: bytes) -> None:
+        pass
+
+    async def close_stdin(self) -> None:
+        self._input_done.set()
+
+    async def resize(self, *, width: int, height: int) -> None:
+        pass
+
+    async def wait(self) -> int:
+        await self._input_done.wait()
+        return 0
+
+    async def close(self) -> None:
+        self._input_done.set()
+
+
+class _QuietRuntime(FakeRuntime):
+    """The hollow runtime, whose containers can run :class:`_Session` (a hollow node's cannot)."""
+
+    async def exec(self, container_id: ri.ContainerId, cmd, *, stdin: bool = False,
+                   tty: bool = False) -> ri.ExecSession:
+        if (await self.container_status(container_id)).state is not ri.ContainerState.RUNNING:
+            raise ri.RuntimeError_(f"container {container_id[:12]} is not running")
+        return _Session(stdin=stdin)
+
+
 class _Node:
     """The part of a kubelet the node API reads."""
 
@@ -67,14 +107,15 @@ class _Node:
         return [self._pod]
 
 
-@pytest.fixture
-async def node_api() -> AsyncIterator[str]:
+@pytest.fixture(params=["quiet"])
+async def node_api(request: pytest.FixtureRequest) -> AsyncIterator[str]:
     """The node API's base URL (``127.0.0.1:port``), a pod ``ns/p`` with ``main`` running and
     ``idle`` created but never started."""
-    runtime = FakeRuntime()
+    runtime = _QuietRuntime() if request.param == "quiet" else FakeRuntime()
     pod = {"metadata": {"name": "p", "namespace": "ns", "uid": "u1"},
            "spec": {"containers": [{"name": "main"}, {"name": "idle"}]}}
-    sandbox = await runtime.run_pod_sandbox(ri.PodSandboxConfig("u1", "p", "ns", NODE))
+    await runtime.ensure_pod_network(ri.PodNetworkConfig("net", "10.244.9.0/24", "10.244.9.1", "mk-test"))
+    sandbox = await runtime.run_pod_sandbox(ri.PodSandboxConfig("u1", "p", "ns", NODE, network="net"))
     await runtime.start_container(await runtime.create_container(sandbox, ri.ContainerConfig("main", "busybox")))
     await runtime.create_container(sandbox, ri.ContainerConfig("idle", "busybox"))
     port = pick_free_port()
@@ -124,3 +165,23 @@ async def test_a_plain_request_that_passes_the_checks_is_told_to_upgrade(node_ap
     async with httpx.AsyncClient() as http:
         r = await http.get(f"http://{node_api}/exec/ns/p/main?command=true&output=1")
     assert (r.status_code, r.text) == (400, "Upgrade request required")
+
+
+@pytest.mark.parametrize("node_api", ["hollow"], indirect=True)
+async def test_a_hollow_node_says_it_cannot_exec(node_api: str) -> None:
+    async with connect(f"ws://{node_api}/exec/ns/p/main?command=true&output=1",
+                       subprotocols=["v5.channel.k8s.io"]) as ws:  # type: ignore[list-item]
+        async with asyncio.timeout(10):
+            msg = await ws.recv()
+    assert isinstance(msg, bytes) and msg[0] == exec_.ERROR
+    status = orjson.loads(msg[1:])
+    assert status["status"] == "Failure"
+    assert 'container "main" not found: a hollow node (--runtime fake) runs no processes' in status["message"]
+
+
+@pytest.mark.parametrize("node_api", ["hollow"], indirect=True)
+async def test_a_hollow_node_says_it_has_no_logs(node_api: str) -> None:
+    async with httpx.AsyncClient() as http:
+        r = await http.get(f"http://{node_api}/containerLogs/ns/p/main")
+    assert r.status_code == 400
+    assert r.text == 'container "main" not found: a hollow node (--runtime fake) runs no processes to read logs of'

@@ -2,25 +2,38 @@
 
 from __future__ import annotations
 
+import ipaddress
 import uuid
 
 import pytest
 
 from kubelet.runtime import interface as ri
-from kubelet.runtime.fake import FakeRuntime
+from kubelet.runtime.fake import FakeRuntime, probe_annotation
 
 
 def pod(node: str = "node-a", name: str = "web", **kw) -> ri.PodSandboxConfig:
+    kw.setdefault("network", f"minik8s-{node}")
     return ri.PodSandboxConfig(pod_uid=str(uuid.uuid4()), pod_name=name, namespace="default",
                                node_name=node, **kw)
 
 
+async def networked(rt: FakeRuntime, *nodes: str, prefix: int = 24) -> FakeRuntime:
+    """Give each node a pod network, as the hollow kubelet does from its podCIDR."""
+    for i, node in enumerate(nodes or ("node-a",)):
+        subnet = ipaddress.ip_network((int(ipaddress.ip_address("10.128.0.0")) + (i << (32 - prefix)), prefix))
+        await rt.ensure_pod_network(ri.PodNetworkConfig(f"minik8s-{node}", str(subnet),
+                                                        str(subnet.network_address + 1), f"mk{i}"))
+    return rt
+
+
 async def test_pod_lifecycle_matches_the_docker_runtime_contract() -> None:
-    rt = FakeRuntime()
+    rt = await networked(FakeRuntime())
     config = pod(labels={"app": "web"})
     sandbox_id = await rt.run_pod_sandbox(config)
     sandbox = await rt.sandbox_status(sandbox_id)
-    assert sandbox.state is ri.SandboxState.READY and sandbox.ip
+    assert sandbox.state is ri.SandboxState.READY
+    assert ipaddress.ip_address(sandbox.ip) in ipaddress.ip_network("10.128.0.0/24")
+    assert sandbox.ip != "10.128.0.1"  # the gateway's
     assert sandbox.labels["app"] == "web" and sandbox.labels[ri.LABEL_NODE] == "node-a"
 
     container_id = await rt.create_container(
@@ -31,14 +44,18 @@ async def test_pod_lifecycle_matches_the_docker_runtime_contract() -> None:
     assert (status.state, status.name, status.restart_count, status.pod_uid) == (
         ri.ContainerState.RUNNING, "app", 1, config.pod_uid)
     assert status.labels[ri.LABEL_SANDBOX_ID] == sandbox_id
-    assert await rt.exec_sync(container_id, ["true"]) == (0, b"")
+    # A hollow container has no process: exec and logs say so rather than pretend.
+    with pytest.raises(ri.NotFoundError, match='container "app" not found: a hollow node'):
+        await rt.exec_sync(container_id, ["true"])
+    with pytest.raises(ri.NotFoundError, match="runs no processes to exec in"):
+        await rt.exec(container_id, ["sh"])
+    with pytest.raises(ri.NotFoundError, match="runs no processes to read logs of"):
+        rt.logs(container_id)
 
     await rt.stop_pod_sandbox(sandbox_id)
     stopped = await rt.container_status(container_id)
     assert (stopped.state, stopped.exit_code, stopped.reason) == (ri.ContainerState.EXITED, 143, "Error")
     assert (await rt.sandbox_status(sandbox_id)).state is ri.SandboxState.NOT_READY
-    with pytest.raises(ri.RuntimeError_, match="not running"):
-        await rt.exec_sync(container_id, ["true"])
     with pytest.raises(ri.ContainerCreateError, match="not running"):
         await rt.create_container(sandbox_id, ri.ContainerConfig(name="late", image="x"))
 
@@ -53,7 +70,7 @@ async def test_pod_lifecycle_matches_the_docker_runtime_contract() -> None:
 
 
 async def test_lists_filter_by_node_pod_and_sandbox() -> None:
-    rt = FakeRuntime()
+    rt = await networked(FakeRuntime(), "node-a", "node-b")
     a, b = pod("node-a"), pod("node-b")
     sa, sb = await rt.run_pod_sandbox(a), await rt.run_pod_sandbox(b)
     ca = await rt.create_container(sa, ri.ContainerConfig(name="app", image="i"))
@@ -68,7 +85,7 @@ async def test_lists_filter_by_node_pod_and_sandbox() -> None:
 
 
 async def test_a_container_name_is_taken_once_per_attempt() -> None:
-    rt = FakeRuntime()
+    rt = await networked(FakeRuntime())
     sandbox_id = await rt.run_pod_sandbox(pod())
     await rt.create_container(sandbox_id, ri.ContainerConfig(name="app", image="i"))
     with pytest.raises(ri.ContainerCreateError, match="already in use"):
@@ -77,7 +94,7 @@ async def test_a_container_name_is_taken_once_per_attempt() -> None:
 
 
 async def test_host_ports_conflict_per_node_only() -> None:
-    rt = FakeRuntime()
+    rt = await networked(FakeRuntime(), "node-a", "node-b")
     ports = [ri.PortMapping(container_port=80, host_port=8080)]
     await rt.run_pod_sandbox(pod("node-a", port_mappings=ports))
     await rt.run_pod_sandbox(pod("node-b", port_mappings=ports))
@@ -91,7 +108,7 @@ async def test_host_ports_conflict_per_node_only() -> None:
 
 
 async def test_pull_policies() -> None:
-    rt = FakeRuntime(images={"local:1"}, pullable={"remote:1"})
+    rt = await networked(FakeRuntime(images={"local:1"}, pullable={"remote:1"}))
     assert (await rt.pull_image("local:1", policy=ri.PullPolicy.NEVER)).startswith("sha256:")
     with pytest.raises(ri.ImageNeverPullError, match='"remote:1"'):
         await rt.pull_image("remote:1", policy=ri.PullPolicy.NEVER)
@@ -109,21 +126,16 @@ async def test_pull_policies() -> None:
     assert (await FakeRuntime().pull_image("anything", policy=ri.PullPolicy.ALWAYS)).startswith("sha256:")
 
 
-async def test_exit_reports_kubernetes_reasons_and_logs_replay_output() -> None:
-    rt = FakeRuntime()
+async def test_exit_reports_kubernetes_reasons() -> None:
+    rt = await networked(FakeRuntime())
     sandbox_id = await rt.run_pod_sandbox(pod())
     reasons = {}
     for name, code, oom in (("ok", 0, False), ("crash", 2, False), ("hog", 137, True)):
         container_id = await rt.create_container(sandbox_id, ri.ContainerConfig(name=name, image="i"))
         await rt.start_container(container_id)
-        rt.emit(container_id, b"one\n")
-        rt.emit(container_id, b"two\n")
         rt.exit(container_id, code, oom_killed=oom)
         status = await rt.container_status(container_id)
         reasons[name] = (status.state, status.exit_code, status.reason)
-        assert [c async for c in rt.logs(container_id, tail=1)] == [b"two\n"]
-        assert [c async for c in rt.logs(container_id, tail=0)] == []
-        assert [c async for c in rt.logs(container_id)] == [b"one\n", b"two\n"]
     assert reasons == {
         "ok": (ri.ContainerState.EXITED, 0, "Completed"),
         "crash": (ri.ContainerState.EXITED, 2, "Error"),
@@ -131,12 +143,47 @@ async def test_exit_reports_kubernetes_reasons_and_logs_replay_output() -> None:
     }
 
 
-async def test_a_thousand_hollow_nodes_get_distinct_ips() -> None:
-    rt = FakeRuntime()
-    ids = [await rt.run_pod_sandbox(pod(f"hollow-{n}", name=f"p{i}")) for n in range(1000) for i in range(3)]
+async def test_a_thousand_hollow_nodes_get_distinct_ips_from_their_own_podcidrs() -> None:
+    nodes = [f"hollow-{n}" for n in range(1000)]
+    rt = await networked(FakeRuntime(), *nodes)
+    ids = [await rt.run_pod_sandbox(pod(node, name=f"p{i}")) for node in nodes for i in range(3)]
     ips = {(await rt.sandbox_status(sandbox_id)).ip for sandbox_id in ids}
     assert len(ips) == len(ids) == 3000
     assert len(await rt.list_pod_sandboxes(node="hollow-999")) == 3
+    subnet = ipaddress.ip_network(rt.pod_networks["minik8s-hollow-999"].subnet)
+    assert all(ipaddress.ip_address(s.ip) in subnet for s in await rt.list_pod_sandboxes(node="hollow-999"))
+
+
+async def test_a_sandbox_needs_its_nodes_pod_network_and_addresses_are_reused_when_freed() -> None:
+    rt = FakeRuntime()
+    with pytest.raises(ri.NetworkNotReadyError, match="node-a has no pod network"):
+        await rt.run_pod_sandbox(pod())
+    assert await rt.list_pod_sandboxes() == []
+    await rt.ensure_pod_network(ri.PodNetworkConfig("minik8s-node-a", "10.244.3.0/29", "10.244.3.1", "mk"))
+    made = [await rt.run_pod_sandbox(pod(name=f"p{i}")) for i in range(5)]
+    # Every host address but the gateway's (.1), the network's (.0) and the broadcast (.7).
+    assert [(await rt.sandbox_status(s)).ip for s in made] == [f"10.244.3.{i}" for i in range(2, 7)]
+    with pytest.raises(ri.ContainerCreateError, match="no IP addresses available"):
+        await rt.run_pod_sandbox(pod(name="late"))
+    await rt.stop_pod_sandbox(made[0])
+    late = await rt.run_pod_sandbox(pod(name="late"))
+    assert (await rt.sandbox_status(late)).ip == "10.244.3.2"
+    # A network with pods attached cannot move to another subnet.
+    with pytest.raises(ri.PodNetworkError, match="with pods attached"):
+        await rt.ensure_pod_network(ri.PodNetworkConfig("minik8s-node-a", "10.244.4.0/24", "10.244.4.1", "mk"))
+
+
+async def test_probes_are_decided_never_run() -> None:
+    rt = await networked(FakeRuntime())
+    sandbox_id = await rt.run_pod_sandbox(pod())
+    container_id = await rt.create_container(sandbox_id, ri.ContainerConfig(name="web", image="i"))
+    await rt.start_container(container_id)
+    assert rt.decided_probe(container_id, container="web", kind="Readiness", annotations={}) == (True, "")
+    failing = {probe_annotation("web", "Readiness"): "Failure"}
+    assert failing == {"probe.hollow.minik8s.io/web.readiness": "Failure"}
+    ok, message = rt.decided_probe(container_id, container="web", kind="Readiness", annotations=failing)
+    assert not ok and "probe.hollow.minik8s.io/web.readiness" in message
+    assert rt.decided_probe(container_id, container="web", kind="Liveness", annotations=failing) == (True, "")
 
 
 async def test_host_network_sandbox_has_no_ip() -> None:
