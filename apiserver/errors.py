@@ -158,6 +158,10 @@ class Timeout(StatusError):
     code, reason = 504, "Timeout"
 
 
+class TooManyRequests(StatusError):
+    code, reason = 429, "TooManyRequests"
+
+
 class ServiceUnavailable(StatusError):
     code, reason = 503, "ServiceUnavailable"
 

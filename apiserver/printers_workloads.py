@@ -194,3 +194,56 @@ CONTROLLERREVISION = Printer(
     ),
     _controllerrevision_row,
 )
+
+
+# ---------------------------------------------------------------------------------------------
+# ReplicationController, PodDisruptionBudget
+
+
+def _replicationcontroller_row(rc: dict[str, Any], now: float) -> list[Any]:
+    spec, status = _spec(rc), _status(rc)
+    names, images = _containers(spec.get("template"))
+    return [_md(rc).get("name", ""), int(spec.get("replicas", 1)), int(status.get("replicas") or 0),
+            int(status.get("readyReplicas") or 0), p.since(_md(rc).get("creationTimestamp"), now),
+            names, images, p.format_labels(spec.get("selector"))]
+
+
+REPLICATIONCONTROLLER = Printer(
+    (
+        _NAME,
+        Column("Desired", type="integer", description="Replicas is the number of desired replicas."),
+        Column("Current", type="integer", description="Replicas is the most recently observed number of "
+               "replicas."),
+        Column("Ready", type="integer", description="The number of ready replicas for this replication "
+               "controller."),
+        _AGE, _CONTAINERS, _IMAGES,
+        Column("Selector", priority=1, description="Selector is a label query over pods that should match the "
+               "Replicas count."),
+    ),
+    _replicationcontroller_row,
+)
+
+
+def _int_or_string(val: Any) -> str:
+    return "N/A" if val is None else str(val)
+
+
+def _pdb_row(pdb: dict[str, Any], now: float) -> list[Any]:
+    spec, status = _spec(pdb), _status(pdb)
+    return [_md(pdb).get("name", ""), _int_or_string(spec.get("minAvailable")),
+            _int_or_string(spec.get("maxUnavailable")), int(status.get("disruptionsAllowed") or 0),
+            p.since(_md(pdb).get("creationTimestamp"), now)]
+
+
+PODDISRUPTIONBUDGET = Printer(
+    (
+        _NAME,
+        Column("Min Available", description="The minimum number of pods that must be available simultaneously."),
+        Column("Max Unavailable", description="The maximum number of pods that may be unavailable "
+               "simultaneously."),
+        Column("Allowed Disruptions", type="integer", description="Calculated number of pods that may be "
+               "disrupted at this time."),
+        _AGE,
+    ),
+    _pdb_row,
+)

@@ -1565,6 +1565,26 @@ message CronJobStatus
 
 # --- policy/v1, authentication/v1 -------------------------------------------------------------
 _OTHERS = """
+message PodDisruptionBudget
+1 metadata ObjectMeta
+2 spec PodDisruptionBudgetSpec
+3 status PodDisruptionBudgetStatus
+
+message PodDisruptionBudgetSpec
+1 minAvailable IntOrString
+2 selector LabelSelector
+3 maxUnavailable IntOrString
+4 unhealthyPodEvictionPolicy string
+
+message PodDisruptionBudgetStatus
+1 observedGeneration int
+2 disruptedPods map[string]Time
+3 disruptionsAllowed int
+4 currentHealthy int
+5 desiredHealthy int
+6 expectedPods int
+7 conditions []Condition
+
 message Eviction
 1 metadata ObjectMeta
 2 deleteOptions DeleteOptions
@@ -1860,6 +1880,7 @@ KINDS: dict[tuple[str, str], str] = {
     ("batch/v1", "Job"): "Job",
     ("batch/v1", "CronJob"): "CronJob",
     ("policy/v1", "Eviction"): "Eviction",
+    ("policy/v1", "PodDisruptionBudget"): "PodDisruptionBudget",
     ("policy/v1beta1", "Eviction"): "Eviction",
     ("authentication.k8s.io/v1", "TokenRequest"): "TokenRequest",
     **{("rbac.authorization.k8s.io/v1", k): k for k in ("Role", "ClusterRole", "RoleBinding", "ClusterRoleBinding")},

@@ -90,8 +90,9 @@ class Subresources:
     async def evict(self, server: "ApiServer", info: "RequestInfo", body: Any) -> Response:
         from apiserver.app import json_response
         assert info.name is not None
+        from apiserver import eviction
         options = (body or {}).get("deleteOptions") or {} if isinstance(body, dict) else {}
-        await self.rest.delete(info.entry, info.namespace, info.name, options)
+        await eviction.evict(self.rest, info.entry, info.namespace, info.name, options)
         return json_response(_success(), 201)
 
     async def scale(self, request: Request, server: "ApiServer", info: "RequestInfo") -> Response:

@@ -241,6 +241,18 @@ def _new_daemonset(ctx: ControllerContext) -> Controller:
     return DaemonSetController(ctx.client, ctx.informers, recorder=ctx.recorder("daemonset-controller"))
 
 
+def _new_replicationcontroller(ctx: ControllerContext) -> Controller:
+    from controllers.replication import ReplicationManager
+
+    return ReplicationManager(ctx.client, ctx.informers, recorder=ctx.recorder("replication-controller"))
+
+
+def _new_disruption(ctx: ControllerContext) -> Controller:
+    from controllers.disruption import DisruptionController
+
+    return DisruptionController(ctx.client, ctx.informers)
+
+
 def _new_job(ctx: ControllerContext) -> Controller:
     from controllers.job import JobController
 
@@ -271,6 +283,9 @@ CONTROLLERS: dict[str, Registration] = {
     "deployment": Registration(_new_deployment, "concurrent-deployment-syncs", 5,
                                aliases=("deployment-controller",)),
     # Workloads (issue 9).
+    "replicationcontroller": Registration(_new_replicationcontroller, "concurrent-rc-syncs", 5,
+                                          aliases=("replicationcontroller-controller",)),
+    "disruption": Registration(_new_disruption, "concurrent-disruption-syncs", 5, aliases=("disruption-controller",)),
     "daemonset": Registration(_new_daemonset, "concurrent-daemonset-syncs", 2, aliases=("daemonset-controller",)),
     "job": Registration(_new_job, "concurrent-job-syncs", 5, aliases=("job-controller",)),
     "cronjob": Registration(_new_cronjob, "concurrent-cron-job-syncs", 5, aliases=("cronjob-controller",)),

@@ -21,7 +21,7 @@ from controllers import replicaset_utils as rsutil
 from controllers.base import Controller, tombstone_safe
 from controllers.expectations import UIDTrackingControllerExpectations
 from minik8s import errors, labels
-from minik8s.api.resources import PODS, REPLICASETS, object_key, split_key
+from minik8s.api.resources import PODS, REPLICASETS, ResourceType, object_key, split_key
 from minik8s.client.events import NORMAL, WARNING, EventRecorder
 from minik8s.client.informer import SharedInformerFactory
 
@@ -31,20 +31,6 @@ log = logging.getLogger(__name__)
 BURST_REPLICAS = 500
 # Kubernetes' SlowStartInitialBatchSize.
 SLOW_START_INITIAL_BATCH_SIZE = 1
-
-
-def _selector(rs: dict) -> labels.Selector | None:
-    try:
-        return labels.from_label_selector((rs.get("spec") or {}).get("selector"))
-    except ValueError:
-        return None
-
-
-def _with_kind(rs: dict) -> dict:
-    """List items may lack kind/apiVersion; ownerReferences and Events need them."""
-    if rs.get("kind") and rs.get("apiVersion"):
-        return rs
-    return {**rs, "kind": REPLICASETS.kind, "apiVersion": REPLICASETS.api_version}
 
 
 def _namespace_terminating(e: Exception) -> bool:
@@ -57,6 +43,21 @@ def _namespace_terminating(e: Exception) -> bool:
 
 class ReplicaSetController(Controller):
     name = "replicaset"
+    #: the kind this controller keeps (ReplicationController reuses all of it, as Kubernetes does)
+    resource: ResourceType = REPLICASETS
+
+    def selector_of(self, rs: dict) -> labels.Selector | None:
+        """The object's pod selector; None when it does not parse."""
+        try:
+            return labels.from_label_selector((rs.get("spec") or {}).get("selector"))
+        except ValueError:
+            return None
+
+    def _with_kind(self, rs: dict) -> dict:
+        """List items may lack kind/apiVersion; ownerReferences and Events need them."""
+        if rs.get("kind") and rs.get("apiVersion"):
+            return rs
+        return {**rs, "kind": self.resource.kind, "apiVersion": self.resource.api_version}
 
     def __init__(self, client, informers: SharedInformerFactory, *, recorder: EventRecorder | None = None,
                  burst_replicas: int = BURST_REPLICAS, **kwargs) -> None:
@@ -67,7 +68,7 @@ class ReplicaSetController(Controller):
         self.recorder = recorder or EventRecorder(client, component="replicaset-controller")
         self.expectations = UIDTrackingControllerExpectations()
         idx = {cu.CONTROLLER_UID_INDEX: cu.controller_uid_index}
-        self.rs_informer = informers.informer(REPLICASETS, indexers=idx)
+        self.rs_informer = informers.informer(self.resource, indexers=idx)
         self.pod_informer = informers.informer(PODS, indexers=idx)
         self.informers = [self.rs_informer, self.pod_informer]
         self.rs_informer.add_handler(on_add=self._add_rs, on_update=self._update_rs, on_delete=self._delete_rs)
@@ -93,7 +94,7 @@ class ReplicaSetController(Controller):
         self.enqueue_key(key)
 
     def _resolve(self, namespace: str, ref: dict | None) -> dict | None:
-        if ref is None or ref.get("kind") != REPLICASETS.kind:
+        if ref is None or ref.get("kind") != self.resource.kind:
             return None
         rs = self.rs_informer.store.get(f"{namespace}/{ref.get('name')}")
         if rs is None or cu.meta(rs).get("uid") != ref.get("uid"):
@@ -105,7 +106,7 @@ class ReplicaSetController(Controller):
         md = cu.meta(pod)
         out = []
         for rs in self.rs_informer.store.by_index("namespace", md.get("namespace") or ""):
-            sel = _selector(rs)
+            sel = self.selector_of(rs)
             if sel is None or sel.is_empty():
                 continue
             if sel.matches(md.get("labels")):
@@ -184,16 +185,16 @@ class ReplicaSetController(Controller):
             log.debug("replicaset %s has been deleted", key)
             self.expectations.delete(key)
             return
-        rs = _with_kind(rs)
+        rs = self._with_kind(rs)
         needs_sync = self.expectations.satisfied(key)
-        selector = _selector(rs)
+        selector = self.selector_of(rs)
         if selector is None:
             log.warning("replicaset %s has an invalid selector; skipping", key)
             return
         candidates = cu.owned_or_orphaned(self.pod_informer.store, rs)
         active = cu.filter_active_pods(candidates)
         manager = cu.ControllerRefManager(self.client, PODS, rs, selector,
-                                          can_adopt=cu.recheck_owner(self.client, REPLICASETS, rs))
+                                          can_adopt=cu.recheck_owner(self.client, self.resource, rs))
         pods = await manager.claim(active)
 
         manage_error: Exception | None = None
@@ -290,8 +291,8 @@ class ReplicaSetController(Controller):
         new_status = {**status, "observedGeneration": generation}
         body = {**rs, "status": new_status}
         try:
-            return await self.client.update_status(REPLICASETS, body)
+            return await self.client.update_status(self.resource, body)
         except errors.Conflict:
             ns, name = split_key(object_key(rs))
-            fresh = await self.client.get(REPLICASETS, name, namespace=ns)
-            return await self.client.update_status(REPLICASETS, {**copy.deepcopy(fresh), "status": new_status})
+            fresh = await self.client.get(self.resource, name, namespace=ns)
+            return await self.client.update_status(self.resource, {**copy.deepcopy(fresh), "status": new_status})

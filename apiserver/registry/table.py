@@ -19,6 +19,7 @@ from apiserver import discovery, printers, printers_storage, printers_workloads
 from apiserver import policy_printers, printers_auth
 from apiserver.registry import certificates, batch, daemonsets, namespaces, nodes, pods, policy, rbac, serviceaccounts
 from apiserver.registry import services, simple, volumes, workloads
+from apiserver.registry import poddisruptionbudgets, replicationcontrollers
 from apiserver.registry.strategy import StatusStrategy, Strategy
 
 # Every verb a plain resource supports (discovery lists them).
@@ -84,6 +85,11 @@ TABLE: tuple[Entry, ...] = (
           (STATUS, Subresource("scale", "Scale", ("get", "patch", "update"), "autoscaling"))),
     Entry(rs.DAEMONSETS, daemonsets.DaemonSetStrategy(), printers_workloads.DAEMONSET, (STATUS,)),
     Entry(rs.CONTROLLERREVISIONS, daemonsets.ControllerRevisionStrategy(), printers_workloads.CONTROLLERREVISION),
+    Entry(rs.REPLICATIONCONTROLLERS, replicationcontrollers.ReplicationControllerStrategy(),
+          printers_workloads.REPLICATIONCONTROLLER,
+          (STATUS, Subresource("scale", "Scale", ("get", "patch", "update"), "autoscaling"))),
+    Entry(rs.PODDISRUPTIONBUDGETS, poddisruptionbudgets.PodDisruptionBudgetStrategy(),
+          printers_workloads.PODDISRUPTIONBUDGET, (STATUS,)),
     Entry(rs.LEASES, simple.LeaseStrategy(), printers.LEASE),
     Entry(rs.ENDPOINTSLICES, simple.EndpointSliceStrategy(), printers.ENDPOINTSLICE),
     Entry(rs.PERSISTENTVOLUMES, volumes.PersistentVolumeStrategy(), printers_storage.PERSISTENT_VOLUME, (STATUS,)),

@@ -21,6 +21,7 @@ from pydantic import BaseModel
 
 from minik8s.api import apps, authentication, certificates, authorization, autoscaling, batch, coordination, core, discovery, rbac
 from minik8s.api import daemonsets, quota, scheduling, serviceaccounts, storage, tokens, volumes
+from minik8s.api import policy, replicationcontrollers
 
 __all__ = ["MODELS", "unknown_fields", "model_for"]
 
@@ -34,10 +35,12 @@ _KINDS: dict[str, tuple[type[BaseModel], ...]] = {
         volumes.PersistentVolumeClaim, volumes.PersistentVolumeClaimList,
         serviceaccounts.ServiceAccount, serviceaccounts.ServiceAccountList,
         quota.ResourceQuota, quota.ResourceQuotaList, quota.LimitRange, quota.LimitRangeList,
+        replicationcontrollers.ReplicationController, replicationcontrollers.ReplicationControllerList,
     ),
     "apps": (apps.Deployment, apps.DeploymentList, apps.ReplicaSet, apps.ReplicaSetList,
              daemonsets.DaemonSet, daemonsets.DaemonSetList, daemonsets.ControllerRevision,
              daemonsets.ControllerRevisionList),
+    "policy": (policy.PodDisruptionBudget, policy.PodDisruptionBudgetList),
     "coordination.k8s.io": (coordination.Lease, coordination.LeaseList),
     "autoscaling": (autoscaling.Scale,),
     "discovery.k8s.io": (discovery.EndpointSlice, discovery.EndpointSliceList),

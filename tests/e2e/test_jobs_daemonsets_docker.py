@@ -2,7 +2,8 @@
 controller-manager + two kubelets (two nodes). A Job of 5 completions at parallelism 2
 completes with 5 succeeded pods (``kubectl wait --for=condition=complete``, ``kubectl logs
 job/X``); a Job whose container always fails backs off and fails at its ``backoffLimit``; a
-DaemonSet runs a pod on each node, and on a node that joins later.
+DaemonSet runs a pod on each node, and on a node that joins later; ``kubectl drain`` waits on a
+PodDisruptionBudget (evictions answered 429) and drains once the budget allows it.
 
 The cluster is this module's own (its own apiserver). Every container exits by itself, so the
 tests stay short.
@@ -163,4 +164,50 @@ spec:
     finally:
         k("delete", "daemonset", "agent", "--wait=false")
         kubelet.stop()
+        k("delete", "node", late, "--wait=false", ok=False)  # nothing may be scheduled onto it later
         remove_node_containers(docker_client, late)
+
+
+def test_drain_honours_a_pod_disruption_budget(cluster, k):
+    k("apply", "-f", "-", input="""apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web}
+spec:
+  replicas: 2
+  selector: {matchLabels: {app: web}}
+  template:
+    metadata: {labels: {app: web}}
+    spec:
+      terminationGracePeriodSeconds: 1
+      containers:
+      - name: main
+        image: minik8s/busybox:latest
+        imagePullPolicy: IfNotPresent
+        command: [sleep, "3600"]
+---
+apiVersion: policy/v1
+kind: PodDisruptionBudget
+metadata: {name: web}
+spec:
+  minAvailable: 2
+  selector: {matchLabels: {app: web}}
+""")
+    k("rollout", "status", "deployment/web", "--timeout=120s")
+    pods = json.loads(k("get", "pods", "-l", "app=web", "-o", "json"))["items"]
+    victim = pods[0]["spec"]["nodeName"]
+    try:
+        out = k("drain", victim, "--ignore-daemonsets", "--timeout=12s", ok=False)
+        assert "Cannot evict pod as it would violate the pod's disruption budget." in out, out
+        assert f"node/{victim} drained" not in out
+        # Every web pod is still there: the budget held.
+        assert len(json.loads(k("get", "pods", "-l", "app=web", "-o", "json"))["items"]) == 2
+        k("patch", "pdb", "web", "--type=merge", "-p", '{"spec":{"minAvailable":1}}')
+        out = k("drain", victim, "--ignore-daemonsets", "--timeout=120s")
+        assert f"node/{victim} drained" in out, out
+        k("rollout", "status", "deployment/web", "--timeout=120s")
+        pods = json.loads(k("get", "pods", "-l", "app=web", "-o", "json"))["items"]
+        assert pods and all(p["spec"]["nodeName"] != victim for p in pods
+                            if not p["metadata"].get("deletionTimestamp"))
+    finally:
+        k("uncordon", victim, ok=False)
+        k("delete", "deployment", "web", "--wait=false", ok=False)
