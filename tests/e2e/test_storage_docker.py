@@ -247,3 +247,37 @@ def test_a_second_node_makes_and_removes_the_directory_on_its_own_disk(up, kubec
         kubectl("delete", "node", node, "--wait=false")
         remove_node_containers(docker_client, node)
         remove_node_network(docker_client, node)
+
+
+def test_a_static_local_volume_binds_and_mounts(up, kubectl, ns, tmp_path) -> None:
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    (disk / "seed").write_text("from-the-admin\n")
+    name = f"local-{ns}"
+    out = kubectl("apply", "-f", "-", input=textwrap.dedent(f"""
+        apiVersion: v1
+        kind: PersistentVolume
+        metadata: {{name: {name}}}
+        spec:
+          capacity: {{storage: 1Gi}}
+          accessModes: [ReadWriteOnce]
+          storageClassName: ""
+          local: {{path: {disk}}}
+          nodeAffinity:
+            required:
+              nodeSelectorTerms:
+              - matchExpressions: [{{key: kubernetes.io/hostname, operator: In, values: [{up.node}]}}]
+        """))
+    assert out.returncode == 0, out.stderr
+    apply(kubectl, ns, claim("static", ""))
+    wait_until(lambda: phase(kubectl, "pvc", "static", "-n", ns) == "Bound", "the claim bound", diag=up.diag)
+    apply(kubectl, ns, pod("reader", "static", "cat /data/seed; echo written > /data/new"))
+    succeeded(kubectl, ns, "reader", up)
+    assert kubectl("logs", "reader", "-n", ns).stdout == "from-the-admin\n"
+    assert (disk / "new").read_text() == "written\n"
+    # Released under Retain (a static volume's default), the data stays where it was.
+    assert kubectl("delete", "pod", "reader", "-n", ns).returncode == 0
+    assert kubectl("delete", "pvc", "static", "-n", ns).returncode == 0
+    wait_until(lambda: phase(kubectl, "pv", name) == "Released", "the volume Released", diag=up.diag)
+    assert (disk / "new").exists()
+    assert kubectl("delete", "pv", name).returncode == 0
