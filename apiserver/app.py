@@ -26,6 +26,7 @@ from starlette.responses import Response, StreamingResponse
 from minik8s.api import resources as rs
 
 from apiserver import bodies, discovery, errors, kubernetes_service, managedfields, openapi, params, printers, version
+from apiserver import memory
 from apiserver.admission import plugins as admission_plugins
 from apiserver.admission import priority as priority_admission
 from apiserver.allocators import ServiceAllocator
@@ -125,6 +126,7 @@ class ApiServer:
         # token subresource issues with, and the bearer-token authenticators (in order)
         self.token_settings: Any = None
         self.token_authenticators: list[Any] = []
+        self._trimmer: asyncio.Task[None] | None = None
         self.ready = False
 
     async def start(self) -> None:
@@ -138,10 +140,13 @@ class ApiServer:
         if self.advertise_address:
             await kubernetes_service.ensure(self.rest, cluster_ip=self.services.kubernetes_service_ip,
                                             address=self.advertise_address, port=self.port)
+        self._trimmer = asyncio.create_task(memory.trim_periodically(), name="malloc-trim")
         self.ready = True
 
     async def stop(self) -> None:
         self.ready = False
+        if self._trimmer is not None:
+            self._trimmer.cancel()
         await self.cache.stop()
         await self.storage.close()
 

@@ -40,6 +40,8 @@ from pydantic import BaseModel
 from minik8s.api.base import now_rfc3339
 from minik8s.patchschema import schema_from_model
 
+from apiserver import memory
+
 __all__ = [
     "FieldSet", "Comparison", "ManagerEntry", "Managers", "Conflict", "MergeError", "Type",
     "canonical_json", "type_of", "fieldset_of", "compare", "check_keys", "merge", "prune", "strip_meta",
@@ -165,7 +167,7 @@ class FieldSet:
         if encoded is None:
             if len(_RENDERED) >= _CACHE_SIZE:
                 _RENDERED.clear()
-            encoded = _RENDERED[self._paths] = orjson.dumps(self._render())
+            encoded = _RENDERED[self._paths] = memory.exact(orjson.dumps(self._render()))
         # Every write renders every manager's set again, and most of them did not change:
         # decoding the cached JSON is ~20x cheaper than rendering the tree in Python.
         return orjson.loads(encoded)
@@ -202,7 +204,7 @@ class FieldSet:
         if key is not None:
             if len(_PARSED) >= _CACHE_SIZE:
                 _PARSED.clear()
-            _PARSED[key] = fs
+            _PARSED[memory.exact(key)] = fs
         return fs
 
     @classmethod
@@ -573,7 +575,7 @@ def _cmp_created(new: dict[str, Any], t: Type, added: set[Path], modified: set[P
             _cmp(lv, rv, f.type, path, a, m, r)
             if len(_CREATED) >= _CACHE_SIZE:
                 _CREATED.clear()
-            found = _CREATED[memo] = (frozenset(a), frozenset(m), frozenset(r))
+            found = _CREATED[(memo[0], memo[1], memory.exact(memo[2]))] = (frozenset(a), frozenset(m), frozenset(r))
         added.update(found[0])
         modified.update(found[1])
         removed.update(found[2])

@@ -35,6 +35,7 @@ from minik8s.api.resources import ResourceType
 from minik8s.api.schema import unknown_fields
 
 from apiserver import bodies, errors, managedfields
+from apiserver import memory
 from apiserver.admission.interface import CREATE, UPDATE, Attributes, Chain
 from apiserver import validation as v
 from apiserver.patch import PatchError, apply_json_patch, apply_merge_patch, apply_strategic_merge_patch
@@ -172,7 +173,7 @@ def encode_stored(obj: dict[str, Any]) -> bytes:
     except orjson.JSONEncodeError as e:
         raise errors.BadRequest(f"the object cannot be stored: {e}") from None
     bodies.check_stored_size(data)
-    return data
+    return memory.exact(data)  # kept by the watch cache as long as the object lives
 
 
 class WriteHooks(Protocol):

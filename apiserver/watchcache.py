@@ -27,8 +27,11 @@ from apiserver.storage.interface import Storage, WatchEvent
 
 log = logging.getLogger(__name__)
 
-# How many events per resource the ring keeps for watch resumption.
+# How many events per resource the ring keeps for watch resumption, and how many bytes of
+# stored objects at most: the ring holds the stored bytes of each event (decoded again only to
+# replay a resumed watch), never the decoded dicts, which cost 5-8 times as much.
 RING_SIZE = 20000
+RING_BYTES = 16 * 1024 * 1024
 # Per-watcher queue bound: past it the watcher is closed rather than slowing the fan-out.
 WATCHER_QUEUE = 10000
 
@@ -163,6 +166,23 @@ class Watcher:
             self.queue.put_nowait(None)
 
 
+class RingEntry:
+    """A past event as the ring keeps it: the stored bytes (shared with the cache's ``raw``
+    map and with the next entry's ``prev``), decoded again only to replay it."""
+
+    __slots__ = ("type", "revision", "value", "prev_value", "prev_revision")
+
+    def __init__(self, type_: str, revision: int, value: bytes, prev: tuple[bytes, int] | None) -> None:
+        self.type = type_
+        self.revision = revision
+        self.value = value
+        self.prev_value, self.prev_revision = prev if prev is not None else (None, 0)
+
+    def event(self) -> CacheEvent:
+        prev = decode(self.prev_value, self.prev_revision) if self.prev_value is not None else None
+        return CacheEvent(self.type, decode(self.value, self.revision), prev, self.revision)
+
+
 class ResourceCache:
     """Current objects and recent events of one resource (one storage key prefix)."""
 
@@ -172,7 +192,11 @@ class ResourceCache:
         # the stored bytes and revision of each object: a consistent read decodes a fresh
         # copy from them instead of asking the storage (a thread hop and a query)
         self.raw: dict[str, tuple[bytes, int]] = {}
-        self.ring: collections.deque[CacheEvent] = collections.deque(maxlen=RING_SIZE)
+        self.ring: collections.deque[RingEntry] = collections.deque()
+        self.ring_bytes = 0
+        # the ADDED event of each current object (by id of the dict in ``objects``) that some
+        # watch started from a list: encoded once for all of them, not once per watch
+        self.added: dict[int, CacheEvent] = {}
         self.watchers: set[Watcher] = set()  # those not indexed by node
         self.by_node: dict[str, set[Watcher]] = {}
         # in-process followers (the RBAC and Node authorizers' indexes), called with every event
@@ -180,10 +204,22 @@ class ResourceCache:
         # every event with revision > start_revision is in the ring
         self.start_revision = 0
 
+    def added_event(self, obj: dict[str, Any]) -> CacheEvent:
+        ev = self.added.get(id(obj))
+        if ev is None or ev.obj is not obj:
+            ev = self.added[id(obj)] = CacheEvent("ADDED", obj, None, int(obj["metadata"]["resourceVersion"]))
+        return ev
+
+    def record(self, entry: RingEntry) -> None:
+        """Keep ``entry`` for resumption within RING_SIZE events and RING_BYTES bytes."""
+        self.ring.append(entry)
+        self.ring_bytes += len(entry.value)
+        while len(self.ring) > RING_SIZE or (self.ring_bytes > RING_BYTES and len(self.ring) > 1):
+            old = self.ring.popleft()
+            self.ring_bytes -= len(old.value)
+            self.start_revision = old.revision
+
     def apply(self, ev: CacheEvent) -> None:
-        if len(self.ring) == self.ring.maxlen:
-            self.start_revision = self.ring[0].revision
-        self.ring.append(ev)
         for fn in self.listeners:
             fn(ev)
         for w in tuple(self.watchers):
@@ -291,6 +327,9 @@ class WatchCache:
         rc = self.resource(resource_of(key))
         rev = sev.kv.mod_revision
         prev = rc.objects.get(key)
+        prev_raw = rc.raw.get(key)
+        if prev is not None:
+            rc.added.pop(id(prev), None)
         if sev.type == "DELETE":
             rc.objects.pop(key, None)
             rc.raw.pop(key, None)
@@ -304,6 +343,7 @@ class WatchCache:
             rc.raw[key] = (sev.kv.value, rev)
             ev = CacheEvent("ADDED" if prev is None else "MODIFIED", obj, prev, rev)
         self.revision = rev
+        rc.record(RingEntry(ev.type, rev, sev.kv.value, prev_raw))
         rc.apply(ev)
         if self._waiters:
             still = []
@@ -358,13 +398,13 @@ class WatchCache:
         w = Watcher(resource, matches, node=node)
         if initial is not None:
             for o in initial:
-                w.offer(CacheEvent("ADDED", o, None, int(o["metadata"]["resourceVersion"])))
+                w.offer(rc.added_event(o))
         elif after is not None:
             if after < rc.start_revision:
                 return None
-            for ev in rc.ring:
-                if ev.revision > after:
-                    w.offer(ev)
+            for entry in rc.ring:
+                if entry.revision > after:
+                    w.offer(entry.event())
         rc.add(w)
         return w
 
