@@ -12,55 +12,25 @@ secret) is refused; any other token is left to the other authenticators.
 
 from __future__ import annotations
 
+import base64
 import datetime
 import hmac
-import re
-import secrets
 import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from minik8s.api import bootstraptoken as bt
+
 from apiserver.auth.serviceaccount_tokens import Getter, TokenInvalid
 from apiserver.auth.user import BOOTSTRAPPERS, UserInfo
 
-__all__ = ["BootstrapTokens", "TOKEN_PATTERN", "SECRET_TYPE", "new_token", "secret_for"]
+__all__ = ["BootstrapTokens"]
 
-TOKEN_PATTERN = re.compile(r"^([a-z0-9]{6})\.([a-z0-9]{16})$")
-SECRET_TYPE = "bootstrap.kubernetes.io/token"
-SECRET_PREFIX = "bootstrap-token-"
-NAMESPACE = "kube-system"
-USER_PREFIX = "system:bootstrap:"
-_ALPHABET = "abcdefghijklmnopqrstuvwxyz0123456789"
-
-
-def new_token() -> str:
-    """A fresh random ``<id>.<secret>`` (kubeadm's ``GenerateBootstrapToken``)."""
-    return "".join(secrets.choice(_ALPHABET) for _ in range(6)) + "." + \
-        "".join(secrets.choice(_ALPHABET) for _ in range(16))
-
-
-def secret_for(token: str, *, ttl_seconds: float | None, description: str = "",
-               extra_groups: Sequence[str] = (), usages: Sequence[str] = ("authentication", "signing")) -> dict[str, Any]:
-    """The Secret that makes ``token`` valid (as ``kubeadm token create`` writes it)."""
-    m = TOKEN_PATTERN.match(token)
-    if m is None:
-        raise ValueError("a bootstrap token is <6 of [a-z0-9]>.<16 of [a-z0-9]>")
-    data: dict[str, str] = {"token-id": m.group(1), "token-secret": m.group(2)}
-    if description:
-        data["description"] = description
-    if ttl_seconds:
-        exp = datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(seconds=ttl_seconds)
-        data["expiration"] = exp.strftime("%Y-%m-%dT%H:%M:%SZ")
-    for u in usages:
-        data[f"usage-bootstrap-{u}"] = "true"
-    if extra_groups:
-        data["auth-extra-groups"] = ",".join(extra_groups)
-    return {"apiVersion": "v1", "kind": "Secret", "type": SECRET_TYPE,
-            "metadata": {"name": SECRET_PREFIX + m.group(1), "namespace": NAMESPACE}, "stringData": data}
+TOKEN_PATTERN, SECRET_TYPE, SECRET_PREFIX = bt.TOKEN_PATTERN, bt.SECRET_TYPE, bt.SECRET_PREFIX
+NAMESPACE, USER_PREFIX = bt.NAMESPACE, bt.USER_PREFIX
 
 
 def _data(secret: dict[str, Any], key: str) -> str:
-    import base64
     raw = (secret.get("data") or {}).get(key)
     return base64.b64decode(raw).decode() if raw else ""
 

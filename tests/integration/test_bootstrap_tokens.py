@@ -9,7 +9,7 @@ import datetime
 
 import pytest
 
-from apiserver.auth import bootstrap_tokens as bt
+from minik8s.api import bootstraptoken as bt
 
 REVIEWS = "/apis/authentication.k8s.io/v1/tokenreviews"
 SECRETS = "/api/v1/namespaces/kube-system/secrets"

@@ -1,0 +1,45 @@
+"""Bootstrap tokens as Kubernetes stores them (``k8s.io/cluster-bootstrap/token/api``): a token
+``<id>.<secret>`` (6 and 16 of ``[a-z0-9]``) is the Secret ``kube-system/bootstrap-token-<id>``
+of type ``bootstrap.kubernetes.io/token``. Shared by ``minik8s up`` (which makes one) and the
+apiserver's authenticator (which checks it)."""
+
+from __future__ import annotations
+
+import datetime
+import re
+import secrets
+from collections.abc import Sequence
+from typing import Any
+
+TOKEN_PATTERN = re.compile(r"^([a-z0-9]{6})\.([a-z0-9]{16})$")
+SECRET_TYPE = "bootstrap.kubernetes.io/token"
+SECRET_PREFIX = "bootstrap-token-"
+NAMESPACE = "kube-system"
+USER_PREFIX = "system:bootstrap:"
+_ALPHABET = "abcdefghijklmnopqrstuvwxyz0123456789"
+
+
+def new_token() -> str:
+    """A fresh random ``<id>.<secret>`` (kubeadm's ``GenerateBootstrapToken``)."""
+    return "".join(secrets.choice(_ALPHABET) for _ in range(6)) + "." + \
+        "".join(secrets.choice(_ALPHABET) for _ in range(16))
+
+
+def secret_for(token: str, *, ttl_seconds: float | None, description: str = "",
+               extra_groups: Sequence[str] = (), usages: Sequence[str] = ("authentication", "signing")) -> dict[str, Any]:
+    """The Secret that makes ``token`` valid (as ``kubeadm token create`` writes it)."""
+    m = TOKEN_PATTERN.match(token)
+    if m is None:
+        raise ValueError("a bootstrap token is <6 of [a-z0-9]>.<16 of [a-z0-9]>")
+    data: dict[str, str] = {"token-id": m.group(1), "token-secret": m.group(2)}
+    if description:
+        data["description"] = description
+    if ttl_seconds:
+        exp = datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(seconds=ttl_seconds)
+        data["expiration"] = exp.strftime("%Y-%m-%dT%H:%M:%SZ")
+    for u in usages:
+        data[f"usage-bootstrap-{u}"] = "true"
+    if extra_groups:
+        data["auth-extra-groups"] = ",".join(extra_groups)
+    return {"apiVersion": "v1", "kind": "Secret", "type": SECRET_TYPE,
+            "metadata": {"name": SECRET_PREFIX + m.group(1), "namespace": NAMESPACE}, "stringData": data}
