@@ -220,6 +220,18 @@ def _csrsigning_flags(p: argparse.ArgumentParser) -> None:
                    help="the longest life of an issued certificate (default 8760h)")
 
 
+def _new_bootstrapsigner(ctx: ControllerContext) -> Controller:
+    from controllers.bootstrapsigner import BootstrapSigner
+
+    return BootstrapSigner(ctx.client, ctx.informers)
+
+
+def _new_tokencleaner(ctx: ControllerContext) -> Controller:
+    from controllers.tokencleaner import TokenCleaner
+
+    return TokenCleaner(ctx.client, ctx.informers)
+
+
 def _root_ca_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--root-ca-file", default=None,
                    help="the CA bundle published as kube-root-ca.crt in every namespace (default: the "
@@ -323,6 +335,11 @@ CONTROLLERS: dict[str, Registration] = {
                                  aliases=("certificatesigningrequest-approving-controller",)),
     "csrsigning": Registration(_new_csrsigning, "concurrent-csrsigning-syncs", 2,
                                aliases=("certificatesigningrequest-signing-controller",), add_flags=_csrsigning_flags),
+    # off by default as in kube-controller-manager; minik8s up turns them on (as kubeadm does)
+    "bootstrapsigner": Registration(_new_bootstrapsigner, "concurrent-bootstrapsigner-syncs", 1,
+                                    aliases=("bootstrap-signer-controller",), enabled_by_default=False),
+    "tokencleaner": Registration(_new_tokencleaner, "concurrent-tokencleaner-syncs", 1,
+                                 aliases=("token-cleaner-controller",), enabled_by_default=False),
     # Policy (issue 10): ResourceQuota status.
     "resourcequota": Registration(_new_resourcequota, "concurrent-resource-quota-syncs", 5,
                                   aliases=("resourcequota-controller",)),

@@ -25,8 +25,12 @@ from tests.integration.workload_helpers import PodReadier, replicaset, wait_for
 # -- flags ----------------------------------------------------------------------------------
 
 def test_controllers_flag_follows_kube_controller_manager():
-    assert cm.enabled_controllers("*") == list(cm.CONTROLLERS)
-    assert cm.enabled_controllers("*,-deployment") == [n for n in cm.CONTROLLERS if n != "deployment"]
+    defaults = [n for n, r in cm.CONTROLLERS.items() if r.enabled_by_default]
+    assert cm.enabled_controllers("*") == defaults
+    assert cm.enabled_controllers("*,-deployment") == [n for n in defaults if n != "deployment"]
+    # the ones off by default (bootstrapsigner, tokencleaner) are named to run, as kubeadm does
+    assert cm.enabled_controllers("*,bootstrapsigner,tokencleaner") == [
+        n for n in cm.CONTROLLERS if n in defaults or n in ("bootstrapsigner", "tokencleaner")]
     assert cm.enabled_controllers("deployment") == ["deployment"]
     assert cm.enabled_controllers("replicaset-controller") == ["replicaset"]  # the alias
     with pytest.raises(ValueError, match='"nope" is not in the list of known controllers'):

@@ -1,0 +1,56 @@
+"""Token cleaner: deletes expired bootstrap token Secrets, as Kubernetes'
+``pkg/controller/bootstrap/tokencleaner.go`` does (kube-system, type
+``bootstrap.kubernetes.io/token``, ``expiration`` in the past). A token not yet expired is
+looked at again when it will be."""
+
+from __future__ import annotations
+
+import base64
+import datetime
+import logging
+
+from controllers.base import Controller
+from minik8s import errors
+from minik8s.api import bootstraptoken as bt
+from minik8s.api.resources import SECRETS
+from minik8s.client.informer import SharedInformerFactory
+
+log = logging.getLogger(__name__)
+
+
+class TokenCleaner(Controller):
+    name = "tokencleaner"
+
+    def __init__(self, client, informers: SharedInformerFactory, **kwargs) -> None:
+        """``client`` is an ApiClient; ``kwargs`` (``queue``) are for tests."""
+        super().__init__(**kwargs)
+        self.client = client
+        self.secret_informer = informers.informer(SECRETS, namespace=bt.NAMESPACE)
+        self.informers = [self.secret_informer]
+        self.secret_informer.add_handler(on_add=self._on_secret, on_update=lambda old, cur: self._on_secret(cur))
+
+    def _on_secret(self, secret: dict) -> None:
+        if secret.get("type") == bt.SECRET_TYPE:
+            self.enqueue(secret)
+
+    async def sync(self, key: str) -> None:
+        secret = self.secret_informer.store.get(key)
+        if secret is None or secret.get("type") != bt.SECRET_TYPE:
+            return
+        raw = (secret.get("data") or {}).get("expiration")
+        if not raw:
+            return
+        try:
+            exp = datetime.datetime.fromisoformat(base64.b64decode(raw).decode().replace("Z", "+00:00"))
+        except ValueError:
+            return
+        left = (exp - datetime.datetime.now(datetime.timezone.utc)).total_seconds()
+        if left > 0:
+            self.enqueue_after(secret, left)
+            return
+        log.info("tokencleaner: deleting expired bootstrap token %s", key)
+        try:
+            await self.client.delete(SECRETS, secret["metadata"]["name"], namespace=bt.NAMESPACE,
+                                     preconditions={"uid": secret["metadata"]["uid"]})
+        except (errors.NotFound, errors.Conflict):
+            return  # gone already, or replaced by a new Secret of that name
