@@ -23,6 +23,7 @@ the form the quota's own ``hard`` value was written in.
 from __future__ import annotations
 
 import datetime
+import functools
 import time
 from collections.abc import Iterable, Mapping
 from fractions import Fraction
@@ -175,12 +176,26 @@ def _requests_and_limits(spec: Mapping[str, Any]) -> tuple[Usage, Usage]:
     return totals[0], totals[1]
 
 
-def pod_usage(pod: Mapping[str, Any], now: float | None = None) -> Usage:
-    out: Usage = {"count/pods": _ONE}
-    if not pod_counts(pod, now):
-        return out
-    requests, limits = _requests_and_limits(pod.get("spec") or {})
-    out["pods"] = _ONE
+def _resources_key(spec: Mapping[str, Any]) -> tuple:
+    """What a pod's compute usage depends on, hashable: its containers' requests and limits
+    and its overhead."""
+    def one(c: Mapping[str, Any]) -> tuple:
+        res = c.get("resources") or {}
+        return (tuple((res.get("requests") or {}).items()), tuple((res.get("limits") or {}).items()))
+    return (tuple(one(c) for c in spec.get("containers") or ()),
+            tuple(one(c) for c in spec.get("initContainers") or ()),
+            tuple((spec.get("overhead") or {}).items()))
+
+
+@functools.lru_cache(maxsize=1024)
+def _compute_usage(key: tuple) -> tuple[tuple[str, Fraction], ...]:
+    # Pods of one template ask the same: Fraction arithmetic once per distinct ask, not per pod.
+    containers, inits, overhead = key
+    spec = {"containers": [{"resources": {"requests": dict(r), "limits": dict(lim)}} for r, lim in containers],
+            "initContainers": [{"resources": {"requests": dict(r), "limits": dict(lim)}} for r, lim in inits],
+            "overhead": dict(overhead)}
+    requests, limits = _requests_and_limits(spec)
+    out: Usage = {"pods": _ONE}
     for r in ("cpu", "memory", "ephemeral-storage"):
         if r in requests:
             out[r] = out[f"requests.{r}"] = requests[r]
@@ -191,6 +206,18 @@ def pod_usage(pod: Mapping[str, Any], now: float | None = None) -> Usage:
             out[r] = out[f"requests.{r}"] = v
         elif "/" in r and not r.startswith(("kubernetes.io/", "requests.")):
             out[f"requests.{r}"] = v  # an extended resource
+    return tuple(out.items())
+
+
+def pod_usage(pod: Mapping[str, Any], now: float | None = None) -> Usage:
+    out: Usage = {"count/pods": _ONE}
+    if not pod_counts(pod, now):
+        return out
+    key = _resources_key(pod.get("spec") or {})
+    try:
+        out.update(_compute_usage(key))
+    except TypeError:  # an unhashable value (never in a validated pod): computed uncached
+        out.update(_compute_usage.__wrapped__(key))
     return out
 
 

@@ -32,10 +32,13 @@ from minik8s.api import resources as rs
 
 from apiserver import errors
 from apiserver.admission.interface import CREATE, Attributes, Plugin, forbidden
+from apiserver.rest import CONFLICT_MSG, encode_stored, storage_key
+from apiserver.storage.interface import KeyNotFound, RevisionMismatch
 
 log = logging.getLogger(__name__)
 
 _RETRIES = 3
+_TIMEOUT = 10.0
 # Resources never charged (Kubernetes' default ignoredResources), and quotas themselves.
 _IGNORED = frozenset((rs.EVENTS, rs.RESOURCEQUOTAS))
 # A quota on cpu or memory makes every container state it (Kubernetes' validationSet).
@@ -78,53 +81,73 @@ def _rv(obj: dict[str, Any]) -> int:
         return 0
 
 
-def check_request(quotas: list[dict[str, Any]], attrs: Attributes) -> list[dict[str, Any]]:
-    """The quotas as they would be with ``attrs.obj`` charged (changed ones are new dicts), or
-    raise Forbidden. Kubernetes' CheckRequest for a create."""
+class QuotaState:
+    """One quota as a batch charges it: ``hard`` and ``used`` parsed once, charges added in
+    place, strings formatted once when the batch writes the quota."""
+
+    __slots__ = ("quota", "name", "hard_raw", "used_raw", "hard", "used", "touched")
+
+    def __init__(self, quota: dict[str, Any]) -> None:
+        self.quota = quota
+        self.name: str = quota["metadata"]["name"]
+        status = quota.get("status") or {}
+        self.hard_raw: dict[str, str] = status.get("hard") or {}
+        self.used_raw: dict[str, str] = status.get("used") or {}
+        self.hard = rq.parse_list(self.hard_raw)
+        self.used = rq.parse_list(self.used_raw)
+        self.touched: set[str] = set()
+
+    def used_str(self, name: str) -> str:
+        if name not in self.touched:
+            return self.used_raw.get(name, "0")
+        return rq.format_usage({name: self.used[name]}, self.hard_raw)[name]
+
+    def written(self) -> dict[str, Any]:
+        """The quota with its charged ``status.used``, in the form its limits were written in
+        (1Gi: binary), as the controller counts."""
+        status = self.quota.get("status") or {}
+        used = {**self.used_raw, **rq.format_usage(rq.mask(self.used, self.touched), self.hard_raw)}
+        return {**self.quota, "status": {**status, "used": used}}
+
+
+def check_request(states: list[QuotaState], attrs: Attributes) -> None:
+    """Charge ``attrs.obj`` to the quotas that cover it, or raise Forbidden and charge
+    nothing. Kubernetes' CheckRequest for a create."""
     rt = attrs.resource
     obj = attrs.obj
-    interesting: list[int] = []
-    for i, quota in enumerate(quotas):
-        if not rq.matches(quota, rt.plural, rt.group, obj):
+    interesting: list[QuotaState] = []
+    for st in states:
+        if not rq.matches(st.quota, rt.plural, rt.group, obj):
             continue
-        status = quota.get("status") or {}
-        hard = status.get("hard") or {}
-        restricted = rq.handled_resources(rt.plural, rt.group, hard)
+        restricted = rq.handled_resources(rt.plural, rt.group, st.hard_raw)
         why = _constraints(attrs, restricted)
         if why:
-            raise forbidden(attrs, f"failed quota: {quota['metadata']['name']}: {why}")
-        used = status.get("used") or {}
-        if any(r not in used for r in restricted):
-            raise forbidden(attrs, f"status unknown for quota: {quota['metadata']['name']}, "
-                                   f"resources: {','.join(sorted(restricted))}")
-        interesting.append(i)
+            raise forbidden(attrs, f"failed quota: {st.name}: {why}")
+        if any(r not in st.used for r in restricted):
+            raise forbidden(attrs, f"status unknown for quota: {st.name}, resources: {','.join(sorted(restricted))}")
+        interesting.append(st)
     if not interesting:
-        return quotas
-    cost = {k: v for k, v in rq.usage(rt.plural, rt.group, obj).items() if v != 0}
+        return
+    cost = rq.usage(rt.plural, rt.group, obj)
     negative = sorted(k for k, v in cost.items() if v < 0)
     if negative:
         raise forbidden(attrs, f"quota usage is negative for resource(s): {','.join(negative)}")
-    out = list(quotas)
-    for i in interesting:
-        quota = quotas[i]
-        status = quota.get("status") or {}
-        hard_raw = status.get("hard") or {}
-        used_raw = status.get("used") or {}
-        requested = rq.mask(cost, hard_raw)
+    charges = []
+    for st in interesting:
+        requested = {k: v for k, v in cost.items() if v and k in st.hard}
         if not requested:
             continue
-        hard, used = rq.parse_list(hard_raw), rq.parse_list(used_raw)
-        new_used = rq.add(used, requested)
-        over = rq.exceeded(rq.mask(new_used, requested), hard)
+        new_used = {k: st.used.get(k, 0) + v for k, v in requested.items()}
+        over = sorted(k for k, v in new_used.items() if v > st.hard[k])
         if over:
-            raise forbidden(attrs, f"exceeded quota: {quota['metadata']['name']}, "
-                                   f"requested: {rq.pretty_print(rq.mask(requested, over), hard_raw)}, "
-                                   f"used: {','.join(f'{k}={used_raw[k]}' for k in over)}, "
-                                   f"limited: {','.join(f'{k}={hard_raw[k]}' for k in over)}")
-        # In the form the limit was written in (1Gi: binary), as the controller counts.
-        out[i] = {**quota, "status": {**status, "used": {**used_raw, **rq.format_usage(
-            rq.mask(new_used, requested), hard_raw)}}}
-    return out
+            raise forbidden(attrs, f"exceeded quota: {st.name}, "
+                                   f"requested: {rq.pretty_print(rq.mask(requested, over), st.hard_raw)}, "
+                                   f"used: {','.join(f'{k}={st.used_str(k)}' for k in over)}, "
+                                   f"limited: {','.join(f'{k}={st.hard_raw[k]}' for k in over)}")
+        charges.append((st, new_used))
+    for st, new_used in charges:  # only once every quota has room: nothing half-charged
+        st.used.update(new_used)
+        st.touched.update(new_used)
 
 
 @dataclasses.dataclass(slots=True)
@@ -133,6 +156,13 @@ class _Waiter:
     done: asyncio.Future[None]
     error: errors.StatusError | None = None
     decided: bool = False
+
+
+def _time_out(waiter: _Waiter) -> None:
+    if not waiter.done.done():
+        waiter.error = errors.InternalError("resource quota evaluation timed out")
+        waiter.decided = True  # whatever the worker decides later, this create is refused
+        waiter.done.set_result(None)
 
 
 class ResourceQuotaAdmission(Plugin):
@@ -180,17 +210,19 @@ class ResourceQuotaAdmission(Plugin):
         if not any(rq.matches(q, rt.plural, rt.group, attrs.obj) for q in quotas):
             return
         if attrs.dry_run:
-            check_request(quotas, attrs)  # refuse as the real create would, charge nothing
+            check_request([QuotaState(q) for q in quotas], attrs)  # refuse as a create would, charge nothing
             return
         waiter = _Waiter(attrs, asyncio.get_running_loop().create_future())
         ns = attrs.namespace
         self._pending.setdefault(ns, []).append(waiter)
         if ns not in self._workers:
             self._workers[ns] = asyncio.create_task(self._work(ns))
+        # Kubernetes gives up after 10 s; a timer is cheaper than wait_for's task per create.
+        timer = asyncio.get_running_loop().call_later(_TIMEOUT, _time_out, waiter)
         try:
-            await asyncio.wait_for(asyncio.shield(waiter.done), 10)
-        except TimeoutError:
-            raise errors.InternalError("resource quota evaluation timed out") from None
+            await waiter.done
+        finally:
+            timer.cancel()
         if waiter.error is not None:
             raise waiter.error
 
@@ -225,29 +257,25 @@ class ResourceQuotaAdmission(Plugin):
         await self.cache.wait_current()
         quotas = self.quotas(ns)
         for attempt in range(_RETRIES + 1):
-            original = quotas
+            states = [QuotaState(q) for q in quotas]
             undecided = [w for w in batch if w.error is None and not w.decided]
             if not undecided:
                 return
             for w in undecided:
                 try:
-                    quotas = check_request(quotas, w.attrs)
+                    check_request(states, w.attrs)
                 except errors.StatusError as e:
                     w.error = e
             failed: list[str] = []
             last: errors.StatusError | None = None
-            for before, after in zip(original, quotas):
-                if after is before:
+            for st in states:
+                if not st.touched:
                     continue
-                name = after["metadata"]["name"]
                 try:
-                    res = await self.rest.update(entry, ns, name, after, subresource="status",
-                                                 field_manager="resourcequota-admission")
+                    self._written[storage_key(entry, ns, st.name)] = await self._write(entry, ns, st)
                 except (errors.Conflict, errors.NotFound) as e:
-                    failed.append(name)
+                    failed.append(st.name)
                     last = e
-                    continue
-                self._written[f"/registry/resourcequotas/{ns}/{name}"] = res.body
             if not failed:
                 for w in undecided:
                     w.decided = True
@@ -274,6 +302,25 @@ class ResourceQuotaAdmission(Plugin):
                 for w in undecided:
                     w.decided = True
                 return
+
+    async def _write(self, entry: Any, ns: str, st: QuotaState) -> dict[str, Any]:
+        """Store the charged quota if it is still the version read (compare-and-swap on its
+        resourceVersion). Straight to the store: the object is the stored one with only
+        ``status.used`` raised by amounts already checked, so the /status path's decoding,
+        validation and managedFields bookkeeping (most of a write's cost, paid per batch)
+        would change nothing; the watch sees the write as any other."""
+        new = st.written()
+        md = new["metadata"]
+        key = storage_key(entry, ns, st.name)
+        data = encode_stored({**new, "metadata": {k: v for k, v in md.items() if k != "resourceVersion"}})
+        try:
+            kv = await self.rest.storage.update(key, data, expected_revision=int(md["resourceVersion"]))
+        except RevisionMismatch:
+            raise errors.Conflict.of(rs.RESOURCEQUOTAS, st.name, CONFLICT_MSG) from None
+        except KeyNotFound:
+            raise errors.NotFound.of(rs.RESOURCEQUOTAS, st.name) from None
+        md = new["metadata"] = {**md, "resourceVersion": str(kv.mod_revision)}
+        return new
 
     async def _get(self, entry: Any, ns: str, name: str) -> dict[str, Any] | None:
         try:
