@@ -170,3 +170,24 @@ def test_bad_quota_refused_with_field_paths(api_http: Any) -> None:
     assert r.status_code == 422, r.text
     assert "quantities must match the regular expression" in json.dumps(r.json())
     assert api_http.get(f"/api/v1/namespaces/{ns}/resourcequotas/bad").status_code == 404
+
+
+async def test_claims_and_storage_requests(client: Any, ns: str, controller: Any) -> None:
+    from minik8s.api.resources import PERSISTENTVOLUMECLAIMS
+    await _quota(client, ns, "storage", {"persistentvolumeclaims": "2", "requests.storage": "1Gi"})
+
+    def pvc(name: str, size: str) -> dict:
+        return {"apiVersion": "v1", "kind": "PersistentVolumeClaim", "metadata": {"name": name},
+                "spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": size}}}}
+
+    await client.create(PERSISTENTVOLUMECLAIMS, pvc("a", "768Mi"), namespace=ns)
+    with pytest.raises(errors.Forbidden) as e:
+        await client.create(PERSISTENTVOLUMECLAIMS, pvc("b", "512Mi"), namespace=ns)
+    assert ('persistentvolumeclaims "b" is forbidden: exceeded quota: storage, requested: requests.storage=512Mi, '
+            'used: requests.storage=768Mi, limited: requests.storage=1Gi') in str(e.value)
+    await client.create(PERSISTENTVOLUMECLAIMS, pvc("c", "256Mi"), namespace=ns)
+    q = await client.get(RESOURCEQUOTAS, "storage", namespace=ns)
+    assert q["status"]["used"] == {"persistentvolumeclaims": "2", "requests.storage": "1Gi"}
+    with pytest.raises(errors.Forbidden) as e:
+        await client.create(PERSISTENTVOLUMECLAIMS, pvc("d", "1Mi"), namespace=ns)
+    assert "persistentvolumeclaims=1" in str(e.value)
