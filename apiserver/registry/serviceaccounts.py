@@ -10,7 +10,8 @@ account), Secret or Node of the right uid; the audiences default to the apiserve
 pod-bound token also names the pod's node. A token asked for with the kubelet's default
 lifetime (3607 s) for a pod is issued for a year with a ``warnafter`` at the requested end
 (Kubernetes' ``--service-account-extend-token-expiration``), while its status still reports
-the requested expiry, so the kubelet keeps rotating it.
+the requested expiry, so the kubelet keeps rotating it. A node (``system:node:<name>``) may
+ask only for tokens bound, by uid, to a pod on itself (NodeRestriction).
 """
 
 from __future__ import annotations
@@ -26,6 +27,8 @@ from minik8s.api import serviceaccounts as sa_api
 from minik8s.api import tokens as tokens_api
 
 from apiserver import errors
+from apiserver.auth import node as node_auth
+from apiserver.auth import request_user
 from apiserver import validation as v
 from apiserver.auth.serviceaccount_tokens import EXPIRATION_EXTENSION_SECONDS, Bound, TokenIssuer
 from apiserver.registry.strategy import Strategy
@@ -129,6 +132,7 @@ async def create_token(server: "ApiServer", info: "RequestInfo", body: Any) -> d
                                   f"The object might have been deleted and then recreated",
                                   details={"name": ref.get("name"), "kind": kind})
         bound = Bound(kind, target["metadata"]["name"], uid)
+    _node_restriction(ref, bound, target if ref is not None else None)
     if not spec.get("audiences"):
         spec["audiences"] = list(settings.audiences)
     exp = spec["expirationSeconds"]
@@ -144,6 +148,23 @@ async def create_token(server: "ApiServer", info: "RequestInfo", body: Any) -> d
     md.update({"name": name, "namespace": ns, "creationTimestamp": _rfc3339(now)})
     req["status"] = {"token": token, "expirationTimestamp": _rfc3339(now + exp)}
     return req
+
+
+def _node_restriction(ref: dict[str, Any] | None, bound: Bound | None, target: dict[str, Any] | None) -> None:
+    """NodeRestriction for tokens: a node may ask only for tokens bound to a pod of its own,
+    named with its uid (Kubernetes' noderestriction ``admitServiceAccount``)."""
+    user = request_user.get()
+    node = node_auth.node_name(user) if user is not None else None
+    if node is None:
+        return
+    def forbid(why: str) -> errors.Forbidden:
+        return errors.Forbidden(f"serviceaccounts \"token\" is forbidden: {why}", details={"kind": "serviceaccounts"})
+    if bound is None or bound.kind != "Pod" or target is None:
+        raise forbid("node requested token not bound to a pod")
+    if not (ref or {}).get("uid"):
+        raise forbid("node requested token with a pod binding without a uid")
+    if ((target.get("spec") or {}).get("nodeName") or "") != node:
+        raise forbid("node requested token bound to a pod scheduled on a different node")
 
 
 async def _get(server: "ApiServer", rt: rs.ResourceType, namespace: str, name: str) -> dict[str, Any]:
