@@ -34,6 +34,7 @@ PACKAGES: dict[str, str] = {
     "minik8s.api.core": "io.k8s.api.core.v1",
     "minik8s.api.apps": "io.k8s.api.apps.v1",
     "minik8s.api.daemonsets": "io.k8s.api.apps.v1",
+    "minik8s.api.statefulsets": "io.k8s.api.apps.v1",
     "minik8s.api.replicationcontrollers": "io.k8s.api.core.v1",
     "minik8s.api.policy": "io.k8s.api.policy.v1",
     "minik8s.api.coordination": "io.k8s.api.coordination.v1",

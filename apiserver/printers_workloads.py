@@ -247,3 +247,24 @@ PODDISRUPTIONBUDGET = Printer(
     ),
     _pdb_row,
 )
+
+
+# ---------------------------------------------------------------------------------------------
+# StatefulSet
+
+
+def _statefulset_row(sts: dict[str, Any], now: float) -> list[Any]:
+    spec, status = _spec(sts), _status(sts)
+    names, images = _containers(spec.get("template"))
+    return [_md(sts).get("name", ""), f"{int(status.get('readyReplicas') or 0)}/{int(spec.get('replicas', 1))}",
+            p.since(_md(sts).get("creationTimestamp"), now), names, images]
+
+
+STATEFULSET = Printer(
+    (
+        _NAME,
+        Column("Ready", description="Number of the pod with ready state"),
+        _AGE, _CONTAINERS, _IMAGES,
+    ),
+    _statefulset_row,
+)

@@ -26,6 +26,7 @@ from collections.abc import Callable
 
 from controllers import controller_utils as cu
 from controllers import daemonset_utils as du
+from controllers import history
 from controllers import replicaset_utils as rsutil
 from controllers.base import Controller, tombstone_safe
 from controllers.expectations import UIDTrackingControllerExpectations
@@ -218,61 +219,11 @@ class DaemonSetController(Controller):
         md = cu.meta(ds)
         revisions = [r for r in self.cr_informer.store.by_index(cu.CONTROLLER_UID_INDEX, md.get("uid") or "")
                      if cu.meta(r).get("namespace") == md.get("namespace")]
-        data = du.revision_data(ds)
-        current = [r for r in revisions if r.get("data") == data]
-        newest = max((r.get("revision") or 0 for r in revisions), default=0)
-        if current:
-            cur = max(current, key=lambda r: r.get("revision") or 0)
-            for dup in current:
-                if dup is not cur:
-                    await self._delete_revision(dup)
-            if (cur.get("revision") or 0) < newest:
-                cur = await self.client.patch(CONTROLLERREVISIONS, cu.meta(cur)["name"], {"revision": newest + 1},
-                                              namespace=md.get("namespace"), patch_type="merge")
-        else:
-            cur = await self._create_revision(ds, data, newest + 1)
-        hash_ = (cu.meta(cur).get("labels") or {}).get(du.HASH_LABEL) or ""
-        others = [r for r in revisions if cu.meta(r).get("uid") != cu.meta(cur).get("uid") and r not in current]
-        return hash_, others
-
-    async def _create_revision(self, ds: dict, data: dict, revision: int) -> dict:
-        md = cu.meta(ds)
-        collisions = (ds.get("status") or {}).get("collisionCount") or 0
-        tpl = (ds.get("spec") or {}).get("template") or {}
-        hash_ = du.compute_hash(tpl, collisions)
-        cr = {"apiVersion": "apps/v1", "kind": "ControllerRevision",
-              "metadata": {"name": f"{md['name']}-{hash_}", "namespace": md.get("namespace"),
-                           "labels": {**((tpl.get("metadata") or {}).get("labels") or {}), du.HASH_LABEL: hash_},
-                           "ownerReferences": [cu.new_controller_ref(ds)]},
-              "data": data, "revision": revision}
-        if md.get("annotations"):
-            cr["metadata"]["annotations"] = dict(md["annotations"])
-        try:
-            return await self.client.create(CONTROLLERREVISIONS, cr, namespace=md.get("namespace"))
-        except errors.AlreadyExists:
-            existing = await self.client.get(CONTROLLERREVISIONS, cr["metadata"]["name"], namespace=md.get("namespace"))
-            ref = cu.controller_ref(existing)
-            if existing.get("data") == data and ref is not None and ref.get("uid") == md.get("uid"):
-                return existing
-            # A different template under the same name: count the collision and try another name.
-            await self.client.update_status(DAEMONSETS, {**ds, "status": {**(ds.get("status") or {}),
-                                                                          "collisionCount": collisions + 1}})
-            raise errors.Conflict(f"hash collision on controllerrevision {cr['metadata']['name']}") from None
-
-    async def _delete_revision(self, cr: dict) -> None:
-        md = cu.meta(cr)
-        try:
-            await self.client.delete(CONTROLLERREVISIONS, md["name"], namespace=md.get("namespace"))
-        except errors.NotFound:
-            pass
+        cur, others = await history.ensure_revision(self.client, DAEMONSETS, ds, revisions)
+        return history.revision_hash(cur), others
 
     async def _cleanup_history(self, ds: dict, old: list[dict], pods: list[dict]) -> None:
-        limit = (ds.get("spec") or {}).get("revisionHistoryLimit", 10)
-        live = {(cu.meta(p).get("labels") or {}).get(du.HASH_LABEL) for p in pods}
-        unused = sorted((r for r in old if (cu.meta(r).get("labels") or {}).get(du.HASH_LABEL) not in live),
-                        key=lambda r: r.get("revision") or 0)
-        for r in unused[:max(0, len(unused) - limit)]:
-            await self._delete_revision(r)
+        await history.trim(self.client, ds, old, pods)
 
     # -- pods --------------------------------------------------------------------------------------
 

@@ -265,6 +265,12 @@ def _new_disruption(ctx: ControllerContext) -> Controller:
     return DisruptionController(ctx.client, ctx.informers)
 
 
+def _new_statefulset(ctx: ControllerContext) -> Controller:
+    from controllers.statefulset import StatefulSetController
+
+    return StatefulSetController(ctx.client, ctx.informers, recorder=ctx.recorder("statefulset-controller"))
+
+
 def _new_job(ctx: ControllerContext) -> Controller:
     from controllers.job import JobController
 
@@ -295,6 +301,8 @@ CONTROLLERS: dict[str, Registration] = {
     "deployment": Registration(_new_deployment, "concurrent-deployment-syncs", 5,
                                aliases=("deployment-controller",)),
     # Workloads (issue 9).
+    "statefulset": Registration(_new_statefulset, "concurrent-statefulset-syncs", 5,
+                                aliases=("statefulset-controller",)),
     "replicationcontroller": Registration(_new_replicationcontroller, "concurrent-rc-syncs", 5,
                                           aliases=("replicationcontroller-controller",)),
     "disruption": Registration(_new_disruption, "concurrent-disruption-syncs", 5, aliases=("disruption-controller",)),

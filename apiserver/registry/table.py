@@ -19,7 +19,7 @@ from apiserver import discovery, printers, printers_storage, printers_workloads
 from apiserver import policy_printers, printers_auth
 from apiserver.registry import certificates, batch, daemonsets, namespaces, nodes, pods, policy, rbac, serviceaccounts
 from apiserver.registry import services, simple, volumes, workloads
-from apiserver.registry import poddisruptionbudgets, replicationcontrollers
+from apiserver.registry import poddisruptionbudgets, replicationcontrollers, statefulsets
 from apiserver.registry.strategy import StatusStrategy, Strategy
 
 # Every verb a plain resource supports (discovery lists them).
@@ -85,6 +85,8 @@ TABLE: tuple[Entry, ...] = (
           (STATUS, Subresource("scale", "Scale", ("get", "patch", "update"), "autoscaling"))),
     Entry(rs.DAEMONSETS, daemonsets.DaemonSetStrategy(), printers_workloads.DAEMONSET, (STATUS,)),
     Entry(rs.CONTROLLERREVISIONS, daemonsets.ControllerRevisionStrategy(), printers_workloads.CONTROLLERREVISION),
+    Entry(rs.STATEFULSETS, statefulsets.StatefulSetStrategy(), printers_workloads.STATEFULSET,
+          (STATUS, Subresource("scale", "Scale", ("get", "patch", "update"), "autoscaling"))),
     Entry(rs.REPLICATIONCONTROLLERS, replicationcontrollers.ReplicationControllerStrategy(),
           printers_workloads.REPLICATIONCONTROLLER,
           (STATUS, Subresource("scale", "Scale", ("get", "patch", "update"), "autoscaling"))),

@@ -70,6 +70,7 @@ DEPLOYMENTS = ResourceType("apps", "v1", "Deployment", "deployments", True, ("de
 REPLICASETS = ResourceType("apps", "v1", "ReplicaSet", "replicasets", True, ("rs",), _ALL)
 DAEMONSETS = ResourceType("apps", "v1", "DaemonSet", "daemonsets", True, ("ds",), _ALL)
 CONTROLLERREVISIONS = ResourceType("apps", "v1", "ControllerRevision", "controllerrevisions", True)
+STATEFULSETS = ResourceType("apps", "v1", "StatefulSet", "statefulsets", True, ("sts",), _ALL)
 REPLICATIONCONTROLLERS = ResourceType("", "v1", "ReplicationController", "replicationcontrollers", True, ("rc",), _ALL)
 PODDISRUPTIONBUDGETS = ResourceType("policy", "v1", "PodDisruptionBudget", "poddisruptionbudgets", True, ("pdb",))
 LEASES = ResourceType("coordination.k8s.io", "v1", "Lease", "leases", True)
@@ -101,7 +102,7 @@ PRIORITYCLASSES = ResourceType("scheduling.k8s.io", "v1", "PriorityClass", "prio
 
 ALL: tuple[ResourceType, ...] = (
     NAMESPACES, PODS, NODES, SERVICES, ENDPOINTS, CONFIGMAPS, SECRETS, EVENTS,
-    DEPLOYMENTS, REPLICASETS, DAEMONSETS, CONTROLLERREVISIONS, REPLICATIONCONTROLLERS, PODDISRUPTIONBUDGETS,
+    DEPLOYMENTS, REPLICASETS, DAEMONSETS, CONTROLLERREVISIONS, STATEFULSETS, REPLICATIONCONTROLLERS, PODDISRUPTIONBUDGETS,
     LEASES, ENDPOINTSLICES,
     PERSISTENTVOLUMES, PERSISTENTVOLUMECLAIMS, STORAGECLASSES, SERVICEACCOUNTS, CERTIFICATESIGNINGREQUESTS,
     ROLES, CLUSTERROLES, ROLEBINDINGS, CLUSTERROLEBINDINGS,

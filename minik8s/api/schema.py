@@ -21,7 +21,7 @@ from pydantic import BaseModel
 
 from minik8s.api import apps, authentication, certificates, authorization, autoscaling, batch, coordination, core, discovery, rbac
 from minik8s.api import daemonsets, quota, scheduling, serviceaccounts, storage, tokens, volumes
-from minik8s.api import policy, replicationcontrollers
+from minik8s.api import policy, replicationcontrollers, statefulsets
 
 __all__ = ["MODELS", "unknown_fields", "model_for"]
 
@@ -39,7 +39,7 @@ _KINDS: dict[str, tuple[type[BaseModel], ...]] = {
     ),
     "apps": (apps.Deployment, apps.DeploymentList, apps.ReplicaSet, apps.ReplicaSetList,
              daemonsets.DaemonSet, daemonsets.DaemonSetList, daemonsets.ControllerRevision,
-             daemonsets.ControllerRevisionList),
+             daemonsets.ControllerRevisionList, statefulsets.StatefulSet, statefulsets.StatefulSetList),
     "policy": (policy.PodDisruptionBudget, policy.PodDisruptionBudgetList),
     "coordination.k8s.io": (coordination.Lease, coordination.LeaseList),
     "autoscaling": (autoscaling.Scale,),

@@ -1,9 +1,11 @@
-"""Jobs and DaemonSets end to end on real Docker with the real kubectl: apiserver + scheduler +
+"""Jobs, DaemonSets, PodDisruptionBudgets and StatefulSets end to end on real Docker with the real kubectl: apiserver + scheduler +
 controller-manager + two kubelets (two nodes). A Job of 5 completions at parallelism 2
 completes with 5 succeeded pods (``kubectl wait --for=condition=complete``, ``kubectl logs
 job/X``); a Job whose container always fails backs off and fails at its ``backoffLimit``; a
 DaemonSet runs a pod on each node, and on a node that joins later; ``kubectl drain`` waits on a
-PodDisruptionBudget (evictions answered 429) and drains once the budget allows it.
+PodDisruptionBudget (evictions answered 429) and drains once the budget allows it; a StatefulSet
+starts its pods in order, each with a local-path volume, and a deleted pod comes back with the
+same name and the data its volume held.
 
 The cluster is this module's own (its own apiserver). Every container exits by itself, so the
 tests stay short.
@@ -211,3 +213,48 @@ spec:
     finally:
         k("uncordon", victim, ok=False)
         k("delete", "deployment", "web", "--wait=false", ok=False)
+
+
+def test_statefulset_starts_in_order_and_a_deleted_pod_keeps_name_and_data(cluster, k):
+    k("apply", "-f", "-", input="""apiVersion: apps/v1
+kind: StatefulSet
+metadata: {name: db}
+spec:
+  replicas: 2
+  serviceName: db
+  selector: {matchLabels: {app: db}}
+  template:
+    metadata: {labels: {app: db}}
+    spec:
+      terminationGracePeriodSeconds: 1
+      containers:
+      - name: db
+        image: minik8s/busybox:latest
+        imagePullPolicy: IfNotPresent
+        command: [sh, -c, "cat /data/log 2>/dev/null; echo start-$HOSTNAME-$(date +%s%N) >> /data/log; sleep 3600"]
+        volumeMounts: [{name: data, mountPath: /data}]
+  volumeClaimTemplates:
+  - metadata: {name: data}
+    spec:
+      accessModes: [ReadWriteOnce]
+      resources: {requests: {storage: 1Mi}}
+""")
+    out = k("rollout", "status", "statefulset/db", "--timeout=150s")
+    assert "partitioned roll out complete: 2 new pods have been updated" in out, out
+    pods = {p["metadata"]["name"]: p for p in json.loads(k("get", "pods", "-l", "app=db", "-o", "json"))["items"]}
+    assert sorted(pods) == ["db-0", "db-1"]
+    ready0 = [c for c in pods["db-0"]["status"]["conditions"] if c["type"] == "Ready"][0]["lastTransitionTime"]
+    assert pods["db-1"]["metadata"]["creationTimestamp"] >= ready0, "db-1 is created once db-0 is ready"
+    claims = json.loads(k("get", "pvc", "-o", "json"))["items"]
+    assert sorted(c["metadata"]["name"] for c in claims) == ["data-db-0", "data-db-1"]
+    assert all(c["status"]["phase"] == "Bound" for c in claims)
+    first = k("logs", "db-0").strip()
+    assert first == "", "a fresh volume is empty"
+
+    old_uid = pods["db-0"]["metadata"]["uid"]
+    k("delete", "pod", "db-0", "--wait=true", "--timeout=60s")
+    out = k("rollout", "status", "statefulset/db", "--timeout=150s")
+    again = json.loads(k("get", "pod", "db-0", "-o", "json"))
+    assert again["metadata"]["uid"] != old_uid and again["spec"]["nodeName"] == pods["db-0"]["spec"]["nodeName"]
+    logged = k("logs", "db-0").split()
+    assert len(logged) == 1 and logged[0].startswith("start-db-0-"), logged  # the first run's line, kept
