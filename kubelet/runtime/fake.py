@@ -17,7 +17,10 @@ from, as a node whose engine lost the container would answer.
 
 Test knobs (keyword-only): ``images`` limits which images "exist" locally (default: every
 image exists, nothing ever needs pulling), ``pullable`` which of the others a pull fetches;
-:meth:`exit` makes a running container exit with a code, as a crashed process would.
+:meth:`exit` makes a running container exit with a code, as a crashed process would. A
+container whose environment sets :data:`EXIT_ENV` (``MINIK8S_HOLLOW_EXIT=<code>``) is a process
+that runs to completion: it exits with that code as soon as it has started (batch pods —
+Jobs — on hollow nodes).
 """
 
 from __future__ import annotations
@@ -32,13 +35,23 @@ from dataclasses import dataclass, field, replace
 from kubelet.runtime import interface as ri
 from kubelet.runtime.interface import ContainerId, SandboxId
 
-__all__ = ["FakeRuntime", "PROBE_ANNOTATION_PREFIX", "probe_annotation"]
+__all__ = ["FakeRuntime", "EXIT_ENV", "PROBE_ANNOTATION_PREFIX", "probe_annotation"]
 
 # ``probe.hollow.minik8s.io/<container>.<kind>: Failure`` makes that probe of a hollow pod fail.
 PROBE_ANNOTATION_PREFIX = "probe.hollow.minik8s.io/"
 _FAILURE = "failure"
+# A hollow container with this variable in its environment exits with its value once started.
+EXIT_ENV = "MINIK8S_HOLLOW_EXIT"
 # Docker's code for a process ended by SIGTERM (128 + 15): what a stopped container shows.
 _STOPPED_EXIT_CODE = 143
+
+
+def _exit_code(env: Mapping[str, str]) -> int | None:
+    raw = env.get(EXIT_ENV)
+    try:
+        return None if raw is None else int(raw)
+    except ValueError:
+        return None
 
 
 def _now() -> datetime.datetime:
@@ -55,6 +68,7 @@ class _Sandbox:
 class _Container:
     status: ri.ContainerStatus
     engine_name: str  # k8s_<container>_<pod>_<ns>_<uid>_<n>, unique as Docker's names are
+    exit_code: int | None = None  # runs to completion with this code (EXIT_ENV)
 
 
 @dataclass
@@ -190,12 +204,14 @@ class FakeRuntime(ri.ContainerRuntime):
             namespace=s.namespace, node_name=s.node_name, name=config.name,
             restart_count=config.restart_count, state=ri.ContainerState.CREATED,
             image=config.image, image_id=_image_id(config.image), created_at=_now(), labels=labels),
-            engine_name=name)
+            engine_name=name, exit_code=_exit_code(config.env))
         return container_id
 
     async def start_container(self, container_id: ContainerId) -> None:
         container = self._container(container_id)
         container.status = replace(container.status, state=ri.ContainerState.RUNNING, started_at=_now())
+        if container.exit_code is not None:
+            self._exit(container_id, container.exit_code)
 
     async def stop_container(self, container_id: ContainerId, *, timeout: float) -> None:
         self._container(container_id)

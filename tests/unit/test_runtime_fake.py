@@ -203,3 +203,17 @@ async def test_pod_network_is_made_and_moved_only_when_empty():
     assert await rt.ensure_pod_network(moved) is True
     await rt.remove_pod_network("minik8s-n")
     assert rt.pod_networks == {}
+
+
+async def test_a_container_with_the_exit_variable_runs_to_completion() -> None:
+    from kubelet.runtime.fake import EXIT_ENV
+
+    rt = await networked(FakeRuntime())
+    sandbox_id = await rt.run_pod_sandbox(pod())
+    done = await rt.create_container(sandbox_id, ri.ContainerConfig(name="job", image="i", env={EXIT_ENV: "3"}))
+    forever = await rt.create_container(sandbox_id, ri.ContainerConfig(name="svc", image="i"))
+    await rt.start_container(done)
+    await rt.start_container(forever)
+    status = await rt.container_status(done)
+    assert status.state is ri.ContainerState.EXITED and status.exit_code == 3
+    assert (await rt.container_status(forever)).state is ri.ContainerState.RUNNING
