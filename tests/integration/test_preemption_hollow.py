@@ -14,7 +14,8 @@ import pytest
 from minik8s import errors, quantity
 from minik8s.api.resources import EVENTS, NODES, PODS, PRIORITYCLASSES
 
-from tests.integration.controller_harness import eventually
+from controllers.nodeipam import NodeIpamController
+from tests.integration.controller_harness import eventually, running
 from tests.integration.test_scheduler_process import SchedulerProcess
 from tests.kubelet_harness import KubeletProc
 
@@ -45,7 +46,15 @@ async def _get(client: Any, name: str) -> dict | None:
         return None
 
 
-async def test_high_priority_pod_preempts_low_one_on_a_full_node(server: Any, client: Any, tmp_path: Any) -> None:
+@pytest.fixture
+async def node_ipam(client: Any) -> AsyncIterator[None]:
+    """Hollow nodes take their pods' addresses from the podCIDR node IPAM gives them."""
+    async with running(client, lambda f: NodeIpamController(client, f)):
+        yield
+
+
+async def test_high_priority_pod_preempts_low_one_on_a_full_node(server: Any, client: Any, tmp_path: Any,
+                                                                 node_ipam: None) -> None:
     node = f"hollow-{uuid.uuid4().hex[:6]}"
     kubelet = KubeletProc(apiserver=server.url, node=node, root=tmp_path / "root", log_path=tmp_path / "kubelet.log",
                           extra_args=["--runtime", "fake"])
