@@ -302,6 +302,70 @@ def _controller_roles() -> list[dict[str, Any]]:
             rule(["list", "watch", "patch", "create", "delete"], "", "pods"),
             events_rule(),
         ]),
+        cluster_role(c + "persistent-volume-binder", [
+            rule(["create", "delete", "get", "list", "update", "watch"], "", "persistentvolumes"),
+            rule("update", "", ["persistentvolumes/status", "persistentvolumeclaims/status"]),
+            rule(["get", "list", "update", "patch", "watch"], "", "persistentvolumeclaims"),
+            rule(READ, "", ["pods", "nodes"]),
+            rule(READ, "storage.k8s.io", "storageclasses"),
+            events_rule(),
+        ]),
+        cluster_role(c + "pvc-protection-controller", [
+            rule(["get", "list", "watch", "update"], "", "persistentvolumeclaims"),
+            rule(READ, "", "pods"),
+            events_rule(),
+        ]),
+        cluster_role(c + "pv-protection-controller", [
+            rule(["get", "list", "watch", "update"], "", "persistentvolumes"),
+            events_rule(),
+        ]),
+        cluster_role(c + "daemon-set-controller", [
+            rule(READ, ["extensions", "apps"], "daemonsets"),
+            rule("update", ["extensions", "apps"], ["daemonsets/status", "daemonsets/finalizers"]),
+            rule(["list", "watch"], "", "nodes"),
+            rule(["list", "watch", "create", "delete", "patch"], "", "pods"),
+            rule("create", "", "pods/binding"),
+            rule(["create", "delete", "update", "get", "list", "watch", "patch"], "apps", "controllerrevisions"),
+            events_rule(),
+        ]),
+        cluster_role(c + "statefulset-controller", [
+            rule(["list", "watch"], "", "pods"),
+            rule(READ, "apps", "statefulsets"),
+            rule("update", "apps", ["statefulsets/status", "statefulsets/finalizers"]),
+            rule(["get", "create", "delete", "update", "patch"], "", "pods"),
+            rule(["get", "create", "delete", "update", "patch", "list", "watch"], "apps", "controllerrevisions"),
+            rule(["get", "create"], "", "persistentvolumeclaims"),
+            events_rule(),
+        ]),
+        cluster_role(c + "job-controller", [
+            rule(["get", "list", "watch", "update", "patch"], "batch", "jobs"),
+            rule("update", "batch", ["jobs/status", "jobs/finalizers"]),
+            rule(["list", "watch", "create", "delete", "patch"], "", "pods"),
+            events_rule(),
+        ]),
+        cluster_role(c + "cronjob-controller", [
+            rule(["get", "list", "watch", "update", "patch"], "batch", "cronjobs"),
+            rule(["get", "list", "watch", "create", "update", "delete", "patch"], "batch", "jobs"),
+            rule("update", "batch", ["cronjobs/status", "cronjobs/finalizers"]),
+            rule(["list", "delete"], "", "pods"),
+            events_rule(),
+        ]),
+        cluster_role(c + "ttl-after-finished-controller", [rule(["delete", "get", "list", "watch"], "batch", "jobs"),
+                                                           events_rule()]),
+        cluster_role(c + "serviceaccount-controller", [rule("create", "", "serviceaccounts"), events_rule()]),
+        cluster_role(c + "root-ca-cert-publisher", [rule(["create", "update"], "", "configmaps"), events_rule()]),
+        cluster_role(c + "certificate-controller", [
+            rule(["delete", "get", "list", "watch"], "certificates.k8s.io", "certificatesigningrequests"),
+            rule("update", "certificates.k8s.io", ["certificatesigningrequests/approval",
+                                                   "certificatesigningrequests/status"]),
+            rule("approve", "certificates.k8s.io", "signers",
+                 names=["kubernetes.io/kube-apiserver-client-kubelet", "kubernetes.io/legacy-unknown"]),
+            rule("sign", "certificates.k8s.io", "signers",
+                 names=["kubernetes.io/kube-apiserver-client", "kubernetes.io/kube-apiserver-client-kubelet",
+                        "kubernetes.io/kubelet-serving", "kubernetes.io/legacy-unknown"]),
+            rule("create", "authorization.k8s.io", "subjectaccessreviews"),
+            events_rule(),
+        ]),
         cluster_role(c + "service-controller", [
             rule(READ, "", "services"),
             rule(["patch", "update"], "", "services/status"),
@@ -313,11 +377,25 @@ def _controller_roles() -> list[dict[str, Any]]:
 
 CONTROLLERS = ("clusterrole-aggregation-controller", "deployment-controller", "endpoint-controller",
                "endpointslice-controller", "generic-garbage-collector", "namespace-controller", "node-controller",
-               "replicaset-controller", "service-controller")
+               "replicaset-controller", "service-controller", "persistent-volume-binder",
+               "pvc-protection-controller", "pv-protection-controller", "serviceaccount-controller",
+               "root-ca-cert-publisher", "certificate-controller", "job-controller", "cronjob-controller",
+               "ttl-after-finished-controller", "daemon-set-controller", "statefulset-controller")
+
+
+def _local_path_provisioner() -> dict[str, Any]:
+    """k3s' ``local-path-provisioner-role``: minik8s runs the provisioner in the controller-manager."""
+    return cluster_role("local-path-provisioner-role", [
+        rule(READ, "", ["nodes", "persistentvolumeclaims", "configmaps", "pods"]),
+        rule(["update", "patch"], "", "persistentvolumeclaims"),
+        rule(["get", "list", "watch", "create", "patch", "update", "delete"], "", "persistentvolumes"),
+        rule(["create", "patch"], "", "events"),
+        rule(["get", "list", "watch", "create"], "storage.k8s.io", "storageclasses"),
+    ])
 
 
 def cluster_roles() -> list[dict[str, Any]]:
-    return _cluster_roles() + _controller_roles()
+    return _cluster_roles() + _controller_roles() + [_local_path_provisioner()]
 
 
 def cluster_role_bindings() -> list[dict[str, Any]]:
@@ -347,4 +425,7 @@ def cluster_role_bindings() -> list[dict[str, Any]]:
     for name in CONTROLLERS:
         out.append(cluster_binding("system:controller:" + name, subject("ServiceAccount", name, "kube-system"),
                                    subject("User", KUBE_CONTROLLER_MANAGER)))
+    out.append(cluster_binding("local-path-provisioner-bind",
+                               subject("ServiceAccount", "local-path-provisioner-service-account", "kube-system"),
+                               subject("User", KUBE_CONTROLLER_MANAGER), role="local-path-provisioner-role"))
     return out

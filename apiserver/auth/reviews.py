@@ -174,9 +174,6 @@ class Reviews:
             raise errors.BadRequest("no namespace on request")
         user = request_user(request)
         rules, errs = self.index.rules_for(user, ns)
-        if u.MASTERS in user.groups:
-            rules = [Rule.of({"verbs": ["*"], "apiGroups": ["*"], "resources": ["*"]}),
-                     Rule.of({"verbs": ["*"], "nonResourceURLs": ["*"]}), *rules]
         if any(g == u.NODES for g in user.groups) and user.name.startswith(u.NODE_PREFIX):
             rules = [*rules, *self.node_rules]
         resource_rules, url_rules = [], []
