@@ -3,16 +3,20 @@ group ``system:nodes``) reads only what the pods bound to it need and writes onl
 its own Lease and the pods bound to it (Kubernetes' ``plugin/pkg/auth/authorizer/node`` and
 ``plugin/pkg/admission/noderestriction``).
 
-``NodeGraph`` follows the watch cache's pods and PVCs through synchronous listeners and keeps,
-per node, how many of its pods reference each Secret, ConfigMap, PVC and ServiceAccount, the
-PersistentVolumes those PVCs are bound to, and where each pod is bound — a decision is a few
+``NodeGraph`` follows the watch cache's pods and volumes through synchronous listeners and keeps,
+per node, how many of its pods reference each Secret, ConfigMap, PVC and ServiceAccount, which
+node each local volume is pinned to, and where each pod is bound — a decision is a few
 dict lookups, never a store read.
 
 ``NodeAuthorizer`` answers only for node identities (no opinion for everyone else):
 
 * ``secrets``, ``configmaps`` (get/list/watch of one named object), ``persistentvolumeclaims``
-  (get; ``/status`` update/patch), ``persistentvolumes`` (get), ``serviceaccounts/token``
-  (create): only objects a pod bound to the node references;
+  (get; ``/status`` update/patch), ``serviceaccounts/token`` (create): only objects a pod bound
+  to the node references;
+* ``persistentvolumes``: read, all of them, and written only when pinned to the node (its
+  hostname node affinity). Beyond Kubernetes (whose nodes only get the volumes their pods
+  use): minik8s' kubelet removes the directories of the local-path volumes deleted on its node
+  and then their cleanup finalizer (k3s runs a helper pod for it), watching every volume;
 * ``leases``: only in ``kube-node-lease`` and, but to create, only the one named after the node;
 * ``nodes`` and ``nodes/status``: writes only to its own Node;
 * ``pods/status`` writes, ``pods`` deletes and ``pods/eviction``: only pods bound to the node;
@@ -27,6 +31,7 @@ from __future__ import annotations
 import collections
 from typing import Any
 
+from minik8s import localpath
 from minik8s.api import resources as rs
 
 from apiserver import errors
@@ -92,14 +97,21 @@ class NodeGraph:
     def __init__(self) -> None:
         self.refs: dict[str, collections.Counter[Ref]] = {}  # node → refs of its pods, counted
         self.pods: dict[tuple[str, str], tuple[str, set[Ref]]] = {}  # (ns, pod) → (node, refs)
-        self.pvc_volume: dict[tuple[str, str], str] = {}  # (ns, claim) → bound PV name
+        self.volume_node: dict[str, str] = {}  # PV → the node its node affinity pins it to
 
     def attach(self, cache: Any) -> None:
         for obj in cache.listen(rs.PODS.plural, lambda ev: self.set_pod(ev.obj, ev.type == "DELETED")):
             self.set_pod(obj, False)
-        for obj in cache.listen(rs.PERSISTENTVOLUMECLAIMS.plural,
-                                lambda ev: self.set_pvc(ev.obj, ev.type == "DELETED")):
-            self.set_pvc(obj, False)
+        for obj in cache.listen(rs.PERSISTENTVOLUMES.plural, lambda ev: self.set_pv(ev.obj, ev.type == "DELETED")):
+            self.set_pv(obj, False)
+
+    def set_pv(self, pv: dict[str, Any], deleted: bool = False) -> None:
+        name = pv["metadata"]["name"]
+        node = None if deleted else localpath.node_of(pv)
+        if node:
+            self.volume_node[name] = node
+        else:
+            self.volume_node.pop(name, None)
 
     def set_pod(self, pod: dict[str, Any], deleted: bool = False) -> None:
         md = pod["metadata"]
@@ -121,15 +133,6 @@ class NodeGraph:
         self.pods[key] = (node, refs)
         self.refs.setdefault(node, collections.Counter()).update(refs)
 
-    def set_pvc(self, pvc: dict[str, Any], deleted: bool = False) -> None:
-        md = pvc["metadata"]
-        key = (md.get("namespace") or "", md["name"])
-        volume = (pvc.get("spec") or {}).get("volumeName")
-        if deleted or not volume:
-            self.pvc_volume.pop(key, None)
-        else:
-            self.pvc_volume[key] = volume
-
     def has(self, node: str, ref: Ref) -> bool:
         counter = self.refs.get(node)
         return counter is not None and counter.get(ref, 0) > 0
@@ -137,10 +140,6 @@ class NodeGraph:
     def pod_node(self, namespace: str, name: str) -> str | None:
         found = self.pods.get((namespace, name))
         return found[0] if found else None
-
-    def has_volume(self, node: str, volume: str) -> bool:
-        counter = self.refs.get(node) or {}
-        return any(kind == "pvc" and self.pvc_volume.get((ns, name)) == volume for kind, ns, name in counter)
 
 
 def _no(reason: str) -> Verdict:
@@ -185,11 +184,12 @@ class NodeAuthorizer:
                     return _no("can only get individual resources of this type")
                 return self._related(node, ("pvc", attrs.namespace, attrs.name), attrs)
             if res == "persistentvolumes":
-                if verb != "get" or sub:
-                    return _no("can only get individual resources of this type")
-                if attrs.name and self.graph.has_volume(node, attrs.name):
+                if verb in _READ and not sub:
                     return _ALLOW
-                return _no(_NO_RELATION.format(node=node))
+                if verb in ("update", "patch") and not sub and attrs.name \
+                        and self.graph.volume_node.get(attrs.name) == node:
+                    return _ALLOW
+                return _no(f'node "{node}" can only change the volumes pinned to it')
             if res == "serviceaccounts" and sub == "token":
                 if verb != "create":
                     return _no("can only create tokens for individual service accounts")

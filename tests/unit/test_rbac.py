@@ -266,6 +266,14 @@ def test_node_writes_only_its_own_node_lease_and_pods() -> None:
     assert ok(attrs(n1, "delete", "pods", ns="default", name="mine"))
     assert not ok(attrs(n1, "delete", "pods", ns="default", name="theirs"))
     assert not ok(attrs(n1, "create", "secrets", ns="default"))
+    # volumes: every one may be read (local-path cleanup), only its own written
+    graph.set_pv({"metadata": {"name": "pv-1"}, "spec": {"nodeAffinity": {"required": {"nodeSelectorTerms": [
+        {"matchExpressions": [{"key": "kubernetes.io/hostname", "operator": "In", "values": ["n1"]}]}]}}}})
+    graph.set_pv({"metadata": {"name": "pv-2"}, "spec": {}})
+    assert ok(attrs(n1, "watch", "persistentvolumes"))
+    assert ok(attrs(n1, "update", "persistentvolumes", name="pv-1"))
+    assert not ok(attrs(n1, "update", "persistentvolumes", name="pv-2"))
+    assert not ok(attrs(n1, "delete", "persistentvolumes", name="pv-1"))
     # not a node: no opinion
     assert authz.authorize(attrs(BOB, "get", "nodes", name="n1")).decision is Decision.NO_OPINION
 
