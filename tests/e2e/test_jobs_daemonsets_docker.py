@@ -5,7 +5,7 @@ job/X``); a Job whose container always fails backs off and fails at its ``backof
 DaemonSet runs a pod on each node, and on a node that joins later; ``kubectl drain`` waits on a
 PodDisruptionBudget (evictions answered 429) and drains once the budget allows it; a StatefulSet
 starts its pods in order, each with a local-path volume, and a deleted pod comes back with the
-same name and the data its volume held.
+same name and the data its volume held, and each pod's name resolves through its headless Service.
 
 The cluster is this module's own (its own apiserver). Every container exits by itself, so the
 tests stay short.
@@ -17,6 +17,7 @@ import contextlib
 import json
 import subprocess
 import sys
+import time
 import uuid
 from dataclasses import dataclass
 
@@ -71,7 +72,7 @@ def k(cluster, kubectl):
     ns = f"batch-{uuid.uuid4().hex[:6]}"
 
     def run(*args: str, input: str | None = None, ok: bool = True, timeout: float = 180) -> str:
-        r = kubectl(*args, "-n", ns, input=input, server=cluster.api.url, timeout=timeout)
+        r = kubectl("-n", ns, *args, input=input, server=cluster.api.url, timeout=timeout)
         if ok:
             assert r.returncode == 0, f"kubectl {' '.join(args)}: {r.stderr}\n{cluster.kubelets[0].log_tail()}"
         return r.stdout + r.stderr
@@ -216,7 +217,15 @@ spec:
 
 
 def test_statefulset_starts_in_order_and_a_deleted_pod_keeps_name_and_data(cluster, k):
-    k("apply", "-f", "-", input="""apiVersion: apps/v1
+    k("apply", "-f", "-", input="""apiVersion: v1
+kind: Service
+metadata: {name: db}
+spec:
+  clusterIP: None
+  selector: {app: db}
+  ports: [{port: 5432}]
+---
+apiVersion: apps/v1
 kind: StatefulSet
 metadata: {name: db}
 spec:
@@ -250,6 +259,15 @@ spec:
     assert all(c["status"]["phase"] == "Bound" for c in claims)
     first = k("logs", "db-0").strip()
     assert first == "", "a fresh volume is empty"
+    # Each pod's stable DNS name resolves, from another pod, through the headless Service.
+    ns = pods["db-0"]["metadata"]["namespace"]
+    looked_up = ""
+    for _ in range(30):  # the endpoints reach the node's DNS shortly after the pods are ready
+        looked_up = k("exec", "db-1", "--", "nslookup", f"db-0.db.{ns}.svc.cluster.local", ok=False)
+        if pods["db-0"]["status"]["podIP"] in looked_up:
+            break
+        time.sleep(1)
+    assert pods["db-0"]["status"]["podIP"] in looked_up, looked_up
 
     old_uid = pods["db-0"]["metadata"]["uid"]
     k("delete", "pod", "db-0", "--wait=true", "--timeout=60s")
