@@ -27,6 +27,8 @@ from minik8s.api import resources as rs
 
 from apiserver import bodies, discovery, errors, kubernetes_service, managedfields, openapi, params, printers, version
 from apiserver import memory
+from apiserver.storage import diskspace
+from apiserver.storage.interface import DiskFull
 from apiserver.admission import plugins as admission_plugins
 from apiserver.admission import priority as priority_admission
 from apiserver.allocators import ServiceAllocator
@@ -184,6 +186,9 @@ class ApiServer:
             if e.code >= 500:
                 log.error("%s %s: %s", request.method, request.url.path, e.message)
             return status_response(e)
+        except DiskFull as e:  # not a bug: the data dir's disk is full (readyz says so too)
+            log.error("%s %s: %s", request.method, request.url.path, e)
+            return status_response(errors.InsufficientStorage(str(e)))
         except Exception:  # a bug: answer InternalError, keep the traceback in the log
             log.exception("internal error serving %s %s", request.method, request.url.path)
             return status_response(errors.InternalError("an error on the server prevented the request "
@@ -479,6 +484,13 @@ def create_app(storage: Storage, *, advertise_address: str | None = None, port: 
             return Response(b"not ready", status_code=503, media_type="text/plain")
         return Response(b"ok", media_type="text/plain")
 
+    async def readyz(request: Request) -> Response:
+        full = await diskspace.still_full(server.storage) if server.ready else None
+        if full is not None:  # writes would fail: not ready until one succeeds again
+            return Response(f"[-]storage failed: {full}\nreadyz check failed\n".encode(), status_code=503,
+                            media_type="text/plain")
+        return await health(request)
+
     async def openapi_v2(request: Request) -> Response:
         if not openapi.accepts_json(request.headers.get("accept")):
             # kube-openapi answers a bare 406 to what it cannot serve (kubectl's protobuf-only
@@ -500,7 +512,7 @@ def create_app(storage: Storage, *, advertise_address: str | None = None, port: 
     r = app.router
     for path, fn in (("/api", api_root), ("/api/", api_root), ("/apis", apis_root), ("/apis/", apis_root),
                      ("/version", version_), ("/version/", version_), ("/healthz", health), ("/livez", health),
-                     ("/readyz", health), ("/openapi/v2", openapi_v2), ("/openapi/v3", openapi_v3_root),
+                     ("/readyz", readyz), ("/openapi/v2", openapi_v2), ("/openapi/v3", openapi_v3_root),
                      ("/openapi/v3/", openapi_v3_root)):
         r.add_route(path, fn, methods=["GET"])
     r.add_route("/openapi/v3/{gv:path}", openapi_v3, methods=["GET"])

@@ -19,6 +19,7 @@ import uvicorn
 from apiserver import admission_options, serviceaccount_options
 from apiserver.app import create_app, fast_path
 from apiserver.auth import bearer_tokens, bootstrap_tokens
+from apiserver.storage import diskspace
 from apiserver.storage.sqlite import SQLiteStorage
 
 log = logging.getLogger("apiserver")
@@ -83,6 +84,9 @@ def main(argv: list[str] | None = None) -> None:
         os.unlink(probe)
     except OSError as e:
         sys.exit(f"minik8s-apiserver: data dir {cfg.data_dir} is not writable: {e.strerror}")
+    full = diskspace.full_message(cfg.data_dir)
+    if full is not None:  # SQLite would only say "disk I/O error"
+        sys.exit(f"minik8s-apiserver: cannot start: {full}; free some space there")
     log.info("starting with %s", cfg)
     storage = SQLiteStorage(os.path.join(cfg.data_dir, "store.db"), compaction_interval=cfg.compaction_interval,
                             history_window=cfg.history_window)

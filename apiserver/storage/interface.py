@@ -27,6 +27,10 @@ class StorageError(Exception):
     """Base of the storage errors."""
 
 
+class DiskFull(StorageError):
+    """Raised by a write the store's disk has no room for (the apiserver answers 507)."""
+
+
 class KeyExists(StorageError):
     """Raised by create when the key is already present."""
 

@@ -40,6 +40,7 @@ import asyncio
 import contextlib
 import dataclasses
 import logging
+import os
 import queue
 import sqlite3
 import threading
@@ -47,8 +48,10 @@ import time
 from collections.abc import AsyncIterator, Callable
 from typing import Any, TypeVar
 
+from apiserver.storage import diskspace
 from apiserver.storage.interface import (
     Compacted,
+    DiskFull,
     KeyExists,
     KeyNotFound,
     KeyValue,
@@ -115,7 +118,7 @@ class StorageClosed(StorageError):
 
 @dataclasses.dataclass(slots=True)
 class _Request:
-    kind: str  # "create" | "update" | "delete" | "compact" | "stop"
+    kind: str  # "create" | "update" | "delete" | "compact" | "probe" | "stop"
     future: asyncio.Future[Any]
     key: str = ""
     value: bytes = b""
@@ -150,6 +153,8 @@ class SQLiteStorage(Storage):
         self._compacted = 0
         self._scanned = 0
         self._compact_waiters: list[tuple[int, asyncio.Future[Any]]] = []
+        # Why the last write failed for lack of disk space; None once one succeeds (readyz).
+        self.disk_full: str | None = None
 
     # ---- life cycle -------------------------------------------------------------------
 
@@ -226,6 +231,12 @@ class SQLiteStorage(Storage):
 
     async def compact(self, revision: int) -> None:
         await self._write(_Request("compact", self._new_future(), expected=revision))
+
+    async def probe_write(self) -> None:
+        """Write a marker through the writer (fsynced, no revision): raises DiskFull while the
+        disk has no room. ``disk_full`` says why the last write failed for lack of space (None
+        once one succeeds)."""
+        await self._write(_Request("probe", self._new_future()))
 
     # ---- watch ------------------------------------------------------------------------
 
@@ -410,12 +421,16 @@ class SQLiteStorage(Storage):
                     conn.execute("ROLLBACK")
                 self._rev = start_rev
                 log.error("write transaction on %s failed: %s", self._path, exc)
-                error = StorageError(f"write to {self._path} failed: {exc}")
+                error = self._write_error(exc)
                 outcomes = [(r.future, error) for r in writes]
                 events = []
+            else:
+                self.disk_full = None
         stop: _Request | None = None
         for request in batch:
-            if request.kind == "compact":
+            if request.kind == "probe":
+                outcomes.append((request.future, self._probe(conn)))
+            elif request.kind == "compact":
                 outcome = self._begin_compaction(conn, request)
                 if outcome is not _PENDING:
                     outcomes.append((request.future, outcome))
@@ -428,6 +443,28 @@ class SQLiteStorage(Storage):
             outcomes.append((stop.future, None))
         self._post(events, outcomes)
         return stop is not None
+
+    def _write_error(self, exc: Exception) -> StorageError:
+        """The error a failed write answers: DiskFull (and the store marked full until a write
+        succeeds again) when the disk had no room, else a StorageError."""
+        if diskspace.is_full(exc, os.path.dirname(self._path) or "."):
+            self.disk_full = diskspace.full_message(os.path.dirname(self._path) or ".") or \
+                f"the disk holding {self._path} is full"
+            return DiskFull(f"write to {self._path} failed: {self.disk_full} ({exc})")
+        return StorageError(f"write to {self._path} failed: {exc}")
+
+    def _probe(self, conn: sqlite3.Connection) -> StorageError | None:
+        """A real, fsynced write outside the revisioned data (the meta table): does the store
+        take writes again?"""
+        try:
+            with conn:
+                conn.execute("BEGIN IMMEDIATE")
+                conn.execute("INSERT OR REPLACE INTO meta (name, value) VALUES ('write_probe', ?)",
+                             (int(time.time()),))
+        except sqlite3.Error as exc:
+            return self._write_error(exc)
+        self.disk_full = None
+        return None
 
     def _apply(
         self, conn: sqlite3.Connection, request: _Request, ts: float
