@@ -38,6 +38,9 @@ from minik8s.client.informer import SharedInformerFactory
 log = logging.getLogger(__name__)
 
 BURST_REPLICAS = 250
+# Kubernetes' failedPodsBackoff: between kills of failed daemon pods on one node.
+FAILED_POD_BACKOFF_INITIAL = 1.0
+FAILED_POD_BACKOFF_MAX = 15 * 60.0
 
 
 def _selector(ds: dict) -> labels.Selector | None:
@@ -71,6 +74,7 @@ class DaemonSetController(Controller):
         self.burst_replicas = burst_replicas
         self.recorder = recorder or EventRecorder(client, component="daemonset-controller")
         self.expectations = UIDTrackingControllerExpectations()
+        self._failed_pods_backoff: dict[tuple[str, str], tuple[float, float]] = {}
         idx = {cu.CONTROLLER_UID_INDEX: cu.controller_uid_index}
         self.ds_informer = informers.informer(DAEMONSETS)
         self.pod_informer = informers.informer(PODS, indexers=idx)
@@ -247,6 +251,11 @@ class DaemonSetController(Controller):
                     if cu.meta(p).get("deletionTimestamp"):
                         continue
                     if (p.get("status") or {}).get("phase") == "Failed":
+                        # A kubelet rejecting the pod would fight us in a hot loop: back off per node.
+                        wait = self._failed_backoff(key, name, at)
+                        if wait > 0:
+                            self.queue.add_after(key, wait)
+                            continue
                         pmd = cu.meta(p)
                         self.recorder.event(ds, WARNING, "FailedDaemonPod", f"Found failed daemon pod "
                                             f"{pmd.get('namespace')}/{pmd.get('name')} on node {name}, will try to kill it")
@@ -266,6 +275,18 @@ class DaemonSetController(Controller):
             if node_name not in names:
                 doomed += [p for p in pods if not cu.meta(p).get("deletionTimestamp")]
         await self._sync_nodes(ds, key, needing, doomed, hash_)
+
+    def _failed_backoff(self, key: str, node: str, at: datetime.datetime) -> float:
+        """Seconds still to wait before killing another failed pod of ``key`` on ``node`` (0: go,
+        and the next wait doubles: 1 s up to 15 minutes, as Kubernetes' failedPodsBackoff)."""
+        t = at.timestamp()
+        last, delay = self._failed_pods_backoff.get((key, node), (None, 0.0))
+        if last is not None and t - last < delay:
+            return delay - (t - last)
+        if last is not None and t - last > 2 * FAILED_POD_BACKOFF_MAX:
+            delay = 0.0  # long quiet: start over
+        self._failed_pods_backoff[(key, node)] = (t, min(FAILED_POD_BACKOFF_MAX, delay * 2 or FAILED_POD_BACKOFF_INITIAL))
+        return 0.0
 
     async def _sync_nodes(self, ds: dict, key: str, needing: list[str], doomed: list[dict], hash_: str) -> None:
         needing = needing[:self.burst_replicas]

@@ -16,7 +16,7 @@ import pytest
 
 from controllers.daemonset import DaemonSetController
 from minik8s import errors
-from minik8s.api.resources import CONTROLLERREVISIONS, DAEMONSETS, NAMESPACES, NODES, PODS
+from minik8s.api.resources import CONTROLLERREVISIONS, DAEMONSETS, EVENTS, NAMESPACES, NODES, PODS
 from tests.integration.controller_harness import eventually, running
 from tests.integration.workload_helpers import ready_status
 
@@ -200,3 +200,44 @@ async def test_invalid_daemonsets_are_refused(server, spec, field, message):
     with pytest.raises(errors.Invalid) as e:
         await client.create(DAEMONSETS, body, namespace=NS)
     assert any(c.get("field") == field and message in c.get("message", "") for c in e.value.causes), e.value.causes
+
+
+async def test_failed_pods_are_killed_with_a_per_node_back_off(server):
+    """Against a fake clock, calling sync directly: a failed daemon pod is killed and replaced,
+    but another failure on the same node within the back-off (1 s, doubling) waits."""
+    from tests.integration.job_helpers import Clock, cached, sync, synced
+
+    _, client = server
+    await client.create(NODES, node("f1"))
+    clock = Clock()
+    async with synced(client, lambda f: DaemonSetController(client, f, clock=clock, queue=clock.queue("ds"))) as ctrl:
+        await client.create(DAEMONSETS, daemonset("flaky"), namespace=NS)
+        key = f"{NS}/flaky"
+        await cached(ctrl.ds_informer.store, key, lambda d: True, "ds cached")
+
+        async def fail_current() -> str:
+            pods = await eventually(lambda: nodes_are(client, "flaky", {"f1"}), what="a pod on f1")
+            pod = pods["f1"][0]
+            await client.patch(PODS, pod["metadata"]["name"], {"status": {"phase": "Failed"}}, namespace=NS,
+                               subresource="status", patch_type="merge")
+            await cached(ctrl.pod_informer.store, f"{NS}/{pod['metadata']['name']}",
+                         lambda p: p["status"].get("phase") == "Failed", "failure cached")
+            return pod["metadata"]["name"]
+
+        async def gone(name: str) -> bool:
+            return ctrl.pod_informer.store.get(f"{NS}/{name}") is None
+
+        await sync(ctrl, key)
+        first = await fail_current()
+        await sync(ctrl, key)  # killed at once
+        await eventually(lambda: gone(first), what="first failed pod gone")
+        await sync(ctrl, key)  # replaced
+        second = await fail_current()
+        clock.step(0.5)
+        await sync(ctrl, key)
+        assert not await gone(second), "within the 1 s back-off the failed pod stays"
+        clock.step(0.6)
+        await sync(ctrl, key)
+        await eventually(lambda: gone(second), what="second failed pod gone after the back-off")
+        events = [e for e in (await client.list(EVENTS, namespace=NS))["items"] if e["reason"] == "FailedDaemonPod"]
+        assert events and "will try to kill it" in events[0]["message"]

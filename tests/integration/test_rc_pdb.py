@@ -160,3 +160,10 @@ def test_kubectl_create_pdb_and_columns(kubectl):
         assert out["spec"] == {"minAvailable": "50%", "selector": {"matchLabels": {"app": "x"}}}
     finally:
         kubectl("delete", "pdb", "kc-pdb")
+
+
+def test_kubectl_cluster_info_dump_gets_past_replication_controllers(kubectl, tmp_path):
+    r = kubectl("cluster-info", "dump", "--namespaces", "default", "--output-directory", str(tmp_path / "dump"))
+    assert r.returncode == 0, r.stderr
+    assert (tmp_path / "dump" / "default" / "replication-controllers.json").exists()
+    assert (tmp_path / "dump" / "default" / "daemonsets.json").exists()
