@@ -17,6 +17,7 @@ import os
 
 from minik8s import errors
 from minik8s.api.resources import PERSISTENTVOLUMECLAIMS, PERSISTENTVOLUMES
+from minik8s.api.volumes import PV_SOURCES
 
 from kubelet.volumes import HostVolume, VolumeError, check_host_path
 
@@ -69,5 +70,5 @@ async def claim_volume(client, namespace: str, volume: str, source: dict) -> Hos
         if not await asyncio.to_thread(os.path.exists, path):
             raise VolumeError(f'path "{path}" does not exist')
         return HostVolume(path, read_only=read_only)
-    kind = next((k for k in spec if k.endswith(("Disk", "Store", "Volume")) or k in ("nfs", "csi", "iscsi")), "its")
+    kind = next((src for src in PV_SOURCES if spec.get(src) is not None), "unknown")
     raise VolumeError(f'volume "{pv_name}": the {kind} volume source is not supported by this kubelet')
