@@ -111,11 +111,13 @@ def find_best_volume(pvc: Mapping[str, Any], volumes: Iterable[Mapping[str, Any]
         md = pv.get("metadata") or {}
         if md.get("deletionTimestamp"):
             continue
-        if node is not None and not node_affinity_admits(pv, node):
-            continue
         if is_bound_to(pv, pvc):
+            # Pre-bound (by a person, or by a provisioner for this node): nothing else is
+            # considered, and its affinity was the chooser's business.
             if mismatch(pv, pvc) is None:
-                return pv  # pre-bound: nothing else is considered
+                return pv
+            continue
+        if node is not None and not node_affinity_admits(pv, node):
             continue
         if node is None and delay_binding:
             continue  # the scheduler's choice of node comes first

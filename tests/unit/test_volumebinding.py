@@ -83,3 +83,10 @@ def test_mismatch_reasons_name_the_problem() -> None:
 def test_bound_claim_status_copies_the_volume() -> None:
     status = util.bound_claim_status(pvc("1Gi"), pv("p", "2Gi", modes=("ReadWriteOnce", "ReadOnlyMany")))
     assert status == {"phase": "Bound", "accessModes": ["ReadWriteOnce", "ReadOnlyMany"], "capacity": {"storage": "2Gi"}}
+
+
+def test_a_volume_prebound_to_the_claim_is_taken_whatever_the_node() -> None:
+    mine = {"namespace": "ns", "name": "c", "uid": "u1"}
+    vols = [pv("provisioned", "1Gi", claim=mine, node="a")]
+    # The node object may not be known yet: its labels do not decide a pre-bound volume.
+    assert best(pvc("1Gi"), vols, delay_binding=True, node=NodeView("a", {})) == "provisioned"
