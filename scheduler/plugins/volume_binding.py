@@ -96,7 +96,8 @@ class VolumeBinding:
             if local_path and not _advertises_local_path(node):
                 return BIND_CONFLICT
             for pvc in delayed_static:
-                if volumebinding.find_best_volume(pvc, volumes, node=node, delay_binding=True) is None:
+                pv = volumebinding.find_best_volume(pvc, volumes, node=node, delay_binding=True)
+                if pv is None or not volumebinding.node_affinity_admits(pv, node):
                     return BIND_CONFLICT
             return None
 

@@ -137,3 +137,28 @@ async def test_local_path_claims_avoid_nodes_without_local_path(client) -> None:
     assert msgs[0].startswith("0/3 nodes are available: 1 node(s) didn't find available persistent volumes to "
                               "bind, 2 node(s) didn't match Pod's node affinity/selector.")
     assert (await client.get(PERSISTENTVOLUMECLAIMS, "data", namespace=ns))["status"]["phase"] == "Pending"
+
+
+async def test_static_wait_for_first_consumer_volumes_pick_the_node(client) -> None:
+    ns = await new_namespace(client, "static")
+    await client.create(STORAGECLASSES, {"apiVersion": "storage.k8s.io/v1", "kind": "StorageClass",
+                                         "metadata": {"name": "local-static"},
+                                         "provisioner": "kubernetes.io/no-provisioner",
+                                         "volumeBindingMode": "WaitForFirstConsumer"})
+    for name, where in (("disk-b", "node-b"), ("disk-b-reserved", "node-b")):
+        pv = _pv(name, "1Gi", cls="local-static")
+        pv["spec"]["nodeAffinity"] = {"required": {"nodeSelectorTerms": [{"matchExpressions": [
+            {"key": "kubernetes.io/hostname", "operator": "In", "values": [where]}]}]}}
+        if name == "disk-b-reserved":
+            pv["spec"]["claimRef"] = {"namespace": ns, "name": "reserved"}
+        await client.create(PERSISTENTVOLUMES, pv)
+    await client.create(PERSISTENTVOLUMECLAIMS, _pvc("any", "1Gi", cls="local-static"), namespace=ns)
+    await client.create(PERSISTENTVOLUMECLAIMS, _pvc("reserved", "1Gi", cls="local-static"), namespace=ns)
+    for pod_name, claim_name in (("p-any", "any"), ("p-reserved", "reserved")):
+        await client.create(PODS, _with_claim(pod_name, claim_name), namespace=ns)
+    # Only node-b has volumes of the class: both pods go there, and each claim binds its own.
+    assert await eventually(lambda: _node_of(client, ns, "p-any"), what="p-any bound") == "node-b"
+    assert await eventually(lambda: _node_of(client, ns, "p-reserved"), what="p-reserved bound") == "node-b"
+    assert (await client.get(PERSISTENTVOLUMECLAIMS, "any", namespace=ns))["spec"]["volumeName"] == "disk-b"
+    assert (await client.get(PERSISTENTVOLUMECLAIMS, "reserved", namespace=ns))["spec"]["volumeName"] == \
+        "disk-b-reserved"
