@@ -26,7 +26,7 @@ from starlette.responses import Response, StreamingResponse
 from minik8s.api import resources as rs
 
 from apiserver import bodies, discovery, errors, kubernetes_service, managedfields, openapi, params, printers, version
-from apiserver import memory
+from apiserver import memory, openapi_proto
 from apiserver.storage import diskspace
 from apiserver.storage.interface import DiskFull
 from apiserver.admission import plugins as admission_plugins
@@ -492,10 +492,11 @@ def create_app(storage: Storage, *, advertise_address: str | None = None, port: 
         return await health(request)
 
     async def openapi_v2(request: Request) -> Response:
-        if not openapi.accepts_json(request.headers.get("accept")):
-            # kube-openapi answers a bare 406 to what it cannot serve (kubectl's protobuf-only
-            # Accept); kubectl then falls back instead of failing to parse JSON as protobuf.
+        mtype = openapi_proto.wanted(request.headers.get("accept"))
+        if mtype is None:  # as kube-openapi: a bare 406 to what it cannot serve
             return Response(status_code=406, headers={"Vary": "Accept"})
+        if mtype != JSON:  # kubectl's client-side validation reads the protobuf form
+            return Response(openapi_proto.document(), media_type=mtype, headers={"Vary": "Accept"})
         return Response(openapi.v2_body(), media_type=JSON, headers={"Vary": "Accept"})
 
     async def openapi_v3_root(request: Request) -> Response:

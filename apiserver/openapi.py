@@ -502,16 +502,6 @@ def build_v2(entries: Sequence[Any], models: Mapping[tuple[str, str], type], *,
     }
 
 
-def accepts_json(accept: str | None) -> bool:
-    """Whether an Accept header admits the JSON document (no header: anything goes), as
-    kube-openapi negotiates; it serves nothing else, so a protobuf-only Accept gets 406."""
-    for clause in (accept or "*/*").split(","):
-        mtype = clause.split(";")[0].strip().lower()
-        if mtype in ("application/json", "application/*", "*/*", "*"):
-            return True
-    return False
-
-
 def gv_path(group: str, ver: str) -> str:
     """The key of a group-version in the v3 root: ``api/v1`` or ``apis/apps/v1``."""
     return f"apis/{group}/{ver}" if group else f"api/{ver}"

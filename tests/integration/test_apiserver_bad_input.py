@@ -384,9 +384,26 @@ def test_websocket_to_an_unserved_subresource_is_a_404_status(api_http):
     assert body["details"] == {}
 
 
-def test_openapi_v2_answers_406_to_a_protobuf_only_accept(api_http):
+def test_openapi_v2_negotiates_json_protobuf_or_406(api_http):
     r = api_http.get("/openapi/v2", headers={"accept": "application/com.github.proto-openapi.spec.v2@v1.0+protobuf"})
-    assert r.status_code == 406
+    assert r.status_code == 200
+    assert r.headers["content-type"] == "application/com.github.proto-openapi.spec.v2.v1.0+protobuf"
+    assert r.content.startswith(b"\n\x032.0")  # openapi.v2.Document field 1 (swagger) = "2.0"
+    assert api_http.get("/openapi/v2", headers={"accept": "application/xml"}).status_code == 406
     r = api_http.get("/openapi/v2", headers={"accept": "application/json"})
     assert r.status_code == 200 and r.json()["swagger"] == "2.0"
     assert api_http.get("/openapi/v2").status_code == 200
+
+
+def test_kubectl_apply_with_a_kind_the_server_lacks_names_it(kubectl, tmp_path):
+    """kubectl validates a kind missing from the v3 documents with the protobuf v2 document;
+    an answer it could not parse failed the whole apply ("failed to download openapi")."""
+    name = f"known-{uuid.uuid4().hex[:6]}"
+    manifest = tmp_path / "m.yaml"
+    manifest.write_text(f"apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: {name}, namespace: default}}\n---\n"
+                        "apiVersion: example.com/v1\nkind: Widget\nmetadata: {name: w1}\n")
+    r = kubectl("apply", "-f", str(manifest))
+    assert r.returncode != 0
+    assert f"configmap/{name} created" in r.stdout
+    assert 'no matches for kind "Widget" in version "example.com/v1"' in r.stderr, r.stderr
+    assert "failed to download openapi" not in r.stderr
