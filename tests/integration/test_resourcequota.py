@@ -191,3 +191,32 @@ async def test_claims_and_storage_requests(client: Any, ns: str, controller: Any
     with pytest.raises(errors.Forbidden) as e:
         await client.create(PERSISTENTVOLUMECLAIMS, pvc("d", "1Mi"), namespace=ns)
     assert "persistentvolumeclaims=1" in str(e.value)
+
+
+async def test_priority_class_and_terminating_scopes(client: Any, ns: str, controller: Any) -> None:
+    from minik8s.api.resources import PRIORITYCLASSES
+    cls = f"gold-{ns}"
+    await client.create(PRIORITYCLASSES, {"apiVersion": "scheduling.k8s.io/v1", "kind": "PriorityClass",
+                                          "metadata": {"name": cls}, "value": 100})
+    try:
+        await _quota(client, ns, "gold", {"pods": "1"}, scopeSelector={"matchExpressions": [
+            {"scopeName": "PriorityClass", "operator": "In", "values": [cls]}]})
+        await _quota(client, ns, "batch", {"pods": "1"}, scopes=["Terminating"])
+        gold = _pod("g1")
+        gold["spec"]["priorityClassName"] = cls
+        await client.create(PODS, gold, namespace=ns)
+        with pytest.raises(errors.Forbidden) as e:
+            await client.create(PODS, {**gold, "metadata": {"name": "g2"}}, namespace=ns)
+        assert "exceeded quota: gold" in str(e.value)
+        # Neither scope covers a plain pod; a pod with a deadline falls under Terminating.
+        await client.create(PODS, _pod("plain"), namespace=ns)
+        job = _pod("j1")
+        job["spec"]["activeDeadlineSeconds"] = 60
+        await client.create(PODS, job, namespace=ns)
+        with pytest.raises(errors.Forbidden) as e:
+            await client.create(PODS, {**job, "metadata": {"name": "j2"}}, namespace=ns)
+        assert "exceeded quota: batch" in str(e.value)
+        for name, used in (("gold", {"pods": "1"}), ("batch", {"pods": "1"})):
+            assert (await client.get(RESOURCEQUOTAS, name, namespace=ns))["status"]["used"] == used
+    finally:
+        await client.delete(PRIORITYCLASSES, cls)
