@@ -123,11 +123,13 @@ class Watcher:
 
     __slots__ = ("matches", "queue", "closed", "resource", "node")
 
-    def __init__(self, resource: str, matches: Filter, *, node: str | None = None) -> None:
+    def __init__(self, resource: str, matches: Filter, *, node: str | None = None, initial: int = 0) -> None:
         self.resource = resource
         self.matches = matches
         self.node = node
-        self.queue = EventQueue(WATCHER_QUEUE)
+        # room for the initial list on top of the usual bound: a watch that starts from a list
+        # of more than WATCHER_QUEUE objects must not be closed before it sent one event
+        self.queue = EventQueue(WATCHER_QUEUE + initial)
         self.closed = False
 
     def offer(self, ev: CacheEvent) -> None:
@@ -395,7 +397,7 @@ class WatchCache:
         holds (the caller falls back to the storage history). ``node``: the watch only wants
         objects whose ``spec.nodeName`` is (or was) this node — ``matches`` must imply it."""
         rc = self.resource(resource)
-        w = Watcher(resource, matches, node=node)
+        w = Watcher(resource, matches, node=node, initial=len(initial) if initial is not None else 0)
         if initial is not None:
             for o in initial:
                 w.offer(rc.added_event(o))
