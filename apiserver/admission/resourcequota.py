@@ -1,9 +1,10 @@
 """ResourceQuota admission (Kubernetes' ``apiserver/pkg/admission/plugin/resourcequota``).
 
 A create in a namespace with quotas that cover it is charged before the object is stored:
-the quotas' ``status.used`` is raised by what the object costs, written through the quota's
-``/status`` with its resourceVersion (optimistic concurrency), and only then is the create
-let through. A create that would take a quota past ``status.hard`` is refused with 403 and
+the quotas' ``status.used`` is raised by what the object costs, written with a
+compare-and-swap on the quota's resourceVersion (optimistic concurrency), and only then is the
+create let through. An update of a service or claim is charged what it adds (a service turned
+NodePort or LoadBalancer, a claim asking more storage). A create that would take a quota past ``status.hard`` is refused with 403 and
 Kubernetes' message ``exceeded quota: NAME, requested: ..., used: ..., limited: ...``.
 
 Races: two creates can never both take the last unit of a quota. The charges of one namespace
@@ -31,7 +32,7 @@ from minik8s import resourcequota as rq
 from minik8s.api import resources as rs
 
 from apiserver import errors
-from apiserver.admission.interface import CREATE, Attributes, Plugin, forbidden
+from apiserver.admission.interface import CREATE, UPDATE, Attributes, Plugin, forbidden
 from apiserver.rest import CONFLICT_MSG, encode_stored, storage_key
 from apiserver.storage.interface import KeyNotFound, RevisionMismatch
 
@@ -39,6 +40,8 @@ log = logging.getLogger(__name__)
 
 _RETRIES = 3
 _TIMEOUT = 10.0
+# Kinds whose updates can cost more (Kubernetes' service and claim evaluators handle updates).
+_CHARGED_ON_UPDATE = frozenset((rs.SERVICES, rs.PERSISTENTVOLUMECLAIMS))
 # Resources never charged (Kubernetes' default ignoredResources), and quotas themselves.
 _IGNORED = frozenset((rs.EVENTS, rs.RESOURCEQUOTAS))
 # A quota on cpu or memory makes every container state it (Kubernetes' validationSet).
@@ -129,6 +132,11 @@ def check_request(states: list[QuotaState], attrs: Attributes) -> None:
     if not interesting:
         return
     cost = rq.usage(rt.plural, rt.group, obj)
+    if attrs.operation == UPDATE and attrs.old is not None:
+        # An update is charged what it adds (a service turned NodePort, a claim grown), never
+        # refunded what it drops: the controller recounts (Kubernetes' SubtractWithNonNegativeResult).
+        before = rq.usage(rt.plural, rt.group, attrs.old)
+        cost = {k: v - before.get(k, 0) for k, v in cost.items() if v > before.get(k, 0)}
     negative = sorted(k for k, v in cost.items() if v < 0)
     if negative:
         raise forbidden(attrs, f"quota usage is negative for resource(s): {','.join(negative)}")
@@ -201,7 +209,8 @@ class ResourceQuotaAdmission(Plugin):
     # ---- the plugin ---------------------------------------------------------------------
 
     async def validate(self, attrs: Attributes) -> None:
-        if attrs.operation != CREATE or attrs.subresource or not attrs.namespace:
+        if attrs.subresource or not attrs.namespace or not (
+                attrs.operation == CREATE or attrs.operation == UPDATE and attrs.resource in _CHARGED_ON_UPDATE):
             return
         quotas = self.quotas(attrs.namespace)
         if not quotas:

@@ -220,3 +220,19 @@ async def test_priority_class_and_terminating_scopes(client: Any, ns: str, contr
             assert (await client.get(RESOURCEQUOTAS, name, namespace=ns))["status"]["used"] == used
     finally:
         await client.delete(PRIORITYCLASSES, cls)
+
+
+async def test_service_type_change_is_charged(client: Any, ns: str, controller: Any) -> None:
+    await _quota(client, ns, "ports", {"services": "5", "services.nodeports": "1"})
+    svc = {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "web"},
+           "spec": {"ports": [{"port": 80, "name": "http"}, {"port": 443, "name": "https"}], "selector": {"a": "b"}}}
+    await client.create(SERVICES, svc, namespace=ns)
+    with pytest.raises(errors.Forbidden) as e:
+        await client.patch(SERVICES, "web", {"spec": {"type": "NodePort"}}, namespace=ns, patch_type="merge")
+    assert ('services "web" is forbidden: exceeded quota: ports, requested: services.nodeports=2, '
+            'used: services.nodeports=0, limited: services.nodeports=1') in str(e.value)
+    assert (await client.get(SERVICES, "web", namespace=ns))["spec"]["type"] == "ClusterIP"
+    # A plain update costs nothing more.
+    await client.patch(SERVICES, "web", {"metadata": {"labels": {"x": "y"}}}, namespace=ns, patch_type="merge")
+    q = await client.get(RESOURCEQUOTAS, "ports", namespace=ns)
+    assert q["status"]["used"] == {"services": "1", "services.nodeports": "0"}
