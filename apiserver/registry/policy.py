@@ -181,6 +181,8 @@ class PriorityClassStrategy(Strategy):
         errs = super().validate(obj)
         name = obj["metadata"].get("name") or ""
         value = obj.get("value")
+        if not -2**31 <= value < 2**31:  # an int32 in Kubernetes
+            return errs + [v.invalid("value", value, "must be a 32-bit integer")]
         if name in SYSTEM_PRIORITY_CLASSES:
             want = SYSTEM_PRIORITY_CLASSES[name][0]
             if value != want:
