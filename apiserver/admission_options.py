@@ -1,5 +1,6 @@
 """``--enable-admission-plugins`` / ``--disable-admission-plugins``, as kube-apiserver names
-them, for the admission plugins that can be turned on or off here (``ServiceAccount``). The others this apiserver has (NamespaceLifecycle,
+them, for the admission plugins that can be turned on or off here (``ServiceAccount``; and
+``LimitRanger``, ``Priority``, ``ResourceQuota``, on by default). The others this apiserver has (NamespaceLifecycle,
 DefaultStorageClass, NodeRestriction, RBAC's escalation checks) are always on.
 """
 
@@ -11,14 +12,15 @@ from typing import Any
 from minik8s.api.resources import PODS
 
 from apiserver import serviceaccount_admission
+from apiserver.admission import plugins as policy_plugins
 
 __all__ = ["DEFAULT_ON", "add_flags", "enabled", "install"]
 
 # ServiceAccount admission is on by default in Kubernetes. Here it waits for the secured
 # cluster (TLS, the CA published as kube-root-ca.crt): without a CA its token volume's ca.crt
 # source cannot exist and every pod would wait on it.
-DEFAULT_ON: tuple[str, ...] = ()
-KNOWN = frozenset({serviceaccount_admission.PLUGIN_NAME})
+DEFAULT_ON: tuple[str, ...] = policy_plugins.NAMES
+KNOWN = frozenset({serviceaccount_admission.PLUGIN_NAME, *policy_plugins.NAMES})
 
 
 def add_flags(p: argparse.ArgumentParser) -> None:
@@ -44,5 +46,6 @@ def enabled(a: argparse.Namespace, p: argparse.ArgumentParser) -> tuple[str, ...
 
 def install(server: Any, plugins: tuple[str, ...]) -> None:
     """Put the enabled plugins into the server's REST storage."""
+    server.rest.admission_chain = policy_plugins.default_chain(server.rest, server.cache, enabled=plugins)
     if serviceaccount_admission.PLUGIN_NAME in plugins:
         server.rest.admission.setdefault(PODS, []).append(serviceaccount_admission.ServiceAccountAdmission(server.cache))

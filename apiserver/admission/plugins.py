@@ -1,8 +1,11 @@
-"""The apiserver's admission plugins, in Kubernetes' order: LimitRanger and Priority mutate,
-then LimitRanger, Priority and ResourceQuota validate (quota last: it charges)."""
+"""The apiserver's policy admission plugins, in Kubernetes' order: LimitRanger and Priority
+mutate, then LimitRanger, Priority and ResourceQuota validate (quota last: it charges). All
+three are on by default, as in kube-apiserver; ``--disable-admission-plugins`` names them
+(``apiserver/admission_options.py``)."""
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import Any
 
 from apiserver.admission.interface import Chain
@@ -11,6 +14,13 @@ from apiserver.admission.priority import Priority
 from apiserver.admission.resourcequota import ResourceQuotaAdmission
 
 
-def default_chain(rest: Any, cache: Any) -> Chain:
-    """``rest``: the RestStorage the chain guards; ``cache``: its WatchCache."""
-    return Chain([LimitRanger(cache), Priority(cache), ResourceQuotaAdmission(rest, cache)])
+LIMIT_RANGER, PRIORITY, RESOURCE_QUOTA = "LimitRanger", "Priority", "ResourceQuota"
+NAMES: tuple[str, ...] = (LIMIT_RANGER, PRIORITY, RESOURCE_QUOTA)
+
+
+def default_chain(rest: Any, cache: Any, *, enabled: Collection[str] = NAMES) -> Chain:
+    """``rest``: the RestStorage the chain guards; ``cache``: its WatchCache; ``enabled``:
+    the plugins (of :data:`NAMES`) to run."""
+    made = {LIMIT_RANGER: lambda: LimitRanger(cache), PRIORITY: lambda: Priority(cache),
+            RESOURCE_QUOTA: lambda: ResourceQuotaAdmission(rest, cache)}
+    return Chain([made[n]() for n in NAMES if n in enabled])
