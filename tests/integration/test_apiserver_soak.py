@@ -107,4 +107,3 @@ def test_rss_is_bounded_under_200_watches_and_32_writers_and_returns_after(apise
           f"{writes} writes, {received / 2**20:.0f} MiB of events")
     assert peak - start < PEAK_MB, f"RSS peaked {peak - start:.0f} MB above its start ({start:.0f} MB)"
     assert settled - start < SETTLED_MB, f"RSS stayed {settled - start:.0f} MB above its start ({start:.0f} MB)"
-
