@@ -98,6 +98,10 @@ def decode(raw: bytes, ctype: str, *, patch: bool = False) -> Any:
             body = orjson.loads(raw)
         except orjson.JSONDecodeError as e:
             raise errors.BadRequest(f"the object provided is unrecognized or malformed JSON: {e}") from None
+        # Each level opens a bracket: a JSON body with at most MAX_DEPTH of them (a Pod has
+        # about 25) cannot nest too deep, and counting bytes is cheaper than any walk.
+        if raw.count(b"{") + raw.count(b"[") <= MAX_DEPTH:
+            return body
     check_depth(body)
     return body
 
@@ -146,10 +150,57 @@ def _scan_yaml(raw: bytes) -> None:
                 raise errors.BadRequest("error converting YAML to JSON: yaml: document contains excessive aliasing")
 
 
+def _encoder_depth() -> int:
+    """The deepest nesting orjson encodes (255 in orjson 3.x), probed once."""
+    low, high = 1, 4096
+    while low < high:
+        mid = (low + high + 1) // 2
+        node: Any = 0
+        for _ in range(mid):
+            node = [node]
+        try:
+            orjson.dumps(node)
+            low = mid
+        except orjson.JSONEncodeError:
+            high = mid - 1
+    return low
+
+
+def _padding(levels: int) -> tuple[list[Any], list[Any]]:
+    """``levels`` nested one-element lists: the outermost and the innermost."""
+    inner: list[Any] = [None]
+    outer = inner
+    for _ in range(levels - 1):
+        outer = [outer]
+    return outer, inner
+
+
+# orjson refuses to encode past a fixed depth, in C: inside (that depth - MAX_DEPTH) nested
+# one-element lists, orjson.dumps fails exactly when the body nests deeper than MAX_DEPTH.
+# A few microseconds instead of a walk in Python; the lists are made once (the event loop
+# runs one check at a time).
+_LEVELS = _encoder_depth() - MAX_DEPTH
+_PAD_OUTER, _PAD_INNER = _padding(_LEVELS) if _LEVELS > 0 else ([], [None])
+
+
 def check_depth(body: Any) -> None:
-    """400 when ``body`` nests deeper than ``MAX_DEPTH``; walked with an explicit stack."""
+    """400 when ``body`` nests deeper than ``MAX_DEPTH`` (no recursion in Python)."""
     if not isinstance(body, (dict, list)):
         return
+    if _LEVELS > 0:
+        _PAD_INNER[0] = body
+        try:
+            orjson.dumps(_PAD_OUTER)
+            return
+        except orjson.JSONEncodeError:
+            pass  # too deep, or a value JSON cannot hold (left to validation): find where
+        finally:
+            _PAD_INNER[0] = None
+    _find_too_deep(body)
+
+
+def _find_too_deep(body: Any) -> None:
+    """Walk ``body`` with an explicit stack and raise naming the path past MAX_DEPTH."""
     stack: list[tuple[Any, int, tuple[Any, ...]]] = [(body, 1, ())]
     while stack:
         node, depth, path = stack.pop()
