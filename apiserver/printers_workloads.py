@@ -83,8 +83,8 @@ def _job_row(job: dict[str, Any], now: float) -> list[Any]:
         end = p.parse_time(status.get("completionTime"))
         duration = p.human_duration((now if end is None else end) - start)
     names, images = _containers(spec.get("template"))
-    return [_md(job).get("name", ""), job_status(job), completions, duration, p.since(_md(job).get("creationTimestamp"), now),
-            names, images, p.format_label_selector(spec.get("selector"))]
+    return [_md(job).get("name", ""), job_status(job), completions, duration,
+            p.since(_md(job).get("creationTimestamp"), now), names, images, p.format_label_selector(spec.get("selector"))]
 
 
 JOB = Printer(

@@ -257,8 +257,9 @@ class DaemonSetController(Controller):
                             self.queue.add_after(key, wait)
                             continue
                         pmd = cu.meta(p)
-                        self.recorder.event(ds, WARNING, "FailedDaemonPod", f"Found failed daemon pod "
-                                            f"{pmd.get('namespace')}/{pmd.get('name')} on node {name}, will try to kill it")
+                        self.recorder.event(ds, WARNING, "FailedDaemonPod",
+                                            f"Found failed daemon pod {pmd.get('namespace')}/{pmd.get('name')} "
+                                            f"on node {name}, will try to kill it")
                         doomed.append(p)
                     else:
                         running.append(p)
@@ -285,7 +286,8 @@ class DaemonSetController(Controller):
             return delay - (t - last)
         if last is not None and t - last > 2 * FAILED_POD_BACKOFF_MAX:
             delay = 0.0  # long quiet: start over
-        self._failed_pods_backoff[(key, node)] = (t, min(FAILED_POD_BACKOFF_MAX, delay * 2 or FAILED_POD_BACKOFF_INITIAL))
+        nxt = min(FAILED_POD_BACKOFF_MAX, delay * 2 or FAILED_POD_BACKOFF_INITIAL)
+        self._failed_pods_backoff[(key, node)] = (t, nxt)
         return 0.0
 
     async def _sync_nodes(self, ds: dict, key: str, needing: list[str], doomed: list[dict], hash_: str) -> None:

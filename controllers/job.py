@@ -198,7 +198,8 @@ class JobController(Controller):
             counted_failed.append(p)
         completed: set[int] = set()
         if indexed:
-            completed = {i for p in succeeded_pods if (i := ju.pod_index(p)) is not None and 0 <= i < (completions or 0)}
+            completed = {i for p in succeeded_pods
+                         if (i := ju.pod_index(p)) is not None and 0 <= i < (completions or 0)}
             completed |= ju.parse_indexes(old.get("completedIndexes"), completions or 0)
             succeeded = len(completed)
         else:

@@ -96,7 +96,8 @@ def validate_job_spec(spec: dict[str, Any], path: str, *, template_only: bool = 
         errs.append(v.not_supported(f"{path}.completionMode", mode, ["NonIndexed", "Indexed"]))
     if mode == "Indexed":
         if spec.get("completions") is None:
-            errs.append(FieldError(f"{path}.completions", v.REQUIRED, "Required value: when completion mode is Indexed"))
+            errs.append(FieldError(f"{path}.completions", v.REQUIRED,
+                                   "Required value: when completion mode is Indexed"))
         par = spec.get("parallelism")
         if par is not None and par > _MAX_INDEXED_PARALLELISM:
             errs.append(v.invalid(f"{path}.parallelism", par,

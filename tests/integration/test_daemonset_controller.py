@@ -241,3 +241,50 @@ async def test_failed_pods_are_killed_with_a_per_node_back_off(server):
         await eventually(lambda: gone(second), what="second failed pod gone after the back-off")
         events = [e for e in (await client.list(EVENTS, namespace=NS))["items"] if e["reason"] == "FailedDaemonPod"]
         assert events and "will try to kill it" in events[0]["message"]
+
+
+async def test_rolling_update_with_max_surge_starts_the_new_pod_first(server):
+    """maxSurge 1, maxUnavailable 0: on each node the new pod runs beside the old one until it
+    is available, so a node never lacks a ready daemon pod."""
+    _, client = server
+    for i in range(2):
+        await client.create(NODES, node(f"s{i}"))
+    async with running(client, lambda f: DaemonSetController(client, f)):
+        await client.create(DAEMONSETS, daemonset("surge", updateStrategy={
+            "type": "RollingUpdate", "rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0}}), namespace=NS)
+        await eventually(lambda: nodes_are(client, "surge", {"s0", "s1"}), what="2 pods")
+        doubled = False
+        uncovered = False
+
+        async def readier():
+            nonlocal doubled, uncovered
+            while True:
+                by_node = await pods_by_node(client, "surge")
+                doubled = doubled or any(len(v) == 2 for v in by_node.values())
+                uncovered = uncovered or any(not any(_ready(p) for p in by_node.get(n, [])) for n in ("s0", "s1")
+                                             if any(_ready(p) for ps in by_node.values() for p in ps))
+                await mark_all_ready(client, "surge")
+                await asyncio.sleep(0.05)
+
+        task = asyncio.create_task(readier())
+        try:
+            await eventually(lambda: _ds_available(client, "surge", 2), what="2 available")
+            uncovered = False
+            await client.patch(DAEMONSETS, "surge", {"spec": {"template": {"spec": {"containers": [
+                {"name": "agent", "image": "minik8s/busybox:v2"}]}}}}, namespace=NS, patch_type="strategic")
+
+            async def all_new():
+                by_node = await pods_by_node(client, "surge")
+                return all(len(v) == 1 and v[0]["spec"]["containers"][0]["image"] == "minik8s/busybox:v2"
+                           and _ready(v[0]) for v in by_node.values()) and len(by_node) == 2
+            await eventually(all_new, what="both nodes on v2")
+        finally:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+        assert doubled, "a new pod ran beside the old one"
+        assert not uncovered, "no node was ever without a ready daemon pod"
+
+
+async def _ds_available(client, name: str, n: int) -> bool:
+    st = (await client.get(DAEMONSETS, name, namespace=NS)).get("status") or {}
+    return st.get("numberAvailable") == n

@@ -77,7 +77,7 @@ def test_drain_refuses_then_evicts(apiserver: str, mk, kubectl, node: str, ns: s
     assert r.err.startswith(head) and k.stderr.startswith(head)
     assert set(r.err.splitlines()[3:]) == set(k.stderr.splitlines()[3:]) == {
         f"cannot delete cannot delete Pods that declare no controller (use --force to override): {ns}/bare",
-        f"cannot delete the server could not find the requested resource: {ns}/ds",
+        f'cannot delete daemonsets.apps "o" not found: {ns}/ds',
         f"cannot delete Pods with local storage (use --delete-emptydir-data to override): {ns}/scratch"}
     assert r.err.splitlines()[1:3] == k.stderr.splitlines()[1:3] == ["There are pending nodes to be drained:",
                                                                      f" {node}"]
@@ -85,7 +85,7 @@ def test_drain_refuses_then_evicts(apiserver: str, mk, kubectl, node: str, ns: s
     assert r.code == 0, r.err
     lines = r.out.splitlines()
     assert lines[0] == f"node/{node} already cordoned" and lines[-1] == f"node/{node} drained"
-    # daemonsets are not served, so --force takes the DaemonSet pod too, as kubectl does
+    # the DaemonSet named by the owner reference does not exist: --force takes its pod too, as kubectl does
     evicted = ("bare", "managed", "ds", "scratch")
     assert sorted(lines[1:-1]) == sorted([f"evicting pod {ns}/{p}" for p in evicted] +
                                          [f"pod/{p} evicted" for p in evicted])
