@@ -87,8 +87,10 @@ def _container_status(spec_c: dict, view: ContainerView, *, runtime: str, defaul
     return st
 
 
-def _phase(spec: dict, init: list[dict], apps: list[dict]) -> str:
-    """Kubernetes' ``getPhase``: from the container statuses just computed."""
+def _phase(spec: dict, init: list[dict], apps: list[dict], *, pod_is_terminal: bool = False) -> str:
+    """Kubernetes' ``getPhase``: from the container statuses just computed. A pod whose
+    termination has finished (deleted, every container stopped) is in a terminal phase
+    whatever its restart policy: Succeeded when every container exited 0, else Failed."""
     policy = spec.get("restartPolicy") or "Always"
     for s in init:
         term = s["state"].get("terminated")
@@ -119,6 +121,8 @@ def _phase(spec: dict, init: list[dict], apps: list[dict]) -> str:
     if running:
         return "Running"
     if stopped:
+        if pod_is_terminal:
+            return "Succeeded" if stopped == succeeded else "Failed"
         if policy == "Always":
             return "Running"
         if stopped == succeeded:
@@ -142,8 +146,10 @@ def _condition(ctype: str, ok: bool, old: dict[str, dict], now: str, *, reason: 
 
 def compute_pod_status(pod: dict, *, init_views: dict[str, ContainerView], app_views: dict[str, ContainerView],
                        pod_ip: str | None, host_ip: str, sandbox_ready: bool, runtime: str = "docker",
-                       pod_message: tuple[str, str] | None = None, now: str | None = None) -> dict:
-    """The PodStatus dict for ``pod`` (pure: reads nothing but its arguments)."""
+                       pod_message: tuple[str, str] | None = None, now: str | None = None,
+                       pod_is_terminal: bool = False) -> dict:
+    """The PodStatus dict for ``pod`` (pure: reads nothing but its arguments).
+    ``pod_is_terminal``: the pod was deleted and all its containers have stopped."""
     now = now or rfc3339()
     spec, old = pod.get("spec") or {}, pod.get("status") or {}
     old_conds = {c["type"]: c for c in old.get("conditions") or []}
@@ -154,7 +160,7 @@ def compute_pod_status(pod: dict, *, init_views: dict[str, ContainerView], app_v
     app_statuses = [_container_status(c, app_views.get(c["name"], ContainerView()), runtime=runtime,
                                       default_waiting="ContainerCreating" if init_done else "PodInitializing")
                     for c in spec.get("containers") or []]
-    phase = _phase(spec, init_statuses, app_statuses)
+    phase = _phase(spec, init_statuses, app_statuses, pod_is_terminal=pod_is_terminal)
 
     incomplete = [s["name"] for s in init_statuses if s["state"].get("terminated", {}).get("exitCode", 1) != 0]
     unready = [s["name"] for s in app_statuses if not s["ready"]]

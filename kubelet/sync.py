@@ -21,6 +21,7 @@ import time
 from collections import defaultdict
 from dataclasses import dataclass, field
 
+from minik8s import errors
 from minik8s.client.events import NORMAL, WARNING
 
 from kubelet import containers as cfgs
@@ -458,8 +459,10 @@ class PodSyncer:
             await self.runtime.stop_container(ri.ContainerId(container_id), timeout=grace)
 
     async def _report(self, pod: dict, p: _Pass, sandbox: ri.PodSandbox | None,
-                      observed: dict[str, list[ri.ContainerStatus]] | list[ri.Container]) -> dict:
-        """Compute the status from what was observed and write it if it changed."""
+                      observed: dict[str, list[ri.ContainerStatus]] | list[ri.Container], *,
+                      readiness: dict[str, bool] | None = None, pod_is_terminal: bool = False) -> dict:
+        """Compute the status from what was observed and write it if it changed. ``readiness``
+        (container id -> ready) stands for the probes' answers once they are stopped."""
         if isinstance(observed, list):
             observed = await self._attempts(observed)
         uid = pod["metadata"]["uid"]
@@ -472,7 +475,8 @@ class PodSyncer:
             running = latest is not None and latest.state is ri.ContainerState.RUNNING
             return ContainerView(
                 latest=latest, previous=prev, waiting=p.waiting.get(c["name"]),
-                ready=running and not init and self.probes.ready(uid, c["name"], latest.id),
+                ready=running and not init and (self.probes.ready(uid, c["name"], latest.id) if readiness is None
+                                                 else readiness.get(latest.id, False)),
                 started=running and self.probes.started(uid, c["name"], latest.id),
                 restart_count=latest.restart_count if latest else self._restart_floor.get(uid, {}).get(c["name"], 0))
 
@@ -481,7 +485,7 @@ class PodSyncer:
             app_views={c["name"]: view(c, False) for c in spec.get("containers") or []},
             pod_ip=(sandbox.ip or self.node.host_ip) if sandbox is not None else None,
             host_ip=self.node.host_ip, sandbox_ready=sandbox is not None, runtime=self.runtime_name,
-            pod_message=p.pod_message)
+            pod_message=p.pod_message, pod_is_terminal=pod_is_terminal)
         await self.writer.write(pod, status)
         return status
 
@@ -489,16 +493,34 @@ class PodSyncer:
 
     async def terminate(self, uid: str, pod: dict | None) -> None:
         """Stop every container of the pod (SIGTERM, then SIGKILL after the grace period),
-        remove them and the sandbox, and forget the pod's state."""
-        self.probes.remove_pod(uid)
-        grace = _grace(pod) if pod is not None else _MIN_GRACE_S
+        remove them and the sandbox, and forget the pod's state.
+
+        A pod still in the API (being deleted) has its status written as each container stops,
+        as Kubernetes' status manager does: the stopped container terminated and not ready, so
+        Ready turns False, and once all have stopped the phase is terminal. Only then is the
+        pod removed, so a client waiting for Ready=False sees it before the pod goes."""
         sandboxes, containers = await self.runtime.list_pod_resources(node=self.node.name, pod_uid=uid)
         running = [c for c in containers if c.state is ri.ContainerState.RUNNING]
+        # The probes stop now; a container still running keeps its last readiness meanwhile.
+        readiness = {c.id: self.probes.ready(uid, c.name, c.id) for c in running}
+        self.probes.remove_pod(uid)
+        grace = _grace(pod) if pod is not None else _MIN_GRACE_S
         if pod is not None:
             for c in running:
                 self.recorder.event(pod, NORMAL, "Killing", f"Stopping container {c.name}",
                                     field_path=_field_path(c.name, False))
-        await asyncio.gather(*(self._stop(c.id, grace) for c in running))
+        reporting = asyncio.Lock()
+
+        async def stop(c: ri.Container) -> None:
+            await self._stop(c.id, grace)
+            readiness[c.id] = False
+            if pod is not None:
+                async with reporting:
+                    await self._report_terminating(pod, readiness, done=False)
+
+        await asyncio.gather(*(stop(c) for c in running))
+        if pod is not None:
+            await self._report_terminating(pod, readiness, done=True)
         # The app containers have had their grace period; what is left (their exited shells,
         # then the sandboxes, whose pause process holds nothing to flush) is removed forcibly,
         # each round in parallel (a sandbox's own removal then finds no container left).
@@ -506,6 +528,20 @@ class PodSyncer:
         await asyncio.gather(*(self.runtime.remove_pod_sandbox(s.id) for s in sandboxes))
         await vols.remove_pod_dir(self.node.root, uid)
         self.forget(uid)
+
+    async def _report_terminating(self, pod: dict, readiness: dict[str, bool], *, done: bool) -> None:
+        uid = pod["metadata"]["uid"]
+        try:
+            sandboxes, containers = await self.runtime.list_pod_resources(node=self.node.name, pod_uid=uid)
+            ready = [s for s in sandboxes if s.state is ri.SandboxState.READY]
+            sandbox = max(ready, key=lambda s: (s.attempt, s.created_at)) if ready else None
+            await self._report(pod, _Pass(), sandbox, containers, readiness=readiness,
+                               pod_is_terminal=done and not any(c.state is ri.ContainerState.RUNNING
+                                                                for c in containers))
+        except (ri.RuntimeError_, errors.ApiError, errors.ConnectionFailed) as e:
+            # The teardown goes on: a status not written is no reason to leave containers behind.
+            log.warning("pod %s/%s: cannot report its terminating status: %s",
+                        pod["metadata"].get("namespace"), pod["metadata"]["name"], e)
 
     def forget(self, uid: str) -> None:
         self.writer.forget(uid)

@@ -95,7 +95,10 @@ async def test_taken_host_port_is_a_clear_container_error(client, namespace, nod
             lambda p: container_status(p, "server").get("state", {}).get("waiting", {}).get("reason")
             == "CreateContainerError", what="waiting with CreateContainerError", kubelet=node_kubelet)
         assert str(free_port) in container_status(seen, "server")["state"]["waiting"]["message"]
-        assert "FailedCreatePodSandBox" in _reasons(await events_for(client, namespace, "clash"))
+
+        async def sandbox_failed() -> bool:  # events are sent in the background: may follow the status
+            return "FailedCreatePodSandBox" in _reasons(await events_for(client, namespace, "clash"))
+        await wait_for(sandbox_failed, what="a FailedCreatePodSandBox event")
     finally:
         blocker.close()
 

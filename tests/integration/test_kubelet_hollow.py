@@ -194,3 +194,43 @@ async def test_unreachable_apiserver_is_reported_once(tmp_path) -> None:
     text = log.read_text()
     assert text.count("cannot reach the apiserver") == 1
     assert "Traceback" not in text
+
+
+async def test_a_graceful_delete_publishes_ready_false_before_the_pod_goes(
+        client, namespace, kubelet_factory, node_ipam, kubectl) -> None:
+    k = kubelet_factory(extra_args=FAKE)
+    for name in ("leaving", "held"):
+        pod = pod_manifest(name, k.node, [{"name": "a"}, {"name": "b"}], terminationGracePeriodSeconds=30)
+        if name == "held":  # kept in the API after the kubelet is done, for kubectl wait to read
+            pod["metadata"]["finalizers"] = ["test.minik8s.io/hold"]
+        await client.create(PODS, pod, namespace=namespace)
+    for name in ("leaving", "held"):
+        ready = await wait_pod(client, namespace, name, is_ready, what="Ready", kubelet=k)
+    rv = ready["metadata"]["resourceVersion"]
+
+    # The watch of a plain graceful delete: Ready=False, containers terminated, then DELETED.
+    await client.delete(PODS, "leaving", namespace=namespace)
+    seen: list[tuple[str, str | None, str | None]] = []
+    async for ev in client.watch(PODS, namespace=namespace, resource_version=rv,
+                                 field_selector="metadata.name=leaving", timeout_seconds=30):
+        if ev.type in ("MODIFIED", "DELETED"):
+            seen.append((ev.type, condition(ev.object, "Ready"), (ev.object.get("status") or {}).get("phase")))
+            if ev.type == "DELETED":
+                last = ev.object
+                break
+    assert seen[-1][0] == "DELETED", seen
+    assert ("MODIFIED", "False", "Failed") in seen[:-1], seen
+    first_false = next(i for i, s in enumerate(seen) if s[1] == "False")
+    assert all(s[1] == "False" for s in seen[first_false:]), seen
+    for name in ("a", "b"):
+        term = container_status(last, name)["state"]["terminated"]
+        assert term["exitCode"] == 143 and term["reason"] == "Error"
+        assert not container_status(last, name)["ready"]
+
+    # kubectl wait --for=condition=Ready=false returns once the kubelet has stopped the pod.
+    await client.delete(PODS, "held", namespace=namespace)
+    r = await asyncio.to_thread(kubectl, "wait", "-n", namespace, "--for=condition=Ready=false", "pod/held",
+                                "--timeout=30s")
+    assert r.returncode == 0, r.stderr
+    assert "condition met" in r.stdout
+    await client.patch(PODS, "held", {"metadata": {"finalizers": None}}, namespace=namespace)
