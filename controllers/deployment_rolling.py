@@ -61,7 +61,11 @@ class RollingStrategy:
             if total >= max_cleanup:
                 break
             available = du.status(rs).get("availableReplicas") or 0
-            if du.replicas(rs) == 0 or du.replicas(rs) == available:
+            # No unavailable pod to clean up. Status lags spec: an RS just scaled down still
+            # counts the available pods it had (available > replicas), and "replicas minus
+            # available" would then be a scale *up* of an old ReplicaSet (Kubernetes refuses
+            # that request with an error; it has nothing to clean up, so it is skipped here).
+            if du.replicas(rs) == 0 or available >= du.replicas(rs):
                 continue
             count = min(max_cleanup - total, du.replicas(rs) - available)
             _, old[i] = await self.scale_replica_set_and_record_event(rs, du.replicas(rs) - count, d)
