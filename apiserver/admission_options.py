@@ -1,7 +1,9 @@
 """``--enable-admission-plugins`` / ``--disable-admission-plugins``, as kube-apiserver names
 them, for the admission plugins that can be turned on or off here (``ServiceAccount``; and
-``LimitRanger``, ``Priority``, ``ResourceQuota``, on by default). The others this apiserver has (NamespaceLifecycle,
+``LimitRanger``, ``Priority``, ``DefaultTolerationSeconds``, ``ResourceQuota``, on by default). The others this apiserver has (NamespaceLifecycle,
 DefaultStorageClass, NodeRestriction, RBAC's escalation checks) are always on.
+``--default-not-ready-toleration-seconds`` / ``--default-unreachable-toleration-seconds`` set
+what DefaultTolerationSeconds gives a pod (300 each, as kube-apiserver).
 """
 
 from __future__ import annotations
@@ -12,9 +14,10 @@ from typing import Any
 from minik8s.api.resources import PODS
 
 from apiserver import serviceaccount_admission
+from apiserver.admission import defaulttolerationseconds as dts
 from apiserver.admission import plugins as policy_plugins
 
-__all__ = ["DEFAULT_ON", "add_flags", "enabled", "install"]
+__all__ = ["DEFAULT_ON", "add_flags", "enabled", "install", "toleration_seconds", "install_toleration_seconds"]
 
 # ServiceAccount admission is on by default in Kubernetes. Here it waits for the secured
 # cluster (TLS, the CA published as kube-root-ca.crt): without a CA its token volume's ca.crt
@@ -29,6 +32,28 @@ def add_flags(p: argparse.ArgumentParser) -> None:
                    help=f"comma-separated admission plugins to turn on besides the defaults ({', '.join(DEFAULT_ON)})")
     g.add_argument("--disable-admission-plugins", default="",
                    help=f"comma-separated admission plugins to turn off (of: {', '.join(sorted(KNOWN))})")
+    g.add_argument("--default-not-ready-toleration-seconds", type=int, default=dts.DEFAULT_SECONDS,
+                   help="tolerationSeconds of the not-ready:NoExecute toleration every pod gets by default "
+                        f"(default {dts.DEFAULT_SECONDS})")
+    g.add_argument("--default-unreachable-toleration-seconds", type=int, default=dts.DEFAULT_SECONDS,
+                   help="tolerationSeconds of the unreachable:NoExecute toleration every pod gets by default "
+                        f"(default {dts.DEFAULT_SECONDS})")
+
+
+def toleration_seconds(a: argparse.Namespace, p: argparse.ArgumentParser) -> tuple[int, int]:
+    """(not-ready, unreachable) seconds from the flags; a negative one is a usage error."""
+    for flag, value in (("--default-not-ready-toleration-seconds", a.default_not_ready_toleration_seconds),
+                        ("--default-unreachable-toleration-seconds", a.default_unreachable_toleration_seconds)):
+        if value < 0:
+            p.error(f"{flag} must be 0 or more, not {value}")
+    return a.default_not_ready_toleration_seconds, a.default_unreachable_toleration_seconds
+
+
+def install_toleration_seconds(server: Any, seconds: tuple[int, int]) -> None:
+    """Give the server's DefaultTolerationSeconds admission (when on) the configured seconds."""
+    for plugin in server.rest.admission_chain.plugins:
+        if isinstance(plugin, dts.DefaultTolerationSeconds):
+            plugin.seconds = {dts.NOT_READY: seconds[0], dts.UNREACHABLE: seconds[1]}
 
 
 def enabled(a: argparse.Namespace, p: argparse.ArgumentParser) -> tuple[str, ...]:

@@ -37,6 +37,7 @@ class Config:
     service_accounts: serviceaccount_options.Options = serviceaccount_options.Options()
     admission_plugins: tuple[str, ...] = admission_options.DEFAULT_ON
     enable_bootstrap_token_auth: bool = False
+    default_toleration_seconds: tuple[int, int] = (300, 300)  # not-ready, unreachable
 
 
 def primary_ipv4() -> str:
@@ -70,7 +71,8 @@ def parse_args(argv: list[str] | None = None) -> Config:
     a = p.parse_args(argv)
     return Config(a.data_dir, a.bind_address, a.port, a.watch_history, a.compaction_interval, a.log_level,
                   a.advertise_address or primary_ipv4(), serviceaccount_options.from_args(a),
-                  admission_options.enabled(a, p), a.enable_bootstrap_token_auth)
+                  admission_options.enabled(a, p), a.enable_bootstrap_token_auth,
+                  admission_options.toleration_seconds(a, p))
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -101,6 +103,7 @@ def main(argv: list[str] | None = None) -> None:
     if cfg.enable_bootstrap_token_auth:
         server.token_authenticators.append(bootstrap_tokens.BootstrapTokens(bearer_tokens.cache_getter(server.cache)))
     admission_options.install(server, cfg.admission_plugins)
+    admission_options.install_toleration_seconds(server, cfg.default_toleration_seconds)
     try:
         import uvloop  # noqa: F401
         loop = "uvloop"

@@ -1,13 +1,14 @@
-"""The apiserver's policy admission plugins, in Kubernetes' order: LimitRanger and Priority
-mutate, then LimitRanger, Priority and ResourceQuota validate (quota last: it charges). All
-three are on by default, as in kube-apiserver; ``--disable-admission-plugins`` names them
-(``apiserver/admission_options.py``)."""
+"""The apiserver's policy admission plugins, in Kubernetes' order: LimitRanger, Priority and
+DefaultTolerationSeconds mutate, then LimitRanger, Priority and ResourceQuota validate (quota
+last: it charges). All are on by default, as in kube-apiserver; ``--disable-admission-plugins``
+names them (``apiserver/admission_options.py``)."""
 
 from __future__ import annotations
 
 from collections.abc import Collection
 from typing import Any
 
+from apiserver.admission.defaulttolerationseconds import DefaultTolerationSeconds
 from apiserver.admission.interface import Chain
 from apiserver.admission.limitranger import LimitRanger
 from apiserver.admission.priority import Priority
@@ -15,12 +16,14 @@ from apiserver.admission.resourcequota import ResourceQuotaAdmission
 
 
 LIMIT_RANGER, PRIORITY, RESOURCE_QUOTA = "LimitRanger", "Priority", "ResourceQuota"
-NAMES: tuple[str, ...] = (LIMIT_RANGER, PRIORITY, RESOURCE_QUOTA)
+DEFAULT_TOLERATION_SECONDS = "DefaultTolerationSeconds"
+NAMES: tuple[str, ...] = (LIMIT_RANGER, PRIORITY, DEFAULT_TOLERATION_SECONDS, RESOURCE_QUOTA)
 
 
 def default_chain(rest: Any, cache: Any, *, enabled: Collection[str] = NAMES) -> Chain:
     """``rest``: the RestStorage the chain guards; ``cache``: its WatchCache; ``enabled``:
     the plugins (of :data:`NAMES`) to run."""
     made = {LIMIT_RANGER: lambda: LimitRanger(cache), PRIORITY: lambda: Priority(cache),
+            DEFAULT_TOLERATION_SECONDS: DefaultTolerationSeconds,
             RESOURCE_QUOTA: lambda: ResourceQuotaAdmission(rest, cache)}
     return Chain([made[n]() for n in NAMES if n in enabled])

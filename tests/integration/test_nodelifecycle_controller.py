@@ -20,7 +20,10 @@ NOT_READY = "node.kubernetes.io/not-ready"
 
 @pytest.fixture
 async def client(apiserver_factory):
-    async with ApiClient(apiserver_factory().url) as c:
+    # DefaultTolerationSeconds admission gives every pod these (300 s each by default).
+    server = apiserver_factory(extra_args=("--default-not-ready-toleration-seconds", "0",
+                                           "--default-unreachable-toleration-seconds", "1"))
+    async with ApiClient(server.url) as c:
         yield c
 
 
