@@ -51,8 +51,8 @@ __all__ = [
 
 FIELDS_TYPE = "FieldsV1"
 MAX_MANAGER_LENGTH = 128
-# The manager of a write whose request named none (Kubernetes falls back to the User-Agent,
-# which only the HTTP layer sees: it should pass manager_name(...) instead).
+# The manager of a write made inside the apiserver that named none. A request always has one:
+# manager_name(...) of its fieldManager or User-Agent (possibly "", as in Kubernetes).
 DEFAULT_MANAGER = "unknown"
 
 Path = tuple[str, ...]
@@ -877,8 +877,8 @@ class ManagerEntry:
         return out
 
     def to_dict(self) -> dict[str, Any]:
-        d: dict[str, Any] = {"manager": self.manager, "operation": self.operation,
-                             "apiVersion": self.api_version}
+        d: dict[str, Any] = {"manager": self.manager} if self.manager else {}  # omitempty, as Kubernetes
+        d.update({"operation": self.operation, "apiVersion": self.api_version})
         if self.time:
             d["time"] = self.time
         d["fieldsType"] = FIELDS_TYPE
@@ -1049,9 +1049,19 @@ def update_managed_fields(old_obj: dict[str, Any] | None, new_obj: dict[str, Any
 
 
 def manager_name(field_manager: str | None, user_agent: str | None) -> str:
-    """The manager of a request: its ``fieldManager``, else its User-Agent up to the first
-    ``/`` (``kubectl/v1.32.5 (linux/amd64)`` → ``kubectl``), as Kubernetes names it."""
+    """The manager of a request, as Kubernetes' ``managerOrUserAgent``: its ``fieldManager``,
+    else its User-Agent up to the first ``/`` (``kubectl/v1.32.5 (linux/amd64)`` → ``kubectl``)
+    without unprintable characters and cut to 128 bytes; no User-Agent gives ``""``."""
     if field_manager:
         return field_manager
-    name = (user_agent or "").split("/", 1)[0]
-    return name[:MAX_MANAGER_LENGTH] or DEFAULT_MANAGER
+    out: list[str] = []
+    size = 0
+    for ch in (user_agent or "").split("/", 1)[0]:
+        if not ch.isprintable():
+            continue
+        width = len(ch.encode())
+        if size + width > MAX_MANAGER_LENGTH:
+            break
+        out.append(ch)
+        size += width
+    return "".join(out)

@@ -491,10 +491,13 @@ class RestStorage:
     async def _write_update(self, entry: Entry, namespace: str | None, name: str, current: dict[str, Any],
                             new: dict[str, Any], *, subresource: str | None, dry_run: bool,
                             field_manager: str | None = None,
-                            managed_fields: list[dict[str, Any]] | None = None) -> Result:
+                            managed_fields: list[dict[str, Any]] | None = None,
+                            fields_subresource: str | None = None) -> Result:
         """Run the update hooks on ``new`` against ``current`` and store it if it changed.
 
-        ``managed_fields`` as in :meth:`create`."""
+        ``managed_fields`` as in :meth:`create`. ``fields_subresource`` names the subresource
+        the write came through in its managedFields entry (``scale``) when the object is
+        written as a whole (``subresource`` None)."""
         strategy = self._strategy_for(entry, subresource)
         cur_md = current["metadata"]
         md = new["metadata"]
@@ -521,7 +524,8 @@ class RestStorage:
             errs = hooks.before_write(new, current)
             if errs:
                 raise self._invalid(entry, new, errs)
-        self._set_managed_fields(entry, current, new, field_manager, subresource, managed_fields)
+        self._set_managed_fields(entry, current, new, field_manager, subresource or fields_subresource,
+                                 managed_fields)
         ok = False
         try:
             if new == current:  # a no-op update writes nothing and keeps the resourceVersion
@@ -555,7 +559,8 @@ class RestStorage:
         keeps its managedFields and is not written)."""
         if managed_fields is None:
             managed_fields = managedfields.update_managed_fields(
-                current, new, field_manager or managedfields.DEFAULT_MANAGER, model=entry.model,
+                current, new, managedfields.DEFAULT_MANAGER if field_manager is None else field_manager,
+                model=entry.model,
                 subresource=subresource)
         if managed_fields:
             new["metadata"]["managedFields"] = managed_fields
@@ -583,7 +588,8 @@ class RestStorage:
                     subresource: str | None = None, field_validation: str = "Warn", dry_run: bool = False,
                     view: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
                     unview: Callable[[dict[str, Any], dict[str, Any]], dict[str, Any]] | None = None,
-                    view_model: type | None = None, field_manager: str | None = None) -> Result:
+                    view_model: type | None = None, field_manager: str | None = None,
+                    fields_subresource: str | None = None) -> Result:
         """Apply a patch to the current object (or its ``view``, e.g. Scale) and update it,
         retrying on conflicts as Kubernetes does when the patch carries no resourceVersion."""
         kind = view_model.__name__ if view_model is not None else entry.type.kind
@@ -611,7 +617,7 @@ class RestStorage:
             try:
                 res = await self._write_update(entry, namespace, name, current, checked,
                                                subresource=subresource, dry_run=dry_run,
-                                               field_manager=field_manager)
+                                               field_manager=field_manager, fields_subresource=fields_subresource)
             except errors.Conflict:
                 if want_rv or attempt == _PATCH_RETRIES - 1:
                     raise

@@ -17,7 +17,7 @@ from starlette.responses import Response, StreamingResponse
 
 from minik8s.api.schema import MODELS
 
-from apiserver import errors
+from apiserver import errors, managedfields
 from apiserver.rest import CONFLICT_MSG, RestStorage, encode_stored, storage_key
 from apiserver.storage.interface import KeyNotFound, RevisionMismatch
 
@@ -104,6 +104,7 @@ class Subresources:
         q = request.query_params
         validation = q.get("fieldValidation") or "Warn"
         dry_run = q.get("dryRun") == "All"
+        manager = managedfields.manager_name(q.get("fieldManager"), request.headers.get("user-agent"))
 
         def unview(current: dict[str, Any], scale: dict[str, Any]) -> dict[str, Any]:
             new = copy.deepcopy(current)
@@ -120,13 +121,15 @@ class Subresources:
             if rv and rv != current["metadata"]["resourceVersion"]:
                 raise errors.Conflict.of(entry.type, name, CONFLICT_MSG)
             res = await self.rest._write_update(entry, ns, name, current, unview(current, scale),
-                                                subresource=None, dry_run=dry_run)
+                                                subresource=None, dry_run=dry_run, field_manager=manager,
+                                                fields_subresource="scale")
             return json_response(strategy.scale(res.body))
         if request.method == "PATCH":
             ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
             body = await server.read_body(request)
             res = await self.rest.patch(entry, ns, name, body, ctype, field_validation=validation, dry_run=dry_run,
-                                        view=strategy.scale, unview=unview, view_model=scale_model)
+                                        view=strategy.scale, unview=unview, view_model=scale_model,
+                                        field_manager=manager, fields_subresource="scale")
             return json_response(strategy.scale(res.body))
         raise errors.MethodNotAllowed("the server does not allow this method on the requested resource")
 

@@ -220,7 +220,20 @@ def test_entries_are_ordered_apply_first_then_by_time():
 def test_manager_name_falls_back_to_the_user_agent_prefix():
     assert mf.manager_name("mine", "kubectl/v1.32") == "mine"
     assert mf.manager_name(None, "kubectl/v1.32.5 (linux/amd64) kubernetes/abc") == "kubectl"
-    assert mf.manager_name("", "") == mf.DEFAULT_MANAGER
+    assert mf.manager_name(None, "python-httpx/0.28.1") == "python-httpx"
+    # As Kubernetes' prefixFromUserAgent: no User-Agent, no manager; unprintable characters
+    # dropped; at most 128 bytes, never half a character.
+    assert mf.manager_name("", "") == ""
+    assert mf.manager_name(None, None) == ""
+    assert mf.manager_name(None, "my\ttool\x7f/1.0") == "mytool"
+    assert mf.manager_name(None, "x" * 200) == "x" * 128
+    assert mf.manager_name(None, "x" * 127 + "é") == "x" * 127
+
+
+def test_an_entry_without_a_manager_omits_it():
+    entry = mf.ManagerEntry.from_dict({"operation": "Update", "apiVersion": "v1", "fieldsType": "FieldsV1",
+                                       "fieldsV1": {"f:data": {}}})
+    assert entry.manager == "" and "manager" not in entry.to_dict()
 
 
 # ---- merging and pruning ---------------------------------------------------------------------
