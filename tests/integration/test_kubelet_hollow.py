@@ -186,6 +186,10 @@ async def test_unreachable_apiserver_is_reported_once(tmp_path) -> None:
                                  "--port", str(pick_free_port()), "--root-dir", str(tmp_path)],
                                 cwd=REPO, stdout=out, stderr=subprocess.STDOUT)
     try:
+        # First the report (start-up may be slow on a loaded machine), then several retries
+        # with backoff (0.5 s, 1 s, 2 s...) that must not repeat it.
+        await wait_for(lambda: asyncio.sleep(0, "cannot reach the apiserver" in log.read_text()),
+                       what="the unreachable apiserver reported", timeout=30)
         await asyncio.sleep(4)
         assert proc.poll() is None  # still trying, not crashed
     finally:
