@@ -20,6 +20,7 @@ from typing import Any
 
 import orjson
 from fastapi import FastAPI
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
@@ -418,6 +419,20 @@ def _pinned_node(entry: Entry, field_selector: str | None) -> str | None:
         return None
 
 
+async def _routing_error(request: Request, exc: Exception) -> Response:
+    """A path or method no route serves (outside /api and /apis too) answers a Status, as
+    Kubernetes' not-found handler does, instead of FastAPI's {"detail": ...}."""
+    code = getattr(exc, "status_code", 500)
+    if code == 404:
+        return status_response(errors.not_found_path())
+    if code == 405:
+        return status_response(errors.MethodNotAllowed("the server does not allow this method on the "
+                                                       "requested resource"))
+    err = errors.StatusError(str(getattr(exc, "detail", "")) or "error")
+    err.code = code
+    return status_response(err)
+
+
 def tune_gc() -> None:
     """Make the cyclic garbage collector cheap for a process that holds a large, growing heap
     of acyclic JSON objects (the watch cache and its event rings).
@@ -449,7 +464,7 @@ def create_app(storage: Storage, *, advertise_address: str | None = None, port: 
             await server.stop()
 
     app = FastAPI(title="minik8s", lifespan=contextlib.asynccontextmanager(lifespan), docs_url=None,
-                  redoc_url=None, openapi_url=None)
+                  redoc_url=None, openapi_url=None, exception_handlers={HTTPException: _routing_error})
     app.state.server = server
 
     async def core(request: Request) -> Response:

@@ -390,6 +390,16 @@ def test_error_bodies_match_kubernetes_bytes(api_http, ns):
                          b'"kind":"configmaps"},"code":409}\n')
 
 
+def test_paths_and_methods_nothing_serves_answer_a_status(api_http):
+    for path in ("/foo", "/apis/nope/v1/things", "/openapi/v3/nope"):
+        r = api_http.get(path)
+        assert r.content == (b'{"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure","message":"the '
+                             b'server could not find the requested resource","reason":"NotFound","details":{},'
+                             b'"code":404}\n'), path
+    body = status_of(api_http.post("/version"), 405)
+    assert body["reason"] == "MethodNotAllowed"
+
+
 def test_websocket_to_an_unserved_subresource_is_a_404_status(api_http):
     r = api_http.get("/api/v1/namespaces/default/pods/x/attach",
                      headers={"connection": "Upgrade", "upgrade": "websocket", "sec-websocket-version": "13",
