@@ -44,14 +44,18 @@ def _sans(req: x509.CertificateSigningRequest) -> x509.SubjectAlternativeName | 
         return None
 
 
-def validate_kubelet_client(req: x509.CertificateSigningRequest, usages: list[str]) -> None:
-    """A kubelet's client certificate: ``O=system:nodes``, ``CN=system:node:<name>``, no SANs,
-    usages within {key encipherment, digital signature, client auth} with the last two."""
+def _node_subject(req: x509.CertificateSigningRequest) -> None:
     cn, orgs = subject(req)
     if orgs != [NODES_GROUP]:
         raise InvalidRequest('subject organization is not system:nodes')
     if not cn.startswith(NODE_USER_PREFIX):
         raise InvalidRequest('subject common name does not begin with system:node:')
+
+
+def validate_kubelet_client(req: x509.CertificateSigningRequest, usages: list[str]) -> None:
+    """A kubelet's client certificate: ``O=system:nodes``, ``CN=system:node:<name>``, no SANs,
+    usages within {key encipherment, digital signature, client auth} with the last two."""
+    _node_subject(req)
     sans = _sans(req)
     if sans is not None and len(sans):
         raise InvalidRequest("subject alternative names are not allowed")
@@ -61,11 +65,7 @@ def validate_kubelet_client(req: x509.CertificateSigningRequest, usages: list[st
 
 
 def validate_kubelet_serving(req: x509.CertificateSigningRequest, usages: list[str]) -> None:
-    cn, orgs = subject(req)
-    if orgs != [NODES_GROUP]:
-        raise InvalidRequest('subject organization is not system:nodes')
-    if not cn.startswith(NODE_USER_PREFIX):
-        raise InvalidRequest('subject common name does not begin with system:node:')
+    _node_subject(req)
     sans = _sans(req)
     if sans is None or not (sans.get_values_for_type(x509.DNSName) or sans.get_values_for_type(x509.IPAddress)):
         raise InvalidRequest("DNS or IP subjectAltName is required")
