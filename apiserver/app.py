@@ -202,6 +202,8 @@ class ApiServer:
         virtual = self.virtual.get(entry.type)
         if virtual is not None:
             return await virtual(request, self, info)
+        if entry.type in self.authz.guarded and method in ("POST", "PUT", "PATCH"):
+            await self.cache.wait_current()  # escalation checks see every acknowledged grant
         if entry.type.namespaced and name is not None and ns is None and method != "GET":
             raise errors.not_found_path()
         dry_run = params.dry_run(q, _OPTIONS_KIND.get(method, "CreateOptions"))

@@ -13,7 +13,8 @@ every rule of that role. Setting a ClusterRole's ``aggregationRule`` needs every
     {APIGroups:[""], Resources:["pods"], Verbs:["create"]}
 
 The check runs as a REST write hook (``before_write``), after validation, on the final object
-of a create, update or patch. The user comes from :mod:`apiserver.auth.request_user`; a write
+of a create, update or patch; the app first lets the watch cache catch up with every
+acknowledged write (``GUARDED``), so a grant made a moment before counts. The user comes from :mod:`apiserver.auth.request_user`; a write
 with no request user is the apiserver's own (bootstrap policy) and is not checked.
 """
 
@@ -221,6 +222,9 @@ def _only_metadata_changed(new: dict[str, Any], old: dict[str, Any]) -> bool:
     collector needs (ownerReferences, finalizers); here: when no rule, selector, subject or
     roleRef changed at all."""
     return all(new.get(f) == old.get(f) for f in ("rules", "aggregationRule", "subjects", "roleRef"))
+
+
+GUARDED = (rs.ROLES, rs.CLUSTERROLES, rs.ROLEBINDINGS, rs.CLUSTERROLEBINDINGS)
 
 
 def write_hooks(index: PolicyIndex, authorizer: Authorizer) -> dict[rs.ResourceType, Any]:

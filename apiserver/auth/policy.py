@@ -53,5 +53,8 @@ class Authorization:
         self.index.attach(cache)
         self.graph.attach(cache)
 
+    #: writes checked against the writer's own permissions (escalation prevention)
+    guarded = frozenset(escalation.GUARDED)
+
     def write_hooks(self) -> dict[ResourceType, Any]:
         return {**escalation.write_hooks(self.index, self.rbac), **node.write_hooks()}
