@@ -5,7 +5,8 @@ job/X``); a Job whose container always fails backs off and fails at its ``backof
 DaemonSet runs a pod on each node, and on a node that joins later; ``kubectl drain`` waits on a
 PodDisruptionBudget (evictions answered 429) and drains once the budget allows it; a StatefulSet
 starts its pods in order, each with a local-path volume, and a deleted pod comes back with the
-same name and the data its volume held, and each pod's name resolves through its headless Service.
+same name and the data its volume held, and each pod's name resolves through its headless Service;
+a CronJob scheduled every minute creates a Job (on the real clock) that completes.
 
 The cluster is this module's own (its own apiserver). Every container exits by itself, so the
 tests stay short.
@@ -276,3 +277,23 @@ spec:
     assert again["metadata"]["uid"] != old_uid and again["spec"]["nodeName"] == pods["db-0"]["spec"]["nodeName"]
     logged = k("logs", "db-0").split()
     assert len(logged) == 1 and logged[0].startswith("start-db-0-"), logged  # the first run's line, kept
+
+
+def test_cronjob_every_minute_creates_a_job_that_completes(cluster, k):
+    """On the real clock: the next minute boundary is at most 60 s away."""
+    k("create", "cronjob", "tick", "--image=minik8s/busybox:latest", "--schedule=* * * * *", "--", "true")
+    k("patch", "cronjob", "tick", "--type=merge", "-p",
+      '{"spec":{"jobTemplate":{"spec":{"template":{"spec":{"containers":[{"name":"tick","image":'
+      '"minik8s/busybox:latest","imagePullPolicy":"IfNotPresent","command":["true"]}]}}}}}}')
+    deadline = time.monotonic() + 70
+    jobs: list = []
+    while time.monotonic() < deadline and not jobs:
+        jobs = json.loads(k("get", "jobs", "-o", "json"))["items"]
+        time.sleep(1)
+    assert jobs, "no Job within 70 s of a CronJob scheduled every minute"
+    name = jobs[0]["metadata"]["name"]
+    assert name.startswith("tick-") and jobs[0]["metadata"]["ownerReferences"][0]["kind"] == "CronJob"
+    assert "condition met" in k("wait", "--for=condition=complete", f"job/{name}", "--timeout=90s")
+    cj = json.loads(k("get", "cronjob", "tick", "-o", "json"))
+    assert cj["status"]["lastScheduleTime"]
+    k("delete", "cronjob", "tick")
