@@ -60,8 +60,6 @@ _INTEGER_RESOURCES = frozenset((
 ))
 SCOPES = ("Terminating", "NotTerminating", "BestEffort", "NotBestEffort", "PriorityClass",
           "CrossNamespacePodAffinity")
-# Scopes that only ever apply to pod resources (Kubernetes' podResources per scope).
-_POD_ONLY_SCOPES = frozenset(SCOPES)
 # BestEffort pods ask for nothing, so a BestEffort quota may only count them.
 _BEST_EFFORT_RESOURCES = frozenset(("pods", "count/pods"))
 

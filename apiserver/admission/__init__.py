@@ -1,6 +1,8 @@
-"""Admission: the plugins a write passes after authorization and before storage, as in
+"""Policy admission: the plugins a write passes after authorization and before storage, as in
 Kubernetes' handler chain (``interface.Chain`` runs them; ``plugins.default_chain`` is the
-apiserver's set).
+apiserver's set, ``RestStorage.admission_chain``). ServiceAccount admission
+(``apiserver/serviceaccount_admission.py``) is a create-only mutating plugin of
+``RestStorage.admission`` and runs just before this chain's mutating step.
 
 Mutating plugins (``admit``) change the object before validation: LimitRanger fills
 defaults, Priority resolves ``priorityClassName``. Validating plugins (``validate``) see the
