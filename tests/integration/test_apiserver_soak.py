@@ -13,7 +13,8 @@ RSS stayed there. What held it (tracemalloc; figures in tests/perf/RESULTS.md):
 
 The bound asserted: RSS never goes more than PEAK_MB above where it started, and settles within
 SETTLED_MB of it once the load stops (before the fixes, in the same test on this 2-core machine:
-+117 MB at the peak and +117 MB after; after them: +42 MB and +38 MB). Bounded in time:
++117 MB at the peak and +117 MB after; after them: +38 to +44 MB at the peak and after, what
+the 1.6k objects, their watch cache entries and the ring's RING_BYTES hold). Bounded in time:
 LOAD_SECONDS of load, then at most SETTLE_SECONDS of waiting.
 """
 
@@ -31,7 +32,7 @@ WRITERS = 32
 LOAD_SECONDS = 20.0
 SETTLE_SECONDS = 30.0
 PEAK_MB = 100
-SETTLED_MB = 60
+SETTLED_MB = 80
 NAMES_PER_WRITER = 50
 
 
