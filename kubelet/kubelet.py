@@ -72,6 +72,9 @@ class Kubelet:
         self.net = NodeNetworkServices(client, runtime, node_name=node_name, options=NetworkOptions(
             cluster_cidr=config.cluster_cidr, cluster_dns=config.cluster_dns, cluster_domain=config.cluster_domain,
             proxy=not config.disable_proxy, dns=not config.disable_dns)) if runtime_name == "docker" else None
+        if self.net is not None:
+            self.agent.network_status = self.net.network_status
+            self.net.on_status_change = self.agent.poke
         # local-path volumes of this node's disk: real nodes only, as the pod network.
         self.local_path = LocalPathVolumes(client, node_name=node_name, node_root=config.node_root(node_name)) \
             if runtime_name == "docker" else None

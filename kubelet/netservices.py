@@ -9,9 +9,17 @@ One :class:`NodeNetworkServices` per (Docker) node, owned by the kubelet::
 
 All share one informer factory, so the node keeps one watch per resource. What the pod sync
 asks of it: :meth:`sandbox_network` (the engine network a new sandbox joins; None, Docker's
-default bridge, until the node has a podCIDR), :meth:`dns_config` (the pod's resolv.conf) and
+default bridge, while the node has no podCIDR), :meth:`dns_config` (the pod's resolv.conf) and
 :meth:`service_env`. The nameserver is ``--cluster-dns`` when given, else this node's own DNS
 at its gateway.
+
+Readiness. Once the node has a podCIDR, a new sandbox waits until the pod network on it is
+made (``NetworkNotReadyError``, never Docker's default bridge), and a ClusterFirst pod until
+the node's own DNS serves (never the host's resolv.conf); :meth:`network_status` tells the
+node agent, which keeps the node NotReady, with a NetworkUnavailable condition, meanwhile.
+A pod network that cannot be made (e.g. Docker's "Pool overlaps" with a stale network of an
+earlier node, which the runtime reclaims once no live container uses it) is retried every
+few seconds, and the reason is reported.
 """
 
 from __future__ import annotations
@@ -20,13 +28,14 @@ import asyncio
 import contextlib
 import dataclasses
 import logging
+from collections.abc import Callable
 
 from minik8s.api.resources import NODES
 from minik8s.client.informer import SharedInformerFactory
 
 from kubelet import network
 from kubelet.dns import main as dns_main
-from kubelet.dns.podconfig import pod_dns_config, read_host_searches
+from kubelet.dns.podconfig import pod_dns_config, read_host_searches, uses_cluster_dns
 from kubelet.proxy import main as proxy_main
 from kubelet.runtime import interface as ri
 from kubelet.servicelinks import ServiceEnv
@@ -34,6 +43,8 @@ from kubelet.servicelinks import ServiceEnv
 __all__ = ["NetworkOptions", "NodeNetworkServices"]
 
 log = logging.getLogger("network")
+
+_NETWORK_RETRY_S = 5.0  # a pod network that could not be made is tried again this often
 
 
 @dataclasses.dataclass(frozen=True)
@@ -57,6 +68,8 @@ class NodeNetworkServices:
         self.network: str | None = None
         self.gateway: str | None = None
         self.dns_ready = asyncio.Event()
+        self.network_error: str | None = None  # why the pod network could not be made, last time
+        self.on_status_change: Callable[[], None] = lambda: None  # the node agent's: re-report now
         self._cidr_changed = asyncio.Event()
         self._network_changed = asyncio.Event()
         self._host_searches = read_host_searches()
@@ -66,10 +79,11 @@ class NodeNetworkServices:
 
     # -- what the pod sync asks -------------------------------------------------------------------
 
-    async def sandbox_network(self, *, timeout: float = 30.0) -> str | None:
-        """The network a new sandbox joins. While the node has a podCIDR whose network is still
-        being made, wait for it (Kubernetes holds pods while the network is not ready); with no
-        podCIDR at all, None: the runtime's default network."""
+    async def sandbox_network(self, *, timeout: float = 5.0) -> str | None:
+        """The network a new sandbox joins. While the node has a podCIDR whose network is not
+        made yet, wait for it a little, then raise ``NetworkNotReadyError``: the pod waits, as
+        Kubernetes holds pods while the runtime's network is not ready. With no podCIDR at all,
+        None: the runtime's default network."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
         if not self.node.has_synced:
@@ -78,13 +92,32 @@ class NodeNetworkServices:
         while (cidr := self._pod_cidr()) and cidr != self.pod_network.pod_cidr:
             remaining = deadline - loop.time()
             if remaining <= 0:
-                log.warning("node %s: pod network on %s not ready after %.0fs; using the default network",
-                            self.node_name, cidr, timeout)
-                break
+                raise ri.NetworkNotReadyError(self._network_problem(cidr))
             self._network_changed.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._network_changed.wait(), min(remaining, 1.0))
         return self.network if self._pod_cidr() else None
+
+    def _own_dns_expected(self) -> bool:
+        """This node's own DNS is the pods' nameserver: no --cluster-dns, DNS on, a podCIDR."""
+        return self.options.dns and not self.options.cluster_dns and bool(self._pod_cidr())
+
+    def _network_problem(self, cidr: str) -> str:
+        if self.network_error:
+            return f"pod network {self.pod_network.name} on {cidr} cannot be made: {self.network_error}"
+        return f"pod network {self.pod_network.name} on {cidr} is not made yet"
+
+    def network_status(self) -> tuple[bool, str] | None:
+        """(ready, why) of the node's pod network and cluster DNS, for the Node's conditions;
+        None while the node has no podCIDR (pods then use the runtime's default network)."""
+        cidr = self._pod_cidr()
+        if not cidr:
+            return None
+        if cidr != self.pod_network.pod_cidr:
+            return False, self._network_problem(cidr)
+        if self._own_dns_expected() and not self.dns_ready.is_set():
+            return False, f"cluster DNS of node {self.node_name} on {self.gateway}:53 is not serving yet"
+        return True, f"pod network {self.pod_network.name} on {cidr} is up"
 
     def cluster_dns(self) -> list[str]:
         if self.options.cluster_dns:
@@ -94,8 +127,13 @@ class NodeNetworkServices:
         return []
 
     def dns_config(self, pod: dict) -> tuple[ri.DNSConfig | None, str | None]:
-        """The pod's DNS config and a warning to record (no cluster DNS for a ClusterFirst pod)."""
-        return pod_dns_config(pod, cluster_dns=self.cluster_dns(), cluster_domain=self.options.cluster_domain,
+        """The pod's DNS config and a warning to record (no cluster DNS for a ClusterFirst pod).
+        While this node's own DNS is expected but not serving, a pod that would use it waits
+        (``NetworkNotReadyError``) rather than get the host's resolv.conf for life."""
+        cluster_dns = self.cluster_dns()
+        if not cluster_dns and self._own_dns_expected() and uses_cluster_dns(pod):
+            raise ri.NetworkNotReadyError(f"cluster DNS of node {self.node_name} is not serving yet")
+        return pod_dns_config(pod, cluster_dns=cluster_dns, cluster_domain=self.options.cluster_domain,
                               host_searches=self._host_searches)
 
     async def service_env(self, pod: dict) -> dict[str, str]:
@@ -146,11 +184,20 @@ class NodeNetworkServices:
                     continue
                 try:
                     gateway = await self.pod_network.ensure(cidr)
-                except (ri.RuntimeError_, OSError) as e:  # reported, retried on the next change
-                    log.error("node %s: pod network on %s failed: %s", self.node_name, cidr, e)
+                except (ri.RuntimeError_, OSError) as e:  # reported, retried after a while
+                    if str(e) != self.network_error:
+                        log.error("node %s: pod network on %s failed: %s; retrying every %.0fs",
+                                  self.node_name, cidr, e, _NETWORK_RETRY_S)
+                    self.network_error = str(e)
+                    self.on_status_change()
+                    asyncio.get_running_loop().call_later(_NETWORK_RETRY_S, self._cidr_changed.set)
                     continue
+                if self.network_error:
+                    log.info("node %s: pod network on %s is made now", self.node_name, cidr)
+                self.network_error = None
                 self.network, self.gateway = self.pod_network.name, gateway
                 self._network_changed.set()
+                self.on_status_change()
                 if hairpin is None:
                     hairpin = asyncio.create_task(self.pod_network.run_hairpin(), name="hairpin")
                 if self.options.dns:
@@ -162,6 +209,7 @@ class NodeNetworkServices:
                         dns_main.serve(self.client, bind=gateway, zone=self.options.cluster_domain,
                                        informers=self.informers, started=self.dns_ready),
                         name=f"dns {self.node_name}")
+                    asyncio.create_task(self._report_dns_started(), name=f"dns ready {self.node_name}")
                     self.informers.start()
                     dns_task.add_done_callback(self._dns_done)
         finally:
@@ -170,6 +218,10 @@ class NodeNetworkServices:
                     t.cancel()
                     with contextlib.suppress(BaseException):
                         await t
+
+    async def _report_dns_started(self) -> None:
+        await self.dns_ready.wait()
+        self.on_status_change()
 
     def _dns_done(self, task: asyncio.Task) -> None:
         if not task.cancelled() and task.exception() is not None:

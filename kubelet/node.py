@@ -5,18 +5,24 @@ and allocatable from the host minus ``--system-reserved``, addresses, nodeInfo, 
 daemon endpoint) or adopts an existing one; :meth:`NodeAgent.run` then renews the Lease in
 ``kube-node-lease`` every 10 s and recomputes the status every 10 s, writing it only when it
 changed or 5 minutes have passed (Kubernetes' nodeStatusReportFrequency). Ready follows the
-container runtime answering; MemoryPressure and DiskPressure follow the kubelet's default hard
-eviction thresholds (memory.available < 100Mi, nodefs.available < 10%). An unreachable
-apiserver is retried with backoff and reported once.
+container runtime answering and, on a node whose kubelet makes the pod network, on that network
+and the node's DNS being up (``network_status``): until then Ready is False with the runtime's
+NetworkReady=false message and a NetworkUnavailable condition is True (the node lifecycle
+controller taints the node for it); a change there is reported at once (:meth:`poke`).
+MemoryPressure and DiskPressure follow the kubelet's default hard eviction thresholds
+(memory.available < 100Mi, nodefs.available < 10%). An unreachable apiserver is retried with
+backoff and reported once.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime
 import logging
 import random
 import time
+from collections.abc import Callable
 
 from minik8s import errors
 from minik8s.api.resources import LEASES, NODES
@@ -54,7 +60,10 @@ def _micro_now() -> str:
 
 class NodeAgent:
     def __init__(self, client, runtime: ri.ContainerRuntime, config: KubeletConfig, *, node_name: str,
-                 host_ip: str, host: hostinfo.HostInfo, hostname: str | None = None) -> None:
+                 host_ip: str, host: hostinfo.HostInfo, hostname: str | None = None,
+                 network_status: Callable[[], tuple[bool, str] | None] | None = None) -> None:
+        """``network_status``: (ready, why) of the pod network this kubelet makes, or None when
+        it makes none yet (netservices.NodeNetworkServices.network_status)."""
         self.client = client
         self.runtime = runtime
         self.config = config
@@ -69,6 +78,8 @@ class NodeAgent:
         self._unreachable = False
         self._runtime_version = ""
         self.pod_cidr: str | None = None  # spec.podCIDR as last read (hollow nodes address pods from it)
+        self.network_status = network_status
+        self._poked = asyncio.Event()
 
     # --- capacity ---------------------------------------------------------------------------
 
@@ -100,18 +111,33 @@ class NodeAgent:
     def build_status(self, *, runtime_ok: bool, previous: dict | None) -> dict:
         now = rfc3339()
         old = {c["type"]: c for c in (previous or {}).get("conditions") or []}
-        healthy = {"Ready": runtime_ok, "MemoryPressure": self._memory_ok(), "DiskPressure": self._disk_ok(),
-                   "PIDPressure": True}
+        network = self.network_status() if self.network_status is not None else None
+        network_ok = network is None or network[0]
+        healthy = {"Ready": runtime_ok and network_ok, "MemoryPressure": self._memory_ok(),
+                   "DiskPressure": self._disk_ok(), "PIDPressure": True}
         conditions = []
         for ctype in ("MemoryPressure", "DiskPressure", "PIDPressure", "Ready"):
             good, reason, message, bad_reason, bad_message = _CONDITIONS[ctype]
             ok = healthy[ctype]
+            if ctype == "Ready" and runtime_ok and not network_ok:
+                assert network is not None
+                bad_message = ("container runtime network not ready: NetworkReady=false "
+                               f"reason:NetworkPluginNotReady message:{network[1]}")
             status = good if ok else ("False" if good == "True" else "True")
             prev = old.get(ctype)
             since = prev["lastTransitionTime"] if prev and prev.get("status") == status else now
             conditions.append({"type": ctype, "status": status, "lastHeartbeatTime": now,
                                "lastTransitionTime": since, "reason": reason if ok else bad_reason,
                                "message": message if ok else bad_message})
+        if network is not None:
+            # NetworkUnavailable, as a network plugin (or the route controller) reports it.
+            status = "False" if network[0] else "True"
+            prev = old.get("NetworkUnavailable")
+            since = prev["lastTransitionTime"] if prev and prev.get("status") == status else now
+            conditions.insert(0, {"type": "NetworkUnavailable", "status": status, "lastHeartbeatTime": now,
+                                  "lastTransitionTime": since,
+                                  "reason": "PodNetworkReady" if network[0] else "PodNetworkNotReady",
+                                  "message": network[1]})
         return {
             "capacity": self.capacity(),
             "allocatable": self.allocatable(),
@@ -234,9 +260,15 @@ class NodeAgent:
             return []
         return [{"apiVersion": "v1", "kind": "Node", "name": self.name, "uid": node["metadata"]["uid"]}]
 
+    def poke(self) -> None:
+        """Something the status reports changed (the pod network): write the status now."""
+        self._poked.set()
+
     async def _status_loop(self) -> None:
         while True:
-            await asyncio.sleep(self.config.node_status_update_frequency)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._poked.wait(), self.config.node_status_update_frequency)
+            self._poked.clear()
             try:
                 await self.update_status()
                 self._recovered()

@@ -246,8 +246,13 @@ class PodSyncer:
         ports = [ri.PortMapping(container_port=int(port["containerPort"]), host_port=int(port["hostPort"]),
                                 protocol=port.get("protocol") or "TCP", host_ip=port.get("hostIP") or "")
                  for c in spec.get("containers") or [] for port in c.get("ports") or [] if port.get("hostPort")]
+        dns = warning = None
         try:
-            network = await self.pod_network.sandbox_network() if self.pod_network is not None else None
+            # A host-network pod needs no pod network (it is how a network's own agents start).
+            network = await self.pod_network.sandbox_network() \
+                if self.pod_network is not None and not spec.get("hostNetwork") else None
+            if self.net is not None:
+                dns, warning = self.net.dns_config(pod)  # dnsPolicy + dnsConfig (kubelet/dns/podconfig.py)
         except ri.NetworkNotReadyError as e:
             # Kubernetes does not try a sandbox while the runtime's network is not ready. Said
             # once per pod: a thousand waiting pods must not write an event each every retry.
@@ -260,9 +265,7 @@ class PodSyncer:
             p.after(_NETWORK_RETRY_S)
             return None
         self._network_waiting.discard(uid)
-        dns = None
         if self.net is not None:
-            dns, warning = self.net.dns_config(pod)  # dnsPolicy + dnsConfig (kubelet/dns/podconfig.py)
             if warning:
                 self.recorder.event(pod, WARNING, "MissingClusterDNS", warning)
         elif spec.get("dnsConfig"):

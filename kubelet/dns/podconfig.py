@@ -15,7 +15,7 @@ from collections.abc import Sequence
 
 from kubelet.runtime import interface as ri
 
-__all__ = ["pod_dns_config", "read_host_searches", "MISSING_CLUSTER_DNS"]
+__all__ = ["pod_dns_config", "read_host_searches", "uses_cluster_dns", "MISSING_CLUSTER_DNS"]
 
 MAX_NAMESERVERS = 3
 MAX_SEARCHES = 32
@@ -44,18 +44,25 @@ def _dedupe(items: Sequence[str]) -> list[str]:
     return seen
 
 
+def uses_cluster_dns(pod: dict) -> bool:
+    """The pod's policy asks for the cluster's DNS (ClusterFirst off the host network, or
+    ClusterFirstWithHostNet)."""
+    spec = pod.get("spec") or {}
+    policy = spec.get("dnsPolicy") or "ClusterFirst"
+    return policy == "ClusterFirstWithHostNet" or (policy == "ClusterFirst" and not spec.get("hostNetwork"))
+
+
 def pod_dns_config(pod: dict, *, cluster_dns: Sequence[str], cluster_domain: str,
                    host_searches: Sequence[str] = ()) -> tuple[ri.DNSConfig | None, str | None]:
     """(the DNS config, or None for the runtime's default; a warning to record, if any)."""
     spec = pod.get("spec") or {}
     ns = (pod.get("metadata") or {}).get("namespace") or "default"
     policy = spec.get("dnsPolicy") or "ClusterFirst"
-    host_network = bool(spec.get("hostNetwork"))
     warning = None
     servers: list[str] = []
     searches: list[str] = []
     options: dict[str, str | None] = {}
-    cluster = policy == "ClusterFirstWithHostNet" or (policy == "ClusterFirst" and not host_network)
+    cluster = uses_cluster_dns(pod)
     if cluster and not cluster_dns:
         warning = MISSING_CLUSTER_DNS.format(pod=(pod.get("metadata") or {}).get("name"))
         cluster = False

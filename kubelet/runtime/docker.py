@@ -93,7 +93,7 @@ class DockerRuntime(ri.ContainerRuntime):
             cfg = (net.attrs.get("IPAM") or {}).get("Config") or []
             if any(c.get("Subnet") == config.subnet for c in cfg):
                 return False
-            if net.attrs.get("Containers"):
+            if not self._release_dead_endpoints(net):
                 raise ri.PodNetworkError(f"network {config.name} is on {[c.get('Subnet') for c in cfg]} with "
                                          f"pods attached; it is wanted on {config.subnet} now")
             net.remove()
@@ -117,9 +117,11 @@ class DockerRuntime(ri.ContainerRuntime):
         return False
 
     def _remove_stale_pod_networks(self, config: ri.PodNetworkConfig) -> bool:
-        """Remove pod networks an earlier node left on this engine (same owner labels, no
+        """Remove pod networks an earlier node left on this engine (same owner labels, no live
         container attached) whose subnet overlaps ``config``'s: the node's podCIDR is the
-        cluster's word on who owns these addresses now. True when one was removed."""
+        cluster's word on who owns these addresses now. Endpoints of containers that are gone
+        or stopped (a kubelet killed while they were removed) are force-disconnected first, as
+        ``docker network rm`` refuses a network with endpoints. True when one was removed."""
         want = ipaddress.ip_network(config.subnet)
         removed = False
         for net in self._client.networks.list(filters={"label": list(config.labels)} if config.labels else None):
@@ -127,17 +129,42 @@ class DockerRuntime(ri.ContainerRuntime):
                 continue
             net.reload()
             subnets = [c.get("Subnet") for c in (net.attrs.get("IPAM") or {}).get("Config") or []]
-            if net.attrs.get("Containers") or not any(
-                    s and ipaddress.ip_network(s).overlaps(want) for s in subnets):
+            if not any(s and ipaddress.ip_network(s).overlaps(want) for s in subnets):
                 continue
-            log.warning("removing stale pod network %s on %s (no pods attached) for %s", net.name, subnets,
+            if not self._release_dead_endpoints(net):
+                log.warning("pod network %s on %s overlaps %s but live containers use it", net.name, subnets,
+                            config.name)
+                continue
+            log.warning("removing stale pod network %s on %s (no live pods attached) for %s", net.name, subnets,
                         config.name)
             try:
                 net.remove()
                 removed = True
-            except docker.errors.APIError:
+            except docker.errors.APIError as e:
+                log.warning("cannot remove stale pod network %s: %s", net.name, e)
                 continue
         return removed
+
+    def _release_dead_endpoints(self, net) -> bool:
+        """Force-disconnect the network's endpoints whose container is gone or not running;
+        True when no live container is left on it (it may then be removed)."""
+        live = False
+        for key, ep in (net.attrs.get("Containers") or {}).items():
+            try:
+                state = self._api.inspect_container(key).get("State") or {}
+                if state.get("Running") or state.get("Paused") or state.get("Restarting"):
+                    live = True
+                    continue
+            except docker.errors.NotFound:
+                pass  # an endpoint left behind by a container that no longer exists
+            name = (ep or {}).get("Name") or key
+            log.warning("network %s: force-disconnecting dead endpoint %s", net.name, name)
+            try:
+                self._api.disconnect_container_from_network(name, net.id, force=True)
+            except docker.errors.APIError as e:
+                log.warning("network %s: cannot disconnect endpoint %s: %s", net.name, name, e)
+                live = True  # still attached: the network cannot go
+        return not live
 
     async def remove_pod_network(self, name: str) -> None:
         def rm() -> None:

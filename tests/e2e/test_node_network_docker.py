@@ -1,0 +1,133 @@
+"""A node's pod network and DNS on real Docker (issue #14): a node is NotReady, with a
+NetworkUnavailable condition saying why, until both are up; pods wait meanwhile instead of
+running on Docker's default bridge with the host's resolv.conf; a stale pod network of an
+earlier node that holds the podCIDR ("Pool overlaps") is retried and reclaimed as soon as no
+live container uses it.
+
+The node gets its podCIDR from the node IPAM controller (in-process) out of a /16 no Docker
+network here uses; a stale minik8s network with a running container on all of that /16 stands
+for what a killed kubelet left behind.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ipaddress
+import random
+import uuid
+
+import docker
+import pytest
+
+from controllers.nodeipam import NodeIpamController
+from minik8s.api.resources import NODES, PODS
+
+from kubelet import network
+from kubelet.runtime.docker import DockerRuntime
+from tests.integration.controller_harness import eventually, running
+from tests.kubelet_harness import (  # noqa: F401 - fixtures
+    BUSYBOX, NODE_LABEL, client, container_status, events_for, is_ready, kubelet_factory, namespace, pod_manifest,
+    wait_pod,
+)
+
+pytestmark = pytest.mark.usefixtures("test_images")
+
+
+def free_cluster_cidr(docker_client) -> str:
+    """A /16 of 10.0.0.0/8 that overlaps no Docker network on this engine."""
+    used = [ipaddress.ip_network(c["Subnet"]) for n in docker_client.networks.list()
+            for c in ((n.attrs.get("IPAM") or {}).get("Config") or []) if c.get("Subnet")]
+    for _ in range(200):
+        cand = ipaddress.ip_network(f"10.{random.randint(100, 250)}.0.0/16")
+        if not any(cand.overlaps(u) for u in used):
+            return str(cand)
+    pytest.fail("no free /16 in 10.100-250.0.0 for the test's cluster CIDR")
+
+
+def node_conditions(node: dict) -> dict[str, dict]:
+    return {c["type"]: c for c in (node.get("status") or {}).get("conditions") or []}
+
+
+async def test_stale_network_keeps_the_node_not_ready_and_is_reclaimed(
+        client, namespace, kubelet_factory, docker_client, kubectl) -> None:
+    cidr = free_cluster_cidr(docker_client)
+    stale_node = f"stale-{uuid.uuid4().hex[:6]}"
+    net = docker_client.networks.create(
+        f"minik8s-{stale_node}", driver="bridge", labels={NODE_LABEL: stale_node},
+        ipam=docker.types.IPAMConfig(pool_configs=[docker.types.IPAMPool(
+            subnet=cidr, gateway=str(ipaddress.ip_network(cidr).network_address + 1))]))
+    blocker = docker_client.containers.run(BUSYBOX, ["sleep", "600"], detach=True, network=net.name,
+                                           labels={NODE_LABEL: stale_node}, name=f"{stale_node}-blocker")
+    k = kubelet_factory(extra_args=("--cluster-cidr", cidr, "--disable-proxy"), start=False)
+    pod_cidr = None
+    try:
+        k.start(wait_ready=False)
+        async with running(client, lambda f: NodeIpamController(client, f, cluster_cidr=cidr)):
+            async def unavailable() -> dict | None:
+                try:
+                    conds = node_conditions(await client.get(NODES, k.node))
+                except Exception:  # noqa: BLE001 - not registered yet
+                    return None
+                nu = conds.get("NetworkUnavailable")
+                return conds if nu and nu["status"] == "True" and "overlaps" in nu["message"] else None
+            conds = await eventually(unavailable, what="NetworkUnavailable=True naming the overlap", timeout=60)
+            pod_cidr = (await client.get(NODES, k.node))["spec"]["podCIDR"]
+            assert conds["Ready"]["status"] == "False" and conds["Ready"]["reason"] == "KubeletNotReady"
+            assert conds["Ready"]["message"].startswith("container runtime network not ready: NetworkReady=false")
+            assert f"pod network minik8s-{k.node} on {pod_cidr} cannot be made" in conds["Ready"]["message"]
+
+            # A pod bound here meanwhile waits: no sandbox on Docker's default bridge.
+            pod = pod_manifest("dns", k.node, [{"name": "c", "command": ["sh", "-c", "cat /etc/resolv.conf; sleep 3600"]}])
+            await client.create(PODS, pod, namespace=namespace)
+
+            async def told() -> list[dict]:
+                return [e for e in await events_for(client, namespace, "dns") if e["reason"] == "NetworkNotReady"]
+            (event,) = await eventually(told, what="a NetworkNotReady event", timeout=60)
+            assert "cannot be made" in event["message"]
+            waiting = await client.get(PODS, "dns", namespace=namespace)
+            assert not waiting["status"].get("podIP")
+            assert container_status(waiting, "c")["state"] == {"waiting": {"reason": "ContainerCreating"}}
+            assert docker_client.containers.list(all=True, filters={"label": f"{NODE_LABEL}={k.node}"}) == []
+
+            # The stale network's last live container goes: the kubelet reclaims it, makes its
+            # own, starts its DNS, and only then is the node Ready.
+            blocker.remove(force=True)
+
+            async def ready() -> dict | None:
+                conds = node_conditions(await client.get(NODES, k.node))
+                return conds if conds["Ready"]["status"] == "True" else None
+            conds = await eventually(ready, what="the node Ready again", timeout=90)
+            assert conds["NetworkUnavailable"]["status"] == "False"
+            assert conds["NetworkUnavailable"]["message"] == f"pod network minik8s-{k.node} on {pod_cidr} is up"
+            with pytest.raises(docker.errors.NotFound):
+                docker_client.networks.get(net.id)
+
+        running_pod = await wait_pod(client, namespace, "dns", is_ready, what="Ready", kubelet=k, timeout=90)
+        assert ipaddress.ip_address(running_pod["status"]["podIP"]) in ipaddress.ip_network(pod_cidr)
+        r = kubectl("logs", "-n", namespace, "dns")
+        gateway = network.gateway_ip(pod_cidr)
+        assert f"nameserver {gateway}" in r.stdout, r
+        assert "ndots:5" in r.stdout and f"search {namespace}.svc.cluster.local" in r.stdout
+    finally:
+        k.stop()
+        with contextlib.suppress(docker.errors.APIError):
+            blocker.remove(force=True)
+        with contextlib.suppress(docker.errors.APIError):
+            net.remove()
+        await remove_pod_network(docker_client, k.node, cidr, pod_cidr)
+
+
+async def remove_pod_network(docker_client, node: str, cluster_cidr: str, pod_cidr: str | None) -> None:
+    """The node's network and its masquerade rule (what PodNetwork.remove undoes)."""
+    for c in docker_client.containers.list(all=True, filters={"label": f"{NODE_LABEL}={node}"}):
+        with contextlib.suppress(docker.errors.APIError):
+            c.remove(force=True)
+    runtime = await DockerRuntime.connect()
+    try:
+        pn = network.PodNetwork(node, runtime, cluster_cidr=cluster_cidr)
+        pn.pod_cidr = pod_cidr
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(pn.remove(), 30)
+    finally:
+        await runtime.close()
