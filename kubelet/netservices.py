@@ -227,3 +227,4 @@ class NodeNetworkServices:
         if not task.cancelled() and task.exception() is not None:
             log.error("node %s: cluster DNS stopped: %r", self.node_name, task.exception())
             self.dns_ready.clear()
+            self.on_status_change()
