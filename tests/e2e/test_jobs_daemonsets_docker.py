@@ -26,6 +26,7 @@ import pytest
 
 from tests.conftest import REPO, ApiServer, pick_free_port
 from tests.kubelet_harness import KubeletProc, remove_node_containers
+from tests.minik8s_up_harness import remove_node_network
 
 pytestmark = pytest.mark.docker
 
@@ -65,6 +66,7 @@ def cluster(tmp_path_factory, test_images, docker_client):
             k.stop()
         for n in nodes:
             remove_node_containers(docker_client, n)
+            remove_node_network(docker_client, n)
         api.stop()
 
 
@@ -170,6 +172,7 @@ spec:
         kubelet.stop()
         k("delete", "node", late, "--wait=false", ok=False)  # nothing may be scheduled onto it later
         remove_node_containers(docker_client, late)
+        remove_node_network(docker_client, late)
 
 
 def test_drain_honours_a_pod_disruption_budget(cluster, k):
