@@ -45,6 +45,9 @@ __all__ = ["NetworkOptions", "NodeNetworkServices"]
 log = logging.getLogger("network")
 
 _NETWORK_RETRY_S = 5.0  # a pod network that could not be made is tried again this often
+# A made pod network (and its host rules) is checked this often: something may have removed it
+# (another node's kubelet reclaiming an overlapping network, a person), and it is made again.
+_RECHECK_S = 30.0
 
 
 @dataclasses.dataclass(frozen=True)
@@ -169,10 +172,16 @@ class NodeNetworkServices:
         dns_task: asyncio.Task | None = None
         hairpin: asyncio.Task | None = None
         warned = False
+        loop = asyncio.get_running_loop()
+        checked_at = loop.time()
         try:
             while True:
-                await self._cidr_changed.wait()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._cidr_changed.wait(), max(0.0, checked_at + _RECHECK_S - loop.time()))
                 self._cidr_changed.clear()
+                recheck = loop.time() - checked_at >= _RECHECK_S
+                if recheck:
+                    checked_at = loop.time()
                 cidr = self._pod_cidr()
                 if not cidr:
                     if not warned:
@@ -180,11 +189,17 @@ class NodeNetworkServices:
                                  "it gets one (node IPAM in the controller-manager assigns it)", self.node_name)
                         warned = True
                     continue
-                if cidr == self.pod_network.pod_cidr:
+                if cidr == self.pod_network.pod_cidr and not recheck:
                     continue
+                made = self.pod_network.pod_cidr == cidr
                 try:
                     gateway = await self.pod_network.ensure(cidr)
+                    if made:
+                        continue  # still there (or made again on the same subnet): DNS carries on
                 except (ri.RuntimeError_, OSError) as e:  # reported, retried after a while
+                    if made:
+                        # The network went away under us and cannot be made again: not ready.
+                        self.pod_network.pod_cidr = None
                     if str(e) != self.network_error:
                         log.error("node %s: pod network on %s failed: %s; retrying every %.0fs",
                                   self.node_name, cidr, e, _NETWORK_RETRY_S)

@@ -2,7 +2,7 @@
 NetworkUnavailable condition saying why, until both are up; pods wait meanwhile instead of
 running on Docker's default bridge with the host's resolv.conf; a stale pod network of an
 earlier node that holds the podCIDR ("Pool overlaps") is retried and reclaimed as soon as no
-live container uses it.
+live container uses it; a pod network removed under the kubelet is made again.
 
 The node gets its podCIDR from the node IPAM controller (in-process) out of a /16 no Docker
 network here uses; a stale minik8s network with a running container on all of that /16 stands
@@ -109,6 +109,21 @@ async def test_stale_network_keeps_the_node_not_ready_and_is_reclaimed(
         gateway = network.gateway_ip(pod_cidr)
         assert f"nameserver {gateway}" in r.stdout, r
         assert "ndots:5" in r.stdout and f"search {namespace}.svc.cluster.local" in r.stdout
+
+        # The network removed under the kubelet (as an overlapping node's kubelet may): it is
+        # made again, and the next pod runs on it.
+        await client.delete(PODS, "dns", namespace=namespace, grace_period_seconds=0)
+
+        async def gone() -> bool:
+            return not docker_client.containers.list(all=True, filters={"label": f"{NODE_LABEL}={k.node}"})
+        await eventually(gone, what="the pod's containers removed", timeout=60)
+        docker_client.networks.get(f"minik8s-{k.node}").remove()
+        await client.create(PODS, pod_manifest("again", k.node, [{"name": "c", "command": ["sleep", "3600"]}]),
+                            namespace=namespace)
+        again = await wait_pod(client, namespace, "again", is_ready, what="Ready on the remade network", kubelet=k,
+                               timeout=120)
+        assert ipaddress.ip_address(again["status"]["podIP"]) in ipaddress.ip_network(pod_cidr)
+        docker_client.networks.get(f"minik8s-{k.node}")
     finally:
         k.stop()
         with contextlib.suppress(docker.errors.APIError):

@@ -23,7 +23,7 @@ async def client(apiserver_factory):
     # DefaultTolerationSeconds admission gives every pod these (300 s each by default).
     server = apiserver_factory(extra_args=("--default-not-ready-toleration-seconds", "0",
                                            "--default-unreachable-toleration-seconds", "1"))
-    async with ApiClient(server.url) as c:
+    async with server.client() as c:
         yield c
 
 
