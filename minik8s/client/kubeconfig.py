@@ -155,12 +155,19 @@ def write(
     namespace: str = "default",
     token: str | None = None,
     ca_file: str | None = None,
+    ca_data: bytes | None = None,
+    client_cert_data: bytes | None = None,
+    client_key_data: bytes | None = None,
     insecure_skip_tls_verify: bool = False,
     set_current: bool = True,
 ) -> None:
     """Add (or replace) cluster, user and context ``context`` in the kubeconfig at ``path``,
     keeping every other entry, and make it current. Written atomically with mode 0600, since
-    it may hold a token."""
+    it may hold a token or a client key.
+
+    ``ca_data`` (PEM) is embedded as ``certificate-authority-data`` and the client
+    certificate and key as ``client-certificate-data``/``client-key-data``, as ``kubeadm``
+    and k3s write theirs: the file alone carries everything needed to connect."""
     doc: dict[str, Any] = {}
     try:
         with open(path) as f:
@@ -172,9 +179,14 @@ def write(
     cluster: dict[str, Any] = {"server": server}
     if ca_file:
         cluster["certificate-authority"] = os.path.abspath(ca_file)
+    if ca_data:
+        cluster["certificate-authority-data"] = base64.b64encode(ca_data).decode()
     if insecure_skip_tls_verify:
         cluster["insecure-skip-tls-verify"] = True
     user: dict[str, Any] = {"token": token} if token else {}
+    if client_cert_data and client_key_data:
+        user["client-certificate-data"] = base64.b64encode(client_cert_data).decode()
+        user["client-key-data"] = base64.b64encode(client_key_data).decode()
     ctx = {"cluster": context, "user": context, "namespace": namespace}
     for section, field, value in (("clusters", "cluster", cluster), ("users", "user", user),
                                   ("contexts", "context", ctx)):
