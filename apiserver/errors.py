@@ -6,6 +6,7 @@
     ├── Conflict        409 Conflict        stale resourceVersion
     ├── Invalid         422 Invalid         field errors in details.causes
     ├── BadRequest      400 BadRequest      malformed body, namespace mismatch
+    ├── Unauthorized    401 Unauthorized    no valid credentials (authentication failed)
     ├── Forbidden       403 Forbidden       e.g. namespace terminating
     ├── MethodNotAllowed 405 MethodNotAllowed
     ├── Gone            410 Expired         watch/list from a compacted resourceVersion
@@ -128,6 +129,10 @@ class Invalid(StatusError):
 
 class BadRequest(StatusError):
     code, reason = 400, "BadRequest"
+
+
+class Unauthorized(StatusError):
+    code, reason = 401, "Unauthorized"
 
 
 class Forbidden(StatusError):

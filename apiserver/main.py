@@ -2,7 +2,12 @@
 
 Parses flags into one config, opens the storage (SQLite under ``--data-dir``; ``--etcd-servers``
 is reserved for the etcd backend), logs the effective configuration, and serves the FastAPI app
-with uvicorn (uvloop + httptools when available).
+with uvicorn (uvloop + httptools when available) over HTTPS only (:mod:`apiserver.serving`),
+behind the authentication and authorization filter (:mod:`apiserver.auth.filter`).
+
+The authenticator chain is x509 client certificates; modules that add bearer-token
+authenticators (ServiceAccount tokens, bootstrap tokens) append theirs in :func:`build_auth`.
+``--authorization-mode`` lists the authorizer modes (:mod:`apiserver.auth.authorize`).
 """
 
 from __future__ import annotations
@@ -16,9 +21,10 @@ import sys
 
 import uvicorn
 
-from apiserver import admission_options, serviceaccount_options
+from apiserver import admission_options, serviceaccount_options, serving
 from apiserver.app import create_app, fast_path
-from apiserver.auth import bearer_tokens, bootstrap_tokens
+from apiserver.auth import authenticate, authorize, bearer_tokens, bootstrap_tokens, x509
+from apiserver.auth.filter import AuthFilter
 from apiserver.storage import diskspace
 from apiserver.storage.sqlite import SQLiteStorage
 
@@ -34,6 +40,16 @@ class Config:
     compaction_interval: float
     log_level: str
     advertise_address: str
+    cert_dir: str | None = None
+    tls_cert_file: str | None = None
+    tls_private_key_file: str | None = None
+    client_ca_file: str | None = None
+    tls_sans: tuple[str, ...] = ()
+    anonymous_auth: bool = True
+    authorization_modes: tuple[str, ...] = authorize.DEFAULT_MODES
+    kubelet_client_certificate: str | None = None
+    kubelet_client_key: str | None = None
+    kubelet_certificate_authority: str | None = None
     service_accounts: serviceaccount_options.Options = serviceaccount_options.Options()
     admission_plugins: tuple[str, ...] = admission_options.DEFAULT_ON
     enable_bootstrap_token_auth: bool = False
@@ -68,11 +84,55 @@ def parse_args(argv: list[str] | None = None) -> Config:
     p.add_argument("--enable-bootstrap-token-auth", action="store_true",
                    help="accept bootstrap tokens (kube-system/bootstrap-token-* Secrets) as bearer tokens, for "
                         "nodes joining with one (off by default, as in Kubernetes; minik8s up turns it on)")
+    g = p.add_argument_group("secure serving and authentication")
+    g.add_argument("--cert-dir", default=None,
+                   help="where the CA, serving and client certificates are made when --tls-cert-file is not given "
+                        "(default <data-dir>/pki)")
+    g.add_argument("--tls-cert-file", default=None, help="the serving certificate (PEM); with --tls-private-key-file")
+    g.add_argument("--tls-private-key-file", default=None, help="the serving certificate's key (PEM)")
+    g.add_argument("--client-ca-file", default=None,
+                   help="CA bundle that signs the client certificates accepted (default: <cert-dir>/ca.crt when "
+                        "the certificates are made here)")
+    g.add_argument("--tls-san", action="append", default=[], metavar="NAME_OR_IP",
+                   help="an extra name or address for the serving certificate made here (repeatable)")
+    g.add_argument("--anonymous-auth", default="true", choices=["true", "false"],
+                   help="answer requests without credentials as system:anonymous (default true)")
+    g.add_argument("--authorization-mode", default=",".join(authorize.DEFAULT_MODES),
+                   help="ordered, comma-separated authorizer modes: " + ", ".join(sorted(authorize.MODES))
+                        + " (default %(default)s)")
+    g.add_argument("--kubelet-client-certificate", default=None,
+                   help="client certificate for talking to kubelets (default <cert-dir>/apiserver-kubelet-client.crt)")
+    g.add_argument("--kubelet-client-key", default=None, help="its key")
+    g.add_argument("--kubelet-certificate-authority", default=None,
+                   help="CA that signs kubelets' serving certificates (default <cert-dir>/ca.crt)")
     a = p.parse_args(argv)
+    modes = tuple(m.strip() for m in a.authorization_mode.split(",") if m.strip())
+    unknown = [m for m in modes if m not in authorize.MODES]
+    if not modes or unknown:
+        p.error(f"--authorization-mode: unknown mode(s) {unknown or [a.authorization_mode]}; "
+                f"known: {', '.join(sorted(authorize.MODES))}")
+    if bool(a.tls_cert_file) != bool(a.tls_private_key_file):
+        p.error("--tls-cert-file and --tls-private-key-file go together")
+    advertise = a.advertise_address or primary_ipv4()
     return Config(a.data_dir, a.bind_address, a.port, a.watch_history, a.compaction_interval, a.log_level,
-                  a.advertise_address or primary_ipv4(), serviceaccount_options.from_args(a),
-                  admission_options.enabled(a, p), a.enable_bootstrap_token_auth,
-                  admission_options.toleration_seconds(a, p))
+                  advertise, cert_dir=a.cert_dir, tls_cert_file=a.tls_cert_file,
+                  tls_private_key_file=a.tls_private_key_file, client_ca_file=a.client_ca_file,
+                  tls_sans=tuple(a.tls_san), anonymous_auth=a.anonymous_auth == "true", authorization_modes=modes,
+                  kubelet_client_certificate=a.kubelet_client_certificate, kubelet_client_key=a.kubelet_client_key,
+                  kubelet_certificate_authority=a.kubelet_certificate_authority,
+                  service_accounts=serviceaccount_options.from_args(a), admission_plugins=admission_options.enabled(a, p),
+                  enable_bootstrap_token_auth=a.enable_bootstrap_token_auth,
+                  default_toleration_seconds=admission_options.toleration_seconds(a, p))
+
+
+def build_auth(cfg: Config, server: object) -> tuple[authenticate.Chain, authorize.Chain]:
+    """The authenticator chain (x509 client certificates, then the bearer tokens of
+    ``server.token_authenticators``: ServiceAccount and bootstrap tokens) and the authorizer
+    chain of ``--authorization-mode``."""
+    authn = authenticate.Chain([x509.Authenticator(), bearer_tokens.RequestTokens(server)],
+                               anonymous=cfg.anonymous_auth)
+    authz = authorize.build(cfg.authorization_modes, server)
+    return authn, authz
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -92,6 +152,17 @@ def main(argv: list[str] | None = None) -> None:
     log.info("starting with %s", cfg)
     storage = SQLiteStorage(os.path.join(cfg.data_dir, "store.db"), compaction_interval=cfg.compaction_interval,
                             history_window=cfg.history_window)
+    try:
+        tls = serving.prepare(data_dir=cfg.data_dir, cert_dir=cfg.cert_dir, tls_cert_file=cfg.tls_cert_file,
+                              tls_private_key_file=cfg.tls_private_key_file, client_ca_file=cfg.client_ca_file,
+                              extra_sans=[*cfg.tls_sans, cfg.advertise_address], bind_address=cfg.host,
+                              port=cfg.port, kubelet_client_certificate=cfg.kubelet_client_certificate,
+                              kubelet_client_key=cfg.kubelet_client_key,
+                              kubelet_certificate_authority=cfg.kubelet_certificate_authority)
+    except (OSError, ValueError) as e:
+        sys.exit(f"minik8s-apiserver: cannot prepare TLS: {e}")
+    log.info("serving HTTPS with %s (client CA %s)%s", tls.cert_file, tls.client_ca_file or "none",
+             f"; admin kubeconfig {tls.kubeconfig}" if tls.kubeconfig else "")
     app = create_app(storage, advertise_address=cfg.advertise_address, port=cfg.port)
     server = app.state.server
     try:
@@ -104,13 +175,17 @@ def main(argv: list[str] | None = None) -> None:
         server.token_authenticators.append(bootstrap_tokens.BootstrapTokens(bearer_tokens.cache_getter(server.cache)))
     admission_options.install(server, cfg.admission_plugins)
     admission_options.install_toleration_seconds(server, cfg.default_toleration_seconds)
+    authn, authz = build_auth(cfg, server)
+    # Where other parts (TokenReview, SubjectAccessReview, the kubelet client) find them.
+    app.state.authenticator, app.state.authorizer, app.state.tls = authn, authz, tls
     try:
         import uvloop  # noqa: F401
         loop = "uvloop"
     except ImportError:
         loop = "asyncio"
-    uvicorn.run(fast_path(app), host=cfg.host, port=cfg.port, loop=loop, http="httptools", log_level="warning",
-                access_log=False, timeout_keep_alive=120, timeout_graceful_shutdown=3)
+    uvicorn.run(AuthFilter(fast_path(app), authn, authz), host=cfg.host, port=cfg.port, loop=loop,
+                log_level="warning", access_log=False, timeout_keep_alive=120, timeout_graceful_shutdown=3,
+                **serving.uvicorn_options(tls))
 
 
 if __name__ == "__main__":

@@ -17,7 +17,8 @@ from typing import Any, Protocol
 from apiserver.auth.serviceaccount_tokens import Getter, TokenInvalid, TokenValidator
 from apiserver.auth.user import UserInfo
 
-__all__ = ["TokenAuthenticator", "ServiceAccountTokens", "TokenInvalid", "authenticate", "cache_getter"]
+__all__ = ["RequestTokens", "TokenAuthenticator", "ServiceAccountTokens", "TokenInvalid", "authenticate",
+           "cache_getter"]
 
 
 class TokenAuthenticator(Protocol):
@@ -68,3 +69,27 @@ async def authenticate(authenticators: Sequence[TokenAuthenticator], token: str,
         if found is not None:
             return found
     raise TokenInvalid("[" + ", ".join(["invalid bearer token", *refusals]) + "]")
+
+
+class RequestTokens:
+    """The request authenticator chain's bearer-token link (:mod:`apiserver.auth.authenticate`):
+    ``Authorization: Bearer <token>`` asked of ``server.token_authenticators`` for the
+    apiserver's own audiences. No such header: no opinion; a token none of them accepts:
+    invalid credentials (401)."""
+
+    name = "bearer-token"
+
+    def __init__(self, server: Any) -> None:
+        self.server = server
+
+    async def authenticate(self, creds: Any) -> UserInfo | None:
+        from apiserver.auth.authenticate import InvalidCredentials
+
+        token = creds.bearer_token()
+        if token is None:
+            return None
+        try:
+            user, _ = await authenticate(self.server.token_authenticators, token)
+        except TokenInvalid as e:
+            raise InvalidCredentials(str(e)) from None
+        return user

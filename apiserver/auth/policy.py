@@ -14,7 +14,7 @@ from typing import Any
 
 from minik8s.api.resources import ResourceType
 
-from apiserver.auth import escalation, node, rbac, reviews
+from apiserver.auth import authorize, escalation, node, rbac, reviews
 from apiserver.auth import user as u
 from apiserver.auth.attributes import Attributes, Authorizer, Decision, Verdict
 
@@ -58,3 +58,8 @@ class Authorization:
 
     def write_hooks(self) -> dict[ResourceType, Any]:
         return {**escalation.write_hooks(self.index, self.rbac), **node.write_hooks()}
+
+
+# ``--authorization-mode=Node,RBAC``: the authorizers of the apiserver's own Authorization.
+authorize.register_mode("Node", lambda server: server.authz.node)
+authorize.register_mode("RBAC", lambda server: server.authz.rbac)

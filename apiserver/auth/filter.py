@@ -1,0 +1,100 @@
+"""The apiserver's front door: authentication, impersonation and authorization of every HTTP
+request and WebSocket handshake, before any handler runs (Kubernetes' handler chain order).
+
+An ASGI wrapper around the application:
+
+1. :class:`~apiserver.auth.authenticate.Chain` turns the request's credentials (the TLS
+   peer's certificate, its headers) into a user, or answers 401 Unauthorized;
+2. ``Impersonate-*`` headers switch to the impersonated user when the authorizer allows
+   (:mod:`~apiserver.auth.impersonation`);
+3. the request's :func:`~apiserver.auth.requestinfo.attributes` go to the authorizer chain
+   (:mod:`~apiserver.auth.authorize`); anything but ALLOW answers 403 Forbidden;
+4. the user is left in ``scope[USER_KEY]`` for admission, audit and the handlers.
+
+A WebSocket to ``pods/exec``, ``pods/attach`` or ``pods/portforward`` needs ``create`` on the
+subresource besides ``get`` (the upgrade is a GET that runs commands; Kubernetes checks
+``create`` too since 1.35). Lifespan events pass straight through.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from typing import Any
+
+import orjson
+from starlette.responses import Response
+from starlette.websockets import WebSocket
+
+from apiserver import errors
+from apiserver.auth import impersonation, requestinfo
+from apiserver.auth.attributes import Attributes, Authorizer, Decision
+from apiserver.auth.authenticate import Chain, Credentials, Unauthenticated
+from apiserver.auth.authorize import forbidden_message
+from apiserver.auth.user import USER_KEY
+from apiserver.auth.x509 import PEER_KEY
+
+__all__ = ["AuthFilter"]
+
+log = logging.getLogger(__name__)
+
+_STREAMING_SUBRESOURCES = frozenset(("exec", "attach", "portforward"))
+
+
+def _status_response(err: errors.StatusError) -> Response:
+    return Response(orjson.dumps(err.status()), status_code=err.code, media_type="application/json")
+
+
+class AuthFilter:
+    """ASGI: authenticate, impersonate and authorize, then call ``app``."""
+
+    def __init__(self, app: Any, authenticator: Chain, authorizer: Authorizer) -> None:
+        self.app = app
+        self.authenticator = authenticator
+        self.authorizer = authorizer
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        kind = scope["type"]
+        if kind not in ("http", "websocket"):
+            await self.app(scope, receive, send)
+            return
+        try:
+            scope[USER_KEY] = await self.admit(scope)
+        except errors.StatusError as e:
+            response = _status_response(e)
+            if kind == "websocket":
+                await WebSocket(scope, receive, send).send_denial_response(response)
+            else:
+                await response(scope, receive, send)
+            return
+        await self.app(scope, receive, send)
+
+    async def admit(self, scope: dict[str, Any]) -> Any:
+        """The request's user; raises the 400/401/403 Status that refuses it."""
+        state = scope.get("state") or {}
+        creds = Credentials(peer=state.get(PEER_KEY), headers=tuple(scope["headers"]))
+        try:
+            user = await self.authenticator.authenticate(creds)
+        except Unauthenticated:
+            raise errors.Unauthorized("Unauthorized") from None
+        if impersonation.requested(creds):
+            user = impersonation.impersonate(user, creds, self.authorizer)
+        method = scope.get("method", "GET")
+        attrs = requestinfo.attributes(user, method, scope["path"], scope.get("query_string", b""))
+        self._authorize(attrs)
+        if scope["type"] == "websocket" and attrs.subresource in _STREAMING_SUBRESOURCES:
+            self._authorize(dataclasses.replace(attrs, verb="create"))
+        return user
+
+    def _authorize(self, attrs: Attributes) -> None:
+        verdict = self.authorizer.authorize(attrs)
+        if verdict.decision is Decision.ALLOW:
+            return
+        details: dict[str, Any] = {}
+        if attrs.resource_request:
+            details = {"kind": attrs.resource}
+            if attrs.api_group:
+                details["group"] = attrs.api_group
+            if attrs.name:
+                details["name"] = attrs.name
+        raise errors.Forbidden(forbidden_message(attrs, verdict.reason), details=details or None)
