@@ -1,6 +1,6 @@
-"""Running a supervised minik8s, for ``up`` and ``join`` alike: start the components in
-readiness order, write the kubeconfig, show progress, then keep everything running until
-Ctrl-C / SIGTERM and stop it in order.
+"""Running a supervised minik8s, for ``up`` and ``join`` alike: issue the credentials
+(:mod:`~minik8s.up.credentials`), start the components in readiness order, show progress,
+then keep everything running until Ctrl-C / SIGTERM and stop it in order.
 
 Start order (k3s' "waiting for ..."): the apiserver (or, for ``join``, the remote one) must
 answer ``/readyz`` before anything that talks to it starts; then the control loops and node
@@ -17,21 +17,16 @@ import socket
 import sys
 from typing import TextIO
 
-from minik8s.client import kubeconfig
 from minik8s.client.rest import ApiClient
-from minik8s.up import components, readiness
+from minik8s.up import components, credentials, readiness
 from minik8s.up.config import UpConfig
 from minik8s.up.state import Lock
 from minik8s.up.supervisor import Supervisor, log
 
-__all__ = ["run", "write_kubeconfig"]
+__all__ = ["run"]
 
 NODE_READY_TIMEOUT = 120.0
-CONTEXT = "minik8s"
-
-
-def write_kubeconfig(cfg: UpConfig) -> None:
-    kubeconfig.write(str(cfg.kubeconfig_path), cfg.server_url, context=CONTEXT, token=cfg.token)
+CONTEXT = credentials.CONTEXT
 
 
 def _primary_ip() -> str:
@@ -61,7 +56,8 @@ def _banner(cfg: UpConfig, ready: bool, out: TextIO) -> None:
             "    mkctl get nodes        # or: kubectl get nodes",
         ]
         if cfg.bind_address in ("0.0.0.0", "::"):
-            lines.append(f"other hosts join with: minik8s join http://{_primary_ip()}:{cfg.port}")
+            lines.append(f"other hosts join with: minik8s join https://{_primary_ip()}:{cfg.port} "
+                         f"--certificate-authority <a copy of {cfg.cert_dir / 'ca.crt'}> --token <token>")
     dd = f" --data-dir {cfg.data_dir}"
     lines.append(f"logs: {cfg.logs_dir}/   status: minik8s status{dd}   stop: Ctrl-C, or minik8s down{dd}")
     out.write("\n".join(lines) + "\n")
@@ -75,9 +71,6 @@ async def _start(cfg: UpConfig, sup: Supervisor, client: ApiClient, out: TextIO)
             sup.start(c)
     if cfg.mode == "join" or any(c.wave == 0 for c in table):
         await readiness.wait_apiserver(client, sup)
-    # Written once the server answers: a kubeconfig pointing at nothing helps nobody, and the
-    # components of a joined node read their token from it.
-    await asyncio.to_thread(write_kubeconfig, cfg)
     for c in table:
         if c.wave > 0:
             sup.start(c)
@@ -91,6 +84,15 @@ async def run(cfg: UpConfig, *, out: TextIO = sys.stdout) -> int:
     if not lock.acquire():
         log.error("minik8s is already running from %s", cfg.data_dir)
         return 1
+    try:
+        # Before anything starts: the apiserver serves these, every component authenticates
+        # with them, and waiting for readiness already needs the CA.
+        await asyncio.to_thread(credentials.prepare, cfg)
+    except (OSError, ValueError) as e:
+        log.error("minik8s cannot issue its credentials: %s", e)
+        lock.release()
+        return 1
+    client = ApiClient.from_kubeconfig(str(cfg.kubeconfig_path), timeout=5.0, user_agent="minik8s-up")
     sup = Supervisor(cfg.data_dir, info={
         "mode": cfg.mode, "server": cfg.server_url, "dataDir": str(cfg.data_dir), "nodes": cfg.node_names(),
         "kubeconfig": str(cfg.kubeconfig_path) if cfg.mode == "up" else None})
@@ -108,7 +110,6 @@ async def run(cfg: UpConfig, *, out: TextIO = sys.stdout) -> int:
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, on_signal, sig)
     code = 0
-    client = ApiClient(cfg.server_url, token=cfg.token, timeout=5.0, user_agent="minik8s-up")
     try:
         startup = asyncio.create_task(_start(cfg, sup, client, out), name="startup")
         stopper = asyncio.create_task(stop.wait(), name="signals")

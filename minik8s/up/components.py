@@ -18,6 +18,7 @@ import sys
 from pathlib import Path
 
 from minik8s.up.config import UpConfig, parse_extra_arg
+from minik8s.up.credentials import component_kubeconfig
 
 __all__ = ["Component", "STOP_WAVES", "build", "module_available", "render_flags"]
 
@@ -73,12 +74,10 @@ def module_available(module: str) -> bool:
 
 
 def _kubelet_defaults(cfg: UpConfig, *, node: str, port: int, first: bool) -> dict[str, str | None]:
-    flags: dict[str, str | None] = {}
-    if cfg.token:
-        # A token travels in a kubeconfig, not on a command line every `ps` shows.
-        flags["kubeconfig"] = str(cfg.kubeconfig_path)
-    else:
-        flags["apiserver"] = cfg.server_url
+    # Credentials travel in a kubeconfig, not on a command line every `ps` shows: a joined
+    # node's (its token) or, under `up`, the node's own client certificate.
+    kc = cfg.kubeconfig_path if cfg.mode == "join" else component_kubeconfig(cfg, f"kubelet-{node}")
+    flags: dict[str, str | None] = {"kubeconfig": str(kc)}
     flags |= {"node-name": node, "port": str(port), "root-dir": str(cfg.kubelet_root),
               "runtime": cfg.runtime, "log-level": cfg.log_level}
     passthrough = {"pod-infra-image": cfg.pod_infra_image, "address": cfg.node_ip,
@@ -98,10 +97,9 @@ def _kubelet_defaults(cfg: UpConfig, *, node: str, port: int, first: bool) -> di
     return flags
 
 
-def _client_flags(cfg: UpConfig) -> dict[str, str | None]:
-    if cfg.token:
-        return {"kubeconfig": str(cfg.kubeconfig_path)}
-    return {"apiserver": cfg.server_url}
+def _client_flags(cfg: UpConfig, component: str) -> dict[str, str | None]:
+    """A control loop reaches the apiserver with its own identity (its kubeconfig)."""
+    return {"kubeconfig": str(component_kubeconfig(cfg, component))}
 
 
 def build(cfg: UpConfig) -> list[Component]:
@@ -117,18 +115,18 @@ def build(cfg: UpConfig) -> list[Component]:
     if cfg.enabled("apiserver"):
         add("apiserver", "apiserver", "apiserver.main",
             {"data-dir": str(cfg.data_dir), "port": str(cfg.port), "bind-address": cfg.bind_address,
-             "log-level": cfg.log_level}, 0)
+             "cert-dir": str(cfg.cert_dir), "log-level": cfg.log_level}, 0)
     # One controller-manager and one scheduler per cluster, and `up` refuses a second
     # supervisor on the same data dir: leader election would only delay a restarted process
     # by a lease duration, so it is off unless the user turns it back on.
     if cfg.enabled("controller-manager"):
-        cm: dict[str, str | None] = {**_client_flags(cfg), "leader-elect": "false", "log-level": cfg.log_level}
+        cm: dict[str, str | None] = {**_client_flags(cfg, "controller-manager"), "leader-elect": "false", "log-level": cfg.log_level}
         if cfg.cluster_cidr:  # node IPAM hands out podCIDRs from it
             cm["cluster-cidr"] = cfg.cluster_cidr
         add("controller-manager", "controller-manager", "controllers.main", cm, 1)
     if cfg.enabled("scheduler"):
         add("scheduler", "scheduler", "scheduler.main",
-            {**_client_flags(cfg), "leader-elect": "false", "log-level": cfg.log_level}, 1)
+            {**_client_flags(cfg, "scheduler"), "leader-elect": "false", "log-level": cfg.log_level}, 1)
     for i, node in enumerate(cfg.node_names()):
         add("kubelet" if i == 0 else f"kubelet-{i + 1}", "kubelet", "kubelet.main",
             _kubelet_defaults(cfg, node=node, port=cfg.kubelet_port + i, first=i == 0), 2, node)

@@ -47,6 +47,8 @@ class UpConfig:
     #: A remote apiserver (``minik8s join``); None means the local one ``up`` starts.
     server: str | None = None
     token: str | None = None
+    #: ``join``: the cluster CA's certificate file, trusted for the remote apiserver.
+    certificate_authority: str | None = None
     nodes: int = 1
     #: Local nodes are named <node_name>, <node_name>-2, <node_name>-3, ...
     node_name: str = ""
@@ -74,7 +76,7 @@ class UpConfig:
     @property
     def server_url(self) -> str:
         """How every local process (and the kubeconfig) reaches the apiserver."""
-        return self.server or f"http://127.0.0.1:{self.port}"
+        return self.server or f"https://127.0.0.1:{self.port}"
 
     @property
     def logs_dir(self) -> Path:
@@ -83,6 +85,11 @@ class UpConfig:
     @property
     def kubeconfig_path(self) -> Path:
         return self.data_dir / "kubeconfig"
+
+    @property
+    def cert_dir(self) -> Path:
+        """The cluster's PKI (``up``): CA, serving and client certificates, SA keys."""
+        return self.data_dir / "pki"
 
     @property
     def kubelet_root(self) -> Path:
@@ -194,10 +201,15 @@ def config_from_args(p: argparse.ArgumentParser, a: argparse.Namespace, *, join:
     if a.max_pods is not None and a.max_pods < 1:
         p.error("--max-pods must be at least 1")
     server = None
+    ca_file = None
     if join:
         server = a.url.rstrip("/")
-        if not server.startswith(("http://", "https://")):
-            p.error(f"URL must start with http:// or https://, not {a.url!r}")
+        if not server.startswith("https://"):
+            p.error(f"URL must start with https:// (the apiserver serves HTTPS only), not {a.url!r}")
+        if a.certificate_authority:
+            ca_file = os.path.abspath(os.path.expanduser(a.certificate_authority))
+            if not os.path.isfile(ca_file):
+                p.error(f"--certificate-authority: no file {ca_file}")
     extra: dict[str, tuple[str, ...]] = {}
     for component in ("apiserver", "scheduler", "controller-manager", "kubelet"):
         values = tuple(getattr(a, component.replace("-", "_") + "_arg", None) or ())
@@ -214,6 +226,7 @@ def config_from_args(p: argparse.ArgumentParser, a: argparse.Namespace, *, join:
         bind_address=getattr(a, "bind_address", "0.0.0.0"),
         server=server,
         token=getattr(a, "token", None),
+        certificate_authority=ca_file,
         nodes=nodes,
         # The kubelet's own default is the lower-cased hostname; node names must be DNS labels.
         node_name=a.node_name or socket.gethostname().lower(),

@@ -79,8 +79,9 @@ async def collect(data_dir: Path) -> dict[str, Any]:
     for c in components.values():
         c["alive"] = pid_alive(c.get("pid")) if c.get("state") in ("running", "stopping") else False
     health: dict[str, str] = {}
-    if running and st.get("server"):
-        async with ApiClient(st["server"], timeout=5.0, user_agent="minik8s-status") as client:
+    kubeconfig = data_dir / "kubeconfig"  # up's admin kubeconfig, or a joined node's
+    if running and st.get("server") and kubeconfig.exists():
+        async with ApiClient.from_kubeconfig(str(kubeconfig), timeout=5.0, user_agent="minik8s-status") as client:
             health = await _health(client, components, local_apiserver="apiserver" in components)
     return {"running": running, "state": st, "components": components, "health": health, "dataDir": str(data_dir)}
 

@@ -33,7 +33,8 @@ def test_defaults_fill_in_one_place():
     cfg = cfg_of("up")
     assert cfg.data_dir == Path("~/.minik8s").expanduser()
     assert cfg.port == 6443 and cfg.nodes == 1 and cfg.mode == "up"
-    assert cfg.server_url == "http://127.0.0.1:6443"
+    assert cfg.server_url == "https://127.0.0.1:6443"  # the apiserver serves HTTPS only
+    assert cfg.cert_dir == cfg.data_dir / "pki"
     assert cfg.node_names() == [socket.gethostname().lower()]
     assert cfg.kubeconfig_path == cfg.data_dir / "kubeconfig"
 
@@ -50,7 +51,13 @@ def test_component_table_in_start_order_with_entry_points():
     assert api.command[:3] == [sys.executable, "-m", "apiserver.main"]
     assert flags(api)["data-dir"] == "/d" and flags(api)["port"] == "7000"
     assert api.log_path == Path("/d/logs/apiserver.log")
-    assert flags(table[1])["apiserver"] == "http://127.0.0.1:7000"
+    assert flags(api)["cert-dir"] == "/d/pki"
+    # Each component reaches the apiserver with credentials of its own, from its kubeconfig.
+    assert flags(table[1])["kubeconfig"] == "/d/kubeconfigs/controller-manager.kubeconfig"
+    assert flags(table[2])["kubeconfig"] == "/d/kubeconfigs/scheduler.kubeconfig"
+    node = table[3].node
+    assert flags(table[3])["kubeconfig"] == f"/d/kubeconfigs/kubelet-{node}.kubeconfig"
+    assert not any("apiserver" in flags(c) for c in table[1:])
     assert flags(table[3])["root-dir"] == "/d/kubelet"
 
 
@@ -120,8 +127,10 @@ def test_join_is_up_without_the_control_plane():
     (("up", "--port", "70000"), "--port must be between 1 and 65535"),
     (("up", "--kubelet-arg", "=x"), "--kubelet-arg"),
     (("up", "--cluster-cidr", "10.0.0.0/33"), "--cluster-cidr"),
-    (("join", "10.0.0.5:6443"), "URL must start with http:// or https://"),
-    (("join", "http://h:1", "--disable-node"), "--disable-node"),
+    (("join", "10.0.0.5:6443"), "URL must start with https://"),
+    (("join", "http://10.0.0.5:6443"), "URL must start with https://"),
+    (("join", "https://h:1", "--certificate-authority", "/nonexistent/ca.crt"), "--certificate-authority"),
+    (("join", "https://h:1", "--disable-node"), "--disable-node"),
 ])
 def test_bad_flags_are_named(argv, message, capsys):
     with pytest.raises(SystemExit) as e:

@@ -1,0 +1,68 @@
+"""The credentials ``minik8s up`` and ``minik8s join`` issue before anything starts, as
+kubeadm's ``certs`` and ``kubeconfig`` phases (and k3s' server) do.
+
+``up``: the cluster's PKI under ``<data-dir>/pki`` (:func:`minik8s.pki.ensure_control_plane`:
+CA, the apiserver's serving certificate, its kubelet-client certificate, the ServiceAccount
+key pair, the admin certificate), the admin kubeconfig at ``<data-dir>/kubeconfig`` (context
+``minik8s``, CA and ``system:masters`` certificate embedded), and a kubeconfig per component
+under ``<data-dir>/kubeconfigs/``, each with a client certificate of its own identity:
+
+=========================  =================================================================
+controller-manager         ``system:kube-controller-manager``
+scheduler                  ``system:kube-scheduler``
+kubelet of node N          ``system:node:N`` in group ``system:nodes`` (the node's proxy and
+                           DNS run inside the kubelet and use its credentials)
+=========================  =================================================================
+
+``join``: the kubeconfig the node's components read, at ``<data-dir>/kubeconfig``: the remote
+server, the cluster CA given with ``--certificate-authority`` and the ``--token``. Files are
+0600. Nothing is re-issued when it exists and still matches.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from minik8s import pki
+from minik8s.client import kubeconfig
+from minik8s.up.config import UpConfig
+
+__all__ = ["CONTEXT", "prepare", "component_kubeconfig"]
+
+CONTEXT = "minik8s"
+
+#: Component -> (user, groups) of its client certificate.
+IDENTITIES: dict[str, tuple[str, tuple[str, ...]]] = {
+    "controller-manager": ("system:kube-controller-manager", ()),
+    "scheduler": ("system:kube-scheduler", ()),
+}
+
+
+def component_kubeconfig(cfg: UpConfig, component: str) -> Path:
+    """Where the kubeconfig of ``component`` (``scheduler``, ``kubelet-<node>``, ...) is."""
+    return cfg.data_dir / "kubeconfigs" / f"{component}.kubeconfig"
+
+
+def _write(path: Path, server: str, ca: bytes, pair: pki.KeyPair) -> None:
+    kubeconfig.write(str(path), server, context=CONTEXT, ca_data=ca, client_cert_data=pair.cert_pem,
+                     client_key_data=pair.key_pem)
+
+
+def prepare(cfg: UpConfig) -> None:
+    """Issue (or keep) every certificate and kubeconfig ``cfg`` needs."""
+    if cfg.mode == "join":
+        ca = Path(cfg.certificate_authority).read_bytes() if cfg.certificate_authority else None
+        kubeconfig.write(str(cfg.kubeconfig_path), cfg.server_url, context=CONTEXT, token=cfg.token, ca_data=ca)
+        return
+    sans = [cfg.node_ip] if cfg.node_ip else []
+    files = pki.ensure_control_plane(cfg.cert_dir, extra_sans=sans)
+    ca = files.ca.cert_pem
+    _write(cfg.kubeconfig_path, cfg.server_url, ca, files.admin)
+    certs = cfg.cert_dir / "clients"
+    for component, (user, groups) in IDENTITIES.items():
+        if cfg.enabled(component):
+            pair = pki.ensure_client_cert(files.ca, certs, component, user, groups)
+            _write(component_kubeconfig(cfg, component), cfg.server_url, ca, pair)
+    for node in cfg.node_names():
+        pair = pki.ensure_client_cert(files.ca, certs, f"kubelet-{node}", f"system:node:{node}", ("system:nodes",))
+        _write(component_kubeconfig(cfg, f"kubelet-{node}"), cfg.server_url, ca, pair)
