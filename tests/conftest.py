@@ -107,7 +107,12 @@ def free_port_factory() -> Callable[[], int]:
 
 @dataclass
 class ApiServer:
-    """One ``python -m apiserver.main`` process; ``url`` is its base URL."""
+    """One ``python -m apiserver.main`` process; ``url`` is its base URL (HTTPS).
+
+    The server makes its CA and certificates under ``<data_dir>/pki`` and the admin kubeconfig
+    at ``<data_dir>/kubeconfig`` on first start; clients built here trust that CA and present
+    the admin certificate (``system:masters``) unless told otherwise.
+    """
 
     data_dir: Path
     port: int
@@ -117,25 +122,65 @@ class ApiServer:
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return f"https://127.0.0.1:{self.port}"
+
+    @property
+    def pki(self) -> Path:
+        """The server's ``--cert-dir`` (default ``<data_dir>/pki``)."""
+        args = self.extra_args
+        for i, arg in enumerate(args):
+            if arg == "--cert-dir" and i + 1 < len(args):
+                return Path(args[i + 1])
+            if arg.startswith("--cert-dir="):
+                return Path(arg.split("=", 1)[1])
+        return self.data_dir / "pki"
+
+    @property
+    def ca_file(self) -> Path:
+        return self.pki / "ca.crt"
 
     @property
     def kubeconfig(self) -> Path:
         """A kubeconfig (context ``minik8s``) with the credentials tests use for this server.
 
         Tests reach an apiserver only through this file, ``http()`` or ``client()``: how a
-        client connects and authenticates is decided here, once.
+        client connects and authenticates is decided here, once. It is the admin kubeconfig
+        the apiserver wrote (CA and a ``system:masters`` client certificate embedded).
         """
-        path = self.log_path.parent / "kubeconfig"
-        if not path.exists():
-            from minik8s.client import kubeconfig
+        return self.data_dir / "kubeconfig"
 
-            kubeconfig.write(str(path), self.url)
+    def kubeconfig_for(self, user: str, groups: tuple[str, ...] = (), *, name: str | None = None,
+                       server_url: str | None = None) -> Path:
+        """A kubeconfig that authenticates as ``user`` in ``groups``: a client certificate
+        signed by this server's CA (as an administrator issues one), written beside the logs.
+        ``server_url`` replaces ``url`` (a client in another network namespace)."""
+        from minik8s import pki
+        from minik8s.client import kubeconfig
+
+        label = name or user.replace(":", "-")
+        certs = self.log_path.parent / "client-certs"
+        pair = pki.ensure_client_cert(pki.ensure_ca(self.pki), certs, label, user, list(groups))
+        path = certs / f"{label}.kubeconfig"
+        kubeconfig.write(str(path), server_url or self.url, context="minik8s", ca_data=self.ca_file.read_bytes(),
+                         client_cert_data=pair.cert_pem, client_key_data=pair.key_pem)
         return path
 
-    def http(self, **kwargs: Any) -> httpx.Client:
-        """A synchronous httpx client for this server (base URL and credentials set)."""
-        return httpx.Client(base_url=self.url, **kwargs)
+    def ssl_context(self, *, client_cert: tuple[Path, Path] | None | bool = True) -> Any:
+        """An ``ssl.SSLContext`` trusting this server's CA; with the admin certificate unless
+        ``client_cert`` is False (anonymous) or another ``(cert, key)`` pair."""
+        import ssl
+
+        ctx = ssl.create_default_context(cafile=str(self.ca_file))
+        if client_cert is True:
+            client_cert = (self.pki / "admin.crt", self.pki / "admin.key")
+        if client_cert:
+            ctx.load_cert_chain(str(client_cert[0]), str(client_cert[1]))
+        return ctx
+
+    def http(self, *, anonymous: bool = False, **kwargs: Any) -> httpx.Client:
+        """A synchronous httpx client for this server (base URL and credentials set);
+        ``anonymous=True`` presents no credentials."""
+        return httpx.Client(base_url=self.url, verify=self.ssl_context(client_cert=not anonymous), **kwargs)
 
     def client(self, **kwargs: Any) -> Any:
         """minik8s' async ``ApiClient`` for this server (credentials from ``kubeconfig``)."""
@@ -156,8 +201,10 @@ class ApiServer:
             assert self.proc is not None
             if self.proc.poll() is not None:
                 pytest.fail(f"apiserver exited with {self.proc.returncode}:\n{self.log_tail()}")
-            with contextlib.suppress(httpx.HTTPError):
-                if httpx.get(f"{self.url}/healthz", timeout=1.0).status_code == 200:
+            # The CA is made by the server on its first start: until then there is nothing to ask.
+            with contextlib.suppress(httpx.HTTPError, OSError):
+                if self.ca_file.exists() and self.kubeconfig.exists() and httpx.get(
+                        f"{self.url}/healthz", timeout=1.0, verify=self.ssl_context()).status_code == 200:
                     return
             time.sleep(0.05)
         self.stop()
@@ -215,7 +262,8 @@ def apiserver_process(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ApiS
 
 @pytest.fixture(scope="session")
 def apiserver(apiserver_process: ApiServer) -> str:
-    """Base URL of the session's apiserver, e.g. ``http://127.0.0.1:41234``."""
+    """Base URL of the session's apiserver, e.g. ``https://127.0.0.1:41234`` (a URL alone
+    carries no credentials: connect through ``apiserver_process``)."""
     return apiserver_process.url
 
 
@@ -240,20 +288,28 @@ def kubectl_path() -> str:
     return path
 
 
+def kubectl_args(server: ApiServer | str, cache_dir: Path) -> list[str]:
+    """The flags pointing kubectl at ``server``: an :class:`ApiServer` through its kubeconfig,
+    a plain URL (a test's own recording server) with no credentials."""
+    target = ["--kubeconfig", str(server.kubeconfig)] if isinstance(server, ApiServer) else ["--server", server]
+    return [*target, "--cache-dir", str(cache_dir)]
+
+
 @pytest.fixture(scope="session")
-def kubectl(apiserver: str, kubectl_path: str, tmp_path_factory: pytest.TempPathFactory) -> Kubectl:
+def kubectl(apiserver_process: ApiServer, kubectl_path: str, tmp_path_factory: pytest.TempPathFactory) -> Kubectl:
     """``kubectl(*args, input=None, server=None, timeout=60)`` runs the real kubectl.
 
     Returns the ``CompletedProcess`` (text); it never raises on a non-zero exit, so a test
-    can assert on failures too. ``server`` points it at another apiserver.
+    can assert on failures too. ``server`` points it at another apiserver (an
+    :class:`ApiServer`, reached through its kubeconfig) or at a URL (no credentials).
     """
     home = tmp_path_factory.mktemp("kubectl")
     # An empty kubeconfig: the developer's ~/.kube/config must not leak into tests.
     env = {**os.environ, "KUBECONFIG": str(home / "kubeconfig"), "HOME": str(home)}
 
-    def run(*args: str, input: str | None = None, server: str | None = None,
+    def run(*args: str, input: str | None = None, server: ApiServer | str | None = None,
             timeout: float = 60) -> subprocess.CompletedProcess[str]:
-        cmd = [kubectl_path, "--server", server or apiserver, "--cache-dir", str(home / "cache"), *args]
+        cmd = [kubectl_path, *kubectl_args(server or apiserver_process, home / "cache"), *args]
         return subprocess.run(cmd, input=input, capture_output=True, text=True, env=env, timeout=timeout)
 
     return run

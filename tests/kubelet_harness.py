@@ -28,7 +28,7 @@ from minik8s import errors
 from minik8s.api.resources import NAMESPACES, PODS
 from minik8s.client.rest import ApiClient
 
-from tests.conftest import REPO, pick_free_port
+from tests.conftest import REPO, ApiServer, pick_free_port
 
 NODE_LABEL = "io.minik8s.node"
 BUSYBOX = "minik8s/busybox:latest"
@@ -37,26 +37,44 @@ DEADLINE_S = 60.0
 
 @dataclass
 class KubeletProc:
-    """One ``python -m kubelet.main`` process."""
+    """One ``python -m kubelet.main`` process of ``server``'s cluster.
 
-    apiserver: str
+    It authenticates as the node does (``system:node:<node>`` in ``system:nodes``, a client
+    certificate of the cluster CA) unless given another ``kubeconfig``; ``server_url`` is how
+    it reaches the apiserver when not over loopback (another network namespace)."""
+
+    server: ApiServer
     node: str
     root: Path
     log_path: Path
     port: int = field(default_factory=pick_free_port)
     extra_args: list[str] = field(default_factory=list)
+    kubeconfig: Path | None = None
+    server_url: str | None = None
     env: dict[str, str] | None = None  # the process's environment (None: this one's)
     proc: subprocess.Popen[bytes] | None = None
 
-    def start(self, *, wait_ready: bool = True, nodes: list[str] | None = None) -> KubeletProc:
-        cmd = [sys.executable, "-m", "kubelet.main", "--apiserver", self.apiserver, "--node-name", self.node,
-               "--port", str(self.port), "--address", "127.0.0.1", "--root-dir", str(self.root),
-               *self.extra_args]
+    def __post_init__(self) -> None:
+        if self.kubeconfig is None:
+            self.kubeconfig = self.server.kubeconfig_for(f"system:node:{self.node}", ("system:nodes",),
+                                                         server_url=self.server_url)
+
+    def command(self, *, address: str | None = "127.0.0.1") -> list[str]:
+        """The kubelet's command line (``--address`` only when given)."""
+        return [sys.executable, "-m", "kubelet.main", "--kubeconfig", str(self.kubeconfig), "--node-name", self.node,
+                "--port", str(self.port), *(["--address", address] if address else []), "--root-dir", str(self.root),
+                *self.extra_args]
+
+    def start(self, *, wait_ready: bool = True, nodes: list[str] | None = None,
+              prefix: tuple[str, ...] = (), address: str | None = "127.0.0.1", timeout: float = 30.0) -> KubeletProc:
+        """Start it (``prefix`` runs it elsewhere, e.g. ``nsenter --net=...``) and wait for
+        its node(s) to be Ready."""
         with open(self.log_path, "ab") as log:
-            self.proc = subprocess.Popen(cmd, cwd=REPO, stdout=log, stderr=subprocess.STDOUT, env=self.env)
+            self.proc = subprocess.Popen([*prefix, *self.command(address=address)], cwd=REPO, stdout=log,
+                                         stderr=subprocess.STDOUT, env=self.env)
         if wait_ready:
             for node in nodes or [self.node]:
-                self.wait_node_ready(node)
+                self.wait_node_ready(node, timeout=timeout)
         return self
 
     def wait_node_ready(self, node: str, timeout: float = 30.0) -> dict:
@@ -65,8 +83,8 @@ class KubeletProc:
             assert self.proc is not None
             if self.proc.poll() is not None:
                 pytest.fail(f"kubelet {self.node} exited with {self.proc.returncode}:\n{self.log_tail()}")
-            with contextlib.suppress(httpx.HTTPError, ValueError):
-                r = httpx.get(f"{self.apiserver}/api/v1/nodes/{node}", timeout=2.0)
+            with contextlib.suppress(httpx.HTTPError, ValueError), self.server.http(timeout=2.0) as api:
+                r = api.get(f"/api/v1/nodes/{node}")
                 if r.status_code == 200:
                     conds = {c["type"]: c["status"] for c in r.json().get("status", {}).get("conditions") or []}
                     if conds.get("Ready") == "True":
@@ -104,7 +122,7 @@ def remove_node_containers(docker_client: Any, node: str) -> None:
 
 
 @pytest.fixture
-def kubelet_factory(apiserver: str, tmp_path_factory: pytest.TempPathFactory,
+def kubelet_factory(apiserver_process: ApiServer, tmp_path_factory: pytest.TempPathFactory,
                     request: pytest.FixtureRequest) -> Iterator[Callable[..., KubeletProc]]:
     """``factory(node=None, extra_args=(), start=True, env=None)``: a kubelet on a node name of its own."""
     made: list[KubeletProc] = []
@@ -113,7 +131,7 @@ def kubelet_factory(apiserver: str, tmp_path_factory: pytest.TempPathFactory,
                 nodes: list[str] | None = None, env: dict[str, str] | None = None) -> KubeletProc:
         node = node or f"kt-{uuid.uuid4().hex[:8]}"
         base = tmp_path_factory.mktemp(node)
-        k = KubeletProc(apiserver=apiserver, node=node, root=base / "root", log_path=base / "kubelet.log",
+        k = KubeletProc(server=apiserver_process, node=node, root=base / "root", log_path=base / "kubelet.log",
                         extra_args=list(extra_args), env=env)
         made.append(k)
         if start:
@@ -131,8 +149,8 @@ def kubelet_factory(apiserver: str, tmp_path_factory: pytest.TempPathFactory,
 
 
 @pytest.fixture
-async def client(apiserver: str) -> AsyncIterator[ApiClient]:
-    c = ApiClient(apiserver)
+async def client(apiserver_process) -> AsyncIterator[ApiClient]:
+    c = apiserver_process.client()
     yield c
     await c.close()
 

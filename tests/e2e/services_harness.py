@@ -51,25 +51,20 @@ class Cluster:
     def start_controllers(self) -> None:
         log = open(self.base / "controller-manager.log", "ab")
         self.cm = subprocess.Popen(
-            [sys.executable, "-m", "controllers.main", "--apiserver", self.url, "--leader-elect=false",
+            [sys.executable, "-m", "controllers.main", "--kubeconfig", str(self.api.kubeconfig), "--leader-elect=false",
              "--controllers", "endpoint,endpointslice,servicelb,nodeipam", "--cluster-cidr", self.cluster_cidr],
             cwd=REPO, stdout=log, stderr=subprocess.STDOUT)
 
     def add_kubelet(self, node: str, *, address: str, extra_args: tuple[str, ...] = (),
-                    prefix: tuple[str, ...] = (), apiserver: str | None = None) -> KubeletProc:
+                    prefix: tuple[str, ...] = (), server_url: str | None = None) -> KubeletProc:
+        """A kubelet advertising ``address``; ``prefix`` runs it in another network namespace,
+        reaching the apiserver at ``server_url``."""
         base = self.base / node
         base.mkdir(parents=True, exist_ok=True)
-        k = KubeletProc(apiserver=apiserver or self.url, node=node, root=base / "root", log_path=base / "kubelet.log",
-                        port=pick_free_port(),
+        k = KubeletProc(server=self.api, node=node, root=base / "root", log_path=base / "kubelet.log",
+                        port=pick_free_port(), server_url=server_url,
                         extra_args=["--address", address, "--cluster-cidr", self.cluster_cidr, *extra_args])
-        if prefix:
-            cmd = [*prefix, sys.executable, "-m", "kubelet.main", "--apiserver", k.apiserver, "--node-name", node,
-                   "--port", str(k.port), "--root-dir", str(k.root), *k.extra_args]
-            with open(k.log_path, "ab") as log:
-                k.proc = subprocess.Popen(cmd, cwd=REPO, stdout=log, stderr=subprocess.STDOUT)
-            k.wait_node_ready(node, timeout=60)
-        else:
-            k.start()
+        k.start(prefix=prefix, address=None, timeout=60 if prefix else 30)
         self.kubelets.append(k)
         return k
 
@@ -104,11 +99,14 @@ def host_cleanup() -> None:
                     "asyncio.run(network.cleanup_host_rules())"], cwd=REPO, check=False, capture_output=True)
 
 
-def new_cluster(tmp_path_factory: pytest.TempPathFactory, *, cluster_cidr: str) -> Cluster:
+def new_cluster(tmp_path_factory: pytest.TempPathFactory, *, cluster_cidr: str,
+                tls_sans: tuple[str, ...] = ()) -> Cluster:
+    """``tls_sans``: more addresses the apiserver's certificate must name (one another host dials)."""
     from kubelet import hostinfo
 
     base = tmp_path_factory.mktemp("svc-cluster")
-    api = ApiServer(data_dir=base / "data", port=pick_free_port(), log_path=base / "apiserver.log")
+    api = ApiServer(data_dir=base / "data", port=pick_free_port(), log_path=base / "apiserver.log",
+                    extra_args=[arg for san in tls_sans for arg in ("--tls-san", san)])
     api.start()
     return Cluster(api=api, cluster_cidr=cluster_cidr, host_ip=hostinfo.primary_ip(), base=base)
 

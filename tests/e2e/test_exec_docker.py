@@ -13,6 +13,7 @@ import subprocess
 
 import pytest
 
+from tests.conftest import kubectl_args
 from tests.kubelet_harness import (  # noqa: F401 - fixtures
     client, container_status, is_ready, kubelet_factory, namespace, pod_manifest, wait_pod,
 )
@@ -98,11 +99,11 @@ async def test_exec_errors_read_as_kubernetes_prints_them(client, namespace, nod
     assert "no such file" in (out.stdout + out.stderr).lower()
 
 
-async def test_exec_with_a_terminal(client, namespace, node_kubelet, kubectl_path, apiserver, tmp_path) -> None:
+async def test_exec_with_a_terminal(client, namespace, node_kubelet, kubectl_path, apiserver_process, tmp_path) -> None:
     pod = await _running_pod(client, namespace, node_kubelet)
     # kubectl -t needs a terminal: script(1) gives it one, sized so the resize channel shows.
     script = _TTY_SCRIPT
-    kubectl_cmd = shlex.join([kubectl_path, "--server", apiserver, "--cache-dir", str(tmp_path / "cache"),
+    kubectl_cmd = shlex.join([kubectl_path, *kubectl_args(apiserver_process, tmp_path / "cache"),
                               "exec", "-it", "-n", namespace, pod, "-c", "main", "--", "sh", "-c", script])
     env = {**os.environ, "KUBECONFIG": str(tmp_path / "kubeconfig"), "HOME": str(tmp_path)}
     # What is typed reaches the container's terminal (Enter is a carriage return there).

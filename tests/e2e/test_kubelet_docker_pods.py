@@ -20,6 +20,7 @@ import pytest
 from minik8s import errors
 from minik8s.api.resources import PODS
 
+from tests.conftest import kubectl_args
 from tests.kubelet_harness import (  # noqa: F401 - fixtures
     client, container_status, condition, events_for, is_ready, is_running, kubelet_factory, namespace,
     pod_containers, pod_manifest, wait_for, wait_pod,
@@ -345,7 +346,7 @@ async def _gone(client, namespace: str, name: str) -> bool:
         return True
 
 
-async def test_kubectl_logs_and_follow(client, namespace, node_kubelet, kubectl, kubectl_path, apiserver,
+async def test_kubectl_logs_and_follow(client, namespace, node_kubelet, kubectl, kubectl_path, apiserver_process,
                                        tmp_path: Path) -> None:
     pod = pod_manifest("talk", node_kubelet.node, [{
         "name": "app", "command": ["sh", "-c", "i=0; while :; do i=$((i+1)); echo line $i; sleep 0.3; done"]}])
@@ -361,7 +362,7 @@ async def test_kubectl_logs_and_follow(client, namespace, node_kubelet, kubectl,
     assert stamped.split(" ", 1)[0].endswith("Z")
 
     env = {"KUBECONFIG": str(tmp_path / "kubeconfig"), "HOME": str(tmp_path), "PATH": "/usr/bin:/bin"}
-    follow = subprocess.Popen([kubectl_path, "--server", apiserver, "--cache-dir", str(tmp_path / "cache"),
+    follow = subprocess.Popen([kubectl_path, *kubectl_args(apiserver_process, tmp_path / "cache"),
                                "logs", "-f", "--tail=1", "-n", namespace, "talk"],
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
     try:

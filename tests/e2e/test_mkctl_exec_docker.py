@@ -33,12 +33,13 @@ pytestmark = [
 _MKCTL = "import sys\nfrom minik8s.cli import main\nsys.exit(main.run(sys.argv[1:]))"
 
 
-async def test_mkctl_exec(client, namespace, node_kubelet, apiserver, tmp_path) -> None:
+async def test_mkctl_exec(client, namespace, node_kubelet, apiserver_process, tmp_path) -> None:
     pod = await _running_pod(client, namespace, node_kubelet, with_done=True)
     env = {**os.environ, "KUBECONFIG": str(tmp_path / "kubeconfig"), "HOME": str(tmp_path)}
 
     def mkctl(*args: str, input: str | None = None) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([sys.executable, "-c", _MKCTL, "--server", apiserver, "-n", namespace, *args],
+        return subprocess.run([sys.executable, "-c", _MKCTL, "--kubeconfig", str(apiserver_process.kubeconfig),
+                               "-n", namespace, *args],
                               input=input, capture_output=True, text=True, env=env, timeout=60, cwd=REPO)
 
     out = mkctl("exec", pod, "-c", "main", "--", "echo", "hi")
@@ -60,7 +61,8 @@ async def test_mkctl_exec(client, namespace, node_kubelet, apiserver, tmp_path) 
     assert out.stderr.strip() == 'error: unable to upgrade connection: container not found ("done")'
 
     # -t with a terminal (script(1) makes one): raw mode, the size, typed input.
-    driver = shlex.join([sys.executable, "-c", _MKCTL, "--server", apiserver, "-n", namespace, "exec", "-it",
+    driver = shlex.join([sys.executable, "-c", _MKCTL, "--kubeconfig", str(apiserver_process.kubeconfig),
+                         "-n", namespace, "exec", "-it",
                          pod, "-c", "main", "--", "sh", "-c", _TTY_SCRIPT])
     proc = subprocess.run(["script", "-qefc", f"stty cols 123 rows 45; {driver}", "/dev/null"],
                           input="typed\r", capture_output=True, text=True, env=env, timeout=60, cwd=REPO)

@@ -6,14 +6,13 @@ from __future__ import annotations
 
 import asyncio
 import subprocess
-import sys
 
 import pytest
 
 from minik8s.api.resources import PODS, SERVICES
 
 from tests.conftest import REPO
-from tests.integration.mkctl_harness import run_mkctl_process
+from tests.integration.mkctl_harness import mkctl_command, run_mkctl_process
 from tests.kubelet_harness import (  # noqa: F401 - fixtures
     client, is_running, kubelet_factory, namespace, pod_manifest, wait_for, wait_pod,
 )
@@ -26,7 +25,7 @@ def node_kubelet(kubelet_factory, test_images):
     return kubelet_factory()
 
 
-async def test_logs_like_kubectl(client, namespace, node_kubelet, kubectl, apiserver) -> None:
+async def test_logs_like_kubectl(client, namespace, node_kubelet, kubectl, apiserver_process) -> None:
     pod = pod_manifest("talk", node_kubelet.node, [
         {"name": "first", "command": ["sh", "-c", "echo one; echo two; echo three; sleep 3600"]},
         {"name": "second", "command": ["sh", "-c", "echo other; sleep 3600"]},
@@ -44,7 +43,7 @@ async def test_logs_like_kubectl(client, namespace, node_kubelet, kubectl, apise
 
     def both(*args: str) -> subprocess.CompletedProcess[str]:
         k = kubectl("logs", "-n", namespace, *args)
-        m = run_mkctl_process(apiserver, "logs", "-n", namespace, *args)
+        m = run_mkctl_process(apiserver_process, "logs", "-n", namespace, *args)
         assert (m.returncode, m.stdout, m.stderr) == (k.returncode, k.stdout, k.stderr), args
         return m
 
@@ -54,19 +53,19 @@ async def test_logs_like_kubectl(client, namespace, node_kubelet, kubectl, apise
     assert both("talk", "second").stdout == "other\n"
     assert both("pod/talk", "--tail=2", "-c", "first").stdout == "two\nthree\n"
     assert both("svc/talk", "-c", "second").stdout == "other\n"
-    stamped = run_mkctl_process(apiserver, "logs", "-n", namespace, "talk", "-c", "first", "--timestamps").stdout
+    stamped = run_mkctl_process(apiserver_process, "logs", "-n", namespace, "talk", "-c", "first", "--timestamps").stdout
     assert [line.split(" ", 1)[1] for line in stamped.splitlines()] == ["one", "two", "three"]
     assert stamped.split(" ", 1)[0].endswith("Z")
     assert both("nope").returncode == 1
     assert both("talk", "-c", "ghost").returncode == 1
 
 
-async def test_logs_follow(client, namespace, node_kubelet, apiserver) -> None:
+async def test_logs_follow(client, namespace, node_kubelet, apiserver_process) -> None:
     pod = pod_manifest("tick", node_kubelet.node, [{
         "name": "app", "command": ["sh", "-c", "i=0; while :; do i=$((i+1)); echo line $i; sleep 0.3; done"]}])
     await client.create(PODS, pod, namespace=namespace)
     await wait_pod(client, namespace, "tick", is_running, what="Running", kubelet=node_kubelet)
-    follow = subprocess.Popen([sys.executable, "-m", "minik8s.cli.main", "--server", apiserver, "logs", "-f",
+    follow = subprocess.Popen([*mkctl_command(apiserver_process), "logs", "-f",
                                "--tail=1", "-n", namespace, "tick"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                               text=True, cwd=REPO, env={"KUBECONFIG": "/nonexistent", "PATH": "/usr/bin:/bin"})
     try:

@@ -22,7 +22,6 @@ from pathlib import Path
 import pytest
 
 from minik8s.api.resources import NODES, PODS, SERVICES
-from minik8s.client.rest import ApiClient
 
 from tests.conftest import missing
 from tests.e2e.services_harness import (
@@ -116,14 +115,14 @@ def two_hosts(tmp_path_factory, docker_client, test_images):
     if os.geteuid() != 0:
         missing("the multi-host test needs root (network namespaces, a second dockerd)")
     host_cleanup()
-    cluster = new_cluster(tmp_path_factory, cluster_cidr=CLUSTER_CIDR)
+    cluster = new_cluster(tmp_path_factory, cluster_cidr=CLUSTER_CIDR, tls_sans=(HOST_VETH_IP,))
     second = SecondHost(cluster.base)
     try:
         second.start()
         cluster.start_controllers()
         cluster.add_kubelet("mh-here", address=HOST_VETH_IP)
         cluster.add_kubelet("mh-there", address=PEER_VETH_IP, prefix=second.nsenter(),
-                            apiserver=f"http://{HOST_VETH_IP}:{cluster.api.port}",
+                            server_url=f"https://{HOST_VETH_IP}:{cluster.api.port}",
                             extra_args=("--docker-host", second.docker_host))
         yield cluster, second
     finally:
@@ -134,7 +133,7 @@ def two_hosts(tmp_path_factory, docker_client, test_images):
 
 @pytest.fixture
 async def client(two_hosts):
-    c = ApiClient(two_hosts[0].url)
+    c = two_hosts[0].api.client()
     yield c
     await c.close()
 

@@ -43,7 +43,7 @@ def cluster(tmp_path_factory, docker_client, test_images):
 
 @pytest.fixture
 async def client(cluster):
-    c = ApiClient(cluster.url)
+    c = cluster.api.client()
     yield c
     await c.close()
 

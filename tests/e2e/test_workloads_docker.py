@@ -33,7 +33,7 @@ V1, V2, V3 = "minik8s/busybox:wl-e2e-1", "minik8s/busybox:wl-e2e-2", "minik8s/bu
 
 @dataclass
 class Cluster:
-    url: str
+    api: ApiServer
     node: str
     kubelet: KubeletProc
     logs: dict
@@ -72,13 +72,14 @@ def cluster(tmp_path_factory, test_images, docker_client):
     for name, module in (("scheduler", "scheduler.main"), ("controller-manager", "controllers.main")):
         logs[name] = base / f"{name}.log"
         with open(logs[name], "ab") as f:
-            procs.append(subprocess.Popen([sys.executable, "-m", module, "--apiserver", api.url, "--leader-elect=false"],
+            procs.append(subprocess.Popen([sys.executable, "-m", module, "--kubeconfig", str(api.kubeconfig),
+                                           "--leader-elect=false"],
                                           cwd=REPO, stdout=f, stderr=subprocess.STDOUT))
     node = f"wl-{uuid.uuid4().hex[:8]}"
-    kubelet = KubeletProc(apiserver=api.url, node=node, root=base / "root", log_path=base / "kubelet.log")
+    kubelet = KubeletProc(server=api, node=node, root=base / "root", log_path=base / "kubelet.log")
     try:
         kubelet.start()
-        yield Cluster(api.url, node, kubelet, logs)
+        yield Cluster(api, node, kubelet, logs)
     finally:
         for p in procs:  # the controller-manager first: nothing may replace what goes next
             p.terminate()
@@ -96,7 +97,7 @@ def cluster(tmp_path_factory, test_images, docker_client):
 
 @pytest.fixture
 async def ns(cluster):
-    async with ApiClient(cluster.url) as client:
+    async with cluster.api.client() as client:
         name = f"wl-{uuid.uuid4().hex[:8]}"
         await client.create(NAMESPACES, {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}})
         yield client, name
@@ -141,7 +142,7 @@ async def test_self_healing_scaling_rolling_update_and_rollback(cluster, ns, kub
     client, name = ns
 
     async def k(*args: str, input: str | None = None) -> str:
-        r = await asyncio.to_thread(kubectl, *args, "-n", name, input=input, server=cluster.url, timeout=180)
+        r = await asyncio.to_thread(kubectl, *args, "-n", name, input=input, server=cluster.api, timeout=180)
         assert r.returncode == 0, f"kubectl {' '.join(args)}: {r.stderr}\n{cluster.kubelet.log_tail()}"
         return r.stdout
 
@@ -201,7 +202,7 @@ async def test_recreate_removes_every_old_pod_before_the_first_new_one(cluster, 
     client, name = ns
 
     async def k(*args: str, input: str | None = None) -> str:
-        r = await asyncio.to_thread(kubectl, *args, "-n", name, input=input, server=cluster.url, timeout=180)
+        r = await asyncio.to_thread(kubectl, *args, "-n", name, input=input, server=cluster.api, timeout=180)
         assert r.returncode == 0, f"kubectl {' '.join(args)}: {r.stderr}"
         return r.stdout
 

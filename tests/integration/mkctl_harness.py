@@ -19,7 +19,7 @@ import pytest
 
 from minik8s.cli import main
 
-from tests.conftest import REPO
+from tests.conftest import REPO, ApiServer
 
 
 @dataclasses.dataclass
@@ -52,11 +52,16 @@ def run_mkctl(*args: str, input: str | None = None, kubeconfig: str | None = Non
     return Result(code, out.getvalue(), err.getvalue())
 
 
-def run_mkctl_process(server: str, *args: str, input: str | None = None, timeout: float = 30,
+def mkctl_command(server: ApiServer) -> list[str]:
+    """The command line of ``mkctl`` as its own process, reaching ``server`` through its kubeconfig."""
+    return [sys.executable, "-m", "minik8s.cli.main", "--kubeconfig", str(server.kubeconfig)]
+
+
+def run_mkctl_process(server: ApiServer, *args: str, input: str | None = None, timeout: float = 30,
                       env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     """``mkctl`` as its own process (for exit paths and streams that must be real)."""
     full_env = {**os.environ, "KUBECONFIG": "/nonexistent/mkctl-test-kubeconfig", **(env or {})}
-    return subprocess.run([sys.executable, "-m", "minik8s.cli.main", "--server", server, *args], input=input,
+    return subprocess.run([*mkctl_command(server), *args], input=input,
                           capture_output=True, text=True, timeout=timeout, cwd=REPO, env=full_env)
 
 
@@ -64,10 +69,10 @@ Mk = Callable[..., Result]
 
 
 @pytest.fixture
-def mk(apiserver: str) -> Mk:
-    """``mk(*args, input=None)``: mkctl against the session apiserver."""
+def mk(apiserver_process: ApiServer) -> Mk:
+    """``mk(*args, input=None)``: mkctl against the session apiserver (its kubeconfig)."""
     def run(*args: str, input: str | None = None) -> Result:
-        return run_mkctl("--server", apiserver, *args, input=input)
+        return run_mkctl(*args, input=input, kubeconfig=str(apiserver_process.kubeconfig))
 
     return run
 

@@ -18,10 +18,11 @@ def test_kill_9_loses_no_acknowledged_write(apiserver_factory):
     acked: dict[str, str] = {}
     stop = threading.Event()
     watched: list[dict] = []
-    base_rv = httpx.get(f"{server.url}/api/v1/namespaces/default/configmaps").json()["metadata"]["resourceVersion"]
+    with server.http() as c:
+        base_rv = c.get("/api/v1/namespaces/default/configmaps").json()["metadata"]["resourceVersion"]
 
     def writer(idx: int) -> None:
-        with httpx.Client(base_url=server.url, timeout=5) as c:
+        with server.http(timeout=5) as c:
             i = 0
             while not stop.is_set():
                 name = f"w{idx}-{i}"
@@ -37,7 +38,7 @@ def test_kill_9_loses_no_acknowledged_write(apiserver_factory):
 
     def watcher() -> None:
         try:
-            with httpx.Client(base_url=server.url, timeout=30) as c:
+            with server.http(timeout=30) as c:
                 with c.stream("GET", "/api/v1/namespaces/default/configmaps",
                               params={"watch": "1", "resourceVersion": base_rv}) as r:
                     for line in r.iter_lines():
@@ -63,7 +64,7 @@ def test_kill_9_loses_no_acknowledged_write(apiserver_factory):
     assert len(acked) >= 150
 
     server.start()
-    with httpx.Client(base_url=server.url, timeout=10) as c:
+    with server.http(timeout=10) as c:
         stored = {o["metadata"]["name"]: o["metadata"]["resourceVersion"]
                   for o in c.get("/api/v1/namespaces/default/configmaps").json()["items"]}
         for name, rv in acked.items():

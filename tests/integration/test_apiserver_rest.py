@@ -12,8 +12,8 @@ import pytest
 
 
 @pytest.fixture
-def api(apiserver: str):
-    with httpx.Client(base_url=apiserver, timeout=10) as c:
+def api(apiserver_process):
+    with apiserver_process.http(timeout=10) as c:
         yield c
 
 

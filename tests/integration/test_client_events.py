@@ -12,8 +12,8 @@ from minik8s.client.rest import ApiClient
 
 
 @pytest.fixture
-async def client(apiserver: str):
-    async with ApiClient(apiserver) as c:
+async def client(apiserver_process):
+    async with apiserver_process.client() as c:
         yield c
 
 

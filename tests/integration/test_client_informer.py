@@ -17,8 +17,8 @@ from minik8s.client.rest import ApiClient
 
 
 @pytest.fixture
-async def client(apiserver: str):
-    async with ApiClient(apiserver) as c:
+async def client(apiserver_process):
+    async with apiserver_process.client() as c:
         yield c
 
 
@@ -221,7 +221,7 @@ async def test_informer_catches_up_after_apiserver_restart(apiserver_factory, ca
     by resuming the watch or by relisting (a short history makes the relist likely), and the
     outage is logged once, not once per retry."""
     server = apiserver_factory(extra_args=("--watch-history", "0.2", "--compaction-interval", "0.1"))
-    async with ApiClient(server.url, timeout=5) as client:
+    async with server.client(timeout=5) as client:
         for name in ("keep", "gone", "changed"):
             await client.create(CONFIGMAPS, cm(name), namespace="default")
         inf = Informer(client, CONFIGMAPS, namespace="default")
@@ -238,7 +238,7 @@ async def test_informer_catches_up_after_apiserver_restart(apiserver_factory, ca
                 await asyncio.sleep(0.02)
             await asyncio.sleep(1.0)
             server.start()
-            async with ApiClient(server.url) as other:
+            async with server.client() as other:
                 await other.delete(CONFIGMAPS, "gone", namespace="default")
                 await other.patch(CONFIGMAPS, "changed", {"data": {"k": "v2"}}, namespace="default")
                 await other.create(CONFIGMAPS, cm("new"), namespace="default")

@@ -16,8 +16,8 @@ FAST = {"lease_duration": 1.5, "renew_deadline": 1.0, "retry_period": 0.2}
 
 
 @pytest.fixture
-async def client(apiserver: str):
-    async with ApiClient(apiserver) as c:
+async def client(apiserver_process):
+    async with apiserver_process.client() as c:
         yield c
 
 

@@ -15,8 +15,8 @@ from minik8s.client.rest import ApiClient
 
 
 @pytest.fixture
-async def client(apiserver: str):
-    async with ApiClient(apiserver) as c:
+async def client(apiserver_process):
+    async with apiserver_process.client() as c:
         yield c
 
 
@@ -235,13 +235,13 @@ async def test_watch_from_compacted_revision_raises_gone(apiserver_factory):
     # A restarted apiserver has an empty watch-cache ring, so an old resourceVersion falls back
     # to the store's history, which a short history window has compacted away: 410.
     server = apiserver_factory(extra_args=("--watch-history", "0.2", "--compaction-interval", "0.1"))
-    async with ApiClient(server.url) as c:
+    async with server.client() as c:
         first = await c.create(CONFIGMAPS, cm("old"), namespace="default")
         for i in range(5):
             await c.patch(CONFIGMAPS, "old", {"data": {"k": str(i)}}, namespace="default")
     server.stop()
     server.start()
-    async with ApiClient(server.url) as c:
+    async with server.client() as c:
         with pytest.raises(errors.Gone):
             # Retried until compaction has run on the new process; the bound is only a backstop.
             for _ in range(100):
@@ -262,15 +262,25 @@ async def test_unreachable_server_is_connection_failed(free_port: int):
                 pass
 
 
-async def test_from_kubeconfig_reaches_the_server(apiserver: str, tmp_path, monkeypatch):
+async def test_from_kubeconfig_reaches_the_server(apiserver_process, tmp_path, monkeypatch):
+    """A kubeconfig written with the CA and a client certificate embedded verifies the server
+    and authenticates; a token nobody issued is refused with 401."""
+    pki = apiserver_process.pki
     path = tmp_path / "config"
-    kubeconfig.write(str(path), apiserver, context="itest", namespace="kube-system", token="secret")
+    kubeconfig.write(str(path), apiserver_process.url, context="itest", namespace="kube-system",
+                     ca_data=(pki / "ca.crt").read_bytes(), client_cert_data=(pki / "admin.crt").read_bytes(),
+                     client_key_data=(pki / "admin.key").read_bytes())
     monkeypatch.setenv("KUBECONFIG", str(path))
     async with ApiClient.from_kubeconfig() as c:
         assert c.namespace == "kube-system"
-        assert c._headers["Authorization"] == "Bearer secret"
         got = await c.get(NAMESPACES, "kube-system")
         assert got["metadata"]["name"] == "kube-system"
+    kubeconfig.write(str(path), apiserver_process.url, context="bogus", ca_data=(pki / "ca.crt").read_bytes(),
+                     token="secret")
+    async with ApiClient.from_kubeconfig(context="bogus") as c:
+        assert c._headers["Authorization"] == "Bearer secret"
+        with pytest.raises(errors.Unauthorized):
+            await c.get(NAMESPACES, "kube-system")
 
 
 async def test_raw_request(client: ApiClient):

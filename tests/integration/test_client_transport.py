@@ -3,8 +3,8 @@ token or a kubeconfig's basic auth), TLS (CA, no verification, client certificat
 (huge watch events, early close freeing the connection, broken streams), timeouts, and the
 :class:`~minik8s.client.rest.Response` of ``request()``.
 
-The apiserver has no authentication or TLS yet, so these run against a small aiohttp server in
-the test that records what it receives and misbehaves on demand (stalls, cuts a stream).
+These run against a small aiohttp server in the test that records what it receives and
+misbehaves on demand (stalls, cuts a stream), which the real apiserver cannot be made to do.
 """
 
 from __future__ import annotations
@@ -214,8 +214,8 @@ async def test_timeout_is_connection_failed(server: str):
 # --- event loops -----------------------------------------------------------------------------
 
 
-def test_built_outside_a_loop_then_used_inside_one(apiserver: str):
-    client = ApiClient(apiserver)  # no loop runs here: the session comes on first use
+def test_built_outside_a_loop_then_used_inside_one(apiserver_process):
+    client = apiserver_process.client()  # no loop runs here: the session comes on first use
 
     async def use() -> str:
         try:

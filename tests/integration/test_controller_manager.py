@@ -18,7 +18,7 @@ import pytest
 from controllers import main as cm
 from minik8s.api.resources import LEASES, NAMESPACES, PODS, REPLICASETS
 from minik8s.client.rest import ApiClient
-from tests.conftest import REPO
+from tests.conftest import REPO, ApiServer
 from tests.integration.workload_helpers import PodReadier, replicaset, wait_for
 
 
@@ -55,10 +55,11 @@ def test_flags_parse_go_style_values():
 # -- the process ----------------------------------------------------------------------------
 
 class Manager:
-    def __init__(self, server: str, log: Path, *args: str) -> None:
+    def __init__(self, server: ApiServer, log: Path, *args: str) -> None:
         self.log = log
         with open(log, "ab") as f:
-            self.proc = subprocess.Popen([sys.executable, "-m", "controllers.main", "--apiserver", server, *args],
+            self.proc = subprocess.Popen([sys.executable, "-m", "controllers.main", "--kubeconfig",
+                                          str(server.kubeconfig), *args],
                                          cwd=REPO, stdout=f, stderr=subprocess.STDOUT)
 
     def text(self) -> str:
@@ -78,7 +79,7 @@ class Manager:
 def managers(tmp_path):
     started: list[Manager] = []
 
-    def start(server: str, *args: str) -> Manager:
+    def start(server: ApiServer, *args: str) -> Manager:
         m = Manager(server, tmp_path / f"cm-{len(started)}.log", *args)
         started.append(m)
         return m
@@ -99,9 +100,9 @@ async def _new_namespace(client: ApiClient) -> str:
 
 
 async def test_two_copies_one_leader_and_hand_over(apiserver_factory, managers):
-    server = apiserver_factory().url
+    server = apiserver_factory()
     a = managers(server, "--identity=cm-a", *FAST_LEASE)
-    async with ApiClient(server) as client:
+    async with server.client() as client:
         async def holder():
             with contextlib.suppress(Exception):
                 lease = await client.get(LEASES, "kube-controller-manager", namespace="kube-system")
@@ -138,7 +139,7 @@ async def _pod_count(client: ApiClient, ns: str, n: int) -> bool:
 # -- kubectl --------------------------------------------------------------------------------
 
 async def test_kubectl_rollout_workflow(apiserver_factory, managers, kubectl):
-    server = apiserver_factory().url
+    server = apiserver_factory()
     managers(server, "--leader-elect=false")
 
     async def k(*args: str, timeout: float = 90) -> str:
@@ -146,7 +147,7 @@ async def test_kubectl_rollout_workflow(apiserver_factory, managers, kubectl):
         assert r.returncode == 0, f"kubectl {' '.join(args)} failed: {r.stderr}"
         return r.stdout
 
-    async with ApiClient(server) as client:
+    async with server.client() as client:
         ns = await _new_namespace(client)
         async with PodReadier(client, ns):
             out = await k("create", "deployment", "web", "--image=minik8s/busybox:1", "--replicas=3")

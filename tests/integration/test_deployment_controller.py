@@ -24,8 +24,8 @@ V1, V2, V3 = "minik8s/busybox:1", "minik8s/busybox:2", "minik8s/busybox:3"
 
 
 @pytest.fixture
-async def ns(apiserver):
-    async with namespace(apiserver) as n:
+async def ns(apiserver_process):
+    async with namespace(apiserver_process) as n:
         yield n
 
 

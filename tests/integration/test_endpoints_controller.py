@@ -23,8 +23,8 @@ from tests.integration.controller_harness import eventually, get_or_none, new_na
 
 
 @pytest.fixture
-async def client(apiserver: str) -> AsyncIterator[ApiClient]:
-    c = ApiClient(apiserver)
+async def client(apiserver_process) -> AsyncIterator[ApiClient]:
+    c = apiserver_process.client()
     yield c
     await c.close()
 

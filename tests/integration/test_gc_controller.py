@@ -14,8 +14,8 @@ from tests.integration.controller_harness import eventually, get_or_none, new_na
 
 
 @pytest.fixture
-async def client(apiserver: str):
-    async with ApiClient(apiserver) as c:
+async def client(apiserver_process):
+    async with apiserver_process.client() as c:
         yield c
 
 

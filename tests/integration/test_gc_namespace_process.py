@@ -12,8 +12,7 @@ import pytest
 
 from controllers import main as cm
 from minik8s.api.resources import DEPLOYMENTS, NAMESPACES, NODES, PODS, REPLICASETS
-from minik8s.client.rest import ApiClient
-from tests.conftest import REPO
+from tests.conftest import REPO, ApiServer
 from tests.integration.controller_harness import eventually, get_or_none, new_namespace
 
 
@@ -34,9 +33,9 @@ def test_flags_of_these_controllers() -> None:
 
 @pytest.fixture
 def manager(apiserver_factory, tmp_path):
-    server = apiserver_factory().url
+    server = apiserver_factory()
     with open(tmp_path / "cm.log", "ab") as log:
-        proc = subprocess.Popen([sys.executable, "-m", "controllers.main", "--apiserver", server,
+        proc = subprocess.Popen([sys.executable, "-m", "controllers.main", "--kubeconfig", str(server.kubeconfig),
                                  "--leader-elect=false"], cwd=REPO, stdout=log, stderr=subprocess.STDOUT)
     yield server
     proc.terminate()
@@ -47,9 +46,9 @@ def manager(apiserver_factory, tmp_path):
         proc.wait()
 
 
-async def test_cascades_namespace_and_ipam_through_the_process(manager: str, kubectl) -> None:
+async def test_cascades_namespace_and_ipam_through_the_process(manager: ApiServer, kubectl) -> None:
     server = manager
-    async with ApiClient(server) as client:
+    async with server.client() as client:
         ns = await new_namespace(client, "proc")
 
         async def k(*args: str) -> str:

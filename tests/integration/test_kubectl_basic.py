@@ -9,6 +9,8 @@ import uuid
 
 import pytest
 
+from tests.conftest import kubectl_args
+
 POD = """apiVersion: v1
 kind: Pod
 metadata:
@@ -89,15 +91,14 @@ def test_get_wide_and_labels(kubectl, ns):
     assert "NAMESPACE" in ok(kubectl("get", "pods", "-A")).splitlines()[0]
 
 
-def test_get_watch_sees_changes(kubectl_path, apiserver, ns, tmp_path):
-    proc = subprocess.Popen([kubectl_path, "--server", apiserver, "--cache-dir", str(tmp_path / "c"),
+def test_get_watch_sees_changes(kubectl_path, apiserver_process, api_http, ns, tmp_path):
+    proc = subprocess.Popen([kubectl_path, *kubectl_args(apiserver_process, tmp_path / "c"),
                              "get", "configmaps", "-n", ns, "-w", "--request-timeout=20s"],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             env={"HOME": str(tmp_path), "KUBECONFIG": str(tmp_path / "kc")})
     try:
         time.sleep(1.5)
-        import httpx
-        httpx.post(f"{apiserver}/api/v1/namespaces/{ns}/configmaps",
+        api_http.post(f"/api/v1/namespaces/{ns}/configmaps",
                    json={"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "watched"}, "data": {"a": "b"}})
         deadline = time.monotonic() + 15
         lines: list[str] = []
@@ -128,6 +129,12 @@ def test_delete_and_errors(kubectl, ns):
     assert r.returncode != 0 and "imagePullPolcy" in r.stderr
 
 
-def test_curl_speaks_the_same_api(apiserver):
-    out = subprocess.run(["curl", "-s", f"{apiserver}/api/v1/namespaces/default"], capture_output=True, text=True)
+def test_curl_speaks_the_same_api(apiserver_process):
+    pki = apiserver_process.pki
+    url = f"{apiserver_process.url}/api/v1/namespaces/default"
+    out = subprocess.run(["curl", "-s", "--cacert", str(pki / "ca.crt"), "--cert", str(pki / "admin.crt"),
+                          "--key", str(pki / "admin.key"), url], capture_output=True, text=True)
     assert '"kind":"Namespace"' in out.stdout.replace(" ", "")
+    # Without a client certificate curl is system:anonymous, who may not read namespaces.
+    out = subprocess.run(["curl", "-s", "--cacert", str(pki / "ca.crt"), url], capture_output=True, text=True)
+    assert '"reason":"Forbidden"' in out.stdout.replace(" ", "")

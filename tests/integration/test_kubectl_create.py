@@ -18,7 +18,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-import httpx
 import pytest
 
 from apiserver import protobuf
@@ -60,9 +59,10 @@ class Recorder:
 
 
 @pytest.fixture(scope="module")
-def recorder(apiserver: str) -> Iterator[Recorder]:
-    rec = Recorder(upstream=apiserver)
-    client = httpx.Client(base_url=apiserver, timeout=30)
+def recorder(apiserver_process) -> Iterator[Recorder]:
+    rec = Recorder(upstream=apiserver_process.url)
+    # kubectl talks plain HTTP to the recorder; the recorder talks to the apiserver as the tests do.
+    client = apiserver_process.http(timeout=30)
 
     class Forward(http.server.BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"

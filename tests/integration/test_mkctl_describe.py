@@ -12,8 +12,8 @@ import json
 import pytest
 
 from minik8s.api.resources import EVENTS, NODES, PODS
-from minik8s.client import ApiClient
 
+from tests.conftest import ApiServer
 from tests.integration.mkctl_harness import mk, ns, same  # noqa: F401 - fixtures
 
 POD = """apiVersion: v1
@@ -72,8 +72,8 @@ def _now(minus_minutes: int = 0) -> str:
     return t.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-async def _events_for(apiserver: str, ns: str, kind: str, name: str, uid: str) -> None:
-    async with ApiClient(apiserver) as c:
+async def _events_for(server: ApiServer, ns: str, kind: str, name: str, uid: str) -> None:
+    async with server.client() as c:
         for i, (etype, reason, message) in enumerate((("Normal", "Scheduled", "assigned to node-1"),
                                                       ("Warning", "BackOff", "Back-off restarting failed container"))):
             await c.create(EVENTS, {
@@ -85,11 +85,11 @@ async def _events_for(apiserver: str, ns: str, kind: str, name: str, uid: str) -
             }, namespace=ns)
 
 
-def test_pod_with_events(apiserver: str, mk, kubectl, ns: str) -> None:
+def test_pod_with_events(apiserver_process, mk, kubectl, ns: str) -> None:
     assert kubectl("apply", "-n", ns, "-f", "-", input=POD).returncode == 0
     uid = json.loads(kubectl("get", "pod", "web", "-n", ns, "-o", "json").stdout)["metadata"]["uid"]
     same(mk, kubectl, "describe", "pod", "web", "-n", ns)
-    asyncio.run(_events_for(apiserver, ns, "Pod", "web", uid))
+    asyncio.run(_events_for(apiserver_process, ns, "Pod", "web", uid))
     r = same(mk, kubectl, "describe", "pod", "web", "-n", ns)
     assert "Warning  BackOff    30m (x4 over 90m)  kubelet  Back-off restarting failed container" in r.out
     same(mk, kubectl, "describe", "pods", "-n", ns)  # every pod
@@ -117,11 +117,11 @@ def test_replicaset_and_generic(mk, kubectl, ns: str) -> None:
 
 
 @pytest.fixture
-def node(apiserver: str) -> str:
+def node(apiserver_process) -> str:
     name = "mk-describe-node"
 
     async def make() -> None:
-        async with ApiClient(apiserver) as c:
+        async with apiserver_process.client() as c:
             try:
                 await c.delete(NODES, name)
             except Exception:  # noqa: BLE001 - absent is fine
@@ -152,9 +152,9 @@ def node(apiserver: str) -> str:
     return name
 
 
-def test_node(mk, kubectl, node: str, ns: str, apiserver: str) -> None:
+def test_node(mk, kubectl, node: str, ns: str, apiserver_process) -> None:
     async def bound_pod() -> None:
-        async with ApiClient(apiserver) as c:
+        async with apiserver_process.client() as c:
             await c.create(PODS, {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "on-node", "namespace": ns},
                                   "spec": {"nodeName": node, "containers": [{
                                       "name": "c", "image": "busybox",

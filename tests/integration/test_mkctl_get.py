@@ -5,11 +5,10 @@ selectors, and the same errors and exit statuses."""
 from __future__ import annotations
 
 import subprocess
-import sys
 
 import pytest
 
-from tests.integration.mkctl_harness import mk, ns, run_mkctl, run_mkctl_process, same  # noqa: F401 - fixtures
+from tests.integration.mkctl_harness import mk, mkctl_command, ns, run_mkctl, run_mkctl_process, same  # noqa: F401 - fixtures
 
 PODS = """apiVersion: v1
 kind: Pod
@@ -105,8 +104,8 @@ def test_no_kubeconfig_falls_back_to_localhost_8080() -> None:
     assert r.err.startswith("The connection to the server localhost:8080 was refused")
 
 
-def test_watch_lists_then_prints_changes(apiserver: str, kubectl, objects: str) -> None:
-    proc = subprocess.Popen([sys.executable, "-m", "minik8s.cli.main", "--server", apiserver, "get", "pods", "-w",
+def test_watch_lists_then_prints_changes(apiserver_process, kubectl, objects: str) -> None:
+    proc = subprocess.Popen([*mkctl_command(apiserver_process), "get", "pods", "-w",
                              "-n", objects], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             env={"KUBECONFIG": "/nonexistent", "PATH": "/usr/bin:/bin"})
     try:
@@ -122,7 +121,7 @@ def test_watch_lists_then_prints_changes(apiserver: str, kubectl, objects: str) 
         proc.wait()
 
 
-def test_a_real_process_exits_like_kubectl(apiserver: str, kubectl, objects: str) -> None:
-    p = run_mkctl_process(apiserver, "get", "pod", "nope", "-n", objects)
+def test_a_real_process_exits_like_kubectl(apiserver_process, kubectl, objects: str) -> None:
+    p = run_mkctl_process(apiserver_process, "get", "pod", "nope", "-n", objects)
     k = kubectl("get", "pod", "nope", "-n", objects)
     assert (p.returncode, p.stdout, p.stderr) == (k.returncode, k.stdout, k.stderr)

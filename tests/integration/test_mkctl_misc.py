@@ -14,21 +14,21 @@ import pytest
 import yaml
 
 from minik8s.api.resources import NODES, PODS
-from minik8s.client import ApiClient
 
+from tests.conftest import ApiServer
 from tests.integration.mkctl_harness import mk, ns, run_mkctl, same  # noqa: F401 - fixtures
 
 
 @pytest.fixture
-def node(apiserver: str) -> str:
-    return _make_node(apiserver)
+def node(apiserver_process) -> str:
+    return _make_node(apiserver_process)
 
 
-def _make_node(apiserver: str) -> str:
+def _make_node(server: ApiServer) -> str:
     name = f"mk-node-{uuid.uuid4().hex[:6]}"
 
     async def make() -> None:
-        async with ApiClient(apiserver) as c:
+        async with server.client() as c:
             await c.create(NODES, {"apiVersion": "v1", "kind": "Node", "metadata": {"name": name}})
             n = await c.get(NODES, name)
             n["status"] = {"addresses": [{"type": "InternalIP", "address": "10.9.8.7"}],
@@ -39,9 +39,9 @@ def _make_node(apiserver: str) -> str:
     return name
 
 
-def _pods_on(apiserver: str, ns: str, node: str, pods: list[dict]) -> None:
+def _pods_on(server: ApiServer, ns: str, node: str, pods: list[dict]) -> None:
     async def make() -> None:
-        async with ApiClient(apiserver) as c:
+        async with server.client() as c:
             for p in pods:
                 meta = {"name": p["name"], "namespace": ns}
                 if "owner" in p:
@@ -64,8 +64,8 @@ def test_cordon_uncordon_match_kubectl(mk, kubectl, node: str) -> None:
     same(mk, kubectl, "cordon", "nope")
 
 
-def test_drain_refuses_then_evicts(apiserver: str, mk, kubectl, node: str, ns: str) -> None:
-    _pods_on(apiserver, ns, node, [{"name": "bare"}, {"name": "managed", "owner": "ReplicaSet"},
+def test_drain_refuses_then_evicts(apiserver_process, mk, kubectl, node: str, ns: str) -> None:
+    _pods_on(apiserver_process, ns, node, [{"name": "bare"}, {"name": "managed", "owner": "ReplicaSet"},
                                    {"name": "ds", "owner": "DaemonSet"},
                                    {"name": "scratch", "owner": "ReplicaSet", "emptydir": True}])
     r = mk("drain", node, "--grace-period=0")
@@ -97,11 +97,11 @@ def test_drain_refuses_then_evicts(apiserver: str, mk, kubectl, node: str, ns: s
 
 
 def test_service_url_prints_node_ip_and_node_port(apiserver_factory, kubectl) -> None:
-    server = apiserver_factory().url  # its own apiserver: the only node is the one made here
+    server = apiserver_factory()  # its own apiserver: the only node is the one made here
     _make_node(server)
 
     def m(*args: str):
-        return run_mkctl("--server", server, *args)
+        return run_mkctl(*args, kubeconfig=str(server.kubeconfig))
 
     assert m("create", "deployment", "web", "--image=nginx", "--port=80").ok() == "deployment.apps/web created\n"
     assert m("expose", "deployment", "web", "--type=NodePort").ok() == "service/web exposed\n"
@@ -122,7 +122,7 @@ def test_discovery_verbs_match_kubectl(mk, kubectl, args: list[str]) -> None:
     same(mk, kubectl, *args)
 
 
-def test_version(mk, apiserver: str) -> None:
+def test_version(mk) -> None:
     out = mk("version").ok().splitlines()
     assert out[0].startswith("Client Version: v1.32") and out[1].startswith("Server Version: v1.32")
     data = json.loads(mk("version", "-o", "json").ok())
@@ -131,14 +131,16 @@ def test_version(mk, apiserver: str) -> None:
 
 
 @pytest.fixture
-def kubeconfig(tmp_path, apiserver: str):
-    """Two identical kubeconfig files, one for each CLI to edit."""
+def kubeconfig(tmp_path, apiserver_process):
+    """Two identical kubeconfig files, one for each CLI to edit; context minik8s reaches the
+    session apiserver with the harness' credentials."""
+    harness = yaml.safe_load(apiserver_process.kubeconfig.read_text())
     doc = {
         "apiVersion": "v1", "kind": "Config", "preferences": {}, "current-context": "minik8s",
-        "clusters": [{"name": "minik8s", "cluster": {"server": apiserver}},
+        "clusters": [{"name": "minik8s", "cluster": harness["clusters"][0]["cluster"]},
                      {"name": "other", "cluster": {"server": "https://10.0.0.1:6443",
                                                    "certificate-authority-data": "Q0EK"}}],
-        "users": [{"name": "minik8s", "user": {"token": "secret-token"}}, {"name": "admin", "user": {
+        "users": [{"name": "minik8s", "user": harness["users"][0]["user"]}, {"name": "admin", "user": {
             "client-certificate-data": "Q0VSVAo=", "client-key-data": "S0VZCg=="}}],
         "contexts": [{"name": "minik8s", "context": {"cluster": "minik8s", "user": "minik8s", "namespace": "default"}},
                      {"name": "prod", "context": {"cluster": "other", "user": "admin"}}],

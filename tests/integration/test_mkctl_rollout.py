@@ -7,15 +7,13 @@ from __future__ import annotations
 import asyncio
 import json
 import subprocess
-import sys
 
 import pytest
 
 from minik8s.api.resources import DEPLOYMENTS, REPLICASETS
-from minik8s.client import ApiClient
 
-from tests.conftest import REPO
-from tests.integration.mkctl_harness import mk, ns, same  # noqa: F401 - fixtures
+from tests.conftest import REPO, ApiServer
+from tests.integration.mkctl_harness import mk, mkctl_command, ns, same  # noqa: F401 - fixtures
 
 DEPLOY = """apiVersion: apps/v1
 kind: Deployment
@@ -50,12 +48,12 @@ def _rs(deploy: dict, revision: int, image: str, replicas: int, cause: str | Non
 
 
 @pytest.fixture
-def history(apiserver: str, mk, ns: str) -> str:
+def history(apiserver_process, mk, ns: str) -> str:
     """A deployment at revision 3 (nginx:1.27) with ReplicaSets for revisions 1 (1.25) and 2 (1.26)."""
     mk("apply", "-n", ns, "-f", "-", input=DEPLOY).ok()
 
     async def setup() -> None:
-        async with ApiClient(apiserver) as c:
+        async with apiserver_process.client() as c:
             d = await c.get(DEPLOYMENTS, "web", namespace=ns)
             await c.create(REPLICASETS, _rs(d, 1, "nginx:1.25", 0, cause="first"), namespace=ns)
             await c.create(REPLICASETS, _rs(d, 2, "nginx:1.26", 0), namespace=ns)
@@ -110,14 +108,14 @@ def test_pause_resume_restart(mk, kubectl, history: str) -> None:
     assert "paused" not in d["spec"]
 
 
-async def _set_status(apiserver: str, ns: str, **status) -> None:
-    async with ApiClient(apiserver) as c:
+async def _set_status(server: ApiServer, ns: str, **status) -> None:
+    async with server.client() as c:
         d = await c.get(DEPLOYMENTS, "web", namespace=ns)
         d["status"] = {"observedGeneration": d["metadata"]["generation"], **status}
         await c.update_status(DEPLOYMENTS, d)
 
 
-def test_status_messages_and_completion(apiserver: str, mk, kubectl, ns: str) -> None:
+def test_status_messages_and_completion(apiserver_process, mk, kubectl, ns: str) -> None:
     mk("apply", "-n", ns, "-f", "-", input=DEPLOY).ok()
     r = same(mk, kubectl, "rollout", "status", "deploy/web", "-n", ns, "--watch=false")
     assert r.out == "Waiting for deployment spec update to be observed...\n" or r.out.startswith("Waiting for")
@@ -126,23 +124,23 @@ def test_status_messages_and_completion(apiserver: str, mk, kubectl, ns: str) ->
         ({"replicas": 3, "updatedReplicas": 2}, '1 old replicas are pending termination...'),
         ({"replicas": 2, "updatedReplicas": 2, "availableReplicas": 1}, '1 of 2 updated replicas are available...'),
     ):
-        asyncio.run(_set_status(apiserver, ns, **status))
+        asyncio.run(_set_status(apiserver_process, ns, **status))
         r = same(mk, kubectl, "rollout", "status", "deploy/web", "-n", ns, "--watch=false")
         assert r.out == f'Waiting for deployment "web" rollout to finish: {text}\n'
     # a watching status finishes when the controller's status says so
-    proc = subprocess.Popen([sys.executable, "-m", "minik8s.cli.main", "--server", apiserver, "-n", ns, "rollout",
+    proc = subprocess.Popen([*mkctl_command(apiserver_process), "-n", ns, "rollout",
                              "status", "deployment/web"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             cwd=REPO, env={"KUBECONFIG": "/nonexistent", "PATH": "/usr/bin:/bin"})
     try:
         assert proc.stdout.readline() == 'Waiting for deployment "web" rollout to finish: 1 of 2 updated replicas ' \
                                          "are available...\n"
-        asyncio.run(_set_status(apiserver, ns, replicas=2, updatedReplicas=2, availableReplicas=2))
+        asyncio.run(_set_status(apiserver_process, ns, replicas=2, updatedReplicas=2, availableReplicas=2))
         out, err = proc.communicate(timeout=30)
     finally:
         if proc.poll() is None:
             proc.kill()
     assert (proc.returncode, out, err) == (0, 'deployment "web" successfully rolled out\n', "")
-    asyncio.run(_set_status(apiserver, ns, replicas=2, updatedReplicas=1, conditions=[
+    asyncio.run(_set_status(apiserver_process, ns, replicas=2, updatedReplicas=1, conditions=[
         {"type": "Progressing", "status": "False", "reason": "ProgressDeadlineExceeded"}]))
     r = same(mk, kubectl, "rollout", "status", "deploy/web", "-n", ns)
     assert r.err == 'error: deployment "web" exceeded its progress deadline\n'

@@ -22,8 +22,8 @@ SPEC = {"replicas": 1, "selector": {"matchLabels": {"app": "ns"}}, "template": T
 
 
 @pytest.fixture
-async def client(apiserver: str):
-    async with ApiClient(apiserver) as c:
+async def client(apiserver_process):
+    async with apiserver_process.client() as c:
         yield c
 
 

@@ -15,7 +15,7 @@ from tests.integration.controller_harness import eventually, running
 
 @pytest.fixture
 async def client(apiserver_factory):
-    async with ApiClient(apiserver_factory().url) as c:
+    async with apiserver_factory().client() as c:
         yield c
 
 

@@ -19,8 +19,8 @@ LABELS = {"app": "web"}
 
 
 @pytest.fixture
-async def ns(apiserver):
-    async with namespace(apiserver) as n:
+async def ns(apiserver_process):
+    async with namespace(apiserver_process) as n:
         yield n
 
 

@@ -56,9 +56,9 @@ def pod(name: str, *, cpu: str | None = None, owner: str | None = None, **spec: 
 
 
 class SchedulerProcess:
-    def __init__(self, url: str, log_path: Path, *args: str) -> None:
+    def __init__(self, kubeconfig: Path, log_path: Path, *args: str) -> None:
         self.log_path = log_path
-        cmd = [sys.executable, "-m", "scheduler.main", "--apiserver", url, "--log-level", "debug", *args]
+        cmd = [sys.executable, "-m", "scheduler.main", "--kubeconfig", str(kubeconfig), "--log-level", "debug", *args]
         with open(log_path, "ab") as out:
             self.proc = subprocess.Popen(cmd, cwd=REPO, stdout=out, stderr=subprocess.STDOUT)
 
@@ -89,7 +89,7 @@ def server(apiserver_factory):
 
 @pytest.fixture
 async def client(server) -> AsyncIterator[ApiClient]:
-    async with ApiClient(server.url) as c:
+    async with server.client() as c:
         yield c
 
 
@@ -98,7 +98,7 @@ def start_scheduler(server, tmp_path) -> Iterator[Callable[..., SchedulerProcess
     started: list[SchedulerProcess] = []
 
     def start(*args: str) -> SchedulerProcess:
-        sp = SchedulerProcess(server.url, tmp_path / f"scheduler-{len(started)}.log", *args)
+        sp = SchedulerProcess(server.kubeconfig, tmp_path / f"scheduler-{len(started)}.log", *args)
         started.append(sp)
         return sp
 
@@ -175,10 +175,10 @@ async def test_respects_requests_and_explains_why_a_pod_does_not_fit(client, sta
     assert (await placement(client))["too-big"] == ""
 
     described = await eventually(
-        lambda: (out := kubectl("describe", "pod", "too-big", server=server.url).stdout)
+        lambda: (out := kubectl("describe", "pod", "too-big", server=server).stdout)
         and "FailedScheduling" in out and out, what="FailedScheduling in describe")
     assert "0/3 nodes are available: 3 Insufficient cpu." in described
-    events = kubectl("get", "events", "-o", "json", server=server.url)
+    events = kubectl("get", "events", "-o", "json", server=server)
     assert events.returncode == 0, events.stderr
     items = json.loads(events.stdout)["items"]
     failed = [e for e in items if e["reason"] == "FailedScheduling" and e["involvedObject"]["name"] == "too-big"]
@@ -218,7 +218,7 @@ async def _bound_except(client: ApiClient, pending: set[str], n: int) -> dict[st
 
 async def test_cordoned_node_gets_nothing_until_uncordoned(client, start_scheduler, server, kubectl):
     await client.create(NODES, node("n0"))
-    out = kubectl("cordon", "n0", server=server.url)
+    out = kubectl("cordon", "n0", server=server)
     assert out.returncode == 0, out.stderr
     start_scheduler("--leader-elect=false")
     await client.create(PODS, pod("waits"))
@@ -233,7 +233,7 @@ async def test_cordoned_node_gets_nothing_until_uncordoned(client, start_schedul
 
     await client.create(PODS, pod("after", nodeSelector={"kubernetes.io/hostname": "n0"}))
     await eventually(lambda: unschedulable_message(client, "after"), what="after unschedulable")
-    assert kubectl("uncordon", "n0", server=server.url).returncode == 0
+    assert kubectl("uncordon", "n0", server=server).returncode == 0
     where = await eventually(lambda: _all_bound(client, 5), what="scheduled once uncordoned")
     assert where["after"] == "n0"
 

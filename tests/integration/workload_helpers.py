@@ -19,6 +19,7 @@ from minik8s import errors
 from minik8s.api.resources import DEPLOYMENTS, EVENTS, NAMESPACES, PODS, REPLICASETS
 from minik8s.client.informer import SharedInformerFactory
 from minik8s.client.rest import ApiClient
+from tests.conftest import ApiServer
 
 
 def now_rfc3339(offset: float = 0.0) -> str:
@@ -88,8 +89,8 @@ class Namespace:
 
 
 @contextlib.asynccontextmanager
-async def namespace(server: str):
-    client = ApiClient(server, namespace="default")
+async def namespace(server: ApiServer):
+    client = server.client()  # the kubeconfig's namespace is "default"
     name = f"t-{uuid.uuid4().hex[:10]}"
     await client.create(NAMESPACES, {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}})
     client.namespace = name
