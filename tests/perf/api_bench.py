@@ -1,12 +1,17 @@
-"""API throughput benchmark: C concurrent clients create N pods over HTTP while W watchers
-follow the pods; then the same writes straight against the SQLite store, as the baseline.
+"""API throughput benchmark: C concurrent clients create N pods over HTTPS (TLS, each client
+authenticated by its certificate, authorized) while W watchers follow the pods; then the same
+writes straight against the SQLite store, as the baseline.
 
 Prints creates/s, p50/p99 create latency, p50/p99 watch delivery latency (from the moment a
 create was sent to the moment each watcher has the event), and the ratio API/raw store.
 
     .venv/bin/python tests/perf/api_bench.py --clients 32 --pods 5000 --watchers 50 [--profile out.txt]
+    .venv/bin/python tests/perf/api_bench.py --baseline-repo /tmp/pre-tls --rounds 3   # + a plain-HTTP peer
 
 ``--profile`` records the apiserver with py-spy (raw collapsed stacks) while the creates run.
+``--baseline-repo DIR`` also runs the same load, in the same run and alternating, against the
+apiserver of another checkout serving plain HTTP (one from before TLS; Kubernetes itself has no
+plain-HTTP port any more, so the peer is the older code), and prints the ratio.
 
 Not a test: it prints figures and asserts nothing. The apiserver runs as its own process
 (as users run it); watchers run in a separate process so their parsing does not slow the
@@ -22,6 +27,7 @@ import os
 import shutil
 import signal
 import socket
+import ssl
 import statistics
 import subprocess
 import sys
@@ -69,12 +75,22 @@ def pct(xs: list[float], p: float) -> float:
 
 # ---- watchers (separate process) ----------------------------------------------------------
 
-def watcher_process(url: str, watchers: int, expect: int, rv: str,
+def client_ssl(pki: str | None) -> ssl.SSLContext | bool:
+    """TLS trusting the cluster CA with the admin certificate (False: plain HTTP)."""
+    if pki is None:
+        return False
+    ctx = ssl.create_default_context(cafile=f"{pki}/ca.crt")
+    ctx.load_cert_chain(f"{pki}/admin.crt", f"{pki}/admin.key")
+    return ctx
+
+
+def watcher_process(url: str, pki: str | None, watchers: int, expect: int, rv: str,
                     out: "multiprocessing.Queue[tuple[list[float], float]]",
                     ready: "multiprocessing.Event") -> None:
     async def one(lat: list[float]) -> None:
         seen = 0
-        async with aiohttp.ClientSession(url, timeout=aiohttp.ClientTimeout(total=None)) as c:
+        async with aiohttp.ClientSession(url, timeout=aiohttp.ClientTimeout(total=None),
+                                         connector=aiohttp.TCPConnector(ssl=client_ssl(pki))) as c:
             async with c.get("/api/v1/namespaces/default/pods",
                              params={"watch": "1", "resourceVersion": rv}) as r:
                 ready_counter.append(1)
@@ -111,7 +127,7 @@ def watcher_process(url: str, watchers: int, expect: int, rv: str,
 
 # ---- API creates ----------------------------------------------------------------------------
 
-async def api_creates(url: str, clients: int, n: int) -> tuple[float, list[float]]:
+async def api_creates(url: str, pki: str | None, clients: int, n: int) -> tuple[float, list[float]]:
     latencies: list[float] = []
     counter = iter(range(n))
 
@@ -126,7 +142,7 @@ async def api_creates(url: str, clients: int, n: int) -> tuple[float, list[float
             if r.status != 201:
                 raise RuntimeError(f"create failed: {r.status} {text[:200]!r}")
 
-    async with aiohttp.ClientSession(url, connector=aiohttp.TCPConnector(limit=clients),
+    async with aiohttp.ClientSession(url, connector=aiohttp.TCPConnector(limit=clients, ssl=client_ssl(pki)),
                                      timeout=aiohttp.ClientTimeout(total=60)) as c:
         t0 = time.perf_counter()
         await asyncio.gather(*(worker(c) for _ in range(clients)))
@@ -155,6 +171,59 @@ async def raw_creates(path: str, clients: int, n: int) -> tuple[float, list[floa
     return n / elapsed, latencies
 
 
+def run_api(repo: str, tls: bool, a: argparse.Namespace, tmp: str) -> dict:
+    """One apiserver (the code at ``repo``), the watchers and the creates; its figures."""
+    port = free_port()
+    url = f"{'https' if tls else 'http'}://127.0.0.1:{port}"
+    data = tempfile.mkdtemp(dir=tmp)
+    pki = f"{data}/pki" if tls else None
+    proc = subprocess.Popen([sys.executable, "-m", "apiserver.main", "--data-dir", data,
+                             "--port", str(port), "--log-level", "warning"], cwd=repo,
+                            env={**os.environ, "PYTHONPATH": repo})
+    try:
+        for _ in range(400):
+            try:
+                # The server makes its CA and admin certificate on start: ask once they exist.
+                if (not tls or os.path.exists(f"{data}/kubeconfig")) and httpx.get(
+                        f"{url}/readyz", timeout=1, verify=client_ssl(pki)).status_code == 200:
+                    break
+            except (httpx.HTTPError, OSError):
+                pass
+            time.sleep(0.05)
+        rv = httpx.get(f"{url}/api/v1/namespaces/default/pods",
+                       verify=client_ssl(pki)).json()["metadata"]["resourceVersion"]
+        out: multiprocessing.Queue[tuple[list[float], float]] = multiprocessing.Queue()
+        ready = multiprocessing.Event()
+        wp = None
+        if a.watchers:
+            wp = multiprocessing.Process(target=watcher_process, args=(url, pki, a.watchers, a.pods, rv, out, ready))
+            wp.start()
+            ready.wait(60)
+        profiler = None
+        if a.profile and tls:
+            spy = shutil.which("py-spy", path=os.path.dirname(sys.executable)) or "py-spy"
+            profiler = subprocess.Popen([spy, "record", "--format", "raw", "-o", a.profile, "--rate", "200",
+                                         "--pid", str(proc.pid), *(["--gil"] if a.profile_gil else [])],
+                                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            time.sleep(1.0)  # py-spy attaches before the load starts
+        cpu0 = cpu_seconds(proc.pid)
+        t_creates = time.perf_counter()
+        rate, lat = asyncio.run(api_creates(url, pki, a.clients, a.pods))
+        cpu = cpu_seconds(proc.pid) - cpu0
+        if profiler is not None:
+            profiler.send_signal(signal.SIGINT)
+            profiler.wait(30)
+        watch_lat, watch_cpu = out.get(timeout=600) if wp else ([], 0.0)
+        watch_wall = time.perf_counter() - t_creates
+        if wp:
+            wp.join(30)
+    finally:
+        proc.terminate()
+        proc.wait(10)
+    return {"rate": rate, "lat": lat, "cpu": cpu, "watch_lat": watch_lat, "watch_cpu": watch_cpu,
+            "watch_wall": watch_wall}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--clients", type=int, default=32)
@@ -164,63 +233,37 @@ def main() -> None:
     ap.add_argument("--profile-gil", action="store_true",
                     help="sample only the thread holding the GIL (where the Python CPU goes; a thread "
                          "blocked in a lock or fsync is not counted)")
+    ap.add_argument("--baseline-repo", help="a checkout from before TLS: its apiserver, over plain HTTP, is "
+                                            "measured in the same run as the peer")
+    ap.add_argument("--rounds", type=int, default=1, help="alternating rounds when --baseline-repo is given")
     a = ap.parse_args()
-
-    with tempfile.TemporaryDirectory() as tmp:
-        port = free_port()
-        url = f"http://127.0.0.1:{port}"
-        proc = subprocess.Popen([sys.executable, "-m", "apiserver.main", "--data-dir", f"{tmp}/api",
-                                 "--port", str(port), "--log-level", "warning"], cwd=REPO)
-        try:
-            for _ in range(200):
-                try:
-                    if httpx.get(f"{url}/readyz", timeout=1).status_code == 200:
-                        break
-                except httpx.HTTPError:
-                    pass
-                time.sleep(0.05)
-            rv = httpx.get(f"{url}/api/v1/namespaces/default/pods").json()["metadata"]["resourceVersion"]
-            out: multiprocessing.Queue[tuple[list[float], float]] = multiprocessing.Queue()
-            ready = multiprocessing.Event()
-            wp = None
-            if a.watchers:
-                wp = multiprocessing.Process(target=watcher_process, args=(url, a.watchers, a.pods, rv, out, ready))
-                wp.start()
-                ready.wait(60)
-            profiler = None
-            if a.profile:
-                spy = shutil.which("py-spy", path=os.path.dirname(sys.executable)) or "py-spy"
-                profiler = subprocess.Popen([spy, "record", "--format", "raw", "-o", a.profile, "--rate", "200",
-                                             "--pid", str(proc.pid), *(["--gil"] if a.profile_gil else [])],
-                                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-                time.sleep(1.0)  # py-spy attaches before the load starts
-            cpu0 = cpu_seconds(proc.pid)
-            t_creates = time.perf_counter()
-            api_rate, api_lat = asyncio.run(api_creates(url, a.clients, a.pods))
-            api_cpu = cpu_seconds(proc.pid) - cpu0
-            if profiler is not None:
-                profiler.send_signal(signal.SIGINT)
-                profiler.wait(30)
-            watch_lat, watch_cpu = out.get(timeout=600) if wp else ([], 0.0)
-            watch_wall = time.perf_counter() - t_creates
-            if wp:
-                wp.join(30)
-        finally:
-            proc.terminate()
-            proc.wait(10)
-        raw_rate, raw_lat = asyncio.run(raw_creates(f"{tmp}/raw.db", a.clients, a.pods))
 
     ms = lambda x: f"{x * 1000:.1f} ms"  # noqa: E731
     print(f"machine: {os.cpu_count()} cores; clients={a.clients} pods={a.pods} watchers={a.watchers}")
-    print(f"API creates/s:        {api_rate:8.0f}   p50 {ms(statistics.median(api_lat))}   p99 {ms(pct(api_lat, 99))}")
-    print(f"apiserver CPU/create: {api_cpu / a.pods * 1000:8.3f} ms  (load average {os.getloadavg()[0]:.1f})")
+    with tempfile.TemporaryDirectory() as tmp:
+        runs: list[tuple[str, dict]] = []
+        for _ in range(a.rounds if a.baseline_repo else 1):
+            if a.baseline_repo:
+                runs.append(("plain HTTP (baseline repo)", run_api(a.baseline_repo, False, a, tmp)))
+            runs.append(("HTTPS + authn + authz", run_api(REPO, True, a, tmp)))
+        raw_rate, raw_lat = asyncio.run(raw_creates(f"{tmp}/raw.db", a.clients, a.pods))
+    for name, r in runs:
+        print(f"[{name}]")
+        print(f"API creates/s:        {r['rate']:8.0f}   p50 {ms(statistics.median(r['lat']))}   p99 {ms(pct(r['lat'], 99))}")
+        print(f"apiserver CPU/create: {r['cpu'] / a.pods * 1000:8.3f} ms  (load average {os.getloadavg()[0]:.1f})")
+        if r["watch_lat"]:
+            print(f"watch delivery ({len(r['watch_lat'])} events to {a.watchers} watchers): "
+                  f"p50 {ms(pct(r['watch_lat'], 50))}   p99 {ms(pct(r['watch_lat'], 99))}")
+            print(f"watcher process CPU:  {r['watch_cpu']:8.1f} s over {r['watch_wall']:.1f} s of creates+delivery "
+                  f"({r['watch_cpu'] / r['watch_wall']:.0%} of a core)")
     print(f"raw store creates/s:  {raw_rate:8.0f}   p50 {ms(statistics.median(raw_lat))}   p99 {ms(pct(raw_lat, 99))}")
-    print(f"ratio API/raw:        {api_rate / raw_rate:8.2f}")
-    if watch_lat:
-        print(f"watch delivery ({len(watch_lat)} events to {a.watchers} watchers): "
-              f"p50 {ms(pct(watch_lat, 50))}   p99 {ms(pct(watch_lat, 99))}")
-        print(f"watcher process CPU:  {watch_cpu:8.1f} s over {watch_wall:.1f} s of creates+delivery "
-              f"({watch_cpu / watch_wall:.0%} of a core)")
+    secure = [r for n, r in runs if n.startswith("HTTPS")]
+    print(f"ratio API/raw:        {statistics.median(r['rate'] for r in secure) / raw_rate:8.2f}")
+    if a.baseline_repo:
+        plain = [r for n, r in runs if n.startswith("plain")]
+        med = lambda rs, k: statistics.median(r[k] for r in rs)  # noqa: E731
+        print(f"HTTPS/plain creates/s (median of {len(secure)}): {med(secure, 'rate') / med(plain, 'rate'):.2f}   "
+              f"CPU/create: {med(secure, 'cpu') / med(plain, 'cpu'):.2f}")
 
 
 if __name__ == "__main__":

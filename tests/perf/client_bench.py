@@ -22,11 +22,10 @@ import contextlib
 import os
 import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
+from pathlib import Path
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, REPO)
@@ -36,6 +35,8 @@ import aiohttp  # noqa: E402
 from minik8s.api.resources import CONFIGMAPS, NAMESPACES  # noqa: E402
 from minik8s.client.rest import ApiClient  # noqa: E402
 
+import perf_cluster  # noqa: E402 - beside this file
+
 NS = "bench"
 
 
@@ -44,18 +45,6 @@ def free_port() -> int:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
 
-
-def wait_ready(url: str, proc: subprocess.Popen[bytes]) -> None:
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise SystemExit(f"apiserver exited with {proc.returncode}")
-        with contextlib.suppress(OSError):
-            with urllib.request.urlopen(f"{url}/readyz", timeout=1) as r:
-                if r.status == 200:
-                    return
-        time.sleep(0.05)
-    raise SystemExit("apiserver did not become ready in 30 s")
 
 
 def cm(name: str) -> dict:
@@ -76,9 +65,9 @@ async def rate(n: int, concurrency: int, op) -> float:
     return n / (time.perf_counter() - start)
 
 
-async def run(url: str, n: int, concurrency: int, rounds: int) -> list[tuple[str, float, float]]:
+async def run(url: str, data: Path, n: int, concurrency: int, rounds: int) -> list[tuple[str, float, float]]:
     rows: list[tuple[str, float, float]] = []
-    async with ApiClient(url) as client:
+    async with ApiClient.from_kubeconfig(str(perf_cluster.kubeconfig(data))) as client:
         await client.create(NAMESPACES, {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NS}})
         await client.create(CONFIGMAPS, cm("target"), namespace=NS)
         rv = (await client.list(CONFIGMAPS, namespace=NS))["metadata"]["resourceVersion"]
@@ -89,7 +78,8 @@ async def run(url: str, n: int, concurrency: int, rounds: int) -> list[tuple[str
         path = f"{url}/api/v1/namespaces/{NS}/configmaps/target"
         # The same headers ApiClient sends: the apiserver negotiates on Accept.
         hdrs = {"Accept": "application/json", "User-Agent": "minik8s"}
-        async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=1000), headers=hdrs) as bare:
+        tls = perf_cluster.ssl_context(data)  # the same TLS and client certificate
+        async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=1000, ssl=tls), headers=hdrs) as bare:
             async def bare_get(_i: int) -> None:
                 async with bare.get(path) as r:
                     await r.read()
@@ -142,18 +132,17 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory() as tmp:
         port = free_port()
-        url = f"http://127.0.0.1:{port}"
-        proc = subprocess.Popen([sys.executable, "-m", "apiserver.main", "--data-dir", f"{tmp}/api",
-                                 "--bind-address", "127.0.0.1", "--port", str(port),
-                                 "--log-level", "warning"], cwd=REPO)
+        url = perf_cluster.url(port)
+        data = Path(tmp) / "api"
+        proc = perf_cluster.start_apiserver(data, port, Path(tmp) / "apiserver.log", "--bind-address", "127.0.0.1")
         try:
-            wait_ready(url, proc)
+            perf_cluster.wait_ready(data, port)
             if a.loop == "uvloop":
                 import uvloop
 
-                rows = uvloop.run(run(url, a.requests, a.concurrency, a.rounds))
+                rows = uvloop.run(run(url, data, a.requests, a.concurrency, a.rounds))
             else:
-                rows = asyncio.run(run(url, a.requests, a.concurrency, a.rounds))
+                rows = asyncio.run(run(url, data, a.requests, a.concurrency, a.rounds))
         finally:
             proc.terminate()
             proc.wait(10)

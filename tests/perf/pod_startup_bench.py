@@ -27,13 +27,14 @@ import uuid
 from pathlib import Path
 
 import docker
-import httpx
 
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
 
 from minik8s.api.resources import NAMESPACES, PODS  # noqa: E402
 from minik8s.client.rest import ApiClient  # noqa: E402
+
+import perf_cluster  # noqa: E402 - beside this file
 
 BUSYBOX = "minik8s/busybox:latest"
 PAUSE = "minik8s/pause:latest"
@@ -48,16 +49,6 @@ def free_port() -> int:
 def pct(values: list[float], p: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, max(0, round(p / 100 * len(ordered)) - 1))]
-
-
-def wait_http(url: str, timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        with contextlib.suppress(httpx.HTTPError):
-            if httpx.get(url, timeout=1).status_code == 200:
-                return
-        time.sleep(0.05)
-    raise SystemExit(f"{url} did not answer within {timeout}s")
 
 
 def raw_pair(dc: docker.DockerClient, run_id: str, i: int) -> float:
@@ -99,20 +90,18 @@ async def main() -> None:
     run_id = uuid.uuid4().hex[:8]
     node = f"bench-{run_id}"
     api_port, kubelet_port = free_port(), free_port()
-    url = f"http://127.0.0.1:{api_port}"
     procs = []
     dc = docker.from_env(timeout=120)
     try:
-        procs.append(subprocess.Popen([sys.executable, "-m", "apiserver.main", "--data-dir", str(work / "data"),
-                                       "--port", str(api_port), "--log-level", "warning"],
-                                      cwd=REPO, stdout=open(work / "apiserver.log", "wb"), stderr=subprocess.STDOUT))
-        wait_http(f"{url}/healthz")
-        procs.append(subprocess.Popen([sys.executable, "-m", "kubelet.main", "--apiserver", url, "--node-name", node,
+        procs.append(perf_cluster.start_apiserver(work / "data", api_port, work / "apiserver.log"))
+        perf_cluster.wait_ready(work / "data", api_port)
+        kubeconfig = str(perf_cluster.kubeconfig(work / "data"))
+        procs.append(subprocess.Popen([sys.executable, "-m", "kubelet.main", "--kubeconfig", kubeconfig, "--node-name", node,
                                        "--port", str(kubelet_port), "--address", "127.0.0.1",
                                        "--root-dir", str(work / "kubelet"), "--log-level", "warning"],
                                       cwd=REPO, stdout=open(work / "kubelet.log", "wb"), stderr=subprocess.STDOUT))
-        wait_http(f"http://127.0.0.1:{kubelet_port}/healthz")
-        async with ApiClient(url) as client:
+        perf_cluster.node_ready(work / "data", api_port, node)
+        async with ApiClient.from_kubeconfig(kubeconfig) as client:
             ns = f"bench-{run_id}"
             await client.create(NAMESPACES, {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}})
             # Warm-up (first image inspect, first connection): not counted, for either side.

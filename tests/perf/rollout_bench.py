@@ -34,13 +34,14 @@ import uuid
 from pathlib import Path
 
 import docker
-import httpx
 
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
 
 from minik8s.api.resources import DEPLOYMENTS, NAMESPACES  # noqa: E402
 from minik8s.client.rest import ApiClient  # noqa: E402
+
+import perf_cluster  # noqa: E402 - beside this file
 
 BUSYBOX = "minik8s/busybox:latest"
 V1, V2 = "minik8s/busybox:rollout-bench-1", "minik8s/busybox:rollout-bench-2"
@@ -53,16 +54,6 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
-
-
-def wait_http(url: str, timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        with contextlib.suppress(httpx.HTTPError):
-            if httpx.get(url, timeout=1).status_code == 200:
-                return
-        time.sleep(0.05)
-    raise SystemExit(f"{url} did not answer within {timeout}s")
 
 
 # -- minik8s ----------------------------------------------------------------------------------
@@ -101,8 +92,8 @@ async def wait_rolled_out(client: ApiClient, ns: str, n: int, image: str, timeou
 
 async def minik8s_run(n: int, work: Path, node: str) -> tuple[float, float]:
     api_port, kubelet_port = free_port(), free_port()
-    url = f"http://127.0.0.1:{api_port}"
     procs: list[subprocess.Popen] = []
+    kubeconfig = str(perf_cluster.kubeconfig(work / "data"))
 
     def spawn(name: str, *cmd: str) -> None:
         NAMES.append(name)
@@ -111,14 +102,14 @@ async def minik8s_run(n: int, work: Path, node: str) -> tuple[float, float]:
     try:
         spawn("apiserver", "apiserver.main", "--data-dir", str(work / "data"), "--port", str(api_port),
               "--log-level", "warning")
-        wait_http(f"{url}/healthz")
-        spawn("kubelet", "kubelet.main", "--apiserver", url, "--node-name", node, "--port", str(kubelet_port),
+        perf_cluster.wait_ready(work / "data", api_port)
+        spawn("kubelet", "kubelet.main", "--kubeconfig", kubeconfig, "--node-name", node, "--port", str(kubelet_port),
               "--address", "127.0.0.1", "--root-dir", str(work / "kubelet"), "--log-level", "warning")
-        wait_http(f"http://127.0.0.1:{kubelet_port}/healthz")
-        spawn("scheduler", "scheduler.main", "--apiserver", url, "--leader-elect=false", "--log-level", "warning")
-        spawn("controller-manager", "controllers.main", "--apiserver", url, "--leader-elect=false",
+        perf_cluster.node_ready(work / "data", api_port, node)
+        spawn("scheduler", "scheduler.main", "--kubeconfig", kubeconfig, "--leader-elect=false", "--log-level", "warning")
+        spawn("controller-manager", "controllers.main", "--kubeconfig", kubeconfig, "--leader-elect=false",
               "--log-level", os.environ.get("CM_LOG_LEVEL", "warning"))
-        async with ApiClient(url) as client:
+        async with ApiClient.from_kubeconfig(kubeconfig) as client:
             ns = "bench"
             await client.create(NAMESPACES, {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}})
             await asyncio.sleep(2.0)  # let the scheduler and controllers list and start watching

@@ -36,6 +36,8 @@ from pathlib import Path
 import aiohttp
 import orjson
 
+import perf_cluster  # beside this file
+
 REPO = Path(__file__).resolve().parents[2]
 PY = sys.executable
 
@@ -116,11 +118,18 @@ async def ready_nodes(session: aiohttp.ClientSession) -> int:
 # ---- watcher (own process) ------------------------------------------------------------------
 
 
-def watcher_process(url: str, rv: str, expect: int, out: "multiprocessing.Queue[dict[str, float]]") -> None:
+def connector(data_dir: Path, limit: int = 100) -> aiohttp.TCPConnector:
+    """TLS to the apiserver with the admin credentials it wrote under ``data_dir``."""
+    return aiohttp.TCPConnector(limit=limit, ssl=perf_cluster.ssl_context(data_dir))
+
+
+def watcher_process(url: str, data_dir: Path, rv: str, expect: int,
+                    out: "multiprocessing.Queue[dict[str, float]]") -> None:
     async def main() -> None:
         bound: dict[str, float] = {}
         params = {"watch": "true", "resourceVersion": rv, "timeoutSeconds": "600"}
-        async with aiohttp.ClientSession(url, timeout=aiohttp.ClientTimeout(total=None)) as c:
+        async with aiohttp.ClientSession(url, timeout=aiohttp.ClientTimeout(total=None),
+                                         connector=connector(data_dir)) as c:
             async with c.get("/api/v1/namespaces/default/pods", params=params) as r:
                 buf = b""
                 async for chunk in r.content.iter_any():
@@ -143,7 +152,8 @@ def watcher_process(url: str, rv: str, expect: int, out: "multiprocessing.Queue[
 # ---- load -----------------------------------------------------------------------------------
 
 
-async def create_all(url: str, bodies: list[tuple[str, bytes]], path: str, clients: int) -> dict[str, float]:
+async def create_all(url: str, data_dir: Path, bodies: list[tuple[str, bytes]], path: str,
+                     clients: int) -> dict[str, float]:
     """POST every body with ``clients`` concurrent connections; name -> ack time."""
     acks: dict[str, float] = {}
     it = iter(bodies)
@@ -156,7 +166,7 @@ async def create_all(url: str, bodies: list[tuple[str, bytes]], path: str, clien
                     raise SystemExit(f"create {name}: HTTP {r.status}")
             acks[name] = time.time()
 
-    async with aiohttp.ClientSession(url, connector=aiohttp.TCPConnector(limit=clients),
+    async with aiohttp.ClientSession(url, connector=connector(data_dir, clients),
                                      timeout=aiohttp.ClientTimeout(total=120)) as c:
         await asyncio.gather(*(worker(c) for _ in range(clients)))
     return acks
@@ -164,13 +174,16 @@ async def create_all(url: str, bodies: list[tuple[str, bytes]], path: str, clien
 
 async def run(args: argparse.Namespace, tmp: Path) -> None:
     port = free_port()
-    url = f"http://127.0.0.1:{port}"
+    url = perf_cluster.url(port)
+    data = tmp / "data"
+    kubeconfig = str(perf_cluster.kubeconfig(data))
     procs: dict[str, subprocess.Popen] = {}
     profiler = None
     try:
         procs["apiserver"] = start([PY, "-m", "apiserver.main", "--data-dir", str(tmp / "data"),
                                     "--port", str(port)], tmp / "apiserver.log")
-        async with aiohttp.ClientSession(url) as s:
+        perf_cluster.wait_ready(data, port)
+        async with aiohttp.ClientSession(url, connector=connector(data)) as s:
             async def healthy() -> bool:
                 try:
                     async with s.get("/healthz") as r:
@@ -183,11 +196,11 @@ async def run(args: argparse.Namespace, tmp: Path) -> None:
             hollow = args.nodes_from == "kubelet"
             if hollow:
                 procs["kubelet"] = start([PY, "-m", "kubelet.main", "--runtime", "fake", "--count", str(args.nodes),
-                                          "--node-name", "hollow", "--apiserver", url, "--port", str(free_port()),
+                                          "--node-name", "hollow", "--kubeconfig", kubeconfig, "--port", str(free_port()),
                                           "--root-dir", str(tmp / "kubelet"), "--log-level", "warning"],
                                          tmp / "kubelet.log")
             else:
-                await create_all(url, [(f"hollow-{i}", node_body(i)) for i in range(args.nodes)],
+                await create_all(url, data, [(f"hollow-{i}", node_body(i)) for i in range(args.nodes)],
                                  "/api/v1/nodes", args.clients)
 
             async def all_ready() -> bool:
@@ -196,7 +209,7 @@ async def run(args: argparse.Namespace, tmp: Path) -> None:
             print(f"{args.nodes} nodes Ready in {time.time() - t0:.1f} s "
                   f"({'hollow kubelet process' if hollow else 'Node objects registered through the API'})")
 
-            procs["scheduler"] = start([PY, "-m", "scheduler.main", "--apiserver", url, "--leader-elect=false",
+            procs["scheduler"] = start([PY, "-m", "scheduler.main", "--kubeconfig", kubeconfig, "--leader-elect=false",
                                         "--bind-workers", str(args.bind_workers)], tmp / "scheduler.log")
 
             async def scheduler_ready() -> bool:
@@ -208,7 +221,7 @@ async def run(args: argparse.Namespace, tmp: Path) -> None:
 
         ctx = multiprocessing.get_context("spawn")
         results: multiprocessing.Queue = ctx.Queue()
-        watcher = ctx.Process(target=watcher_process, args=(url, rv, args.pods, results), daemon=True)
+        watcher = ctx.Process(target=watcher_process, args=(url, data, rv, args.pods, results), daemon=True)
         watcher.start()
         await asyncio.sleep(1.0)  # let the watch open before the first create
         if args.profile:
@@ -220,7 +233,7 @@ async def run(args: argparse.Namespace, tmp: Path) -> None:
         bodies = [(f"bench-{i}", pod_body(i)) for i in range(args.pods)]
         cpu_before = cpu_seconds(procs["scheduler"].pid)
         sent = time.time()
-        acks = await create_all(url, bodies, "/api/v1/namespaces/default/pods", args.clients)
+        acks = await create_all(url, data, bodies, "/api/v1/namespaces/default/pods", args.clients)
         created = time.time()
         bound = await asyncio.to_thread(results.get, True, args.timeout)
         sched_cpu = cpu_seconds(procs["scheduler"].pid) - cpu_before

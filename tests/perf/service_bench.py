@@ -45,7 +45,6 @@ from kubelet.proxy import executor, proxier  # noqa: E402
 from kubelet.proxy import iptables as ipt  # noqa: E402
 from minik8s.api.resources import ENDPOINTSLICES, NAMESPACES, PODS, SERVICES  # noqa: E402
 from minik8s.client.informer import SharedInformerFactory  # noqa: E402
-from minik8s.client.rest import ApiClient  # noqa: E402
 from tests.e2e import services_harness as h  # noqa: E402
 
 HTTPD = ["sh", "-c", "mkdir -p /www && hostname > /www/index.html && exec httpd -f -p 80 -h /www"]
@@ -112,7 +111,7 @@ def load_in(netns_pid: int | None, host: str, port: int, *, seconds: float, conc
 
 
 async def traffic(cluster: h.Cluster, args: argparse.Namespace, dc) -> dict:
-    async with ApiClient(cluster.url) as client:
+    async with cluster.api.client() as client:
         ns = "bench"
         await client.create(NAMESPACES, {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}})
         names = [f"web-{i}" for i in range(3)]
@@ -152,8 +151,8 @@ async def traffic(cluster: h.Cluster, args: argparse.Namespace, dc) -> dict:
         return results
 
 
-async def sync_at_scale(url: str, n: int) -> dict:
-    async with ApiClient(url) as client:
+async def sync_at_scale(api: h.ApiServer, n: int) -> dict:
+    async with api.client() as client:
         ns = "scale"
         await client.create(NAMESPACES, {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}})
         sem = asyncio.Semaphore(32)
@@ -238,7 +237,7 @@ async def main() -> None:
         api = h.ApiServer(data_dir=Path(tmp) / "scale", port=h.pick_free_port(), log_path=Path(tmp) / "scale.log")
         api.start()
         try:
-            s = await sync_at_scale(api.url, args.services)
+            s = await sync_at_scale(api, args.services)
         finally:
             api.stop()
             h.host_cleanup()
