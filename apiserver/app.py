@@ -130,6 +130,8 @@ class ApiServer:
         self.token_settings: Any = None
         self.token_authenticators: list[Any] = []
         self._trimmer: asyncio.Task[None] | None = None
+        # How pods/log and pods/exec reach kubelets (apiserver/kubelet_client.py): set by main
+        self.kubelet_client: Any = None
         self.ready = False
 
     async def start(self) -> None:

@@ -2,7 +2,8 @@
 
 As in Kubernetes, the apiserver checks the request against the API (the pod exists, the
 container is one of its own, the pod has a node), finds the node's kubelet (its InternalIP
-and ``status.daemonEndpoints.kubeletEndpoint.Port``) and proxies the client's WebSocket to the
+and ``status.daemonEndpoints.kubeletEndpoint.Port``, reached over verified TLS with the
+apiserver's client certificate: :mod:`apiserver.kubelet_client`) and proxies the client's WebSocket to the
 kubelet's ``/exec/{ns}/{pod}/{container}``, which runs the command and speaks the
 remote-command protocol (``kubelet/exec.py``). Frames pass through untouched both ways; the
 subprotocol is the one the kubelet chose from the client's offer (kubectl 1.32 offers
@@ -33,7 +34,7 @@ from websockets.asyncio.client import connect
 
 from minik8s.api import resources as rs
 
-from apiserver import errors
+from apiserver import errors, kubelet_client
 from apiserver.registry import table as registry
 
 if TYPE_CHECKING:
@@ -58,13 +59,15 @@ _CONNECT_TIMEOUT_S = 10.0
 class Target:
     """Where an exec goes: the kubelet's URL path and query, on its host and port."""
 
-    node: str
-    host: str
-    port: int
+    endpoint: kubelet_client.Endpoint
     path_query: str
 
+    @property
+    def node(self) -> str:
+        return self.endpoint.node
+
     def url(self, scheme: str) -> str:
-        return f"{scheme}://{self.host}:{self.port}{self.path_query}"
+        return self.endpoint.url(self.path_query, scheme)
 
 
 async def locate(rest: "RestStorage", namespace: str, name: str, query: Any) -> Target:
@@ -86,18 +89,19 @@ async def locate(rest: "RestStorage", namespace: str, name: str, query: Any) -> 
     node_name = spec.get("nodeName")
     if not node_name:
         raise errors.BadRequest(f"pod {name} does not have a host assigned")
-    node = await rest.get(registry.BY_TYPE[rs.NODES], None, node_name)
-    status = node.get("status") or {}
-    host = next((a["address"] for a in status.get("addresses") or [] if a.get("type") == "InternalIP"), None)
-    port = ((status.get("daemonEndpoints") or {}).get("kubeletEndpoint") or {}).get("Port")
-    if not host or not port:
-        raise errors.ServiceUnavailable(f"node {node_name} has no kubelet endpoint")
+    ep = await kubelet_client.endpoint(rest, node_name)
     # The kubelet's parameter names (input/output/error), as Kubernetes' apiserver sends them.
     params: list[tuple[str, str]] = [("command", c) for c in query.getlist("command")]
     for ours, theirs in (("stdin", "input"), ("stdout", "output"), ("stderr", "error"), ("tty", "tty")):
         if query.get(ours) in _TRUE:
             params.append((theirs, "1"))
-    return Target(node_name, host, int(port), f"/exec/{namespace}/{name}/{container}?{urlencode(params)}")
+    return Target(ep, f"/exec/{namespace}/{name}/{container}?{urlencode(params)}")
+
+
+def _kubelets(server: "ApiServer") -> kubelet_client.KubeletClient:
+    if server.kubelet_client is None:
+        raise errors.ServiceUnavailable("this apiserver has no credentials for kubelets")
+    return server.kubelet_client
 
 
 def _status_response(err: errors.StatusError) -> Response:
@@ -109,11 +113,11 @@ async def http(request: Request, server: "ApiServer", info: "RequestInfo") -> Re
     checks, the kubelet's own (container running) included, then a refusal to stream."""
     assert info.name is not None and info.namespace is not None
     target = await locate(server.rest, info.namespace, info.name, request.query_params)
+    kubelets = _kubelets(server)
     try:
-        async with httpx.AsyncClient(timeout=_CONNECT_TIMEOUT_S) as client:
-            resp = await client.get(target.url("http"))
+        resp = await kubelets.http.get(target.url("https"), timeout=_CONNECT_TIMEOUT_S)
     except httpx.HTTPError as e:
-        raise errors.ServiceUnavailable(f"unable to reach the kubelet of node {target.node}: {e}") from None
+        raise kubelets.unreachable(target.endpoint, e) from None
     if resp.status_code != 400 or resp.text.strip() != "Upgrade request required":
         # The kubelet's refusal, relayed as Kubernetes' proxy relays it.
         return Response(resp.content, status_code=resp.status_code,
@@ -130,6 +134,7 @@ async def websocket(ws: WebSocket) -> None:
     p = ws.path_params
     try:
         target = await locate(server.rest, p["namespace"], p["name"], ws.query_params)
+        kubelets = _kubelets(server)
     except errors.StatusError as e:
         await ws.send_denial_response(_status_response(e))
         return
@@ -144,9 +149,9 @@ async def websocket(ws: WebSocket) -> None:
             f"requested protocol(s) are not supported: {ws.scope['subprotocols']}; supports {list(PROTOCOLS)}")))
         return
     try:
-        upstream = await connect(target.url("ws"), subprotocols=offered or None,  # type: ignore[arg-type]
-                                 open_timeout=_CONNECT_TIMEOUT_S, max_size=None, compression=None,
-                                 ping_interval=None)
+        upstream = await connect(target.url("wss"), subprotocols=offered or None,  # type: ignore[arg-type]
+                                 ssl=kubelets.ssl_context, open_timeout=_CONNECT_TIMEOUT_S, max_size=None,
+                                 compression=None, ping_interval=None)
     except websockets.InvalidStatus as e:
         # The kubelet refused (container not running, ...): relay its answer as it came.
         r = e.response
@@ -154,8 +159,7 @@ async def websocket(ws: WebSocket) -> None:
                                                media_type=r.headers.get("Content-Type", "text/plain")))
         return
     except (OSError, TimeoutError, websockets.InvalidHandshake) as e:
-        await ws.send_denial_response(_status_response(errors.ServiceUnavailable(
-            f"unable to reach the kubelet of node {target.node}: {e}")))
+        await ws.send_denial_response(_status_response(kubelets.unreachable(target.endpoint, e)))
         return
     try:
         await ws.accept(subprotocol=upstream.subprotocol)

@@ -21,7 +21,7 @@ import sys
 
 import uvicorn
 
-from apiserver import admission_options, serviceaccount_options, serving
+from apiserver import admission_options, kubelet_client, serviceaccount_options, serving
 from apiserver.app import create_app, fast_path
 from apiserver.auth import authenticate, authorize, bearer_tokens, bootstrap_tokens, x509
 from apiserver.auth.filter import AuthFilter
@@ -178,6 +178,7 @@ def main(argv: list[str] | None = None) -> None:
     authn, authz = build_auth(cfg, server)
     # Where other parts (TokenReview, SubjectAccessReview, the kubelet client) find them.
     app.state.authenticator, app.state.authorizer, app.state.tls = authn, authz, tls
+    server.kubelet_client = kubelet_client.KubeletClient(tls)
     try:
         import uvloop  # noqa: F401
         loop = "uvloop"

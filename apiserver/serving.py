@@ -13,14 +13,11 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import ssl
 from pathlib import Path
 from typing import Any
 
-from minik8s import pki
+from minik8s import pki, tlspeer
 from minik8s.client import kubeconfig
-
-from apiserver.auth.x509 import tls_protocol
 
 __all__ = ["TLSFiles", "prepare", "uvicorn_options"]
 
@@ -71,12 +68,5 @@ def prepare(*, data_dir: str, cert_dir: str | None, tls_cert_file: str | None, t
 
 def uvicorn_options(tls: TLSFiles) -> dict[str, Any]:
     """uvicorn's TLS settings: serve ``tls``, ask clients for a certificate and verify one
-    that is offered, and record its subject per connection (:mod:`apiserver.auth.x509`)."""
-    from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
-    from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
-
-    opts: dict[str, Any] = {"ssl_certfile": tls.cert_file, "ssl_keyfile": tls.key_file,
-                            "http": tls_protocol(HttpToolsProtocol), "ws": tls_protocol(WebSocketsSansIOProtocol)}
-    if tls.client_ca_file:
-        opts |= {"ssl_ca_certs": tls.client_ca_file, "ssl_cert_reqs": ssl.CERT_OPTIONAL}
-    return opts
+    that is offered, and record its subject per connection (:mod:`minik8s.tlspeer`)."""
+    return tlspeer.uvicorn_options(tls.cert_file, tls.key_file, tls.client_ca_file)

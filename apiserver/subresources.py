@@ -34,7 +34,6 @@ def _success(code: int = 201) -> dict[str, Any]:
 class Subresources:
     def __init__(self, rest: RestStorage) -> None:
         self.rest = rest
-        self._http: httpx.AsyncClient | None = None
 
     async def handle(self, request: Request, server: "ApiServer", info: "RequestInfo") -> Response:
         sub, method = info.subresource, request.method
@@ -47,7 +46,7 @@ class Subresources:
         if sub == "scale":
             return await self.scale(request, server, info)
         if sub == "log" and method == "GET":
-            return await self.log(request, info)
+            return await self.log(request, server, info)
         if sub == "token" and method == "POST":
             from apiserver.app import json_response
             from apiserver.registry import serviceaccounts
@@ -133,7 +132,7 @@ class Subresources:
             return json_response(strategy.scale(res.body))
         raise errors.MethodNotAllowed("the server does not allow this method on the requested resource")
 
-    async def log(self, request: Request, info: "RequestInfo") -> Response:
+    async def log(self, request: Request, server: "ApiServer", info: "RequestInfo") -> Response:
         """Stream the container's log from the kubelet of the pod's node."""
         assert info.name is not None
         pod = await self.rest.get(info.entry, info.namespace, info.name)
@@ -151,25 +150,19 @@ class Subresources:
         node_name = (pod.get("spec") or {}).get("nodeName")
         if not node_name:
             raise errors.BadRequest(f'pod {info.name} does not have a host assigned')
-        from minik8s.api import resources as rs
-        from apiserver.registry import table as registry
-        node_entry = registry.BY_TYPE[rs.NODES]
-        node = await self.rest.get(node_entry, None, node_name)
-        status = node.get("status") or {}
-        addr = next((a["address"] for a in status.get("addresses") or [] if a.get("type") == "InternalIP"), None)
-        port = (((status.get("daemonEndpoints") or {}).get("kubeletEndpoint")) or {}).get("Port")
-        if not addr or not port:
-            raise errors.ServiceUnavailable(f"node {node_name} has no kubelet endpoint")
+        from apiserver import kubelet_client
+        ep = await kubelet_client.endpoint(self.rest, node_name)
+        kubelets = server.kubelet_client
+        if kubelets is None:
+            raise errors.ServiceUnavailable("this apiserver has no credentials for kubelets")
         params = {k: v for k, v in q.items() if k in ("follow", "tailLines", "previous", "timestamps",
                                                         "sinceSeconds", "sinceTime", "limitBytes")}
-        url = f"http://{addr}:{port}/containerLogs/{info.namespace}/{info.name}/{container}"
-        if self._http is None:
-            self._http = httpx.AsyncClient(timeout=httpx.Timeout(10.0, read=None))
+        url = ep.url(f"/containerLogs/{info.namespace}/{info.name}/{container}")
         try:
-            req = self._http.build_request("GET", url, params=params)
-            resp = await self._http.send(req, stream=True)
+            req = kubelets.http.build_request("GET", url, params=params)
+            resp = await kubelets.http.send(req, stream=True)
         except httpx.HTTPError as e:
-            raise errors.ServiceUnavailable(f"unable to reach the kubelet of node {node_name}: {e}") from None
+            raise kubelets.unreachable(ep, e) from None
         if resp.status_code != 200:
             body = await resp.aread()
             await resp.aclose()

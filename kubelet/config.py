@@ -28,7 +28,7 @@ class KubeletConfig:
     kubeconfig: str | None
     node_name: str
     port: int = 10250
-    bind_address: str = "0.0.0.0"
+    bind_address: str = ""  # where the node API listens; "" = the advertised InternalIP
     address: str = ""  # the InternalIP advertised on the Node; "" = the host's primary IP
     runtime: str = "docker"  # docker | fake
     count: int = 1  # fake only: hollow nodes {node}-0 .. {node}-(count-1)
@@ -54,6 +54,13 @@ class KubeletConfig:
     cluster_dns: tuple[str, ...] = ()  # --cluster-dns; empty: the node's own DNS at its pod gateway
     cluster_domain: str = "cluster.local"
     cluster_cidr: str = "10.244.0.0/16"
+    # The node API's TLS (kubelet/serving.py): its serving certificate (self-signed under
+    # cert_dir when not given) and the CA whose client certificates it accepts.
+    tls_cert_file: str | None = None
+    tls_private_key_file: str | None = None
+    client_ca_file: str | None = None
+    cert_dir: str = ""  # "" = <root_dir>/pki
+    authorization_mode: str = "AlwaysAllow"
 
     def node_names(self) -> list[str]:
         if self.runtime == "fake" and self.count > 1:
@@ -96,7 +103,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--kubeconfig", help="kubeconfig file (instead of --apiserver)")
     p.add_argument("--node-name", default=socket.gethostname().lower(), help="default: the hostname")
     p.add_argument("--port", type=int, default=10250, help="node HTTP API port (default 10250)")
-    p.add_argument("--bind-address", default="0.0.0.0", help="address the node API listens on")
+    p.add_argument("--bind-address", default="",
+                   help="address the node API listens on (default: the node's InternalIP, see --address)")
     p.add_argument("--address", default="", help="InternalIP to advertise (default: the host's primary IP)")
     p.add_argument("--runtime", choices=["docker", "fake"], default="docker")
     p.add_argument("--count", type=int, default=1, help="fake runtime only: number of hollow nodes")
@@ -119,6 +127,16 @@ def _parser() -> argparse.ArgumentParser:
                    "(default: the node's own DNS at its pod-network gateway)")
     p.add_argument("--cluster-domain", default="cluster.local", help="the cluster's DNS domain")
     p.add_argument("--cluster-cidr", default="10.244.0.0/16", help="the pods' CIDR (all nodes' podCIDRs)")
+    g = p.add_argument_group("node API security")
+    g.add_argument("--tls-cert-file", default=None,
+                   help="the node API's serving certificate (default: one self-signed under --cert-dir)")
+    g.add_argument("--tls-private-key-file", default=None, help="its key")
+    g.add_argument("--client-ca-file", default=None,
+                   help="CA whose client certificates may call the node API (none: every request is refused)")
+    g.add_argument("--cert-dir", default="", help="where a self-signed serving certificate is kept "
+                                                  "(default <root-dir>/pki)")
+    g.add_argument("--authorization-mode", default="AlwaysAllow",
+                   help="how authenticated callers are authorized (default AlwaysAllow)")
     return p
 
 
@@ -144,6 +162,11 @@ def parse_args(argv: list[str] | None = None) -> KubeletConfig:
         taints = parse_taints(a.register_with_taints)
     except ValueError as e:
         p.error(str(e))
+    if bool(a.tls_cert_file) != bool(a.tls_private_key_file):
+        p.error("--tls-cert-file and --tls-private-key-file go together")
+    from kubelet import auth
+    if a.authorization_mode not in auth.MODES:
+        p.error(f"--authorization-mode: unknown mode {a.authorization_mode!r}; known: {', '.join(sorted(auth.MODES))}")
     fake = a.runtime == "fake"
     cluster_dns = tuple(filter(None, (x.strip() for x in a.cluster_dns.split(","))))
     try:
@@ -167,4 +190,6 @@ def parse_args(argv: list[str] | None = None) -> KubeletConfig:
         # Hollow nodes must never touch the host's iptables or bind port 53.
         disable_proxy=a.disable_proxy or fake, disable_dns=a.disable_dns or fake,
         cluster_dns=cluster_dns, cluster_domain=a.cluster_domain.strip("."), cluster_cidr=a.cluster_cidr,
+        tls_cert_file=a.tls_cert_file, tls_private_key_file=a.tls_private_key_file, client_ca_file=a.client_ca_file,
+        cert_dir=a.cert_dir or os.path.join(a.root_dir, "pki"), authorization_mode=a.authorization_mode,
     )

@@ -19,7 +19,7 @@ import sys
 from minik8s import process
 from minik8s.client.rest import ApiClient
 
-from kubelet import hostinfo
+from kubelet import auth, hostinfo, serving
 from kubelet.config import KubeletConfig, parse_args
 from kubelet.kubelet import Kubelet
 from kubelet.runtime import interface as ri
@@ -68,10 +68,20 @@ async def run(cfg: KubeletConfig) -> int:
     host_ip = cfg.address or await asyncio.to_thread(hostinfo.primary_ip)
     kubelets = [Kubelet(cfg, node_name=name, client=client, runtime=runtime, runtime_name=runtime_name,
                         host_ip=host_ip, host=host) for name in cfg.node_names()]
-    server = NodeServer(lambda: kubelets, host=cfg.bind_address, port=cfg.port)
-    log.info("node(s) %s: runtime %s, InternalIP %s, node API on %s:%d",
+    bind = cfg.bind_address or host_ip
+    try:
+        tls = await asyncio.to_thread(serving.uvicorn_options, cfg, host_ip)
+    except (OSError, ValueError) as e:
+        log.error("the node API's TLS files cannot be used: %s", e)
+        with contextlib.suppress(Exception):
+            await runtime.close()
+        await client.close()
+        return 2
+    server = NodeServer(lambda: kubelets, host=bind, port=cfg.port, tls=tls,
+                        authorize=auth.MODES[cfg.authorization_mode](cfg))
+    log.info("node(s) %s: runtime %s, InternalIP %s, node API on https://%s:%d (client CA %s)",
              ", ".join(cfg.node_names()[:3]) + (" ..." if cfg.count > 3 else ""), runtime_name, host_ip,
-             cfg.bind_address, cfg.port)
+             bind, cfg.port, cfg.client_ca_file or "none: every request is refused")
 
     stop = asyncio.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -87,7 +97,7 @@ async def run(cfg: KubeletConfig) -> int:
             continue
         exc = t.exception() if not t.cancelled() else None
         if isinstance(exc, SystemExit) or (exc is None and t.get_name() == "node server"):
-            log.error("the node API could not serve on %s:%d", cfg.bind_address, cfg.port)
+            log.error("the node API could not serve on %s:%d", bind, cfg.port)
         elif exc is not None:
             log.error("%s failed: %r", t.get_name(), exc, exc_info=exc)
         code = 1

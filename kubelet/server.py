@@ -1,5 +1,6 @@
 """The node's HTTP API (``--port``, 10250): container logs for ``kubectl logs``, ``kubectl exec``,
-health, pods.
+health, pods. HTTPS only (:mod:`kubelet.serving`), every request authenticated by a client
+certificate of the cluster CA and authorized (:mod:`kubelet.auth`) before a handler runs.
 
 The apiserver's ``pods/{name}/log`` proxies to ``GET /containerLogs/{ns}/{pod}/{container}``
 with ``follow``, ``tailLines``, ``previous``, ``timestamps``, ``sinceSeconds``, ``sinceTime``
@@ -18,7 +19,7 @@ from __future__ import annotations
 import datetime
 import logging
 from collections.abc import AsyncIterator, Callable, Sequence
-from typing import Protocol
+from typing import Any, Protocol
 
 import orjson
 import uvicorn
@@ -28,6 +29,7 @@ from starlette.responses import PlainTextResponse, Response, StreamingResponse
 from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket
 
+from kubelet import auth
 from kubelet import exec as exec_
 
 from kubelet.runtime import interface as ri
@@ -206,11 +208,14 @@ def make_app(sources: Callable[[], Sequence[PodSource]]) -> Starlette:
 
 
 class NodeServer:
-    """uvicorn serving :func:`make_app` inside the kubelet's event loop."""
+    """uvicorn serving :func:`make_app` inside the kubelet's event loop, over ``tls`` (uvicorn's
+    TLS options, :func:`kubelet.serving.uvicorn_options`) behind ``authorize``."""
 
-    def __init__(self, sources: Callable[[], Sequence[PodSource]], *, host: str, port: int) -> None:
-        config = uvicorn.Config(make_app(sources), host=host, port=port, log_level="warning",
-                                access_log=False, lifespan="off")
+    def __init__(self, sources: Callable[[], Sequence[PodSource]], *, host: str, port: int,
+                 tls: dict[str, Any], authorize: auth.Authorize | None = None) -> None:
+        app = auth.AuthFilter(make_app(sources), authorize or auth.always_allow)
+        config = uvicorn.Config(app, host=host, port=port, log_level="warning",
+                                access_log=False, lifespan="off", **tls)
         self._server = uvicorn.Server(config)
         # The kubelet owns signal handling and shutdown.
         self._server.install_signal_handlers = lambda: None  # type: ignore[method-assign]

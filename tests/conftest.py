@@ -165,6 +165,21 @@ class ApiServer:
                          client_cert_data=pair.cert_pem, client_key_data=pair.key_pem)
         return path
 
+    def kubelet_serving_cert(self, node: str, ips: list[str]) -> tuple[Path, Path]:
+        """A serving certificate for ``node``'s kubelet signed by this server's CA, naming
+        ``ips`` (what ``minik8s up`` issues a node): the apiserver verifies kubelets with it."""
+        from minik8s import pki
+
+        pair = pki.ensure_serving_cert(pki.ensure_ca(self.pki), self.log_path.parent / "kubelet-certs", node,
+                                       f"system:node:{node}", dns_names=[node], ips=ips)
+        return pair.cert_path, pair.key_path
+
+    def kubelet_ssl_context(self, *, client_cert: bool = True) -> Any:
+        """An ``ssl.SSLContext`` for calling a kubelet of this cluster as the apiserver does
+        (its ``apiserver-kubelet-client`` certificate), or with no certificate."""
+        pair = (self.pki / "apiserver-kubelet-client.crt", self.pki / "apiserver-kubelet-client.key")
+        return self.ssl_context(client_cert=pair if client_cert else False)
+
     def ssl_context(self, *, client_cert: tuple[Path, Path] | None | bool = True) -> Any:
         """An ``ssl.SSLContext`` trusting this server's CA; with the admin certificate unless
         ``client_cert`` is False (anonymous) or another ``(cert, key)`` pair."""

@@ -55,15 +55,29 @@ class KubeletProc:
     proc: subprocess.Popen[bytes] | None = None
 
     def __post_init__(self) -> None:
+        if self.kubeconfig is None and "--count" in self.extra_args:
+            # Hollow nodes of one process (kubemark's many in one): no single node identity may
+            # write them all (NodeRestriction), so the process acts as the harness' admin.
+            self.kubeconfig = self.server.kubeconfig
         if self.kubeconfig is None:
             self.kubeconfig = self.server.kubeconfig_for(f"system:node:{self.node}", ("system:nodes",),
                                                          server_url=self.server_url)
 
     def command(self, *, address: str | None = "127.0.0.1") -> list[str]:
-        """The kubelet's command line (``--address`` only when given)."""
+        """The kubelet's command line (``--address`` only when given): its node API serves a
+        certificate of the cluster CA naming its addresses and accepts the CA's clients."""
+        args = [*(["--address", address] if address else []), *self.extra_args]
+        ips = ["127.0.0.1", *(args[i + 1] for i, a in enumerate(args[:-1]) if a == "--address")]
+        cert, key = self.server.kubelet_serving_cert(self.node, list(dict.fromkeys(ips)))
         return [sys.executable, "-m", "kubelet.main", "--kubeconfig", str(self.kubeconfig), "--node-name", self.node,
-                "--port", str(self.port), *(["--address", address] if address else []), "--root-dir", str(self.root),
-                *self.extra_args]
+                "--port", str(self.port), "--root-dir", str(self.root), "--tls-cert-file", str(cert),
+                "--tls-private-key-file", str(key), "--client-ca-file", str(self.server.ca_file), *args]
+
+    def http(self, *, anonymous: bool = False, host: str = "127.0.0.1") -> httpx.Client:
+        """An httpx client on this kubelet's node API, as the apiserver calls it (or with no
+        client certificate)."""
+        return httpx.Client(base_url=f"https://{host}:{self.port}", timeout=5,
+                            verify=self.server.kubelet_ssl_context(client_cert=not anonymous))
 
     def start(self, *, wait_ready: bool = True, nodes: list[str] | None = None,
               prefix: tuple[str, ...] = (), address: str | None = "127.0.0.1", timeout: float = 30.0) -> KubeletProc:

@@ -32,7 +32,7 @@ from apiserver.auth.attributes import Attributes, Authorizer, Decision
 from apiserver.auth.authenticate import Chain, Credentials, Unauthenticated
 from apiserver.auth.authorize import forbidden_message
 from apiserver.auth.user import USER_KEY
-from apiserver.auth.x509 import PEER_KEY
+from apiserver.auth.x509 import credentials_peer
 
 __all__ = ["AuthFilter"]
 
@@ -71,8 +71,7 @@ class AuthFilter:
 
     async def admit(self, scope: dict[str, Any]) -> Any:
         """The request's user; raises the 400/401/403 Status that refuses it."""
-        state = scope.get("state") or {}
-        creds = Credentials(peer=state.get(PEER_KEY), headers=tuple(scope["headers"]))
+        creds = Credentials(peer=credentials_peer(scope.get("state") or {}), headers=tuple(scope["headers"]))
         try:
             user = await self.authenticator.authenticate(creds)
         except Unauthenticated:

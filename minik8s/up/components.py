@@ -18,7 +18,7 @@ import sys
 from pathlib import Path
 
 from minik8s.up.config import UpConfig, parse_extra_arg
-from minik8s.up.credentials import component_kubeconfig
+from minik8s.up.credentials import client_ca, component_kubeconfig, kubelet_serving
 
 __all__ = ["Component", "STOP_WAVES", "build", "module_available", "render_flags"]
 
@@ -78,6 +78,14 @@ def _kubelet_defaults(cfg: UpConfig, *, node: str, port: int, first: bool) -> di
     # node's (its token) or, under `up`, the node's own client certificate.
     kc = cfg.kubeconfig_path if cfg.mode == "join" else component_kubeconfig(cfg, f"kubelet-{node}")
     flags: dict[str, str | None] = {"kubeconfig": str(kc)}
+    # The node API: HTTPS with a certificate of the cluster CA (up) and callers' certificates
+    # checked against the cluster CA.
+    if cfg.mode == "up":
+        serving = kubelet_serving(cfg, node)
+        flags |= {"tls-cert-file": str(serving.cert_path), "tls-private-key-file": str(serving.key_path)}
+    ca = client_ca(cfg)
+    if ca is not None:
+        flags["client-ca-file"] = str(ca)
     flags |= {"node-name": node, "port": str(port), "root-dir": str(cfg.kubelet_root),
               "runtime": cfg.runtime, "log-level": cfg.log_level}
     passthrough = {"pod-infra-image": cfg.pod_infra_image, "address": cfg.node_ip,

@@ -14,9 +14,16 @@ kubelet of node N          ``system:node:N`` in group ``system:nodes`` (the node
                            DNS run inside the kubelet and use its credentials)
 =========================  =================================================================
 
+and each kubelet's serving certificate for its node API (``pki/kubelets/N.crt``, naming the
+node's addresses and name), signed by the cluster CA, which the apiserver checks kubelets
+against; the kubelets accept client certificates of the same CA (``--client-ca-file``).
+
 ``join``: the kubeconfig the node's components read, at ``<data-dir>/kubeconfig``: the remote
-server, the cluster CA given with ``--certificate-authority`` and the ``--token``. Files are
-0600. Nothing is re-issued when it exists and still matches.
+server, the cluster CA given with ``--certificate-authority`` and the ``--token``; the kubelet
+accepts client certificates of that CA and serves a self-signed certificate (no CA key here:
+the apiserver cannot verify it, so logs and exec on a joined node wait for kubelet serving
+certificates issued through the API). Files are 0600. Nothing is re-issued when it exists and
+still matches.
 """
 
 from __future__ import annotations
@@ -27,7 +34,7 @@ from minik8s import pki
 from minik8s.client import kubeconfig
 from minik8s.up.config import UpConfig
 
-__all__ = ["CONTEXT", "prepare", "component_kubeconfig"]
+__all__ = ["CONTEXT", "prepare", "component_kubeconfig", "kubelet_serving", "client_ca"]
 
 CONTEXT = "minik8s"
 
@@ -41,6 +48,19 @@ IDENTITIES: dict[str, tuple[str, tuple[str, ...]]] = {
 def component_kubeconfig(cfg: UpConfig, component: str) -> Path:
     """Where the kubeconfig of ``component`` (``scheduler``, ``kubelet-<node>``, ...) is."""
     return cfg.data_dir / "kubeconfigs" / f"{component}.kubeconfig"
+
+
+def kubelet_serving(cfg: UpConfig, node: str) -> pki.KeyPair:
+    """Where the serving certificate of node ``node``'s kubelet is (``up``)."""
+    d = cfg.cert_dir / "kubelets"
+    return pki.KeyPair(d / f"{node}.crt", d / f"{node}.key")
+
+
+def client_ca(cfg: UpConfig) -> Path | None:
+    """The CA whose client certificates the kubelets accept: the cluster's."""
+    if cfg.mode == "join":
+        return Path(cfg.certificate_authority) if cfg.certificate_authority else None
+    return cfg.cert_dir / "ca.crt"
 
 
 def _write(path: Path, server: str, ca: bytes, pair: pki.KeyPair) -> None:
@@ -63,6 +83,10 @@ def prepare(cfg: UpConfig) -> None:
         if cfg.enabled(component):
             pair = pki.ensure_client_cert(files.ca, certs, component, user, groups)
             _write(component_kubeconfig(cfg, component), cfg.server_url, ca, pair)
+    ips = [cfg.node_ip] if cfg.node_ip else pki.host_addresses()
     for node in cfg.node_names():
         pair = pki.ensure_client_cert(files.ca, certs, f"kubelet-{node}", f"system:node:{node}", ("system:nodes",))
         _write(component_kubeconfig(cfg, f"kubelet-{node}"), cfg.server_url, ca, pair)
+        serving = kubelet_serving(cfg, node)
+        pki.ensure_serving_cert(files.ca, serving.cert_path.parent, node, f"system:node:{node}",
+                                dns_names=[node], ips=ips)

@@ -8,14 +8,13 @@ confirmed by the kubelet, and the node HTTP API.
 
 from __future__ import annotations
 
+import asyncio
 import ipaddress
+import socket
 import subprocess
 import sys
-
-import asyncio
 from collections.abc import AsyncIterator
 
-import httpx
 import pytest
 
 from controllers.nodeipam import NodeIpamController
@@ -141,9 +140,15 @@ async def test_pods_run_on_hollow_nodes_and_deletion_is_confirmed(client, namesp
         assert cs["ready"] and cs["started"] and cs["restartCount"] == 0 and cs["imageID"] and cs["containerID"]
         assert status["startTime"] and status["qosClass"] == "BestEffort"
 
-    r = httpx.get(f"http://127.0.0.1:{k.port}/pods", timeout=5)
-    assert {p["metadata"]["name"] for p in r.json()["items"]} >= {"bound", "later"}
-    assert httpx.get(f"http://127.0.0.1:{k.port}/healthz", timeout=5).text == "ok"
+    with k.http() as node_api:
+        r = node_api.get("/pods")
+        assert {p["metadata"]["name"] for p in r.json()["items"]} >= {"bound", "later"}
+        assert node_api.get("/healthz").text == "ok"
+    # The node API answers only callers with a client certificate of the cluster CA.
+    with k.http(anonymous=True) as anonymous:
+        for path in ("/pods", "/healthz", f"/containerLogs/{namespace}/bound/a"):
+            r = anonymous.get(path)
+            assert (r.status_code, r.text) == (401, "Unauthorized"), path
 
     await client.delete(PODS, "bound", namespace=namespace)
 
@@ -238,3 +243,12 @@ async def test_a_graceful_delete_publishes_ready_false_before_the_pod_goes(
     assert r.returncode == 0, r.stderr
     assert "condition met" in r.stdout
     await client.patch(PODS, "held", {"metadata": {"finalizers": None}}, namespace=namespace)
+
+
+async def test_the_node_api_listens_on_the_node_ip_only(kubelet_factory) -> None:
+    k = kubelet_factory(extra_args=FAKE)  # InternalIP 127.0.0.1
+    with socket.create_connection(("127.0.0.1", k.port), timeout=5):
+        pass
+    # Another address of this host (the loopback network's 127.0.0.2) is not listened on.
+    with pytest.raises(ConnectionRefusedError):
+        socket.create_connection(("127.0.0.2", k.port), timeout=5).close()

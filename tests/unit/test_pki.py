@@ -64,6 +64,12 @@ def test_up_issues_every_component_its_own_identity(tmp_path):
                    "scheduler": ("system:kube-scheduler", []),
                    "kubelet": ("system:node:n", ["system:nodes"]),
                    "kubelet-2": ("system:node:n-2", ["system:nodes"])}
+    for node in ("n", "n-2"):
+        serving = x509.load_pem_x509_certificate((tmp_path / "pki" / "kubelets" / f"{node}.crt").read_bytes())
+        san = serving.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+        assert node in san.get_values_for_type(x509.DNSName)
+        assert {str(i) for i in san.get_values_for_type(x509.IPAddress)} >= {pki.host_addresses()[0]}
+        serving.verify_directly_issued_by(x509.load_pem_x509_certificate((tmp_path / "pki" / "ca.crt").read_bytes()))
     admin = kubeconfig.load(str(cfg.kubeconfig_path)).resolve()
     assert pki.cert_subject(x509.load_pem_x509_certificate(admin.cert_data)) == ("kubernetes-admin", ["system:masters"])
 

@@ -58,6 +58,10 @@ def test_component_table_in_start_order_with_entry_points():
     node = table[3].node
     assert flags(table[3])["kubeconfig"] == f"/d/kubeconfigs/kubelet-{node}.kubeconfig"
     assert not any("apiserver" in flags(c) for c in table[1:])
+    # The node API serves a certificate of the cluster CA and accepts the CA's clients.
+    assert flags(table[3])["tls-cert-file"] == f"/d/pki/kubelets/{node}.crt"
+    assert flags(table[3])["tls-private-key-file"] == f"/d/pki/kubelets/{node}.key"
+    assert flags(table[3])["client-ca-file"] == "/d/pki/ca.crt"
     assert flags(table[3])["root-dir"] == "/d/kubelet"
 
 

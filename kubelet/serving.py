@@ -1,0 +1,38 @@
+"""The node API's TLS: the serving certificate the kubelet presents, and the CA of the client
+certificates it accepts.
+
+As Kubernetes' kubelet: ``--tls-cert-file``/``--tls-private-key-file`` when given (``minik8s
+up`` issues one signed by the cluster CA, naming the node's addresses, so the apiserver can
+verify it); otherwise a self-signed one kept under ``--cert-dir`` (``kubelet.crt``, signed by a
+CA of this kubelet's own that nobody else trusts: the apiserver, which checks kubelets against
+the cluster CA, then refuses to talk to it). ``--client-ca-file`` names who may call; without
+it no client certificate is accepted and every request is refused.
+"""
+
+from __future__ import annotations
+
+import socket
+from typing import Any
+
+from minik8s import pki, tlspeer
+
+from kubelet.config import KubeletConfig
+
+__all__ = ["serving_files", "uvicorn_options"]
+
+
+def serving_files(cfg: KubeletConfig, host_ip: str) -> tuple[str, str]:
+    """``(cert, key)`` paths of the node API's serving certificate."""
+    if cfg.tls_cert_file and cfg.tls_private_key_file:
+        return cfg.tls_cert_file, cfg.tls_private_key_file
+    hostname = socket.gethostname().lower()
+    with pki.locked(cfg.cert_dir):
+        ca = pki.ensure_ca(cfg.cert_dir, common_name=f"{hostname}-ca")
+        pair = pki.ensure_serving_cert(ca, cfg.cert_dir, "kubelet", hostname,
+                                       dns_names=[hostname, *cfg.node_names()[:100]], ips=[host_ip])
+    return str(pair.cert_path), str(pair.key_path)
+
+
+def uvicorn_options(cfg: KubeletConfig, host_ip: str) -> dict[str, Any]:
+    cert, key = serving_files(cfg, host_ip)
+    return tlspeer.uvicorn_options(cert, key, cfg.client_ca_file)
