@@ -5,9 +5,9 @@ and WebSocket handshake must present a client certificate signed by the cluster 
 apiserver presents its ``kube-apiserver-kubelet-client`` one); anything else is answered
 ``401 Unauthorized`` before a handler runs. The certificate's subject (CN = user, O = groups,
 :mod:`minik8s.tlspeer`) then goes to the authorizer of ``--authorization-mode``:
-``AlwaysAllow`` (the kubelet's default) lets every authenticated caller in; a mode that asks the
-apiserver (``Webhook``: a SubjectAccessReview for ``nodes/proxy``, ``nodes/log``,
-``nodes/stats`` ...) is added with :func:`register_mode` by the module that implements it.
+``AlwaysAllow`` (the kubelet's default) lets every authenticated caller in; ``Webhook``
+(:mod:`kubelet.webhook_authz`, which registers itself with :func:`register_mode`) asks the
+apiserver with a SubjectAccessReview for ``nodes/proxy``, ``nodes/log``, ``nodes/stats`` ...
 """
 
 from __future__ import annotations
@@ -30,12 +30,12 @@ async def always_allow(subject: Subject, method: str, path: str) -> tuple[bool, 
     return True, ""
 
 
-#: Mode name -> factory(config) making its authorize function.
-MODES: dict[str, Callable[[Any], Authorize]] = {"AlwaysAllow": lambda cfg: always_allow}
+#: Mode name -> factory(config, api_client) making its authorize function.
+MODES: dict[str, Callable[[Any, Any], Authorize]] = {"AlwaysAllow": lambda cfg, client: always_allow}
 
 
-def register_mode(name: str, factory: Callable[[Any], Authorize]) -> None:
-    """Make ``--authorization-mode=<name>`` use ``factory(kubelet_config)``."""
+def register_mode(name: str, factory: Callable[[Any, Any], Authorize]) -> None:
+    """Make ``--authorization-mode=<name>`` use ``factory(kubelet_config, api_client)``."""
     MODES[name] = factory
 
 

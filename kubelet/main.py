@@ -19,7 +19,7 @@ import sys
 from minik8s import process
 from minik8s.client.rest import ApiClient
 
-from kubelet import auth, hostinfo, serving
+from kubelet import auth, hostinfo, serving, webhook_authz  # noqa: F401 - webhook_authz registers Webhook
 from kubelet.config import KubeletConfig, parse_args
 from kubelet.kubelet import Kubelet
 from kubelet.runtime import interface as ri
@@ -69,24 +69,29 @@ async def run(cfg: KubeletConfig) -> int:
     kubelets = [Kubelet(cfg, node_name=name, client=client, runtime=runtime, runtime_name=runtime_name,
                         host_ip=host_ip, host=host) for name in cfg.node_names()]
     bind = cfg.bind_address or host_ip
-    try:
-        tls = await asyncio.to_thread(serving.uvicorn_options, cfg, host_ip)
-    except (OSError, ValueError) as e:
-        log.error("the node API's TLS files cannot be used: %s", e)
-        with contextlib.suppress(Exception):
-            await runtime.close()
-        await client.close()
-        return 2
-    server = NodeServer(lambda: kubelets, host=bind, port=cfg.port, tls=tls,
-                        authorize=auth.MODES[cfg.authorization_mode](cfg))
-    log.info("node(s) %s: runtime %s, InternalIP %s, node API on https://%s:%d (client CA %s)",
-             ", ".join(cfg.node_names()[:3]) + (" ..." if cfg.count > 3 else ""), runtime_name, host_ip,
-             bind, cfg.port, cfg.client_ca_file or "none: every request is refused")
+    server: NodeServer | None = None
+
+    async def serve_node_api() -> None:
+        nonlocal server
+        # The TLS files may have to be made (a self-signed certificate): the kubelets start
+        # meanwhile, the node API when they are ready.
+        try:
+            tls = await asyncio.to_thread(serving.uvicorn_options, cfg, host_ip)
+        except (OSError, ValueError) as e:
+            raise RuntimeError(f"the node API's TLS files cannot be used: {e}") from None
+        server = NodeServer(lambda: kubelets, host=bind, port=cfg.port, tls=tls,
+                            authorize=auth.MODES[cfg.authorization_mode](cfg, client))
+        log.info("node API on https://%s:%d (client CA %s, authorization %s)", bind, cfg.port,
+                 cfg.client_ca_file or "none: every request is refused", cfg.authorization_mode)
+        await server.serve()
+
+    log.info("node(s) %s: runtime %s, InternalIP %s",
+             ", ".join(cfg.node_names()[:3]) + (" ..." if cfg.count > 3 else ""), runtime_name, host_ip)
 
     stop = asyncio.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
-    tasks = [asyncio.create_task(server.serve(), name="node server")]
+    tasks = [asyncio.create_task(serve_node_api(), name="node server")]
     tasks += [asyncio.create_task(k.run(), name=f"kubelet {k.node_name}") for k in kubelets]
     stopper = asyncio.create_task(stop.wait(), name="signals")
     done, _ = await asyncio.wait([*tasks, stopper], return_when=asyncio.FIRST_COMPLETED)
@@ -101,7 +106,8 @@ async def run(cfg: KubeletConfig) -> int:
         elif exc is not None:
             log.error("%s failed: %r", t.get_name(), exc, exc_info=exc)
         code = 1
-    await server.shutdown()
+    if server is not None:
+        await server.shutdown()
     await asyncio.gather(*(k.close() for k in kubelets), return_exceptions=True)
     for t in tasks:
         t.cancel()

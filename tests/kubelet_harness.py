@@ -73,11 +73,13 @@ class KubeletProc:
                 "--port", str(self.port), "--root-dir", str(self.root), "--tls-cert-file", str(cert),
                 "--tls-private-key-file", str(key), "--client-ca-file", str(self.server.ca_file), *args]
 
-    def http(self, *, anonymous: bool = False, host: str = "127.0.0.1") -> httpx.Client:
+    def http(self, *, anonymous: bool = False, host: str = "127.0.0.1",
+             client_cert: tuple[Path, Path] | None = None) -> httpx.Client:
         """An httpx client on this kubelet's node API, as the apiserver calls it (or with no
-        client certificate)."""
-        return httpx.Client(base_url=f"https://{host}:{self.port}", timeout=5,
-                            verify=self.server.kubelet_ssl_context(client_cert=not anonymous))
+        client certificate, or with ``client_cert``)."""
+        ctx = self.server.ssl_context(client_cert=client_cert) if client_cert else \
+            self.server.kubelet_ssl_context(client_cert=not anonymous)
+        return httpx.Client(base_url=f"https://{host}:{self.port}", timeout=5, verify=ctx)
 
     def start(self, *, wait_ready: bool = True, nodes: list[str] | None = None,
               prefix: tuple[str, ...] = (), address: str | None = "127.0.0.1", timeout: float = 30.0) -> KubeletProc:

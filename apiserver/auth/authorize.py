@@ -12,11 +12,11 @@ The chain always starts with two fixed links, then the modes ``--authorization-m
    and below): what Kubernetes' bootstrap ClusterRoles ``system:public-info-viewer`` and
    ``system:discovery`` grant.
 
-Modes: ``AlwaysAllow`` allows every *authenticated* request (Kubernetes refuses anonymous
-requests altogether under AlwaysAllow; here anonymous keeps the public paths above and
-nothing else), ``AlwaysDeny`` denies everything. ``RBAC``, ``Node`` and other modes are
-added by the modules that implement them, with :func:`register_mode`; the default mode is
-:data:`DEFAULT_MODES`.
+Modes: ``Node`` and ``RBAC`` (registered by :mod:`apiserver.auth.policy`, which implements
+them, with :func:`register_mode`), ``AlwaysAllow`` allows every *authenticated* request
+(Kubernetes refuses anonymous requests altogether under AlwaysAllow; here anonymous keeps the
+public paths above and nothing else), ``AlwaysDeny`` denies everything. The default is
+:data:`DEFAULT_MODES`, ``Node,RBAC`` as kubeadm and k3s run it: secure by default.
 
 :func:`forbidden_message` words a refusal as Kubernetes does.
 """
@@ -36,7 +36,7 @@ ALLOW = Verdict(Decision.ALLOW)
 NO_OPINION = Verdict(Decision.NO_OPINION)
 
 #: ``--authorization-mode`` when none is given.
-DEFAULT_MODES: tuple[str, ...] = ("AlwaysAllow",)
+DEFAULT_MODES: tuple[str, ...] = ("Node", "RBAC")
 
 #: Paths anyone may GET (exact), and prefixes under which anyone may GET.
 PUBLIC_PATHS = frozenset(("/healthz", "/livez", "/readyz", "/version", "/version/", "/api", "/api/", "/apis",

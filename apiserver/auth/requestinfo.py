@@ -11,10 +11,15 @@ A list or watch with a ``metadata.name=X`` field selector names object X. Like K
 ``/api/v1/namespaces/X`` is in namespace X, so a namespace's own RoleBindings may grant
 reading it. The path is not checked against the registry: an authorizer may be asked about
 a resource that does not exist, which then answers 404 once allowed.
+
+The answer depends on nothing but the arguments and is immutable, so recent ones are kept
+(every create in a namespace asks the same thing): building an ``Attributes`` costs more than
+the rest of the authorization of a request.
 """
 
 from __future__ import annotations
 
+import functools
 from urllib.parse import parse_qsl
 
 from apiserver.auth.attributes import Attributes
@@ -43,6 +48,7 @@ def _name_from_field_selector(selector: str) -> str:
     return ""
 
 
+@functools.lru_cache(maxsize=8192)
 def attributes(user: UserInfo, method: str, path: str, query_string: bytes = b"") -> Attributes:
     """The authorization attributes of ``method path?query`` asked by ``user``."""
     parts = [p for p in path.split("/") if p]

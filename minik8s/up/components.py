@@ -86,6 +86,8 @@ def _kubelet_defaults(cfg: UpConfig, *, node: str, port: int, first: bool) -> di
     ca = client_ca(cfg)
     if ca is not None:
         flags["client-ca-file"] = str(ca)
+    # Callers are authorized by the apiserver (SubjectAccessReview), as kubeadm runs kubelets.
+    flags["authorization-mode"] = "Webhook"
     flags |= {"node-name": node, "port": str(port), "root-dir": str(cfg.kubelet_root),
               "runtime": cfg.runtime, "log-level": cfg.log_level}
     passthrough = {"pod-infra-image": cfg.pod_infra_image, "address": cfg.node_ip,

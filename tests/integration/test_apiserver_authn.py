@@ -10,6 +10,7 @@ import ssl
 import stat
 import subprocess
 import sys
+import uuid
 
 import httpx
 import pytest
@@ -51,11 +52,22 @@ def test_wrong_credentials_are_401_even_for_open_paths(apiserver_process, header
 
 
 def test_a_client_certificate_names_the_user(apiserver_process, kubectl):
-    # AlwaysAllow: any authenticated user may act; the user is what the certificate says.
-    kc = apiserver_process.kubeconfig_for("alice", ("dev",))
+    # The user is what the certificate says: RBAC (the default mode) lets alice do what her
+    # bindings grant, through her group too.
+    kc = apiserver_process.kubeconfig_for("alice", ("dev-readers",))
     r = kubectl("--kubeconfig", str(kc), "get", "namespace", "default", "-o", "name")
-    assert (r.returncode, r.stdout) == (0, "namespace/default\n"), r.stderr
-    # the same kubeconfig file alone also works (kubectl applies --kubeconfig last here)
+    assert r.returncode == 1 and 'User "alice" cannot get resource "namespaces"' in r.stderr, r.stderr
+    name = f"dev-readers-{uuid.uuid4().hex[:6]}"
+    assert kubectl("create", "clusterrole", name, "--verb=get,list", "--resource=namespaces").returncode == 0
+    assert kubectl("create", "clusterrolebinding", name, f"--clusterrole={name}", "--group=dev-readers").returncode == 0
+    try:
+        r = kubectl("--kubeconfig", str(kc), "get", "namespace", "default", "-o", "name")
+        assert (r.returncode, r.stdout) == (0, "namespace/default\n"), r.stderr
+        r = kubectl("--kubeconfig", str(kc), "create", "configmap", "nope", "-n", "default")
+        assert r.returncode == 1 and 'User "alice" cannot create resource "configmaps"' in r.stderr
+    finally:
+        kubectl("delete", "clusterrolebinding", name)
+        kubectl("delete", "clusterrole", name)
     assert "client-certificate-data" in kc.read_text()
 
 

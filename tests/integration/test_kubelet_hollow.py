@@ -252,3 +252,28 @@ async def test_the_node_api_listens_on_the_node_ip_only(kubelet_factory) -> None
     # Another address of this host (the loopback network's 127.0.0.2) is not listened on.
     with pytest.raises(ConnectionRefusedError):
         socket.create_connection(("127.0.0.2", k.port), timeout=5).close()
+
+
+async def test_webhook_mode_asks_the_apiserver_who_may_use_the_node_api(kubelet_factory, apiserver_process,
+                                                                         kubectl, tmp_path) -> None:
+    from minik8s import pki
+    k = kubelet_factory(extra_args=(*FAKE, "--authorization-mode", "Webhook"))
+    ca = pki.ensure_ca(apiserver_process.pki)
+    alice = pki.ensure_client_cert(ca, tmp_path, "alice", "alice")
+    bob = pki.ensure_client_cert(ca, tmp_path, "bob", "bob", ["node-readers"])
+    role = f"node-proxy-{k.node}"
+    assert kubectl("create", "clusterrole", role, "--verb=get", "--resource=nodes/proxy").returncode == 0
+    assert kubectl("create", "clusterrolebinding", role, f"--clusterrole={role}",
+                   "--group=node-readers").returncode == 0
+    try:
+        with k.http() as apiserver_like:  # kube-apiserver-kubelet-client, system:masters
+            assert apiserver_like.get("/pods").status_code == 200
+        with k.http(client_cert=(alice.cert_path, alice.key_path)) as as_alice:
+            r = as_alice.get("/pods")
+            assert (r.status_code, r.text.split(")")[0]) == (403, "Forbidden (user=alice, path=/pods")
+        with k.http(client_cert=(bob.cert_path, bob.key_path)) as as_bob:
+            assert as_bob.get("/pods").status_code == 200  # nodes/proxy get, through his group
+            assert as_bob.post("/exec/ns/p/c?command=id&output=1").status_code == 403  # no create
+    finally:
+        kubectl("delete", "clusterrolebinding", role)
+        kubectl("delete", "clusterrole", role)

@@ -11,7 +11,7 @@ import uuid
 import pytest
 
 
-def _apply(kubectl, manifest: str, *args: str, server: str | None = None):
+def _apply(kubectl, manifest: str, *args: str, server=None):
     return kubectl("apply", "-f", "-", *args, input=textwrap.dedent(manifest), server=server)
 
 
@@ -227,7 +227,7 @@ def test_status_phase_change_stamps_transition_time(apiserver_process, names: st
 
 def test_default_storage_class_fills_claims(apiserver_factory, kubectl) -> None:
     # A server of its own: a default class would reach every claim of the shared one.
-    server = apiserver_factory().url
+    server = apiserver_factory()
     first = _apply(kubectl, """
         apiVersion: storage.k8s.io/v1
         kind: StorageClass

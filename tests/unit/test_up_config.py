@@ -62,6 +62,7 @@ def test_component_table_in_start_order_with_entry_points():
     assert flags(table[3])["tls-cert-file"] == f"/d/pki/kubelets/{node}.crt"
     assert flags(table[3])["tls-private-key-file"] == f"/d/pki/kubelets/{node}.key"
     assert flags(table[3])["client-ca-file"] == "/d/pki/ca.crt"
+    assert flags(table[3])["authorization-mode"] == "Webhook"
     assert flags(table[3])["root-dir"] == "/d/kubelet"
 
 
