@@ -5,24 +5,30 @@ and WebSocket handshake must present a client certificate signed by the cluster 
 apiserver presents its ``kube-apiserver-kubelet-client`` one); anything else is answered
 ``401 Unauthorized`` before a handler runs. The certificate's subject (CN = user, O = groups,
 :mod:`minik8s.tlspeer`) then goes to the authorizer of ``--authorization-mode``:
-``AlwaysAllow`` (the kubelet's default) lets every authenticated caller in; ``Webhook``
-(:mod:`kubelet.webhook_authz`, which registers itself with :func:`register_mode`) asks the
-apiserver with a SubjectAccessReview for ``nodes/proxy``, ``nodes/log``, ``nodes/stats`` ...
+``AlwaysAllow`` (the kubelet's default) lets every authenticated caller in; ``Webhook`` asks
+the apiserver with a SubjectAccessReview for ``nodes/proxy``, ``nodes/log``, ``nodes/stats`` ...
+(:mod:`kubelet.authz`); a refusal is 403 with Kubernetes' text.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 from starlette.responses import PlainTextResponse
 from starlette.websockets import WebSocket
 
+from minik8s import errors
 from minik8s.tlspeer import PEER_KEY, Subject
 
-__all__ = ["AuthFilter", "MODES", "always_allow", "register_mode"]
+from kubelet import authz
 
-#: ``authorize(subject, method, path) -> (allowed, reason)``.
+__all__ = ["AuthFilter", "MODES", "always_allow", "webhook"]
+
+log = logging.getLogger(__name__)
+
+#: ``authorize(subject, method, path) -> (allowed, refusal text)``.
 Authorize = Callable[[Subject, str, str], Awaitable[tuple[bool, str]]]
 
 
@@ -30,13 +36,28 @@ async def always_allow(subject: Subject, method: str, path: str) -> tuple[bool, 
     return True, ""
 
 
+def webhook(cfg: Any, client: Any) -> Authorize:
+    """``--authorization-mode=Webhook``: a SubjectAccessReview per (caller, verb, subresource),
+    cached (:class:`kubelet.authz.SubjectAccessReviewAuthorizer`)."""
+    reviewer = authz.SubjectAccessReviewAuthorizer(client, cfg.node_name)
+
+    async def authorize(subject: Subject, method: str, path: str) -> tuple[bool, str]:
+        caller = authz.Caller(subject[0], (*subject[1], "system:authenticated"))
+        try:
+            decision = await reviewer.authorize(caller, method, path)
+        except errors.MiniK8sError as e:
+            log.warning("SubjectAccessReview for %s failed: %s", subject[0], e)
+            verb, sub = authz.attributes(method, path)
+            return False, (f"Forbidden (user={subject[0]}, verb={verb}, resource=nodes, subresource={sub}): "
+                           f"the apiserver could not be asked")
+        return decision.allowed, decision.message
+
+    return authorize
+
+
 #: Mode name -> factory(config, api_client) making its authorize function.
-MODES: dict[str, Callable[[Any, Any], Authorize]] = {"AlwaysAllow": lambda cfg, client: always_allow}
-
-
-def register_mode(name: str, factory: Callable[[Any, Any], Authorize]) -> None:
-    """Make ``--authorization-mode=<name>`` use ``factory(kubelet_config, api_client)``."""
-    MODES[name] = factory
+MODES: dict[str, Callable[[Any, Any], Authorize]] = {"AlwaysAllow": lambda cfg, client: always_allow,
+                                                     "Webhook": webhook}
 
 
 class AuthFilter:
@@ -56,11 +77,10 @@ class AuthFilter:
         if subject is None:
             refusal = PlainTextResponse("Unauthorized", status_code=401)
         else:
-            allowed, reason = await self.authorize(subject, scope.get("method", "GET"), scope["path"])
+            allowed, text = await self.authorize(subject, scope.get("method", "GET"), scope["path"])
             if not allowed:
-                refusal = PlainTextResponse(
-                    f"Forbidden (user={subject[0]}, path={scope['path']}){': ' + reason if reason else ''}",
-                    status_code=403)
+                refusal = PlainTextResponse(text or f"Forbidden (user={subject[0]}, path={scope['path']})",
+                                            status_code=403)
         if refusal is None:
             await self.app(scope, receive, send)
         elif scope["type"] == "websocket":

@@ -165,7 +165,7 @@ def parse_args(argv: list[str] | None = None) -> KubeletConfig:
         p.error(str(e))
     if bool(a.tls_cert_file) != bool(a.tls_private_key_file):
         p.error("--tls-cert-file and --tls-private-key-file go together")
-    from kubelet import auth, webhook_authz  # noqa: F401 - registers Webhook
+    from kubelet import auth
     if a.authorization_mode not in auth.MODES:
         p.error(f"--authorization-mode: unknown mode {a.authorization_mode!r}; known: {', '.join(sorted(auth.MODES))}")
     fake = a.runtime == "fake"

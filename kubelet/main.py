@@ -19,7 +19,7 @@ import sys
 from minik8s import process
 from minik8s.client.rest import ApiClient
 
-from kubelet import auth, hostinfo, serving, webhook_authz  # noqa: F401 - webhook_authz registers Webhook
+from kubelet import auth, hostinfo, serving
 from kubelet.config import KubeletConfig, parse_args
 from kubelet.kubelet import Kubelet
 from kubelet.runtime import interface as ri

@@ -14,7 +14,7 @@ from __future__ import annotations
 import socket
 from typing import Any
 
-from minik8s import pki, tlspeer
+from minik8s import tlspeer
 
 from kubelet.config import KubeletConfig
 
@@ -25,6 +25,8 @@ def serving_files(cfg: KubeletConfig, host_ip: str) -> tuple[str, str]:
     """``(cert, key)`` paths of the node API's serving certificate."""
     if cfg.tls_cert_file and cfg.tls_private_key_file:
         return cfg.tls_cert_file, cfg.tls_private_key_file
+    from minik8s import pki  # only to self-sign: cryptography is slow to import
+
     hostname = socket.gethostname().lower()
     with pki.locked(cfg.cert_dir):
         ca = pki.ensure_ca(cfg.cert_dir, common_name=f"{hostname}-ca")
