@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import REPO
+from tests.conftest import REPO, ApiServer
 
 __all__ = ["MINIK8S", "Up", "pid_alive", "remove_node_network", "wait_until"]
 
@@ -77,6 +77,12 @@ class Up:
     @property
     def kubeconfig(self) -> Path:
         return self.data_dir / "kubeconfig"
+
+    @property
+    def api(self) -> ApiServer:
+        """This cluster's apiserver as the harness knows apiservers (its CA, credentials and
+        clients from the data dir's pki and kubeconfig); ``up`` runs the process, not this."""
+        return ApiServer(data_dir=self.data_dir, port=self.port, log_path=self.data_dir / "logs" / "apiserver.log")
 
     def start(self) -> None:
         self.runs += 1

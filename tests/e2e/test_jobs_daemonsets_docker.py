@@ -50,7 +50,7 @@ def cluster(tmp_path_factory, test_images, docker_client):
                                            "--leader-elect=false"], cwd=REPO, stdout=f, stderr=subprocess.STDOUT))
     suffix = uuid.uuid4().hex[:6]
     nodes = [f"batch-a-{suffix}", f"batch-b-{suffix}"]
-    kubelets = [KubeletProc(apiserver=api.url, node=n, root=base / n, log_path=base / f"{n}.log") for n in nodes]
+    kubelets = [KubeletProc(server=api, node=n, root=base / n, log_path=base / f"{n}.log") for n in nodes]
     try:
         for k in kubelets:
             k.start()
@@ -75,14 +75,14 @@ def k(cluster, kubectl):
     ns = f"batch-{uuid.uuid4().hex[:6]}"
 
     def run(*args: str, input: str | None = None, ok: bool = True, timeout: float = 180) -> str:
-        r = kubectl("-n", ns, *args, input=input, server=cluster.api.url, timeout=timeout)
+        r = kubectl("-n", ns, *args, input=input, server=cluster.api, timeout=timeout)
         if ok:
             assert r.returncode == 0, f"kubectl {' '.join(args)}: {r.stderr}\n{cluster.kubelets[0].log_tail()}"
         return r.stdout + r.stderr
 
     run("create", "namespace", ns)
     yield run
-    kubectl("delete", "namespace", ns, "--wait=false", server=cluster.api.url)
+    kubectl("delete", "namespace", ns, "--wait=false", server=cluster.api)
 
 
 def _job(name: str, command: str, **spec: object) -> str:
@@ -158,7 +158,7 @@ spec:
     assert all(p["status"]["phase"] == "Running" for p in pods)
 
     late = f"batch-c-{uuid.uuid4().hex[:6]}"
-    kubelet = KubeletProc(apiserver=cluster.api.url, node=late, root=tmp_path / late, log_path=tmp_path / "late.log")
+    kubelet = KubeletProc(server=cluster.api, node=late, root=tmp_path / late, log_path=tmp_path / "late.log")
     try:
         kubelet.start()
         out = k("rollout", "status", "daemonset/agent", "--timeout=120s")

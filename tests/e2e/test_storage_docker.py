@@ -217,7 +217,7 @@ def test_a_pod_whose_claim_is_unbound_is_not_started(up, kubectl, ns) -> None:
 def test_a_second_node_makes_and_removes_the_directory_on_its_own_disk(up, kubectl, ns, tmp_path,
                                                                        docker_client) -> None:
     node = f"st2-{uuid.uuid4().hex[:6]}"
-    second = KubeletProc(apiserver=f"http://127.0.0.1:{up.port}", node=node, root=tmp_path / "root",
+    second = KubeletProc(server=up.api, node=node, root=tmp_path / "root",
                          log_path=tmp_path / "kubelet.log", extra_args=["--disable-proxy", "--disable-dns"])
     try:
         second.start()

@@ -144,7 +144,7 @@ async def test_rolling_update_revisions_and_kubectl_rollout(server, kubectl):
         try:
             async def k(*a):
                 # In a thread: the controller and the readier run on this loop meanwhile.
-                return await asyncio.to_thread(kubectl, *a, "-n", NS, server=srv.url, timeout=60)
+                return await asyncio.to_thread(kubectl, *a, "-n", NS, server=srv, timeout=60)
             r = await k("rollout", "status", "daemonset/roll", "--timeout=30s")
             assert "daemon set \"roll\" successfully rolled out" in r.stdout, r.stdout + r.stderr
             worst = 0

@@ -56,9 +56,9 @@ async def node_ipam(client: Any) -> AsyncIterator[None]:
 async def test_high_priority_pod_preempts_low_one_on_a_full_node(server: Any, client: Any, tmp_path: Any,
                                                                  node_ipam: None) -> None:
     node = f"hollow-{uuid.uuid4().hex[:6]}"
-    kubelet = KubeletProc(apiserver=server.url, node=node, root=tmp_path / "root", log_path=tmp_path / "kubelet.log",
+    kubelet = KubeletProc(server=server, node=node, root=tmp_path / "root", log_path=tmp_path / "kubelet.log",
                           extra_args=["--runtime", "fake"])
-    scheduler = SchedulerProcess(server.url, tmp_path / "scheduler.log", "--leader-elect=false")
+    scheduler = SchedulerProcess(server.kubeconfig, tmp_path / "scheduler.log", "--leader-elect=false")
     try:
         kubelet.start()
         alloc = quantity.parse_cpu_millis((await client.get(NODES, node))["status"]["allocatable"]["cpu"])
@@ -103,7 +103,7 @@ async def test_equal_priority_finds_no_victims(server: Any, client: Any, tmp_pat
     await client.create(NODES, {"apiVersion": "v1", "kind": "Node", "metadata": {"name": "n1"},
                                 "status": {"allocatable": {"cpu": "1", "memory": "1Gi", "pods": "10"},
                                            "conditions": [{"type": "Ready", "status": "True"}]}})
-    scheduler = SchedulerProcess(server.url, tmp_path / "scheduler.log", "--leader-elect=false")
+    scheduler = SchedulerProcess(server.kubeconfig, tmp_path / "scheduler.log", "--leader-elect=false")
     try:
         await client.create(PRIORITYCLASSES, {"apiVersion": "scheduling.k8s.io/v1", "kind": "PriorityClass",
                                               "metadata": {"name": "mid"}, "value": 10})
