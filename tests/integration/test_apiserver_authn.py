@@ -156,3 +156,24 @@ def test_the_files_it_makes_are_private_and_shared_by_a_second_server(apiserver_
     ctx.load_cert_chain(str(first.pki / "admin.crt"), str(first.pki / "admin.key"))
     with httpx.Client(base_url=second.url, verify=ctx, timeout=10) as c:
         assert c.get("/api/v1/namespaces/default").status_code == 200
+
+
+def test_a_serviceaccount_token_authenticates_as_the_account(apiserver_process, api_http):
+    # The bearer-token link of the chain asks the apiserver's token authenticators.
+    ns = f"sa-{uuid.uuid4().hex[:6]}"
+    assert api_http.post("/api/v1/namespaces", json={"metadata": {"name": ns}}).status_code == 201
+    assert api_http.post(f"/api/v1/namespaces/{ns}/serviceaccounts", json={"metadata": {"name": "robot"}}).status_code == 201
+    r = api_http.post(f"/api/v1/namespaces/{ns}/serviceaccounts/robot/token",
+                      json={"apiVersion": "authentication.k8s.io/v1", "kind": "TokenRequest", "spec": {}})
+    assert r.status_code == 201, r.text
+    token = r.json()["status"]["token"]
+    review = {"apiVersion": "authentication.k8s.io/v1", "kind": "SelfSubjectReview"}
+    with apiserver_process.http(anonymous=True, timeout=10, headers={"Authorization": f"Bearer {token}"}) as c:
+        r = c.post("/apis/authentication.k8s.io/v1/selfsubjectreviews", json=review)
+        assert r.status_code == 201, r.text
+        info = r.json()["status"]["userInfo"]
+        assert info["username"] == f"system:serviceaccount:{ns}:robot"
+        assert {"system:serviceaccounts", f"system:serviceaccounts:{ns}", "system:authenticated"} <= set(info["groups"])
+    with apiserver_process.http(anonymous=True, timeout=10, headers={"Authorization": f"Bearer {token[:-4]}xxxx"}) as c:
+        assert status(c.post("/apis/authentication.k8s.io/v1/selfsubjectreviews", json=review))[0] == 401
+    api_http.delete(f"/api/v1/namespaces/{ns}")
