@@ -79,16 +79,23 @@ def test_validation(api_http, name: str) -> None:
 
 async def test_approve_sign_deny(apiserver_process, kubectl, name: str, tmp_path) -> None:
     good = csr_manifest(name, request_pem("system:node:n1", ["system:nodes"]), expirationSeconds=3600)
-    out = kubectl("create", "-f", "-", input=good)
+    # The requestor is whoever sends it: a user who may create CSRs (system:node-bootstrapper) but
+    # not have node client certificates approved automatically.
+    requestor = f"csr-requestor-{name}"
+    assert kubectl("create", "clusterrolebinding", requestor, "--clusterrole=system:node-bootstrapper",
+                   f"--user={requestor}").returncode == 0
+    out = kubectl("create", "-f", "-", "--as", requestor, input=good)
     assert out.returncode == 0, out.stderr
     table = kubectl("get", "csr", name).stdout.splitlines()
     assert table[0].split() == ["NAME", "AGE", "SIGNERNAME", "REQUESTOR", "REQUESTEDDURATION", "CONDITION"]
-    assert table[1].split()[2:] == [KUBELET_SIGNER, "60m", "Pending"]  # no requestor: no authentication here
+    assert table[1].split()[2:] == [KUBELET_SIGNER, requestor, "60m", "Pending"]
     wrong = name + "-wrong"
-    assert kubectl("create", "-f", "-", input=csr_manifest(wrong, request_pem("system:node:n1", ["x"]))).returncode == 0
+    assert kubectl("create", "-f", "-", "--as", requestor,
+                   input=csr_manifest(wrong, request_pem("system:node:n1", ["x"]))).returncode == 0
     denied = name + "-denied"
-    assert kubectl("create", "-f", "-", input=csr_manifest(denied, request_pem("system:node:n2", ["system:nodes"]))
-                   ).returncode == 0
+    assert kubectl("create", "-f", "-", "--as", requestor,
+                   input=csr_manifest(denied, request_pem("system:node:n2", ["system:nodes"]))).returncode == 0
+    kubectl("delete", "clusterrolebinding", requestor)
 
     ca = make_ca(tmp_path)
     async with apiserver_process.client() as client:
