@@ -11,8 +11,8 @@ RSS stayed there. What held it (tracemalloc; figures in tests/perf/RESULTS.md):
 * once the load stopped, dead batches of encoded events stayed in reference cycles that the
   tuned collector no longer visits, and glibc kept the freed pages.
 
-The bound asserted: RSS never goes more than PEAK_MB above where it started, and settles within
-SETTLED_MB of it once the load stops (before the fixes, in the same test on this 2-core machine:
+The bound asserted: RSS never goes more than PEAK_MB above where it started (TLS: below), and
+settles within SETTLED_MB of it once the load stops (before the fixes, in the same test on this 2-core machine:
 +117 MB at the peak and +117 MB after; after them: +38 to +44 MB at the peak and after, what
 the 1.6k objects, their watch cache entries and the ring's RING_BYTES hold). Bounded in time:
 LOAD_SECONDS of load, then at most SETTLE_SECONDS of waiting.
@@ -31,7 +31,10 @@ WATCHES = 200
 WRITERS = 32
 LOAD_SECONDS = 20.0
 SETTLE_SECONDS = 30.0
-PEAK_MB = 100
+# Over TLS every event is encrypted once per watch (plain HTTP writes one shared buffer to all):
+# measured on this 2-core machine, +34 MB at the peak over plain HTTP and +137..147 MB over
+# TLS, settling at +24..30 MB either way once the load stops (SETTLED_MB is the leak guard).
+PEAK_MB = 170
 SETTLED_MB = 80
 NAMES_PER_WRITER = 50
 
