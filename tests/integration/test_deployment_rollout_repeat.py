@@ -29,8 +29,8 @@ ROUNDS = 2
 
 
 @pytest.fixture
-async def ns(apiserver):
-    async with namespace(apiserver) as n:
+async def ns(apiserver_process):
+    async with namespace(apiserver_process) as n:
         yield n
 
 
