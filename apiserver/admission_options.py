@@ -1,6 +1,7 @@
 """``--enable-admission-plugins`` / ``--disable-admission-plugins``, as kube-apiserver names
-them, for the admission plugins that can be turned on or off here (``ServiceAccount``; and
-``LimitRanger``, ``Priority``, ``DefaultTolerationSeconds``, ``ResourceQuota``, on by default). The others this apiserver has (NamespaceLifecycle,
+them, for the admission plugins that can be turned on or off here (``ServiceAccount``,
+``LimitRanger``, ``Priority``, ``DefaultTolerationSeconds``, ``ResourceQuota``, all on by default
+as in kube-apiserver). The others this apiserver has (NamespaceLifecycle,
 DefaultStorageClass, NodeRestriction, RBAC's escalation checks) are always on.
 ``--default-not-ready-toleration-seconds`` / ``--default-unreachable-toleration-seconds`` set
 what DefaultTolerationSeconds gives a pod (300 each, as kube-apiserver).
@@ -19,10 +20,7 @@ from apiserver.admission import plugins as policy_plugins
 
 __all__ = ["DEFAULT_ON", "add_flags", "enabled", "install", "toleration_seconds", "install_toleration_seconds"]
 
-# ServiceAccount admission is on by default in Kubernetes. Here it waits for the secured
-# cluster (TLS, the CA published as kube-root-ca.crt): without a CA its token volume's ca.crt
-# source cannot exist and every pod would wait on it.
-DEFAULT_ON: tuple[str, ...] = policy_plugins.NAMES
+DEFAULT_ON: tuple[str, ...] = (serviceaccount_admission.PLUGIN_NAME, *policy_plugins.NAMES)
 KNOWN = frozenset({serviceaccount_admission.PLUGIN_NAME, *policy_plugins.NAMES})
 
 

@@ -204,8 +204,12 @@ class ApiServer:
         return ApiClient.from_kubeconfig(str(self.kubeconfig), **kwargs)
 
     def start(self, *, timeout: float = 30.0) -> None:
+        # As Kubernetes' integration-test apiservers: no controller-manager runs beside this one to
+        # make each namespace's default ServiceAccount, so that admission is off unless asked for.
+        admission = () if any("admission-plugins" in a for a in self.extra_args) else \
+            ("--disable-admission-plugins", "ServiceAccount")
         cmd = [sys.executable, "-m", "apiserver.main", "--data-dir", str(self.data_dir),
-               "--port", str(self.port), *self.extra_args]
+               "--port", str(self.port), *admission, *self.extra_args]
         with open(self.log_path, "ab") as log:
             self.proc = subprocess.Popen(cmd, cwd=REPO, stdout=log, stderr=subprocess.STDOUT)
         self._wait_healthy(timeout)
