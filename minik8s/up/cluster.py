@@ -17,8 +17,9 @@ import socket
 import sys
 from typing import TextIO
 
+from minik8s.api import bootstraptoken
 from minik8s.client.rest import ApiClient
-from minik8s.up import components, credentials, readiness
+from minik8s.up import components, credentials, readiness, tlsbootstrap
 from minik8s.up.config import UpConfig
 from minik8s.up.state import Lock
 from minik8s.up.supervisor import Supervisor, log
@@ -39,7 +40,7 @@ def _primary_ip() -> str:
             return "127.0.0.1"
 
 
-def _banner(cfg: UpConfig, ready: bool, out: TextIO) -> None:
+def _banner(cfg: UpConfig, ready: bool, out: TextIO, join_token: str | None = None) -> None:
     nodes = cfg.node_names()
     if cfg.mode == "up":
         what = f"minik8s is up: apiserver {cfg.server_url}"
@@ -55,9 +56,10 @@ def _banner(cfg: UpConfig, ready: bool, out: TextIO) -> None:
             f"    export KUBECONFIG={kc}",
             "    mkctl get nodes        # or: kubectl get nodes",
         ]
-        if cfg.bind_address in ("0.0.0.0", "::"):
+        if cfg.bind_address in ("0.0.0.0", "::") and join_token:
+            ca_pin = tlsbootstrap.ca_hash((cfg.cert_dir / "ca.crt").read_bytes())
             lines.append(f"other hosts join with: minik8s join https://{_primary_ip()}:{cfg.port} "
-                         f"--certificate-authority <a copy of {cfg.cert_dir / 'ca.crt'}> --token <token>")
+                         f"--token {join_token} --discovery-token-ca-cert-hash {ca_pin}")
     dd = f" --data-dir {cfg.data_dir}"
     lines.append(f"logs: {cfg.logs_dir}/   status: minik8s status{dd}   stop: Ctrl-C, or minik8s down{dd}")
     out.write("\n".join(lines) + "\n")
@@ -71,11 +73,18 @@ async def _start(cfg: UpConfig, sup: Supervisor, client: ApiClient, out: TextIO)
             sup.start(c)
     if cfg.mode == "join" or any(c.wave == 0 for c in table):
         await readiness.wait_apiserver(client, sup)
+    join_token = None
+    if cfg.mode == "up" and cfg.enabled("apiserver"):
+        # what `minik8s join` needs (kubeadm's bootstrap-token phase): a fresh 24 h token and the
+        # public cluster-info the bootstrap signer signs with it
+        join_token = bootstraptoken.new_token()
+        await tlsbootstrap.publish(client, f"https://{_primary_ip()}:{cfg.port}",
+                                   (cfg.cert_dir / "ca.crt").read_bytes(), join_token)
     for c in table:
         if c.wave > 0:
             sup.start(c)
     ready = await readiness.wait_nodes(client, cfg.node_names(), sup, timeout=NODE_READY_TIMEOUT)
-    _banner(cfg, ready, out)
+    _banner(cfg, ready, out, join_token)
 
 
 async def run(cfg: UpConfig, *, out: TextIO = sys.stdout) -> int:

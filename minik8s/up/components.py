@@ -125,7 +125,9 @@ def build(cfg: UpConfig) -> list[Component]:
     if cfg.enabled("apiserver"):
         add("apiserver", "apiserver", "apiserver.main",
             {"data-dir": str(cfg.data_dir), "port": str(cfg.port), "bind-address": cfg.bind_address,
-             "cert-dir": str(cfg.cert_dir), "log-level": cfg.log_level}, 0)
+             "cert-dir": str(cfg.cert_dir), "log-level": cfg.log_level,
+             # nodes joining with a token (minik8s join), as kubeadm's apiserver flags
+             "enable-bootstrap-token-auth": None}, 0)
     # One controller-manager and one scheduler per cluster, and `up` refuses a second
     # supervisor on the same data dir: leader election would only delay a restarted process
     # by a lease duration, so it is off unless the user turns it back on.
@@ -133,6 +135,11 @@ def build(cfg: UpConfig) -> list[Component]:
         cm: dict[str, str | None] = {**_client_flags(cfg, "controller-manager"), "leader-elect": "false", "log-level": cfg.log_level}
         if cfg.cluster_cidr:  # node IPAM hands out podCIDRs from it
             cm["cluster-cidr"] = cfg.cluster_cidr
+        # as kubeadm runs it: the bootstrap-token controllers on, and the cluster CA signs the
+        # certificates of approved requests (joining nodes' client certificates)
+        cm["controllers"] = "*,bootstrapsigner,tokencleaner"
+        cm["cluster-signing-cert-file"] = str(cfg.cert_dir / "ca.crt")
+        cm["cluster-signing-key-file"] = str(cfg.cert_dir / "ca.key")
         add("controller-manager", "controller-manager", "controllers.main", cm, 1)
     if cfg.enabled("scheduler"):
         add("scheduler", "scheduler", "scheduler.main",

@@ -12,6 +12,7 @@ import argparse
 import dataclasses
 import ipaddress
 import os
+import re
 import socket
 from pathlib import Path
 
@@ -49,6 +50,8 @@ class UpConfig:
     token: str | None = None
     #: ``join``: the cluster CA's certificate file, trusted for the remote apiserver.
     certificate_authority: str | None = None
+    #: ``join``: the pins (``sha256:<hex>``) of the cluster CA found through token discovery.
+    discovery_hashes: tuple[str, ...] = ()
     nodes: int = 1
     #: Local nodes are named <node_name>, <node_name>-2, <node_name>-3, ...
     node_name: str = ""
@@ -210,6 +213,12 @@ def config_from_args(p: argparse.ArgumentParser, a: argparse.Namespace, *, join:
             ca_file = os.path.abspath(os.path.expanduser(a.certificate_authority))
             if not os.path.isfile(ca_file):
                 p.error(f"--certificate-authority: no file {ca_file}")
+        for pin in a.discovery_token_ca_cert_hash or ():
+            if not re.fullmatch(r"sha256:[0-9a-f]{64}", pin):
+                p.error(f"--discovery-token-ca-cert-hash: {pin!r} is not sha256:<64 hex digits>")
+        if not ca_file and not a.discovery_token_ca_cert_hash:
+            p.error("one of --discovery-token-ca-cert-hash (with a bootstrap --token) or --certificate-authority "
+                    "is needed to trust the apiserver")
     extra: dict[str, tuple[str, ...]] = {}
     for component in ("apiserver", "scheduler", "controller-manager", "kubelet"):
         values = tuple(getattr(a, component.replace("-", "_") + "_arg", None) or ())
@@ -227,6 +236,7 @@ def config_from_args(p: argparse.ArgumentParser, a: argparse.Namespace, *, join:
         server=server,
         token=getattr(a, "token", None),
         certificate_authority=ca_file,
+        discovery_hashes=tuple(getattr(a, "discovery_token_ca_cert_hash", None) or ()),
         nodes=nodes,
         # The kubelet's own default is the lower-cased hostname; node names must be DNS labels.
         node_name=a.node_name or socket.gethostname().lower(),

@@ -19,7 +19,11 @@ node's addresses and name), signed by the cluster CA, which the apiserver checks
 against; the kubelets accept client certificates of the same CA (``--client-ca-file``).
 
 ``join``: the kubeconfig the node's components read, at ``<data-dir>/kubeconfig``: the remote
-server, the cluster CA given with ``--certificate-authority`` and the ``--token``; the kubelet
+server, the cluster CA (found through token discovery and checked against
+``--discovery-token-ca-cert-hash``, kept as ``<data-dir>/pki/ca.crt``; or given with
+``--certificate-authority``) and, for a bootstrap ``--token``, the node's own client
+certificate issued through a CertificateSigningRequest (:mod:`minik8s.up.tlsbootstrap`;
+``pki/kubelet-client.crt``), else the ``--token`` as it is; the kubelet
 accepts client certificates of that CA and serves a self-signed certificate (no CA key here:
 the apiserver cannot verify it, so logs and exec on a joined node wait for kubelet serving
 certificates issued through the API). Files are 0600. Nothing is re-issued when it exists and
@@ -28,9 +32,16 @@ still matches.
 
 from __future__ import annotations
 
+import asyncio
+import datetime
 from pathlib import Path
 
+from cryptography import x509
+from cryptography.exceptions import InvalidSignature
+
 from minik8s import pki
+from minik8s.api import bootstraptoken
+from minik8s.up import tlsbootstrap
 from minik8s.client import kubeconfig
 from minik8s.up.config import UpConfig
 
@@ -59,7 +70,7 @@ def kubelet_serving(cfg: UpConfig, node: str) -> pki.KeyPair:
 def client_ca(cfg: UpConfig) -> Path | None:
     """The CA whose client certificates the kubelets accept: the cluster's."""
     if cfg.mode == "join":
-        return Path(cfg.certificate_authority) if cfg.certificate_authority else None
+        return Path(cfg.certificate_authority) if cfg.certificate_authority else cfg.cert_dir / "ca.crt"
     return cfg.cert_dir / "ca.crt"
 
 
@@ -68,11 +79,45 @@ def _write(path: Path, server: str, ca: bytes, pair: pki.KeyPair) -> None:
                      client_key_data=pair.key_pem)
 
 
+def _client_cert_usable(pair: pki.KeyPair, ca_pem: bytes, node: str) -> bool:
+    """A client certificate issued earlier for ``node`` by this CA, not about to expire."""
+    if not (pair.cert_path.exists() and pair.key_path.exists()):
+        return False
+    try:
+        cert = x509.load_pem_x509_certificate(pair.cert_pem)
+        cert.verify_directly_issued_by(x509.load_pem_x509_certificate(ca_pem))
+    except (ValueError, TypeError, InvalidSignature):
+        return False
+    fresh = cert.not_valid_after_utc - pki.RENEW_BEFORE > datetime.datetime.now(datetime.timezone.utc)
+    return fresh and pki.cert_subject(cert) == (f"system:node:{node}", ["system:nodes"])
+
+
+def _join(cfg: UpConfig) -> None:
+    """``join``: trust the cluster CA (discovered and pinned, or given) and, with a bootstrap
+    token, get the node its own client certificate (kept across restarts while valid)."""
+    if cfg.discovery_hashes:
+        ca = asyncio.run(tlsbootstrap.discover_ca(cfg.server_url, cfg.token or "", list(cfg.discovery_hashes)))
+        pki.write_private(cfg.cert_dir / "ca.crt", ca)
+    else:
+        ca = Path(cfg.certificate_authority or cfg.cert_dir / "ca.crt").read_bytes()
+    if not (cfg.token and bootstraptoken.TOKEN_PATTERN.match(cfg.token)):
+        kubeconfig.write(str(cfg.kubeconfig_path), cfg.server_url, context=CONTEXT, token=cfg.token, ca_data=ca)
+        return
+    nodes = cfg.node_names()
+    if len(nodes) != 1:
+        raise ValueError("joining with a bootstrap token runs exactly one node on this host (--nodes 1)")
+    pair = pki.KeyPair(cfg.cert_dir / "kubelet-client.crt", cfg.cert_dir / "kubelet-client.key")
+    if not _client_cert_usable(pair, ca, nodes[0]):
+        cert, key = asyncio.run(tlsbootstrap.request_client_certificate(cfg.server_url, ca, cfg.token, nodes[0]))
+        pki.write_private(pair.key_path, key)
+        pki.write_private(pair.cert_path, cert)
+    _write(cfg.kubeconfig_path, cfg.server_url, ca, pair)
+
+
 def prepare(cfg: UpConfig) -> None:
     """Issue (or keep) every certificate and kubeconfig ``cfg`` needs."""
     if cfg.mode == "join":
-        ca = Path(cfg.certificate_authority).read_bytes() if cfg.certificate_authority else None
-        kubeconfig.write(str(cfg.kubeconfig_path), cfg.server_url, context=CONTEXT, token=cfg.token, ca_data=ca)
+        _join(cfg)
         return
     sans = [cfg.node_ip] if cfg.node_ip else []
     files = pki.ensure_control_plane(cfg.cert_dir, extra_sans=sans)

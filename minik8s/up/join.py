@@ -2,10 +2,13 @@
 node's service proxy and cluster DNS inside it) on this host against a remote apiserver.
 
 It is ``minik8s up`` with the control plane switched off (see :mod:`minik8s.up.config`): the
-same supervisor, state file, ``status`` and ``down``. The token and the cluster CA
-(``--certificate-authority``: a copy of the server's ``<data-dir>/pki/ca.crt``) go into
-``<data-dir>/kubeconfig`` (mode 0600), which the node's components read, so the token never
-shows on a command line. The apiserver must accept the token (bootstrap tokens).
+same supervisor, state file, ``status`` and ``down``. With the line ``minik8s up`` prints
+(``--token <bootstrap token> --discovery-token-ca-cert-hash sha256:...``) it does what
+``kubeadm join`` does (:mod:`minik8s.up.tlsbootstrap`): finds the cluster CA through the
+signed ``cluster-info``, checks its pin, and gets this node its own client certificate
+through a CertificateSigningRequest, never holding the admin's credentials. The CA and that
+certificate go into ``<data-dir>/kubeconfig`` (mode 0600), which the node's components read.
+(``--certificate-authority FILE`` with any other ``--token`` is used as given.)
 """
 
 from __future__ import annotations
@@ -21,6 +24,11 @@ def add_join_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("url", metavar="URL", help="the apiserver to join, e.g. https://10.0.0.5:6443")
     p.add_argument("--certificate-authority", default=None, metavar="FILE",
                    help="the cluster CA certificate (the server's <data-dir>/pki/ca.crt) to verify the apiserver with")
-    p.add_argument("--token", default=None, help="bearer token to authenticate with (if the apiserver asks for one)")
+    p.add_argument("--token", default=None,
+                   help="a bootstrap token (<id>.<secret>, printed by minik8s up) to discover the cluster and get "
+                        "this node's client certificate with; any other token is used as it is")
+    p.add_argument("--discovery-token-ca-cert-hash", action="append", default=[], metavar="sha256:HEX",
+                   help="the pin of the cluster CA's public key (printed by minik8s up): the CA read from the "
+                        "cluster's cluster-info is trusted only if it matches")
     add_data_dir_flag(p)
     add_node_flags(p)

@@ -16,9 +16,9 @@ import uuid
 
 import pytest
 
-from tests.conftest import pick_free_port
+from tests.conftest import REPO, pick_free_port
 from tests.kubelet_harness import remove_node_containers
-from tests.minik8s_up_harness import Up, pid_alive, remove_node_network, wait_until
+from tests.minik8s_up_harness import MINIK8S, Up, pid_alive, remove_node_network, wait_until
 
 pytestmark = pytest.mark.docker
 
@@ -72,6 +72,116 @@ def test_the_kubeconfig_works_with_the_real_kubectl(up, kubectl_env):
     assert conds["Ready"] == "True"
     r = kubectl_env("get", "nodes")
     assert r.returncode == 0 and up.node in r.stdout and "Ready" in r.stdout
+
+
+def test_a_pod_token_reaches_the_api_through_the_kubernetes_service(up, kubectl_env, tmp_path):
+    """The official Python client's in-cluster config with a pod's mounted token and CA. The
+    busybox image has no Python and no TLS client that checks a CA, so the client runs on the
+    host with the files read out of the pod, through the kubernetes Service's ClusterIP (which
+    the node's proxy routes from the host as from a pod)."""
+    from kubernetes import client as k8s
+    from kubernetes.client.rest import ApiException
+    from kubernetes.config.incluster_config import InClusterConfigLoader
+
+    ns = f"sa-{uuid.uuid4().hex[:6]}"
+    assert kubectl_env("create", "namespace", ns).returncode == 0
+    pod = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "app", "namespace": ns},
+           "spec": {"nodeName": up.node, "containers": [{"name": "c", "image": "minik8s/busybox:latest",
+                                                         "imagePullPolicy": "IfNotPresent", "command": ["sleep", "3600"]}]}}
+    r = wait_until(lambda: kubectl_env("apply", "-f", "-", input=json.dumps(pod)).returncode == 0 or None,
+                   "the pod admitted (its namespace's default ServiceAccount made)")
+    r = kubectl_env("wait", "-n", ns, "--for=condition=Ready", "pod/app", "--timeout=90s")
+    assert r.returncode == 0, r.stderr + up.diag()
+    spec = json.loads(kubectl_env("get", "pod", "app", "-n", ns, "-o", "json").stdout)["spec"]
+    assert spec["serviceAccountName"] == "default"
+    assert [v["name"] for v in spec["volumes"]][0].startswith("kube-api-access-")
+    files = {}
+    for name in ("token", "ca.crt", "namespace"):
+        r = kubectl_env("exec", "-n", ns, "app", "--", "cat", f"/var/run/secrets/kubernetes.io/serviceaccount/{name}")
+        assert r.returncode == 0, r.stderr
+        (tmp_path / name).write_text(r.stdout)
+        files[name] = r.stdout
+    assert files["namespace"] == ns
+    assert files["ca.crt"] == (up.data_dir / "pki" / "ca.crt").read_text()
+    cluster_ip = kubectl_env("get", "svc", "kubernetes", "-n", "default", "-o", "jsonpath={.spec.clusterIP}").stdout
+    loader = InClusterConfigLoader(token_filename=str(tmp_path / "token"), cert_filename=str(tmp_path / "ca.crt"),
+                                   environ={"KUBERNETES_SERVICE_HOST": cluster_ip, "KUBERNETES_SERVICE_PORT": "443"})
+    config = k8s.Configuration()
+    loader._load_config()
+    loader._set_config(config)
+    api = k8s.CoreV1Api(k8s.ApiClient(config))
+    with pytest.raises(ApiException) as refused:
+        api.list_namespaced_pod(ns)
+    assert refused.value.status == 403
+    assert f"system:serviceaccount:{ns}:default" in refused.value.body
+    assert kubectl_env("create", "role", "pod-reader", "-n", ns, "--verb=get,list", "--resource=pods").returncode == 0
+    assert kubectl_env("create", "rolebinding", "read-pods", "-n", ns, "--role=pod-reader",
+                       f"--serviceaccount={ns}:default").returncode == 0
+    names = wait_until(lambda: _pod_names(api, ns), "the Role's grant seen by the authorizer")
+    assert names == ["app"]
+    review = k8s.AuthenticationV1Api(api.api_client).create_self_subject_review(k8s.V1SelfSubjectReview())
+    assert review.status.user_info.username == f"system:serviceaccount:{ns}:default"
+    assert f"system:serviceaccounts:{ns}" in review.status.user_info.groups
+    assert review.status.user_info.extra["authentication.kubernetes.io/pod-name"] == ["app"]
+    kubectl_env("delete", "namespace", ns, "--wait=false")
+
+
+def _pod_names(api, ns):
+    from kubernetes.client.rest import ApiException
+    try:
+        return [p.metadata.name for p in api.list_namespaced_pod(ns).items]
+    except ApiException:
+        return None
+
+
+def test_a_node_joins_with_the_printed_command_and_its_own_certificate(up, kubectl_env, tmp_path, docker_client):
+    """``minik8s join`` as ``up`` prints it (bootstrap token, CA pin): the CA is found through
+    the signed cluster-info, the node gets a client certificate of its own through a CSR the
+    controller-manager approves and signs, and with it may not touch another node."""
+    import base64
+
+    import yaml
+    from cryptography import x509
+
+    line = next(ln for ln in up.out_path.read_text().splitlines() if ln.startswith("other hosts join with: "))
+    argv = line.split(": ", 1)[1].split()
+    assert argv[:2] == ["minik8s", "join"] and argv[3] == "--token" and argv[5] == "--discovery-token-ca-cert-hash"
+    node = f"joined-{uuid.uuid4().hex[:6]}"
+    data = tmp_path / "joined"
+    out = tmp_path / "join.out"
+    with open(out, "wb") as f:
+        proc = subprocess.Popen([*MINIK8S, *argv[1:], "--data-dir", str(data), "--node-name", node,
+                                 "--kubelet-port", str(pick_free_port()), "--disable-dns", "--disable-proxy"],
+                                cwd=REPO, stdout=f, stderr=subprocess.STDOUT)
+    try:
+        def ready():
+            r = kubectl_env("get", "node", node, "-o", "jsonpath={.status.conditions[?(@.type=='Ready')].status}")
+            return r.stdout == "True"
+        wait_until(ready, f"node {node} Ready", timeout=120,
+                   diag=lambda: out.read_text(errors="replace") + up.diag())
+        kc = yaml.safe_load((data / "kubeconfig").read_text())
+        user = kc["users"][0]["user"]
+        assert "token" not in user and user["client-certificate-data"]
+        cert = x509.load_pem_x509_certificate(base64.b64decode(user["client-certificate-data"]))
+        assert cert.subject.rfc4514_string() == f"CN=system:node:{node},O=system:nodes"
+        cert.verify_directly_issued_by(x509.load_pem_x509_certificate((up.data_dir / "pki" / "ca.crt").read_bytes()))
+        csrs = json.loads(kubectl_env("get", "csr", "-o", "json").stdout)["items"]
+        mine = [c for c in csrs if c["spec"]["username"] == f"system:bootstrap:{argv[4][:6]}"]
+        assert mine and mine[-1]["status"]["conditions"][0]["reason"] == "AutoApproved"
+        assert "system:bootstrappers" in mine[-1]["spec"]["groups"]
+        # the node's own identity: it may not modify another node
+        env = {**os.environ, "KUBECONFIG": str(data / "kubeconfig")}
+        r = subprocess.run(["kubectl", "label", "node", up.node, "stolen=yes"], env=env, capture_output=True, text=True)
+        assert r.returncode != 0 and "Forbidden" in r.stderr, r.stderr
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(60)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        remove_node_containers(docker_client, node)
+        remove_node_network(docker_client, node)
+        kubectl_env("delete", "node", node, "--wait=false")
 
 
 def test_a_component_killed_with_sigkill_is_restarted(up):
