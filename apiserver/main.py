@@ -167,7 +167,7 @@ def main(argv: list[str] | None = None) -> None:
     server = app.state.server
     try:
         server.token_settings, validator = serviceaccount_options.build(
-            cfg.service_accounts, data_dir=cfg.data_dir, cache=server.cache)
+            cfg.service_accounts, cert_dir=cfg.cert_dir or os.path.join(cfg.data_dir, "pki"), cache=server.cache)
     except (OSError, ValueError) as e:
         sys.exit(f"minik8s-apiserver: cannot load the ServiceAccount token keys: {e}")
     server.token_authenticators.append(bearer_tokens.ServiceAccountTokens(validator))

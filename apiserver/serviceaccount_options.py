@@ -1,7 +1,7 @@
 """The apiserver's ServiceAccount token flags, as kube-apiserver names them, and what they build.
 
 * ``--service-account-signing-key-file``: the private key tokens are signed with (default
-  ``<data-dir>/pki/sa.key``, made with ``sa.pub`` when neither flag names a file);
+  ``<cert-dir>/sa.key``, made with ``sa.pub`` when neither flag names a file);
 * ``--service-account-key-file``: public (or private) keys that verify tokens, repeatable
   (default ``sa.pub`` beside the signing key);
 * ``--service-account-issuer``: the ``iss`` of new tokens; repeated, every value is accepted
@@ -19,8 +19,9 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import os
 from typing import Any
+
+from minik8s import pki
 
 from apiserver.auth import bearer_tokens
 from apiserver.auth import serviceaccount_tokens as sat
@@ -42,7 +43,7 @@ class Options:
 def add_flags(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("ServiceAccount tokens")
     g.add_argument("--service-account-signing-key-file", default=None,
-                   help="private key (PEM) that signs ServiceAccount tokens (default <data-dir>/pki/sa.key, "
+                   help="private key (PEM) that signs ServiceAccount tokens (default <cert-dir>/sa.key, "
                         "made when missing)")
     g.add_argument("--service-account-key-file", action="append", default=[],
                    help="PEM file of keys that verify ServiceAccount tokens (repeatable; default the signing "
@@ -65,12 +66,12 @@ def from_args(a: argparse.Namespace) -> Options:
                    a.service_account_max_token_expiration, a.service_account_extend_token_expiration == "true")
 
 
-def build(opts: Options, *, data_dir: str, cache: Any) -> tuple[TokenSettings, sat.TokenValidator]:
+def build(opts: Options, *, cert_dir: str, cache: Any) -> tuple[TokenSettings, sat.TokenValidator]:
     """Load (or make) the keys; raises OSError or ValueError for unusable key files."""
     signing = opts.signing_key_file
     key_files = list(opts.key_files)
     if signing is None:
-        key_path, pub_path = sat.ensure_keys(os.path.join(data_dir, "pki"))
+        key_path, pub_path = pki.ensure_sa_keys(cert_dir)
         signing = str(key_path)
         if not key_files:
             key_files = [str(pub_path)]

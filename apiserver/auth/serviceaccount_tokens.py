@@ -23,7 +23,7 @@ invalidates the token at once). What it returns is the user the token authentica
 ``system:serviceaccounts:<ns>``, uid the account's, with the pod, node and token id as extras.
 
 The key files are laid out as kubeadm does (``<cert-dir>/sa.key``, ``<cert-dir>/sa.pub``, RSA
-2048, PEM); :func:`ensure_keys` makes them when the apiserver starts without them.
+2048, PEM), made with the cluster's PKI (:func:`minik8s.pki.ensure_sa_keys`).
 """
 
 from __future__ import annotations
@@ -32,7 +32,6 @@ import base64
 import dataclasses
 import hashlib
 import os
-import tempfile
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
@@ -49,7 +48,7 @@ from apiserver.auth.user import SERVICEACCOUNTS, UserInfo
 
 __all__ = [
     "DEFAULT_ISSUER", "EXPIRATION_EXTENSION_SECONDS", "LEEWAY", "TokenInvalid", "TokenIssuer",
-    "TokenValidator", "ServiceAccountInfo", "Bound", "ensure_keys", "key_id", "load_private_key",
+    "TokenValidator", "ServiceAccountInfo", "Bound", "key_id", "load_private_key",
     "load_public_keys", "looks_like_jwt",
 ]
 
@@ -75,37 +74,6 @@ class TokenInvalid(Exception):
 
 
 # --- keys ------------------------------------------------------------------------------------
-
-
-def _write_private(path: Path, data: bytes) -> None:
-    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".sa-")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, 0o600)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
-
-def ensure_keys(cert_dir: str | os.PathLike[str]) -> tuple[Path, Path]:
-    """``<cert_dir>/sa.key`` and ``sa.pub`` (RSA 2048, PEM, 0600), made when absent."""
-    d = Path(cert_dir)
-    key_path, pub_path = d / "sa.key", d / "sa.pub"
-    if key_path.exists() and pub_path.exists():
-        return key_path, pub_path
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    _write_private(key_path, key.private_bytes(serialization.Encoding.PEM,
-                                               serialization.PrivateFormat.TraditionalOpenSSL,
-                                               serialization.NoEncryption()))
-    _write_private(pub_path, key.public_key().public_bytes(serialization.Encoding.PEM,
-                                                           serialization.PublicFormat.SubjectPublicKeyInfo))
-    return key_path, pub_path
 
 
 def load_private_key(path: str | os.PathLike[str]) -> PrivateKey:

@@ -13,6 +13,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from apiserver.auth import serviceaccount_tokens as sat
+from minik8s import pki
 
 ISS = sat.DEFAULT_ISSUER
 
@@ -114,9 +115,9 @@ def test_deleting_objects_keep_tokens_for_the_leeway(key, world) -> None:
 
 
 def test_keys_on_disk(tmp_path) -> None:
-    key_path, pub_path = sat.ensure_keys(tmp_path / "pki")
+    key_path, pub_path = pki.ensure_sa_keys(tmp_path / "pki")
     assert key_path.stat().st_mode & 0o777 == 0o600
-    assert sat.ensure_keys(tmp_path / "pki") == (key_path, pub_path)  # kept, not remade
+    assert pki.ensure_sa_keys(tmp_path / "pki") == (key_path, pub_path)  # kept, not remade
     private = sat.load_private_key(key_path)
     assert [sat.key_id(k) for k in sat.load_public_keys(pub_path)] == [sat.key_id(private.public_key())]
     assert [sat.key_id(k) for k in sat.load_public_keys(key_path)] == [sat.key_id(private.public_key())]
