@@ -188,3 +188,34 @@ async def publish(client: ApiClient, server: str, ca_pem: bytes, token: str, *,
                 current = await client.get(CONFIGMAPS, CLUSTER_INFO, namespace=PUBLIC_NAMESPACE)
                 if current.get("data") != obj["data"]:
                     await client.update(CONFIGMAPS, {**current, "data": obj["data"]})
+
+
+def main(argv: list[str] | None = None) -> None:
+    """``python -m minik8s.up.tlsbootstrap URL --token T --discovery-token-ca-cert-hash H
+    --node-name N --kubeconfig OUT``: discovery and the TLS bootstrap alone (what ``minik8s
+    join`` does before it starts the node), writing the node's kubeconfig to OUT."""
+    import argparse
+    import sys
+
+    p = argparse.ArgumentParser(prog="python -m minik8s.up.tlsbootstrap")
+    p.add_argument("url")
+    p.add_argument("--token", required=True)
+    p.add_argument("--discovery-token-ca-cert-hash", action="append", required=True)
+    p.add_argument("--node-name", required=True)
+    p.add_argument("--kubeconfig", required=True)
+    a = p.parse_args(argv)
+
+    async def run() -> tuple[bytes, bytes, bytes]:
+        ca = await discover_ca(a.url, a.token, a.discovery_token_ca_cert_hash)
+        cert, key = await request_client_certificate(a.url, ca, a.token, a.node_name)
+        return ca, cert, key
+
+    try:
+        ca, cert, key = asyncio.run(run())
+    except JoinError as e:
+        sys.exit(f"tlsbootstrap: {e}")
+    kubeconfig.write(a.kubeconfig, a.url, ca_data=ca, client_cert_data=cert, client_key_data=key)
+
+
+if __name__ == "__main__":
+    main()

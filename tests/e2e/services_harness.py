@@ -48,21 +48,27 @@ class Cluster:
     def url(self) -> str:
         return self.api.url
 
-    def start_controllers(self) -> None:
+    def start_controllers(self, *, more: tuple[str, ...] = ()) -> None:
+        """``more``: controllers beyond the Services' ones; the certificate ones sign with the
+        server's CA."""
         log = open(self.base / "controller-manager.log", "ab")
         self.cm = subprocess.Popen(
             [sys.executable, "-m", "controllers.main", "--kubeconfig", str(self.api.kubeconfig), "--leader-elect=false",
-             "--controllers", "endpoint,endpointslice,servicelb,nodeipam", "--cluster-cidr", self.cluster_cidr],
+             "--controllers", ",".join(("endpoint", "endpointslice", "servicelb", "nodeipam", *more)),
+             "--cluster-cidr", self.cluster_cidr, "--cluster-signing-cert-file", str(self.api.pki / "ca.crt"),
+             "--cluster-signing-key-file", str(self.api.pki / "ca.key")],
             cwd=REPO, stdout=log, stderr=subprocess.STDOUT)
 
     def add_kubelet(self, node: str, *, address: str, extra_args: tuple[str, ...] = (),
-                    prefix: tuple[str, ...] = (), server_url: str | None = None) -> KubeletProc:
+                    prefix: tuple[str, ...] = (), server_url: str | None = None,
+                    kubeconfig: Path | None = None) -> KubeletProc:
         """A kubelet advertising ``address``; ``prefix`` runs it in another network namespace,
-        reaching the apiserver at ``server_url``."""
+        reaching the apiserver at ``server_url``; ``kubeconfig``: credentials it got itself
+        (``minik8s join``'s TLS bootstrap) instead of the harness' node certificate."""
         base = self.base / node
         base.mkdir(parents=True, exist_ok=True)
         k = KubeletProc(server=self.api, node=node, root=base / "root", log_path=base / "kubelet.log",
-                        port=pick_free_port(), server_url=server_url,
+                        port=pick_free_port(), server_url=server_url, kubeconfig=kubeconfig,
                         extra_args=["--address", address, "--cluster-cidr", self.cluster_cidr, *extra_args])
         k.start(prefix=prefix, address=None, timeout=60 if prefix else 30)
         self.kubelets.append(k)
@@ -100,13 +106,13 @@ def host_cleanup() -> None:
 
 
 def new_cluster(tmp_path_factory: pytest.TempPathFactory, *, cluster_cidr: str,
-                tls_sans: tuple[str, ...] = ()) -> Cluster:
+                tls_sans: tuple[str, ...] = (), api_args: tuple[str, ...] = ()) -> Cluster:
     """``tls_sans``: more addresses the apiserver's certificate must name (one another host dials)."""
     from kubelet import hostinfo
 
     base = tmp_path_factory.mktemp("svc-cluster")
     api = ApiServer(data_dir=base / "data", port=pick_free_port(), log_path=base / "apiserver.log",
-                    extra_args=[arg for san in tls_sans for arg in ("--tls-san", san)])
+                    extra_args=[*(arg for san in tls_sans for arg in ("--tls-san", san)), *api_args])
     api.start()
     return Cluster(api=api, cluster_cidr=cluster_cidr, host_ip=hostinfo.primary_ip(), base=base)
 

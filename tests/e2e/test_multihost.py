@@ -10,18 +10,25 @@ containers, both engines' state, the namespace (and with it the veth), routes an
 
 from __future__ import annotations
 
+import asyncio
+import base64
 import contextlib
 import os
 import shutil
 import signal
 import subprocess
+import sys
 import time
 import uuid
 from pathlib import Path
 
 import pytest
 
-from minik8s.api.resources import NODES, PODS, SERVICES
+from minik8s import errors
+from minik8s.api import bootstraptoken
+from minik8s.api.resources import CERTIFICATESIGNINGREQUESTS, NODES, PODS, SERVICES
+from minik8s.client.rest import ApiClient
+from minik8s.up import tlsbootstrap
 
 from tests.conftest import missing
 from tests.e2e.services_harness import (
@@ -115,15 +122,29 @@ def two_hosts(tmp_path_factory, docker_client, test_images):
     if os.geteuid() != 0:
         missing("the multi-host test needs root (network namespaces, a second dockerd)")
     host_cleanup()
-    cluster = new_cluster(tmp_path_factory, cluster_cidr=CLUSTER_CIDR, tls_sans=(HOST_VETH_IP,))
+    cluster = new_cluster(tmp_path_factory, cluster_cidr=CLUSTER_CIDR, tls_sans=(HOST_VETH_IP,),
+                          api_args=("--enable-bootstrap-token-auth",))
     second = SecondHost(cluster.base)
     try:
         second.start()
-        cluster.start_controllers()
+        cluster.start_controllers(more=("csrapproving", "csrsigning", "bootstrapsigner"))
         cluster.add_kubelet("mh-here", address=HOST_VETH_IP)
-        cluster.add_kubelet("mh-there", address=PEER_VETH_IP, prefix=second.nsenter(),
-                            server_url=f"https://{HOST_VETH_IP}:{cluster.api.port}",
-                            extra_args=("--docker-host", second.docker_host))
+        # The other host joins as `minik8s join` does: a bootstrap token and the CA pin, then a
+        # client certificate of its own, never the admin's (kubeadm's bootstrap-token flow).
+        remote = f"https://{HOST_VETH_IP}:{cluster.api.port}"
+        token = bootstraptoken.new_token()
+        ca = cluster.api.pki.joinpath("ca.crt").read_bytes()
+
+        async def publish() -> None:
+            async with cluster.api.client() as c:
+                await tlsbootstrap.publish(c, remote, ca, token)
+        asyncio.run(publish())
+        joined = second.dir / "mh-there.kubeconfig"
+        _sh(*second.nsenter(), sys.executable, "-m", "minik8s.up.tlsbootstrap", remote, "--token", token,
+            "--discovery-token-ca-cert-hash", tlsbootstrap.ca_hash(ca), "--node-name", "mh-there",
+            "--kubeconfig", str(joined))
+        cluster.add_kubelet("mh-there", address=PEER_VETH_IP, prefix=second.nsenter(), server_url=remote,
+                            extra_args=("--docker-host", second.docker_host), kubeconfig=joined)
         yield cluster, second
     finally:
         cluster.stop(docker_client)
@@ -190,6 +211,27 @@ async def test_pod_reaches_a_pod_on_the_other_host_by_ip_and_through_a_cluster_i
         assert out == "near"
     finally:
         remote.close()
+
+
+async def test_the_joined_node_registered_with_its_own_certificate(two_hosts, client) -> None:
+    import yaml
+    from cryptography import x509
+
+    cluster, second = two_hosts
+    path = second.dir / "mh-there.kubeconfig"
+    user = yaml.safe_load(path.read_text())["users"][0]["user"]
+    assert "token" not in user
+    cert = x509.load_pem_x509_certificate(base64.b64decode(user["client-certificate-data"]))
+    assert cert.subject.rfc4514_string() == "CN=system:node:mh-there,O=system:nodes"
+    cert.verify_directly_issued_by(x509.load_pem_x509_certificate(cluster.api.pki.joinpath("ca.crt").read_bytes()))
+    csrs = (await client.list(CERTIFICATESIGNINGREQUESTS))["items"]
+    [csr] = [c for c in csrs if c["spec"]["username"].startswith("system:bootstrap:")]
+    assert csr["status"]["conditions"][0]["reason"] == "AutoApproved" and csr["status"]["certificate"]
+    # with it, the node may change its own Node but not another one
+    async with ApiClient.from_kubeconfig(str(path)) as node_client:
+        await node_client.patch(NODES, "mh-there", {"metadata": {"labels": {"joined": "yes"}}})
+        with pytest.raises(errors.Forbidden):
+            await node_client.patch(NODES, "mh-here", {"metadata": {"labels": {"stolen": "yes"}}})
 
 
 async def test_routes_follow_nodes_leaving(two_hosts, client) -> None:
