@@ -114,8 +114,13 @@ def test_render_flags_keeps_order_and_valueless_flags():
         "--a=1", "--b=3", "--c", "--d=")
 
 
+PIN = "sha256:" + "ab" * 32
+
+
 def test_join_is_up_without_the_control_plane():
-    cfg = cfg_of("join", "https://10.0.0.5:6443/", "--token", "s3cret", "--node-name", "far", "--data-dir", "/j")
+    cfg = cfg_of("join", "https://10.0.0.5:6443/", "--token", "s3cret", "--node-name", "far", "--data-dir", "/j",
+                 "--discovery-token-ca-cert-hash", PIN)
+    assert cfg.discovery_hashes == (PIN,)
     assert cfg.mode == "join" and cfg.server_url == "https://10.0.0.5:6443"
     table = components.build(cfg)
     assert [c.name for c in table] == ["kubelet"]
@@ -135,7 +140,9 @@ def test_join_is_up_without_the_control_plane():
     (("join", "10.0.0.5:6443"), "URL must start with https://"),
     (("join", "http://10.0.0.5:6443"), "URL must start with https://"),
     (("join", "https://h:1", "--certificate-authority", "/nonexistent/ca.crt"), "--certificate-authority"),
-    (("join", "https://h:1", "--disable-node"), "--disable-node"),
+    (("join", "https://h:1", "--disable-node", "--discovery-token-ca-cert-hash", "sha256:" + "ab" * 32), "--disable-node"),
+    (("join", "https://h:1", "--token", "abcdef.0123456789abcdef"), "one of --discovery-token-ca-cert-hash"),
+    (("join", "https://h:1", "--discovery-token-ca-cert-hash", "md5:00"), "is not sha256:<64 hex digits>"),
 ])
 def test_bad_flags_are_named(argv, message, capsys):
     with pytest.raises(SystemExit) as e:
