@@ -206,10 +206,15 @@ class ApiServer:
     def start(self, *, timeout: float = 30.0) -> None:
         # As Kubernetes' integration-test apiservers: no controller-manager runs beside this one to
         # make each namespace's default ServiceAccount, so that admission is off unless asked for.
-        admission = () if any("admission-plugins" in a for a in self.extra_args) else \
-            ("--disable-admission-plugins", "ServiceAccount")
+        args = list(self.extra_args)
+        if not any("ServiceAccount" in a for a in args):
+            if "--disable-admission-plugins" in args:  # one flag: the last one given wins
+                i = args.index("--disable-admission-plugins") + 1
+                args[i] += ",ServiceAccount"
+            else:
+                args += ["--disable-admission-plugins", "ServiceAccount"]
         cmd = [sys.executable, "-m", "apiserver.main", "--data-dir", str(self.data_dir),
-               "--port", str(self.port), *admission, *self.extra_args]
+               "--port", str(self.port), *args]
         with open(self.log_path, "ab") as log:
             self.proc = subprocess.Popen(cmd, cwd=REPO, stdout=log, stderr=subprocess.STDOUT)
         self._wait_healthy(timeout)
