@@ -26,6 +26,7 @@ from apiserver.app import create_app, fast_path
 from apiserver.auth import authenticate, authorize, bearer_tokens, bootstrap_tokens, x509
 from apiserver.auth.filter import AuthFilter
 from apiserver.storage import diskspace
+from apiserver.storage import encryption
 from apiserver.storage.sqlite import SQLiteStorage
 
 log = logging.getLogger("apiserver")
@@ -54,6 +55,7 @@ class Config:
     admission_plugins: tuple[str, ...] = admission_options.DEFAULT_ON
     enable_bootstrap_token_auth: bool = False
     default_toleration_seconds: tuple[int, int] = (300, 300)  # not-ready, unreachable
+    encryption_provider_config: str | None = None
 
 
 def primary_ipv4() -> str:
@@ -105,6 +107,8 @@ def parse_args(argv: list[str] | None = None) -> Config:
     g.add_argument("--kubelet-client-key", default=None, help="its key")
     g.add_argument("--kubelet-certificate-authority", default=None,
                    help="CA that signs kubelets' serving certificates (default <cert-dir>/ca.crt)")
+    p.add_argument("--encryption-provider-config", default=None, metavar="FILE",
+                   help="an EncryptionConfiguration: which resources are encrypted at rest, with which keys")
     a = p.parse_args(argv)
     modes = tuple(m.strip() for m in a.authorization_mode.split(",") if m.strip())
     unknown = [m for m in modes if m not in authorize.MODES]
@@ -122,7 +126,8 @@ def parse_args(argv: list[str] | None = None) -> Config:
                   kubelet_certificate_authority=a.kubelet_certificate_authority,
                   service_accounts=serviceaccount_options.from_args(a), admission_plugins=admission_options.enabled(a, p),
                   enable_bootstrap_token_auth=a.enable_bootstrap_token_auth,
-                  default_toleration_seconds=admission_options.toleration_seconds(a, p))
+                  default_toleration_seconds=admission_options.toleration_seconds(a, p),
+                  encryption_provider_config=a.encryption_provider_config)
 
 
 def build_auth(cfg: Config, server: object) -> tuple[authenticate.Chain, authorize.Chain]:
@@ -152,6 +157,11 @@ def main(argv: list[str] | None = None) -> None:
     log.info("starting with %s", cfg)
     storage = SQLiteStorage(os.path.join(cfg.data_dir, "store.db"), compaction_interval=cfg.compaction_interval,
                             history_window=cfg.history_window)
+    if cfg.encryption_provider_config:
+        try:
+            storage = encryption.wrap(storage, cfg.encryption_provider_config)
+        except (OSError, ValueError) as e:
+            sys.exit(f"minik8s-apiserver: --encryption-provider-config: {e}")
     try:
         tls = serving.prepare(data_dir=cfg.data_dir, cert_dir=cfg.cert_dir, tls_cert_file=cfg.tls_cert_file,
                               tls_private_key_file=cfg.tls_private_key_file, client_ca_file=cfg.client_ca_file,

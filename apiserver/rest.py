@@ -528,7 +528,9 @@ class RestStorage:
                                  managed_fields)
         ok = False
         try:
-            if new == current:  # a no-op update writes nothing and keeps the resourceVersion
+            # A no-op update writes nothing and keeps the resourceVersion, unless the stored form
+            # is stale (encrypted with an older key): re-writing is how keys rotate.
+            if new == current and not await self.storage.stale(storage_key(entry, namespace, name)):
                 return Result(current)
             stored = {**new, "metadata": {k: v for k, v in md.items() if k != "resourceVersion"}}
             data = encode_stored(stored)

@@ -350,6 +350,7 @@ class SQLiteStorage(Storage):
     # ---- writer thread ----------------------------------------------------------------
 
     def _open_writer(self) -> sqlite3.Connection:
+        _private_files(self._path)
         conn = _connect(self._path)
         mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
         if mode.lower() != "wal":
@@ -581,6 +582,19 @@ def _connect(path: str) -> sqlite3.Connection:
     conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
     conn.execute("PRAGMA busy_timeout = 10000")
     return conn
+
+
+def _private_files(path: str) -> None:
+    """The store, its WAL and shared-memory index are readable by their owner only (0600): they
+    hold every object, Secrets included. SQLite creates the WAL and SHM with the database's mode."""
+    if path == ":memory:" or path.startswith("file:"):
+        return
+    os.close(os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600))
+    for p in (path, path + "-wal", path + "-shm"):
+        try:
+            os.chmod(p, 0o600)
+        except FileNotFoundError:
+            pass
 
 
 def _as_bytes(value: bytes) -> bytes:
