@@ -194,7 +194,7 @@ def main(argv: list[str] | None = None) -> None:
         loop = "uvloop"
     except ImportError:
         loop = "asyncio"
-    uvicorn.run(AuthFilter(fast_path(app), authn, authz), host=cfg.host, port=cfg.port, loop=loop,
+    uvicorn.run(AuthFilter(fast_path(app), authn, authz, settle=app.state.server.cache.wait_current), host=cfg.host, port=cfg.port, loop=loop,
                 log_level="warning", access_log=False, timeout_keep_alive=120, timeout_graceful_shutdown=3,
                 **serving.uvicorn_options(tls))
 

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import orjson
@@ -48,10 +49,14 @@ def _status_response(err: errors.StatusError) -> Response:
 class AuthFilter:
     """ASGI: authenticate, impersonate and authorize, then call ``app``."""
 
-    def __init__(self, app: Any, authenticator: Chain, authorizer: Authorizer) -> None:
+    def __init__(self, app: Any, authenticator: Chain, authorizer: Authorizer, *,
+                 settle: Callable[[], Awaitable[None]] | None = None) -> None:
+        """``settle``: awaited before a refusal is asked again — the apiserver's
+        ``WatchCache.wait_current``, so a binding acknowledged before the request counts."""
         self.app = app
         self.authenticator = authenticator
         self.authorizer = authorizer
+        self.settle = settle
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         kind = scope["type"]
@@ -80,13 +85,19 @@ class AuthFilter:
             user = impersonation.impersonate(user, creds, self.authorizer)
         method = scope.get("method", "GET")
         attrs = requestinfo.attributes(user, method, scope["path"], scope.get("query_string", b""))
-        self._authorize(attrs)
+        await self._authorize(attrs)
         if scope["type"] == "websocket" and attrs.subresource in _STREAMING_SUBRESOURCES:
-            self._authorize(dataclasses.replace(attrs, verb="create"))
+            await self._authorize(dataclasses.replace(attrs, verb="create"))
         return user
 
-    def _authorize(self, attrs: Attributes) -> None:
+    async def _authorize(self, attrs: Attributes) -> None:
         verdict = self.authorizer.authorize(attrs)
+        if verdict.decision is Decision.NO_OPINION and self.settle is not None:
+            # The grant may have been written a moment ago and not have reached the policy the
+            # authorizers follow (the watch cache): catch up with every acknowledged write and
+            # ask once more. Only refusals pay for this.
+            await self.settle()
+            verdict = self.authorizer.authorize(attrs)
         if verdict.decision is Decision.ALLOW:
             return
         details: dict[str, Any] = {}

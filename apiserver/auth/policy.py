@@ -4,8 +4,8 @@ hooks that guard RBAC objects (escalation prevention) and node writes (NodeRestr
 the review endpoints (SubjectAccessReview & co.).
 
 ``ApiServer`` makes one :class:`Authorization`, calls :meth:`attach` once its watch cache has
-listed, and registers the write hooks and review handlers; ``--authorization-mode`` finds the
-authorizers here (``RBAC``, ``Node``).
+listed, and registers the write hooks and review handlers. Importing this module registers the
+``--authorization-mode`` modes ``Node`` and ``RBAC`` (the default is ``Node,RBAC``).
 """
 
 from __future__ import annotations
@@ -15,28 +15,6 @@ from typing import Any
 from minik8s.api.resources import ResourceType
 
 from apiserver.auth import authorize, escalation, node, rbac, reviews
-from apiserver.auth import user as u
-from apiserver.auth.attributes import Attributes, Authorizer, Decision, Verdict
-
-
-class _Chain:
-    """What the reviews ask when the app has no authorizer chain of its own (in-process use):
-    system:masters, then Node, then RBAC — the default ``--authorization-mode``."""
-
-    def __init__(self, *authorizers: Authorizer) -> None:
-        self.authorizers = authorizers
-
-    def authorize(self, attrs: Attributes) -> Verdict:
-        if u.MASTERS in attrs.user.groups:
-            return Verdict(Decision.ALLOW)
-        reasons = []
-        for a in self.authorizers:
-            v = a.authorize(attrs)
-            if v.decision is not Decision.NO_OPINION:
-                return v
-            if v.reason:
-                reasons.append(v.reason)
-        return Verdict(Decision.NO_OPINION, ", ".join(reasons))
 
 
 class Authorization:
@@ -45,7 +23,10 @@ class Authorization:
         self.graph = node.NodeGraph()
         self.rbac = rbac.RBACAuthorizer(self.index)
         self.node = node.NodeAuthorizer(self.graph)
-        self.default_chain = _Chain(self.node, self.rbac)
+        # what the reviews ask when the app was built without --authorization-mode's chain
+        # (in-process use): the default chain
+        self.default_chain = authorize.Chain([authorize.PrivilegedGroup(), authorize.PublicPaths(), self.node,
+                                              self.rbac])
         self.reviews = reviews.Reviews(self.index, self.default_chain, list(self.node.rules))
 
     def attach(self, cache: Any) -> None:
