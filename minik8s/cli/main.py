@@ -29,6 +29,19 @@ _GLOBALS = ("kubeconfig", "context", "namespace", "server", "request_timeout", "
 class Parser(argparse.ArgumentParser):
     """argparse that fails as kubectl does: ``error: ...`` plus the help hint, exit status 1."""
 
+    def parse_known_args(self, args=None, namespace=None):  # type: ignore[no-untyped-def, override]
+        """pflag takes positionals anywhere among the flags (``label pods --all app=x``); argparse
+        stops filling a ``nargs="*"`` positional at the first flag and leaves the rest over. Those
+        left-over words go back to the verb's word list, in order; unknown flags stay left over."""
+        namespace, extra = super().parse_known_args(args, namespace)
+        words = [a for a in extra if not a.startswith("-")]
+        lists = [a for a in self._actions if not a.option_strings and a.nargs == "*"]
+        if words and len(lists) == 1:
+            dest = lists[0].dest
+            setattr(namespace, dest, [*(getattr(namespace, dest, None) or []), *words])
+            extra = [a for a in extra if a.startswith("-")]
+        return namespace, extra
+
     def error(self, message: str) -> None:  # type: ignore[override]
         if message.startswith("unrecognized arguments: "):
             extra = message.removeprefix("unrecognized arguments: ").split()

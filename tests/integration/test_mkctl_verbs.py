@@ -5,6 +5,7 @@ cascade), scale, set image, label and annotate."""
 from __future__ import annotations
 
 import json
+import uuid
 
 import pytest
 
@@ -162,3 +163,33 @@ def test_scale_set_image_label_annotate(mk, kubectl, ns: str) -> None:
     assert mk("label", "deploy", "web", "tier=be", "--overwrite", "-n", ns).ok() == "deployment.apps/web labeled\n"
     labels = json.loads(kubectl("get", "deploy", "web", "-n", ns, "-o", "json").stdout)["metadata"]["labels"]
     assert labels == {"app": "web", "tier": "be"}
+
+
+@pytest.mark.parametrize("select", [["--all"], ["-l", "app=one"]])
+def test_label_annotate_all_and_selector_with_changes_after_flags(mk, kubectl, tmp_path, select: list[str]) -> None:
+    """``label TYPE --all KEY=VAL`` (and ``-l SEL KEY=VAL``): pflag takes the changes after the
+    flags; mkctl once failed with "unexpected arguments". Each tool runs in its own namespace
+    holding the same objects; the printed lines and the resulting labels must match."""
+    spaces = {}
+    for tool in ("mk", "kubectl"):
+        space = f"mk-{tool[:2]}-{uuid.uuid4().hex[:8]}"
+        spaces[tool] = space
+        assert kubectl("create", "namespace", space).returncode == 0
+        for name, app in (("rs1", "one"), ("rs2", "two")):
+            f = tmp_path / f"{tool}-{name}.yaml"
+            f.write_text(RS.format(name=name, app=app))
+            assert kubectl("create", "-f", str(f), "-n", space).returncode == 0
+    for change in (["tier=fe"], ["tier=be", "--overwrite"], ["tier-"]):
+        for verb in ("label", "annotate"):
+            m = mk(verb, "rs", *select, *change, "-n", spaces["mk"])
+            k = kubectl(verb, "rs", *select, *change, "-n", spaces["kubectl"])
+            assert (m.code, m.out, m.err) == (k.returncode, k.stdout, k.stderr)
+    m = mk("label", "rs", *select, "x=1", "y=2", "-n", spaces["mk"]).ok()
+    assert m == kubectl("label", "rs", *select, "x=1", "y=2", "-n", spaces["kubectl"]).stdout
+    got = {tool: {i["metadata"]["name"]: (i["metadata"].get("labels"), i["metadata"].get("annotations"))
+                  for i in json.loads(kubectl("get", "rs", "-n", space, "-o", "json").stdout)["items"]}
+           for tool, space in spaces.items()}
+    assert got["mk"] == got["kubectl"]
+    assert got["mk"]["rs1"][0] == {"app": "one", "x": "1", "y": "2"}
+    for space in spaces.values():
+        kubectl("delete", "namespace", space, "--wait=false")
