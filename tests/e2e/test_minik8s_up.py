@@ -2,15 +2,18 @@
 free ports, ``minik8s status`` reports every component healthy, its kubeconfig works with the
 real kubectl, a component killed with SIGKILL is restarted by the supervisor, SIGTERM stops
 every component while the pods' containers keep running, and the next ``up`` adopts them.
+Secrets are encrypted at rest with the key ``up`` generated; the store and key files are 0600.
 
 The node name is this test's own, so the kubelet adopts or removes nothing of anyone else's.
 """
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import signal
+import stat
 import subprocess
 import uuid
 
@@ -72,6 +75,21 @@ def test_the_kubeconfig_works_with_the_real_kubectl(up, kubectl_env):
     assert conds["Ready"] == "True"
     r = kubectl_env("get", "nodes")
     assert r.returncode == 0 and up.node in r.stdout and "Ready" in r.stdout
+
+
+def test_secrets_are_encrypted_at_rest_with_the_generated_key(up, kubectl_env):
+    marker = f"up-secret-{uuid.uuid4().hex}"
+    r = kubectl_env("create", "secret", "generic", f"s-{marker[-8:]}", f"--from-literal=v={marker}")
+    assert r.returncode == 0, r.stderr
+    r = kubectl_env("get", "secret", f"s-{marker[-8:]}", "-o", "jsonpath={.data.v}")
+    assert base64.b64decode(r.stdout).decode() == marker, r.stderr
+    raw = b"".join((up.data_dir / f).read_bytes() for f in ("store.db", "store.db-wal")
+                   if (up.data_dir / f).exists())
+    assert b"k8s:enc:aescbc:v1:key1:" in raw
+    assert marker.encode() not in raw and base64.b64encode(marker.encode()) not in raw
+    for f in ("store.db", "store.db-wal", "store.db-shm", "encryption-config.yaml"):
+        assert stat.S_IMODE((up.data_dir / f).stat().st_mode) == 0o600, f
+    kubectl_env("delete", "secret", f"s-{marker[-8:]}")
 
 
 def test_a_pod_token_reaches_the_api_through_the_kubernetes_service(up, kubectl_env, tmp_path):

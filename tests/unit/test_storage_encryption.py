@@ -79,3 +79,17 @@ async def test_aesgcm_round_trip_and_rotation(tmp_path: Path) -> None:
 def test_config_errors_name_the_field(tmp_path: Path, providers: str, field: str) -> None:
     with pytest.raises(encryption.ConfigError, match=field.replace("[", r"\[").replace("]", r"\]")):
         encryption.load(_write(tmp_path / "c.yaml", providers))
+
+
+def test_up_writes_a_private_aescbc_config_once(tmp_path: Path) -> None:
+    from minik8s.up import encryption_config
+
+    path = encryption_config.ensure(tmp_path / "data")
+    assert oct(os.stat(path).st_mode & 0o777) == "0o600"
+    first = path.read_text()
+    (patterns, providers), = encryption.load(str(path))
+    assert patterns == ["secrets"] and [p.name for p in providers] == ["aescbc", "identity"]
+    assert providers[0].prefix == b"k8s:enc:aescbc:v1:key1:"
+    os.chmod(path, 0o644)
+    assert encryption_config.ensure(tmp_path / "data").read_text() == first  # the key is kept
+    assert oct(os.stat(path).st_mode & 0o777) == "0o600"

@@ -52,6 +52,7 @@ def test_component_table_in_start_order_with_entry_points():
     assert flags(api)["data-dir"] == "/d" and flags(api)["port"] == "7000"
     assert api.log_path == Path("/d/logs/apiserver.log")
     assert flags(api)["cert-dir"] == "/d/pki"
+    assert flags(api)["encryption-provider-config"] == "/d/encryption-config.yaml"
     # Each component reaches the apiserver with credentials of its own, from its kubeconfig.
     assert flags(table[1])["kubeconfig"] == "/d/kubeconfigs/controller-manager.kubeconfig"
     assert flags(table[2])["kubeconfig"] == "/d/kubeconfigs/scheduler.kubeconfig"
