@@ -25,6 +25,11 @@ def add_output_flag(p: argparse.ArgumentParser) -> None:
                    help="json|yaml|name|wide|jsonpath=...|custom-columns=...")
 
 
+def comma_list(value: str) -> list[str]:
+    """A pflag string-slice value: comma-separated, empty items dropped (``-L app,tier``)."""
+    return [v for v in value.split(",") if v]
+
+
 def add_selector_flag(p: argparse.ArgumentParser) -> None:
     p.add_argument("-l", "--selector", default=None, help="label selector, e.g. -l app=web,tier!=db")
 

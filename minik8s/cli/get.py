@@ -32,7 +32,8 @@ def add_parsers(sub: Any, common_flags: argparse.ArgumentParser) -> None:
     p.add_argument("-w", "--watch", action="store_true", help="after listing, watch for changes")
     p.add_argument("--watch-only", action="store_true", help="watch for changes without listing first")
     p.add_argument("--show-labels", action="store_true", help="show every label as the last column")
-    p.add_argument("-L", "--label-columns", action="append", default=[], help="a column per label key")
+    p.add_argument("-L", "--label-columns", action="extend", type=common.comma_list, default=[],
+                   help="a column per label key (-L app,tier or -L app -L tier)")
     p.add_argument("--no-headers", action="store_true", help="no header row")
     p.add_argument("--ignore-not-found", action="store_true", help="a missing object is not an error")
     p.add_argument("--chunk-size", type=int, default=500, help="list page size")

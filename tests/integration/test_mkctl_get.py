@@ -40,6 +40,7 @@ def objects(kubectl, ns: str) -> str:
     ["get", "pods"], ["get", "po", "-o", "wide"], ["get", "pods", "--show-labels"], ["get", "pods", "-l", "app=web"],
     ["get", "pods", "-l", "app in (web,db)", "--no-headers"], ["get", "pod", "web", "db-with-a-long-name"],
     ["get", "pods,cm"], ["get", "pod/web", "configmap/cfg"], ["get", "pods", "-L", "app"],
+    ["get", "pods", "-L", "app,tier", "-L", "run"], ["get", "pods", "--label-columns=tier,app", "-o", "wide"],
     ["get", "pods", "--field-selector", "metadata.name=web"],
 ])
 def test_tables_match_kubectl(mk, kubectl, objects: str, args: list[str]) -> None:
