@@ -10,6 +10,7 @@ printed after whatever else was found.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import contextlib
 import json
 import sys
@@ -18,7 +19,7 @@ from typing import Any
 from minik8s import errors
 from minik8s.cli import common, printers
 from minik8s.cli.resources import Resource, kind_group, split_type_name_args
-from minik8s.cli.session import CliError, Session, format_error
+from minik8s.cli.session import CliError, Session, format_error, parse_duration
 
 
 def add_parsers(sub: Any, common_flags: argparse.ArgumentParser) -> None:
@@ -230,6 +231,21 @@ async def _watch(session: Session, args: argparse.Namespace, fmt: printers.Outpu
     accept = printers.TABLE_ACCEPT if fmt.is_table else "application/json"
     watch_params = {"watch": "true", "resourceVersion": rv, "labelSelector": params["labelSelector"],
                     "fieldSelector": params["fieldSelector"]}
+    # --request-timeout bounds the whole watch request, body included, as Go's http.Client.Timeout
+    # does for kubectl: when it runs out the stream ends and kubectl exits 0 without a message.
+    limit = parse_duration(getattr(args, "request_timeout", None))
+    try:
+        async with asyncio.timeout(limit):
+            await _stream_watch(session, args, fmt, res, ns, watch_params, accept, columns, headers_printed,
+                                wide, with_ns)
+    except TimeoutError:
+        pass
+    return 0
+
+
+async def _stream_watch(session: Session, args: argparse.Namespace, fmt: printers.OutputFormat, res: Resource,
+                        ns: str | None, watch_params: dict, accept: str, columns: list | None, headers_printed: bool, wide: bool,
+                        with_ns: bool) -> None:
     resp = await session.client.request("GET", res.rt.path(ns), params=watch_params, headers={"Accept": accept},
                                         stream=True, timeout=None)
     try:
@@ -265,7 +281,6 @@ async def _watch(session: Session, args: argparse.Namespace, fmt: printers.Outpu
     finally:
         with contextlib.suppress(Exception):
             await resp.aclose()
-    return 0
 
 
 def _render_one(fmt: printers.OutputFormat, obj: dict, show_managed_fields: bool = False) -> str:

@@ -8,6 +8,7 @@ import subprocess
 
 import pytest
 
+from tests.integration import mkctl_harness
 from tests.integration.mkctl_harness import mk, mkctl_command, ns, run_mkctl, run_mkctl_process, same  # noqa: F401 - fixtures
 
 PODS = """apiVersion: v1
@@ -126,3 +127,15 @@ def test_a_real_process_exits_like_kubectl(apiserver_process, kubectl, objects: 
     p = run_mkctl_process(apiserver_process, "get", "pod", "nope", "-n", objects)
     k = kubectl("get", "pod", "nope", "-n", objects)
     assert (p.returncode, p.stdout, p.stderr) == (k.returncode, k.stdout, k.stderr)
+
+
+@pytest.mark.parametrize("flags", [["-w", "--watch-only"], ["-w"], ["-w", "-o", "name"]])
+def test_watch_ends_at_request_timeout_as_kubectl(apiserver_process, kubectl, objects: str, flags: list[str]) -> None:
+    """``--request-timeout`` bounds the whole watch request (Go's http.Client.Timeout): kubectl
+    prints what it listed, then ends quietly with status 0. mkctl once watched forever."""
+    args = ["get", "pods", *flags, "--request-timeout=2", "-n", objects]
+    k = kubectl(*args)
+    m = run_mkctl_process(apiserver_process, *args, timeout=30)
+    ages = mkctl_harness._AGE  # the two runs are seconds apart: ages may differ, nothing else
+    assert (m.returncode, ages.sub("<age>", m.stdout), m.stderr) == \
+        (k.returncode, ages.sub("<age>", k.stdout), k.stderr)
