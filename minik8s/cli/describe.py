@@ -461,19 +461,24 @@ class Describer:
         events_res = await self.session.resolver.find("events")
         if events_res is None:
             return None
-        uid = meta.get("uid", "")
+        uids = [meta.get("uid", "")]
         if self.res.rt.kind == "Node":
-            uid = meta.get("name", "")  # kubelets record node events against the node's name
+            # controllers record a node's events against its uid, kubelets against its name: kubectl
+            # asks for both and shows them together
+            uids.append(meta.get("name", ""))
         fields = [f"involvedObject.name={meta.get('name', '')}", f"involvedObject.namespace={meta.get('namespace', '')}"]
         if with_kind:
             fields.append(f"involvedObject.kind={self.res.rt.kind}")
-        fields.append(f"involvedObject.uid={uid}")
+        events: list[dict] = []
         try:
-            doc = await self.session.client.list_all(events_res.rt, namespace=meta.get("namespace") or None,
-                                                     field_selector=",".join(fields))
+            for uid in uids:
+                selector = ",".join([*fields, f"involvedObject.uid={uid}"])
+                doc = await self.session.client.list_all(events_res.rt, namespace=meta.get("namespace") or None,
+                                                         field_selector=selector)
+                events.extend(doc.get("items") or [])
         except errors.ApiError:
             return None
-        return doc.get("items") or []
+        return events
 
     async def describe(self, obj: dict) -> str:
         w = Writer()

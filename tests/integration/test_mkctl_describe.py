@@ -163,4 +163,22 @@ def test_node(mk, kubectl, node: str, ns: str, apiserver_process) -> None:
 
     asyncio.run(bound_pod())
     r = same(mk, kubectl, "describe", "node", node)
+    # a controller records a node's events against its uid, a kubelet against its name: kubectl
+    # shows both (mkctl once asked only for the name's)
+    uid = json.loads(kubectl("get", "node", node, "-o", "json").stdout)["metadata"]["uid"]
+
+    async def node_events() -> None:
+        async with apiserver_process.client() as c:
+            for i, (ref_uid, reason, component) in enumerate(((uid, "RegisteredNode", "node-controller"),
+                                                              (node, "Starting", "kubelet"))):
+                await c.create(EVENTS, {
+                    "apiVersion": "v1", "kind": "Event", "metadata": {"name": f"{node}.{i}", "namespace": "default"},
+                    "involvedObject": {"kind": "Node", "name": node, "uid": ref_uid, "apiVersion": "v1"},
+                    "type": "Normal", "reason": reason, "message": f"{reason} {node}", "count": 1,
+                    "firstTimestamp": _now(50 - i), "lastTimestamp": _now(40 - i), "source": {"component": component},
+                }, namespace="default")
+
+    asyncio.run(node_events())
+    r = same(mk, kubectl, "describe", "node", node)
+    assert "RegisteredNode" in r.out and "Starting" in r.out
     assert "cpu                250m (6%)  1 (25%)" in r.out
