@@ -244,8 +244,9 @@ async def _watch(session: Session, args: argparse.Namespace, fmt: printers.Outpu
 
 
 async def _stream_watch(session: Session, args: argparse.Namespace, fmt: printers.OutputFormat, res: Resource,
-                        ns: str | None, watch_params: dict, accept: str, columns: list | None, headers_printed: bool, wide: bool,
-                        with_ns: bool) -> None:
+                        ns: str | None, watch_params: dict, accept: str, columns: list | None,
+                        headers_printed: bool, wide: bool, with_ns: bool) -> None:
+    """Print the watch's events as they come (tables share the listing's columns)."""
     resp = await session.client.request("GET", res.rt.path(ns), params=watch_params, headers={"Accept": accept},
                                         stream=True, timeout=None)
     try:
