@@ -592,7 +592,8 @@ class Describer:
             if rollout.equal_ignore_hash((rs.get("spec") or {}).get("template") or {}, template):
                 new = rs
                 break
-        old = [r for r in rss if r is not new and ((r.get("spec") or {}).get("replicas") or 0) > 0]
+        # kubectl lists every old ReplicaSet, scaled to zero or not (deploymentutil's allOldRSs)
+        old = [r for r in rss if r is not new]
         return old, new
 
     async def replicaset(self, w: Writer, rs: dict) -> None:

@@ -146,3 +146,15 @@ def test_status_messages_and_completion(apiserver_process, mk, kubectl, ns: str)
     assert r.err == 'error: deployment "web" exceeded its progress deadline\n'
     r = same(mk, kubectl, "rollout", "status", "deploy/nope", "-n", ns)
     assert r.code == 1
+
+
+def test_describe_lists_old_replicasets_mid_rollout(apiserver_process, mk, kubectl, history: str) -> None:
+    """describe deployment lists every old ReplicaSet under OldReplicaSets, as kubectl does (its
+    allOldRSs, scaled to zero or not); mkctl once kept only those with replicas."""
+    async def old_still_running() -> None:
+        async with apiserver_process.client() as c:
+            await c.patch(REPLICASETS, "web-h2", {"spec": {"replicas": 1}}, namespace=history)
+
+    asyncio.run(old_still_running())
+    r = same(mk, kubectl, "describe", "deployment", "web", "-n", history)
+    assert "OldReplicaSets:    web-h1 (0/0 replicas created), web-h2 (0/1 replicas created)\n" in r.out
