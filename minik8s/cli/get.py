@@ -36,6 +36,7 @@ def add_parsers(sub: Any, common_flags: argparse.ArgumentParser) -> None:
     p.add_argument("-L", "--label-columns", action="extend", type=common.comma_list, default=[],
                    help="a column per label key (-L app,tier or -L app -L tier)")
     p.add_argument("--no-headers", action="store_true", help="no header row")
+    p.add_argument("--raw", default=None, help="GET this server path and print the body as it comes")
     p.add_argument("--ignore-not-found", action="store_true", help="a missing object is not an error")
     p.add_argument("--chunk-size", type=int, default=500, help="list page size")
     p.add_argument("--show-managed-fields", action="store_true", help="keep metadata.managedFields in -o yaml|json")
@@ -76,6 +77,10 @@ async def resolve_targets(session: Session, args_list: list[str]) -> tuple[list[
 
 
 async def cmd_get(session: Session, args: argparse.Namespace) -> int:
+    if args.raw is not None:
+        from minik8s.cli import raw  # local: only --raw needs it
+
+        return await raw.cmd_raw(session, args)
     fmt = printers.OutputFormat(args.output)
     if args.filename:
         targets = []

@@ -139,3 +139,19 @@ def test_watch_ends_at_request_timeout_as_kubectl(apiserver_process, kubectl, ob
     ages = mkctl_harness._AGE  # the two runs are seconds apart: ages may differ, nothing else
     assert (m.returncode, ages.sub("<age>", m.stdout), m.stderr) == \
         (k.returncode, ages.sub("<age>", k.stdout), k.stderr)
+
+
+@pytest.mark.parametrize("path", ["/api/v1/namespaces/{ns}/pods", "/api/v1/namespaces/{ns}/pods/web",
+                                  "/apis/apps/v1", "/api/v1/namespaces/{ns}/pods?limit=1", "/api/v1/nope"])
+def test_get_raw_matches_kubectl(apiserver_process, kubectl, objects: str, path: str) -> None:
+    """``get --raw PATH`` prints the server's body unchanged (kubectl's bytes, run as a process)."""
+    args = ["get", "--raw", path.format(ns=objects)]
+    k = kubectl(*args)
+    m = run_mkctl_process(apiserver_process, *args, timeout=30)
+    assert (m.returncode, m.stderr) == (k.returncode, k.stderr)
+    assert m.stdout == k.stdout
+
+
+def test_get_raw_takes_no_arguments(mk, kubectl, objects: str) -> None:
+    r = same(mk, kubectl, "get", "pods", "--raw", "/api")
+    assert r.code == 1 and "--raw" in r.err
