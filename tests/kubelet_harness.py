@@ -12,6 +12,7 @@ import contextlib
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -91,7 +92,26 @@ class KubeletProc:
         if wait_ready:
             for node in nodes or [self.node]:
                 self.wait_node_ready(node, timeout=timeout)
+            if address and not prefix:
+                # A node turns Ready from its status loop, which may run before the node API's
+                # listener is bound: tests that call the node API need both.
+                self.wait_serving(address, timeout=timeout)
         return self
+
+    def wait_serving(self, address: str, timeout: float = 30.0) -> None:
+        deadline = time.monotonic() + timeout
+        while True:
+            assert self.proc is not None
+            if self.proc.poll() is not None:
+                pytest.fail(f"kubelet exited with {self.proc.returncode}:\n{self.log_tail()}")
+            try:
+                socket.create_connection((address, self.port), timeout=1).close()
+                return
+            except OSError:
+                if time.monotonic() > deadline:
+                    pytest.fail(f"kubelet's node API did not listen on {address}:{self.port} "
+                                f"within {timeout}s:\n{self.log_tail()}")
+                time.sleep(0.05)
 
     def wait_node_ready(self, node: str, timeout: float = 30.0) -> dict:
         deadline = time.monotonic() + timeout
