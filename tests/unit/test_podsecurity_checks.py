@@ -1,0 +1,61 @@
+"""The Pod Security Standards checks: levels, Kubernetes' reasons and texts, restricted's overrides."""
+
+from apiserver.admission.podsecurity_checks import evaluate, pod_of
+
+
+def _pod(**spec):
+    return {"name": "x"}, {"containers": [{"name": "c", "image": "busybox"}], **spec}
+
+
+def test_privileged_level_allows_anything():
+    meta, spec = _pod(hostNetwork=True)
+    assert evaluate("privileged", meta, spec) == []
+
+
+def test_baseline_host_namespaces_and_privileged_in_kubernetes_order():
+    meta, spec = _pod(hostNetwork=True)
+    spec["containers"][0]["securityContext"] = {"privileged": True}
+    assert evaluate("baseline", meta, spec) == [
+        ("host namespaces", "hostNetwork=true"),
+        ("privileged", 'container "c" must not set securityContext.privileged=true')]
+
+
+def test_baseline_hostpath_ports_caps_sysctls():
+    meta, spec = _pod(volumes=[{"name": "root", "hostPath": {"path": "/"}}],
+                      securityContext={"sysctls": [{"name": "kernel.msgmax", "value": "1"},
+                                                   {"name": "net.ipv4.tcp_syncookies", "value": "1"}]})
+    spec["containers"][0]["ports"] = [{"containerPort": 80, "hostPort": 8080}]
+    spec["containers"][0]["securityContext"] = {"capabilities": {"add": ["NET_ADMIN", "CHOWN"]}}
+    assert evaluate("baseline", meta, spec) == [
+        ("non-default capabilities", 'container "c" must not include "NET_ADMIN" in securityContext.capabilities.add'),
+        ("hostPath volumes", 'volume "root"'),
+        ("hostPort", 'container "c" uses hostPort 8080'),
+        ("forbidden sysctls", "kernel.msgmax")]
+
+
+def test_baseline_allows_a_plain_pod_and_restricted_names_what_it_lacks():
+    meta, spec = _pod()
+    assert evaluate("baseline", meta, spec) == []
+    assert evaluate("restricted", meta, spec) == [
+        ("allowPrivilegeEscalation != false", 'container "c" must set securityContext.allowPrivilegeEscalation=false'),
+        ("unrestricted capabilities", 'container "c" must set securityContext.capabilities.drop=["ALL"]'),
+        ("runAsNonRoot != true", 'pod or container "c" must set securityContext.runAsNonRoot=true'),
+        ("seccompProfile", 'pod or container "c" must set securityContext.seccompProfile.type to '
+                           '"RuntimeDefault" or "Localhost"')]
+
+
+def test_restricted_compliant_pod_passes_and_hostpath_is_a_restricted_volume_type():
+    meta, spec = _pod(securityContext={"runAsNonRoot": True, "seccompProfile": {"type": "RuntimeDefault"}})
+    spec["containers"][0]["securityContext"] = {"allowPrivilegeEscalation": False,
+                                                "capabilities": {"drop": ["ALL"], "add": ["NET_BIND_SERVICE"]}}
+    assert evaluate("restricted", meta, spec) == []
+    spec["volumes"] = [{"name": "h", "hostPath": {"path": "/tmp"}}]
+    assert evaluate("restricted", meta, spec) == [
+        ("restricted volume types", 'volume "h" uses restricted volume type "hostPath"')]
+
+
+def test_pod_of_workloads():
+    dep = {"spec": {"template": {"metadata": {"labels": {"a": "b"}}, "spec": {"containers": []}}}}
+    assert pod_of("Deployment", dep) == ({"labels": {"a": "b"}}, {"containers": []})
+    cj = {"spec": {"jobTemplate": {"spec": dep["spec"]}}}
+    assert pod_of("CronJob", cj) == ({"labels": {"a": "b"}}, {"containers": []})
