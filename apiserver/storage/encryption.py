@@ -17,6 +17,7 @@ replace -f -``), then drop the old key.
 
 from __future__ import annotations
 
+import abc
 import base64
 import os
 from collections.abc import AsyncIterator, Callable
@@ -36,7 +37,7 @@ class ConfigError(ValueError):
     """The EncryptionConfiguration file is malformed (names the field)."""
 
 
-class Provider:
+class Provider(abc.ABC):
     """One provider/key: ``encrypt`` returns the full stored value (prefix included)."""
 
     name = ""
@@ -46,11 +47,11 @@ class Provider:
     def prefix(self) -> bytes:
         return b"k8s:enc:%s:v1:%s:" % (self.name.encode(), self.key_name.encode())
 
-    def encrypt(self, data: bytes, context: bytes) -> bytes:
-        raise NotImplementedError
+    @abc.abstractmethod
+    def encrypt(self, data: bytes, context: bytes) -> bytes: ...
 
-    def decrypt(self, body: bytes, context: bytes) -> bytes:
-        raise NotImplementedError
+    @abc.abstractmethod
+    def decrypt(self, body: bytes, context: bytes) -> bytes: ...
 
 
 class Identity(Provider):
