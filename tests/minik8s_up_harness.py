@@ -12,14 +12,16 @@ import random
 import subprocess
 import sys
 import time
+import uuid
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import REPO, ApiServer
+from tests.conftest import REPO, ApiServer, pick_free_port
 
-__all__ = ["MINIK8S", "Up", "pid_alive", "remove_node_network", "wait_until"]
+__all__ = ["MINIK8S", "Up", "kubectl_for", "pid_alive", "remove_node_network", "up_cluster", "wait_until"]
 
 MINIK8S = [sys.executable, "-m", "minik8s.up.main"]
 DEADLINE = 90.0
@@ -116,3 +118,32 @@ class Up:
         with contextlib.suppress(OSError):
             return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
         return "(none)"
+
+
+@contextlib.contextmanager
+def up_cluster(tmp_path_factory, docker_client, prefix: str) -> Iterator[Up]:
+    """A one-node ``minik8s up`` of a test module's own (data dir, ports, node ``<prefix>-<hex>``),
+    brought down with its node's containers and pod network at the end."""
+    from tests.kubelet_harness import remove_node_containers  # kubelet_harness is the heavier module
+
+    base = tmp_path_factory.mktemp(f"{prefix}-e2e")
+    cluster = Up(data_dir=base / "data", port=pick_free_port(), kubelet_port=pick_free_port(),
+                 node=f"{prefix}-{uuid.uuid4().hex[:8]}")
+    cluster.start()
+    try:
+        yield cluster
+    finally:
+        cluster.run("down")
+        if cluster.proc is not None and cluster.proc.poll() is None:
+            cluster.proc.kill()
+        remove_node_containers(docker_client, cluster.node)
+        remove_node_network(docker_client, cluster.node)
+
+
+def kubectl_for(up: Up, kubectl_path: str, home: Path) -> Callable[..., subprocess.CompletedProcess[str]]:
+    """``run(*args, input=None)``: the real kubectl on ``up``'s kubeconfig, with its own HOME."""
+    def run(*args: str, input: str | None = None) -> subprocess.CompletedProcess[str]:
+        env = {**os.environ, "KUBECONFIG": str(up.kubeconfig), "HOME": str(home)}
+        return subprocess.run([kubectl_path, *args], input=input, env=env, capture_output=True,
+                              text=True, timeout=120)
+    return run

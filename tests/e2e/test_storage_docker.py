@@ -12,18 +12,15 @@ The cluster is this module's own (its own data dir, ports and node name).
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import subprocess
 import textwrap
 import uuid
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import pick_free_port
 from tests.kubelet_harness import KubeletProc, remove_node_containers
-from tests.minik8s_up_harness import Up, remove_node_network, wait_until
+from tests.minik8s_up_harness import Up, kubectl_for, remove_node_network, up_cluster, wait_until
 
 pytestmark = pytest.mark.docker
 
@@ -32,29 +29,13 @@ BUSYBOX = "minik8s/busybox:latest"
 
 @pytest.fixture(scope="module")
 def up(tmp_path_factory, docker_client, test_images):
-    base = tmp_path_factory.mktemp("storage-e2e")
-    cluster = Up(data_dir=base / "data", port=pick_free_port(), kubelet_port=pick_free_port(),
-                 node=f"st-{uuid.uuid4().hex[:8]}")
-    cluster.start()
-    try:
+    with up_cluster(tmp_path_factory, docker_client, "st") as cluster:
         yield cluster
-    finally:
-        cluster.run("down")
-        if cluster.proc is not None and cluster.proc.poll() is None:
-            cluster.proc.kill()
-        remove_node_containers(docker_client, cluster.node)
-        remove_node_network(docker_client, cluster.node)
 
 
 @pytest.fixture(scope="module")
 def kubectl(up, kubectl_path, tmp_path_factory):
-    home = tmp_path_factory.mktemp("kubectl-home")
-
-    def run(*args: str, input: str | None = None) -> subprocess.CompletedProcess[str]:
-        env = {**os.environ, "KUBECONFIG": str(up.kubeconfig), "HOME": str(home)}
-        return subprocess.run([kubectl_path, *args], input=input, env=env, capture_output=True,
-                              text=True, timeout=120)
-    return run
+    return kubectl_for(up, kubectl_path, tmp_path_factory.mktemp("kubectl-home"))
 
 
 @pytest.fixture
