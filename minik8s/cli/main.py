@@ -5,25 +5,38 @@ and exit codes.
 
 Each verb module adds its own parser with ``add_parsers(sub, common)`` and sets ``func`` (an
 ``async def (session, args) -> int | None``) and, for verbs that need no server, ``offline``.
+
+Start-up time is most of a one-shot command's wall time, so nothing is imported before it is
+needed: :data:`VERBS` names the module of each verb, and only the module of the verb being run
+is imported (its parser added, its code run). ``mkctl --help`` and an unknown verb import them
+all, to list every verb. A new verb is one line in :data:`VERBS` (``tests/unit/test_mkctl_startup.py``
+checks the table against what the modules register).
 """
 
 from __future__ import annotations
 
 import argparse
-import asyncio
+import importlib
 import sys
 from collections.abc import Sequence
 
-from minik8s.cli import (apply, config, create, delete, describe, explain, expose, get, label, logs, misc, nodes,
-                         rollout, run, scale, set_image)
-from minik8s.cli import exec as exec_
 from minik8s.cli.session import CliError, ExitSilently, format_error, open_session
 
-VERB_MODULES = (get, apply, create, delete, describe, logs, exec_, rollout, scale, set_image, label, expose, run,
-                nodes, config, explain, misc)
+# verb -> the module under minik8s.cli that adds its parser and runs it, in the order
+# ``mkctl --help`` lists them.
+VERBS: dict[str, str] = {
+    "get": "get", "apply": "apply", "create": "create", "replace": "create", "delete": "delete",
+    "describe": "describe", "logs": "logs", "exec": "exec", "rollout": "rollout", "scale": "scale",
+    "set": "set_image", "label": "label", "annotate": "label", "expose": "expose", "run": "run",
+    "cordon": "nodes", "uncordon": "nodes", "drain": "nodes", "config": "config", "explain": "explain",
+    "version": "misc", "cluster-info": "misc", "api-resources": "misc", "service": "misc",
+}
 
 _GLOBALS = ("kubeconfig", "context", "namespace", "server", "request_timeout", "verbosity", "cache_dir",
             "insecure_skip_tls_verify")
+# The global flags that take a value as the next word (``-n ns get``): skipped when finding the verb.
+_VALUE_FLAGS = frozenset({"--kubeconfig", "--context", "-n", "--namespace", "-s", "--server", "--request-timeout",
+                          "-v", "--v", "--cache-dir"})
 
 
 class Parser(argparse.ArgumentParser):
@@ -71,13 +84,36 @@ def global_flags() -> argparse.ArgumentParser:
     return p
 
 
-def build_parser() -> Parser:
+def verb_modules(verb: str | None = None) -> list[str]:
+    """The modules (``minik8s.cli.<name>``) to load for ``verb``: its own, or all of them when
+    the verb is unknown or absent (help and argparse's "invalid choice" list every verb)."""
+    if verb in VERBS:
+        return [VERBS[verb]]
+    return list(dict.fromkeys(VERBS.values()))
+
+
+def find_verb(argv: Sequence[str]) -> str | None:
+    """The first word of the command line that is neither a flag nor a global flag's value, as
+    cobra finds the command before it parses flags."""
+    skip = False
+    for arg in argv:
+        if skip:
+            skip = False
+        elif arg in _VALUE_FLAGS:
+            skip = True
+        elif not arg.startswith("-"):
+            return arg
+    return None
+
+
+def build_parser(verb: str | None = None) -> Parser:
+    """The parser with the verbs of :func:`verb_modules`; their modules are imported here."""
     common = global_flags()
     parser = Parser(prog="mkctl", description="mkctl controls a minik8s cluster, as kubectl does.",
                     parents=[common], allow_abbrev=False)
     sub = parser.add_subparsers(dest="verb", metavar="COMMAND", parser_class=Parser)
-    for module in VERB_MODULES:
-        module.add_parsers(sub, common)
+    for name in verb_modules(verb):
+        importlib.import_module(f"minik8s.cli.{name}").add_parsers(sub, common)
     return parser
 
 
@@ -98,8 +134,8 @@ def _normalize(argv: list[str]) -> tuple[list[str], list[str] | None]:
 
 def run(argv: Sequence[str]) -> int:
     """Run one mkctl command; the exit status. Output goes to ``sys.stdout``/``sys.stderr``."""
-    parser = build_parser()
     args_list, rest = _normalize(list(argv))
+    parser = build_parser(find_verb(args_list))
     try:
         args = parser.parse_args(args_list)
     except CliError as e:
@@ -120,6 +156,8 @@ def run(argv: Sequence[str]) -> int:
             return 0 if getattr(args, "group_ok", False) else 1
         parser.print_help()
         return 1
+    import asyncio
+
     try:
         return asyncio.run(_dispatch(args))
     except KeyboardInterrupt:

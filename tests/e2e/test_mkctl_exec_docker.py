@@ -22,7 +22,7 @@ def _mkctl_routes_exec() -> bool:
         from minik8s.cli import exec as exec_, main
     except ImportError:
         return False
-    return exec_ in main.VERB_MODULES
+    return main.VERBS.get("exec") == exec_.__name__.rsplit(".", 1)[1]
 
 
 pytestmark = [
