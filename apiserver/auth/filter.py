@@ -11,6 +11,9 @@ An ASGI wrapper around the application:
    (:mod:`~apiserver.auth.authorize`); anything but ALLOW answers 403 Forbidden;
 4. the user is left in ``scope[USER_KEY]`` for admission, audit and the handlers.
 
+The audit context (:mod:`apiserver.audit.context`) hears of the authenticated and the
+impersonated user, and gets the ``authorization.k8s.io/decision`` and ``/reason`` annotations.
+
 A WebSocket to ``pods/exec``, ``pods/attach`` or ``pods/portforward`` needs ``create`` on the
 subresource besides ``get`` (the upgrade is a GET that runs commands; Kubernetes checks
 ``create`` too since 1.35). Lifespan events pass straight through.
@@ -28,6 +31,7 @@ from starlette.responses import Response
 from starlette.websockets import WebSocket
 
 from apiserver import errors
+from apiserver.audit import context as audit_context
 from apiserver.auth import impersonation, requestinfo
 from apiserver.auth.attributes import Attributes, Authorizer, Decision
 from apiserver.auth.authenticate import Chain, Credentials, Unauthenticated
@@ -40,6 +44,8 @@ __all__ = ["AuthFilter"]
 log = logging.getLogger(__name__)
 
 _STREAMING_SUBRESOURCES = frozenset(("exec", "attach", "portforward"))
+_DECISION = "authorization.k8s.io/decision"
+_REASON = "authorization.k8s.io/reason"
 
 
 def _status_response(err: errors.StatusError) -> Response:
@@ -81,8 +87,10 @@ class AuthFilter:
             user = await self.authenticator.authenticate(creds)
         except Unauthenticated:
             raise errors.Unauthorized("Unauthorized") from None
+        audit_context.authenticated(user)
         if impersonation.requested(creds):
             user = impersonation.impersonate(user, creds, self.authorizer)
+            audit_context.impersonated(user)
         method = scope.get("method", "GET")
         attrs = requestinfo.attributes(user, method, scope["path"], scope.get("query_string", b""))
         await self._authorize(attrs)
@@ -98,7 +106,11 @@ class AuthFilter:
             # ask once more. Only refusals pay for this.
             await self.settle()
             verdict = self.authorizer.authorize(attrs)
-        if verdict.decision is Decision.ALLOW:
+        # The audit event says what authorization decided and why (Kubernetes' annotations).
+        allowed = verdict.decision is Decision.ALLOW
+        audit_context.add_annotation(_DECISION, "allow" if allowed else "forbid")
+        audit_context.add_annotation(_REASON, verdict.reason)
+        if allowed:
             return
         details: dict[str, Any] = {}
         if attrs.resource_request:
