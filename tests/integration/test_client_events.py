@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import uuid
 
 import pytest
@@ -70,12 +72,22 @@ async def test_cluster_scoped_object_events_go_to_default(client: ApiClient):
     await client.delete(NODES, name)
 
 
-async def test_recording_never_raises_into_the_caller(free_port: int):
+async def test_recording_never_raises_into_the_caller(free_port: int, caplog: pytest.LogCaptureFixture):
+    """Against a server that is not there: no exception reaches the caller, the bounded queue
+    drops what does not fit (one log line for the whole run of drops), and the outage is
+    logged once at WARNING, not once per event."""
+    caplog.set_level(logging.DEBUG, logger="minik8s.client.events")
     async with ApiClient(f"http://127.0.0.1:{free_port}", timeout=2) as dead:
         rec = EventRecorder(dead, component="x", queue_size=2)
         obj = {"kind": "Pod", "apiVersion": "v1", "metadata": {"name": "p", "namespace": "default"}}
-        for _ in range(10):  # more than the queue holds, against a server that is not there
-            rec.event(obj, "Warning", "Oops", "no server")
-        await rec.flush()
+        for i in range(10):  # more than the queue holds, against a server that is not there
+            rec.event(obj, "Warning", f"Oops{i}", "no server")
+        await asyncio.wait_for(rec.flush(), 30)
         await rec.close()
-        rec.event(obj, "Normal", "AfterClose", "ignored")
+        rec.event(obj, "Warning", "AfterClose", "ignored")  # a closed recorder takes nothing, quietly
+    warnings = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
+    assert [m for m in warnings if m.startswith("event queue full")] == [
+        "event queue full; dropping events (first dropped: Oops2 no server)"], warnings
+    assert len([m for m in warnings if m.startswith("could not write event")]) == 1, warnings
+    attempted = [r.getMessage() for r in caplog.records if r.getMessage().startswith("could not write event")]
+    assert len(attempted) == 2, "only what the queue held was tried: the first event and one queued"
