@@ -23,6 +23,7 @@ import uvicorn
 
 from apiserver import admission_options, kubelet_client, serviceaccount_options, serving
 from apiserver.app import create_app, fast_path
+from apiserver.audit import options as audit_options
 from apiserver.auth import authenticate, authorize, bearer_tokens, bootstrap_tokens, x509
 from apiserver.auth.filter import AuthFilter
 from apiserver.storage import diskspace
@@ -56,6 +57,7 @@ class Config:
     enable_bootstrap_token_auth: bool = False
     default_toleration_seconds: tuple[int, int] = (300, 300)  # not-ready, unreachable
     encryption_provider_config: str | None = None
+    audit: audit_options.Options = audit_options.Options()
 
 
 def primary_ipv4() -> str:
@@ -109,6 +111,7 @@ def parse_args(argv: list[str] | None = None) -> Config:
                    help="CA that signs kubelets' serving certificates (default <cert-dir>/ca.crt)")
     p.add_argument("--encryption-provider-config", default=None, metavar="FILE",
                    help="an EncryptionConfiguration: which resources are encrypted at rest, with which keys")
+    audit_options.add_flags(p)
     a = p.parse_args(argv)
     modes = tuple(m.strip() for m in a.authorization_mode.split(",") if m.strip())
     unknown = [m for m in modes if m not in authorize.MODES]
@@ -127,7 +130,8 @@ def parse_args(argv: list[str] | None = None) -> Config:
                   service_accounts=serviceaccount_options.from_args(a), admission_plugins=admission_options.enabled(a, p),
                   enable_bootstrap_token_auth=a.enable_bootstrap_token_auth,
                   default_toleration_seconds=admission_options.toleration_seconds(a, p),
-                  encryption_provider_config=a.encryption_provider_config)
+                  encryption_provider_config=a.encryption_provider_config,
+                  audit=audit_options.from_args(a, p))
 
 
 def build_auth(cfg: Config, server: object) -> tuple[authenticate.Chain, authorize.Chain]:
@@ -194,7 +198,9 @@ def main(argv: list[str] | None = None) -> None:
         loop = "uvloop"
     except ImportError:
         loop = "asyncio"
-    uvicorn.run(AuthFilter(fast_path(app), authn, authz, settle=app.state.server.cache.wait_current), host=cfg.host, port=cfg.port, loop=loop,
+    chain = audit_options.wrap(AuthFilter(fast_path(app), authn, authz, settle=app.state.server.cache.wait_current),
+                               cfg.audit)
+    uvicorn.run(chain, host=cfg.host, port=cfg.port, loop=loop,
                 log_level="warning", access_log=False, timeout_keep_alive=120, timeout_graceful_shutdown=3,
                 **serving.uvicorn_options(tls))
 

@@ -30,7 +30,7 @@ class AuditContext:
     __slots__ = ("audit_id", "received", "level", "omit_stages", "omit_managed_fields", "user",
                  "impersonated_user", "attributes", "annotations", "request_body", "request_ctype",
                  "response_body", "response_ctype", "code", "source_ips", "user_agent", "uri", "method",
-                 "long_running", "started", "on_authenticated")
+                 "long_running", "started", "on_authenticated", "path", "query")
 
     def __init__(self, audit_id: str, received: float) -> None:
         self.audit_id = audit_id
@@ -51,6 +51,8 @@ class AuditContext:
         self.user_agent = ""
         self.uri = ""
         self.method = ""
+        self.path = ""
+        self.query = b""
         self.long_running = False
         self.started = 0.0  # time.time() of ResponseStarted
         # called once the requester is known (the filter asks the policy, emits RequestReceived)

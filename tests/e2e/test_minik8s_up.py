@@ -92,6 +92,35 @@ def test_secrets_are_encrypted_at_rest_with_the_generated_key(up, kubectl_env):
     kubectl_env("delete", "secret", f"s-{marker[-8:]}")
 
 
+def test_the_audit_log_records_writes_with_the_default_policy(up, kubectl_env):
+    marker = f"audited-{uuid.uuid4().hex}"
+    name = f"a-{marker[-8:]}"
+    assert kubectl_env("create", "configmap", name, "--from-literal=k=v").returncode == 0
+    assert kubectl_env("create", "secret", "generic", name, f"--from-literal=v={marker}").returncode == 0
+    log = up.data_dir / "logs" / "audit.log"
+
+    def events():
+        if not log.exists():
+            return []
+        return [json.loads(line) for line in log.read_text().splitlines()]
+
+    def created(resource):
+        return [e for e in events() if e["verb"] == "create" and e.get("objectRef", {}).get("name") == name
+                and e["objectRef"]["resource"] == resource]
+
+    wait_until(lambda: created("configmaps") and created("secrets"), "both creates in the audit log", timeout=15)
+    (secret,) = created("secrets")
+    assert secret["level"] == "Metadata" and secret["stage"] == "ResponseComplete"
+    assert secret["user"]["username"] == "kubernetes-admin"
+    assert marker not in log.read_text() and base64.b64encode(marker.encode()).decode() not in log.read_text()
+    assert not any(e["stage"] == "RequestReceived" for e in events())  # omitted by the default policy
+    assert not any(e.get("objectRef", {}).get("resource") == "leases" for e in events())
+    for f in ("audit-policy.yaml", "logs/audit.log"):
+        assert stat.S_IMODE((up.data_dir / f).stat().st_mode) == 0o600, f
+    kubectl_env("delete", "secret", name)
+    kubectl_env("delete", "configmap", name)
+
+
 def test_a_pod_token_reaches_the_api_through_the_kubernetes_service(up, kubectl_env, tmp_path):
     """The official Python client's in-cluster config with a pod's mounted token and CA. The
     busybox image has no Python and no TLS client that checks a CA, so the client runs on the

@@ -1,0 +1,138 @@
+"""audit.k8s.io/v1 ``Event`` documents, built from a request's audit context off the request
+path (in the backend's writer thread), as Kubernetes writes them.
+
+Per level: ``Metadata`` carries the request's metadata (user, verb, objectRef, source IPs,
+user agent, response status, annotations); ``Request`` adds ``requestObject`` (the decoded
+body of creates, updates, patches, deletes); ``RequestResponse`` adds ``responseObject`` (a
+JSON answer; watches and other streams carry none). An error's ``responseStatus`` is the
+Status it answered (status, message, reason, details, code); a success's is its code alone.
+"""
+
+from __future__ import annotations
+
+import datetime
+from typing import Any
+
+import orjson
+
+from apiserver.audit.context import AuditContext
+
+__all__ = ["build", "micro_time", "user_info"]
+
+_LEVEL_ORDER = {"None": 0, "Metadata": 1, "Request": 2, "RequestResponse": 3}
+_UTC = datetime.timezone.utc
+
+
+def micro_time(t: float) -> str:
+    """RFC 3339 with microseconds, UTC (meta/v1 MicroTime)."""
+    return datetime.datetime.fromtimestamp(t, _UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def user_info(user: Any) -> dict[str, Any]:
+    """authentication/v1 UserInfo of a UserInfo (omitting what is empty)."""
+    out: dict[str, Any] = {"username": user.name}
+    if user.uid:
+        out["uid"] = user.uid
+    if user.groups:
+        out["groups"] = list(user.groups)
+    if user.extras:
+        out["extra"] = user.extra_dict()
+    return out
+
+
+def _object_ref(attrs: Any) -> dict[str, Any] | None:
+    if attrs is None or not attrs.resource_request:
+        return None
+    ref: dict[str, Any] = {"resource": attrs.resource}
+    if attrs.namespace:
+        ref["namespace"] = attrs.namespace
+    if attrs.name:
+        ref["name"] = attrs.name
+    if attrs.api_group:
+        ref["apiGroup"] = attrs.api_group
+    if attrs.api_version:
+        ref["apiVersion"] = attrs.api_version
+    if attrs.subresource:
+        ref["subresource"] = attrs.subresource
+    return ref
+
+
+def _strip_managed_fields(obj: Any) -> Any:
+    if isinstance(obj, dict):
+        md = obj.get("metadata")
+        if isinstance(md, dict) and "managedFields" in md:
+            obj = {**obj, "metadata": {k: v for k, v in md.items() if k != "managedFields"}}
+        items = obj.get("items")
+        if isinstance(items, list):
+            obj = {**obj, "items": [_strip_managed_fields(i) for i in items]}
+    return obj
+
+
+def _decode_request(ctx: AuditContext) -> Any:
+    from apiserver import bodies  # the apiserver's own decoder: JSON, YAML, protobuf, patches
+
+    try:
+        return bodies.decode(ctx.request_body or b"", ctx.request_ctype or bodies.JSON, patch=ctx.method == "PATCH")
+    except Exception:  # the request was refused for it; the event still says what came
+        return None
+
+
+def _response(ctx: AuditContext) -> Any:
+    if not ctx.response_body or "json" not in ctx.response_ctype:
+        return None
+    try:
+        return orjson.loads(b"".join(ctx.response_body))
+    except orjson.JSONDecodeError:
+        return None
+
+
+def _response_status(ctx: AuditContext, code: int, answer: Any) -> dict[str, Any]:
+    status: dict[str, Any] = {"metadata": {}}
+    if isinstance(answer, dict) and answer.get("kind") == "Status":
+        for key in ("status", "message", "reason", "details"):
+            if answer.get(key):
+                status[key] = answer[key]
+    status["code"] = code
+    return status
+
+
+def build(ctx: AuditContext, stage: str, stage_time: float, code: int, annotations: dict[str, str],
+          impersonated: Any, final: bool) -> dict[str, Any]:
+    """The event of ``ctx`` at ``stage``; ``final`` (ResponseComplete, Panic) carries objects."""
+    attrs = ctx.attributes
+    level = ctx.level or "Metadata"
+    ev: dict[str, Any] = {"kind": "Event", "apiVersion": "audit.k8s.io/v1", "level": level,
+                          "auditID": ctx.audit_id, "stage": stage, "requestURI": ctx.uri,
+                          "verb": attrs.verb if attrs is not None else ctx.method.lower()}
+    ev["user"] = user_info(ctx.user) if ctx.user is not None else {}
+    if impersonated is not None:
+        ev["impersonatedUser"] = user_info(impersonated)
+    ev["sourceIPs"] = ctx.source_ips
+    if ctx.user_agent:
+        ev["userAgent"] = ctx.user_agent
+    ref = _object_ref(attrs)
+    if ref is not None:
+        ev["objectRef"] = ref
+    if stage != "RequestReceived":
+        answer = _response(ctx) if final or stage == "ResponseStarted" and code >= 400 else None
+        ev["responseStatus"] = _response_status(ctx, code, answer)
+        if stage == "Panic":
+            ev["responseStatus"] = {"metadata": {}, "status": "Failure", "message": "Internal Server Error",
+                                    "reason": "InternalError", "code": 500}
+        obj = _decode_request(ctx) if final and ctx.request_body else None
+        if ref is not None and isinstance(obj, dict) and attrs.verb == "create":
+            md = obj.get("metadata")  # a create names its object in the body (Kubernetes fills it in)
+            if isinstance(md, dict):
+                if not ref.get("name") and isinstance(md.get("name"), str) and md["name"]:
+                    ref["name"] = md["name"]
+                if not ref.get("namespace") and isinstance(md.get("namespace"), str) and md["namespace"]:
+                    ref["namespace"] = md["namespace"]
+        if obj is not None and _LEVEL_ORDER[level] >= 2:
+            ev["requestObject"] = _strip_managed_fields(obj) if ctx.omit_managed_fields else obj
+        if final and _LEVEL_ORDER[level] >= 3 and answer is not None and not ctx.long_running:
+            ev["responseObject"] = _strip_managed_fields(answer) if ctx.omit_managed_fields else answer
+    ev["requestReceivedTimestamp"] = micro_time(ctx.received)
+    ev["stageTimestamp"] = micro_time(stage_time)
+    if annotations:
+        ev["annotations"] = annotations
+    return ev
