@@ -11,14 +11,13 @@ Objects are applied one by one; failures are reported at the end and make the ex
 from __future__ import annotations
 
 import argparse
-import asyncio
 import sys
 from typing import Any
 
 from minik8s import errors
 from minik8s.cli import common, manifests, threeway
 from minik8s.cli.resources import Resource
-from minik8s.cli.session import CliError, Session, format_error, source_error, warn
+from minik8s.cli.session import CliError, Session, format_error, pause, source_error, warn
 
 FIELD_MANAGER = "kubectl-client-side-apply"
 _PATCH_RETRIES = 5
@@ -35,7 +34,7 @@ def add_parsers(sub: Any, common_flags: argparse.ArgumentParser) -> None:
     common.add_field_manager(p, "kubectl-client-side-apply")
     p.add_argument("--validate", default="strict", choices=("strict", "warn", "ignore", "true", "false"),
                    help="how the server treats unknown fields")
-    p.set_defaults(func=cmd_apply)
+    p.set_defaults(func=cmd_apply, needs_loop=False)
 
 
 def _field_validation(value: str) -> str:
@@ -105,7 +104,7 @@ async def _apply_one(session: Session, args: argparse.Namespace, res: Resource, 
                 headers={"Content-Type": _content_type(patch_type)})
         except errors.Conflict:
             if attempt + 1 < _PATCH_RETRIES:
-                await asyncio.sleep(0.1 * (attempt + 1))
+                await pause(0.1 * (attempt + 1))
                 continue
             raise
         except errors.ApiError as e:

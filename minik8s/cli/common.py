@@ -1,17 +1,19 @@
 """What several verbs share: their common flags (``-f``/``-R``, ``-o``, ``-l``, ``--dry-run``),
-reading manifests off the loop, mapping a manifest to its resource and namespace, fetching
+reading manifests, mapping a manifest to its resource and namespace, fetching
 Tables, and the ``deployment.apps/web created`` lines kubectl prints after a write."""
 
 from __future__ import annotations
 
 import argparse
-import asyncio
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from minik8s.cli import manifests, printers
+from minik8s.cli import printers
 from minik8s.cli.resources import Resource, kind_group
 from minik8s.cli.session import CliError, Session
+
+if TYPE_CHECKING:
+    from minik8s.cli import manifests
 
 
 def add_filename_flags(p: argparse.ArgumentParser, *, required: bool = False, what: str = "") -> None:
@@ -48,13 +50,14 @@ def dry_run_suffix(dry_run: str) -> str:
 
 
 async def read_manifests(args: argparse.Namespace) -> list[manifests.Manifest]:
-    """The ``-f`` objects; the blocking reads run in a thread."""
+    """The ``-f`` objects. Read where the verb runs: a command has nothing else to do meanwhile,
+    and a verb run without an event loop has no thread pool to hand the reads to."""
     if not args.filename:
         raise CliError("must specify one of -f and -k")
-    stdin_text = None
-    if "-" in args.filename:
-        stdin_text = await asyncio.to_thread(sys.stdin.read)
-    return await asyncio.to_thread(manifests.read, args.filename, recursive=args.recursive, stdin_text=stdin_text)
+    from minik8s.cli import manifests  # local: yaml is imported only by the commands that read files
+
+    stdin_text = sys.stdin.read() if "-" in args.filename else None
+    return manifests.read(args.filename, recursive=args.recursive, stdin_text=stdin_text)
 
 
 async def resolve_manifest(session: Session, m: manifests.Manifest) -> tuple[Resource, str | None]:

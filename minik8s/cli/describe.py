@@ -36,7 +36,7 @@ def add_parsers(sub: Any, common_flags: argparse.ArgumentParser) -> None:
     p.add_argument("--show-events", default="true", choices=("true", "false"))
     p.add_argument("-f", "--filename", action="append", default=[])
     p.add_argument("-R", "--recursive", action="store_true")
-    p.set_defaults(func=cmd_describe)
+    p.set_defaults(func=cmd_describe, needs_loop=False)
 
 
 # --- the writer -----------------------------------------------------------------------------

@@ -10,7 +10,6 @@ printed after whatever else was found.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import contextlib
 import json
 import sys
@@ -41,7 +40,12 @@ def add_parsers(sub: Any, common_flags: argparse.ArgumentParser) -> None:
     p.add_argument("--chunk-size", type=int, default=500, help="list page size")
     p.add_argument("--show-managed-fields", action="store_true", help="keep metadata.managedFields in -o yaml|json")
     p.add_argument("--output-watch-events", action="store_true", help="show the watch event type")
-    p.set_defaults(func=cmd_get)
+    p.set_defaults(func=cmd_get, needs_loop=watching)
+
+
+def watching(args: argparse.Namespace) -> bool:
+    """``-w``/``--watch-only`` stream under ``asyncio.timeout``: only they need the event loop."""
+    return bool(args.watch or args.watch_only)
 
 
 _REQUIRED = ("You must specify the type of resource to get. Use \"mkctl api-resources\" for a complete list "
@@ -239,6 +243,8 @@ async def _watch(session: Session, args: argparse.Namespace, fmt: printers.Outpu
     # --request-timeout bounds the whole watch request, body included, as Go's http.Client.Timeout
     # does for kubectl: when it runs out the stream ends and kubectl exits 0 without a message.
     limit = parse_duration(getattr(args, "request_timeout", None))
+    import asyncio  # local: only a watch runs on the event loop
+
     try:
         async with asyncio.timeout(limit):
             await _stream_watch(session, args, fmt, res, ns, watch_params, accept, columns, headers_printed,

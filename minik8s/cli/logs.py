@@ -33,7 +33,7 @@ def add_parsers(sub: Any, common_flags: argparse.ArgumentParser) -> None:
     p.add_argument("--all-containers", action="store_true")
     p.add_argument("--prefix", action="store_true")
     p.add_argument("--pod-running-timeout", default="20s")
-    p.set_defaults(func=cmd_logs)
+    p.set_defaults(func=cmd_logs, needs_loop=False)
 
 
 def _logging_order(pod: dict) -> tuple:

@@ -5,6 +5,10 @@ and exit codes.
 
 Each verb module adds its own parser with ``add_parsers(sub, common)`` and sets ``func`` (an
 ``async def (session, args) -> int | None``) and, for verbs that need no server, ``offline``.
+A verb runs on an asyncio event loop unless it sets ``needs_loop`` False (or to a function of
+its arguments saying so): the session's one-shot client never suspends, so a verb that only
+awaits the client (no sleeps, timeouts, tasks, watches or WebSockets) runs to its end without
+a loop, and asyncio is not even imported.
 
 Start-up time is most of a one-shot command's wall time, so nothing is imported before it is
 needed: :data:`VERBS` names the module of each verb, and only the module of the verb being run
@@ -18,7 +22,8 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
-from collections.abc import Sequence
+from collections.abc import Coroutine, Sequence
+from typing import Any
 
 from minik8s.cli.session import CliError, ExitSilently, format_error, open_session
 
@@ -33,14 +38,45 @@ VERBS: dict[str, str] = {
 }
 
 _GLOBALS = ("kubeconfig", "context", "namespace", "server", "request_timeout", "verbosity", "cache_dir",
-            "insecure_skip_tls_verify")
+            "insecure_skip_tls_verify", "impersonate", "impersonate_group", "impersonate_uid")
 # The global flags that take a value as the next word (``-n ns get``): skipped when finding the verb.
 _VALUE_FLAGS = frozenset({"--kubeconfig", "--context", "-n", "--namespace", "-s", "--server", "--request-timeout",
-                          "-v", "--v", "--cache-dir"})
+                          "-v", "--v", "--cache-dir", "--as", "--as-group", "--as-uid"})
+
+
+class _Formatter(argparse.HelpFormatter):
+    """argparse's help formatter, sized without ``shutil`` (whose import pulls in bz2 and lzma):
+    argparse makes one for every argument added, so every command would pay for it."""
+
+    def __init__(self, prog: str, indent_increment: int = 2, max_help_position: int = 24,
+                 width: int | None = None) -> None:
+        if width is None:
+            width = _terminal_columns() - 2
+        super().__init__(prog, indent_increment, max_help_position, width)
+
+
+def _terminal_columns() -> int:
+    """``shutil.get_terminal_size().columns``: ``$COLUMNS``, else the terminal's, else 80."""
+    import os
+
+    try:
+        columns = int(os.environ.get("COLUMNS", "0"))
+    except ValueError:
+        columns = 0
+    if columns <= 0:
+        try:
+            columns = os.get_terminal_size(sys.__stdout__.fileno()).columns  # type: ignore[union-attr]
+        except (AttributeError, ValueError, OSError):
+            columns = 0
+    return columns or 80
 
 
 class Parser(argparse.ArgumentParser):
     """argparse that fails as kubectl does: ``error: ...`` plus the help hint, exit status 1."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("formatter_class", _Formatter)
+        super().__init__(*args, **kwargs)
 
     def parse_known_args(self, args=None, namespace=None):  # type: ignore[no-untyped-def, override]
         """pflag takes positionals anywhere among the flags (``label pods --all app=x``); argparse
@@ -70,7 +106,7 @@ class Parser(argparse.ArgumentParser):
 def global_flags() -> argparse.ArgumentParser:
     """The flags every verb takes; defaults SUPPRESS so a verb's parser never overwrites a value
     given before the verb."""
-    p = argparse.ArgumentParser(add_help=False, allow_abbrev=False)
+    p = argparse.ArgumentParser(add_help=False, allow_abbrev=False, formatter_class=_Formatter)
     s = argparse.SUPPRESS
     p.add_argument("--kubeconfig", default=s, help="path to the kubeconfig file")
     p.add_argument("--context", default=s, help="the kubeconfig context to use")
@@ -81,6 +117,10 @@ def global_flags() -> argparse.ArgumentParser:
     p.add_argument("--cache-dir", default=s, help="accepted for kubectl compatibility; mkctl caches nothing")
     p.add_argument("--insecure-skip-tls-verify", action="store_true", default=s,
                    help="do not check the server's certificate")
+    p.add_argument("--as", dest="impersonate", default=s, help="username to impersonate for the operation")
+    p.add_argument("--as-group", dest="impersonate_group", action="append", default=s,
+                   help="group to impersonate for the operation (repeat for several)")
+    p.add_argument("--as-uid", dest="impersonate_uid", default=s, help="UID to impersonate for the operation")
     return p
 
 
@@ -156,12 +196,30 @@ def run(argv: Sequence[str]) -> int:
             return 0 if getattr(args, "group_ok", False) else 1
         parser.print_help()
         return 1
-    import asyncio
-
     try:
+        if not needs_loop(args):
+            return run_without_loop(_dispatch(args))
+        import asyncio
+
         return asyncio.run(_dispatch(args))
     except KeyboardInterrupt:
         return 130
+
+
+def needs_loop(args: argparse.Namespace) -> bool:
+    """Whether the parsed command runs on an event loop (the verb's ``needs_loop``, default yes)."""
+    needs = getattr(args, "needs_loop", True)
+    return bool(needs(args) if callable(needs) else needs)
+
+
+def run_without_loop(coro: Coroutine[Any, Any, int]) -> int:
+    """Run a coroutine whose awaits all complete at once to its end, with no event loop."""
+    try:
+        coro.send(None)
+    except StopIteration as done:
+        return done.value
+    coro.close()
+    raise RuntimeError("an mkctl verb declared needs_loop=False suspended: it awaits more than the client")
 
 
 async def _dispatch(args: argparse.Namespace) -> int:

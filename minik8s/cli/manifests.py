@@ -12,8 +12,6 @@ import dataclasses
 import os
 import re
 import sys
-import urllib.error
-import urllib.request
 from typing import Any
 
 import yaml
@@ -79,6 +77,9 @@ def _sources(name: str, *, recursive: bool, stdin_text: str | None) -> list[tupl
     if name == "-":
         return [("STDIN", stdin_text if stdin_text is not None else sys.stdin.read())]
     if name.startswith(("http://", "https://")):
+        import urllib.error  # local: only a URL needs them (and http.client's ~15 ms import)
+        import urllib.request
+
         try:
             with urllib.request.urlopen(name, timeout=30) as resp:
                 return [(name, resp.read().decode("utf-8", "replace"))]

@@ -22,9 +22,9 @@ def add_parsers(sub: Any, common_flags: argparse.ArgumentParser) -> None:
     v = sub.add_parser("version", parents=[common_flags], help="Print the client and server version information")
     v.add_argument("--client", action="store_true")
     v.add_argument("-o", "--output", default="", choices=("", "json", "yaml"))
-    v.set_defaults(func=cmd_version)
+    v.set_defaults(func=cmd_version, needs_loop=False)
     c = sub.add_parser("cluster-info", parents=[common_flags], help="Display cluster information")
-    c.set_defaults(func=cmd_cluster_info)
+    c.set_defaults(func=cmd_cluster_info, needs_loop=False)
     a = sub.add_parser("api-resources", parents=[common_flags], help="Print the supported API resources on the server")
     a.add_argument("-o", "--output", default="", choices=("", "wide", "name"))
     a.add_argument("--namespaced", default=None, choices=("true", "false"))
@@ -33,12 +33,12 @@ def add_parsers(sub: Any, common_flags: argparse.ArgumentParser) -> None:
     a.add_argument("--no-headers", action="store_true")
     a.add_argument("--sort-by", default="", choices=("", "name", "kind"))
     a.add_argument("--categories", action="append", default=[])
-    a.set_defaults(func=cmd_api_resources)
+    a.set_defaults(func=cmd_api_resources, needs_loop=False)
     s = sub.add_parser("service", parents=[common_flags], help="Print the URL of a NodePort service")
     s.add_argument("name")
     s.add_argument("--url", action="store_true", help="print the URLs (the only mode)")
     s.add_argument("--https", action="store_true")
-    s.set_defaults(func=cmd_service)
+    s.set_defaults(func=cmd_service, needs_loop=False)
 
 
 async def cmd_version(session: Session | None, args: argparse.Namespace) -> int:

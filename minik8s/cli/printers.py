@@ -10,14 +10,12 @@ read as another type in double quotes, multi-line strings literal); JSON follows
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 from collections.abc import Iterable
 from typing import Any
 
-import yaml
-
-from minik8s.cli import jsonpath
 from minik8s.cli.session import CliError
 
 _MIN_WIDTH = 6
@@ -182,39 +180,46 @@ def list_as_table(items: list[dict]) -> dict:
 # --- yaml / json ----------------------------------------------------------------------------
 
 
-class _Dumper(yaml.SafeDumper):
-    """PyYAML made to write what go-yaml v2 writes for the same data (its default block style
-    already puts a map's list items at the key's indent, as go-yaml does)."""
-
-
-_plain_resolver = yaml.resolver.Resolver()
 # go-yaml v2 also reads these as booleans (and "" as null), so it quotes them; PyYAML does not.
 _GO_YAML_BOOLS_TOO = frozenset({"", "y", "Y", "n", "N"})
 
 
-def _represent_str(dumper: yaml.SafeDumper, data: str) -> yaml.ScalarNode:
-    if "\n" in data:
-        return dumper.represent_scalar("tag:yaml.org,2002:str", data, style="|")
-    tag = _plain_resolver.resolve(yaml.ScalarNode, data, (True, False))
-    if tag != "tag:yaml.org,2002:str" or data in _GO_YAML_BOOLS_TOO:
-        # A string that would read back as a number, bool, null or time: go-yaml double-quotes it.
-        return dumper.represent_scalar("tag:yaml.org,2002:str", data, style='"')
-    return dumper.represent_scalar("tag:yaml.org,2002:str", data)
+@functools.cache
+def _yaml_dumper() -> Any:
+    """PyYAML's SafeDumper made to write what go-yaml v2 writes for the same data (its default
+    block style already puts a map's list items at the key's indent, as go-yaml does). Built
+    on first use: yaml is imported only by the commands that print YAML."""
+    import yaml
 
+    class Dumper(yaml.SafeDumper):
+        pass
 
-def _represent_float(dumper: yaml.SafeDumper, data: float) -> yaml.ScalarNode:
-    text = _go_float(data)
-    # go-yaml writes float64 2.0 as "2": give it the tag that resolves implicitly
-    tag = "tag:yaml.org,2002:int" if text.lstrip("-").isdigit() else "tag:yaml.org,2002:float"
-    return dumper.represent_scalar(tag, text)
+    plain_resolver = yaml.resolver.Resolver()
 
+    def represent_str(dumper: yaml.SafeDumper, data: str) -> yaml.ScalarNode:
+        if "\n" in data:
+            return dumper.represent_scalar("tag:yaml.org,2002:str", data, style="|")
+        tag = plain_resolver.resolve(yaml.ScalarNode, data, (True, False))
+        if tag != "tag:yaml.org,2002:str" or data in _GO_YAML_BOOLS_TOO:
+            # A string that would read back as a number, bool, null or time: go-yaml double-quotes it.
+            return dumper.represent_scalar("tag:yaml.org,2002:str", data, style='"')
+        return dumper.represent_scalar("tag:yaml.org,2002:str", data)
 
-_Dumper.add_representer(str, _represent_str)
-_Dumper.add_representer(float, _represent_float)
+    def represent_float(dumper: yaml.SafeDumper, data: float) -> yaml.ScalarNode:
+        text = _go_float(data)
+        # go-yaml writes float64 2.0 as "2": give it the tag that resolves implicitly
+        tag = "tag:yaml.org,2002:int" if text.lstrip("-").isdigit() else "tag:yaml.org,2002:float"
+        return dumper.represent_scalar(tag, text)
+
+    Dumper.add_representer(str, represent_str)
+    Dumper.add_representer(float, represent_float)
+    return Dumper
 
 
 def to_yaml(obj: Any) -> str:
-    return yaml.dump(obj, Dumper=_Dumper, default_flow_style=False, sort_keys=True, allow_unicode=True,
+    import yaml
+
+    return yaml.dump(obj, Dumper=_yaml_dumper(), default_flow_style=False, sort_keys=True, allow_unicode=True,
                      width=math.inf)
 
 
@@ -337,6 +342,8 @@ def name_of(obj: dict) -> str:
 
 
 def render_jsonpath(template: str, data: Any, *, as_json: bool = False) -> str:
+    from minik8s.cli import jsonpath  # local: only -o jsonpath and custom-columns need it
+
     try:
         parsed = jsonpath.parse(template)
     except jsonpath.JsonPathError as e:
@@ -351,6 +358,8 @@ def render_jsonpath(template: str, data: Any, *, as_json: bool = False) -> str:
 
 
 def custom_columns(spec: str, objects: list[dict], *, headers: bool = True) -> str:
+    from minik8s.cli import jsonpath
+
     columns: list[tuple[str, list]] = []
     for part in spec.split(","):
         header, sep, path = part.partition(":")

@@ -11,9 +11,13 @@ from __future__ import annotations
 
 import dataclasses
 
+from typing import TYPE_CHECKING
+
 from minik8s.api.resources import ResourceType
 from minik8s.cli.session import CliError
-from minik8s.client import ApiClient
+
+if TYPE_CHECKING:
+    from minik8s.client.oneshot import OneShotClient
 
 AGGREGATED_ACCEPT = (
     "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList,"
@@ -46,7 +50,7 @@ def kind_group(rt: ResourceType) -> str:
 class Resolver:
     """Discovery for one run: ``resolve(name)`` and the list of everything served."""
 
-    def __init__(self, client: ApiClient) -> None:
+    def __init__(self, client: OneShotClient) -> None:
         self._client = client
         self._resources: list[Resource] | None = None
 

@@ -1,6 +1,11 @@
 """One ``mkctl`` run's connection and settings: the kubeconfig context, the effective server
 and namespace, the REST client and the discovery cache every verb shares.
 
+The client is a :class:`~minik8s.client.oneshot.OneShotClient` (one blocking connection; the
+asynchronous client only for watches and WebSockets), its TLS and credentials decided by
+:mod:`minik8s.client.connection` from the kubeconfig and the global flags, as the components'
+clients are.
+
 Also the CLI's error type and the one place that words an error as kubectl's
 ``cmdutil.CheckErr`` does (``Error from server (NotFound): ...``, ``The connection to the
 server ... was refused ...``, ``error: ...``), so every verb fails the same way.
@@ -17,8 +22,8 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from minik8s import errors
-from minik8s.client import ApiClient
-from minik8s.client import kubeconfig
+from minik8s.client import connection, kubeconfig, oneshot
+from minik8s.client.oneshot import OneShotClient
 
 if TYPE_CHECKING:
     from minik8s.cli.resources import Resolver
@@ -52,7 +57,7 @@ class Session:
     """What every verb gets: the parsed arguments, the client, the resolver, the namespace."""
 
     args: argparse.Namespace
-    client: ApiClient
+    client: OneShotClient
     resolver: Resolver
     namespace: str
     namespace_explicit: bool
@@ -94,15 +99,18 @@ def parse_duration(text: str | None) -> float | None:
 
 
 def open_session(args: argparse.Namespace) -> Session:
-    """The client for ``--kubeconfig``/``--context``/``--server``/``-n``, as kubectl merges them."""
+    """The client for ``--kubeconfig``/``--context``/``--server``/``-n`` (and ``--as``,
+    ``--insecure-skip-tls-verify``), as kubectl merges them."""
     from minik8s.cli.resources import Resolver  # local: resources imports this module
 
     timeout = parse_duration(getattr(args, "request_timeout", None)) or 3600.0
     path = getattr(args, "kubeconfig", None)
     context = getattr(args, "context", None)
     server = getattr(args, "server", None)
+    insecure = True if getattr(args, "insecure_skip_tls_verify", None) else None
+    acting = connection.Impersonation(getattr(args, "impersonate", None), getattr(args, "impersonate_group", None)
+                                      or (), getattr(args, "impersonate_uid", None))
     cfg_namespace = "default"
-    client: ApiClient | None = None
     try:
         cfg = kubeconfig.load(path)
         access = cfg.resolve(context)
@@ -113,15 +121,13 @@ def open_session(args: argparse.Namespace) -> Session:
             raise CliError(f"context was not found for specified context: {context}") from None
         access = None
     if access is not None:
-        client = ApiClient.from_kubeconfig(path, context=context, timeout=timeout, user_agent=USER_AGENT)
+        conn = connection.from_access(access, server=server, insecure=insecure, impersonate=acting)
         cfg_namespace = access.namespace or "default"
-        if server:
-            client.server = server.rstrip("/")
     else:
-        client = ApiClient(server or DEFAULT_SERVER, timeout=timeout, user_agent=USER_AGENT)
+        conn = connection.plain(server or DEFAULT_SERVER, insecure=bool(insecure), impersonate=acting)
     ns_flag = getattr(args, "namespace", None)
     namespace = ns_flag or cfg_namespace
-    client.namespace = namespace
+    client = OneShotClient(conn, timeout=timeout, user_agent=USER_AGENT, namespace=namespace)
     return Session(args=args, client=client, resolver=Resolver(client), namespace=namespace,
                    namespace_explicit=bool(ns_flag), kubeconfig_path=path, context=context)
 
@@ -191,6 +197,19 @@ def _refused(exc: BaseException) -> bool:
             return True
         e = e.__cause__ or e.__context__
     return "refused" in str(exc).lower()
+
+
+async def pause(seconds: float) -> None:
+    """Wait before a retry: on the event loop when the verb runs on one, else simply block (a
+    verb run without a loop cannot await asyncio)."""
+    if oneshot.loop_running():
+        import asyncio
+
+        await asyncio.sleep(seconds)
+        return
+    import time
+
+    time.sleep(seconds)
 
 
 def warn(message: str) -> None:

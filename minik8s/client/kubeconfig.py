@@ -4,7 +4,7 @@ The format is kubectl's: ``clusters``, ``users``, ``contexts``, ``current-contex
 entry ``{name, cluster|user|context}``. :func:`load` honours ``$KUBECONFIG`` (a path list,
 merged as kubectl does: the first file to define a name wins) and falls back to
 ``~/.kube/config``. :meth:`KubeConfig.resolve` turns a context into the plain connection
-settings :class:`~minik8s.client.rest.ApiClient` needs, with relative file paths taken from
+settings :mod:`minik8s.client.connection` turns into a client's, with relative file paths taken from
 the directory of the file that named them, as kubectl does.
 """
 
@@ -13,7 +13,6 @@ from __future__ import annotations
 import base64
 import dataclasses
 import os
-import tempfile
 from typing import Any
 
 import yaml
@@ -41,6 +40,11 @@ class ClusterAccess:
     insecure_skip_tls_verify: bool = False
     tls_server_name: str | None = None
     context: str = ""
+    # the user's ``as``, ``as-groups``, ``as-uid``, ``as-user-extra``: whom requests act as
+    impersonate_user: str | None = None
+    impersonate_groups: tuple[str, ...] = ()
+    impersonate_uid: str | None = None
+    impersonate_extra: dict[str, list[str]] | None = None
 
 
 @dataclasses.dataclass(slots=True)
@@ -102,6 +106,10 @@ class KubeConfig:
             insecure_skip_tls_verify=bool(cluster.get("insecure-skip-tls-verify")),
             tls_server_name=cluster.get("tls-server-name"),
             context=name,
+            impersonate_user=user.get("as") or None,
+            impersonate_groups=tuple(user.get("as-groups") or ()),
+            impersonate_uid=user.get("as-uid") or None,
+            impersonate_extra={k: list(v or []) for k, v in (user.get("as-user-extra") or {}).items()} or None,
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -198,6 +206,8 @@ def write(
     doc.setdefault("preferences", {})
     if set_current or not doc.get("current-context"):
         doc["current-context"] = context
+    import tempfile  # local: reading a kubeconfig (every mkctl command) needs none of it
+
     directory = os.path.dirname(os.path.abspath(path))
     os.makedirs(directory, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=directory, prefix=".kubeconfig-")

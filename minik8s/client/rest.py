@@ -8,9 +8,11 @@ httpx's pool got slower with 32 requests in flight than with one, and this clien
 fifth of a bare aiohttp session's rate sequentially, a tenth concurrently; over aiohttp it
 runs at that rate (``tests/perf/client_bench.py``, figures in ``tests/perf/RESULTS.md``).
 
-Methods take a :class:`~minik8s.api.resources.ResourceType` and plain Kubernetes JSON dicts,
-build the Kubernetes REST paths, and raise :mod:`minik8s.errors` for every non-2xx answer or
-unreachable server; no aiohttp type crosses this module's boundary. JSON goes through
+Methods take a :class:`~minik8s.api.resources.ResourceType` and plain Kubernetes JSON dicts
+(the typed verbs of :class:`~minik8s.client.verbs.TypedVerbs`, shared with ``mkctl``'s one-shot
+client), and raise :mod:`minik8s.errors` for every non-2xx answer or unreachable server; no
+aiohttp type crosses this module's boundary. TLS and credentials come from a
+:class:`~minik8s.client.connection.Connection`, as for every client. JSON goes through
 ``orjson`` both ways; ``watch`` splits the newline-delimited event stream itself and parses
 each line with ``orjson.loads``: controllers fan in many watches, so parsing cost matters.
 """
@@ -18,12 +20,9 @@ each line with ``orjson.loads``: controllers fan in many watches, so parsing cos
 from __future__ import annotations
 
 import asyncio
-import base64
 import dataclasses
 import json as _stdjson
-import os
 import ssl
-import tempfile
 from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import Any, Literal
 
@@ -32,16 +31,11 @@ import orjson
 
 from minik8s import errors
 from minik8s.api.resources import ResourceType
+from minik8s.client import connection, verbs
+from minik8s.client.connection import make_ssl_context
+from minik8s.client.verbs import PATCH_CONTENT_TYPES, PatchType
 
-PatchType = Literal["merge", "strategic", "json", "apply"]
-
-PATCH_CONTENT_TYPES: dict[str, str] = {
-    "merge": "application/merge-patch+json",
-    "strategic": "application/strategic-merge-patch+json",
-    "json": "application/json-patch+json",
-    # Server-side apply takes YAML; JSON is YAML, so the body is still JSON.
-    "apply": "application/apply-patch+yaml",
-}
+__all__ = ["PATCH_CONTENT_TYPES", "ApiClient", "PatchType", "Response", "WatchEvent", "make_ssl_context"]
 
 # A watch may sit idle for minutes; the server ends it at timeoutSeconds, so the read timeout
 # only has to catch a server that went silent without closing: allow this much beyond it.
@@ -61,96 +55,21 @@ class WatchEvent:
     object: dict
 
 
-def make_ssl_context(
-    *,
-    ca_file: str | None = None,
-    ca_data: str | None = None,
-    client_cert: str | tuple[str, str] | None = None,
-    client_cert_data: tuple[bytes, bytes] | None = None,
-    verify: bool = True,
-    server_name_check: bool = True,
-) -> ssl.SSLContext:
-    """An SSL context for the apiserver: its CA, our client certificate, or no verification."""
-    ctx = ssl.create_default_context(cafile=ca_file, cadata=ca_data)
-    if not verify:
-        ctx.check_hostname = False
-        ctx.verify_mode = ssl.CERT_NONE
-    elif not server_name_check:
-        ctx.check_hostname = False
-    if client_cert is not None:
-        if isinstance(client_cert, tuple):
-            ctx.load_cert_chain(client_cert[0], client_cert[1])
-        else:
-            ctx.load_cert_chain(client_cert)
-    if client_cert_data is not None:
-        # ssl only loads certificate chains from files: stage the PEM data in a private temp
-        # dir just long enough to load it.
-        with tempfile.TemporaryDirectory(prefix="minik8s-tls-") as tmp:
-            cert_path, key_path = os.path.join(tmp, "cert.pem"), os.path.join(tmp, "key.pem")
-            for path, data in ((cert_path, client_cert_data[0]), (key_path, client_cert_data[1])):
-                fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-                with os.fdopen(fd, "wb") as f:
-                    f.write(data)
-            ctx.load_cert_chain(cert_path, key_path)
-    return ctx
+_query = verbs.query
 
 
-def _query(params: Mapping[str, Any] | Sequence[tuple[str, Any]]) -> list[tuple[str, str]]:
-    """Query parameters as the apiserver parses them: booleans as Go does, None dropped. Pairs
-    may repeat a key (exec's ``command=sh&command=-c``)."""
-    out: list[tuple[str, str]] = []
-    for k, v in (params.items() if isinstance(params, Mapping) else params):
-        if v is None:
-            continue
-        out.append((k, ("true" if v else "false") if isinstance(v, bool) else str(v)))
-    return out
+class Response(verbs.Response):
+    """The answer of :meth:`ApiClient.request` (see :class:`~minik8s.client.verbs.Response`):
+    ours, so no aiohttp type leaks to callers. Reading a stream to its end returns the
+    connection to the pool."""
 
-
-class Response:
-    """The answer of :meth:`ApiClient.request`: ours, so no aiohttp type leaks to callers.
-
-    ``status_code``, ``headers`` (a case-insensitive mapping) and, once read, ``content``,
-    ``text`` and ``json()``. A response from ``request(..., stream=True)`` has its body unread:
-    iterate ``aiter_bytes()`` or ``await aread()``, and always ``await aclose()`` (reading to
-    the end also returns the connection to the pool). Errors while reading raise
-    :class:`~minik8s.errors.ConnectionFailed`.
-    """
-
-    __slots__ = ("status_code", "headers", "_content", "_raw", "_server")
+    __slots__ = ("_raw", "_server")
 
     def __init__(self, status_code: int, headers: Mapping[str, str], content: bytes | None, *,
                  raw: aiohttp.ClientResponse | None = None, server: str = "") -> None:
-        self.status_code = status_code
-        self.headers = headers
-        self._content = content
+        super().__init__(status_code, headers, content)
         self._raw = raw
         self._server = server
-
-    def __repr__(self) -> str:
-        return f"<Response [{self.status_code}]>"
-
-    @property
-    def is_success(self) -> bool:
-        return 200 <= self.status_code < 300
-
-    @property
-    def content(self) -> bytes:
-        if self._content is None:
-            raise RuntimeError("the body of a streamed response is not read yet: await aread() first")
-        return self._content
-
-    @property
-    def encoding(self) -> str:
-        ctype = self.headers.get("Content-Type", "")
-        for part in ctype.split(";")[1:]:
-            key, _, value = part.strip().partition("=")
-            if key.lower() == "charset" and value:
-                return value.strip('"')
-        return "utf-8"
-
-    @property
-    def text(self) -> str:
-        return self.content.decode(self.encoding, "replace")
 
     def json(self) -> Any:
         return orjson.loads(self.content)
@@ -193,7 +112,7 @@ def _finish(raw: aiohttp.ClientResponse) -> None:
         raw.close()
 
 
-class ApiClient:
+class ApiClient(verbs.TypedVerbs):
     """An asynchronous Kubernetes REST client over one shared, pooled aiohttp session.
 
     Use it as an async context manager or ``await close()`` it. It belongs to the event loop
@@ -230,6 +149,9 @@ class ApiClient:
         self._headers: dict[str, str] = {"User-Agent": user_agent, "Accept": "application/json"}
         if token:
             self._headers["Authorization"] = f"Bearer {token}"
+        # what a Connection adds: repeated headers (one Impersonate-Group per group), the TLS name
+        self._extra_headers: list[tuple[str, str]] = []
+        self._server_hostname: str | None = None
         self._default_timeout = aiohttp.ClientTimeout(total=timeout)
         self._session: aiohttp.ClientSession | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -241,19 +163,19 @@ class ApiClient:
         from minik8s.client import kubeconfig  # local: kubeconfig imports nothing of ours
 
         cfg = kubeconfig.load(path).resolve(context)
-        verify: bool | ssl.SSLContext = not cfg.insecure_skip_tls_verify
-        if cfg.server.startswith("https://"):
-            verify = make_ssl_context(
-                ca_file=cfg.ca_file,
-                ca_data=cfg.ca_data.decode() if cfg.ca_data else None,
-                client_cert=(cfg.cert_file, cfg.key_file) if cfg.cert_file and cfg.key_file else None,
-                client_cert_data=(cfg.cert_data, cfg.key_data) if cfg.cert_data and cfg.key_data else None,
-                verify=not cfg.insecure_skip_tls_verify,
-            )
-        client = cls(cfg.server, token=cfg.token, verify=verify, namespace=cfg.namespace or "default", **kwargs)
-        if cfg.username and cfg.password and not cfg.token:
-            basic = base64.b64encode(f"{cfg.username}:{cfg.password}".encode()).decode()
-            client._headers["Authorization"] = f"Basic {basic}"
+        kwargs.setdefault("namespace", cfg.namespace or "default")
+        return cls.from_connection(connection.from_access(cfg), **kwargs)
+
+    @classmethod
+    def from_connection(cls, conn: connection.Connection, **kwargs: Any) -> ApiClient:
+        """A client for a :class:`~minik8s.client.connection.Connection` (its TLS, its headers)."""
+        client = cls(conn.server, verify=conn.ssl if conn.ssl is not None else True, **kwargs)
+        for name, value in conn.headers:
+            if name == "Authorization":
+                client._headers[name] = value
+            else:
+                client._extra_headers.append((name, value))
+        client._server_hostname = conn.server_hostname
         return client
 
     def _http(self) -> aiohttp.ClientSession:
@@ -269,8 +191,11 @@ class ApiClient:
         # aiohttp's default of 100. TLS (or none) is fixed per client, so the connector has it.
         connector = aiohttp.TCPConnector(limit=self._max_connections, keepalive_timeout=_KEEPALIVE_SECONDS,
                                          ssl=self._ssl)
+        headers: Any = self._headers
+        if self._extra_headers:
+            headers = [*self._headers.items(), *self._extra_headers]
         self._session = aiohttp.ClientSession(
-            connector=connector, headers=self._headers, timeout=self._default_timeout,
+            connector=connector, headers=headers, timeout=self._default_timeout,
             raise_for_status=False, trust_env=False,
         )
         self._loop = loop
@@ -286,6 +211,7 @@ class ApiClient:
         try:
             return await self._http().ws_connect(url, params=params, protocols=tuple(protocols),
                                                  heartbeat=heartbeat, max_msg_size=0,
+                                                 server_hostname=self._server_hostname,
                                                  timeout=aiohttp.ClientWSTimeout(ws_close=5))
         except aiohttp.WSServerHandshakeError as e:
             refusal = f"{e.status} {e.message}"
@@ -340,7 +266,8 @@ class ApiClient:
         query = _query(params) if params else None
         try:
             resp = await self._http().request(method, self.server + path, params=query or None,
-                                              data=body, headers=headers, timeout=timeout)
+                                              data=body, headers=headers, timeout=timeout,
+                                              server_hostname=self._server_hostname)
         except (aiohttp.ClientError, TimeoutError) as e:
             raise _connection_failed(e, self.server) from e
         if resp.status >= 300:
@@ -395,159 +322,6 @@ class ApiClient:
         resp = await self._send(method, path, params, content, headers, self._default_timeout)
         body = await self._read(resp)
         return orjson.loads(body) if body else {}
-
-    def _ns(self, rt: ResourceType, namespace: str | None, obj: dict | None = None) -> str | None:
-        """The namespace addressing one object: given, else the object's, else the default."""
-        if not rt.namespaced:
-            return None
-        if namespace:
-            return namespace
-        if obj is not None:
-            ns = (obj.get("metadata") or {}).get("namespace")
-            if ns:
-                return ns
-        return self.namespace
-
-    # -- typed verbs ----------------------------------------------------------------------
-
-    async def get(self, rt: ResourceType, name: str, *, namespace: str | None = None) -> dict:
-        return await self._json("GET", rt.path(self._ns(rt, namespace), name))
-
-    async def list(
-        self,
-        rt: ResourceType,
-        *,
-        namespace: str | None = None,
-        label_selector: str | None = None,
-        field_selector: str | None = None,
-        limit: int | None = None,
-        continue_: str | None = None,
-        resource_version: str | None = None,
-    ) -> dict:
-        """One page of the List; ``namespace=None`` on a namespaced type lists all namespaces."""
-        params = {
-            "labelSelector": label_selector or None, "fieldSelector": field_selector or None,
-            "limit": limit, "continue": continue_ or None, "resourceVersion": resource_version,
-        }
-        return await self._json("GET", rt.path(namespace), params=params)
-
-    async def list_all(
-        self,
-        rt: ResourceType,
-        *,
-        namespace: str | None = None,
-        label_selector: str | None = None,
-        field_selector: str | None = None,
-        limit: int | None = 500,
-        resource_version: str | None = None,
-    ) -> dict:
-        """The whole List, following ``continue`` page by page. Its resourceVersion is the first
-        page's: a continued list is a snapshot at that revision."""
-        first = await self.list(rt, namespace=namespace, label_selector=label_selector,
-                                field_selector=field_selector, limit=limit, resource_version=resource_version)
-        items = list(first.get("items") or [])
-        token = (first.get("metadata") or {}).get("continue")
-        while token:
-            page = await self.list(rt, namespace=namespace, label_selector=label_selector,
-                                   field_selector=field_selector, limit=limit, continue_=token)
-            items.extend(page.get("items") or [])
-            token = (page.get("metadata") or {}).get("continue")
-        meta = dict(first.get("metadata") or {})
-        meta.pop("continue", None)
-        meta.pop("remainingItemCount", None)
-        return {**first, "metadata": meta, "items": items}
-
-    async def create(
-        self,
-        rt: ResourceType,
-        obj: dict,
-        *,
-        namespace: str | None = None,
-        field_manager: str | None = None,
-        dry_run: bool = False,
-    ) -> dict:
-        params = {"fieldManager": field_manager, "dryRun": "All" if dry_run else None}
-        return await self._json("POST", rt.path(self._ns(rt, namespace, obj)), params=params, json=obj)
-
-    async def update(self, rt: ResourceType, obj: dict, *, field_manager: str | None = None) -> dict:
-        """PUT the whole object; its metadata.resourceVersion makes it a compare-and-swap."""
-        return await self._json("PUT", rt.path(self._ns(rt, None, obj), _name(obj)),
-                                params={"fieldManager": field_manager}, json=obj)
-
-    async def update_status(self, rt: ResourceType, obj: dict, *, field_manager: str | None = None) -> dict:
-        return await self.update_subresource(rt, obj, "status", field_manager=field_manager)
-
-    async def update_subresource(self, rt: ResourceType, obj: dict, subresource: str, *,
-                                 field_manager: str | None = None) -> dict:
-        """PUT the whole object to a writable subresource (``status``, a CSR's ``approval``)."""
-        return await self._json("PUT", rt.path(self._ns(rt, None, obj), _name(obj), subresource),
-                                params={"fieldManager": field_manager}, json=obj)
-
-    async def patch(
-        self,
-        rt: ResourceType,
-        name: str,
-        patch: dict | list,
-        *,
-        namespace: str | None = None,
-        patch_type: PatchType = "merge",
-        subresource: str | None = None,
-        field_manager: str | None = None,
-        force: bool | None = None,
-    ) -> dict:
-        try:
-            content_type = PATCH_CONTENT_TYPES[patch_type]
-        except KeyError:
-            raise ValueError(f"unknown patch_type {patch_type!r}; one of {sorted(PATCH_CONTENT_TYPES)}") from None
-        if patch_type == "apply" and not field_manager:
-            # The apiserver would 400 anyway; say it before the round trip.
-            raise ValueError("server-side apply needs a field_manager")
-        return await self._json(
-            "PATCH", rt.path(self._ns(rt, namespace), name, subresource),
-            params={"fieldManager": field_manager, "force": force},
-            content=_dumps(patch), headers={"Content-Type": content_type},
-        )
-
-    async def delete(
-        self,
-        rt: ResourceType,
-        name: str,
-        *,
-        namespace: str | None = None,
-        grace_period_seconds: int | None = None,
-        propagation_policy: str | None = None,
-        preconditions: dict | None = None,
-    ) -> dict:
-        """DELETE one object; returns what the server answers (the object, or a Status)."""
-        body = _delete_options(grace_period_seconds, propagation_policy, preconditions)
-        return await self._json("DELETE", rt.path(self._ns(rt, namespace), name), json=body)
-
-    async def delete_collection(
-        self,
-        rt: ResourceType,
-        *,
-        namespace: str | None = None,
-        label_selector: str | None = None,
-        field_selector: str | None = None,
-        grace_period_seconds: int | None = None,
-        propagation_policy: str | None = None,
-    ) -> dict:
-        body = _delete_options(grace_period_seconds, propagation_policy, None)
-        params = {"labelSelector": label_selector or None, "fieldSelector": field_selector or None}
-        return await self._json("DELETE", rt.path(self._ns(rt, namespace)), params=params, json=body)
-
-    async def create_subresource(
-        self, rt: ResourceType, name: str, subresource: str, body: dict, *, namespace: str | None = None,
-    ) -> dict:
-        """POST to a subresource: ``pods/binding``, ``pods/eviction``."""
-        return await self._json("POST", rt.path(self._ns(rt, namespace), name, subresource), json=body)
-
-    async def get_subresource(
-        self, rt: ResourceType, name: str, subresource: str, *, namespace: str | None = None,
-        params: Mapping[str, Any] | None = None,
-    ) -> dict:
-        """GET a JSON subresource (``status``, ``scale``); text ones (``log``) go through request()."""
-        return await self._json("GET", rt.path(self._ns(rt, namespace), name, subresource), params=params)
 
     # -- watch ----------------------------------------------------------------------------
 
@@ -629,24 +403,6 @@ def _dumps(obj: Any) -> bytes:
         # orjson refuses what the stdlib coerces (non-string dict keys, ints past 64 bits);
         # keep accepting it rather than break a caller that worked before.
         return _stdjson.dumps(obj, separators=(",", ":")).encode()
-
-
-def _name(obj: dict) -> str:
-    name = (obj.get("metadata") or {}).get("name")
-    if not name:
-        raise ValueError("object has no metadata.name")
-    return name
-
-
-def _delete_options(grace: int | None, propagation: str | None, preconditions: dict | None) -> dict:
-    body: dict[str, Any] = {"kind": "DeleteOptions", "apiVersion": "v1"}
-    if grace is not None:
-        body["gracePeriodSeconds"] = grace
-    if propagation is not None:
-        body["propagationPolicy"] = propagation
-    if preconditions:
-        body["preconditions"] = preconditions
-    return body
 
 
 def _connection_failed(e: BaseException, server: str) -> errors.ConnectionFailed:
