@@ -28,8 +28,8 @@ from minik8s.api import resources as rs
 
 from apiserver import bodies, discovery, errors, kubernetes_service, managedfields, openapi, params, printers, version
 from apiserver import memory, openapi_proto
-from apiserver.storage import diskspace
-from apiserver.storage.interface import DiskFull
+from apiserver.storage import diskspace, health as storage_health
+from apiserver.storage.interface import DiskFull, Unavailable
 from apiserver.admission import plugins as admission_plugins
 from apiserver.admission import priority as priority_admission
 from apiserver.allocators import ServiceAllocator
@@ -136,6 +136,7 @@ class ApiServer:
 
     async def start(self) -> None:
         await self.storage.start()
+        await storage_health.wait_reachable(self.storage)
         await self.cache.start()
         self.authz.attach(self.cache)
         self.services.rebuild(self.cache.snapshot(rs.SERVICES.plural, "/registry/services/")[0])
@@ -192,6 +193,9 @@ class ApiServer:
         except DiskFull as e:  # not a bug: the data dir's disk is full (readyz says so too)
             log.error("%s %s: %s", request.method, request.url.path, e)
             return status_response(errors.InsufficientStorage(str(e)))
+        except Unavailable as e:  # not a bug: etcd cannot be reached (readyz says so too)
+            log.warning("%s %s: %s", request.method, request.url.path, e)
+            return status_response(errors.ServiceUnavailable(str(e)))
         except Exception:  # a bug: answer InternalError, keep the traceback in the log
             log.exception("internal error serving %s %s", request.method, request.url.path)
             return status_response(errors.InternalError("an error on the server prevented the request "
@@ -507,6 +511,10 @@ def create_app(storage: Storage, *, advertise_address: str | None = None, port: 
         full = await diskspace.still_full(server.storage) if server.ready else None
         if full is not None:  # writes would fail: not ready until one succeeds again
             return Response(f"[-]storage failed: {full}\nreadyz check failed\n".encode(), status_code=503,
+                            media_type="text/plain")
+        down = await storage_health.unhealthy(server.storage) if server.ready else None
+        if down is not None:  # as Kubernetes' etcd readiness check
+            return Response(f"[-]etcd failed: {down}\nreadyz check failed\n".encode(), status_code=503,
                             media_type="text/plain")
         return await health(request)
 

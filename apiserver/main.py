@@ -1,7 +1,7 @@
 """``minik8s-apiserver``: the API server process.
 
-Parses flags into one config, opens the storage (SQLite under ``--data-dir``; ``--etcd-servers``
-is reserved for the etcd backend), logs the effective configuration, and serves the FastAPI app
+Parses flags into one config, opens the storage (SQLite under ``--data-dir``, or etcd with
+``--etcd-servers``: :mod:`apiserver.etcd_options`), logs the effective configuration, and serves the FastAPI app
 with uvicorn (uvloop + httptools when available) over HTTPS only (:mod:`apiserver.serving`),
 behind the authentication and authorization filter (:mod:`apiserver.auth.filter`).
 
@@ -21,13 +21,14 @@ import sys
 
 import uvicorn
 
-from apiserver import admission_options, kubelet_client, serviceaccount_options, serving
+from apiserver import admission_options, etcd_options, kubelet_client, serviceaccount_options, serving
 from apiserver.app import create_app, fast_path
 from apiserver.audit import options as audit_options
 from apiserver.auth import authenticate, authorize, bearer_tokens, bootstrap_tokens, x509
 from apiserver.auth.filter import AuthFilter
 from apiserver.storage import diskspace
 from apiserver.storage import encryption
+from apiserver.storage.interface import Storage
 from apiserver.storage.sqlite import SQLiteStorage
 
 log = logging.getLogger("apiserver")
@@ -58,6 +59,7 @@ class Config:
     default_toleration_seconds: tuple[int, int] = (300, 300)  # not-ready, unreachable
     encryption_provider_config: str | None = None
     audit: audit_options.Options = audit_options.Options()
+    etcd: etcd_options.Options = etcd_options.Options()
 
 
 def primary_ipv4() -> str:
@@ -85,6 +87,7 @@ def parse_args(argv: list[str] | None = None) -> Config:
     p.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
     serviceaccount_options.add_flags(p)
     admission_options.add_flags(p)
+    etcd_options.add_flags(p)
     p.add_argument("--enable-bootstrap-token-auth", action="store_true",
                    help="accept bootstrap tokens (kube-system/bootstrap-token-* Secrets) as bearer tokens, for "
                         "nodes joining with one (off by default, as in Kubernetes; minik8s up turns it on)")
@@ -131,7 +134,7 @@ def parse_args(argv: list[str] | None = None) -> Config:
                   enable_bootstrap_token_auth=a.enable_bootstrap_token_auth,
                   default_toleration_seconds=admission_options.toleration_seconds(a, p),
                   encryption_provider_config=a.encryption_provider_config,
-                  audit=audit_options.from_args(a, p))
+                  audit=audit_options.from_args(a, p), etcd=etcd_options.from_args(a, p))
 
 
 def build_auth(cfg: Config, server: object) -> tuple[authenticate.Chain, authorize.Chain]:
@@ -159,8 +162,12 @@ def main(argv: list[str] | None = None) -> None:
     if full is not None:  # SQLite would only say "disk I/O error"
         sys.exit(f"minik8s-apiserver: cannot start: {full}; free some space there")
     log.info("starting with %s", cfg)
-    storage = SQLiteStorage(os.path.join(cfg.data_dir, "store.db"), compaction_interval=cfg.compaction_interval,
-                            history_window=cfg.history_window)
+    storage: Storage
+    if cfg.etcd.servers:
+        storage = etcd_options.build(cfg.etcd)
+    else:
+        storage = SQLiteStorage(os.path.join(cfg.data_dir, "store.db"), compaction_interval=cfg.compaction_interval,
+                                history_window=cfg.history_window)
     if cfg.encryption_provider_config:
         try:
             storage = encryption.wrap(storage, cfg.encryption_provider_config)

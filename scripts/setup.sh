@@ -3,7 +3,8 @@
 # `make test` need, each step cheap when already done so it can run before every command.
 #
 #   1. system packages: busybox-static (test image rootfs), iptables, iproute2, conntrack, openssl (TLS test certificates)
-#      (the node proxy), docker.io when no Docker engine is there;
+#      (the node proxy), docker.io when no Docker engine is there, etcd-server and etcd-client (the etcd
+#      storage backend's tests and `minik8s up --etcd`; no etcd system service is started);
 #   2. a reachable Docker engine: started here (dockerd in the background) when we are root;
 #   3. the local test images (tests/images/build.sh) -- no registry is reachable;
 #   4. .venv with minik8s installed editable with its test extras.
@@ -49,6 +50,20 @@ if [ "${MINIK8S_SKIP_DOCKER:-}" != 1 ] && ! { command -v docker >/dev/null && do
     fi
 fi
 apt_install "${packages[@]}"
+
+install_etcd() {
+    # The package's postinst would start etcd.service on a systemd host: tests and `minik8s up
+    # --etcd` start their own etcd on loopback ports and data dirs, so no service is wanted.
+    # A policy-rc.d that refuses (101) is what Debian offers for exactly this, for the install only.
+    local policy=/usr/sbin/policy-rc.d placed=0
+    if is_root && [ ! -e "$policy" ]; then
+        printf '#!/bin/sh\nexit 101\n' >"$policy" && chmod 755 "$policy" && placed=1
+    fi
+    apt_install etcd-server etcd-client
+    [ "$placed" -eq 1 ] && rm -f "$policy"
+    return 0
+}
+install_etcd
 
 # --- 2. a Docker engine ---------------------------------------------------------------------
 

@@ -241,6 +241,9 @@ class EncryptingStorage(Storage):
     async def compact(self, revision: int) -> None:
         await self.inner.compact(revision)
 
+    async def count(self, prefix: str) -> int:
+        return await self.inner.count(prefix)
+
     async def get(self, key: str) -> KeyValue | None:
         return self._dec(await self.inner.get(key))
 

@@ -1,7 +1,7 @@
 """The Storage interface: a revisioned key-value store with watch, as etcd v3 offers it.
 
 The apiserver is the only reader and writer. Every backend (SQLite, the embedded default;
-etcd later) implements this class and passes ``tests/unit/test_storage_conformance.py``.
+``etcd.py``) implements this class and passes ``tests/unit/test_storage_conformance.py``.
 
 Model
 -----
@@ -29,6 +29,10 @@ class StorageError(Exception):
 
 class DiskFull(StorageError):
     """Raised by a write the store's disk has no room for (the apiserver answers 507)."""
+
+
+class Unavailable(StorageError):
+    """Raised when the store cannot be reached now (etcd down): the apiserver answers 503."""
 
 
 class KeyExists(StorageError):
@@ -142,6 +146,10 @@ class Storage(abc.ABC):
     @abc.abstractmethod
     async def compacted_revision(self) -> int:
         """The revision history was last compacted at (0 if never)."""
+
+    async def count(self, prefix: str) -> int:
+        """How many keys are under prefix now (Kubernetes' per-resource object count)."""
+        return len((await self.list(prefix)).items)
 
     async def stale(self, key: str) -> bool:
         """Whether key's stored form is not what a write would store now (a value encrypted with

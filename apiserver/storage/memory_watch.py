@@ -41,7 +41,7 @@ class Subscription:
         self._error: StorageError | None = None
         self._closed = False
 
-    def _offer(self, event: WatchEvent) -> bool:
+    def offer(self, event: WatchEvent) -> bool:
         """Queue an event; False when the queue is full (the subscription is then cut off)."""
         try:
             self._queue.put_nowait(event)
@@ -53,7 +53,18 @@ class Subscription:
             return False
         return True
 
-    def _end(self) -> None:
+    async def put(self, event: WatchEvent) -> None:
+        """Queue an event, waiting for room: for a replay the reader pulls at its own pace
+        (live events go through :meth:`offer`, which never waits)."""
+        await self._queue.put(event)
+
+    def fail(self, error: StorageError) -> None:
+        """End the subscription with ``error``: its reader gets what was queued, then the error."""
+        if self._error is None:
+            self._error = error
+        self.end()
+
+    def end(self) -> None:
         self._closed = True
         # Wake a reader blocked on an empty queue; a full queue has no blocked reader.
         try:
@@ -92,7 +103,7 @@ class WatchHub:
     def subscribe(self, prefix: str, *, after: int) -> Subscription:
         sub = Subscription(prefix, after, queue_size=self._queue_size)
         if self._closed:
-            sub._end()
+            sub.end()
         else:
             self._subs.add(sub)
         return sub
@@ -108,7 +119,7 @@ class WatchHub:
             rev = event.kv.mod_revision
             for sub in self._subs:
                 if rev > sub.after and key.startswith(sub.prefix) and sub._error is None:
-                    if not sub._offer(event):
+                    if not sub.offer(event):
                         overflowed.append(sub)
         for sub in overflowed:
             self._subs.discard(sub)
@@ -118,5 +129,5 @@ class WatchHub:
     def close(self) -> None:
         self._closed = True
         for sub in self._subs:
-            sub._end()
+            sub.end()
         self._subs.clear()

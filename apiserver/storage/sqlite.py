@@ -215,6 +215,9 @@ class SQLiteStorage(Storage):
             raise ValueError("revision and limit must not be negative")
         return await self._read(_list, prefix, revision, limit, start_after)
 
+    async def count(self, prefix: str) -> int:
+        return await self._read(_count, prefix)
+
     # ---- writes -----------------------------------------------------------------------
 
     async def create(self, key: str, value: bytes) -> KeyValue:
@@ -647,6 +650,11 @@ def _get(conn: sqlite3.Connection, key: str) -> KeyValue | None:
         (key,),
     ).fetchone()
     return None if row is None else KeyValue(key, row[2], row[0], row[1])
+
+
+def _count(conn: sqlite3.Connection, prefix: str) -> int:
+    cond, params = _key_range(prefix, "", "key")
+    return conn.execute(f"SELECT COUNT(*) FROM kv WHERE {cond}", params).fetchone()[0]
 
 
 def _list(

@@ -1,6 +1,6 @@
 """Conformance suite for apiserver.storage.interface.Storage backends.
 
-Every backend runs the same tests through the ``backend`` fixture: to add one (etcd), add a
+Every backend (SQLite, etcd) runs the same tests through the ``backend`` fixture: to add one, add a
 factory to ``_BACKENDS`` that opens the same data every time it is called and says how a child
 process opens it (for the SIGKILL durability test).
 
@@ -60,12 +60,37 @@ def _sqlite_backend(tmp_path: Path) -> Backend:
     )
 
 
-_BACKENDS: dict[str, Callable[[Path], Backend]] = {"sqlite": _sqlite_backend}
+def _etcd_backend(tmp_path: Path, request: pytest.FixtureRequest) -> Backend:
+    """A fresh etcd member per test (its revisions start over), stopped after the test."""
+    from tests.etcd_harness import start_etcd
+
+    server = start_etcd(tmp_path / "etcd")
+    request.addfinalizer(server.stop)
+    url = server.url
+
+    def make(*, slow: bool = False) -> Storage:
+        from apiserver.storage.etcd import EtcdStorage
+
+        return EtcdStorage(url, compaction_interval=0, watch_queue_size=16 if slow else 8192)
+
+    return Backend(
+        name="etcd",
+        make=make,
+        child_imports="from apiserver.storage.etcd import EtcdStorage",
+        child_open=f"EtcdStorage({url!r}, compaction_interval=0)",
+        slow_watch_queue=16,
+    )
+
+
+_BACKENDS: dict[str, Callable[[Path, pytest.FixtureRequest], Backend]] = {
+    "sqlite": lambda tmp_path, request: _sqlite_backend(tmp_path),
+    "etcd": _etcd_backend,
+}
 
 
 @pytest.fixture(params=sorted(_BACKENDS))
 def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Backend:
-    return _BACKENDS[request.param](tmp_path)
+    return _BACKENDS[request.param](tmp_path, request)
 
 
 @pytest.fixture
@@ -227,6 +252,18 @@ async def test_pagination_at_a_fixed_revision_ignores_later_writes(store: Storag
     rest = await store.list(P, revision=first.revision, start_after=first.items[-1].key)
     assert kv_pairs(first.items + rest.items) == [(k, b"old") for k in keys]
     assert rest.revision == first.revision
+
+
+async def test_count_per_prefix(store: Storage) -> None:
+    # Kubernetes' per-resource object count (apiserver_storage_objects) reads it.
+    for key in [P + "a", P + "b", "/registry/pods/kube-system/c", "/registry/podsx/default/a",
+                "/registry/services/default/a"]:
+        await store.create(key, b"x")
+    await store.delete(P + "b")
+    assert await store.count("/registry/pods/") == 2
+    assert await store.count(P) == 1
+    assert await store.count("/registry/") == 4
+    assert await store.count("/registry/nothing/") == 0
 
 
 # ---- watch ----------------------------------------------------------------------------------

@@ -1,0 +1,104 @@
+"""Real etcd processes for tests: each on free loopback ports and a data dir of its own.
+
+``etcd_factory()`` starts one (stopped after the test); ``EtcdProcess.kill()`` / ``start()``
+simulate an outage on the same data. Without the etcd binary a test is skipped, and fails when
+CI is set (``tests.conftest.missing``), as with Docker.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import signal
+import subprocess
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+
+from minik8s.up import etcd as local_etcd
+from tests.conftest import missing, pick_free_port
+
+
+@dataclass
+class EtcdProcess:
+    data_dir: Path
+    client_port: int
+    peer_port: int
+    log_path: Path
+    proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return local_etcd.client_url(self.client_port)
+
+    def start(self, *, timeout: float = 30.0) -> None:
+        cmd = local_etcd.command(self.data_dir, client_port=self.client_port, peer_port=self.peer_port)
+        with open(self.log_path, "ab") as log:
+            self.proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                pytest.fail(f"etcd exited with {self.proc.returncode}:\n{self.log_tail()}")
+            with contextlib.suppress(httpx.HTTPError):
+                if httpx.get(f"{self.url}/health", timeout=1.0).json().get("health") == "true":
+                    return
+            time.sleep(0.05)
+        self.stop()
+        pytest.fail(f"etcd did not become healthy within {timeout}s:\n{self.log_tail()}")
+
+    def stop(self) -> None:
+        if self.proc is None or self.proc.poll() is not None:
+            return
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            self.proc.wait(10)
+        except subprocess.TimeoutExpired:
+            self.kill()
+
+    def kill(self) -> None:
+        """SIGKILL: what a crash or a lost host looks like to clients."""
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+
+    def log_tail(self, lines: int = 30) -> str:
+        try:
+            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+        except FileNotFoundError:
+            return "(no log)"
+
+
+def require_etcd() -> str:
+    binary = local_etcd.binary()
+    if binary is None:
+        missing("etcd is not installed (Debian's etcd-server package; scripts/setup.sh installs it)")
+    assert binary is not None
+    return binary
+
+
+def start_etcd(base: Path) -> EtcdProcess:
+    require_etcd()
+    base.mkdir(parents=True, exist_ok=True)
+    while (client := pick_free_port()) == (peer := pick_free_port()):
+        pass
+    server = EtcdProcess(base / "etcd-data", client, peer, base / "etcd.log")
+    server.start()
+    return server
+
+
+@pytest.fixture
+def etcd_factory(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[[], EtcdProcess]]:
+    """Start etcd members of a test's own; all are stopped after the test."""
+    started: list[EtcdProcess] = []
+
+    def factory() -> EtcdProcess:
+        server = start_etcd(tmp_path_factory.mktemp("etcd"))
+        started.append(server)
+        return server
+
+    yield factory
+    for server in started:
+        server.stop()
