@@ -125,6 +125,8 @@ class ApiServer:
         self.virtual[rs.TOKENREVIEWS] = tokenreview.handle
         self.rest.admission_chain = admission_plugins.default_chain(self.rest, self.cache)
         self.subresources = Subresources(self.rest)
+        from apiserver.apiextensions.controller import CRDController
+        self.crds = CRDController(self.rest, self.cache)
         # ServiceAccount tokens (apiserver/serviceaccount_options.py), set by main: what the
         # token subresource issues with, and the bearer-token authenticators (in order)
         self.token_settings: Any = None
@@ -143,6 +145,7 @@ class ApiServer:
         await self._ensure_system_namespaces()
         await rbac_bootstrap.ensure(self.rest)
         await priority_admission.ensure_system_classes(self.rest)
+        await self.crds.start()
         if self.advertise_address:
             await kubernetes_service.ensure(self.rest, cluster_ip=self.services.kubernetes_service_ip,
                                             address=self.advertise_address, port=self.port)
@@ -153,6 +156,7 @@ class ApiServer:
         self.ready = False
         if self._trimmer is not None:
             self._trimmer.cancel()
+        await self.crds.stop()
         await self.cache.stop()
         await self.storage.close()
 
@@ -175,7 +179,7 @@ class ApiServer:
     async def handle(self, request: Request, group: str, version_: str, parts: list[str]) -> Response:
         request_user.set(request.scope.get(USER_KEY))
         try:
-            if group and (group, version_) not in _GROUP_VERSIONS:
+            if group and (group, version_) not in _GROUP_VERSIONS and not registry.serves_custom(group, version_):
                 raise errors.not_found_path()
             if not parts:
                 body = discovery.resource_list_body(group, version_)
@@ -217,6 +221,8 @@ class ApiServer:
         if sub is not None and sub not in ("status", "finalize", "approval"):
             return await self.subresources.handle(request, self, info)
         manager = managedfields.manager_name(q.get("fieldManager"), request.headers.get("user-agent"))
+        # a custom resource answers in the version asked for (stored in its storage version)
+        out = _same if entry.custom is None else entry.custom.convert_out
         if method == "GET":
             if name is None or info.watch_path:
                 lq = params.list_query(q, watch_path=info.watch_path)
@@ -228,27 +234,27 @@ class ApiServer:
                 listed = await self.rest.list(entry, ns if entry.type.namespaced else None, opts)
                 if wants_table(request):
                     return json_response(self.table(request, entry, listed["items"], listed["metadata"]))
-                return json_response(listed)
+                return json_response(out(listed))
             if entry.type.namespaced and ns is None:
                 raise errors.not_found_path()
             obj = await self.rest.get(entry, ns, name)
             if wants_table(request):
                 return json_response(self.table(request, entry, [obj], {"resourceVersion": obj["metadata"]["resourceVersion"]}))
-            return json_response(obj)
+            return json_response(out(obj))
         if method == "POST":
             if name is not None:
                 raise errors.MethodNotAllowed("the server does not allow this method on the requested resource")
             body = await self.read_body(request)
             res = await self.rest.create(entry, ns, body, field_validation=validation, dry_run=dry_run,
                                          field_manager=manager)
-            return json_response(res.body, res.code, res.warnings)
+            return json_response(out(res.body), res.code, res.warnings)
         if method == "PUT":
             if name is None:
                 raise errors.MethodNotAllowed("the server does not allow this method on the requested resource")
             body = await self.read_body(request)
             res = await self.rest.update(entry, ns, name, body, subresource=sub, field_validation=validation,
                                          dry_run=dry_run, field_manager=manager)
-            return json_response(res.body, res.code, res.warnings)
+            return json_response(out(res.body), res.code, res.warnings)
         if method == "PATCH":
             if name is None:
                 raise errors.MethodNotAllowed("the server does not allow this method on the requested resource")
@@ -263,14 +269,15 @@ class ApiServer:
             else:
                 res = await self.rest.patch(entry, ns, name, body, ctype, subresource=sub,
                                             field_validation=validation, dry_run=dry_run, field_manager=manager)
-            return json_response(res.body, res.code, res.warnings)
+            return json_response(out(res.body), res.code, res.warnings)
         if method == "DELETE":
             options = params.delete_options(q, bodies.delete_options(await self.read_body(request)))
             if name is None:
                 opts = ListOptions(q.get("labelSelector"), q.get("fieldSelector"))
-                return json_response(await self.rest.delete_collection(entry, ns, opts, options, dry_run=dry_run))
+                return json_response(out(await self.rest.delete_collection(entry, ns, opts, options,
+                                                                           dry_run=dry_run)))
             res = await self.rest.delete(entry, ns, name, options, dry_run=dry_run)
-            return json_response(res.body, res.code)
+            return json_response(out(res.body), res.code)
         raise errors.MethodNotAllowed("the server does not allow this method on the requested resource")
 
     def table(self, request: Request, entry: Entry, objs: list[dict[str, Any]], md: dict[str, Any],
@@ -285,7 +292,7 @@ class ApiServer:
     async def watch(self, request: Request, entry: Entry, ns: str | None, opts: ListOptions,
                     lq: params.ListQuery) -> Response:
         matches = self.rest.matcher(entry, ns if entry.type.namespaced else None, opts)
-        plural = entry.type.plural
+        plural = entry.resource
         node = _pinned_node(entry, opts.field_selector)
         rv = opts.resource_version
         send_initial = bool(lq.send_initial_events)
@@ -393,6 +400,9 @@ class ApiServer:
                                            resource_version=str(ev.revision), with_columns=first_table)
                         first_table = False
                         chunks.append(orjson.dumps({"type": ev.type, "object": t}) + b"\n")
+                    elif entry.custom is not None:
+                        chunks.append(orjson.dumps({"type": ev.type, "object": entry.custom.convert_out(ev.obj)})
+                                      + b"\n")
                     else:
                         chunks.append(ev.encoded())
                     last_rev = ev.revision
@@ -410,6 +420,10 @@ class ApiServer:
             if pump is not None:
                 pump.cancel()
             del last_rev
+
+
+def _same(body: Any) -> Any:
+    return body
 
 
 _OPTIONS_KIND = {"PUT": "UpdateOptions", "PATCH": "PatchOptions", "DELETE": "DeleteOptions"}

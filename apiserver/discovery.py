@@ -9,8 +9,8 @@ Two forms exist, as in Kubernetes:
 * the plain form: ``APIVersions`` / ``APIGroupList`` / ``APIGroup``, then one ``APIResourceList``
   per group-version.
 
-Everything is computed from the one registry table (``apiserver/registry/table.py``), which is
-static, so each body is built once and kept as bytes. The builders take the entries as an
+Everything is computed from the one registry table (``apiserver/registry/table.py``), so each
+body is built once and kept as bytes, until custom resources come or go (:func:`invalidate`). The builders take the entries as an
 argument so they can be exercised without the whole registry.
 """
 
@@ -212,7 +212,13 @@ def _entries() -> Sequence[Any]:
     # Imported late: the table pulls in every strategy, which need not be importable to build or
     # test the pure functions above.
     from apiserver.registry import table
-    return table.TABLE
+    return table.all_entries()
+
+
+def invalidate() -> None:
+    """Forget the kept bodies: the served resources changed (a CRD was established or went)."""
+    for fn in (api_body, apis_body, group_body, resource_list_body):
+        fn.cache_clear()
 
 
 def _dump(body: Any) -> bytes:

@@ -48,6 +48,7 @@ PACKAGES: dict[str, str] = {
     "minik8s.api.authorization": "io.k8s.api.authorization.v1",
     "minik8s.api.authentication": "io.k8s.api.authentication.v1",
     "minik8s.api.batch": "io.k8s.api.batch.v1",
+    "minik8s.api.apiextensions": "io.k8s.apiextensions-apiserver.pkg.apis.apiextensions.v1",
 }
 
 _PATCH_TYPES = ("application/apply-patch+yaml", "application/json-patch+json",
@@ -333,6 +334,8 @@ def _v3_param(p: dict[str, Any]) -> dict[str, Any]:
 def _model_name(models: Mapping[tuple[str, str], type], group: str, kind: str,
                 packages: Mapping[str, str]) -> str | None:
     m = models.get((group, kind))
+    if isinstance(m, str):  # a custom resource's definition, named by its CRD
+        return m
     return None if m is None else definition_name(m, packages)
 
 
@@ -577,11 +580,13 @@ def _v2() -> tuple[bytes, str]:
 
 
 def v2_body() -> bytes:
-    """``GET /openapi/v2``: the Swagger document, as JSON.
+    """``GET /openapi/v2``: the Swagger document, as JSON, with the custom resources' paths and
+    definitions when there are any (``apiserver/apiextensions/openapi.py``).
 
     (client-go's own v2 reader asks for protobuf only; kubectl 1.32 reads v3, which is JSON.)
     """
-    return _v2()[0]
+    from apiserver.apiextensions import openapi as custom
+    return custom.v2_body() or _v2()[0]
 
 
 def v2_hash() -> str:
@@ -599,16 +604,35 @@ def _v3_bodies() -> dict[str, tuple[bytes, str]]:
 
 
 @functools.cache
+def _v3_root_paths() -> dict[str, Any]:
+    return {p: {"serverRelativeURL": f"/openapi/v3/{p}?hash={h}"} for p, (_b, h) in _v3_bodies().items()}
+
+
 def v3_root_body() -> bytes:
-    """``GET /openapi/v3``: where each group-version document is, with its hash."""
-    paths = {p: {"serverRelativeURL": f"/openapi/v3/{p}?hash={h}"} for p, (_b, h) in _v3_bodies().items()}
+    """``GET /openapi/v3``: where each group-version document is, with its hash (the custom
+    resources' group-versions too)."""
+    from apiserver.apiextensions import openapi as custom
+    extra = custom.v3_bodies()
+    if not extra:
+        return _v3_root_body()
+    paths = {**_v3_root_paths(), **{p: {"serverRelativeURL": f"/openapi/v3/{p}?hash={h}"}
+                                    for p, (_b, h) in extra.items()}}
     return _dump({"paths": paths})
+
+
+@functools.cache
+def _v3_root_body() -> bytes:
+    return _dump({"paths": _v3_root_paths()})
 
 
 def v3_document(path: str) -> tuple[bytes, str] | None:
     """``GET /openapi/v3/<path>`` (``api/v1``, ``apis/apps/v1``): the document and its hash,
     or None (404) when no such group-version is served."""
-    return _v3_bodies().get(path.strip("/"))
+    found = _v3_bodies().get(path.strip("/"))
+    if found is None:
+        from apiserver.apiextensions import openapi as custom
+        found = custom.v3_bodies().get(path.strip("/"))
+    return found
 
 
 def v3_body(path: str) -> bytes | None:

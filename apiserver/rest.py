@@ -77,7 +77,7 @@ class ListOptions:
 
 def storage_key(entry: Entry, namespace: str | None, name: str | None = None) -> str:
     t = entry.type
-    base = f"/registry/{t.plural}/"
+    base = f"/registry/{entry.resource}/"
     if t.namespaced and namespace:
         base += f"{namespace}/"
     return base + name if name else base
@@ -221,6 +221,8 @@ class RestStorage:
     def admit_body(self, entry: Entry, body: Any, *, field_validation: str, warnings: list[str],
                    model: type | None = None) -> dict[str, Any]:
         """Validate types, apply defaults and report unknown fields: the defaulted object."""
+        if model is None and entry.custom is not None:  # a custom resource: its CRD's schema decides
+            return entry.custom.decode(body, field_validation=field_validation, warnings=warnings)
         if not isinstance(body, dict):
             raise errors.BadRequest("the body of the request was in an unknown format")
         model = model or entry.model
@@ -370,7 +372,7 @@ class RestStorage:
                                          details={"retryAfterSeconds": 1}) from None
             elif rv != "0":
                 await self.cache.wait_current()
-            objs, rev = self.cache.snapshot(t.plural, prefix)
+            objs, rev = self.cache.snapshot(entry.resource, prefix)
             items = [o for o in objs if matches(o)]
         md: dict[str, Any] = {"resourceVersion": str(rev)}
         if opts.limit and len(items) > opts.limit:
@@ -639,15 +641,17 @@ class RestStorage:
                 raise errors.BadRequest("the body of the patch was in an unknown format")
             if content_type == "application/merge-patch+json":
                 return apply_merge_patch(target, patch)
-            if content_type == "application/strategic-merge-patch+json":
+            if content_type == "application/strategic-merge-patch+json" and (entry.custom is None
+                                                                           or view_model is not None):
                 return apply_strategic_merge_patch(target, patch, self._schema(view_model or entry.model))
         except PatchError as e:
             raise errors.Invalid(str(e), details={"name": target["metadata"].get("name"), "kind": entry.type.kind,
                                                   "causes": [{"reason": "FieldValueInvalid", "message": str(e)}]}) from None
         raise errors.UnsupportedMediaType("the body of the request was in an unknown format - accepted media "
                                           "types include: application/json-patch+json, "
-                                          "application/merge-patch+json, application/apply-patch+yaml, "
-                                          "application/strategic-merge-patch+json")
+                                          "application/merge-patch+json, application/apply-patch+yaml"
+                                          + ("" if entry.custom is not None and view_model is None else
+                                             ", application/strategic-merge-patch+json"))
 
     async def delete(self, entry: Entry, namespace: str | None, name: str, options: dict[str, Any], *,
                      dry_run: bool = False) -> Result:
@@ -682,6 +686,8 @@ class RestStorage:
                            f'Unsupported value: "{policy}": supported values: "Foreground", "Background", "Orphan", "nil"')])
         grace = entry.strategy.check_graceful_delete(current, options.get("gracePeriodSeconds"))
         finalizers = list(md.get("finalizers") or [])
+        if not md.get("deletionTimestamp"):
+            finalizers += [f for f in entry.strategy.delete_finalizers(current) if f not in finalizers]
         if policy == "Orphan" and ORPHAN_FINALIZER not in finalizers:
             finalizers.append(ORPHAN_FINALIZER)
         elif policy == "Foreground" and FOREGROUND_FINALIZER not in finalizers:

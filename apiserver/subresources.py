@@ -106,6 +106,8 @@ class Subresources:
         manager = managedfields.manager_name(q.get("fieldManager"), request.headers.get("user-agent"))
 
         def unview(current: dict[str, Any], scale: dict[str, Any]) -> dict[str, Any]:
+            if entry.custom is not None:  # the CRD names where the replicas are
+                return strategy.unscale(current, scale)
             new = copy.deepcopy(current)
             new.setdefault("spec", {})["replicas"] = (scale.get("spec") or {}).get("replicas", 0)
             return new

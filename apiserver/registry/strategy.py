@@ -80,6 +80,10 @@ class Strategy:
         """Seconds of grace to give before the object goes (None: remove at once)."""
         return None
 
+    def delete_finalizers(self, obj: dict[str, Any]) -> tuple[str, ...]:
+        """Finalizers the first delete adds (a CRD's: its objects must go first)."""
+        return ()
+
     def prepare_for_delete(self, obj: dict[str, Any]) -> None:
         """Changes made when an object is marked for deletion (a namespace turns Terminating)."""
 

@@ -20,6 +20,7 @@ from apiserver import policy_printers, printers_auth
 from apiserver.registry import certificates, batch, daemonsets, namespaces, nodes, pods, policy, rbac, serviceaccounts
 from apiserver.registry import services, simple, volumes, workloads
 from apiserver.registry import poddisruptionbudgets, replicationcontrollers, statefulsets
+from apiserver.registry import customresourcedefinitions
 from apiserver.registry.strategy import StatusStrategy, Strategy
 
 # Every verb a plain resource supports (discovery lists them).
@@ -49,13 +50,29 @@ class Entry:
     printer: printers.Printer
     subresources: tuple[Subresource, ...] = ()
     verbs: tuple[str, ...] = VERBS
+    #: a custom resource's version (``apiserver/registry/customresources.CustomVersion``): how
+    #: its bodies are decoded and its answers converted; None for built-in resources
+    custom: Any = None
+    #: the storage and watch-cache segment (``/registry/<resource>/...``): the plural, or for a
+    #: custom resource ``<plural>.<group>``, as its plural may repeat a built-in one
+    resource: str = ""
+    #: a custom resource's ``/status`` strategy (built-in ones are made below)
+    custom_status_strategy: Any = None
+
+    def __post_init__(self) -> None:
+        if not self.resource:
+            object.__setattr__(self, "resource", self.type.plural)
 
     @property
     def model(self) -> Any:
+        if self.custom is not None:
+            return self.custom.model
         return MODELS[(self.type.group, self.type.kind)]
 
     @property
     def status_strategy(self) -> StatusStrategy:
+        if self.custom_status_strategy is not None:
+            return self.custom_status_strategy
         return _STATUS_STRATEGIES[self.type]
 
     def subresource(self, name: str) -> Subresource | None:
@@ -120,6 +137,8 @@ TABLE: tuple[Entry, ...] = (
     Entry(rs.RESOURCEQUOTAS, policy.ResourceQuotaStrategy(), policy_printers.RESOURCEQUOTA, (STATUS,)),
     Entry(rs.LIMITRANGES, policy.LimitRangeStrategy(), policy_printers.LIMITRANGE),
     Entry(rs.PRIORITYCLASSES, policy.PriorityClassStrategy(), policy_printers.PRIORITYCLASS),
+    Entry(rs.CUSTOMRESOURCEDEFINITIONS, customresourcedefinitions.CustomResourceDefinitionStrategy(),
+          customresourcedefinitions.CUSTOM_RESOURCE_DEFINITION, (STATUS,)),
 )
 
 _STATUS_STRATEGIES = {e.type: StatusStrategy(e.strategy) for e in TABLE}
@@ -130,10 +149,47 @@ BY_PATH: dict[tuple[str, str, str], Entry] = {
 BY_TYPE: dict[ResourceType, Entry] = {e.type: e for e in TABLE}
 
 
+#: the served custom resources: (group, version, plural) → entry, changed only by
+#: :func:`set_custom` (the CRD controller), replaced whole so readers never see it half-made
+DYNAMIC: dict[tuple[str, str, str], Entry] = {}
+_DYNAMIC_BY_CRD: dict[str, tuple[Entry, ...]] = {}
+_DYNAMIC_GVS: frozenset[tuple[str, str]] = frozenset()
+
+
 def lookup(group: str, version: str, plural: str) -> Entry | None:
-    return BY_PATH.get((group, version, plural))
+    entry = BY_PATH.get((group, version, plural))
+    if entry is None and DYNAMIC:
+        return DYNAMIC.get((group, version, plural))
+    return entry
 
 
 def group_versions() -> dict[str, list[str]]:
     """Group → its versions, in table order (the core group is "")."""
     return discovery.group_versions(TABLE)
+
+
+def all_entries() -> tuple[Entry, ...]:
+    """The static table, then every served custom resource version."""
+    if not _DYNAMIC_BY_CRD:
+        return TABLE
+    return TABLE + tuple(e for es in _DYNAMIC_BY_CRD.values() for e in es)
+
+
+def serves_custom(group: str, version: str) -> bool:
+    """Whether a custom resource is served in this group-version."""
+    return (group, version) in _DYNAMIC_GVS
+
+
+def set_custom(crd_name: str, entries: tuple[Entry, ...]) -> None:
+    """Serve ``entries`` for the CRD ``crd_name`` (none: stop serving it)."""
+    global DYNAMIC, _DYNAMIC_GVS
+    if entries:
+        _DYNAMIC_BY_CRD[crd_name] = entries
+    else:
+        _DYNAMIC_BY_CRD.pop(crd_name, None)
+    DYNAMIC = {(e.type.group, e.type.version, e.type.plural): e for es in _DYNAMIC_BY_CRD.values() for e in es}
+    _DYNAMIC_GVS = frozenset((g, v) for g, v, _ in DYNAMIC)
+
+
+def custom_entries(crd_name: str) -> tuple[Entry, ...]:
+    return _DYNAMIC_BY_CRD.get(crd_name, ())

@@ -99,6 +99,8 @@ CRONJOBS = ResourceType("batch", "v1", "CronJob", "cronjobs", True, ("cj",), _AL
 RESOURCEQUOTAS = ResourceType("", "v1", "ResourceQuota", "resourcequotas", True, ("quota",))
 LIMITRANGES = ResourceType("", "v1", "LimitRange", "limitranges", True, ("limits",))
 PRIORITYCLASSES = ResourceType("scheduling.k8s.io", "v1", "PriorityClass", "priorityclasses", False, ("pc",))
+CUSTOMRESOURCEDEFINITIONS = ResourceType("apiextensions.k8s.io", "v1", "CustomResourceDefinition",
+                                         "customresourcedefinitions", False, ("crd", "crds"), ("api-extensions",))
 
 ALL: tuple[ResourceType, ...] = (
     NAMESPACES, PODS, NODES, SERVICES, ENDPOINTS, CONFIGMAPS, SECRETS, EVENTS,
@@ -108,6 +110,7 @@ ALL: tuple[ResourceType, ...] = (
     ROLES, CLUSTERROLES, ROLEBINDINGS, CLUSTERROLEBINDINGS,
     JOBS, CRONJOBS,
     RESOURCEQUOTAS, LIMITRANGES, PRIORITYCLASSES,
+    CUSTOMRESOURCEDEFINITIONS,
 )
 
 #: kinds that are asked and answered, never stored or listed (no List kind): not in ALL, which

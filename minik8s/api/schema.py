@@ -22,6 +22,7 @@ from pydantic import BaseModel
 from minik8s.api import apps, authentication, certificates, authorization, autoscaling, batch, coordination, core, discovery, rbac
 from minik8s.api import daemonsets, quota, scheduling, serviceaccounts, storage, tokens, volumes
 from minik8s.api import policy, replicationcontrollers, statefulsets
+from minik8s.api import apiextensions
 
 __all__ = ["MODELS", "unknown_fields", "model_for"]
 
@@ -53,6 +54,7 @@ _KINDS: dict[str, tuple[type[BaseModel], ...]] = {
                  rbac.RoleBindingList, rbac.ClusterRoleBinding, rbac.ClusterRoleBindingList),
     "batch": (batch.Job, batch.JobList, batch.CronJob, batch.CronJobList),
     "scheduling.k8s.io": (scheduling.PriorityClass, scheduling.PriorityClassList),
+    apiextensions.GROUP: (apiextensions.CustomResourceDefinition, apiextensions.CustomResourceDefinitionList),
 }
 
 MODELS: dict[tuple[str, str], type[BaseModel]] = {

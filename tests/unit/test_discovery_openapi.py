@@ -182,7 +182,8 @@ def test_v3_root_lists_every_group_version() -> None:
                                                                "apis/authorization.k8s.io/v1",
                                                                "apis/authentication.k8s.io/v1",
                                                                "apis/batch/v1", "apis/certificates.k8s.io/v1",
-                                                               "apis/scheduling.k8s.io/v1", "apis/policy/v1"}
+                                                               "apis/scheduling.k8s.io/v1", "apis/policy/v1",
+                                                                   "apis/apiextensions.k8s.io/v1"}
     assert openapi.v3_document("apis/example.com/v1") is None
     assert openapi.v3_body("apis/example.com/v1") is None
     assert openapi.v3_body("/api/v1/") == openapi.v3_document("api/v1")[0]

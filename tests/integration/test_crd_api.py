@@ -1,0 +1,341 @@
+"""CustomResourceDefinitions through the REST API of a real apiserver: a CRD is served at once
+(Established, NamesAccepted, discovery), its objects are validated against the schema with
+Kubernetes' field paths, pruned and defaulted, have status and scale subresources and printer
+columns, speak every served version, and go when the CRD goes."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import pytest
+
+from tests.integration.crd_helpers import CRDS, create_crd, unique_group, wait_gone, widget_crd, widget_schema
+
+TABLE = "application/json;as=Table;v=v1;g=meta.k8s.io"
+AGGREGATED = "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList"
+
+
+@pytest.fixture
+def group(api_http):
+    g = unique_group()
+    crd = create_crd(api_http, widget_crd(g))
+    yield g
+    api_http.delete(f"{CRDS}/{crd['metadata']['name']}")
+
+
+def widgets(group: str, ns: str = "default", name: str | None = None, sub: str | None = None) -> str:
+    path = f"/apis/{group}/v1/namespaces/{ns}/widgets"
+    if name:
+        path += f"/{name}"
+        if sub:
+            path += f"/{sub}"
+    return path
+
+
+def widget(group: str, name: str, **spec) -> dict:
+    return {"apiVersion": f"{group}/v1", "kind": "Widget", "metadata": {"name": name},
+            "spec": {"image": "nginx:1", **spec}}
+
+
+def test_crd_is_established_with_names_accepted_and_stored_version(api_http):
+    g = unique_group()
+    r = api_http.post(CRDS, json=widget_crd(g))
+    assert r.status_code == 201, r.text
+    created = r.json()
+    assert created["status"]["storedVersions"] == ["v1"]
+    assert created["spec"]["conversion"] == {"strategy": "None"}
+    started = time.monotonic()
+    crd = create_crd.__globals__["wait_established"](api_http, f"widgets.{g}", timeout=2.0)
+    assert time.monotonic() - started < 2.0
+    conds = {c["type"]: c for c in crd["status"]["conditions"]}
+    assert conds["NamesAccepted"]["status"] == "True" and conds["NamesAccepted"]["reason"] == "NoConflicts"
+    assert conds["Established"]["reason"] == "InitialNamesAccepted"
+    assert crd["status"]["acceptedNames"]["kind"] == "Widget"
+    assert crd["status"]["acceptedNames"]["shortNames"] == ["wd"]
+    assert api_http.get(f"/apis/{g}/v1/namespaces/default/widgets").status_code == 200
+    api_http.delete(f"{CRDS}/widgets.{g}")
+
+
+def test_discovery_lists_the_resource_both_forms(api_http, group):
+    rl = api_http.get(f"/apis/{group}/v1").json()
+    res = {r["name"]: r for r in rl["resources"]}
+    assert res["widgets"]["kind"] == "Widget" and res["widgets"]["namespaced"] is True
+    assert res["widgets"]["shortNames"] == ["wd"] and res["widgets"]["categories"] == ["all"]
+    assert res["widgets/status"]["kind"] == "Widget"
+    assert res["widgets/scale"]["kind"] == "Scale" and res["widgets/scale"]["group"] == "autoscaling"
+    groups = {g["name"]: g for g in api_http.get("/apis").json()["groups"]}
+    assert groups[group]["preferredVersion"]["version"] == "v1"
+    assert api_http.get(f"/apis/{group}").json()["versions"] == [{"groupVersion": f"{group}/v1", "version": "v1"}]
+    agg = api_http.get("/apis", headers={"Accept": AGGREGATED})
+    assert agg.headers["content-type"].startswith("application/json;g=apidiscovery.k8s.io")
+    item = next(i for i in agg.json()["items"] if i["metadata"]["name"] == group)
+    resources = item["versions"][0]["resources"]
+    assert resources[0]["resource"] == "widgets" and resources[0]["scope"] == "Namespaced"
+    assert {s["subresource"] for s in resources[0]["subresources"]} == {"status", "scale"}
+
+
+def test_schema_violations_are_422_with_kubernetes_field_paths(api_http, group):
+    bad = {"apiVersion": f"{group}/v1", "kind": "Widget", "metadata": {"name": "bad"},
+           "spec": {"replicas": "three", "size": "huge", "email": "nope", "port": 1.5,
+                    "tags": ["a", "a"], "ports": [{"name": "x"}, {"name": "x"}]}}
+    r = api_http.post(widgets(group), json=bad)
+    assert r.status_code == 422, r.text
+    st = r.json()
+    assert st["reason"] == "Invalid" and st["details"]["kind"] == "Widget" and st["details"]["group"] == group
+    causes = {c["field"]: c["message"] for c in st["details"]["causes"]}
+    assert causes["spec.image"] == "Required value"
+    assert causes["spec.replicas"] == ('Invalid value: "string": spec.replicas in body must be of type integer: '
+                                       '"string"')
+    assert causes["spec.size"] == ('Unsupported value: "huge": supported values: "small", "medium", "large"')
+    assert causes["spec.email"] == 'Invalid value: "nope": spec.email in body must be of type email: "nope"'
+    assert causes["spec.port"].startswith('Invalid value: "number": spec.port in body must be of type integer,string')
+    assert causes["spec.tags[1]"] == 'Duplicate value: "a"'
+    assert causes["spec.ports[1]"].startswith("Duplicate value:")
+    assert st["message"].startswith(f'Widget.{group} "bad" is invalid: [')
+    r = api_http.post(widgets(group), json=widget(group, "bounds", replicas=11, image="UPPER", tags=["a", "b", "c", "d"]))
+    causes = {c["field"]: c["message"] for c in r.json()["details"]["causes"]}
+    assert causes["spec.replicas"] == "Invalid value: 11: spec.replicas in body should be less than or equal to 10"
+    assert causes["spec.image"] == "Invalid value: \"UPPER\": spec.image in body should match '^[a-z0-9./:-]+$'"
+    assert causes["spec.tags"] == "Too many: 4: must have at most 3 items"
+    r = api_http.post(widgets(group), json={**widget(group, "emb"), "spec": {"image": "x", "template": {"a": 1}}})
+    causes = {c["field"]: c["message"] for c in r.json()["details"]["causes"]}
+    assert causes["spec.template.apiVersion"] == "Required value: must not be empty"
+
+
+def test_unknown_fields_are_pruned_defaults_applied_and_strict_refuses_them(api_http, group):
+    body = widget(group, "w1", port="http", extra={"anything": {"goes": [1]}}, unknown="x")
+    body["topLevel"] = 1
+    r = api_http.post(widgets(group), json=body)
+    assert r.status_code == 201, r.text
+    obj = r.json()
+    assert "unknown" not in obj["spec"] and "topLevel" not in obj
+    assert obj["spec"]["replicas"] == 1 and obj["spec"]["size"] == "small"
+    assert obj["spec"]["extra"] == {"anything": {"goes": [1]}}
+    assert obj["spec"]["port"] == "http"
+    assert obj["metadata"]["generation"] == 1 and "status" not in obj
+    assert r.headers.get("warning") is None or "unknown" in r.headers["warning"]
+    r = api_http.post(widgets(group) + "?fieldValidation=Strict", json=widget(group, "w2", unknown="x"))
+    assert r.status_code == 400
+    assert r.json()["message"] == ('Widget in version "v1" cannot be handled as a Widget: strict decoding error: '
+                                   'unknown field "spec.unknown"')
+    r = api_http.post(widgets(group) + "?fieldValidation=Warn", json=widget(group, "w3", unknown="x"))
+    assert r.status_code == 201 and 'unknown field \\"spec.unknown\\"' in r.headers["warning"]
+
+
+def test_status_subresource_splits_spec_and_status(api_http, group):
+    obj = api_http.post(widgets(group), json=widget(group, "s1")).json()
+    obj["status"] = {"phase": "Ignored"}
+    obj["spec"]["replicas"] = 2
+    upd = api_http.put(widgets(group, name="s1"), json=obj).json()
+    assert "status" not in upd and upd["metadata"]["generation"] == 2
+    upd["status"] = {"phase": "Running", "replicas": 2}
+    upd["spec"]["replicas"] = 5
+    st = api_http.put(widgets(group, name="s1", sub="status"), json=upd)
+    assert st.status_code == 200, st.text
+    assert st.json()["status"] == {"phase": "Running", "replicas": 2}
+    assert st.json()["spec"]["replicas"] == 2 and st.json()["metadata"]["generation"] == 2
+    bad = api_http.patch(widgets(group, name="s1", sub="status"), json={"status": {"replicas": "x"}},
+                         headers={"Content-Type": "application/merge-patch+json"})
+    assert bad.status_code == 422 and bad.json()["details"]["causes"][0]["field"] == "status.replicas"
+
+
+def test_scale_subresource_reads_and_writes_the_crd_paths(api_http, group):
+    api_http.post(widgets(group), json=widget(group, "sc", replicas=2))
+    api_http.patch(widgets(group, name="sc", sub="status"), json={"status": {"replicas": 2, "selector": "app=sc"}},
+                   headers={"Content-Type": "application/merge-patch+json"})
+    scale = api_http.get(widgets(group, name="sc", sub="scale")).json()
+    assert scale["kind"] == "Scale" and scale["apiVersion"] == "autoscaling/v1"
+    assert scale["spec"] == {"replicas": 2} and scale["status"] == {"replicas": 2, "selector": "app=sc"}
+    r = api_http.patch(widgets(group, name="sc", sub="scale"), json={"spec": {"replicas": 4}},
+                       headers={"Content-Type": "application/merge-patch+json"})
+    assert r.status_code == 200 and r.json()["spec"]["replicas"] == 4
+    assert api_http.get(widgets(group, name="sc")).json()["spec"]["replicas"] == 4
+    r = api_http.patch(widgets(group, name="sc", sub="scale"), json={"spec": {"replicas": 40}},
+                       headers={"Content-Type": "application/merge-patch+json"})
+    assert r.status_code == 422 and "spec.replicas" in r.json()["message"]
+
+
+def test_printer_columns_as_a_table(api_http, group):
+    api_http.post(widgets(group), json=widget(group, "t1", replicas=3))
+    api_http.patch(widgets(group, name="t1", sub="status"), json={"status": {"phase": "Ready"}},
+                   headers={"Content-Type": "application/merge-patch+json"})
+    t = api_http.get(widgets(group), headers={"Accept": TABLE}).json()
+    cols = [(c["name"], c["type"], c["priority"]) for c in t["columnDefinitions"]]
+    assert cols == [("Name", "string", 0), ("Image", "string", 0), ("Replicas", "integer", 0),
+                    ("Phase", "string", 1), ("Age", "date", 0)]
+    row = next(r for r in t["rows"] if r["cells"][0] == "t1")
+    assert row["cells"][1:4] == ["nginx:1", 3, "Ready"]
+    assert row["cells"][4].endswith("s")
+
+
+def test_patches_merge_json_and_strategic_refused(api_http, group):
+    api_http.post(widgets(group), json=widget(group, "p1", labels={"a": "1"}))
+    r = api_http.patch(widgets(group, name="p1"), json={"spec": {"labels": {"b": "2"}}},
+                       headers={"Content-Type": "application/merge-patch+json"})
+    assert r.status_code == 200 and r.json()["spec"]["labels"] == {"a": "1", "b": "2"}
+    r = api_http.patch(widgets(group, name="p1"), json=[{"op": "replace", "path": "/spec/replicas", "value": 7}],
+                       headers={"Content-Type": "application/json-patch+json"})
+    assert r.status_code == 200 and r.json()["spec"]["replicas"] == 7
+    r = api_http.patch(widgets(group, name="p1"), json={"spec": {"replicas": 1}},
+                       headers={"Content-Type": "application/strategic-merge-patch+json"})
+    assert r.status_code == 415
+    assert r.json()["reason"] == "UnsupportedMediaType"
+    assert "strategic-merge-patch" not in r.json()["message"]
+
+
+def test_watch_streams_custom_objects(api_http, group):
+    listed = api_http.get(widgets(group)).json()
+    rv = listed["metadata"]["resourceVersion"]
+    api_http.post(widgets(group), json=widget(group, "w-watch"))
+    with api_http.stream("GET", widgets(group) + f"?watch=true&resourceVersion={rv}&timeoutSeconds=5") as resp:
+        for line in resp.iter_lines():
+            ev = json.loads(line)
+            assert ev["type"] == "ADDED" and ev["object"]["metadata"]["name"] == "w-watch"
+            assert ev["object"]["apiVersion"] == f"{group}/v1"
+            break
+
+
+def test_several_versions_served_and_one_stored(api_http):
+    g = unique_group()
+    schema = {"type": "object", "properties": {"spec": {"type": "object",
+                                                        "properties": {"size": {"type": "integer"}}}}}
+    versions = [{"name": "v1beta1", "served": True, "storage": False, "schema": {"openAPIV3Schema": schema}},
+                {"name": "v1", "served": True, "storage": True, "schema": {"openAPIV3Schema": schema}},
+                {"name": "v1alpha1", "served": False, "storage": False, "schema": {"openAPIV3Schema": schema}}]
+    create_crd(api_http, widget_crd(g, versions=versions))
+    try:
+        r = api_http.post(f"/apis/{g}/v1beta1/namespaces/default/widgets",
+                          json={"apiVersion": f"{g}/v1beta1", "kind": "Widget", "metadata": {"name": "x"},
+                                "spec": {"size": 1}})
+        assert r.status_code == 201 and r.json()["apiVersion"] == f"{g}/v1beta1"
+        got = api_http.get(f"/apis/{g}/v1/namespaces/default/widgets/x").json()
+        assert got["apiVersion"] == f"{g}/v1" and got["spec"] == {"size": 1}
+        listed = api_http.get(f"/apis/{g}/v1beta1/widgets").json()
+        assert listed["apiVersion"] == f"{g}/v1beta1"
+        assert [o["apiVersion"] for o in listed["items"]] == [f"{g}/v1beta1"]
+        assert api_http.get(f"/apis/{g}/v1alpha1/namespaces/default/widgets").status_code == 404
+        assert api_http.get(f"/apis/{g}").json()["preferredVersion"]["version"] == "v1"
+    finally:
+        api_http.delete(f"{CRDS}/widgets.{g}")
+
+
+def test_cluster_scoped_resource(api_http):
+    g = unique_group()
+    create_crd(api_http, widget_crd(g, scope="Cluster"))
+    try:
+        r = api_http.post(f"/apis/{g}/v1/widgets", json=widget(g, "c1"))
+        assert r.status_code == 201 and "namespace" not in r.json()["metadata"]
+        assert api_http.get(f"/apis/{g}/v1/widgets/c1").status_code == 200
+        assert api_http.get(f"/apis/{g}/v1/namespaces/default/widgets").status_code == 404
+    finally:
+        api_http.delete(f"{CRDS}/widgets.{g}")
+
+
+def test_deleting_the_crd_deletes_its_objects_through_the_finalizer(api_http):
+    g = unique_group()
+    create_crd(api_http, widget_crd(g))
+    for i in range(3):
+        assert api_http.post(widgets(g), json=widget(g, f"d{i}")).status_code == 201
+    # one object holds a finalizer of its own: the CRD waits for it
+    api_http.patch(widgets(g, name="d0"), json={"metadata": {"finalizers": ["example.com/hold"]}},
+                   headers={"Content-Type": "application/merge-patch+json"})
+    r = api_http.delete(f"{CRDS}/widgets.{g}")
+    assert r.status_code == 200
+    crd = r.json()
+    assert "customresourcecleanup.apiextensions.k8s.io" in crd["metadata"]["finalizers"]
+    assert {c["type"] for c in crd["status"]["conditions"]} >= {"Terminating"}
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        names = [o["metadata"]["name"] for o in api_http.get(widgets(g)).json()["items"]]
+        if names == ["d0"]:
+            break
+        time.sleep(0.1)
+    assert names == ["d0"]
+    assert api_http.get(widgets(g, name="d0")).json()["metadata"]["deletionTimestamp"]
+    r = api_http.post(widgets(g), json=widget(g, "late"))
+    assert r.status_code == 405 and "terminating" in r.json()["message"]
+    api_http.patch(widgets(g, name="d0"), json={"metadata": {"finalizers": None}},
+                   headers={"Content-Type": "application/merge-patch+json"})
+    wait_gone(api_http, f"{CRDS}/widgets.{g}")
+    wait_gone(api_http, f"/apis/{g}/v1")
+
+
+def test_crd_validation_messages(api_http):
+    g = unique_group()
+    crd = widget_crd(g)
+    crd["metadata"]["name"] = "wrong.example.com"
+    crd["spec"]["group"] = "nodot"
+    crd["spec"]["names"]["kind"] = "Widget"
+    crd["spec"]["names"]["listKind"] = "Widget"
+    crd["spec"]["scope"] = "Galaxy"
+    crd["spec"]["versions"][0]["additionalPrinterColumns"][0]["type"] = "text"
+    r = api_http.post(CRDS, json=crd)
+    assert r.status_code == 422, r.text
+    causes = {c["field"]: c["message"] for c in r.json()["details"]["causes"]}
+    assert causes["metadata.name"] == 'Invalid value: "wrong.example.com": must be spec.names.plural+"."+spec.group'
+    assert causes["spec.group"] == 'Invalid value: "nodot": should be a domain with at least one dot'
+    assert causes["spec.scope"] == 'Unsupported value: "Galaxy": supported values: "Cluster", "Namespaced"'
+    assert causes["spec.names.listKind"] == 'Invalid value: "Widget": kind and listKind may not be the same'
+    assert causes["spec.versions[0].additionalPrinterColumns[0].type"].startswith('Unsupported value: "text"')
+
+
+def test_non_structural_schemas_are_refused(api_http):
+    g = unique_group()
+    schema = {"type": "object", "properties": {
+        "spec": {"properties": {"list": {"type": "array"}}},
+        "status": {"type": "object", "anyOf": [{"type": "object"}]},
+    }, "additionalProperties": {"type": "string"}}
+    crd = widget_crd(g, versions=[{"name": "v1", "served": True, "storage": True,
+                                   "schema": {"openAPIV3Schema": schema}}])
+    r = api_http.post(CRDS, json=crd)
+    assert r.status_code == 422, r.text
+    causes = {c["field"]: c["message"] for c in r.json()["details"]["causes"]}
+    base = "spec.versions[0].schema.openAPIV3Schema"
+    assert causes[f"{base}.properties[spec].type"] == "Required value: must not be empty for specified object fields"
+    assert causes[f"{base}.properties[spec].properties[list].items"] == "Required value: must be specified"
+    assert causes[f"{base}.properties[status].anyOf[0].type"] == "Forbidden: must be empty to be structural"
+    assert causes[f"{base}.additionalProperties"].startswith("Forbidden: ")
+    no_schema = widget_crd(unique_group(), versions=[{"name": "v1", "served": True, "storage": True}])
+    r = api_http.post(CRDS, json=no_schema)
+    assert r.status_code == 422
+    assert r.json()["details"]["causes"][0] == {"reason": "FieldValueRequired",
+                                                "message": "Required value: schemas are required",
+                                                "field": "spec.versions[0].schema.openAPIV3Schema"}
+
+
+def test_a_name_already_accepted_in_the_group_is_refused(api_http):
+    g = unique_group()
+    create_crd(api_http, widget_crd(g))
+    other = widget_crd(g)
+    other["metadata"]["name"] = f"gadgets.{g}"
+    other["spec"]["names"] = {"plural": "gadgets", "singular": "gadget", "kind": "Gadget", "shortNames": ["wd"]}
+    try:
+        assert api_http.post(CRDS, json=other).status_code == 201
+        deadline = time.monotonic() + 5
+        conds: dict = {}
+        while time.monotonic() < deadline:
+            crd = api_http.get(f"{CRDS}/gadgets.{g}").json()
+            conds = {c["type"]: c for c in (crd.get("status") or {}).get("conditions") or []}
+            if "NamesAccepted" in conds:
+                break
+            time.sleep(0.05)
+        assert conds["NamesAccepted"]["status"] == "False"
+        assert conds["NamesAccepted"]["reason"] == "ShortNamesConflict"
+        assert conds["NamesAccepted"]["message"] == '"wd" is already in use'
+        assert conds["Established"]["status"] == "False"
+        assert api_http.get(f"/apis/{g}/v1/namespaces/default/gadgets").status_code == 404
+    finally:
+        api_http.delete(f"{CRDS}/widgets.{g}")
+        api_http.delete(f"{CRDS}/gadgets.{g}")
+
+
+def test_schema_defaults_must_be_valid(api_http):
+    schema = widget_schema()
+    schema["properties"]["spec"]["properties"]["replicas"]["default"] = "one"
+    crd = widget_crd(unique_group(), versions=[{"name": "v1", "served": True, "storage": True,
+                                                "schema": {"openAPIV3Schema": schema}}])
+    r = api_http.post(CRDS, json=crd)
+    assert r.status_code == 422
+    field = "spec.versions[0].schema.openAPIV3Schema.properties[spec].properties[replicas].default"
+    assert any(c["field"] == field for c in r.json()["details"]["causes"]), r.text

@@ -1,0 +1,128 @@
+"""CustomResourceDefinitions with the real kubectl (and RBAC on the new resource): apply the
+CRD, wait for Established, then get (printer columns, -o wide, short name, category ``all``),
+apply and re-apply a custom object (merge patch; ``unchanged``), edit, scale, explain, delete;
+a user granted only ``get``/``list`` on the new resource lists it and cannot create one."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.conftest import kubectl_args
+from tests.integration.crd_helpers import CRDS, unique_group, wait_gone, widget_crd
+from tests.integration.test_rbac_enforced import run_kubectl
+
+
+@pytest.fixture
+def group(kubectl, api_http, tmp_path):
+    g = unique_group()
+    path = tmp_path / "crd.yaml"
+    path.write_text(yaml.safe_dump(widget_crd(g)))
+    r = kubectl("apply", "-f", str(path))
+    assert r.returncode == 0 and f"customresourcedefinition.apiextensions.k8s.io/widgets.{g} created" in r.stdout, \
+        r.stderr
+    r = kubectl("wait", "--for", "condition=Established", f"crd/widgets.{g}", "--timeout=20s")
+    assert r.returncode == 0, r.stderr
+    yield g
+    api_http.delete(f"{CRDS}/widgets.{g}")
+
+
+def manifest(tmp_path: Path, group: str, name: str, **spec) -> str:
+    path = tmp_path / f"{name}.yaml"
+    path.write_text(yaml.safe_dump({"apiVersion": f"{group}/v1", "kind": "Widget", "metadata": {"name": name},
+                                    "spec": {"image": "nginx:1", **spec}}))
+    return str(path)
+
+
+def test_get_apply_edit_scale_delete(kubectl, kubectl_path, apiserver_process, group, tmp_path):
+    m = manifest(tmp_path, group, "alpha", replicas=2)
+    r = kubectl("apply", "-f", m)
+    assert r.returncode == 0 and f"widget.{group}/alpha created" in r.stdout, r.stderr
+    r = kubectl("apply", "-f", m)
+    assert r.returncode == 0 and f"widget.{group}/alpha unchanged" in r.stdout, r.stderr
+    r = kubectl("apply", "-f", manifest(tmp_path, group, "alpha", replicas=3))
+    assert r.returncode == 0 and f"widget.{group}/alpha configured" in r.stdout, r.stderr
+
+    r = kubectl("get", f"widgets.{group}")
+    assert r.returncode == 0, r.stderr
+    header, row = r.stdout.splitlines()[:2]
+    assert header.split() == ["NAME", "IMAGE", "REPLICAS", "AGE"]
+    assert row.split()[:3] == ["alpha", "nginx:1", "3"]
+    wide = kubectl("get", f"widgets.{group}", "-o", "wide").stdout.splitlines()[0].split()
+    assert wide == ["NAME", "IMAGE", "REPLICAS", "PHASE", "AGE"]
+    assert kubectl("get", f"wd.{group}", "alpha", "-o", "name").stdout.strip() == f"widget.{group}/alpha"
+
+    env = {**os.environ, "HOME": str(tmp_path), "KUBE_EDITOR": "sed -i s/nginx:1/nginx:2/"}
+    r = subprocess.run([kubectl_path, *kubectl_args(apiserver_process, tmp_path / "cache"), "edit",
+                        f"widget.{group}/alpha"], capture_output=True, text=True, env=env, timeout=60)
+    assert r.returncode == 0 and "edited" in r.stdout, r.stderr
+    got = json.loads(kubectl("get", f"widget.{group}", "alpha", "-o", "json").stdout)
+    assert got["spec"]["image"] == "nginx:2" and got["metadata"]["generation"] == 3
+
+    r = kubectl("scale", f"widget.{group}/alpha", "--replicas=5")
+    assert r.returncode == 0 and "scaled" in r.stdout, r.stderr
+    assert json.loads(kubectl("get", f"widget.{group}", "alpha", "-o", "json").stdout)["spec"]["replicas"] == 5
+
+    r = kubectl("apply", "-f", manifest(tmp_path, group, "bad", replicas=99))
+    assert r.returncode != 0
+    assert f'The Widget "bad" is invalid: spec.replicas: Invalid value: 99: spec.replicas in body should be ' \
+           "less than or equal to 10" in r.stderr
+
+    r = kubectl("delete", f"widget.{group}", "alpha")
+    assert r.returncode == 0 and f'widget.{group} "alpha" deleted' in r.stdout, r.stderr
+
+
+def test_explain_walks_the_crd_schema(kubectl, group):
+    r = kubectl("explain", "widgets.spec", f"--api-version={group}/v1")
+    assert r.returncode == 0, r.stderr
+    assert "KIND:       Widget" in r.stdout and f"GROUP:      {group}" in r.stdout
+    for field in ("image", "replicas", "size", "ports"):
+        assert field in r.stdout
+    r = kubectl("explain", "widgets.spec.replicas", f"--api-version={group}/v1")
+    assert r.returncode == 0 and "integer" in r.stdout, r.stderr
+
+
+def test_get_all_includes_the_category(kubectl, group, tmp_path):
+    assert kubectl("apply", "-f", manifest(tmp_path, group, "cat")).returncode == 0
+    r = kubectl("get", "all", "-o", "name")
+    assert r.returncode == 0, r.stderr
+    assert f"widget.{group}/cat" in r.stdout.split()
+
+
+def test_rbac_on_the_new_resource(apiserver_process, api_http, kubectl_path, group, tmp_path):
+    ns = "default"
+    user = f"widget-reader-{group[7:15]}"
+    role = {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role",
+            "metadata": {"name": f"read-{user}", "namespace": ns},
+            "rules": [{"apiGroups": [group], "resources": ["widgets"], "verbs": ["get", "list", "watch"]}]}
+    assert api_http.post(f"/apis/rbac.authorization.k8s.io/v1/namespaces/{ns}/roles", json=role).status_code == 201
+    binding = {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding",
+               "metadata": {"name": f"read-{user}", "namespace": ns},
+               "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": f"read-{user}"},
+               "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": user}]}
+    assert api_http.post(f"/apis/rbac.authorization.k8s.io/v1/namespaces/{ns}/rolebindings",
+                         json=binding).status_code == 201
+    assert api_http.post(f"/apis/{group}/v1/namespaces/{ns}/widgets", json={
+        "apiVersion": f"{group}/v1", "kind": "Widget", "metadata": {"name": "seen"},
+        "spec": {"image": "x"}}).status_code == 201
+    kc = apiserver_process.kubeconfig_for(user)
+    r = run_kubectl(kubectl_path, kc, tmp_path, "get", f"widgets.{group}", "-n", ns, "-o", "name")
+    assert r.returncode == 0 and f"widget.{group}/seen" in r.stdout, r.stderr
+    r = run_kubectl(kubectl_path, kc, tmp_path, "apply", "-n", ns, "-f", manifest(tmp_path, group, "mine"))
+    assert r.returncode != 0 and "forbidden" in r.stderr.lower()
+    r = run_kubectl(kubectl_path, kc, tmp_path, "get", f"widgets.{group}", "-n", "kube-system")
+    assert r.returncode != 0 and "forbidden" in r.stderr.lower()
+
+
+def test_deleting_the_crd_with_kubectl_removes_objects_and_resource(kubectl, api_http, group, tmp_path):
+    assert kubectl("apply", "-f", manifest(tmp_path, group, "gone")).returncode == 0
+    r = kubectl("delete", "crd", f"widgets.{group}", "--timeout=30s")
+    assert r.returncode == 0, r.stderr
+    wait_gone(api_http, f"{CRDS}/widgets.{group}")
+    r = kubectl("get", f"widgets.{group}")
+    assert r.returncode != 0
