@@ -6,10 +6,12 @@
     minik8s join    URL [--token T] [--node-name N] [node flags]
     minik8s status  [--data-dir D]
     minik8s down    [--data-dir D]
+    minik8s store   copy --from sqlite:DIR --to etcd:URL | snapshot save|restore FILE [--data-dir D]
 
 ``up`` and ``join`` check the machine first (:mod:`~minik8s.up.preflight`), then run the
 supervisor in the foreground (:mod:`~minik8s.up.cluster`); ``status`` and ``down`` work from
-any shell through the data dir's state file.
+any shell through the data dir's state file. ``store`` runs the apiserver's store tool
+(``python -m apiserver.storetool``) as a process: minik8s/ imports no component.
 """
 
 from __future__ import annotations
@@ -47,6 +49,9 @@ def parser() -> argparse.ArgumentParser:
     join.set_defaults(subparser=join)
     add_data_dir_flag(sub.add_parser("status", help="what runs, and whether it is healthy"))
     add_data_dir_flag(sub.add_parser("down", help="stop the minik8s running from the data dir"))
+    store = sub.add_parser("store", add_help=False,
+                           help="copy the state between SQLite and etcd; snapshot save|restore the SQLite store")
+    store.add_argument("args", nargs=argparse.REMAINDER)
     return p
 
 
@@ -77,6 +82,11 @@ def _run_supervised(p: argparse.ArgumentParser, args: argparse.Namespace, *, joi
 
 
 def main(argv: list[str] | None = None) -> None:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["store"]:  # its flags (--help too) are the store tool's own
+        import subprocess
+
+        sys.exit(subprocess.call([sys.executable, "-m", "apiserver.storetool", *argv[1:]]))
     p = parser()
     args = p.parse_args(argv)
     if args.command in ("up", "join"):
