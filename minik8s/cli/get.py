@@ -40,6 +40,7 @@ def add_parsers(sub: Any, common_flags: argparse.ArgumentParser) -> None:
     p.add_argument("--chunk-size", type=int, default=500, help="list page size")
     p.add_argument("--show-managed-fields", action="store_true", help="keep metadata.managedFields in -o yaml|json")
     p.add_argument("--output-watch-events", action="store_true", help="show the watch event type")
+    p.add_argument("--sort-by", default="", help="sort by this field (a JSONPath, e.g. .metadata.name)")
     p.set_defaults(func=cmd_get, needs_loop=watching)
 
 
@@ -104,6 +105,8 @@ async def cmd_get(session: Session, args: argparse.Namespace) -> int:
     if args.all_namespaces and any(names for _, names in targets) and not args.filename:
         raise CliError("a resource cannot be retrieved by name across all namespaces")
     if args.watch or args.watch_only:
+        if args.sort_by:
+            print("warning: --watch or --watch-only requested, --sort-by will be ignored", file=sys.stderr)
         if len(targets) != 1:
             raise CliError("you may only specify a single resource type")
         return await _watch(session, args, fmt, targets[0][0], targets[0][1], namespace)
@@ -121,30 +124,45 @@ async def _print_tables(session: Session, args: argparse.Namespace, fmt: printer
                         targets: list[tuple[Resource, list[str]]], multi: bool, namespace: str | None) -> int:
     failures: list[BaseException] = []
     blocks: list[str] = []
+    # --sort-by needs each row's whole object, and the whole list in one piece (kubectl's chunkSize=0)
+    sorting = {"includeObject": "Object", "limit": None} if args.sort_by else {}
+    fetched: list[dict] = []
     for res, names in targets:
         ns = namespace if res.rt.namespaced else None
         table: dict | None = None
         if names:
             for name in names:
                 try:
-                    one = await common.get_table(session, res, namespace=ns or session.namespace, name=name)
+                    one = await common.get_table(session, res, namespace=ns or session.namespace, name=name,
+                                                 params=sorting or None)
                 except errors.NotFound as e:
                     if not args.ignore_not_found:
                         failures.append(e)
                     continue
+                fetched.append(one)
                 if table is None:
-                    table = one
+                    table = dict(one, rows=list(one.get("rows") or []))
                 else:
                     table["rows"].extend(one.get("rows") or [])
         else:
-            table = await _list_table(session, res, ns, _list_params(args))
+            table = await _list_table(session, res, ns, {**_list_params(args), **sorting})
+            fetched.append(table)
         if not table or not table.get("rows"):
             continue
+        if args.sort_by:
+            from minik8s.cli import sortby  # local: only --sort-by needs it
+
+            if not sortby.sort_table_quietly(table, args.sort_by):
+                continue
         lines = printers.table_lines(
             table, wide=fmt.kind == "wide", with_namespace=args.all_namespaces and res.rt.namespaced,
             show_labels=args.show_labels, kind_prefix=kind_group(res.rt) if multi else None,
             headers=not args.no_headers, label_columns=args.label_columns)
         blocks.append(printers.tabwriter(lines))
+    if args.sort_by and len(fetched) > 1:
+        from minik8s.cli import sortby  # local: only --sort-by needs it
+
+        sortby.sort_objects(fetched, args.sort_by)  # kubectl sorts what it fetched first: errors end here
     sys.stdout.write("\n".join(blocks))
     sys.stdout.flush()
     for e in failures:
@@ -188,6 +206,10 @@ async def _print_objects(session: Session, args: argparse.Namespace, fmt: printe
             doc = await session.client.list_all(res.rt, namespace=ns, label_selector=args.selector,
                                                 field_selector=args.field_selector, limit=args.chunk_size or None)
             objects.extend(common.full_objects(doc, res))
+    if args.sort_by and not single:
+        from minik8s.cli import sortby  # local: only --sort-by needs it
+
+        objects = sortby.sort_objects(objects, args.sort_by)
     if objects or not single:
         if fmt.kind == "custom-columns":
             if objects:
