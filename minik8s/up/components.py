@@ -18,6 +18,7 @@ import sys
 from pathlib import Path
 
 from minik8s.up import audit_policy, encryption_config
+from minik8s.up import etcd as local_etcd
 from minik8s.up.config import UpConfig, parse_extra_arg
 from minik8s.up.credentials import client_ca, component_kubeconfig, kubelet_serving
 
@@ -25,7 +26,7 @@ __all__ = ["Component", "STOP_WAVES", "build", "module_available", "render_flags
 
 #: The control loops stop first (nothing may replace what goes next), then the node agents
 #: (their containers stay), the apiserver last so everyone else can say goodbye to it.
-STOP_WAVES = (("controller-manager", "scheduler"), ("kubelet",), ("apiserver",))
+STOP_WAVES = (("controller-manager", "scheduler"), ("kubelet",), ("apiserver",), ("etcd",))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -39,9 +40,12 @@ class Component:
     log_path: Path
     wave: int  # 0 apiserver, 1 control loops, 2 node agents
     node: str | None = None  # the node a kubelet registers
+    program: tuple[str, ...] = ()  # a program that is no Python module (etcd): run instead of -m
 
     @property
     def command(self) -> list[str]:
+        if self.program:
+            return [*self.program, *self.argv]
         return [sys.executable, "-m", self.module, *self.argv]
 
 
@@ -123,7 +127,13 @@ def build(cfg: UpConfig) -> list[Component]:
         argv = render_flags(defaults, extra.get(kind, ()), flag=f"--{kind}-arg")
         out.append(Component(name, kind, module, argv, cfg.logs_dir / f"{name}.log", wave, node))
 
+    if cfg.etcd and cfg.enabled("apiserver"):
+        # Beside the apiserver (which waits for it): Debian's etcd on loopback, data under the data dir.
+        etcd_cmd = local_etcd.command(cfg.data_dir / "etcd", client_port=cfg.etcd_port, peer_port=cfg.etcd_port + 1)
+        out.append(Component("etcd", "etcd", "etcd", tuple(etcd_cmd[1:]), cfg.logs_dir / "etcd.log", 0,
+                             program=(etcd_cmd[0],)))
     if cfg.enabled("apiserver"):
+        store = {"etcd-servers": local_etcd.client_url(cfg.etcd_port)} if cfg.etcd else {}
         add("apiserver", "apiserver", "apiserver.main",
             {"data-dir": str(cfg.data_dir), "port": str(cfg.port), "bind-address": cfg.bind_address,
              "cert-dir": str(cfg.cert_dir), "log-level": cfg.log_level,
@@ -132,7 +142,7 @@ def build(cfg: UpConfig) -> list[Component]:
              # Secrets encrypted at rest with the key minik8s up generated (encryption_config)
              "encryption-provider-config": str(encryption_config.path_of(cfg.data_dir)),
              # the audit log, with the policy minik8s up wrote (audit_policy)
-             **audit_policy.flags(cfg.data_dir, cfg.logs_dir)}, 0)
+             **audit_policy.flags(cfg.data_dir, cfg.logs_dir), **store}, 0)
     # One controller-manager and one scheduler per cluster, and `up` refuses a second
     # supervisor on the same data dir: leader election would only delay a restarted process
     # by a lease duration, so it is off unless the user turns it back on.

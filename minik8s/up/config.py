@@ -36,6 +36,7 @@ COMPONENTS = (*CONTROL_PLANE, *NODE_AGENTS)
 DEFAULT_DATA_DIR = "~/.minik8s"
 DEFAULT_PORT = 6443
 DEFAULT_KUBELET_PORT = 10250
+DEFAULT_ETCD_PORT = 2379
 
 
 @dataclasses.dataclass(frozen=True)
@@ -71,6 +72,9 @@ class UpConfig:
     #: k3s-style ``--<component>-arg=flag=value`` overrides, by component name.
     extra_args: dict[str, tuple[str, ...]] = dataclasses.field(default_factory=dict)
     log_level: str = "info"
+    #: ``--etcd``: a local etcd (client port ``etcd_port``, peer port +1) holds the state, not SQLite.
+    etcd: bool = False
+    etcd_port: int = DEFAULT_ETCD_PORT
 
     @property
     def mode(self) -> str:
@@ -161,6 +165,11 @@ def add_up_flags(p: argparse.ArgumentParser) -> None:
     add_data_dir_flag(p)
     p.add_argument("--port", type=int, default=DEFAULT_PORT, help="apiserver port (default %(default)s)")
     p.add_argument("--bind-address", default="0.0.0.0", help="apiserver listen address (default %(default)s)")
+    p.add_argument("--etcd", action="store_true",
+                   help="run a local etcd (Debian's etcd-server) as one more component and keep the cluster's "
+                        "state in it instead of the embedded SQLite store")
+    p.add_argument("--etcd-port", type=int, default=DEFAULT_ETCD_PORT,
+                   help="with --etcd: its client port on 127.0.0.1; the peer port is the next one (default %(default)s)")
     p.add_argument("--nodes", type=int, default=1, help="local nodes (kubelets on this Docker engine; default 1)")
     p.add_argument("--disable-scheduler", action="store_true", help="run no scheduler")
     p.add_argument("--disable-controller-manager", action="store_true", help="run no controller-manager")
@@ -196,6 +205,7 @@ def config_from_args(p: argparse.ArgumentParser, a: argparse.Namespace, *, join:
         p.error(f"--kubelet-port {a.kubelet_port} leaves no room for {nodes} nodes")
     if not join:
         _check_port(p, "--port", a.port)
+        _check_port(p, "--etcd-port", a.etcd_port + 1)
     if a.cluster_cidr is not None:
         try:
             ipaddress.ip_network(a.cluster_cidr)
@@ -253,4 +263,6 @@ def config_from_args(p: argparse.ArgumentParser, a: argparse.Namespace, *, join:
         cluster_cidr=a.cluster_cidr,
         extra_args=extra,
         log_level=a.log_level,
+        etcd=getattr(a, "etcd", False),
+        etcd_port=getattr(a, "etcd_port", DEFAULT_ETCD_PORT),
     )

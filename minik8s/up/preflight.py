@@ -92,6 +92,16 @@ def check_docker(docker_host: str | None) -> str | None:
     return None
 
 
+def check_etcd(port: int) -> str | None:
+    """``--etcd``: the etcd program is installed and its client and peer ports are free."""
+    from minik8s.up import etcd as local_etcd
+
+    if local_etcd.binary() is None:
+        return "--etcd: etcd is not installed (apt-get install etcd-server; no system service is needed)"
+    return (check_port(port, host="127.0.0.1", what="etcd client", flag="--etcd-port")
+            or check_port(port + 1, host="127.0.0.1", what="etcd peer", flag="--etcd-port"))
+
+
 def run_all(cfg: UpConfig) -> list[str]:
     """Every problem found, in the order a person should fix them."""
     problem = check_data_dir(cfg.data_dir)
@@ -103,6 +113,8 @@ def run_all(cfg: UpConfig) -> list[str]:
     problems: list[str] = []
     if cfg.enabled("apiserver"):
         problems.append(check_port(cfg.port, host=cfg.bind_address, what="apiserver", flag="--port"))
+    if cfg.etcd and cfg.enabled("apiserver"):
+        problems.append(check_etcd(cfg.etcd_port))
     for i, _node in enumerate(cfg.node_names()):
         problems.append(check_port(cfg.kubelet_port + i, what="node API", flag="--kubelet-port"))
     if cfg.node_names() and cfg.runtime == "docker":

@@ -24,6 +24,7 @@ import dataclasses
 import logging
 import os
 import shlex
+import shutil
 import signal
 import time
 from collections.abc import Callable
@@ -128,7 +129,13 @@ class Supervisor:
 
     async def _keep_running(self, proc: Proc) -> None:
         c = proc.component
-        if not self._available(c.module):
+        if c.program and shutil.which(c.program[0]) is None:
+            proc.state = "missing"
+            proc.message = f"{c.program[0]} is not installed"
+            log.error("%s: %s is not installed; running without it", c.name, c.program[0])
+            self._changed()
+            return
+        if not c.program and not self._available(c.module):
             proc.state = "missing"
             proc.message = f"module {c.module} is not installed"
             log.error("%s: not part of this installation (no module %s); running without it "
