@@ -45,6 +45,7 @@ from apiserver.rest import ListOptions, RestStorage, parse_resource_version, sto
 from apiserver.storage.interface import Compacted, Storage
 from apiserver.subresources import Subresources
 from apiserver.watchcache import CacheEvent, WatchCache, Watcher, decode
+from apiserver.metrics import cache as watch_metrics
 
 log = logging.getLogger(__name__)
 
@@ -411,6 +412,7 @@ class ApiServer:
                     ev = queue.get_nowait()
                 if chunks:
                     yield b"".join(chunks)
+                    watch_metrics.SENT[entry.type] += len(chunks)
                 if ev is None:
                     return
         finally:
@@ -562,6 +564,8 @@ def create_app(storage: Storage, *, advertise_address: str | None = None, port: 
     r.add_route("/apis/{rest:path}", grouped, methods=methods)
     from apiserver import exec as exec_
     exec_.install(app)  # the exec WebSocket: FastAPI serves WebSocket scopes, fast_path only HTTP
+    from apiserver.metrics import endpoint as metrics_endpoint
+    metrics_endpoint.install(app)  # GET /metrics (Prometheus)
     return app
 
 

@@ -24,6 +24,8 @@ import uvicorn
 from apiserver import admission_options, etcd_options, kubelet_client, serviceaccount_options, serving
 from apiserver.app import create_app, fast_path
 from apiserver.audit import options as audit_options
+from apiserver.metrics import requests as request_metrics
+from apiserver.metrics import storage as metered_storage
 from apiserver.auth import authenticate, authorize, bearer_tokens, bootstrap_tokens, x509
 from apiserver.auth.filter import AuthFilter
 from apiserver.storage import diskspace
@@ -168,6 +170,7 @@ def main(argv: list[str] | None = None) -> None:
     else:
         storage = SQLiteStorage(os.path.join(cfg.data_dir, "store.db"), compaction_interval=cfg.compaction_interval,
                                 history_window=cfg.history_window)
+    storage = metered_storage.wrap(storage)  # etcd_request_duration_seconds, whatever the backend
     if cfg.encryption_provider_config:
         try:
             storage = encryption.wrap(storage, cfg.encryption_provider_config)
@@ -205,8 +208,8 @@ def main(argv: list[str] | None = None) -> None:
         loop = "uvloop"
     except ImportError:
         loop = "asyncio"
-    chain = audit_options.wrap(AuthFilter(fast_path(app), authn, authz, settle=app.state.server.cache.wait_current),
-                               cfg.audit)
+    chain = audit_options.wrap(request_metrics.RequestMetrics(
+        AuthFilter(fast_path(app), authn, authz, settle=app.state.server.cache.wait_current)), cfg.audit)
     uvicorn.run(chain, host=cfg.host, port=cfg.port, loop=loop,
                 log_level="warning", access_log=False, timeout_keep_alive=120, timeout_graceful_shutdown=3,
                 **serving.uvicorn_options(tls))

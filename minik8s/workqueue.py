@@ -19,17 +19,26 @@ controller rate limiter. ``forget`` resets a key's backoff.
 
 Time comes from a clock (``now`` + ``call_later``) that tests replace, keyword-only, with
 :class:`FakeClock`, so backoff can be checked without waiting.
+
+A named queue is measured as client-go's are, per ``name`` label: ``workqueue_adds_total``,
+``workqueue_depth``, ``workqueue_queue_duration_seconds`` (added → handed out),
+``workqueue_work_duration_seconds`` (handed out → done), ``workqueue_retries_total``,
+``workqueue_unfinished_work_seconds`` and ``workqueue_longest_running_processor_seconds``.
+The queue keeps plain counters, timestamps and bucket counts (no locks, no metric objects on
+its path); :class:`QueueMetricsCollector` turns them into samples when ``/metrics`` is scraped.
 """
 
 from __future__ import annotations
 
 import asyncio
+import bisect
 import collections
 import heapq
 import itertools
 import time
-from collections.abc import Callable, Hashable
-from typing import Protocol
+import weakref
+from collections.abc import Callable, Hashable, Iterator
+from typing import Any, Protocol
 
 
 class ShutDown(Exception):
@@ -169,6 +178,103 @@ def default_controller_rate_limiter(
     return MaxOfRateLimiter(per_item, BucketRateLimiter(overall_qps, overall_burst, clock=clock))
 
 
+# -- metrics ------------------------------------------------------------------------------
+
+#: client-go's workqueue latency buckets: 10 ns to 10 s, a decade each.
+DURATION_BUCKETS = tuple(1e-8 * 10 ** i for i in range(10))
+
+
+class _Histogram:
+    """Bucket counts, sum and count of observations (a Prometheus histogram without locks:
+    the queue lives on one event loop)."""
+
+    __slots__ = ("counts", "total", "n")
+
+    def __init__(self) -> None:
+        self.counts = [0] * (len(DURATION_BUCKETS) + 1)
+        self.total = 0.0
+        self.n = 0
+
+    def observe(self, value: float) -> None:
+        self.counts[bisect.bisect_left(DURATION_BUCKETS, value)] += 1
+        self.total += value
+        self.n += 1
+
+    def buckets(self) -> list[tuple[str, float]]:
+        out, acc = [], 0
+        for bound, c in zip((*DURATION_BUCKETS, float("inf")), self.counts):
+            acc += c
+            out.append(("+Inf" if bound == float("inf") else repr(bound), acc))
+        return out
+
+
+class _QueueMetrics:
+    """What a named queue counts for ``/metrics``."""
+
+    __slots__ = ("adds", "retries", "added_at", "started_at", "queue_duration", "work_duration")
+
+    def __init__(self) -> None:
+        self.adds = 0
+        self.retries = 0
+        self.added_at: dict[Hashable, float] = {}
+        self.started_at: dict[Hashable, float] = {}
+        self.queue_duration = _Histogram()
+        self.work_duration = _Histogram()
+
+
+_named_queues: "weakref.WeakSet[WorkQueue]" = weakref.WeakSet()
+_collector_registered = False
+
+
+class QueueMetricsCollector:
+    """Samples of every live named queue, made when scraped (a prometheus_client collector)."""
+
+    def collect(self) -> Iterator[Any]:
+        from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
+
+        adds = CounterMetricFamily("workqueue_adds", "Total number of adds handled by workqueue", labels=["name"])
+        retries = CounterMetricFamily("workqueue_retries", "Total number of retries handled by workqueue",
+                                      labels=["name"])
+        depth = GaugeMetricFamily("workqueue_depth", "Current depth of workqueue", labels=["name"])
+        unfinished = GaugeMetricFamily(
+            "workqueue_unfinished_work_seconds",
+            "How many seconds of work has been done that is in progress and hasn't been observed by "
+            "work_duration. Large values indicate stuck threads. One can deduce the number of stuck threads by "
+            "observing the rate at which this increases.", labels=["name"])
+        longest = GaugeMetricFamily("workqueue_longest_running_processor_seconds",
+                                    "How many seconds has the longest running processor for workqueue been running.",
+                                    labels=["name"])
+        qd = HistogramMetricFamily("workqueue_queue_duration_seconds",
+                                   "How long in seconds an item stays in workqueue before being requested.",
+                                   labels=["name"])
+        wd = HistogramMetricFamily("workqueue_work_duration_seconds",
+                                   "How long in seconds processing an item from workqueue takes.", labels=["name"])
+        for q in sorted(_named_queues, key=lambda q: q.name):
+            m = q._metrics
+            if m is None:
+                continue
+            labels = [q.name]
+            adds.add_metric(labels, m.adds)
+            retries.add_metric(labels, m.retries)
+            depth.add_metric(labels, len(q._dirty))
+            now = q._clock.now()
+            ages = [now - t for t in m.started_at.values()]
+            unfinished.add_metric(labels, sum(ages))
+            longest.add_metric(labels, max(ages, default=0.0))
+            qd.add_metric(labels, m.queue_duration.buckets(), m.queue_duration.total)
+            wd.add_metric(labels, m.work_duration.buckets(), m.work_duration.total)
+        yield from (adds, depth, qd, wd, unfinished, longest, retries)
+
+
+def _register_collector() -> None:
+    global _collector_registered
+    if not _collector_registered:
+        from prometheus_client import REGISTRY
+
+        REGISTRY.register(QueueMetricsCollector())
+        _collector_registered = True
+
+
 # -- the queue ----------------------------------------------------------------------------
 
 class WorkQueue:
@@ -186,6 +292,12 @@ class WorkQueue:
         self._seq = itertools.count()
         self._getters: collections.deque[asyncio.Future[None]] = collections.deque()
         self._shutting_down = False
+        # client-go measures only named queues
+        self._metrics: _QueueMetrics | None = None
+        if name:
+            self._metrics = _QueueMetrics()
+            _named_queues.add(self)
+            _register_collector()
 
     # producers
 
@@ -193,6 +305,11 @@ class WorkQueue:
         if self._shutting_down or item in self._dirty:
             return
         self._dirty.add(item)
+        m = self._metrics
+        if m is not None:
+            m.adds += 1
+            if item not in m.added_at:
+                m.added_at[item] = self._clock.now()
         if item in self._processing:
             return  # queued again by done()
         self._queue.append(item)
@@ -214,6 +331,8 @@ class WorkQueue:
         self._wake_all()
 
     def add_rate_limited(self, item: Hashable) -> None:
+        if self._metrics is not None and not self._shutting_down:
+            self._metrics.retries += 1
         self.add_after(item, self._rate_limiter.when(item))
 
     def forget(self, item: Hashable) -> None:
@@ -232,6 +351,13 @@ class WorkQueue:
                 item = self._queue.popleft()
                 self._processing.add(item)
                 self._dirty.discard(item)
+                m = self._metrics
+                if m is not None:
+                    now = self._clock.now()
+                    m.started_at[item] = now
+                    added = m.added_at.pop(item, None)
+                    if added is not None:
+                        m.queue_duration.observe(now - added)
                 return item
             if self._shutting_down:
                 raise ShutDown(self.name)
@@ -260,6 +386,11 @@ class WorkQueue:
     def done(self, item: Hashable) -> None:
         """Mark ``item`` processed; if it was re-added meanwhile, queue it again now."""
         self._processing.discard(item)
+        m = self._metrics
+        if m is not None:
+            started = m.started_at.pop(item, None)
+            if started is not None:
+                m.work_duration.observe(self._clock.now() - started)
         if item in self._dirty:
             self._queue.append(item)
             self._wake_one()

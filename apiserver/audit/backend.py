@@ -192,6 +192,7 @@ class BufferedBackend:
         self.on_written = on_written
         self.dropped = 0
         self.errors = 0
+        self.written = 0
         self._buffer: collections.deque[tuple[Any, ...]] = collections.deque()
         self._wake = threading.Event()
         self._stopping = False
@@ -242,6 +243,7 @@ class BufferedBackend:
                 self.errors += len(lines)
                 log.error("audit log: writing %d event(s) failed: %s", len(lines), e)
                 continue
+            self.written += len(lines)
             if self.on_written is not None:
                 for ev in events:
                     self.on_written(ev)

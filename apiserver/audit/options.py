@@ -82,6 +82,26 @@ def from_args(a: argparse.Namespace, p: argparse.ArgumentParser) -> Options:
     return opts
 
 
+class AuditMetrics:
+    """``apiserver_audit_event_total`` and ``apiserver_audit_error_total{plugin="log"}`` (events
+    dropped by a full buffer or not written), read from the backend when scraped."""
+
+    def __init__(self, backend: BufferedBackend) -> None:
+        self.backend = backend
+
+    def collect(self) -> Any:
+        from prometheus_client.core import CounterMetricFamily
+
+        b = self.backend
+        events = CounterMetricFamily("apiserver_audit_event",
+                                     "Counter of audit events generated and sent to the audit backend.")
+        events.add_metric([], b.written + b.dropped + b.errors)
+        errors = CounterMetricFamily("apiserver_audit_error", "Counter of audit events that failed to be audited "
+                                     "properly. Plugin identifies the plugin affected by the error.", labels=["plugin"])
+        errors.add_metric(["log"], b.dropped + b.errors)
+        yield from (events, errors)
+
+
 def wrap(app: Any, opts: Options, *, on_written: Any = None) -> AuditFilter:
     """``app`` behind the audit filter: Audit-ID always; events when both the policy and the
     log path are given. The writer thread starts here and is flushed at exit."""
@@ -96,5 +116,8 @@ def wrap(app: Any, opts: Options, *, on_written: Any = None) -> AuditFilter:
                               on_written=on_written)
     backend.start()
     atexit.register(backend.stop)
+    from prometheus_client import REGISTRY
+
+    REGISTRY.register(AuditMetrics(backend))
     log.info("audit log: %s (%d policy rules, format %s)", opts.log_path, len(pol.rules), opts.log_format)
     return AuditFilter(app, pol, backend)

@@ -93,6 +93,7 @@ class AuthFilter:
             audit_context.impersonated(user)
         method = scope.get("method", "GET")
         attrs = requestinfo.attributes(user, method, scope["path"], scope.get("query_string", b""))
+        scope[requestinfo.ATTRS_KEY] = attrs
         await self._authorize(attrs)
         if scope["type"] == "websocket" and attrs.subresource in _STREAMING_SUBRESOURCES:
             await self._authorize(dataclasses.replace(attrs, verb="create"))

@@ -25,7 +25,11 @@ from urllib.parse import parse_qsl
 from apiserver.auth.attributes import Attributes
 from apiserver.auth.user import UserInfo
 
-__all__ = ["attributes"]
+__all__ = ["ATTRS_KEY", "attributes"]
+
+#: Where the authentication filter leaves a request's Attributes in the ASGI scope (for the
+#: request metrics, which label by them).
+ATTRS_KEY = "minik8s.attributes"
 
 _METHOD_VERBS = {"GET": "get", "HEAD": "get", "POST": "create", "PUT": "update", "PATCH": "patch",
                  "DELETE": "delete"}
