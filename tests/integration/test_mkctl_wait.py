@@ -1,0 +1,90 @@
+"""mkctl wait against the real kubectl: conditions, jsonpath values, delete and create, selectors,
+timeouts and errors; and waits that end because the object changed while both were watching."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import time
+
+import pytest
+
+from tests.conftest import REPO, kubectl_args
+from tests.integration.mkctl_harness import mk, mkctl_command, ns, same  # noqa: F401 - fixtures
+
+
+def _pod(name: str, labels: dict | None = None) -> dict:
+    return {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name, "labels": labels or {"w": "1"}},
+            "spec": {"containers": [{"name": "c", "image": "busybox"}]}}
+
+
+@pytest.fixture
+def objects(kubectl, ns: str) -> str:
+    items = [_pod("p1"), _pod("p2"),
+             {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "a"}},
+             {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "b"}, "data": {"x": "1"}}]
+    r = kubectl("apply", "-n", ns, "-f", "-", input=json.dumps({"apiVersion": "v1", "kind": "List", "items": items}))
+    assert r.returncode == 0, r.stderr
+    status = {"status": {"conditions": [{"type": "Ready", "status": "True"}, {"type": "PodScheduled", "status": "False"}]}}
+    r = kubectl("patch", "pod", "p1", "-n", ns, "--subresource=status", "--type=merge", "-p", json.dumps(status))
+    assert r.returncode == 0, r.stderr
+    return ns
+
+
+@pytest.mark.parametrize("args", [
+    ["pod/p1", "--for=condition=Ready"],
+    ["pod/p1", "--for=condition=ready=true"],               # names and values case-insensitive
+    ["pod/p1", "--for=condition=PodScheduled=false", "-o", "name"],
+    ["pods", "-l", "w=1", "--for=jsonpath={.spec.containers[0].image}=busybox"],
+    ["pods", "--all", "--for=jsonpath=.kind=Pod"],
+    ["cm/b", "--for=jsonpath={.data.x}=1"],
+    ["cm/b", "--for=jsonpath={.data.x}"],
+    ["cm/a", "--for=create"],
+    ["cm/nope", "--for=delete"],
+    ["cm", "-l", "nope=1", "--for=delete"],
+    ["pod/p2", "--for=condition=Ready", "--timeout=1s"],
+    ["pod/p2", "--for=condition=Ready", "--timeout=0"],
+    ["cm/b", "--for=jsonpath={.data.x}=2", "--timeout=1s"],
+    ["cm/a", "--for=delete", "--timeout=1s"],
+    ["cm/nope", "--for=condition=Ready"],
+    ["cm", "-l", "nope=1", "--for=condition=Ready"],
+    ["cm", "--for=delete"],
+    ["cm/a", "--for=bogus"],
+    ["cm/a", "--for=jsonpath={.metadata}=x"],
+    ["cm/a", "--for=jsonpath={.metadata.name}="],
+    ["cm/a", "--for=jsonpath={.metadata.name"],
+    ["--for=delete"],
+])
+def test_wait_matches_kubectl(mk, kubectl, objects: str, args: list[str]) -> None:
+    same(mk, kubectl, "wait", "-n", objects, *args)
+
+
+def test_waits_end_when_the_watched_object_changes(apiserver_process, kubectl_path, kubectl, objects: str,
+                                                   tmp_path) -> None:
+    """Both clients wait; the condition comes true, an object is deleted: both report it at once."""
+    ns = objects
+    env = {**os.environ, "KUBECONFIG": "/nonexistent", "HOME": str(tmp_path)}
+    k_cmd = [kubectl_path, *kubectl_args(apiserver_process, tmp_path / "cache")]
+    waits = {
+        "ready": ["wait", "-n", ns, "pod/p2", "--for=condition=Ready", "--timeout=40s"],
+        "delete": ["wait", "-n", ns, "cm/a", "--for=delete", "--timeout=40s"],
+        "value": ["wait", "-n", ns, "cm/b", "--for=jsonpath={.data.x}=7", "--timeout=40s"],
+    }
+    procs = {}
+    for key, args in waits.items():
+        for who, cmd in (("kubectl", k_cmd), ("mkctl", mkctl_command(apiserver_process))):
+            procs[key, who] = subprocess.Popen([*cmd, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                               text=True, env=env, cwd=REPO)
+    time.sleep(3)  # every waiter has read its object and is watching
+    assert all(p.poll() is None for p in procs.values()), "a wait ended before anything changed"
+    status = {"status": {"conditions": [{"type": "Ready", "status": "True"}]}}
+    assert kubectl("patch", "pod", "p2", "-n", ns, "--subresource=status", "--type=merge",
+                   "-p", json.dumps(status)).returncode == 0
+    assert kubectl("delete", "cm", "a", "-n", ns).returncode == 0
+    assert kubectl("patch", "cm", "b", "-n", ns, "--type=merge", "-p", '{"data":{"x":"7"}}').returncode == 0
+    want = {"ready": "pod/p2 condition met\n", "delete": "configmap/a condition met\n",
+            "value": "configmap/b condition met\n"}
+    for (key, who), p in procs.items():
+        out, err = p.communicate(timeout=30)
+        assert (p.returncode, out) == (0, want[key]), f"{who} {waits[key]}: {p.returncode} {out!r} {err!r}"
