@@ -342,8 +342,11 @@ _UNTYPED_FIELD = StructField(_UNTYPED, False)
 _types: dict[type[BaseModel], Type] = {}
 
 
-def type_of(model: type[BaseModel]) -> Type:
-    """The (struct) type of an API model class, built lazily and cached."""
+def type_of(model: type[BaseModel] | Type) -> Type:
+    """The (struct) type of an API model class, built lazily and cached; a ``Type`` already
+    made (a custom resource's, from its CRD's schema) is its own answer."""
+    if isinstance(model, Type):
+        return model
     t = _types.get(model)
     if t is None:
         shape = Shape.ATOMIC if model.__name__ in _ATOMIC_STRUCTS else Shape.STRUCT

@@ -21,33 +21,23 @@ subresources, its printer columns and its storage version. From it come:
 from __future__ import annotations
 
 import dataclasses
+import functools
 from typing import Any
 
 import orjson
 import pydantic
-from pydantic import ConfigDict, Field
 
-from minik8s.api.base import K8sModel
 from minik8s.api.meta import ObjectMeta
 from minik8s.api.schema import unknown_fields
 from minik8s.cli import jsonpath
 
 from apiserver import bodies, errors, printers
 from apiserver import validation as v
-from apiserver.apiextensions import pruning, values
+from apiserver.apiextensions import fieldtypes, pruning, values
 from apiserver.registry.strategy import StatusStrategy, Strategy
 from apiserver.validation import FieldError
 
 __all__ = ["CustomVersion", "CustomResourceStrategy", "printer_for"]
-
-
-class CustomObject(K8sModel):
-    """A custom object as far as it is typed without its schema: type and metadata."""
-
-    model_config = ConfigDict(extra="allow")
-    api_version: str | None = None
-    kind: str | None = None
-    metadata: ObjectMeta = Field(default_factory=ObjectMeta)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -73,10 +63,10 @@ class CustomVersion:
     def group_version(self) -> str:
         return f"{self.group}/{self.version}"
 
-    @property
-    def model(self) -> type[CustomObject]:
-        """The typed part every custom object shares (managed fields read it)."""
-        return CustomObject
+    @functools.cached_property
+    def model(self) -> Any:
+        """How managed fields and server-side apply see the objects: the schema's types."""
+        return fieldtypes.root_type(self.schema)
 
     # ---- decoding --------------------------------------------------------------------------
 

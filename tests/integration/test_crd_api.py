@@ -339,3 +339,19 @@ def test_schema_defaults_must_be_valid(api_http):
     assert r.status_code == 422
     field = "spec.versions[0].schema.openAPIV3Schema.properties[spec].properties[replicas].default"
     assert any(c["field"] == field for c in r.json()["details"]["causes"]), r.text
+
+
+def test_server_side_apply_owns_fields_by_the_schema_and_reports_conflicts(api_http, group):
+    apply = {"Content-Type": "application/apply-patch+yaml"}
+    body = json.dumps(widget(group, "ssa", replicas=2, ports=[{"name": "http", "port": 80}]))
+    r = api_http.patch(widgets(group, name="ssa") + "?fieldManager=alice", content=body, headers=apply)
+    assert r.status_code == 201, r.text
+    fields = r.json()["metadata"]["managedFields"][0]["fieldsV1"]["f:spec"]
+    assert fields["f:ports"] == {'k:{"name":"http"}': {".": {}, "f:name": {}, "f:port": {}}}
+    other = json.dumps(widget(group, "ssa", replicas=3))
+    r = api_http.patch(widgets(group, name="ssa") + "?fieldManager=bob", content=other, headers=apply)
+    assert r.status_code == 409 and r.json()["reason"] == "Conflict"
+    assert '.spec.replicas' in r.json()["message"] and '"alice"' in r.json()["message"]
+    r = api_http.patch(widgets(group, name="ssa") + "?fieldManager=bob&force=true", content=other, headers=apply)
+    assert r.status_code == 200 and r.json()["spec"]["replicas"] == 3
+    assert r.json()["spec"]["ports"] == [{"name": "http", "port": 80}]

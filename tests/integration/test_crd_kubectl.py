@@ -126,3 +126,22 @@ def test_deleting_the_crd_with_kubectl_removes_objects_and_resource(kubectl, api
     wait_gone(api_http, f"{CRDS}/widgets.{group}")
     r = kubectl("get", f"widgets.{group}")
     assert r.returncode != 0
+
+
+def test_server_side_apply_api_resources_and_get_crd(kubectl, group, tmp_path):
+    m = manifest(tmp_path, group, "ssa", replicas=2)
+    r = kubectl("apply", "--server-side", "-f", m)
+    assert r.returncode == 0 and f"widget.{group}/ssa serverside-applied" in r.stdout, r.stderr
+    r = kubectl("apply", "--server-side", "-f", manifest(tmp_path, group, "ssa", replicas=4))
+    assert r.returncode == 0, r.stderr
+    got = json.loads(kubectl("get", f"widget.{group}", "ssa", "-o", "json", "--show-managed-fields").stdout)
+    assert got["spec"]["replicas"] == 4
+    assert [m["manager"] for m in got["metadata"]["managedFields"]] == ["kubectl"]
+    r = kubectl("api-resources", f"--api-group={group}")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.splitlines()[1].split() == ["widgets", "wd", f"{group}/v1", "true", "Widget"]
+    r = kubectl("get", "crd", f"widgets.{group}")
+    assert r.returncode == 0 and r.stdout.splitlines()[0].split() == ["NAME", "CREATED", "AT"], r.stdout
+    managed = got["metadata"]["managedFields"][0]
+    assert managed["operation"] == "Apply"
+    assert managed["fieldsV1"]["f:spec"] == {"f:image": {}, "f:replicas": {}}
