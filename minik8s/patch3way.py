@@ -21,9 +21,10 @@ from __future__ import annotations
 
 import copy
 import dataclasses
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from minik8s.patchschema import PatchSchema
+if TYPE_CHECKING:  # only named in annotations: mkctl computes patches without importing pydantic
+    from minik8s.patchschema import PatchSchema
 
 __all__ = ["PatchCreationError", "three_way_strategic", "three_way_json_merge"]
 

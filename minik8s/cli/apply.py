@@ -2,7 +2,8 @@
 
 Per object: GET it; absent → POST it with the ``last-applied-configuration`` annotation
 (``created``); present → the three-way patch of last-applied, manifest and live object
-(``configured``), or no request at all when the patch is empty (``unchanged``). Requests carry
+(``configured``), or no request at all when the patch is empty (``unchanged``); a built-in kind's
+merge keys come from the server's OpenAPI v3 document, as kubectl reads them. Requests carry
 ``fieldManager=kubectl-client-side-apply`` and ``fieldValidation=Strict`` as kubectl's do.
 ``--server-side`` sends the manifest as an apply patch instead (``serverside-applied``).
 Objects are applied one by one; failures are reported at the end and make the exit status 1.
@@ -15,7 +16,7 @@ import sys
 from typing import Any
 
 from minik8s import errors
-from minik8s.cli import common, manifests, threeway
+from minik8s.cli import common, manifests, patchmeta, threeway
 from minik8s.cli.resources import Resource
 from minik8s.cli.session import CliError, Session, format_error, pause, source_error, warn
 
@@ -71,6 +72,8 @@ async def _apply_one(session: Session, args: argparse.Namespace, res: Resource, 
     validation = _field_validation(args.validate)
     server_dry = args.dry_run == "server"
     modified = threeway.modified_configuration(obj)
+    schema: patchmeta.OpenAPISchema | None = None
+    asked = False  # the server's OpenAPI was asked for the kind's merge keys (once)
     for attempt in range(_PATCH_RETRIES):
         try:
             current = await session.client.get(res.rt, name, namespace=namespace)
@@ -92,7 +95,11 @@ async def _apply_one(session: Session, args: argparse.Namespace, res: Resource, 
                  "required by mkctl apply. mkctl apply should only be used on resources created declaratively "
                  "by either mkctl create --save-config or mkctl apply. The missing annotation will be patched "
                  "automatically.")
-        patch, patch_type = threeway.patch_for(obj["apiVersion"], obj["kind"], original, modified, current)
+        if not asked and threeway.builtin(obj["apiVersion"], obj["kind"]):
+            schema = await patchmeta.schema_for(session.client, obj["apiVersion"], obj["kind"])
+            asked = True
+        patch, patch_type = threeway.patch_for(obj["apiVersion"], obj["kind"], original, modified, current,
+                                               schema=schema)
         if not patch:
             common.print_done(res, current, "unchanged", output=args.output, dry_run=args.dry_run)
             return

@@ -4,8 +4,9 @@ the patch from it, the manifest and the live object.
 The annotation must be byte-identical to the one kubectl writes for the same manifest (Go's
 ``json.Marshal``: sorted keys, compact, ``<>&`` escaped, integral floats without a fraction,
 and a trailing newline), so that kubectl and mkctl can take turns on one object and each sees
-"unchanged" after the other. Kinds the API scheme models get a strategic merge patch guided by
-their model's merge keys; other kinds a JSON merge patch, as kubectl does for unstructured.
+"unchanged" after the other. Built-in kinds get a strategic merge patch guided by their merge
+keys (from the server's OpenAPI, :mod:`minik8s.cli.patchmeta`, else from the API model); other
+kinds a JSON merge patch, as kubectl does for unstructured.
 """
 
 from __future__ import annotations
@@ -13,10 +14,14 @@ from __future__ import annotations
 import copy
 import json
 import math
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from minik8s import patch3way
+from minik8s.api import resources
 from minik8s.cli.printers import go_html_escape
+
+if TYPE_CHECKING:
+    from minik8s.patchschema import PatchSchema
 
 LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
 
@@ -70,14 +75,25 @@ def original_configuration(live: dict) -> dict | None:
     return value if isinstance(value, dict) else None
 
 
-def patch_for(api_version: str, kind: str, original: dict | None, modified: dict, current: dict) -> tuple[dict, str]:
-    """(patch, patch type ``strategic`` or ``merge``); an empty patch means nothing changed."""
-    model = _model(api_version, kind)
-    if model is None:
-        return patch3way.three_way_json_merge(original, modified, current), "merge"
-    from minik8s.patchschema import schema_from_model
+def builtin(api_version: str, kind: str) -> bool:
+    """Whether minik8s serves the kind itself (kubectl: its scheme knows it), so a strategic
+    merge patch applies; a custom resource takes a JSON merge patch."""
+    return (api_version.rpartition("/")[0], kind) in resources.BY_KIND
 
-    return patch3way.three_way_strategic(original, modified, current, schema_from_model(model)), "strategic"
+
+def patch_for(api_version: str, kind: str, original: dict | None, modified: dict, current: dict, *,
+              schema: PatchSchema | None = None) -> tuple[dict, str]:
+    """(patch, patch type ``strategic`` or ``merge``); an empty patch means nothing changed.
+    ``schema`` is the built-in kind's patch schema from the server's OpenAPI; without it, the
+    API model's (kubectl's fallback to its compiled-in types)."""
+    if schema is None:
+        model = _model(api_version, kind)
+        if model is None:
+            return patch3way.three_way_json_merge(original, modified, current), "merge"
+        from minik8s.patchschema import schema_from_model
+
+        schema = schema_from_model(model)
+    return patch3way.three_way_strategic(original, modified, current, schema), "strategic"
 
 
 def _model(api_version: str, kind: str) -> type | None:
