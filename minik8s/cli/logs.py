@@ -10,7 +10,6 @@ import sys
 from typing import Any
 
 from minik8s import errors
-from minik8s.cli import rollout
 from minik8s.cli.session import CliError, Session, parse_duration
 
 DEFAULT_CONTAINER = "kubectl.kubernetes.io/default-container"
@@ -68,6 +67,8 @@ async def _pick_pod(session: Session, target: str) -> dict:
         selector = {"matchLabels": selector} if selector else None
     if not selector:
         raise CliError(f"cannot get logs of a {res.rt.kind}: it selects no pods")
+    from minik8s.cli import rollout  # local: it imports asyncio; only ``logs TYPE/NAME`` needs it
+
     doc = await session.client.list_all(pods.rt, namespace=session.namespace,
                                         label_selector=rollout.selector_query(selector))
     items = sorted(doc.get("items") or [], key=_logging_order)

@@ -4,7 +4,8 @@ opens the session, runs the verb on one event loop and turns failures into kubec
 and exit codes.
 
 Each verb module adds its own parser with ``add_parsers(sub, common)`` and sets ``func`` (an
-``async def (session, args) -> int | None``) and, for verbs that need no server, ``offline``.
+``async def (session, args) -> int | None``) and, for verbs that need no server, ``offline``
+(or a function of the arguments saying so).
 A verb runs on an asyncio event loop unless it sets ``needs_loop`` False (or to a function of
 its arguments saying so): the session's one-shot client never suspends, so a verb that only
 awaits the client (no sleeps, timeouts, tasks, watches or WebSockets) runs to its end without
@@ -115,7 +116,8 @@ def global_flags() -> argparse.ArgumentParser:
     p.add_argument("-s", "--server", default=s, help="the address and port of the API server")
     p.add_argument("--request-timeout", default=s, help="how long to wait for one request (0: no limit)")
     p.add_argument("-v", "--v", dest="verbosity", type=int, default=s, help="log level")
-    p.add_argument("--cache-dir", default=s, help="accepted for kubectl compatibility; mkctl caches nothing")
+    p.add_argument("--cache-dir", default=s,
+                   help="the discovery cache's directory (default $KUBECACHEDIR, else ~/.kube/cache)")
     p.add_argument("--insecure-skip-tls-verify", action="store_true", default=s,
                    help="do not check the server's certificate")
     p.add_argument("--as", dest="impersonate", default=s, help="username to impersonate for the operation")
@@ -227,7 +229,8 @@ async def _dispatch(args: argparse.Namespace) -> int:
     session = None
     server = args.server or "http://localhost:8080"
     try:
-        if not getattr(args, "offline", False):
+        offline = getattr(args, "offline", False)
+        if not (offline(args) if callable(offline) else offline):
             session = open_session(args)
             server = session.server
         result = await args.func(session, args)

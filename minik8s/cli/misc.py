@@ -22,7 +22,7 @@ def add_parsers(sub: Any, common_flags: argparse.ArgumentParser) -> None:
     v = sub.add_parser("version", parents=[common_flags], help="Print the client and server version information")
     v.add_argument("--client", action="store_true")
     v.add_argument("-o", "--output", default="", choices=("", "json", "yaml"))
-    v.set_defaults(func=cmd_version, needs_loop=False)
+    v.set_defaults(func=cmd_version, needs_loop=False, offline=_client_only)
     c = sub.add_parser("cluster-info", parents=[common_flags], help="Display cluster information")
     c.set_defaults(func=cmd_cluster_info, needs_loop=False)
     a = sub.add_parser("api-resources", parents=[common_flags], help="Print the supported API resources on the server")
@@ -33,12 +33,18 @@ def add_parsers(sub: Any, common_flags: argparse.ArgumentParser) -> None:
     a.add_argument("--no-headers", action="store_true")
     a.add_argument("--sort-by", default="", choices=("", "name", "kind"))
     a.add_argument("--categories", action="append", default=[])
+    a.add_argument("--cached", action="store_true", help="use the cached list of resources if available")
     a.set_defaults(func=cmd_api_resources, needs_loop=False)
     s = sub.add_parser("service", parents=[common_flags], help="Print the URL of a NodePort service")
     s.add_argument("name")
     s.add_argument("--url", action="store_true", help="print the URLs (the only mode)")
     s.add_argument("--https", action="store_true")
     s.set_defaults(func=cmd_service, needs_loop=False)
+
+
+def _client_only(args: argparse.Namespace) -> bool:
+    """``version --client`` reads no kubeconfig and asks no server."""
+    return bool(args.client)
 
 
 async def cmd_version(session: Session | None, args: argparse.Namespace) -> int:
@@ -88,6 +94,8 @@ async def cmd_cluster_info(session: Session, args: argparse.Namespace) -> int:
 
 
 async def cmd_api_resources(session: Session, args: argparse.Namespace) -> int:
+    if not args.cached:
+        session.resolver.invalidate()  # as kubectl: always the server's current list unless --cached
     resources = [r for r in await session.resolver.all() if r.preferred]
     if args.namespaced is not None:
         resources = [r for r in resources if r.rt.namespaced == (args.namespaced == "true")]

@@ -1,10 +1,11 @@
 """Which resource a user means: ``po``, ``pods``, ``Pod``, ``deploy``, ``deployment.apps``,
 ``deployments.v1.apps`` or ``TYPE/NAME``, resolved against the server's discovery.
 
-kubectl's RESTMapper does this from ``/api`` and ``/apis``; so does :class:`Resolver`, asking
-for the aggregated discovery document (one request per root) and falling back to the plain
-``APIGroupList`` + ``APIResourceList`` walk when the server does not offer it. Discovery is read
-once per run and kept for the rest of it.
+kubectl's RESTMapper does this from ``/api`` and ``/apis``; so does :class:`Resolver`, from the
+documents of :mod:`minik8s.cli.discovery`: kubectl's disk cache when it is fresh, else the
+server (aggregated discovery, or the plain walk), and the server again when a name is not
+found in what came from the cache (a resource added since, e.g. a CRD), as kubectl's deferred
+mapper does. Discovery is read once per run and kept for the rest of it.
 """
 
 from __future__ import annotations
@@ -14,15 +15,11 @@ import dataclasses
 from typing import TYPE_CHECKING
 
 from minik8s.api.resources import ResourceType
+from minik8s.cli import discovery
 from minik8s.cli.session import CliError
 
 if TYPE_CHECKING:
     from minik8s.client.oneshot import OneShotClient
-
-AGGREGATED_ACCEPT = (
-    "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList,"
-    "application/json;g=apidiscovery.k8s.io;v=v2beta1;as=APIGroupDiscoveryList,application/json"
-)
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -50,14 +47,22 @@ def kind_group(rt: ResourceType) -> str:
 class Resolver:
     """Discovery for one run: ``resolve(name)`` and the list of everything served."""
 
-    def __init__(self, client: OneShotClient) -> None:
+    def __init__(self, client: OneShotClient, cache: discovery.DiskCache | None = None) -> None:
         self._client = client
+        self._cache = cache
         self._resources: list[Resource] | None = None
+        self._from_cache = False  # what we hold came from the disk cache, not this run's server
+        self._ask_server = False
 
     async def all(self) -> list[Resource]:
         if self._resources is None:
             self._resources = await self._discover()
         return self._resources
+
+    def invalidate(self) -> None:
+        """Forget what discovery said: the next lookup asks the server (and rewrites the cache)."""
+        self._resources = None
+        self._ask_server = True
 
     async def resolve(self, name: str) -> Resource:
         """The resource ``name`` means; CliError as kubectl words it when none matches."""
@@ -67,98 +72,89 @@ class Resolver:
         return found
 
     async def find(self, name: str) -> Resource | None:
-        resources = await self.all()
-        lname = name.lower()
-        resource, group, version = lname, None, None
-        if "." in lname:
-            first, rest = lname.split(".", 1)
-            # ``deployments.v1.apps`` names a version too; ``deployment.apps`` only a group.
-            if "." in rest and rest.split(".", 1)[0].startswith("v") and rest.split(".", 1)[0][1:2].isdigit():
-                version, group = rest.split(".", 1)
-            else:
-                group = rest
-            resource = first
-        candidates = [r for r in resources if group is None or r.rt.group == group]
-        if version is not None:
-            candidates = [r for r in candidates if r.rt.version == version]
-        else:
-            candidates = [r for r in candidates if r.preferred]
-        for match in (
-            lambda r: r.rt.plural == resource,
-            lambda r: r.rt.singular_name == resource,
-            lambda r: resource in r.rt.short_names,
-            lambda r: r.rt.kind.lower() == resource,
-        ):
-            for r in candidates:
-                if match(r):
-                    return r
-        return None
+        found = _find(await self.all(), name)
+        if found is None and self._from_cache:
+            self.invalidate()
+            found = _find(await self.all(), name)
+        return found
 
     async def for_kind(self, api_version: str, kind: str) -> Resource | None:
-        group, _, version = api_version.rpartition("/")
-        for r in await self.all():
-            if r.rt.group == group and r.rt.version == version and r.rt.kind == kind:
-                return r
-        return None
+        found = _for_kind(await self.all(), api_version, kind)
+        if found is None and self._from_cache:
+            self.invalidate()
+            found = _for_kind(await self.all(), api_version, kind)
+        return found
 
     async def in_category(self, category: str) -> list[Resource]:
         return [r for r in await self.all() if r.preferred and category in r.categories]
 
-    # -- discovery ------------------------------------------------------------------------
-
     async def _discover(self) -> list[Resource]:
-        out: list[Resource] = []
-        for root in ("/api", "/apis"):
-            resp = await self._client.request("GET", root, headers={"Accept": AGGREGATED_ACCEPT})
-            ctype = resp.headers.get("Content-Type", "")
-            doc = resp.json()
-            if "as=APIGroupDiscoveryList" in ctype or doc.get("kind") == "APIGroupDiscoveryList":
-                out.extend(_from_aggregated(doc))
-            elif root == "/api":
-                for version in doc.get("versions") or []:
-                    out.extend(await self._group_version("", version, preferred=version == doc["versions"][0]))
-            else:
-                for group in doc.get("groups") or []:
-                    preferred = (group.get("preferredVersion") or {}).get("version")
-                    for v in group.get("versions") or []:
-                        out.extend(await self._group_version(group["name"], v["version"],
-                                                             preferred=v["version"] == preferred))
-        return out
-
-    async def _group_version(self, group: str, version: str, *, preferred: bool) -> list[Resource]:
-        path = f"/apis/{group}/{version}" if group else f"/api/{version}"
-        doc = (await self._client.request("GET", path)).json()
-        subs: dict[str, set[str]] = {}
-        for r in doc.get("resources") or []:
-            if "/" in r["name"]:
-                base, sub = r["name"].split("/", 1)
-                subs.setdefault(base, set()).add(sub)
-        out = []
-        for r in doc.get("resources") or []:
-            if "/" in r["name"]:
-                continue
-            rt = ResourceType(group, version, r["kind"], r["name"], bool(r.get("namespaced")),
-                              tuple(r.get("shortNames") or ()), tuple(r.get("categories") or ()),
-                              r.get("singularName") or "")
-            out.append(Resource(rt, tuple(r.get("verbs") or ()), frozenset(subs.get(r["name"], ())),
-                                tuple(r.get("categories") or ()), preferred))
-        return out
+        docs = None if self._cache is None or self._ask_server else self._cache.load()
+        self._from_cache = docs is not None
+        if docs is None:
+            docs = await discovery.fetch(self._client)
+            if self._cache is not None:
+                self._cache.store(docs)
+        return resources_of(docs)
 
 
-def _from_aggregated(doc: dict) -> list[Resource]:
-    out = []
-    for item in doc.get("items") or []:
-        group = (item.get("metadata") or {}).get("name") or ""
-        for idx, v in enumerate(item.get("versions") or []):
-            version = v["version"]
-            for r in v.get("resources") or []:
-                kind = (r.get("responseKind") or {}).get("kind") or ""
-                rt = ResourceType(group, version, kind, r["resource"], r.get("scope") == "Namespaced",
+def _find(resources: list[Resource], name: str) -> Resource | None:
+    lname = name.lower()
+    resource, group, version = lname, None, None
+    if "." in lname:
+        first, rest = lname.split(".", 1)
+        # ``deployments.v1.apps`` names a version too; ``deployment.apps`` only a group.
+        if "." in rest and rest.split(".", 1)[0].startswith("v") and rest.split(".", 1)[0][1:2].isdigit():
+            version, group = rest.split(".", 1)
+        else:
+            group = rest
+        resource = first
+    candidates = [r for r in resources if group is None or r.rt.group == group]
+    if version is not None:
+        candidates = [r for r in candidates if r.rt.version == version]
+    else:
+        candidates = [r for r in candidates if r.preferred]
+    for match in (
+        lambda r: r.rt.plural == resource,
+        lambda r: r.rt.singular_name == resource,
+        lambda r: resource in r.rt.short_names,
+        lambda r: r.rt.kind.lower() == resource,
+    ):
+        for r in candidates:
+            if match(r):
+                return r
+    return None
+
+
+def _for_kind(resources: list[Resource], api_version: str, kind: str) -> Resource | None:
+    group, _, version = api_version.rpartition("/")
+    for r in resources:
+        if r.rt.group == group and r.rt.version == version and r.rt.kind == kind:
+            return r
+    return None
+
+
+def resources_of(docs: discovery.Documents) -> list[Resource]:
+    """Every served resource the documents list (subresources folded into their resource)."""
+    out: list[Resource] = []
+    for group in docs.groups.get("groups") or []:
+        name = group.get("name") or ""
+        preferred = (group.get("preferredVersion") or {}).get("version")
+        for v in group.get("versions") or []:
+            doc = docs.resources.get(v["groupVersion"]) or {}
+            subs: dict[str, set[str]] = {}
+            for r in doc.get("resources") or []:
+                if "/" in r["name"]:
+                    base, sub = r["name"].split("/", 1)
+                    subs.setdefault(base, set()).add(sub)
+            for r in doc.get("resources") or []:
+                if "/" in r["name"]:
+                    continue
+                rt = ResourceType(name, v["version"], r["kind"], r["name"], bool(r.get("namespaced")),
                                   tuple(r.get("shortNames") or ()), tuple(r.get("categories") or ()),
-                                  r.get("singularResource") or "")
-                subs = frozenset(s["subresource"] for s in r.get("subresources") or [])
-                out.append(Resource(rt, tuple(r.get("verbs") or ()), subs,
-                                    tuple(r.get("categories") or ()), idx == 0))
+                                  r.get("singularName") or "")
+                out.append(Resource(rt, tuple(r.get("verbs") or ()), frozenset(subs.get(r["name"], ())),
+                                    tuple(r.get("categories") or ()), v["version"] == preferred))
     return out
 
 

@@ -1,5 +1,5 @@
 """One ``mkctl`` run's connection and settings: the kubeconfig context, the effective server
-and namespace, the REST client and the discovery cache every verb shares.
+and namespace, the REST client and the discovery (kubectl's disk cache) every verb shares.
 
 The client is a :class:`~minik8s.client.oneshot.OneShotClient` (one blocking connection; the
 asynchronous client only for watches and WebSockets), its TLS and credentials decided by
@@ -22,11 +22,10 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from minik8s import errors
-from minik8s.client import connection, kubeconfig, oneshot
-from minik8s.client.oneshot import OneShotClient
 
 if TYPE_CHECKING:
     from minik8s.cli.resources import Resolver
+    from minik8s.client.oneshot import OneShotClient
 
 # kubectl's fallback when no kubeconfig names a server.
 DEFAULT_SERVER = "http://localhost:8080"
@@ -101,7 +100,11 @@ def parse_duration(text: str | None) -> float | None:
 def open_session(args: argparse.Namespace) -> Session:
     """The client for ``--kubeconfig``/``--context``/``--server``/``-n`` (and ``--as``,
     ``--insecure-skip-tls-verify``), as kubectl merges them."""
-    from minik8s.cli.resources import Resolver  # local: resources imports this module
+    # local: a verb that opens no session (``version --client``) imports no TLS or socket code
+    from minik8s.cli import discovery
+    from minik8s.cli.resources import Resolver  # resources imports this module
+    from minik8s.client import connection, kubeconfig
+    from minik8s.client.oneshot import OneShotClient
 
     timeout = parse_duration(getattr(args, "request_timeout", None)) or 3600.0
     path = getattr(args, "kubeconfig", None)
@@ -128,7 +131,9 @@ def open_session(args: argparse.Namespace) -> Session:
     ns_flag = getattr(args, "namespace", None)
     namespace = ns_flag or cfg_namespace
     client = OneShotClient(conn, timeout=timeout, user_agent=USER_AGENT, namespace=namespace)
-    return Session(args=args, client=client, resolver=Resolver(client), namespace=namespace,
+    cache = discovery.DiskCache(discovery.cache_dir(discovery.cache_root(getattr(args, "cache_dir", None)),
+                                                    conn.server))
+    return Session(args=args, client=client, resolver=Resolver(client, cache), namespace=namespace,
                    namespace_explicit=bool(ns_flag), kubeconfig_path=path, context=context)
 
 
@@ -202,6 +207,8 @@ def _refused(exc: BaseException) -> bool:
 async def pause(seconds: float) -> None:
     """Wait before a retry: on the event loop when the verb runs on one, else simply block (a
     verb run without a loop cannot await asyncio)."""
+    from minik8s.client import oneshot
+
     if oneshot.loop_running():
         import asyncio
 

@@ -15,8 +15,6 @@ import dataclasses
 import os
 from typing import Any
 
-import yaml
-
 
 class ConfigError(ValueError):
     """Raised when a kubeconfig is missing, malformed, or names a context/cluster/user it lacks."""
@@ -133,6 +131,8 @@ def default_paths() -> list[str]:
 
 def load(path: str | None = None) -> KubeConfig:
     """Read a kubeconfig: ``path``, else ``$KUBECONFIG`` (merged), else ``~/.kube/config``."""
+    import yaml  # local: ``mkctl version --client`` and ``config`` help read no kubeconfig
+
     paths = [path] if path else default_paths()
     cfg = KubeConfig()
     found = False
@@ -176,6 +176,8 @@ def write(
     ``ca_data`` (PEM) is embedded as ``certificate-authority-data`` and the client
     certificate and key as ``client-certificate-data``/``client-key-data``, as ``kubeadm``
     and k3s write theirs: the file alone carries everything needed to connect."""
+    import yaml
+
     doc: dict[str, Any] = {}
     try:
         with open(path) as f:

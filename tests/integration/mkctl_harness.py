@@ -1,6 +1,7 @@
 """What the mkctl integration tests share: running mkctl in-process against the test
-apiserver (its exit status, stdout and stderr, with no kubeconfig of the developer's leaking
-in), a namespace per test, and the comparison with the real kubectl."""
+apiserver (its exit status, stdout and stderr, with no kubeconfig or discovery cache of the
+developer's leaking in or being written), a namespace per test, and the comparison with the
+real kubectl."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import os
 import re
 import subprocess
 import sys
+import tempfile
 import uuid
 from collections.abc import Callable, Iterator
 
@@ -33,11 +35,17 @@ class Result:
         return self.out
 
 
+# mkctl's discovery cache for this test process ($KUBECACHEDIR), as the kubectl fixture has its
+# own --cache-dir: never the developer's ~/.kube/cache.
+CACHE_DIR = tempfile.mkdtemp(prefix="mkctl-test-cache-")
+
+
 def run_mkctl(*args: str, input: str | None = None, kubeconfig: str | None = None) -> Result:
     """``mkctl ARGS`` in this process; ``kubeconfig`` becomes ``$KUBECONFIG`` (default: none)."""
     out, err = io.StringIO(), io.StringIO()
-    old_env = os.environ.get("KUBECONFIG")
+    saved = {name: os.environ.get(name) for name in ("KUBECONFIG", "KUBECACHEDIR")}
     os.environ["KUBECONFIG"] = kubeconfig or "/nonexistent/mkctl-test-kubeconfig"
+    os.environ["KUBECACHEDIR"] = CACHE_DIR
     old_stdin = sys.stdin
     sys.stdin = io.StringIO(input or "")
     try:
@@ -45,10 +53,11 @@ def run_mkctl(*args: str, input: str | None = None, kubeconfig: str | None = Non
             code = main.run(list(args))
     finally:
         sys.stdin = old_stdin
-        if old_env is None:
-            os.environ.pop("KUBECONFIG", None)
-        else:
-            os.environ["KUBECONFIG"] = old_env
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
     return Result(code, out.getvalue(), err.getvalue())
 
 
@@ -60,7 +69,8 @@ def mkctl_command(server: ApiServer) -> list[str]:
 def run_mkctl_process(server: ApiServer, *args: str, input: str | None = None, timeout: float = 30,
                       env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     """``mkctl`` as its own process (for exit paths and streams that must be real)."""
-    full_env = {**os.environ, "KUBECONFIG": "/nonexistent/mkctl-test-kubeconfig", **(env or {})}
+    full_env = {**os.environ, "KUBECONFIG": "/nonexistent/mkctl-test-kubeconfig", "KUBECACHEDIR": CACHE_DIR,
+                **(env or {})}
     return subprocess.run([*mkctl_command(server), *args], input=input,
                           capture_output=True, text=True, timeout=timeout, cwd=REPO, env=full_env)
 

@@ -8,6 +8,8 @@ import importlib
 
 from minik8s.cli import main
 
+from tests.mkctl_imports import heavy_in, imported_by, ours
+
 
 def test_verb_table_names_the_module_registering_each_verb() -> None:
     registered: dict[str, str] = {}
@@ -41,3 +43,15 @@ def test_an_unknown_verb_fails_as_before(capsys) -> None:
     assert main.run(["frobnicate"]) == 1
     err = capsys.readouterr().err
     assert "invalid choice: 'frobnicate'" in err and "'get'" in err
+
+
+def test_version_client_imports_only_what_it_needs() -> None:
+    """``mkctl version --client``: the parser, its verb and the printer; no kubeconfig (yaml), no
+    TLS, no sockets, nothing heavy (issue #18's import budget)."""
+    code, modules = imported_by("version", "--client", env={"KUBECONFIG": "/nonexistent/kubeconfig"})
+    assert code == 0
+    assert heavy_in(modules) == []
+    assert ours(modules) == {"minik8s", "minik8s.cli", "minik8s.cli.main", "minik8s.cli.misc", "minik8s.cli.printers",
+                             "minik8s.cli.session", "minik8s.errors"}
+    assert not {"yaml", "ssl", "socket", "minik8s.client"} & modules
+    assert len(modules) <= 40, sorted(modules)  # 35 when this budget was set

@@ -1,0 +1,80 @@
+"""The import budget of the commands users type most (issue #18): each imports its own verb's
+module, the one-shot client and kubeconfig reading, and none of aiohttp, asyncio, pydantic, the
+API models or the other verbs. A module added to one of these paths must be added here, on
+purpose."""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import ApiServer
+from tests.mkctl_imports import heavy_in, imported_by, ours
+
+# every command that talks to a server
+SESSION = {"minik8s", "minik8s.api", "minik8s.api.resources", "minik8s.cli", "minik8s.cli.discovery",
+           "minik8s.cli.main", "minik8s.cli.resources", "minik8s.cli.session",
+           "minik8s.client", "minik8s.client.connection", "minik8s.client.http1", "minik8s.client.kubeconfig",
+           "minik8s.client.oneshot", "minik8s.client.verbs", "minik8s.errors"}
+
+
+@pytest.fixture(scope="module")
+def pod(api_http) -> tuple[str, str]:
+    ns = f"budget-{uuid.uuid4().hex[:6]}"
+    assert api_http.post("/api/v1/namespaces", json={"metadata": {"name": ns}}).status_code == 201
+    body = {"metadata": {"name": "p"}, "spec": {"containers": [{"name": "c", "image": "busybox"}]}}
+    assert api_http.post(f"/api/v1/namespaces/{ns}/pods", json=body).status_code == 201
+    return ns, "p"
+
+
+def budget(server: ApiServer, *args: str, code: int = 0) -> set[str]:
+    got, modules = imported_by(*args, env={"KUBECONFIG": str(server.kubeconfig)})
+    assert got == code
+    assert heavy_in(modules) == []
+    return modules
+
+
+def test_version(apiserver_process: ApiServer) -> None:
+    modules = budget(apiserver_process, "version")
+    assert ours(modules) == SESSION | {"minik8s.cli.misc", "minik8s.cli.printers"}
+    assert len(modules) <= 85, sorted(modules)  # 78 when this budget was set
+
+
+def test_get(apiserver_process: ApiServer, pod: tuple[str, str]) -> None:
+    for args in (("get", "nodes"), ("get", "pods", "-A"), ("get", "pods", "-n", pod[0], "-o", "wide")):
+        modules = budget(apiserver_process, *args)
+        assert ours(modules) == SESSION | {"minik8s.cli.get", "minik8s.cli.common", "minik8s.cli.printers"}, args
+        assert len(modules) <= 86, sorted(modules)  # 79 when this budget was set
+
+
+def test_describe(apiserver_process: ApiServer, pod: tuple[str, str]) -> None:
+    modules = budget(apiserver_process, "describe", "pod", pod[1], "-n", pod[0])
+    assert ours(modules) == SESSION | {"minik8s.cli.describe", "minik8s.cli.printers", "minik8s.qos",
+                                       "minik8s.quantity"}
+    assert len(modules) <= 92, sorted(modules)  # 84 when this budget was set
+
+
+def test_logs(apiserver_process: ApiServer, pod: tuple[str, str]) -> None:
+    # the pod is on no node, so the server refuses (BadRequest) after the pod was read
+    modules = budget(apiserver_process, "logs", pod[1], "-n", pod[0], code=1)
+    assert ours(modules) == SESSION | {"minik8s.cli.logs"}
+
+
+def test_apply(apiserver_process: ApiServer, pod: tuple[str, str], tmp_path: Path) -> None:
+    manifest = tmp_path / "deploy.yaml"
+    manifest.write_text(f"""apiVersion: apps/v1
+kind: Deployment
+metadata: {{name: budget, namespace: {pod[0]}}}
+spec:
+  selector: {{matchLabels: {{app: budget}}}}
+  template:
+    metadata: {{labels: {{app: budget}}}}
+    spec: {{containers: [{{name: web, image: nginx}}]}}
+""")
+    created = budget(apiserver_process, "apply", "-f", str(manifest))
+    unchanged = budget(apiserver_process, "apply", "-f", str(manifest))  # the three-way patch path
+    apply_modules = {"minik8s.cli.apply", "minik8s.cli.common", "minik8s.cli.manifests", "minik8s.cli.patchmeta",
+                     "minik8s.cli.printers", "minik8s.cli.threeway", "minik8s.patch3way"}
+    assert ours(created) == ours(unchanged) == SESSION | apply_modules
