@@ -171,14 +171,15 @@ async def raw_creates(path: str, clients: int, n: int) -> tuple[float, list[floa
     return n / elapsed, latencies
 
 
-def run_api(repo: str, tls: bool, a: argparse.Namespace, tmp: str) -> dict:
-    """One apiserver (the code at ``repo``), the watchers and the creates; its figures."""
+def run_api(repo: str, tls: bool, a: argparse.Namespace, tmp: str, extra_args: tuple[str, ...] = ()) -> dict:
+    """One apiserver (the code at ``repo``; ``extra_args`` added to its flags, e.g. its store),
+    the watchers and the creates; its figures."""
     port = free_port()
     url = f"{'https' if tls else 'http'}://127.0.0.1:{port}"
     data = tempfile.mkdtemp(dir=tmp)
     pki = f"{data}/pki" if tls else None
     proc = subprocess.Popen([sys.executable, "-m", "apiserver.main", "--data-dir", data,
-                             "--port", str(port), "--log-level", "warning"], cwd=repo,
+                             "--port", str(port), "--log-level", "warning", *extra_args], cwd=repo,
                             env={**os.environ, "PYTHONPATH": repo})
     try:
         for _ in range(400):
