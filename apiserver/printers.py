@@ -18,6 +18,8 @@ import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from minik8s.labels import format_label_selector, format_labels, label_selector_string
+
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class Column:
@@ -117,46 +119,6 @@ def _spec(obj: dict[str, Any]) -> dict[str, Any]:
 
 def _status(obj: dict[str, Any]) -> dict[str, Any]:
     return obj.get("status") or {}
-
-
-def format_labels(labels: dict[str, str] | None) -> str:
-    """``labels.FormatLabels``: ``a=1,b=2`` sorted by key, ``<none>`` when empty."""
-    if not labels:
-        return "<none>"
-    return ",".join(f"{k}={labels[k]}" for k in sorted(labels))
-
-
-def selector_string(selector: dict[str, Any] | None) -> str | None:
-    """A LabelSelector as ``labels.Selector.String()`` renders it (empty → ``""``); None when
-    an operator is unknown (the selector cannot be converted)."""
-    if not selector:
-        return ""
-    reqs: list[tuple[str, str]] = []
-    for k, v in (selector.get("matchLabels") or {}).items():
-        reqs.append((k, f"{k}={v}"))
-    for e in selector.get("matchExpressions") or []:
-        key, op, values = e.get("key", ""), e.get("operator", ""), sorted(e.get("values") or [])
-        if op == "In":
-            reqs.append((key, f"{key} in ({','.join(values)})"))
-        elif op == "NotIn":
-            reqs.append((key, f"{key} notin ({','.join(values)})"))
-        elif op == "Exists":
-            reqs.append((key, key))
-        elif op == "DoesNotExist":
-            reqs.append((key, f"!{key}"))
-        else:
-            return None
-    # Kubernetes sorts the requirements by key; the sort is stable for equal keys.
-    reqs.sort(key=lambda r: r[0])
-    return ",".join(r[1] for r in reqs)
-
-
-def format_label_selector(selector: dict[str, Any] | None) -> str:
-    """``metav1.FormatLabelSelector``: as :func:`selector_string`, but ``<none>`` when empty."""
-    s = selector_string(selector)
-    if s is None:
-        return "<error>"
-    return s or "<none>"
 
 
 def _containers_cells(containers: list[dict[str, Any]] | None) -> tuple[str, str]:
@@ -652,7 +614,7 @@ def _deployment_row(d: dict[str, Any], now: float) -> list[Any]:
     return [
         _md(d).get("name", ""), f"{int(status.get('readyReplicas') or 0)}/{_replicas(d)}",
         int(status.get("updatedReplicas") or 0), int(status.get("availableReplicas") or 0), _age(d, now),
-        names, images, _or(selector_string(_spec(d).get("selector")), "<invalid>"),
+        names, images, _or(label_selector_string(_spec(d).get("selector")), "<invalid>"),
     ]
 
 

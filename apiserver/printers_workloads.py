@@ -11,6 +11,7 @@ from typing import Any
 
 from apiserver import printers as p
 from apiserver.printers import Column, Printer
+from minik8s.labels import format_label_selector, format_labels
 
 _NAME = Column("Name", format="name", description="Name must be unique within a namespace.")
 _AGE = Column("Age", description="CreationTimestamp is a timestamp representing the server time when this "
@@ -84,7 +85,7 @@ def _job_row(job: dict[str, Any], now: float) -> list[Any]:
         duration = p.human_duration((now if end is None else end) - start)
     names, images = _containers(spec.get("template"))
     return [_md(job).get("name", ""), job_status(job), completions, duration,
-            p.since(_md(job).get("creationTimestamp"), now), names, images, p.format_label_selector(spec.get("selector"))]
+            p.since(_md(job).get("creationTimestamp"), now), names, images, format_label_selector(spec.get("selector"))]
 
 
 JOB = Printer(
@@ -112,7 +113,7 @@ def _cronjob_row(cj: dict[str, Any], now: float) -> list[Any]:
     return [_md(cj).get("name", ""), spec.get("schedule", ""), spec.get("timeZone") or "<none>",
             _bool_ptr(spec.get("suspend")), len(status.get("active") or []),
             p.since(last, now) if last else "<none>", p.since(_md(cj).get("creationTimestamp"), now),
-            names, images, p.format_label_selector(job_spec.get("selector"))]
+            names, images, format_label_selector(job_spec.get("selector"))]
 
 
 CRONJOB = Printer(
@@ -143,8 +144,8 @@ def _daemonset_row(ds: dict[str, Any], now: float) -> list[Any]:
     return [_md(ds).get("name", ""), int(status.get("desiredNumberScheduled") or 0),
             int(status.get("currentNumberScheduled") or 0), int(status.get("numberReady") or 0),
             int(status.get("updatedNumberScheduled") or 0), int(status.get("numberAvailable") or 0),
-            p.format_labels(node_selector), p.since(_md(ds).get("creationTimestamp"), now),
-            names, images, p.format_label_selector(spec.get("selector"))]
+            format_labels(node_selector), p.since(_md(ds).get("creationTimestamp"), now),
+            names, images, format_label_selector(spec.get("selector"))]
 
 
 DAEMONSET = Printer(
@@ -205,7 +206,7 @@ def _replicationcontroller_row(rc: dict[str, Any], now: float) -> list[Any]:
     names, images = _containers(spec.get("template"))
     return [_md(rc).get("name", ""), int(spec.get("replicas", 1)), int(status.get("replicas") or 0),
             int(status.get("readyReplicas") or 0), p.since(_md(rc).get("creationTimestamp"), now),
-            names, images, p.format_labels(spec.get("selector"))]
+            names, images, format_labels(spec.get("selector"))]
 
 
 REPLICATIONCONTROLLER = Printer(

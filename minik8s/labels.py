@@ -347,3 +347,35 @@ def from_label_selector(d: Mapping | None) -> Selector:
             raise ValueError(f'"{op}" is not a valid label selector operator')
         reqs.append(Requirement.new(expr.get("key", ""), _EXPR_OPS[op], expr.get("values") or []))
     return Selector(tuple(sorted(reqs, key=lambda r: r.key)))
+
+
+# -- printing (apimachinery's labels.FormatLabels and metav1.FormatLabelSelector) ----------
+
+
+def format_labels(labels: Mapping[str, str] | None) -> str:
+    """``labels.FormatLabels``: ``a=1,b=2`` sorted by key; ``<none>`` when there are none."""
+    if not labels:
+        return "<none>"
+    return ",".join(f"{k}={labels[k]}" for k in sorted(labels))
+
+
+def label_selector_string(selector: Mapping | None) -> str | None:
+    """``metav1.LabelSelectorAsSelector(s).String()``: the requirements sorted by key
+    (``app in (api,web),tier=fe``), ``""`` for a null or empty selector; None when the selector
+    cannot be converted (an unknown operator, an invalid key or value). Also the form of the
+    ``labelSelector`` query parameter that finds what a LabelSelector selects."""
+    if not selector:
+        return ""
+    try:
+        return str(from_label_selector(selector))
+    except ValueError:
+        return None
+
+
+def format_label_selector(selector: Mapping | None) -> str:
+    """``metav1.FormatLabelSelector``: as :func:`label_selector_string`, but ``<none>`` when
+    empty and ``<error>`` when it cannot be converted."""
+    text = label_selector_string(selector)
+    if text is None:
+        return "<error>"
+    return text or "<none>"

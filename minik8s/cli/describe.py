@@ -18,6 +18,7 @@ from collections.abc import Callable
 from typing import Any
 
 from minik8s import errors, quantity
+from minik8s.labels import format_label_selector, format_labels
 from minik8s.qos import qos_class
 from minik8s.cli import printers
 from minik8s.cli.resources import Resource, split_type_name_args
@@ -161,30 +162,6 @@ def taints_multiline(w: Writer, title: str, taints: list | None) -> None:
             w.write(0, "\t")
         text = t.get("key", "") + (f"={t['value']}" if t.get("value") else "") + f":{t.get('effect', '')}"
         w.write(0, text + "\n")
-
-
-def selector_string(selector: dict | None) -> str:
-    """``metav1.FormatLabelSelector``: ``a=b,c in (d,e)``; ``<none>`` when empty."""
-    if not selector:
-        return "<none>"
-    parts = [f"{k}={v}" for k, v in sorted((selector.get("matchLabels") or {}).items())]
-    for expr in selector.get("matchExpressions") or []:
-        op, key, values = expr.get("operator"), expr.get("key"), sorted(expr.get("values") or [])
-        if op == "In":
-            parts.append(f"{key} in ({','.join(values)})")
-        elif op == "NotIn":
-            parts.append(f"{key} notin ({','.join(values)})")
-        elif op == "Exists":
-            parts.append(key)
-        elif op == "DoesNotExist":
-            parts.append(f"!{key}")
-    return ",".join(parts) if parts else "<none>"
-
-
-def format_map(labels: dict | None) -> str:
-    if not labels:
-        return "<none>"
-    return ",".join(f"{k}={labels[k]}" for k in sorted(labels))
 
 
 def _int_or_str(v: Any) -> str:
@@ -559,7 +536,7 @@ class Describer:
         w.write(0, f"CreationTimestamp:\t{rfc1123z(meta.get('creationTimestamp'))}\n")
         labels_multiline(w, "Labels", meta.get("labels"))
         annotations_multiline(w, "Annotations", meta.get("annotations"))
-        w.write(0, f"Selector:\t{selector_string(spec.get('selector'))}\n")
+        w.write(0, f"Selector:\t{format_label_selector(spec.get('selector'))}\n")
         w.write(0, f"Replicas:\t{spec.get('replicas', 1)} desired | {status.get('updatedReplicas', 0)} updated | "
                    f"{status.get('replicas', 0)} total | {status.get('availableReplicas', 0)} available | "
                    f"{status.get('unavailableReplicas', 0)} unavailable\n")
@@ -600,7 +577,7 @@ class Describer:
         meta, spec, status = rs.get("metadata") or {}, rs.get("spec") or {}, rs.get("status") or {}
         w.write(0, f"Name:\t{meta.get('name', '')}\n")
         w.write(0, f"Namespace:\t{meta.get('namespace', '')}\n")
-        w.write(0, f"Selector:\t{selector_string(spec.get('selector'))}\n")
+        w.write(0, f"Selector:\t{format_label_selector(spec.get('selector'))}\n")
         labels_multiline(w, "Labels", meta.get("labels"))
         annotations_multiline(w, "Annotations", meta.get("annotations"))
         ctrl = controller_of(rs)
@@ -633,7 +610,7 @@ class Describer:
         w.write(0, f"Namespace:\t{meta.get('namespace', '')}\n")
         labels_multiline(w, "Labels", meta.get("labels"))
         annotations_multiline(w, "Annotations", meta.get("annotations"))
-        w.write(0, f"Selector:\t{format_map(spec.get('selector'))}\n")
+        w.write(0, f"Selector:\t{format_labels(spec.get('selector'))}\n")
         w.write(0, f"Type:\t{spec.get('type', '')}\n")
         if spec.get("ipFamilyPolicy"):
             w.write(0, f"IP Family Policy:\t{spec['ipFamilyPolicy']}\n")

@@ -17,6 +17,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from minik8s.cli.session import CliError
+from minik8s.labels import format_labels
 
 _MIN_WIDTH = 6
 _PADDING = 3
@@ -123,12 +124,6 @@ def human_duration(seconds: float) -> str:
         days = hours // 24
         return f"{days // 365}y{days % 365}d" if days % 365 else f"{days // 365}y"
     return f"{hours // 24 // 365}y"
-
-
-def format_labels(labels: dict[str, str] | None) -> str:
-    if not labels:
-        return "<none>"
-    return ",".join(f"{k}={labels[k]}" for k in sorted(labels))
 
 
 def table_lines(table: dict, *, wide: bool = False, with_namespace: bool = False, show_labels: bool = False,

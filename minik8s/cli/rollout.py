@@ -27,6 +27,7 @@ from minik8s.cli import common, describe
 from minik8s.cli.resources import Resource, kind_group
 from minik8s.cli.scale import scale_targets
 from minik8s.cli.session import CliError, Session, format_error, parse_duration
+from minik8s.labels import label_selector_string
 
 REVISION = "deployment.kubernetes.io/revision"
 CHANGE_CAUSE = "kubernetes.io/change-cause"
@@ -78,21 +79,11 @@ def add_parsers(sub: Any, common_flags: argparse.ArgumentParser) -> None:
 
 
 def selector_query(selector: dict | None) -> str:
-    """A LabelSelector as the ``labelSelector`` query parameter."""
-    if not selector:
-        return ""
-    parts = [f"{k}={v}" for k, v in sorted((selector.get("matchLabels") or {}).items())]
-    for expr in selector.get("matchExpressions") or []:
-        op, key, values = expr.get("operator"), expr.get("key"), expr.get("values") or []
-        if op == "In":
-            parts.append(f"{key} in ({','.join(values)})")
-        elif op == "NotIn":
-            parts.append(f"{key} notin ({','.join(values)})")
-        elif op == "Exists":
-            parts.append(key)
-        elif op == "DoesNotExist":
-            parts.append(f"!{key}")
-    return ",".join(parts)
+    """A LabelSelector as the ``labelSelector`` query parameter that lists what it selects."""
+    text = label_selector_string(selector)
+    if text is None:
+        raise CliError(f"invalid label selector: {json.dumps(selector)}")
+    return text
 
 
 async def owned_replicasets(session: Session, deployment: dict) -> list[dict]:

@@ -140,3 +140,34 @@ def test_from_set_and_exact_match():
     assert sel.requires_exact_match("a") == "1"
     assert labels.parse("a in (x,y)").requires_exact_match("a") is None
     assert labels.from_set({}).is_empty()
+
+
+# -- printing: one home for FormatLabels / FormatLabelSelector (apiserver Tables, mkctl describe,
+# mkctl's label queries all use these), checked against what Kubernetes prints.
+
+
+def test_format_labels_sorts_by_key_and_says_none_when_empty() -> None:
+    assert labels.format_labels({"tier": "fe", "app": "web"}) == "app=web,tier=fe"
+    assert labels.format_labels({}) == labels.format_labels(None) == "<none>"
+
+
+@pytest.mark.parametrize(("selector", "text"), [
+    # requirements sorted by key whatever their kind, values of a set sorted (kubectl's output)
+    ({"matchLabels": {"tier": "fe"}, "matchExpressions": [{"key": "app", "operator": "In", "values": ["web", "api"]}]},
+     "app in (api,web),tier=fe"),
+    ({"matchExpressions": [{"key": "env", "operator": "NotIn", "values": ["prod"]},
+                           {"key": "canary", "operator": "DoesNotExist"}, {"key": "app", "operator": "Exists"}]},
+     "app,!canary,env notin (prod)"),
+    ({"matchLabels": {"app": "web"}}, "app=web"),
+])
+def test_label_selector_string_is_kubernetes_selector_string(selector, text) -> None:
+    assert labels.label_selector_string(selector) == text
+    assert labels.format_label_selector(selector) == text
+
+
+def test_format_label_selector_empty_and_unconvertible() -> None:
+    assert labels.label_selector_string(None) == labels.label_selector_string({}) == ""
+    assert labels.format_label_selector(None) == labels.format_label_selector({}) == "<none>"
+    bad = {"matchExpressions": [{"key": "app", "operator": "Sometimes", "values": ["x"]}]}
+    assert labels.label_selector_string(bad) is None
+    assert labels.format_label_selector(bad) == "<error>"
