@@ -101,7 +101,7 @@ def answers(host: str, count: int) -> list[str]:
     out = []
     for _ in range(count):
         with contextlib.suppress(OSError):
-            out.append(http_get(host).split()[0])
+            out.append((http_get(host).split() or ["<empty>"])[0])
     return out
 
 
