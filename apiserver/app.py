@@ -329,6 +329,8 @@ class ApiServer:
         prefix = storage_key(entry, ns if entry.type.namespaced else None)
         try:
             async for sev in self.storage.watch(prefix, after=after):
+                if sev.type == "PROGRESS":  # no change: the stream's own bookmarks say the revision
+                    continue
                 prev = decode(sev.prev.value, sev.prev.mod_revision) if sev.prev else None
                 if sev.type == "DELETE":
                     ev = CacheEvent("DELETED", decode(sev.kv.value, sev.kv.mod_revision), prev, sev.kv.mod_revision)

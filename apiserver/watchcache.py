@@ -325,6 +325,9 @@ class WatchCache:
                 await asyncio.sleep(0.05)
 
     def _apply(self, sev: WatchEvent) -> None:
+        if sev.type == "PROGRESS":  # nothing changed up to it: the cache is that fresh
+            self._advance(sev.kv.mod_revision)
+            return
         key = sev.kv.key
         rc = self.resource(resource_of(key))
         rev = sev.kv.mod_revision
@@ -347,6 +350,12 @@ class WatchCache:
         self.revision = rev
         rc.record(RingEntry(ev.type, rev, sev.kv.value, prev_raw))
         rc.apply(ev)
+        self._advance(rev)
+
+    def _advance(self, rev: int) -> None:
+        """Every write up to ``rev`` is in the cache: wake who waits for it."""
+        if rev > self.revision:
+            self.revision = rev
         if self._waiters:
             still = []
             for want, fut in self._waiters:
@@ -364,6 +373,11 @@ class WatchCache:
             return
         fut = asyncio.get_running_loop().create_future()
         self._waiters.append((revision, fut))
+        # A store whose revisions also count writes outside our prefix (a shared etcd) says how far
+        # its watch has come when asked (a PROGRESS event), as Kubernetes' watch cache asks etcd.
+        request = getattr(self.storage, "request_progress", None)
+        if request is not None:
+            await request()
         await asyncio.wait_for(fut, timeout)
 
     async def wait_current(self) -> None:

@@ -270,6 +270,9 @@ class EncryptingStorage(Storage):
 
     async def watch(self, prefix: str, *, after: int) -> AsyncIterator[WatchEvent]:  # type: ignore[override]
         async for ev in self.inner.watch(prefix, after=after):
+            if ev.type == "PROGRESS":  # no value to decrypt
+                yield ev
+                continue
             yield WatchEvent(ev.type, self._dec(ev.kv), self._dec(ev.prev))  # type: ignore[arg-type]
 
 

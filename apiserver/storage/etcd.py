@@ -477,7 +477,7 @@ class EtcdStorage(Storage):
         (with the last revision delivered) when etcd became unreachable, else the error."""
         position = replay_upto = after
         call = self._watch_stub.Watch()
-        feed = _Feed(bounds, after)
+        feed = _Feed(bounds, after, call)
         try:
             await call.write(rpc.WatchRequest(create_request=rpc.WatchCreateRequest(
                 key=bounds[0], range_end=bounds[1], start_revision=after + 1 + _OFFSET, prev_kv=True)))
@@ -489,6 +489,16 @@ class EtcdStorage(Storage):
                     raise Compacted(position, resp.compact_revision - _OFFSET)
                 if resp.canceled:
                     raise StorageError(f"etcd at {self.servers} canceled the watch: {resp.cancel_reason}")
+                if not resp.events and not resp.created and resp.header.revision:
+                    # A progress notification (asked by request_progress): nothing under the prefix
+                    # changed up to this revision.
+                    progress = resp.header.revision - _OFFSET
+                    if progress > position and position >= replay_upto:
+                        if not sub.offer(WatchEvent("PROGRESS", KeyValue(sub.prefix, b"", 0, progress))):
+                            return
+                        position = progress
+                        feed.advance(position)
+                    continue
                 if resp.created:
                     outage.over()
                     # Events up to here are history: the reader pulls them at its pace, as a
@@ -512,6 +522,15 @@ class EtcdStorage(Storage):
             feed.advance(None)
             call.cancel()
 
+    async def request_progress(self) -> None:
+        """Ask every live watch for a progress notification: each yields a PROGRESS event with
+        etcd's current revision once it has sent every change up to it (etcd's RequestProgress,
+        what Kubernetes' watch cache asks for to serve consistent reads when its revision lags
+        because of writes outside its prefix)."""
+        for feed in list(self._feeds):
+            with contextlib.suppress(grpc.aio.AioRpcError, asyncio.InvalidStateError, RuntimeError):
+                await feed.call.write(rpc.WatchRequest(progress_request=rpc.WatchProgressRequest()))
+
     async def _handed_out(self, key: bytes, revision: int) -> None:
         """Wait until every live watch covering ``key`` has handed out the write at ``revision``
         (queued it for its reader), at most _HANDOUT_WAIT: as SQLite publishes a commit before
@@ -534,11 +553,12 @@ class EtcdStorage(Storage):
 class _Feed:
     """One live watch stream's position: writers wait on it until it has handed out theirs."""
 
-    __slots__ = ("start", "end", "position", "waiters")
+    __slots__ = ("start", "end", "position", "waiters", "call")
 
-    def __init__(self, bounds: tuple[bytes, bytes], position: int) -> None:
+    def __init__(self, bounds: tuple[bytes, bytes], position: int, call: Any) -> None:
         self.start, self.end = bounds
         self.position = position
+        self.call = call  # the gRPC stream, for progress requests
         self.waiters: list[tuple[int, asyncio.Future[None]]] = []
 
     def wait(self, key: bytes, revision: int) -> asyncio.Future[None] | None:

@@ -70,11 +70,16 @@ class KeyValue:
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class WatchEvent:
-    """One change. ``type`` is "PUT" or "DELETE".
+    """One change. ``type`` is "PUT" or "DELETE" (or "PROGRESS", below).
 
     For PUT, ``kv`` is the new value; ``prev`` the previous value (None on create).
     For DELETE, ``kv.value`` is the last value the key had and ``kv.mod_revision`` is the
     revision of the delete; ``prev`` is that same last value.
+
+    "PROGRESS" (etcd's progress notification) is no change: every change under the watched prefix
+    up to ``kv.mod_revision`` has been yielded (``kv.key`` is the prefix, ``kv.value`` empty). A
+    backend whose revisions also count writes outside the prefix (an etcd shared with others)
+    yields one per watch after its ``request_progress()`` is called, and never otherwise.
     """
 
     type: str
