@@ -3,7 +3,8 @@
 
 As Kubernetes' ``pkg/controller/garbagecollector``. It watches every resource that can be an
 owner or a dependent (all of ``resources.ALL`` but Events, which Kubernetes' collector ignores
-too: they are many, short-lived and expire on their own) and reads the owner → dependents
+too: they are many, short-lived and expire on their own; and the resource of every established
+CustomResourceDefinition, in its preferred version, from the moment it is served) and reads the owner → dependents
 graph from their caches (:mod:`controllers.gc_graph`). Queue keys are object **uids**, because
 ownerReferences name owners by uid. ``sync(uid)`` looks at one object:
 
@@ -29,10 +30,10 @@ import logging
 from controllers import gc_graph as g
 from controllers.base import Controller, tombstone_safe
 from minik8s import errors
-from minik8s.api import resources
+from minik8s.api import apiextensions, resources
 from minik8s.api.resources import ResourceType
 from minik8s.client.events import WARNING, EventRecorder
-from minik8s.client.informer import SharedInformerFactory
+from minik8s.client.informer import Informer, SharedInformerFactory
 
 log = logging.getLogger(__name__)
 
@@ -53,10 +54,49 @@ class GarbageCollector(Controller):
         self.client = client
         self.recorder = recorder or EventRecorder(client, component="garbage-collector-controller")
         self.informers = [informers.informer(rt, indexers=g.INDEXERS) for rt in resources.ALL if rt not in ignored]
-        self.graph = g.Graph(self.informers)
+        self.graph = g.Graph(self.informers)  # the same list: custom resources join it as they come
         self._absent: collections.OrderedDict[str, None] = collections.OrderedDict()
         for inf in self.informers:
             inf.add_handler(on_add=self._on_add, on_update=self._on_update, on_delete=self._on_delete)
+        self._factory = informers
+        self._crds = informers.informer(resources.CUSTOMRESOURCEDEFINITIONS, indexers=g.INDEXERS)
+        self._custom: dict[str, Informer] = {}  # CRD name -> the informer of its resource
+        self._crds.add_handler(on_add=self._watch_custom, on_update=lambda old, cur: self._watch_custom(cur),
+                               on_delete=self._unwatch_custom)
+
+    # -- custom resources: watched while their CRD is established ------------------------------
+
+    def _watch_custom(self, crd: dict) -> None:
+        name = crd["metadata"]["name"]
+        types = apiextensions.served_resource_types(crd)
+        current = self._custom.get(name)
+        if current is not None and types and current.rt == types[0]:
+            return
+        if current is not None:
+            self._unwatch_custom(crd)
+        if not types:
+            return
+        inf = self._factory.informer(types[0], indexers=g.INDEXERS)
+        inf.add_handler(on_add=self._on_add, on_update=self._on_update, on_delete=self._on_delete)
+        self._custom[name] = inf
+        self.informers.append(inf)
+        self._factory.start()
+
+    def _unwatch_custom(self, crd: dict | None) -> None:
+        crd = tombstone_safe(crd)
+        inf = self._custom.pop(((crd or {}).get("metadata") or {}).get("name", ""), None)
+        if inf is not None:
+            self.informers.remove(inf)
+            self._factory.remove(inf)
+
+    def _custom_type(self, api_version: str, kind: str) -> ResourceType | None:
+        """The served custom resource of ``kind`` in ``api_version``, from the CRDs' cache."""
+        group, _, version = api_version.rpartition("/")
+        for crd in self._crds.store.list():
+            for rt in apiextensions.served_resource_types(crd):
+                if (rt.group, rt.version, rt.kind) == (group, version, kind):
+                    return rt
+        return None
 
     # -- handlers: map changes to the uids that must be looked at ------------------------------
 
@@ -169,6 +209,8 @@ class GarbageCollector(Controller):
         try:
             rt = resources.for_kind(ref.get("apiVersion") or "", ref.get("kind") or "")
         except KeyError:
+            rt = self._custom_type(ref.get("apiVersion") or "", ref.get("kind") or "")
+        if rt is None:
             log.warning("garbagecollector: %s %s has an owner of unknown kind %s/%s; leaving it",
                         item.rt.kind, _key(item), ref.get("apiVersion"), ref.get("kind"))
             return _UNKNOWN

@@ -2,8 +2,9 @@
 
 As Kubernetes' ``pkg/controller/namespace``. ``DELETE namespaces/x`` only marks the namespace
 (deletionTimestamp, phase Terminating) while its ``spec.finalizers`` holds ``kubernetes``.
-``sync(name)`` then, for every namespaced resource of the registry, deletes the collection in
-the namespace and lists what is left. Whatever remains (pods in their grace period, objects
+``sync(name)`` then, for every namespaced resource of the registry and of every established
+CustomResourceDefinition (in its preferred version), deletes the collection in the namespace
+and lists what is left. Whatever remains (pods in their grace period, objects
 behind finalizers) is reported in the namespace's conditions — NamespaceDeletionContentFailure,
 NamespaceContentRemaining, NamespaceFinalizersRemaining, with Kubernetes' reasons and
 messages — and the namespace is looked at again after an estimate (half the longest remaining
@@ -21,7 +22,7 @@ import logging
 from controllers import controller_utils as cu
 from controllers.base import Controller
 from minik8s import errors
-from minik8s.api import resources
+from minik8s.api import apiextensions, resources
 from minik8s.api.resources import NAMESPACES, PODS, ResourceType
 from minik8s.client.informer import SharedInformerFactory
 
@@ -101,7 +102,9 @@ class NamespaceController(Controller):
         super().__init__(**kwargs)
         self.client = client
         self.ns_informer = informers.informer(NAMESPACES)
-        self.informers = [self.ns_informer]
+        # the custom resources served now: their objects go with the namespace too
+        self.crd_informer = informers.informer(resources.CUSTOMRESOURCEDEFINITIONS)
+        self.informers = [self.ns_informer, self.crd_informer]
         self.ns_informer.add_handler(on_add=self._enqueue_if_deleting,
                                      on_update=lambda old, cur: self._enqueue_if_deleting(cur))
 
@@ -135,7 +138,9 @@ class NamespaceController(Controller):
     async def _delete_content(self, namespace: str) -> Remaining:
         remaining = Remaining()
         now = cu.now()
-        for rt in resources.ALL:
+        custom = [types[0] for crd in self.crd_informer.store.list()
+                  if (types := apiextensions.served_resource_types(crd))]
+        for rt in [*resources.ALL, *custom]:
             if not rt.namespaced:
                 continue
             try:

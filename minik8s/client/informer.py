@@ -329,6 +329,15 @@ class SharedInformerFactory:
             task.cancel()
         self._tasks.clear()
 
+    def remove(self, informer: Informer) -> None:
+        """Stop one informer and forget it (a custom resource that is no longer served)."""
+        for key, inf in list(self._informers.items()):
+            if inf is informer:
+                del self._informers[key]
+                task = self._tasks.pop(key, None)
+                if task is not None:
+                    task.cancel()
+
     async def shutdown(self) -> None:
         """Stop and wait until every informer task has ended."""
         tasks = list(self._tasks.values())

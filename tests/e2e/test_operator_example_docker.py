@@ -2,7 +2,8 @@
 cluster, the CRD and a WebApp applied with the real kubectl, the operator run as its README
 says; it makes the WebApp's ConfigMap and Deployment (owned by the WebApp), the cluster runs
 the pods, and the operator writes the WebApp's status (Ready, 2/2). Scaling the WebApp through
-its scale subresource (``kubectl scale``) reaches the Deployment and the status again.
+its scale subresource (``kubectl scale``) reaches the Deployment and the status again; deleting
+the WebApp lets the garbage collector delete its Deployment and ConfigMap.
 
 The cluster is this module's own (its own data dir, ports and node name).
 """
@@ -82,6 +83,13 @@ def test_operator_reconciles_a_webapp_into_a_deployment_and_writes_its_status(up
                          a["status"].get("observedGeneration") == 2 and a["status"].get("phase") == "Ready"
                          and a["status"].get("replicas") == 1 and a, "the WebApp Ready at 1", diag=diag)
         assert app["status"]["readyReplicas"] == 1
+
+        # the WebApp's children go with it: the garbage collector follows their ownerReferences
+        r = kubectl("delete", "-n", ns, "webapp", "hello")
+        assert r.returncode == 0, r.stderr
+        wait_until(lambda: get_json(kubectl, "deployment", "hello", "-n", ns) is None and
+                   get_json(kubectl, "configmap", "hello-config", "-n", ns) is None,
+                   "the Deployment and ConfigMap collected", diag=diag)
     finally:
         operator.terminate()
         try:

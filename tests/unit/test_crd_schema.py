@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from apiserver.apiextensions import crd_validation, pruning, served, structural, values
+from minik8s.api import apiextensions
+
+from apiserver.apiextensions import crd_validation, pruning, structural, values
 from apiserver.registry import customresources as cr
 
 
@@ -143,7 +145,7 @@ def test_a_structural_schema_passes():
 
 def test_version_priority_orders_as_kubernetes():
     names = ["v1alpha1", "foo", "v2", "v1", "v1beta1", "v1beta2", "v10", "bar", "v11alpha2"]
-    assert sorted(names, key=served.version_priority) == ["v10", "v2", "v1", "v1beta2", "v1beta1", "v11alpha2",
+    assert sorted(names, key=apiextensions.version_priority) == ["v10", "v2", "v1", "v1beta2", "v1beta1", "v11alpha2",
                                                           "v1alpha1", "bar", "foo"]
 
 
