@@ -26,7 +26,7 @@ from starlette.responses import Response, StreamingResponse
 
 from minik8s.api import resources as rs
 
-from apiserver import bodies, discovery, errors, kubernetes_service, managedfields, openapi, params, printers, version
+from apiserver import bodies, discovery, endpoint_reconciler, errors, managedfields, openapi, params, printers, version
 from apiserver import memory, openapi_proto
 from apiserver.storage import diskspace, health as storage_health
 from apiserver.storage.interface import DiskFull, Unavailable
@@ -135,6 +135,9 @@ class ApiServer:
         self._trimmer: asyncio.Task[None] | None = None
         # How pods/log and pods/exec reach kubelets (apiserver/kubelet_client.py): set by main
         self.kubelet_client: Any = None
+        # Who is in default/kubernetes' Endpoints (--endpoint-reconciler-type; set by main)
+        self.endpoint_reconciler_type = "master-count"
+        self.endpoints: Any = None
         self.ready = False
 
     async def start(self) -> None:
@@ -148,8 +151,11 @@ class ApiServer:
         await priority_admission.ensure_system_classes(self.rest)
         await self.crds.start()
         if self.advertise_address:
-            await kubernetes_service.ensure(self.rest, cluster_ip=self.services.kubernetes_service_ip,
-                                            address=self.advertise_address, port=self.port)
+            self.endpoints = endpoint_reconciler.build(
+                self.endpoint_reconciler_type, self.rest, self.storage, cluster_ip=self.services.kubernetes_service_ip,
+                address=self.advertise_address, port=self.port)
+            if self.endpoints is not None:
+                await self.endpoints.start()
         self._trimmer = asyncio.create_task(memory.trim_periodically(), name="malloc-trim")
         self.ready = True
 
@@ -157,6 +163,8 @@ class ApiServer:
         self.ready = False
         if self._trimmer is not None:
             self._trimmer.cancel()
+        if self.endpoints is not None:
+            await self.endpoints.stop()
         await self.crds.stop()
         await self.cache.stop()
         await self.storage.close()

@@ -21,7 +21,7 @@ import sys
 
 import uvicorn
 
-from apiserver import admission_options, etcd_options, kubelet_client, serviceaccount_options, serving
+from apiserver import admission_options, endpoint_reconciler, etcd_options, kubelet_client, serviceaccount_options, serving
 from apiserver.app import create_app, fast_path
 from apiserver.audit import options as audit_options
 from apiserver.metrics import requests as request_metrics
@@ -62,6 +62,7 @@ class Config:
     encryption_provider_config: str | None = None
     audit: audit_options.Options = audit_options.Options()
     etcd: etcd_options.Options = etcd_options.Options()
+    endpoint_reconciler_type: str = "master-count"
 
 
 def primary_ipv4() -> str:
@@ -90,6 +91,7 @@ def parse_args(argv: list[str] | None = None) -> Config:
     serviceaccount_options.add_flags(p)
     admission_options.add_flags(p)
     etcd_options.add_flags(p)
+    endpoint_reconciler.add_flags(p)
     p.add_argument("--enable-bootstrap-token-auth", action="store_true",
                    help="accept bootstrap tokens (kube-system/bootstrap-token-* Secrets) as bearer tokens, for "
                         "nodes joining with one (off by default, as in Kubernetes; minik8s up turns it on)")
@@ -136,7 +138,9 @@ def parse_args(argv: list[str] | None = None) -> Config:
                   enable_bootstrap_token_auth=a.enable_bootstrap_token_auth,
                   default_toleration_seconds=admission_options.toleration_seconds(a, p),
                   encryption_provider_config=a.encryption_provider_config,
-                  audit=audit_options.from_args(a, p), etcd=etcd_options.from_args(a, p))
+                  audit=audit_options.from_args(a, p), etcd=etcd_options.from_args(a, p),
+                  endpoint_reconciler_type=endpoint_reconciler.default_type(a.endpoint_reconciler_type,
+                                                                            etcd=a.etcd_servers is not None))
 
 
 def build_auth(cfg: Config, server: object) -> tuple[authenticate.Chain, authorize.Chain]:
@@ -189,6 +193,7 @@ def main(argv: list[str] | None = None) -> None:
              f"; admin kubeconfig {tls.kubeconfig}" if tls.kubeconfig else "")
     app = create_app(storage, advertise_address=cfg.advertise_address, port=cfg.port)
     server = app.state.server
+    server.endpoint_reconciler_type = cfg.endpoint_reconciler_type
     try:
         server.token_settings, validator = serviceaccount_options.build(
             cfg.service_accounts, cert_dir=cfg.cert_dir or os.path.join(cfg.data_dir, "pki"), cache=server.cache)
