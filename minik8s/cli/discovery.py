@@ -60,17 +60,16 @@ def cache_dir(root: str, server: str) -> str:
 
 
 class DiskCache:
-    """The discovery documents of one server under ``directory``; ``now`` is for tests."""
+    """The discovery documents of one server under ``directory``, each trusted for ``ttl`` seconds."""
 
-    def __init__(self, directory: str, *, ttl: float = TTL_SECONDS, now: Any = time.time) -> None:
+    def __init__(self, directory: str, *, ttl: float = TTL_SECONDS) -> None:
         self.directory = directory
         self.ttl = ttl
-        self._now = now
 
     def _fresh_json(self, path: str) -> Any:
         """The file's JSON if it is younger than the TTL, else None (missing, old or unreadable)."""
         try:
-            if self._now() - os.stat(path).st_mtime > self.ttl:
+            if time.time() - os.stat(path).st_mtime > self.ttl:
                 return None
             with open(path, "rb") as f:
                 return json.loads(f.read())

@@ -132,7 +132,7 @@ class HTTPConnection:
             self._sock.settimeout(self._timeout if timeout is False else timeout)
             self._sock.sendall(data)
             resp = self._read_head(method)
-        except (OSError, _Malformed) as e:
+        except (OSError, ProtocolError) as e:
             self.close()
             if reused and method in ("GET", "HEAD", "PUT", "DELETE", "OPTIONS") and not isinstance(e, TimeoutError):
                 # the server closed the kept-alive connection as we reused it: idempotent, ask again
@@ -141,7 +141,7 @@ class HTTPConnection:
         if not stream:
             try:
                 resp.content = b"".join(resp.iter_body())
-            except (OSError, _Malformed) as e:
+            except (OSError, ProtocolError) as e:
                 self.close()
                 raise failed(e, self.server) from e
         return resp
@@ -152,11 +152,11 @@ class HTTPConnection:
         while True:
             line = f.readline(_MAX_LINE + 1)
             if not line:
-                raise _Malformed("the server closed the connection before answering")
+                raise ProtocolError("the server closed the connection before answering")
             version, _, rest = line.decode("latin-1").rstrip("\r\n").partition(" ")
             code_text, _, _reason = rest.partition(" ")
             if not version.startswith("HTTP/") or not code_text.isdigit():
-                raise _Malformed(f"malformed HTTP status line: {line[:100]!r}")
+                raise ProtocolError(f"malformed HTTP status line: {line[:100]!r}")
             pairs = self._read_headers()
             status = int(code_text)
             if status >= 200 or status == 101:
@@ -186,10 +186,10 @@ class HTTPConnection:
             if line in (b"\r\n", b"\n", b""):
                 return pairs
             if len(pairs) >= _MAX_HEADERS:
-                raise _Malformed("too many headers in the answer")
+                raise ProtocolError("too many headers in the answer")
             name, sep, value = line.decode("latin-1").partition(":")
             if not sep:
-                raise _Malformed(f"malformed HTTP header: {line[:100]!r}")
+                raise ProtocolError(f"malformed HTTP header: {line[:100]!r}")
             pairs.append((name.strip(), value.strip()))
 
     def _done(self, keep: bool) -> None:
@@ -225,7 +225,7 @@ class Response:
             while self._remaining > 0:
                 chunk = f.read1(min(self._remaining, _READ_SIZE))  # type: ignore[attr-defined]
                 if not chunk:
-                    raise _Malformed("the server closed the connection in the middle of the body")
+                    raise ProtocolError("the server closed the connection in the middle of the body")
                 self._remaining -= len(chunk)
                 yield chunk
         elif self._framing == "chunked":
@@ -235,7 +235,7 @@ class Response:
                 try:
                     size = int(size_text, 16)
                 except ValueError:
-                    raise _Malformed(f"malformed chunk size: {size_line[:100]!r}") from None
+                    raise ProtocolError(f"malformed chunk size: {size_line[:100]!r}") from None
                 if size == 0:
                     self._conn._read_headers()  # trailers, then the blank line
                     break
@@ -243,11 +243,11 @@ class Response:
                 while left > 0:
                     chunk = f.read1(min(left, _READ_SIZE))  # type: ignore[attr-defined]
                     if not chunk:
-                        raise _Malformed("the server closed the connection in the middle of a chunk")
+                        raise ProtocolError("the server closed the connection in the middle of a chunk")
                     left -= len(chunk)
                     yield chunk
                 if f.readline(_MAX_LINE + 1) not in (b"\r\n", b"\n"):
-                    raise _Malformed("a chunk did not end with CRLF")
+                    raise ProtocolError("a chunk did not end with CRLF")
         elif self._framing == "close":
             while True:
                 chunk = f.read1(_READ_SIZE)  # type: ignore[attr-defined]
@@ -270,8 +270,9 @@ def _ascii(host: str) -> str | bytes:
     return host.encode("ascii") if host.isascii() else host
 
 
-class _Malformed(Exception):
-    """Raised when the server's answer is not the HTTP/1.1 it should be."""
+class ProtocolError(Exception):
+    """Raised when the server's answer is not the HTTP/1.1 it should be (the transport turns it
+    into :class:`~minik8s.errors.ConnectionFailed`, as an ``OSError``)."""
 
 
 def failed(e: BaseException, server: str, *, connecting: bool = False) -> errors.ConnectionFailed:

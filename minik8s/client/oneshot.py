@@ -69,7 +69,7 @@ class StreamResponse(verbs.Response):
         try:
             for chunk in self._raw.iter_body():
                 yield chunk
-        except (OSError, http1._Malformed) as e:
+        except (OSError, http1.ProtocolError) as e:
             self._raw.close()
             raise http1.failed(e, self._server) from e
 
@@ -143,7 +143,7 @@ class OneShotClient(verbs.TypedVerbs):
             if resp.content is None:
                 try:
                     resp.content = b"".join(resp.iter_body())
-                except (OSError, http1._Malformed) as e:
+                except (OSError, http1.ProtocolError) as e:
                     resp.close()
                     raise http1.failed(e, self.server) from e
             raise errors.ApiError.from_response(resp.status, resp.content)

@@ -11,6 +11,7 @@ transport or speaks HTTP.
 
 from __future__ import annotations
 
+import abc
 from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import Any, Literal
 
@@ -95,17 +96,18 @@ class Response:
         """Release the connection (nothing to do for a body already read)."""
 
 
-class TypedVerbs:
+class TypedVerbs(abc.ABC):
     """The typed verbs over ``_json(method, path, *, params, json, content, headers) -> dict``,
     which a transport provides (non-2xx raising :mod:`minik8s.errors`). ``namespace`` is the
     default for calls naming one object of a namespaced type."""
 
     namespace: str
 
+    @abc.abstractmethod
     async def _json(self, method: str, path: str, *, params: Mapping[str, Any] | None = None,
                     json: Any = None, content: bytes | None = None,
                     headers: Mapping[str, str] | None = None) -> dict:
-        raise NotImplementedError
+        """One request with an optional JSON (or raw) body; the decoded JSON answer ({} if empty)."""
 
     def _ns(self, rt: ResourceType, namespace: str | None, obj: dict | None = None) -> str | None:
         """The namespace addressing one object: given, else the object's, else the default."""
