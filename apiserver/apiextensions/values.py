@@ -311,8 +311,15 @@ def _object(value: dict[str, Any], s: dict[str, Any], path: str, shown: str, err
     addl = s.get("additionalProperties")
     embedded = s.get("x-kubernetes-embedded-resource")
     for k, item in value.items():
-        if path == "" and k in ("apiVersion", "kind", "metadata"):
-            continue  # the object's own type and metadata are checked as every object's are
+        if path == "" and k == "metadata" and isinstance(item, dict):
+            # metadata is every object's; a schema may only restrict the name (and generateName)
+            md_props = (props.get("metadata") or {}).get("properties") or {}
+            for f in ("name", "generateName"):
+                if f in md_props and f in item:
+                    _validate(item[f], md_props[f], f"metadata.{f}", errs)
+            continue
+        if path == "" and k in ("apiVersion", "kind"):
+            continue  # the object's own type is checked as every object's is
         if embedded and k == "metadata":
             continue
         sub = props.get(k)

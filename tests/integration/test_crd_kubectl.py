@@ -145,3 +145,14 @@ def test_server_side_apply_api_resources_and_get_crd(kubectl, group, tmp_path):
     managed = got["metadata"]["managedFields"][0]
     assert managed["operation"] == "Apply"
     assert managed["fieldsV1"]["f:spec"] == {"f:image": {}, "f:replicas": {}}
+
+
+def test_get_watch_prints_rows_with_the_crd_columns(kubectl, group, tmp_path):
+    assert kubectl("apply", "-f", manifest(tmp_path, group, "watched", replicas=2)).returncode == 0
+    r = kubectl("get", f"widgets.{group}", "-w", "--request-timeout=2s")
+    lines = r.stdout.splitlines()
+    assert lines[0].split() == ["NAME", "IMAGE", "REPLICAS", "AGE"], r.stdout + r.stderr
+    assert lines[1].split()[:3] == ["watched", "nginx:1", "2"]
+    r = kubectl("get", f"widgets.{group}", "-A")
+    assert r.stdout.splitlines()[0].split() == ["NAMESPACE", "NAME", "IMAGE", "REPLICAS", "AGE"]
+    assert r.stdout.splitlines()[1].split()[:2] == ["default", "watched"]

@@ -179,3 +179,11 @@ def test_crd_validation_of_versions_and_scale_paths():
     assert got["spec.versions[0].subresources.scale.statusReplicasPath"] == "Required value"
     assert got["spec.names.shortNames[0]"].startswith('Invalid value: "Bad_Name": a DNS-1035 label')
     assert got["spec.conversion.strategy"] == 'Unsupported value: "Webhook": supported values: "None"'
+
+
+def test_a_schema_may_restrict_the_name_only():
+    schema = {"type": "object", "properties": {"metadata": {"type": "object", "properties": {
+        "name": {"type": "string", "maxLength": 5}}}}}
+    got = fields(values.validate({"metadata": {"name": "toolong", "labels": {"a": "b"}}}, schema))
+    assert got == {"metadata.name": "Too long: may not be more than 5 bytes"}
+    assert values.validate({"metadata": {"name": "ok"}}, schema) == []
