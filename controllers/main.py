@@ -29,7 +29,7 @@ import uuid
 from collections.abc import Callable
 
 from controllers.base import Controller
-from minik8s import process
+from minik8s import process, secure_serving
 from minik8s.client.events import EventRecorder
 from minik8s.client.informer import SharedInformerFactory
 from minik8s.client.rest import ApiClient
@@ -428,6 +428,7 @@ class Config:
     identity: str
     log_level: str
     options: argparse.Namespace = dataclasses.field(repr=False, compare=False)
+    secure: secure_serving.Options = secure_serving.Options()
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -447,6 +448,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--leader-elect-resource-namespace", default="kube-system")
     p.add_argument("--identity", default=None, help="leader-election identity (default hostname_uuid)")
     p.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
+    # /metrics (the workqueues') and health over HTTPS, as kube-controller-manager's 10257
+    secure_serving.add_flags(p, default_port=SECURE_PORT)
     for reg in CONTROLLERS.values():
         p.add_argument(f"--{reg.concurrency_flag}", dest=reg.concurrency_dest, type=int, default=reg.default_workers,
                        help=f"workers syncing concurrently (default {reg.default_workers})")
@@ -474,11 +477,14 @@ def parse_args(argv: list[str] | None = None) -> Config:
         leader_elect=a.leader_elect, lease_duration=a.leader_elect_lease_duration,
         renew_deadline=a.leader_elect_renew_deadline, retry_period=a.leader_elect_retry_period,
         lease_name=a.leader_elect_resource_name, lease_namespace=a.leader_elect_resource_namespace,
-        identity=identity, log_level=a.log_level, options=a,
+        identity=identity, log_level=a.log_level, options=a, secure=secure_serving.from_args(a, p),
     )
 
 
 # -- running --------------------------------------------------------------------------------
+
+#: kube-controller-manager's secure port: /metrics and the health checks over HTTPS.
+SECURE_PORT = 10257
 
 async def run_controllers(client: ApiClient, cfg: Config) -> None:
     """Build the enabled controllers on a fresh informer factory and run them until cancelled."""
@@ -515,22 +521,33 @@ async def amain(cfg: Config) -> None:
     else:
         client = ApiClient.from_kubeconfig(cfg.kubeconfig, user_agent="minik8s-controller-manager")
     async with client:
-        if not cfg.leader_elect:
+        secure = secure_serving.SecureServer(cfg.secure, client, name="kube-controller-manager")
+        serving = asyncio.create_task(secure.serve(), name="secure port")
+        try:
+            await _run(client, cfg)
+        finally:
+            await secure.shutdown()
+            await asyncio.gather(serving, return_exceptions=True)
+
+
+async def _run(client: ApiClient, cfg: Config) -> None:
+    """The controllers, under leader election unless it is off."""
+    if not cfg.leader_elect:
+        await run_controllers(client, cfg)
+        return
+    elector = LeaderElector(client, name=cfg.lease_name, namespace=cfg.lease_namespace, identity=cfg.identity,
+                            lease_duration=cfg.lease_duration, renew_deadline=cfg.renew_deadline,
+                            retry_period=cfg.retry_period)
+    while True:
+        log.info("%s: attempting to acquire leader lease %s/%s...", cfg.identity, cfg.lease_namespace,
+                 cfg.lease_name)
+
+        async def lead() -> None:
+            log.info("%s: successfully acquired lease %s/%s", cfg.identity, cfg.lease_namespace, cfg.lease_name)
             await run_controllers(client, cfg)
-            return
-        elector = LeaderElector(client, name=cfg.lease_name, namespace=cfg.lease_namespace, identity=cfg.identity,
-                                lease_duration=cfg.lease_duration, renew_deadline=cfg.renew_deadline,
-                                retry_period=cfg.retry_period)
-        while True:
-            log.info("%s: attempting to acquire leader lease %s/%s...", cfg.identity, cfg.lease_namespace,
-                     cfg.lease_name)
 
-            async def lead() -> None:
-                log.info("%s: successfully acquired lease %s/%s", cfg.identity, cfg.lease_namespace, cfg.lease_name)
-                await run_controllers(client, cfg)
-
-            await elector.run(lead)
-            log.warning("%s: leader election lost; campaigning again", cfg.identity)
+        await elector.run(lead)
+        log.warning("%s: leader election lost; campaigning again", cfg.identity)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -12,40 +12,27 @@ granting ``nodes/proxy``, opens the API. A refusal reads as Kubernetes writes it
     Forbidden (user=bob, verb=get, resource=nodes, subresource=proxy)
 
 Answers are cached as the webhook authorizer caches them: allowed for 5 minutes, denied for
-30 seconds, per (user, groups, verb, subresource).
+30 seconds, per (user, groups, verb, subresource) (:mod:`minik8s.delegated_auth`, which the
+scheduler's and controller-manager's secure ports share).
 """
 
 from __future__ import annotations
 
-import dataclasses
 import time
 from collections.abc import Callable
 from typing import Any
 
-from minik8s.api.resources import SUBJECTACCESSREVIEWS
+from minik8s import delegated_auth
 
 __all__ = ["Caller", "Decision", "SubjectAccessReviewAuthorizer", "attributes"]
 
 _VERBS = {"GET": "get", "HEAD": "get", "POST": "create", "PUT": "update", "PATCH": "patch", "DELETE": "delete"}
 _SUBPATHS = (("/stats", "stats"), ("/metrics", "metrics"), ("/logs", "log"), ("/spec", "spec"))
-ALLOWED_TTL = 300.0
-DENIED_TTL = 30.0
 
-
-@dataclasses.dataclass(frozen=True, slots=True)
-class Caller:
-    """An authenticated caller of the node API."""
-
-    name: str
-    groups: tuple[str, ...] = ()
-    uid: str = ""
-    extra: tuple[tuple[str, tuple[str, ...]], ...] = ()
-
-
-@dataclasses.dataclass(frozen=True, slots=True)
-class Decision:
-    allowed: bool
-    message: str = ""  # the refusal's text (a 403's body)
+#: An authenticated caller of the node API; the review's answer (shared with the scheduler's
+#: and controller-manager's secure ports).
+Caller = delegated_auth.Caller
+Decision = delegated_auth.Decision
 
 
 def _is_subpath(path: str, base: str) -> bool:
@@ -65,34 +52,13 @@ class SubjectAccessReviewAuthorizer:
     def __init__(self, client: Any, node_name: str, *, clock: Callable[[], float] = time.monotonic) -> None:
         """``client``: an ApiClient with the node's credentials (``system:node`` may create
         SubjectAccessReviews). ``clock`` is for tests."""
-        self.client = client
         self.node_name = node_name
-        self.clock = clock
-        self._cache: dict[tuple[Any, ...], tuple[float, Decision]] = {}
+        self.reviewer = delegated_auth.SubjectAccessReviewer(client, clock=clock)
 
     async def authorize(self, caller: Caller, method: str, path: str) -> Decision:
         verb, sub = attributes(method, path)
-        key = (caller, verb, sub)
-        now = self.clock()
-        hit = self._cache.get(key)
-        if hit is not None and hit[0] > now:
-            return hit[1]
-        spec: dict[str, Any] = {"user": caller.name, "groups": list(caller.groups),
-                                "resourceAttributes": {"verb": verb, "resource": "nodes", "subresource": sub,
-                                                       "name": self.node_name, "version": "v1", "group": ""}}
-        if caller.uid:
-            spec["uid"] = caller.uid
-        if caller.extra:
-            spec["extra"] = {k: list(v) for k, v in caller.extra}
-        review = await self.client.create(SUBJECTACCESSREVIEWS, {
-            "apiVersion": "authorization.k8s.io/v1", "kind": "SubjectAccessReview", "spec": spec})
-        status = review.get("status") or {}
-        if status.get("allowed"):
-            decision = Decision(True)
-        else:
-            decision = Decision(False, f"Forbidden (user={caller.name}, verb={verb}, resource=nodes, "
-                                       f"subresource={sub})")
-        self._cache[key] = (now + (ALLOWED_TTL if decision.allowed else DENIED_TTL), decision)
-        if len(self._cache) > 10_000:  # bounded: drop what has expired
-            self._cache = {k: v for k, v in self._cache.items() if v[0] > now}
-        return decision
+        attrs = {"verb": verb, "resource": "nodes", "subresource": sub, "name": self.node_name, "version": "v1",
+                 "group": ""}
+        if await self.reviewer.allowed(caller, attrs):
+            return Decision(True)
+        return Decision(False, f"Forbidden (user={caller.name}, verb={verb}, resource=nodes, subresource={sub})")

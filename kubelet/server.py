@@ -2,6 +2,9 @@
 health, pods. HTTPS only (:mod:`kubelet.serving`), every request authenticated by a client
 certificate of the cluster CA and authorized (:mod:`kubelet.auth`) before a handler runs.
 
+``/metrics`` serves the process's Prometheus metrics (:mod:`kubelet.metrics`; the node's
+proxy and DNS run here too), authorized as ``nodes/metrics``.
+
 The apiserver's ``pods/{name}/log`` proxies to ``GET /containerLogs/{ns}/{pod}/{container}``
 with ``follow``, ``tailLines``, ``previous``, ``timestamps``, ``sinceSeconds``, ``sinceTime``
 and ``limitBytes``; the answer is a ``text/plain`` stream read from the runtime (a thread per
@@ -28,6 +31,8 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response, StreamingResponse
 from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket
+
+from minik8s import metrics
 
 from kubelet import auth
 from kubelet import exec as exec_
@@ -132,6 +137,10 @@ def make_app(sources: Callable[[], Sequence[PodSource]]) -> Starlette:
     async def healthz(request: Request) -> Response:
         return PlainTextResponse("ok")
 
+    async def metrics_(request: Request) -> Response:
+        body, content_type = metrics.exposition(request.headers.get("accept"))
+        return Response(body, media_type=content_type)
+
     async def pods(request: Request) -> Response:
         items = [p for src in sources() for p in src.pods()]
         body = {"kind": "PodList", "apiVersion": "v1", "metadata": {}, "items": items}
@@ -200,6 +209,7 @@ def make_app(sources: Callable[[], Sequence[PodSource]]) -> Starlette:
 
     return Starlette(routes=[
         Route("/healthz", healthz),
+        Route("/metrics", metrics_),  # Prometheus (authorized as nodes/metrics)
         Route("/pods", pods),
         Route("/containerLogs/{namespace}/{pod}/{container}", container_logs),
         Route("/exec/{namespace}/{pod}/{container}", exec_check, methods=["GET", "POST"]),

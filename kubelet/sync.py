@@ -25,6 +25,7 @@ from minik8s import errors
 from minik8s.client.events import NORMAL, WARNING
 
 from kubelet import containers as cfgs
+from kubelet import metrics as kubelet_metrics
 from kubelet import volumes as vols
 from kubelet.backoff import Backoff
 from kubelet.probes import ProbeManager
@@ -107,6 +108,7 @@ class PodSyncer:
         self._restart_floor: dict[str, dict[str, int]] = defaultdict(dict)
         self._terminal: set[str] = set()  # pods whose final phase we computed
         self._network_waiting: set[str] = set()  # pods told NetworkNotReady, still waiting
+        self.pod_starts = kubelet_metrics.PodStartTracker()  # kubelet_pod_start_duration_seconds
 
     # --- the live pod -----------------------------------------------------------------------
 
@@ -115,6 +117,7 @@ class PodSyncer:
         md, spec = pod["metadata"], pod.get("spec") or {}
         uid = md["uid"]
         p = _Pass()
+        self.pod_starts.seen(uid, (pod.get("status") or {}).get("phase"))
         sandboxes, containers = await self._observe(uid)
         # Our own write of a final phase may not have come back through the watch yet.
         terminal = uid in self._terminal or (pod.get("status") or {}).get("phase") in ("Succeeded", "Failed")
@@ -153,6 +156,7 @@ class PodSyncer:
             if attempts and attempts[0].state is ri.ContainerState.RUNNING:
                 self.probes.ensure(pod, c, attempts[0], sandbox.ip or self.node.host_ip)
         status = await self._report(pod, p, sandbox, by_name)
+        self.pod_starts.phase(uid, status["phase"])
         if status["phase"] in ("Succeeded", "Failed"):
             self._terminal.add(uid)
             self.probes.remove_pod(uid)
@@ -548,6 +552,7 @@ class PodSyncer:
 
     def forget(self, uid: str) -> None:
         self.writer.forget(uid)
+        self.pod_starts.forget(uid)
         if self.tokens is not None:
             self.tokens.forget(uid)
         self._restart_floor.pop(uid, None)

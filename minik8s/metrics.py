@@ -33,3 +33,55 @@ def exposition(accept: str | None, registry: CollectorRegistry = REGISTRY) -> tu
     (Prometheus text 0.0.4 unless OpenMetrics is asked for)."""
     encoder, content_type = choose_encoder(accept or "")
     return encoder(registry), content_type
+
+
+def parse_address(text: str, *, flag: str) -> tuple[str, int] | None:
+    """``host:port`` of a ``--metrics-bind-address`` (None: off, for ``""`` or port 0)."""
+    if not text:
+        return None
+    host, sep, port = text.rpartition(":")
+    if not sep or not port.isdigit() or int(port) > 65535:
+        raise ValueError(f"{flag}: {text!r} is not host:port")
+    return (host.strip("[]") or "0.0.0.0", int(port)) if int(port) else None
+
+
+async def serve_http(address: tuple[str, int] | None, *, name: str) -> None:
+    """``/metrics`` (and ``/healthz``) over plain HTTP on ``address`` until cancelled, as
+    kube-proxy's ``--metrics-bind-address`` and CoreDNS' ``prometheus`` plugin serve them
+    (bound to loopback by default: plain HTTP is for this host alone). A port that cannot be
+    bound is logged; the component goes on."""
+    import asyncio
+    import logging
+
+    import uvicorn
+    from starlette.applications import Starlette
+    from starlette.requests import Request
+    from starlette.responses import PlainTextResponse, Response
+    from starlette.routing import Route
+
+    if address is None:
+        await asyncio.Event().wait()
+        return
+
+    async def serve_metrics(request: Request) -> Response:
+        body, content_type = exposition(request.headers.get("accept"))
+        return Response(body, media_type=content_type)
+
+    async def healthz(request: Request) -> Response:
+        return PlainTextResponse("ok")
+
+    app = Starlette(routes=[Route("/metrics", serve_metrics), Route("/healthz", healthz)])
+    server = uvicorn.Server(uvicorn.Config(app, host=address[0], port=address[1], log_level="warning",
+                                           access_log=False, lifespan="off"))
+    server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
+    logging.getLogger(__name__).info("%s: /metrics on http://%s:%d", name, *address)
+    try:
+        await server.serve()
+    except SystemExit:
+        pass
+    except asyncio.CancelledError:
+        server.should_exit = True
+        raise
+    if not server.started:
+        logging.getLogger(__name__).error("%s: cannot serve /metrics on %s:%d", name, *address)
+        await asyncio.Event().wait()

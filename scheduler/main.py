@@ -5,7 +5,8 @@ logged). Then, as kube-scheduler: the informers start and sync first, so a repli
 leadership has a warm cache; with ``--leader-elect`` (the default, as in Kubernetes) scheduling
 runs only while this process holds the Lease ``kube-system/kube-scheduler``, and losing it ends
 the process (exit 1) so its supervisor restarts it as a follower. SIGTERM/SIGINT stop it
-cleanly and give the Lease up at once.
+cleanly and give the Lease up at once. ``/metrics`` is served on the secure port
+(``--secure-port``, 10259; :mod:`minik8s.secure_serving`), leader or not.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import socket
 import sys
 import uuid
 
-from minik8s import process
+from minik8s import process, secure_serving
 from minik8s.client.rest import ApiClient
 from minik8s.leaderelection import LeaderElector
 
@@ -29,6 +30,9 @@ from scheduler.scheduler import DEFAULT_BIND_WORKERS, DEFAULT_SCHEDULER_NAME, Sc
 __all__ = ["SchedulerConfig", "parse_args", "run", "main"]
 
 log = logging.getLogger("scheduler")
+
+#: kube-scheduler's secure port: /metrics and the health checks over HTTPS.
+SECURE_PORT = 10259
 
 
 @dataclasses.dataclass(frozen=True)
@@ -46,6 +50,7 @@ class SchedulerConfig:
     retry_period: float = 2.0
     identity: str = ""
     log_level: str = "info"
+    secure: secure_serving.Options = secure_serving.Options()
 
 
 def _bool(text: str) -> bool:
@@ -75,6 +80,7 @@ def parse_args(argv: list[str] | None = None) -> SchedulerConfig:
     p.add_argument("--leader-elect-renew-deadline", type=float, default=10.0, help="seconds")
     p.add_argument("--leader-elect-retry-period", type=float, default=2.0, help="seconds")
     p.add_argument("--log-level", default="info", choices=("debug", "info", "warning", "error"))
+    secure_serving.add_flags(p, default_port=SECURE_PORT)
     a = p.parse_args(argv)
     if not a.apiserver and not a.kubeconfig:
         p.error("one of --apiserver or --kubeconfig is required")
@@ -97,6 +103,7 @@ def parse_args(argv: list[str] | None = None) -> SchedulerConfig:
         renew_deadline=a.leader_elect_renew_deadline, retry_period=a.leader_elect_retry_period,
         # client-go's resourcelock identity: hostname plus a uuid, unique per process.
         identity=f"{socket.gethostname()}_{uuid.uuid4()}", log_level=a.log_level,
+        secure=secure_serving.from_args(a, p),
     )
 
 
@@ -141,6 +148,8 @@ async def run(cfg: SchedulerConfig) -> int:
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop)
     code = 0
+    secure = secure_serving.SecureServer(cfg.secure, client, name="kube-scheduler")
+    serving = asyncio.create_task(secure.serve(), name="secure port")
     try:
         await sched.start_informers()
         log.info("caches synced: %d node(s)", len(sched.cache.nodes()))
@@ -150,6 +159,8 @@ async def run(cfg: SchedulerConfig) -> int:
             raise
         log.info("stopping")
     finally:
+        await secure.shutdown()
+        await asyncio.gather(serving, return_exceptions=True)
         await sched.close()
         await client.close()
     return code

@@ -28,6 +28,7 @@ from __future__ import annotations
 import asyncio
 import datetime
 import logging
+import time
 from collections.abc import Mapping
 from typing import Any
 
@@ -36,6 +37,7 @@ from minik8s.api.resources import NODES, PODS
 from minik8s.client.events import NORMAL, WARNING, EventRecorder
 from minik8s.client.informer import SharedInformerFactory
 
+from scheduler import metrics as scheduler_metrics
 from scheduler import queue as q
 from scheduler.algorithm import Algorithm, FitError, SchedulingError, default_algorithm
 from scheduler.cache import SchedulerCache
@@ -113,6 +115,7 @@ class Scheduler:
         self.algorithm = algorithm or default_algorithm()
         self.cache = SchedulerCache()
         self.queue = queue or q.SchedulingQueue()
+        scheduler_metrics.watch_queue(self.queue)
         self.recorder = recorder or EventRecorder(client, component=scheduler_name)
         self.bind_workers = bind_workers
         self.factory = factory or SharedInformerFactory(client)
@@ -178,6 +181,7 @@ class Scheduler:
             self.queue.done(qpi.key)
             self._release_binder()
             return
+        start = time.perf_counter()
         nodes = self.cache.nodes()
         if self.nominator:  # room reserved by preemption for pods at least as important
             nodes = self.nominator.reserve(nodes, qpi.info)
@@ -185,18 +189,24 @@ class Scheduler:
             result = self.algorithm.schedule(qpi.info, nodes, nominated_node=self.nominator.node_of(qpi.key))
         except SchedulingError as e:
             self._release_binder()
+            self._attempt(scheduler_metrics.UNSCHEDULABLE if isinstance(e, FitError) else scheduler_metrics.ERROR,
+                          start)
             if isinstance(e, FitError) and e.candidate is not None:
                 self._preempt(qpi, e.candidate)
             self._unschedulable(qpi, e)
             return
         except Exception:
             self._release_binder()
+            self._attempt(scheduler_metrics.ERROR, start)
             log.exception("scheduling %s/%s failed", qpi.info.namespace, qpi.info.name)
             self.queue.add_backoff(qpi)
             return
         self.nominator.remove(qpi.key)
         self.cache.assume_pod(qpi.info, result.node_name)
-        self._spawn(self._bind(qpi, result.node_name))
+        self._spawn(self._bind(qpi, result.node_name, start))
+
+    def _attempt(self, result: str, start: float) -> None:
+        scheduler_metrics.attempt(result, self.scheduler_name, time.perf_counter() - start)
 
     def _preempt(self, qpi: q.QueuedPodInfo, candidate: Any) -> None:
         """Nominate the candidate node for the pod and evict its victims (Kubernetes'
@@ -254,7 +264,8 @@ class Scheduler:
         if status:
             self._spawn(self._patch_status(md.get("namespace"), md.get("name"), status))
 
-    async def _bind(self, qpi: q.QueuedPodInfo, node_name: str) -> None:
+    async def _bind(self, qpi: q.QueuedPodInfo, node_name: str, start: float | None = None) -> None:
+        start = time.perf_counter() if start is None else start
         info = qpi.info
         binding = {
             "apiVersion": "v1", "kind": "Binding",
@@ -271,6 +282,7 @@ class Scheduler:
             self.queue.move_all_to_active_or_backoff(q.ASSIGNED_POD_DELETE)
             self.recorder.event(_ref(qpi.pod), WARNING, "FailedScheduling",
                                 f'running PreBind plugin "VolumeBinding": {e}')
+            self._attempt(scheduler_metrics.ERROR, start)
             self.queue.add_backoff(qpi)
             return
         except BaseException:
@@ -284,6 +296,7 @@ class Scheduler:
             self.cache.forget_pod(info.key)
             # The room it held is free again: pods waiting for room may fit now.
             self.queue.move_all_to_active_or_backoff(q.ASSIGNED_POD_DELETE)
+            self._attempt(scheduler_metrics.ERROR, start)
             if isinstance(e, errors.NotFound):
                 self.queue.done(info.key)
                 return
@@ -298,6 +311,7 @@ class Scheduler:
         self._release_binder()
         self.queue.done(info.key)
         self.scheduled += 1
+        self._attempt(scheduler_metrics.SCHEDULED, start)
         log.debug("bound %s/%s to %s", info.namespace, info.name, node_name)
         self.recorder.event(_ref(qpi.pod), NORMAL, "Scheduled",
                             f"Successfully assigned {info.namespace}/{info.name} to {node_name}")

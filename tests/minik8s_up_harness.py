@@ -71,6 +71,8 @@ class Up:
     # A pod network of its own: every cluster's first node would otherwise take 10.244.0.0/24
     # and the Docker bridges of two clusters on one host would overlap. (10.96/12 is services'.)
     cluster_cidr: str = field(default_factory=lambda: f"10.{random.randrange(128, 250)}.0.0/16")
+    scheduler_port: int = field(default_factory=pick_free_port)
+    controller_manager_port: int = field(default_factory=pick_free_port)
     out_path: Path = field(init=False)
 
     def __post_init__(self) -> None:
@@ -89,7 +91,10 @@ class Up:
     def start(self) -> None:
         self.runs += 1
         cmd = [*MINIK8S, "up", "--data-dir", str(self.data_dir), "--port", str(self.port),
-               "--kubelet-port", str(self.kubelet_port), "--node-name", self.node, "--cluster-cidr", self.cluster_cidr, *self.extra_args]
+               "--kubelet-port", str(self.kubelet_port), "--node-name", self.node, "--cluster-cidr", self.cluster_cidr,
+               # secure ports of this cluster's own: clusters of parallel tests share the host
+               f"--scheduler-arg=secure-port={self.scheduler_port}",
+               f"--controller-manager-arg=secure-port={self.controller_manager_port}", *self.extra_args]
         with open(self.out_path, "ab") as out:
             self.proc = subprocess.Popen(cmd, cwd=REPO, stdout=out, stderr=subprocess.STDOUT)
         wait_until(self._up, "minik8s up and its node Ready", diag=self.diag)

@@ -14,7 +14,7 @@ import logging
 import signal
 import sys
 
-from minik8s import process
+from minik8s import metrics, process
 from minik8s.client.informer import SharedInformerFactory
 from minik8s.client.rest import ApiClient
 
@@ -58,6 +58,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--port", type=int, default=53)
     p.add_argument("--cluster-domain", default="cluster.local")
     p.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
+    p.add_argument("--metrics-bind-address", default="127.0.0.1:9153",
+                   help="host:port of /metrics over plain HTTP, as CoreDNS' prometheus plugin; '' or port 0 turns "
+                        "it off (default %(default)s)")
     return p
 
 
@@ -66,6 +69,10 @@ def main(argv: list[str] | None = None) -> None:
     a = p.parse_args(argv)
     if not a.apiserver and not a.kubeconfig:
         p.error("one of --apiserver or --kubeconfig is required")
+    try:
+        address = metrics.parse_address(a.metrics_bind_address, flag="--metrics-bind-address")
+    except ValueError as e:
+        p.error(str(e))
     process.setup_logging(a.log_level)
 
     async def run() -> int:
@@ -77,7 +84,8 @@ def main(argv: list[str] | None = None) -> None:
             loop.add_signal_handler(sig, task.cancel)  # type: ignore[union-attr]
         try:
             with contextlib.suppress(asyncio.CancelledError):
-                await serve(client, bind=a.bind_address, port=a.port, zone=a.cluster_domain)
+                await asyncio.gather(serve(client, bind=a.bind_address, port=a.port, zone=a.cluster_domain),
+                                     metrics.serve_http(address, name="dns"))
         finally:
             await client.close()
         return 0

@@ -26,6 +26,7 @@ from dnslib import QTYPE, RCODE, DNSError, DNSHeader, DNSRecord
 from minik8s.api.resources import ENDPOINTSLICES, SERVICES
 from minik8s.client.informer import SharedInformerFactory
 
+from kubelet.dns import metrics as dns_metrics
 from kubelet.dns.records import SLICE_SERVICE_INDEX, Resolver, slice_service_key
 
 __all__ = ["DNSServer", "ClusterDNS", "read_upstreams"]
@@ -157,6 +158,19 @@ class DNSServer:
         self.queries += 1
         if query.header.qr or not query.questions:
             return None
+        start = time.perf_counter()
+        qtype = dns_metrics.qtype_label(QTYPE.get(query.q.qtype, "other"))
+        server = f"dns://{self.bind}:{self.port}"
+        family = "2" if ":" in self.bind else "1"
+        dns_metrics.REQUESTS.labels(server, ".", "", "tcp" if tcp else "udp", family, qtype).inc()
+        forwarded = self.forwarded
+        reply = await self._reply(query, data, tcp=tcp)
+        dns_metrics.RESPONSES.labels(server, ".", "", RCODE.get(reply[3] & 0xF if len(reply) > 3 else 2, "SERVFAIL"),
+                                     "forward" if self.forwarded != forwarded else "kubernetes").inc()
+        dns_metrics.DURATION.labels(server, ".", "", qtype).observe(time.perf_counter() - start)
+        return reply
+
+    async def _reply(self, query: DNSRecord, data: bytes, *, tcp: bool) -> bytes:
         q = query.q
         answer = self.resolver.resolve(str(q.qname), q.qtype)
         if answer is None:

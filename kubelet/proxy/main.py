@@ -17,7 +17,7 @@ import logging
 import signal
 import sys
 
-from minik8s import process
+from minik8s import metrics, process
 from minik8s.client.informer import SharedInformerFactory
 from minik8s.client.rest import ApiClient
 
@@ -90,6 +90,9 @@ def _parser() -> argparse.ArgumentParser:
                    help="keep host-gw routes to other nodes' podCIDRs (default true)")
     p.add_argument("--cleanup", action="store_true", help="remove every rule, chain and route made, then exit")
     p.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
+    p.add_argument("--metrics-bind-address", default="127.0.0.1:10249",
+                   help="host:port of /metrics over plain HTTP, as kube-proxy's; '' or port 0 turns it off "
+                        "(default %(default)s)")
     return p
 
 
@@ -103,6 +106,10 @@ def parse_args(argv: list[str] | None = None) -> tuple[argparse.Namespace, Proxy
         ipaddress.ip_network(a.cluster_cidr)
     except ValueError as e:
         p.error(f"--cluster-cidr: {e}")
+    try:
+        a.metrics_address = metrics.parse_address(a.metrics_bind_address, flag="--metrics-bind-address")
+    except ValueError as e:
+        p.error(str(e))
     return a, ProxyOptions(cluster_cidr=a.cluster_cidr, min_sync_period=a.min_sync_period,
                            sync_period=a.sync_period, pod_routes=a.pod_routes)
 
@@ -121,7 +128,7 @@ async def _amain(a: argparse.Namespace, options: ProxyOptions) -> int:
         loop.add_signal_handler(sig, task.cancel)  # type: ignore[union-attr]
     try:
         with contextlib.suppress(asyncio.CancelledError):
-            await serve(client, options)
+            await asyncio.gather(serve(client, options), metrics.serve_http(a.metrics_address, name="proxy"))
     finally:
         await client.close()
     return 0

@@ -31,6 +31,7 @@ from minik8s.api.resources import ENDPOINTSLICES, SERVICES
 from minik8s.client.informer import SharedInformerFactory
 
 from kubelet.proxy import executor
+from kubelet.proxy import metrics as proxy_metrics
 from kubelet.proxy import iptables as ipt
 
 __all__ = ["Proxier", "SyncStats", "cleanup", "slice_service_key"]
@@ -195,6 +196,17 @@ class Proxier:
 
     async def sync(self, *, force: bool = False) -> bool:
         """One pass; True when rules were applied."""
+        started = time.monotonic()
+        try:
+            applied = await self._sync(force=force)
+        finally:
+            proxy_metrics.SYNC_DURATION.observe(time.monotonic() - started)
+        proxy_metrics.LAST_SYNC.set(time.time())
+        if applied and self.stats.last_programming_seconds is not None:
+            proxy_metrics.PROGRAMMING.observe(self.stats.last_programming_seconds)
+        return applied
+
+    async def _sync(self, *, force: bool) -> bool:
         started = time.monotonic()
         self._dirty.clear()
         pending = self._pending_since

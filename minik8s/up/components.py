@@ -117,6 +117,23 @@ def _client_flags(cfg: UpConfig, component: str) -> dict[str, str | None]:
     return {"kubeconfig": str(component_kubeconfig(cfg, component))}
 
 
+#: The control loops' secure ports (/metrics, health), as kube-scheduler's and
+#: kube-controller-manager's defaults.
+SECURE_PORTS = {"scheduler": 10259, "controller-manager": 10257}
+
+
+def _secure_flags(cfg: UpConfig, component: str) -> dict[str, str | None]:
+    """The secure port of a control loop as kubeadm runs it: on loopback, a self-signed
+    certificate (here under ``pki/<component>/``), callers' certificates checked against the
+    cluster CA and bearer tokens reviewed by the apiserver."""
+    flags: dict[str, str | None] = {"secure-port": str(SECURE_PORTS[component]), "bind-address": "127.0.0.1",
+                                    "cert-dir": str(cfg.cert_dir / component)}
+    ca = client_ca(cfg)
+    if ca is not None:
+        flags["client-ca-file"] = str(ca)
+    return flags
+
+
 def build(cfg: UpConfig) -> list[Component]:
     """Every enabled component of ``cfg``, in start order."""
     out: list[Component] = []
@@ -155,10 +172,12 @@ def build(cfg: UpConfig) -> list[Component]:
         cm["controllers"] = "*,bootstrapsigner,tokencleaner"
         cm["cluster-signing-cert-file"] = str(cfg.cert_dir / "ca.crt")
         cm["cluster-signing-key-file"] = str(cfg.cert_dir / "ca.key")
+        cm |= _secure_flags(cfg, "controller-manager")
         add("controller-manager", "controller-manager", "controllers.main", cm, 1)
     if cfg.enabled("scheduler"):
         add("scheduler", "scheduler", "scheduler.main",
-            {**_client_flags(cfg, "scheduler"), "leader-elect": "false", "log-level": cfg.log_level}, 1)
+            {**_client_flags(cfg, "scheduler"), "leader-elect": "false", "log-level": cfg.log_level,
+             **_secure_flags(cfg, "scheduler")}, 1)
     for i, node in enumerate(cfg.node_names()):
         add("kubelet" if i == 0 else f"kubelet-{i + 1}", "kubelet", "kubelet.main",
             _kubelet_defaults(cfg, node=node, port=cfg.kubelet_port + i, first=i == 0), 2, node)

@@ -121,6 +121,47 @@ def test_the_audit_log_records_writes_with_the_default_policy(up, kubectl_env):
     kubectl_env("delete", "configmap", name)
 
 
+def test_every_component_serves_prometheus_metrics(up, kubectl_env):
+    """The apiserver through kubectl; the scheduler's and controller-manager's secure ports
+    (127.0.0.1, self-signed, the admin certificate accepted) and the kubelet's node API
+    (nodes/metrics; its in-process proxy and DNS included) with the cluster's admin certificate."""
+    import ssl
+
+    import httpx
+
+    ns = f"metrics-{uuid.uuid4().hex[:6]}"
+    assert kubectl_env("create", "namespace", ns).returncode == 0
+    pod = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "m", "namespace": ns},
+           "spec": {"containers": [{"name": "c", "image": "minik8s/busybox:latest", "imagePullPolicy": "IfNotPresent",
+                                    "command": ["sleep", "3600"]}]}}
+    wait_until(lambda: kubectl_env("apply", "-f", "-", input=json.dumps(pod)).returncode == 0 or None,
+               "the pod created (its namespace's ServiceAccount exists)", timeout=30)
+    r = kubectl_env("wait", "-n", ns, "--for=condition=Ready", "pod/m", "--timeout=90s")
+    assert r.returncode == 0, r.stderr
+    raw = kubectl_env("get", "--raw", "/metrics")
+    assert raw.returncode == 0 and 'apiserver_request_total{' in raw.stdout, raw.stderr
+    admin = up.api.ssl_context()
+    for port, wanted in ((up.scheduler_port, 'scheduler_schedule_attempts_total{profile="default-scheduler",'
+                                              'result="scheduled"}'),
+                         (up.controller_manager_port, 'workqueue_adds_total{name="namespace"}')):
+        ctx = ssl.create_default_context()
+        ctx.check_hostname, ctx.verify_mode = False, ssl.CERT_NONE  # self-signed, as kubeadm's
+        ctx.load_cert_chain(str(up.data_dir / "pki" / "admin.crt"), str(up.data_dir / "pki" / "admin.key"))
+        m = httpx.get(f"https://127.0.0.1:{port}/metrics", verify=ctx, timeout=10)
+        assert m.status_code == 200 and wanted in m.text, (port, m.text[:2000])
+        assert httpx.get(f"https://127.0.0.1:{port}/metrics", verify=False, timeout=10).status_code == 401
+    node = json.loads(kubectl_env("get", "node", up.node, "-o", "json").stdout)
+    ip = next(a["address"] for a in node["status"]["addresses"] if a["type"] == "InternalIP")
+    port = node["status"]["daemonEndpoints"]["kubeletEndpoint"]["Port"]
+    m = httpx.get(f"https://{ip}:{port}/metrics", verify=admin, timeout=10)
+    assert m.status_code == 200, m.text
+    for wanted in ("kubelet_pod_start_duration_seconds_count", 'kubelet_runtime_operations_total{'
+                   'operation_type="create_container"}', "kubeproxy_sync_proxy_rules_duration_seconds_count",
+                   "process_resident_memory_bytes"):
+        assert wanted in m.text, wanted
+    kubectl_env("delete", "namespace", ns, "--wait=false")
+
+
 def test_a_pod_token_reaches_the_api_through_the_kubernetes_service(up, kubectl_env, tmp_path):
     """The official Python client's in-cluster config with a pod's mounted token and CA. The
     busybox image has no Python and no TLS client that checks a CA, so the client runs on the

@@ -58,8 +58,10 @@ class Manager:
     def __init__(self, server: ApiServer, log: Path, *args: str) -> None:
         self.log = log
         with open(log, "ab") as f:
+            # no secure port unless asked: parallel tests would all want 10257
+            secure = () if any(a.startswith("--secure-port") for a in args) else ("--secure-port=0",)
             self.proc = subprocess.Popen([sys.executable, "-m", "controllers.main", "--kubeconfig",
-                                          str(server.kubeconfig), *args],
+                                          str(server.kubeconfig), *secure, *args],
                                          cwd=REPO, stdout=f, stderr=subprocess.STDOUT)
 
     def text(self) -> str:

@@ -36,7 +36,7 @@ def manager(apiserver_factory, tmp_path):
     server = apiserver_factory()
     with open(tmp_path / "cm.log", "ab") as log:
         proc = subprocess.Popen([sys.executable, "-m", "controllers.main", "--kubeconfig", str(server.kubeconfig),
-                                 "--leader-elect=false"], cwd=REPO, stdout=log, stderr=subprocess.STDOUT)
+                                 "--leader-elect=false", "--secure-port=0"], cwd=REPO, stdout=log, stderr=subprocess.STDOUT)
     yield server
     proc.terminate()
     try:

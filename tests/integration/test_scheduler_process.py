@@ -58,7 +58,10 @@ def pod(name: str, *, cpu: str | None = None, owner: str | None = None, **spec: 
 class SchedulerProcess:
     def __init__(self, kubeconfig: Path, log_path: Path, *args: str) -> None:
         self.log_path = log_path
-        cmd = [sys.executable, "-m", "scheduler.main", "--kubeconfig", str(kubeconfig), "--log-level", "debug", *args]
+        # no secure port unless asked: parallel tests would all want 10259
+        secure = () if any(a.startswith("--secure-port") for a in args) else ("--secure-port=0",)
+        cmd = [sys.executable, "-m", "scheduler.main", "--kubeconfig", str(kubeconfig), "--log-level", "debug",
+               *secure, *args]
         with open(log_path, "ab") as out:
             self.proc = subprocess.Popen(cmd, cwd=REPO, stdout=out, stderr=subprocess.STDOUT)
 

@@ -144,3 +144,23 @@ def test_upstreams_come_from_resolv_conf_without_ourselves(tmp_path) -> None:
     conf.write_text("search example\nnameserver 10.0.0.2\n# nameserver 10.9.9.9\nnameserver 10.244.0.1\noptions ndots:2\n")
     assert read_upstreams(str(conf), exclude={"10.244.0.1"}) == ["10.0.0.2"]
     assert read_upstreams(str(tmp_path / "missing")) == []
+
+
+async def test_coredns_metrics_count_requests_responses_and_latency(cluster, upstream) -> None:
+    from prometheus_client import REGISTRY
+
+    server = f"dns://127.0.0.1:{cluster.port}"
+
+    def get(name: str, **labels: str) -> float:
+        return REGISTRY.get_sample_value(name, {"server": server, "zone": ".", "view": "", **labels}) or 0.0
+
+    await _udp(cluster.port, "web.default.svc.cluster.local")
+    await _tcp(cluster.port, "web.default.svc.cluster.local", "AAAA")
+    await _udp(cluster.port, "nope.default.svc.cluster.local")
+    await _udp(cluster.port, "far.default.svc.upstream.test")
+    assert get("coredns_dns_requests_total", proto="udp", family="1", type="A") == 3
+    assert get("coredns_dns_requests_total", proto="tcp", family="1", type="AAAA") == 1
+    assert get("coredns_dns_responses_total", rcode="NOERROR", plugin="kubernetes") == 2
+    assert get("coredns_dns_responses_total", rcode="NXDOMAIN", plugin="kubernetes") == 1
+    assert get("coredns_dns_responses_total", rcode="NOERROR", plugin="forward") == 1
+    assert get("coredns_dns_request_duration_seconds_count", type="A") == 3
