@@ -54,11 +54,14 @@ async def ensure(rest: RestStorage, *, cluster_ip: str, addresses: list[str], po
     in order) on ``port``."""
     svc_entry = registry.BY_TYPE[rs.SERVICES]
     try:
-        await rest.create(svc_entry, NAMESPACE, service(cluster_ip, port), field_manager=MANAGER)
-    except errors.AlreadyExists:
-        pass
-    except errors.Invalid as e:  # the first address is taken by a user's service
-        log.warning("cannot create service default/kubernetes: %s", e.message)
+        await rest.get(svc_entry, NAMESPACE, NAME)
+    except errors.NotFound:  # looked up first: a create would be refused for its taken cluster IP
+        try:
+            await rest.create(svc_entry, NAMESPACE, service(cluster_ip, port), field_manager=MANAGER)
+        except errors.AlreadyExists:
+            pass
+        except errors.Invalid as e:  # the first address is taken by a user's service
+            log.warning("cannot create service default/kubernetes: %s", e.message)
     for rt, body, field in ((rs.ENDPOINTS, endpoints(addresses, port), "subsets"),
                             (rs.ENDPOINTSLICES, endpoint_slice(addresses, port), "endpoints")):
         entry = registry.BY_TYPE[rt]
