@@ -198,7 +198,10 @@ class ApiServer:
             info = parse_path(group, version_, parts)
             if info is None:
                 raise errors.not_found_path()
-            return await self.dispatch(request, info)
+            response = await self.dispatch(request, info)
+            if info.entry.custom is not None and info.entry.custom.warning:  # a deprecated version
+                response.raw_headers.append((b"warning", bodies.warning_header([info.entry.custom.warning])))
+            return response
         except errors.StatusError as e:
             if e.code >= 500:
                 log.error("%s %s: %s", request.method, request.url.path, e.message)

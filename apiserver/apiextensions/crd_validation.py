@@ -35,7 +35,24 @@ def validate(crd: dict[str, Any]) -> list[FieldError]:
         errs.append(v.invalid("metadata.name", name, 'must be spec.names.plural+"."+spec.group'))
     errs += _spec(spec)
     errs += validate_status(crd)
+    errs += _api_approval(crd)
     return errs
+
+
+_APPROVAL = "api-approved.kubernetes.io"
+
+
+def _api_approval(crd: dict[str, Any]) -> list[FieldError]:
+    """A group under k8s.io or kubernetes.io is Kubernetes' own: a CRD there must say where its
+    API was approved (the annotation names the pull request, or starts with "unapproved")."""
+    group = (crd.get("spec") or {}).get("group") or ""
+    if not any(group == d or group.endswith("." + d) for d in ("k8s.io", "kubernetes.io")):
+        return []
+    if _APPROVAL in ((crd.get("metadata") or {}).get("annotations") or {}):
+        return []
+    return [FieldError(f"metadata.annotations[{_APPROVAL}]", v.REQUIRED,
+                       f'Required value: protected groups must have approval annotation "{_APPROVAL}", see '
+                       "https://github.com/kubernetes/enhancements/pull/1111")]
 
 
 def validate_update(new: dict[str, Any], old: dict[str, Any], *, established: bool) -> list[FieldError]:

@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from minik8s.api import apiextensions as api
+from minik8s.api.resources import ResourceType
 
 from apiserver.registry import customresources as cr
 from apiserver.registry import table
@@ -39,7 +40,7 @@ def entries_for(crd: dict[str, Any]) -> tuple[table.Entry, ...]:
             schema=(ver.get("schema") or {}).get("openAPIV3Schema") or {},
             storage_version=storage, status_enabled=subs.get("status") is not None, scale=scale,
             selectable_fields=tuple(f["jsonPath"] for f in ver.get("selectableFields") or []),
-            terminating=terminating)
+            terminating=terminating, warning=_deprecation(rt, ver))
         strategy = cr.CustomResourceStrategy(cv)
         subresources: list[table.Subresource] = []
         if cv.status_enabled:
@@ -50,3 +51,9 @@ def entries_for(crd: dict[str, Any]) -> tuple[table.Entry, ...]:
                                tuple(subresources), custom=cv, resource=f"{rt.plural}.{rt.group}",
                                custom_status_strategy=cr.CustomResourceStatusStrategy(strategy)))
     return tuple(out)
+
+
+def _deprecation(rt: ResourceType, ver: dict[str, Any]) -> str | None:
+    if not ver.get("deprecated"):
+        return None
+    return ver.get("deprecationWarning") or f"{rt.group}/{rt.version} {rt.kind} is deprecated"

@@ -58,6 +58,8 @@ class CustomVersion:
     selectable_fields: tuple[str, ...] = ()
     #: the CRD is being deleted: its objects go, no new one may come
     terminating: bool = False
+    #: the Warning every request to a deprecated version gets (None: not deprecated)
+    warning: str | None = None
 
     @property
     def group_version(self) -> str:

@@ -355,3 +355,92 @@ def test_server_side_apply_owns_fields_by_the_schema_and_reports_conflicts(api_h
     r = api_http.patch(widgets(group, name="ssa") + "?fieldManager=bob&force=true", content=other, headers=apply)
     assert r.status_code == 200 and r.json()["spec"]["replicas"] == 3
     assert r.json()["spec"]["ports"] == [{"name": "http", "port": 80}]
+
+
+def test_openapi_v2_and_v3_describe_the_custom_resource(api_http, group):
+    v2 = api_http.get("/openapi/v2", headers={"Accept": "application/json"}).json()
+    name = ".".join(reversed(group.split("."))) + ".v1.Widget"
+    d = v2["definitions"][name]
+    assert d["x-kubernetes-group-version-kind"] == [{"group": group, "kind": "Widget", "version": "v1"}]
+    assert d["properties"]["metadata"] == {"$ref": "#/definitions/io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta"}
+    assert d["properties"]["spec"]["properties"]["replicas"]["maximum"] == 10
+    assert f"/apis/{group}/v1/namespaces/{{namespace}}/widgets/{{name}}/scale" in v2["paths"]
+    root = api_http.get("/openapi/v3").json()["paths"]
+    url = root[f"apis/{group}/v1"]["serverRelativeURL"]
+    v3 = api_http.get(url).json()
+    schemas = v3["components"]["schemas"]
+    assert schemas[name]["properties"]["spec"]["properties"]["port"]["x-kubernetes-int-or-string"] is True
+    assert "io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta" in schemas
+    patch = v3["paths"][f"/apis/{group}/v1/namespaces/{{namespace}}/widgets/{{name}}"]["patch"]
+    assert "application/strategic-merge-patch+json" not in patch["requestBody"]["content"]
+    assert "fieldValidation" in [p["name"] for p in patch["parameters"]]
+
+
+def test_updating_the_crd_changes_what_is_served(api_http, group):
+    crd = api_http.get(f"{CRDS}/widgets.{group}").json()
+    spec_props = crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["spec"]["properties"]
+    spec_props["color"] = {"type": "string", "default": "blue"}
+    crd["spec"]["versions"].append({"name": "v2", "served": True, "storage": False,
+                                    "schema": crd["spec"]["versions"][0]["schema"], "deprecated": True})
+    r = api_http.put(f"{CRDS}/widgets.{group}", json=crd)
+    assert r.status_code == 200, r.text
+    assert r.json()["metadata"]["generation"] == 2
+    deadline = time.monotonic() + 5
+    while api_http.get(f"/apis/{group}/v2/namespaces/default/widgets").status_code != 200:
+        assert time.monotonic() < deadline, "v2 not served"
+        time.sleep(0.05)
+    obj = api_http.post(widgets(group), json=widget(group, "colored")).json()
+    assert obj["spec"]["color"] == "blue"
+    r = api_http.get(f"/apis/{group}/v2/namespaces/default/widgets/colored")
+    assert r.json()["apiVersion"] == f"{group}/v2"
+    assert r.headers["warning"] == f'299 - "{group}/v2 Widget is deprecated"'
+    assert api_http.get(f"/apis/{group}").json()["preferredVersion"]["version"] == "v2"
+    # the storage version moves to v2: both are now recorded as stored
+    crd = api_http.get(f"{CRDS}/widgets.{group}").json()
+    crd["spec"]["versions"][0]["storage"], crd["spec"]["versions"][1]["storage"] = False, True
+    r = api_http.put(f"{CRDS}/widgets.{group}", json=crd)
+    assert r.status_code == 200 and r.json()["status"]["storedVersions"] == ["v1", "v2"], r.text
+    crd = r.json()
+    crd["spec"]["scope"] = "Cluster"
+    r = api_http.put(f"{CRDS}/widgets.{group}", json=crd)
+    assert r.status_code == 422 and r.json()["details"]["causes"][0]["field"] == "spec.scope"
+
+
+def test_protected_groups_need_the_approval_annotation(api_http):
+    crd = widget_crd("widgets.x.k8s.io")
+    r = api_http.post(CRDS, json=crd)
+    assert r.status_code == 422
+    assert r.json()["details"]["causes"][0]["field"] == "metadata.annotations[api-approved.kubernetes.io]"
+    crd["metadata"]["annotations"] = {"api-approved.kubernetes.io": "unapproved, testing only"}
+    assert api_http.post(CRDS, json=crd).status_code == 201
+    api_http.delete(f"{CRDS}/widgets.widgets.x.k8s.io")
+
+
+def test_selectable_fields_filter_lists(api_http):
+    g = unique_group()
+    crd = widget_crd(g)
+    crd["spec"]["versions"][0]["selectableFields"] = [{"jsonPath": ".spec.size"}]
+    create_crd(api_http, crd)
+    try:
+        api_http.post(widgets(g), json=widget(g, "s", size="small"))
+        api_http.post(widgets(g), json=widget(g, "l", size="large"))
+        r = api_http.get(widgets(g) + "?fieldSelector=spec.size=large")
+        assert [o["metadata"]["name"] for o in r.json()["items"]] == ["l"]
+        r = api_http.get(widgets(g) + "?fieldSelector=spec.image=x")
+        assert r.status_code == 400 and r.json()["message"] == "field label not supported: spec.image"
+    finally:
+        api_http.delete(f"{CRDS}/widgets.{g}")
+
+
+def test_custom_resources_survive_an_apiserver_restart(apiserver_factory):
+    server = apiserver_factory()
+    with server.http() as http:
+        g = unique_group()
+        create_crd(http, widget_crd(g))
+        assert http.post(widgets(g), json=widget(g, "kept")).status_code == 201
+    server.stop()
+    again = apiserver_factory(data_dir=server.data_dir, port=server.port)
+    with again.http() as http:
+        r = http.get(widgets(g, name="kept"))
+        assert r.status_code == 200 and r.json()["spec"]["replicas"] == 1
+        assert http.get(f"/apis/{g}/v1").json()["resources"][0]["name"] == "widgets"
