@@ -127,9 +127,10 @@ def watcher_process(url: str, pki: str | None, watchers: int, expect: int, rv: s
 
 # ---- API creates ----------------------------------------------------------------------------
 
-async def api_creates(url: str, pki: str | None, clients: int, n: int) -> tuple[float, list[float]]:
+async def api_creates(url: str, pki: str | None, clients: int, n: int, first: int = 0) -> tuple[float, list[float]]:
+    """``first``: the number of the first pod (several loads on one store need distinct names)."""
     latencies: list[float] = []
-    counter = iter(range(n))
+    counter = iter(range(first, first + n))
 
     async def worker(c: aiohttp.ClientSession) -> None:
         for i in counter:

@@ -7,6 +7,10 @@ create is a transaction on the key's create_revision), and etcd's plain Put with
 client and the same concurrency is the floor: what etcd itself does with these bytes.
 
     .venv/bin/python tests/perf/etcd_bench.py --clients 32 --pods 3000 --watchers 10 [--rounds 2]
+    .venv/bin/python tests/perf/etcd_bench.py --ha --clients 32 --pods 3000 [--rounds 2]
+
+``--ha`` measures instead the aggregate creates/s of two apiservers on one etcd (the clients
+split between them) against one apiserver on one etcd, alternating, in the same run.
 
 Prints creates/s with p50/p99 latencies, watch delivery p50/p99, and the ratios etcd/SQLite and
 API/raw. Not a test: it asserts nothing. etcd is Debian's, started here on free loopback ports
@@ -110,13 +114,75 @@ async def etcd_puts(url: str, clients: int, n: int) -> tuple[float, list[float]]
     return n / elapsed, latencies
 
 
+def start_apiserver(tmp: str, etcd_url: str) -> tuple[subprocess.Popen[bytes], str, str]:
+    port = api_bench.free_port()
+    data = tempfile.mkdtemp(dir=tmp)
+    proc = subprocess.Popen([sys.executable, "-m", "apiserver.main", "--data-dir", data, "--port", str(port),
+                             "--log-level", "warning", *NO_SA, "--etcd-servers", etcd_url], cwd=api_bench.REPO,
+                            env={**os.environ, "PYTHONPATH": api_bench.REPO})
+    url = f"https://127.0.0.1:{port}"
+    for _ in range(600):
+        try:
+            if os.path.exists(f"{data}/kubeconfig") and httpx.get(
+                    f"{url}/readyz", timeout=1, verify=api_bench.client_ssl(f"{data}/pki")).status_code == 200:
+                return proc, url, f"{data}/pki"
+        except (httpx.HTTPError, OSError):
+            pass
+        time.sleep(0.05)
+    proc.kill()
+    raise SystemExit("apiserver did not start")
+
+
+def run_ha(a: argparse.Namespace, tmp: str, servers: int) -> float:
+    """Aggregate creates/s of ``servers`` apiservers on one fresh etcd, the clients split evenly
+    (each load in a thread of its own, so one client loop does not limit both)."""
+    import concurrent.futures
+
+    etcd, url = start_etcd(tmp)
+    procs = []
+    try:
+        apis = []
+        for _ in range(servers):
+            proc, api_url, pki = start_apiserver(tmp, url)
+            procs.append(proc)
+            apis.append((api_url, pki))
+        share = a.pods // servers
+        t0 = time.perf_counter()
+        with concurrent.futures.ThreadPoolExecutor(servers) as pool:
+            list(pool.map(lambda i: asyncio.run(api_bench.api_creates(
+                apis[i][0], apis[i][1], a.clients // servers, share, first=i * share)), range(servers)))
+        return share * servers / (time.perf_counter() - t0)
+    finally:
+        for proc in procs:
+            stop(proc)
+        stop(etcd)
+
+
+def main_ha(a: argparse.Namespace) -> None:
+    one, two = [], []
+    with tempfile.TemporaryDirectory() as tmp:
+        for _ in range(a.rounds):
+            one.append(run_ha(a, tmp, 1))
+            two.append(run_ha(a, tmp, 2))
+    med = statistics.median
+    print(f"one apiserver on etcd:  {', '.join(f'{r:.0f}' for r in one)} creates/s (median {med(one):.0f})")
+    print(f"two apiservers on etcd: {', '.join(f'{r:.0f}' for r in two)} creates/s (median {med(two):.0f})")
+    print(f"two/one: {med(two) / med(one):.2f}")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--clients", type=int, default=32)
     ap.add_argument("--pods", type=int, default=3000)
     ap.add_argument("--watchers", type=int, default=10)
     ap.add_argument("--rounds", type=int, default=1, help="alternating SQLite/etcd rounds (medians printed)")
+    ap.add_argument("--ha", action="store_true", help="two apiservers on one etcd against one, instead")
     a = ap.parse_args()
+    if a.ha:
+        print(f"machine: {os.cpu_count()} cores, load {os.getloadavg()[0]:.1f}; clients={a.clients} pods={a.pods} "
+              f"rounds={a.rounds}")
+        main_ha(a)
+        return
     a.profile = None
     a.profile_gil = False
     ms = lambda x: f"{x * 1000:.1f} ms"  # noqa: E731
