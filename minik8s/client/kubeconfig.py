@@ -131,21 +131,18 @@ def default_paths() -> list[str]:
 
 def load(path: str | None = None) -> KubeConfig:
     """Read a kubeconfig: ``path``, else ``$KUBECONFIG`` (merged), else ``~/.kube/config``."""
-    import yaml  # local: ``mkctl version --client`` and ``config`` help read no kubeconfig
-
     paths = [path] if path else default_paths()
     cfg = KubeConfig()
     found = False
     for p in paths:
         try:
             with open(p) as f:
-                doc = yaml.safe_load(f) or {}
+                text = f.read()
         except FileNotFoundError:
             if path:  # the caller named it: its absence is an error, not a fallback
                 raise ConfigError(f"kubeconfig {p} does not exist") from None
             continue
-        except yaml.YAMLError as e:
-            raise ConfigError(f"kubeconfig {p} is not valid YAML: {e}") from None
+        doc = _parse(text, p)
         if not isinstance(doc, dict):
             raise ConfigError(f"kubeconfig {p} is not a mapping")
         found = True
@@ -153,6 +150,22 @@ def load(path: str | None = None) -> KubeConfig:
     if not found:
         raise ConfigError(f"no kubeconfig found (looked at {', '.join(paths)})")
     return cfg
+
+
+def _parse(text: str, path: str) -> Any:
+    """The YAML document: plain block-style files without PyYAML (its import is most of a
+    kubeconfig's reading time), everything else with it."""
+    from minik8s.client import blockyaml
+
+    doc = blockyaml.load(text)
+    if doc is not None:
+        return doc
+    import yaml
+
+    try:
+        return yaml.safe_load(text) or {}
+    except yaml.YAMLError as e:
+        raise ConfigError(f"kubeconfig {path} is not valid YAML: {e}") from None
 
 
 def write(

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import shutil
 import socket
 import ssl
@@ -86,13 +87,16 @@ def seed(data_dir: Path, port: int, pods: int) -> None:
             c.post(f"/api/v1/namespaces/{ns}/pods", json=pod).raise_for_status()
 
 
-def timed(cmd: list[str], env: dict[str, str], cwd: Path) -> float:
+def timed(cmd: list[str], env: dict[str, str], cwd: Path) -> tuple[float, float]:
+    """(wall seconds, CPU seconds: user + system of the command and its children)."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     proc = subprocess.run(cmd, env=env, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     elapsed = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if proc.returncode != 0:
         raise SystemExit(f"{' '.join(cmd)} failed ({proc.returncode}): {proc.stderr.decode()[-500:]}")
-    return elapsed
+    return elapsed, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
 
 
 def main() -> None:
@@ -128,8 +132,8 @@ def main() -> None:
             ("apply -f (1 Deployment)", ["apply", "-f", str(manifest)]),
         ]
         print(f"apiserver https://127.0.0.1:{port}, {args.pods} pods, {args.runs} runs of each tool, interleaved; "
-              f"median wall seconds")
-        head = f"{'command':26} {'kubectl':>8} {'mkctl':>8} {'ratio':>6}"
+              f"median wall seconds (and median CPU seconds, user + system)")
+        head = f"{'command':26} {'kubectl':>8} {'mkctl':>8} {'ratio':>6} {'cpu k':>7} {'cpu m':>7} {'ratio':>6}"
         if args.baseline_repo:
             head += f" {'before':>8} {'speed-up':>8}"
         print(head)
@@ -137,11 +141,15 @@ def main() -> None:
             for _, base, cwd in tools:  # warm-up: caches filled, the Deployment created
                 timed([*base, *argv], env, cwd)
             times: dict[str, list[float]] = {name: [] for name, _, _ in tools}
+            cpus: dict[str, list[float]] = {name: [] for name, _, _ in tools}
             for _ in range(args.runs):
                 for name, base, cwd in tools:
-                    times[name].append(timed([*base, *argv], env, cwd))
+                    wall, cpu = timed([*base, *argv], env, cwd)
+                    times[name].append(wall)
+                    cpus[name].append(cpu)
             k, m = statistics.median(times["kubectl"]), statistics.median(times["mkctl"])
-            line = f"{label:26} {k:8.3f} {m:8.3f} {m / k:6.2f}"
+            ck, cm = statistics.median(cpus["kubectl"]), statistics.median(cpus["mkctl"])
+            line = f"{label:26} {k:8.3f} {m:8.3f} {m / k:6.2f} {ck:7.3f} {cm:7.3f} {cm / ck:6.2f}"
             if args.baseline_repo:
                 b = statistics.median(times["baseline"])
                 line += f" {b:8.3f} {b / m:7.2f}x"
