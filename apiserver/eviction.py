@@ -18,7 +18,7 @@ from typing import Any
 
 from minik8s import labels
 from minik8s.api import resources as rs
-from minik8s.api.base import now_rfc3339
+from minik8s.timestamps import now_rfc3339
 
 from apiserver import errors
 from apiserver.rest import ListOptions, RestStorage

@@ -37,7 +37,7 @@ from typing import Any
 import orjson
 from pydantic import BaseModel
 
-from minik8s.api.base import now_rfc3339
+from minik8s.timestamps import now_rfc3339
 from minik8s.patchschema import schema_from_model
 
 from apiserver import memory

@@ -3,10 +3,10 @@
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 from apiserver.printers import Column, Printer, _age, _md
+from minik8s.timestamps import from_unix
 
 _NAME = Column("Name", format="name", description="Name of the object, unique within its namespace "
                "(or the cluster, for cluster-scoped kinds).")
@@ -33,7 +33,7 @@ RESOURCEQUOTA = Printer(
 
 
 def _created_at(obj: dict[str, Any]) -> str:
-    return _md(obj).get("creationTimestamp") or time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(0))
+    return _md(obj).get("creationTimestamp") or from_unix(0)
 
 
 LIMITRANGE = Printer(

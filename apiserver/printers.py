@@ -12,13 +12,14 @@ into the ``meta.k8s.io/v1`` Table that kubectl asks for with ``Accept: ...;as=Ta
 from __future__ import annotations
 
 import dataclasses
-import datetime
 import ipaddress
 import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from minik8s.duration import human_duration, since
 from minik8s.labels import format_label_selector, format_labels, label_selector_string
+from minik8s.timestamps import to_unix
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -45,60 +46,6 @@ class Printer:
 
 # ---------------------------------------------------------------------------------------------
 # Time
-
-
-def parse_time(ts: str | None) -> float | None:
-    """Epoch seconds of an RFC 3339 timestamp (``Time`` or ``MicroTime``); None when unset."""
-    if not ts:
-        return None
-    try:
-        dt = datetime.datetime.fromisoformat(ts.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    if dt.tzinfo is None:
-        dt = dt.replace(tzinfo=datetime.timezone.utc)
-    return dt.timestamp()
-
-
-def human_duration(seconds: float) -> str:
-    """Kubernetes' ``duration.HumanDuration``: ~2-3 significant figures (``5s``, ``3m2s``, ``2d3h``)."""
-    s = int(seconds)  # Go's int() truncates toward zero, so -1.9s is still "almost now"
-    if s < -1:
-        return "<invalid>"
-    if s < 0:
-        return "0s"
-    if s < 120:
-        return f"{s}s"
-    minutes = s // 60
-    if minutes < 10:
-        rem = s % 60
-        return f"{minutes}m" if rem == 0 else f"{minutes}m{rem}s"
-    if minutes < 180:
-        return f"{minutes}m"
-    hours = s // 3600
-    if hours < 8:
-        rem = minutes % 60
-        return f"{hours}h" if rem == 0 else f"{hours}h{rem}m"
-    if hours < 48:
-        return f"{hours}h"
-    if hours < 24 * 8:
-        rem = hours % 24
-        return f"{hours // 24}d" if rem == 0 else f"{hours // 24}d{rem}h"
-    if hours < 24 * 365 * 2:
-        return f"{hours // 24}d"
-    if hours < 24 * 365 * 8:
-        days = (hours // 24) % 365
-        years = hours // 24 // 365
-        return f"{years}y" if days == 0 else f"{years}y{days}d"
-    return f"{hours // 24 // 365}y"
-
-
-def since(ts: str | None, now: float) -> str:
-    """``translateTimestampSince``: the age of a timestamp, ``<unknown>`` when unset."""
-    t = parse_time(ts)
-    if t is None:
-        return "<unknown>"
-    return human_duration(now - t)
 
 
 def _age(obj: dict[str, Any], now: float) -> str:
@@ -210,7 +157,7 @@ def pod_status_cells(pod: dict[str, Any], now: float) -> tuple[str, str, str]:
     last_sidecar_restart: float | None = None
 
     def later(a: float | None, ts: str | None) -> float | None:
-        t = parse_time(ts)
+        t = to_unix(ts)
         if t is None:
             return a
         return t if a is None or t > a else a

@@ -6,7 +6,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from apiserver.printers import Column, Printer, human_duration, since
+from apiserver.printers import Column, Printer
+from minik8s.duration import human_duration, since
 
 _NAME = Column("Name", format="name", description="Name must be unique within a namespace.")
 _AGE = Column("Age", description="CreationTimestamp is a timestamp representing the server time when "

@@ -17,7 +17,8 @@ from typing import Any
 from minik8s.api import storage as storage_api
 from minik8s.api import volumes as vol_api
 
-from apiserver.printers import Column, Printer, since
+from apiserver.printers import Column, Printer
+from minik8s.duration import since
 
 _NAME = Column("Name", format="name", description="Name must be unique within a namespace.")
 _AGE = Column("Age", description="CreationTimestamp is a timestamp representing the server time when "

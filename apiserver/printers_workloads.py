@@ -9,9 +9,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from apiserver import printers as p
 from apiserver.printers import Column, Printer
+from minik8s.duration import human_duration, since
 from minik8s.labels import format_label_selector, format_labels
+from minik8s.timestamps import to_unix
 
 _NAME = Column("Name", format="name", description="Name must be unique within a namespace.")
 _AGE = Column("Age", description="CreationTimestamp is a timestamp representing the server time when this "
@@ -77,15 +78,15 @@ def _job_row(job: dict[str, Any], now: float) -> list[Any]:
         completions = f"{succeeded}/1 of {spec['parallelism']}"
     else:
         completions = f"{succeeded}/1"
-    start = p.parse_time(status.get("startTime"))
+    start = to_unix(status.get("startTime"))
     if start is None:
         duration = ""
     else:
-        end = p.parse_time(status.get("completionTime"))
-        duration = p.human_duration((now if end is None else end) - start)
+        end = to_unix(status.get("completionTime"))
+        duration = human_duration((now if end is None else end) - start)
     names, images = _containers(spec.get("template"))
     return [_md(job).get("name", ""), job_status(job), completions, duration,
-            p.since(_md(job).get("creationTimestamp"), now), names, images, format_label_selector(spec.get("selector"))]
+            since(_md(job).get("creationTimestamp"), now), names, images, format_label_selector(spec.get("selector"))]
 
 
 JOB = Printer(
@@ -112,7 +113,7 @@ def _cronjob_row(cj: dict[str, Any], now: float) -> list[Any]:
     names, images = _containers(job_spec.get("template"))
     return [_md(cj).get("name", ""), spec.get("schedule", ""), spec.get("timeZone") or "<none>",
             _bool_ptr(spec.get("suspend")), len(status.get("active") or []),
-            p.since(last, now) if last else "<none>", p.since(_md(cj).get("creationTimestamp"), now),
+            since(last, now) if last else "<none>", since(_md(cj).get("creationTimestamp"), now),
             names, images, format_label_selector(job_spec.get("selector"))]
 
 
@@ -144,7 +145,7 @@ def _daemonset_row(ds: dict[str, Any], now: float) -> list[Any]:
     return [_md(ds).get("name", ""), int(status.get("desiredNumberScheduled") or 0),
             int(status.get("currentNumberScheduled") or 0), int(status.get("numberReady") or 0),
             int(status.get("updatedNumberScheduled") or 0), int(status.get("numberAvailable") or 0),
-            format_labels(node_selector), p.since(_md(ds).get("creationTimestamp"), now),
+            format_labels(node_selector), since(_md(ds).get("creationTimestamp"), now),
             names, images, format_label_selector(spec.get("selector"))]
 
 
@@ -182,7 +183,7 @@ def _controller_of(obj: dict[str, Any]) -> str:
 
 def _controllerrevision_row(cr: dict[str, Any], now: float) -> list[Any]:
     return [_md(cr).get("name", ""), _controller_of(cr), int(cr.get("revision") or 0),
-            p.since(_md(cr).get("creationTimestamp"), now)]
+            since(_md(cr).get("creationTimestamp"), now)]
 
 
 CONTROLLERREVISION = Printer(
@@ -205,7 +206,7 @@ def _replicationcontroller_row(rc: dict[str, Any], now: float) -> list[Any]:
     spec, status = _spec(rc), _status(rc)
     names, images = _containers(spec.get("template"))
     return [_md(rc).get("name", ""), int(spec.get("replicas", 1)), int(status.get("replicas") or 0),
-            int(status.get("readyReplicas") or 0), p.since(_md(rc).get("creationTimestamp"), now),
+            int(status.get("readyReplicas") or 0), since(_md(rc).get("creationTimestamp"), now),
             names, images, format_labels(spec.get("selector"))]
 
 
@@ -233,7 +234,7 @@ def _pdb_row(pdb: dict[str, Any], now: float) -> list[Any]:
     spec, status = _spec(pdb), _status(pdb)
     return [_md(pdb).get("name", ""), _int_or_string(spec.get("minAvailable")),
             _int_or_string(spec.get("maxUnavailable")), int(status.get("disruptionsAllowed") or 0),
-            p.since(_md(pdb).get("creationTimestamp"), now)]
+            since(_md(pdb).get("creationTimestamp"), now)]
 
 
 PODDISRUPTIONBUDGET = Printer(
@@ -258,7 +259,7 @@ def _statefulset_row(sts: dict[str, Any], now: float) -> list[Any]:
     spec, status = _spec(sts), _status(sts)
     names, images = _containers(spec.get("template"))
     return [_md(sts).get("name", ""), f"{int(status.get('readyReplicas') or 0)}/{int(spec.get('replicas', 1))}",
-            p.since(_md(sts).get("creationTimestamp"), now), names, images]
+            since(_md(sts).get("creationTimestamp"), now), names, images]
 
 
 STATEFULSET = Printer(

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import base64
 import dataclasses
-import datetime
 import logging
 import os
 import posixpath
@@ -30,7 +29,7 @@ import pydantic
 
 from minik8s import fields as fieldsel
 from minik8s import labels
-from minik8s.api.base import now_rfc3339
+from minik8s.timestamps import in_seconds, now_rfc3339
 from minik8s.api.resources import ResourceType
 from minik8s.api.schema import unknown_fields
 
@@ -99,11 +98,6 @@ def new_uid() -> str:
     b[8] = (b[8] & 0x3F) | 0x80  # RFC 4122 variant
     h = b.hex()
     return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
-
-
-def _rfc3339_in(seconds: int) -> str:
-    t = datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(seconds=seconds)
-    return t.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 # pydantic's error types as Kubernetes' field error types (k8s.io/apimachinery/.../field).
@@ -712,10 +706,10 @@ class RestStorage:
             nmd["finalizers"] = finalizers
         seconds = grace or 0
         if not md.get("deletionTimestamp"):
-            nmd["deletionTimestamp"] = _rfc3339_in(seconds)
+            nmd["deletionTimestamp"] = in_seconds(seconds)
             nmd["deletionGracePeriodSeconds"] = seconds
         elif grace is not None and seconds < (md.get("deletionGracePeriodSeconds") or 0):
-            nmd["deletionTimestamp"] = _rfc3339_in(seconds)
+            nmd["deletionTimestamp"] = in_seconds(seconds)
             nmd["deletionGracePeriodSeconds"] = seconds
         entry.strategy.prepare_for_delete(new)
         if new == current:

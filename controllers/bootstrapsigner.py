@@ -17,7 +17,7 @@ import datetime
 import logging
 
 from controllers.base import Controller
-from minik8s import errors
+from minik8s import errors, timestamps
 from minik8s.api import bootstraptoken as bt
 from minik8s.api.resources import CONFIGMAPS, SECRETS
 from minik8s.client.informer import SharedInformerFactory
@@ -44,10 +44,8 @@ def signing_tokens(secrets: list[dict], now: datetime.datetime) -> dict[str, str
             continue
         exp = _data(s, "expiration")
         if exp:
-            try:
-                if datetime.datetime.fromisoformat(exp.replace("Z", "+00:00")) < now:
-                    continue
-            except ValueError:
+            expires = timestamps.parse(exp)
+            if expires is None or expires < now:
                 continue
         out[token_id] = token_secret
     return out

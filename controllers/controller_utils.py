@@ -22,7 +22,7 @@ import logging
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
-from minik8s import errors, labels
+from minik8s import errors, labels, timestamps
 from minik8s.api.resources import ResourceType
 
 log = logging.getLogger(__name__)
@@ -37,21 +37,6 @@ POD_DELETION_COST = "controller.kubernetes.io/pod-deletion-cost"
 
 def now() -> datetime.datetime:
     return datetime.datetime.now(datetime.timezone.utc)
-
-
-def rfc3339(t: datetime.datetime) -> str:
-    """A meta/v1 Time: RFC 3339 in UTC with whole seconds, as Kubernetes serialises it."""
-    return t.astimezone(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def parse_time(value: str | None) -> datetime.datetime | None:
-    """A meta/v1 Time or MicroTime string as an aware datetime; None when absent or malformed."""
-    if not value:
-        return None
-    try:
-        return datetime.datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
 
 
 # -- pods -----------------------------------------------------------------------------------
@@ -78,7 +63,7 @@ def is_pod_available(pod: dict, min_ready_seconds: int, at: datetime.datetime) -
         return False
     if not min_ready_seconds:
         return True
-    since = parse_time((pod_ready_condition(pod) or {}).get("lastTransitionTime"))
+    since = timestamps.parse((pod_ready_condition(pod) or {}).get("lastTransitionTime"))
     return since is not None and since + datetime.timedelta(seconds=min_ready_seconds) < at
 
 

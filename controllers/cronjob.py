@@ -27,7 +27,7 @@ from controllers import controller_utils as cu
 from controllers import cronjob_utils as cju
 from controllers import replicaset_utils as rsutil
 from controllers.base import Controller, tombstone_safe
-from minik8s import cron, errors
+from minik8s import cron, errors, timestamps
 from minik8s.api.resources import CRONJOBS, JOBS
 from minik8s.client.events import NORMAL, WARNING, EventRecorder
 from minik8s.client.informer import SharedInformerFactory
@@ -131,8 +131,8 @@ class CronJobController(Controller):
                                     f"Saw completed job: {cu.meta(j).get('name')}, condition: {finished}")
             if finished == "Complete":
                 done = (j.get("status") or {}).get("completionTime")
-                last = cu.parse_time(status.get("lastSuccessfulTime"))
-                if done and (last is None or (cu.parse_time(done) or last) > last):
+                last = timestamps.parse(status.get("lastSuccessfulTime"))
+                if done and (last is None or (timestamps.parse(done) or last) > last):
                     status["lastSuccessfulTime"] = done
         for ref in list(status["active"]):
             if ref.get("uid") in children:
@@ -173,7 +173,7 @@ class CronJobController(Controller):
             return next_delay
         name = cju.job_name(cj, scheduled)
         if (any(r.get("name") == name for r in status["active"])
-                or cu.parse_time(status.get("lastScheduleTime")) == scheduled):
+                or timestamps.parse(status.get("lastScheduleTime")) == scheduled):
             return next_delay
         policy = spec.get("concurrencyPolicy") or "Allow"
         if policy == "Forbid" and status["active"]:
@@ -201,7 +201,7 @@ class CronJobController(Controller):
             self.recorder.event(cj, WARNING, "FailedCreate", f"Error creating job: {rsutil.error_message(e)}")
             raise
         status["active"].append(cju.job_ref(job))
-        status["lastScheduleTime"] = cu.rfc3339(scheduled)
+        status["lastScheduleTime"] = timestamps.format_time(scheduled)
         return next_delay
 
     async def _delete_job(self, cj: dict, name: str | None, namespace: str | None) -> bool:

@@ -14,7 +14,7 @@ from typing import Any
 
 from controllers import controller_utils as cu
 from controllers import job_utils as ju
-from minik8s import cron
+from minik8s import cron, timestamps
 
 SCHEDULED_TIMESTAMP = "batch.kubernetes.io/cronjob-scheduled-timestamp"
 # Past this many missed start times the controller warns (TooManyMissedTimes).
@@ -30,7 +30,7 @@ def most_recent_schedule_time(cj: dict, now: datetime.datetime, sched: cron.Sche
     startingDeadlineSeconds`` when that is later: a controller down for a day starts one Job,
     not one per missed minute, and none whose deadline passed."""
     md, spec, status = cu.meta(cj), cj.get("spec") or {}, cj.get("status") or {}
-    earliest = cu.parse_time(status.get("lastScheduleTime")) or cu.parse_time(md.get("creationTimestamp")) or now
+    earliest = timestamps.parse(status.get("lastScheduleTime")) or timestamps.parse(md.get("creationTimestamp")) or now
     sds = spec.get("startingDeadlineSeconds")
     if include_starting_deadline and sds is not None:
         deadline = now - datetime.timedelta(seconds=sds)
@@ -112,6 +112,6 @@ def jobs_to_delete(jobs: list[dict], limit: int | None) -> list[dict]:
     epoch = datetime.datetime.min.replace(tzinfo=datetime.timezone.utc)
 
     def start(j: dict) -> tuple[datetime.datetime, str]:
-        return (cu.parse_time((j.get("status") or {}).get("startTime")) or epoch, cu.meta(j).get("name", ""))
+        return (timestamps.parse((j.get("status") or {}).get("startTime")) or epoch, cu.meta(j).get("name", ""))
 
     return sorted(jobs, key=start)[:len(jobs) - limit]

@@ -29,7 +29,7 @@ from controllers import deployment_utils as du
 from controllers.base import Controller, tombstone_safe
 from controllers.deployment_recreate import RecreateStrategy
 from controllers.deployment_rolling import RollingStrategy
-from minik8s import errors, labels
+from minik8s import errors, labels, timestamps
 from minik8s.api.resources import DEPLOYMENTS, PODS, REPLICASETS, object_key
 from minik8s.client.events import NORMAL, WARNING, EventRecorder
 from minik8s.client.informer import SharedInformerFactory
@@ -510,7 +510,7 @@ class DeploymentController(RollingStrategy, RecreateStrategy, Controller):
             return
         if du.deployment_complete(d, st) or current.get("reason") == du.TIMED_OUT_REASON:
             return
-        since = cu.parse_time(current.get("lastUpdateTime"))
+        since = timestamps.parse(current.get("lastUpdateTime"))
         if since is None:
             return
         after = (since - cu.now()).total_seconds() + du.spec(d)["progressDeadlineSeconds"]

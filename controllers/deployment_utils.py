@@ -17,6 +17,7 @@ import math
 from collections.abc import Iterable, Sequence
 
 from controllers import controller_utils as cu
+from minik8s import timestamps
 
 # Annotations (k8s.io/kubernetes/pkg/controller/deployment/util).
 REVISION = "deployment.kubernetes.io/revision"
@@ -436,7 +437,7 @@ def sort_by_revision(rss: Iterable[dict]) -> list[dict]:
 # -- conditions -----------------------------------------------------------------------------
 
 def new_condition(ctype: str, cstatus: str, reason: str, message: str, *, at: datetime.datetime) -> dict:
-    t = cu.rfc3339(at)
+    t = timestamps.format_time(at)
     return {"type": ctype, "status": cstatus, "lastUpdateTime": t, "lastTransitionTime": t,
             "reason": reason, "message": message}
 
@@ -538,7 +539,7 @@ def deployment_timed_out(d: dict, st: dict, *, at: datetime.datetime) -> bool:
         return False
     if cond.get("reason") == TIMED_OUT_REASON:
         return True
-    since = cu.parse_time(cond.get("lastUpdateTime"))
+    since = timestamps.parse(cond.get("lastUpdateTime"))
     if since is None:
         return False
     return since + datetime.timedelta(seconds=spec(d)["progressDeadlineSeconds"]) < at

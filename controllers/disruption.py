@@ -22,7 +22,7 @@ from typing import Any
 
 from controllers import controller_utils as cu
 from controllers.base import Controller, tombstone_safe
-from minik8s import errors, labels
+from minik8s import errors, labels, timestamps
 from minik8s.api.resources import (
     DEPLOYMENTS, PODDISRUPTIONBUDGETS, PODS, REPLICASETS, REPLICATIONCONTROLLERS, BY_KIND,
 )
@@ -127,7 +127,7 @@ class DisruptionController(Controller):
             pod = by_name.get(name)
             if pod is None or cu.meta(pod).get("deletionTimestamp"):
                 continue  # carried out
-            t = cu.parse_time(ts)
+            t = timestamps.parse(ts)
             left = DELETION_TIMEOUT - ((at - t).total_seconds() if t else DELETION_TIMEOUT)
             if left <= 0:
                 continue  # never carried out: the pod counts again
@@ -193,7 +193,7 @@ class DisruptionController(Controller):
     def _condition(pdb: dict, status: str, reason: str, message: str, at: datetime.datetime) -> list[dict]:
         old = next((c for c in (pdb.get("status") or {}).get("conditions") or []
                     if c.get("type") == "DisruptionAllowed"), None)
-        t = old.get("lastTransitionTime") if old is not None and old.get("status") == status else cu.rfc3339(at)
+        t = old.get("lastTransitionTime") if old is not None and old.get("status") == status else timestamps.format_time(at)
         return [{"type": "DisruptionAllowed", "status": status, "observedGeneration": cu.meta(pdb).get("generation"),
                  "lastTransitionTime": t, "reason": reason, "message": message}]
 

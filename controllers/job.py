@@ -34,7 +34,7 @@ from controllers import job_utils as ju
 from controllers import replicaset_utils as rsutil
 from controllers.base import Controller, tombstone_safe
 from controllers.expectations import UIDTrackingControllerExpectations
-from minik8s import errors, labels
+from minik8s import errors, labels, timestamps
 from minik8s.api.resources import JOBS, PODS, object_key
 from minik8s.client.events import NORMAL, WARNING, EventRecorder
 from minik8s.client.informer import SharedInformerFactory
@@ -212,7 +212,7 @@ class JobController(Controller):
         conditions = [dict(c) for c in old.get("conditions") or []]
         suspended = bool(spec.get("suspend"))
         if status["startTime"] is None and not suspended:
-            status["startTime"] = cu.rfc3339(at)
+            status["startTime"] = timestamps.format_time(at)
         job_at_start = {**job, "status": {**old, "startTime": status["startTime"]}}
 
         target = self._finishing(job, conditions)
@@ -243,7 +243,7 @@ class JobController(Controller):
                 conditions, changed = ju.ensure_condition(conditions, final, "True", target[1], target[2], at)
                 if changed:
                     if final == ju.COMPLETE:
-                        status["completionTime"] = cu.rfc3339(at)
+                        status["completionTime"] = timestamps.format_time(at)
                         self.recorder.event(job, NORMAL, "Completed", "Job completed")
                     else:
                         self.recorder.event(job, WARNING, target[1], target[2])
@@ -259,7 +259,7 @@ class JobController(Controller):
                                                           "Job resumed", at)
                 if changed:
                     self.recorder.event(job, NORMAL, "Resumed", "Job resumed")
-                    status["startTime"] = cu.rfc3339(at)
+                    status["startTime"] = timestamps.format_time(at)
             if needs_sync and not cu.meta(job).get("deletionTimestamp"):
                 try:
                     active, terminating = await self._manage(job, key, active, terminating, succeeded,

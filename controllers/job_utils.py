@@ -12,6 +12,7 @@ import datetime
 from collections.abc import Iterable, Sequence
 
 from controllers import controller_utils as cu
+from minik8s import timestamps
 
 # Condition types and reasons (k8s.io/api/batch/v1).
 COMPLETE = "Complete"
@@ -62,12 +63,12 @@ def finish_time(job: dict) -> datetime.datetime | None:
     for ctype in (COMPLETE, FAILED):
         c = condition(job, ctype)
         if c is not None and c.get("status") == "True":
-            return cu.parse_time(c.get("lastTransitionTime"))
+            return timestamps.parse(c.get("lastTransitionTime"))
     return None
 
 
 def new_condition(ctype: str, status: str, reason: str, message: str, at: datetime.datetime) -> dict:
-    t = cu.rfc3339(at)
+    t = timestamps.format_time(at)
     return {"type": ctype, "status": status, "lastProbeTime": t, "lastTransitionTime": t,
             "reason": reason, "message": message}
 
@@ -104,17 +105,17 @@ def pod_finish_time(pod: dict) -> datetime.datetime | None:
     st = pod.get("status") or {}
     latest: datetime.datetime | None = None
     for cs in (st.get("containerStatuses") or []) + (st.get("initContainerStatuses") or []):
-        t = cu.parse_time(((cs.get("state") or {}).get("terminated") or {}).get("finishedAt"))
+        t = timestamps.parse(((cs.get("state") or {}).get("terminated") or {}).get("finishedAt"))
         if t is not None and (latest is None or t > latest):
             latest = t
     if latest is not None:
         return latest
     ready = cu.pod_ready_condition(pod)
     if ready is not None:
-        t = cu.parse_time(ready.get("lastTransitionTime"))
+        t = timestamps.parse(ready.get("lastTransitionTime"))
         if t is not None:
             return t
-    return cu.parse_time(cu.meta(pod).get("creationTimestamp"))
+    return timestamps.parse(cu.meta(pod).get("creationTimestamp"))
 
 
 def backoff_remaining(pods: Iterable[dict], at: datetime.datetime, *,
@@ -167,7 +168,7 @@ def past_active_deadline(job: dict, at: datetime.datetime) -> bool:
 
 def deadline_remaining(job: dict, at: datetime.datetime) -> float | None:
     ads = (job.get("spec") or {}).get("activeDeadlineSeconds")
-    start = cu.parse_time((job.get("status") or {}).get("startTime"))
+    start = timestamps.parse((job.get("status") or {}).get("startTime"))
     if ads is None or start is None:
         return None
     return ads - (at - start).total_seconds()

@@ -21,7 +21,7 @@ import logging
 
 from controllers import controller_utils as cu
 from controllers.base import Controller
-from minik8s import errors
+from minik8s import errors, timestamps
 from minik8s.api import apiextensions, resources
 from minik8s.api.resources import NAMESPACES, PODS, ResourceType
 from minik8s.client.informer import SharedInformerFactory
@@ -162,7 +162,7 @@ class NamespaceController(Controller):
     async def _update_conditions(self, ns: dict, remaining: Remaining) -> dict:
         status = ns.get("status") or {}
         old = status.get("conditions") or []
-        new = namespace_conditions(old, remaining, at=cu.rfc3339(cu.now()))
+        new = namespace_conditions(old, remaining, at=timestamps.format_time(cu.now()))
         if _strip_times(new) == _strip_times(old):
             return ns
         body = {**ns, "status": {**status, "conditions": new}}
@@ -197,7 +197,7 @@ def _spec_finalizers(ns: dict) -> list[str]:
 
 
 def _seconds_left(pod: dict, now: datetime.datetime) -> int:
-    deadline = cu.parse_time(cu.meta(pod).get("deletionTimestamp"))
+    deadline = timestamps.parse(cu.meta(pod).get("deletionTimestamp"))
     if deadline is None:
         return int((pod.get("spec") or {}).get("terminationGracePeriodSeconds") or 30)
     return max(0, int((deadline - now).total_seconds()))

@@ -37,7 +37,7 @@ import time
 from controllers import controller_utils as cu
 from controllers import nodelifecycle_utils as nu
 from controllers.base import Controller, tombstone_safe
-from minik8s import errors
+from minik8s import errors, timestamps
 from minik8s.api.resources import LEASES, NODES, PODS
 from minik8s.client import cache
 from minik8s.client.events import NORMAL, EventRecorder
@@ -145,7 +145,7 @@ class NodeLifecycleController(Controller):
         if silent <= grace:
             self.queue.add_after(key, grace - silent + 0.05)
             return node
-        changed = nu.unknown_conditions(node, at=cu.rfc3339(cu.now()))
+        changed = nu.unknown_conditions(node, at=timestamps.format_time(cu.now()))
         if not changed:
             return node
         log.info("nodelifecycle: node %s silent for %.1fs (grace %.1fs): conditions Unknown", key, silent, grace)
@@ -167,7 +167,7 @@ class NodeLifecycleController(Controller):
             self.recorder.event(node, NORMAL, "NodeReady", f"Node {key} status is now: NodeReady")
 
     async def _mark_pods_not_ready(self, key: str) -> None:
-        at = cu.rfc3339(cu.now())
+        at = timestamps.format_time(cu.now())
         pods = [p for p in self.pod_informer.store.by_index(cache.NODE_NAME_INDEX, key) if cu.is_pod_ready(p)]
         results = await asyncio.gather(*(
             self.client.patch(PODS, cu.meta(p)["name"],
@@ -180,7 +180,7 @@ class NodeLifecycleController(Controller):
                 raise r
 
     async def _update_taints(self, key: str, node: dict) -> dict:
-        taints = nu.desired_taints(node, at=cu.rfc3339(cu.now()))
+        taints = nu.desired_taints(node, at=timestamps.format_time(cu.now()))
         if taints is None:
             return node
         added = {t["key"] for t in taints} - {t.get("key") for t in (node.get("spec") or {}).get("taints") or []}

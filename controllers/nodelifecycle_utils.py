@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import datetime
 
+from minik8s import timestamps
+
 TAINT_NOT_READY = "node.kubernetes.io/not-ready"
 TAINT_UNREACHABLE = "node.kubernetes.io/unreachable"
 TAINT_UNSCHEDULABLE = "node.kubernetes.io/unschedulable"
@@ -149,15 +151,6 @@ def toleration_seconds(tolerations: list[dict], taints: list[dict]) -> float | N
 def eviction_deadline(taints: list[dict], seconds: float, *, first_seen: datetime.datetime) -> datetime.datetime:
     """When a pod tolerating ``taints`` for ``seconds`` must go: counted from the latest
     taint's timeAdded (the taint that started the clock last), else from when it was first seen."""
-    added = [t for t in (_parse(x.get("timeAdded")) for x in taints) if t is not None]
+    added = [t for t in (timestamps.parse(x.get("timeAdded")) for x in taints) if t is not None]
     start = max(added) if added else first_seen
     return start + datetime.timedelta(seconds=seconds)
-
-
-def _parse(value: str | None) -> datetime.datetime | None:
-    if not value:
-        return None
-    try:
-        return datetime.datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None

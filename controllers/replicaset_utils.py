@@ -13,7 +13,7 @@ import math
 from collections.abc import Sequence
 
 from controllers import controller_utils as cu
-from minik8s import labels
+from minik8s import labels, timestamps
 
 REPLICA_FAILURE = "ReplicaFailure"
 
@@ -39,7 +39,7 @@ def _deletion_cost(pod: dict) -> int:
 def _ready_time(pod: dict) -> datetime.datetime | None:
     if not cu.is_pod_ready(pod):
         return None
-    return cu.parse_time((cu.pod_ready_condition(pod) or {}).get("lastTransitionTime"))
+    return timestamps.parse((cu.pod_ready_condition(pod) or {}).get("lastTransitionTime"))
 
 
 def _log_rank(t: datetime.datetime, at: datetime.datetime) -> int:
@@ -94,8 +94,8 @@ def compare_for_deletion(a: dict, rank_a: int, b: dict, rank_b: int, at: datetim
     xa, xb = _max_restarts(a), _max_restarts(b)
     if xa != xb:
         return -1 if xa > xb else 1
-    c = _compare_times(cu.parse_time(cu.meta(a).get("creationTimestamp")),
-                       cu.parse_time(cu.meta(b).get("creationTimestamp")), ua, ub, at)
+    c = _compare_times(timestamps.parse(cu.meta(a).get("creationTimestamp")),
+                       timestamps.parse(cu.meta(b).get("creationTimestamp")), ua, ub, at)
     return c or 0
 
 
@@ -161,7 +161,7 @@ def calculate_status(rs: dict, pods: Sequence[dict], manage_error: Exception | N
         diff = len(pods) - (spec.get("replicas") if spec.get("replicas") is not None else 1)
         reason = "FailedCreate" if diff < 0 else ("FailedDelete" if diff > 0 else "")
         conditions.append({"type": REPLICA_FAILURE, "status": "True",
-                           "lastTransitionTime": cu.rfc3339(at), "reason": reason,
+                           "lastTransitionTime": timestamps.format_time(at), "reason": reason,
                            "message": error_message(manage_error)})
     elif manage_error is None and failure is not None:
         conditions = [c for c in conditions if c.get("type") != REPLICA_FAILURE]

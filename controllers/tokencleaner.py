@@ -10,7 +10,7 @@ import datetime
 import logging
 
 from controllers.base import Controller
-from minik8s import errors
+from minik8s import errors, timestamps
 from minik8s.api import bootstraptoken as bt
 from minik8s.api.resources import SECRETS
 from minik8s.client.informer import SharedInformerFactory
@@ -41,8 +41,10 @@ class TokenCleaner(Controller):
         if not raw:
             return
         try:
-            exp = datetime.datetime.fromisoformat(base64.b64decode(raw).decode().replace("Z", "+00:00"))
-        except ValueError:
+            exp = timestamps.parse(base64.b64decode(raw).decode())
+        except ValueError:  # not base64, or not text
+            return
+        if exp is None:
             return
         left = (exp - datetime.datetime.now(datetime.timezone.utc)).total_seconds()
         if left > 0:

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import datetime
 import logging
 import random
 import time
@@ -26,11 +25,11 @@ from collections.abc import Callable
 
 from minik8s import errors
 from minik8s.api.resources import LEASES, NODES
+from minik8s.timestamps import format_micro_time, format_time
 
 from kubelet import hostinfo
 from kubelet.config import KUBELET_VERSION, KubeletConfig
 from kubelet.runtime import interface as ri
-from kubelet.status import rfc3339
 
 __all__ = ["NodeAgent", "LEASE_NAMESPACE"]
 
@@ -52,10 +51,6 @@ _CONDITIONS = {
     "Ready": ("True", "KubeletReady", "kubelet is posting ready status",
               "KubeletNotReady", "container runtime is down"),
 }
-
-
-def _micro_now() -> str:
-    return datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 class NodeAgent:
@@ -109,7 +104,7 @@ class NodeAgent:
                 "beta.kubernetes.io/arch": self.host.arch, **self.config.node_labels}
 
     def build_status(self, *, runtime_ok: bool, previous: dict | None) -> dict:
-        now = rfc3339()
+        now = format_time()
         old = {c["type"]: c for c in (previous or {}).get("conditions") or []}
         network = self.network_status() if self.network_status is not None else None
         network_ok = network is None or network[0]
@@ -231,7 +226,7 @@ class NodeAgent:
             await asyncio.sleep(_LEASE_RENEW_S * (0.9 + 0.2 * random.random()))
 
     async def renew_lease(self) -> None:
-        now = _micro_now()
+        now = format_micro_time()
         if self._lease is None:
             try:
                 self._lease = await self.client.get(LEASES, self.name, namespace=LEASE_NAMESPACE)

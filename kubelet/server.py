@@ -32,7 +32,7 @@ from starlette.responses import PlainTextResponse, Response, StreamingResponse
 from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket
 
-from minik8s import metrics
+from minik8s import metrics, timestamps
 
 from kubelet import auth
 from kubelet import exec as exec_
@@ -177,10 +177,9 @@ def make_app(sources: Callable[[], Sequence[PodSource]]) -> Starlette:
             if since_s is not None:
                 since = datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(seconds=since_s)
             elif q.get("sinceTime"):
-                try:
-                    since = datetime.datetime.fromisoformat(q["sinceTime"].replace("Z", "+00:00"))
-                except ValueError:
-                    raise _BadRequest(f"invalid sinceTime {q['sinceTime']!r}") from None
+                since = timestamps.parse(q["sinceTime"])
+                if since is None:
+                    raise _BadRequest(f"invalid sinceTime {q['sinceTime']!r}")
             try:
                 stream = src.runtime.logs(target.id, follow=q.get("follow") in _TRUE, tail=tail,
                                           timestamps=q.get("timestamps") in _TRUE, since=since)

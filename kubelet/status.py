@@ -11,24 +11,19 @@ last one written or seen, so an idle node writes nothing.
 
 from __future__ import annotations
 
-import datetime
 import logging
 from dataclasses import dataclass, field
 
 from minik8s import errors
 from minik8s.api.resources import PODS
 from minik8s.qos import qos_class
+from minik8s.timestamps import format_time
 
 from kubelet.runtime import interface as ri
 
-__all__ = ["ContainerView", "compute_pod_status", "StatusWriter", "rfc3339", "qos_class"]
+__all__ = ["ContainerView", "compute_pod_status", "StatusWriter", "qos_class"]
 
 log = logging.getLogger(__name__)
-
-
-def rfc3339(t: datetime.datetime | None = None) -> str:
-    t = t or datetime.datetime.now(datetime.timezone.utc)
-    return t.astimezone(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 @dataclass
@@ -51,9 +46,9 @@ def _terminated(c: ri.ContainerStatus, runtime: str) -> dict:
     if c.message:
         out["message"] = c.message
     if c.started_at:
-        out["startedAt"] = rfc3339(c.started_at)
+        out["startedAt"] = format_time(c.started_at)
     if c.finished_at:
-        out["finishedAt"] = rfc3339(c.finished_at)
+        out["finishedAt"] = format_time(c.finished_at)
     return out
 
 
@@ -68,7 +63,7 @@ def _container_status(spec_c: dict, view: ContainerView, *, runtime: str, defaul
     running = latest is not None and latest.state is ri.ContainerState.RUNNING
     if running:
         assert latest is not None
-        st["state"] = {"running": {"startedAt": rfc3339(latest.started_at or latest.created_at)}}
+        st["state"] = {"running": {"startedAt": format_time(latest.started_at or latest.created_at)}}
         st["ready"] = view.ready
         st["started"] = view.started
         if previous is not None and previous.state is ri.ContainerState.EXITED:
@@ -150,7 +145,7 @@ def compute_pod_status(pod: dict, *, init_views: dict[str, ContainerView], app_v
                        pod_is_terminal: bool = False) -> dict:
     """The PodStatus dict for ``pod`` (pure: reads nothing but its arguments).
     ``pod_is_terminal``: the pod was deleted and all its containers have stopped."""
-    now = now or rfc3339()
+    now = now or format_time()
     spec, old = pod.get("spec") or {}, pod.get("status") or {}
     old_conds = {c["type"]: c for c in old.get("conditions") or []}
     inits = spec.get("initContainers") or []

@@ -10,12 +10,12 @@ reading one path, as clients such as client-go re-read it).
 from __future__ import annotations
 
 import dataclasses
-import datetime
 import random
 import time
 from collections.abc import Callable, Sequence
 
 from minik8s.api.resources import SERVICEACCOUNTS
+from minik8s.timestamps import to_unix
 
 __all__ = ["TokenManager", "Token"]
 
@@ -30,10 +30,6 @@ class Token:
     issued_at: float  # expirationTimestamp - expirationSeconds: when the apiserver made it
     expires_at: float  # what the status reports
     refresh_at: float  # when this kubelet asks for the next one
-
-
-def _unix(ts: str) -> float:
-    return datetime.datetime.fromisoformat(ts.replace("Z", "+00:00")).timestamp()
 
 
 class TokenManager:
@@ -59,7 +55,7 @@ class TokenManager:
                          "boundObjectRef": {"apiVersion": "v1", "kind": "Pod", "name": md["name"], "uid": md["uid"]}}}
         tr = await self.client.create_subresource(SERVICEACCOUNTS, sa, "token", body, namespace=md["namespace"])
         status, granted = tr["status"], int(tr["spec"].get("expirationSeconds") or exp)
-        expires = _unix(status["expirationTimestamp"])
+        expires = to_unix(status["expirationTimestamp"])
         issued = expires - granted
         refresh = min(issued + MAX_TTL, expires - granted * 0.2) - self.jitter()
         token = Token(status["token"], issued, expires, refresh)

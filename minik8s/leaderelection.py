@@ -16,22 +16,17 @@ callback returning) the leader releases the Lease so a successor need not wait o
 from __future__ import annotations
 
 import asyncio
-import datetime
 import logging
 import random
 from collections.abc import Awaitable, Callable
 
 from minik8s import errors
 from minik8s.api.resources import LEASES
+from minik8s.timestamps import format_micro_time
 
 log = logging.getLogger(__name__)
 
 _JITTER = 1.2  # client-go's JitterFactor: retries spread over [period, period * 2.2)
-
-
-def _micro_now() -> str:
-    """A meta/v1 MicroTime for now."""
-    return datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 class LeaderElector:
@@ -145,7 +140,7 @@ class LeaderElector:
     async def _try_acquire_or_renew(self) -> bool:
         """One attempt; True when we hold the Lease afterwards."""
         loop = asyncio.get_running_loop()
-        now = _micro_now()
+        now = format_micro_time()
         try:
             try:
                 lease = await self.client.get(LEASES, self.name, namespace=self.namespace)
@@ -214,7 +209,7 @@ class LeaderElector:
             spec = dict(lease.get("spec") or {})
             if spec.get("holderIdentity") != self.identity:
                 return  # not ours (any more): nothing to give up
-            now = _micro_now()
+            now = format_micro_time()
             spec.update({"holderIdentity": "", "leaseDurationSeconds": 1, "acquireTime": now, "renewTime": now})
             try:
                 self._lease = await self.client.update(LEASES, {**lease, "spec": spec})

@@ -22,7 +22,6 @@ the form the quota's own ``hard`` value was written in.
 
 from __future__ import annotations
 
-import datetime
 import functools
 import time
 from collections.abc import Iterable, Mapping
@@ -30,6 +29,7 @@ from fractions import Fraction
 from typing import Any
 
 from minik8s import qos, quantity
+from minik8s.timestamps import to_unix
 
 __all__ = [
     "STANDARD_RESOURCES", "SCOPES", "Usage", "is_valid_resource_name", "is_integer_resource",
@@ -131,22 +131,13 @@ def pretty_print(values: Mapping[str, Fraction], forms: Mapping[str, str] | None
 
 # --- what an object costs ---------------------------------------------------------------------
 
-def _parse_time(ts: str | None) -> float | None:
-    if not ts:
-        return None
-    try:
-        return datetime.datetime.fromisoformat(ts.replace("Z", "+00:00")).timestamp()
-    except ValueError:
-        return None
-
-
 def pod_counts(pod: Mapping[str, Any], now: float | None = None) -> bool:
     """Whether a pod still counts against compute quota (Kubernetes' QuotaV1Pod): not once it
     finished, nor once it was deleted and its grace period is over."""
     if ((pod.get("status") or {}).get("phase")) in ("Succeeded", "Failed"):
         return False
     md = pod.get("metadata") or {}
-    deleted = _parse_time(md.get("deletionTimestamp"))
+    deleted = to_unix(md.get("deletionTimestamp"))
     grace = md.get("deletionGracePeriodSeconds")
     if deleted is not None and grace is not None:
         if (time.time() if now is None else now) > deleted + grace:

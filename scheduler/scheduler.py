@@ -26,7 +26,6 @@ Picture::
 from __future__ import annotations
 
 import asyncio
-import datetime
 import logging
 import time
 from collections.abc import Mapping
@@ -36,6 +35,7 @@ from minik8s import errors
 from minik8s.api.resources import NODES, PODS
 from minik8s.client.events import NORMAL, WARNING, EventRecorder
 from minik8s.client.informer import SharedInformerFactory
+from minik8s.timestamps import now_rfc3339
 
 from scheduler import metrics as scheduler_metrics
 from scheduler import queue as q
@@ -57,10 +57,6 @@ DEFAULT_BIND_WORKERS = 64
 _TERMINAL = ("Succeeded", "Failed")
 
 
-def _now() -> str:
-    return datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
 def _ref(pod: Mapping[str, Any]) -> dict:
     """What an Event needs of its pod (the watch may omit kind and apiVersion)."""
     return {"kind": "Pod", "apiVersion": "v1", "metadata": pod.get("metadata") or {}}
@@ -79,7 +75,7 @@ def _unschedulable_condition(pod: Mapping[str, Any], message: str) -> dict | Non
     else:
         since = None
     return {"type": "PodScheduled", "status": "False", "reason": "Unschedulable", "message": message,
-            "lastProbeTime": None, "lastTransitionTime": since or _now()}
+            "lastProbeTime": None, "lastTransitionTime": since or now_rfc3339()}
 
 
 def _same_placement(old: Mapping[str, Any], new: Mapping[str, Any]) -> bool:
@@ -227,7 +223,7 @@ class Scheduler:
     async def _evict(self, victim: PodInfo) -> None:
         condition = {"type": "DisruptionTarget", "status": "True", "reason": "PreemptionByScheduler",
                      "message": f"{self.scheduler_name}: preempting to accommodate a higher priority pod",
-                     "lastTransitionTime": _now()}
+                     "lastTransitionTime": now_rfc3339()}
         await self._patch_status(victim.namespace, victim.name, {"conditions": [condition]})
         try:
             await self.client.delete(PODS, victim.name, namespace=victim.namespace)

@@ -13,13 +13,13 @@ secret) is refused; any other token is left to the other authenticators.
 from __future__ import annotations
 
 import base64
-import datetime
 import hmac
 import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
 from minik8s.api import bootstraptoken as bt
+from minik8s.timestamps import to_unix
 
 from apiserver.auth.serviceaccount_tokens import Getter, TokenInvalid
 from apiserver.auth.user import BOOTSTRAPPERS, UserInfo
@@ -63,11 +63,8 @@ class BootstrapTokens:
             raise TokenInvalid(f"bootstrap token {token_id}: the secret does not match")
         exp = _data(secret, "expiration")
         if exp:
-            try:
-                expired = datetime.datetime.fromisoformat(exp.replace("Z", "+00:00")).timestamp() < self.clock()
-            except ValueError:
-                expired = True
-            if expired:
+            expires = to_unix(exp)
+            if expires is None or expires < self.clock():
                 raise TokenInvalid(f"bootstrap token {token_id} has expired")
         if _data(secret, "usage-bootstrap-authentication") != "true":
             raise TokenInvalid(f"bootstrap token {token_id} is not usable for authentication")

@@ -43,6 +43,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 from minik8s.api import serviceaccounts as sa_api
+from minik8s.timestamps import to_unix
 
 from apiserver.auth.user import SERVICEACCOUNTS, UserInfo
 
@@ -203,11 +204,6 @@ class ServiceAccountInfo:
 Getter = Callable[[str, str, str], Awaitable[dict[str, Any] | None]]
 
 
-def _rfc3339_to_unix(ts: str) -> float:
-    import datetime
-    return datetime.datetime.fromisoformat(ts.replace("Z", "+00:00")).timestamp()
-
-
 class TokenValidator:
     """Checks tokens this cluster issued (``jwtTokenAuthenticator`` + the claims validator)."""
 
@@ -278,7 +274,7 @@ class TokenValidator:
 
         def gone(obj: dict[str, Any]) -> bool:
             dt = obj["metadata"].get("deletionTimestamp")
-            return bool(dt) and _rfc3339_to_unix(dt) < deleted_before
+            return bool(dt) and (to_unix(dt) or 0.0) < deleted_before
 
         sa = await self.get("serviceaccounts", ns, saref["name"])
         if sa is None or gone(sa):

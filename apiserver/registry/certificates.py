@@ -24,7 +24,7 @@ from typing import Any
 from cryptography import x509
 
 from minik8s.api import certificates as csr_api
-from minik8s.api.base import now_rfc3339
+from minik8s.timestamps import now_rfc3339
 
 from apiserver import validation as v
 from apiserver.auth import request_user

@@ -14,7 +14,7 @@ from __future__ import annotations
 from typing import Any
 
 from minik8s.api import apiextensions as api
-from minik8s.api.base import now_rfc3339
+from minik8s.timestamps import now_rfc3339
 
 from apiserver import printers
 from apiserver.apiextensions import crd_validation

@@ -30,6 +30,8 @@ import pydantic
 from minik8s.api.meta import ObjectMeta
 from minik8s.api.schema import unknown_fields
 from minik8s.cli import jsonpath
+from minik8s.duration import human_duration
+from minik8s.timestamps import to_unix
 
 from apiserver import bodies, errors, printers
 from apiserver import validation as v
@@ -265,6 +267,6 @@ def _cell(typ: str, value: Any, now: float) -> Any:
     if typ == "boolean":
         return value if isinstance(value, bool) else None
     if typ == "date":
-        t = printers.parse_time(value) if isinstance(value, str) else None
-        return None if t is None else printers.human_duration(now - t)
+        t = to_unix(value) if isinstance(value, str) else None
+        return None if t is None else human_duration(now - t)
     return None

@@ -8,7 +8,7 @@ from typing import Any
 
 from minik8s import quantity
 from minik8s.qos import qos_class
-from minik8s.api.base import now_rfc3339
+from minik8s.timestamps import now_rfc3339
 
 from apiserver import validation as v
 from apiserver.registry.strategy import Strategy

@@ -17,7 +17,6 @@ ask only for tokens bound, by uid, to a pod on itself (NodeRestriction).
 from __future__ import annotations
 
 import dataclasses
-import datetime
 from typing import TYPE_CHECKING, Any
 
 import pydantic
@@ -25,6 +24,7 @@ import pydantic
 from minik8s.api import resources as rs
 from minik8s.api import serviceaccounts as sa_api
 from minik8s.api import tokens as tokens_api
+from minik8s.timestamps import from_unix
 
 from apiserver import errors
 from apiserver.auth import node as node_auth
@@ -61,10 +61,6 @@ class TokenSettings:
     audiences: tuple[str, ...]
     max_expiration_seconds: int = 0  # 0: no limit
     extend_expiration: bool = True
-
-
-def _rfc3339(unix: float) -> str:
-    return datetime.datetime.fromtimestamp(unix, datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _validate(req: dict[str, Any]) -> list[FieldError]:
@@ -145,8 +141,8 @@ async def create_token(server: "ApiServer", info: "RequestInfo", body: Any) -> d
     token, token_exp = settings.issuer.issue(sa, audiences=spec["audiences"], expiration_seconds=issued_for,
                                              bound=bound, node=node, warn_after=warn_after)
     now = token_exp - issued_for
-    md.update({"name": name, "namespace": ns, "creationTimestamp": _rfc3339(now)})
-    req["status"] = {"token": token, "expirationTimestamp": _rfc3339(now + exp)}
+    md.update({"name": name, "namespace": ns, "creationTimestamp": from_unix(now)})
+    req["status"] = {"token": token, "expirationTimestamp": from_unix(now + exp)}
     return req
 
 

@@ -19,7 +19,7 @@ from __future__ import annotations
 from typing import Any
 
 from minik8s.api import volumes as vol_api
-from minik8s.api.base import now_rfc3339
+from minik8s.timestamps import now_rfc3339
 
 from apiserver.registry import storage_validation as sv
 from apiserver.registry.strategy import Strategy

@@ -23,12 +23,12 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import datetime
 import logging
 import time
 
 from minik8s.api.resources import ENDPOINTSLICES, SERVICES
 from minik8s.client.informer import SharedInformerFactory
+from minik8s.timestamps import to_unix
 
 from kubelet.proxy import executor
 from kubelet.proxy import metrics as proxy_metrics
@@ -49,15 +49,6 @@ def slice_service_key(s: dict) -> list[str]:
     md = s.get("metadata") or {}
     svc = (md.get("labels") or {}).get(LABEL_SERVICE_NAME)
     return [f"{md.get('namespace') or ''}/{svc}"] if svc else []
-
-
-def _parse_time(value: str | None) -> float | None:
-    if not value:
-        return None
-    try:
-        return datetime.datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
-    except ValueError:
-        return None
 
 
 @dataclasses.dataclass
@@ -121,7 +112,7 @@ class Proxier:
     def _trigger_time(s: dict) -> float:
         """When the change behind a slice happened: its trigger time, if earlier than now."""
         seen = time.time()
-        t = _parse_time(((s.get("metadata") or {}).get("annotations") or {}).get(ANNOTATION_TRIGGER_TIME))
+        t = to_unix(((s.get("metadata") or {}).get("annotations") or {}).get(ANNOTATION_TRIGGER_TIME))
         # The annotation has whole seconds and may come from a change long reflected elsewhere:
         # trust it only when recent, else count from when we heard of it.
         return t if t is not None and seen - 5.0 < t <= seen else seen

@@ -11,19 +11,19 @@ Conventions (every model in ``minik8s/api`` follows them):
   for ``fieldValidation=Strict|Warn``.
 * Lists that strategic merge patch merges by a key declare it with :func:`merge_key`
   (``x-kubernetes-patch-merge-key`` / ``x-kubernetes-patch-strategy`` in OpenAPI).
-* Timestamps are RFC 3339 strings (``2026-11-23T15:38:36Z``), quantities are strings
-  (``minik8s.quantity`` parses them), IntOrString is ``int | str``.
+* Timestamps are RFC 3339 strings (``2026-11-23T15:38:36Z``, made and read by
+  :mod:`minik8s.timestamps`), quantities are strings (``minik8s.quantity`` parses them),
+  IntOrString is ``int | str``.
 """
 
 from __future__ import annotations
 
-import time
 from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic.alias_generators import to_camel
 
-__all__ = ["K8sModel", "merge_key", "set_strategy", "to_dict", "now_rfc3339", "IntOrString", "Int32"]
+__all__ = ["K8sModel", "merge_key", "set_strategy", "to_dict", "IntOrString", "Int32"]
 
 IntOrString = int | str
 # A Go int32 field (``replicas``): a value outside its range is refused, as Go's decoder does.
@@ -70,16 +70,3 @@ def to_dict(model: BaseModel) -> dict[str, Any]:
     return model.model_dump(by_alias=True, exclude_none=True, mode="json")
 
 
-def now_rfc3339() -> str:
-    """The current UTC time at Kubernetes' one-second precision (``2026-11-23T15:38:36Z``)."""
-    global _now_cache
-    second = int(time.time())
-    cached = _now_cache
-    if cached[0] != second:
-        # Formatting costs microseconds and an apiserver asks several times per write
-        # (creationTimestamp, managedFields): format once per second.
-        cached = _now_cache = (second, time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(second)))
-    return cached[1]
-
-
-_now_cache: tuple[int, str] = (-1, "")

@@ -6,7 +6,6 @@ apiserver's authenticator (which checks it)."""
 from __future__ import annotations
 
 import base64
-import datetime
 import hashlib
 import hmac
 import json
@@ -14,6 +13,8 @@ import re
 import secrets
 from collections.abc import Sequence
 from typing import Any
+
+from minik8s.timestamps import in_seconds
 
 TOKEN_PATTERN = re.compile(r"^([a-z0-9]{6})\.([a-z0-9]{16})$")
 SECRET_TYPE = "bootstrap.kubernetes.io/token"
@@ -39,8 +40,7 @@ def secret_for(token: str, *, ttl_seconds: float | None, description: str = "",
     if description:
         data["description"] = description
     if ttl_seconds:
-        exp = datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(seconds=ttl_seconds)
-        data["expiration"] = exp.strftime("%Y-%m-%dT%H:%M:%SZ")
+        data["expiration"] = in_seconds(ttl_seconds)
     for u in usages:
         data[f"usage-bootstrap-{u}"] = "true"
     if extra_groups:

@@ -17,7 +17,7 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
-from minik8s import errors, quantity
+from minik8s import errors, quantity, timestamps
 from minik8s.labels import format_label_selector, format_labels
 from minik8s.qos import qos_class
 from minik8s.cli import printers
@@ -94,11 +94,10 @@ def tabwriter(lines: list[str], *, min_width: int, padding: int) -> str:
 def rfc1123z(ts: str | None) -> str:
     if not ts:
         return "<unset>"
-    try:
-        t = datetime.datetime.strptime(ts[:19], "%Y-%m-%dT%H:%M:%S").replace(tzinfo=datetime.timezone.utc)
-    except ValueError:
+    t = timestamps.parse(ts)
+    if t is None:
         return ts
-    return t.strftime("%a, %d %b %Y %H:%M:%S +0000")
+    return t.astimezone(datetime.timezone.utc).strftime("%a, %d %b %Y %H:%M:%S +0000")
 
 
 def labels_multiline(w: Writer, title: str, labels: dict | None, *, indent: str = "") -> None:

@@ -17,7 +17,6 @@ from collections.abc import Iterable
 from typing import Any
 
 from minik8s.cli.session import CliError
-from minik8s.labels import format_labels
 
 _MIN_WIDTH = 6
 _PADDING = 3
@@ -85,45 +84,11 @@ def _cell_text(cell: Any) -> str:
 
 def age(timestamp: str | None, *, now: float | None = None) -> str:
     """kubectl's ``HumanDuration`` of the time since ``timestamp`` (``5s``, ``3m2s``, ``2d3h``)."""
-    if not timestamp:
-        return "<unknown>"
-    import datetime
     import time
 
-    try:
-        then = datetime.datetime.strptime(timestamp, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=datetime.timezone.utc)
-    except ValueError:
-        return "<unknown>"
-    seconds = (now if now is not None else time.time()) - then.timestamp()
-    return human_duration(seconds)
+    from minik8s.duration import since  # local: `mkctl version` imports this module
 
-
-def human_duration(seconds: float) -> str:
-    if seconds < -1:
-        return "<invalid>"
-    if seconds < 0:
-        return "0s"
-    s = int(seconds)
-    if s < 120:
-        return f"{s}s"
-    minutes = s // 60
-    if minutes < 10:
-        return f"{minutes}m{s % 60}s" if s % 60 else f"{minutes}m"
-    if minutes < 180:
-        return f"{minutes}m"
-    hours = s // 3600
-    if hours < 8:
-        return f"{hours}h{minutes % 60}m" if minutes % 60 else f"{hours}h"
-    if hours < 48:
-        return f"{hours}h"
-    if hours < 24 * 8:
-        return f"{hours // 24}d{hours % 24}h" if hours % 24 else f"{hours // 24}d"
-    if hours < 24 * 365 * 2:
-        return f"{hours // 24}d"
-    if hours < 24 * 365 * 8:
-        days = hours // 24
-        return f"{days // 365}y{days % 365}d" if days % 365 else f"{days // 365}y"
-    return f"{hours // 24 // 365}y"
+    return since(timestamp, time.time() if now is None else now)
 
 
 def table_lines(table: dict, *, wide: bool = False, with_namespace: bool = False, show_labels: bool = False,
@@ -141,6 +106,8 @@ def table_lines(table: dict, *, wide: bool = False, with_namespace: bool = False
         if show_labels:
             head.append("LABELS")
         lines.append("\t".join(head))
+    if show_labels:
+        from minik8s.labels import format_labels  # local: only --show-labels needs it
     for row in table.get("rows") or []:
         cells = row.get("cells") or []
         meta = ((row.get("object") or {}).get("metadata")) or {}

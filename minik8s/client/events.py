@@ -16,20 +16,16 @@ from __future__ import annotations
 
 import asyncio
 import collections
-import datetime
 import logging
 import time
 
 from minik8s import errors
 from minik8s.api.resources import EVENTS
+from minik8s.timestamps import now_rfc3339
 
 log = logging.getLogger(__name__)
 
 NORMAL, WARNING = "Normal", "Warning"
-
-
-def _now_time() -> str:
-    return datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 class _Seen:
@@ -125,7 +121,7 @@ class EventRecorder:
         # object's resourceVersion, which changes between otherwise identical events.
         key = (involved.get("kind"), involved.get("namespace"), involved.get("name"), involved.get("uid"),
                involved.get("apiVersion"), field_path, type_, reason, message, self.component, self.host)
-        now = _now_time()
+        now = now_rfc3339()
         seen = self._seen.get(key)
         if seen is not None:
             seen.count += 1

@@ -11,8 +11,7 @@ import datetime
 from collections.abc import AsyncIterator
 from typing import Any
 
-from controllers import controller_utils as cu
-from minik8s import errors
+from minik8s import errors, timestamps
 from minik8s.api.resources import EVENTS, NAMESPACES, PODS
 from minik8s.client.informer import SharedInformerFactory
 from minik8s.workqueue import FakeClock, WorkQueue
@@ -81,7 +80,7 @@ async def job_pods(client: Any, ns: str, name: str) -> list[dict]:
 async def finish(client: Any, pod: dict, phase: str, *, at: datetime.datetime, exit_code: int | None = None) -> None:
     """Write what a kubelet writes when the pod's container exits."""
     code = exit_code if exit_code is not None else (0 if phase == "Succeeded" else 1)
-    t = cu.rfc3339(at)
+    t = timestamps.format_time(at)
     status = {"phase": phase, "containerStatuses": [{
         "name": "main", "image": "minik8s/busybox:latest", "imageID": "", "ready": False, "restartCount": 0,
         "state": {"terminated": {"exitCode": code, "reason": "Completed" if code == 0 else "Error",

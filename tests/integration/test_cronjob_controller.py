@@ -11,9 +11,8 @@ import datetime
 
 import pytest
 
-from controllers import controller_utils as cu
 from controllers.cronjob import CronJobController
-from minik8s import errors
+from minik8s import errors, timestamps
 from minik8s.api.resources import CRONJOBS, JOBS
 from tests.integration.controller_harness import eventually
 from tests.integration.job_helpers import Clock, cached, events, sync, namespace, synced
@@ -60,7 +59,7 @@ async def test_defaults_and_macros(ns):
 
 
 def _at(created: dict, minutes: float) -> datetime.datetime:
-    return cu.parse_time(created["metadata"]["creationTimestamp"]) + datetime.timedelta(minutes=minutes)
+    return timestamps.parse(created["metadata"]["creationTimestamp"]) + datetime.timedelta(minutes=minutes)
 
 
 async def _jobs(client, n):
@@ -81,14 +80,14 @@ async def test_a_job_per_scheduled_time_named_by_it(ns):
         await sync(ctrl, key)
         jobs = await _jobs(client, n)
         assert len(jobs) == 1
-        scheduled = cu.parse_time(created["metadata"]["creationTimestamp"]).replace(second=0) + datetime.timedelta(minutes=1)
+        scheduled = timestamps.parse(created["metadata"]["creationTimestamp"]).replace(second=0) + datetime.timedelta(minutes=1)
         assert jobs[0]["metadata"]["name"] == f"tick-{int(scheduled.timestamp()) // 60}"
         assert jobs[0]["metadata"]["annotations"]["batch.kubernetes.io/cronjob-scheduled-timestamp"] == \
-            cu.rfc3339(scheduled)
+            timestamps.format_time(scheduled)
         ref = jobs[0]["metadata"]["ownerReferences"][0]
         assert (ref["kind"], ref["name"], ref["controller"]) == ("CronJob", "tick", True)
         cj = await client.get(CRONJOBS, "tick", namespace=n)
-        assert cj["status"]["lastScheduleTime"] == cu.rfc3339(scheduled)
+        assert cj["status"]["lastScheduleTime"] == timestamps.format_time(scheduled)
         assert [a["name"] for a in cj["status"]["active"]] == [jobs[0]["metadata"]["name"]]
         # The same moment again (a duplicate wake-up) creates nothing more.
         await cached(ctrl.cj_informer.store, key, lambda c: (c.get("status") or {}).get("lastScheduleTime"), "status")
@@ -110,7 +109,7 @@ async def test_after_a_long_outage_only_the_most_recent_missed_run_starts(ns):
     jobs = await _jobs(client, n)
     assert len(jobs) == 1
     ts = jobs[0]["metadata"]["annotations"]["batch.kubernetes.io/cronjob-scheduled-timestamp"]
-    t = cu.parse_time(ts)
+    t = timestamps.parse(ts)
     assert t.minute % 5 == 0 and clock.at - datetime.timedelta(minutes=5) < t <= clock.at
 
 
@@ -120,7 +119,7 @@ async def test_no_run_past_the_starting_deadline(ns):
     created = await client.create(CRONJOBS, cronjob("strict", "0 * * * *", startingDeadlineSeconds=60), namespace=n)
     key = f"{n}/strict"
     # The controller was down over the full hour and is back 3 minutes after it.
-    first = cu.parse_time(created["metadata"]["creationTimestamp"]).replace(minute=0, second=0) + datetime.timedelta(hours=1)
+    first = timestamps.parse(created["metadata"]["creationTimestamp"]).replace(minute=0, second=0) + datetime.timedelta(hours=1)
     clock.at = first + datetime.timedelta(minutes=3)
     async with synced(client, lambda f: CronJobController(client, f, clock=clock, queue=clock.queue("cj"))) as ctrl:
         await cached(ctrl.cj_informer.store, key, lambda c: True, "cronjob cached")
@@ -133,7 +132,7 @@ async def test_no_run_past_the_starting_deadline(ns):
 
 
 async def _finish_job(client, job: dict, ctype: str, at: datetime.datetime) -> None:
-    t = cu.rfc3339(at)
+    t = timestamps.format_time(at)
     status = {"startTime": t, "conditions": [{"type": ctype, "status": "True", "lastTransitionTime": t}]}
     if ctype == "Complete":
         status["completionTime"] = t

@@ -10,12 +10,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import datetime
 import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from minik8s import errors
+from minik8s import errors, timestamps
 from minik8s.api.resources import DEPLOYMENTS, EVENTS, NAMESPACES, PODS, REPLICASETS
 from minik8s.client.informer import SharedInformerFactory
 from minik8s.client.rest import ApiClient
@@ -23,8 +22,8 @@ from tests.conftest import ApiServer
 
 
 def now_rfc3339(offset: float = 0.0) -> str:
-    t = datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(seconds=offset)
-    return t.strftime("%Y-%m-%dT%H:%M:%SZ")
+    """A meta/v1 Time ``offset`` seconds from now."""
+    return timestamps.in_seconds(offset)
 
 
 async def wait_for(check: Callable[[], Awaitable[Any]], *, timeout: float = 20.0, what: str = "condition") -> Any:

@@ -9,6 +9,7 @@ from minik8s.api import apiextensions
 
 from apiserver.apiextensions import crd_validation, pruning, structural, values
 from apiserver.registry import customresources as cr
+from minik8s import timestamps
 
 
 def fields(errs) -> dict[str, str]:
@@ -157,7 +158,7 @@ def test_printer_cells_follow_column_types():
                         {"name": "When", "type": "date", "jsonPath": ".metadata.creationTimestamp"}])
     obj = {"metadata": {"name": "x", "creationTimestamp": "2026-01-01T00:00:00Z"},
            "spec": {"n": 3.0, "b": True, "list": ["a", "b"]}}
-    now = cr.printers.parse_time("2026-01-01T00:05:00Z")
+    now = timestamps.to_unix("2026-01-01T00:05:00Z")
     assert p.row(obj, now) == ["x", 3, True, '["a","b"]', None, "5m"]
     assert [c.name for c in cr.printer_for([]).columns] == ["Name", "Age"]
 

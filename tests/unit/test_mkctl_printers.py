@@ -146,10 +146,3 @@ def test_managed_fields_hidden_unless_asked() -> None:
     obj = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p", "managedFields": [{"manager": "x"}]}}
     assert "managedFields" not in printers.OutputFormat("yaml").render([obj], single=True)
     assert "managedFields" in printers.OutputFormat("yaml").render([obj], single=True, show_managed_fields=True)
-
-
-@pytest.mark.parametrize(("seconds", "text"), [(5, "5s"), (119, "119s"), (182, "3m2s"), (600, "10m"),
-                                               (3 * 3600 + 300, "3h5m"), (47 * 3600, "47h"), (51 * 3600, "2d3h"),
-                                               (9 * 86400, "9d"), (800 * 86400, "2y70d")])
-def test_human_duration(seconds: int, text: str) -> None:
-    assert printers.human_duration(seconds) == text

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime
 
-import pytest
 
 from apiserver import printers
 
@@ -22,16 +21,6 @@ def meta(name: str, *, age: float = 3600, **kw) -> dict:
 
 def names(printer: printers.Printer, *, wide: bool = False) -> list[str]:
     return [c.name for c in printer.columns if wide or c.priority == 0]
-
-
-@pytest.mark.parametrize(("seconds", "expected"), [
-    (-5, "<invalid>"), (-1.5, "0s"), (0, "0s"), (5, "5s"), (119, "119s"), (120, "2m"), (182, "3m2s"),
-    (600, "10m"), (179 * 60, "179m"), (3 * 3600, "3h"), (3 * 3600 + 300, "3h5m"), (8 * 3600, "8h"),
-    (47 * 3600, "47h"), (48 * 3600, "2d"), (51 * 3600, "2d3h"), (8 * 86400, "8d"),
-    (730 * 86400, "2y"), (731 * 86400, "2y1d"), (8 * 365 * 86400, "8y"),
-])
-def test_human_duration(seconds: float, expected: str) -> None:
-    assert printers.human_duration(seconds) == expected
 
 
 def test_columns_match_kubernetes() -> None:

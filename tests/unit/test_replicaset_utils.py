@@ -7,13 +7,13 @@ import datetime
 from controllers import controller_utils as cu
 from controllers import replicaset_utils as rsutil
 from controllers.expectations import ControllerExpectations, UIDTrackingControllerExpectations
-from minik8s import errors
+from minik8s import errors, timestamps
 
 NOW = datetime.datetime(2025, 1, 1, 12, 0, 0, tzinfo=datetime.timezone.utc)
 
 
 def ts(seconds_ago: float) -> str:
-    return cu.rfc3339(NOW - datetime.timedelta(seconds=seconds_ago))
+    return timestamps.format_time(NOW - datetime.timedelta(seconds=seconds_ago))
 
 
 def pod(name, *, node="n1", phase="Running", ready=True, ready_ago=3600, created_ago=7200, restarts=0, cost=None):
