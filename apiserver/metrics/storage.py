@@ -95,6 +95,9 @@ class MeteredStorage(Storage):
     async def compacted_revision(self) -> int:
         return await self.inner.compacted_revision()
 
+    async def count(self, prefix: str) -> int:
+        return await self.inner.count(prefix)  # the backend's own count (etcd: count_only), not a list
+
     async def stale(self, key: str) -> bool:
         return await self.inner.stale(key)
 
