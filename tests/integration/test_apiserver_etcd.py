@@ -106,6 +106,42 @@ def test_two_clusters_share_one_etcd_under_their_prefixes(apiserver_factory, etc
         assert [o["metadata"]["name"] for o in hb.get(base).json()["items"]] == [f"only-in-b-{i}" for i in range(3)]
 
 
+def test_pagination_and_compaction_on_etcd(apiserver_factory, etcd_factory, kubectl) -> None:  # noqa: F811
+    # The apiserver compacts etcd every interval to the revision it saw one interval before (1 s
+    # here instead of Kubernetes' 5 minutes); what is older is then answered 410 Expired.
+    etcd = etcd_factory()
+    server = apiserver_factory(extra_args=("--etcd-servers", etcd.url, "--etcd-compaction-interval", "1s"))
+    base = "/api/v1/namespaces/default/configmaps"
+    with server.http(timeout=30) as http:
+        first = http.post(base, json={"metadata": {"name": "cm-00"}}).json()["metadata"]["resourceVersion"]
+        for i in range(1, 7):
+            assert http.post(base, json={"metadata": {"name": f"cm-{i:02d}"}}).status_code == 201
+        # kubectl pages with limit/continue: every page read at the first page's etcd revision.
+        out = kubectl("get", "configmaps", "--chunk-size=2", "-o", "name", server=server, timeout=60)
+        assert out.stdout.split() == [f"configmap/cm-{i:02d}" for i in range(7)], out.stderr
+        page = http.get(base, params={"limit": "3"}).json()
+        token = page["metadata"]["continue"]
+        assert [o["metadata"]["name"] for o in page["items"]] == ["cm-00", "cm-01", "cm-02"]
+    # A restarted apiserver's watch cache starts after `first`: older watches go to etcd's history.
+    server.stop()
+    server.start()
+    with server.http(timeout=30) as http:
+        deadline = time.monotonic() + 30
+        while True:
+            rest = http.get(base, params={"limit": "3", "continue": token})
+            if rest.status_code == 410:
+                break
+            assert rest.status_code == 200 and time.monotonic() < deadline, rest.text
+            time.sleep(0.3)
+        status = rest.json()
+        assert status["reason"] == "Expired" and "continue parameter is too old" in status["message"]
+        with http.stream("GET", base, params={"watch": "true", "resourceVersion": first}) as watch:
+            event = json.loads(next(watch.iter_lines()))
+        assert event["type"] == "ERROR"
+        assert event["object"]["code"] == 410 and event["object"]["reason"] == "Expired"
+        assert "too old resource version" in event["object"]["message"]
+
+
 def test_etcd_outage_503_readyz_cache_reads_and_recovery(apiserver_factory, etcd_factory) -> None:  # noqa: F811
     etcd = etcd_factory()
     server = apiserver_factory(extra_args=("--etcd-servers", etcd.url))
