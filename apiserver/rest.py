@@ -248,7 +248,9 @@ class RestStorage:
                                     if api_version != t.group_version else
                                     f"the kind in the data ({kind}) does not match the expected kind ({t.kind})")
         obj["apiVersion"], obj["kind"] = t.group_version, t.kind
-        md = obj.setdefault("metadata", {})
+        md = obj.get("metadata")
+        if md is None:  # "metadata": null is no metadata, as Go decodes it
+            md = obj["metadata"] = {}
         if t.namespaced:
             body_ns = md.get("namespace")
             if body_ns and namespace and body_ns != namespace:

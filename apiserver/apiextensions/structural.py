@@ -47,12 +47,99 @@ _ROOT, _ITEM, _FIELD = "root", "item", "field"
 
 def validate_schema(schema: Any, path: str) -> list[FieldError]:
     """Every error of a version's ``openAPIV3Schema`` at ``path``."""
-    if not isinstance(schema, dict):
-        return [v.invalid(path, str(schema), "must be an object")]
-    errs: list[FieldError] = []
+    errs = shape_errors(schema, path)
+    if errs:  # a keyword of the wrong JSON type: nothing else can be read safely
+        return errs
     _node(schema, path, _ROOT, errs)
     errs.sort(key=lambda e: e.text())  # Kubernetes sorts them: map order is random in Go
     return errs
+
+
+# JSONSchemaProps' keywords and the JSON type each must have (Go decodes them into typed fields)
+_STRING = ("id", "$schema", "$ref", "description", "type", "format", "title", "pattern",
+           "x-kubernetes-list-type", "x-kubernetes-map-type")
+_NUMBER = ("maximum", "minimum", "multipleOf")
+_INTEGER = ("maxLength", "minLength", "maxItems", "minItems", "maxProperties", "minProperties")
+_BOOL = ("exclusiveMaximum", "exclusiveMinimum", "uniqueItems", "nullable", "x-kubernetes-preserve-unknown-fields",
+         "x-kubernetes-embedded-resource", "x-kubernetes-int-or-string")
+_SCHEMA_MAPS = ("properties", "patternProperties", "definitions")
+_SCHEMA_LISTS = ("allOf", "oneOf", "anyOf")
+_GO_TYPES = {str: "string", bool: "boolean", int: "integer", float: "number", list: "array", dict: "object"}
+
+
+def _json_type(value: Any) -> str:
+    return "null" if value is None else _GO_TYPES.get(type(value), "object")
+
+
+def _wrong(path: str, value: Any, want: str) -> FieldError:
+    return FieldError(path, "FieldValueTypeInvalid", f"Invalid value: \"{_json_type(value)}\": must be {want}")
+
+
+def shape_errors(node: Any, path: str) -> list[FieldError]:
+    """A JSONSchemaProps whose keywords have the JSON types Kubernetes' decoder demands (a
+    ``type`` that is a string, ``properties`` an object of schemas, ``required`` a list of
+    strings...): each keyword of another type is an error naming it."""
+    errs: list[FieldError] = []
+    _shape(node, path, errs)
+    return errs
+
+
+def _shape(node: Any, path: str, errs: list[FieldError]) -> None:
+    if not isinstance(node, dict):
+        errs.append(_wrong(path, node, "an object"))
+        return
+    for k, val in node.items():
+        p = f"{path}.{k}"
+        if val is None:
+            continue
+        if k in _STRING and not isinstance(val, str):
+            errs.append(_wrong(p, val, "a string"))
+        elif k in _NUMBER and (isinstance(val, bool) or not isinstance(val, (int, float))):
+            errs.append(_wrong(p, val, "a number"))
+        elif k in _INTEGER and (isinstance(val, bool) or not isinstance(val, int)):
+            errs.append(_wrong(p, val, "an integer"))
+        elif k in _BOOL and not isinstance(val, bool):
+            errs.append(_wrong(p, val, "a boolean"))
+        elif k in ("required", "x-kubernetes-list-map-keys") and not (
+                isinstance(val, list) and all(isinstance(x, str) for x in val)):
+            errs.append(_wrong(p, val, "a list of strings"))
+        elif k == "enum" and not isinstance(val, list):
+            errs.append(_wrong(p, val, "a list"))
+        elif k in _SCHEMA_MAPS:
+            if not isinstance(val, dict):
+                errs.append(_wrong(p, val, "an object"))
+            else:
+                for name, sub in val.items():
+                    _shape(sub, f"{path}.{k}[{name}]", errs)
+        elif k in _SCHEMA_LISTS:
+            if not isinstance(val, list):
+                errs.append(_wrong(p, val, "a list"))
+            else:
+                for i, sub in enumerate(val):
+                    _shape(sub, f"{p}[{i}]", errs)
+        elif k in ("not", "items") and not isinstance(val, (dict, list) if k == "items" else dict):
+            errs.append(_wrong(p, val, "an object"))
+        elif k == "items":
+            for i, sub in enumerate(val) if isinstance(val, list) else [(None, val)]:
+                _shape(sub, p if i is None else f"{p}[{i}]", errs)
+        elif k == "not":
+            _shape(val, p, errs)
+        elif k in ("additionalProperties", "additionalItems"):
+            if isinstance(val, dict):
+                _shape(val, p, errs)
+            elif not isinstance(val, bool):
+                errs.append(_wrong(p, val, "an object or a boolean"))
+        elif k == "x-kubernetes-validations" and not isinstance(val, list):
+            errs.append(_wrong(p, val, "a list"))
+
+
+def strip_nulls(node: Any) -> Any:
+    """A schema with its null keywords removed (Go decodes a null into an unset field)."""
+    if isinstance(node, dict):
+        return {k: strip_nulls(val) for k, val in node.items() if val is not None}
+    if isinstance(node, list):
+        return [strip_nulls(x) for x in node]
+    return node
 
 
 def _key(path: str, key: str) -> str:

@@ -61,8 +61,9 @@ def _is_type(value: Any, typ: str) -> bool:
     if typ == "boolean":
         return isinstance(value, bool)
     if typ == "integer":
+        # a float is a JSON integer only while it is one exactly (go-openapi's bound)
         return (isinstance(value, int) and not isinstance(value, bool)) or \
-            (isinstance(value, float) and value.is_integer())
+            (isinstance(value, float) and value.is_integer() and abs(value) < 2 ** 53)
     if typ == "number":
         return isinstance(value, (int, float)) and not isinstance(value, bool)
     return True

@@ -17,7 +17,7 @@ from minik8s.api import apiextensions as api
 from minik8s.timestamps import now_rfc3339
 
 from apiserver import printers
-from apiserver.apiextensions import crd_validation
+from apiserver.apiextensions import crd_validation, structural
 from apiserver.registry.strategy import Strategy
 from apiserver.validation import FieldError
 
@@ -47,13 +47,22 @@ def set_condition(crd: dict[str, Any], cond: dict[str, Any]) -> bool:
     return True
 
 
+def _strip_schema_nulls(crd: dict[str, Any]) -> None:
+    for ver in (crd.get("spec") or {}).get("versions") or []:
+        schema = (ver.get("schema") or {}).get("openAPIV3Schema") if isinstance(ver, dict) else None
+        if schema is not None:
+            ver["schema"]["openAPIV3Schema"] = structural.strip_nulls(schema)
+
+
 class CustomResourceDefinitionStrategy(Strategy):
     def prepare_for_create(self, obj: dict[str, Any]) -> None:
+        _strip_schema_nulls(obj)
         super().prepare_for_create(obj)
         sv = storage_version(obj)
         obj["status"] = {"acceptedNames": {"plural": "", "kind": ""}, "storedVersions": [sv] if sv else []}
 
     def prepare_for_update(self, new: dict[str, Any], old: dict[str, Any]) -> None:
+        _strip_schema_nulls(new)
         super().prepare_for_update(new, old)
         sv = storage_version(new)
         if sv:

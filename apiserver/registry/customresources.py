@@ -79,7 +79,10 @@ class CustomVersion:
         if not isinstance(body, dict):
             raise errors.BadRequest("the body of the request was in an unknown format")
         bodies.require_meta(body, self.kind, self.group_version)
-        obj = orjson.loads(orjson.dumps(body))  # ours to prune and default
+        try:
+            obj = orjson.loads(orjson.dumps(body))  # ours to prune and default
+        except TypeError as e:  # an integer past 64 bits: JSON cannot hold it
+            raise errors.BadRequest(f"the object cannot be stored: {e}") from None
         md_in = obj.get("metadata") or {}
         unknown = [f"metadata.{u}" for u in unknown_fields(ObjectMeta, md_in)]
         try:
@@ -120,8 +123,9 @@ class CustomVersion:
             "kind": "Scale", "apiVersion": "autoscaling/v1",
             "metadata": {k: md[k] for k in ("name", "namespace", "uid", "resourceVersion", "creationTimestamp")
                          if k in md},
-            "spec": {"replicas": int(spec) if _is_int(spec) else 0},
-            "status": {"replicas": int(status) if _is_int(status) else 0},
+            # Scale's replicas are int32
+            "spec": {"replicas": int(spec) if _is_int(spec, 2 ** 31) else 0},
+            "status": {"replicas": int(status) if _is_int(status, 2 ** 31) else 0},
         }
         sel_path = self.scale.get("labelSelectorPath")
         if sel_path:
@@ -137,8 +141,9 @@ class CustomVersion:
         return new
 
 
-def _is_int(x: Any) -> bool:
-    return isinstance(x, int) and not isinstance(x, bool) or isinstance(x, float) and x.is_integer()
+def _is_int(x: Any, bound: int = 2 ** 63) -> bool:
+    return (isinstance(x, int) and not isinstance(x, bool) or isinstance(x, float) and x.is_integer()) \
+        and -bound <= x < bound
 
 
 def _parts(path: str) -> list[str]:

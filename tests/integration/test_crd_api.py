@@ -444,3 +444,23 @@ def test_custom_resources_survive_an_apiserver_restart(apiserver_factory):
         r = http.get(widgets(g, name="kept"))
         assert r.status_code == 200 and r.json()["spec"]["replicas"] == 1
         assert http.get(f"/apis/{g}/v1").json()["resources"][0]["name"] == "widgets"
+
+
+def test_malformed_schemas_and_bodies_are_4xx_naming_the_field(api_http, group):
+    crd = widget_crd(unique_group())
+    spec = crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["spec"]
+    spec["properties"]["replicas"]["type"] = 5
+    spec["required"] = "image"
+    r = api_http.post(CRDS, json=crd)
+    assert r.status_code == 422, r.text
+    causes = {c["field"]: c["message"] for c in r.json()["details"]["causes"]}
+    base = "spec.versions[0].schema.openAPIV3Schema.properties[spec]"
+    assert causes[f"{base}.properties[replicas].type"] == 'Invalid value: "integer": must be a string'
+    assert causes[f"{base}.required"] == 'Invalid value: "string": must be a list of strings'
+    r = api_http.post(widgets(group), json={"apiVersion": f"{group}/v1", "kind": "Widget", "metadata": None,
+                                            "spec": {"image": "x"}})
+    assert r.status_code == 422 and r.json()["details"]["causes"][0]["field"] == "metadata.name"
+    r = api_http.post(widgets(group), content=b'{"apiVersion":"%s/v1","kind":"Widget","metadata":{"name":"big"},'
+                      b'"spec":{"image":"x","replicas":1180591620717411303424}}' % group.encode(),
+                      headers={"Content-Type": "application/json"})
+    assert 400 <= r.status_code < 500, r.text
