@@ -60,32 +60,7 @@ class Writer:
         lines = text.split("\n")
         if lines and lines[-1] == "":
             lines.pop()
-        return tabwriter(lines, min_width=0, padding=2)
-
-
-def tabwriter(lines: list[str], *, min_width: int, padding: int) -> str:
-    rows = [line.split("\t") for line in lines]
-    out: list[list[str]] = [[] for _ in rows]
-
-    def fmt(column: int, start: int, end: int) -> None:
-        i = start
-        while i < end:
-            if column >= len(rows[i]) - 1:
-                if column < len(rows[i]):
-                    out[i].append(rows[i][column])
-                i += 1
-                continue
-            j, width = i, min_width
-            while j < end and column < len(rows[j]) - 1:
-                width = max(width, len(rows[j][column]) + padding)
-                j += 1
-            for k in range(i, j):
-                out[k].append(rows[k][column].ljust(width))
-            fmt(column + 1, i, j)
-            i = j
-
-    fmt(0, 0, len(rows))
-    return "".join("".join(cells) + "\n" for cells in out)
+        return printers.tabwriter(lines, min_width=0, padding=2)
 
 
 # --- shared pieces --------------------------------------------------------------------------
@@ -559,13 +534,13 @@ class Describer:
         describe_events(w, await self.events_for(d, with_kind=True))
 
     async def _replicasets_of(self, d: dict) -> tuple[list[dict], dict | None]:
-        from minik8s.cli import rollout  # local: rollout imports describe for pod templates
+        from minik8s.cli import deployments  # local: only describe deployment needs it
 
-        rss = await rollout.owned_replicasets(self.session, d)
+        rss = await deployments.owned_replicasets(self.session, d)
         template = (d.get("spec") or {}).get("template") or {}
         new = None
         for rs in sorted(rss, key=lambda r: (r.get("metadata") or {}).get("creationTimestamp") or ""):
-            if rollout.equal_ignore_hash((rs.get("spec") or {}).get("template") or {}, template):
+            if deployments.equal_ignore_hash((rs.get("spec") or {}).get("template") or {}, template):
                 new = rs
                 break
         # kubectl lists every old ReplicaSet, scaled to zero or not (deploymentutil's allOldRSs)

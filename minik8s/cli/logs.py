@@ -67,10 +67,10 @@ async def _pick_pod(session: Session, target: str) -> dict:
         selector = {"matchLabels": selector} if selector else None
     if not selector:
         raise CliError(f"cannot get logs of a {res.rt.kind}: it selects no pods")
-    from minik8s.cli import rollout  # local: it imports asyncio; only ``logs TYPE/NAME`` needs it
+    from minik8s.cli import deployments  # local: only ``logs TYPE/NAME`` needs it
 
     doc = await session.client.list_all(pods.rt, namespace=session.namespace,
-                                        label_selector=rollout.selector_query(selector))
+                                        label_selector=deployments.selector_query(selector))
     items = sorted(doc.get("items") or [], key=_logging_order)
     if not items:
         raise CliError("timed out waiting for the condition")

@@ -27,35 +27,36 @@ TABLE_ACCEPT = "application/json;as=Table;v=v1;g=meta.k8s.io,application/json;as
 # --- tabwriter ------------------------------------------------------------------------------
 
 
-def tabwriter(lines: Iterable[str]) -> str:
-    """Go's ``tabwriter.NewWriter(out, 6, 4, 3, ' ', 0)`` over tab-separated lines: a cell ended
-    by a tab is padded to its column's width; the text after the last tab is left as is."""
+def tabwriter(lines: Iterable[str], *, min_width: int = _MIN_WIDTH, padding: int = _PADDING) -> str:
+    """Go's ``text/tabwriter`` over tab-separated lines, with kubectl's settings for tables by
+    default (``NewWriter(out, 6, 4, 3, ' ', 0)``; describe's are ``min_width=0, padding=2``):
+    a cell ended by a tab is padded to its column's width; the text after the last tab is left
+    as is. Columns are aligned per block of consecutive lines that have a cell in the column."""
     rows = [line.split("\t") for line in lines]
     out_rows: list[list[str]] = [[] for _ in rows]
-    _format(rows, out_rows, 0, 0, len(rows))
+
+    def fmt(column: int, start: int, end: int) -> None:
+        i = start
+        while i < end:
+            if column >= len(rows[i]) - 1:
+                # this line has no more tab-terminated cells: its rest is plain text
+                if column < len(rows[i]):
+                    out_rows[i].append(rows[i][column])
+                i += 1
+                continue
+            j = i
+            width = min_width
+            while j < end and column < len(rows[j]) - 1:
+                width = max(width, _width(rows[j][column]) + padding)
+                j += 1
+            for k in range(i, j):
+                cell = rows[k][column]
+                out_rows[k].append(cell + " " * (width - _width(cell)))
+            fmt(column + 1, i, j)
+            i = j
+
+    fmt(0, 0, len(rows))
     return "".join("".join(cells) + "\n" for cells in out_rows)
-
-
-def _format(rows: list[list[str]], out: list[list[str]], column: int, start: int, end: int) -> None:
-    """Columns are aligned per block of consecutive lines that have a cell in the column."""
-    i = start
-    while i < end:
-        if column >= len(rows[i]) - 1:
-            # this line has no more tab-terminated cells: its rest is plain text
-            if column < len(rows[i]):
-                out[i].append(rows[i][column])
-            i += 1
-            continue
-        j = i
-        width = _MIN_WIDTH
-        while j < end and column < len(rows[j]) - 1:
-            width = max(width, _width(rows[j][column]) + _PADDING)
-            j += 1
-        for k in range(i, j):
-            cell = rows[k][column]
-            out[k].append(cell + " " * (width - _width(cell)))
-        _format(rows, out, column + 1, i, j)
-        i = j
 
 
 def _width(text: str) -> int:

@@ -23,15 +23,14 @@ import sys
 from typing import Any
 
 from minik8s import errors
-from minik8s.cli import common, describe
+from minik8s.cli import common, describe, printers
+from minik8s.cli.deployments import equal_ignore_hash, owned_replicasets, without_hash
 from minik8s.cli.resources import Resource, kind_group
 from minik8s.cli.scale import scale_targets
 from minik8s.cli.session import CliError, Session, format_error, parse_duration
-from minik8s.labels import label_selector_string
 
 REVISION = "deployment.kubernetes.io/revision"
 CHANGE_CAUSE = "kubernetes.io/change-cause"
-HASH_LABEL = "pod-template-hash"
 RESTARTED_AT = "kubectl.kubernetes.io/restartedAt"
 # Annotations of a deployment that an undo keeps rather than taking from the ReplicaSet.
 _SKIP_ON_UNDO = {
@@ -73,42 +72,6 @@ def add_parsers(sub: Any, common_flags: argparse.ArgumentParser) -> None:
         common.add_field_manager(p, "kubectl-rollout")
         common.add_output_flag(p)
         common.add_dry_run(p)
-
-
-# --- helpers shared with describe -----------------------------------------------------------
-
-
-def selector_query(selector: dict | None) -> str:
-    """A LabelSelector as the ``labelSelector`` query parameter that lists what it selects."""
-    text = label_selector_string(selector)
-    if text is None:
-        raise CliError(f"invalid label selector: {json.dumps(selector)}")
-    return text
-
-
-async def owned_replicasets(session: Session, deployment: dict) -> list[dict]:
-    """The ReplicaSets the deployment controls: its selector, then a controller ownerRef to its uid."""
-    res = await session.resolver.resolve("replicasets.apps")
-    meta = deployment.get("metadata") or {}
-    doc = await session.client.list_all(res.rt, namespace=meta.get("namespace"),
-                                        label_selector=selector_query((deployment.get("spec") or {}).get("selector")))
-    return [rs for rs in doc.get("items") or []
-            if any(ref.get("controller") and ref.get("uid") == meta.get("uid")
-                   for ref in (rs.get("metadata") or {}).get("ownerReferences") or [])]
-
-
-def _strip_hash(template: dict) -> dict:
-    t = copy.deepcopy(template)
-    labels = (t.get("metadata") or {}).get("labels")
-    if isinstance(labels, dict):
-        labels.pop(HASH_LABEL, None)
-        if not labels:
-            t["metadata"].pop("labels")
-    return t
-
-
-def equal_ignore_hash(a: dict, b: dict) -> bool:
-    return _strip_hash(a) == _strip_hash(b)
 
 
 def revision_of(obj: dict) -> int | None:
@@ -263,7 +226,7 @@ async def cmd_history(session: Session, args: argparse.Namespace) -> int:
         for rev in sorted(history):
             cause = ((history[rev].get("metadata") or {}).get("annotations") or {}).get(CHANGE_CAUSE) or "<none>"
             lines.append(f"{rev}\t{cause}")
-        _out(f"{ref} \n{describe.tabwriter(lines, min_width=0, padding=2)}\n")
+        _out(f"{ref} \n{printers.tabwriter(lines, min_width=0, padding=2)}\n")
 
     return await _each(session, args, one)
 
@@ -279,7 +242,7 @@ async def cmd_undo(session: Session, args: argparse.Namespace) -> int:
                            "and try again")
         rs = await _revision_rs(session, d, args.to_revision)
         ref = f"{kind_group(res.rt)}/{name}"
-        template = _strip_hash((rs.get("spec") or {}).get("template") or {})
+        template = without_hash((rs.get("spec") or {}).get("template") or {})
         if args.dry_run == "client":
             _out(template_text(template))
             return
