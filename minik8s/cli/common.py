@@ -52,12 +52,25 @@ def dry_run_suffix(dry_run: str) -> str:
 async def read_manifests(args: argparse.Namespace) -> list[manifests.Manifest]:
     """The ``-f`` objects. Read where the verb runs: a command has nothing else to do meanwhile,
     and a verb run without an event loop has no thread pool to hand the reads to."""
+    kustomize_dir = getattr(args, "kustomize", None)
+    if kustomize_dir and args.filename:
+        raise CliError("only one of -f or -k can be specified")
+    if kustomize_dir:
+        return kustomized(kustomize_dir)
     if not args.filename:
         raise CliError("must specify one of -f and -k")
     from minik8s.cli import manifests  # local: yaml is imported only by the commands that read files
 
     stdin_text = sys.stdin.read() if "-" in args.filename else None
     return manifests.read(args.filename, recursive=args.recursive, stdin_text=stdin_text)
+
+
+def kustomized(directory: str) -> list[manifests.Manifest]:
+    """``-k DIR``: the objects the kustomization builds, as manifests from ``DIR``."""
+    from minik8s.cli import kustomize, manifests
+
+    objects = kustomize.build(directory)
+    return [manifests.Manifest(obj, directory, i, len(objects)) for i, obj in enumerate(objects)]
 
 
 async def resolve_manifest(session: Session, m: manifests.Manifest) -> tuple[Resource, str | None]:

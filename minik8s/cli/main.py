@@ -36,7 +36,7 @@ VERBS: dict[str, str] = {
     "set": "set_image", "label": "label", "annotate": "label", "expose": "expose", "run": "run",
     "cordon": "nodes", "uncordon": "nodes", "drain": "nodes", "config": "config", "explain": "explain",
     "version": "misc", "cluster-info": "misc", "api-resources": "misc", "service": "misc",
-    "patch": "patch", "taint": "taint", "wait": "wait", "diff": "diff", "edit": "edit",
+    "patch": "patch", "taint": "taint", "wait": "wait", "diff": "diff", "edit": "edit", "kustomize": "kustomize",
 }
 
 _GLOBALS = ("kubeconfig", "context", "namespace", "server", "request_timeout", "verbosity", "cache_dir",
