@@ -69,14 +69,19 @@ def three_way_json_merge(original: dict | None, modified: dict, current: dict | 
 # --- strategic: diff ------------------------------------------------------------------------
 
 
-def _strategies(schema: PatchSchema | None) -> tuple[bool, str | None]:
-    """(retainKeys?, the other strategy) from e.g. ``"merge,retainKeys"``."""
+def patch_strategies(schema: PatchSchema | None) -> tuple[bool, str | None]:
+    """What ``x-kubernetes-patch-strategy`` says of a field (the one reading of it, for this
+    module's diffs and the apiserver's strategic merge alike), e.g. ``"merge,retainKeys"``: (whether
+    ``retainKeys`` is set, the other strategy or None). ValueError when the value is not one
+    Kubernetes accepts (more than two parts, or two strategies besides retainKeys)."""
     raw = schema.patch_strategy if schema is not None else None
     if not raw:
         return False, None
     parts = [p.strip() for p in raw.split(",") if p.strip()]
     others = [p for p in parts if p != "retainKeys"]
-    return "retainKeys" in parts, (others[0] if others else None)
+    if len(parts) > 2 or len(others) > 1:
+        raise ValueError(f"unexpected patch strategy: {raw}")
+    return len(others) != len(parts), (others[0] if others else None)
 
 
 def _field(schema: PatchSchema | None, key: str) -> PatchSchema | None:
@@ -120,7 +125,7 @@ def _diff_maps(original: dict, modified: dict, schema: PatchSchema | None, opts:
 
 def _diff_map_field(key: str, orig: dict, mod: dict, patch: dict, schema: PatchSchema | None,
                     opts: _Options) -> None:
-    retain_keys, strategy = _strategies(schema)
+    retain_keys, strategy = patch_strategies(schema)
     if strategy == "replace":
         if orig != mod and not opts.ignore_changes_and_additions:
             patch[key] = {**copy.deepcopy(mod), _DIRECTIVE: "replace"}
@@ -132,7 +137,7 @@ def _diff_map_field(key: str, orig: dict, mod: dict, patch: dict, schema: PatchS
 
 def _diff_list_field(key: str, orig: list, mod: list, patch: dict, schema: PatchSchema | None,
                      opts: _Options) -> None:
-    retain_keys, strategy = _strategies(schema)
+    retain_keys, strategy = patch_strategies(schema)
     if strategy != "merge":
         if orig != mod and not opts.ignore_changes_and_additions:
             patch[key] = copy.deepcopy(mod)
@@ -268,7 +273,7 @@ def _merge_maps(base: dict, patch: dict, schema: PatchSchema | None) -> dict:
             out[key] = _merge_maps(current, value, _field(schema, key))
         elif isinstance(current, list):
             sub = _field(schema, key)
-            _, strategy = _strategies(sub)
+            _, strategy = patch_strategies(sub)
             if strategy == "merge":
                 out[key] = _merge_lists(current, value, sub.items() if sub else None, sub.merge_key if sub else None)
             else:

@@ -35,6 +35,7 @@ import json
 from typing import Any
 
 from apiserver.patch.errors import PatchError
+from minik8s.patch3way import patch_strategies
 from minik8s.patchschema import PatchSchema
 
 __all__ = ["apply_strategic_merge_patch"]
@@ -413,15 +414,11 @@ def _directive_field(key: str, prefix: str, what: str) -> str:
 
 
 def _strategies(schema: PatchSchema | None) -> tuple[bool, str | None]:
-    """(retainKeys?, the other strategy) from e.g. ``"merge,retainKeys"``."""
-    raw = schema.patch_strategy if schema is not None else None
-    if not raw:
-        return False, None
-    parts = [p.strip() for p in raw.split(",") if p.strip()]
-    others = [p for p in parts if p != "retainKeys"]
-    if len(parts) > 2 or len(others) > 1:
-        raise PatchError(f"unexpected patch strategy: {raw}")
-    return len(others) != len(parts), (others[0] if others else None)
+    """:func:`minik8s.patchschema.patch_strategies`, its error a 400 PatchError."""
+    try:
+        return patch_strategies(schema)
+    except ValueError as e:
+        raise PatchError(str(e)) from None
 
 
 def _kind(value: Any) -> str:
