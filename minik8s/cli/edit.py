@@ -33,7 +33,7 @@ from typing import Any
 from minik8s import errors
 from minik8s.cli import common, printers, threeway
 from minik8s.cli.get import resolve_targets
-from minik8s.cli.resources import Resource, kind_group
+from minik8s.cli.resources import Resource
 from minik8s.cli.session import CliError, ExitSilently, Session
 
 HEADER = ("# Please edit the object below. Lines beginning with a '#' will be ignored,\n"

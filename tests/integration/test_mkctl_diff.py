@@ -12,7 +12,6 @@ import subprocess
 import pytest
 
 from tests.conftest import kubectl_args
-
 from tests.integration.mkctl_harness import mk, ns  # noqa: F401 - fixtures
 
 _TMP = re.compile(r"/tmp/[^ \t\n]*?(LIVE|MERGED)-[0-9A-Za-z_]+")
