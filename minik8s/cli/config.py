@@ -7,9 +7,7 @@ from __future__ import annotations
 
 import argparse
 import copy
-import os
 import sys
-import tempfile
 from typing import Any
 
 import yaml
@@ -202,21 +200,6 @@ def _file_defining(args: argparse.Namespace, section: str, name: str) -> tuple[s
     return _paths(args)[0], {"apiVersion": "v1", "kind": "Config", "preferences": {}}
 
 
-def _write(path: str, doc: dict) -> None:
-    directory = os.path.dirname(os.path.abspath(path))
-    os.makedirs(directory, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix=".kubeconfig-")
-    try:
-        with os.fdopen(fd, "w") as f:
-            yaml.safe_dump(doc, f, default_flow_style=False, sort_keys=False)
-        os.chmod(tmp, 0o600)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
-
 async def cmd_use_context(session: Session | None, args: argparse.Namespace) -> int:
     cfg = merged(args)
     if args.name not in {c["name"] for c in cfg["contexts"]}:
@@ -225,7 +208,7 @@ async def cmd_use_context(session: Session | None, args: argparse.Namespace) -> 
     # kubectl writes current-context to the first file that sets one, else the first file
     path, doc = next(((p, d) for p, d in docs if d.get("current-context")), docs[0])
     doc["current-context"] = args.name
-    _write(path, doc)
+    kubeconfig.save(path, doc)
     print(f'Switched to context "{args.name}".')
     return 0
 
@@ -257,6 +240,6 @@ async def cmd_set_context(session: Session | None, args: argparse.Namespace) -> 
         ctx["cluster"] = args.cluster
     if args.user is not None:
         ctx["user"] = args.user
-    _write(path, doc)
+    kubeconfig.save(path, doc)
     print(f'Context "{name}" {"created" if created else "modified"}.')
     return 0

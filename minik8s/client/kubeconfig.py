@@ -221,7 +221,16 @@ def write(
     doc.setdefault("preferences", {})
     if set_current or not doc.get("current-context"):
         doc["current-context"] = context
+    save(path, doc)
+
+
+def save(path: str, doc: dict[str, Any]) -> None:
+    """Write a kubeconfig document to ``path`` as kubectl does, and durably: a private (0600)
+    temporary file beside it, synced, then renamed over it, so a crash never leaves half a file
+    (the one writer of kubeconfig files: ``minik8s up``/``join`` and ``mkctl config``)."""
     import tempfile  # local: reading a kubeconfig (every mkctl command) needs none of it
+
+    import yaml
 
     directory = os.path.dirname(os.path.abspath(path))
     os.makedirs(directory, exist_ok=True)
