@@ -56,8 +56,11 @@ def node_ready(data_dir: Path, port: int, node: str, timeout: float = 60) -> Non
         while time.monotonic() < deadline:
             try:
                 r = c.get(f"/api/v1/nodes/{node}")
+                if r.status_code != 200:  # not registered yet: the body is a Status, whose status is a string
+                    time.sleep(0.1)
+                    continue
                 conds = {x["type"]: x["status"] for x in (r.json().get("status") or {}).get("conditions") or []}
-                if r.status_code == 200 and conds.get("Ready") == "True":
+                if conds.get("Ready") == "True":
                     return
             except (httpx.HTTPError, ValueError):
                 pass
