@@ -16,20 +16,7 @@ from tests.e2e.test_exec_docker import _TTY_SCRIPT, _running_pod, node_kubelet  
 from tests.kubelet_harness import client, kubelet_factory, namespace  # noqa: F401 - fixtures
 
 
-def _mkctl_routes_exec() -> bool:
-    """Whether mkctl's verb table (another engineer's) dispatches ``exec`` to ``minik8s.cli.exec``."""
-    try:
-        from minik8s.cli import exec as exec_, main
-    except ImportError:
-        return False
-    return main.VERBS.get("exec") == exec_.__name__.rsplit(".", 1)[1]
-
-
-pytestmark = [
-    pytest.mark.docker,
-    pytest.mark.skipif(not _mkctl_routes_exec(),
-                       reason="mkctl does not route `exec` to minik8s.cli.exec (its registration in main.py)"),
-]
+pytestmark = pytest.mark.docker
 _MKCTL = "import sys\nfrom minik8s.cli import main\nsys.exit(main.run(sys.argv[1:]))"
 
 
