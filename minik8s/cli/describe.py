@@ -859,9 +859,9 @@ def _unstructured(w: Writer, level: int, content: dict, prefix: str, skip: set[s
                 if isinstance(child, dict):
                     _unstructured(w, level + 1, child, expr, skip)
                 else:
-                    w.write(level + 1, f"{printers._go_value(child)}\n")
+                    w.write(level + 1, f"{printers.go_value(child)}\n")
         else:
-            w.write(level, f"{smart_label(field)}:\t{printers._go_value(value)}\n")
+            w.write(level, f"{smart_label(field)}:\t{printers.go_value(value)}\n")
 
 
 # --- the verb -------------------------------------------------------------------------------

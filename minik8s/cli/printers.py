@@ -79,7 +79,7 @@ def _cell_text(cell: Any) -> str:
     if isinstance(cell, float):
         return _go_float(cell)
     if isinstance(cell, (dict, list)):
-        return _go_value(cell)
+        return go_value(cell)
     return str(cell)
 
 
@@ -214,7 +214,7 @@ def _go_float(v: float) -> str:
     return text
 
 
-def _go_value(v: Any) -> str:
+def go_value(v: Any) -> str:
     """``fmt.Sprint`` of a decoded JSON value (maps as ``map[k:v]``, lists as ``[a b]``)."""
     if v is None:
         return "<nil>"
@@ -223,9 +223,9 @@ def _go_value(v: Any) -> str:
     if isinstance(v, float):
         return _go_float(v)
     if isinstance(v, dict):
-        return "map[" + " ".join(f"{k}:{_go_value(v[k])}" for k in sorted(v)) + "]"
+        return "map[" + " ".join(f"{k}:{go_value(v[k])}" for k in sorted(v)) + "]"
     if isinstance(v, list):
-        return "[" + " ".join(_go_value(x) for x in v) + "]"
+        return "[" + " ".join(go_value(x) for x in v) + "]"
     return str(v)
 
 
@@ -340,7 +340,7 @@ def custom_columns(spec: str, objects: list[dict], *, headers: bool = True) -> s
         cells = []
         for _, parsed in columns:
             values = jsonpath.find(parsed, obj)
-            cells.append(",".join(_go_value(v) for v in values) if values else "<none>")
+            cells.append(",".join(go_value(v) for v in values) if values else "<none>")
         lines.append("\t".join(cells))
     return tabwriter(lines)
 
