@@ -29,15 +29,25 @@ class EtcdProcess:
     peer_port: int
     log_path: Path
     proc: subprocess.Popen[bytes] | None = None
+    name: str = "minik8s"
+    initial_cluster: str | None = None  # a member of a cluster (start_etcd_cluster)
 
     @property
     def url(self) -> str:
         return local_etcd.client_url(self.client_port)
 
-    def start(self, *, timeout: float = 30.0) -> None:
-        cmd = local_etcd.command(self.data_dir, client_port=self.client_port, peer_port=self.peer_port)
+    def spawn(self) -> None:
+        cmd = local_etcd.command(self.data_dir, client_port=self.client_port, peer_port=self.peer_port,
+                                 name=self.name, initial_cluster=self.initial_cluster)
         with open(self.log_path, "ab") as log:
             self.proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)
+
+    def start(self, *, timeout: float = 30.0) -> None:
+        self.spawn()
+        self.wait_healthy(timeout)
+
+    def wait_healthy(self, timeout: float = 30.0) -> None:
+        assert self.proc is not None
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
@@ -77,6 +87,28 @@ def require_etcd() -> str:
         missing("etcd is not installed (Debian's etcd-server package; scripts/setup.sh installs it)")
     assert binary is not None
     return binary
+
+
+def start_etcd_cluster(base: Path, members: int = 3) -> list[EtcdProcess]:
+    """A cluster of ``members`` etcd processes on loopback (started together: none is healthy
+    before a quorum is up)."""
+    require_etcd()
+    ports: set[int] = set()
+    while len(ports) < 2 * members:
+        ports.add(pick_free_port())
+    it = iter(sorted(ports))
+    servers = []
+    for i in range(members):
+        d = base / f"member-{i}"
+        d.mkdir(parents=True, exist_ok=True)
+        servers.append(EtcdProcess(d / "data", next(it), next(it), d / "etcd.log", name=f"m{i}"))
+    cluster = ",".join(f"{s.name}=http://127.0.0.1:{s.peer_port}" for s in servers)
+    for s in servers:
+        s.initial_cluster = cluster
+        s.spawn()
+    for s in servers:
+        s.wait_healthy()
+    return servers
 
 
 def start_etcd(base: Path) -> EtcdProcess:

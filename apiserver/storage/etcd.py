@@ -83,6 +83,7 @@ _OFFSET = 1  # etcd revision of the empty keyspace: interface revision = etcd re
 _HEALTH_KEY = b"health"  # Kubernetes' etcd health check reads this key
 _REQUEST_TIMEOUT = 10.0  # seconds a single etcd call may take before it counts as unavailable
 _HEALTH_TIMEOUT = 2.0  # Kubernetes' etcd health check timeout
+_ATTEMPT_TIMEOUT = 3.0  # seconds before a write to a several-member cluster is tried again
 _HANDOUT_WAIT = 1.0  # seconds a write waits at most for the live watches to hand out its event
 _UNAVAILABLE = (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED)
 _CHANNEL_OPTIONS = [
@@ -207,6 +208,8 @@ class EtcdStorage(Storage):
                     addresses.append(f"{info[4][0]}:{port}")
         target = "ipv4:" + ",".join(dict.fromkeys(addresses))
         options = list(_CHANNEL_OPTIONS)
+        if len(addresses) > 1:  # as etcd's clientv3: spread over the members, skip a lost one
+            options.append(("grpc.lb_policy_name", "round_robin"))
         if self._endpoints[0][0] == "https":
             def read(path: str | None) -> bytes | None:
                 if path is None:
@@ -333,11 +336,16 @@ class EtcdStorage(Storage):
     async def create(self, key: str, value: bytes) -> KeyValue:
         k = self._key(key)
         value = _as_bytes(value)
-        resp = await self._txn(
+        resp, retried = await self._txn(
             [rpc.Compare(key=k, target=rpc.Compare.CREATE, result=rpc.Compare.EQUAL, create_revision=0)],
-            [rpc.RequestOp(request_put=rpc.PutRequest(key=k, value=value))], [])
+            [rpc.RequestOp(request_put=rpc.PutRequest(key=k, value=value))],
+            [rpc.RequestOp(request_range=rpc.RangeRequest(key=k))], retry=True)
         if not resp.succeeded:
-            raise KeyExists(key)
+            mine = self._ours(resp, value) if retried else None
+            if mine is None:
+                raise KeyExists(key)
+            await self._handed_out(k, mine.mod_revision)
+            return mine
         rev = resp.header.revision - _OFFSET
         await self._handed_out(k, rev)
         return KeyValue(key, value, rev, rev)
@@ -358,19 +366,23 @@ class EtcdStorage(Storage):
     async def update(self, key: str, value: bytes, *, expected_revision: int = 0) -> KeyValue:
         k = self._key(key)
         value = _as_bytes(value)
-        resp = await self._txn(
+        resp, retried = await self._txn(
             [self._precondition(k, expected_revision)],
             [rpc.RequestOp(request_put=rpc.PutRequest(key=k, value=value, prev_kv=True))],
-            [rpc.RequestOp(request_range=rpc.RangeRequest(key=k))])
+            [rpc.RequestOp(request_range=rpc.RangeRequest(key=k))], retry=True)
         if not resp.succeeded:
-            raise await self._refused(key, resp)
+            mine = self._ours(resp, value) if retried else None
+            if mine is None:
+                raise await self._refused(key, resp)
+            await self._handed_out(k, mine.mod_revision)
+            return mine
         prev = resp.responses[0].response_put.prev_kv
         await self._handed_out(k, resp.header.revision - _OFFSET)
         return KeyValue(key, value, prev.create_revision - _OFFSET, resp.header.revision - _OFFSET)
 
     async def delete(self, key: str, *, expected_revision: int = 0) -> KeyValue:
         k = self._key(key)
-        resp = await self._txn(
+        resp, _ = await self._txn(
             [self._precondition(k, expected_revision)],
             [rpc.RequestOp(request_delete_range=rpc.DeleteRangeRequest(key=k, prev_kv=True))],
             [rpc.RequestOp(request_range=rpc.RangeRequest(key=k))])
@@ -380,8 +392,40 @@ class EtcdStorage(Storage):
         await self._handed_out(k, resp.header.revision - _OFFSET)
         return KeyValue(key, prev.value, prev.create_revision - _OFFSET, resp.header.revision - _OFFSET)
 
-    async def _txn(self, compare: list[Any], success: list[Any], failure: list[Any]) -> Any:
-        return await self._call(self._kv.Txn, rpc.TxnRequest(compare=compare, success=success, failure=failure))
+    async def _txn(self, compare: list[Any], success: list[Any], failure: list[Any], *,
+                   retry: bool = False) -> tuple[Any, bool]:
+        """The transaction's response, and whether it took more than one attempt.
+
+        With several members, a write whose member or leader was lost (unavailable, or no answer
+        within _ATTEMPT_TIMEOUT: etcd itself answers a proposal lost with its leader only after
+        7 s) is sent again while the request timeout lasts, if ``retry``: its comparison makes the
+        second attempt refuse what the first one already did, and :meth:`_ours` tells that case
+        apart by the value. With one member an outage fails at once (503)."""
+        request = rpc.TxnRequest(compare=compare, success=success, failure=failure)
+        if not retry or len(self._endpoints) == 1:
+            return await self._call(self._kv.Txn, request), False
+        self._check_open()
+        deadline = time.monotonic() + self._timeout
+        attempts = 0
+        while True:
+            attempts += 1
+            left = deadline - time.monotonic()
+            try:
+                return await self._kv.Txn(request, timeout=min(_ATTEMPT_TIMEOUT, max(left, 0.1))), attempts > 1
+            except grpc.aio.AioRpcError as e:
+                error = await self._error(e)
+                if not isinstance(error, Unavailable) or time.monotonic() + 0.1 >= deadline:
+                    raise error from None
+                log.info("etcd write attempt %d failed (%s); trying again", attempts, error)
+                await asyncio.sleep(0.1)
+
+    def _ours(self, resp: Any, value: bytes) -> KeyValue | None:
+        """After a retried write was refused: the key as our earlier attempt left it (its value is
+        ours, byte for byte: objects carry a uid and timestamps), else None."""
+        kvs = resp.responses[0].response_range.kvs
+        if kvs and kvs[0].value == value:
+            return self._kvs(kvs[0])
+        return None
 
     async def compact(self, revision: int) -> None:
         if revision <= self._compacted:

@@ -24,8 +24,9 @@ def client_url(port: int) -> str:
 
 
 def command(data_dir: Path, *, client_port: int, peer_port: int, name: str = "minik8s",
-            executable: str | None = None) -> list[str]:
-    """etcd's flags for one member serving clients on 127.0.0.1:``client_port``."""
+            executable: str | None = None, initial_cluster: str | None = None) -> list[str]:
+    """etcd's flags for one member serving clients on 127.0.0.1:``client_port``; alone, or one of
+    the members ``initial_cluster`` lists (``name=http://127.0.0.1:PEER,...``)."""
     peer = f"http://127.0.0.1:{peer_port}"
     return [
         executable or binary() or "etcd",
@@ -35,7 +36,7 @@ def command(data_dir: Path, *, client_port: int, peer_port: int, name: str = "mi
         "--advertise-client-urls", client_url(client_port),
         "--listen-peer-urls", peer,
         "--initial-advertise-peer-urls", peer,
-        "--initial-cluster", f"{name}={peer}",
+        "--initial-cluster", initial_cluster or f"{name}={peer}",
         "--initial-cluster-state", "new",
         # Kubernetes' guidance for its etcd: a larger backend than the 2 GiB default is not
         # needed here; keep the default and let the apiserver compact every 5 minutes.
