@@ -13,7 +13,7 @@ from typing import Any
 from minik8s.cli import jsonpath
 
 from apiserver import validation as v
-from apiserver.apiextensions import structural
+from apiserver.apiextensions import cel, structural
 from apiserver.validation import FieldError
 
 __all__ = ["validate", "validate_update", "validate_status"]
@@ -167,7 +167,8 @@ def _versions(spec: dict[str, Any]) -> list[FieldError]:
             errs.append(FieldError(f"{path}.schema.openAPIV3Schema", v.REQUIRED,
                                    "Required value: schemas are required"))
         else:
-            errs += structural.validate_schema(schema, f"{path}.schema.openAPIV3Schema")
+            schema_errs = structural.validate_schema(schema, f"{path}.schema.openAPIV3Schema")
+            errs += schema_errs or cel.compile_errors(schema, f"{path}.schema.openAPIV3Schema")
         errs += _subresources(ver.get("subresources"), f"{path}.subresources")
         errs += _columns(ver.get("additionalPrinterColumns") or [], f"{path}.additionalPrinterColumns")
         errs += _selectable(ver.get("selectableFields") or [], f"{path}.selectableFields")

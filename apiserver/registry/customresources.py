@@ -35,7 +35,7 @@ from minik8s.timestamps import to_unix
 
 from apiserver import bodies, errors, printers
 from apiserver import validation as v
-from apiserver.apiextensions import fieldtypes, pruning, values
+from apiserver.apiextensions import cel, fieldtypes, pruning, values
 from apiserver.registry.strategy import StatusStrategy, Strategy
 from apiserver.validation import FieldError
 
@@ -66,6 +66,11 @@ class CustomVersion:
     @property
     def group_version(self) -> str:
         return f"{self.group}/{self.version}"
+
+    @functools.cached_property
+    def has_rules(self) -> bool:
+        """Whether the schema has CEL rules (x-kubernetes-validations) to evaluate."""
+        return cel.has_rules(self.schema)
 
     @functools.cached_property
     def model(self) -> Any:
@@ -187,17 +192,21 @@ class CustomResourceStrategy(Strategy):
         skip = {"metadata", "apiVersion", "kind"} | ({"status"} if self.cv.status_enabled else set())
         return any(new.get(k) != old.get(k) for k in (new.keys() | old.keys()) - skip)
 
-    def _schema_errors(self, obj: dict[str, Any]) -> list[FieldError]:
-        return values.validate(obj, self.cv.schema)
+    def _schema_errors(self, obj: dict[str, Any], old: dict[str, Any] | None = None) -> list[FieldError]:
+        errs = values.validate(obj, self.cv.schema)
+        if not errs and self.cv.has_rules:  # CEL rules run on a value the schema accepts
+            errs = cel.validate(obj, self.cv.schema, old)
+        return errs
 
     def validate(self, obj: dict[str, Any]) -> list[FieldError]:
         return v.validate_object_meta(obj) + self._schema_errors(obj)
 
     def validate_update(self, new: dict[str, Any], old: dict[str, Any]) -> list[FieldError]:
-        return self.validate(new) + v.validate_object_meta_update(new, old)
+        return (v.validate_object_meta(new) + self._schema_errors(new, old)
+                + v.validate_object_meta_update(new, old))
 
     def validate_status_update(self, new: dict[str, Any], old: dict[str, Any]) -> list[FieldError]:
-        return self._schema_errors(new) + v.validate_object_meta_update(new, old)
+        return self._schema_errors(new, old) + v.validate_object_meta_update(new, old)
 
     def canonicalize(self, obj: dict[str, Any]) -> None:
         # stored in the storage version, whichever version it was written through

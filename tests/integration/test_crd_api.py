@@ -5,6 +5,7 @@ columns, speak every served version, and go when the CRD goes."""
 
 from __future__ import annotations
 
+import copy
 import json
 import time
 
@@ -464,3 +465,47 @@ def test_malformed_schemas_and_bodies_are_4xx_naming_the_field(api_http, group):
                       b'"spec":{"image":"x","replicas":1180591620717411303424}}' % group.encode(),
                       headers={"Content-Type": "application/json"})
     assert 400 <= r.status_code < 500, r.text
+
+
+def test_cel_validation_rules(api_http):
+    g = unique_group()
+    schema = widget_schema()
+    spec = schema["properties"]["spec"]
+    spec["properties"]["maxReplicas"] = {"type": "integer"}
+    spec["x-kubernetes-validations"] = [
+        {"rule": "!has(self.maxReplicas) || self.replicas <= self.maxReplicas",
+         "message": "replicas must not exceed maxReplicas"},
+        {"rule": "self.image == oldSelf.image", "message": "image is immutable", "reason": "FieldValueForbidden",
+         "fieldPath": ".image"},
+    ]
+    spec["properties"]["tags"]["x-kubernetes-validations"] = [
+        {"rule": "self.all(t, t.startsWith('t-'))", "messageExpression": "'bad tags: ' + self.join(', ')"}]
+    crd = widget_crd(g, versions=[{"name": "v1", "served": True, "storage": True,
+                                   "schema": {"openAPIV3Schema": schema}}])
+    bad = copy.deepcopy(crd)
+    bad["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["spec"]["x-kubernetes-validations"] = [
+        {"rule": "self.replicas <="}]
+    r = api_http.post(CRDS, json=bad)
+    assert r.status_code == 422
+    cause = r.json()["details"]["causes"][0]
+    assert cause["field"] == ("spec.versions[0].schema.openAPIV3Schema.properties[spec].x-kubernetes-validations[0]"
+                              ".rule")
+    assert "compilation failed" in cause["message"]
+    create_crd(api_http, crd)
+    try:
+        r = api_http.post(widgets(g), json=widget(g, "c", replicas=5, maxReplicas=3, tags=["t-a", "b"]))
+        assert r.status_code == 422, r.text
+        causes = {c["field"]: c["message"] for c in r.json()["details"]["causes"]}
+        assert causes == {"spec": 'Invalid value: "object": replicas must not exceed maxReplicas',
+                          "spec.tags": 'Invalid value: "array": bad tags: t-a, b'}
+        assert api_http.post(widgets(g), json=widget(g, "c", replicas=2, maxReplicas=3)).status_code == 201
+        r = api_http.patch(widgets(g, name="c"), json={"spec": {"image": "other"}},
+                           headers={"Content-Type": "application/merge-patch+json"})
+        assert r.status_code == 422
+        assert r.json()["details"]["causes"] == [{"reason": "FieldValueForbidden", "field": "spec.image",
+                                                  "message": "Forbidden: image is immutable"}]
+        r = api_http.patch(widgets(g, name="c"), json={"spec": {"replicas": 3}},
+                           headers={"Content-Type": "application/merge-patch+json"})
+        assert r.status_code == 200, r.text
+    finally:
+        api_http.delete(f"{CRDS}/widgets.{g}")

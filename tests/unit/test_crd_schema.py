@@ -188,3 +188,25 @@ def test_a_schema_may_restrict_the_name_only():
     got = fields(values.validate({"metadata": {"name": "toolong", "labels": {"a": "b"}}}, schema))
     assert got == {"metadata.name": "Too long: may not be more than 5 bytes"}
     assert values.validate({"metadata": {"name": "ok"}}, schema) == []
+
+
+def test_cel_rules_transition_and_list_map_correlation():
+    from apiserver.apiextensions import cel
+
+    schema = {"type": "object", "properties": {"spec": {"type": "object", "properties": {
+        "ports": {"type": "array", "x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["name"],
+                  "items": {"type": "object", "properties": {"name": {"type": "string"}, "port": {"type": "integer"}},
+                            "x-kubernetes-validations": [{"rule": "self.port >= oldSelf.port",
+                                                          "message": "a port may only grow"}]}},
+        "name": {"type": "string", "x-kubernetes-validations": [
+            {"rule": "self.lowerAscii() == self", "messageExpression": "'not lower: ' + self"}]},
+    }}}}
+    old = {"spec": {"ports": [{"name": "a", "port": 80}, {"name": "b", "port": 90}]}}
+    new = {"spec": {"ports": [{"name": "b", "port": 85}, {"name": "a", "port": 81}, {"name": "c", "port": 1}],
+                    "name": "Up"}}
+    got = fields(cel.validate(new, schema, old))
+    assert got == {"spec.ports[0]": 'Invalid value: "object": a port may only grow',
+                   "spec.name": 'Invalid value: "string": not lower: Up'}
+    assert cel.validate(new | {"spec": {**new["spec"], "name": "up"}}, schema) == []  # a create: no oldSelf
+    assert fields(cel.compile_errors({"x-kubernetes-validations": [{"rule": "self >"}]}, "s"))[
+        "s.x-kubernetes-validations[0].rule"].startswith('Invalid value: "self >": compilation failed')
