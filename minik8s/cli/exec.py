@@ -19,13 +19,15 @@ import os
 import signal
 import sys
 import threading
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import aiohttp
 
 from minik8s import errors
 from minik8s.api.resources import PODS
 from minik8s.cli.session import CliError, ExitSilently, Session
+
+if TYPE_CHECKING:  # the client's rest module imports aiohttp: not at mkctl's start
+    from minik8s.client.rest import WebSocket
 
 PROTOCOL = "v5.channel.k8s.io"
 STDIN, STDOUT, STDERR, ERROR, RESIZE, CLOSE = 0, 1, 2, 3, 4, 255
@@ -103,14 +105,14 @@ async def cmd_exec(session: Session, args: argparse.Namespace) -> int:
     return 0
 
 
-async def _stream(ws: aiohttp.ClientWebSocketResponse, *, stdin: bool, tty: bool) -> int:
+async def _stream(ws: WebSocket, *, stdin: bool, tty: bool) -> int:
     """Relay our stdio over the session until the server's Status; the command's exit code."""
     loop = asyncio.get_running_loop()
     status: dict | None = None
     restore = _raw_terminal() if tty else None
 
     async def send_size() -> None:
-        with contextlib.suppress(OSError, ConnectionError):
+        with contextlib.suppress(OSError, errors.ConnectionFailed):
             size = os.get_terminal_size(sys.stdin.fileno())
             await ws.send_bytes(bytes((RESIZE,)) + json.dumps({"Width": size.columns,
                                                                "Height": size.lines}).encode())
@@ -121,7 +123,7 @@ async def _stream(ws: aiohttp.ClientWebSocketResponse, *, stdin: bool, tty: bool
 
     async def pump_stdin() -> None:
         # The command may end (and the server close) before our input does: nothing to send to.
-        with contextlib.suppress(ConnectionError, aiohttp.ClientError, RuntimeError):
+        with contextlib.suppress(errors.ConnectionFailed):
             while (data := await chunks.get()) is not None:
                 await ws.send_bytes(bytes((STDIN,)) + data)
             await ws.send_bytes(bytes((CLOSE, STDIN)))
@@ -133,10 +135,10 @@ async def _stream(ws: aiohttp.ClientWebSocketResponse, *, stdin: bool, tty: bool
             loop.add_signal_handler(signal.SIGWINCH, lambda: tasks.append(asyncio.ensure_future(send_size())))
         if stdin:
             tasks.append(asyncio.create_task(pump_stdin()))
-        async for msg in ws:
-            if msg.type != aiohttp.WSMsgType.BINARY or not msg.data:
+        async for message in ws:
+            if not message:
                 continue
-            channel, data = msg.data[0], msg.data[1:]
+            channel, data = message[0], message[1:]
             if channel in (STDOUT, STDERR):
                 out = sys.stdout.buffer if channel == STDOUT else sys.stderr.buffer
                 out.write(data)

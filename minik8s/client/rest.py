@@ -105,6 +105,46 @@ class Response(verbs.Response):
             _finish(self._raw)
 
 
+class WebSocket:
+    """An open WebSocket of this client (``pods/{name}/exec``), ours so that no aiohttp type
+    crosses the client's boundary: iterating yields the payload of each binary message until
+    the connection ends (closed by the server, or broken); :meth:`send_bytes` sends one, and
+    raises :class:`~minik8s.errors.ConnectionFailed` when it cannot. Use it as ``async with``."""
+
+    __slots__ = ("_ws",)
+
+    def __init__(self, ws: aiohttp.ClientWebSocketResponse) -> None:
+        self._ws = ws
+
+    async def send_bytes(self, data: bytes) -> None:
+        try:
+            await self._ws.send_bytes(data)
+        except (aiohttp.ClientError, ConnectionError, RuntimeError) as e:
+            raise errors.ConnectionFailed(f"websocket closed: {e}") from None
+
+    def __aiter__(self) -> AsyncIterator[bytes]:
+        return self._binary_messages()
+
+    async def _binary_messages(self) -> AsyncIterator[bytes]:
+        try:
+            async for msg in self._ws:
+                if msg.type == aiohttp.WSMsgType.BINARY:
+                    yield msg.data
+                elif msg.type == aiohttp.WSMsgType.ERROR:
+                    return
+        except aiohttp.ClientError:
+            return
+
+    async def close(self) -> None:
+        await self._ws.close()
+
+    async def __aenter__(self) -> WebSocket:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+
 def _finish(raw: aiohttp.ClientResponse) -> None:
     if raw.content.is_eof():
         raw.release()
@@ -202,17 +242,17 @@ class ApiClient(verbs.TypedVerbs):
         return self._session
 
     async def websocket(self, path: str, *, params: Any = None, protocols: Sequence[str] = (),
-                        heartbeat: float | None = None) -> aiohttp.ClientWebSocketResponse:
+                        heartbeat: float | None = None) -> WebSocket:
         """Open a WebSocket (``pods/{name}/exec``) with this client's TLS settings and
         credentials; the caller closes it (``async with``). A refused upgrade is asked again
         as a plain POST, so the server's Status surfaces as its :mod:`minik8s.errors` class
         (as kubectl's fallback reveals it); else :class:`~minik8s.errors.ConnectionFailed`."""
         url = self.server + path
         try:
-            return await self._http().ws_connect(url, params=params, protocols=tuple(protocols),
-                                                 heartbeat=heartbeat, max_msg_size=0,
-                                                 server_hostname=self._server_hostname,
-                                                 timeout=aiohttp.ClientWSTimeout(ws_close=5))
+            return WebSocket(await self._http().ws_connect(url, params=params, protocols=tuple(protocols),
+                                                           heartbeat=heartbeat, max_msg_size=0,
+                                                           server_hostname=self._server_hostname,
+                                                           timeout=aiohttp.ClientWSTimeout(ws_close=5)))
         except aiohttp.WSServerHandshakeError as e:
             refusal = f"{e.status} {e.message}"
             try:
