@@ -10,22 +10,25 @@ Status it answered (status, message, reason, details, code); a success's is its 
 
 from __future__ import annotations
 
-import datetime
+import time
 from typing import Any
 
 import orjson
 
+from apiserver import bodies  # the apiserver's own decoder: JSON, YAML, protobuf, patches
 from apiserver.audit.context import AuditContext
 
 __all__ = ["build", "micro_time", "user_info"]
 
 _LEVEL_ORDER = {"None": 0, "Metadata": 1, "Request": 2, "RequestResponse": 3}
-_UTC = datetime.timezone.utc
 
 
 def micro_time(t: float) -> str:
     """RFC 3339 with microseconds, UTC (meta/v1 MicroTime)."""
-    return datetime.datetime.fromtimestamp(t, _UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    secs = int(t)
+    g = time.gmtime(secs)
+    return "%04d-%02d-%02dT%02d:%02d:%02d.%06dZ" % (g.tm_year, g.tm_mon, g.tm_mday, g.tm_hour, g.tm_min, g.tm_sec,
+                                                   int((t - secs) * 1e6))
 
 
 def user_info(user: Any) -> dict[str, Any]:
@@ -69,8 +72,6 @@ def _strip_managed_fields(obj: Any) -> Any:
 
 
 def _decode_request(ctx: AuditContext) -> Any:
-    from apiserver import bodies  # the apiserver's own decoder: JSON, YAML, protobuf, patches
-
     try:
         return bodies.decode(ctx.request_body or b"", ctx.request_ctype or bodies.JSON, patch=ctx.method == "PATCH")
     except Exception:  # the request was refused for it; the event still says what came
@@ -119,16 +120,27 @@ def build(ctx: AuditContext, stage: str, stage_time: float, code: int, annotatio
         if stage == "Panic":
             ev["responseStatus"] = {"metadata": {}, "status": "Failure", "message": "Internal Server Error",
                                     "reason": "InternalError", "code": 500}
-        obj = _decode_request(ctx) if final and ctx.request_body else None
-        if ref is not None and isinstance(obj, dict) and attrs.verb == "create":
-            md = obj.get("metadata")  # a create names its object in the body (Kubernetes fills it in)
-            if isinstance(md, dict):
-                if not ref.get("name") and isinstance(md.get("name"), str) and md["name"]:
+        raw = ctx.request_body if final else None
+        if raw:
+            needs_name = ref is not None and attrs.verb == "create" and not ref.get("name")
+            if (ctx.request_ctype in ("", "application/json") and code < 400 and raw[:1] == b"{"
+                    and b"\n" not in raw and b"\r" not in raw
+                    and not (ctx.omit_managed_fields and b'"managedFields"' in raw)):
+                # Compact JSON the server accepted goes into the line as it came (orjson embeds
+                # it), not decoded and encoded again; a create's name is read from it.
+                obj = orjson.loads(raw) if needs_name else None
+                if _LEVEL_ORDER[level] >= 2:
+                    ev["requestObject"] = orjson.Fragment(raw)
+            else:
+                obj = _decode_request(ctx)
+                if obj is not None and _LEVEL_ORDER[level] >= 2:
+                    ev["requestObject"] = _strip_managed_fields(obj) if ctx.omit_managed_fields else obj
+            if needs_name and isinstance(obj, dict) and isinstance(obj.get("metadata"), dict):
+                md = obj["metadata"]  # a create names its object in the body (Kubernetes fills it in)
+                if isinstance(md.get("name"), str) and md["name"]:
                     ref["name"] = md["name"]
                 if not ref.get("namespace") and isinstance(md.get("namespace"), str) and md["namespace"]:
                     ref["namespace"] = md["namespace"]
-        if obj is not None and _LEVEL_ORDER[level] >= 2:
-            ev["requestObject"] = _strip_managed_fields(obj) if ctx.omit_managed_fields else obj
         if final and _LEVEL_ORDER[level] >= 3 and answer is not None and not ctx.long_running:
             ev["responseObject"] = _strip_managed_fields(answer) if ctx.omit_managed_fields else answer
     ev["requestReceivedTimestamp"] = micro_time(ctx.received)

@@ -23,7 +23,6 @@ body is kept for ``Request`` and above, a JSON answer for ``RequestResponse`` an
 from __future__ import annotations
 
 import time
-import uuid
 from typing import Any
 
 from apiserver.audit import context as audit_context
@@ -32,6 +31,7 @@ from apiserver.audit.context import AuditContext
 from apiserver.audit.policy import Policy
 from apiserver.auth import requestinfo
 from apiserver.auth.user import ANONYMOUS_USER
+from apiserver.rest import new_uid
 
 __all__ = ["AuditFilter"]
 
@@ -70,8 +70,12 @@ def _attributes(ctx: AuditContext, user: Any) -> Any:
 
 
 def _audit_id(scope: dict[str, Any]) -> str:
-    given = _header(scope, b"audit-id").strip()
-    return given if given and len(given) <= 64 else str(uuid.uuid4())
+    for k, v in scope["headers"]:
+        if k == b"audit-id":
+            given = v.decode("latin-1").strip()
+            if given and len(given) <= 64:
+                return given
+    return new_uid()  # a version 4 UUID, from a pool of random bytes (uuid4() costs 5x more)
 
 
 class AuditFilter:

@@ -111,12 +111,31 @@ class Policy:
     omit_managed_fields: bool = False
 
     def decide(self, attrs: Attributes, user: Any) -> Decision:
-        """The level, stages to omit and managedFields handling for a request."""
+        """The level, stages to omit and managedFields handling for a request.
+
+        The answer depends on nothing else, and ``attrs`` come from requestinfo's cache of
+        recent ones (most requests repeat one shape), so recent answers are kept by the
+        identity of their arguments: hashing the frozen attributes each time would cost more
+        than walking the rules."""
+        key = (id(attrs), id(user))
+        hit = _recent.get(key)
+        if hit is not None and hit[0] is attrs and hit[1] is user and hit[2] is self:
+            return hit[3]
+        decision = self._decide(attrs, user)
+        if len(_recent) >= 4096:
+            _recent.clear()
+        _recent[key] = (attrs, user, self, decision)  # holding them keeps their ids unique
+        return decision
+
+    def _decide(self, attrs: Attributes, user: Any) -> Decision:
         for rule in self.rules:
             if rule.matches(attrs, user):
                 omf = self.omit_managed_fields if rule.omit_managed_fields is None else rule.omit_managed_fields
                 return Decision(rule.level, self.omit_stages | rule.omit_stages, omf)
         return Decision("None", self.omit_stages, self.omit_managed_fields)
+
+
+_recent: dict[tuple[int, int], tuple[Any, Any, Policy, Decision]] = {}
 
 
 def _strings(value: Any, field: str) -> tuple[str, ...]:

@@ -11,7 +11,8 @@ carry their path in ``subresource`` for the well-known ones (health, version, me
 OpenAPI, discovery roots) and nothing otherwise, so no label grows without bound.
 
 Long-running requests (watches, streams, ``pods/log``) are in ``apiserver_longrunning_requests``
-while they run. Each label set's metric children are looked up once and kept.
+while they run. Each label set's metric children are looked up once and kept; the counter and
+histogram are lock-free (observed on the event loop only).
 """
 
 from __future__ import annotations
@@ -19,9 +20,9 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from prometheus_client import Counter, Gauge, Histogram
+from prometheus_client import Gauge
 
-from minik8s.metrics import REQUEST_DURATION_BUCKETS
+from minik8s.metrics import REQUEST_DURATION_BUCKETS, LoopCounter, LoopHistogram
 
 from apiserver.auth import requestinfo
 from apiserver.auth.requestinfo import ATTRS_KEY
@@ -30,11 +31,12 @@ from apiserver.auth.user import ANONYMOUS_USER
 __all__ = ["RequestMetrics"]
 
 _LABELS = ["verb", "dry_run", "group", "version", "resource", "subresource", "scope", "component"]
-REQUESTS = Counter("apiserver_request", "Counter of apiserver requests broken out for each verb, dry run value, "
-                   "group, version, resource, scope, component, and HTTP response code.", [*_LABELS, "code"])
-DURATION = Histogram("apiserver_request_duration_seconds", "Response latency distribution in seconds for each "
-                     "verb, dry run value, group, version, resource, subresource, scope and component.", _LABELS,
-                     buckets=REQUEST_DURATION_BUCKETS)
+# on the event loop only: lock-free (minik8s.metrics.LoopCounter / LoopHistogram)
+REQUESTS = LoopCounter("apiserver_request", "Counter of apiserver requests broken out for each verb, dry run value, "
+                       "group, version, resource, scope, component, and HTTP response code.", [*_LABELS, "code"])
+DURATION = LoopHistogram("apiserver_request_duration_seconds", "Response latency distribution in seconds for each "
+                         "verb, dry run value, group, version, resource, subresource, scope and component.", _LABELS,
+                         buckets=REQUEST_DURATION_BUCKETS)
 LONG_RUNNING = Gauge("apiserver_longrunning_requests", "Gauge of all active long-running apiserver requests broken "
                      "out by verb, group, version, resource, scope and component. Not all requests are tracked "
                      "this way.", ["verb", "group", "version", "resource", "subresource", "scope", "component"])
@@ -131,10 +133,10 @@ class RequestMetrics:
         labels = self._label_set(scope, self._attributes(scope))
         entry = self._children.get(labels)
         if entry is None:
-            entry = self._children[labels] = (DURATION.labels(*labels), {})
+            entry = self._children[labels] = (DURATION.child(*labels), {})
         duration, counters = entry
         counter = counters.get(code)
         if counter is None:
-            counter = counters[code] = REQUESTS.labels(*labels, str(code))
+            counter = counters[code] = REQUESTS.child(*labels, str(code))
         counter.inc()
         duration.observe(elapsed)

@@ -4,7 +4,7 @@ measured alike (Kubernetes measures its etcd3 store the same way, under the name
 kept). ``operation`` is get, list, create, update, delete or compact; ``type`` the resource
 of the key (``pods``, ``deployments.apps``), as Kubernetes' group-resource. Errors count in
 ``etcd_request_errors_total`` too. Watches are not timed (they last as long as they are
-followed).
+followed). The storage is called from the event loop only, so the histogram is lock-free.
 """
 
 from __future__ import annotations
@@ -13,16 +13,16 @@ import time
 from collections.abc import AsyncIterator
 from typing import Any
 
-from prometheus_client import Counter, Histogram
+from prometheus_client import Counter
 
-from minik8s.metrics import REQUEST_DURATION_BUCKETS
+from minik8s.metrics import REQUEST_DURATION_BUCKETS, LoopHistogram
 
 from apiserver.storage.interface import KeyValue, ListResult, Storage, WatchEvent
 
 __all__ = ["MeteredStorage", "wrap"]
 
-DURATION = Histogram("etcd_request_duration_seconds", "Etcd request latency in seconds for each operation and "
-                     "object type.", ["operation", "type"], buckets=REQUEST_DURATION_BUCKETS)
+DURATION = LoopHistogram("etcd_request_duration_seconds", "Etcd request latency in seconds for each operation "
+                         "and object type.", ["operation", "type"], buckets=REQUEST_DURATION_BUCKETS)
 ERRORS = Counter("etcd_request_errors", "Etcd failed request counts for each operation and object type.",
                  ["operation", "type"])
 
@@ -48,7 +48,7 @@ class MeteredStorage(Storage):
         labels = (operation, self._type(key))
         child = self._children.get(labels)
         if child is None:
-            child = self._children[labels] = DURATION.labels(*labels)
+            child = self._children[labels] = DURATION.child(*labels)
         return child
 
     async def _timed(self, operation: str, key: str, call: Any) -> Any:

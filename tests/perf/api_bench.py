@@ -8,7 +8,13 @@ create was sent to the moment each watcher has the event), and the ratio API/raw
     .venv/bin/python tests/perf/api_bench.py --clients 32 --pods 5000 --watchers 50 [--profile out.txt]
     .venv/bin/python tests/perf/api_bench.py --baseline-repo /tmp/pre-tls --rounds 3   # + a plain-HTTP peer
 
+    .venv/bin/python tests/perf/api_bench.py --peer-repo /tmp/before --audit-policy POLICY --rounds 3
+
 ``--profile`` records the apiserver with py-spy (raw collapsed stacks) while the creates run.
+``--peer-repo DIR`` runs, in the same run and alternating, the apiserver of another checkout
+over HTTPS with the same flags (e.g. the code without /metrics counting and the audit filter),
+and ``--audit-policy FILE`` one more apiserver of this checkout writing an audit log with that
+policy (into its temp data dir); the ratios to the peer are printed.
 ``--baseline-repo DIR`` also runs the same load, in the same run and alternating, against the
 apiserver of another checkout serving plain HTTP (one from before TLS; Kubernetes itself has no
 plain-HTTP port any more, so the peer is the older code), and prints the ratio.
@@ -179,8 +185,13 @@ def run_api(repo: str, tls: bool, a: argparse.Namespace, tmp: str, extra_args: t
     url = f"{'https' if tls else 'http'}://127.0.0.1:{port}"
     data = tempfile.mkdtemp(dir=tmp)
     pki = f"{data}/pki" if tls else None
+    extra_args = tuple(x.replace("{data}", data) for x in extra_args)
     proc = subprocess.Popen([sys.executable, "-m", "apiserver.main", "--data-dir", data,
-                             "--port", str(port), "--log-level", "warning", *extra_args], cwd=repo,
+                             "--port", str(port), "--log-level", "warning",
+                             # no controller-manager makes the namespace's default ServiceAccount (as
+                             # the test harness' apiservers)
+                             *(("--disable-admission-plugins", "ServiceAccount") if tls else ()),
+                             *extra_args], cwd=repo,
                             env={**os.environ, "PYTHONPATH": repo})
     try:
         for _ in range(400):
@@ -223,7 +234,7 @@ def run_api(repo: str, tls: bool, a: argparse.Namespace, tmp: str, extra_args: t
         proc.terminate()
         proc.wait(10)
     return {"rate": rate, "lat": lat, "cpu": cpu, "watch_lat": watch_lat, "watch_cpu": watch_cpu,
-            "watch_wall": watch_wall}
+            "watch_wall": watch_wall, "p99": pct(lat, 99)}
 
 
 def main() -> None:
@@ -237,17 +248,27 @@ def main() -> None:
                          "blocked in a lock or fsync is not counted)")
     ap.add_argument("--baseline-repo", help="a checkout from before TLS: its apiserver, over plain HTTP, is "
                                             "measured in the same run as the peer")
-    ap.add_argument("--rounds", type=int, default=1, help="alternating rounds when --baseline-repo is given")
+    ap.add_argument("--peer-repo", help="another checkout whose apiserver, over HTTPS with the same flags, is "
+                                        "measured in the same run as the peer")
+    ap.add_argument("--audit-policy", help="also measure this checkout's apiserver writing an audit log with this "
+                                           "audit.k8s.io/v1 Policy file")
+    ap.add_argument("--rounds", type=int, default=1, help="alternating rounds when a peer is given")
     a = ap.parse_args()
 
     ms = lambda x: f"{x * 1000:.1f} ms"  # noqa: E731
     print(f"machine: {os.cpu_count()} cores; clients={a.clients} pods={a.pods} watchers={a.watchers}")
     with tempfile.TemporaryDirectory() as tmp:
         runs: list[tuple[str, dict]] = []
-        for _ in range(a.rounds if a.baseline_repo else 1):
+        for _ in range(a.rounds if a.baseline_repo or a.peer_repo or a.audit_policy else 1):
             if a.baseline_repo:
                 runs.append(("plain HTTP (baseline repo)", run_api(a.baseline_repo, False, a, tmp)))
+            if a.peer_repo:
+                runs.append(("peer: HTTPS, peer repo", run_api(a.peer_repo, True, a, tmp)))
             runs.append(("HTTPS + authn + authz", run_api(REPO, True, a, tmp)))
+            if a.audit_policy:
+                runs.append(("HTTPS + audit log", run_api(REPO, True, a, tmp, (
+                    "--audit-policy-file", os.path.abspath(a.audit_policy), "--audit-log-path",
+                    "{data}/audit.log"))))
         raw_rate, raw_lat = asyncio.run(raw_creates(f"{tmp}/raw.db", a.clients, a.pods))
     for name, r in runs:
         print(f"[{name}]")
@@ -259,8 +280,17 @@ def main() -> None:
             print(f"watcher process CPU:  {r['watch_cpu']:8.1f} s over {r['watch_wall']:.1f} s of creates+delivery "
                   f"({r['watch_cpu'] / r['watch_wall']:.0%} of a core)")
     print(f"raw store creates/s:  {raw_rate:8.0f}   p50 {ms(statistics.median(raw_lat))}   p99 {ms(pct(raw_lat, 99))}")
-    secure = [r for n, r in runs if n.startswith("HTTPS")]
+    secure = [r for n, r in runs if n == "HTTPS + authn + authz"]
     print(f"ratio API/raw:        {statistics.median(r['rate'] for r in secure) / raw_rate:8.2f}")
+    med = lambda rs, k: statistics.median(r[k] for r in rs)  # noqa: E731
+    if a.peer_repo:
+        peer = [r for n, r in runs if n.startswith("peer")]
+        for name in ("HTTPS + authn + authz", "HTTPS + audit log"):
+            mine = [r for n, r in runs if n == name]
+            if mine:
+                print(f"{name} / peer (median of {len(mine)}): creates/s {med(mine, 'rate') / med(peer, 'rate'):.2f}"
+                      f"   CPU/create {med(mine, 'cpu') / med(peer, 'cpu'):.2f}"
+                      f"   p99 latency {med(mine, 'p99') / med(peer, 'p99'):.2f}")
     if a.baseline_repo:
         plain = [r for n, r in runs if n.startswith("plain")]
         med = lambda rs, k: statistics.median(r[k] for r in rs)  # noqa: E731
