@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -31,14 +32,26 @@ class EtcdProcess:
     proc: subprocess.Popen[bytes] | None = None
     name: str = "minik8s"
     initial_cluster: str | None = None  # a member of a cluster (start_etcd_cluster)
+    tls: "EtcdTLS | None" = None  # HTTPS with client certificates
 
     @property
     def url(self) -> str:
-        return local_etcd.client_url(self.client_port)
+        return local_etcd.client_url(self.client_port, tls=self.tls is not None)
+
+    def _verify(self) -> Any:
+        """How the harness itself checks /health: the member's CA and a client certificate."""
+        if self.tls is None:
+            return True
+        import ssl
+
+        ctx = ssl.create_default_context(cafile=self.tls.ca)
+        ctx.load_cert_chain(self.tls.client_cert, self.tls.client_key)
+        return ctx
 
     def spawn(self) -> None:
         cmd = local_etcd.command(self.data_dir, client_port=self.client_port, peer_port=self.peer_port,
-                                 name=self.name, initial_cluster=self.initial_cluster)
+                                 name=self.name, initial_cluster=self.initial_cluster,
+                                 client_tls=None if self.tls is None else (self.tls.cert, self.tls.key, self.tls.ca))
         with open(self.log_path, "ab") as log:
             self.proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)
 
@@ -53,7 +66,7 @@ class EtcdProcess:
             if self.proc.poll() is not None:
                 pytest.fail(f"etcd exited with {self.proc.returncode}:\n{self.log_tail()}")
             with contextlib.suppress(httpx.HTTPError):
-                if httpx.get(f"{self.url}/health", timeout=1.0).json().get("health") == "true":
+                if httpx.get(f"{self.url}/health", timeout=1.0, verify=self._verify()).json().get("health") == "true":
                     return
             time.sleep(0.05)
         self.stop()
@@ -111,12 +124,33 @@ def start_etcd_cluster(base: Path, members: int = 3) -> list[EtcdProcess]:
     return servers
 
 
-def start_etcd(base: Path) -> EtcdProcess:
+@dataclass(frozen=True)
+class EtcdTLS:
+    """A CA, etcd's serving pair (127.0.0.1, localhost) and a client pair it accepts."""
+
+    ca: str
+    cert: str
+    key: str
+    client_cert: str
+    client_key: str
+
+
+def make_tls(cert_dir: Path) -> EtcdTLS:
+    from minik8s import pki
+
+    ca = pki.ensure_ca(cert_dir, common_name="etcd-ca")
+    server = pki.ensure_serving_cert(ca, cert_dir, "etcd-server", "etcd", dns_names=["localhost"], ips=["127.0.0.1"])
+    client = pki.ensure_client_cert(ca, cert_dir, "apiserver-etcd-client", "kube-apiserver-etcd-client")
+    return EtcdTLS(str(cert_dir / "ca.crt"), str(server.cert_path), str(server.key_path), str(client.cert_path),
+                   str(client.key_path))
+
+
+def start_etcd(base: Path, *, tls: EtcdTLS | None = None) -> EtcdProcess:
     require_etcd()
     base.mkdir(parents=True, exist_ok=True)
     while (client := pick_free_port()) == (peer := pick_free_port()):
         pass
-    server = EtcdProcess(base / "etcd-data", client, peer, base / "etcd.log")
+    server = EtcdProcess(base / "etcd-data", client, peer, base / "etcd.log", tls=tls)
     server.start()
     return server
 

@@ -19,21 +19,28 @@ def binary() -> str | None:
     return shutil.which("etcd")
 
 
-def client_url(port: int) -> str:
-    return f"http://127.0.0.1:{port}"
+def client_url(port: int, *, tls: bool = False) -> str:
+    return f"{'https' if tls else 'http'}://127.0.0.1:{port}"
 
 
 def command(data_dir: Path, *, client_port: int, peer_port: int, name: str = "minik8s",
-            executable: str | None = None, initial_cluster: str | None = None) -> list[str]:
+            executable: str | None = None, initial_cluster: str | None = None,
+            client_tls: tuple[str, str, str] | None = None) -> list[str]:
     """etcd's flags for one member serving clients on 127.0.0.1:``client_port``; alone, or one of
-    the members ``initial_cluster`` lists (``name=http://127.0.0.1:PEER,...``)."""
+    the members ``initial_cluster`` lists (``name=http://127.0.0.1:PEER,...``). ``client_tls``
+    (cert, key, CA) serves clients over HTTPS and requires a client certificate signed by the CA."""
     peer = f"http://127.0.0.1:{peer_port}"
+    url = client_url(client_port, tls=client_tls is not None)
+    tls_flags = [] if client_tls is None else [
+        "--cert-file", client_tls[0], "--key-file", client_tls[1], "--trusted-ca-file", client_tls[2],
+        "--client-cert-auth"]
     return [
         executable or binary() or "etcd",
         "--name", name,
         "--data-dir", str(data_dir),
-        "--listen-client-urls", client_url(client_port),
-        "--advertise-client-urls", client_url(client_port),
+        "--listen-client-urls", url,
+        "--advertise-client-urls", url,
+        *tls_flags,
         "--listen-peer-urls", peer,
         "--initial-advertise-peer-urls", peer,
         "--initial-cluster", initial_cluster or f"{name}={peer}",

@@ -84,6 +84,22 @@ def test_etcd_prefix_and_secrets_encrypted_in_etcd(apiserver_factory, etcd_facto
     assert etcdctl(etcd, "get", "/registry/", "--prefix", "--keys-only").stdout.strip() == ""
 
 
+def test_apiserver_on_etcd_over_tls(apiserver_factory, kubectl, tmp_path: Path) -> None:
+    from tests.etcd_harness import make_tls, start_etcd
+
+    tls = make_tls(tmp_path / "etcd-pki")
+    etcd = start_etcd(tmp_path / "etcd", tls=tls)
+    try:
+        server = apiserver_factory(extra_args=("--etcd-servers", etcd.url, "--etcd-cafile", tls.ca,
+                                               "--etcd-certfile", tls.client_cert, "--etcd-keyfile", tls.client_key))
+        assert kubectl("create", "configmap", "over-tls", "--from-literal=k=v", server=server).returncode == 0
+        out = kubectl("get", "configmap", "over-tls", "-o", "jsonpath={.data.k}", server=server)
+        assert out.stdout == "v", out.stderr
+        server.stop()
+    finally:
+        etcd.stop()
+
+
 def test_two_clusters_share_one_etcd_under_their_prefixes(apiserver_factory, etcd_factory) -> None:  # noqa: F811
     # Writes of the other cluster move etcd's revision past every event this apiserver's watch
     # cache sees: consistent reads catch up through etcd's progress notifications.

@@ -97,3 +97,34 @@ def test_parse_servers() -> None:
                      ("http://a:port", "bad port")]:
         with pytest.raises(ValueError, match=why):
             parse_servers(bad)
+
+
+async def test_tls_with_client_certificates(tmp_path) -> None:
+    # etcd serving HTTPS and requiring client certificates (--client-cert-auth), as a production
+    # etcd does: the store connects with --etcd-cafile/--etcd-certfile/--etcd-keyfile's files.
+    from tests.etcd_harness import make_tls
+
+    tls = make_tls(tmp_path / "pki")
+    server = start_etcd(tmp_path / "etcd", tls=tls)
+    try:
+        assert server.url.startswith("https://")
+        store = EtcdStorage(server.url, ca_file=tls.ca, cert_file=tls.client_cert, key_file=tls.client_key,
+                            compaction_interval=0)
+        await store.start()
+        try:
+            events = store.watch("/registry/", after=0)
+            kv = await store.create("/registry/secrets/default/s", b"v")
+            assert (await asyncio.wait_for(anext(events), GUARD)).kv == kv
+            await events.aclose()
+        finally:
+            await store.close()
+        # Without a client certificate etcd refuses the connection: unreachable, said so.
+        anonymous = EtcdStorage(server.url, ca_file=tls.ca, compaction_interval=0, request_timeout=5)
+        await anonymous.start()
+        try:
+            why = await anonymous.health()
+            assert why is not None and "unavailable" in why
+        finally:
+            await anonymous.close()
+    finally:
+        server.stop()
