@@ -11,7 +11,8 @@ import time
 
 import pytest
 
-from tests.integration.crd_helpers import CRDS, create_crd, unique_group, wait_gone, widget_crd, widget_schema
+from tests.integration.crd_helpers import (CRDS, create_crd, unique_group, wait_established, wait_gone, widget_crd,
+                                           widget_schema)
 
 TABLE = "application/json;as=Table;v=v1;g=meta.k8s.io"
 AGGREGATED = "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList"
@@ -47,7 +48,7 @@ def test_crd_is_established_with_names_accepted_and_stored_version(api_http):
     assert created["status"]["storedVersions"] == ["v1"]
     assert created["spec"]["conversion"] == {"strategy": "None"}
     started = time.monotonic()
-    crd = create_crd.__globals__["wait_established"](api_http, f"widgets.{g}", timeout=2.0)
+    crd = wait_established(api_http, f"widgets.{g}", timeout=2.0)
     assert time.monotonic() - started < 2.0
     conds = {c["type"]: c for c in crd["status"]["conditions"]}
     assert conds["NamesAccepted"]["status"] == "True" and conds["NamesAccepted"]["reason"] == "NoConflicts"
