@@ -8,6 +8,8 @@ apiextensions ``pruning`` and ``defaulting`` packages do before validation.
 * Defaulting fills each absent (or null, unless ``nullable``) property that has a ``default``,
   then descends, so defaults inside a default are applied as well; a null that has no default
   and may not be null is dropped.
+* Reading defaults (:func:`defaulted`) does the same on an object read from storage without
+  changing it: an object stored before its CRD gained a default shows that default.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-__all__ = ["prune", "default"]
+__all__ = ["prune", "default", "defaulted", "has_defaults"]
 
 
 def prune(obj: dict[str, Any], schema: dict[str, Any]) -> list[str]:
@@ -82,3 +84,40 @@ def default(value: Any, schema: dict[str, Any]) -> None:
         if isinstance(items, dict):
             for item in value:
                 default(item, items)
+
+
+def has_defaults(schema: Any) -> bool:
+    """Whether any node of the schema has a ``default``."""
+    if not isinstance(schema, dict):
+        return False
+    if "default" in schema:
+        return True
+    props = schema.get("properties") or {}
+    return any(has_defaults(v) for v in props.values()) or has_defaults(schema.get("items")) or \
+        has_defaults(schema.get("additionalProperties"))
+
+
+def defaulted(value: Any, schema: dict[str, Any]) -> Any:
+    """``value`` with the schema's defaults for absent fields: the same object when nothing was
+    added, else a copy sharing every part it did not change (stored objects stay as they are)."""
+    if isinstance(value, dict):
+        props = schema.get("properties") or {}
+        addl = schema.get("additionalProperties")
+        out: dict[str, Any] | None = None
+        for k, sub in props.items():
+            if k not in value and isinstance(sub, dict) and "default" in sub:
+                out = dict(value) if out is None else out
+                out[k] = copy.deepcopy(sub["default"])
+                default(out[k], sub)
+        for k, item in value.items():
+            sub = props.get(k) if k in props else (addl if isinstance(addl, dict) else None)
+            if isinstance(sub, dict):
+                new = defaulted(item, sub)
+                if new is not item:
+                    out = dict(value) if out is None else out
+                    out[k] = new
+        return value if out is None else out
+    if isinstance(value, list) and isinstance(schema.get("items"), dict):
+        items = [defaulted(x, schema["items"]) for x in value]
+        return value if all(a is b for a, b in zip(items, value)) else items
+    return value

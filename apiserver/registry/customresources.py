@@ -107,12 +107,19 @@ class CustomVersion:
         pruning.default(obj, self.schema)
         return obj
 
+    @functools.cached_property
+    def has_defaults(self) -> bool:
+        return pruning.has_defaults(self.schema)
+
     def convert_out(self, body: dict[str, Any]) -> dict[str, Any]:
-        """An answer as this version speaks it (conversion ``None``: the apiVersion)."""
+        """An answer as this version speaks it (conversion ``None``: the apiVersion), with the
+        schema's defaults, which Kubernetes also applies to what it reads from storage."""
         gv = self.group_version
         kind = body.get("kind")
-        if kind == self.kind and body.get("apiVersion") != gv:
-            return {**body, "apiVersion": gv}
+        if kind == self.kind:
+            if self.has_defaults:
+                body = pruning.defaulted(body, self.schema)
+            return body if body.get("apiVersion") == gv else {**body, "apiVersion": gv}
         if kind == self.list_kind or kind == f"{self.kind}List":
             return {**body, "apiVersion": gv, "items": [self.convert_out(o) for o in body.get("items") or []]}
         return body

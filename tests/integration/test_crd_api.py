@@ -379,6 +379,7 @@ def test_openapi_v2_and_v3_describe_the_custom_resource(api_http, group):
 
 
 def test_updating_the_crd_changes_what_is_served(api_http, group):
+    assert api_http.post(widgets(group), json=widget(group, "before")).status_code == 201
     crd = api_http.get(f"{CRDS}/widgets.{group}").json()
     spec_props = crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["spec"]["properties"]
     spec_props["color"] = {"type": "string", "default": "blue"}
@@ -393,6 +394,10 @@ def test_updating_the_crd_changes_what_is_served(api_http, group):
         time.sleep(0.05)
     obj = api_http.post(widgets(group), json=widget(group, "colored")).json()
     assert obj["spec"]["color"] == "blue"
+    # stored before the default existed: read with it, as Kubernetes defaults what it reads
+    assert api_http.get(widgets(group, name="before")).json()["spec"]["color"] == "blue"
+    listed = {o["metadata"]["name"]: o for o in api_http.get(widgets(group)).json()["items"]}
+    assert listed["before"]["spec"]["color"] == "blue"
     r = api_http.get(f"/apis/{group}/v2/namespaces/default/widgets/colored")
     assert r.json()["apiVersion"] == f"{group}/v2"
     assert r.headers["warning"] == f'299 - "{group}/v2 Widget is deprecated"'

@@ -210,3 +210,18 @@ def test_cel_rules_transition_and_list_map_correlation():
     assert cel.validate(new | {"spec": {**new["spec"], "name": "up"}}, schema) == []  # a create: no oldSelf
     assert fields(cel.compile_errors({"x-kubernetes-validations": [{"rule": "self >"}]}, "s"))[
         "s.x-kubernetes-validations[0].rule"].startswith('Invalid value: "self >": compilation failed')
+
+
+def test_reading_applies_defaults_without_changing_the_stored_object():
+    schema = {"type": "object", "properties": {"spec": {"type": "object", "properties": {
+        "r": {"type": "integer", "default": 1}, "keep": {"type": "object", "properties": {"x": {"type": "string"}}},
+        "items": {"type": "array", "items": {"type": "object", "properties": {"p": {"type": "integer", "default": 8}}}},
+    }}}}
+    stored = {"spec": {"keep": {"x": "y"}, "items": [{"p": 1}, {}]}}
+    out = pruning.defaulted(stored, schema)
+    assert out == {"spec": {"keep": {"x": "y"}, "items": [{"p": 1}, {"p": 8}], "r": 1}}
+    assert stored == {"spec": {"keep": {"x": "y"}, "items": [{"p": 1}, {}]}}
+    assert out["spec"]["keep"] is stored["spec"]["keep"]
+    full = {"spec": {"r": 2, "items": []}}
+    assert pruning.defaulted(full, schema) is full
+    assert pruning.has_defaults(schema) and not pruning.has_defaults({"type": "object"})
