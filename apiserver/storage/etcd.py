@@ -68,6 +68,7 @@ from apiserver.storage.interface import (
     StorageError,
     Unavailable,
     WatchEvent,
+    as_bytes,
 )
 from apiserver.storage.memory_watch import Subscription
 from apiserver.storage.sqlite import FutureRevision, StorageClosed
@@ -335,7 +336,7 @@ class EtcdStorage(Storage):
 
     async def create(self, key: str, value: bytes) -> KeyValue:
         k = self._key(key)
-        value = _as_bytes(value)
+        value = as_bytes(value)
         resp, retried = await self._txn(
             [rpc.Compare(key=k, target=rpc.Compare.CREATE, result=rpc.Compare.EQUAL, create_revision=0)],
             [rpc.RequestOp(request_put=rpc.PutRequest(key=k, value=value))],
@@ -365,7 +366,7 @@ class EtcdStorage(Storage):
 
     async def update(self, key: str, value: bytes, *, expected_revision: int = 0) -> KeyValue:
         k = self._key(key)
-        value = _as_bytes(value)
+        value = as_bytes(value)
         resp, retried = await self._txn(
             [self._precondition(k, expected_revision)],
             [rpc.RequestOp(request_put=rpc.PutRequest(key=k, value=value, prev_kv=True))],
@@ -656,11 +657,3 @@ class _Outage:
         if self.since is not None:
             log.info("watch on etcd resumed after %.1fs", time.monotonic() - self.since)
         self.since, self.delay = None, 0.1
-
-
-def _as_bytes(value: bytes) -> bytes:
-    if isinstance(value, bytes):
-        return value
-    if isinstance(value, (bytearray, memoryview)):
-        return bytes(value)
-    raise TypeError(f"value must be bytes, not {type(value).__name__}")

@@ -60,6 +60,15 @@ class Compacted(StorageError):
         self.compacted = compacted
 
 
+def as_bytes(value: bytes) -> bytes:
+    """A value as the stores keep it: bytes (bytearray and memoryview copied), else TypeError."""
+    if isinstance(value, bytes):
+        return value
+    if isinstance(value, (bytearray, memoryview)):
+        return bytes(value)
+    raise TypeError(f"value must be bytes, not {type(value).__name__}")
+
+
 @dataclasses.dataclass(frozen=True, slots=True)
 class KeyValue:
     key: str

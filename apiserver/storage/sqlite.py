@@ -60,6 +60,7 @@ from apiserver.storage.interface import (
     Storage,
     StorageError,
     WatchEvent,
+    as_bytes,
 )
 from apiserver.storage.memory_watch import WatchHub, WatchOverflow
 
@@ -221,10 +222,10 @@ class SQLiteStorage(Storage):
     # ---- writes -----------------------------------------------------------------------
 
     async def create(self, key: str, value: bytes) -> KeyValue:
-        return await self._write(_Request("create", self._new_future(), key, _as_bytes(value)))
+        return await self._write(_Request("create", self._new_future(), key, as_bytes(value)))
 
     async def update(self, key: str, value: bytes, *, expected_revision: int = 0) -> KeyValue:
-        request = _Request("update", self._new_future(), key, _as_bytes(value), expected_revision)
+        request = _Request("update", self._new_future(), key, as_bytes(value), expected_revision)
         return await self._write(request)
 
     async def delete(self, key: str, *, expected_revision: int = 0) -> KeyValue:
@@ -600,12 +601,6 @@ def _private_files(path: str) -> None:
             pass
 
 
-def _as_bytes(value: bytes) -> bytes:
-    if isinstance(value, bytes):
-        return value
-    if isinstance(value, (bytearray, memoryview)):
-        return bytes(value)
-    raise TypeError(f"value must be bytes, not {type(value).__name__}")
 
 
 def _prefix_end(prefix: str) -> str | None:

@@ -6,9 +6,8 @@ stops."""
 from __future__ import annotations
 
 import json
-import time
-
 from tests.etcd_harness import etcd_factory  # noqa: F401 (fixture)
+from tests.minik8s_up_harness import wait_until
 
 EP = "/api/v1/namespaces/default/endpoints/kubernetes"
 SLICE = "/apis/discovery.k8s.io/v1/namespaces/default/endpointslices/kubernetes"
@@ -17,16 +16,6 @@ SLICE = "/apis/discovery.k8s.io/v1/namespaces/default/endpointslices/kubernetes"
 def addresses(http) -> list[str]:
     subsets = http.get(EP).json().get("subsets") or []
     return [a["ip"] for s in subsets for a in s.get("addresses", [])]
-
-
-def wait_for(check, what: str, timeout: float = 30.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        got = check()
-        if got:
-            return got
-        time.sleep(0.2)
-    raise AssertionError(f"not {what} within {timeout}s")
 
 
 def test_two_apiservers_share_watches_and_endpoints(apiserver_factory, etcd_factory) -> None:  # noqa: F811
@@ -52,12 +41,12 @@ def test_two_apiservers_share_watches_and_endpoints(apiserver_factory, etcd_fact
 
         # Both apiservers are in the kubernetes Endpoints (and its EndpointSlice), seen from either.
         both = ["127.0.0.2", "127.0.0.3"]
-        wait_for(lambda: addresses(ha) == both and addresses(hb) == both, "both apiservers in the Endpoints")
+        wait_until(lambda: addresses(ha) == both and addresses(hb) == both, "both apiservers in the Endpoints")
         sl = hb.get(SLICE).json()
         assert sorted(e["addresses"][0] for e in sl["endpoints"]) == both
         leases = ha.get(EP).json()
     # One stops: it removes its lease and itself at once (a crash would wait for the 15 s TTL).
     b.stop()
     with a.http(timeout=30) as ha:
-        wait_for(lambda: addresses(ha) == ["127.0.0.2"], "the stopped apiserver gone from the Endpoints")
+        wait_until(lambda: addresses(ha) == ["127.0.0.2"], "the stopped apiserver gone from the Endpoints")
     assert leases["subsets"][0]["ports"][0]["name"] == "https"

@@ -157,25 +157,35 @@ async def api_creates(url: str, pki: str | None, clients: int, n: int, first: in
     return n / elapsed, latencies
 
 
-async def raw_creates(path: str, clients: int, n: int) -> tuple[float, list[float]]:
-    """The same objects, serialized the same way, written straight into the store."""
-    store = SQLiteStorage(path)
-    await store.start()
+async def timed_writes(write, clients: int, n: int) -> tuple[float, list[float]]:
+    """``clients`` concurrent workers awaiting ``write(i)`` for i in 0..n-1: the rate and latencies."""
     latencies: list[float] = []
     counter = iter(range(n))
 
     async def worker() -> None:
         for i in counter:
-            body = orjson.dumps(pod_body(i))
             t0 = time.perf_counter()
-            await store.create(f"/registry/pods/default/bench-{i}", body)
+            await write(i)
             latencies.append(time.perf_counter() - t0)
 
     t0 = time.perf_counter()
     await asyncio.gather(*(worker() for _ in range(clients)))
-    elapsed = time.perf_counter() - t0
-    await store.close()
-    return n / elapsed, latencies
+    return n / (time.perf_counter() - t0), latencies
+
+
+async def store_creates(store, clients: int, n: int) -> tuple[float, list[float]]:
+    """The same objects, serialized the same way, written straight into ``store`` (a Storage)."""
+    await store.start()
+    try:
+        return await timed_writes(lambda i: store.create(f"/registry/pods/default/bench-{i}",
+                                                         orjson.dumps(pod_body(i))), clients, n)
+    finally:
+        await store.close()
+
+
+async def raw_creates(path: str, clients: int, n: int) -> tuple[float, list[float]]:
+    """The same objects, serialized the same way, written straight into the SQLite store."""
+    return await store_creates(SQLiteStorage(path), clients, n)
 
 
 def run_api(repo: str, tls: bool, a: argparse.Namespace, tmp: str, extra_args: tuple[str, ...] = ()) -> dict:

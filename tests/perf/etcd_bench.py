@@ -36,7 +36,6 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import api_bench  # noqa: E402  (the same load, the same figures)
 
 from apiserver.storage.etcd import EtcdStorage  # noqa: E402
-from apiserver.storage.interface import Storage  # noqa: E402
 from apiserver.storage.sqlite import SQLiteStorage  # noqa: E402
 from minik8s.up import etcd as local_etcd  # noqa: E402
 
@@ -71,25 +70,6 @@ def stop(proc: subprocess.Popen[bytes]) -> None:
         proc.kill()
 
 
-async def store_creates(store: Storage, clients: int, n: int) -> tuple[float, list[float]]:
-    await store.start()
-    latencies: list[float] = []
-    counter = iter(range(n))
-
-    async def worker() -> None:
-        for i in counter:
-            body = orjson.dumps(api_bench.pod_body(i))
-            t0 = time.perf_counter()
-            await store.create(f"/registry/pods/default/bench-{i}", body)
-            latencies.append(time.perf_counter() - t0)
-
-    t0 = time.perf_counter()
-    await asyncio.gather(*(worker() for _ in range(clients)))
-    elapsed = time.perf_counter() - t0
-    await store.close()
-    return n / elapsed, latencies
-
-
 async def etcd_puts(url: str, clients: int, n: int) -> tuple[float, list[float]]:
     """etcd's own put rate: plain Put (no comparison), the same grpc.aio channel and stubs."""
     import grpc
@@ -97,21 +77,12 @@ async def etcd_puts(url: str, clients: int, n: int) -> tuple[float, list[float]]
 
     channel = grpc.aio.insecure_channel(url.removeprefix("http://"))
     kv = rpc.KVStub(channel)
-    latencies: list[float] = []
-    counter = iter(range(n))
-
-    async def worker() -> None:
-        for i in counter:
-            body = orjson.dumps(api_bench.pod_body(i))
-            t0 = time.perf_counter()
-            await kv.Put(rpc.PutRequest(key=f"/bench-put/{i}".encode(), value=body))
-            latencies.append(time.perf_counter() - t0)
-
-    t0 = time.perf_counter()
-    await asyncio.gather(*(worker() for _ in range(clients)))
-    elapsed = time.perf_counter() - t0
-    await channel.close()
-    return n / elapsed, latencies
+    try:
+        return await api_bench.timed_writes(
+            lambda i: kv.Put(rpc.PutRequest(key=f"/bench-put/{i}".encode(), value=orjson.dumps(api_bench.pod_body(i)))),
+            clients, n)
+    finally:
+        await channel.close()
 
 
 def start_apiserver(tmp: str, etcd_url: str) -> tuple[subprocess.Popen[bytes], str, str]:
@@ -199,11 +170,11 @@ def main() -> None:
             finally:
                 stop(proc)
             results.setdefault("raw SQLiteStorage.create", []).append(
-                asyncio.run(store_creates(SQLiteStorage(f"{tempfile.mkdtemp(dir=tmp)}/raw.db"), a.clients, a.pods)))
+                asyncio.run(api_bench.store_creates(SQLiteStorage(f"{tempfile.mkdtemp(dir=tmp)}/raw.db"), a.clients, a.pods)))
             proc, url = start_etcd(tmp)
             try:
                 results.setdefault("raw EtcdStorage.create (txn)", []).append(
-                    asyncio.run(store_creates(EtcdStorage(url, compaction_interval=0), a.clients, a.pods)))
+                    asyncio.run(api_bench.store_creates(EtcdStorage(url, compaction_interval=0), a.clients, a.pods)))
                 results.setdefault("etcd plain Put (same client)", []).append(
                     asyncio.run(etcd_puts(url, a.clients, a.pods)))
             finally:
