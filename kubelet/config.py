@@ -54,6 +54,10 @@ class KubeletConfig:
     cluster_dns: tuple[str, ...] = ()  # --cluster-dns; empty: the node's own DNS at its pod gateway
     cluster_domain: str = "cluster.local"
     cluster_cidr: str = "10.244.0.0/16"
+    # While the node has no podCIDR: False (Kubernetes' way) holds every pod but host-network
+    # ones and keeps the node NotReady; True runs them on the runtime's default network with the
+    # host's resolv.conf (a kubelet with no node IPAM to give it a podCIDR: tests, no controllers).
+    runtime_default_network: bool = False
     # The node API's TLS (kubelet/serving.py): its serving certificate (self-signed under
     # cert_dir when not given) and the CA whose client certificates it accepts.
     tls_cert_file: str | None = None
@@ -127,6 +131,9 @@ def _parser() -> argparse.ArgumentParser:
                    "(default: the node's own DNS at its pod-network gateway)")
     p.add_argument("--cluster-domain", default="cluster.local", help="the cluster's DNS domain")
     p.add_argument("--cluster-cidr", default="10.244.0.0/16", help="the pods' CIDR (all nodes' podCIDRs)")
+    p.add_argument("--runtime-default-network", action="store_true",
+                   help="while the node has no podCIDR, run pods on the container runtime's default network "
+                        "with the host's resolv.conf instead of holding them (no node IPAM in this cluster)")
     g = p.add_argument_group("node API security")
     g.add_argument("--tls-cert-file", default=None,
                    help="the node API's serving certificate (default: one self-signed under --cert-dir)")
@@ -191,6 +198,7 @@ def parse_args(argv: list[str] | None = None) -> KubeletConfig:
         # Hollow nodes must never touch the host's iptables or bind port 53.
         disable_proxy=a.disable_proxy or fake, disable_dns=a.disable_dns or fake,
         cluster_dns=cluster_dns, cluster_domain=a.cluster_domain.strip("."), cluster_cidr=a.cluster_cidr,
+        runtime_default_network=a.runtime_default_network,
         tls_cert_file=a.tls_cert_file, tls_private_key_file=a.tls_private_key_file, client_ca_file=a.client_ca_file,
         cert_dir=a.cert_dir or os.path.join(a.root_dir, "pki"), authorization_mode=a.authorization_mode,
     )

@@ -71,7 +71,8 @@ class Kubelet:
         # Pod network, proxy, cluster DNS and service env: real nodes only (netservices.py).
         self.net = NodeNetworkServices(client, runtime, node_name=node_name, options=NetworkOptions(
             cluster_cidr=config.cluster_cidr, cluster_dns=config.cluster_dns, cluster_domain=config.cluster_domain,
-            proxy=not config.disable_proxy, dns=not config.disable_dns)) if runtime_name == "docker" else None
+            proxy=not config.disable_proxy, dns=not config.disable_dns,
+            runtime_default_network=config.runtime_default_network)) if runtime_name == "docker" else None
         if self.net is not None:
             self.agent.network_status = self.net.network_status
             self.net.on_status_change = self.agent.poke

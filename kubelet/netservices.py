@@ -8,12 +8,16 @@ One :class:`NodeNetworkServices` per (Docker) node, owned by the kubelet::
     Services ─────────────────────> ServiceEnv (the {SVC}_SERVICE_HOST variables)
 
 All share one informer factory, so the node keeps one watch per resource. What the pod sync
-asks of it: :meth:`sandbox_network` (the engine network a new sandbox joins; None, Docker's
-default bridge, while the node has no podCIDR), :meth:`dns_config` (the pod's resolv.conf) and
+asks of it: :meth:`sandbox_network` (the engine network a new sandbox joins; while the node has
+no podCIDR, none: the pod waits, unless ``runtime_default_network`` lets it use Docker's
+default bridge), :meth:`dns_config` (the pod's resolv.conf) and
 :meth:`service_env`. The nameserver is ``--cluster-dns`` when given, else this node's own DNS
 at its gateway.
 
-Readiness. Once the node has a podCIDR, a new sandbox waits until the pod network on it is
+Readiness. Until the node has a podCIDR, no pod but a host-network one starts and the node is
+NotReady (as Kubernetes holds pods while the runtime's network is not ready), unless the
+kubelet runs with ``--runtime-default-network`` (a cluster without node IPAM). Once the node
+has a podCIDR, a new sandbox waits until the pod network on it is
 made (``NetworkNotReadyError``, never Docker's default bridge), and a ClusterFirst pod until
 the node's own DNS serves (never the host's resolv.conf); :meth:`network_status` tells the
 node agent, which keeps the node NotReady, with a NetworkUnavailable condition, meanwhile.
@@ -57,6 +61,9 @@ class NetworkOptions:
     cluster_domain: str = "cluster.local"
     proxy: bool = True
     dns: bool = True
+    # No podCIDR yet: False holds pods (NetworkNotReadyError, node NotReady); True lets them run on
+    # the runtime's default network (a cluster without node IPAM).
+    runtime_default_network: bool = False
 
 
 class NodeNetworkServices:
@@ -92,6 +99,8 @@ class NodeNetworkServices:
         if not self.node.has_synced:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.node.wait_synced(), timeout)
+        if not self._pod_cidr() and not self.options.runtime_default_network:
+            raise ri.NetworkNotReadyError(self._no_cidr_problem())
         while (cidr := self._pod_cidr()) and cidr != self.pod_network.pod_cidr:
             remaining = deadline - loop.time()
             if remaining <= 0:
@@ -105,17 +114,21 @@ class NodeNetworkServices:
         """This node's own DNS is the pods' nameserver: no --cluster-dns, DNS on, a podCIDR."""
         return self.options.dns and not self.options.cluster_dns and bool(self._pod_cidr())
 
+    def _no_cidr_problem(self) -> str:
+        return (f"node {self.node_name} has no podCIDR yet: its pod network and cluster DNS wait for one "
+                "(node IPAM in the controller-manager assigns it)")
+
     def _network_problem(self, cidr: str) -> str:
         if self.network_error:
             return f"pod network {self.pod_network.name} on {cidr} cannot be made: {self.network_error}"
         return f"pod network {self.pod_network.name} on {cidr} is not made yet"
 
     def network_status(self) -> tuple[bool, str] | None:
-        """(ready, why) of the node's pod network and cluster DNS, for the Node's conditions;
-        None while the node has no podCIDR (pods then use the runtime's default network)."""
+        """(ready, why) of the node's pod network and cluster DNS, for the Node's conditions.
+        Without a podCIDR: not ready, or None when pods may use the runtime's default network."""
         cidr = self._pod_cidr()
         if not cidr:
-            return None
+            return None if self.options.runtime_default_network else (False, self._no_cidr_problem())
         if cidr != self.pod_network.pod_cidr:
             return False, self._network_problem(cidr)
         if self._own_dns_expected() and not self.dns_ready.is_set():
@@ -185,8 +198,10 @@ class NodeNetworkServices:
                 cidr = self._pod_cidr()
                 if not cidr:
                     if not warned:
-                        log.info("node %s has no podCIDR yet: pods use the runtime's default network until "
-                                 "it gets one (node IPAM in the controller-manager assigns it)", self.node_name)
+                        log.info("node %s has no podCIDR yet: %s until it gets one (node IPAM in the "
+                                 "controller-manager assigns it)", self.node_name,
+                                 "pods use the runtime's default network" if self.options.runtime_default_network
+                                 else "the node is NotReady and pods wait")
                         warned = True
                     continue
                 if cidr == self.pod_network.pod_cidr and not recheck:

@@ -53,6 +53,9 @@ class KubeletProc:
     kubeconfig: Path | None = None
     server_url: str | None = None
     env: dict[str, str] | None = None  # the process's environment (None: this one's)
+    # No node IPAM runs beside these kubelets, so no podCIDR comes: pods use Docker's default
+    # network (--runtime-default-network) unless a test gives the node its podCIDR and says so.
+    default_network: bool = True
     proc: subprocess.Popen[bytes] | None = None
 
     def __post_init__(self) -> None:
@@ -67,7 +70,8 @@ class KubeletProc:
     def command(self, *, address: str | None = "127.0.0.1") -> list[str]:
         """The kubelet's command line (``--address`` only when given): its node API serves a
         certificate of the cluster CA naming its addresses and accepts the CA's clients."""
-        args = [*(["--address", address] if address else []), *self.extra_args]
+        args = [*(["--address", address] if address else []), *self.extra_args,
+                *(["--runtime-default-network"] if self.default_network else [])]
         ips = ["127.0.0.1", *(args[i + 1] for i, a in enumerate(args[:-1]) if a == "--address")]
         cert, key = self.server.kubelet_serving_cert(self.node, list(dict.fromkeys(ips)))
         return [sys.executable, "-m", "kubelet.main", "--kubeconfig", str(self.kubeconfig), "--node-name", self.node,
@@ -160,15 +164,17 @@ def remove_node_containers(docker_client: Any, node: str) -> None:
 @pytest.fixture
 def kubelet_factory(apiserver_process: ApiServer, tmp_path_factory: pytest.TempPathFactory,
                     request: pytest.FixtureRequest) -> Iterator[Callable[..., KubeletProc]]:
-    """``factory(node=None, extra_args=(), start=True, env=None)``: a kubelet on a node name of its own."""
+    """``factory(node=None, extra_args=(), start=True, env=None, default_network=True)``: a kubelet
+    on a node name of its own (``default_network=False``: pods wait for the node's podCIDR)."""
     made: list[KubeletProc] = []
 
     def factory(*, node: str | None = None, extra_args: tuple[str, ...] = (), start: bool = True,
-                nodes: list[str] | None = None, env: dict[str, str] | None = None) -> KubeletProc:
+                nodes: list[str] | None = None, env: dict[str, str] | None = None,
+                default_network: bool = True) -> KubeletProc:
         node = node or f"kt-{uuid.uuid4().hex[:8]}"
         base = tmp_path_factory.mktemp(node)
         k = KubeletProc(server=apiserver_process, node=node, root=base / "root", log_path=base / "kubelet.log",
-                        extra_args=list(extra_args), env=env)
+                        extra_args=list(extra_args), env=env, default_network=default_network)
         made.append(k)
         if start:
             k.start(nodes=nodes)

@@ -109,6 +109,8 @@ def _kubelet_defaults(cfg: UpConfig, *, node: str, port: int, first: bool) -> di
         flags["disable-dns"] = None
     if cfg.cluster_cidr:
         flags["cluster-cidr"] = cfg.cluster_cidr
+    if not cfg.enabled("controller-manager"):
+        flags["runtime-default-network"] = None  # no node IPAM: no podCIDR will ever come
     return flags
 
 

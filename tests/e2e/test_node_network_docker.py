@@ -146,3 +146,56 @@ async def remove_pod_network(docker_client, node: str, cluster_cidr: str, pod_ci
             await asyncio.wait_for(pn.remove(), 30)
     finally:
         await runtime.close()
+
+
+async def test_a_node_without_a_podcidr_holds_its_pods_until_it_gets_one(
+        client, namespace, kubelet_factory, docker_client, kubectl) -> None:
+    """No node IPAM yet: the node is NotReady saying it has no podCIDR, and a ClusterFirst pod
+    waits (an event names the cause; no container, no IP) instead of running on Docker's default
+    bridge with the host's resolv.conf. Once IPAM gives the podCIDR, the network and DNS come up,
+    the node turns Ready, and the pod runs on the pod network with the cluster's nameserver."""
+    cidr = free_cluster_cidr(docker_client)
+    k = kubelet_factory(extra_args=("--cluster-cidr", cidr, "--disable-proxy"), start=False, default_network=False)
+    pod_cidr = None
+    try:
+        k.start(wait_ready=False)
+
+        async def held() -> dict | None:
+            try:
+                conds = node_conditions(await client.get(NODES, k.node))
+            except Exception:  # noqa: BLE001 - not registered yet
+                return None
+            nu = conds.get("NetworkUnavailable")
+            return conds if nu and nu["status"] == "True" and "has no podCIDR yet" in nu["message"] else None
+        conds = await eventually(held, what="NetworkUnavailable=True naming the missing podCIDR", timeout=60)
+        assert conds["Ready"]["status"] == "False"
+        assert f"node {k.node} has no podCIDR yet" in conds["Ready"]["message"]
+
+        pod = pod_manifest("dns", k.node, [{"name": "c", "command": ["sh", "-c", "cat /etc/resolv.conf; sleep 3600"]}])
+        await client.create(PODS, pod, namespace=namespace)
+
+        async def told() -> list[dict]:
+            return [e for e in await events_for(client, namespace, "dns") if e["reason"] == "NetworkNotReady"]
+        (event,) = await eventually(told, what="a NetworkNotReady event", timeout=60)
+        assert "has no podCIDR yet" in event["message"]
+        await asyncio.sleep(2)  # the kubelet retries meanwhile; it must still be waiting
+        waiting = await client.get(PODS, "dns", namespace=namespace)
+        assert not waiting["status"].get("podIP")
+        assert container_status(waiting, "c")["state"] == {"waiting": {"reason": "ContainerCreating"}}
+        assert docker_client.containers.list(all=True, filters={"label": f"{NODE_LABEL}={k.node}"}) == []
+
+        async with running(client, lambda f: NodeIpamController(client, f, cluster_cidr=cidr)):
+            async def ready() -> dict | None:
+                conds = node_conditions(await client.get(NODES, k.node))
+                return conds if conds["Ready"]["status"] == "True" else None
+            conds = await eventually(ready, what="the node Ready once it has a podCIDR", timeout=90)
+            pod_cidr = (await client.get(NODES, k.node))["spec"]["podCIDR"]
+            assert conds["NetworkUnavailable"]["status"] == "False"
+            running_pod = await wait_pod(client, namespace, "dns", is_ready, what="Ready", kubelet=k, timeout=90)
+        assert ipaddress.ip_address(running_pod["status"]["podIP"]) in ipaddress.ip_network(pod_cidr)
+        r = kubectl("logs", "-n", namespace, "dns")
+        assert f"nameserver {network.gateway_ip(pod_cidr)}" in r.stdout, r
+        assert not [e for e in await events_for(client, namespace, "dns") if e["reason"] == "MissingClusterDNS"]
+    finally:
+        k.stop()
+        await remove_pod_network(docker_client, k.node, cidr, pod_cidr)
