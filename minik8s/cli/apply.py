@@ -18,7 +18,7 @@ from typing import Any
 from minik8s import errors
 from minik8s.cli import common, manifests, patchmeta, threeway
 from minik8s.cli.resources import Resource
-from minik8s.cli.session import CliError, Session, format_error, pause, source_error, warn
+from minik8s.cli.session import CliError, Session, format_error, source_error, warn
 
 FIELD_MANAGER = "kubectl-client-side-apply"
 _PATCH_RETRIES = 5
@@ -112,7 +112,7 @@ async def _apply_one(session: Session, args: argparse.Namespace, res: Resource, 
                 headers={"Content-Type": _content_type(patch_type)})
         except errors.Conflict:
             if attempt + 1 < _PATCH_RETRIES:
-                await pause(0.1 * (attempt + 1))
+                await session.client.pause(0.1 * (attempt + 1))
                 continue
             raise
         except errors.ApiError as e:

@@ -232,6 +232,7 @@ async def _dispatch(args: argparse.Namespace) -> int:
         offline = getattr(args, "offline", False)
         if not (offline(args) if callable(offline) else offline):
             session = open_session(args)
+            session.client.on_loop = needs_loop(args)
             server = session.server
         result = await args.func(session, args)
         return int(result or 0)

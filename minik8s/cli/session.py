@@ -204,21 +204,6 @@ def _refused(exc: BaseException) -> bool:
     return "refused" in str(exc).lower()
 
 
-async def pause(seconds: float) -> None:
-    """Wait before a retry: on the event loop when the verb runs on one, else simply block (a
-    verb run without a loop cannot await asyncio)."""
-    from minik8s.client import oneshot
-
-    if oneshot.loop_running():
-        import asyncio
-
-        await asyncio.sleep(seconds)
-        return
-    import time
-
-    time.sleep(seconds)
-
-
 def warn(message: str) -> None:
     """A ``Warning: ...`` line on stderr, as kubectl prints them."""
     print(f"Warning: {message}", file=sys.stderr)

@@ -38,7 +38,7 @@ _PATH_SAFE = "/:@!$&'()*+,;=-._~%"
 
 
 def loop_running() -> bool:
-    """Whether this thread runs an asyncio event loop now."""
+    """Whether this thread runs an asyncio event loop now (the guess when nobody said)."""
     if "asyncio" not in sys.modules:  # not imported: certainly not running (and stays unimported)
         return False
     import asyncio
@@ -96,6 +96,9 @@ class OneShotClient(verbs.TypedVerbs):
         self._http = http1.HTTPConnection(conn, timeout=timeout)
         self._headers = [("User-Agent", user_agent), *conn.headers]
         self._async: ApiClient | None = None
+        # Whether the command using this client runs on an event loop (mkctl sets it from the
+        # verb): a streamed body is then read by the async client. None: whether one runs here.
+        self.on_loop: bool | None = None
 
     @property
     def server(self) -> str:
@@ -173,7 +176,7 @@ class OneShotClient(verbs.TypedVerbs):
         """One HTTP request, as :meth:`ApiClient.request <minik8s.client.rest.ApiClient.request>`:
         a read :class:`~minik8s.client.verbs.Response`, or with ``stream=True`` one to iterate and
         ``aclose()``. ``timeout``: "default" (the client's), seconds per read, or None (none)."""
-        if stream and loop_running():
+        if stream and self.runs_on_loop():
             return await self.async_client().request(method, path, params=params, json=json, content=content,
                                                      headers=headers, stream=True, timeout=timeout)  # type: ignore[arg-type]
         hdrs = dict(headers) if headers else {}
@@ -188,6 +191,22 @@ class OneShotClient(verbs.TypedVerbs):
         return verbs.Response(resp.status, resp.headers, resp.content)
 
     # -- what needs a loop ------------------------------------------------------------------
+
+    def runs_on_loop(self) -> bool:
+        """Whether the command awaits this client on an event loop (``on_loop``, else a guess)."""
+        return self.on_loop if self.on_loop is not None else loop_running()
+
+    async def pause(self, seconds: float) -> None:
+        """Wait before a retry: ``asyncio.sleep`` on the event loop, else simply block (a command
+        run without a loop cannot await asyncio)."""
+        if self.runs_on_loop():
+            import asyncio
+
+            await asyncio.sleep(seconds)
+        else:
+            import time
+
+            time.sleep(seconds)
 
     def watch(self, rt: ResourceType, **kwargs: Any) -> AsyncIterator[WatchEvent]:
         """:meth:`ApiClient.watch <minik8s.client.rest.ApiClient.watch>`, on the asynchronous client."""

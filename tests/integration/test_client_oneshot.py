@@ -174,3 +174,23 @@ def test_mkctl_as_flags_impersonate(apiserver_process: ApiServer, namespace: str
     assert r.err.strip() == (f'Error from server (Forbidden): pods is forbidden: User "nobody" cannot list '
                              f'resource "pods" in API group "" in the namespace "{namespace}"')
     assert run_mkctl("get", "pods", "-n", namespace, kubeconfig=kc).code == 0
+
+
+async def test_a_command_said_to_run_without_a_loop_streams_blocking_even_inside_one(
+        client: OneShotClient, namespace: str) -> None:
+    """mkctl called from code already on a loop (a test, a notebook): the verb's own choice
+    counts, not the loop around it."""
+    now(client.create(CONFIGMAPS, cm("l"), namespace=namespace))
+    params = {"watch": True, "timeoutSeconds": 1}
+    client.on_loop = False
+    stream = now(client.request("GET", CONFIGMAPS.path(namespace), params=params, stream=True, timeout=None))
+    assert b'"ADDED"' in drain(stream.aiter_bytes())
+    now(stream.aclose())
+    now(client.pause(0.01))  # blocks instead of awaiting the loop
+    assert client._async is None
+    client.on_loop = True  # a verb on the loop: the stream is the async client's
+    stream = await client.request("GET", CONFIGMAPS.path(namespace), params=params, stream=True, timeout=None)
+    assert b'"ADDED"' in await stream.aread()
+    await stream.aclose()
+    assert client._async is not None
+    await client._async.close()
