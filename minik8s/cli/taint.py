@@ -202,6 +202,10 @@ async def cmd_taint(session: Session, args: argparse.Namespace) -> int:
     else:
         nodes = []
         for name in resources[1:]:
+            # kubectl's builder takes TYPE/NAME among the names too (``taint node a node/b``)
+            kind, slash, rest = name.partition("/")
+            if slash and kind.lower() in ("node", "nodes", "no"):
+                name = rest
             nodes.append(await session.client.get(res.rt, name))
     failures = 0
     for node in nodes:

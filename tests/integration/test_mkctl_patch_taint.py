@@ -109,6 +109,10 @@ def test_taint_matches_kubectl(mk, kubectl, twin_nodes) -> None:
         k, m = _both(mk, kubectl, ["taint", "nodes", *[s.replace("WHO", "k") for s in step]],
                      ["taint", "nodes", *[s.replace("WHO", "m") for s in step]])
         assert m == k.replace(f"{tag}-k", f"{tag}-m"), step
+    k2, m2 = names["k"][1], names["m"][1]
+    k, m = _both(mk, kubectl, ["taint", "node", k2, f"node/{k1}", "pair=1:NoSchedule"],
+                 ["taint", "node", m2, f"node/{m1}", "pair=1:NoSchedule"])
+    assert m == k.replace(k1, m1).replace(k2, m2)
     for step in (["pods", k1, "a=b:NoSchedule"], [f"node/{k1}", "a-"], ["nodes", "t-"], ["nodes", "nope", "a=b:NoSchedule"]):
         k, m = _both(mk, kubectl, ["taint", *step], ["taint", *step])
         assert m == k, step
