@@ -45,6 +45,8 @@ class KubeletConfig:
     # The PLEG relist period: how often the runtime is listed to notice container changes.
     relist_period: float = 1.0
     node_status_update_frequency: float = 10.0
+    # cAdvisor's housekeeping interval: /stats/summary sweeps the runtime at most this often.
+    housekeeping_interval: float = 10.0
     node_status_report_frequency: float = 300.0
     node_lease_duration_seconds: int = 40
     log_level: str = "info"
@@ -123,6 +125,8 @@ def _parser() -> argparse.ArgumentParser:
                    help="max seconds between pod syncs (default 60; 0 for the fake runtime)")
     p.add_argument("--relist-period", type=float, default=None,
                    help="seconds between runtime relists (default 1; off for the fake runtime)")
+    p.add_argument("--housekeeping-interval", type=float, default=10.0,
+                   help="seconds between container stats sweeps for /stats/summary (cAdvisor's, default 10)")
     p.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
     # Networking: on by default with the Docker runtime, never with the hollow one.
     p.add_argument("--disable-proxy", action="store_true", help="do not run the service proxy (iptables)")
@@ -194,7 +198,7 @@ def parse_args(argv: list[str] | None = None) -> KubeletConfig:
         # every second would only burn the CPU the scale test measures.
         sync_frequency=a.sync_frequency if a.sync_frequency is not None else (0.0 if fake else 60.0),
         relist_period=a.relist_period if a.relist_period is not None else (0.0 if fake else 1.0),
-        log_level=a.log_level,
+        log_level=a.log_level, housekeeping_interval=a.housekeeping_interval,
         # Hollow nodes must never touch the host's iptables or bind port 53.
         disable_proxy=a.disable_proxy or fake, disable_dns=a.disable_dns or fake,
         cluster_dns=cluster_dns, cluster_domain=a.cluster_domain.strip("."), cluster_cidr=a.cluster_cidr,

@@ -82,7 +82,8 @@ async def run(cfg: KubeletConfig) -> int:
         except (OSError, ValueError) as e:
             raise RuntimeError(f"the node API's TLS files cannot be used: {e}") from None
         server = NodeServer(lambda: kubelets, host=bind, port=cfg.port, tls=tls,
-                            authorize=auth.MODES[cfg.authorization_mode](cfg, client))
+                            authorize=auth.MODES[cfg.authorization_mode](cfg, client),
+                            stats_interval=cfg.housekeeping_interval)
         log.info("node API on https://%s:%d (client CA %s, authorization %s)", bind, cfg.port,
                  cfg.client_ca_file or "none: every request is refused", cfg.authorization_mode)
         await server.serve()

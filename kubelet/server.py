@@ -2,6 +2,8 @@
 health, pods. HTTPS only (:mod:`kubelet.serving`), every request authenticated by a client
 certificate of the cluster CA and authorized (:mod:`kubelet.auth`) before a handler runs.
 
+``/stats/summary`` is the Summary API (:mod:`kubelet.stats`), authorized as ``nodes/stats``.
+
 ``/metrics`` serves the process's Prometheus metrics (:mod:`kubelet.metrics`; the node's
 proxy and DNS run here too), authorized as ``nodes/metrics``.
 
@@ -36,6 +38,7 @@ from minik8s import metrics, timestamps
 
 from kubelet import auth
 from kubelet import exec as exec_
+from kubelet import stats
 
 from kubelet.runtime import interface as ri
 
@@ -73,7 +76,10 @@ def _int(q, key: str) -> int | None:
         raise _BadRequest(f"invalid {key} {value!r}: must be an integer") from None
 
 
-def make_app(sources: Callable[[], Sequence[PodSource]]) -> Starlette:
+def make_app(sources: Callable[[], Sequence[PodSource]], *,
+             stats_interval: float = stats.SWEEP_INTERVAL_S) -> Starlette:
+    summary_provider = stats.StatsProvider(interval=stats_interval)
+
     def locate(namespace: str, name: str) -> tuple[PodSource, dict]:
         for src in sources():
             pod = src.find_pod(namespace, name)
@@ -146,6 +152,13 @@ def make_app(sources: Callable[[], Sequence[PodSource]]) -> Starlette:
         body = {"kind": "PodList", "apiVersion": "v1", "metadata": {}, "items": items}
         return Response(orjson.dumps(body), media_type="application/json")
 
+    async def stats_summary(request: Request) -> Response:
+        try:
+            body = await summary_provider.summary(sources())
+        except ri.RuntimeError_ as e:
+            return PlainTextResponse(f"failed to get node stats: {e}", status_code=500)
+        return Response(orjson.dumps(body), media_type="application/json")
+
     async def container_logs(request: Request) -> Response:
         p = request.path_params
         q = request.query_params
@@ -210,6 +223,7 @@ def make_app(sources: Callable[[], Sequence[PodSource]]) -> Starlette:
         Route("/healthz", healthz),
         Route("/metrics", metrics_),  # Prometheus (authorized as nodes/metrics)
         Route("/pods", pods),
+        Route("/stats/summary", stats_summary),  # the Summary API (kubelet/stats.py; nodes/stats)
         Route("/containerLogs/{namespace}/{pod}/{container}", container_logs),
         Route("/exec/{namespace}/{pod}/{container}", exec_check, methods=["GET", "POST"]),
         WebSocketRoute("/exec/{namespace}/{pod}/{container}", exec_ws),
@@ -221,8 +235,9 @@ class NodeServer:
     TLS options, :func:`kubelet.serving.uvicorn_options`) behind ``authorize``."""
 
     def __init__(self, sources: Callable[[], Sequence[PodSource]], *, host: str, port: int,
-                 tls: dict[str, Any], authorize: auth.Authorize | None = None) -> None:
-        app = auth.AuthFilter(make_app(sources), authorize or auth.always_allow)
+                 tls: dict[str, Any], authorize: auth.Authorize | None = None,
+                 stats_interval: float = stats.SWEEP_INTERVAL_S) -> None:
+        app = auth.AuthFilter(make_app(sources, stats_interval=stats_interval), authorize or auth.always_allow)
         config = uvicorn.Config(app, host=host, port=port, log_level="warning",
                                 access_log=False, lifespan="off", **tls)
         self._server = uvicorn.Server(config)

@@ -296,6 +296,22 @@ class ContainerStatus(Container):
     message: str | None = None
 
 
+@dataclass(frozen=True)
+class ContainerStats:
+    """One reading of a running container's cgroup, as the engine reports it (cAdvisor's
+    figures): cumulative CPU time, memory usage and its working set (usage less inactive file
+    pages, what the kubelet's eviction and ``kubectl top`` count)."""
+
+    id: ContainerId
+    timestamp: datetime.datetime
+    cpu_usage_core_nano_seconds: int
+    memory_usage_bytes: int
+    memory_working_set_bytes: int
+    memory_rss_bytes: int | None = None
+    page_faults: int | None = None
+    major_page_faults: int | None = None
+
+
 class ExecResult(NamedTuple):
     exit_code: int
     output: bytes  # stdout and stderr interleaved, as a probe reads them
@@ -465,6 +481,12 @@ class ContainerRuntime(abc.ABC):
         running it; ``None`` (a real engine) means the kubelet runs the probe against the
         container. The hollow runtime decides every probe: a hollow node never dials a pod.
         ``kind`` is Liveness, Readiness or Startup; ``annotations`` are the pod's, as now."""
+        return None
+
+    async def container_stats(self, container_ids: Sequence[ContainerId]) -> dict[ContainerId, ContainerStats] | None:
+        """One reading of each running container in ``container_ids`` (gone ones are left
+        out), in one sweep; ``None`` when the runtime has no cgroups to read (the hollow
+        runtime: its containers use nothing, and it says so rather than invent figures)."""
         return None
 
     @abc.abstractmethod
