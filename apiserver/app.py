@@ -29,7 +29,7 @@ from minik8s.api import resources as rs
 from apiserver import bodies, discovery, endpoint_reconciler, errors, managedfields, openapi, params, printers, version
 from apiserver import memory, openapi_proto
 from apiserver.storage import diskspace, health as storage_health
-from apiserver.storage.interface import DiskFull, Unavailable
+from apiserver.storage.interface import DiskFull, Unavailable, ValueTooLarge
 from apiserver.admission import plugins as admission_plugins
 from apiserver.admission import priority as priority_admission
 from apiserver.allocators import ServiceAllocator
@@ -212,6 +212,8 @@ class ApiServer:
         except Unavailable as e:  # not a bug: etcd cannot be reached (readyz says so too)
             log.warning("%s %s: %s", request.method, request.url.path, e)
             return status_response(errors.ServiceUnavailable(str(e)))
+        except ValueTooLarge as e:  # etcd's request limit, a little above the object's own (bodies.MAX_STORED)
+            return status_response(errors.TooLarge(str(e)))
         except Exception:  # a bug: answer InternalError, keep the traceback in the log
             log.exception("internal error serving %s %s", request.method, request.url.path)
             return status_response(errors.InternalError("an error on the server prevented the request "

@@ -67,6 +67,7 @@ from apiserver.storage.interface import (
     Storage,
     StorageError,
     Unavailable,
+    ValueTooLarge,
     WatchEvent,
     as_bytes,
 )
@@ -259,6 +260,8 @@ class EtcdStorage(Storage):
             return Compacted(requested, await self._find_compacted())
         if "required revision is a future revision" in details:
             return FutureRevision(requested, await self.current_revision())
+        if "request is too large" in details:
+            return ValueTooLarge(f"Request entity too large: etcd at {self.servers} refused the write: {details}")
         if "database space exceeded" in details:
             return DiskFull(f"etcd at {self.servers}: {details}")
         return StorageError(f"etcd at {self.servers}: {details}")

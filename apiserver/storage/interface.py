@@ -35,6 +35,10 @@ class Unavailable(StorageError):
     """Raised when the store cannot be reached now (etcd down): the apiserver answers 503."""
 
 
+class ValueTooLarge(StorageError):
+    """Raised by a write the store refuses for its size (etcd's --max-request-bytes): 413."""
+
+
 class KeyExists(StorageError):
     """Raised by create when the key is already present."""
 
