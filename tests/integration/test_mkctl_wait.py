@@ -88,3 +88,41 @@ def test_waits_end_when_the_watched_object_changes(apiserver_process, kubectl_pa
     for (key, who), p in procs.items():
         out, err = p.communicate(timeout=30)
         assert (p.returncode, out) == (0, want[key]), f"{who} {waits[key]}: {p.returncode} {out!r} {err!r}"
+
+
+def _requests(server, resource: str) -> dict[str, float]:
+    """apiserver_request_total for ``resource`` by verb, from the server's /metrics."""
+    with server.http() as http:
+        text = http.get("/metrics").text
+    out: dict[str, float] = {}
+    for line in text.splitlines():
+        if line.startswith("apiserver_request_total{") and f'resource="{resource}"' in line:
+            verb = line.split('verb="', 1)[1].split('"', 1)[0]
+            out[verb] = out.get(verb, 0.0) + float(line.rsplit(" ", 1)[1])
+    return out
+
+
+def test_wait_follows_a_watch_instead_of_polling(apiserver_factory) -> None:
+    """While the condition is not met, mkctl wait holds one watch open and asks nothing else."""
+    server = apiserver_factory()
+    with server.http() as http:
+        r = http.post("/api/v1/namespaces/default/configmaps", json={"metadata": {"name": "w"}, "data": {"x": "1"}})
+        assert r.status_code == 201, r.text
+    before = _requests(server, "configmaps")
+    cmd = [*mkctl_command(server), "wait", "cm/w", "-n", "default", "--for=jsonpath={.data.x}=2", "--timeout=60s"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO,
+                            env={**os.environ, "KUBECONFIG": "/nonexistent"})
+    time.sleep(4)
+    during = _requests(server, "configmaps")
+    with server.http() as http:
+        r = http.patch("/api/v1/namespaces/default/configmaps/w", content='{"data":{"x":"2"}}',
+                       headers={"Content-Type": "application/merge-patch+json"})
+        assert r.status_code == 200, r.text
+    out, err = proc.communicate(timeout=30)
+    assert (proc.returncode, out) == (0, "configmap/w condition met\n"), err
+    after = _requests(server, "configmaps")
+    # a request is counted when it ends: the open watch shows once it has
+    asked = {verb: during.get(verb, 0) - before.get(verb, 0) for verb in ("GET", "LIST", "WATCH")}
+    assert asked == {"GET": 1, "LIST": 0, "WATCH": 0}, asked
+    assert after.get("WATCH", 0) - before.get("WATCH", 0) == 1, after
+    assert after.get("GET", 0) == during.get("GET", 0) and after.get("LIST", 0) == during.get("LIST", 0), after
