@@ -15,7 +15,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -296,6 +296,28 @@ def api_http(apiserver_process: ApiServer) -> Iterator[httpx.Client]:
     """A synchronous httpx client on the session's apiserver, with the tests' credentials."""
     with apiserver_process.http() as client:
         yield client
+
+
+@pytest.fixture
+async def client(apiserver_process: ApiServer) -> AsyncIterator[Any]:
+    """An async ApiClient on the session's apiserver, with the tests' credentials (closed after)."""
+    async with apiserver_process.client() as c:
+        yield c
+
+
+@pytest.fixture
+async def namespace(client: Any) -> AsyncIterator[str]:
+    """A namespace of this test's own on the session's apiserver, deleted after it."""
+    import uuid
+
+    from minik8s import errors
+    from minik8s.api.resources import NAMESPACES
+
+    name = f"t-{uuid.uuid4().hex[:8]}"
+    await client.create(NAMESPACES, {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}})
+    yield name
+    with contextlib.suppress(errors.ApiError, errors.ConnectionFailed):
+        await client.delete(NAMESPACES, name)
 
 
 # --- kubectl --------------------------------------------------------------------------------

@@ -17,7 +17,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -26,7 +26,7 @@ import httpx
 import pytest
 
 from minik8s import errors
-from minik8s.api.resources import NAMESPACES, PODS
+from minik8s.api.resources import PODS
 from minik8s.client.rest import ApiClient
 
 from tests.conftest import REPO, ApiServer, pick_free_port
@@ -188,22 +188,6 @@ def kubelet_factory(apiserver_process: ApiServer, tmp_path_factory: pytest.TempP
         k.stop()
         if docker_client is not None:
             remove_node_containers(docker_client, k.node)
-
-
-@pytest.fixture
-async def client(apiserver_process) -> AsyncIterator[ApiClient]:
-    c = apiserver_process.client()
-    yield c
-    await c.close()
-
-
-@pytest.fixture
-async def namespace(client: ApiClient) -> AsyncIterator[str]:
-    name = f"kt-{uuid.uuid4().hex[:8]}"
-    await client.create(NAMESPACES, {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}})
-    yield name
-    with contextlib.suppress(errors.ApiError, errors.ConnectionFailed):
-        await client.delete(NAMESPACES, name)
 
 
 def pod_manifest(name: str, node: str, containers: list[dict], **spec: Any) -> dict:

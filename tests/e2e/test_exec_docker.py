@@ -15,7 +15,7 @@ import pytest
 
 from tests.conftest import kubectl_args
 from tests.kubelet_harness import (  # noqa: F401 - fixtures
-    client, container_status, is_ready, kubelet_factory, namespace, pod_manifest, wait_pod,
+    container_status, is_ready, kubelet_factory, pod_manifest, wait_pod,
 )
 from minik8s.api.resources import PODS
 

@@ -13,7 +13,7 @@ import pytest
 
 from tests.conftest import REPO
 from tests.e2e.test_exec_docker import _TTY_SCRIPT, _running_pod, node_kubelet  # noqa: F401 - fixture
-from tests.kubelet_harness import client, kubelet_factory, namespace  # noqa: F401 - fixtures
+from tests.kubelet_harness import kubelet_factory  # noqa: F401 - fixtures
 
 
 pytestmark = pytest.mark.docker

@@ -27,7 +27,7 @@ from kubelet import network
 from kubelet.runtime.docker import DockerRuntime
 from tests.integration.controller_harness import eventually, running
 from tests.kubelet_harness import (  # noqa: F401 - fixtures
-    BUSYBOX, NODE_LABEL, client, container_status, events_for, is_ready, kubelet_factory, namespace, pod_manifest,
+    BUSYBOX, NODE_LABEL, container_status, events_for, is_ready, kubelet_factory, pod_manifest,
     wait_pod,
 )
 

@@ -14,12 +14,6 @@ from minik8s.client.rest import ApiClient
 
 
 @pytest.fixture
-async def client(apiserver_process):
-    async with apiserver_process.client() as c:
-        yield c
-
-
-@pytest.fixture
 async def ns(client: ApiClient) -> str:
     name = f"e-{uuid.uuid4().hex[:8]}"
     await client.create(NAMESPACES, {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}})

@@ -15,12 +15,6 @@ from minik8s.leaderelection import LeaderElector
 FAST = {"lease_duration": 1.5, "renew_deadline": 1.0, "retry_period": 0.2}
 
 
-@pytest.fixture
-async def client(apiserver_process):
-    async with apiserver_process.client() as c:
-        yield c
-
-
 def test_timing_is_validated():
     with pytest.raises(ValueError, match="leaseDuration must be greater than renewDeadline"):
         LeaderElector(None, name="x", identity="a", lease_duration=5, renew_deadline=5)

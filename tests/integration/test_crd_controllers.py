@@ -16,12 +16,6 @@ from tests.integration.crd_helpers import CRDS, create_crd, unique_group, widget
 
 
 @pytest.fixture
-async def client(apiserver_process):
-    async with apiserver_process.client() as c:
-        yield c
-
-
-@pytest.fixture
 def widgets(api_http):
     g = unique_group()
     create_crd(api_http, widget_crd(g))

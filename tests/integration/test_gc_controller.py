@@ -14,12 +14,6 @@ from tests.integration.controller_harness import eventually, get_or_none, new_na
 
 
 @pytest.fixture
-async def client(apiserver_process):
-    async with apiserver_process.client() as c:
-        yield c
-
-
-@pytest.fixture
 async def ns(client: ApiClient) -> str:
     return await new_namespace(client, "gc")
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 
-import pytest
 
 from controllers.namespace import NamespaceController
 from minik8s.api import resources
@@ -19,12 +18,6 @@ from tests.integration.controller_harness import eventually, get_or_none, new_na
 TEMPLATE = {"metadata": {"labels": {"app": "ns"}},
             "spec": {"containers": [{"name": "c", "image": "minik8s/busybox:latest"}]}}
 SPEC = {"replicas": 1, "selector": {"matchLabels": {"app": "ns"}}, "template": TEMPLATE}
-
-
-@pytest.fixture
-async def client(apiserver_process):
-    async with apiserver_process.client() as c:
-        yield c
 
 
 async def fill(client: ApiClient, ns: str) -> None:

@@ -23,13 +23,6 @@ from tests.integration.controller_harness import eventually, new_namespace, runn
 
 
 @pytest.fixture
-async def client(apiserver_process: Any) -> AsyncIterator[Any]:
-    c = apiserver_process.client()
-    yield c
-    await c.close()
-
-
-@pytest.fixture
 async def ns(client: Any) -> AsyncIterator[str]:
     name = await new_namespace(client, "quota")
     yield name

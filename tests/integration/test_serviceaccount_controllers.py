@@ -8,7 +8,6 @@ from __future__ import annotations
 import argparse
 import base64
 
-import pytest
 
 from controllers import main as kcm
 from controllers.rootcacertpublisher import DESCRIPTION, RootCACertPublisher, kubeconfig_ca
@@ -18,12 +17,6 @@ from minik8s.client.informer import SharedInformerFactory
 from tests.integration.controller_harness import eventually, get_or_none, new_namespace, running
 
 CA = "-----BEGIN CERTIFICATE-----\nMIIBdummyForTheTest\n-----END CERTIFICATE-----\n"
-
-
-@pytest.fixture
-async def client(apiserver_process):
-    async with apiserver_process.client() as c:
-        yield c
 
 
 async def test_default_serviceaccount_in_every_namespace(client) -> None:
