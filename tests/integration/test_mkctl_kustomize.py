@@ -195,11 +195,113 @@ NESTED = {
         """,
 }
 
+# References beyond pod templates (RBAC, Ingress, StatefulSet service, autoscaler target), a
+# binary file, a TLS Secret from files, a generator in another namespace, behavior: replace,
+# labels with includeSelectors, replicas by the new name, an image renamed only.
+REFS_BASE = {
+    "kustomization.yaml": """\
+        resources: [r.yaml]
+        secretGenerator:
+        - name: tls
+          type: kubernetes.io/tls
+          files: [tls.crt, tls.key]
+        configMapGenerator:
+        - name: bin
+          files: [blob.bin]
+        - name: env
+          namespace: other
+          envs: [a.env]
+        """,
+    "r.yaml": """\
+        apiVersion: v1
+        kind: ServiceAccount
+        metadata: {name: runner}
+        ---
+        apiVersion: rbac.authorization.k8s.io/v1
+        kind: Role
+        metadata: {name: reader}
+        rules: [{apiGroups: [""], resources: [pods], verbs: [get]}]
+        ---
+        apiVersion: rbac.authorization.k8s.io/v1
+        kind: RoleBinding
+        metadata: {name: read}
+        roleRef: {apiGroup: rbac.authorization.k8s.io, kind: Role, name: reader}
+        subjects: [{kind: ServiceAccount, name: runner, namespace: default}]
+        ---
+        apiVersion: v1
+        kind: Service
+        metadata: {name: web}
+        spec: {selector: {app: web}, ports: [{port: 80}]}
+        ---
+        apiVersion: networking.k8s.io/v1
+        kind: Ingress
+        metadata: {name: web}
+        spec:
+          rules:
+          - http:
+              paths:
+              - {path: /, pathType: Prefix, backend: {service: {name: web, port: {number: 80}}}}
+        ---
+        apiVersion: apps/v1
+        kind: Deployment
+        metadata: {name: web}
+        spec:
+          selector: {matchLabels: {app: web}}
+          template:
+            metadata: {labels: {app: web}}
+            spec: {containers: [{name: c, image: nginx}]}
+        ---
+        apiVersion: autoscaling/v2
+        kind: HorizontalPodAutoscaler
+        metadata: {name: web}
+        spec:
+          scaleTargetRef: {apiVersion: apps/v1, kind: Deployment, name: web}
+          minReplicas: 1
+          maxReplicas: 3
+        ---
+        apiVersion: apps/v1
+        kind: StatefulSet
+        metadata: {name: db}
+        spec:
+          serviceName: web
+          selector: {matchLabels: {app: db}}
+          template:
+            metadata: {labels: {app: db}}
+            spec: {containers: [{name: c, image: nginx}]}
+        """,
+    "tls.crt": "CERT\n",
+    "tls.key": "KEY\n",
+    "blob.bin": b"\x00\x01\xff\xfe",
+    "a.env": "A=1\nB=2\n",
+}
 
-def _write(root: Path, files: dict[str, str]) -> None:
+REFS_OVERLAY = {
+    "kustomization.yaml": """\
+        resources: [../base]
+        namespace: team
+        namePrefix: t-
+        labels:
+        - pairs: {owner: me}
+          includeSelectors: true
+        configMapGenerator:
+        - name: bin
+          behavior: replace
+          literals: [x=y]
+        replicas:
+        - {name: t-web, count: 2}
+        images:
+        - {name: nginx, newName: mirror/nginx}
+        """,
+}
+
+
+def _write(root: Path, files: dict[str, str | bytes]) -> None:
     root.mkdir(parents=True, exist_ok=True)
     for name, text in files.items():
-        (root / name).write_text(textwrap.dedent(text))
+        if isinstance(text, bytes):
+            (root / name).write_bytes(text)
+        else:
+            (root / name).write_text(textwrap.dedent(text))
 
 
 @pytest.fixture(scope="module")
@@ -208,10 +310,14 @@ def tree(tmp_path_factory) -> Path:
     _write(root / "base", BASE)
     _write(root / "overlay", OVERLAY)
     _write(root / "nested", NESTED)
+    _write(root / "refs-base", REFS_BASE)
+    _write(root / "refs-overlay", REFS_OVERLAY)
+    (root / "refs-overlay" / "kustomization.yaml").write_text(
+        (root / "refs-overlay" / "kustomization.yaml").read_text().replace("../base", "../refs-base"))
     return root
 
 
-@pytest.mark.parametrize("target", ["base", "overlay", "nested"])
+@pytest.mark.parametrize("target", ["base", "overlay", "nested", "refs-base", "refs-overlay"])
 def test_kustomize_output_equals_kubectl_kustomize(kubectl, tree: Path, target: str) -> None:
     k = kubectl("kustomize", str(tree / target))
     assert k.returncode == 0, k.stderr

@@ -6,8 +6,10 @@ a kustomization of their own), then its generators (``configMapGenerator``,
 transformers in kustomize's order: patches (``patchesStrategicMerge``, ``patches``),
 ``namespace``, ``namePrefix``, ``nameSuffix``, labels (``commonLabels``, ``labels``),
 ``commonAnnotations``, ``patchesJson6902``, ``replicas``, ``images``. Once the whole tree is
-built, generated names get their content hash, pod templates' references follow the renamed
-ConfigMaps, Secrets, ServiceAccounts and claims, and the objects are ordered as kustomize's
+built, generated names get their content hash, references follow the renamed objects (pod
+templates' ConfigMaps, Secrets, ServiceAccounts and claims; RBAC bindings' roles and
+subjects; Ingress backends and TLS Secrets; a StatefulSet's service; an autoscaler's target),
+and the objects are ordered as kustomize's
 legacy order (Namespace, ..., ConfigMap, Secret, Service, ..., Deployment, ..., others, then
 webhook configurations; within a kind by namespace and name).
 
@@ -71,16 +73,16 @@ def build(path: str) -> tuple[list[dict], list[str]]:
     for r in resources:
         if r.hashed:
             r.rename(f"{r.names[-1]}-{generate.content_hash(r.obj)}")
-    referents = [r for r in resources if r.kind in ("ConfigMap", "Secret", "ServiceAccount", "PersistentVolumeClaim")]
-
-    def rename(kind: str, old: str, namespace: str | None) -> str:
-        for r in referents:
-            if r.kind == kind and r.names[0] == old and r.namespace == namespace:
-                return r.names[-1]
-        return old
+    def find(kinds: tuple[str, ...], old: str, namespace: str | None, any_namespace: bool) -> tuple[str, str | None] | None:
+        """(new name, namespace) of the object the reference ``old`` meant, written with that
+        name; one in the referrer's namespace first (``any_namespace``: RBAC subjects)."""
+        found = [r for r in resources if r.kind in kinds and r.names[0] == old]
+        same = [r for r in found if r.namespace == namespace or r.kind in transform.CLUSTER_KINDS]
+        pick = same or (found if any_namespace else [])
+        return (pick[0].names[-1], pick[0].namespace) if pick else None
 
     for r in resources:
-        transform.fix_references(r.obj, rename)
+        transform.fix_references(r.obj, find)
     resources.sort(key=_legacy_key)
     return [r.obj for r in resources], warnings
 
@@ -88,7 +90,8 @@ def build(path: str) -> tuple[list[dict], list[str]]:
 def _legacy_key(r: Resource) -> tuple:
     group, _, version = r.obj.get("apiVersion", "").rpartition("/")
     gvk = "_".join([group or "~G", version or "~V", r.kind or "~K"])
-    return _TYPE_ORDER.get(r.kind, 0), gvk, r.namespace or "", r.names[-1]
+    # kustomize writes a missing namespace as "~X" in its sort string: after every named one
+    return _TYPE_ORDER.get(r.kind, 0), gvk, r.namespace or "~X", r.names[-1]
 
 
 class _Target:

@@ -152,15 +152,23 @@ def set_replicas(obj: dict, count: int) -> None:
         obj.setdefault("spec", {})["replicas"] = count
 
 
-def fix_references(obj: dict, rename: Callable[[str, str, str | None], str]) -> None:
-    """Point a pod template's ConfigMap, Secret, ServiceAccount and claim references at their
-    objects' new names; ``rename(kind, old name, namespace)`` answers the old name when the
-    kustomization has no such object."""
-    ns = (obj.get("metadata") or {}).get("namespace")
+Find = Callable[[tuple[str, ...], str, "str | None", bool], "tuple[str, str | None] | None"]
 
-    def fix(holder: Any, key: str, kind: str) -> None:
+_SCALABLE = ("Deployment", "ReplicaSet", "StatefulSet", "ReplicationController")
+
+
+def fix_references(obj: dict, find: Find) -> None:
+    """Point references at their objects' new names (kustomize's name reference transformer
+    for the references people use). ``find(kinds, old name, namespace, any namespace)`` answers
+    the referent's (new name, namespace), or None when the kustomization has no such object."""
+    ns = (obj.get("metadata") or {}).get("namespace")
+    kind = obj.get("kind")
+
+    def fix(holder: Any, key: str, *kinds: str) -> None:
         if isinstance(holder, dict) and isinstance(holder.get(key), str):
-            holder[key] = rename(kind, holder[key], ns)
+            hit = find(kinds, holder[key], ns, False)
+            if hit is not None:
+                holder[key] = hit[0]
 
     for spec in pod_specs(obj):
         fix(spec, "serviceAccountName", "ServiceAccount")
@@ -185,3 +193,31 @@ def fix_references(obj: dict, rename: Callable[[str, str, str | None], str]) -> 
                 if isinstance(src, dict):
                     fix(src.get("configMapRef"), "name", "ConfigMap")
                     fix(src.get("secretRef"), "name", "Secret")
+    spec = obj.get("spec") if isinstance(obj.get("spec"), dict) else {}
+    if kind in ("RoleBinding", "ClusterRoleBinding"):
+        role = obj.get("roleRef")
+        if isinstance(role, dict) and role.get("kind") in ("Role", "ClusterRole"):
+            fix(role, "name", role["kind"])
+        for subject in obj.get("subjects") or []:
+            if isinstance(subject, dict) and subject.get("kind") == "ServiceAccount":
+                hit = find(("ServiceAccount",), str(subject.get("name")), subject.get("namespace") or ns, True)
+                if hit is not None:
+                    subject["name"] = hit[0]
+                    if hit[1]:
+                        subject["namespace"] = hit[1]
+    elif kind == "Ingress":
+        backends = [spec.get("defaultBackend")]
+        for rule in spec.get("rules") or []:
+            backends += [p.get("backend") for p in ((rule or {}).get("http") or {}).get("paths") or []
+                         if isinstance(p, dict)]
+        for backend in backends:
+            if isinstance(backend, dict):
+                fix(backend.get("service"), "name", "Service")
+        for tls in spec.get("tls") or []:
+            fix(tls, "secretName", "Secret")
+    elif kind == "StatefulSet":
+        fix(spec, "serviceName", "Service")
+    elif kind == "HorizontalPodAutoscaler":
+        target = spec.get("scaleTargetRef")
+        if isinstance(target, dict) and target.get("kind") in _SCALABLE:
+            fix(target, "name", target["kind"])
