@@ -106,3 +106,13 @@ def test_errors_exit_2(mk, kubectl, applied: str) -> None:
     _both(mk, kubectl, "diff", "-f", "-", input=bad)
     _both(mk, kubectl, "diff")
     _both(mk, kubectl, "diff", "-f", "/nonexistent/x.yaml")
+
+
+def test_diff_k_diffs_a_kustomization(mk, kubectl, applied: str, tmp_path) -> None:
+    (tmp_path / "k").mkdir()
+    (tmp_path / "k" / "kustomization.yaml").write_text(
+        f"resources: [cm.yaml]\nnamespace: {applied}\nconfigMapGenerator: [{{name: gen, literals: [a=1]}}]\n")
+    (tmp_path / "k" / "cm.yaml").write_text("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: cfg}\ndata: {k: z}\n")
+    m = _both(mk, kubectl, "diff", "-k", str(tmp_path / "k"))
+    assert m.code == 1 and "+  k: z" in m.out and "gen-" in m.out
+    _both(mk, kubectl, "diff", "-k", str(tmp_path / "k"), "-f", str(tmp_path / "k" / "cm.yaml"))
