@@ -32,7 +32,7 @@ def add_parsers(sub: Any, common_flags: argparse.ArgumentParser) -> None:
     common.add_field_manager(p, "kubectl-create")
     p.add_argument("--save-config", action="store_true", help="record the last-applied-configuration annotation")
     p.add_argument("--validate", default="strict", help="how the server treats unknown fields")
-    p.set_defaults(func=cmd_create_files)
+    p.set_defaults(func=cmd_create_files, needs_loop=False)
     gens = p.add_subparsers(dest="generator", metavar="GENERATOR", parser_class=type(p))
 
     def gen(name: str, func: Any, help_text: str, aliases: tuple[str, ...] = ()) -> argparse.ArgumentParser:
@@ -42,7 +42,7 @@ def add_parsers(sub: Any, common_flags: argparse.ArgumentParser) -> None:
         common.add_field_manager(g, "kubectl-create")
         g.add_argument("--save-config", action="store_true")
         g.add_argument("--validate", default="strict")
-        g.set_defaults(func=func)
+        g.set_defaults(func=func, needs_loop=False)
         return g
 
     d = gen("deployment", cmd_create_deployment, "Create a deployment with the specified name", ("deploy",))
@@ -76,7 +76,7 @@ def add_parsers(sub: Any, common_flags: argparse.ArgumentParser) -> None:
     r.add_argument("--force", action="store_true", help="delete and re-create the object")
     r.add_argument("--save-config", action="store_true")
     r.add_argument("--validate", default="strict")
-    r.set_defaults(func=cmd_replace)
+    r.set_defaults(func=cmd_replace, needs_loop=_forcing)
 
 
 def _data_flags(p: argparse.ArgumentParser) -> None:
@@ -320,6 +320,11 @@ async def cmd_replace(session: Session, args: argparse.Namespace) -> int:
             failures += 1
             print(format_error(e, server=session.server), file=sys.stderr)
     return 1 if failures else 0
+
+
+def _forcing(args: argparse.Namespace) -> bool:
+    """``replace --force`` waits for the old object to go (a watch, on the event loop)."""
+    return bool(args.force)
 
 
 async def _delete_and_wait(session: Session, res: Resource, namespace: str | None, name: str) -> None:

@@ -20,7 +20,7 @@ def add_parsers(sub: Any, common_flags: argparse.ArgumentParser) -> None:
     p.add_argument("path", metavar="TYPE[.FIELD...]")
     p.add_argument("--recursive", action="store_true", help="every field, without descriptions")
     p.add_argument("--api-version", default="")
-    p.set_defaults(func=cmd_explain)
+    p.set_defaults(func=cmd_explain, needs_loop=False)
 
 
 class _Schemas:

@@ -37,7 +37,7 @@ def add_parsers(sub: Any, common_flags: argparse.ArgumentParser) -> None:
     common.add_output_flag(p)
     common.add_dry_run(p)
     common.add_field_manager(p, "kubectl-expose")
-    p.set_defaults(func=cmd_expose)
+    p.set_defaults(func=cmd_expose, needs_loop=False)
 
 
 def _selector_of(obj: dict) -> dict[str, str]:

@@ -35,7 +35,7 @@ def add_parsers(sub: Any, common_flags: argparse.ArgumentParser) -> None:
         common.add_output_flag(p)
         common.add_dry_run(p)
         common.add_field_manager(p, f"kubectl-{verb}")
-        p.set_defaults(func=cmd_label, field=what, verb_name=verb)
+        p.set_defaults(func=cmd_label, field=what, verb_name=verb, needs_loop=False)
 
 
 def split_changes(args: list[str]) -> tuple[list[str], dict[str, str], list[str]]:

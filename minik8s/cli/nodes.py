@@ -29,7 +29,7 @@ def add_parsers(sub: Any, common_flags: argparse.ArgumentParser) -> None:
         p.add_argument("nodes", nargs="*", metavar="NODE")
         common.add_selector_flag(p)
         common.add_dry_run(p)
-        p.set_defaults(func=cmd_cordon, unschedulable=verb == "cordon")
+        p.set_defaults(func=cmd_cordon, unschedulable=verb == "cordon", needs_loop=False)
     d = sub.add_parser("drain", parents=[common_flags], help="Drain node in preparation for maintenance",
                        allow_abbrev=False)
     d.add_argument("nodes", nargs="*", metavar="NODE")

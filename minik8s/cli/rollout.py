@@ -51,7 +51,7 @@ def add_parsers(sub: Any, common_flags: argparse.ArgumentParser) -> None:
         common.add_filename_flags(p)
         common.add_selector_flag(p)
         p.add_argument("--all", action="store_true")
-        p.set_defaults(func=func)
+        p.set_defaults(func=func, needs_loop=name == "status")  # only status waits (a watch, a timeout)
         return p
 
     p = verb("status", cmd_status, "Show the status of the rollout")

@@ -27,7 +27,7 @@ def add_parsers(sub: Any, common_flags: argparse.ArgumentParser) -> None:
     p.add_argument("--all", action="store_true")
     common.add_output_flag(p)
     common.add_dry_run(p)
-    p.set_defaults(func=cmd_scale)
+    p.set_defaults(func=cmd_scale, needs_loop=False)
 
 
 async def scale_targets(session: Session, args: argparse.Namespace) -> list[tuple[Resource, str | None, str]]:

@@ -29,7 +29,7 @@ def add_parsers(sub: Any, common_flags: argparse.ArgumentParser) -> None:
     common.add_output_flag(p)
     common.add_dry_run(p)
     common.add_field_manager(p, "kubectl-set")
-    p.set_defaults(func=cmd_set_image)
+    p.set_defaults(func=cmd_set_image, needs_loop=False)
 
 
 def pod_spec_of(obj: dict) -> dict | None:
