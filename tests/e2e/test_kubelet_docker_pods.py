@@ -22,8 +22,8 @@ from minik8s.api.resources import PODS
 
 from tests.conftest import kubectl_args
 from tests.kubelet_harness import (  # noqa: F401 - fixtures
-    client, container_status, condition, events_for, is_ready, is_running, kubelet_factory, namespace,
-    pod_containers, pod_manifest, wait_for, wait_pod,
+    container_status, condition, events_for, is_ready, is_running, kubelet_factory, pod_containers, pod_manifest,
+    wait_for, wait_pod,
 )
 
 pytestmark = pytest.mark.docker

@@ -27,7 +27,7 @@ from minik8s.api.resources import PODS
 
 from tests.integration.test_apiserver_soak import rss_mb
 from tests.kubelet_harness import (  # noqa: F401 - fixtures
-    client, is_ready, is_running, kubelet_factory, namespace, pod_manifest, wait_pod,
+    is_ready, is_running, kubelet_factory, pod_manifest, wait_pod,
 )
 
 pytestmark = pytest.mark.docker

@@ -14,7 +14,7 @@ from minik8s.api.resources import PODS
 
 from tests.integration.controller_harness import running
 from tests.kubelet_harness import (  # noqa: F401 - fixtures
-    client, is_running, kubelet_factory, namespace, pod_manifest, wait_pod,
+    is_running, kubelet_factory, pod_manifest, wait_pod,
 )
 
 FAKE = ("--runtime", "fake")
