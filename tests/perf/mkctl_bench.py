@@ -103,7 +103,12 @@ def start_logger(data_dir: Path, port: int, work: Path) -> tuple[subprocess.Pope
                                 "--tls-cert-file", str(serving.cert_path), "--tls-private-key-file",
                                 str(serving.key_path), "--client-ca-file", str(data_dir / "pki" / "ca.crt")],
                                cwd=REPO, stdout=open(work / "kubelet.log", "wb"), stderr=subprocess.STDOUT)
-    perf_cluster.node_ready(data_dir, port, node)
+    try:
+        perf_cluster.node_ready(data_dir, port, node, timeout=180)
+    except BaseException:
+        kubelet.terminate()
+        kubelet.wait(10)
+        raise
     pod = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "logger", "namespace": "bench-a"},
            "spec": {"nodeName": node, "containers": [{
                "name": "c", "image": "minik8s/busybox:latest", "imagePullPolicy": "Never",
@@ -116,6 +121,9 @@ def start_logger(data_dir: Path, port: int, work: Path) -> tuple[subprocess.Pope
             if (c.get("/api/v1/namespaces/bench-a/pods/logger").json().get("status") or {}).get("phase") == "Running":
                 return kubelet, node
             time.sleep(0.2)
+    kubelet.terminate()
+    kubelet.wait(10)
+    remove_containers(node)
     raise SystemExit("the logger pod did not run within 120 s (see kubelet.log)")
 
 
