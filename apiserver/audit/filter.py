@@ -41,23 +41,26 @@ _LEVELS = {"None": 0, "Metadata": 1, "Request": 2, "RequestResponse": 3}
 _MAX_KEPT = 3 * 1024 * 1024  # bodies beyond Kubernetes' request limit are not kept
 
 
-def _header(scope: dict[str, Any], name: bytes) -> str:
+def _read_headers(ctx: AuditContext, scope: dict[str, Any]) -> None:
+    """The user agent, content type and source IPs, in one pass over the headers. Source IPs
+    are X-Forwarded-For's hops, X-Real-Ip, then the peer (Kubernetes' ``utilnet.SourceIPs``)."""
+    forwarded = real = ""
     for k, v in scope["headers"]:
-        if k == name:
-            return v.decode("latin-1")
-    return ""
-
-
-def _source_ips(scope: dict[str, Any]) -> list[str]:
-    """X-Forwarded-For's hops, X-Real-Ip, then the peer (Kubernetes' ``utilnet.SourceIPs``)."""
-    ips = [ip.strip() for ip in _header(scope, b"x-forwarded-for").split(",") if ip.strip()]
-    real = _header(scope, b"x-real-ip").strip()
+        if k == b"user-agent":
+            ctx.user_agent = v.decode("latin-1")
+        elif k == b"content-type":
+            ctx.request_ctype = v.decode("latin-1").split(";")[0].strip().lower()
+        elif k == b"x-forwarded-for":
+            forwarded = v.decode("latin-1")
+        elif k == b"x-real-ip":
+            real = v.decode("latin-1").strip()
+    ips = [ip.strip() for ip in forwarded.split(",") if ip.strip()] if forwarded else []
     if real and real not in ips:
         ips.append(real)
     client = scope.get("client")
     if client and client[0] not in ips:
         ips.append(client[0])
-    return ips
+    ctx.source_ips = ips
 
 
 def _attributes(ctx: AuditContext, user: Any) -> Any:
@@ -123,9 +126,7 @@ class AuditFilter:
         path = scope["path"]
         qs: bytes = scope.get("query_string", b"")
         ctx.uri = path + ("?" + qs.decode("latin-1") if qs else "")
-        ctx.source_ips = _source_ips(scope)
-        ctx.user_agent = _header(scope, b"user-agent")
-        ctx.request_ctype = _header(scope, b"content-type").split(";")[0].strip().lower()
+        _read_headers(ctx, scope)
         ctx.path, ctx.query = path, qs
         ctx.on_authenticated = self._on_authenticated
         body: list[bytes] = []
