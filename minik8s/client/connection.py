@@ -159,13 +159,10 @@ def from_access(access: ClusterAccess, *, server: str | None = None, insecure: b
     return Connection(url, ssl_context=ctx, server_hostname=access.tls_server_name, headers=headers)
 
 
-def plain(server: str, *, token: str | None = None, insecure: bool = False,
-          impersonate: Impersonation | None = None) -> Connection:
-    """A connection with no kubeconfig behind it (``--server`` alone): the system's trust store,
-    or no verification with ``insecure``."""
+def plain(server: str, *, insecure: bool = False, impersonate: Impersonation | None = None) -> Connection:
+    """A connection with no kubeconfig behind it (``--server`` alone): no credentials, the
+    system's trust store, or no verification with ``insecure``."""
     url = server.rstrip("/")
     ctx = make_ssl_context(verify=not insecure) if url.startswith("https://") else None
-    headers: list[Header] = [("Authorization", f"Bearer {token}")] if token else []
-    if impersonate is not None:
-        headers.extend(impersonate.headers())
+    headers: list[Header] = impersonate.headers() if impersonate is not None else []
     return Connection(url, ssl_context=ctx, headers=headers)
