@@ -261,8 +261,7 @@ class RestStorage:
         else:
             md.pop("namespace", None)
         if name is not None and md.get("name") and md["name"] != name:
-            raise errors.BadRequest("the name of the object (%s) does not match the name on the URL (%s)"
-                                    % (md["name"], name))
+            raise errors.BadRequest(f"the name of the object ({md['name']}) does not match the name on the URL ({name})")
 
     def _invalid(self, entry: Entry, obj: dict[str, Any], errs: list[FieldError]) -> errors.Invalid:
         return errors.Invalid.of(entry.type.kind, entry.type.group, obj["metadata"].get("name") or "", errs)

@@ -165,7 +165,7 @@ def plan(service: dict, existing: list[dict], desired: dict[tuple, tuple[list[di
             kept.append((s, eps))
         rest = [wanted[a] for a in sorted(wanted) if a not in placed]
         # Fill the slices that have room (fullest first keeps the count of slices low).
-        for s, eps in sorted(kept, key=lambda t: -len(t[1])):
+        for _slice, eps in sorted(kept, key=lambda t: -len(t[1])):
             while rest and len(eps) < max_per_slice:
                 eps.append(rest.pop(0))
         for s, eps in kept:

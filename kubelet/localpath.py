@@ -79,7 +79,7 @@ class LocalPathVolumes:
         path = ((pv.get("spec") or {}).get("hostPath") or {}).get("path") or ""
         if (pv.get("spec") or {}).get("persistentVolumeReclaimPolicy") != v.RECLAIM_DELETE:
             log.info("volume %s deleted under reclaim policy Retain: %s is kept", md["name"], path)
-        elif os.path.dirname(os.path.normpath(path)) != os.path.normpath(self.base):
+        elif os.path.dirname(os.path.normpath(path)) != os.path.normpath(self.base):  # noqa: ASYNC240 - string operations, no I/O
             log.warning("volume %s: %r is not a directory of this node's local-path dir %s; not removing it",
                         md["name"], path, self.base)
         else:

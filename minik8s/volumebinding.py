@@ -100,7 +100,6 @@ def find_best_volume(pvc: Mapping[str, Any], volumes: Iterable[Mapping[str, Any]
     ``delay_binding``: the claim's class waits for its first consumer, so with no ``node``
     only a volume pre-bound to the claim may be chosen."""
     spec = pvc.get("spec") or {}
-    want = requested_storage(pvc)
     selector = spec.get("selector")
     try:
         sel = labels.from_label_selector(selector) if selector is not None else None

@@ -196,7 +196,7 @@ def _validate(value: Any, s: dict[str, Any], path: str, errs: list[FieldError]) 
         _array(value, s, path, shown_path, errs)
     elif isinstance(value, dict):
         _object(value, s, path, shown_path, errs)
-    for i, sub in enumerate(s.get("allOf") or ()):
+    for _i, sub in enumerate(s.get("allOf") or ()):
         _validate(value, sub, path, errs)
     any_of = s.get("anyOf")
     if any_of and not any(not validate(value, sub, path) for sub in any_of):

@@ -27,8 +27,8 @@ def micro_time(t: float) -> str:
     """RFC 3339 with microseconds, UTC (meta/v1 MicroTime)."""
     secs = int(t)
     g = time.gmtime(secs)
-    return "%04d-%02d-%02dT%02d:%02d:%02d.%06dZ" % (g.tm_year, g.tm_mon, g.tm_mday, g.tm_hour, g.tm_min, g.tm_sec,
-                                                   int((t - secs) * 1e6))
+    return (f"{g.tm_year:04d}-{g.tm_mon:02d}-{g.tm_mday:02d}T{g.tm_hour:02d}:{g.tm_min:02d}:{g.tm_sec:02d}."
+            f"{int((t - secs) * 1e6):06d}Z")
 
 
 def user_info(user: Any) -> dict[str, Any]:

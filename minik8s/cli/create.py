@@ -232,7 +232,7 @@ def collect_data(args: argparse.Namespace) -> dict[str, bytes]:
         value = _strip_quotes(value)
         put(key, value.encode())
     for path in args.from_env_file:
-        for lineno, line in enumerate(_read_bytes(path).decode().splitlines(), 1):
+        for _lineno, line in enumerate(_read_bytes(path).decode().splitlines(), 1):
             line = line.lstrip()
             if not line or line.startswith("#"):
                 continue

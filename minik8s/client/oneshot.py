@@ -206,7 +206,7 @@ class OneShotClient(verbs.TypedVerbs):
         else:
             import time
 
-            time.sleep(seconds)
+            time.sleep(seconds)  # noqa: ASYNC251 - this branch runs only without an event loop
 
     def watch(self, rt: ResourceType, **kwargs: Any) -> AsyncIterator[WatchEvent]:
         """:meth:`ApiClient.watch <minik8s.client.rest.ApiClient.watch>`, on the asynchronous client."""

@@ -54,7 +54,7 @@ def stop_leftovers(data_dir: Path, out: TextIO, *, timeout: float = 10.0) -> int
         out.write(f"stopping leftover {name} (pid {pid})\n")
         os.kill(pid, signal.SIGTERM)
     for name, pid in pids:
-        if not _wait(lambda: not pid_alive(pid), timeout):
+        if not _wait(lambda pid=pid: not pid_alive(pid), timeout):
             out.write(f"{name} (pid {pid}) ignored SIGTERM; killing it\n")
             os.kill(pid, signal.SIGKILL)
     return len(pids)

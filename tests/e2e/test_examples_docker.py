@@ -221,7 +221,7 @@ def test_daemonset_runs_its_agent_on_both_nodes(k, cluster) -> None:
         pods = get_json(k, "pods", "-n", "logging", "-l", "app=log-agent")["items"]
         assert sorted(p["spec"]["nodeName"] for p in pods) == sorted([up.node, second.node])
         for p in pods:
-            wait_until(lambda: "entries in /var/log" in k("logs", p["metadata"]["name"], "-n", "logging"),
+            wait_until(lambda p=p: "entries in /var/log" in k("logs", p["metadata"]["name"], "-n", "logging"),
                        f"the agent on {p['spec']['nodeName']} reporting", timeout=30)
             assert f"log-agent on node {p['spec']['nodeName']}:" in k("logs", p["metadata"]["name"], "-n", "logging")
     finally:

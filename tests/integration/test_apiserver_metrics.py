@@ -110,6 +110,6 @@ def test_metrics_are_authorized_by_system_monitoring(apiserver_process: Any, kub
         assert r.returncode == 0 and "apiserver_request_total" in r.stdout, r.stderr
     else:
         assert r.returncode != 0
-        assert 'forbidden: User "%s" cannot get path "/metrics"' % user in r.stderr
+        assert f'forbidden: User "{user}" cannot get path "/metrics"' in r.stderr
     with apiserver_process.http(anonymous=True) as anon:
         assert anon.get("/metrics").status_code == 403

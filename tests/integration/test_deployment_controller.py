@@ -287,7 +287,7 @@ async def test_revision_history_limit_deletes_old_idle_replica_sets(ns, ctrls):
         await wait_for(lambda: complete(ns, "web"), what="v1")
         for image in (V2, V3):
             await set_image(ns, "web", image)
-            await wait_for(lambda: complete(ns, "web", image=image), what=image)
+            await wait_for(lambda image=image: complete(ns, "web", image=image), what=image)
 
         async def cleaned():
             rss = await rs_by_image(ns)

@@ -84,11 +84,11 @@ async def test_completions_5_parallelism_2_runs_two_at_a_time_and_completes(ns):
                 break
             pods = [p for p in await job_pods(client, n, "five") if (p.get("status") or {}).get("phase") not in ("Succeeded", "Failed")]
             assert len(pods) <= 2, "never more than parallelism pods run"
-            await eventually(lambda: _cache_has(ctrl, n, len(pods) + done), what="pods in cache")
+            await eventually(lambda want=len(pods) + done: _cache_has(ctrl, n, want), what="pods in cache")
             for p in pods:
                 await finish(client, p, "Succeeded", at=clock())
                 done += 1
-            await eventually(lambda: _cache_finished(ctrl, n, done), what="finished pods in cache")
+            await eventually(lambda done=done: _cache_finished(ctrl, n, done), what="finished pods in cache")
             clock.step(1)
         st = j["status"]
         assert st["succeeded"] == 5 and "active" not in st and st["ready"] == 0 and st["terminating"] == 0
@@ -126,7 +126,7 @@ async def test_failures_back_off_exponentially_and_fail_at_backoff_limit(ns):
             pods = await job_pods(client, n, "flaky")
             assert len(pods) == failures
             await finish(client, _running(pods)[0], "Failed", at=clock())
-            await eventually(lambda: _cache_failed(ctrl, n, failures), what="failed pod in cache")
+            await eventually(lambda failures=failures: _cache_failed(ctrl, n, failures), what="failed pod in cache")
             clock.step(delay - 1)
             await sync(ctrl, key)
             assert len(await job_pods(client, n, "flaky")) == failures, "no new pod during the back-off"

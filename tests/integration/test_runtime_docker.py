@@ -150,7 +150,7 @@ async def test_host_port_is_published_and_a_taken_port_fails_cleanly(
     assert await runtime.port_mappings(sandbox_id) == (
         ri.PortMapping(container_port=8080, host_port=free_port, protocol="TCP"),)
     async with asyncio.timeout(DEADLINE_S):
-        while (answer := await asyncio.to_thread(read_from, free_port)) != b"hi\n":
+        while await asyncio.to_thread(read_from, free_port) != b"hi\n":
             await asyncio.sleep(0.1)  # the proxy accepts before the server listens
 
     second = pod(node, name="other", port_mappings=[ri.PortMapping(container_port=80, host_port=free_port)])

@@ -70,7 +70,7 @@ async def test_pod_follows_its_volume_node_affinity(client) -> None:
     for i in range(3):
         await client.create(PODS, _with_claim(f"p{i}", "c"), namespace=ns)
     for i in range(3):
-        assert await eventually(lambda: _node_of(client, ns, f"p{i}")) == "node-b"
+        assert await eventually(lambda i=i: _node_of(client, ns, f"p{i}")) == "node-b"
 
 
 async def test_unbound_or_missing_claims_keep_the_pod_pending(client) -> None:

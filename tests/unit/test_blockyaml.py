@@ -58,7 +58,7 @@ users:
       - dev
       - 'ops'
       as-user-extra:
-        reason: [] 
+        reason: []
   - name: empty
     user: {}
 contexts:
