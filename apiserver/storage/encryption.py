@@ -179,12 +179,14 @@ def for_key(config: list[tuple[list[str], list[Provider]]],
     cache: dict[str, list[Provider] | None] = {}
 
     def lookup(key: str) -> list[Provider] | None:
-        plural = key.split("/", 3)[2] if key.startswith("/registry/") else ""
-        if plural not in cache:
-            group = group_of(plural)
-            cache[plural] = next((ps for pats, ps in config if group is not None
-                                  and any(_matches(p, plural, group) for p in pats)), None)
-        return cache[plural]
+        segment = key.split("/", 3)[2] if key.startswith("/registry/") else ""
+        if segment not in cache:
+            plural, group = segment, group_of(segment)
+            if group is None and "." in segment:  # a custom resource's objects: /registry/<plural>.<group>/
+                plural, _, group = segment.partition(".")
+            cache[segment] = next((ps for pats, ps in config if group is not None
+                                   and any(_matches(p, plural, group) for p in pats)), None)
+        return cache[segment]
     return lookup
 
 

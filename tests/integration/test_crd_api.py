@@ -515,3 +515,31 @@ def test_cel_validation_rules(api_http):
         assert r.status_code == 200, r.text
     finally:
         api_http.delete(f"{CRDS}/widgets.{g}")
+
+
+def test_custom_objects_encrypted_at_rest_when_configured(apiserver_factory, tmp_path):
+    import base64
+    import os
+    import sqlite3
+
+    g = unique_group()
+    cfg = tmp_path / "enc.yaml"
+    key = base64.b64encode(os.urandom(32)).decode()
+    cfg.write_text("apiVersion: apiserver.config.k8s.io/v1\nkind: EncryptionConfiguration\nresources:\n"
+                   f"  - resources: [widgets.{g}]\n    providers:\n      - aescbc:\n          keys:\n"
+                   f"            - name: k1\n              secret: {key}\n      - identity: {{}}\n")
+    os.chmod(cfg, 0o600)
+    data = tmp_path / "data"
+    server = apiserver_factory(data_dir=data, extra_args=("--encryption-provider-config", str(cfg)))
+    with server.http() as http:
+        create_crd(http, widget_crd(g))
+        marker = "secret-image-4242"
+        assert http.post(widgets(g), json=widget(g, "enc", image=marker)).status_code == 201
+        assert http.get(widgets(g, name="enc")).json()["spec"]["image"] == marker
+    conn = sqlite3.connect(f"file:{data / 'store.db'}?mode=ro", uri=True)
+    try:
+        row = conn.execute("SELECT log.value FROM kv JOIN log ON log.revision = kv.mod_revision WHERE kv.key = ?",
+                           (f"/registry/widgets.{g}/default/enc",)).fetchone()
+    finally:
+        conn.close()
+    assert bytes(row[0]).startswith(b"k8s:enc:aescbc:v1:k1:")

@@ -225,3 +225,16 @@ def test_reading_applies_defaults_without_changing_the_stored_object():
     full = {"spec": {"r": 2, "items": []}}
     assert pruning.defaulted(full, schema) is full
     assert pruning.has_defaults(schema) and not pruning.has_defaults({"type": "object"})
+
+
+def test_encryption_configuration_names_custom_resources():
+    from apiserver.storage import encryption
+
+    groups = {"secrets": "", "configmaps": ""}
+    config = [(["widgets.example.com"], ["widgets-key"]), (["*.other.io"], ["other-key"]), (["secrets"], ["s"])]
+    providers_for = encryption.for_key(config, groups.get)  # type: ignore[arg-type]
+    assert providers_for("/registry/widgets.example.com/default/w") == ["widgets-key"]
+    assert providers_for("/registry/gadgets.example.com/default/g") is None
+    assert providers_for("/registry/things.other.io/t") == ["other-key"]
+    assert providers_for("/registry/secrets/default/s") == ["s"]
+    assert providers_for("/registry/configmaps/default/c") is None
