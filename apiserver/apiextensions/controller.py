@@ -21,10 +21,6 @@ import copy
 import logging
 from typing import Any
 
-from minik8s import workqueue
-from minik8s.api import apiextensions as api
-from minik8s.api import resources as rs
-
 from apiserver import discovery, errors
 from apiserver.apiextensions import openapi as crd_openapi
 from apiserver.apiextensions import served
@@ -32,6 +28,9 @@ from apiserver.registry import table
 from apiserver.registry.customresourcedefinitions import set_condition
 from apiserver.rest import RestStorage
 from apiserver.watchcache import CacheEvent, WatchCache
+from minik8s import workqueue
+from minik8s.api import apiextensions as api
+from minik8s.api import resources as rs
 
 log = logging.getLogger(__name__)
 

@@ -10,11 +10,10 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from minik8s.cli import jsonpath
-
 from apiserver import validation as v
 from apiserver.apiextensions import cel, structural
 from apiserver.validation import FieldError
+from minik8s.cli import jsonpath
 
 __all__ = ["validate", "validate_update", "validate_status"]
 

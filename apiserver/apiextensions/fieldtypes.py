@@ -14,9 +14,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from minik8s.api.meta import ObjectMeta
-
 from apiserver import managedfields as mf
+from minik8s.api.meta import ObjectMeta
 
 __all__ = ["root_type"]
 

@@ -11,12 +11,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from minik8s.api import apiextensions as api
-from minik8s.api.resources import ResourceType
-
 from apiserver.registry import customresources as cr
 from apiserver.registry import table
 from apiserver.registry.customresourcedefinitions import storage_version
+from minik8s.api import apiextensions as api
+from minik8s.api.resources import ResourceType
 
 __all__ = ["entries_for"]
 

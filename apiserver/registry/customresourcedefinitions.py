@@ -13,13 +13,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from minik8s.api import apiextensions as api
-from minik8s.timestamps import now_rfc3339
-
 from apiserver import printers
 from apiserver.apiextensions import crd_validation, structural
 from apiserver.registry.strategy import Strategy
 from apiserver.validation import FieldError
+from minik8s.api import apiextensions as api
+from minik8s.timestamps import now_rfc3339
 
 
 def storage_version(crd: dict[str, Any]) -> str | None:

@@ -27,17 +27,16 @@ from typing import Any
 import orjson
 import pydantic
 
-from minik8s.api.meta import ObjectMeta
-from minik8s.api.schema import unknown_fields
-from minik8s.cli import jsonpath
-from minik8s.duration import human_duration
-from minik8s.timestamps import to_unix
-
 from apiserver import bodies, errors, printers
 from apiserver import validation as v
 from apiserver.apiextensions import cel, fieldtypes, pruning, values
 from apiserver.registry.strategy import StatusStrategy, Strategy
 from apiserver.validation import FieldError
+from minik8s.api.meta import ObjectMeta
+from minik8s.api.schema import unknown_fields
+from minik8s.cli import jsonpath
+from minik8s.duration import human_duration
+from minik8s.timestamps import to_unix
 
 __all__ = ["CustomVersion", "CustomResourceStrategy", "printer_for"]
 

@@ -11,8 +11,15 @@ import time
 
 import pytest
 
-from tests.integration.crd_helpers import (CRDS, create_crd, unique_group, wait_established, wait_gone, widget_crd,
-                                           widget_schema)
+from tests.integration.crd_helpers import (
+    CRDS,
+    create_crd,
+    unique_group,
+    wait_established,
+    wait_gone,
+    widget_crd,
+    widget_schema,
+)
 
 TABLE = "application/json;as=Table;v=v1;g=meta.k8s.io"
 AGGREGATED = "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList"

@@ -70,7 +70,7 @@ def test_get_apply_edit_scale_delete(kubectl, kubectl_path, apiserver_process, g
 
     r = kubectl("apply", "-f", manifest(tmp_path, group, "bad", replicas=99))
     assert r.returncode != 0
-    assert f'The Widget "bad" is invalid: spec.replicas: Invalid value: 99: spec.replicas in body should be ' \
+    assert 'The Widget "bad" is invalid: spec.replicas: Invalid value: 99: spec.replicas in body should be ' \
            "less than or equal to 10" in r.stderr
 
     r = kubectl("delete", f"widget.{group}", "alpha")

@@ -5,11 +5,10 @@ from __future__ import annotations
 
 import pytest
 
-from minik8s.api import apiextensions
-
 from apiserver.apiextensions import crd_validation, pruning, structural, values
 from apiserver.registry import customresources as cr
 from minik8s import timestamps
+from minik8s.api import apiextensions
 
 
 def fields(errs) -> dict[str, str]:
