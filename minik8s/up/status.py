@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import time
 from pathlib import Path
 from typing import Any, TextIO
@@ -53,6 +54,17 @@ async def _health(client: ApiClient, components: dict[str, dict[str, Any]], *, l
     else:
         out["(remote apiserver)"] = api
     for name, c in components.items():
+        if c.get("kind") == "etcd":  # as the apiserver that uses it sees it (its etcd readiness check)
+            if api != "ok":
+                out[name] = "unknown (apiserver down)"
+                continue
+            try:
+                await client.request("GET", "/readyz", timeout=5.0)
+                out[name] = "ok"
+            except errors.MiniK8sError as e:
+                failed = re.search(r"\[-\](etcd failed: [^\n]*)", str(e))
+                out[name] = failed.group(1) if failed else f"/readyz: {e}"
+            continue
         if c.get("kind") == "kubelet" and c.get("node"):
             if not api == "ok":
                 out[name] = "unknown (apiserver down)"

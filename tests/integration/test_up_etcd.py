@@ -52,6 +52,10 @@ def test_up_with_etcd(tmp_path, kubectl_path) -> None:
                                "--prefix", "--keys-only"], capture_output=True, text=True, env=env, timeout=30).stdout
         assert "/registry/deployments/default/web" in keys.split()
         assert not (up.data_dir / "store.db").exists()  # the state is in etcd, not SQLite
+        status = up.run("status")
+        assert status.returncode == 0, status.stdout + status.stderr
+        assert any(line.split()[:1] == ["etcd"] and line.rstrip().endswith("ok") for line in status.stdout.splitlines()), \
+            status.stdout
 
         # The supervisor restarts a killed etcd; the apiserver recovers by itself.
         os.kill(comps["etcd"]["pid"], signal.SIGKILL)
