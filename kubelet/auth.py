@@ -2,7 +2,9 @@
 
 As Kubernetes' kubelet with ``--anonymous-auth=false`` and ``--client-ca-file``: every request
 and WebSocket handshake must present a client certificate signed by the cluster CA (the
-apiserver presents its ``kube-apiserver-kubelet-client`` one); anything else is answered
+apiserver presents its ``kube-apiserver-kubelet-client`` one) or, with
+``--authentication-token-webhook``, a bearer token the apiserver's TokenReview accepts (a
+ServiceAccount's: a Prometheus scraping ``/metrics``); anything else is answered
 ``401 Unauthorized`` before a handler runs. The certificate's subject (CN = user, O = groups,
 :mod:`minik8s.tlspeer`) then goes to the authorizer of ``--authorization-mode``:
 ``AlwaysAllow`` (the kubelet's default) lets every authenticated caller in; ``Webhook`` asks
@@ -19,7 +21,7 @@ from typing import Any
 from starlette.responses import PlainTextResponse
 from starlette.websockets import WebSocket
 
-from minik8s import errors
+from minik8s import delegated_auth, errors
 from minik8s.tlspeer import PEER_KEY, Subject
 
 from kubelet import authz
@@ -61,18 +63,23 @@ MODES: dict[str, Callable[[Any, Any], Authorize]] = {"AlwaysAllow": lambda cfg, 
 
 
 class AuthFilter:
-    """ASGI: refuse requests without a verified client certificate (401) or that the
-    authorizer denies (403), then call ``app``."""
+    """ASGI: refuse requests without a verified client certificate (or, with ``tokens``, a
+    bearer token the apiserver's TokenReview accepts) with 401, or that the authorizer denies
+    (403), then call ``app``."""
 
-    def __init__(self, app: Any, authorize: Authorize = always_allow) -> None:
+    def __init__(self, app: Any, authorize: Authorize = always_allow, *,
+                 tokens: delegated_auth.TokenReviewer | None = None) -> None:
         self.app = app
         self.authorize = authorize
+        self.tokens = tokens
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] not in ("http", "websocket"):
             await self.app(scope, receive, send)
             return
         subject = (scope.get("state") or {}).get(PEER_KEY)
+        if subject is None and self.tokens is not None:
+            subject = await self._token_subject(scope)
         refusal = None
         if subject is None:
             refusal = PlainTextResponse("Unauthorized", status_code=401)
@@ -83,7 +90,24 @@ class AuthFilter:
                                             status_code=403)
         if refusal is None:
             await self.app(scope, receive, send)
-        elif scope["type"] == "websocket":
+            return
+        if scope["type"] == "websocket":
             await WebSocket(scope, receive, send).send_denial_response(refusal)
         else:
             await refusal(scope, receive, send)
+
+    async def _token_subject(self, scope: dict[str, Any]) -> Subject | None:
+        """``(user, groups)`` of the request's bearer token, as the apiserver reviews it."""
+        assert self.tokens is not None
+        for k, v in scope.get("headers", ()):
+            if k == b"authorization":
+                scheme, _, token = v.decode("latin-1").partition(" ")
+                if scheme.lower() == "bearer" and token.strip():
+                    try:
+                        caller = await self.tokens.authenticate(token.strip())
+                    except errors.MiniK8sError as e:
+                        log.warning("TokenReview failed: %s", e)
+                        return None
+                    return (caller.name, tuple(g for g in caller.groups if g != "system:authenticated")) \
+                        if caller is not None else None
+        return None

@@ -67,6 +67,9 @@ class KubeletConfig:
     client_ca_file: str | None = None
     cert_dir: str = ""  # "" = <root_dir>/pki
     authorization_mode: str = "AlwaysAllow"
+    # --authentication-token-webhook: bearer tokens are also accepted, checked by the
+    # apiserver's TokenReview (a ServiceAccount's, e.g. a Prometheus scraping /metrics)
+    authentication_token_webhook: bool = False
 
     def node_names(self) -> list[str]:
         if self.runtime == "fake" and self.count > 1:
@@ -149,6 +152,9 @@ def _parser() -> argparse.ArgumentParser:
     g.add_argument("--authorization-mode", default="AlwaysAllow",
                    help="how authenticated callers are authorized: AlwaysAllow, or Webhook (a "
                         "SubjectAccessReview to the apiserver; default AlwaysAllow)")
+    g.add_argument("--authentication-token-webhook", action="store_true",
+                   help="also accept bearer tokens, reviewed by the apiserver (TokenReview); default: client "
+                        "certificates only")
     return p
 
 
@@ -205,4 +211,5 @@ def parse_args(argv: list[str] | None = None) -> KubeletConfig:
         runtime_default_network=a.runtime_default_network,
         tls_cert_file=a.tls_cert_file, tls_private_key_file=a.tls_private_key_file, client_ca_file=a.client_ca_file,
         cert_dir=a.cert_dir or os.path.join(a.root_dir, "pki"), authorization_mode=a.authorization_mode,
+        authentication_token_webhook=a.authentication_token_webhook,
     )

@@ -16,7 +16,7 @@ import logging
 import signal
 import sys
 
-from minik8s import process
+from minik8s import delegated_auth, process
 from minik8s.client.rest import ApiClient
 
 from kubelet import auth, hostinfo, serving
@@ -81,9 +81,10 @@ async def run(cfg: KubeletConfig) -> int:
             tls = await asyncio.to_thread(serving.uvicorn_options, cfg, host_ip)
         except (OSError, ValueError) as e:
             raise RuntimeError(f"the node API's TLS files cannot be used: {e}") from None
+        tokens = delegated_auth.TokenReviewer(client) if cfg.authentication_token_webhook else None
         server = NodeServer(lambda: kubelets, host=bind, port=cfg.port, tls=tls,
                             authorize=auth.MODES[cfg.authorization_mode](cfg, client),
-                            stats_interval=cfg.housekeeping_interval)
+                            stats_interval=cfg.housekeeping_interval, tokens=tokens)
         log.info("node API on https://%s:%d (client CA %s, authorization %s)", bind, cfg.port,
                  cfg.client_ca_file or "none: every request is refused", cfg.authorization_mode)
         await server.serve()

@@ -236,8 +236,10 @@ class NodeServer:
 
     def __init__(self, sources: Callable[[], Sequence[PodSource]], *, host: str, port: int,
                  tls: dict[str, Any], authorize: auth.Authorize | None = None,
-                 stats_interval: float = stats.SWEEP_INTERVAL_S) -> None:
-        app = auth.AuthFilter(make_app(sources, stats_interval=stats_interval), authorize or auth.always_allow)
+                 stats_interval: float = stats.SWEEP_INTERVAL_S, tokens: Any = None) -> None:
+        """``tokens``: a TokenReviewer when bearer tokens are accepted too."""
+        app = auth.AuthFilter(make_app(sources, stats_interval=stats_interval), authorize or auth.always_allow,
+                              tokens=tokens)
         config = uvicorn.Config(app, host=host, port=port, log_level="warning",
                                 access_log=False, lifespan="off", **tls)
         self._server = uvicorn.Server(config)

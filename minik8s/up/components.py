@@ -93,6 +93,7 @@ def _kubelet_defaults(cfg: UpConfig, *, node: str, port: int, first: bool) -> di
         flags["client-ca-file"] = str(ca)
     # Callers are authorized by the apiserver (SubjectAccessReview), as kubeadm runs kubelets.
     flags["authorization-mode"] = "Webhook"
+    flags["authentication-token-webhook"] = None  # bearer tokens too (TokenReview), as kubeadm's kubelets
     flags |= {"node-name": node, "port": str(port), "root-dir": str(cfg.kubelet_root),
               "runtime": cfg.runtime, "log-level": cfg.log_level}
     passthrough = {"pod-infra-image": cfg.pod_infra_image, "address": cfg.node_ip,

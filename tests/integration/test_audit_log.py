@@ -141,8 +141,6 @@ def test_refusals_impersonation_and_a_watch(audited: Any, kubectl: Any) -> None:
 
 
 def test_failed_authentication_and_client_audit_id(audited: Any) -> None:
-    import httpx
-
     with audited.http(anonymous=True) as anon:
         bad = anon.get("/api/v1/namespaces", headers={"Authorization": "Bearer not-a-token"})
         given = anon.get("/api/v1/namespaces/default/configmaps", headers={"Audit-ID": "my-own-audit-id"})
@@ -160,7 +158,6 @@ def test_failed_authentication_and_client_audit_id(audited: Any) -> None:
     assert health.headers["audit-id"]
     time.sleep(0.5)
     assert not by_id(read_events(audited.audit_log), health.headers["audit-id"])
-    del httpx
 
 
 def test_rotation_by_size_keeps_maxbackup_files(apiserver_factory: Any, tmp_path: Path, kubectl: Any) -> None:
