@@ -124,6 +124,12 @@ class ApiServer:
         # resources answered, not stored (reviews): type -> handler(request, server, info)
         self.virtual = self.authz.reviews.handlers()
         self.virtual[rs.TOKENREVIEWS] = tokenreview.handle
+        # metrics.k8s.io, computed from the kubelets' scraped figures (apiserver/resourcemetrics)
+        from apiserver.resourcemetrics import api as metrics_api, scraper as metrics_scraper
+        self.resource_metrics = metrics_scraper.Scraper(self)  # main sets its resolution
+        self.virtual[rs.NODEMETRICS] = self.virtual[rs.PODMETRICS] = metrics_api.handle
+        from apiserver.apiservices_autoregister import AutoRegister
+        self.apiservices = AutoRegister(self.rest)
         self.rest.admission_chain = admission_plugins.default_chain(self.rest, self.cache)
         self.subresources = Subresources(self.rest)
         from apiserver.apiextensions.controller import CRDController
@@ -157,12 +163,16 @@ class ApiServer:
             if self.endpoints is not None:
                 await self.endpoints.start()
         self._trimmer = asyncio.create_task(memory.trim_periodically(), name="malloc-trim")
+        self.apiservices.start()
+        self.resource_metrics.start()
         self.ready = True
 
     async def stop(self) -> None:
         self.ready = False
         if self._trimmer is not None:
             self._trimmer.cancel()
+        await self.resource_metrics.stop()
+        await self.apiservices.stop()
         if self.endpoints is not None:
             await self.endpoints.stop()
         await self.crds.stop()

@@ -28,7 +28,7 @@ from apiserver.registry import table as registry
 if TYPE_CHECKING:
     from apiserver.rest import RestStorage
 
-__all__ = ["Endpoint", "KubeletClient", "endpoint"]
+__all__ = ["Endpoint", "KubeletClient", "endpoint", "endpoint_of"]
 
 _CONNECT_TIMEOUT_S = 10.0
 
@@ -48,7 +48,12 @@ class Endpoint:
 
 async def endpoint(rest: "RestStorage", node_name: str) -> Endpoint:
     """The kubelet of ``node_name``, from the Node's registered status."""
-    node = await rest.get(registry.BY_TYPE[rs.NODES], None, node_name)
+    return endpoint_of(await rest.get(registry.BY_TYPE[rs.NODES], None, node_name))
+
+
+def endpoint_of(node: dict[str, Any]) -> Endpoint:
+    """The kubelet of a Node object (ServiceUnavailable when it has no valid endpoint)."""
+    node_name = node["metadata"]["name"]
     status = node.get("status") or {}
     addr = next((a.get("address") for a in status.get("addresses") or [] if a.get("type") == "InternalIP"), None)
     port = ((status.get("daemonEndpoints") or {}).get("kubeletEndpoint") or {}).get("Port")

@@ -26,6 +26,7 @@ from apiserver.app import create_app, fast_path
 from apiserver.audit import options as audit_options
 from apiserver.metrics import requests as request_metrics
 from apiserver.metrics import storage as metered_storage
+from apiserver.resourcemetrics import scraper as metrics_scraper
 from apiserver.auth import authenticate, authorize, bearer_tokens, bootstrap_tokens, x509
 from apiserver.auth.filter import AuthFilter
 from apiserver.storage import diskspace
@@ -63,6 +64,7 @@ class Config:
     audit: audit_options.Options = audit_options.Options()
     etcd: etcd_options.Options = etcd_options.Options()
     endpoint_reconciler_type: str = "master-count"
+    metric_resolution: float = 15.0  # metrics.k8s.io scrape period (apiserver/resourcemetrics)
 
 
 def primary_ipv4() -> str:
@@ -92,6 +94,7 @@ def parse_args(argv: list[str] | None = None) -> Config:
     admission_options.add_flags(p)
     etcd_options.add_flags(p)
     endpoint_reconciler.add_flags(p)
+    metrics_scraper.add_flags(p)
     p.add_argument("--enable-bootstrap-token-auth", action="store_true",
                    help="accept bootstrap tokens (kube-system/bootstrap-token-* Secrets) as bearer tokens, for "
                         "nodes joining with one (off by default, as in Kubernetes; minik8s up turns it on)")
@@ -137,7 +140,7 @@ def parse_args(argv: list[str] | None = None) -> Config:
                   service_accounts=serviceaccount_options.from_args(a), admission_plugins=admission_options.enabled(a, p),
                   enable_bootstrap_token_auth=a.enable_bootstrap_token_auth,
                   default_toleration_seconds=admission_options.toleration_seconds(a, p),
-                  encryption_provider_config=a.encryption_provider_config,
+                  encryption_provider_config=a.encryption_provider_config, metric_resolution=a.metric_resolution,
                   audit=audit_options.from_args(a, p), etcd=etcd_options.from_args(a, p),
                   endpoint_reconciler_type=endpoint_reconciler.default_type(a.endpoint_reconciler_type,
                                                                             etcd=a.etcd_servers is not None))
@@ -208,6 +211,7 @@ def main(argv: list[str] | None = None) -> None:
     # Where other parts (TokenReview, SubjectAccessReview, the kubelet client) find them.
     app.state.authenticator, app.state.authorizer, app.state.tls = authn, authz, tls
     server.kubelet_client = kubelet_client.KubeletClient(tls)
+    server.resource_metrics.resolution = cfg.metric_resolution
     try:
         import uvloop  # noqa: F401
         loop = "uvloop"

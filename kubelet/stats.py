@@ -104,7 +104,9 @@ def _rate(now: _Reading, before: _Reading | None) -> int | None:
 
 
 def _cpu(now: _Reading, before: _Reading | None) -> dict[str, Any]:
-    cpu: dict[str, Any] = {"time": timestamps.format_time(now.timestamp)}
+    # Microseconds, not metav1.Time's seconds: rates over a short window need them (and an
+    # RFC 3339 parser takes the fraction).
+    cpu: dict[str, Any] = {"time": timestamps.format_micro_time(now.timestamp)}
     rate = _rate(now, before)
     if rate is not None:
         cpu["usageNanoCores"] = rate
@@ -113,7 +115,7 @@ def _cpu(now: _Reading, before: _Reading | None) -> dict[str, Any]:
 
 
 def _memory(r: _Reading) -> dict[str, Any]:
-    memory: dict[str, Any] = {"time": timestamps.format_time(r.timestamp)}
+    memory: dict[str, Any] = {"time": timestamps.format_micro_time(r.timestamp)}
     if r.available is not None:
         memory["availableBytes"] = r.available
     memory["usageBytes"] = r.usage

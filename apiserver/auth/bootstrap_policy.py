@@ -181,6 +181,10 @@ def _cluster_roles() -> list[dict[str, Any]]:
             rule(READ, "networking.k8s.io", ["ingresses", "ingresses/status", "networkpolicies"]),
             rule(READ, "coordination.k8s.io", "leases"),
         ], labels={AGGREGATE_TO + "view": "true"}),
+        # metrics-server's manifest: whoever may view, edit or admin may read resource metrics
+        cluster_role("system:aggregated-metrics-reader", [rule(READ, "metrics.k8s.io", ["pods", "nodes"])],
+                     labels={AGGREGATE_TO + "view": "true", AGGREGATE_TO + "edit": "true",
+                             AGGREGATE_TO + "admin": "true"}),
         cluster_role("system:node", node_rules()),
         cluster_role("system:node-problem-detector", [rule("get", "", "nodes"), rule("patch", "", "nodes/status"),
                                                       events_rule()]),

@@ -20,7 +20,8 @@ from apiserver import policy_printers, printers_auth
 from apiserver.registry import certificates, batch, daemonsets, namespaces, nodes, pods, policy, rbac, serviceaccounts
 from apiserver.registry import services, simple, volumes, workloads
 from apiserver.registry import poddisruptionbudgets, replicationcontrollers, statefulsets
-from apiserver.registry import customresourcedefinitions
+from apiserver.registry import apiservices, customresourcedefinitions
+from apiserver.resourcemetrics import printers as metrics_printers
 from apiserver.registry.strategy import StatusStrategy, Strategy
 
 # Every verb a plain resource supports (discovery lists them).
@@ -139,6 +140,10 @@ TABLE: tuple[Entry, ...] = (
     Entry(rs.PRIORITYCLASSES, policy.PriorityClassStrategy(), policy_printers.PRIORITYCLASS),
     Entry(rs.CUSTOMRESOURCEDEFINITIONS, customresourcedefinitions.CustomResourceDefinitionStrategy(),
           customresourcedefinitions.CUSTOM_RESOURCE_DEFINITION, (STATUS,)),
+    Entry(rs.APISERVICES, apiservices.APIServiceStrategy(), apiservices.APISERVICE, (STATUS,)),
+    # computed when read (apiserver/resourcemetrics): get and list only
+    Entry(rs.NODEMETRICS, Strategy(), metrics_printers.NODE_METRICS, verbs=("get", "list")),
+    Entry(rs.PODMETRICS, Strategy(), metrics_printers.POD_METRICS, verbs=("get", "list")),
 )
 
 _STATUS_STRATEGIES = {e.type: StatusStrategy(e.strategy) for e in TABLE}

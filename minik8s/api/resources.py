@@ -101,6 +101,11 @@ LIMITRANGES = ResourceType("", "v1", "LimitRange", "limitranges", True, ("limits
 PRIORITYCLASSES = ResourceType("scheduling.k8s.io", "v1", "PriorityClass", "priorityclasses", False, ("pc",))
 CUSTOMRESOURCEDEFINITIONS = ResourceType("apiextensions.k8s.io", "v1", "CustomResourceDefinition",
                                          "customresourcedefinitions", False, ("crd", "crds"), ("api-extensions",))
+APISERVICES = ResourceType("apiregistration.k8s.io", "v1", "APIService", "apiservices", False,
+                           categories=("api-extensions",))
+# Read only, never stored (metrics.k8s.io: resource metrics, apiserver/resourcemetrics):
+NODEMETRICS = ResourceType("metrics.k8s.io", "v1beta1", "NodeMetrics", "nodes", False)
+PODMETRICS = ResourceType("metrics.k8s.io", "v1beta1", "PodMetrics", "pods", True)
 
 ALL: tuple[ResourceType, ...] = (
     NAMESPACES, PODS, NODES, SERVICES, ENDPOINTS, CONFIGMAPS, SECRETS, EVENTS,
@@ -110,7 +115,7 @@ ALL: tuple[ResourceType, ...] = (
     ROLES, CLUSTERROLES, ROLEBINDINGS, CLUSTERROLEBINDINGS,
     JOBS, CRONJOBS,
     RESOURCEQUOTAS, LIMITRANGES, PRIORITYCLASSES,
-    CUSTOMRESOURCEDEFINITIONS,
+    CUSTOMRESOURCEDEFINITIONS, APISERVICES,
 )
 
 #: kinds that are asked and answered, never stored or listed (no List kind): not in ALL, which
@@ -118,8 +123,11 @@ ALL: tuple[ResourceType, ...] = (
 REVIEWS: tuple[ResourceType, ...] = (SELFSUBJECTACCESSREVIEWS, SELFSUBJECTRULESREVIEWS, SUBJECTACCESSREVIEWS,
                                      LOCALSUBJECTACCESSREVIEWS, SELFSUBJECTREVIEWS, TOKENREVIEWS)
 
-BY_PLURAL: dict[tuple[str, str], ResourceType] = {(r.group, r.plural): r for r in ALL + REVIEWS}
-BY_KIND: dict[tuple[str, str], ResourceType] = {(r.group, r.kind): r for r in ALL + REVIEWS}
+#: kinds that are computed when read (get and list only, no watch): not in ALL either
+METRICS: tuple[ResourceType, ...] = (NODEMETRICS, PODMETRICS)
+
+BY_PLURAL: dict[tuple[str, str], ResourceType] = {(r.group, r.plural): r for r in ALL + REVIEWS + METRICS}
+BY_KIND: dict[tuple[str, str], ResourceType] = {(r.group, r.kind): r for r in ALL + REVIEWS + METRICS}
 
 
 def for_kind(api_version: str, kind: str) -> ResourceType:

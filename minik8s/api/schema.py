@@ -22,7 +22,7 @@ from pydantic import BaseModel
 from minik8s.api import apps, authentication, certificates, authorization, autoscaling, batch, coordination, core, discovery, rbac
 from minik8s.api import daemonsets, quota, scheduling, serviceaccounts, storage, tokens, volumes
 from minik8s.api import policy, replicationcontrollers, statefulsets
-from minik8s.api import apiextensions
+from minik8s.api import apiextensions, apiregistration, metrics
 
 __all__ = ["MODELS", "unknown_fields", "model_for"]
 
@@ -55,6 +55,8 @@ _KINDS: dict[str, tuple[type[BaseModel], ...]] = {
     "batch": (batch.Job, batch.JobList, batch.CronJob, batch.CronJobList),
     "scheduling.k8s.io": (scheduling.PriorityClass, scheduling.PriorityClassList),
     apiextensions.GROUP: (apiextensions.CustomResourceDefinition, apiextensions.CustomResourceDefinitionList),
+    apiregistration.GROUP: (apiregistration.APIService, apiregistration.APIServiceList),
+    metrics.GROUP: (metrics.NodeMetrics, metrics.NodeMetricsList, metrics.PodMetrics, metrics.PodMetricsList),
 }
 
 MODELS: dict[tuple[str, str], type[BaseModel]] = {

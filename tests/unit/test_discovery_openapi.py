@@ -183,7 +183,9 @@ def test_v3_root_lists_every_group_version() -> None:
                                                                "apis/authentication.k8s.io/v1",
                                                                "apis/batch/v1", "apis/certificates.k8s.io/v1",
                                                                "apis/scheduling.k8s.io/v1", "apis/policy/v1",
-                                                                   "apis/apiextensions.k8s.io/v1"}
+                                                                   "apis/apiextensions.k8s.io/v1",
+                                                               "apis/apiregistration.k8s.io/v1",
+                                                               "apis/metrics.k8s.io/v1beta1"}
     assert openapi.v3_document("apis/example.com/v1") is None
     assert openapi.v3_body("apis/example.com/v1") is None
     assert openapi.v3_body("/api/v1/") == openapi.v3_document("api/v1")[0]
