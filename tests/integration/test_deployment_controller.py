@@ -15,6 +15,7 @@ import pytest
 
 from controllers.deployment import DeploymentController
 from controllers.replicaset import ReplicaSetController
+from minik8s import errors
 from minik8s.api.resources import DEPLOYMENTS, PODS, REPLICASETS
 from minik8s.client.informer import Informer
 from tests.integration.workload_helpers import Controllers, PodReadier, deployment, namespace, wait_for
@@ -203,8 +204,10 @@ async def test_recreate_waits_for_old_pods_to_be_gone(ns, ctrls):
     await wait_for(old_scaled_down_and_terminating, what="old RS at 0, its pods terminating")
     key = f"{ns.name}/web"
     await wait_for(lambda: _cache_has_terminating(ctrls, ns, 2), what="cache sees terminating pods")
-    await ctrls.dc.sync(key)
-    await ctrls.dc.sync(key)
+    # Sync it ourselves too, twice: the controller's own workers may be syncing the same key at
+    # that moment, and a status write that loses that race is a Conflict the worker would retry.
+    for _ in range(2):
+        await _sync_retrying_conflicts(ctrls.dc, key)
     assert set(await rs_by_image(ns)) == {V1}, "no new ReplicaSet while old pods are still terminating"
 
     async with PodReadier(ns.client, ns.name):
@@ -216,6 +219,17 @@ async def test_recreate_waits_for_old_pods_to_be_gone(ns, ctrls):
     msgs = [e["message"] for e in await ns.events("ScalingReplicaSet")]
     assert f"Scaled down replica set {rss[V1]['metadata']['name']} from 2 to 0" in msgs
     assert f"Scaled up replica set {rss[V2]['metadata']['name']} from 0 to 2" in msgs
+
+
+async def _sync_retrying_conflicts(controller, key: str) -> None:
+    for attempt in range(10):
+        try:
+            await controller.sync(key)
+            return
+        except errors.Conflict:
+            if attempt == 9:
+                raise
+            await asyncio.sleep(0.1)
 
 
 async def _cache_has_terminating(ctrls, ns, n: int) -> bool:
