@@ -5,6 +5,8 @@ as in kube-apiserver). The others this apiserver has (NamespaceLifecycle,
 DefaultStorageClass, NodeRestriction, RBAC's escalation checks) are always on.
 ``--default-not-ready-toleration-seconds`` / ``--default-unreachable-toleration-seconds`` set
 what DefaultTolerationSeconds gives a pod (300 each, as kube-apiserver).
+``--admission-control-config-file``: an AdmissionConfiguration whose ``PodSecurity`` entry
+gives PodSecurity's defaults and exemptions (``admission/podsecurity_config.py``).
 """
 
 from __future__ import annotations
@@ -17,8 +19,10 @@ from minik8s.api.resources import PODS
 from apiserver import serviceaccount_admission
 from apiserver.admission import defaulttolerationseconds as dts
 from apiserver.admission import plugins as policy_plugins
+from apiserver.admission import podsecurity_config
 
-__all__ = ["DEFAULT_ON", "add_flags", "enabled", "install", "toleration_seconds", "install_toleration_seconds"]
+__all__ = ["DEFAULT_ON", "add_flags", "enabled", "install", "toleration_seconds", "install_toleration_seconds",
+           "pod_security"]
 
 DEFAULT_ON: tuple[str, ...] = (serviceaccount_admission.PLUGIN_NAME, *policy_plugins.NAMES)
 KNOWN = frozenset({serviceaccount_admission.PLUGIN_NAME, *policy_plugins.NAMES})
@@ -36,6 +40,21 @@ def add_flags(p: argparse.ArgumentParser) -> None:
     g.add_argument("--default-unreachable-toleration-seconds", type=int, default=dts.DEFAULT_SECONDS,
                    help="tolerationSeconds of the unreachable:NoExecute toleration every pod gets by default "
                         f"(default {dts.DEFAULT_SECONDS})")
+    g.add_argument("--admission-control-config-file", default=None,
+                   help="AdmissionConfiguration file (apiserver.config.k8s.io/v1) configuring admission plugins "
+                        "(PodSecurity: defaults and exemptions)")
+
+
+def pod_security(a: argparse.Namespace, p: argparse.ArgumentParser) -> podsecurity_config.Config | None:
+    """PodSecurity's configuration from ``--admission-control-config-file``; a bad file is a
+    usage error naming the field."""
+    if not a.admission_control_config_file:
+        return None
+    try:
+        return podsecurity_config.load_admission_config(a.admission_control_config_file)
+    except podsecurity_config.ConfigError as e:
+        p.error(f"--admission-control-config-file: {e}")
+    return None
 
 
 def toleration_seconds(a: argparse.Namespace, p: argparse.ArgumentParser) -> tuple[int, int]:
@@ -67,8 +86,10 @@ def enabled(a: argparse.Namespace, p: argparse.ArgumentParser) -> tuple[str, ...
     return tuple(n for n in sorted(KNOWN) if (n in DEFAULT_ON or n in on) and n not in off)
 
 
-def install(server: Any, plugins: tuple[str, ...]) -> None:
+def install(server: Any, plugins: tuple[str, ...], *,
+            pod_security: podsecurity_config.Config | None = None) -> None:
     """Put the enabled plugins into the server's REST storage."""
-    server.rest.admission_chain = policy_plugins.default_chain(server.rest, server.cache, enabled=plugins)
+    server.rest.admission_chain = policy_plugins.default_chain(server.rest, server.cache, enabled=plugins,
+                                                               pod_security=pod_security)
     if serviceaccount_admission.PLUGIN_NAME in plugins:
         server.rest.admission.setdefault(PODS, []).append(serviceaccount_admission.ServiceAccountAdmission(server.cache))

@@ -23,6 +23,7 @@ import uvicorn
 
 from apiserver import admission_options, endpoint_reconciler, etcd_options, kubelet_client, serviceaccount_options, serving
 from apiserver.app import create_app, fast_path
+from apiserver.admission import podsecurity_config
 from apiserver.audit import options as audit_options
 from apiserver.metrics import requests as request_metrics
 from apiserver.metrics import storage as metered_storage
@@ -58,6 +59,7 @@ class Config:
     kubelet_certificate_authority: str | None = None
     service_accounts: serviceaccount_options.Options = serviceaccount_options.Options()
     admission_plugins: tuple[str, ...] = admission_options.DEFAULT_ON
+    pod_security: podsecurity_config.Config | None = None  # from --admission-control-config-file
     enable_bootstrap_token_auth: bool = False
     default_toleration_seconds: tuple[int, int] = (300, 300)  # not-ready, unreachable
     encryption_provider_config: str | None = None
@@ -138,6 +140,7 @@ def parse_args(argv: list[str] | None = None) -> Config:
                   kubelet_client_certificate=a.kubelet_client_certificate, kubelet_client_key=a.kubelet_client_key,
                   kubelet_certificate_authority=a.kubelet_certificate_authority,
                   service_accounts=serviceaccount_options.from_args(a), admission_plugins=admission_options.enabled(a, p),
+                  pod_security=admission_options.pod_security(a, p),
                   enable_bootstrap_token_auth=a.enable_bootstrap_token_auth,
                   default_toleration_seconds=admission_options.toleration_seconds(a, p),
                   encryption_provider_config=a.encryption_provider_config, metric_resolution=a.metric_resolution,
@@ -205,7 +208,7 @@ def main(argv: list[str] | None = None) -> None:
     server.token_authenticators.append(bearer_tokens.ServiceAccountTokens(validator))
     if cfg.enable_bootstrap_token_auth:
         server.token_authenticators.append(bootstrap_tokens.BootstrapTokens(bearer_tokens.cache_getter(server.cache)))
-    admission_options.install(server, cfg.admission_plugins)
+    admission_options.install(server, cfg.admission_plugins, pod_security=cfg.pod_security)
     admission_options.install_toleration_seconds(server, cfg.default_toleration_seconds)
     authn, authz = build_auth(cfg, server)
     # Where other parts (TokenReview, SubjectAccessReview, the kubelet client) find them.

@@ -413,7 +413,7 @@ class RestStorage:
                 md["name"] = md["generateName"][:58] + "".join(secrets.choice(_ALPHANUMS) for _ in range(5))
             new = self._prepare_create(entry, obj)
             if admission is not None and attempt == 0:  # once: a quota charge is not repeated
-                await admission.validate(Attributes(CREATE, entry.type, ns, new, dry_run=dry_run))
+                await admission.validate(Attributes(CREATE, entry.type, ns, new, dry_run=dry_run, warnings=warnings))
             self._set_managed_fields(entry, None, new, field_manager, None, managed_fields)
             hooks = self.hooks.get(entry.type)
             if hooks is not None:
@@ -512,9 +512,10 @@ class RestStorage:
         errs = strategy.validate_update(new, current)
         if errs:
             raise self._invalid(entry, new, errs)
+        warnings: list[str] = []  # the admission chain's, for the Result
         if subresource is None and self.admission_chain is not None and self.admission_chain.handles(entry.type):
             await self.admission_chain.validate(Attributes(UPDATE, entry.type, namespace, new, old=current,
-                                                     dry_run=dry_run))
+                                                     dry_run=dry_run, warnings=warnings))
         strategy.canonicalize(new)
         hooks = self.hooks.get(entry.type) if subresource is None else None
         if hooks is not None:
@@ -528,15 +529,15 @@ class RestStorage:
             # A no-op update writes nothing and keeps the resourceVersion, unless the stored form
             # is stale (encrypted with an older key): re-writing is how keys rotate.
             if new == current and not await self.storage.stale(storage_key(entry, namespace, name)):
-                return Result(current)
+                return Result(current, warnings=warnings)
             stored = {**new, "metadata": {k: v for k, v in md.items() if k != "resourceVersion"}}
             data = encode_stored(stored)
             if dry_run:
-                return Result(new)
+                return Result(new, warnings=warnings)
             key = storage_key(entry, namespace, name)
             if md.get("deletionTimestamp") and self._removable(entry, new):
                 await self._delete_now(entry, key, int(cur_md["resourceVersion"]), name, current)
-                return Result(new)
+                return Result(new, warnings=warnings)
             try:
                 kv = await self.storage.update(key, data, expected_revision=int(cur_md["resourceVersion"]))
             except RevisionMismatch:
@@ -548,7 +549,7 @@ class RestStorage:
             if hooks is not None:
                 hooks.after_write(new, current, ok=ok)
         md["resourceVersion"] = str(kv.mod_revision)
-        return Result(new)
+        return Result(new, warnings=warnings)
 
     def _set_managed_fields(self, entry: Entry, current: dict[str, Any] | None, new: dict[str, Any],
                             field_manager: str | None, subresource: str | None,

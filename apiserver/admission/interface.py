@@ -24,6 +24,8 @@ class Attributes:
     old: dict[str, Any] | None = None
     subresource: str | None = None
     dry_run: bool = False
+    #: Warning headers for the response (PodSecurity's warn mode); the REST handler sends them
+    warnings: list[str] = dataclasses.field(default_factory=list)
 
     @property
     def name(self) -> str:
