@@ -43,7 +43,7 @@ if TYPE_CHECKING:
     from apiserver.app import ApiServer, RequestInfo
     from apiserver.rest import RestStorage
 
-__all__ = ["install", "http", "locate", "Target"]
+__all__ = ["install", "http", "locate", "proxy", "kubelet_credentials", "Target"]
 
 log = logging.getLogger(__name__)
 
@@ -98,7 +98,7 @@ async def locate(rest: "RestStorage", namespace: str, name: str, query: Any) -> 
     return Target(ep, f"/exec/{namespace}/{name}/{container}?{urlencode(params)}")
 
 
-def _kubelets(server: "ApiServer") -> kubelet_client.KubeletClient:
+def kubelet_credentials(server: "ApiServer") -> kubelet_client.KubeletClient:
     if server.kubelet_client is None:
         raise errors.ServiceUnavailable("this apiserver has no credentials for kubelets")
     return server.kubelet_client
@@ -113,7 +113,7 @@ async def http(request: Request, server: "ApiServer", info: "RequestInfo") -> Re
     checks, the kubelet's own (container running) included, then a refusal to stream."""
     assert info.name is not None and info.namespace is not None
     target = await locate(server.rest, info.namespace, info.name, request.query_params)
-    kubelets = _kubelets(server)
+    kubelets = kubelet_credentials(server)
     try:
         resp = await kubelets.http.get(target.url("https"), timeout=_CONNECT_TIMEOUT_S)
     except httpx.HTTPError as e:
@@ -134,7 +134,7 @@ async def websocket(ws: WebSocket) -> None:
     p = ws.path_params
     try:
         target = await locate(server.rest, p["namespace"], p["name"], ws.query_params)
-        kubelets = _kubelets(server)
+        kubelets = kubelet_credentials(server)
     except errors.StatusError as e:
         await ws.send_denial_response(_status_response(e))
         return
@@ -143,10 +143,17 @@ async def websocket(ws: WebSocket) -> None:
         await ws.send_denial_response(_status_response(errors.InternalError(
             "an error on the server prevented the request from succeeding")))
         return
-    offered = [s for s in ws.scope.get("subprotocols") or [] if s in PROTOCOLS]
+    await proxy(ws, kubelets, target, PROTOCOLS)
+
+
+async def proxy(ws: WebSocket, kubelets: kubelet_client.KubeletClient, target: Target,
+                protocols: tuple[str, ...]) -> None:
+    """Connect ``target`` on the kubelet with those of ``protocols`` the client offers, then
+    relay frames both ways (``pods/exec``, ``pods/attach``, ``pods/portforward``)."""
+    offered = [s for s in ws.scope.get("subprotocols") or [] if s in protocols]
     if ws.scope.get("subprotocols") and not offered:
         await ws.send_denial_response(_status_response(errors.BadRequest(
-            f"requested protocol(s) are not supported: {ws.scope['subprotocols']}; supports {list(PROTOCOLS)}")))
+            f"requested protocol(s) are not supported: {ws.scope['subprotocols']}; supports {list(protocols)}")))
         return
     try:
         upstream = await connect(target.url("wss"), subprotocols=offered or None,  # type: ignore[arg-type]
@@ -209,6 +216,8 @@ async def _relay(ws: WebSocket, upstream: Any) -> None:
 def install(app: "FastAPI") -> None:
     """Route the exec WebSocket (FastAPI serves WebSocket scopes; the HTTP fast path does not)."""
     app.router.add_websocket_route("/api/v1/namespaces/{namespace}/pods/{name}/exec", websocket)
+    from apiserver import portforward
+    app.router.add_websocket_route("/api/v1/namespaces/{namespace}/pods/{name}/portforward", portforward.websocket)
     app.router.add_websocket_route("/{path:path}", unserved)
 
 

@@ -54,6 +54,9 @@ class Subresources:
         if sub == "exec" and method in ("GET", "POST"):
             from apiserver import exec as exec_
             return await exec_.http(request, server, info)
+        if sub == "portforward" and method in ("GET", "POST"):
+            from apiserver import portforward
+            return await portforward.http(request, server, info)
         raise errors.MethodNotAllowed("the server does not allow this method on the requested resource")
 
     async def bind(self, server: "ApiServer", info: "RequestInfo", body: Any) -> Response:

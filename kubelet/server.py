@@ -16,7 +16,10 @@ Errors are plain text with the status code the kubelet uses, which the apiserver
 
 ``pods/{name}/exec`` is proxied as a WebSocket to ``/exec/{ns}/{pod}/{container}`` (the
 protocol is ``kubelet/exec.py``'s); a plain request there runs the same checks and answers
-their error, or 400 when all is well but the request is no upgrade.
+their error, or 400 when all is well but the request is no upgrade. ``pods/{name}/portforward``
+is proxied the same way to ``/portForward/{ns}/{pod}`` (``kubelet/portforward.py``: SPDY/3.1
+inside the WebSocket, connections made inside the pod's network namespace; a hollow node
+refuses it).
 """
 
 from __future__ import annotations
@@ -38,7 +41,7 @@ from minik8s import metrics, timestamps
 
 from kubelet import auth
 from kubelet import exec as exec_
-from kubelet import stats
+from kubelet import portforward, stats
 
 from kubelet.runtime import interface as ri
 
@@ -140,6 +143,48 @@ def make_app(sources: Callable[[], Sequence[PodSource]], *,
             return
         await exec_.relay(ws, session, opts, protocol)
 
+    async def port_forward_target(namespace: str, name: str) -> tuple[PodSource, dict, ri.PodSandbox]:
+        """The pod's ready sandbox, or the kubelet's refusal (a hollow node refuses all)."""
+        src, pod = locate(namespace, name)
+        if not getattr(src.runtime, "forwards_ports", True):
+            # No ": " in the text: kubectl reads a refused upgrade's body as YAML first, and a
+            # "key: value" line would turn into an empty Status.
+            raise _BadRequest(f"port-forward is not supported on node {src.node_name}, which runs the hollow "
+                              "runtime (it never connects to a pod)", 400)
+        uid = pod["metadata"]["uid"]
+        ready = [s for s in await src.runtime.list_pod_sandboxes(node=src.node_name, pod_uid=uid)
+                 if s.state is ri.SandboxState.READY]
+        if not ready:
+            raise _BadRequest(f'pod "{name}" in namespace "{namespace}" has no running sandbox', 500)
+        return src, pod, max(ready, key=lambda s: (s.attempt, s.created_at))
+
+    async def port_forward_check(request: Request) -> Response:
+        p = request.path_params
+        try:
+            await port_forward_target(p["namespace"], p["pod"])
+        except _BadRequest as e:
+            return PlainTextResponse(str(e), status_code=e.code)
+        return PlainTextResponse("Upgrade request required", status_code=400)
+
+    async def port_forward_ws(ws: WebSocket) -> None:
+        p = ws.path_params
+        try:
+            src, pod, sandbox = await port_forward_target(p["namespace"], p["pod"])
+        except _BadRequest as e:
+            await ws.send_denial_response(PlainTextResponse(str(e), status_code=e.code))
+            return
+        if portforward.PROTOCOL not in (ws.scope.get("subprotocols") or []):
+            await ws.send_denial_response(PlainTextResponse(
+                f"requested protocol(s) are not supported: {ws.scope.get('subprotocols')}; "
+                f"supports [{portforward.PROTOCOL}]", status_code=400))
+            return
+        await ws.accept(subprotocol=portforward.PROTOCOL)
+        runtime = src.runtime
+
+        async def dial(port: int) -> Any:
+            return await runtime.port_forward(sandbox.id, port)
+        await portforward.Session(ws, dial, pod=f"{p['pod']}_{p['namespace']}", uid=pod["metadata"]["uid"]).run()
+
     async def healthz(request: Request) -> Response:
         return PlainTextResponse("ok")
 
@@ -227,6 +272,8 @@ def make_app(sources: Callable[[], Sequence[PodSource]], *,
         Route("/containerLogs/{namespace}/{pod}/{container}", container_logs),
         Route("/exec/{namespace}/{pod}/{container}", exec_check, methods=["GET", "POST"]),
         WebSocketRoute("/exec/{namespace}/{pod}/{container}", exec_ws),
+        Route("/portForward/{namespace}/{pod}", port_forward_check, methods=["GET", "POST"]),
+        WebSocketRoute("/portForward/{namespace}/{pod}", port_forward_ws),
     ])
 
 

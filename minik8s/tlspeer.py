@@ -59,10 +59,19 @@ def uvicorn_options(cert_file: str, key_file: str, client_ca_file: str | None) -
     """uvicorn's settings to serve ``cert_file`` and, with a client CA, verify and record
     client certificates."""
     from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
-    from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
+    # wsproto, not websockets: kubectl port-forward's subprotocol (SPDY/3.1+portforward.k8s.io)
+    # is no RFC 6455 token, and the websockets server refuses that handshake outright.
+    from uvicorn.protocols.websockets.wsproto_impl import WSProtocol
+
+    class _Unpaused(WSProtocol):  # type: ignore[misc]
+        def handle_message(self, event: Any) -> None:
+            super().handle_message(event)
+            if self.read_paused:
+                self.read_paused = False
+                self.transport.resume_reading()
 
     opts: dict[str, Any] = {"ssl_certfile": cert_file, "ssl_keyfile": key_file,
-                            "http": tls_protocol(HttpToolsProtocol), "ws": tls_protocol(WebSocketsSansIOProtocol)}
+                            "http": tls_protocol(HttpToolsProtocol), "ws": tls_protocol(_Unpaused)}
     if client_ca_file:
         opts |= {"ssl_ca_certs": client_ca_file, "ssl_cert_reqs": ssl.CERT_OPTIONAL}
     return opts

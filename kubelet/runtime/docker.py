@@ -33,6 +33,7 @@ import docker.utils.socket
 import requests.exceptions
 
 from kubelet.runtime import interface as ri
+from kubelet.runtime import netns
 from kubelet.runtime.interface import ContainerId, SandboxId
 
 __all__ = ["DockerRuntime", "DEFAULT_SANDBOX_IMAGE"]
@@ -447,6 +448,18 @@ class DockerRuntime(ri.ContainerRuntime):
         exec_id = created["Id"]
         sock = await _call(self._api.exec_start, exec_id, socket=True, tty=tty)
         return _DockerExec(self._api, exec_id, sock, tty=tty, stdin=stdin, pool=self._streams)
+
+    async def port_forward(self, sandbox_id: SandboxId, port: int) -> socket.socket:
+        info = await _call(self._api.inspect_container, sandbox_id)
+        pid = (info.get("State") or {}).get("Pid") or 0
+        if not pid:
+            raise ri.RuntimeError_(f"sandbox {sandbox_id[:12]} is not running")
+        try:
+            return await netns.dial_localhost(pid, port)
+        except OSError as e:
+            raise ri.RuntimeError_(f"failed to connect to localhost:{port} inside namespace {sandbox_id[:12]!r}, "
+                                   f"IPv4: dial tcp4 127.0.0.1:{port}: connect: {(e.strerror or str(e)).lower()}") \
+                from e
 
     async def logs(self, container_id: ContainerId, *, follow: bool = False, tail: int | None = None,
                    timestamps: bool = False,

@@ -29,6 +29,7 @@ import datetime
 import hashlib
 import ipaddress
 import secrets
+import socket
 from collections.abc import AsyncIterator, Collection, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
@@ -237,6 +238,13 @@ class FakeRuntime(ri.ContainerRuntime):
     async def exec(self, container_id: ContainerId, cmd: Sequence[str], *, stdin: bool = False,
                    tty: bool = False) -> ri.ExecSession:
         raise self._no_process(container_id, "exec in")
+
+    forwards_ports = False
+
+    async def port_forward(self, sandbox_id: SandboxId, port: int) -> socket.socket:
+        # A hollow node never dials a pod: there is no process behind the port.
+        raise ri.RuntimeError_(f"port-forward is not supported by the hollow runtime: sandbox {sandbox_id[:12]} "
+                               f"has no network namespace to connect to port {port} in")
 
     def logs(self, container_id: ContainerId, *, follow: bool = False, tail: int | None = None,
              timestamps: bool = False, since: datetime.datetime | None = None) -> AsyncIterator[bytes]:

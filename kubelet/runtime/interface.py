@@ -34,6 +34,7 @@ from __future__ import annotations
 import abc
 import datetime
 import enum
+import socket
 from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import NamedTuple, NewType
@@ -467,6 +468,15 @@ class ContainerRuntime(abc.ABC):
                    tty: bool = False) -> ExecSession:
         """Start ``cmd`` in a running container with its stdio streamed (``kubectl exec``);
         ``NotFoundError`` when the container is gone, ``RuntimeError_`` when it cannot run."""
+
+    #: Whether :meth:`port_forward` can reach a pod at all (a hollow runtime never dials one).
+    forwards_ports: bool = True
+
+    @abc.abstractmethod
+    async def port_forward(self, sandbox_id: SandboxId, port: int) -> socket.socket:
+        """A connected, non-blocking TCP socket to ``port`` on localhost inside the sandbox's
+        network namespace (CRI's PortForward); ``NotFoundError`` when the sandbox is gone,
+        ``RuntimeError_`` when the port cannot be reached (the kernel's words)."""
 
     @abc.abstractmethod
     def logs(self, container_id: ContainerId, *, follow: bool = False, tail: int | None = None,
