@@ -32,8 +32,12 @@ from apiserver.audit.policy import Policy
 from apiserver.auth import requestinfo
 from apiserver.auth.user import ANONYMOUS_USER
 from apiserver.rest import new_uid
+from minik8s.metrics import LoopCounter
 
 __all__ = ["AuditFilter"]
+
+#: apiserver_audit_level_total: the level the policy gave each request (on the event loop only).
+LEVELS = LoopCounter("apiserver_audit_level", "Counter of policy levels for audit events (1 per request).", ["level"])
 
 _LONG_RUNNING_VERBS = frozenset(("watch", "proxy"))
 _LONG_RUNNING_SUBRESOURCES = frozenset(("attach", "exec", "proxy", "log", "portforward"))
@@ -111,6 +115,7 @@ class AuditFilter:
     def _on_authenticated(self, ctx: AuditContext) -> None:
         assert self.policy is not None and self.backend is not None
         decision = self.policy.decide(_attributes(ctx, ctx.user), ctx.user)
+        LEVELS.child(decision.level).inc()
         ctx.level = decision.level
         ctx.omit_stages = decision.omit_stages
         ctx.omit_managed_fields = decision.omit_managed_fields
@@ -197,6 +202,7 @@ class AuditFilter:
     def _on_unauthenticated(self, ctx: AuditContext) -> None:
         assert self.policy is not None and self.backend is not None
         decision = self.policy.decide(_attributes(ctx, None), None)
+        LEVELS.child(decision.level).inc()
         ctx.level = decision.level
         ctx.omit_managed_fields = decision.omit_managed_fields
         if decision.level != "None" and "ResponseStarted" not in decision.omit_stages:

@@ -152,6 +152,11 @@ def test_failed_authentication_and_client_audit_id(audited: Any) -> None:
     assert unauth["stage"] == "ResponseStarted" and unauth["user"] == {}
     assert unauth["responseStatus"]["code"] == 401
     assert by_id(events, "my-own-audit-id")
+    with audited.http() as http:
+        scraped = http.get("/metrics").text
+    assert 'apiserver_audit_level_total{level="RequestResponse"}' in scraped
+    assert 'apiserver_audit_level_total{level="None"}' in scraped
+    assert "apiserver_audit_event_total" in scraped
     # health checks are level None in this policy: nothing logged, yet the header is sent
     with audited.http() as http:
         health = http.get("/healthz")
@@ -172,12 +177,15 @@ def test_rotation_by_size_keeps_maxbackup_files(apiserver_factory: Any, tmp_path
             r = http.post("/api/v1/namespaces/default/configmaps",
                           json={"metadata": {"name": f"big-{i}"}, "data": {"blob": payload}})
             assert r.status_code == 201, r.text
-    deadline = time.monotonic() + 10
+    # until the writer is done: the files stay as they are for a while
+    deadline = time.monotonic() + 15
+    last = None
     while time.monotonic() < deadline:
-        backups = sorted(tmp_path.glob("audit-*.log"))
-        if len(backups) == 2 and log.exists():
+        now = [(f.name, f.stat().st_size) for f in sorted(tmp_path.glob("audit*.log"))]
+        if now == last and len(now) == 3:
             break
-        time.sleep(0.1)
+        last = now
+        time.sleep(0.5)
     backups = sorted(tmp_path.glob("audit-*.log"))
     assert len(backups) == 2, backups  # more rotations happened; only the newest two are kept
     for f in [*backups, log]:
