@@ -19,7 +19,7 @@ import pytest
 
 from tests.conftest import kubectl_args
 from tests.kubelet_harness import (  # noqa: F401 - fixtures
-    client, is_ready, is_running, kubelet_factory, namespace, pod_manifest, wait_pod,
+    is_ready, is_running, kubelet_factory, pod_manifest, wait_pod,
 )
 from minik8s.api.resources import DEPLOYMENTS, NODES, PODS, SERVICES
 
