@@ -101,7 +101,9 @@ def start_logger(data_dir: Path, port: int, work: Path) -> tuple[subprocess.Pope
                                 str(perf_cluster.kubeconfig(data_dir)), "--node-name", node, "--port", str(free_port()),
                                 "--address", "127.0.0.1", "--root-dir", str(work / "kubelet"), "--log-level", "warning",
                                 "--tls-cert-file", str(serving.cert_path), "--tls-private-key-file",
-                                str(serving.key_path), "--client-ca-file", str(data_dir / "pki" / "ca.crt")],
+                                str(serving.key_path), "--client-ca-file", str(data_dir / "pki" / "ca.crt"),
+                                # no controller-manager gives the node a podCIDR here: Docker's default network
+                                "--runtime-default-network"],
                                cwd=REPO, stdout=open(work / "kubelet.log", "wb"), stderr=subprocess.STDOUT)
     try:
         perf_cluster.node_ready(data_dir, port, node, timeout=180)
