@@ -195,3 +195,22 @@ def test_rotation_by_size_keeps_maxbackup_files(apiserver_factory: Any, tmp_path
             assert json.loads(line)["kind"] == "Event"  # every line whole: rotation happens between lines
     # the names carry the rotation time as lumberjack writes it
     assert all(len(b.name) == len("audit-2006-01-02T15-04-05.000.log") for b in backups)
+
+
+def test_pod_security_audit_violations_reach_the_event(audited: Any, kubectl: Any) -> None:
+    """The PodSecurity admission's audit mode annotates the request's audit event."""
+    ns = "psa-audited"
+    assert kubectl("create", "namespace", ns, server=audited).returncode == 0
+    assert kubectl("label", "namespace", ns, "pod-security.kubernetes.io/audit=restricted",
+                   server=audited).returncode == 0
+    pod = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "root-pod", "namespace": ns},
+           "spec": {"containers": [{"name": "c", "image": "busybox", "securityContext": {"privileged": True}}]}}
+    with audited.http() as http:
+        r = http.post(f"/api/v1/namespaces/{ns}/pods", json=pod)
+    assert r.status_code == 201, r.text  # audit mode only records
+    events = read_events(audited.audit_log, lambda evs: by_id(evs, r.headers["audit-id"]) and any(
+        e["stage"] == "ResponseComplete" for e in by_id(evs, r.headers["audit-id"])))
+    (complete,) = [e for e in by_id(events, r.headers["audit-id"]) if e["stage"] == "ResponseComplete"]
+    violations = complete["annotations"]["pod-security.kubernetes.io/audit-violations"]
+    assert violations.startswith('would violate PodSecurity "restricted:latest"') and "privileged" in violations
+    assert complete["annotations"]["authorization.k8s.io/decision"] == "allow"
