@@ -33,14 +33,7 @@ def micro_time(t: float) -> str:
 
 def user_info(user: Any) -> dict[str, Any]:
     """authentication/v1 UserInfo of a UserInfo (omitting what is empty)."""
-    out: dict[str, Any] = {"username": user.name}
-    if user.uid:
-        out["uid"] = user.uid
-    if user.groups:
-        out["groups"] = list(user.groups)
-    if user.extras:
-        out["extra"] = user.extra_dict()
-    return out
+    return user.api_dict()
 
 
 def _object_ref(attrs: Any) -> dict[str, Any] | None:

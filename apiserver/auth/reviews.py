@@ -197,12 +197,5 @@ class Reviews:
     async def self_subject_review(self, request: Request, server: Any, info: Any) -> Response:
         obj = await self._body(request, server, info)
         user = request_user(request)
-        ui: dict[str, Any] = {"username": user.name}
-        if user.uid:
-            ui["uid"] = user.uid
-        if user.groups:
-            ui["groups"] = list(user.groups)
-        if user.extras:
-            ui["extra"] = user.extra_dict()
-        obj["status"] = {"userInfo": ui}
+        obj["status"] = {"userInfo": user.api_dict()}
         return _created(obj)

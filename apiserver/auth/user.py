@@ -7,6 +7,7 @@ An authenticator turns credentials into a ``UserInfo``; the request carries it i
 from __future__ import annotations
 
 import dataclasses
+from typing import Any
 
 USER_KEY = "minik8s.user"
 
@@ -30,6 +31,18 @@ class UserInfo:
 
     def extra_dict(self) -> dict[str, list[str]]:
         return {k: list(v) for k, v in self.extras}
+
+    def api_dict(self) -> dict[str, Any]:
+        """authentication/v1 UserInfo (``username``, then ``uid``, ``groups``, ``extra`` when
+        set): what SelfSubjectReview, a CSR's spec and the audit log say of a user."""
+        out: dict[str, Any] = {"username": self.name}
+        if self.uid:
+            out["uid"] = self.uid
+        if self.groups:
+            out["groups"] = list(self.groups)
+        if self.extras:
+            out["extra"] = self.extra_dict()
+        return out
 
 
 ANONYMOUS_USER = UserInfo(name=ANONYMOUS, groups=(UNAUTHENTICATED,))

@@ -144,13 +144,7 @@ class CertificateSigningRequestStrategy(Strategy):
             spec.pop(f, None)
         user = request_user.get()
         if user is not None:
-            spec["username"] = user.name
-            if user.uid:
-                spec["uid"] = user.uid
-            if user.groups:
-                spec["groups"] = list(user.groups)
-            if user.extras:
-                spec["extra"] = user.extra_dict()
+            spec.update(user.api_dict())
 
     def prepare_for_update(self, new: dict[str, Any], old: dict[str, Any]) -> None:
         super().prepare_for_update(new, old)
