@@ -150,10 +150,11 @@ class ApiServer:
         return self.data_dir / "kubeconfig"
 
     def kubeconfig_for(self, user: str, groups: tuple[str, ...] = (), *, name: str | None = None,
-                       server_url: str | None = None) -> Path:
+                       server_url: str | None = None, other_servers: tuple[str, ...] = ()) -> Path:
         """A kubeconfig that authenticates as ``user`` in ``groups``: a client certificate
         signed by this server's CA (as an administrator issues one), written beside the logs.
-        ``server_url`` replaces ``url`` (a client in another network namespace)."""
+        ``server_url`` replaces ``url`` (a client in another network namespace);
+        ``other_servers`` are the cluster's other apiservers (failover, issue #12)."""
         from minik8s import pki
         from minik8s.client import kubeconfig
 
@@ -162,7 +163,7 @@ class ApiServer:
         pair = pki.ensure_client_cert(pki.ensure_ca(self.pki), certs, label, user, list(groups))
         path = certs / f"{label}.kubeconfig"
         kubeconfig.write(str(path), server_url or self.url, context="minik8s", ca_data=self.ca_file.read_bytes(),
-                         client_cert_data=pair.cert_pem, client_key_data=pair.key_pem)
+                         client_cert_data=pair.cert_pem, client_key_data=pair.key_pem, other_servers=other_servers)
         return path
 
     def kubelet_serving_cert(self, node: str, ips: list[str]) -> tuple[Path, Path]:

@@ -13,6 +13,16 @@ means the same on both paths.
 Supported user credentials: ``token``, ``tokenFile``, ``username``/``password``,
 ``client-certificate[-data]``/``client-key[-data]``, and impersonation (``as``, ``as-groups``,
 ``as-uid``, ``as-user-extra``). ``exec`` and ``auth-provider`` plugins are not supported.
+
+Failover: a cluster may have several apiservers (a highly available control plane). The
+kubeconfig names the primary as ``server`` (all the real kubectl reads) and the others in the
+cluster's ``minik8s.io/servers`` extension; a :class:`Connection` holds them all in a
+:class:`Servers` list and ``server`` is the one in use. A transport that cannot reach the server
+in use (connection refused, reset, a TLS handshake or connect timeout against a dead host, never
+an HTTP answer) calls :meth:`Servers.failed`, which moves every user of the connection on to the
+next server, and asks again there when the request cannot have been acted on
+(:func:`may_retry`). There is no health checking of the others: the next failure moves on again,
+round the list.
 """
 
 from __future__ import annotations
@@ -29,24 +39,75 @@ if TYPE_CHECKING:
 Header = tuple[str, str]
 
 
+# Requests asked again on the next server even when the connection broke after sending them:
+# they change nothing (client-go retries only GETs after a broken connection, for this reason).
+_SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+class Servers:
+    """The apiserver URLs of one cluster, the primary first, and the one in use now.
+
+    Shared by every transport of a :class:`Connection`, so that one request's failure moves the
+    process's next requests (and an informer's next watch) on to the next server."""
+
+    __slots__ = ("urls", "_at")
+
+    def __init__(self, urls: Sequence[str]) -> None:
+        seen: list[str] = []
+        for url in urls:
+            url = url.rstrip("/")
+            if url and url not in seen:
+                seen.append(url)
+        if not seen:
+            raise ValueError("a connection needs at least one server URL")
+        self.urls = seen
+        self._at = 0
+
+    @property
+    def current(self) -> str:
+        return self.urls[self._at]
+
+    def failed(self, url: str) -> bool:
+        """``url`` could not be reached: use the next server. True when the caller should try
+        again (another server is now in use: this one, or the one a concurrent request already
+        moved on to); False when there is no other server."""
+        if len(self.urls) == 1:
+            return False
+        if url == self.current:
+            self._at = (self._at + 1) % len(self.urls)
+        return True
+
+
+def may_retry(method: str, *, sent: bool) -> bool:
+    """Whether a request that failed for want of a connection may be asked again elsewhere:
+    always when it never reached a server (refused, TLS handshake, connect timeout), else only
+    when it changes nothing (the server may have acted on a write before its connection broke)."""
+    return not sent or method.upper() in _SAFE_METHODS
+
+
 class Connection:
     """Where the apiserver is and how to talk to it: what every transport needs, nothing more.
 
-    ``ssl`` is None for a plain ``http://`` server. ``headers`` are (name, value) pairs, since
-    ``Impersonate-Group`` repeats once per group."""
+    ``server`` is the URL in use, one of ``servers`` (see :class:`Servers`). ``ssl`` is None for
+    a plain ``http://`` server. ``headers`` are (name, value) pairs, since ``Impersonate-Group``
+    repeats once per group."""
 
-    __slots__ = ("server", "ssl", "server_hostname", "headers")
+    __slots__ = ("servers", "ssl", "server_hostname", "headers")
 
     def __init__(self, server: str, *, ssl_context: ssl.SSLContext | None = None, server_hostname: str | None = None,
-                 headers: Sequence[Header] = ()) -> None:
-        self.server = server.rstrip("/")
+                 headers: Sequence[Header] = (), others: Sequence[str] = ()) -> None:
+        self.servers = Servers([server, *others])
         self.ssl = ssl_context if self.server.startswith("https://") else None
         self.server_hostname = server_hostname
         self.headers = list(headers)
 
+    @property
+    def server(self) -> str:
+        return self.servers.current
+
     def __repr__(self) -> str:
         names = sorted({name for name, _ in self.headers})
-        return f"<Connection {self.server} tls={self.ssl is not None} headers={names}>"
+        return f"<Connection {self.server} of {len(self.servers.urls)} tls={self.ssl is not None} headers={names}>"
 
 
 class Impersonation:
@@ -132,7 +193,8 @@ def _load_cert_data(ctx: ssl.SSLContext, cert: bytes, key: bytes) -> None:
 def from_access(access: ClusterAccess, *, server: str | None = None, insecure: bool | None = None,
                 impersonate: Impersonation | None = None) -> Connection:
     """The connection a kubeconfig context describes. ``server`` replaces the cluster's URL
-    (kubectl's ``--server``: the context's credentials still apply), ``insecure=True`` turns
+    (kubectl's ``--server``: the context's credentials still apply, and no other server is
+    tried), else the cluster's other servers follow it for failover; ``insecure=True`` turns
     certificate verification off (``--insecure-skip-tls-verify``), ``impersonate`` replaces the
     user's ``as*`` settings when it names anyone."""
     url = (server or access.server).rstrip("/")
@@ -156,7 +218,8 @@ def from_access(access: ClusterAccess, *, server: str | None = None, insecure: b
         else Impersonation(access.impersonate_user, access.impersonate_groups, access.impersonate_uid,
                            access.impersonate_extra)
     headers.extend(acting.headers())
-    return Connection(url, ssl_context=ctx, server_hostname=access.tls_server_name, headers=headers)
+    return Connection(url, ssl_context=ctx, server_hostname=access.tls_server_name, headers=headers,
+                      others=() if server else access.other_servers)
 
 
 def plain(server: str, *, insecure: bool = False, impersonate: Impersonation | None = None) -> Connection:

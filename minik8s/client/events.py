@@ -67,7 +67,7 @@ class EventRecorder:
             if not self._dropping:
                 log.warning("event queue full; dropping events (first dropped: %s %s)", reason, message)
                 self._dropping = True
-        except Exception:  # noqa: BLE001 - recording an event must never fail the caller
+        except Exception:
             log.debug("event %s dropped", reason, exc_info=True)
 
     async def flush(self) -> None:
@@ -94,7 +94,7 @@ class EventRecorder:
                     self._failing = False
             except asyncio.CancelledError:
                 raise
-            except Exception as e:  # noqa: BLE001 - one line per outage, not per event
+            except Exception as e:
                 if not self._failing:
                     log.warning("could not write event %s: %s", item[2], e)
                     self._failing = True

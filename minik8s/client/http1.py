@@ -23,11 +23,21 @@ from typing import BinaryIO
 from urllib.parse import urlsplit
 
 from minik8s import errors
+from minik8s.client import connection
 from minik8s.client.connection import Connection
 
 _MAX_LINE = 65536
 _MAX_HEADERS = 200
 _READ_SIZE = 65536
+
+
+class _Unreached(Exception):
+    """The server in use could not be reached (``sent``: perhaps after the request went out)."""
+
+    def __init__(self, error: errors.ConnectionFailed, *, sent: bool) -> None:
+        super().__init__(str(error))
+        self.error = error
+        self.sent = sent
 
 
 class Headers(Mapping[str, str]):
@@ -55,8 +65,18 @@ class HTTPConnection:
     """One connection to ``conn.server``; ``timeout`` bounds connecting and each read."""
 
     def __init__(self, conn: Connection, *, timeout: float | None) -> None:
-        url = urlsplit(conn.server)
-        self.server = conn.server
+        self._conn = conn
+        self._ssl = conn.ssl
+        self._timeout = timeout
+        self._sock: socket.socket | None = None
+        self._file: BinaryIO | None = None
+        self._busy = False  # a streamed body is being read: the connection is not free
+        self._aim(conn.server)
+
+    def _aim(self, server: str) -> None:
+        """Address ``server`` (one of the connection's servers) from now on."""
+        url = urlsplit(server)
+        self.server = server
         self._tls = url.scheme == "https"
         self._host = url.hostname or "localhost"
         self._port = url.port or (443 if self._tls else 80)
@@ -64,12 +84,7 @@ class HTTPConnection:
         host = f"[{self._host}]" if ":" in self._host else self._host
         default_port = 443 if self._tls else 80
         self._host_header = host if self._port == default_port else f"{host}:{self._port}"
-        self._ssl = conn.ssl
-        self._server_hostname = conn.server_hostname or self._host
-        self._timeout = timeout
-        self._sock: socket.socket | None = None
-        self._file: BinaryIO | None = None
-        self._busy = False  # a streamed body is being read: the connection is not free
+        self._server_hostname = self._conn.server_hostname or self._host
 
     # -- the socket ------------------------------------------------------------------------
 
@@ -114,14 +129,34 @@ class HTTPConnection:
                 stream: bool = False, timeout: float | None | bool = False) -> Response:
         """Send one request (``target``: path and query) and read the status and headers; the
         body is read too unless ``stream``. ``timeout`` (if not False) replaces the connection's
-        read timeout for this request."""
+        read timeout for this request. A server that cannot be reached hands the request to the
+        connection's next server when :func:`~minik8s.client.connection.may_retry` allows."""
+        tries = len(self._conn.servers.urls)
+        while True:
+            if self.server != self._conn.server:  # this or another request failed over
+                self.close()
+                self._aim(self._conn.server)
+            try:
+                return self._request_once(method, target, headers, body, stream=stream, timeout=timeout)
+            except _Unreached as u:
+                tries -= 1
+                if not (self._conn.servers.failed(self.server) and tries > 0
+                        and connection.may_retry(method, sent=u.sent)):
+                    raise u.error from u.error.__cause__
+
+    def _request_once(self, method: str, target: str, headers: Sequence[tuple[str, str]], body: bytes | None, *,
+                      stream: bool, timeout: float | None | bool) -> Response:
+        """:meth:`request` on the server in use; :class:`_Unreached` when it cannot be reached."""
         if self._busy:
             self.close()  # an unfinished stream: its connection cannot be reused
         if self._sock is not None and self._stale():
             self.close()
         reused = self._sock is not None
         if not reused:
-            self._connect()
+            try:
+                self._connect()
+            except errors.ConnectionFailed as e:
+                raise _Unreached(e, sent=False) from None
         assert self._sock is not None
         head = [f"{method} {self._prefix}{target} HTTP/1.1", f"Host: {self._host_header}"]
         head.extend(f"{k}: {v}" for k, v in headers)
@@ -136,8 +171,12 @@ class HTTPConnection:
             self.close()
             if reused and method in ("GET", "HEAD", "PUT", "DELETE", "OPTIONS") and not isinstance(e, TimeoutError):
                 # the server closed the kept-alive connection as we reused it: idempotent, ask again
-                return self.request(method, target, headers, body, stream=stream, timeout=timeout)
-            raise failed(e, self.server) from e
+                return self._request_once(method, target, headers, body, stream=stream, timeout=timeout)
+            err = failed(e, self.server)
+            err.__cause__ = e
+            if isinstance(e, TimeoutError):
+                raise err from e  # a slow server is not a dead one: no failover
+            raise _Unreached(err, sent=True) from None
         if not stream:
             try:
                 resp.content = b"".join(resp.iter_body())

@@ -15,6 +15,9 @@ import dataclasses
 import os
 from typing import Any
 
+# A cluster's other apiservers (the same name as minik8s.client.connection.SERVERS_EXTENSION).
+SERVERS_EXTENSION = "minik8s.io/servers"
+
 
 class ConfigError(ValueError):
     """Raised when a kubeconfig is missing, malformed, or names a context/cluster/user it lacks."""
@@ -43,6 +46,9 @@ class ClusterAccess:
     impersonate_groups: tuple[str, ...] = ()
     impersonate_uid: str | None = None
     impersonate_extra: dict[str, list[str]] | None = None
+    # the cluster's other apiservers, tried in turn when ``server`` cannot be reached
+    # (its ``minik8s.io/servers`` extension, which kubectl ignores)
+    other_servers: tuple[str, ...] = ()
 
 
 @dataclasses.dataclass(slots=True)
@@ -108,6 +114,7 @@ class KubeConfig:
             impersonate_groups=tuple(user.get("as-groups") or ()),
             impersonate_uid=user.get("as-uid") or None,
             impersonate_extra={k: list(v or []) for k, v in (user.get("as-user-extra") or {}).items()} or None,
+            other_servers=_other_servers(cluster, cluster_name),
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -120,6 +127,18 @@ class KubeConfig:
             "contexts": [{"name": n, "context": c} for n, c in self.contexts.items()],
             "current-context": self.current_context,
         }
+
+
+def _other_servers(cluster: dict, name: str) -> tuple[str, ...]:
+    """The URLs of a cluster's ``minik8s.io/servers`` extension (``{servers: [URL, ...]}``)."""
+    for ext in cluster.get("extensions") or []:
+        if isinstance(ext, dict) and ext.get("name") == SERVERS_EXTENSION:
+            urls = (ext.get("extension") or {}).get("servers") if isinstance(ext.get("extension"), dict) else None
+            if not isinstance(urls, list) or not all(isinstance(u, str) and u for u in urls):
+                raise ConfigError(f'cluster "{name}": extension {SERVERS_EXTENSION} must be '
+                                  '{"servers": [URL, ...]}')
+            return tuple(urls)
+    return ()
 
 
 def default_paths() -> list[str]:
@@ -181,6 +200,7 @@ def write(
     client_key_data: bytes | None = None,
     insecure_skip_tls_verify: bool = False,
     set_current: bool = True,
+    other_servers: tuple[str, ...] | list[str] = (),
 ) -> None:
     """Add (or replace) cluster, user and context ``context`` in the kubeconfig at ``path``,
     keeping every other entry, and make it current. Written atomically with mode 0600, since
@@ -188,7 +208,9 @@ def write(
 
     ``ca_data`` (PEM) is embedded as ``certificate-authority-data`` and the client
     certificate and key as ``client-certificate-data``/``client-key-data``, as ``kubeadm``
-    and k3s write theirs: the file alone carries everything needed to connect."""
+    and k3s write theirs: the file alone carries everything needed to connect. ``other_servers``
+    (a highly available control plane's other apiservers) go to the cluster's
+    ``minik8s.io/servers`` extension: ``server`` stays the one kubectl uses."""
     import yaml
 
     doc: dict[str, Any] = {}
@@ -206,6 +228,8 @@ def write(
         cluster["certificate-authority-data"] = base64.b64encode(ca_data).decode()
     if insecure_skip_tls_verify:
         cluster["insecure-skip-tls-verify"] = True
+    if other_servers:
+        cluster["extensions"] = [{"name": SERVERS_EXTENSION, "extension": {"servers": list(other_servers)}}]
     user: dict[str, Any] = {"token": token} if token else {}
     if client_cert_data and client_key_data:
         user["client-certificate-data"] = base64.b64encode(client_cert_data).decode()

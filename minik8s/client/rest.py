@@ -174,14 +174,15 @@ class ApiClient(verbs.TypedVerbs):
         """``namespace`` is the default for calls naming one object of a namespaced type
         (kubeconfig's context namespace); lists without a namespace span all namespaces.
         ``timeout`` bounds each ordinary request whole (connect, send, read the body)."""
-        self.server = server.rstrip("/")
+        # the servers to try (one, unless from_connection shares a Connection's list)
+        self._servers = connection.Servers([server])
         self.namespace = namespace
         self.timeout = timeout
         self._max_connections = max_connections
         self._ssl: ssl.SSLContext | Literal[False]
         if isinstance(verify, ssl.SSLContext):
             self._ssl = verify
-        elif self.server.startswith("https://"):
+        elif self._servers.current.startswith("https://"):
             self._ssl = make_ssl_context(ca_file=ca_file, client_cert=client_cert, verify=verify)
         else:
             self._ssl = False  # plain HTTP: no TLS at all
@@ -216,7 +217,13 @@ class ApiClient(verbs.TypedVerbs):
             else:
                 client._extra_headers.append((name, value))
         client._server_hostname = conn.server_hostname
+        client._servers = conn.servers  # shared: a failover is seen by every user of the connection
         return client
+
+    @property
+    def server(self) -> str:
+        """The URL of the apiserver in use (the next of the connection's servers after a failover)."""
+        return self._servers.current
 
     def _http(self) -> aiohttp.ClientSession:
         """The session, made on first use: aiohttp binds it to the loop it is created in."""
@@ -304,17 +311,25 @@ class ApiClient(verbs.TypedVerbs):
         Non-2xx raises :mod:`minik8s.errors` (its body read, its connection released).
         ``timeout`` is always given: aiohttp takes ``None`` as "no timeout at all"."""
         query = _query(params) if params else None
-        try:
-            resp = await self._http().request(method, self.server + path, params=query or None,
-                                              data=body, headers=headers, timeout=timeout,
-                                              server_hostname=self._server_hostname)
-        except (aiohttp.ClientError, TimeoutError) as e:
-            raise _connection_failed(e, self.server) from e
+        tries = len(self._servers.urls)
+        while True:
+            server = self.server
+            try:
+                resp = await self._http().request(method, server + path, params=query or None,
+                                                  data=body, headers=headers, timeout=timeout,
+                                                  server_hostname=self._server_hostname)
+                break
+            except (aiohttp.ClientError, TimeoutError) as e:
+                tries -= 1
+                unreachable, sent = _unreachable(e)
+                if not (unreachable and self._servers.failed(server) and tries > 0
+                        and connection.may_retry(method, sent=sent)):
+                    raise _connection_failed(e, server) from e
         if resp.status >= 300:
             try:
                 payload = await resp.read()
             except (aiohttp.ClientError, TimeoutError) as e:
-                raise _connection_failed(e, self.server) from e
+                raise _connection_failed(e, server) from e
             finally:
                 resp.release()
             raise errors.ApiError.from_response(resp.status, payload)
@@ -443,6 +458,18 @@ def _dumps(obj: Any) -> bytes:
         # orjson refuses what the stdlib coerces (non-string dict keys, ints past 64 bits);
         # keep accepting it rather than break a caller that worked before.
         return _stdjson.dumps(obj, separators=(",", ":")).encode()
+
+
+def _unreachable(e: BaseException) -> tuple[bool, bool]:
+    """Whether ``e`` says the server cannot be reached (so the next one should be used), and
+    whether the request may have been sent. Refused, a failed TLS handshake, a connect timeout:
+    never sent. Reset, or closed before answering: sent. A read timeout is a slow server, not a
+    dead one, and any HTTP answer is an answer: neither moves on."""
+    if isinstance(e, aiohttp.ClientConnectorError | aiohttp.ConnectionTimeoutError):
+        return True, False
+    if isinstance(e, aiohttp.ServerDisconnectedError | aiohttp.ClientOSError):
+        return True, True
+    return False, True
 
 
 def _connection_failed(e: BaseException, server: str) -> errors.ConnectionFailed:
