@@ -28,7 +28,6 @@ def add_parsers(sub: Any, common_flags: argparse.ArgumentParser) -> None:
     p = sub.add_parser("apply", parents=[common_flags], help="Apply a configuration by file name or stdin",
                        allow_abbrev=False)
     common.add_filename_flags(p, what="to apply ")
-    p.add_argument("-k", "--kustomize", default=None, help="apply the kustomization in this directory")
     common.add_output_flag(p)
     common.add_dry_run(p)
     p.add_argument("--server-side", action="store_true", help="let the server apply (server-side apply)")
@@ -44,7 +43,7 @@ def _field_validation(value: str) -> str:
 
 
 async def cmd_apply(session: Session, args: argparse.Namespace) -> int:
-    if not args.filename and not args.kustomize:
+    if not args.filename:
         raise CliError("must specify one of -f and -k")
     items = await common.read_manifests(args)
     if not items:

@@ -16,9 +16,16 @@ if TYPE_CHECKING:
     from minik8s.cli import manifests
 
 
+class KustomizeDir(str):
+    """A ``-k DIR`` among the ``-f`` sources: :func:`read_manifests` builds the kustomization in it
+    instead of reading files, so every verb taking ``-f`` takes ``-k`` as kubectl's do."""
+
+
 def add_filename_flags(p: argparse.ArgumentParser, *, required: bool = False, what: str = "") -> None:
     p.add_argument("-f", "--filename", action="append", default=[], required=required,
                    help=f"file, directory or URL of manifests {what}('-' for stdin)")
+    p.add_argument("-k", "--kustomize", action="append", dest="filename", type=KustomizeDir,
+                   help=f"directory of a kustomization whose objects to take {what}instead of -f")
     p.add_argument("-R", "--recursive", action="store_true", help="read directories given with -f recursively")
 
 
@@ -52,11 +59,11 @@ def dry_run_suffix(dry_run: str) -> str:
 async def read_manifests(args: argparse.Namespace) -> list[manifests.Manifest]:
     """The ``-f`` objects. Read where the verb runs: a command has nothing else to do meanwhile,
     and a verb run without an event loop has no thread pool to hand the reads to."""
-    kustomize_dir = getattr(args, "kustomize", None)
-    if kustomize_dir and args.filename:
+    dirs = [f for f in args.filename if isinstance(f, KustomizeDir)]
+    if dirs and len(dirs) != len(args.filename):
         raise CliError("only one of -f or -k can be specified")
-    if kustomize_dir:
-        return kustomized(kustomize_dir)
+    if dirs:
+        return kustomized(dirs[-1])  # a string flag in kubectl: the last one counts
     if not args.filename:
         raise CliError("must specify one of -f and -k")
     from minik8s.cli import manifests  # local: yaml is imported only by the commands that read files

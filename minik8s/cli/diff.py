@@ -41,7 +41,6 @@ def add_parsers(sub: Any, common_flags: argparse.ArgumentParser) -> None:
     p = sub.add_parser("diff", parents=[common_flags], allow_abbrev=False,
                        help="Diff the live version against a would-be applied version")
     common.add_filename_flags(p, what="to diff ")
-    p.add_argument("-k", "--kustomize", default=None, help="diff the objects of the kustomization in this directory")
     p.add_argument("--server-side", action="store_true", help="compute the result with server-side apply")
     p.add_argument("--force-conflicts", action="store_true", help="server-side: take over conflicting fields")
     p.add_argument("--show-managed-fields", action="store_true", help="keep metadata.managedFields")

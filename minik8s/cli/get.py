@@ -87,11 +87,14 @@ async def cmd_get(session: Session, args: argparse.Namespace) -> int:
 
         return await raw.cmd_raw(session, args)
     fmt = printers.OutputFormat(args.output)
+    manifest_namespaces: set[str] = set()
     if args.filename:
         targets = []
         for m in await common.read_manifests(args):
-            res, _ = await common.resolve_manifest(session, m)
+            res, ns = await common.resolve_manifest(session, m)
             targets.append((res, [m.name]))
+            if ns:
+                manifest_namespaces.add(ns)
         multi = len({r.rt for r, _ in targets}) > 1
         single = len(targets) == 1
     else:
@@ -102,6 +105,10 @@ async def cmd_get(session: Session, args: argparse.Namespace) -> int:
     if args.selector and any(names for _, names in targets) and not args.filename:
         raise CliError("name cannot be provided when a selector is specified")
     namespace = None if args.all_namespaces else session.namespace
+    if len(manifest_namespaces) == 1 and not args.all_namespaces:
+        # objects read from files are looked up in the namespace they name, as kubectl does
+        # (manifests spread over several namespaces are still looked up in the session's)
+        namespace = manifest_namespaces.pop()
     if args.all_namespaces and any(names for _, names in targets) and not args.filename:
         raise CliError("a resource cannot be retrieved by name across all namespaces")
     if args.watch or args.watch_only:

@@ -354,3 +354,27 @@ def test_apply_k_creates_the_built_objects(mk, kubectl, ns: str, tmp_path) -> No
     assert mk("apply", "-k", str(tmp_path / "app")).ok() == f"configmap/{cm_name} unchanged\nservice/k-web unchanged\n"
     assert kubectl("get", "cm", cm_name, "-n", ns).returncode == 0
     assert kubectl("apply", "-k", str(tmp_path / "app")).stdout == out.replace("created", "unchanged")
+
+
+def test_every_f_verb_takes_k(mk, kubectl, tmp_path) -> None:
+    """get, label, delete -k DIR as kubectl's: the kustomization's objects, named as built."""
+    outs = {}
+    for who in ("kubectl", "mkctl"):
+        space = f"k-{who}-{tmp_path.name[-6:]}".lower().replace("_", "-")
+        assert kubectl("create", "namespace", space).returncode == 0
+        _write(tmp_path / who, {
+            "kustomization.yaml": f"namespace: {space}\nresources: [cm.yaml]\n"
+                                  "configMapGenerator: [{name: gen, literals: [a=1]}]\n",
+            "cm.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: plain}\ndata: {k: v}\n",
+        })
+        d = str(tmp_path / who)
+        run = (lambda *a: kubectl(*a)) if who == "kubectl" else (lambda *a: mk(*a))
+        results = []
+        for args in (["apply", "-k", d], ["get", "-k", d, "-o", "name"], ["label", "-k", d, "x=y"],
+                     ["get", "-k", d, "-f", f"{d}/cm.yaml"], ["delete", "-k", d], ["get", "-k", d]):
+            r = run(*args)
+            code, out, err = (r.returncode, r.stdout, r.stderr) if who == "kubectl" else (r.code, r.out, r.err)
+            results.append((code, out.replace(space, "NS"), err.replace(space, "NS").replace("mkctl", "kubectl")))
+        outs[who] = results
+        kubectl("delete", "namespace", space, "--wait=false")
+    assert outs["mkctl"] == outs["kubectl"]
