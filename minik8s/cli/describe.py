@@ -36,8 +36,16 @@ def add_parsers(sub: Any, common_flags: argparse.ArgumentParser) -> None:
     p.add_argument("-A", "--all-namespaces", action="store_true")
     p.add_argument("--show-events", default="true", choices=("true", "false"))
     p.add_argument("-f", "--filename", action="append", default=[])
+    p.add_argument("-k", "--kustomize", action="append", dest="filename", type=_kustomize_dir,
+                   help="directory of a kustomization whose objects to describe")
     p.add_argument("-R", "--recursive", action="store_true")
     p.set_defaults(func=cmd_describe, needs_loop=False)
+
+
+def _kustomize_dir(value: str) -> str:
+    from minik8s.cli import common  # local: only -k needs it (describe's import budget)
+
+    return common.KustomizeDir(value)
 
 
 # --- the writer -----------------------------------------------------------------------------
