@@ -5,8 +5,10 @@ apiserver (:mod:`minik8s.delegated_auth`), served by uvicorn inside the componen
 Flags, as Kubernetes names them: ``--secure-port`` (0 turns the port off), ``--bind-address``,
 ``--tls-cert-file``/``--tls-private-key-file`` (without them a self-signed certificate is made
 in ``--cert-dir``, as the components do), ``--client-ca-file`` (whose client certificates are
-accepted; bearer tokens are always asked of the apiserver with a TokenReview) and
-``--authorization-always-allow-paths``. A port that cannot be bound is logged as an error and
+accepted; bearer tokens are always asked of the apiserver with a TokenReview),
+``--authorization-always-allow-paths`` and ``--authentication-kubeconfig`` /
+``--authorization-kubeconfig`` (which apiserver, with which credentials, reviews callers;
+by default the component's own ``--kubeconfig``). A port that cannot be bound is logged as an error and
 the component goes on with its work (kube-scheduler would exit instead).
 """
 
@@ -35,6 +37,8 @@ class Options:
     cert_dir: str | None = None
     client_ca_file: str | None = None
     always_allow_paths: tuple[str, ...] = delegated_auth.ALWAYS_ALLOW_PATHS
+    authentication_kubeconfig: str | None = None  # None: the component's own client
+    authorization_kubeconfig: str | None = None
 
 
 def add_flags(p: argparse.ArgumentParser, *, default_port: int) -> None:
@@ -49,6 +53,10 @@ def add_flags(p: argparse.ArgumentParser, *, default_port: int) -> None:
                    help="CA whose client certificates are accepted (bearer tokens go to the apiserver's TokenReview)")
     g.add_argument("--authorization-always-allow-paths", default=",".join(delegated_auth.ALWAYS_ALLOW_PATHS),
                    help="paths served without authorization (default %(default)s)")
+    g.add_argument("--authentication-kubeconfig", default=None,
+                   help="kubeconfig of the apiserver that reviews bearer tokens (default: --kubeconfig's)")
+    g.add_argument("--authorization-kubeconfig", default=None,
+                   help="kubeconfig of the apiserver that authorizes callers (default: --kubeconfig's)")
 
 
 def from_args(a: argparse.Namespace, p: argparse.ArgumentParser) -> Options:
@@ -58,7 +66,7 @@ def from_args(a: argparse.Namespace, p: argparse.ArgumentParser) -> Options:
         p.error("--tls-cert-file and --tls-private-key-file go together")
     paths = tuple(x.strip() for x in a.authorization_always_allow_paths.split(",") if x.strip())
     return Options(a.secure_port, a.bind_address, a.tls_cert_file, a.tls_private_key_file, a.cert_dir,
-                   a.client_ca_file, paths)
+                   a.client_ca_file, paths, a.authentication_kubeconfig, a.authorization_kubeconfig)
 
 
 def _serving_files(opts: Options, name: str) -> tuple[str, str]:
@@ -98,11 +106,22 @@ class SecureServer:
 
         app = Starlette(routes=[Route("/metrics", serve_metrics), Route("/healthz", health),
                                 Route("/livez", health), Route("/readyz", health)])
-        reviewer = delegated_auth.SubjectAccessReviewer(client)
-        self.app = delegated_auth.DelegatingFilter(app, delegated_auth.non_resource_authorizer(reviewer),
-                                                   tokens=delegated_auth.TokenReviewer(client),
-                                                   always_allow_paths=opts.always_allow_paths)
+        self._own_clients: list[Any] = []
+        reviewer = delegated_auth.SubjectAccessReviewer(self._client(opts.authorization_kubeconfig, client, name))
+        self.app = delegated_auth.DelegatingFilter(
+            app, delegated_auth.non_resource_authorizer(reviewer),
+            tokens=delegated_auth.TokenReviewer(self._client(opts.authentication_kubeconfig, client, name)),
+            always_allow_paths=opts.always_allow_paths)
         self._server: Any = None
+
+    def _client(self, kubeconfig: str | None, default: Any, name: str) -> Any:
+        if not kubeconfig:
+            return default
+        from minik8s.client.rest import ApiClient
+
+        c = ApiClient.from_kubeconfig(kubeconfig, user_agent=f"minik8s-{name}")
+        self._own_clients.append(c)
+        return c
 
     async def serve(self) -> None:
         """Serve until :meth:`shutdown` (returns at once when the port is off)."""
@@ -132,3 +151,5 @@ class SecureServer:
     async def shutdown(self) -> None:
         if self._server is not None:
             self._server.should_exit = True
+        for c in self._own_clients:
+            await c.close()

@@ -136,7 +136,10 @@ def test_scheduler_metrics_on_its_secure_port(server: Any, tmp_path: Path, kubec
 
 
 def test_controller_manager_workqueue_metrics(server: Any, tmp_path: Path) -> None:
-    cm = Component("controllers.main", server, tmp_path, "--controllers", "replicaset,deployment")
+    # the reviews through kubeconfigs of their own, as kubeadm passes them
+    cm = Component("controllers.main", server, tmp_path, "--controllers", "replicaset,deployment",
+                   "--authentication-kubeconfig", str(server.kubeconfig),
+                   "--authorization-kubeconfig", str(server.kubeconfig))
     try:
         with server.http() as http:
             d = {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web"},
@@ -152,6 +155,8 @@ def test_controller_manager_workqueue_metrics(server: Any, tmp_path: Path) -> No
                    for q in ("deployment", "replicaset")) or time.monotonic() > deadline:
                 break
             time.sleep(0.2)
+        assert cm.get("/metrics").status_code == 401
+        assert cm.get("/metrics", cert=client_cert(server, "nosy-cm")).status_code == 403
         for q in ("deployment", "replicaset"):
             assert value(ss, "workqueue_adds_total", name=q) >= 1
             assert value(ss, "workqueue_work_duration_seconds_count", name=q) >= 1
