@@ -1,4 +1,4 @@
-"""CustomResourceDefinitions the CRD tests share: a namespaced ``Widget`` with a schema that
+"""CustomResourceDefinitions the CRD tests share: a namespaced ``Sprocket`` with a schema that
 exercises types, required, enum, pattern, bounds, formats, defaults and the ``x-kubernetes-*``
 extensions, the status and scale subresources and printer columns; helpers to wait for a CRD
 to be served. Each test names its own group so tests never meet each other's resources."""
@@ -14,11 +14,11 @@ import httpx
 CRDS = "/apis/apiextensions.k8s.io/v1/customresourcedefinitions"
 
 
-def unique_group(prefix: str = "widgets") -> str:
+def unique_group(prefix: str = "sprockets") -> str:
     return f"{prefix}{uuid.uuid4().hex[:8]}.example.com"
 
 
-def widget_schema() -> dict[str, Any]:
+def sprocket_schema() -> dict[str, Any]:
     return {
         "type": "object",
         "properties": {
@@ -57,12 +57,12 @@ def widget_schema() -> dict[str, Any]:
     }
 
 
-def widget_crd(group: str, *, scope: str = "Namespaced", versions: list[dict[str, Any]] | None = None,
-               short_names: tuple[str, ...] = ("wd",), categories: tuple[str, ...] = ("all",)) -> dict[str, Any]:
+def sprocket_crd(group: str, *, scope: str = "Namespaced", versions: list[dict[str, Any]] | None = None,
+               short_names: tuple[str, ...] = ("spr",), categories: tuple[str, ...] = ("all",)) -> dict[str, Any]:
     if versions is None:
         versions = [{
             "name": "v1", "served": True, "storage": True,
-            "schema": {"openAPIV3Schema": widget_schema()},
+            "schema": {"openAPIV3Schema": sprocket_schema()},
             "subresources": {"status": {}, "scale": {"specReplicasPath": ".spec.replicas",
                                                      "statusReplicasPath": ".status.replicas",
                                                      "labelSelectorPath": ".status.selector"}},
@@ -75,10 +75,10 @@ def widget_crd(group: str, *, scope: str = "Namespaced", versions: list[dict[str
         }]
     return {
         "apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
-        "metadata": {"name": f"widgets.{group}"},
+        "metadata": {"name": f"sprockets.{group}"},
         "spec": {
             "group": group, "scope": scope,
-            "names": {"plural": "widgets", "singular": "widget", "kind": "Widget", "listKind": "WidgetList",
+            "names": {"plural": "sprockets", "singular": "sprocket", "kind": "Sprocket", "listKind": "SprocketList",
                       "shortNames": list(short_names), "categories": list(categories)},
             "versions": versions,
         },

@@ -1,6 +1,6 @@
 """The controller-manager's controllers with custom resources, on a real apiserver: the garbage
-collector resolves and watches custom kinds (a ConfigMap owned by a deleted Widget goes, a
-Widget owned by a deleted ConfigMap goes), and the namespace controller deletes the custom
+collector resolves and watches custom kinds (a ConfigMap owned by a deleted Sprocket goes, a
+Sprocket owned by a deleted ConfigMap goes), and the namespace controller deletes the custom
 objects of a namespace being deleted."""
 
 from __future__ import annotations
@@ -12,15 +12,15 @@ from controllers.namespace import NamespaceController
 from minik8s.api.resources import CONFIGMAPS, NAMESPACES, ResourceType
 from minik8s.client.rest import ApiClient
 from tests.integration.controller_harness import eventually, get_or_none, new_namespace, running
-from tests.integration.crd_helpers import CRDS, create_crd, unique_group, widget_crd
+from tests.integration.crd_helpers import CRDS, create_crd, sprocket_crd, unique_group
 
 
 @pytest.fixture
-def widgets(api_http):
+def sprockets(api_http):
     g = unique_group()
-    create_crd(api_http, widget_crd(g))
-    yield ResourceType(g, "v1", "Widget", "widgets", True)
-    api_http.delete(f"{CRDS}/widgets.{g}")
+    create_crd(api_http, sprocket_crd(g))
+    yield ResourceType(g, "v1", "Sprocket", "sprockets", True)
+    api_http.delete(f"{CRDS}/sprockets.{g}")
 
 
 def ref(owner: dict) -> dict:
@@ -29,32 +29,32 @@ def ref(owner: dict) -> dict:
 
 
 async def test_garbage_collector_follows_owner_references_to_and_from_custom_objects(client: ApiClient,
-                                                                                     widgets) -> None:
+                                                                                     sprockets) -> None:
     ns = await new_namespace(client, "crdgc")
     async with running(client, lambda f: GarbageCollector(client, f)):
-        owner = await client.create(widgets, {"apiVersion": widgets.group_version, "kind": "Widget",
+        owner = await client.create(sprockets, {"apiVersion": sprockets.group_version, "kind": "Sprocket",
                                               "metadata": {"name": "owner"}, "spec": {"image": "x"}}, namespace=ns)
         await client.create(CONFIGMAPS, {"apiVersion": "v1", "kind": "ConfigMap",
                                          "metadata": {"name": "child", "ownerReferences": [ref(owner)]}},
                             namespace=ns)
         cm = await client.create(CONFIGMAPS, {"apiVersion": "v1", "kind": "ConfigMap",
                                               "metadata": {"name": "parent"}}, namespace=ns)
-        await client.create(widgets, {"apiVersion": widgets.group_version, "kind": "Widget",
+        await client.create(sprockets, {"apiVersion": sprockets.group_version, "kind": "Sprocket",
                                       "metadata": {"name": "owned", "ownerReferences": [ref(cm)]},
                                       "spec": {"image": "x"}}, namespace=ns)
-        await client.delete(widgets, "owner", namespace=ns)
-        await eventually(lambda: _gone(client, CONFIGMAPS, "child", ns), what="the Widget's ConfigMap collected")
+        await client.delete(sprockets, "owner", namespace=ns)
+        await eventually(lambda: _gone(client, CONFIGMAPS, "child", ns), what="the Sprocket's ConfigMap collected")
         await client.delete(CONFIGMAPS, "parent", namespace=ns)
-        await eventually(lambda: _gone(client, widgets, "owned", ns), what="the ConfigMap's Widget collected")
+        await eventually(lambda: _gone(client, sprockets, "owned", ns), what="the ConfigMap's Sprocket collected")
 
 
-async def test_namespace_controller_deletes_custom_objects(client: ApiClient, widgets) -> None:
+async def test_namespace_controller_deletes_custom_objects(client: ApiClient, sprockets) -> None:
     ns = await new_namespace(client, "crdns")
-    await client.create(widgets, {"apiVersion": widgets.group_version, "kind": "Widget",
+    await client.create(sprockets, {"apiVersion": sprockets.group_version, "kind": "Sprocket",
                                   "metadata": {"name": "w"}, "spec": {"image": "x"}}, namespace=ns)
     async with running(client, lambda f: NamespaceController(client, f)):
         await client.delete(NAMESPACES, ns)
-        await eventually(lambda: _gone(client, widgets, "w", ns), what="the Widget deleted with its namespace")
+        await eventually(lambda: _gone(client, sprockets, "w", ns), what="the Sprocket deleted with its namespace")
         await eventually(lambda: _gone(client, NAMESPACES, ns, None), what="the namespace removed")
 
 

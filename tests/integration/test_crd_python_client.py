@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from tests.integration.crd_helpers import unique_group, wait_established, widget_crd
+from tests.integration.crd_helpers import sprocket_crd, unique_group, wait_established
 
 
 @pytest.fixture
@@ -27,21 +27,21 @@ def test_custom_objects_api(api_client, api_http):
 
     g = unique_group()
     ext = k8s.ApiextensionsV1Api(api_client)
-    created = ext.create_custom_resource_definition(widget_crd(g))
-    assert created.metadata.name == f"widgets.{g}"
-    wait_established(api_http, f"widgets.{g}")
-    crd = ext.read_custom_resource_definition(f"widgets.{g}")
+    created = ext.create_custom_resource_definition(sprocket_crd(g))
+    assert created.metadata.name == f"sprockets.{g}"
+    wait_established(api_http, f"sprockets.{g}")
+    crd = ext.read_custom_resource_definition(f"sprockets.{g}")
     assert {c.type: c.status for c in crd.status.conditions} == {"NamesAccepted": "True", "Established": "True"}
     assert crd.spec.versions[0].additional_printer_columns[0].json_path == ".spec.image"
 
     co = k8s.CustomObjectsApi(api_client)
-    args = (g, "v1", "default", "widgets")
-    body = {"apiVersion": f"{g}/v1", "kind": "Widget", "metadata": {"name": "py"}, "spec": {"image": "nginx:1"}}
+    args = (g, "v1", "default", "sprockets")
+    body = {"apiVersion": f"{g}/v1", "kind": "Sprocket", "metadata": {"name": "py"}, "spec": {"image": "nginx:1"}}
     obj = co.create_namespaced_custom_object(*args, body)
     assert obj["spec"]["replicas"] == 1 and obj["metadata"]["uid"]
     assert co.get_namespaced_custom_object(*args, "py")["spec"]["size"] == "small"
     assert [o["metadata"]["name"] for o in co.list_namespaced_custom_object(*args)["items"]] == ["py"]
-    assert co.list_cluster_custom_object(g, "v1", "widgets")["kind"] == "WidgetList"
+    assert co.list_cluster_custom_object(g, "v1", "sprockets")["kind"] == "SprocketList"
     patched = co.patch_namespaced_custom_object(*args, "py", {"spec": {"replicas": 4}})
     assert patched["spec"]["replicas"] == 4
     st = co.patch_namespaced_custom_object_status(*args, "py", {"status": {"phase": "Up", "replicas": 4}})
@@ -67,11 +67,11 @@ def test_custom_objects_api(api_client, api_http):
         co.get_namespaced_custom_object(*args, "py")
     assert gone.value.status == 404
 
-    ext.delete_custom_resource_definition(f"widgets.{g}")
+    ext.delete_custom_resource_definition(f"sprockets.{g}")
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:
         try:
-            ext.read_custom_resource_definition(f"widgets.{g}")
+            ext.read_custom_resource_definition(f"sprockets.{g}")
         except ApiException as e:
             assert e.status == 404
             break
