@@ -23,7 +23,8 @@ the node's own DNS serves (never the host's resolv.conf); :meth:`network_status`
 node agent, which keeps the node NotReady, with a NetworkUnavailable condition, meanwhile.
 A pod network that cannot be made (e.g. Docker's "Pool overlaps" with a stale network of an
 earlier node, which the runtime reclaims once no live container uses it) is retried every
-few seconds, and the reason is reported.
+few seconds, and the reason is reported; so is a DNS server that cannot start (its address:53
+taken) or stops.
 """
 
 from __future__ import annotations
@@ -79,6 +80,8 @@ class NodeNetworkServices:
         self.gateway: str | None = None
         self.dns_ready = asyncio.Event()
         self.network_error: str | None = None  # why the pod network could not be made, last time
+        self.dns_error: str | None = None  # why the node's DNS stopped (or could not start), last time
+        self._dns_failed = False  # the DNS server ended with an error: start it again
         self.on_status_change: Callable[[], None] = lambda: None  # the node agent's: re-report now
         self._cidr_changed = asyncio.Event()
         self._network_changed = asyncio.Event()
@@ -132,7 +135,8 @@ class NodeNetworkServices:
         if cidr != self.pod_network.pod_cidr:
             return False, self._network_problem(cidr)
         if self._own_dns_expected() and not self.dns_ready.is_set():
-            return False, f"cluster DNS of node {self.node_name} on {self.gateway}:53 is not serving yet"
+            why = f": {self.dns_error}" if self.dns_error else ""
+            return False, f"cluster DNS of node {self.node_name} on {self.gateway}:53 is not serving yet{why}"
         return True, f"pod network {self.pod_network.name} on {cidr} is up"
 
     def cluster_dns(self) -> list[str]:
@@ -204,12 +208,12 @@ class NodeNetworkServices:
                                  else "the node is NotReady and pods wait")
                         warned = True
                     continue
-                if cidr == self.pod_network.pod_cidr and not recheck:
+                if cidr == self.pod_network.pod_cidr and not recheck and not self._dns_failed:
                     continue
                 made = self.pod_network.pod_cidr == cidr
                 try:
                     gateway = await self.pod_network.ensure(cidr)
-                    if made:
+                    if made and not self._dns_failed:
                         continue  # still there (or made again on the same subnet): DNS carries on
                 except (ri.RuntimeError_, OSError) as e:  # reported, retried after a while
                     if made:
@@ -231,6 +235,7 @@ class NodeNetworkServices:
                 if hairpin is None:
                     hairpin = asyncio.create_task(self.pod_network.run_hairpin(), name="hairpin")
                 if self.options.dns:
+                    self._dns_failed = False
                     if dns_task is not None:
                         dns_task.cancel()
                         await asyncio.gather(dns_task, return_exceptions=True)
@@ -251,10 +256,21 @@ class NodeNetworkServices:
 
     async def _report_dns_started(self) -> None:
         await self.dns_ready.wait()
+        if self.dns_error:
+            log.info("node %s: cluster DNS serves now", self.node_name)
+        self.dns_error = None
         self.on_status_change()
 
     def _dns_done(self, task: asyncio.Task) -> None:
+        """The DNS server ended with an error (e.g. its address:53 taken): the node stays NotReady,
+        its ClusterFirst pods wait, and the server is started again every few seconds."""
         if not task.cancelled() and task.exception() is not None:
-            log.error("node %s: cluster DNS stopped: %r", self.node_name, task.exception())
+            error = str(task.exception()) or repr(task.exception())
+            if error != self.dns_error:
+                log.error("node %s: cluster DNS stopped: %s; starting it again every %.0fs", self.node_name, error,
+                          _NETWORK_RETRY_S)
+            self.dns_error = error
             self.dns_ready.clear()
+            self._dns_failed = True
             self.on_status_change()
+            asyncio.get_running_loop().call_later(_NETWORK_RETRY_S, self._cidr_changed.set)

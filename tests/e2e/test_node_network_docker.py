@@ -199,3 +199,75 @@ async def test_a_node_without_a_podcidr_holds_its_pods_until_it_gets_one(
     finally:
         k.stop()
         await remove_pod_network(docker_client, k.node, cidr, pod_cidr)
+
+
+async def test_a_node_whose_dns_cannot_start_holds_its_pods_and_starts_it_again(
+        client, namespace, kubelet_factory, docker_client, kubectl) -> None:
+    """The node's DNS cannot bind its gateway's port 53 (the test holds it): the node stays
+    NotReady naming the error, a ClusterFirst pod waits instead of getting the host's resolv.conf;
+    once the port is free the kubelet starts its DNS again, and the pod runs with it."""
+    import socket
+
+    cidr = free_cluster_cidr(docker_client)
+    k = kubelet_factory(extra_args=("--cluster-cidr", cidr, "--disable-proxy"), start=False, default_network=False)
+    pod_cidr = str(next(ipaddress.ip_network(cidr).subnets(new_prefix=24)))
+    gateway = network.gateway_ip(pod_cidr)
+    # the node's pod network made beforehand, as the kubelet makes it, so its gateway exists
+    net = docker_client.networks.create(
+        f"minik8s-{k.node}", driver="bridge", labels={NODE_LABEL: k.node},
+        ipam=docker.types.IPAMConfig(pool_configs=[docker.types.IPAMPool(subnet=pod_cidr, gateway=gateway)]),
+        options={"com.docker.network.bridge.name": network.bridge_name(k.node),
+                 "com.docker.network.bridge.enable_ip_masquerade": "false"})
+    udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    tcp = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    try:
+        udp.bind((gateway, 53))
+        tcp.bind((gateway, 53))
+        tcp.listen()
+        k.start(wait_ready=False)
+
+        async def registered() -> bool:
+            try:
+                await client.get(NODES, k.node)
+                return True
+            except Exception:  # noqa: BLE001 - not registered yet
+                return False
+        await eventually(registered, what="the node registered", timeout=60)
+        # the podCIDR, as node IPAM would give it
+        await client.patch(NODES, k.node, {"spec": {"podCIDR": pod_cidr, "podCIDRs": [pod_cidr]}})
+
+        async def dns_down() -> dict | None:
+            conds = node_conditions(await client.get(NODES, k.node))
+            nu = conds.get("NetworkUnavailable")
+            return conds if nu and nu["status"] == "True" and "is not serving yet" in nu["message"] else None
+        conds = await eventually(dns_down, what="NetworkUnavailable=True naming the DNS", timeout=60)
+        assert conds["Ready"]["status"] == "False"
+        assert "could not bind" in conds["NetworkUnavailable"]["message"], conds["NetworkUnavailable"]
+
+        pod = pod_manifest("dns", k.node, [{"name": "c", "command": ["sh", "-c", "cat /etc/resolv.conf; sleep 3600"]}])
+        await client.create(PODS, pod, namespace=namespace)
+
+        async def told() -> list[dict]:
+            return [e for e in await events_for(client, namespace, "dns") if e["reason"] == "NetworkNotReady"]
+        (event,) = await eventually(told, what="a NetworkNotReady event", timeout=60)
+        assert "cluster DNS" in event["message"]
+        waiting = await client.get(PODS, "dns", namespace=namespace)
+        assert container_status(waiting, "c")["state"] == {"waiting": {"reason": "ContainerCreating"}}
+
+        udp.close()
+        tcp.close()
+
+        async def ready() -> dict | None:
+            conds = node_conditions(await client.get(NODES, k.node))
+            return conds if conds["Ready"]["status"] == "True" else None
+        await eventually(ready, what="the node Ready once its DNS could start", timeout=60)
+        await wait_pod(client, namespace, "dns", is_ready, what="Ready", kubelet=k, timeout=90)
+        r = kubectl("logs", "-n", namespace, "dns")
+        assert f"nameserver {gateway}" in r.stdout, r
+    finally:
+        udp.close()
+        tcp.close()
+        k.stop()
+        with contextlib.suppress(docker.errors.APIError):
+            net.remove()
+        await remove_pod_network(docker_client, k.node, cidr, pod_cidr)
