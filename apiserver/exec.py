@@ -1,4 +1,6 @@
-"""``pods/{name}/exec``: the apiserver's half of ``kubectl exec``.
+"""``pods/{name}/exec`` and ``pods/{name}/attach``: the apiserver's half of ``kubectl exec``
+and ``kubectl attach`` (the same checks and relay; attach names no command and reaches the
+kubelet's ``/attach/{ns}/{pod}/{container}``, the container's own stdio).
 
 As in Kubernetes, the apiserver checks the request against the API (the pod exists, the
 container is one of its own, the pod has a node), finds the node's kubelet (its InternalIP
@@ -70,13 +72,15 @@ class Target:
         return self.endpoint.url(self.path_query, scheme)
 
 
-async def locate(rest: "RestStorage", namespace: str, name: str, query: Any) -> Target:
-    """Check an exec request against the API and find the kubelet that serves it."""
+async def locate(rest: "RestStorage", namespace: str, name: str, query: Any, *, kind: str = "exec") -> Target:
+    """Check an exec (or ``kind="attach"``) request against the API and find the kubelet
+    that serves it."""
     pod_entry = registry.BY_TYPE[rs.PODS]
     pod = await rest.get(pod_entry, namespace, name)
     spec = pod.get("spec") or {}
     containers = [c["name"] for c in spec.get("containers") or []]
     inits = [c["name"] for c in spec.get("initContainers") or []]
+    ephemeral = [c["name"] for c in spec.get("ephemeralContainers") or []]
     container = query.get("container")
     if not container:
         if len(containers) != 1:
@@ -84,18 +88,18 @@ async def locate(rest: "RestStorage", namespace: str, name: str, query: Any) -> 
                                     f"[{' '.join(containers)}]"
                                     + (f" or one of the init containers: [{' '.join(inits)}]" if inits else ""))
         container = containers[0]
-    elif container not in containers + inits:
+    elif container not in containers + inits + ephemeral:
         raise errors.BadRequest(f"container {container} is not valid for pod {name}")
     node_name = spec.get("nodeName")
     if not node_name:
         raise errors.BadRequest(f"pod {name} does not have a host assigned")
     ep = await kubelet_client.endpoint(rest, node_name)
     # The kubelet's parameter names (input/output/error), as Kubernetes' apiserver sends them.
-    params: list[tuple[str, str]] = [("command", c) for c in query.getlist("command")]
+    params: list[tuple[str, str]] = [("command", c) for c in query.getlist("command")] if kind == "exec" else []
     for ours, theirs in (("stdin", "input"), ("stdout", "output"), ("stderr", "error"), ("tty", "tty")):
         if query.get(ours) in _TRUE:
             params.append((theirs, "1"))
-    return Target(ep, f"/exec/{namespace}/{name}/{container}?{urlencode(params)}")
+    return Target(ep, f"/{kind}/{namespace}/{name}/{container}?{urlencode(params)}")
 
 
 def kubelet_credentials(server: "ApiServer") -> kubelet_client.KubeletClient:
@@ -112,7 +116,8 @@ async def http(request: Request, server: "ApiServer", info: "RequestInfo") -> Re
     """A request that is no WebSocket upgrade (kubectl's SPDY fallback, curl): the same
     checks, the kubelet's own (container running) included, then a refusal to stream."""
     assert info.name is not None and info.namespace is not None
-    target = await locate(server.rest, info.namespace, info.name, request.query_params)
+    target = await locate(server.rest, info.namespace, info.name, request.query_params,
+                          kind="attach" if info.subresource == "attach" else "exec")
     kubelets = kubelet_credentials(server)
     try:
         resp = await kubelets.http.get(target.url("https"), timeout=_CONNECT_TIMEOUT_S)
@@ -133,7 +138,8 @@ async def websocket(ws: WebSocket) -> None:
     server: ApiServer = ws.app.state.server
     p = ws.path_params
     try:
-        target = await locate(server.rest, p["namespace"], p["name"], ws.query_params)
+        target = await locate(server.rest, p["namespace"], p["name"], ws.query_params,
+                              kind="attach" if ws.url.path.endswith("/attach") else "exec")
         kubelets = kubelet_credentials(server)
     except errors.StatusError as e:
         await ws.send_denial_response(_status_response(e))
@@ -216,6 +222,7 @@ async def _relay(ws: WebSocket, upstream: Any) -> None:
 def install(app: "FastAPI") -> None:
     """Route the exec WebSocket (FastAPI serves WebSocket scopes; the HTTP fast path does not)."""
     app.router.add_websocket_route("/api/v1/namespaces/{namespace}/pods/{name}/exec", websocket)
+    app.router.add_websocket_route("/api/v1/namespaces/{namespace}/pods/{name}/attach", websocket)
     from apiserver import portforward
     app.router.add_websocket_route("/api/v1/namespaces/{namespace}/pods/{name}/portforward", portforward.websocket)
     app.router.add_websocket_route("/{path:path}", unserved)

@@ -51,7 +51,7 @@ class Subresources:
             from apiserver.app import json_response
             from apiserver.registry import serviceaccounts
             return json_response(await serviceaccounts.create_token(server, info, await server.read_body(request)), 201)
-        if sub == "exec" and method in ("GET", "POST"):
+        if sub in ("exec", "attach") and method in ("GET", "POST"):
             from apiserver import exec as exec_
             return await exec_.http(request, server, info)
         if sub == "portforward" and method in ("GET", "POST"):

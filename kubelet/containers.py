@@ -75,6 +75,7 @@ async def build_config(pod: dict, container: dict, *, restart_count: int, pod_ip
         labels={LABEL_HASH: spec_hash(container)}, restart_count=restart_count,
         share_process_namespace=bool(spec.get("shareProcessNamespace")),
         tty=bool(container.get("tty")), stdin=bool(container.get("stdin")),
+        stdin_once=bool(container.get("stdinOnce")),
     )
 
 

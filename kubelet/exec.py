@@ -45,8 +45,9 @@ class ExecOptions:
     tty: bool
 
 
-def parse_options(query: Any) -> ExecOptions:
-    """The kubelet's exec parameters; ``ValueError`` with Kubernetes' words when unusable."""
+def parse_options(query: Any, *, attach: bool = False) -> ExecOptions:
+    """The kubelet's exec (or, ``attach``, attach: no command) parameters; ``ValueError``
+    with Kubernetes' words when unusable."""
     def flag(name: str) -> bool:
         return query.get(name) == "1"
     tty = flag("tty")
@@ -55,7 +56,7 @@ def parse_options(query: Any) -> ExecOptions:
                        flag("error") and not tty, tty)
     if not (opts.stdin or opts.stdout or opts.stderr):
         raise ValueError("you must specify at least 1 of stdin, stdout, stderr")
-    if not opts.command:
+    if not opts.command and not attach:
         raise ValueError("you must specify at least one command for the container")
     return opts
 

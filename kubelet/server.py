@@ -16,7 +16,9 @@ Errors are plain text with the status code the kubelet uses, which the apiserver
 
 ``pods/{name}/exec`` is proxied as a WebSocket to ``/exec/{ns}/{pod}/{container}`` (the
 protocol is ``kubelet/exec.py``'s); a plain request there runs the same checks and answers
-their error, or 400 when all is well but the request is no upgrade. ``pods/{name}/portforward``
+their error, or 400 when all is well but the request is no upgrade. ``pods/{name}/attach`` goes
+the same way to ``/attach/{ns}/{pod}/{container}`` (the container's own stdio, no command).
+``pods/{name}/portforward``
 is proxied the same way to ``/portForward/{ns}/{pod}`` (``kubelet/portforward.py``: SPDY/3.1
 inside the WebSocket, connections made inside the pod's network namespace; a hollow node
 refuses it).
@@ -97,7 +99,8 @@ def make_app(sources: Callable[[], Sequence[PodSource]], *,
         except _BadRequest:
             raise _BadRequest("pod does not exist", 404) from None
         spec = pod.get("spec") or {}
-        if container not in [c["name"] for c in (spec.get("containers") or []) + (spec.get("initContainers") or [])]:
+        if container not in [c["name"] for c in (spec.get("containers") or []) + (spec.get("initContainers") or [])
+                             + (spec.get("ephemeralContainers") or [])]:
             raise _BadRequest(f'container not found ("{container}")', 500)
         running = [c for c in await src.runtime.list_containers(node=src.node_name, pod_uid=pod["metadata"]["uid"])
                    if c.name == container and c.state is ri.ContainerState.RUNNING]
@@ -108,7 +111,7 @@ def make_app(sources: Callable[[], Sequence[PodSource]], *,
     async def exec_check(request: Request) -> Response:
         p = request.path_params
         try:
-            exec_.parse_options(request.query_params)
+            exec_.parse_options(request.query_params, attach=request.url.path.startswith("/attach/"))
             await running_container(p["namespace"], p["pod"], p["container"])
         except ValueError as e:
             return PlainTextResponse(str(e), status_code=400)
@@ -118,8 +121,9 @@ def make_app(sources: Callable[[], Sequence[PodSource]], *,
 
     async def exec_ws(ws: WebSocket) -> None:
         p = ws.path_params
+        attach = ws.url.path.startswith("/attach/")
         try:
-            opts = exec_.parse_options(ws.query_params)
+            opts = exec_.parse_options(ws.query_params, attach=attach)
             src, container_id = await running_container(p["namespace"], p["pod"], p["container"])
         except ValueError as e:
             await ws.send_denial_response(PlainTextResponse(str(e), status_code=400))
@@ -135,7 +139,10 @@ def make_app(sources: Callable[[], Sequence[PodSource]], *,
             return
         await ws.accept(subprotocol=protocol or None)
         try:
-            session = await src.runtime.exec(container_id, opts.command, stdin=opts.stdin, tty=opts.tty)
+            if attach:
+                session = await src.runtime.attach(container_id, stdin=opts.stdin, tty=opts.tty)
+            else:
+                session = await src.runtime.exec(container_id, opts.command, stdin=opts.stdin, tty=opts.tty)
         except ri.RuntimeError_ as e:
             status = exec_.final_status(None, opts.command, error=f"error executing command in container: {e}")
             await exec_.send_status(ws, status, exec_.protocol_version(protocol))
@@ -211,7 +218,8 @@ def make_app(sources: Callable[[], Sequence[PodSource]], *,
             src, pod = locate(p["namespace"], p["pod"])
             container = p["container"]
             spec = pod.get("spec") or {}
-            names = [c["name"] for c in (spec.get("containers") or []) + (spec.get("initContainers") or [])]
+            names = [c["name"] for c in (spec.get("containers") or []) + (spec.get("initContainers") or [])
+                     + (spec.get("ephemeralContainers") or [])]
             if container not in names:
                 raise _BadRequest(f'container "{container}" in pod "{p["pod"]}" is not valid', 400)
             uid = pod["metadata"]["uid"]
@@ -272,6 +280,8 @@ def make_app(sources: Callable[[], Sequence[PodSource]], *,
         Route("/containerLogs/{namespace}/{pod}/{container}", container_logs),
         Route("/exec/{namespace}/{pod}/{container}", exec_check, methods=["GET", "POST"]),
         WebSocketRoute("/exec/{namespace}/{pod}/{container}", exec_ws),
+        Route("/attach/{namespace}/{pod}/{container}", exec_check, methods=["GET", "POST"]),
+        WebSocketRoute("/attach/{namespace}/{pod}/{container}", exec_ws),
         Route("/portForward/{namespace}/{pod}", port_forward_check, methods=["GET", "POST"]),
         WebSocketRoute("/portForward/{namespace}/{pod}", port_forward_ws),
     ])

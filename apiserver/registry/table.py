@@ -91,6 +91,7 @@ TABLE: tuple[Entry, ...] = (
           (STATUS, Subresource("binding", "Binding", ("create",)),
            Subresource("log", "Pod", ("get",)), Subresource("eviction", "Eviction", ("create",), "policy"),
            Subresource("exec", "PodExecOptions", ("create", "get")),
+           Subresource("attach", "PodAttachOptions", ("create", "get")),
            Subresource("portforward", "PodPortForwardOptions", ("create", "get")))),
     Entry(rs.NODES, nodes.NodeStrategy(), printers.NODE, (STATUS,)),
     Entry(rs.SERVICES, services.ServiceStrategy(), printers.SERVICE, (STATUS,)),

@@ -369,15 +369,18 @@ class DockerRuntime(ri.ContainerRuntime):
                                     host_config: dict[str, Any]) -> dict[str, Any]:
         # Kubernetes: `command` replaces ENTRYPOINT and, when set, Docker then ignores the
         # image's CMD as well; `args` replaces CMD.
-        return await _call(
-            self._api.create_container, config.image, name=name,
-            entrypoint=list(config.command) if config.command else None,
+        container_config = self._api.create_container_config(
+            config.image, entrypoint=list(config.command) if config.command else None,
             command=list(config.args) if config.args else None,
             environment=[f"{k}={v}" for k, v in config.env.items()] or None,
             working_dir=config.working_dir or None, user=_user(config.security),
-            labels=labels, host_config=host_config, tty=config.tty, stdin_open=config.stdin,
-            detach=True, use_config_proxy=False,
-            error=ri.ContainerCreateError, not_found=ri.ContainerCreateError)
+            labels=labels, host_config=host_config, tty=config.tty, stdin_open=config.stdin, detach=True)
+        # stdinOnce as the pod says (the SDK's create_container has no such argument): with it,
+        # the end of an attached client's input is the end of the container's stdin; without
+        # it, the stdin stays open for the next attach.
+        container_config["StdinOnce"] = config.stdin and config.stdin_once
+        return await _call(self._api.create_container_from_config, container_config, name,
+                           error=ri.ContainerCreateError, not_found=ri.ContainerCreateError)
 
     async def start_container(self, container_id: ContainerId) -> None:
         await _call(self._api.start, container_id, error=ri.ContainerStartError)
@@ -448,6 +451,11 @@ class DockerRuntime(ri.ContainerRuntime):
         exec_id = created["Id"]
         sock = await _call(self._api.exec_start, exec_id, socket=True, tty=tty)
         return _DockerExec(self._api, exec_id, sock, tty=tty, stdin=stdin, pool=self._streams)
+
+    async def attach(self, container_id: ContainerId, *, stdin: bool = False, tty: bool = False) -> ri.ExecSession:
+        params = {"stdin": 1 if stdin else 0, "stdout": 1, "stderr": 1, "stream": 1}
+        sock = await _call(self._api.attach_socket, container_id, params=params)
+        return _DockerAttach(self._api, container_id, sock, tty=tty, stdin=stdin, pool=self._streams)
 
     async def port_forward(self, sandbox_id: SandboxId, port: int) -> socket.socket:
         info = await _call(self._api.inspect_container, sandbox_id)
@@ -588,6 +596,21 @@ class _DockerExec(ri.ExecSession):
             with contextlib.suppress(OSError):
                 self._sock.close()
         await asyncio.to_thread(shut)
+
+
+class _DockerAttach(_DockerExec):
+    """An attach's hijacked connection: the same framing as an exec's, but the process is the
+    container's own, so a resize sizes the container's TTY and there is no exec to inspect."""
+
+    def __init__(self, api: docker.APIClient, container_id: str, sock: Any, *, tty: bool, stdin: bool,
+                 pool: concurrent.futures.ThreadPoolExecutor) -> None:
+        super().__init__(api, container_id, sock, tty=tty, stdin=stdin, pool=pool)
+
+    async def resize(self, *, width: int, height: int) -> None:
+        await _call(self._api.resize, self._exec_id, height=height, width=width)
+
+    async def wait(self) -> int:
+        return 0
 
 
 # --- the boundary: docker SDK calls and their errors ----------------------------------------

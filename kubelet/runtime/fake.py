@@ -239,6 +239,9 @@ class FakeRuntime(ri.ContainerRuntime):
                    tty: bool = False) -> ri.ExecSession:
         raise self._no_process(container_id, "exec in")
 
+    async def attach(self, container_id: ContainerId, *, stdin: bool = False, tty: bool = False) -> ri.ExecSession:
+        raise self._no_process(container_id, "attach to")
+
     forwards_ports = False
 
     async def port_forward(self, sandbox_id: SandboxId, port: int) -> socket.socket:

@@ -24,7 +24,7 @@ OPERATIONS = {"version": "version", "run_pod_sandbox": "run_podsandbox", "stop_p
               "create_container": "create_container", "start_container": "start_container",
               "stop_container": "stop_container", "remove_container": "remove_container",
               "list_containers": "list_containers", "container_status": "container_status",
-              "exec_sync": "exec_sync", "exec": "exec"}
+              "exec_sync": "exec_sync", "exec": "exec", "attach": "attach", "port_forward": "port_forward"}
 
 
 class _Op:

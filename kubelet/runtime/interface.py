@@ -234,6 +234,7 @@ class ContainerConfig:
     share_process_namespace: bool = False  # shareProcessNamespace: join the sandbox's PID ns
     tty: bool = False
     stdin: bool = False
+    stdin_once: bool = False  # stdinOnce: stdin closes when the first attached client ends its input
 
 
 # --- what the runtime reports ---------------------------------------------------------------
@@ -468,6 +469,13 @@ class ContainerRuntime(abc.ABC):
                    tty: bool = False) -> ExecSession:
         """Start ``cmd`` in a running container with its stdio streamed (``kubectl exec``);
         ``NotFoundError`` when the container is gone, ``RuntimeError_`` when it cannot run."""
+
+    @abc.abstractmethod
+    async def attach(self, container_id: ContainerId, *, stdin: bool = False, tty: bool = False) -> ExecSession:
+        """The running container's own stdio streamed (``kubectl attach``): its output from
+        now on, and its stdin when it was created with one. ``wait`` answers 0 once the
+        output ends (Kubernetes reports an attach as a success; the exit code is the pod's);
+        ``close`` detaches and leaves the container running."""
 
     #: Whether :meth:`port_forward` can reach a pod at all (a hollow runtime never dials one).
     forwards_ports: bool = True
