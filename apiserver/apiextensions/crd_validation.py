@@ -11,7 +11,7 @@ import re
 from typing import Any
 
 from apiserver import validation as v
-from apiserver.apiextensions import cel, structural
+from apiserver.apiextensions import cel, pruning, structural
 from apiserver.validation import FieldError
 from minik8s.cli import jsonpath
 
@@ -114,7 +114,8 @@ def _spec(spec: dict[str, Any]) -> list[FieldError]:
 
 
 def _any_default(spec: dict[str, Any]) -> bool:
-    return any('"default"' in repr(ver.get("schema")).replace("'", '"') for ver in spec.get("versions") or [])
+    return any(pruning.has_defaults((ver.get("schema") or {}).get("openAPIV3Schema"))
+               for ver in spec.get("versions") or [] if isinstance(ver, dict))
 
 
 def _names(names: dict[str, Any], path: str) -> list[FieldError]:
