@@ -128,6 +128,8 @@ class ApiServer:
         from apiserver.resourcemetrics import api as metrics_api, scraper as metrics_scraper
         self.resource_metrics = metrics_scraper.Scraper(self)  # main sets its resolution
         self.virtual[rs.NODEMETRICS] = self.virtual[rs.PODMETRICS] = metrics_api.handle
+        from apiserver.registry import hpa_v1
+        self.virtual[rs.HORIZONTALPODAUTOSCALERS_V1] = hpa_v1.handle  # a view of the v2 objects
         from apiserver.apiservices_autoregister import AutoRegister
         self.apiservices = AutoRegister(self.rest)
         self.rest.admission_chain = admission_plugins.default_chain(self.rest, self.cache)

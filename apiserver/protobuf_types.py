@@ -2,7 +2,7 @@
 
 ``apiserver.protobuf`` reads the wire format; this module says what each field number means.
 The numbers come from Kubernetes' ``generated.proto`` files (``k8s.io/api/{core,apps,policy,
-authentication,rbac,authorization}/v1`` and ``k8s.io/apimachinery/pkg/apis/meta/v1``); a field number never changes
+authentication,rbac,authorization,autoscaling}/v1``, ``autoscaling/v2`` and ``k8s.io/apimachinery/pkg/apis/meta/v1``); a field number never changes
 meaning in Kubernetes, so an older or newer kubectl decodes the same way, and numbers this table
 does not know are skipped.
 
@@ -1862,9 +1862,80 @@ message CertificateSigningRequestCondition
 5 lastTransitionTime Time
 """
 
+# k8s.io/api/autoscaling/v1 and v2 (kubectl autoscale creates a v1 object)
+_AUTOSCALING = """
+message HorizontalPodAutoscalerV1
+1 metadata ObjectMeta
+2 spec HorizontalPodAutoscalerSpecV1
+3 status HorizontalPodAutoscalerStatusV1
+
+message CrossVersionObjectReference
+1 kind string
+2 name string
+3 apiVersion string
+
+message HorizontalPodAutoscalerSpecV1
+1 scaleTargetRef CrossVersionObjectReference
+2 minReplicas int?
+3 maxReplicas int?
+4 targetCPUUtilizationPercentage int?
+
+message HorizontalPodAutoscalerStatusV1
+1 observedGeneration int?
+2 lastScaleTime Time
+3 currentReplicas int?
+4 desiredReplicas int?
+5 currentCPUUtilizationPercentage int?
+
+message HorizontalPodAutoscalerV2
+1 metadata ObjectMeta
+2 spec HorizontalPodAutoscalerSpecV2
+
+message HorizontalPodAutoscalerSpecV2
+1 scaleTargetRef CrossVersionObjectReference
+2 minReplicas int?
+3 maxReplicas int?
+4 metrics []MetricSpecV2
+5 behavior HorizontalPodAutoscalerBehaviorV2
+
+message MetricSpecV2
+1 type string
+4 resource ResourceMetricSourceV2
+7 containerResource ContainerResourceMetricSourceV2
+
+message ResourceMetricSourceV2
+1 name string
+2 target MetricTargetV2
+
+message ContainerResourceMetricSourceV2
+1 name string
+2 target MetricTargetV2
+3 container string
+
+message MetricTargetV2
+1 type string
+2 value Quantity
+3 averageValue Quantity
+4 averageUtilization int?
+
+message HorizontalPodAutoscalerBehaviorV2
+1 scaleUp HPAScalingRulesV2
+2 scaleDown HPAScalingRulesV2
+
+message HPAScalingRulesV2
+3 stabilizationWindowSeconds int?
+1 selectPolicy string
+2 policies []HPAScalingPolicyV2
+
+message HPAScalingPolicyV2
+1 type string
+2 value int?
+3 periodSeconds int?
+"""
+
 MESSAGES: dict[str, dict[int, Field]] = _parse(_META + _CORE_OBJECTS + _CORE_POD + _APPS + _BATCH + _OTHERS + _RBAC
                                                + _STORAGE + _CERTIFICATES
-                                               + _POLICY)
+                                               + _POLICY + _AUTOSCALING)
 
 # (apiVersion, kind) of a runtime.Unknown's typeMeta -> the message its raw bytes hold.
 KINDS: dict[tuple[str, str], str] = {
@@ -1891,6 +1962,8 @@ KINDS: dict[tuple[str, str], str] = {
     )},
     ("authentication.k8s.io/v1", "SelfSubjectReview"): "SelfSubjectReview",
     ("scheduling.k8s.io/v1", "PriorityClass"): "PriorityClass",
+    ("autoscaling/v1", "HorizontalPodAutoscaler"): "HorizontalPodAutoscalerV1",
+    ("autoscaling/v2", "HorizontalPodAutoscaler"): "HorizontalPodAutoscalerV2",
 }
 
 

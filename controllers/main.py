@@ -295,6 +295,26 @@ def _new_resourcequota(ctx: ControllerContext) -> Controller:
     return ResourceQuotaController(ctx.client, ctx.informers)
 
 
+def _new_hpa(ctx: ControllerContext) -> Controller:
+    from controllers.horizontalpodautoscaler import HorizontalPodAutoscalerController
+
+    o = ctx.options
+    return HorizontalPodAutoscalerController(
+        ctx.client, ctx.informers, recorder=ctx.recorder("horizontal-pod-autoscaler"),
+        sync_period=o.horizontal_pod_autoscaler_sync_period,
+        downscale_stabilization=o.horizontal_pod_autoscaler_downscale_stabilization,
+        tolerance=o.horizontal_pod_autoscaler_tolerance)
+
+
+def _hpa_flags(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--horizontal-pod-autoscaler-sync-period", type=parse_duration, default=15.0,
+                   help="how often every HorizontalPodAutoscaler is synced (15s)")
+    p.add_argument("--horizontal-pod-autoscaler-downscale-stabilization", type=parse_duration, default=300.0,
+                   help="the scale-down stabilization window of HPAs without behavior (5m)")
+    p.add_argument("--horizontal-pod-autoscaler-tolerance", type=float, default=0.1,
+                   help="the smallest ratio of desired to actual metric that makes an HPA scale (0.1)")
+
+
 CONTROLLERS: dict[str, Registration] = {
     "replicaset": Registration(_new_replicaset, "concurrent-replicaset-syncs", 5,
                                aliases=("replicaset-controller",)),
@@ -351,6 +371,8 @@ CONTROLLERS: dict[str, Registration] = {
     # Policy (issue 10): ResourceQuota status.
     "resourcequota": Registration(_new_resourcequota, "concurrent-resource-quota-syncs", 5,
                                   aliases=("resourcequota-controller",)),
+    "horizontalpodautoscaling": Registration(_new_hpa, "concurrent-horizontal-pod-autoscaler-syncs", 5,
+                                             aliases=("horizontal-pod-autoscaler-controller",), add_flags=_hpa_flags),
 }
 
 

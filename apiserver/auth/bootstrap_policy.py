@@ -300,6 +300,14 @@ def _controller_roles() -> list[dict[str, Any]]:
             rule(["list", "delete"], "", "pods"),
             events_rule(),
         ]),
+        cluster_role(c + "horizontal-pod-autoscaler", [
+            rule(["get", "list", "watch"], "autoscaling", "horizontalpodautoscalers"),
+            rule("update", "autoscaling", "horizontalpodautoscalers/status"),
+            rule(["get", "update", "patch"], "*", "*/scale"),
+            rule("list", "", "pods"),
+            rule("list", "metrics.k8s.io", "pods"),
+            events_rule(),
+        ]),
         cluster_role(c + "replicaset-controller", [
             rule(["get", "list", "watch", "update"], ["apps", "extensions"], "replicasets"),
             rule("update", ["apps", "extensions"], ["replicasets/status", "replicasets/finalizers"]),
@@ -384,7 +392,8 @@ CONTROLLERS = ("clusterrole-aggregation-controller", "deployment-controller", "e
                "replicaset-controller", "service-controller", "persistent-volume-binder",
                "pvc-protection-controller", "pv-protection-controller", "serviceaccount-controller",
                "root-ca-cert-publisher", "certificate-controller", "job-controller", "cronjob-controller",
-               "ttl-after-finished-controller", "daemon-set-controller", "statefulset-controller")
+               "ttl-after-finished-controller", "daemon-set-controller", "statefulset-controller",
+               "horizontal-pod-autoscaler")
 
 
 def _local_path_provisioner() -> dict[str, Any]:

@@ -20,7 +20,7 @@ from apiserver import policy_printers, printers_auth
 from apiserver.registry import certificates, batch, daemonsets, namespaces, nodes, pods, policy, rbac, serviceaccounts
 from apiserver.registry import services, simple, volumes, workloads
 from apiserver.registry import poddisruptionbudgets, replicationcontrollers, statefulsets
-from apiserver.registry import apiservices, customresourcedefinitions
+from apiserver.registry import apiservices, customresourcedefinitions, horizontalpodautoscalers
 from apiserver.resourcemetrics import printers as metrics_printers
 from apiserver.registry.strategy import StatusStrategy, Strategy
 
@@ -143,6 +143,11 @@ TABLE: tuple[Entry, ...] = (
     Entry(rs.CUSTOMRESOURCEDEFINITIONS, customresourcedefinitions.CustomResourceDefinitionStrategy(),
           customresourcedefinitions.CUSTOM_RESOURCE_DEFINITION, (STATUS,)),
     Entry(rs.APISERVICES, apiservices.APIServiceStrategy(), apiservices.APISERVICE, (STATUS,)),
+    Entry(rs.HORIZONTALPODAUTOSCALERS, horizontalpodautoscalers.HorizontalPodAutoscalerStrategy(),
+          horizontalpodautoscalers.HORIZONTAL_POD_AUTOSCALER, (STATUS,)),
+    # served by converting the v2 objects (apiserver/registry/hpa_v1.py)
+    Entry(rs.HORIZONTALPODAUTOSCALERS_V1, horizontalpodautoscalers.HorizontalPodAutoscalerStrategy(),
+          horizontalpodautoscalers.HORIZONTAL_POD_AUTOSCALER, (STATUS,)),
     # computed when read (apiserver/resourcemetrics): get and list only
     Entry(rs.NODEMETRICS, Strategy(), metrics_printers.NODE_METRICS, verbs=("get", "list")),
     Entry(rs.PODMETRICS, Strategy(), metrics_printers.POD_METRICS, verbs=("get", "list")),

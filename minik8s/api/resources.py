@@ -101,6 +101,11 @@ LIMITRANGES = ResourceType("", "v1", "LimitRange", "limitranges", True, ("limits
 PRIORITYCLASSES = ResourceType("scheduling.k8s.io", "v1", "PriorityClass", "priorityclasses", False, ("pc",))
 CUSTOMRESOURCEDEFINITIONS = ResourceType("apiextensions.k8s.io", "v1", "CustomResourceDefinition",
                                          "customresourcedefinitions", False, ("crd", "crds"), ("api-extensions",))
+HORIZONTALPODAUTOSCALERS = ResourceType("autoscaling", "v2", "HorizontalPodAutoscaler", "horizontalpodautoscalers",
+                                        True, ("hpa",), _ALL)
+# autoscaling/v1: a view of the v2 objects (apiserver/registry/hpa_v1.py), not a resource of its own
+HORIZONTALPODAUTOSCALERS_V1 = ResourceType("autoscaling", "v1", "HorizontalPodAutoscaler", "horizontalpodautoscalers",
+                                           True, ("hpa",), _ALL)
 APISERVICES = ResourceType("apiregistration.k8s.io", "v1", "APIService", "apiservices", False,
                            categories=("api-extensions",))
 # Read only, never stored (metrics.k8s.io: resource metrics, apiserver/resourcemetrics):
@@ -115,7 +120,7 @@ ALL: tuple[ResourceType, ...] = (
     ROLES, CLUSTERROLES, ROLEBINDINGS, CLUSTERROLEBINDINGS,
     JOBS, CRONJOBS,
     RESOURCEQUOTAS, LIMITRANGES, PRIORITYCLASSES,
-    CUSTOMRESOURCEDEFINITIONS, APISERVICES,
+    CUSTOMRESOURCEDEFINITIONS, APISERVICES, HORIZONTALPODAUTOSCALERS,
 )
 
 #: kinds that are asked and answered, never stored or listed (no List kind): not in ALL, which

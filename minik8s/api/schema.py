@@ -43,7 +43,7 @@ _KINDS: dict[str, tuple[type[BaseModel], ...]] = {
              daemonsets.ControllerRevisionList, statefulsets.StatefulSet, statefulsets.StatefulSetList),
     "policy": (policy.PodDisruptionBudget, policy.PodDisruptionBudgetList),
     "coordination.k8s.io": (coordination.Lease, coordination.LeaseList),
-    "autoscaling": (autoscaling.Scale,),
+    "autoscaling": (autoscaling.Scale, autoscaling.HorizontalPodAutoscaler, autoscaling.HorizontalPodAutoscalerList),
     "discovery.k8s.io": (discovery.EndpointSlice, discovery.EndpointSliceList),
     "storage.k8s.io": (storage.StorageClass, storage.StorageClassList),
     "certificates.k8s.io": (certificates.CertificateSigningRequest, certificates.CertificateSigningRequestList),

@@ -185,7 +185,8 @@ def test_v3_root_lists_every_group_version() -> None:
                                                                "apis/scheduling.k8s.io/v1", "apis/policy/v1",
                                                                    "apis/apiextensions.k8s.io/v1",
                                                                "apis/apiregistration.k8s.io/v1",
-                                                               "apis/metrics.k8s.io/v1beta1"}
+                                                               "apis/metrics.k8s.io/v1beta1",
+                                                               "apis/autoscaling/v2", "apis/autoscaling/v1"}
     assert openapi.v3_document("apis/example.com/v1") is None
     assert openapi.v3_body("apis/example.com/v1") is None
     assert openapi.v3_body("/api/v1/") == openapi.v3_document("api/v1")[0]
