@@ -17,7 +17,7 @@ import importlib.util
 import sys
 from pathlib import Path
 
-from minik8s.up import audit_policy, encryption_config
+from minik8s.up import admission_config, audit_policy, encryption_config
 from minik8s.up import etcd as local_etcd
 from minik8s.up.config import UpConfig, parse_extra_arg
 from minik8s.up.credentials import client_ca, component_kubeconfig, kubelet_serving
@@ -162,7 +162,9 @@ def build(cfg: UpConfig) -> list[Component]:
              # Secrets encrypted at rest with the key minik8s up generated (encryption_config)
              "encryption-provider-config": str(encryption_config.path_of(cfg.data_dir)),
              # the audit log, with the policy minik8s up wrote (audit_policy)
-             **audit_policy.flags(cfg.data_dir, cfg.logs_dir), **store}, 0)
+             **audit_policy.flags(cfg.data_dir, cfg.logs_dir),
+             # PodSecurity: baseline unless a namespace's labels say otherwise, kube-system exempt
+             **admission_config.flags(cfg.data_dir), **store}, 0)
     # One controller-manager and one scheduler per cluster, and `up` refuses a second
     # supervisor on the same data dir: leader election would only delay a restarted process
     # by a lease duration, so it is off unless the user turns it back on.

@@ -41,7 +41,7 @@ from cryptography.exceptions import InvalidSignature
 
 from minik8s import pki
 from minik8s.api import bootstraptoken
-from minik8s.up import audit_policy, encryption_config, tlsbootstrap
+from minik8s.up import admission_config, audit_policy, encryption_config, tlsbootstrap
 from minik8s.client import kubeconfig
 from minik8s.up.config import UpConfig
 
@@ -116,13 +116,15 @@ def _join(cfg: UpConfig) -> None:
 
 def prepare(cfg: UpConfig) -> None:
     """Issue (or keep) every certificate and kubeconfig ``cfg`` needs, the apiserver's
-    encryption-at-rest key (``encryption_config``) and its audit policy (``audit_policy``)."""
+    encryption-at-rest key (``encryption_config``), its audit policy (``audit_policy``) and its
+    admission configuration (``admission_config``)."""
     if cfg.mode == "join":
         _join(cfg)
         return
     if cfg.enabled("apiserver"):
         encryption_config.ensure(cfg.data_dir)
         audit_policy.ensure(cfg.data_dir)
+        admission_config.ensure(cfg.data_dir)
     sans = [cfg.node_ip] if cfg.node_ip else []
     files = pki.ensure_control_plane(cfg.cert_dir, extra_sans=sans)
     ca = files.ca.cert_pem

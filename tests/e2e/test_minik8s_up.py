@@ -121,6 +121,35 @@ def test_the_audit_log_records_writes_with_the_default_policy(up, kubectl_env):
     kubectl_env("delete", "configmap", name)
 
 
+def test_pod_security_baseline_is_enforced_by_default_and_kube_system_is_exempt(up, kubectl_env):
+    ns = f"psa-{uuid.uuid4().hex[:8]}"
+    assert kubectl_env("create", "namespace", ns).returncode == 0
+    host = '{"spec":{"hostNetwork":true}}'
+    r = kubectl_env("-n", ns, "run", "bad", "--image=busybox", f"--overrides={host}", "--dry-run=server")
+    assert r.returncode == 1
+    assert ('Error from server (Forbidden): pods "bad" is forbidden: violates PodSecurity "baseline:latest": '
+            "host namespaces (hostNetwork=true)") in r.stderr
+    r = kubectl_env("-n", "kube-system", "run", "bad", "--image=busybox", f"--overrides={host}", "--dry-run=server")
+    assert r.returncode == 0, r.stderr
+    # audit mode reaches the audit log as Kubernetes' annotation
+    assert kubectl_env("label", "ns", ns, "pod-security.kubernetes.io/audit=restricted").returncode == 0
+    assert kubectl_env("-n", ns, "run", "plain", "--image=busybox", "--dry-run=server").returncode == 0
+    log = up.data_dir / "logs" / "audit.log"
+
+    def audited():
+        if not log.exists():
+            return []
+        return [e for e in map(json.loads, log.read_text().splitlines())
+                if e.get("objectRef", {}).get("namespace") == ns and e["objectRef"].get("name") == "plain"
+                and e["verb"] == "create"]
+
+    wait_until(audited, "the pod create in the audit log", timeout=15)
+    violations = audited()[0]["annotations"]["pod-security.kubernetes.io/audit-violations"]
+    assert violations.startswith('would violate PodSecurity "restricted:latest": allowPrivilegeEscalation != false')
+    assert stat.S_IMODE((up.data_dir / "admission-config.yaml").stat().st_mode) == 0o600
+    kubectl_env("delete", "namespace", ns, "--wait=false")
+
+
 def test_every_component_serves_prometheus_metrics(up, kubectl_env):
     """The apiserver through kubectl; the scheduler's and controller-manager's secure ports
     (127.0.0.1, self-signed, the admin certificate accepted) and the kubelet's node API
