@@ -6,9 +6,10 @@
 write, every provider is tried on read (by the value's prefix). Stored values carry
 ``k8s:enc:<provider>:v1:<key name>:`` as Kubernetes writes them; ``identity`` stores plain
 values and reads unprefixed ones. Providers: ``aescbc`` (AES-CBC, PKCS#7, random IV),
-``aesgcm`` (AES-GCM, random nonce, the storage key as additional data), ``identity``.
-``secretbox`` needs XSalsa20-Poly1305, which ``cryptography`` does not offer; a config naming it
-is refused at startup.
+``aesgcm`` (AES-GCM, random nonce, the storage key as additional data), ``secretbox``
+(XSalsa20-Poly1305 with a 32-byte key: a random 24-byte nonce, then the Poly1305 tag and the
+ciphertext, as Kubernetes' Go ``secretbox.Seal`` lays them out; through PyNaCl, the libsodium
+binding, since ``cryptography`` has no XSalsa20-Poly1305), ``identity``.
 
 Key rotation, as Kubernetes documents it: list a new key first (the old one second, so old values
 still decrypt), restart, re-write every object (``kubectl get secrets -A -o json | kubectl
@@ -108,7 +109,33 @@ class AESGCMProvider(Provider):
             raise StorageError(f"aesgcm key {self.key_name!r} cannot decrypt the stored data") from e
 
 
-_KEYED = {"aescbc": AESCBC, "aesgcm": AESGCMProvider}
+class SecretBox(Provider):
+    name = "secretbox"
+    NONCE = 24
+
+    def __init__(self, key_name: str, key: bytes) -> None:
+        from nacl.secret import SecretBox as Box  # only a secretbox config pays for the import
+
+        self.key_name, self._box = key_name, Box(key)
+
+    def encrypt(self, data: bytes, context: bytes) -> bytes:
+        nonce = os.urandom(self.NONCE)
+        return self.prefix + bytes(self._box.encrypt(data, nonce))  # nonce + tag + ciphertext
+
+    def decrypt(self, body: bytes, context: bytes) -> bytes:
+        from nacl.exceptions import CryptoError
+
+        if len(body) < self.NONCE + 16:
+            raise StorageError("the stored data is too short for secretbox")
+        try:
+            return self._box.decrypt(body[self.NONCE:], body[:self.NONCE])
+        except CryptoError as e:
+            raise StorageError(f"secretbox key {self.key_name!r} cannot decrypt the stored data") from e
+
+
+_KEYED: dict[str, type[Provider]] = {"aescbc": AESCBC, "aesgcm": AESGCMProvider, "secretbox": SecretBox}
+# Key sizes Kubernetes accepts per provider (secretbox: exactly 32 bytes).
+_KEY_SIZES = {"aescbc": (16, 24, 32), "aesgcm": (16, 24, 32), "secretbox": (32,)}
 
 
 def _providers(spec: list[Any], where: str) -> list[Provider]:
@@ -123,12 +150,9 @@ def _providers(spec: list[Any], where: str) -> list[Provider]:
         if kind == "identity":
             out.append(Identity())
             continue
-        if kind == "secretbox":
-            raise ConfigError(f"{at}.secretbox: Unsupported value: secretbox (XSalsa20-Poly1305) is not "
-                              "available here; use aescbc or aesgcm")
         if kind not in _KEYED:
             raise ConfigError(f"{at}: Unsupported value: {kind!r}: supported values: "
-                              "\"aescbc\", \"aesgcm\", \"identity\"")
+                              "\"aescbc\", \"aesgcm\", \"identity\", \"secretbox\"")
         keys = (body or {}).get("keys") if isinstance(body, dict) else None
         if not isinstance(keys, list) or not keys:
             raise ConfigError(f"{at}.{kind}.keys: Required value: at least one key")
@@ -141,8 +165,10 @@ def _providers(spec: list[Any], where: str) -> list[Provider]:
                 raw = base64.b64decode(str(secret or ""), validate=True)
             except ValueError as e:
                 raise ConfigError(f"{kat}.secret: Invalid value: not base64") from e
-            if len(raw) not in (16, 24, 32):
-                raise ConfigError(f"{kat}.secret: Invalid value: key must be 16, 24 or 32 bytes, got {len(raw)}")
+            sizes = _KEY_SIZES[kind]
+            if len(raw) not in sizes:
+                want = "32" if sizes == (32,) else "16, 24 or 32"
+                raise ConfigError(f"{kat}.secret: Invalid value: key must be {want} bytes, got {len(raw)}")
             out.append(_KEYED[kind](name, raw))
     return out
 

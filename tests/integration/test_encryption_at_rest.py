@@ -84,6 +84,24 @@ def test_secret_encrypted_in_store_and_rotated(apiserver_factory, kubectl, tmp_p
     assert MARKER.encode() not in _raw_files(data_dir)
 
 
+def test_secretbox_secret_encrypted_in_store(apiserver_factory, kubectl, tmp_path: Path) -> None:
+    data_dir = tmp_path / "data"
+    cfg = tmp_path / "sb.yaml"
+    cfg.write_text("apiVersion: apiserver.config.k8s.io/v1\nkind: EncryptionConfiguration\nresources:\n"
+                   "  - resources: [secrets]\n    providers:\n      - secretbox:\n          keys:\n"
+                   f"            - name: key1\n              secret: {base64.b64encode(os.urandom(32)).decode()}\n"
+                   "      - identity: {}\n")
+    server = apiserver_factory(data_dir=data_dir, extra_args=("--encryption-provider-config", str(cfg)))
+    out = kubectl("create", "secret", "generic", "s1", f"--from-literal=password={MARKER}", server=server)
+    assert out.returncode == 0, out.stderr
+    out = kubectl("get", "secret", "s1", "-o", "jsonpath={.data.password}", server=server)
+    assert base64.b64decode(out.stdout).decode() == MARKER
+    raw = _raw_files(data_dir)
+    for needle in (MARKER.encode(), base64.b64encode(MARKER.encode())):
+        assert needle not in raw
+    assert b"k8s:enc:secretbox:v1:key1:" in raw
+
+
 def test_bad_config_refused_at_startup(tmp_path: Path) -> None:
     import subprocess
     import sys

@@ -1,4 +1,4 @@
-"""The encryption-at-rest transformer over a real SQLite store: aesgcm and aescbc round trips,
+"""The encryption-at-rest transformer over a real SQLite store: aesgcm, aescbc and secretbox round trips,
 the ``k8s:enc:`` prefixes, unlisted resources untouched, history (watch) decrypted, a value
 bound to its key (aesgcm), stale detection for rotation, and config errors naming the field."""
 
@@ -70,8 +70,35 @@ async def test_aesgcm_round_trip_and_rotation(tmp_path: Path) -> None:
     assert oct(os.stat(tmp_path / "store.db").st_mode & 0o777) == "0o600"
 
 
+async def test_secretbox_round_trip_in_kubernetes_layout(tmp_path: Path) -> None:
+    from nacl.secret import SecretBox
+
+    key = os.urandom(32)
+    inner = SQLiteStorage(str(tmp_path / "store.db"), compaction_interval=0)
+    store = encryption.wrap(inner, _write(tmp_path / "s.yaml", "      - secretbox:\n          keys:\n" + _key("k1", key)))
+    await store.start()
+    try:
+        await store.create("/registry/secrets/ns/a", b'{"data":"hello"}')
+        raw = (await inner.get("/registry/secrets/ns/a")).value
+        prefix = b"k8s:enc:secretbox:v1:k1:"
+        assert raw.startswith(prefix) and b"hello" not in raw
+        body = raw[len(prefix):]
+        # Go's secretbox.Seal after a 24-byte nonce: Poly1305 tag (16) + ciphertext
+        assert len(body) == 24 + 16 + len(b'{"data":"hello"}')
+        assert SecretBox(key).decrypt(body[24:], body[:24]) == b'{"data":"hello"}'
+        assert (await store.get("/registry/secrets/ns/a")).value == b'{"data":"hello"}'
+        # a value sealed with another key does not open
+        other = SecretBox(os.urandom(32)).encrypt(b"x", os.urandom(24))
+        await inner.create("/registry/secrets/ns/b", prefix + bytes(other))
+        with pytest.raises(StorageError, match="secretbox key 'k1' cannot decrypt"):
+            await store.get("/registry/secrets/ns/b")
+    finally:
+        await store.close()
+
+
 @pytest.mark.parametrize("providers, field", [
-    ("      - secretbox:\n          keys:\n" + _key("s", b"x" * 32), "providers[0].secretbox"),
+    ("      - secretbox:\n          keys:\n" + _key("s", b"x" * 16),
+     "providers[0].secretbox.keys[0].secret: Invalid value: key must be 32 bytes, got 16"),
     ("      - aescbc:\n          keys:\n" + _key("s", b"x" * 7), "providers[0].aescbc.keys[0].secret"),
     ("      - aescbc: {}\n", "providers[0].aescbc.keys"),
     ("      - kms: {}\n", "providers[0]: Unsupported value"),
