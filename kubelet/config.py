@@ -66,6 +66,9 @@ class KubeletConfig:
     tls_private_key_file: str | None = None
     client_ca_file: str | None = None
     cert_dir: str = ""  # "" = <root_dir>/pki
+    # Ask the cluster for the serving certificate (a kubelet-serving CSR) and renew it before
+    # it expires (kubelet/server_certificate.py), as Kubernetes' serverTLSBootstrap does.
+    rotate_server_certificates: bool = False
     authorization_mode: str = "AlwaysAllow"
     # --authentication-token-webhook: bearer tokens are also accepted, checked by the
     # apiserver's TokenReview (a ServiceAccount's, e.g. a Prometheus scraping /metrics)
@@ -149,6 +152,10 @@ def _parser() -> argparse.ArgumentParser:
                    help="CA whose client certificates may call the node API (none: every request is refused)")
     g.add_argument("--cert-dir", default="", help="where a self-signed serving certificate is kept "
                                                   "(default <root-dir>/pki)")
+    g.add_argument("--rotate-server-certificates", action="store_true",
+                   help="get the node API's serving certificate from the cluster (a CertificateSigningRequest "
+                        "to kubernetes.io/kubelet-serving) and renew it before it expires; --tls-cert-file is "
+                        "then not used")
     g.add_argument("--authorization-mode", default="AlwaysAllow",
                    help="how authenticated callers are authorized: AlwaysAllow, or Webhook (a "
                         "SubjectAccessReview to the apiserver; default AlwaysAllow)")
@@ -182,6 +189,8 @@ def parse_args(argv: list[str] | None = None) -> KubeletConfig:
         p.error(str(e))
     if bool(a.tls_cert_file) != bool(a.tls_private_key_file):
         p.error("--tls-cert-file and --tls-private-key-file go together")
+    if a.rotate_server_certificates and a.count > 1:
+        p.error("--rotate-server-certificates: a serving certificate names one node (--count 1)")
     from kubelet import auth
     if a.authorization_mode not in auth.MODES:
         p.error(f"--authorization-mode: unknown mode {a.authorization_mode!r}; known: {', '.join(sorted(auth.MODES))}")
@@ -212,4 +221,5 @@ def parse_args(argv: list[str] | None = None) -> KubeletConfig:
         tls_cert_file=a.tls_cert_file, tls_private_key_file=a.tls_private_key_file, client_ca_file=a.client_ca_file,
         cert_dir=a.cert_dir or os.path.join(a.root_dir, "pki"), authorization_mode=a.authorization_mode,
         authentication_token_webhook=a.authentication_token_webhook,
+        rotate_server_certificates=a.rotate_server_certificates,
     )

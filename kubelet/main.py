@@ -77,8 +77,20 @@ async def run(cfg: KubeletConfig) -> int:
         nonlocal server
         # The TLS files may have to be made (a self-signed certificate): the kubelets start
         # meanwhile, the node API when they are ready.
+        certificate = None
+        if cfg.rotate_server_certificates:
+            # Asked of the cluster; its approver wants the Node registered, which the kubelet
+            # task does meanwhile.
+            from kubelet.server_certificate import ServingCertificate
+            node = cfg.node_names()[0]
+            certificate = ServingCertificate(client, node=node, cert_dir=cfg.cert_dir, hostname=node, ips=[host_ip],
+                                             ca_file=cfg.client_ca_file)
+            current = await certificate.ensure()
         try:
-            tls = await asyncio.to_thread(serving.uvicorn_options, cfg, host_ip)
+            if certificate is not None:
+                tls = serving.tls_options(*certificate.paths, cfg.client_ca_file)
+            else:
+                tls = await asyncio.to_thread(serving.uvicorn_options, cfg, host_ip)
         except (OSError, ValueError) as e:
             raise RuntimeError(f"the node API's TLS files cannot be used: {e}") from None
         tokens = delegated_auth.TokenReviewer(client) if cfg.authentication_token_webhook else None
@@ -87,7 +99,14 @@ async def run(cfg: KubeletConfig) -> int:
                             stats_interval=cfg.housekeeping_interval, tokens=tokens)
         log.info("node API on https://%s:%d (client CA %s, authorization %s)", bind, cfg.port,
                  cfg.client_ca_file or "none: every request is refused", cfg.authorization_mode)
-        await server.serve()
+        if certificate is None:
+            await server.serve()
+            return
+        rotation = asyncio.create_task(certificate.rotate(current, server.reload_certificate), name="cert rotation")
+        try:
+            await server.serve()
+        finally:
+            rotation.cancel()
 
     log.info("node(s) %s: runtime %s, InternalIP %s",
              ", ".join(cfg.node_names()[:3]) + (" ..." if cfg.count > 3 else ""), runtime_name, host_ip)

@@ -306,6 +306,12 @@ class NodeServer:
     async def serve(self) -> None:
         await self._server.serve()
 
+    def reload_certificate(self, cert_file: str, key_file: str) -> None:
+        """Serve a renewed certificate to new connections (the TLS context is uvicorn's own)."""
+        ctx = self._server.config.ssl if self._server.config.loaded else None
+        if ctx is not None:
+            ctx.load_cert_chain(cert_file, key_file)
+
     @property
     def started(self) -> bool:
         return self._server.started

@@ -1,7 +1,8 @@
 """The node API's TLS: the serving certificate the kubelet presents, and the CA of the client
 certificates it accepts.
 
-As Kubernetes' kubelet: ``--tls-cert-file``/``--tls-private-key-file`` when given (``minik8s
+As Kubernetes' kubelet: a certificate from the cluster with ``--rotate-server-certificates``
+(``kubelet/server_certificate.py``), else ``--tls-cert-file``/``--tls-private-key-file`` when given (``minik8s
 up`` issues one signed by the cluster CA, naming the node's addresses, so the apiserver can
 verify it); otherwise a self-signed one kept under ``--cert-dir`` (``kubelet.crt``, signed by a
 CA of this kubelet's own that nobody else trusts: the apiserver, which checks kubelets against
@@ -18,7 +19,7 @@ from minik8s import tlspeer
 
 from kubelet.config import KubeletConfig
 
-__all__ = ["serving_files", "uvicorn_options"]
+__all__ = ["serving_files", "tls_options", "uvicorn_options"]
 
 
 def serving_files(cfg: KubeletConfig, host_ip: str) -> tuple[str, str]:
@@ -37,4 +38,10 @@ def serving_files(cfg: KubeletConfig, host_ip: str) -> tuple[str, str]:
 
 def uvicorn_options(cfg: KubeletConfig, host_ip: str) -> dict[str, Any]:
     cert, key = serving_files(cfg, host_ip)
-    return tlspeer.uvicorn_options(cert, key, cfg.client_ca_file)
+    return tls_options(cert, key, cfg.client_ca_file)
+
+
+def tls_options(cert: str, key: str, client_ca_file: str | None) -> dict[str, Any]:
+    """uvicorn's TLS settings for a given pair (``--rotate-server-certificates``: the pair the
+    cluster issued, kubelet/server_certificate.py)."""
+    return tlspeer.uvicorn_options(cert, key, client_ca_file)

@@ -56,6 +56,9 @@ class KubeletProc:
     # No node IPAM runs beside these kubelets, so no podCIDR comes: pods use Docker's default
     # network (--runtime-default-network) unless a test gives the node its podCIDR and says so.
     default_network: bool = True
+    # False: no serving certificate from the harness; the kubelet gets its own from the cluster
+    # (--rotate-server-certificates), as a joined node does.
+    harness_serving_cert: bool = True
     proc: subprocess.Popen[bytes] | None = None
 
     def __post_init__(self) -> None:
@@ -73,10 +76,13 @@ class KubeletProc:
         args = [*(["--address", address] if address else []), *self.extra_args,
                 *(["--runtime-default-network"] if self.default_network else [])]
         ips = ["127.0.0.1", *(args[i + 1] for i, a in enumerate(args[:-1]) if a == "--address")]
-        cert, key = self.server.kubelet_serving_cert(self.node, list(dict.fromkeys(ips)))
+        tls: list[str] = ["--rotate-server-certificates"]
+        if self.harness_serving_cert:
+            cert, key = self.server.kubelet_serving_cert(self.node, list(dict.fromkeys(ips)))
+            tls = ["--tls-cert-file", str(cert), "--tls-private-key-file", str(key)]
         return [sys.executable, "-m", "kubelet.main", "--kubeconfig", str(self.kubeconfig), "--node-name", self.node,
-                "--port", str(self.port), "--root-dir", str(self.root), "--tls-cert-file", str(cert),
-                "--tls-private-key-file", str(key), "--client-ca-file", str(self.server.ca_file), *args]
+                "--port", str(self.port), "--root-dir", str(self.root), *tls,
+                "--client-ca-file", str(self.server.ca_file), *args]
 
     def http(self, *, anonymous: bool = False, host: str = "127.0.0.1",
              client_cert: tuple[Path, Path] | None = None) -> httpx.Client:

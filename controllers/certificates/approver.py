@@ -18,13 +18,14 @@ from controllers.base import Controller
 from controllers.certificates import csr_utils
 from minik8s import errors
 from minik8s.api import certificates as csr_api
-from minik8s.api.resources import CERTIFICATESIGNINGREQUESTS, SUBJECTACCESSREVIEWS
+from minik8s.api.resources import CERTIFICATESIGNINGREQUESTS, NODES, SUBJECTACCESSREVIEWS
 from minik8s.client.informer import SharedInformerFactory
 
 log = logging.getLogger(__name__)
 
 SELF_NODE_CLIENT_MESSAGE = "Auto approving self kubelet client certificate after SubjectAccessReview."
 NODE_CLIENT_MESSAGE = "Auto approving kubelet client certificate after SubjectAccessReview."
+NODE_SERVING_MESSAGE = "Auto approving kubelet serving certificate: requested by the node itself for its own addresses."
 
 
 class CSRApprovingController(Controller):
@@ -48,12 +49,42 @@ class CSRApprovingController(Controller):
         answer = await self.client.create(SUBJECTACCESSREVIEWS, sar)
         return bool((answer.get("status") or {}).get("allowed"))
 
+    async def _serving_message(self, csr: dict) -> str | None:
+        """The approval message of a node's own serving request for its own addresses, else None."""
+        spec = csr.get("spec") or {}
+        try:
+            req = csr_utils.parse(csr)
+            csr_utils.validate_kubelet_serving(req, spec.get("usages") or [])
+        except csr_utils.InvalidRequest:
+            return None
+        cn, _ = csr_utils.subject(req)
+        if spec.get("username") != cn or csr_utils.NODES_GROUP not in (spec.get("groups") or []):
+            return None
+        node_name = cn[len(csr_utils.NODE_USER_PREFIX):]
+        try:
+            node = await self.client.get(NODES, node_name)
+        except errors.NotFound:
+            # The kubelet asks as it registers: look again (with backoff) until its Node is there.
+            raise RuntimeError(f"node {node_name} of serving certificate request "
+                               f"{csr['metadata']['name']} is not registered yet") from None
+        addresses = {a.get("address") for a in (node.get("status") or {}).get("addresses") or []}
+        dns, ips = csr_utils.serving_names(req)
+        if not dns + ips or not set(dns + ips) <= addresses:
+            return None
+        return NODE_SERVING_MESSAGE
+
     async def sync(self, key: str) -> None:
         csr = self.csr_informer.store.get(key)
-        if csr is None or (csr.get("spec") or {}).get("signerName") != csr_api.KUBE_APISERVER_CLIENT_KUBELET:
+        signer = (csr or {}).get("spec", {}).get("signerName")
+        if csr is None or signer not in (csr_api.KUBE_APISERVER_CLIENT_KUBELET, csr_api.KUBELET_SERVING):
             return
         if csr_api.condition(csr, csr_api.APPROVED) or csr_api.condition(csr, csr_api.DENIED) \
                 or (csr.get("status") or {}).get("certificate"):
+            return
+        if signer == csr_api.KUBELET_SERVING:
+            message = await self._serving_message(csr)
+            if message is not None:
+                await self._approve(key, csr, message)
             return
         try:
             req = csr_utils.parse(csr)
@@ -67,6 +98,9 @@ class CSRApprovingController(Controller):
             message = NODE_CLIENT_MESSAGE
         else:
             return
+        await self._approve(key, csr, message)
+
+    async def _approve(self, key: str, csr: dict, message: str) -> None:
         conditions = [*((csr.get("status") or {}).get("conditions") or []),
                       {"type": csr_api.APPROVED, "status": "True", "reason": "AutoApproved", "message": message}]
         approved = {**csr, "status": {**(csr.get("status") or {}), "conditions": conditions}}

@@ -44,6 +44,14 @@ def _sans(req: x509.CertificateSigningRequest) -> x509.SubjectAlternativeName | 
         return None
 
 
+def serving_names(req: x509.CertificateSigningRequest) -> tuple[list[str], list[str]]:
+    """``(dns names, ip addresses)`` of the request's subjectAltName (empty lists without one)."""
+    sans = _sans(req)
+    if sans is None:
+        return [], []
+    return list(sans.get_values_for_type(x509.DNSName)), [str(i) for i in sans.get_values_for_type(x509.IPAddress)]
+
+
 def _node_subject(req: x509.CertificateSigningRequest) -> None:
     cn, orgs = subject(req)
     if orgs != [NODES_GROUP]:

@@ -17,6 +17,7 @@ import importlib.util
 import sys
 from pathlib import Path
 
+from minik8s.api import bootstraptoken
 from minik8s.up import admission_config, audit_policy, encryption_config
 from minik8s.up import etcd as local_etcd
 from minik8s.up.config import UpConfig, parse_extra_arg
@@ -88,6 +89,11 @@ def _kubelet_defaults(cfg: UpConfig, *, node: str, port: int, first: bool) -> di
     if cfg.mode == "up":
         serving = kubelet_serving(cfg, node)
         flags |= {"tls-cert-file": str(serving.cert_path), "tls-private-key-file": str(serving.key_path)}
+    elif cfg.token and bootstraptoken.TOKEN_PATTERN.match(cfg.token):
+        # A node joined with a bootstrap token asks the cluster for its serving certificate
+        # too (a kubelet-serving CSR for its own addresses) and renews it, as kubeadm's
+        # kubelets with serverTLSBootstrap.
+        flags["rotate-server-certificates"] = None
     ca = client_ca(cfg)
     if ca is not None:
         flags["client-ca-file"] = str(ca)

@@ -30,14 +30,12 @@ from typing import Any
 
 import yaml
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
+from cryptography.hazmat.primitives import serialization
 
-from minik8s import errors
+from minik8s import csr_request, errors
 from minik8s.api import bootstraptoken
 from minik8s.api.resources import (
-    CERTIFICATESIGNINGREQUESTS, CONFIGMAPS, ROLEBINDINGS, ROLES, SECRETS,
+    CONFIGMAPS, ROLEBINDINGS, ROLES, SECRETS,
 )
 from minik8s.client import kubeconfig
 from minik8s.client.rest import ApiClient
@@ -117,42 +115,18 @@ async def discover_ca(server: str, token: str, pins: list[str], *, timeout: floa
 async def request_client_certificate(server: str, ca_pem: bytes, token: str, node: str, *,
                                      timeout: float = 120.0) -> tuple[bytes, bytes]:
     """``(cert_pem, key_pem)`` of the node's client certificate, issued through the API."""
-    key = ec.generate_private_key(ec.SECP256R1())
-    subject = x509.Name([x509.NameAttribute(NameOID.ORGANIZATION_NAME, "system:nodes"),
-                         x509.NameAttribute(NameOID.COMMON_NAME, f"system:node:{node}")])
-    req = x509.CertificateSigningRequestBuilder().subject_name(subject).sign(key, hashes.SHA256())
-    body = {"apiVersion": "certificates.k8s.io/v1", "kind": "CertificateSigningRequest",
-            "metadata": {"generateName": "node-csr-"},
-            "spec": {"request": base64.b64encode(req.public_bytes(serialization.Encoding.PEM)).decode(),
-                     "signerName": KUBELET_SIGNER, "usages": ["digital signature", "client auth"]}}
+    request, key_pem = csr_request.new_request(f"system:node:{node}", ["system:nodes"])
     client, path = _client(server, token=token, ca_data=ca_pem)
     try:
         async with client:
-            try:
-                created = await client.create(CERTIFICATESIGNINGREQUESTS, body)
-            except errors.MiniK8sError as e:
-                raise JoinError(f"the apiserver refused the node's certificate request: {e}") from None
-            name = created["metadata"]["name"]
-            loop = asyncio.get_running_loop()
-            deadline = loop.time() + timeout
-            while True:
-                csr = await client.get(CERTIFICATESIGNINGREQUESTS, name)
-                status = csr.get("status") or {}
-                cert = status.get("certificate")
-                if cert:
-                    break
-                for c in status.get("conditions") or []:
-                    if c.get("type") in ("Denied", "Failed"):
-                        raise JoinError(f"certificate request {name} {c['type'].lower()}: {c.get('message') or ''}")
-                if loop.time() > deadline:
-                    raise JoinError(f"certificate request {name} was not issued within {timeout:.0f}s "
-                                    f"(approve it with: kubectl certificate approve {name})")
-                await asyncio.sleep(0.5)
+            cert = await csr_request.request_certificate(client, request, signer=KUBELET_SIGNER,
+                                                         usages=["digital signature", "client auth"],
+                                                         generate_name="node-csr-", timeout=timeout)
+    except csr_request.CSRFailed as e:
+        raise JoinError(str(e)) from None
     finally:
         os.unlink(path)
-    key_pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                serialization.NoEncryption())
-    return base64.b64decode(cert), key_pem
+    return cert, key_pem
 
 
 async def publish(client: ApiClient, server: str, ca_pem: bytes, token: str, *,

@@ -64,12 +64,14 @@ class Cluster:
                     kubeconfig: Path | None = None) -> KubeletProc:
         """A kubelet advertising ``address``; ``prefix`` runs it in another network namespace,
         reaching the apiserver at ``server_url``; ``kubeconfig``: credentials it got itself
-        (``minik8s join``'s TLS bootstrap) instead of the harness' node certificate."""
+        (``minik8s join``'s TLS bootstrap) instead of the harness' node certificate, and then
+        its serving certificate too (a kubelet-serving CSR, ``--rotate-server-certificates``)."""
         base = self.base / node
         base.mkdir(parents=True, exist_ok=True)
         k = KubeletProc(server=self.api, node=node, root=base / "root", log_path=base / "kubelet.log",
                         port=pick_free_port(), server_url=server_url, kubeconfig=kubeconfig,
-                        extra_args=["--address", address, "--cluster-cidr", self.cluster_cidr, *extra_args])
+                        extra_args=["--address", address, "--cluster-cidr", self.cluster_cidr, *extra_args],
+                        harness_serving_cert=kubeconfig is None)
         k.start(prefix=prefix, address=None, timeout=60 if prefix else 30)
         self.kubelets.append(k)
         return k

@@ -234,6 +234,36 @@ async def test_the_joined_node_registered_with_its_own_certificate(two_hosts, cl
             await node_client.patch(NODES, "mh-here", {"metadata": {"labels": {"stolen": "yes"}}})
 
 
+async def test_logs_and_exec_reach_a_pod_on_the_joined_node_through_kubectl(two_hosts, client, kubectl) -> None:
+    """The joined kubelet serves its node API with a certificate it got from the cluster (a
+    kubelet-serving CSR approved for its own addresses), which the apiserver verifies against
+    the cluster CA: kubectl logs and exec work as on the other node."""
+    from cryptography import x509
+
+    cluster, second = two_hosts
+    ns = await new_namespace(client)
+    await client.create(PODS, pod("talker", "mh-there", command=["sh", "-c", "echo hello-from-there; sleep 3600"]),
+                        namespace=ns)
+    await wait_ready(client, ns, ["talker"], cluster=cluster)
+    csrs = (await client.list(CERTIFICATESIGNINGREQUESTS))["items"]
+    [csr] = [c for c in csrs if c["spec"]["signerName"] == "kubernetes.io/kubelet-serving"
+             and c["spec"]["username"] == "system:node:mh-there"]
+    assert csr["status"]["conditions"][0]["reason"] == "AutoApproved"
+    served = x509.load_pem_x509_certificate(base64.b64decode(csr["status"]["certificate"]))
+    sans = served.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    assert [str(i) for i in sans.get_values_for_type(x509.IPAddress)] == [PEER_VETH_IP]
+    assert sans.get_values_for_type(x509.DNSName) == ["mh-there"]
+
+    async def logged() -> bool:
+        out = await asyncio.to_thread(kubectl, "-n", ns, "logs", "talker", server=cluster.api)
+        return out.returncode == 0 and out.stdout.strip() == "hello-from-there"
+    await eventually(logged, what="kubectl logs of the pod on the joined node", cluster=cluster)
+    out = await asyncio.to_thread(kubectl, "-n", ns, "exec", "talker", "--", "sh", "-c", "echo $((6 * 7))",
+                                  server=cluster.api)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "42"
+
+
 async def test_routes_follow_nodes_leaving(two_hosts, client) -> None:
     cluster, second = two_hosts
     there = next(k for k in cluster.kubelets if k.node == "mh-there")

@@ -153,3 +153,70 @@ def test_approval_rules(api_http, kubectl, name: str) -> None:
     assert r.status_code == 422 and "mutually exclusive" in r.text
     out = kubectl("certificate", "deny", name)
     assert out.returncode != 0 and "is already Approved" in out.stderr
+
+
+async def test_a_node_gets_its_serving_certificate_for_its_own_addresses_only(apiserver_process, tmp_path) -> None:
+    """The kubelet's --rotate-server-certificates path (kubelet/server_certificate.py) against
+    the approver's checks: the node itself, for the addresses its Node reports."""
+    from kubelet.server_certificate import ServingCertificate
+    from minik8s import csr_request
+    from minik8s.api.resources import NODES
+
+    node = "sv-" + uuid.uuid4().hex[:6]
+    ca = make_ca(tmp_path)
+    ca_file = tmp_path / "ca.crt"
+    ca_file.write_bytes(ca.cert.public_bytes(serialization.Encoding.PEM))
+    node_kc = apiserver_process.kubeconfig_for(f"system:node:{node}", ("system:nodes",))
+    other_kc = apiserver_process.kubeconfig_for("system:node:elsewhere", ("system:nodes",))
+    from minik8s.client.rest import ApiClient
+    async with apiserver_process.client() as client, ApiClient.from_kubeconfig(str(node_kc)) as node_client, \
+            ApiClient.from_kubeconfig(str(other_kc)) as other_client:
+        created = await client.create(NODES, {"apiVersion": "v1", "kind": "Node", "metadata": {"name": node}})
+        created["status"] = {"addresses": [{"type": "InternalIP", "address": "10.1.2.3"},
+                                           {"type": "Hostname", "address": node}]}
+        await client.update_subresource(NODES, created, "status")
+        manager = ServingCertificate(node_client, node=node, cert_dir=str(tmp_path / "pki"), hostname=node,
+                                     ips=["10.1.2.3"], ca_file=str(ca_file))
+        assert manager.usable() is None
+        async with running(client, lambda f: CSRSigningController(client, f, ca=ca)), \
+                running(client, lambda f: CSRApprovingController(client, f)):
+            cert = await asyncio.wait_for(manager.ensure(), 30)
+            # someone else's address, or another node asking in this node's name: left pending
+            req, _ = csr_request.new_request(f"system:node:{node}", ["system:nodes"], dns_names=[node],
+                                             ips=["10.9.9.9"])
+            with pytest.raises(csr_request.CSRFailed, match="was not issued within"):
+                await csr_request.request_certificate(node_client, req, signer="kubernetes.io/kubelet-serving",
+                                                      usages=["digital signature", "server auth"],
+                                                      generate_name="csr-", timeout=2)
+            req, _ = csr_request.new_request(f"system:node:{node}", ["system:nodes"], ips=["10.1.2.3"])
+            with pytest.raises(csr_request.CSRFailed, match="was not issued within"):
+                await csr_request.request_certificate(other_client, req, signer="kubernetes.io/kubelet-serving",
+                                                      usages=["digital signature", "server auth"],
+                                                      generate_name="csr-", timeout=2)
+            # rotation: past its renewal time, a new pair is issued and handed to the server
+            reloaded: asyncio.Queue = asyncio.Queue()
+            manager.renew_at = lambda c: datetime.datetime.now(datetime.timezone.utc)  # type: ignore[method-assign]
+            task = asyncio.create_task(manager.rotate(cert, lambda c, k: reloaded.put_nowait((c, k))))
+            try:
+                paths = await asyncio.wait_for(reloaded.get(), 30)
+            finally:
+                task.cancel()
+        serving = [c for c in (await client.list(CERTIFICATESIGNINGREQUESTS))["items"]
+                   if c["spec"]["signerName"] == "kubernetes.io/kubelet-serving"]
+        csrs = [c for c in serving if c["spec"]["username"] == f"system:node:{node}"]
+        theirs = [c for c in serving if c["spec"]["username"] == "system:node:elsewhere"]
+        await client.delete(NODES, node)
+    assert paths == manager.paths
+    cert.verify_directly_issued_by(ca.cert)
+    assert cert.subject.rfc4514_string() == f"CN=system:node:{node},O=system:nodes"
+    sans = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    assert sans.get_values_for_type(x509.DNSName) == [node]
+    assert [str(i) for i in sans.get_values_for_type(x509.IPAddress)] == ["10.1.2.3"]
+    assert list(cert.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value) == [ExtendedKeyUsageOID.SERVER_AUTH]
+    renewed = manager.usable()
+    assert renewed is not None and renewed.serial_number != cert.serial_number
+    approved = sorted(c["status"]["conditions"][0]["message"] for c in csrs if c.get("status", {}).get("conditions"))
+    assert approved == ["Auto approving kubelet serving certificate: requested by the node itself for its own "
+                        "addresses."] * 2
+    assert len(csrs) == 3 and theirs  # the refused ones stay pending
+    assert not any((c.get("status") or {}).get("conditions") for c in theirs)
