@@ -290,6 +290,21 @@ def test_a_node_joins_with_the_printed_command_and_its_own_certificate(up, kubec
         env = {**os.environ, "KUBECONFIG": str(data / "kubeconfig")}
         r = subprocess.run(["kubectl", "label", "node", up.node, "stolen=yes"], env=env, capture_output=True, text=True)
         assert r.returncode != 0 and "Forbidden" in r.stderr, r.stderr
+        # its node API serves a certificate it asked the cluster for (kubelet-serving, approved
+        # for its own addresses), so the apiserver reaches it: kubectl logs of a pod there
+        serving = [c for c in csrs if c["spec"]["signerName"] == "kubernetes.io/kubelet-serving"
+                   and c["spec"]["username"] == f"system:node:{node}"]
+        assert serving and serving[-1]["status"]["conditions"][0]["reason"] == "AutoApproved"
+        assert serving[-1]["status"]["certificate"]
+        pod = json.dumps({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": f"on-{node}"},
+                          "spec": {"nodeName": node, "restartPolicy": "Never", "containers": [
+                              {"name": "c", "image": "minik8s/busybox:latest", "imagePullPolicy": "Never",
+                               "command": ["sh", "-c", "echo hello-from-joined; sleep 600"]}]}})
+        assert kubectl_env("create", "-f", "-", input=pod).returncode == 0
+        wait_until(lambda: kubectl_env("logs", f"on-{node}").stdout.strip() == "hello-from-joined",
+                   "kubectl logs of a pod on the joined node", timeout=90,
+                   diag=lambda: kubectl_env("logs", f"on-{node}").stderr + out.read_text(errors="replace"))
+        kubectl_env("delete", "pod", f"on-{node}", "--wait=false")
     finally:
         proc.terminate()
         try:
