@@ -244,7 +244,7 @@ class ApiServer:
             raise errors.not_found_path()
         dry_run = params.dry_run(q, _OPTIONS_KIND.get(method, "CreateOptions"))
         validation = params.field_validation(q)
-        if sub is not None and sub not in ("status", "finalize", "approval"):
+        if sub is not None and sub not in ("status", "finalize", "approval", "ephemeralcontainers"):
             return await self.subresources.handle(request, self, info)
         manager = managedfields.manager_name(q.get("fieldManager"), request.headers.get("user-agent"))
         # a custom resource answers in the version asked for (stored in its storage version)

@@ -142,8 +142,11 @@ def _condition(ctype: str, ok: bool, old: dict[str, dict], now: str, *, reason: 
 def compute_pod_status(pod: dict, *, init_views: dict[str, ContainerView], app_views: dict[str, ContainerView],
                        pod_ip: str | None, host_ip: str, sandbox_ready: bool, runtime: str = "docker",
                        pod_message: tuple[str, str] | None = None, now: str | None = None,
-                       pod_is_terminal: bool = False) -> dict:
+                       pod_is_terminal: bool = False,
+                       ephemeral_views: dict[str, ContainerView] | None = None) -> dict:
     """The PodStatus dict for ``pod`` (pure: reads nothing but its arguments).
+    Ephemeral containers get ``ephemeralContainerStatuses`` and count for neither the phase nor
+    readiness (they are never ready, as in Kubernetes).
     ``pod_is_terminal``: the pod was deleted and all its containers have stopped."""
     now = now or format_time()
     spec, old = pod.get("spec") or {}, pod.get("status") or {}
@@ -191,6 +194,11 @@ def compute_pod_status(pod: dict, *, init_views: dict[str, ContainerView], app_v
     if init_statuses:
         status["initContainerStatuses"] = init_statuses
     status["containerStatuses"] = app_statuses
+    if spec.get("ephemeralContainers"):
+        views = ephemeral_views or {}
+        status["ephemeralContainerStatuses"] = [
+            _container_status(c, views.get(c["name"], ContainerView()), runtime=runtime,
+                              default_waiting="ContainerCreating") for c in spec["ephemeralContainers"]]
     status["qosClass"] = old.get("qosClass") or qos_class(spec)
     if pod_message is not None:
         status["reason"], status["message"] = pod_message

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import datetime
 import logging
 import time
@@ -75,8 +76,9 @@ def _ts(t: datetime.datetime | None) -> float:
     return t.timestamp() if t is not None else time.time()
 
 
-def _field_path(name: str, init: bool) -> str:
-    return f"spec.{'initContainers' if init else 'containers'}{{{name}}}"
+def _field_path(name: str, init: bool, ephemeral: bool = False) -> str:
+    kind = "ephemeralContainers" if ephemeral else "initContainers" if init else "containers"
+    return f"spec.{kind}{{{name}}}"
 
 
 def _should_restart(policy: str, exit_code: int | None) -> bool:
@@ -352,6 +354,23 @@ class PodSyncer:
             if latest.state is ri.ContainerState.EXITED and _should_restart(policy, latest.exit_code):
                 await self._restart(pod, c, sandbox, latest, p)
 
+        # Ephemeral containers (kubectl debug): started once each, in the pod's namespaces
+        # (and the target container's PID namespace), never restarted, never probed.
+        for c in spec.get("ephemeralContainers") or []:
+            if by_name.get(c["name"]):
+                continue
+            target = None
+            if c.get("targetContainerName"):
+                running = [a for a in by_name.get(c["targetContainerName"]) or []
+                           if a.state is ri.ContainerState.RUNNING]
+                if not running:
+                    p.waiting[c["name"]] = ("ContainerCreating", f"target container "
+                                            f"{c['targetContainerName']!r} is not running")
+                    p.after(_RETRY_S)
+                    continue
+                target = running[0].id
+            await self._start(pod, c, sandbox, p, restart_count=0, ephemeral=True, pid_target=target)
+
     async def _restart(self, pod: dict, c: dict, sandbox: ri.PodSandbox, latest: ri.ContainerStatus,
                        p: _Pass, *, init: bool = False) -> None:
         md = pod["metadata"]
@@ -370,10 +389,10 @@ class PodSyncer:
         await self._start(pod, c, sandbox, p, restart_count=latest.restart_count + 1, init=init)
 
     async def _start(self, pod: dict, c: dict, sandbox: ri.PodSandbox, p: _Pass, *, restart_count: int,
-                     init: bool = False) -> None:
+                     init: bool = False, ephemeral: bool = False, pid_target: ri.ContainerId | None = None) -> None:
         md = pod["metadata"]
         name, image = c["name"], c.get("image") or ""
-        fp = _field_path(name, init)
+        fp = _field_path(name, init, ephemeral)
         if not await self._ensure_image(pod, c, p, fp):
             return
         try:
@@ -386,6 +405,8 @@ class PodSyncer:
                 pod, c, restart_count=restart_count, pod_ip=sandbox.ip or self.node.host_ip,
                 host_ip=self.node.host_ip, node_allocatable=self.node.allocatable, mounts=mounts,
                 client=self.client, service_env=service_env)
+            if pid_target is not None:
+                config = dataclasses.replace(config, pid_target=pid_target)
         except vols.VolumeError as e:
             self.recorder.event(pod, WARNING, "FailedMount", e.event_message or f"MountVolume.SetUp failed: {e}")
             p.waiting[name] = ("CreateContainerConfigError", str(e))
@@ -490,6 +511,7 @@ class PodSyncer:
         status = compute_pod_status(
             pod, init_views={c["name"]: view(c, True) for c in spec.get("initContainers") or []},
             app_views={c["name"]: view(c, False) for c in spec.get("containers") or []},
+            ephemeral_views={c["name"]: view(c, True) for c in spec.get("ephemeralContainers") or []},
             pod_ip=(sandbox.ip or self.node.host_ip) if sandbox is not None else None,
             host_ip=self.node.host_ip, sandbox_ready=sandbox is not None, runtime=self.runtime_name,
             pod_message=p.pod_message, pod_is_terminal=pod_is_terminal)

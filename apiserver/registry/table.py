@@ -21,6 +21,7 @@ from apiserver.registry import certificates, batch, daemonsets, namespaces, node
 from apiserver.registry import services, simple, volumes, workloads
 from apiserver.registry import poddisruptionbudgets, replicationcontrollers, statefulsets
 from apiserver.registry import apiservices, customresourcedefinitions, horizontalpodautoscalers
+from apiserver.registry import ephemeralcontainers
 from apiserver.resourcemetrics import printers as metrics_printers
 from apiserver.registry.strategy import StatusStrategy, Strategy
 
@@ -92,6 +93,8 @@ TABLE: tuple[Entry, ...] = (
            Subresource("log", "Pod", ("get",)), Subresource("eviction", "Eviction", ("create",), "policy"),
            Subresource("exec", "PodExecOptions", ("create", "get")),
            Subresource("attach", "PodAttachOptions", ("create", "get")),
+           Subresource("ephemeralcontainers", "Pod", ("get", "patch", "update"),
+                       strategy=ephemeralcontainers.EphemeralContainersStrategy()),
            Subresource("portforward", "PodPortForwardOptions", ("create", "get")))),
     Entry(rs.NODES, nodes.NodeStrategy(), printers.NODE, (STATUS,)),
     Entry(rs.SERVICES, services.ServiceStrategy(), printers.SERVICE, (STATUS,)),

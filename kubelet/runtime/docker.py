@@ -346,7 +346,8 @@ class DockerRuntime(ri.ContainerRuntime):
         host_config = self._api.create_host_config(
             network_mode=namespace,
             ipc_mode=namespace,
-            pid_mode=namespace if config.share_process_namespace else None,
+            pid_mode=f"container:{config.pid_target}" if config.pid_target else
+            namespace if config.share_process_namespace else None,
             binds=[f"{m.host_path}:{m.container_path}:{'ro' if m.read_only else 'rw'}"
                    for m in config.mounts] or None,
             privileged=config.security.privileged,

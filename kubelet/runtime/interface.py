@@ -235,6 +235,9 @@ class ContainerConfig:
     tty: bool = False
     stdin: bool = False
     stdin_once: bool = False  # stdinOnce: stdin closes when the first attached client ends its input
+    # An ephemeral container's targetContainerName, resolved: it joins that container's PID
+    # namespace (kubectl debug --target) instead of its own.
+    pid_target: ContainerId | None = None
 
 
 # --- what the runtime reports ---------------------------------------------------------------

@@ -96,3 +96,59 @@ async def test_attach_and_run_interactive_rm(client, namespace, kubelet_factory,
             return True
         return False
     await wait_for(gone, what="pod once deleted")
+
+
+async def test_debug_adds_an_ephemeral_container(client, namespace, kubelet_factory, test_images, kubectl,
+                                                 api_http) -> None:
+    kubelet = kubelet_factory()
+    main = {"name": "main", "command": ["sh", "-c", "echo $$ > /tmp/main.pid; trap 'exit 0' TERM; "
+                                                    "while :; do sleep 1; done"]}
+    await client.create(PODS, pod_manifest("dbg", kubelet.node, [main]), namespace=namespace)
+    await wait_pod(client, namespace, "dbg", is_ready, what="Ready", kubelet=kubelet)
+
+    # kubectl debug: GET the pod, strategic-merge-PATCH pods/dbg/ephemeralcontainers.
+    out = kubectl("debug", "-n", namespace, "dbg", "--image", BUSYBOX, "--image-pull-policy", "IfNotPresent",
+                  "--container", "dbgr", "--target", "main", "--", "sh", "-c",
+                  "trap 'exit 0' TERM; while :; do sleep 1; done", timeout=60)
+    assert out.returncode == 0, out
+    pod = await wait_pod(client, namespace, "dbg",
+                         lambda p: "running" in (next((s for s in p["status"].get("ephemeralContainerStatuses") or []
+                                                       if s["name"] == "dbgr"), {}).get("state") or {}),
+                         what="ephemeral container dbgr Running", kubelet=kubelet)
+    (eph,) = pod["spec"]["ephemeralContainers"]
+    assert (eph["name"], eph["targetContainerName"], eph["image"]) == ("dbgr", "main", BUSYBOX)
+    status = pod["status"]["ephemeralContainerStatuses"][0]
+    assert status["ready"] is False and status["containerID"].startswith("docker://")
+    assert pod["status"]["phase"] == "Running" and len(pod["status"]["containerStatuses"]) == 1
+
+    # It shares the pod's network and, with --target, main's processes: it sees main's shell.
+    out = kubectl("exec", "-n", namespace, "dbg", "-c", "dbgr", "--", "sh", "-c", "ps -o pid,args")
+    assert out.returncode == 0, out
+    assert "while :; do sleep 1; done" in out.stdout and "/tmp/main.pid" in out.stdout, out.stdout
+
+    # The subresource only adds: removing or changing one is refused, naming the field.
+    resp = api_http.patch(f"/api/v1/namespaces/{namespace}/pods/dbg/ephemeralcontainers",
+                          json={"spec": {"ephemeralContainers": [{**eph, "image": "other:1"}]}},
+                          headers={"Content-Type": "application/merge-patch+json"})
+    assert resp.status_code == 422, resp.text
+    assert resp.json()["details"]["causes"][0]["field"] == "spec.ephemeralContainers[0]", resp.text
+    resp = api_http.patch(f"/api/v1/namespaces/{namespace}/pods/dbg/ephemeralcontainers",
+                          json={"spec": {"ephemeralContainers": [eph, {"name": "main", "image": BUSYBOX}]}},
+                          headers={"Content-Type": "application/merge-patch+json"})
+    assert resp.status_code == 422 and "spec.ephemeralContainers[1].name" in resp.text, resp.text
+    # A plain pod update may not add one (only the subresource may).
+    resp = api_http.patch(f"/api/v1/namespaces/{namespace}/pods/dbg",
+                          json={"spec": {"ephemeralContainers": [eph, {"name": "x", "image": BUSYBOX}]}},
+                          headers={"Content-Type": "application/merge-patch+json"})
+    assert resp.status_code == 422, resp.text
+
+
+def test_unknown_path_is_a_full_not_found_status(api_http) -> None:
+    # kubectl debug reads details of a 404 (a nil pointer in Go when they are missing).
+    resp = api_http.patch("/api/v1/namespaces/default/pods/x/nosuchsubresource", json={},
+                          headers={"Content-Type": "application/merge-patch+json"})
+    assert resp.status_code == 404
+    body = resp.json()
+    assert body["kind"] == "Status" and body["reason"] == "NotFound" and body["details"] == {} and body["code"] == 404
+    resp = api_http.get("/no/such/path")
+    assert resp.status_code == 404 and resp.json()["details"] == {}, resp.text

@@ -401,7 +401,7 @@ def test_paths_and_methods_nothing_serves_answer_a_status(api_http):
 
 
 def test_websocket_to_an_unserved_subresource_is_a_404_status(api_http):
-    r = api_http.get("/api/v1/namespaces/default/pods/x/attach",
+    r = api_http.get("/api/v1/namespaces/default/pods/x/nosuchsubresource",
                      headers={"connection": "Upgrade", "upgrade": "websocket", "sec-websocket-version": "13",
                               "sec-websocket-key": base64.b64encode(b"0123456789abcdef").decode()})
     body = status_of(r, 404)
