@@ -200,7 +200,7 @@ def write(
     client_key_data: bytes | None = None,
     insecure_skip_tls_verify: bool = False,
     set_current: bool = True,
-    other_servers: tuple[str, ...] | list[str] = (),
+    other_servers: tuple[str, ...] | list[str] | None = None,
 ) -> None:
     """Add (or replace) cluster, user and context ``context`` in the kubeconfig at ``path``,
     keeping every other entry, and make it current. Written atomically with mode 0600, since
@@ -210,7 +210,9 @@ def write(
     certificate and key as ``client-certificate-data``/``client-key-data``, as ``kubeadm``
     and k3s write theirs: the file alone carries everything needed to connect. ``other_servers``
     (a highly available control plane's other apiservers) go to the cluster's
-    ``minik8s.io/servers`` extension: ``server`` stays the one kubectl uses."""
+    ``minik8s.io/servers`` extension: ``server`` stays the one kubectl uses. None keeps the
+    extensions of the cluster entry being replaced (the apiserver rewriting its admin kubeconfig
+    keeps the failover list ``join --control-plane`` wrote)."""
     import yaml
 
     doc: dict[str, Any] = {}
@@ -228,8 +230,12 @@ def write(
         cluster["certificate-authority-data"] = base64.b64encode(ca_data).decode()
     if insecure_skip_tls_verify:
         cluster["insecure-skip-tls-verify"] = True
+    old = next((e.get("cluster") or {} for e in (doc.get("clusters") or []) if e.get("name") == context), {})
+    extensions = [e for e in (old.get("extensions") or []) if other_servers is None or e.get("name") != SERVERS_EXTENSION]
     if other_servers:
-        cluster["extensions"] = [{"name": SERVERS_EXTENSION, "extension": {"servers": list(other_servers)}}]
+        extensions.append({"name": SERVERS_EXTENSION, "extension": {"servers": list(other_servers)}})
+    if extensions:
+        cluster["extensions"] = extensions
     user: dict[str, Any] = {"token": token} if token else {}
     if client_cert_data and client_key_data:
         user["client-certificate-data"] = base64.b64encode(client_cert_data).decode()

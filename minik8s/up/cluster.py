@@ -12,14 +12,16 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import signal
 import socket
 import sys
 from typing import TextIO
 
 from minik8s.api import bootstraptoken
+from minik8s.client import connection, kubeconfig
 from minik8s.client.rest import ApiClient
-from minik8s.up import components, credentials, readiness, tlsbootstrap
+from minik8s.up import components, credentials, readiness, tlsbootstrap, uploadcerts
 from minik8s.up.config import UpConfig
 from minik8s.up.state import Lock
 from minik8s.up.supervisor import Supervisor, log
@@ -40,7 +42,8 @@ def _primary_ip() -> str:
             return "127.0.0.1"
 
 
-def _banner(cfg: UpConfig, ready: bool, out: TextIO, join_token: str | None = None) -> None:
+def _banner(cfg: UpConfig, ready: bool, out: TextIO, join_token: str | None = None,
+            certificate_key: str | None = None) -> None:
     nodes = cfg.node_names()
     if cfg.mode == "up":
         what = f"minik8s is up: apiserver {cfg.server_url}"
@@ -60,6 +63,10 @@ def _banner(cfg: UpConfig, ready: bool, out: TextIO, join_token: str | None = No
             ca_pin = tlsbootstrap.ca_hash((cfg.cert_dir / "ca.crt").read_bytes())
             lines.append(f"other hosts join with: minik8s join https://{_primary_ip()}:{cfg.port} "
                          f"--token {join_token} --discovery-token-ca-cert-hash {ca_pin}")
+            if certificate_key:
+                lines.append(f"other control-plane hosts join with: minik8s join --control-plane "
+                             f"https://{_primary_ip()}:{cfg.port} --token {join_token} "
+                             f"--discovery-token-ca-cert-hash {ca_pin} --certificate-key {certificate_key}")
     dd = f" --data-dir {cfg.data_dir}"
     lines.append(f"logs: {cfg.logs_dir}/   status: minik8s status{dd}   stop: Ctrl-C, or minik8s down{dd}")
     out.write("\n".join(lines) + "\n")
@@ -73,18 +80,40 @@ async def _start(cfg: UpConfig, sup: Supervisor, client: ApiClient, out: TextIO)
             sup.start(c)
     if cfg.mode == "join" or any(c.wave == 0 for c in table):
         await readiness.wait_apiserver(client, sup)
-    join_token = None
-    if cfg.mode == "up" and cfg.enabled("apiserver"):
+    join_token = certificate_key = None
+    if cfg.mode == "up" and cfg.enabled("apiserver") and not cfg.join_control_plane:
         # what `minik8s join` needs (kubeadm's bootstrap-token phase): a fresh 24 h token and the
         # public cluster-info the bootstrap signer signs with it
         join_token = bootstraptoken.new_token()
         await tlsbootstrap.publish(client, f"https://{_primary_ip()}:{cfg.port}",
                                    (cfg.cert_dir / "ca.crt").read_bytes(), join_token)
+        if cfg.highly_available:
+            # and what `minik8s join --control-plane` needs (kubeadm's upload-certs phase)
+            certificate_key = uploadcerts.new_key()
+            await uploadcerts.upload(client, cfg.cert_dir, cfg.data_dir, _etcd_servers(cfg), certificate_key,
+                                     join_token)
     for c in table:
         if c.wave > 0:
             sup.start(c)
     ready = await readiness.wait_nodes(client, cfg.node_names(), sup, timeout=NODE_READY_TIMEOUT)
-    _banner(cfg, ready, out, join_token)
+    _banner(cfg, ready, out, join_token, certificate_key)
+
+
+def _etcd_servers(cfg: UpConfig) -> str:
+    """The etcd servers this host's apiserver is given (as its command line has them)."""
+    api = next(c for c in components.build(cfg) if c.kind == "apiserver")
+    for arg in api.argv:
+        if arg.startswith("--etcd-servers="):
+            return arg.split("=", 1)[1]
+    raise ValueError("the apiserver has no --etcd-servers")
+
+
+def _join_control_plane(cfg: UpConfig) -> UpConfig:
+    """``join --control-plane``: the cluster's shared keys written here, and the etcd servers
+    (``--etcd-servers``, else those of the first apiserver) in the configuration."""
+    etcd = uploadcerts.fetch(cfg.join_control_plane or "", cfg.token or "", list(cfg.discovery_hashes),
+                             cfg.certificate_key or "", cfg.cert_dir, cfg.data_dir)
+    return dataclasses.replace(cfg, etcd_servers=cfg.etcd_servers or etcd)
 
 
 async def run(cfg: UpConfig, *, out: TextIO = sys.stdout) -> int:
@@ -94,14 +123,20 @@ async def run(cfg: UpConfig, *, out: TextIO = sys.stdout) -> int:
         log.error("minik8s is already running from %s", cfg.data_dir)
         return 1
     try:
+        if cfg.join_control_plane:
+            cfg = await asyncio.to_thread(_join_control_plane, cfg)
+            log.info("joined the control plane of %s: etcd %s", cfg.join_control_plane, cfg.etcd_servers)
         # Before anything starts: the apiserver serves these, every component authenticates
         # with them, and waiting for readiness already needs the CA.
         await asyncio.to_thread(credentials.prepare, cfg)
-    except (OSError, ValueError) as e:
+    except (OSError, ValueError, tlsbootstrap.JoinError) as e:
         log.error("minik8s cannot issue its credentials: %s", e)
         lock.release()
         return 1
-    client = ApiClient.from_kubeconfig(str(cfg.kubeconfig_path), timeout=5.0, user_agent="minik8s-up")
+    # This host's apiserver alone (--server): readiness is its own, never another's by failover.
+    access = kubeconfig.load(str(cfg.kubeconfig_path)).resolve()
+    client = ApiClient.from_connection(connection.from_access(access, server=cfg.server_url), timeout=5.0,
+                                       user_agent="minik8s-up", namespace=access.namespace)
     sup = Supervisor(cfg.data_dir, info={
         "mode": cfg.mode, "server": cfg.server_url, "dataDir": str(cfg.data_dir), "nodes": cfg.node_names(),
         "kubeconfig": str(cfg.kubeconfig_path) if cfg.mode == "up" else None})

@@ -160,6 +160,8 @@ def build(cfg: UpConfig) -> list[Component]:
                              program=(etcd_cmd[0],)))
     if cfg.enabled("apiserver"):
         store = {"etcd-servers": local_etcd.client_url(cfg.etcd_port)} if cfg.etcd else {}
+        if cfg.etcd_servers:  # join --control-plane: the cluster's etcd
+            store = {"etcd-servers": cfg.etcd_servers}
         add("apiserver", "apiserver", "apiserver.main",
             {"data-dir": str(cfg.data_dir), "port": str(cfg.port), "bind-address": cfg.bind_address,
              "cert-dir": str(cfg.cert_dir), "log-level": cfg.log_level,
@@ -173,9 +175,11 @@ def build(cfg: UpConfig) -> list[Component]:
              **admission_config.flags(cfg.data_dir), **store}, 0)
     # One controller-manager and one scheduler per cluster, and `up` refuses a second
     # supervisor on the same data dir: leader election would only delay a restarted process
-    # by a lease duration, so it is off unless the user turns it back on.
+    # by a lease duration, so it is off unless the user turns it back on, or the state is in
+    # etcd, where other control-plane hosts (join --control-plane) run theirs beside these.
+    elect = "true" if cfg.highly_available else "false"
     if cfg.enabled("controller-manager"):
-        cm: dict[str, str | None] = {**_client_flags(cfg, "controller-manager"), "leader-elect": "false", "log-level": cfg.log_level}
+        cm: dict[str, str | None] = {**_client_flags(cfg, "controller-manager"), "leader-elect": elect, "log-level": cfg.log_level}
         if cfg.cluster_cidr:  # node IPAM hands out podCIDRs from it
             cm["cluster-cidr"] = cfg.cluster_cidr
         # as kubeadm runs it: the bootstrap-token controllers on, and the cluster CA signs the
@@ -187,7 +191,7 @@ def build(cfg: UpConfig) -> list[Component]:
         add("controller-manager", "controller-manager", "controllers.main", cm, 1)
     if cfg.enabled("scheduler"):
         add("scheduler", "scheduler", "scheduler.main",
-            {**_client_flags(cfg, "scheduler"), "leader-elect": "false", "log-level": cfg.log_level,
+            {**_client_flags(cfg, "scheduler"), "leader-elect": elect, "log-level": cfg.log_level,
              **_secure_flags(cfg, "scheduler")}, 1)
     for i, node in enumerate(cfg.node_names()):
         add("kubelet" if i == 0 else f"kubelet-{i + 1}", "kubelet", "kubelet.main",

@@ -75,6 +75,24 @@ class UpConfig:
     #: ``--etcd``: a local etcd (client port ``etcd_port``, peer port +1) holds the state, not SQLite.
     etcd: bool = False
     etcd_port: int = DEFAULT_ETCD_PORT
+    #: ``join --control-plane``: the apiserver joined (this host runs ``up``'s control plane too).
+    join_control_plane: str | None = None
+    certificate_key: str | None = None
+    #: An etcd cluster of someone else's (``join --control-plane``): the apiserver's store.
+    etcd_servers: str | None = None
+
+    @property
+    def highly_available(self) -> bool:
+        """Whether other control-plane hosts may run beside this one (the state is in etcd:
+        ``--etcd``, ``join --control-plane``, or ``--apiserver-arg=etcd-servers=...``): the
+        scheduler and controller-manager then elect a leader."""
+        given = (parse_extra_arg(a, flag="--apiserver-arg")[0] for a in self.extra_args.get("apiserver", ()))
+        return self.etcd or self.etcd_servers is not None or "etcd-servers" in given
+
+    @property
+    def other_servers(self) -> tuple[str, ...]:
+        """The cluster's other apiservers, for the kubeconfigs' failover list."""
+        return (self.join_control_plane,) if self.join_control_plane else ()
 
     @property
     def mode(self) -> str:
@@ -191,7 +209,17 @@ def config_from_args(p: argparse.ArgumentParser, a: argparse.Namespace, *, join:
     """Map parsed flags into an :class:`UpConfig`; a bad or conflicting flag ends with
     ``p.error`` naming it. The only place defaults are filled in."""
     disabled = {name for name in COMPONENTS if getattr(a, "disable_" + name.replace("-", "_"), False)}
-    if join:
+    control_plane = join and getattr(a, "control_plane", False)
+    if control_plane:
+        if not (a.token and a.discovery_token_ca_cert_hash and a.certificate_key):
+            p.error("--control-plane needs --token (a bootstrap token), --discovery-token-ca-cert-hash and "
+                    "--certificate-key, as minik8s up --etcd printed them")
+        if not re.fullmatch(r"[0-9a-f]{64}", a.certificate_key):
+            p.error("--certificate-key must be 64 hex digits")
+        _check_port(p, "--port", a.port)
+    elif join:
+        if getattr(a, "certificate_key", None) or getattr(a, "etcd_servers", None):
+            p.error("--certificate-key and --etcd-servers are for --control-plane")
         disabled |= set(CONTROL_PLANE)
         if a.disable_node:
             p.error("--disable-node: a joined node without a kubelet would run nothing")
@@ -243,7 +271,7 @@ def config_from_args(p: argparse.ArgumentParser, a: argparse.Namespace, *, join:
         data_dir=Path(os.path.expanduser(a.data_dir)).absolute(),
         port=getattr(a, "port", DEFAULT_PORT),
         bind_address=getattr(a, "bind_address", "0.0.0.0"),
-        server=server,
+        server=None if control_plane else server,
         token=getattr(a, "token", None),
         certificate_authority=ca_file,
         discovery_hashes=tuple(getattr(a, "discovery_token_ca_cert_hash", None) or ()),
@@ -265,4 +293,7 @@ def config_from_args(p: argparse.ArgumentParser, a: argparse.Namespace, *, join:
         log_level=a.log_level,
         etcd=getattr(a, "etcd", False),
         etcd_port=getattr(a, "etcd_port", DEFAULT_ETCD_PORT),
+        join_control_plane=server if control_plane else None,
+        certificate_key=getattr(a, "certificate_key", None) if control_plane else None,
+        etcd_servers=getattr(a, "etcd_servers", None) if control_plane else None,
     )

@@ -18,6 +18,10 @@ and each kubelet's serving certificate for its node API (``pki/kubelets/N.crt``,
 node's addresses and name), signed by the cluster CA, which the apiserver checks kubelets
 against; the kubelets accept client certificates of the same CA (``--client-ca-file``).
 
+``join --control-plane``: ``up``'s, after the cluster's CA and ServiceAccount keys and
+encryption configuration came from ``kube-system/minik8s-certs`` (:mod:`minik8s.up.uploadcerts`);
+every kubeconfig lists the joined apiserver after this host's own for failover.
+
 ``join``: the kubeconfig the node's components read, at ``<data-dir>/kubeconfig``: the remote
 server, the cluster CA (found through token discovery and checked against
 ``--discovery-token-ca-cert-hash``, kept as ``<data-dir>/pki/ca.crt``; or given with
@@ -74,9 +78,9 @@ def client_ca(cfg: UpConfig) -> Path | None:
     return cfg.cert_dir / "ca.crt"
 
 
-def _write(path: Path, server: str, ca: bytes, pair: pki.KeyPair) -> None:
+def _write(path: Path, server: str, ca: bytes, pair: pki.KeyPair, others: tuple[str, ...] = ()) -> None:
     kubeconfig.write(str(path), server, context=CONTEXT, ca_data=ca, client_cert_data=pair.cert_pem,
-                     client_key_data=pair.key_pem)
+                     client_key_data=pair.key_pem, other_servers=others)
 
 
 def _client_cert_usable(pair: pki.KeyPair, ca_pem: bytes, node: str) -> bool:
@@ -88,7 +92,7 @@ def _client_cert_usable(pair: pki.KeyPair, ca_pem: bytes, node: str) -> bool:
         cert.verify_directly_issued_by(x509.load_pem_x509_certificate(ca_pem))
     except (ValueError, TypeError, InvalidSignature):
         return False
-    fresh = cert.not_valid_after_utc - pki.RENEW_BEFORE > datetime.datetime.now(datetime.timezone.utc)
+    fresh = cert.not_valid_after_utc - pki.RENEW_BEFORE > datetime.datetime.now(datetime.UTC)
     return fresh and pki.cert_subject(cert) == (f"system:node:{node}", ["system:nodes"])
 
 
@@ -128,16 +132,16 @@ def prepare(cfg: UpConfig) -> None:
     sans = [cfg.node_ip] if cfg.node_ip else []
     files = pki.ensure_control_plane(cfg.cert_dir, extra_sans=sans)
     ca = files.ca.cert_pem
-    _write(cfg.kubeconfig_path, cfg.server_url, ca, files.admin)
+    _write(cfg.kubeconfig_path, cfg.server_url, ca, files.admin, cfg.other_servers)
     certs = cfg.cert_dir / "clients"
     for component, (user, groups) in IDENTITIES.items():
         if cfg.enabled(component):
             pair = pki.ensure_client_cert(files.ca, certs, component, user, groups)
-            _write(component_kubeconfig(cfg, component), cfg.server_url, ca, pair)
+            _write(component_kubeconfig(cfg, component), cfg.server_url, ca, pair, cfg.other_servers)
     ips = [cfg.node_ip] if cfg.node_ip else pki.host_addresses()
     for node in cfg.node_names():
         pair = pki.ensure_client_cert(files.ca, certs, f"kubelet-{node}", f"system:node:{node}", ("system:nodes",))
-        _write(component_kubeconfig(cfg, f"kubelet-{node}"), cfg.server_url, ca, pair)
+        _write(component_kubeconfig(cfg, f"kubelet-{node}"), cfg.server_url, ca, pair, cfg.other_servers)
         serving = kubelet_serving(cfg, node)
         pki.ensure_serving_cert(files.ca, serving.cert_path.parent, node, f"system:node:{node}",
                                 dns_names=[node], ips=ips)

@@ -40,7 +40,7 @@ from minik8s.api.resources import (
 from minik8s.client import kubeconfig
 from minik8s.client.rest import ApiClient
 
-__all__ = ["JoinError", "ca_hash", "discover_ca", "request_client_certificate", "publish"]
+__all__ = ["JoinError", "ca_hash", "client_for", "discover_ca", "request_client_certificate", "publish"]
 
 CLUSTER_INFO = "cluster-info"
 PUBLIC_NAMESPACE = "kube-public"
@@ -62,7 +62,9 @@ def ca_hash(ca_pem: bytes) -> str:
     return "sha256:" + hashlib.sha256(spki).hexdigest()
 
 
-def _client(server: str, **creds: Any) -> tuple[ApiClient, str]:
+def client_for(server: str, **creds: Any) -> tuple[ApiClient, str]:
+    """A client for ``server`` with ``creds`` (kubeconfig.write's), through a temporary
+    kubeconfig the caller removes (its path is returned)."""
     fd, path = tempfile.mkstemp(prefix="minik8s-join-", suffix=".kubeconfig")
     os.close(fd)
     kubeconfig.write(path, server, **creds)
@@ -76,7 +78,7 @@ async def discover_ca(server: str, token: str, pins: list[str], *, timeout: floa
     m = bootstraptoken.TOKEN_PATTERN.match(token)
     if m is None:
         raise JoinError("--token must be a bootstrap token: <6 of [a-z0-9]>.<16 of [a-z0-9]>")
-    client, path = _client(server, insecure_skip_tls_verify=True)
+    client, path = client_for(server, insecure_skip_tls_verify=True)
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
     try:
@@ -116,7 +118,7 @@ async def request_client_certificate(server: str, ca_pem: bytes, token: str, nod
                                      timeout: float = 120.0) -> tuple[bytes, bytes]:
     """``(cert_pem, key_pem)`` of the node's client certificate, issued through the API."""
     request, key_pem = csr_request.new_request(f"system:node:{node}", ["system:nodes"])
-    client, path = _client(server, token=token, ca_data=ca_pem)
+    client, path = client_for(server, token=token, ca_data=ca_pem)
     try:
         async with client:
             cert = await csr_request.request_certificate(client, request, signer=KUBELET_SIGNER,

@@ -132,7 +132,30 @@ def test_join_is_up_without_the_control_plane():
     assert "s3cret" not in cfg.summary()
 
 
+def test_join_control_plane_is_up_on_the_clusters_etcd_with_leader_election():
+    key = "ab" * 32
+    cfg = cfg_of("join", "--control-plane", "https://10.0.0.5:6443", "--token", "abcdef.0123456789abcdef",
+                 "--discovery-token-ca-cert-hash", PIN, "--certificate-key", key, "--data-dir", "/c",
+                 "--port", "7443", "--etcd-servers", "http://10.0.0.9:2379", "--disable-node")
+    assert cfg.mode == "up" and cfg.server_url == "https://127.0.0.1:7443"
+    assert cfg.join_control_plane == "https://10.0.0.5:6443" and cfg.other_servers == ("https://10.0.0.5:6443",)
+    table = {c.name: flags(c) for c in components.build(cfg)}
+    assert set(table) == {"apiserver", "scheduler", "controller-manager"}  # no etcd of its own
+    assert table["apiserver"]["etcd-servers"] == "http://10.0.0.9:2379"
+    assert table["scheduler"]["leader-elect"] == table["controller-manager"]["leader-elect"] == "true"
+    # up --etcd elects leaders too (other control-plane hosts may join); plain up does not
+    up_etcd = {c.name: flags(c) for c in components.build(cfg_of("up", "--etcd", "--data-dir", "/u"))}
+    assert up_etcd["scheduler"]["leader-elect"] == "true"
+    external = cfg_of("up", "--apiserver-arg=etcd-servers=http://10.0.0.9:2379", "--data-dir", "/u")
+    assert external.highly_available and not cfg_of("up", "--data-dir", "/u").highly_available
+
+
 @pytest.mark.parametrize("argv, message", [
+    (("join", "--control-plane", "https://h:1", "--token", "abcdef.0123456789abcdef"), "--control-plane needs"),
+    (("join", "--control-plane", "https://h:1", "--token", "abcdef.0123456789abcdef", "--discovery-token-ca-cert-hash",
+      "sha256:" + "ab" * 32, "--certificate-key", "xyz"), "--certificate-key must be 64 hex digits"),
+    (("join", "https://h:1", "--discovery-token-ca-cert-hash", "sha256:" + "ab" * 32, "--certificate-key", "ab" * 32),
+     "are for --control-plane"),
     (("up", "--nodes", "0"), "--nodes must be at least 1"),
     (("up", "--nodes", "2", "--disable-node"), "--nodes and --disable-node conflict"),
     (("up", "--port", "70000"), "--port must be between 1 and 65535"),
@@ -177,3 +200,15 @@ def test_preflight_messages_are_one_actionable_line(tmp_path):
     sock = tmp_path / "no-docker.sock"
     assert preflight.check_docker(f"unix://{sock}") == (
         f"Docker is not reachable at unix://{sock}: No such file or directory (start dockerd or run `make run`)")
+
+
+def test_certificate_key_seals_the_bundle():
+    from minik8s.up import tlsbootstrap, uploadcerts
+
+    key = uploadcerts.new_key()
+    sealed = uploadcerts.encrypt(key, b"the CA key")
+    assert b"the CA key" not in sealed and uploadcerts.decrypt(key, sealed) == b"the CA key"
+    with pytest.raises(tlsbootstrap.JoinError, match="does not decrypt"):
+        uploadcerts.decrypt(uploadcerts.new_key(), sealed)
+    with pytest.raises(tlsbootstrap.JoinError, match="64 hex digits"):
+        uploadcerts.encrypt("00", b"x")
