@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from minik8s.up import components, preflight
-from minik8s.up.main import parser
 from minik8s.up.config import config_from_args
+from minik8s.up.main import parser
 from minik8s.up.supervisor import next_backoff
 
 
