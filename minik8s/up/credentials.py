@@ -45,8 +45,8 @@ from cryptography.exceptions import InvalidSignature
 
 from minik8s import pki
 from minik8s.api import bootstraptoken
-from minik8s.up import admission_config, audit_policy, encryption_config, tlsbootstrap
 from minik8s.client import kubeconfig
+from minik8s.up import admission_config, audit_policy, encryption_config, tlsbootstrap
 from minik8s.up.config import UpConfig
 
 __all__ = ["CONTEXT", "prepare", "component_kubeconfig", "kubelet_serving", "client_ca"]

@@ -35,7 +35,10 @@ from cryptography.hazmat.primitives import serialization
 from minik8s import csr_request, errors
 from minik8s.api import bootstraptoken
 from minik8s.api.resources import (
-    CONFIGMAPS, ROLEBINDINGS, ROLES, SECRETS,
+    CONFIGMAPS,
+    ROLEBINDINGS,
+    ROLES,
+    SECRETS,
 )
 from minik8s.client import kubeconfig
 from minik8s.client.rest import ApiClient
