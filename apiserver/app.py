@@ -81,7 +81,7 @@ def parse_path(group: str, version_: str, parts: list[str]) -> RequestInfo | Non
     if not parts:
         return None
     entry = registry.lookup(group, version_, parts[0])
-    if entry is None or len(parts) > 3:
+    if entry is None or (len(parts) > 3 and parts[2] != "proxy"):  # proxy/{path...}
         return None
     name = parts[1] if len(parts) > 1 else None
     sub = parts[2] if len(parts) > 2 else None

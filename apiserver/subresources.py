@@ -54,6 +54,9 @@ class Subresources:
         if sub in ("exec", "attach") and method in ("GET", "POST"):
             from apiserver import exec as exec_
             return await exec_.http(request, server, info)
+        if sub == "proxy":
+            from apiserver import proxy
+            return await proxy.handle(request, server, info)
         if sub == "portforward" and method in ("GET", "POST"):
             from apiserver import portforward
             return await portforward.http(request, server, info)

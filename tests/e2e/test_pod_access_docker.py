@@ -6,13 +6,14 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
 
 import pytest
 
 from tests.kubelet_harness import (  # noqa: F401 - fixtures
     BUSYBOX, container_status, is_ready, kubelet_factory, pod_manifest, wait_for, wait_pod,
 )
-from minik8s.api.resources import PODS
+from minik8s.api.resources import ENDPOINTS, PODS, SERVICES
 from minik8s import errors
 
 pytestmark = pytest.mark.docker
@@ -152,3 +153,55 @@ def test_unknown_path_is_a_full_not_found_status(api_http) -> None:
     assert body["kind"] == "Status" and body["reason"] == "NotFound" and body["details"] == {} and body["code"] == 404
     resp = api_http.get("/no/such/path")
     assert resp.status_code == 404 and resp.json()["details"] == {}, resp.text
+
+
+async def test_proxy_subresources(client, namespace, kubelet_factory, test_images, kubectl, kubectl_path,
+                                  apiserver_process, api_http, tmp_path) -> None:
+    kubelet = kubelet_factory()
+    web = {"name": "web", "ports": [{"containerPort": 8080, "name": "http"}],
+           "command": ["sh", "-c", "mkdir -p /www && echo proxied > /www/index.html && exec httpd -f -p 8080 -h /www"]}
+    await client.create(PODS, pod_manifest("web", kubelet.node, [web]), namespace=namespace)
+    pod = await wait_pod(client, namespace, "web", is_ready, what="Ready", kubelet=kubelet)
+    base = f"/api/v1/namespaces/{namespace}"
+
+    # A pod by port number, by port name, and by default (its first container port).
+    for name in ("web:8080", "web:http", "web"):
+        out = kubectl("get", "--raw", f"{base}/pods/{name}/proxy/index.html")
+        assert (out.returncode, out.stdout) == (0, "proxied\n"), (name, out)
+    resp = api_http.get(f"{base}/pods/web:8080/proxy/nope.html")
+    assert resp.status_code == 404  # the pod's own answer, relayed
+
+    # A service: the endpoint of its named port, checked against the pod it names.
+    await client.create(SERVICES, {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "web"},
+                                   "spec": {"selector": {"app": "web"},
+                                            "ports": [{"name": "http", "port": 80, "targetPort": 8080}]}},
+                        namespace=namespace)
+    await client.create(ENDPOINTS, {"apiVersion": "v1", "kind": "Endpoints", "metadata": {"name": "web"},
+                                    "subsets": [{"addresses": [{"ip": pod["status"]["podIP"], "targetRef": {
+                                        "kind": "Pod", "name": "web", "namespace": namespace}}],
+                                                 "ports": [{"name": "http", "port": 8080}]}]}, namespace=namespace)
+    out = kubectl("get", "--raw", f"{base}/services/web:http/proxy/index.html")
+    assert (out.returncode, out.stdout) == (0, "proxied\n"), out
+    # An address no pod of the cluster owns is never dialled.
+    await client.create(ENDPOINTS, {"apiVersion": "v1", "kind": "Endpoints", "metadata": {"name": "evil"},
+                                    "subsets": [{"addresses": [{"ip": "127.0.0.1"}],
+                                                 "ports": [{"name": "http", "port": apiserver_process.port}]}]},
+                        namespace=namespace)
+    await client.create(SERVICES, {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "evil"},
+                                   "spec": {"ports": [{"name": "http", "port": 80}]}}, namespace=namespace)
+    resp = api_http.get(f"{base}/services/evil:http/proxy/")
+    assert resp.status_code == 503 and resp.json()["message"] == 'no endpoints available for service "evil"', resp.text
+
+    # A node: its kubelet's API at its registered address.
+    out = kubectl("get", "--raw", f"/api/v1/nodes/{kubelet.node}/proxy/healthz")
+    assert (out.returncode, out.stdout) == (0, "ok"), out
+
+    # Authorized as Kubernetes does: get on pods/proxy.
+    env = {**os.environ, "HOME": str(tmp_path)}
+    bob = apiserver_process.kubeconfig_for("bob", ())
+    out = subprocess.run([kubectl_path, "--kubeconfig", str(bob), "--cache-dir", str(tmp_path / "c"), "get", "--raw",
+                          f"{base}/pods/web:8080/proxy/index.html"], capture_output=True, text=True, env=env,
+                         timeout=60)
+    assert out.returncode == 1, out
+    assert (f'pods "web:8080" is forbidden: User "bob" cannot get resource "pods/proxy" in API group "" '
+            f'in the namespace "{namespace}"') in out.stderr, out.stderr
