@@ -1,7 +1,8 @@
 """Puts the default RBAC roles and bindings in place when the apiserver starts, and keeps them
 there, as Kubernetes' ``rbac/bootstrap-roles`` post-start hook does.
 
-For each default object (``apiserver/auth/bootstrap_policy.py``):
+For each default object (``apiserver/auth/bootstrap_policy.py``: the ClusterRoles and
+ClusterRoleBindings, and the Roles and RoleBindings of kube-system and kube-public):
 
 * missing → created;
 * present with ``rbac.authorization.kubernetes.io/autoupdate: "false"`` → left alone;
@@ -74,16 +75,21 @@ async def ensure(rest: Any) -> None:
         await _ensure_one(rest, roles, want, reconcile_role)
     for want in policy.cluster_role_bindings():
         await _ensure_one(rest, bindings, want, reconcile_binding)
+    # kube-system's and kube-public's own (the apiserver made both namespaces before this)
+    for want in policy.namespace_roles():
+        await _ensure_one(rest, table.BY_TYPE[rs.ROLES], want, reconcile_role)
+    for want in policy.namespace_role_bindings():
+        await _ensure_one(rest, table.BY_TYPE[rs.ROLEBINDINGS], want, reconcile_binding)
 
 
 async def _ensure_one(rest: Any, entry: Any, want: dict[str, Any], reconcile: Any) -> None:
-    name = want["metadata"]["name"]
+    name, ns = want["metadata"]["name"], want["metadata"].get("namespace")
     for _ in range(5):
         try:
-            current = await rest.get(entry, None, name)
+            current = await rest.get(entry, ns, name)
         except errors.NotFound:
             try:
-                await rest.create(entry, None, want, field_manager=MANAGER)
+                await rest.create(entry, ns, want, field_manager=MANAGER)
                 return
             except errors.AlreadyExists:
                 continue
@@ -93,7 +99,7 @@ async def _ensure_one(rest: Any, entry: Any, want: dict[str, Any], reconcile: An
             log.warning("%s %s names %s, not %s: recreating it", entry.type.kind, name, current.get("roleRef"),
                         want["roleRef"])
             try:
-                await rest.delete(entry, None, name, {"preconditions": {"uid": current["metadata"]["uid"]}})
+                await rest.delete(entry, ns, name, {"preconditions": {"uid": current["metadata"]["uid"]}})
             except (errors.NotFound, errors.Conflict):
                 pass
             continue
@@ -101,7 +107,7 @@ async def _ensure_one(rest: Any, entry: Any, want: dict[str, Any], reconcile: An
         if new is None:
             return
         try:
-            await rest.update(entry, None, name, new, field_manager=MANAGER)
+            await rest.update(entry, ns, name, new, field_manager=MANAGER)
             return
         except (errors.Conflict, errors.NotFound):
             continue

@@ -407,6 +407,59 @@ def _local_path_provisioner() -> dict[str, Any]:
     ])
 
 
+def _role(namespace: str, name: str, rules: list[dict[str, Any]]) -> dict[str, Any]:
+    return {"apiVersion": API_VERSION, "kind": "Role", "metadata": _meta(name, namespace=namespace), "rules": rules}
+
+
+def _role_binding(namespace: str, name: str, *subjects: dict[str, Any], role: str | None = None) -> dict[str, Any]:
+    return {"apiVersion": API_VERSION, "kind": "RoleBinding", "metadata": _meta(name, namespace=namespace),
+            "roleRef": {"apiGroup": GROUP, "kind": "Role", "name": role or name}, "subjects": list(subjects)}
+
+
+def namespace_roles() -> list[dict[str, Any]]:
+    """The Roles Kubernetes bootstraps into kube-system and kube-public (its
+    ``bootstrappolicy/namespace_policy.go``): delegated authentication's reader, the
+    controllers' and scheduler's leader locking, the bootstrap signer and token cleaner."""
+    system, public, c = "kube-system", "kube-public", "system:controller:"
+    return [
+        _role(system, "extension-apiserver-authentication-reader", [
+            rule(["get", "list", "watch"], "", "configmaps", names="extension-apiserver-authentication")]),
+        _role(system, c + "bootstrap-signer", [rule(["get", "list", "watch"], "", "secrets")]),
+        _role(system, c + "cloud-provider", [rule(["create", "get", "list", "watch"], "", "configmaps")]),
+        _role(system, c + "token-cleaner", [rule(["get", "list", "watch", "delete"], "", "secrets"), events_rule()]),
+        _role(system, "system::leader-locking-kube-controller-manager", [
+            rule("watch", "", "configmaps"),
+            rule(["get", "update"], "", "configmaps", names="kube-controller-manager"),
+            rule(["get", "watch", "list", "create", "update"], "coordination.k8s.io", "leases")]),
+        _role(system, "system::leader-locking-kube-scheduler", [
+            rule("watch", "", "configmaps"),
+            rule(["get", "update"], "", "configmaps", names="kube-scheduler")]),
+        _role(public, c + "bootstrap-signer", [
+            rule(["get", "list", "watch"], "", "configmaps"),
+            rule("update", "", "configmaps", names="cluster-info"), events_rule()]),
+    ]
+
+
+def namespace_role_bindings() -> list[dict[str, Any]]:
+    system, public, c = "kube-system", "kube-public", "system:controller:"
+
+    def sa(name: str) -> dict[str, Any]:
+        return subject("ServiceAccount", name, system)
+    return [
+        _role_binding(system, "system::extension-apiserver-authentication-reader",
+                      subject("User", KUBE_CONTROLLER_MANAGER), subject("User", KUBE_SCHEDULER),
+                      role="extension-apiserver-authentication-reader"),
+        _role_binding(system, "system::leader-locking-kube-controller-manager", subject("User", KUBE_CONTROLLER_MANAGER),
+                      sa("kube-controller-manager"), sa("leader-election-controller")),
+        _role_binding(system, "system::leader-locking-kube-scheduler", subject("User", KUBE_SCHEDULER),
+                      sa("kube-scheduler")),
+        _role_binding(system, c + "bootstrap-signer", sa("bootstrap-signer")),
+        _role_binding(system, c + "cloud-provider", sa("cloud-provider")),
+        _role_binding(system, c + "token-cleaner", sa("token-cleaner")),
+        _role_binding(public, c + "bootstrap-signer", sa("bootstrap-signer")),
+    ]
+
+
 def cluster_roles() -> list[dict[str, Any]]:
     return _cluster_roles() + _controller_roles() + [_local_path_provisioner()]
 

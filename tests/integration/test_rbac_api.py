@@ -41,6 +41,30 @@ def test_bootstrap_policy_is_in_place(api_http: httpx.Client) -> None:
     assert not node.get("subjects")
 
 
+def test_namespaced_bootstrap_roles_grant_what_kubernetes_grants(kubectl: Any) -> None:
+    names = kubectl("get", "roles", "-n", "kube-system", "-o", "name").stdout.split()
+    assert {"role.rbac.authorization.k8s.io/extension-apiserver-authentication-reader",
+            "role.rbac.authorization.k8s.io/system::leader-locking-kube-controller-manager",
+            "role.rbac.authorization.k8s.io/system::leader-locking-kube-scheduler",
+            "role.rbac.authorization.k8s.io/system:controller:bootstrap-signer",
+            "role.rbac.authorization.k8s.io/system:controller:token-cleaner"} <= set(names)
+    signer = "system:serviceaccount:kube-system:bootstrap-signer"
+
+    def can(*args: str) -> str:
+        return kubectl("auth", "can-i", *args).stdout.strip()
+    assert can("get", "configmaps/extension-apiserver-authentication", "-n", "kube-system",
+               "--as", "system:kube-scheduler") == "yes"
+    assert can("update", "configmaps/kube-scheduler", "-n", "kube-system", "--as", "system:kube-scheduler") == "yes"
+    assert can("update", "configmaps/kube-scheduler", "-n", "default", "--as", "system:kube-scheduler") == "no"
+    assert can("update", "configmaps/cluster-info", "-n", "kube-public", "--as", signer) == "yes"
+    assert can("update", "configmaps/other", "-n", "kube-public", "--as", signer) == "no"
+    assert can("delete", "secrets", "-n", "kube-system", "--as", "system:serviceaccount:kube-system:token-cleaner") == "yes"
+    assert can("delete", "secrets", "-n", "default", "--as", "system:serviceaccount:kube-system:token-cleaner") == "no"
+    binding = kubectl("get", "rolebinding", "-n", "kube-public", "system:controller:bootstrap-signer", "-o",
+                      "jsonpath={.roleRef.kind}/{.roleRef.name}").stdout
+    assert binding == "Role/system:controller:bootstrap-signer"
+
+
 def test_kubectl_creates_and_prints_rbac_objects(kubectl: Any, api_http: httpx.Client) -> None:
     ns = f"rbac-{uuid.uuid4().hex[:6]}"
     assert kubectl("create", "namespace", ns).returncode == 0
