@@ -454,9 +454,11 @@ class DockerRuntime(ri.ContainerRuntime):
         return _DockerExec(self._api, exec_id, sock, tty=tty, stdin=stdin, pool=self._streams)
 
     async def attach(self, container_id: ContainerId, *, stdin: bool = False, tty: bool = False) -> ri.ExecSession:
+        info = await _call(self._api.inspect_container, container_id)
         params = {"stdin": 1 if stdin else 0, "stdout": 1, "stderr": 1, "stream": 1}
         sock = await _call(self._api.attach_socket, container_id, params=params)
-        return _DockerAttach(self._api, container_id, sock, tty=tty, stdin=stdin, pool=self._streams)
+        return _DockerAttach(self._api, container_id, sock, tty=tty, stdin=stdin, pool=self._streams,
+                             stdin_once=bool((info.get("Config") or {}).get("StdinOnce")))
 
     async def port_forward(self, sandbox_id: SandboxId, port: int) -> socket.socket:
         info = await _call(self._api.inspect_container, sandbox_id)
@@ -604,8 +606,17 @@ class _DockerAttach(_DockerExec):
     container's own, so a resize sizes the container's TTY and there is no exec to inspect."""
 
     def __init__(self, api: docker.APIClient, container_id: str, sock: Any, *, tty: bool, stdin: bool,
-                 pool: concurrent.futures.ThreadPoolExecutor) -> None:
+                 pool: concurrent.futures.ThreadPoolExecutor, stdin_once: bool) -> None:
         super().__init__(api, container_id, sock, tty=tty, stdin=stdin, pool=pool)
+        self._stdin_once = stdin_once
+
+    async def close_stdin(self) -> None:
+        if self._stdin_once:  # the container's stdin ends with this client's input
+            await super().close_stdin()
+        else:
+            # stdinOnce false: the container's stdin stays open for the next attach (Docker
+            # would end this whole attach on a half-close); only this client stops writing.
+            self._stdin_open = False
 
     async def resize(self, *, width: int, height: int) -> None:
         await _call(self._api.resize, self._exec_id, height=height, width=width)

@@ -6,10 +6,12 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import subprocess
 
 import pytest
 
+from tests.conftest import kubectl_args
 from tests.kubelet_harness import (  # noqa: F401 - fixtures
     BUSYBOX, container_status, is_ready, kubelet_factory, pod_manifest, wait_for, wait_pod,
 )
@@ -205,3 +207,40 @@ async def test_proxy_subresources(client, namespace, kubelet_factory, test_image
     assert out.returncode == 1, out
     assert (f'pods "web:8080" is forbidden: User "bob" cannot get resource "pods/proxy" in API group "" '
             f'in the namespace "{namespace}"') in out.stderr, out.stderr
+
+
+async def test_debug_interactive_and_run_with_a_terminal(client, namespace, kubelet_factory, test_images,
+                                                         kubectl, kubectl_path, apiserver_process, tmp_path) -> None:
+    kubelet = kubelet_factory()
+    await client.create(PODS, pod_manifest("dbgi", kubelet.node, [{"name": "main", "command": SLEEP}]),
+                        namespace=namespace)
+    await wait_pod(client, namespace, "dbgi", is_ready, what="Ready", kubelet=kubelet)
+    # debug -i: the ephemeral container is added, waited for, then attached to.
+    out = kubectl("debug", "-i", "-n", namespace, "dbgi", "--image", BUSYBOX, "--image-pull-policy", "IfNotPresent",
+                  "--container", "dbgi2", "--", "sh", "-c", "read x; echo \"debug got:$x\"", input="yo\n", timeout=90)
+    assert out.returncode == 0, out
+    assert "debug got:yo" in out.stdout, out
+
+    # run -it --rm: a terminal (script(1) gives kubectl one), the pod's tty, then deletion.
+    overrides = json.dumps({"apiVersion": "v1", "spec": {"nodeName": kubelet.node}})
+    cmd = shlex.join([kubectl_path, *kubectl_args(apiserver_process, tmp_path / "cache"), "run", "tty1", "-n",
+                      namespace, "--image", BUSYBOX, "--image-pull-policy", "IfNotPresent", "--restart", "Never",
+                      "-it", "--rm", "--overrides", overrides, "--", "sh", "-c",
+                      "read x; echo \"tty got:$x\""])
+    env = {**os.environ, "HOME": str(tmp_path)}
+    proc = subprocess.run(["script", "-qefc", cmd, "/dev/null"], input="typed\r", capture_output=True, text=True,
+                          env=env, timeout=120)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    # kubectl's terminal mode, the container's terminal echoing what was typed, then the answer.
+    lines = [line.strip() for line in proc.stdout.splitlines()]
+    assert "If you don't see a command prompt, try pressing enter." in lines, proc.stdout
+    assert lines[-2:] == ["tty got:typed", 'pod "tty1" deleted'] and "typed" in lines, proc.stdout
+    assert 'pod "tty1" deleted' in proc.stdout, proc.stdout
+
+    async def gone() -> bool:
+        try:
+            await client.get(PODS, "tty1", namespace=namespace)
+        except errors.NotFound:
+            return True
+        return False
+    await wait_for(gone, what="pod tty1 deleted")
