@@ -50,8 +50,10 @@ _ZERO_TIME = datetime.datetime(1, 1, 1, tzinfo=datetime.timezone.utc)
 # How long an image found present is taken as present without asking the engine again.
 _IMAGE_ID_TTL_S = 5.0
 
-# How many one-shot stats calls a sweep keeps in flight.
-_STATS_CONCURRENCY = 4
+# How many one-shot stats calls a sweep keeps in flight (threads of their own, half the
+# connection pool). Docker answers a one-shot stats call at its stats collector's next tick
+# (once a second) after the first: the calls wait, they do not work, so they go in parallel.
+_STATS_CONCURRENCY = 16
 
 T = TypeVar("T")
 
@@ -73,6 +75,8 @@ class DockerRuntime(ri.ContainerRuntime):
         self._image_ids: dict[str, tuple[float, str]] = {}  # image -> (monotonic time seen, ID)
         self._streams = concurrent.futures.ThreadPoolExecutor(
             max_workers=max_streams, thread_name_prefix="docker-logs")
+        self._stats_pool = concurrent.futures.ThreadPoolExecutor(
+            max_workers=_STATS_CONCURRENCY, thread_name_prefix="docker-stats")
 
     @classmethod
     async def connect(cls, *, base_url: str | None = None, sandbox_image: str = DEFAULT_SANDBOX_IMAGE,
@@ -180,6 +184,7 @@ class DockerRuntime(ri.ContainerRuntime):
 
     async def close(self) -> None:
         self._streams.shutdown(wait=False, cancel_futures=True)
+        self._stats_pool.shutdown(wait=False, cancel_futures=True)
         await asyncio.to_thread(self._client.close)
 
     async def version(self) -> ri.RuntimeVersion:
@@ -487,16 +492,17 @@ class DockerRuntime(ri.ContainerRuntime):
             await asyncio.to_thread(stream.close)
 
     async def container_stats(self, container_ids: Sequence[ContainerId]) -> dict[ContainerId, ri.ContainerStats]:
-        # One sweep: Docker's one-shot stats (no second sample, no 1 s wait) of each container,
-        # a few at a time in threads. The caller sweeps once per interval, never per request.
-        gate = asyncio.Semaphore(_STATS_CONCURRENCY)
+        # One sweep: Docker's one-shot stats (no second sample) of each container, in parallel
+        # in threads of their own. The caller sweeps once per interval, never per request.
+        loop = asyncio.get_running_loop()
 
         async def one(cid: ContainerId) -> ri.ContainerStats | None:
-            async with gate:
-                try:
-                    raw = await _call(self._api.stats, cid, stream=False, one_shot=True)
-                except ri.RuntimeError_:  # gone meanwhile: no reading
-                    return None
+            try:
+                raw = await loop.run_in_executor(self._stats_pool, _mapped, self._api.stats, (cid,),
+                                                 {"stream": False, "one_shot": True}, ri.RuntimeError_,
+                                                 ri.NotFoundError)
+            except ri.RuntimeError_:  # gone meanwhile: no reading
+                return None
             return _stats(cid, raw)
 
         readings = await asyncio.gather(*(one(cid) for cid in container_ids))
