@@ -98,7 +98,10 @@ async def main() -> None:
         kubeconfig = str(perf_cluster.kubeconfig(work / "data"))
         procs.append(subprocess.Popen([sys.executable, "-m", "kubelet.main", "--kubeconfig", kubeconfig, "--node-name", node,
                                        "--port", str(kubelet_port), "--address", "127.0.0.1",
-                                       "--root-dir", str(work / "kubelet"), "--log-level", "warning"],
+                                       "--root-dir", str(work / "kubelet"), "--log-level", "warning",
+                                       # no controller-manager gives the node a podCIDR here (since
+                                       # 75f9613 pods wait for one): Docker's default network, as before
+                                       "--runtime-default-network"],
                                       cwd=REPO, stdout=open(work / "kubelet.log", "wb"), stderr=subprocess.STDOUT))
         perf_cluster.node_ready(work / "data", api_port, node)
         async with ApiClient.from_kubeconfig(kubeconfig) as client:

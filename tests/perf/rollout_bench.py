@@ -104,7 +104,9 @@ async def minik8s_run(n: int, work: Path, node: str) -> tuple[float, float]:
               "--log-level", "warning")
         perf_cluster.wait_ready(work / "data", api_port)
         spawn("kubelet", "kubelet.main", "--kubeconfig", kubeconfig, "--node-name", node, "--port", str(kubelet_port),
-              "--address", "127.0.0.1", "--root-dir", str(work / "kubelet"), "--log-level", "warning")
+              "--address", "127.0.0.1", "--root-dir", str(work / "kubelet"), "--log-level", "warning",
+              # the node must be Ready before the controller-manager (node IPAM) starts below
+              "--runtime-default-network")
         perf_cluster.node_ready(work / "data", api_port, node)
         spawn("scheduler", "scheduler.main", "--kubeconfig", kubeconfig, "--leader-elect=false", "--log-level", "warning")
         spawn("controller-manager", "controllers.main", "--kubeconfig", kubeconfig, "--leader-elect=false",
