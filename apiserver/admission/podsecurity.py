@@ -50,7 +50,7 @@ WORKLOADS = frozenset({rs.DEPLOYMENTS, rs.REPLICASETS, rs.STATEFULSETS, rs.DAEMO
 
 def _result(lv: LevelVersion, meta: dict[str, Any], spec: dict[str, Any]) -> str | None:
     """Kubernetes' ForbiddenDetail: ``reason (detail), reason (detail)``; None when allowed."""
-    found = checks.evaluate(lv.level, meta, spec)
+    found = checks.evaluate(lv.level, meta, spec, lv.version)
     if not found:
         return None
     return ", ".join(f"{reason} ({detail})" if detail else reason for reason, detail in found)
@@ -58,7 +58,7 @@ def _result(lv: LevelVersion, meta: dict[str, Any], spec: dict[str, Any]) -> str
 
 def _reasons(lv: LevelVersion, meta: dict[str, Any], spec: dict[str, Any]) -> str | None:
     """Kubernetes' ForbiddenReason (reasons only), for the namespace-wide check."""
-    found = checks.evaluate(lv.level, meta, spec)
+    found = checks.evaluate(lv.level, meta, spec, lv.version)
     return ", ".join(reason for reason, _ in found) if found else None
 
 

@@ -5,9 +5,14 @@ functions of a pod spec and its metadata: :func:`evaluate` answers the violation
 
 Levels: ``privileged`` (no checks), ``baseline`` (host namespaces, privileged, capabilities
 beyond the default set, hostPath volumes, hostPorts, AppArmor, SELinux, /proc mount, seccomp
-Unconfined, unsafe sysctls), ``restricted`` (baseline, with its hostPath, capabilities and
-seccomp checks replaced by stricter ones, plus volume types, privilege escalation,
-runAsNonRoot and runAsUser 0).
+Unconfined, unsafe sysctls, Windows hostProcess), ``restricted`` (baseline, with its hostPath,
+capabilities and seccomp checks replaced by stricter ones, plus volume types, privilege
+escalation, runAsNonRoot and runAsUser 0).
+
+Versions: a policy ``v1.N`` runs the checks Kubernetes had by then (allowPrivilegeEscalation
+from 1.8, seccompProfile_restricted 1.19, capabilities_restricted 1.22, runAsUser 1.23) and
+the safe sysctls of that version (1.27, 1.29 and 1.32 added some); ``latest`` runs all. Other
+checks are evaluated in their latest form at every version.
 """
 
 from __future__ import annotations
@@ -176,9 +181,21 @@ def _seccomp_baseline(meta: Meta, spec: Spec) -> Violation | None:
     return ("seccompProfile", "; ".join(bad)) if bad else None
 
 
-def _sysctls(meta: Meta, spec: Spec) -> Violation | None:
+# The safe set grew with the policy versions: (first minor, names added).
+_SYSCTLS_ADDED = ((27, ("net.ipv4.ip_local_reserved_ports",)),
+                  (29, ("net.ipv4.tcp_keepalive_time", "net.ipv4.tcp_fin_timeout", "net.ipv4.tcp_keepalive_intvl",
+                        "net.ipv4.tcp_keepalive_probes")),
+                  (32, ("net.ipv4.tcp_rmem", "net.ipv4.tcp_wmem")))
+
+
+def _safe_sysctls(minor: int) -> frozenset[str]:
+    later = {n for since, names in _SYSCTLS_ADDED if minor < since for n in names}
+    return SAFE_SYSCTLS - later
+
+
+def _sysctls(meta: Meta, spec: Spec, allowed: frozenset[str] = SAFE_SYSCTLS) -> Violation | None:
     names = [str(s.get("name", "")) for s in _d(spec.get("securityContext")).get("sysctls") or ()
-             if isinstance(s, dict) and s.get("name") not in SAFE_SYSCTLS]
+             if isinstance(s, dict) and s.get("name") not in allowed]
     return ("forbidden sysctls", ", ".join(names)) if names else None
 
 
@@ -277,34 +294,66 @@ def _seccomp_restricted(meta: Meta, spec: Spec) -> Violation | None:
     return ("seccompProfile", "; ".join(bad)) if bad else None
 
 
+def _windows_host_process(meta: Meta, spec: Spec) -> Violation | None:
+    names = [c.get("name", "") for c in _containers(spec)
+             if _d(_sc(c).get("windowsOptions")).get("hostProcess") is True]
+    setters = ["pod"] if _d(_d(spec.get("securityContext")).get("windowsOptions")).get("hostProcess") is True else []
+    if names:
+        setters.append(_who(names))
+    if not setters:
+        return None
+    return ("hostProcess", f"{' and '.join(setters)} must not set securityContext.windowsOptions.hostProcess=true")
+
+
 Check = Callable[[Meta, Spec], "Violation | None"]
-# Kubernetes' check ids, in its (byte) order; restricted's replace the baseline ones they name.
-_BASELINE: dict[str, Check] = {
-    "appArmorProfile": _app_armor, "capabilities_baseline": _capabilities_baseline,
-    "hostNamespaces": _host_namespaces, "hostPathVolumes": _host_path, "hostPorts": _host_ports,
-    "privileged": _privileged, "procMount": _proc_mount, "seLinuxOptions": _selinux,
-    "seccompProfile_baseline": _seccomp_baseline, "sysctls": _sysctls}
-_RESTRICTED: dict[str, Check] = {
-    "allowPrivilegeEscalation": _allow_privilege_escalation, "capabilities_restricted": _capabilities_restricted,
-    "restrictedVolumes": _volumes_restricted, "runAsNonRoot": _run_as_non_root, "runAsUser": _run_as_user,
-    "seccompProfile_restricted": _seccomp_restricted}
-_OVERRIDDEN = frozenset({"capabilities_baseline", "hostPathVolumes", "seccompProfile_baseline"})
+# (check id, first policy minor version, check): Kubernetes registers its checks file by file
+# (check_<id>.go, so in file-name order), and evaluates a level's non-overlapping baseline
+# checks first, then either the overlapping baseline ones (baseline) or the restricted ones
+# (restricted, which replace capabilities_baseline, hostPathVolumes and seccompProfile_baseline).
+_BASELINE: list[tuple[str, int, Check]] = [
+    ("appArmorProfile", 0, _app_armor), ("hostNamespaces", 0, _host_namespaces), ("hostPorts", 0, _host_ports),
+    ("privileged", 0, _privileged), ("procMount", 0, _proc_mount), ("seLinuxOptions", 0, _selinux),
+    ("sysctls", 0, _sysctls), ("windowsHostProcess", 0, _windows_host_process)]
+_OVERLAPPING: list[tuple[str, int, Check]] = [
+    ("capabilities_baseline", 0, _capabilities_baseline), ("hostPathVolumes", 0, _host_path),
+    ("seccompProfile_baseline", 0, _seccomp_baseline)]
+_RESTRICTED: list[tuple[str, int, Check]] = [
+    ("allowPrivilegeEscalation", 8, _allow_privilege_escalation),
+    ("capabilities_restricted", 22, _capabilities_restricted),
+    ("restrictedVolumes", 0, _volumes_restricted), ("runAsNonRoot", 0, _run_as_non_root),
+    ("runAsUser", 23, _run_as_user), ("seccompProfile_restricted", 19, _seccomp_restricted)]
 
 
-def _checks(level: str) -> list[Check]:
+def _minor(version: str) -> int | None:
+    """``v1.N`` → N; ``latest`` (or anything else) → None (every check, newest form)."""
+    return int(version[3:]) if version.startswith("v1.") and version[3:].isdigit() else None
+
+
+def _checks(level: str, version: str) -> list[Check]:
     if level == BASELINE:
-        chosen = _BASELINE
+        chosen = _BASELINE + _OVERLAPPING
     elif level == RESTRICTED:
-        chosen = {**{k: v for k, v in _BASELINE.items() if k not in _OVERRIDDEN}, **_RESTRICTED}
+        chosen = _BASELINE + _RESTRICTED
     else:
         return []
-    return [chosen[k] for k in sorted(chosen)]
+    minor = _minor(version)
+    out: list[Check] = []
+    for _, since, check in chosen:
+        if minor is not None and minor < since:
+            continue
+        if check is _sysctls and minor is not None:
+            allowed = _safe_sysctls(minor)
+            out.append(lambda m, s, allowed=allowed: _sysctls(m, s, allowed))
+        else:
+            out.append(check)
+    return out
 
 
-def evaluate(level: str, meta: Meta, spec: Spec) -> list[Violation]:
-    """The violations of ``level`` by a pod of ``meta`` and ``spec`` (empty when allowed)."""
+def evaluate(level: str, meta: Meta, spec: Spec, version: str = "latest") -> list[Violation]:
+    """The violations of ``level`` at policy ``version`` (``latest`` or ``v1.N``) by a pod of
+    ``meta`` and ``spec`` (empty when allowed), in Kubernetes' order."""
     out = []
-    for check in _checks(level):
+    for check in _checks(level, version):
         v = check(_d(meta), _d(spec))
         if v is not None:
             out.append(v)

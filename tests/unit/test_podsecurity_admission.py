@@ -192,3 +192,14 @@ plugins:
     f.write_text(f.read_text().replace("enforce: baseline", "enforce: strict"))
     with pytest.raises(ConfigError, match=r"defaults.enforce: Invalid value: \"strict\""):
         load_admission_config(str(f))
+
+
+def test_the_label_version_selects_the_checks() -> None:
+    cache = _Cache()
+    cache.ns("a", enforce="restricted", enforce_version="v1.21")
+    pod = _pod(securityContext={"runAsNonRoot": True, "seccompProfile": {"type": "RuntimeDefault"}})
+    pod["spec"]["containers"][0]["securityContext"] = {"allowPrivilegeEscalation": False}
+    _run(PodSecurity(cache), Attributes(CREATE, rs.PODS, "a", pod))  # no capabilities check before 1.22
+    cache.ns("a", enforce="restricted", enforce_version="v1.22")
+    with pytest.raises(errors.Forbidden, match='violates PodSecurity "restricted:v1.22": unrestricted capabilities'):
+        _run(PodSecurity(cache), Attributes(CREATE, rs.PODS, "a", pod))

@@ -26,11 +26,38 @@ def test_baseline_hostpath_ports_caps_sysctls():
                                                    {"name": "net.ipv4.tcp_syncookies", "value": "1"}]})
     spec["containers"][0]["ports"] = [{"containerPort": 80, "hostPort": 8080}]
     spec["containers"][0]["securityContext"] = {"capabilities": {"add": ["NET_ADMIN", "CHOWN"]}}
+    # Kubernetes' order: the baseline checks restricted keeps (by file name), then the three it
+    # replaces (capabilities_baseline, hostPathVolumes, seccompProfile_baseline)
     assert evaluate("baseline", meta, spec) == [
-        ("non-default capabilities", 'container "c" must not include "NET_ADMIN" in securityContext.capabilities.add'),
-        ("hostPath volumes", 'volume "root"'),
         ("hostPort", 'container "c" uses hostPort 8080'),
-        ("forbidden sysctls", "kernel.msgmax")]
+        ("forbidden sysctls", "kernel.msgmax"),
+        ("non-default capabilities", 'container "c" must not include "NET_ADMIN" in securityContext.capabilities.add'),
+        ("hostPath volumes", 'volume "root"')]
+
+
+def test_policy_versions_run_the_checks_of_their_time():
+    meta, spec = _pod(securityContext={"runAsNonRoot": True, "seccompProfile": {"type": "RuntimeDefault"},
+                                       "runAsUser": 0,
+                                       "sysctls": [{"name": "net.ipv4.tcp_keepalive_time", "value": "60"}]})
+    spec["containers"][0]["securityContext"] = {"allowPrivilegeEscalation": False}
+    latest = [r for r, _ in evaluate("restricted", meta, spec)]
+    assert latest == ["unrestricted capabilities", "runAsUser=0"]
+    # before 1.29 the sysctl is not safe; runAsUser came in 1.23, capabilities_restricted in 1.22
+    sysctl = "forbidden sysctls"
+    assert [r for r, _ in evaluate("restricted", meta, spec, "v1.23")] == [sysctl, "unrestricted capabilities",
+                                                                         "runAsUser=0"]
+    assert [r for r, _ in evaluate("restricted", meta, spec, "v1.22")] == [sysctl, "unrestricted capabilities"]
+    assert [r for r, _ in evaluate("restricted", meta, spec, "v1.21")] == [sysctl]
+    # tcp_keepalive_time became a safe sysctl in 1.29
+    assert evaluate("baseline", meta, spec, "v1.28") == [("forbidden sysctls", "net.ipv4.tcp_keepalive_time")]
+    assert evaluate("baseline", meta, spec, "v1.29") == []
+
+
+def test_windows_host_process_is_baseline():
+    meta, spec = _pod(securityContext={"windowsOptions": {"hostProcess": True}})
+    spec["containers"][0]["securityContext"] = {"windowsOptions": {"hostProcess": True}}
+    assert evaluate("baseline", meta, spec) == [
+        ("hostProcess", 'pod and container "c" must not set securityContext.windowsOptions.hostProcess=true')]
 
 
 def test_baseline_allows_a_plain_pod_and_restricted_names_what_it_lacks():
