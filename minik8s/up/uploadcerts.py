@@ -25,6 +25,7 @@ import asyncio
 import base64
 import os
 from pathlib import Path
+from typing import Any
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -86,7 +87,7 @@ async def upload(client, cert_dir: Path, data_dir: Path, etcd_servers: str, key_
     files = await asyncio.to_thread(_bundle, cert_dir, data_dir, etcd_servers)
     token_id = token.partition(".")[0]
     owner = await client.get(SECRETS, bootstraptoken.SECRET_PREFIX + token_id, namespace=bootstraptoken.NAMESPACE)
-    secret = {
+    secret: dict[str, Any] = {
         "apiVersion": "v1", "kind": "Secret", "type": "Opaque",
         "metadata": {"name": SECRET, "namespace": NAMESPACE, "ownerReferences": [{
             "apiVersion": "v1", "kind": "Secret", "name": owner["metadata"]["name"],

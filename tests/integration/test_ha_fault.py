@@ -14,7 +14,6 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import subprocess
 import time
 import uuid
 
@@ -23,7 +22,7 @@ from minik8s.api.resources import CONFIGMAPS, DEPLOYMENTS, PODS
 from tests.conftest import ApiServer, pick_free_port
 from tests.etcd_harness import require_etcd, start_etcd_cluster
 from tests.integration.test_etcd_member_loss import leader
-from tests.integration.test_join_control_plane import JOIN_LINE, _down, _join, _tail
+from tests.integration.test_join_control_plane import JOIN_LINE, _join, _stop_hosts, _tail
 from tests.minik8s_up_harness import Up, wait_until
 
 NS = "default"
@@ -174,18 +173,7 @@ async def test_control_plane_survives_etcd_apiserver_and_leader_loss(tmp_path) -
                        f"{len(live)} pods")
         print("\nHA fault test:\n  " + "\n  ".join(figures))
     finally:
-        if joiner is not None:
-            _down(second.data_dir)
-            try:
-                joiner.wait(60)
-            except subprocess.TimeoutExpired:
-                joiner.kill()
-        first.run("down")
-        if first.proc is not None:
-            try:
-                first.proc.wait(60)
-            except subprocess.TimeoutExpired:
-                first.proc.kill()
+        _stop_hosts(first, joiner, second.data_dir)
         for m in members:
             m.stop()
 

@@ -38,6 +38,19 @@ def _down(data_dir) -> None:
     subprocess.run([*MINIK8S, "down", "--data-dir", str(data_dir)], cwd=REPO, capture_output=True, timeout=120)
 
 
+def _stop_hosts(first: Up, joiner: subprocess.Popen | None, second_dir) -> None:
+    """``down`` the joined host, then the first, killing a supervisor that does not exit."""
+    if joiner is not None:
+        _down(second_dir)
+    first.run("down")
+    for proc in (joiner, first.proc):
+        if proc is not None:
+            try:
+                proc.wait(60)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+
+
 def test_a_second_control_plane_host_joins(tmp_path) -> None:
     require_etcd()
     etcd_port = _two_free_ports()
@@ -125,18 +138,7 @@ def test_a_second_control_plane_host_joins(tmp_path) -> None:
                 spec = h2.get(f"/apis/coordination.k8s.io/v1/namespaces/kube-system/leases/{lease}").json()["spec"]
                 assert spec["holderIdentity"], spec
     finally:
-        if joiner is not None:
-            _down(second_dir)
-            try:
-                joiner.wait(60)
-            except subprocess.TimeoutExpired:
-                joiner.kill()
-        first.run("down")
-        if first.proc is not None:
-            try:
-                first.proc.wait(60)
-            except subprocess.TimeoutExpired:
-                first.proc.kill()
+        _stop_hosts(first, joiner, second_dir)
 
 
 def _tail(path, lines: int = 30) -> str:
