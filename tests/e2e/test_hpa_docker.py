@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import re
-import uuid
 
 import pytest
 
@@ -21,7 +20,8 @@ from controllers.replicaset import ReplicaSetController
 from minik8s.api.resources import DEPLOYMENTS, EVENTS, HORIZONTALPODAUTOSCALERS, NAMESPACES
 
 from tests.integration.controller_harness import running
-from tests.kubelet_harness import KubeletProc, remove_node_containers, wait_for
+from tests.e2e.metrics_harness import metrics_cluster  # noqa: F401 - fixture
+from tests.kubelet_harness import wait_for
 
 pytestmark = pytest.mark.docker
 
@@ -29,21 +29,8 @@ pytestmark = pytest.mark.docker
 BURN_UNTIL_STOPPED = "while [ ! -e /ctl/stop ]; do :; done; exec sleep 3600"
 
 
-@pytest.fixture
-def cluster(apiserver_factory, tmp_path_factory, docker_client, test_images):
-    server = apiserver_factory(extra_args=("--metric-resolution", "2"))
-    node = f"hpa-{uuid.uuid4().hex[:8]}"
-    base = tmp_path_factory.mktemp(node)
-    kubelet = KubeletProc(server=server, node=node, root=base / "root", log_path=base / "kubelet.log",
-                          extra_args=["--housekeeping-interval", "1"])
-    kubelet.start()
-    yield server, kubelet
-    kubelet.stop()
-    remove_node_containers(docker_client, node)
-
-
-async def test_hpa_scales_a_cpu_burning_deployment_up_then_down(cluster, kubectl, tmp_path) -> None:
-    server, kubelet = cluster
+async def test_hpa_scales_a_cpu_burning_deployment_up_then_down(metrics_cluster, kubectl, tmp_path) -> None:
+    server, kubelet = metrics_cluster
     client = server.client()
     ns = "hpa-e2e"
     try:

@@ -9,14 +9,14 @@ from __future__ import annotations
 
 import asyncio
 import re
-import uuid
 
 import pytest
 
 from minik8s import quantity
 from minik8s.api.resources import NAMESPACES, PODS
 
-from tests.kubelet_harness import KubeletProc, is_running, pod_manifest, remove_node_containers, wait_for, wait_pod
+from tests.e2e.metrics_harness import metrics_cluster  # noqa: F401 - fixture
+from tests.kubelet_harness import is_running, pod_manifest, wait_for, wait_pod
 
 pytestmark = pytest.mark.docker
 
@@ -24,25 +24,12 @@ BURN = ["sh", "-c", "while :; do :; done"]
 SLEEP = ["sh", "-c", "sleep 3600"]
 
 
-@pytest.fixture
-def cluster(apiserver_factory, tmp_path_factory, docker_client, test_images):
-    server = apiserver_factory(extra_args=("--metric-resolution", "2"))
-    node = f"top-{uuid.uuid4().hex[:8]}"
-    base = tmp_path_factory.mktemp(node)
-    kubelet = KubeletProc(server=server, node=node, root=base / "root", log_path=base / "kubelet.log",
-                          extra_args=["--housekeeping-interval", "1"])
-    kubelet.start()
-    yield server, kubelet
-    kubelet.stop()
-    remove_node_containers(docker_client, node)
-
-
 def _rows(out: str) -> list[list[str]]:
     return [re.split(r"\s{2,}", line.strip()) for line in out.strip().splitlines()]
 
 
-async def test_kubectl_top_nodes_and_pods(cluster, kubectl) -> None:
-    server, kubelet = cluster
+async def test_kubectl_top_nodes_and_pods(metrics_cluster, kubectl) -> None:
+    server, kubelet = metrics_cluster
     client = server.client()
     try:
         for ns in ("top-a", "top-b"):
