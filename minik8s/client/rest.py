@@ -253,32 +253,41 @@ class ApiClient(verbs.TypedVerbs):
         """Open a WebSocket (``pods/{name}/exec``) with this client's TLS settings and
         credentials; the caller closes it (``async with``). A refused upgrade is asked again
         as a plain POST, so the server's Status surfaces as its :mod:`minik8s.errors` class
-        (as kubectl's fallback reveals it); else :class:`~minik8s.errors.ConnectionFailed`."""
-        url = self.server + path
-        try:
-            return WebSocket(await self._http().ws_connect(url, params=params, protocols=tuple(protocols),
-                                                           heartbeat=heartbeat, max_msg_size=0,
-                                                           server_hostname=self._server_hostname,
-                                                           timeout=aiohttp.ClientWSTimeout(ws_close=5)))
-        except aiohttp.WSServerHandshakeError as e:
-            refusal = f"{e.status} {e.message}"
+        (as kubectl's fallback reveals it); else :class:`~minik8s.errors.ConnectionFailed`.
+        A server that cannot be reached hands the upgrade to the connection's next server."""
+        tries = len(self._servers.urls)
+        while True:
+            server = self.server
+            url = server + path
             try:
-                async with self._http().post(url, params=_query(params or {})) as r:
-                    body = await r.read()
-                    status = r.status
-            except aiohttp.ClientError:
-                pass
-            else:
+                return WebSocket(await self._http().ws_connect(url, params=params, protocols=tuple(protocols),
+                                                               heartbeat=heartbeat, max_msg_size=0,
+                                                               server_hostname=self._server_hostname,
+                                                               timeout=aiohttp.ClientWSTimeout(ws_close=5)))
+            except aiohttp.WSServerHandshakeError as e:
+                refusal = f"{e.status} {e.message}"
                 try:
-                    parsed = orjson.loads(body)
-                except orjson.JSONDecodeError:
-                    parsed = None
-                if status >= 300 and isinstance(parsed, dict) and parsed.get("kind") == "Status":
-                    raise errors.ApiError.from_status(parsed, code=status) from None
-                refusal = body.decode("utf-8", "replace").strip() or refusal
-            raise errors.ConnectionFailed(f"unable to upgrade connection: {refusal}") from None
-        except aiohttp.ClientError as e:
-            raise errors.ConnectionFailed(f"unable to upgrade connection: {e}") from None
+                    async with self._http().post(url, params=_query(params or {})) as r:
+                        body = await r.read()
+                        status = r.status
+                except aiohttp.ClientError:
+                    pass
+                else:
+                    try:
+                        parsed = orjson.loads(body)
+                    except orjson.JSONDecodeError:
+                        parsed = None
+                    if status >= 300 and isinstance(parsed, dict) and parsed.get("kind") == "Status":
+                        raise errors.ApiError.from_status(parsed, code=status) from None
+                    refusal = body.decode("utf-8", "replace").strip() or refusal
+                raise errors.ConnectionFailed(f"unable to upgrade connection: {refusal}") from None
+            except aiohttp.ClientError as e:
+                tries -= 1
+                unreachable, sent = _unreachable(e)
+                # never sent (refused, TLS handshake): the next server; a stream cut later is the caller's
+                if unreachable and not sent and tries > 0 and self._servers.failed(server):
+                    continue
+                raise errors.ConnectionFailed(f"unable to upgrade connection: {e}") from None
 
     async def close(self) -> None:
         self._closed = True

@@ -124,3 +124,21 @@ async def test_an_http_answer_is_never_a_reason_to_fail_over(apiserver_factory, 
             assert "connection failed" in str(e)
         else:
             raise AssertionError("a request reached a stopped apiserver")
+
+
+async def test_a_websocket_upgrade_fails_over_too(apiserver_factory) -> None:
+    """exec/attach/port-forward open a WebSocket: a dead primary hands it to the next server,
+    whose answer (here 404 for a pod that does not exist) is the caller's."""
+    a = apiserver_factory()
+    dead = f"https://127.0.0.1:{pick_free_port()}"
+    path = a.kubeconfig_for("ha-admin", ("system:masters",), server_url=dead, other_servers=(a.url,))
+    async with ApiClient.from_kubeconfig(str(path), timeout=10) as client:
+        try:
+            await client.websocket(f"/api/v1/namespaces/{NS}/pods/absent/exec",
+                                   params=[("command", "true"), ("stdout", "true")],
+                                   protocols=("v4.channel.k8s.io",))
+        except errors.NotFound:
+            pass
+        else:
+            raise AssertionError("an exec into a missing pod was upgraded")
+        assert client.server == a.url
