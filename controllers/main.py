@@ -196,6 +196,34 @@ def _new_root_ca_cert_publisher(ctx: ControllerContext) -> Controller | None:
     return RootCACertPublisher(ctx.client, ctx.informers, root_ca=root_ca)
 
 
+def _new_serviceaccount_token(ctx: ControllerContext) -> Controller | None:
+    import base64
+    import hashlib
+
+    from cryptography.hazmat.primitives import serialization
+
+    from controllers.serviceaccount_tokens import TokensController
+
+    o = ctx.options
+    if not o.service_account_private_key_file:
+        return None  # nothing to sign with, as kube-controller-manager without the flag
+    with open(o.service_account_private_key_file, "rb") as f:
+        key = serialization.load_pem_private_key(f.read(), password=None)
+    der = key.public_key().public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+    kid = base64.urlsafe_b64encode(hashlib.sha256(der).digest()).rstrip(b"=").decode()
+    root_ca = None
+    if o.root_ca_file:
+        with open(o.root_ca_file, "rb") as f:
+            root_ca = f.read()
+    return TokensController(ctx.client, ctx.informers, private_key=key, key_id=kid, root_ca=root_ca)
+
+
+def _serviceaccount_token_flags(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--service-account-private-key-file", default=None,
+                   help="the key legacy ServiceAccount token Secrets are signed with (the apiserver's "
+                        "--service-account-signing-key-file); without it the tokens controller does not run")
+
+
 def _new_csrapproving(ctx: ControllerContext) -> Controller:
     from controllers.certificates.approver import CSRApprovingController
 
@@ -359,6 +387,9 @@ CONTROLLERS: dict[str, Registration] = {
     "root-ca-cert-publisher": Registration(_new_root_ca_cert_publisher, "concurrent-root-ca-cert-publisher-syncs", 5,
                                            aliases=("root-ca-certificate-publisher-controller",),
                                            add_flags=_root_ca_flags),
+    "serviceaccount-token": Registration(_new_serviceaccount_token, "concurrent-serviceaccount-token-syncs", 5,
+                                         aliases=("serviceaccount-token-controller",),
+                                         add_flags=_serviceaccount_token_flags),
     "csrapproving": Registration(_new_csrapproving, "concurrent-csrapproving-syncs", 2,
                                  aliases=("certificatesigningrequest-approving-controller",)),
     "csrsigning": Registration(_new_csrsigning, "concurrent-csrsigning-syncs", 2,

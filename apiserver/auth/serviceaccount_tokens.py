@@ -54,6 +54,10 @@ __all__ = [
 ]
 
 DEFAULT_ISSUER = "https://kubernetes.default.svc.cluster.local"
+#: the issuer of legacy tokens kept in ``kubernetes.io/service-account-token`` Secrets (the
+#: controller-manager's tokens controller writes them); always accepted, as Kubernetes does
+LEGACY_ISSUER = "kubernetes/serviceaccount"
+_LEGACY = "kubernetes.io/serviceaccount/"
 #: how long a "warn only" token (the kubelet's default request) really lives
 EXPIRATION_EXTENSION_SECONDS = 24 * 365 * 60 * 60
 #: clock skew tolerated, and how long a deleted bound object keeps its tokens valid (go-jose's)
@@ -224,9 +228,9 @@ class TokenValidator:
             claims = jwt.decode(token, options={"verify_signature": False})
         except jwt.PyJWTError:
             return False
-        return claims.get("iss") in self.issuers
+        return claims.get("iss") in self.issuers or claims.get("iss") == LEGACY_ISSUER
 
-    def _verify(self, token: str) -> dict[str, Any]:
+    def _verify(self, token: str, *, legacy: bool = False) -> dict[str, Any]:
         try:
             header = jwt.get_unverified_header(token)
         except jwt.PyJWTError as e:
@@ -238,9 +242,9 @@ class TokenValidator:
         candidates = [self.keys[kid]] if kid in self.keys else list(self.keys.values())
         for key in candidates:
             try:
-                return jwt.decode(token, key, algorithms=[alg], issuer=list(self.issuers),
-                                  leeway=LEEWAY, options={"verify_aud": False,
-                                                          "require": ["exp", "iat", "iss", "sub"]})
+                return jwt.decode(token, key, algorithms=[alg], issuer=[LEGACY_ISSUER] if legacy else list(self.issuers),
+                                  leeway=LEEWAY, options={"verify_aud": False, "require": ["iss", "sub"] if legacy
+                                                          else ["exp", "iat", "iss", "sub"]})
             except jwt.InvalidSignatureError:
                 continue
             except jwt.ExpiredSignatureError:
@@ -254,6 +258,12 @@ class TokenValidator:
 
         ``audiences``: those the caller accepts (the apiserver's own when None); the token
         must name at least one of them."""
+        try:
+            legacy = jwt.decode(token, options={"verify_signature": False}).get("iss") == LEGACY_ISSUER
+        except jwt.PyJWTError as e:
+            raise TokenInvalid(f"malformed token: {e}") from None
+        if legacy:
+            return await self._validate_legacy(token, audiences)
         claims = self._verify(token)
         wanted = tuple(audiences) if audiences else self.audiences
         aud = claims.get("aud")
@@ -304,3 +314,33 @@ class TokenValidator:
         jti = claims.get("jti")
         return ServiceAccountInfo(namespace=ns, name=saref["name"], uid=saref["uid"],
                                   credential_id=f"JTI={jti}" if jti else "", audiences=matched, **info)
+
+    async def _validate_legacy(self, token: str, audiences: Sequence[str] | None) -> ServiceAccountInfo:
+        """A token of a ``kubernetes.io/service-account-token`` Secret (Kubernetes' legacy
+        validator): valid while that Secret holds this very token and its ServiceAccount has
+        the uid the token names. It has no audiences: it is the apiserver's own."""
+        claims = self._verify(token, legacy=True)
+        matched = tuple(a for a in (audiences or self.audiences) if a in self.audiences)
+        if not matched:
+            raise TokenInvalid("legacy service account tokens are valid only for the apiserver's audiences")
+        ns, secret_name = claims.get(_LEGACY + "namespace"), claims.get(_LEGACY + "secret.name")
+        sa_name, sa_uid = claims.get(_LEGACY + "service-account.name"), claims.get(_LEGACY + "service-account.uid")
+        if not (ns and secret_name and sa_name and sa_uid) or \
+                sa_api.split_username(str(claims.get("sub") or "")) != (ns, sa_name):
+            raise TokenInvalid("token lacks the legacy service account claims")
+        secret = await self.get("secrets", ns, secret_name)
+        if secret is None or secret["metadata"].get("deletionTimestamp"):
+            raise TokenInvalid(f"secret {ns}/{secret_name} not found")
+        stored = (secret.get("data") or {}).get("token") or ""
+        try:
+            held = base64.b64decode(stored).decode()
+        except ValueError:
+            held = ""
+        if held != token:
+            raise TokenInvalid(f"token does not match the one secret {ns}/{secret_name} holds")
+        sa = await self.get("serviceaccounts", ns, sa_name)
+        if sa is None or sa["metadata"].get("deletionTimestamp"):
+            raise TokenInvalid(f"ServiceAccount {ns}/{sa_name} has been deleted")
+        if sa["metadata"].get("uid") != sa_uid:
+            raise TokenInvalid(f"ServiceAccount UID ({sa['metadata'].get('uid')}) does not match claim ({sa_uid})")
+        return ServiceAccountInfo(namespace=ns, name=sa_name, uid=sa_uid, audiences=matched)

@@ -187,6 +187,8 @@ def build(cfg: UpConfig) -> list[Component]:
         cm["controllers"] = "*,bootstrapsigner,tokencleaner"
         cm["cluster-signing-cert-file"] = str(cfg.cert_dir / "ca.crt")
         cm["cluster-signing-key-file"] = str(cfg.cert_dir / "ca.key")
+        # legacy ServiceAccount token Secrets are signed with the ServiceAccount key (kubeadm's flag)
+        cm["service-account-private-key-file"] = str(cfg.cert_dir / "sa.key")
         cm |= _secure_flags(cfg, "controller-manager")
         add("controller-manager", "controller-manager", "controllers.main", cm, 1)
     if cfg.enabled("scheduler"):
