@@ -14,12 +14,11 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from minik8s.api.resources import PODS
-
 from apiserver import serviceaccount_admission
 from apiserver.admission import defaulttolerationseconds as dts
 from apiserver.admission import plugins as policy_plugins
 from apiserver.admission import podsecurity_config
+from minik8s.api.resources import PODS
 
 __all__ = ["DEFAULT_ON", "add_flags", "enabled", "install", "toleration_seconds", "install_toleration_seconds",
            "pod_security"]

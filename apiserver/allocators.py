@@ -50,7 +50,7 @@ class IPAllocator:
             return ip
         size = self.last - self.first + 1
         if len(self.used) >= size:
-            raise ValueError(f"range is full")
+            raise ValueError("range is full")
         n = self._next
         while n in self.used:
             n = n + 1 if n < self.last else self.first

@@ -17,12 +17,11 @@ import contextlib
 import logging
 from typing import TYPE_CHECKING, Any
 
-from minik8s import timestamps
-from minik8s.api import resources as rs
-
 from apiserver import discovery, errors
 from apiserver.registry import table as registry
 from apiserver.rest import ListOptions
+from minik8s import timestamps
+from minik8s.api import resources as rs
 
 if TYPE_CHECKING:
     from apiserver.rest import RestStorage
@@ -74,7 +73,7 @@ def _available() -> dict[str, Any]:
 
 
 class AutoRegister:
-    def __init__(self, rest: "RestStorage") -> None:
+    def __init__(self, rest: RestStorage) -> None:
         self.rest = rest
         self._applied: frozenset[str] | None = None
         self._task: asyncio.Task[None] | None = None

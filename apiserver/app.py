@@ -24,28 +24,37 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
-from minik8s.api import resources as rs
-
-from apiserver import bodies, discovery, endpoint_reconciler, errors, managedfields, openapi, params, printers, version
-from apiserver import memory, openapi_proto
-from apiserver.storage import diskspace, health as storage_health
-from apiserver.storage.interface import DiskFull, Unavailable, ValueTooLarge
+from apiserver import (
+    bodies,
+    discovery,
+    endpoint_reconciler,
+    errors,
+    managedfields,
+    memory,
+    openapi,
+    openapi_proto,
+    params,
+    printers,
+    version,
+)
 from apiserver.admission import plugins as admission_plugins
 from apiserver.admission import priority as priority_admission
 from apiserver.allocators import ServiceAllocator
-from apiserver.storageclass_admission import DefaultStorageClass
 from apiserver.auth import bootstrap as rbac_bootstrap
-from apiserver.auth import tokenreview
 from apiserver.auth import policy as auth_policy
-from apiserver.auth import request_user
+from apiserver.auth import request_user, tokenreview
 from apiserver.auth.user import USER_KEY
+from apiserver.metrics import cache as watch_metrics
 from apiserver.registry import table as registry
 from apiserver.registry.table import Entry
 from apiserver.rest import ListOptions, RestStorage, parse_resource_version, storage_key
-from apiserver.storage.interface import Compacted, Storage
+from apiserver.storage import diskspace
+from apiserver.storage import health as storage_health
+from apiserver.storage.interface import Compacted, DiskFull, Storage, Unavailable, ValueTooLarge
+from apiserver.storageclass_admission import DefaultStorageClass
 from apiserver.subresources import Subresources
 from apiserver.watchcache import CacheEvent, WatchCache, Watcher, decode
-from apiserver.metrics import cache as watch_metrics
+from minik8s.api import resources as rs
 
 log = logging.getLogger(__name__)
 
@@ -125,7 +134,8 @@ class ApiServer:
         self.virtual = self.authz.reviews.handlers()
         self.virtual[rs.TOKENREVIEWS] = tokenreview.handle
         # metrics.k8s.io, computed from the kubelets' scraped figures (apiserver/resourcemetrics)
-        from apiserver.resourcemetrics import api as metrics_api, scraper as metrics_scraper
+        from apiserver.resourcemetrics import api as metrics_api
+        from apiserver.resourcemetrics import scraper as metrics_scraper
         self.resource_metrics = metrics_scraper.Scraper(self)  # main sets its resolution
         self.virtual[rs.NODEMETRICS] = self.virtual[rs.PODMETRICS] = metrics_api.handle
         from apiserver.registry import hpa_v1

@@ -87,7 +87,7 @@ class NotFound(StatusError):
     code, reason = 404, "NotFound"
 
     @classmethod
-    def of(cls, rt: ResourceType, name: str) -> "NotFound":
+    def of(cls, rt: ResourceType, name: str) -> NotFound:
         return cls(f'{rt.group_resource} "{name}" not found', details=_details(rt, name))
 
 
@@ -95,7 +95,7 @@ class AlreadyExists(StatusError):
     code, reason = 409, "AlreadyExists"
 
     @classmethod
-    def of(cls, rt: ResourceType, name: str) -> "AlreadyExists":
+    def of(cls, rt: ResourceType, name: str) -> AlreadyExists:
         return cls(f'{rt.group_resource} "{name}" already exists', details=_details(rt, name))
 
 
@@ -103,7 +103,7 @@ class Conflict(StatusError):
     code, reason = 409, "Conflict"
 
     @classmethod
-    def of(cls, rt: ResourceType, name: str, why: str) -> "Conflict":
+    def of(cls, rt: ResourceType, name: str, why: str) -> Conflict:
         return cls(f'Operation cannot be fulfilled on {rt.group_resource} "{name}": {why}',
                    details=_details(rt, name))
 
@@ -112,7 +112,7 @@ class Invalid(StatusError):
     code, reason = 422, "Invalid"
 
     @classmethod
-    def of(cls, kind: str, group: str, name: str, errors: list[Any]) -> "Invalid":
+    def of(cls, kind: str, group: str, name: str, errors: list[Any]) -> Invalid:
         """``errors`` are FieldErrors (field, reason, message)."""
         texts = [e.text() for e in errors]
         msg = f'{kind}{"." + group if group else ""} "{name}" is invalid: '

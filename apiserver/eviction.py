@@ -16,12 +16,11 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+from apiserver import errors
+from apiserver.rest import ListOptions, RestStorage
 from minik8s import labels
 from minik8s.api import resources as rs
 from minik8s.timestamps import now_rfc3339
-
-from apiserver import errors
-from apiserver.rest import ListOptions, RestStorage
 
 TOO_MANY = "Cannot evict pod as it would violate the pod's disruption budget."
 DISRUPTION_BUDGET_CAUSE = "DisruptionBudget"

@@ -27,17 +27,15 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
 import httpx
-import orjson
 import websockets
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.websockets import WebSocket, WebSocketDisconnect
 from websockets.asyncio.client import connect
 
-from minik8s.api import resources as rs
-
 from apiserver import errors, kubelet_client
 from apiserver.registry import table as registry
+from minik8s.api import resources as rs
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
@@ -72,7 +70,7 @@ class Target:
         return self.endpoint.url(self.path_query, scheme)
 
 
-async def locate(rest: "RestStorage", namespace: str, name: str, query: Any, *, kind: str = "exec") -> Target:
+async def locate(rest: RestStorage, namespace: str, name: str, query: Any, *, kind: str = "exec") -> Target:
     """Check an exec (or ``kind="attach"``) request against the API and find the kubelet
     that serves it."""
     pod_entry = registry.BY_TYPE[rs.PODS]
@@ -102,7 +100,7 @@ async def locate(rest: "RestStorage", namespace: str, name: str, query: Any, *, 
     return Target(ep, f"/{kind}/{namespace}/{name}/{container}?{urlencode(params)}")
 
 
-def kubelet_credentials(server: "ApiServer") -> kubelet_client.KubeletClient:
+def kubelet_credentials(server: ApiServer) -> kubelet_client.KubeletClient:
     if server.kubelet_client is None:
         raise errors.ServiceUnavailable("this apiserver has no credentials for kubelets")
     return server.kubelet_client
@@ -112,7 +110,7 @@ def _status_response(err: errors.StatusError) -> Response:
     return Response(err.encoded(), status_code=err.code, media_type=JSON)
 
 
-async def http(request: Request, server: "ApiServer", info: "RequestInfo") -> Response:
+async def http(request: Request, server: ApiServer, info: RequestInfo) -> Response:
     """A request that is no WebSocket upgrade (kubectl's SPDY fallback, curl): the same
     checks, the kubelet's own (container running) included, then a refusal to stream."""
     assert info.name is not None and info.namespace is not None
@@ -219,7 +217,7 @@ async def _relay(ws: WebSocket, upstream: Any) -> None:
                 log.warning("exec relay ended with %r", r)
 
 
-def install(app: "FastAPI") -> None:
+def install(app: FastAPI) -> None:
     """Route the exec WebSocket (FastAPI serves WebSocket scopes; the HTTP fast path does not)."""
     app.router.add_websocket_route("/api/v1/namespaces/{namespace}/pods/{name}/exec", websocket)
     app.router.add_websocket_route("/api/v1/namespaces/{namespace}/pods/{name}/attach", websocket)

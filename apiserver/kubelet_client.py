@@ -20,10 +20,9 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 
-from minik8s.api import resources as rs
-
 from apiserver import errors
 from apiserver.registry import table as registry
+from minik8s.api import resources as rs
 
 if TYPE_CHECKING:
     from apiserver.rest import RestStorage
@@ -46,7 +45,7 @@ class Endpoint:
         return f"{scheme}://{host}:{self.port}{path_query}"
 
 
-async def endpoint(rest: "RestStorage", node_name: str) -> Endpoint:
+async def endpoint(rest: RestStorage, node_name: str) -> Endpoint:
     """The kubelet of ``node_name``, from the Node's registered status."""
     return endpoint_of(await rest.get(registry.BY_TYPE[rs.NODES], None, node_name))
 

@@ -12,11 +12,10 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from minik8s.api import resources as rs
-
 from apiserver import errors
 from apiserver.registry import table as registry
 from apiserver.rest import RestStorage
+from minik8s.api import resources as rs
 
 log = logging.getLogger(__name__)
 

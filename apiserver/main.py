@@ -21,17 +21,23 @@ import sys
 
 import uvicorn
 
-from apiserver import admission_options, endpoint_reconciler, etcd_options, kubelet_client, serviceaccount_options, serving
-from apiserver.app import create_app, fast_path
+from apiserver import (
+    admission_options,
+    endpoint_reconciler,
+    etcd_options,
+    kubelet_client,
+    serviceaccount_options,
+    serving,
+)
 from apiserver.admission import podsecurity_config
+from apiserver.app import create_app, fast_path
 from apiserver.audit import options as audit_options
+from apiserver.auth import authenticate, authorize, bearer_tokens, bootstrap_tokens, x509
+from apiserver.auth.filter import AuthFilter
 from apiserver.metrics import requests as request_metrics
 from apiserver.metrics import storage as metered_storage
 from apiserver.resourcemetrics import scraper as metrics_scraper
-from apiserver.auth import authenticate, authorize, bearer_tokens, bootstrap_tokens, x509
-from apiserver.auth.filter import AuthFilter
-from apiserver.storage import diskspace
-from apiserver.storage import encryption
+from apiserver.storage import diskspace, encryption
 from apiserver.storage.interface import Storage
 from apiserver.storage.sqlite import SQLiteStorage
 

@@ -37,10 +37,9 @@ from typing import Any
 import orjson
 from pydantic import BaseModel
 
-from minik8s.timestamps import now_rfc3339
-from minik8s.patchschema import schema_from_model
-
 from apiserver import memory
+from minik8s.patchschema import schema_from_model
+from minik8s.timestamps import now_rfc3339
 
 __all__ = [
     "FieldSet", "Comparison", "ManagerEntry", "Managers", "Conflict", "MergeError", "Type",

@@ -28,11 +28,10 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
-from minik8s.api import resources as rs
-
 from apiserver import errors, kubelet_client
 from apiserver import exec as exec_
 from apiserver.registry import table as registry
+from minik8s.api import resources as rs
 
 if TYPE_CHECKING:
     from apiserver.app import ApiServer, RequestInfo
@@ -46,7 +45,7 @@ PROTOCOLS = ("SPDY/3.1+portforward.k8s.io",)
 _CONNECT_TIMEOUT_S = 10.0
 
 
-async def locate(rest: "RestStorage", namespace: str, name: str) -> exec_.Target:
+async def locate(rest: RestStorage, namespace: str, name: str) -> exec_.Target:
     """Check a port-forward request against the API and find the kubelet that serves it."""
     pod = await rest.get(registry.BY_TYPE[rs.PODS], namespace, name)
     node_name = (pod.get("spec") or {}).get("nodeName")
@@ -140,7 +139,7 @@ async def _relay(ws: WebSocket, upstream: aiohttp.ClientWebSocketResponse) -> No
             await ws.close(1000)
 
 
-async def http(request: Request, server: "ApiServer", info: "RequestInfo") -> Response:
+async def http(request: Request, server: ApiServer, info: RequestInfo) -> Response:
     """No upgrade to a WebSocket: the checks, then Kubernetes' refusal of what we do not speak."""
     assert info.name is not None and info.namespace is not None
     target = await locate(server.rest, info.namespace, info.name)

@@ -14,10 +14,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from apiserver.printers import Column, Printer
 from minik8s.api import storage as storage_api
 from minik8s.api import volumes as vol_api
-
-from apiserver.printers import Column, Printer
 from minik8s.duration import since
 
 _NAME = Column("Name", format="name", description="Name must be unique within a namespace.")

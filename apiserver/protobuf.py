@@ -45,7 +45,7 @@ CONTENT_TYPE = "application/vnd.kubernetes.protobuf"
 # Wire types.
 _VARINT, _FIXED64, _LEN, _FIXED32 = 0, 1, 2, 5
 
-_EPOCH = datetime.datetime(1970, 1, 1, tzinfo=datetime.timezone.utc)
+_EPOCH = datetime.datetime(1970, 1, 1, tzinfo=datetime.UTC)
 _ZERO = ("", 0, False)
 
 

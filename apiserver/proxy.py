@@ -28,10 +28,9 @@ import httpx
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
-from minik8s.api import resources as rs
-
 from apiserver import errors, kubelet_client
 from apiserver.registry import table as registry
+from minik8s.api import resources as rs
 
 if TYPE_CHECKING:
     from apiserver.app import ApiServer, RequestInfo
@@ -48,7 +47,7 @@ def _http() -> httpx.AsyncClient:
     global _client
     if _client is None:
         # Kubernetes' proxy does not verify pods' certificates either (https:NAME:PORT).
-        _client = httpx.AsyncClient(verify=False, timeout=_TIMEOUT, trust_env=False)  # noqa: S501
+        _client = httpx.AsyncClient(verify=False, timeout=_TIMEOUT, trust_env=False)
     return _client
 
 
@@ -65,7 +64,7 @@ def _split(name: str) -> tuple[str, str, str]:
     return "http", name, ""
 
 
-def _rest_of_path(request: Request, info: "RequestInfo") -> str:
+def _rest_of_path(request: Request, info: RequestInfo) -> str:
     path = request.url.path
     marker = f"/{info.name}/proxy"
     at = path.find(marker)
@@ -73,14 +72,14 @@ def _rest_of_path(request: Request, info: "RequestInfo") -> str:
     return rest or "/"
 
 
-async def _not_hollow(server: "ApiServer", node_name: str) -> None:
+async def _not_hollow(server: ApiServer, node_name: str) -> None:
     node = await server.rest.get(registry.BY_TYPE[rs.NODES], None, node_name)
     runtime = ((node.get("status") or {}).get("nodeInfo") or {}).get("containerRuntimeVersion") or ""
     if runtime.startswith("fake://"):
         raise errors.ServiceUnavailable(f"node {node_name} is hollow: its pods have no address to proxy to")
 
 
-async def _pod_target(server: "ApiServer", namespace: str, name: str, port: str) -> str:
+async def _pod_target(server: ApiServer, namespace: str, name: str, port: str) -> str:
     pod = await server.rest.get(registry.BY_TYPE[rs.PODS], namespace, name)
     spec, status = pod.get("spec") or {}, pod.get("status") or {}
     ip = status.get("podIP")
@@ -100,7 +99,7 @@ async def _pod_target(server: "ApiServer", namespace: str, name: str, port: str)
     return f"[{ip}]:{port}" if ":" in ip else f"{ip}:{port}"
 
 
-async def _service_target(server: "ApiServer", namespace: str, name: str, port: str) -> str:
+async def _service_target(server: ApiServer, namespace: str, name: str, port: str) -> str:
     svc = await server.rest.get(registry.BY_TYPE[rs.SERVICES], namespace, name)
     ports = (svc.get("spec") or {}).get("ports") or []
     chosen = next((p for p in ports if (port and (p.get("name") == port or str(p.get("port")) == port))
@@ -138,7 +137,7 @@ async def _service_target(server: "ApiServer", namespace: str, name: str, port: 
     raise errors.ServiceUnavailable(f'no endpoints available for service "{name}"')
 
 
-async def handle(request: Request, server: "ApiServer", info: "RequestInfo") -> Response:
+async def handle(request: Request, server: ApiServer, info: RequestInfo) -> Response:
     """Serve ``.../{name}/proxy/...`` for pods, services and nodes."""
     assert info.name is not None
     rest = _rest_of_path(request, info)

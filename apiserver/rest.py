@@ -27,22 +27,25 @@ from typing import Any, Protocol
 import orjson
 import pydantic
 
-from minik8s import fields as fieldsel
-from minik8s import labels
-from minik8s.timestamps import in_seconds, now_rfc3339
-from minik8s.api.resources import ResourceType
-from minik8s.api.schema import unknown_fields
-
-from apiserver import bodies, errors, managedfields
-from apiserver import memory
-from apiserver.admission.interface import CREATE, UPDATE, Attributes, Chain
+from apiserver import bodies, errors, managedfields, memory
 from apiserver import validation as v
-from apiserver.patch import PatchError, apply_json_patch, apply_merge_patch, apply_strategic_merge_patch
-from apiserver.patch import schema_from_model
+from apiserver.admission.interface import CREATE, UPDATE, Attributes, Chain
+from apiserver.patch import (
+    PatchError,
+    apply_json_patch,
+    apply_merge_patch,
+    apply_strategic_merge_patch,
+    schema_from_model,
+)
 from apiserver.registry.table import Entry
 from apiserver.storage.interface import Compacted, KeyExists, KeyNotFound, RevisionMismatch, Storage
 from apiserver.validation import FieldError
 from apiserver.watchcache import WatchCache, decode
+from minik8s import fields as fieldsel
+from minik8s import labels
+from minik8s.api.resources import ResourceType
+from minik8s.api.schema import unknown_fields
+from minik8s.timestamps import in_seconds, now_rfc3339
 
 log = logging.getLogger(__name__)
 
@@ -355,7 +358,7 @@ class RestStorage:
             try:
                 page = await self.storage.list(prefix, revision=rev)
             except Compacted:
-                raise errors.Gone(f"The resourceVersion for the provided list is too old.") from None
+                raise errors.Gone("The resourceVersion for the provided list is too old.") from None
             items = [o for o in (decode(kv.value, kv.mod_revision) for kv in page.items) if matches(o)]
         else:
             rv = opts.resource_version

@@ -28,11 +28,10 @@ import random
 import secrets as pyrandom
 from typing import Any
 
-from minik8s.api import serviceaccounts as sa_api
-from minik8s.api.resources import PODS, SERVICEACCOUNTS
-
 from apiserver import errors
 from apiserver.watchcache import WatchCache
+from minik8s.api import serviceaccounts as sa_api
+from minik8s.api.resources import PODS, SERVICEACCOUNTS
 
 PLUGIN_NAME = "ServiceAccount"
 MIRROR_ANNOTATION = "kubernetes.io/config.mirror"

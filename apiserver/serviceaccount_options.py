@@ -21,11 +21,10 @@ import argparse
 import dataclasses
 from typing import Any
 
-from minik8s import pki
-
 from apiserver.auth import bearer_tokens
 from apiserver.auth import serviceaccount_tokens as sat
 from apiserver.registry.serviceaccounts import TokenSettings
+from minik8s import pki
 
 __all__ = ["Options", "add_flags", "from_args", "build"]
 

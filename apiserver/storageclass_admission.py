@@ -13,11 +13,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from minik8s.api import storage as storage_api
-from minik8s.api.resources import STORAGECLASSES
-
 from apiserver.validation import FieldError
 from apiserver.watchcache import WatchCache
+from minik8s.api import storage as storage_api
+from minik8s.api.resources import STORAGECLASSES
 
 # A claim naming its class with the legacy annotation has one already.
 _BETA_CLASS_ANNOTATION = "volume.beta.kubernetes.io/storage-class"

@@ -15,11 +15,10 @@ import orjson
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
-from minik8s.api.schema import MODELS
-
 from apiserver import errors, managedfields
 from apiserver.rest import CONFLICT_MSG, RestStorage, encode_stored, storage_key
 from apiserver.storage.interface import KeyNotFound, RevisionMismatch
+from minik8s.api.schema import MODELS
 
 if TYPE_CHECKING:
     from apiserver.app import ApiServer, RequestInfo
@@ -35,7 +34,7 @@ class Subresources:
     def __init__(self, rest: RestStorage) -> None:
         self.rest = rest
 
-    async def handle(self, request: Request, server: "ApiServer", info: "RequestInfo") -> Response:
+    async def handle(self, request: Request, server: ApiServer, info: RequestInfo) -> Response:
         sub, method = info.subresource, request.method
         if info.entry.type.namespaced and info.namespace is None:
             raise errors.not_found_path()
@@ -62,7 +61,7 @@ class Subresources:
             return await portforward.http(request, server, info)
         raise errors.MethodNotAllowed("the server does not allow this method on the requested resource")
 
-    async def bind(self, server: "ApiServer", info: "RequestInfo", body: Any) -> Response:
+    async def bind(self, server: ApiServer, info: RequestInfo, body: Any) -> Response:
         from apiserver.app import json_response
         if not isinstance(body, dict):
             raise errors.BadRequest("the body of the request was in an unknown format")
@@ -92,7 +91,7 @@ class Subresources:
             raise errors.NotFound.of(entry.type, name) from None
         return json_response(_success(), 201)
 
-    async def evict(self, server: "ApiServer", info: "RequestInfo", body: Any) -> Response:
+    async def evict(self, server: ApiServer, info: RequestInfo, body: Any) -> Response:
         from apiserver.app import json_response
         assert info.name is not None
         from apiserver import eviction
@@ -100,7 +99,7 @@ class Subresources:
         await eviction.evict(self.rest, info.entry, info.namespace, info.name, options)
         return json_response(_success(), 201)
 
-    async def scale(self, request: Request, server: "ApiServer", info: "RequestInfo") -> Response:
+    async def scale(self, request: Request, server: ApiServer, info: RequestInfo) -> Response:
         from apiserver.app import json_response
         entry, ns, name = info.entry, info.namespace, info.name
         assert name is not None
@@ -140,7 +139,7 @@ class Subresources:
             return json_response(strategy.scale(res.body))
         raise errors.MethodNotAllowed("the server does not allow this method on the requested resource")
 
-    async def log(self, request: Request, server: "ApiServer", info: "RequestInfo") -> Response:
+    async def log(self, request: Request, server: ApiServer, info: RequestInfo) -> Response:
         """Stream the container's log from the kubelet of the pod's node."""
         assert info.name is not None
         pod = await self.rest.get(info.entry, info.namespace, info.name)

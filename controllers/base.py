@@ -98,7 +98,7 @@ class Controller(abc.ABC):
             await self.sync(key)
         except asyncio.CancelledError:
             raise
-        except Exception as e:  # noqa: BLE001 - any failure requeues the key, as Kubernetes does
+        except Exception as e:
             self._handle_error(key, e)
         else:
             self.queue.forget(key)

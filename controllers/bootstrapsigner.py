@@ -73,7 +73,7 @@ class BootstrapSigner(Controller):
         content = data.get("kubeconfig")
         if content is None:
             return
-        now = datetime.datetime.now(datetime.timezone.utc)
+        now = datetime.datetime.now(datetime.UTC)
         tokens = signing_tokens(self.secret_informer.store.list(), now)
         want = {k: v for k, v in data.items() if not k.startswith(JWS_PREFIX)}
         for token_id, token_secret in tokens.items():

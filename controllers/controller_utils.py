@@ -36,7 +36,7 @@ POD_DELETION_COST = "controller.kubernetes.io/pod-deletion-cost"
 # -- time -----------------------------------------------------------------------------------
 
 def now() -> datetime.datetime:
-    return datetime.datetime.now(datetime.timezone.utc)
+    return datetime.datetime.now(datetime.UTC)
 
 
 # -- pods -----------------------------------------------------------------------------------

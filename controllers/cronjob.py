@@ -169,7 +169,7 @@ class CronJobController(Controller):
         sds = spec.get("startingDeadlineSeconds")
         if sds is not None and scheduled + datetime.timedelta(seconds=sds) < now:
             self.recorder.event(cj, WARNING, "MissSchedule", "Missed scheduled time to start a job: "
-                                + scheduled.astimezone(datetime.timezone.utc).strftime("%a, %d %b %Y %H:%M:%S +0000"))
+                                + scheduled.astimezone(datetime.UTC).strftime("%a, %d %b %Y %H:%M:%S +0000"))
             return next_delay
         name = cju.job_name(cj, scheduled)
         if (any(r.get("name") == name for r in status["active"])

@@ -109,7 +109,7 @@ def jobs_to_delete(jobs: list[dict], limit: int | None) -> list[dict]:
     """The oldest finished ``jobs`` beyond ``limit`` (ordered by start time, unstarted first)."""
     if limit is None or len(jobs) <= limit:
         return []
-    epoch = datetime.datetime.min.replace(tzinfo=datetime.timezone.utc)
+    epoch = datetime.datetime.min.replace(tzinfo=datetime.UTC)
 
     def start(j: dict) -> tuple[datetime.datetime, str]:
         return (timestamps.parse((j.get("status") or {}).get("startTime")) or epoch, cu.meta(j).get("name", ""))

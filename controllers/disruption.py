@@ -24,7 +24,12 @@ from controllers import controller_utils as cu
 from controllers.base import Controller, tombstone_safe
 from minik8s import errors, labels, timestamps
 from minik8s.api.resources import (
-    DEPLOYMENTS, PODDISRUPTIONBUDGETS, PODS, REPLICASETS, REPLICATIONCONTROLLERS, BY_KIND,
+    BY_KIND,
+    DEPLOYMENTS,
+    PODDISRUPTIONBUDGETS,
+    PODS,
+    REPLICASETS,
+    REPLICATIONCONTROLLERS,
 )
 from minik8s.client.informer import SharedInformerFactory
 

@@ -24,9 +24,9 @@ import asyncio
 import copy
 import logging
 
-from minik8s import volumebinding as util
 from controllers.base import Controller
 from minik8s import errors, localpath
+from minik8s import volumebinding as util
 from minik8s.api import volumes as v
 from minik8s.api.resources import NODES, PERSISTENTVOLUMECLAIMS, PERSISTENTVOLUMES, STORAGECLASSES
 from minik8s.client.events import NORMAL, WARNING, EventRecorder

@@ -32,9 +32,9 @@ from __future__ import annotations
 import copy
 import logging
 
-from minik8s import volumebinding as util
 from controllers.base import Controller, tombstone_safe
 from minik8s import errors
+from minik8s import volumebinding as util
 from minik8s.api import storage as storage_api
 from minik8s.api import volumes as v
 from minik8s.api.resources import NODES, PERSISTENTVOLUMECLAIMS, PERSISTENTVOLUMES, STORAGECLASSES

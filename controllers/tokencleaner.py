@@ -46,7 +46,7 @@ class TokenCleaner(Controller):
             return
         if exp is None:
             return
-        left = (exp - datetime.datetime.now(datetime.timezone.utc)).total_seconds()
+        left = (exp - datetime.datetime.now(datetime.UTC)).total_seconds()
         if left > 0:
             self.enqueue_after(secret, left)
             return

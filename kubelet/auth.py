@@ -21,10 +21,9 @@ from typing import Any
 from starlette.responses import PlainTextResponse
 from starlette.websockets import WebSocket
 
+from kubelet import authz
 from minik8s import delegated_auth, errors
 from minik8s.tlspeer import PEER_KEY, Subject
-
-from kubelet import authz
 
 __all__ = ["AuthFilter", "MODES", "always_allow", "webhook"]
 

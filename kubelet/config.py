@@ -12,9 +12,8 @@ import dataclasses
 import os
 import socket
 
-from minik8s import quantity
-
 from kubelet.runtime.docker import DEFAULT_SANDBOX_IMAGE
+from minik8s import quantity
 
 __all__ = ["KubeletConfig", "parse_args", "KUBELET_VERSION", "parse_key_values", "parse_taints"]
 

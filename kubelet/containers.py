@@ -17,10 +17,9 @@ import re
 from collections.abc import Mapping
 from decimal import ROUND_CEILING, Decimal
 
+from kubelet.runtime import interface as ri
 from minik8s import errors, quantity
 from minik8s.api.resources import CONFIGMAPS, SECRETS
-
-from kubelet.runtime import interface as ri
 
 __all__ = ["ConfigError", "LABEL_HASH", "spec_hash", "build_config", "expand", "pull_policy"]
 

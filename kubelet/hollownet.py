@@ -14,12 +14,11 @@ from __future__ import annotations
 
 import asyncio
 
-from minik8s import errors
-from minik8s.api.resources import NODES
-
 from kubelet import network
 from kubelet.node import NodeAgent
 from kubelet.runtime import interface as ri
+from minik8s import errors
+from minik8s.api.resources import NODES
 
 __all__ = ["HollowPodNetwork"]
 

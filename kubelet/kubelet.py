@@ -21,11 +21,6 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from minik8s import errors
-from minik8s.api.resources import PODS
-from minik8s.client.events import EventRecorder
-from minik8s.client.informer import Informer
-
 from kubelet import hostinfo
 from kubelet.config import KubeletConfig
 from kubelet.hollownet import HollowPodNetwork
@@ -35,9 +30,13 @@ from kubelet.node import NodeAgent
 from kubelet.pod_workers import DONE, PodWorkers, SyncResult
 from kubelet.probes import ProbeManager
 from kubelet.runtime import interface as ri
-from kubelet.tokens import TokenManager
 from kubelet.status import StatusWriter
 from kubelet.sync import NodeFacts, PodSyncer
+from kubelet.tokens import TokenManager
+from minik8s import errors
+from minik8s.api.resources import PODS
+from minik8s.client.events import EventRecorder
+from minik8s.client.informer import Informer
 
 __all__ = ["Kubelet"]
 

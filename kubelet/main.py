@@ -16,9 +16,6 @@ import logging
 import signal
 import sys
 
-from minik8s import delegated_auth, process
-from minik8s.client.rest import ApiClient
-
 from kubelet import auth, hostinfo, serving
 from kubelet.config import KubeletConfig, parse_args
 from kubelet.kubelet import Kubelet
@@ -27,6 +24,8 @@ from kubelet.runtime.docker import DockerRuntime
 from kubelet.runtime.fake import FakeRuntime
 from kubelet.runtime.instrumented import InstrumentedRuntime
 from kubelet.server import NodeServer
+from minik8s import delegated_auth, process
+from minik8s.client.rest import ApiClient
 
 __all__ = ["main", "run"]
 

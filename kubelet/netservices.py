@@ -35,15 +35,14 @@ import dataclasses
 import logging
 from collections.abc import Callable
 
-from minik8s.api.resources import NODES
-from minik8s.client.informer import SharedInformerFactory
-
 from kubelet import network
 from kubelet.dns import main as dns_main
 from kubelet.dns.podconfig import pod_dns_config, read_host_searches, uses_cluster_dns
 from kubelet.proxy import main as proxy_main
 from kubelet.runtime import interface as ri
 from kubelet.servicelinks import ServiceEnv
+from minik8s.api.resources import NODES
+from minik8s.client.informer import SharedInformerFactory
 
 __all__ = ["NetworkOptions", "NodeNetworkServices"]
 

@@ -35,11 +35,10 @@ import json
 import logging
 import os
 
-from minik8s.api.resources import NODES
-from minik8s.client.informer import SharedInformerFactory
-
 from kubelet.proxy import executor
 from kubelet.runtime.interface import ContainerRuntime, PodNetworkConfig
+from minik8s.api.resources import NODES
+from minik8s.client.informer import SharedInformerFactory
 
 __all__ = ["PodNetwork", "RouteSyncer", "network_name", "gateway_ip", "ROUTE_PROTO", "cleanup_host_rules",
            "DEFAULT_CLUSTER_CIDR"]

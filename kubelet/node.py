@@ -23,13 +23,12 @@ import random
 import time
 from collections.abc import Callable
 
-from minik8s import errors
-from minik8s.api.resources import LEASES, NODES
-from minik8s.timestamps import format_micro_time, format_time
-
 from kubelet import hostinfo
 from kubelet.config import KUBELET_VERSION, KubeletConfig
 from kubelet.runtime import interface as ri
+from minik8s import errors
+from minik8s.api.resources import LEASES, NODES
+from minik8s.timestamps import format_micro_time, format_time
 
 __all__ = ["NodeAgent", "LEASE_NAMESPACE"]
 

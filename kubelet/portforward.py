@@ -177,7 +177,7 @@ class Session:
         try:
             try:
                 sock = await self._dial(req.port)
-            except Exception as e:  # noqa: BLE001 - the runtime's words go to the client
+            except Exception as e:
                 message = f"error forwarding port {req.port} to pod {self._pod}, uid {self._uid}: {e}"
                 log.info("port-forward: %s", message)
                 await self._outbox.put(spdy.encode_data(req.error_stream, message.encode()))

@@ -22,9 +22,8 @@ from dataclasses import dataclass
 
 import httpx
 
-from minik8s.client.events import WARNING
-
 from kubelet.runtime import interface as ri
+from minik8s.client.events import WARNING
 
 __all__ = ["ProbeManager", "run_probe"]
 
@@ -178,7 +177,7 @@ class ProbeManager:
         failure_needed = max(1, int(probe.get("failureThreshold") or 3))
         delay = float(probe.get("initialDelaySeconds") or 0)
         if started_at is not None:
-            ran = (datetime.datetime.now(datetime.timezone.utc) - started_at).total_seconds()
+            ran = (datetime.datetime.now(datetime.UTC) - started_at).total_seconds()
             delay = max(0.0, delay - ran)
         await asyncio.sleep(delay)
         successes = failures = 0
@@ -197,7 +196,7 @@ class ProbeManager:
                                                   container_id=w.container_id, pod_ip=pod_ip, http=self._http)
             except asyncio.CancelledError:
                 raise
-            except Exception as e:  # noqa: BLE001 - a probe's own failure is a failed probe
+            except Exception as e:
                 ok, message = False, str(e)
             if ok:
                 successes, failures = successes + 1, 0

@@ -39,13 +39,10 @@ from starlette.responses import PlainTextResponse, Response, StreamingResponse
 from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket
 
-from minik8s import metrics, timestamps
-
-from kubelet import auth
+from kubelet import auth, portforward, stats
 from kubelet import exec as exec_
-from kubelet import portforward, stats
-
 from kubelet.runtime import interface as ri
+from minik8s import metrics, timestamps
 
 __all__ = ["NodeServer", "PodSource", "make_app"]
 
@@ -241,7 +238,7 @@ def make_app(sources: Callable[[], Sequence[PodSource]], *,
             limit = _int(q, "limitBytes")
             since = None
             if since_s is not None:
-                since = datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(seconds=since_s)
+                since = datetime.datetime.now(datetime.UTC) - datetime.timedelta(seconds=since_s)
             elif q.get("sinceTime"):
                 since = timestamps.parse(q["sinceTime"])
                 if since is None:

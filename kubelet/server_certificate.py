@@ -40,7 +40,7 @@ _RETRY_S = 10.0
 
 
 def _now() -> datetime.datetime:
-    return datetime.datetime.now(datetime.timezone.utc)
+    return datetime.datetime.now(datetime.UTC)
 
 
 class ServingCertificate:

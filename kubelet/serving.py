@@ -15,9 +15,8 @@ from __future__ import annotations
 import socket
 from typing import Any
 
-from minik8s import tlspeer
-
 from kubelet.config import KubeletConfig
+from minik8s import tlspeer
 
 __all__ = ["serving_files", "tls_options", "uvicorn_options"]
 

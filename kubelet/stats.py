@@ -34,9 +34,8 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
-from minik8s import timestamps
-
 from kubelet.runtime import interface as ri
+from minik8s import timestamps
 
 __all__ = ["StatsProvider", "SWEEP_INTERVAL_S", "host_reading"]
 
@@ -82,7 +81,7 @@ def host_reading(*, proc: str = "/proc") -> _Reading:
     total = info["MemTotal"]
     usage = total - info["MemFree"]
     working_set = max(0, usage - info.get("Inactive(file)", 0))
-    return _Reading(timestamp=datetime.datetime.now(datetime.timezone.utc), cpu_ns=busy * 1_000_000_000 // _CLK_TCK,
+    return _Reading(timestamp=datetime.datetime.now(datetime.UTC), cpu_ns=busy * 1_000_000_000 // _CLK_TCK,
                     usage=usage, working_set=working_set, rss=info.get("AnonPages"),
                     available=max(0, total - working_set))
 
@@ -241,7 +240,7 @@ class StatsProvider:
         return self._last
 
 
-_EMPTY = _Reading(timestamp=datetime.datetime.min.replace(tzinfo=datetime.timezone.utc), cpu_ns=0, usage=0,
+_EMPTY = _Reading(timestamp=datetime.datetime.min.replace(tzinfo=datetime.UTC), cpu_ns=0, usage=0,
                   working_set=0)
 
 
@@ -250,7 +249,7 @@ def _boot_time() -> datetime.datetime | None:
         with open("/proc/stat") as f:
             for line in f:
                 if line.startswith("btime "):
-                    return datetime.datetime.fromtimestamp(int(line.split()[1]), datetime.timezone.utc)
+                    return datetime.datetime.fromtimestamp(int(line.split()[1]), datetime.UTC)
     except OSError:
         return None
     return None

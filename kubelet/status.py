@@ -14,12 +14,11 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 
+from kubelet.runtime import interface as ri
 from minik8s import errors
 from minik8s.api.resources import PODS
 from minik8s.qos import qos_class
 from minik8s.timestamps import format_time
-
-from kubelet.runtime import interface as ri
 
 __all__ = ["ContainerView", "compute_pod_status", "StatusWriter", "qos_class"]
 

@@ -22,9 +22,6 @@ import time
 from collections import defaultdict
 from dataclasses import dataclass, field
 
-from minik8s import errors
-from minik8s.client.events import NORMAL, WARNING
-
 from kubelet import containers as cfgs
 from kubelet import metrics as kubelet_metrics
 from kubelet import volumes as vols
@@ -32,6 +29,8 @@ from kubelet.backoff import Backoff
 from kubelet.probes import ProbeManager
 from kubelet.runtime import interface as ri
 from kubelet.status import ContainerView, StatusWriter, compute_pod_status
+from minik8s import errors
+from minik8s.client.events import NORMAL, WARNING
 
 __all__ = ["PodSyncer", "NodeFacts"]
 

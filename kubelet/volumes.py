@@ -21,10 +21,9 @@ import shutil
 import stat
 from dataclasses import dataclass
 
+from kubelet.runtime import interface as ri
 from minik8s import errors
 from minik8s.api.resources import CONFIGMAPS, SECRETS
-
-from kubelet.runtime import interface as ri
 
 __all__ = ["VolumeError", "HostVolume", "prepare_volumes", "refresh_projected", "has_token_projection", "mounts_for", "remove_pod_dir",
            "pod_dir"]

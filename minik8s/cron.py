@@ -55,7 +55,7 @@ class CronError(ValueError):
 def load_zone(name: str | None) -> datetime.tzinfo:
     """The zone of ``timeZone`` (None: UTC, the zone the controller-manager runs in here)."""
     if name is None:
-        return datetime.timezone.utc
+        return datetime.UTC
     try:
         return zoneinfo.ZoneInfo(name)
     except (zoneinfo.ZoneInfoNotFoundError, ValueError, OSError):
@@ -85,7 +85,7 @@ class Schedule:
         if self.every is not None:
             base = after.replace(microsecond=0)
             return base + datetime.timedelta(seconds=self.every)
-        tz = self.zone or zone or datetime.timezone.utc
+        tz = self.zone or zone or datetime.UTC
         local = after.astimezone(tz).replace(tzinfo=None, microsecond=0)
         t = local.replace(second=0) + datetime.timedelta(minutes=1)
         limit = t.year + 5

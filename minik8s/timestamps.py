@@ -13,7 +13,7 @@ from __future__ import annotations
 import datetime
 import time
 
-_UTC = datetime.timezone.utc
+_UTC = datetime.UTC
 _TIME = "%Y-%m-%dT%H:%M:%SZ"
 _MICRO = "%Y-%m-%dT%H:%M:%S.%fZ"
 

@@ -59,6 +59,7 @@ def uvicorn_options(cert_file: str, key_file: str, client_ca_file: str | None) -
     """uvicorn's settings to serve ``cert_file`` and, with a client CA, verify and record
     client certificates."""
     from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
     # wsproto, not websockets: kubectl port-forward's subprotocol (SPDY/3.1+portforward.k8s.io)
     # is no RFC 6455 token, and the websockets server refuses that handshake outright.
     from uvicorn.protocols.websockets.wsproto_impl import WSProtocol

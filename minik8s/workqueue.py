@@ -222,7 +222,7 @@ class _QueueMetrics:
         self.work_duration = _Histogram()
 
 
-_named_queues: "weakref.WeakSet[WorkQueue]" = weakref.WeakSet()
+_named_queues: weakref.WeakSet[WorkQueue] = weakref.WeakSet()
 _collector_registered = False
 
 

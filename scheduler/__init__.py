@@ -5,7 +5,12 @@ filter and score ``plugins``; ``resources`` computes what a pod requests.
 """
 
 from scheduler.algorithm import (
-    Algorithm, FitError, NoNodesAvailableError, ScheduleResult, SchedulingError, default_algorithm,
+    Algorithm,
+    FitError,
+    NoNodesAvailableError,
+    ScheduleResult,
+    SchedulingError,
+    default_algorithm,
 )
 from scheduler.cache import SchedulerCache
 from scheduler.framework import CycleState, NodeInfo, PodInfo, Rejection

@@ -31,8 +31,16 @@ from typing import Any
 from scheduler import preemption
 from scheduler.framework import CycleState, FilterPlugin, NodeCheck, NodeInfo, PodInfo, Rejection, ScorePlugin
 from scheduler.plugins import (
-    BalancedAllocation, NodeAffinity, NodeName, NodePorts, NodeReady, NodeResourcesFit, NodeUnschedulable,
-    SelectorSpread, TaintToleration, VolumeBinding,
+    BalancedAllocation,
+    NodeAffinity,
+    NodeName,
+    NodePorts,
+    NodeReady,
+    NodeResourcesFit,
+    NodeUnschedulable,
+    SelectorSpread,
+    TaintToleration,
+    VolumeBinding,
 )
 
 __all__ = [

@@ -23,7 +23,6 @@ import uuid
 from minik8s import process, secure_serving
 from minik8s.client.rest import ApiClient
 from minik8s.leaderelection import LeaderElector
-
 from scheduler.algorithm import default_algorithm
 from scheduler.scheduler import DEFAULT_BIND_WORKERS, DEFAULT_SCHEDULER_NAME, Scheduler
 

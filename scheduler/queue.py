@@ -42,10 +42,8 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from minik8s.workqueue import Clock, RealClock, ShutDown
-
 from scheduler.framework import PodInfo, pod_key
 from scheduler.plugins.node_affinity import NAME as NODE_AFFINITY
-from scheduler.plugins.node_name import NAME as NODE_NAME
 from scheduler.plugins.node_ports import NAME as NODE_PORTS
 from scheduler.plugins.node_ready import NAME as NODE_READY
 from scheduler.plugins.node_resources_fit import FIT_NAME as NODE_RESOURCES_FIT

@@ -36,7 +36,6 @@ from minik8s.api.resources import NODES, PODS
 from minik8s.client.events import NORMAL, WARNING, EventRecorder
 from minik8s.client.informer import SharedInformerFactory
 from minik8s.timestamps import now_rfc3339
-
 from scheduler import metrics as scheduler_metrics
 from scheduler import queue as q
 from scheduler.algorithm import Algorithm, FitError, SchedulingError, default_algorithm

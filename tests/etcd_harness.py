@@ -32,7 +32,7 @@ class EtcdProcess:
     proc: subprocess.Popen[bytes] | None = None
     name: str = "minik8s"
     initial_cluster: str | None = None  # a member of a cluster (start_etcd_cluster)
-    tls: "EtcdTLS | None" = None  # HTTPS with client certificates
+    tls: EtcdTLS | None = None  # HTTPS with client certificates
 
     @property
     def url(self) -> str:

@@ -28,7 +28,6 @@ import pytest
 from minik8s import errors
 from minik8s.api.resources import PODS
 from minik8s.client.rest import ApiClient
-
 from tests.conftest import REPO, ApiServer, pick_free_port
 
 NODE_LABEL = "io.minik8s.node"

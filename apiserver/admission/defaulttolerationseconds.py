@@ -12,9 +12,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from minik8s.api import resources as rs
-
 from apiserver.admission.interface import CREATE, Attributes, Plugin
+from minik8s.api import resources as rs
 
 __all__ = ["DefaultTolerationSeconds", "NOT_READY", "UNREACHABLE", "DEFAULT_SECONDS"]
 

@@ -8,9 +8,8 @@ import dataclasses
 from collections.abc import Sequence
 from typing import Any
 
-from minik8s.api.resources import ResourceType
-
 from apiserver import errors
+from minik8s.api.resources import ResourceType
 
 CREATE, UPDATE = "CREATE", "UPDATE"
 

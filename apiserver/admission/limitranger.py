@@ -13,10 +13,9 @@ from __future__ import annotations
 from fractions import Fraction
 from typing import Any
 
+from apiserver.admission.interface import CREATE, Attributes, Plugin, forbidden
 from minik8s import quantity
 from minik8s.api import resources as rs
-
-from apiserver.admission.interface import CREATE, Attributes, Plugin, forbidden
 
 ANNOTATION = "kubernetes.io/limit-ranger"
 _PVCS = getattr(rs, "PERSISTENTVOLUMECLAIMS", None)

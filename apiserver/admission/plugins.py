@@ -16,7 +16,6 @@ from apiserver.admission.podsecurity_config import Config as PodSecurityConfig
 from apiserver.admission.priority import Priority
 from apiserver.admission.resourcequota import ResourceQuotaAdmission
 
-
 LIMIT_RANGER, PRIORITY, RESOURCE_QUOTA = "LimitRanger", "Priority", "ResourceQuota"
 DEFAULT_TOLERATION_SECONDS, POD_SECURITY = "DefaultTolerationSeconds", "PodSecurity"
 NAMES: tuple[str, ...] = (LIMIT_RANGER, PRIORITY, DEFAULT_TOLERATION_SECONDS, POD_SECURITY, RESOURCE_QUOTA)

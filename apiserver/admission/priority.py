@@ -15,11 +15,10 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from minik8s.api import resources as rs
-
 from apiserver import errors
 from apiserver.admission.interface import CREATE, Attributes, Plugin, forbidden
 from apiserver.registry.policy import SYSTEM_PRIORITY_CLASSES
+from minik8s.api import resources as rs
 
 log = logging.getLogger(__name__)
 

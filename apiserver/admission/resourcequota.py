@@ -28,13 +28,12 @@ import dataclasses
 import logging
 from typing import Any
 
-from minik8s import resourcequota as rq
-from minik8s.api import resources as rs
-
 from apiserver import errors
 from apiserver.admission.interface import CREATE, UPDATE, Attributes, Plugin, forbidden
 from apiserver.rest import CONFLICT_MSG, encode_stored, storage_key
 from apiserver.storage.interface import KeyNotFound, RevisionMismatch
+from minik8s import resourcequota as rq
+from minik8s.api import resources as rs
 
 log = logging.getLogger(__name__)
 

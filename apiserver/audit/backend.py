@@ -89,7 +89,7 @@ class RotatingFile:
         assert self._file is not None
         self._file.close()
         self._file = None
-        now = datetime.datetime.fromtimestamp(self.clock(), datetime.timezone.utc)
+        now = datetime.datetime.fromtimestamp(self.clock(), datetime.UTC)
         stamp = now.strftime(_STAMP) + f".{now.microsecond // 1000:03d}"
         backup = os.path.join(os.path.dirname(self.path), f"{self._prefix}-{stamp}{self._ext}")
         os.replace(self.path, backup)
@@ -118,7 +118,7 @@ class RotatingFile:
             doomed += backups[self.max_backups:]
             backups = backups[:self.max_backups]
         if self.max_age_days > 0:
-            cutoff = datetime.datetime.fromtimestamp(self.clock() - self.max_age_days * 86400, datetime.timezone.utc)
+            cutoff = datetime.datetime.fromtimestamp(self.clock() - self.max_age_days * 86400, datetime.UTC)
             limit = cutoff.strftime(_STAMP) + f".{cutoff.microsecond // 1000:03d}"
             doomed += [b for b in backups if b[0] < limit]
         for _, path in doomed:

@@ -20,11 +20,10 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from minik8s.api import resources as rs
-
 from apiserver import errors
 from apiserver.auth import bootstrap_policy as policy
 from apiserver.registry import table
+from minik8s.api import resources as rs
 
 log = logging.getLogger(__name__)
 

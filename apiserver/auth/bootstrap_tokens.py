@@ -18,11 +18,10 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from minik8s.api import bootstraptoken as bt
-from minik8s.timestamps import to_unix
-
 from apiserver.auth.serviceaccount_tokens import Getter, TokenInvalid
 from apiserver.auth.user import BOOTSTRAPPERS, UserInfo
+from minik8s.api import bootstraptoken as bt
+from minik8s.timestamps import to_unix
 
 __all__ = ["BootstrapTokens"]
 

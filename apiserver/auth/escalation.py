@@ -22,14 +22,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from minik8s.api import resources as rs
-
 from apiserver import errors
 from apiserver.auth import request_user
 from apiserver.auth import user as u
 from apiserver.auth.attributes import Attributes, Authorizer, Decision
 from apiserver.auth.rbac import ALL, PolicyIndex, Rule
 from apiserver.validation import FieldError
+from minik8s.api import resources as rs
 
 GROUP = "rbac.authorization.k8s.io"
 FULL_AUTHORITY = [{"verbs": ["*"], "apiGroups": ["*"], "resources": ["*"]},

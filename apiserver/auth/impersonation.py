@@ -20,8 +20,14 @@ from apiserver import errors
 from apiserver.auth.attributes import Attributes, Authorizer, Decision
 from apiserver.auth.authenticate import Credentials
 from apiserver.auth.authorize import forbidden_message
-from apiserver.auth.user import (ANONYMOUS, AUTHENTICATED, SERVICEACCOUNT_PREFIX, SERVICEACCOUNTS,
-                                 UNAUTHENTICATED, UserInfo)
+from apiserver.auth.user import (
+    ANONYMOUS,
+    AUTHENTICATED,
+    SERVICEACCOUNT_PREFIX,
+    SERVICEACCOUNTS,
+    UNAUTHENTICATED,
+    UserInfo,
+)
 
 __all__ = ["impersonate", "requested"]
 

@@ -31,15 +31,14 @@ from __future__ import annotations
 import collections
 from typing import Any
 
-from minik8s import localpath
-from minik8s.api import resources as rs
-
 from apiserver import errors
 from apiserver.auth import bootstrap_policy, request_user
 from apiserver.auth import user as u
 from apiserver.auth.attributes import Attributes, Decision, Verdict
 from apiserver.auth.rbac import Rule
 from apiserver.validation import FieldError
+from minik8s import localpath
+from minik8s.api import resources as rs
 
 NODE_LEASE_NAMESPACE = "kube-node-lease"
 MIRROR_ANNOTATION = "kubernetes.io/config.mirror"

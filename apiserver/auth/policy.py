@@ -12,9 +12,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from minik8s.api.resources import ResourceType
-
 from apiserver.auth import authorize, escalation, node, rbac, reviews
+from minik8s.api.resources import ResourceType
 
 
 class Authorization:

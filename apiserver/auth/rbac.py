@@ -22,10 +22,9 @@ import dataclasses
 from collections.abc import Iterator
 from typing import Any
 
-from minik8s.api import resources as rs
-
 from apiserver.auth import user as u
 from apiserver.auth.attributes import Attributes, Decision, Verdict
+from minik8s.api import resources as rs
 
 ALL = "*"
 

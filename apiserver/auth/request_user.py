@@ -20,7 +20,7 @@ def get() -> UserInfo | None:
     return _current.get()
 
 
-def set(user: UserInfo | None) -> contextvars.Token[UserInfo | None]:  # noqa: A001 - mirrors ContextVar.set
+def set(user: UserInfo | None) -> contextvars.Token[UserInfo | None]:
     return _current.set(user)
 
 

@@ -23,13 +23,12 @@ import orjson
 from starlette.requests import Request
 from starlette.responses import Response
 
-from minik8s.api import resources as rs
-
 from apiserver import errors
 from apiserver.auth import user as u
 from apiserver.auth.attributes import Attributes, Authorizer, Decision
 from apiserver.auth.rbac import PolicyIndex, Rule
 from apiserver.validation import FieldError
+from minik8s.api import resources as rs
 
 Handler = Callable[[Request, Any, Any], Awaitable[Response]]
 

@@ -42,10 +42,9 @@ import jwt
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
+from apiserver.auth.user import SERVICEACCOUNTS, UserInfo
 from minik8s.api import serviceaccounts as sa_api
 from minik8s.timestamps import to_unix
-
-from apiserver.auth.user import SERVICEACCOUNTS, UserInfo
 
 __all__ = [
     "DEFAULT_ISSUER", "EXPIRATION_EXTENSION_SECONDS", "LEEWAY", "TokenInvalid", "TokenIssuer",

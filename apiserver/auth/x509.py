@@ -11,10 +11,9 @@ from __future__ import annotations
 import functools
 from typing import Any
 
-from minik8s.tlspeer import PEER_KEY, Subject
-
 from apiserver.auth.authenticate import Credentials
 from apiserver.auth.user import UserInfo
+from minik8s.tlspeer import PEER_KEY, Subject
 
 __all__ = ["PEER_KEY", "Authenticator", "peer_user"]
 

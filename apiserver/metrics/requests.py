@@ -22,11 +22,10 @@ from typing import Any
 
 from prometheus_client import Gauge
 
-from minik8s.metrics import REQUEST_DURATION_BUCKETS, LoopCounter, LoopHistogram
-
 from apiserver.auth import requestinfo
 from apiserver.auth.requestinfo import ATTRS_KEY
 from apiserver.auth.user import ANONYMOUS_USER
+from minik8s.metrics import REQUEST_DURATION_BUCKETS, LoopCounter, LoopHistogram
 
 __all__ = ["RequestMetrics"]
 

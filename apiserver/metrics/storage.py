@@ -15,9 +15,8 @@ from typing import Any
 
 from prometheus_client import Counter
 
-from minik8s.metrics import REQUEST_DURATION_BUCKETS, LoopHistogram
-
 from apiserver.storage.interface import KeyValue, ListResult, Storage, WatchEvent
+from minik8s.metrics import REQUEST_DURATION_BUCKETS, LoopHistogram
 
 __all__ = ["MeteredStorage", "wrap"]
 

@@ -8,12 +8,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from minik8s import cron, labels
-
 from apiserver import validation as v
 from apiserver.registry.pods import validate_pod_spec
 from apiserver.registry.strategy import Strategy
 from apiserver.validation import FieldError
+from minik8s import cron, labels
 
 # Labels the apiserver puts on a Job's pod template (and selector) unless manualSelector.
 CONTROLLER_UID_LABEL = "batch.kubernetes.io/controller-uid"

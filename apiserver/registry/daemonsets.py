@@ -9,13 +9,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from minik8s import labels
-
 from apiserver import validation as v
 from apiserver.registry.pods import validate_pod_spec
 from apiserver.registry.strategy import Strategy
 from apiserver.registry.workloads import _int_or_percent, _is_zero
 from apiserver.validation import FieldError
+from minik8s import labels
 
 _NONNEG = "must be greater than or equal to 0"
 

@@ -12,12 +12,11 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from minik8s import quantity
-
 from apiserver import validation as v
 from apiserver.printers import Column, Printer, _age, _md
 from apiserver.registry.strategy import Strategy
 from apiserver.validation import FieldError
+from minik8s import quantity
 
 METRIC_TYPES = ("ContainerResource", "External", "Object", "Pods", "Resource")
 TARGET_TYPES = ("AverageValue", "Utilization", "Value")

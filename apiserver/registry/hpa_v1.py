@@ -22,13 +22,12 @@ import orjson
 from starlette.requests import Request
 from starlette.responses import Response
 
-from minik8s.api import resources as rs
-
 from apiserver import errors, params
 from apiserver.patch.jsonpatch import apply_json_patch
 from apiserver.patch.mergepatch import apply_merge_patch
 from apiserver.registry import table as registry
 from apiserver.rest import ListOptions
+from minik8s.api import resources as rs
 
 if TYPE_CHECKING:
     from apiserver.app import ApiServer, RequestInfo
@@ -136,9 +135,9 @@ def _invalid(field: str, value: Any) -> Any:
     return v.invalid(field, value, "must be JSON")
 
 
-async def handle(request: Request, server: "ApiServer", info: "RequestInfo") -> Response:
-    from apiserver.app import json_response, wants_table
+async def handle(request: Request, server: ApiServer, info: RequestInfo) -> Response:
     from apiserver import managedfields
+    from apiserver.app import json_response, wants_table
 
     entry = registry.BY_TYPE[rs.HORIZONTALPODAUTOSCALERS]
     q = request.query_params
@@ -177,9 +176,9 @@ async def handle(request: Request, server: "ApiServer", info: "RequestInfo") -> 
         elif ctype in ("application/merge-patch+json", "application/strategic-merge-patch+json"):
             patched = apply_merge_patch(current, patch)  # v1 has no lists a strategy would merge
         else:
-            raise errors.UnsupportedMediaType(f"the body of the request was in an unknown format - accepted media "
-                                              f"types include: application/json-patch+json, "
-                                              f"application/merge-patch+json, application/strategic-merge-patch+json")
+            raise errors.UnsupportedMediaType("the body of the request was in an unknown format - accepted media "
+                                              "types include: application/json-patch+json, "
+                                              "application/merge-patch+json, application/strategic-merge-patch+json")
         res = await server.rest.update(entry, ns, name, to_v2(patched), subresource=sub,
                                        field_validation=validation, field_manager=manager)
         return json_response(to_v1(res.body), res.code, res.warnings)

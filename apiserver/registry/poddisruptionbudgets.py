@@ -6,12 +6,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from minik8s import labels
-
 from apiserver import validation as v
 from apiserver.registry.strategy import Strategy
 from apiserver.registry.workloads import _int_or_percent
 from apiserver.validation import FieldError
+from minik8s import labels
 
 
 def _percent_at_most_100(val: Any, field: str) -> list[FieldError]:

@@ -6,13 +6,12 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from minik8s import quantity
-from minik8s.qos import qos_class
-from minik8s.timestamps import now_rfc3339
-
 from apiserver import validation as v
 from apiserver.registry.strategy import Strategy
 from apiserver.validation import FieldError
+from minik8s import quantity
+from minik8s.qos import qos_class
+from minik8s.timestamps import now_rfc3339
 
 _RESTART_POLICIES = ["Always", "OnFailure", "Never"]
 _DNS_POLICIES = ["ClusterFirstWithHostNet", "ClusterFirst", "Default", "None"]

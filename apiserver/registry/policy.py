@@ -11,12 +11,11 @@ from __future__ import annotations
 from fractions import Fraction
 from typing import Any
 
-from minik8s import quantity
-from minik8s import resourcequota as rq
-
 from apiserver import validation as v
 from apiserver.registry.strategy import Strategy
 from apiserver.validation import FieldError
+from minik8s import quantity
+from minik8s import resourcequota as rq
 
 NEGATIVE = "must be greater than or equal to 0"
 NOT_INTEGER = "must be an integer"

@@ -11,12 +11,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from minik8s import labels
-from minik8s.api.rbac import GROUP
-
 from apiserver import validation as v
 from apiserver.registry.strategy import Strategy
 from apiserver.validation import FieldError
+from minik8s import labels
+from minik8s.api.rbac import GROUP
 
 SERVICE_ACCOUNT, USER, GROUP_KIND = "ServiceAccount", "User", "Group"
 

@@ -6,12 +6,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from minik8s import labels
-
 from apiserver import validation as v
 from apiserver.registry.pods import validate_pod_spec
 from apiserver.registry.workloads import ReplicaSetStrategy
 from apiserver.validation import FieldError
+from minik8s import labels
 
 
 class ReplicationControllerStrategy(ReplicaSetStrategy):

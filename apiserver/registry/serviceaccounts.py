@@ -21,18 +21,17 @@ from typing import TYPE_CHECKING, Any
 
 import pydantic
 
+from apiserver import errors
+from apiserver import validation as v
+from apiserver.auth import node as node_auth
+from apiserver.auth import request_user
+from apiserver.auth.serviceaccount_tokens import EXPIRATION_EXTENSION_SECONDS, Bound, TokenIssuer
+from apiserver.registry.strategy import Strategy
+from apiserver.validation import FieldError
 from minik8s.api import resources as rs
 from minik8s.api import serviceaccounts as sa_api
 from minik8s.api import tokens as tokens_api
 from minik8s.timestamps import from_unix
-
-from apiserver import errors
-from apiserver.auth import node as node_auth
-from apiserver.auth import request_user
-from apiserver import validation as v
-from apiserver.auth.serviceaccount_tokens import EXPIRATION_EXTENSION_SECONDS, Bound, TokenIssuer
-from apiserver.registry.strategy import Strategy
-from apiserver.validation import FieldError
 
 if TYPE_CHECKING:
     from apiserver.app import ApiServer, RequestInfo
@@ -72,7 +71,7 @@ def _validate(req: dict[str, Any]) -> list[FieldError]:
     return []
 
 
-async def create_token(server: "ApiServer", info: "RequestInfo", body: Any) -> dict[str, Any]:
+async def create_token(server: ApiServer, info: RequestInfo, body: Any) -> dict[str, Any]:
     """The answered TokenRequest for ``POST serviceaccounts/{name}/token``."""
     settings: TokenSettings | None = getattr(server, "token_settings", None)
     if settings is None:
@@ -163,7 +162,7 @@ def _node_restriction(ref: dict[str, Any] | None, bound: Bound | None, target: d
         raise forbid("node requested token bound to a pod scheduled on a different node")
 
 
-async def _get(server: "ApiServer", rt: rs.ResourceType, namespace: str, name: str) -> dict[str, Any]:
+async def _get(server: ApiServer, rt: rs.ResourceType, namespace: str, name: str) -> dict[str, Any]:
     from apiserver.registry import table
     entry = table.BY_TYPE[rt]
     return await server.rest.get(entry, namespace if rt.namespaced else None, name)

@@ -8,12 +8,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from minik8s import labels
-
 from apiserver import validation as v
 from apiserver.registry.daemonsets import validate_selector_and_template
 from apiserver.registry.workloads import ReplicaSetStrategy
 from apiserver.validation import FieldError
+from minik8s import labels
 
 _NONNEG = "must be greater than or equal to 0"
 _MUTABLE = ("replicas", "ordinals", "template", "updateStrategy", "persistentVolumeClaimRetentionPolicy",

@@ -10,11 +10,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from minik8s import labels, quantity
-from minik8s.api import volumes as vol_api
-
 from apiserver import validation as v
 from apiserver.validation import FieldError
+from minik8s import labels, quantity
+from minik8s.api import volumes as vol_api
 
 _ACCESS_MODES = sorted(vol_api.ACCESS_MODES)
 _PV_RECLAIM_POLICIES = ["Delete", "Recycle", "Retain"]

@@ -11,19 +11,34 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
+from apiserver import discovery, policy_printers, printers, printers_auth, printers_storage, printers_workloads
+from apiserver.registry import (
+    apiservices,
+    batch,
+    certificates,
+    customresourcedefinitions,
+    daemonsets,
+    ephemeralcontainers,
+    horizontalpodautoscalers,
+    namespaces,
+    nodes,
+    poddisruptionbudgets,
+    pods,
+    policy,
+    rbac,
+    replicationcontrollers,
+    serviceaccounts,
+    services,
+    simple,
+    statefulsets,
+    volumes,
+    workloads,
+)
+from apiserver.registry.strategy import StatusStrategy, Strategy
+from apiserver.resourcemetrics import printers as metrics_printers
 from minik8s.api import resources as rs
 from minik8s.api.resources import ResourceType
 from minik8s.api.schema import MODELS
-
-from apiserver import discovery, printers, printers_storage, printers_workloads
-from apiserver import policy_printers, printers_auth
-from apiserver.registry import certificates, batch, daemonsets, namespaces, nodes, pods, policy, rbac, serviceaccounts
-from apiserver.registry import services, simple, volumes, workloads
-from apiserver.registry import poddisruptionbudgets, replicationcontrollers, statefulsets
-from apiserver.registry import apiservices, customresourcedefinitions, horizontalpodautoscalers
-from apiserver.registry import ephemeralcontainers
-from apiserver.resourcemetrics import printers as metrics_printers
-from apiserver.registry.strategy import StatusStrategy, Strategy
 
 # Every verb a plain resource supports (discovery lists them).
 VERBS = ("create", "delete", "deletecollection", "get", "list", "patch", "update", "watch")

@@ -18,12 +18,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from minik8s.api import volumes as vol_api
-from minik8s.timestamps import now_rfc3339
-
 from apiserver.registry import storage_validation as sv
 from apiserver.registry.strategy import Strategy
 from apiserver.validation import FieldError
+from minik8s.api import volumes as vol_api
+from minik8s.timestamps import now_rfc3339
 
 
 def _add_finalizer(obj: dict[str, Any], finalizer: str) -> None:

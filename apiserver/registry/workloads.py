@@ -5,12 +5,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from minik8s import labels
-
 from apiserver import validation as v
 from apiserver.registry.pods import validate_pod_spec
 from apiserver.registry.strategy import Strategy
 from apiserver.validation import FieldError
+from minik8s import labels
 
 
 def _int_or_percent(val: Any, field: str) -> list[FieldError]:

@@ -15,11 +15,10 @@ from typing import TYPE_CHECKING, Any
 from starlette.requests import Request
 from starlette.responses import Response
 
-from minik8s.api import resources as rs
-
 from apiserver import errors
 from apiserver.registry import table as registry
 from apiserver.rest import ListOptions
+from minik8s.api import resources as rs
 
 if TYPE_CHECKING:
     from apiserver.app import ApiServer, RequestInfo
@@ -27,7 +26,7 @@ if TYPE_CHECKING:
 __all__ = ["handle"]
 
 
-async def handle(request: Request, server: "ApiServer", info: "RequestInfo") -> Response:
+async def handle(request: Request, server: ApiServer, info: RequestInfo) -> Response:
     from apiserver.app import json_response, wants_table
 
     if request.method != "GET" or info.watch_path or info.subresource is not None or _flag(request, "watch"):

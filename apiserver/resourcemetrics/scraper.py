@@ -19,12 +19,11 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 
-from minik8s.api import resources as rs
-
 from apiserver import errors, kubelet_client
 from apiserver.registry import table as registry
 from apiserver.resourcemetrics.store import MetricsStore
 from apiserver.rest import ListOptions
+from minik8s.api import resources as rs
 
 if TYPE_CHECKING:
     from apiserver.app import ApiServer
@@ -45,7 +44,7 @@ def add_flags(p: argparse.ArgumentParser) -> None:
 
 
 class Scraper:
-    def __init__(self, server: "ApiServer", *, resolution: float = DEFAULT_RESOLUTION_S) -> None:
+    def __init__(self, server: ApiServer, *, resolution: float = DEFAULT_RESOLUTION_S) -> None:
         self.server = server
         self.resolution = resolution
         self.store = MetricsStore()

@@ -520,7 +520,7 @@ class EtcdStorage(Storage):
             error = await self._error(e, requested=after)
             raise (_Broken(after, str(error)) if isinstance(error, Unavailable) else error) from None
 
-    async def _stream(self, sub: Subscription, bounds: tuple[bytes, bytes], after: int, outage: "_Outage") -> None:
+    async def _stream(self, sub: Subscription, bounds: tuple[bytes, bytes], after: int, outage: _Outage) -> None:
         """One gRPC watch stream from ``after``. Returns when ``sub`` was cut off; raises _Broken
         (with the last revision delivered) when etcd became unreachable, else the error."""
         position = replay_upto = after

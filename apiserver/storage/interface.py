@@ -50,7 +50,7 @@ class KeyNotFound(StorageError):
 class RevisionMismatch(StorageError):
     """Raised by update/delete when the key's mod_revision is not the expected one."""
 
-    def __init__(self, key: str, current: "KeyValue | None") -> None:
+    def __init__(self, key: str, current: KeyValue | None) -> None:
         super().__init__(key)
         self.current = current
 

@@ -50,12 +50,12 @@ class SigningCA:
         self.key = key
 
     @classmethod
-    def from_files(cls, cert_file: str, key_file: str) -> "SigningCA":
+    def from_files(cls, cert_file: str, key_file: str) -> SigningCA:
         with open(cert_file, "rb") as c, open(key_file, "rb") as k:
             return cls(c.read(), k.read())
 
     def issue(self, req: x509.CertificateSigningRequest, usages: list[str], *, duration: float) -> bytes:
-        now = datetime.datetime.now(datetime.timezone.utc)
+        now = datetime.datetime.now(datetime.UTC)
         not_after = min(now + datetime.timedelta(seconds=duration), self.cert.not_valid_after_utc)
         u = set(usages)
         key_usage = x509.KeyUsage(

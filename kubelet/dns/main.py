@@ -14,11 +14,10 @@ import logging
 import signal
 import sys
 
+from kubelet.dns.server import ClusterDNS
 from minik8s import metrics, process
 from minik8s.client.informer import SharedInformerFactory
 from minik8s.client.rest import ApiClient
-
-from kubelet.dns.server import ClusterDNS
 
 __all__ = ["serve", "main"]
 

@@ -15,19 +15,18 @@ Resolver, and a DNSServer, started once the caches have listed.
 from __future__ import annotations
 
 import asyncio
-import errno
 import contextlib
+import errno
 import logging
 import struct
 import time
 
 from dnslib import QTYPE, RCODE, DNSError, DNSHeader, DNSRecord
 
-from minik8s.api.resources import ENDPOINTSLICES, SERVICES
-from minik8s.client.informer import SharedInformerFactory
-
 from kubelet.dns import metrics as dns_metrics
 from kubelet.dns.records import SLICE_SERVICE_INDEX, Resolver, slice_service_key
+from minik8s.api.resources import ENDPOINTSLICES, SERVICES
+from minik8s.client.informer import SharedInformerFactory
 
 __all__ = ["DNSServer", "ClusterDNS", "read_upstreams"]
 

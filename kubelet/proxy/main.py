@@ -17,12 +17,11 @@ import logging
 import signal
 import sys
 
+from kubelet import network
+from kubelet.proxy import proxier
 from minik8s import metrics, process
 from minik8s.client.informer import SharedInformerFactory
 from minik8s.client.rest import ApiClient
-
-from kubelet import network
-from kubelet.proxy import proxier
 
 __all__ = ["ProxyOptions", "serve", "main", "parse_args"]
 

@@ -26,13 +26,12 @@ import dataclasses
 import logging
 import time
 
+from kubelet.proxy import executor
+from kubelet.proxy import iptables as ipt
+from kubelet.proxy import metrics as proxy_metrics
 from minik8s.api.resources import ENDPOINTSLICES, SERVICES
 from minik8s.client.informer import SharedInformerFactory
 from minik8s.timestamps import to_unix
-
-from kubelet.proxy import executor
-from kubelet.proxy import metrics as proxy_metrics
-from kubelet.proxy import iptables as ipt
 
 __all__ = ["Proxier", "SyncStats", "cleanup", "slice_service_key"]
 

@@ -46,7 +46,7 @@ _MIN_CPU_SHARES = 2
 # Grace for containers still running when their sandbox is stopped (dockershim's value); the
 # kubelet normally stopped them already with the pod's own grace period.
 _SANDBOX_STOP_GRACE_S = 10
-_ZERO_TIME = datetime.datetime(1, 1, 1, tzinfo=datetime.timezone.utc)
+_ZERO_TIME = datetime.datetime(1, 1, 1, tzinfo=datetime.UTC)
 # How long an image found present is taken as present without asking the engine again.
 _IMAGE_ID_TTL_S = 5.0
 
@@ -739,7 +739,7 @@ def _stats(container_id: ContainerId, raw: dict[str, Any]) -> ri.ContainerStats 
 
 
 def _epoch(seconds: int) -> datetime.datetime:
-    return datetime.datetime.fromtimestamp(seconds, tz=datetime.timezone.utc)
+    return datetime.datetime.fromtimestamp(seconds, tz=datetime.UTC)
 
 
 def _container_state(docker_state: str) -> ri.ContainerState:

@@ -56,7 +56,7 @@ def _exit_code(env: Mapping[str, str]) -> int | None:
 
 
 def _now() -> datetime.datetime:
-    return datetime.datetime.now(datetime.timezone.utc)
+    return datetime.datetime.now(datetime.UTC)
 
 
 @dataclass

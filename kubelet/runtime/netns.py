@@ -68,7 +68,7 @@ async def dial_localhost(pid: int, port: int, *, timeout: float = 10.0) -> socke
     def run() -> None:
         try:
             result = _dial(pid, port, timeout)
-        except BaseException as e:  # noqa: BLE001 - handed to the awaiting coroutine
+        except BaseException as e:
             failure = e
             loop.call_soon_threadsafe(lambda: done.done() or done.set_exception(failure))
             return

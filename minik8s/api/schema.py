@@ -19,10 +19,31 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from minik8s.api import apps, authentication, certificates, authorization, autoscaling, batch, coordination, core, discovery, rbac
-from minik8s.api import daemonsets, quota, scheduling, serviceaccounts, storage, tokens, volumes
-from minik8s.api import policy, replicationcontrollers, statefulsets
-from minik8s.api import apiextensions, apiregistration, metrics
+from minik8s.api import (
+    apiextensions,
+    apiregistration,
+    apps,
+    authentication,
+    authorization,
+    autoscaling,
+    batch,
+    certificates,
+    coordination,
+    core,
+    daemonsets,
+    discovery,
+    metrics,
+    policy,
+    quota,
+    rbac,
+    replicationcontrollers,
+    scheduling,
+    serviceaccounts,
+    statefulsets,
+    storage,
+    tokens,
+    volumes,
+)
 
 __all__ = ["MODELS", "unknown_fields", "model_for"]
 

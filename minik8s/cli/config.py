@@ -13,8 +13,8 @@ from typing import Any
 import yaml
 
 from minik8s.cli import printers
-from minik8s.client import kubeconfig
 from minik8s.cli.session import CliError, Session
+from minik8s.client import kubeconfig
 
 
 def add_parsers(sub: Any, common_flags: argparse.ArgumentParser) -> None:

@@ -18,11 +18,11 @@ from collections.abc import Callable
 from typing import Any
 
 from minik8s import errors, quantity, timestamps
-from minik8s.labels import format_label_selector, format_labels
-from minik8s.qos import qos_class
 from minik8s.cli import printers
 from minik8s.cli.resources import Resource, split_type_name_args
 from minik8s.cli.session import CliError, Session, format_error
+from minik8s.labels import format_label_selector, format_labels
+from minik8s.qos import qos_class
 
 LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
 _MAX_ANNOTATION = 140
@@ -80,7 +80,7 @@ def rfc1123z(ts: str | None) -> str:
     t = timestamps.parse(ts)
     if t is None:
         return ts
-    return t.astimezone(datetime.timezone.utc).strftime("%a, %d %b %Y %H:%M:%S +0000")
+    return t.astimezone(datetime.UTC).strftime("%a, %d %b %Y %H:%M:%S +0000")
 
 
 def labels_multiline(w: Writer, title: str, labels: dict | None, *, indent: str = "") -> None:

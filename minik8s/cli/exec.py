@@ -21,7 +21,6 @@ import sys
 import threading
 from typing import TYPE_CHECKING, Any
 
-
 from minik8s import errors
 from minik8s.api.resources import PODS
 from minik8s.cli.session import CliError, ExitSilently, Session

@@ -241,7 +241,7 @@ async def _dispatch(args: argparse.Namespace) -> int:
     except CliError as e:
         _print_error(format_error(e, server=server))
         return e.code
-    except Exception as e:  # noqa: BLE001 - every failure ends as kubectl's one-line message
+    except Exception as e:
         from minik8s import errors
 
         if isinstance(e, errors.MiniK8sError):

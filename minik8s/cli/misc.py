@@ -53,7 +53,7 @@ async def cmd_version(session: Session | None, args: argparse.Namespace) -> int:
     if not args.client:
         try:
             server = (await session.client.request("GET", "/version")).json()
-        except (errors.MiniK8sError,) as e:
+        except errors.MiniK8sError as e:
             failure = e
     if args.output:
         data: dict[str, Any] = {"clientVersion": CLIENT_VERSION}

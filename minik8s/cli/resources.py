@@ -11,7 +11,6 @@ mapper does. Discovery is read once per run and kept for the rest of it.
 from __future__ import annotations
 
 import dataclasses
-
 from typing import TYPE_CHECKING
 
 from minik8s.api.resources import ResourceType

@@ -11,7 +11,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from minik8s.nodeselector import Matcher, compile_term
-
 from scheduler.framework import CycleState, NodeCheck, NodeInfo, PodInfo, Rejection, default_normalize
 
 __all__ = ["NAME", "REJECTION", "NodeAffinity", "compile_term", "required_matcher"]

@@ -12,7 +12,13 @@ either until its grace period runs out).
 from __future__ import annotations
 
 from scheduler.framework import (
-    CycleState, NodeCheck, NodeInfo, PodInfo, Rejection, tolerations_tolerate, untolerated_taint_rejection,
+    CycleState,
+    NodeCheck,
+    NodeInfo,
+    PodInfo,
+    Rejection,
+    tolerations_tolerate,
+    untolerated_taint_rejection,
 )
 
 NAME = "NodeReady"

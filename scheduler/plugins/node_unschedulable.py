@@ -7,7 +7,14 @@ do) may still land there, exactly as in Kubernetes.
 from __future__ import annotations
 
 from scheduler.framework import (
-    NO_SCHEDULE, TAINT_NODE_UNSCHEDULABLE, CycleState, NodeCheck, NodeInfo, PodInfo, Rejection, Taint,
+    NO_SCHEDULE,
+    TAINT_NODE_UNSCHEDULABLE,
+    CycleState,
+    NodeCheck,
+    NodeInfo,
+    PodInfo,
+    Rejection,
+    Taint,
     tolerations_tolerate,
 )
 

@@ -11,8 +11,15 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from scheduler.framework import (
-    PREFER_NO_SCHEDULE, CycleState, NodeCheck, NodeInfo, PodInfo, Rejection, default_normalize,
-    tolerations_tolerate, untolerated_taint_rejection,
+    PREFER_NO_SCHEDULE,
+    CycleState,
+    NodeCheck,
+    NodeInfo,
+    PodInfo,
+    Rejection,
+    default_normalize,
+    tolerations_tolerate,
+    untolerated_taint_rejection,
 )
 
 NAME = "TaintToleration"

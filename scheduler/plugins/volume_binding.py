@@ -27,7 +27,6 @@ from __future__ import annotations
 from minik8s import localpath, volumebinding
 from minik8s.api.volumes import READ_WRITE_ONCE_POD
 from minik8s.nodeselector import Matcher, selector_matcher
-
 from scheduler.framework import CycleState, NodeCheck, NodeInfo, PodInfo, Rejection, pod_key
 from scheduler.volumes import VolumeListers, claim_names
 

@@ -26,7 +26,6 @@ import pytest
 from minik8s import errors
 from minik8s.api.resources import ENDPOINTS, NAMESPACES, PODS, SERVICES
 from minik8s.client.rest import ApiClient
-
 from tests.conftest import REPO, ApiServer, pick_free_port
 from tests.kubelet_harness import KubeletProc, remove_node_containers
 

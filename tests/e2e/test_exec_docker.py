@@ -13,11 +13,15 @@ import subprocess
 
 import pytest
 
+from minik8s.api.resources import PODS
 from tests.conftest import kubectl_args
 from tests.kubelet_harness import (  # noqa: F401 - fixtures
-    container_status, is_ready, kubelet_factory, pod_manifest, wait_pod,
+    container_status,
+    is_ready,
+    kubelet_factory,
+    pod_manifest,
+    wait_pod,
 )
-from minik8s.api.resources import PODS
 
 pytestmark = pytest.mark.docker
 

@@ -18,9 +18,8 @@ from controllers.deployment import DeploymentController
 from controllers.horizontalpodautoscaler import HorizontalPodAutoscalerController
 from controllers.replicaset import ReplicaSetController
 from minik8s.api.resources import DEPLOYMENTS, EVENTS, HORIZONTALPODAUTOSCALERS, NAMESPACES
-
-from tests.integration.controller_harness import running
 from tests.e2e.metrics_harness import metrics_cluster  # noqa: F401 - fixture
+from tests.integration.controller_harness import running
 from tests.kubelet_harness import wait_for
 
 pytestmark = pytest.mark.docker

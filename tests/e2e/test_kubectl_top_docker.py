@@ -14,7 +14,6 @@ import pytest
 
 from minik8s import quantity
 from minik8s.api.resources import NAMESPACES, PODS
-
 from tests.e2e.metrics_harness import metrics_cluster  # noqa: F401 - fixture
 from tests.kubelet_harness import is_running, pod_manifest, wait_for, wait_pod
 

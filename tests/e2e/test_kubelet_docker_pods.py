@@ -19,11 +19,18 @@ import pytest
 
 from minik8s import errors
 from minik8s.api.resources import PODS
-
 from tests.conftest import kubectl_args
 from tests.kubelet_harness import (  # noqa: F401 - fixtures
-    container_status, condition, events_for, is_ready, is_running, kubelet_factory, pod_containers, pod_manifest,
-    wait_for, wait_pod,
+    condition,
+    container_status,
+    events_for,
+    is_ready,
+    is_running,
+    kubelet_factory,
+    pod_containers,
+    pod_manifest,
+    wait_for,
+    wait_pod,
 )
 
 pytestmark = pytest.mark.docker

@@ -24,10 +24,13 @@ import pytest
 
 from minik8s import errors
 from minik8s.api.resources import PODS
-
 from tests.integration.test_apiserver_soak import rss_mb
 from tests.kubelet_harness import (  # noqa: F401 - fixtures
-    is_ready, is_running, kubelet_factory, pod_manifest, wait_pod,
+    is_ready,
+    is_running,
+    kubelet_factory,
+    pod_manifest,
+    wait_pod,
 )
 
 pytestmark = pytest.mark.docker

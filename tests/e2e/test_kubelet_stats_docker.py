@@ -10,9 +10,12 @@ import asyncio
 import pytest
 
 from minik8s.api.resources import PODS
-
 from tests.kubelet_harness import (  # noqa: F401 - fixtures
-    is_running, kubelet_factory, pod_manifest, wait_for, wait_pod,
+    is_running,
+    kubelet_factory,
+    pod_manifest,
+    wait_for,
+    wait_pod,
 )
 
 BURN = ["sh", "-c", "while :; do :; done"]

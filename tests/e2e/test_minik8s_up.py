@@ -331,9 +331,9 @@ def test_a_component_killed_with_sigkill_is_restarted(up):
 
 
 def test_sigterm_stops_every_component_and_a_restart_adopts_the_pods(up, kubectl_env, docker_client):
-    pod = f"""apiVersion: v1
+    pod = """apiVersion: v1
 kind: Pod
-metadata: {{name: sleeper}}
+metadata: {name: sleeper}
 spec:
   terminationGracePeriodSeconds: 1
   containers:

@@ -15,7 +15,6 @@ from tests.conftest import REPO
 from tests.e2e.test_exec_docker import _TTY_SCRIPT, _running_pod, node_kubelet  # noqa: F401 - fixture
 from tests.kubelet_harness import kubelet_factory  # noqa: F401 - fixtures
 
-
 pytestmark = pytest.mark.docker
 _MKCTL = "import sys\nfrom minik8s.cli import main\nsys.exit(main.run(sys.argv[1:]))"
 

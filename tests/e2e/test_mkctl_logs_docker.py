@@ -10,11 +10,14 @@ import subprocess
 import pytest
 
 from minik8s.api.resources import PODS, SERVICES
-
 from tests.conftest import REPO
 from tests.integration.mkctl_harness import mkctl_command, run_mkctl_process
 from tests.kubelet_harness import (  # noqa: F401 - fixtures
-    is_running, kubelet_factory, pod_manifest, wait_for, wait_pod,
+    is_running,
+    kubelet_factory,
+    pod_manifest,
+    wait_for,
+    wait_pod,
 )
 
 pytestmark = pytest.mark.docker

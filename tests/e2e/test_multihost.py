@@ -29,10 +29,18 @@ from minik8s.api import bootstraptoken
 from minik8s.api.resources import CERTIFICATESIGNINGREQUESTS, NODES, PODS, SERVICES
 from minik8s.client.rest import ApiClient
 from minik8s.up import tlsbootstrap
-
 from tests.conftest import missing
 from tests.e2e.services_harness import (
-    aexec, backend, eventually, host_cleanup, new_cluster, new_namespace, pod, service, wait_endpoints, wait_ready,
+    aexec,
+    backend,
+    eventually,
+    host_cleanup,
+    new_cluster,
+    new_namespace,
+    pod,
+    service,
+    wait_endpoints,
+    wait_ready,
 )
 
 pytestmark = pytest.mark.docker
@@ -206,7 +214,7 @@ async def test_pod_reaches_a_pod_on_the_other_host_by_ip_and_through_a_cluster_i
     import docker
     remote = docker.DockerClient(base_url=second.docker_host)
     try:
-        found = remote.containers.list(filters={"label": [f"io.minik8s.pod.name=far", "io.minik8s.container.name=c"]})
+        found = remote.containers.list(filters={"label": ["io.minik8s.pod.name=far", "io.minik8s.container.name=c"]})
         out = found[0].exec_run(["sh", "-c", f"printf x | nc -w 3 {near_ip} 80"]).output.decode().strip()
         assert out == "near"
     finally:

@@ -21,13 +21,18 @@ import docker
 import pytest
 
 from controllers.nodeipam import NodeIpamController
-from minik8s.api.resources import NODES, PODS
-
 from kubelet import network
 from kubelet.runtime.docker import DockerRuntime
+from minik8s.api.resources import NODES, PODS
 from tests.integration.controller_harness import eventually, running
 from tests.kubelet_harness import (  # noqa: F401 - fixtures
-    BUSYBOX, NODE_LABEL, container_status, events_for, is_ready, kubelet_factory, pod_manifest,
+    BUSYBOX,
+    NODE_LABEL,
+    container_status,
+    events_for,
+    is_ready,
+    kubelet_factory,
+    pod_manifest,
     wait_pod,
 )
 
@@ -67,7 +72,7 @@ async def test_stale_network_keeps_the_node_not_ready_and_is_reclaimed(
             async def unavailable() -> dict | None:
                 try:
                     conds = node_conditions(await client.get(NODES, k.node))
-                except Exception:  # noqa: BLE001 - not registered yet
+                except Exception:
                     return None
                 nu = conds.get("NetworkUnavailable")
                 return conds if nu and nu["status"] == "True" and "overlaps" in nu["message"] else None
@@ -163,7 +168,7 @@ async def test_a_node_without_a_podcidr_holds_its_pods_until_it_gets_one(
         async def held() -> dict | None:
             try:
                 conds = node_conditions(await client.get(NODES, k.node))
-            except Exception:  # noqa: BLE001 - not registered yet
+            except Exception:
                 return None
             nu = conds.get("NetworkUnavailable")
             return conds if nu and nu["status"] == "True" and "has no podCIDR yet" in nu["message"] else None
@@ -230,7 +235,7 @@ async def test_a_node_whose_dns_cannot_start_holds_its_pods_and_starts_it_again(
             try:
                 await client.get(NODES, k.node)
                 return True
-            except Exception:  # noqa: BLE001 - not registered yet
+            except Exception:
                 return False
         await eventually(registered, what="the node registered", timeout=60)
         # the podCIDR, as node IPAM would give it

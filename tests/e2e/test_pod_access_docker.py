@@ -11,12 +11,18 @@ import subprocess
 
 import pytest
 
+from minik8s import errors
+from minik8s.api.resources import ENDPOINTS, PODS, SERVICES
 from tests.conftest import kubectl_args
 from tests.kubelet_harness import (  # noqa: F401 - fixtures
-    BUSYBOX, container_status, is_ready, kubelet_factory, pod_manifest, wait_for, wait_pod,
+    BUSYBOX,
+    container_status,
+    is_ready,
+    kubelet_factory,
+    pod_manifest,
+    wait_for,
+    wait_pod,
 )
-from minik8s.api.resources import ENDPOINTS, PODS, SERVICES
-from minik8s import errors
 
 pytestmark = pytest.mark.docker
 
@@ -90,7 +96,7 @@ async def test_attach_and_run_interactive_rm(client, namespace, kubelet_factory,
                   "sh", "-c", "read x; echo \"run got:$x\"", input="ping\n", timeout=90)
     assert out.returncode == 0, out
     assert "run got:ping" in out.stdout, out
-    assert f'pod "once" deleted' in out.stdout, out
+    assert 'pod "once" deleted' in out.stdout, out
 
     async def gone() -> bool:
         try:

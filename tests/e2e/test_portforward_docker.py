@@ -17,11 +17,15 @@ from collections.abc import Iterator
 
 import pytest
 
+from minik8s.api.resources import DEPLOYMENTS, NODES, PODS, SERVICES
 from tests.conftest import kubectl_args
 from tests.kubelet_harness import (  # noqa: F401 - fixtures
-    is_ready, is_running, kubelet_factory, pod_manifest, wait_pod,
+    is_ready,
+    is_running,
+    kubelet_factory,
+    pod_manifest,
+    wait_pod,
 )
-from minik8s.api.resources import DEPLOYMENTS, NODES, PODS, SERVICES
 
 pytestmark = pytest.mark.docker
 

@@ -16,7 +16,11 @@ from cryptography.hazmat.primitives import serialization
 from apiserver.serviceaccount_admission import token_volume_source
 from minik8s.api.resources import CONFIGMAPS, PODS, SERVICEACCOUNTS
 from tests.kubelet_harness import (  # noqa: F401 - fixtures
-    is_running, kubelet_factory, pod_manifest, wait_for, wait_pod,
+    is_running,
+    kubelet_factory,
+    pod_manifest,
+    wait_for,
+    wait_pod,
 )
 
 pytestmark = pytest.mark.docker

@@ -17,10 +17,18 @@ import pytest
 from kubelet.proxy import iptables as ipt
 from minik8s.api.resources import PODS, SERVICES
 from minik8s.client.rest import ApiClient
-
 from tests.e2e.services_harness import (
-    aexec, backend, empty_namespace, eventually, host_cleanup, new_cluster, new_namespace, pod, service,
-    wait_endpoints, wait_ready,
+    aexec,
+    backend,
+    empty_namespace,
+    eventually,
+    host_cleanup,
+    new_cluster,
+    new_namespace,
+    pod,
+    service,
+    wait_endpoints,
+    wait_ready,
 )
 
 pytestmark = pytest.mark.docker

@@ -17,7 +17,7 @@ from minik8s.client.informer import SharedInformerFactory
 from minik8s.workqueue import FakeClock, WorkQueue
 from tests.integration.controller_harness import eventually, new_namespace
 
-T0 = datetime.datetime(2026, 12, 4, 10, 0, 30, tzinfo=datetime.timezone.utc)
+T0 = datetime.datetime(2026, 12, 4, 10, 0, 30, tzinfo=datetime.UTC)
 
 
 class Clock:

@@ -20,7 +20,6 @@ from collections.abc import Callable, Iterator
 import pytest
 
 from minik8s.cli import main
-
 from tests.conftest import REPO, ApiServer
 
 

@@ -18,7 +18,6 @@ import websockets
 from websockets.sync.client import connect
 
 from minik8s import pki
-
 from tests.conftest import REPO, ApiServer
 
 OPEN = ["/healthz", "/livez", "/readyz", "/version", "/api", "/api/v1", "/apis", "/apis/apps/v1", "/openapi/v3"]

@@ -6,6 +6,7 @@ stops."""
 from __future__ import annotations
 
 import json
+
 from tests.etcd_harness import etcd_factory  # noqa: F401 (fixture)
 from tests.minik8s_up_harness import wait_until
 
@@ -18,7 +19,7 @@ def addresses(http) -> list[str]:
     return [a["ip"] for s in subsets for a in s.get("addresses", [])]
 
 
-def test_two_apiservers_share_watches_and_endpoints(apiserver_factory, etcd_factory) -> None:  # noqa: F811
+def test_two_apiservers_share_watches_and_endpoints(apiserver_factory, etcd_factory) -> None:
     etcd = etcd_factory()
     a = apiserver_factory(extra_args=("--etcd-servers", etcd.url, "--advertise-address", "127.0.0.2"))
     b = apiserver_factory(extra_args=("--etcd-servers", etcd.url, "--advertise-address", "127.0.0.3"))

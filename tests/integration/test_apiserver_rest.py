@@ -273,7 +273,7 @@ def test_field_validation(api, ns):
 
 
 def test_yaml_body(api, ns):
-    y = f"apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: y\ndata:\n  k: v\n"
+    y = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: y\ndata:\n  k: v\n"
     r = api.post(f"/api/v1/namespaces/{ns}/configmaps", content=y, headers={"content-type": "application/yaml"})
     assert r.status_code == 201 and r.json()["data"] == {"k": "v"}
 

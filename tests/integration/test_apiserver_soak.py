@@ -25,8 +25,6 @@ from __future__ import annotations
 import asyncio
 import time
 
-import pytest
-
 from minik8s import errors
 
 WATCHES = 200

@@ -51,7 +51,7 @@ async def test_expired_tokens_are_deleted(apiserver_process) -> None:
     async with apiserver_process.client() as client:
         old, live = bt.new_token(), bt.new_token()
         s = bt.secret_for(old, ttl_seconds=None)
-        past = datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(seconds=5)
+        past = datetime.datetime.now(datetime.UTC) - datetime.timedelta(seconds=5)
         s["stringData"]["expiration"] = past.strftime("%Y-%m-%dT%H:%M:%SZ")
         await client.create(SECRETS, s, namespace="kube-system")
         await client.create(SECRETS, bt.secret_for(live, ttl_seconds=3600), namespace="kube-system")

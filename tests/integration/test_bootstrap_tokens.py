@@ -49,7 +49,7 @@ def test_bootstrap_token_authenticates(api_http) -> None:
 def test_refused_tokens(api_http) -> None:
     expired = bt.new_token()
     s = bt.secret_for(expired, ttl_seconds=None)
-    past = datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(minutes=1)
+    past = datetime.datetime.now(datetime.UTC) - datetime.timedelta(minutes=1)
     s["stringData"]["expiration"] = past.strftime("%Y-%m-%dT%H:%M:%SZ")
     assert api_http.post(SECRETS, json=s).status_code == 201
     assert "has expired" in _review(api_http, expired)["error"]

@@ -10,7 +10,6 @@ import asyncio
 import base64
 import datetime
 import json
-import textwrap
 import uuid
 
 import pytest
@@ -37,7 +36,7 @@ def request_pem(cn: str, orgs: list[str]) -> str:
 def make_ca(tmp_path) -> SigningCA:
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "test-ca")])
-    now = datetime.datetime.now(datetime.timezone.utc)
+    now = datetime.datetime.now(datetime.UTC)
     cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
             .serial_number(1).not_valid_before(now).not_valid_after(now + datetime.timedelta(days=30))
             .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
@@ -195,7 +194,7 @@ async def test_a_node_gets_its_serving_certificate_for_its_own_addresses_only(ap
                                                       generate_name="csr-", timeout=2)
             # rotation: past its renewal time, a new pair is issued and handed to the server
             reloaded: asyncio.Queue = asyncio.Queue()
-            manager.renew_at = lambda c: datetime.datetime.now(datetime.timezone.utc)  # type: ignore[method-assign]
+            manager.renew_at = lambda c: datetime.datetime.now(datetime.UTC)  # type: ignore[method-assign]
             task = asyncio.create_task(manager.rotate(cert, lambda c, k: reloaded.put_nowait((c, k))))
             try:
                 paths = await asyncio.wait_for(reloaded.get(), 30)

@@ -19,7 +19,6 @@ from minik8s.cli.main import run_without_loop as now  # fails when the client su
 from minik8s.client import connection, kubeconfig
 from minik8s.client.oneshot import OneShotClient
 from minik8s.client.rest import ApiClient
-
 from tests.conftest import ApiServer
 from tests.integration.mkctl_harness import run_mkctl
 

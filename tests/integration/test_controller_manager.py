@@ -21,7 +21,6 @@ from minik8s.client.rest import ApiClient
 from tests.conftest import REPO, ApiServer
 from tests.integration.workload_helpers import PodReadier, replicaset, wait_for
 
-
 # -- flags ----------------------------------------------------------------------------------
 
 def test_controllers_flag_follows_kube_controller_manager():

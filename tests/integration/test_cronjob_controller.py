@@ -15,7 +15,7 @@ from controllers.cronjob import CronJobController
 from minik8s import errors, timestamps
 from minik8s.api.resources import CRONJOBS, JOBS
 from tests.integration.controller_harness import eventually
-from tests.integration.job_helpers import Clock, cached, events, sync, namespace, synced
+from tests.integration.job_helpers import Clock, cached, events, namespace, sync, synced
 
 
 @pytest.fixture

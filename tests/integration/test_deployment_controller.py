@@ -349,7 +349,7 @@ async def test_sync_adopts_an_orphan_replica_set_with_the_same_template(ns, ctrl
             try:
                 await ns.get_deploy("web")
                 return None
-            except Exception:  # noqa: BLE001 - NotFound once the orphan finalizer is handled
+            except Exception:
                 pass
             rs2 = await ns.get_rs(rs["metadata"]["name"])
             return rs2 if not rs2["metadata"].get("ownerReferences") else None

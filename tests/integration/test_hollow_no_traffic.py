@@ -18,14 +18,17 @@ import ipaddress
 import os
 from pathlib import Path
 
-
 from controllers.nodeipam import NodeIpamController
 from minik8s.api.resources import NODES, PODS
-
 from tests.conftest import REPO
 from tests.integration.controller_harness import eventually, running
 from tests.kubelet_harness import (  # noqa: F401 - fixtures
-    condition, container_status, is_ready, kubelet_factory, pod_manifest, wait_pod,
+    condition,
+    container_status,
+    is_ready,
+    kubelet_factory,
+    pod_manifest,
+    wait_pod,
 )
 
 AUDIT_SITE = '''\

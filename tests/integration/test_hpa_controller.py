@@ -10,7 +10,6 @@ import pytest
 
 from controllers.horizontalpodautoscaler import HorizontalPodAutoscalerController
 from minik8s.api.resources import HORIZONTALPODAUTOSCALERS, REPLICASETS, REPLICATIONCONTROLLERS, STATEFULSETS
-
 from tests.integration.workload_helpers import Controllers, namespace, pod_template, wait_for
 
 LABELS = {"app": "scaled"}

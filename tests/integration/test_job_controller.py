@@ -17,7 +17,7 @@ from controllers.ttlafterfinished import TTLAfterFinishedController
 from minik8s import errors
 from minik8s.api.resources import JOBS, PODS
 from tests.integration.controller_harness import eventually
-from tests.integration.job_helpers import Clock, cached, events, sync, finish, job, job_pods, namespace, synced
+from tests.integration.job_helpers import Clock, cached, events, finish, job, job_pods, namespace, sync, synced
 
 
 @pytest.fixture
@@ -84,7 +84,8 @@ async def test_completions_5_parallelism_2_runs_two_at_a_time_and_completes(ns):
                 break
             pods = [p for p in await job_pods(client, n, "five") if (p.get("status") or {}).get("phase") not in ("Succeeded", "Failed")]
             assert len(pods) <= 2, "never more than parallelism pods run"
-            await eventually(lambda want=len(pods) + done: _cache_has(ctrl, n, want), what="pods in cache")
+            want = len(pods) + done
+            await eventually(lambda: _cache_has(ctrl, n, want), what="pods in cache")  # noqa: B023 - awaited here
             for p in pods:
                 await finish(client, p, "Succeeded", at=clock())
                 done += 1
@@ -295,7 +296,7 @@ async def test_controller_running_completes_a_job_and_wait_sees_it(ns):
         await client.create(JOBS, job("bg", completions=2, parallelism=2), namespace=n)
         pods = await eventually(lambda: _pods_if(client, n, "bg", 2), what="2 pods")
         for p in pods:
-            await finish(client, p, "Succeeded", at=datetime.datetime.now(datetime.timezone.utc))
+            await finish(client, p, "Succeeded", at=datetime.datetime.now(datetime.UTC))
 
         async def complete():
             j = await client.get(JOBS, "bg", namespace=n)

@@ -16,7 +16,6 @@ from pathlib import Path
 import pytest
 
 from minik8s import pki
-
 from tests.conftest import pick_free_port
 
 

@@ -20,11 +20,16 @@ import pytest
 from controllers.nodeipam import NodeIpamController
 from minik8s import errors
 from minik8s.api.resources import LEASES, NODES, PODS
-
 from tests.conftest import REPO
 from tests.integration.controller_harness import running
 from tests.kubelet_harness import (  # noqa: F401 - fixtures
-    condition, container_status, events_for, is_ready, kubelet_factory, pod_manifest, wait_for,
+    condition,
+    container_status,
+    events_for,
+    is_ready,
+    kubelet_factory,
+    pod_manifest,
+    wait_for,
     wait_pod,
 )
 

@@ -20,7 +20,7 @@ def value(text: str, metric: str, **labels: str) -> float:
                if s.name == metric and want <= set(s.labels.items()))
 
 
-def test_kubelet_metrics_by_certificate_and_by_token(kubelet_factory: Any, apiserver_process: Any,  # noqa: F811
+def test_kubelet_metrics_by_certificate_and_by_token(kubelet_factory: Any, apiserver_process: Any,
                                                      kubectl: Any) -> None:
     k = kubelet_factory(extra_args=("--runtime", "fake", "--authorization-mode", "Webhook",
                                     "--authentication-token-webhook"))

@@ -11,10 +11,12 @@ import pytest
 from controllers.nodeipam import NodeIpamController
 from minik8s import pki
 from minik8s.api.resources import PODS
-
 from tests.integration.controller_harness import running
 from tests.kubelet_harness import (  # noqa: F401 - fixtures
-    is_running, kubelet_factory, pod_manifest, wait_pod,
+    is_running,
+    kubelet_factory,
+    pod_manifest,
+    wait_pod,
 )
 
 FAKE = ("--runtime", "fake")

@@ -12,7 +12,6 @@ import json
 import pytest
 
 from minik8s.api.resources import EVENTS, NODES, PODS
-
 from tests.conftest import ApiServer
 from tests.integration.mkctl_harness import mk, ns, same  # noqa: F401 - fixtures
 
@@ -68,7 +67,7 @@ data: {a: "1"}
 
 
 def _now(minus_minutes: int = 0) -> str:
-    t = datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(minutes=minus_minutes)
+    t = datetime.datetime.now(datetime.UTC) - datetime.timedelta(minutes=minus_minutes)
     return t.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
@@ -124,7 +123,7 @@ def node(apiserver_process) -> str:
         async with apiserver_process.client() as c:
             try:
                 await c.delete(NODES, name)
-            except Exception:  # noqa: BLE001 - absent is fine
+            except Exception:
                 pass
             await c.create(NODES, {
                 "apiVersion": "v1", "kind": "Node",

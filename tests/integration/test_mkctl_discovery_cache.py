@@ -15,7 +15,6 @@ from typing import Any
 import pytest
 
 from minik8s.client import http1
-
 from tests.conftest import ApiServer
 from tests.integration.mkctl_harness import run_mkctl
 

@@ -14,7 +14,6 @@ import pytest
 import yaml
 
 from minik8s.api.resources import NODES, PODS
-
 from tests.conftest import ApiServer
 from tests.integration.mkctl_harness import mk, ns, run_mkctl, same  # noqa: F401 - fixtures
 

@@ -11,7 +11,6 @@ import subprocess
 import pytest
 
 from minik8s.api.resources import DEPLOYMENTS, REPLICASETS
-
 from tests.conftest import REPO, ApiServer
 from tests.integration.mkctl_harness import mk, mkctl_command, ns, same  # noqa: F401 - fixtures
 

@@ -14,7 +14,6 @@ import pytest
 from tests.conftest import REPO, kubectl_args
 from tests.integration.mkctl_harness import mk, mkctl_command, ns, same  # noqa: F401 - fixtures
 
-
 _KLOG = re.compile(r"^[IWEF]\d{4} \d\d:\d\d:\d\d\.\d+ ")
 
 

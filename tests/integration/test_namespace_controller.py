@@ -6,11 +6,19 @@ from __future__ import annotations
 
 import asyncio
 
-
 from controllers.namespace import NamespaceController
 from minik8s.api import resources
-from minik8s.api.resources import (CONFIGMAPS, DEPLOYMENTS, ENDPOINTS, LEASES, NAMESPACES, PODS, REPLICASETS,
-                                   SECRETS, SERVICES)
+from minik8s.api.resources import (
+    CONFIGMAPS,
+    DEPLOYMENTS,
+    ENDPOINTS,
+    LEASES,
+    NAMESPACES,
+    PODS,
+    REPLICASETS,
+    SECRETS,
+    SERVICES,
+)
 from minik8s.client.informer import SharedInformerFactory
 from minik8s.client.rest import ApiClient
 from tests.integration.controller_harness import eventually, get_or_none, new_namespace, running

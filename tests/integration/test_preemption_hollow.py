@@ -11,10 +11,9 @@ from typing import Any
 
 import pytest
 
+from controllers.nodeipam import NodeIpamController
 from minik8s import errors, quantity
 from minik8s.api.resources import EVENTS, NODES, PODS, PRIORITYCLASSES
-
-from controllers.nodeipam import NodeIpamController
 from tests.integration.controller_harness import eventually, running
 from tests.integration.test_scheduler_process import SchedulerProcess
 from tests.kubelet_harness import KubeletProc

@@ -12,7 +12,12 @@ import pytest
 from controllers.replicaset import ReplicaSetController
 from minik8s.api.resources import PODS, REPLICASETS
 from tests.integration.workload_helpers import (
-    Controllers, mark_ready, namespace, now_rfc3339, replicaset, wait_for,
+    Controllers,
+    mark_ready,
+    namespace,
+    now_rfc3339,
+    replicaset,
+    wait_for,
 )
 
 LABELS = {"app": "web"}

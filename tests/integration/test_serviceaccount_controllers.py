@@ -8,7 +8,6 @@ from __future__ import annotations
 import argparse
 import base64
 
-
 from controllers import main as kcm
 from controllers.rootcacertpublisher import DESCRIPTION, RootCACertPublisher, kubeconfig_ca
 from controllers.serviceaccounts import ServiceAccountsController

@@ -15,7 +15,6 @@ import pytest
 from minik8s import localpath
 from minik8s.api.resources import EVENTS, NODES, PERSISTENTVOLUMECLAIMS, PERSISTENTVOLUMES, PODS, STORAGECLASSES
 from scheduler.scheduler import Scheduler
-
 from tests.integration.controller_harness import eventually, get_or_none, new_namespace, running
 from tests.integration.test_scheduler_process import node, pod
 from tests.integration.test_storage_controllers import _All, _pv, _pvc

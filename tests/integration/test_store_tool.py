@@ -30,7 +30,7 @@ def state(kubectl, server) -> dict[str, object]:
     return seen
 
 
-def test_copy_sqlite_to_etcd_and_back(apiserver_factory, etcd_factory, kubectl, tmp_path: Path) -> None:  # noqa: F811
+def test_copy_sqlite_to_etcd_and_back(apiserver_factory, etcd_factory, kubectl, tmp_path: Path) -> None:
     sqlite_dir = tmp_path / "sqlite"
     server = apiserver_factory(data_dir=sqlite_dir)
     for i in range(30):

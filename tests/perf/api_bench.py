@@ -91,8 +91,8 @@ def client_ssl(pki: str | None) -> ssl.SSLContext | bool:
 
 
 def watcher_process(url: str, pki: str | None, watchers: int, expect: int, rv: str,
-                    out: "multiprocessing.Queue[tuple[list[float], float]]",
-                    ready: "multiprocessing.Event") -> None:
+                    out: multiprocessing.Queue[tuple[list[float], float]],
+                    ready: multiprocessing.Event) -> None:
     async def one(lat: list[float]) -> None:
         seen = 0
         async with aiohttp.ClientSession(url, timeout=aiohttp.ClientTimeout(total=None),

@@ -31,11 +31,10 @@ REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 sys.path.insert(0, REPO)
 
 import aiohttp  # noqa: E402
+import perf_cluster  # noqa: E402 - beside this file
 
 from minik8s.api.resources import CONFIGMAPS, NAMESPACES  # noqa: E402
 from minik8s.client.rest import ApiClient  # noqa: E402
-
-import perf_cluster  # noqa: E402 - beside this file
 
 NS = "bench"
 

@@ -33,12 +33,11 @@ import httpx
 import orjson
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import api_bench  # noqa: E402  (the same load, the same figures)
+import api_bench
 
-from apiserver.storage.etcd import EtcdStorage  # noqa: E402
-from apiserver.storage.sqlite import SQLiteStorage  # noqa: E402
-from minik8s.up import etcd as local_etcd  # noqa: E402
-
+from apiserver.storage.etcd import EtcdStorage
+from apiserver.storage.sqlite import SQLiteStorage
+from minik8s.up import etcd as local_etcd
 
 # No controller-manager makes the namespace's default ServiceAccount here (as in the test harness).
 NO_SA = ("--disable-admission-plugins", "ServiceAccount")

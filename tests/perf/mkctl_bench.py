@@ -37,7 +37,7 @@ from pathlib import Path
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import perf_cluster  # noqa: E402
+import perf_cluster
 
 REPO = perf_cluster.REPO
 KUBECTL = shutil.which("kubectl") or "/usr/bin/kubectl"

@@ -31,10 +31,10 @@ import docker
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
 
+import perf_cluster  # noqa: E402 - beside this file
+
 from minik8s.api.resources import NAMESPACES, PODS  # noqa: E402
 from minik8s.client.rest import ApiClient  # noqa: E402
-
-import perf_cluster  # noqa: E402 - beside this file
 
 BUSYBOX = "minik8s/busybox:latest"
 PAUSE = "minik8s/pause:latest"

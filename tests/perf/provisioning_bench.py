@@ -43,7 +43,11 @@ sys.path.insert(0, str(REPO))
 
 from minik8s import localpath  # noqa: E402
 from minik8s.api.resources import (  # noqa: E402
-    NAMESPACES, NODES, PERSISTENTVOLUMECLAIMS, PERSISTENTVOLUMES, STORAGECLASSES,
+    NAMESPACES,
+    NODES,
+    PERSISTENTVOLUMECLAIMS,
+    PERSISTENTVOLUMES,
+    STORAGECLASSES,
 )
 from minik8s.client.informer import Informer  # noqa: E402
 from tests.conftest import ApiServer, pick_free_port  # noqa: E402

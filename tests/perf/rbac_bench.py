@@ -30,11 +30,11 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from apiserver.auth import bootstrap_policy  # noqa: E402
-from apiserver.auth import user as u  # noqa: E402
-from apiserver.auth.attributes import Attributes, Decision  # noqa: E402
-from apiserver.auth.rbac import PolicyIndex, RBACAuthorizer, subject_keys, url_matches  # noqa: E402
-from controllers.clusterroleaggregation import aggregated_rules  # noqa: E402
+from apiserver.auth import bootstrap_policy
+from apiserver.auth import user as u
+from apiserver.auth.attributes import Attributes, Decision
+from apiserver.auth.rbac import PolicyIndex, RBACAuthorizer, subject_keys, url_matches
+from controllers.clusterroleaggregation import aggregated_rules
 
 
 def policy(namespaces: int, per_ns: int, cluster: int) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:

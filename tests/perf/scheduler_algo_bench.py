@@ -23,9 +23,9 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from scheduler.algorithm import default_algorithm  # noqa: E402
-from scheduler.cache import SchedulerCache  # noqa: E402
-from scheduler.framework import NodeInfo, PodInfo  # noqa: E402
+from scheduler.algorithm import default_algorithm
+from scheduler.cache import SchedulerCache
+from scheduler.framework import NodeInfo, PodInfo
 
 
 def make_nodes(n: int) -> list[dict[str, Any]]:

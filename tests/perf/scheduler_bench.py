@@ -35,7 +35,6 @@ from pathlib import Path
 
 import aiohttp
 import orjson
-
 import perf_cluster  # beside this file
 
 REPO = Path(__file__).resolve().parents[2]
@@ -124,7 +123,7 @@ def connector(data_dir: Path, limit: int = 100) -> aiohttp.TCPConnector:
 
 
 def watcher_process(url: str, data_dir: Path, rv: str, expect: int,
-                    out: "multiprocessing.Queue[dict[str, float]]") -> None:
+                    out: multiprocessing.Queue[dict[str, float]]) -> None:
     async def main() -> None:
         bound: dict[str, float] = {}
         params = {"watch": "true", "resourceVersion": rv, "timeoutSeconds": "600"}

@@ -42,7 +42,6 @@ sys.path.insert(0, str(REPO))
 import docker  # noqa: E402
 
 from kubelet.proxy import executor, proxier  # noqa: E402
-from kubelet.proxy import iptables as ipt  # noqa: E402
 from minik8s.api.resources import ENDPOINTSLICES, NAMESPACES, PODS, SERVICES  # noqa: E402
 from minik8s.client.informer import SharedInformerFactory  # noqa: E402
 from tests.e2e import services_harness as h  # noqa: E402

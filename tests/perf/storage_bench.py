@@ -22,7 +22,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from apiserver.storage.sqlite import SQLiteStorage  # noqa: E402
+from apiserver.storage.sqlite import SQLiteStorage
 
 
 def _raw(path: str, keys: int, value: bytes, *, per_insert_commit: bool) -> float:

@@ -93,7 +93,7 @@ async def run(args: argparse.Namespace, tmp: Path) -> None:
                 try:
                     await client.list(NODES)
                     return True
-                except Exception:  # noqa: BLE001 - not up yet
+                except Exception:
                     return False
             await until(healthy, "the apiserver", 30)
             procs["kubelet"] = start([PY, "-m", "kubelet.main", "--runtime", "fake", "--count", str(args.nodes),

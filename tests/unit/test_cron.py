@@ -9,7 +9,7 @@ import pytest
 
 from minik8s import cron
 
-UTC = datetime.timezone.utc
+UTC = datetime.UTC
 
 
 def at(*args: int) -> datetime.datetime:

@@ -72,6 +72,6 @@ def test_status_counts_per_node():
     old = {"metadata": {"name": "q", "labels": {"controller-revision-hash": "old"}, "creationTimestamp": t}}
     nodes = [node(name="a"), node(name="b"), node(name="c", taints=[{"key": "x", "effect": "NoSchedule"}])]
     st = du.calculate_status({"spec": {"template": TPL}}, nodes, {"a": [ready], "c": [old]}, "h",
-                             datetime.datetime(2026, 12, 4, 11, tzinfo=datetime.timezone.utc))
+                             datetime.datetime(2026, 12, 4, 11, tzinfo=datetime.UTC))
     assert st == {"currentNumberScheduled": 1, "numberMisscheduled": 1, "desiredNumberScheduled": 2,
                   "numberReady": 1, "updatedNumberScheduled": 1, "numberAvailable": 1, "numberUnavailable": 1}

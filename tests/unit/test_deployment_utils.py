@@ -9,7 +9,7 @@ import pytest
 
 from controllers import deployment_utils as du
 
-NOW = datetime.datetime(2025, 1, 1, 12, 0, 0, tzinfo=datetime.timezone.utc)
+NOW = datetime.datetime(2025, 1, 1, 12, 0, 0, tzinfo=datetime.UTC)
 
 
 def deploy(replicas=10, surge="25%", unavailable="25%", strategy="RollingUpdate", **status):

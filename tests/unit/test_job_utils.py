@@ -9,7 +9,7 @@ from controllers import cronjob_utils as cju
 from controllers import job_utils as ju
 from minik8s import cron
 
-T = datetime.datetime(2026, 12, 4, 10, 0, 0, tzinfo=datetime.timezone.utc)
+T = datetime.datetime(2026, 12, 4, 10, 0, 0, tzinfo=datetime.UTC)
 
 
 def pod(phase: str, finished_s: float) -> dict:
@@ -62,7 +62,7 @@ def cj(created: datetime.datetime, **spec) -> dict:
 
 def test_missed_runs_give_one_catch_up_the_most_recent():
     sched = cron.parse("*/5 * * * *")
-    utc = datetime.timezone.utc
+    utc = datetime.UTC
     t, missed = cju.most_recent_schedule_time(cj(T), T + datetime.timedelta(hours=3, minutes=2), sched, utc)
     assert t == T + datetime.timedelta(hours=3) and missed == 36
     t, missed = cju.most_recent_schedule_time(cj(T), T + datetime.timedelta(minutes=4), sched, utc)

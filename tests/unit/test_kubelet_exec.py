@@ -19,13 +19,11 @@ import websockets
 from starlette.datastructures import QueryParams
 from websockets.asyncio.client import connect
 
-from minik8s import pki, tlspeer
-
 from kubelet import exec as exec_
 from kubelet.runtime import interface as ri
 from kubelet.runtime.fake import FakeRuntime
 from kubelet.server import NodeServer
-
+from minik8s import pki, tlspeer
 from tests.conftest import pick_free_port
 
 NODE = "n1"

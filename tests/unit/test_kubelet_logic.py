@@ -12,7 +12,7 @@ from kubelet.backoff import Backoff
 from kubelet.runtime import interface as ri
 from kubelet.status import ContainerView, compute_pod_status
 
-T0 = datetime.datetime(2026, 1, 1, tzinfo=datetime.timezone.utc)
+T0 = datetime.datetime(2026, 1, 1, tzinfo=datetime.UTC)
 
 
 def _c(name: str, state: ri.ContainerState, *, exit_code: int | None = None, restarts: int = 0) -> ri.ContainerStatus:

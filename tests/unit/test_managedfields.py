@@ -12,8 +12,8 @@ from apiserver import apply, errors
 from apiserver import managedfields as mf
 from apiserver.managedfields import FieldSet, Managers
 from minik8s.api.apps import Deployment
-from minik8s.api.core import ConfigMap, Pod, Service
 from minik8s.api.base import to_dict
+from minik8s.api.core import ConfigMap, Pod, Service
 
 NGINX = 'k:{"name":"nginx"}'
 CONTAINERS = ("f:spec", "f:template", "f:spec", "f:containers")

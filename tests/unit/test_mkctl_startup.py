@@ -7,7 +7,6 @@ import argparse
 import importlib
 
 from minik8s.cli import main
-
 from tests.mkctl_imports import heavy_in, imported_by, ours
 
 

@@ -10,8 +10,8 @@ from cryptography import x509
 from minik8s import pki
 from minik8s.client import kubeconfig
 from minik8s.up import components, credentials
-from minik8s.up.main import parser
 from minik8s.up.config import config_from_args
+from minik8s.up.main import parser
 
 
 def _load(path) -> x509.Certificate:

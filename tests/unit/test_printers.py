@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import datetime
 
-
 from apiserver import printers
 
-NOW = datetime.datetime(2025, 6, 1, 12, 0, 0, tzinfo=datetime.timezone.utc).timestamp()
+NOW = datetime.datetime(2025, 6, 1, 12, 0, 0, tzinfo=datetime.UTC).timestamp()
 
 
 def ago(seconds: float) -> str:
-    t = datetime.datetime.fromtimestamp(NOW - seconds, tz=datetime.timezone.utc)
+    t = datetime.datetime.fromtimestamp(NOW - seconds, tz=datetime.UTC)
     return t.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 

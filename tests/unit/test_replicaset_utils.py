@@ -9,7 +9,7 @@ from controllers import replicaset_utils as rsutil
 from controllers.expectations import ControllerExpectations, UIDTrackingControllerExpectations
 from minik8s import errors, timestamps
 
-NOW = datetime.datetime(2025, 1, 1, 12, 0, 0, tzinfo=datetime.timezone.utc)
+NOW = datetime.datetime(2025, 1, 1, 12, 0, 0, tzinfo=datetime.UTC)
 
 
 def ts(seconds_ago: float) -> str:

@@ -8,7 +8,10 @@ from collections import Counter
 import pytest
 
 from scheduler.algorithm import (
-    FitError, NoNodesAvailableError, default_algorithm, num_feasible_nodes_to_find,
+    FitError,
+    NoNodesAvailableError,
+    default_algorithm,
+    num_feasible_nodes_to_find,
 )
 from scheduler.cache import SchedulerCache
 from scheduler.framework import PodInfo

@@ -8,8 +8,15 @@ import pytest
 
 from scheduler.framework import CycleState, NodeInfo, PodInfo, Rejection
 from scheduler.plugins import (
-    BalancedAllocation, NodeAffinity, NodeName, NodePorts, NodeReady, NodeResourcesFit, NodeUnschedulable,
-    SelectorSpread, TaintToleration,
+    BalancedAllocation,
+    NodeAffinity,
+    NodeName,
+    NodePorts,
+    NodeReady,
+    NodeResourcesFit,
+    NodeUnschedulable,
+    SelectorSpread,
+    TaintToleration,
 )
 from tests.unit.scheduler_objects import container, expr, make_node, make_pod, required_affinity
 
