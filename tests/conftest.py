@@ -356,7 +356,11 @@ def kubectl(apiserver_process: ApiServer, kubectl_path: str, tmp_path_factory: p
 
     def run(*args: str, input: str | None = None, server: ApiServer | str | None = None,
             timeout: float = 60) -> subprocess.CompletedProcess[str]:
-        cmd = [kubectl_path, *kubectl_args(server or apiserver_process, home / "cache"), *args]
+        target = server or apiserver_process
+        # kubectl keys its discovery cache by host:port, and a port freed by one test's apiserver
+        # may serve another's later: one cache per server, so none sees another's resources.
+        cache = home / "cache" / (str(abs(hash(target.data_dir))) if isinstance(target, ApiServer) else "url")
+        cmd = [kubectl_path, *kubectl_args(target, cache), *args]
         return subprocess.run(cmd, input=input, capture_output=True, text=True, env=env, timeout=timeout)
 
     return run
