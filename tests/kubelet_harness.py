@@ -161,7 +161,7 @@ class KubeletProc:
 
 
 def remove_node_containers(docker_client: Any, node: str) -> None:
-    for c in docker_client.containers.list(all=True, filters={"label": f"{NODE_LABEL}={node}"}):
+    for c in docker_client.containers.list(all=True, ignore_removed=True, filters={"label": f"{NODE_LABEL}={node}"}):
         with contextlib.suppress(Exception):
             c.remove(force=True, v=True)
 
@@ -259,7 +259,7 @@ async def events_for(client: ApiClient, namespace: str, name: str) -> list[dict]
 
 async def pod_containers(docker_client: Any, uid: str) -> list[Any]:
     return await asyncio.to_thread(
-        docker_client.containers.list, all=True, filters={"label": f"io.minik8s.pod.uid={uid}"})
+        docker_client.containers.list, all=True, ignore_removed=True, filters={"label": f"io.minik8s.pod.uid={uid}"})
 
 
 def host_env() -> dict[str, str]:

@@ -188,7 +188,7 @@ async def wait_endpoints(client: ApiClient, ns: str, name: str, ips: set[str], *
 
 def exec_in(docker_client: Any, ns: str, pod_name: str, script: str) -> str:
     """Run ``sh -c script`` in the pod's container ``c``; its output (stdout+stderr)."""
-    found = docker_client.containers.list(filters={"label": [f"io.minik8s.pod.namespace={ns}",
+    found = docker_client.containers.list(ignore_removed=True, filters={"label": [f"io.minik8s.pod.namespace={ns}",
                                                              f"io.minik8s.pod.name={pod_name}",
                                                              "io.minik8s.container.name=c"]})
     assert found, f"no running container for pod {ns}/{pod_name}"

@@ -214,7 +214,7 @@ async def test_pod_reaches_a_pod_on_the_other_host_by_ip_and_through_a_cluster_i
     import docker
     remote = docker.DockerClient(base_url=second.docker_host)
     try:
-        found = remote.containers.list(filters={"label": ["io.minik8s.pod.name=far", "io.minik8s.container.name=c"]})
+        found = remote.containers.list(ignore_removed=True, filters={"label": ["io.minik8s.pod.name=far", "io.minik8s.container.name=c"]})
         out = found[0].exec_run(["sh", "-c", f"printf x | nc -w 3 {near_ip} 80"]).output.decode().strip()
         assert out == "near"
     finally:

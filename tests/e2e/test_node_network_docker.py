@@ -93,7 +93,7 @@ async def test_stale_network_keeps_the_node_not_ready_and_is_reclaimed(
             waiting = await client.get(PODS, "dns", namespace=namespace)
             assert not waiting["status"].get("podIP")
             assert container_status(waiting, "c")["state"] == {"waiting": {"reason": "ContainerCreating"}}
-            assert docker_client.containers.list(all=True, filters={"label": f"{NODE_LABEL}={k.node}"}) == []
+            assert docker_client.containers.list(all=True, ignore_removed=True, filters={"label": f"{NODE_LABEL}={k.node}"}) == []
 
             # The stale network's last live container goes: the kubelet reclaims it, makes its
             # own, starts its DNS, and only then is the node Ready.
@@ -120,7 +120,7 @@ async def test_stale_network_keeps_the_node_not_ready_and_is_reclaimed(
         await client.delete(PODS, "dns", namespace=namespace, grace_period_seconds=0)
 
         async def gone() -> bool:
-            return not docker_client.containers.list(all=True, filters={"label": f"{NODE_LABEL}={k.node}"})
+            return not docker_client.containers.list(all=True, ignore_removed=True, filters={"label": f"{NODE_LABEL}={k.node}"})
         await eventually(gone, what="the pod's containers removed", timeout=60)
         docker_client.networks.get(f"minik8s-{k.node}").remove()
         await client.create(PODS, pod_manifest("again", k.node, [{"name": "c", "command": ["sleep", "3600"]}]),
@@ -140,7 +140,7 @@ async def test_stale_network_keeps_the_node_not_ready_and_is_reclaimed(
 
 async def remove_pod_network(docker_client, node: str, cluster_cidr: str, pod_cidr: str | None) -> None:
     """The node's network and its masquerade rule (what PodNetwork.remove undoes)."""
-    for c in docker_client.containers.list(all=True, filters={"label": f"{NODE_LABEL}={node}"}):
+    for c in docker_client.containers.list(all=True, ignore_removed=True, filters={"label": f"{NODE_LABEL}={node}"}):
         with contextlib.suppress(docker.errors.APIError):
             c.remove(force=True)
     runtime = await DockerRuntime.connect()
@@ -187,7 +187,7 @@ async def test_a_node_without_a_podcidr_holds_its_pods_until_it_gets_one(
         waiting = await client.get(PODS, "dns", namespace=namespace)
         assert not waiting["status"].get("podIP")
         assert container_status(waiting, "c")["state"] == {"waiting": {"reason": "ContainerCreating"}}
-        assert docker_client.containers.list(all=True, filters={"label": f"{NODE_LABEL}={k.node}"}) == []
+        assert docker_client.containers.list(all=True, ignore_removed=True, filters={"label": f"{NODE_LABEL}={k.node}"}) == []
 
         async with running(client, lambda f: NodeIpamController(client, f, cluster_cidr=cidr)):
             async def ready() -> dict | None:

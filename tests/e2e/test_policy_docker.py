@@ -105,7 +105,7 @@ def test_limitrange_default_in_the_pod_and_its_container(up, kubectl, ns, docker
                                                           "requests": {"memory": "32Mi"}}
     wait_until(lambda: running(kubectl, ns, "limited"), "limited running", diag=up.diag)
     uid = get_json(kubectl, "pod", "limited", "-n", ns)["metadata"]["uid"]
-    containers = [c for c in docker_client.containers.list(filters={"label": f"io.minik8s.pod.uid={uid}"})
+    containers = [c for c in docker_client.containers.list(ignore_removed=True, filters={"label": f"io.minik8s.pod.uid={uid}"})
                   if c.labels.get("io.minik8s.container.name") == "main"]
     assert containers, "the pod's container"
     assert containers[0].attrs["HostConfig"]["Memory"] == 64 * 1024 * 1024
@@ -135,7 +135,7 @@ def test_high_priority_pod_preempts_a_low_one_on_the_full_node(up, kubectl, ns, 
         wait_until(lambda: running(kubectl, ns, "preemptor"), "preemptor running",
                    diag=lambda: kubectl("describe", "pod", "preemptor", "-n", ns).stdout + up.diag())
         assert get_json(kubectl, "pod", "victim", "-n", ns) is None
-        assert not docker_client.containers.list(filters={"label": f"io.minik8s.pod.uid={victim_uid}"})
+        assert not docker_client.containers.list(ignore_removed=True, filters={"label": f"io.minik8s.pod.uid={victim_uid}"})
         pre = get_json(kubectl, "pod", "preemptor", "-n", ns)
         assert pre["spec"]["nodeName"] == up.node and pre["status"]["nominatedNodeName"] == up.node
         events = get_json(kubectl, "events", "-n", ns)["items"]
