@@ -27,13 +27,13 @@ MINIK8S = [sys.executable, "-m", "minik8s.up.main"]
 DEADLINE = 90.0
 
 
-def wait_until(check, what: str, *, timeout: float = DEADLINE, diag=lambda: ""):
+def wait_until(check, what: str, *, timeout: float = DEADLINE, diag=lambda: "", interval: float = 0.2):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         result = check()
         if result:
             return result
-        time.sleep(0.2)
+        time.sleep(interval)
     pytest.fail(f"not {what} within {timeout}s\n{diag()}")
 
 

@@ -4,7 +4,8 @@ says it shows: blue/green traffic moves wholly to green and back; a canary answe
 to replicas, then alone after promotion; Recreate never runs two versions at once; the
 StatefulSet keeps its data across a pod deletion; the DaemonSet runs on both nodes; the Job and
 the CronJob's Job complete; static and dynamic volumes bind and mount; the quota refuses what it
-should and the LimitRange defaults what it should; the kustomize overlays differ as they say;
+should and the LimitRange defaults what it should; the autoscaler adds replicas under load and
+removes them after it; the kustomize overlays differ as they say;
 the Helm chart installs, upgrades, rolls back and uninstalls.
 
 The cluster is this module's own: ``minik8s up`` (node A, with the service proxy and DNS) and a
@@ -18,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import http.client
 import json
+import re
 import shutil
 import threading
 import uuid
@@ -309,6 +311,34 @@ def test_kustomize_overlays_differ_as_they_say(k, ns) -> None:
     wait_until(lambda: http_get(ip).startswith("hello from dev from dev-greeter-"), "dev's greeting", timeout=60)
     prod = get_json(k, "deployment", "prod-greeter", "-n", ns)["spec"]["template"]["spec"]["containers"][0]
     assert prod["resources"] == {"requests": {"cpu": "20m", "memory": "16Mi"}, "limits": {"memory": "64Mi"}}
+
+
+def test_hpa_scales_up_under_load_and_back_down(k, ns, cluster) -> None:
+    k("apply", "-n", ns, "-f", example("hpa"))
+    k("rollout", "status", "deployment/hpa-web", "-n", ns, "--timeout=120s")
+    ip = cluster_ip(k, ns, "hpa-web")
+    assert http_get(ip, path="/cgi-bin/burn").startswith("OK hpa-web-")
+
+    def replicas() -> int:
+        return int(k("get", "deployment", "hpa-web", "-n", ns, "-o", "jsonpath={.spec.replicas}"))
+
+    def diag() -> str:
+        return k("get", "hpa,deployment,pods", "-n", ns, "-o", "wide") + k("describe", "hpa", "hpa-web", "-n", ns)
+
+    # The first scrape gives the autoscaler its metric: TARGETS turns from <unknown> to a figure.
+    wait_until(lambda: re.search(r"cpu: \d+%/50%", k("get", "hpa", "hpa-web", "-n", ns)),
+               "the autoscaler reading the pods' CPU", timeout=90, diag=diag, interval=2)
+    assert replicas() == 1
+    k("run", "load-generator", "-n", ns, "--image=minik8s/busybox:latest", "--image-pull-policy=IfNotPresent",
+      "--restart=Never", "--", "sh", "-c", "while sleep 0.05; do wget -q -O- http://hpa-web/cgi-bin/burn; done")
+    wait_until(lambda: replicas() > 1, "hpa-web scaled up under load", timeout=150, diag=diag, interval=2)
+    top = k("top", "pods", "-l", "app=hpa-web", "-n", ns)
+    assert top.splitlines()[0].split() == ["NAME", "CPU(cores)", "MEMORY(bytes)"], top
+    k("delete", "pod", "load-generator", "-n", ns, "--grace-period=1")
+    wait_until(lambda: replicas() == 1, "hpa-web scaled back down once the load stopped", timeout=150, diag=diag, interval=2)
+    events = k("get", "events", "-n", ns, "--field-selector", "reason=SuccessfulRescale", "-o",
+               "jsonpath={.items[*].message}")
+    assert "above target" in events and "All metrics below target" in events, events
 
 
 def test_helm_chart_installs_upgrades_rolls_back_and_uninstalls(k, ns, cluster, monkeypatch, tmp_path) -> None:
