@@ -10,6 +10,17 @@ create was sent to the moment each watcher has the event), and the ratio API/raw
 
     .venv/bin/python tests/perf/api_bench.py --peer-repo /tmp/before --audit-policy POLICY --rounds 3
 
+    .venv/bin/python tests/perf/api_bench.py --watchers 0 --etcd-gateway --layers --rounds 3   # issue #15
+
+``--etcd-gateway`` measures, alternating in the same run, etcd 3.4's own put rate of the same
+JSON through its HTTP/JSON gateway (``POST /v3/kv/put``) with the same aiohttp client and
+concurrency: the peer of issue #15's "apiserver at etcd's pace". ``--layers`` measures the
+apiserver as ``minik8s up`` runs it (audit log, PodSecurity configuration, encryption at rest,
+ServiceAccount admission with the default ServiceAccount present) and then with one layer taken
+away at a time, so each layer's cost is the difference of two rows of one run; ``--as-up``
+measures only the first. The process CPU of the apiserver (or etcd) and of the load client are
+printed per create: on 2 cores the client's share bounds what any server can reach.
+
 ``--profile`` records the apiserver with py-spy (raw collapsed stacks) while the creates run.
 ``--peer-repo DIR`` runs, in the same run and alternating, the apiserver of another checkout
 over HTTPS with the same flags (e.g. the code without /metrics counting and the audit filter),
@@ -28,6 +39,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import base64
 import multiprocessing
 import os
 import shutil
@@ -39,6 +51,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from pathlib import Path
 
 import aiohttp
 import httpx
@@ -157,6 +170,58 @@ async def api_creates(url: str, pki: str | None, clients: int, n: int, first: in
     return n / elapsed, latencies
 
 
+async def etcd_gateway_puts(url: str, clients: int, n: int) -> tuple[float, list[float]]:
+    """etcd's own put rate for the same JSON: ``POST /v3/kv/put`` on etcd's HTTP/JSON gateway
+    (key and value base64, as the gateway takes bytes fields), the same aiohttp client and
+    concurrency as ``api_creates``; a put is acknowledged after etcd's WAL fsync."""
+    latencies: list[float] = []
+    counter = iter(range(n))
+
+    async def worker(c: aiohttp.ClientSession) -> None:
+        for i in counter:
+            body = orjson.dumps({"key": base64.b64encode(f"/registry/pods/default/bench-{i}".encode()).decode(),
+                                 "value": base64.b64encode(orjson.dumps(pod_body(i))).decode()})
+            t0 = time.perf_counter()
+            async with c.post("/v3/kv/put", data=body, headers={"content-type": "application/json"}) as r:
+                text = await r.read()
+            latencies.append(time.perf_counter() - t0)
+            if r.status != 200:
+                raise RuntimeError(f"put failed: {r.status} {text[:200]!r}")
+
+    async with aiohttp.ClientSession(url, connector=aiohttp.TCPConnector(limit=clients),
+                                     timeout=aiohttp.ClientTimeout(total=60)) as c:
+        t0 = time.perf_counter()
+        await asyncio.gather(*(worker(c) for _ in range(clients)))
+        elapsed = time.perf_counter() - t0
+    return n / elapsed, latencies
+
+
+def etcd_gateway_round(clients: int, n: int, tmp: str) -> dict:
+    """A fresh etcd 3.4 (Debian's, on loopback, in a temp dir) and its gateway put rate."""
+    from minik8s.up import etcd as local_etcd
+
+    client, peer = free_port(), free_port()
+    data = tempfile.mkdtemp(dir=tmp)
+    proc = subprocess.Popen(local_etcd.command(Path(data) / "etcd", client_port=client, peer_port=peer),
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = local_etcd.client_url(client)
+    try:
+        for _ in range(400):
+            try:
+                if httpx.get(f"{url}/health", timeout=1).json().get("health") == "true":
+                    break
+            except (httpx.HTTPError, ValueError):
+                pass
+            time.sleep(0.05)
+        cpu0, client0 = cpu_seconds(proc.pid), time.process_time()
+        rate, lat = asyncio.run(etcd_gateway_puts(url, clients, n))
+        cpu, client_cpu = cpu_seconds(proc.pid) - cpu0, time.process_time() - client0
+    finally:
+        proc.terminate()
+        proc.wait(10)
+    return {"rate": rate, "lat": lat, "p99": pct(lat, 99), "server_cpu": cpu, "client_cpu": client_cpu}
+
+
 async def timed_writes(write, clients: int, n: int) -> tuple[float, list[float]]:
     """``clients`` concurrent workers awaiting ``write(i)`` for i in 0..n-1: the rate and latencies."""
     latencies: list[float] = []
@@ -188,19 +253,59 @@ async def raw_creates(path: str, clients: int, n: int) -> tuple[float, list[floa
     return await store_creates(SQLiteStorage(path), clients, n)
 
 
-def run_api(repo: str, tls: bool, a: argparse.Namespace, tmp: str, extra_args: tuple[str, ...] = ()) -> dict:
+UP_PARTS = frozenset({"audit", "admission-config", "encryption", "serviceaccount"})
+
+
+def up_flags(data: Path, parts: frozenset[str]) -> list[str]:
+    """The configuration flags ``minik8s up`` passes its apiserver (those of ``parts``), their
+    files written into ``data``."""
+    from minik8s.up import admission_config, audit_policy, encryption_config
+
+    flags: dict[str, str | None] = {}
+    if "audit" in parts:
+        audit_policy.ensure(data)
+        flags |= audit_policy.flags(data, data)
+    if "admission-config" in parts:
+        admission_config.ensure(data)
+        flags |= admission_config.flags(data)
+    if "encryption" in parts:
+        encryption_config.ensure(data)
+        flags["encryption-provider-config"] = str(encryption_config.path_of(data))
+    return [f"--{k}={v}" if v is not None else f"--{k}" for k, v in flags.items()]
+
+
+# What each layer of the apiserver a user runs costs: variants measured alternately in one run,
+# each taking one more layer away from the one before (TLS and authentication stay: there is no
+# plain-HTTP port to compare with; an earlier run against a pre-TLS checkout measured that).
+NO_SA_PSA = ("--disable-admission-plugins", "ServiceAccount,PodSecurity")
+LAYERS: list[tuple[str, dict]] = [
+    ("as minik8s up runs it", {"up": UP_PARTS}),
+    ("- audit log", {"up": UP_PARTS - {"audit"}}),
+    ("- ServiceAccount admission", {"up": frozenset({"admission-config", "encryption"})}),
+    ("- PodSecurity admission", {"up": frozenset({"encryption"}), "extra_args": NO_SA_PSA}),
+    ("- RBAC (AlwaysAllow)", {"up": frozenset({"encryption"}),
+                              "extra_args": (*NO_SA_PSA, "--authorization-mode", "AlwaysAllow")}),
+]
+
+
+def run_api(repo: str, tls: bool, a: argparse.Namespace, tmp: str, extra_args: tuple[str, ...] = (), *,
+            up: frozenset[str] = frozenset()) -> dict:
     """One apiserver (the code at ``repo``; ``extra_args`` added to its flags, e.g. its store),
-    the watchers and the creates; its figures."""
+    the watchers and the creates; its figures. ``up``: which parts of what ``minik8s up`` gives its
+    apiserver to give this one (UP_PARTS: the audit log, the PodSecurity configuration, encryption
+    at rest; "serviceaccount": the ServiceAccount admission plugin on and the namespace's default
+    ServiceAccount made as the controller-manager would; without it that plugin is off)."""
     port = free_port()
     url = f"{'https' if tls else 'http'}://127.0.0.1:{port}"
     data = tempfile.mkdtemp(dir=tmp)
     pki = f"{data}/pki" if tls else None
     extra_args = tuple(x.replace("{data}", data) for x in extra_args)
+    extra_args = (*up_flags(Path(data), up), *extra_args)
     proc = subprocess.Popen([sys.executable, "-m", "apiserver.main", "--data-dir", data,
                              "--port", str(port), "--log-level", "warning",
                              # no controller-manager makes the namespace's default ServiceAccount (as
                              # the test harness' apiservers)
-                             *(("--disable-admission-plugins", "ServiceAccount") if tls else ()),
+                             *(("--disable-admission-plugins", "ServiceAccount") if tls and "serviceaccount" not in up else ()),
                              *extra_args], cwd=repo,
                             env={**os.environ, "PYTHONPATH": repo})
     try:
@@ -213,6 +318,11 @@ def run_api(repo: str, tls: bool, a: argparse.Namespace, tmp: str, extra_args: t
             except (httpx.HTTPError, OSError):
                 pass
             time.sleep(0.05)
+        if "serviceaccount" in up:
+            r = httpx.post(f"{url}/api/v1/namespaces/default/serviceaccounts", verify=client_ssl(pki), json={
+                "apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": "default"}})
+            if r.status_code not in (201, 409):
+                raise RuntimeError(f"default ServiceAccount: {r.status_code} {r.text[:200]}")
         rv = httpx.get(f"{url}/api/v1/namespaces/default/pods",
                        verify=client_ssl(pki)).json()["metadata"]["resourceVersion"]
         out: multiprocessing.Queue[tuple[list[float], float]] = multiprocessing.Queue()
@@ -229,10 +339,10 @@ def run_api(repo: str, tls: bool, a: argparse.Namespace, tmp: str, extra_args: t
                                          "--pid", str(proc.pid), *(["--gil"] if a.profile_gil else [])],
                                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             time.sleep(1.0)  # py-spy attaches before the load starts
-        cpu0 = cpu_seconds(proc.pid)
+        cpu0, client0 = cpu_seconds(proc.pid), time.process_time()
         t_creates = time.perf_counter()
         rate, lat = asyncio.run(api_creates(url, pki, a.clients, a.pods))
-        cpu = cpu_seconds(proc.pid) - cpu0
+        cpu, client_cpu = cpu_seconds(proc.pid) - cpu0, time.process_time() - client0
         if profiler is not None:
             profiler.send_signal(signal.SIGINT)
             profiler.wait(30)
@@ -243,7 +353,7 @@ def run_api(repo: str, tls: bool, a: argparse.Namespace, tmp: str, extra_args: t
     finally:
         proc.terminate()
         proc.wait(10)
-    return {"rate": rate, "lat": lat, "cpu": cpu, "watch_lat": watch_lat, "watch_cpu": watch_cpu,
+    return {"rate": rate, "lat": lat, "cpu": cpu, "client_cpu": client_cpu, "watch_lat": watch_lat, "watch_cpu": watch_cpu,
             "watch_wall": watch_wall, "p99": pct(lat, 99)}
 
 
@@ -262,19 +372,34 @@ def main() -> None:
                                         "measured in the same run as the peer")
     ap.add_argument("--audit-policy", help="also measure this checkout's apiserver writing an audit log with this "
                                            "audit.k8s.io/v1 Policy file")
+    ap.add_argument("--etcd-gateway", action="store_true",
+                    help="the peer is etcd 3.4's put rate of the same JSON through its HTTP gateway, same client")
     ap.add_argument("--rounds", type=int, default=1, help="alternating rounds when a peer is given")
+    ap.add_argument("--as-up", action="store_true", help="the apiserver as minik8s up runs it (audit log, PodSecurity "
+                                                         "configuration, ServiceAccount admission)")
+    ap.add_argument("--layers", action="store_true", help="what each layer costs: the variants of LAYERS, alternating")
+    ap.add_argument("--apiserver-arg", action="append", default=[],
+                    help="an extra flag for this checkout's apiserver (repeatable, e.g. --apiserver-arg=--workers=2)")
     a = ap.parse_args()
 
     ms = lambda x: f"{x * 1000:.1f} ms"  # noqa: E731
     print(f"machine: {os.cpu_count()} cores; clients={a.clients} pods={a.pods} watchers={a.watchers}")
     with tempfile.TemporaryDirectory() as tmp:
         runs: list[tuple[str, dict]] = []
-        for _ in range(a.rounds if a.baseline_repo or a.peer_repo or a.audit_policy else 1):
+        for _ in range(a.rounds if a.baseline_repo or a.peer_repo or a.audit_policy or a.etcd_gateway or a.layers else 1):
+            if a.etcd_gateway:
+                runs.append(("etcd 3.4 gateway put", etcd_gateway_round(a.clients, a.pods, tmp)))
             if a.baseline_repo:
                 runs.append(("plain HTTP (baseline repo)", run_api(a.baseline_repo, False, a, tmp)))
             if a.peer_repo:
                 runs.append(("peer: HTTPS, peer repo", run_api(a.peer_repo, True, a, tmp)))
-            runs.append(("HTTPS + authn + authz", run_api(REPO, True, a, tmp)))
+            if a.layers:
+                for name, kw in LAYERS:
+                    kw = {**kw, "extra_args": (*kw.get("extra_args", ()), *a.apiserver_arg)}
+                    runs.append((name, run_api(REPO, True, a, tmp, **kw)))
+            else:
+                runs.append(("HTTPS + authn + authz", run_api(REPO, True, a, tmp, tuple(a.apiserver_arg),
+                                                               up=UP_PARTS if a.as_up else frozenset())))
             if a.audit_policy:
                 runs.append(("HTTPS + audit log", run_api(REPO, True, a, tmp, (
                     "--audit-policy-file", os.path.abspath(a.audit_policy), "--audit-log-path",
@@ -282,15 +407,22 @@ def main() -> None:
         raw_rate, raw_lat = asyncio.run(raw_creates(f"{tmp}/raw.db", a.clients, a.pods))
     for name, r in runs:
         print(f"[{name}]")
+        if "cpu" not in r:
+            print(f"puts/s:               {r['rate']:8.0f}   p50 {ms(statistics.median(r['lat']))}   p99 {ms(r['p99'])}")
+            print(f"etcd CPU/put:         {r['server_cpu'] / a.pods * 1000:8.3f} ms   client CPU/put "
+                  f"{r['client_cpu'] / a.pods * 1000:.3f} ms")
+            continue
         print(f"API creates/s:        {r['rate']:8.0f}   p50 {ms(statistics.median(r['lat']))}   p99 {ms(pct(r['lat'], 99))}")
-        print(f"apiserver CPU/create: {r['cpu'] / a.pods * 1000:8.3f} ms  (load average {os.getloadavg()[0]:.1f})")
+        print(f"apiserver CPU/create: {r['cpu'] / a.pods * 1000:8.3f} ms   client CPU/create "
+              f"{r['client_cpu'] / a.pods * 1000:.3f} ms  (load average {os.getloadavg()[0]:.1f})")
         if r["watch_lat"]:
             print(f"watch delivery ({len(r['watch_lat'])} events to {a.watchers} watchers): "
                   f"p50 {ms(pct(r['watch_lat'], 50))}   p99 {ms(pct(r['watch_lat'], 99))}")
             print(f"watcher process CPU:  {r['watch_cpu']:8.1f} s over {r['watch_wall']:.1f} s of creates+delivery "
                   f"({r['watch_cpu'] / r['watch_wall']:.0%} of a core)")
     print(f"raw store creates/s:  {raw_rate:8.0f}   p50 {ms(statistics.median(raw_lat))}   p99 {ms(pct(raw_lat, 99))}")
-    secure = [r for n, r in runs if n == "HTTPS + authn + authz"]
+    main_name = LAYERS[0][0] if a.layers else "HTTPS + authn + authz"
+    secure = [r for n, r in runs if n == main_name]
     print(f"ratio API/raw:        {statistics.median(r['rate'] for r in secure) / raw_rate:8.2f}")
     med = lambda rs, k: statistics.median(r[k] for r in rs)  # noqa: E731
     if a.peer_repo:
@@ -301,6 +433,19 @@ def main() -> None:
                 print(f"{name} / peer (median of {len(mine)}): creates/s {med(mine, 'rate') / med(peer, 'rate'):.2f}"
                       f"   CPU/create {med(mine, 'cpu') / med(peer, 'cpu'):.2f}"
                       f"   p99 latency {med(mine, 'p99') / med(peer, 'p99'):.2f}")
+    if a.layers:
+        print(f"layers (medians of {a.rounds}): creates/s, p99, apiserver CPU/create, CPU saved against the row above")
+        before = None
+        for name, _ in LAYERS:
+            mine = [r for n, r in runs if n == name]
+            cpu = med(mine, "cpu") / a.pods * 1000
+            print(f"  {name:28} {med(mine, 'rate'):6.0f}/s  p99 {ms(med(mine, 'p99'))}  CPU {cpu:.3f} ms"
+                  + (f"  ({before - cpu:+.3f} ms)" if before is not None else ""))
+            before = cpu
+    if a.etcd_gateway:
+        gw = [r for n, r in runs if n.startswith("etcd")]
+        print(f"API creates ({main_name}) / etcd gateway puts (median of {len(secure)}): "
+              f"{med(secure, 'rate') / med(gw, 'rate'):.2f}   p99 API {ms(med(secure, 'p99'))} / etcd {ms(med(gw, 'p99'))}")
     if a.baseline_repo:
         plain = [r for n, r in runs if n.startswith("plain")]
         med = lambda rs, k: statistics.median(r[k] for r in rs)  # noqa: E731

@@ -171,6 +171,22 @@ async def create_all(url: str, data_dir: Path, bodies: list[tuple[str, bytes]], 
     return acks
 
 
+async def request_counts(url: str, data_dir: Path) -> list[tuple[float, str]]:
+    """The apiserver's ``apiserver_request_total`` by verb, resource and subresource, most first
+    (the whole run's, start-up and node registration included)."""
+    counts: dict[str, float] = {}
+    async with aiohttp.ClientSession(url, connector=connector(data_dir)) as s, s.get("/metrics") as r:
+        text = await r.text()
+    for line in text.splitlines():
+        if not line.startswith("apiserver_request_total{"):
+            continue
+        labels, value = line[len("apiserver_request_total{"):].rsplit("} ", 1)
+        kv = dict(x.split("=", 1) for x in labels.split(",") if "=" in x)
+        name = " ".join(kv.get(k, '""').strip('"') for k in ("verb", "resource", "subresource")).strip()
+        counts[name] = counts.get(name, 0.0) + float(value)
+    return sorted(((v, k) for k, v in counts.items()), reverse=True)
+
+
 async def run(args: argparse.Namespace, tmp: Path) -> None:
     port = free_port()
     url = perf_cluster.url(port)
@@ -180,7 +196,7 @@ async def run(args: argparse.Namespace, tmp: Path) -> None:
     profiler = None
     try:
         procs["apiserver"] = start([PY, "-m", "apiserver.main", "--data-dir", str(tmp / "data"),
-                                    "--port", str(port)], tmp / "apiserver.log")
+                                    "--port", str(port), *args.apiserver_arg], tmp / "apiserver.log")
         perf_cluster.wait_ready(data, port)
         async with aiohttp.ClientSession(url, connector=connector(data)) as s:
             async def healthy() -> bool:
@@ -190,6 +206,14 @@ async def run(args: argparse.Namespace, tmp: Path) -> None:
                 except aiohttp.ClientError:
                     return False
             await wait_for(healthy, "the apiserver", 30)
+            # What the controller-manager's serviceaccount controller does in a cluster: the
+            # namespace's default ServiceAccount, which the ServiceAccount admission plugin (on,
+            # as a user gets it) requires before it admits a pod.
+            async with s.post("/api/v1/namespaces/default/serviceaccounts", data=orjson.dumps(
+                    {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": "default"}}),
+                    headers={"content-type": "application/json"}) as r:
+                if r.status not in (201, 409):
+                    raise SystemExit(f"default ServiceAccount: HTTP {r.status}")
 
             t0 = time.time()
             hollow = args.nodes_from == "kubelet"
@@ -226,16 +250,20 @@ async def run(args: argparse.Namespace, tmp: Path) -> None:
         if args.profile:
             spy = shutil.which("py-spy", path=str(Path(PY).parent)) or "py-spy"
             profiler = subprocess.Popen([spy, "record", "--format", "raw", "-o", args.profile, "--rate", "200",
-                                         "--pid", str(procs["scheduler"].pid)],
+                                         "--pid", str(procs[args.profile_process].pid),
+                                         *(["--gil"] if args.profile_gil else [])],
                                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
         bodies = [(f"bench-{i}", pod_body(i)) for i in range(args.pods)]
         cpu_before = cpu_seconds(procs["scheduler"].pid)
+        others_before = {n: cpu_seconds(procs[n].pid) for n in ("apiserver", "kubelet") if n in procs}
         sent = time.time()
         acks = await create_all(url, data, bodies, "/api/v1/namespaces/default/pods", args.clients)
         created = time.time()
         bound = await asyncio.to_thread(results.get, True, args.timeout)
         sched_cpu = cpu_seconds(procs["scheduler"].pid) - cpu_before
+        others_cpu = {n: cpu_seconds(procs[n].pid) - c for n, c in others_before.items()}
+        requests = await request_counts(url, data)
         watcher.join(5)
     finally:
         if profiler is not None:
@@ -257,6 +285,10 @@ async def run(args: argparse.Namespace, tmp: Path) -> None:
     print(f"  latency create ack -> bound p99 : {pct(lat, 99) * 1000:8.0f} ms")
     print(f"  scheduler CPU per pod           : {sched_cpu / len(bound) * 1000:8.2f} ms  "
           f"(ceiling on one free core: {len(bound) / sched_cpu:.0f} pods/s)")
+    print("  apiserver requests (whole run)  : " + ", ".join(f"{k} {v:.0f}" for v, k in requests[:8]))
+    for name, cpu in others_cpu.items():
+        print(f"  {name + ' CPU per pod':32}: {cpu / len(bound) * 1000:8.2f} ms  "
+              f"(ceiling on one free core: {len(bound) / cpu:.0f} pods/s)")
     print(f"  pods bound                      : {len(bound)}/{args.pods}")
     print(f"  machine load average (1 min)    : {os.getloadavg()[0]:8.1f}  on {os.cpu_count()} cores")
 
@@ -271,6 +303,11 @@ def main() -> None:
                     help="hollow kubelet process (default) or bare Node objects")
     ap.add_argument("--timeout", type=float, default=600.0)
     ap.add_argument("--profile", help="py-spy raw output file for the scheduler process")
+    ap.add_argument("--profile-process", choices=("scheduler", "apiserver", "kubelet"), default="scheduler",
+                    help="the process --profile records")
+    ap.add_argument("--profile-gil", action="store_true", help="sample only the thread holding the GIL")
+    ap.add_argument("--apiserver-arg", action="append", default=[],
+                    help="an extra apiserver flag (repeatable), e.g. --apiserver-arg=--disable-admission-plugins=ServiceAccount")
     ap.add_argument("--keep", action="store_true", help="keep the temp dir (logs)")
     args = ap.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="sched-bench-"))
