@@ -403,10 +403,13 @@ class RestStorage:
             ns = md["namespace"] = "default"
         await self._refresh_namespace_cache(entry, ns)
         self._admit_namespace(entry, ns)
-        for plugin in self.admission.get(entry.type, ()):
-            await plugin.admit_create(obj, ns or "")
+        mutating = self.admission.get(entry.type, ())
         chain = self.admission_chain
         admission = chain if chain is not None and chain.handles(entry.type) else None
+        # the object as the request made it, before mutating admission (see _requested_managed_fields)
+        requested = orjson.dumps(obj) if managed_fields is None and (mutating or admission is not None) else None
+        for plugin in mutating:
+            await plugin.admit_create(obj, ns or "")
         if admission is not None:
             await admission.admit(Attributes(CREATE, entry.type, ns, obj, dry_run=dry_run))
         generated = not md.get("name") and bool(md.get("generateName"))
@@ -417,7 +420,10 @@ class RestStorage:
             new = self._prepare_create(entry, obj)
             if admission is not None and attempt == 0:  # once: a quota charge is not repeated
                 await admission.validate(Attributes(CREATE, entry.type, ns, new, dry_run=dry_run, warnings=warnings))
-            self._set_managed_fields(entry, None, new, field_manager, None, managed_fields)
+            fields = managed_fields
+            if requested is not None:
+                fields = self._requested_managed_fields(entry, requested, new, field_manager)
+            self._set_managed_fields(entry, None, new, field_manager, None, fields)
             hooks = self.hooks.get(entry.type)
             if hooks is not None:
                 errs = hooks.before_write(new, None)
@@ -553,6 +559,28 @@ class RestStorage:
                 hooks.after_write(new, current, ok=ok)
         md["resourceVersion"] = str(kv.mod_revision)
         return Result(new, warnings=warnings)
+
+    def _requested_managed_fields(self, entry: Entry, requested: bytes, new: dict[str, Any],
+                                  field_manager: str | None) -> list[dict[str, Any]]:
+        """The managedFields of a created object, as Kubernetes' create handler records them:
+        taken from the object as the request made it (``requested``: its JSON before mutating
+        admission), prepared and canonicalized by the strategy as ``new`` was, so what mutating admission added
+        is nobody's (ServiceAccount admission's ``kube-api-access-<random>`` volume and mounts,
+        DefaultTolerationSeconds' tolerations, a LimitRange's defaults).
+
+        Also what keeps a create cheap: objects made from one template (a ReplicaSet's pods, a
+        client's manifests) are equal field by field before admission, so managedFields' memo
+        answers; after ServiceAccount admission every pod's spec differed in its random volume
+        name and the whole spec was walked and rendered again per create."""
+        obj = orjson.loads(requested)
+        md, new_md = obj["metadata"], new["metadata"]
+        md["name"] = new_md.get("name")  # a generated name
+        md["uid"], md["creationTimestamp"] = new_md["uid"], new_md["creationTimestamp"]
+        entry.strategy.prepare_for_create(obj)
+        entry.strategy.canonicalize(obj)  # e.g. a Secret's stringData folded into data
+        return managedfields.update_managed_fields(
+            None, obj, managedfields.DEFAULT_MANAGER if field_manager is None else field_manager,
+            model=entry.model)
 
     def _set_managed_fields(self, entry: Entry, current: dict[str, Any] | None, new: dict[str, Any],
                             field_manager: str | None, subresource: str | None,

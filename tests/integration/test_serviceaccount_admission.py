@@ -86,3 +86,23 @@ def test_mirror_pods(api) -> None:
     del mirror["spec"]["serviceAccountName"]
     r = api.post(f"/api/v1/namespaces/{NS}/pods", json=mirror)
     assert r.status_code == 201 and "volumes" not in r.json()["spec"]
+
+
+def test_admitted_fields_are_nobodys(api) -> None:
+    """As Kubernetes' create handler: the creating manager owns what its request set (with the
+    defaults and the strategy's preparation), not what mutating admission added."""
+    r = api.post(f"/api/v1/namespaces/{NS}/pods?fieldManager=me", json=_pod("p5", volumes=[{"name": "mine", "emptyDir": {}}]))
+    assert r.status_code == 201, r.text
+    obj = r.json()
+    token_volume = next(v["name"] for v in obj["spec"]["volumes"] if v["name"].startswith("kube-api-access-"))
+    [entry] = obj["metadata"]["managedFields"]
+    assert (entry["manager"], entry["operation"]) == ("me", "Update")
+    spec = entry["fieldsV1"]["f:spec"]
+    assert set(spec["f:volumes"]) == {'k:{"name":"mine"}', "."}
+    assert token_volume not in str(entry["fieldsV1"])
+    assert "f:volumeMounts" not in spec["f:containers"]['k:{"name":"c"}']
+    assert "f:serviceAccountName" not in spec
+    # what the request set and the defaults are the manager's, as before
+    assert "f:image" in spec["f:containers"]['k:{"name":"c"}'] and "f:restartPolicy" in spec
+    # the stored object is the same as the one the answer showed
+    assert api.get(f"/api/v1/namespaces/{NS}/pods/p5").json()["metadata"]["managedFields"] == [entry]

@@ -392,7 +392,8 @@ def main() -> None:
             if a.baseline_repo:
                 runs.append(("plain HTTP (baseline repo)", run_api(a.baseline_repo, False, a, tmp)))
             if a.peer_repo:
-                runs.append(("peer: HTTPS, peer repo", run_api(a.peer_repo, True, a, tmp)))
+                runs.append(("peer: HTTPS, peer repo", run_api(a.peer_repo, True, a, tmp,
+                                                                 up=UP_PARTS if a.as_up else frozenset())))
             if a.layers:
                 for name, kw in LAYERS:
                     kw = {**kw, "extra_args": (*kw.get("extra_args", ()), *a.apiserver_arg)}
