@@ -19,6 +19,7 @@ run: setup
 # Benchmarks are not tests: tests/perf runs only on request.
 test: setup
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy
 	$(VENV)/bin/pytest $(PYTEST_ARGS) --ignore=tests/perf tests
 
 images:

@@ -297,8 +297,9 @@ class NodeServer:
         config = uvicorn.Config(app, host=host, port=port, log_level="warning",
                                 access_log=False, lifespan="off", **tls)
         self._server = uvicorn.Server(config)
-        # The kubelet owns signal handling and shutdown.
-        self._server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
+        # Meant to leave signal handling and shutdown to the kubelet, but uvicorn 0.29 replaced
+        # install_signal_handlers with capture_signals, so this is a no-op (issue #16 reports it).
+        self._server.install_signal_handlers = lambda: None  # type: ignore[attr-defined]
 
     async def serve(self) -> None:
         await self._server.serve()

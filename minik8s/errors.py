@@ -98,7 +98,7 @@ class ApiError(MiniK8sError):
         return _class_for(code, reason)(status, code, reason, message)
 
     @classmethod
-    def from_response(cls, code: int, body: bytes | str | dict | None) -> ApiError:
+    def from_response(cls, code: int, body: bytes | str | dict[str, Any] | None) -> ApiError:
         """The error for an HTTP response: its Status body when it is one, else a synthesized one."""
         status: dict[str, Any] | None = None
         if isinstance(body, dict):
@@ -112,7 +112,7 @@ class ApiError(MiniK8sError):
                 status = parsed
         if status is None:
             reason, message = _DEFAULT_REASONS.get(code, ("", f"unexpected status code {code}"))
-            text = body.decode("utf-8", "replace") if isinstance(body, bytes) else (body or "")
+            text = body.decode("utf-8", "replace") if isinstance(body, bytes) else body if isinstance(body, str) else ""
             if text.strip() and code not in (404,):
                 # A non-Status body is often a plain-text reason worth showing (proxies, panics).
                 message = f"{message} ({text.strip()[:500]})"

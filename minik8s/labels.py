@@ -20,6 +20,7 @@ from __future__ import annotations
 import dataclasses
 import re
 from collections.abc import Iterable, Mapping
+from typing import Any, TypeGuard
 
 EQUALS, DOUBLE_EQUALS, NOT_EQUALS = "=", "==", "!="
 IN, NOT_IN, EXISTS, DOES_NOT_EXIST, GT, LT = "in", "notin", "exists", "!", "gt", "lt"
@@ -225,7 +226,7 @@ def _tokens(text: str) -> list[str]:
     return out
 
 
-def _is_ident(tok: str | None) -> bool:
+def _is_ident(tok: str | None) -> TypeGuard[str]:
     return tok is not None and tok[0] not in _SPECIAL
 
 
@@ -333,7 +334,7 @@ def from_set(labels: Mapping[str, str] | None) -> Selector:
 _EXPR_OPS = {"In": IN, "NotIn": NOT_IN, "Exists": EXISTS, "DoesNotExist": DOES_NOT_EXIST}
 
 
-def from_label_selector(d: Mapping | None) -> Selector:
+def from_label_selector(d: Mapping[str, Any] | None) -> Selector:
     """A meta/v1 LabelSelector dict (matchLabels + matchExpressions) as a Selector.
     Null selects nothing; ``{}`` selects everything, as Kubernetes has it."""
     if d is None:
@@ -359,7 +360,7 @@ def format_labels(labels: Mapping[str, str] | None) -> str:
     return ",".join(f"{k}={labels[k]}" for k in sorted(labels))
 
 
-def label_selector_string(selector: Mapping | None) -> str | None:
+def label_selector_string(selector: Mapping[str, Any] | None) -> str | None:
     """``metav1.LabelSelectorAsSelector(s).String()``: the requirements sorted by key
     (``app in (api,web),tier=fe``), ``""`` for a null or empty selector; None when the selector
     cannot be converted (an unknown operator, an invalid key or value). Also the form of the
@@ -372,7 +373,7 @@ def label_selector_string(selector: Mapping | None) -> str | None:
         return None
 
 
-def format_label_selector(selector: Mapping | None) -> str:
+def format_label_selector(selector: Mapping[str, Any] | None) -> str:
     """``metav1.FormatLabelSelector``: as :func:`label_selector_string`, but ``<none>`` when
     empty and ``<error>`` when it cannot be converted."""
     text = label_selector_string(selector)

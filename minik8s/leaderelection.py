@@ -18,10 +18,12 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
+from typing import Any
 
 from minik8s import errors
 from minik8s.api.resources import LEASES
+from minik8s.client.rest import ApiClient
 from minik8s.timestamps import format_micro_time
 
 log = logging.getLogger(__name__)
@@ -34,7 +36,7 @@ class LeaderElector:
 
     def __init__(
         self,
-        client,  # minik8s.client.rest.ApiClient
+        client: ApiClient,
         *,
         name: str,
         namespace: str = "kube-system",
@@ -54,8 +56,8 @@ class LeaderElector:
         self.name, self.namespace, self.identity = name, namespace, identity
         self.lease_duration, self.renew_deadline, self.retry_period = lease_duration, renew_deadline, retry_period
         self.release_on_cancel = release_on_cancel
-        self._lease: dict | None = None       # the last Lease we read or wrote
-        self._observed_spec: dict | None = None
+        self._lease: dict[str, Any] | None = None       # the last Lease we read or wrote
+        self._observed_spec: dict[str, Any] | None = None
         self._observed_time = 0.0             # loop time when _observed_spec last changed
         self._is_leader = False
         self._reported_error = False
@@ -71,14 +73,14 @@ class LeaderElector:
 
     async def run(
         self,
-        on_started_leading: Callable[[], Awaitable[None]],
+        on_started_leading: Callable[[], Coroutine[Any, Any, None]],
         on_stopped_leading: Callable[[], None] | None = None,
     ) -> None:
         """Campaign until leader, run ``on_started_leading`` while leading, and return once
         leadership is lost (after ``on_stopped_leading``) or the callback returns."""
         loop = asyncio.get_running_loop()
-        work: asyncio.Task | None = None
-        renew: asyncio.Task | None = None
+        work: asyncio.Task[Any] | None = None
+        renew: asyncio.Task[Any] | None = None
         try:
             await self._acquire()
             log.info("%s: became leader of lease %s/%s", self.identity, self.namespace, self.name)
@@ -186,7 +188,7 @@ class LeaderElector:
                 self._reported_error = True
             return False
 
-    def _spec(self, *, acquire_time: str, renew_time: str, transitions: int) -> dict:
+    def _spec(self, *, acquire_time: str, renew_time: str, transitions: int) -> dict[str, Any]:
         return {
             "holderIdentity": self.identity,
             "leaseDurationSeconds": int(round(self.lease_duration)),
@@ -195,7 +197,7 @@ class LeaderElector:
             "leaseTransitions": transitions,
         }
 
-    def _observe(self, spec: dict, now: float) -> None:
+    def _observe(self, spec: dict[str, Any], now: float) -> None:
         if spec != self._observed_spec:
             self._observed_spec = dict(spec)
             self._observed_time = now

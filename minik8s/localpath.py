@@ -55,5 +55,6 @@ def node_of(pv: Mapping[str, Any]) -> str | None:
     for term in required.get("nodeSelectorTerms") or ():
         for expr in term.get("matchExpressions") or ():
             if expr.get("key") == HOSTNAME_LABEL and expr.get("operator") == "In" and len(expr.get("values") or ()) == 1:
-                return expr["values"][0]
+                node: str = expr["values"][0]
+                return node
     return None

@@ -46,7 +46,7 @@ class _Options:
     build_retain_keys: bool = False
 
 
-def three_way_strategic(original: dict | None, modified: dict, current: dict | None,
+def three_way_strategic(original: dict[str, Any] | None, modified: dict[str, Any], current: dict[str, Any] | None,
                         schema: PatchSchema | None) -> dict[str, Any]:
     """The strategic merge patch taking ``current`` to ``modified`` while deleting only what
     ``original`` had and ``modified`` dropped."""
@@ -57,7 +57,7 @@ def three_way_strategic(original: dict | None, modified: dict, current: dict | N
     return _merge_maps(deletions, delta, schema)
 
 
-def three_way_json_merge(original: dict | None, modified: dict, current: dict | None) -> dict[str, Any]:
+def three_way_json_merge(original: dict[str, Any] | None, modified: dict[str, Any], current: dict[str, Any] | None) -> dict[str, Any]:
     """The JSON merge patch: additions and changes from current, deletions (as ``null``) from
     original; lists are replaced whole, as RFC 7386 has it."""
     original, current = original or {}, current or {}
@@ -88,7 +88,7 @@ def _field(schema: PatchSchema | None, key: str) -> PatchSchema | None:
     return schema.field(key) if schema is not None else None
 
 
-def _diff_maps(original: dict, modified: dict, schema: PatchSchema | None, opts: _Options) -> dict[str, Any]:
+def _diff_maps(original: dict[str, Any], modified: dict[str, Any], schema: PatchSchema | None, opts: _Options) -> dict[str, Any]:
     patch: dict[str, Any] = {}
     retain: list[str] = []
     for key, mod in modified.items():
@@ -123,7 +123,7 @@ def _diff_maps(original: dict, modified: dict, schema: PatchSchema | None, opts:
     return patch
 
 
-def _diff_map_field(key: str, orig: dict, mod: dict, patch: dict, schema: PatchSchema | None,
+def _diff_map_field(key: str, orig: dict[str, Any], mod: dict[str, Any], patch: dict[str, Any], schema: PatchSchema | None,
                     opts: _Options) -> None:
     retain_keys, strategy = patch_strategies(schema)
     if strategy == "replace":
@@ -135,7 +135,7 @@ def _diff_map_field(key: str, orig: dict, mod: dict, patch: dict, schema: PatchS
         patch[key] = sub
 
 
-def _diff_list_field(key: str, orig: list, mod: list, patch: dict, schema: PatchSchema | None,
+def _diff_list_field(key: str, orig: list[Any], mod: list[Any], patch: dict[str, Any], schema: PatchSchema | None,
                      opts: _Options) -> None:
     retain_keys, strategy = patch_strategies(schema)
     if strategy != "merge":
@@ -154,8 +154,8 @@ def _diff_list_field(key: str, orig: list, mod: list, patch: dict, schema: Patch
         patch[f"{_SET_ORDER}/{key}"] = order
 
 
-def _diff_lists(orig: list, mod: list, item_schema: PatchSchema | None, merge_key: str | None,
-                opts: _Options) -> tuple[list, list, list]:
+def _diff_lists(orig: list[Any], mod: list[Any], item_schema: PatchSchema | None, merge_key: str | None,
+                opts: _Options) -> tuple[list[Any], list[Any], list[Any]]:
     kind = _list_kind(orig, mod)
     if kind is None:
         return [], [], []
@@ -169,7 +169,7 @@ def _diff_lists(orig: list, mod: list, item_schema: PatchSchema | None, merge_ke
         changed = bool(adds) or bool(deletes)
         same_order = _same_order(orig, mod, merge_key)
         adds = adds + deletes  # deletions ride at the end of the patch list
-        order: list = []
+        order: list[Any] = []
         if ((not opts.ignore_changes_and_additions and (adds or not same_order))
                 or (not opts.ignore_deletions and changed)):
             order = [{merge_key: item[merge_key]} for item in mod]
@@ -183,9 +183,9 @@ def _diff_lists(orig: list, mod: list, item_schema: PatchSchema | None, merge_ke
     return adds, deletes, order
 
 
-def _diff_lists_of_maps(orig: list, mod: list, item_schema: PatchSchema | None, merge_key: str,
-                        opts: _Options) -> tuple[list, list]:
-    def keyed(items: list) -> list[tuple[str, dict]]:
+def _diff_lists_of_maps(orig: list[Any], mod: list[Any], item_schema: PatchSchema | None, merge_key: str,
+                        opts: _Options) -> tuple[list[Any], list[Any]]:
+    def keyed(items: list[Any]) -> list[tuple[str, dict[str, Any]]]:
         out = []
         for item in items:
             if merge_key not in item:
@@ -194,8 +194,8 @@ def _diff_lists_of_maps(orig: list, mod: list, item_schema: PatchSchema | None, 
         return sorted(out, key=lambda kv: kv[0])
 
     o_sorted, m_sorted = keyed(orig), keyed(mod)
-    adds: list = []
-    deletes: list = []
+    adds: list[Any] = []
+    deletes: list[Any] = []
     i = j = 0
     while i < len(o_sorted) or j < len(m_sorted):
         if i < len(o_sorted) and j < len(m_sorted) and o_sorted[i][0] == m_sorted[j][0]:
@@ -216,11 +216,11 @@ def _diff_lists_of_maps(orig: list, mod: list, item_schema: PatchSchema | None, 
     return adds, deletes
 
 
-def _diff_lists_of_scalars(orig: list, mod: list, opts: _Options) -> tuple[list, list]:
+def _diff_lists_of_scalars(orig: list[Any], mod: list[Any], opts: _Options) -> tuple[list[Any], list[Any]]:
     o_sorted = sorted(orig, key=_key_string)
     m_sorted = sorted(mod, key=_key_string)
-    adds: list = []
-    deletes: list = []
+    adds: list[Any] = []
+    deletes: list[Any] = []
     i = j = 0
     while i < len(o_sorted) and j < len(m_sorted):
         a, b = _key_string(o_sorted[i]), _key_string(m_sorted[j])
@@ -242,18 +242,18 @@ def _diff_lists_of_scalars(orig: list, mod: list, opts: _Options) -> tuple[list,
     return adds, deletes
 
 
-def _order_like(items: list, reference: list, merge_key: str | None) -> list:
+def _order_like(items: list[Any], reference: list[Any], merge_key: str | None) -> list[Any]:
     """``items`` in the order their counterparts have in ``reference`` (the manifest)."""
     def ident(v: Any) -> str:
         return _key_string(v[merge_key]) if merge_key else _key_string(v)
 
-    position = {}
+    position: dict[str, int] = {}
     for idx, ref in enumerate(reference):
         position.setdefault(ident(ref), idx)
     return sorted(items, key=lambda v: position.get(ident(v), len(reference)))
 
 
-def _same_order(orig: list, mod: list, merge_key: str) -> bool:
+def _same_order(orig: list[Any], mod: list[Any], merge_key: str) -> bool:
     if len(orig) != len(mod):
         return False
     return all(_key_string(a.get(merge_key)) == _key_string(b.get(merge_key)) for a, b in zip(orig, mod))
@@ -262,7 +262,7 @@ def _same_order(orig: list, mod: list, merge_key: str) -> bool:
 # --- strategic: merging the deletions with the delta -------------------------------------
 
 
-def _merge_maps(base: dict, patch: dict, schema: PatchSchema | None) -> dict:
+def _merge_maps(base: dict[str, Any], patch: dict[str, Any], schema: PatchSchema | None) -> dict[str, Any]:
     out = dict(base)
     for key, value in patch.items():
         if key not in out or value is None or key.startswith("$") or _kind(out[key]) != _kind(value):
@@ -283,7 +283,7 @@ def _merge_maps(base: dict, patch: dict, schema: PatchSchema | None) -> dict:
     return out
 
 
-def _merge_lists(base: list, patch: list, item_schema: PatchSchema | None, merge_key: str | None) -> list:
+def _merge_lists(base: list[Any], patch: list[Any], item_schema: PatchSchema | None, merge_key: str | None) -> list[Any]:
     if not base or not patch:
         return list(base) + list(patch)
     if not isinstance(patch[0], dict) or not merge_key:
@@ -306,7 +306,7 @@ def _merge_lists(base: list, patch: list, item_schema: PatchSchema | None, merge
 # --- JSON merge patch ------------------------------------------------------------------------
 
 
-def _merge_patch_diff(a: dict, b: dict) -> dict:
+def _merge_patch_diff(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
     """The RFC 7386 merge patch taking ``a`` to ``b``."""
     patch: dict[str, Any] = {}
     for key, bv in b.items():
@@ -326,7 +326,7 @@ def _merge_patch_diff(a: dict, b: dict) -> dict:
     return patch
 
 
-def _keep_nulls(patch: dict, *, keep: bool) -> dict:
+def _keep_nulls(patch: dict[str, Any], *, keep: bool) -> dict[str, Any]:
     """Only the deletions (``keep``) or only the additions and changes of a merge patch."""
     out: dict[str, Any] = {}
     for key, value in patch.items():
@@ -339,7 +339,7 @@ def _keep_nulls(patch: dict, *, keep: bool) -> dict:
     return out
 
 
-def _json_merge(target: dict, patch: dict) -> dict:
+def _json_merge(target: dict[str, Any], patch: dict[str, Any]) -> dict[str, Any]:
     out = dict(target)
     for key, value in patch.items():
         if isinstance(value, dict) and isinstance(out.get(key), dict):
@@ -366,7 +366,7 @@ def _kind(v: Any) -> str:
     return "string"
 
 
-def _list_kind(a: list, b: list) -> str | None:
+def _list_kind(a: list[Any], b: list[Any]) -> str | None:
     kinds = {_kind(v) for v in (*a, *b)}
     if not kinds:
         return None

@@ -198,12 +198,12 @@ def _schema_of_type(tp: Any) -> PatchSchema | None:
         args = [a for a in typing.get_args(tp) if a is not type(None)]
         return _schema_of_type(args[0]) if len(args) == 1 else None
     if origin in (list, tuple, set, frozenset, abc.Sequence, abc.MutableSequence):
-        args = typing.get_args(tp)
-        elem = args[0] if args else Any
+        params = typing.get_args(tp)
+        elem = params[0] if params else Any
         return _Node(items=lambda: _schema_of_type(elem))
     if origin in (dict, abc.Mapping, abc.MutableMapping):
-        args = typing.get_args(tp)
-        value_tp = args[1] if len(args) == 2 else Any
+        params = typing.get_args(tp)
+        value_tp = params[1] if len(params) == 2 else Any
         return _Node(field=lambda _name: _schema_of_type(value_tp))
     if isinstance(tp, type) and issubclass(tp, BaseModel):
         return schema_from_model(tp)

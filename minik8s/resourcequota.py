@@ -165,10 +165,10 @@ def _requests_and_limits(spec: Mapping[str, Any]) -> tuple[Usage, Usage]:
     return totals[0], totals[1]
 
 
-def _resources_key(spec: Mapping[str, Any]) -> tuple:
+def _resources_key(spec: Mapping[str, Any]) -> tuple[Any, ...]:
     """What a pod's compute usage depends on, hashable: its containers' requests and limits
     and its overhead."""
-    def one(c: Mapping[str, Any]) -> tuple:
+    def one(c: Mapping[str, Any]) -> tuple[Any, ...]:
         res = c.get("resources") or {}
         return (tuple((res.get("requests") or {}).items()), tuple((res.get("limits") or {}).items()))
     return (tuple(one(c) for c in spec.get("containers") or ()),
@@ -177,7 +177,7 @@ def _resources_key(spec: Mapping[str, Any]) -> tuple:
 
 
 @functools.lru_cache(maxsize=1024)
-def _compute_usage(key: tuple) -> tuple[tuple[str, Fraction], ...]:
+def _compute_usage(key: tuple[Any, ...]) -> tuple[tuple[str, Fraction], ...]:
     # Pods of one template ask the same: Fraction arithmetic once per distinct ask, not per pod.
     containers, inits, overhead = key
     spec = {"containers": [{"resources": {"requests": dict(r), "limits": dict(lim)}} for r, lim in containers],

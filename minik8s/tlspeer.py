@@ -41,11 +41,13 @@ def peer_subject(transport: asyncio.BaseTransport) -> Subject | None:
     return (cn, tuple(orgs)) if cn else None
 
 
-def tls_protocol(base: type) -> type:
+def tls_protocol(base: type[Any]) -> type[Any]:
     """``base`` (a uvicorn HTTP or WebSocket protocol class) that records the peer's subject."""
 
-    class PeerSubjectProtocol(base):  # type: ignore[valid-type, misc]
-        def connection_made(self, transport: asyncio.BaseTransport) -> None:  # type: ignore[override]
+    class PeerSubjectProtocol(base):  # type: ignore[misc]  # the base is chosen at run time (HTTP or WebSocket)
+        app_state: dict[str, Any]
+
+        def connection_made(self, transport: asyncio.BaseTransport) -> None:
             super().connection_made(transport)
             # A per-connection copy of the server's state: uvicorn copies it into every
             # request's scope, so the subject travels with each request of this connection.
@@ -64,7 +66,7 @@ def uvicorn_options(cert_file: str, key_file: str, client_ca_file: str | None) -
     # is no RFC 6455 token, and the websockets server refuses that handshake outright.
     from uvicorn.protocols.websockets.wsproto_impl import WSProtocol
 
-    class _Unpaused(WSProtocol):  # type: ignore[misc]
+    class _Unpaused(WSProtocol):
         def handle_message(self, event: Any) -> None:
             super().handle_message(event)
             if self.read_paused:

@@ -41,8 +41,10 @@ def storage_class(obj: Mapping[str, Any]) -> str:
     """The class of a volume or claim: the beta annotation, else ``spec.storageClassName``."""
     ann = (obj.get("metadata") or {}).get("annotations") or {}
     if _BETA_CLASS_ANNOTATION in ann:
-        return ann[_BETA_CLASS_ANNOTATION]
-    return (obj.get("spec") or {}).get("storageClassName") or ""
+        beta: str = ann[_BETA_CLASS_ANNOTATION]
+        return beta
+    name: str = (obj.get("spec") or {}).get("storageClassName") or ""
+    return name
 
 
 def claim_key(pvc: Mapping[str, Any]) -> str:

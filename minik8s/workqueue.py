@@ -201,7 +201,8 @@ class _Histogram:
         self.n += 1
 
     def buckets(self) -> list[tuple[str, float]]:
-        out, acc = [], 0
+        out: list[tuple[str, float]] = []
+        acc = 0
         for bound, c in zip((*DURATION_BUCKETS, float("inf")), self.counts):
             acc += c
             out.append(("+Inf" if bound == float("inf") else repr(bound), acc))

@@ -44,6 +44,7 @@ Faults
 from __future__ import annotations
 
 import asyncio
+import builtins
 import contextlib
 import ipaddress
 import logging
@@ -396,7 +397,7 @@ class EtcdStorage(Storage):
         await self._handed_out(k, resp.header.revision - _OFFSET)
         return KeyValue(key, prev.value, prev.create_revision - _OFFSET, resp.header.revision - _OFFSET)
 
-    async def _txn(self, compare: list[Any], success: list[Any], failure: list[Any], *,
+    async def _txn(self, compare: builtins.list[Any], success: builtins.list[Any], failure: builtins.list[Any], *,
                    retry: bool = False) -> tuple[Any, bool]:
         """The transaction's response, and whether it took more than one attempt.
 

@@ -37,6 +37,7 @@ Compaction (as etcd does it)
 from __future__ import annotations
 
 import asyncio
+import builtins
 import contextlib
 import dataclasses
 import logging
@@ -313,7 +314,7 @@ class SQLiteStorage(Storage):
                 conn.close()
 
     def _deliver(
-        self, events: list[WatchEvent], outcomes: list[tuple[asyncio.Future[Any], Any]]
+        self, events: builtins.list[WatchEvent], outcomes: builtins.list[tuple[asyncio.Future[Any], Any]]
     ) -> None:
         """On the loop, after a commit: publish first, so a caller that was answered can
         rely on watchers having been handed its event."""
@@ -329,7 +330,7 @@ class SQLiteStorage(Storage):
                 future.set_result(outcome)
 
     def _post(
-        self, events: list[WatchEvent], outcomes: list[tuple[asyncio.Future[Any], Any]]
+        self, events: builtins.list[WatchEvent], outcomes: builtins.list[tuple[asyncio.Future[Any], Any]]
     ) -> None:
         assert self._loop is not None
         try:
@@ -404,12 +405,12 @@ class SQLiteStorage(Storage):
             if request.kind == "stop":
                 return
 
-    def _run_batch(self, conn: sqlite3.Connection, batch: list[_Request]) -> bool:
+    def _run_batch(self, conn: sqlite3.Connection, batch: builtins.list[_Request]) -> bool:
         """Commit the writes of a batch in one transaction, then handle compact/stop requests.
         Returns True when a stop request was seen."""
         writes = [r for r in batch if r.kind in ("create", "update", "delete")]
-        outcomes: list[tuple[asyncio.Future[Any], Any]] = []
-        events: list[WatchEvent] = []
+        outcomes: builtins.list[tuple[asyncio.Future[Any], Any]] = []
+        events: builtins.list[WatchEvent] = []
         if writes:
             start_rev = self._rev
             ts = time.time()

@@ -152,7 +152,8 @@ class CustomResourceDefinitionList(K8sModel):
 
 def condition(crd: dict[str, Any], type_: str) -> dict[str, Any] | None:
     """The CRD's condition of ``type_`` (JSON), or None."""
-    for c in ((crd.get("status") or {}).get("conditions") or []):
+    conditions: list[dict[str, Any]] = (crd.get("status") or {}).get("conditions") or []
+    for c in conditions:
         if c.get("type") == type_:
             return c
     return None

@@ -8,6 +8,8 @@ usages are Kubernetes'.
 
 from __future__ import annotations
 
+from typing import Any
+
 from pydantic import Field
 
 from minik8s.api.base import K8sModel
@@ -71,18 +73,19 @@ class CertificateSigningRequestList(K8sModel):
     items: list[CertificateSigningRequest] = []
 
 
-def condition(csr: dict, ctype: str) -> dict | None:
+def condition(csr: dict[str, Any], ctype: str) -> dict[str, Any] | None:
     """The condition of type ``ctype`` (``Approved``...), None when absent."""
-    for c in (csr.get("status") or {}).get("conditions") or []:
+    conditions: list[dict[str, Any]] = (csr.get("status") or {}).get("conditions") or []
+    for c in conditions:
         if c.get("type") == ctype:
             return c
     return None
 
 
-def is_approved(csr: dict) -> bool:
+def is_approved(csr: dict[str, Any]) -> bool:
     return condition(csr, APPROVED) is not None and condition(csr, DENIED) is None
 
 
-def has_final_condition(csr: dict) -> bool:
+def has_final_condition(csr: dict[str, Any]) -> bool:
     """Denied or Failed: nothing more will happen to it."""
     return condition(csr, DENIED) is not None or condition(csr, FAILED) is not None

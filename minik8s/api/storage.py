@@ -8,6 +8,8 @@ Fields follow ``k8s.io/api/storage/v1/types.go``; defaults follow
 
 from __future__ import annotations
 
+from typing import Any
+
 from pydantic import Field
 
 from minik8s.api.base import K8sModel
@@ -49,7 +51,7 @@ class StorageClassList(K8sModel):
     items: list[StorageClass] = []
 
 
-def is_default_class(sc: dict) -> bool:
+def is_default_class(sc: dict[str, Any]) -> bool:
     """Whether a StorageClass (JSON) is marked default (``storageutil.IsDefaultAnnotation``)."""
     ann = (sc.get("metadata") or {}).get("annotations") or {}
     return ann.get(ANN_IS_DEFAULT_CLASS) == "true" or ann.get(ANN_BETA_IS_DEFAULT_CLASS) == "true"

@@ -43,7 +43,7 @@ def load(text: str) -> Any:
 
 def _lines(text: str) -> list[tuple[int, str]]:
     """(indent, content) of every line that is not blank or a comment."""
-    out = []
+    out: list[tuple[int, str]] = []
     for _number, raw in enumerate(text.split("\n")):
         line = raw.rstrip("\r")
         stripped = line.lstrip(" ")

@@ -11,27 +11,29 @@ loop owns it.
 
 from __future__ import annotations
 
+import builtins
 from collections.abc import Callable, Iterable
+from typing import Any
 
 from minik8s.api.resources import object_key
 
-IndexFunc = Callable[[dict], list[str]]
+IndexFunc = Callable[[dict[str, Any]], list[str]]
 
 NAMESPACE_INDEX = "namespace"
 NODE_NAME_INDEX = "nodeName"
 
 
-def namespace_index(obj: dict) -> list[str]:
+def namespace_index(obj: dict[str, Any]) -> list[str]:
     return [(obj.get("metadata") or {}).get("namespace") or ""]
 
 
-def node_name_index(obj: dict) -> list[str]:
+def node_name_index(obj: dict[str, Any]) -> list[str]:
     return [(obj.get("spec") or {}).get("nodeName") or ""]
 
 
 def label_index(label: str) -> IndexFunc:
     """An index of objects by the value of one label (objects without it are not filed)."""
-    def index(obj: dict) -> list[str]:
+    def index(obj: dict[str, Any]) -> list[str]:
         labels = (obj.get("metadata") or {}).get("labels") or {}
         return [labels[label]] if label in labels else []
     return index
@@ -44,7 +46,7 @@ class Store:
     """Objects keyed by :func:`~minik8s.api.resources.object_key`, with indexes kept in step."""
 
     def __init__(self, *, indexers: dict[str, IndexFunc] | None = None) -> None:
-        self._items: dict[str, dict] = {}
+        self._items: dict[str, dict[str, Any]] = {}
         self._indexers: dict[str, IndexFunc] = {}
         self._indices: dict[str, dict[str, set[str]]] = {}
         self.add_indexers(indexers if indexers is not None else DEFAULT_INDEXERS)
@@ -69,27 +71,27 @@ class Store:
 
     # reads
 
-    def get(self, key: str) -> dict | None:
+    def get(self, key: str) -> dict[str, Any] | None:
         return self._items.get(key)
 
-    def get_by_name(self, name: str, *, namespace: str | None = None) -> dict | None:
+    def get_by_name(self, name: str, *, namespace: str | None = None) -> dict[str, Any] | None:
         return self._items.get(f"{namespace}/{name}" if namespace else name)
 
-    def list(self) -> list[dict]:
+    def list(self) -> builtins.list[dict[str, Any]]:
         return list(self._items.values())
 
-    def keys(self) -> list[str]:
+    def keys(self) -> builtins.list[str]:
         return list(self._items)
 
-    def by_index(self, index: str, value: str) -> list[dict]:
+    def by_index(self, index: str, value: str) -> builtins.list[dict[str, Any]]:
         """Objects filed under ``value`` in ``index``; KeyError for an unknown index."""
         keys = self._indices[index].get(value, ())
         return [self._items[k] for k in keys]
 
-    def index_keys(self, index: str, value: str) -> list[str]:
+    def index_keys(self, index: str, value: str) -> builtins.list[str]:
         return list(self._indices[index].get(value, ()))
 
-    def list_index_values(self, index: str) -> list[str]:
+    def list_index_values(self, index: str) -> builtins.list[str]:
         return [v for v, keys in self._indices[index].items() if keys]
 
     def __len__(self) -> int:
@@ -100,7 +102,7 @@ class Store:
 
     # writes (the informer's)
 
-    def add(self, obj: dict) -> dict | None:
+    def add(self, obj: dict[str, Any]) -> dict[str, Any] | None:
         """Insert or replace; returns the object it replaced, if any."""
         key = object_key(obj)
         old = self._items.get(key)
@@ -112,7 +114,7 @@ class Store:
 
     update = add
 
-    def delete(self, obj_or_key: dict | str) -> dict | None:
+    def delete(self, obj_or_key: dict[str, Any] | str) -> dict[str, Any] | None:
         """Remove by object or key; returns what was stored, if anything."""
         key = obj_or_key if isinstance(obj_or_key, str) else object_key(obj_or_key)
         old = self._items.pop(key, None)
@@ -120,7 +122,7 @@ class Store:
             self._unindex(key, old)
         return old
 
-    def replace(self, objs: Iterable[dict]) -> None:
+    def replace(self, objs: Iterable[dict[str, Any]]) -> None:
         """Swap the whole content for ``objs`` (a relist), rebuilding the indexes."""
         self._items = {object_key(o): o for o in objs}
         for name, fn in self._indexers.items():
@@ -130,13 +132,13 @@ class Store:
                     index.setdefault(value, set()).add(key)
             self._indices[name] = index
 
-    def _index(self, key: str, obj: dict) -> None:
+    def _index(self, key: str, obj: dict[str, Any]) -> None:
         for name, fn in self._indexers.items():
             index = self._indices[name]
             for value in fn(obj):
                 index.setdefault(value, set()).add(key)
 
-    def _unindex(self, key: str, obj: dict) -> None:
+    def _unindex(self, key: str, obj: dict[str, Any]) -> None:
         for name, fn in self._indexers.items():
             index = self._indices[name]
             for value in fn(obj):

@@ -18,10 +18,14 @@ import asyncio
 import collections
 import logging
 import time
+from typing import TYPE_CHECKING, Any
 
 from minik8s import errors
 from minik8s.api.resources import EVENTS
 from minik8s.timestamps import now_rfc3339
+
+if TYPE_CHECKING:
+    from minik8s.client.rest import ApiClient
 
 log = logging.getLogger(__name__)
 
@@ -38,21 +42,21 @@ class _Seen:
 class EventRecorder:
     """Fire-and-forget Event writer for one component (``source.component``) on one host."""
 
-    def __init__(self, client, *, component: str, host: str | None = None,
+    def __init__(self, client: ApiClient, *, component: str, host: str | None = None,
                  queue_size: int = 1000, cache_size: int = 4096) -> None:
         self.client = client
         self.component = component
         self.host = host
-        self._queue: asyncio.Queue[tuple[dict, str, str, str, str | None]] | None = None
+        self._queue: asyncio.Queue[tuple[dict[str, Any], str, str, str, str | None]] | None = None
         self._queue_size = queue_size
-        self._task: asyncio.Task | None = None
-        self._seen: collections.OrderedDict[tuple, _Seen] = collections.OrderedDict()
+        self._task: asyncio.Task[Any] | None = None
+        self._seen: collections.OrderedDict[tuple[Any, ...], _Seen] = collections.OrderedDict()
         self._cache_size = cache_size
         self._dropping = False
         self._failing = False
         self._closed = False
 
-    def event(self, obj: dict, type_: str, reason: str, message: str, *, field_path: str | None = None) -> None:
+    def event(self, obj: dict[str, Any], type_: str, reason: str, message: str, *, field_path: str | None = None) -> None:
         """Record an event about ``obj`` (a Kubernetes object dict with kind and apiVersion)."""
         if self._closed:
             return
@@ -103,7 +107,7 @@ class EventRecorder:
             finally:
                 self._queue.task_done()
 
-    async def _write(self, obj: dict, type_: str, reason: str, message: str, field_path: str | None) -> None:
+    async def _write(self, obj: dict[str, Any], type_: str, reason: str, message: str, field_path: str | None) -> None:
         md = obj.get("metadata") or {}
         involved = {
             "kind": obj.get("kind"),

@@ -90,7 +90,9 @@ class HTTPConnection:
 
     def _connect(self) -> None:
         try:
-            sock = socket.create_connection((_ascii(self._host), self._port), timeout=self._timeout)
+            # typeshed wants a str host; socket takes the ASCII bytes _ascii gives just as well
+            sock = socket.create_connection((_ascii(self._host), self._port),  # type: ignore[arg-type]
+                                            timeout=self._timeout)
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             if self._tls:
                 ctx = self._ssl or ssl.create_default_context()

@@ -24,16 +24,20 @@ import contextlib
 import logging
 import random
 from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from minik8s import errors
 from minik8s.api.resources import ResourceType, object_key
 from minik8s.client.cache import DEFAULT_INDEXERS, IndexFunc, Store
 
+if TYPE_CHECKING:
+    from minik8s.client.rest import ApiClient
+
 log = logging.getLogger(__name__)
 
-AddHandler = Callable[[dict], None]
-UpdateHandler = Callable[[dict, dict], None]
-DeleteHandler = Callable[[dict], None]
+AddHandler = Callable[[dict[str, Any]], None]
+UpdateHandler = Callable[[dict[str, Any], dict[str, Any]], None]
+DeleteHandler = Callable[[dict[str, Any]], None]
 
 # client-go: a watch lasts minWatchTimeout * (1 + rand) so that watches spread their relists.
 _MIN_WATCH_TIMEOUT = 300
@@ -42,7 +46,7 @@ _BACKOFF_BASE, _BACKOFF_CAP = 0.8, 30.0
 _LIST_PAGE = 500
 
 
-def _rv(obj: dict) -> str | None:
+def _rv(obj: dict[str, Any]) -> str | None:
     return (obj.get("metadata") or {}).get("resourceVersion")
 
 
@@ -59,7 +63,7 @@ class Informer:
 
     def __init__(
         self,
-        client,  # minik8s.client.rest.ApiClient (untyped to keep this module free of HTTP)
+        client: ApiClient,  # imported for the type checker only: this module stays free of HTTP
         rt: ResourceType,
         *,
         namespace: str | None = None,
@@ -190,7 +194,7 @@ class Informer:
 
     # applying changes
 
-    def _apply(self, etype: str, obj: dict) -> None:
+    def _apply(self, etype: str, obj: dict[str, Any]) -> None:
         rv = _rv(obj)
         if etype == "BOOKMARK":
             pass
@@ -208,7 +212,7 @@ class Informer:
         if rv:
             self._last_rv = rv
 
-    def _replace(self, items: list[dict]) -> None:
+    def _replace(self, items: list[dict[str, Any]]) -> None:
         """Make the store equal to a fresh list, telling handlers what changed."""
         old = {k: self.store.get(k) for k in self.store.keys()}
         self.store.replace(items)
@@ -229,22 +233,22 @@ class Informer:
                 for obj in self.store.list():
                     self._dispatch_update(obj, obj)
 
-    def _dispatch_add(self, obj: dict) -> None:
+    def _dispatch_add(self, obj: dict[str, Any]) -> None:
         for h in self._handlers:
             if h.on_add is not None:
                 self._call(h.on_add, obj)
 
-    def _dispatch_update(self, old: dict, new: dict) -> None:
+    def _dispatch_update(self, old: dict[str, Any], new: dict[str, Any]) -> None:
         for h in self._handlers:
             if h.on_update is not None:
                 self._call(h.on_update, old, new)
 
-    def _dispatch_delete(self, obj: dict) -> None:
+    def _dispatch_delete(self, obj: dict[str, Any]) -> None:
         for h in self._handlers:
             if h.on_delete is not None:
                 self._call(h.on_delete, obj)
 
-    def _call(self, fn: Callable, *args: dict) -> None:
+    def _call(self, fn: Callable[..., Any], *args: dict[str, Any]) -> None:
         # One bad handler must not stop the cache (and every other handler) from updating.
         try:
             fn(*args)
@@ -275,11 +279,11 @@ class Informer:
 class SharedInformerFactory:
     """One informer per (resource, namespace, selectors) for the whole process."""
 
-    def __init__(self, client, *, resync_period: float = 0.0) -> None:
+    def __init__(self, client: ApiClient, *, resync_period: float = 0.0) -> None:
         self.client = client
         self.resync_period = resync_period
-        self._informers: dict[tuple, Informer] = {}
-        self._tasks: dict[tuple, asyncio.Task] = {}
+        self._informers: dict[tuple[Any, ...], Informer] = {}
+        self._tasks: dict[tuple[Any, ...], asyncio.Task[Any]] = {}
 
     def informer(
         self,

@@ -55,14 +55,14 @@ class ClusterAccess:
 class KubeConfig:
     """A parsed (possibly merged) kubeconfig. Entries remember the directory they came from."""
 
-    clusters: dict[str, dict] = dataclasses.field(default_factory=dict)
-    users: dict[str, dict] = dataclasses.field(default_factory=dict)
-    contexts: dict[str, dict] = dataclasses.field(default_factory=dict)
+    clusters: dict[str, dict[str, Any]] = dataclasses.field(default_factory=dict)
+    users: dict[str, dict[str, Any]] = dataclasses.field(default_factory=dict)
+    contexts: dict[str, dict[str, Any]] = dataclasses.field(default_factory=dict)
     current_context: str = ""
     # name -> directory of the file defining it, for relative certificate paths
     _dirs: dict[tuple[str, str], str] = dataclasses.field(default_factory=dict)
 
-    def merge(self, doc: dict, *, base_dir: str) -> None:
+    def merge(self, doc: dict[str, Any], *, base_dir: str) -> None:
         """Add a file's entries; names already present keep their first definition."""
         for section, field, target in (("clusters", "cluster", self.clusters), ("users", "user", self.users),
                                        ("contexts", "context", self.contexts)):
@@ -92,8 +92,9 @@ class KubeConfig:
         if not server:
             raise ConfigError(f'cluster "{cluster_name}" has no server')
         token = user.get("token")
-        if not token and user.get("tokenFile"):
-            with open(_abs(user["tokenFile"], udir)) as f:
+        token_file = _abs(user.get("tokenFile"), udir)
+        if not token and token_file:
+            with open(token_file) as f:
                 token = f.read().strip()
         return ClusterAccess(
             server=server,
@@ -129,7 +130,7 @@ class KubeConfig:
         }
 
 
-def _other_servers(cluster: dict, name: str) -> tuple[str, ...]:
+def _other_servers(cluster: dict[str, Any], name: str) -> tuple[str, ...]:
     """The URLs of a cluster's ``minik8s.io/servers`` extension (``{servers: [URL, ...]}``)."""
     for ext in cluster.get("extensions") or []:
         if isinstance(ext, dict) and ext.get("name") == SERVERS_EXTENSION:

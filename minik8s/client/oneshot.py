@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import json as _json
 import sys
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlencode
 
@@ -154,7 +154,7 @@ class OneShotClient(verbs.TypedVerbs):
 
     async def _json(self, method: str, path: str, *, params: Mapping[str, Any] | None = None,
                     json: Any = None, content: bytes | None = None,
-                    headers: Mapping[str, str] | None = None) -> dict:
+                    headers: Mapping[str, str] | None = None) -> dict[str, Any]:
         if json is not None:
             content = _dumps(json)
             headers = {"Content-Type": "application/json", **(headers or {})}
@@ -208,7 +208,7 @@ class OneShotClient(verbs.TypedVerbs):
 
             time.sleep(seconds)  # noqa: ASYNC251 - this branch runs only without an event loop
 
-    def watch(self, rt: ResourceType, **kwargs: Any) -> AsyncIterator[WatchEvent]:
+    def watch(self, rt: ResourceType, **kwargs: Any) -> AsyncGenerator[WatchEvent, None]:
         """:meth:`ApiClient.watch <minik8s.client.rest.ApiClient.watch>`, on the asynchronous client."""
         return self.async_client().watch(rt, **kwargs)
 

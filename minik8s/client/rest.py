@@ -23,7 +23,7 @@ import asyncio
 import dataclasses
 import json as _stdjson
 import ssl
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Mapping, Sequence
 from typing import Any, Literal
 
 import aiohttp
@@ -52,7 +52,7 @@ class WatchEvent:
     """One event of a watch stream: ADDED, MODIFIED, DELETED or BOOKMARK, and its object."""
 
     type: str
-    object: dict
+    object: dict[str, Any]
 
 
 _query = verbs.query
@@ -313,7 +313,8 @@ class ApiClient(verbs.TypedVerbs):
         return aiohttp.ClientTimeout(total=None, connect=self.timeout, sock_read=timeout)
 
     async def _send(
-        self, method: str, path: str, params: Mapping[str, Any] | None, body: bytes | str | None,
+        self, method: str, path: str, params: Mapping[str, Any] | Sequence[tuple[str, Any]] | None,
+        body: bytes | str | None,
         headers: Mapping[str, str] | None, timeout: aiohttp.ClientTimeout,
     ) -> aiohttp.ClientResponse:
         """Open one request; the response's status and headers are in, its body unread.
@@ -378,7 +379,7 @@ class ApiClient(verbs.TypedVerbs):
 
     async def _json(self, method: str, path: str, *, params: Mapping[str, Any] | None = None,
                     json: Any = None, content: bytes | None = None,
-                    headers: Mapping[str, str] | None = None) -> dict:
+                    headers: Mapping[str, str] | None = None) -> dict[str, Any]:
         """The hot path of every typed verb: no Response object, the body straight to orjson."""
         if json is not None:
             content = _dumps(json)
@@ -399,7 +400,7 @@ class ApiClient(verbs.TypedVerbs):
         field_selector: str | None = None,
         allow_bookmarks: bool = True,
         timeout_seconds: int | None = None,
-    ) -> AsyncIterator[WatchEvent]:
+    ) -> AsyncGenerator[WatchEvent, None]:
         """Events from ``resource_version`` on, until the server ends the stream. An ERROR event
         raises: :class:`~minik8s.errors.WatchExpired` for 410, else its ApiError. A broken
         connection raises :class:`~minik8s.errors.ConnectionFailed`. Close early with

@@ -12,6 +12,7 @@ transport or speaks HTTP.
 from __future__ import annotations
 
 import abc
+import builtins
 from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import Any, Literal
 
@@ -106,22 +107,22 @@ class TypedVerbs(abc.ABC):
     @abc.abstractmethod
     async def _json(self, method: str, path: str, *, params: Mapping[str, Any] | None = None,
                     json: Any = None, content: bytes | None = None,
-                    headers: Mapping[str, str] | None = None) -> dict:
+                    headers: Mapping[str, str] | None = None) -> dict[str, Any]:
         """One request with an optional JSON (or raw) body; the decoded JSON answer ({} if empty)."""
 
-    def _ns(self, rt: ResourceType, namespace: str | None, obj: dict | None = None) -> str | None:
+    def _ns(self, rt: ResourceType, namespace: str | None, obj: dict[str, Any] | None = None) -> str | None:
         """The namespace addressing one object: given, else the object's, else the default."""
         if not rt.namespaced:
             return None
         if namespace:
             return namespace
         if obj is not None:
-            ns = (obj.get("metadata") or {}).get("namespace")
+            ns: str | None = (obj.get("metadata") or {}).get("namespace")
             if ns:
                 return ns
         return self.namespace
 
-    async def get(self, rt: ResourceType, name: str, *, namespace: str | None = None) -> dict:
+    async def get(self, rt: ResourceType, name: str, *, namespace: str | None = None) -> dict[str, Any]:
         return await self._json("GET", rt.path(self._ns(rt, namespace), name))
 
     async def list(
@@ -134,7 +135,7 @@ class TypedVerbs(abc.ABC):
         limit: int | None = None,
         continue_: str | None = None,
         resource_version: str | None = None,
-    ) -> dict:
+    ) -> dict[str, Any]:
         """One page of the List; ``namespace=None`` on a namespaced type lists all namespaces."""
         params = {
             "labelSelector": label_selector or None, "fieldSelector": field_selector or None,
@@ -151,7 +152,7 @@ class TypedVerbs(abc.ABC):
         field_selector: str | None = None,
         limit: int | None = 500,
         resource_version: str | None = None,
-    ) -> dict:
+    ) -> dict[str, Any]:
         """The whole List, following ``continue`` page by page. Its resourceVersion is the first
         page's: a continued list is a snapshot at that revision."""
         first = await self.list(rt, namespace=namespace, label_selector=label_selector,
@@ -171,25 +172,25 @@ class TypedVerbs(abc.ABC):
     async def create(
         self,
         rt: ResourceType,
-        obj: dict,
+        obj: dict[str, Any],
         *,
         namespace: str | None = None,
         field_manager: str | None = None,
         dry_run: bool = False,
-    ) -> dict:
+    ) -> dict[str, Any]:
         params = {"fieldManager": field_manager, "dryRun": "All" if dry_run else None}
         return await self._json("POST", rt.path(self._ns(rt, namespace, obj)), params=params, json=obj)
 
-    async def update(self, rt: ResourceType, obj: dict, *, field_manager: str | None = None) -> dict:
+    async def update(self, rt: ResourceType, obj: dict[str, Any], *, field_manager: str | None = None) -> dict[str, Any]:
         """PUT the whole object; its metadata.resourceVersion makes it a compare-and-swap."""
         return await self._json("PUT", rt.path(self._ns(rt, None, obj), object_name(obj)),
                                 params={"fieldManager": field_manager}, json=obj)
 
-    async def update_status(self, rt: ResourceType, obj: dict, *, field_manager: str | None = None) -> dict:
+    async def update_status(self, rt: ResourceType, obj: dict[str, Any], *, field_manager: str | None = None) -> dict[str, Any]:
         return await self.update_subresource(rt, obj, "status", field_manager=field_manager)
 
-    async def update_subresource(self, rt: ResourceType, obj: dict, subresource: str, *,
-                                 field_manager: str | None = None) -> dict:
+    async def update_subresource(self, rt: ResourceType, obj: dict[str, Any], subresource: str, *,
+                                 field_manager: str | None = None) -> dict[str, Any]:
         """PUT the whole object to a writable subresource (``status``, a CSR's ``approval``)."""
         return await self._json("PUT", rt.path(self._ns(rt, None, obj), object_name(obj), subresource),
                                 params={"fieldManager": field_manager}, json=obj)
@@ -198,14 +199,14 @@ class TypedVerbs(abc.ABC):
         self,
         rt: ResourceType,
         name: str,
-        patch: dict | list,
+        patch: dict[str, Any] | builtins.list[Any],
         *,
         namespace: str | None = None,
         patch_type: PatchType = "merge",
         subresource: str | None = None,
         field_manager: str | None = None,
         force: bool | None = None,
-    ) -> dict:
+    ) -> dict[str, Any]:
         try:
             content_type = PATCH_CONTENT_TYPES[patch_type]
         except KeyError:
@@ -227,8 +228,8 @@ class TypedVerbs(abc.ABC):
         namespace: str | None = None,
         grace_period_seconds: int | None = None,
         propagation_policy: str | None = None,
-        preconditions: dict | None = None,
-    ) -> dict:
+        preconditions: dict[str, Any] | None = None,
+    ) -> dict[str, Any]:
         """DELETE one object; returns what the server answers (the object, or a Status)."""
         body = delete_options(grace_period_seconds, propagation_policy, preconditions)
         return await self._json("DELETE", rt.path(self._ns(rt, namespace), name), json=body)
@@ -242,33 +243,33 @@ class TypedVerbs(abc.ABC):
         field_selector: str | None = None,
         grace_period_seconds: int | None = None,
         propagation_policy: str | None = None,
-    ) -> dict:
+    ) -> dict[str, Any]:
         body = delete_options(grace_period_seconds, propagation_policy, None)
         params = {"labelSelector": label_selector or None, "fieldSelector": field_selector or None}
         return await self._json("DELETE", rt.path(self._ns(rt, namespace)), params=params, json=body)
 
     async def create_subresource(
-        self, rt: ResourceType, name: str, subresource: str, body: dict, *, namespace: str | None = None,
-    ) -> dict:
+        self, rt: ResourceType, name: str, subresource: str, body: dict[str, Any], *, namespace: str | None = None,
+    ) -> dict[str, Any]:
         """POST to a subresource: ``pods/binding``, ``pods/eviction``."""
         return await self._json("POST", rt.path(self._ns(rt, namespace), name, subresource), json=body)
 
     async def get_subresource(
         self, rt: ResourceType, name: str, subresource: str, *, namespace: str | None = None,
         params: Mapping[str, Any] | None = None,
-    ) -> dict:
+    ) -> dict[str, Any]:
         """GET a JSON subresource (``status``, ``scale``); text ones (``log``) go through request()."""
         return await self._json("GET", rt.path(self._ns(rt, namespace), name, subresource), params=params)
 
 
-def object_name(obj: dict) -> str:
-    name = (obj.get("metadata") or {}).get("name")
+def object_name(obj: dict[str, Any]) -> str:
+    name: str | None = (obj.get("metadata") or {}).get("name")
     if not name:
         raise ValueError("object has no metadata.name")
     return name
 
 
-def delete_options(grace: int | None, propagation: str | None, preconditions: dict | None) -> dict:
+def delete_options(grace: int | None, propagation: str | None, preconditions: dict[str, Any] | None) -> dict[str, Any]:
     body: dict[str, Any] = {"kind": "DeleteOptions", "apiVersion": "v1"}
     if grace is not None:
         body["gracePeriodSeconds"] = grace

@@ -9,9 +9,11 @@ Pods' containers stay: the next ``minik8s up`` adopts them.
 
 from __future__ import annotations
 
+import functools
 import os
 import signal
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import TextIO
 
@@ -31,7 +33,11 @@ def _cmdline(pid: int) -> str:
         return ""
 
 
-def _wait(check, timeout: float) -> bool:
+def _exited(pid: int) -> bool:
+    return not pid_alive(pid)
+
+
+def _wait(check: Callable[[], bool], timeout: float) -> bool:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if check():
@@ -54,7 +60,7 @@ def stop_leftovers(data_dir: Path, out: TextIO, *, timeout: float = 10.0) -> int
         out.write(f"stopping leftover {name} (pid {pid})\n")
         os.kill(pid, signal.SIGTERM)
     for name, pid in pids:
-        if not _wait(lambda pid=pid: not pid_alive(pid), timeout):
+        if not _wait(functools.partial(_exited, pid), timeout):
             out.write(f"{name} (pid {pid}) ignored SIGTERM; killing it\n")
             os.kill(pid, signal.SIGKILL)
     return len(pids)

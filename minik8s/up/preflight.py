@@ -110,7 +110,7 @@ def run_all(cfg: UpConfig) -> list[str]:
     problem = check_not_running(cfg.data_dir)
     if problem:
         return [problem]
-    problems: list[str] = []
+    problems: list[str | None] = []
     if cfg.enabled("apiserver"):
         problems.append(check_port(cfg.port, host=cfg.bind_address, what="apiserver", flag="--port"))
     if cfg.etcd and cfg.enabled("apiserver"):

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from typing import Any
 
 from minik8s import errors
 from minik8s.api.resources import NODES
@@ -28,7 +29,7 @@ class ComponentFailed(Exception):
     """Raised when a component the wait depends on can never become healthy (failed, missing)."""
 
 
-def node_condition(node: dict, ctype: str = "Ready") -> tuple[str, str]:
+def node_condition(node: dict[str, Any], ctype: str = "Ready") -> tuple[str, str]:
     """``(status, reason-or-message)`` of a node condition; ``("Unknown", "")`` when absent."""
     for c in (node.get("status") or {}).get("conditions") or []:
         if c.get("type") == ctype:

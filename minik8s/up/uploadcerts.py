@@ -33,6 +33,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from minik8s import errors, pki
 from minik8s.api import bootstraptoken
 from minik8s.api.resources import ROLEBINDINGS, ROLES, SECRETS
+from minik8s.client.rest import ApiClient
 from minik8s.up import encryption_config, tlsbootstrap
 
 __all__ = ["SECRET", "fetch", "new_key", "upload", "encrypt", "decrypt"]
@@ -81,7 +82,7 @@ def _bundle(cert_dir: Path, data_dir: Path, etcd_servers: str) -> dict[str, byte
     return files
 
 
-async def upload(client, cert_dir: Path, data_dir: Path, etcd_servers: str, key_hex: str, token: str) -> None:
+async def upload(client: ApiClient, cert_dir: Path, data_dir: Path, etcd_servers: str, key_hex: str, token: str) -> None:
     """Put the encrypted bundle in ``kube-system/minik8s-certs`` (replacing an older one: a new
     key each ``up``), readable by bootstrap tokens, owned by ``token``'s Secret."""
     files = await asyncio.to_thread(_bundle, cert_dir, data_dir, etcd_servers)
