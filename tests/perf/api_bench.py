@@ -69,13 +69,15 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def pod_body(i: int) -> dict:
+def pod_body(i: int, nodes: int = 0) -> dict:
+    """Pod ``i``; with ``nodes``, bound to node ``i % nodes`` (as the scheduler would have)."""
     return {"apiVersion": "v1", "kind": "Pod",
             "metadata": {"name": f"bench-{i}", "labels": {"app": "bench", "shard": str(i % 10)},
                          "annotations": {"bench/sent": repr(time.time())}},
             "spec": {"containers": [{"name": "c", "image": "minik8s/busybox:latest",
                                      "command": ["sleep", "3600"],
-                                     "resources": {"requests": {"cpu": "10m", "memory": "16Mi"}}}]}}
+                                     "resources": {"requests": {"cpu": "10m", "memory": "16Mi"}}}],
+                     **({"nodeName": f"node-{i % nodes}"} if nodes else {})}}
 
 
 def cpu_seconds(pid: int) -> float:
@@ -105,13 +107,20 @@ def client_ssl(pki: str | None) -> ssl.SSLContext | bool:
 
 def watcher_process(url: str, pki: str | None, watchers: int, expect: int, rv: str,
                     out: multiprocessing.Queue[tuple[list[float], float]],
-                    ready: multiprocessing.Event) -> None:
-    async def one(lat: list[float]) -> None:
+                    ready: multiprocessing.Event, nodes: bool = False) -> None:
+    """``watchers`` watches of all the pods, each expecting ``expect`` events; with ``nodes``,
+    one watch per node instead (``fieldSelector=spec.nodeName=node-K``, as each kubelet's),
+    each expecting its share of the ``expect`` pods."""
+    async def one(k: int, lat: list[float]) -> None:
         seen = 0
+        params = {"watch": "1", "resourceVersion": rv}
+        mine = expect
+        if nodes:
+            params["fieldSelector"] = f"spec.nodeName=node-{k}"
+            mine = len(range(k, expect, watchers))
         async with aiohttp.ClientSession(url, timeout=aiohttp.ClientTimeout(total=None),
                                          connector=aiohttp.TCPConnector(ssl=client_ssl(pki))) as c:
-            async with c.get("/api/v1/namespaces/default/pods",
-                             params={"watch": "1", "resourceVersion": rv}) as r:
+            async with c.get("/api/v1/namespaces/default/pods", params=params) as r:
                 ready_counter.append(1)
                 if len(ready_counter) == watchers:
                     ready.set()
@@ -129,14 +138,14 @@ def watcher_process(url: str, pki: str | None, watchers: int, expect: int, rv: s
                         sent = float(ev["object"]["metadata"]["annotations"]["bench/sent"])
                         lat.append(now - sent)
                         seen += 1
-                    if seen >= expect:
+                    if seen >= mine:
                         return
 
     ready_counter: list[int] = []
 
     async def main() -> None:
         lats: list[list[float]] = [[] for _ in range(watchers)]
-        await asyncio.wait_for(asyncio.gather(*(one(lat) for lat in lats)), timeout=600)
+        await asyncio.wait_for(asyncio.gather(*(one(k, lat) for k, lat in enumerate(lats))), timeout=600)
         # the watchers' own CPU: when it nears a whole core, delivery latency is the
         # watchers' parsing falling behind, not the apiserver
         out.put(([x for lat in lats for x in lat], time.process_time()))
@@ -146,14 +155,16 @@ def watcher_process(url: str, pki: str | None, watchers: int, expect: int, rv: s
 
 # ---- API creates ----------------------------------------------------------------------------
 
-async def api_creates(url: str, pki: str | None, clients: int, n: int, first: int = 0) -> tuple[float, list[float]]:
-    """``first``: the number of the first pod (several loads on one store need distinct names)."""
+async def api_creates(url: str, pki: str | None, clients: int, n: int, first: int = 0,
+                      nodes: int = 0) -> tuple[float, list[float]]:
+    """``first``: the number of the first pod (several loads on one store need distinct names);
+    ``nodes``: bind the pods to that many nodes, round robin."""
     latencies: list[float] = []
     counter = iter(range(first, first + n))
 
     async def worker(c: aiohttp.ClientSession) -> None:
         for i in counter:
-            body = orjson.dumps(pod_body(i))
+            body = orjson.dumps(pod_body(i, nodes))
             t0 = time.perf_counter()
             async with c.post("/api/v1/namespaces/default/pods", data=body,
                               headers={"content-type": "application/json"}) as r:
@@ -289,12 +300,14 @@ LAYERS: list[tuple[str, dict]] = [
 
 
 def run_api(repo: str, tls: bool, a: argparse.Namespace, tmp: str, extra_args: tuple[str, ...] = (), *,
-            up: frozenset[str] = frozenset()) -> dict:
+            up: frozenset[str] = frozenset(), node_watchers: int = 0) -> dict:
     """One apiserver (the code at ``repo``; ``extra_args`` added to its flags, e.g. its store),
     the watchers and the creates; its figures. ``up``: which parts of what ``minik8s up`` gives its
     apiserver to give this one (UP_PARTS: the audit log, the PodSecurity configuration, encryption
     at rest; "serviceaccount": the ServiceAccount admission plugin on and the namespace's default
-    ServiceAccount made as the controller-manager would; without it that plugin is off)."""
+    ServiceAccount made as the controller-manager would; without it that plugin is off).
+    ``node_watchers``: instead of ``a.watchers``, that many per-node watches (as kubelets'), the
+    pods bound round robin to their nodes."""
     port = free_port()
     url = f"{'https' if tls else 'http'}://127.0.0.1:{port}"
     data = tempfile.mkdtemp(dir=tmp)
@@ -328,7 +341,11 @@ def run_api(repo: str, tls: bool, a: argparse.Namespace, tmp: str, extra_args: t
         out: multiprocessing.Queue[tuple[list[float], float]] = multiprocessing.Queue()
         ready = multiprocessing.Event()
         wp = None
-        if a.watchers:
+        if node_watchers:
+            wp = multiprocessing.Process(target=watcher_process, args=(url, pki, node_watchers, a.pods, rv, out, ready, True))
+            wp.start()
+            ready.wait(120)
+        elif a.watchers:
             wp = multiprocessing.Process(target=watcher_process, args=(url, pki, a.watchers, a.pods, rv, out, ready))
             wp.start()
             ready.wait(60)
@@ -341,7 +358,7 @@ def run_api(repo: str, tls: bool, a: argparse.Namespace, tmp: str, extra_args: t
             time.sleep(1.0)  # py-spy attaches before the load starts
         cpu0, client0 = cpu_seconds(proc.pid), time.process_time()
         t_creates = time.perf_counter()
-        rate, lat = asyncio.run(api_creates(url, pki, a.clients, a.pods))
+        rate, lat = asyncio.run(api_creates(url, pki, a.clients, a.pods, nodes=node_watchers))
         cpu, client_cpu = cpu_seconds(proc.pid) - cpu0, time.process_time() - client0
         if profiler is not None:
             profiler.send_signal(signal.SIGINT)
@@ -377,6 +394,8 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=1, help="alternating rounds when a peer is given")
     ap.add_argument("--as-up", action="store_true", help="the apiserver as minik8s up runs it (audit log, PodSecurity "
                                                          "configuration, ServiceAccount admission)")
+    ap.add_argument("--node-watchers", type=int, default=0,
+                    help="alternate no watchers with this many per-node watches (kubelets'), pods bound round robin")
     ap.add_argument("--layers", action="store_true", help="what each layer costs: the variants of LAYERS, alternating")
     ap.add_argument("--apiserver-arg", action="append", default=[],
                     help="an extra flag for this checkout's apiserver (repeatable, e.g. --apiserver-arg=--workers=2)")
@@ -386,7 +405,7 @@ def main() -> None:
     print(f"machine: {os.cpu_count()} cores; clients={a.clients} pods={a.pods} watchers={a.watchers}")
     with tempfile.TemporaryDirectory() as tmp:
         runs: list[tuple[str, dict]] = []
-        for _ in range(a.rounds if a.baseline_repo or a.peer_repo or a.audit_policy or a.etcd_gateway or a.layers else 1):
+        for _ in range(a.rounds if a.baseline_repo or a.peer_repo or a.audit_policy or a.etcd_gateway or a.layers or a.node_watchers else 1):
             if a.etcd_gateway:
                 runs.append(("etcd 3.4 gateway put", etcd_gateway_round(a.clients, a.pods, tmp)))
             if a.baseline_repo:
@@ -394,7 +413,12 @@ def main() -> None:
             if a.peer_repo:
                 runs.append(("peer: HTTPS, peer repo", run_api(a.peer_repo, True, a, tmp,
                                                                  up=UP_PARTS if a.as_up else frozenset())))
-            if a.layers:
+            if a.node_watchers:
+                up = UP_PARTS if a.as_up else frozenset()
+                runs.append(("no watchers", run_api(REPO, True, a, tmp, tuple(a.apiserver_arg), up=up)))
+                runs.append((f"{a.node_watchers} node watchers", run_api(
+                    REPO, True, a, tmp, tuple(a.apiserver_arg), up=up, node_watchers=a.node_watchers)))
+            elif a.layers:
                 for name, kw in LAYERS:
                     kw = {**kw, "extra_args": (*kw.get("extra_args", ()), *a.apiserver_arg)}
                     runs.append((name, run_api(REPO, True, a, tmp, **kw)))
@@ -417,12 +441,12 @@ def main() -> None:
         print(f"apiserver CPU/create: {r['cpu'] / a.pods * 1000:8.3f} ms   client CPU/create "
               f"{r['client_cpu'] / a.pods * 1000:.3f} ms  (load average {os.getloadavg()[0]:.1f})")
         if r["watch_lat"]:
-            print(f"watch delivery ({len(r['watch_lat'])} events to {a.watchers} watchers): "
+            print(f"watch delivery ({len(r['watch_lat'])} events to {a.node_watchers or a.watchers} watchers): "
                   f"p50 {ms(pct(r['watch_lat'], 50))}   p99 {ms(pct(r['watch_lat'], 99))}")
             print(f"watcher process CPU:  {r['watch_cpu']:8.1f} s over {r['watch_wall']:.1f} s of creates+delivery "
                   f"({r['watch_cpu'] / r['watch_wall']:.0%} of a core)")
     print(f"raw store creates/s:  {raw_rate:8.0f}   p50 {ms(statistics.median(raw_lat))}   p99 {ms(pct(raw_lat, 99))}")
-    main_name = LAYERS[0][0] if a.layers else "HTTPS + authn + authz"
+    main_name = LAYERS[0][0] if a.layers else "no watchers" if a.node_watchers else "HTTPS + authn + authz"
     secure = [r for n, r in runs if n == main_name]
     print(f"ratio API/raw:        {statistics.median(r['rate'] for r in secure) / raw_rate:8.2f}")
     med = lambda rs, k: statistics.median(r[k] for r in rs)  # noqa: E731
@@ -434,6 +458,10 @@ def main() -> None:
                 print(f"{name} / peer (median of {len(mine)}): creates/s {med(mine, 'rate') / med(peer, 'rate'):.2f}"
                       f"   CPU/create {med(mine, 'cpu') / med(peer, 'cpu'):.2f}"
                       f"   p99 latency {med(mine, 'p99') / med(peer, 'p99'):.2f}")
+    if a.node_watchers:
+        none_, nw = ([r for n, r in runs if n == name] for name in ("no watchers", f"{a.node_watchers} node watchers"))
+        print(f"{a.node_watchers} node watchers / none (median of {len(nw)}): creates/s {med(nw, 'rate') / med(none_, 'rate'):.2f}"
+              f"   CPU/create {med(nw, 'cpu') / med(none_, 'cpu'):.2f}   p99 {ms(med(nw, 'p99'))} / {ms(med(none_, 'p99'))}")
     if a.layers:
         print(f"layers (medians of {a.rounds}): creates/s, p99, apiserver CPU/create, CPU saved against the row above")
         before = None

@@ -214,6 +214,13 @@ async def run(args: argparse.Namespace, tmp: Path) -> None:
                     headers={"content-type": "application/json"}) as r:
                 if r.status not in (201, 409):
                     raise SystemExit(f"default ServiceAccount: HTTP {r.status}")
+            # ... and its root-ca-cert-publisher: the CA bundle each pod's kube-api-access volume projects
+            async with s.post("/api/v1/namespaces/default/configmaps", data=orjson.dumps(
+                    {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "kube-root-ca.crt"},
+                     "data": {"ca.crt": (data / "pki" / "ca.crt").read_text()}}),
+                    headers={"content-type": "application/json"}) as r:
+                if r.status not in (201, 409):
+                    raise SystemExit(f"kube-root-ca.crt: HTTP {r.status}")
 
             t0 = time.time()
             hollow = args.nodes_from == "kubelet"
