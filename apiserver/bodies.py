@@ -142,7 +142,7 @@ def _scan_yaml(raw: bytes) -> None:
             if ev.anchor is not None:
                 sizes[ev.anchor] = 1
         elif isinstance(ev, yaml.AliasEvent):
-            n = sizes.get(ev.anchor, 1)
+            n = sizes.get(ev.anchor, 1) if ev.anchor is not None else 1
             counts[-1] += n
             expanded += n
             if expanded > nodes + MAX_ALIAS_EXPANSION:

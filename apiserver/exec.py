@@ -103,7 +103,8 @@ async def locate(rest: RestStorage, namespace: str, name: str, query: Any, *, ki
 def kubelet_credentials(server: ApiServer) -> kubelet_client.KubeletClient:
     if server.kubelet_client is None:
         raise errors.ServiceUnavailable("this apiserver has no credentials for kubelets")
-    return server.kubelet_client
+    client: kubelet_client.KubeletClient = server.kubelet_client
+    return client
 
 
 def _status_response(err: errors.StatusError) -> Response:
@@ -160,7 +161,7 @@ async def proxy(ws: WebSocket, kubelets: kubelet_client.KubeletClient, target: T
             f"requested protocol(s) are not supported: {ws.scope['subprotocols']}; supports {list(protocols)}")))
         return
     try:
-        upstream = await connect(target.url("wss"), subprotocols=offered or None,  # type: ignore[arg-type]
+        upstream = await connect(target.url("wss"), subprotocols=offered or None,
                                  ssl=kubelets.ssl_context, open_timeout=_CONNECT_TIMEOUT_S, max_size=None,
                                  compression=None, ping_interval=None)
     except websockets.InvalidStatus as e:

@@ -169,7 +169,8 @@ class FieldSet:
             encoded = _RENDERED[self._paths] = memory.exact(orjson.dumps(self._render()))
         # Every write renders every manager's set again, and most of them did not change:
         # decoding the cached JSON is ~20x cheaper than rendering the tree in Python.
-        return orjson.loads(encoded)
+        rendered: dict[str, Any] = orjson.loads(encoded)
+        return rendered
 
     def _render(self) -> dict[str, Any]:
         tree: dict[str, Any] = {}
@@ -313,8 +314,8 @@ class Type:
     def field(self, name: str) -> StructField | None:
         """The field ``name`` of a map-like value; ``None`` when a struct does not declare it."""
         if self.shape is Shape.STRUCT:
-            if self._fields is None:
-                self._fields = _struct_fields(self._model)
+            if self._fields is None:  # a struct always has its model
+                self._fields = _struct_fields(self._model) if self._model is not None else {}
             return self._fields.get(name)
         if self.shape is Shape.MAP:
             if self._map_field is None:
@@ -326,8 +327,9 @@ class Type:
         """The type of a map's values or a list's items."""
         if isinstance(self._elem, Type):
             return self._elem
-        self._elem = _UNTYPED if self._elem is None else _type_of_annotation(self._elem)
-        return self._elem
+        elem = _UNTYPED if self._elem is None else _type_of_annotation(self._elem)
+        self._elem = elem
+        return elem
 
     def __repr__(self) -> str:
         what = self._model.__name__ if self._model is not None else ""
@@ -385,8 +387,8 @@ def _type_of_annotation(tp: Any, *, merge_key: str | None = None, strategy: str 
             return _type_of_annotation(args[0], merge_key=merge_key, strategy=strategy)
         return _UNTYPED  # IntOrString and friends
     if origin in (list, tuple, set, frozenset) or tp in (list, tuple):
-        args = typing.get_args(tp)
-        elem = args[0] if args else None
+        params = typing.get_args(tp)
+        elem = params[0] if params else None
         if merge_key:
             extra = _EXTRA_KEYS.get(merge_key, {})
             elem_t = _type_of_annotation(elem) if elem is not None else _UNTYPED
@@ -400,8 +402,8 @@ def _type_of_annotation(tp: Any, *, merge_key: str | None = None, strategy: str 
             return Type(Shape.SET, elem=_SCALAR)
         return Type(Shape.ATOMIC)
     if origin is dict or tp is dict:
-        args = typing.get_args(tp)
-        return Type(Shape.MAP, elem=args[1] if len(args) == 2 else None)
+        params = typing.get_args(tp)
+        return Type(Shape.MAP, elem=params[1] if len(params) == 2 else None)
     if isinstance(tp, type) and issubclass(tp, BaseModel):
         return type_of(tp)
     if tp is Any:
@@ -443,13 +445,14 @@ def _element(kind: str, value: Any, key: str = "") -> str:
     object). The value's type is part of the memo key: True and 1 are equal in Python, not
     in JSON."""
     memo = (kind, key, type(value), value)
+    hashable = True
     try:
         pe = _ELEMENTS.get(memo)
     except TypeError:  # an unhashable value
-        memo, pe = None, None
+        hashable, pe = False, None
     if pe is None:
         pe = kind + canonical_json({key: value} if kind == "k:" else value)
-        if memo is not None:
+        if hashable:
             if len(_ELEMENTS) >= _CACHE_SIZE:
                 _ELEMENTS.clear()
             _ELEMENTS[memo] = pe
@@ -699,7 +702,8 @@ def merge(live: dict[str, Any], config: dict[str, Any], model: type[BaseModel]) 
     associative lists item by item, sets as unions, everything else takes the config's value.
     Neither input is changed; MergeError when a keyed list of ``config`` lacks or repeats keys."""
     check_keys(config, model)
-    return _merge(live, config, type_of(model), ())
+    merged: dict[str, Any] = _merge(live, config, type_of(model), ())
+    return merged
 
 
 def check_keys(config: dict[str, Any], model: type[BaseModel]) -> None:
@@ -748,15 +752,15 @@ def _merge(lhs: Any, rhs: Any, t: Type, path: Path) -> Any:
             return copy.deepcopy(rhs)
         litems, ritems = dict(zip(lpes, lhs)), dict(zip(rpes, rhs))
         elem = t.elem()
-        out = []
+        merged: list[Any] = []
         for pe, lv, rv in _merged_order(lpes, rpes, litems, ritems):
             if rv is _MISSING:
-                out.append(lv)
+                merged.append(lv)
             elif t.shape is Shape.SET:
-                out.append(rv)
+                merged.append(rv)
             else:
-                out.append(_merge(lv, rv, elem, path + (pe,)))
-        return out
+                merged.append(_merge(lv, rv, elem, path + (pe,)))
+        return merged
     return copy.deepcopy(rhs)
 
 
@@ -811,7 +815,8 @@ def prune(obj: dict[str, Any], last: FieldSet, owned: FieldSet, model: type[Base
     remove = last - owned
     if not remove:
         return obj
-    return _prune(obj, type_of(model), (), remove, owned)
+    pruned: dict[str, Any] = _prune(obj, type_of(model), (), remove, owned)
+    return pruned
 
 
 def _prune(value: Any, t: Type, path: Path, remove: FieldSet, owned: FieldSet) -> Any:
@@ -955,7 +960,7 @@ class Managers:
 
     def conflicts(self, identity: tuple[str, str, str, str], changed: FieldSet) -> list[Conflict]:
         """Fields in ``changed`` that managers other than ``identity`` own, sorted."""
-        out = []
+        out: list[Conflict] = []
         for ident, e in sorted(self.entries.items(), key=lambda kv: kv[0]):
             if ident != identity:
                 out.extend(Conflict(e, p) for p in e.fields & changed)

@@ -193,8 +193,7 @@ def build_definitions(kinds: Sequence[tuple[str, str, str, type[BaseModel]]], *,
     Refs are left as ``#/definitions/<name>``; the document builders point them where they live.
     """
     models = [m for *_, m in kinds] + [m for m in extra_models]
-    seen: set[type] = set()
-    unique = [m for m in models if not (m in seen or seen.add(m))]
+    unique = list(dict.fromkeys(models))  # first occurrences, in order
     _, top = models_json_schema([(m, "validation") for m in unique], ref_template="#/definitions/{model}",
                                 schema_generator=_schema_generator(packages))
     defs = {name: _clean(schema, v3=v3) for name, schema in top.get("$defs", {}).items()}

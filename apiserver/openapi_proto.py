@@ -166,7 +166,7 @@ def _parameter(p: Mapping[str, Any]) -> bytes:
         return _msg(1, _str(1, p.get("description")) + _str(2, p.get("name")) + _str(3, where)
                     + _bool(4, p.get("required")) + _msg(5, _schema(p.get("schema") or {}), keep_empty=True)
                     + _extensions(6, p), keep_empty=True)
-    field, allow_empty = _NON_BODY.get(where, (3, True))
+    field, allow_empty = _NON_BODY.get(where or "", (3, True))
     return _msg(2, _msg(field, _sub_schema(p, with_allow_empty=allow_empty), keep_empty=True), keep_empty=True)
 
 

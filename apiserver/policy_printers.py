@@ -16,7 +16,8 @@ _AGE = Column("Age", description="Time since the object was created (metadata.cr
 def _quota_row(q: dict[str, Any], now: float) -> list[Any]:
     status = q.get("status") or {}
     hard, used = status.get("hard") or {}, status.get("used") or {}
-    requests, limits = [], []
+    requests: list[str] = []
+    limits: list[str] = []
     for name in sorted(hard):
         cell = f"{name}: {used.get(name, '0')}/{hard[name]}"
         (limits if name.split(".")[0] == "limits" and "." in name else requests).append(cell)

@@ -120,7 +120,7 @@ NAMESPACE = Printer(
 
 def _restartable(container: dict[str, Any] | None) -> bool:
     """A sidecar: an init container with ``restartPolicy: Always``."""
-    return bool(container) and container.get("restartPolicy") == "Always"
+    return container is not None and bool(container) and container.get("restartPolicy") == "Always"
 
 
 def _condition_true(conditions: list[dict[str, Any]], ctype: str) -> bool:
@@ -132,7 +132,7 @@ def _condition_true(conditions: list[dict[str, Any]], ctype: str) -> bool:
 
 def _terminated_reason(term: dict[str, Any], prefix: str = "") -> str:
     if term.get("reason"):
-        return prefix + term["reason"]
+        return prefix + str(term["reason"])
     if term.get("signal"):
         return f"{prefix}Signal:{term['signal']}"
     return f"{prefix}ExitCode:{term.get('exitCode', 0)}"
@@ -314,7 +314,8 @@ def _node_row(node: dict[str, Any], now: float) -> list[Any]:
     def address(kind: str) -> str:
         for a in status.get("addresses") or []:
             if a.get("type") == kind:
-                return a.get("address", "")
+                address: str = a.get("address", "")
+                return address
         return "<none>"
 
     return [
@@ -370,7 +371,8 @@ def _service_external_ip(svc: dict[str, Any]) -> str:
             return ",".join(([*lb.split(",")] if lb else []) + list(external))
         return lb or "<pending>"
     if stype == "ExternalName":
-        return spec.get("externalName", "")
+        external_name: str = spec.get("externalName", "")
+        return external_name
     return "<unknown>"
 
 

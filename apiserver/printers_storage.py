@@ -38,7 +38,8 @@ def storage_class_of(obj: dict[str, Any]) -> str:
     """The class of a volume or claim: the beta annotation, else ``spec.storageClassName``."""
     ann = (obj.get("metadata") or {}).get("annotations") or {}
     if _BETA_CLASS_ANNOTATION in ann:
-        return ann[_BETA_CLASS_ANNOTATION]
+        beta: str = ann[_BETA_CLASS_ANNOTATION]
+        return beta
     return (obj.get("spec") or {}).get("storageClassName") or ""
 
 

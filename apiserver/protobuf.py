@@ -253,7 +253,8 @@ def _fields(buf: bytes, start: int, end: int, where: str) -> Iterator[tuple[int,
             length, pos = _varint(buf, pos, end, where)
             if length > end - pos:
                 raise ValueError(f"{where}: field {number} runs past the end of its message")
-            value = (pos, pos + length)
+            span = (pos, pos + length)
+            value = span  # type: ignore[assignment]  # a field's value is an int or a (start, end) span
             pos += length
         elif wire == _FIXED64:
             if pos + 8 > end:
@@ -299,13 +300,15 @@ def _string(buf: bytes, wire: int, value: Any, where: str) -> str:
 def _expect_len(wire: int, value: Any, where: str) -> tuple[int, int]:
     if wire != _LEN:
         raise ValueError(f"{where}: wire type {wire} where a length-delimited field was expected")
-    return value
+    span: tuple[int, int] = value
+    return span
 
 
 def _expect_varint(wire: int, value: Any, where: str) -> int:
     if wire != _VARINT:
         raise ValueError(f"{where}: wire type {wire} where a varint was expected")
-    return value
+    number: int = value
+    return number
 
 
 # --- helpers ---------------------------------------------------------------------------------

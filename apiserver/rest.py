@@ -15,6 +15,7 @@ finalizers for the garbage collector, and namespace lifecycle admission.
 from __future__ import annotations
 
 import base64
+import builtins
 import dataclasses
 import logging
 import os
@@ -216,10 +217,11 @@ class RestStorage:
         return schema
 
     def admit_body(self, entry: Entry, body: Any, *, field_validation: str, warnings: list[str],
-                   model: type | None = None) -> dict[str, Any]:
+                   model: type[pydantic.BaseModel] | None = None) -> dict[str, Any]:
         """Validate types, apply defaults and report unknown fields: the defaulted object."""
         if model is None and entry.custom is not None:  # a custom resource: its CRD's schema decides
-            return entry.custom.decode(body, field_validation=field_validation, warnings=warnings)
+            decoded: dict[str, Any] = entry.custom.decode(body, field_validation=field_validation, warnings=warnings)
+            return decoded
         if not isinstance(body, dict):
             raise errors.BadRequest("the body of the request was in an unknown format")
         model = model or entry.model
@@ -383,10 +385,10 @@ class RestStorage:
 
     async def create(self, entry: Entry, namespace: str | None, body: Any, *, field_validation: str = "Warn",
                      dry_run: bool = False, field_manager: str | None = None,
-                     managed_fields: list[dict[str, Any]] | None = None) -> Result:
+                     managed_fields: builtins.list[dict[str, Any]] | None = None) -> Result:
         """``managed_fields``: the new object's managedFields as the caller (server-side apply)
         computed them; otherwise ``field_manager`` owns every field it set."""
-        warnings: list[str] = []
+        warnings: builtins.list[str] = []
         bodies.require_meta(body, entry.type.kind, entry.type.group_version)
         if isinstance(body, dict):
             self._check_identity(entry, body, namespace, None)
@@ -465,7 +467,7 @@ class RestStorage:
     async def update(self, entry: Entry, namespace: str | None, name: str, body: Any, *,
                      subresource: str | None = None, field_validation: str = "Warn",
                      dry_run: bool = False, field_manager: str | None = None) -> Result:
-        warnings: list[str] = []
+        warnings: builtins.list[str] = []
         bodies.require_meta(body, entry.type.kind, entry.type.group_version)
         if isinstance(body, dict):
             self._check_identity(entry, body, namespace, name)
@@ -497,7 +499,7 @@ class RestStorage:
     async def _write_update(self, entry: Entry, namespace: str | None, name: str, current: dict[str, Any],
                             new: dict[str, Any], *, subresource: str | None, dry_run: bool,
                             field_manager: str | None = None,
-                            managed_fields: list[dict[str, Any]] | None = None,
+                            managed_fields: builtins.list[dict[str, Any]] | None = None,
                             fields_subresource: str | None = None) -> Result:
         """Run the update hooks on ``new`` against ``current`` and store it if it changed.
 
@@ -521,7 +523,7 @@ class RestStorage:
         errs = strategy.validate_update(new, current)
         if errs:
             raise self._invalid(entry, new, errs)
-        warnings: list[str] = []  # the admission chain's, for the Result
+        warnings: builtins.list[str] = []  # the admission chain's, for the Result
         if subresource is None and self.admission_chain is not None and self.admission_chain.handles(entry.type):
             await self.admission_chain.validate(Attributes(UPDATE, entry.type, namespace, new, old=current,
                                                      dry_run=dry_run, warnings=warnings))
@@ -561,7 +563,7 @@ class RestStorage:
         return Result(new, warnings=warnings)
 
     def _requested_managed_fields(self, entry: Entry, requested: bytes, new: dict[str, Any],
-                                  field_manager: str | None) -> list[dict[str, Any]]:
+                                  field_manager: str | None) -> builtins.list[dict[str, Any]]:
         """The managedFields of a created object, as Kubernetes' create handler records them:
         taken from the object as the request made it (``requested``: its JSON before mutating
         admission), prepared and canonicalized by the strategy as ``new`` was, so what mutating admission added
@@ -584,7 +586,7 @@ class RestStorage:
 
     def _set_managed_fields(self, entry: Entry, current: dict[str, Any] | None, new: dict[str, Any],
                             field_manager: str | None, subresource: str | None,
-                            managed_fields: list[dict[str, Any]] | None) -> None:
+                            managed_fields: builtins.list[dict[str, Any]] | None) -> None:
         """Record who wrote what in ``metadata.managedFields`` (after the strategy's hooks, so
         fields it resets are not attributed; before the no-op check, so an unchanged object
         keeps its managedFields and is not written)."""
@@ -629,7 +631,7 @@ class RestStorage:
             current = await self._get_current(entry, namespace, name)
             target = view(current) if view else current
             patched = self._apply_patch(entry, target, patch, content_type, view_model)
-            warnings: list[str] = []
+            warnings: builtins.list[str] = []
             if isinstance(patched, dict):
                 bodies.require_meta(patched, kind, entry.type.group_version)
                 pmd = patched.get("metadata") or {}

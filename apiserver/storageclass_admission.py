@@ -28,7 +28,8 @@ def default_class(classes: list[dict[str, Any]]) -> str | None:
     if not defaults:
         return None
     newest = max(defaults, key=lambda c: (c["metadata"].get("creationTimestamp") or "", c["metadata"]["name"]))
-    return newest["metadata"]["name"]
+    name: str = newest["metadata"]["name"]
+    return name
 
 
 class DefaultStorageClass:

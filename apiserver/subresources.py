@@ -8,7 +8,8 @@ changes, what Scale looks like) are the strategy's.
 from __future__ import annotations
 
 import copy
-from typing import TYPE_CHECKING, Any
+from collections.abc import AsyncIterator
+from typing import TYPE_CHECKING, Any, cast
 
 import httpx
 import orjson
@@ -16,6 +17,7 @@ from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
 from apiserver import errors, managedfields
+from apiserver.registry.strategy import BindStrategy, CustomScaleStrategy
 from apiserver.rest import CONFLICT_MSG, RestStorage, encode_stored, storage_key
 from apiserver.storage.interface import KeyNotFound, RevisionMismatch
 from minik8s.api.schema import MODELS
@@ -77,7 +79,7 @@ class Subresources:
             raise errors.Conflict.of(entry.type, name, "Precondition failed: UID in precondition does not match")
         pod = current  # rest.get answers a fresh copy: ours to change, no deep copy needed
         try:
-            entry.strategy.bind(pod, body)
+            cast(BindStrategy, entry.strategy).bind(pod, body)  # the pods entry: binding is its subresource
         except ValueError as e:
             raise errors.Conflict.of(entry.type, name, str(e)) from None
         md = pod["metadata"]
@@ -103,7 +105,8 @@ class Subresources:
         from apiserver.app import json_response
         entry, ns, name = info.entry, info.namespace, info.name
         assert name is not None
-        strategy = entry.strategy
+        # Routed here only for the kinds the table (or a CRD) gives a scale subresource.
+        strategy = cast(CustomScaleStrategy, entry.strategy)
         scale_model = MODELS[("autoscaling", "Scale")]
         q = request.query_params
         validation = q.get("fieldValidation") or "Warn"
@@ -180,7 +183,7 @@ class Subresources:
             except orjson.JSONDecodeError:
                 raise errors.BadRequest(body.decode(errors="replace").strip()) from None
 
-        async def relay():
+        async def relay() -> AsyncIterator[bytes]:
             try:
                 async for chunk in resp.aiter_raw():
                     yield chunk

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
+from collections.abc import Callable
 from typing import Any
 
 from minik8s import labels
@@ -152,7 +153,7 @@ def validate_annotations(annotations: dict[str, str] | None, field: str) -> list
     return errs
 
 
-def validate_object_meta(obj: dict[str, Any], *, name_rule=dns1123_subdomain) -> list[FieldError]:
+def validate_object_meta(obj: dict[str, Any], *, name_rule: Callable[[str], list[str]] = dns1123_subdomain) -> list[FieldError]:
     md = obj.get("metadata") or {}
     errs: list[FieldError] = []
     name = md.get("name")

@@ -178,7 +178,8 @@ class RingEntry:
         self.type = type_
         self.revision = revision
         self.value = value
-        self.prev_value, self.prev_revision = prev if prev is not None else (None, 0)
+        self.prev_value: bytes | None = prev[0] if prev is not None else None
+        self.prev_revision = prev[1] if prev is not None else 0
 
     def event(self) -> CacheEvent:
         prev = decode(self.prev_value, self.prev_revision) if self.prev_value is not None else None
@@ -262,7 +263,7 @@ def _node_of(obj: dict[str, Any]) -> str:
 
 def decode(value: bytes, revision: int) -> dict[str, Any]:
     """A stored object as clients see it: with its resourceVersion."""
-    obj = orjson.loads(value)
+    obj: dict[str, Any] = orjson.loads(value)
     obj["metadata"]["resourceVersion"] = str(revision)
     return obj
 

@@ -129,7 +129,8 @@ class LimitRanger(Plugin):
         spec = attrs.obj.setdefault("spec", {})
         for c in (spec.get("initContainers") or []) + (spec.get("containers") or []):
             res = c.setdefault("resources", {})
-            set_requests, set_limits = [], []
+            set_requests: list[str] = []
+            set_limits: list[str] = []
             for item in items:
                 for field, defaults, done in (("limits", item.get("default"), set_limits),
                                               ("requests", item.get("defaultRequest"), set_requests)):

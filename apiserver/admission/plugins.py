@@ -5,11 +5,11 @@ names them (``apiserver/admission_options.py``)."""
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from typing import Any
 
 from apiserver.admission.defaulttolerationseconds import DefaultTolerationSeconds
-from apiserver.admission.interface import Chain
+from apiserver.admission.interface import Chain, Plugin
 from apiserver.admission.limitranger import LimitRanger
 from apiserver.admission.podsecurity import PodSecurity
 from apiserver.admission.podsecurity_config import Config as PodSecurityConfig
@@ -26,7 +26,7 @@ def default_chain(rest: Any, cache: Any, *, enabled: Collection[str] = NAMES,
     """``rest``: the RestStorage the chain guards; ``cache``: its WatchCache; ``enabled``:
     the plugins (of :data:`NAMES`) to run; ``pod_security``: PodSecurity's configuration
     (``--admission-control-config-file``; privileged by default, as kube-apiserver)."""
-    made = {LIMIT_RANGER: lambda: LimitRanger(cache), PRIORITY: lambda: Priority(cache),
+    made: dict[str, Callable[[], Plugin]] = {LIMIT_RANGER: lambda: LimitRanger(cache), PRIORITY: lambda: Priority(cache),
             DEFAULT_TOLERATION_SECONDS: DefaultTolerationSeconds,
             POD_SECURITY: lambda: PodSecurity(cache, pod_security),
             RESOURCE_QUOTA: lambda: ResourceQuotaAdmission(rest, cache)}

@@ -179,7 +179,8 @@ class PodSecurity(Plugin):
     def _validate_namespace(self, attrs: Attributes) -> None:
         md = attrs.obj.get("metadata") or {}
         policy, errs = policy_of(md.get("labels"), self.config.defaults)
-        old_policy, old_errs = Policy(), []
+        old_policy = Policy()
+        old_errs: list[tuple[str, str, str]] = []
         if attrs.operation == UPDATE and attrs.old is not None:
             old_policy, old_errs = policy_of((attrs.old.get("metadata") or {}).get("labels"), self.config.defaults)
         if errs and (attrs.operation == CREATE or errs != old_errs):

@@ -17,6 +17,7 @@ checks are evaluated in their latest form at every version.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -343,7 +344,7 @@ def _checks(level: str, version: str) -> list[Check]:
             continue
         if check is _sysctls and minor is not None:
             allowed = _safe_sysctls(minor)
-            out.append(lambda m, s, allowed=allowed: _sysctls(m, s, allowed))
+            out.append(functools.partial(_sysctls, allowed=allowed))
         else:
             out.append(check)
     return out

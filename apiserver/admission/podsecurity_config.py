@@ -138,14 +138,14 @@ def parse_pod_security_config(doc: Any, where: str) -> Config:
     ex = doc.get("exemptions") or {}
     if not isinstance(ex, dict):
         raise ConfigError(f"{where}: exemptions must be an object")
-    lists = {}
+    lists: dict[str, frozenset[str]] = {}
     for field in ("usernames", "runtimeClasses", "namespaces"):
-        value = ex.get(field) or []
-        if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
+        names = ex.get(field) or []
+        if not isinstance(names, list) or not all(isinstance(v, str) and v for v in names):
             raise ConfigError(f"{where}: exemptions.{field} must be a list of non-empty strings")
-        if len(set(value)) != len(value):
+        if len(set(names)) != len(names):
             raise ConfigError(f"{where}: exemptions.{field}: duplicate values")
-        lists[field] = frozenset(value)
+        lists[field] = frozenset(names)
     return Config(Policy(**parts), lists["usernames"], lists["runtimeClasses"], lists["namespaces"])
 
 

@@ -33,7 +33,8 @@ class Priority(Plugin):
         self.cache = cache
 
     def _classes(self) -> dict[str, dict[str, Any]]:
-        return self.cache.resource(rs.PRIORITYCLASSES.plural).objects
+        classes: dict[str, dict[str, Any]] = self.cache.resource(rs.PRIORITYCLASSES.plural).objects
+        return classes
 
     def _default(self) -> dict[str, Any] | None:
         """The global default class; with several, the one of lowest value (as Kubernetes)."""

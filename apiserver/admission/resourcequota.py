@@ -332,6 +332,7 @@ class ResourceQuotaAdmission(Plugin):
 
     async def _get(self, entry: Any, ns: str, name: str) -> dict[str, Any] | None:
         try:
-            return await self.rest.get(entry, ns, name)
+            obj: dict[str, Any] = await self.rest.get(entry, ns, name)
+            return obj
         except errors.NotFound:
             return None

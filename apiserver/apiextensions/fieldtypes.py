@@ -51,7 +51,7 @@ def _type(s: dict[str, Any], *, root: bool = False) -> mf.Type:
             fields["metadata"] = mf.StructField(mf.type_of(ObjectMeta), False)
         return _struct(fields)
     if typ == "array":
-        items = s.get("items") if isinstance(s.get("items"), dict) else {}
+        items: dict[str, Any] = s["items"] if isinstance(s.get("items"), dict) else {}
         lt = s.get("x-kubernetes-list-type")
         if lt == "set":
             return mf.Type(mf.Shape.SET, elem=mf.Type(mf.Shape.SCALAR))

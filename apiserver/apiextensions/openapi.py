@@ -135,7 +135,8 @@ def _meta_schemas() -> dict[str, Any]:
     from minik8s.api import autoscaling, meta
     defs = openapi.build_definitions([], extra_models=[meta.ObjectMeta, meta.ListMeta, meta.Status,
                                                        meta.DeleteOptions, autoscaling.Scale], v3=True)
-    return openapi._rewrite_refs(defs, "#/components/schemas/")
+    schemas: dict[str, Any] = openapi._rewrite_refs(defs, "#/components/schemas/")
+    return schemas
 
 
 @functools.cache

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import copy
 import re
+from collections.abc import Iterable
 from typing import Any
 
 from apiserver import validation as v
@@ -120,8 +121,9 @@ def _shape(node: Any, path: str, errs: list[FieldError]) -> None:
         elif k in ("not", "items") and not isinstance(val, (dict, list) if k == "items" else dict):
             errs.append(_wrong(p, val, "an object"))
         elif k == "items":
-            for i, sub in enumerate(val) if isinstance(val, list) else [(None, val)]:
-                _shape(sub, p if i is None else f"{p}[{i}]", errs)
+            indexed: Iterable[tuple[int | None, Any]] = enumerate(val) if isinstance(val, list) else [(None, val)]
+            for index, sub in indexed:
+                _shape(sub, p if index is None else f"{p}[{index}]", errs)
         elif k == "not":
             _shape(val, p, errs)
         elif k in ("additionalProperties", "additionalItems"):
@@ -266,7 +268,7 @@ def _list_type(s: dict[str, Any], path: str, errs: list[FieldError]) -> None:
         errs.append(v.forbidden(f"{path}.x-kubernetes-list-map-keys",
                                 "must be empty if x-kubernetes-list-type is not map"))
     if lt == "map":
-        items = s.get("items") if isinstance(s.get("items"), dict) else {}
+        items: dict[str, Any] = s["items"] if isinstance(s.get("items"), dict) else {}
         if not keys:
             errs.append(FieldError(f"{path}.x-kubernetes-list-map-keys", v.REQUIRED,
                                    "Required value: must not be empty if x-kubernetes-list-type is map"))
@@ -289,7 +291,7 @@ def _list_type(s: dict[str, Any], path: str, errs: list[FieldError]) -> None:
                                        "Required value: this property is in x-kubernetes-list-map-keys, so it must "
                                        "have a default or be a required property"))
     if lt == "set":
-        items = s.get("items") if isinstance(s.get("items"), dict) else {}
+        items = s["items"] if isinstance(s.get("items"), dict) else {}
         if items.get("type") in ("object", "array") and items.get("x-kubernetes-map-type") != "atomic":
             errs.append(v.invalid(f"{path}.items.x-kubernetes-map-type", items.get("x-kubernetes-map-type") or "",
                                   "must be atomic as item of a list with x-kubernetes-list-type=set")

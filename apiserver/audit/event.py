@@ -17,6 +17,7 @@ import orjson
 
 from apiserver import bodies  # the apiserver's own decoder: JSON, YAML, protobuf, patches
 from apiserver.audit.context import AuditContext
+from apiserver.auth.user import UserInfo
 
 __all__ = ["build", "micro_time", "user_info"]
 
@@ -31,7 +32,7 @@ def micro_time(t: float) -> str:
             f"{int((t - secs) * 1e6):06d}Z")
 
 
-def user_info(user: Any) -> dict[str, Any]:
+def user_info(user: UserInfo) -> dict[str, Any]:
     """authentication/v1 UserInfo of a UserInfo (omitting what is empty)."""
     return user.api_dict()
 
@@ -128,7 +129,7 @@ def build(ctx: AuditContext, stage: str, stage_time: float, code: int, annotatio
                 obj = _decode_request(ctx)
                 if obj is not None and _LEVEL_ORDER[level] >= 2:
                     ev["requestObject"] = _strip_managed_fields(obj) if ctx.omit_managed_fields else obj
-            if needs_name and isinstance(obj, dict) and isinstance(obj.get("metadata"), dict):
+            if needs_name and ref is not None and isinstance(obj, dict) and isinstance(obj.get("metadata"), dict):
                 md = obj["metadata"]  # a create names its object in the body (Kubernetes fills it in)
                 if isinstance(md.get("name"), str) and md["name"]:
                     ref["name"] = md["name"]

@@ -79,7 +79,7 @@ def _attributes(ctx: AuditContext, user: Any) -> Any:
 def _audit_id(scope: dict[str, Any]) -> str:
     for k, v in scope["headers"]:
         if k == b"audit-id":
-            given = v.decode("latin-1").strip()
+            given: str = v.decode("latin-1").strip()
             if given and len(given) <= 64:
                 return given
     return new_uid()  # a version 4 UUID, from a pool of random bytes (uuid4() costs 5x more)
@@ -139,7 +139,7 @@ class AuditFilter:
 
         async def receive_kept() -> dict[str, Any]:
             nonlocal body_size
-            message = await receive()
+            message: dict[str, Any] = await receive()
             # Request and above log the body; a create's names the object at every level
             if message["type"] == "http.request" and (ctx.level in ("Request", "RequestResponse") or
                                                       ctx.method == "POST" and ctx.level == "Metadata"):

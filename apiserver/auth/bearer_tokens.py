@@ -48,7 +48,7 @@ def cache_getter(cache: Any) -> Getter:
     store for one created a moment ago: what the token authenticators look bound objects up in."""
     async def get(plural: str, namespace: str, name: str) -> dict[str, Any] | None:
         key = f"/registry/{plural}/{namespace}/{name}" if namespace else f"/registry/{plural}/{name}"
-        found = cache.resource(plural).objects.get(key)
+        found: dict[str, Any] | None = cache.resource(plural).objects.get(key)
         if found is None:
             found = await cache.read(key)
         return found

@@ -20,6 +20,7 @@ as Kubernetes did before 1.14.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from apiserver.auth import user as u
@@ -40,8 +41,8 @@ KUBE_CONTROLLER_MANAGER = "system:kube-controller-manager"
 KUBE_PROXY = "system:kube-proxy"
 
 
-def rule(verbs: list[str] | str, groups: list[str] | str = (), resources: list[str] | str = (),
-         names: list[str] | str = (), urls: list[str] | str = ()) -> dict[str, Any]:
+def rule(verbs: Sequence[str] | str, groups: Sequence[str] | str = (), resources: Sequence[str] | str = (),
+         names: Sequence[str] | str = (), urls: Sequence[str] | str = ()) -> dict[str, Any]:
     def lst(x: Any) -> list[str]:
         return [x] if isinstance(x, str) else list(x)
     r: dict[str, Any] = {"verbs": lst(verbs)}

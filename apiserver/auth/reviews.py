@@ -104,7 +104,7 @@ class Reviews:
         body = await server.read_body(request)
         warnings: list[str] = []
         validation = request.query_params.get("fieldValidation") or "Warn"
-        obj = server.rest.admit_body(info.entry, body, field_validation=validation, warnings=warnings)
+        obj: dict[str, Any] = server.rest.admit_body(info.entry, body, field_validation=validation, warnings=warnings)
         # answer from a policy that holds every write acknowledged before this question
         await server.cache.wait_current()
         t = info.entry.type

@@ -10,13 +10,15 @@ followed). The storage is called from the event loop only, so the histogram is l
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator
-from typing import Any
+from collections.abc import AsyncIterator, Awaitable
+from typing import Any, TypeVar
 
 from prometheus_client import Counter
 
 from apiserver.storage.interface import KeyValue, ListResult, Storage, WatchEvent
 from minik8s.metrics import REQUEST_DURATION_BUCKETS, LoopHistogram
+
+T = TypeVar("T")
 
 __all__ = ["MeteredStorage", "wrap"]
 
@@ -50,7 +52,7 @@ class MeteredStorage(Storage):
             child = self._children[labels] = DURATION.child(*labels)
         return child
 
-    async def _timed(self, operation: str, key: str, call: Any) -> Any:
+    async def _timed(self, operation: str, key: str, call: Awaitable[T]) -> T:
         start = time.perf_counter()
         try:
             return await call

@@ -133,9 +133,11 @@ def _update(doc: Any, path: list[str], where: str, name: str, change: Any) -> An
         return container
     child = _child(doc, token, where, name)
     new_child = _update(child, rest, where, name, change)
-    copy = dict(doc) if isinstance(doc, dict) else list(doc)
-    copy[token if isinstance(doc, dict) else int(token)] = new_child
-    return copy
+    if isinstance(doc, dict):
+        return {**doc, token: new_child}
+    items = list(doc)
+    items[int(token)] = new_child
+    return items
 
 
 def _child(node: Any, token: str, where: str, name: str) -> Any:

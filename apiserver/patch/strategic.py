@@ -32,6 +32,7 @@ subtrees of the result are shared with ``doc``; nothing in the result aliases ``
 from __future__ import annotations
 
 import json
+from collections.abc import Hashable
 from typing import Any
 
 from apiserver.patch.errors import PatchError
@@ -142,11 +143,11 @@ def _set_element_order(result: dict[str, Any], patch: dict[str, Any], directive_
     _check_order_matches_patch(patch_list or [], order, merge_key, directive_key)
 
     if found_original and found_patch:
-        merged = _merge_list_field(original_list, patch_list, field_schema, strategy, False)
+        merged = _merge_list_field(original_list or [], patch_list or [], field_schema, strategy, False)
     elif found_patch:
-        merged = _clean_list(patch_list)
+        merged = _clean_list(patch_list or [])
     elif found_original:
-        merged = original_list
+        merged = original_list or []
     else:
         return
     kind = _element_kind(original_list or [], patch_list or [], field)
@@ -262,7 +263,8 @@ def _partition(merged: list[Any], by: list[Any], merge_key: str | None) -> tuple
             wanted.add(_hkey(v))
         elif isinstance(v, dict) and merge_key in v:
             wanted.add(_hkey(v[merge_key]))
-    present, server_only = [], []
+    present: list[Any] = []
+    server_only: list[Any] = []
     for item in merged:
         (present if _identity(item, merge_key) in wanted else server_only).append(item)
     return present, server_only
@@ -429,7 +431,7 @@ def _kind(value: Any) -> str:
     return "scalar"
 
 
-def _hkey(value: Any) -> Any:
+def _hkey(value: Any) -> Hashable:
     """A hashable identity for a JSON value: ``1`` and ``1.0`` alike, ``true`` not ``1``."""
     if isinstance(value, bool):
         return ("b", value)

@@ -130,7 +130,7 @@ def _stamp(new: dict[str, Any], old: dict[str, Any]) -> None:
         if not c.get("lastTransitionTime"):
             prev = csr_api.condition(old, c.get("type") or "")
             same = prev is not None and prev.get("status") == c.get("status") and prev.get("lastTransitionTime")
-            c["lastTransitionTime"] = prev["lastTransitionTime"] if same else now
+            c["lastTransitionTime"] = prev["lastTransitionTime"] if same and prev is not None else now
 
 
 class CertificateSigningRequestStrategy(Strategy):

@@ -24,7 +24,8 @@ from minik8s.timestamps import now_rfc3339
 def storage_version(crd: dict[str, Any]) -> str | None:
     for ver in (crd.get("spec") or {}).get("versions") or []:
         if ver.get("storage"):
-            return ver.get("name")
+            name: str | None = ver.get("name")
+            return name
     return None
 
 

@@ -84,7 +84,7 @@ class CustomVersion:
             raise errors.BadRequest("the body of the request was in an unknown format")
         bodies.require_meta(body, self.kind, self.group_version)
         try:
-            obj = orjson.loads(orjson.dumps(body))  # ours to prune and default
+            obj: dict[str, Any] = orjson.loads(orjson.dumps(body))  # ours to prune and default
         except TypeError as e:  # an integer past 64 bits: JSON cannot hold it
             raise errors.BadRequest(f"the object cannot be stored: {e}") from None
         md_in = obj.get("metadata") or {}
@@ -147,7 +147,7 @@ class CustomVersion:
 
     def from_scale(self, current: dict[str, Any], scale: dict[str, Any]) -> dict[str, Any]:
         assert self.scale is not None
-        new = orjson.loads(orjson.dumps(current))
+        new: dict[str, Any] = orjson.loads(orjson.dumps(current))
         _set_path(new, self.scale.get("specReplicasPath") or "", (scale.get("spec") or {}).get("replicas") or 0)
         return new
 

@@ -179,7 +179,7 @@ class PriorityClassStrategy(Strategy):
     def validate(self, obj: dict[str, Any]) -> list[FieldError]:
         errs = super().validate(obj)
         name = obj["metadata"].get("name") or ""
-        value = obj.get("value")
+        value: int = obj.get("value")  # type: ignore[assignment]  # required: the model's validation rejected a missing one
         if not -2**31 <= value < 2**31:  # an int32 in Kubernetes
             return errs + [v.invalid("value", value, "must be a 32-bit integer")]
         if name in SYSTEM_PRIORITY_CLASSES:

@@ -111,7 +111,7 @@ class ClusterRoleStrategy(RoleStrategy):
 
 class RoleBindingStrategy(_Rbac):
     namespaced = True
-    role_kinds = ("Role", "ClusterRole")
+    role_kinds: tuple[str, ...] = ("Role", "ClusterRole")
 
     def validate(self, obj: dict[str, Any]) -> list[FieldError]:
         errs = super().validate(obj)

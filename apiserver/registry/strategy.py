@@ -15,7 +15,7 @@ hooks, so ``/status`` writes cannot touch spec and spec writes cannot touch stat
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Protocol
 
 from apiserver import validation
 from apiserver.validation import FieldError
@@ -122,7 +122,7 @@ class StatusStrategy(Strategy):
         for k, v in old.items():
             if k not in ("metadata", self.status_field):
                 new[k] = v
-        if status is not None:
+        if status is not None and self.status_field:
             new[self.status_field] = status
         # Kubernetes lets /status change only labels/annotations... keep the stored metadata
         # but for those two, which controllers may set together with status.
@@ -141,3 +141,21 @@ class StatusStrategy(Strategy):
 
     def field_values(self, obj: dict[str, Any]) -> dict[str, str]:
         return self.parent.field_values(obj)
+
+
+class ScaleStrategy(Protocol):
+    """What the ``scale`` subresource asks of a kind's strategy (workloads, custom resources)."""
+
+    def scale(self, obj: dict[str, Any]) -> dict[str, Any]: ...
+
+
+class CustomScaleStrategy(ScaleStrategy, Protocol):
+    """A custom resource's strategy also writes a Scale back where its CRD names the replicas."""
+
+    def unscale(self, current: dict[str, Any], scale: dict[str, Any]) -> dict[str, Any]: ...
+
+
+class BindStrategy(Protocol):
+    """What ``pods/binding`` asks of the pod strategy."""
+
+    def bind(self, pod: dict[str, Any], binding: dict[str, Any]) -> dict[str, Any]: ...

@@ -74,7 +74,7 @@ class Entry:
     #: custom resource ``<plural>.<group>``, as its plural may repeat a built-in one
     resource: str = ""
     #: a custom resource's ``/status`` strategy (built-in ones are made below)
-    custom_status_strategy: Any = None
+    custom_status_strategy: StatusStrategy | None = None
 
     def __post_init__(self) -> None:
         if not self.resource:

@@ -22,7 +22,7 @@ def _int_or_percent(val: Any, field: str) -> list[FieldError]:
 
 
 def _is_zero(val: Any) -> bool:
-    return val == 0 or val == "0%"
+    return bool(val == 0 or val == "0%")
 
 
 class _Workload(Strategy):

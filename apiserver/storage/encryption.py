@@ -133,7 +133,7 @@ class SecretBox(Provider):
             raise StorageError(f"secretbox key {self.key_name!r} cannot decrypt the stored data") from e
 
 
-_KEYED: dict[str, type[Provider]] = {"aescbc": AESCBC, "aesgcm": AESGCMProvider, "secretbox": SecretBox}
+_KEYED: dict[str, Callable[[str, bytes], Provider]] = {"aescbc": AESCBC, "aesgcm": AESGCMProvider, "secretbox": SecretBox}
 # Key sizes Kubernetes accepts per provider (secretbox: exactly 32 bytes).
 _KEY_SIZES = {"aescbc": (16, 24, 32), "aesgcm": (16, 24, 32), "secretbox": (32,)}
 
@@ -296,7 +296,7 @@ class EncryptingStorage(Storage):
         except RevisionMismatch as e:
             raise RevisionMismatch(key, self._dec(e.current)) from None
 
-    async def watch(self, prefix: str, *, after: int) -> AsyncIterator[WatchEvent]:  # type: ignore[override]
+    async def watch(self, prefix: str, *, after: int) -> AsyncIterator[WatchEvent]:
         async for ev in self.inner.watch(prefix, after=after):
             if ev.type == "PROGRESS":  # no value to decrypt
                 yield ev

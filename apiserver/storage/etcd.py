@@ -201,7 +201,7 @@ class EtcdStorage(Storage):
             self._compactor = asyncio.create_task(self._compact_periodically(), name="etcd-compactor")
 
     def _make_channel(self) -> grpc.aio.Channel:
-        addresses = []
+        addresses: list[str] = []
         for _, host, port in self._endpoints:
             try:
                 ip = ipaddress.ip_address(host)
@@ -210,7 +210,7 @@ class EtcdStorage(Storage):
                 for info in socket.getaddrinfo(host, port, socket.AF_INET, socket.SOCK_STREAM):
                     addresses.append(f"{info[4][0]}:{port}")
         target = "ipv4:" + ",".join(dict.fromkeys(addresses))
-        options = list(_CHANNEL_OPTIONS)
+        options: list[tuple[str, int | str]] = list(_CHANNEL_OPTIONS)
         if len(addresses) > 1:  # as etcd's clientv3: spread over the members, skip a lost one
             options.append(("grpc.lb_policy_name", "round_robin"))
         if self._endpoints[0][0] == "https":
@@ -281,7 +281,8 @@ class EtcdStorage(Storage):
 
     async def current_revision(self) -> int:
         resp = await self._call(self._kv.Range, rpc.RangeRequest(key=_HEALTH_KEY, count_only=True))
-        return resp.header.revision - _OFFSET
+        revision: int = resp.header.revision - _OFFSET
+        return revision
 
     async def compacted_revision(self) -> int:
         return await self._find_compacted()
@@ -334,7 +335,8 @@ class EtcdStorage(Storage):
         if bounds is None:
             return 0
         resp = await self._call(self._kv.Range, rpc.RangeRequest(key=bounds[0], range_end=bounds[1], count_only=True))
-        return resp.count
+        count: int = resp.count
+        return count
 
     # ---- writes -----------------------------------------------------------------------
 

@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable
 
 log = logging.getLogger(__name__)
 
 
 async def unhealthy(storage: object) -> str | None:
     """Why ``storage`` cannot serve now, or None."""
-    health = getattr(storage, "health", None)
+    health: Callable[[], Awaitable[str | None]] | None = getattr(storage, "health", None)
     if health is None:
         return None
     return await health()

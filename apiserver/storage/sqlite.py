@@ -267,10 +267,10 @@ class SQLiteStorage(Storage):
                 if not self._open:
                     return
             while True:
-                event = await sub.next()
-                if event is None:
+                live = await sub.next()
+                if live is None:
                     return
-                yield event
+                yield live
         finally:
             self._hub.unsubscribe(sub)
 
@@ -285,11 +285,12 @@ class SQLiteStorage(Storage):
         assert self._loop is not None
         return self._loop.create_future()
 
-    async def _write(self, request: _Request) -> Any:
+    async def _write(self, request: _Request) -> KeyValue:
         if not isinstance(request.key, str):
             raise TypeError(f"key must be str, not {type(request.key).__name__}")
         self._requests.put(request)
-        return await request.future
+        written: KeyValue = await request.future
+        return written
 
     async def _read(self, fn: Callable[..., T], *args: Any) -> T:
         self._check_open()
@@ -650,7 +651,8 @@ def _get(conn: sqlite3.Connection, key: str) -> KeyValue | None:
 
 def _count(conn: sqlite3.Connection, prefix: str) -> int:
     cond, params = _key_range(prefix, "", "key")
-    return conn.execute(f"SELECT COUNT(*) FROM kv WHERE {cond}", params).fetchone()[0]
+    count: int = conn.execute(f"SELECT COUNT(*) FROM kv WHERE {cond}", params).fetchone()[0]
+    return count
 
 
 def _list(
