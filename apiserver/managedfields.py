@@ -568,7 +568,7 @@ def _cmp_created(new: dict[str, Any], t: Type, added: set[Path], modified: set[P
             _cmp(lv, rv, f.type, path, added, modified, removed)
             continue
         try:
-            memo = (t, k, orjson.dumps(rv))
+            memo = (t, k, orjson.dumps(_walk_key(k, rv)))
         except TypeError:  # beyond JSON's integers: walk it
             _cmp(lv, rv, f.type, path, added, modified, removed)
             continue
@@ -584,6 +584,31 @@ def _cmp_created(new: dict[str, Any], t: Type, added: set[Path], modified: set[P
         added.update(found[0])
         modified.update(found[1])
         removed.update(found[2])
+
+
+# metadata fields whose text the created object's field set does not depend on (only on
+# whether they are set): each object has its own name, uid, timestamps
+_OWN_META = ("name", "generateName", "namespace", "uid", "creationTimestamp", "resourceVersion")
+
+
+def _walk_key(k: str, value: Any) -> Any:
+    """What the walk of top-level field ``k`` depends on, for ``_cmp_created``'s memo: the value
+    itself, but for ``metadata`` with each object's own strings (its name, uid, ...) and the
+    values of its labels and annotations (string maps: a field per key, whatever the value)
+    replaced by one placeholder, so that the pods of one ReplicaSet, with their generated
+    names, or objects that differ only in an annotation's value, share one memo entry. Empty
+    strings stay empty, as a field set may tell them apart."""
+    if k != "metadata" or not isinstance(value, dict):
+        return value
+    md = dict(value)
+    for f in _OWN_META:
+        if isinstance(md.get(f), str) and md[f]:
+            md[f] = "-"
+    for f in ("labels", "annotations"):
+        m = md.get(f)
+        if isinstance(m, dict) and all(isinstance(v, str) for v in m.values()):
+            md[f] = {key: "-" if v else "" for key, v in m.items()}
+    return md
 
 
 def _zero(t: Type) -> Any:

@@ -384,3 +384,37 @@ def test_status_apply_owns_status_only():
     assert plan.obj["status"] == {"replicas": 2, "readyReplicas": 1}
     e = entry(plan.managed_fields, "ctrl")
     assert e["subresource"] == "status" and list(e["fieldsV1"]) == ["f:status"]
+
+
+def test_created_memo_ignores_names_and_label_values_only() -> None:
+    """The created-object memo shares entries between objects that differ in their own names
+    and in label/annotation values, and still answers exactly what a walk of each finds."""
+    def pod(name: str, labels: dict, annotations: dict | None = None, **md) -> dict:
+        meta = {"name": name, "namespace": "default", "labels": labels, **md}
+        if annotations is not None:
+            meta["annotations"] = annotations
+        return {"apiVersion": "v1", "kind": "Pod", "metadata": meta,
+                "spec": {"containers": [{"name": "c", "image": "busybox"}]}}
+
+    objs = [pod("a", {"app": "x"}), pod("b", {"app": "y"}), pod("c", {"app": ""}),
+            pod("d", {"app": "x", "tier": "web"}), pod("e", {"app": "x"}, {"note": "1"}),
+            pod("f", {"app": "x"}, {"note": ""}), pod("g", {}, generateName="g-"),
+            pod("h", {"app": "x"}, ownerReferences=[{"apiVersion": "apps/v1", "kind": "ReplicaSet", "name": "rs",
+                                                     "uid": "u1", "controller": True}]),
+            pod("i", {"app": "x"}, ownerReferences=[{"apiVersion": "apps/v1", "kind": "ReplicaSet", "name": "rs2",
+                                                     "uid": "u2"}])]
+    memoized = [mf.update_managed_fields(None, o, "m", model=Pod, time="t") for o in objs]
+    walked = []
+    for o in objs:
+        mf._CREATED.clear()
+        walked.append(mf.update_managed_fields(None, o, "m", model=Pod, time="t"))
+    assert memoized == walked
+    # objects that differ in more than those strings are told apart
+    fields = [json.dumps(m[0]["fieldsV1"], sort_keys=True) for m in walked]
+    assert fields[0] == fields[1] and fields[0] != fields[3] and fields[0] != fields[4] and fields[7] != fields[8]
+    # and a and b (other name, other label value) share every memo entry
+    mf._CREATED.clear()
+    mf.update_managed_fields(None, objs[0], "m", model=Pod)
+    entries = len(mf._CREATED)
+    mf.update_managed_fields(None, objs[1], "m", model=Pod)
+    assert len(mf._CREATED) == entries
