@@ -50,7 +50,7 @@ _CUSTOM_PRIORITY = (1000, 100)  # the CRD registration controller's
 def desired() -> dict[str, dict[str, Any]]:
     """The APIService of each served group version, by name (``v1.apps``, ``v1.`` for core)."""
     out: dict[str, dict[str, Any]] = {}
-    builtin = registry.group_versions()
+    builtin = discovery.group_versions(registry.TABLE)
     for group, versions in discovery.group_versions(registry.all_entries()).items():
         for version in versions:
             is_builtin = version in builtin.get(group, [])

@@ -466,7 +466,7 @@ def _same(body: Any) -> Any:
 
 
 _OPTIONS_KIND = {"PUT": "UpdateOptions", "PATCH": "PatchOptions", "DELETE": "DeleteOptions"}
-_GROUP_VERSIONS = {(g, v) for g, vs in registry.group_versions().items() for v in vs}
+_GROUP_VERSIONS = {(g, v) for g, vs in discovery.group_versions(registry.TABLE).items() for v in vs}
 
 
 def _pinned_node(entry: Entry, field_selector: str | None) -> str | None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-from apiserver import discovery, policy_printers, printers, printers_auth, printers_storage, printers_workloads
+from apiserver import policy_printers, printers, printers_auth, printers_storage, printers_workloads
 from apiserver.registry import (
     apiservices,
     batch,
@@ -194,11 +194,6 @@ def lookup(group: str, version: str, plural: str) -> Entry | None:
     if entry is None and DYNAMIC:
         return DYNAMIC.get((group, version, plural))
     return entry
-
-
-def group_versions() -> dict[str, list[str]]:
-    """Group → its versions, in table order (the core group is "")."""
-    return discovery.group_versions(TABLE)
 
 
 def all_entries() -> tuple[Entry, ...]:

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 from minik8s.api.resources import ResourceType
 from minik8s.cli import discovery
-from minik8s.cli.session import CliError
+from minik8s.cli.exits import CliError
 
 if TYPE_CHECKING:
     from minik8s.client.oneshot import OneShotClient

@@ -6,7 +6,7 @@ asynchronous client only for watches and WebSockets), its TLS and credentials de
 :mod:`minik8s.client.connection` from the kubeconfig and the global flags, as the components'
 clients are.
 
-Also the CLI's error type and the one place that words an error as kubectl's
+Also (with the CLI's error types from :mod:`minik8s.cli.exits`) the one place that words an error as kubectl's
 ``cmdutil.CheckErr`` does (``Error from server (NotFound): ...``, ``The connection to the
 server ... was refused ...``, ``error: ...``), so every verb fails the same way.
 """
@@ -22,6 +22,8 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from minik8s import errors
+from minik8s.cli.exits import CliError as CliError  # re-exported: the verbs import it from here
+from minik8s.cli.exits import ExitSilently as ExitSilently
 
 if TYPE_CHECKING:
     from minik8s.cli.resources import Resolver
@@ -30,25 +32,6 @@ if TYPE_CHECKING:
 # kubectl's fallback when no kubeconfig names a server.
 DEFAULT_SERVER = "http://localhost:8080"
 USER_AGENT = "mkctl/0.1.0 (kubectl v1.32 compatible)"
-
-
-class CliError(Exception):
-    """Raised for a failure the user caused or must act on; printed as ``error: <message>``
-    (unless ``raw``), exit status ``code``."""
-
-    def __init__(self, message: str, *, code: int = 1, raw: bool = False) -> None:
-        super().__init__(message)
-        self.message = message
-        self.code = code
-        self.raw = raw
-
-
-class ExitSilently(Exception):
-    """Raised when the message was printed already and only the exit status remains."""
-
-    def __init__(self, code: int = 1) -> None:
-        super().__init__(code)
-        self.code = code
 
 
 @dataclasses.dataclass
@@ -102,7 +85,7 @@ def open_session(args: argparse.Namespace) -> Session:
     ``--insecure-skip-tls-verify``), as kubectl merges them."""
     # local: a verb that opens no session (``version --client``) imports no TLS or socket code
     from minik8s.cli import discovery
-    from minik8s.cli.resources import Resolver  # resources imports this module
+    from minik8s.cli.resources import Resolver
     from minik8s.client import connection, kubeconfig
     from minik8s.client.oneshot import OneShotClient
 

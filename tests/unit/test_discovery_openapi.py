@@ -11,7 +11,7 @@ from apiserver import discovery, openapi, version
 from apiserver.registry import table
 
 # Every named API group the registry table serves.
-NAMED_GROUPS = {g for g in table.group_versions() if g}
+NAMED_GROUPS = {g for g in discovery.group_versions(table.TABLE) if g}
 
 KUBECTL_ACCEPT = ("application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList,"
                   "application/json;g=apidiscovery.k8s.io;v=v2beta1;as=APIGroupDiscoveryList,"
