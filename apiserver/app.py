@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import dataclasses
 import gc
 import logging
 import random
@@ -47,7 +46,9 @@ from apiserver.auth.user import USER_KEY
 from apiserver.metrics import cache as watch_metrics
 from apiserver.registry import table as registry
 from apiserver.registry.table import Entry
+from apiserver.responses import JSON, json_response, status_response, wants_table
 from apiserver.rest import ListOptions, RestStorage, parse_resource_version, storage_key
+from apiserver.scope import RequestInfo
 from apiserver.storage import diskspace
 from apiserver.storage import health as storage_health
 from apiserver.storage.interface import Compacted, DiskFull, Storage, Unavailable, ValueTooLarge
@@ -58,19 +59,9 @@ from minik8s.api import resources as rs
 
 log = logging.getLogger(__name__)
 
-JSON = "application/json"
 BOOKMARK_INTERVAL = 5.0
 # Allocations between young collections (CPython's default is 700). See tune_gc().
 GC_GEN0_THRESHOLD = 20_000
-
-
-@dataclasses.dataclass(slots=True)
-class RequestInfo:
-    entry: Entry
-    namespace: str | None
-    name: str | None
-    subresource: str | None
-    watch_path: bool
 
 
 def parse_path(group: str, version_: str, parts: list[str]) -> RequestInfo | None:
@@ -99,22 +90,6 @@ def parse_path(group: str, version_: str, parts: list[str]) -> RequestInfo | Non
     if name == "" or ns == "":  # /namespaces//pods names no namespace: not "all of them"
         return None
     return RequestInfo(entry, ns, name, sub, watch)
-
-
-def status_response(err: errors.StatusError) -> Response:
-    return Response(err.encoded(), status_code=err.code, media_type=JSON)
-
-
-def json_response(body: Any, code: int = 200, warnings: list[str] | None = None) -> Response:
-    response = Response(orjson.dumps(body), status_code=code, media_type=JSON)
-    if warnings:
-        response.raw_headers.append((b"warning", bodies.warning_header(warnings)))
-    return response
-
-
-def wants_table(request: Request) -> bool:
-    accept = request.headers.get("accept", "")
-    return "as=Table" in accept and "g=meta.k8s.io" in accept
 
 
 class ApiServer:

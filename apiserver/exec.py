@@ -35,19 +35,19 @@ from websockets.asyncio.client import connect
 
 from apiserver import errors, kubelet_client
 from apiserver.registry import table as registry
+from apiserver.responses import status_response
 from minik8s.api import resources as rs
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
 
-    from apiserver.app import ApiServer, RequestInfo
     from apiserver.rest import RestStorage
+    from apiserver.scope import RequestInfo, Server
 
 __all__ = ["install", "http", "locate", "proxy", "kubelet_credentials", "Target"]
 
 log = logging.getLogger(__name__)
 
-JSON = "application/json"
 _TRUE = frozenset(("1", "t", "T", "true", "True", "TRUE"))
 # Those the kubelet speaks; whatever else a client offers is not passed on.
 PROTOCOLS = ("v5.channel.k8s.io", "v4.channel.k8s.io", "v3.channel.k8s.io", "v2.channel.k8s.io",
@@ -100,18 +100,14 @@ async def locate(rest: RestStorage, namespace: str, name: str, query: Any, *, ki
     return Target(ep, f"/{kind}/{namespace}/{name}/{container}?{urlencode(params)}")
 
 
-def kubelet_credentials(server: ApiServer) -> kubelet_client.KubeletClient:
+def kubelet_credentials(server: Server) -> kubelet_client.KubeletClient:
     if server.kubelet_client is None:
         raise errors.ServiceUnavailable("this apiserver has no credentials for kubelets")
     client: kubelet_client.KubeletClient = server.kubelet_client
     return client
 
 
-def _status_response(err: errors.StatusError) -> Response:
-    return Response(err.encoded(), status_code=err.code, media_type=JSON)
-
-
-async def http(request: Request, server: ApiServer, info: RequestInfo) -> Response:
+async def http(request: Request, server: Server, info: RequestInfo) -> Response:
     """A request that is no WebSocket upgrade (kubectl's SPDY fallback, curl): the same
     checks, the kubelet's own (container running) included, then a refusal to stream."""
     assert info.name is not None and info.namespace is not None
@@ -134,18 +130,18 @@ async def http(request: Request, server: ApiServer, info: RequestInfo) -> Respon
 
 async def websocket(ws: WebSocket) -> None:
     """The WebSocket endpoint of ``/api/v1/namespaces/{namespace}/pods/{name}/exec``."""
-    server: ApiServer = ws.app.state.server
+    server: Server = ws.app.state.server
     p = ws.path_params
     try:
         target = await locate(server.rest, p["namespace"], p["name"], ws.query_params,
                               kind="attach" if ws.url.path.endswith("/attach") else "exec")
         kubelets = kubelet_credentials(server)
     except errors.StatusError as e:
-        await ws.send_denial_response(_status_response(e))
+        await ws.send_denial_response(status_response(e))
         return
     except Exception:
         log.exception("exec %s/%s", p["namespace"], p["name"])
-        await ws.send_denial_response(_status_response(errors.InternalError(
+        await ws.send_denial_response(status_response(errors.InternalError(
             "an error on the server prevented the request from succeeding")))
         return
     await proxy(ws, kubelets, target, PROTOCOLS)
@@ -157,7 +153,7 @@ async def proxy(ws: WebSocket, kubelets: kubelet_client.KubeletClient, target: T
     relay frames both ways (``pods/exec``, ``pods/attach``, ``pods/portforward``)."""
     offered = [s for s in ws.scope.get("subprotocols") or [] if s in protocols]
     if ws.scope.get("subprotocols") and not offered:
-        await ws.send_denial_response(_status_response(errors.BadRequest(
+        await ws.send_denial_response(status_response(errors.BadRequest(
             f"requested protocol(s) are not supported: {ws.scope['subprotocols']}; supports {list(protocols)}")))
         return
     try:
@@ -171,7 +167,7 @@ async def proxy(ws: WebSocket, kubelets: kubelet_client.KubeletClient, target: T
                                                media_type=r.headers.get("Content-Type", "text/plain")))
         return
     except (OSError, TimeoutError, websockets.InvalidHandshake) as e:
-        await ws.send_denial_response(_status_response(kubelets.unreachable(target.endpoint, e)))
+        await ws.send_denial_response(status_response(kubelets.unreachable(target.endpoint, e)))
         return
     try:
         await ws.accept(subprotocol=upstream.subprotocol)
@@ -230,4 +226,4 @@ def install(app: FastAPI) -> None:
 async def unserved(ws: WebSocket) -> None:
     """A WebSocket upgrade to any other path: a 404 Status, as for any path nothing serves
     (Starlette's default is a bare 403 with an empty body)."""
-    await ws.send_denial_response(_status_response(errors.not_found_path()))
+    await ws.send_denial_response(status_response(errors.not_found_path()))

@@ -34,8 +34,8 @@ from apiserver.registry import table as registry
 from minik8s.api import resources as rs
 
 if TYPE_CHECKING:
-    from apiserver.app import ApiServer, RequestInfo
     from apiserver.rest import RestStorage
+    from apiserver.scope import RequestInfo, Server
 
 __all__ = ["PROTOCOLS", "locate", "websocket", "http"]
 
@@ -57,7 +57,7 @@ async def locate(rest: RestStorage, namespace: str, name: str) -> exec_.Target:
 
 async def websocket(ws: WebSocket) -> None:
     """The WebSocket endpoint of ``/api/v1/namespaces/{namespace}/pods/{name}/portforward``."""
-    server: ApiServer = ws.app.state.server
+    server: Server = ws.app.state.server
     p = ws.path_params
     try:
         target = await locate(server.rest, p["namespace"], p["name"])
@@ -139,7 +139,7 @@ async def _relay(ws: WebSocket, upstream: aiohttp.ClientWebSocketResponse) -> No
             await ws.close(1000)
 
 
-async def http(request: Request, server: ApiServer, info: RequestInfo) -> Response:
+async def http(request: Request, server: Server, info: RequestInfo) -> Response:
     """No upgrade to a WebSocket: the checks, then Kubernetes' refusal of what we do not speak."""
     assert info.name is not None and info.namespace is not None
     target = await locate(server.rest, info.namespace, info.name)

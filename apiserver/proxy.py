@@ -33,7 +33,7 @@ from apiserver.registry import table as registry
 from minik8s.api import resources as rs
 
 if TYPE_CHECKING:
-    from apiserver.app import ApiServer, RequestInfo
+    from apiserver.scope import RequestInfo, Server
 
 __all__ = ["handle"]
 
@@ -72,14 +72,14 @@ def _rest_of_path(request: Request, info: RequestInfo) -> str:
     return rest or "/"
 
 
-async def _not_hollow(server: ApiServer, node_name: str) -> None:
+async def _not_hollow(server: Server, node_name: str) -> None:
     node = await server.rest.get(registry.BY_TYPE[rs.NODES], None, node_name)
     runtime = ((node.get("status") or {}).get("nodeInfo") or {}).get("containerRuntimeVersion") or ""
     if runtime.startswith("fake://"):
         raise errors.ServiceUnavailable(f"node {node_name} is hollow: its pods have no address to proxy to")
 
 
-async def _pod_target(server: ApiServer, namespace: str, name: str, port: str) -> str:
+async def _pod_target(server: Server, namespace: str, name: str, port: str) -> str:
     pod = await server.rest.get(registry.BY_TYPE[rs.PODS], namespace, name)
     spec, status = pod.get("spec") or {}, pod.get("status") or {}
     ip = status.get("podIP")
@@ -99,7 +99,7 @@ async def _pod_target(server: ApiServer, namespace: str, name: str, port: str) -
     return f"[{ip}]:{port}" if ":" in ip else f"{ip}:{port}"
 
 
-async def _service_target(server: ApiServer, namespace: str, name: str, port: str) -> str:
+async def _service_target(server: Server, namespace: str, name: str, port: str) -> str:
     svc = await server.rest.get(registry.BY_TYPE[rs.SERVICES], namespace, name)
     ports = (svc.get("spec") or {}).get("ports") or []
     chosen = next((p for p in ports if (port and (p.get("name") == port or str(p.get("port")) == port))
@@ -137,7 +137,7 @@ async def _service_target(server: ApiServer, namespace: str, name: str, port: st
     raise errors.ServiceUnavailable(f'no endpoints available for service "{name}"')
 
 
-async def handle(request: Request, server: ApiServer, info: RequestInfo) -> Response:
+async def handle(request: Request, server: Server, info: RequestInfo) -> Response:
     """Serve ``.../{name}/proxy/...`` for pods, services and nodes."""
     assert info.name is not None
     rest = _rest_of_path(request, info)

@@ -18,12 +18,13 @@ from starlette.responses import Response, StreamingResponse
 
 from apiserver import errors, managedfields
 from apiserver.registry.strategy import BindStrategy, CustomScaleStrategy
+from apiserver.responses import json_response
 from apiserver.rest import CONFLICT_MSG, RestStorage, encode_stored, storage_key
 from apiserver.storage.interface import KeyNotFound, RevisionMismatch
 from minik8s.api.schema import MODELS
 
 if TYPE_CHECKING:
-    from apiserver.app import ApiServer, RequestInfo
+    from apiserver.scope import RequestInfo, Server
 
 JSON = "application/json"
 
@@ -36,7 +37,7 @@ class Subresources:
     def __init__(self, rest: RestStorage) -> None:
         self.rest = rest
 
-    async def handle(self, request: Request, server: ApiServer, info: RequestInfo) -> Response:
+    async def handle(self, request: Request, server: Server, info: RequestInfo) -> Response:
         sub, method = info.subresource, request.method
         if info.entry.type.namespaced and info.namespace is None:
             raise errors.not_found_path()
@@ -49,7 +50,6 @@ class Subresources:
         if sub == "log" and method == "GET":
             return await self.log(request, server, info)
         if sub == "token" and method == "POST":
-            from apiserver.app import json_response
             from apiserver.registry import serviceaccounts
             return json_response(await serviceaccounts.create_token(server, info, await server.read_body(request)), 201)
         if sub in ("exec", "attach") and method in ("GET", "POST"):
@@ -63,8 +63,7 @@ class Subresources:
             return await portforward.http(request, server, info)
         raise errors.MethodNotAllowed("the server does not allow this method on the requested resource")
 
-    async def bind(self, server: ApiServer, info: RequestInfo, body: Any) -> Response:
-        from apiserver.app import json_response
+    async def bind(self, server: Server, info: RequestInfo, body: Any) -> Response:
         if not isinstance(body, dict):
             raise errors.BadRequest("the body of the request was in an unknown format")
         entry, name = info.entry, info.name
@@ -93,16 +92,14 @@ class Subresources:
             raise errors.NotFound.of(entry.type, name) from None
         return json_response(_success(), 201)
 
-    async def evict(self, server: ApiServer, info: RequestInfo, body: Any) -> Response:
-        from apiserver.app import json_response
+    async def evict(self, server: Server, info: RequestInfo, body: Any) -> Response:
         assert info.name is not None
         from apiserver import eviction
         options = (body or {}).get("deleteOptions") or {} if isinstance(body, dict) else {}
         await eviction.evict(self.rest, info.entry, info.namespace, info.name, options)
         return json_response(_success(), 201)
 
-    async def scale(self, request: Request, server: ApiServer, info: RequestInfo) -> Response:
-        from apiserver.app import json_response
+    async def scale(self, request: Request, server: Server, info: RequestInfo) -> Response:
         entry, ns, name = info.entry, info.namespace, info.name
         assert name is not None
         # Routed here only for the kinds the table (or a CRD) gives a scale subresource.
@@ -142,7 +139,7 @@ class Subresources:
             return json_response(strategy.scale(res.body))
         raise errors.MethodNotAllowed("the server does not allow this method on the requested resource")
 
-    async def log(self, request: Request, server: ApiServer, info: RequestInfo) -> Response:
+    async def log(self, request: Request, server: Server, info: RequestInfo) -> Response:
         """Stream the container's log from the kubelet of the pod's node."""
         assert info.name is not None
         pod = await self.rest.get(info.entry, info.namespace, info.name)

@@ -26,11 +26,12 @@ from apiserver import errors, params
 from apiserver.patch.jsonpatch import apply_json_patch
 from apiserver.patch.mergepatch import apply_merge_patch
 from apiserver.registry import table as registry
+from apiserver.responses import json_response, wants_table
 from apiserver.rest import ListOptions
 from minik8s.api import resources as rs
 
 if TYPE_CHECKING:
-    from apiserver.app import ApiServer, RequestInfo
+    from apiserver.scope import RequestInfo, Server
 
 __all__ = ["handle", "to_v1", "to_v2"]
 
@@ -135,9 +136,8 @@ def _invalid(field: str, value: Any) -> Any:
     return v.invalid(field, value, "must be JSON")
 
 
-async def handle(request: Request, server: ApiServer, info: RequestInfo) -> Response:
+async def handle(request: Request, server: Server, info: RequestInfo) -> Response:
     from apiserver import managedfields
-    from apiserver.app import json_response, wants_table
 
     entry = registry.BY_TYPE[rs.HORIZONTALPODAUTOSCALERS]
     q = request.query_params

@@ -34,7 +34,7 @@ from minik8s.api import tokens as tokens_api
 from minik8s.timestamps import from_unix
 
 if TYPE_CHECKING:
-    from apiserver.app import ApiServer, RequestInfo
+    from apiserver.scope import RequestInfo, Server
 
 MIN_EXPIRATION_SECONDS = 10 * 60
 MAX_EXPIRATION_SECONDS = 1 << 32
@@ -71,7 +71,7 @@ def _validate(req: dict[str, Any]) -> list[FieldError]:
     return []
 
 
-async def create_token(server: ApiServer, info: RequestInfo, body: Any) -> dict[str, Any]:
+async def create_token(server: Server, info: RequestInfo, body: Any) -> dict[str, Any]:
     """The answered TokenRequest for ``POST serviceaccounts/{name}/token``."""
     settings: TokenSettings | None = getattr(server, "token_settings", None)
     if settings is None:
@@ -162,7 +162,7 @@ def _node_restriction(ref: dict[str, Any] | None, bound: Bound | None, target: d
         raise forbid("node requested token bound to a pod scheduled on a different node")
 
 
-async def _get(server: ApiServer, rt: rs.ResourceType, namespace: str, name: str) -> dict[str, Any]:
+async def _get(server: Server, rt: rs.ResourceType, namespace: str, name: str) -> dict[str, Any]:
     from apiserver.registry import table
     entry = table.BY_TYPE[rt]
     return await server.rest.get(entry, namespace if rt.namespaced else None, name)

@@ -17,21 +17,21 @@ from starlette.responses import Response
 
 from apiserver import errors
 from apiserver.registry import table as registry
+from apiserver.resourcemetrics.store import MetricsStore
+from apiserver.responses import json_response, wants_table
 from apiserver.rest import ListOptions
 from minik8s.api import resources as rs
 
 if TYPE_CHECKING:
-    from apiserver.app import ApiServer, RequestInfo
+    from apiserver.scope import RequestInfo, Server
 
 __all__ = ["handle"]
 
 
-async def handle(request: Request, server: ApiServer, info: RequestInfo) -> Response:
-    from apiserver.app import json_response, wants_table
-
+async def handle(request: Request, server: Server, info: RequestInfo) -> Response:
     if request.method != "GET" or info.watch_path or info.subresource is not None or _flag(request, "watch"):
         raise errors.MethodNotAllowed("the server does not allow this method on the requested resource")
-    store = server.resource_metrics.store
+    store: MetricsStore = server.resource_metrics.store
     node_kind = info.entry.type == rs.NODEMETRICS
     measured = registry.BY_TYPE[rs.NODES if node_kind else rs.PODS]
 

@@ -26,7 +26,7 @@ from apiserver.rest import ListOptions
 from minik8s.api import resources as rs
 
 if TYPE_CHECKING:
-    from apiserver.app import ApiServer
+    from apiserver.scope import Server
 
 __all__ = ["DEFAULT_RESOLUTION_S", "Scraper", "add_flags"]
 
@@ -44,7 +44,7 @@ def add_flags(p: argparse.ArgumentParser) -> None:
 
 
 class Scraper:
-    def __init__(self, server: ApiServer, *, resolution: float = DEFAULT_RESOLUTION_S) -> None:
+    def __init__(self, server: Server, *, resolution: float = DEFAULT_RESOLUTION_S) -> None:
         self.server = server
         self.resolution = resolution
         self.store = MetricsStore()

@@ -18,7 +18,7 @@ from tests.mkctl_imports import heavy_in, imported_by, ours
 PRINTING = {"minik8s.cli.printers", "minik8s.labels", "minik8s.timestamps", "minik8s.duration"}
 # every command that talks to a server
 SESSION = {"minik8s", "minik8s.api", "minik8s.api.resources", "minik8s.cli", "minik8s.cli.discovery",
-           "minik8s.cli.main", "minik8s.cli.resources", "minik8s.cli.session",
+           "minik8s.cli.exits", "minik8s.cli.main", "minik8s.cli.resources", "minik8s.cli.session",
            "minik8s.client", "minik8s.client.blockyaml", "minik8s.client.connection", "minik8s.client.http1", "minik8s.client.kubeconfig",
            "minik8s.client.oneshot", "minik8s.client.verbs", "minik8s.errors"}
 

@@ -1,6 +1,7 @@
 """The layering of DESIGN.md holds: import-linter checks the contracts in pyproject.toml
-(components independent of each other, the shared package importing none of them, only the
-container runtime speaking Docker)."""
+(components independent of each other, the shared package importing none of them and layered
+inside, no import cycle in any package beyond the listed ones, only the container runtime
+speaking Docker)."""
 
 import pathlib
 import shutil
