@@ -196,7 +196,7 @@ def _resource_ref(pod: dict, container: dict, ref: dict, node_allocatable: Mappi
     if name:
         spec = pod.get("spec") or {}
         container = next((c for c in (spec.get("containers") or []) + (spec.get("initContainers") or [])
-                          if c["name"] == name), None) or {}
+                          if c["name"] == name), {})
     kind, _, res = resource.partition(".")
     if kind not in ("limits", "requests") or res not in ("cpu", "memory", "ephemeral-storage"):
         raise ConfigError(f"unsupported resourceFieldRef resource {resource!r}")

@@ -168,7 +168,7 @@ class Kubelet:
         """Compare the runtime with the last listing; wake the pods whose containers changed,
         and the owners of anything that belongs to no pod we know (to remove it)."""
         sandboxes, containers = await self.runtime.list_pod_resources(node=self.node_name)
-        snapshot = {s.id: (s.pod_uid, str(s.state)) for s in sandboxes}
+        snapshot: dict[str, tuple[str, str]] = {s.id: (s.pod_uid, str(s.state)) for s in sandboxes}
         snapshot.update({c.id: (c.pod_uid, str(c.state)) for c in containers})
         changed = {uid for cid, (uid, state) in snapshot.items() if self._snapshot.get(cid) != (uid, state)}
         changed |= {uid for cid, (uid, _) in self._snapshot.items() if cid not in snapshot}

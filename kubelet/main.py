@@ -22,7 +22,7 @@ from kubelet.kubelet import Kubelet
 from kubelet.runtime import interface as ri
 from kubelet.runtime.docker import DockerRuntime
 from kubelet.runtime.fake import FakeRuntime
-from kubelet.runtime.instrumented import InstrumentedRuntime
+from kubelet.runtime.instrumented import instrument
 from kubelet.server import NodeServer
 from minik8s import delegated_auth, process
 from minik8s.client.rest import ApiClient
@@ -64,7 +64,7 @@ async def run(cfg: KubeletConfig) -> int:
         assert cfg.apiserver
         client = ApiClient(cfg.apiserver, user_agent="minik8s-kubelet")
     runtime, runtime_name = await _runtime(cfg)
-    runtime = InstrumentedRuntime(runtime)  # kubelet_runtime_operations_* (Prometheus)
+    runtime = instrument(runtime)  # kubelet_runtime_operations_* (Prometheus)
     host = await asyncio.to_thread(hostinfo.read_host_info)
     host_ip = cfg.address or await asyncio.to_thread(hostinfo.primary_ip)
     kubelets = [Kubelet(cfg, node_name=name, client=client, runtime=runtime, runtime_name=runtime_name,

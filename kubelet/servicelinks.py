@@ -76,7 +76,7 @@ def env_for_pod(pod: dict, services: Iterable[dict]) -> dict[str, str]:
         md = svc.get("metadata") or {}
         if not _ip_set(svc):
             continue
-        name, svc_ns = md.get("name"), md.get("namespace")
+        name, svc_ns = md.get("name") or "", md.get("namespace")
         if svc_ns == MASTER_NAMESPACE and name in MASTER_SERVICES:
             chosen.setdefault(name, svc)
         elif svc_ns == ns and links:

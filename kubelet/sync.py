@@ -209,8 +209,8 @@ class PodSyncer:
         for s in statuses:
             if s is not None:
                 out[s.name].append(s)
-        for attempts in out.values():
-            attempts.sort(key=lambda c: (c.restart_count, c.created_at), reverse=True)
+        for tries in out.values():
+            tries.sort(key=lambda c: (c.restart_count, c.created_at), reverse=True)
         return out
 
     async def _inspect(self, c: ri.Container) -> ri.ContainerStatus | None:
@@ -487,7 +487,7 @@ class PodSyncer:
 
     async def _report(self, pod: dict, p: _Pass, sandbox: ri.PodSandbox | None,
                       observed: dict[str, list[ri.ContainerStatus]] | list[ri.Container], *,
-                      readiness: dict[str, bool] | None = None, pod_is_terminal: bool = False) -> dict:
+                      readiness: dict[ri.ContainerId, bool] | None = None, pod_is_terminal: bool = False) -> dict:
         """Compute the status from what was observed and write it if it changed. ``readiness``
         (container id -> ready) stands for the probes' answers once they are stopped."""
         if isinstance(observed, list):
@@ -500,11 +500,12 @@ class PodSyncer:
             latest = attempts[0] if attempts else None
             prev = attempts[1] if len(attempts) > 1 else None
             running = latest is not None and latest.state is ri.ContainerState.RUNNING
+            latest_id = latest.id if latest is not None else ri.ContainerId("")  # read only when running
             return ContainerView(
                 latest=latest, previous=prev, waiting=p.waiting.get(c["name"]),
-                ready=running and not init and (self.probes.ready(uid, c["name"], latest.id) if readiness is None
-                                                 else readiness.get(latest.id, False)),
-                started=running and self.probes.started(uid, c["name"], latest.id),
+                ready=running and not init and (self.probes.ready(uid, c["name"], latest_id) if readiness is None
+                                                 else readiness.get(latest_id, False)),
+                started=running and self.probes.started(uid, c["name"], latest_id),
                 restart_count=latest.restart_count if latest else self._restart_floor.get(uid, {}).get(c["name"], 0))
 
         status = compute_pod_status(
@@ -557,7 +558,7 @@ class PodSyncer:
         await vols.remove_pod_dir(self.node.root, uid)
         self.forget(uid)
 
-    async def _report_terminating(self, pod: dict, readiness: dict[str, bool], *, done: bool) -> None:
+    async def _report_terminating(self, pod: dict, readiness: dict[ri.ContainerId, bool], *, done: bool) -> None:
         uid = pod["metadata"]["uid"]
         try:
             sandboxes, containers = await self.runtime.list_pod_resources(node=self.node.name, pod_uid=uid)

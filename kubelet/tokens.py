@@ -56,6 +56,8 @@ class TokenManager:
         tr = await self.client.create_subresource(SERVICEACCOUNTS, sa, "token", body, namespace=md["namespace"])
         status, granted = tr["status"], int(tr["spec"].get("expirationSeconds") or exp)
         expires = to_unix(status["expirationTimestamp"])
+        if expires is None:
+            raise ValueError(f"TokenRequest answered a malformed expirationTimestamp: {status['expirationTimestamp']!r}")
         issued = expires - granted
         refresh = min(issued + MAX_TTL, expires - granted * 0.2) - self.jitter()
         token = Token(status["token"], issued, expires, refresh)

@@ -21,9 +21,19 @@ from __future__ import annotations
 import dataclasses
 import re
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, Protocol
 
-__all__ = ["Matcher", "NodeView", "compile_term", "selector_matcher"]
+__all__ = ["Matcher", "NodeView", "SelectableNode", "compile_term", "selector_matcher"]
+
+
+class SelectableNode(Protocol):
+    """What a node selector reads of a node: a NodeView, or the scheduler's NodeInfo."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def labels(self) -> Mapping[str, str]: ...
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

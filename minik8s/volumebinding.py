@@ -18,7 +18,7 @@ from typing import Any
 
 from minik8s import labels, quantity
 from minik8s.api import volumes as vol_api
-from minik8s.nodeselector import NodeView, selector_matcher
+from minik8s.nodeselector import SelectableNode, selector_matcher
 
 _BETA_CLASS_ANNOTATION = "volume.beta.kubernetes.io/storage-class"
 
@@ -87,7 +87,7 @@ def mismatch(pv: Mapping[str, Any], pvc: Mapping[str, Any]) -> str | None:
     return None
 
 
-def node_affinity_admits(pv: Mapping[str, Any], node: NodeView) -> bool:
+def node_affinity_admits(pv: Mapping[str, Any], node: SelectableNode) -> bool:
     """Whether the volume's ``nodeAffinity.required`` admits ``node`` (no affinity: any node)."""
     required = ((pv.get("spec") or {}).get("nodeAffinity") or {}).get("required")
     if required is None:
@@ -96,7 +96,7 @@ def node_affinity_admits(pv: Mapping[str, Any], node: NodeView) -> bool:
 
 
 def find_best_volume(pvc: Mapping[str, Any], volumes: Iterable[Mapping[str, Any]], *,
-                     node: NodeView | None = None, delay_binding: bool = False) -> Mapping[str, Any] | None:
+                     node: SelectableNode | None = None, delay_binding: bool = False) -> Mapping[str, Any] | None:
     """The volume ``pvc`` should bind to, or None (``FindMatchingVolume``).
 
     ``delay_binding``: the claim's class waits for its first consumer, so with no ``node``

@@ -161,14 +161,14 @@ class Algorithm:
             raise NoNodesAvailableError()
 
         state = CycleState()
-        checks = []
+        checks: list[NodeCheck] = []
         for f in self.filters:
             check = f.pre_filter(state, pod)
             if isinstance(check, Rejection):  # no node can take it: every node fails alike
                 statuses = {node.name: check for node in nodes}
                 # The search still runs, as Kubernetes' PostFilter does, and finds nothing: the
                 # rejection stands on every node.
-                found = preemption.find_candidate(pod, nodes, statuses, [*checks, lambda node, r=check: r])
+                found = preemption.find_candidate(pod, nodes, statuses, [*checks, _rejecting(check)])
                 raise FitError(num_all_nodes=n, statuses=statuses, pre_filter_msg=check.reasons[0],
                                post_filter_msg=found if isinstance(found, str) else "")
             if check is not None:
@@ -249,3 +249,8 @@ def default_algorithm(*, percentage_of_nodes_to_score: int = 0, rng: random.Rand
         percentage_of_nodes_to_score=percentage_of_nodes_to_score,
         rng=rng,
     )
+
+
+def _rejecting(rejection: Rejection) -> NodeCheck:
+    """A node check that rejects every node alike (what a PreFilter rejection means)."""
+    return lambda _node: rejection

@@ -28,7 +28,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from minik8s import errors
@@ -40,7 +40,7 @@ from scheduler import metrics as scheduler_metrics
 from scheduler import queue as q
 from scheduler.algorithm import Algorithm, FitError, SchedulingError, default_algorithm
 from scheduler.cache import SchedulerCache
-from scheduler.framework import PodInfo, pod_key
+from scheduler.framework import NodeInfo, PodInfo, pod_key
 from scheduler.nominator import Nominator
 from scheduler.plugins import volume_binding
 from scheduler.volumes import PreBindError, VolumeListers
@@ -177,7 +177,7 @@ class Scheduler:
             self._release_binder()
             return
         start = time.perf_counter()
-        nodes = self.cache.nodes()
+        nodes: Sequence[NodeInfo] = self.cache.nodes()
         if self.nominator:  # room reserved by preemption for pods at least as important
             nodes = self.nominator.reserve(nodes, qpi.info)
         try:
@@ -257,12 +257,12 @@ class Scheduler:
         if nominated and (pod.get("status") or {}).get("nominatedNodeName") != nominated:
             status["nominatedNodeName"] = nominated
         if status:
-            self._spawn(self._patch_status(md.get("namespace"), md.get("name"), status))
+            self._spawn(self._patch_status(md["namespace"], md["name"], status))
 
     async def _bind(self, qpi: q.QueuedPodInfo, node_name: str, start: float | None = None) -> None:
         start = time.perf_counter() if start is None else start
         info = qpi.info
-        binding = {
+        binding: dict[str, Any] = {
             "apiVersion": "v1", "kind": "Binding",
             "metadata": {"name": info.name, "namespace": info.namespace, "uid": info.key},
             "target": {"apiVersion": "v1", "kind": "Node", "name": node_name},

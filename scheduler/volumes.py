@@ -48,7 +48,7 @@ def claim_names(pod: Mapping[str, Any]) -> list[str]:
 
 
 def _bound(pvc: Mapping[str, Any] | None) -> bool:
-    return bool(pvc) and bool((pvc.get("spec") or {}).get("volumeName")) and \
+    return pvc is not None and bool(pvc) and bool((pvc.get("spec") or {}).get("volumeName")) and \
         (pvc.get("status") or {}).get("phase") == v.CLAIM_BOUND
 
 
@@ -62,7 +62,7 @@ def _claims_index(pod: dict) -> list[str]:
 
 class VolumeListers:
     def __init__(self, factory: SharedInformerFactory, *, pods: Informer | None = None,
-                 on_change: Callable[[], None] | None = None, bind_timeout: float = DEFAULT_BIND_TIMEOUT) -> None:
+                 on_change: Callable[[], object] | None = None, bind_timeout: float = DEFAULT_BIND_TIMEOUT) -> None:
         """``pods``: the scheduler's informer of unfinished pods, indexed here by the claims
         they name (for ReadWriteOncePod)."""
         self.pods = pods

@@ -20,6 +20,7 @@ import errno
 import logging
 import struct
 import time
+from collections.abc import Set as AbstractSet
 
 from dnslib import QTYPE, RCODE, DNSError, DNSHeader, DNSRecord
 
@@ -35,7 +36,7 @@ log = logging.getLogger("dns")
 _TCP_IDLE_S = 10.0
 
 
-def read_upstreams(path: str = "/etc/resolv.conf", *, exclude: set[str] = frozenset()) -> list[str]:
+def read_upstreams(path: str = "/etc/resolv.conf", *, exclude: AbstractSet[str] = frozenset()) -> list[str]:
     """The ``nameserver`` addresses of a resolv.conf, minus ``exclude`` (ourselves: no loops)."""
     out = []
     try:
@@ -54,10 +55,10 @@ class _UDP(asyncio.DatagramProtocol):
         self.server = server
         self.transport: asyncio.DatagramTransport | None = None
 
-    def connection_made(self, transport) -> None:  # type: ignore[override]
+    def connection_made(self, transport) -> None:
         self.transport = transport
 
-    def datagram_received(self, data: bytes, addr) -> None:  # type: ignore[override]
+    def datagram_received(self, data: bytes, addr) -> None:
         task = asyncio.ensure_future(self._answer(data, addr))
         self.server._tasks.add(task)
         task.add_done_callback(self.server._tasks.discard)
@@ -75,7 +76,7 @@ class _Once(asyncio.DatagramProtocol):
         self.qid = qid
         self.result: asyncio.Future[bytes] = asyncio.get_running_loop().create_future()
 
-    def datagram_received(self, data: bytes, addr) -> None:  # type: ignore[override]
+    def datagram_received(self, data: bytes, addr) -> None:
         if len(data) >= 2 and struct.unpack("!H", data[:2])[0] == self.qid and not self.result.done():
             self.result.set_result(data)
 

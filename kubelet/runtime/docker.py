@@ -24,11 +24,12 @@ import os
 import signal
 import socket
 import time
-from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
+from collections.abc import AsyncGenerator, Callable, Iterator, Mapping, Sequence
 from typing import Any, TypeVar
 
 import docker
 import docker.errors
+import docker.types
 import docker.utils.socket
 import requests.exceptions
 
@@ -372,12 +373,13 @@ class DockerRuntime(ri.ContainerRuntime):
         return ContainerId(created["Id"])
 
     async def _create_app_container(self, config: ri.ContainerConfig, name: str, labels: dict[str, str],
-                                    host_config: dict[str, Any]) -> dict[str, Any]:
+                                    host_config: docker.types.HostConfig) -> dict[str, Any]:
         # Kubernetes: `command` replaces ENTRYPOINT and, when set, Docker then ignores the
         # image's CMD as well; `args` replaces CMD.
         container_config = self._api.create_container_config(
             config.image, entrypoint=list(config.command) if config.command else None,
-            command=list(config.args) if config.args else None,
+            # docker-py takes None (the image's CMD); its stubs say a command is required
+            command=list(config.args) if config.args else None,  # type: ignore[arg-type]
             environment=[f"{k}={v}" for k, v in config.env.items()] or None,
             working_dir=config.working_dir or None, user=_user(config.security),
             labels=labels, host_config=host_config, tty=config.tty, stdin_open=config.stdin, detach=True)
@@ -479,7 +481,7 @@ class DockerRuntime(ri.ContainerRuntime):
 
     async def logs(self, container_id: ContainerId, *, follow: bool = False, tail: int | None = None,
                    timestamps: bool = False,
-                   since: datetime.datetime | None = None) -> AsyncIterator[bytes]:
+                   since: datetime.datetime | None = None) -> AsyncGenerator[bytes, None]:
         stream = await _call(self._api.logs, container_id, stream=True, follow=follow,
                              tail="all" if tail is None else tail, timestamps=timestamps,
                              since=since)
@@ -678,16 +680,17 @@ def _next_chunk(stream: Iterator[bytes]) -> bytes | None:
 # --- translation between our types and Docker's ---------------------------------------------
 
 
-def _port_bindings(mappings: Sequence[ri.PortMapping]) -> dict[str, list[Any]]:
-    bindings: dict[str, list[Any]] = {}
+def _port_bindings(mappings: Sequence[ri.PortMapping]) -> dict[int | str, list[Any]]:
+    bindings: dict[int | str, list[Any]] = {}
     for p in mappings:
         target = (p.host_ip, p.host_port) if p.host_ip else p.host_port
         bindings.setdefault(f"{p.container_port}/{p.protocol.lower()}", []).append(target)
     return bindings
 
 
-def _resource_options(resources: ri.Resources) -> dict[str, int]:
-    options: dict[str, int] = {}
+def _resource_options(resources: ri.Resources) -> dict[str, Any]:
+    """create_host_config's CPU and memory keywords (all ints) for ``resources``."""
+    options: dict[str, Any] = {}
     if resources.cpu_limit_millicpu:
         options["cpu_period"] = _CPU_PERIOD_US
         options["cpu_quota"] = max(_MIN_CPU_QUOTA_US, resources.cpu_limit_millicpu * _CPU_PERIOD_US // 1000)

@@ -30,7 +30,7 @@ import hashlib
 import ipaddress
 import secrets
 import socket
-from collections.abc import AsyncIterator, Collection, Mapping, Sequence
+from collections.abc import AsyncGenerator, Collection, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
 from kubelet.runtime import interface as ri
@@ -250,7 +250,7 @@ class FakeRuntime(ri.ContainerRuntime):
                                f"has no network namespace to connect to port {port} in")
 
     def logs(self, container_id: ContainerId, *, follow: bool = False, tail: int | None = None,
-             timestamps: bool = False, since: datetime.datetime | None = None) -> AsyncIterator[bytes]:
+             timestamps: bool = False, since: datetime.datetime | None = None) -> AsyncGenerator[bytes, None]:
         # Raised at the call, before any iterator exists: the node API answers it as an error.
         raise self._no_process(container_id, "read logs of")
 

@@ -35,7 +35,7 @@ import abc
 import datetime
 import enum
 import socket
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncGenerator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import NamedTuple, NewType
 
@@ -492,7 +492,7 @@ class ContainerRuntime(abc.ABC):
     @abc.abstractmethod
     def logs(self, container_id: ContainerId, *, follow: bool = False, tail: int | None = None,
              timestamps: bool = False,
-             since: datetime.datetime | None = None) -> AsyncIterator[bytes]:
+             since: datetime.datetime | None = None) -> AsyncGenerator[bytes, None]:
         """The container's output as chunks of bytes; with ``follow`` it ends when the
         container stops or the consumer closes the iterator."""
 

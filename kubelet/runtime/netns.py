@@ -59,6 +59,11 @@ def _dial(pid: int, port: int, timeout: float) -> socket.socket:
         raise
 
 
+def _fail(done: asyncio.Future[socket.socket], failure: BaseException) -> None:
+    if not done.done():  # the caller may have given up meanwhile
+        done.set_exception(failure)
+
+
 async def dial_localhost(pid: int, port: int, *, timeout: float = 10.0) -> socket.socket:
     """A connected, non-blocking socket to 127.0.0.1:``port`` in ``pid``'s network namespace;
     ``OSError`` (connection refused, no such process) as the kernel says it."""
@@ -69,8 +74,7 @@ async def dial_localhost(pid: int, port: int, *, timeout: float = 10.0) -> socke
         try:
             result = _dial(pid, port, timeout)
         except BaseException as e:
-            failure = e
-            loop.call_soon_threadsafe(lambda: done.done() or done.set_exception(failure))
+            loop.call_soon_threadsafe(_fail, done, e)
             return
 
         def deliver() -> None:
