@@ -223,7 +223,7 @@ def main(argv: list[str] | None = None) -> None:
     server.kubelet_client = kubelet_client.KubeletClient(tls)
     server.resource_metrics.resolution = cfg.metric_resolution
     try:
-        import uvloop  # noqa: F401
+        import uvloop  # noqa: F401 - imported only to learn whether it is installed
         loop = "uvloop"
     except ImportError:
         loop = "asyncio"

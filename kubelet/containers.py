@@ -16,6 +16,7 @@ import json
 import re
 from collections.abc import Mapping
 from decimal import ROUND_CEILING, Decimal
+from typing import Any
 
 from kubelet.runtime import interface as ri
 from minik8s import errors, quantity
@@ -95,7 +96,10 @@ def _security(spec: dict, container: dict) -> ri.SecurityContext:
     groups = list(psc.get("supplementalGroups") or [])
     if psc.get("fsGroup") is not None:
         groups.append(psc["fsGroup"])  # the volumes' group, as Kubernetes adds it
-    pick = lambda key: csc[key] if csc.get(key) is not None else psc.get(key)  # noqa: E731
+
+    def pick(key: str) -> Any:  # the container's setting, else the pod's
+        return csc[key] if csc.get(key) is not None else psc.get(key)
+
     return ri.SecurityContext(
         run_as_user=pick("runAsUser"), run_as_group=pick("runAsGroup"),
         supplemental_groups=tuple(groups), privileged=bool(csc.get("privileged")),

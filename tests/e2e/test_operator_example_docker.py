@@ -53,7 +53,8 @@ def test_operator_reconciles_a_webapp_into_a_deployment_and_writes_its_status(up
     operator = subprocess.Popen([sys.executable, str(EXAMPLE / "webapp_operator.py"), "--kubeconfig",
                                  str(up.kubeconfig)], stdout=log, stderr=subprocess.STDOUT, cwd=REPO,
                                 env={**os.environ, "PYTHONPATH": str(REPO)})
-    diag = lambda: (tmp_path / "operator.log").read_text()[-3000:]  # noqa: E731
+    def diag():
+        return (tmp_path / "operator.log").read_text()[-3000:]
     try:
         r = kubectl("apply", "-n", ns, "-f", str(EXAMPLE / "webapp.yaml"))
         assert r.returncode == 0 and "webapp.demo.minik8s.io/hello created" in r.stdout, r.stderr

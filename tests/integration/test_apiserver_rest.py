@@ -283,7 +283,8 @@ def test_selectors_and_cluster_wide_list(api, ns):
         body = pod(f"sel{i}")
         body["metadata"]["labels"] = {"app": app, "idx": str(i)}
         api.post(f"/api/v1/namespaces/{ns}/pods", json=body)
-    names = lambda r: sorted(p["metadata"]["name"] for p in r.json()["items"])  # noqa: E731
+    def names(r):
+        return sorted(p["metadata"]["name"] for p in r.json()["items"])
     url = f"/api/v1/namespaces/{ns}/pods"
     assert names(api.get(url, params={"labelSelector": "app=a"})) == ["sel0", "sel1"]
     assert names(api.get(url, params={"labelSelector": "app!=a"})) == ["sel2"]

@@ -286,7 +286,8 @@ async def test_tls_client_certificate_from_files_and_kubeconfig_data(pki: Path, 
             with pytest.raises(errors.ConnectionFailed):
                 await c.request("GET", "/echo")
 
-        b64 = lambda name: base64.b64encode((pki / name).read_bytes()).decode()  # noqa: E731
+        def b64(name):
+            return base64.b64encode((pki / name).read_bytes()).decode()
         path = tmp_path / "config"
         path.write_text(yaml.safe_dump({
             "apiVersion": "v1", "kind": "Config", "current-context": "t",

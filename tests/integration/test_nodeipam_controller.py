@@ -43,7 +43,8 @@ async def test_each_node_gets_its_own_block(client: ApiClient) -> None:
 
 
 async def test_a_freed_block_is_handed_out_again(client: ApiClient) -> None:
-    build = lambda f: NodeIpamController(client, f, cluster_cidr="10.9.0.0/22", node_cidr_mask_size=24)  # noqa: E731
+    def build(f):
+        return NodeIpamController(client, f, cluster_cidr="10.9.0.0/22", node_cidr_mask_size=24)
     async with running(client, build):
         for i in range(4):
             await client.create(NODES, node(f"n{i}"))
@@ -65,7 +66,8 @@ async def test_a_freed_block_is_handed_out_again(client: ApiClient) -> None:
 
 
 async def test_a_restarted_controller_rebuilds_the_used_set(client: ApiClient) -> None:
-    build = lambda f: NodeIpamController(client, f, cluster_cidr="10.8.0.0/23", node_cidr_mask_size=24)  # noqa: E731
+    def build(f):
+        return NodeIpamController(client, f, cluster_cidr="10.8.0.0/23", node_cidr_mask_size=24)
     async with running(client, build):
         await client.create(NODES, node("first"))
         first = await eventually(lambda: cidr_of(client, "first"), what="first podCIDR")

@@ -87,9 +87,10 @@ async def test_silent_node_is_tainted_its_pods_evicted_and_untainted_when_back(c
     await client.patch(PODS, "forever", {"status": {"conditions": [{"type": "Ready", "status": "True"}]}},
                        namespace=ns, subresource="status", patch_type="strategic")
 
-    build = lambda f: NodeLifecycleController(  # noqa: E731
-        client, f, node_monitor_grace_period=1.0, node_startup_grace_period=1.0,
-        default_unreachable_toleration_seconds=1, default_not_ready_toleration_seconds=1)
+    def build(f):
+        return NodeLifecycleController(
+            client, f, node_monitor_grace_period=1.0, node_startup_grace_period=1.0,
+            default_unreachable_toleration_seconds=1, default_not_ready_toleration_seconds=1)
     async with running(client, build):
         # The Lease is never renewed again: after the grace period the node is Unknown.
         async def unknown() -> dict | None:
@@ -144,8 +145,9 @@ async def test_not_ready_node_gets_not_ready_taints_and_foreign_taints_are_kept(
     await add_node(client, "sick", status="False")
     await client.patch(NODES, "sick", {"spec": {"taints": [{"key": "example.com/mine", "effect": "NoSchedule"}]}})
     await client.create(PODS, pod("p", "sick", []), namespace=ns)
-    build = lambda f: NodeLifecycleController(client, f, node_monitor_grace_period=3600,  # noqa: E731
-                                              default_not_ready_toleration_seconds=0)
+    def build(f):
+        return NodeLifecycleController(client, f, node_monitor_grace_period=3600,
+                                       default_not_ready_toleration_seconds=0)
     async with running(client, build):
         t = await eventually(lambda: _has(client, "sick", (NOT_READY, "NoExecute")), what="not-ready taint")
         assert set(t) == {(NOT_READY, "NoExecute"), (NOT_READY, "NoSchedule"), ("example.com/mine", "NoSchedule")}

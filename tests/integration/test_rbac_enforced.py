@@ -53,7 +53,8 @@ def test_view_user_lists_but_cannot_create(apiserver_process: Any, api_http: htt
                                            kubectl: Any, aggregated: None, team: str, tmp_path: Path) -> None:
     user = f"viewer-{team}"
     kc = apiserver_process.kubeconfig_for(user)
-    me = lambda *a: run_kubectl(kubectl_path, kc, tmp_path, *a)  # noqa: E731
+    def me(*a):
+        return run_kubectl(kubectl_path, kc, tmp_path, *a)
     r = me("-n", team, "get", "pods")
     assert r.returncode != 0 and f'User "{user}" cannot list resource "pods"' in r.stderr
     bind(api_http, team, "viewers", "view", user)
@@ -83,7 +84,8 @@ def test_escalation_is_refused(apiserver_process: Any, api_http: httpx.Client, k
                                aggregated: None, team: str, tmp_path: Path) -> None:
     user = f"admin-{team}"
     kc = apiserver_process.kubeconfig_for(user)
-    me = lambda *a: run_kubectl(kubectl_path, kc, tmp_path, *a)  # noqa: E731
+    def me(*a):
+        return run_kubectl(kubectl_path, kc, tmp_path, *a)
     bind(api_http, team, "admins", "admin", user)
     # within what admin holds in the namespace: allowed
     assert me("-n", team, "create", "role", "reader", "--verb=get", "--resource=pods").returncode == 0

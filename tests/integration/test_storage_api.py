@@ -263,7 +263,8 @@ def test_default_storage_class_fills_claims(apiserver_factory, kubectl) -> None:
           accessModes: [ReadWriteOnce]
           resources: {requests: {storage: 1Gi}}
         """, server=server).returncode == 0
-    get = lambda n: json.loads(kubectl("get", "pvc", n, "-o", "json", server=server).stdout)["spec"]  # noqa: E731
+    def get(n):
+        return json.loads(kubectl("get", "pvc", n, "-o", "json", server=server).stdout)["spec"]
     assert get("implicit")["storageClassName"] == "older"
     assert get("none")["storageClassName"] == ""
     assert "storageClassName" not in get("legacy")

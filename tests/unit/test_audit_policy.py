@@ -100,8 +100,8 @@ def test_rotation_removes_backups_past_count_and_age(tmp_path: Path) -> None:
     import datetime
 
     now = [1_800_000_000.0]
-    stamp = lambda t: datetime.datetime.fromtimestamp(t, datetime.UTC).strftime(  # noqa: E731
-        "%Y-%m-%dT%H-%M-%S.000")
+    def stamp(t):
+        return datetime.datetime.fromtimestamp(t, datetime.UTC).strftime("%Y-%m-%dT%H-%M-%S.000")
     big = b"y" * (600 * 1024 - 1) + b"\n"  # two never fit in 1 MB: every write after the first rotates
     f = backend.RotatingFile(str(tmp_path / "audit.log"), max_size_mb=1, max_backups=3, max_age_days=1,
                              clock=lambda: now[0])

@@ -101,7 +101,8 @@ def test_first_untolerated_hard_taint_is_reported_and_prefer_is_ignored():
 
 
 def test_prefer_no_schedule_score():
-    soft = lambda k: {"key": k, "value": "", "effect": "PreferNoSchedule"}  # noqa: E731
+    def soft(k):
+        return {"key": k, "value": "", "effect": "PreferNoSchedule"}
     n0 = node_info(make_node("n0"))
     n1 = node_info(make_node("n1", taints=[soft("x")]))
     n2 = node_info(make_node("n2", taints=[soft("x"), soft("y")]))
@@ -290,7 +291,8 @@ def test_balanced_allocation_score():
 # -- SelectorSpread ----------------------------------------------------------------------------
 
 def test_spread_prefers_nodes_with_fewer_siblings():
-    sib = lambda n: make_pod(n, owner_uid="rs-1")  # noqa: E731
+    def sib(n):
+        return make_pod(n, owner_uid="rs-1")
     n0 = node_info(make_node("n0"), sib("a"), sib("b"))
     n1 = node_info(make_node("n1"), sib("c"), make_pod("other", owner_uid="rs-2"))
     n2 = node_info(make_node("n2"))
@@ -300,8 +302,10 @@ def test_spread_prefers_nodes_with_fewer_siblings():
 
 
 def test_spread_weighs_zones():
-    sib = lambda n: make_pod(n, owner_uid="rs-1")  # noqa: E731
-    zone = lambda z: {"topology.kubernetes.io/zone": z}  # noqa: E731
+    def sib(n):
+        return make_pod(n, owner_uid="rs-1")
+    def zone(z):
+        return {"topology.kubernetes.io/zone": z}
     a1 = node_info(make_node("a1", labels=zone("a")), sib("x"))
     a2 = node_info(make_node("a2", labels=zone("a")))
     b1 = node_info(make_node("b1", labels=zone("b")))

@@ -106,7 +106,8 @@ def test_deleting_objects_keep_tokens_for_the_leeway(key, world) -> None:
     real = time.time
     v = _validator(key, world, clock=real)
     token = _issue(key, world, clock=real, bound=sat.Bound("Secret", "s", "secret-uid"))
-    stamp = lambda ago: time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(real() - ago))  # noqa: E731
+    def stamp(ago):
+        return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(real() - ago))
     world[("secrets", "ns", "s")]["metadata"]["deletionTimestamp"] = stamp(10)
     assert _validate(v, token).name == "robot"
     world[("secrets", "ns", "s")]["metadata"]["deletionTimestamp"] = stamp(120)
