@@ -20,6 +20,7 @@ import abc
 import asyncio
 import logging
 from collections.abc import Iterable
+from typing import cast
 
 from minik8s import errors
 from minik8s.api.resources import object_key
@@ -88,7 +89,7 @@ class Controller(abc.ABC):
             except ShutDown:
                 return
             try:
-                await self.process(key)
+                await self.process(cast(str, key))  # this queue holds object keys only
             finally:
                 self.queue.done(key)
 

@@ -19,7 +19,7 @@ import asyncio
 import copy
 import datetime
 import logging
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import Any
 
 from minik8s import errors, labels, timestamps
@@ -41,18 +41,18 @@ def now() -> datetime.datetime:
 
 # -- pods -----------------------------------------------------------------------------------
 
-def meta(obj: dict) -> dict:
+def meta(obj: Mapping[str, Any]) -> dict:
     return obj.get("metadata") or {}
 
 
-def pod_ready_condition(pod: dict) -> dict | None:
+def pod_ready_condition(pod: Mapping[str, Any]) -> dict | None:
     for cond in (pod.get("status") or {}).get("conditions") or []:
         if cond.get("type") == "Ready":
             return cond
     return None
 
 
-def is_pod_ready(pod: dict) -> bool:
+def is_pod_ready(pod: Mapping[str, Any]) -> bool:
     cond = pod_ready_condition(pod)
     return cond is not None and cond.get("status") == "True"
 
@@ -87,7 +87,7 @@ def controller_ref(obj: dict) -> dict | None:
     return None
 
 
-def new_controller_ref(owner: dict) -> dict:
+def new_controller_ref(owner: Mapping[str, Any]) -> dict:
     """An ownerReference naming ``owner`` as controller that blocks its foreground deletion."""
     md = meta(owner)
     return {"apiVersion": owner["apiVersion"], "kind": owner["kind"], "name": md["name"],
@@ -233,7 +233,7 @@ async def slow_start_batch(count: int, initial_batch_size: int, fn: Callable[[],
     return successes, None
 
 
-def pod_from_template(template: dict, owner: dict) -> dict:
+def pod_from_template(template: Mapping[str, Any], owner: Mapping[str, Any]) -> dict:
     """A new pod for ``owner`` from its template (labels, annotations, finalizers, spec),
     named by the apiserver from ``{owner-name}-``."""
     tmeta = template.get("metadata") or {}

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import copy
 import logging
+from typing import Literal, overload
 
 from controllers import controller_utils as cu
 from controllers import deployment_utils as du
@@ -214,8 +215,17 @@ class DeploymentController(RollingStrategy, RecreateStrategy, Controller):
 
     # -- the new and old ReplicaSets ---------------------------------------------------------
 
+    @overload
+    async def get_all_replica_sets(self, d: dict, rss: list[dict], *,
+                                   create: Literal[True]) -> tuple[dict, list[dict]]: ...
+
+    @overload
+    async def get_all_replica_sets(self, d: dict, rss: list[dict], *,
+                                   create: bool) -> tuple[dict | None, list[dict]]: ...
+
     async def get_all_replica_sets(self, d: dict, rss: list[dict], *, create: bool) -> tuple[dict | None, list[dict]]:
-        """(new RS or None, all old RSs), bringing the new one to the next revision."""
+        """(new RS or None, all old RSs), bringing the new one to the next revision; with
+        ``create`` the new RS is made when there is none (or the creation raises)."""
         _, all_old = du.find_old_replica_sets(d, rss)
         new = await self._get_new_replica_set(d, rss, all_old, create=create)
         return new, all_old
@@ -302,7 +312,7 @@ class DeploymentController(RollingStrategy, RecreateStrategy, Controller):
             rs.setdefault("spec", {})["minReadySeconds"] = d_min_ready
             updated = await self.client.update(REPLICASETS, rs)
             return _with_kind(updated, REPLICASETS.kind, REPLICASETS.api_version)
-        needs_update = du.set_deployment_revision(d, du.annotations(rs).get(du.REVISION, ""))
+        needs_update = du.set_deployment_revision(d, du.annotations_of(rs).get(du.REVISION, ""))
         if du.has_progress_deadline(d) and du.get_condition(du.status(d), du.PROGRESSING) is None:
             du.set_condition(d.setdefault("status", {}),
                              du.new_condition(du.PROGRESSING, "True", du.FOUND_NEW_RS_REASON,

@@ -8,9 +8,10 @@ run side by side. A mixin of :class:`controllers.deployment.DeploymentController
 from __future__ import annotations
 
 from controllers import deployment_utils as du
+from controllers.deployment_host import StrategyHost
 
 
-class RecreateStrategy:
+class RecreateStrategy(StrategyHost):
     async def rollout_recreate(self, d: dict, rss: list[dict], pod_map: dict[str, list[dict]]) -> None:
         new, old = await self.get_all_replica_sets(d, rss, create=False)
         if await self._scale_down_old_for_recreate(du.filter_active(old), d):

@@ -8,15 +8,16 @@ Each sync takes one step and returns; the ReplicaSet updates it causes bring the
 * once complete, delete old ReplicaSets beyond revisionHistoryLimit.
 
 A mixin of :class:`controllers.deployment.DeploymentController`, whose scaling and status
-methods it calls.
+methods it calls (declared in :mod:`controllers.deployment_host`).
 """
 
 from __future__ import annotations
 
 from controllers import deployment_utils as du
+from controllers.deployment_host import StrategyHost
 
 
-class RollingStrategy:
+class RollingStrategy(StrategyHost):
     async def rollout_rolling(self, d: dict, rss: list[dict]) -> None:
         new, old = await self.get_all_replica_sets(d, rss, create=True)
         scaled_up, new = await self._reconcile_new_replica_set([*old, new], new, d)

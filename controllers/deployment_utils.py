@@ -73,7 +73,7 @@ def replicas(obj: dict | None) -> int:
     return 1 if r is None else int(r)
 
 
-def annotations(obj: dict) -> dict:
+def annotations_of(obj: dict) -> dict:
     return cu.meta(obj).get("annotations") or {}
 
 
@@ -86,7 +86,7 @@ def uid(obj: dict | None) -> str | None:
 def revision(obj: dict) -> int:
     """The revision annotation as an int; 0 when absent or malformed."""
     try:
-        return int(annotations(obj).get(REVISION) or 0)
+        return int(annotations_of(obj).get(REVISION) or 0)
     except ValueError:
         return 0
 
@@ -120,7 +120,7 @@ def _copy_deployment_annotations(d: dict, rs: dict) -> bool:
     changed = False
     rs_md = rs.setdefault("metadata", {})
     rs_ann = dict(rs_md.get("annotations") or {})
-    for k, v in annotations(d).items():
+    for k, v in annotations_of(d).items():
         if k in _SKIP_ANNOTATIONS or rs_ann.get(k) == v:
             continue
         rs_ann[k] = v
@@ -173,13 +173,13 @@ def set_replicas_annotations(rs: dict, desired: int, max_replicas: int) -> bool:
 
 
 def replicas_annotations_need_update(rs: dict, desired: int, max_replicas: int) -> bool:
-    ann = annotations(rs)
+    ann = annotations_of(rs)
     return ann.get(DESIRED_REPLICAS) != str(desired) or ann.get(MAX_REPLICAS) != str(max_replicas)
 
 
 def _int_annotation(rs: dict, key: str) -> int | None:
     try:
-        return int(annotations(rs)[key])
+        return int(annotations_of(rs)[key])
     except (KeyError, ValueError):
         return None
 
@@ -419,14 +419,22 @@ def _cmp_size(a: dict, b: dict, *, newer_first: bool) -> int:
     return -1 if ka < kb else 1
 
 
+def _cmp_size_newer_first(a: dict, b: dict) -> int:
+    return _cmp_size(a, b, newer_first=True)
+
+
+def _cmp_size_older_first(a: dict, b: dict) -> int:
+    return _cmp_size(a, b, newer_first=False)
+
+
 def sort_by_size_newer(rss: Iterable[dict]) -> list[dict]:
     """Largest first, newer first among equals (who gets replicas when scaling up)."""
-    return sorted(rss, key=functools.cmp_to_key(lambda a, b: _cmp_size(a, b, newer_first=True)))
+    return sorted(rss, key=functools.cmp_to_key(_cmp_size_newer_first))
 
 
 def sort_by_size_older(rss: Iterable[dict]) -> list[dict]:
     """Largest first, older first among equals (who loses replicas when scaling down)."""
-    return sorted(rss, key=functools.cmp_to_key(lambda a, b: _cmp_size(a, b, newer_first=False)))
+    return sorted(rss, key=functools.cmp_to_key(_cmp_size_older_first))
 
 
 def sort_by_revision(rss: Iterable[dict]) -> list[dict]:

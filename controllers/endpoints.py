@@ -23,13 +23,14 @@ from __future__ import annotations
 import copy
 import logging
 from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
 from controllers import controller_utils as cu
 from controllers.base import Controller, tombstone_safe
 from minik8s import errors
 from minik8s.api.resources import ENDPOINTS, PODS, SERVICES, object_key, split_key
 from minik8s.client.events import WARNING, EventRecorder
-from minik8s.client.informer import SharedInformerFactory
+from minik8s.client.informer import Informer, SharedInformerFactory
 
 log = logging.getLogger(__name__)
 
@@ -267,6 +268,13 @@ class ServicePodHandlers:
     enqueues the services that select it (before and after a label change), and only when
     something the endpoints show changed. Needs ``service_informer``, ``enqueue`` and
     ``enqueue_key`` from the controller it is mixed into."""
+
+    if TYPE_CHECKING:  # what the controller it is mixed into provides (declared, not defined here)
+        service_informer: Informer
+
+        def enqueue(self, obj: dict) -> None: ...
+
+        def enqueue_key(self, key: str) -> None: ...
 
     def _services_of(self, pod: dict) -> list[dict]:
         ns = cu.meta(pod).get("namespace") or ""

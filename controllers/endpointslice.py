@@ -302,7 +302,7 @@ class EndpointSliceController(ep.ServicePodHandlers, Controller):
         selector = ep.service_selector(service) or {}
         pods = [p for p in self.pod_informer.store.by_index("namespace", namespace or "")
                 if ep.selector_matches(selector, cu.meta(p).get("labels"))]
-        zones = {cu.meta(n).get("name"): (cu.meta(n).get("labels") or {}).get(LABEL_ZONE)
+        zones: dict[str, str] = {cu.meta(n).get("name") or "": (cu.meta(n).get("labels") or {})[LABEL_ZONE]
                  for n in self.node_informer.store.list()
                  if (cu.meta(n).get("labels") or {}).get(LABEL_ZONE)}
         trigger = self.triggers.compute(key, service, pods)

@@ -26,6 +26,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import logging
+from typing import cast
 
 from controllers import gc_graph as g
 from controllers.base import Controller, tombstone_safe
@@ -200,12 +201,14 @@ class GarbageCollector(Controller):
                 self._remember_absent(uid)
                 dangling.append(ref)
             else:
-                (waiting if g.deleting_dependents(owner) else solid).append(ref)
+                # neither _UNKNOWN nor None: the owner object
+                (waiting if g.deleting_dependents(cast(dict, owner)) else solid).append(ref)
         return solid, dangling, waiting
 
     async def _live_owner(self, item: g.Cached, ref: dict) -> dict | None | object:
         """The owner as the apiserver has it now; None if absent (or another object by that
         name); ``_UNKNOWN`` for a kind this cluster does not serve."""
+        rt: ResourceType | None
         try:
             rt = resources.for_kind(ref.get("apiVersion") or "", ref.get("kind") or "")
         except KeyError:
@@ -278,9 +281,10 @@ class GarbageCollector(Controller):
             except errors.Conflict:
                 if attempt == _CONFLICT_RETRIES - 1:
                     raise
-                obj = await self._fresh(item)
-                if obj is None:
+                fresh = await self._fresh(item)
+                if fresh is None:
                     return
+                obj = fresh
 
     async def _remove_finalizer(self, item: g.Cached, finalizer: str) -> None:
         obj = item.obj
@@ -300,9 +304,10 @@ class GarbageCollector(Controller):
             except errors.Conflict:
                 if attempt == _CONFLICT_RETRIES - 1:
                     raise
-                obj = await self._fresh(item)
-                if obj is None:
+                fresh = await self._fresh(item)
+                if fresh is None:
                     return
+                obj = fresh
 
     async def _fresh(self, item: g.Cached) -> dict | None:
         """The object as stored now (the cache lags our own writes); None if it is gone."""

@@ -10,6 +10,7 @@ deletes the oldest revisions no pod uses beyond ``revisionHistoryLimit``.
 
 from __future__ import annotations
 
+from collections.abc import Set as AbstractSet
 from typing import Any
 
 from controllers import controller_utils as cu
@@ -56,7 +57,7 @@ async def _create(client: Any, rt: ResourceType, owner: dict, data: dict, revisi
     collisions = (owner.get("status") or {}).get("collisionCount") or 0
     tpl = (owner.get("spec") or {}).get("template") or {}
     hash_ = du.compute_hash(tpl, collisions)
-    cr = {"apiVersion": "apps/v1", "kind": "ControllerRevision",
+    cr: dict[str, Any] = {"apiVersion": "apps/v1", "kind": "ControllerRevision",
           "metadata": {"name": f"{md['name']}-{hash_}", "namespace": md.get("namespace"),
                        "labels": {**((tpl.get("metadata") or {}).get("labels") or {}), du.HASH_LABEL: hash_},
                        "ownerReferences": [cu.new_controller_ref(owner)]},
@@ -72,7 +73,10 @@ async def _create(client: Any, rt: ResourceType, owner: dict, data: dict, revisi
             return existing
         await client.update_status(rt, {**owner, "status": {**(owner.get("status") or {}),
                                                             "collisionCount": collisions + 1}})
-        raise errors.Conflict(f"hash collision on controllerrevision {cr['metadata']['name']}") from None
+        # Conflict takes a Status (an ApiError answers one): built here, the collision being ours to report
+        raise errors.ApiError.from_status({
+            "kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure", "reason": "Conflict",
+            "code": 409, "message": f"hash collision on controllerrevision {cr['metadata']['name']}"}) from None
 
 
 async def delete(client: Any, cr: dict) -> None:
@@ -83,7 +87,7 @@ async def delete(client: Any, cr: dict) -> None:
         pass
 
 
-async def trim(client: Any, owner: dict, old: list[dict], pods: list[dict], keep: set[str] = frozenset()) -> None:
+async def trim(client: Any, owner: dict, old: list[dict], pods: list[dict], keep: AbstractSet[str] = frozenset()) -> None:
     limit = (owner.get("spec") or {}).get("revisionHistoryLimit", 10)
     live = {(cu.meta(p).get("labels") or {}).get(du.HASH_LABEL) for p in pods} | set(keep)
     unused = sorted((r for r in old if revision_hash(r) not in live), key=lambda r: r.get("revision") or 0)

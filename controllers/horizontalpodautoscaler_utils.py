@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from minik8s import quantity, timestamps
@@ -139,7 +139,7 @@ def _utilization(metrics: Mapping[str, int], requests: Mapping[str, int], target
     return utilization / target, utilization, used // max(count, 1)
 
 
-def resource_replicas(current: int, target_utilization: int, resource: str, pods: list[Mapping[str, Any]],
+def resource_replicas(current: int, target_utilization: int, resource: str, pods: Sequence[Mapping[str, Any]],
                       metrics: Mapping[str, PodMetric], *, now: float, container: str | None = None,
                       tolerance: float = TOLERANCE) -> Proposal:
     """The count a Utilization target asks for."""
@@ -162,7 +162,7 @@ def resource_replicas(current: int, target_utilization: int, resource: str, pods
     return recount(None)
 
 
-def raw_resource_replicas(current: int, target_average: int, resource: str, pods: list[Mapping[str, Any]],
+def raw_resource_replicas(current: int, target_average: int, resource: str, pods: Sequence[Mapping[str, Any]],
                           metrics: Mapping[str, PodMetric], *, now: float,
                           tolerance: float = TOLERANCE) -> Proposal:
     """The count an AverageValue target (millicores or bytes per pod) asks for."""

@@ -59,7 +59,9 @@ class CIDRSet:
             net = ipaddress.ip_network(cidr, strict=True)
         except ValueError:
             return None
-        if net.version != self.cluster.version or net.prefixlen != self.mask_size or not net.subnet_of(self.cluster):
+        # subnet_of is asked only of networks of one version (compared first), which typeshed cannot see
+        if net.version != self.cluster.version or net.prefixlen != self.mask_size or \
+                not net.subnet_of(self.cluster):  # type: ignore[arg-type]
             return None
         return (int(net.network_address) - int(self.cluster.network_address)) // self._step
 

@@ -248,9 +248,10 @@ class PersistentVolumeBinder(Controller):
             pvc = None  # a new claim of the same name: the one this volume served is gone
         if pvc is None:
             if phase not in (v.VOLUME_RELEASED, v.VOLUME_FAILED):
-                pv = await self._set_volume_phase(pv, v.VOLUME_RELEASED)
-                if pv is None:
+                released = await self._set_volume_phase(pv, v.VOLUME_RELEASED)
+                if released is None:
                     return
+                pv = released
             if (pv.get("status") or {}).get("phase") == v.VOLUME_RELEASED:
                 await self._reclaim(pv)
             return

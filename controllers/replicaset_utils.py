@@ -116,8 +116,10 @@ def pods_to_delete(pods: Sequence[dict], related: Sequence[dict], diff: int,
     if diff >= len(pods):
         return list(pods)
     ranks = rank_by_related_pods_on_same_node(pods, related)
-    ranked = sorted(zip(pods, ranks), key=functools.cmp_to_key(
-        lambda x, y: compare_for_deletion(x[0], x[1], y[0], y[1], at)))
+    def compare(x: tuple[dict, int], y: tuple[dict, int]) -> int:
+        return compare_for_deletion(x[0], x[1], y[0], y[1], at)
+
+    ranked = sorted(zip(pods, ranks), key=functools.cmp_to_key(compare))
     return [p for p, _ in ranked[:diff]]
 
 
@@ -158,7 +160,8 @@ def calculate_status(rs: dict, pods: Sequence[dict], manage_error: Exception | N
     conditions = [dict(c) for c in old.get("conditions") or []]
     failure = get_condition(old, REPLICA_FAILURE)
     if manage_error is not None and failure is None:
-        diff = len(pods) - (spec.get("replicas") if spec.get("replicas") is not None else 1)
+        wanted: int = spec["replicas"] if spec.get("replicas") is not None else 1
+        diff = len(pods) - wanted
         reason = "FailedCreate" if diff < 0 else ("FailedDelete" if diff > 0 else "")
         conditions.append({"type": REPLICA_FAILURE, "status": "True",
                            "lastTransitionTime": timestamps.format_time(at), "reason": reason,

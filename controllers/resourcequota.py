@@ -21,6 +21,7 @@ quota names is watched from the first sync that needs it (the sync waits for its
 
 from __future__ import annotations
 
+import functools
 import logging
 from fractions import Fraction
 from typing import Any
@@ -105,7 +106,7 @@ class ResourceQuotaController(Controller):
         inf = self._watched.get(rt)
         if inf is None:
             inf = self._watched[rt] = self.factory.informer(rt)
-            inf.add_handler(on_update=lambda old, new, rt=rt: self._object_updated(rt, old, new),
+            inf.add_handler(on_update=functools.partial(self._object_updated, rt),
                             on_delete=self._object_deleted)
         return inf
 
@@ -119,9 +120,9 @@ class ResourceQuotaController(Controller):
                 self._replenish(new)
 
     def _object_deleted(self, obj: dict) -> None:
-        obj = tombstone_safe(obj)
-        if obj is not None:
-            self._replenish(obj)
+        gone = tombstone_safe(obj)
+        if gone is not None:
+            self._replenish(gone)
 
     def _replenish(self, obj: dict) -> None:
         """Every quota of the object's namespace counts again."""

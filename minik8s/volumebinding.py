@@ -14,13 +14,17 @@ admits that node.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import Any, TypeVar
 
 from minik8s import labels, quantity
 from minik8s.api import volumes as vol_api
 from minik8s.nodeselector import SelectableNode, selector_matcher
 
 _BETA_CLASS_ANNOTATION = "volume.beta.kubernetes.io/storage-class"
+
+
+# A volume as the caller holds it (a cached dict, a read-only mapping): the one chosen is returned as given.
+Volume = TypeVar("Volume", bound=Mapping[str, Any])
 
 
 def storage_of(resources: Mapping[str, Any] | None) -> int:
@@ -95,8 +99,8 @@ def node_affinity_admits(pv: Mapping[str, Any], node: SelectableNode) -> bool:
     return selector_matcher(required)(node)
 
 
-def find_best_volume(pvc: Mapping[str, Any], volumes: Iterable[Mapping[str, Any]], *,
-                     node: SelectableNode | None = None, delay_binding: bool = False) -> Mapping[str, Any] | None:
+def find_best_volume(pvc: Mapping[str, Any], volumes: Iterable[Volume], *,
+                     node: SelectableNode | None = None, delay_binding: bool = False) -> Volume | None:
     """The volume ``pvc`` should bind to, or None (``FindMatchingVolume``).
 
     ``delay_binding``: the claim's class waits for its first consumer, so with no ``node``
@@ -107,7 +111,7 @@ def find_best_volume(pvc: Mapping[str, Any], volumes: Iterable[Mapping[str, Any]
         sel = labels.from_label_selector(selector) if selector is not None else None
     except ValueError:
         return None
-    best: Mapping[str, Any] | None = None
+    best: Volume | None = None
     for pv in volumes:
         md = pv.get("metadata") or {}
         if md.get("deletionTimestamp"):

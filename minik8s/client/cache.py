@@ -12,7 +12,7 @@ loop owns it.
 from __future__ import annotations
 
 import builtins
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from minik8s.api.resources import object_key
@@ -45,13 +45,13 @@ DEFAULT_INDEXERS: dict[str, IndexFunc] = {NAMESPACE_INDEX: namespace_index}
 class Store:
     """Objects keyed by :func:`~minik8s.api.resources.object_key`, with indexes kept in step."""
 
-    def __init__(self, *, indexers: dict[str, IndexFunc] | None = None) -> None:
+    def __init__(self, *, indexers: Mapping[str, IndexFunc] | None = None) -> None:
         self._items: dict[str, dict[str, Any]] = {}
         self._indexers: dict[str, IndexFunc] = {}
         self._indices: dict[str, dict[str, set[str]]] = {}
         self.add_indexers(indexers if indexers is not None else DEFAULT_INDEXERS)
 
-    def add_indexers(self, indexers: dict[str, IndexFunc]) -> None:
+    def add_indexers(self, indexers: Mapping[str, IndexFunc]) -> None:
         """Register more indexes; existing objects are filed under them at once."""
         for name, fn in indexers.items():
             if name in self._indexers:

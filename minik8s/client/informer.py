@@ -23,7 +23,7 @@ import asyncio
 import contextlib
 import logging
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from minik8s import errors
@@ -70,7 +70,7 @@ class Informer:
         label_selector: str | None = None,
         field_selector: str | None = None,
         resync_period: float = 0.0,
-        indexers: dict[str, IndexFunc] | None = None,
+        indexers: Mapping[str, IndexFunc] | None = None,
     ) -> None:
         self.client = client
         self.rt = rt
@@ -101,7 +101,7 @@ class Informer:
             for obj in self.store.list():
                 self._call(on_add, obj)
 
-    def add_indexers(self, indexers: dict[str, IndexFunc]) -> None:
+    def add_indexers(self, indexers: Mapping[str, IndexFunc]) -> None:
         self.store.add_indexers(indexers)
 
     @property
@@ -293,7 +293,7 @@ class SharedInformerFactory:
         label_selector: str | None = None,
         field_selector: str | None = None,
         resync_period: float | None = None,
-        indexers: dict[str, IndexFunc] | None = None,
+        indexers: Mapping[str, IndexFunc] | None = None,
     ) -> Informer:
         """The shared informer; a later caller's extra indexers are added to it."""
         key = (rt, namespace, label_selector or None, field_selector or None)
