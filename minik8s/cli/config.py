@@ -227,10 +227,10 @@ async def cmd_set_context(session: Session | None, args: argparse.Namespace) -> 
     path, doc = _file_defining(args, "contexts", name)
     entries = doc.setdefault("contexts", []) or []
     doc["contexts"] = entries
-    entry = next((e for e in entries if e.get("name") == name), None)
-    created = entry is None
+    found = next((e for e in entries if e.get("name") == name), None)
+    created = found is None
+    entry: dict = {"name": name, "context": {}} if found is None else found
     if created:
-        entry = {"name": name, "context": {}}
         entries.append(entry)
     ctx = entry.setdefault("context", {}) or {}
     entry["context"] = ctx

@@ -120,8 +120,8 @@ async def cmd_delete(session: Session, args: argparse.Namespace) -> int:
             if not await wait_deleted(session, res, namespace, name, uid=uid, timeout=max(remaining, 0.0)):
                 failures.append(CliError(f'timed out waiting for the condition on {res.rt.plural}/{name}'))
                 break
-    for e in failures:
-        print(format_error(e, server=session.server), file=sys.stderr)
+    for failure in failures:
+        print(format_error(failure, server=session.server), file=sys.stderr)
     return 1 if failures else 0
 
 

@@ -103,7 +103,7 @@ def annotations_multiline(w: Writer, title: str, annotations: dict | None) -> No
     for i, key in enumerate(keys):
         if i:
             w.write(0, "\t")
-        value = annotations[key].removesuffix("\n")
+        value = (annotations or {})[key].removesuffix("\n")
         if len(value) + len(key) + 2 > _MAX_ANNOTATION or "\n" in value:
             w.write(0, f"{key}:\n")
             for s in value.split("\n"):
@@ -897,11 +897,11 @@ async def cmd_describe(session: Session, args: argparse.Namespace) -> int:
     outputs: list[str] = []
     prefix_matched = False
     failures: list[BaseException] = []
-    for res, names in work:
+    for res, wanted in work:
         ns = namespace if res.rt.namespaced else None
         objects: list[dict] = []
-        if names:
-            for name in names:
+        if wanted:
+            for name in wanted:
                 try:
                     objects.append(await session.client.get(res.rt, name, namespace=ns or session.namespace))
                 except errors.NotFound as e:
@@ -922,8 +922,8 @@ async def cmd_describe(session: Session, args: argparse.Namespace) -> int:
     # kubectl prints prefix matches each followed by a newline, other reports separated by one
     sys.stdout.write("".join(o + "\n" for o in outputs) if prefix_matched else "\n\n".join(outputs))
     sys.stdout.flush()
-    for e in failures:
-        print(format_error(e, server=session.server), file=sys.stderr)
+    for failure in failures:
+        print(format_error(failure, server=session.server), file=sys.stderr)
     if not outputs and not failures:
         if namespace and all(r.rt.namespaced for r, _ in work):
             print(f"No resources found in {namespace} namespace.", file=sys.stderr)

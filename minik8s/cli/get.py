@@ -172,8 +172,8 @@ async def _print_tables(session: Session, args: argparse.Namespace, fmt: printer
         sortby.sort_objects(fetched, args.sort_by)  # kubectl sorts what it fetched first: errors end here
     sys.stdout.write("\n".join(blocks))
     sys.stdout.flush()
-    for e in failures:
-        print(format_error(e), file=sys.stderr)
+    for failure in failures:
+        print(format_error(failure), file=sys.stderr)
     if not blocks and not failures and not args.ignore_not_found:
         all_namespaced = not args.all_namespaces and all(r.rt.namespaced for r, _ in targets)
         if all_namespaced:
@@ -225,8 +225,8 @@ async def _print_objects(session: Session, args: argparse.Namespace, fmt: printe
             sys.stdout.write(fmt.render(objects, single=single and len(objects) == 1,
                                         show_managed_fields=args.show_managed_fields))
     sys.stdout.flush()
-    for e in failures:
-        print(format_error(e), file=sys.stderr)
+    for failure in failures:
+        print(format_error(failure), file=sys.stderr)
     if not objects and not failures and fmt.kind in ("custom-columns",) and not args.ignore_not_found:
         print(f"No resources found in {session.namespace} namespace." if namespace else "No resources found",
               file=sys.stderr)

@@ -94,7 +94,7 @@ def containers_of(pod: dict, args: argparse.Namespace) -> list[str]:
     if len(names) == 1 and not inits:
         return names
     default = ((pod.get("metadata") or {}).get("annotations") or {}).get(DEFAULT_CONTAINER)
-    chosen = default if default in names else names[0]
+    chosen = default if isinstance(default, str) and default in names else names[0]
     listed = ", ".join(names + [f"{i} (init)" for i in inits])
     print(f'Defaulted container "{chosen}" out of: {listed}', file=sys.stderr)
     return [chosen]

@@ -80,7 +80,7 @@ class Parser(argparse.ArgumentParser):
         kwargs.setdefault("formatter_class", _Formatter)
         super().__init__(*args, **kwargs)
 
-    def parse_known_args(self, args=None, namespace=None):  # type: ignore[no-untyped-def, override]
+    def parse_known_args(self, args=None, namespace=None):
         """pflag takes positionals anywhere among the flags (``label pods --all app=x``); argparse
         stops filling a ``nargs="*"`` positional at the first flag and leaves the rest over. Those
         left-over words go back to the verb's word list, in order; unknown flags stay left over."""

@@ -50,7 +50,7 @@ def _client_only(args: argparse.Namespace) -> bool:
 async def cmd_version(session: Session | None, args: argparse.Namespace) -> int:
     server = None
     failure: BaseException | None = None
-    if not args.client:
+    if not args.client and session is not None:  # main opens a session unless --client
         try:
             server = (await session.client.request("GET", "/version")).json()
         except errors.MiniK8sError as e:

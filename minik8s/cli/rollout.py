@@ -215,7 +215,7 @@ async def cmd_history(session: Session, args: argparse.Namespace) -> int:
                 raise CliError("unable to find the specified revision")
             if args.output:
                 rs_like = {"apiVersion": "v1", "kind": "PodTemplateSpec", **history[args.revision]}
-                common.write_output(common.printers.OutputFormat(args.output).render([rs_like], single=True))
+                common.write_output(printers.OutputFormat(args.output).render([rs_like], single=True))
                 return
             _out(f"{ref} with revision #{args.revision}\n{template_text(history[args.revision])}\n")
             return

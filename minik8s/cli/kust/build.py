@@ -240,7 +240,7 @@ class _Target:
         if not isinstance(doc, dict):
             raise CliError(f"kustomize: a strategic merge patch in {self.root} must be a map")
         required = target is None  # an explicit target may select nothing; a patch's own identity must
-        if required:
+        if target is None:
             group, _, version = str(doc.get("apiVersion", "")).rpartition("/")
             meta = doc.get("metadata") or {}
             target = {"group": group, "version": version, "kind": doc.get("kind"),

@@ -40,7 +40,8 @@ def content_hash(obj: dict) -> str:
         if isinstance(obj.get("stringData"), dict):
             m["stringData"] = obj["stringData"]
     digest = hashlib.sha256(_go_json(m).encode()).hexdigest()[:10]
-    return digest.translate(str.maketrans({"0": "g", "1": "h", "3": "k", "a": "m", "e": "t"}))
+    table: dict[str, str | int | None] = {"0": "g", "1": "h", "3": "k", "a": "m", "e": "t"}
+    return digest.translate(str.maketrans(table))
 
 
 def _literal(text: str) -> tuple[str, str]:

@@ -27,7 +27,7 @@ def _schema(obj: dict) -> Any:
     from minik8s.api import schema
     from minik8s.patchschema import schema_from_model
 
-    model = schema.MODELS.get((obj.get("apiVersion", "").rpartition("/")[0], obj.get("kind")))
+    model = schema.MODELS.get((obj.get("apiVersion", "").rpartition("/")[0], obj.get("kind") or ""))
     return schema_from_model(model) if model is not None else None
 
 

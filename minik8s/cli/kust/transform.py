@@ -193,7 +193,7 @@ def fix_references(obj: dict, find: Find) -> None:
                 if isinstance(src, dict):
                     fix(src.get("configMapRef"), "name", "ConfigMap")
                     fix(src.get("secretRef"), "name", "Secret")
-    spec = obj.get("spec") if isinstance(obj.get("spec"), dict) else {}
+    spec = obj["spec"] if isinstance(obj.get("spec"), dict) else {}
     if kind in ("RoleBinding", "ClusterRoleBinding"):
         role = obj.get("roleRef")
         if isinstance(role, dict) and role.get("kind") in ("Role", "ClusterRole"):
