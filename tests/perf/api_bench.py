@@ -60,7 +60,7 @@ import orjson
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, REPO)
 
-from apiserver.storage.sqlite import SQLiteStorage  # noqa: E402
+from apiserver.storage.sqlite import SQLiteStorage  # noqa: E402 - after the sys.path set-up above
 
 
 def free_port() -> int:
@@ -401,7 +401,8 @@ def main() -> None:
                     help="an extra flag for this checkout's apiserver (repeatable, e.g. --apiserver-arg=--workers=2)")
     a = ap.parse_args()
 
-    ms = lambda x: f"{x * 1000:.1f} ms"  # noqa: E731
+    def ms(x):
+        return f"{x * 1000:.1f} ms"
     print(f"machine: {os.cpu_count()} cores; clients={a.clients} pods={a.pods} watchers={a.watchers}")
     with tempfile.TemporaryDirectory() as tmp:
         runs: list[tuple[str, dict]] = []
@@ -449,7 +450,8 @@ def main() -> None:
     main_name = LAYERS[0][0] if a.layers else "no watchers" if a.node_watchers else "HTTPS + authn + authz"
     secure = [r for n, r in runs if n == main_name]
     print(f"ratio API/raw:        {statistics.median(r['rate'] for r in secure) / raw_rate:8.2f}")
-    med = lambda rs, k: statistics.median(r[k] for r in rs)  # noqa: E731
+    def med(rs, k):
+        return statistics.median(r[k] for r in rs)
     if a.peer_repo:
         peer = [r for n, r in runs if n.startswith("peer")]
         for name in ("HTTPS + authn + authz", "HTTPS + audit log"):
@@ -477,7 +479,8 @@ def main() -> None:
               f"{med(secure, 'rate') / med(gw, 'rate'):.2f}   p99 API {ms(med(secure, 'p99'))} / etcd {ms(med(gw, 'p99'))}")
     if a.baseline_repo:
         plain = [r for n, r in runs if n.startswith("plain")]
-        med = lambda rs, k: statistics.median(r[k] for r in rs)  # noqa: E731
+        def med(rs, k):
+            return statistics.median(r[k] for r in rs)
         print(f"HTTPS/plain creates/s (median of {len(secure)}): {med(secure, 'rate') / med(plain, 'rate'):.2f}   "
               f"CPU/create: {med(secure, 'cpu') / med(plain, 'cpu'):.2f}")
 

@@ -30,11 +30,11 @@ from pathlib import Path
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, REPO)
 
-import aiohttp  # noqa: E402
+import aiohttp  # noqa: E402 - after the sys.path set-up above
 import perf_cluster  # noqa: E402 - beside this file
 
-from minik8s.api.resources import CONFIGMAPS, NAMESPACES  # noqa: E402
-from minik8s.client.rest import ApiClient  # noqa: E402
+from minik8s.api.resources import CONFIGMAPS, NAMESPACES  # noqa: E402 - after the sys.path set-up above
+from minik8s.client.rest import ApiClient  # noqa: E402 - after the sys.path set-up above
 
 NS = "bench"
 

@@ -30,7 +30,7 @@ import orjson
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, REPO)
 
-from tests.perf.api_bench import client_ssl, cpu_seconds, free_port  # noqa: E402
+from tests.perf.api_bench import client_ssl, cpu_seconds, free_port  # noqa: E402 - after the sys.path set-up above
 
 SCHEMA = {"type": "object", "properties": {
     "spec": {"type": "object", "required": ["image"], "properties": {

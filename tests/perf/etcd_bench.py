@@ -155,7 +155,8 @@ def main() -> None:
         return
     a.profile = None
     a.profile_gil = False
-    ms = lambda x: f"{x * 1000:.1f} ms"  # noqa: E731
+    def ms(x):
+        return f"{x * 1000:.1f} ms"
     print(f"machine: {os.cpu_count()} cores, load {os.getloadavg()[0]:.1f}; clients={a.clients} pods={a.pods} "
           f"watchers={a.watchers} rounds={a.rounds}")
     results: dict[str, list[tuple[float, list[float]]]] = {}

@@ -33,8 +33,8 @@ sys.path.insert(0, str(REPO))
 
 import perf_cluster  # noqa: E402 - beside this file
 
-from minik8s.api.resources import NAMESPACES, PODS  # noqa: E402
-from minik8s.client.rest import ApiClient  # noqa: E402
+from minik8s.api.resources import NAMESPACES, PODS  # noqa: E402 - after the sys.path set-up above
+from minik8s.client.rest import ApiClient  # noqa: E402 - after the sys.path set-up above
 
 BUSYBOX = "minik8s/busybox:latest"
 PAUSE = "minik8s/pause:latest"

@@ -41,16 +41,16 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
 
-from minik8s import localpath  # noqa: E402
-from minik8s.api.resources import (  # noqa: E402
+from minik8s import localpath  # noqa: E402 - after the sys.path set-up above
+from minik8s.api.resources import (  # noqa: E402 - after the sys.path set-up above
     NAMESPACES,
     NODES,
     PERSISTENTVOLUMECLAIMS,
     PERSISTENTVOLUMES,
     STORAGECLASSES,
 )
-from minik8s.client.informer import Informer  # noqa: E402
-from tests.conftest import ApiServer, pick_free_port  # noqa: E402
+from minik8s.client.informer import Informer  # noqa: E402 - after the sys.path set-up above
+from tests.conftest import ApiServer, pick_free_port  # noqa: E402 - after the sys.path set-up above
 
 NODE = "bench-node"
 CONTROLLERS = "persistentvolume-binder,pvc-protection,pv-protection,local-path-provisioner"

@@ -32,7 +32,7 @@ import orjson
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, REPO)
 
-from tests.perf.api_bench import cpu_seconds, free_port, pct  # noqa: E402
+from tests.perf.api_bench import cpu_seconds, free_port, pct  # noqa: E402 - after the sys.path set-up above
 
 HARD = {"pods": "1000000", "count/pods": "1000000", "requests.cpu": "100k", "requests.memory": "100Ti"}
 

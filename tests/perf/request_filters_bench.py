@@ -28,13 +28,13 @@ import yaml
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, REPO)
 
-from apiserver.audit import context, event, policy  # noqa: E402
-from apiserver.audit.backend import BufferedBackend  # noqa: E402
-from apiserver.audit.filter import AuditFilter  # noqa: E402
-from apiserver.auth import requestinfo  # noqa: E402
-from apiserver.auth.user import UserInfo  # noqa: E402
-from apiserver.metrics.requests import RequestMetrics  # noqa: E402
-from minik8s.up import audit_policy  # noqa: E402
+from apiserver.audit import context, event, policy  # noqa: E402 - after the sys.path set-up above
+from apiserver.audit.backend import BufferedBackend  # noqa: E402 - after the sys.path set-up above
+from apiserver.audit.filter import AuditFilter  # noqa: E402 - after the sys.path set-up above
+from apiserver.auth import requestinfo  # noqa: E402 - after the sys.path set-up above
+from apiserver.auth.user import UserInfo  # noqa: E402 - after the sys.path set-up above
+from apiserver.metrics.requests import RequestMetrics  # noqa: E402 - after the sys.path set-up above
+from minik8s.up import audit_policy  # noqa: E402 - after the sys.path set-up above
 
 ADMIN = UserInfo("kubernetes-admin", groups=("system:masters", "system:authenticated"))
 PATH = "/api/v1/namespaces/default/pods"

@@ -39,12 +39,12 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
 
-import docker  # noqa: E402
+import docker  # noqa: E402 - after the sys.path set-up above
 
-from kubelet.proxy import executor, proxier  # noqa: E402
-from minik8s.api.resources import ENDPOINTSLICES, NAMESPACES, PODS, SERVICES  # noqa: E402
-from minik8s.client.informer import SharedInformerFactory  # noqa: E402
-from tests.e2e import services_harness as h  # noqa: E402
+from kubelet.proxy import executor, proxier  # noqa: E402 - after the sys.path set-up above
+from minik8s.api.resources import ENDPOINTSLICES, NAMESPACES, PODS, SERVICES  # noqa: E402 - after the sys.path set-up above
+from minik8s.client.informer import SharedInformerFactory  # noqa: E402 - after the sys.path set-up above
+from tests.e2e import services_harness as h  # noqa: E402 - after the sys.path set-up above
 
 HTTPD = ["sh", "-c", "mkdir -p /www && hostname > /www/index.html && exec httpd -f -p 80 -h /www"]
 

@@ -35,8 +35,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
 
-from minik8s.api.resources import DAEMONSETS, JOBS, NODES, REPLICASETS  # noqa: E402
-from minik8s.client.rest import ApiClient  # noqa: E402
+from minik8s.api.resources import DAEMONSETS, JOBS, NODES, REPLICASETS  # noqa: E402 - after the sys.path set-up above
+from minik8s.client.rest import ApiClient  # noqa: E402 - after the sys.path set-up above
 
 PY = sys.executable
 IMAGE = "minik8s/pause:latest"
