@@ -19,6 +19,7 @@ from typing import Any
 from controllers import controller_utils as cu
 from controllers.nodelifecycle_utils import tolerates
 from minik8s import nodeselector
+from minik8s.api.typed import Taint, Toleration
 
 HASH_LABEL = "controller-revision-hash"
 TEMPLATE_GENERATION_LABEL = "pod-template-generation"
@@ -37,9 +38,9 @@ NETWORK_UNAVAILABLE_TOLERATION = {"key": "node.kubernetes.io/network-unavailable
                                   "effect": "NoSchedule"}
 
 
-def daemon_tolerations(pod_spec: Mapping[str, Any]) -> list[dict]:
+def daemon_tolerations(pod_spec: Mapping[str, Any]) -> list[Toleration]:
     """The template's tolerations plus the daemon ones it does not already carry."""
-    tols = [dict(t) for t in pod_spec.get("tolerations") or []]
+    tols: list[Any] = [dict(t) for t in pod_spec.get("tolerations") or []]  # JSON: typed by the return
     extra = list(DAEMON_TOLERATIONS)
     if pod_spec.get("hostNetwork"):
         extra.append(NETWORK_UNAVAILABLE_TOLERATION)
@@ -65,7 +66,7 @@ def node_should_run(node: Mapping[str, Any], template: Mapping[str, Any]) -> tup
     if required is not None and not nodeselector.selector_matcher(required)(nodeselector.NodeView.of(node)):
         return False, False
     tols = daemon_tolerations(spec)
-    taints = list((node.get("spec") or {}).get("taints") or [])
+    taints: list[Taint] = list((node.get("spec") or {}).get("taints") or [])
     should_run = should_continue = True
     for taint in taints:
         if taint.get("effect") not in ("NoSchedule", "NoExecute"):

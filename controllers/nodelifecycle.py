@@ -38,7 +38,9 @@ from controllers import controller_utils as cu
 from controllers import nodelifecycle_utils as nu
 from controllers.base import Controller, tombstone_safe
 from minik8s import errors, timestamps
+from minik8s.api import typed
 from minik8s.api.resources import LEASES, NODES, PODS
+from minik8s.api.typed import Node, Taint
 from minik8s.client import cache
 from minik8s.client.events import NORMAL, EventRecorder
 from minik8s.client.informer import SharedInformerFactory
@@ -103,26 +105,26 @@ class NodeLifecycleController(Controller):
         if not name or cu.meta(pod).get("deletionTimestamp"):
             return
         node = self.node_informer.store.get(name)
-        if node is not None and _no_execute_taints(node):
+        if node is not None and _no_execute_taints(typed.node(node)):
             self.enqueue_key(name)
 
     # -- sync ----------------------------------------------------------------------------------
 
     async def sync(self, key: str) -> None:
-        node = self.node_informer.store.get(key)
-        if node is None:
+        cached = self.node_informer.store.get(key)
+        if cached is None:
             if self._health.pop(key, None) is not None:
                 self.recorder.event({"kind": "Node", "apiVersion": "v1", "metadata": {"name": key}}, NORMAL,
                                     "RemovingNodeFromService", f"Removing Node {key} from Controller")
             return
-        node = _with_kind(node)
+        node = _with_kind(typed.node(cached))
         health = self._observe(key, node)
         node = await self._monitor(key, node, health)
         await self._transitions(key, node, health)
         node = await self._update_taints(key, node)
         await self._evict(key, node, health)
 
-    def _observe(self, key: str, node: dict) -> NodeHealth:
+    def _observe(self, key: str, node: Node) -> NodeHealth:
         """Move the node's probe time on if its Lease or its status heartbeat changed."""
         now = time.monotonic()
         lease = self.lease_informer.store.get(f"{LEASE_NAMESPACE}/{key}")
@@ -139,7 +141,7 @@ class NodeLifecycleController(Controller):
             health.probe_time, health.lease_renew_time, health.heartbeat = now, renew, heartbeat
         return health
 
-    async def _monitor(self, key: str, node: dict, health: NodeHealth) -> dict:
+    async def _monitor(self, key: str, node: Node, health: NodeHealth) -> Node:
         grace = self.startup_grace if nu.condition(node, "Ready") is None else self.monitor_grace
         silent = time.monotonic() - health.probe_time
         if silent <= grace:
@@ -153,9 +155,9 @@ class NodeLifecycleController(Controller):
                  "status": {"conditions": changed}}
         await self.client.patch(NODES, key, patch, patch_type="strategic", subresource="status")
         # Read it back: the taint write below must compare-and-swap on the newest version.
-        return _with_kind(await self.client.get(NODES, key))
+        return _with_kind(typed.node(await self.client.get(NODES, key)))
 
-    async def _transitions(self, key: str, node: dict, health: NodeHealth) -> None:
+    async def _transitions(self, key: str, node: Node, health: NodeHealth) -> None:
         ready = nu.ready_status(node)
         was = health.ready
         health.ready = ready
@@ -179,19 +181,19 @@ class NodeLifecycleController(Controller):
             if isinstance(r, errors.MiniK8sError) and not isinstance(r, errors.NotFound):
                 raise r
 
-    async def _update_taints(self, key: str, node: dict) -> dict:
+    async def _update_taints(self, key: str, node: Node) -> Node:
         taints = nu.desired_taints(node, at=timestamps.format_time(cu.now()))
         if taints is None:
             return node
-        added = {t["key"] for t in taints} - {t.get("key") for t in (node.get("spec") or {}).get("taints") or []}
-        removed = {t.get("key") for t in (node.get("spec") or {}).get("taints") or []} - {t["key"] for t in taints}
+        added = {t.get("key", "") for t in taints} - {t.get("key", "") for t in (node.get("spec") or {}).get("taints") or []}
+        removed = {t.get("key", "") for t in (node.get("spec") or {}).get("taints") or []} - {t.get("key", "") for t in taints}
         log.info("nodelifecycle: node %s taints +%s -%s", key, sorted(added), sorted(removed))
         patch = {"metadata": {"resourceVersion": cu.meta(node)["resourceVersion"]},
                  "spec": {"taints": taints or None}}
         await self.client.patch(NODES, key, patch)
         return {**node, "spec": {**(node.get("spec") or {}), "taints": taints}}
 
-    async def _evict(self, key: str, node: dict, health: NodeHealth) -> None:
+    async def _evict(self, key: str, node: Node, health: NodeHealth) -> None:
         taints = _no_execute_taints(node)
         if not taints:
             health.first_tainted.clear()
@@ -205,7 +207,7 @@ class NodeLifecycleController(Controller):
         for pod in self.pod_informer.store.by_index(cache.NODE_NAME_INDEX, key):
             if cu.meta(pod).get("deletionTimestamp"):
                 continue
-            tols = nu.effective_tolerations(pod, not_ready_seconds=self.not_ready_seconds,
+            tols = nu.effective_tolerations(typed.pod(pod), not_ready_seconds=self.not_ready_seconds,
                                             unreachable_seconds=self.unreachable_seconds)
             seconds = nu.toleration_seconds(tols, taints)
             if seconds is None:
@@ -235,9 +237,9 @@ class NodeLifecycleController(Controller):
             pass  # gone already, or a new pod took the name
 
 
-def _no_execute_taints(node: dict) -> list[dict]:
+def _no_execute_taints(node: Node) -> list[Taint]:
     return [t for t in (node.get("spec") or {}).get("taints") or [] if t.get("effect") == nu.NO_EXECUTE]
 
 
-def _with_kind(node: dict) -> dict:
+def _with_kind(node: Node) -> Node:
     return {**node, "kind": NODES.kind, "apiVersion": NODES.api_version}

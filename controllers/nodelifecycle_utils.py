@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime
 
 from minik8s import timestamps
+from minik8s.api.typed import Node, NodeCondition, Pod, Taint, Toleration
 
 TAINT_NOT_READY = "node.kubernetes.io/not-ready"
 TAINT_UNREACHABLE = "node.kubernetes.io/unreachable"
@@ -34,23 +35,23 @@ _MANAGED_NO_SCHEDULE = frozenset(NO_SCHEDULE_TAINTS.values()) | {TAINT_UNSCHEDUL
 _MANAGED_NO_EXECUTE = frozenset({TAINT_NOT_READY, TAINT_UNREACHABLE})
 
 
-def condition(node: dict, ctype: str) -> dict | None:
+def condition(node: Node, ctype: str) -> NodeCondition | None:
     for c in (node.get("status") or {}).get("conditions") or []:
         if c.get("type") == ctype:
             return c
     return None
 
 
-def ready_status(node: dict) -> str | None:
+def ready_status(node: Node) -> str | None:
     """"True", "False", "Unknown", or None when the kubelet never posted Ready."""
     c = condition(node, "Ready")
     return c.get("status") if c else None
 
 
-def unknown_conditions(node: dict, *, at: str) -> list[dict]:
+def unknown_conditions(node: Node, *, at: str) -> list[NodeCondition]:
     """The conditions to write when the kubelet stopped posting: every kubelet condition not
     already Unknown becomes Unknown (heartbeat kept, transition now), as Kubernetes words it."""
-    out = []
+    out: list[NodeCondition] = []
     for ctype in NODE_CONDITIONS:
         cur = condition(node, ctype)
         if cur is None:
@@ -63,7 +64,7 @@ def unknown_conditions(node: dict, *, at: str) -> list[dict]:
     return out
 
 
-def desired_taints(node: dict, *, at: str) -> list[dict] | None:
+def desired_taints(node: Node, *, at: str) -> list[Taint] | None:
     """The node's taints with the controller-managed ones made to match its conditions, or None
     when nothing changes. Taints someone else put there are kept; a managed taint that stays
     keeps its timeAdded (eviction deadlines count from it)."""
@@ -82,8 +83,8 @@ def desired_taints(node: dict, *, at: str) -> list[dict] | None:
         want.add((TAINT_UNREACHABLE, NO_EXECUTE))
 
     current = spec.get("taints") or []
-    out: list[dict] = []
-    have: set[tuple[str, str]] = set()
+    out: list[Taint] = []
+    have: set[tuple[str | None, str | None]] = set()
     for t in current:
         ident = (t.get("key"), t.get("effect"))
         managed = (ident[1] == NO_SCHEDULE and ident[0] in _MANAGED_NO_SCHEDULE) or \
@@ -93,7 +94,7 @@ def desired_taints(node: dict, *, at: str) -> list[dict] | None:
         have.add(ident)
         out.append(t)
     for key, effect in sorted(want - have):
-        taint = {"key": key, "effect": effect}
+        taint: Taint = {"key": key, "effect": effect}
         if effect == NO_EXECUTE:
             taint["timeAdded"] = at
         out.append(taint)
@@ -102,7 +103,7 @@ def desired_taints(node: dict, *, at: str) -> list[dict] | None:
 
 # -- tolerations ------------------------------------------------------------------------------
 
-def tolerates(toleration: dict, taint: dict) -> bool:
+def tolerates(toleration: Toleration, taint: Taint) -> bool:
     """Kubernetes' Toleration.ToleratesTaint."""
     effect = toleration.get("effect") or ""
     if effect and effect != taint.get("effect"):
@@ -118,11 +119,11 @@ def tolerates(toleration: dict, taint: dict) -> bool:
     return (toleration.get("value") or "") == (taint.get("value") or "")
 
 
-def effective_tolerations(pod: dict, *, not_ready_seconds: int, unreachable_seconds: int) -> list[dict]:
+def effective_tolerations(pod: Pod, *, not_ready_seconds: int, unreachable_seconds: int) -> list[Toleration]:
     """The pod's tolerations plus what DefaultTolerationSeconds admission would have added:
     not-ready and unreachable NoExecute for the default time, unless the pod speaks of them."""
     tols = list((pod.get("spec") or {}).get("tolerations") or [])
-    extra = []
+    extra: list[Toleration] = []
     for key, seconds in ((TAINT_NOT_READY, not_ready_seconds), (TAINT_UNREACHABLE, unreachable_seconds)):
         covered = any((t.get("key") in (key, None, "")) and (t.get("effect") in (NO_EXECUTE, None, ""))
                       for t in tols)
@@ -131,7 +132,7 @@ def effective_tolerations(pod: dict, *, not_ready_seconds: int, unreachable_seco
     return tols + extra
 
 
-def toleration_seconds(tolerations: list[dict], taints: list[dict]) -> float | None:
+def toleration_seconds(tolerations: list[Toleration], taints: list[Taint]) -> float | None:
     """How long a pod may stay on a node with these NoExecute taints: 0 if one is not tolerated,
     None if all are tolerated forever, else the shortest tolerationSeconds of those used."""
     shortest: float | None = None
@@ -143,12 +144,12 @@ def toleration_seconds(tolerations: list[dict], taints: list[dict]) -> float | N
             seconds = t.get("tolerationSeconds")
             if seconds is None:
                 continue
-            seconds = max(0.0, float(seconds))
-            shortest = seconds if shortest is None else min(shortest, seconds)
+            limit = max(0.0, float(seconds))
+            shortest = limit if shortest is None else min(shortest, limit)
     return shortest
 
 
-def eviction_deadline(taints: list[dict], seconds: float, *, first_seen: datetime.datetime) -> datetime.datetime:
+def eviction_deadline(taints: list[Taint], seconds: float, *, first_seen: datetime.datetime) -> datetime.datetime:
     """When a pod tolerating ``taints`` for ``seconds`` must go: counted from the latest
     taint's timeAdded (the taint that started the clock last), else from when it was first seen."""
     added = [t for t in (timestamps.parse(x.get("timeAdded")) for x in taints) if t is not None]

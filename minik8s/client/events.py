@@ -18,6 +18,7 @@ import asyncio
 import collections
 import logging
 import time
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from minik8s import errors
@@ -47,7 +48,7 @@ class EventRecorder:
         self.client = client
         self.component = component
         self.host = host
-        self._queue: asyncio.Queue[tuple[dict[str, Any], str, str, str, str | None]] | None = None
+        self._queue: asyncio.Queue[tuple[Mapping[str, Any], str, str, str, str | None]] | None = None
         self._queue_size = queue_size
         self._task: asyncio.Task[Any] | None = None
         self._seen: collections.OrderedDict[tuple[Any, ...], _Seen] = collections.OrderedDict()
@@ -56,7 +57,7 @@ class EventRecorder:
         self._failing = False
         self._closed = False
 
-    def event(self, obj: dict[str, Any], type_: str, reason: str, message: str, *, field_path: str | None = None) -> None:
+    def event(self, obj: Mapping[str, Any], type_: str, reason: str, message: str, *, field_path: str | None = None) -> None:
         """Record an event about ``obj`` (a Kubernetes object dict with kind and apiVersion)."""
         if self._closed:
             return
@@ -107,7 +108,7 @@ class EventRecorder:
             finally:
                 self._queue.task_done()
 
-    async def _write(self, obj: dict[str, Any], type_: str, reason: str, message: str, field_path: str | None) -> None:
+    async def _write(self, obj: Mapping[str, Any], type_: str, reason: str, message: str, field_path: str | None) -> None:
         md = obj.get("metadata") or {}
         involved = {
             "kind": obj.get("kind"),
