@@ -144,7 +144,7 @@ def pod_key(pod: Mapping[str, Any]) -> str:
     """The cache key of a pod: its uid, as Kubernetes' scheduler cache uses; namespace/name
     for a pod not yet given one (tests, dry runs)."""
     md = pod.get("metadata") or {}
-    uid = md.get("uid")
+    uid: str | None = md.get("uid")
     if uid:
         return uid
     return f"{md.get('namespace') or 'default'}/{md.get('name') or ''}"

@@ -145,7 +145,7 @@ def _priority(pod: Mapping[str, Any]) -> int:
 class QueuedPodInfo:
     """A pending pod as the queue holds it."""
 
-    pod: dict
+    pod: dict[str, Any]
     info: PodInfo
     key: str
     priority: int
@@ -160,7 +160,7 @@ class QueuedPodInfo:
     unschedulable_plugins: frozenset[str] = frozenset()
     deleted: bool = False  # deleted while in flight: never requeue
 
-    def set_pod(self, pod: dict) -> None:
+    def set_pod(self, pod: dict[str, Any]) -> None:
         self.pod = pod
         self.info = PodInfo(pod)
         self.priority = _priority(pod)
@@ -207,7 +207,7 @@ class SchedulingQueue:
 
     # -- informer side ------------------------------------------------------------------------
 
-    def add(self, pod: dict) -> None:
+    def add(self, pod: dict[str, Any]) -> None:
         """A new pending pod (or one seen again): to activeQ unless already known."""
         key = pod_key(pod)
         if key in self._in_flight:
@@ -220,7 +220,7 @@ class SchedulingQueue:
         qpi = QueuedPodInfo(pod, PodInfo(pod), key, _priority(pod), timestamp=self._clock.now())
         self._push_active(qpi)
 
-    def update(self, new: dict) -> None:
+    def update(self, new: dict[str, Any]) -> None:
         """A newer version of a pending pod; compared with the version the queue holds."""
         key = pod_key(new)
         qpi = self._in_flight.get(key)
@@ -248,7 +248,7 @@ class SchedulingQueue:
             return
         self.add(new)
 
-    def delete(self, pod: dict | str) -> None:
+    def delete(self, pod: dict[str, Any] | str) -> None:
         key = pod if isinstance(pod, str) else pod_key(pod)
         self._active.pop(key, None)  # its heap entry goes stale and is skipped
         self._backoff.pop(key, None)
@@ -334,7 +334,8 @@ class SchedulingQueue:
         """1 s, doubled per attempt after the first, at most 10 s."""
         if qpi.attempts <= 1:
             return min(self.initial_backoff, self.max_backoff)
-        return min(self.initial_backoff * (2 ** min(qpi.attempts - 1, 30)), self.max_backoff)
+        factor: int = 2 ** min(qpi.attempts - 1, 30)
+        return min(self.initial_backoff * factor, self.max_backoff)
 
     def where(self, key: str) -> str | None:
         """"active", "backoff", "unschedulable", "in-flight" or None."""

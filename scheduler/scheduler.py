@@ -28,13 +28,14 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Coroutine, Mapping, Sequence
 from typing import Any
 
 from minik8s import errors
 from minik8s.api.resources import NODES, PODS
 from minik8s.client.events import NORMAL, WARNING, EventRecorder
 from minik8s.client.informer import SharedInformerFactory
+from minik8s.client.rest import ApiClient
 from minik8s.timestamps import now_rfc3339
 from scheduler import metrics as scheduler_metrics
 from scheduler import queue as q
@@ -56,12 +57,12 @@ DEFAULT_BIND_WORKERS = 64
 _TERMINAL = ("Succeeded", "Failed")
 
 
-def _ref(pod: Mapping[str, Any]) -> dict:
+def _ref(pod: Mapping[str, Any]) -> dict[str, Any]:
     """What an Event needs of its pod (the watch may omit kind and apiVersion)."""
     return {"kind": "Pod", "apiVersion": "v1", "metadata": pod.get("metadata") or {}}
 
 
-def _unschedulable_condition(pod: Mapping[str, Any], message: str) -> dict | None:
+def _unschedulable_condition(pod: Mapping[str, Any], message: str) -> dict[str, Any] | None:
     """The PodScheduled condition to write, or None when the pod already carries it."""
     for cond in (pod.get("status") or {}).get("conditions") or ():
         if cond.get("type") == "PodScheduled":
@@ -94,7 +95,7 @@ class Scheduler:
 
     def __init__(
         self,
-        client,  # minik8s.client.rest.ApiClient
+        client: ApiClient,
         *,
         factory: SharedInformerFactory | None = None,
         algorithm: Algorithm | None = None,
@@ -126,7 +127,7 @@ class Scheduler:
                                      on_change=lambda: self.queue.move_all_to_active_or_backoff(q.VOLUME_CHANGE))
         volume_binding.attach(self.algorithm.filters, self.volumes)
         self._binders: asyncio.Semaphore | None = None
-        self._background: set[asyncio.Task] = set()
+        self._background: set[asyncio.Task[Any]] = set()
         self.nominator = Nominator()
         self.scheduled = 0  # pods bound by this scheduler (for logs and benchmarks)
 
@@ -231,7 +232,7 @@ class Scheduler:
         except errors.MiniK8sError as e:
             log.warning("could not preempt pod %s/%s: %s", victim.namespace, victim.name, e)
 
-    async def _patch_status(self, namespace: str, name: str, status: dict) -> None:
+    async def _patch_status(self, namespace: str, name: str, status: dict[str, Any]) -> None:
         try:
             await self.client.patch(PODS, name, {"status": status}, namespace=namespace, patch_type="strategic",
                                     subresource="status")
@@ -315,7 +316,7 @@ class Scheduler:
         if self._binders is not None:
             self._binders.release()
 
-    def _spawn(self, coro) -> None:
+    def _spawn(self, coro: Coroutine[Any, Any, Any]) -> None:
         task = asyncio.get_running_loop().create_task(coro)
         self._background.add(task)
         task.add_done_callback(self._background.discard)
@@ -325,26 +326,26 @@ class Scheduler:
     def _responsible(self, pod: Mapping[str, Any]) -> bool:
         return ((pod.get("spec") or {}).get("schedulerName") or DEFAULT_SCHEDULER_NAME) == self.scheduler_name
 
-    def _node_added(self, node: dict) -> None:
+    def _node_added(self, node: dict[str, Any]) -> None:
         self.cache.add_node(node)
         self.queue.move_all_to_active_or_backoff(q.NODE_ADD)
 
-    def _node_updated(self, old: dict, new: dict) -> None:
+    def _node_updated(self, old: dict[str, Any], new: dict[str, Any]) -> None:
         self.cache.update_node(new)
         event = q.node_update_event(old, new)
         if event is not None:
             self.queue.move_all_to_active_or_backoff(event)
 
-    def _node_deleted(self, node: dict) -> None:
+    def _node_deleted(self, node: dict[str, Any]) -> None:
         self.cache.remove_node((node.get("metadata") or {}).get("name") or "")
 
-    def _pod_added(self, pod: dict) -> None:
+    def _pod_added(self, pod: dict[str, Any]) -> None:
         if (pod.get("spec") or {}).get("nodeName"):
             self.cache.add_pod(pod)
         elif self._responsible(pod):
             self.queue.add(pod)
 
-    def _pod_updated(self, old: dict, new: dict) -> None:
+    def _pod_updated(self, old: dict[str, Any], new: dict[str, Any]) -> None:
         if (new.get("spec") or {}).get("nodeName"):
             if not (old.get("spec") or {}).get("nodeName"):
                 self.queue.delete(new)  # bound (by us or anyone): no longer pending
@@ -360,7 +361,7 @@ class Scheduler:
         else:
             self.queue.delete(new)  # handed to another scheduler
 
-    def _pod_deleted(self, pod: dict) -> None:
+    def _pod_deleted(self, pod: dict[str, Any]) -> None:
         if (pod.get("spec") or {}).get("nodeName"):
             self.cache.remove_pod(pod)
             self.queue.move_all_to_active_or_backoff(q.ASSIGNED_POD_DELETE)

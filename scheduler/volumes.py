@@ -25,6 +25,7 @@ from minik8s.api import storage as storage_api
 from minik8s.api import volumes as v
 from minik8s.api.resources import PERSISTENTVOLUMECLAIMS, PERSISTENTVOLUMES, STORAGECLASSES
 from minik8s.client.informer import Informer, SharedInformerFactory
+from minik8s.client.rest import ApiClient
 
 __all__ = ["PreBindError", "VolumeListers", "claim_names"]
 
@@ -55,7 +56,7 @@ def _bound(pvc: Mapping[str, Any] | None) -> bool:
 _CLAIMS_INDEX = "claims"
 
 
-def _claims_index(pod: dict) -> list[str]:
+def _claims_index(pod: dict[str, Any]) -> list[str]:
     ns = (pod.get("metadata") or {}).get("namespace") or "default"
     return [f"{ns}/{name}" for name in claim_names(pod)]
 
@@ -73,40 +74,40 @@ class VolumeListers:
         self.classes = factory.informer(STORAGECLASSES)
         self.on_change = on_change
         self.bind_timeout = bind_timeout
-        self._waiters: dict[str, list[asyncio.Future]] = {}
+        self._waiters: dict[str, list[asyncio.Future[None]]] = {}
         for inf in (self.volumes, self.classes):
             inf.add_handler(on_add=self._changed, on_update=lambda old, cur: self._changed(cur), on_delete=self._changed)
         self.claims.add_handler(on_add=self._claim, on_update=lambda old, cur: self._claim(cur),
                                 on_delete=self._changed)
 
-    def claim(self, namespace: str, name: str) -> dict | None:
+    def claim(self, namespace: str, name: str) -> dict[str, Any] | None:
         return self.claims.store.get(f"{namespace}/{name}")
 
-    def volume(self, name: str) -> dict | None:
+    def volume(self, name: str) -> dict[str, Any] | None:
         return self.volumes.store.get(name)
 
-    def storage_class(self, name: str) -> dict | None:
+    def storage_class(self, name: str) -> dict[str, Any] | None:
         return self.classes.store.get(name) if name else None
 
-    def pods_using(self, namespace: str, claim: str) -> list[dict]:
+    def pods_using(self, namespace: str, claim: str) -> list[dict[str, Any]]:
         """The scheduled, unfinished pods that name the claim."""
         if self.pods is None:
             return []
         return [p for p in self.pods.store.by_index(_CLAIMS_INDEX, f"{namespace}/{claim}")
                 if (p.get("spec") or {}).get("nodeName")]
 
-    def all_volumes(self) -> list[dict]:
+    def all_volumes(self) -> list[dict[str, Any]]:
         return self.volumes.store.list()
 
     def waits_for_first_consumer(self, pvc: Mapping[str, Any]) -> bool:
         sc = self.storage_class(volumebinding.storage_class(pvc))
         return sc is not None and sc.get("volumeBindingMode") == storage_api.BINDING_WAIT_FOR_FIRST_CONSUMER
 
-    def _changed(self, obj: dict | None) -> None:
+    def _changed(self, obj: dict[str, Any] | None) -> None:
         if self.on_change is not None:
             self.on_change()
 
-    def _claim(self, pvc: dict) -> None:
+    def _claim(self, pvc: dict[str, Any]) -> None:
         if _bound(pvc):
             md = pvc["metadata"]
             for fut in self._waiters.pop(f"{md.get('namespace')}/{md.get('name')}", ()):
@@ -114,7 +115,7 @@ class VolumeListers:
                     fut.set_result(None)
         self._changed(pvc)
 
-    async def pre_bind(self, client, pod: Mapping[str, Any], node: str) -> None:
+    async def pre_bind(self, client: ApiClient, pod: Mapping[str, Any], node: str) -> None:
         """Name ``node`` on the pod's delayed claims and wait until every claim is Bound."""
         ns = (pod.get("metadata") or {}).get("namespace") or "default"
         pending: list[str] = []

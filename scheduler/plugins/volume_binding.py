@@ -24,10 +24,13 @@ algorithm used on its own) it has nothing to check.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from typing import Any
+
 from minik8s import localpath, volumebinding
 from minik8s.api.volumes import READ_WRITE_ONCE_POD
 from minik8s.nodeselector import Matcher, selector_matcher
-from scheduler.framework import CycleState, NodeCheck, NodeInfo, PodInfo, Rejection, pod_key
+from scheduler.framework import CycleState, FilterPlugin, NodeCheck, NodeInfo, PodInfo, Rejection, pod_key
 from scheduler.volumes import VolumeListers, claim_names
 
 __all__ = ["NAME", "VolumeBinding"]
@@ -58,7 +61,7 @@ class VolumeBinding:
         if not names or self.listers is None:
             return None
         affinities: list[Matcher] = []
-        delayed_static: list[dict] = []
+        delayed_static: list[dict[str, Any]] = []
         local_path = False
         for name in names:
             pvc = self.listers.claim(pod.namespace, name)
@@ -103,7 +106,7 @@ class VolumeBinding:
         return check
 
 
-def attach(filters, listers: VolumeListers) -> None:
+def attach(filters: Iterable[FilterPlugin], listers: VolumeListers) -> None:
     """Give every VolumeBinding plugin among ``filters`` the scheduler's listers."""
     for f in filters:
         if isinstance(f, VolumeBinding):
