@@ -119,6 +119,9 @@ class ApiServer:
     log_path: Path
     extra_args: list[str] = field(default_factory=list)
     proc: subprocess.Popen[bytes] | None = None
+    # The harness chose ``port``: another process may take it between that choice and the
+    # server's bind, and then start() chooses again (a port a test chose itself is kept).
+    port_chosen: bool = False
 
     @property
     def url(self) -> str:
@@ -214,23 +217,29 @@ class ApiServer:
                 args[i] += ",ServiceAccount"
             else:
                 args += ["--disable-admission-plugins", "ServiceAccount"]
-        cmd = [sys.executable, "-m", "apiserver.main", "--data-dir", str(self.data_dir),
-               "--port", str(self.port), *args]
-        with open(self.log_path, "ab") as log:
-            self.proc = subprocess.Popen(cmd, cwd=REPO, stdout=log, stderr=subprocess.STDOUT)
-        self._wait_healthy(timeout)
+        for attempt in range(3):
+            cmd = [sys.executable, "-m", "apiserver.main", "--data-dir", str(self.data_dir),
+                   "--port", str(self.port), *args]
+            with open(self.log_path, "ab") as log:
+                self.proc = subprocess.Popen(cmd, cwd=REPO, stdout=log, stderr=subprocess.STDOUT)
+            if self._wait_healthy(timeout, may_retry=self.port_chosen and attempt < 2):
+                return
+            self.port = pick_free_port()
 
-    def _wait_healthy(self, timeout: float) -> None:
+    def _wait_healthy(self, timeout: float, *, may_retry: bool = False) -> bool:
+        """True once healthy; False when the port was taken and ``may_retry``; else fails the test."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             assert self.proc is not None
             if self.proc.poll() is not None:
+                if may_retry and "address already in use" in self.log_tail(5):
+                    return False
                 pytest.fail(f"apiserver exited with {self.proc.returncode}:\n{self.log_tail()}")
             # The CA is made by the server on its first start: until then there is nothing to ask.
             with contextlib.suppress(httpx.HTTPError, OSError):
                 if self.ca_file.exists() and self.kubeconfig.exists() and httpx.get(
                         f"{self.url}/healthz", timeout=1.0, verify=self.ssl_context()).status_code == 200:
-                    return
+                    return True
             time.sleep(0.05)
         self.stop()
         pytest.fail(f"apiserver did not answer /healthz within {timeout}s:\n{self.log_tail()}")
@@ -265,7 +274,7 @@ def apiserver_factory(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Call
                 extra_args: tuple[str, ...] = ()) -> ApiServer:
         base = tmp_path_factory.mktemp("apiserver")
         server = ApiServer(data_dir=data_dir or base / "data", port=port or pick_free_port(),
-                           log_path=base / "apiserver.log", extra_args=list(extra_args))
+                           log_path=base / "apiserver.log", extra_args=list(extra_args), port_chosen=port is None)
         started.append(server)
         server.start()
         return server
@@ -279,7 +288,8 @@ def apiserver_factory(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Call
 def apiserver_process(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ApiServer]:
     """The apiserver shared by the session (tests isolate themselves by namespace)."""
     base = tmp_path_factory.mktemp("apiserver-session")
-    server = ApiServer(data_dir=base / "data", port=pick_free_port(), log_path=base / "apiserver.log")
+    server = ApiServer(data_dir=base / "data", port=pick_free_port(), log_path=base / "apiserver.log",
+                       port_chosen=True)
     server.start()
     yield server
     server.stop()
