@@ -20,7 +20,9 @@ import logging
 from controllers import controller_utils as cu
 from controllers.base import Controller, tombstone_safe
 from minik8s import errors
+from minik8s.api import typed
 from minik8s.api.resources import NODES
+from minik8s.api.typed import Node
 from minik8s.client.events import NORMAL, EventRecorder
 from minik8s.client.informer import SharedInformerFactory
 
@@ -96,7 +98,7 @@ class NodeIpamController(Controller):
                                        on_delete=self._on_delete)
 
     def _on_node(self, node: dict) -> None:
-        if not _pod_cidr(node) or cu.meta(node).get("name") in self._in_flight:
+        if not _pod_cidr(typed.node(node)) or cu.meta(node).get("name") in self._in_flight:
             self.enqueue(node)
 
     def _on_delete(self, node: dict | None) -> None:
@@ -106,11 +108,12 @@ class NodeIpamController(Controller):
         self.enqueue(node)
         # A block may have come free: nodes still waiting for one get another look.
         for other in self.node_informer.store.list():
-            if not _pod_cidr(other):
+            if not _pod_cidr(typed.node(other)):
                 self.enqueue(other)
 
     async def sync(self, key: str) -> None:
-        node = self.node_informer.store.get(key)
+        cached = self.node_informer.store.get(key)
+        node = typed.node(cached) if cached is not None else None
         if node is None or _pod_cidr(node):
             self._in_flight.pop(key, None)
             return
@@ -138,21 +141,21 @@ class NodeIpamController(Controller):
     def _used(self) -> set[int]:
         used = set(self._in_flight.values())
         for node in self.node_informer.store.list():
-            for cidr in _pod_cidrs(node):
+            for cidr in _pod_cidrs(typed.node(node)):
                 index = self.cidrs.index(cidr)
                 if index is not None:
                     used.add(index)
         return used
 
 
-def _pod_cidr(node: dict) -> str | None:
+def _pod_cidr(node: Node) -> str | None:
     return (node.get("spec") or {}).get("podCIDR")
 
 
-def _pod_cidrs(node: dict) -> list[str]:
+def _pod_cidrs(node: Node) -> list[str]:
     spec = node.get("spec") or {}
     return list(spec.get("podCIDRs") or ([spec["podCIDR"]] if spec.get("podCIDR") else []))
 
 
-def _with_kind(node: dict) -> dict:
+def _with_kind(node: Node) -> Node:
     return {**node, "kind": NODES.kind, "apiVersion": NODES.api_version}
