@@ -578,6 +578,8 @@ def create_app(storage: Storage, *, advertise_address: str | None = None, port: 
     exec_.install(app)  # the exec WebSocket: FastAPI serves WebSocket scopes, fast_path only HTTP
     from apiserver.metrics import endpoint as metrics_endpoint
     metrics_endpoint.install(app)  # GET /metrics (Prometheus)
+    from apiserver import dashboard
+    dashboard.install(app)  # GET /ui/ (the web dashboard's static files)
     return app
 
 

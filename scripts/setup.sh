@@ -2,7 +2,8 @@
 # One-time (and every-time) preparation of a machine for minik8s: the pieces `make run` and
 # `make test` need, each step cheap when already done so it can run before every command.
 #
-#   1. system packages: busybox-static (test image rootfs), iptables, iproute2, conntrack, openssl (TLS test certificates)
+#   1. system packages: busybox-static (test image rootfs), iptables, iproute2, conntrack, openssl (TLS test certificates),
+#      chromium (the web dashboard's test drives it headless through Playwright; no browser download)
 #      (the node proxy), docker.io when no Docker engine is there, etcd-server and etcd-client (the etcd
 #      storage backend's tests and `minik8s up --etcd`; no etcd system service is started);
 #   2. a reachable Docker engine: started here (dockerd in the background) when we are root;
@@ -42,7 +43,7 @@ apt_install() {
 
 docker_answers() { docker info >/dev/null 2>&1; }
 
-packages=(busybox-static iptables iproute2 conntrack openssl)
+packages=(busybox-static iptables iproute2 conntrack openssl chromium)
 if [ "${MINIK8S_SKIP_DOCKER:-}" != 1 ] && ! { command -v docker >/dev/null && docker_answers; }; then
     # No engine answering: we need both the daemon and the client from Debian's docker.io.
     if ! command -v dockerd >/dev/null || ! command -v docker >/dev/null; then

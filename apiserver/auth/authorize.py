@@ -10,7 +10,9 @@ The chain always starts with two fixed links, then the modes ``--authorization-m
 2. everyone, anonymous included, may GET the health, version and discovery paths
    (``/healthz``, ``/livez``, ``/readyz``, ``/version``, ``/api``, ``/apis``, ``/openapi``
    and below): what Kubernetes' bootstrap ClusterRoles ``system:public-info-viewer`` and
-   ``system:discovery`` grant.
+   ``system:discovery`` grant; and the web dashboard's static files (``/ui``, ``/ui/`` and
+   below: no cluster data, as the Kubernetes Dashboard serves its assets; see
+   :mod:`apiserver.dashboard.route`).
 
 Modes: ``Node`` and ``RBAC`` (registered by :mod:`apiserver.auth.policy`, which implements
 them, with :func:`register_mode`), ``AlwaysAllow`` allows every *authenticated* request
@@ -40,8 +42,8 @@ DEFAULT_MODES: tuple[str, ...] = ("Node", "RBAC")
 
 #: Paths anyone may GET (exact), and prefixes under which anyone may GET.
 PUBLIC_PATHS = frozenset(("/healthz", "/livez", "/readyz", "/version", "/version/", "/api", "/api/", "/apis",
-                          "/apis/", "/openapi", "/openapi/"))
-PUBLIC_PREFIXES = ("/api/", "/apis/", "/openapi/")
+                          "/apis/", "/openapi", "/openapi/", "/ui"))
+PUBLIC_PREFIXES = ("/api/", "/apis/", "/openapi/", "/ui/")
 
 
 class PrivilegedGroup:
