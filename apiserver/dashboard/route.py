@@ -20,7 +20,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from apiserver import errors
-from apiserver.app import status_response
+from apiserver.responses import status_response
 
 __all__ = ["install"]
 

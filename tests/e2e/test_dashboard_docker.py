@@ -249,8 +249,8 @@ def test_dashboard_in_chromium(cluster, browser, kubectl, tmp_path: Path) -> Non
         shot(page, "one-replica")
 
         # Scale from the page: the Deployment's replicas in the API, then three pod rows.
-        page.fill(f'#deployments tr[data-name="web"] input.replicas', "3")
-        page.click(f'#deployments tr[data-name="web"] button[data-action="scale"]')
+        page.fill('#deployments tr[data-name="web"] input.replicas', "3")
+        page.click('#deployments tr[data-name="web"] button[data-action="scale"]')
         _wait(lambda: api_get(f"/apis/apps/v1/namespaces/{ns}/deployments/web")["spec"]["replicas"] == 3,
               "the Deployment scaled to 3 in the API", diag=diag)
         rows = _wait(lambda: running_rows(3), "three Running pod rows")
