@@ -59,6 +59,7 @@ def _banner(cfg: UpConfig, ready: bool, out: TextIO, join_token: str | None = No
             f"kubeconfig: {kc} (context {CONTEXT}); use it with:",
             f"    export KUBECONFIG={kc}",
             "    mkctl get nodes        # or: kubectl get nodes",
+            f"web dashboard: {cfg.server_url}/ui/ (sign in with a token: kubectl create token SA)",
         ]
         if cfg.bind_address in ("0.0.0.0", "::") and join_token:
             ca_pin = tlsbootstrap.ca_hash((cfg.cert_dir / "ca.crt").read_bytes())

@@ -77,6 +77,23 @@ def test_the_kubeconfig_works_with_the_real_kubectl(up, kubectl_env):
     assert r.returncode == 0 and up.node in r.stdout and "Ready" in r.stdout
 
 
+def test_the_printed_dashboard_url_serves_the_page_and_takes_a_token(up, kubectl_env):
+    line = next(ln for ln in up.out_path.read_text().splitlines() if ln.startswith("web dashboard: "))
+    url = line.split()[2]
+    assert url == f"https://127.0.0.1:{up.port}/ui/", line
+    with up.api.http(anonymous=True) as http:
+        page = http.get(url)
+        assert page.status_code == 200 and 'src="dashboard.js"' in page.text, page.text[:300]
+        # What the page does first with the token it is given: who am I (SelfSubjectReview).
+        token = kubectl_env("create", "token", "default", "-n", "default")
+        assert token.returncode == 0, token.stderr
+        review = http.post("/apis/authentication.k8s.io/v1/selfsubjectreviews",
+                           json={"apiVersion": "authentication.k8s.io/v1", "kind": "SelfSubjectReview"},
+                           headers={"Authorization": f"Bearer {token.stdout.strip()}"})
+        assert review.status_code == 201, review.text
+        assert review.json()["status"]["userInfo"]["username"] == "system:serviceaccount:default:default"
+
+
 def test_secrets_are_encrypted_at_rest_with_the_generated_key(up, kubectl_env):
     marker = f"up-secret-{uuid.uuid4().hex}"
     r = kubectl_env("create", "secret", "generic", f"s-{marker[-8:]}", f"--from-literal=v={marker}")
