@@ -12,12 +12,13 @@ import subprocess
 import pytest
 
 from minik8s import errors
-from minik8s.api.resources import ENDPOINTS, PODS, SERVICES
+from minik8s.api.resources import ENDPOINTS, NODES, PODS, SERVICES
 from tests.conftest import kubectl_args
 from tests.kubelet_harness import (  # noqa: F401 - fixtures
     BUSYBOX,
     container_status,
     is_ready,
+    is_running,
     kubelet_factory,
     pod_manifest,
     wait_for,
@@ -250,3 +251,17 @@ async def test_debug_interactive_and_run_with_a_terminal(client, namespace, kube
             return True
         return False
     await wait_for(gone, what="pod tty1 deleted")
+
+
+async def test_proxy_to_a_pod_on_a_hollow_node_is_refused(client, namespace, kubelet_factory, kubectl) -> None:
+    hollow = kubelet_factory(extra_args=("--runtime", "fake"))
+    # A block of its own (as node IPAM would give it), so the hollow pod gets an IP and runs.
+    await client.patch(NODES, hollow.node, {"spec": {"podCIDR": "10.251.78.0/24", "podCIDRs": ["10.251.78.0/24"]}})
+    web = {"name": "web", "ports": [{"containerPort": 8080}]}
+    await client.create(PODS, pod_manifest("ghost", hollow.node, [web]), namespace=namespace)
+    pod = await wait_pod(client, namespace, "ghost", is_running, what="Running", kubelet=hollow)
+    assert pod["status"].get("podIP"), pod["status"]  # it has an address, which nothing answers
+    out = kubectl("get", "--raw", f"/api/v1/namespaces/{namespace}/pods/ghost:8080/proxy/", timeout=30)
+    assert out.returncode == 1, out
+    assert (f"Error from server (ServiceUnavailable): node {hollow.node} is hollow: its pods have no address "
+            "to proxy to") in out.stderr, out.stderr
