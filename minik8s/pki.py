@@ -30,7 +30,6 @@ import fcntl
 import ipaddress
 import os
 import socket
-import tempfile
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
@@ -39,6 +38,8 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+from minik8s.files import write_private
 
 __all__ = [
     "CA", "KeyPair", "ensure_ca", "ensure_client_cert", "ensure_serving_cert", "ensure_sa_keys",
@@ -52,25 +53,6 @@ KUBERNETES_SERVICE_IP = "10.96.0.1"
 SERVICE_NAMES = ("kubernetes", "kubernetes.default", "kubernetes.default.svc", "kubernetes.default.svc.cluster.local")
 # Reissue a leaf this close to its end (k3s renews within 90 days; we keep it simple).
 RENEW_BEFORE = datetime.timedelta(days=30)
-
-
-def write_private(path: str | os.PathLike[str], data: bytes) -> None:
-    """Write ``data`` atomically with mode 0600 (the temp file is never readable by others)."""
-    path = os.fspath(path)
-    directory = os.path.dirname(os.path.abspath(path))
-    os.makedirs(directory, mode=0o700, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix=".pki-")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, 0o600)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
 
 
 def _now() -> datetime.datetime:

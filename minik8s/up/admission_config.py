@@ -11,8 +11,9 @@ An existing file is kept as it is: a user who edits it (and restarts) keeps the 
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
+
+from minik8s.files import write_private
 
 __all__ = ["CONFIG", "FILE_NAME", "ensure", "flags", "path_of"]
 
@@ -50,11 +51,7 @@ def ensure(data_dir: Path) -> Path:
     path = path_of(data_dir)
     if not path.exists():
         data_dir.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(FILE_NAME + ".tmp")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
-        with os.fdopen(fd, "w") as f:
-            f.write(CONFIG)
-        os.replace(tmp, path)
+        write_private(path, CONFIG.encode())
     return path
 
 

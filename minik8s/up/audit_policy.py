@@ -13,8 +13,9 @@ existing policy file is kept as it is: a user who edits it (and restarts) keeps 
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
+
+from minik8s.files import write_private
 
 __all__ = ["FILE_NAME", "LOG_MAX_BACKUP", "LOG_MAX_SIZE_MB", "POLICY", "ensure", "flags", "path_of"]
 
@@ -81,11 +82,7 @@ def ensure(data_dir: Path) -> Path:
     path = path_of(data_dir)
     if not path.exists():
         data_dir.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(FILE_NAME + ".tmp")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
-        with os.fdopen(fd, "w") as f:
-            f.write(POLICY)
-        os.replace(tmp, path)
+        write_private(path, POLICY.encode())
     return path
 
 

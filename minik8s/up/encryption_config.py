@@ -13,6 +13,8 @@ import base64
 import os
 from pathlib import Path
 
+from minik8s.files import write_private
+
 FILE_NAME = "encryption-config.yaml"
 
 
@@ -37,12 +39,6 @@ def ensure(data_dir: Path) -> Path:
                 f"              secret: {key}\n"
                 "      - identity: {}\n")
         data_dir.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(FILE_NAME + ".tmp")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
-        with os.fdopen(fd, "w") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
+        write_private(path, text.encode())
     os.chmod(path, 0o600)
     return path
