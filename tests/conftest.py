@@ -331,6 +331,36 @@ async def namespace(client: Any) -> AsyncIterator[str]:
         await client.delete(NAMESPACES, name)
 
 
+@dataclass
+class ControlPlane:
+    """The scheduler and controller-manager as processes beside an apiserver (leader election
+    off), each logging to ``logs[name]``; :meth:`stop` ends them, the controller-manager first so
+    that nothing replaces what the test tears down next."""
+
+    procs: dict[str, subprocess.Popen[bytes]]
+    logs: dict[str, Path]
+
+    def stop(self) -> None:
+        for name in ("controller-manager", "scheduler"):
+            p = self.procs[name]
+            p.terminate()
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                p.wait(10)
+            if p.poll() is None:
+                p.kill()
+
+
+def start_control_plane(api: ApiServer, log_dir: Path) -> ControlPlane:
+    procs: dict[str, subprocess.Popen[bytes]] = {}
+    logs: dict[str, Path] = {}
+    for name, module in (("scheduler", "scheduler.main"), ("controller-manager", "controllers.main")):
+        logs[name] = log_dir / f"{name}.log"
+        with open(logs[name], "ab") as f:
+            procs[name] = subprocess.Popen([sys.executable, "-m", module, "--kubeconfig", str(api.kubeconfig),
+                                            "--leader-elect=false"], cwd=REPO, stdout=f, stderr=subprocess.STDOUT)
+    return ControlPlane(procs, logs)
+
+
 # --- kubectl --------------------------------------------------------------------------------
 
 

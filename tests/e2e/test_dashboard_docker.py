@@ -14,12 +14,9 @@ their paths are printed.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import re
 import shutil
-import subprocess
-import sys
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -28,7 +25,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import REPO, ApiServer, missing
+from tests.conftest import ApiServer, missing, start_control_plane
 from tests.kubelet_harness import KubeletProc, remove_node_containers
 
 pytestmark = pytest.mark.docker
@@ -74,11 +71,7 @@ def browser(chromium: str) -> Iterator[Any]:
 def cluster(apiserver_factory, tmp_path_factory, docker_client, test_images) -> Iterator[tuple[ApiServer, KubeletProc]]:
     api = apiserver_factory(extra_args=("--metric-resolution", "2"))
     base = tmp_path_factory.mktemp("dashboard")
-    procs: list[subprocess.Popen[bytes]] = []
-    for name, module in (("scheduler", "scheduler.main"), ("controller-manager", "controllers.main")):
-        with open(base / f"{name}.log", "ab") as f:
-            procs.append(subprocess.Popen([sys.executable, "-m", module, "--kubeconfig", str(api.kubeconfig),
-                                           "--leader-elect=false"], cwd=REPO, stdout=f, stderr=subprocess.STDOUT))
+    control_plane = start_control_plane(api, base)
     node = f"dash-{uuid.uuid4().hex[:8]}"
     kubelet = KubeletProc(server=api, node=node, root=base / "root", log_path=base / "kubelet.log",
                           extra_args=["--housekeeping-interval", "1"])
@@ -86,12 +79,7 @@ def cluster(apiserver_factory, tmp_path_factory, docker_client, test_images) -> 
         kubelet.start()
         yield api, kubelet
     finally:
-        for p in procs:  # the controller-manager first: nothing may replace what goes next
-            p.terminate()
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                p.wait(10)
-            if p.poll() is None:
-                p.kill()
+        control_plane.stop()
         kubelet.stop()
         remove_node_containers(docker_client, node)
 

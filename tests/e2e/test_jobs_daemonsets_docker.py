@@ -14,17 +14,14 @@ tests stay short.
 
 from __future__ import annotations
 
-import contextlib
 import json
-import subprocess
-import sys
 import time
 import uuid
 from dataclasses import dataclass
 
 import pytest
 
-from tests.conftest import REPO, ApiServer, pick_free_port
+from tests.conftest import ApiServer, pick_free_port, start_control_plane
 from tests.kubelet_harness import KubeletProc, remove_node_containers
 from tests.minik8s_up_harness import remove_node_network
 
@@ -43,11 +40,7 @@ def cluster(tmp_path_factory, test_images, docker_client):
     base = tmp_path_factory.mktemp("batch-e2e")
     api = ApiServer(data_dir=base / "data", port=pick_free_port(), log_path=base / "apiserver.log")
     api.start()
-    procs: list[subprocess.Popen] = []
-    for name, module in (("scheduler", "scheduler.main"), ("controller-manager", "controllers.main")):
-        with open(base / f"{name}.log", "ab") as f:
-            procs.append(subprocess.Popen([sys.executable, "-m", module, "--kubeconfig", str(api.kubeconfig),
-                                           "--leader-elect=false"], cwd=REPO, stdout=f, stderr=subprocess.STDOUT))
+    control_plane = start_control_plane(api, base)
     suffix = uuid.uuid4().hex[:6]
     nodes = [f"batch-a-{suffix}", f"batch-b-{suffix}"]
     kubelets = [KubeletProc(server=api, node=n, root=base / n, log_path=base / f"{n}.log") for n in nodes]
@@ -56,12 +49,7 @@ def cluster(tmp_path_factory, test_images, docker_client):
             k.start()
         yield Cluster(api, nodes, kubelets)
     finally:
-        for p in procs:
-            p.terminate()
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                p.wait(10)
-            if p.poll() is None:
-                p.kill()
+        control_plane.stop()
         for k in kubelets:
             k.stop()
         for n in nodes:

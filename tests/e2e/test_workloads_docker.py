@@ -12,8 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import subprocess
-import sys
 import uuid
 from dataclasses import dataclass
 
@@ -22,7 +20,7 @@ import pytest
 from minik8s.api.resources import NAMESPACES, PODS
 from minik8s.client.informer import Informer
 from minik8s.client.rest import ApiClient
-from tests.conftest import REPO, ApiServer, pick_free_port
+from tests.conftest import ApiServer, pick_free_port, start_control_plane
 from tests.integration.workload_helpers import wait_for
 from tests.kubelet_harness import KubeletProc, remove_node_containers
 
@@ -67,26 +65,14 @@ def cluster(tmp_path_factory, test_images, docker_client):
         busybox.tag(repo, t)
     api = ApiServer(data_dir=base / "data", port=pick_free_port(), log_path=base / "apiserver.log")
     api.start()
-    procs: list[subprocess.Popen] = []
-    logs = {}
-    for name, module in (("scheduler", "scheduler.main"), ("controller-manager", "controllers.main")):
-        logs[name] = base / f"{name}.log"
-        with open(logs[name], "ab") as f:
-            procs.append(subprocess.Popen([sys.executable, "-m", module, "--kubeconfig", str(api.kubeconfig),
-                                           "--leader-elect=false"],
-                                          cwd=REPO, stdout=f, stderr=subprocess.STDOUT))
+    control_plane = start_control_plane(api, base)
     node = f"wl-{uuid.uuid4().hex[:8]}"
     kubelet = KubeletProc(server=api, node=node, root=base / "root", log_path=base / "kubelet.log")
     try:
         kubelet.start()
-        yield Cluster(api, node, kubelet, logs)
+        yield Cluster(api, node, kubelet, control_plane.logs)
     finally:
-        for p in procs:  # the controller-manager first: nothing may replace what goes next
-            p.terminate()
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                p.wait(10)
-            if p.poll() is None:
-                p.kill()
+        control_plane.stop()
         kubelet.stop()
         remove_node_containers(docker_client, node)
         api.stop()
