@@ -4,7 +4,9 @@ On start it advertises the node's volume directory (``<node data dir>/local-path
 Node annotation the provisioner reads. Then it watches the PersistentVolumes provisioned for
 this node; when one is deleted (its claim released it under reclaim ``Delete``) it removes the
 volume's directory and then the cleanup finalizer, so the volume object goes only once its
-data is gone. A volume of reclaim policy ``Retain`` deleted by hand keeps its directory, as
+data is gone. A failed API call is logged and retried a moment later, never allowed to stop the
+kubelet; a volume that vanished meanwhile (its finalizer removed, the informer not yet told) is
+skipped, as the node authorizer denies a node any write to a volume it no longer knows. A volume of reclaim policy ``Retain`` deleted by hand keeps its directory, as
 Kubernetes keeps a retained volume's storage. Only a directory directly under this node's
 volume directory is ever removed.
 Real (Docker) nodes run this; hollow nodes have no disk to clean.
@@ -26,6 +28,8 @@ from minik8s.client.informer import Informer
 __all__ = ["LocalPathVolumes"]
 
 log = logging.getLogger(__name__)
+
+RETRY_SECONDS = 2.0  # after a failed API call, look at the deleted volumes again this much later
 
 
 class LocalPathVolumes:
@@ -49,9 +53,17 @@ class LocalPathVolumes:
             while True:
                 await self._wake.wait()
                 self._wake.clear()
+                retry = False
                 for pv in self.informer.store.list():
                     if self._mine(pv) and pv["metadata"].get("deletionTimestamp"):
-                        await self.clean(pv)
+                        try:
+                            await self.clean(pv)
+                        except errors.MiniK8sError as e:
+                            log.warning("volume %s: cannot finish its cleanup yet (retrying in %.0fs): %s",
+                                        pv["metadata"]["name"], RETRY_SECONDS, e)
+                            retry = True
+                if retry:
+                    asyncio.get_running_loop().call_later(RETRY_SECONDS, self._wake.set)
         finally:
             task.cancel()
             await asyncio.gather(task, return_exceptions=True)
@@ -95,3 +107,11 @@ class LocalPathVolumes:
             pass
         except errors.Conflict:
             self._wake.set()  # changed meanwhile: look again
+        except errors.Forbidden:
+            # The node authorizer forgets a volume once it is gone, and then answers 403, not 404:
+            # a second look at a stale copy (the informer has not yet seen the deletion) lands here.
+            try:
+                await self.client.get(PERSISTENTVOLUMES, md["name"])
+            except errors.NotFound:
+                return
+            raise
