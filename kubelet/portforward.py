@@ -7,12 +7,15 @@ with headers ``streamType`` (``error`` then ``data``), ``port`` and ``requestID`
 server answers each with a SYN_REPLY. Once both streams of a request are there the kubelet
 connects to the port on localhost inside the pod's network namespace (the runtime's
 :meth:`~kubelet.runtime.interface.ContainerRuntime.port_forward`) and copies bytes both
-ways: the client's FIN half-closes the pod connection, the pod's end of output FINs the data
-stream, and the error stream is FINned last -- carrying, when the connection could not be
+ways: the client's FIN half-closes the pod connection; the pod's end of output FINs the data
+stream and then, at once, the error stream -- carrying, when the connection could not be
 made, Kubernetes' message ``error forwarding port P to pod ID, uid UID: ...``, which kubectl
-prints and goes on serving other connections. Streams of many requests run at once; a
-RST_STREAM from the client drops its connection; PINGs are answered; when the WebSocket
-closes every connection of the session is closed.
+prints and goes on serving other connections. kubectl waits for the error stream's FIN before
+it closes its local connection, so every request ends with it unless the client reset that
+stream. A RST_STREAM from the client ends the pod connection of its request (kubectl 1.32
+resets a data stream it is done with, sometimes before the error stream's FIN has gone out),
+and nothing more is sent on a stream it reset. Streams of many requests run at once; PINGs
+are answered; when the WebSocket closes every connection of the session is closed.
 """
 
 from __future__ import annotations
@@ -49,6 +52,11 @@ class _Request:
     data_stream: int | None = None
     inbound: asyncio.Queue[bytes | None] = dataclasses.field(default_factory=asyncio.Queue)
     task: asyncio.Task[None] | None = None
+    pod_conn: asyncio.StreamWriter | None = None  # the connection to the pod, once dialled
+    reset: set[int] = dataclasses.field(default_factory=set)  # streams the client reset
+
+    def live(self, stream_id: int) -> bool:
+        return stream_id not in self.reset
 
 
 class Session:
@@ -113,9 +121,10 @@ class Session:
         elif frame.type == spdy.HEADERS:
             self._codec.decode(frame.payload[4:])
         elif frame.type == spdy.RST_STREAM:
-            req = self._by_stream.get(spdy.stream_id_of(frame.payload))
+            stream_id = spdy.stream_id_of(frame.payload)
+            req = self._by_stream.get(stream_id)
             if req is not None:
-                self._drop(req)
+                self._on_reset(req, stream_id)
         elif frame.type == spdy.PING:
             await self._outbox.put(spdy.encode_ping(int.from_bytes(frame.payload[:4], "big")))
         elif frame.type == spdy.GOAWAY:
@@ -161,10 +170,17 @@ class Session:
         if frame.fin:
             req.inbound.put_nowait(None)
 
-    def _drop(self, req: _Request) -> None:
-        if req.task is not None:
-            req.task.cancel()
-        self._forget(req)
+    def _on_reset(self, req: _Request, stream_id: int) -> None:
+        """The client reset one stream of ``req``: its pod connection ends (the forwarding
+        task then finishes what the client still waits for), or, not yet forwarding, it is
+        forgotten."""
+        req.reset.add(stream_id)
+        if req.task is None:
+            self._forget(req)
+            return
+        req.inbound.put_nowait(None)
+        if req.pod_conn is not None:
+            req.pod_conn.transport.abort()  # the read loop sees end of input and winds up
 
     def _forget(self, req: _Request) -> None:
         self._requests.pop(req.request_id, None)
@@ -174,39 +190,46 @@ class Session:
 
     async def _forward(self, req: _Request) -> None:
         assert req.port is not None and req.data_stream is not None and req.error_stream is not None
+        data, error = req.data_stream, req.error_stream
         try:
             try:
                 sock = await self._dial(req.port)
             except Exception as e:
                 message = f"error forwarding port {req.port} to pod {self._pod}, uid {self._uid}: {e}"
                 log.info("port-forward: %s", message)
-                await self._outbox.put(spdy.encode_data(req.error_stream, message.encode()))
-                await self._outbox.put(spdy.encode_data(req.data_stream, b"", fin=True))
-                await self._outbox.put(spdy.encode_data(req.error_stream, b"", fin=True))
+                if req.live(error):
+                    await self._outbox.put(spdy.encode_data(error, message.encode()))
+                await self._finish(req)
                 return
             reader, writer = await asyncio.open_connection(sock=sock)
+            req.pod_conn = writer
+            if req.reset:  # reset while dialling
+                writer.transport.abort()
             to_pod = asyncio.create_task(self._to_pod(req, writer))
             try:
-                while chunk := await reader.read(_READ):
-                    await self._outbox.put(spdy.encode_data(req.data_stream, chunk))
-                await self._outbox.put(spdy.encode_data(req.data_stream, b"", fin=True))
-                # The pod is done sending; what the client still sends has no reader left.
+                while req.live(data) and (chunk := await reader.read(_READ)):
+                    await self._outbox.put(spdy.encode_data(data, chunk))
             except OSError as e:
                 log.info("port-forward to %s port %d: %s", self._pod, req.port, e)
-                await self._outbox.put(spdy.encode_data(req.data_stream, b"", fin=True))
-            finally:
-                to_pod.cancel()
-                await asyncio.gather(to_pod, return_exceptions=True)
-                writer.close()
-                with contextlib.suppress(Exception):
-                    await writer.wait_closed()
-            await self._outbox.put(spdy.encode_data(req.error_stream, b"", fin=True))
+            # The pod is done sending (or the client reset the request): both streams end now,
+            # as Kubernetes' kubelet closes them once the pod's side of the copy ends; what the
+            # client still sends has no reader left.
+            await self._finish(req)
+            to_pod.cancel()
+            writer.transport.abort()
+            await asyncio.gather(to_pod, return_exceptions=True)
         finally:
             self._forget(req)
+
+    async def _finish(self, req: _Request) -> None:
+        """FIN the data stream, then the error stream, skipping any the client reset."""
+        for stream_id in (req.data_stream, req.error_stream):
+            if stream_id is not None and req.live(stream_id):
+                await self._outbox.put(spdy.encode_data(stream_id, b"", fin=True))
 
     async def _to_pod(self, req: _Request, writer: asyncio.StreamWriter) -> None:
         while (chunk := await req.inbound.get()) is not None:
             writer.write(chunk)
             await writer.drain()
-        if writer.can_write_eof():
+        if writer.can_write_eof() and not writer.is_closing():
             writer.write_eof()  # the client's FIN: the pod reads end of input, may still answer
