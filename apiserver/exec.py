@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import dataclasses
 import logging
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
@@ -33,7 +32,7 @@ from starlette.responses import Response
 from starlette.websockets import WebSocket, WebSocketDisconnect
 from websockets.asyncio.client import connect
 
-from apiserver import errors, kubelet_client
+from apiserver import errors, kubelet_client, portforward
 from apiserver.registry import table as registry
 from apiserver.responses import status_response
 from minik8s.api import resources as rs
@@ -44,7 +43,7 @@ if TYPE_CHECKING:
     from apiserver.rest import RestStorage
     from apiserver.scope import RequestInfo, Server
 
-__all__ = ["install", "http", "locate", "proxy", "kubelet_credentials", "Target"]
+__all__ = ["install", "http", "locate", "proxy"]
 
 log = logging.getLogger(__name__)
 
@@ -55,22 +54,7 @@ PROTOCOLS = ("v5.channel.k8s.io", "v4.channel.k8s.io", "v3.channel.k8s.io", "v2.
 _CONNECT_TIMEOUT_S = 10.0
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
-class Target:
-    """Where an exec goes: the kubelet's URL path and query, on its host and port."""
-
-    endpoint: kubelet_client.Endpoint
-    path_query: str
-
-    @property
-    def node(self) -> str:
-        return self.endpoint.node
-
-    def url(self, scheme: str) -> str:
-        return self.endpoint.url(self.path_query, scheme)
-
-
-async def locate(rest: RestStorage, namespace: str, name: str, query: Any, *, kind: str = "exec") -> Target:
+async def locate(rest: RestStorage, namespace: str, name: str, query: Any, *, kind: str = "exec") -> kubelet_client.Target:
     """Check an exec (or ``kind="attach"``) request against the API and find the kubelet
     that serves it."""
     pod_entry = registry.BY_TYPE[rs.PODS]
@@ -97,14 +81,7 @@ async def locate(rest: RestStorage, namespace: str, name: str, query: Any, *, ki
     for ours, theirs in (("stdin", "input"), ("stdout", "output"), ("stderr", "error"), ("tty", "tty")):
         if query.get(ours) in _TRUE:
             params.append((theirs, "1"))
-    return Target(ep, f"/{kind}/{namespace}/{name}/{container}?{urlencode(params)}")
-
-
-def kubelet_credentials(server: Server) -> kubelet_client.KubeletClient:
-    if server.kubelet_client is None:
-        raise errors.ServiceUnavailable("this apiserver has no credentials for kubelets")
-    client: kubelet_client.KubeletClient = server.kubelet_client
-    return client
+    return kubelet_client.Target(ep, f"/{kind}/{namespace}/{name}/{container}?{urlencode(params)}")
 
 
 async def http(request: Request, server: Server, info: RequestInfo) -> Response:
@@ -113,7 +90,7 @@ async def http(request: Request, server: Server, info: RequestInfo) -> Response:
     assert info.name is not None and info.namespace is not None
     target = await locate(server.rest, info.namespace, info.name, request.query_params,
                           kind="attach" if info.subresource == "attach" else "exec")
-    kubelets = kubelet_credentials(server)
+    kubelets = kubelet_client.credentials(server)
     try:
         resp = await kubelets.http.get(target.url("https"), timeout=_CONNECT_TIMEOUT_S)
     except httpx.HTTPError as e:
@@ -135,7 +112,7 @@ async def websocket(ws: WebSocket) -> None:
     try:
         target = await locate(server.rest, p["namespace"], p["name"], ws.query_params,
                               kind="attach" if ws.url.path.endswith("/attach") else "exec")
-        kubelets = kubelet_credentials(server)
+        kubelets = kubelet_client.credentials(server)
     except errors.StatusError as e:
         await ws.send_denial_response(status_response(e))
         return
@@ -147,7 +124,7 @@ async def websocket(ws: WebSocket) -> None:
     await proxy(ws, kubelets, target, PROTOCOLS)
 
 
-async def proxy(ws: WebSocket, kubelets: kubelet_client.KubeletClient, target: Target,
+async def proxy(ws: WebSocket, kubelets: kubelet_client.KubeletClient, target: kubelet_client.Target,
                 protocols: tuple[str, ...]) -> None:
     """Connect ``target`` on the kubelet with those of ``protocols`` the client offers, then
     relay frames both ways (``pods/exec``, ``pods/attach``, ``pods/portforward``)."""
@@ -218,7 +195,6 @@ def install(app: FastAPI) -> None:
     """Route the exec WebSocket (FastAPI serves WebSocket scopes; the HTTP fast path does not)."""
     app.router.add_websocket_route("/api/v1/namespaces/{namespace}/pods/{name}/exec", websocket)
     app.router.add_websocket_route("/api/v1/namespaces/{namespace}/pods/{name}/attach", websocket)
-    from apiserver import portforward
     app.router.add_websocket_route("/api/v1/namespaces/{namespace}/pods/{name}/portforward", portforward.websocket)
     app.router.add_websocket_route("/{path:path}", unserved)
 

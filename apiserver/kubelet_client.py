@@ -26,8 +26,9 @@ from minik8s.api import resources as rs
 
 if TYPE_CHECKING:
     from apiserver.rest import RestStorage
+    from apiserver.scope import Server
 
-__all__ = ["Endpoint", "KubeletClient", "endpoint", "endpoint_of"]
+__all__ = ["Endpoint", "KubeletClient", "Target", "credentials", "endpoint", "endpoint_of"]
 
 _CONNECT_TIMEOUT_S = 10.0
 
@@ -43,6 +44,22 @@ class Endpoint:
     def url(self, path_query: str, scheme: str = "https") -> str:
         host = f"[{self.ip}]" if ":" in self.ip else self.ip
         return f"{scheme}://{host}:{self.port}{path_query}"
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Target:
+    """Where a streaming request goes (``pods/exec``, ``pods/attach``, ``pods/portforward``): the
+    kubelet's URL path and query, on its host and port."""
+
+    endpoint: Endpoint
+    path_query: str
+
+    @property
+    def node(self) -> str:
+        return self.endpoint.node
+
+    def url(self, scheme: str) -> str:
+        return self.endpoint.url(self.path_query, scheme)
 
 
 async def endpoint(rest: RestStorage, node_name: str) -> Endpoint:
@@ -104,3 +121,11 @@ class KubeletClient:
     def unreachable(self, ep: Endpoint, exc: BaseException) -> errors.StatusError:
         """The 503 for a kubelet that cannot be reached or is not one of ours."""
         return errors.ServiceUnavailable(f"unable to reach the kubelet of node {ep.node} at {ep.ip}:{ep.port}: {exc}")
+
+
+def credentials(server: Server) -> KubeletClient:
+    """The apiserver's client for kubelets (ServiceUnavailable when it was given none)."""
+    if server.kubelet_client is None:
+        raise errors.ServiceUnavailable("this apiserver has no credentials for kubelets")
+    client: KubeletClient = server.kubelet_client
+    return client

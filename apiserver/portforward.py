@@ -29,7 +29,6 @@ from starlette.responses import Response
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from apiserver import errors, kubelet_client
-from apiserver import exec as exec_
 from apiserver.registry import table as registry
 from minik8s.api import resources as rs
 
@@ -45,14 +44,14 @@ PROTOCOLS = ("SPDY/3.1+portforward.k8s.io",)
 _CONNECT_TIMEOUT_S = 10.0
 
 
-async def locate(rest: RestStorage, namespace: str, name: str) -> exec_.Target:
+async def locate(rest: RestStorage, namespace: str, name: str) -> kubelet_client.Target:
     """Check a port-forward request against the API and find the kubelet that serves it."""
     pod = await rest.get(registry.BY_TYPE[rs.PODS], namespace, name)
     node_name = (pod.get("spec") or {}).get("nodeName")
     if not node_name:
         raise errors.BadRequest(f"pod {name} does not have a host assigned")
     ep = await kubelet_client.endpoint(rest, node_name)
-    return exec_.Target(ep, f"/portForward/{namespace}/{name}")
+    return kubelet_client.Target(ep, f"/portForward/{namespace}/{name}")
 
 
 async def websocket(ws: WebSocket) -> None:
@@ -61,7 +60,7 @@ async def websocket(ws: WebSocket) -> None:
     p = ws.path_params
     try:
         target = await locate(server.rest, p["namespace"], p["name"])
-        kubelets = exec_.kubelet_credentials(server)
+        kubelets = kubelet_client.credentials(server)
     except errors.StatusError as e:
         await ws.send_denial_response(Response(e.encoded(), status_code=e.code, media_type="application/json"))
         return
@@ -93,7 +92,7 @@ async def websocket(ws: WebSocket) -> None:
         await session.close()
 
 
-async def _refusal_body(session: aiohttp.ClientSession, target: exec_.Target,
+async def _refusal_body(session: aiohttp.ClientSession, target: kubelet_client.Target,
                         kubelets: kubelet_client.KubeletClient, e: aiohttp.WSServerHandshakeError) -> bytes:
     """aiohttp keeps no body of a refused handshake: ask the kubelet's plain endpoint, which
     runs the same checks and answers the same refusal."""
@@ -143,7 +142,7 @@ async def http(request: Request, server: Server, info: RequestInfo) -> Response:
     """No upgrade to a WebSocket: the checks, then Kubernetes' refusal of what we do not speak."""
     assert info.name is not None and info.namespace is not None
     target = await locate(server.rest, info.namespace, info.name)
-    kubelets = exec_.kubelet_credentials(server)
+    kubelets = kubelet_client.credentials(server)
     try:
         resp = await kubelets.http.get(target.url("https"), timeout=_CONNECT_TIMEOUT_S)
     except httpx.HTTPError as e:
