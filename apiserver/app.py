@@ -4,7 +4,8 @@ A FastAPI application whose resource routes are plain Starlette endpoints (no pe
 dependency injection on the hot path). It parses the Kubernetes path grammar
 (``/api/v1/namespaces/{ns}/{plural}/{name}/{subresource}``, ``/apis/{group}/{version}/...``,
 ``/watch/`` paths), decodes bodies (JSON, YAML, protobuf), negotiates the answer (JSON or a
-meta/v1 Table), streams watches, and turns every error into a meta/v1 Status.
+meta/v1 Table), hands watches to :mod:`apiserver.watchserve`, and turns every error into a
+meta/v1 Status.
 """
 
 from __future__ import annotations
@@ -13,15 +14,13 @@ import asyncio
 import contextlib
 import gc
 import logging
-import random
 from collections.abc import AsyncIterator
 from typing import Any
 
-import orjson
 from fastapi import FastAPI
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import Response, StreamingResponse
+from starlette.responses import Response
 
 from apiserver import (
     bodies,
@@ -35,6 +34,7 @@ from apiserver import (
     params,
     printers,
     version,
+    watchserve,
 )
 from apiserver.admission import plugins as admission_plugins
 from apiserver.admission import priority as priority_admission
@@ -43,23 +43,21 @@ from apiserver.auth import bootstrap as rbac_bootstrap
 from apiserver.auth import policy as auth_policy
 from apiserver.auth import request_user, tokenreview
 from apiserver.auth.user import USER_KEY
-from apiserver.metrics import cache as watch_metrics
 from apiserver.registry import table as registry
 from apiserver.registry.table import Entry
 from apiserver.responses import JSON, json_response, status_response, wants_table
-from apiserver.rest import ListOptions, RestStorage, parse_resource_version, storage_key
+from apiserver.rest import ListOptions, RestStorage
 from apiserver.scope import RequestInfo
 from apiserver.storage import diskspace
 from apiserver.storage import health as storage_health
-from apiserver.storage.interface import Compacted, DiskFull, Storage, Unavailable, ValueTooLarge
+from apiserver.storage.interface import DiskFull, Storage, Unavailable, ValueTooLarge
 from apiserver.storageclass_admission import DefaultStorageClass
 from apiserver.subresources import Subresources
-from apiserver.watchcache import CacheEvent, WatchCache, Watcher, decode
+from apiserver.watchcache import WatchCache
 from minik8s.api import resources as rs
 
 log = logging.getLogger(__name__)
 
-BOOKMARK_INTERVAL = 5.0
 # Allocations between young collections (CPython's default is 700). See tune_gc().
 GC_GEN0_THRESHOLD = 20_000
 
@@ -241,7 +239,7 @@ class ApiServer:
                 if name is not None:  # /watch/.../{name}: a field selector on the name
                     opts.field_selector = ",".join(filter(None, [opts.field_selector, f"metadata.name={name}"]))
                 if lq.watch:
-                    return await self.watch(request, entry, ns, opts, lq)
+                    return await watchserve.watch(self, request, entry, ns, opts, lq)
                 listed = await self.rest.list(entry, ns if entry.type.namespaced else None, opts)
                 if wants_table(request):
                     return json_response(self.table(request, entry, listed["items"], listed["metadata"]))
@@ -298,143 +296,6 @@ class ApiServer:
                               resource_version=md.get("resourceVersion"), continue_=md.get("continue"),
                               with_columns=with_columns)
 
-    # ---- watch --------------------------------------------------------------------------
-
-    async def watch(self, request: Request, entry: Entry, ns: str | None, opts: ListOptions,
-                    lq: params.ListQuery) -> Response:
-        matches = self.rest.matcher(entry, ns if entry.type.namespaced else None, opts)
-        plural = entry.resource
-        node = _pinned_node(entry, opts.field_selector)
-        rv = opts.resource_version
-        send_initial = bool(lq.send_initial_events)
-        pump: asyncio.Task[None] | None = None
-        if rv in (None, "", "0") or send_initial:
-            if rv in (None, ""):
-                await self.cache.wait_current()
-            objs, rev = self.cache.snapshot(plural, storage_key(entry, ns if entry.type.namespaced else None))
-            watcher = self.cache.subscribe(plural, matches, after=None, initial=[o for o in objs if matches(o)],
-                                           node=node)
-            assert watcher is not None
-            if send_initial:
-                watcher.queue.put_nowait(CacheEvent("BOOKMARK", self._bookmark(entry, rev, initial_end=True), None, rev))
-        else:
-            after = parse_resource_version(rv)
-            watcher = self.cache.subscribe(plural, matches, after=after, node=node)
-            if watcher is None:  # older than the ring: replay from the storage's history
-                watcher = Watcher(plural, matches)
-                pump = asyncio.create_task(self._pump_storage(entry, ns, after, watcher))
-        timeout = float(lq.timeout_seconds or random.uniform(1800, 3600))
-        bookmarks = lq.allow_bookmarks
-        table = wants_table(request)
-        return StreamingResponse(self._stream(request, entry, watcher, timeout, bookmarks, table, pump),
-                                 media_type=JSON)
-
-    def _bookmark(self, entry: Entry, rev: int, *, initial_end: bool = False) -> dict[str, Any]:
-        md: dict[str, Any] = {"resourceVersion": str(rev)}
-        if initial_end:
-            md["annotations"] = {"k8s.io/initial-events-end": "true"}
-        return {"kind": entry.type.kind, "apiVersion": entry.type.group_version, "metadata": md}
-
-    async def _pump_storage(self, entry: Entry, ns: str | None, after: int, watcher: Watcher) -> None:
-        prefix = storage_key(entry, ns if entry.type.namespaced else None)
-        try:
-            async for sev in self.storage.watch(prefix, after=after):
-                if sev.type == "PROGRESS":  # no change: the stream's own bookmarks say the revision
-                    continue
-                prev = decode(sev.prev.value, sev.prev.mod_revision) if sev.prev else None
-                if sev.type == "DELETE":
-                    ev = CacheEvent("DELETED", decode(sev.kv.value, sev.kv.mod_revision), prev, sev.kv.mod_revision)
-                else:
-                    ev = CacheEvent("ADDED" if prev is None else "MODIFIED",
-                                    decode(sev.kv.value, sev.kv.mod_revision), prev, sev.kv.mod_revision)
-                watcher.offer(ev)
-                if watcher.closed:
-                    return
-        except Compacted as e:
-            err = errors.Gone(f"too old resource version: {after} ({e.compacted})")
-            watcher.queue.put_nowait(CacheEvent("ERROR", err.status(), None, 0))
-            watcher.close()
-        except asyncio.CancelledError:
-            raise
-        except Exception:
-            log.warning("storage watch for %s ended", prefix, exc_info=True)
-            watcher.close()
-
-    async def _stream(self, request: Request, entry: Entry, watcher: Watcher, timeout: float, bookmarks: bool,
-                      table: bool, pump: asyncio.Task[None] | None) -> AsyncIterator[bytes]:
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout
-        queue = watcher.queue
-        first_table = True
-        last_rev = 0
-        # One timer per stream wakes it when it has been idle for BOOKMARK_INTERVAL or its
-        # time is up; a timeout armed and cancelled around every wait cost more than the
-        # rest of delivering an event.
-        idle_since = loop.time()
-        timer: asyncio.TimerHandle | None = None
-
-        def tick() -> None:
-            nonlocal timer
-            now = loop.time()
-            if now >= deadline:
-                queue.wake()  # once: the stream ends as soon as it looks
-                timer = None
-                return
-            due = idle_since + BOOKMARK_INTERVAL
-            if now >= due:
-                queue.wake()
-                due = now + BOOKMARK_INTERVAL
-            timer = loop.call_at(min(due, deadline), tick)
-
-        timer = loop.call_at(min(idle_since + BOOKMARK_INTERVAL, deadline), tick)
-        try:
-            while True:
-                if loop.time() >= deadline:  # the timer's last wake may have come while we sent
-                    return
-                await queue.wait()
-                now = loop.time()
-                if now >= deadline:
-                    return
-                if queue.empty():  # the timer: idle for BOOKMARK_INTERVAL
-                    idle_since = now
-                    if bookmarks and pump is None:
-                        yield orjson.dumps({"type": "BOOKMARK",
-                                            "object": self._bookmark(entry, self.cache.revision)}) + b"\n"
-                    continue
-                idle_since = now
-                ev = queue.get_nowait()
-                chunks: list[bytes] = []
-                while ev is not None:
-                    if ev.type in ("BOOKMARK", "ERROR"):
-                        if ev.type == "ERROR" or bookmarks:
-                            chunks.append(orjson.dumps({"type": ev.type, "object": ev.obj}) + b"\n")
-                    elif table:
-                        t = printers.table(entry.printer, [ev.obj], include_object="Object" if request.query_params.get("includeObject") == "Object" else "Metadata",
-                                           resource_version=str(ev.revision), with_columns=first_table)
-                        first_table = False
-                        chunks.append(orjson.dumps({"type": ev.type, "object": t}) + b"\n")
-                    elif entry.custom is not None:
-                        chunks.append(orjson.dumps({"type": ev.type, "object": entry.custom.convert_out(ev.obj)})
-                                      + b"\n")
-                    else:
-                        chunks.append(ev.encoded())
-                    last_rev = ev.revision
-                    if queue.empty() or len(chunks) >= 256:
-                        break
-                    ev = queue.get_nowait()
-                if chunks:
-                    yield b"".join(chunks)
-                    watch_metrics.SENT[entry.type] += len(chunks)
-                if ev is None:
-                    return
-        finally:
-            if timer is not None:
-                timer.cancel()
-            self.cache.unsubscribe(watcher)
-            if pump is not None:
-                pump.cancel()
-            del last_rev
-
 
 def _same(body: Any) -> Any:
     return body
@@ -442,17 +303,6 @@ def _same(body: Any) -> Any:
 
 _OPTIONS_KIND = {"PUT": "UpdateOptions", "PATCH": "PatchOptions", "DELETE": "DeleteOptions"}
 _GROUP_VERSIONS = {(g, v) for g, vs in discovery.group_versions(registry.TABLE).items() for v in vs}
-
-
-def _pinned_node(entry: Entry, field_selector: str | None) -> str | None:
-    """The node a pod watch is pinned to by ``spec.nodeName=X`` (the watch cache indexes those)."""
-    if entry.type is not rs.PODS or not field_selector or "spec.nodeName" not in field_selector:
-        return None
-    from minik8s import fields
-    try:
-        return fields.parse(field_selector).requires_exact_match("spec.nodeName")
-    except ValueError:
-        return None
 
 
 async def _routing_error(request: Request, exc: Exception) -> Response:
