@@ -27,6 +27,7 @@ from kubelet.hollownet import HollowPodNetwork
 from kubelet.localpath import LocalPathVolumes
 from kubelet.netservices import NetworkOptions, NodeNetworkServices
 from kubelet.node import NodeAgent
+from kubelet.objects import ObjectManager
 from kubelet.pod_workers import DONE, PodWorkers, SyncResult
 from kubelet.probes import ProbeManager
 from kubelet.runtime import interface as ri
@@ -54,7 +55,8 @@ def _key(pod: dict) -> str:
 
 class Kubelet:
     def __init__(self, config: KubeletConfig, *, node_name: str, client, runtime: ri.ContainerRuntime,
-                 runtime_name: str, host_ip: str, host: hostinfo.HostInfo) -> None:
+                 runtime_name: str, host_ip: str, host: hostinfo.HostInfo, objects: ObjectManager | None = None) -> None:
+        """``objects``: the ConfigMap/Secret manager, shared by the nodes of one client (else one of its own)."""
         self.config = config
         self.node_name = node_name
         self.client = client
@@ -82,6 +84,7 @@ class Kubelet:
             node=NodeFacts(name=node_name, host_ip=host_ip, root=config.node_root(node_name)),
             runtime=runtime, client=client, recorder=self.recorder, probes=self.probes,
             writer=StatusWriter(client), runtime_name=runtime_name, net=self.net, tokens=TokenManager(client),
+            objects=objects if objects is not None else ObjectManager(client),
             pod_network=HollowPodNetwork(client, runtime, node_name=node_name, agent=self.agent)
             if runtime_name == "fake" else None)
         self._tasks: list[asyncio.Task] = []

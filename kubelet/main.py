@@ -19,6 +19,7 @@ import sys
 from kubelet import auth, hostinfo, serving
 from kubelet.config import KubeletConfig, parse_args
 from kubelet.kubelet import Kubelet
+from kubelet.objects import ObjectManager
 from kubelet.runtime import interface as ri
 from kubelet.runtime.docker import DockerRuntime
 from kubelet.runtime.fake import FakeRuntime
@@ -67,8 +68,9 @@ async def run(cfg: KubeletConfig) -> int:
     runtime = instrument(runtime)  # kubelet_runtime_operations_* (Prometheus)
     host = await asyncio.to_thread(hostinfo.read_host_info)
     host_ip = cfg.address or await asyncio.to_thread(hostinfo.primary_ip)
+    objects = ObjectManager(client)  # one watch per ConfigMap/Secret for all the nodes of this client
     kubelets = [Kubelet(cfg, node_name=name, client=client, runtime=runtime, runtime_name=runtime_name,
-                        host_ip=host_ip, host=host) for name in cfg.node_names()]
+                        host_ip=host_ip, host=host, objects=objects) for name in cfg.node_names()]
     bind = cfg.bind_address or host_ip
     server: NodeServer | None = None
 
@@ -131,6 +133,7 @@ async def run(cfg: KubeletConfig) -> int:
     if server is not None:
         await server.shutdown()
     await asyncio.gather(*(k.close() for k in kubelets), return_exceptions=True)
+    await objects.close()
     for t in tasks:
         t.cancel()
     await asyncio.gather(*tasks, return_exceptions=True)

@@ -87,9 +87,11 @@ def _should_restart(policy: str, exit_code: int | None) -> bool:
 class PodSyncer:
     def __init__(self, *, node: NodeFacts, runtime: ri.ContainerRuntime, client, recorder,
                  probes: ProbeManager, writer: StatusWriter, runtime_name: str = "docker", net=None,
-                 tokens=None, pod_network=None) -> None:
+                 tokens=None, pod_network=None, objects=None) -> None:
         self.node = node
         self.tokens = tokens  # kubelet.tokens.TokenManager: pod-bound ServiceAccount tokens
+        # kubelet.objects.ObjectManager: the ConfigMaps and Secrets pods use, watched; None: GETs
+        self.objects = objects
         self.net = net  # kubelet.netservices.NodeNetworkServices, or None (hollow nodes)
         # What names the network a new sandbox joins (``sandbox_network()``): ``net`` on a real
         # node, kubelet.hollownet.HollowPodNetwork on a hollow one; None: the runtime's default.
@@ -110,6 +112,10 @@ class PodSyncer:
         self._terminal: set[str] = set()  # pods whose final phase we computed
         self._network_waiting: set[str] = set()  # pods told NetworkNotReady, still waiting
         self.pod_starts = kubelet_metrics.PodStartTracker()  # kubelet_pod_start_duration_seconds
+
+    def _reader(self, pod: dict):
+        """What reads the ConfigMaps and Secrets of ``pod``: the object manager, else the client."""
+        return self.objects.reader(pod["metadata"]["uid"]) if self.objects is not None else self.client
 
     # --- the live pod -----------------------------------------------------------------------
 
@@ -178,7 +184,8 @@ class PodSyncer:
             due = 0.0  # a token this kubelet did not write (it restarted): renew it now
         if time.time() >= due:
             try:
-                await vols.refresh_projected(pod, node_root=self.node.root, client=self.client, tokens=self.tokens)
+                await vols.refresh_projected(pod, node_root=self.node.root, client=self._reader(pod),
+                                             tokens=self.tokens)
             except (vols.VolumeError, OSError) as e:
                 self.recorder.event(pod, WARNING, "FailedMount", f"MountVolume.SetUp failed: {e}")
                 p.after(_RETRY_S)
@@ -240,7 +247,7 @@ class PodSyncer:
                 p.after(remaining)
                 return None
         try:
-            p.volumes = await vols.prepare_volumes(pod, node_root=self.node.root, client=self.client,
+            p.volumes = await vols.prepare_volumes(pod, node_root=self.node.root, client=self._reader(pod),
                                                      tokens=self.tokens)
         except (vols.VolumeError, OSError) as e:
             self.recorder.event(pod, WARNING, "FailedMount", getattr(e, "event_message", None)
@@ -396,14 +403,14 @@ class PodSyncer:
             return
         try:
             if p.volumes is None:
-                p.volumes = await vols.prepare_volumes(pod, node_root=self.node.root, client=self.client,
+                p.volumes = await vols.prepare_volumes(pod, node_root=self.node.root, client=self._reader(pod),
                                                      tokens=self.tokens)
             mounts = await asyncio.to_thread(vols.mounts_for, c, p.volumes)
             service_env = await self.net.service_env(pod) if self.net is not None else None
             config = await cfgs.build_config(
                 pod, c, restart_count=restart_count, pod_ip=sandbox.ip or self.node.host_ip,
                 host_ip=self.node.host_ip, node_allocatable=self.node.allocatable, mounts=mounts,
-                client=self.client, service_env=service_env)
+                client=self._reader(pod), service_env=service_env)
             if pid_target is not None:
                 config = dataclasses.replace(config, pid_target=pid_target)
         except vols.VolumeError as e:
@@ -577,6 +584,8 @@ class PodSyncer:
         self.pod_starts.forget(uid)
         if self.tokens is not None:
             self.tokens.forget(uid)
+        if self.objects is not None:
+            self.objects.forget(uid)
         self._restart_floor.pop(uid, None)
         self._sandbox_failed.pop(uid, None)
         self._terminal.discard(uid)
