@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import os
 
-from kubelet.volumes import HostVolume, VolumeError, check_host_path
+from kubelet.volume_host import HostVolume, VolumeError, check_host_path
 from minik8s import errors
 from minik8s.api.resources import PERSISTENTVOLUMECLAIMS, PERSISTENTVOLUMES
 from minik8s.api.volumes import PV_SOURCES

@@ -35,7 +35,7 @@ import json
 import logging
 import os
 
-from kubelet.proxy import executor
+from kubelet import nettools
 from kubelet.runtime.interface import ContainerRuntime, PodNetworkConfig
 from minik8s.api.resources import NODES
 from minik8s.client.informer import SharedInformerFactory
@@ -103,17 +103,17 @@ class PodNetwork:
 
     async def _ensure_rules(self, pod_cidr: str) -> None:
         await _write_proc("net/ipv4/ip_forward", "1")
-        await executor.ensure_chain("filter", FORWARD_CHAIN)
+        await nettools.ensure_chain("filter", FORWARD_CHAIN)
         for rule in (("-s", self.cluster_cidr, "-j", "ACCEPT"), ("-d", self.cluster_cidr, "-j", "ACCEPT")):
-            await executor.ensure_rule("filter", FORWARD_CHAIN, rule, position=None)
-        if await executor.iptables_ok("filter", "-n", "-L", "DOCKER-USER"):
-            await executor.ensure_rule("filter", "DOCKER-USER", ("-j", FORWARD_CHAIN), position=1)
-        await executor.ensure_rule("filter", "FORWARD", ("-j", FORWARD_CHAIN), position=1)
-        await executor.ensure_chain("nat", POSTROUTING_CHAIN)
-        await executor.ensure_rule("nat", "POSTROUTING", ("-j", POSTROUTING_CHAIN), position=1)
+            await nettools.ensure_rule("filter", FORWARD_CHAIN, rule, position=None)
+        if await nettools.iptables_ok("filter", "-n", "-L", "DOCKER-USER"):
+            await nettools.ensure_rule("filter", "DOCKER-USER", ("-j", FORWARD_CHAIN), position=1)
+        await nettools.ensure_rule("filter", "FORWARD", ("-j", FORWARD_CHAIN), position=1)
+        await nettools.ensure_chain("nat", POSTROUTING_CHAIN)
+        await nettools.ensure_rule("nat", "POSTROUTING", ("-j", POSTROUTING_CHAIN), position=1)
         if self.pod_cidr and self.pod_cidr != pod_cidr:
-            await executor.delete_rule("nat", POSTROUTING_CHAIN, self._masq_rule(self.pod_cidr))
-        await executor.ensure_rule("nat", POSTROUTING_CHAIN, self._masq_rule(pod_cidr), position=None)
+            await nettools.delete_rule("nat", POSTROUTING_CHAIN, self._masq_rule(self.pod_cidr))
+        await nettools.ensure_rule("nat", POSTROUTING_CHAIN, self._masq_rule(pod_cidr), position=None)
 
     def set_hairpin(self) -> int:
         """Turn hairpin mode on for every port of the bridge; returns how many were off.
@@ -152,7 +152,7 @@ class PodNetwork:
         """Tear the node's network down (its pods must be gone): for tests and decommissioning."""
         await self.runtime.remove_pod_network(self.name)
         if self.pod_cidr:
-            await executor.delete_rule("nat", POSTROUTING_CHAIN, self._masq_rule(self.pod_cidr))
+            await nettools.delete_rule("nat", POSTROUTING_CHAIN, self._masq_rule(self.pod_cidr))
 
     async def close(self) -> None:
         """Nothing to release: the runtime owns the engine connection."""
@@ -160,12 +160,12 @@ class PodNetwork:
 
 async def cleanup_host_rules() -> None:
     """Remove the chains and hooks every PodNetwork of this host shares (last node gone)."""
-    await executor.delete_rule("filter", "DOCKER-USER", ("-j", FORWARD_CHAIN))
-    await executor.delete_rule("filter", "FORWARD", ("-j", FORWARD_CHAIN))
-    await executor.delete_rule("nat", "POSTROUTING", ("-j", POSTROUTING_CHAIN))
+    await nettools.delete_rule("filter", "DOCKER-USER", ("-j", FORWARD_CHAIN))
+    await nettools.delete_rule("filter", "FORWARD", ("-j", FORWARD_CHAIN))
+    await nettools.delete_rule("nat", "POSTROUTING", ("-j", POSTROUTING_CHAIN))
     for table, chain in (("filter", FORWARD_CHAIN), ("nat", POSTROUTING_CHAIN)):
-        await executor.iptables(table, "-F", chain, check=False)
-        await executor.iptables(table, "-X", chain, check=False)
+        await nettools.iptables(table, "-F", chain, check=False)
+        await nettools.iptables(table, "-X", chain, check=False)
 
 
 async def _write_proc(path: str, value: str) -> None:
@@ -235,7 +235,7 @@ class RouteSyncer:
             self._dirty.clear()
             try:
                 await self.sync()
-            except executor.CommandError as e:
+            except nettools.CommandError as e:
                 log.warning("routes: %s", e)
             try:
                 await asyncio.wait_for(self._dirty.wait(), self.resync_period)
@@ -244,22 +244,22 @@ class RouteSyncer:
 
     async def sync(self) -> dict[str, str]:
         """Make our routes equal the desired ones; returns what is in place."""
-        _, addrs, _ = await executor.run(["ip", "-j", "-4", "addr", "show"])
+        _, addrs, _ = await nettools.run(["ip", "-j", "-4", "addr", "show"])
         local_ips = {a["local"] for i in json.loads(addrs or "[]") for a in i.get("addr_info") or [] if a.get("local")}
-        _, routes, _ = await executor.run(["ip", "-j", "-4", "route", "show", "table", "main"])
+        _, routes, _ = await nettools.run(["ip", "-j", "-4", "route", "show", "table", "main"])
         all_routes = json.loads(routes or "[]")
         connected = {r["dst"] for r in all_routes if r.get("protocol") == "kernel" and "gateway" not in r}
         ours = {r["dst"]: r.get("gateway") for r in all_routes if str(r.get("protocol")) == ROUTE_PROTO}
         want = desired_routes(self.nodes.store.list(), local_ips=local_ips, connected=connected)
         for cidr in set(ours) - set(want):
-            await executor.run(["ip", "route", "del", cidr, "proto", ROUTE_PROTO], check=False)
+            await nettools.run(["ip", "route", "del", cidr, "proto", ROUTE_PROTO], check=False)
             log.info("routes: removed %s (node gone)", cidr)
         in_place: dict[str, str] = {}
         for cidr, via in sorted(want.items()):
             if ours.get(cidr) == via:
                 in_place[cidr] = via
                 continue
-            code, _, err = await executor.run(["ip", "route", "replace", cidr, "via", via, "proto", ROUTE_PROTO],
+            code, _, err = await nettools.run(["ip", "route", "replace", cidr, "via", via, "proto", ROUTE_PROTO],
                                               check=False)
             if code == 0:
                 in_place[cidr] = via
@@ -274,6 +274,6 @@ class RouteSyncer:
 
 async def remove_routes() -> None:
     """Delete every route minik8s made (``minik8s-proxy --cleanup``)."""
-    _, routes, _ = await executor.run(["ip", "-j", "-4", "route", "show", "proto", ROUTE_PROTO], check=False)
+    _, routes, _ = await nettools.run(["ip", "-j", "-4", "route", "show", "proto", ROUTE_PROTO], check=False)
     for r in json.loads(routes or "[]"):
-        await executor.run(["ip", "route", "del", r["dst"], "proto", ROUTE_PROTO], check=False)
+        await nettools.run(["ip", "route", "del", r["dst"], "proto", ROUTE_PROTO], check=False)

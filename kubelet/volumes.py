@@ -18,28 +18,15 @@ import asyncio
 import base64
 import os
 import shutil
-import stat
-from dataclasses import dataclass
 
+from kubelet import claims
 from kubelet.runtime import interface as ri
+from kubelet.volume_host import HostVolume, VolumeError, check_host_path
 from minik8s import errors
 from minik8s.api.resources import CONFIGMAPS, SECRETS
 
-__all__ = ["VolumeError", "HostVolume", "prepare_volumes", "refresh_projected", "has_token_projection", "mounts_for", "remove_pod_dir",
+__all__ = ["VolumeError", "HostVolume", "check_host_path", "prepare_volumes", "refresh_projected", "has_token_projection", "mounts_for", "remove_pod_dir",
            "pod_dir"]
-
-
-class VolumeError(Exception):
-    """Raised when a volume cannot be prepared (missing ConfigMap, bad hostPath type)."""
-
-    #: the FailedMount event's text when it is not ``MountVolume.SetUp failed: <error>``
-    event_message: str | None = None
-
-
-@dataclass(frozen=True)
-class HostVolume:
-    path: str
-    read_only: bool = False
 
 
 def pod_dir(node_root: str, uid: str) -> str:
@@ -82,7 +69,6 @@ async def prepare_volumes(pod: dict, *, node_root: str, client, tokens=None) -> 
         elif "projected" in vol:
             out[name] = await _projected(pod, vol, base, client=client, tokens=tokens)
         elif "persistentVolumeClaim" in vol:
-            from kubelet import claims  # claims builds on this module's HostVolume
             out[name] = await claims.claim_volume(client, md["namespace"], name, vol["persistentVolumeClaim"] or {})
         elif "downwardAPI" in vol:
             src = vol["downwardAPI"] or {}
@@ -217,22 +203,6 @@ def _downward(pod: dict, path: str) -> str:
 def _mkdir(path: str, mode: int) -> None:
     os.makedirs(path, exist_ok=True)
     os.chmod(path, mode)  # umask must not narrow an emptyDir every container user may write
-
-
-def check_host_path(path: str, kind: str) -> None:
-    if not path or not os.path.isabs(path):
-        raise VolumeError(f"hostPath {path!r} must be an absolute path")
-    if kind == "DirectoryOrCreate":
-        os.makedirs(path, mode=0o755, exist_ok=True)
-    elif kind == "FileOrCreate":
-        os.makedirs(os.path.dirname(path), exist_ok=True)
-        open(path, "a").close()
-    elif kind == "Directory" and not os.path.isdir(path):
-        raise VolumeError(f"hostPath type check failed: {path} is not a directory")
-    elif kind == "File" and not os.path.isfile(path):
-        raise VolumeError(f"hostPath type check failed: {path} is not a file")
-    elif kind == "Socket" and not (os.path.exists(path) and stat.S_ISSOCK(os.stat(path).st_mode)):
-        raise VolumeError(f"hostPath type check failed: {path} is not a socket file")
 
 
 def _write_files(path: str, files: dict[str, bytes], mode: int) -> None:

@@ -1,3 +1,3 @@
 """The node's service proxy (kube-proxy's iptables mode): ``iptables`` builds the rules,
-``proxier`` keeps them in step with the cluster, ``executor`` runs the host's tools, ``main`` is
-``minik8s-proxy``."""
+``proxier`` keeps them in step with the cluster, ``main`` is ``minik8s-proxy``; the host's tools
+run through ``kubelet/nettools.py``, which the pod network (``kubelet/network.py``) shares."""

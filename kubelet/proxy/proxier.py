@@ -26,7 +26,7 @@ import dataclasses
 import logging
 import time
 
-from kubelet.proxy import executor
+from kubelet import nettools
 from kubelet.proxy import iptables as ipt
 from kubelet.proxy import metrics as proxy_metrics
 from minik8s.api.resources import ENDPOINTSLICES, SERVICES
@@ -130,18 +130,18 @@ class Proxier:
         # Chains must exist before a rule can jump to them; made empty if new, never flushed
         # here (a restarted proxy keeps the old rules serving until its first sync).
         for chain in ipt.NAT_BASE_CHAINS:
-            await executor.ensure_chain("nat", chain)
+            await nettools.ensure_chain("nat", chain)
         for chain in ipt.FILTER_BASE_CHAINS:
-            await executor.ensure_chain("filter", chain)
+            await nettools.ensure_chain("filter", chain)
         self._last_text = None
         self._chains = {}
         await self._ensure_jumps()
-        self._owned_nat = {c for c in executor.chains_in(await executor.save("nat")) if c.startswith(ipt.OWNED_PREFIXES)}
+        self._owned_nat = {c for c in nettools.chains_in(await nettools.save("nat")) if c.startswith(ipt.OWNED_PREFIXES)}
 
     async def _ensure_jumps(self) -> None:
         # Inserted in reverse so that, per chain, they end up in JUMPS order at the top.
         for table, chain, rule in reversed(ipt.JUMPS):
-            await executor.ensure_rule(table, chain, rule, position=1)
+            await nettools.ensure_rule(table, chain, rule, position=1)
 
     async def run(self) -> None:
         await asyncio.gather(self.services.wait_synced(), self.slices.wait_synced())
@@ -161,11 +161,11 @@ class Proxier:
             try:
                 if force:
                     await self._ensure_jumps()
-                    self._owned_nat |= {c for c in executor.chains_in(await executor.save("nat"))
+                    self._owned_nat |= {c for c in nettools.chains_in(await nettools.save("nat"))
                                         if c.startswith(ipt.OWNED_PREFIXES)}
                 await self.sync(force=force)
                 force = False
-            except executor.CommandError as e:
+            except nettools.CommandError as e:
                 self.stats.errors += 1
                 log.error("applying rules failed (retrying): %s", e)
                 self._dirty.set()
@@ -217,8 +217,8 @@ class Proxier:
         document = ipt.render(rules, stale_nat=stale, unchanged_nat=unchanged) if unchanged else text
         built = time.monotonic()
         try:
-            await executor.restore(document)
-        except executor.CommandError:
+            await nettools.restore(document)
+        except nettools.CommandError:
             self._last_text = None
             self._chains = {}  # the kernel's state is unknown now: the next sync writes everything
             if pending is not None:
@@ -258,11 +258,11 @@ class Proxier:
                 continue
             _, old_ips, _ = before
             if not old_ips and ips:
-                await executor.conntrack_delete("-p", "udp", "--orig-dst", vip)
+                await nettools.conntrack_delete("-p", "udp", "--orig-dst", vip)
                 if node_port:
-                    await executor.conntrack_delete("-p", "udp", "--orig-port-dst", str(node_port))
+                    await nettools.conntrack_delete("-p", "udp", "--orig-port-dst", str(node_port))
             for gone in old_ips - ips:
-                await executor.conntrack_delete("-p", "udp", "--orig-dst", vip, "--dst-nat", gone)
+                await nettools.conntrack_delete("-p", "udp", "--orig-dst", vip, "--dst-nat", gone)
         self._udp = now
 
 
@@ -281,10 +281,10 @@ async def _sysctl(path: str, value: str, *, required: bool = True) -> None:
 async def cleanup() -> None:
     """Remove every hook and chain the proxy made (``minik8s-proxy --cleanup``)."""
     for table, chain, rule in ipt.JUMPS:
-        await executor.delete_rule(table, chain, rule)
-    nat = executor.chains_in(await executor.save("nat"))
-    filt = executor.chains_in(await executor.save("filter"))
+        await nettools.delete_rule(table, chain, rule)
+    nat = nettools.chains_in(await nettools.save("nat"))
+    filt = nettools.chains_in(await nettools.save("filter"))
     ours_nat = {c for c in nat if c in ipt.NAT_BASE_CHAINS or c.startswith(ipt.OWNED_PREFIXES)}
     ours_filter = {c for c in filt if c in ipt.FILTER_BASE_CHAINS}
     if ours_nat or ours_filter:
-        await executor.restore(ipt.render_cleanup(ours_nat, ours_filter))
+        await nettools.restore(ipt.render_cleanup(ours_nat, ours_filter))

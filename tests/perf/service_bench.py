@@ -41,7 +41,8 @@ sys.path.insert(0, str(REPO))
 
 import docker  # noqa: E402 - after the sys.path set-up above
 
-from kubelet.proxy import executor, proxier  # noqa: E402 - after the sys.path set-up above
+from kubelet import nettools  # noqa: E402 - after the sys.path set-up above
+from kubelet.proxy import proxier  # noqa: E402 - after the sys.path set-up above
 from minik8s.api.resources import ENDPOINTSLICES, NAMESPACES, PODS, SERVICES  # noqa: E402 - after the sys.path set-up above
 from minik8s.client.informer import SharedInformerFactory  # noqa: E402 - after the sys.path set-up above
 from tests.e2e import services_harness as h  # noqa: E402 - after the sys.path set-up above
@@ -182,7 +183,7 @@ async def sync_at_scale(api: h.ApiServer, n: int) -> dict:
         rules = prox.stats.last_rules
         text = prox._last_text or ""
         t0 = time.perf_counter()
-        await executor.restore(text)
+        await nettools.restore(text)
         restore_only = time.perf_counter() - t0
 
         # One endpoint change at this scale, end to end.
