@@ -3,7 +3,7 @@
 Parses flags into one config, opens the storage (SQLite under ``--data-dir``, or etcd with
 ``--etcd-servers``: :mod:`apiserver.etcd_options`), logs the effective configuration, and serves the FastAPI app
 with uvicorn (uvloop + httptools when available) over HTTPS only (:mod:`apiserver.serving`),
-behind the authentication and authorization filter (:mod:`apiserver.auth.filter`).
+behind the authentication and authorization filter (:mod:`apiserver.authfilter`).
 
 The authenticator chain is x509 client certificates; modules that add bearer-token
 authenticators (ServiceAccount tokens, bootstrap tokens) append theirs in :func:`build_auth`.
@@ -33,7 +33,7 @@ from apiserver.admission import podsecurity_config
 from apiserver.app import create_app, fast_path
 from apiserver.audit import options as audit_options
 from apiserver.auth import authenticate, authorize, bearer_tokens, bootstrap_tokens, x509
-from apiserver.auth.filter import AuthFilter
+from apiserver.authfilter import AuthFilter
 from apiserver.metrics import requests as request_metrics
 from apiserver.metrics import storage as metered_storage
 from apiserver.resourcemetrics import scraper as metrics_scraper

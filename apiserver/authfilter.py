@@ -13,6 +13,9 @@ An ASGI wrapper around the application:
 
 The audit context (:mod:`apiserver.audit.context`) hears of the authenticated and the
 impersonated user, and gets the ``authorization.k8s.io/decision`` and ``/reason`` annotations.
+The filter sits above both ``apiserver/auth`` and ``apiserver/audit`` (as Kubernetes keeps its
+handler-chain filters in ``endpoints/filters``): the audit log reads the auth package's users
+and attributes, so the auth package itself never imports the audit log.
 
 A WebSocket to ``pods/exec``, ``pods/attach`` or ``pods/portforward`` needs ``create`` on the
 subresource besides ``get`` (the upgrade is a GET that runs commands; Kubernetes checks
