@@ -1,6 +1,8 @@
 """``minik8s status``: what the supervisor of a data dir runs, each component's pid and state
 (from the state file), and its health asked live: the apiserver's ``/healthz``, each node's
-Ready condition through the API, process liveness for the rest.
+Ready condition through the API, process liveness for the rest. Each component's memory (RSS,
+with the processes it started) and the total of every process minik8s runs, the supervisor
+included, are read from ``/proc`` (:mod:`~minik8s.up.footprint`).
 
 Exit code 0 when minik8s runs and every component is healthy, 1 otherwise (not running,
 a component down, restarting or missing, a node not Ready).
@@ -18,6 +20,7 @@ from typing import Any, TextIO
 from minik8s import errors
 from minik8s.api.resources import NODES
 from minik8s.client.rest import ApiClient
+from minik8s.up import footprint
 from minik8s.up import state as statefile
 from minik8s.up.readiness import node_condition
 
@@ -90,12 +93,36 @@ async def collect(data_dir: Path) -> dict[str, Any]:
     components: dict[str, dict[str, Any]] = st.get("components") or {}
     for c in components.values():
         c["alive"] = pid_alive(c.get("pid")) if c.get("state") in ("running", "stopping") else False
+    memory = await asyncio.to_thread(_memory, st, components) if running else {}
     health: dict[str, str] = {}
     kubeconfig = data_dir / "kubeconfig"  # up's admin kubeconfig, or a joined node's
     if running and st.get("server") and kubeconfig.exists():
         async with ApiClient.from_kubeconfig(str(kubeconfig), timeout=5.0, user_agent="minik8s-status") as client:
             health = await _health(client, components, local_apiserver="apiserver" in components)
-    return {"running": running, "state": st, "components": components, "health": health, "dataDir": str(data_dir)}
+    return {"running": running, "state": st, "components": components, "health": health, "dataDir": str(data_dir),
+            "memory": memory}
+
+
+def _memory(st: dict[str, Any], components: dict[str, dict[str, Any]]) -> dict[str, dict[str, int | None]]:
+    """Component name -> its memory (its process and their descendants), plus ``(supervisor)``
+    and ``(total)``: every process the supervisor runs and itself, each counted once."""
+    pids = {name: c["pid"] for name, c in components.items() if c.get("alive") and c.get("pid")}
+    tree = footprint.descendants(pids.values())
+    out: dict[str, footprint.Memory] = {}
+    for name, pid in pids.items():
+        # a component's helpers, not another component (none starts one, but count each once)
+        m = footprint.of_tree(pid, [p for p in tree[pid] if p not in pids.values()])
+        if m is not None:
+            out[name] = m
+    sup = footprint.of_process(st["pid"]) if st.get("pid") else None
+    if sup is not None:
+        out["(supervisor)"] = sup
+    if out:
+        total = footprint.Memory(0, 0, 0, 0)
+        for m in out.values():
+            total = total + m
+        out["(total)"] = total
+    return {name: m.to_json() for name, m in out.items()}
 
 
 def _healthy(info: dict[str, Any]) -> bool:
@@ -135,20 +162,30 @@ def format_status(info: dict[str, Any], out: TextIO) -> bool:
     out.write(f"minik8s is running ({st.get('mode', 'up')}): supervisor pid {st.get('pid')}, up {_age(st.get('startedAt'))}, "
               f"data dir {info['dataDir']}\n")
     out.write(f"apiserver: {st.get('server')}\n")
-    rows = [("COMPONENT", "PID", "STATE", "RESTARTS", "AGE", "HEALTH")]
+    memory = info.get("memory") or {}
+    rows = [("COMPONENT", "PID", "STATE", "RESTARTS", "AGE", "RSS", "HEALTH")]
     remote = info["health"].get("(remote apiserver)")
     if remote is not None:
-        rows.append(("apiserver (remote)", "-", "-", "-", "-", remote))
+        rows.append(("apiserver (remote)", "-", "-", "-", "-", "-", remote))
     for name, c in info["components"].items():
         state = c.get("state", "?")
         if state == "running" and not c.get("alive"):
             state = "dead"
         health = info["health"].get(name) or ("ok" if c.get("alive") else c.get("message") or "-")
+        rss = (memory.get(name) or {}).get("rss")
         rows.append((name, str(c.get("pid") or "-"), state, str(c.get("restarts", 0)),
-                     _age(c.get("startedAt")) if c.get("alive") else "-", health))
+                     _age(c.get("startedAt")) if c.get("alive") else "-", footprint.format_bytes(rss), health))
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]) - 1)]
     for r in rows:
         out.write("   ".join(v.ljust(w) for v, w in zip(r, widths)) + "   " + r[-1] + "\n")
+    total = memory.get("(total)")
+    if total:
+        sup = memory.get("(supervisor)") or {}
+        line = (f"memory: {footprint.format_bytes(total['rss'])} RSS in {total['processes']} processes "
+                f"(supervisor {footprint.format_bytes(sup.get('rss'))})")
+        if total.get("pss") is not None:  # what they hold together, shared pages counted once
+            line += f", {footprint.format_bytes(total['pss'])} PSS"
+        out.write(line + "\n")
     if st.get("kubeconfig"):
         out.write(f"kubeconfig: {st['kubeconfig']}\n")
     out.write(f"logs: {Path(info['dataDir']) / 'logs'}\n")

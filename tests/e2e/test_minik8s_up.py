@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import json
 import os
+import re
 import signal
 import stat
 import subprocess
@@ -61,6 +62,9 @@ def test_status_reports_every_component_healthy(up):
     for name in ("apiserver", "controller-manager", "scheduler", "kubelet"):
         line = next((ln for ln in out.splitlines() if ln.split()[:1] == [name]), None)
         assert line is not None and " running " in line, out
+        assert re.fullmatch(r"\d+Mi", line.split()[5]), line  # its memory (RSS)
+    # every process minik8s runs, itself included, and what they hold together
+    assert re.search(r"^memory: \d+Mi RSS in \d+ processes \(supervisor \d+Mi\), \d+Mi PSS$", out, re.M), out
     assert f"node {up.node} Ready" in out
     assert str(up.kubeconfig) in out
 

@@ -1,7 +1,8 @@
 """The ``minik8s up`` supervisor on real child processes (a small helper module stands in for a
 component: the behaviours under test are exits, signals and files, which it has for real):
 restarts after a crash, no restart on a flag error, a missing module reported, ordered stop
-with SIGTERM then SIGKILL, the state file, and ``down`` stopping a dead supervisor's leftovers.
+with SIGTERM then SIGKILL, the state file, ``down`` stopping a dead supervisor's leftovers, and
+``status`` reporting each component's memory (its own process and the ones it started) and the total.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from minik8s.up import down, state
+from minik8s.up import down, footprint, state, status
 from minik8s.up.components import Component
 from minik8s.up.supervisor import Supervisor
 
@@ -39,6 +40,12 @@ HELPER = textwrap.dedent('''
         signal.signal(signal.SIGTERM, term)
     if mode == "stubborn":
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    if mode == "hold":  # N MiB of memory written to (resident)
+        held = bytearray(b"x" * (int(sys.argv[2]) << 20))
+    if mode == "spawn":  # a child process that holds N MiB
+        import subprocess
+        child = subprocess.Popen([sys.executable, "-m", "uphelper", "hold", sys.argv[2]], stdout=subprocess.PIPE)
+        child.stdout.readline()
     print("ready", flush=True)
     while True:
         time.sleep(1)
@@ -145,3 +152,43 @@ def test_lock_says_whether_a_supervisor_runs(tmp_path):
     lock.release()
     assert not state.is_running(tmp_path)
     json.loads(json.dumps(state.read_state(tmp_path)))  # None when nothing was written
+
+
+async def test_status_reports_each_components_memory_and_the_total(helper):
+    assert (lock := state.Lock(helper)).acquire()  # status reads only a running supervisor's state
+    sup = Supervisor(helper, info={"mode": "up"})
+    procs = [sup.start(comp(helper, "apiserver", "apiserver", "hold", "64")),
+             sup.start(comp(helper, "kubelet", "kubelet", "spawn", "48")),
+             sup.start(comp(helper, "scheduler", "scheduler", "serve", "scheduler", str(helper / "order")))]
+    try:
+        await until(lambda: all(p.state == "running" for p in procs), "all running")
+        await until(lambda: all("ready" in p.component.log_path.read_text() for p in procs), "ready")
+        await until(lambda: (s := state.read_state(helper)) and all(
+            c["pid"] for c in s["components"].values()), "pids written")
+        info = await status.collect(helper)
+    finally:
+        await sup.stop()
+        lock.release()
+    mem = info["memory"]
+    mib = 1 << 20
+    # what a component holds shows in its own row: the 64 MiB in the apiserver's, the 48 MiB
+    # its child holds in the kubelet's (two processes), neither in the scheduler's
+    assert mem["apiserver"]["rss"] >= 64 * mib and mem["apiserver"]["processes"] == 1
+    assert mem["kubelet"]["rss"] >= 48 * mib and mem["kubelet"]["processes"] == 2
+    assert mem["scheduler"]["rss"] < 32 * mib and mem["scheduler"]["processes"] == 1
+    assert mem["(supervisor)"]["rss"] > 0  # this test's process runs the supervisor
+    parts = [mem[n] for n in ("apiserver", "kubelet", "scheduler", "(supervisor)")]
+    assert mem["(total)"]["rss"] == sum(m["rss"] for m in parts) and mem["(total)"]["processes"] == 5
+    # our own processes' smaps_rollup is readable: PSS and USS too, PSS never above RSS
+    assert all(m["pss"] is not None and m["uss"] is not None and m["pss"] <= m["rss"] for m in parts)
+    out = io.StringIO()
+    status.format_status(info, out)
+    lines = out.getvalue().splitlines()
+    header = next(ln for ln in lines if ln.startswith("COMPONENT"))
+    assert header.split() == ["COMPONENT", "PID", "STATE", "RESTARTS", "AGE", "RSS", "HEALTH"]
+    for name in ("apiserver", "kubelet", "scheduler"):
+        row = next(ln for ln in lines if ln.split()[:1] == [name]).split()
+        assert row[5] == footprint.format_bytes(mem[name]["rss"]), row
+    total = next(ln for ln in lines if ln.startswith("memory: "))
+    assert total.startswith(f"memory: {footprint.format_bytes(mem['(total)']['rss'])} RSS in 5 processes (supervisor ")
+    assert total.endswith(f", {footprint.format_bytes(mem['(total)']['pss'])} PSS")
