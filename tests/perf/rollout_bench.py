@@ -1,4 +1,4 @@
-"""Rollout speed: a 50-replica Deployment on one real Docker node, beside Docker Swarm.
+"""Rollout speed: a 30-replica Deployment on one real Docker node, beside Docker Swarm.
 
 minik8s side: its own apiserver (temp data dir), scheduler, controller-manager and one kubelet
 on the local engine. Timed: (1) creating a Deployment of ``--replicas`` until its status shows
@@ -7,12 +7,22 @@ and the old ones are gone from the status (RollingUpdate, Kubernetes' default 25
 
 Swarm side, same machine, same run: ``docker service create --replicas N`` until N tasks are
 running, then ``docker service update --image`` until N tasks of the new image run and none of
-the old — once with Swarm's defaults (parallelism 1, stop-first) and once with parallelism
-matching Kubernetes' 25% (``--update-parallelism ceil(N/4)``), so the comparison is shown both
-ways. Both run the same local image (two tags of the test busybox) with a command that exits
-at once on SIGTERM, so neither waits out a grace period. Prints seconds and ratios.
+the old. Swarm's update is run in the configurations ``--swarm`` names (default: all three):
 
-    .venv/bin/python tests/perf/rollout_bench.py [--replicas 50]
+- ``issue``: issue #15's peer, ``--update-parallelism 8 --update-order start-first
+  --update-delay 0s --update-monitor 0s`` (with 30 replicas: Kubernetes' 25% surge, rounded up);
+- ``defaults``: Swarm's defaults (parallelism 1, stop-first, 5 s monitor);
+- ``quarter``: ``--update-parallelism ceil(N/4)``, stop-first.
+
+Both run the same local image (two tags of the test busybox) with a command that exits at once
+on SIGTERM, so neither waits out a grace period. Prints seconds and ratios.
+
+    .venv/bin/python tests/perf/rollout_bench.py [--replicas 30] [--swarm issue,defaults,quarter]
+        [--tree DIR ...] [--rounds N]
+
+``--tree`` (repeatable) runs the minik8s side from each given source tree in turn (say, a
+before and an after exported with ``git worktree add`` or ``git archive``), each with the same
+venv, so a change is measured against itself and against Swarm in one run. Default: this tree.
 
 Not a test: numbers, not pass/fail. Swarm is initialised if the engine is not in one, and left
 again at the end.
@@ -26,6 +36,7 @@ import contextlib
 import math
 import os
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -40,7 +51,7 @@ sys.path.insert(0, str(REPO))
 
 import perf_cluster  # noqa: E402 - beside this file
 
-from minik8s.api.resources import DEPLOYMENTS, NAMESPACES  # noqa: E402 - after the sys.path set-up above
+from minik8s.api.resources import DEPLOYMENTS, NAMESPACES, PODS  # noqa: E402 - after the sys.path set-up above
 from minik8s.client.rest import ApiClient  # noqa: E402 - after the sys.path set-up above
 
 BUSYBOX = "minik8s/busybox:latest"
@@ -58,8 +69,7 @@ def free_port() -> int:
 
 # -- minik8s ----------------------------------------------------------------------------------
 
-NAMES: list[str] = []
-CPU: dict[str, float] = {}  # component -> CPU seconds used over both phases
+CPU: dict[str, dict[str, float]] = {}  # tree -> component -> CPU seconds used over both phases
 
 
 def cpu_seconds(pid: int) -> float:
@@ -90,14 +100,57 @@ async def wait_rolled_out(client: ApiClient, ns: str, n: int, image: str, timeou
     raise SystemExit(f"minik8s: deployment not rolled out to {image} within {timeout}s")
 
 
-async def minik8s_run(n: int, work: Path, node: str) -> tuple[float, float]:
+class Timeline:
+    """With --timeline: when each pod of the namespace was first seen created, bound, with a
+    container running, Ready -- from one watch, so the phases' time can be split between the
+    controllers, the scheduler and the kubelet."""
+
+    def __init__(self) -> None:
+        self.first: dict[tuple[str, str], float] = {}  # (pod, milestone) -> perf_counter time
+
+    async def follow(self, client: ApiClient, ns: str) -> None:
+        stream = client.watch(PODS, namespace=ns, resource_version="0")
+        async with contextlib.aclosing(stream):
+            async for ev in stream:
+                pod, now = ev.object, time.perf_counter()
+                name = pod["metadata"]["name"]
+                st = pod.get("status") or {}
+                reached = ["created"]
+                if (pod.get("spec") or {}).get("nodeName"):
+                    reached.append("bound")
+                if any("running" in (c.get("state") or {}) for c in st.get("containerStatuses") or []):
+                    reached.append("running")
+                if any(c["type"] == "Ready" and c["status"] == "True" for c in st.get("conditions") or []):
+                    reached.append("ready")
+                if pod["metadata"].get("deletionTimestamp"):
+                    reached.append("deleting")
+                if ev.type == "DELETED":
+                    reached.append("gone")
+                for m in reached:
+                    self.first.setdefault((name, m), now)
+
+    def report(self, label: str, t0: float, t1: float) -> None:
+        """Per milestone, how many pods reached it within [t0, t1] and when (seconds from t0):
+        the first, the median and the last."""
+        print(f"  timeline {label} ({t1 - t0:.2f} s):")
+        for m in ("created", "bound", "running", "ready", "deleting", "gone"):
+            ts = sorted(t - t0 for (_, mm), t in self.first.items() if mm == m and t0 <= t <= t1)
+            if ts:
+                print(f"    {m:9} {len(ts):3} pods: first {ts[0]:6.2f} s, median {statistics.median(ts):6.2f} s, "
+                      f"last {ts[-1]:6.2f} s")
+
+
+async def minik8s_run(n: int, work: Path, node: str, tree: Path, *, timeline: bool = False) -> tuple[float, float]:
     api_port, kubelet_port = free_port(), free_port()
     procs: list[subprocess.Popen] = []
+    names: list[str] = []
+    work.mkdir(parents=True, exist_ok=True)
     kubeconfig = str(perf_cluster.kubeconfig(work / "data"))
 
     def spawn(name: str, *cmd: str) -> None:
-        NAMES.append(name)
-        procs.append(subprocess.Popen([sys.executable, "-m", *cmd], cwd=REPO,
+        names.append(name)
+        # `python -m` from the tree's root: that tree's packages come first on sys.path.
+        procs.append(subprocess.Popen([sys.executable, "-m", *cmd], cwd=tree,
                                       stdout=open(work / f"{name}.log", "wb"), stderr=subprocess.STDOUT))
     try:
         spawn("apiserver", "apiserver.main", "--data-dir", str(work / "data"), "--port", str(api_port),
@@ -114,17 +167,23 @@ async def minik8s_run(n: int, work: Path, node: str) -> tuple[float, float]:
         async with ApiClient.from_kubeconfig(kubeconfig) as client:
             ns = "bench"
             await client.create(NAMESPACES, {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}})
+            tl = Timeline()
+            follow = asyncio.create_task(tl.follow(client, ns)) if timeline else None
             await asyncio.sleep(2.0)  # let the scheduler and controllers list and start watching
             t0 = time.perf_counter()
             await client.create(DEPLOYMENTS, deployment(n), namespace=ns)
             await wait_rolled_out(client, ns, n, V1)
-            t_create = time.perf_counter() - t0
-            t0 = time.perf_counter()
+            t1 = time.perf_counter()
+            t_create = t1 - t0
             await client.patch(DEPLOYMENTS, "bench", {"spec": {"template": {"spec": {"containers": [
                 {"name": "main", "image": V2}]}}}}, namespace=ns, patch_type="strategic")
             await wait_rolled_out(client, ns, n, V2)
-            t_update = time.perf_counter() - t0
-            CPU.update({name: cpu_seconds(p.pid) for name, p in zip(NAMES, procs)})
+            t_update = time.perf_counter() - t1
+            if follow is not None:
+                follow.cancel()
+                tl.report("create", t0, t1)
+                tl.report("update", t1, t1 + t_update)
+            CPU[str(tree)] = {name: cpu_seconds(p.pid) for name, p in zip(names, procs)}
             # Leave nothing running: delete, and let the kubelet stop the pods.
             await client.delete(DEPLOYMENTS, "bench", namespace=ns, propagation_policy="Foreground")
         return t_create, t_update
@@ -163,13 +222,23 @@ def wait_swarm(dc: docker.DockerClient, service, n: int, image: str, timeout: fl
     raise SystemExit(f"swarm: service not at {n} x {image} within {timeout}s")
 
 
-def swarm_run(dc: docker.DockerClient, n: int, run_id: str, *, parallelism: int | None) -> tuple[float, float]:
-    name = f"rollout-bench-{run_id}-{parallelism or 'default'}"
+def swarm_configs(n: int) -> dict[str, tuple[str, list[str]]]:
+    """--swarm name -> (label, the flags of `docker service update`)."""
+    par = math.ceil(n / 4)
+    return {
+        "issue": ("swarm (issue #15: parallelism 8, start-first, 0s delay/monitor)",
+                  ["--update-parallelism", "8", "--update-order", "start-first", "--update-delay", "0s",
+                   "--update-monitor", "0s"]),
+        "defaults": ("swarm (defaults: parallelism 1, stop-first)", []),
+        "quarter": (f"swarm (--update-parallelism {par})", ["--update-parallelism", str(par)]),
+    }
+
+
+def swarm_run(dc: docker.DockerClient, n: int, run_id: str, *, config: str, flags: list[str]) -> tuple[float, float]:
+    name = f"rollout-bench-{run_id}-{config}"
     create = ["docker", "service", "create", "--detach", "--quiet", "--name", name, "--replicas", str(n),
               "--stop-grace-period", "5s", V1, *COMMAND]
-    update = ["docker", "service", "update", "--detach", "--quiet", "--image", V2]
-    if parallelism:
-        update += ["--update-parallelism", str(parallelism)]
+    update = ["docker", "service", "update", "--detach", "--quiet", "--image", V2, *flags]
     try:
         t0 = time.perf_counter()
         subprocess.run(create, check=True, capture_output=True)
@@ -192,10 +261,21 @@ def swarm_run(dc: docker.DockerClient, n: int, run_id: str, *, parallelism: int 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--replicas", type=int, default=50)
+    ap.add_argument("--replicas", type=int, default=30)
     ap.add_argument("--skip-swarm", action="store_true")
+    ap.add_argument("--rounds", type=int, default=1, help="alternate the sides this many times")
+    ap.add_argument("--timeline", action="store_true",
+                    help="print when the pods were created, bound, running and Ready in each minik8s phase")
+    ap.add_argument("--tree", action="append", type=Path, default=[],
+                    help="run the minik8s side from this source tree (repeatable; default: this one)")
+    ap.add_argument("--swarm", default="issue,defaults,quarter",
+                    help="Swarm update configurations to run, comma-separated: issue, defaults, quarter")
     args = ap.parse_args()
     n = args.replicas
+    configs = swarm_configs(n)
+    wanted = [c for c in args.swarm.split(",") if c]
+    if unknown := [c for c in wanted if c not in configs]:
+        ap.error(f"--swarm: unknown configuration(s) {', '.join(unknown)}; known: {', '.join(configs)}")
     subprocess.run([str(REPO / "tests/images/build.sh")], check=True, capture_output=True)
     dc = docker.from_env(timeout=300)
     busybox = dc.images.get(BUSYBOX)
@@ -205,22 +285,31 @@ def main() -> None:
     run_id = uuid.uuid4().hex[:8]
     node = f"rollout-bench-{run_id}"
     work = Path(tempfile.mkdtemp(prefix="rollout-bench-"))
+    trees = args.tree or [REPO]
     joined_swarm = False
-    results: dict[str, tuple[float, float]] = {}
+    # label -> one (create, update) per round; the sides alternate within each round, so a
+    # burst of load on the shared machine falls on one round of each rather than one side.
+    results: dict[str, list[tuple[float, float]]] = {}
     try:
-        results["minik8s (RollingUpdate 25%/25%)"] = asyncio.run(minik8s_run(n, work, node))
-        # The kubelet is gone: remove whatever it left so Swarm starts on an idle engine.
-        for c in dc.containers.list(all=True, sparse=True, filters={"label": f"io.minik8s.node={node}"}):
-            with contextlib.suppress(docker.errors.APIError):
-                c.remove(force=True)
-        if not args.skip_swarm:
-            if dc.info().get("Swarm", {}).get("LocalNodeState") != "active":
+        for r in range(args.rounds):
+            for i, tree in enumerate(trees):
+                label = "minik8s (RollingUpdate 25%/25%)" + (f" {tree}" if len(trees) > 1 else "")
+                node_i = f"{node}-{r}-{i}"
+                results.setdefault(label, []).append(
+                    asyncio.run(minik8s_run(n, work / f"{r}-{i}", node_i, tree.resolve(), timeline=args.timeline)))
+                # The kubelet is gone: remove whatever it left so the next side starts on an idle engine.
+                for c in dc.containers.list(all=True, sparse=True, filters={"label": f"io.minik8s.node={node_i}"}):
+                    with contextlib.suppress(docker.errors.APIError):
+                        c.remove(force=True)
+            if args.skip_swarm:
+                continue
+            if not joined_swarm and dc.info().get("Swarm", {}).get("LocalNodeState") != "active":
                 subprocess.run(["docker", "swarm", "init", "--advertise-addr", "127.0.0.1"], check=True,
                                capture_output=True)
                 joined_swarm = True
-            results["swarm (defaults: parallelism 1, stop-first)"] = swarm_run(dc, n, run_id, parallelism=None)
-            par = math.ceil(n / 4)
-            results[f"swarm (--update-parallelism {par})"] = swarm_run(dc, n, run_id, parallelism=par)
+            for config in wanted:
+                label, flags = configs[config]
+                results.setdefault(label, []).append(swarm_run(dc, n, f"{run_id}-{r}", config=config, flags=flags))
     finally:
         if joined_swarm:
             subprocess.run(["docker", "swarm", "leave", "--force"], capture_output=True)
@@ -229,16 +318,24 @@ def main() -> None:
                 dc.images.remove(tag)
         dc.close()
 
-    print(f"{n} replicas on one node, {os.cpu_count()} cores; logs in {work}")
-    print(f"{'':48} {'create → all Ready':>20} {'image change → all updated':>28}")
-    for label, (c, u) in results.items():
-        print(f"{label:48} {c:18.2f} s {u:26.2f} s")
-    if CPU:
-        print("minik8s CPU seconds (start-up included): " + ", ".join(f"{k} {v:.1f}" for k, v in CPU.items()))
-    mk = next(iter(results.values()))
-    for label, (c, u) in list(results.items())[1:]:
-        print(f"ratio minik8s / {label}: create {mk[0] / c:.2f}x, update {mk[1] / u:.2f}x")
-
+    print(f"{n} replicas on one node, {os.cpu_count()} cores, {args.rounds} round(s); logs in {work}")
+    print(f"{'':64} {'create → all Ready':>20} {'image change → all updated':>28}")
+    for label, runs in results.items():
+        for r, (c, u) in enumerate(runs):
+            print(f"{label + (f' [round {r + 1}]' if len(runs) > 1 else ''):64} {c:18.2f} s {u:26.2f} s")
+    for tree, cpu in CPU.items():
+        print(f"minik8s CPU seconds (start-up included) {tree}: " + ", ".join(f"{k} {v:.1f}" for k, v in cpu.items()))
+    ours = {label: runs for label, runs in results.items() if label.startswith("minik8s")}
+    for label, runs in results.items():
+        if label in ours:
+            continue
+        for mk_label, mk in ours.items():
+            # Per round (the two sides measured minutes apart), then the median of those.
+            creates = [m[0] / s[0] for m, s in zip(mk, runs)]
+            updates = [m[1] / s[1] for m, s in zip(mk, runs)]
+            each = "; ".join(f"{c:.2f}x/{u:.2f}x" for c, u in zip(creates, updates))
+            print(f"ratio {mk_label} / {label}: create {statistics.median(creates):.2f}x, "
+                  f"update {statistics.median(updates):.2f}x (median of rounds; create/update per round: {each})")
 
 if __name__ == "__main__":
     main()
