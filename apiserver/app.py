@@ -426,6 +426,7 @@ def create_app(storage: Storage, *, advertise_address: str | None = None, port: 
     r.add_route("/apis/{rest:path}", grouped, methods=methods)
     from apiserver import exec as exec_
     exec_.install(app)  # the exec WebSocket: FastAPI serves WebSocket scopes, fast_path only HTTP
+    watchserve.install(app)  # watch over WebSocket on every resource path (after exec's, before the 404)
     from apiserver.metrics import endpoint as metrics_endpoint
     metrics_endpoint.install(app)  # GET /metrics (Prometheus)
     from apiserver import dashboard

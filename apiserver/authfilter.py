@@ -19,7 +19,9 @@ and attributes, so the auth package itself never imports the audit log.
 
 A WebSocket to ``pods/exec``, ``pods/attach`` or ``pods/portforward`` needs ``create`` on the
 subresource besides ``get`` (the upgrade is a GET that runs commands; Kubernetes checks
-``create`` too since 1.35). Lifespan events pass straight through.
+``create`` too since 1.35). A WebSocket's offer of subprotocols loses any bearer-token protocol
+(:mod:`~apiserver.auth.websocket_protocol`) before the application sees it, so none is echoed.
+Lifespan events pass straight through.
 """
 
 from __future__ import annotations
@@ -35,7 +37,7 @@ from starlette.websockets import WebSocket
 
 from apiserver import errors
 from apiserver.audit import context as audit_context
-from apiserver.auth import impersonation, requestinfo
+from apiserver.auth import impersonation, requestinfo, websocket_protocol
 from apiserver.auth.attributes import Attributes, Authorizer, Decision
 from apiserver.auth.authenticate import Chain, Credentials, Unauthenticated
 from apiserver.auth.authorize import forbidden_message
@@ -81,11 +83,14 @@ class AuthFilter:
             else:
                 await response(scope, receive, send)
             return
+        if kind == "websocket":  # a bearer token offered as a subprotocol is never chosen
+            websocket_protocol.strip(scope)
         await self.app(scope, receive, send)
 
     async def admit(self, scope: dict[str, Any]) -> Any:
         """The request's user; raises the 400/401/403 Status that refuses it."""
-        creds = Credentials(peer=credentials_peer(scope.get("state") or {}), headers=tuple(scope["headers"]))
+        creds = Credentials(peer=credentials_peer(scope.get("state") or {}), headers=tuple(scope["headers"]),
+                            subprotocols=tuple(scope.get("subprotocols") or ()) if scope["type"] == "websocket" else None)
         try:
             user = await self.authenticator.authenticate(creds)
         except Unauthenticated:

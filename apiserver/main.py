@@ -32,7 +32,7 @@ from apiserver import (
 from apiserver.admission import podsecurity_config
 from apiserver.app import create_app, fast_path
 from apiserver.audit import options as audit_options
-from apiserver.auth import authenticate, authorize, bearer_tokens, bootstrap_tokens, x509
+from apiserver.auth import authenticate, authorize, bearer_tokens, bootstrap_tokens, websocket_protocol, x509
 from apiserver.authfilter import AuthFilter
 from apiserver.metrics import requests as request_metrics
 from apiserver.metrics import storage as metered_storage
@@ -158,10 +158,11 @@ def parse_args(argv: list[str] | None = None) -> Config:
 
 def build_auth(cfg: Config, server: object) -> tuple[authenticate.Chain, authorize.Chain]:
     """The authenticator chain (x509 client certificates, then the bearer tokens of
-    ``server.token_authenticators``: ServiceAccount and bootstrap tokens) and the authorizer
+    ``server.token_authenticators``: ServiceAccount and bootstrap tokens, from an ``Authorization``
+    header or a WebSocket's subprotocol) and the authorizer
     chain of ``--authorization-mode``."""
-    authn = authenticate.Chain([x509.Authenticator(), bearer_tokens.RequestTokens(server)],
-                               anonymous=cfg.anonymous_auth)
+    authn = authenticate.Chain([x509.Authenticator(), bearer_tokens.RequestTokens(server),
+                                websocket_protocol.ProtocolTokens(server)], anonymous=cfg.anonymous_auth)
     authz = authorize.build(cfg.authorization_modes, server)
     return authn, authz
 

@@ -40,11 +40,13 @@ class Unauthenticated(Exception):
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class Credentials:
-    """What a request presents: the TLS peer's identity (verified by the handshake) and its
-    headers (lower-cased names, as ASGI gives them)."""
+    """What a request presents: the TLS peer's identity (verified by the handshake), its
+    headers (lower-cased names, as ASGI gives them) and, for a WebSocket handshake, the
+    subprotocols it offers (None for an HTTP request)."""
 
     peer: UserInfo | None
     headers: tuple[tuple[bytes, bytes], ...]
+    subprotocols: tuple[str, ...] | None = None
 
     def header(self, name: bytes) -> str | None:
         """The first value of header ``name`` (lower-case bytes), decoded."""
