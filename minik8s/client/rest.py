@@ -42,6 +42,8 @@ __all__ = ["PATCH_CONTENT_TYPES", "ApiClient", "PatchType", "Response", "WatchEv
 _WATCH_READ_SLACK = 30.0
 # Idle pooled connections live this long: long enough to carry a controller's request bursts.
 _KEEPALIVE_SECONDS = 60.0
+# How long a WebSocket's close may take: the closing handshake, then the connection's end.
+_WS_CLOSE_SECONDS = 5.0
 
 # The `timeout` argument of request(): "default" is the client's total timeout.
 Timeout = float | None | Literal["default"]
@@ -145,6 +147,41 @@ class WebSocket:
         await self.close()
 
 
+class _ClosingWebSocketResponse(aiohttp.ClientWebSocketResponse):
+    """aiohttp's client WebSocket, whose ``close()`` returns only once its connection is gone.
+
+    aiohttp closes a finished WebSocket's transport and forgets it (aio-libs/aiohttp#1925): the
+    connection has left the pool, so ``ClientSession.close()`` no longer waits for it, yet a TLS
+    transport ends asynchronously (close_notify both ways, then the socket). A process that
+    stops its event loop right after (``mkctl exec``) left that socket open: ``ResourceWarning:
+    unclosed transport`` at exit. This close waits for the connection's ``connection_lost``,
+    bounded by ``_WS_CLOSE_SECONDS``, and aborts a transport that outlives the bound."""
+
+    def __init__(self, reader: Any, writer: Any, protocol: str | None, response: aiohttp.ClientResponse,
+                 *args: Any, **kwargs: Any) -> None:
+        super().__init__(reader, writer, protocol, response, *args, **kwargs)
+        conn = response.connection
+        handler = conn.protocol if conn is not None else None
+        # Taken now, while the connection is open: the handler's future of its connection_lost.
+        self._lost: asyncio.Future[None] | None = handler.closed if handler is not None else None
+        self._transport: asyncio.Transport | None = conn.transport if conn is not None else None
+
+    async def close(self, *, code: int = aiohttp.WSCloseCode.OK, message: bytes = b"") -> bool:
+        closed = await super().close(code=code, message=message)
+        lost, transport = self._lost, self._transport
+        if lost is None:
+            return closed
+        if not lost.done():
+            if transport is not None and not transport.is_closing():
+                transport.close()  # a path of aiohttp's that marks the socket closed without closing it
+            await asyncio.wait((lost,), timeout=_WS_CLOSE_SECONDS)
+            if not lost.done() and transport is not None:
+                transport.abort()
+        if lost.done() and not lost.cancelled():
+            lost.exception()  # a connection lost with an error: already answered by the close above
+        return closed
+
+
 def _finish(raw: aiohttp.ClientResponse) -> None:
     if raw.content.is_eof():
         raw.release()
@@ -243,7 +280,7 @@ class ApiClient(verbs.TypedVerbs):
             headers = [*self._headers.items(), *self._extra_headers]
         self._session = aiohttp.ClientSession(
             connector=connector, headers=headers, timeout=self._default_timeout,
-            raise_for_status=False, trust_env=False,
+            raise_for_status=False, trust_env=False, ws_response_class=_ClosingWebSocketResponse,
         )
         self._loop = loop
         return self._session
@@ -263,7 +300,7 @@ class ApiClient(verbs.TypedVerbs):
                 return WebSocket(await self._http().ws_connect(url, params=params, protocols=tuple(protocols),
                                                                heartbeat=heartbeat, max_msg_size=0,
                                                                server_hostname=self._server_hostname,
-                                                               timeout=aiohttp.ClientWSTimeout(ws_close=5)))
+                                                               timeout=aiohttp.ClientWSTimeout(ws_close=_WS_CLOSE_SECONDS)))
             except aiohttp.WSServerHandshakeError as e:
                 refusal = f"{e.status} {e.message}"
                 try:
