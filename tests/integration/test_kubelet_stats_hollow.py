@@ -4,11 +4,14 @@ processes to measure and invents nothing); the endpoint is authorized as ``nodes
 
 from __future__ import annotations
 
+import asyncio
+import time
 from collections.abc import AsyncIterator
 
 import pytest
 
 from controllers.nodeipam import NodeIpamController
+from kubelet.stats import SWEEP_INTERVAL_S
 from minik8s import pki
 from minik8s.api.resources import PODS
 from tests.integration.controller_harness import running
@@ -33,13 +36,22 @@ async def test_hollow_node_reports_no_figures(client, namespace, kubelet_factory
     await client.create(PODS, pod_manifest("hollow", kubelet.node, [{"name": "c"}, {"name": "d"}]),
                         namespace=namespace)
     await wait_pod(client, namespace, "hollow", is_running, what="Running", kubelet=kubelet)
+    # A summary is answered from the last sweep, at most SWEEP_INTERVAL_S old (cAdvisor's
+    # housekeeping): one taken before the pod ran (the apiserver's metrics scrape asks every
+    # kubelet) lists it without its containers until the next sweep.
+    deadline = time.monotonic() + 3 * SWEEP_INTERVAL_S
     with kubelet.http() as http:
-        r = http.get("/stats/summary")
-    assert r.status_code == 200, r.text
-    summary = r.json()
+        while True:
+            r = http.get("/stats/summary")
+            assert r.status_code == 200, r.text
+            summary = r.json()
+            pod = next((p for p in summary["pods"] if p["podRef"]["name"] == "hollow"), None)
+            if pod is not None and pod["containers"] or time.monotonic() > deadline:
+                break
+            await asyncio.sleep(0.5)
     assert summary["node"]["nodeName"] == kubelet.node
     assert "cpu" not in summary["node"] and "memory" not in summary["node"]
-    pod = next(p for p in summary["pods"] if p["podRef"]["name"] == "hollow")
+    assert pod is not None, summary
     assert pod["podRef"]["namespace"] == namespace
     assert sorted(c["name"] for c in pod["containers"]) == ["c", "d"]
     assert all("cpu" not in c and "memory" not in c for c in pod["containers"])
