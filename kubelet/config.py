@@ -43,6 +43,10 @@ class KubeletConfig:
     sync_frequency: float = 60.0
     # The PLEG relist period: how often the runtime is listed to notice container changes.
     relist_period: float = 1.0
+    # Follow the runtime's container event stream (Kubernetes' evented PLEG) when it has one;
+    # the relist then runs only every evented_relist_period, as the safety net.
+    evented_pleg: bool = True
+    evented_relist_period: float = 300.0
     node_status_update_frequency: float = 10.0
     # cAdvisor's housekeeping interval: /stats/summary sweeps the runtime at most this often.
     housekeeping_interval: float = 10.0
@@ -130,6 +134,11 @@ def _parser() -> argparse.ArgumentParser:
                    help="max seconds between pod syncs (default 60; 0 for the fake runtime)")
     p.add_argument("--relist-period", type=float, default=None,
                    help="seconds between runtime relists (default 1; off for the fake runtime)")
+    p.add_argument("--evented-pleg", action=argparse.BooleanOptionalAction, default=True,
+                   help="follow the container runtime's event stream instead of relisting every --relist-period "
+                        "(default on; the relist stays as the safety net)")
+    p.add_argument("--evented-relist-period", type=float, default=300.0,
+                   help="seconds between relists while the runtime's events are followed (default 300)")
     p.add_argument("--housekeeping-interval", type=float, default=10.0,
                    help="seconds between container stats sweeps for /stats/summary (cAdvisor's, default 10)")
     p.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
@@ -212,6 +221,7 @@ def parse_args(argv: list[str] | None = None) -> KubeletConfig:
         # every second would only burn the CPU the scale test measures.
         sync_frequency=a.sync_frequency if a.sync_frequency is not None else (0.0 if fake else 60.0),
         relist_period=a.relist_period if a.relist_period is not None else (0.0 if fake else 1.0),
+        evented_pleg=a.evented_pleg, evented_relist_period=a.evented_relist_period,
         log_level=a.log_level, housekeeping_interval=a.housekeeping_interval,
         # Hollow nodes must never touch the host's iptables or bind port 53.
         disable_proxy=a.disable_proxy or fake, disable_dns=a.disable_dns or fake,

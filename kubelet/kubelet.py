@@ -3,8 +3,9 @@
 The picture::
 
     pods informer (fieldSelector spec.nodeName=<node>) ─┐
-    PLEG: relist the runtime every second ──────────────┼─> PodWorkers ──> sync(uid)
-    probe results ──────────────────────────────────────┘      (one task per pod uid)
+    PLEG: the runtime's event stream (relist 300 s), ───┼─> PodWorkers ──> sync(uid)
+          or a relist every second (kubelet/pleg.py)    │      (one task per pod uid)
+    probe results ──────────────────────────────────────┘
                                                                  │
               PodSyncer.sync(pod) / terminate(uid) <─────────────┘
                  ├─ runtime (sandbox + containers)      ├─ StatusWriter (pods/{name}/status)
@@ -28,6 +29,7 @@ from kubelet.localpath import LocalPathVolumes
 from kubelet.netservices import NetworkOptions, NodeNetworkServices
 from kubelet.node import NodeAgent
 from kubelet.objects import ObjectManager
+from kubelet.pleg import Pleg
 from kubelet.pod_workers import DONE, PodWorkers, SyncResult
 from kubelet.probes import ProbeManager
 from kubelet.runtime import interface as ri
@@ -63,11 +65,13 @@ class Kubelet:
         self.runtime = runtime
         self._pods: dict[str, dict] = {}  # uid -> the pod as last seen
         self._uid_by_key: dict[str, str] = {}
-        self._snapshot: dict[str, tuple[str, str]] = {}  # runtime object id -> (pod uid, state)
         self.informer = Informer(client, PODS, field_selector=f"spec.nodeName={node_name}")
         self.recorder = EventRecorder(client, component="kubelet", host=node_name)
         self.workers = PodWorkers(self._sync, resync=config.sync_frequency, name=node_name)
         self.probes = ProbeManager(runtime, recorder=self.recorder, on_change=self.workers.update)
+        self.pleg = Pleg(runtime, node=node_name, on_change=self._on_runtime_change,
+                         relist_period=config.relist_period, evented=config.evented_pleg,
+                         evented_relist_period=config.evented_relist_period)
         self.agent = NodeAgent(client, runtime, config, node_name=node_name, host_ip=host_ip, host=host)
         # Pod network, proxy, cluster DNS and service env: real nodes only (netservices.py).
         self.net = NodeNetworkServices(client, runtime, node_name=node_name, options=NetworkOptions(
@@ -112,9 +116,9 @@ class Kubelet:
         self._tasks.append(asyncio.create_task(self.agent.run(), name=f"node agent {self.node_name}"))
         await self.informer.wait_synced()
         log.info("node %s: %d pod(s) bound here; adopting what the runtime runs", self.node_name, len(self._pods))
-        await self.relist()
+        await self.pleg.relist()
         if self.config.relist_period > 0:
-            self._tasks.append(asyncio.create_task(self._pleg(), name=f"pleg {self.node_name}"))
+            self._tasks.append(asyncio.create_task(self.pleg.run(), name=f"pleg {self.node_name}"))
         await asyncio.gather(*self._tasks)
 
     async def close(self) -> None:
@@ -151,34 +155,13 @@ class Kubelet:
         self._pods[_uid(pod)] = pod
         self._uid_by_key[_key(pod)] = _uid(pod)
 
-    # --- the pod lifecycle event generator --------------------------------------------------
+    # --- the pod lifecycle event generator's handler: mark dirty, nothing else ---------------
 
-    async def _pleg(self) -> None:
-        failing = False
-        while True:
-            await asyncio.sleep(self.config.relist_period)
-            try:
-                await self.relist()
-                if failing:
-                    log.info("node %s: container runtime answers again", self.node_name)
-                failing = False
-            except ri.RuntimeError_ as e:
-                if not failing:
-                    log.warning("node %s: cannot list the container runtime: %s", self.node_name, e)
-                failing = True
-
-    async def relist(self) -> None:
-        """Compare the runtime with the last listing; wake the pods whose containers changed,
-        and the owners of anything that belongs to no pod we know (to remove it)."""
-        sandboxes, containers = await self.runtime.list_pod_resources(node=self.node_name)
-        snapshot: dict[str, tuple[str, str]] = {s.id: (s.pod_uid, str(s.state)) for s in sandboxes}
-        snapshot.update({c.id: (c.pod_uid, str(c.state)) for c in containers})
-        changed = {uid for cid, (uid, state) in snapshot.items() if self._snapshot.get(cid) != (uid, state)}
-        changed |= {uid for cid, (uid, _) in self._snapshot.items() if cid not in snapshot}
-        self._snapshot = snapshot
-        for uid in changed:
-            if uid and (uid in self._pods or uid not in self.workers):
-                self.workers.update(uid)
+    def _on_runtime_change(self, uid: str) -> None:
+        """A pod's containers changed in the runtime: sync it if we know it, and start a
+        worker for what belongs to no pod we know (it tears the leftovers down)."""
+        if uid in self._pods or uid not in self.workers:
+            self.workers.update(uid)
 
     # --- one pod ----------------------------------------------------------------------------
 

@@ -6,7 +6,8 @@
   restart) are not counted;
 * ``kubelet_runtime_operations_total``, ``kubelet_runtime_operations_duration_seconds`` and
   ``kubelet_runtime_operations_errors_total`` by ``operation_type`` — recorded around the
-  container runtime (:mod:`kubelet.runtime.instrumented`).
+  container runtime (:mod:`kubelet.runtime.instrumented`);
+* ``kubelet_pleg_relist_duration_seconds`` — one relist of the runtime by the PLEG.
 
 The node's proxy and DNS run in this process, so their ``kubeproxy_*`` and ``coredns_*``
 metrics are served here too.
@@ -20,7 +21,7 @@ from prometheus_client import Counter, Histogram
 
 from minik8s.metrics import exponential_buckets
 
-__all__ = ["PodStartTracker", "RUNTIME_DURATION", "RUNTIME_ERRORS", "RUNTIME_OPERATIONS"]
+__all__ = ["PodStartTracker", "PLEG_RELIST_DURATION", "RUNTIME_DURATION", "RUNTIME_ERRORS", "RUNTIME_OPERATIONS"]
 
 POD_START = Histogram("kubelet_pod_start_duration_seconds", "Duration in seconds from kubelet seeing a pod for the "
                       "first time to the pod starting to run",
@@ -33,6 +34,8 @@ RUNTIME_DURATION = Histogram("kubelet_runtime_operations_duration_seconds", "Dur
                              buckets=exponential_buckets(0.005, 2.5, 14))
 RUNTIME_ERRORS = Counter("kubelet_runtime_operations_errors", "Cumulative number of runtime operation errors by "
                          "operation type.", ["operation_type"])
+PLEG_RELIST_DURATION = Histogram("kubelet_pleg_relist_duration_seconds", "Duration in seconds for relisting pods in "
+                                 "PLEG.", buckets=exponential_buckets(0.005, 2.5, 14))
 
 
 class PodStartTracker:

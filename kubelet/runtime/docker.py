@@ -327,6 +327,31 @@ class DockerRuntime(ri.ContainerRuntime):
         self._image_ids[image] = (now, image_id)
         return image_id
 
+    # --- events -----------------------------------------------------------------------------
+
+    streams_events = True
+
+    async def container_events(self, *, node: str) -> AsyncGenerator[ri.ContainerEvent, None]:
+        # Docker answers the request's headers at once and then one JSON document per change;
+        # the filters keep exec, attach and other actions (a probe's exec every period) and
+        # other nodes' containers out at the engine.
+        filters = {"type": ["container"], "event": list(_EVENT_TYPES),
+                   "label": [f"{ri.LABEL_NODE}={node}", ri.LABEL_CONTAINER_TYPE]}
+        stream = await _call(self._api.events, filters=filters, decode=True)
+        return self._events(stream)
+
+    async def _events(self, stream: Any) -> AsyncGenerator[ri.ContainerEvent, None]:
+        """The open stream's documents (``decode=True``: dicts, whatever the stubs say)."""
+        loop = asyncio.get_running_loop()
+        try:
+            while (raw := await loop.run_in_executor(self._streams, _next_chunk, stream)) is not None:
+                event = _container_event(raw)
+                if event is not None:
+                    yield event
+        finally:
+            # Closing the response also wakes the reader thread blocked on a quiet engine.
+            await asyncio.to_thread(stream.close)
+
     # --- containers -------------------------------------------------------------------------
 
     async def create_container(self, sandbox_id: SandboxId, config: ri.ContainerConfig) -> ContainerId:
@@ -670,7 +695,7 @@ def _next_frame(frames: Iterator[tuple[int, bytes]]) -> tuple[int, bytes] | None
         return None  # the socket was shut down under us: the session was closed
 
 
-def _next_chunk(stream: Iterator[bytes]) -> bytes | None:
+def _next_chunk(stream: Iterator[T]) -> T | None:
     try:
         return next(stream, None)
     except (requests.exceptions.RequestException, OSError, ValueError):
@@ -753,6 +778,24 @@ def _container_state(docker_state: str) -> ri.ContainerState:
     if docker_state in ("exited", "dead", "removing"):
         return ri.ContainerState.EXITED
     return ri.ContainerState.UNKNOWN
+
+
+# Docker's container actions that change what the PLEG reports ("die" is every exit, an OOM
+# kill's included; "kill" and "stop" are only requests, the "die" follows).
+_EVENT_TYPES = {"create": ri.ContainerEventType.CREATED, "start": ri.ContainerEventType.STARTED,
+                "unpause": ri.ContainerEventType.STARTED, "die": ri.ContainerEventType.STOPPED,
+                "pause": ri.ContainerEventType.STOPPED, "destroy": ri.ContainerEventType.DELETED}
+
+
+def _container_event(raw: dict[str, Any]) -> ri.ContainerEvent | None:
+    """One of Docker's event documents as a ContainerEvent (None for what the PLEG ignores)."""
+    kind = _EVENT_TYPES.get(raw.get("Action") or raw.get("status") or "")
+    actor = raw.get("Actor") or {}
+    labels = actor.get("Attributes") or {}  # a container's labels come as its actor's attributes
+    if kind is None or raw.get("Type", "container") != "container" or not labels.get(ri.LABEL_POD_UID):
+        return None
+    return ri.ContainerEvent(id=actor.get("ID") or raw.get("id") or "", pod_uid=labels[ri.LABEL_POD_UID], type=kind,
+                             sandbox=labels.get(ri.LABEL_CONTAINER_TYPE) == ri.TYPE_SANDBOX)
 
 
 def _sandbox_from_list(entry: dict[str, Any]) -> ri.PodSandbox:

@@ -25,6 +25,9 @@ Errors. Every failure leaves a runtime as one of these, never as an engine libra
     │                             port already allocated) -- Kubernetes' RunContainerError
     └── ExecTimeoutError          an exec_sync command outlived its timeout (it is killed)
 
+Events. A runtime that can stream its containers' changes (``streams_events``) answers
+``container_events``: the kubelet's evented PLEG follows it instead of relisting every second.
+
 Streaming exec. ``exec`` starts a command with its stdin, stdout and stderr (or a TTY) wired
 to an :class:`ExecSession`, which the node's HTTP API relays to ``kubectl exec``.
 """
@@ -43,7 +46,7 @@ __all__ = [
     "SandboxId", "ContainerId", "ContainerRuntime",
     "PodSandboxConfig", "ContainerConfig", "PortMapping", "DNSConfig", "Mount", "Resources",
     "SecurityContext", "PodSandbox", "SandboxState", "Container", "ContainerStatus",
-    "ContainerState", "ExecResult", "ExecSession", "RuntimeVersion", "PullPolicy",
+    "ContainerState", "ContainerEvent", "ContainerEventType", "ExecResult", "ExecSession", "RuntimeVersion", "PullPolicy",
     "RuntimeError_", "NotFoundError", "ImagePullError", "ImageNeverPullError",
     "ContainerCreateError", "ContainerStartError", "ExecTimeoutError",
     "LABEL_POD_UID", "LABEL_POD_NAME", "LABEL_POD_NAMESPACE", "LABEL_CONTAINER_NAME",
@@ -301,6 +304,26 @@ class ContainerStatus(Container):
     message: str | None = None
 
 
+class ContainerEventType(enum.StrEnum):
+    """CRI's ContainerEventType: what happened to a container or sandbox."""
+
+    CREATED = "ContainerCreated"
+    STARTED = "ContainerStarted"
+    STOPPED = "ContainerStopped"
+    DELETED = "ContainerDeleted"
+
+
+@dataclass(frozen=True, slots=True)
+class ContainerEvent:
+    """One change of a container or sandbox as the engine streamed it (CRI's
+    ContainerEventResponse): whose pod it is, what happened, and to which kind of object."""
+
+    id: str
+    pod_uid: str
+    type: ContainerEventType
+    sandbox: bool
+
+
 @dataclass(frozen=True)
 class ContainerStats:
     """One reading of a running container's cgroup, as the engine reports it (cAdvisor's
@@ -479,6 +502,16 @@ class ContainerRuntime(abc.ABC):
         now on, and its stdin when it was created with one. ``wait`` answers 0 once the
         output ends (Kubernetes reports an attach as a success; the exit code is the pod's);
         ``close`` detaches and leaves the container running."""
+
+    #: Whether :meth:`container_events` streams anything (else the kubelet only relists).
+    streams_events: bool = False
+
+    async def container_events(self, *, node: str) -> AsyncGenerator[ContainerEvent, None]:
+        """Open the engine's stream of changes to ``node``'s sandboxes and containers and
+        return it once open: every change from then on comes through it, in order, until the
+        stream ends (the engine went away: the caller relists and opens it again) or the
+        caller closes it (``aclose``). Raises ``RuntimeError_`` when it cannot be opened."""
+        raise NotImplementedError(f"{type(self).__name__} does not stream container events")
 
     #: Whether :meth:`port_forward` can reach a pod at all (a hollow runtime never dials one).
     forwards_ports: bool = True

@@ -420,3 +420,41 @@ async def test_pod_network_replaces_a_stale_overlapping_one(runtime: DockerRunti
     finally:
         await runtime.remove_pod_network(fresh.name)
         await runtime.remove_pod_network(stale.name)
+
+
+async def test_container_events_stream_this_nodes_changes_in_order(runtime: DockerRuntime, node: str) -> None:
+    """The evented PLEG's source: once ``container_events`` has returned, every change of this
+    node's sandboxes and containers comes through it, in order, with its pod's uid; another
+    node's containers and an exec (a probe's) do not."""
+    assert runtime.streams_events
+    other = await runtime.run_pod_sandbox(pod(f"{node}-other"))  # before and during: never seen
+    events = await runtime.container_events(node=node)
+    seen: list[ri.ContainerEvent] = []
+    try:
+        config = pod(node)
+        sandbox_id = await runtime.run_pod_sandbox(config)
+        app = await run(runtime, sandbox_id, "app", command=["sh", "-c", "trap 'exit 0' TERM; sleep 600 & wait"])
+        await runtime.exec_sync(app, ["true"], timeout=10)
+        await run(runtime, other, "theirs", command=["true"])
+        await runtime.stop_container(app, timeout=5)
+        await runtime.remove_pod_sandbox(sandbox_id)
+
+        async def collect() -> None:
+            async for event in events:
+                seen.append(event)
+                if event.id == sandbox_id and event.type is ri.ContainerEventType.DELETED:
+                    return
+        await asyncio.wait_for(collect(), DEADLINE_S)
+    finally:
+        await events.aclose()
+        await runtime.remove_pod_sandbox(other)
+    assert {e.pod_uid for e in seen} == {config.pod_uid}
+    T = ri.ContainerEventType
+    assert [(e.id, e.type) for e in seen if e.id == app] == [
+        (app, T.CREATED), (app, T.STARTED), (app, T.STOPPED), (app, T.DELETED)]
+    assert [(e.type, e.sandbox) for e in seen if e.id == sandbox_id] == [
+        (T.CREATED, True), (T.STARTED, True), (T.STOPPED, True), (T.DELETED, True)]
+    # The sandbox was made before its container; the container went before the sandbox.
+    order = [(e.id, e.type) for e in seen]
+    assert order.index((sandbox_id, T.STARTED)) < order.index((app, T.CREATED))
+    assert order.index((app, T.DELETED)) < order.index((sandbox_id, T.DELETED))
