@@ -33,13 +33,13 @@ from apiserver import (
     openapi_proto,
     params,
     printers,
+    rbac_bootstrap,
     version,
     watchserve,
 )
 from apiserver.admission import plugins as admission_plugins
 from apiserver.admission import priority as priority_admission
 from apiserver.allocators import ServiceAllocator
-from apiserver.auth import bootstrap as rbac_bootstrap
 from apiserver.auth import policy as auth_policy
 from apiserver.auth import request_user, tokenreview
 from apiserver.auth.user import USER_KEY
@@ -111,7 +111,7 @@ class ApiServer:
         from apiserver.resourcemetrics import scraper as metrics_scraper
         self.resource_metrics = metrics_scraper.Scraper(self)  # main sets its resolution
         self.virtual[rs.NODEMETRICS] = self.virtual[rs.PODMETRICS] = metrics_api.handle
-        from apiserver.registry import hpa_v1
+        from apiserver import hpa_v1
         self.virtual[rs.HORIZONTALPODAUTOSCALERS_V1] = hpa_v1.handle  # a view of the v2 objects
         from apiserver.apiservices_autoregister import AutoRegister
         self.apiservices = AutoRegister(self.rest)

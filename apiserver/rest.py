@@ -109,7 +109,7 @@ _TYPE_INVALID = "FieldValueTypeInvalid"
 _BRANCHES = frozenset(("int", "str", "bool", "float", "list", "dict"))
 
 
-def _pydantic_errors(exc: pydantic.ValidationError) -> list[FieldError]:
+def pydantic_errors(exc: pydantic.ValidationError) -> list[FieldError]:
     """One Kubernetes field error per invalid field: ``Required value`` for a missing one,
     ``Unsupported value`` for a value outside an enumeration, ``Too long``, and ``Invalid
     value`` (type errors as FieldValueTypeInvalid) for the rest. Union branches pydantic tries
@@ -240,7 +240,7 @@ class RestStorage:
             obj = model.model_validate(body).model_dump(by_alias=True, exclude_none=True, mode="json")
         except pydantic.ValidationError as e:
             name = ((body.get("metadata") or {}).get("name")) or ""
-            raise errors.Invalid.of(kind, entry.type.group, name, _pydantic_errors(e)) from None
+            raise errors.Invalid.of(kind, entry.type.group, name, pydantic_errors(e)) from None
         return obj
 
     def _check_identity(self, entry: Entry, obj: dict[str, Any], namespace: str | None,

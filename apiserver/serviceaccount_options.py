@@ -11,7 +11,7 @@
   0 for no limit); ``--service-account-extend-token-expiration``: whether the kubelet's
   3607-second tokens are issued for a year with a ``warnafter``.
 
-:func:`build` gives the TokenRequest settings (``apiserver.registry.serviceaccounts``) and the
+:func:`build` gives the TokenRequest settings (``apiserver.serviceaccount_token``) and the
 validator the bearer-token authenticator and TokenReview use.
 """
 
@@ -23,7 +23,7 @@ from typing import Any
 
 from apiserver.auth import bearer_tokens
 from apiserver.auth import serviceaccount_tokens as sat
-from apiserver.registry.serviceaccounts import TokenSettings
+from apiserver.serviceaccount_token import TokenSettings
 from minik8s import pki
 
 __all__ = ["Options", "add_flags", "from_args", "build"]

@@ -50,8 +50,8 @@ class Subresources:
         if sub == "log" and method == "GET":
             return await self.log(request, server, info)
         if sub == "token" and method == "POST":
-            from apiserver.registry import serviceaccounts
-            return json_response(await serviceaccounts.create_token(server, info, await server.read_body(request)), 201)
+            from apiserver import serviceaccount_token
+            return json_response(await serviceaccount_token.create_token(server, info, await server.read_body(request)), 201)
         if sub in ("exec", "attach") and method in ("GET", "POST"):
             from apiserver import exec as exec_
             return await exec_.http(request, server, info)

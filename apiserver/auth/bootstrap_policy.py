@@ -3,7 +3,7 @@
 
 Every object carries the label ``kubernetes.io/bootstrapping: rbac-defaults`` and the annotation
 ``rbac.authorization.kubernetes.io/autoupdate: "true"`` (set it to ``"false"`` to keep your own
-edits: ``apiserver/auth/bootstrap.py`` then leaves the object alone).
+edits: ``apiserver/rbac_bootstrap.py`` then leaves the object alone).
 
 Two bindings go beyond Kubernetes, because minik8s runs some components differently:
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-from apiserver import policy_printers, printers, printers_auth, printers_storage, printers_workloads
+from apiserver import policy_printers, printers, printers_auth, printers_metrics, printers_storage, printers_workloads
 from apiserver.registry import (
     apiservices,
     batch,
@@ -35,7 +35,6 @@ from apiserver.registry import (
     workloads,
 )
 from apiserver.registry.strategy import StatusStrategy, Strategy
-from apiserver.resourcemetrics import printers as metrics_printers
 from minik8s.api import resources as rs
 from minik8s.api.resources import ResourceType
 from minik8s.api.schema import MODELS
@@ -166,12 +165,12 @@ TABLE: tuple[Entry, ...] = (
     Entry(rs.APISERVICES, apiservices.APIServiceStrategy(), apiservices.APISERVICE, (STATUS,)),
     Entry(rs.HORIZONTALPODAUTOSCALERS, horizontalpodautoscalers.HorizontalPodAutoscalerStrategy(),
           horizontalpodautoscalers.HORIZONTAL_POD_AUTOSCALER, (STATUS,)),
-    # served by converting the v2 objects (apiserver/registry/hpa_v1.py)
+    # served by converting the v2 objects (apiserver/hpa_v1.py)
     Entry(rs.HORIZONTALPODAUTOSCALERS_V1, horizontalpodautoscalers.HorizontalPodAutoscalerStrategy(),
           horizontalpodautoscalers.HORIZONTAL_POD_AUTOSCALER, (STATUS,)),
     # computed when read (apiserver/resourcemetrics): get and list only
-    Entry(rs.NODEMETRICS, Strategy(), metrics_printers.NODE_METRICS, verbs=("get", "list")),
-    Entry(rs.PODMETRICS, Strategy(), metrics_printers.POD_METRICS, verbs=("get", "list")),
+    Entry(rs.NODEMETRICS, Strategy(), printers_metrics.NODE_METRICS, verbs=("get", "list")),
+    Entry(rs.PODMETRICS, Strategy(), printers_metrics.POD_METRICS, verbs=("get", "list")),
 )
 
 _STATUS_STRATEGIES = {e.type: StatusStrategy(e.strategy) for e in TABLE}

@@ -5,8 +5,8 @@
 * :mod:`.scraper` — every ``--metric-resolution`` (15 s) each Node's kubelet is asked for its
   ``/stats/summary`` over the apiserver's TLS kubelet client, all nodes at once;
 * :mod:`.api` — ``GET`` of ``nodes`` and ``pods`` (one, or a list with label and field
-  selectors), plain or as a Table;
-* :mod:`.printers` — the Table columns.
+  selectors), plain or as a Table, whose columns are ``apiserver/printers_metrics.py``'s
+  (beside the other kinds' printers, as the registry table reads them).
 
 Why in the apiserver and not a metrics-server process behind an APIService: the figures live
 only in memory (metrics-server stores nothing either), the apiserver already holds the one

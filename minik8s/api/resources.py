@@ -104,7 +104,7 @@ CUSTOMRESOURCEDEFINITIONS = ResourceType("apiextensions.k8s.io", "v1", "CustomRe
                                          "customresourcedefinitions", False, ("crd", "crds"), ("api-extensions",))
 HORIZONTALPODAUTOSCALERS = ResourceType("autoscaling", "v2", "HorizontalPodAutoscaler", "horizontalpodautoscalers",
                                         True, ("hpa",), _ALL)
-# autoscaling/v1: a view of the v2 objects (apiserver/registry/hpa_v1.py), not a resource of its own
+# autoscaling/v1: a view of the v2 objects (apiserver/hpa_v1.py), not a resource of its own
 HORIZONTALPODAUTOSCALERS_V1 = ResourceType("autoscaling", "v1", "HorizontalPodAutoscaler", "horizontalpodautoscalers",
                                            True, ("hpa",), _ALL)
 APISERVICES = ResourceType("apiregistration.k8s.io", "v1", "APIService", "apiservices", False,

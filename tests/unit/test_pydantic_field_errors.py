@@ -7,7 +7,7 @@ from typing import Literal
 import pydantic
 from pydantic import BaseModel, Field
 
-from apiserver.rest import _pydantic_errors
+from apiserver.rest import pydantic_errors
 
 
 class Port(BaseModel):
@@ -26,7 +26,7 @@ def errors_of(data: dict) -> list[tuple[str, str, str]]:
     try:
         Spec.model_validate(data)
     except pydantic.ValidationError as e:
-        return [(f.field, f.reason, f.message) for f in _pydantic_errors(e)]
+        return [(f.field, f.reason, f.message) for f in pydantic_errors(e)]
     raise AssertionError("valid")
 
 

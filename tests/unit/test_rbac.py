@@ -8,7 +8,8 @@ from typing import Any
 import pytest
 
 from apiserver import errors
-from apiserver.auth import bootstrap, bootstrap_policy, escalation, node, request_user
+from apiserver import rbac_bootstrap as bootstrap
+from apiserver.auth import bootstrap_policy, escalation, node, request_user
 from apiserver.auth import user as u
 from apiserver.auth.attributes import Attributes, Decision
 from apiserver.auth.rbac import PolicyIndex, RBACAuthorizer

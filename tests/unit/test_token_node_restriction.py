@@ -9,7 +9,7 @@ from apiserver import errors
 from apiserver.auth import request_user
 from apiserver.auth.serviceaccount_tokens import Bound
 from apiserver.auth.user import NODES, UserInfo
-from apiserver.registry.serviceaccounts import _node_restriction
+from apiserver.serviceaccount_token import _node_restriction
 
 POD = {"metadata": {"name": "p", "uid": "u"}, "spec": {"nodeName": "n1"}}
 

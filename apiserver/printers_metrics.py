@@ -1,5 +1,6 @@
 """Table columns of NodeMetrics and PodMetrics (``kubectl get nodes.metrics.k8s.io``), as
-metrics-server prints them: name, CPU, memory and window."""
+metrics-server prints them: name, CPU, memory and window (the kinds of
+``apiserver/resourcemetrics``)."""
 
 from __future__ import annotations
 

@@ -22,7 +22,8 @@ import orjson
 from starlette.requests import Request
 from starlette.responses import Response
 
-from apiserver import errors, params
+from apiserver import bodies, errors, managedfields, params
+from apiserver import validation as v
 from apiserver.patch.jsonpatch import apply_json_patch
 from apiserver.patch.mergepatch import apply_merge_patch
 from apiserver.registry import table as registry
@@ -132,13 +133,10 @@ def to_v2(obj: dict[str, Any]) -> dict[str, Any]:
 
 
 def _invalid(field: str, value: Any) -> Any:
-    from apiserver import validation as v
     return v.invalid(field, value, "must be JSON")
 
 
 async def handle(request: Request, server: Server, info: RequestInfo) -> Response:
-    from apiserver import managedfields
-
     entry = registry.BY_TYPE[rs.HORIZONTALPODAUTOSCALERS]
     q = request.query_params
     ns, name, sub = info.namespace, info.name, info.subresource
@@ -183,7 +181,6 @@ async def handle(request: Request, server: Server, info: RequestInfo) -> Respons
                                        field_validation=validation, field_manager=manager)
         return json_response(to_v1(res.body), res.code, res.warnings)
     if method == "DELETE" and name is not None:
-        from apiserver import bodies
         options = params.delete_options(q, bodies.delete_options(await server.read_body(request)))
         res = await server.rest.delete(entry, ns, name, options)
         body = res.body
