@@ -14,7 +14,7 @@ for Tables, the column definitions in the first only; a custom resource in the v
 for), a batch at a time of what is queued, sends a BOOKMARK when the stream was idle for
 :data:`BOOKMARK_INTERVAL` and the client allows them, and ends at ``timeoutSeconds`` (by
 default a random 30-60 minutes, as Kubernetes spreads its watches' ends). Over HTTP each batch
-is one chunk of newline-delimited JSON.
+is one chunk of newline-delimited JSON; over WebSocket each line is a message.
 
 Over WebSocket (how a browser watches: one connection per watch, outside the six HTTP/1.1
 connections a page may hold per origin), :func:`websocket` takes the upgrade of any resource
@@ -38,7 +38,7 @@ import asyncio
 import contextlib
 import logging
 import random
-from collections.abc import AsyncGenerator, AsyncIterator, Callable
+from collections.abc import AsyncGenerator, Callable
 from typing import Any
 
 import orjson
@@ -114,7 +114,7 @@ async def watch(server: Server, request: Request, entry: Entry, ns: str | None, 
     events = _events(server, entry, watcher, timeout, lq.allow_bookmarks, table, include, pump, release)
     if upgrade:
         return WebSocketWatch(events, subprotocol, release)
-    return StreamingResponse(_joined(events), media_type=JSON)
+    return StreamingResponse(events, media_type=JSON)
 
 
 class WebSocketWatch(Response):
@@ -122,7 +122,7 @@ class WebSocketWatch(Response):
     request :func:`websocket` is upgrading. As an ASGI application it speaks the WebSocket side
     (accept, one text message per event, close), not HTTP."""
 
-    def __init__(self, events: AsyncGenerator[list[bytes], None], subprotocol: str | None,
+    def __init__(self, events: AsyncGenerator[bytes, None], subprotocol: str | None,
                  release: Callable[[], None]) -> None:
         super().__init__(status_code=101)
         self.events = events
@@ -151,10 +151,12 @@ class WebSocketWatch(Response):
             self.release()
 
     async def _send(self, ws: WebSocket) -> None:
-        # One WatchEvent per message, in text frames: Kubernetes frames JSON watch events as text.
-        async for batch in self.events:
-            for line in batch:
-                await ws.send_text(line.decode())
+        # One WatchEvent per message (its line, newline included, as Kubernetes' JSON encoder
+        # writes it), in text frames: Kubernetes frames JSON watch events as text. A chunk's
+        # lines split only at its newlines: JSON inside a line escapes its own.
+        async for chunk in self.events:
+            for line in chunk.split(b"\n")[:-1]:
+                await ws.send_text(line.decode() + "\n")
 
 
 async def _until_closed(ws: WebSocket) -> None:
@@ -174,15 +176,6 @@ def _subprotocol(scope: Scope) -> str | None:
         raise errors.BadRequest(f"a watch over WebSocket takes at most one subprotocol besides the bearer token, "
                                 f"got {len(offered)}: {', '.join(offered)}")
     return offered[0] if offered else None
-
-
-async def _joined(events: AsyncGenerator[list[bytes], None]) -> AsyncIterator[bytes]:
-    """The HTTP body: each batch of events in one chunk."""
-    try:
-        async for batch in events:
-            yield b"".join(batch)
-    finally:
-        await events.aclose()
 
 
 async def websocket(ws: WebSocket) -> None:
@@ -257,8 +250,9 @@ async def _pump_storage(server: Server, entry: Entry, ns: str | None, after: int
 
 async def _events(server: Server, entry: Entry, watcher: Watcher, timeout: float, bookmarks: bool, table: bool,
                   include: str, pump: asyncio.Task[None] | None,
-                  release: Callable[[], None]) -> AsyncGenerator[list[bytes], None]:
-    """The watch's events as batches of encoded lines (what was queued when the stream looked)."""
+                  release: Callable[[], None]) -> AsyncGenerator[bytes, None]:
+    """The watch's events, newline-delimited JSON, a chunk at a time (what was queued when the
+    stream looked)."""
     cache = server.cache
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
@@ -295,7 +289,7 @@ async def _events(server: Server, entry: Entry, watcher: Watcher, timeout: float
             if queue.empty():  # the timer: idle for BOOKMARK_INTERVAL
                 idle_since = now
                 if bookmarks and pump is None:
-                    yield [orjson.dumps({"type": "BOOKMARK", "object": _bookmark(entry, cache.revision)}) + b"\n"]
+                    yield orjson.dumps({"type": "BOOKMARK", "object": _bookmark(entry, cache.revision)}) + b"\n"
                 continue
             idle_since = now
             ev = queue.get_nowait()
@@ -318,8 +312,8 @@ async def _events(server: Server, entry: Entry, watcher: Watcher, timeout: float
                     break
                 ev = queue.get_nowait()
             if chunks:
+                yield b"".join(chunks)
                 watch_metrics.SENT[entry.type] += len(chunks)
-                yield chunks
             if ev is None:
                 return
     finally:
