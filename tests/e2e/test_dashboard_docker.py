@@ -10,6 +10,12 @@ a pod's logs and events; a Service's endpoints; the node's ``top`` figures; rest
 ``kubectl.kubernetes.io/restartedAt`` annotation rolls new pods); deleting a pod; and a
 namespace RBAC does not open shows the API's refusal. Screenshots go to the test's tmp dir and
 their paths are printed.
+
+The page watches every list it shows over WebSocket: the apiserver's audit log (Metadata level
+for the page's namespace, node and event requests) shows its watches of them, no LIST
+of either while the page sits idle longer than the 10 s it once polled them at, and a new
+namespace and a cordoned node reach the page without a reload, well within that period, and
+without any LIST.
 """
 
 from __future__ import annotations
@@ -17,6 +23,7 @@ from __future__ import annotations
 import json
 import re
 import shutil
+import textwrap
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -67,10 +74,25 @@ def browser(chromium: str) -> Iterator[Any]:
             b.close()
 
 
+# What the page asks of namespaces, nodes and events, at Metadata level: its LISTs and WATCHes.
+AUDIT_POLICY = textwrap.dedent("""\
+    apiVersion: audit.k8s.io/v1
+    kind: Policy
+    omitStages: ["RequestReceived"]
+    rules:
+    - level: Metadata
+      userGroups: ["system:serviceaccounts"]
+      resources: [{group: "", resources: ["namespaces", "nodes", "events"]}]
+    """)
+
+
 @pytest.fixture
 def cluster(apiserver_factory, tmp_path_factory, docker_client, test_images) -> Iterator[tuple[ApiServer, KubeletProc]]:
-    api = apiserver_factory(extra_args=("--metric-resolution", "2"))
     base = tmp_path_factory.mktemp("dashboard")
+    (base / "audit-policy.yaml").write_text(AUDIT_POLICY)
+    api = apiserver_factory(extra_args=("--metric-resolution", "2", "--audit-policy-file", str(base / "audit-policy.yaml"),
+                                        "--audit-log-path", str(base / "audit.log")))
+    api.audit_log = base / "audit.log"  # type: ignore[attr-defined]
     control_plane = start_control_plane(api, base)
     node = f"dash-{uuid.uuid4().hex[:8]}"
     kubelet = KubeletProc(server=api, node=node, root=base / "root", log_path=base / "kubelet.log",
@@ -160,6 +182,19 @@ def _rows(page: Any, table: str) -> list[dict[str, str]]:
     }""", table)
 
 
+def _page_requests(api: ApiServer, user: str) -> list[tuple[str, str, str]]:
+    """(verb, resource, stage) of each audited namespace, node and event request of ``user``."""
+    path: Path = api.audit_log  # type: ignore[attr-defined]
+    events = [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
+    return [(e["verb"], e["objectRef"]["resource"], e["stage"]) for e in events
+            if e["user"].get("username") == user and e.get("objectRef")]
+
+
+def _lists(api: ApiServer, user: str) -> int:
+    return sum(1 for verb, resource, stage in _page_requests(api, user)
+               if verb == "list" and resource in ("namespaces", "nodes") and stage == "ResponseComplete")
+
+
 def test_dashboard_in_chromium(cluster, browser, kubectl, tmp_path: Path) -> None:
     api, kubelet = cluster
     ns = f"dash-{uuid.uuid4().hex[:6]}"
@@ -236,6 +271,35 @@ def test_dashboard_in_chromium(cluster, browser, kubectl, tmp_path: Path) -> Non
         _wait(lambda: running_rows(1), "one Running pod row", diag=diag)
         shot(page, "one-replica")
 
+        # Namespaces and nodes are watched, not polled: the page's watches are open, and while it
+        # sits idle for longer than the 10 s it used to poll them at, it lists neither again.
+        me = f"system:serviceaccount:{ns}:viewer"
+        _wait(lambda: {("watch", "namespaces", "ResponseStarted"), ("watch", "nodes", "ResponseStarted")}
+              <= set(_page_requests(api, me)), "the page's watches of namespaces and nodes in the audit log")
+        listed = _lists(api, me)
+        assert listed >= 2  # each listed once, then watched
+        time.sleep(12)
+        assert _lists(api, me) == listed, _page_requests(api, me)
+
+        # A change reaches the page through its watch, without a reload, well within the old
+        # poll period (the bound is generous; it only says the change did not wait for a poll).
+        other = f"{ns}-new"
+        k("create", "namespace", other)
+        t0 = time.monotonic()
+        _wait(lambda: other in page.eval_on_selector_all("#namespace option", "os => os.map(o => o.value)"),
+              "the new namespace in the page's namespace list", timeout=7, diag=diag)
+        print(f"a new namespace reached the page {time.monotonic() - t0:.2f}s after kubectl returned")
+        k("cordon", kubelet.node)
+        t0 = time.monotonic()
+        _wait(lambda: [r["Status"] for r in _rows(page, "nodes") if r["name"] == kubelet.node] ==
+              ["Ready,SchedulingDisabled"], "the cordoned node on the page", timeout=7, diag=diag)
+        print(f"a cordoned node reached the page {time.monotonic() - t0:.2f}s after kubectl returned")
+        k("uncordon", kubelet.node)
+        _wait(lambda: [r["Status"] for r in _rows(page, "nodes") if r["name"] == kubelet.node] == ["Ready"],
+              "the uncordoned node on the page", timeout=7, diag=diag)
+        assert _lists(api, me) == listed, _page_requests(api, me)
+        k("delete", "namespace", other, "--wait=false")
+
         # Scale from the page: the Deployment's replicas in the API, then three pod rows.
         page.fill('#deployments tr[data-name="web"] input.replicas', "3")
         page.click('#deployments tr[data-name="web"] button[data-action="scale"]')
@@ -271,6 +335,7 @@ def test_dashboard_in_chromium(cluster, browser, kubectl, tmp_path: Path) -> Non
         page.click(f'#pods tr[data-name="{first}"] button[data-action="details"]')
         page.wait_for_function("() => document.getElementById('logs').textContent.includes('dashboard-says-hello')")
         _wait(lambda: _rows(page, "events"), "the pod's events")
+        _wait(lambda: ("watch", "events", "ResponseStarted") in _page_requests(api, me), "the page's watch of the events")
         reasons = {r["Reason"] for r in _rows(page, "events")}
         api_reasons = {e["reason"] for e in api_get(f"/api/v1/namespaces/{ns}/events")["items"]
                        if e["involvedObject"]["name"] == first}

@@ -1,16 +1,22 @@
 // minik8s dashboard: a plain-JavaScript client of the Kubernetes API this page is served from.
 // Every request carries the bearer token the user signed in with, so the apiserver's
-// authentication and RBAC decide what is shown and allowed. Lists are kept live by watches
-// (list, then watch from the list's resourceVersion; relist on 410 Gone), as client-go's
-// reflector does; node figures come from metrics.k8s.io, polled as `kubectl top` reads them.
-// A browser keeps at most six HTTP/1.1 connections to one origin and a watch holds one open, so
-// only the namespace's deployments, pods, services and endpoints are watched (four) and a
-// pod's followed log takes a fifth: one is always left for actions and lists. Nodes,
-// namespaces and a pod's events are listed again every few seconds instead.
+// authentication and RBAC decide what is shown and allowed. Every list the page shows
+// (namespaces, nodes, the namespace's deployments, pods, services and endpoints, a pod's events)
+// is kept live as client-go's reflector keeps one: list, then watch from the list's
+// resourceVersion; a watch the server ends (timeoutSeconds) is reopened from the last version
+// seen, a 410 Gone or a broken connection relists. Watches go over WebSocket, as Kubernetes'
+// apiserver serves them to browsers: a browser keeps at most six HTTP/1.1 connections to one
+// origin, and a streamed fetch per watch would hold one each, while WebSockets are not counted
+// against that pool. The token travels in the `base64url.bearer.authorization.k8s.io.` subprotocol
+// (a browser's WebSocket cannot set an Authorization header). Node figures come from
+// metrics.k8s.io, which serves no watch: they are polled, as `kubectl top` reads them and as the
+// Kubernetes Dashboard's metrics scraper polls them.
 "use strict";
 
 const TOKEN_KEY = "minik8s-dashboard-token";
 const METRICS_PERIOD_MS = 10000;
+const WATCH_TIMEOUT_S = 240;  // as a reflector, end each watch after a while and reopen it
+const GONE = new Error("410 Gone: the watch's resourceVersion is too old");
 const state = { token: null, ns: null, watches: {}, nodeMetrics: new Map(), metricsTimer: null,
                 detail: null, drafts: new Map() };
 
@@ -76,11 +82,25 @@ async function* lines(response) {
   if (buffer) yield buffer;
 }
 
-// A live collection: list, then watch from the list's resourceVersion; a watch that ends
-// (timeoutSeconds) is reopened from the last version seen, 410 Gone relists.
+// The subprotocol carrying the bearer token: base64url without padding (Kubernetes'
+// authentication/request/websocket). The server never echoes it back.
+function bearerProtocol(token) {
+  let binary = "";
+  for (const byte of new TextEncoder().encode(token)) binary += String.fromCharCode(byte);
+  const b64 = btoa(binary);
+  return "base64url.bearer.authorization.k8s.io." + b64.replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+}
+
+function socketURL(path) {
+  return (location.protocol === "https:" ? "wss://" : "ws://") + location.host + path;
+}
+
+// A live collection, as client-go's reflector keeps one: list, then watch from the list's
+// resourceVersion over a WebSocket; a watch the server ends normally (timeoutSeconds) is
+// reopened from the last version seen; 410 Gone relists at once; any other failure (refused
+// upgrade, broken connection, an ERROR event) shows the error and relists after a backoff.
 class LiveList {
-  constructor(name, path, query, onChange, period) {
-    this.period = period;
+  constructor(name, path, query, onChange) {
     this.name = name;
     this.path = path;
     this.query = query || "";
@@ -88,11 +108,16 @@ class LiveList {
     this.items = new Map();
     this.error = null;
     this.controller = new AbortController();
+    this.socket = null;
     this.stopped = false;
     this.run();
   }
 
-  stop() { this.stopped = true; this.controller.abort(); }
+  stop() {
+    this.stopped = true;
+    this.controller.abort();
+    if (this.socket) this.socket.close(1000);
+  }
 
   url(extra) {
     const q = [this.query, extra].filter(Boolean).join("&");
@@ -110,9 +135,11 @@ class LiveList {
         this.error = null;
         this.changed();
         backoff = 500;
-        await this.watch(list.metadata.resourceVersion);
+        let rv = list.metadata.resourceVersion;
+        while (!this.stopped) rv = await this.watch(rv);
       } catch (e) {
         if (this.stopped) return;
+        if (e === GONE) continue;  // too old: relist now
         this.error = e;
         this.changed();
         await sleep(backoff);
@@ -121,54 +148,49 @@ class LiveList {
     }
   }
 
-  async watch(rv) {
-    while (!this.stopped) {
-      const response = await fetch(this.url("watch=true&allowWatchBookmarks=true&timeoutSeconds=240&resourceVersion=" +
-                                            encodeURIComponent(rv)),
-                                   { headers: headers(), signal: this.controller.signal });
-      if (!response.ok) throw await failure(response);
-      for await (const line of lines(response)) {
-        if (!line.trim()) continue;
-        const event = JSON.parse(line);
+  // One watch from `rv` over a WebSocket: resolves with the last resourceVersion seen when the
+  // server ends it normally, rejects (GONE for 410) otherwise.
+  watch(rv) {
+    const self = this;
+    return new Promise(function (resolve, reject) {
+      const query = "watch=true&allowWatchBookmarks=true&timeoutSeconds=" + WATCH_TIMEOUT_S +
+                    "&resourceVersion=" + encodeURIComponent(rv);
+      const ws = new WebSocket(socketURL(self.url(query)), ["base64.binary.k8s.io", bearerProtocol(state.token)]);
+      const opened = Date.now();
+      let failed = null, events = 0;
+      self.socket = ws;
+      ws.onmessage = function (message) {  // one WatchEvent per message
+        const event = JSON.parse(message.data);
+        events++;
         if (event.type === "ERROR") {
-          if (event.object.code === 410) return;  // too old: relist
-          throw new ApiError(event.object.code, event.object);
+          failed = event.object.code === 410 ? GONE : new ApiError(event.object.code, event.object);
+          ws.close(1000);
+          return;
         }
         rv = event.object.metadata.resourceVersion;
-        if (event.type === "BOOKMARK") continue;
-        if (event.type === "DELETED") this.items.delete(event.object.metadata.uid);
-        else this.items.set(event.object.metadata.uid, event.object);
-        this.changed();
-      }
-    }
+        if (event.type === "BOOKMARK") return;
+        if (event.type === "DELETED") self.items.delete(event.object.metadata.uid);
+        else self.items.set(event.object.metadata.uid, event.object);
+        self.changed();
+      };
+      ws.onclose = function (ev) {
+        if (self.socket === ws) self.socket = null;
+        if (failed) reject(failed);
+        else if (self.stopped) resolve(rv);
+        else if (ev.code !== 1000) {
+          // A refused upgrade (401, 403) or a lost connection: the browser tells no more than this.
+          reject(new Error("the watch of " + self.name + " failed (WebSocket closed with " + ev.code + ")"));
+        } else if (events === 0 && Date.now() - opened < 1000) {
+          reject(new Error("the watch of " + self.name + " ended at once"));  // the reflector's "very short watch"
+        } else resolve(rv);
+      };
+    });
   }
 
   sorted() {
     return Array.from(this.items.values()).sort(function (a, b) {
       return a.metadata.name < b.metadata.name ? -1 : a.metadata.name > b.metadata.name ? 1 : 0;
     });
-  }
-}
-
-// A collection listed again every `period` ms (for what is not worth a connection of its own).
-class PolledList extends LiveList {
-  constructor(name, path, query, onChange, period) {
-    super(name, path, query, onChange, period || 5000);
-  }
-
-  async run() {
-    while (!this.stopped) {
-      try {
-        const list = await api("GET", this.url(""), undefined, undefined, this.controller.signal);
-        this.items = new Map(list.items.map(function (o) { return [o.metadata.uid, o]; }));
-        this.error = null;
-      } catch (e) {
-        if (this.stopped) return;
-        this.error = e;
-      }
-      this.changed();
-      await sleep(this.period || 5000);
-    }
   }
 }
 
@@ -492,7 +514,7 @@ function openDetail(pod, container) {
   const selector = "fieldSelector=" + encodeURIComponent("involvedObject.name=" + pod.metadata.name +
                                                          ",involvedObject.namespace=" + pod.metadata.namespace +
                                                          ",involvedObject.uid=" + pod.metadata.uid);
-  const events = new PolledList("events", "/api/v1/namespaces/" + encodeURIComponent(pod.metadata.namespace) + "/events",
+  const events = new LiveList("events", "/api/v1/namespaces/" + encodeURIComponent(pod.metadata.namespace) + "/events",
                               selector, renderEvents);
   state.detail = { pod: pod, logs: logs, events: events };
   document.getElementById("pod-detail").hidden = false;
@@ -536,6 +558,8 @@ function renderNamespaces(live) {
   if (live.error) say("namespaces: " + live.error.message);
 }
 
+// metrics.k8s.io has no watch (the figures are computed, not stored): polled every
+// METRICS_PERIOD_MS, as the Kubernetes Dashboard's metrics scraper polls it. The one poll left.
 async function pollMetrics() {
   try {
     const list = await api("GET", "/apis/metrics.k8s.io/v1beta1/nodes");
@@ -566,8 +590,8 @@ async function signIn(token) {
   document.getElementById("signout").hidden = false;
   const fromHash = decodeURIComponent(location.hash.replace(/^#/, ""));
   watchNamespace(fromHash || "default");
-  state.watches.namespaces = new PolledList("namespaces", "/api/v1/namespaces", "", renderNamespaces, 10000);
-  state.watches.nodes = new PolledList("nodes", "/api/v1/nodes", "", renderNodes, 10000);
+  state.watches.namespaces = new LiveList("namespaces", "/api/v1/namespaces", "", renderNamespaces);
+  state.watches.nodes = new LiveList("nodes", "/api/v1/nodes", "", renderNodes);
   pollMetrics();
   state.metricsTimer = setInterval(pollMetrics, METRICS_PERIOD_MS);
 }
