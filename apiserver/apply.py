@@ -30,7 +30,8 @@ from pydantic import BaseModel
 from apiserver import errors, managedfields
 from apiserver.managedfields import Conflict, FieldSet, ManagerEntry, Managers, MergeError
 from apiserver.registry.table import Entry
-from apiserver.rest import CONFLICT_MSG, RestStorage, Result
+from apiserver.rest import RestStorage, Result
+from apiserver.stored import CONFLICT_MSG
 from apiserver.validation import FieldError
 
 __all__ = ["server_side_apply", "plan_apply", "ApplyPlan", "LAST_APPLIED", "CLIENT_SIDE_MANAGER"]

@@ -18,7 +18,6 @@ import base64
 import builtins
 import dataclasses
 import logging
-import os
 import posixpath
 import re
 import secrets
@@ -28,7 +27,7 @@ from typing import Any, Protocol
 import orjson
 import pydantic
 
-from apiserver import bodies, errors, managedfields, memory
+from apiserver import bodies, errors, managedfields
 from apiserver import validation as v
 from apiserver.admission.interface import CREATE, UPDATE, Attributes, Chain
 from apiserver.patch import (
@@ -40,6 +39,8 @@ from apiserver.patch import (
 )
 from apiserver.registry.table import Entry
 from apiserver.storage.interface import Compacted, KeyExists, KeyNotFound, RevisionMismatch, Storage
+from apiserver.stored import CONFLICT_MSG, encode_stored, storage_key
+from apiserver.uids import new_uid
 from apiserver.validation import FieldError
 from apiserver.watchcache import WatchCache, decode
 from minik8s import fields as fieldsel
@@ -50,7 +51,6 @@ from minik8s.timestamps import in_seconds, now_rfc3339
 
 log = logging.getLogger(__name__)
 
-CONFLICT_MSG = "the object has been modified; please apply your changes to the latest version and try again"
 # generateName suffixes use Kubernetes' alphabet (no vowels, no look-alikes)
 _ALPHANUMS = "bcdfghjklmnpqrstvwxz2456789"
 _PATCH_RETRIES = 5
@@ -76,32 +76,6 @@ class ListOptions:
     continue_: str | None = None
     resource_version: str | None = None
     resource_version_match: str | None = None  # "Exact" | "NotOlderThan" | None (apiserver/params.py)
-
-
-def storage_key(entry: Entry, namespace: str | None, name: str | None = None) -> str:
-    t = entry.type
-    base = f"/registry/{entry.resource}/"
-    if t.namespaced and namespace:
-        base += f"{namespace}/"
-    return base + name if name else base
-
-
-_random = bytearray()
-
-
-def new_uid() -> str:
-    """A random (version 4) UUID string, as ``str(uuid.uuid4())`` but from a pool of random
-    bytes: ``os.urandom`` per object is a system call that also lets the storage thread take
-    the GIL, and the UUID object is only ever turned into its string."""
-    global _random
-    if len(_random) < 16:
-        _random = bytearray(os.urandom(4096))
-    b = _random[-16:]
-    del _random[-16:]
-    b[6] = (b[6] & 0x0F) | 0x40  # version 4
-    b[8] = (b[8] & 0x3F) | 0x80  # RFC 4122 variant
-    h = b.hex()
-    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
 
 # pydantic's error types as Kubernetes' field error types (k8s.io/apimachinery/.../field).
@@ -161,17 +135,6 @@ def _shown(value: Any) -> str:
         except TypeError:
             text = str(value)
     return text if len(text) <= 256 else text[:256] + "..."
-
-
-def encode_stored(obj: dict[str, Any]) -> bytes:
-    """The bytes an object is stored as, checked before anything is written: a value JSON
-    cannot hold (an integer past 64 bits) is a 400, an object past the stored-size limit a 413."""
-    try:
-        data = orjson.dumps(obj)
-    except orjson.JSONEncodeError as e:
-        raise errors.BadRequest(f"the object cannot be stored: {e}") from None
-    bodies.check_stored_size(data)
-    return memory.exact(data)  # kept by the watch cache as long as the object lives
 
 
 class WriteHooks(Protocol):

@@ -19,8 +19,9 @@ from starlette.responses import Response, StreamingResponse
 from apiserver import errors, managedfields
 from apiserver.registry.strategy import BindStrategy, CustomScaleStrategy
 from apiserver.responses import json_response
-from apiserver.rest import CONFLICT_MSG, RestStorage, encode_stored, storage_key
+from apiserver.rest import RestStorage
 from apiserver.storage.interface import KeyNotFound, RevisionMismatch
+from apiserver.stored import CONFLICT_MSG, encode_stored, storage_key
 from minik8s.api.schema import MODELS
 
 if TYPE_CHECKING:

@@ -55,9 +55,10 @@ from apiserver.auth.user import ANONYMOUS_USER, USER_KEY
 from apiserver.metrics import cache as watch_metrics
 from apiserver.registry.table import Entry
 from apiserver.responses import JSON, status_response, wants_table
-from apiserver.rest import ListOptions, parse_resource_version, storage_key
+from apiserver.rest import ListOptions, parse_resource_version
 from apiserver.scope import Server
 from apiserver.storage.interface import Compacted
+from apiserver.stored import storage_key
 from apiserver.watchcache import CacheEvent, Watcher, decode
 from minik8s.api import resources as rs
 

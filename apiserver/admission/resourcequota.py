@@ -30,8 +30,8 @@ from typing import Any
 
 from apiserver import errors
 from apiserver.admission.interface import CREATE, UPDATE, Attributes, Plugin, forbidden
-from apiserver.rest import CONFLICT_MSG, encode_stored, storage_key
 from apiserver.storage.interface import KeyNotFound, RevisionMismatch
+from apiserver.stored import CONFLICT_MSG, encode_stored, storage_key
 from minik8s import resourcequota as rq
 from minik8s.api import resources as rs
 

@@ -31,7 +31,7 @@ from apiserver.audit.context import AuditContext
 from apiserver.audit.policy import Policy
 from apiserver.auth import requestinfo
 from apiserver.auth.user import ANONYMOUS_USER
-from apiserver.rest import new_uid
+from apiserver.uids import new_uid
 from minik8s.metrics import LoopCounter
 
 __all__ = ["AuditFilter"]

@@ -81,7 +81,7 @@ log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
-ROOT = "/registry"  # what every apiserver key starts with (apiserver.rest.storage_key)
+ROOT = "/registry"  # what every apiserver key starts with (apiserver.stored.storage_key)
 _OFFSET = 1  # etcd revision of the empty keyspace: interface revision = etcd revision - 1
 _HEALTH_KEY = b"health"  # Kubernetes' etcd health check reads this key
 _REQUEST_TIMEOUT = 10.0  # seconds a single etcd call may take before it counts as unavailable
