@@ -246,15 +246,6 @@ class PodSyncer:
                 self._all_waiting(pod, p, "CreateContainerError", failed[1])
                 p.after(remaining)
                 return None
-        try:
-            p.volumes = await vols.prepare_volumes(pod, node_root=self.node.root, client=self._reader(pod),
-                                                     tokens=self.tokens)
-        except (vols.VolumeError, OSError) as e:
-            self.recorder.event(pod, WARNING, "FailedMount", getattr(e, "event_message", None)
-                                or f"MountVolume.SetUp failed: {e}")
-            self._all_waiting(pod, p, "ContainerCreating", "")
-            p.after(_RETRY_S)
-            return None
         ports = [ri.PortMapping(container_port=int(port["containerPort"]), host_port=int(port["hostPort"]),
                                 protocol=port.get("protocol") or "TCP", host_ip=port.get("hostIP") or "")
                  for c in spec.get("containers") or [] for port in c.get("ports") or [] if port.get("hostPort")]
@@ -292,10 +283,17 @@ class PodSyncer:
             network=network,
             extra_hosts={h: a["ip"] for a in spec.get("hostAliases") or [] for h in a.get("hostnames") or []},
             attempt=max((s.attempt + 1 for s in previous), default=0))
+        # The volumes are the kubelet's own work (token requests, ConfigMap reads, files) and
+        # the sandbox needs none of them: both proceed at once, and the pod's first container
+        # finds its volumes ready. Kubernetes mounts before making the sandbox; the outcome
+        # is kept the same: a pod whose volumes fail has no sandbox (it is removed again).
+        volumes = asyncio.create_task(vols.prepare_volumes(pod, node_root=self.node.root, client=self._reader(pod),
+                                                           tokens=self.tokens), name=f"volumes {uid}")
         try:
             sandbox_id = await self.runtime.run_pod_sandbox(config)
             sandbox = await self.runtime.sandbox_status(sandbox_id)
         except ri.RuntimeError_ as e:
+            await asyncio.gather(volumes, return_exceptions=True)
             message = f"failed to create pod sandbox: {e}"
             self.recorder.event(pod, WARNING, "FailedCreatePodSandBox", f"Failed to create pod sandbox: {e}")
             self.sandbox_backoff.next((uid, "POD"))
@@ -303,7 +301,20 @@ class PodSyncer:
             self._all_waiting(pod, p, "CreateContainerError", message)
             p.after(self.sandbox_backoff.delay((uid, "POD")))
             return None
+        except BaseException:
+            await _cancelled(volumes)
+            raise
         self._sandbox_failed.pop(uid, None)
+        try:
+            p.volumes = await volumes
+        except (vols.VolumeError, OSError) as e:
+            self.recorder.event(pod, WARNING, "FailedMount", getattr(e, "event_message", None)
+                                or f"MountVolume.SetUp failed: {e}")
+            await self.runtime.stop_pod_sandbox(sandbox.id)
+            await self.runtime.remove_pod_sandbox(sandbox.id)
+            self._all_waiting(pod, p, "ContainerCreating", "")
+            p.after(_RETRY_S)
+            return None
         if previous:
             self.recorder.event(pod, NORMAL, "SandboxChanged", "Pod sandbox changed, it will be killed and re-created.")
         return sandbox
@@ -424,7 +435,7 @@ class PodSyncer:
             p.after(_RETRY_S)
             return
         try:
-            container_id = await self.runtime.create_container(sandbox.id, config)
+            container_id = await self.runtime.create_container(sandbox.id, config, sandbox=sandbox)
         except ri.RuntimeError_ as e:
             self.recorder.event(pod, WARNING, "Failed", f"Error: {e}", field_path=fp)
             p.waiting[name] = ("CreateContainerError", str(e))
@@ -594,6 +605,12 @@ class PodSyncer:
             b.forget_prefix(uid)
         for key in [k for k in self._pull_failed_at if k[0] == uid]:
             del self._pull_failed_at[key]
+
+
+async def _cancelled(task: asyncio.Task) -> None:
+    """Cancel ``task`` and wait for it to end, whatever it raised."""
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
 
 
 def _grace(pod: dict) -> float:

@@ -183,17 +183,19 @@ class FakeRuntime(ri.ContainerRuntime):
 
     # --- containers -------------------------------------------------------------------------
 
-    async def create_container(self, sandbox_id: SandboxId, config: ri.ContainerConfig) -> ContainerId:
-        sandbox = self._sandbox(sandbox_id)
-        if sandbox.status.state is not ri.SandboxState.READY:
+    async def create_container(self, sandbox_id: SandboxId, config: ri.ContainerConfig, *,
+                               sandbox: ri.PodSandbox | None = None) -> ContainerId:
+        # The fake's own record is at hand: nothing is saved by trusting the caller's ``sandbox``.
+        record = self._sandbox(sandbox_id)
+        if record.status.state is not ri.SandboxState.READY:
             raise ri.ContainerCreateError(f"pod sandbox {sandbox_id[:12]} is not running")
         if self._images is not None and config.image not in self._images:
             raise ri.ContainerCreateError(f"No such image: {config.image}")
-        name = ri.container_name(config, pod_name=sandbox.config.pod_name,
-                                 namespace=sandbox.config.namespace, pod_uid=sandbox.config.pod_uid)
+        name = ri.container_name(config, pod_name=record.config.pod_name,
+                                 namespace=record.config.namespace, pod_uid=record.config.pod_uid)
         if any(c.engine_name == name for c in self._containers.values()):
             raise ri.ContainerCreateError(f'Conflict. The container name "/{name}" is already in use')
-        s = sandbox.status
+        s = record.status
         labels = {**config.labels, ri.LABEL_POD_UID: s.pod_uid, ri.LABEL_POD_NAME: s.pod_name,
                   ri.LABEL_POD_NAMESPACE: s.namespace, ri.LABEL_NODE: s.node_name,
                   ri.LABEL_SANDBOX_ID: sandbox_id, ri.LABEL_CONTAINER_NAME: config.name,

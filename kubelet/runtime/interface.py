@@ -454,8 +454,11 @@ class ContainerRuntime(abc.ABC):
     # containers
 
     @abc.abstractmethod
-    async def create_container(self, sandbox_id: SandboxId, config: ContainerConfig) -> ContainerId:
-        """Create a container in the sandbox's network, IPC and UTS namespaces."""
+    async def create_container(self, sandbox_id: SandboxId, config: ContainerConfig, *,
+                               sandbox: PodSandbox | None = None) -> ContainerId:
+        """Create a container in the sandbox's network, IPC and UTS namespaces. ``sandbox``:
+        the sandbox as the caller just observed it ready (CRI passes the sandbox's config
+        along likewise), so the runtime need not look it up again."""
 
     @abc.abstractmethod
     async def start_container(self, container_id: ContainerId) -> None:

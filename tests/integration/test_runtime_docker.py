@@ -458,3 +458,34 @@ async def test_container_events_stream_this_nodes_changes_in_order(runtime: Dock
     order = [(e.id, e.type) for e in seen]
     assert order.index((sandbox_id, T.STARTED)) < order.index((app, T.CREATED))
     assert order.index((app, T.DELETED)) < order.index((sandbox_id, T.DELETED))
+
+
+async def test_create_container_in_an_observed_sandbox(runtime: DockerRuntime, node: str) -> None:
+    """Given the sandbox as just observed (the kubelet's sync has it), a container is made in
+    it without looking it up again: same labels, same namespaces as by id alone. A sandbox that
+    stopped after it was observed cannot be joined: the start fails, it is not run elsewhere."""
+    sandbox_id = await runtime.run_pod_sandbox(pod(node))
+    (observed,) = await runtime.list_pod_sandboxes(node=node)
+    sleeper = ["sh", "-c", "trap 'exit 0' TERM; sleep 600 & wait"]
+    by_id = await run(runtime, sandbox_id, "by-id", command=sleeper)
+    given = await runtime.create_container(sandbox_id, ri.ContainerConfig(name="given", image=BUSYBOX, command=sleeper),
+                                           sandbox=observed)
+    await runtime.start_container(given)
+    a, b = await runtime.container_status(by_id), await runtime.container_status(given)
+    assert {k: v for k, v in a.labels.items() if k != ri.LABEL_CONTAINER_NAME} == \
+        {k: v for k, v in b.labels.items() if k != ri.LABEL_CONTAINER_NAME}
+    assert (b.sandbox_id, b.pod_uid, b.state) == (sandbox_id, observed.pod_uid, ri.ContainerState.RUNNING)
+    # One network namespace: the two see the same eth0 (the sandbox's MAC address).
+    mac = ["cat", "/sys/class/net/eth0/address"]
+    mac_a = await runtime.exec_sync(by_id, mac, timeout=10)
+    mac_b = await runtime.exec_sync(given, mac, timeout=10)
+    assert mac_a.exit_code == 0 and mac_a.output.strip() and mac_a.output == mac_b.output
+
+    await runtime.stop_pod_sandbox(sandbox_id)  # the observation is stale now
+    late = await runtime.create_container(sandbox_id, ri.ContainerConfig(name="late", image=BUSYBOX, command=sleeper),
+                                          sandbox=observed)
+    with pytest.raises(ri.ContainerStartError):
+        await runtime.start_container(late)
+    # Without the observation the runtime looks, and refuses at once.
+    with pytest.raises(ri.ContainerCreateError, match="not running"):
+        await runtime.create_container(sandbox_id, ri.ContainerConfig(name="later", image=BUSYBOX))
