@@ -1,3 +1,4 @@
-"""CustomResourceDefinitions (apiextensions.k8s.io/v1): the CRD's own validation, the structural
-schema rules, validation, pruning and defaulting of custom objects, the in-apiserver controllers
-that serve an established CRD's resource, and its OpenAPI."""
+"""CustomResourceDefinitions (apiextensions.k8s.io/v1) served: the in-apiserver controllers that
+serve an established CRD's resource (:mod:`.controller`, :mod:`.served`) and its OpenAPI
+(:mod:`.openapi`). What a CRD's schema means (validation, pruning, defaulting, CEL) is
+``apiserver/crdschema``, below the registry whose strategies use it."""

@@ -14,7 +14,7 @@ from __future__ import annotations
 from typing import Any
 
 from apiserver import printers
-from apiserver.apiextensions import crd_validation, structural
+from apiserver.crdschema import crd_validation, structural
 from apiserver.registry.strategy import Strategy
 from apiserver.validation import FieldError
 from minik8s.api import apiextensions as api

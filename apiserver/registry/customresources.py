@@ -29,7 +29,7 @@ import pydantic
 
 from apiserver import bodies, errors, printers
 from apiserver import validation as v
-from apiserver.apiextensions import cel, fieldtypes, pruning, values
+from apiserver.crdschema import cel, fieldtypes, pruning, values
 from apiserver.registry.strategy import StatusStrategy, Strategy
 from apiserver.validation import FieldError
 from minik8s.api.meta import ObjectMeta

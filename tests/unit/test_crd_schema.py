@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from apiserver.apiextensions import crd_validation, pruning, structural, values
+from apiserver.crdschema import crd_validation, pruning, structural, values
 from apiserver.registry import customresources as cr
 from minik8s import timestamps
 from minik8s.api import apiextensions
@@ -190,7 +190,7 @@ def test_a_schema_may_restrict_the_name_only():
 
 
 def test_cel_rules_transition_and_list_map_correlation():
-    from apiserver.apiextensions import cel
+    from apiserver.crdschema import cel
 
     schema = {"type": "object", "properties": {"spec": {"type": "object", "properties": {
         "ports": {"type": "array", "x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["name"],

@@ -18,7 +18,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from apiserver import validation as v
-from apiserver.apiextensions import pruning, values
+from apiserver.crdschema import pruning, values
 from apiserver.validation import FieldError
 
 __all__ = ["validate_schema"]

@@ -20,7 +20,7 @@ import functools
 from typing import Any
 
 from apiserver import validation as v
-from apiserver.apiextensions.values import type_name
+from apiserver.crdschema.values import type_name
 from apiserver.validation import FieldError
 
 __all__ = ["compile_errors", "validate", "has_rules"]

@@ -11,7 +11,7 @@ import re
 from typing import Any
 
 from apiserver import validation as v
-from apiserver.apiextensions import cel, pruning, structural
+from apiserver.crdschema import cel, pruning, structural
 from apiserver.validation import FieldError
 from minik8s.cli import jsonpath
 
