@@ -29,8 +29,8 @@ from apiserver import (
     errors,
     managedfields,
     memory,
-    openapi,
     openapi_proto,
+    openapi_served,
     params,
     printers,
     rbac_bootstrap,
@@ -402,13 +402,13 @@ def create_app(storage: Storage, *, advertise_address: str | None = None, port: 
             return Response(status_code=406, headers={"Vary": "Accept"})
         if mtype != JSON:  # kubectl's client-side validation reads the protobuf form
             return Response(openapi_proto.document(), media_type=mtype, headers={"Vary": "Accept"})
-        return Response(openapi.v2_body(), media_type=JSON, headers={"Vary": "Accept"})
+        return Response(openapi_served.v2_body(), media_type=JSON, headers={"Vary": "Accept"})
 
     async def openapi_v3_root(request: Request) -> Response:
-        return Response(openapi.v3_root_body(), media_type=JSON)
+        return Response(openapi_served.v3_root_body(), media_type=JSON)
 
     async def openapi_v3(request: Request) -> Response:
-        body = openapi.v3_body(request.path_params["gv"].strip("/"))
+        body = openapi_served.v3_body(request.path_params["gv"].strip("/"))
         if body is None:
             return status_response(errors.not_found_path())
         return Response(body, media_type=JSON)

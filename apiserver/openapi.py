@@ -563,7 +563,7 @@ def _served() -> tuple[Sequence[Any], Mapping[tuple[str, str], type]]:
     return table.TABLE, MODELS
 
 
-def _dump(body: Any) -> bytes:
+def dump(body: Any) -> bytes:
     return json.dumps(body, separators=(",", ":")).encode()
 
 
@@ -573,68 +573,24 @@ def _hash(body: bytes) -> str:
 
 
 @functools.cache
-def _v2() -> tuple[bytes, str]:
-    body = _dump(build_v2(*_served()))
+def builtin_v2() -> tuple[bytes, str]:
+    """The Swagger document of the built-in resources and its hash (``/openapi/v2`` serves it
+    with the custom resources merged in: ``apiserver/openapi_served.py``)."""
+    body = dump(build_v2(*_served()))
     return body, _hash(body)
 
 
-def v2_body() -> bytes:
-    """``GET /openapi/v2``: the Swagger document, as JSON, with the custom resources' paths and
-    definitions when there are any (``apiserver/apiextensions/openapi.py``).
-
-    (client-go's own v2 reader asks for protobuf only; kubectl 1.32 reads v3, which is JSON.)
-    """
-    from apiserver.apiextensions import openapi as custom
-    return custom.v2_body() or _v2()[0]
-
-
-def v2_hash() -> str:
-    """The SHA-512 of :func:`v2_body`, for an ETag."""
-    return _v2()[1]
-
-
 @functools.cache
-def _v3_bodies() -> dict[str, tuple[bytes, str]]:
+def builtin_v3_bodies() -> dict[str, tuple[bytes, str]]:
+    """``gv_path`` → (document, hash) of each built-in group-version."""
     out = {}
     for path, doc in build_v3(*_served()).items():
-        body = _dump(doc)
+        body = dump(doc)
         out[path] = (body, _hash(body))
     return out
 
 
 @functools.cache
-def _v3_root_paths() -> dict[str, Any]:
-    return {p: {"serverRelativeURL": f"/openapi/v3/{p}?hash={h}"} for p, (_b, h) in _v3_bodies().items()}
-
-
-def v3_root_body() -> bytes:
-    """``GET /openapi/v3``: where each group-version document is, with its hash (the custom
-    resources' group-versions too)."""
-    from apiserver.apiextensions import openapi as custom
-    extra = custom.v3_bodies()
-    if not extra:
-        return _v3_root_body()
-    paths = {**_v3_root_paths(), **{p: {"serverRelativeURL": f"/openapi/v3/{p}?hash={h}"}
-                                    for p, (_b, h) in extra.items()}}
-    return _dump({"paths": paths})
-
-
-@functools.cache
-def _v3_root_body() -> bytes:
-    return _dump({"paths": _v3_root_paths()})
-
-
-def v3_document(path: str) -> tuple[bytes, str] | None:
-    """``GET /openapi/v3/<path>`` (``api/v1``, ``apis/apps/v1``): the document and its hash,
-    or None (404) when no such group-version is served."""
-    found = _v3_bodies().get(path.strip("/"))
-    if found is None:
-        from apiserver.apiextensions import openapi as custom
-        found = custom.v3_bodies().get(path.strip("/"))
-    return found
-
-
-def v3_body(path: str) -> bytes | None:
-    """The bytes of :func:`v3_document`, or None when the group-version is not served."""
-    doc = v3_document(path)
-    return None if doc is None else doc[0]
+def builtin_v3_root_paths() -> dict[str, Any]:
+    """The ``paths`` of ``/openapi/v3`` for the built-in group-versions."""
+    return {p: {"serverRelativeURL": f"/openapi/v3/{p}?hash={h}"} for p, (_b, h) in builtin_v3_bodies().items()}

@@ -20,6 +20,8 @@ from typing import Any
 
 import orjson
 
+from apiserver import openapi_served
+
 MEDIA_TYPES = ("application/com.github.proto-openapi.spec.v2@v1.0+protobuf",
                "application/com.github.proto-openapi.spec.v2.v1.0+protobuf")
 # What kube-openapi answers either with: the '@' form is no valid media type for Go's mime
@@ -270,5 +272,4 @@ def wanted(accept: str | None) -> str | None:
 @functools.cache
 def document() -> bytes:
     """The served v2 document, encoded once."""
-    from apiserver import openapi
-    return encode(orjson.loads(openapi.v2_body()))
+    return encode(orjson.loads(openapi_served.v2_body()))

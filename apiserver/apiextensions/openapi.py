@@ -114,7 +114,7 @@ def _v2() -> bytes | None:
     entries = _custom_entries()
     if not entries:
         return None
-    doc = json.loads(openapi._v2()[0])
+    doc = json.loads(openapi.builtin_v2()[0])
     meta = f"#/definitions/{openapi.META}.ObjectMeta"
     list_meta = f"#/definitions/{openapi.META}.ListMeta"
     for e in entries:
@@ -122,7 +122,7 @@ def _v2() -> bytes | None:
     doc["paths"].update(_paths(entries, v3=False))
     doc["paths"] = dict(sorted(doc["paths"].items()))
     doc["definitions"] = dict(sorted(doc["definitions"].items()))
-    return openapi._dump(doc)
+    return openapi.dump(doc)
 
 
 def v2_body() -> bytes | None:
@@ -162,6 +162,6 @@ def v3_bodies() -> dict[str, tuple[bytes, str]]:
                                                     "authentication", "name": "authorization", "in": "header"}},
             },
         }
-        body = openapi._dump(doc)
+        body = openapi.dump(doc)
         out[openapi.gv_path(group, ver)] = (body, openapi._hash(body))
     return out

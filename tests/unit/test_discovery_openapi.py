@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from apiserver import discovery, openapi, version
+from apiserver import discovery, openapi, openapi_served, version
 from apiserver.registry import table
 
 # Every named API group the registry table serves.
@@ -133,16 +133,16 @@ def test_aggregated_named_groups() -> None:
 
 def test_bodies_are_cached() -> None:
     assert discovery.apis_body(V2) is discovery.apis_body(V2)
-    assert openapi.v3_root_body() is openapi.v3_root_body()
+    assert openapi_served.v3_root_body() is openapi_served.v3_root_body()
 
 
 # --- OpenAPI v3 -----------------------------------------------------------------------------
 
 def v3_docs() -> dict[str, dict[str, Any]]:
-    root = json.loads(openapi.v3_root_body())
+    root = json.loads(openapi_served.v3_root_body())
     out = {}
     for path, ref in root["paths"].items():
-        body, digest = openapi.v3_document(path)
+        body, digest = openapi_served.v3_document(path)
         assert ref["serverRelativeURL"] == f"/openapi/v3/{path}?hash={digest}"
         out[path] = json.loads(body)
     return out
@@ -174,7 +174,7 @@ def supports_field_validation(doc: dict[str, Any], gvk: dict[str, str]) -> bool:
 
 
 def test_v3_root_lists_every_group_version() -> None:
-    assert set(json.loads(openapi.v3_root_body())["paths"]) == {"api/v1", "apis/apps/v1",
+    assert set(json.loads(openapi_served.v3_root_body())["paths"]) == {"api/v1", "apis/apps/v1",
                                                                "apis/coordination.k8s.io/v1",
                                                                "apis/discovery.k8s.io/v1",
                                                                "apis/storage.k8s.io/v1",
@@ -187,9 +187,9 @@ def test_v3_root_lists_every_group_version() -> None:
                                                                "apis/apiregistration.k8s.io/v1",
                                                                "apis/metrics.k8s.io/v1beta1",
                                                                "apis/autoscaling/v2", "apis/autoscaling/v1"}
-    assert openapi.v3_document("apis/example.com/v1") is None
-    assert openapi.v3_body("apis/example.com/v1") is None
-    assert openapi.v3_body("/api/v1/") == openapi.v3_document("api/v1")[0]
+    assert openapi_served.v3_document("apis/example.com/v1") is None
+    assert openapi_served.v3_body("apis/example.com/v1") is None
+    assert openapi_served.v3_body("/api/v1/") == openapi_served.v3_document("api/v1")[0]
 
 
 def test_v3_every_kind_patches_with_field_validation() -> None:
@@ -283,7 +283,7 @@ def test_v3_operations_have_kubernetes_ids_and_actions() -> None:
 # --- OpenAPI v2 -----------------------------------------------------------------------------
 
 def test_v2_document() -> None:
-    body, digest = openapi.v2_body(), openapi.v2_hash()
+    body, digest = openapi_served.v2_body(), openapi_served.v2_hash()
     doc = json.loads(body)
     assert doc["swagger"] == "2.0" and len(digest) == 128
     defs = doc["definitions"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import orjson
 
-from apiserver import openapi, openapi_proto
+from apiserver import openapi_proto, openapi_served
 
 
 def fields(buf: bytes) -> list[tuple[int, object]]:
@@ -49,7 +49,7 @@ def named(msg: bytes, num: int) -> dict[str, bytes]:
 
 
 def test_document_holds_the_json_document():
-    doc = orjson.loads(openapi.v2_body())
+    doc = orjson.loads(openapi_served.v2_body())
     pb = openapi_proto.document()
     assert one(pb, 1) == b"2.0"
     defs = named(one(pb, 9), 1)
