@@ -12,8 +12,10 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import os
+from typing import TYPE_CHECKING
 
-from apiserver.storage.etcd import EtcdStorage, parse_servers
+if TYPE_CHECKING:
+    from apiserver.storage.etcd import EtcdStorage
 
 __all__ = ["Options", "add_flags", "from_args", "build"]
 
@@ -58,6 +60,9 @@ def from_args(a: argparse.Namespace, p: argparse.ArgumentParser) -> Options:
             if getattr(a, flag):
                 p.error(f"--{flag.replace('_', '-')} needs --etcd-servers")
         return Options(compaction_interval=interval)
+    # gRPC and the etcd client cost ~10 MiB of memory: only an apiserver on etcd loads them
+    from apiserver.storage.etcd import parse_servers
+
     try:
         endpoints = parse_servers(a.etcd_servers)
     except ValueError as e:
@@ -76,6 +81,8 @@ def from_args(a: argparse.Namespace, p: argparse.ArgumentParser) -> Options:
 
 
 def build(opts: Options) -> EtcdStorage:
+    from apiserver.storage.etcd import EtcdStorage
+
     assert opts.servers is not None
     return EtcdStorage(opts.servers, prefix=opts.prefix, ca_file=opts.cafile, cert_file=opts.certfile,
                        key_file=opts.keyfile, compaction_interval=opts.compaction_interval)

@@ -37,6 +37,7 @@ class K8sModel(BaseModel):
         extra="ignore",
         validate_assignment=False,
         ser_json_timedelta="iso8601",
+        defer_build=True,
     )
 
     @model_validator(mode="before")

@@ -78,6 +78,27 @@ def _root_cause(exc: BaseException) -> str:
 
 
 def check_docker(docker_host: str | None) -> str | None:
+    """Whether the Docker engine answers a ping. Asked from a forked child: the Docker SDK
+    (with requests, urllib3 and charset_normalizer, ~5 MiB) never loads into the supervisor,
+    which lives as long as the cluster and has no other use for it."""
+    r, w = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - the child's coverage is not collected
+        try:
+            os.close(r)
+            os.write(w, (_ping_docker(docker_host) or "").encode())
+        except BaseException as e:
+            os.write(w, f"Docker is not reachable at {docker_url(docker_host)}: {e}".encode())
+        finally:
+            os._exit(0)
+    os.close(w)
+    with os.fdopen(r, "rb") as f:
+        answer = f.read().decode(errors="replace")
+    os.waitpid(pid, 0)
+    return answer or None
+
+
+def _ping_docker(docker_host: str | None) -> str | None:
     import docker  # a heavy import, only when a node will run
 
     url = docker_url(docker_host)
