@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import functools
 import logging
 import os
 import socket
@@ -40,6 +41,7 @@ from apiserver.resourcemetrics import scraper as metrics_scraper
 from apiserver.storage import diskspace, encryption
 from apiserver.storage.interface import Storage
 from apiserver.storage.sqlite import SQLiteStorage
+from minik8s import process
 
 log = logging.getLogger("apiserver")
 
@@ -230,9 +232,14 @@ def main(argv: list[str] | None = None) -> None:
         loop = "asyncio"
     chain = audit_options.wrap(request_metrics.RequestMetrics(
         AuthFilter(fast_path(app), authn, authz, settle=app.state.server.cache.wait_current)), cfg.audit)
-    uvicorn.run(chain, host=cfg.host, port=cfg.port, loop=loop,
-                log_level="warning", access_log=False, timeout_keep_alive=120, timeout_graceful_shutdown=3,
-                **serving.uvicorn_options(tls))
+    server_ = uvicorn.Server(uvicorn.Config(
+        chain, host=cfg.host, port=cfg.port, loop=loop, log_level="warning", access_log=False,
+        timeout_keep_alive=120, timeout_graceful_shutdown=3, **serving.uvicorn_options(tls)))
+    # uvicorn handles SIGTERM/SIGINT in a process of its own; under minik8s up's host, the host's stop
+    process.add_stop_handler(functools.partial(setattr, server_, "should_exit", True))
+    server_.run()
+    if not server_.started:  # as uvicorn.run: the port could not be bound, or the app not start
+        sys.exit(3)
 
 
 if __name__ == "__main__":

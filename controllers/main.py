@@ -22,7 +22,6 @@ import dataclasses
 import ipaddress
 import logging
 import re
-import signal
 import socket
 import sys
 import uuid
@@ -612,8 +611,7 @@ def main(argv: list[str] | None = None) -> None:
         task = asyncio.current_task()
         loop = asyncio.get_running_loop()
         assert task is not None
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(sig, task.cancel)
+        process.add_stop_handler(task.cancel, loop)  # SIGTERM/SIGINT, or minik8s up's host
         with contextlib.suppress(asyncio.CancelledError):
             await amain(cfg)
         log.info("stopped")

@@ -13,7 +13,6 @@ import asyncio
 import concurrent.futures
 import contextlib
 import logging
-import signal
 import sys
 
 from kubelet import auth, hostinfo, serving
@@ -113,8 +112,7 @@ async def run(cfg: KubeletConfig) -> int:
              ", ".join(cfg.node_names()[:3]) + (" ..." if cfg.count > 3 else ""), runtime_name, host_ip)
 
     stop = asyncio.Event()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
+    process.add_stop_handler(stop.set, loop)  # SIGTERM/SIGINT, or minik8s up's host
     tasks = [asyncio.create_task(serve_node_api(), name="node server")]
     tasks += [asyncio.create_task(k.run(), name=f"kubelet {k.node_name}") for k in kubelets]
     stopper = asyncio.create_task(stop.wait(), name="signals")

@@ -1,11 +1,21 @@
-"""What every minik8s process does first and last: set up logging the same way, and run its
-async main on uvloop (when installed) — one place, so all components behave alike."""
+"""What every minik8s process does first and last: set up logging the same way, run its
+async main on uvloop (when installed), and learn when to stop — one place, so all components
+behave alike.
+
+A component runs as its own process (SIGTERM or SIGINT stops it) or, under ``minik8s up``, in
+a thread of the one process that runs every component (:mod:`minik8s.up.host`, as k3s runs
+its components in one process), where the host's stop request stops it:
+:func:`add_stop_handler` registers the component's stop for whichever applies.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
-from collections.abc import Coroutine
+import signal
+import threading
+from collections.abc import Callable, Coroutine
 from typing import Any, TypeVar
 
 T = TypeVar("T")
@@ -30,3 +40,57 @@ def run(main: Coroutine[Any, Any, T]) -> T:
     except ImportError:  # pragma: no cover - uvloop is a dependency on Linux
         return asyncio.run(main)
     return uvloop.run(main)
+
+
+class StopRequest:
+    """The stop of one component running in a thread of the host process: the callbacks it
+    registered run when the host asks it to stop (at once when that was already asked)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._callbacks: list[Callable[[], object]] = []
+        self.requested = False
+
+    def add(self, callback: Callable[[], object]) -> None:
+        with self._lock:
+            self._callbacks.append(callback)
+            now = self.requested
+        if now:
+            callback()
+
+    def fire(self) -> None:
+        with self._lock:
+            self.requested = True
+            callbacks = list(self._callbacks)
+        for callback in callbacks:
+            with contextlib.suppress(RuntimeError):  # its loop already closed: it has stopped
+                callback()
+
+
+_embedded = threading.local()
+
+
+def set_stop_request(request: StopRequest | None) -> None:
+    """Called by the host in a component's thread before it runs the component's ``main``."""
+    _embedded.request = request
+
+
+def add_stop_handler(callback: Callable[[], object], loop: asyncio.AbstractEventLoop | None = None) -> None:
+    """Run ``callback`` when the component must stop: on ``loop`` at SIGTERM or SIGINT in a
+    process of its own, or when the host asks, in a component the host runs in a thread.
+    Without a loop, ``callback`` must be thread-safe, and in a process of its own the caller
+    handles signals itself (uvicorn does)."""
+    request: StopRequest | None = getattr(_embedded, "request", None)
+    if request is not None:
+        if loop is None:
+            request.add(callback)
+        else:
+            on_loop = loop
+
+            def stop_on_loop() -> None:
+                on_loop.call_soon_threadsafe(callback)
+            request.add(stop_on_loop)
+        return
+    if loop is not None:
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, callback)

@@ -15,7 +15,6 @@ import argparse
 import asyncio
 import dataclasses
 import logging
-import signal
 import socket
 import sys
 import uuid
@@ -144,8 +143,7 @@ async def run(cfg: SchedulerConfig) -> int:
         stopping = True
         main_task.cancel()
 
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop)
+    process.add_stop_handler(stop, loop)  # SIGTERM/SIGINT, or minik8s up's host
     code = 0
     secure = secure_serving.SecureServer(cfg.secure, client, name="kube-scheduler")
     serving = asyncio.create_task(secure.serve(), name="secure port")

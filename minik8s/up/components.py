@@ -23,11 +23,14 @@ from minik8s.up import etcd as local_etcd
 from minik8s.up.config import UpConfig, parse_extra_arg
 from minik8s.up.credentials import client_ca, component_kubeconfig, kubelet_serving
 
-__all__ = ["Component", "STOP_WAVES", "build", "module_available", "render_flags"]
+__all__ = ["Component", "HOST_MODULE", "STOP_WAVES", "build", "host_component", "module_available", "render_flags"]
 
 #: The control loops stop first (nothing may replace what goes next), then the node agents
 #: (their containers stay), the apiserver last so everyone else can say goodbye to it.
-STOP_WAVES = (("controller-manager", "scheduler"), ("kubelet",), ("apiserver",), ("etcd",))
+STOP_WAVES = (("controller-manager", "scheduler"), ("kubelet",), ("apiserver",), ("host",), ("etcd",))
+
+#: The process that runs the Python components in one interpreter (:mod:`minik8s.up.host`).
+HOST_MODULE = "minik8s.up.host"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -42,6 +45,7 @@ class Component:
     wave: int  # 0 apiserver, 1 control loops, 2 node agents
     node: str | None = None  # the node a kubelet registers
     program: tuple[str, ...] = ()  # a program that is no Python module (etcd): run instead of -m
+    embedded: bool = False  # run by the host process (minik8s.up.host) in a thread, not as a process of its own
 
     @property
     def command(self) -> list[str]:
@@ -143,6 +147,11 @@ def _secure_flags(cfg: UpConfig, component: str) -> dict[str, str | None]:
     return flags
 
 
+def host_component(logs_dir: Path) -> Component:
+    """The process that runs the embedded components (its own log holds what none of them wrote)."""
+    return Component("host", "host", HOST_MODULE, (), logs_dir / "host.log", 0)
+
+
 def build(cfg: UpConfig) -> list[Component]:
     """Every enabled component of ``cfg``, in start order."""
     out: list[Component] = []
@@ -151,7 +160,8 @@ def build(cfg: UpConfig) -> list[Component]:
     def add(name: str, kind: str, module: str, defaults: dict[str, str | None], wave: int,
             node: str | None = None) -> None:
         argv = render_flags(defaults, extra.get(kind, ()), flag=f"--{kind}-arg")
-        out.append(Component(name, kind, module, argv, cfg.logs_dir / f"{name}.log", wave, node))
+        out.append(Component(name, kind, module, argv, cfg.logs_dir / f"{name}.log", wave, node,
+                             embedded=not cfg.process_per_component))
 
     if cfg.etcd and cfg.enabled("apiserver"):
         # Beside the apiserver (which waits for it): Debian's etcd on loopback, data under the data dir.

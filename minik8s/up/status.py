@@ -107,19 +107,21 @@ def _memory(st: dict[str, Any], components: dict[str, dict[str, Any]]) -> dict[s
     """Component name -> its memory (its process and their descendants), plus ``(supervisor)``
     and ``(total)``: every process the supervisor runs and itself, each counted once."""
     pids = {name: c["pid"] for name, c in components.items() if c.get("alive") and c.get("pid")}
-    tree = footprint.descendants(pids.values())
-    out: dict[str, footprint.Memory] = {}
-    for name, pid in pids.items():
+    tree = footprint.descendants(set(pids.values()))
+    by_pid: dict[int, footprint.Memory] = {}
+    for pid in set(pids.values()):
         # a component's helpers, not another component (none starts one, but count each once)
         m = footprint.of_tree(pid, [p for p in tree[pid] if p not in pids.values()])
         if m is not None:
-            out[name] = m
+            by_pid[pid] = m
+    # components the host process runs share its pid, and its memory: counted once in the total
+    out = {name: by_pid[pid] for name, pid in pids.items() if pid in by_pid}
     sup = footprint.of_process(st["pid"]) if st.get("pid") else None
     if sup is not None:
-        out["(supervisor)"] = sup
-    if out:
+        out["(supervisor)"] = by_pid[st["pid"]] = sup
+    if by_pid:
         total = footprint.Memory(0, 0, 0, 0)
-        for m in out.values():
+        for m in by_pid.values():
             total = total + m
         out["(total)"] = total
     return {name: m.to_json() for name, m in out.items()}
@@ -172,9 +174,11 @@ def format_status(info: dict[str, Any], out: TextIO) -> bool:
         if state == "running" and not c.get("alive"):
             state = "dead"
         health = info["health"].get(name) or ("ok" if c.get("alive") else c.get("message") or "-")
-        rss = (memory.get(name) or {}).get("rss")
+        rss = footprint.format_bytes((memory.get(name) or {}).get("rss"))
+        if c.get("host") and rss != "-":
+            rss = f"({rss})"  # the host process's, which it shares with the other components there
         rows.append((name, str(c.get("pid") or "-"), state, str(c.get("restarts", 0)),
-                     _age(c.get("startedAt")) if c.get("alive") else "-", footprint.format_bytes(rss), health))
+                     _age(c.get("startedAt")) if c.get("alive") else "-", rss, health))
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]) - 1)]
     for r in rows:
         out.write("   ".join(v.ljust(w) for v, w in zip(r, widths)) + "   " + r[-1] + "\n")
@@ -186,6 +190,9 @@ def format_status(info: dict[str, Any], out: TextIO) -> bool:
         if total.get("pss") is not None:  # what they hold together, shared pages counted once
             line += f", {footprint.format_bytes(total['pss'])} PSS"
         out.write(line + "\n")
+        hosted = [n for n, c in info["components"].items() if c.get("host") and c.get("alive")]
+        if hosted:
+            out.write(f"one process runs {', '.join(hosted)}: each (RSS) is that process's, counted once in the total\n")
     if st.get("kubeconfig"):
         out.write(f"kubeconfig: {st['kubeconfig']}\n")
     out.write(f"logs: {Path(info['dataDir']) / 'logs'}\n")

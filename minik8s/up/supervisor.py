@@ -13,6 +13,12 @@
   a killed supervisor leaves no orphans holding ports.
 - The state of every component is mirrored into the data dir's state file
   (:mod:`minik8s.up.state`) for ``minik8s status`` and ``minik8s down``.
+- An *embedded* component runs in a thread of the one host process (:mod:`minik8s.up.host`),
+  which the supervisor starts with the first of them and keeps running like any component. The
+  host restarts a component that exits (same back-off, code 2 fails it) and reports each
+  change on its stdout; the supervisor mirrors that into the component's state (its pid is the
+  host's). Stopping one is asked over the host's stdin, wave by wave as for processes; when the
+  host process itself exits, each of its components counts a restart and starts again with it.
 """
 
 from __future__ import annotations
@@ -21,6 +27,7 @@ import asyncio
 import contextlib
 import ctypes
 import dataclasses
+import json
 import logging
 import os
 import shlex
@@ -32,7 +39,7 @@ from pathlib import Path
 from typing import Any
 
 from minik8s.up import state as statefile
-from minik8s.up.components import STOP_WAVES, Component, module_available
+from minik8s.up.components import STOP_WAVES, Component, host_component, module_available
 
 __all__ = ["Proc", "Supervisor", "next_backoff", "log_tail"]
 
@@ -85,12 +92,17 @@ class Proc:
     message: str = ""
     process: asyncio.subprocess.Process | None = None
     task: asyncio.Task[None] | None = None
+    #: embedded: restarts of the host process while this component ran in it
+    host_restarts: int = 0
 
     def to_json(self) -> dict[str, Any]:
         c = self.component
-        return {"kind": c.kind, "node": c.node, "module": c.module, "command": shlex.join(c.command),
-                "log": str(c.log_path), "state": self.state, "pid": self.pid, "restarts": self.restarts,
-                "startedAt": self.started_at, "lastExit": self.last_exit, "message": self.message}
+        out = {"kind": c.kind, "node": c.node, "module": c.module, "command": shlex.join(c.command),
+               "log": str(c.log_path), "state": self.state, "pid": self.pid, "restarts": self.restarts,
+               "startedAt": self.started_at, "lastExit": self.last_exit, "message": self.message}
+        if c.embedded:
+            out["host"] = "host"  # the component whose process runs this one
+        return out
 
 
 class Supervisor:
@@ -109,6 +121,9 @@ class Supervisor:
         self._stop_timeout = stop_timeout
         self._available = available
         self._stopping = asyncio.Event()
+        self._host: Proc | None = None  # the process running the embedded components
+        self._host_reader: asyncio.Task[None] | None = None
+        self._host_news = asyncio.Event()  # set on each report of the host, and when it exits
         self._dirty = asyncio.Event()
         self._writer: asyncio.Task[None] | None = None
         self._started_wall = time.time()
@@ -120,12 +135,98 @@ class Supervisor:
         if component.name in self.procs:
             raise ValueError(f"component {component.name} is already supervised")
         proc = Proc(component)
-        self.procs[component.name] = proc
         if self._writer is None:
             self._writer = asyncio.create_task(self._write_states(), name="state writer")
-        proc.task = asyncio.create_task(self._keep_running(proc), name=f"supervise {component.name}")
+        if component.embedded:
+            self._start_embedded(proc)  # the host first: it is listed before what it runs
+        self.procs[component.name] = proc
+        if not component.embedded:
+            proc.task = asyncio.create_task(self._keep_running(proc), name=f"supervise {component.name}")
         self._changed()
         return proc
+
+    # -- embedded components (minik8s.up.host) ------------------------------------------
+
+    def _start_embedded(self, proc: Proc) -> None:
+        c = proc.component
+        if not self._available(c.module):
+            proc.state = "missing"
+            proc.message = f"module {c.module} is not installed"
+            log.error("%s: not part of this installation (no module %s); running without it "
+                      "(--disable-%s silences this)", c.name, c.module, "node" if c.kind == "kubelet" else c.kind)
+            return
+        if self._host is None:
+            host = Proc(host_component(c.log_path.parent))
+            self._host = self.procs[host.component.name] = host
+            host.task = asyncio.create_task(self._keep_running(host), name="supervise host")
+        elif self._host.process is not None:
+            self._send_host({"op": "start", "component": self._spec(c)})
+
+    @staticmethod
+    def _spec(c: Component) -> dict[str, Any]:
+        return {"name": c.name, "kind": c.kind, "module": c.module, "argv": list(c.argv), "log": str(c.log_path)}
+
+    def _embedded(self) -> list[Proc]:
+        return [p for p in self.procs.values() if p.component.embedded and p.state != "missing"]
+
+    def _send_host(self, command: dict[str, Any]) -> None:
+        process = self._host.process if self._host else None
+        if process is None or process.stdin is None or process.stdin.is_closing():
+            return
+        process.stdin.write((json.dumps(command) + "\n").encode())
+
+    def _host_started(self, process: asyncio.subprocess.Process) -> None:
+        """The host (re)started: it runs every embedded component not stopped by request."""
+        for p in self._embedded():
+            if p.state == "failed" and p.host_restarts == 0 and p.last_exit == EXIT_USAGE:
+                continue  # bad flags stay bad in a new host
+            p.state, p.pid, p.message = "pending", process.pid, ""
+            self._send_host({"op": "start", "component": self._spec(p.component)})
+        if self._host_reader is not None:
+            self._host_reader.cancel()
+        self._host_reader = asyncio.create_task(self._read_host(process), name="host reports")
+
+    async def _read_host(self, process: asyncio.subprocess.Process) -> None:
+        assert process.stdout is not None
+        while line := await process.stdout.readline():
+            try:
+                report = json.loads(line)
+                proc = self.procs[report["name"]]
+            except (ValueError, KeyError, TypeError):
+                log.warning("host: unexpected report %r", line[:200])
+                continue
+            proc.state = report["state"]
+            proc.pid = report.get("pid") if proc.state in ("running", "backoff") else None
+            proc.restarts = proc.host_restarts + int(report.get("restarts") or 0)
+            if "lastExit" in report:
+                proc.last_exit = report["lastExit"]
+            if report.get("startedAt"):
+                proc.started_at = report["startedAt"]
+            proc.message = report.get("message") or ""
+            if proc.state == "backoff":
+                log.warning("%s %s (log %s)", proc.component.name, proc.message, proc.component.log_path)
+            elif proc.state == "failed":
+                log.error("%s: %s; it is not restarted; log %s:\n%s", proc.component.name, proc.message,
+                          proc.component.log_path, await asyncio.to_thread(log_tail, proc.component.log_path, 3))
+            self._host_news.set()
+            self._changed()
+
+    def _host_exited(self, code: int, wait: float | None) -> None:
+        """Every component the host ran ended with it; ``wait`` is the back-off before it
+        starts again (None: it will not)."""
+        self._host_news.set()
+        for p in self._embedded():
+            if p.state in ("stopped", "failed") and self._stopping.is_set():
+                continue
+            if p.state == "failed":
+                continue
+            p.pid, p.last_exit = None, code
+            if wait is None or self._stopping.is_set():
+                p.state = "stopped"
+                continue
+            p.host_restarts += 1
+            p.restarts += 1
+            p.state, p.message = "backoff", f"its host process exited with code {code}; restarting in {wait:g}s"
 
     async def _keep_running(self, proc: Proc) -> None:
         c = proc.component
@@ -155,10 +256,14 @@ class Supervisor:
                 return
             proc.process, proc.pid, proc.state = process, process.pid, "running"
             proc.started_at, proc.message = time.time(), ""
+            if proc is self._host:
+                self._host_started(process)
             self._changed()
             code = await process.wait()
             proc.last_exit, proc.process = code, None
             if self._stopping.is_set():
+                if proc is self._host:
+                    self._host_exited(code, None)
                 break
             uptime = time.monotonic() - started
             tail = await asyncio.to_thread(log_tail, c.log_path, 3)
@@ -171,6 +276,8 @@ class Supervisor:
                 return
             wait, backoff = next_backoff(backoff, uptime, initial=self._initial, maximum=self._max,
                                          stable_after=self._stable)
+            if proc is self._host:
+                self._host_exited(code, wait)
             proc.state, proc.pid, proc.restarts = "backoff", None, proc.restarts + 1
             proc.message = f"exited with code {code}; restarting in {wait:g}s"
             log.warning("%s exited with code %s after %.1fs; restarting in %gs (log %s):\n%s",
@@ -192,9 +299,12 @@ class Supervisor:
             return fd
 
         fd = await asyncio.to_thread(open_log)
+        # the host's stdin and stdout are the supervisor's control channel (minik8s.up.host)
+        pipe = c.kind == "host"
         try:
             return await asyncio.create_subprocess_exec(
-                *cmd, stdin=asyncio.subprocess.DEVNULL, stdout=fd, stderr=fd,
+                *cmd, stdin=asyncio.subprocess.PIPE if pipe else asyncio.subprocess.DEVNULL,
+                stdout=asyncio.subprocess.PIPE if pipe else fd, stderr=fd,
                 env={**os.environ, "PYTHONUNBUFFERED": "1"},
                 start_new_session=True, preexec_fn=_die_with_parent)
         finally:
@@ -214,6 +324,8 @@ class Supervisor:
             await asyncio.gather(*(self._stop_one(p) for p in procs))
             kinds_done.update(wave)
         tasks = [p.task for p in self.procs.values() if p.task is not None]
+        if self._host_reader is not None:
+            tasks.append(self._host_reader)
         for t in tasks:
             t.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
@@ -226,6 +338,9 @@ class Supervisor:
         await asyncio.to_thread(statefile.write_state, self.data_dir, self.snapshot(running=False))
 
     async def _stop_one(self, proc: Proc) -> None:
+        if proc.component.embedded:
+            await self._stop_embedded(proc)
+            return
         process = proc.process
         if process is None or process.returncode is not None:
             return
@@ -241,6 +356,22 @@ class Supervisor:
             with contextlib.suppress(ProcessLookupError):
                 process.kill()
             await process.wait()
+
+    async def _stop_embedded(self, proc: Proc) -> None:
+        if proc.state in ("stopped", "failed", "missing") or self._host is None or self._host.process is None:
+            return
+        proc.state = "stopping"
+        self._changed()
+        log.info("stopping %s (in the host process, pid %s)", proc.component.name, self._host.pid)
+        self._send_host({"op": "stop", "name": proc.component.name})
+        deadline = time.monotonic() + self._stop_timeout
+        while proc.state == "stopping" and (left := deadline - time.monotonic()) > 0:
+            self._host_news.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._host_news.wait(), left)
+        if proc.state == "stopping":
+            log.warning("%s did not stop within %gs; its host process stops next", proc.component.name,
+                        self._stop_timeout)
 
     def kill_all(self) -> None:
         """SIGKILL every live component at once (a second Ctrl-C: the user will not wait)."""

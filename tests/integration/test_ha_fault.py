@@ -49,8 +49,9 @@ async def test_control_plane_survives_etcd_apiserver_and_leader_loss(tmp_path) -
     etcd = ",".join(m.url for m in members)
     first = Up(data_dir=tmp_path / "first" / "data", port=pick_free_port(), kubelet_port=pick_free_port(),
                node=f"hafault-{uuid.uuid4().hex[:6]}",
-               extra_args=(f"--apiserver-arg=etcd-servers={etcd}", "--runtime", "fake", "--disable-proxy",
-                           "--disable-dns", "--max-pods", "200"))
+               # each component its own process: a fault here is one component's, not its host's
+               extra_args=("--process-per-component", f"--apiserver-arg=etcd-servers={etcd}", "--runtime", "fake",
+                           "--disable-proxy", "--disable-dns", "--max-pods", "200"))
     first.data_dir.parent.mkdir(parents=True)
     second = Up(data_dir=tmp_path / "second" / "data", port=pick_free_port(), kubelet_port=0, node="")
     second.data_dir.parent.mkdir(parents=True)
@@ -60,7 +61,7 @@ async def test_control_plane_survives_etcd_apiserver_and_leader_loss(tmp_path) -
         first.start()
         url, token, pin, key = JOIN_LINE.search(first.out_path.read_text()).groups()
         out2 = second.data_dir.parent / "join.out"
-        joiner = _join(second.data_dir, url, token, pin, key, second.port, out2)
+        joiner = _join(second.data_dir, url, token, pin, key, second.port, out2, "--process-per-component")
         wait_until(lambda: "minik8s is up:" in out2.read_text(), "the second control-plane host up",
                    diag=lambda: out2.read_text() + _tail(second.data_dir / "logs" / "apiserver.log"))
         hosts = [(first, "first"), (second, "second")]

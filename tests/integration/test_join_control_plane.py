@@ -24,12 +24,12 @@ JOIN_LINE = re.compile(r"other control-plane hosts join with: minik8s join --con
                        r"--discovery-token-ca-cert-hash (\S+) --certificate-key (\S+)")
 
 
-def _join(data_dir, url: str, token: str, pin: str, key: str, port: int, out_path) -> subprocess.Popen:
+def _join(data_dir, url: str, token: str, pin: str, key: str, port: int, out_path, *extra: str) -> subprocess.Popen:
     cmd = [*MINIK8S, "join", "--control-plane", url, "--token", token, "--discovery-token-ca-cert-hash", pin,
            "--certificate-key", key, "--data-dir", str(data_dir), "--port", str(port), "--disable-node",
            "--apiserver-arg=advertise-address=127.0.0.3",
            f"--scheduler-arg=secure-port={pick_free_port()}",
-           f"--controller-manager-arg=secure-port={pick_free_port()}"]
+           f"--controller-manager-arg=secure-port={pick_free_port()}", *extra]
     with open(out_path, "ab") as out:
         return subprocess.Popen(cmd, cwd=REPO, stdout=out, stderr=subprocess.STDOUT)
 
@@ -101,7 +101,8 @@ def test_a_second_control_plane_host_joins(tmp_path) -> None:
         wait_until(joined, "the second control-plane host up",
                    diag=lambda: second_out.read_text() + _tail(second_dir / "logs" / "apiserver.log"))
         state2 = Up(data_dir=second_dir, port=second_port, kubelet_port=0, node="").state()["components"]
-        assert set(state2) == {"apiserver", "scheduler", "controller-manager"}
+        # (and the one process that runs them, minik8s.up.host)
+        assert set(state2) == {"host", "apiserver", "scheduler", "controller-manager"}
         assert f"--etcd-servers=http://127.0.0.1:{etcd_port}" in state2["apiserver"]["command"]
         assert "--leader-elect=true" in state2["scheduler"]["command"]
         assert "--leader-elect=true" in state2["controller-manager"]["command"]

@@ -2,7 +2,9 @@
 component: the behaviours under test are exits, signals and files, which it has for real):
 restarts after a crash, no restart on a flag error, a missing module reported, ordered stop
 with SIGTERM then SIGKILL, the state file, ``down`` stopping a dead supervisor's leftovers, and
-``status`` reporting each component's memory (its own process and the ones it started) and the total.
+``status`` reporting each component's memory (its own process and the ones it started) and the total,
+and embedded components: run by the one host process (minik8s.up.host) with a process's restart
+semantics each, stopped in order over its control channel, all restarted when the host is killed.
 """
 
 from __future__ import annotations
@@ -10,6 +12,8 @@ from __future__ import annotations
 import asyncio
 import io
 import json
+import os
+import signal
 import subprocess
 import sys
 import textwrap
@@ -51,12 +55,38 @@ HELPER = textwrap.dedent('''
         time.sleep(1)
 ''')
 
+# A component as the host runs it: its entry point is main(argv), as apiserver.main's and the others'.
+HOSTED = textwrap.dedent('''
+    import asyncio, logging, sys
+    from minik8s import process
+
+    def main(argv):
+        mode = argv[0]
+        if mode == "crash":
+            print("crashing on purpose", flush=True)
+            sys.exit(3)
+        if mode == "usage":
+            print("hosted: error: unrecognized arguments: --bogus", file=sys.stderr)
+            sys.exit(2)
+        name, order = argv[1], argv[2]
+
+        async def serve():
+            stop = asyncio.Event()
+            process.add_stop_handler(stop.set, asyncio.get_running_loop())
+            logging.getLogger(name).info("%s serving", name)
+            await stop.wait()
+            with open(order, "a") as f:
+                f.write(name + "\\n")
+        asyncio.run(serve())
+''')
+
 
 @pytest.fixture
 def helper(tmp_path, monkeypatch) -> Path:
     mods = tmp_path / "mods"
     mods.mkdir()
     (mods / "uphelper.py").write_text(HELPER)
+    (mods / "hostedhelper.py").write_text(HOSTED)
     monkeypatch.syspath_prepend(str(mods))  # module_available looks here
     monkeypatch.setenv("PYTHONPATH", str(mods))  # the children inherit the environment
     return tmp_path
@@ -192,3 +222,62 @@ async def test_status_reports_each_components_memory_and_the_total(helper):
     total = next(ln for ln in lines if ln.startswith("memory: "))
     assert total.startswith(f"memory: {footprint.format_bytes(mem['(total)']['rss'])} RSS in 5 processes (supervisor ")
     assert total.endswith(f", {footprint.format_bytes(mem['(total)']['pss'])} PSS")
+
+
+def hosted(base: Path, name: str, kind: str, *argv: str, module: str = "hostedhelper") -> Component:
+    return Component(name, kind, module, argv, base / "logs" / f"{name}.log", 1, embedded=True)
+
+
+async def test_embedded_components_run_in_one_host_process_each_supervised(helper):
+    order = helper / "order"
+    sup = Supervisor(helper, initial_backoff=0.05, stop_timeout=5)
+    serving = [sup.start(hosted(helper, name, kind, "serve", name, str(order)))
+               for name, kind in (("apiserver", "apiserver"), ("kubelet", "kubelet"),
+                                  ("controller-manager", "controller-manager"))]
+    crash = sup.start(hosted(helper, "scheduler", "scheduler", "crash"))
+    bad = sup.start(hosted(helper, "proxy", "proxy", "usage"))
+    missing = sup.start(hosted(helper, "dns", "dns", module="nosuchpkg.dns.main"))
+    host = sup.procs["host"]
+    try:
+        await until(lambda: all(p.state == "running" for p in serving), "all running")
+        await until(lambda: all(f"{p.component.name} serving" in p.component.log_path.read_text()
+                                for p in serving), "serving, each in its own log")
+        assert {p.pid for p in serving} == {host.pid} and host.pid is not None
+        # a crash restarts that component alone, with the process back-off (1 s, then 2 s)
+        await until(lambda: crash.restarts >= 2, "the crashing component restarted twice", timeout=30)
+        assert crash.last_exit == 3 and all(p.restarts == 0 and p.pid == host.pid for p in serving)
+        assert crash.component.log_path.read_text().count("crashing on purpose") >= 2
+        await until(lambda: bad.state == "failed", "bad flags failed")
+        assert bad.restarts == 0 and "--bogus" in bad.component.log_path.read_text()
+        assert missing.state == "missing" and "nosuchpkg.dns.main" in missing.message
+        assert "crashing" not in host.component.log_path.read_text()
+        saved = await until(lambda: (s := state.read_state(helper)) and
+                            s["components"]["kubelet"]["state"] == "running" and s, "state written")
+        assert saved["components"]["kubelet"]["pid"] == saved["components"]["host"]["pid"] == host.pid
+        assert saved["components"]["kubelet"]["host"] == "host" and "host" not in saved["components"]["host"]
+    finally:
+        await sup.stop()
+    # stopped wave by wave over the control channel, then the host itself
+    assert order.read_text().split() == ["controller-manager", "kubelet", "apiserver"]
+    assert host.state == "stopped" and host.last_exit == 0
+    assert all(p.state == "stopped" for p in serving)
+
+
+async def test_a_killed_host_restarts_with_every_component(helper):
+    order = helper / "order"
+    sup = Supervisor(helper, initial_backoff=0.05, stop_timeout=5)
+    procs = [sup.start(hosted(helper, name, kind, "serve", name, str(order)))
+             for name, kind in (("apiserver", "apiserver"), ("kubelet", "kubelet"))]
+    host = sup.procs["host"]
+    try:
+        await until(lambda: all(p.state == "running" for p in procs), "all running")
+        first = host.pid
+        assert first is not None
+        os.kill(first, signal.SIGKILL)
+        await until(lambda: all(p.state == "running" and p.pid not in (None, first) for p in procs),
+                    "every component running again in a new host")
+        assert host.restarts == 1 and host.last_exit == -signal.SIGKILL
+        assert all(p.restarts == 1 and p.last_exit == -signal.SIGKILL for p in procs)
+    finally:
+        await sup.stop()
+    assert order.read_text().split() == ["kubelet", "apiserver"]

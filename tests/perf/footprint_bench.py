@@ -44,14 +44,19 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def sample(pids: dict[str, int], samples: int) -> dict[str, dict[str, float]]:
-    """Name -> median RSS/PSS/USS in MiB (each process with its descendants) over ``samples``."""
+def sample(named: dict[str, int], samples: int) -> dict[str, dict[str, float]]:
+    """Process -> median RSS/PSS/USS in MiB (each process with its descendants) over
+    ``samples``; a process that runs several components (the host) is named after them all."""
+    names: dict[int, list[str]] = {}
+    for name, pid in named.items():
+        names.setdefault(pid, []).append(name)
+    pids = {" + ".join(ns): pid for pid, ns in names.items()}
     seen: dict[str, list[footprint.Memory]] = {name: [] for name in pids}
     for i in range(samples):
         tree = footprint.descendants(pids.values())
         for name, pid in pids.items():
             below = [p for p in tree[pid] if p not in pids.values()]
-            m = footprint.of_process(pid) if name == "supervisor" else footprint.of_tree(pid, below)
+            m = footprint.of_process(pid) if pid == named.get("supervisor") else footprint.of_tree(pid, below)
             if m is None:
                 raise SystemExit(f"{name} (pid {pid}) is gone")
             seen[name].append(m)
@@ -130,12 +135,13 @@ def total(figures: dict[str, dict[str, float]]) -> dict[str, float]:
 
 def show(title: str, figures: dict[str, dict[str, float]]) -> None:
     print(f"[{title}]")
-    print(f"  {'process':<22} {'RSS MiB':>8} {'PSS MiB':>8} {'USS MiB':>8}")
+    width = max(22, *(len(n) for n in figures))
+    print(f"  {'process':<{width}} {'RSS MiB':>8} {'PSS MiB':>8} {'USS MiB':>8}")
     for name, f in figures.items():
         extra = f"  ({int(f['processes'])} processes)" if f["processes"] > 1 else ""
-        print(f"  {name:<22} {f['rss']:8.1f} {f['pss']:8.1f} {f['uss']:8.1f}{extra}")
+        print(f"  {name:<{width}} {f['rss']:8.1f} {f['pss']:8.1f} {f['uss']:8.1f}{extra}")
     t = total(figures)
-    print(f"  {'total':<22} {t['rss']:8.1f} {t['pss']:8.1f} {t['uss']:8.1f}  ({int(t['processes'])} processes)")
+    print(f"  {'total':<{width}} {t['rss']:8.1f} {t['pss']:8.1f} {t['uss']:8.1f}  ({int(t['processes'])} processes)")
 
 
 def main() -> None:
