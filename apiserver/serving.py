@@ -68,5 +68,10 @@ def prepare(*, data_dir: str, cert_dir: str | None, tls_cert_file: str | None, t
 
 def uvicorn_options(tls: TLSFiles) -> dict[str, Any]:
     """uvicorn's TLS settings: serve ``tls``, ask clients for a certificate and verify one
-    that is offered, and record its subject per connection (:mod:`minik8s.tlspeer`)."""
-    return tlspeer.uvicorn_options(tls.cert_file, tls.key_file, tls.client_ca_file)
+    that is offered, and record its subject per connection (:mod:`minik8s.tlspeer`).
+
+    WebSockets are served without permessage-deflate, as Kubernetes' apiserver serves them
+    (golang.org/x/net/websocket has no compression): browsers offer it, and compressing every
+    watch event for every watcher cost the apiserver about 1.4x the CPU of an uncompressed
+    WebSocket event (tests/perf/watch_ws_bench.py, RESULTS.md)."""
+    return {**tlspeer.uvicorn_options(tls.cert_file, tls.key_file, tls.client_ca_file), "ws_per_message_deflate": False}
