@@ -16,14 +16,39 @@ import dataclasses
 import importlib.util
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from minik8s.api import bootstraptoken
 from minik8s.up import admission_config, audit_policy, encryption_config
 from minik8s.up import etcd as local_etcd
 from minik8s.up.config import UpConfig, parse_extra_arg
-from minik8s.up.credentials import client_ca, component_kubeconfig, kubelet_serving
 
-__all__ = ["Component", "HOST_MODULE", "STOP_WAVES", "build", "host_component", "module_available", "render_flags"]
+if TYPE_CHECKING:
+    from minik8s import pki
+
+# The credentials module (its certificates need cryptography, ~9 MiB) is imported where a
+# command line names a certificate: in the start-up child, never in the supervisor itself.
+
+
+def client_ca(cfg: UpConfig) -> Path | None:
+    from minik8s.up import credentials
+
+    return credentials.client_ca(cfg)
+
+
+def component_kubeconfig(cfg: UpConfig, component: str) -> Path:
+    from minik8s.up import credentials
+
+    return credentials.component_kubeconfig(cfg, component)
+
+
+def kubelet_serving(cfg: UpConfig, node: str) -> pki.KeyPair:
+    from minik8s.up import credentials
+
+    return credentials.kubelet_serving(cfg, node)
+
+__all__ = ["Component", "HOST_MODULE", "STOP_WAVES", "build", "from_json", "host_component", "module_available",
+           "render_flags", "to_json"]
 
 #: The control loops stop first (nothing may replace what goes next), then the node agents
 #: (their containers stay), the apiserver last so everyone else can say goodbye to it.
@@ -52,6 +77,17 @@ class Component:
         if self.program:
             return [*self.program, *self.argv]
         return [sys.executable, "-m", self.module, *self.argv]
+
+
+def to_json(c: Component) -> dict[str, Any]:
+    """``c`` as JSON, for the start-up child to hand the supervisor (:func:`from_json`)."""
+    d = dataclasses.asdict(c)
+    d["log_path"] = str(c.log_path)
+    return d
+
+
+def from_json(d: dict[str, Any]) -> Component:
+    return Component(**{**d, "argv": tuple(d["argv"]), "program": tuple(d["program"]), "log_path": Path(d["log_path"])})
 
 
 def render_flags(defaults: dict[str, str | None], extra: tuple[str, ...], *, flag: str) -> tuple[str, ...]:

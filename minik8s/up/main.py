@@ -17,13 +17,12 @@ any shell through the data dir's state file. ``store`` runs the apiserver's stor
 from __future__ import annotations
 
 import argparse
-import asyncio
 import logging
 import os
 import sys
 from pathlib import Path
 
-from minik8s.up import cluster, down, preflight, status
+from minik8s.up import cluster, preflight
 from minik8s.up.config import add_data_dir_flag, add_up_flags, config_from_args
 from minik8s.up.join import add_join_flags
 
@@ -78,7 +77,7 @@ def _run_supervised(p: argparse.ArgumentParser, args: argparse.Namespace, *, joi
         return 1
     _setup_logging(cfg.log_level, cfg.logs_dir / "minik8s.log")
     log.info("minik8s %s with %s", cfg.mode, cfg.summary())
-    return asyncio.run(cluster.run(cfg))
+    return cluster.run(cfg)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -92,8 +91,13 @@ def main(argv: list[str] | None = None) -> None:
     if args.command in ("up", "join"):
         sys.exit(_run_supervised(args.subparser, args, join=args.command == "join"))
     data_dir = Path(os.path.expanduser(args.data_dir)).absolute()
+    # status asks the apiserver (the REST client): not imported by the supervisor, which lives on
     if args.command == "status":
+        from minik8s.up import status
+
         sys.exit(status.run(data_dir, sys.stdout))
+    from minik8s.up import down
+
     sys.exit(down.run(data_dir, sys.stdout))
 
 

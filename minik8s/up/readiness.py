@@ -10,14 +10,22 @@ from __future__ import annotations
 
 import asyncio
 import time
-from typing import Any
+from collections.abc import Mapping
+from typing import Any, Protocol
 
 from minik8s import errors
 from minik8s.api.resources import NODES
 from minik8s.client.rest import ApiClient
-from minik8s.up.supervisor import Proc, Supervisor, log, log_tail
+from minik8s.up.supervisor import Proc, log, log_tail
 
-__all__ = ["ComponentFailed", "node_condition", "wait_apiserver", "wait_nodes"]
+__all__ = ["ComponentFailed", "Components", "node_condition", "wait_apiserver", "wait_nodes"]
+
+
+class Components(Protocol):
+    """What the waits read of the components: the supervisor, or its state file (start-up)."""
+
+    @property
+    def procs(self) -> Mapping[str, Proc]: ...
 
 POLL = 0.2
 REPORT_EVERY = 5.0
@@ -55,7 +63,7 @@ def _check_alive(proc: Proc | None, *, give_up_after: int | None = None) -> str:
     return ""
 
 
-async def wait_apiserver(client: ApiClient, sup: Supervisor | None, *, name: str = "apiserver",
+async def wait_apiserver(client: ApiClient, sup: Components | None, *, name: str = "apiserver",
                          timeout: float | None = None) -> float:
     """Poll ``/readyz`` until it answers 200; returns the seconds waited."""
     start = time.monotonic()
@@ -83,7 +91,7 @@ async def wait_apiserver(client: ApiClient, sup: Supervisor | None, *, name: str
         await asyncio.sleep(POLL)
 
 
-async def wait_nodes(client: ApiClient, names: list[str], sup: Supervisor | None = None, *,
+async def wait_nodes(client: ApiClient, names: list[str], sup: Components | None = None, *,
                      timeout: float | None = None) -> bool:
     """Wait until every node in ``names`` is registered and Ready, saying which are not yet.
     Returns False when ``timeout`` ran out first (``up`` keeps running: a node may come late)."""

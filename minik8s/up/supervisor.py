@@ -41,7 +41,7 @@ from typing import Any
 from minik8s.up import state as statefile
 from minik8s.up.components import STOP_WAVES, Component, host_component, module_available
 
-__all__ = ["Proc", "Supervisor", "next_backoff", "log_tail"]
+__all__ = ["Proc", "Supervisor", "die_with_parent", "next_backoff", "log_tail"]
 
 log = logging.getLogger("minik8s.up")
 
@@ -74,7 +74,8 @@ def log_tail(path: Path, lines: int = 5) -> str:
     return "\n".join(text.splitlines()[-lines:])
 
 
-def _die_with_parent() -> None:  # runs in the child between fork and exec
+def die_with_parent() -> None:
+    """SIGTERM this process when its parent dies (run in a child between fork and exec)."""
     with contextlib.suppress(Exception):
         ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
 
@@ -306,7 +307,7 @@ class Supervisor:
                 *cmd, stdin=asyncio.subprocess.PIPE if pipe else asyncio.subprocess.DEVNULL,
                 stdout=asyncio.subprocess.PIPE if pipe else fd, stderr=fd,
                 env={**os.environ, "PYTHONUNBUFFERED": "1"},
-                start_new_session=True, preexec_fn=_die_with_parent)
+                start_new_session=True, preexec_fn=die_with_parent)
         finally:
             os.close(fd)
 
