@@ -3,7 +3,8 @@
 Every part runs as its own process, as a cluster runs them: the apiserver; the nodes — one
 hollow kubelet process (``python -m kubelet.main --runtime fake --count N``, kubemark's idea)
 when ``--nodes-from kubelet`` (the default), else N Node objects registered through the API;
-the scheduler (``python -m scheduler.main``); a watcher that notes when each pod is seen
+the controller-manager with only node IPAM on (so hollow nodes get the podCIDR their sandboxes
+need); the scheduler (``python -m scheduler.main``); a watcher that notes when each pod is seen
 bound; and the load client that creates the pods with C concurrent aiohttp connections.
 
 Figures: pods bound per second (first create sent → last pod seen bound) and per-pod
@@ -12,9 +13,14 @@ are ``time.time()`` on the same machine. The baseline, measured in the same run,
 the same apiserver takes the creates themselves: the scheduler cannot bind faster than the
 API can write, so ``bound/s ÷ creates/s`` says how close it comes.
 
-    .venv/bin/python tests/perf/scheduler_bench.py [--nodes 1000] [--pods 10000] [--profile out.txt]
+    .venv/bin/python tests/perf/scheduler_bench.py [--nodes 1000] [--pods 10000] [--profile out.txt] [--settle]
 
-``--profile`` records the scheduler with py-spy (raw collapsed stacks) while the pods flow.
+``--settle`` goes on after the last bind until the hollow kubelet has reported every pod
+Running, and prints each process's CPU per pod over that whole time: the kubelet's share of
+the work, which the bound figure leaves out, lags the binds under load.
+
+``--profile`` records the scheduler (or the processes ``--profile-process`` names, one file each)
+with py-spy (raw collapsed stacks) while the pods flow (with ``--settle``, until all run).
 Not a test: it prints figures and asserts nothing.
 """
 
@@ -58,7 +64,7 @@ def pod_body(i: int) -> bytes:
     return orjson.dumps({
         "apiVersion": "v1", "kind": "Pod",
         "metadata": {"name": f"bench-{i}", "namespace": "default"},
-        "spec": {"containers": [{"name": "c", "image": "minik8s/pause:latest",
+        "spec": {"containers": [{"name": "c", "image": "minik8s/pause:3.9", "imagePullPolicy": "IfNotPresent",
                                  "resources": {"requests": {"cpu": "100m", "memory": "64Mi"}}}]},
     })
 
@@ -107,11 +113,13 @@ async def wait_for(check, what: str, timeout: float) -> None:
     raise SystemExit(f"timed out waiting for {what}")
 
 
-async def ready_nodes(session: aiohttp.ClientSession) -> int:
+async def ready_nodes(session: aiohttp.ClientSession, *, pod_cidr: bool = False) -> int:
+    """Nodes Ready (and, with ``pod_cidr``, given their podCIDR by node IPAM)."""
     async with session.get("/api/v1/nodes") as r:
         items = orjson.loads(await r.read())["items"]
     return sum(1 for n in items for c in (n.get("status") or {}).get("conditions") or ()
-               if c.get("type") == "Ready" and c.get("status") == "True")
+               if c.get("type") == "Ready" and c.get("status") == "True"
+               and (not pod_cidr or (n.get("spec") or {}).get("podCIDR")))
 
 
 # ---- watcher (own process) ------------------------------------------------------------------
@@ -123,9 +131,13 @@ def connector(data_dir: Path, limit: int = 100) -> aiohttp.TCPConnector:
 
 
 def watcher_process(url: str, data_dir: Path, rv: str, expect: int,
-                    out: multiprocessing.Queue[dict[str, float]]) -> None:
+                    out: multiprocessing.Queue[dict[str, float]], settle: bool = False) -> None:
+    """Puts name -> when first seen bound once all ``expect`` pods are; with ``settle``, then
+    also name -> when first seen Running (the hollow kubelet's status patch) once all are."""
     async def main() -> None:
         bound: dict[str, float] = {}
+        running: dict[str, float] = {}
+        sent = False
         params = {"watch": "true", "resourceVersion": rv, "timeoutSeconds": "600"}
         async with aiohttp.ClientSession(url, timeout=aiohttp.ClientTimeout(total=None),
                                          connector=connector(data_dir)) as c:
@@ -141,9 +153,15 @@ def watcher_process(url: str, data_dir: Path, rv: str, expect: int,
                         obj = orjson.loads(line)["object"]
                         if obj["spec"].get("nodeName"):
                             bound.setdefault(obj["metadata"]["name"], now)
-                    if len(bound) >= expect:
+                        if settle and (obj.get("status") or {}).get("phase") == "Running":
+                            running.setdefault(obj["metadata"]["name"], now)
+                    if len(bound) >= expect and not sent:
+                        out.put(bound)
+                        sent = True
+                    if sent and (not settle or len(running) >= expect):
                         break
-        out.put(bound)
+        if settle:
+            out.put(running)
 
     asyncio.run(main())
 
@@ -187,13 +205,23 @@ async def request_counts(url: str, data_dir: Path) -> list[tuple[float, str]]:
     return sorted(((v, k) for k, v in counts.items()), reverse=True)
 
 
+async def event_reasons(url: str, data_dir: Path) -> list[tuple[int, str]]:
+    """The Events in ``default`` by reason (their ``count`` summed), most first."""
+    counts: dict[str, int] = {}
+    async with aiohttp.ClientSession(url, connector=connector(data_dir)) as s, \
+            s.get("/api/v1/namespaces/default/events") as r:
+        for e in orjson.loads(await r.read())["items"]:
+            counts[e.get("reason") or ""] = counts.get(e.get("reason") or "", 0) + int(e.get("count") or 1)
+    return sorted(((v, k) for k, v in counts.items()), reverse=True)
+
+
 async def run(args: argparse.Namespace, tmp: Path) -> None:
     port = free_port()
     url = perf_cluster.url(port)
     data = tmp / "data"
     kubeconfig = str(perf_cluster.kubeconfig(data))
     procs: dict[str, subprocess.Popen] = {}
-    profiler = None
+    profilers: list[subprocess.Popen] = []
     try:
         procs["apiserver"] = start([PY, "-m", "apiserver.main", "--data-dir", str(tmp / "data"),
                                     "--port", str(port), *args.apiserver_arg], tmp / "apiserver.log")
@@ -225,6 +253,12 @@ async def run(args: argparse.Namespace, tmp: Path) -> None:
             t0 = time.time()
             hollow = args.nodes_from == "kubelet"
             if hollow:
+                # ... and its node IPAM controller: a hollow node makes no sandbox until its Node
+                # has a podCIDR (kubelet/hollownet.py), so without it no pod would ever run.
+                procs["controller-manager"] = start(
+                    [PY, "-m", "controllers.main", "--kubeconfig", kubeconfig, "--leader-elect=false",
+                     "--controllers", "nodeipam", "--cluster-cidr", "10.64.0.0/14", "--secure-port", "0",
+                     "--log-level", "warning"], tmp / "controller-manager.log")
                 procs["kubelet"] = start([PY, "-m", "kubelet.main", "--runtime", "fake", "--count", str(args.nodes),
                                           "--node-name", "hollow", "--kubeconfig", kubeconfig, "--port", str(free_port()),
                                           "--root-dir", str(tmp / "kubelet"), "--log-level", "warning"],
@@ -234,7 +268,7 @@ async def run(args: argparse.Namespace, tmp: Path) -> None:
                                  "/api/v1/nodes", args.clients)
 
             async def all_ready() -> bool:
-                return await ready_nodes(s) >= args.nodes
+                return await ready_nodes(s, pod_cidr=hollow) >= args.nodes
             await wait_for(all_ready, f"{args.nodes} Ready nodes", 300)
             print(f"{args.nodes} nodes Ready in {time.time() - t0:.1f} s "
                   f"({'hollow kubelet process' if hollow else 'Node objects registered through the API'})")
@@ -251,15 +285,19 @@ async def run(args: argparse.Namespace, tmp: Path) -> None:
 
         ctx = multiprocessing.get_context("spawn")
         results: multiprocessing.Queue = ctx.Queue()
-        watcher = ctx.Process(target=watcher_process, args=(url, data, rv, args.pods, results), daemon=True)
+        watcher = ctx.Process(target=watcher_process, args=(url, data, rv, args.pods, results, args.settle),
+                              daemon=True)
         watcher.start()
         await asyncio.sleep(1.0)  # let the watch open before the first create
         if args.profile:
             spy = shutil.which("py-spy", path=str(Path(PY).parent)) or "py-spy"
-            profiler = subprocess.Popen([spy, "record", "--format", "raw", "-o", args.profile, "--rate", "200",
-                                         "--pid", str(procs[args.profile_process].pid),
-                                         *(["--gil"] if args.profile_gil else [])],
-                                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            names = args.profile_process.split(",")
+            for name in names:
+                out = args.profile if len(names) == 1 else f"{args.profile}.{name}"
+                profilers.append(subprocess.Popen([spy, "record", "--format", "raw", "-o", out, "--rate", "200",
+                                                   "--pid", str(procs[name].pid),
+                                                   *(["--gil"] if args.profile_gil else [])],
+                                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
 
         bodies = [(f"bench-{i}", pod_body(i)) for i in range(args.pods)]
         cpu_before = cpu_seconds(procs["scheduler"].pid)
@@ -271,12 +309,19 @@ async def run(args: argparse.Namespace, tmp: Path) -> None:
         sched_cpu = cpu_seconds(procs["scheduler"].pid) - cpu_before
         others_cpu = {n: cpu_seconds(procs[n].pid) - c for n, c in others_before.items()}
         requests = await request_counts(url, data)
+        settled = None
+        if args.settle:
+            running = await asyncio.to_thread(results.get, True, args.timeout)
+            all_cpu = {n: cpu_seconds(procs[n].pid) - c for n, c in
+                       {"scheduler": cpu_before, **others_before}.items()}
+            settled = (running, all_cpu, await request_counts(url, data), await event_reasons(url, data))
         watcher.join(5)
     finally:
-        if profiler is not None:
+        for profiler in profilers:
             profiler.send_signal(signal.SIGINT)
+        for profiler in profilers:
             profiler.wait(30)
-        for name in ("scheduler", "kubelet", "apiserver"):
+        for name in ("scheduler", "kubelet", "controller-manager", "apiserver"):
             stop(procs.get(name))
 
     last = max(bound.values())
@@ -297,6 +342,16 @@ async def run(args: argparse.Namespace, tmp: Path) -> None:
         print(f"  {name + ' CPU per pod':32}: {cpu / len(bound) * 1000:8.2f} ms  "
               f"(ceiling on one free core: {len(bound) / cpu:.0f} pods/s)")
     print(f"  pods bound                      : {len(bound)}/{args.pods}")
+    if settled is not None:
+        running, all_cpu, requests, reasons = settled
+        last_running = max(running.values())
+        print(f"  until all Running (--settle)    : {len(running)} pods, last {last_running - sent:.1f} s after the "
+              f"first create ({len(running) / (last_running - sent):.0f} pods/s)")
+        for name, cpu in all_cpu.items():
+            print(f"    {name + ' CPU per pod':30}: {cpu / len(running) * 1000:8.2f} ms")
+        print(f"    all three                     : {sum(all_cpu.values()) / len(running) * 1000:8.2f} ms")
+        print("    apiserver requests (whole run): " + ", ".join(f"{k} {v:.0f}" for v, k in requests[:12]))
+        print("    events by reason              : " + ", ".join(f"{k} {v}" for v, k in reasons))
     print(f"  machine load average (1 min)    : {os.getloadavg()[0]:8.1f}  on {os.cpu_count()} cores")
 
 
@@ -310,11 +365,15 @@ def main() -> None:
                     help="hollow kubelet process (default) or bare Node objects")
     ap.add_argument("--timeout", type=float, default=600.0)
     ap.add_argument("--profile", help="py-spy raw output file for the scheduler process")
-    ap.add_argument("--profile-process", choices=("scheduler", "apiserver", "kubelet"), default="scheduler",
-                    help="the process --profile records")
+    ap.add_argument("--profile-process", default="scheduler",
+                    help="the process --profile records (scheduler, apiserver, kubelet), or several, comma-separated "
+                         "(then one file each, --profile's name + '.<process>')")
     ap.add_argument("--profile-gil", action="store_true", help="sample only the thread holding the GIL")
     ap.add_argument("--apiserver-arg", action="append", default=[],
                     help="an extra apiserver flag (repeatable), e.g. --apiserver-arg=--disable-admission-plugins=ServiceAccount")
+    ap.add_argument("--settle", action="store_true",
+                    help="after all are bound, wait until the hollow kubelet reports every pod Running and print "
+                         "each process's CPU per pod over the whole (what the bound figure leaves out)")
     ap.add_argument("--keep", action="store_true", help="keep the temp dir (logs)")
     args = ap.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="sched-bench-"))
