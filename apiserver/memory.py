@@ -11,10 +11,13 @@ Two things kept the apiserver's RSS at its peak after 200 watches and 32 writers
 * free memory glibc keeps: CPython hands freed blocks back to malloc, which returns only the
   top of each heap to the kernel.
 
-:func:`trim_periodically` checks every ``TRIM_INTERVAL`` seconds; when the last interval was
-idle (no full collection and only a few young ones: the load stopped), it runs a full one and
-then ``malloc_trim(0)`` (every free page of every malloc arena back to the kernel), as Go's
-background scavenger returns idle memory in Kubernetes' apiserver.
+:func:`trim_periodically` checks every ``TRIM_INTERVAL`` seconds; once an interval was quiet
+(the process used less than ``BUSY_CPU_SHARE`` of a core in it: the load stopped) after work
+(start-up counts), it runs one full collection and then ``malloc_trim(0)`` (every free page of every malloc
+arena back to the kernel), as Go's background scavenger returns idle memory in Kubernetes'
+apiserver. It does so once per quiet spell, not every quiet interval: a full collection walks
+every object the process holds (a second and more with 5,000 pods cached), and a process that
+did nothing since the last one has nothing new to give back.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ import ctypes.util
 import gc
 import logging
 import time
+from collections.abc import Callable
 
 log = logging.getLogger(__name__)
 
@@ -51,42 +55,47 @@ def trim() -> bool:
     return True
 
 
-# More young collections than this in one interval (each one is GC_GEN0_THRESHOLD = 20,000
-# allocations in the apiserver: 200,000 and more) is a process under load, not an idle one.
-BUSY_YOUNG_COLLECTIONS = 10
+# A process that used more than this share of one core in an interval was working. An idle
+# control plane (a node's leases and status reads, even 500 hollow nodes' at ~3%) stays below.
+BUSY_CPU_SHARE = 0.10
 
 
-def _collections() -> tuple[int, int]:
-    """(young, full) collections the cyclic collector has run so far."""
-    stats = gc.get_stats()
-    return stats[0]["collections"], stats[2]["collections"]
+def idle(cpu_seconds: float, wall_seconds: float) -> bool:
+    """Whether an interval of ``wall_seconds`` in which the process used ``cpu_seconds`` of CPU
+    (all its threads) was quiet.
+
+    Measured on the CPU, not on the cyclic collector's counts: those count allocations less
+    deallocations, and a process serving requests frees nearly all it allocates, so a loaded
+    apiserver (66 creates/s beside 500 hollow nodes' traffic) ran few young collections and
+    passed for idle; the trimmer then ran a full collection every 10 s under load, each one
+    pausing the event loop 0.4-1.7 s (tests/perf/scheduler_bench.py --settle, RESULTS.md)."""
+    return cpu_seconds < BUSY_CPU_SHARE * wall_seconds
 
 
-def idle(before: tuple[int, int], now: tuple[int, int]) -> bool:
-    """Whether the process was idle between two ``_collections()`` readings: no full collection
-    ran (the collector is busy on its own then) and the young generation was collected only a
-    few times. Under the tuned thresholds (``tune_gc``) a full collection is rare even under a
-    write load, so without the young count the trimmer took every loaded interval for an idle
-    one and stopped the event loop for 100-300 ms every 10 s (measured: 4.3% of the apiserver's
-    GIL time under tests/perf/scheduler_bench.py, and each pause a latency spike)."""
-    return now[1] == before[1] and now[0] - before[0] <= BUSY_YOUNG_COLLECTIONS
-
-
-async def trim_periodically(interval: float = TRIM_INTERVAL) -> None:
+async def trim_periodically(interval: float = TRIM_INTERVAL, *,
+                            cpu: Callable[[], float] = time.process_time) -> None:
+    """``cpu`` (the process's CPU seconds so far) is for tests."""
     if _TRIM is None:
         log.info("malloc_trim is not available: freed memory stays with the allocator")
-    counts = _collections()
+    loop = asyncio.get_running_loop()
+    pending = True  # start-up's garbage is there to give back
+    cpu_at, wall_at = cpu(), loop.time()
     while True:
         await asyncio.sleep(interval)
-        seen, counts = counts, _collections()
-        if not idle(seen, counts):
-            continue  # busy: the memory is in use anyway; collect once the load stops
-        # Idle for a whole interval: collect the cycles left behind, then give the free pages
-        # back (a few ms when idle).
+        used, wall = cpu() - cpu_at, loop.time() - wall_at
+        cpu_at, wall_at = cpu_at + used, wall_at + wall
+        if not idle(used, wall):
+            pending = True  # busy: the memory is in use anyway; collect once the load stops
+            continue
+        if not pending:
+            continue  # quiet since the last collection: nothing new to give back
+        # The first quiet interval after work: collect the cycles left behind, then give the
+        # free pages back.
         t0 = time.perf_counter()
         gc.collect()
-        counts = _collections()
         trim()
+        pending = False
+        cpu_at, wall_at = cpu(), loop.time()  # the collection's own CPU is not load
         log.debug("collected and trimmed in %.1f ms", (time.perf_counter() - t0) * 1e3)
 
 
