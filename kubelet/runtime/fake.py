@@ -32,6 +32,7 @@ import secrets
 import socket
 from collections.abc import AsyncGenerator, Collection, Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from typing import Generic, TypeVar
 
 from kubelet.runtime import interface as ri
 from kubelet.runtime.interface import ContainerId, SandboxId
@@ -45,6 +46,9 @@ _FAILURE = "failure"
 EXIT_ENV = "MINIK8S_HOLLOW_EXIT"
 # Docker's code for a process ended by SIGTERM (128 + 15): what a stopped container shows.
 _STOPPED_EXIT_CODE = 143
+
+
+_Id = TypeVar("_Id", bound=str)
 
 
 def _exit_code(env: Mapping[str, str]) -> int | None:
@@ -81,6 +85,36 @@ class _PodNetwork:
     cursor: int = 0  # where the search for a free address resumes (round robin, as IPAM does)
 
 
+class _Index(Generic[_Id]):
+    """Ids by node and by pod uid, each in creation order (dicts as ordered sets)."""
+
+    def __init__(self) -> None:
+        self._by_node: dict[str, dict[_Id, None]] = {}
+        self._by_pod: dict[str, dict[_Id, None]] = {}
+
+    def add(self, id_: _Id, *, node: str, pod_uid: str) -> None:
+        self._by_node.setdefault(node, {})[id_] = None
+        self._by_pod.setdefault(pod_uid, {})[id_] = None
+
+    def remove(self, id_: _Id, *, node: str, pod_uid: str) -> None:
+        for index, key in ((self._by_node, node), (self._by_pod, pod_uid)):
+            ids = index.get(key)
+            if ids is not None:
+                ids.pop(id_, None)
+                if not ids:
+                    del index[key]
+
+    def find(self, every: Mapping[_Id, object] | None = None, *, node: str | None = None,
+             pod_uid: str | None = None) -> list[_Id]:
+        """The ids of one pod (else of one node, else ``every`` id), a copy: the caller may
+        change the runtime while it walks them. The caller still checks the other filter."""
+        if pod_uid is not None:
+            return list(self._by_pod.get(pod_uid, ()))
+        if node is not None:
+            return list(self._by_node.get(node, ()))
+        return list(every or ())
+
+
 def probe_annotation(container: str, kind: str) -> str:
     """The pod annotation that decides a hollow probe: ``kind`` is Liveness|Readiness|Startup."""
     return f"{PROBE_ANNOTATION_PREFIX}{container}.{kind.lower()}"
@@ -94,6 +128,12 @@ class FakeRuntime(ri.ContainerRuntime):
         self._sandboxes: dict[SandboxId, _Sandbox] = {}
         self._containers: dict[ContainerId, _Container] = {}
         self._networks: dict[str, _PodNetwork] = {}
+        # One process holds every hollow node's sandboxes and containers (kubemark's 500 or
+        # 1,000 nodes): what a node's relist or a pod's sync lists is found through these
+        # indexes (ids in creation order), not by a scan of every node's containers.
+        self._sandbox_ids = _Index[SandboxId]()
+        self._container_ids = _Index[ContainerId]()
+        self._names: dict[str, ContainerId] = {}  # engine name -> id, unique as Docker's
 
     @property
     def pod_networks(self) -> dict[str, ri.PodNetworkConfig]:
@@ -119,9 +159,9 @@ class FakeRuntime(ri.ContainerRuntime):
 
     async def run_pod_sandbox(self, config: ri.PodSandboxConfig) -> SandboxId:
         published = [] if config.host_network else [p for p in config.port_mappings if p.host_port]
-        taken = {(p.host_port, p.protocol) for s in self._sandboxes.values()
-                 if s.status.node_name == config.node_name and s.status.state is ri.SandboxState.READY
-                 for p in s.status.port_mappings}
+        taken = {(p.host_port, p.protocol) for s in map(self._sandboxes.__getitem__,
+                                                        self._sandbox_ids.find(node=config.node_name))
+                 if s.status.state is ri.SandboxState.READY for p in s.status.port_mappings}
         for p in published:
             if (p.host_port, p.protocol) in taken:
                 raise ri.ContainerStartError(
@@ -138,28 +178,33 @@ class FakeRuntime(ri.ContainerRuntime):
             state=ri.SandboxState.READY, created_at=_now(),
             ip=ip,
             port_mappings=tuple(published), labels=labels))
+        self._sandbox_ids.add(sandbox_id, node=config.node_name, pod_uid=config.pod_uid)
         return sandbox_id
 
     async def stop_pod_sandbox(self, sandbox_id: SandboxId) -> None:
         sandbox = self._sandboxes.get(sandbox_id)
         if sandbox is None:
             return
-        for container_id, container in self._containers.items():
-            if container.status.sandbox_id == sandbox_id:
+        for container_id in self._container_ids.find(pod_uid=sandbox.status.pod_uid):
+            if self._containers[container_id].status.sandbox_id == sandbox_id:
                 self._exit(container_id, _STOPPED_EXIT_CODE)
         self._release_ip(sandbox)
         sandbox.status = replace(sandbox.status, state=ri.SandboxState.NOT_READY, ip=None)
 
     async def remove_pod_sandbox(self, sandbox_id: SandboxId) -> None:
-        for container_id in [c for c, v in self._containers.items() if v.status.sandbox_id == sandbox_id]:
-            del self._containers[container_id]
         sandbox = self._sandboxes.pop(sandbox_id, None)
-        if sandbox is not None:
-            self._release_ip(sandbox)
+        if sandbox is None:
+            return
+        for container_id in self._container_ids.find(pod_uid=sandbox.status.pod_uid):
+            if self._containers[container_id].status.sandbox_id == sandbox_id:
+                self._drop_container(container_id)
+        self._sandbox_ids.remove(sandbox_id, node=sandbox.status.node_name, pod_uid=sandbox.status.pod_uid)
+        self._release_ip(sandbox)
 
     async def list_pod_sandboxes(self, *, node: str | None = None,
                                  pod_uid: str | None = None) -> list[ri.PodSandbox]:
-        return [s.status for s in self._sandboxes.values()
+        return [s.status for s in map(self._sandboxes.__getitem__,
+                                      self._sandbox_ids.find(self._sandboxes, node=node, pod_uid=pod_uid))
                 if (node is None or s.status.node_name == node)
                 and (pod_uid is None or s.status.pod_uid == pod_uid)]
 
@@ -193,7 +238,7 @@ class FakeRuntime(ri.ContainerRuntime):
             raise ri.ContainerCreateError(f"No such image: {config.image}")
         name = ri.container_name(config, pod_name=record.config.pod_name,
                                  namespace=record.config.namespace, pod_uid=record.config.pod_uid)
-        if any(c.engine_name == name for c in self._containers.values()):
+        if name in self._names:
             raise ri.ContainerCreateError(f'Conflict. The container name "/{name}" is already in use')
         s = record.status
         labels = {**config.labels, ri.LABEL_POD_UID: s.pod_uid, ri.LABEL_POD_NAME: s.pod_name,
@@ -208,6 +253,8 @@ class FakeRuntime(ri.ContainerRuntime):
             restart_count=config.restart_count, state=ri.ContainerState.CREATED,
             image=config.image, image_id=_image_id(config.image), created_at=_now(), labels=labels),
             engine_name=name, exit_code=_exit_code(config.env))
+        self._container_ids.add(container_id, node=s.node_name, pod_uid=s.pod_uid)
+        self._names[name] = container_id
         return container_id
 
     async def start_container(self, container_id: ContainerId) -> None:
@@ -221,11 +268,13 @@ class FakeRuntime(ri.ContainerRuntime):
         self._exit(container_id, _STOPPED_EXIT_CODE)
 
     async def remove_container(self, container_id: ContainerId) -> None:
-        self._containers.pop(container_id, None)
+        if container_id in self._containers:
+            self._drop_container(container_id)
 
     async def list_containers(self, *, node: str | None = None, pod_uid: str | None = None,
                               sandbox_id: SandboxId | None = None) -> list[ri.Container]:
-        return [c.status for c in self._containers.values()
+        return [c.status for c in map(self._containers.__getitem__,
+                                      self._container_ids.find(self._containers, node=node, pod_uid=pod_uid))
                 if (node is None or c.status.node_name == node)
                 and (pod_uid is None or c.status.pod_uid == pod_uid)
                 and (sandbox_id is None or c.status.sandbox_id == sandbox_id)]
@@ -272,6 +321,13 @@ class FakeRuntime(ri.ContainerRuntime):
         self._exit(container_id, exit_code, oom_killed=oom_killed)
 
     # --- helpers ----------------------------------------------------------------------------
+
+    def _drop_container(self, container_id: ContainerId) -> None:
+        container = self._containers.pop(container_id)
+        s = container.status
+        self._container_ids.remove(container_id, node=s.node_name, pod_uid=s.pod_uid)
+        if self._names.get(container.engine_name) == container_id:
+            del self._names[container.engine_name]
 
     def _exit(self, container_id: ContainerId, exit_code: int, *, oom_killed: bool = False) -> None:
         container = self._containers[container_id]

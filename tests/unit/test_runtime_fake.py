@@ -84,6 +84,35 @@ async def test_lists_filter_by_node_pod_and_sandbox() -> None:
     assert [c.id for c in await rt.list_containers(sandbox_id=sa)] == [ca]
 
 
+async def test_lists_stay_right_as_sandboxes_and_containers_go() -> None:
+    # What a node's relist and a pod's sync see, with many nodes in one runtime (the lists are
+    # answered from per-node and per-pod indexes), in creation order, after removals.
+    nodes = [f"node-{i}" for i in range(20)]
+    rt = await networked(FakeRuntime(), *nodes)
+    made: dict[str, list[tuple[ri.PodSandboxConfig, str, list[str]]]] = {n: [] for n in nodes}
+    for round_ in range(3):
+        for n in nodes:
+            config = pod(n, name=f"p{round_}")
+            sid = await rt.run_pod_sandbox(config)
+            cids = [await rt.create_container(sid, ri.ContainerConfig(name=c, image="i")) for c in ("a", "b")]
+            made[n].append((config, sid, cids))
+    config, sid, cids = made["node-3"][1]
+    await rt.remove_container(cids[0])
+    await rt.remove_container(cids[0])  # idempotent, as Docker's removal of a gone container
+    assert [c.id for c in await rt.list_containers(pod_uid=config.pod_uid)] == [cids[1]]
+    await rt.remove_pod_sandbox(sid)  # takes its remaining container along
+    assert await rt.list_pod_resources(pod_uid=config.pod_uid) == ([], [])
+    assert [s.id for s in await rt.list_pod_sandboxes(node="node-3")] == [made["node-3"][0][1], made["node-3"][2][1]]
+    assert [c.id for c in await rt.list_containers(node="node-3")] == made["node-3"][0][2] + made["node-3"][2][2]
+    assert [c.id for c in await rt.list_containers(node="node-4")] == [c for _, _, cs in made["node-4"] for c in cs]
+    assert len(await rt.list_containers()) == 20 * 3 * 2 - 2
+    # A removed container's name is free again; a live one's is not.
+    again = await rt.run_pod_sandbox(config)
+    await rt.create_container(again, ri.ContainerConfig(name="a", image="i"))
+    with pytest.raises(ri.ContainerCreateError, match="already in use"):
+        await rt.create_container(made["node-4"][0][1], ri.ContainerConfig(name="a", image="i"))
+
+
 async def test_a_container_name_is_taken_once_per_attempt() -> None:
     rt = await networked(FakeRuntime())
     sandbox_id = await rt.run_pod_sandbox(pod())
