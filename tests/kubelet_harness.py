@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import json
 import os
 import signal
@@ -17,7 +18,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -29,6 +30,7 @@ from minik8s import errors
 from minik8s.api.resources import PODS
 from minik8s.client.rest import ApiClient
 from tests.conftest import REPO, ApiServer, pick_free_port
+from tests.waiting import eventually
 
 NODE_LABEL = "io.minik8s.node"
 BUSYBOX = "minik8s/busybox:latest"
@@ -207,26 +209,25 @@ def pod_manifest(name: str, node: str, containers: list[dict], **spec: Any) -> d
 async def wait_pod(client: ApiClient, namespace: str, name: str, predicate: Callable[[dict], bool], *,
                    what: str, kubelet: KubeletProc | None = None, timeout: float = DEADLINE_S) -> dict:
     """Poll the pod until ``predicate(pod)``; fail naming ``what`` and showing the last status."""
-    deadline = time.monotonic() + timeout
     pod: dict = {}
-    while time.monotonic() < deadline:
+
+    async def matches() -> dict | None:
+        nonlocal pod
         with contextlib.suppress(errors.NotFound):
             pod = await client.get(PODS, name, namespace=namespace)
             if predicate(pod):
                 return pod
-        await asyncio.sleep(0.2)
-    tail = f"\nkubelet log:\n{kubelet.log_tail()}" if kubelet else ""
-    pytest.fail(f"pod {namespace}/{name}: not {what} within {timeout}s; status:\n"
-                f"{json.dumps(pod.get('status'), indent=1)}{tail}")
+        return None
+
+    def diag() -> str:
+        tail = f"\nkubelet log:\n{kubelet.log_tail()}" if kubelet else ""
+        return f"status:\n{json.dumps(pod.get('status'), indent=1)}{tail}"
+    found: dict = await eventually(matches, f"pod {namespace}/{name} {what}", timeout=timeout, interval=0.2, diag=diag)
+    return found
 
 
-async def wait_for(check: Callable[[], Awaitable[bool]], *, what: str, timeout: float = DEADLINE_S) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if await check():
-            return
-        await asyncio.sleep(0.2)
-    pytest.fail(f"not {what} within {timeout}s")
+# tests/waiting.py's eventually, with the kubelet tests' deadline
+wait_for = functools.partial(eventually, timeout=DEADLINE_S, interval=0.2)
 
 
 def container_status(pod: dict, name: str) -> dict:

@@ -6,12 +6,12 @@ and ports of its own (started, waited for until its node is Ready, its state fil
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import os
 import random
 import subprocess
 import sys
-import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -19,6 +19,7 @@ from pathlib import Path
 
 import pytest
 
+from tests import waiting
 from tests.conftest import REPO, ApiServer, pick_free_port
 
 __all__ = ["MINIK8S", "Up", "kubectl_for", "pid_alive", "remove_node_network", "up_cluster", "wait_until"]
@@ -27,14 +28,8 @@ MINIK8S = [sys.executable, "-m", "minik8s.up.main"]
 DEADLINE = 90.0
 
 
-def wait_until(check, what: str, *, timeout: float = DEADLINE, diag=lambda: "", interval: float = 0.2):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        result = check()
-        if result:
-            return result
-        time.sleep(interval)
-    pytest.fail(f"not {what} within {timeout}s\n{diag()}")
+# tests/waiting.py's wait_until, with a cluster's deadline
+wait_until = functools.partial(waiting.wait_until, timeout=DEADLINE)
 
 
 def remove_node_network(docker_client, node: str) -> None:

@@ -14,7 +14,6 @@ import asyncio
 import contextlib
 import subprocess
 import sys
-import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -26,6 +25,7 @@ import pytest
 from minik8s import errors
 from minik8s.api.resources import ENDPOINTS, NAMESPACES, PODS, SERVICES
 from minik8s.client.rest import ApiClient
+from tests import waiting
 from tests.conftest import REPO, ApiServer, pick_free_port
 from tests.kubelet_harness import KubeletProc, remove_node_containers
 
@@ -147,15 +147,10 @@ def service(name: str, *, selector: dict | None, port: int = 80, target: int | s
 
 async def eventually(probe: Callable, *, what: str, timeout: float = 60.0, interval: float = 0.2,
                      cluster: Cluster | None = None) -> Any:
-    deadline = time.monotonic() + timeout
-    last: Any = None
-    while time.monotonic() < deadline:
-        last = await probe()
-        if last:
-            return last
-        await asyncio.sleep(interval)
-    tail = f"\n{cluster.logs()}" if cluster is not None else ""
-    pytest.fail(f"{what}: not reached within {timeout}s (last: {last!r}){tail}")
+    """tests/waiting.py's eventually, with the service tests' deadline and, on failure, the
+    cluster's logs."""
+    return await waiting.eventually(probe, what, timeout=timeout, interval=interval,
+                                    diag=cluster.logs if cluster is not None else None)
 
 
 async def wait_ready(client: ApiClient, ns: str, names: list[str], *, cluster: Cluster | None = None) -> dict[str, dict]:

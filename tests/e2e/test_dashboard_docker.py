@@ -20,13 +20,14 @@ without any LIST.
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 import shutil
 import textwrap
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -34,22 +35,15 @@ import pytest
 
 from tests.conftest import ApiServer, missing, start_control_plane
 from tests.kubelet_harness import KubeletProc, remove_node_containers
+from tests.waiting import wait_until
 
 pytestmark = pytest.mark.docker
 
 DEADLINE = 90.0
 
 
-def _wait(check: Callable[[], Any], what: str, timeout: float = DEADLINE,
-          diag: Callable[[], Any] = lambda: "") -> Any:
-    deadline = time.monotonic() + timeout
-    last: Any = None
-    while time.monotonic() < deadline:
-        last = check()
-        if last:
-            return last
-        time.sleep(0.3)
-    pytest.fail(f"not {what} within {timeout}s (last: {last!r})\n{diag()}")
+# tests/waiting.py's wait_until, with a browser's deadline
+_wait = functools.partial(wait_until, timeout=DEADLINE, interval=0.3)
 
 
 @pytest.fixture

@@ -24,7 +24,7 @@ from controllers.nodeipam import NodeIpamController
 from kubelet import network
 from kubelet.runtime.docker import DockerRuntime
 from minik8s.api.resources import NODES, PODS
-from tests.integration.controller_harness import eventually, running
+from tests.integration.controller_harness import running
 from tests.kubelet_harness import (  # noqa: F401 - fixtures
     BUSYBOX,
     NODE_LABEL,
@@ -35,6 +35,7 @@ from tests.kubelet_harness import (  # noqa: F401 - fixtures
     pod_manifest,
     wait_pod,
 )
+from tests.waiting import eventually
 
 pytestmark = pytest.mark.usefixtures("test_images")
 

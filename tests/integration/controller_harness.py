@@ -12,8 +12,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import Any, TypeVar
+from collections.abc import AsyncIterator, Callable
+from typing import TypeVar
 
 from minik8s import errors
 from minik8s.api.resources import NAMESPACES, ResourceType
@@ -41,19 +41,6 @@ async def running(client: ApiClient, build: Callable[[SharedInformerFactory], C]
         if recorder is not None:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(recorder.close(), 5)
-
-
-async def eventually(probe: Callable[[], Awaitable[Any]], *, timeout: float = 30.0, interval: float = 0.1,
-                     what: str = "condition") -> Any:
-    deadline = asyncio.get_running_loop().time() + timeout
-    last: Any = None
-    while True:
-        last = await probe()
-        if last:
-            return last
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError(f"{what} not reached within {timeout}s (last: {last!r})")
-        await asyncio.sleep(interval)
 
 
 async def get_or_none(client: ApiClient, rt: ResourceType, name: str, *, namespace: str | None = None) -> dict | None:

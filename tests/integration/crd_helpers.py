@@ -5,11 +5,12 @@ to be served. Each test names its own group so tests never meet each other's res
 
 from __future__ import annotations
 
-import time
 import uuid
 from typing import Any
 
 import httpx
+
+from tests.waiting import wait_until
 
 CRDS = "/apis/apiextensions.k8s.io/v1/customresourcedefinitions"
 
@@ -87,15 +88,14 @@ def sprocket_crd(group: str, *, scope: str = "Namespaced", versions: list[dict[s
 
 def wait_established(http: httpx.Client, name: str, *, timeout: float = 10.0) -> dict[str, Any]:
     """The CRD once its Established condition is True (bounded wait)."""
-    deadline = time.monotonic() + timeout
     crd: dict[str, Any] = {}
-    while time.monotonic() < deadline:
+
+    def established() -> dict[str, Any] | None:
+        nonlocal crd
         crd = http.get(f"{CRDS}/{name}").json()
         conds = {c["type"]: c for c in (crd.get("status") or {}).get("conditions") or []}
-        if conds.get("Established", {}).get("status") == "True":
-            return crd
-        time.sleep(0.05)
-    raise AssertionError(f"CRD {name} not established in {timeout}s: {crd}")
+        return crd if conds.get("Established", {}).get("status") == "True" else None
+    return wait_until(established, f"CRD {name} established", timeout=timeout, interval=0.05, diag=lambda: crd)
 
 
 def create_crd(http: httpx.Client, crd: dict[str, Any]) -> dict[str, Any]:
@@ -105,9 +105,4 @@ def create_crd(http: httpx.Client, crd: dict[str, Any]) -> dict[str, Any]:
 
 
 def wait_gone(http: httpx.Client, path: str, *, timeout: float = 15.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if http.get(path).status_code == 404:
-            return
-        time.sleep(0.05)
-    raise AssertionError(f"{path} still there after {timeout}s")
+    wait_until(lambda: http.get(path).status_code == 404, f"{path} gone", timeout=timeout, interval=0.05)

@@ -15,7 +15,8 @@ from minik8s import errors, timestamps
 from minik8s.api.resources import EVENTS, NAMESPACES, PODS
 from minik8s.client.informer import SharedInformerFactory
 from minik8s.workqueue import FakeClock, WorkQueue
-from tests.integration.controller_harness import eventually, new_namespace
+from tests.integration.controller_harness import new_namespace
+from tests.waiting import eventually
 
 T0 = datetime.datetime(2026, 12, 4, 10, 0, 30, tzinfo=datetime.UTC)
 

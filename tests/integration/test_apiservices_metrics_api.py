@@ -7,20 +7,23 @@ APIService is a 422 naming the field, and the metrics reader role is labelled to
 from __future__ import annotations
 
 import re
-import time
 
 from apiserver.apiservices_autoregister import desired
+from tests.waiting import wait_until
 
 
 def _wait_apiservices(api_http) -> dict[str, dict]:
-    deadline = time.monotonic() + 20
-    while True:
+    have: dict[str, dict] = {}
+
+    def all_there() -> dict[str, dict] | None:
+        nonlocal have
         items = api_http.get("/apis/apiregistration.k8s.io/v1/apiservices").json()["items"]
         have = {o["metadata"]["name"]: o for o in items}
         if set(desired()) <= set(have) and all(o.get("status", {}).get("conditions") for o in have.values()):
             return have
-        assert time.monotonic() < deadline, sorted(have)
-        time.sleep(0.2)
+        return None
+    return wait_until(all_there, "every desired APIService with its conditions", timeout=20,
+                      diag=lambda: sorted(have))
 
 
 def test_every_served_group_version_has_an_available_local_apiservice(api_http, kubectl) -> None:

@@ -13,7 +13,8 @@ from controllers.bootstrapsigner import BootstrapSigner
 from controllers.tokencleaner import TokenCleaner
 from minik8s.api import bootstraptoken as bt
 from minik8s.api.resources import CONFIGMAPS, SECRETS
-from tests.integration.controller_harness import eventually, get_or_none, running
+from tests.integration.controller_harness import get_or_none, running
+from tests.waiting import eventually
 
 
 async def test_cluster_info_signed_per_token(apiserver_process) -> None:

@@ -21,7 +21,8 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from controllers.certificates.approver import CSRApprovingController
 from controllers.certificates.signer import CSRSigningController, SigningCA
 from minik8s.api.resources import CERTIFICATESIGNINGREQUESTS
-from tests.integration.controller_harness import eventually, running
+from tests.integration.controller_harness import running
+from tests.waiting import eventually
 
 KUBELET_SIGNER = "kubernetes.io/kube-apiserver-client-kubelet"
 

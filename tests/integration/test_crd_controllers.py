@@ -11,8 +11,9 @@ from controllers.garbagecollector import GarbageCollector
 from controllers.namespace import NamespaceController
 from minik8s.api.resources import CONFIGMAPS, NAMESPACES, ResourceType
 from minik8s.client.rest import ApiClient
-from tests.integration.controller_harness import eventually, get_or_none, new_namespace, running
+from tests.integration.controller_harness import get_or_none, new_namespace, running
 from tests.integration.crd_helpers import CRDS, create_crd, sprocket_crd, unique_group
+from tests.waiting import eventually
 
 
 @pytest.fixture

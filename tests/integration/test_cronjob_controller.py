@@ -14,8 +14,8 @@ import pytest
 from controllers.cronjob import CronJobController
 from minik8s import errors, timestamps
 from minik8s.api.resources import CRONJOBS, JOBS
-from tests.integration.controller_harness import eventually
 from tests.integration.job_helpers import Clock, cached, events, namespace, sync, synced
+from tests.waiting import eventually
 
 
 @pytest.fixture

@@ -17,8 +17,9 @@ import pytest
 from controllers.daemonset import DaemonSetController
 from minik8s import errors
 from minik8s.api.resources import CONTROLLERREVISIONS, DAEMONSETS, EVENTS, NAMESPACES, NODES, PODS
-from tests.integration.controller_harness import eventually, running
+from tests.integration.controller_harness import running
 from tests.integration.workload_helpers import ready_status
+from tests.waiting import eventually
 
 NS = "ds-test"
 

@@ -18,7 +18,8 @@ from controllers.servicelb import ServiceLBController
 from minik8s import errors
 from minik8s.api.resources import ENDPOINTS, ENDPOINTSLICES, NODES, PODS, SERVICES
 from minik8s.client.rest import ApiClient
-from tests.integration.controller_harness import eventually, get_or_none, new_namespace, running
+from tests.integration.controller_harness import get_or_none, new_namespace, running
+from tests.waiting import eventually
 
 
 @pytest.fixture

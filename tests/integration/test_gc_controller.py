@@ -10,7 +10,8 @@ import pytest
 from controllers.garbagecollector import GarbageCollector
 from minik8s.api.resources import CONFIGMAPS, DEPLOYMENTS, PODS, REPLICASETS
 from minik8s.client.rest import ApiClient
-from tests.integration.controller_harness import eventually, get_or_none, new_namespace, running
+from tests.integration.controller_harness import get_or_none, new_namespace, running
+from tests.waiting import eventually
 
 
 @pytest.fixture

@@ -13,7 +13,8 @@ import pytest
 from controllers import main as cm
 from minik8s.api.resources import DEPLOYMENTS, NAMESPACES, NODES, PODS, REPLICASETS
 from tests.conftest import REPO, ApiServer
-from tests.integration.controller_harness import eventually, get_or_none, new_namespace
+from tests.integration.controller_harness import get_or_none, new_namespace
+from tests.waiting import eventually
 
 
 def test_flags_of_these_controllers() -> None:

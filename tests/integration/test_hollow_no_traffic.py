@@ -21,7 +21,7 @@ from pathlib import Path
 from controllers.nodeipam import NodeIpamController
 from minik8s.api.resources import NODES, PODS
 from tests.conftest import REPO
-from tests.integration.controller_harness import eventually, running
+from tests.integration.controller_harness import running
 from tests.kubelet_harness import (  # noqa: F401 - fixtures
     condition,
     container_status,
@@ -30,6 +30,7 @@ from tests.kubelet_harness import (  # noqa: F401 - fixtures
     pod_manifest,
     wait_pod,
 )
+from tests.waiting import eventually
 
 AUDIT_SITE = '''\
 """Records every address this process connects or sends to (a test's audit hook).

@@ -16,8 +16,8 @@ from controllers.job import JobController
 from controllers.ttlafterfinished import TTLAfterFinishedController
 from minik8s import errors
 from minik8s.api.resources import JOBS, PODS
-from tests.integration.controller_harness import eventually
 from tests.integration.job_helpers import Clock, cached, events, finish, job, job_pods, namespace, sync, synced
+from tests.waiting import eventually
 
 
 @pytest.fixture

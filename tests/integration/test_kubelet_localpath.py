@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import functools
 import os
 import uuid
 
@@ -18,13 +19,10 @@ from minik8s import errors, localpath
 from minik8s.api import volumes as v
 from minik8s.api.resources import NODES, PERSISTENTVOLUMES
 from minik8s.client.rest import ApiClient
+from tests.waiting import eventually
 
-
-async def _eventually(check, timeout: float = 15.0) -> None:
-    deadline = asyncio.get_running_loop().time() + timeout
-    while not await check():
-        assert asyncio.get_running_loop().time() < deadline, "timed out"
-        await asyncio.sleep(0.1)
+# tests/waiting.py's eventually, with these tests' deadline
+_eventually = functools.partial(eventually, timeout=15.0)
 
 
 def _pv(name: str, node: str, path: str) -> dict:

@@ -4,8 +4,8 @@ deletes seen), a missing object still NotFound, and the watch stopped with its l
 
 from __future__ import annotations
 
-import asyncio
 import base64
+import functools
 import uuid
 
 import pytest
@@ -14,6 +14,7 @@ from kubelet.objects import ObjectManager
 from minik8s import errors
 from minik8s.api.resources import CONFIGMAPS, NAMESPACES, SECRETS, SERVICEACCOUNTS
 from minik8s.client.rest import ApiClient
+from tests.waiting import eventually
 
 
 class CountingClient:
@@ -31,15 +32,8 @@ class CountingClient:
         return getattr(self.client, attr)
 
 
-async def until(pred, what: str, timeout: float = 10.0):
-    deadline = asyncio.get_running_loop().time() + timeout
-    while True:
-        got = await pred()
-        if got:
-            return got
-        if asyncio.get_running_loop().time() > deadline:
-            pytest.fail(f"timed out waiting for {what}")
-        await asyncio.sleep(0.05)
+# tests/waiting.py's eventually, with these tests' deadline
+until = functools.partial(eventually, timeout=10.0, interval=0.05)
 
 
 @pytest.fixture

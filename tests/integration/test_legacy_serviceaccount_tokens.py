@@ -16,7 +16,8 @@ from cryptography.hazmat.primitives import serialization
 from controllers.serviceaccount_tokens import TokensController
 from minik8s import errors
 from minik8s.api.resources import NAMESPACES, SECRETS, SERVICEACCOUNTS
-from tests.integration.controller_harness import eventually, running
+from tests.integration.controller_harness import running
+from tests.waiting import eventually
 
 
 def _whoami(apiserver_process, token: str) -> tuple[int, dict]:

@@ -21,7 +21,8 @@ from minik8s.api.resources import (
 )
 from minik8s.client.informer import SharedInformerFactory
 from minik8s.client.rest import ApiClient
-from tests.integration.controller_harness import eventually, get_or_none, new_namespace, running
+from tests.integration.controller_harness import get_or_none, new_namespace, running
+from tests.waiting import eventually
 
 TEMPLATE = {"metadata": {"labels": {"app": "ns"}},
             "spec": {"containers": [{"name": "c", "image": "minik8s/busybox:latest"}]}}

@@ -10,7 +10,8 @@ import pytest
 from controllers.nodeipam import NodeIpamController
 from minik8s.api.resources import EVENTS, NODES
 from minik8s.client.rest import ApiClient
-from tests.integration.controller_harness import eventually, running
+from tests.integration.controller_harness import running
+from tests.waiting import eventually
 
 
 @pytest.fixture

@@ -12,7 +12,8 @@ from controllers.nodelifecycle import NodeLifecycleController
 from minik8s.api.resources import EVENTS, LEASES, NODES, PODS
 from minik8s.client.informer import SharedInformerFactory
 from minik8s.client.rest import ApiClient
-from tests.integration.controller_harness import eventually, get_or_none, new_namespace, running
+from tests.integration.controller_harness import get_or_none, new_namespace, running
+from tests.waiting import eventually
 
 UNREACHABLE = "node.kubernetes.io/unreachable"
 NOT_READY = "node.kubernetes.io/not-ready"

@@ -14,9 +14,10 @@ import pytest
 from controllers.nodeipam import NodeIpamController
 from minik8s import errors, quantity
 from minik8s.api.resources import EVENTS, NODES, PODS, PRIORITYCLASSES
-from tests.integration.controller_harness import eventually, running
+from tests.integration.controller_harness import running
 from tests.integration.test_scheduler_process import SchedulerProcess
 from tests.kubelet_harness import KubeletProc
+from tests.waiting import eventually
 
 
 @pytest.fixture

@@ -12,7 +12,8 @@ import httpx
 
 from controllers.clusterroleaggregation import ClusterRoleAggregationController
 from minik8s.api.resources import CLUSTERROLES
-from tests.integration.controller_harness import eventually, running
+from tests.integration.controller_harness import running
+from tests.waiting import eventually
 
 RBAC = "/apis/rbac.authorization.k8s.io/v1"
 AUTHZ = "/apis/authorization.k8s.io/v1"

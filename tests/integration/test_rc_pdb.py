@@ -19,9 +19,10 @@ from controllers.replicaset import ReplicaSetController
 from controllers.replication import ReplicationManager
 from minik8s import errors
 from minik8s.api.resources import PODDISRUPTIONBUDGETS, PODS, REPLICASETS, REPLICATIONCONTROLLERS
-from tests.integration.controller_harness import eventually, running
+from tests.integration.controller_harness import running
 from tests.integration.job_helpers import namespace
 from tests.integration.workload_helpers import mark_ready, replicaset
+from tests.waiting import eventually
 
 
 @pytest.fixture

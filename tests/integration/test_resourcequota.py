@@ -18,7 +18,8 @@ import pytest
 from controllers.resourcequota import ResourceQuotaController
 from minik8s import errors
 from minik8s.api.resources import NAMESPACES, PODS, RESOURCEQUOTAS, SERVICES
-from tests.integration.controller_harness import eventually, new_namespace, running
+from tests.integration.controller_harness import new_namespace, running
+from tests.waiting import eventually
 
 
 @pytest.fixture

@@ -15,6 +15,7 @@ import pytest
 
 from kubelet.runtime import interface as ri
 from kubelet.runtime.docker import DockerRuntime
+from tests.waiting import eventually
 
 pytestmark = pytest.mark.docker
 
@@ -55,9 +56,11 @@ async def run(rt: DockerRuntime, sandbox_id: ri.SandboxId, name: str, *,
 
 
 async def wait_exited(rt: DockerRuntime, container_id: ri.ContainerId) -> ri.ContainerStatus:
-    async with asyncio.timeout(DEADLINE_S):
-        while (status := await rt.container_status(container_id)).state is not ri.ContainerState.EXITED:
-            await asyncio.sleep(0.05)
+    async def exited() -> ri.ContainerStatus | None:
+        status = await rt.container_status(container_id)
+        return status if status.state is ri.ContainerState.EXITED else None
+    status: ri.ContainerStatus = await eventually(exited, f"container {container_id} exited", timeout=DEADLINE_S,
+                                                  interval=0.05)
     return status
 
 
@@ -66,9 +69,9 @@ async def output(rt: DockerRuntime, container_id: ri.ContainerId, **kw) -> bytes
 
 
 async def wait_output(rt: DockerRuntime, container_id: ri.ContainerId, needle: bytes) -> None:
-    async with asyncio.timeout(DEADLINE_S):
-        while needle not in await output(rt, container_id):
-            await asyncio.sleep(0.05)
+    async def printed() -> bool:
+        return needle in await output(rt, container_id)
+    await eventually(printed, f"{needle!r} in the output of {container_id}", timeout=DEADLINE_S, interval=0.05)
 
 
 # busybox nc: "-ll" with "-e" is its persistent server (it has no -k).

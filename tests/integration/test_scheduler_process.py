@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import functools
 import json
 import re
 import signal
@@ -24,6 +25,7 @@ import pytest
 from minik8s import errors
 from minik8s.api.resources import EVENTS, LEASES, NODES, PODS
 from minik8s.client.rest import ApiClient
+from tests import waiting
 
 REPO = Path(__file__).resolve().parents[2]
 WAIT = 30.0
@@ -110,19 +112,8 @@ def start_scheduler(server, tmp_path) -> Iterator[Callable[..., SchedulerProcess
         sp.stop()
 
 
-async def eventually(check: Callable[[], Any], *, timeout: float = WAIT, what: str = "condition") -> Any:
-    """Poll ``check`` (sync or async) until it returns something truthy."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while True:
-        result = check()
-        if asyncio.iscoroutine(result):
-            result = await result
-        if result:
-            return result
-        if loop.time() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        await asyncio.sleep(0.1)
+# tests/waiting.py's eventually, with these tests' deadline
+eventually = functools.partial(waiting.eventually, timeout=WAIT)
 
 
 async def placement(client: ApiClient, namespace: str = "default") -> dict[str, str]:

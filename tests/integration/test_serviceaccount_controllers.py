@@ -13,7 +13,8 @@ from controllers.rootcacertpublisher import DESCRIPTION, RootCACertPublisher, ku
 from controllers.serviceaccounts import ServiceAccountsController
 from minik8s.api.resources import CONFIGMAPS, SERVICEACCOUNTS
 from minik8s.client.informer import SharedInformerFactory
-from tests.integration.controller_harness import eventually, get_or_none, new_namespace, running
+from tests.integration.controller_harness import get_or_none, new_namespace, running
+from tests.waiting import eventually
 
 CA = "-----BEGIN CERTIFICATE-----\nMIIBdummyForTheTest\n-----END CERTIFICATE-----\n"
 

@@ -17,9 +17,10 @@ import pytest
 from controllers.statefulset import StatefulSetController
 from minik8s import errors
 from minik8s.api.resources import CONTROLLERREVISIONS, PERSISTENTVOLUMECLAIMS, PODS, STATEFULSETS
-from tests.integration.controller_harness import eventually, running
+from tests.integration.controller_harness import running
 from tests.integration.job_helpers import namespace
 from tests.integration.workload_helpers import ready_status
+from tests.waiting import eventually
 
 
 @pytest.fixture

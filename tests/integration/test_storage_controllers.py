@@ -25,7 +25,8 @@ from minik8s.api.resources import (
     PODS,
     STORAGECLASSES,
 )
-from tests.integration.controller_harness import eventually, get_or_none, new_namespace, running
+from tests.integration.controller_harness import get_or_none, new_namespace, running
+from tests.waiting import eventually
 
 
 class _All:

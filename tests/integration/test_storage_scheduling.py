@@ -15,9 +15,10 @@ import pytest
 from minik8s import localpath
 from minik8s.api.resources import EVENTS, NODES, PERSISTENTVOLUMECLAIMS, PERSISTENTVOLUMES, PODS, STORAGECLASSES
 from scheduler.scheduler import Scheduler
-from tests.integration.controller_harness import eventually, get_or_none, new_namespace, running
+from tests.integration.controller_harness import get_or_none, new_namespace, running
 from tests.integration.test_scheduler_process import node, pod
 from tests.integration.test_storage_controllers import _All, _pv, _pvc
+from tests.waiting import eventually
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ semantics each, stopped in order over its control channel, all restarted when th
 
 from __future__ import annotations
 
-import asyncio
+import functools
 import io
 import json
 import os
@@ -25,6 +25,7 @@ import pytest
 from minik8s.up import down, footprint, state, status
 from minik8s.up.components import Component
 from minik8s.up.supervisor import Supervisor
+from tests.waiting import eventually
 
 HELPER = textwrap.dedent('''
     import signal, sys, time
@@ -96,14 +97,8 @@ def comp(base: Path, name: str, kind: str, *argv: str, module: str = "uphelper",
     return Component(name, kind, module, argv, base / "logs" / f"{name}.log", wave)
 
 
-async def until(check, what: str, timeout: float = 20.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        result = check()
-        if result:
-            return result
-        await asyncio.sleep(0.05)
-    pytest.fail(f"not {what} within {timeout}s")
+# tests/waiting.py's eventually, with these tests' deadline
+until = functools.partial(eventually, timeout=20.0, interval=0.05)
 
 
 async def test_a_crashing_component_is_restarted_with_backoff(helper):

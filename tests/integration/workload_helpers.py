@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from typing import Any
 
 from minik8s import errors, timestamps
@@ -19,6 +20,7 @@ from minik8s.api.resources import DEPLOYMENTS, EVENTS, NAMESPACES, PODS, REPLICA
 from minik8s.client.informer import SharedInformerFactory
 from minik8s.client.rest import ApiClient
 from tests.conftest import ApiServer
+from tests.waiting import eventually
 
 
 def now_rfc3339(offset: float = 0.0) -> str:
@@ -26,18 +28,8 @@ def now_rfc3339(offset: float = 0.0) -> str:
     return timestamps.in_seconds(offset)
 
 
-async def wait_for(check: Callable[[], Awaitable[Any]], *, timeout: float = 20.0, what: str = "condition") -> Any:
-    """Poll ``check`` until it returns something truthy; fail with ``what`` after ``timeout``.
-    The timeout only guards against a hang: no test asserts on how fast anything happens."""
-    deadline = asyncio.get_running_loop().time() + timeout
-    last: Any = None
-    while True:
-        last = await check()
-        if last:
-            return last
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError(f"timed out waiting for {what}; last value: {last!r}")
-        await asyncio.sleep(0.05)
+# tests/waiting.py's eventually, as the workload tests have polled
+wait_for = functools.partial(eventually, timeout=20.0, interval=0.05)
 
 
 def pod_template(labels: dict[str, str], *, image: str = "minik8s/busybox:latest", **spec: Any) -> dict:
