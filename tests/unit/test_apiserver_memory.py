@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import time
 
 from apiserver import memory
 
@@ -17,6 +18,14 @@ def test_idle_is_a_small_share_of_one_core() -> None:
     assert not memory.idle(memory.BUSY_CPU_SHARE * 10.0, 10.0)
     assert not memory.idle(6.0, 10.0)  # serving creates
     assert not memory.idle(1.0, 2.0)  # a long interval (a stalled loop) is judged by its own length
+
+
+def test_cpu_demand_counts_what_the_thread_ran() -> None:
+    before = memory.cpu_demand()
+    t = time.thread_time()
+    while time.thread_time() - t < 0.05:
+        pass
+    assert memory.cpu_demand() - before >= 0.05
 
 
 def _full_collections(phases: list[tuple[str, int]], interval: float = 0.02) -> list[int]:
