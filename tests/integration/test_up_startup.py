@@ -8,6 +8,8 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import pytest
+
 from minik8s.up import state
 from tests.conftest import REPO, pick_free_port
 
@@ -40,9 +42,10 @@ def test_credentials_that_cannot_be_written_end_up_with_their_reason(tmp_path):
     assert (state.read_state(data) or {}).get("components", {}) == {}  # nothing was started
 
 
-def test_an_apiserver_with_bad_flags_ends_up_and_nothing_stays(tmp_path):
+@pytest.mark.parametrize("layout", [(), ("--process-per-component",)], ids=["one-process", "process-per-component"])
+def test_an_apiserver_with_bad_flags_ends_up_and_nothing_stays(tmp_path, layout):
     data = tmp_path / "data"
-    r = _up(data, "--apiserver-arg=no-such-flag=1")
+    r = _up(data, "--apiserver-arg=no-such-flag=1", *layout)
     assert r.returncode == 1, r.stdout + r.stderr
     assert "minik8s cannot start: apiserver: exited with code 2" in r.stderr, r.stderr
     assert "no-such-flag" in (data / "logs" / "apiserver.log").read_text()  # argparse's words, in its own log
