@@ -450,6 +450,28 @@ class RestStorage:
         res.warnings.extend(warnings)
         return res
 
+    async def guaranteed_update(self, entry: Entry, namespace: str | None, name: str,
+                                update: Callable[[dict[str, Any]], dict[str, Any]], *, subresource: str,
+                                uid: str | None = None, dry_run: bool = False) -> Result:
+        """Kubernetes' GuaranteedUpdate, for a subresource whose request is no object to write
+        (``pods/binding``): read the object, ``update`` it (a new object; raising refuses), then
+        write it through the subresource's strategy hooks, reading again and retrying when
+        another write got there first. ``uid``, when given, must be the stored object's. As
+        Kubernetes' storage-level update, it attributes no fields: managedFields stay as they are."""
+        for attempt in range(_PATCH_RETRIES):
+            current = await self._get_current(entry, namespace, name)
+            if uid and uid != current["metadata"].get("uid"):
+                raise errors.Conflict.of(entry.type, name, "Precondition failed: UID in precondition does not match")
+            new = update(current)
+            try:
+                return await self._write_update(entry, namespace, name, current, new, subresource=subresource,
+                                                dry_run=dry_run,
+                                                managed_fields=current["metadata"].get("managedFields") or [])
+            except errors.Conflict:
+                if attempt == _PATCH_RETRIES - 1:
+                    raise
+        raise AssertionError("unreachable")
+
     async def _get_current(self, entry: Entry, namespace: str | None, name: str) -> dict[str, Any]:
         return await self.get(entry, namespace, name)
 

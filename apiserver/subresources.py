@@ -16,12 +16,11 @@ import orjson
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
-from apiserver import errors, managedfields
+from apiserver import errors, managedfields, params
 from apiserver.registry.strategy import BindStrategy, CustomScaleStrategy
 from apiserver.responses import json_response
 from apiserver.rest import RestStorage
-from apiserver.storage.interface import KeyNotFound, RevisionMismatch
-from apiserver.stored import CONFLICT_MSG, encode_stored, storage_key
+from apiserver.stored import CONFLICT_MSG
 from minik8s.api.schema import MODELS
 
 if TYPE_CHECKING:
@@ -43,7 +42,8 @@ class Subresources:
         if info.entry.type.namespaced and info.namespace is None:
             raise errors.not_found_path()
         if sub == "binding" and method == "POST":
-            return await self.bind(server, info, await server.read_body(request))
+            return await self.bind(server, info, await server.read_body(request),
+                                   dry_run=params.dry_run(request.query_params, "CreateOptions"))
         if sub == "eviction" and method == "POST":
             return await self.evict(server, info, await server.read_body(request))
         if sub == "scale":
@@ -64,7 +64,9 @@ class Subresources:
             return await portforward.http(request, server, info)
         raise errors.MethodNotAllowed("the server does not allow this method on the requested resource")
 
-    async def bind(self, server: Server, info: RequestInfo, body: Any) -> Response:
+    async def bind(self, server: Server, info: RequestInfo, body: Any, *, dry_run: bool = False) -> Response:
+        """POST ``pods/{name}/binding``: the binding strategy's update, written through the REST
+        storage's guaranteed update (``apiserver/registry/podbinding.py``)."""
         if not isinstance(body, dict):
             raise errors.BadRequest("the body of the request was in an unknown format")
         entry, name = info.entry, info.name
@@ -73,24 +75,17 @@ class Subresources:
         bname = (body.get("metadata") or {}).get("name")
         if bname and bname != name:
             raise errors.BadRequest(f"the name of the object ({bname}) does not match the name on the URL ({name})")
-        current = await self.rest.get(entry, info.namespace, name)
-        uid = (body.get("metadata") or {}).get("uid")
-        if uid and uid != current["metadata"].get("uid"):
-            raise errors.Conflict.of(entry.type, name, "Precondition failed: UID in precondition does not match")
-        pod = current  # rest.get answers a fresh copy: ours to change, no deep copy needed
-        try:
-            cast(BindStrategy, entry.strategy).bind(pod, body)  # the pods entry: binding is its subresource
-        except ValueError as e:
-            raise errors.Conflict.of(entry.type, name, str(e)) from None
-        md = pod["metadata"]
-        rev = int(md.pop("resourceVersion"))
-        try:
-            await self.rest.storage.update(storage_key(entry, info.namespace, name), encode_stored(pod),
-                                           expected_revision=rev)
-        except RevisionMismatch:
-            raise errors.Conflict.of(entry.type, name, CONFLICT_MSG) from None
-        except KeyNotFound:
-            raise errors.NotFound.of(entry.type, name) from None
+        binding = entry.subresource("binding")
+        assert binding is not None  # routed here only for pods
+        strategy = cast(BindStrategy, binding.strategy)
+
+        def assign(pod: dict[str, Any]) -> dict[str, Any]:
+            try:
+                return strategy.bind(pod, body)
+            except ValueError as e:
+                raise errors.Conflict.of(entry.type, name, str(e)) from None
+        await self.rest.guaranteed_update(entry, info.namespace, name, assign, subresource="binding",
+                                          uid=(body.get("metadata") or {}).get("uid"), dry_run=dry_run)
         return json_response(_success(), 201)
 
     async def evict(self, server: Server, info: RequestInfo, body: Any) -> Response:

@@ -1,5 +1,6 @@
-"""Pod API behaviour: creation status, spec validation, the narrow set of mutable spec fields,
-binding to a node, and graceful deletion (as ``pkg/registry/core/pod/strategy.go``)."""
+"""Pod API behaviour: creation status, spec validation, the narrow set of mutable spec fields and
+graceful deletion (as ``pkg/registry/core/pod/strategy.go``); binding to a node is
+``apiserver/registry/podbinding.py``."""
 
 from __future__ import annotations
 
@@ -11,7 +12,6 @@ from apiserver.registry.strategy import Strategy
 from apiserver.validation import FieldError
 from minik8s import quantity
 from minik8s.qos import qos_class
-from minik8s.timestamps import now_rfc3339
 
 _RESTART_POLICIES = ["Always", "OnFailure", "Never"]
 _DNS_POLICIES = ["ClusterFirstWithHostNet", "ClusterFirst", "Default", "None"]
@@ -72,24 +72,6 @@ class PodStrategy(Strategy):
         out["status.podIP"] = status.get("podIP", "")
         out["status.nominatedNodeName"] = status.get("nominatedNodeName", "")
         return out
-
-    def bind(self, pod: dict[str, Any], binding: dict[str, Any]) -> dict[str, Any]:
-        """The pod bound to ``binding.target.name``; raises ValueError when it cannot be."""
-        node = ((binding.get("target") or {}).get("name")) or ""
-        if not node:
-            raise ValueError("target.name: Required value")
-        spec = pod["spec"]
-        if pod["metadata"].get("deletionTimestamp"):
-            raise ValueError(f"pod {pod['metadata']['name']} is being deleted, cannot be assigned to a host")
-        if spec.get("nodeName"):
-            raise ValueError(f"pod {pod['metadata']['name']} is already assigned to node \"{spec['nodeName']}\"")
-        spec["nodeName"] = node
-        status = pod.setdefault("status", {})
-        conds = [c for c in status.get("conditions") or [] if c.get("type") != "PodScheduled"]
-        conds.append({"type": "PodScheduled", "status": "True", "lastProbeTime": None,
-                      "lastTransitionTime": now_rfc3339()})
-        status["conditions"] = conds
-        return pod
 
 
 def _mask_mutable(new: dict[str, Any], old: dict[str, Any]) -> dict[str, Any]:

@@ -156,6 +156,6 @@ class CustomScaleStrategy(ScaleStrategy, Protocol):
 
 
 class BindStrategy(Protocol):
-    """What ``pods/binding`` asks of the pod strategy."""
+    """What ``pods/binding`` asks of its subresource strategy (``apiserver/registry/podbinding.py``)."""
 
     def bind(self, pod: dict[str, Any], binding: dict[str, Any]) -> dict[str, Any]: ...

@@ -201,6 +201,47 @@ def test_binding_and_graceful_pod_delete(api, ns):
     assert api.get(f"/api/v1/namespaces/{ns}/pods/u").status_code == 404
 
 
+def test_binding_writes_only_the_node_and_its_condition(api, ns):
+    """pods/binding is a guaranteed update through the binding strategy (Kubernetes' BindingREST):
+    spec.nodeName and PodScheduled change, nothing else; no field is attributed to the binder; a
+    dry run writes nothing; the Binding's uid is a precondition; a pod being deleted or already
+    bound is a Conflict in Kubernetes' words."""
+    base = f"/api/v1/namespaces/{ns}/pods"
+
+    def binding(name: str, node: str, **md: str) -> dict:
+        return {"apiVersion": "v1", "kind": "Binding", "metadata": {"name": name, **md},
+                "target": {"kind": "Node", "name": node}}
+    body = pod("g")
+    body["metadata"]["labels"] = {"app": "g"}
+    before = api.post(base, json=body).json()
+    r = api.post(f"{base}/g/binding?dryRun=All", json=binding("g", "n1"))
+    assert r.status_code == 201, r.text
+    assert api.get(f"{base}/g").json() == before
+    r = api.post(f"{base}/g/binding", json=binding("g", "n1", uid="not-its-uid"))
+    assert r.status_code == 409 and "Precondition failed: UID in precondition does not match" in r.json()["message"]
+    r = api.post(f"{base}/g/binding", json=binding("g", "n1", uid=before["metadata"]["uid"]),
+                 headers={"user-agent": "a-scheduler"})
+    assert r.status_code == 201, r.text
+    after = api.get(f"{base}/g").json()
+    assert after["spec"] == {**before["spec"], "nodeName": "n1"}
+    assert [c["type"] for c in after["status"]["conditions"]] == ["PodScheduled"]
+    assert after["metadata"]["managedFields"] == before["metadata"]["managedFields"]
+    assert {k: v for k, v in after["metadata"].items() if k != "resourceVersion"} == \
+        {k: v for k, v in before["metadata"].items() if k != "resourceVersion"}
+    assert {k: v for k, v in after["status"].items() if k != "conditions"} == \
+        {k: v for k, v in before["status"].items() if k != "conditions"}
+    r = api.post(f"{base}/g/binding", json=binding("g", "n2"))
+    assert r.status_code == 409 and r.json()["message"].endswith('pod g is already assigned to node "n1"')
+    held = pod("h")
+    held["metadata"]["finalizers"] = ["example.com/hold"]
+    api.post(base, json=held)
+    api.delete(f"{base}/h")
+    r = api.post(f"{base}/h/binding", json=binding("h", "n1"))
+    assert r.status_code == 409 and r.json()["message"].endswith("pod h is being deleted, cannot be assigned to a host")
+    api.patch(f"{base}/h", content=json.dumps({"metadata": {"finalizers": None}}),
+              headers={"content-type": "application/merge-patch+json"})
+
+
 def test_finalizers_hold_deletion(api, ns):
     cm = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "f", "finalizers": ["example.com/hold"]}}
     api.post(f"/api/v1/namespaces/{ns}/configmaps", json=cm)
