@@ -82,6 +82,10 @@ def from_args(a: argparse.Namespace, p: argparse.ArgumentParser) -> Options:
     return opts
 
 
+#: The process's audit metrics collector (registered once).
+_metrics: AuditMetrics | None = None
+
+
 class AuditMetrics:
     """``apiserver_audit_event_total`` and ``apiserver_audit_error_total{plugin="log"}`` (events
     dropped by a full buffer or not written), read from the backend when scraped."""
@@ -116,8 +120,14 @@ def wrap(app: Any, opts: Options, *, on_written: Any = None) -> AuditFilter:
                               on_written=on_written)
     backend.start()
     atexit.register(backend.stop)
-    from prometheus_client import REGISTRY
+    global _metrics
+    if _metrics is None:
+        from prometheus_client import REGISTRY
 
-    REGISTRY.register(AuditMetrics(backend))
+        _metrics = AuditMetrics(backend)
+        REGISTRY.register(_metrics)
+    # one collector per process: an apiserver started again in the same process (minik8s up
+    # runs it in a thread and restarts it there) reports its new backend
+    _metrics.backend = backend
     log.info("audit log: %s (%d policy rules, format %s)", opts.log_path, len(pol.rules), opts.log_format)
     return AuditFilter(app, pol, backend)

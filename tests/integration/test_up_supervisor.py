@@ -14,17 +14,20 @@ import io
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import textwrap
 import time
 from pathlib import Path
 
+import httpx
 import pytest
 
-from minik8s.up import down, footprint, state, status
+from minik8s.up import audit_policy, down, footprint, state, status
 from minik8s.up.components import Component
 from minik8s.up.supervisor import Supervisor
+from tests.conftest import ApiServer
 from tests.waiting import eventually
 
 HELPER = textwrap.dedent('''
@@ -276,3 +279,40 @@ async def test_a_killed_host_restarts_with_every_component(helper):
     finally:
         await sup.stop()
     assert order.read_text().split() == ["kubelet", "apiserver"]
+
+
+async def test_a_real_apiserver_restarted_in_the_host_serves(helper):
+    """The apiserver in the host process, audit log on as minik8s up runs it: its first runs
+    find the port taken and exit; restarted in the same process (its metrics collectors are
+    there already), it serves once the port is free."""
+    data = helper / "api"
+    blocker = socket.socket()
+    blocker.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    blocker.bind(("127.0.0.1", 0))
+    blocker.listen()
+    port = blocker.getsockname()[1]
+    flags = {"data-dir": str(data), "port": str(port), "bind-address": "127.0.0.1",
+             **audit_policy.flags(data, helper / "logs")}
+    argv = tuple(f"--{k}={v}" for k, v in flags.items())
+    audit_policy.ensure(data.mkdir(parents=True) or data)
+    sup = Supervisor(helper, stop_timeout=10)
+    api = sup.start(Component("apiserver", "apiserver", "apiserver.main", argv, helper / "logs" / "apiserver.log", 0,
+                              embedded=True))
+    try:
+        await until(lambda: api.restarts >= 2, "two runs that found the port taken", timeout=60)
+        assert api.last_exit == 3 and api.pid == sup.procs["host"].pid  # uvicorn's startup failure, in the host
+        blocker.close()
+        await until(lambda: api.state == "running" and (data / "kubeconfig").exists(), "running again", timeout=60)
+        server = ApiServer(data_dir=data, port=port, log_path=api.component.log_path)
+
+        def serves() -> bool:
+            try:
+                with server.http(timeout=2) as h:
+                    return h.get("/readyz").status_code == 200
+            except httpx.HTTPError:
+                return False
+        await until(lambda: serves(), "the restarted apiserver serving", timeout=60)
+        assert "Traceback" not in api.component.log_path.read_text()
+    finally:
+        blocker.close()
+        await sup.stop()
