@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import random
 import shutil
 import socket
 import subprocess
@@ -122,6 +123,9 @@ class ApiServer:
     # The harness chose ``port``: another process may take it between that choice and the
     # server's bind, and then start() chooses again (a port a test chose itself is kept).
     port_chosen: bool = False
+    # Set by start_control_plane: the --cluster-cidr its node IPAM gives node podCIDRs from;
+    # the harness tells this cluster's kubelets the same.
+    cluster_cidr: str | None = None
 
     @property
     def url(self) -> str:
@@ -350,14 +354,38 @@ class ControlPlane:
                 p.kill()
 
 
+def free_cluster_cidr() -> str:
+    """A 10.X.0.0/16 that no network on the Docker engine overlaps, for a cluster's node IPAM:
+    a network another run left behind (Docker can keep one it refuses to remove, "has active
+    endpoints", until dockerd restarts) then never blocks this cluster's pod networks.
+    Kubernetes' default 10.244.0.0/16, which benchmarks and `minik8s up` use, is never picked."""
+    taken = {244}
+    with contextlib.suppress(Exception):  # no engine: any choice will do
+        import docker
+
+        dc = docker.from_env(timeout=30)
+        try:
+            for net in dc.networks.list(greedy=True):
+                for c in (net.attrs.get("IPAM") or {}).get("Config") or []:
+                    octets = str(c.get("Subnet") or "").split(".")
+                    if octets[0] == "10" and len(octets) > 1:
+                        taken.add(int(octets[1]))
+        finally:
+            dc.close()
+    return f"10.{random.choice([x for x in range(128, 250) if x not in taken])}.0.0/16"
+
+
 def start_control_plane(api: ApiServer, log_dir: Path) -> ControlPlane:
     procs: dict[str, subprocess.Popen[bytes]] = {}
     logs: dict[str, Path] = {}
+    api.cluster_cidr = api.cluster_cidr or free_cluster_cidr()
     for name, module in (("scheduler", "scheduler.main"), ("controller-manager", "controllers.main")):
         logs[name] = log_dir / f"{name}.log"
+        extra = ["--cluster-cidr", api.cluster_cidr] if name == "controller-manager" else []
         with open(logs[name], "ab") as f:
             procs[name] = subprocess.Popen([sys.executable, "-m", module, "--kubeconfig", str(api.kubeconfig),
-                                            "--leader-elect=false"], cwd=REPO, stdout=f, stderr=subprocess.STDOUT)
+                                            "--leader-elect=false", *extra], cwd=REPO, stdout=f,
+                                           stderr=subprocess.STDOUT)
     return ControlPlane(procs, logs)
 
 

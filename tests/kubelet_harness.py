@@ -76,6 +76,8 @@ class KubeletProc:
         certificate of the cluster CA naming its addresses and accepts the CA's clients."""
         args = [*(["--address", address] if address else []), *self.extra_args,
                 *(["--runtime-default-network"] if self.default_network else [])]
+        if self.server.cluster_cidr and "--cluster-cidr" not in args:  # the cluster's node IPAM range
+            args += ["--cluster-cidr", self.server.cluster_cidr]
         ips = ["127.0.0.1", *(args[i + 1] for i, a in enumerate(args[:-1]) if a == "--address")]
         tls: list[str] = ["--rotate-server-certificates"]
         if self.harness_serving_cert:
