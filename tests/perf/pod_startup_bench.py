@@ -33,7 +33,7 @@ sys.path.insert(0, str(REPO))
 
 import perf_cluster  # noqa: E402 - beside this file
 
-from minik8s.api.resources import NAMESPACES, PODS  # noqa: E402 - after the sys.path set-up above
+from minik8s.api.resources import NAMESPACES, PODS, SERVICEACCOUNTS  # noqa: E402 - after the sys.path set-up above
 from minik8s.client.rest import ApiClient  # noqa: E402 - after the sys.path set-up above
 
 BUSYBOX = "minik8s/busybox:latest"
@@ -65,7 +65,9 @@ def raw_pair(dc: docker.DockerClient, run_id: str, i: int) -> float:
 async def pod_ready(client: ApiClient, namespace: str, node: str, i: int) -> float:
     name = f"p{i}"
     body = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name},
-            "spec": {"nodeName": node, "terminationGracePeriodSeconds": 0,
+            # No token volume: its kube-root-ca.crt comes from a controller that does not run here,
+            # and the raw pair beside it mounts nothing either.
+            "spec": {"nodeName": node, "terminationGracePeriodSeconds": 0, "automountServiceAccountToken": False,
                      "containers": [{"name": "app", "image": BUSYBOX, "imagePullPolicy": "IfNotPresent",
                                      "command": ["sleep", "600"]}]}}
     t0 = time.perf_counter()
@@ -107,6 +109,10 @@ async def main() -> None:
         async with ApiClient.from_kubeconfig(kubeconfig) as client:
             ns = f"bench-{run_id}"
             await client.create(NAMESPACES, {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}})
+            # No controller-manager runs here: its ServiceAccount controller's default account,
+            # which the ServiceAccount admission plugin requires of every pod, is made by hand.
+            await client.create(SERVICEACCOUNTS, {"apiVersion": "v1", "kind": "ServiceAccount",
+                                                  "metadata": {"name": "default"}}, namespace=ns)
             # Warm-up (first image inspect, first connection): not counted, for either side.
             await asyncio.to_thread(raw_pair, dc, run_id, -1)
             await pod_ready(client, ns, node, -1)

@@ -35,6 +35,7 @@ import asyncio
 import contextlib
 import math
 import os
+import random
 import socket
 import statistics
 import subprocess
@@ -51,7 +52,8 @@ sys.path.insert(0, str(REPO))
 
 import perf_cluster  # noqa: E402 - beside this file
 
-from minik8s.api.resources import DEPLOYMENTS, NAMESPACES, PODS  # noqa: E402 - after the sys.path set-up above
+from minik8s import errors  # noqa: E402 - after the sys.path set-up above
+from minik8s.api.resources import DEPLOYMENTS, NAMESPACES, PODS, SERVICEACCOUNTS  # noqa: E402 - after the sys.path set-up above
 from minik8s.client.rest import ApiClient  # noqa: E402 - after the sys.path set-up above
 
 BUSYBOX = "minik8s/busybox:latest"
@@ -59,6 +61,19 @@ V1, V2 = "minik8s/busybox:rollout-bench-1", "minik8s/busybox:rollout-bench-2"
 # Exits at once on SIGTERM (a bare `sleep` as PID 1 would ignore it and wait out the grace).
 COMMAND = ["sh", "-c", "trap 'exit 0' TERM; sleep 3600 & wait"]
 POLL = 0.05
+
+
+def free_cluster_cidr() -> str:
+    """A 10.X.0.0/16 that no network on the engine overlaps (10.244, everyone's default, is
+    never picked: a network Docker will not remove may hold a /24 of it)."""
+    dc = docker.from_env()
+    try:
+        used = {str(c.get("Subnet") or "") for net in dc.networks.list(greedy=True)
+                for c in ((net.attrs.get("IPAM") or {}).get("Config") or [])}
+    finally:
+        dc.close()
+    taken = {int(sub.split(".")[1]) for sub in used if sub.startswith("10.")}
+    return f"10.{random.choice([x for x in range(128, 250) if x not in taken | {244}])}.0.0/16"
 
 
 def free_port() -> int:
@@ -109,9 +124,21 @@ class Timeline:
         self.first: dict[tuple[str, str], float] = {}  # (pod, milestone) -> perf_counter time
 
     async def follow(self, client: ApiClient, ns: str) -> None:
-        stream = client.watch(PODS, namespace=ns, resource_version="0")
+        rv = "0"
+        while True:  # a watch the server ends (its timeout, a 410) is resumed, as an informer would
+            try:
+                rv = await self._follow(client, ns, rv)
+            except (errors.ApiError, errors.ConnectionFailed) as e:
+                print(f"  timeline: the pod watch ended ({e}); watching again", flush=True)
+                rv = "0"
+
+    async def _follow(self, client: ApiClient, ns: str, rv: str) -> str:
+        stream = client.watch(PODS, namespace=ns, resource_version=rv)
         async with contextlib.aclosing(stream):
             async for ev in stream:
+                rv = ev.object["metadata"].get("resourceVersion") or rv
+                if ev.type == "BOOKMARK":
+                    continue
                 pod, now = ev.object, time.perf_counter()
                 name = pod["metadata"]["name"]
                 st = pod.get("status") or {}
@@ -128,6 +155,7 @@ class Timeline:
                     reached.append("gone")
                 for m in reached:
                     self.first.setdefault((name, m), now)
+        return rv
 
     def report(self, label: str, t0: float, t1: float) -> None:
         """Per milestone, how many pods reached it within [t0, t1] and when (seconds from t0):
@@ -146,6 +174,10 @@ async def minik8s_run(n: int, work: Path, node: str, tree: Path, *, timeline: bo
     names: list[str] = []
     work.mkdir(parents=True, exist_ok=True)
     kubeconfig = str(perf_cluster.kubeconfig(work / "data"))
+    # A cluster CIDR of its own per run (as the test harness picks them): node IPAM gives the
+    # node a /24 of it for its pod network, which then never overlaps a network another run,
+    # test or engineer left on the shared engine.
+    cluster_cidr = free_cluster_cidr()
 
     def spawn(name: str, *cmd: str) -> None:
         names.append(name)
@@ -158,18 +190,28 @@ async def minik8s_run(n: int, work: Path, node: str, tree: Path, *, timeline: bo
         perf_cluster.wait_ready(work / "data", api_port)
         spawn("kubelet", "kubelet.main", "--kubeconfig", kubeconfig, "--node-name", node, "--port", str(kubelet_port),
               "--address", "127.0.0.1", "--root-dir", str(work / "kubelet"), "--log-level", "warning",
+              "--cluster-cidr", cluster_cidr,
               # the node must be Ready before the controller-manager (node IPAM) starts below
               "--runtime-default-network")
         perf_cluster.node_ready(work / "data", api_port, node)
         spawn("scheduler", "scheduler.main", "--kubeconfig", kubeconfig, "--leader-elect=false", "--log-level", "warning")
         spawn("controller-manager", "controllers.main", "--kubeconfig", kubeconfig, "--leader-elect=false",
-              "--log-level", os.environ.get("CM_LOG_LEVEL", "warning"))
+              "--cluster-cidr", cluster_cidr, "--log-level", os.environ.get("CM_LOG_LEVEL", "warning"))
         async with ApiClient.from_kubeconfig(kubeconfig) as client:
             ns = "bench"
             await client.create(NAMESPACES, {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}})
             tl = Timeline()
             follow = asyncio.create_task(tl.follow(client, ns)) if timeline else None
-            await asyncio.sleep(2.0)  # let the scheduler and controllers list and start watching
+            # The controller-manager is up once its ServiceAccount controller has made the
+            # namespace's default account (pods need it too); then a moment for the
+            # scheduler and the other controllers to list and start watching.
+            deadline = time.monotonic() + 60
+            while time.monotonic() < deadline:
+                with contextlib.suppress(errors.NotFound):
+                    await client.get(SERVICEACCOUNTS, "default", namespace=ns)
+                    break
+                await asyncio.sleep(0.1)
+            await asyncio.sleep(2.0)
             t0 = time.perf_counter()
             await client.create(DEPLOYMENTS, deployment(n), namespace=ns)
             await wait_rolled_out(client, ns, n, V1)
@@ -184,8 +226,13 @@ async def minik8s_run(n: int, work: Path, node: str, tree: Path, *, timeline: bo
                 tl.report("create", t0, t1)
                 tl.report("update", t1, t1 + t_update)
             CPU[str(tree)] = {name: cpu_seconds(p.pid) for name, p in zip(names, procs)}
-            # Leave nothing running: delete, and let the kubelet stop the pods.
+            # Leave nothing running: delete, and let the kubelet stop and remove the pods before
+            # it is stopped (containers force-removed behind a stopped kubelet can leave Docker
+            # a network it refuses to remove, "has active endpoints", until dockerd restarts).
             await client.delete(DEPLOYMENTS, "bench", namespace=ns, propagation_policy="Foreground")
+            deadline = time.monotonic() + 120
+            while (await client.list(PODS, namespace=ns))["items"] and time.monotonic() < deadline:
+                await asyncio.sleep(0.5)
         return t_create, t_update
     finally:
         for p in reversed(procs):
@@ -301,6 +348,9 @@ def main() -> None:
                 for c in dc.containers.list(all=True, sparse=True, filters={"label": f"io.minik8s.node={node_i}"}):
                     with contextlib.suppress(docker.errors.APIError):
                         c.remove(force=True)
+                for net in dc.networks.list(names=[f"minik8s-{node_i}"]):  # the node's pod network
+                    with contextlib.suppress(docker.errors.APIError):
+                        net.remove()
             if args.skip_swarm:
                 continue
             if not joined_swarm and dc.info().get("Swarm", {}).get("LocalNodeState") != "active":
