@@ -47,7 +47,7 @@ from apiserver.registry import table as registry
 from apiserver.registry.table import Entry
 from apiserver.responses import JSON, json_response, status_response, wants_table
 from apiserver.rest import ListOptions, RestStorage
-from apiserver.scope import RequestInfo
+from apiserver.scope import RequestInfo, parse_path
 from apiserver.storage import diskspace
 from apiserver.storage import health as storage_health
 from apiserver.storage.interface import DiskFull, Storage, Unavailable, ValueTooLarge
@@ -60,34 +60,6 @@ log = logging.getLogger(__name__)
 
 # Allocations between young collections (CPython's default is 700). See tune_gc().
 GC_GEN0_THRESHOLD = 20_000
-
-
-def parse_path(group: str, version_: str, parts: list[str]) -> RequestInfo | None:
-    """The resource request a path names (``parts`` follow ``/api/v1`` or ``/apis/g/v``)."""
-    watch = False
-    if parts and parts[0] == "watch":
-        watch, parts = True, parts[1:]
-    ns = None
-    if len(parts) >= 3 and parts[0] == "namespaces":
-        entry = registry.lookup(group, version_, parts[2])
-        if entry is not None and entry.type.namespaced:
-            ns, parts = parts[1], parts[2:]
-        elif group == "" and len(parts) == 3 and registry.lookup(group, version_, "namespaces") is not None:
-            pass  # /namespaces/{name}/{status|finalize}
-        else:
-            return None
-    if not parts:
-        return None
-    entry = registry.lookup(group, version_, parts[0])
-    if entry is None or (len(parts) > 3 and parts[2] != "proxy"):  # proxy/{path...}
-        return None
-    name = parts[1] if len(parts) > 1 else None
-    sub = parts[2] if len(parts) > 2 else None
-    if sub is not None and entry.subresource(sub) is None:
-        return None
-    if name == "" or ns == "":  # /namespaces//pods names no namespace: not "all of them"
-        return None
-    return RequestInfo(entry, ns, name, sub, watch)
 
 
 class ApiServer:

@@ -56,7 +56,7 @@ from apiserver.metrics import cache as watch_metrics
 from apiserver.registry.table import Entry
 from apiserver.responses import JSON, status_response, wants_table
 from apiserver.rest import ListOptions, parse_resource_version
-from apiserver.scope import Server
+from apiserver.scope import Server, resource_path
 from apiserver.storage.interface import Compacted
 from apiserver.stored import storage_key
 from apiserver.watchcache import CacheEvent, Watcher, decode
@@ -193,8 +193,11 @@ async def websocket(ws: WebSocket) -> None:
     attrs = scope.get(requestinfo.ATTRS_KEY) or requestinfo.attributes(
         scope.get(USER_KEY) or ANONYMOUS_USER, "GET", path, scope.get("query_string", b""))
     if not attrs.resource_request or attrs.verb != "watch":
-        await ws.send_denial_response(status_response(errors.BadRequest(
-            f"the server upgrades {path} to a WebSocket only for a watch (watch=true)")))
+        # A path nothing serves is a 404 whatever the upgrade, as over HTTP; a served one that
+        # is no watch is refused: only watches are upgraded.
+        error = errors.BadRequest(f"the server upgrades {path} to a WebSocket only for a watch (watch=true)") \
+            if resource_path(path) is not None else errors.not_found_path()
+        await ws.send_denial_response(status_response(error))
         return
     grouped = path.startswith("/apis/")
     endpoint = ws.app.state.resource_endpoints["/apis/" if grouped else "/api/"]
