@@ -72,8 +72,9 @@ class UpConfig:
     #: k3s-style ``--<component>-arg=flag=value`` overrides, by component name.
     extra_args: dict[str, tuple[str, ...]] = dataclasses.field(default_factory=dict)
     log_level: str = "info"
-    #: One process per component instead of one process running them all (minik8s.up.host).
-    process_per_component: bool = False
+    #: One process per component (the design's layout), or, with ``--single-process``, one process
+    #: running them all as k3s does (minik8s.up.host).
+    process_per_component: bool = True
     #: ``--etcd``: a local etcd (client port ``etcd_port``, peer port +1) holds the state, not SQLite.
     etcd: bool = False
     etcd_port: int = DEFAULT_ETCD_PORT
@@ -179,9 +180,13 @@ def add_node_flags(p: argparse.ArgumentParser) -> None:
                    help="the pods' CIDR, split into per-node podCIDRs (default 10.244.0.0/16)")
     p.add_argument("--log-level", choices=("debug", "info", "warning", "error"), default="info",
                    help="log level of minik8s and of every component (default %(default)s)")
-    p.add_argument("--process-per-component", action="store_true",
-                   help="run each component as a process of its own (crash isolation, a core each) instead of "
-                        "all in one process, as k3s does (a third of the memory)")
+    layout = p.add_mutually_exclusive_group()
+    layout.add_argument("--process-per-component", dest="process_per_component", action="store_true", default=True,
+                        help="run each component as a process of its own: crash isolation, a GIL and a core each "
+                             "(the default)")
+    layout.add_argument("--single-process", dest="process_per_component", action="store_false",
+                        help="run every component in one process, as k3s does: less than half the memory, "
+                             "no crash isolation, one GIL for all")
 
 
 def add_up_flags(p: argparse.ArgumentParser) -> None:

@@ -1,7 +1,8 @@
 """The one process that runs the components of ``minik8s up`` (``python -m minik8s.up.host``),
 as k3s runs its apiserver, scheduler, controller-manager, kubelet and proxy in one process:
 one Python interpreter and one copy of the libraries they share instead of one per component
-(issue #15: the idle footprint; ``minik8s up --process-per-component`` keeps one process each).
+(issue #15: the idle footprint), chosen with ``minik8s up --single-process``; by default each
+component is a process of its own, as the design has it.
 
 Each component runs its entry point, ``<module>.main(argv)`` with the same flags its process
 would get, in a thread of its own with its own event loop, so a component blocking its loop

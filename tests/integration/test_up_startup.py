@@ -42,7 +42,7 @@ def test_credentials_that_cannot_be_written_end_up_with_their_reason(tmp_path):
     assert (state.read_state(data) or {}).get("components", {}) == {}  # nothing was started
 
 
-@pytest.mark.parametrize("layout", [(), ("--process-per-component",)], ids=["one-process", "process-per-component"])
+@pytest.mark.parametrize("layout", [("--single-process",), ()], ids=["one-process", "process-per-component"])
 def test_an_apiserver_with_bad_flags_ends_up_and_nothing_stays(tmp_path, layout):
     data = tmp_path / "data"
     r = _up(data, "--apiserver-arg=no-such-flag=1", *layout)

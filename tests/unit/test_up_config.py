@@ -212,3 +212,14 @@ def test_certificate_key_seals_the_bundle():
         uploadcerts.decrypt(uploadcerts.new_key(), sealed)
     with pytest.raises(tlsbootstrap.JoinError, match="64 hex digits"):
         uploadcerts.encrypt("00", b"x")
+
+
+def test_each_component_is_a_process_unless_single_process_is_asked():
+    # The design's layout by default (crash isolation, a GIL each); k3s' one process on request.
+    assert not any(c.embedded for c in components.build(cfg_of("up")))
+    assert not any(c.embedded for c in components.build(cfg_of("up", "--process-per-component")))
+    single = components.build(cfg_of("up", "--single-process"))
+    assert {c.kind for c in single if c.embedded} >= {"apiserver", "scheduler", "controller-manager", "kubelet"}
+    with pytest.raises(SystemExit) as e:
+        cfg_of("up", "--single-process", "--process-per-component")
+    assert e.value.code == 2
