@@ -189,18 +189,20 @@ async def create_all(url: str, data_dir: Path, bodies: list[tuple[str, bytes]], 
     return acks
 
 
-async def request_counts(url: str, data_dir: Path) -> list[tuple[float, str]]:
-    """The apiserver's ``apiserver_request_total`` by verb, resource and subresource, most first
-    (the whole run's, start-up and node registration included)."""
+async def request_counts(url: str, data_dir: Path, metric: str = "apiserver_request_total",
+                         by: tuple[str, ...] = ("verb", "resource", "subresource")) -> list[tuple[float, str]]:
+    """The apiserver's ``apiserver_request_total`` (or another counter) by verb, resource and
+    subresource (or the labels ``by``), most first (the whole run's, start-up and node
+    registration included)."""
     counts: dict[str, float] = {}
     async with aiohttp.ClientSession(url, connector=connector(data_dir)) as s, s.get("/metrics") as r:
         text = await r.text()
     for line in text.splitlines():
-        if not line.startswith("apiserver_request_total{"):
+        if not line.startswith(metric + "{"):
             continue
-        labels, value = line[len("apiserver_request_total{"):].rsplit("} ", 1)
+        labels, value = line[len(metric) + 1:].rsplit("} ", 1)
         kv = dict(x.split("=", 1) for x in labels.split(",") if "=" in x)
-        name = " ".join(kv.get(k, '""').strip('"') for k in ("verb", "resource", "subresource")).strip()
+        name = " ".join(kv.get(k, '""').strip('"') for k in by).strip()
         counts[name] = counts.get(name, 0.0) + float(value)
     return sorted(((v, k) for k, v in counts.items()), reverse=True)
 
@@ -314,7 +316,8 @@ async def run(args: argparse.Namespace, tmp: Path) -> None:
             running = await asyncio.to_thread(results.get, True, args.timeout)
             all_cpu = {n: cpu_seconds(procs[n].pid) - c for n, c in
                        {"scheduler": cpu_before, **others_before}.items()}
-            settled = (running, all_cpu, await request_counts(url, data), await event_reasons(url, data))
+            settled = (running, all_cpu, await request_counts(url, data), await event_reasons(url, data),
+                       await request_counts(url, data, "apiserver_watch_events_total", ("kind",)))
         watcher.join(5)
     finally:
         for profiler in profilers:
@@ -343,7 +346,7 @@ async def run(args: argparse.Namespace, tmp: Path) -> None:
               f"(ceiling on one free core: {len(bound) / cpu:.0f} pods/s)")
     print(f"  pods bound                      : {len(bound)}/{args.pods}")
     if settled is not None:
-        running, all_cpu, requests, reasons = settled
+        running, all_cpu, requests, reasons, watch_events = settled
         last_running = max(running.values())
         print(f"  until all Running (--settle)    : {len(running)} pods, last {last_running - sent:.1f} s after the "
               f"first create ({len(running) / (last_running - sent):.0f} pods/s)")
@@ -352,6 +355,7 @@ async def run(args: argparse.Namespace, tmp: Path) -> None:
         print(f"    all three                     : {sum(all_cpu.values()) / len(running) * 1000:8.2f} ms")
         print("    apiserver requests (whole run): " + ", ".join(f"{k} {v:.0f}" for v, k in requests[:12]))
         print("    events by reason              : " + ", ".join(f"{k} {v}" for v, k in reasons))
+        print("    watch events sent, by kind    : " + ", ".join(f"{k} {v:.0f}" for v, k in watch_events[:6]))
     print(f"  machine load average (1 min)    : {os.getloadavg()[0]:8.1f}  on {os.cpu_count()} cores")
 
 
