@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import gc
 import logging
 from collections.abc import AsyncIterator
 from typing import Any
@@ -54,12 +53,10 @@ from apiserver.storage.interface import DiskFull, Storage, Unavailable, ValueToo
 from apiserver.storageclass_admission import DefaultStorageClass
 from apiserver.subresources import Subresources
 from apiserver.watchcache import WatchCache
+from minik8s import process
 from minik8s.api import resources as rs
 
 log = logging.getLogger(__name__)
-
-# Allocations between young collections (CPython's default is 700). See tune_gc().
-GC_GEN0_THRESHOLD = 20_000
 
 
 class ApiServer:
@@ -291,23 +288,6 @@ async def _routing_error(request: Request, exc: Exception) -> Response:
     return status_response(err)
 
 
-def tune_gc() -> None:
-    """Make the cyclic garbage collector cheap for a process that holds a large, growing heap
-    of acyclic JSON objects (the watch cache and its event rings).
-
-    With CPython's defaults a young collection runs every 700 allocations and a full one
-    whenever the heap grew by a quarter; under a write load the full collections alone took
-    about 40% of the apiserver's CPU (measured: 2.1 s of 5.6 s for 12,000 writes in process).
-    Everything alive once start-up is done (modules, schemas, the listed cache) is moved out
-    of the collector's sight (``gc.freeze``), and young collections run every 20,000
-    allocations. Refcounting still frees every acyclic object at once; cycles (asyncio
-    futures, exceptions) are still collected, only in larger batches.
-    """
-    gc.collect()
-    gc.freeze()
-    gc.set_threshold(GC_GEN0_THRESHOLD, 10, 10)
-
-
 def create_app(storage: Storage, *, advertise_address: str | None = None, port: int = 6443) -> FastAPI:
     """``advertise_address``: where pods reach this apiserver (the ``kubernetes`` service's
     endpoint); None keeps that service out."""
@@ -315,7 +295,7 @@ def create_app(storage: Storage, *, advertise_address: str | None = None, port: 
 
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await server.start()
-        tune_gc()
+        process.tune_gc()
         try:
             yield
         finally:
