@@ -71,7 +71,7 @@ async def server_side_apply(rest: RestStorage, entry: Entry, namespace: str | No
     for attempt in range(_RETRIES):
         last = attempt == _RETRIES - 1
         try:
-            current = await rest._get_current(entry, namespace, name)
+            current = await rest.get(entry, namespace, name)
         except errors.NotFound:
             if subresource is not None:
                 raise
@@ -91,9 +91,9 @@ async def server_side_apply(rest: RestStorage, entry: Entry, namespace: str | No
             raise _merge_invalid(entry, name, e) from None
         warnings: list[str] = []
         obj = rest.admit_body(entry, plan.obj, field_validation=field_validation, warnings=warnings)
-        rest._check_identity(entry, obj, namespace, name)
+        rest.check_identity(entry, obj, namespace, name)
         try:
-            res = await rest._write_update(entry, namespace, name, current, obj, subresource=subresource,
+            res = await rest.write_update(entry, namespace, name, current, obj, subresource=subresource,
                                            dry_run=dry_run, managed_fields=plan.managed_fields)
         except errors.Conflict:
             if want_rv or last:
@@ -182,7 +182,7 @@ def _applied_config(rest: RestStorage, entry: Entry, namespace: str | None, name
         raise errors.BadRequest("metadata must be an object in an applied configuration")
     if md.get("managedFields"):
         raise errors.BadRequest("metadata.managedFields must be nil")
-    rest._check_identity(entry, config, namespace, name)
+    rest.check_identity(entry, config, namespace, name)
     md = config["metadata"]
     md["name"] = name
     for f in (*_SYSTEM_METADATA, "managedFields"):

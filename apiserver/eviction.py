@@ -106,7 +106,7 @@ async def evict(rest: RestStorage, pod_entry: Any, namespace: str | None, name: 
                           "lastTransitionTime": now_rfc3339()})
             nst["conditions"] = conds
         try:
-            await rest._write_update(pdb_entry, namespace, pname, pdb, new, subresource="status", dry_run=False)
+            await rest.write_update(pdb_entry, namespace, pname, pdb, new, subresource="status", dry_run=False)
         except errors.Conflict:
             continue  # another eviction spent from this budget: look again
         break

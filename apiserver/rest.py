@@ -206,8 +206,10 @@ class RestStorage:
             raise errors.Invalid.of(kind, entry.type.group, name, pydantic_errors(e)) from None
         return obj
 
-    def _check_identity(self, entry: Entry, obj: dict[str, Any], namespace: str | None,
-                        name: str | None) -> None:
+    def check_identity(self, entry: Entry, obj: dict[str, Any], namespace: str | None,
+                       name: str | None) -> None:
+        """Refuse (400) a body whose apiVersion, kind, namespace or name disagree with the
+        request, and fill in what the request says (every write path calls it, apply included)."""
         t = entry.type
         api_version, kind = obj.get("apiVersion"), obj.get("kind")
         if kind and kind != t.kind or api_version and api_version != t.group_version:
@@ -354,9 +356,9 @@ class RestStorage:
         warnings: builtins.list[str] = []
         bodies.require_meta(body, entry.type.kind, entry.type.group_version)
         if isinstance(body, dict):
-            self._check_identity(entry, body, namespace, None)
+            self.check_identity(entry, body, namespace, None)
         obj = self.admit_body(entry, body, field_validation=field_validation, warnings=warnings)
-        self._check_identity(entry, obj, namespace, None)
+        self.check_identity(entry, obj, namespace, None)
         md = obj["metadata"]
         # As Kubernetes' storage: only a non-zero number is refused ("0" and what does not
         # parse as a revision are dropped, as the new object gets its own).
@@ -433,19 +435,19 @@ class RestStorage:
         warnings: builtins.list[str] = []
         bodies.require_meta(body, entry.type.kind, entry.type.group_version)
         if isinstance(body, dict):
-            self._check_identity(entry, body, namespace, name)
+            self.check_identity(entry, body, namespace, name)
         obj = self.admit_body(entry, body, field_validation=field_validation, warnings=warnings)
-        self._check_identity(entry, obj, namespace, name)
+        self.check_identity(entry, obj, namespace, name)
         obj["metadata"]["name"] = name
         rv = obj["metadata"].get("resourceVersion")
-        current = await self._get_current(entry, namespace, name)
+        current = await self.get(entry, namespace, name)
         if not rv and not entry.strategy.allow_unconditional_update:
             raise errors.Invalid.of(entry.type.kind, entry.type.group, name,
                                     [FieldError("metadata.resourceVersion", "FieldValueInvalid",
                                                 "Invalid value: 0x0: must be specified for an update")])
         if rv and rv != current["metadata"]["resourceVersion"]:
             raise errors.Conflict.of(entry.type, name, CONFLICT_MSG)
-        res = await self._write_update(entry, namespace, name, current, obj, subresource=subresource,
+        res = await self.write_update(entry, namespace, name, current, obj, subresource=subresource,
                                        dry_run=dry_run, field_manager=field_manager)
         res.warnings.extend(warnings)
         return res
@@ -459,12 +461,12 @@ class RestStorage:
         another write got there first. ``uid``, when given, must be the stored object's. As
         Kubernetes' storage-level update, it attributes no fields: managedFields stay as they are."""
         for attempt in range(_PATCH_RETRIES):
-            current = await self._get_current(entry, namespace, name)
+            current = await self.get(entry, namespace, name)
             if uid and uid != current["metadata"].get("uid"):
                 raise errors.Conflict.of(entry.type, name, "Precondition failed: UID in precondition does not match")
             new = update(current)
             try:
-                return await self._write_update(entry, namespace, name, current, new, subresource=subresource,
+                return await self.write_update(entry, namespace, name, current, new, subresource=subresource,
                                                 dry_run=dry_run,
                                                 managed_fields=current["metadata"].get("managedFields") or [])
             except errors.Conflict:
@@ -472,20 +474,17 @@ class RestStorage:
                     raise
         raise AssertionError("unreachable")
 
-    async def _get_current(self, entry: Entry, namespace: str | None, name: str) -> dict[str, Any]:
-        return await self.get(entry, namespace, name)
-
     def _strategy_for(self, entry: Entry, subresource: str | None) -> Any:
         if subresource == "status":
             return entry.status_strategy
         sub = entry.subresource(subresource) if subresource else None
         return sub.strategy if sub is not None and sub.strategy is not None else entry.strategy
 
-    async def _write_update(self, entry: Entry, namespace: str | None, name: str, current: dict[str, Any],
-                            new: dict[str, Any], *, subresource: str | None, dry_run: bool,
-                            field_manager: str | None = None,
-                            managed_fields: builtins.list[dict[str, Any]] | None = None,
-                            fields_subresource: str | None = None) -> Result:
+    async def write_update(self, entry: Entry, namespace: str | None, name: str, current: dict[str, Any],
+                           new: dict[str, Any], *, subresource: str | None, dry_run: bool,
+                           field_manager: str | None = None,
+                           managed_fields: builtins.list[dict[str, Any]] | None = None,
+                           fields_subresource: str | None = None) -> Result:
         """Run the update hooks on ``new`` against ``current`` and store it if it changed.
 
         ``managed_fields`` as in :meth:`create`. ``fields_subresource`` names the subresource
@@ -613,7 +612,7 @@ class RestStorage:
         kind = view_model.__name__ if view_model is not None else entry.type.kind
         bodies.require_meta(patch, kind, entry.type.group_version)
         for attempt in range(_PATCH_RETRIES):
-            current = await self._get_current(entry, namespace, name)
+            current = await self.get(entry, namespace, name)
             target = view(current) if view else current
             patched = self._apply_patch(entry, target, patch, content_type, view_model)
             warnings: builtins.list[str] = []
@@ -628,12 +627,12 @@ class RestStorage:
             if unview:
                 checked = unview(current, checked)
             else:
-                self._check_identity(entry, checked, namespace, name)
+                self.check_identity(entry, checked, namespace, name)
             want_rv = (patch.get("metadata") or {}).get("resourceVersion") if isinstance(patch, dict) else None
             if want_rv and want_rv != current["metadata"]["resourceVersion"]:
                 raise errors.Conflict.of(entry.type, name, CONFLICT_MSG)
             try:
-                res = await self._write_update(entry, namespace, name, current, checked,
+                res = await self.write_update(entry, namespace, name, current, checked,
                                                subresource=subresource, dry_run=dry_run,
                                                field_manager=field_manager, fields_subresource=fields_subresource)
             except errors.Conflict:
@@ -679,7 +678,7 @@ class RestStorage:
 
     async def _delete_once(self, entry: Entry, namespace: str | None, name: str, options: dict[str, Any], *,
                            dry_run: bool) -> Result:
-        current = await self._get_current(entry, namespace, name)
+        current = await self.get(entry, namespace, name)
         md = current["metadata"]
         pre = options.get("preconditions") or {}
         if pre.get("uid") and pre["uid"] != md.get("uid"):

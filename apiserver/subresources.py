@@ -122,7 +122,7 @@ class Subresources:
             rv = (scale.get("metadata") or {}).get("resourceVersion")
             if rv and rv != current["metadata"]["resourceVersion"]:
                 raise errors.Conflict.of(entry.type, name, CONFLICT_MSG)
-            res = await self.rest._write_update(entry, ns, name, current, unview(current, scale),
+            res = await self.rest.write_update(entry, ns, name, current, unview(current, scale),
                                                 subresource=None, dry_run=dry_run, field_manager=manager,
                                                 fields_subresource="scale")
             return json_response(strategy.scale(res.body))
