@@ -13,7 +13,7 @@
     ├── TooLarge        413 RequestEntityTooLarge
     ├── UnsupportedMediaType 415 UnsupportedMediaType
     ├── NotAcceptable   406 NotAcceptable       no acceptable answer format
-    ├── TooManyRequests 429 TooManyRequests  over a limit; Retry-After says when to try again
+    ├── TooManyRequests 429 TooManyRequests  an eviction a PodDisruptionBudget refuses
     ├── InsufficientStorage 507 InsufficientStorage the data dir's disk is full
     ├── ServiceUnavailable 503 ServiceUnavailable
     ├── Timeout         504 Timeout
