@@ -5,7 +5,10 @@ Triggers (an informer event, a runtime change seen by the PLEG, a probe result, 
 mark a pod dirty; its worker runs ``sync(uid)`` once per burst of triggers, level-triggered
 (the sync re-reads the world). ``sync`` returns when to look again (seconds), ``None`` for
 "only when something happens", or :data:`DONE` when the pod is torn down and its worker can
-end. A sync that raises is retried with back-off (1 s doubling to 60 s).
+end. A sync that raises is retried with back-off (1 s doubling to 60 s). A failing pod is
+reported once per streak, not once per retry: an API or connection error (the apiserver busy or
+away) in one line, anything else (a bug) with its traceback; the retries log at debug, and the
+pod's recovery is logged when the streak ends.
 """
 
 from __future__ import annotations
@@ -13,6 +16,8 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
+
+from minik8s import errors
 
 __all__ = ["PodWorkers", "DONE"]
 
@@ -84,12 +89,20 @@ class PodWorkers:
                     worker.timer = None
                 try:
                     result = await self._sync(uid)
+                    if worker.failures:
+                        log.info("sync of pod %s succeeded after %d failed attempt(s)", uid, worker.failures)
                     worker.failures = 0
                 except asyncio.CancelledError:
                     raise
-                except Exception:
-                    log.exception("sync of pod %s failed; retrying", uid)
+                except Exception as e:
                     result = min(_ERROR_BACKOFF_CAP, _ERROR_BACKOFF_BASE * 2 ** worker.failures)
+                    if worker.failures:
+                        log.debug("sync of pod %s failed again (attempt %d, retrying in %.0fs): %s",
+                                  uid, worker.failures + 1, result, e)
+                    elif isinstance(e, errors.MiniK8sError):
+                        log.warning("sync of pod %s failed (retrying in %.0fs): %s", uid, result, e)
+                    else:
+                        log.exception("sync of pod %s failed (retrying in %.0fs)", uid, result)
                     worker.failures += 1
                 if result is DONE:
                     if not worker.dirty.is_set():
