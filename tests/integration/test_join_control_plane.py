@@ -101,8 +101,8 @@ def test_a_second_control_plane_host_joins(tmp_path) -> None:
         wait_until(joined, "the second control-plane host up",
                    diag=lambda: second_out.read_text() + _tail(second_dir / "logs" / "apiserver.log"))
         state2 = Up(data_dir=second_dir, port=second_port, kubelet_port=0, node="").state()["components"]
-        # (and the one process that runs them, minik8s.up.host)
-        assert set(state2) == {"host", "apiserver", "scheduler", "controller-manager"}
+        # each a process of its own (the default layout; --single-process adds the "host" that runs them)
+        assert set(state2) == {"apiserver", "scheduler", "controller-manager"}
         assert f"--etcd-servers=http://127.0.0.1:{etcd_port}" in state2["apiserver"]["command"]
         assert "--leader-elect=true" in state2["scheduler"]["command"]
         assert "--leader-elect=true" in state2["controller-manager"]["command"]
