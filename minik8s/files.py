@@ -15,11 +15,12 @@ import tempfile
 __all__ = ["write_private"]
 
 
-def write_private(path: str | os.PathLike[str], data: bytes) -> None:
-    """Write ``data`` atomically with mode 0600 (the temp file is never readable by others)."""
+def write_private(path: str | os.PathLike[str], data: bytes, *, dir_mode: int = 0o700) -> None:
+    """Write ``data`` atomically with mode 0600 (the temp file is never readable by others);
+    a missing directory is made with ``dir_mode`` (private unless the caller says otherwise)."""
     path = os.fspath(path)
     directory = os.path.dirname(os.path.abspath(path))
-    os.makedirs(directory, mode=0o700, exist_ok=True)
+    os.makedirs(directory, mode=dir_mode, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=directory, prefix=".private-")
     try:
         with os.fdopen(fd, "wb") as f:

@@ -259,24 +259,12 @@ def save(path: str, doc: dict[str, Any]) -> None:
     """Write a kubeconfig document to ``path`` as kubectl does, and durably: a private (0600)
     temporary file beside it, synced, then renamed over it, so a crash never leaves half a file
     (the one writer of kubeconfig files: ``minik8s up``/``join`` and ``mkctl config``)."""
-    import tempfile  # local: reading a kubeconfig (every mkctl command) needs none of it
+    import yaml  # local: reading a kubeconfig (every mkctl command) needs neither
 
-    import yaml
+    from minik8s.files import write_private
 
-    directory = os.path.dirname(os.path.abspath(path))
-    os.makedirs(directory, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix=".kubeconfig-")
-    try:
-        with os.fdopen(fd, "w") as f:
-            yaml.safe_dump(doc, f, default_flow_style=False, sort_keys=False)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, 0o600)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    # the directory (~/.kube, say) as kubectl makes it, not private: only the file is
+    write_private(path, yaml.safe_dump(doc, default_flow_style=False, sort_keys=False).encode(), dir_mode=0o777)
 
 
 def _abs(p: str | None, base_dir: str) -> str | None:
