@@ -543,14 +543,49 @@ def compare(old: dict[str, Any] | None, new: dict[str, Any], model: type[BaseMod
     removed: set[Path] = set()
     t = type_of(model)
     if old is None and new and isinstance(new, dict) and t.shape is Shape.STRUCT:
-        _cmp_created(new, t, added, modified, removed)
-    else:
-        _cmp({} if old is None else old, new, t, (), added, modified, removed)
+        return _compare_created(new, t)
+    _cmp({} if old is None else old, new, t, (), added, modified, removed)
     return Comparison(FieldSet._of(_strip_paths(added)), FieldSet._of(_strip_paths(modified)),
                       FieldSet._of(_strip_paths(removed)))
 
 
 _CREATED: dict[tuple[Type, str, bytes], tuple[frozenset[Path], frozenset[Path], frozenset[Path]]] = {}
+_CREATED_OBJECTS: dict[tuple[Type, tuple[tuple[Any, ...], ...]], Comparison] = {}
+
+
+def _compare_created(new: dict[str, Any], t: Type) -> Comparison:
+    """``compare(None, new)``, memoized for the whole object by what each top-level field's
+    walk depends on (:func:`_walk_key`): the pods of one template, or one client's objects,
+    differ only in their own names, uids and label values, and give one Comparison (immutable,
+    shared), without walking, joining and stripping their field sets again per create."""
+    parts: list[tuple[Any, ...]] = []
+    memoizable = True
+    for k, rv in new.items():
+        if isinstance(rv, _CONTAINERS):
+            try:
+                parts.append((k, orjson.dumps(_walk_key(k, rv))))
+            except TypeError:  # beyond JSON's integers: walk it, unmemoized
+                memoizable = False
+                break
+        else:  # a scalar: its value and type (True is not 1), as the walk would see them
+            parts.append((k, type(rv), rv))
+    memo = (t, tuple(parts)) if memoizable else None
+    if memo is not None:
+        found = _CREATED_OBJECTS.get(memo)
+        if found is not None:
+            return found
+    added: set[Path] = set()
+    modified: set[Path] = set()
+    removed: set[Path] = set()
+    _cmp_created(new, t, added, modified, removed)
+    cmp = Comparison(FieldSet._of(_strip_paths(added)), FieldSet._of(_strip_paths(modified)),
+                     FieldSet._of(_strip_paths(removed)))
+    if memo is not None:
+        if len(_CREATED_OBJECTS) >= _CACHE_SIZE:
+            _CREATED_OBJECTS.clear()
+        # the key is kept: its bytes in allocations of their own size (memory.exact)
+        _CREATED_OBJECTS[(t, tuple((p[0], memory.exact(p[1])) if len(p) == 2 else p for p in memo[1]))] = cmp
+    return cmp
 
 
 def _cmp_created(new: dict[str, Any], t: Type, added: set[Path], modified: set[Path], removed: set[Path]) -> None:

@@ -407,14 +407,38 @@ def test_created_memo_ignores_names_and_label_values_only() -> None:
     walked = []
     for o in objs:
         mf._CREATED.clear()
+        mf._CREATED_OBJECTS.clear()
         walked.append(mf.update_managed_fields(None, o, "m", model=Pod, time="t"))
     assert memoized == walked
     # objects that differ in more than those strings are told apart
     fields = [json.dumps(m[0]["fieldsV1"], sort_keys=True) for m in walked]
     assert fields[0] == fields[1] and fields[0] != fields[3] and fields[0] != fields[4] and fields[7] != fields[8]
-    # and a and b (other name, other label value) share every memo entry
+    # and a and b (other name, other label value) share every memo entry, per field and whole
     mf._CREATED.clear()
+    mf._CREATED_OBJECTS.clear()
     mf.update_managed_fields(None, objs[0], "m", model=Pod)
-    entries = len(mf._CREATED)
+    entries, objects = len(mf._CREATED), len(mf._CREATED_OBJECTS)
     mf.update_managed_fields(None, objs[1], "m", model=Pod)
-    assert len(mf._CREATED) == entries
+    assert (len(mf._CREATED), len(mf._CREATED_OBJECTS)) == (entries, objects) == (2, 1)
+    mf.update_managed_fields(None, objs[3], "m", model=Pod)  # another label key: another object
+    assert len(mf._CREATED_OBJECTS) == 2
+
+
+def test_created_memo_tells_objects_with_other_top_level_scalars_apart() -> None:
+    """The whole-object memo keys top-level scalars by their type and value, so a created object is
+    never answered with the field set of one whose walk would differ."""
+    base = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "a", "namespace": "default"}}
+    with_data = {**base, "data": {"k": "v"}}
+    immutable = {**base, "immutable": True}
+    for objs in ([base, with_data, immutable], [immutable, with_data, base]):
+        mf._CREATED.clear()
+        mf._CREATED_OBJECTS.clear()
+        got = [mf.update_managed_fields(None, o, "m", model=ConfigMap, time="t") for o in objs]
+        walked = []
+        for o in objs:
+            mf._CREATED.clear()
+            mf._CREATED_OBJECTS.clear()
+            walked.append(mf.update_managed_fields(None, o, "m", model=ConfigMap, time="t"))
+        assert got == walked
+    # the last round's order: immutable, data, nothing (the name is nobody's field)
+    assert [[f for m in ms for f in m["fieldsV1"]] for ms in walked] == [["f:immutable"], ["f:data"], []]
