@@ -15,8 +15,10 @@ from __future__ import annotations
 import asyncio
 import os
 
+from kubelet.objects import ObjectReader
 from kubelet.volume_host import HostVolume, VolumeError, check_host_path
 from minik8s import errors
+from minik8s.api import typed
 from minik8s.api.resources import PERSISTENTVOLUMECLAIMS, PERSISTENTVOLUMES
 from minik8s.api.volumes import PV_SOURCES
 
@@ -32,7 +34,8 @@ class UnboundClaimError(VolumeError):
                               f"unattached volumes=[{volume}], failed to process volumes=[{volume}]: {message}")
 
 
-async def claim_volume(client, namespace: str, volume: str, source: dict) -> HostVolume:
+async def claim_volume(client: ObjectReader, namespace: str, volume: str,
+                       source: typed.PersistentVolumeClaimVolumeSource) -> HostVolume:
     """The host directory behind the pod volume ``volume`` (a ``persistentVolumeClaim``)."""
     claim = source.get("claimName") or ""
     prefix = f"error processing PVC {namespace}/{claim}: "

@@ -14,6 +14,7 @@ import socket
 
 from kubelet.runtime.docker import DEFAULT_SANDBOX_IMAGE
 from minik8s import quantity
+from minik8s.api import typed
 
 __all__ = ["KubeletConfig", "parse_args", "KUBELET_VERSION", "parse_key_values", "parse_taints"]
 
@@ -37,7 +38,7 @@ class KubeletConfig:
     max_pods: int = 110
     docker_host: str | None = None
     node_labels: dict[str, str] = dataclasses.field(default_factory=dict)
-    register_with_taints: list[dict[str, str]] = dataclasses.field(default_factory=list)
+    register_with_taints: list[typed.Taint] = dataclasses.field(default_factory=list)
     root_dir: str = DEFAULT_ROOT  # per node: <root_dir>/<node>
     # Kubernetes' syncFrequency: a pod is re-synced at least this often (0 = only on events).
     sync_frequency: float = 60.0
@@ -97,15 +98,15 @@ def parse_key_values(text: str, *, flag: str) -> dict[str, str]:
     return out
 
 
-def parse_taints(text: str) -> list[dict[str, str]]:
+def parse_taints(text: str) -> list[typed.Taint]:
     """``key=value:Effect,key2:Effect`` (kubelet's --register-with-taints) as Taint dicts."""
-    taints = []
+    taints: list[typed.Taint] = []
     for item in filter(None, (p.strip() for p in text.split(","))):
         kv, sep, effect = item.rpartition(":")
         if not sep or effect not in ("NoSchedule", "PreferNoSchedule", "NoExecute"):
             raise ValueError(f"--register-with-taints: {item!r} must be key[=value]:NoSchedule|PreferNoSchedule|NoExecute")
         key, _, value = kv.partition("=")
-        taint = {"key": key, "effect": effect}
+        taint: typed.Taint = {"key": key, "effect": effect}
         if value:
             taint["value"] = value
         taints.append(taint)

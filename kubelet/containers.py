@@ -16,10 +16,12 @@ import json
 import re
 from collections.abc import Mapping
 from decimal import ROUND_CEILING, Decimal
-from typing import Any
+from typing import Any, Literal
 
+from kubelet.objects import ObjectReader
 from kubelet.runtime import interface as ri
 from minik8s import errors, quantity
+from minik8s.api import typed
 from minik8s.api.resources import CONFIGMAPS, SECRETS
 
 __all__ = ["ConfigError", "LABEL_HASH", "spec_hash", "build_config", "expand", "pull_policy"]
@@ -33,12 +35,12 @@ class ConfigError(Exception):
     """Raised when a container's configuration refers to something missing."""
 
 
-def spec_hash(container: dict) -> str:
+def spec_hash(container: typed.Container) -> str:
     """A stable hash of the container spec (Kubernetes' hash label): changes → restart."""
     return hashlib.sha256(json.dumps(container, sort_keys=True).encode()).hexdigest()[:16]
 
 
-def pull_policy(container: dict) -> ri.PullPolicy:
+def pull_policy(container: typed.Container) -> ri.PullPolicy:
     policy = container.get("imagePullPolicy")
     if policy:
         return ri.PullPolicy(policy)
@@ -60,9 +62,9 @@ def expand(text: str, env: Mapping[str, str]) -> str:
     return _REF.sub(sub, text)
 
 
-async def build_config(pod: dict, container: dict, *, restart_count: int, pod_ip: str | None,
+async def build_config(pod: typed.Pod, container: typed.Container, *, restart_count: int, pod_ip: str | None,
                        host_ip: str, node_allocatable: Mapping[str, int], mounts: list[ri.Mount],
-                       client, service_env: Mapping[str, str] | None = None) -> ri.ContainerConfig:
+                       client: ObjectReader, service_env: Mapping[str, str] | None = None) -> ri.ContainerConfig:
     env = await _environment(pod, container, pod_ip=pod_ip, host_ip=host_ip,
                              node_allocatable=node_allocatable, client=client, service_env=service_env)
     command = [expand(c, env) for c in container.get("command") or []] or None
@@ -79,7 +81,7 @@ async def build_config(pod: dict, container: dict, *, restart_count: int, pod_ip
     )
 
 
-def _resources(container: dict) -> ri.Resources:
+def _resources(container: typed.Container) -> ri.Resources:
     res = container.get("resources") or {}
     limits, requests = res.get("limits") or {}, res.get("requests") or {}
     return ri.Resources(
@@ -89,7 +91,7 @@ def _resources(container: dict) -> ri.Resources:
     )
 
 
-def _security(spec: dict, container: dict) -> ri.SecurityContext:
+def _security(spec: typed.PodSpec, container: typed.Container) -> ri.SecurityContext:
     psc = spec.get("securityContext") or {}
     csc = container.get("securityContext") or {}
     caps = csc.get("capabilities") or {}
@@ -97,27 +99,28 @@ def _security(spec: dict, container: dict) -> ri.SecurityContext:
     if psc.get("fsGroup") is not None:
         groups.append(psc["fsGroup"])  # the volumes' group, as Kubernetes adds it
 
-    def pick(key: str) -> Any:  # the container's setting, else the pod's
-        return csc[key] if csc.get(key) is not None else psc.get(key)
-
+    # The container's setting, else the pod's.
+    user = csc.get("runAsUser")
+    group = csc.get("runAsGroup")
     return ri.SecurityContext(
-        run_as_user=pick("runAsUser"), run_as_group=pick("runAsGroup"),
+        run_as_user=user if user is not None else psc.get("runAsUser"),
+        run_as_group=group if group is not None else psc.get("runAsGroup"),
         supplemental_groups=tuple(groups), privileged=bool(csc.get("privileged")),
         read_only_root_filesystem=bool(csc.get("readOnlyRootFilesystem")),
         capabilities_add=tuple(caps.get("add") or ()), capabilities_drop=tuple(caps.get("drop") or ()),
     )
 
 
-async def _environment(pod: dict, container: dict, *, pod_ip: str | None, host_ip: str,
-                       node_allocatable: Mapping[str, int], client,
+async def _environment(pod: typed.Pod, container: typed.Container, *, pod_ip: str | None, host_ip: str,
+                       node_allocatable: Mapping[str, int], client: ObjectReader,
                        service_env: Mapping[str, str] | None = None) -> dict[str, str]:
     ns = pod["metadata"]["namespace"]
     # Service variables (kubelet/servicelinks.py) come first: the lowest precedence, yet
     # visible to $(VAR) expansion, as Kubernetes orders them.
     env: dict[str, str] = dict(service_env or {})
-    cache: dict[tuple[str, str], dict | None] = {}
+    cache: dict[tuple[str, str], dict[str, str] | None] = {}
 
-    async def fetch(kind: str, name: str, optional: bool) -> dict | None:
+    async def fetch(kind: str, name: str, optional: bool) -> dict[str, str] | None:
         key = (kind, name)
         if key not in cache:
             rt = CONFIGMAPS if kind == "configmap" else SECRETS
@@ -132,7 +135,7 @@ async def _environment(pod: dict, container: dict, *, pod_ip: str | None, host_i
 
     for src in container.get("envFrom") or []:
         prefix = src.get("prefix") or ""
-        for field, kind in (("configMapRef", "configmap"), ("secretRef", "secret")):
+        for field, kind in _ENV_FROM:
             ref = src.get(field)
             if ref:
                 data = await fetch(kind, ref.get("name") or "", bool(ref.get("optional")))
@@ -144,26 +147,28 @@ async def _environment(pod: dict, container: dict, *, pod_ip: str | None, host_i
             env[name] = expand(var.get("value") or "", env)
             continue
         vf = var["valueFrom"]
+        assert vf is not None  # checked just above
         if vf.get("fieldRef"):
             env[name] = _field_ref(pod, vf["fieldRef"].get("fieldPath", ""), pod_ip=pod_ip, host_ip=host_ip)
         elif vf.get("resourceFieldRef"):
             env[name] = _resource_ref(pod, container, vf["resourceFieldRef"], node_allocatable)
         else:
-            for field, kind in (("configMapKeyRef", "configmap"), ("secretKeyRef", "secret")):
-                ref = vf.get(field)
+            for key_field, kind in _KEY_REFS:
+                ref = vf.get(key_field)
                 if not ref:
                     continue
                 optional = bool(ref.get("optional"))
                 data = await fetch(kind, ref.get("name") or "", optional)
-                if data is not None and ref.get("key") in data:
-                    env[name] = data[ref["key"]]
+                key = ref.get("key")
+                if data is not None and key in data:
+                    env[name] = data[key]
                 elif not optional:
                     what = "ConfigMap" if kind == "configmap" else "Secret"
                     raise ConfigError(f"couldn't find key {ref.get('key')} in {what} {ns}/{ref.get('name')}")
     return env
 
 
-def _decoded(obj: dict, kind: str) -> dict[str, str]:
+def _decoded(obj: Mapping[str, Any], kind: str) -> dict[str, str]:
     if kind == "configmap":
         out = dict(obj.get("data") or {})
         for k, v in (obj.get("binaryData") or {}).items():
@@ -174,10 +179,15 @@ def _decoded(obj: dict, kind: str) -> dict[str, str]:
     return out
 
 
+_ENV_FROM: tuple[tuple[Literal["configMapRef", "secretRef"], str], ...] = (
+    ("configMapRef", "configmap"), ("secretRef", "secret"))
+_KEY_REFS: tuple[tuple[Literal["configMapKeyRef", "secretKeyRef"], str], ...] = (
+    ("configMapKeyRef", "configmap"), ("secretKeyRef", "secret"))
+
 _SUBSCRIPT = re.compile(r"metadata\.(labels|annotations)\['(.+)'\]$")
 
 
-def _field_ref(pod: dict, path: str, *, pod_ip: str | None, host_ip: str) -> str:
+def _field_ref(pod: typed.Pod, path: str, *, pod_ip: str | None, host_ip: str) -> str:
     md, spec = pod["metadata"], pod.get("spec") or {}
     simple = {
         "metadata.name": md.get("name", ""), "metadata.namespace": md.get("namespace", ""),
@@ -190,21 +200,24 @@ def _field_ref(pod: dict, path: str, *, pod_ip: str | None, host_ip: str) -> str
         return simple[path]
     m = _SUBSCRIPT.match(path)
     if m:
-        return (md.get(m.group(1)) or {}).get(m.group(2), "")
+        values = (md.get("labels") if m.group(1) == "labels" else md.get("annotations")) or {}
+        return values.get(m.group(2), "")
     raise ConfigError(f"unsupported fieldRef fieldPath {path!r}")
 
 
-def _resource_ref(pod: dict, container: dict, ref: dict, node_allocatable: Mapping[str, int]) -> str:
+def _resource_ref(pod: typed.Pod, container: typed.Container, ref: typed.ResourceFieldSelector, node_allocatable: Mapping[str, int]) -> str:
     resource = ref.get("resource", "")
     name = ref.get("containerName")
     if name:
         spec = pod.get("spec") or {}
+        found: typed.Container = {}
         container = next((c for c in (spec.get("containers") or []) + (spec.get("initContainers") or [])
-                          if c["name"] == name), {})
+                          if c["name"] == name), found)
     kind, _, res = resource.partition(".")
     if kind not in ("limits", "requests") or res not in ("cpu", "memory", "ephemeral-storage"):
         raise ConfigError(f"unsupported resourceFieldRef resource {resource!r}")
-    values = (container.get("resources") or {}).get(kind) or {}
+    resources = container.get("resources") or {}
+    values = (resources.get("limits") if kind == "limits" else resources.get("requests")) or {}
     if res in values:
         amount = Decimal(str(quantity.parse_quantity(values[res]).numerator)) / Decimal(
             str(quantity.parse_quantity(values[res]).denominator))

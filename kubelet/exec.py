@@ -21,6 +21,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import orjson
+from starlette.datastructures import QueryParams
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from kubelet.runtime import interface as ri
@@ -45,7 +46,7 @@ class ExecOptions:
     tty: bool
 
 
-def parse_options(query: Any, *, attach: bool = False) -> ExecOptions:
+def parse_options(query: QueryParams, *, attach: bool = False) -> ExecOptions:
     """The kubelet's exec (or, ``attach``, attach: no command) parameters; ``ValueError``
     with Kubernetes' words when unusable."""
     def flag(name: str) -> bool:

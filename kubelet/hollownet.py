@@ -18,7 +18,9 @@ from kubelet import network
 from kubelet.node import NodeAgent
 from kubelet.runtime import interface as ri
 from minik8s import errors
+from minik8s.api import typed
 from minik8s.api.resources import NODES
+from minik8s.client.rest import ApiClient
 
 __all__ = ["HollowPodNetwork"]
 
@@ -26,7 +28,7 @@ _REREAD_S = 5.0  # how often a node without a podCIDR is read again, at most
 
 
 class HollowPodNetwork:
-    def __init__(self, client, runtime: ri.ContainerRuntime, *, node_name: str, agent: NodeAgent) -> None:
+    def __init__(self, client: ApiClient, runtime: ri.ContainerRuntime, *, node_name: str, agent: NodeAgent) -> None:
         self.client = client
         self.runtime = runtime
         self.node_name = node_name
@@ -42,7 +44,7 @@ class HollowPodNetwork:
         if cidr is None and (self._read_at is None or loop.time() - self._read_at >= _REREAD_S):
             self._read_at = loop.time()
             try:
-                cidr = self.agent.observe(await self.client.get(NODES, self.node_name))
+                cidr = self.agent.observe(typed.node(await self.client.get(NODES, self.node_name)))
             except (errors.ApiError, errors.ConnectionFailed) as e:
                 raise ri.NetworkNotReadyError(f"cannot read node {self.node_name}'s podCIDR: {e}") from e
         if not cidr:

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from typing import Any
 
 from kubelet import hostinfo
 from kubelet.config import KubeletConfig
@@ -37,33 +38,35 @@ from kubelet.status import StatusWriter
 from kubelet.sync import NodeFacts, PodSyncer
 from kubelet.tokens import TokenManager
 from minik8s import errors
+from minik8s.api import typed
 from minik8s.api.resources import PODS
 from minik8s.client.events import EventRecorder
 from minik8s.client.informer import Informer
+from minik8s.client.rest import ApiClient
 
 __all__ = ["Kubelet"]
 
 log = logging.getLogger(__name__)
 
 
-def _uid(pod: dict) -> str:
+def _uid(pod: typed.Pod) -> str:
     return pod["metadata"]["uid"]
 
 
-def _key(pod: dict) -> str:
+def _key(pod: typed.Pod) -> str:
     md = pod["metadata"]
     return f"{md.get('namespace')}/{md['name']}"
 
 
 class Kubelet:
-    def __init__(self, config: KubeletConfig, *, node_name: str, client, runtime: ri.ContainerRuntime,
+    def __init__(self, config: KubeletConfig, *, node_name: str, client: ApiClient, runtime: ri.ContainerRuntime,
                  runtime_name: str, host_ip: str, host: hostinfo.HostInfo, objects: ObjectManager | None = None) -> None:
         """``objects``: the ConfigMap/Secret manager, shared by the nodes of one client (else one of its own)."""
         self.config = config
         self.node_name = node_name
         self.client = client
         self.runtime = runtime
-        self._pods: dict[str, dict] = {}  # uid -> the pod as last seen
+        self._pods: dict[str, typed.Pod] = {}  # uid -> the pod as last seen
         self._uid_by_key: dict[str, str] = {}
         self.informer = Informer(client, PODS, field_selector=f"spec.nodeName={node_name}")
         self.recorder = EventRecorder(client, component="kubelet", host=node_name)
@@ -91,15 +94,15 @@ class Kubelet:
             objects=objects if objects is not None else ObjectManager(client),
             pod_network=HollowPodNetwork(client, runtime, node_name=node_name, agent=self.agent)
             if runtime_name == "fake" else None)
-        self._tasks: list[asyncio.Task] = []
+        self._tasks: list[asyncio.Task[None]] = []
 
     # --- what the node server asks ----------------------------------------------------------
 
-    def find_pod(self, namespace: str, name: str) -> dict | None:
+    def find_pod(self, namespace: str, name: str) -> typed.Pod | None:
         uid = self._uid_by_key.get(f"{namespace}/{name}")
         return self._pods.get(uid) if uid else None
 
-    def pods(self) -> list[dict]:
+    def pods(self) -> list[typed.Pod]:
         return list(self._pods.values())
 
     # --- running ----------------------------------------------------------------------------
@@ -131,11 +134,13 @@ class Kubelet:
 
     # --- informer handlers: remember and mark dirty, nothing else ---------------------------
 
-    def _on_add(self, pod: dict) -> None:
+    def _on_add(self, obj: dict[str, Any]) -> None:
+        pod = typed.pod(obj)
         self._remember(pod)
         self.workers.update(_uid(pod))
 
-    def _on_update(self, old: dict, new: dict) -> None:
+    def _on_update(self, old_obj: dict[str, Any], new_obj: dict[str, Any]) -> None:
+        old, new = typed.pod(old_obj), typed.pod(new_obj)
         self._remember(new)
         om, nm = old.get("metadata") or {}, new.get("metadata") or {}
         # Our own status writes come back here: they need no sync.
@@ -144,14 +149,15 @@ class Kubelet:
                 or om.get("annotations") != nm.get("annotations") or _uid(new) not in self.workers):
             self.workers.update(_uid(new))
 
-    def _on_delete(self, pod: dict) -> None:
+    def _on_delete(self, obj: dict[str, Any]) -> None:
+        pod = typed.pod(obj)
         uid = _uid(pod)
         self._pods.pop(uid, None)
         if self._uid_by_key.get(_key(pod)) == uid:
             del self._uid_by_key[_key(pod)]
         self.workers.update(uid)
 
-    def _remember(self, pod: dict) -> None:
+    def _remember(self, pod: typed.Pod) -> None:
         self._pods[_uid(pod)] = pod
         self._uid_by_key[_key(pod)] = _uid(pod)
 
@@ -176,7 +182,7 @@ class Kubelet:
             return DONE
         return await self.syncer.sync(pod)
 
-    async def _confirm_delete(self, pod: dict) -> None:
+    async def _confirm_delete(self, pod: typed.Pod) -> None:
         """Everything of the pod is gone: tell the apiserver it may forget the pod now."""
         md = pod["metadata"]
         try:

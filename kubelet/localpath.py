@@ -19,11 +19,13 @@ import copy
 import logging
 import os
 import shutil
+from typing import Any
 
 from minik8s import errors, localpath
 from minik8s.api import volumes as v
 from minik8s.api.resources import NODES, PERSISTENTVOLUMES
 from minik8s.client.informer import Informer
+from minik8s.client.rest import ApiClient
 
 __all__ = ["LocalPathVolumes"]
 
@@ -33,14 +35,14 @@ RETRY_SECONDS = 2.0  # after a failed API call, look at the deleted volumes agai
 
 
 class LocalPathVolumes:
-    def __init__(self, client, *, node_name: str, node_root: str) -> None:
+    def __init__(self, client: ApiClient, *, node_name: str, node_root: str) -> None:
         self.client = client
         self.node_name = node_name
         self.base = localpath.node_dir(node_root)
         self.informer = Informer(client, PERSISTENTVOLUMES)
         self._wake = asyncio.Event()
 
-    def _mine(self, pv: dict) -> bool:
+    def _mine(self, pv: dict[str, Any]) -> bool:
         return ((pv["metadata"].get("annotations") or {}).get(v.ANN_PROVISIONED_BY) == localpath.PROVISIONER
                 and localpath.node_of(pv) == self.node_name)
 
@@ -68,7 +70,7 @@ class LocalPathVolumes:
             task.cancel()
             await asyncio.gather(task, return_exceptions=True)
 
-    def _changed(self, pv: dict) -> None:
+    def _changed(self, pv: dict[str, Any]) -> None:
         if pv["metadata"].get("deletionTimestamp"):
             self._wake.set()
 
@@ -83,7 +85,7 @@ class LocalPathVolumes:
                     log.warning("node %s: cannot advertise its local-path directory yet: %s", self.node_name, e)
                 await asyncio.sleep(1.0)
 
-    async def clean(self, pv: dict) -> None:
+    async def clean(self, pv: dict[str, Any]) -> None:
         """Remove a deleted volume's directory, then its cleanup finalizer."""
         md = pv["metadata"]
         if localpath.CLEANUP_FINALIZER not in (md.get("finalizers") or ()):

@@ -41,8 +41,10 @@ from kubelet.dns.podconfig import pod_dns_config, read_host_searches, uses_clust
 from kubelet.proxy import main as proxy_main
 from kubelet.runtime import interface as ri
 from kubelet.servicelinks import ServiceEnv
+from minik8s.api import typed
 from minik8s.api.resources import NODES
 from minik8s.client.informer import SharedInformerFactory
+from minik8s.client.rest import ApiClient
 
 __all__ = ["NetworkOptions", "NodeNetworkServices"]
 
@@ -67,7 +69,8 @@ class NetworkOptions:
 
 
 class NodeNetworkServices:
-    def __init__(self, client, runtime: ri.ContainerRuntime, *, node_name: str, options: NetworkOptions) -> None:
+    def __init__(self, client: ApiClient, runtime: ri.ContainerRuntime, *, node_name: str,
+                 options: NetworkOptions) -> None:
         self.client = client
         self.node_name = node_name
         self.options = options
@@ -85,7 +88,7 @@ class NodeNetworkServices:
         self._cidr_changed = asyncio.Event()
         self._network_changed = asyncio.Event()
         self._host_searches = read_host_searches()
-        self._tasks: list[asyncio.Task] = []
+        self._tasks: list[asyncio.Task[None]] = []
         self.node.add_handler(on_add=lambda n: self._cidr_changed.set(),
                               on_update=lambda old, cur: self._cidr_changed.set())
 
@@ -145,7 +148,7 @@ class NodeNetworkServices:
             return [self.gateway]
         return []
 
-    def dns_config(self, pod: dict) -> tuple[ri.DNSConfig | None, str | None]:
+    def dns_config(self, pod: typed.Pod) -> tuple[ri.DNSConfig | None, str | None]:
         """The pod's DNS config and a warning to record (no cluster DNS for a ClusterFirst pod).
         While this node's own DNS is expected but not serving, a pod that would use it waits
         (``NetworkNotReadyError``) rather than get the host's resolv.conf for life."""
@@ -155,7 +158,7 @@ class NodeNetworkServices:
         return pod_dns_config(pod, cluster_dns=cluster_dns, cluster_domain=self.options.cluster_domain,
                               host_searches=self._host_searches)
 
-    async def service_env(self, pod: dict) -> dict[str, str]:
+    async def service_env(self, pod: typed.Pod) -> dict[str, str]:
         return await self.env.env_for(pod)
 
     # -- running ----------------------------------------------------------------------------------
@@ -182,11 +185,11 @@ class NodeNetworkServices:
 
     def _pod_cidr(self) -> str | None:
         node = self.node.store.get(self.node_name)
-        return network.node_pod_cidr(node) if node else None
+        return network.node_pod_cidr(typed.node(node)) if node else None
 
     async def _network_loop(self) -> None:
-        dns_task: asyncio.Task | None = None
-        hairpin: asyncio.Task | None = None
+        dns_task: asyncio.Task[None] | None = None
+        hairpin: asyncio.Task[None] | None = None
         warned = False
         loop = asyncio.get_running_loop()
         checked_at = loop.time()
@@ -260,7 +263,7 @@ class NodeNetworkServices:
         self.dns_error = None
         self.on_status_change()
 
-    def _dns_done(self, task: asyncio.Task) -> None:
+    def _dns_done(self, task: asyncio.Task[None]) -> None:
         """The DNS server ended with an error (e.g. its address:53 taken): the node stays NotReady,
         its ClusterFirst pods wait, and the server is started again every few seconds."""
         if not task.cancelled() and task.exception() is not None:

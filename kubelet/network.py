@@ -34,9 +34,12 @@ import ipaddress
 import json
 import logging
 import os
+from collections.abc import Iterable
+from typing import Any
 
 from kubelet import nettools
 from kubelet.runtime.interface import ContainerRuntime, PodNetworkConfig
+from minik8s.api import typed
 from minik8s.api.resources import NODES
 from minik8s.client.informer import SharedInformerFactory
 
@@ -183,19 +186,19 @@ async def _write_proc(path: str, value: str) -> None:
 
 # -- routes between nodes -----------------------------------------------------------------------
 
-def node_internal_ip(node: dict) -> str | None:
+def node_internal_ip(node: typed.Node) -> str | None:
     for a in (node.get("status") or {}).get("addresses") or []:
         if a.get("type") == "InternalIP" and a.get("address"):
             return a["address"]
     return None
 
 
-def node_pod_cidr(node: dict) -> str | None:
+def node_pod_cidr(node: typed.Node) -> str | None:
     spec = node.get("spec") or {}
     return spec.get("podCIDR") or next(iter(spec.get("podCIDRs") or []), None)
 
 
-def desired_routes(nodes: list[dict], *, local_ips: set[str], connected: set[str]) -> dict[str, str]:
+def desired_routes(nodes: Iterable[typed.Node], *, local_ips: set[str], connected: set[str]) -> dict[str, str]:
     """podCIDR → gateway for every node that is elsewhere (pure)."""
     out: dict[str, str] = {}
     for n in nodes:
@@ -225,8 +228,9 @@ class RouteSyncer:
         self.nodes.add_handler(on_add=lambda n: self._dirty.set(), on_update=self._update,
                                on_delete=lambda n: self._dirty.set())
 
-    def _update(self, old: dict, cur: dict) -> None:
-        if (node_pod_cidr(old), node_internal_ip(old)) != (node_pod_cidr(cur), node_internal_ip(cur)):
+    def _update(self, old: dict[str, Any], cur: dict[str, Any]) -> None:
+        o, c = typed.node(old), typed.node(cur)
+        if (node_pod_cidr(o), node_internal_ip(o)) != (node_pod_cidr(c), node_internal_ip(c)):
             self._dirty.set()
 
     async def run(self) -> None:
@@ -250,7 +254,7 @@ class RouteSyncer:
         all_routes = json.loads(routes or "[]")
         connected = {r["dst"] for r in all_routes if r.get("protocol") == "kernel" and "gateway" not in r}
         ours = {r["dst"]: r.get("gateway") for r in all_routes if str(r.get("protocol")) == ROUTE_PROTO}
-        want = desired_routes(self.nodes.store.list(), local_ips=local_ips, connected=connected)
+        want = desired_routes(map(typed.node, self.nodes.store.list()), local_ips=local_ips, connected=connected)
         for cidr in set(ours) - set(want):
             await nettools.run(["ip", "route", "del", cidr, "proto", ROUTE_PROTO], check=False)
             log.info("routes: removed %s (node gone)", cidr)

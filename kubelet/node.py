@@ -22,12 +22,15 @@ import logging
 import random
 import time
 from collections.abc import Callable
+from typing import Any
 
 from kubelet import hostinfo
 from kubelet.config import KUBELET_VERSION, KubeletConfig
 from kubelet.runtime import interface as ri
 from minik8s import errors
+from minik8s.api import typed
 from minik8s.api.resources import LEASES, NODES
+from minik8s.client.rest import ApiClient
 from minik8s.timestamps import format_micro_time, format_time
 
 __all__ = ["NodeAgent", "LEASE_NAMESPACE"]
@@ -53,7 +56,7 @@ _CONDITIONS = {
 
 
 class NodeAgent:
-    def __init__(self, client, runtime: ri.ContainerRuntime, config: KubeletConfig, *, node_name: str,
+    def __init__(self, client: ApiClient, runtime: ri.ContainerRuntime, config: KubeletConfig, *, node_name: str,
                  host_ip: str, host: hostinfo.HostInfo, hostname: str | None = None,
                  network_status: Callable[[], tuple[bool, str] | None] | None = None) -> None:
         """``network_status``: (ready, why) of the pod network this kubelet makes, or None when
@@ -66,9 +69,9 @@ class NodeAgent:
         self.host = host
         self.hostname = hostname or node_name
         self.root = config.node_root(node_name)
-        self._status: dict | None = None  # the status last written
+        self._status: typed.NodeStatus | None = None  # the status last written
         self._reported_at = 0.0
-        self._lease: dict | None = None
+        self._lease: dict[str, Any] | None = None  # our Lease as last read or written
         self._unreachable = False
         self._runtime_version = ""
         self.pod_cidr: str | None = None  # spec.podCIDR as last read (hollow nodes address pods from it)
@@ -102,14 +105,14 @@ class NodeAgent:
                 "kubernetes.io/arch": self.host.arch, "beta.kubernetes.io/os": "linux",
                 "beta.kubernetes.io/arch": self.host.arch, **self.config.node_labels}
 
-    def build_status(self, *, runtime_ok: bool, previous: dict | None) -> dict:
+    def build_status(self, *, runtime_ok: bool, previous: typed.NodeStatus | None) -> typed.NodeStatus:
         now = format_time()
         old = {c["type"]: c for c in (previous or {}).get("conditions") or []}
         network = self.network_status() if self.network_status is not None else None
         network_ok = network is None or network[0]
         healthy = {"Ready": runtime_ok and network_ok, "MemoryPressure": self._memory_ok(),
                    "DiskPressure": self._disk_ok(), "PIDPressure": True}
-        conditions = []
+        conditions: list[typed.NodeCondition] = []
         for ctype in ("MemoryPressure", "DiskPressure", "PIDPressure", "Ready"):
             good, reason, message, bad_reason, bad_message = _CONDITIONS[ctype]
             ok = healthy[ctype]
@@ -164,7 +167,7 @@ class NodeAgent:
         self._runtime_version = f"{v.runtime_name}://{v.runtime_version}"
         return True
 
-    def observe(self, node: dict) -> str | None:
+    def observe(self, node: typed.Node) -> str | None:
         """Remember what the kubelet needs of its Node as read (its podCIDR); returns it."""
         spec = node.get("spec") or {}
         self.pod_cidr = spec.get("podCIDR") or next(iter(spec.get("podCIDRs") or []), None)
@@ -172,7 +175,7 @@ class NodeAgent:
 
     # --- registration -----------------------------------------------------------------------
 
-    async def register(self) -> dict:
+    async def register(self) -> typed.Node:
         """Create (or adopt) the Node object; retries until the apiserver takes it."""
         attempt = 0
         while True:
@@ -187,23 +190,23 @@ class NodeAgent:
             attempt += 1
             await asyncio.sleep(min(30.0, 0.5 * 2 ** min(attempt, 6)) * (0.5 + random.random()))
 
-    async def _register_once(self) -> dict:
+    async def _register_once(self) -> typed.Node:
         runtime_ok = await self._runtime_ok()
         status = self.build_status(runtime_ok=runtime_ok, previous=None)
-        spec: dict = {}
+        spec: typed.NodeSpec = {}
         if self.config.register_with_taints:
             spec["taints"] = list(self.config.register_with_taints)
-        body = {"apiVersion": "v1", "kind": "Node", "metadata": {"name": self.name, "labels": self.labels()},
+        body: dict[str, Any] = {"apiVersion": "v1", "kind": "Node", "metadata": {"name": self.name, "labels": self.labels()},
                 "spec": spec, "status": status}
         try:
-            node = await self.client.create(NODES, body)
+            node = typed.node(await self.client.create(NODES, body))
             log.info("node %s registered", self.name)
         except errors.AlreadyExists:
-            existing = await self.client.get(NODES, self.name)
+            existing = typed.node(await self.client.get(NODES, self.name))
             # Kubernetes reconciles its own labels on an existing Node; status is ours to rewrite.
-            node = await self.client.patch(NODES, self.name, {"metadata": {"labels": self.labels()}})
+            await self.client.patch(NODES, self.name, {"metadata": {"labels": self.labels()}})
             status = self.build_status(runtime_ok=runtime_ok, previous=existing.get("status"))
-            node = await self.client.patch(NODES, self.name, {"status": status}, subresource="status")
+            node = typed.node(await self.client.patch(NODES, self.name, {"status": status}, subresource="status"))
             log.info("node %s already registered; adopted it", self.name)
         self.observe(node)
         self._status = node.get("status") or status
@@ -247,7 +250,7 @@ class NodeAgent:
             self._lease = None  # someone else wrote it: read it afresh next time
             raise
 
-    async def _owner(self) -> list[dict]:
+    async def _owner(self) -> list[typed.OwnerReference]:
         try:
             node = await self.client.get(NODES, self.name)
         except errors.NotFound:
@@ -274,7 +277,7 @@ class NodeAgent:
         # Compare with what is stored, not with what we last wrote: the node lifecycle
         # controller may have marked the node Unknown meanwhile, and must see Ready again.
         try:
-            node = await self.client.get(NODES, self.name)
+            node = typed.node(await self.client.get(NODES, self.name))
             self.observe(node)
             stored = node.get("status")
         except errors.NotFound:
@@ -284,7 +287,7 @@ class NodeAgent:
         if not force and not due and stored is not None and _strip(status) == _strip(stored):
             return False
         try:
-            node = await self.client.patch(NODES, self.name, {"status": status}, subresource="status")
+            node = typed.node(await self.client.patch(NODES, self.name, {"status": status}, subresource="status"))
         except errors.NotFound:
             # Someone deleted our Node: register it again, as the kubelet does.
             node = await self._register_once()
@@ -303,7 +306,7 @@ class NodeAgent:
             self._unreachable = False
 
 
-def _strip(status: dict | None) -> dict | None:
+def _strip(status: typed.NodeStatus | None) -> dict[str, Any] | None:
     """The status without heartbeat times: what "changed" means for the 5-minute rule."""
     if status is None:
         return None

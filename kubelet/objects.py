@@ -17,19 +17,27 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-from typing import Any
+from typing import Any, Protocol
 
 from minik8s import errors
 from minik8s.api.resources import CONFIGMAPS, SECRETS, ResourceType
 from minik8s.client.informer import Informer
+from minik8s.client.rest import ApiClient
 
 _Key = tuple[str, str, str]  # (resource plural, namespace, name)
+
+
+class ObjectReader(Protocol):
+    """What reads the objects a pod's volumes and environment use: the API client, or a
+    :class:`PodReader` (ConfigMaps and Secrets from the manager's watches)."""
+
+    async def get(self, rt: ResourceType, name: str, *, namespace: str | None = None) -> dict[str, Any]: ...
 
 
 @dataclasses.dataclass(slots=True)
 class _Watched:
     informer: Informer
-    task: asyncio.Task
+    task: asyncio.Task[None]
     pods: set[str]
 
 
@@ -38,7 +46,7 @@ class ObjectManager:
 
     RESOURCES = (CONFIGMAPS, SECRETS)
 
-    def __init__(self, client) -> None:
+    def __init__(self, client: ApiClient) -> None:
         self.client = client
         self._watched: dict[_Key, _Watched] = {}
         self._keys_by_pod: dict[str, set[_Key]] = {}

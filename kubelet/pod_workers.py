@@ -40,7 +40,7 @@ class _Worker:
 
     def __init__(self) -> None:
         self.dirty = asyncio.Event()
-        self.task: asyncio.Task | None = None
+        self.task: asyncio.Task[None] | None = None
         self.timer: asyncio.TimerHandle | None = None
         self.failures = 0
 

@@ -19,30 +19,33 @@ import datetime
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Literal
 
 import httpx
 
 from kubelet.runtime import interface as ri
-from minik8s.client.events import WARNING
+from minik8s.api import typed
+from minik8s.client.events import WARNING, EventRecorder
 
 __all__ = ["ProbeManager", "run_probe"]
 
 log = logging.getLogger(__name__)
 
 LIVENESS, READINESS, STARTUP = "Liveness", "Readiness", "Startup"
-_FIELD = {LIVENESS: "livenessProbe", READINESS: "readinessProbe", STARTUP: "startupProbe"}
+_FIELD: dict[str, Literal["livenessProbe", "readinessProbe", "startupProbe"]] = {
+    LIVENESS: "livenessProbe", READINESS: "readinessProbe", STARTUP: "startupProbe"}
 
 
 @dataclass
 class _Worker:
     container_id: str
-    task: asyncio.Task
+    task: asyncio.Task[None]
     result: bool
     failed: bool = False  # liveness/startup gave up: the container must be restarted
-    pod: dict | None = None  # the pod as last synced (its annotations may decide hollow probes)
+    pod: typed.Pod | None = None  # the pod as last synced (its annotations may decide hollow probes)
 
 
-async def run_probe(runtime: ri.ContainerRuntime, probe: dict, *, container: dict, container_id: str,
+async def run_probe(runtime: ri.ContainerRuntime, probe: typed.Probe, *, container: typed.Container, container_id: str,
                     pod_ip: str | None, http: httpx.AsyncClient) -> tuple[bool, str]:
     """One probe attempt: (success, message)."""
     timeout = float(probe.get("timeoutSeconds") or 1)
@@ -88,7 +91,7 @@ async def run_probe(runtime: ri.ContainerRuntime, probe: dict, *, container: dic
     return False, "probe has no handler (exec, httpGet or tcpSocket)"
 
 
-def _port(port: int | str | None, container: dict) -> int:
+def _port(port: int | str | None, container: typed.Container) -> int:
     if isinstance(port, int):
         return port
     if isinstance(port, str) and port.isdigit():
@@ -100,7 +103,7 @@ def _port(port: int | str | None, container: dict) -> int:
 
 
 class ProbeManager:
-    def __init__(self, runtime: ri.ContainerRuntime, *, recorder, on_change: Callable[[str], None]) -> None:
+    def __init__(self, runtime: ri.ContainerRuntime, *, recorder: EventRecorder, on_change: Callable[[str], None]) -> None:
         self.runtime = runtime
         self.recorder = recorder
         self.on_change = on_change
@@ -115,7 +118,7 @@ class ProbeManager:
 
     # what the pod worker asks
 
-    def ensure(self, pod: dict, container: dict, status: ri.ContainerStatus, pod_ip: str | None) -> None:
+    def ensure(self, pod: typed.Pod, container: typed.Container, status: ri.ContainerStatus, pod_ip: str | None) -> None:
         """Probe workers for this running container (restarted when its id changed)."""
         uid = pod["metadata"]["uid"]
         for kind, field in _FIELD.items():
@@ -169,7 +172,8 @@ class ProbeManager:
 
     # the worker
 
-    async def _loop(self, w: _Worker, key: tuple[str, str, str], pod: dict, container: dict, probe: dict,
+    async def _loop(self, w: _Worker, key: tuple[str, str, str], pod: typed.Pod, container: typed.Container,
+                    probe: typed.Probe,
                     started_at: datetime.datetime | None, pod_ip: str | None) -> None:
         uid, name, kind = key
         period = max(1, int(probe.get("periodSeconds") or 10))

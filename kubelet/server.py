@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import datetime
 import logging
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from typing import Any, Protocol
 
 import orjson
@@ -43,6 +43,7 @@ from kubelet import auth, portforward, stats
 from kubelet import exec as exec_
 from kubelet.runtime import interface as ri
 from minik8s import metrics, timestamps
+from minik8s.api import typed
 
 __all__ = ["NodeServer", "PodSource", "make_app"]
 
@@ -57,9 +58,9 @@ class PodSource(Protocol):
     node_name: str
     runtime: ri.ContainerRuntime
 
-    def find_pod(self, namespace: str, name: str) -> dict | None: ...
+    def find_pod(self, namespace: str, name: str) -> typed.Pod | None: ...
 
-    def pods(self) -> list[dict]: ...
+    def pods(self) -> list[typed.Pod]: ...
 
 
 class _BadRequest(Exception):
@@ -68,7 +69,7 @@ class _BadRequest(Exception):
         self.code = code
 
 
-def _int(q, key: str) -> int | None:
+def _int(q: Mapping[str, str], key: str) -> int | None:
     value = q.get(key)
     if value in (None, ""):
         return None
@@ -82,7 +83,7 @@ def make_app(sources: Callable[[], Sequence[PodSource]], *,
              stats_interval: float = stats.SWEEP_INTERVAL_S) -> Starlette:
     summary_provider = stats.StatsProvider(interval=stats_interval)
 
-    def locate(namespace: str, name: str) -> tuple[PodSource, dict]:
+    def locate(namespace: str, name: str) -> tuple[PodSource, typed.Pod]:
         for src in sources():
             pod = src.find_pod(namespace, name)
             if pod is not None:
@@ -147,7 +148,7 @@ def make_app(sources: Callable[[], Sequence[PodSource]], *,
             return
         await exec_.relay(ws, session, opts, protocol)
 
-    async def port_forward_target(namespace: str, name: str) -> tuple[PodSource, dict, ri.PodSandbox]:
+    async def port_forward_target(namespace: str, name: str) -> tuple[PodSource, typed.Pod, ri.PodSandbox]:
         """The pod's ready sandbox, or the kubelet's refusal (a hollow node refuses all)."""
         src, pod = locate(namespace, name)
         if not getattr(src.runtime, "forwards_ports", True):

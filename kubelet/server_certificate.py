@@ -89,7 +89,8 @@ class ServingCertificate:
     @staticmethod
     def renew_at(cert: Any) -> datetime.datetime:
         """A jittered 70-90% of the certificate's lifetime, as client-go's manager schedules it."""
-        start, end = cert.not_valid_before_utc, cert.not_valid_after_utc
+        start: datetime.datetime = cert.not_valid_before_utc
+        end: datetime.datetime = cert.not_valid_after_utc
         return start + (end - start) * (0.7 + 0.2 * random.random())
 
     def usable(self) -> Any:

@@ -21,7 +21,9 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Iterable
 
+from minik8s.api import typed
 from minik8s.api.resources import SERVICES
+from minik8s.client.informer import SharedInformerFactory
 
 __all__ = ["from_services", "env_for_pod", "ServiceEnv", "MASTER_NAMESPACE", "MASTER_SERVICES"]
 
@@ -33,12 +35,12 @@ def _var(name: str) -> str:
     return name.replace("-", "_").upper()
 
 
-def _ip_set(service: dict) -> bool:
+def _ip_set(service: typed.Service) -> bool:
     ip = (service.get("spec") or {}).get("clusterIP")
     return bool(ip) and ip != "None"
 
 
-def from_services(services: Iterable[dict]) -> dict[str, str]:
+def from_services(services: Iterable[typed.Service]) -> dict[str, str]:
     """The variables for these services (Kubernetes' envvars.FromServices)."""
     out: dict[str, str] = {}
     for svc in services:
@@ -47,7 +49,7 @@ def from_services(services: Iterable[dict]) -> dict[str, str]:
         if not _ip_set(svc) or not ports:
             continue
         ip = spec["clusterIP"]
-        prefix = _var((svc.get("metadata") or {})["name"])
+        prefix = _var(svc["metadata"]["name"])
         out[f"{prefix}_SERVICE_HOST"] = ip
         out[f"{prefix}_SERVICE_PORT"] = str(ports[0]["port"])
         for p in ports:
@@ -66,12 +68,12 @@ def from_services(services: Iterable[dict]) -> dict[str, str]:
     return out
 
 
-def env_for_pod(pod: dict, services: Iterable[dict]) -> dict[str, str]:
+def env_for_pod(pod: typed.Pod, services: Iterable[typed.Service]) -> dict[str, str]:
     """The service variables a pod's containers get, from all services known (any namespace)."""
     ns = (pod.get("metadata") or {}).get("namespace") or "default"
     links = (pod.get("spec") or {}).get("enableServiceLinks")
     links = True if links is None else bool(links)
-    chosen: dict[str, dict] = {}
+    chosen: dict[str, typed.Service] = {}
     for svc in services:
         md = svc.get("metadata") or {}
         if not _ip_set(svc):
@@ -87,12 +89,12 @@ def env_for_pod(pod: dict, services: Iterable[dict]) -> dict[str, str]:
 class ServiceEnv:
     """Service variables from a Services informer (any SharedInformerFactory's)."""
 
-    def __init__(self, informers, *, sync_timeout: float = 30.0) -> None:
+    def __init__(self, informers: SharedInformerFactory, *, sync_timeout: float = 30.0) -> None:
         self.informer = informers.informer(SERVICES)
         self.sync_timeout = sync_timeout
 
-    async def env_for(self, pod: dict) -> dict[str, str]:
+    async def env_for(self, pod: typed.Pod) -> dict[str, str]:
         """Raises TimeoutError while services have never been listed (the container waits)."""
         if not self.informer.has_synced:
             await asyncio.wait_for(self.informer.wait_synced(), self.sync_timeout)
-        return env_for_pod(pod, self.informer.store.list())
+        return env_for_pod(pod, map(typed.service, self.informer.store.list()))

@@ -173,7 +173,8 @@ def stream_id_of(payload: bytes) -> int:
     """The stream id leading a RST_STREAM, HEADERS or WINDOW_UPDATE payload."""
     if len(payload) < 4:
         raise ProtocolError("control frame too short")
-    return struct.unpack_from(">I", payload)[0] & 0x7FFFFFFF
+    (word,) = struct.unpack_from(">I", payload)
+    return int(word) & 0x7FFFFFFF
 
 
 def _control(frame_type: int, flags: int, payload: bytes) -> bytes:

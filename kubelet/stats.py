@@ -36,6 +36,7 @@ from typing import Any, Protocol
 
 from kubelet.runtime import interface as ri
 from minik8s import timestamps
+from minik8s.api import typed
 
 __all__ = ["StatsProvider", "SWEEP_INTERVAL_S", "host_reading"]
 
@@ -49,7 +50,7 @@ class Source(Protocol):
     node_name: str
     runtime: ri.ContainerRuntime
 
-    def pods(self) -> list[dict]: ...
+    def pods(self) -> list[typed.Pod]: ...
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -176,7 +177,7 @@ class StatsProvider:
         pods = [self._pod(pod, sweep) for s in sources for pod in s.pods()]
         return {"node": node, "pods": pods}
 
-    def _pod(self, pod: dict, sweep: _Sweep) -> dict[str, Any]:
+    def _pod(self, pod: typed.Pod, sweep: _Sweep) -> dict[str, Any]:
         meta = pod.get("metadata") or {}
         uid = meta.get("uid", "")
         out: dict[str, Any] = {"podRef": {"name": meta.get("name"), "namespace": meta.get("namespace"), "uid": uid}}

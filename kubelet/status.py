@@ -13,10 +13,13 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
+from typing import Any
 
 from kubelet.runtime import interface as ri
 from minik8s import errors
+from minik8s.api import typed
 from minik8s.api.resources import PODS
+from minik8s.client.rest import ApiClient
 from minik8s.qos import qos_class
 from minik8s.timestamps import format_time
 
@@ -35,11 +38,11 @@ class ContainerView:
     ready: bool = False
     started: bool = False
     restart_count: int = 0
-    extra: dict = field(default_factory=dict)
+    extra: dict[str, Any] = field(default_factory=dict)
 
 
-def _terminated(c: ri.ContainerStatus, runtime: str) -> dict:
-    out = {"exitCode": c.exit_code if c.exit_code is not None else 0,
+def _terminated(c: ri.ContainerStatus, runtime: str) -> typed.ContainerStateTerminated:
+    out: typed.ContainerStateTerminated = {"exitCode": c.exit_code if c.exit_code is not None else 0,
            "reason": c.reason or ("Completed" if not c.exit_code else "Error"),
            "containerID": f"{runtime}://{c.id}"}
     if c.message:
@@ -51,8 +54,9 @@ def _terminated(c: ri.ContainerStatus, runtime: str) -> dict:
     return out
 
 
-def _container_status(spec_c: dict, view: ContainerView, *, runtime: str, default_waiting: str) -> dict:
-    st: dict = {"name": spec_c["name"], "image": spec_c.get("image") or "", "imageID": "",
+def _container_status(spec_c: typed.Container, view: ContainerView, *, runtime: str,
+                      default_waiting: str) -> typed.ContainerStatus:
+    st: typed.ContainerStatus = {"name": spec_c["name"], "image": spec_c.get("image") or "", "imageID": "",
                 "ready": False, "restartCount": view.restart_count, "started": False,
                 "state": {}, "lastState": {}}
     latest, previous = view.latest, view.previous
@@ -69,7 +73,10 @@ def _container_status(spec_c: dict, view: ContainerView, *, runtime: str, defaul
             st["lastState"] = {"terminated": _terminated(previous, runtime)}
     elif view.waiting is not None:
         reason, message = view.waiting
-        st["state"] = {"waiting": {"reason": reason, **({"message": message} if message else {})}}
+        waiting: typed.ContainerStateWaiting = {"reason": reason}
+        if message:
+            waiting["message"] = message
+        st["state"] = {"waiting": waiting}
         if latest is not None and latest.state is ri.ContainerState.EXITED:
             st["lastState"] = {"terminated": _terminated(latest, runtime)}
     elif latest is not None and latest.state is ri.ContainerState.EXITED:
@@ -81,7 +88,8 @@ def _container_status(spec_c: dict, view: ContainerView, *, runtime: str, defaul
     return st
 
 
-def _phase(spec: dict, init: list[dict], apps: list[dict], *, pod_is_terminal: bool = False) -> str:
+def _phase(spec: typed.PodSpec, init: list[typed.ContainerStatus], apps: list[typed.ContainerStatus], *,
+           pod_is_terminal: bool = False) -> str:
     """Kubernetes' ``getPhase``: from the container statuses just computed. A pod whose
     termination has finished (deleted, every container stopped) is in a terminal phase
     whatever its restart policy: Succeeded when every container exited 0, else Failed."""
@@ -125,12 +133,12 @@ def _phase(spec: dict, init: list[dict], apps: list[dict], *, pod_is_terminal: b
     return "Pending"
 
 
-def _condition(ctype: str, ok: bool, old: dict[str, dict], now: str, *, reason: str | None = None,
-               message: str | None = None) -> dict:
+def _condition(ctype: str, ok: bool, old: dict[str, typed.PodCondition], now: str, *, reason: str | None = None,
+               message: str | None = None) -> typed.PodCondition:
     status = "True" if ok else "False"
     prev = old.get(ctype)
     since = prev.get("lastTransitionTime") if prev and prev.get("status") == status else None
-    cond = {"type": ctype, "status": status, "lastTransitionTime": since or now}
+    cond: typed.PodCondition = {"type": ctype, "status": status, "lastTransitionTime": since or now}
     if reason and not ok:
         cond["reason"] = reason
     if message and not ok:
@@ -138,11 +146,11 @@ def _condition(ctype: str, ok: bool, old: dict[str, dict], now: str, *, reason: 
     return cond
 
 
-def compute_pod_status(pod: dict, *, init_views: dict[str, ContainerView], app_views: dict[str, ContainerView],
+def compute_pod_status(pod: typed.Pod, *, init_views: dict[str, ContainerView], app_views: dict[str, ContainerView],
                        pod_ip: str | None, host_ip: str, sandbox_ready: bool, runtime: str = "docker",
                        pod_message: tuple[str, str] | None = None, now: str | None = None,
                        pod_is_terminal: bool = False,
-                       ephemeral_views: dict[str, ContainerView] | None = None) -> dict:
+                       ephemeral_views: dict[str, ContainerView] | None = None) -> typed.PodStatus:
     """The PodStatus dict for ``pod`` (pure: reads nothing but its arguments).
     Ephemeral containers get ``ephemeralContainerStatuses`` and count for neither the phase nor
     readiness (they are never ready, as in Kubernetes).
@@ -183,7 +191,7 @@ def compute_pod_status(pod: dict, *, init_views: dict[str, ContainerView], app_v
     ours = {c["type"] for c in conditions}
     conditions += [c for c in old.get("conditions") or [] if c["type"] not in ours]
 
-    status: dict = {"phase": phase, "conditions": conditions, "hostIP": host_ip, "hostIPs": [{"ip": host_ip}]}
+    status: typed.PodStatus = {"phase": phase, "conditions": conditions, "hostIP": host_ip, "hostIPs": [{"ip": host_ip}]}
     if pod_ip and not terminal:
         status["podIP"] = pod_ip
         status["podIPs"] = [{"ip": pod_ip}]
@@ -211,11 +219,11 @@ _NOT_OURS = frozenset(("nominatedNodeName",))
 class StatusWriter:
     """Writes pod statuses through the status subresource, only when they changed."""
 
-    def __init__(self, client) -> None:
+    def __init__(self, client: ApiClient) -> None:
         self.client = client
-        self._written: dict[str, dict] = {}  # uid -> the status last written
+        self._written: dict[str, typed.PodStatus] = {}  # uid -> the status last written
 
-    async def write(self, pod: dict, status: dict) -> bool:
+    async def write(self, pod: typed.Pod, status: typed.PodStatus) -> bool:
         """PATCH the status when it differs from the pod's and from our last write.
 
         Returns True when a write happened. A pod that is gone is not an error.
@@ -226,7 +234,7 @@ class StatusWriter:
         if status == self._written.get(uid) or status == current:
             self._written[uid] = status
             return False
-        body = dict(status)
+        body: dict[str, Any] = dict(status)
         for key in current:  # a merge patch removes a field only when told null
             if key not in body and key not in _NOT_OURS:
                 body[key] = None

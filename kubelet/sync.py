@@ -21,16 +21,22 @@ import logging
 import time
 from collections import defaultdict
 from dataclasses import dataclass, field
+from typing import Any, Protocol
 
 from kubelet import containers as cfgs
 from kubelet import metrics as kubelet_metrics
 from kubelet import volumes as vols
 from kubelet.backoff import Backoff
+from kubelet.netservices import NodeNetworkServices
+from kubelet.objects import ObjectManager, ObjectReader
 from kubelet.probes import ProbeManager
 from kubelet.runtime import interface as ri
 from kubelet.status import ContainerView, StatusWriter, compute_pod_status
+from kubelet.tokens import TokenManager
 from minik8s import errors
-from minik8s.client.events import NORMAL, WARNING
+from minik8s.api import typed
+from minik8s.client.events import NORMAL, WARNING, EventRecorder
+from minik8s.client.rest import ApiClient
 
 __all__ = ["PodSyncer", "NodeFacts"]
 
@@ -84,10 +90,19 @@ def _should_restart(policy: str, exit_code: int | None) -> bool:
     return policy == "Always" or (policy == "OnFailure" and exit_code != 0)
 
 
+class PodNetworkSource(Protocol):
+    """What names the network a new sandbox joins: a real node's
+    :class:`~kubelet.netservices.NodeNetworkServices`, a hollow node's
+    :class:`~kubelet.hollownet.HollowPodNetwork`."""
+
+    async def sandbox_network(self) -> str | None: ...
+
+
 class PodSyncer:
-    def __init__(self, *, node: NodeFacts, runtime: ri.ContainerRuntime, client, recorder,
-                 probes: ProbeManager, writer: StatusWriter, runtime_name: str = "docker", net=None,
-                 tokens=None, pod_network=None, objects=None) -> None:
+    def __init__(self, *, node: NodeFacts, runtime: ri.ContainerRuntime, client: ApiClient, recorder: EventRecorder,
+                 probes: ProbeManager, writer: StatusWriter, runtime_name: str = "docker",
+                 net: NodeNetworkServices | None = None, tokens: TokenManager | None = None,
+                 pod_network: PodNetworkSource | None = None, objects: ObjectManager | None = None) -> None:
         self.node = node
         self.tokens = tokens  # kubelet.tokens.TokenManager: pod-bound ServiceAccount tokens
         # kubelet.objects.ObjectManager: the ConfigMaps and Secrets pods use, watched; None: GETs
@@ -95,7 +110,7 @@ class PodSyncer:
         self.net = net  # kubelet.netservices.NodeNetworkServices, or None (hollow nodes)
         # What names the network a new sandbox joins (``sandbox_network()``): ``net`` on a real
         # node, kubelet.hollownet.HollowPodNetwork on a hollow one; None: the runtime's default.
-        self.pod_network = pod_network if pod_network is not None else net
+        self.pod_network: PodNetworkSource | None = pod_network if pod_network is not None else net
         self.runtime = runtime
         self.client = client
         self.recorder = recorder
@@ -113,13 +128,13 @@ class PodSyncer:
         self._network_waiting: set[str] = set()  # pods told NetworkNotReady, still waiting
         self.pod_starts = kubelet_metrics.PodStartTracker()  # kubelet_pod_start_duration_seconds
 
-    def _reader(self, pod: dict):
+    def _reader(self, pod: typed.Pod) -> ObjectReader:
         """What reads the ConfigMaps and Secrets of ``pod``: the object manager, else the client."""
         return self.objects.reader(pod["metadata"]["uid"]) if self.objects is not None else self.client
 
     # --- the live pod -----------------------------------------------------------------------
 
-    async def sync(self, pod: dict) -> float | None:
+    async def sync(self, pod: typed.Pod) -> float | None:
         """One level-triggered pass over a pod that should run here; returns when to look again."""
         md, spec = pod["metadata"], pod.get("spec") or {}
         uid = md["uid"]
@@ -171,7 +186,7 @@ class PodSyncer:
             return None
         return p.requeue
 
-    async def _refresh_tokens(self, pod: dict, p: _Pass) -> None:
+    async def _refresh_tokens(self, pod: typed.Pod, p: _Pass) -> None:
         """Rewrite the pod's projected volumes once a token in them is due (80% of its life,
         as the kubelet's token manager), and look again when the next one will be."""
         if self.tokens is None:
@@ -236,7 +251,7 @@ class PodSyncer:
             await self.runtime.stop_pod_sandbox(s.id)
             await self.runtime.remove_pod_sandbox(s.id)
 
-    async def _new_sandbox(self, pod: dict, previous: list[ri.PodSandbox], p: _Pass) -> ri.PodSandbox | None:
+    async def _new_sandbox(self, pod: typed.Pod, previous: list[ri.PodSandbox], p: _Pass) -> ri.PodSandbox | None:
         md, spec = pod["metadata"], pod.get("spec") or {}
         uid = md["uid"]
         failed = self._sandbox_failed.get(uid)
@@ -319,12 +334,12 @@ class PodSyncer:
             self.recorder.event(pod, NORMAL, "SandboxChanged", "Pod sandbox changed, it will be killed and re-created.")
         return sandbox
 
-    def _all_waiting(self, pod: dict, p: _Pass, reason: str, message: str) -> None:
+    def _all_waiting(self, pod: typed.Pod, p: _Pass, reason: str, message: str) -> None:
         spec = pod.get("spec") or {}
         for c in (spec.get("initContainers") or []) + (spec.get("containers") or []):
             p.waiting[c["name"]] = (reason, message)
 
-    async def _sync_containers(self, pod: dict, sandbox: ri.PodSandbox,
+    async def _sync_containers(self, pod: typed.Pod, sandbox: ri.PodSandbox,
                                by_name: dict[str, list[ri.ContainerStatus]], p: _Pass) -> None:
         spec = pod.get("spec") or {}
         policy = spec.get("restartPolicy") or "Always"
@@ -388,7 +403,7 @@ class PodSyncer:
                 target = running[0].id
             await self._start(pod, c, sandbox, p, restart_count=0, ephemeral=True, pid_target=target)
 
-    async def _restart(self, pod: dict, c: dict, sandbox: ri.PodSandbox, latest: ri.ContainerStatus,
+    async def _restart(self, pod: typed.Pod, c: typed.Container, sandbox: ri.PodSandbox, latest: ri.ContainerStatus,
                        p: _Pass, *, init: bool = False) -> None:
         md = pod["metadata"]
         name = c["name"]
@@ -405,7 +420,7 @@ class PodSyncer:
         self.crash_backoff.next(key, since=_ts(latest.started_at))
         await self._start(pod, c, sandbox, p, restart_count=latest.restart_count + 1, init=init)
 
-    async def _start(self, pod: dict, c: dict, sandbox: ri.PodSandbox, p: _Pass, *, restart_count: int,
+    async def _start(self, pod: typed.Pod, c: typed.Container, sandbox: ri.PodSandbox, p: _Pass, *, restart_count: int,
                      init: bool = False, ephemeral: bool = False, pid_target: ri.ContainerId | None = None) -> None:
         md = pod["metadata"]
         name, image = c["name"], c.get("image") or ""
@@ -456,7 +471,7 @@ class PodSyncer:
         self.recorder.event(pod, NORMAL, "Started", f"Started container {name}", field_path=fp)
         log.debug("started %s/%s container %s (%s)", md["namespace"], md["name"], name, image)
 
-    async def _ensure_image(self, pod: dict, c: dict, p: _Pass, fp: str) -> bool:
+    async def _ensure_image(self, pod: typed.Pod, c: typed.Container, p: _Pass, fp: str) -> bool:
         uid = pod["metadata"]["uid"]
         name, image = c["name"], c.get("image") or ""
         policy = cfgs.pull_policy(c)
@@ -503,9 +518,9 @@ class PodSyncer:
         with contextlib.suppress(ri.NotFoundError):
             await self.runtime.stop_container(ri.ContainerId(container_id), timeout=grace)
 
-    async def _report(self, pod: dict, p: _Pass, sandbox: ri.PodSandbox | None,
+    async def _report(self, pod: typed.Pod, p: _Pass, sandbox: ri.PodSandbox | None,
                       observed: dict[str, list[ri.ContainerStatus]] | list[ri.Container], *,
-                      readiness: dict[ri.ContainerId, bool] | None = None, pod_is_terminal: bool = False) -> dict:
+                      readiness: dict[ri.ContainerId, bool] | None = None, pod_is_terminal: bool = False) -> typed.PodStatus:
         """Compute the status from what was observed and write it if it changed. ``readiness``
         (container id -> ready) stands for the probes' answers once they are stopped."""
         if isinstance(observed, list):
@@ -513,7 +528,7 @@ class PodSyncer:
         uid = pod["metadata"]["uid"]
         spec = pod.get("spec") or {}
 
-        def view(c: dict, init: bool) -> ContainerView:
+        def view(c: typed.Container, init: bool) -> ContainerView:
             attempts = observed.get(c["name"]) or []
             latest = attempts[0] if attempts else None
             prev = attempts[1] if len(attempts) > 1 else None
@@ -538,7 +553,7 @@ class PodSyncer:
 
     # --- teardown ---------------------------------------------------------------------------
 
-    async def terminate(self, uid: str, pod: dict | None) -> None:
+    async def terminate(self, uid: str, pod: typed.Pod | None) -> None:
         """Stop every container of the pod (SIGTERM, then SIGKILL after the grace period),
         remove them and the sandbox, and forget the pod's state.
 
@@ -576,7 +591,7 @@ class PodSyncer:
         await vols.remove_pod_dir(self.node.root, uid)
         self.forget(uid)
 
-    async def _report_terminating(self, pod: dict, readiness: dict[ri.ContainerId, bool], *, done: bool) -> None:
+    async def _report_terminating(self, pod: typed.Pod, readiness: dict[ri.ContainerId, bool], *, done: bool) -> None:
         uid = pod["metadata"]["uid"]
         try:
             sandboxes, containers = await self.runtime.list_pod_resources(node=self.node.name, pod_uid=uid)
@@ -607,13 +622,13 @@ class PodSyncer:
             del self._pull_failed_at[key]
 
 
-async def _cancelled(task: asyncio.Task) -> None:
+async def _cancelled(task: asyncio.Task[Any]) -> None:
     """Cancel ``task`` and wait for it to end, whatever it raised."""
     task.cancel()
     await asyncio.gather(task, return_exceptions=True)
 
 
-def _grace(pod: dict) -> float:
+def _grace(pod: typed.Pod) -> float:
     md, spec = pod["metadata"], pod.get("spec") or {}
     if md.get("deletionTimestamp") and md.get("deletionGracePeriodSeconds") is not None:
         return max(0, int(md["deletionGracePeriodSeconds"]))

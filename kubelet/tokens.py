@@ -14,7 +14,9 @@ import random
 import time
 from collections.abc import Callable, Sequence
 
+from minik8s.api import typed
 from minik8s.api.resources import SERVICEACCOUNTS
+from minik8s.client.rest import ApiClient
 from minik8s.timestamps import to_unix
 
 __all__ = ["TokenManager", "Token"]
@@ -33,7 +35,7 @@ class Token:
 
 
 class TokenManager:
-    def __init__(self, client, *, clock: Callable[[], float] = time.time,
+    def __init__(self, client: ApiClient, *, clock: Callable[[], float] = time.time,
                  jitter: Callable[[], float] = lambda: random.uniform(0, MAX_JITTER)) -> None:
         """``clock`` and ``jitter`` are for tests."""
         self.client = client
@@ -41,7 +43,7 @@ class TokenManager:
         self.jitter = jitter
         self._cache: dict[tuple[str, str, str, tuple[str, ...], int], Token] = {}
 
-    async def get(self, pod: dict, *, audiences: Sequence[str] = (), expiration_seconds: int | None = None) -> Token:
+    async def get(self, pod: typed.Pod, *, audiences: Sequence[str] = (), expiration_seconds: int | None = None) -> Token:
         """A token of the pod's ServiceAccount bound to the pod (cached until due)."""
         md, spec = pod["metadata"], pod.get("spec") or {}
         sa = spec.get("serviceAccountName") or spec.get("serviceAccount") or "default"

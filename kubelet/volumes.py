@@ -18,12 +18,16 @@ import asyncio
 import base64
 import os
 import shutil
+from typing import Any
 
 from kubelet import claims
+from kubelet.objects import ObjectReader
 from kubelet.runtime import interface as ri
+from kubelet.tokens import TokenManager
 from kubelet.volume_host import HostVolume, VolumeError, check_host_path
 from minik8s import errors
-from minik8s.api.resources import CONFIGMAPS, SECRETS
+from minik8s.api import typed
+from minik8s.api.resources import CONFIGMAPS, SECRETS, ResourceType
 
 __all__ = ["VolumeError", "HostVolume", "check_host_path", "prepare_volumes", "refresh_projected", "has_token_projection", "mounts_for", "remove_pod_dir",
            "pod_dir"]
@@ -37,7 +41,8 @@ async def remove_pod_dir(node_root: str, uid: str) -> None:
     await asyncio.to_thread(shutil.rmtree, pod_dir(node_root, uid), True)
 
 
-async def prepare_volumes(pod: dict, *, node_root: str, client, tokens=None) -> dict[str, HostVolume]:
+async def prepare_volumes(pod: typed.Pod, *, node_root: str, client: ObjectReader,
+                          tokens: TokenManager | None = None) -> dict[str, HostVolume]:
     """Make every volume of ``pod`` exist on the host; returns volume name → host dir.
 
     ``tokens``: the kubelet's ``TokenManager``, needed by ``serviceAccountToken`` projections."""
@@ -55,26 +60,26 @@ async def prepare_volumes(pod: dict, *, node_root: str, client, tokens=None) -> 
             await asyncio.to_thread(check_host_path, hp.get("path") or "", hp.get("type") or "")
             out[name] = HostVolume(hp["path"])
         elif "configMap" in vol:
-            src = vol["configMap"] or {}
-            files = await _configmap_files(client, src, md["namespace"])
+            cm = vol["configMap"] or {}
+            files = await _configmap_files(client, cm, md["namespace"])
             path = os.path.join(base, "kubernetes.io~configmap", name)
-            await asyncio.to_thread(_write_files, path, files, src.get("defaultMode", 0o644))
+            await asyncio.to_thread(_write_files, path, files, cm.get("defaultMode", 0o644))
             out[name] = HostVolume(path, read_only=True)
         elif "secret" in vol:
-            src = vol["secret"] or {}
-            files = await _secret_files(client, {**src, "name": src.get("secretName") or ""}, md["namespace"])
+            secret = vol["secret"] or {}
+            files = await _secret_files(client, secret.get("secretName") or "", secret, md["namespace"])
             path = os.path.join(base, "kubernetes.io~secret", name)
-            await asyncio.to_thread(_write_files, path, files, src.get("defaultMode", 0o644))
+            await asyncio.to_thread(_write_files, path, files, secret.get("defaultMode", 0o644))
             out[name] = HostVolume(path, read_only=True)
         elif "projected" in vol:
             out[name] = await _projected(pod, vol, base, client=client, tokens=tokens)
         elif "persistentVolumeClaim" in vol:
             out[name] = await claims.claim_volume(client, md["namespace"], name, vol["persistentVolumeClaim"] or {})
         elif "downwardAPI" in vol:
-            src = vol["downwardAPI"] or {}
-            files = _downward_files(pod, src)
+            downward = vol["downwardAPI"] or {}
+            files = _downward_files(pod, downward)
             path = os.path.join(base, "kubernetes.io~downward-api", name)
-            await asyncio.to_thread(_write_files, path, files, src.get("defaultMode", 0o644))
+            await asyncio.to_thread(_write_files, path, files, downward.get("defaultMode", 0o644))
             out[name] = HostVolume(path, read_only=True)
         else:
             kind = next((k for k in vol if k != "name"), "unknown")
@@ -82,12 +87,12 @@ async def prepare_volumes(pod: dict, *, node_root: str, client, tokens=None) -> 
     return out
 
 
-def has_token_projection(pod: dict) -> bool:
+def has_token_projection(pod: typed.Pod) -> bool:
     return any("serviceAccountToken" in src for vol in (pod.get("spec") or {}).get("volumes") or []
                for src in (vol.get("projected") or {}).get("sources") or [])
 
 
-async def refresh_projected(pod: dict, *, node_root: str, client, tokens) -> None:
+async def refresh_projected(pod: typed.Pod, *, node_root: str, client: ObjectReader, tokens: TokenManager) -> None:
     """Write the pod's projected volumes again (fresh tokens, ConfigMaps, Secrets), in place."""
     base = os.path.join(pod_dir(node_root, pod["metadata"]["uid"]), "volumes")
     for vol in (pod.get("spec") or {}).get("volumes") or []:
@@ -95,14 +100,16 @@ async def refresh_projected(pod: dict, *, node_root: str, client, tokens) -> Non
             await _projected(pod, vol, base, client=client, tokens=tokens)
 
 
-async def _projected(pod: dict, vol: dict, base: str, *, client, tokens) -> HostVolume:
+async def _projected(pod: typed.Pod, vol: typed.Volume, base: str, *, client: ObjectReader,
+                     tokens: TokenManager | None) -> HostVolume:
     src, ns = vol["projected"] or {}, pod["metadata"]["namespace"]
     files: dict[str, bytes] = {}
     for i, source in enumerate(src.get("sources") or []):
         if "configMap" in source:
             files.update(await _configmap_files(client, source["configMap"] or {}, ns))
         elif "secret" in source:
-            files.update(await _secret_files(client, source["secret"] or {}, ns))
+            secret = source["secret"] or {}
+            files.update(await _secret_files(client, secret.get("name") or "", secret, ns))
         elif "downwardAPI" in source:
             files.update(_downward_files(pod, source["downwardAPI"] or {}))
         elif "serviceAccountToken" in source:
@@ -124,29 +131,30 @@ async def _projected(pod: dict, vol: dict, base: str, *, client, tokens) -> Host
     return HostVolume(path, read_only=True)
 
 
-async def _configmap_files(client, src: dict, namespace: str) -> dict[str, bytes]:
-    data = await _read(client, CONFIGMAPS, src.get("name") or "", namespace,
-                       optional=bool(src.get("optional")), kind="configmap")
+async def _configmap_files(client: ObjectReader, src: typed.ConfigMapVolumeSource,
+                           namespace: str) -> dict[str, bytes]:
+    name = src.get("name") or ""
+    data = await _read(client, CONFIGMAPS, name, namespace, optional=bool(src.get("optional")), kind="configmap")
     files = {k: v.encode() for k, v in (data.get("data") or {}).items()}
     files.update({k: base64.b64decode(v) for k, v in (data.get("binaryData") or {}).items()})
-    return _select(files, src, "ConfigMap")
+    return _select(files, src.get("items"), optional=bool(src.get("optional")), kind="ConfigMap", name=name)
 
 
-async def _secret_files(client, src: dict, namespace: str) -> dict[str, bytes]:
-    """``src`` names the Secret in ``name`` (a projection's field; a volume's secretName)."""
-    data = await _read(client, SECRETS, src.get("name") or "", namespace,
-                       optional=bool(src.get("optional")), kind="secret")
+async def _secret_files(client: ObjectReader, name: str, src: typed.SecretVolumeSource | typed.SecretProjection,
+                        namespace: str) -> dict[str, bytes]:
+    """The Secret ``name`` (a projection's ``name``; a volume's ``secretName``) as files."""
+    data = await _read(client, SECRETS, name, namespace, optional=bool(src.get("optional")), kind="secret")
     files = {k: base64.b64decode(v) for k, v in (data.get("data") or {}).items()}
     files.update({k: v.encode() for k, v in (data.get("stringData") or {}).items()})
-    return _select(files, src, "Secret")
+    return _select(files, src.get("items"), optional=bool(src.get("optional")), kind="Secret", name=name)
 
 
-def _downward_files(pod: dict, src: dict) -> dict[str, bytes]:
+def _downward_files(pod: typed.Pod, src: typed.DownwardAPIVolumeSource) -> dict[str, bytes]:
     return {item["path"]: _downward(pod, (item.get("fieldRef") or {}).get("fieldPath", "")).encode()
             for item in src.get("items") or [] if item.get("fieldRef")}
 
 
-def mounts_for(container: dict, volumes: dict[str, HostVolume]) -> list[ri.Mount]:
+def mounts_for(container: typed.Container, volumes: dict[str, HostVolume]) -> list[ri.Mount]:
     """The bind mounts of one container's ``volumeMounts`` (with ``subPath``)."""
     mounts = []
     for m in container.get("volumeMounts") or []:
@@ -166,7 +174,8 @@ def mounts_for(container: dict, volumes: dict[str, HostVolume]) -> list[ri.Mount
     return mounts
 
 
-async def _read(client, rt, name: str, namespace: str, *, optional: bool, kind: str) -> dict:
+async def _read(client: ObjectReader, rt: ResourceType, name: str, namespace: str, *, optional: bool,
+                kind: str) -> dict[str, Any]:
     try:
         return await client.get(rt, name, namespace=namespace)
     except errors.NotFound:
@@ -175,27 +184,31 @@ async def _read(client, rt, name: str, namespace: str, *, optional: bool, kind: 
         raise VolumeError(f'{kind} "{name}" not found') from None
 
 
-def _select(files: dict[str, bytes], src: dict, kind: str) -> dict[str, bytes]:
-    items = src.get("items")
+def _select(files: dict[str, bytes], items: list[typed.KeyToPath] | None, *, optional: bool, kind: str,
+            name: str) -> dict[str, bytes]:
     if not items:
         return files
     out = {}
     for item in items:
         if item["key"] not in files:
-            if src.get("optional"):
+            if optional:
                 continue
-            raise VolumeError(f"configured to use key {item['key']!r} of {kind} {src.get('name') or src.get('secretName')!r}, "
+            raise VolumeError(f"configured to use key {item['key']!r} of {kind} {name!r}, "
                               "but the key is not present")
         out[item.get("path") or item["key"]] = files[item["key"]]
     return out
 
 
-def _downward(pod: dict, path: str) -> str:
+def _downward(pod: typed.Pod, path: str) -> str:
     md = pod["metadata"]
-    if path in ("metadata.name", "metadata.namespace", "metadata.uid"):
-        return md.get(path.split(".")[1], "")
+    if path == "metadata.name":
+        return md.get("name", "")
+    if path == "metadata.namespace":
+        return md.get("namespace", "")
+    if path == "metadata.uid":
+        return md.get("uid", "")
     if path in ("metadata.labels", "metadata.annotations"):
-        values = md.get(path.split(".")[1]) or {}
+        values = (md.get("labels") if path == "metadata.labels" else md.get("annotations")) or {}
         return "\n".join(f'{k}="{v}"' for k, v in sorted(values.items()))
     raise VolumeError(f"downwardAPI fieldPath {path!r} is not supported")
 

@@ -3,12 +3,13 @@ it: shared by the apiserver (which sets it on create), the kubelet and ``mkctl d
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from minik8s import quantity
 
 
-def qos_class(spec: dict[str, Any]) -> str:
+def qos_class(spec: Mapping[str, Any]) -> str:
     """Guaranteed when every container has cpu and memory limits equal to its requests;
     BestEffort when no container has any request or limit; Burstable otherwise."""
     containers = (spec.get("containers") or []) + (spec.get("initContainers") or [])

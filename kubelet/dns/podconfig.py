@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from kubelet.runtime import interface as ri
+from minik8s.api import typed
 
 __all__ = ["pod_dns_config", "read_host_searches", "uses_cluster_dns", "MISSING_CLUSTER_DNS"]
 
@@ -44,7 +45,7 @@ def _dedupe(items: Sequence[str]) -> list[str]:
     return seen
 
 
-def uses_cluster_dns(pod: dict) -> bool:
+def uses_cluster_dns(pod: typed.Pod) -> bool:
     """The pod's policy asks for the cluster's DNS (ClusterFirst off the host network, or
     ClusterFirstWithHostNet)."""
     spec = pod.get("spec") or {}
@@ -52,7 +53,7 @@ def uses_cluster_dns(pod: dict) -> bool:
     return policy == "ClusterFirstWithHostNet" or (policy == "ClusterFirst" and not spec.get("hostNetwork"))
 
 
-def pod_dns_config(pod: dict, *, cluster_dns: Sequence[str], cluster_domain: str,
+def pod_dns_config(pod: typed.Pod, *, cluster_dns: Sequence[str], cluster_domain: str,
                    host_searches: Sequence[str] = ()) -> tuple[ri.DNSConfig | None, str | None]:
     """(the DNS config, or None for the runtime's default; a warning to record, if any)."""
     spec = pod.get("spec") or {}

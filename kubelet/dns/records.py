@@ -25,8 +25,12 @@ from __future__ import annotations
 
 import dataclasses
 import ipaddress
+from typing import Any
 
 from dnslib import CNAME, PTR, QTYPE, RCODE, RR, SOA, SRV, A, DNSLabel
+
+from minik8s.api import typed
+from minik8s.client.cache import Store
 
 __all__ = ["Answer", "Resolver", "DEFAULT_TTL", "SLICE_SERVICE_INDEX", "slice_service_key"]
 
@@ -35,7 +39,7 @@ LABEL_SERVICE_NAME = "kubernetes.io/service-name"
 SLICE_SERVICE_INDEX = "dns-service"
 
 
-def slice_service_key(s: dict) -> list[str]:
+def slice_service_key(s: dict[str, Any]) -> list[str]:
     md = s.get("metadata") or {}
     svc = (md.get("labels") or {}).get(LABEL_SERVICE_NAME)
     return [f"{md.get('namespace') or ''}/{svc}"] if svc else []
@@ -67,7 +71,7 @@ class Resolver:
     indexed with :func:`slice_service_key` under :data:`SLICE_SERVICE_INDEX`).
     """
 
-    def __init__(self, services, slices, *, zone: str = "cluster.local", ttl: int = DEFAULT_TTL) -> None:
+    def __init__(self, services: Store, slices: Store, *, zone: str = "cluster.local", ttl: int = DEFAULT_TTL) -> None:
         self.services = services
         self.slices = slices
         self.zone = zone.strip(".").lower()
@@ -86,14 +90,16 @@ class Resolver:
     def _nodata(self) -> Answer:
         return Answer(authority=[self.soa()])
 
-    def _service(self, ns: str, name: str) -> dict | None:
-        return self.services.get(f"{ns}/{name}")
+    def _service(self, ns: str, name: str) -> typed.Service | None:
+        obj = self.services.get(f"{ns}/{name}")
+        return typed.service(obj) if obj is not None else None
 
-    def _endpoints(self, service: dict) -> list[_Endpoint]:
+    def _endpoints(self, service: typed.Service) -> list[_Endpoint]:
         """Ready endpoints of a service (deduplicated by IP), from its slices."""
         md = service.get("metadata") or {}
         found: dict[str, _Endpoint] = {}
-        for s in self.slices.by_index(SLICE_SERVICE_INDEX, f"{md.get('namespace')}/{md.get('name')}"):
+        for obj in self.slices.by_index(SLICE_SERVICE_INDEX, f"{md.get('namespace')}/{md.get('name')}"):
+            s = typed.endpoint_slice(obj)
             if s.get("addressType", "IPv4") != "IPv4":
                 continue
             ports = tuple(((p.get("name") or ""), (p.get("protocol") or "TCP"), int(p["port"]))
@@ -106,7 +112,7 @@ class Resolver:
         return sorted(found.values(), key=lambda e: tuple(int(x) for x in e.ip.split(".")) if _is_v4(e.ip) else ())
 
     @staticmethod
-    def _headless(service: dict) -> bool:
+    def _headless(service: typed.Service) -> bool:
         return (service.get("spec") or {}).get("clusterIP") == "None"
 
     # -- the entry point --------------------------------------------------------------------------
@@ -159,7 +165,7 @@ class Resolver:
             return self._endpoint_answer(fqdn, base, service, rest[0], qtype)
         return self._nx()
 
-    def _service_answer(self, fqdn: str, base: str, service: dict, qtype: int) -> Answer:
+    def _service_answer(self, fqdn: str, base: str, service: typed.Service, qtype: int) -> Answer:
         spec = service.get("spec") or {}
         if spec.get("type") == "ExternalName":
             target = (spec.get("externalName") or "").strip(".") + "."
@@ -178,7 +184,7 @@ class Resolver:
             return self._nodata()
         return Answer(answers=[RR(fqdn + ".", QTYPE.A, ttl=self.ttl, rdata=A(ip))])
 
-    def _endpoint_answer(self, fqdn: str, base: str, service: dict, host: str, qtype: int) -> Answer:
+    def _endpoint_answer(self, fqdn: str, base: str, service: typed.Service, host: str, qtype: int) -> Answer:
         if not self._headless(service):
             return self._nx()
         matches = [e for e in self._endpoints(service) if e.host_label == host]
@@ -188,7 +194,7 @@ class Resolver:
             return self._nodata()
         return Answer(answers=[RR(fqdn + ".", QTYPE.A, ttl=self.ttl, rdata=A(e.ip)) for e in matches])
 
-    def _srv(self, fqdn: str, base: str, service: dict, port_name: str, proto: str, qtype: int) -> Answer:
+    def _srv(self, fqdn: str, base: str, service: typed.Service, port_name: str, proto: str, qtype: int) -> Answer:
         spec = service.get("spec") or {}
         ports = [p for p in spec.get("ports") or []
                  if (p.get("name") or "") == port_name and (p.get("protocol") or "TCP").lower() == proto]
@@ -198,13 +204,13 @@ class Resolver:
             return self._nodata()
         return self._srv_records(fqdn, base, service, ports)
 
-    def _srv_all(self, fqdn: str, base: str, service: dict) -> Answer:
+    def _srv_all(self, fqdn: str, base: str, service: typed.Service) -> Answer:
         ports = (service.get("spec") or {}).get("ports") or []
         if not ports:
             return self._nodata()
         return self._srv_records(fqdn, base, service, ports)
 
-    def _srv_records(self, fqdn: str, base: str, service: dict, ports: list[dict]) -> Answer:
+    def _srv_records(self, fqdn: str, base: str, service: typed.Service, ports: list[typed.ServicePort]) -> Answer:
         out = Answer()
         if self._headless(service):
             eps = self._endpoints(service)
@@ -253,7 +259,7 @@ class Resolver:
         if not _is_v4(ip):
             return None
         names: list[str] = []
-        for svc in self.services.list():
+        for svc in map(typed.service, self.services.list()):
             md, spec = svc.get("metadata") or {}, svc.get("spec") or {}
             base = f"{md.get('name')}.{md.get('namespace')}.svc.{self.zone}."
             if spec.get("clusterIP") == ip:

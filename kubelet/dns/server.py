@@ -55,15 +55,16 @@ class _UDP(asyncio.DatagramProtocol):
         self.server = server
         self.transport: asyncio.DatagramTransport | None = None
 
-    def connection_made(self, transport) -> None:
+    # A datagram endpoint is always given a DatagramTransport; asyncio types it as its base.
+    def connection_made(self, transport: asyncio.DatagramTransport) -> None:  # type: ignore[override]
         self.transport = transport
 
-    def datagram_received(self, data: bytes, addr) -> None:
+    def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
         task = asyncio.ensure_future(self._answer(data, addr))
         self.server._tasks.add(task)
         task.add_done_callback(self.server._tasks.discard)
 
-    async def _answer(self, data: bytes, addr) -> None:
+    async def _answer(self, data: bytes, addr: tuple[str, int]) -> None:
         reply = await self.server.handle(data, tcp=False)
         if reply is not None and self.transport is not None and not self.transport.is_closing():
             self.transport.sendto(reply, addr)
@@ -76,7 +77,7 @@ class _Once(asyncio.DatagramProtocol):
         self.qid = qid
         self.result: asyncio.Future[bytes] = asyncio.get_running_loop().create_future()
 
-    def datagram_received(self, data: bytes, addr) -> None:
+    def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
         if len(data) >= 2 and struct.unpack("!H", data[:2])[0] == self.qid and not self.result.done():
             self.result.set_result(data)
 
@@ -98,7 +99,7 @@ class DNSServer:
         self._down_until: dict[str, float] = {}
         self._udp: asyncio.DatagramTransport | None = None
         self._tcp: asyncio.AbstractServer | None = None
-        self._tasks: set[asyncio.Future] = set()
+        self._tasks: set[asyncio.Future[None]] = set()
         self.queries = 0
         self.forwarded = 0
 
@@ -183,7 +184,7 @@ class DNSServer:
             reply.add_auth(rr)
         for rr in answer.additional:
             reply.add_ar(rr)
-        packed = reply.pack()
+        packed: bytes = reply.pack()
         limit = _udp_limit(query)
         if not tcp and len(packed) > limit:
             # Too big for this datagram: say so, so the client asks again over TCP.
@@ -195,7 +196,8 @@ class DNSServer:
     def _servfail(self, query: DNSRecord) -> bytes:
         reply = query.reply(ra=1, aa=0)
         reply.header.rcode = RCODE.SERVFAIL
-        return reply.pack()
+        packed: bytes = reply.pack()
+        return packed
 
     async def _forward(self, query: DNSRecord, data: bytes, *, tcp: bool) -> bytes:
         self.forwarded += 1

@@ -31,6 +31,8 @@ import hashlib
 import ipaddress
 from collections.abc import Iterable
 
+from minik8s.api import typed
+
 __all__ = [
     "ServicePort", "Endpoint", "Rules", "JUMPS", "OWNED_PREFIXES", "service_ports", "slice_endpoints",
     "build", "render", "render_cleanup", "chain_texts", "service_chain", "endpoint_chain", "external_chain", "MASQ_MARK",
@@ -127,7 +129,7 @@ def _ipv4(ip: str | None) -> bool:
         return False
 
 
-def service_ports(service: dict) -> list[ServicePort]:
+def service_ports(service: typed.Service) -> list[ServicePort]:
     """The ports of a service the proxy serves (none for headless or ExternalName services)."""
     md, spec = service.get("metadata") or {}, service.get("spec") or {}
     status = service.get("status") or {}
@@ -152,7 +154,7 @@ def service_ports(service: dict) -> list[ServicePort]:
     return out
 
 
-def slice_endpoints(slices: Iterable[dict], port_name: str, protocol: str) -> tuple[Endpoint, ...]:
+def slice_endpoints(slices: Iterable[typed.EndpointSlice], port_name: str, protocol: str) -> tuple[Endpoint, ...]:
     """The endpoints of one service port from the service's EndpointSlices (deduplicated)."""
     seen: dict[tuple[str, int], Endpoint] = {}
     for s in slices:

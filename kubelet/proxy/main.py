@@ -16,6 +16,7 @@ import dataclasses
 import logging
 import signal
 import sys
+from collections.abc import Callable
 
 from kubelet import network
 from kubelet.proxy import proxier
@@ -38,7 +39,8 @@ class ProxyOptions:
 
 
 async def serve(client: ApiClient, options: ProxyOptions, *, informers: SharedInformerFactory | None = None,
-                started: asyncio.Event | None = None, on_proxier=None) -> None:
+                started: asyncio.Event | None = None,
+                on_proxier: Callable[[proxier.Proxier], None] | None = None) -> None:
     """Run the proxy until cancelled. ``informers``: a factory to share (the kubelet's), else
     one of its own; ``started`` is set once the first rules are in place; ``on_proxier`` (for
     tests and benchmarks) is handed the Proxier when it exists."""

@@ -25,12 +25,15 @@ import asyncio
 import dataclasses
 import logging
 import time
+from typing import Any, cast
 
 from kubelet import nettools
 from kubelet.proxy import iptables as ipt
 from kubelet.proxy import metrics as proxy_metrics
+from minik8s.api import typed
 from minik8s.api.resources import ENDPOINTSLICES, SERVICES
 from minik8s.client.informer import SharedInformerFactory
+from minik8s.client.rest import ApiClient
 from minik8s.timestamps import to_unix
 
 __all__ = ["Proxier", "SyncStats", "cleanup", "slice_service_key"]
@@ -44,7 +47,7 @@ SLICE_SERVICE_INDEX = "proxy-service"
 _RETRY_S = 1.0
 
 
-def slice_service_key(s: dict) -> list[str]:
+def slice_service_key(s: dict[str, Any]) -> list[str]:
     md = s.get("metadata") or {}
     svc = (md.get("labels") or {}).get(LABEL_SERVICE_NAME)
     return [f"{md.get('namespace') or ''}/{svc}"] if svc else []
@@ -64,7 +67,7 @@ class SyncStats:
 
 
 class Proxier:
-    def __init__(self, client, informers: SharedInformerFactory, *, cluster_cidr: str | None,
+    def __init__(self, client: ApiClient, informers: SharedInformerFactory, *, cluster_cidr: str | None,
                  min_sync_period: float = 0.0, sync_period: float = 30.0, localhost_nodeports: bool = True) -> None:
         self.client = client
         self.cluster_cidr = cluster_cidr
@@ -93,22 +96,22 @@ class Proxier:
             self._pending_since = t
         self._dirty.set()
 
-    def _changed(self, obj: dict) -> None:
+    def _changed(self, obj: dict[str, Any]) -> None:
         self._note()
 
-    def _updated(self, old: dict, cur: dict) -> None:
+    def _updated(self, old: dict[str, Any], cur: dict[str, Any]) -> None:
         if (old.get("metadata") or {}).get("resourceVersion") != (cur.get("metadata") or {}).get("resourceVersion"):
             self._note()
 
-    def _slice_changed(self, s: dict) -> None:
-        self._note(self._trigger_time(s))
+    def _slice_changed(self, s: dict[str, Any]) -> None:
+        self._note(self._trigger_time(typed.endpoint_slice(s)))
 
-    def _slice_updated(self, old: dict, cur: dict) -> None:
+    def _slice_updated(self, old: dict[str, Any], cur: dict[str, Any]) -> None:
         if (old.get("metadata") or {}).get("resourceVersion") != (cur.get("metadata") or {}).get("resourceVersion"):
-            self._note(self._trigger_time(cur))
+            self._note(self._trigger_time(typed.endpoint_slice(cur)))
 
     @staticmethod
-    def _trigger_time(s: dict) -> float:
+    def _trigger_time(s: typed.EndpointSlice) -> float:
         """When the change behind a slice happened: its trigger time, if earlier than now."""
         seen = time.time()
         t = to_unix(((s.get("metadata") or {}).get("annotations") or {}).get(ANNOTATION_TRIGGER_TIME))
@@ -174,12 +177,14 @@ class Proxier:
 
     def desired_ports(self) -> list[ipt.ServicePort]:
         out = []
-        for svc in self.services.store.list():
+        for svc in map(typed.service, self.services.store.list()):
             ports = ipt.service_ports(svc)
             if not ports:
                 continue
             md = svc.get("metadata") or {}
-            slices = self.slices.store.by_index(SLICE_SERVICE_INDEX, f"{md.get('namespace')}/{md.get('name')}")
+            # The slice informer's store holds EndpointSlices, as the apiserver sent them.
+            slices = cast("list[typed.EndpointSlice]", self.slices.store.by_index(
+                SLICE_SERVICE_INDEX, f"{md.get('namespace')}/{md.get('name')}"))
             for sp in ports:
                 out.append(dataclasses.replace(sp, endpoints=ipt.slice_endpoints(slices, sp.port_name, sp.protocol)))
         return out

@@ -29,6 +29,7 @@ from typing import Any, TypeVar
 
 import docker
 import docker.errors
+import docker.models.networks
 import docker.types
 import docker.utils.socket
 import requests.exceptions
@@ -154,10 +155,11 @@ class DockerRuntime(ri.ContainerRuntime):
                 continue
         return removed
 
-    def _release_dead_endpoints(self, net) -> bool:
+    def _release_dead_endpoints(self, net: docker.models.networks.Network) -> bool:
         """Force-disconnect the network's endpoints whose container is gone or not running;
         True when no live container is left on it (it may then be removed)."""
         live = False
+        assert net.id is not None  # listed from the engine: the network exists and has its id
         for key, ep in (net.attrs.get("Containers") or {}).items():
             try:
                 state = self._api.inspect_container(key).get("State") or {}
@@ -320,7 +322,7 @@ class DockerRuntime(ri.ContainerRuntime):
         if cached is not None and now - cached[0] < _IMAGE_ID_TTL_S:
             return cached[1]
         try:
-            image_id = (await _call(self._api.inspect_image, image))["Id"]
+            image_id: str = (await _call(self._api.inspect_image, image))["Id"]
         except ri.NotFoundError:
             self._image_ids.pop(image, None)
             return None
@@ -585,7 +587,8 @@ class _DockerExec(ri.ExecSession):
         self._raw = getattr(sock, "_sock", sock)
         self._stdin = stdin
         self._stdin_open = stdin
-        self._frames = docker.utils.socket.frames_iter(sock, tty)
+        # The stubs leave frames_iter unannotated: it yields (stream, data) pairs.
+        self._frames = docker.utils.socket.frames_iter(sock, tty)  # type: ignore[no-untyped-call]
         self._pool = pool
         self._closed = False
 

@@ -24,6 +24,19 @@ from typing import Any, TypedDict, cast
 __all__ = [
     "Container", "Node", "NodeAddress", "NodeCondition", "NodeSpec", "NodeStatus", "ObjectMeta",
     "OwnerReference", "Pod", "PodCondition", "PodSpec", "PodStatus", "Taint", "Toleration", "node", "pod",
+    # the parts of a Pod the kubelet reads
+    "Capabilities", "ConfigMapVolumeSource", "ContainerPort", "ContainerState", "ContainerStateRunning",
+    "ContainerStateTerminated", "ContainerStateWaiting", "ContainerStatus", "DownwardAPIVolumeFile",
+    "DownwardAPIVolumeSource", "EnvFromSource", "EnvSourceRef", "EnvVar", "EnvVarSource", "ExecAction", "HTTPGetAction",
+    "HTTPHeader", "HostAlias", "HostPathVolumeSource", "KeySelector", "KeyToPath", "ObjectFieldSelector",
+    "PersistentVolumeClaimVolumeSource", "PodDNSConfig", "PodDNSConfigOption", "PodReadinessGate", "PodSecurityContext",
+    "Probe", "ProjectedVolumeSource", "ResourceFieldSelector", "ResourceRequirements", "SecretProjection",
+    "SecretVolumeSource", "SecurityContext", "ServiceAccountTokenProjection", "TCPSocketAction", "Volume",
+    "VolumeMount", "VolumeProjection",
+    # Service, EndpointSlice
+    "ClientIPConfig", "Endpoint", "EndpointConditions", "EndpointPort", "EndpointSlice", "LoadBalancerIngress",
+    "LoadBalancerStatus", "Service", "ServicePort", "ServiceSpec", "ServiceStatus", "SessionAffinityConfig",
+    "endpoint_slice", "service",
 ]
 
 
@@ -69,16 +82,23 @@ class Container(TypedDict, total=False):
     command: list[str]
     args: list[str]
     workingDir: str
-    env: list[dict[str, Any]]
-    ports: list[dict[str, Any]]
-    resources: dict[str, Any]
-    volumeMounts: list[dict[str, Any]]
+    env: list[EnvVar]
+    ports: list[ContainerPort]
+    resources: ResourceRequirements
+    volumeMounts: list[VolumeMount]
     restartPolicy: str
     imagePullPolicy: str
-    securityContext: dict[str, Any]
-    readinessProbe: dict[str, Any]
-    livenessProbe: dict[str, Any]
-    startupProbe: dict[str, Any]
+    securityContext: SecurityContext
+    readinessProbe: Probe
+    livenessProbe: Probe
+    startupProbe: Probe
+    envFrom: list[EnvFromSource]
+    tty: bool
+    stdin: bool
+    stdinOnce: bool
+    terminationMessagePath: str
+    terminationMessagePolicy: str
+    targetContainerName: str  # an ephemeral container's
 
 
 class PodSpec(TypedDict, total=False):
@@ -93,11 +113,21 @@ class PodSpec(TypedDict, total=False):
     hostNetwork: bool
     containers: list[Container]
     initContainers: list[Container]
-    ephemeralContainers: list[dict[str, Any]]
+    ephemeralContainers: list[Container]
     tolerations: list[Toleration]
     affinity: dict[str, Any]
-    volumes: list[dict[str, Any]]
-    securityContext: dict[str, Any]
+    volumes: list[Volume]
+    securityContext: PodSecurityContext
+    serviceAccount: str
+    hostname: str
+    subdomain: str
+    hostAliases: list[HostAlias]
+    dnsPolicy: str
+    dnsConfig: PodDNSConfig
+    shareProcessNamespace: bool
+    enableServiceLinks: bool
+    readinessGates: list[PodReadinessGate]
+    activeDeadlineSeconds: int
 
 
 class PodCondition(TypedDict, total=False):
@@ -120,9 +150,10 @@ class PodStatus(TypedDict, total=False):
     startTime: str
     nominatedNodeName: str
     qosClass: str
-    containerStatuses: list[dict[str, Any]]
-    initContainerStatuses: list[dict[str, Any]]
-    ephemeralContainerStatuses: list[dict[str, Any]]
+    containerStatuses: list[ContainerStatus]
+    initContainerStatuses: list[ContainerStatus]
+    ephemeralContainerStatuses: list[ContainerStatus]
+    hostIPs: list[dict[str, str]]
 
 
 class Pod(TypedDict, total=False):
@@ -189,3 +220,373 @@ def pod(obj: Mapping[str, Any]) -> Pod:
 def node(obj: Mapping[str, Any]) -> Node:
     """``obj`` (a Node as the apiserver sent it) typed as one: the same object, not a copy."""
     return cast(Node, obj)
+
+
+# -- Pod: the parts of its spec and status the kubelet reads --------------------------------
+
+class ObjectFieldSelector(TypedDict, total=False):
+    apiVersion: str
+    fieldPath: str
+
+
+class ResourceFieldSelector(TypedDict, total=False):
+    containerName: str
+    resource: str
+    divisor: str
+
+
+class KeySelector(TypedDict, total=False):
+    """A ConfigMapKeySelector or SecretKeySelector (the same fields)."""
+
+    name: str
+    key: str
+    optional: bool
+
+
+class EnvVarSource(TypedDict, total=False):
+    fieldRef: ObjectFieldSelector
+    resourceFieldRef: ResourceFieldSelector
+    configMapKeyRef: KeySelector
+    secretKeyRef: KeySelector
+
+
+class EnvVar(TypedDict, total=False):
+    name: str
+    value: str
+    valueFrom: EnvVarSource | None
+
+
+class EnvSourceRef(TypedDict, total=False):
+    """A ConfigMapEnvSource or SecretEnvSource (the same fields)."""
+
+    name: str
+    optional: bool
+
+
+class EnvFromSource(TypedDict, total=False):
+    prefix: str
+    configMapRef: EnvSourceRef
+    secretRef: EnvSourceRef
+
+
+class ContainerPort(TypedDict, total=False):
+    name: str
+    containerPort: int
+    hostPort: int
+    hostIP: str
+    protocol: str
+
+
+class ResourceRequirements(TypedDict, total=False):
+    limits: dict[str, str]
+    requests: dict[str, str]
+
+
+class VolumeMount(TypedDict, total=False):
+    name: str
+    mountPath: str
+    subPath: str
+    readOnly: bool
+
+
+class Capabilities(TypedDict, total=False):
+    add: list[str]
+    drop: list[str]
+
+
+class SecurityContext(TypedDict, total=False):
+    runAsUser: int
+    runAsGroup: int
+    runAsNonRoot: bool
+    privileged: bool
+    readOnlyRootFilesystem: bool
+    allowPrivilegeEscalation: bool
+    capabilities: Capabilities
+
+
+class PodSecurityContext(TypedDict, total=False):
+    runAsUser: int
+    runAsGroup: int
+    runAsNonRoot: bool
+    fsGroup: int
+    supplementalGroups: list[int]
+
+
+class ExecAction(TypedDict, total=False):
+    command: list[str]
+
+
+class HTTPHeader(TypedDict, total=False):
+    name: str
+    value: str
+
+
+class HTTPGetAction(TypedDict, total=False):
+    path: str
+    port: int | str  # a number or a named port of the container
+    host: str
+    scheme: str
+    httpHeaders: list[HTTPHeader]
+
+
+class TCPSocketAction(TypedDict, total=False):
+    port: int | str
+    host: str
+
+
+class Probe(TypedDict, total=False):
+    exec: ExecAction
+    httpGet: HTTPGetAction
+    tcpSocket: TCPSocketAction
+    grpc: dict[str, Any]
+    initialDelaySeconds: int
+    periodSeconds: int
+    timeoutSeconds: int
+    successThreshold: int
+    failureThreshold: int
+    terminationGracePeriodSeconds: int
+
+
+class KeyToPath(TypedDict, total=False):
+    key: str
+    path: str
+    mode: int
+
+
+class HostPathVolumeSource(TypedDict, total=False):
+    path: str
+    type: str
+
+
+class ConfigMapVolumeSource(TypedDict, total=False):
+    """A volume's configMap, and a projection's (which has no defaultMode)."""
+
+    name: str
+    items: list[KeyToPath]
+    defaultMode: int
+    optional: bool
+
+
+class SecretVolumeSource(TypedDict, total=False):
+    secretName: str
+    items: list[KeyToPath]
+    defaultMode: int
+    optional: bool
+
+
+class SecretProjection(TypedDict, total=False):
+    name: str
+    items: list[KeyToPath]
+    optional: bool
+
+
+class DownwardAPIVolumeFile(TypedDict, total=False):
+    path: str
+    fieldRef: ObjectFieldSelector
+    resourceFieldRef: ResourceFieldSelector
+    mode: int
+
+
+class DownwardAPIVolumeSource(TypedDict, total=False):
+    """A volume's downwardAPI, and a projection's (which has no defaultMode)."""
+
+    items: list[DownwardAPIVolumeFile]
+    defaultMode: int
+
+
+class ServiceAccountTokenProjection(TypedDict, total=False):
+    audience: str
+    expirationSeconds: int
+    path: str
+
+
+class VolumeProjection(TypedDict, total=False):
+    configMap: ConfigMapVolumeSource
+    secret: SecretProjection
+    downwardAPI: DownwardAPIVolumeSource
+    serviceAccountToken: ServiceAccountTokenProjection
+    clusterTrustBundle: dict[str, Any]
+
+
+class ProjectedVolumeSource(TypedDict, total=False):
+    sources: list[VolumeProjection]
+    defaultMode: int
+
+
+class PersistentVolumeClaimVolumeSource(TypedDict, total=False):
+    claimName: str
+    readOnly: bool
+
+
+class Volume(TypedDict, total=False):
+    name: str
+    emptyDir: dict[str, Any]
+    hostPath: HostPathVolumeSource
+    configMap: ConfigMapVolumeSource
+    secret: SecretVolumeSource
+    projected: ProjectedVolumeSource
+    persistentVolumeClaim: PersistentVolumeClaimVolumeSource
+    downwardAPI: DownwardAPIVolumeSource
+
+
+class HostAlias(TypedDict, total=False):
+    ip: str
+    hostnames: list[str]
+
+
+class PodDNSConfigOption(TypedDict, total=False):
+    name: str
+    value: str
+
+
+class PodDNSConfig(TypedDict, total=False):
+    nameservers: list[str]
+    searches: list[str]
+    options: list[PodDNSConfigOption]
+
+
+class PodReadinessGate(TypedDict, total=False):
+    conditionType: str
+
+
+class ContainerStateRunning(TypedDict, total=False):
+    startedAt: str
+
+
+class ContainerStateWaiting(TypedDict, total=False):
+    reason: str
+    message: str
+
+
+class ContainerStateTerminated(TypedDict, total=False):
+    exitCode: int
+    signal: int
+    reason: str
+    message: str
+    startedAt: str
+    finishedAt: str
+    containerID: str
+
+
+class ContainerState(TypedDict, total=False):
+    """At most one of the three is set."""
+
+    running: ContainerStateRunning
+    waiting: ContainerStateWaiting
+    terminated: ContainerStateTerminated
+
+
+class ContainerStatus(TypedDict, total=False):
+    name: str
+    image: str
+    imageID: str
+    containerID: str
+    ready: bool
+    started: bool
+    restartCount: int
+    state: ContainerState
+    lastState: ContainerState
+
+
+# -- Service ----------------------------------------------------------------------------------
+
+class ServicePort(TypedDict, total=False):
+    name: str
+    protocol: str
+    appProtocol: str
+    port: int
+    targetPort: int | str  # a number or a named port of the pods
+    nodePort: int
+
+
+class ClientIPConfig(TypedDict, total=False):
+    timeoutSeconds: int
+
+
+class SessionAffinityConfig(TypedDict, total=False):
+    clientIP: ClientIPConfig
+
+
+class ServiceSpec(TypedDict, total=False):
+    type: str
+    selector: dict[str, str]
+    ports: list[ServicePort]
+    clusterIP: str
+    clusterIPs: list[str]
+    externalIPs: list[str]
+    externalName: str
+    sessionAffinity: str
+    sessionAffinityConfig: SessionAffinityConfig
+    externalTrafficPolicy: str
+    internalTrafficPolicy: str
+    publishNotReadyAddresses: bool
+    loadBalancerIP: str
+    loadBalancerClass: str
+    ipFamilies: list[str]
+    ipFamilyPolicy: str
+
+
+class LoadBalancerIngress(TypedDict, total=False):
+    ip: str
+    hostname: str
+
+
+class LoadBalancerStatus(TypedDict, total=False):
+    ingress: list[LoadBalancerIngress]
+
+
+class ServiceStatus(TypedDict, total=False):
+    loadBalancer: LoadBalancerStatus
+    conditions: list[dict[str, Any]]
+
+
+class Service(TypedDict, total=False):
+    apiVersion: str
+    kind: str
+    metadata: ObjectMeta
+    spec: ServiceSpec
+    status: ServiceStatus
+
+
+def service(obj: Mapping[str, Any]) -> Service:
+    """``obj`` (a Service as the apiserver sent it) typed as one: the same object, not a copy."""
+    return cast(Service, obj)
+
+
+# -- EndpointSlice ----------------------------------------------------------------------------
+
+class EndpointConditions(TypedDict, total=False):
+    ready: bool | None  # None (absent) means ready
+    serving: bool | None
+    terminating: bool | None
+
+
+class Endpoint(TypedDict, total=False):
+    addresses: list[str]
+    conditions: EndpointConditions
+    hostname: str
+    nodeName: str
+    zone: str
+    targetRef: dict[str, Any]
+
+
+class EndpointPort(TypedDict, total=False):
+    name: str
+    protocol: str
+    appProtocol: str
+    port: int
+
+
+class EndpointSlice(TypedDict, total=False):
+    apiVersion: str
+    kind: str
+    metadata: ObjectMeta
+    addressType: str
+    endpoints: list[Endpoint]
+    ports: list[EndpointPort]
+
+
+def endpoint_slice(obj: Mapping[str, Any]) -> EndpointSlice:
+    """``obj`` (an EndpointSlice as the apiserver sent it) typed as one: the same object, not a copy."""
+    return cast(EndpointSlice, obj)
+
