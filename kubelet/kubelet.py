@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Any
+from typing import cast
 
 from kubelet import hostinfo
 from kubelet.config import KubeletConfig
@@ -41,7 +41,7 @@ from minik8s import errors
 from minik8s.api import typed
 from minik8s.api.resources import PODS
 from minik8s.client.events import EventRecorder
-from minik8s.client.informer import Informer
+from minik8s.client.informer import AddHandler, DeleteHandler, Informer, UpdateHandler
 from minik8s.client.rest import ApiClient
 
 __all__ = ["Kubelet"]
@@ -114,7 +114,10 @@ class Kubelet:
         if self.local_path is not None:
             self._tasks.append(asyncio.create_task(self.local_path.run(), name=f"local-path {self.node_name}"))
         self.syncer.node.allocatable = self.agent.allocatable_numbers()
-        self.informer.add_handler(on_add=self._on_add, on_update=self._on_update, on_delete=self._on_delete)
+        # The pods informer's objects are Pods as the apiserver sent them: its handlers take them
+        # typed, cast once here rather than per event (the handlers run for every pod change).
+        self.informer.add_handler(on_add=cast(AddHandler, self._on_add), on_update=cast(UpdateHandler, self._on_update),
+                                  on_delete=cast(DeleteHandler, self._on_delete))
         self._tasks.append(asyncio.create_task(self.informer.run(), name=f"pods informer {self.node_name}"))
         self._tasks.append(asyncio.create_task(self.agent.run(), name=f"node agent {self.node_name}"))
         await self.informer.wait_synced()
@@ -134,13 +137,11 @@ class Kubelet:
 
     # --- informer handlers: remember and mark dirty, nothing else ---------------------------
 
-    def _on_add(self, obj: dict[str, Any]) -> None:
-        pod = typed.pod(obj)
+    def _on_add(self, pod: typed.Pod) -> None:
         self._remember(pod)
         self.workers.update(_uid(pod))
 
-    def _on_update(self, old_obj: dict[str, Any], new_obj: dict[str, Any]) -> None:
-        old, new = typed.pod(old_obj), typed.pod(new_obj)
+    def _on_update(self, old: typed.Pod, new: typed.Pod) -> None:
         self._remember(new)
         om, nm = old.get("metadata") or {}, new.get("metadata") or {}
         # Our own status writes come back here: they need no sync.
@@ -149,8 +150,7 @@ class Kubelet:
                 or om.get("annotations") != nm.get("annotations") or _uid(new) not in self.workers):
             self.workers.update(_uid(new))
 
-    def _on_delete(self, obj: dict[str, Any]) -> None:
-        pod = typed.pod(obj)
+    def _on_delete(self, pod: typed.Pod) -> None:
         uid = _uid(pod)
         self._pods.pop(uid, None)
         if self._uid_by_key.get(_key(pod)) == uid:
