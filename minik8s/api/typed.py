@@ -27,7 +27,7 @@ __all__ = [
     # the parts of a Pod the kubelet reads
     "Capabilities", "ConfigMapVolumeSource", "ContainerPort", "ContainerState", "ContainerStateRunning",
     "ContainerStateTerminated", "ContainerStateWaiting", "ContainerStatus", "DownwardAPIVolumeFile",
-    "DownwardAPIVolumeSource", "EnvFromSource", "EnvSourceRef", "EnvVar", "EnvVarSource", "ExecAction", "HTTPGetAction",
+    "DownwardAPIVolumeSource", "EnvFromSource", "EphemeralContainer", "EnvSourceRef", "EnvVar", "EnvVarSource", "ExecAction", "HTTPGetAction",
     "HTTPHeader", "HostAlias", "HostPathVolumeSource", "KeySelector", "KeyToPath", "ObjectFieldSelector",
     "PersistentVolumeClaimVolumeSource", "PodDNSConfig", "PodDNSConfigOption", "PodReadinessGate", "PodSecurityContext",
     "Probe", "ProjectedVolumeSource", "ResourceFieldSelector", "ResourceRequirements", "SecretProjection",
@@ -98,7 +98,6 @@ class Container(TypedDict, total=False):
     stdinOnce: bool
     terminationMessagePath: str
     terminationMessagePolicy: str
-    targetContainerName: str  # an ephemeral container's
 
 
 class PodSpec(TypedDict, total=False):
@@ -113,7 +112,7 @@ class PodSpec(TypedDict, total=False):
     hostNetwork: bool
     containers: list[Container]
     initContainers: list[Container]
-    ephemeralContainers: list[Container]
+    ephemeralContainers: list[EphemeralContainer]
     tolerations: list[Toleration]
     affinity: dict[str, Any]
     volumes: list[Volume]
@@ -223,6 +222,12 @@ def node(obj: Mapping[str, Any]) -> Node:
 
 
 # -- Pod: the parts of its spec and status the kubelet reads --------------------------------
+
+class EphemeralContainer(Container, total=False):
+    """A container ``kubectl debug`` adds to a running pod."""
+
+    targetContainerName: str  # whose process namespace it joins
+
 
 class ObjectFieldSelector(TypedDict, total=False):
     apiVersion: str
