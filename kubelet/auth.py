@@ -16,13 +16,14 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, Protocol
 
 from starlette.responses import PlainTextResponse
 from starlette.websockets import WebSocket
 
 from kubelet import authz
 from minik8s import delegated_auth, errors
+from minik8s.client.rest import ApiClient
 from minik8s.tlspeer import PEER_KEY, Subject
 
 __all__ = ["AuthFilter", "MODES", "always_allow", "webhook"]
@@ -37,7 +38,14 @@ async def always_allow(subject: Subject, method: str, path: str) -> tuple[bool, 
     return True, ""
 
 
-def webhook(cfg: Any, client: Any) -> Authorize:
+class NodeConfig(Protocol):
+    """What an authorization mode reads of the kubelet's configuration (a KubeletConfig)."""
+
+    @property
+    def node_name(self) -> str: ...
+
+
+def webhook(cfg: NodeConfig, client: ApiClient) -> Authorize:
     """``--authorization-mode=Webhook``: a SubjectAccessReview per (caller, verb, subresource),
     cached (:class:`kubelet.authz.SubjectAccessReviewAuthorizer`)."""
     reviewer = authz.SubjectAccessReviewAuthorizer(client, cfg.node_name)
@@ -57,7 +65,7 @@ def webhook(cfg: Any, client: Any) -> Authorize:
 
 
 #: Mode name -> factory(config, api_client) making its authorize function.
-MODES: dict[str, Callable[[Any, Any], Authorize]] = {"AlwaysAllow": lambda cfg, client: always_allow,
+MODES: dict[str, Callable[[NodeConfig, ApiClient], Authorize]] = {"AlwaysAllow": lambda cfg, client: always_allow,
                                                      "Webhook": webhook}
 
 

@@ -20,9 +20,9 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from typing import Any
 
 from minik8s import delegated_auth
+from minik8s.client.rest import ApiClient
 
 __all__ = ["Caller", "Decision", "SubjectAccessReviewAuthorizer", "attributes"]
 
@@ -49,7 +49,7 @@ def attributes(method: str, path: str) -> tuple[str, str]:
 
 
 class SubjectAccessReviewAuthorizer:
-    def __init__(self, client: Any, node_name: str, *, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(self, client: ApiClient, node_name: str, *, clock: Callable[[], float] = time.monotonic) -> None:
         """``client``: an ApiClient with the node's credentials (``system:node`` may create
         SubjectAccessReviews). ``clock`` is for tests."""
         self.node_name = node_name

@@ -42,7 +42,7 @@ from starlette.websockets import WebSocket
 from kubelet import auth, portforward, stats
 from kubelet import exec as exec_
 from kubelet.runtime import interface as ri
-from minik8s import metrics, timestamps
+from minik8s import delegated_auth, metrics, timestamps
 from minik8s.api import typed
 
 __all__ = ["NodeServer", "PodSource", "make_app"]
@@ -291,7 +291,8 @@ class NodeServer:
 
     def __init__(self, sources: Callable[[], Sequence[PodSource]], *, host: str, port: int,
                  tls: dict[str, Any], authorize: auth.Authorize | None = None,
-                 stats_interval: float = stats.SWEEP_INTERVAL_S, tokens: Any = None) -> None:
+                 stats_interval: float = stats.SWEEP_INTERVAL_S,
+                 tokens: delegated_auth.TokenReviewer | None = None) -> None:
         """``tokens``: a TokenReviewer when bearer tokens are accepted too."""
         app = auth.AuthFilter(make_app(sources, stats_interval=stats_interval), authorize or auth.always_allow,
                               tokens=tokens)

@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from minik8s import csr_request, pki
+from minik8s.client.rest import ApiClient
 
 __all__ = ["KUBELET_SERVING_SIGNER", "USAGES", "ServingCertificate"]
 
@@ -46,7 +47,7 @@ def _now() -> datetime.datetime:
 class ServingCertificate:
     """The serving pair of node ``node`` (``client``: the kubelet's ApiClient)."""
 
-    def __init__(self, client: Any, *, node: str, cert_dir: str, hostname: str, ips: list[str],
+    def __init__(self, client: ApiClient, *, node: str, cert_dir: str, hostname: str, ips: list[str],
                  ca_file: str | None = None) -> None:
         self.client = client
         self.node = node

@@ -1,5 +1,5 @@
-"""Typed views of the objects the components read most — Pod and Node, with their metadata — as
-``TypedDict``\\ s over the JSON dicts the informers hold (issue #16).
+"""Typed views of the objects the components read most — Pod and Node, with their metadata, Service
+and EndpointSlice — as ``TypedDict``\\ s over the JSON dicts the informers hold (issue #16).
 
 Chosen by measurement (``tests/perf/typed_access_bench.py``): a TypedDict costs nothing at run
 time, the object stays the dict the apiserver sent and every read stays a dict read, where a
@@ -12,8 +12,10 @@ Every key is optional (``total=False``): an object read from the cluster carries
 apiserver defaulted, but a reader still says what it does when a field is absent. Nested parts a
 reader does not yet need are ``dict[str, Any]``; they get their own TypedDicts as readers come.
 
-:func:`pod` and :func:`node` type an informer's object at the boundary, without copying or
-checking it (the apiserver validated it); the informers' stores hold ``dict[str, Any]``.
+:func:`pod`, :func:`node`, :func:`service` and :func:`endpoint_slice` type an informer's object at
+the boundary, without copying or checking it (the apiserver validated it); the informers' stores
+hold ``dict[str, Any]``. ``tests/unit/test_typed_views.py`` checks that every view names only
+JSON fields of the apiserver's model of its kind.
 """
 
 from __future__ import annotations
