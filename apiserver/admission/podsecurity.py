@@ -92,14 +92,25 @@ class PodSecurity(Plugin):
     def __init__(self, cache: Any, config: Config | None = None) -> None:  # apiserver.watchcache.WatchCache
         self.cache = cache
         self.config = config or Config()
+        # namespace name -> (its object in the watch cache, its policy, whether its labels parse):
+        # the cache replaces an object on every change and never alters one, so the policy
+        # read from a namespace object holds as long as that object is the cache's
+        self._policies: dict[str, tuple[dict[str, Any], Policy, bool]] = {}
 
     # ---- lookups ------------------------------------------------------------------------
 
     def _namespace_policy(self, namespace: str | None) -> tuple[Policy, bool]:
         """The namespace's policy and whether its labels parse."""
         ns = self.cache.resource(rs.NAMESPACES.plural).objects.get(f"/registry/namespaces/{namespace}")
+        known = self._policies.get(namespace or "") if ns is not None else None
+        if known is not None and known[0] is ns:
+            return known[1], known[2]
         labels = ((ns or {}).get("metadata") or {}).get("labels")
         policy, errs = policy_of(labels, self.config.defaults)
+        if ns is not None:
+            if len(self._policies) >= 4096:
+                self._policies.clear()
+            self._policies[namespace or ""] = (ns, policy, not errs)
         return policy, not errs
 
     def _exempt_user(self) -> bool:

@@ -330,13 +330,16 @@ def _minor(version: str) -> int | None:
     return int(version[3:]) if version.startswith("v1.") and version[3:].isdigit() else None
 
 
-def _checks(level: str, version: str) -> list[Check]:
+@functools.lru_cache(maxsize=256)
+def _checks(level: str, version: str) -> tuple[Check, ...]:
+    """The checks of a level at a version, made once per (level, version): every pod
+    admitted asks, as Kubernetes' evaluator builds its check lists once."""
     if level == BASELINE:
         chosen = _BASELINE + _OVERLAPPING
     elif level == RESTRICTED:
         chosen = _BASELINE + _RESTRICTED
     else:
-        return []
+        return ()
     minor = _minor(version)
     out: list[Check] = []
     for _, since, check in chosen:
@@ -347,17 +350,20 @@ def _checks(level: str, version: str) -> list[Check]:
             out.append(functools.partial(_sysctls, allowed=allowed))
         else:
             out.append(check)
-    return out
+    return tuple(out)
 
 
 def evaluate(level: str, meta: Meta, spec: Spec, version: str = "latest") -> list[Violation]:
     """The violations of ``level`` at policy ``version`` (``latest`` or ``v1.N``) by a pod of
     ``meta`` and ``spec`` (empty when allowed), in Kubernetes' order."""
     out = []
-    for check in _checks(level, version):
-        v = check(_d(meta), _d(spec))
-        if v is not None:
-            out.append(v)
+    checks = _checks(level, version)
+    if checks:
+        meta, spec = _d(meta), _d(spec)
+        for check in checks:
+            v = check(meta, spec)
+            if v is not None:
+                out.append(v)
     return out
 
 

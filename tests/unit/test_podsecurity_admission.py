@@ -203,3 +203,22 @@ def test_the_label_version_selects_the_checks() -> None:
     cache.ns("a", enforce="restricted", enforce_version="v1.22")
     with pytest.raises(errors.Forbidden, match='violates PodSecurity "restricted:v1.22": unrestricted capabilities'):
         _run(PodSecurity(cache), Attributes(CREATE, rs.PODS, "a", pod))
+
+
+def test_a_relabelled_namespace_is_read_again() -> None:
+    """The plugin keeps each namespace's policy while the watch cache holds the same namespace
+    object; a change (a new object, as every watch event brings) is read again at once, and a
+    namespace gone from the cache gets the defaults, not its last policy."""
+    cache = _Cache()
+    cache.ns("a", enforce="privileged")
+    plugin = PodSecurity(cache, Config(defaults=Policy(enforce=LevelVersion("baseline", "latest"))))
+    _run(plugin, Attributes(CREATE, rs.PODS, "a", _pod(hostNetwork=True)))  # allowed
+    _run(plugin, Attributes(CREATE, rs.PODS, "a", _pod(hostNetwork=True)))  # allowed, from the kept policy
+    cache.ns("a", enforce="baseline")
+    with pytest.raises(errors.Forbidden):
+        _run(plugin, Attributes(CREATE, rs.PODS, "a", _pod(hostNetwork=True)))
+    cache.ns("a", enforce="privileged")
+    _run(plugin, Attributes(CREATE, rs.PODS, "a", _pod(hostNetwork=True)))
+    del cache.res["namespaces"].objects["/registry/namespaces/a"]
+    with pytest.raises(errors.Forbidden):
+        _run(plugin, Attributes(CREATE, rs.PODS, "a", _pod(hostNetwork=True)))
