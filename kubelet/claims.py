@@ -40,7 +40,7 @@ async def claim_volume(client: ObjectReader, namespace: str, volume: str,
     claim = source.get("claimName") or ""
     prefix = f"error processing PVC {namespace}/{claim}: "
     try:
-        pvc = await client.get(PERSISTENTVOLUMECLAIMS, claim, namespace=namespace)
+        pvc = typed.persistent_volume_claim(await client.get(PERSISTENTVOLUMECLAIMS, claim, namespace=namespace))
     except errors.NotFound as e:
         raise UnboundClaimError(volume, f"{prefix}failed to fetch PVC from API server: {e}") from None
     if pvc["metadata"].get("deletionTimestamp"):
@@ -51,9 +51,10 @@ async def claim_volume(client: ObjectReader, namespace: str, volume: str,
         raise UnboundClaimError(volume, f'{prefix}PVC {namespace}/{claim} has non-bound phase ("{phase}") or empty '
                                         f'pvc.Spec.VolumeName ("{pv_name}")')
     try:
-        pv = await client.get(PERSISTENTVOLUMES, pv_name)
+        pv_obj = await client.get(PERSISTENTVOLUMES, pv_name)
     except errors.NotFound as e:
         raise UnboundClaimError(volume, f"{prefix}failed to fetch PV {pv_name} from API server: {e}") from None
+    pv = typed.persistent_volume(pv_obj)
     ref = (pv.get("spec") or {}).get("claimRef")
     if not ref:
         raise UnboundClaimError(volume, f'{prefix}found PV object "{pv_name}" but it has a nil pv.Spec.ClaimRef '
@@ -72,5 +73,6 @@ async def claim_volume(client: ObjectReader, namespace: str, volume: str,
         if not await asyncio.to_thread(os.path.exists, path):
             raise VolumeError(f'path "{path}" does not exist')
         return HostVolume(path, read_only=read_only)
-    kind = next((src for src in PV_SOURCES if spec.get(src) is not None), "unknown")
+    # Any other source, by its JSON name (the view names only the two this kubelet mounts).
+    kind = next((src for src in PV_SOURCES if pv_obj["spec"].get(src) is not None), "unknown")
     raise VolumeError(f'volume "{pv_name}": the {kind} volume source is not supported by this kubelet')

@@ -22,6 +22,7 @@ import shutil
 from typing import Any
 
 from minik8s import errors, localpath
+from minik8s.api import typed
 from minik8s.api import volumes as v
 from minik8s.api.resources import NODES, PERSISTENTVOLUMES
 from minik8s.client.informer import Informer
@@ -42,7 +43,7 @@ class LocalPathVolumes:
         self.informer = Informer(client, PERSISTENTVOLUMES)
         self._wake = asyncio.Event()
 
-    def _mine(self, pv: dict[str, Any]) -> bool:
+    def _mine(self, pv: typed.PersistentVolume) -> bool:
         return ((pv["metadata"].get("annotations") or {}).get(v.ANN_PROVISIONED_BY) == localpath.PROVISIONER
                 and localpath.node_of(pv) == self.node_name)
 
@@ -56,7 +57,7 @@ class LocalPathVolumes:
                 await self._wake.wait()
                 self._wake.clear()
                 retry = False
-                for pv in self.informer.store.list():
+                for pv in map(typed.persistent_volume, self.informer.store.list()):
                     if self._mine(pv) and pv["metadata"].get("deletionTimestamp"):
                         try:
                             await self.clean(pv)
@@ -70,8 +71,8 @@ class LocalPathVolumes:
             task.cancel()
             await asyncio.gather(task, return_exceptions=True)
 
-    def _changed(self, pv: dict[str, Any]) -> None:
-        if pv["metadata"].get("deletionTimestamp"):
+    def _changed(self, obj: dict[str, Any]) -> None:
+        if typed.persistent_volume(obj)["metadata"].get("deletionTimestamp"):
             self._wake.set()
 
     async def _advertise(self) -> None:
@@ -85,7 +86,7 @@ class LocalPathVolumes:
                     log.warning("node %s: cannot advertise its local-path directory yet: %s", self.node_name, e)
                 await asyncio.sleep(1.0)
 
-    async def clean(self, pv: dict[str, Any]) -> None:
+    async def clean(self, pv: typed.PersistentVolume) -> None:
         """Remove a deleted volume's directory, then its cleanup finalizer."""
         md = pv["metadata"]
         if localpath.CLEANUP_FINALIZER not in (md.get("finalizers") or ()):
@@ -99,7 +100,7 @@ class LocalPathVolumes:
         else:
             await asyncio.to_thread(shutil.rmtree, path, True)
             log.info("volume %s deleted: removed %s", md["name"], path)
-        updated = copy.deepcopy(pv)
+        updated: dict[str, Any] = copy.deepcopy(dict(pv))  # the client writes plain JSON objects
         updated.setdefault("kind", "PersistentVolume")
         updated.setdefault("apiVersion", "v1")
         updated["metadata"]["finalizers"] = [f for f in md["finalizers"] if f != localpath.CLEANUP_FINALIZER]

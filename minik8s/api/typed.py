@@ -39,6 +39,10 @@ __all__ = [
     "ClientIPConfig", "Endpoint", "EndpointConditions", "EndpointPort", "EndpointSlice", "LoadBalancerIngress",
     "LoadBalancerStatus", "Service", "ServicePort", "ServiceSpec", "ServiceStatus", "SessionAffinityConfig",
     "endpoint_slice", "service",
+    # PersistentVolume, PersistentVolumeClaim
+    "LocalVolumeSource", "ObjectReference", "PersistentVolume", "PersistentVolumeClaim", "PersistentVolumeClaimSpec",
+    "PersistentVolumeClaimStatus", "PersistentVolumeSpec", "PersistentVolumeStatus", "persistent_volume",
+    "persistent_volume_claim",
 ]
 
 
@@ -596,4 +600,85 @@ class EndpointSlice(TypedDict, total=False):
 def endpoint_slice(obj: Mapping[str, Any]) -> EndpointSlice:
     """``obj`` (an EndpointSlice as the apiserver sent it) typed as one: the same object, not a copy."""
     return cast(EndpointSlice, obj)
+
+
+# -- PersistentVolume, PersistentVolumeClaim -------------------------------------------------
+
+class ObjectReference(TypedDict, total=False):
+    apiVersion: str
+    kind: str
+    namespace: str
+    name: str
+    uid: str
+    resourceVersion: str
+    fieldPath: str
+
+
+class LocalVolumeSource(TypedDict, total=False):
+    path: str
+    fsType: str
+
+
+class PersistentVolumeSpec(TypedDict, total=False):
+    capacity: dict[str, str]
+    accessModes: list[str]
+    claimRef: ObjectReference
+    persistentVolumeReclaimPolicy: str
+    storageClassName: str
+    mountOptions: list[str]
+    volumeMode: str
+    nodeAffinity: dict[str, Any]
+    hostPath: HostPathVolumeSource
+    local: LocalVolumeSource
+
+
+class PersistentVolumeStatus(TypedDict, total=False):
+    phase: str
+    message: str
+    reason: str
+    lastPhaseTransitionTime: str
+
+
+class PersistentVolume(TypedDict, total=False):
+    apiVersion: str
+    kind: str
+    metadata: ObjectMeta
+    spec: PersistentVolumeSpec
+    status: PersistentVolumeStatus
+
+
+def persistent_volume(obj: Mapping[str, Any]) -> PersistentVolume:
+    """``obj`` (a PersistentVolume as the apiserver sent it) typed as one: the same object, not a copy."""
+    return cast(PersistentVolume, obj)
+
+
+class PersistentVolumeClaimSpec(TypedDict, total=False):
+    accessModes: list[str]
+    selector: dict[str, Any]
+    resources: ResourceRequirements
+    volumeName: str
+    storageClassName: str
+    volumeMode: str
+    dataSource: dict[str, Any]
+    dataSourceRef: dict[str, Any]
+
+
+class PersistentVolumeClaimStatus(TypedDict, total=False):
+    phase: str
+    accessModes: list[str]
+    capacity: dict[str, str]
+    conditions: list[dict[str, Any]]
+
+
+class PersistentVolumeClaim(TypedDict, total=False):
+    apiVersion: str
+    kind: str
+    metadata: ObjectMeta
+    spec: PersistentVolumeClaimSpec
+    status: PersistentVolumeClaimStatus
+
+
+def persistent_volume_claim(obj: Mapping[str, Any]) -> PersistentVolumeClaim:
+    """``obj`` (a PersistentVolumeClaim as the apiserver sent it) typed as one: the same object, not a copy."""
+    return cast(PersistentVolumeClaim, obj)
 

@@ -13,12 +13,14 @@ import typing
 import pytest
 from pydantic import BaseModel
 
-from minik8s.api import core, discovery, meta, typed
+from minik8s.api import core, discovery, meta, typed, volumes
 
 # Views whose model has another name, or that stand for two models with the same fields.
 _MODELS: dict[str, tuple[type[BaseModel], ...]] = {
     "KeySelector": (core.ConfigMapKeySelector, core.SecretKeySelector),
     "EnvSourceRef": (core.ConfigMapEnvSource, core.SecretEnvSource),
+    # A claim's resources: core's ResourceRequirements minus claims (volumes.VolumeResourceRequirements).
+    "ResourceRequirements": (core.ResourceRequirements, volumes.VolumeResourceRequirements),
 }
 # Views of parts the apiserver keeps verbatim (no model to check against): a projected
 # volume's sources are ``list[dict]`` in core.ProjectedVolumeSource, ephemeral containers
@@ -34,11 +36,11 @@ def _models(name: str) -> tuple[type[BaseModel], ...]:
     if name in _MODELS:
         return _MODELS[name]
     # EndpointSlice's parts are discovery/v1's (core/v1 has an older EndpointPort of its own).
-    for module in (meta, discovery, core):
+    for module in (meta, discovery, core, volumes):
         model = getattr(module, name, None)
         if isinstance(model, type) and issubclass(model, BaseModel):
             return (model,)
-    raise AssertionError(f"typed.{name} has no model of that name in minik8s.api.core, discovery or meta: "
+    raise AssertionError(f"typed.{name} has no model of that name in minik8s.api.core, discovery, meta or volumes: "
                          "name the model it views in _MODELS, or list it in _VERBATIM")
 
 
@@ -48,7 +50,8 @@ def _json_names(model: type[BaseModel]) -> set[str]:
 
 def test_every_view_is_checked() -> None:
     views = _views()
-    assert {"Pod", "Container", "Probe", "Volume", "ContainerStatus", "Node", "Service", "EndpointSlice"} <= set(views)
+    assert {"Pod", "Container", "Probe", "Volume", "ContainerStatus", "Node", "Service", "EndpointSlice",
+            "PersistentVolume", "PersistentVolumeClaim"} <= set(views)
     assert _VERBATIM <= set(views)
 
 
@@ -82,3 +85,5 @@ def test_boundary_functions_return_the_same_object() -> None:
     assert typed.endpoint_slice(obj) is obj
     assert typed.pod(obj) is obj
     assert typed.node(obj) is obj
+    assert typed.persistent_volume(obj) is obj
+    assert typed.persistent_volume_claim(obj) is obj
