@@ -35,6 +35,7 @@ from websockets.asyncio.client import connect
 from apiserver import errors, kubelet_client, portforward
 from apiserver.registry import table as registry
 from apiserver.responses import status_response
+from minik8s import taskgroup
 from minik8s.api import resources as rs
 
 if TYPE_CHECKING:
@@ -182,10 +183,7 @@ async def _relay(ws: WebSocket, upstream: Any) -> None:
             with contextlib.suppress(Exception):
                 await ws.close(code)
     finally:
-        for t in tasks:
-            t.cancel()
-        results = await asyncio.gather(*tasks, return_exceptions=True)
-        for r in results:
+        for r in await taskgroup.cancel_and_wait(tasks):
             if isinstance(r, BaseException) and not isinstance(
                     r, (asyncio.CancelledError, WebSocketDisconnect, websockets.ConnectionClosed, RuntimeError)):
                 log.warning("exec relay ended with %r", r)

@@ -30,6 +30,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from apiserver import errors, kubelet_client
 from apiserver.registry import table as registry
+from minik8s import taskgroup
 from minik8s.api import resources as rs
 
 if TYPE_CHECKING:
@@ -126,9 +127,7 @@ async def _relay(ws: WebSocket, upstream: aiohttp.ClientWebSocketResponse) -> No
     try:
         await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
     finally:
-        for t in tasks:
-            t.cancel()
-        for r in await asyncio.gather(*tasks, return_exceptions=True):
+        for r in await taskgroup.cancel_and_wait(tasks):
             if isinstance(r, BaseException) and not isinstance(
                     r, (asyncio.CancelledError, WebSocketDisconnect, ConnectionError, RuntimeError)):
                 log.warning("port-forward relay ended with %r", r)

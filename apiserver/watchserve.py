@@ -60,6 +60,7 @@ from apiserver.scope import Server, resource_path
 from apiserver.storage.interface import Compacted
 from apiserver.stored import storage_key
 from apiserver.watchcache import CacheEvent, Watcher, decode
+from minik8s import taskgroup
 from minik8s.api import resources as rs
 
 __all__ = ["BOOKMARK_INTERVAL", "UPGRADE_KEY", "WebSocketWatch", "install", "watch", "websocket"]
@@ -142,9 +143,7 @@ class WebSocketWatch(Response):
                     with contextlib.suppress(*_GONE):
                         await ws.close(1000)
             finally:
-                for task in (sender, reader):
-                    task.cancel()
-                for r in await asyncio.gather(sender, reader, return_exceptions=True):
+                for r in await taskgroup.cancel_and_wait((sender, reader)):
                     if isinstance(r, Exception) and not isinstance(r, _GONE):
                         log.warning("watch over WebSocket ended with %r", r)
         finally:

@@ -22,7 +22,7 @@ import logging
 from collections.abc import Iterable
 from typing import cast
 
-from minik8s import errors
+from minik8s import errors, taskgroup
 from minik8s.api.resources import object_key
 from minik8s.client.informer import Informer
 from minik8s.workqueue import ShutDown, WorkQueue
@@ -78,9 +78,7 @@ class Controller(abc.ABC):
             await asyncio.gather(*tasks)
         finally:
             self.queue.shutdown()
-            for t in tasks:
-                t.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
+            await taskgroup.cancel_and_wait(tasks)
 
     async def _worker(self) -> None:
         while True:

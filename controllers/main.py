@@ -28,7 +28,7 @@ import uuid
 from collections.abc import Callable
 
 from controllers.base import Controller
-from minik8s import process, secure_serving
+from minik8s import process, secure_serving, taskgroup
 from minik8s.client.events import EventRecorder
 from minik8s.client.informer import SharedInformerFactory
 from minik8s.client.rest import ApiClient
@@ -558,9 +558,7 @@ async def run_controllers(client: ApiClient, cfg: Config) -> None:
         else:
             await asyncio.Event().wait()  # nothing enabled: hold the lease and idle
     finally:
-        for t in tasks:
-            t.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        await taskgroup.cancel_and_wait(tasks)
         await informers.shutdown()
         for rec in ctx.recorders:
             with contextlib.suppress(Exception):

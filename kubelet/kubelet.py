@@ -37,7 +37,7 @@ from kubelet.runtime import interface as ri
 from kubelet.status import StatusWriter
 from kubelet.sync import NodeFacts, PodSyncer
 from kubelet.tokens import TokenManager
-from minik8s import errors
+from minik8s import errors, taskgroup
 from minik8s.api import typed
 from minik8s.api.resources import PODS
 from minik8s.client.events import EventRecorder
@@ -128,9 +128,7 @@ class Kubelet:
         await asyncio.gather(*self._tasks)
 
     async def close(self) -> None:
-        for t in self._tasks:
-            t.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await taskgroup.cancel_and_wait(self._tasks)
         await self.workers.close()
         await self.probes.close()
         await self.recorder.close()

@@ -21,7 +21,7 @@ import os
 import shutil
 from typing import Any
 
-from minik8s import errors, localpath
+from minik8s import errors, localpath, taskgroup
 from minik8s.api import typed
 from minik8s.api import volumes as v
 from minik8s.api.resources import NODES, PERSISTENTVOLUMES
@@ -68,8 +68,7 @@ class LocalPathVolumes:
                 if retry:
                     asyncio.get_running_loop().call_later(RETRY_SECONDS, self._wake.set)
         finally:
-            task.cancel()
-            await asyncio.gather(task, return_exceptions=True)
+            await taskgroup.cancel_and_wait([task])
 
     def _changed(self, obj: dict[str, Any]) -> None:
         if typed.persistent_volume(obj)["metadata"].get("deletionTimestamp"):

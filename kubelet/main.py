@@ -24,7 +24,7 @@ from kubelet.runtime.docker import DockerRuntime
 from kubelet.runtime.fake import FakeRuntime
 from kubelet.runtime.instrumented import instrument
 from kubelet.server import NodeServer
-from minik8s import delegated_auth, process
+from minik8s import delegated_auth, process, taskgroup
 from minik8s.client.rest import ApiClient
 
 __all__ = ["main", "run"]
@@ -133,9 +133,7 @@ async def run(cfg: KubeletConfig) -> int:
         await server.shutdown()
     await asyncio.gather(*(k.close() for k in kubelets), return_exceptions=True)
     await objects.close()
-    for t in tasks:
-        t.cancel()
-    await asyncio.gather(*tasks, return_exceptions=True)
+    await taskgroup.cancel_and_wait(tasks)
     stopper.cancel()
     with contextlib.suppress(Exception):
         await runtime.close()

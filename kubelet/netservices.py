@@ -41,6 +41,7 @@ from kubelet.dns.podconfig import pod_dns_config, read_host_searches, uses_clust
 from kubelet.proxy import main as proxy_main
 from kubelet.runtime import interface as ri
 from kubelet.servicelinks import ServiceEnv
+from minik8s import taskgroup
 from minik8s.api import typed
 from minik8s.api.resources import NODES
 from minik8s.client.informer import SharedInformerFactory
@@ -176,9 +177,7 @@ class NodeNetworkServices:
             await self.close()
 
     async def close(self) -> None:
-        for t in self._tasks:
-            t.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await taskgroup.cancel_and_wait(self._tasks)
         self._tasks.clear()
         await self.informers.shutdown()
         await self.pod_network.close()

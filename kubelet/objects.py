@@ -19,7 +19,7 @@ import asyncio
 import dataclasses
 from typing import Any, Protocol
 
-from minik8s import errors
+from minik8s import errors, taskgroup
 from minik8s.api.resources import CONFIGMAPS, SECRETS, ResourceType
 from minik8s.client.informer import Informer
 from minik8s.client.rest import ApiClient
@@ -95,9 +95,7 @@ class ObjectManager:
         tasks = [w.task for w in self._watched.values()]
         self._watched.clear()
         self._keys_by_pod.clear()
-        for t in tasks:
-            t.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        await taskgroup.cancel_and_wait(tasks)
 
 
 class PodReader:

@@ -25,6 +25,7 @@ from collections.abc import Callable
 
 from kubelet import metrics
 from kubelet.runtime import interface as ri
+from minik8s import taskgroup
 
 __all__ = ["Pleg", "EVENTED_RELIST_PERIOD"]
 
@@ -83,12 +84,7 @@ class Pleg:
         tasks = [asyncio.create_task(self._relist_loop(), name=f"pleg relist {self.node}")]
         if self.evented:
             tasks.append(asyncio.create_task(self._event_loop(), name=f"pleg events {self.node}"))
-        try:
-            await asyncio.gather(*tasks)
-        finally:
-            for t in tasks:
-                t.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
+        await taskgroup.run_together(tasks)
 
     async def _relist_loop(self) -> None:
         failing = False

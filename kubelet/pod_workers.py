@@ -17,7 +17,7 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 
-from minik8s import errors
+from minik8s import errors, taskgroup
 
 __all__ = ["PodWorkers", "DONE"]
 
@@ -122,6 +122,4 @@ class PodWorkers:
     async def close(self) -> None:
         self._closed = True
         tasks = [w.task for w in self._workers.values() if w.task is not None]
-        for t in tasks:
-            t.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        await taskgroup.cancel_and_wait(tasks)

@@ -21,7 +21,7 @@ import logging
 import time
 from collections import defaultdict
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Protocol
 
 from kubelet import containers as cfgs
 from kubelet import metrics as kubelet_metrics
@@ -33,7 +33,7 @@ from kubelet.probes import ProbeManager
 from kubelet.runtime import interface as ri
 from kubelet.status import ContainerView, StatusWriter, compute_pod_status
 from kubelet.tokens import TokenManager
-from minik8s import errors
+from minik8s import errors, taskgroup
 from minik8s.api import typed
 from minik8s.client.events import NORMAL, WARNING, EventRecorder
 from minik8s.client.rest import ApiClient
@@ -317,7 +317,7 @@ class PodSyncer:
             p.after(self.sandbox_backoff.delay((uid, "POD")))
             return None
         except BaseException:
-            await _cancelled(volumes)
+            await taskgroup.cancel_and_wait([volumes])
             raise
         self._sandbox_failed.pop(uid, None)
         try:
@@ -620,12 +620,6 @@ class PodSyncer:
             b.forget_prefix(uid)
         for key in [k for k in self._pull_failed_at if k[0] == uid]:
             del self._pull_failed_at[key]
-
-
-async def _cancelled(task: asyncio.Task[Any]) -> None:
-    """Cancel ``task`` and wait for it to end, whatever it raised."""
-    task.cancel()
-    await asyncio.gather(task, return_exceptions=True)
 
 
 def _grace(pod: typed.Pod) -> float:

@@ -21,7 +21,7 @@ import random
 from collections.abc import Callable, Coroutine
 from typing import Any
 
-from minik8s import errors
+from minik8s import errors, taskgroup
 from minik8s.api.resources import LEASES
 from minik8s.client.rest import ApiClient
 from minik8s.timestamps import format_micro_time
@@ -90,11 +90,9 @@ class LeaderElector:
             if renew in done:
                 log.warning("%s: lost leadership of lease %s/%s", self.identity, self.namespace, self.name)
                 self._is_leader = False
-                work.cancel()
-                await asyncio.gather(work, return_exceptions=True)
+                await taskgroup.cancel_and_wait([work])
             else:
-                renew.cancel()
-                await asyncio.gather(renew, return_exceptions=True)
+                await taskgroup.cancel_and_wait([renew])
                 work.result()  # surface the callback's own error
         finally:
             # Cancelled from outside: stop renewing before releasing, or the renewals would

@@ -15,7 +15,7 @@ import signal
 import sys
 
 from kubelet.dns.server import ClusterDNS
-from minik8s import metrics, process
+from minik8s import metrics, process, taskgroup
 from minik8s.client.informer import SharedInformerFactory
 from minik8s.client.rest import ApiClient
 
@@ -40,11 +40,8 @@ async def serve(client: ApiClient, *, bind: str, port: int = 53, zone: str = "cl
             started.set()
         tasks.append(asyncio.create_task(signal_started(), name="dns started"))
     try:
-        await asyncio.gather(*tasks)
+        await taskgroup.run_together(tasks)
     finally:
-        for t in tasks:
-            t.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
         if own:
             await informers.shutdown()
 

@@ -20,7 +20,7 @@ from collections.abc import Callable
 
 from kubelet import network
 from kubelet.proxy import proxier
-from minik8s import metrics, process
+from minik8s import metrics, process, taskgroup
 from minik8s.client.informer import SharedInformerFactory
 from minik8s.client.rest import ApiClient
 
@@ -62,11 +62,8 @@ async def serve(client: ApiClient, options: ProxyOptions, *, informers: SharedIn
             started.set()
         tasks.append(asyncio.create_task(signal_started(), name="proxy started"))
     try:
-        await asyncio.gather(*tasks)
+        await taskgroup.run_together(tasks)
     finally:
-        for t in tasks:
-            t.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
         if own:
             await informers.shutdown()
 

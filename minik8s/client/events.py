@@ -21,7 +21,7 @@ import time
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from minik8s import errors
+from minik8s import errors, taskgroup
 from minik8s.api.resources import EVENTS
 from minik8s.timestamps import now_rfc3339
 
@@ -85,8 +85,7 @@ class EventRecorder:
         self._closed = True
         await self.flush()
         if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
+            await taskgroup.cancel_and_wait([self._task])
 
     async def _drain(self) -> None:
         assert self._queue is not None

@@ -26,7 +26,7 @@ import random
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from minik8s import errors
+from minik8s import errors, taskgroup
 from minik8s.api.resources import ResourceType, object_key
 from minik8s.client.cache import DEFAULT_INDEXERS, IndexFunc, Store
 
@@ -345,5 +345,5 @@ class SharedInformerFactory:
     async def shutdown(self) -> None:
         """Stop and wait until every informer task has ended."""
         tasks = list(self._tasks.values())
-        self.stop()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        self._tasks.clear()
+        await taskgroup.cancel_and_wait(tasks)

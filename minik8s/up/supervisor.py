@@ -38,6 +38,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from minik8s import taskgroup
 from minik8s.up import state as statefile
 from minik8s.up.components import STOP_WAVES, Component, host_component, module_available
 
@@ -327,15 +328,12 @@ class Supervisor:
         tasks = [p.task for p in self.procs.values() if p.task is not None]
         if self._host_reader is not None:
             tasks.append(self._host_reader)
-        for t in tasks:
-            t.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        await taskgroup.cancel_and_wait(tasks)
         for p in self.procs.values():
             if p.state not in ("missing", "failed"):
                 p.state, p.pid = "stopped", None
         if self._writer is not None:
-            self._writer.cancel()
-            await asyncio.gather(self._writer, return_exceptions=True)
+            await taskgroup.cancel_and_wait([self._writer])
         await asyncio.to_thread(statefile.write_state, self.data_dir, self.snapshot(running=False))
 
     async def _stop_one(self, proc: Proc) -> None:
