@@ -136,12 +136,12 @@ def _clean(node: Any, *, v3: bool) -> Any:
     return out
 
 
-def _rewrite_refs(node: Any, prefix: str) -> Any:
+def rewrite_refs(node: Any, prefix: str) -> Any:
     if isinstance(node, list):
-        return [_rewrite_refs(x, prefix) for x in node]
+        return [rewrite_refs(x, prefix) for x in node]
     if isinstance(node, dict):
         return {k: (prefix + v.rpartition("/")[2] if k == "$ref" and isinstance(v, str)
-                    else _rewrite_refs(v, prefix)) for k, v in node.items()}
+                    else rewrite_refs(v, prefix)) for k, v in node.items()}
     return node
 
 
@@ -162,13 +162,13 @@ def _refs(node: Any, out: set[str]) -> set[str]:
 # Definitions
 
 
-def _gvk(group: str, version: str, kind: str) -> dict[str, str]:
+def group_version_kind(group: str, version: str, kind: str) -> dict[str, str]:
     return {"group": group, "kind": kind, "version": version}
 
 
-_API_VERSION = {"type": "string", "description": "The versioned schema of this representation of "
+API_VERSION_PROPERTY = {"type": "string", "description": "The versioned schema of this representation of "
                 "an object (group/version). Servers convert recognized schemas to their latest value."}
-_KIND = {"type": "string", "description": "The REST resource this object represents (CamelCase)."}
+KIND_PROPERTY = {"type": "string", "description": "The REST resource this object represents (CamelCase)."}
 
 _EXTRA_DEFS: dict[str, dict[str, Any]] = {
     f"{META}.Patch": {"type": "object", "description": "The body of a PATCH request: a JSON patch, a "
@@ -201,10 +201,10 @@ def build_definitions(kinds: Sequence[tuple[str, str, str, type[BaseModel]]], *,
         d = defs[definition_name(model, packages)]
         props = d.setdefault("properties", {})
         # Models declare apiVersion and kind without a word; explain shows what they mean.
-        for key, base in (("apiVersion", _API_VERSION), ("kind", _KIND)):
+        for key, base in (("apiVersion", API_VERSION_PROPERTY), ("kind", KIND_PROPERTY)):
             props[key] = {**base, **props.get(key, {})}
         d.setdefault("type", "object")
-        d["x-kubernetes-group-version-kind"] = [_gvk(group, ver, kind)]
+        d["x-kubernetes-group-version-kind"] = [group_version_kind(group, ver, kind)]
     for name, schema in _EXTRA_DEFS.items():
         defs.setdefault(name, schema)
     return dict(sorted(defs.items()))
@@ -353,7 +353,7 @@ def build_paths(entries: Sequence[Any], models: Mapping[tuple[str, str], type], 
         rt = e.type
         kind_def = _model_name(models, rt.group, rt.kind, packages)
         list_def = _model_name(models, rt.group, rt.kind + "List", packages)
-        gvk = _gvk(rt.group, rt.version, rt.kind)
+        gvk = group_version_kind(rt.group, rt.version, rt.kind)
         tag = f"{(rt.group.removesuffix('.k8s.io').replace('.', '_') or 'core')}_{rt.version}"
         gv = f"{_camel_group(rt.group)}{rt.version[:1].upper()}{rt.version[1:]}"
         ns = "Namespaced" if rt.namespaced else ""
@@ -412,7 +412,7 @@ def build_paths(entries: Sequence[Any], models: Mapping[tuple[str, str], type], 
         for sub in e.subresources:
             sg, sv, skind = _sub_gvk(e, sub)
             sub_def = _model_name(models, sg, skind, packages)
-            sgvk = _gvk(sg, sv, skind)
+            sgvk = group_version_kind(sg, sv, skind)
             suffix = sub.name[:1].upper() + sub.name[1:]
             op_kind = f"{ns}{rt.kind}{suffix}"
             entry_path: dict[str, Any] = {"parameters": [name_param, *ns_params, pretty]}
@@ -447,7 +447,7 @@ def build_paths(entries: Sequence[Any], models: Mapping[tuple[str, str], type], 
     return paths
 
 
-def _render_path(item: Mapping[str, Any], *, v3: bool) -> dict[str, Any]:
+def render_path(item: Mapping[str, Any], *, v3: bool) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for k, v in item.items():
         if k == "parameters":
@@ -491,7 +491,7 @@ def build_v2(entries: Sequence[Any], models: Mapping[tuple[str, str], type], *,
     """The Swagger 2.0 document of every served resource."""
     extra = _meta_models() if extra_models is None else list(extra_models)
     defs = build_definitions(_kinds(entries, models), extra_models=extra, packages=packages, v3=False)
-    paths = {p: _render_path(item, v3=False)
+    paths = {p: render_path(item, v3=False)
              for p, item in sorted(build_paths(entries, models, packages=packages).items())}
     return {
         "swagger": "2.0",
@@ -519,7 +519,7 @@ def build_v3(entries: Sequence[Any], models: Mapping[tuple[str, str], type], *,
     """
     extra = _meta_models() if extra_models is None else list(extra_models)
     kinds = _kinds(entries, models)
-    defs = _rewrite_refs(build_definitions(kinds, extra_models=extra, packages=packages, v3=True),
+    defs = rewrite_refs(build_definitions(kinds, extra_models=extra, packages=packages, v3=True),
                          "#/components/schemas/")
     all_paths = build_paths(entries, models, packages=packages)
     docs: dict[str, dict[str, Any]] = {}
@@ -528,7 +528,7 @@ def build_v3(entries: Sequence[Any], models: Mapping[tuple[str, str], type], *,
         gvs.setdefault((e.type.group, e.type.version))
     for group, ver in gvs:
         prefix = "/" + gv_path(group, ver) + "/"
-        paths = {p: _render_path(item, v3=True) for p, item in sorted(all_paths.items())
+        paths = {p: render_path(item, v3=True) for p, item in sorted(all_paths.items())
                  if p.startswith(prefix)}
         # The schemas this group-version needs: its own kinds and all they reference.
         wanted = {definition_name(m, packages) for g, v, _k, m in kinds if (g, v) == (group, ver)}
@@ -567,7 +567,7 @@ def dump(body: Any) -> bytes:
     return json.dumps(body, separators=(",", ":")).encode()
 
 
-def _hash(body: bytes) -> str:
+def content_hash(body: bytes) -> str:
     # Kubernetes publishes the SHA-512 of each document, upper-case hex, as the ?hash= query.
     return hashlib.sha512(body).hexdigest().upper()
 
@@ -577,7 +577,7 @@ def builtin_v2() -> tuple[bytes, str]:
     """The Swagger document of the built-in resources and its hash (``/openapi/v2`` serves it
     with the custom resources merged in: ``apiserver/openapi_served.py``)."""
     body = dump(build_v2(*_served()))
-    return body, _hash(body)
+    return body, content_hash(body)
 
 
 @functools.cache
@@ -586,7 +586,7 @@ def builtin_v3_bodies() -> dict[str, tuple[bytes, str]]:
     out = {}
     for path, doc in build_v3(*_served()).items():
         body = dump(doc)
-        out[path] = (body, _hash(body))
+        out[path] = (body, content_hash(body))
     return out
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from apiserver.printers import Column, Printer, _age, _md
+from apiserver.printers import Column, Printer, age, meta
 from minik8s.timestamps import from_unix
 
 _NAME = Column("Name", format="name", description="Name of the object, unique within its namespace "
@@ -21,7 +21,7 @@ def _quota_row(q: dict[str, Any], now: float) -> list[Any]:
     for name in sorted(hard):
         cell = f"{name}: {used.get(name, '0')}/{hard[name]}"
         (limits if name.split(".")[0] == "limits" and "." in name else requests).append(cell)
-    return [_md(q).get("name", ""), _age(q, now), ", ".join(requests), ", ".join(limits)]
+    return [meta(q).get("name", ""), age(q, now), ", ".join(requests), ", ".join(limits)]
 
 
 RESOURCEQUOTA = Printer(
@@ -34,18 +34,18 @@ RESOURCEQUOTA = Printer(
 
 
 def _created_at(obj: dict[str, Any]) -> str:
-    return _md(obj).get("creationTimestamp") or from_unix(0)
+    return meta(obj).get("creationTimestamp") or from_unix(0)
 
 
 LIMITRANGE = Printer(
     (_NAME, Column("Created At", type="date", description="CreationTimestamp is a timestamp representing the "
                                                           "server time when this object was created.")),
-    lambda lr, now: [_md(lr).get("name", ""), _created_at(lr)],
+    lambda lr, now: [meta(lr).get("name", ""), _created_at(lr)],
 )
 
 
 def _priorityclass_row(pc: dict[str, Any], now: float) -> list[Any]:
-    return [_md(pc).get("name", ""), int(pc.get("value") or 0), bool(pc.get("globalDefault")), _age(pc, now),
+    return [meta(pc).get("name", ""), int(pc.get("value") or 0), bool(pc.get("globalDefault")), age(pc, now),
             pc.get("preemptionPolicy") or ""]
 
 

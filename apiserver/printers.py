@@ -48,15 +48,17 @@ class Printer:
 # Time
 
 
-def _age(obj: dict[str, Any], now: float) -> str:
-    return since(_md(obj).get("creationTimestamp"), now)
+def age(obj: dict[str, Any], now: float) -> str:
+    """The AGE column: how long ago ``obj`` was created, as kubectl prints it."""
+    return since(meta(obj).get("creationTimestamp"), now)
 
 
 # ---------------------------------------------------------------------------------------------
 # Small formatting helpers shared by several kinds
 
 
-def _md(obj: dict[str, Any]) -> dict[str, Any]:
+def meta(obj: dict[str, Any]) -> dict[str, Any]:
+    """``obj``'s metadata, ``{}`` when it has none."""
     return obj.get("metadata") or {}
 
 
@@ -105,7 +107,7 @@ _IMAGES = Column("Images", priority=1, description="Images referenced by each co
 
 
 def _namespace_row(obj: dict[str, Any], now: float) -> list[Any]:
-    return [_md(obj).get("name", ""), _status(obj).get("phase", ""), _age(obj, now)]
+    return [meta(obj).get("name", ""), _status(obj).get("phase", ""), age(obj, now)]
 
 
 NAMESPACE = Printer(
@@ -140,7 +142,7 @@ def _terminated_reason(term: dict[str, Any], prefix: str = "") -> str:
 
 def pod_status_cells(pod: dict[str, Any], now: float) -> tuple[str, str, str]:
     """READY, STATUS and RESTARTS of a pod, computed as kubectl's ``printPod`` does."""
-    spec, status, md = _spec(pod), _status(pod), _md(pod)
+    spec, status, md = _spec(pod), _status(pod), meta(pod)
     conditions = status.get("conditions") or []
     phase = status.get("phase", "")
     reason = status.get("reason") or phase
@@ -251,7 +253,7 @@ def _pod_row(pod: dict[str, Any], now: float) -> list[Any]:
                     break
         gates_cell = f"{true_count}/{len(gates)}"
     return [
-        _md(pod).get("name", ""), ready, reason, restarts, _age(pod, now),
+        meta(pod).get("name", ""), ready, reason, restarts, age(pod, now),
         pod_ip, spec.get("nodeName") or "<none>", status.get("nominatedNodeName") or "<none>", gates_cell,
     ]
 
@@ -294,7 +296,7 @@ _ROLE_LABEL = "kubernetes.io/role"
 
 
 def _node_row(node: dict[str, Any], now: float) -> list[Any]:
-    md, spec, status = _md(node), _spec(node), _status(node)
+    md, spec, status = meta(node), _spec(node), _status(node)
     states: list[str] = []
     for c in status.get("conditions") or []:
         if c.get("type") == "Ready":
@@ -319,7 +321,7 @@ def _node_row(node: dict[str, Any], now: float) -> list[Any]:
         return "<none>"
 
     return [
-        md.get("name", ""), ",".join(states), ",".join(sorted(roles)) or "<none>", _age(node, now),
+        md.get("name", ""), ",".join(states), ",".join(sorted(roles)) or "<none>", age(node, now),
         info.get("kubeletVersion", ""),
         address("InternalIP"), address("ExternalIP"),
         info.get("osImage") or "<unknown>", info.get("kernelVersion") or "<unknown>",
@@ -392,8 +394,8 @@ def _service_row(svc: dict[str, Any], now: float) -> list[Any]:
     spec = _spec(svc)
     cluster_ips = spec.get("clusterIPs") or ([spec["clusterIP"]] if spec.get("clusterIP") else [])
     return [
-        _md(svc).get("name", ""), spec.get("type") or "ClusterIP", cluster_ips[0] if cluster_ips else "<none>",
-        _service_external_ip(svc), service_ports(spec.get("ports")) or "<none>", _age(svc, now),
+        meta(svc).get("name", ""), spec.get("type") or "ClusterIP", cluster_ips[0] if cluster_ips else "<none>",
+        _service_external_ip(svc), service_ports(spec.get("ports")) or "<none>", age(svc, now),
         format_labels(spec.get("selector")),
     ]
 
@@ -443,7 +445,7 @@ def format_endpoints(ep: dict[str, Any]) -> str:
 
 
 def _endpoints_row(ep: dict[str, Any], now: float) -> list[Any]:
-    return [_md(ep).get("name", ""), format_endpoints(ep), _age(ep, now)]
+    return [meta(ep).get("name", ""), format_endpoints(ep), age(ep, now)]
 
 
 ENDPOINTS = Printer(
@@ -457,7 +459,7 @@ def _endpointslice_row(es: dict[str, Any], now: float) -> list[Any]:
                      for p in es.get("ports") or []) or "<unset>"
     addrs = [a for e in es.get("endpoints") or [] for a in e.get("addresses") or []]
     shown = ",".join(addrs[:3]) + (f" + {len(addrs) - 3} more..." if len(addrs) > 3 else "") if addrs else "<unset>"
-    return [_md(es).get("name", ""), es.get("addressType", ""), ports, shown, _age(es, now)]
+    return [meta(es).get("name", ""), es.get("addressType", ""), ports, shown, age(es, now)]
 
 
 ENDPOINTSLICE = Printer(
@@ -473,7 +475,7 @@ ENDPOINTSLICE = Printer(
 
 
 def _configmap_row(cm: dict[str, Any], now: float) -> list[Any]:
-    return [_md(cm).get("name", ""), len(cm.get("data") or {}) + len(cm.get("binaryData") or {}), _age(cm, now)]
+    return [meta(cm).get("name", ""), len(cm.get("data") or {}) + len(cm.get("binaryData") or {}), age(cm, now)]
 
 
 CONFIGMAP = Printer(
@@ -484,7 +486,7 @@ CONFIGMAP = Printer(
 
 def _secret_row(s: dict[str, Any], now: float) -> list[Any]:
     # stringData is folded into data on write, so data alone is counted (as Kubernetes does).
-    return [_md(s).get("name", ""), s.get("type") or "Opaque", len(s.get("data") or {}), _age(s, now)]
+    return [meta(s).get("name", ""), s.get("type") or "Opaque", len(s.get("data") or {}), age(s, now)]
 
 
 SECRET = Printer(
@@ -522,7 +524,7 @@ def _event_row(ev: dict[str, Any], now: float) -> list[Any]:
     return [
         last, ev.get("type", ""), ev.get("reason", ""), target,
         io.get("fieldPath", ""), _event_source(ev), (ev.get("message") or "").strip(),
-        first, count, _md(ev).get("name", ""),
+        first, count, meta(ev).get("name", ""),
     ]
 
 
@@ -561,8 +563,8 @@ def _deployment_row(d: dict[str, Any], now: float) -> list[Any]:
     status = _status(d)
     names, images = _containers_cells(_template_containers(d))
     return [
-        _md(d).get("name", ""), f"{int(status.get('readyReplicas') or 0)}/{_replicas(d)}",
-        int(status.get("updatedReplicas") or 0), int(status.get("availableReplicas") or 0), _age(d, now),
+        meta(d).get("name", ""), f"{int(status.get('readyReplicas') or 0)}/{_replicas(d)}",
+        int(status.get("updatedReplicas") or 0), int(status.get("availableReplicas") or 0), age(d, now),
         names, images, _or(label_selector_string(_spec(d).get("selector")), "<invalid>"),
     ]
 
@@ -584,8 +586,8 @@ def _replicaset_row(rs: dict[str, Any], now: float) -> list[Any]:
     status = _status(rs)
     names, images = _containers_cells(_template_containers(rs))
     return [
-        _md(rs).get("name", ""), _replicas(rs), int(status.get("replicas") or 0),
-        int(status.get("readyReplicas") or 0), _age(rs, now),
+        meta(rs).get("name", ""), _replicas(rs), int(status.get("replicas") or 0),
+        int(status.get("readyReplicas") or 0), age(rs, now),
         names, images, format_label_selector(_spec(rs).get("selector")),
     ]
 
@@ -608,7 +610,7 @@ REPLICASET = Printer(
 
 
 def _created_at_row(obj: dict[str, Any], now: float) -> list[Any]:
-    return [_md(obj).get("name", ""), _md(obj).get("creationTimestamp") or ""]
+    return [meta(obj).get("name", ""), meta(obj).get("creationTimestamp") or ""]
 
 
 ROLE = Printer(
@@ -635,7 +637,7 @@ def subjects_strings(subjects: list[dict[str, Any]] | None) -> tuple[str, str, s
 def _binding_row(obj: dict[str, Any], now: float) -> list[Any]:
     ref = obj.get("roleRef") or {}
     users, groups, sas = subjects_strings(obj.get("subjects"))
-    return [_md(obj).get("name", ""), f"{ref.get('kind', '')}/{ref.get('name', '')}", _age(obj, now),
+    return [meta(obj).get("name", ""), f"{ref.get('kind', '')}/{ref.get('name', '')}", age(obj, now),
             users, groups, sas]
 
 
@@ -654,7 +656,7 @@ BINDING = Printer(
 
 
 def _lease_row(lease: dict[str, Any], now: float) -> list[Any]:
-    return [_md(lease).get("name", ""), _spec(lease).get("holderIdentity") or "", _age(lease, now)]
+    return [meta(lease).get("name", ""), _spec(lease).get("holderIdentity") or "", age(lease, now)]
 
 
 LEASE = Printer(
@@ -681,7 +683,7 @@ def table_row(printer: Printer, obj: dict[str, Any], *, include_object: str = "M
     if include_object == "Object":
         row["object"] = obj
     elif include_object != "None":
-        row["object"] = {**PARTIAL_OBJECT_METADATA, "metadata": _md(obj)}
+        row["object"] = {**PARTIAL_OBJECT_METADATA, "metadata": meta(obj)}
     return row
 
 

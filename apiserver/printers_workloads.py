@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from apiserver.printers import Column, Printer
+from apiserver.printers import Column, Printer, meta
 from minik8s.duration import human_duration, since
 from minik8s.labels import format_label_selector, format_labels
 from minik8s.timestamps import to_unix
@@ -19,10 +19,6 @@ _AGE = Column("Age", description="CreationTimestamp is a timestamp representing 
               "object was created.")
 _CONTAINERS = Column("Containers", priority=1, description="Names of each container in the template.")
 _IMAGES = Column("Images", priority=1, description="Images referenced by each container in the template.")
-
-
-def _md(obj: dict[str, Any]) -> dict[str, Any]:
-    return obj.get("metadata") or {}
 
 
 def _spec(obj: dict[str, Any]) -> dict[str, Any]:
@@ -61,7 +57,7 @@ def job_status(job: dict[str, Any]) -> str:
         return "Complete"
     if _has_condition(job, "Failed"):
         return "Failed"
-    if _md(job).get("deletionTimestamp"):
+    if meta(job).get("deletionTimestamp"):
         return "Terminating"
     for ctype in ("Suspended", "FailureTarget", "SuccessCriteriaMet"):
         if _has_condition(job, ctype):
@@ -85,8 +81,8 @@ def _job_row(job: dict[str, Any], now: float) -> list[Any]:
         end = to_unix(status.get("completionTime"))
         duration = human_duration((now if end is None else end) - start)
     names, images = _containers(spec.get("template"))
-    return [_md(job).get("name", ""), job_status(job), completions, duration,
-            since(_md(job).get("creationTimestamp"), now), names, images, format_label_selector(spec.get("selector"))]
+    return [meta(job).get("name", ""), job_status(job), completions, duration,
+            since(meta(job).get("creationTimestamp"), now), names, images, format_label_selector(spec.get("selector"))]
 
 
 JOB = Printer(
@@ -111,9 +107,9 @@ def _cronjob_row(cj: dict[str, Any], now: float) -> list[Any]:
     last = status.get("lastScheduleTime")
     job_spec = (spec.get("jobTemplate") or {}).get("spec") or {}
     names, images = _containers(job_spec.get("template"))
-    return [_md(cj).get("name", ""), spec.get("schedule", ""), spec.get("timeZone") or "<none>",
+    return [meta(cj).get("name", ""), spec.get("schedule", ""), spec.get("timeZone") or "<none>",
             _bool_ptr(spec.get("suspend")), len(status.get("active") or []),
-            since(last, now) if last else "<none>", since(_md(cj).get("creationTimestamp"), now),
+            since(last, now) if last else "<none>", since(meta(cj).get("creationTimestamp"), now),
             names, images, format_label_selector(job_spec.get("selector"))]
 
 
@@ -142,10 +138,10 @@ def _daemonset_row(ds: dict[str, Any], now: float) -> list[Any]:
     spec, status = _spec(ds), _status(ds)
     node_selector = ((spec.get("template") or {}).get("spec") or {}).get("nodeSelector")
     names, images = _containers(spec.get("template"))
-    return [_md(ds).get("name", ""), int(status.get("desiredNumberScheduled") or 0),
+    return [meta(ds).get("name", ""), int(status.get("desiredNumberScheduled") or 0),
             int(status.get("currentNumberScheduled") or 0), int(status.get("numberReady") or 0),
             int(status.get("updatedNumberScheduled") or 0), int(status.get("numberAvailable") or 0),
-            format_labels(node_selector), since(_md(ds).get("creationTimestamp"), now),
+            format_labels(node_selector), since(meta(ds).get("creationTimestamp"), now),
             names, images, format_label_selector(spec.get("selector"))]
 
 
@@ -173,7 +169,7 @@ DAEMONSET = Printer(
 
 
 def _controller_of(obj: dict[str, Any]) -> str:
-    for ref in _md(obj).get("ownerReferences") or []:
+    for ref in meta(obj).get("ownerReferences") or []:
         if ref.get("controller"):
             group = (ref.get("apiVersion") or "").rpartition("/")[0]
             kind = (ref.get("kind") or "").lower()
@@ -182,8 +178,8 @@ def _controller_of(obj: dict[str, Any]) -> str:
 
 
 def _controllerrevision_row(cr: dict[str, Any], now: float) -> list[Any]:
-    return [_md(cr).get("name", ""), _controller_of(cr), int(cr.get("revision") or 0),
-            since(_md(cr).get("creationTimestamp"), now)]
+    return [meta(cr).get("name", ""), _controller_of(cr), int(cr.get("revision") or 0),
+            since(meta(cr).get("creationTimestamp"), now)]
 
 
 CONTROLLERREVISION = Printer(
@@ -205,8 +201,8 @@ CONTROLLERREVISION = Printer(
 def _replicationcontroller_row(rc: dict[str, Any], now: float) -> list[Any]:
     spec, status = _spec(rc), _status(rc)
     names, images = _containers(spec.get("template"))
-    return [_md(rc).get("name", ""), int(spec.get("replicas", 1)), int(status.get("replicas") or 0),
-            int(status.get("readyReplicas") or 0), since(_md(rc).get("creationTimestamp"), now),
+    return [meta(rc).get("name", ""), int(spec.get("replicas", 1)), int(status.get("replicas") or 0),
+            int(status.get("readyReplicas") or 0), since(meta(rc).get("creationTimestamp"), now),
             names, images, format_labels(spec.get("selector"))]
 
 
@@ -232,9 +228,9 @@ def _int_or_string(val: Any) -> str:
 
 def _pdb_row(pdb: dict[str, Any], now: float) -> list[Any]:
     spec, status = _spec(pdb), _status(pdb)
-    return [_md(pdb).get("name", ""), _int_or_string(spec.get("minAvailable")),
+    return [meta(pdb).get("name", ""), _int_or_string(spec.get("minAvailable")),
             _int_or_string(spec.get("maxUnavailable")), int(status.get("disruptionsAllowed") or 0),
-            since(_md(pdb).get("creationTimestamp"), now)]
+            since(meta(pdb).get("creationTimestamp"), now)]
 
 
 PODDISRUPTIONBUDGET = Printer(
@@ -258,8 +254,8 @@ PODDISRUPTIONBUDGET = Printer(
 def _statefulset_row(sts: dict[str, Any], now: float) -> list[Any]:
     spec, status = _spec(sts), _status(sts)
     names, images = _containers(spec.get("template"))
-    return [_md(sts).get("name", ""), f"{int(status.get('readyReplicas') or 0)}/{int(spec.get('replicas', 1))}",
-            since(_md(sts).get("creationTimestamp"), now), names, images]
+    return [meta(sts).get("name", ""), f"{int(status.get('readyReplicas') or 0)}/{int(spec.get('replicas', 1))}",
+            since(meta(sts).get("creationTimestamp"), now), names, images]
 
 
 STATEFULSET = Printer(

@@ -67,7 +67,7 @@ def _quote(v: Any) -> str:
     return str(v)
 
 
-_DNS1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+DNS1123_LABEL_RE = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 _DNS1123_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
 _DNS1035_LABEL = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
 _ENV_VAR_NAME = re.compile(r"^[-._a-zA-Z][-._a-zA-Z0-9]*$")
@@ -88,7 +88,7 @@ def dns1123_label(value: str) -> list[str]:
     out = []
     if len(value) > 63:
         out.append("must be no more than 63 characters")
-    if not _DNS1123_LABEL.match(value):
+    if not DNS1123_LABEL_RE.match(value):
         out.append(DNS1123_LABEL_MSG)
     return out
 

@@ -413,7 +413,7 @@ class DeploymentController(RollingStrategy, RecreateStrategy, Controller):
     async def cleanup_deployment(self, old: list[dict], d: dict) -> None:
         """Delete the oldest idle ReplicaSets beyond revisionHistoryLimit."""
         limit = du.spec(d).get("revisionHistoryLimit")
-        if limit is None or limit == du._MAX_INT32:
+        if limit is None or limit == du.MAX_INT32:
             return
         alive = [rs for rs in old if not cu.meta(rs).get("deletionTimestamp")]
         diff = len(alive) - limit

@@ -52,7 +52,7 @@ RESUMED_REASON = "DeploymentResumed"
 RECREATE = "Recreate"
 ROLLING_UPDATE = "RollingUpdate"
 
-_MAX_INT32 = 2**31 - 1
+MAX_INT32 = 2**31 - 1
 
 
 # -- small accessors ------------------------------------------------------------------------
@@ -485,7 +485,7 @@ def rs_condition_to_deployment(c: dict) -> dict:
 
 def has_progress_deadline(d: dict) -> bool:
     pds = spec(d).get("progressDeadlineSeconds")
-    return pds is not None and pds != _MAX_INT32
+    return pds is not None and pds != MAX_INT32
 
 
 # -- status ---------------------------------------------------------------------------------

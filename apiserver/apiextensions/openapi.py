@@ -57,19 +57,19 @@ def _definitions(e: table.Entry, meta_ref: str, list_meta_ref: str, *, v3: bool)
     cv, rt = e.custom, e.type
     schema = copy.deepcopy(cv.schema) if v3 else _v2_schema(cv.schema)
     props = schema.setdefault("properties", {})
-    props["apiVersion"] = {**openapi._API_VERSION, **{k: v for k, v in props.get("apiVersion", {}).items()
+    props["apiVersion"] = {**openapi.API_VERSION_PROPERTY, **{k: v for k, v in props.get("apiVersion", {}).items()
                                                       if k != "type"}}
-    props["kind"] = {**openapi._KIND, **{k: v for k, v in props.get("kind", {}).items() if k != "type"}}
+    props["kind"] = {**openapi.KIND_PROPERTY, **{k: v for k, v in props.get("kind", {}).items() if k != "type"}}
     props["metadata"] = {"$ref": meta_ref} if not v3 else {"allOf": [{"$ref": meta_ref}],
                                                            "description": "Standard object's metadata."}
     schema["type"] = "object"
-    schema["x-kubernetes-group-version-kind"] = [openapi._gvk(rt.group, rt.version, rt.kind)]
+    schema["x-kubernetes-group-version-kind"] = [openapi.group_version_kind(rt.group, rt.version, rt.kind)]
     name = definition_name(rt.group, rt.version, rt.kind)
     list_def = {
         "type": "object", "required": ["items"],
         "description": f"{cv.list_kind} is a list of {rt.kind}",
         "properties": {
-            "apiVersion": dict(openapi._API_VERSION), "kind": dict(openapi._KIND),
+            "apiVersion": dict(openapi.API_VERSION_PROPERTY), "kind": dict(openapi.KIND_PROPERTY),
             "items": {"type": "array", "items": {"$ref": _ref(name, v3)},
                       "description": f"List of {rt.plural}. More info: "
                                      "https://git.k8s.io/community/contributors/devel/sig-architecture/"
@@ -77,7 +77,7 @@ def _definitions(e: table.Entry, meta_ref: str, list_meta_ref: str, *, v3: bool)
             "metadata": {"$ref": list_meta_ref} if not v3 else {"allOf": [{"$ref": list_meta_ref}],
                                                                 "description": "Standard list metadata."},
         },
-        "x-kubernetes-group-version-kind": [openapi._gvk(rt.group, rt.version, cv.list_kind)],
+        "x-kubernetes-group-version-kind": [openapi.group_version_kind(rt.group, rt.version, cv.list_kind)],
     }
     return {name: schema, definition_name(rt.group, rt.version, cv.list_kind): list_def}
 
@@ -105,7 +105,7 @@ def _paths(entries: list[table.Entry], *, v3: bool) -> dict[str, Any]:
             if op is not None and not path.endswith("/scale"):
                 # custom objects take no strategic merge patch: kubectl reads this and merge-patches
                 op.body_types = tuple(t for t in op.body_types if t != "application/strategic-merge-patch+json")
-        out.update({p: openapi._render_path(item, v3=v3) for p, item in items.items()})
+        out.update({p: openapi.render_path(item, v3=v3) for p, item in items.items()})
     return out
 
 
@@ -135,7 +135,7 @@ def _meta_schemas() -> dict[str, Any]:
     from minik8s.api import autoscaling, meta
     defs = openapi.build_definitions([], extra_models=[meta.ObjectMeta, meta.ListMeta, meta.Status,
                                                        meta.DeleteOptions, autoscaling.Scale], v3=True)
-    schemas: dict[str, Any] = openapi._rewrite_refs(defs, "#/components/schemas/")
+    schemas: dict[str, Any] = openapi.rewrite_refs(defs, "#/components/schemas/")
     return schemas
 
 
@@ -163,5 +163,5 @@ def v3_bodies() -> dict[str, tuple[bytes, str]]:
             },
         }
         body = openapi.dump(doc)
-        out[openapi.gv_path(group, ver)] = (body, openapi._hash(body))
+        out[openapi.gv_path(group, ver)] = (body, openapi.content_hash(body))
     return out

@@ -19,7 +19,7 @@ import contextvars
 import logging
 from typing import Any
 
-__all__ = ["AuditContext", "add_annotation", "authenticated", "current", "impersonated", "set_current"]
+__all__ = ["AuditContext", "add_annotation", "authenticated", "current", "impersonated", "reset_current", "set_current"]
 
 log = logging.getLogger(__name__)
 
@@ -76,7 +76,13 @@ def current() -> AuditContext | None:
 
 
 def set_current(ctx: AuditContext | None) -> contextvars.Token[AuditContext | None]:
+    """Make ``ctx`` the request's audit context; the token undoes it (``reset_current``)."""
     return _current.set(ctx)
+
+
+def reset_current(token: contextvars.Token[AuditContext | None]) -> None:
+    """Undo the ``set_current`` that returned ``token`` (the request is done)."""
+    _current.reset(token)
 
 
 def add_annotation(key: str, value: str) -> None:

@@ -187,7 +187,7 @@ class AuditFilter:
                 backend.add((ctx, "Panic", time.time(), 500, dict(ctx.annotations), ctx.impersonated_user, True))
             raise
         finally:
-            audit_context._current.reset(token)
+            audit_context.reset_current(token)
         ctx.request_body = b"".join(body) or None
         ctx.response_body = kept
         if ctx.user is None:

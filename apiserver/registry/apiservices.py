@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from apiserver import validation as v
-from apiserver.printers import Column, Printer, _age, _md
+from apiserver.printers import Column, Printer, age, meta
 from apiserver.registry.strategy import Strategy
 from apiserver.validation import FieldError
 
@@ -59,7 +59,7 @@ def _row(obj: dict[str, Any], now: float) -> list[Any]:
             available = c.get("status", "Unknown")
             if available != "True" and c.get("reason"):
                 available = f"{available} ({c['reason']})"
-    return [_md(obj).get("name", ""), service, available, _age(obj, now)]
+    return [meta(obj).get("name", ""), service, available, age(obj, now)]
 
 
 APISERVICE = Printer(

@@ -12,7 +12,7 @@ from typing import Any
 from apiserver import validation as v
 from apiserver.registry.pods import validate_pod_spec
 from apiserver.registry.strategy import Strategy
-from apiserver.registry.workloads import _int_or_percent, _is_zero
+from apiserver.registry.workloads import int_or_percent_errors, is_zero
 from apiserver.validation import FieldError
 from minik8s import labels
 
@@ -66,9 +66,9 @@ class DaemonSetStrategy(Strategy):
                 errs.append(v.required("spec.updateStrategy.rollingUpdate"))
             else:
                 mu, ms = ru.get("maxUnavailable"), ru.get("maxSurge")
-                errs += _int_or_percent(mu, "spec.updateStrategy.rollingUpdate.maxUnavailable")
-                errs += _int_or_percent(ms, "spec.updateStrategy.rollingUpdate.maxSurge")
-                if _is_zero(mu) and _is_zero(ms):
+                errs += int_or_percent_errors(mu, "spec.updateStrategy.rollingUpdate.maxUnavailable")
+                errs += int_or_percent_errors(ms, "spec.updateStrategy.rollingUpdate.maxSurge")
+                if is_zero(mu) and is_zero(ms):
                     errs.append(v.invalid("spec.updateStrategy.rollingUpdate.maxUnavailable", mu,
                                           "may not be 0 when `maxSurge` is 0"))
                 if isinstance(mu, str) and mu.endswith("%") and mu[:-1].isdigit() and int(mu[:-1]) > 100:

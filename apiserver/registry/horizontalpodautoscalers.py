@@ -13,7 +13,7 @@ import copy
 from typing import Any
 
 from apiserver import validation as v
-from apiserver.printers import Column, Printer, _age, _md
+from apiserver.printers import Column, Printer, age, meta
 from apiserver.registry.strategy import Strategy
 from apiserver.validation import FieldError
 from minik8s import quantity
@@ -225,9 +225,9 @@ def _row(obj: dict[str, Any], now: float) -> list[Any]:
     spec, status = obj.get("spec") or {}, obj.get("status") or {}
     ref = spec.get("scaleTargetRef") or {}
     lo = spec.get("minReplicas")
-    return [_md(obj).get("name", ""), f"{ref.get('kind', '')}/{ref.get('name', '')}", format_targets(obj),
+    return [meta(obj).get("name", ""), f"{ref.get('kind', '')}/{ref.get('name', '')}", format_targets(obj),
             "<unset>" if lo is None else str(lo), spec.get("maxReplicas", 0), status.get("currentReplicas", 0),
-            _age(obj, now)]
+            age(obj, now)]
 
 
 HORIZONTAL_POD_AUTOSCALER = Printer(

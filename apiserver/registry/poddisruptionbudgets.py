@@ -8,7 +8,7 @@ from typing import Any
 
 from apiserver import validation as v
 from apiserver.registry.strategy import Strategy
-from apiserver.registry.workloads import _int_or_percent
+from apiserver.registry.workloads import int_or_percent_errors
 from apiserver.validation import FieldError
 from minik8s import labels
 
@@ -28,7 +28,7 @@ class PodDisruptionBudgetStrategy(Strategy):
             errs.append(v.invalid("spec", spec, "minAvailable and maxUnavailable cannot be both set"))
         for name, val in (("minAvailable", mn), ("maxUnavailable", mx)):
             if val is not None:
-                errs += _int_or_percent(val, f"spec.{name}") + _percent_at_most_100(val, f"spec.{name}")
+                errs += int_or_percent_errors(val, f"spec.{name}") + _percent_at_most_100(val, f"spec.{name}")
         sel = spec.get("selector")
         if sel is not None:
             try:

@@ -175,7 +175,7 @@ def validate_container(c: dict[str, Any], path: str, names: set[str], volumes: s
             errs.append(v.not_supported(f"{f}.protocol", p.get("protocol"), _PROTOCOLS))
         pn = p.get("name")
         if pn:
-            if len(pn) > 15 or not v._DNS1123_LABEL.match(pn) or not any(ch.isalpha() for ch in pn):
+            if len(pn) > 15 or not v.DNS1123_LABEL_RE.match(pn) or not any(ch.isalpha() for ch in pn):
                 errs.append(v.invalid(f"{f}.name", pn, "must be no more than 15 characters, contain only "
                                       "lowercase alphanumerics or '-', and contain at least one letter (a-z)"))
             if pn in port_names:

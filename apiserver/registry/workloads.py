@@ -12,7 +12,8 @@ from apiserver.validation import FieldError
 from minik8s import labels
 
 
-def _int_or_percent(val: Any, field: str) -> list[FieldError]:
+def int_or_percent_errors(val: Any, field: str) -> list[FieldError]:
+    """An IntOrString field that takes a count or a percentage (maxSurge, maxUnavailable, minAvailable)."""
     if isinstance(val, int):
         return [] if val >= 0 else [v.invalid(field, val, "must be greater than or equal to 0")]
     if isinstance(val, str) and val.endswith("%") and val[:-1].isdigit():
@@ -21,7 +22,8 @@ def _int_or_percent(val: Any, field: str) -> list[FieldError]:
                       "'%' (e.g. '1%',  or '93%', regex used for validation is '[0-9]+%')")]
 
 
-def _is_zero(val: Any) -> bool:
+def is_zero(val: Any) -> bool:
+    """An IntOrString count or percentage that is zero (``0`` or ``"0%"``)."""
     return bool(val == 0 or val == "0%")
 
 
@@ -96,9 +98,9 @@ class DeploymentStrategy(_Workload):
             errs.append(v.forbidden("spec.strategy.rollingUpdate", "may not be specified when strategy `type` is 'Recreate'"))
         if typ == "RollingUpdate" and ru:
             mu, ms = ru.get("maxUnavailable"), ru.get("maxSurge")
-            errs += _int_or_percent(mu, "spec.strategy.rollingUpdate.maxUnavailable")
-            errs += _int_or_percent(ms, "spec.strategy.rollingUpdate.maxSurge")
-            if _is_zero(mu) and _is_zero(ms):
+            errs += int_or_percent_errors(mu, "spec.strategy.rollingUpdate.maxUnavailable")
+            errs += int_or_percent_errors(ms, "spec.strategy.rollingUpdate.maxSurge")
+            if is_zero(mu) and is_zero(ms):
                 errs.append(v.invalid("spec.strategy.rollingUpdate.maxUnavailable", mu,
                                       "may not be 0 when `maxSurge` is 0"))
             if isinstance(mu, str) and mu.endswith("%") and mu[:-1].isdigit() and int(mu[:-1]) > 100:

@@ -19,7 +19,7 @@ def test_annotations_keep_the_first_value() -> None:
         context.add_annotation("pod-security.kubernetes.io/audit-violations", "second")
         context.add_annotation("other", "x")
     finally:
-        context._current.reset(token)
+        context.reset_current(token)
     assert ctx.annotations == {"pod-security.kubernetes.io/audit-violations": "first", "other": "x"}
     assert context.current() is None
 
@@ -33,5 +33,5 @@ def test_authenticated_calls_back_once_the_user_is_known() -> None:
         context.authenticated("alice")
         context.impersonated("bob")
     finally:
-        context._current.reset(token)
+        context.reset_current(token)
     assert seen == ["alice"] and ctx.impersonated_user == "bob"
