@@ -26,8 +26,8 @@ from __future__ import annotations
 import dataclasses
 import random
 from collections.abc import Mapping, Sequence
-from typing import Any
 
+from minik8s.api import typed
 from scheduler import preemption
 from scheduler.framework import CycleState, FilterPlugin, NodeCheck, NodeInfo, PodInfo, Rejection, ScorePlugin
 from scheduler.plugins import (
@@ -149,7 +149,7 @@ class Algorithm:
         self._rng = rng or random.Random()
         self._next_start = 0
 
-    def schedule(self, pod: PodInfo | Mapping[str, Any], nodes: Sequence[NodeInfo], *,
+    def schedule(self, pod: PodInfo | typed.Pod, nodes: Sequence[NodeInfo], *,
                  nominated_node: str | None = None) -> ScheduleResult:
         """The node for ``pod`` among ``nodes``; raises :class:`SchedulingError` when none fits
         (a :class:`FitError` with the preemption candidate, if any). ``nominated_node``: where

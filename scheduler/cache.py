@@ -18,9 +18,8 @@ Not thread-safe: one asyncio loop owns it, and a scheduling cycle runs without a
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping
-from typing import Any
 
+from minik8s.api import typed
 from scheduler.framework import NodeInfo, PodInfo, pod_key
 
 __all__ = ["SchedulerCache"]
@@ -44,7 +43,7 @@ class SchedulerCache:
 
     # -- nodes --------------------------------------------------------------------------------
 
-    def add_node(self, node: Mapping[str, Any]) -> NodeInfo:
+    def add_node(self, node: typed.Node) -> NodeInfo:
         """Add or replace a node (watch ADDED or MODIFIED)."""
         name = (node.get("metadata") or {}).get("name") or ""
         info = self._infos.get(name)
@@ -78,7 +77,7 @@ class SchedulerCache:
 
     # -- pods ---------------------------------------------------------------------------------
 
-    def add_pod(self, pod: Mapping[str, Any]) -> None:
+    def add_pod(self, pod: typed.Pod) -> None:
         """A pod from the watch (ADDED or MODIFIED). Only pods bound to a node are kept."""
         key = pod_key(pod)
         if ((pod.get("status") or {}).get("phase")) in _TERMINAL:
@@ -92,14 +91,14 @@ class SchedulerCache:
 
     update_pod = add_pod
 
-    def remove_pod(self, pod_or_key: Mapping[str, Any] | str) -> None:
+    def remove_pod(self, pod_or_key: typed.Pod | str) -> None:
         """A pod deleted (watch DELETED), or finished."""
         key = pod_or_key if isinstance(pod_or_key, str) else pod_key(pod_or_key)
         st = self._pods.pop(key, None)
         if st is not None:
             self._unplace(key, st.node_name)
 
-    def assume_pod(self, pod: PodInfo | Mapping[str, Any], node_name: str) -> PodInfo:
+    def assume_pod(self, pod: PodInfo | typed.Pod, node_name: str) -> PodInfo:
         """Count ``pod`` on ``node_name`` now, before the binding is confirmed."""
         info = pod if isinstance(pod, PodInfo) else PodInfo(pod)
         self._place(info, node_name, assumed=True)

@@ -31,6 +31,7 @@ import functools
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Protocol
 
+from minik8s.api import typed
 from scheduler import resources
 from scheduler.resources import PodRequests
 
@@ -96,7 +97,7 @@ class Taint:
     effect: str
 
     @classmethod
-    def from_dict(cls, d: Mapping[str, Any]) -> Taint:
+    def from_dict(cls, d: typed.Taint) -> Taint:
         return cls(d.get("key") or "", d.get("value") or "", d.get("effect") or "")
 
 
@@ -114,7 +115,7 @@ class Toleration:
     effect: str  # "" matches every effect
 
     @classmethod
-    def from_dict(cls, d: Mapping[str, Any]) -> Toleration:
+    def from_dict(cls, d: typed.Toleration) -> Toleration:
         return cls(d.get("key") or "", d.get("operator") or "Equal", d.get("value") or "", d.get("effect") or "")
 
     def tolerates(self, taint: Taint) -> bool:
@@ -140,17 +141,17 @@ def tolerations_tolerate(tolerations: Sequence[Toleration], taint: Taint) -> boo
 # Pods
 
 
-def pod_key(pod: Mapping[str, Any]) -> str:
+def pod_key(pod: typed.Pod) -> str:
     """The cache key of a pod: its uid, as Kubernetes' scheduler cache uses; namespace/name
     for a pod not yet given one (tests, dry runs)."""
     md = pod.get("metadata") or {}
-    uid: str | None = md.get("uid")
+    uid = md.get("uid")
     if uid:
         return uid
     return f"{md.get('namespace') or 'default'}/{md.get('name') or ''}"
 
 
-def _host_ports(spec: Mapping[str, Any]) -> tuple[tuple[str, str, int], ...]:
+def _host_ports(spec: typed.PodSpec) -> tuple[tuple[str, str, int], ...]:
     """(hostIP, protocol, hostPort) of every port bound on the node, sanitised as Kubernetes'
     HostPortInfo does (no IP = every IP, no protocol = TCP). Sidecars bind ports too."""
     containers = list(spec.get("containers") or ())
@@ -164,7 +165,7 @@ def _host_ports(spec: Mapping[str, Any]) -> tuple[tuple[str, str, int], ...]:
     return tuple(out)
 
 
-def _spread_key(md: Mapping[str, Any]) -> str | None:
+def _spread_key(md: typed.ObjectMeta) -> str | None:
     # Pods of one controller (ReplicaSet, StatefulSet...) are spread apart; a terminating pod is
     # already on its way out and does not count (as in Kubernetes' SelectorSpread).
     if md.get("deletionTimestamp"):
@@ -183,10 +184,10 @@ class PodInfo:
         "node_selector", "node_affinity", "host_ports", "spread_key", "preemption_policy", "priority",
     )
 
-    def __init__(self, pod: Mapping[str, Any]) -> None:
+    def __init__(self, pod: typed.Pod) -> None:
         md = pod.get("metadata") or {}
         spec = pod.get("spec") or {}
-        self.pod = pod
+        self.pod: typed.Pod = pod
         self.key = pod_key(pod)
         self.namespace: str = md.get("namespace") or "default"
         self.name: str = md.get("name") or ""
@@ -196,7 +197,7 @@ class PodInfo:
             Toleration.from_dict(t) for t in spec.get("tolerations") or ()
         )
         self.node_selector: dict[str, str] = dict(spec.get("nodeSelector") or {})
-        self.node_affinity: Mapping[str, Any] | None = (spec.get("affinity") or {}).get("nodeAffinity") or None
+        self.node_affinity: typed.NodeAffinity | None = (spec.get("affinity") or {}).get("nodeAffinity") or None
         self.host_ports = _host_ports(spec)
         self.spread_key = _spread_key(md)
         self.preemption_policy: str = spec.get("preemptionPolicy") or "PreemptLowerPriority"
@@ -210,7 +211,7 @@ class PodInfo:
 # Nodes
 
 
-def _ready_taint(node: Mapping[str, Any]) -> Taint | None:
+def _ready_taint(node: typed.Node) -> Taint | None:
     """The taint Kubernetes' node lifecycle controller puts on a node whose Ready condition is
     False (not-ready) or Unknown (unreachable). Applied here too, so a node that just went bad is
     avoided even before that controller has written the taint."""
@@ -260,7 +261,7 @@ class NodeInfo:
         "pods", "used_ports", "spread_counts", "generation",
     )
 
-    def __init__(self, name: str, node: Mapping[str, Any] | None = None) -> None:
+    def __init__(self, name: str, node: typed.Node | None = None) -> None:
         self.name = name
         self.req_cpu = self.req_mem = self.req_eph = 0
         self.req_scalars: dict[str, int] = {}
@@ -273,8 +274,8 @@ class NodeInfo:
         self.generation = 0
         self.set_node(node)
 
-    def set_node(self, node: Mapping[str, Any] | None) -> None:
-        self.node = node
+    def set_node(self, node: typed.Node | None) -> None:
+        self.node: typed.Node | None = node
         self.generation += 1
         if node is None:
             self.labels: dict[str, str] = {}

@@ -38,9 +38,10 @@ import dataclasses
 import heapq
 import itertools
 import logging
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from typing import Any
 
+from minik8s.api import typed
 from minik8s.workqueue import Clock, RealClock, ShutDown
 from scheduler.framework import PodInfo, pod_key
 from scheduler.plugins.node_affinity import NAME as NODE_AFFINITY
@@ -98,11 +99,11 @@ FORCE_ACTIVATE = ClusterEvent("ForceActivate")
 VOLUME_CHANGE = ClusterEvent("PersistentVolumeChange", frozenset({VOLUME_BINDING}))
 
 
-def _conditions(node: Mapping[str, Any]) -> dict[str, str]:
-    return {c.get("type"): c.get("status") for c in (node.get("status") or {}).get("conditions") or ()}
+def _conditions(node: typed.Node) -> dict[str, str]:
+    return {c.get("type") or "": c.get("status") or "" for c in (node.get("status") or {}).get("conditions") or ()}
 
 
-def node_update_event(old: Mapping[str, Any], new: Mapping[str, Any]) -> ClusterEvent | None:
+def node_update_event(old: typed.Node, new: typed.Node) -> ClusterEvent | None:
     """The event a node update amounts to for pending pods, or None when nothing that any
     filter reads has changed (a heartbeat). Kubernetes' ``nodeSchedulingPropertiesChange``."""
     plugins: set[str] = set()
@@ -126,18 +127,18 @@ def node_update_event(old: Mapping[str, Any], new: Mapping[str, Any]) -> Cluster
 _VOLATILE_METADATA = ("resourceVersion", "generation", "managedFields")
 
 
-def _scheduling_relevant(pod: Mapping[str, Any]) -> tuple[Any, Any]:
+def _scheduling_relevant(pod: typed.Pod) -> tuple[Any, Any]:
     md = {k: v for k, v in (pod.get("metadata") or {}).items() if k not in _VOLATILE_METADATA}
     return md, pod.get("spec")
 
 
-def pod_updated(old: Mapping[str, Any], new: Mapping[str, Any]) -> bool:
+def pod_updated(old: typed.Pod, new: typed.Pod) -> bool:
     """Whether an update changed more than status and bookkeeping (Kubernetes' isPodUpdated):
     our own PodScheduled patch must not wake the pod it describes."""
     return _scheduling_relevant(old) != _scheduling_relevant(new)
 
 
-def _priority(pod: Mapping[str, Any]) -> int:
+def _priority(pod: typed.Pod) -> int:
     return int((pod.get("spec") or {}).get("priority") or 0)
 
 
@@ -145,7 +146,7 @@ def _priority(pod: Mapping[str, Any]) -> int:
 class QueuedPodInfo:
     """A pending pod as the queue holds it."""
 
-    pod: dict[str, Any]
+    pod: typed.Pod
     info: PodInfo
     key: str
     priority: int
@@ -160,7 +161,7 @@ class QueuedPodInfo:
     unschedulable_plugins: frozenset[str] = frozenset()
     deleted: bool = False  # deleted while in flight: never requeue
 
-    def set_pod(self, pod: dict[str, Any]) -> None:
+    def set_pod(self, pod: typed.Pod) -> None:
         self.pod = pod
         self.info = PodInfo(pod)
         self.priority = _priority(pod)
@@ -207,7 +208,7 @@ class SchedulingQueue:
 
     # -- informer side ------------------------------------------------------------------------
 
-    def add(self, pod: dict[str, Any]) -> None:
+    def add(self, pod: typed.Pod) -> None:
         """A new pending pod (or one seen again): to activeQ unless already known."""
         key = pod_key(pod)
         if key in self._in_flight:
@@ -220,7 +221,7 @@ class SchedulingQueue:
         qpi = QueuedPodInfo(pod, PodInfo(pod), key, _priority(pod), timestamp=self._clock.now())
         self._push_active(qpi)
 
-    def update(self, new: dict[str, Any]) -> None:
+    def update(self, new: typed.Pod) -> None:
         """A newer version of a pending pod; compared with the version the queue holds."""
         key = pod_key(new)
         qpi = self._in_flight.get(key)
@@ -248,7 +249,7 @@ class SchedulingQueue:
             return
         self.add(new)
 
-    def delete(self, pod: dict[str, Any] | str) -> None:
+    def delete(self, pod: typed.Pod | str) -> None:
         key = pod if isinstance(pod, str) else pod_key(pod)
         self._active.pop(key, None)  # its heap entry goes stale and is skipped
         self._backoff.pop(key, None)

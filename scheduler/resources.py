@@ -26,6 +26,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from minik8s import quantity
+from minik8s.api import typed
 
 __all__ = [
     "CPU",
@@ -84,7 +85,7 @@ def parse_resource_list(resources: Mapping[str, Any] | None) -> dict[str, int]:
     return {name: _value(name, raw) for name, raw in resources.items()}
 
 
-def _container_requests(container: Mapping[str, Any]) -> dict[str, int]:
+def _container_requests(container: typed.Container) -> dict[str, int]:
     res = container.get("resources") or {}
     requests = parse_resource_list(res.get("requests"))
     # The apiserver defaults a missing request to the limit; do the same here so a pod stored
@@ -137,7 +138,7 @@ def _combine(containers: Iterable[dict[str, int]], init: Iterable[tuple[bool, di
     return total
 
 
-def pod_requests(spec: Mapping[str, Any]) -> PodRequests:
+def pod_requests(spec: typed.PodSpec) -> PodRequests:
     """The effective requests of a pod ``spec`` (a Kubernetes JSON dict)."""
     containers = [_container_requests(c) for c in spec.get("containers") or ()]
     init = [

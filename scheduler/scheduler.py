@@ -28,13 +28,14 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Coroutine, Mapping, Sequence
-from typing import Any
+from collections.abc import Coroutine, Sequence
+from typing import Any, cast
 
 from minik8s import errors
+from minik8s.api import typed
 from minik8s.api.resources import NODES, PODS
 from minik8s.client.events import NORMAL, WARNING, EventRecorder
-from minik8s.client.informer import SharedInformerFactory
+from minik8s.client.informer import AddHandler, DeleteHandler, SharedInformerFactory, UpdateHandler
 from minik8s.client.rest import ApiClient
 from minik8s.timestamps import now_rfc3339
 from scheduler import metrics as scheduler_metrics
@@ -57,12 +58,12 @@ DEFAULT_BIND_WORKERS = 64
 _TERMINAL = ("Succeeded", "Failed")
 
 
-def _ref(pod: Mapping[str, Any]) -> dict[str, Any]:
+def _ref(pod: typed.Pod) -> dict[str, Any]:
     """What an Event needs of its pod (the watch may omit kind and apiVersion)."""
     return {"kind": "Pod", "apiVersion": "v1", "metadata": pod.get("metadata") or {}}
 
 
-def _unschedulable_condition(pod: Mapping[str, Any], message: str) -> dict[str, Any] | None:
+def _unschedulable_condition(pod: typed.Pod, message: str) -> dict[str, Any] | None:
     """The PodScheduled condition to write, or None when the pod already carries it."""
     for cond in (pod.get("status") or {}).get("conditions") or ():
         if cond.get("type") == "PodScheduled":
@@ -78,7 +79,7 @@ def _unschedulable_condition(pod: Mapping[str, Any], message: str) -> dict[str, 
             "lastProbeTime": None, "lastTransitionTime": since or now_rfc3339()}
 
 
-def _same_placement(old: Mapping[str, Any], new: Mapping[str, Any]) -> bool:
+def _same_placement(old: typed.Pod, new: typed.Pod) -> bool:
     """Whether an assigned pod's update leaves what the cache derives from it (requests, ports,
     owner, terminating or finished) as it was, so the update need not be parsed again."""
     om, nm = old.get("metadata") or {}, new.get("metadata") or {}
@@ -117,10 +118,14 @@ class Scheduler:
         self.factory = factory or SharedInformerFactory(client)
         self.node_informer = self.factory.informer(NODES)
         self.pod_informer = self.factory.informer(PODS, field_selector=POD_FIELD_SELECTOR)
-        self.node_informer.add_handler(on_add=self._node_added, on_update=self._node_updated,
-                                       on_delete=self._node_deleted)
-        self.pod_informer.add_handler(on_add=self._pod_added, on_update=self._pod_updated,
-                                      on_delete=self._pod_deleted)
+        # The handlers take typed views (typed.Node, typed.Pod), cast once here rather than per
+        # event: the informers' stores hold the apiserver's dicts.
+        self.node_informer.add_handler(on_add=cast(AddHandler, self._node_added),
+                                       on_update=cast(UpdateHandler, self._node_updated),
+                                       on_delete=cast(DeleteHandler, self._node_deleted))
+        self.pod_informer.add_handler(on_add=cast(AddHandler, self._pod_added),
+                                      on_update=cast(UpdateHandler, self._pod_updated),
+                                      on_delete=cast(DeleteHandler, self._pod_deleted))
         # Claims, volumes and classes for the VolumeBinding plugin; their changes wake pods
         # that failed on volumes.
         self.volumes = VolumeListers(self.factory, pods=self.pod_informer,
@@ -323,29 +328,29 @@ class Scheduler:
 
     # -- informer handlers --------------------------------------------------------------------
 
-    def _responsible(self, pod: Mapping[str, Any]) -> bool:
+    def _responsible(self, pod: typed.Pod) -> bool:
         return ((pod.get("spec") or {}).get("schedulerName") or DEFAULT_SCHEDULER_NAME) == self.scheduler_name
 
-    def _node_added(self, node: dict[str, Any]) -> None:
+    def _node_added(self, node: typed.Node) -> None:
         self.cache.add_node(node)
         self.queue.move_all_to_active_or_backoff(q.NODE_ADD)
 
-    def _node_updated(self, old: dict[str, Any], new: dict[str, Any]) -> None:
+    def _node_updated(self, old: typed.Node, new: typed.Node) -> None:
         self.cache.update_node(new)
         event = q.node_update_event(old, new)
         if event is not None:
             self.queue.move_all_to_active_or_backoff(event)
 
-    def _node_deleted(self, node: dict[str, Any]) -> None:
+    def _node_deleted(self, node: typed.Node) -> None:
         self.cache.remove_node((node.get("metadata") or {}).get("name") or "")
 
-    def _pod_added(self, pod: dict[str, Any]) -> None:
+    def _pod_added(self, pod: typed.Pod) -> None:
         if (pod.get("spec") or {}).get("nodeName"):
             self.cache.add_pod(pod)
         elif self._responsible(pod):
             self.queue.add(pod)
 
-    def _pod_updated(self, old: dict[str, Any], new: dict[str, Any]) -> None:
+    def _pod_updated(self, old: typed.Pod, new: typed.Pod) -> None:
         if (new.get("spec") or {}).get("nodeName"):
             if not (old.get("spec") or {}).get("nodeName"):
                 self.queue.delete(new)  # bound (by us or anyone): no longer pending
@@ -361,7 +366,7 @@ class Scheduler:
         else:
             self.queue.delete(new)  # handed to another scheduler
 
-    def _pod_deleted(self, pod: dict[str, Any]) -> None:
+    def _pod_deleted(self, pod: typed.Pod) -> None:
         if (pod.get("spec") or {}).get("nodeName"):
             self.cache.remove_pod(pod)
             self.queue.move_all_to_active_or_backoff(q.ASSIGNED_POD_DELETE)

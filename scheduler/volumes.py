@@ -22,6 +22,7 @@ from typing import Any
 
 from minik8s import errors, volumebinding
 from minik8s.api import storage as storage_api
+from minik8s.api import typed
 from minik8s.api import volumes as v
 from minik8s.api.resources import PERSISTENTVOLUMECLAIMS, PERSISTENTVOLUMES, STORAGECLASSES
 from minik8s.client.informer import Informer, SharedInformerFactory
@@ -38,7 +39,7 @@ class PreBindError(errors.MiniK8sError):
     """Raised when a pod's claims could not be made ready for it on its node."""
 
 
-def claim_names(pod: Mapping[str, Any]) -> list[str]:
+def claim_names(pod: typed.Pod) -> list[str]:
     """The claims a pod's volumes name, in order, each once."""
     out: list[str] = []
     for vol in (pod.get("spec") or {}).get("volumes") or ():
@@ -58,7 +59,7 @@ _CLAIMS_INDEX = "claims"
 
 def _claims_index(pod: dict[str, Any]) -> list[str]:
     ns = (pod.get("metadata") or {}).get("namespace") or "default"
-    return [f"{ns}/{name}" for name in claim_names(pod)]
+    return [f"{ns}/{name}" for name in claim_names(typed.pod(pod))]
 
 
 class VolumeListers:
@@ -89,11 +90,11 @@ class VolumeListers:
     def storage_class(self, name: str) -> dict[str, Any] | None:
         return self.classes.store.get(name) if name else None
 
-    def pods_using(self, namespace: str, claim: str) -> list[dict[str, Any]]:
+    def pods_using(self, namespace: str, claim: str) -> list[typed.Pod]:
         """The scheduled, unfinished pods that name the claim."""
         if self.pods is None:
             return []
-        return [p for p in self.pods.store.by_index(_CLAIMS_INDEX, f"{namespace}/{claim}")
+        return [typed.pod(p) for p in self.pods.store.by_index(_CLAIMS_INDEX, f"{namespace}/{claim}")
                 if (p.get("spec") or {}).get("nodeName")]
 
     def all_volumes(self) -> list[dict[str, Any]]:
@@ -115,7 +116,7 @@ class VolumeListers:
                     fut.set_result(None)
         self._changed(pvc)
 
-    async def pre_bind(self, client: ApiClient, pod: Mapping[str, Any], node: str) -> None:
+    async def pre_bind(self, client: ApiClient, pod: typed.Pod, node: str) -> None:
         """Name ``node`` on the pod's delayed claims and wait until every claim is Bound."""
         ns = (pod.get("metadata") or {}).get("namespace") or "default"
         pending: list[str] = []

@@ -43,6 +43,10 @@ __all__ = [
     "LocalVolumeSource", "ObjectReference", "PersistentVolume", "PersistentVolumeClaim", "PersistentVolumeClaimSpec",
     "PersistentVolumeClaimStatus", "PersistentVolumeSpec", "PersistentVolumeStatus", "persistent_volume",
     "persistent_volume_claim",
+    # the parts of a Pod the scheduler reads
+    "Affinity", "LabelSelector", "LabelSelectorRequirement", "NodeAffinity", "NodeSelector", "NodeSelectorRequirement",
+    "NodeSelectorTerm", "PodAffinity", "PodAffinityTerm", "PodAntiAffinity", "PreferredSchedulingTerm",
+    "WeightedPodAffinityTerm",
 ]
 
 
@@ -120,7 +124,7 @@ class PodSpec(TypedDict, total=False):
     initContainers: list[Container]
     ephemeralContainers: list[EphemeralContainer]
     tolerations: list[Toleration]
-    affinity: dict[str, Any]
+    affinity: Affinity
     volumes: list[Volume]
     securityContext: PodSecurityContext
     serviceAccount: str
@@ -133,6 +137,8 @@ class PodSpec(TypedDict, total=False):
     enableServiceLinks: bool
     readinessGates: list[PodReadinessGate]
     activeDeadlineSeconds: int
+    preemptionPolicy: str
+    overhead: dict[str, str]
 
 
 class PodCondition(TypedDict, total=False):
@@ -682,3 +688,70 @@ def persistent_volume_claim(obj: Mapping[str, Any]) -> PersistentVolumeClaim:
     """``obj`` (a PersistentVolumeClaim as the apiserver sent it) typed as one: the same object, not a copy."""
     return cast(PersistentVolumeClaim, obj)
 
+
+# -- Pod: the parts of its spec the scheduler reads (affinity) ------------------------------
+
+class NodeSelectorRequirement(TypedDict, total=False):
+    key: str
+    operator: str
+    values: list[str]
+
+
+class NodeSelectorTerm(TypedDict, total=False):
+    matchExpressions: list[NodeSelectorRequirement]
+    matchFields: list[NodeSelectorRequirement]
+
+
+class NodeSelector(TypedDict, total=False):
+    nodeSelectorTerms: list[NodeSelectorTerm]
+
+
+class PreferredSchedulingTerm(TypedDict, total=False):
+    weight: int
+    preference: NodeSelectorTerm
+
+
+class NodeAffinity(TypedDict, total=False):
+    requiredDuringSchedulingIgnoredDuringExecution: NodeSelector
+    preferredDuringSchedulingIgnoredDuringExecution: list[PreferredSchedulingTerm]
+
+
+class LabelSelectorRequirement(TypedDict, total=False):
+    key: str
+    operator: str
+    values: list[str]
+
+
+class LabelSelector(TypedDict, total=False):
+    matchLabels: dict[str, str]
+    matchExpressions: list[LabelSelectorRequirement]
+
+
+class PodAffinityTerm(TypedDict, total=False):
+    labelSelector: LabelSelector
+    namespaces: list[str]
+    topologyKey: str
+    namespaceSelector: LabelSelector
+    matchLabelKeys: list[str]
+    mismatchLabelKeys: list[str]
+
+
+class WeightedPodAffinityTerm(TypedDict, total=False):
+    weight: int
+    podAffinityTerm: PodAffinityTerm
+
+
+class PodAffinity(TypedDict, total=False):
+    requiredDuringSchedulingIgnoredDuringExecution: list[PodAffinityTerm]
+    preferredDuringSchedulingIgnoredDuringExecution: list[WeightedPodAffinityTerm]
+
+
+class PodAntiAffinity(TypedDict, total=False):
+    requiredDuringSchedulingIgnoredDuringExecution: list[PodAffinityTerm]
+    preferredDuringSchedulingIgnoredDuringExecution: list[WeightedPodAffinityTerm]
+
+
+class Affinity(TypedDict, total=False):
+    nodeAffinity: NodeAffinity
+    podAffinity: PodAffinity
+    podAntiAffinity: PodAntiAffinity
