@@ -36,6 +36,7 @@ from typing import Any
 import orjson
 
 from apiserver import protobuf_types
+from minik8s import timestamps
 
 __all__ = ["MAGIC", "CONTENT_TYPE", "decode"]
 
@@ -198,9 +199,7 @@ def _time(buf: bytes, start: int, end: int, where: str, *, micro: bool) -> Any:
         moment = _EPOCH + datetime.timedelta(seconds=seconds or 0, microseconds=nanos // 1000)
     except OverflowError:
         raise ValueError(f"{where}: time out of range ({seconds} seconds)") from None
-    if micro:
-        return moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+    return timestamps.format_micro_time(moment) if micro else timestamps.format_time(moment)
 
 
 def _int_or_string(buf: bytes, start: int, end: int, where: str) -> int | str:

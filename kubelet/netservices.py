@@ -249,11 +249,7 @@ class NodeNetworkServices:
                     self.informers.start()
                     dns_task.add_done_callback(self._dns_done)
         finally:
-            for t in (dns_task, hairpin):
-                if t is not None:
-                    t.cancel()
-                    with contextlib.suppress(BaseException):
-                        await t
+            await taskgroup.cancel_and_wait(t for t in (dns_task, hairpin) if t is not None)
 
     async def _report_dns_started(self) -> None:
         await self.dns_ready.wait()

@@ -19,6 +19,7 @@ import sys
 import traceback
 from typing import TextIO
 
+from minik8s import taskgroup
 from minik8s.up import components
 from minik8s.up.config import UpConfig
 from minik8s.up.state import Lock
@@ -114,8 +115,7 @@ async def _supervise(cfg: UpConfig, channel: int, child: int) -> int:
             else:
                 await stopper
         else:
-            startup.cancel()
-            await asyncio.gather(startup, return_exceptions=True)
+            await taskgroup.cancel_and_wait([startup])
         stopper.cancel()
     finally:
         await sup.stop()

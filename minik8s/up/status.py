@@ -20,6 +20,7 @@ from typing import Any, TextIO
 from minik8s import errors
 from minik8s.api.resources import NODES
 from minik8s.client.rest import ApiClient
+from minik8s.duration import human_duration
 from minik8s.up import footprint
 from minik8s.up import state as statefile
 from minik8s.up.readiness import node_condition
@@ -144,10 +145,8 @@ def _healthy(info: dict[str, Any]) -> bool:
 
 
 def _age(since: float | None) -> str:
-    if not since:
-        return "-"
-    s = int(time.time() - since)
-    return f"{s}s" if s < 120 else f"{s // 60}m" if s < 7200 else f"{s // 3600}h"
+    """How long ago a Unix time was, as kubectl prints an AGE; ``-`` when not known."""
+    return human_duration(time.time() - since) if since else "-"
 
 
 def format_status(info: dict[str, Any], out: TextIO) -> bool:
