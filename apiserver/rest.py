@@ -180,8 +180,11 @@ class RestStorage:
         return schema
 
     def admit_body(self, entry: Entry, body: Any, *, field_validation: str, warnings: list[str],
-                   model: type[pydantic.BaseModel] | None = None) -> dict[str, Any]:
-        """Validate types, apply defaults and report unknown fields: the defaulted object."""
+                   model: type[pydantic.BaseModel] | None = None,
+                   stored: dict[str, Any] | None = None) -> dict[str, Any]:
+        """Validate types, apply defaults and report unknown fields: the defaulted object.
+        ``stored``: the object as stored, whose fields ``body`` keeps are not searched for
+        unknown ones again (:func:`minik8s.api.schema.unknown_fields`'s ``known``)."""
         if model is None and entry.custom is not None:  # a custom resource: its CRD's schema decides
             decoded: dict[str, Any] = entry.custom.decode(body, field_validation=field_validation, warnings=warnings)
             return decoded
@@ -191,7 +194,7 @@ class RestStorage:
         kind = entry.type.kind if model is entry.model else model.__name__
         bodies.require_meta(body, kind, entry.type.group_version)
         if field_validation in ("Strict", "Warn"):
-            unknown = unknown_fields(model, body)
+            unknown = unknown_fields(model, body, known=stored if model is entry.model else None)
             if unknown:
                 if field_validation == "Strict":
                     gv = entry.type.group_version
@@ -623,7 +626,7 @@ class RestStorage:
                     raise errors.BadRequest(f"the name of the object ({pmd.get('name')}) does not match the "
                                             f"name on the URL ({name})")
             checked = self.admit_body(entry, patched, field_validation=field_validation, warnings=warnings,
-                                      model=view_model)
+                                      model=view_model, stored=None if view else current)
             if unview:
                 checked = unview(current, checked)
             else:

@@ -96,10 +96,18 @@ _MODEL, _LIST, _MAP = 0, 1, 2
 _Shape = tuple[int, type[BaseModel]] | None
 
 
-def unknown_fields(model_cls: type[BaseModel], data: dict[str, Any]) -> list[str]:
-    """Paths of the keys in ``data`` that ``model_cls`` (or a nested model) does not declare."""
+def unknown_fields(model_cls: type[BaseModel], data: dict[str, Any], *,
+                   known: dict[str, Any] | None = None) -> list[str]:
+    """Paths of the keys in ``data`` that ``model_cls`` (or a nested model) does not declare.
+
+    ``known``: an object of ``model_cls`` as stored (made by the model, so with no unknown
+    field): top-level fields of ``data`` equal to its are not walked. A patch leaves most of
+    the object as stored (a status patch: its spec and metadata), as Kubernetes' patched
+    object, decoded from the stored one, has no unknown field there either."""
     out: list[str] = []
     if isinstance(data, dict):
+        if known:
+            data = {k: v for k, v in data.items() if not isinstance(v, (dict, list)) or v != known.get(k)}
         _walk(model_cls, data, "", out)
     return out
 

@@ -313,6 +313,40 @@ def test_field_validation(api, ns):
     assert r.status_code == 201 and "imagePullPolcy" in r.headers["warning"]
 
 
+@pytest.mark.parametrize("ctype", ["application/merge-patch+json", "application/strategic-merge-patch+json",
+                                   "application/json-patch+json"])
+def test_field_validation_of_patches_finds_what_the_patch_adds(api, ns, ctype):
+    """A patch's unknown fields are found wherever it puts them (the stored object's own fields,
+    which the patched object mostly keeps, are not searched again: they have none)."""
+    path = f"/api/v1/namespaces/{ns}/pods/pv"
+    assert api.post(f"/api/v1/namespaces/{ns}/pods", json=pod("pv")).status_code == 201
+
+    def patch(sub: str, where: str, field: str, validation: str) -> httpx.Response:
+        if ctype == "application/json-patch+json":
+            target = "/spec/containers/0" if where == "spec" else "/status"
+            body: object = [{"op": "add", "path": f"{target}/{field}", "value": "x"}]
+        elif where == "spec":
+            c = {"name": "c", field: "x"} if ctype.startswith("application/strategic") else None
+            body = {"spec": {"containers": [c]}} if c else {"spec": {field: "x"}}
+        else:
+            body = {"status": {field: "x"}}
+        return api.patch(path + sub, content=json.dumps(body), headers={"content-type": ctype},
+                         params={"fieldValidation": validation})
+
+    r = patch("/status", "status", "phaze", "Strict")
+    assert r.status_code == 400 and 'unknown field "status.phaze"' in r.json()["message"]
+    r = patch("/status", "status", "phaze", "Warn")
+    assert r.status_code == 200 and 'unknown field \\"status.phaze' in r.headers["warning"]
+    r = patch("", "spec", "imagePullPolcy", "Strict")
+    assert r.status_code == 400 and "imagePullPolcy" in r.json()["message"]
+    # a patch that adds nothing unknown warns of nothing, the stored fields included
+    r = api.patch(path + "/status", content=json.dumps({"status": {"phase": "Running"}}) if
+                  ctype != "application/json-patch+json" else json.dumps(
+                      [{"op": "replace", "path": "/status/phase", "value": "Running"}]),
+                  headers={"content-type": ctype}, params={"fieldValidation": "Strict"})
+    assert r.status_code == 200 and "warning" not in r.headers
+
+
 def test_yaml_body(api, ns):
     y = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: y\ndata:\n  k: v\n"
     r = api.post(f"/api/v1/namespaces/{ns}/configmaps", content=y, headers={"content-type": "application/yaml"})
