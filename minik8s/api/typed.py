@@ -139,6 +139,7 @@ class PodSpec(TypedDict, total=False):
     activeDeadlineSeconds: int
     preemptionPolicy: str
     overhead: dict[str, str]
+    runtimeClassName: str
 
 
 class PodCondition(TypedDict, total=False):

@@ -135,9 +135,10 @@ async def _server_side(session: Session, args: argparse.Namespace, res: Resource
     common.print_done(res, resp.json(), "serverside-applied", output=args.output, dry_run=args.dry_run)
 
 
-async def _send(session: Session, method: str, path: str, body: dict, params: dict) -> dict:
+async def _send(session: Session, method: str, path: str, body: dict[str, Any], params: dict[str, Any]) -> dict[str, Any]:
     resp = await session.client.request(method, path, params=params, json=body)
-    return resp.json()
+    obj: dict[str, Any] = resp.json()
+    return obj
 
 
 def _content_type(patch_type: str) -> str:

@@ -107,7 +107,7 @@ def object_ref(res: Resource | Any, name: str) -> str:
     return f"{kind_group(rt)}/{name}"
 
 
-def print_done(res: Resource, obj: dict, verb: str, *, output: str | None = None, dry_run: str = "none") -> None:
+def print_done(res: Resource, obj: dict[str, Any], verb: str, *, output: str | None = None, dry_run: str = "none") -> None:
     """``pod/web created`` (or the object in ``-o`` form)."""
     if output:
         fmt = printers.OutputFormat(output)
@@ -121,19 +121,19 @@ def print_done(res: Resource, obj: dict, verb: str, *, output: str | None = None
 
 
 async def get_table(session: Session, res: Resource, *, namespace: str | None, name: str | None = None,
-                    params: dict[str, Any] | None = None) -> dict:
+                    params: dict[str, Any] | None = None) -> dict[str, Any]:
     """The server's Table for a list (or one object), asked for as kubectl asks."""
     path = res.rt.path(namespace if res.rt.namespaced else None, name)
     resp = await session.client.request("GET", path, params=params,
                                         headers={"Accept": printers.TABLE_ACCEPT})
-    doc = resp.json()
+    doc: dict[str, Any] = resp.json()
     if doc.get("kind") != "Table":
-        items = doc.get("items") if "items" in doc else [doc]
+        items: list[dict[str, Any]] = doc["items"] if "items" in doc else [doc]
         return printers.list_as_table(items)
     return doc
 
 
-def full_objects(doc: dict, res: Resource) -> list[dict]:
+def full_objects(doc: dict[str, Any], res: Resource) -> list[dict[str, Any]]:
     """The items of a List with apiVersion and kind filled in, as kubectl prints them."""
     items = []
     for item in doc.get("items") or []:

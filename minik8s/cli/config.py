@@ -49,7 +49,7 @@ def _paths(args: argparse.Namespace) -> list[str]:
     return [args.kubeconfig] if args.kubeconfig else kubeconfig.default_paths()
 
 
-def _load_docs(args: argparse.Namespace) -> list[tuple[str, dict]]:
+def _load_docs(args: argparse.Namespace) -> list[tuple[str, dict[str, Any]]]:
     docs = []
     for path in _paths(args):
         try:
@@ -65,7 +65,7 @@ def _load_docs(args: argparse.Namespace) -> list[tuple[str, dict]]:
     return docs
 
 
-def merged(args: argparse.Namespace) -> dict:
+def merged(args: argparse.Namespace) -> dict[str, Any]:
     """The merged config as kubectl shows it: sections sorted by name, first definition wins."""
     out: dict[str, Any] = {"apiVersion": "v1", "clusters": [], "contexts": [], "current-context": "",
                            "kind": "Config", "preferences": {}, "users": []}
@@ -89,7 +89,7 @@ def merged(args: argparse.Namespace) -> dict:
     return out
 
 
-def _redact(cfg: dict) -> None:
+def _redact(cfg: dict[str, Any]) -> None:
     for entry in cfg["clusters"]:
         if entry["cluster"].get("certificate-authority-data"):
             entry["cluster"]["certificate-authority-data"] = "DATA+OMITTED"
@@ -137,14 +137,14 @@ _USER_FIELDS = ("client-certificate", "client-certificate-data", "client-key", "
 _CONTEXT_FIELDS = ("cluster", "user", "namespace", "extensions")
 
 
-def _ordered(d: dict, order: tuple[str, ...]) -> dict:
+def _ordered(d: dict[str, Any], order: tuple[str, ...]) -> dict[str, Any]:
     out = {k: d[k] for k in order if k in d}
     out.update({k: v for k, v in d.items() if k not in out})
     return out
 
 
-def _struct_order(cfg: dict) -> dict:
-    def entries(section: str, key: str, order: tuple[str, ...]) -> list[dict] | None:
+def _struct_order(cfg: dict[str, Any]) -> dict[str, Any]:
+    def entries(section: str, key: str, order: tuple[str, ...]) -> list[dict[str, Any]] | None:
         items = cfg.get(section)
         if items is None:
             return None
@@ -190,7 +190,7 @@ async def cmd_current_context(session: Session | None, args: argparse.Namespace)
     return 0
 
 
-def _file_defining(args: argparse.Namespace, section: str, name: str) -> tuple[str, dict]:
+def _file_defining(args: argparse.Namespace, section: str, name: str) -> tuple[str, dict[str, Any]]:
     docs = _load_docs(args)
     for path, doc in docs:
         if any(e.get("name") == name for e in doc.get(section) or []):
@@ -229,7 +229,7 @@ async def cmd_set_context(session: Session | None, args: argparse.Namespace) -> 
     doc["contexts"] = entries
     found = next((e for e in entries if e.get("name") == name), None)
     created = found is None
-    entry: dict = {"name": name, "context": {}} if found is None else found
+    entry: dict[str, Any] = {"name": name, "context": {}} if found is None else found
     if created:
         entries.append(entry)
     ctx = entry.setdefault("context", {}) or {}

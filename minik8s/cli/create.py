@@ -36,7 +36,7 @@ def add_parsers(sub: Any, common_flags: argparse.ArgumentParser) -> None:
     gens = p.add_subparsers(dest="generator", metavar="GENERATOR", parser_class=type(p))
 
     def gen(name: str, func: Any, help_text: str, aliases: tuple[str, ...] = ()) -> argparse.ArgumentParser:
-        g = gens.add_parser(name, parents=[common_flags], help=help_text, aliases=list(aliases), allow_abbrev=False)
+        g: argparse.ArgumentParser = gens.add_parser(name, parents=[common_flags], help=help_text, aliases=list(aliases), allow_abbrev=False)
         common.add_output_flag(g)
         common.add_dry_run(g)
         common.add_field_manager(g, "kubectl-create")
@@ -115,15 +115,16 @@ async def cmd_create_files(session: Session, args: argparse.Namespace) -> int:
     return 1 if failures else 0
 
 
-async def create_object(session: Session, res: Resource, namespace: str | None, obj: dict,
-                        args: argparse.Namespace) -> dict:
+async def create_object(session: Session, res: Resource, namespace: str | None, obj: dict[str, Any],
+                        args: argparse.Namespace) -> dict[str, Any]:
     params = {"fieldManager": args.field_manager, "fieldValidation": _validation(getattr(args, "validate", "strict")),
               "dryRun": "All" if args.dry_run == "server" else None}
     resp = await session.client.request("POST", res.rt.path(namespace), params=params, json=obj)
-    return resp.json()
+    created: dict[str, Any] = resp.json()
+    return created
 
 
-async def _finish_generated(session: Session, args: argparse.Namespace, res: Resource, obj: dict) -> int:
+async def _finish_generated(session: Session, args: argparse.Namespace, res: Resource, obj: dict[str, Any]) -> int:
     """Create (or only print) a generated object; kubectl's wording either way."""
     namespace = session.namespace if res.rt.namespaced else None
     if namespace and session.namespace_explicit:
@@ -158,7 +159,7 @@ def container_name(image: str) -> str:
 
 
 def deployment_object(name: str, images: list[str], *, replicas: int = 1, port: int = -1,
-                      command: list[str] | None = None) -> dict:
+                      command: list[str] | None = None) -> dict[str, Any]:
     labels = {"app": name}
     containers = []
     for image in images:

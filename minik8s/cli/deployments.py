@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import json
+from typing import Any
 
 from minik8s.cli.session import CliError, Session
 from minik8s.labels import label_selector_string
@@ -16,7 +17,7 @@ from minik8s.labels import label_selector_string
 HASH_LABEL = "pod-template-hash"
 
 
-def selector_query(selector: dict | None) -> str:
+def selector_query(selector: dict[str, Any] | None) -> str:
     """A LabelSelector as the ``labelSelector`` query parameter that lists what it selects."""
     text = label_selector_string(selector)
     if text is None:
@@ -24,7 +25,7 @@ def selector_query(selector: dict | None) -> str:
     return text
 
 
-async def owned_replicasets(session: Session, deployment: dict) -> list[dict]:
+async def owned_replicasets(session: Session, deployment: dict[str, Any]) -> list[dict[str, Any]]:
     """The ReplicaSets the deployment controls: its selector, then a controller ownerRef to its uid."""
     res = await session.resolver.resolve("replicasets.apps")
     meta = deployment.get("metadata") or {}
@@ -35,7 +36,7 @@ async def owned_replicasets(session: Session, deployment: dict) -> list[dict]:
                    for ref in (rs.get("metadata") or {}).get("ownerReferences") or [])]
 
 
-def without_hash(template: dict) -> dict:
+def without_hash(template: dict[str, Any]) -> dict[str, Any]:
     """A copy of a pod template without the `pod-template-hash` label the controller adds."""
     t = copy.deepcopy(template)
     labels = (t.get("metadata") or {}).get("labels")
@@ -46,5 +47,5 @@ def without_hash(template: dict) -> dict:
     return t
 
 
-def equal_ignore_hash(a: dict, b: dict) -> bool:
+def equal_ignore_hash(a: dict[str, Any], b: dict[str, Any]) -> bool:
     return without_hash(a) == without_hash(b)

@@ -14,10 +14,11 @@ import argparse
 import datetime
 import re
 import sys
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Mapping
+from typing import Any, Literal
 
 from minik8s import errors, quantity, timestamps
+from minik8s.api import typed
 from minik8s.cli import printers
 from minik8s.cli.resources import Resource, split_type_name_args
 from minik8s.cli.session import CliError, Session, format_error
@@ -83,7 +84,7 @@ def rfc1123z(ts: str | None) -> str:
     return t.astimezone(datetime.UTC).strftime("%a, %d %b %Y %H:%M:%S +0000")
 
 
-def labels_multiline(w: Writer, title: str, labels: dict | None, *, indent: str = "") -> None:
+def labels_multiline(w: Writer, title: str, labels: dict[str, Any] | None, *, indent: str = "") -> None:
     w.write(0, f"{indent}{title}:\t")
     if not labels:
         w.write(0, "<none>\n")
@@ -94,7 +95,7 @@ def labels_multiline(w: Writer, title: str, labels: dict | None, *, indent: str 
         w.write(0, f"{key}={labels[key]}\n")
 
 
-def annotations_multiline(w: Writer, title: str, annotations: dict | None) -> None:
+def annotations_multiline(w: Writer, title: str, annotations: dict[str, Any] | None) -> None:
     w.write(0, f"{title}:\t")
     keys = sorted(k for k in (annotations or {}) if k != LAST_APPLIED)
     if not keys:
@@ -113,7 +114,7 @@ def annotations_multiline(w: Writer, title: str, annotations: dict | None) -> No
             w.write(0, f"{key}: {value}\n")
 
 
-def tolerations_multiline(w: Writer, title: str, tolerations: list | None, *, indent: str = "") -> None:
+def tolerations_multiline(w: Writer, title: str, tolerations: list[Any] | None, *, indent: str = "") -> None:
     w.write(0, f"{indent}{title}:\t")
     if not tolerations:
         w.write(0, "<none>\n")
@@ -133,7 +134,7 @@ def tolerations_multiline(w: Writer, title: str, tolerations: list | None, *, in
         w.write(0, text + "\n")
 
 
-def taints_multiline(w: Writer, title: str, taints: list | None) -> None:
+def taints_multiline(w: Writer, title: str, taints: list[Any] | None) -> None:
     w.write(0, f"{title}:\t")
     if not taints:
         w.write(0, "<none>\n")
@@ -150,7 +151,7 @@ def _int_or_str(v: Any) -> str:
     return str(v) if v is not None else ""
 
 
-def probe_text(probe: dict) -> str:
+def probe_text(probe: dict[str, Any]) -> str:
     attrs = (f"delay={probe.get('initialDelaySeconds', 0)}s timeout={probe.get('timeoutSeconds', 1)}s "
              f"period={probe.get('periodSeconds', 10)}s #success={probe.get('successThreshold', 1)} "
              f"#failure={probe.get('failureThreshold', 3)}")
@@ -171,7 +172,7 @@ def probe_text(probe: dict) -> str:
     return f"unknown {attrs}"
 
 
-def field_path_value(pod: dict | None, path: str) -> str:
+def field_path_value(pod: typed.Pod | None, path: str) -> str:
     """kubectl's ``ExtractFieldPathAsString`` for the downward-API paths a pod's env may name."""
     if pod is None:
         return ""
@@ -189,8 +190,9 @@ def field_path_value(pod: dict | None, path: str) -> str:
     return simple.get(path) or ""
 
 
-def describe_containers(w: Writer, label: str, containers: list, statuses: dict | None, space: str,
-                        pod: dict | None = None) -> None:
+def describe_containers(w: Writer, label: str, containers: list[Any],
+                        statuses: Mapping[str | None, typed.ContainerStatus] | None, space: str,
+                        pod: typed.Pod | None = None) -> None:
     w.write(0, f"{space}{label}:\n")
     name_indent = " " if space else ""
     for c in containers:
@@ -278,12 +280,12 @@ def describe_containers(w: Writer, label: str, containers: list, statuses: dict 
             w.write(3, f"{m.get('mountPath')} from {m.get('name')} ({','.join(flags)})\n")
 
 
-def _sorted_resources(rl: dict) -> list[str]:
+def _sorted_resources(rl: dict[str, Any]) -> list[str]:
     order = {"cpu": 0, "memory": 1, "ephemeral-storage": 2}
     return sorted(rl, key=lambda k: (order.get(k, 3), k))
 
 
-def _container_state(w: Writer, title: str, state: dict) -> None:
+def _container_state(w: Writer, title: str, state: typed.ContainerState) -> None:
     if state.get("running"):
         w.write(2, f"{title}:\tRunning\n")
         w.write(3, f"Started:\t{rfc1123z(state['running'].get('startedAt'))}\n")
@@ -307,7 +309,7 @@ def _container_state(w: Writer, title: str, state: dict) -> None:
         w.write(2, f"{title}:\tWaiting\n")
 
 
-def describe_volumes(w: Writer, volumes: list | None, space: str) -> None:
+def describe_volumes(w: Writer, volumes: list[Any] | None, space: str) -> None:
     if not volumes:
         w.write(0, f"{space}Volumes:\t<none>\n")
         return
@@ -348,7 +350,7 @@ def describe_volumes(w: Writer, volumes: list | None, space: str) -> None:
             w.write(2, "<unknown>\n")
 
 
-def describe_pod_template(w: Writer, template: dict | None) -> None:
+def describe_pod_template(w: Writer, template: dict[str, Any] | None) -> None:
     w.write(0, "Pod Template:\n")
     if template is None:
         w.write(1, "<unset>")
@@ -370,7 +372,7 @@ def describe_pod_template(w: Writer, template: dict | None) -> None:
     tolerations_multiline(w, "  Tolerations", spec.get("tolerations"))
 
 
-def describe_events(w: Writer, events: list[dict] | None) -> None:
+def describe_events(w: Writer, events: list[dict[str, Any]] | None) -> None:
     if events is None:
         return
     if not events:
@@ -391,11 +393,11 @@ def describe_events(w: Writer, events: list[dict] | None) -> None:
         w.write(1, f"{e.get('type', '')}\t{e.get('reason', '')}\t{interval}\t{source}\t{(e.get('message') or '').strip()}\n")
 
 
-def _event_time(e: dict) -> str:
+def _event_time(e: dict[str, Any]) -> str:
     return e.get("lastTimestamp") or e.get("eventTime") or e.get("firstTimestamp") or ""
 
 
-def controller_of(obj: dict) -> str:
+def controller_of(obj: Mapping[str, Any]) -> str:
     for ref in (obj.get("metadata") or {}).get("ownerReferences") or []:
         if ref.get("controller"):
             return f"{ref.get('kind')}/{ref.get('name')}"
@@ -413,7 +415,7 @@ class Describer:
         self.res = res
         self.show_events = show_events
 
-    async def events_for(self, obj: dict, *, with_kind: bool = False) -> list[dict] | None:
+    async def events_for(self, obj: Mapping[str, Any], *, with_kind: bool = False) -> list[dict[str, Any]] | None:
         if not self.show_events:
             return None
         meta = obj.get("metadata") or {}
@@ -428,7 +430,7 @@ class Describer:
         fields = [f"involvedObject.name={meta.get('name', '')}", f"involvedObject.namespace={meta.get('namespace', '')}"]
         if with_kind:
             fields.append(f"involvedObject.kind={self.res.rt.kind}")
-        events: list[dict] = []
+        events: list[dict[str, Any]] = []
         try:
             for uid in uids:
                 selector = ",".join([*fields, f"involvedObject.uid={uid}"])
@@ -439,17 +441,18 @@ class Describer:
             return None
         return events
 
-    async def describe(self, obj: dict) -> str:
+    async def describe(self, obj: dict[str, Any]) -> str:
         w = Writer()
         kind = self.res.rt.kind
-        handler: Callable[[Writer, dict], Any] = {
+        handler: Callable[[Writer, dict[str, Any]], Any] = {
             ("", "Pod"): self.pod, ("apps", "Deployment"): self.deployment, ("apps", "ReplicaSet"): self.replicaset,
             ("", "Service"): self.service, ("", "Node"): self.node, ("", "Namespace"): self.namespace,
         }.get((self.res.rt.group, kind), self.generic)
         await handler(w, obj)
         return w.render()
 
-    async def pod(self, w: Writer, pod: dict) -> None:
+    async def pod(self, w: Writer, obj: dict[str, Any]) -> None:
+        pod = typed.pod(obj)
         meta, spec, status = pod.get("metadata") or {}, pod.get("spec") or {}, pod.get("status") or {}
         w.write(0, f"Name:\t{meta.get('name', '')}\n")
         w.write(0, f"Namespace:\t{meta.get('namespace', '')}\n")
@@ -511,7 +514,7 @@ class Describer:
         tolerations_multiline(w, "Tolerations", spec.get("tolerations"))
         describe_events(w, await self.events_for(pod))
 
-    async def deployment(self, w: Writer, d: dict) -> None:
+    async def deployment(self, w: Writer, d: dict[str, Any]) -> None:
         meta, spec, status = d.get("metadata") or {}, d.get("spec") or {}, d.get("status") or {}
         w.write(0, f"Name:\t{meta.get('name', '')}\n")
         w.write(0, f"Namespace:\t{meta.get('namespace', '')}\n")
@@ -541,7 +544,7 @@ class Describer:
             w.write(0, f"NewReplicaSet:\t{_rs_list([new] if new else [])}\n")
         describe_events(w, await self.events_for(d, with_kind=True))
 
-    async def _replicasets_of(self, d: dict) -> tuple[list[dict], dict | None]:
+    async def _replicasets_of(self, d: dict[str, Any]) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
         from minik8s.cli import deployments  # local: only describe deployment needs it
 
         rss = await deployments.owned_replicasets(self.session, d)
@@ -555,7 +558,7 @@ class Describer:
         old = [r for r in rss if r is not new]
         return old, new
 
-    async def replicaset(self, w: Writer, rs: dict) -> None:
+    async def replicaset(self, w: Writer, rs: dict[str, Any]) -> None:
         meta, spec, status = rs.get("metadata") or {}, rs.get("spec") or {}, rs.get("status") or {}
         w.write(0, f"Name:\t{meta.get('name', '')}\n")
         w.write(0, f"Namespace:\t{meta.get('namespace', '')}\n")
@@ -586,7 +589,7 @@ class Describer:
                 w.write(1, f"{c.get('type')} \t{c.get('status')}\t{c.get('reason', '')}\n")
         describe_events(w, await self.events_for(rs))
 
-    async def service(self, w: Writer, svc: dict) -> None:
+    async def service(self, w: Writer, svc: dict[str, Any]) -> None:
         meta, spec, status = svc.get("metadata") or {}, svc.get("spec") or {}, svc.get("status") or {}
         w.write(0, f"Name:\t{meta.get('name', '')}\n")
         w.write(0, f"Namespace:\t{meta.get('namespace', '')}\n")
@@ -627,7 +630,7 @@ class Describer:
             w.write(0, f"LoadBalancer Source Ranges:\t{','.join(spec['loadBalancerSourceRanges'])}\n")
         describe_events(w, await self.events_for(svc))
 
-    async def _endpoint_slices(self, svc: dict) -> list[dict] | None:
+    async def _endpoint_slices(self, svc: dict[str, Any]) -> list[dict[str, Any]] | None:
         res = await self.session.resolver.find("endpointslices.discovery.k8s.io")
         if res is None:
             return None
@@ -636,7 +639,7 @@ class Describer:
                                                  label_selector=f"kubernetes.io/service-name={meta.get('name')}")
         return doc.get("items") or []
 
-    async def namespace(self, w: Writer, ns: dict) -> None:
+    async def namespace(self, w: Writer, ns: dict[str, Any]) -> None:
         meta, status = ns.get("metadata") or {}, ns.get("status") or {}
         w.write(0, f"Name:\t{meta.get('name', '')}\n")
         labels_multiline(w, "Labels", meta.get("labels"))
@@ -672,7 +675,8 @@ class Describer:
             if not doc.get("items"):
                 w.write(0, "\nNo LimitRange resource.\n")
 
-    async def node(self, w: Writer, node: dict) -> None:
+    async def node(self, w: Writer, obj: dict[str, Any]) -> None:
+        node = typed.node(obj)
         meta, spec, status = node.get("metadata") or {}, node.get("spec") or {}, node.get("status") or {}
         labels = meta.get("labels") or {}
         w.write(0, f"Name:\t{meta.get('name', '')}\n")
@@ -705,11 +709,11 @@ class Describer:
         w.write(0, "Addresses:\n")
         for a in status.get("addresses") or []:
             w.write(1, f"{a.get('type')}:\t{a.get('address')}\n")
-        for title, key in (("Capacity", "capacity"), ("Allocatable", "allocatable")):
-            if status.get(key):
+        for title, amounts in (("Capacity", status.get("capacity")), ("Allocatable", status.get("allocatable"))):
+            if amounts:
                 w.write(0, f"{title}:\n")
-                for r in sorted(status[key]):
-                    w.write(0, f"  {r}:\t{status[key][r]}\n")
+                for r in sorted(amounts):
+                    w.write(0, f"  {r}:\t{amounts[r]}\n")
         info = status.get("nodeInfo") or {}
         w.write(0, "System Info:\n")
         for title, key in (("Machine ID", "machineID"), ("System UUID", "systemUUID"), ("Boot ID", "bootID"),
@@ -727,12 +731,12 @@ class Describer:
         await self._node_pods(w, node)
         describe_events(w, await self.events_for(node))
 
-    async def _node_pods(self, w: Writer, node: dict) -> None:
+    async def _node_pods(self, w: Writer, node: typed.Node) -> None:
         pods_res = await self.session.resolver.resolve("pods")
         name = (node.get("metadata") or {}).get("name")
         doc = await self.session.client.list_all(
             pods_res.rt, field_selector=f"spec.nodeName={name},status.phase!=Failed,status.phase!=Succeeded")
-        pods = doc.get("items") or []
+        pods: list[typed.Pod] = doc.get("items") or []
         status = node.get("status") or {}
         alloc = status.get("allocatable") or status.get("capacity") or {}
         cpu_alloc = quantity.parse_cpu_millis(alloc.get("cpu", "0"))
@@ -761,7 +765,7 @@ class Describer:
         w.write(1, f"memory\t{_mem(totals[2])} ({pct(totals[2], mem_alloc)}%)\t{_mem(totals[3])} ({pct(totals[3], mem_alloc)}%)\n")
         w.write(1, "ephemeral-storage\t0 (0%)\t0 (0%)\n")
 
-    async def generic(self, w: Writer, obj: dict) -> None:
+    async def generic(self, w: Writer, obj: dict[str, Any]) -> None:
         meta = obj.get("metadata") or {}
         w.write(0, f"Name:\t{meta.get('name', '')}\n")
         w.write(0, f"Namespace:\t{meta.get('namespace', '')}\n")
@@ -780,10 +784,10 @@ def _mem(n: int) -> str:
     return quantity.format_bytes(n) if n else "0"
 
 
-def _pod_requests_limits(pod: dict) -> tuple[dict[str, int], dict[str, int]]:
+def _pod_requests_limits(pod: typed.Pod) -> tuple[dict[str, int], dict[str, int]]:
     """The pod's effective requests and limits in CPU millis and bytes (containers summed,
     each init container as a floor), as kubectl's resource helper computes them."""
-    def of(container: dict, key: str) -> dict[str, int]:
+    def of(container: typed.Container, key: Literal["requests", "limits"]) -> dict[str, int]:
         rl = (container.get("resources") or {}).get(key) or {}
         out = {}
         if "cpu" in rl:
@@ -794,7 +798,8 @@ def _pod_requests_limits(pod: dict) -> tuple[dict[str, int], dict[str, int]]:
 
     spec = pod.get("spec") or {}
     result: list[dict[str, int]] = []
-    for key in ("requests", "limits"):
+    keys: tuple[Literal["requests", "limits"], ...] = ("requests", "limits")
+    for key in keys:
         total: dict[str, int] = {}
         for c in spec.get("containers") or []:
             for r, v in of(c, key).items():
@@ -806,14 +811,14 @@ def _pod_requests_limits(pod: dict) -> tuple[dict[str, int], dict[str, int]]:
     return result[0], result[1]
 
 
-def _rs_list(rss: list[dict]) -> str:
+def _rs_list(rss: list[dict[str, Any]]) -> str:
     if not rss:
         return "<none>"
     return ", ".join(f"{r['metadata']['name']} ({(r.get('status') or {}).get('replicas', 0)}/"
                      f"{(r.get('spec') or {}).get('replicas', 0)} replicas created)" for r in rss)
 
 
-def _format_slices(slices: list[dict] | None, port_name: str) -> str:
+def _format_slices(slices: list[dict[str, Any]] | None, port_name: str) -> str:
     if not slices:
         return "<none>"
     shown: list[str] = []
@@ -852,7 +857,7 @@ def smart_label(field: str) -> str:
     return " ".join(out) if out else field
 
 
-def _unstructured(w: Writer, level: int, content: dict, prefix: str, skip: set[str]) -> None:
+def _unstructured(w: Writer, level: int, content: dict[str, Any], prefix: str, skip: set[str]) -> None:
     for field in sorted(content):
         value = content[field]
         expr = f"{prefix}.{field}"
@@ -899,7 +904,7 @@ async def cmd_describe(session: Session, args: argparse.Namespace) -> int:
     failures: list[BaseException] = []
     for res, wanted in work:
         ns = namespace if res.rt.namespaced else None
-        objects: list[dict] = []
+        objects: list[dict[str, Any]] = []
         if wanted:
             for name in wanted:
                 try:

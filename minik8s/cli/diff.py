@@ -31,6 +31,7 @@ from typing import Any
 
 from minik8s import errors
 from minik8s.cli import common, printers, threeway
+from minik8s.cli.resources import Resource
 from minik8s.cli.session import CliError, ExitSilently, Session, format_error
 
 _ARG = re.compile(r"^[a-zA-Z0-9-=]+$")
@@ -48,13 +49,13 @@ def add_parsers(sub: Any, common_flags: argparse.ArgumentParser) -> None:
     p.set_defaults(func=cmd_diff)
 
 
-def file_name(obj: dict, namespace: str | None) -> str:
+def file_name(obj: dict[str, Any], namespace: str | None) -> str:
     group, _, version = obj["apiVersion"].rpartition("/")
     name = (obj.get("metadata") or {}).get("name", "")
     return (f"{group}." if group else "") + f"{version}.{obj['kind']}.{namespace or ''}.{name}"
 
 
-def mask_secrets(live: dict | None, merged: dict | None) -> None:
+def mask_secrets(live: dict[str, Any] | None, merged: dict[str, Any] | None) -> None:
     """kubectl's masker: Secret ``data`` values never reach the diff; a value that changes shows
     as ``*** (before)`` / ``*** (after)``, every other one as ``***``."""
     before = (live or {}).get("data")
@@ -68,7 +69,7 @@ def mask_secrets(live: dict | None, merged: dict | None) -> None:
         after[k] = "*** (after)" if k in changed else "***"
 
 
-def _clean(obj: dict | None, show_managed_fields: bool) -> dict | None:
+def _clean(obj: dict[str, Any] | None, show_managed_fields: bool) -> dict[str, Any] | None:
     if obj is None:
         return None
     obj = copy.deepcopy(obj)
@@ -85,8 +86,8 @@ def diff_command() -> list[str]:
     return ["diff", "-u", "-N"]
 
 
-async def merged_object(session: Session, args: argparse.Namespace, res: Any, namespace: str | None,
-                        obj: dict, live: dict | None) -> dict:
+async def merged_object(session: Session, args: argparse.Namespace, res: Resource, namespace: str | None,
+                        obj: dict[str, Any], live: dict[str, Any] | None) -> dict[str, Any]:
     """The object as the server would make it from ``obj`` (nothing is kept)."""
     name = (obj.get("metadata") or {}).get("name", "")
     if args.server_side:
@@ -95,11 +96,13 @@ async def merged_object(session: Session, args: argparse.Namespace, res: Any, na
         resp = await session.client.request("PATCH", res.rt.path(namespace, name), params=params,
                                             content=threeway.go_json(obj),
                                             headers={"Content-Type": "application/apply-patch+yaml"})
-        return resp.json()
+        applied: dict[str, Any] = resp.json()
+        return applied
     params = {"fieldManager": args.field_manager, "dryRun": "All"}
     if live is None:
         resp = await session.client.request("POST", res.rt.path(namespace), params=params, json=obj)
-        return resp.json()
+        created: dict[str, Any] = resp.json()
+        return created
     # kubectl's GetModifiedConfiguration(annotate=false): the manifest, its annotations map set,
     # without a last-applied annotation of its own.
     modified = copy.deepcopy(obj)
@@ -116,7 +119,8 @@ async def merged_object(session: Session, args: argparse.Namespace, res: Any, na
         try:
             resp = await session.client.request("PATCH", res.rt.path(namespace, name), params=params,
                                                 content=threeway.go_json(patch), headers={"Content-Type": ctype})
-            return resp.json()
+            patched: dict[str, Any] = resp.json()
+            return patched
         except errors.Conflict:
             if attempt == _RETRIES:
                 raise
@@ -133,7 +137,7 @@ async def cmd_diff(session: Session, args: argparse.Namespace) -> int:
     return await asyncio.to_thread(_run_diff, pairs)
 
 
-async def _collect(session: Session, args: argparse.Namespace) -> list[tuple[str, dict | None, dict | None]]:
+async def _collect(session: Session, args: argparse.Namespace) -> list[tuple[str, dict[str, Any] | None, dict[str, Any] | None]]:
     """(file name, live, merged) per object of the manifests."""
     out = []
     for m in await common.read_manifests(args):
@@ -170,7 +174,7 @@ def _temp_dir(prefix: str) -> str:
     return tempfile.mkdtemp(prefix=prefix)
 
 
-def _run_diff(pairs: list[tuple[str, dict | None, dict | None]]) -> int:
+def _run_diff(pairs: list[tuple[str, dict[str, Any] | None, dict[str, Any] | None]]) -> int:
     fmt = printers.OutputFormat("yaml")
     live_dir = _temp_dir("LIVE-")
     merged_dir = _temp_dir("MERGED-")

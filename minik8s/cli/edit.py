@@ -125,7 +125,7 @@ def _write_temp(text: str, suffix: str) -> str:
     return path
 
 
-def _parse(text: str, targets: list[tuple[Resource, str | None, dict]]) -> tuple[list[dict] | None, list[str]]:
+def _parse(text: str, targets: list[tuple[Resource, str | None, dict[str, Any]]]) -> tuple[list[dict[str, Any]] | None, list[str]]:
     """The edited objects, in the order read, or the error comment lines."""
     import yaml
 
@@ -153,8 +153,8 @@ def _one_line(e: Exception) -> str:
     return " ".join(str(e).split())
 
 
-async def _save(session: Session, args: argparse.Namespace, targets: list[tuple[Resource, str | None, dict]],
-                edited: list[dict]) -> list[str]:
+async def _save(session: Session, args: argparse.Namespace, targets: list[tuple[Resource, str | None, dict[str, Any]]],
+                edited: list[dict[str, Any]]) -> list[str]:
     """Patch every changed object; kubectl's comment lines for the invalid ones."""
     problems: list[str] = []
     validation = {"strict": "Strict", "true": "Strict", "warn": "Warn", "ignore": "Ignore", "false": "Ignore"}
@@ -181,7 +181,7 @@ async def _save(session: Session, args: argparse.Namespace, targets: list[tuple[
     return problems
 
 
-async def _targets(session: Session, args: argparse.Namespace) -> list[tuple[Resource, str | None, dict]]:
+async def _targets(session: Session, args: argparse.Namespace) -> list[tuple[Resource, str | None, dict[str, Any]]]:
     """(resource, namespace, live object) of each object to edit, as read now."""
     named: list[tuple[Resource, str | None, str]] = []
     if args.filename:

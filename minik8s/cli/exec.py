@@ -22,6 +22,7 @@ import threading
 from typing import TYPE_CHECKING, Any
 
 from minik8s import errors
+from minik8s.api import typed
 from minik8s.api.resources import PODS
 from minik8s.cli.session import CliError, ExitSilently, Session
 
@@ -46,7 +47,7 @@ def add_parsers(sub: Any, common_flags: argparse.ArgumentParser) -> None:
     p.set_defaults(func=cmd_exec)
 
 
-def default_container(pod: dict, *, quiet: bool) -> str:
+def default_container(pod: typed.Pod, *, quiet: bool) -> str:
     """kubectl's choice: the annotated default container, else the first, saying so."""
     spec = pod.get("spec") or {}
     names = [c["name"] for c in spec.get("containers") or []]
@@ -60,7 +61,7 @@ def default_container(pod: dict, *, quiet: bool) -> str:
     return names[0]
 
 
-def exit_code(status: dict) -> int:
+def exit_code(status: dict[str, Any]) -> int:
     """0 for Success, the command's code for NonZeroExitCode; anything else is an error."""
     if status.get("status") == "Success":
         return 0
@@ -77,7 +78,7 @@ async def cmd_exec(session: Session, args: argparse.Namespace) -> int:
     if not command:
         raise CliError("you must specify at least one command for the container")
     name = args.pod.split("/", 1)[1] if args.pod.startswith(("pod/", "pods/")) else args.pod
-    pod = await session.client.get(PODS, name, namespace=session.namespace)
+    pod = typed.pod(await session.client.get(PODS, name, namespace=session.namespace))
     phase = (pod.get("status") or {}).get("phase")
     if phase in ("Succeeded", "Failed"):
         raise CliError(f"cannot exec into a container in a completed pod; current phase is {phase}")
@@ -107,7 +108,7 @@ async def cmd_exec(session: Session, args: argparse.Namespace) -> int:
 async def _stream(ws: WebSocket, *, stdin: bool, tty: bool) -> int:
     """Relay our stdio over the session until the server's Status; the command's exit code."""
     loop = asyncio.get_running_loop()
-    status: dict | None = None
+    status: dict[str, Any] | None = None
     restore = _raw_terminal() if tty else None
 
     async def send_size() -> None:

@@ -24,10 +24,10 @@ def add_parsers(sub: Any, common_flags: argparse.ArgumentParser) -> None:
 
 
 class _Schemas:
-    def __init__(self, doc: dict) -> None:
-        self.schemas: dict[str, dict] = (doc.get("components") or {}).get("schemas") or {}
+    def __init__(self, doc: dict[str, Any]) -> None:
+        self.schemas: dict[str, dict[str, Any]] = (doc.get("components") or {}).get("schemas") or {}
 
-    def deref(self, schema: dict) -> tuple[dict, str | None]:
+    def deref(self, schema: dict[str, Any]) -> tuple[dict[str, Any], str | None]:
         """The schema behind a ``$ref`` (also inside ``allOf``), and the referenced name."""
         ref = schema.get("$ref")
         if not ref and len(schema.get("allOf") or []) == 1:
@@ -37,7 +37,7 @@ class _Schemas:
             return self.schemas.get(name, {}), name
         return schema, None
 
-    def type_name(self, schema: dict) -> str:
+    def type_name(self, schema: dict[str, Any]) -> str:
         target, ref = self.deref(schema)
         if ref:
             return ref.rsplit(".", 1)[-1]
@@ -144,7 +144,7 @@ async def cmd_explain(session: Session, args: argparse.Namespace) -> int:
     return 0
 
 
-def _recursive(schemas: _Schemas, body: dict, level: int, lines: list[str], seen: set[str]) -> None:
+def _recursive(schemas: _Schemas, body: dict[str, Any], level: int, lines: list[str], seen: set[str]) -> None:
     props = body.get("properties") or {}
     required = set(body.get("required") or [])
     for fname in sorted(props):

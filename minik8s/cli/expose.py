@@ -40,7 +40,7 @@ def add_parsers(sub: Any, common_flags: argparse.ArgumentParser) -> None:
     p.set_defaults(func=cmd_expose, needs_loop=False)
 
 
-def _selector_of(obj: dict) -> dict[str, str]:
+def _selector_of(obj: dict[str, Any]) -> dict[str, str]:
     kind = obj.get("kind")
     spec = obj.get("spec") or {}
     if kind == "Pod":
@@ -62,7 +62,7 @@ def _selector_of(obj: dict) -> dict[str, str]:
     return dict(selector.get("matchLabels") or {})
 
 
-def _ports_of(obj: dict) -> list[dict]:
+def _ports_of(obj: dict[str, Any]) -> list[dict[str, Any]]:
     kind = obj.get("kind")
     spec = obj.get("spec") or {}
     if kind == "Service":
@@ -92,7 +92,7 @@ def _int_or_str(text: str) -> int | str:
     return int(text) if text.isdigit() else text
 
 
-def service_for(obj: dict, args: argparse.Namespace) -> dict:
+def service_for(obj: dict[str, Any], args: argparse.Namespace) -> dict[str, Any]:
     """The Service kubectl's generator makes for ``obj`` and the flags."""
     meta = obj.get("metadata") or {}
     if args.selector:
@@ -151,7 +151,7 @@ async def cmd_expose(session: Session, args: argparse.Namespace) -> int:
     return 0
 
 
-async def _create(session: Session, args: argparse.Namespace, res: Resource, svc: dict) -> None:
+async def _create(session: Session, args: argparse.Namespace, res: Resource, svc: dict[str, Any]) -> None:
     if args.dry_run == "client":
         common.print_done(res, svc, "exposed", output=args.output, dry_run="client")
         return

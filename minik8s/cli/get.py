@@ -133,10 +133,10 @@ async def _print_tables(session: Session, args: argparse.Namespace, fmt: printer
     blocks: list[str] = []
     # --sort-by needs each row's whole object, and the whole list in one piece (kubectl's chunkSize=0)
     sorting = {"includeObject": "Object", "limit": None} if args.sort_by else {}
-    fetched: list[dict] = []
+    fetched: list[dict[str, Any]] = []
     for res, names in targets:
         ns = namespace if res.rt.namespaced else None
-        table: dict | None = None
+        table: dict[str, Any] | None = None
         if names:
             for name in names:
                 try:
@@ -183,7 +183,7 @@ async def _print_tables(session: Session, args: argparse.Namespace, fmt: printer
     return 1 if failures else 0
 
 
-async def _list_table(session: Session, res: Resource, namespace: str | None, params: dict[str, Any]) -> dict:
+async def _list_table(session: Session, res: Resource, namespace: str | None, params: dict[str, Any]) -> dict[str, Any]:
     """The whole list as one Table, following ``continue`` tokens as kubectl does."""
     table = await common.get_table(session, res, namespace=namespace, params=params)
     token = (table.get("metadata") or {}).get("continue")
@@ -197,7 +197,7 @@ async def _list_table(session: Session, res: Resource, namespace: str | None, pa
 async def _print_objects(session: Session, args: argparse.Namespace, fmt: printers.OutputFormat,
                          targets: list[tuple[Resource, list[str]]], single: bool, namespace: str | None) -> int:
     failures: list[BaseException] = []
-    objects: list[dict] = []
+    objects: list[dict[str, Any]] = []
     for res, names in targets:
         ns = namespace if res.rt.namespaced else None
         if names:
@@ -246,7 +246,7 @@ async def _watch(session: Session, args: argparse.Namespace, fmt: printers.Outpu
     wide = fmt.kind == "wide"
     with_ns = args.all_namespaces and res.rt.namespaced
     headers_printed = args.no_headers
-    columns: list | None = None
+    columns: list[Any] | None = None
     if fmt.is_table:
         table = await _list_table(session, res, ns, params)
         columns = table.get("columnDefinitions")
@@ -284,7 +284,7 @@ async def _watch(session: Session, args: argparse.Namespace, fmt: printers.Outpu
 
 
 async def _stream_watch(session: Session, args: argparse.Namespace, fmt: printers.OutputFormat, res: Resource,
-                        ns: str | None, watch_params: dict, accept: str, columns: list | None,
+                        ns: str | None, watch_params: dict[str, Any], accept: str, columns: list[Any] | None,
                         headers_printed: bool, wide: bool, with_ns: bool) -> None:
     """Print the watch's events as they come (tables share the listing's columns)."""
     resp = await session.client.request("GET", res.rt.path(ns), params=watch_params, headers={"Accept": accept},
@@ -324,7 +324,7 @@ async def _stream_watch(session: Session, args: argparse.Namespace, fmt: printer
             await resp.aclose()
 
 
-def _render_one(fmt: printers.OutputFormat, obj: dict, show_managed_fields: bool = False) -> str:
+def _render_one(fmt: printers.OutputFormat, obj: dict[str, Any], show_managed_fields: bool = False) -> str:
     text = fmt.render([obj], single=True, show_managed_fields=show_managed_fields)
     if fmt.kind == "yaml":
         text = "---\n" + text

@@ -29,7 +29,7 @@ class _Text:
 
 @dataclasses.dataclass
 class _Path:
-    segments: list[tuple]  # ("field", name) ("recursive", name) ("index", spec) ("filter", ...) ("wild",)
+    segments: list[tuple[Any, ...]]  # ("field", name) ("recursive", name) ("index", spec) ("filter", ...) ("wild",)
 
 
 @dataclasses.dataclass
@@ -40,15 +40,15 @@ class _Literal:
 @dataclasses.dataclass
 class _Range:
     path: _Path
-    body: list
+    body: list[Any]
 
 
 _Node = _Text | _Path | _Literal | _Range
 
 
-def parse(template: str) -> list:
-    nodes: list = []
-    stack: list[list] = [nodes]
+def parse(template: str) -> list[Any]:
+    nodes: list[Any] = []
+    stack: list[list[Any]] = [nodes]
     ranges: list[_Range] = []
     pos = 0
     while pos < len(template):
@@ -122,7 +122,7 @@ _FIELD = re.compile(r"(?:\\.|[A-Za-z0-9_\-/$~])+")
 
 
 def _parse_path(text: str) -> _Path:
-    segs: list[tuple] = []
+    segs: list[tuple[Any, ...]] = []
     i = 0
     if text.startswith("$"):
         i = 1
@@ -188,7 +188,7 @@ def _bracket_end(text: str, start: int) -> int:
     raise JsonPathError("unterminated array")
 
 
-def _parse_bracket(inner: str) -> tuple:
+def _parse_bracket(inner: str) -> tuple[Any, ...]:
     inner = inner.strip()
     if inner == "*":
         return ("wild",)
@@ -214,7 +214,7 @@ def _parse_bracket(inner: str) -> tuple:
 _OPS = ("==", "!=", "<=", ">=", "<", ">")
 
 
-def _parse_filter(expr: str) -> tuple:
+def _parse_filter(expr: str) -> tuple[Any, ...]:
     for op in _OPS:
         idx = _find_op(expr, op)
         if idx >= 0:
@@ -240,7 +240,7 @@ def _find_op(expr: str, op: str) -> int:
     return -1
 
 
-def _operand(text: str) -> tuple:
+def _operand(text: str) -> tuple[Any, ...]:
     if text.startswith("@") or text.startswith("$"):
         return ("path", _parse_path(text))
     if text and text[0] in "\"'":
@@ -254,7 +254,7 @@ def _operand(text: str) -> tuple:
 # --- evaluation -----------------------------------------------------------------------------
 
 
-def find(nodes: list, data: Any, *, allow_missing: bool = True) -> list[Any]:
+def find(nodes: list[Any], data: Any, *, allow_missing: bool = True) -> list[Any]:
     """The values of the template's path actions for ``data`` (custom-columns cells)."""
     out: list[Any] = []
     for node in nodes:
@@ -265,7 +265,7 @@ def find(nodes: list, data: Any, *, allow_missing: bool = True) -> list[Any]:
     return out
 
 
-def execute(nodes: list, data: Any, *, allow_missing: bool = True, as_json: bool = False) -> str:
+def execute(nodes: list[Any], data: Any, *, allow_missing: bool = True, as_json: bool = False) -> str:
     if as_json:
         values = find(nodes, data, allow_missing=allow_missing)
         return json.dumps(values, indent=4, ensure_ascii=False) + "\n"
@@ -274,7 +274,7 @@ def execute(nodes: list, data: Any, *, allow_missing: bool = True, as_json: bool
     return "".join(parts)
 
 
-def _run(nodes: list, root: Any, current: Any, allow_missing: bool, parts: list[str]) -> None:
+def _run(nodes: list[Any], root: Any, current: Any, allow_missing: bool, parts: list[str]) -> None:
     for node in nodes:
         if isinstance(node, _Text):
             parts.append(node.text)
@@ -306,7 +306,7 @@ def _eval_path(path: _Path, values: list[Any], allow_missing: bool) -> list[Any]
     return values
 
 
-def _step(seg: tuple, values: list[Any], allow_missing: bool) -> list[Any]:
+def _step(seg: tuple[Any, ...], values: list[Any], allow_missing: bool) -> list[Any]:
     out: list[Any] = []
     kind = seg[0]
     for v in values:
@@ -363,13 +363,13 @@ def _recursive(v: Any, name: str) -> list[Any]:
     return out
 
 
-def _operand_values(operand: tuple, item: Any) -> list[Any]:
+def _operand_values(operand: tuple[Any, ...], item: Any) -> list[Any]:
     if operand[0] == "value":
         return [operand[1]]
     return _eval_path(operand[1], [item], True)
 
 
-def _matches(seg: tuple, item: Any) -> bool:
+def _matches(seg: tuple[Any, ...], item: Any) -> bool:
     _, left, op, right = seg
     lefts = _operand_values(left, item)
     if op is None:
@@ -380,15 +380,15 @@ def _matches(seg: tuple, item: Any) -> bool:
     a, b = lefts[0], rights[0]
     try:
         if op == "==":
-            return a == b
+            return bool(a == b)
         if op == "!=":
-            return a != b
+            return bool(a != b)
         if op == "<":
-            return a < b
+            return bool(a < b)
         if op == ">":
-            return a > b
+            return bool(a > b)
         if op == "<=":
-            return a <= b
-        return a >= b
+            return bool(a <= b)
+        return bool(a >= b)
     except TypeError:
         return False

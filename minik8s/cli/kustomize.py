@@ -19,7 +19,7 @@ def add_parsers(sub: Any, common_flags: argparse.ArgumentParser) -> None:
     p.set_defaults(func=cmd_kustomize, offline=True, needs_loop=False)
 
 
-def build(path: str) -> list[dict]:
+def build(path: str) -> list[dict[str, Any]]:
     """The objects of the kustomization at ``path``; kustomize's warnings go to stderr."""
     from minik8s.cli.kust import build as kbuild
 
@@ -29,7 +29,7 @@ def build(path: str) -> list[dict]:
     return objects
 
 
-def render(objects: list[dict]) -> str:
+def render(objects: list[dict[str, Any]]) -> str:
     from minik8s.cli import printers
 
     fmt = printers.OutputFormat("yaml")

@@ -10,6 +10,7 @@ import sys
 from typing import Any
 
 from minik8s import errors
+from minik8s.api import typed
 from minik8s.cli.session import CliError, Session, parse_duration
 
 DEFAULT_CONTAINER = "kubectl.kubernetes.io/default-container"
@@ -35,7 +36,7 @@ def add_parsers(sub: Any, common_flags: argparse.ArgumentParser) -> None:
     p.set_defaults(func=cmd_logs, needs_loop=False)
 
 
-def _logging_order(pod: dict) -> tuple:
+def _logging_order(pod: typed.Pod) -> tuple[Any, ...]:
     """kubectl's ByLogging: on a node first, then Running, ready, most restarts, oldest."""
     spec, status = pod.get("spec") or {}, pod.get("status") or {}
     ready = any(c.get("type") == "Ready" and c.get("status") == "True" for c in status.get("conditions") or [])
@@ -44,7 +45,7 @@ def _logging_order(pod: dict) -> tuple:
             -restarts, (pod.get("metadata") or {}).get("creationTimestamp") or "")
 
 
-async def pick_pod(session: Session, target: str) -> dict:
+async def pick_pod(session: Session, target: str) -> typed.Pod:
     """The pod ``target`` names (``POD``, ``pod/POD``, or any TYPE/NAME that selects pods)."""
     try:
         return await _pick_pod(session, target)
@@ -53,14 +54,14 @@ async def pick_pod(session: Session, target: str) -> dict:
         raise CliError(f'error from server (NotFound): {e.message} in namespace "{session.namespace}"') from None
 
 
-async def _pick_pod(session: Session, target: str) -> dict:
+async def _pick_pod(session: Session, target: str) -> typed.Pod:
     pods = await session.resolver.resolve("pods")
     if "/" not in target:
-        return await session.client.get(pods.rt, target, namespace=session.namespace)
+        return typed.pod(await session.client.get(pods.rt, target, namespace=session.namespace))
     kind, _, name = target.partition("/")
     res = await session.resolver.resolve(kind)
     if res.rt.kind == "Pod":
-        return await session.client.get(pods.rt, name, namespace=session.namespace)
+        return typed.pod(await session.client.get(pods.rt, name, namespace=session.namespace))
     obj = await session.client.get(res.rt, name, namespace=session.namespace)
     selector = (obj.get("spec") or {}).get("selector")
     if res.rt.kind == "Service":
@@ -71,7 +72,8 @@ async def _pick_pod(session: Session, target: str) -> dict:
 
     doc = await session.client.list_all(pods.rt, namespace=session.namespace,
                                         label_selector=deployments.selector_query(selector))
-    items = sorted(doc.get("items") or [], key=_logging_order)
+    found: list[typed.Pod] = doc.get("items") or []
+    items = sorted(found, key=_logging_order)
     if not items:
         raise CliError("timed out waiting for the condition")
     if len(items) > 1:
@@ -79,7 +81,7 @@ async def _pick_pod(session: Session, target: str) -> dict:
     return items[0]
 
 
-def containers_of(pod: dict, args: argparse.Namespace) -> list[str]:
+def containers_of(pod: typed.Pod, args: argparse.Namespace) -> list[str]:
     spec = pod.get("spec") or {}
     names = [c["name"] for c in spec.get("containers") or []]
     inits = [c["name"] for c in spec.get("initContainers") or []]

@@ -23,7 +23,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
-from collections.abc import Coroutine, Sequence
+from collections.abc import Coroutine, Iterable, Sequence
 from typing import Any
 
 from minik8s.cli.session import CliError, ExitSilently, format_error, open_session
@@ -80,7 +80,8 @@ class Parser(argparse.ArgumentParser):
         kwargs.setdefault("formatter_class", _Formatter)
         super().__init__(*args, **kwargs)
 
-    def parse_known_args(self, args=None, namespace=None):
+    def parse_known_args(
+            self, args: Iterable[str] | None = None, namespace: Any = None) -> tuple[Any, list[str]]:
         """pflag takes positionals anywhere among the flags (``label pods --all app=x``); argparse
         stops filling a ``nargs="*"`` positional at the first flag and leaves the rest over. Those
         left-over words go back to the verb's word list, in order; unknown flags stay left over."""
@@ -220,7 +221,8 @@ def run_without_loop(coro: Coroutine[Any, Any, int]) -> int:
     try:
         coro.send(None)
     except StopIteration as done:
-        return done.value
+        status: int = done.value  # the verb's exit status (StopIteration.value is Any)
+        return status
     coro.close()
     raise RuntimeError("an mkctl verb declared needs_loop=False suspended: it awaits more than the client")
 

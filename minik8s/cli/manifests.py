@@ -138,7 +138,7 @@ def parse(text: str, source: str) -> list[Manifest]:
     return out
 
 
-def _flatten(doc: dict, where: str) -> list[dict]:
+def _flatten(doc: dict[str, Any], where: str) -> list[dict[str, Any]]:
     kind = doc.get("kind")
     if isinstance(kind, str) and kind.endswith("List") and "items" in doc:
         items = doc.get("items") or []
@@ -153,7 +153,7 @@ def _flatten(doc: dict, where: str) -> list[dict]:
     return [doc]
 
 
-def _validate(obj: dict, where: str) -> None:
+def _validate(obj: dict[str, Any], where: str) -> None:
     """The checks kubectl makes before anything reaches the server: apiVersion and kind set,
     metadata an object, name and namespace strings. Every problem names its field."""
     problems = []

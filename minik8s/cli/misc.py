@@ -5,11 +5,14 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from minik8s import errors
 from minik8s.cli import printers
 from minik8s.cli.session import CliError, Session
+
+if TYPE_CHECKING:  # annotations only: `version --client` imports nothing it does not run
+    from minik8s.api import typed
 
 CLIENT_VERSION = {
     "major": "1", "minor": "32", "gitVersion": "v1.32.0-mkctl", "gitCommit": "", "gitTreeState": "",
@@ -144,9 +147,9 @@ async def cmd_service(session: Session, args: argparse.Namespace) -> int:
     return 0
 
 
-def node_ip(nodes: list[dict]) -> str | None:
+def node_ip(nodes: list[typed.Node]) -> str | None:
     """The InternalIP of the first Ready node (else of the first node with one)."""
-    def ready(n: dict) -> bool:
+    def ready(n: typed.Node) -> bool:
         return any(c.get("type") == "Ready" and c.get("status") == "True"
                    for c in (n.get("status") or {}).get("conditions") or [])
 

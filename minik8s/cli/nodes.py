@@ -14,6 +14,7 @@ import time
 from typing import Any
 
 from minik8s import errors
+from minik8s.api import typed
 from minik8s.cli import common
 from minik8s.cli.delete import wait_deleted
 from minik8s.cli.resources import Resource
@@ -46,19 +47,20 @@ def add_parsers(sub: Any, common_flags: argparse.ArgumentParser) -> None:
     d.set_defaults(func=cmd_drain)
 
 
-async def _nodes(session: Session, args: argparse.Namespace) -> tuple[Resource, list[dict]]:
+async def _nodes(session: Session, args: argparse.Namespace) -> tuple[Resource, list[typed.Node]]:
     res = await session.resolver.resolve("nodes")
     if args.selector:
         if args.nodes:
             raise CliError("error: cannot specify both a node name and a --selector option")
         doc = await session.client.list_all(res.rt, label_selector=args.selector)
-        return res, doc.get("items") or []
+        found: list[typed.Node] = doc.get("items") or []
+        return res, found
     if not args.nodes:
         raise CliError("USAGE: cordon NODE [flags]\nSee 'mkctl cordon -h' for help and examples")
-    return res, [await session.client.get(res.rt, n) for n in args.nodes]
+    return res, [typed.node(await session.client.get(res.rt, n)) for n in args.nodes]
 
 
-async def set_unschedulable(session: Session, res: Resource, node: dict, value: bool, dry_run: str) -> str:
+async def set_unschedulable(session: Session, res: Resource, node: typed.Node, value: bool, dry_run: str) -> str:
     """Patch the node; returns kubectl's word for what happened."""
     name = node["metadata"]["name"]
     current = bool((node.get("spec") or {}).get("unschedulable"))
@@ -80,7 +82,7 @@ async def cmd_cordon(session: Session, args: argparse.Namespace) -> int:
     return 0
 
 
-def _owner(pod: dict) -> dict | None:
+def _owner(pod: typed.Pod) -> typed.OwnerReference | None:
     for ref in (pod.get("metadata") or {}).get("ownerReferences") or []:
         if ref.get("controller"):
             return ref
@@ -96,7 +98,7 @@ _UNMANAGED_FATAL = "cannot delete Pods that declare no controller (use --force t
 _UNMANAGED_WARNING = "deleting Pods that declare no controller"
 
 
-async def _daemonset_status(session: Session, pod: dict, owner: dict, args: argparse.Namespace
+async def _daemonset_status(session: Session, pod: typed.Pod, owner: typed.OwnerReference, args: argparse.Namespace
                             ) -> tuple[bool, str, str]:
     """(delete?, "error"|"warning"|"", message) of kubectl's DaemonSet filter."""
     ds = await session.resolver.find("daemonsets.apps")
@@ -114,13 +116,13 @@ async def _daemonset_status(session: Session, pod: dict, owner: dict, args: argp
     return False, "warning", _DS_WARNING
 
 
-async def classify(session: Session, pods: list[dict], args: argparse.Namespace
-                   ) -> tuple[list[dict], list[str], list[str]]:
+async def classify(session: Session, pods: list[typed.Pod], args: argparse.Namespace
+                   ) -> tuple[list[typed.Pod], list[str], list[str]]:
     """(pods to evict, warnings, errors) by kubectl's drain filters, run in kubectl's order; a
     pod's status is the first that keeps it, else the last filter's."""
     warn_groups: dict[str, list[str]] = {}
     err_groups: dict[str, list[str]] = {}
-    evict: list[dict] = []
+    evict: list[typed.Pod] = []
     for pod in pods:
         meta, spec, status = pod.get("metadata") or {}, pod.get("spec") or {}, pod.get("status") or {}
         finished = status.get("phase") in ("Succeeded", "Failed")
@@ -173,7 +175,8 @@ async def cmd_drain(session: Session, args: argparse.Namespace) -> int:
         print(await set_unschedulable(session, res, node, True, args.dry_run))
         doc = await session.client.list_all(pods_res.rt, field_selector=f"spec.nodeName={name}",
                                             label_selector=args.pod_selector or None)
-        evict, warnings, errs = await classify(session, doc.get("items") or [], args)
+        on_node: list[typed.Pod] = doc.get("items") or []
+        evict, warnings, errs = await classify(session, on_node, args)
         if errs:
             message = errs[0] if len(errs) == 1 else "[" + ", ".join(errs) + "]"
             sys.stdout.flush()
@@ -201,11 +204,11 @@ async def cmd_drain(session: Session, args: argparse.Namespace) -> int:
     return 0
 
 
-async def _evict_all(session: Session, args: argparse.Namespace, pods_res: Resource, pods: list[dict],
+async def _evict_all(session: Session, args: argparse.Namespace, pods_res: Resource, pods: list[typed.Pod],
                      timeout: float | None) -> None:
     deadline = time.monotonic() + (timeout or 7 * 24 * 3600.0)
 
-    async def one(pod: dict) -> None:
+    async def one(pod: typed.Pod) -> None:
         meta = pod["metadata"]
         ns, name = meta.get("namespace"), meta["name"]
         if args.dry_run != "none":

@@ -65,7 +65,7 @@ def patch_body(text: str) -> str:
         return text
 
 
-def object_ref(obj: dict) -> str:
+def object_ref(obj: dict[str, Any]) -> str:
     """``deployment.apps/web`` from an object's own apiVersion and kind."""
     group = obj.get("apiVersion", "").rpartition("/")[0]
     kind = str(obj.get("kind", "")).lower()
@@ -73,7 +73,7 @@ def object_ref(obj: dict) -> str:
     return f"{kind}.{group}/{name}" if group else f"{kind}/{name}"
 
 
-def print_result(obj: dict, operation: str, output: str | None) -> None:
+def print_result(obj: dict[str, Any], operation: str, output: str | None) -> None:
     """kubectl's name printer with ``operation`` (no dry-run suffix: patch prints none), or ``-o``."""
     if output:
         fmt = printers.OutputFormat(output)

@@ -92,7 +92,7 @@ def age(timestamp: str | None, *, now: float | None = None) -> str:
     return since(timestamp, time.time() if now is None else now)
 
 
-def table_lines(table: dict, *, wide: bool = False, with_namespace: bool = False, show_labels: bool = False,
+def table_lines(table: dict[str, Any], *, wide: bool = False, with_namespace: bool = False, show_labels: bool = False,
                 kind_prefix: str | None = None, headers: bool = True,
                 label_columns: list[str] | None = None) -> list[str]:
     """The tab-separated lines of a server Table as kubectl's table printer makes them."""
@@ -129,7 +129,7 @@ def table_lines(table: dict, *, wide: bool = False, with_namespace: bool = False
     return lines
 
 
-def list_as_table(items: list[dict]) -> dict:
+def list_as_table(items: list[dict[str, Any]]) -> dict[str, Any]:
     """A plain list (a server without Tables) as the NAME/AGE table kubectl falls back to."""
     return {
         "columnDefinitions": [{"name": "Name", "format": "name", "priority": 0},
@@ -162,7 +162,7 @@ def _yaml_dumper() -> Any:
     def represent_str(dumper: yaml.SafeDumper, data: str) -> yaml.ScalarNode:
         if "\n" in data:
             return dumper.represent_scalar("tag:yaml.org,2002:str", data, style="|")
-        tag = plain_resolver.resolve(yaml.ScalarNode, data, (True, False))
+        tag = plain_resolver.resolve(yaml.ScalarNode, data, (True, False))  # type: ignore[no-untyped-call]  # unannotated in types-PyYAML
         if tag != "tag:yaml.org,2002:str" or data in _GO_YAML_BOOLS_TOO:
             # A string that would read back as a number, bool, null or time: go-yaml double-quotes it.
             return dumper.represent_scalar("tag:yaml.org,2002:str", data, style='"')
@@ -229,7 +229,7 @@ def go_value(v: Any) -> str:
     return str(v)
 
 
-def as_list(items: list[dict]) -> dict:
+def as_list(items: list[dict[str, Any]]) -> dict[str, Any]:
     """The ``List`` kubectl prints for several objects in yaml/json/jsonpath."""
     return {"apiVersion": "v1", "items": items, "kind": "List", "metadata": {"resourceVersion": ""}}
 
@@ -269,7 +269,7 @@ class OutputFormat:
     def is_table(self) -> bool:
         return self.kind in ("table", "wide")
 
-    def render(self, objects: list[dict], *, single: bool, show_managed_fields: bool = False) -> str:
+    def render(self, objects: list[dict[str, Any]], *, single: bool, show_managed_fields: bool = False) -> str:
         """Everything but tables: ``single`` prints one object bare, else a List. kubectl hides
         ``metadata.managedFields`` unless asked to show them."""
         if not show_managed_fields:
@@ -288,14 +288,14 @@ class OutputFormat:
         raise CliError(f"output format {self.kind} is not supported here")
 
 
-def strip_managed_fields(obj: dict) -> dict:
+def strip_managed_fields(obj: dict[str, Any]) -> dict[str, Any]:
     meta = obj.get("metadata")
     if isinstance(meta, dict) and "managedFields" in meta:
         obj = {**obj, "metadata": {k: v for k, v in meta.items() if k != "managedFields"}}
     return obj
 
 
-def name_of(obj: dict) -> str:
+def name_of(obj: dict[str, Any]) -> str:
     """``pod/web``, ``deployment.apps/web``: kubectl's ``-o name``."""
     api_version = obj.get("apiVersion") or ""
     group = api_version.rpartition("/")[0] if "/" in api_version else ""
@@ -320,10 +320,10 @@ def render_jsonpath(template: str, data: Any, *, as_json: bool = False) -> str:
                        f"{to_json(data, indent=None)}\n\n") from None
 
 
-def custom_columns(spec: str, objects: list[dict], *, headers: bool = True) -> str:
+def custom_columns(spec: str, objects: list[dict[str, Any]], *, headers: bool = True) -> str:
     from minik8s.cli import jsonpath
 
-    columns: list[tuple[str, list]] = []
+    columns: list[tuple[str, list[Any]]] = []
     for part in spec.split(","):
         header, sep, path = part.partition(":")
         if not sep:

@@ -46,7 +46,7 @@ def add_parsers(sub: Any, common_flags: argparse.ArgumentParser) -> None:
     verbs = r.add_subparsers(dest="rollout_verb", metavar="SUBCOMMAND", parser_class=type(r))
 
     def verb(name: str, func: Any, help_text: str) -> argparse.ArgumentParser:
-        p = verbs.add_parser(name, parents=[common_flags], help=help_text, allow_abbrev=False)
+        p: argparse.ArgumentParser = verbs.add_parser(name, parents=[common_flags], help=help_text, allow_abbrev=False)
         p.add_argument("args", nargs="*", metavar="(TYPE NAME | TYPE/NAME)")
         common.add_filename_flags(p)
         common.add_selector_flag(p)
@@ -74,7 +74,7 @@ def add_parsers(sub: Any, common_flags: argparse.ArgumentParser) -> None:
         common.add_dry_run(p)
 
 
-def revision_of(obj: dict) -> int | None:
+def revision_of(obj: dict[str, Any]) -> int | None:
     value = ((obj.get("metadata") or {}).get("annotations") or {}).get(REVISION)
     try:
         return int(value) if value is not None else None
@@ -104,7 +104,7 @@ async def _each(session: Session, args: argparse.Namespace, one: Any) -> int:
 # --- status ---------------------------------------------------------------------------------
 
 
-def deployment_status(d: dict, revision: int = 0) -> tuple[str, bool]:
+def deployment_status(d: dict[str, Any], revision: int = 0) -> tuple[str, bool]:
     """(message, done) as kubectl's DeploymentStatusViewer; CliError when it cannot finish."""
     meta, spec, status = d.get("metadata") or {}, d.get("spec") or {}, d.get("status") or {}
     name = meta.get("name")
@@ -184,8 +184,8 @@ def _out(text: str) -> None:
 # --- history --------------------------------------------------------------------------------
 
 
-async def _history(session: Session, d: dict) -> dict[int, dict]:
-    out: dict[int, dict] = {}
+async def _history(session: Session, d: dict[str, Any]) -> dict[int, dict[str, Any]]:
+    out: dict[int, dict[str, Any]] = {}
     for rs in await owned_replicasets(session, d):
         rev = revision_of(rs)
         if rev is None:
@@ -198,7 +198,7 @@ async def _history(session: Session, d: dict) -> dict[int, dict]:
     return out
 
 
-def template_text(template: dict) -> str:
+def template_text(template: dict[str, Any]) -> str:
     """kubectl's printTemplate: the describe lines of a pod template, tabs left as they are."""
     w = describe.Writer()
     describe.describe_pod_template(w, template)
@@ -267,9 +267,9 @@ async def cmd_undo(session: Session, args: argparse.Namespace) -> int:
     return await _each(session, args, one)
 
 
-async def _revision_rs(session: Session, d: dict, to_revision: int) -> dict:
-    latest: tuple[int, dict | None] = (-1, None)
-    previous: tuple[int, dict | None] = (-1, None)
+async def _revision_rs(session: Session, d: dict[str, Any], to_revision: int) -> dict[str, Any]:
+    latest: tuple[int, dict[str, Any] | None] = (-1, None)
+    previous: tuple[int, dict[str, Any] | None] = (-1, None)
     for rs in await owned_replicasets(session, d):
         rev = revision_of(rs)
         if rev is None:
@@ -292,7 +292,7 @@ async def _revision_rs(session: Session, d: dict, to_revision: int) -> dict:
 
 
 async def _patch(session: Session, args: argparse.Namespace, res: Resource, ns: str | None, name: str,
-                 patch: dict, verb: str) -> None:
+                 patch: dict[str, Any], verb: str) -> None:
     if args.dry_run == "client":
         _out(f"{kind_group(res.rt)}/{name} {verb} (dry run)\n")
         return

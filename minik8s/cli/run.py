@@ -42,7 +42,7 @@ def _kv(items: list[str], what: str) -> dict[str, str]:
     return out
 
 
-def pod_object(args: argparse.Namespace) -> dict:
+def pod_object(args: argparse.Namespace) -> dict[str, Any]:
     labels = _kv([x for x in args.labels.split(",") if x], "label spec") if args.labels else {"run": args.name}
     container: dict[str, Any] = {"name": args.name, "image": args.image, "resources": {}}
     rest = list(args.extra) + list(args.dash_args or [])

@@ -32,7 +32,7 @@ def add_parsers(sub: Any, common_flags: argparse.ArgumentParser) -> None:
     p.set_defaults(func=cmd_set_image, needs_loop=False)
 
 
-def pod_spec_of(obj: dict) -> dict | None:
+def pod_spec_of(obj: dict[str, Any]) -> dict[str, Any] | None:
     """The PodSpec inside a pod (``spec``) or a workload (``spec.template.spec``)."""
     if obj.get("kind") == "Pod":
         return obj.get("spec")

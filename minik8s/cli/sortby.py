@@ -23,6 +23,7 @@ from __future__ import annotations
 import functools
 import re
 from collections.abc import Callable
+from fractions import Fraction
 from typing import Any
 
 from minik8s.cli import jsonpath
@@ -47,7 +48,7 @@ def relaxed(path: str) -> str:
     return "{." + (m.group(1) or m.group(2)) + "}"
 
 
-def _quantity(text: str) -> Any:
+def _quantity(text: str) -> Fraction | None:
     from minik8s import quantity
 
     try:
@@ -72,11 +73,11 @@ def value_less(a: Any, b: Any, field: str) -> bool:
         qb = _quantity(b) if qa is not None else None
         if qa is not None and qb is not None:
             return qa < qb
-        return a < b  # code point order is UTF-8 byte order, as Go compares strings
-    return a < b
+        return bool(a < b)  # code point order is UTF-8 byte order, as Go compares strings
+    return bool(a < b)  # numbers (a JSON value of another type is unsortable, above)
 
 
-def _first_values(nodes: list, objects: list[Any]) -> list[tuple[bool, Any]]:
+def _first_values(nodes: list[Any], objects: list[Any]) -> list[tuple[bool, Any]]:
     """(found, first value) per object."""
     out = []
     for obj in objects:
@@ -114,14 +115,14 @@ def _less(field: str) -> Callable[[tuple[bool, Any], tuple[bool, Any]], bool]:
     return less
 
 
-def _parse(field: str) -> list:
+def _parse(field: str) -> list[Any]:
     try:
         return jsonpath.parse(field)
     except jsonpath.JsonPathError as e:
         raise CliError(f"sorting error: {e}") from None
 
 
-def sort_table(table: dict, sort_by: str) -> None:
+def sort_table(table: dict[str, Any], sort_by: str) -> None:
     """Sort ``table``'s rows in place by the field of each row's object (the Table must have been
     asked for with ``includeObject=Object``)."""
     rows = table.get("rows") or []
@@ -137,7 +138,7 @@ def sort_table(table: dict, sort_by: str) -> None:
     table["rows"] = [rows[i] for i in _go_sort(values, _less(field))]
 
 
-def sort_table_quietly(table: dict, sort_by: str) -> bool:
+def sort_table_quietly(table: dict[str, Any], sort_by: str) -> bool:
     """:func:`sort_table`, False instead of an error. kubectl's table printer fails on a bad
     field but ``get`` ignores what its printer returns: the table is left out (and, when nothing
     else was printed, ``No resources found``)."""
@@ -148,7 +149,7 @@ def sort_table_quietly(table: dict, sort_by: str) -> bool:
     return True
 
 
-def sort_objects(objects: list[dict], sort_by: str) -> list[dict]:
+def sort_objects(objects: list[dict[str, Any]], sort_by: str) -> list[dict[str, Any]]:
     """The objects of a list, sorted (``-o yaml|json|name|jsonpath``)."""
     field = relaxed(sort_by)
     nodes = _parse(field)

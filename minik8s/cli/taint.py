@@ -217,7 +217,7 @@ async def cmd_taint(session: Session, args: argparse.Namespace) -> int:
     return 1 if failures else 0
 
 
-async def _taint_node(session: Session, args: argparse.Namespace, res: Any, node: dict, add: list[Taint],
+async def _taint_node(session: Session, args: argparse.Namespace, res: Any, node: dict[str, Any], add: list[Taint],
                       remove: list[Taint]) -> None:
     name = node["metadata"]["name"]
     old = [Taint(t.get("key", ""), t.get("value") or "", t.get("effect", "")) for t in

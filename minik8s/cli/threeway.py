@@ -42,7 +42,7 @@ def _go_numbers(v: Any) -> Any:
     return v
 
 
-def modified_configuration(obj: dict) -> dict:
+def modified_configuration(obj: dict[str, Any]) -> dict[str, Any]:
     """The manifest with its own last-applied annotation set (kubectl's
     ``GetModifiedConfiguration(obj, annotate=true)``): the annotation holds the manifest
     without that annotation."""
@@ -63,7 +63,7 @@ def modified_configuration(obj: dict) -> dict:
     return modified
 
 
-def original_configuration(live: dict) -> dict | None:
+def original_configuration(live: dict[str, Any]) -> dict[str, Any] | None:
     """What was applied last time, from the live object's annotation; None when absent."""
     text = ((live.get("metadata") or {}).get("annotations") or {}).get(LAST_APPLIED)
     if not text:
@@ -81,8 +81,8 @@ def builtin(api_version: str, kind: str) -> bool:
     return (api_version.rpartition("/")[0], kind) in resources.BY_KIND
 
 
-def patch_for(api_version: str, kind: str, original: dict | None, modified: dict, current: dict, *,
-              schema: PatchSchema | None = None) -> tuple[dict, str]:
+def patch_for(api_version: str, kind: str, original: dict[str, Any] | None, modified: dict[str, Any], current: dict[str, Any], *,
+              schema: PatchSchema | None = None) -> tuple[dict[str, Any], str]:
     """(patch, patch type ``strategic`` or ``merge``); an empty patch means nothing changed.
     ``schema`` is the built-in kind's patch schema from the server's OpenAPI; without it, the
     API model's (kubectl's fallback to its compiled-in types)."""

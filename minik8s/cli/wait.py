@@ -58,17 +58,17 @@ class Condition:
     kind: str
     name: str = ""          # the condition type
     value: str = ""         # the condition status or the jsonpath value ("" with any_value)
-    path: list | None = None
+    path: list[Any] | None = None
     any_value: bool = False
 
-    def met(self, obj: dict) -> bool:
+    def met(self, obj: dict[str, Any]) -> bool:
         if self.kind == "condition":
             return condition_met(obj, self.name, self.value)
         if self.kind == "jsonpath":
             return self._jsonpath_met(obj)
         return True  # create: the object exists
 
-    def _jsonpath_met(self, obj: dict) -> bool:
+    def _jsonpath_met(self, obj: dict[str, Any]) -> bool:
         from minik8s.cli import jsonpath
 
         found = jsonpath.find(self.path or [], obj, allow_missing=True)
@@ -125,7 +125,7 @@ def split_jsonpath(text: str) -> tuple[str, str, bool]:
     return expr, value, bool(eq)
 
 
-def condition_met(obj: dict, name: str, want: str) -> bool:
+def condition_met(obj: dict[str, Any], name: str, want: str) -> bool:
     """kubectl's ``ConditionalWait.checkCondition``: the first condition of that type decides;
     one observed for an older generation is not met yet."""
     status = obj.get("status") or {}
@@ -139,7 +139,7 @@ def condition_met(obj: dict, name: str, want: str) -> bool:
             observed = cond.get("observedGeneration", status.get("observedGeneration"))
             if isinstance(observed, int) and observed < generation:
                 return False
-        return cond["status"].lower() == want.lower()
+        return str(cond["status"]).lower() == want.lower()  # a str: checked above
     return False
 
 
@@ -193,11 +193,11 @@ def _print_met(res: Resource, name: str, output: str | None) -> None:
 
 
 async def _targets(session: Session, args: argparse.Namespace,
-                   cond: Condition) -> list[tuple[Resource, str | None, str, dict | None]]:
+                   cond: Condition) -> list[tuple[Resource, str | None, str, dict[str, Any] | None]]:
     """(resource, namespace, name, the object as read or None when absent) of each object."""
     from minik8s.cli.get import resolve_targets
 
-    out: list[tuple[Resource, str | None, str, dict | None]] = []
+    out: list[tuple[Resource, str | None, str, dict[str, Any] | None]] = []
     named: list[tuple[Resource, str | None, str]] = []
     if args.filename:
         for m in await common.read_manifests(args):
@@ -230,7 +230,7 @@ async def _targets(session: Session, args: argparse.Namespace,
 
 
 async def _wait_one(session: Session, cond: Condition, res: Resource, ns: str | None, name: str,
-                    obj: dict | None, deadline: float, *, check_once: bool) -> bool:
+                    obj: dict[str, Any] | None, deadline: float, *, check_once: bool) -> bool:
     """True once ``cond`` holds for the object; False when checking once and it does not;
     raises _Timeout when the deadline passes first."""
     if cond.kind == "delete":
@@ -245,8 +245,8 @@ async def _wait_one(session: Session, cond: Condition, res: Resource, ns: str | 
                          lambda etype, o: etype != "DELETED" and cond.met(o))
 
 
-async def _follow(session: Session, res: Resource, ns: str | None, name: str, obj: dict | None, deadline: float,
-                  check_once: bool, done: Callable[[str, dict], bool]) -> bool:
+async def _follow(session: Session, res: Resource, ns: str | None, name: str, obj: dict[str, Any] | None, deadline: float,
+                  check_once: bool, done: Callable[[str, dict[str, Any]], bool]) -> bool:
     """Watch the one object from where ``obj`` was read until ``done(event type, object)``."""
     if check_once:
         return False

@@ -49,13 +49,14 @@ class Resource:
     """One object being built: ``names`` is its name history (the first is the name it was
     written or generated with), ``hashed`` whether its final name takes the content hash."""
 
-    obj: dict
+    obj: dict[str, Any]
     names: list[str]
     hashed: bool = False
 
     @property
     def kind(self) -> str:
-        return self.obj.get("kind", "")
+        kind: str = self.obj.get("kind", "")
+        return kind
 
     @property
     def namespace(self) -> str | None:
@@ -66,7 +67,7 @@ class Resource:
         self.names.append(name)
 
 
-def build(path: str) -> tuple[list[dict], list[str]]:
+def build(path: str) -> tuple[list[dict[str, Any]], list[str]]:
     """(the objects, kustomize's warnings) of the kustomization in directory ``path``."""
     warnings: list[str] = []
     resources = _Target(os.path.abspath(path), warnings, ()).run()
@@ -87,7 +88,7 @@ def build(path: str) -> tuple[list[dict], list[str]]:
     return [r.obj for r in resources], warnings
 
 
-def _legacy_key(r: Resource) -> tuple:
+def _legacy_key(r: Resource) -> tuple[Any, ...]:
     group, _, version = r.obj.get("apiVersion", "").rpartition("/")
     gvk = "_".join([group or "~G", version or "~V", r.kind or "~K"])
     # kustomize writes a missing namespace as "~X" in its sort string: after every named one
@@ -105,7 +106,7 @@ class _Target:
         self.seen = (*seen, root)
         self.k = self._load()
 
-    def _load(self) -> dict:
+    def _load(self) -> dict[str, Any]:
         import yaml
 
         for name in FILES:
@@ -222,7 +223,7 @@ class _Target:
 
     # -- patches -----------------------------------------------------------------------------------
 
-    def _patch(self, resources: list[Resource], entry: dict) -> list[Resource]:
+    def _patch(self, resources: list[Resource], entry: dict[str, Any]) -> list[Resource]:
         unknown = set(entry) - {"path", "patch", "target", "options"}
         if unknown:
             raise CliError(f"kustomize: patch field {sorted(unknown)[0]!r} is not supported")
@@ -236,7 +237,7 @@ class _Target:
                 resources = self._strategic(resources, doc, entry.get("target"))
         return resources
 
-    def _strategic(self, resources: list[Resource], doc: Any, target: dict | None) -> list[Resource]:
+    def _strategic(self, resources: list[Resource], doc: Any, target: dict[str, Any] | None) -> list[Resource]:
         if not isinstance(doc, dict):
             raise CliError(f"kustomize: a strategic merge patch in {self.root} must be a map")
         required = target is None  # an explicit target may select nothing; a patch's own identity must
@@ -264,7 +265,7 @@ class _Target:
                            f"{(doc.get('metadata') or {}).get('name')!r} in {self.root}")
         return out
 
-    def _json6902(self, resources: list[Resource], entry: dict) -> list[Resource]:
+    def _json6902(self, resources: list[Resource], entry: dict[str, Any]) -> list[Resource]:
         target = dict(entry.get("target") or {})
         ops = entry.get("ops")
         if ops is None:
@@ -287,7 +288,7 @@ class _Target:
     # -- labels ------------------------------------------------------------------------------------
 
     def _labels(self, resources: list[Resource]) -> None:
-        sets: list[tuple[dict, bool, bool]] = []
+        sets: list[tuple[dict[str, Any], bool, bool]] = []
         if self.k.get("commonLabels"):
             sets.append((self.k["commonLabels"], True, True))
         for entry in self.k.get("labels") or []:
@@ -308,7 +309,7 @@ def _literal(value: Any) -> str | None:
     return None if value is None else re.escape(str(value))
 
 
-def _combine(base: Resource, new: dict, behavior: str) -> None:
+def _combine(base: Resource, new: dict[str, Any], behavior: str) -> None:
     """An overlay generator's ``merge`` (data and metadata added) or ``replace`` of a base's."""
     obj = base.obj
     for field in ("data", "binaryData"):

@@ -28,7 +28,7 @@ def _go_json(value: Any) -> str:
     return go_html_escape(json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False))
 
 
-def content_hash(obj: dict) -> str:
+def content_hash(obj: dict[str, Any]) -> str:
     """kustomize's ``HashRNode`` for a ConfigMap or Secret."""
     kind = obj.get("kind")
     if kind == "ConfigMap":
@@ -73,7 +73,7 @@ def _env_pairs(root: str, path: str) -> list[tuple[str, str]]:
     return out
 
 
-def generate(kind: str, spec: dict, root: str, options: dict) -> tuple[dict, bool]:
+def generate(kind: str, spec: dict[str, Any], root: str, options: dict[str, Any]) -> tuple[dict[str, Any], bool]:
     """The object one generator entry makes, and whether its name takes the hash suffix."""
     unknown = set(spec) - _GENERATOR_FIELDS
     if unknown:

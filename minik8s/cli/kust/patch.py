@@ -23,7 +23,7 @@ from minik8s.cli.session import CliError
 _DIRECTIVE = "$patch"
 
 
-def _schema(obj: dict) -> Any:
+def _schema(obj: dict[str, Any]) -> Any:
     from minik8s.api import schema
     from minik8s.patchschema import schema_from_model
 
@@ -31,7 +31,7 @@ def _schema(obj: dict) -> Any:
     return schema_from_model(model) if model is not None else None
 
 
-def strategic_merge(obj: dict, patch: dict) -> dict | None:
+def strategic_merge(obj: dict[str, Any], patch: dict[str, Any]) -> dict[str, Any] | None:
     """``obj`` patched; None when the patch deletes the object."""
     if patch.get(_DIRECTIVE) == "delete":
         return None
@@ -42,7 +42,7 @@ def _field(schema: Any, key: str) -> Any:
     return schema.field(key) if schema is not None else None
 
 
-def _merge_map(base: dict, patch: dict, schema: Any) -> dict:
+def _merge_map(base: dict[str, Any], patch: dict[str, Any], schema: Any) -> dict[str, Any]:
     if patch.get(_DIRECTIVE) == "replace":
         return {k: copy.deepcopy(v) for k, v in patch.items() if k != _DIRECTIVE}
     for key, value in patch.items():
@@ -62,7 +62,7 @@ def _merge_map(base: dict, patch: dict, schema: Any) -> dict:
     return base
 
 
-def _merge_list(base: list, patch: list, schema: Any) -> list:
+def _merge_list(base: list[Any], patch: list[Any], schema: Any) -> list[Any]:
     merge_key = schema.merge_key if schema is not None else None
     strategy = schema.patch_strategy if schema is not None else None
     if any(isinstance(i, dict) and i.get(_DIRECTIVE) == "replace" for i in patch):
@@ -87,7 +87,7 @@ def _merge_list(base: list, patch: list, schema: Any) -> list:
     return _merge_order(out, base, patch, merge_key)
 
 
-def _merge_order(merged: list, base: list, patch: list, merge_key: str) -> list:
+def _merge_order(merged: list[Any], base: list[Any], patch: list[Any], merge_key: str) -> list[Any]:
     """apimachinery's element order after a merge: the patch's elements in the patch's order,
     the others (server-only) inserted among them where the live list had them."""
     def key(item: Any) -> Any:
@@ -97,7 +97,7 @@ def _merge_order(merged: list, base: list, patch: list, merge_key: str) -> list:
     right = [m for k in patch_keys for m in merged if key(m) == k][:len(patch_keys)]
     left = [m for m in merged if key(m) not in patch_keys]
     order = [key(i) for i in base]
-    out: list = []
+    out: list[Any] = []
     i = j = 0
     while i < len(left) or j < len(right):
         if j >= len(right):
@@ -199,7 +199,7 @@ def _add(doc: Any, path: str, value: Any, *, replace: bool = False) -> Any:
     return doc
 
 
-def json_patch(obj: dict, ops: list) -> dict:
+def json_patch(obj: dict[str, Any], ops: list[Any]) -> dict[str, Any]:
     doc = copy.deepcopy(obj)
     for op in ops:
         if not isinstance(op, dict) or "op" not in op or "path" not in op:
@@ -230,7 +230,7 @@ def _full(pattern: str | None, value: str) -> bool:
     return pattern is None or pattern == "" or re.fullmatch(pattern, value) is not None
 
 
-def _selector_matches(selector: str | None, labels: dict) -> bool:
+def _selector_matches(selector: str | None, labels: dict[str, Any]) -> bool:
     if not selector:
         return True
     from minik8s import labels as label_selectors
@@ -238,7 +238,7 @@ def _selector_matches(selector: str | None, labels: dict) -> bool:
     return label_selectors.parse(selector).matches(labels)
 
 
-def target_matches(target: dict, obj: dict, names: tuple[str, ...]) -> bool:
+def target_matches(target: dict[str, Any], obj: dict[str, Any], names: tuple[str, ...]) -> bool:
     """Whether ``obj`` (known by any of ``names``: current and original) is the target."""
     group, _, version = obj.get("apiVersion", "").rpartition("/")
     meta = obj.get("metadata") or {}

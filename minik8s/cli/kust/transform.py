@@ -47,7 +47,7 @@ _ANNOTATION_PATHS: list[tuple[tuple[str, ...], tuple[str, ...], bool]] = [
 ]
 
 
-def _set_map(obj: dict, path: tuple[str, ...], values: dict, create: bool) -> None:
+def _set_map(obj: dict[str, Any], path: tuple[str, ...], values: dict[str, Any], create: bool) -> None:
     node: Any = obj
     for key in path[:-1]:
         if not isinstance(node, dict):
@@ -67,13 +67,13 @@ def _set_map(obj: dict, path: tuple[str, ...], values: dict, create: bool) -> No
         node[path[-1]].update({k: str(v) for k, v in values.items()})
 
 
-def _apply_paths(obj: dict, specs: list, values: dict) -> None:
+def _apply_paths(obj: dict[str, Any], specs: list[Any], values: dict[str, Any]) -> None:
     for kinds, path, create in specs:
         if obj.get("kind") in kinds:
             _set_map(obj, path, values, create)
 
 
-def add_labels(obj: dict, labels: dict, *, selectors: bool, templates: bool) -> None:
+def add_labels(obj: dict[str, Any], labels: dict[str, Any], *, selectors: bool, templates: bool) -> None:
     _set_map(obj, ("metadata", "labels"), labels, True)
     if selectors:
         _apply_paths(obj, _SELECTOR_PATHS, labels)
@@ -84,17 +84,17 @@ def add_labels(obj: dict, labels: dict, *, selectors: bool, templates: bool) -> 
                 _set_map(claim, ("metadata", "labels"), labels, True)
 
 
-def add_annotations(obj: dict, annotations: dict) -> None:
+def add_annotations(obj: dict[str, Any], annotations: dict[str, Any]) -> None:
     _set_map(obj, ("metadata", "annotations"), annotations, True)
     _apply_paths(obj, _ANNOTATION_PATHS, annotations)
 
 
-def set_namespace(obj: dict, namespace: str) -> None:
+def set_namespace(obj: dict[str, Any], namespace: str) -> None:
     if obj.get("kind") not in CLUSTER_KINDS:
         obj.setdefault("metadata", {})["namespace"] = namespace
 
 
-def pod_specs(obj: dict) -> Iterator[dict]:
+def pod_specs(obj: dict[str, Any]) -> Iterator[dict[str, Any]]:
     """The pod specs inside an object (a Pod's, a workload's template, a CronJob's job's)."""
     spec = obj.get("spec")
     if not isinstance(spec, dict):
@@ -110,7 +110,7 @@ def pod_specs(obj: dict) -> Iterator[dict]:
         yield spec["template"]["spec"]
 
 
-def containers(pod_spec: dict) -> Iterator[dict]:
+def containers(pod_spec: dict[str, Any]) -> Iterator[dict[str, Any]]:
     for key in ("initContainers", "containers", "ephemeralContainers"):
         for c in pod_spec.get(key) or []:
             if isinstance(c, dict):
@@ -127,7 +127,7 @@ def split_image(image: str) -> tuple[str, str]:
     return name, digest
 
 
-def set_image(obj: dict, entry: dict) -> None:
+def set_image(obj: dict[str, Any], entry: dict[str, Any]) -> None:
     for pod_spec in pod_specs(obj):
         for c in containers(pod_spec):
             image = c.get("image")
@@ -147,7 +147,7 @@ def set_image(obj: dict, entry: dict) -> None:
 _REPLICATED = ("Deployment", "ReplicaSet", "StatefulSet", "ReplicationController")
 
 
-def set_replicas(obj: dict, count: int) -> None:
+def set_replicas(obj: dict[str, Any], count: int) -> None:
     if obj.get("kind") in _REPLICATED:
         obj.setdefault("spec", {})["replicas"] = count
 
@@ -157,7 +157,7 @@ Find = Callable[[tuple[str, ...], str, "str | None", bool], "tuple[str, str | No
 _SCALABLE = ("Deployment", "ReplicaSet", "StatefulSet", "ReplicationController")
 
 
-def fix_references(obj: dict, find: Find) -> None:
+def fix_references(obj: dict[str, Any], find: Find) -> None:
     """Point references at their objects' new names (kustomize's name reference transformer
     for the references people use). ``find(kinds, old name, namespace, any namespace)`` answers
     the referent's (new name, namespace), or None when the kustomization has no such object."""
