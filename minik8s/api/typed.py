@@ -12,7 +12,8 @@ Every key is optional (``total=False``): an object read from the cluster carries
 apiserver defaulted, but a reader still says what it does when a field is absent. Nested parts a
 reader does not yet need are ``dict[str, Any]``; they get their own TypedDicts as readers come.
 
-:func:`pod`, :func:`node`, :func:`service` and :func:`endpoint_slice` type an informer's object at
+:func:`pod`, :func:`node`, :func:`service`, :func:`endpoint_slice` (and the other kinds' functions,
+:func:`deployment`, :func:`replica_set`, ...) type an informer's object at
 the boundary, without copying or checking it (the apiserver validated it); the informers' stores
 hold ``dict[str, Any]``. ``tests/unit/test_typed_views.py`` checks that every view names only
 JSON fields of the apiserver's model of its kind.
@@ -47,6 +48,10 @@ __all__ = [
     "Affinity", "LabelSelector", "LabelSelectorRequirement", "NodeAffinity", "NodeSelector", "NodeSelectorRequirement",
     "NodeSelectorTerm", "PodAffinity", "PodAffinityTerm", "PodAntiAffinity", "PreferredSchedulingTerm",
     "WeightedPodAffinityTerm",
+    # Deployment, ReplicaSet
+    "Deployment", "DeploymentCondition", "DeploymentSpec", "DeploymentStatus", "DeploymentStrategy", "PodTemplateSpec",
+    "ReplicaSet", "ReplicaSetCondition", "ReplicaSetSpec", "ReplicaSetStatus", "RollingUpdateDeployment",
+    "deployment", "replica_set",
 ]
 
 
@@ -756,3 +761,103 @@ class Affinity(TypedDict, total=False):
     nodeAffinity: NodeAffinity
     podAffinity: PodAffinity
     podAntiAffinity: PodAntiAffinity
+
+
+# -- Deployment, ReplicaSet (apps/v1) ---------------------------------------------------------
+
+class PodTemplateSpec(TypedDict, total=False):
+    metadata: ObjectMeta
+    spec: PodSpec
+
+
+class RollingUpdateDeployment(TypedDict, total=False):
+    maxUnavailable: int | str
+    maxSurge: int | str
+
+
+class DeploymentStrategy(TypedDict, total=False):
+    type: str
+    rollingUpdate: RollingUpdateDeployment
+
+
+class DeploymentSpec(TypedDict, total=False):
+    replicas: int
+    selector: LabelSelector
+    template: PodTemplateSpec
+    strategy: DeploymentStrategy
+    minReadySeconds: int
+    revisionHistoryLimit: int
+    paused: bool
+    progressDeadlineSeconds: int
+
+
+class DeploymentCondition(TypedDict, total=False):
+    type: str
+    status: str
+    lastUpdateTime: str
+    lastTransitionTime: str
+    reason: str
+    message: str
+
+
+class DeploymentStatus(TypedDict, total=False):
+    observedGeneration: int
+    replicas: int
+    updatedReplicas: int
+    readyReplicas: int
+    availableReplicas: int
+    unavailableReplicas: int
+    terminatingReplicas: int
+    conditions: list[DeploymentCondition]
+    collisionCount: int
+
+
+class Deployment(TypedDict, total=False):
+    apiVersion: str
+    kind: str
+    metadata: ObjectMeta
+    spec: DeploymentSpec
+    status: DeploymentStatus
+
+
+class ReplicaSetSpec(TypedDict, total=False):
+    replicas: int
+    minReadySeconds: int
+    selector: LabelSelector
+    template: PodTemplateSpec
+
+
+class ReplicaSetCondition(TypedDict, total=False):
+    type: str
+    status: str
+    lastTransitionTime: str
+    reason: str
+    message: str
+
+
+class ReplicaSetStatus(TypedDict, total=False):
+    replicas: int
+    fullyLabeledReplicas: int
+    readyReplicas: int
+    availableReplicas: int
+    terminatingReplicas: int
+    observedGeneration: int
+    conditions: list[ReplicaSetCondition]
+
+
+class ReplicaSet(TypedDict, total=False):
+    apiVersion: str
+    kind: str
+    metadata: ObjectMeta
+    spec: ReplicaSetSpec
+    status: ReplicaSetStatus
+
+
+def deployment(obj: Mapping[str, Any]) -> Deployment:
+    """``obj`` (a Deployment as the apiserver sent it) typed as one: the same object, not a copy."""
+    return cast(Deployment, obj)
+
+
+def replica_set(obj: Mapping[str, Any]) -> ReplicaSet:
+    """``obj`` (a ReplicaSet as the apiserver sent it) typed as one: the same object, not a copy."""
+    return cast(ReplicaSet, obj)
