@@ -198,6 +198,12 @@ class DockerRuntime(ri.ContainerRuntime):
     # --- sandboxes --------------------------------------------------------------------------
 
     async def run_pod_sandbox(self, config: ri.PodSandboxConfig) -> SandboxId:
+        return (await self.start_pod_sandbox(await self.create_pod_sandbox(config), config)).id
+
+    async def create_pod_sandbox(self, config: ri.PodSandboxConfig) -> ri.PodSandbox:
+        # Docker accepts `container:<id>` of a created, not yet started container in a new
+        # container's network, IPC and PID modes (they are joined at the start): the pod's
+        # containers can be created while this one starts.
         if await self._image_id(self._sandbox_image) is None:
             raise ri.ImagePullError(self._sandbox_image,
                                     f'sandbox image "{self._sandbox_image}" is not present on the node '
@@ -231,22 +237,33 @@ class DockerRuntime(ri.ContainerRuntime):
             hostname=hostname, labels=labels, host_config=host_config, detach=True,
             ports=[(p.container_port, p.protocol.lower()) for p in published] or None,
             use_config_proxy=False, error=ri.ContainerCreateError)
-        sandbox_id = SandboxId(created["Id"])
-        try:
-            await _call(self._api.start, sandbox_id, error=ri.ContainerStartError)
-            if config.dns is not None and config.dns.servers and not config.host_network and config.network:
-                await self._write_resolv_conf(sandbox_id, dns)
-        except ri.RuntimeError_:
-            # A sandbox that cannot start (port already allocated) must not linger.
-            await self._remove(sandbox_id)
-            raise
-        return sandbox_id
+        return ri.PodSandbox(
+            id=SandboxId(created["Id"]), pod_uid=config.pod_uid, pod_name=config.pod_name,
+            namespace=config.namespace, node_name=config.node_name, attempt=config.attempt,
+            state=ri.SandboxState.NOT_READY, created_at=datetime.datetime.now(datetime.UTC), ip=None,
+            labels=labels)
 
-    async def _write_resolv_conf(self, sandbox_id: SandboxId, dns: ri.DNSConfig) -> None:
+    async def start_pod_sandbox(self, sandbox: ri.PodSandbox, config: ri.PodSandboxConfig) -> ri.PodSandbox:
+        try:
+            await _call(self._api.start, sandbox.id, error=ri.ContainerStartError)
+            # One inspect tells the IP and ports the pod's status needs, and where its
+            # resolv.conf is: no listing after the start.
+            info = await _call(self._api.inspect_container, sandbox.id, error=ri.ContainerStartError)
+            if config.dns is not None and config.dns.servers and not config.host_network and config.network:
+                await self._write_resolv_conf(info.get("ResolvConfPath"), config.dns)
+        except ri.RuntimeError_:
+            # A sandbox that cannot start (port already allocated) must not linger, nor
+            # anything created in it meanwhile.
+            await self.remove_pod_sandbox(sandbox.id)
+            raise
+        return _sandbox_from_inspect(info)
+
+    async def _write_resolv_conf(self, path: str | None, dns: ri.DNSConfig) -> None:
         """On a user-defined network Docker points resolv.conf at its embedded resolver
-        (127.0.0.11); a pod must see its own nameservers, so write the file as dockershim did
-        (the pod's containers share the sandbox's file)."""
-        path = (await _call(self._api.inspect_container, sandbox_id)).get("ResolvConfPath")
+        (127.0.0.11); a pod must see its own nameservers, so write the file (``path``, the
+        sandbox's) as dockershim did (the pod's containers share the sandbox's file)."""
+        if not path:
+            raise ri.ContainerCreateError("cannot write the pod's resolv.conf: Docker names no file for it")
         lines = [f"nameserver {s}" for s in dns.servers]
         if dns.searches:
             lines.append("search " + " ".join(dns.searches))
@@ -258,7 +275,7 @@ class DockerRuntime(ri.ContainerRuntime):
                 f.write("\n".join(lines) + "\n")
         try:
             await asyncio.to_thread(write)
-        except (OSError, TypeError) as e:
+        except OSError as e:
             raise ri.ContainerCreateError(f"cannot write the pod's resolv.conf: {e}") from e
 
     async def stop_pod_sandbox(self, sandbox_id: SandboxId) -> None:
@@ -358,11 +375,12 @@ class DockerRuntime(ri.ContainerRuntime):
 
     async def create_container(self, sandbox_id: SandboxId, config: ri.ContainerConfig, *,
                                sandbox: ri.PodSandbox | None = None) -> ContainerId:
-        if sandbox is not None and sandbox.id == sandbox_id and sandbox.state is ri.SandboxState.READY \
+        if sandbox is not None and sandbox.id == sandbox_id \
                 and sandbox.labels.get(ri.LABEL_CONTAINER_TYPE) == ri.TYPE_SANDBOX:
-            # Seen running by the caller a moment ago: one engine round trip fewer per container.
-            # Should it have stopped since, the start fails (Docker cannot join a stopped
-            # container's namespaces) and the next sync makes a new sandbox.
+            # Seen running by the caller a moment ago, or just created and starting: one engine
+            # round trip fewer per container. Should it not run when this one starts, the start
+            # fails (Docker cannot join a stopped container's namespaces) and the next sync
+            # makes a new sandbox.
             pod, sid = dict(sandbox.labels), sandbox.id
         else:
             info = await _call(self._api.inspect_container, sandbox_id)
@@ -807,6 +825,31 @@ def _container_event(raw: dict[str, Any]) -> ri.ContainerEvent | None:
         return None
     return ri.ContainerEvent(id=actor.get("ID") or raw.get("id") or "", pod_uid=labels[ri.LABEL_POD_UID], type=kind,
                              sandbox=labels.get(ri.LABEL_CONTAINER_TYPE) == ri.TYPE_SANDBOX)
+
+
+def _sandbox_from_inspect(info: dict[str, Any]) -> ri.PodSandbox:
+    """A sandbox as ``inspect`` shows it (the same fields as :func:`_sandbox_from_list`)."""
+    labels = info["Config"].get("Labels") or {}
+    settings = info.get("NetworkSettings") or {}
+    ip = next((n["IPAddress"] for n in (settings.get("Networks") or {}).values() if n.get("IPAddress")), None)
+    ports = dict.fromkeys(
+        ri.PortMapping(container_port=int(private.partition("/")[0]), host_port=int(b["HostPort"]),
+                       protocol=private.partition("/")[2].upper() or "TCP",
+                       host_ip="" if b.get("HostIp", "") in ("", "0.0.0.0", "::") else b["HostIp"])
+        for private, bound in (settings.get("Ports") or {}).items() for b in bound or () if b.get("HostPort"))
+    return ri.PodSandbox(
+        id=SandboxId(info["Id"]),
+        pod_uid=labels.get(ri.LABEL_POD_UID, ""),
+        pod_name=labels.get(ri.LABEL_POD_NAME, ""),
+        namespace=labels.get(ri.LABEL_POD_NAMESPACE, ""),
+        node_name=labels.get(ri.LABEL_NODE, ""),
+        attempt=int(labels.get(ri.LABEL_RESTART_COUNT, "0")),
+        state=ri.SandboxState.READY if (info.get("State") or {}).get("Running") else ri.SandboxState.NOT_READY,
+        created_at=_docker_time(info["Created"]) or _ZERO_TIME,
+        ip=ip,
+        port_mappings=tuple(ports),
+        labels=labels,
+    )
 
 
 def _sandbox_from_list(entry: dict[str, Any]) -> ri.PodSandbox:

@@ -424,6 +424,18 @@ class ContainerRuntime(abc.ABC):
     async def run_pod_sandbox(self, config: PodSandboxConfig) -> SandboxId:
         """Create and start the pod's sandbox; on failure nothing is left behind."""
 
+    async def create_pod_sandbox(self, config: PodSandboxConfig) -> PodSandbox:
+        """The pod's sandbox made but perhaps not started yet, so that the pod's containers can
+        be created in it while it starts (:meth:`start_pod_sandbox`): a container joins the
+        sandbox's namespaces when it starts, not when it is created. A runtime that cannot
+        split the two starts it here (this default), and its start is then a look-up."""
+        return await self.sandbox_status(await self.run_pod_sandbox(config))
+
+    async def start_pod_sandbox(self, sandbox: PodSandbox, config: PodSandboxConfig) -> PodSandbox:
+        """Start a sandbox :meth:`create_pod_sandbox` made and return it as it runs (with its
+        IP); on failure it is removed, with any container created in it meanwhile."""
+        return await self.sandbox_status(sandbox.id)
+
     @abc.abstractmethod
     async def stop_pod_sandbox(self, sandbox_id: SandboxId) -> None:
         """Stop the sandbox and any of its containers still running. Idempotent."""
@@ -457,8 +469,10 @@ class ContainerRuntime(abc.ABC):
     async def create_container(self, sandbox_id: SandboxId, config: ContainerConfig, *,
                                sandbox: PodSandbox | None = None) -> ContainerId:
         """Create a container in the sandbox's network, IPC and UTS namespaces. ``sandbox``:
-        the sandbox as the caller just observed it ready (CRI passes the sandbox's config
-        along likewise), so the runtime need not look it up again."""
+        the sandbox as the caller just observed it ready, or as :meth:`create_pod_sandbox`
+        returned it while it starts (CRI passes the sandbox's config along likewise), so the
+        runtime need not look it up again; the container's start fails if the sandbox is
+        not running by then."""
 
     @abc.abstractmethod
     async def start_container(self, container_id: ContainerId) -> None:

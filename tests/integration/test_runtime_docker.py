@@ -7,6 +7,7 @@ node label alone, and nothing another test or kubelet runs is ever touched.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import socket
 import uuid
 from collections.abc import AsyncIterator, Sequence
@@ -492,3 +493,38 @@ async def test_create_container_in_an_observed_sandbox(runtime: DockerRuntime, n
     # Without the observation the runtime looks, and refuses at once.
     with pytest.raises(ri.ContainerCreateError, match="not running"):
         await runtime.create_container(sandbox_id, ri.ContainerConfig(name="later", image=BUSYBOX))
+
+
+async def test_containers_created_while_the_sandbox_starts(runtime: DockerRuntime, node: str, free_port: int) -> None:
+    """A container created in a sandbox that is made but not started yet joins its network
+    when it starts after it; the started sandbox comes back with its IP and ports (as a list
+    shows them). A sandbox whose start fails is removed with what was created in it."""
+    config = pod(node, port_mappings=[ri.PortMapping(container_port=8080, host_port=free_port)])
+    created = await runtime.create_pod_sandbox(config)
+    assert created.state is ri.SandboxState.NOT_READY and created.ip is None
+    sleeper = ["sh", "-c", "trap 'exit 0' TERM; sleep 600 & wait"]
+    early = await runtime.create_container(created.id, ri.ContainerConfig(name="early", image=BUSYBOX,
+                                                                           command=sleeper), sandbox=created)
+    started = await runtime.start_pod_sandbox(created, config)
+    listed = await runtime.sandbox_status(created.id)
+    # The same sandbox as a list shows it (a list tells its creation time in whole seconds).
+    assert dataclasses.replace(started, created_at=listed.created_at) == listed
+    assert abs((started.created_at - listed.created_at).total_seconds()) < 1
+    assert started.state is ri.SandboxState.READY and started.ip
+    assert started.port_mappings == (ri.PortMapping(container_port=8080, host_port=free_port, protocol="TCP"),)
+    await runtime.start_container(early)
+    status = await runtime.container_status(early)
+    assert (status.state, status.sandbox_id, status.pod_uid) == (ri.ContainerState.RUNNING, created.id, config.pod_uid)
+    # In the sandbox's network namespace: the pod's IP is the container's.
+    ip = await runtime.exec_sync(early, ["sh", "-c", "ip -4 -o addr show eth0 || ifconfig eth0"], timeout=10)
+    assert ip.exit_code == 0 and started.ip in ip.output.decode()
+
+    # A second pod asks for the same host port: its sandbox is made, its start fails, and
+    # neither the sandbox nor the container created in it meanwhile is left.
+    second = pod(node, name="other", port_mappings=[ri.PortMapping(container_port=80, host_port=free_port)])
+    doomed = await runtime.create_pod_sandbox(second)
+    await runtime.create_container(doomed.id, ri.ContainerConfig(name="early", image=BUSYBOX, command=sleeper),
+                                   sandbox=doomed)
+    with pytest.raises(ri.ContainerStartError, match="already allocated"):
+        await runtime.start_pod_sandbox(doomed, second)
+    assert await runtime.list_pod_resources(node=node, pod_uid=second.pod_uid) == ([], [])
