@@ -23,13 +23,6 @@ from tests.waiting import eventually
 
 
 @pytest.fixture
-async def client(apiserver_process) -> AsyncIterator[ApiClient]:
-    c = apiserver_process.client()
-    yield c
-    await c.close()
-
-
-@pytest.fixture
 async def ns(client: ApiClient) -> AsyncIterator[str]:
     name = await new_namespace(client, "ep")
     yield name
