@@ -352,7 +352,7 @@ def describe_volumes(w: Writer, volumes: list[Any] | None, space: str) -> None:
             w.write(2, "<unknown>\n")
 
 
-def describe_pod_template(w: Writer, template: dict[str, Any] | None) -> None:
+def describe_pod_template(w: Writer, template: typed.PodTemplateSpec | None) -> None:
     w.write(0, "Pod Template:\n")
     if template is None:
         w.write(1, "<unset>")
@@ -516,7 +516,8 @@ class Describer:
         tolerations_multiline(w, "Tolerations", spec.get("tolerations"))
         describe_events(w, await self.events_for(pod))
 
-    async def deployment(self, w: Writer, d: dict[str, Any]) -> None:
+    async def deployment(self, w: Writer, obj: dict[str, Any]) -> None:
+        d = cast("typed.Deployment", obj)
         meta, spec, status = d.get("metadata") or {}, d.get("spec") or {}, d.get("status") or {}
         w.write(0, f"Name:\t{meta.get('name', '')}\n")
         w.write(0, f"Namespace:\t{meta.get('namespace', '')}\n")
@@ -546,7 +547,7 @@ class Describer:
             w.write(0, f"NewReplicaSet:\t{_rs_list([new] if new else [])}\n")
         describe_events(w, await self.events_for(d, with_kind=True))
 
-    async def _replicasets_of(self, d: dict[str, Any]) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
+    async def _replicasets_of(self, d: typed.Deployment) -> tuple[list[typed.ReplicaSet], typed.ReplicaSet | None]:
         from minik8s.cli import deployments  # local: only describe deployment needs it
 
         rss = await deployments.owned_replicasets(self.session, d)
@@ -560,7 +561,8 @@ class Describer:
         old = [r for r in rss if r is not new]
         return old, new
 
-    async def replicaset(self, w: Writer, rs: dict[str, Any]) -> None:
+    async def replicaset(self, w: Writer, obj: dict[str, Any]) -> None:
+        rs = cast("typed.ReplicaSet", obj)
         meta, spec, status = rs.get("metadata") or {}, rs.get("spec") or {}, rs.get("status") or {}
         w.write(0, f"Name:\t{meta.get('name', '')}\n")
         w.write(0, f"Namespace:\t{meta.get('namespace', '')}\n")
@@ -813,7 +815,7 @@ def _pod_requests_limits(pod: typed.Pod) -> tuple[dict[str, int], dict[str, int]
     return result[0], result[1]
 
 
-def _rs_list(rss: list[dict[str, Any]]) -> str:
+def _rs_list(rss: list[typed.ReplicaSet]) -> str:
     if not rss:
         return "<none>"
     return ", ".join(f"{r['metadata']['name']} ({(r.get('status') or {}).get('replicas', 0)}/"

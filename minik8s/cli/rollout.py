@@ -20,7 +20,8 @@ import copy
 import datetime
 import json
 import sys
-from typing import Any
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, cast
 
 from minik8s import errors
 from minik8s.cli import common, describe, printers
@@ -28,6 +29,9 @@ from minik8s.cli.deployments import equal_ignore_hash, owned_replicasets, withou
 from minik8s.cli.resources import Resource, kind_group
 from minik8s.cli.scale import scale_targets
 from minik8s.cli.session import CliError, Session, format_error, parse_duration
+
+if TYPE_CHECKING:  # annotations only: the views cost mkctl's start ~7 ms (the import budget)
+    from minik8s.api import typed
 
 REVISION = "deployment.kubernetes.io/revision"
 CHANGE_CAUSE = "kubernetes.io/change-cause"
@@ -74,7 +78,8 @@ def add_parsers(sub: Any, common_flags: argparse.ArgumentParser) -> None:
         common.add_dry_run(p)
 
 
-def revision_of(obj: dict[str, Any]) -> int | None:
+def revision_of(obj: Mapping[str, Any]) -> int | None:
+    """The revision annotation of a Deployment or a ReplicaSet."""
     value = ((obj.get("metadata") or {}).get("annotations") or {}).get(REVISION)
     try:
         return int(value) if value is not None else None
@@ -88,6 +93,10 @@ async def _deployments(session: Session, args: argparse.Namespace) -> list[tuple
         if res.rt.kind != "Deployment":
             raise CliError(f"no {args.rollout_verb} support for {res.rt.kind}: only deployments are supported")
     return targets
+
+
+async def _get(session: Session, res: Resource, ns: str | None, name: str) -> typed.Deployment:
+    return cast("typed.Deployment", await session.client.get(res.rt, name, namespace=ns))
 
 
 async def _each(session: Session, args: argparse.Namespace, one: Any) -> int:
@@ -104,7 +113,7 @@ async def _each(session: Session, args: argparse.Namespace, one: Any) -> int:
 # --- status ---------------------------------------------------------------------------------
 
 
-def deployment_status(d: dict[str, Any], revision: int = 0) -> tuple[str, bool]:
+def deployment_status(d: typed.Deployment, revision: int = 0) -> tuple[str, bool]:
     """(message, done) as kubectl's DeploymentStatusViewer; CliError when it cannot finish."""
     meta, spec, status = d.get("metadata") or {}, d.get("spec") or {}, d.get("status") or {}
     name = meta.get("name")
@@ -170,7 +179,7 @@ async def _status_one(session: Session, args: argparse.Namespace, res: Resource,
                         raise CliError('object has been deleted')
                     if event.type not in ("ADDED", "MODIFIED"):
                         continue
-                    message, done = deployment_status(event.object, args.revision)
+                    message, done = deployment_status(cast("typed.Deployment", event.object), args.revision)
                     _out(message)
                     if done:
                         return
@@ -184,8 +193,8 @@ def _out(text: str) -> None:
 # --- history --------------------------------------------------------------------------------
 
 
-async def _history(session: Session, d: dict[str, Any]) -> dict[int, dict[str, Any]]:
-    out: dict[int, dict[str, Any]] = {}
+async def _history(session: Session, d: typed.Deployment) -> dict[int, typed.PodTemplateSpec]:
+    out: dict[int, typed.PodTemplateSpec] = {}
     for rs in await owned_replicasets(session, d):
         rev = revision_of(rs)
         if rev is None:
@@ -198,7 +207,7 @@ async def _history(session: Session, d: dict[str, Any]) -> dict[int, dict[str, A
     return out
 
 
-def template_text(template: dict[str, Any]) -> str:
+def template_text(template: typed.PodTemplateSpec) -> str:
     """kubectl's printTemplate: the describe lines of a pod template, tabs left as they are."""
     w = describe.Writer()
     describe.describe_pod_template(w, template)
@@ -207,7 +216,7 @@ def template_text(template: dict[str, Any]) -> str:
 
 async def cmd_history(session: Session, args: argparse.Namespace) -> int:
     async def one(session: Session, args: argparse.Namespace, res: Resource, ns: str | None, name: str) -> None:
-        d = await session.client.get(res.rt, name, namespace=ns)
+        d = await _get(session, res, ns, name)
         history = await _history(session, d)
         ref = f"{kind_group(res.rt)}/{name}"
         if args.revision > 0:
@@ -236,7 +245,7 @@ async def cmd_history(session: Session, args: argparse.Namespace) -> int:
 
 async def cmd_undo(session: Session, args: argparse.Namespace) -> int:
     async def one(session: Session, args: argparse.Namespace, res: Resource, ns: str | None, name: str) -> None:
-        d = await session.client.get(res.rt, name, namespace=ns)
+        d = await _get(session, res, ns, name)
         if (d.get("spec") or {}).get("paused"):
             raise CliError("you cannot rollback a paused deployment; resume it first with 'kubectl rollout resume' "
                            "and try again")
@@ -267,9 +276,9 @@ async def cmd_undo(session: Session, args: argparse.Namespace) -> int:
     return await _each(session, args, one)
 
 
-async def _revision_rs(session: Session, d: dict[str, Any], to_revision: int) -> dict[str, Any]:
-    latest: tuple[int, dict[str, Any] | None] = (-1, None)
-    previous: tuple[int, dict[str, Any] | None] = (-1, None)
+async def _revision_rs(session: Session, d: typed.Deployment, to_revision: int) -> typed.ReplicaSet:
+    latest: tuple[int, typed.ReplicaSet | None] = (-1, None)
+    previous: tuple[int, typed.ReplicaSet | None] = (-1, None)
     for rs in await owned_replicasets(session, d):
         rev = revision_of(rs)
         if rev is None:
@@ -305,7 +314,7 @@ async def _patch(session: Session, args: argparse.Namespace, res: Resource, ns: 
 
 async def cmd_restart(session: Session, args: argparse.Namespace) -> int:
     async def one(session: Session, args: argparse.Namespace, res: Resource, ns: str | None, name: str) -> None:
-        d = await session.client.get(res.rt, name, namespace=ns)
+        d = await _get(session, res, ns, name)
         if (d.get("spec") or {}).get("paused"):
             raise CliError(f'{res.rt.group_resource} "{name}" can\'t restart paused deployment (run rollout resume '
                            "first)")
@@ -319,7 +328,7 @@ async def cmd_restart(session: Session, args: argparse.Namespace) -> int:
 
 async def cmd_pause(session: Session, args: argparse.Namespace) -> int:
     async def one(session: Session, args: argparse.Namespace, res: Resource, ns: str | None, name: str) -> None:
-        d = await session.client.get(res.rt, name, namespace=ns)
+        d = await _get(session, res, ns, name)
         if (d.get("spec") or {}).get("paused"):
             raise CliError(f'{res.rt.group_resource} "{name}" is already paused')
         await _patch(session, args, res, ns, name, {"spec": {"paused": True}}, "paused")
@@ -329,7 +338,7 @@ async def cmd_pause(session: Session, args: argparse.Namespace) -> int:
 
 async def cmd_resume(session: Session, args: argparse.Namespace) -> int:
     async def one(session: Session, args: argparse.Namespace, res: Resource, ns: str | None, name: str) -> None:
-        d = await session.client.get(res.rt, name, namespace=ns)
+        d = await _get(session, res, ns, name)
         if not (d.get("spec") or {}).get("paused"):
             raise CliError(f'{res.rt.group_resource} "{name}" is not paused')
         await _patch(session, args, res, ns, name, {"spec": {"paused": None}}, "resumed")
