@@ -15,12 +15,14 @@ from __future__ import annotations
 import base64
 import datetime
 import logging
+from typing import Any
 
 from controllers.base import Controller
 from minik8s import errors, timestamps
 from minik8s.api import bootstraptoken as bt
 from minik8s.api.resources import CONFIGMAPS, SECRETS
 from minik8s.client.informer import SharedInformerFactory
+from minik8s.client.rest import ApiClient
 
 log = logging.getLogger(__name__)
 
@@ -28,12 +30,12 @@ CLUSTER_INFO_KEY = "kube-public/cluster-info"
 JWS_PREFIX = "jws-kubeconfig-"
 
 
-def _data(secret: dict, key: str) -> str:
+def _data(secret: dict[str, Any], key: str) -> str:
     raw = (secret.get("data") or {}).get(key)
     return base64.b64decode(raw).decode() if raw else ""
 
 
-def signing_tokens(secrets: list[dict], now: datetime.datetime) -> dict[str, str]:
+def signing_tokens(secrets: list[dict[str, Any]], now: datetime.datetime) -> dict[str, str]:
     """token id → secret of the tokens usable for signing right now."""
     out: dict[str, str] = {}
     for s in secrets:
@@ -54,8 +56,8 @@ def signing_tokens(secrets: list[dict], now: datetime.datetime) -> dict[str, str
 class BootstrapSigner(Controller):
     name = "bootstrapsigner"
 
-    def __init__(self, client, informers: SharedInformerFactory, **kwargs) -> None:
-        """``client`` is an ApiClient; ``kwargs`` (``queue``) are for tests."""
+    def __init__(self, client: ApiClient, informers: SharedInformerFactory, **kwargs: Any) -> None:
+        """``kwargs`` (``queue``) are for tests."""
         super().__init__(**kwargs)
         self.client = client
         self.cm_informer = informers.informer(CONFIGMAPS, namespace="kube-public")

@@ -18,13 +18,16 @@ from __future__ import annotations
 import collections
 import datetime
 import logging
+from typing import Any
 
 from controllers import controller_utils as cu
 from controllers.base import Controller
 from minik8s import errors, timestamps
-from minik8s.api import apiextensions, resources
+from minik8s.api import apiextensions, resources, typed
 from minik8s.api.resources import NAMESPACES, PODS, ResourceType
+from minik8s.api.typed import Pod
 from minik8s.client.informer import SharedInformerFactory
+from minik8s.client.rest import ApiClient
 
 log = logging.getLogger(__name__)
 
@@ -61,7 +64,7 @@ class Remaining:
         return not self.failures and not self.counts
 
 
-def namespace_conditions(old: list[dict], remaining: Remaining, *, at: str) -> list[dict]:
+def namespace_conditions(old: list[dict[str, Any]], remaining: Remaining, *, at: str) -> list[dict[str, Any]]:
     """The namespace's conditions after a pass (pure): the owned types set to their failure or
     success form, lastTransitionTime kept when the status did not change, others untouched."""
     failing: dict[str, tuple[str, str]] = {}
@@ -97,8 +100,8 @@ def namespace_conditions(old: list[dict], remaining: Remaining, *, at: str) -> l
 class NamespaceController(Controller):
     name = "namespace"
 
-    def __init__(self, client, informers: SharedInformerFactory, **kwargs) -> None:
-        """``client`` is an ApiClient; ``kwargs`` (``queue``) are for tests."""
+    def __init__(self, client: ApiClient, informers: SharedInformerFactory, **kwargs: Any) -> None:
+        """``kwargs`` (``queue``) are for tests."""
         super().__init__(**kwargs)
         self.client = client
         self.ns_informer = informers.informer(NAMESPACES)
@@ -108,7 +111,7 @@ class NamespaceController(Controller):
         self.ns_informer.add_handler(on_add=self._enqueue_if_deleting,
                                      on_update=lambda old, cur: self._enqueue_if_deleting(cur))
 
-    def _enqueue_if_deleting(self, ns: dict) -> None:
+    def _enqueue_if_deleting(self, ns: dict[str, Any]) -> None:
         if cu.meta(ns).get("deletionTimestamp"):
             self.enqueue(ns)
 
@@ -156,10 +159,10 @@ class NamespaceController(Controller):
                 for f in cu.meta(obj).get("finalizers") or []:
                     remaining.finalizers[f] += 1
                 if rt is PODS:
-                    remaining.estimate = max(remaining.estimate, _seconds_left(obj, now))
+                    remaining.estimate = max(remaining.estimate, _seconds_left(typed.pod(obj), now))
         return remaining
 
-    async def _update_conditions(self, ns: dict, remaining: Remaining) -> dict:
+    async def _update_conditions(self, ns: dict[str, Any], remaining: Remaining) -> dict[str, Any]:
         status = ns.get("status") or {}
         old = status.get("conditions") or []
         new = namespace_conditions(old, remaining, at=timestamps.format_time(cu.now()))
@@ -171,7 +174,7 @@ class NamespaceController(Controller):
         except errors.NotFound:
             return ns
 
-    async def _finalize(self, ns: dict) -> None:
+    async def _finalize(self, ns: dict[str, Any]) -> None:
         name = cu.meta(ns)["name"]
         for attempt in range(2):
             fins = [f for f in _spec_finalizers(ns) if f != FINALIZER]
@@ -192,16 +195,16 @@ class NamespaceController(Controller):
         log.info("namespace %s: all content deleted; finalized", name)
 
 
-def _spec_finalizers(ns: dict) -> list[str]:
+def _spec_finalizers(ns: dict[str, Any]) -> list[str]:
     return (ns.get("spec") or {}).get("finalizers") or []
 
 
-def _seconds_left(pod: dict, now: datetime.datetime) -> int:
+def _seconds_left(pod: Pod, now: datetime.datetime) -> int:
     deadline = timestamps.parse(cu.meta(pod).get("deletionTimestamp"))
     if deadline is None:
         return int((pod.get("spec") or {}).get("terminationGracePeriodSeconds") or 30)
     return max(0, int((deadline - now).total_seconds()))
 
 
-def _strip_times(conds: list[dict]) -> list[dict]:
+def _strip_times(conds: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [{k: v for k, v in c.items() if k != "lastTransitionTime"} for c in conds]

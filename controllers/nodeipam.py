@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import ipaddress
 import logging
+from typing import Any
 
 from controllers import controller_utils as cu
 from controllers.base import Controller, tombstone_safe
@@ -25,6 +26,7 @@ from minik8s.api.resources import NODES
 from minik8s.api.typed import Node
 from minik8s.client.events import NORMAL, EventRecorder
 from minik8s.client.informer import SharedInformerFactory
+from minik8s.client.rest import ApiClient
 
 log = logging.getLogger(__name__)
 
@@ -80,10 +82,10 @@ class CIDRSet:
 class NodeIpamController(Controller):
     name = "nodeipam"
 
-    def __init__(self, client, informers: SharedInformerFactory, *, recorder: EventRecorder | None = None,
+    def __init__(self, client: ApiClient, informers: SharedInformerFactory, *, recorder: EventRecorder | None = None,
                  cluster_cidr: str = "10.244.0.0/16", node_cidr_mask_size: int = 24,
-                 allocate_node_cidrs: bool = True, **kwargs) -> None:
-        """``client`` is an ApiClient; ``kwargs`` (``queue``) are for tests. With
+                 allocate_node_cidrs: bool = True, **kwargs: Any) -> None:
+        """``kwargs`` (``queue``) are for tests. With
         ``allocate_node_cidrs`` False the controller watches but hands out nothing."""
         super().__init__(**kwargs)
         self.client = client
@@ -97,11 +99,11 @@ class NodeIpamController(Controller):
         self.node_informer.add_handler(on_add=self._on_node, on_update=lambda old, cur: self._on_node(cur),
                                        on_delete=self._on_delete)
 
-    def _on_node(self, node: dict) -> None:
+    def _on_node(self, node: dict[str, Any]) -> None:
         if not _pod_cidr(typed.node(node)) or cu.meta(node).get("name") in self._in_flight:
             self.enqueue(node)
 
-    def _on_delete(self, node: dict | None) -> None:
+    def _on_delete(self, node: dict[str, Any] | None) -> None:
         node = tombstone_safe(node)
         if node is None:
             return

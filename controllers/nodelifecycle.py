@@ -33,6 +33,7 @@ import dataclasses
 import datetime
 import logging
 import time
+from typing import Any
 
 from controllers import controller_utils as cu
 from controllers import nodelifecycle_utils as nu
@@ -40,10 +41,11 @@ from controllers.base import Controller, tombstone_safe
 from minik8s import errors, timestamps
 from minik8s.api import typed
 from minik8s.api.resources import LEASES, NODES, PODS
-from minik8s.api.typed import Node, Taint
+from minik8s.api.typed import Node, Pod, Taint
 from minik8s.client import cache
 from minik8s.client.events import NORMAL, EventRecorder
 from minik8s.client.informer import SharedInformerFactory
+from minik8s.client.rest import ApiClient
 
 log = logging.getLogger(__name__)
 
@@ -64,11 +66,11 @@ class NodeHealth:
 class NodeLifecycleController(Controller):
     name = "nodelifecycle"
 
-    def __init__(self, client, informers: SharedInformerFactory, *, recorder: EventRecorder | None = None,
+    def __init__(self, client: ApiClient, informers: SharedInformerFactory, *, recorder: EventRecorder | None = None,
                  node_monitor_grace_period: float = 40.0, node_startup_grace_period: float = 60.0,
                  default_not_ready_toleration_seconds: int = 300,
-                 default_unreachable_toleration_seconds: int = 300, **kwargs) -> None:
-        """``client`` is an ApiClient; ``kwargs`` (``queue``) are for tests."""
+                 default_unreachable_toleration_seconds: int = 300, **kwargs: Any) -> None:
+        """``kwargs`` (``queue``) are for tests."""
         super().__init__(**kwargs)
         self.client = client
         self.recorder = recorder or EventRecorder(client, component="node-controller")
@@ -87,20 +89,21 @@ class NodeLifecycleController(Controller):
 
     # -- handlers ----------------------------------------------------------------------------
 
-    def _on_update(self, old: dict, cur: dict) -> None:
+    def _on_update(self, old: dict[str, Any], cur: dict[str, Any]) -> None:
         if cu.meta(old).get("resourceVersion") != cu.meta(cur).get("resourceVersion"):
             self.enqueue(cur)
 
-    def _on_delete(self, node: dict | None) -> None:
+    def _on_delete(self, node: dict[str, Any] | None) -> None:
         node = tombstone_safe(node)
         if node is not None:
             self.enqueue(node)
 
-    def _on_lease(self, lease: dict) -> None:
+    def _on_lease(self, lease: dict[str, Any]) -> None:
         self.enqueue_key(cu.meta(lease)["name"])  # a node's Lease is named after it
 
-    def _on_pod(self, pod: dict) -> None:
+    def _on_pod(self, obj: dict[str, Any]) -> None:
         # A pod landing on (or changing on) a node with NoExecute taints may have to go.
+        pod = typed.pod(obj)
         name = (pod.get("spec") or {}).get("nodeName")
         if not name or cu.meta(pod).get("deletionTimestamp"):
             return
@@ -203,7 +206,7 @@ class NodeLifecycleController(Controller):
             health.first_tainted.setdefault(t["key"], now)
         first_seen = min(health.first_tainted.values())
         recheck: float | None = None
-        victims = []
+        victims: list[Pod] = []
         for pod in self.pod_informer.store.by_index(cache.NODE_NAME_INDEX, key):
             if cu.meta(pod).get("deletionTimestamp"):
                 continue
@@ -214,7 +217,7 @@ class NodeLifecycleController(Controller):
                 continue  # tolerates these taints forever
             left = (nu.eviction_deadline(taints, seconds, first_seen=first_seen) - now).total_seconds()
             if left <= 0:
-                victims.append(pod)
+                victims.append(typed.pod(pod))
             else:
                 recheck = left if recheck is None else min(recheck, left)
         results = await asyncio.gather(*(self._delete_pod(p) for p in victims), return_exceptions=True)
@@ -224,7 +227,7 @@ class NodeLifecycleController(Controller):
             if isinstance(r, BaseException):
                 raise r
 
-    async def _delete_pod(self, pod: dict) -> None:
+    async def _delete_pod(self, pod: Pod) -> None:
         md = cu.meta(pod)
         ref = f"{md.get('namespace')}/{md['name']}"
         log.info("nodelifecycle: evicting pod %s from node %s", ref, (pod.get("spec") or {}).get("nodeName"))

@@ -11,12 +11,15 @@ from __future__ import annotations
 
 import copy
 import logging
+from typing import Any
 
 from controllers.base import Controller
 from minik8s import errors
+from minik8s.api import typed
 from minik8s.api import volumes as v
 from minik8s.api.resources import PERSISTENTVOLUMES
 from minik8s.client.informer import SharedInformerFactory
+from minik8s.client.rest import ApiClient
 
 log = logging.getLogger(__name__)
 
@@ -24,31 +27,32 @@ log = logging.getLogger(__name__)
 class PVProtectionController(Controller):
     name = "pv-protection"
 
-    def __init__(self, client, informers: SharedInformerFactory, **kwargs) -> None:
+    def __init__(self, client: ApiClient, informers: SharedInformerFactory, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.client = client
         self.pv_informer = informers.informer(PERSISTENTVOLUMES)
         self.informers = [self.pv_informer]
         self.pv_informer.add_handler(on_add=self._volume, on_update=lambda old, cur: self._volume(cur), on_delete=None)
 
-    def _volume(self, pv: dict) -> None:
-        md = pv["metadata"]
+    def _volume(self, obj: dict[str, Any]) -> None:
+        md = typed.persistent_volume(obj)["metadata"]
         if md.get("deletionTimestamp") and v.PV_PROTECTION_FINALIZER in (md.get("finalizers") or ()):
-            self.enqueue(pv)
+            self.enqueue(obj)
 
     async def sync(self, key: str) -> None:
-        pv = self.pv_informer.store.get(key)
-        if pv is None:
+        cached = self.pv_informer.store.get(key)
+        if cached is None:
             return
+        pv = typed.persistent_volume(cached)
         md = pv["metadata"]
         if not md.get("deletionTimestamp") or v.PV_PROTECTION_FINALIZER not in (md.get("finalizers") or ()):
             return
         if (pv.get("status") or {}).get("phase") == v.VOLUME_BOUND:
             return  # in use: the phase change requeues it
-        updated = copy.deepcopy(pv)
+        updated = copy.deepcopy(cached)
         updated.setdefault("kind", "PersistentVolume")
         updated.setdefault("apiVersion", "v1")
-        updated["metadata"]["finalizers"] = [f for f in md["finalizers"] if f != v.PV_PROTECTION_FINALIZER]
+        updated["metadata"]["finalizers"] = [f for f in md.get("finalizers") or () if f != v.PV_PROTECTION_FINALIZER]
         try:
             await self.client.update(PERSISTENTVOLUMES, updated)
         except errors.NotFound:

@@ -18,6 +18,7 @@ from __future__ import annotations
 import base64
 import logging
 import os
+from typing import Any
 
 import yaml
 
@@ -27,6 +28,7 @@ from minik8s import errors
 from minik8s.api.resources import CONFIGMAPS, NAMESPACES
 from minik8s.api.serviceaccounts import ROOT_CA_CONFIGMAP, ROOT_CA_KEY
 from minik8s.client.informer import SharedInformerFactory
+from minik8s.client.rest import ApiClient
 
 log = logging.getLogger(__name__)
 
@@ -60,7 +62,7 @@ def kubeconfig_ca(path: str | None) -> str | None:
 class RootCACertPublisher(Controller):
     name = "root-ca-cert-publisher"
 
-    def __init__(self, client, informers: SharedInformerFactory, *, root_ca: str, **kwargs) -> None:
+    def __init__(self, client: ApiClient, informers: SharedInformerFactory, *, root_ca: str, **kwargs: Any) -> None:
         """``root_ca``: the PEM bundle to publish; ``kwargs`` (``queue``) are for tests."""
         super().__init__(**kwargs)
         self.client = client
@@ -72,7 +74,7 @@ class RootCACertPublisher(Controller):
         self.cm_informer.add_handler(on_update=lambda old, cur: self._on_configmap(cur),
                                      on_delete=self._on_configmap)
 
-    def _on_configmap(self, cm: dict | None) -> None:
+    def _on_configmap(self, cm: dict[str, Any] | None) -> None:
         cm = tombstone_safe(cm)
         if cm is not None and cm["metadata"].get("name") == ROOT_CA_CONFIGMAP:
             self.enqueue_key(cm["metadata"]["namespace"])

@@ -26,6 +26,8 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from controllers.base import Controller, tombstone_safe
 from minik8s import errors
 from minik8s.api.resources import SECRETS, SERVICEACCOUNTS
+from minik8s.client.informer import SharedInformerFactory
+from minik8s.client.rest import ApiClient
 
 log = logging.getLogger(__name__)
 
@@ -47,8 +49,8 @@ def legacy_claims(sa: dict[str, Any], secret_name: str) -> dict[str, Any]:
 class TokensController(Controller):
     name = "serviceaccount-token"
 
-    def __init__(self, client, informers, *, private_key: Any, key_id: str, root_ca: bytes | None = None,
-                 **kwargs) -> None:
+    def __init__(self, client: ApiClient, informers: SharedInformerFactory, *, private_key: Any, key_id: str,
+                 root_ca: bytes | None = None, **kwargs: Any) -> None:
         """``private_key``: the ServiceAccount signing key (a cryptography RSA/EC key);
         ``kwargs`` (``queue``) are for tests."""
         super().__init__(**kwargs)
@@ -64,11 +66,11 @@ class TokensController(Controller):
         self.sa_informer.add_handler(on_add=self._on_sa, on_update=lambda old, cur: self._on_sa(cur),
                                      on_delete=self._on_sa)
 
-    def _on_secret(self, secret: dict) -> None:
+    def _on_secret(self, secret: dict[str, Any]) -> None:
         if secret.get("type") == TOKEN_TYPE:
             self.enqueue(secret)
 
-    def _on_sa(self, sa: dict | None) -> None:
+    def _on_sa(self, sa: dict[str, Any] | None) -> None:
         sa = tombstone_safe(sa)
         if sa is None:
             return

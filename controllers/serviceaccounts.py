@@ -10,12 +10,14 @@ being terminated gets nothing: the namespace controller is emptying it.
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from controllers.base import Controller, tombstone_safe
 from minik8s import errors
 from minik8s.api.resources import NAMESPACES, SERVICEACCOUNTS
 from minik8s.api.serviceaccounts import DEFAULT_NAME
 from minik8s.client.informer import SharedInformerFactory
+from minik8s.client.rest import ApiClient
 
 log = logging.getLogger(__name__)
 
@@ -23,7 +25,7 @@ log = logging.getLogger(__name__)
 ACCOUNTS = (DEFAULT_NAME,)
 
 
-def namespace_active(ns: dict | None) -> bool:
+def namespace_active(ns: dict[str, Any] | None) -> bool:
     """Whether a namespace exists and is not being terminated."""
     if ns is None:
         return False
@@ -33,8 +35,8 @@ def namespace_active(ns: dict | None) -> bool:
 class ServiceAccountsController(Controller):
     name = "serviceaccount"
 
-    def __init__(self, client, informers: SharedInformerFactory, **kwargs) -> None:
-        """``client`` is an ApiClient; ``kwargs`` (``queue``) are for tests."""
+    def __init__(self, client: ApiClient, informers: SharedInformerFactory, **kwargs: Any) -> None:
+        """``kwargs`` (``queue``) are for tests."""
         super().__init__(**kwargs)
         self.client = client
         self.ns_informer = informers.informer(NAMESPACES)
@@ -43,7 +45,7 @@ class ServiceAccountsController(Controller):
         self.ns_informer.add_handler(on_add=self.enqueue, on_update=lambda old, cur: self.enqueue(cur))
         self.sa_informer.add_handler(on_delete=self._on_sa_delete)
 
-    def _on_sa_delete(self, sa: dict | None) -> None:
+    def _on_sa_delete(self, sa: dict[str, Any] | None) -> None:
         sa = tombstone_safe(sa)
         if sa is not None and sa["metadata"].get("name") in ACCOUNTS:
             self.enqueue_key(sa["metadata"]["namespace"])

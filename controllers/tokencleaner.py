@@ -8,12 +8,14 @@ from __future__ import annotations
 import base64
 import datetime
 import logging
+from typing import Any
 
 from controllers.base import Controller
 from minik8s import errors, timestamps
 from minik8s.api import bootstraptoken as bt
 from minik8s.api.resources import SECRETS
 from minik8s.client.informer import SharedInformerFactory
+from minik8s.client.rest import ApiClient
 
 log = logging.getLogger(__name__)
 
@@ -21,15 +23,15 @@ log = logging.getLogger(__name__)
 class TokenCleaner(Controller):
     name = "tokencleaner"
 
-    def __init__(self, client, informers: SharedInformerFactory, **kwargs) -> None:
-        """``client`` is an ApiClient; ``kwargs`` (``queue``) are for tests."""
+    def __init__(self, client: ApiClient, informers: SharedInformerFactory, **kwargs: Any) -> None:
+        """``kwargs`` (``queue``) are for tests."""
         super().__init__(**kwargs)
         self.client = client
         self.secret_informer = informers.informer(SECRETS, namespace=bt.NAMESPACE)
         self.informers = [self.secret_informer]
         self.secret_informer.add_handler(on_add=self._on_secret, on_update=lambda old, cur: self._on_secret(cur))
 
-    def _on_secret(self, secret: dict) -> None:
+    def _on_secret(self, secret: dict[str, Any]) -> None:
         if secret.get("type") == bt.SECRET_TYPE:
             self.enqueue(secret)
 

@@ -13,6 +13,7 @@ apiserver answers through a SubjectAccessReview. Anything else is left for a per
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from controllers.base import Controller
 from controllers.certificates import csr_utils
@@ -20,6 +21,7 @@ from minik8s import errors
 from minik8s.api import certificates as csr_api
 from minik8s.api.resources import CERTIFICATESIGNINGREQUESTS, NODES, SUBJECTACCESSREVIEWS
 from minik8s.client.informer import SharedInformerFactory
+from minik8s.client.rest import ApiClient
 
 log = logging.getLogger(__name__)
 
@@ -31,15 +33,15 @@ NODE_SERVING_MESSAGE = "Auto approving kubelet serving certificate: requested by
 class CSRApprovingController(Controller):
     name = "csrapproving"
 
-    def __init__(self, client, informers: SharedInformerFactory, **kwargs) -> None:
-        """``client`` is an ApiClient; ``kwargs`` (``queue``) are for tests."""
+    def __init__(self, client: ApiClient, informers: SharedInformerFactory, **kwargs: Any) -> None:
+        """``kwargs`` (``queue``) are for tests."""
         super().__init__(**kwargs)
         self.client = client
         self.csr_informer = informers.informer(CERTIFICATESIGNINGREQUESTS)
         self.informers = [self.csr_informer]
         self.csr_informer.add_handler(on_add=self.enqueue, on_update=lambda old, cur: self.enqueue(cur))
 
-    async def _allowed(self, csr: dict, subresource: str) -> bool:
+    async def _allowed(self, csr: dict[str, Any], subresource: str) -> bool:
         spec = csr.get("spec") or {}
         sar = {"apiVersion": "authorization.k8s.io/v1", "kind": "SubjectAccessReview", "spec": {
             "user": spec.get("username") or "", "uid": spec.get("uid") or "", "groups": spec.get("groups") or [],
@@ -49,7 +51,7 @@ class CSRApprovingController(Controller):
         answer = await self.client.create(SUBJECTACCESSREVIEWS, sar)
         return bool((answer.get("status") or {}).get("allowed"))
 
-    async def _serving_message(self, csr: dict) -> str | None:
+    async def _serving_message(self, csr: dict[str, Any]) -> str | None:
         """The approval message of a node's own serving request for its own addresses, else None."""
         spec = csr.get("spec") or {}
         try:
@@ -100,7 +102,7 @@ class CSRApprovingController(Controller):
             return
         await self._approve(key, csr, message)
 
-    async def _approve(self, key: str, csr: dict, message: str) -> None:
+    async def _approve(self, key: str, csr: dict[str, Any], message: str) -> None:
         conditions = [*((csr.get("status") or {}).get("conditions") or []),
                       {"type": csr_api.APPROVED, "status": "True", "reason": "AutoApproved", "message": message}]
         approved = {**csr, "status": {**(csr.get("status") or {}), "conditions": conditions}}

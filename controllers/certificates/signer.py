@@ -17,6 +17,7 @@ from __future__ import annotations
 import base64
 import datetime
 import logging
+from typing import Any
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -29,6 +30,7 @@ from minik8s import errors
 from minik8s.api import certificates as csr_api
 from minik8s.api.resources import CERTIFICATESIGNINGREQUESTS
 from minik8s.client.informer import SharedInformerFactory
+from minik8s.client.rest import ApiClient
 
 log = logging.getLogger(__name__)
 
@@ -84,9 +86,9 @@ class SigningCA:
 class CSRSigningController(Controller):
     name = "csrsigning"
 
-    def __init__(self, client, informers: SharedInformerFactory, *, ca: SigningCA,
-                 duration: float = DEFAULT_DURATION, **kwargs) -> None:
-        """``client`` is an ApiClient; ``kwargs`` (``queue``) are for tests."""
+    def __init__(self, client: ApiClient, informers: SharedInformerFactory, *, ca: SigningCA,
+                 duration: float = DEFAULT_DURATION, **kwargs: Any) -> None:
+        """``kwargs`` (``queue``) are for tests."""
         super().__init__(**kwargs)
         self.client = client
         self.ca = ca
