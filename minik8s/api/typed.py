@@ -547,6 +547,8 @@ class ServiceSpec(TypedDict, total=False):
     loadBalancerClass: str
     ipFamilies: list[str]
     ipFamilyPolicy: str
+    healthCheckNodePort: int
+    loadBalancerSourceRanges: list[str]
 
 
 class LoadBalancerIngress(TypedDict, total=False):

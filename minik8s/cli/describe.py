@@ -593,7 +593,8 @@ class Describer:
                 w.write(1, f"{c.get('type')} \t{c.get('status')}\t{c.get('reason', '')}\n")
         describe_events(w, await self.events_for(rs))
 
-    async def service(self, w: Writer, svc: dict[str, Any]) -> None:
+    async def service(self, w: Writer, obj: dict[str, Any]) -> None:
+        svc = cast("typed.Service", obj)
         meta, spec, status = svc.get("metadata") or {}, svc.get("spec") or {}, svc.get("status") or {}
         w.write(0, f"Name:\t{meta.get('name', '')}\n")
         w.write(0, f"Namespace:\t{meta.get('namespace', '')}\n")
@@ -634,14 +635,15 @@ class Describer:
             w.write(0, f"LoadBalancer Source Ranges:\t{','.join(spec['loadBalancerSourceRanges'])}\n")
         describe_events(w, await self.events_for(svc))
 
-    async def _endpoint_slices(self, svc: dict[str, Any]) -> list[dict[str, Any]] | None:
+    async def _endpoint_slices(self, svc: typed.Service) -> list[typed.EndpointSlice] | None:
         res = await self.session.resolver.find("endpointslices.discovery.k8s.io")
         if res is None:
             return None
         meta = svc.get("metadata") or {}
         doc = await self.session.client.list_all(res.rt, namespace=meta.get("namespace"),
                                                  label_selector=f"kubernetes.io/service-name={meta.get('name')}")
-        return doc.get("items") or []
+        slices: list[typed.EndpointSlice] = doc.get("items") or []
+        return slices
 
     async def namespace(self, w: Writer, ns: dict[str, Any]) -> None:
         meta, status = ns.get("metadata") or {}, ns.get("status") or {}
@@ -822,7 +824,7 @@ def _rs_list(rss: list[typed.ReplicaSet]) -> str:
                      f"{(r.get('spec') or {}).get('replicas', 0)} replicas created)" for r in rss)
 
 
-def _format_slices(slices: list[dict[str, Any]] | None, port_name: str) -> str:
+def _format_slices(slices: list[typed.EndpointSlice] | None, port_name: str) -> str:
     if not slices:
         return "<none>"
     shown: list[str] = []
