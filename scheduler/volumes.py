@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from typing import Any
 
 from minik8s import errors, volumebinding
@@ -49,7 +49,7 @@ def claim_names(pod: typed.Pod) -> list[str]:
     return out
 
 
-def _bound(pvc: Mapping[str, Any] | None) -> bool:
+def _bound(pvc: typed.PersistentVolumeClaim | None) -> bool:
     return pvc is not None and bool(pvc) and bool((pvc.get("spec") or {}).get("volumeName")) and \
         (pvc.get("status") or {}).get("phase") == v.CLAIM_BOUND
 
@@ -81,11 +81,13 @@ class VolumeListers:
         self.claims.add_handler(on_add=self._claim, on_update=lambda old, cur: self._claim(cur),
                                 on_delete=self._changed)
 
-    def claim(self, namespace: str, name: str) -> dict[str, Any] | None:
-        return self.claims.store.get(f"{namespace}/{name}")
+    def claim(self, namespace: str, name: str) -> typed.PersistentVolumeClaim | None:
+        pvc = self.claims.store.get(f"{namespace}/{name}")
+        return None if pvc is None else typed.persistent_volume_claim(pvc)
 
-    def volume(self, name: str) -> dict[str, Any] | None:
-        return self.volumes.store.get(name)
+    def volume(self, name: str) -> typed.PersistentVolume | None:
+        pv = self.volumes.store.get(name)
+        return None if pv is None else typed.persistent_volume(pv)
 
     def storage_class(self, name: str) -> dict[str, Any] | None:
         return self.classes.store.get(name) if name else None
@@ -100,7 +102,7 @@ class VolumeListers:
     def all_volumes(self) -> list[dict[str, Any]]:
         return self.volumes.store.list()
 
-    def waits_for_first_consumer(self, pvc: Mapping[str, Any]) -> bool:
+    def waits_for_first_consumer(self, pvc: typed.PersistentVolumeClaim) -> bool:
         sc = self.storage_class(volumebinding.storage_class(pvc))
         return sc is not None and sc.get("volumeBindingMode") == storage_api.BINDING_WAIT_FOR_FIRST_CONSUMER
 
@@ -108,13 +110,14 @@ class VolumeListers:
         if self.on_change is not None:
             self.on_change()
 
-    def _claim(self, pvc: dict[str, Any]) -> None:
+    def _claim(self, obj: dict[str, Any]) -> None:
+        pvc = typed.persistent_volume_claim(obj)
         if _bound(pvc):
             md = pvc["metadata"]
             for fut in self._waiters.pop(f"{md.get('namespace')}/{md.get('name')}", ()):
                 if not fut.done():
                     fut.set_result(None)
-        self._changed(pvc)
+        self._changed(obj)
 
     async def pre_bind(self, client: ApiClient, pod: typed.Pod, node: str) -> None:
         """Name ``node`` on the pod's delayed claims and wait until every claim is Bound."""

@@ -25,9 +25,9 @@ algorithm used on its own) it has nothing to check.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
 
 from minik8s import localpath, volumebinding
+from minik8s.api import typed
 from minik8s.api.volumes import READ_WRITE_ONCE_POD
 from minik8s.nodeselector import Matcher, selector_matcher
 from scheduler.framework import CycleState, FilterPlugin, NodeCheck, NodeInfo, PodInfo, Rejection, pod_key
@@ -61,7 +61,7 @@ class VolumeBinding:
         if not names or self.listers is None:
             return None
         affinities: list[Matcher] = []
-        delayed_static: list[dict[str, Any]] = []
+        delayed_static: list[typed.PersistentVolumeClaim] = []
         local_path = False
         for name in names:
             pvc = self.listers.claim(pod.namespace, name)
