@@ -15,7 +15,8 @@ selector is left alone (its Endpoints are the user's); the Endpoints of a delete
 deleted when this controller manages them.
 
 The pod helpers (:func:`find_port`, :func:`should_pod_be_in_endpoints`, :func:`pod_services`)
-are shared with the EndpointSlice controller.
+are shared with the EndpointSlice controller, and so are the pod handlers
+(:class:`ServicePodHandlers`, for a controller that is a :class:`ServicePodHost`).
 """
 
 from __future__ import annotations
@@ -23,14 +24,17 @@ from __future__ import annotations
 import copy
 import logging
 from collections.abc import Iterable
-from typing import TYPE_CHECKING
+from typing import Any, Protocol
 
 from controllers import controller_utils as cu
 from controllers.base import Controller, tombstone_safe
 from minik8s import errors
+from minik8s.api import typed
 from minik8s.api.resources import ENDPOINTS, PODS, SERVICES, object_key, split_key
+from minik8s.api.typed import Pod, Service, ServicePort
 from minik8s.client.events import WARNING, EventRecorder
 from minik8s.client.informer import Informer, SharedInformerFactory
+from minik8s.client.rest import ApiClient
 
 log = logging.getLogger(__name__)
 
@@ -47,13 +51,13 @@ MAX_RETRIES = 15
 
 # -- pods and services (shared with the EndpointSlice controller) ---------------------------
 
-def is_service_ip_set(service: dict) -> bool:
+def is_service_ip_set(service: Service) -> bool:
     """A ClusterIP other than None/"" (Kubernetes' helper.IsServiceIPSet)."""
     ip = (service.get("spec") or {}).get("clusterIP")
     return bool(ip) and ip != "None"
 
 
-def service_selector(service: dict) -> dict[str, str] | None:
+def service_selector(service: Service) -> dict[str, str] | None:
     """The selector map, or None for a service without one (its endpoints are the user's)."""
     sel = (service.get("spec") or {}).get("selector")
     return sel or None
@@ -64,13 +68,13 @@ def selector_matches(selector: dict[str, str], labels: dict[str, str] | None) ->
     return all(labels.get(k) == v for k, v in selector.items())
 
 
-def pod_services(services: Iterable[dict], pod: dict) -> list[dict]:
+def pod_services(services: Iterable[Service], pod: Pod) -> list[Service]:
     """Services (of the pod's namespace, as given) whose non-empty selector matches the pod."""
     labels = cu.meta(pod).get("labels")
     return [s for s in services if (sel := service_selector(s)) and selector_matches(sel, labels)]
 
 
-def should_pod_be_in_endpoints(pod: dict, *, include_terminating: bool) -> bool:
+def should_pod_be_in_endpoints(pod: Pod, *, include_terminating: bool) -> bool:
     """Kubernetes' ShouldPodBeInEndpoints: has an IP, not finished for good, not being deleted
     (unless terminating pods are wanted)."""
     status = pod.get("status") or {}
@@ -91,7 +95,7 @@ class PortNotFound(LookupError):
     """Raised when a named targetPort matches no container port of the pod."""
 
 
-def find_port(pod: dict, service_port: dict) -> int:
+def find_port(pod: Pod, service_port: ServicePort) -> int:
     """The pod's port for a service port: a numeric targetPort as is, a named one looked up in
     the pod's containers (same name and protocol), as Kubernetes' podutil.FindPort."""
     target = service_port.get("targetPort")
@@ -109,7 +113,7 @@ def find_port(pod: dict, service_port: dict) -> int:
     raise PortNotFound(f"no container port named {target!r} ({protocol}) on pod {object_key(pod)}")
 
 
-def pod_hostname_for(pod: dict, service: dict) -> str | None:
+def pod_hostname_for(pod: Pod, service: Service) -> str | None:
     """The DNS hostname a headless service publishes for a pod: ``spec.hostname`` when the pod's
     ``spec.subdomain`` names the service."""
     spec = pod.get("spec") or {}
@@ -119,13 +123,13 @@ def pod_hostname_for(pod: dict, service: dict) -> str | None:
     return None
 
 
-def pod_trigger_time(pod: dict) -> str | None:
+def pod_trigger_time(pod: Pod) -> str | None:
     """When the pod last changed in a way endpoints care about: its Ready transition."""
     cond = cu.pod_ready_condition(pod)
-    return (cond or {}).get("lastTransitionTime")
+    return None if cond is None else cond.get("lastTransitionTime")
 
 
-def endpoint_relevant(pod: dict) -> tuple:
+def endpoint_relevant(pod: Pod) -> tuple[Any, ...]:
     """What of a pod, if changed, changes some Endpoints (Kubernetes' podEndpointsChanged)."""
     md, spec, status = cu.meta(pod), pod.get("spec") or {}, pod.get("status") or {}
     ports = tuple((p.get("name"), p.get("containerPort"), p.get("protocol"))
@@ -141,7 +145,7 @@ class TriggerTimeTracker:
     def __init__(self) -> None:
         self._state: dict[str, tuple[str | None, dict[str, str | None]]] = {}
 
-    def compute(self, key: str, service: dict, pods: Iterable[dict]) -> str | None:
+    def compute(self, key: str, service: Service, pods: Iterable[Pod]) -> str | None:
         last_svc, last_pods = self._state.get(key, (None, {}))
         svc_time = cu.meta(service).get("creationTimestamp")
         times: list[str] = []
@@ -164,9 +168,9 @@ class TriggerTimeTracker:
 
 # -- computing the subsets -------------------------------------------------------------------
 
-def _address(pod: dict, service: dict) -> dict:
+def _address(pod: Pod, service: Service) -> dict[str, Any]:
     md, spec = cu.meta(pod), pod.get("spec") or {}
-    addr: dict = {"ip": pod["status"]["podIP"]}
+    addr: dict[str, Any] = {"ip": pod["status"]["podIP"]}
     hostname = pod_hostname_for(pod, service) if not is_service_ip_set(service) else None
     if hostname:
         addr["hostname"] = hostname
@@ -177,8 +181,8 @@ def _address(pod: dict, service: dict) -> dict:
     return addr
 
 
-def _endpoint_port(service_port: dict, port: int) -> dict:
-    out: dict = {"port": port, "protocol": service_port.get("protocol") or "TCP"}
+def _endpoint_port(service_port: ServicePort, port: int) -> dict[str, Any]:
+    out: dict[str, Any] = {"port": port, "protocol": service_port.get("protocol") or "TCP"}
     if service_port.get("name"):
         out["name"] = service_port["name"]
     if service_port.get("appProtocol"):
@@ -186,25 +190,25 @@ def _endpoint_port(service_port: dict, port: int) -> dict:
     return out
 
 
-def _addr_sort_key(addr: dict) -> tuple:
+def _addr_sort_key(addr: dict[str, Any]) -> tuple[tuple[int | str, ...], str]:
     ip = addr["ip"]
     try:
-        packed = tuple(int(x) for x in ip.split("."))
+        packed: tuple[int | str, ...] = tuple(int(x) for x in ip.split("."))
     except ValueError:
         packed = (ip,)
     return packed, (addr.get("targetRef") or {}).get("uid") or ""
 
 
-def compute_subsets(service: dict, pods: Iterable[dict]) -> list[dict]:
+def compute_subsets(service: Service, pods: Iterable[Pod]) -> list[dict[str, Any]]:
     """The subsets of a service's Endpoints from its pods, repacked and sorted (pure)."""
     spec = service.get("spec") or {}
     tolerate_unready = bool(spec.get("publishNotReadyAddresses"))
     service_ports = spec.get("ports") or []
-    groups: dict[tuple, dict[str, list[dict]]] = {}
+    groups: dict[tuple[tuple[str, int, str, str], ...], dict[str, list[dict[str, Any]]]] = {}
     for pod in pods:
         if not should_pod_be_in_endpoints(pod, include_terminating=tolerate_unready):
             continue
-        ports: list[dict] = []
+        ports: list[dict[str, Any]] = []
         for sp in service_ports:
             try:
                 ports.append(_endpoint_port(sp, find_port(pod, sp)))
@@ -217,10 +221,10 @@ def compute_subsets(service: dict, pods: Iterable[dict]) -> list[dict]:
         group = groups.setdefault(key, {"ports": ports, "addresses": [], "notReadyAddresses": []})
         ready = tolerate_unready or cu.is_pod_ready(pod)
         group["addresses" if ready else "notReadyAddresses"].append(_address(pod, service))
-    subsets = []
+    subsets: list[dict[str, Any]] = []
     for key in sorted(groups):
         g = groups[key]
-        subset: dict = {}
+        subset: dict[str, Any] = {}
         if g["addresses"]:
             subset["addresses"] = sorted(g["addresses"], key=_addr_sort_key)
         if g["notReadyAddresses"]:
@@ -231,19 +235,20 @@ def compute_subsets(service: dict, pods: Iterable[dict]) -> list[dict]:
     return subsets
 
 
-def truncate_subsets(subsets: list[dict], max_capacity: int = MAX_CAPACITY) -> tuple[list[dict], bool]:
+def truncate_subsets(subsets: list[dict[str, Any]], max_capacity: int = MAX_CAPACITY
+                     ) -> tuple[list[dict[str, Any]], bool]:
     """At most ``max_capacity`` addresses, ready ones kept first; True when some were dropped."""
     total = sum(len(s.get("addresses") or []) + len(s.get("notReadyAddresses") or []) for s in subsets)
     if total <= max_capacity:
         return subsets, False
     room = max_capacity
-    out = []
+    out: list[tuple[dict[str, Any], str, list[dict[str, Any]]]] = []
     for field in ("addresses", "notReadyAddresses"):
         for s in subsets:
             take = (s.get(field) or [])[:room]
             room -= len(take)
             out.append((s, field, take))
-    result: dict[int, dict] = {}
+    result: dict[int, dict[str, Any]] = {}
     for s, field, take in out:
         d = result.setdefault(id(s), {"ports": s.get("ports")} if s.get("ports") else {})
         if take:
@@ -251,7 +256,7 @@ def truncate_subsets(subsets: list[dict], max_capacity: int = MAX_CAPACITY) -> t
     return [d for d in result.values() if d.get("addresses") or d.get("notReadyAddresses")], True
 
 
-def desired_labels(service: dict) -> dict[str, str]:
+def desired_labels(service: Service) -> dict[str, str]:
     labels = dict(cu.meta(service).get("labels") or {})
     if is_service_ip_set(service):
         labels.pop(LABEL_HEADLESS, None)
@@ -263,52 +268,58 @@ def desired_labels(service: dict) -> dict[str, str]:
 
 # -- the controller --------------------------------------------------------------------------
 
+class ServicePodHost(Protocol):
+    """What a controller offers :class:`ServicePodHandlers`: its Service informer (with the
+    ``namespace`` index) and its queue's ``enqueue_key``."""
+
+    service_informer: Informer
+
+    def enqueue_key(self, key: str) -> None: ...
+
+
+def services_of(host: ServicePodHost, pod: Pod) -> list[Service]:
+    """The services of ``host``'s cache that select ``pod``."""
+    ns = cu.meta(pod).get("namespace") or ""
+    return pod_services((typed.service(s) for s in host.service_informer.store.by_index("namespace", ns)), pod)
+
+
 class ServicePodHandlers:
     """Pod event handlers shared by the endpoints and endpoint-slice controllers: a pod change
     enqueues the services that select it (before and after a label change), and only when
-    something the endpoints show changed. Needs ``service_informer``, ``enqueue`` and
-    ``enqueue_key`` from the controller it is mixed into."""
+    something the endpoints show changed. Mixed into a :class:`ServicePodHost` (each method's
+    ``self`` says so, and mypy checks the controller it is mixed into against it)."""
 
-    if TYPE_CHECKING:  # what the controller it is mixed into provides (declared, not defined here)
-        service_informer: Informer
+    def _add_pod(self: ServicePodHost, obj: dict[str, Any]) -> None:
+        for svc in services_of(self, typed.pod(obj)):
+            self.enqueue_key(object_key(svc))
 
-        def enqueue(self, obj: dict) -> None: ...
-
-        def enqueue_key(self, key: str) -> None: ...
-
-    def _services_of(self, pod: dict) -> list[dict]:
-        ns = cu.meta(pod).get("namespace") or ""
-        return pod_services(self.service_informer.store.by_index("namespace", ns), pod)
-
-    def _add_pod(self, pod: dict) -> None:
-        for svc in self._services_of(pod):
-            self.enqueue(svc)
-
-    def _update_pod(self, old: dict, cur: dict) -> None:
+    def _update_pod(self: ServicePodHost, old_obj: dict[str, Any], cur_obj: dict[str, Any]) -> None:
+        old, cur = typed.pod(old_obj), typed.pod(cur_obj)
         if cu.meta(old).get("resourceVersion") == cu.meta(cur).get("resourceVersion"):
             return
         labels_changed = cu.meta(old).get("labels") != cu.meta(cur).get("labels")
         if not labels_changed and endpoint_relevant(old) == endpoint_relevant(cur):
             return
-        keys = {object_key(s) for s in self._services_of(cur)}
+        keys = {object_key(s) for s in services_of(self, cur)}
         if labels_changed:
-            keys |= {object_key(s) for s in self._services_of(old)}
+            keys |= {object_key(s) for s in services_of(self, old)}
         for key in keys:
             self.enqueue_key(key)
 
-    def _delete_pod(self, pod: dict | None) -> None:
-        pod = tombstone_safe(pod)
-        if pod is not None:
-            self._add_pod(pod)
+    def _delete_pod(self: ServicePodHost, obj: dict[str, Any] | None) -> None:
+        obj = tombstone_safe(obj)
+        if obj is not None:
+            for svc in services_of(self, typed.pod(obj)):
+                self.enqueue_key(object_key(svc))
 
 
 class EndpointsController(ServicePodHandlers, Controller):
     name = "endpoint"
     max_retries = MAX_RETRIES
 
-    def __init__(self, client, informers: SharedInformerFactory, *, recorder: EventRecorder | None = None,
-                 **kwargs) -> None:
-        """``client`` is an ApiClient; ``kwargs`` (``queue``) are for tests."""
+    def __init__(self, client: ApiClient, informers: SharedInformerFactory, *, recorder: EventRecorder | None = None,
+                 **kwargs: Any) -> None:
+        """``kwargs`` (``queue``) are for tests."""
         super().__init__(**kwargs)
         self.client = client
         self.recorder = recorder or EventRecorder(client, component="endpoint-controller")
@@ -329,15 +340,15 @@ class EndpointsController(ServicePodHandlers, Controller):
 
     # -- handlers: events to service keys ------------------------------------------------------
 
-    def _update_service(self, old: dict, cur: dict) -> None:
+    def _update_service(self, old: dict[str, Any], cur: dict[str, Any]) -> None:
         self.enqueue(cur)
 
-    def _delete_service(self, svc: dict | None) -> None:
+    def _delete_service(self, svc: dict[str, Any] | None) -> None:
         svc = tombstone_safe(svc)
         if svc is not None:
             self.enqueue(svc)
 
-    def _delete_endpoints(self, ep: dict | None) -> None:
+    def _delete_endpoints(self, ep: dict[str, Any] | None) -> None:
         # Someone deleted Endpoints we keep: put them back if the service still wants them.
         ep = tombstone_safe(ep)
         if ep is not None and object_key(ep) in self.service_informer.store:
@@ -354,16 +365,17 @@ class EndpointsController(ServicePodHandlers, Controller):
 
     async def sync(self, key: str) -> None:
         namespace, name = split_key(key)
-        service = self.service_informer.store.get(key)
+        cached = self.service_informer.store.get(key)
         current = self.endpoints_informer.store.get(key)
-        if service is None:
+        if cached is None:
             self.triggers.forget(key)
             await self._delete_managed(namespace or "", name, current)
             return
+        service = typed.service(cached)
         if service_selector(service) is None:
             # Endpoints of a service without a selector are the user's to write.
             return
-        pods = [p for p in self.pod_informer.store.by_index("namespace", namespace or "")
+        pods = [typed.pod(p) for p in self.pod_informer.store.by_index("namespace", namespace or "")
                 if selector_matches(service_selector(service) or {}, cu.meta(p).get("labels"))]
         trigger = self.triggers.compute(key, service, pods)
         subsets, truncated = truncate_subsets(compute_subsets(service, pods))
@@ -376,7 +388,7 @@ class EndpointsController(ServicePodHandlers, Controller):
             return
 
         if current is None:
-            endpoints: dict = {"apiVersion": "v1", "kind": "Endpoints",
+            endpoints: dict[str, Any] = {"apiVersion": "v1", "kind": "Endpoints",
                                "metadata": {"name": name, "namespace": namespace}}
         else:
             endpoints = copy.deepcopy(current)
@@ -409,7 +421,7 @@ class EndpointsController(ServicePodHandlers, Controller):
             self.triggers.forget(key)
             raise
 
-    async def _delete_managed(self, namespace: str, name: str, current: dict | None) -> None:
+    async def _delete_managed(self, namespace: str, name: str, current: dict[str, Any] | None) -> None:
         if current is None:
             return
         if (cu.meta(current).get("labels") or {}).get(LABEL_MANAGED_BY) != CONTROLLER_NAME:

@@ -24,14 +24,18 @@ from __future__ import annotations
 
 import copy
 import logging
+from typing import Any
 
 from controllers import controller_utils as cu
 from controllers import endpoints as ep
 from controllers.base import Controller, tombstone_safe
 from minik8s import errors
+from minik8s.api import typed
 from minik8s.api.resources import ENDPOINTSLICES, NODES, PODS, SERVICES, split_key
+from minik8s.api.typed import Pod, Service, ServicePort
 from minik8s.client.events import WARNING, EventRecorder
 from minik8s.client.informer import SharedInformerFactory
+from minik8s.client.rest import ApiClient
 
 log = logging.getLogger(__name__)
 
@@ -46,7 +50,7 @@ SERVICE_INDEX = "endpointslice-service"
 _STALE_CACHE_RETRY_S = 0.05
 
 
-def slice_service_index(obj: dict) -> list[str]:
+def slice_service_index(obj: dict[str, Any]) -> list[str]:
     """Index of managed slices by ``namespace/service``."""
     labels = cu.meta(obj).get("labels") or {}
     svc = labels.get(LABEL_SERVICE_NAME)
@@ -57,20 +61,26 @@ def slice_service_index(obj: dict) -> list[str]:
 
 # -- what the slices should say (pure) --------------------------------------------------------
 
-def slice_port(service_port: dict, port: int) -> dict:
-    out: dict = {"name": service_port.get("name") or "", "port": port,
+# A slice's port set, comparable: (name, port, protocol, appProtocol) of each port, sorted.
+PortsKey = tuple[tuple[str, Any, str, str], ...]
+# Port-set key -> (the slice ports, {address: endpoint}): the endpoints a service should have.
+# Slices and their parts are the JSON written to the apiserver (dict[str, Any]).
+Desired = dict[PortsKey, tuple[list[dict[str, Any]], dict[str, dict[str, Any]]]]
+
+def slice_port(service_port: ServicePort, port: int) -> dict[str, Any]:
+    out: dict[str, Any] = {"name": service_port.get("name") or "", "port": port,
                  "protocol": service_port.get("protocol") or "TCP"}
     if service_port.get("appProtocol"):
         out["appProtocol"] = service_port["appProtocol"]
     return out
 
 
-def ports_key(ports: list[dict] | None) -> tuple:
+def ports_key(ports: list[dict[str, Any]] | None) -> PortsKey:
     return tuple(sorted((p.get("name") or "", p.get("port"), p.get("protocol") or "TCP", p.get("appProtocol") or "")
                         for p in ports or []))
 
 
-def pod_endpoint(pod: dict, service: dict, *, zone: str | None = None) -> dict:
+def pod_endpoint(pod: Pod, service: Service, *, zone: str | None = None) -> dict[str, Any]:
     """One slice endpoint for a pod, conditions as Kubernetes' podToEndpoint computes them."""
     md, spec = cu.meta(pod), pod.get("spec") or {}
     publish = bool((service.get("spec") or {}).get("publishNotReadyAddresses"))
@@ -79,7 +89,7 @@ def pod_endpoint(pod: dict, service: dict, *, zone: str | None = None) -> dict:
     ready = publish or serving
     if terminating and not publish:
         ready = False  # a terminating pod never counts as ready (for older readers)
-    out: dict = {"addresses": [pod["status"]["podIP"]],
+    out: dict[str, Any] = {"addresses": [pod["status"]["podIP"]],
                  "conditions": {"ready": ready, "serving": serving, "terminating": terminating}}
     hostname = ep.pod_hostname_for(pod, service)
     if hostname:
@@ -92,16 +102,15 @@ def pod_endpoint(pod: dict, service: dict, *, zone: str | None = None) -> dict:
     return out
 
 
-def desired_endpoints(service: dict, pods: list[dict], *, zones: dict[str, str] | None = None
-                      ) -> dict[tuple, tuple[list[dict], dict[str, dict]]]:
+def desired_endpoints(service: Service, pods: list[Pod], *, zones: dict[str, str] | None = None) -> Desired:
     """Port-set key → (slice ports, {address: endpoint}) for the pods the service selects."""
     zones = zones or {}
     service_ports = (service.get("spec") or {}).get("ports") or []
-    out: dict[tuple, tuple[list[dict], dict[str, dict]]] = {}
+    out: Desired = {}
     for pod in pods:
         if not ep.should_pod_be_in_endpoints(pod, include_terminating=True):
             continue
-        ports = []
+        ports: list[dict[str, Any]] = []
         for sp in service_ports:
             try:
                 ports.append(slice_port(sp, ep.find_port(pod, sp)))
@@ -115,7 +124,7 @@ def desired_endpoints(service: dict, pods: list[dict], *, zones: dict[str, str] 
     return out
 
 
-def slice_labels(service: dict) -> dict[str, str]:
+def slice_labels(service: Service) -> dict[str, str]:
     md = cu.meta(service)
     labels = {k: v for k, v in (md.get("labels") or {}).items() if k not in (LABEL_SERVICE_NAME, LABEL_MANAGED_BY)}
     labels[LABEL_SERVICE_NAME] = md["name"]
@@ -127,8 +136,8 @@ def slice_labels(service: dict) -> dict[str, str]:
     return labels
 
 
-def _sort_endpoints(endpoints: list[dict]) -> list[dict]:
-    def key(e: dict) -> tuple:
+def _sort_endpoints(endpoints: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    def key(e: dict[str, Any]) -> tuple[tuple[int, ...], str]:
         try:
             return tuple(int(x) for x in e["addresses"][0].split(".")), ""
         except ValueError:
@@ -136,16 +145,16 @@ def _sort_endpoints(endpoints: list[dict]) -> list[dict]:
     return sorted(endpoints, key=key)
 
 
-def plan(service: dict, existing: list[dict], desired: dict[tuple, tuple[list[dict], dict[str, dict]]], *,
-         max_per_slice: int = MAX_ENDPOINTS_PER_SLICE) -> tuple[list[dict], list[dict], list[dict]]:
+def plan(service: Service, existing: list[dict[str, Any]], desired: Desired, *, max_per_slice: int = MAX_ENDPOINTS_PER_SLICE
+         ) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[dict[str, Any]]]:
     """What to write: (slices to create, slices to update, slices to delete). Pure; the slices
     to create have ``generateName``, those to update are changed copies of existing ones."""
     labels = slice_labels(service)
-    creates: list[dict] = []
-    updates: list[dict] = []
-    deletes: list[dict] = []
+    creates: list[dict[str, Any]] = []
+    updates: list[dict[str, Any]] = []
+    deletes: list[dict[str, Any]] = []
     existing = sorted(existing, key=lambda s: cu.meta(s).get("name") or "")
-    by_key: dict[tuple, list[dict]] = {}
+    by_key: dict[PortsKey, list[dict[str, Any]]] = {}
     for s in existing:
         by_key.setdefault(ports_key(s.get("ports")), []).append(s)
 
@@ -154,9 +163,9 @@ def plan(service: dict, existing: list[dict], desired: dict[tuple, tuple[list[di
             deletes.extend(slices)
     for key, (ports, wanted) in desired.items():
         placed: set[str] = set()
-        kept: list[tuple[dict, list[dict]]] = []
+        kept: list[tuple[dict[str, Any], list[dict[str, Any]]]] = []
         for s in by_key.get(key, []):
-            eps = []
+            eps: list[dict[str, Any]] = []
             for e in s.get("endpoints") or []:
                 addr = (e.get("addresses") or [None])[0]
                 if addr in wanted and addr not in placed:
@@ -198,7 +207,8 @@ def plan(service: dict, existing: list[dict], desired: dict[tuple, tuple[list[di
     return creates, updates, deletes
 
 
-def new_slice(service: dict, labels: dict[str, str], ports: list[dict] | None, endpoints: list[dict]) -> dict:
+def new_slice(service: Service, labels: dict[str, str], ports: list[dict[str, Any]] | None,
+              endpoints: list[dict[str, Any]]) -> dict[str, Any]:
     md = cu.meta(service)
     owner = {"apiVersion": "v1", "kind": "Service", "name": md["name"], "uid": md["uid"],
              "controller": True, "blockOwnerDeletion": True}
@@ -223,9 +233,9 @@ class EndpointSliceController(ep.ServicePodHandlers, Controller):
     name = "endpointslice"
     max_retries = 15
 
-    def __init__(self, client, informers: SharedInformerFactory, *, recorder: EventRecorder | None = None,
-                 max_endpoints_per_slice: int = MAX_ENDPOINTS_PER_SLICE, **kwargs) -> None:
-        """``client`` is an ApiClient; ``kwargs`` (``queue``) are for tests."""
+    def __init__(self, client: ApiClient, informers: SharedInformerFactory, *, recorder: EventRecorder | None = None,
+                 max_endpoints_per_slice: int = MAX_ENDPOINTS_PER_SLICE, **kwargs: Any) -> None:
+        """``kwargs`` (``queue``) are for tests."""
         super().__init__(**kwargs)
         self.client = client
         self.recorder = recorder or EventRecorder(client, component="endpointslice-controller")
@@ -247,19 +257,19 @@ class EndpointSliceController(ep.ServicePodHandlers, Controller):
 
     # -- handlers -------------------------------------------------------------------------------
 
-    def _delete_service(self, svc: dict | None) -> None:
+    def _delete_service(self, svc: dict[str, Any] | None) -> None:
         svc = tombstone_safe(svc)
         if svc is not None:
             self.enqueue(svc)
 
-    def _slice_changed(self, s: dict | None) -> None:
+    def _slice_changed(self, s: dict[str, Any] | None) -> None:
         s = tombstone_safe(s)
         if s is None:
             return
         for key in slice_service_index(s):
             self.enqueue_key(key)
 
-    def _update_node(self, old: dict, cur: dict) -> None:
+    def _update_node(self, old: dict[str, Any], cur: dict[str, Any]) -> None:
         # Only a zone change moves endpoints; Kubernetes resyncs every service then, as here.
         if (cu.meta(old).get("labels") or {}).get(LABEL_ZONE) != (cu.meta(cur).get("labels") or {}).get(LABEL_ZONE):
             for svc in self.service_informer.store.list():
@@ -287,20 +297,21 @@ class EndpointSliceController(ep.ServicePodHandlers, Controller):
         if not self._cache_caught_up(key):
             self.queue.add_after(key, _STALE_CACHE_RETRY_S)
             return
-        service = self.service_informer.store.get(key)
+        cached = self.service_informer.store.get(key)
         existing = self.slice_informer.store.by_index(SERVICE_INDEX, key)
-        if service is None:
+        if cached is None:
             self.triggers.forget(key)
             self._written.pop(key, None)
             for s in existing:
                 await self._delete(key, s)  # the garbage collector would too, through the owner
             return
+        service = typed.service(cached)
         spec = service.get("spec") or {}
         if ep.service_selector(service) is None or spec.get("type") == "ExternalName":
             return
         existing = [s for s in existing if s.get("addressType", "IPv4") == "IPv4"]
         selector = ep.service_selector(service) or {}
-        pods = [p for p in self.pod_informer.store.by_index("namespace", namespace or "")
+        pods = [typed.pod(p) for p in self.pod_informer.store.by_index("namespace", namespace or "")
                 if ep.selector_matches(selector, cu.meta(p).get("labels"))]
         zones: dict[str, str] = {cu.meta(n).get("name") or "": (cu.meta(n).get("labels") or {})[LABEL_ZONE]
                  for n in self.node_informer.store.list()
@@ -329,7 +340,7 @@ class EndpointSliceController(ep.ServicePodHandlers, Controller):
                                     f"Error updating Endpoint Slices for Service {key}: {e}")
             raise
 
-    async def _delete(self, key: str, s: dict) -> None:
+    async def _delete(self, key: str, s: dict[str, Any]) -> None:
         md = cu.meta(s)
         try:
             await self.client.delete(ENDPOINTSLICES, md["name"], namespace=md.get("namespace"),
@@ -339,7 +350,7 @@ class EndpointSliceController(ep.ServicePodHandlers, Controller):
         self._written.setdefault(key, {})[md["name"]] = None
 
 
-def _set_trigger(s: dict, trigger: str | None) -> None:
+def _set_trigger(s: dict[str, Any], trigger: str | None) -> None:
     annotations = dict(s["metadata"].get("annotations") or {})
     if trigger:
         annotations[ep.ANNOTATION_TRIGGER_TIME] = trigger

@@ -8,6 +8,7 @@ and the REST client builds paths from it. Add a resource here once; everything e
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping
 from typing import Any
 
 
@@ -142,7 +143,7 @@ def for_kind(api_version: str, kind: str) -> ResourceType:
     return BY_KIND[(group, kind)]
 
 
-def object_key(obj: dict[str, Any]) -> str:
+def object_key(obj: Mapping[str, Any]) -> str:
     """The cache key of an object: ``namespace/name``, or ``name`` when cluster-scoped."""
     md = obj.get("metadata") or {}
     ns = md.get("namespace")
