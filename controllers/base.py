@@ -19,8 +19,8 @@ from __future__ import annotations
 import abc
 import asyncio
 import logging
-from collections.abc import Iterable
-from typing import cast
+from collections.abc import Iterable, Mapping
+from typing import Any, cast
 
 from minik8s import errors, taskgroup
 from minik8s.api.resources import object_key
@@ -45,16 +45,16 @@ class Controller(abc.ABC):
 
     # -- enqueueing (handlers call these) -----------------------------------------------------
 
-    def enqueue(self, obj: dict) -> None:
+    def enqueue(self, obj: dict[str, Any]) -> None:
         self.queue.add(object_key(obj))
 
     def enqueue_key(self, key: str) -> None:
         self.queue.add(key)
 
-    def enqueue_after(self, obj: dict, delay: float) -> None:
+    def enqueue_after(self, obj: Mapping[str, Any], delay: float) -> None:
         self.queue.add_after(object_key(obj), delay)
 
-    def enqueue_rate_limited(self, obj: dict) -> None:
+    def enqueue_rate_limited(self, obj: Mapping[str, Any]) -> None:
         self.queue.add_rate_limited(object_key(obj))
 
     # -- running ------------------------------------------------------------------------------
@@ -118,7 +118,7 @@ class Controller(abc.ABC):
         self.queue.add_rate_limited(key)
 
 
-def tombstone_safe(obj: dict | None) -> dict | None:
+def tombstone_safe(obj: dict[str, Any] | None) -> dict[str, Any] | None:
     """Informers here hand ``on_delete`` the last known object (never a tombstone wrapper), but
     keep the call sites shaped as Kubernetes' so that a future wrapper is handled in one place."""
     if obj is None:

@@ -15,6 +15,7 @@ from typing import Any
 from controllers import controller_utils as cu
 from controllers import job_utils as ju
 from minik8s import cron, timestamps
+from minik8s.api import typed
 
 SCHEDULED_TIMESTAMP = "batch.kubernetes.io/cronjob-scheduled-timestamp"
 # Past this many missed start times the controller warns (TooManyMissedTimes).
@@ -100,7 +101,7 @@ def in_active_list(cj: dict, uid: str | None) -> bool:
 
 def finished_condition_type(job: dict) -> str | None:
     for ctype in (ju.COMPLETE, ju.FAILED):
-        if ju.has_condition(job, ctype):
+        if ju.has_condition(typed.job(job), ctype):
             return ctype
     return None
 

@@ -35,6 +35,7 @@ from controllers import replicaset_utils as rsutil
 from controllers.base import Controller, tombstone_safe
 from controllers.expectations import UIDTrackingControllerExpectations
 from minik8s import errors, labels, timestamps
+from minik8s.api import typed
 from minik8s.api.resources import JOBS, PODS, object_key
 from minik8s.client.events import NORMAL, WARNING, EventRecorder
 from minik8s.client.informer import SharedInformerFactory
@@ -167,7 +168,7 @@ class JobController(Controller):
             self.expectations.delete(key)
             return
         job = _with_kind(cached)
-        if ju.is_finished(job):
+        if ju.is_finished(typed.job(job)):
             return
         selector = _selector(job)
         if selector is None:

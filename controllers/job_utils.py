@@ -13,6 +13,7 @@ from collections.abc import Iterable, Sequence
 
 from controllers import controller_utils as cu
 from minik8s import timestamps
+from minik8s.api.typed import Job, JobCondition
 
 # Condition types and reasons (k8s.io/api/batch/v1).
 COMPLETE = "Complete"
@@ -42,23 +43,23 @@ MAX_POD_FAILURE_BACKOFF = 360.0
 
 # -- conditions ------------------------------------------------------------------------------
 
-def condition(job: dict, ctype: str) -> dict | None:
+def condition(job: Job, ctype: str) -> JobCondition | None:
     for c in (job.get("status") or {}).get("conditions") or []:
         if c.get("type") == ctype:
             return c
     return None
 
 
-def has_condition(job: dict, ctype: str) -> bool:
+def has_condition(job: Job, ctype: str) -> bool:
     c = condition(job, ctype)
     return c is not None and c.get("status") == "True"
 
 
-def is_finished(job: dict) -> bool:
+def is_finished(job: Job) -> bool:
     return has_condition(job, COMPLETE) or has_condition(job, FAILED)
 
 
-def finish_time(job: dict) -> datetime.datetime | None:
+def finish_time(job: Job) -> datetime.datetime | None:
     """When the Job's Complete or Failed condition became True."""
     for ctype in (COMPLETE, FAILED):
         c = condition(job, ctype)

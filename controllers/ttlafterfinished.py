@@ -13,23 +13,27 @@ from __future__ import annotations
 import datetime
 import logging
 from collections.abc import Callable
+from typing import Any
 
 from controllers import controller_utils as cu
 from controllers import job_utils as ju
 from controllers.base import Controller
 from minik8s import errors
+from minik8s.api import typed
 from minik8s.api.resources import JOBS, split_key
+from minik8s.api.typed import Job
 from minik8s.client.informer import SharedInformerFactory
+from minik8s.client.rest import ApiClient
 
 log = logging.getLogger(__name__)
 
 
-def _needs_cleanup(job: dict) -> bool:
+def _needs_cleanup(job: Job) -> bool:
     return (job.get("spec") or {}).get("ttlSecondsAfterFinished") is not None and ju.is_finished(job) \
         and not cu.meta(job).get("deletionTimestamp")
 
 
-def time_left(job: dict, at: datetime.datetime) -> float | None:
+def time_left(job: Job, at: datetime.datetime) -> float | None:
     """Seconds until the Job expires (<= 0: expired); None when it has no TTL or is not finished."""
     if not _needs_cleanup(job):
         return None
@@ -43,8 +47,8 @@ def time_left(job: dict, at: datetime.datetime) -> float | None:
 class TTLAfterFinishedController(Controller):
     name = "ttl-after-finished"
 
-    def __init__(self, client, informers: SharedInformerFactory, *,
-                 clock: Callable[[], datetime.datetime] = cu.now, **kwargs) -> None:
+    def __init__(self, client: ApiClient, informers: SharedInformerFactory, *,
+                 clock: Callable[[], datetime.datetime] = cu.now, **kwargs: Any) -> None:
         """``clock`` and ``kwargs`` (``queue``) are for tests."""
         super().__init__(**kwargs)
         self.client = client
@@ -53,15 +57,15 @@ class TTLAfterFinishedController(Controller):
         self.informers = [self.job_informer]
         self.job_informer.add_handler(on_add=self._maybe, on_update=lambda old, cur: self._maybe(cur))
 
-    def _maybe(self, job: dict) -> None:
-        if _needs_cleanup(job):
-            self.enqueue(job)
+    def _maybe(self, obj: dict[str, Any]) -> None:
+        if _needs_cleanup(typed.job(obj)):
+            self.enqueue(obj)
 
     async def sync(self, key: str) -> None:
-        job = self.job_informer.store.get(key)
-        if job is None:
+        obj = self.job_informer.store.get(key)
+        if obj is None:
             return
-        left = time_left(job, self.clock())
+        left = time_left(typed.job(obj), self.clock())
         if left is None:
             return
         if left > 0:
@@ -69,7 +73,7 @@ class TTLAfterFinishedController(Controller):
             return
         ns, name = split_key(key)
         try:
-            fresh = await self.client.get(JOBS, name, namespace=ns)
+            fresh = typed.job(await self.client.get(JOBS, name, namespace=ns))
         except errors.NotFound:
             return
         left = time_left(fresh, self.clock())

@@ -13,7 +13,7 @@ apiserver defaulted, but a reader still says what it does when a field is absent
 reader does not yet need are ``dict[str, Any]``; they get their own TypedDicts as readers come.
 
 :func:`pod`, :func:`node`, :func:`service`, :func:`endpoint_slice` (and the other kinds' functions,
-:func:`deployment`, :func:`replica_set`, ...) type an informer's object at
+:func:`deployment`, :func:`replica_set`, :func:`job`, ...) type an informer's object at
 the boundary, without copying or checking it (the apiserver validated it); the informers' stores
 hold ``dict[str, Any]``. ``tests/unit/test_typed_views.py`` checks that every view names only
 JSON fields of the apiserver's model of its kind.
@@ -52,6 +52,9 @@ __all__ = [
     "Deployment", "DeploymentCondition", "DeploymentSpec", "DeploymentStatus", "DeploymentStrategy", "PodTemplateSpec",
     "ReplicaSet", "ReplicaSetCondition", "ReplicaSetSpec", "ReplicaSetStatus", "RollingUpdateDeployment",
     "deployment", "replica_set",
+    # Job, CronJob
+    "CronJob", "CronJobSpec", "CronJobStatus", "Job", "JobCondition", "JobSpec", "JobStatus", "JobTemplateSpec",
+    "UncountedTerminatedPods", "cron_job", "job",
 ]
 
 
@@ -863,3 +866,98 @@ def deployment(obj: Mapping[str, Any]) -> Deployment:
 def replica_set(obj: Mapping[str, Any]) -> ReplicaSet:
     """``obj`` (a ReplicaSet as the apiserver sent it) typed as one: the same object, not a copy."""
     return cast(ReplicaSet, obj)
+
+
+# -- Job, CronJob (batch/v1) -------------------------------------------------------------------
+
+class JobSpec(TypedDict, total=False):
+    parallelism: int
+    completions: int
+    activeDeadlineSeconds: int
+    podFailurePolicy: dict[str, Any]
+    successPolicy: dict[str, Any]
+    backoffLimit: int
+    backoffLimitPerIndex: int
+    maxFailedIndexes: int
+    selector: LabelSelector
+    manualSelector: bool
+    template: PodTemplateSpec
+    ttlSecondsAfterFinished: int
+    completionMode: str
+    suspend: bool
+    podReplacementPolicy: str
+    managedBy: str
+
+
+class JobCondition(TypedDict, total=False):
+    type: str
+    status: str
+    lastProbeTime: str
+    lastTransitionTime: str
+    reason: str
+    message: str
+
+
+class UncountedTerminatedPods(TypedDict, total=False):
+    succeeded: list[str]
+    failed: list[str]
+
+
+class JobStatus(TypedDict, total=False):
+    conditions: list[JobCondition]
+    startTime: str
+    completionTime: str
+    active: int
+    succeeded: int
+    failed: int
+    terminating: int
+    completedIndexes: str
+    failedIndexes: str
+    uncountedTerminatedPods: UncountedTerminatedPods
+    ready: int
+
+
+class Job(TypedDict, total=False):
+    apiVersion: str
+    kind: str
+    metadata: ObjectMeta
+    spec: JobSpec
+    status: JobStatus
+
+
+def job(obj: Mapping[str, Any]) -> Job:
+    return cast(Job, obj)  # the apiserver's Job, untouched: a view, not a copy
+
+
+class JobTemplateSpec(TypedDict, total=False):
+    metadata: ObjectMeta
+    spec: JobSpec
+
+
+class CronJobSpec(TypedDict, total=False):
+    schedule: str
+    timeZone: str
+    startingDeadlineSeconds: int
+    concurrencyPolicy: str
+    suspend: bool
+    jobTemplate: JobTemplateSpec
+    successfulJobsHistoryLimit: int
+    failedJobsHistoryLimit: int
+
+
+class CronJobStatus(TypedDict, total=False):
+    active: list[ObjectReference]
+    lastScheduleTime: str
+    lastSuccessfulTime: str
+
+
+class CronJob(TypedDict, total=False):
+    apiVersion: str
+    kind: str
+    metadata: ObjectMeta
+    spec: CronJobSpec
+    status: CronJobStatus
+
+
+def cron_job(obj: Mapping[str, Any]) -> CronJob:
+    return cast(CronJob, obj)  # the apiserver's CronJob, untouched: a view, not a copy

@@ -13,7 +13,7 @@ import typing
 import pytest
 from pydantic import BaseModel
 
-from minik8s.api import apps, core, discovery, meta, typed, volumes
+from minik8s.api import apps, batch, core, discovery, meta, typed, volumes
 
 # Views whose model has another name, or that stand for two models with the same fields.
 _MODELS: dict[str, tuple[type[BaseModel], ...]] = {
@@ -36,7 +36,7 @@ def _models(name: str) -> tuple[type[BaseModel], ...]:
     if name in _MODELS:
         return _MODELS[name]
     # EndpointSlice's parts are discovery/v1's (core/v1 has an older EndpointPort of its own).
-    for module in (meta, discovery, core, volumes, apps):
+    for module in (meta, discovery, core, volumes, apps, batch):
         model = getattr(module, name, None)
         if isinstance(model, type) and issubclass(model, BaseModel):
             return (model,)
@@ -87,3 +87,5 @@ def test_boundary_functions_return_the_same_object() -> None:
     assert typed.node(obj) is obj
     assert typed.persistent_volume(obj) is obj
     assert typed.persistent_volume_claim(obj) is obj
+    assert typed.job(obj) is obj
+    assert typed.cron_job(obj) is obj
