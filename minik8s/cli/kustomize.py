@@ -8,7 +8,7 @@ import argparse
 import sys
 from typing import Any
 
-from minik8s.cli.session import CliError
+from minik8s.cli.session import CliError, Session
 
 
 def add_parsers(sub: Any, common_flags: argparse.ArgumentParser) -> None:
@@ -36,7 +36,7 @@ def render(objects: list[dict[str, Any]]) -> str:
     return "---\n".join(fmt.render([o], single=True) for o in objects)
 
 
-async def cmd_kustomize(session: Any, args: argparse.Namespace) -> int:
+async def cmd_kustomize(session: Session, args: argparse.Namespace) -> int:
     import os
 
     if not os.path.isdir(args.dir):

@@ -14,6 +14,7 @@ from typing import Any
 
 from minik8s import errors
 from minik8s.cli import common
+from minik8s.cli.resources import Resource
 from minik8s.cli.scale import scale_targets
 from minik8s.cli.session import CliError, Session, format_error
 
@@ -92,7 +93,7 @@ async def cmd_label(session: Session, args: argparse.Namespace) -> int:
     return 1 if failures else 0
 
 
-async def _one(session: Session, args: argparse.Namespace, res: Any, ns: str | None, name: str,
+async def _one(session: Session, args: argparse.Namespace, res: Resource, ns: str | None, name: str,
                sets: dict[str, str], removes: list[str], is_label: bool) -> None:
     obj = await session.client.get(res.rt, name, namespace=ns)
     meta = obj.get("metadata") or {}

@@ -20,7 +20,7 @@ import copy
 import datetime
 import json
 import sys
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING, Any, cast
 
 from minik8s import errors
@@ -95,11 +95,15 @@ async def _deployments(session: Session, args: argparse.Namespace) -> list[tuple
     return targets
 
 
+# What a verb does to one deployment: (session, args, resource, namespace, name).
+_OneDeployment = Callable[[Session, argparse.Namespace, Resource, str | None, str], Awaitable[None]]
+
+
 async def _get(session: Session, res: Resource, ns: str | None, name: str) -> typed.Deployment:
     return cast("typed.Deployment", await session.client.get(res.rt, name, namespace=ns))
 
 
-async def _each(session: Session, args: argparse.Namespace, one: Any) -> int:
+async def _each(session: Session, args: argparse.Namespace, one: _OneDeployment) -> int:
     failures = 0
     for res, ns, name in await _deployments(session, args):
         try:
