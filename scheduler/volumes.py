@@ -89,8 +89,9 @@ class VolumeListers:
         pv = self.volumes.store.get(name)
         return None if pv is None else typed.persistent_volume(pv)
 
-    def storage_class(self, name: str) -> dict[str, Any] | None:
-        return self.classes.store.get(name) if name else None
+    def storage_class(self, name: str) -> typed.StorageClass | None:
+        sc = self.classes.store.get(name) if name else None
+        return None if sc is None else typed.storage_class(sc)
 
     def pods_using(self, namespace: str, claim: str) -> list[typed.Pod]:
         """The scheduled, unfinished pods that name the claim."""

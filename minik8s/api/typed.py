@@ -48,6 +48,8 @@ __all__ = [
     "Affinity", "LabelSelector", "LabelSelectorRequirement", "NodeAffinity", "NodeSelector", "NodeSelectorRequirement",
     "NodeSelectorTerm", "PodAffinity", "PodAffinityTerm", "PodAntiAffinity", "PreferredSchedulingTerm",
     "WeightedPodAffinityTerm",
+    # StorageClass
+    "StorageClass", "storage_class",
     # Deployment, ReplicaSet
     "Deployment", "DeploymentCondition", "DeploymentSpec", "DeploymentStatus", "DeploymentStrategy", "PodTemplateSpec",
     "ReplicaSet", "ReplicaSetCondition", "ReplicaSetSpec", "ReplicaSetStatus", "RollingUpdateDeployment",
@@ -961,3 +963,23 @@ class CronJob(TypedDict, total=False):
 
 def cron_job(obj: Mapping[str, Any]) -> CronJob:
     return cast(CronJob, obj)  # the apiserver's CronJob, untouched: a view, not a copy
+
+
+# -- StorageClass -----------------------------------------------------------------------------
+
+class StorageClass(TypedDict, total=False):
+    apiVersion: str
+    kind: str
+    metadata: ObjectMeta
+    provisioner: str
+    parameters: dict[str, str]
+    reclaimPolicy: str
+    mountOptions: list[str]
+    allowVolumeExpansion: bool
+    volumeBindingMode: str
+    allowedTopologies: list[dict[str, Any]]
+
+
+def storage_class(obj: Mapping[str, Any]) -> StorageClass:
+    """``obj`` (a StorageClass as the apiserver sent it) typed as one: the same object, not a copy."""
+    return cast(StorageClass, obj)
