@@ -23,15 +23,18 @@ from __future__ import annotations
 
 import functools
 import logging
+from collections.abc import Callable
 from fractions import Fraction
 from typing import Any
 
 from controllers.base import Controller, tombstone_safe
 from minik8s import errors
 from minik8s import resourcequota as rq
-from minik8s.api import resources
+from minik8s.api import resources, typed
 from minik8s.api.resources import PODS, RESOURCEQUOTAS, SERVICES, ResourceType, object_key, split_key
+from minik8s.api.typed import ResourceQuota
 from minik8s.client.informer import Informer, SharedInformerFactory
+from minik8s.client.rest import ApiClient
 
 log = logging.getLogger(__name__)
 
@@ -62,7 +65,11 @@ def kind_of(resource_name: str) -> tuple[str, str] | None:
     return None
 
 
-def compute_used(quota: dict, objects_of: Any, now: float | None = None) -> dict[str, str]:
+# (group, plural) -> the namespace's objects of that kind; None for a kind minik8s does not serve
+ObjectsOf = Callable[[str, str], list[dict[str, Any]] | None]
+
+
+def compute_used(quota: ResourceQuota, objects_of: ObjectsOf, now: float | None = None) -> dict[str, str]:
     """``status.used`` of ``quota``: for each hard resource, what the namespace's objects
     in the quota's scopes cost. ``objects_of(group, plural)`` lists the namespace's objects
     (None: a kind minik8s does not serve, which costs nothing)."""
@@ -82,7 +89,7 @@ def compute_used(quota: dict, objects_of: Any, now: float | None = None) -> dict
 class ResourceQuotaController(Controller):
     name = "resourcequota"
 
-    def __init__(self, client, informers: SharedInformerFactory, *, resync_period: float = RESYNC_PERIOD) -> None:
+    def __init__(self, client: ApiClient, informers: SharedInformerFactory, *, resync_period: float = RESYNC_PERIOD) -> None:
         super().__init__()
         self.client = client
         self.factory = informers
@@ -96,11 +103,12 @@ class ResourceQuotaController(Controller):
 
     # -- handlers -----------------------------------------------------------------------------
 
-    def _quota_updated(self, old: dict, new: dict) -> None:
+    def _quota_updated(self, old_obj: dict[str, Any], new_obj: dict[str, Any]) -> None:
+        old, new = typed.resource_quota(old_obj), typed.resource_quota(new_obj)
         spec_hard = (new.get("spec") or {}).get("hard") or {}
         if spec_hard != ((new.get("status") or {}).get("hard") or {}) or \
                 (old.get("spec") or {}) != (new.get("spec") or {}):
-            self.enqueue(new)
+            self.enqueue(new_obj)
 
     def _watch(self, rt: ResourceType) -> Informer:
         inf = self._watched.get(rt)
@@ -110,7 +118,7 @@ class ResourceQuotaController(Controller):
                             on_delete=self._object_deleted)
         return inf
 
-    def _object_updated(self, rt: ResourceType, old: dict, new: dict) -> None:
+    def _object_updated(self, rt: ResourceType, old: dict[str, Any], new: dict[str, Any]) -> None:
         if rt is PODS:
             if rq.pod_counts(old) != rq.pod_counts(new) or (old.get("metadata") or {}).get("deletionTimestamp") != \
                     (new.get("metadata") or {}).get("deletionTimestamp"):
@@ -119,12 +127,12 @@ class ResourceQuotaController(Controller):
             if (old.get("spec") or {}).get("type") != (new.get("spec") or {}).get("type"):
                 self._replenish(new)
 
-    def _object_deleted(self, obj: dict) -> None:
+    def _object_deleted(self, obj: dict[str, Any] | None) -> None:
         gone = tombstone_safe(obj)
         if gone is not None:
             self._replenish(gone)
 
-    def _replenish(self, obj: dict) -> None:
+    def _replenish(self, obj: dict[str, Any]) -> None:
         """Every quota of the object's namespace counts again."""
         ns = (obj.get("metadata") or {}).get("namespace")
         if not ns:
@@ -135,9 +143,10 @@ class ResourceQuotaController(Controller):
     # -- sync ---------------------------------------------------------------------------------
 
     async def sync(self, key: str) -> None:
-        quota = self.quota_informer.store.get(key)
-        if quota is None:
+        cached = self.quota_informer.store.get(key)
+        if cached is None:
             return
+        quota = typed.resource_quota(cached)
         ns, _ = split_key(key)
         hard = (quota.get("spec") or {}).get("hard") or {}
         pending = False
@@ -152,7 +161,7 @@ class ResourceQuotaController(Controller):
         if pending:
             await self.wait_for_caches(list(self._watched.values()))
 
-        def objects_of(group: str, plural: str) -> list[dict] | None:
+        def objects_of(group: str, plural: str) -> list[dict[str, Any]] | None:
             rt = resources.BY_PLURAL.get((group, plural))
             if rt is None:
                 return None
@@ -162,7 +171,7 @@ class ResourceQuotaController(Controller):
 
         status = {"hard": dict(hard), "used": compute_used(quota, objects_of)}
         if status != (quota.get("status") or {}):
-            new = {**quota, "status": status}
+            new = {**cached, "status": status}
             try:
                 await self.client.update_status(RESOURCEQUOTAS, new, field_manager=FIELD_MANAGER)
             except errors.NotFound:

@@ -13,37 +13,41 @@ from __future__ import annotations
 import copy
 import ipaddress
 import logging
+from typing import Any
 
 from controllers.base import Controller, tombstone_safe
 from minik8s import errors
+from minik8s.api import typed
 from minik8s.api.resources import NODES, SERVICES, split_key
+from minik8s.api.typed import LoadBalancerIngress, Node, Service
 from minik8s.client.informer import SharedInformerFactory
+from minik8s.client.rest import ApiClient
 
 log = logging.getLogger(__name__)
 
 
-def node_ready(node: dict) -> bool:
+def node_ready(node: Node) -> bool:
     for cond in (node.get("status") or {}).get("conditions") or []:
         if cond.get("type") == "Ready":
             return cond.get("status") == "True"
     return False
 
 
-def node_internal_ip(node: dict) -> str | None:
+def node_internal_ip(node: Node) -> str | None:
     for addr in (node.get("status") or {}).get("addresses") or []:
         if addr.get("type") == "InternalIP" and addr.get("address"):
             return addr["address"]
     return None
 
 
-def _ip_key(ip: str) -> tuple:
+def _ip_key(ip: str) -> tuple[int, int | str]:
     try:
         return (0, int(ipaddress.ip_address(ip)))
     except ValueError:
         return (1, ip)
 
 
-def desired_ingress(service: dict, nodes: list[dict]) -> list[dict]:
+def desired_ingress(service: Service, nodes: list[Node]) -> list[LoadBalancerIngress]:
     """The ingress a LoadBalancer service should show: one entry per Ready node address."""
     spec = service.get("spec") or {}
     if spec.get("type") != "LoadBalancer" or spec.get("loadBalancerClass"):
@@ -55,8 +59,8 @@ def desired_ingress(service: dict, nodes: list[dict]) -> list[dict]:
 class ServiceLBController(Controller):
     name = "servicelb"
 
-    def __init__(self, client, informers: SharedInformerFactory, **kwargs) -> None:
-        """``client`` is an ApiClient; ``kwargs`` (``queue``) are for tests."""
+    def __init__(self, client: ApiClient, informers: SharedInformerFactory, **kwargs: Any) -> None:
+        """``kwargs`` (``queue``) are for tests."""
         super().__init__(**kwargs)
         self.client = client
         self.service_informer = informers.informer(SERVICES)
@@ -67,28 +71,31 @@ class ServiceLBController(Controller):
         self.node_informer.add_handler(on_add=self._node_changed, on_update=self._update_node,
                                        on_delete=self._node_changed)
 
-    def _service(self, svc: dict) -> None:
+    def _service(self, obj: dict[str, Any]) -> None:
+        svc = typed.service(obj)
         spec = svc.get("spec") or {}
         ingress = ((svc.get("status") or {}).get("loadBalancer") or {}).get("ingress")
         # Only LoadBalancers, and former ones still showing an ingress, have anything to do.
         if spec.get("type") == "LoadBalancer" or ingress:
-            self.enqueue(svc)
+            self.enqueue(obj)
 
-    def _node_changed(self, node: dict | None) -> None:
+    def _node_changed(self, node: dict[str, Any] | None) -> None:
         if tombstone_safe(node) is None:
             return
         for svc in self.service_informer.store.list():
             self._service(svc)
 
-    def _update_node(self, old: dict, cur: dict) -> None:
-        if (node_ready(old), node_internal_ip(old)) != (node_ready(cur), node_internal_ip(cur)):
+    def _update_node(self, old_obj: dict[str, Any], cur: dict[str, Any]) -> None:
+        old, new = typed.node(old_obj), typed.node(cur)
+        if (node_ready(old), node_internal_ip(old)) != (node_ready(new), node_internal_ip(new)):
             self._node_changed(cur)
 
     async def sync(self, key: str) -> None:
-        service = self.service_informer.store.get(key)
-        if service is None:
+        cached = self.service_informer.store.get(key)
+        if cached is None:
             return
-        want = desired_ingress(service, self.node_informer.store.list())
+        service = typed.service(cached)
+        want = desired_ingress(service, [typed.node(n) for n in self.node_informer.store.list()])
         status = service.get("status") or {}
         have = (status.get("loadBalancer") or {}).get("ingress") or []
         if have == want:
@@ -96,7 +103,7 @@ class ServiceLBController(Controller):
         spec = service.get("spec") or {}
         if spec.get("type") == "LoadBalancer" and spec.get("loadBalancerClass"):
             return  # another load balancer implementation owns this status
-        updated = copy.deepcopy(service)
+        updated = copy.deepcopy(cached)
         updated.setdefault("status", {})["loadBalancer"] = {"ingress": want} if want else {}
         updated.setdefault("apiVersion", "v1")
         updated.setdefault("kind", "Service")

@@ -57,6 +57,9 @@ __all__ = [
     # Job, CronJob
     "CronJob", "CronJobSpec", "CronJobStatus", "Job", "JobCondition", "JobSpec", "JobStatus", "JobTemplateSpec",
     "UncountedTerminatedPods", "cron_job", "job",
+    # ResourceQuota
+    "ResourceQuota", "ResourceQuotaSpec", "ResourceQuotaStatus", "ScopeSelector", "ScopedResourceSelectorRequirement",
+    "resource_quota",
 ]
 
 
@@ -559,6 +562,7 @@ class ServiceSpec(TypedDict, total=False):
 class LoadBalancerIngress(TypedDict, total=False):
     ip: str
     hostname: str
+    ipMode: str
 
 
 class LoadBalancerStatus(TypedDict, total=False):
@@ -983,3 +987,39 @@ class StorageClass(TypedDict, total=False):
 def storage_class(obj: Mapping[str, Any]) -> StorageClass:
     """``obj`` (a StorageClass as the apiserver sent it) typed as one: the same object, not a copy."""
     return cast(StorageClass, obj)
+
+
+# -- ResourceQuota ----------------------------------------------------------------------------
+
+class ScopedResourceSelectorRequirement(TypedDict, total=False):
+    scopeName: str
+    operator: str
+    values: list[str]
+
+
+class ScopeSelector(TypedDict, total=False):
+    matchExpressions: list[ScopedResourceSelectorRequirement]
+
+
+class ResourceQuotaSpec(TypedDict, total=False):
+    hard: dict[str, Any]  # resource name -> quantity, as sent (a string or a number)
+    scopes: list[str]
+    scopeSelector: ScopeSelector
+
+
+class ResourceQuotaStatus(TypedDict, total=False):
+    hard: dict[str, Any]
+    used: dict[str, Any]
+
+
+class ResourceQuota(TypedDict, total=False):
+    apiVersion: str
+    kind: str
+    metadata: ObjectMeta
+    spec: ResourceQuotaSpec
+    status: ResourceQuotaStatus
+
+
+def resource_quota(obj: Mapping[str, Any]) -> ResourceQuota:
+    """``obj`` (a ResourceQuota as the apiserver sent it) typed as one: the same object, not a copy."""
+    return cast(ResourceQuota, obj)
