@@ -23,29 +23,33 @@ from __future__ import annotations
 import asyncio
 import copy
 import logging
+from typing import Any
 
 from controllers.base import Controller
 from minik8s import errors, localpath
 from minik8s import volumebinding as util
+from minik8s.api import typed
 from minik8s.api import volumes as v
 from minik8s.api.resources import NODES, PERSISTENTVOLUMECLAIMS, PERSISTENTVOLUMES, STORAGECLASSES
+from minik8s.api.typed import PersistentVolume, PersistentVolumeClaim, StorageClass
 from minik8s.client.events import NORMAL, WARNING, EventRecorder
 from minik8s.client.informer import SharedInformerFactory
+from minik8s.client.rest import ApiClient
 
 log = logging.getLogger(__name__)
 
 PV_PREFIX, PVC_PREFIX = "pv:", "pvc:"
 
 
-def _claim_ref(pvc: dict) -> dict:
+def _claim_ref(pvc: PersistentVolumeClaim) -> dict[str, Any]:
     return {**pvc, "kind": "PersistentVolumeClaim", "apiVersion": "v1"}
 
 
-def volume_for(pvc: dict, sc: dict, node: str, base_dir: str) -> dict:
+def volume_for(pvc: PersistentVolumeClaim, sc: StorageClass, node: str, base_dir: str) -> dict[str, Any]:
     """The PersistentVolume provisioned for ``pvc`` of class ``sc`` on ``node``."""
     md, spec = pvc["metadata"], pvc.get("spec") or {}
     name = f"pvc-{md['uid']}"
-    pv_spec = {
+    pv_spec: dict[str, Any] = {
         "capacity": {"storage": ((spec.get("resources") or {}).get("requests") or {})["storage"]},
         "accessModes": list(spec.get("accessModes") or []),
         "persistentVolumeReclaimPolicy": sc.get("reclaimPolicy") or "Delete",
@@ -68,8 +72,8 @@ def volume_for(pvc: dict, sc: dict, node: str, base_dir: str) -> dict:
 class LocalPathProvisioner(Controller):
     name = "local-path-provisioner"
 
-    def __init__(self, client, informers: SharedInformerFactory, *, recorder: EventRecorder | None = None,
-                 ensure_default_class: bool = True, **kwargs) -> None:
+    def __init__(self, client: ApiClient, informers: SharedInformerFactory, *, recorder: EventRecorder | None = None,
+                 ensure_default_class: bool = True, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.client = client
         self.recorder = recorder or EventRecorder(client, component=f"{localpath.PROVISIONER}")
@@ -104,16 +108,18 @@ class LocalPathProvisioner(Controller):
 
     # -- handlers -----------------------------------------------------------------------------
 
-    def _claim(self, pvc: dict) -> None:
+    def _claim(self, obj: dict[str, Any]) -> None:
+        pvc = typed.persistent_volume_claim(obj)
         ann = pvc["metadata"].get("annotations") or {}
         if ann.get(v.ANN_STORAGE_PROVISIONER) == localpath.PROVISIONER and not (pvc.get("spec") or {}).get("volumeName"):
             self.enqueue_key(PVC_PREFIX + util.claim_key(pvc))
 
-    def _volume(self, pv: dict) -> None:
+    def _volume(self, obj: dict[str, Any]) -> None:
+        pv = typed.persistent_volume(obj)
         if (pv["metadata"].get("annotations") or {}).get(v.ANN_PROVISIONED_BY) == localpath.PROVISIONER:
             self.enqueue_key(PV_PREFIX + pv["metadata"]["name"])
 
-    def _node_deleted(self, node: dict | None) -> None:
+    def _node_deleted(self, node: dict[str, Any] | None) -> None:
         for pv in self.pv_informer.store.list():
             if pv["metadata"].get("deletionTimestamp"):
                 self._volume(pv)
@@ -124,19 +130,20 @@ class LocalPathProvisioner(Controller):
         if key.startswith(PVC_PREFIX):
             pvc = self.pvc_informer.store.get(key[len(PVC_PREFIX):])
             if pvc is not None:
-                await self.provision(pvc)
+                await self.provision(typed.persistent_volume_claim(pvc))
         elif key.startswith(PV_PREFIX):
             pv = self.pv_informer.store.get(key[len(PV_PREFIX):])
             if pv is not None:
-                await self.reclaim(pv)
+                await self.reclaim(typed.persistent_volume(pv))
 
-    async def provision(self, pvc: dict) -> None:
+    async def provision(self, pvc: PersistentVolumeClaim) -> None:
         md, spec = pvc["metadata"], pvc.get("spec") or {}
         ann = md.get("annotations") or {}
         if (spec.get("volumeName") or md.get("deletionTimestamp")
                 or ann.get(v.ANN_STORAGE_PROVISIONER) != localpath.PROVISIONER):
             return
-        sc = self.class_informer.store.get(util.storage_class(pvc))
+        cached_sc = self.class_informer.store.get(util.storage_class(pvc))
+        sc = typed.storage_class(cached_sc) if cached_sc is not None else None
         if sc is None or sc.get("provisioner") != localpath.PROVISIONER:
             return
         pv_name = f"pvc-{md['uid']}"
@@ -152,7 +159,8 @@ class LocalPathProvisioner(Controller):
             self._failed(claim, "NodePath only supports ReadWriteOnce and ReadWriteOncePod access modes")
             return
         node_obj = self.node_informer.store.get(node)
-        base = ((node_obj or {}).get("metadata", {}).get("annotations") or {}).get(localpath.ANN_NODE_DIR)
+        node_md = (typed.node(node_obj).get("metadata") or {}) if node_obj is not None else {}
+        base = (node_md.get("annotations") or {}).get(localpath.ANN_NODE_DIR)
         if not base:
             self._failed(claim, f'node "{node}" has no local-path directory (annotation {localpath.ANN_NODE_DIR}): '
                                 "its kubelet does not serve local-path volumes")
@@ -167,11 +175,11 @@ class LocalPathProvisioner(Controller):
         log.info("provisioned %s for claim %s on node %s", pv_name, key, node)
         self.recorder.event(claim, NORMAL, "ProvisioningSucceeded", f"Successfully provisioned volume {pv_name}")
 
-    def _failed(self, claim: dict, why: str) -> None:
+    def _failed(self, claim: dict[str, Any], why: str) -> None:
         self.recorder.event(claim, WARNING, "ProvisioningFailed", f"failed to provision volume with StorageClass "
                                                                   f'"{util.storage_class(claim)}": {why}')
 
-    async def reclaim(self, pv: dict) -> None:
+    async def reclaim(self, pv: PersistentVolume) -> None:
         md = pv["metadata"]
         if md.get("deletionTimestamp"):
             node = localpath.node_of(pv)
@@ -187,11 +195,11 @@ class LocalPathProvisioner(Controller):
                 return
             log.info("deleting released volume %s; node %s removes its directory", md["name"], localpath.node_of(pv))
 
-    async def _drop_cleanup(self, pv: dict, node: str) -> None:
+    async def _drop_cleanup(self, pv: PersistentVolume, node: str) -> None:
         self.recorder.event({**pv, "kind": "PersistentVolume", "apiVersion": "v1"}, WARNING, "VolumeFailedDelete",
                             f'node "{node}" is gone: nothing can remove the directory '
                             f'{(pv.get("spec") or {}).get("hostPath", {}).get("path")}')
-        updated = copy.deepcopy(pv)
+        updated: dict[str, Any] = copy.deepcopy(dict(pv))
         updated.setdefault("kind", "PersistentVolume")
         updated.setdefault("apiVersion", "v1")
         updated["metadata"]["finalizers"] = [f for f in pv["metadata"].get("finalizers") or ()

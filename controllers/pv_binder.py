@@ -31,15 +31,20 @@ from __future__ import annotations
 
 import copy
 import logging
+from collections.abc import Mapping
+from typing import Any
 
 from controllers.base import Controller, tombstone_safe
 from minik8s import errors
 from minik8s import volumebinding as util
 from minik8s.api import storage as storage_api
+from minik8s.api import typed
 from minik8s.api import volumes as v
 from minik8s.api.resources import NODES, PERSISTENTVOLUMECLAIMS, PERSISTENTVOLUMES, STORAGECLASSES
+from minik8s.api.typed import ObjectReference, PersistentVolume, PersistentVolumeClaim
 from minik8s.client.events import NORMAL, WARNING, EventRecorder
 from minik8s.client.informer import SharedInformerFactory
+from minik8s.client.rest import ApiClient
 from minik8s.nodeselector import NodeView
 
 log = logging.getLogger(__name__)
@@ -49,13 +54,14 @@ NOT_SUPPORTED_PROVISIONER = "kubernetes.io/no-provisioner"
 _CLAIM_REF_INDEX = "claimRef"
 
 
-def _claim_ref_index(pv: dict) -> list[str]:
+def _claim_ref_index(pv: dict[str, Any]) -> list[str]:
     key = util.claim_ref_key(pv)
     return [key] if key else []
 
 
-def _with_kind(obj: dict, kind: str, api_version: str = "v1") -> dict:
-    out = copy.deepcopy(obj)
+def _with_kind(obj: Mapping[str, Any], kind: str, api_version: str = "v1") -> dict[str, Any]:
+    """A deep copy of ``obj`` with its kind and apiVersion: the body of a write or an event's object."""
+    out = copy.deepcopy(dict(obj))
     out.setdefault("kind", kind)
     out.setdefault("apiVersion", api_version)
     return out
@@ -64,8 +70,8 @@ def _with_kind(obj: dict, kind: str, api_version: str = "v1") -> dict:
 class PersistentVolumeBinder(Controller):
     name = "persistentvolume-binder"
 
-    def __init__(self, client, informers: SharedInformerFactory, *, recorder: EventRecorder | None = None,
-                 **kwargs) -> None:
+    def __init__(self, client: ApiClient, informers: SharedInformerFactory, *, recorder: EventRecorder | None = None,
+                 **kwargs: Any) -> None:
         """``kwargs`` (``queue``) are for tests."""
         super().__init__(**kwargs)
         self.client = client
@@ -84,7 +90,8 @@ class PersistentVolumeBinder(Controller):
 
     # -- handlers: only enqueue ---------------------------------------------------------------
 
-    def _volume_changed(self, pv: dict) -> None:
+    def _volume_changed(self, obj: dict[str, Any]) -> None:
+        pv = typed.persistent_volume(obj)
         self.enqueue_key(PV_PREFIX + pv["metadata"]["name"])
         ref = util.claim_ref_key(pv)
         if ref:
@@ -92,7 +99,7 @@ class PersistentVolumeBinder(Controller):
         elif not pv["metadata"].get("deletionTimestamp"):
             self._enqueue_unbound_claims()  # a new or freed volume may be the one a claim waits for
 
-    def _volume_deleted(self, pv: dict | None) -> None:
+    def _volume_deleted(self, pv: dict[str, Any] | None) -> None:
         pv = tombstone_safe(pv)
         if pv is None:
             return
@@ -100,27 +107,28 @@ class PersistentVolumeBinder(Controller):
         if ref:
             self.enqueue_key(PVC_PREFIX + ref)
 
-    def _claim_changed(self, pvc: dict) -> None:
+    def _claim_changed(self, obj: dict[str, Any]) -> None:
+        pvc = typed.persistent_volume_claim(obj)
         self.enqueue_key(PVC_PREFIX + util.claim_key(pvc))
         name = (pvc.get("spec") or {}).get("volumeName")
         if name:
             self.enqueue_key(PV_PREFIX + name)
 
-    def _claim_deleted(self, pvc: dict | None) -> None:
+    def _claim_deleted(self, pvc: dict[str, Any] | None) -> None:
         pvc = tombstone_safe(pvc)
         if pvc is None:
             return
         for pv in self.pv_informer.store.by_index(_CLAIM_REF_INDEX, util.claim_key(pvc)):
             self.enqueue_key(PV_PREFIX + pv["metadata"]["name"])
 
-    def _class_changed(self, sc: dict) -> None:
-        name = sc["metadata"]["name"]
-        for pvc in self.pvc_informer.store.list():
+    def _class_changed(self, obj: dict[str, Any]) -> None:
+        name = typed.storage_class(obj)["metadata"]["name"]
+        for pvc in map(typed.persistent_volume_claim, self.pvc_informer.store.list()):
             if not (pvc.get("spec") or {}).get("volumeName") and util.storage_class(pvc) == name:
                 self.enqueue_key(PVC_PREFIX + util.claim_key(pvc))
 
     def _enqueue_unbound_claims(self) -> None:
-        for pvc in self.pvc_informer.store.list():
+        for pvc in map(typed.persistent_volume_claim, self.pvc_informer.store.list()):
             if not (pvc.get("spec") or {}).get("volumeName"):
                 self.enqueue_key(PVC_PREFIX + util.claim_key(pvc))
 
@@ -130,13 +138,13 @@ class PersistentVolumeBinder(Controller):
         if key.startswith(PVC_PREFIX):
             pvc = self.pvc_informer.store.get(key[len(PVC_PREFIX):])
             if pvc is not None:
-                await self.sync_claim(pvc)
+                await self.sync_claim(typed.persistent_volume_claim(pvc))
         elif key.startswith(PV_PREFIX):
             pv = self.pv_informer.store.get(key[len(PV_PREFIX):])
             if pv is not None:
-                await self.sync_volume(pv)
+                await self.sync_volume(typed.persistent_volume(pv))
 
-    async def sync_claim(self, pvc: dict) -> None:
+    async def sync_claim(self, pvc: PersistentVolumeClaim) -> None:
         md, spec = pvc["metadata"], pvc.get("spec") or {}
         if (md.get("annotations") or {}).get(v.ANN_BIND_COMPLETED):
             await self._sync_bound_claim(pvc)
@@ -145,16 +153,18 @@ class PersistentVolumeBinder(Controller):
         else:
             await self._sync_prebound_claim(pvc)
 
-    async def _sync_unbound_claim(self, pvc: dict) -> None:
+    async def _sync_unbound_claim(self, pvc: PersistentVolumeClaim) -> None:
         cls_name = util.storage_class(pvc)
-        sc = self.class_informer.store.get(cls_name) if cls_name else None
+        cached_sc = self.class_informer.store.get(cls_name) if cls_name else None
+        sc = typed.storage_class(cached_sc) if cached_sc is not None else None
         delay = sc is not None and sc.get("volumeBindingMode") == storage_api.BINDING_WAIT_FOR_FIRST_CONSUMER
         selected = ((pvc["metadata"].get("annotations") or {}).get(v.ANN_SELECTED_NODE))
         node = None
         if selected:
             node_obj = self.node_informer.store.get(selected)
             node = NodeView.of(node_obj) if node_obj is not None else NodeView(selected, {})
-        pv = util.find_best_volume(pvc, self.pv_informer.store.list(), node=node, delay_binding=delay)
+        pv = util.find_best_volume(pvc, map(typed.persistent_volume, self.pv_informer.store.list()), node=node,
+                                   delay_binding=delay)
         if pv is not None:
             await self._bind(pv, pvc)
             return
@@ -174,7 +184,7 @@ class PersistentVolumeBinder(Controller):
             await self._hand_to_provisioner(pvc, sc["provisioner"])
         await self._set_claim_phase(pvc, v.CLAIM_PENDING)
 
-    async def _hand_to_provisioner(self, pvc: dict, provisioner: str) -> None:
+    async def _hand_to_provisioner(self, pvc: PersistentVolumeClaim, provisioner: str) -> None:
         ann = pvc["metadata"].get("annotations") or {}
         if ann.get(v.ANN_STORAGE_PROVISIONER) != provisioner or ann.get(v.ANN_BETA_STORAGE_PROVISIONER) != provisioner:
             ns, name = pvc["metadata"]["namespace"], pvc["metadata"]["name"]
@@ -190,12 +200,13 @@ class PersistentVolumeBinder(Controller):
                             "or manually by the system administrator. If volume creation is delayed, please verify "
                             "that the provisioner is running and correctly registered.")
 
-    async def _sync_prebound_claim(self, pvc: dict) -> None:
+    async def _sync_prebound_claim(self, pvc: PersistentVolumeClaim) -> None:
         name = pvc["spec"]["volumeName"]
-        pv = self.pv_informer.store.get(name)
-        if pv is None:
+        cached = self.pv_informer.store.get(name)
+        if cached is None:
             await self._set_claim_phase(pvc, v.CLAIM_PENDING)
             return
+        pv = typed.persistent_volume(cached)
         if not (pv.get("spec") or {}).get("claimRef"):
             why = util.mismatch(pv, pvc)
             if why is not None:
@@ -211,13 +222,14 @@ class PersistentVolumeBinder(Controller):
                                 f'volume "{name}" already bound to a different claim.')
             await self._set_claim_phase(pvc, v.CLAIM_PENDING)
 
-    async def _sync_bound_claim(self, pvc: dict) -> None:
+    async def _sync_bound_claim(self, pvc: PersistentVolumeClaim) -> None:
         name = (pvc.get("spec") or {}).get("volumeName")
         if not name:
             await self._lose_claim(pvc, "ClaimLost",
                                    "Bound claim has lost reference to PersistentVolume. Data on the volume is lost!")
             return
-        pv = self.pv_informer.store.get(name)
+        cached = self.pv_informer.store.get(name)
+        pv = typed.persistent_volume(cached) if cached is not None else None
         if pv is None:
             await self._lose_claim(pvc, "ClaimLost",
                                    "Bound claim has lost its PersistentVolume. Data on the volume is lost!")
@@ -227,12 +239,12 @@ class PersistentVolumeBinder(Controller):
             await self._lose_claim(pvc, "ClaimMisbound",
                                    "Two claims are bound to the same volume, this one is bound incorrectly")
 
-    async def _lose_claim(self, pvc: dict, reason: str, message: str) -> None:
+    async def _lose_claim(self, pvc: PersistentVolumeClaim, reason: str, message: str) -> None:
         if (pvc.get("status") or {}).get("phase") != v.CLAIM_LOST:
             self.recorder.event(_with_kind(pvc, "PersistentVolumeClaim"), WARNING, reason, message)
         await self._set_claim_phase(pvc, v.CLAIM_LOST)
 
-    async def sync_volume(self, pv: dict) -> None:
+    async def sync_volume(self, pv: PersistentVolume) -> None:
         spec = pv.get("spec") or {}
         ref = spec.get("claimRef")
         phase = (pv.get("status") or {}).get("phase")
@@ -241,7 +253,8 @@ class PersistentVolumeBinder(Controller):
             if phase != v.VOLUME_AVAILABLE and not (phase == v.VOLUME_FAILED and ref):
                 await self._set_volume_phase(pv, v.VOLUME_AVAILABLE)
             return
-        pvc = self.pvc_informer.store.get(util.claim_ref_key(pv) or "")
+        cached = self.pvc_informer.store.get(util.claim_ref_key(pv) or "")
+        pvc = typed.persistent_volume_claim(cached) if cached is not None else None
         if pvc is None:
             pvc = await self._live_claim(ref)  # the cache may lag: ask before releasing anything
         if pvc is not None and pvc["metadata"].get("uid") != ref.get("uid"):
@@ -264,13 +277,14 @@ class PersistentVolumeBinder(Controller):
         elif (pv["metadata"].get("annotations") or {}).get(v.ANN_BOUND_BY_CONTROLLER):
             await self._unbind(pv)  # the binder's own half-binding, superseded: give it back
 
-    async def _live_claim(self, ref: dict) -> dict | None:
+    async def _live_claim(self, ref: ObjectReference) -> PersistentVolumeClaim | None:
         try:
-            return await self.client.get(PERSISTENTVOLUMECLAIMS, ref.get("name") or "", namespace=ref.get("namespace"))
+            return typed.persistent_volume_claim(
+                await self.client.get(PERSISTENTVOLUMECLAIMS, ref.get("name") or "", namespace=ref.get("namespace")))
         except errors.NotFound:
             return None
 
-    async def _reclaim(self, pv: dict) -> None:
+    async def _reclaim(self, pv: PersistentVolume) -> None:
         policy = (pv.get("spec") or {}).get("persistentVolumeReclaimPolicy")
         name = pv["metadata"]["name"]
         if policy == v.RECLAIM_DELETE:
@@ -284,7 +298,7 @@ class PersistentVolumeBinder(Controller):
 
     # -- writes -------------------------------------------------------------------------------
 
-    async def _bind(self, pv: dict, pvc: dict) -> None:
+    async def _bind(self, pv: PersistentVolume, pvc: PersistentVolumeClaim) -> None:
         """Both halves of a binding, each written only where it differs (``bind``)."""
         pv_name, pvc_md = pv["metadata"]["name"], pvc["metadata"]
         if not util.is_bound_to(pv, pvc) or not pv["spec"]["claimRef"].get("uid"):
@@ -292,7 +306,7 @@ class PersistentVolumeBinder(Controller):
             updated["spec"]["claimRef"] = util.claim_ref(pvc)
             updated["metadata"].setdefault("annotations", {})[v.ANN_BOUND_BY_CONTROLLER] = "yes"
             try:
-                pv = await self.client.update(PERSISTENTVOLUMES, updated)
+                pv = typed.persistent_volume(await self.client.update(PERSISTENTVOLUMES, updated))
             except errors.NotFound:
                 return
             log.info("bound volume %s to claim %s", pv_name, util.claim_key(pvc))
@@ -308,7 +322,7 @@ class PersistentVolumeBinder(Controller):
                 new_ann[v.ANN_BOUND_BY_CONTROLLER] = "yes"
             new_ann[v.ANN_BIND_COMPLETED] = "yes"
             try:
-                pvc = await self.client.update(PERSISTENTVOLUMECLAIMS, updated)
+                pvc = typed.persistent_volume_claim(await self.client.update(PERSISTENTVOLUMECLAIMS, updated))
             except errors.NotFound:
                 return
         want = util.bound_claim_status(pvc, pv)
@@ -320,17 +334,17 @@ class PersistentVolumeBinder(Controller):
             except errors.NotFound:
                 return
 
-    async def _unbind(self, pv: dict) -> None:
+    async def _unbind(self, pv: PersistentVolume) -> None:
         updated = _with_kind(pv, "PersistentVolume")
         updated["spec"].pop("claimRef", None)
         (updated["metadata"].get("annotations") or {}).pop(v.ANN_BOUND_BY_CONTROLLER, None)
         try:
-            pv = await self.client.update(PERSISTENTVOLUMES, updated)
+            pv = typed.persistent_volume(await self.client.update(PERSISTENTVOLUMES, updated))
         except errors.NotFound:
             return
         await self._set_volume_phase(pv, v.VOLUME_AVAILABLE)
 
-    async def _set_claim_phase(self, pvc: dict, phase: str) -> None:
+    async def _set_claim_phase(self, pvc: PersistentVolumeClaim, phase: str) -> None:
         if (pvc.get("status") or {}).get("phase") == phase:
             return
         updated = _with_kind(pvc, "PersistentVolumeClaim")
@@ -340,7 +354,7 @@ class PersistentVolumeBinder(Controller):
         except errors.NotFound:
             pass
 
-    async def _set_volume_phase(self, pv: dict, phase: str, message: str | None = None) -> dict | None:
+    async def _set_volume_phase(self, pv: PersistentVolume, phase: str, message: str | None = None) -> PersistentVolume | None:
         status = pv.get("status") or {}
         if status.get("phase") == phase and status.get("message") == message:
             return pv
@@ -352,11 +366,11 @@ class PersistentVolumeBinder(Controller):
         else:
             new_status.pop("message", None)
         try:
-            return await self.client.update_status(PERSISTENTVOLUMES, updated)
+            return typed.persistent_volume(await self.client.update_status(PERSISTENTVOLUMES, updated))
         except errors.NotFound:
             return None
 
-    async def _fail_volume(self, pv: dict, reason: str, message: str) -> None:
+    async def _fail_volume(self, pv: PersistentVolume, reason: str, message: str) -> None:
         if (pv.get("status") or {}).get("phase") != v.VOLUME_FAILED:
             self.recorder.event(_with_kind(pv, "PersistentVolume"), WARNING, reason, message)
             await self._set_volume_phase(pv, v.VOLUME_FAILED, message)
