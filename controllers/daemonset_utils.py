@@ -14,11 +14,12 @@ import datetime
 import json
 import math
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
+from typing import Any, TypeVar
 
 from controllers import controller_utils as cu
 from controllers.nodelifecycle_utils import tolerates
 from minik8s import nodeselector
+from minik8s.api import typed
 from minik8s.api.typed import Taint, Toleration
 
 HASH_LABEL = "controller-revision-hash"
@@ -81,7 +82,7 @@ def node_should_run(node: Mapping[str, Any], template: Mapping[str, Any]) -> tup
 
 def target_node(pod: Mapping[str, Any]) -> str | None:
     """The node a daemon pod is for: its nodeName, else the metadata.name its affinity pins."""
-    spec = pod.get("spec") or {}
+    spec = typed.pod(pod).get("spec") or {}
     if spec.get("nodeName"):
         return spec["nodeName"]
     required = (((spec.get("affinity") or {}).get("nodeAffinity") or {})
@@ -172,14 +173,17 @@ def surge_and_unavailable(ds: Mapping[str, Any], desired: int) -> tuple[int, int
     return surge, unavailable
 
 
-def oldest_first(pods: Iterable[dict]) -> list[dict]:
+_Obj = TypeVar("_Obj", bound=Mapping[str, Any])
+
+
+def oldest_first(pods: Iterable[_Obj]) -> list[_Obj]:
     return sorted(pods, key=lambda p: ((p.get("metadata") or {}).get("creationTimestamp") or "",
                                        (p.get("metadata") or {}).get("name") or ""))
 
 
 # -- status -------------------------------------------------------------------------------------
 
-def calculate_status(ds: Mapping[str, Any], nodes: Sequence[dict], node_pods: Mapping[str, list[dict]],
+def calculate_status(ds: Mapping[str, Any], nodes: Sequence[dict[str, Any]], node_pods: Mapping[str, list[dict[str, Any]]],
                      hash_: str, at: datetime.datetime) -> dict[str, Any]:
     min_ready = (ds.get("spec") or {}).get("minReadySeconds") or 0
     desired = current = misscheduled = ready = available = updated = 0

@@ -39,6 +39,7 @@ from minik8s import errors, labels, quantity, timestamps
 from minik8s.api import resources as rs
 from minik8s.client.events import NORMAL, WARNING, EventRecorder
 from minik8s.client.informer import SharedInformerFactory
+from minik8s.client.rest import ApiClient
 
 log = logging.getLogger(__name__)
 
@@ -66,10 +67,10 @@ def _target_type(ref: dict[str, Any]) -> rs.ResourceType | None:
 class HorizontalPodAutoscalerController(Controller):
     name = "horizontalpodautoscaling"
 
-    def __init__(self, client, informers: SharedInformerFactory, *, recorder: EventRecorder | None = None,
+    def __init__(self, client: ApiClient, informers: SharedInformerFactory, *, recorder: EventRecorder | None = None,
                  sync_period: float = DEFAULT_SYNC_PERIOD_S,
                  downscale_stabilization: float = hu.DOWNSCALE_STABILIZATION_S,
-                 tolerance: float = hu.TOLERANCE, clock: Callable[[], float] = time.time, **kwargs) -> None:
+                 tolerance: float = hu.TOLERANCE, clock: Callable[[], float] = time.time, **kwargs: Any) -> None:
         """``clock`` and ``kwargs`` (``queue``) are for tests."""
         super().__init__(**kwargs)
         self.client = client
@@ -89,12 +90,12 @@ class HorizontalPodAutoscalerController(Controller):
 
     # -- handlers --------------------------------------------------------------------------------
 
-    def _update(self, old: dict, cur: dict) -> None:
+    def _update(self, old: dict[str, Any], cur: dict[str, Any]) -> None:
         if (old.get("spec") != cur.get("spec")) or old["metadata"].get("resourceVersion") != \
                 cur["metadata"].get("resourceVersion"):
             self.enqueue(cur)
 
-    def _delete(self, obj: dict | None) -> None:
+    def _delete(self, obj: dict[str, Any] | None) -> None:
         obj = tombstone_safe(obj)
         if obj is not None:
             self.enqueue(obj)

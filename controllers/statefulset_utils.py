@@ -105,7 +105,7 @@ def is_finished(pod: Mapping[str, Any]) -> bool:
     return (pod.get("status") or {}).get("phase") in ("Succeeded", "Failed")
 
 
-def calculate_status(pods: Iterable[dict], current: str, update: str, min_ready: int,
+def calculate_status(pods: Iterable[dict[str, Any]], current: str, update: str, min_ready: int,
                      at: datetime.datetime) -> dict[str, int]:
     replicas = ready = available = cur = upd = 0
     for p in pods:
