@@ -18,13 +18,13 @@ from typing import Any
 from minik8s import errors
 from minik8s.cli import common, manifests, patchmeta, threeway
 from minik8s.cli.resources import Resource
-from minik8s.cli.session import CliError, Session, format_error, source_error, warn
+from minik8s.cli.session import CliError, Session, Subparsers, format_error, source_error, warn
 
 FIELD_MANAGER = "kubectl-client-side-apply"
 _PATCH_RETRIES = 5
 
 
-def add_parsers(sub: Any, common_flags: argparse.ArgumentParser) -> None:
+def add_parsers(sub: Subparsers, common_flags: argparse.ArgumentParser) -> None:
     p = sub.add_parser("apply", parents=[common_flags], help="Apply a configuration by file name or stdin",
                        allow_abbrev=False)
     common.add_filename_flags(p, what="to apply ")

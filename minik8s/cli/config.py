@@ -13,11 +13,11 @@ from typing import Any
 import yaml
 
 from minik8s.cli import printers
-from minik8s.cli.session import CliError, Session
+from minik8s.cli.session import CliError, Session, Subparsers
 from minik8s.client import kubeconfig
 
 
-def add_parsers(sub: Any, common_flags: argparse.ArgumentParser) -> None:
+def add_parsers(sub: Subparsers, common_flags: argparse.ArgumentParser) -> None:
     c = sub.add_parser("config", parents=[common_flags], help="Modify kubeconfig files", allow_abbrev=False)
     c.set_defaults(group_help=c.print_help, offline=True)
     verbs = c.add_subparsers(dest="config_verb", metavar="SUBCOMMAND", parser_class=type(c))

@@ -20,10 +20,10 @@ from minik8s import errors
 from minik8s.api import resources as builtin
 from minik8s.cli import common, threeway
 from minik8s.cli.resources import Resource
-from minik8s.cli.session import CliError, Session, format_error, source_error
+from minik8s.cli.session import CliError, Session, Subparsers, format_error, source_error
 
 
-def add_parsers(sub: Any, common_flags: argparse.ArgumentParser) -> None:
+def add_parsers(sub: Subparsers, common_flags: argparse.ArgumentParser) -> None:
     p = sub.add_parser("create", parents=[common_flags], help="Create a resource from a file or from stdin",
                        allow_abbrev=False)
     common.add_filename_flags(p, what="to create ")

@@ -20,13 +20,13 @@ from minik8s import errors
 from minik8s.cli import common
 from minik8s.cli.get import resolve_targets
 from minik8s.cli.resources import Resource, kind_group
-from minik8s.cli.session import CliError, Session, format_error, parse_duration, source_error, warn
+from minik8s.cli.session import CliError, Session, Subparsers, format_error, parse_duration, source_error, warn
 
 _CASCADE = {"background": "Background", "foreground": "Foreground", "orphan": "Orphan",
             "true": "Background", "false": "Orphan"}
 
 
-def add_parsers(sub: Any, common_flags: argparse.ArgumentParser) -> None:
+def add_parsers(sub: Subparsers, common_flags: argparse.ArgumentParser) -> None:
     p = sub.add_parser("delete", parents=[common_flags], help="Delete resources by file names, stdin, resources "
                        "and names, or by resources and label selector", allow_abbrev=False)
     p.add_argument("args", nargs="*", metavar="TYPE [NAME...] | TYPE/NAME")

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any, Literal, cast
 from minik8s import errors, quantity, timestamps
 from minik8s.cli import printers
 from minik8s.cli.resources import Resource, split_type_name_args
-from minik8s.cli.session import CliError, Session, format_error
+from minik8s.cli.session import CliError, Session, Subparsers, format_error
 from minik8s.labels import format_label_selector, format_labels
 from minik8s.qos import qos_class
 
@@ -31,7 +31,7 @@ LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
 _MAX_ANNOTATION = 140
 
 
-def add_parsers(sub: Any, common_flags: argparse.ArgumentParser) -> None:
+def add_parsers(sub: Subparsers, common_flags: argparse.ArgumentParser) -> None:
     p = sub.add_parser("describe", parents=[common_flags], allow_abbrev=False,
                        help="Show details of a specific resource or group of resources")
     p.add_argument("args", nargs="*", metavar="(TYPE [NAME_PREFIX] | TYPE/NAME)")

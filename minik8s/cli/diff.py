@@ -32,13 +32,13 @@ from typing import Any
 from minik8s import errors
 from minik8s.cli import common, printers, threeway
 from minik8s.cli.resources import Resource
-from minik8s.cli.session import CliError, ExitSilently, Session, format_error
+from minik8s.cli.session import CliError, ExitSilently, Session, Subparsers, format_error
 
 _ARG = re.compile(r"^[a-zA-Z0-9-=]+$")
 _RETRIES = 4
 
 
-def add_parsers(sub: Any, common_flags: argparse.ArgumentParser) -> None:
+def add_parsers(sub: Subparsers, common_flags: argparse.ArgumentParser) -> None:
     p = sub.add_parser("diff", parents=[common_flags], allow_abbrev=False,
                        help="Diff the live version against a would-be applied version")
     common.add_filename_flags(p, what="to diff ")

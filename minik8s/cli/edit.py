@@ -34,14 +34,14 @@ from minik8s import errors
 from minik8s.cli import common, printers, threeway
 from minik8s.cli.get import resolve_targets
 from minik8s.cli.resources import Resource
-from minik8s.cli.session import CliError, ExitSilently, Session
+from minik8s.cli.session import CliError, ExitSilently, Session, Subparsers
 
 HEADER = ("# Please edit the object below. Lines beginning with a '#' will be ignored,\n"
           "# and an empty file will abort the edit. If an error occurs while saving this file will be\n"
           "# reopened with the relevant failures.\n#\n")
 
 
-def add_parsers(sub: Any, common_flags: argparse.ArgumentParser) -> None:
+def add_parsers(sub: Subparsers, common_flags: argparse.ArgumentParser) -> None:
     p = sub.add_parser("edit", parents=[common_flags], allow_abbrev=False, help="Edit a resource on the server")
     p.add_argument("args", nargs="*", metavar="(RESOURCE/NAME | -f FILENAME)")
     p.add_argument("-o", "--output", default=None, choices=("yaml", "json", "name"),

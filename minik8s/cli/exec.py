@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 from minik8s import errors
 from minik8s.api.resources import PODS
-from minik8s.cli.session import CliError, ExitSilently, Session
+from minik8s.cli.session import CliError, ExitSilently, Session, Subparsers
 
 if TYPE_CHECKING:  # aiohttp (the rest module) and the typed views (~7 ms): not at mkctl's start
     from minik8s.api import typed
@@ -36,7 +36,7 @@ DEFAULT_CONTAINER_ANNOTATION = "kubectl.kubernetes.io/default-container"
 _HEARTBEAT_S = 5.0
 
 
-def add_parsers(sub: Any, common_flags: argparse.ArgumentParser) -> None:
+def add_parsers(sub: Subparsers, common_flags: argparse.ArgumentParser) -> None:
     p = sub.add_parser("exec", parents=[common_flags], allow_abbrev=False,
                        help="Execute a command in a container")
     p.add_argument("pod", metavar="(POD | TYPE/NAME)")

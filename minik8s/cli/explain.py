@@ -9,12 +9,12 @@ import sys
 import textwrap
 from typing import Any
 
-from minik8s.cli.session import CliError, Session
+from minik8s.cli.session import CliError, Session, Subparsers
 
 _WIDTH = 80
 
 
-def add_parsers(sub: Any, common_flags: argparse.ArgumentParser) -> None:
+def add_parsers(sub: Subparsers, common_flags: argparse.ArgumentParser) -> None:
     p = sub.add_parser("explain", parents=[common_flags], help="Get documentation for a resource",
                        allow_abbrev=False)
     p.add_argument("path", metavar="TYPE[.FIELD...]")

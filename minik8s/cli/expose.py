@@ -12,12 +12,12 @@ from minik8s.cli import common
 from minik8s.cli.create import create_object
 from minik8s.cli.resources import Resource
 from minik8s.cli.scale import scale_targets
-from minik8s.cli.session import CliError, Session
+from minik8s.cli.session import CliError, Session, Subparsers
 
 _EXPOSABLE = {"Deployment", "ReplicaSet", "Pod", "Service", "ReplicationController"}
 
 
-def add_parsers(sub: Any, common_flags: argparse.ArgumentParser) -> None:
+def add_parsers(sub: Subparsers, common_flags: argparse.ArgumentParser) -> None:
     p = sub.add_parser("expose", parents=[common_flags], allow_abbrev=False,
                        help="Take a replication controller, service, deployment or pod and expose it as a new "
                             "Kubernetes service")

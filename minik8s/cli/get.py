@@ -18,10 +18,10 @@ from typing import Any
 from minik8s import errors
 from minik8s.cli import common, printers
 from minik8s.cli.resources import Resource, kind_group, split_type_name_args
-from minik8s.cli.session import CliError, Session, format_error, parse_duration
+from minik8s.cli.session import CliError, Session, Subparsers, format_error, parse_duration
 
 
-def add_parsers(sub: Any, common_flags: argparse.ArgumentParser) -> None:
+def add_parsers(sub: Subparsers, common_flags: argparse.ArgumentParser) -> None:
     p = sub.add_parser("get", parents=[common_flags], help="Display one or many resources", allow_abbrev=False)
     p.add_argument("args", nargs="*", metavar="TYPE[.GROUP][,TYPE] [NAME...] | TYPE/NAME")
     common.add_output_flag(p)

@@ -8,10 +8,10 @@ import argparse
 import sys
 from typing import Any
 
-from minik8s.cli.session import CliError, Session
+from minik8s.cli.session import CliError, Session, Subparsers
 
 
-def add_parsers(sub: Any, common_flags: argparse.ArgumentParser) -> None:
+def add_parsers(sub: Subparsers, common_flags: argparse.ArgumentParser) -> None:
     p = sub.add_parser("kustomize", parents=[common_flags], allow_abbrev=False,
                        help="Build a kustomization target from a directory")
     p.add_argument("dir", nargs="?", default=".", metavar="DIR")

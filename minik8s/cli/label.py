@@ -16,14 +16,14 @@ from minik8s import errors
 from minik8s.cli import common
 from minik8s.cli.resources import Resource
 from minik8s.cli.scale import scale_targets
-from minik8s.cli.session import CliError, Session, format_error
+from minik8s.cli.session import CliError, Session, Subparsers, format_error
 
 _NAME = re.compile(r"^([A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?)$")
 _VALUE = re.compile(r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$")
 _DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
 
 
-def add_parsers(sub: Any, common_flags: argparse.ArgumentParser) -> None:
+def add_parsers(sub: Subparsers, common_flags: argparse.ArgumentParser) -> None:
     for verb, what in (("label", "labels"), ("annotate", "annotations")):
         p = sub.add_parser(verb, parents=[common_flags], allow_abbrev=False, help=f"Update the {what} on a resource")
         p.add_argument("args", nargs="*", metavar="(TYPE NAME | TYPE/NAME) KEY=VAL... KEY-...")

@@ -10,7 +10,7 @@ import sys
 from typing import TYPE_CHECKING, Any, cast
 
 from minik8s import errors
-from minik8s.cli.session import CliError, Session, parse_duration
+from minik8s.cli.session import CliError, Session, Subparsers, parse_duration
 
 if TYPE_CHECKING:  # annotations only: the views cost mkctl's start ~7 ms (the import budget)
     from minik8s.api import typed
@@ -19,7 +19,7 @@ DEFAULT_CONTAINER = "kubectl.kubernetes.io/default-container"
 _PHASE_ORDER = {"Running": 0, "Unknown": 1, "Pending": 2}
 
 
-def add_parsers(sub: Any, common_flags: argparse.ArgumentParser) -> None:
+def add_parsers(sub: Subparsers, common_flags: argparse.ArgumentParser) -> None:
     p = sub.add_parser("logs", parents=[common_flags], allow_abbrev=False,
                        help="Print the logs for a container in a pod")
     p.add_argument("target", metavar="(POD | TYPE/NAME)")

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from minik8s import errors
 from minik8s.cli import printers
-from minik8s.cli.session import CliError, Session
+from minik8s.cli.session import CliError, Session, Subparsers
 
 if TYPE_CHECKING:  # annotations only: `version --client` imports nothing it does not run
     from minik8s.api import typed
@@ -21,7 +21,7 @@ CLIENT_VERSION = {
 }
 
 
-def add_parsers(sub: Any, common_flags: argparse.ArgumentParser) -> None:
+def add_parsers(sub: Subparsers, common_flags: argparse.ArgumentParser) -> None:
     v = sub.add_parser("version", parents=[common_flags], help="Print the client and server version information")
     v.add_argument("--client", action="store_true")
     v.add_argument("-o", "--output", default="", choices=("", "json", "yaml"))

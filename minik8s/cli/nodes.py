@@ -17,7 +17,7 @@ from minik8s import errors
 from minik8s.cli import common
 from minik8s.cli.delete import wait_deleted
 from minik8s.cli.resources import Resource
-from minik8s.cli.session import CliError, ExitSilently, Session, format_error, parse_duration, warn
+from minik8s.cli.session import CliError, ExitSilently, Session, Subparsers, format_error, parse_duration, warn
 
 if TYPE_CHECKING:  # annotations only: the views cost mkctl's start ~7 ms (the import budget)
     from minik8s.api import typed
@@ -26,7 +26,7 @@ MIRROR = "kubernetes.io/config.mirror"
 _EVICTION_RETRY = 5.0
 
 
-def add_parsers(sub: Any, common_flags: argparse.ArgumentParser) -> None:
+def add_parsers(sub: Subparsers, common_flags: argparse.ArgumentParser) -> None:
     for verb, text in (("cordon", "Mark node as unschedulable"), ("uncordon", "Mark node as schedulable")):
         p = sub.add_parser(verb, parents=[common_flags], help=text, allow_abbrev=False)
         p.add_argument("nodes", nargs="*", metavar="NODE")

@@ -22,7 +22,7 @@ from typing import Any
 
 from minik8s.cli import common, printers
 from minik8s.cli.scale import scale_targets
-from minik8s.cli.session import CliError, Session
+from minik8s.cli.session import CliError, Session, Subparsers
 
 _CONTENT_TYPES = {"json": "application/json-patch+json", "merge": "application/merge-patch+json",
                   "strategic": "application/strategic-merge-patch+json"}
@@ -35,7 +35,7 @@ NO_RESOURCES = ("You must provide one or more resources by argument or filename.
                 "   '<resource>'")
 
 
-def add_parsers(sub: Any, common_flags: argparse.ArgumentParser) -> None:
+def add_parsers(sub: Subparsers, common_flags: argparse.ArgumentParser) -> None:
     p = sub.add_parser("patch", parents=[common_flags], allow_abbrev=False,
                        help="Update fields of a resource")
     p.add_argument("args", nargs="*", metavar="(TYPE NAME | TYPE/NAME)")

@@ -28,7 +28,7 @@ from minik8s.cli import common, describe, printers
 from minik8s.cli.deployments import equal_ignore_hash, owned_replicasets, without_hash
 from minik8s.cli.resources import Resource, kind_group
 from minik8s.cli.scale import scale_targets
-from minik8s.cli.session import CliError, Session, format_error, parse_duration
+from minik8s.cli.session import CliError, Session, Subparsers, format_error, parse_duration
 
 if TYPE_CHECKING:  # annotations only: the views cost mkctl's start ~7 ms (the import budget)
     from minik8s.api import typed
@@ -44,7 +44,7 @@ _SKIP_ON_UNDO = {
 }
 
 
-def add_parsers(sub: Any, common_flags: argparse.ArgumentParser) -> None:
+def add_parsers(sub: Subparsers, common_flags: argparse.ArgumentParser) -> None:
     r = sub.add_parser("rollout", parents=[common_flags], help="Manage the rollout of a resource", allow_abbrev=False)
     r.set_defaults(group_help=r.print_help)
     verbs = r.add_subparsers(dest="rollout_verb", metavar="SUBCOMMAND", parser_class=type(r))

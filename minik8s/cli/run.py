@@ -10,10 +10,10 @@ from typing import Any
 
 from minik8s.cli import common
 from minik8s.cli.create import create_object
-from minik8s.cli.session import CliError, Session
+from minik8s.cli.session import CliError, Session, Subparsers
 
 
-def add_parsers(sub: Any, common_flags: argparse.ArgumentParser) -> None:
+def add_parsers(sub: Subparsers, common_flags: argparse.ArgumentParser) -> None:
     p = sub.add_parser("run", parents=[common_flags], allow_abbrev=False, help="Run a particular image on the cluster")
     p.add_argument("name", metavar="NAME")
     p.add_argument("extra", nargs="*", help=argparse.SUPPRESS)

@@ -12,10 +12,10 @@ from minik8s import errors
 from minik8s.cli import common
 from minik8s.cli.get import resolve_targets
 from minik8s.cli.resources import Resource
-from minik8s.cli.session import CliError, Session, format_error
+from minik8s.cli.session import CliError, Session, Subparsers, format_error
 
 
-def add_parsers(sub: Any, common_flags: argparse.ArgumentParser) -> None:
+def add_parsers(sub: Subparsers, common_flags: argparse.ArgumentParser) -> None:
     p = sub.add_parser("scale", parents=[common_flags], allow_abbrev=False,
                        help="Set a new size for a deployment, replica set or replication controller")
     p.add_argument("args", nargs="*", metavar="(TYPE NAME | TYPE/NAME)")

@@ -18,7 +18,7 @@ import dataclasses
 import errno
 import re
 import sys
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeAlias
 from urllib.parse import urlsplit
 
 from minik8s import errors
@@ -28,6 +28,10 @@ from minik8s.cli.exits import ExitSilently as ExitSilently
 if TYPE_CHECKING:
     from minik8s.cli.resources import Resolver
     from minik8s.client.oneshot import OneShotClient
+
+# What main gives each verb module's ``add_parsers`` to add its verbs to (a string: typeshed's
+# generic class is not subscriptable at run time).
+Subparsers: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
 
 # kubectl's fallback when no kubeconfig names a server.
 DEFAULT_SERVER = "http://localhost:8080"

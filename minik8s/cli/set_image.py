@@ -13,10 +13,10 @@ from typing import Any
 from minik8s import errors
 from minik8s.cli import common, threeway
 from minik8s.cli.scale import scale_targets
-from minik8s.cli.session import CliError, Session, format_error
+from minik8s.cli.session import CliError, Session, Subparsers, format_error
 
 
-def add_parsers(sub: Any, common_flags: argparse.ArgumentParser) -> None:
+def add_parsers(sub: Subparsers, common_flags: argparse.ArgumentParser) -> None:
     s = sub.add_parser("set", parents=[common_flags], help="Set specific features on objects", allow_abbrev=False)
     verbs = s.add_subparsers(dest="set_verb", metavar="SUBCOMMAND", parser_class=type(s))
     s.set_defaults(group_help=s.print_help)

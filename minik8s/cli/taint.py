@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any, cast
 from minik8s import errors
 from minik8s.cli import common
 from minik8s.cli.resources import Resource
-from minik8s.cli.session import CliError, Session, format_error
+from minik8s.cli.session import CliError, Session, Subparsers, format_error
 
 if TYPE_CHECKING:  # annotations only: the views cost mkctl's start ~7 ms (the import budget)
     from minik8s.api import typed
@@ -67,7 +67,7 @@ class UsageError(CliError):
         super().__init__(f"{message}\nSee 'mkctl taint -h' for help and examples")
 
 
-def add_parsers(sub: Any, common_flags: argparse.ArgumentParser) -> None:
+def add_parsers(sub: Subparsers, common_flags: argparse.ArgumentParser) -> None:
     p = sub.add_parser("taint", parents=[common_flags], allow_abbrev=False, help="Update the taints on one or more nodes")
     p.add_argument("args", nargs="*", metavar="NODE NAME KEY_1=VAL_1:TAINT_EFFECT_1 ... KEY_N-")
     p.add_argument("--overwrite", action="store_true", help="allow replacing a taint with the same key and effect")

@@ -27,14 +27,14 @@ from minik8s import errors
 from minik8s.cli import common, printers
 from minik8s.cli.patch import NO_RESOURCES
 from minik8s.cli.resources import Resource, kind_group
-from minik8s.cli.session import CliError, Session, parse_duration
+from minik8s.cli.session import CliError, Session, Subparsers, parse_duration
 
 _WEEK_S = 7 * 24 * 3600.0
 _JSONPATH_FORMAT = ("jsonpath wait format must be --for=jsonpath='{.status.readyReplicas}'=3 or "
                     "--for=jsonpath='{.status.readyReplicas}'")
 
 
-def add_parsers(sub: Any, common_flags: argparse.ArgumentParser) -> None:
+def add_parsers(sub: Subparsers, common_flags: argparse.ArgumentParser) -> None:
     p = sub.add_parser("wait", parents=[common_flags], allow_abbrev=False,
                        help="Experimental: Wait for a specific condition on one or many resources")
     p.add_argument("args", nargs="*", metavar="([-f FILENAME] | resource.group/resource.name | resource.group "
