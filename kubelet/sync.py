@@ -75,6 +75,7 @@ class _Pass:
     # App containers created while their new sandbox started, by name: the id to start, or
     # None when the create failed (its event and waiting reason are recorded already).
     early: dict[str, ri.ContainerId | None] = field(default_factory=dict)
+    created: list[ri.ContainerId] = field(default_factory=list)  # the containers this pass created
 
     def after(self, seconds: float) -> None:
         self.requeue = seconds if self.requeue is None else min(self.requeue, seconds)
@@ -161,6 +162,7 @@ class PodSyncer:
         if stale:
             await self._retire_sandboxes(uid, stale, containers)
             containers = [c for c in containers if sandbox is not None and c.sandbox_id == sandbox.id]
+        fresh = sandbox is None
         if sandbox is None:
             sandbox = await self._new_sandbox(pod, sandboxes, p)
             if sandbox is None:
@@ -171,7 +173,11 @@ class PodSyncer:
         await self._refresh_tokens(pod, p)
         by_name = await self._attempts(containers)
         await self._sync_containers(pod, sandbox, by_name, p)
-        if p.changed:
+        if p.changed and fresh:
+            # A sandbox made in this pass holds what this pass created, nothing else: those are
+            # inspected without listing the pod's containers again.
+            by_name = _by_name(await asyncio.gather(*(self._inspect_id(c) for c in p.created)))
+        elif p.changed:
             _, containers = await self._observe(uid, sandboxes=False)
             by_name = await self._attempts([c for c in containers if c.sandbox_id == sandbox.id])
         # Probe workers exist before the status is computed: a container with a readiness
@@ -229,18 +235,14 @@ class PodSyncer:
             for old in attempts[_KEEP_ATTEMPTS:]:
                 if old.state is not ri.ContainerState.RUNNING:
                     await self.runtime.remove_container(old.id)
-        statuses = await asyncio.gather(*(self._inspect(c) for c in keep))
-        out: dict[str, list[ri.ContainerStatus]] = defaultdict(list)
-        for s in statuses:
-            if s is not None:
-                out[s.name].append(s)
-        for tries in out.values():
-            tries.sort(key=lambda c: (c.restart_count, c.created_at), reverse=True)
-        return out
+        return _by_name(await asyncio.gather(*(self._inspect(c) for c in keep)))
 
     async def _inspect(self, c: ri.Container) -> ri.ContainerStatus | None:
+        return await self._inspect_id(c.id)
+
+    async def _inspect_id(self, container_id: ri.ContainerId) -> ri.ContainerStatus | None:
         try:
-            return await self.runtime.container_status(c.id)
+            return await self.runtime.container_status(container_id)
         except ri.NotFoundError:
             return None
 
@@ -509,6 +511,7 @@ class PodSyncer:
             p.after(_RETRY_S)
             return None
         p.changed = True
+        p.created.append(container_id)
         if announce:
             self.recorder.event(pod, NORMAL, "Created", f"Created container {name}", field_path=fp)
         return container_id
@@ -678,6 +681,17 @@ class PodSyncer:
             b.forget_prefix(uid)
         for key in [k for k in self._pull_failed_at if k[0] == uid]:
             del self._pull_failed_at[key]
+
+
+def _by_name(statuses: list[ri.ContainerStatus | None]) -> dict[str, list[ri.ContainerStatus]]:
+    """Per container name, its attempts newest first (None: gone since it was listed)."""
+    out: dict[str, list[ri.ContainerStatus]] = defaultdict(list)
+    for s in statuses:
+        if s is not None:
+            out[s.name].append(s)
+    for tries in out.values():
+        tries.sort(key=lambda c: (c.restart_count, c.created_at), reverse=True)
+    return out
 
 
 def _may_create_early(pod: typed.Pod) -> bool:
