@@ -25,16 +25,19 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import enum
 import logging
-from typing import cast
+from typing import Any, Literal
 
 from controllers import gc_graph as g
 from controllers.base import Controller, tombstone_safe
 from minik8s import errors
 from minik8s.api import apiextensions, resources
 from minik8s.api.resources import ResourceType
+from minik8s.api.typed import OwnerReference
 from minik8s.client.events import WARNING, EventRecorder
 from minik8s.client.informer import Informer, SharedInformerFactory
+from minik8s.client.rest import ApiClient
 
 log = logging.getLogger(__name__)
 
@@ -48,9 +51,9 @@ _CONFLICT_RETRIES = 3
 class GarbageCollector(Controller):
     name = "garbagecollector"
 
-    def __init__(self, client, informers: SharedInformerFactory, *, recorder: EventRecorder | None = None,
-                 ignored: frozenset[ResourceType] = DEFAULT_IGNORED, **kwargs) -> None:
-        """``client`` is an ApiClient; ``kwargs`` (``queue``) are for tests."""
+    def __init__(self, client: ApiClient, informers: SharedInformerFactory, *, recorder: EventRecorder | None = None,
+                 ignored: frozenset[ResourceType] = DEFAULT_IGNORED, **kwargs: Any) -> None:
+        """``kwargs`` (``queue``) are for tests."""
         super().__init__(**kwargs)
         self.client = client
         self.recorder = recorder or EventRecorder(client, component="garbage-collector-controller")
@@ -67,7 +70,7 @@ class GarbageCollector(Controller):
 
     # -- custom resources: watched while their CRD is established ------------------------------
 
-    def _watch_custom(self, crd: dict) -> None:
+    def _watch_custom(self, crd: dict[str, Any]) -> None:
         name = crd["metadata"]["name"]
         types = apiextensions.served_resource_types(crd)
         current = self._custom.get(name)
@@ -83,9 +86,9 @@ class GarbageCollector(Controller):
         self.informers.append(inf)
         self._factory.start()
 
-    def _unwatch_custom(self, crd: dict | None) -> None:
+    def _unwatch_custom(self, crd: dict[str, Any] | None) -> None:
         crd = tombstone_safe(crd)
-        inf = self._custom.pop(((crd or {}).get("metadata") or {}).get("name", ""), None)
+        inf = self._custom.pop(g.meta(crd or {}).get("name", ""), None)
         if inf is not None:
             self.informers.remove(inf)
             self._factory.remove(inf)
@@ -105,12 +108,12 @@ class GarbageCollector(Controller):
         if uid:
             self.enqueue_key(uid)
 
-    def _on_add(self, obj: dict) -> None:
+    def _on_add(self, obj: dict[str, Any]) -> None:
         if g.owner_refs(obj) or g.orphaning(obj) or g.deleting_dependents(obj):
-            self._enqueue_uid(obj["metadata"].get("uid"))
+            self._enqueue_uid(g.meta(obj).get("uid"))
 
-    def _on_update(self, old: dict, cur: dict) -> None:
-        omd, cmd = old.get("metadata") or {}, cur.get("metadata") or {}
+    def _on_update(self, old: dict[str, Any], cur: dict[str, Any]) -> None:
+        omd, cmd = g.meta(old), g.meta(cur)
         if omd.get("resourceVersion") == cmd.get("resourceVersion"):
             return  # a resync
         old_owners = {r.get("uid") for r in g.owner_refs(old)}
@@ -123,11 +126,11 @@ class GarbageCollector(Controller):
         for uid in old_owners - new_owners:
             self._enqueue_uid(uid)
 
-    def _on_delete(self, obj: dict | None) -> None:
+    def _on_delete(self, obj: dict[str, Any] | None) -> None:
         obj = tombstone_safe(obj)
         if obj is None:
             return
-        uid = (obj.get("metadata") or {}).get("uid")
+        uid = g.meta(obj).get("uid")
         if uid:
             for dep in self.graph.dependents(uid):
                 self._enqueue_uid(dep.uid)
@@ -180,11 +183,12 @@ class GarbageCollector(Controller):
             # The uid precondition failed: a new object took the name; it is not ours to delete.
             pass
 
-    async def _classify(self, item: g.Cached) -> tuple[list[dict], list[dict], list[dict]]:
+    async def _classify(self, item: g.Cached
+                        ) -> tuple[list[OwnerReference], list[OwnerReference], list[OwnerReference]]:
         """The item's ownerReferences split into solid, dangling and waiting owners."""
-        solid: list[dict] = []
-        dangling: list[dict] = []
-        waiting: list[dict] = []
+        solid: list[OwnerReference] = []
+        dangling: list[OwnerReference] = []
+        waiting: list[OwnerReference] = []
         for ref in g.owner_refs(item.obj):
             uid = ref.get("uid") or ""
             cached = self.graph.get(uid)
@@ -201,11 +205,10 @@ class GarbageCollector(Controller):
                 self._remember_absent(uid)
                 dangling.append(ref)
             else:
-                # neither _UNKNOWN nor None: the owner object
-                (waiting if g.deleting_dependents(cast(dict, owner)) else solid).append(ref)
+                (waiting if g.deleting_dependents(owner) else solid).append(ref)
         return solid, dangling, waiting
 
-    async def _live_owner(self, item: g.Cached, ref: dict) -> dict | None | object:
+    async def _live_owner(self, item: g.Cached, ref: OwnerReference) -> dict[str, Any] | None | _Unknown:
         """The owner as the apiserver has it now; None if absent (or another object by that
         name); ``_UNKNOWN`` for a kind this cluster does not serve."""
         rt: ResourceType | None
@@ -227,7 +230,7 @@ class GarbageCollector(Controller):
                                           namespace=item.namespace if rt.namespaced else None)
         except errors.NotFound:
             return None
-        if (owner.get("metadata") or {}).get("uid") != ref.get("uid"):
+        if g.meta(owner).get("uid") != ref.get("uid"):
             return None
         return owner
 
@@ -272,7 +275,7 @@ class GarbageCollector(Controller):
             if len(refs) == len(g.owner_refs(obj)):
                 return
             patch = {"metadata": {"ownerReferences": refs or None,
-                                  "resourceVersion": obj["metadata"]["resourceVersion"]}}
+                                  "resourceVersion": g.meta(obj)["resourceVersion"]}}
             try:
                 await self.client.patch(item.rt, item.name, patch, namespace=item.namespace)
                 return
@@ -294,7 +297,7 @@ class GarbageCollector(Controller):
                 return
             rest = [f for f in fins if f != finalizer]
             patch = {"metadata": {"finalizers": rest or None,
-                                  "resourceVersion": obj["metadata"]["resourceVersion"]}}
+                                  "resourceVersion": g.meta(obj)["resourceVersion"]}}
             try:
                 await self.client.patch(item.rt, item.name, patch, namespace=item.namespace)
                 log.info("garbagecollector: removed finalizer %s from %s %s", finalizer, item.rt.kind, _key(item))
@@ -309,21 +312,27 @@ class GarbageCollector(Controller):
                     return
                 obj = fresh
 
-    async def _fresh(self, item: g.Cached) -> dict | None:
+    async def _fresh(self, item: g.Cached) -> dict[str, Any] | None:
         """The object as stored now (the cache lags our own writes); None if it is gone."""
         try:
             obj = await self.client.get(item.rt, item.name, namespace=item.namespace)
         except errors.NotFound:
             return None
-        return obj if obj["metadata"].get("uid") == item.uid else None
+        return obj if g.meta(obj).get("uid") == item.uid else None
 
 
-_UNKNOWN = object()
+class _Unknown(enum.Enum):
+    """The answer about an owner of a kind this cluster does not serve (a sentinel the checker narrows)."""
+
+    UNKNOWN = enum.auto()
+
+
+_UNKNOWN: Literal[_Unknown.UNKNOWN] = _Unknown.UNKNOWN
 
 
 def _key(item: g.Cached) -> str:
     return f"{item.namespace}/{item.name}" if item.namespace else item.name
 
 
-def _with_kind(item: g.Cached) -> dict:
+def _with_kind(item: g.Cached) -> dict[str, Any]:
     return {**item.obj, "kind": item.rt.kind, "apiVersion": item.rt.api_version}

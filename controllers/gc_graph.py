@@ -15,8 +15,11 @@ collector confirms an owner's absence with a live GET before acting on it.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping
+from typing import Any, cast
 
 from minik8s.api.resources import ResourceType
+from minik8s.api.typed import ObjectMeta, OwnerReference
 from minik8s.client.informer import Informer
 
 UID_INDEX = "uid"
@@ -26,36 +29,42 @@ ORPHAN_FINALIZER = "orphan"
 FOREGROUND_FINALIZER = "foregroundDeletion"
 
 
-def uid_index(obj: dict) -> list[str]:
+def meta(obj: Mapping[str, Any]) -> ObjectMeta:
+    """The metadata of an object of any kind ({} when it has none)."""
+    # Every kind's metadata is an ObjectMeta, which the checker cannot know of an object of any kind.
+    return cast(ObjectMeta, obj.get("metadata") or {})
+
+
+def uid_index(obj: dict[str, Any]) -> list[str]:
     uid = (obj.get("metadata") or {}).get("uid")
     return [uid] if uid else []
 
 
-def owner_uid_index(obj: dict) -> list[str]:
+def owner_uid_index(obj: dict[str, Any]) -> list[str]:
     return [ref["uid"] for ref in owner_refs(obj) if ref.get("uid")]
 
 
 INDEXERS = {UID_INDEX: uid_index, OWNER_UID_INDEX: owner_uid_index}
 
 
-def owner_refs(obj: dict) -> list[dict]:
-    return (obj.get("metadata") or {}).get("ownerReferences") or []
+def owner_refs(obj: Mapping[str, Any]) -> list[OwnerReference]:
+    return meta(obj).get("ownerReferences") or []
 
 
-def finalizers(obj: dict) -> list[str]:
-    return (obj.get("metadata") or {}).get("finalizers") or []
+def finalizers(obj: Mapping[str, Any]) -> list[str]:
+    return meta(obj).get("finalizers") or []
 
 
-def being_deleted(obj: dict) -> bool:
-    return bool((obj.get("metadata") or {}).get("deletionTimestamp"))
+def being_deleted(obj: Mapping[str, Any]) -> bool:
+    return bool(meta(obj).get("deletionTimestamp"))
 
 
-def deleting_dependents(obj: dict) -> bool:
+def deleting_dependents(obj: Mapping[str, Any]) -> bool:
     """The owner waits, behind ``foregroundDeletion``, for its blocking dependents to go."""
     return being_deleted(obj) and FOREGROUND_FINALIZER in finalizers(obj)
 
 
-def orphaning(obj: dict) -> bool:
+def orphaning(obj: Mapping[str, Any]) -> bool:
     return being_deleted(obj) and ORPHAN_FINALIZER in finalizers(obj)
 
 
@@ -64,19 +73,19 @@ class Cached:
     """One object found in a cache, with the resource it belongs to."""
 
     rt: ResourceType
-    obj: dict
+    obj: dict[str, Any]  # an object of any kind, as the cache holds it
 
     @property
     def uid(self) -> str:
-        return self.obj["metadata"]["uid"]
+        return meta(self.obj)["uid"]
 
     @property
     def name(self) -> str:
-        return self.obj["metadata"]["name"]
+        return meta(self.obj)["name"]
 
     @property
     def namespace(self) -> str | None:
-        return self.obj["metadata"].get("namespace")
+        return meta(self.obj).get("namespace")
 
 
 class Graph:
