@@ -60,6 +60,11 @@ __all__ = [
     # ResourceQuota
     "ResourceQuota", "ResourceQuotaSpec", "ResourceQuotaStatus", "ScopeSelector", "ScopedResourceSelectorRequirement",
     "resource_quota",
+    # Namespace, ConfigMap, Secret, ServiceAccount, CertificateSigningRequest
+    "Namespace", "NamespaceCondition", "NamespaceSpec", "NamespaceStatus", "namespace",
+    "ConfigMap", "Secret", "ServiceAccount", "config_map", "secret", "service_account",
+    "CertificateSigningRequest", "CertificateSigningRequestCondition", "CertificateSigningRequestSpec",
+    "CertificateSigningRequestStatus", "certificate_signing_request",
 ]
 
 
@@ -1023,3 +1028,119 @@ class ResourceQuota(TypedDict, total=False):
 def resource_quota(obj: Mapping[str, Any]) -> ResourceQuota:
     """``obj`` (a ResourceQuota as the apiserver sent it) typed as one: the same object, not a copy."""
     return cast(ResourceQuota, obj)
+
+
+# -- Namespace --------------------------------------------------------------------------------
+
+class NamespaceSpec(TypedDict, total=False):
+    finalizers: list[str]
+
+
+class NamespaceCondition(TypedDict, total=False):
+    type: str
+    status: str
+    lastTransitionTime: str
+    reason: str
+    message: str
+
+
+class NamespaceStatus(TypedDict, total=False):
+    phase: str
+    conditions: list[NamespaceCondition]
+
+
+class Namespace(TypedDict, total=False):
+    apiVersion: str
+    kind: str
+    metadata: ObjectMeta
+    spec: NamespaceSpec
+    status: NamespaceStatus
+
+
+def namespace(obj: Mapping[str, Any]) -> Namespace:
+    """``obj`` (a Namespace as the apiserver sent it) typed as one: the same object, not a copy."""
+    return cast(Namespace, obj)
+
+
+# -- ConfigMap, Secret, ServiceAccount --------------------------------------------------------
+
+class ConfigMap(TypedDict, total=False):
+    apiVersion: str
+    kind: str
+    metadata: ObjectMeta
+    immutable: bool
+    data: dict[str, str]
+    binaryData: dict[str, str]  # base64, as on the wire
+
+
+class Secret(TypedDict, total=False):
+    apiVersion: str
+    kind: str
+    metadata: ObjectMeta
+    immutable: bool
+    data: dict[str, str]  # base64, as on the wire
+    type: str
+
+
+class ServiceAccount(TypedDict, total=False):
+    apiVersion: str
+    kind: str
+    metadata: ObjectMeta
+    secrets: list[ObjectReference]
+    imagePullSecrets: list[dict[str, Any]]
+    automountServiceAccountToken: bool
+
+
+def config_map(obj: Mapping[str, Any]) -> ConfigMap:
+    """``obj`` (a ConfigMap as the apiserver sent it) typed as one: the same object, not a copy."""
+    return cast(ConfigMap, obj)
+
+
+def secret(obj: Mapping[str, Any]) -> Secret:
+    """``obj`` (a Secret as the apiserver sent it) typed as one: the same object, not a copy."""
+    return cast(Secret, obj)
+
+
+def service_account(obj: Mapping[str, Any]) -> ServiceAccount:
+    """``obj`` (a ServiceAccount as the apiserver sent it) typed as one: the same object, not a copy."""
+    return cast(ServiceAccount, obj)
+
+
+# -- CertificateSigningRequest (certificates.k8s.io/v1) ----------------------------------------
+
+class CertificateSigningRequestSpec(TypedDict, total=False):
+    request: str  # base64 of the PEM "CERTIFICATE REQUEST"
+    signerName: str
+    expirationSeconds: int
+    usages: list[str]
+    username: str
+    uid: str
+    groups: list[str]
+    extra: dict[str, list[str]]
+
+
+class CertificateSigningRequestCondition(TypedDict, total=False):
+    type: str
+    status: str
+    reason: str
+    message: str
+    lastUpdateTime: str
+    lastTransitionTime: str
+
+
+class CertificateSigningRequestStatus(TypedDict, total=False):
+    conditions: list[CertificateSigningRequestCondition]
+    certificate: str  # base64 of the PEM chain
+
+
+class CertificateSigningRequest(TypedDict, total=False):
+    apiVersion: str
+    kind: str
+    metadata: ObjectMeta
+    spec: CertificateSigningRequestSpec
+    status: CertificateSigningRequestStatus
+
+
+def certificate_signing_request(obj: Mapping[str, Any]) -> CertificateSigningRequest:
+    """``obj`` (a CertificateSigningRequest as the apiserver sent it) typed as one: the same object, not a copy."""
+    return cast(CertificateSigningRequest, obj)

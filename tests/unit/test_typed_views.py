@@ -13,7 +13,19 @@ import typing
 import pytest
 from pydantic import BaseModel
 
-from minik8s.api import apps, batch, core, discovery, meta, quota, storage, typed, volumes
+from minik8s.api import (
+    apps,
+    batch,
+    certificates,
+    core,
+    discovery,
+    meta,
+    quota,
+    serviceaccounts,
+    storage,
+    typed,
+    volumes,
+)
 
 # Views whose model has another name, or that stand for two models with the same fields.
 _MODELS: dict[str, tuple[type[BaseModel], ...]] = {
@@ -36,12 +48,12 @@ def _models(name: str) -> tuple[type[BaseModel], ...]:
     if name in _MODELS:
         return _MODELS[name]
     # EndpointSlice's parts are discovery/v1's (core/v1 has an older EndpointPort of its own).
-    for module in (meta, discovery, core, volumes, apps, batch, storage, quota):
+    for module in (meta, discovery, core, volumes, apps, batch, storage, quota, serviceaccounts, certificates):
         model = getattr(module, name, None)
         if isinstance(model, type) and issubclass(model, BaseModel):
             return (model,)
     raise AssertionError(f"typed.{name} has no model of that name in minik8s.api.core, discovery, meta, volumes, apps, batch, "
-                         "storage or quota: "
+                         "storage, quota, serviceaccounts or certificates: "
                          "name the model it views in _MODELS, or list it in _VERBATIM")
 
 
