@@ -645,7 +645,8 @@ class Describer:
         slices: list[typed.EndpointSlice] = doc.get("items") or []
         return slices
 
-    async def namespace(self, w: Writer, ns: dict[str, Any]) -> None:
+    async def namespace(self, w: Writer, obj: dict[str, Any]) -> None:
+        ns = cast("typed.Namespace", obj)
         meta, status = ns.get("metadata") or {}, ns.get("status") or {}
         w.write(0, f"Name:\t{meta.get('name', '')}\n")
         labels_multiline(w, "Labels", meta.get("labels"))
