@@ -79,7 +79,7 @@ def filter_active_pods(pods: Iterable[dict]) -> list[dict]:
 
 # -- controller references ----------------------------------------------------------------
 
-def controller_ref(obj: dict) -> dict | None:
+def controller_ref(obj: Mapping[str, Any]) -> dict | None:
     """The ownerReference with ``controller: true``, if any."""
     for ref in meta(obj).get("ownerReferences") or []:
         if ref.get("controller"):

@@ -22,20 +22,24 @@ from __future__ import annotations
 import datetime
 import logging
 from collections.abc import Callable
+from typing import Any
 
 from controllers import controller_utils as cu
 from controllers import cronjob_utils as cju
 from controllers import replicaset_utils as rsutil
 from controllers.base import Controller, tombstone_safe
 from minik8s import cron, errors, timestamps
+from minik8s.api import typed
 from minik8s.api.resources import CRONJOBS, JOBS
+from minik8s.api.typed import CronJob, CronJobStatus, Job
 from minik8s.client.events import NORMAL, WARNING, EventRecorder
 from minik8s.client.informer import SharedInformerFactory
+from minik8s.client.rest import ApiClient
 
 log = logging.getLogger(__name__)
 
 
-def _with_kind(cj: dict) -> dict:
+def _with_kind(cj: dict[str, Any]) -> dict[str, Any]:
     if cj.get("kind") and cj.get("apiVersion"):
         return cj
     return {**cj, "kind": CRONJOBS.kind, "apiVersion": CRONJOBS.api_version}
@@ -44,8 +48,8 @@ def _with_kind(cj: dict) -> dict:
 class CronJobController(Controller):
     name = "cronjob"
 
-    def __init__(self, client, informers: SharedInformerFactory, *, recorder: EventRecorder | None = None,
-                 clock: Callable[[], datetime.datetime] = cu.now, **kwargs) -> None:
+    def __init__(self, client: ApiClient, informers: SharedInformerFactory, *, recorder: EventRecorder | None = None,
+                 clock: Callable[[], datetime.datetime] = cu.now, **kwargs: Any) -> None:
         """``clock`` and ``kwargs`` (``queue``) are for tests."""
         super().__init__(**kwargs)
         self.client = client
@@ -62,12 +66,12 @@ class CronJobController(Controller):
 
     # -- handlers --------------------------------------------------------------------------------
 
-    def _delete_cj(self, cj: dict | None) -> None:
+    def _delete_cj(self, cj: dict[str, Any] | None) -> None:
         cj = tombstone_safe(cj)
         if cj is not None:
             self.enqueue(cj)
 
-    def _job_changed(self, job: dict | None) -> None:
+    def _job_changed(self, job: dict[str, Any] | None) -> None:
         job = tombstone_safe(job)
         if job is None:
             return
@@ -78,7 +82,7 @@ class CronJobController(Controller):
         if cj is not None and cu.meta(cj).get("uid") == ref.get("uid"):
             self.enqueue(cj)
 
-    def _update_job(self, old: dict, cur: dict) -> None:
+    def _update_job(self, old: dict[str, Any], cur: dict[str, Any]) -> None:
         if cu.meta(old).get("resourceVersion") == cu.meta(cur).get("resourceVersion"):
             return
         if cu.controller_ref(old) != cu.controller_ref(cur):
@@ -91,12 +95,12 @@ class CronJobController(Controller):
         cached = self.cj_informer.store.get(key)
         if cached is None:
             return
-        cj = _with_kind(cached)
-        jobs = [j for j in self.job_informer.store.by_index(cu.CONTROLLER_UID_INDEX, cu.meta(cj).get("uid") or "")
+        cj = typed.cron_job(_with_kind(cached))
+        jobs = [typed.job(j) for j in self.job_informer.store.by_index(cu.CONTROLLER_UID_INDEX, cu.meta(cj).get("uid") or "")
                 if cu.meta(j).get("namespace") == cu.meta(cj).get("namespace")]
-        status = dict(cj.get("status") or {})
-        status["active"] = [dict(r) for r in status.get("active") or []]
-        work = {**cj, "status": status}
+        status = CronJobStatus(**(cj.get("status") or {}))  # a shallow copy, as dict() made
+        status["active"] = [r.copy() for r in status.get("active") or []]
+        work: CronJob = {**cj, "status": status}
         requeue: float | None = None
         error: Exception | None = None
         try:
@@ -113,7 +117,7 @@ class CronJobController(Controller):
         if error is not None:
             raise error
 
-    async def _sync_cronjob(self, cj: dict, jobs: list[dict]) -> float | None:
+    async def _sync_cronjob(self, cj: CronJob, jobs: list[Job]) -> float | None:
         status = cj["status"]
         now = self.clock()
         children = set()
@@ -135,10 +139,12 @@ class CronJobController(Controller):
                 if done and (last is None or (timestamps.parse(done) or last) > last):
                     status["lastSuccessfulTime"] = done
         for ref in list(status["active"]):
-            if ref.get("uid") in children:
+            ref_name = ref.get("name")
+            if ref.get("uid") in children or not ref_name:
+                # A nameless reference was kept before too: its GET was a LIST, which succeeded.
                 continue
             try:
-                await self.client.get(JOBS, ref.get("name"), namespace=ref.get("namespace"))
+                await self.client.get(JOBS, ref_name, namespace=ref.get("namespace"))
             except errors.NotFound:
                 self.recorder.event(cj, NORMAL, "MissingJob", f"Active job went missing: {ref.get('name')}")
                 status["active"] = [r for r in status["active"] if r.get("uid") != ref.get("uid")]
@@ -186,12 +192,12 @@ class CronJobController(Controller):
                 status["active"] = [r for r in status["active"] if r.get("uid") != ref.get("uid")]
         req = cju.job_from_template(cj, scheduled, zone)
         try:
-            job = await self.client.create(JOBS, req, namespace=cu.meta(cj).get("namespace"))
+            job = typed.job(await self.client.create(JOBS, req, namespace=cu.meta(cj).get("namespace")))
             self.recorder.event(cj, NORMAL, "SuccessfulCreate", f"Created job {cu.meta(job).get('name')}")
         except errors.AlreadyExists:
-            job = await self.client.get(JOBS, name, namespace=cu.meta(cj).get("namespace"))
-            ref = cu.controller_ref(job)
-            if ref is None or ref.get("uid") != cu.meta(cj).get("uid"):
+            job = typed.job(await self.client.get(JOBS, name, namespace=cu.meta(cj).get("namespace")))
+            owner = cu.controller_ref(job)
+            if owner is None or owner.get("uid") != cu.meta(cj).get("uid"):
                 return next_delay  # someone else's Job: leave it to them
             if cju.in_active_list(cj, cu.meta(job).get("uid")):
                 return next_delay
@@ -204,7 +210,7 @@ class CronJobController(Controller):
         status["lastScheduleTime"] = timestamps.format_time(scheduled)
         return next_delay
 
-    async def _delete_job(self, cj: dict, name: str | None, namespace: str | None) -> bool:
+    async def _delete_job(self, cj: CronJob, name: str | None, namespace: str | None) -> bool:
         try:
             await self.client.delete(JOBS, name or "", namespace=namespace, propagation_policy="Background")
         except errors.NotFound:
@@ -215,7 +221,7 @@ class CronJobController(Controller):
         self.recorder.event(cj, NORMAL, "SuccessfulDelete", f"Deleted job {name}")
         return True
 
-    async def _cleanup_finished(self, cj: dict, jobs: list[dict]) -> None:
+    async def _cleanup_finished(self, cj: CronJob, jobs: list[Job]) -> None:
         spec = cj.get("spec") or {}
         succeeded = [j for j in jobs if cju.finished_condition_type(j) == "Complete"]
         failed = [j for j in jobs if cju.finished_condition_type(j) == "Failed"]

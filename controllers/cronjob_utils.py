@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import copy
 import datetime
-from typing import Any
+from typing import Any, cast
 
 from controllers import controller_utils as cu
 from controllers import job_utils as ju
 from minik8s import cron, timestamps
-from minik8s.api import typed
+from minik8s.api.typed import CronJob, Job, ObjectReference
 
 SCHEDULED_TIMESTAMP = "batch.kubernetes.io/cronjob-scheduled-timestamp"
 # Past this many missed start times the controller warns (TooManyMissedTimes).
@@ -24,7 +24,7 @@ MANY_MISSED = 100
 NEXT_SCHEDULE_DELTA = 0.1
 
 
-def most_recent_schedule_time(cj: dict, now: datetime.datetime, sched: cron.Schedule, zone: datetime.tzinfo,
+def most_recent_schedule_time(cj: CronJob, now: datetime.datetime, sched: cron.Schedule, zone: datetime.tzinfo,
                               *, include_starting_deadline: bool = True) -> tuple[datetime.datetime | None, int]:
     """The most recent scheduled time not yet run (None when none is due) and how many were
     missed, counting from ``lastScheduleTime`` (else creation), or from ``now -
@@ -56,7 +56,7 @@ def most_recent_schedule_time(cj: dict, now: datetime.datetime, sched: cron.Sche
                     missed += skip - 1
 
 
-def next_schedule_delay(cj: dict, now: datetime.datetime, sched: cron.Schedule, zone: datetime.tzinfo) -> float | None:
+def next_schedule_delay(cj: CronJob, now: datetime.datetime, sched: cron.Schedule, zone: datetime.tzinfo) -> float | None:
     """Seconds until the next scheduled time after ``now`` (plus a small delta)."""
     n = sched.next(now, zone)
     if n is None:
@@ -64,13 +64,13 @@ def next_schedule_delay(cj: dict, now: datetime.datetime, sched: cron.Schedule, 
     return max(0.0, (n - now).total_seconds()) + NEXT_SCHEDULE_DELTA
 
 
-def job_name(cj: dict, scheduled: datetime.datetime) -> str:
+def job_name(cj: CronJob, scheduled: datetime.datetime) -> str:
     """``<cronjob>-<minutes since the epoch>``: the same name for the same scheduled time, so a
     second controller (or a restart) cannot run it twice."""
     return f"{cu.meta(cj)['name']}-{int(scheduled.timestamp()) // 60}"
 
 
-def job_from_template(cj: dict, scheduled: datetime.datetime, zone: datetime.tzinfo) -> dict[str, Any]:
+def job_from_template(cj: CronJob, scheduled: datetime.datetime, zone: datetime.tzinfo) -> dict[str, Any]:
     jt = (cj.get("spec") or {}).get("jobTemplate") or {}
     tmd = jt.get("metadata") or {}
     md: dict[str, Any] = {"name": job_name(cj, scheduled), "namespace": cu.meta(cj).get("namespace"),
@@ -89,30 +89,31 @@ def go_rfc3339(t: datetime.datetime) -> str:
     return text[:-6] + "Z" if text.endswith("+00:00") else text
 
 
-def job_ref(job: dict) -> dict[str, Any]:
+def job_ref(job: Job) -> ObjectReference:
     md = cu.meta(job)
-    return {"kind": "Job", "namespace": md.get("namespace"), "name": md.get("name"), "uid": md.get("uid"),
-            "apiVersion": "batch/v1", "resourceVersion": md.get("resourceVersion")}
+    # A created Job has all these; a missing one is sent as null, as before (hence the cast).
+    return cast(ObjectReference, {"kind": "Job", "namespace": md.get("namespace"), "name": md.get("name"), "uid": md.get("uid"),
+            "apiVersion": "batch/v1", "resourceVersion": md.get("resourceVersion")})
 
 
-def in_active_list(cj: dict, uid: str | None) -> bool:
+def in_active_list(cj: CronJob, uid: str | None) -> bool:
     return any(r.get("uid") == uid for r in (cj.get("status") or {}).get("active") or [])
 
 
-def finished_condition_type(job: dict) -> str | None:
+def finished_condition_type(job: Job) -> str | None:
     for ctype in (ju.COMPLETE, ju.FAILED):
-        if ju.has_condition(typed.job(job), ctype):
+        if ju.has_condition(job, ctype):
             return ctype
     return None
 
 
-def jobs_to_delete(jobs: list[dict], limit: int | None) -> list[dict]:
+def jobs_to_delete(jobs: list[Job], limit: int | None) -> list[Job]:
     """The oldest finished ``jobs`` beyond ``limit`` (ordered by start time, unstarted first)."""
     if limit is None or len(jobs) <= limit:
         return []
     epoch = datetime.datetime.min.replace(tzinfo=datetime.UTC)
 
-    def start(j: dict) -> tuple[datetime.datetime, str]:
+    def start(j: Job) -> tuple[datetime.datetime, str]:
         return (timestamps.parse((j.get("status") or {}).get("startTime")) or epoch, cu.meta(j).get("name", ""))
 
     return sorted(jobs, key=start)[:len(jobs) - limit]
