@@ -15,12 +15,15 @@ from __future__ import annotations
 import base64
 import datetime
 import logging
+from collections.abc import Iterable
 from typing import Any
 
 from controllers.base import Controller
 from minik8s import errors, timestamps
 from minik8s.api import bootstraptoken as bt
+from minik8s.api import typed
 from minik8s.api.resources import CONFIGMAPS, SECRETS
+from minik8s.api.typed import Secret
 from minik8s.client.informer import SharedInformerFactory
 from minik8s.client.rest import ApiClient
 
@@ -30,12 +33,12 @@ CLUSTER_INFO_KEY = "kube-public/cluster-info"
 JWS_PREFIX = "jws-kubeconfig-"
 
 
-def _data(secret: dict[str, Any], key: str) -> str:
+def _data(secret: Secret, key: str) -> str:
     raw = (secret.get("data") or {}).get(key)
     return base64.b64decode(raw).decode() if raw else ""
 
 
-def signing_tokens(secrets: list[dict[str, Any]], now: datetime.datetime) -> dict[str, str]:
+def signing_tokens(secrets: Iterable[Secret], now: datetime.datetime) -> dict[str, str]:
     """token id → secret of the tokens usable for signing right now."""
     out: dict[str, str] = {}
     for s in secrets:
@@ -68,22 +71,22 @@ class BootstrapSigner(Controller):
         self.secret_informer.add_handler(on_add=wake, on_update=wake, on_delete=wake)
 
     async def sync(self, key: str) -> None:
-        cm = self.cm_informer.store.get(key)
-        if cm is None:
+        cached = self.cm_informer.store.get(key)
+        if cached is None:
             return
-        data = dict(cm.get("data") or {})
+        data = dict(typed.config_map(cached).get("data") or {})
         content = data.get("kubeconfig")
         if content is None:
             return
         now = datetime.datetime.now(datetime.UTC)
-        tokens = signing_tokens(self.secret_informer.store.list(), now)
+        tokens = signing_tokens(map(typed.secret, self.secret_informer.store.list()), now)
         want = {k: v for k, v in data.items() if not k.startswith(JWS_PREFIX)}
         for token_id, token_secret in tokens.items():
             want[JWS_PREFIX + token_id] = bt.detached_signature(content, token_id, token_secret)
         if want == data:
             return
         try:
-            await self.client.update(CONFIGMAPS, {**cm, "data": want})
+            await self.client.update(CONFIGMAPS, {**cached, "data": want})
         except errors.NotFound:
             return
         log.info("bootstrapsigner: %s signed for %d token(s)", key, len(tokens))

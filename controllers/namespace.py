@@ -25,7 +25,7 @@ from controllers.base import Controller
 from minik8s import errors, timestamps
 from minik8s.api import apiextensions, resources, typed
 from minik8s.api.resources import NAMESPACES, PODS, ResourceType
-from minik8s.api.typed import Pod
+from minik8s.api.typed import Namespace, NamespaceCondition, Pod
 from minik8s.client.informer import SharedInformerFactory
 from minik8s.client.rest import ApiClient
 
@@ -64,7 +64,7 @@ class Remaining:
         return not self.failures and not self.counts
 
 
-def namespace_conditions(old: list[dict[str, Any]], remaining: Remaining, *, at: str) -> list[dict[str, Any]]:
+def namespace_conditions(old: list[NamespaceCondition], remaining: Remaining, *, at: str) -> list[NamespaceCondition]:
     """The namespace's conditions after a pass (pure): the owned types set to their failure or
     success form, lastTransitionTime kept when the status did not change, others untouched."""
     failing: dict[str, tuple[str, str]] = {}
@@ -83,7 +83,7 @@ def namespace_conditions(old: list[dict[str, Any]], remaining: Remaining, *, at:
             "SomeFinalizersRemain",
             "Some content in the namespace has finalizers remaining: "
             + ", ".join(f"{f} in {n} resource instances" for f, n in sorted(remaining.finalizers.items())))
-    out = [dict(c) for c in old]
+    out = [c.copy() for c in old]
     for ctype, ok in _OK.items():
         status, (reason, message) = ("True", failing[ctype]) if ctype in failing else ("False", ok)
         cur = next((c for c in out if c.get("type") == ctype), None)
@@ -93,7 +93,7 @@ def namespace_conditions(old: list[dict[str, Any]], remaining: Remaining, *, at:
             continue
         if cur.get("status") != status:
             cur["lastTransitionTime"] = at
-        cur.update(status=status, reason=reason, message=message)
+        cur.update({"status": status, "reason": reason, "message": message})
     return out
 
 
@@ -121,7 +121,7 @@ class NamespaceController(Controller):
             return
         try:
             # The cache may lag the finalize of a previous pass: act on the namespace as stored.
-            ns = await self.client.get(NAMESPACES, key)
+            ns = typed.namespace(await self.client.get(NAMESPACES, key))
         except errors.NotFound:
             return
         if not cu.meta(ns).get("deletionTimestamp") or FINALIZER not in _spec_finalizers(ns):
@@ -162,7 +162,7 @@ class NamespaceController(Controller):
                     remaining.estimate = max(remaining.estimate, _seconds_left(typed.pod(obj), now))
         return remaining
 
-    async def _update_conditions(self, ns: dict[str, Any], remaining: Remaining) -> dict[str, Any]:
+    async def _update_conditions(self, ns: Namespace, remaining: Remaining) -> Namespace:
         status = ns.get("status") or {}
         old = status.get("conditions") or []
         new = namespace_conditions(old, remaining, at=timestamps.format_time(cu.now()))
@@ -170,11 +170,11 @@ class NamespaceController(Controller):
             return ns
         body = {**ns, "status": {**status, "conditions": new}}
         try:
-            return await self.client.update_status(NAMESPACES, body)
+            return typed.namespace(await self.client.update_status(NAMESPACES, body))
         except errors.NotFound:
             return ns
 
-    async def _finalize(self, ns: dict[str, Any]) -> None:
+    async def _finalize(self, ns: Namespace) -> None:
         name = cu.meta(ns)["name"]
         for attempt in range(2):
             fins = [f for f in _spec_finalizers(ns) if f != FINALIZER]
@@ -189,13 +189,13 @@ class NamespaceController(Controller):
                 if attempt:
                     raise
                 try:
-                    ns = await self.client.get(NAMESPACES, name)
+                    ns = typed.namespace(await self.client.get(NAMESPACES, name))
                 except errors.NotFound:
                     return
         log.info("namespace %s: all content deleted; finalized", name)
 
 
-def _spec_finalizers(ns: dict[str, Any]) -> list[str]:
+def _spec_finalizers(ns: Namespace) -> list[str]:
     return (ns.get("spec") or {}).get("finalizers") or []
 
 
@@ -206,5 +206,5 @@ def _seconds_left(pod: Pod, now: datetime.datetime) -> int:
     return max(0, int((deadline - now).total_seconds()))
 
 
-def _strip_times(conds: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def _strip_times(conds: list[NamespaceCondition]) -> list[dict[str, Any]]:
     return [{k: v for k, v in c.items() if k != "lastTransitionTime"} for c in conds]

@@ -25,6 +25,7 @@ import yaml
 from controllers.base import Controller, tombstone_safe
 from controllers.serviceaccounts import namespace_active
 from minik8s import errors
+from minik8s.api import typed
 from minik8s.api.resources import CONFIGMAPS, NAMESPACES
 from minik8s.api.serviceaccounts import ROOT_CA_CONFIGMAP, ROOT_CA_KEY
 from minik8s.client.informer import SharedInformerFactory
@@ -74,8 +75,9 @@ class RootCACertPublisher(Controller):
         self.cm_informer.add_handler(on_update=lambda old, cur: self._on_configmap(cur),
                                      on_delete=self._on_configmap)
 
-    def _on_configmap(self, cm: dict[str, Any] | None) -> None:
-        cm = tombstone_safe(cm)
+    def _on_configmap(self, obj: dict[str, Any] | None) -> None:
+        obj = tombstone_safe(obj)
+        cm = typed.config_map(obj) if obj is not None else None
         if cm is not None and cm["metadata"].get("name") == ROOT_CA_CONFIGMAP:
             self.enqueue_key(cm["metadata"]["namespace"])
 
@@ -85,9 +87,9 @@ class RootCACertPublisher(Controller):
     async def sync(self, key: str) -> None:
         if not namespace_active(self.ns_informer.store.get(key)):
             return
-        cm = self.cm_informer.store.get(f"{key}/{ROOT_CA_CONFIGMAP}")
+        cached = self.cm_informer.store.get(f"{key}/{ROOT_CA_CONFIGMAP}")
         data = {ROOT_CA_KEY: self.root_ca}
-        if cm is None:
+        if cached is None:
             try:
                 await self.client.create(CONFIGMAPS, {
                     "apiVersion": "v1", "kind": "ConfigMap",
@@ -97,11 +99,12 @@ class RootCACertPublisher(Controller):
                 return  # the cache was behind; or the namespace began terminating
             log.info("root-ca-cert-publisher: published %s/%s", key, ROOT_CA_CONFIGMAP)
             return
+        cm = typed.config_map(cached)
         annotations = cm["metadata"].get("annotations") or {}
         if cm.get("data") == data and not cm.get("binaryData") and annotations.get(DESCRIPTION_ANNOTATION) == DESCRIPTION:
             return
-        new = {**cm, "data": data, "metadata": {**cm["metadata"],
-                                                "annotations": {**annotations, DESCRIPTION_ANNOTATION: DESCRIPTION}}}
+        new = {**cached, "data": data, "metadata": {**cached["metadata"],
+                                                    "annotations": {**annotations, DESCRIPTION_ANNOTATION: DESCRIPTION}}}
         new.pop("binaryData", None)
         try:
             await self.client.update(CONFIGMAPS, new)

@@ -25,7 +25,9 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 from controllers.base import Controller, tombstone_safe
 from minik8s import errors
+from minik8s.api import typed
 from minik8s.api.resources import SECRETS, SERVICEACCOUNTS
+from minik8s.api.typed import ServiceAccount
 from minik8s.client.informer import SharedInformerFactory
 from minik8s.client.rest import ApiClient
 
@@ -38,7 +40,7 @@ LEGACY_ISSUER = "kubernetes/serviceaccount"
 _CLAIM = "kubernetes.io/serviceaccount/"
 
 
-def legacy_claims(sa: dict[str, Any], secret_name: str) -> dict[str, Any]:
+def legacy_claims(sa: ServiceAccount, secret_name: str) -> dict[str, Any]:
     """Kubernetes' LegacyClaims for a token of ``sa`` kept in Secret ``secret_name``."""
     md = sa["metadata"]
     return {"iss": LEGACY_ISSUER, "sub": f"system:serviceaccount:{md['namespace']}:{md['name']}",
@@ -70,30 +72,37 @@ class TokensController(Controller):
         if secret.get("type") == TOKEN_TYPE:
             self.enqueue(secret)
 
-    def _on_sa(self, sa: dict[str, Any] | None) -> None:
-        sa = tombstone_safe(sa)
-        if sa is None:
+    def _on_sa(self, obj: dict[str, Any] | None) -> None:
+        obj = tombstone_safe(obj)
+        if obj is None:
             return
+        sa = typed.service_account(obj)
         ns, name = sa["metadata"]["namespace"], sa["metadata"]["name"]
         for s in self.secret_informer.store.list():
-            md = s["metadata"]
+            md = typed.secret(s)["metadata"]
             if md.get("namespace") == ns and s.get("type") == TOKEN_TYPE \
                     and (md.get("annotations") or {}).get(NAME_ANNOTATION) == name:
                 self.enqueue(s)
 
     async def sync(self, key: str) -> None:
-        secret = self.secret_informer.store.get(key)
-        if secret is None or secret.get("type") != TOKEN_TYPE or secret["metadata"].get("deletionTimestamp"):
+        cached = self.secret_informer.store.get(key)
+        if cached is None:
+            return
+        secret = typed.secret(cached)
+        if secret.get("type") != TOKEN_TYPE or secret["metadata"].get("deletionTimestamp"):
             return
         md = secret["metadata"]
         ann = md.get("annotations") or {}
         ns = md["namespace"]
-        sa = self.sa_informer.store.get(f"{ns}/{ann.get(NAME_ANNOTATION, '')}")
+        cached_sa = self.sa_informer.store.get(f"{ns}/{ann.get(NAME_ANNOTATION, '')}")
+        sa = typed.service_account(cached_sa) if cached_sa is not None else None
         if sa is None or (ann.get(UID_ANNOTATION) and ann[UID_ANNOTATION] != sa["metadata"]["uid"]):
             # the account is gone (or was replaced): its tokens go with it; read the account
             # from the API first so a lagging cache never deletes a good Secret
+            live: ServiceAccount | None
             try:
-                live = await self.client.get(SERVICEACCOUNTS, ann.get(NAME_ANNOTATION, ""), namespace=ns)
+                live = typed.service_account(
+                    await self.client.get(SERVICEACCOUNTS, ann.get(NAME_ANNOTATION, ""), namespace=ns))
             except errors.NotFound:
                 live = None
             if live is None or (ann.get(UID_ANNOTATION) and ann[UID_ANNOTATION] != live["metadata"]["uid"]):
@@ -114,7 +123,7 @@ class TokensController(Controller):
             want["token"] = base64.b64encode(token.encode()).decode()
         if all(data.get(k) == v for k, v in want.items()) and ann.get(UID_ANNOTATION) == sa["metadata"]["uid"]:
             return
-        updated = {**secret, "metadata": {**md, "annotations": {**ann, UID_ANNOTATION: sa["metadata"]["uid"]}},
+        updated = {**cached, "metadata": {**md, "annotations": {**ann, UID_ANNOTATION: sa["metadata"]["uid"]}},
                    "data": {**data, **want}}
         try:
             await self.client.update(SECRETS, updated)

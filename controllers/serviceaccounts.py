@@ -14,6 +14,7 @@ from typing import Any
 
 from controllers.base import Controller, tombstone_safe
 from minik8s import errors
+from minik8s.api import typed
 from minik8s.api.resources import NAMESPACES, SERVICEACCOUNTS
 from minik8s.api.serviceaccounts import DEFAULT_NAME
 from minik8s.client.informer import SharedInformerFactory
@@ -25,10 +26,11 @@ log = logging.getLogger(__name__)
 ACCOUNTS = (DEFAULT_NAME,)
 
 
-def namespace_active(ns: dict[str, Any] | None) -> bool:
-    """Whether a namespace exists and is not being terminated."""
-    if ns is None:
+def namespace_active(obj: dict[str, Any] | None) -> bool:
+    """Whether a namespace (as the cache holds it, or None) exists and is not being terminated."""
+    if obj is None:
         return False
+    ns = typed.namespace(obj)
     return not ns["metadata"].get("deletionTimestamp") and (ns.get("status") or {}).get("phase") != "Terminating"
 
 
@@ -45,8 +47,9 @@ class ServiceAccountsController(Controller):
         self.ns_informer.add_handler(on_add=self.enqueue, on_update=lambda old, cur: self.enqueue(cur))
         self.sa_informer.add_handler(on_delete=self._on_sa_delete)
 
-    def _on_sa_delete(self, sa: dict[str, Any] | None) -> None:
-        sa = tombstone_safe(sa)
+    def _on_sa_delete(self, obj: dict[str, Any] | None) -> None:
+        obj = tombstone_safe(obj)
+        sa = typed.service_account(obj) if obj is not None else None
         if sa is not None and sa["metadata"].get("name") in ACCOUNTS:
             self.enqueue_key(sa["metadata"]["namespace"])
 

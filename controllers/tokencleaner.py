@@ -13,6 +13,7 @@ from typing import Any
 from controllers.base import Controller
 from minik8s import errors, timestamps
 from minik8s.api import bootstraptoken as bt
+from minik8s.api import typed
 from minik8s.api.resources import SECRETS
 from minik8s.client.informer import SharedInformerFactory
 from minik8s.client.rest import ApiClient
@@ -36,8 +37,11 @@ class TokenCleaner(Controller):
             self.enqueue(secret)
 
     async def sync(self, key: str) -> None:
-        secret = self.secret_informer.store.get(key)
-        if secret is None or secret.get("type") != bt.SECRET_TYPE:
+        cached = self.secret_informer.store.get(key)
+        if cached is None:
+            return
+        secret = typed.secret(cached)
+        if secret.get("type") != bt.SECRET_TYPE:
             return
         raw = (secret.get("data") or {}).get("expiration")
         if not raw:
@@ -50,7 +54,7 @@ class TokenCleaner(Controller):
             return
         left = (exp - datetime.datetime.now(datetime.UTC)).total_seconds()
         if left > 0:
-            self.enqueue_after(secret, left)
+            self.enqueue_after(cached, left)
             return
         log.info("tokencleaner: deleting expired bootstrap token %s", key)
         try:

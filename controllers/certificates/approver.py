@@ -19,7 +19,9 @@ from controllers.base import Controller
 from controllers.certificates import csr_utils
 from minik8s import errors
 from minik8s.api import certificates as csr_api
+from minik8s.api import typed
 from minik8s.api.resources import CERTIFICATESIGNINGREQUESTS, NODES, SUBJECTACCESSREVIEWS
+from minik8s.api.typed import CertificateSigningRequest
 from minik8s.client.informer import SharedInformerFactory
 from minik8s.client.rest import ApiClient
 
@@ -41,7 +43,7 @@ class CSRApprovingController(Controller):
         self.informers = [self.csr_informer]
         self.csr_informer.add_handler(on_add=self.enqueue, on_update=lambda old, cur: self.enqueue(cur))
 
-    async def _allowed(self, csr: dict[str, Any], subresource: str) -> bool:
+    async def _allowed(self, csr: CertificateSigningRequest, subresource: str) -> bool:
         spec = csr.get("spec") or {}
         sar = {"apiVersion": "authorization.k8s.io/v1", "kind": "SubjectAccessReview", "spec": {
             "user": spec.get("username") or "", "uid": spec.get("uid") or "", "groups": spec.get("groups") or [],
@@ -51,7 +53,7 @@ class CSRApprovingController(Controller):
         answer = await self.client.create(SUBJECTACCESSREVIEWS, sar)
         return bool((answer.get("status") or {}).get("allowed"))
 
-    async def _serving_message(self, csr: dict[str, Any]) -> str | None:
+    async def _serving_message(self, csr: CertificateSigningRequest) -> str | None:
         """The approval message of a node's own serving request for its own addresses, else None."""
         spec = csr.get("spec") or {}
         try:
@@ -64,7 +66,7 @@ class CSRApprovingController(Controller):
             return None
         node_name = cn[len(csr_utils.NODE_USER_PREFIX):]
         try:
-            node = await self.client.get(NODES, node_name)
+            node = typed.node(await self.client.get(NODES, node_name))
         except errors.NotFound:
             # The kubelet asks as it registers: look again (with backoff) until its Node is there.
             raise RuntimeError(f"node {node_name} of serving certificate request "
@@ -76,7 +78,8 @@ class CSRApprovingController(Controller):
         return NODE_SERVING_MESSAGE
 
     async def sync(self, key: str) -> None:
-        csr = self.csr_informer.store.get(key)
+        cached = self.csr_informer.store.get(key)
+        csr = typed.certificate_signing_request(cached) if cached is not None else None
         signer = (csr or {}).get("spec", {}).get("signerName")
         if csr is None or signer not in (csr_api.KUBE_APISERVER_CLIENT_KUBELET, csr_api.KUBELET_SERVING):
             return
@@ -102,7 +105,7 @@ class CSRApprovingController(Controller):
             return
         await self._approve(key, csr, message)
 
-    async def _approve(self, key: str, csr: dict[str, Any], message: str) -> None:
+    async def _approve(self, key: str, csr: CertificateSigningRequest, message: str) -> None:
         conditions = [*((csr.get("status") or {}).get("conditions") or []),
                       {"type": csr_api.APPROVED, "status": "True", "reason": "AutoApproved", "message": message}]
         approved = {**csr, "status": {**(csr.get("status") or {}), "conditions": conditions}}

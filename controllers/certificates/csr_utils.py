@@ -6,12 +6,12 @@ whether it has the shape a signer accepts (Kubernetes' ``pkg/apis/certificates/v
 from __future__ import annotations
 
 import base64
-from typing import Any
 
 from cryptography import x509
 from cryptography.x509.oid import NameOID
 
 from minik8s.api import certificates as csr_api
+from minik8s.api.typed import CertificateSigningRequest
 
 NODE_USER_PREFIX = "system:node:"
 NODES_GROUP = "system:nodes"
@@ -24,7 +24,7 @@ class InvalidRequest(ValueError):
     """Raised when a request does not have the shape its signer requires (the message says why)."""
 
 
-def parse(csr: dict[str, Any]) -> x509.CertificateSigningRequest:
+def parse(csr: CertificateSigningRequest) -> x509.CertificateSigningRequest:
     raw = base64.b64decode((csr.get("spec") or {}).get("request") or "")
     try:
         return x509.load_pem_x509_csr(raw)

@@ -28,6 +28,7 @@ from controllers.base import Controller
 from controllers.certificates import csr_utils
 from minik8s import errors
 from minik8s.api import certificates as csr_api
+from minik8s.api import typed
 from minik8s.api.resources import CERTIFICATESIGNINGREQUESTS
 from minik8s.client.informer import SharedInformerFactory
 from minik8s.client.rest import ApiClient
@@ -98,9 +99,10 @@ class CSRSigningController(Controller):
         self.csr_informer.add_handler(on_add=self.enqueue, on_update=lambda old, cur: self.enqueue(cur))
 
     async def sync(self, key: str) -> None:
-        csr = self.csr_informer.store.get(key)
-        if csr is None:
+        cached = self.csr_informer.store.get(key)
+        if cached is None:
             return
+        csr = typed.certificate_signing_request(cached)
         spec, status = csr.get("spec") or {}, csr.get("status") or {}
         validate = csr_utils.VALIDATORS.get(spec.get("signerName") or "")
         if validate is None or status.get("certificate") or not csr_api.is_approved(csr) \
@@ -122,6 +124,6 @@ class CSRSigningController(Controller):
             new_status = {**status, "certificate": base64.b64encode(cert).decode()}
             log.info("csrsigning: issued %s for %s", key, spec.get("signerName"))
         try:
-            await self.client.update_status(CERTIFICATESIGNINGREQUESTS, {**csr, "status": new_status})
+            await self.client.update_status(CERTIFICATESIGNINGREQUESTS, {**cached, "status": new_status})
         except errors.NotFound:
             return

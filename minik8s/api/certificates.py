@@ -8,6 +8,7 @@ usages are Kubernetes'.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from pydantic import Field
@@ -73,7 +74,7 @@ class CertificateSigningRequestList(K8sModel):
     items: list[CertificateSigningRequest] = []
 
 
-def condition(csr: dict[str, Any], ctype: str) -> dict[str, Any] | None:
+def condition(csr: Mapping[str, Any], ctype: str) -> dict[str, Any] | None:
     """The condition of type ``ctype`` (``Approved``...), None when absent."""
     conditions: list[dict[str, Any]] = (csr.get("status") or {}).get("conditions") or []
     for c in conditions:
@@ -82,10 +83,10 @@ def condition(csr: dict[str, Any], ctype: str) -> dict[str, Any] | None:
     return None
 
 
-def is_approved(csr: dict[str, Any]) -> bool:
+def is_approved(csr: Mapping[str, Any]) -> bool:
     return condition(csr, APPROVED) is not None and condition(csr, DENIED) is None
 
 
-def has_final_condition(csr: dict[str, Any]) -> bool:
+def has_final_condition(csr: Mapping[str, Any]) -> bool:
     """Denied or Failed: nothing more will happen to it."""
     return condition(csr, DENIED) is not None or condition(csr, FAILED) is not None
