@@ -65,6 +65,12 @@ __all__ = [
     "ConfigMap", "Secret", "ServiceAccount", "config_map", "secret", "service_account",
     "CertificateSigningRequest", "CertificateSigningRequestCondition", "CertificateSigningRequestSpec",
     "CertificateSigningRequestStatus", "certificate_signing_request",
+    # DaemonSet, ControllerRevision, StatefulSet, PodDisruptionBudget
+    "ControllerRevision", "DaemonSet", "DaemonSetCondition", "DaemonSetSpec", "DaemonSetStatus",
+    "DaemonSetUpdateStrategy", "PodDisruptionBudget", "PodDisruptionBudgetSpec", "PodDisruptionBudgetStatus",
+    "RollingUpdateDaemonSet", "RollingUpdateStatefulSetStrategy", "StatefulSet", "StatefulSetCondition",
+    "StatefulSetOrdinals", "StatefulSetPersistentVolumeClaimRetentionPolicy", "StatefulSetSpec", "StatefulSetStatus",
+    "StatefulSetUpdateStrategy", "controller_revision", "daemon_set", "pod_disruption_budget", "stateful_set",
 ]
 
 
@@ -1144,3 +1150,163 @@ class CertificateSigningRequest(TypedDict, total=False):
 def certificate_signing_request(obj: Mapping[str, Any]) -> CertificateSigningRequest:
     """``obj`` (a CertificateSigningRequest as the apiserver sent it) typed as one: the same object, not a copy."""
     return cast(CertificateSigningRequest, obj)
+
+
+# -- DaemonSet, ControllerRevision, StatefulSet (apps/v1), PodDisruptionBudget (policy/v1) ------
+
+class RollingUpdateDaemonSet(TypedDict, total=False):
+    maxUnavailable: int | str
+    maxSurge: int | str
+
+
+class DaemonSetUpdateStrategy(TypedDict, total=False):
+    type: str
+    rollingUpdate: RollingUpdateDaemonSet
+
+
+class DaemonSetSpec(TypedDict, total=False):
+    selector: LabelSelector
+    template: PodTemplateSpec
+    updateStrategy: DaemonSetUpdateStrategy
+    minReadySeconds: int
+    revisionHistoryLimit: int
+
+
+class DaemonSetCondition(TypedDict, total=False):
+    type: str
+    status: str
+    lastTransitionTime: str
+    reason: str
+    message: str
+
+
+class DaemonSetStatus(TypedDict, total=False):
+    currentNumberScheduled: int
+    numberMisscheduled: int
+    desiredNumberScheduled: int
+    numberReady: int
+    observedGeneration: int
+    updatedNumberScheduled: int
+    numberAvailable: int
+    numberUnavailable: int
+    collisionCount: int
+    conditions: list[DaemonSetCondition]
+
+
+class DaemonSet(TypedDict, total=False):
+    apiVersion: str
+    kind: str
+    metadata: ObjectMeta
+    spec: DaemonSetSpec
+    status: DaemonSetStatus
+
+
+def daemon_set(obj: Mapping[str, Any]) -> DaemonSet:
+    return cast(DaemonSet, obj)  # the apiserver's DaemonSet, untouched: a view, not a copy
+
+
+class ControllerRevision(TypedDict, total=False):
+    apiVersion: str
+    kind: str
+    metadata: ObjectMeta
+    data: dict[str, Any]  # the owner's patch, kept verbatim
+    revision: int
+
+
+def controller_revision(obj: Mapping[str, Any]) -> ControllerRevision:
+    return cast(ControllerRevision, obj)  # the apiserver's ControllerRevision: a view, not a copy
+
+
+class RollingUpdateStatefulSetStrategy(TypedDict, total=False):
+    partition: int
+    maxUnavailable: int | str
+
+
+class StatefulSetUpdateStrategy(TypedDict, total=False):
+    type: str
+    rollingUpdate: RollingUpdateStatefulSetStrategy
+
+
+class StatefulSetPersistentVolumeClaimRetentionPolicy(TypedDict, total=False):
+    whenDeleted: str
+    whenScaled: str
+
+
+class StatefulSetOrdinals(TypedDict, total=False):
+    start: int
+
+
+class StatefulSetSpec(TypedDict, total=False):
+    replicas: int
+    selector: LabelSelector
+    template: PodTemplateSpec
+    volumeClaimTemplates: list[PersistentVolumeClaim]
+    serviceName: str
+    podManagementPolicy: str
+    updateStrategy: StatefulSetUpdateStrategy
+    revisionHistoryLimit: int
+    minReadySeconds: int
+    persistentVolumeClaimRetentionPolicy: StatefulSetPersistentVolumeClaimRetentionPolicy
+    ordinals: StatefulSetOrdinals
+
+
+class StatefulSetCondition(TypedDict, total=False):
+    type: str
+    status: str
+    lastTransitionTime: str
+    reason: str
+    message: str
+
+
+class StatefulSetStatus(TypedDict, total=False):
+    observedGeneration: int
+    replicas: int
+    readyReplicas: int
+    currentReplicas: int
+    updatedReplicas: int
+    currentRevision: str
+    updateRevision: str
+    collisionCount: int
+    conditions: list[StatefulSetCondition]
+    availableReplicas: int
+
+
+class StatefulSet(TypedDict, total=False):
+    apiVersion: str
+    kind: str
+    metadata: ObjectMeta
+    spec: StatefulSetSpec
+    status: StatefulSetStatus
+
+
+def stateful_set(obj: Mapping[str, Any]) -> StatefulSet:
+    return cast(StatefulSet, obj)  # the apiserver's StatefulSet, untouched: a view, not a copy
+
+
+class PodDisruptionBudgetSpec(TypedDict, total=False):
+    minAvailable: int | str
+    selector: LabelSelector
+    maxUnavailable: int | str
+    unhealthyPodEvictionPolicy: str
+
+
+class PodDisruptionBudgetStatus(TypedDict, total=False):
+    observedGeneration: int
+    disruptedPods: dict[str, str]
+    disruptionsAllowed: int
+    currentHealthy: int
+    desiredHealthy: int
+    expectedPods: int
+    conditions: list[dict[str, Any]]
+
+
+class PodDisruptionBudget(TypedDict, total=False):
+    apiVersion: str
+    kind: str
+    metadata: ObjectMeta
+    spec: PodDisruptionBudgetSpec
+    status: PodDisruptionBudgetStatus
+
+
+def pod_disruption_budget(obj: Mapping[str, Any]) -> PodDisruptionBudget:
+    return cast(PodDisruptionBudget, obj)  # the apiserver's PodDisruptionBudget: a view, not a copy

@@ -18,10 +18,13 @@ from minik8s.api import (
     batch,
     certificates,
     core,
+    daemonsets,
     discovery,
     meta,
+    policy,
     quota,
     serviceaccounts,
+    statefulsets,
     storage,
     typed,
     volumes,
@@ -48,7 +51,8 @@ def _models(name: str) -> tuple[type[BaseModel], ...]:
     if name in _MODELS:
         return _MODELS[name]
     # EndpointSlice's parts are discovery/v1's (core/v1 has an older EndpointPort of its own).
-    for module in (meta, discovery, core, volumes, apps, batch, storage, quota, serviceaccounts, certificates):
+    for module in (meta, discovery, core, volumes, apps, batch, storage, quota, serviceaccounts, certificates,
+                   daemonsets, statefulsets, policy):
         model = getattr(module, name, None)
         if isinstance(model, type) and issubclass(model, BaseModel):
             return (model,)
@@ -102,3 +106,7 @@ def test_boundary_functions_return_the_same_object() -> None:
     assert typed.persistent_volume_claim(obj) is obj
     assert typed.job(obj) is obj
     assert typed.cron_job(obj) is obj
+    assert typed.daemon_set(obj) is obj
+    assert typed.controller_revision(obj) is obj
+    assert typed.stateful_set(obj) is obj
+    assert typed.pod_disruption_budget(obj) is obj
