@@ -24,7 +24,8 @@ from __future__ import annotations
 
 import copy
 import logging
-from typing import Any
+from collections.abc import Mapping, Sequence
+from typing import Any, TypeVar
 
 from controllers import controller_utils as cu
 from controllers import endpoints as ep
@@ -32,7 +33,7 @@ from controllers.base import Controller, tombstone_safe
 from minik8s import errors
 from minik8s.api import typed
 from minik8s.api.resources import ENDPOINTSLICES, NODES, PODS, SERVICES, split_key
-from minik8s.api.typed import Pod, Service, ServicePort
+from minik8s.api.typed import EndpointSlice, Pod, Service, ServicePort
 from minik8s.client.events import WARNING, EventRecorder
 from minik8s.client.informer import SharedInformerFactory
 from minik8s.client.rest import ApiClient
@@ -75,7 +76,7 @@ def slice_port(service_port: ServicePort, port: int) -> dict[str, Any]:
     return out
 
 
-def ports_key(ports: list[dict[str, Any]] | None) -> PortsKey:
+def ports_key(ports: Sequence[Mapping[str, Any]] | None) -> PortsKey:
     return tuple(sorted((p.get("name") or "", p.get("port"), p.get("protocol") or "TCP", p.get("appProtocol") or "")
                         for p in ports or []))
 
@@ -136,8 +137,11 @@ def slice_labels(service: Service) -> dict[str, str]:
     return labels
 
 
-def _sort_endpoints(endpoints: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    def key(e: dict[str, Any]) -> tuple[tuple[int, ...], str]:
+_E = TypeVar("_E", bound=Mapping[str, Any])
+
+
+def _sort_endpoints(endpoints: Sequence[_E]) -> list[_E]:
+    def key(e: _E) -> tuple[tuple[int, ...], str]:
         try:
             return tuple(int(x) for x in e["addresses"][0].split(".")), ""
         except ValueError:
@@ -145,16 +149,16 @@ def _sort_endpoints(endpoints: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return sorted(endpoints, key=key)
 
 
-def plan(service: Service, existing: list[dict[str, Any]], desired: Desired, *, max_per_slice: int = MAX_ENDPOINTS_PER_SLICE
-         ) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[dict[str, Any]]]:
+def plan(service: Service, existing: list[EndpointSlice], desired: Desired, *, max_per_slice: int = MAX_ENDPOINTS_PER_SLICE
+         ) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[EndpointSlice]]:
     """What to write: (slices to create, slices to update, slices to delete). Pure; the slices
     to create have ``generateName``, those to update are changed copies of existing ones."""
     labels = slice_labels(service)
     creates: list[dict[str, Any]] = []
     updates: list[dict[str, Any]] = []
-    deletes: list[dict[str, Any]] = []
+    deletes: list[EndpointSlice] = []
     existing = sorted(existing, key=lambda s: cu.meta(s).get("name") or "")
-    by_key: dict[PortsKey, list[dict[str, Any]]] = {}
+    by_key: dict[PortsKey, list[EndpointSlice]] = {}
     for s in existing:
         by_key.setdefault(ports_key(s.get("ports")), []).append(s)
 
@@ -163,12 +167,13 @@ def plan(service: Service, existing: list[dict[str, Any]], desired: Desired, *, 
             deletes.extend(slices)
     for key, (ports, wanted) in desired.items():
         placed: set[str] = set()
-        kept: list[tuple[dict[str, Any], list[dict[str, Any]]]] = []
+        kept: list[tuple[EndpointSlice, list[dict[str, Any]]]] = []
         for s in by_key.get(key, []):
             eps: list[dict[str, Any]] = []
             for e in s.get("endpoints") or []:
-                addr = (e.get("addresses") or [None])[0]
-                if addr in wanted and addr not in placed:
+                addresses = e.get("addresses")
+                addr = addresses[0] if addresses else None
+                if addr is not None and addr in wanted and addr not in placed:
                     eps.append(wanted[addr])
                     placed.add(addr)
             kept.append((s, eps))
@@ -184,7 +189,7 @@ def plan(service: Service, existing: list[dict[str, Any]], desired: Desired, *, 
             new_eps = _sort_endpoints(eps)
             if (_sort_endpoints(s.get("endpoints") or []) != new_eps or ports_key(s.get("ports")) != key
                     or (cu.meta(s).get("labels") or {}) != labels or s.get("ports") != ports):
-                changed = copy.deepcopy(s)
+                changed: dict[str, Any] = copy.deepcopy(dict(s))
                 changed["endpoints"] = new_eps
                 changed["ports"] = ports
                 changed["metadata"]["labels"] = dict(labels)
@@ -201,7 +206,7 @@ def plan(service: Service, existing: list[dict[str, Any]], desired: Desired, *, 
         else:
             deletes = [s for s in deletes if s is not placeholder]
             if (cu.meta(placeholder).get("labels") or {}) != labels:
-                changed = copy.deepcopy(placeholder)
+                changed = copy.deepcopy(dict(placeholder))
                 changed["metadata"]["labels"] = dict(labels)
                 updates.append(changed)
     return creates, updates, deletes
@@ -302,14 +307,14 @@ class EndpointSliceController(ep.ServicePodHandlers, Controller):
         if cached is None:
             self.triggers.forget(key)
             self._written.pop(key, None)
-            for s in existing:
+            for s in map(typed.endpoint_slice, existing):
                 await self._delete(key, s)  # the garbage collector would too, through the owner
             return
         service = typed.service(cached)
         spec = service.get("spec") or {}
         if ep.service_selector(service) is None or spec.get("type") == "ExternalName":
             return
-        existing = [s for s in existing if s.get("addressType", "IPv4") == "IPv4"]
+        slices = [s for s in map(typed.endpoint_slice, existing) if s.get("addressType", "IPv4") == "IPv4"]
         selector = ep.service_selector(service) or {}
         pods = [typed.pod(p) for p in self.pod_informer.store.by_index("namespace", namespace or "")
                 if ep.selector_matches(selector, cu.meta(p).get("labels"))]
@@ -317,16 +322,16 @@ class EndpointSliceController(ep.ServicePodHandlers, Controller):
                  for n in self.node_informer.store.list()
                  if (cu.meta(n).get("labels") or {}).get(LABEL_ZONE)}
         trigger = self.triggers.compute(key, service, pods)
-        creates, updates, deletes = plan(service, existing, desired_endpoints(service, pods, zones=zones),
+        creates, updates, deletes = plan(service, slices, desired_endpoints(service, pods, zones=zones),
                                          max_per_slice=self.max_endpoints_per_slice)
         try:
-            for s in creates:
-                _set_trigger(s, trigger)
-                created = await self.client.create(ENDPOINTSLICES, s, namespace=namespace)
+            for body in creates:
+                _set_trigger(body, trigger)
+                created = await self.client.create(ENDPOINTSLICES, body, namespace=namespace)
                 self._written.setdefault(key, {})[cu.meta(created)["name"]] = cu.meta(created)["resourceVersion"]
-            for s in updates:
-                _set_trigger(s, trigger)
-                updated = await self.client.update(ENDPOINTSLICES, s)
+            for body in updates:
+                _set_trigger(body, trigger)
+                updated = await self.client.update(ENDPOINTSLICES, body)
                 self._written.setdefault(key, {})[cu.meta(updated)["name"]] = cu.meta(updated)["resourceVersion"]
             for s in deletes:
                 await self._delete(key, s)
@@ -340,7 +345,7 @@ class EndpointSliceController(ep.ServicePodHandlers, Controller):
                                     f"Error updating Endpoint Slices for Service {key}: {e}")
             raise
 
-    async def _delete(self, key: str, s: dict[str, Any]) -> None:
+    async def _delete(self, key: str, s: EndpointSlice) -> None:
         md = cu.meta(s)
         try:
             await self.client.delete(ENDPOINTSLICES, md["name"], namespace=md.get("namespace"),
