@@ -16,17 +16,21 @@ an update only when they differ. The controller needs ``escalate`` on clusterrol
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 from typing import Any
 
 from controllers.base import Controller, tombstone_safe
 from minik8s import errors, labels
+from minik8s.api import typed
 from minik8s.api.resources import CLUSTERROLES
+from minik8s.api.typed import ClusterRole, PolicyRule
 from minik8s.client.informer import SharedInformerFactory
+from minik8s.client.rest import ApiClient
 
 log = logging.getLogger(__name__)
 
 
-def aggregated_rules(role: dict[str, Any], all_roles: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def aggregated_rules(role: ClusterRole, all_roles: Iterable[ClusterRole]) -> list[PolicyRule]:
     """The rules ``role``'s aggregationRule selects (pure: the sync's whole decision)."""
     selectors = []
     for sel in (role.get("aggregationRule") or {}).get("clusterRoleSelectors") or []:
@@ -35,7 +39,7 @@ def aggregated_rules(role: dict[str, Any], all_roles: list[dict[str, Any]]) -> l
         except ValueError:
             continue  # validation refuses these; an old stored one selects nothing
     name = role["metadata"]["name"]
-    rules: list[dict[str, Any]] = []
+    rules: list[PolicyRule] = []
     for other in sorted(all_roles, key=lambda r: r["metadata"]["name"]):
         if other["metadata"]["name"] == name:
             continue
@@ -51,8 +55,8 @@ def aggregated_rules(role: dict[str, Any], all_roles: list[dict[str, Any]]) -> l
 class ClusterRoleAggregationController(Controller):
     name = "clusterrole-aggregation"
 
-    def __init__(self, client: Any, informers: SharedInformerFactory, **kwargs: Any) -> None:
-        """``client`` is an ApiClient; ``kwargs`` (``queue``) are for tests."""
+    def __init__(self, client: ApiClient, informers: SharedInformerFactory, **kwargs: Any) -> None:
+        """``kwargs`` (``queue``) are for tests."""
         super().__init__(**kwargs)
         self.client = client
         self.roles = informers.informer(CLUSTERROLES)
@@ -66,13 +70,16 @@ class ClusterRoleAggregationController(Controller):
                 self.enqueue(role)
 
     async def sync(self, key: str) -> None:
-        role = self.roles.store.get(key)
-        if role is None or not role.get("aggregationRule"):
+        cached = self.roles.store.get(key)
+        if cached is None:
             return
-        want = aggregated_rules(role, self.roles.store.list())
+        role = typed.cluster_role(cached)
+        if not role.get("aggregationRule"):
+            return
+        want = aggregated_rules(role, map(typed.cluster_role, self.roles.store.list()))
         if (role.get("rules") or []) == want:
             return
-        new = {**role, "rules": want}  # the cached object stays untouched
+        new = {**cached, "rules": want}  # the cached object stays untouched
         try:
             await self.client.update(CLUSTERROLES, new)
         except errors.NotFound:

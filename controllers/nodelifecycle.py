@@ -130,7 +130,8 @@ class NodeLifecycleController(Controller):
     def _observe(self, key: str, node: Node) -> NodeHealth:
         """Move the node's probe time on if its Lease or its status heartbeat changed."""
         now = time.monotonic()
-        lease = self.lease_informer.store.get(f"{LEASE_NAMESPACE}/{key}")
+        cached_lease = self.lease_informer.store.get(f"{LEASE_NAMESPACE}/{key}")
+        lease = typed.lease(cached_lease) if cached_lease is not None else None
         renew = ((lease or {}).get("spec") or {}).get("renewTime")
         ready = nu.condition(node, "Ready")
         heartbeat = (ready or {}).get("lastHeartbeatTime")

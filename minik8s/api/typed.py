@@ -65,6 +65,8 @@ __all__ = [
     "ConfigMap", "Secret", "ServiceAccount", "config_map", "secret", "service_account",
     "CertificateSigningRequest", "CertificateSigningRequestCondition", "CertificateSigningRequestSpec",
     "CertificateSigningRequestStatus", "certificate_signing_request",
+    # Lease, ClusterRole
+    "Lease", "LeaseSpec", "lease", "AggregationRule", "ClusterRole", "PolicyRule", "cluster_role",
     # DaemonSet, ControllerRevision, StatefulSet, PodDisruptionBudget
     "ControllerRevision", "DaemonSet", "DaemonSetCondition", "DaemonSetSpec", "DaemonSetStatus",
     "DaemonSetUpdateStrategy", "PodDisruptionBudget", "PodDisruptionBudgetSpec", "PodDisruptionBudgetStatus",
@@ -1310,3 +1312,54 @@ class PodDisruptionBudget(TypedDict, total=False):
 
 def pod_disruption_budget(obj: Mapping[str, Any]) -> PodDisruptionBudget:
     return cast(PodDisruptionBudget, obj)  # the apiserver's PodDisruptionBudget: a view, not a copy
+
+
+# -- Lease (coordination.k8s.io/v1) -------------------------------------------------------------
+
+class LeaseSpec(TypedDict, total=False):
+    holderIdentity: str
+    leaseDurationSeconds: int
+    acquireTime: str
+    renewTime: str
+    leaseTransitions: int
+    strategy: str
+    preferredHolder: str
+
+
+class Lease(TypedDict, total=False):
+    apiVersion: str
+    kind: str
+    metadata: ObjectMeta
+    spec: LeaseSpec
+
+
+def lease(obj: Mapping[str, Any]) -> Lease:
+    """``obj`` (a Lease as the apiserver sent it) typed as one: the same object, not a copy."""
+    return cast(Lease, obj)
+
+
+# -- ClusterRole (rbac.authorization.k8s.io/v1) -------------------------------------------------
+
+class PolicyRule(TypedDict, total=False):
+    verbs: list[str]
+    apiGroups: list[str]
+    resources: list[str]
+    resourceNames: list[str]
+    nonResourceURLs: list[str]
+
+
+class AggregationRule(TypedDict, total=False):
+    clusterRoleSelectors: list[LabelSelector]
+
+
+class ClusterRole(TypedDict, total=False):
+    apiVersion: str
+    kind: str
+    metadata: ObjectMeta
+    rules: list[PolicyRule]
+    aggregationRule: AggregationRule
+
+
+def cluster_role(obj: Mapping[str, Any]) -> ClusterRole:
+    """``obj`` (a ClusterRole as the apiserver sent it) typed as one: the same object, not a copy."""
+    return cast(ClusterRole, obj)

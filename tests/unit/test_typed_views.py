@@ -17,12 +17,14 @@ from minik8s.api import (
     apps,
     batch,
     certificates,
+    coordination,
     core,
     daemonsets,
     discovery,
     meta,
     policy,
     quota,
+    rbac,
     serviceaccounts,
     statefulsets,
     storage,
@@ -52,12 +54,12 @@ def _models(name: str) -> tuple[type[BaseModel], ...]:
         return _MODELS[name]
     # EndpointSlice's parts are discovery/v1's (core/v1 has an older EndpointPort of its own).
     for module in (meta, discovery, core, volumes, apps, batch, storage, quota, serviceaccounts, certificates,
-                   daemonsets, statefulsets, policy):
+                   daemonsets, statefulsets, policy, coordination, rbac):
         model = getattr(module, name, None)
         if isinstance(model, type) and issubclass(model, BaseModel):
             return (model,)
     raise AssertionError(f"typed.{name} has no model of that name in minik8s.api.core, discovery, meta, volumes, apps, batch, "
-                         "storage, quota, serviceaccounts or certificates: "
+                         "storage, quota, serviceaccounts, certificates, daemonsets, statefulsets, policy, coordination or rbac: "
                          "name the model it views in _MODELS, or list it in _VERBATIM")
 
 
