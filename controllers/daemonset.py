@@ -31,7 +31,9 @@ from controllers import replicaset_utils as rsutil
 from controllers.base import Controller, tombstone_safe
 from controllers.expectations import UIDTrackingControllerExpectations
 from minik8s import errors, labels
+from minik8s.api import typed
 from minik8s.api.resources import CONTROLLERREVISIONS, DAEMONSETS, NODES, PODS, object_key
+from minik8s.api.typed import ControllerRevision
 from minik8s.client.events import NORMAL, WARNING, EventRecorder
 from minik8s.client.informer import SharedInformerFactory
 
@@ -218,15 +220,16 @@ class DaemonSetController(Controller):
 
     # -- history -----------------------------------------------------------------------------------
 
-    async def _history(self, ds: dict) -> tuple[str, list[dict]]:
+    async def _history(self, ds: dict) -> tuple[str, list[ControllerRevision]]:
         """The hash of the current template's revision (made if missing) and the other revisions."""
         md = cu.meta(ds)
-        revisions = [r for r in self.cr_informer.store.by_index(cu.CONTROLLER_UID_INDEX, md.get("uid") or "")
+        revisions = [typed.controller_revision(r)
+                     for r in self.cr_informer.store.by_index(cu.CONTROLLER_UID_INDEX, md.get("uid") or "")
                      if cu.meta(r).get("namespace") == md.get("namespace")]
         cur, others = await history.ensure_revision(self.client, DAEMONSETS, ds, revisions)
         return history.revision_hash(cur), others
 
-    async def _cleanup_history(self, ds: dict, old: list[dict], pods: list[dict]) -> None:
+    async def _cleanup_history(self, ds: dict, old: list[ControllerRevision], pods: list[dict]) -> None:
         await history.trim(self.client, ds, old, pods)
 
     # -- pods --------------------------------------------------------------------------------------

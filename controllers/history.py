@@ -10,28 +10,31 @@ deletes the oldest revisions no pod uses beyond ``revisionHistoryLimit``.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from collections.abc import Set as AbstractSet
 from typing import Any
 
 from controllers import controller_utils as cu
 from controllers import daemonset_utils as du
 from minik8s import errors
+from minik8s.api import typed
 from minik8s.api.resources import CONTROLLERREVISIONS, ResourceType
+from minik8s.api.typed import ControllerRevision
 
 
-def revision_hash(cr: dict) -> str:
+def revision_hash(cr: ControllerRevision) -> str:
     return (cu.meta(cr).get("labels") or {}).get(du.HASH_LABEL) or ""
 
 
-def template_of(cr: dict) -> dict:
+def template_of(cr: ControllerRevision) -> dict[str, Any]:
     """The pod template a revision records (its data without the ``$patch`` directive)."""
     tpl = dict(((cr.get("data") or {}).get("spec") or {}).get("template") or {})
     tpl.pop("$patch", None)
     return tpl
 
 
-async def ensure_revision(client: Any, rt: ResourceType, owner: dict,
-                          revisions: list[dict]) -> tuple[dict, list[dict]]:
+async def ensure_revision(client: Any, rt: ResourceType, owner: Mapping[str, Any],
+                          revisions: list[ControllerRevision]) -> tuple[ControllerRevision, list[ControllerRevision]]:
     """(the current template's revision, the other revisions)."""
     md = cu.meta(owner)
     data = du.revision_data(owner)
@@ -43,8 +46,8 @@ async def ensure_revision(client: Any, rt: ResourceType, owner: dict,
             if dup is not cur:
                 await delete(client, dup)
         if (cur.get("revision") or 0) < newest:
-            cur = await client.patch(CONTROLLERREVISIONS, cu.meta(cur)["name"], {"revision": newest + 1},
-                                     namespace=md.get("namespace"), patch_type="merge")
+            cur = typed.controller_revision(await client.patch(CONTROLLERREVISIONS, cu.meta(cur)["name"], {"revision": newest + 1},
+                                     namespace=md.get("namespace"), patch_type="merge"))
     else:
         cur = await _create(client, rt, owner, data, newest + 1)
     others = [r for r in revisions if all(r is not c for c in current)
@@ -52,7 +55,8 @@ async def ensure_revision(client: Any, rt: ResourceType, owner: dict,
     return cur, others
 
 
-async def _create(client: Any, rt: ResourceType, owner: dict, data: dict, revision: int) -> dict:
+async def _create(client: Any, rt: ResourceType, owner: Mapping[str, Any], data: dict[str, Any],
+                  revision: int) -> ControllerRevision:
     md = cu.meta(owner)
     collisions = (owner.get("status") or {}).get("collisionCount") or 0
     tpl = (owner.get("spec") or {}).get("template") or {}
@@ -65,9 +69,10 @@ async def _create(client: Any, rt: ResourceType, owner: dict, data: dict, revisi
     if md.get("annotations"):
         cr["metadata"]["annotations"] = dict(md["annotations"])
     try:
-        return await client.create(CONTROLLERREVISIONS, cr, namespace=md.get("namespace"))
+        return typed.controller_revision(await client.create(CONTROLLERREVISIONS, cr, namespace=md.get("namespace")))
     except errors.AlreadyExists:
-        existing = await client.get(CONTROLLERREVISIONS, cr["metadata"]["name"], namespace=md.get("namespace"))
+        existing = typed.controller_revision(
+            await client.get(CONTROLLERREVISIONS, cr["metadata"]["name"], namespace=md.get("namespace")))
         ref = cu.controller_ref(existing)
         if existing.get("data") == data and ref is not None and ref.get("uid") == md.get("uid"):
             return existing
@@ -79,7 +84,7 @@ async def _create(client: Any, rt: ResourceType, owner: dict, data: dict, revisi
             "code": 409, "message": f"hash collision on controllerrevision {cr['metadata']['name']}"}) from None
 
 
-async def delete(client: Any, cr: dict) -> None:
+async def delete(client: Any, cr: ControllerRevision) -> None:
     md = cu.meta(cr)
     try:
         await client.delete(CONTROLLERREVISIONS, md["name"], namespace=md.get("namespace"))
@@ -87,7 +92,7 @@ async def delete(client: Any, cr: dict) -> None:
         pass
 
 
-async def trim(client: Any, owner: dict, old: list[dict], pods: list[dict], keep: AbstractSet[str] = frozenset()) -> None:
+async def trim(client: Any, owner: Mapping[str, Any], old: list[ControllerRevision], pods: list[dict[str, Any]], keep: AbstractSet[str] = frozenset()) -> None:
     limit = (owner.get("spec") or {}).get("revisionHistoryLimit", 10)
     live = {(cu.meta(p).get("labels") or {}).get(du.HASH_LABEL) for p in pods} | set(keep)
     unused = sorted((r for r in old if revision_hash(r) not in live), key=lambda r: r.get("revision") or 0)

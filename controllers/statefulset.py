@@ -31,7 +31,9 @@ from controllers import replicaset_utils as rsutil
 from controllers import statefulset_utils as su
 from controllers.base import Controller, tombstone_safe
 from minik8s import errors, labels
+from minik8s.api import typed
 from minik8s.api.resources import CONTROLLERREVISIONS, PERSISTENTVOLUMECLAIMS, PODS, STATEFULSETS
+from minik8s.api.typed import ControllerRevision
 from minik8s.client.events import NORMAL, WARNING, EventRecorder
 from minik8s.client.informer import SharedInformerFactory
 
@@ -115,7 +117,8 @@ class StatefulSetController(Controller):
             log.warning("statefulset %s has an invalid or empty selector; skipping", key)
             return
         md, spec, old_status = cu.meta(sts), sts.get("spec") or {}, sts.get("status") or {}
-        revisions = [r for r in self.cr_informer.store.by_index(cu.CONTROLLER_UID_INDEX, md.get("uid") or "")
+        revisions = [typed.controller_revision(r)
+                     for r in self.cr_informer.store.by_index(cu.CONTROLLER_UID_INDEX, md.get("uid") or "")
                      if cu.meta(r).get("namespace") == md.get("namespace")]
         update_cr, others = await history.ensure_revision(self.client, STATEFULSETS, sts, revisions)
         update_rev = history.revision_hash(update_cr)
@@ -165,7 +168,7 @@ class StatefulSetController(Controller):
             raise error
 
     async def _update(self, sts: dict, slots: dict[int, dict], condemned: list[dict], start: int, replicas: int,
-                      current_cr: dict, update_cr: dict) -> None:
+                      current_cr: ControllerRevision, update_cr: ControllerRevision) -> None:
         spec = sts.get("spec") or {}
         monotonic = spec.get("podManagementPolicy", "OrderedReady") != "Parallel"
         strategy = spec.get("updateStrategy") or {}
