@@ -24,14 +24,14 @@ from __future__ import annotations
 import copy
 import logging
 from collections.abc import Iterable
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol, TypedDict
 
 from controllers import controller_utils as cu
 from controllers.base import Controller, tombstone_safe
 from minik8s import errors
 from minik8s.api import typed
 from minik8s.api.resources import ENDPOINTS, PODS, SERVICES, object_key, split_key
-from minik8s.api.typed import Pod, Service, ServicePort
+from minik8s.api.typed import EndpointAddress, EndpointPort, EndpointSubset, Pod, Service, ServicePort
 from minik8s.client.events import WARNING, EventRecorder
 from minik8s.client.informer import Informer, SharedInformerFactory
 from minik8s.client.rest import ApiClient
@@ -168,9 +168,21 @@ class TriggerTimeTracker:
 
 # -- computing the subsets -------------------------------------------------------------------
 
-def _address(pod: Pod, service: Service) -> dict[str, Any]:
+# The two address lists of a subset.
+_AddressField = Literal["addresses", "notReadyAddresses"]
+
+
+class _Group(TypedDict):
+    """The pods of one port set, while the subsets are computed."""
+
+    ports: list[EndpointPort]
+    addresses: list[EndpointAddress]
+    notReadyAddresses: list[EndpointAddress]
+
+
+def _address(pod: Pod, service: Service) -> EndpointAddress:
     md, spec = cu.meta(pod), pod.get("spec") or {}
-    addr: dict[str, Any] = {"ip": pod["status"]["podIP"]}
+    addr: EndpointAddress = {"ip": pod["status"]["podIP"]}
     hostname = pod_hostname_for(pod, service) if not is_service_ip_set(service) else None
     if hostname:
         addr["hostname"] = hostname
@@ -181,8 +193,8 @@ def _address(pod: Pod, service: Service) -> dict[str, Any]:
     return addr
 
 
-def _endpoint_port(service_port: ServicePort, port: int) -> dict[str, Any]:
-    out: dict[str, Any] = {"port": port, "protocol": service_port.get("protocol") or "TCP"}
+def _endpoint_port(service_port: ServicePort, port: int) -> EndpointPort:
+    out: EndpointPort = {"port": port, "protocol": service_port.get("protocol") or "TCP"}
     if service_port.get("name"):
         out["name"] = service_port["name"]
     if service_port.get("appProtocol"):
@@ -190,7 +202,7 @@ def _endpoint_port(service_port: ServicePort, port: int) -> dict[str, Any]:
     return out
 
 
-def _addr_sort_key(addr: dict[str, Any]) -> tuple[tuple[int | str, ...], str]:
+def _addr_sort_key(addr: EndpointAddress) -> tuple[tuple[int | str, ...], str]:
     ip = addr["ip"]
     try:
         packed: tuple[int | str, ...] = tuple(int(x) for x in ip.split("."))
@@ -199,16 +211,16 @@ def _addr_sort_key(addr: dict[str, Any]) -> tuple[tuple[int | str, ...], str]:
     return packed, (addr.get("targetRef") or {}).get("uid") or ""
 
 
-def compute_subsets(service: Service, pods: Iterable[Pod]) -> list[dict[str, Any]]:
+def compute_subsets(service: Service, pods: Iterable[Pod]) -> list[EndpointSubset]:
     """The subsets of a service's Endpoints from its pods, repacked and sorted (pure)."""
     spec = service.get("spec") or {}
     tolerate_unready = bool(spec.get("publishNotReadyAddresses"))
     service_ports = spec.get("ports") or []
-    groups: dict[tuple[tuple[str, int, str, str], ...], dict[str, list[dict[str, Any]]]] = {}
+    groups: dict[tuple[tuple[str, int, str, str], ...], _Group] = {}
     for pod in pods:
         if not should_pod_be_in_endpoints(pod, include_terminating=tolerate_unready):
             continue
-        ports: list[dict[str, Any]] = []
+        ports: list[EndpointPort] = []
         for sp in service_ports:
             try:
                 ports.append(_endpoint_port(sp, find_port(pod, sp)))
@@ -221,10 +233,10 @@ def compute_subsets(service: Service, pods: Iterable[Pod]) -> list[dict[str, Any
         group = groups.setdefault(key, {"ports": ports, "addresses": [], "notReadyAddresses": []})
         ready = tolerate_unready or cu.is_pod_ready(pod)
         group["addresses" if ready else "notReadyAddresses"].append(_address(pod, service))
-    subsets: list[dict[str, Any]] = []
+    subsets: list[EndpointSubset] = []
     for key in sorted(groups):
         g = groups[key]
-        subset: dict[str, Any] = {}
+        subset: EndpointSubset = {}
         if g["addresses"]:
             subset["addresses"] = sorted(g["addresses"], key=_addr_sort_key)
         if g["notReadyAddresses"]:
@@ -235,22 +247,24 @@ def compute_subsets(service: Service, pods: Iterable[Pod]) -> list[dict[str, Any
     return subsets
 
 
-def truncate_subsets(subsets: list[dict[str, Any]], max_capacity: int = MAX_CAPACITY
-                     ) -> tuple[list[dict[str, Any]], bool]:
+def truncate_subsets(subsets: list[EndpointSubset], max_capacity: int = MAX_CAPACITY
+                     ) -> tuple[list[EndpointSubset], bool]:
     """At most ``max_capacity`` addresses, ready ones kept first; True when some were dropped."""
     total = sum(len(s.get("addresses") or []) + len(s.get("notReadyAddresses") or []) for s in subsets)
     if total <= max_capacity:
         return subsets, False
     room = max_capacity
-    out: list[tuple[dict[str, Any], str, list[dict[str, Any]]]] = []
-    for field in ("addresses", "notReadyAddresses"):
+    out: list[tuple[EndpointSubset, _AddressField, list[EndpointAddress]]] = []
+    fields: tuple[_AddressField, ...] = ("addresses", "notReadyAddresses")
+    for field in fields:
         for s in subsets:
             take = (s.get(field) or [])[:room]
             room -= len(take)
             out.append((s, field, take))
-    result: dict[int, dict[str, Any]] = {}
+    result: dict[int, EndpointSubset] = {}
     for s, field, take in out:
-        d = result.setdefault(id(s), {"ports": s.get("ports")} if s.get("ports") else {})
+        ports = s.get("ports")
+        d = result.setdefault(id(s), {"ports": ports} if ports else {})
         if take:
             d[field] = take
     return [d for d in result.values() if d.get("addresses") or d.get("notReadyAddresses")], True
@@ -381,10 +395,11 @@ class EndpointsController(ServicePodHandlers, Controller):
         subsets, truncated = truncate_subsets(compute_subsets(service, pods))
         labels = desired_labels(service)
 
-        current_annotations = cu.meta(current).get("annotations") or {} if current else {}
+        stored = typed.endpoints(current) if current is not None else None
+        current_annotations = (stored.get("metadata") or {}).get("annotations") or {} if stored else {}
         capacity_ok = (current_annotations.get(ANNOTATION_OVER_CAPACITY) == "truncated") == truncated
-        if (current is not None and (current.get("subsets") or []) == subsets
-                and (cu.meta(current).get("labels") or {}) == labels and capacity_ok):
+        if (stored is not None and (stored.get("subsets") or []) == subsets
+                and ((stored.get("metadata") or {}).get("labels") or {}) == labels and capacity_ok):
             return
 
         if current is None:

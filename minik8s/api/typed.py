@@ -67,6 +67,8 @@ __all__ = [
     "CertificateSigningRequestStatus", "certificate_signing_request",
     # Lease, ClusterRole
     "Lease", "LeaseSpec", "lease", "AggregationRule", "ClusterRole", "PolicyRule", "cluster_role",
+    # Endpoints
+    "EndpointAddress", "EndpointSubset", "Endpoints", "endpoints",
     # DaemonSet, ControllerRevision, StatefulSet, PodDisruptionBudget
     "ControllerRevision", "DaemonSet", "DaemonSetCondition", "DaemonSetSpec", "DaemonSetStatus",
     "DaemonSetUpdateStrategy", "PodDisruptionBudget", "PodDisruptionBudgetSpec", "PodDisruptionBudgetStatus",
@@ -1363,3 +1365,30 @@ class ClusterRole(TypedDict, total=False):
 def cluster_role(obj: Mapping[str, Any]) -> ClusterRole:
     """``obj`` (a ClusterRole as the apiserver sent it) typed as one: the same object, not a copy."""
     return cast(ClusterRole, obj)
+
+
+# -- Endpoints (core/v1) ------------------------------------------------------------------------
+
+class EndpointAddress(TypedDict, total=False):
+    ip: str
+    hostname: str
+    nodeName: str
+    targetRef: dict[str, Any]
+
+
+class EndpointSubset(TypedDict, total=False):
+    addresses: list[EndpointAddress]
+    notReadyAddresses: list[EndpointAddress]
+    ports: list[EndpointPort]  # core/v1's EndpointPort has discovery/v1's fields
+
+
+class Endpoints(TypedDict, total=False):
+    apiVersion: str
+    kind: str
+    metadata: ObjectMeta
+    subsets: list[EndpointSubset]
+
+
+def endpoints(obj: Mapping[str, Any]) -> Endpoints:
+    """``obj`` (an Endpoints as the apiserver sent it) typed as one: the same object, not a copy."""
+    return cast(Endpoints, obj)

@@ -38,6 +38,8 @@ _MODELS: dict[str, tuple[type[BaseModel], ...]] = {
     "EnvSourceRef": (core.ConfigMapEnvSource, core.SecretEnvSource),
     # A claim's resources: core's ResourceRequirements minus claims (volumes.VolumeResourceRequirements).
     "ResourceRequirements": (core.ResourceRequirements, volumes.VolumeResourceRequirements),
+    # An Endpoints subset's ports: core/v1's EndpointPort, with the fields of discovery/v1's.
+    "EndpointPort": (discovery.EndpointPort, core.EndpointPort),
 }
 # Views of parts the apiserver keeps verbatim (no model to check against): a projected
 # volume's sources are ``list[dict]`` in core.ProjectedVolumeSource, ephemeral containers
