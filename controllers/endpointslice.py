@@ -33,7 +33,7 @@ from controllers.base import Controller, tombstone_safe
 from minik8s import errors
 from minik8s.api import typed
 from minik8s.api.resources import ENDPOINTSLICES, NODES, PODS, SERVICES, split_key
-from minik8s.api.typed import EndpointSlice, Pod, Service, ServicePort
+from minik8s.api.typed import Endpoint, EndpointPort, EndpointSlice, Pod, Service, ServicePort
 from minik8s.client.events import WARNING, EventRecorder
 from minik8s.client.informer import SharedInformerFactory
 from minik8s.client.rest import ApiClient
@@ -65,11 +65,10 @@ def slice_service_index(obj: dict[str, Any]) -> list[str]:
 # A slice's port set, comparable: (name, port, protocol, appProtocol) of each port, sorted.
 PortsKey = tuple[tuple[str, Any, str, str], ...]
 # Port-set key -> (the slice ports, {address: endpoint}): the endpoints a service should have.
-# Slices and their parts are the JSON written to the apiserver (dict[str, Any]).
-Desired = dict[PortsKey, tuple[list[dict[str, Any]], dict[str, dict[str, Any]]]]
+Desired = dict[PortsKey, tuple[list[EndpointPort], dict[str, Endpoint]]]
 
-def slice_port(service_port: ServicePort, port: int) -> dict[str, Any]:
-    out: dict[str, Any] = {"name": service_port.get("name") or "", "port": port,
+def slice_port(service_port: ServicePort, port: int) -> EndpointPort:
+    out: EndpointPort = {"name": service_port.get("name") or "", "port": port,
                  "protocol": service_port.get("protocol") or "TCP"}
     if service_port.get("appProtocol"):
         out["appProtocol"] = service_port["appProtocol"]
@@ -81,7 +80,7 @@ def ports_key(ports: Sequence[Mapping[str, Any]] | None) -> PortsKey:
                         for p in ports or []))
 
 
-def pod_endpoint(pod: Pod, service: Service, *, zone: str | None = None) -> dict[str, Any]:
+def pod_endpoint(pod: Pod, service: Service, *, zone: str | None = None) -> Endpoint:
     """One slice endpoint for a pod, conditions as Kubernetes' podToEndpoint computes them."""
     md, spec = cu.meta(pod), pod.get("spec") or {}
     publish = bool((service.get("spec") or {}).get("publishNotReadyAddresses"))
@@ -90,7 +89,7 @@ def pod_endpoint(pod: Pod, service: Service, *, zone: str | None = None) -> dict
     ready = publish or serving
     if terminating and not publish:
         ready = False  # a terminating pod never counts as ready (for older readers)
-    out: dict[str, Any] = {"addresses": [pod["status"]["podIP"]],
+    out: Endpoint = {"addresses": [pod["status"]["podIP"]],
                  "conditions": {"ready": ready, "serving": serving, "terminating": terminating}}
     hostname = ep.pod_hostname_for(pod, service)
     if hostname:
@@ -111,7 +110,7 @@ def desired_endpoints(service: Service, pods: list[Pod], *, zones: dict[str, str
     for pod in pods:
         if not ep.should_pod_be_in_endpoints(pod, include_terminating=True):
             continue
-        ports: list[dict[str, Any]] = []
+        ports: list[EndpointPort] = []
         for sp in service_ports:
             try:
                 ports.append(slice_port(sp, ep.find_port(pod, sp)))
@@ -167,9 +166,9 @@ def plan(service: Service, existing: list[EndpointSlice], desired: Desired, *, m
             deletes.extend(slices)
     for key, (ports, wanted) in desired.items():
         placed: set[str] = set()
-        kept: list[tuple[EndpointSlice, list[dict[str, Any]]]] = []
+        kept: list[tuple[EndpointSlice, list[Endpoint]]] = []
         for s in by_key.get(key, []):
-            eps: list[dict[str, Any]] = []
+            eps: list[Endpoint] = []
             for e in s.get("endpoints") or []:
                 addresses = e.get("addresses")
                 addr = addresses[0] if addresses else None
@@ -212,8 +211,8 @@ def plan(service: Service, existing: list[EndpointSlice], desired: Desired, *, m
     return creates, updates, deletes
 
 
-def new_slice(service: Service, labels: dict[str, str], ports: list[dict[str, Any]] | None,
-              endpoints: list[dict[str, Any]]) -> dict[str, Any]:
+def new_slice(service: Service, labels: dict[str, str], ports: list[EndpointPort] | None,
+              endpoints: list[Endpoint]) -> dict[str, Any]:
     md = cu.meta(service)
     owner = {"apiVersion": "v1", "kind": "Service", "name": md["name"], "uid": md["uid"],
              "controller": True, "blockOwnerDeletion": True}
