@@ -23,6 +23,7 @@ from typing import Any
 from controllers import controller_utils as cu
 from controllers.base import Controller, tombstone_safe
 from minik8s import errors, labels, timestamps
+from minik8s.api import typed
 from minik8s.api.resources import (
     BY_KIND,
     DEPLOYMENTS,
@@ -31,7 +32,9 @@ from minik8s.api.resources import (
     REPLICASETS,
     REPLICATIONCONTROLLERS,
 )
+from minik8s.api.typed import PodDisruptionBudget
 from minik8s.client.informer import SharedInformerFactory
+from minik8s.client.rest import ApiClient
 
 log = logging.getLogger(__name__)
 
@@ -51,7 +54,7 @@ def _scaled(value: Any, total: int) -> int:
     return 0
 
 
-def _selector(pdb: dict) -> labels.Selector | None:
+def _selector(pdb: PodDisruptionBudget) -> labels.Selector | None:
     try:
         return labels.from_label_selector((pdb.get("spec") or {}).get("selector") or {})
     except ValueError:
@@ -61,8 +64,8 @@ def _selector(pdb: dict) -> labels.Selector | None:
 class DisruptionController(Controller):
     name = "disruption"
 
-    def __init__(self, client, informers: SharedInformerFactory, *,
-                 clock: Callable[[], datetime.datetime] = cu.now, **kwargs) -> None:
+    def __init__(self, client: ApiClient, informers: SharedInformerFactory, *,
+                 clock: Callable[[], datetime.datetime] = cu.now, **kwargs: Any) -> None:
         """``clock`` and ``kwargs`` (``queue``) are for tests."""
         super().__init__(**kwargs)
         self.client = client
@@ -77,22 +80,23 @@ class DisruptionController(Controller):
         self.pod_informer.add_handler(on_add=self._pod_changed, on_update=lambda o, c: self._pod_changed(c),
                                       on_delete=self._pod_changed)
 
-    def _pod_changed(self, pod: dict | None) -> None:
+    def _pod_changed(self, pod: dict[str, Any] | None) -> None:
         pod = tombstone_safe(pod)
         if pod is None:
             return
         md = cu.meta(pod)
         for pdb in self.pdb_informer.store.by_index("namespace", md.get("namespace") or ""):
-            sel = _selector(pdb)
+            sel = _selector(typed.pod_disruption_budget(pdb))
             if sel is not None and sel.matches(md.get("labels")):
                 self.enqueue(pdb)
 
     # -- sync ----------------------------------------------------------------------------------
 
     async def sync(self, key: str) -> None:
-        pdb = self.pdb_informer.store.get(key)
-        if pdb is None:
+        cached = self.pdb_informer.store.get(key)
+        if cached is None:
             return
+        pdb = typed.pod_disruption_budget(cached)
         md = cu.meta(pdb)
         sel = _selector(pdb)
         pods = [] if sel is None else [
@@ -122,7 +126,7 @@ class DisruptionController(Controller):
         if recheck is not None:
             self.queue.add_after(key, recheck)
 
-    def _live_disruptions(self, recorded: dict[str, str], pods: list[dict],
+    def _live_disruptions(self, recorded: dict[str, str], pods: list[dict[str, Any]],
                           at: datetime.datetime) -> tuple[dict[str, str], float | None]:
         """The evictions still in flight, and when to look again for the oldest one to expire."""
         by_name = {cu.meta(p).get("name"): p for p in pods}
@@ -140,7 +144,7 @@ class DisruptionController(Controller):
             recheck = left if recheck is None else min(recheck, left)
         return live, recheck
 
-    async def _expected(self, pdb: dict, pods: list[dict]) -> tuple[int, int]:
+    async def _expected(self, pdb: PodDisruptionBudget, pods: list[dict[str, Any]]) -> tuple[int, int]:
         """(expected pods, desired healthy) as getExpectedPodCount computes them."""
         spec = pdb.get("spec") or {}
         mx, mn = spec.get("maxUnavailable"), spec.get("minAvailable")
@@ -154,7 +158,7 @@ class DisruptionController(Controller):
             return expected, _scaled(mn, expected)
         return len(pods), 0
 
-    async def _expected_scale(self, pods: list[dict]) -> int:
+    async def _expected_scale(self, pods: list[dict[str, Any]]) -> int:
         """The replicas the pods' controllers want, each controller counted once."""
         seen: dict[str, int] = {}
         for pod in pods:
@@ -167,42 +171,46 @@ class DisruptionController(Controller):
             seen[uid] = await self._replicas_of(cu.meta(pod).get("namespace") or "", ref)
         return sum(seen.values())
 
-    async def _replicas_of(self, namespace: str, ref: dict) -> int:
+    async def _replicas_of(self, namespace: str, ref: dict[str, Any]) -> int:
         kind = ref.get("kind")
         key = f"{namespace}/{ref.get('name')}"
         if kind == "ReplicaSet":
-            rs = self.owner_informers["ReplicaSet"].store.get(key)
-            if rs is not None:
+            cached_rs = self.owner_informers["ReplicaSet"].store.get(key)
+            if cached_rs is not None:
+                rs = typed.replica_set(cached_rs)
                 owner = cu.controller_ref(rs)
                 if owner is not None and owner.get("kind") == "Deployment":
                     dep = self.owner_informers["Deployment"].store.get(f"{namespace}/{owner.get('name')}")
                     if dep is not None:
-                        return (dep.get("spec") or {}).get("replicas", 1)
+                        return (typed.deployment(dep).get("spec") or {}).get("replicas", 1)
                 return (rs.get("spec") or {}).get("replicas", 1)
         elif kind in self.owner_informers:
             obj = self.owner_informers[kind].store.get(key)
-            if obj is not None:
-                return (obj.get("spec") or {}).get("replicas", 1)
+            if obj is not None:  # a Deployment or a ReplicationController (no view): spec.replicas, an int
+                replicas: int = (obj.get("spec") or {}).get("replicas", 1)
+                return replicas
         else:
             # Anything else with a scale subresource (a StatefulSet): ask the apiserver.
             rt = BY_KIND.get(((ref.get("apiVersion") or "").rpartition("/")[0], kind or ""))
             if rt is not None:
                 try:
-                    scale = await self.client.get_subresource(rt, ref.get("name"), "scale", namespace=namespace)
-                    return (scale.get("spec") or {}).get("replicas", 0)
+                    scale = await self.client.get_subresource(rt, ref.get("name") or "", "scale", namespace=namespace)
+                    scaled: int = (scale.get("spec") or {}).get("replicas", 0)  # autoscaling/v1 Scale: an int
+                    return scaled
                 except errors.MiniK8sError:
                     pass
         raise NoController(f"found no controllers for pod of {kind} {ref.get('name')}")
 
     @staticmethod
-    def _condition(pdb: dict, status: str, reason: str, message: str, at: datetime.datetime) -> list[dict]:
+    def _condition(pdb: PodDisruptionBudget, status: str, reason: str, message: str,
+                   at: datetime.datetime) -> list[dict[str, Any]]:
         old = next((c for c in (pdb.get("status") or {}).get("conditions") or []
                     if c.get("type") == "DisruptionAllowed"), None)
         t = old.get("lastTransitionTime") if old is not None and old.get("status") == status else timestamps.format_time(at)
         return [{"type": "DisruptionAllowed", "status": status, "observedGeneration": cu.meta(pdb).get("generation"),
                  "lastTransitionTime": t, "reason": reason, "message": message}]
 
-    async def _write(self, pdb: dict, status: dict) -> None:
+    async def _write(self, pdb: PodDisruptionBudget, status: dict[str, Any]) -> None:
         if status == (pdb.get("status") or {}):
             return
         body = {**pdb, "status": status}
