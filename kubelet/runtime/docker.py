@@ -369,7 +369,7 @@ class DockerRuntime(ri.ContainerRuntime):
                     yield event
         finally:
             # Closing the response also wakes the reader thread blocked on a quiet engine.
-            await asyncio.to_thread(stream.close)
+            await _close_stream(stream)
 
     # --- containers -------------------------------------------------------------------------
 
@@ -544,7 +544,7 @@ class DockerRuntime(ri.ContainerRuntime):
                 yield chunk
         finally:
             # Closing the socket also wakes a reader thread blocked on a quiet container.
-            await asyncio.to_thread(stream.close)
+            await _close_stream(stream)
 
     async def container_stats(self, container_ids: Sequence[ContainerId]) -> dict[ContainerId, ri.ContainerStats]:
         # One sweep: Docker's one-shot stats (no second sample) of each container, in parallel
@@ -722,6 +722,17 @@ def _next_frame(frames: Iterator[tuple[int, bytes]]) -> tuple[int, bytes] | None
         return next(frames, None)
     except (OSError, ValueError):
         return None  # the socket was shut down under us: the session was closed
+
+
+async def _close_stream(stream: Any) -> None:
+    """Close a streamed response (events, logs) in a thread, and make sure the close happens.
+
+    The close is handed to the default executor at once and shielded: the consumer being
+    cancelled again while it waits (the kubelet stopping cancels its tasks, and asyncio.run
+    cancels what is left) must not drop it, or the reader thread stays blocked on the quiet
+    socket and, being a pool thread, keeps the process from exiting at all.
+    """
+    await asyncio.shield(asyncio.get_running_loop().run_in_executor(None, stream.close))
 
 
 def _next_chunk(stream: Iterator[T]) -> T | None:

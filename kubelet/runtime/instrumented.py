@@ -19,7 +19,12 @@ from kubelet.runtime.interface import ContainerRuntime
 __all__ = ["InstrumentedRuntime", "OPERATIONS", "instrument"]
 
 #: runtime method -> Kubernetes' operation_type.
-OPERATIONS = {"version": "version", "run_pod_sandbox": "run_podsandbox", "stop_pod_sandbox": "stop_podsandbox",
+OPERATIONS = {"version": "version", "run_pod_sandbox": "run_podsandbox",
+              # The sync makes a sandbox in two steps (its containers are created while it
+              # starts): the first counts as CRI's RunPodSandbox, one per sandbox as on
+              # Kubernetes; the start has no CRI name of its own.
+              "create_pod_sandbox": "run_podsandbox", "start_pod_sandbox": "start_podsandbox",
+              "stop_pod_sandbox": "stop_podsandbox",
               "remove_pod_sandbox": "remove_podsandbox", "list_pod_sandboxes": "list_podsandbox",
               "sandbox_status": "podsandbox_status", "pull_image": "pull_image",
               "create_container": "create_container", "start_container": "start_container",
