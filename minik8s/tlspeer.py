@@ -67,6 +67,14 @@ def uvicorn_options(cert_file: str, key_file: str, client_ca_file: str | None) -
     from uvicorn.protocols.websockets.wsproto_impl import WSProtocol
 
     class _Unpaused(WSProtocol):
+        async def send(self, message: Any) -> None:
+            # A refused handshake ends the connection once its response is written, so the
+            # response says so: without ``Connection: close`` a client keeping the connection
+            # alive sends its next request into a socket about to close.
+            if message["type"] == "websocket.http.response.start":
+                message = {**message, "headers": [*message.get("headers", ()), (b"connection", b"close")]}
+            await super().send(message)
+
         def handle_message(self, event: Any) -> None:
             super().handle_message(event)
             if self.read_paused:

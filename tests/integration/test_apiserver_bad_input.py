@@ -406,6 +406,8 @@ def test_websocket_to_an_unserved_subresource_is_a_404_status(api_http):
                               "sec-websocket-key": base64.b64encode(b"0123456789abcdef").decode()})
     body = status_of(r, 404)
     assert body["details"] == {}
+    # the refused handshake's connection closes after the answer, and the answer says so
+    assert r.headers["connection"] == "close"
 
 
 def test_openapi_v2_negotiates_json_protobuf_or_406(api_http):
