@@ -166,7 +166,7 @@ class Scheduler:
 
     async def close(self) -> None:
         """Stop informers, wait for bindings and status writes in flight, flush events."""
-        self.factory.stop()
+        await self.factory.shutdown()
         if self._background:
             await asyncio.gather(*list(self._background), return_exceptions=True)
         await self.recorder.close()

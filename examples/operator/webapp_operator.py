@@ -200,7 +200,7 @@ async def main(argv: list[str] | None = None) -> None:
     await asyncio.wait([task, asyncio.create_task(stop.wait())], return_when=asyncio.FIRST_COMPLETED)
     operator.queue.shutdown()
     task.cancel()
-    informers.stop()
+    await informers.shutdown()
     await client.close()
     if task.done() and not task.cancelled() and task.exception() is not None:
         raise task.exception()  # type: ignore[misc]

@@ -26,6 +26,7 @@ from dnslib import QTYPE, RCODE, DNSError, DNSHeader, DNSRecord
 
 from kubelet.dns import metrics as dns_metrics
 from kubelet.dns.records import SLICE_SERVICE_INDEX, Resolver, slice_service_key
+from minik8s import taskgroup
 from minik8s.api.resources import ENDPOINTSLICES, SERVICES
 from minik8s.client.informer import SharedInformerFactory
 
@@ -130,8 +131,7 @@ class DNSServer:
             self._tcp.close()
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(self._tcp.wait_closed(), 2)
-        for t in list(self._tasks):
-            t.cancel()
+        await taskgroup.cancel_and_wait(list(self._tasks))
 
     async def _tcp_client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:

@@ -21,7 +21,7 @@ import sys
 import threading
 from typing import TYPE_CHECKING, Any, cast
 
-from minik8s import errors
+from minik8s import errors, taskgroup
 from minik8s.api.resources import PODS
 from minik8s.cli.session import CliError, ExitSilently, Session, Subparsers
 
@@ -148,8 +148,7 @@ async def _stream(ws: WebSocket, *, stdin: bool, tty: bool) -> int:
     finally:
         if tty:
             loop.remove_signal_handler(signal.SIGWINCH)
-        for t in tasks:
-            t.cancel()
+        await taskgroup.cancel_and_wait(tasks)
         if restore is not None:
             restore()
     if status is None:

@@ -284,6 +284,7 @@ class SharedInformerFactory:
         self.resync_period = resync_period
         self._informers: dict[tuple[Any, ...], Informer] = {}
         self._tasks: dict[tuple[Any, ...], asyncio.Task[Any]] = {}
+        self._removed: set[asyncio.Task[Any]] = set()  # removed informers' tasks, cancelled, maybe not ended
 
     def informer(
         self,
@@ -328,22 +329,22 @@ class SharedInformerFactory:
     def informers(self) -> list[Informer]:
         return list(self._informers.values())
 
-    def stop(self) -> None:
-        for task in self._tasks.values():
-            task.cancel()
-        self._tasks.clear()
-
     def remove(self, informer: Informer) -> None:
-        """Stop one informer and forget it (a custom resource that is no longer served)."""
+        """Stop one informer and forget it (a custom resource that is no longer served).
+
+        Called from event handlers, which cannot wait: the informer's task is cancelled here and
+        :meth:`shutdown` waits for it with the others."""
         for key, inf in list(self._informers.items()):
             if inf is informer:
                 del self._informers[key]
                 task = self._tasks.pop(key, None)
                 if task is not None:
                     task.cancel()
+                    self._removed.add(task)
+                    task.add_done_callback(self._removed.discard)
 
     async def shutdown(self) -> None:
-        """Stop and wait until every informer task has ended."""
-        tasks = list(self._tasks.values())
+        """Stop and wait until every informer task (removed ones too) has ended."""
+        tasks = [*self._tasks.values(), *self._removed]
         self._tasks.clear()
         await taskgroup.cancel_and_wait(tasks)
