@@ -1,5 +1,7 @@
-"""Typed views of the objects the components read most — Pod and Node, with their metadata, Service
-and EndpointSlice — as ``TypedDict``\\ s over the JSON dicts the informers hold (issue #16).
+"""Typed views of the API objects the components read — the core kinds (Pod, Node, Service,
+EndpointSlice, volumes, ...) and the apps, batch, policy, storage, certificates, coordination and
+RBAC kinds the controllers reconcile — as ``TypedDict``\\ s over the JSON dicts the informers hold
+(issue #16).
 
 Chosen by measurement (``tests/perf/typed_access_bench.py``): a TypedDict costs nothing at run
 time, the object stays the dict the apiserver sent and every read stays a dict read, where a
