@@ -21,7 +21,7 @@ from minik8s import errors, quantity, timestamps
 from minik8s.cli import printers
 from minik8s.cli.resources import Resource, split_type_name_args
 from minik8s.cli.session import CliError, Session, Subparsers, format_error
-from minik8s.labels import format_label_selector, format_labels
+from minik8s.labels import format_label_selector, format_labels, label_selector_string
 from minik8s.qos import qos_class
 
 if TYPE_CHECKING:  # annotations only: the views cost mkctl's start ~7 ms (the import budget)
@@ -575,8 +575,8 @@ class Describer:
         w.write(0, f"Replicas:\t{status.get('replicas', 0)} current / {spec.get('replicas', 1)} desired\n")
         counts = {"Running": 0, "Pending": 0, "Succeeded": 0, "Failed": 0}
         pods_res = await self.session.resolver.resolve("pods")
-        sel = spec.get("selector") or {}
-        label_sel = ",".join(f"{k}={v}" for k, v in sorted((sel.get("matchLabels") or {}).items()))
+        # the whole selector, matchExpressions too (kubectl's getPodStatusForController)
+        label_sel = label_selector_string(spec.get("selector")) or ""
         pods = await self.session.client.list_all(pods_res.rt, namespace=meta.get("namespace"), label_selector=label_sel)
         for p in pods.get("items") or []:
             if any(r.get("uid") == meta.get("uid") and r.get("controller")
