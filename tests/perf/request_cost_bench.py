@@ -1,6 +1,6 @@
 """What each request of a pod's life costs the apiserver, in CPU: the requests a pod brings on a
 cluster (its create, the scheduler's binding, the kubelet's TokenRequest and ConfigMap read for
-the projected token volume, its status patch), each measured alone against one apiserver run as
+the projected token volume, its status patch, the Events written about it), each measured alone against one apiserver run as
 ``minik8s up`` runs it (api_bench's ``--as-up``), with C concurrent aiohttp clients.
 
     .venv/bin/python tests/perf/request_cost_bench.py [--clients 32] [--pods 2000] [--profile out.txt]
@@ -50,6 +50,19 @@ async def run(url: str, pki: str, clients: int, requests: list[Request]) -> tupl
         t0 = time.perf_counter()
         await asyncio.gather(*(worker(c) for _ in range(clients)))
         return len(requests) / (time.perf_counter() - t0), lat
+
+
+def event_body(i: int, uid: str) -> dict[str, object]:
+    """An Event as the kubelet's recorder (minik8s/client/events.py) writes one about a pod."""
+    now = "2026-12-05T06:00:00Z"
+    return {"apiVersion": "v1", "kind": "Event",
+            "metadata": {"name": f"bench-{i}.{0x187a0000 + i:x}", "namespace": "default"},
+            "involvedObject": {"kind": "Pod", "namespace": "default", "name": f"bench-{i}", "uid": uid,
+                               "apiVersion": "v1", "resourceVersion": "1", "fieldPath": "spec.containers{c}"},
+            "reason": "Pulled", "message": 'Container image "busybox:1.36" already present on machine',
+            "type": "Normal", "source": {"component": "kubelet", "host": "n1"},
+            "firstTimestamp": now, "lastTimestamp": now, "count": 1,
+            "reportingComponent": "kubelet", "reportingInstance": "n1"}
 
 
 def main() -> None:
@@ -108,6 +121,8 @@ def main() -> None:
                 ("PATCH pods/status", lambda: [("PATCH", f"{ns}/pods/bench-{i}/status", orjson.dumps(
                     {"status": {"phase": "Running", "conditions": [{"type": "Ready", "status": "True"}]}}),
                     "application/strategic-merge-patch+json") for i in range(pods)]),
+                ("POST events (the kubelet's Pulled)", lambda: [("POST", f"{ns}/events", orjson.dumps(
+                    event_body(i, uids.get(i, ""))), json_) for i in range(pods)]),
             ]
             spy = None
             if a.profile:
