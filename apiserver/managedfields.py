@@ -555,20 +555,21 @@ _CREATED_OBJECTS: dict[tuple[Type, tuple[tuple[Any, ...], ...]], Comparison] = {
 
 def _compare_created(new: dict[str, Any], t: Type) -> Comparison:
     """``compare(None, new)``, memoized for the whole object by what each top-level field's
-    walk depends on (:func:`_walk_key`): the pods of one template, or one client's objects,
-    differ only in their own names, uids and label values, and give one Comparison (immutable,
-    shared), without walking, joining and stripping their field sets again per create."""
+    walk depends on (:func:`_walk_key`): the pods of one template, or one component's Events,
+    differ only in their strings (names, uids, label values, messages), and give one Comparison
+    (immutable, shared), without walking, joining and stripping their field sets again per
+    create."""
     parts: list[tuple[Any, ...]] = []
     memoizable = True
     for k, rv in new.items():
         if isinstance(rv, _CONTAINERS):
             try:
-                parts.append((k, orjson.dumps(_walk_key(k, rv))))
+                parts.append((k, orjson.dumps(_walk_key(rv))))
             except TypeError:  # beyond JSON's integers: walk it, unmemoized
                 memoizable = False
                 break
-        else:  # a scalar: its value and type (True is not 1), as the walk would see them
-            parts.append((k, type(rv), rv))
+        else:  # a scalar: its type (True is not 1), and its value unless a non-empty string
+            parts.append((k, type(rv), "-" if type(rv) is str and rv else rv))
     memo = (t, tuple(parts)) if memoizable else None
     if memo is not None:
         found = _CREATED_OBJECTS.get(memo)
@@ -590,9 +591,9 @@ def _compare_created(new: dict[str, Any], t: Type) -> Comparison:
 
 def _cmp_created(new: dict[str, Any], t: Type, added: set[Path], modified: set[Path], removed: set[Path]) -> None:
     """``_cmp({}, new, t, ...)`` of a created object, one top-level field at a time, each
-    memoized by its exact JSON: objects of a kind share most of their spec and status (every
-    pod of a ReplicaSet has the template's), and walking them is most of a create's cost here.
-    What the walk finds depends only on the type, the field and the value's JSON text."""
+    memoized by its JSON as :func:`_walk_key` keeps it: objects of a kind share most of their
+    spec and status (every pod of a ReplicaSet has the template's), and walking them is most of
+    a create's cost here. What the walk finds depends only on the type, the field and that JSON."""
     for k, rv in new.items():
         f = t.field(k)
         if f is None:
@@ -603,7 +604,7 @@ def _cmp_created(new: dict[str, Any], t: Type, added: set[Path], modified: set[P
             _cmp(lv, rv, f.type, path, added, modified, removed)
             continue
         try:
-            memo = (t, k, orjson.dumps(_walk_key(k, rv)))
+            memo = (t, k, orjson.dumps(_walk_key(rv)))
         except TypeError:  # beyond JSON's integers: walk it
             _cmp(lv, rv, f.type, path, added, modified, removed)
             continue
@@ -621,29 +622,20 @@ def _cmp_created(new: dict[str, Any], t: Type, added: set[Path], modified: set[P
         removed.update(found[2])
 
 
-# metadata fields whose text the created object's field set does not depend on (only on
-# whether they are set): each object has its own name, uid, timestamps
-_OWN_META = ("name", "generateName", "namespace", "uid", "creationTimestamp", "resourceVersion")
-
-
-def _walk_key(k: str, value: Any) -> Any:
-    """What the walk of top-level field ``k`` depends on, for ``_cmp_created``'s memo: the value
-    itself, but for ``metadata`` with each object's own strings (its name, uid, ...) and the
-    values of its labels and annotations (string maps: a field per key, whatever the value)
-    replaced by one placeholder, so that the pods of one ReplicaSet, with their generated
-    names, or objects that differ only in an annotation's value, share one memo entry. Empty
-    strings stay empty, as a field set may tell them apart."""
-    if k != "metadata" or not isinstance(value, dict):
+def _walk_key(value: Any) -> Any:
+    """What the walk of a created object's field depends on, for ``_compare_created``'s memos:
+    the value with every non-empty string that is not inside a list replaced by one
+    placeholder. Outside lists the walk makes a path of each map key and of each scalar, never
+    of a scalar's text (on create it compares a value only with nothing, ``{}`` or ``[]``);
+    inside a list the items' text names them (``k:{"name":"c"}``, ``v:"a"``), so lists are kept
+    as they are. So the pods of one ReplicaSet, with their generated names, and objects that
+    differ only in their strings (each Event's involved object, message and timestamps) share
+    one memo entry. Empty strings stay empty (a field set may tell them apart), and every
+    value keeps its type (True is not 1, nor "1")."""
+    if not isinstance(value, dict):
         return value
-    md = dict(value)
-    for f in _OWN_META:
-        if isinstance(md.get(f), str) and md[f]:
-            md[f] = "-"
-    for f in ("labels", "annotations"):
-        m = md.get(f)
-        if isinstance(m, dict) and all(isinstance(v, str) for v in m.values()):
-            md[f] = {key: "-" if v else "" for key, v in m.items()}
-    return md
+    return {k: ("-" if v else v) if type(v) is str else _walk_key(v) if type(v) is dict else v
+            for k, v in value.items()}
 
 
 def _zero(t: Type) -> Any:

@@ -13,7 +13,7 @@ from apiserver import managedfields as mf
 from apiserver.managedfields import FieldSet, Managers
 from minik8s.api.apps import Deployment
 from minik8s.api.base import to_dict
-from minik8s.api.core import ConfigMap, Pod, Service
+from minik8s.api.core import ConfigMap, Event, Pod, Service
 
 NGINX = 'k:{"name":"nginx"}'
 CONTAINERS = ("f:spec", "f:template", "f:spec", "f:containers")
@@ -442,3 +442,60 @@ def test_created_memo_tells_objects_with_other_top_level_scalars_apart() -> None
         assert got == walked
     # the last round's order: immutable, data, nothing (the name is nobody's field)
     assert [[f for m in ms for f in m["fieldsV1"]] for ms in walked] == [["f:immutable"], ["f:data"], []]
+
+
+def _created_walked(objs: list[dict], model) -> tuple[list, list]:
+    """Each object's managedFields on create through the memos (in order), and by a walk with
+    the memos emptied before each."""
+    mf._CREATED.clear()
+    mf._CREATED_OBJECTS.clear()
+    memoized = [mf.update_managed_fields(None, o, "m", model=model, time="t") for o in objs]
+    walked = []
+    for o in objs:
+        mf._CREATED.clear()
+        mf._CREATED_OBJECTS.clear()
+        walked.append(mf.update_managed_fields(None, o, "m", model=model, time="t"))
+    return memoized, walked
+
+
+def test_created_memo_shares_events_that_differ_in_their_strings() -> None:
+    """A component's Events differ in their involved object, message and timestamps: all
+    strings outside lists, which the walk never looks into on create. They share one
+    whole-object memo entry, and each still gets what a walk of it finds."""
+    def event(i: int, **extra) -> dict:
+        return {"apiVersion": "v1", "kind": "Event",
+                "metadata": {"name": f"p{i}.{i:x}", "namespace": "default"},
+                "involvedObject": {"kind": "Pod", "namespace": "default", "name": f"p{i}", "uid": f"u{i}",
+                                   "apiVersion": "v1", "resourceVersion": str(i), "fieldPath": "spec.containers{c}"},
+                "reason": "Pulled", "message": f"image {i} present", "type": "Normal",
+                "source": {"component": "kubelet", "host": f"n{i}"}, "firstTimestamp": f"2026-12-05T06:00:0{i}Z",
+                "lastTimestamp": f"2026-12-05T06:00:0{i}Z", "count": 1, **extra}
+
+    objs = [event(1), event(2), event(3, message=""), event(4, count=2), event(5, series=None),
+            event(6, related={"kind": "Node", "name": "n6"})]
+    memoized, walked = _created_walked(objs, Event)
+    assert memoized == walked
+    fields = [json.dumps(m[0]["fieldsV1"], sort_keys=True) for m in walked]
+    assert fields[0] == fields[1] == fields[3] and fields[0] != fields[5]
+    mf._CREATED.clear()
+    mf._CREATED_OBJECTS.clear()
+    mf.update_managed_fields(None, objs[0], "m", model=Event)
+    mf.update_managed_fields(None, objs[1], "m", model=Event)
+    assert len(mf._CREATED_OBJECTS) == 1
+
+
+def test_created_memo_keeps_the_strings_inside_lists() -> None:
+    """Inside a list an item's text names it (``k:{"name":...}``, ``v:...``): objects that differ
+    there are told apart, and strings outside lists still do not split the memo."""
+    def pod(containers: list[str], finalizers: list[str], node: str) -> dict:
+        return {"apiVersion": "v1", "kind": "Pod",
+                "metadata": {"name": "p", "namespace": "default", "finalizers": finalizers},
+                "spec": {"nodeName": node, "containers": [{"name": c, "image": "busybox"} for c in containers]}}
+
+    objs = [pod(["a"], ["x"], "n1"), pod(["b"], ["x"], "n1"), pod(["a"], ["y"], "n1"), pod(["a"], ["x"], "n2"),
+            pod(["a", "b"], [], ""), pod([], [], "n3")]
+    memoized, walked = _created_walked(objs, Pod)
+    assert memoized == walked
+    fields = [json.dumps(m[0]["fieldsV1"], sort_keys=True) for m in walked]
+    assert fields[0] != fields[1] and fields[0] != fields[2] and fields[0] == fields[3]
+    assert '"f:nodeName"' in fields[0] and '"f:nodeName"' in fields[4]
