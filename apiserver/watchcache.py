@@ -10,7 +10,11 @@ of recent events, so that:
   an older one falls back to the storage's own history (or 410 Gone once compacted);
 * each event is encoded to JSON at most once, however many clients receive it;
 * a slow client never slows the others: each watcher has a bounded queue and is closed (the
-  client re-watches from its last resourceVersion) when it overflows.
+  client re-watches from its last resourceVersion) when it overflows;
+* Events, which Kubernetes keeps out of its watch cache altogether (``DefaultWatchCacheSizes``:
+  ``events`` 0) because they are written far more than read, are decoded only while something
+  follows them (a watch, an in-process listener) or when a list needs them: until then the
+  cache keeps each one's stored bytes, as it does for every object, and its ring of events.
 """
 
 from __future__ import annotations
@@ -34,6 +38,11 @@ RING_SIZE = 20000
 RING_BYTES = 16 * 1024 * 1024
 # Per-watcher queue bound: past it the watcher is closed rather than slowing the fan-out.
 WATCHER_QUEUE = 10000
+# Resources whose objects are decoded on demand (see the module docstring): Kubernetes' watch
+# cache leaves out exactly these. Half of the writes of a pod's start are its Events (Scheduled,
+# Pulled, Created, Started), and a decoded Event kept in memory costs the decode and a few dozen
+# objects the cyclic collector scans again and again.
+DECODED_ON_DEMAND = frozenset({"events"})
 
 
 class CacheEvent:
@@ -206,6 +215,19 @@ class ResourceCache:
         self.listeners: list[Callable[[CacheEvent], None]] = []
         # every event with revision > start_revision is in the ring
         self.start_revision = 0
+        # DECODED_ON_DEMAND: keys in ``raw`` whose decoded object is not in ``objects`` (yet)
+        self.on_demand = resource in DECODED_ON_DEMAND
+        self.undecoded: set[str] = set()
+
+    def followed(self) -> bool:
+        """Whether a watch or an in-process listener wants each event as it comes."""
+        return bool(self.watchers or self.by_node or self.listeners)
+
+    def decode_all(self) -> None:
+        """Fill ``objects`` with every object held only as stored bytes (on-demand resources)."""
+        for key in self.undecoded:
+            self.objects[key] = decode(*self.raw[key])
+        self.undecoded.clear()
 
     def added_event(self, obj: dict[str, Any]) -> CacheEvent:
         ev = self.added.get(id(obj))
@@ -294,8 +316,11 @@ class WatchCache:
         listed = await self.storage.list(self.prefix)
         for kv in listed.items:
             rc = self.resource(resource_of(kv.key))
-            rc.objects[kv.key] = decode(kv.value, kv.mod_revision)
             rc.raw[kv.key] = (kv.value, kv.mod_revision)
+            if rc.on_demand:
+                rc.undecoded.add(kv.key)
+            else:
+                rc.objects[kv.key] = decode(kv.value, kv.mod_revision)
         self.revision = listed.revision
         for rc in self._resources.values():
             rc.start_revision = listed.revision
@@ -331,6 +356,11 @@ class WatchCache:
             return
         key = sev.kv.key
         rc = self.resource(resource_of(key))
+        if rc.on_demand:
+            if not rc.followed():
+                self._keep_undecoded(rc, sev)
+                return
+            rc.decode_all()  # a watch or listener came since: events carry objects again
         rev = sev.kv.mod_revision
         prev = rc.objects.get(key)
         prev_raw = rc.raw.get(key)
@@ -351,6 +381,26 @@ class WatchCache:
         self.revision = rev
         rc.record(RingEntry(ev.type, rev, sev.kv.value, prev_raw))
         rc.apply(ev)
+        self._advance(rev)
+
+    def _keep_undecoded(self, rc: ResourceCache, sev: WatchEvent) -> None:
+        """``_apply`` for an on-demand resource nobody follows: the stored bytes and the ring
+        entry, the revision, no decoded object and no CacheEvent (nobody would receive it)."""
+        key, rev = sev.kv.key, sev.kv.mod_revision
+        prev = rc.objects.pop(key, None)  # decoded by a list before: stale from now on
+        if prev is not None:
+            rc.added.pop(id(prev), None)
+        prev_raw = rc.raw.get(key)
+        if sev.type == "DELETE":
+            rc.raw.pop(key, None)
+            rc.undecoded.discard(key)
+            type_ = "DELETED"
+        else:
+            rc.raw[key] = (sev.kv.value, rev)
+            rc.undecoded.add(key)
+            type_ = "ADDED" if prev_raw is None else "MODIFIED"
+        self.revision = rev
+        rc.record(RingEntry(type_, rev, sev.kv.value, prev_raw))
         self._advance(rev)
 
     def _advance(self, rev: int) -> None:
@@ -399,6 +449,8 @@ class WatchCache:
     def snapshot(self, resource: str, key_prefix: str) -> tuple[list[dict[str, Any]], int]:
         """The objects under ``key_prefix`` sorted by key, and the revision they are at."""
         rc = self.resource(resource)
+        if rc.undecoded:
+            rc.decode_all()
         if key_prefix.count("/") <= 3:  # the whole resource
             items = sorted(rc.objects.items())
         else:
@@ -430,6 +482,7 @@ class WatchCache:
         objects. For in-process indexes that must never lag the cache (authorization): no queue,
         no task, nothing between the cache's state and theirs. ``fn`` must not raise or block."""
         rc = self.resource(resource)
+        rc.decode_all()
         rc.listeners.append(fn)
         return list(rc.objects.values())
 

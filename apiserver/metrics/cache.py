@@ -36,7 +36,8 @@ class CacheCollector:
         for plural, rc in sorted(self.cache._resources.items()):
             t = by_plural.get(plural)
             group = t.group if t is not None else ""
-            objects.add_metric([f"{plural}.{group}" if group else plural], len(rc.objects))
+            # raw holds every object (objects only those decoded: watchcache.DECODED_ON_DEMAND)
+            objects.add_metric([f"{plural}.{group}" if group else plural], len(rc.raw))
             if t is not None:
                 watchers.add_metric([t.group, t.version, t.kind], len(rc.all_watchers()))
         events = CounterMetricFamily("apiserver_watch_events", "Number of events sent in watch clients",
