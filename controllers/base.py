@@ -45,7 +45,7 @@ class Controller(abc.ABC):
 
     # -- enqueueing (handlers call these) -----------------------------------------------------
 
-    def enqueue(self, obj: dict[str, Any]) -> None:
+    def enqueue(self, obj: Mapping[str, Any]) -> None:
         self.queue.add(object_key(obj))
 
     def enqueue_key(self, key: str) -> None:

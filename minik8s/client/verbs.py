@@ -110,7 +110,7 @@ class TypedVerbs(abc.ABC):
                     headers: Mapping[str, str] | None = None) -> dict[str, Any]:
         """One request with an optional JSON (or raw) body; the decoded JSON answer ({} if empty)."""
 
-    def _ns(self, rt: ResourceType, namespace: str | None, obj: dict[str, Any] | None = None) -> str | None:
+    def _ns(self, rt: ResourceType, namespace: str | None, obj: Mapping[str, Any] | None = None) -> str | None:
         """The namespace addressing one object: given, else the object's, else the default."""
         if not rt.namespaced:
             return None
@@ -172,7 +172,7 @@ class TypedVerbs(abc.ABC):
     async def create(
         self,
         rt: ResourceType,
-        obj: dict[str, Any],
+        obj: Mapping[str, Any],
         *,
         namespace: str | None = None,
         field_manager: str | None = None,
@@ -181,15 +181,15 @@ class TypedVerbs(abc.ABC):
         params = {"fieldManager": field_manager, "dryRun": "All" if dry_run else None}
         return await self._json("POST", rt.path(self._ns(rt, namespace, obj)), params=params, json=obj)
 
-    async def update(self, rt: ResourceType, obj: dict[str, Any], *, field_manager: str | None = None) -> dict[str, Any]:
+    async def update(self, rt: ResourceType, obj: Mapping[str, Any], *, field_manager: str | None = None) -> dict[str, Any]:
         """PUT the whole object; its metadata.resourceVersion makes it a compare-and-swap."""
         return await self._json("PUT", rt.path(self._ns(rt, None, obj), object_name(obj)),
                                 params={"fieldManager": field_manager}, json=obj)
 
-    async def update_status(self, rt: ResourceType, obj: dict[str, Any], *, field_manager: str | None = None) -> dict[str, Any]:
+    async def update_status(self, rt: ResourceType, obj: Mapping[str, Any], *, field_manager: str | None = None) -> dict[str, Any]:
         return await self.update_subresource(rt, obj, "status", field_manager=field_manager)
 
-    async def update_subresource(self, rt: ResourceType, obj: dict[str, Any], subresource: str, *,
+    async def update_subresource(self, rt: ResourceType, obj: Mapping[str, Any], subresource: str, *,
                                  field_manager: str | None = None) -> dict[str, Any]:
         """PUT the whole object to a writable subresource (``status``, a CSR's ``approval``)."""
         return await self._json("PUT", rt.path(self._ns(rt, None, obj), object_name(obj), subresource),
@@ -262,7 +262,7 @@ class TypedVerbs(abc.ABC):
         return await self._json("GET", rt.path(self._ns(rt, namespace), name, subresource), params=params)
 
 
-def object_name(obj: dict[str, Any]) -> str:
+def object_name(obj: Mapping[str, Any]) -> str:
     name: str | None = (obj.get("metadata") or {}).get("name")
     if not name:
         raise ValueError("object has no metadata.name")
