@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import copy
 import logging
-from typing import Literal, overload
+from typing import Any, Literal, TypeVar, cast, overload
 
 from controllers import controller_utils as cu
 from controllers import deployment_utils as du
@@ -31,9 +31,12 @@ from controllers.base import Controller, tombstone_safe
 from controllers.deployment_recreate import RecreateStrategy
 from controllers.deployment_rolling import RollingStrategy
 from minik8s import errors, labels, timestamps
+from minik8s.api import typed
 from minik8s.api.resources import DEPLOYMENTS, PODS, REPLICASETS, object_key
+from minik8s.api.typed import Deployment, DeploymentCondition, DeploymentStatus, OwnerReference, Pod, ReplicaSet
 from minik8s.client.events import NORMAL, WARNING, EventRecorder
 from minik8s.client.informer import SharedInformerFactory
+from minik8s.client.rest import ApiClient
 
 log = logging.getLogger(__name__)
 
@@ -41,22 +44,39 @@ log = logging.getLogger(__name__)
 MAX_RETRIES = 15
 
 
-def _with_kind(obj: dict, kind: str, api_version: str) -> dict:
+_Obj = TypeVar("_Obj", Deployment, ReplicaSet)
+
+
+def _with_kind(obj: _Obj, kind: str, api_version: str) -> _Obj:
     if obj.get("kind") and obj.get("apiVersion"):
         return obj
-    return {**obj, "kind": kind, "apiVersion": api_version}
+    out = obj.copy()
+    out["kind"], out["apiVersion"] = kind, api_version
+    return out
 
 
-def _selector(d: dict) -> labels.Selector | None:
+def _deployment(obj: dict[str, Any]) -> Deployment:
+    """A Deployment the apiserver sent (or the informer holds), typed and with its kind set."""
+    return _with_kind(typed.deployment(obj), DEPLOYMENTS.kind, DEPLOYMENTS.api_version)
+
+
+def _replica_set(obj: dict[str, Any]) -> ReplicaSet:
+    """A ReplicaSet the apiserver sent (or the informer holds), typed and with its kind set."""
+    return _with_kind(typed.replica_set(obj), REPLICASETS.kind, REPLICASETS.api_version)
+
+
+def _selector(d: Deployment) -> labels.Selector | None:
     try:
         return labels.from_label_selector(du.spec(d).get("selector"))
     except ValueError:
         return None
 
 
-def _replace(target: dict, new: dict) -> None:
+def _replace(target: Deployment, new: Deployment) -> None:
     """Make ``target`` (our working copy) the object the server returned, keeping identity."""
-    target.clear()
+    # A TypedDict is a dict at run time; mypy leaves clear() off TypedDicts (it would drop
+    # required keys), and every key of the Deployment view is optional.
+    target.clear()  # type: ignore[attr-defined]
     target.update(new)
 
 
@@ -64,8 +84,8 @@ class DeploymentController(RollingStrategy, RecreateStrategy, Controller):
     name = "deployment"
     max_retries = MAX_RETRIES
 
-    def __init__(self, client, informers: SharedInformerFactory, *, recorder: EventRecorder | None = None,
-                 **kwargs) -> None:
+    def __init__(self, client: ApiClient, informers: SharedInformerFactory, *, recorder: EventRecorder | None = None,
+                 **kwargs: Any) -> None:
         """``client`` is an ApiClient; ``kwargs`` (``queue``) are for tests."""
         super().__init__(**kwargs)
         self.client = client
@@ -82,29 +102,29 @@ class DeploymentController(RollingStrategy, RecreateStrategy, Controller):
 
     # -- handlers ----------------------------------------------------------------------------
 
-    def _delete_deployment(self, d: dict | None) -> None:
+    def _delete_deployment(self, d: dict[str, Any] | None) -> None:
         d = tombstone_safe(d)
         if d is not None:
             self.enqueue(d)
 
-    def _resolve(self, namespace: str, ref: dict | None) -> dict | None:
+    def _resolve(self, namespace: str, ref: dict[str, Any] | None) -> Deployment | None:
         if ref is None or ref.get("kind") != DEPLOYMENTS.kind:
             return None
         d = self.d_informer.store.get(f"{namespace}/{ref.get('name')}")
         if d is None or cu.meta(d).get("uid") != ref.get("uid"):
             return None
-        return d
+        return typed.deployment(d)
 
-    def _deployments_for_rs(self, rs: dict) -> list[dict]:
+    def _deployments_for_rs(self, rs: dict[str, Any]) -> list[Deployment]:
         md = cu.meta(rs)
         out = []
-        for d in self.d_informer.store.by_index("namespace", md.get("namespace") or ""):
+        for d in map(typed.deployment, self.d_informer.store.by_index("namespace", md.get("namespace") or "")):
             sel = _selector(d)
             if sel is not None and not sel.is_empty() and sel.matches(md.get("labels")):
                 out.append(d)
         return out
 
-    def _add_rs(self, rs: dict) -> None:
+    def _add_rs(self, rs: dict[str, Any]) -> None:
         md = cu.meta(rs)
         if md.get("deletionTimestamp"):
             self._delete_rs(rs)
@@ -118,7 +138,7 @@ class DeploymentController(RollingStrategy, RecreateStrategy, Controller):
         for d in self._deployments_for_rs(rs):
             self.enqueue(d)
 
-    def _update_rs(self, old: dict, cur: dict) -> None:
+    def _update_rs(self, old: dict[str, Any], cur: dict[str, Any]) -> None:
         omd, cmd = cu.meta(old), cu.meta(cur)
         if omd.get("resourceVersion") == cmd.get("resourceVersion"):
             return
@@ -138,7 +158,7 @@ class DeploymentController(RollingStrategy, RecreateStrategy, Controller):
             for d in self._deployments_for_rs(cur):
                 self.enqueue(d)
 
-    def _delete_rs(self, rs: dict | None) -> None:
+    def _delete_rs(self, rs: dict[str, Any] | None) -> None:
         rs = tombstone_safe(rs)
         if rs is None:
             return
@@ -146,7 +166,7 @@ class DeploymentController(RollingStrategy, RecreateStrategy, Controller):
         if d is not None:
             self.enqueue(d)
 
-    def _delete_pod(self, pod: dict | None) -> None:
+    def _delete_pod(self, pod: dict[str, Any] | None) -> None:
         """Recreate waits for old pods to be gone: a pod deletion may let it proceed."""
         pod = tombstone_safe(pod)
         if pod is None:
@@ -169,7 +189,7 @@ class DeploymentController(RollingStrategy, RecreateStrategy, Controller):
         if cached is None:
             log.debug("deployment %s has been deleted", key)
             return
-        d = _with_kind(copy.deepcopy(cached), DEPLOYMENTS.kind, DEPLOYMENTS.api_version)
+        d = _deployment(copy.deepcopy(cached))
         selector = _selector(d)
         if selector is None:
             log.warning("deployment %s has an invalid selector; skipping", key)
@@ -178,7 +198,7 @@ class DeploymentController(RollingStrategy, RecreateStrategy, Controller):
             self.recorder.event(d, WARNING, "SelectingAll",
                                 "This deployment is selecting all pods. A non-empty selector is required.")
             if (du.status(d).get("observedGeneration") or 0) < (cu.meta(d).get("generation") or 0):
-                d.setdefault("status", {})["observedGeneration"] = cu.meta(d).get("generation")
+                d.setdefault("status", {})["observedGeneration"] = du.meta(d).get("generation") or 0
                 await self._update_deployment_status(d)
             return
 
@@ -198,40 +218,43 @@ class DeploymentController(RollingStrategy, RecreateStrategy, Controller):
         else:
             await self.rollout_recreate(d, rss, self._pod_map(d, rss, selector))
 
-    async def _replica_sets_for(self, d: dict, selector: labels.Selector) -> list[dict]:
-        candidates = cu.owned_or_orphaned(self.rs_informer.store, d)
-        manager = cu.ControllerRefManager(self.client, REPLICASETS, d, selector,
-                                          can_adopt=cu.recheck_owner(self.client, DEPLOYMENTS, d))
-        return [_with_kind(rs, REPLICASETS.kind, REPLICASETS.api_version) for rs in await manager.claim(candidates)]
+    async def _replica_sets_for(self, d: Deployment, selector: labels.Selector) -> list[ReplicaSet]:
+        # controller_utils (not strict yet, issue #16) takes an owner as a plain dict: the same object.
+        owner = cast(dict[str, Any], d)
+        candidates = cu.owned_or_orphaned(self.rs_informer.store, owner)
+        manager = cu.ControllerRefManager(self.client, REPLICASETS, owner, selector,
+                                          can_adopt=cu.recheck_owner(self.client, DEPLOYMENTS, owner))
+        return [_replica_set(rs) for rs in await manager.claim(candidates)]
 
-    def _pod_map(self, d: dict, rss: list[dict], selector: labels.Selector) -> dict[str, list[dict]]:
+    def _pod_map(self, d: Deployment, rss: list[ReplicaSet], selector: labels.Selector) -> dict[str, list[Pod]]:
         """The Deployment's pods by the uid of the ReplicaSet controlling them."""
-        out: dict[str, list[dict]] = {}
+        out: dict[str, list[Pod]] = {}
         for rs in rss:
-            rs_uid = cu.meta(rs).get("uid") or ""
-            out[rs_uid] = [p for p in self.pod_informer.store.by_index(cu.CONTROLLER_UID_INDEX, rs_uid)
+            rs_uid = du.uid(rs) or ""
+            out[rs_uid] = [typed.pod(p) for p in self.pod_informer.store.by_index(cu.CONTROLLER_UID_INDEX, rs_uid)
                            if selector.matches(cu.meta(p).get("labels"))]
         return out
 
     # -- the new and old ReplicaSets ---------------------------------------------------------
 
     @overload
-    async def get_all_replica_sets(self, d: dict, rss: list[dict], *,
-                                   create: Literal[True]) -> tuple[dict, list[dict]]: ...
+    async def get_all_replica_sets(self, d: Deployment, rss: list[ReplicaSet], *,
+                                   create: Literal[True]) -> tuple[ReplicaSet, list[ReplicaSet]]: ...
 
     @overload
-    async def get_all_replica_sets(self, d: dict, rss: list[dict], *,
-                                   create: bool) -> tuple[dict | None, list[dict]]: ...
+    async def get_all_replica_sets(self, d: Deployment, rss: list[ReplicaSet], *,
+                                   create: bool) -> tuple[ReplicaSet | None, list[ReplicaSet]]: ...
 
-    async def get_all_replica_sets(self, d: dict, rss: list[dict], *, create: bool) -> tuple[dict | None, list[dict]]:
+    async def get_all_replica_sets(self, d: Deployment, rss: list[ReplicaSet], *,
+                                   create: bool) -> tuple[ReplicaSet | None, list[ReplicaSet]]:
         """(new RS or None, all old RSs), bringing the new one to the next revision; with
         ``create`` the new RS is made when there is none (or the creation raises)."""
         _, all_old = du.find_old_replica_sets(d, rss)
         new = await self._get_new_replica_set(d, rss, all_old, create=create)
         return new, all_old
 
-    async def _get_new_replica_set(self, d: dict, rss: list[dict], old_rss: list[dict], *,
-                                   create: bool) -> dict | None:
+    async def _get_new_replica_set(self, d: Deployment, rss: list[ReplicaSet], old_rss: list[ReplicaSet], *,
+                                   create: bool) -> ReplicaSet | None:
         existing = du.find_new_replica_set(d, rss)
         new_revision = str(du.max_revision(old_rss) + 1)
         if existing is not None:
@@ -239,7 +262,7 @@ class DeploymentController(RollingStrategy, RecreateStrategy, Controller):
         if not create:
             return None
 
-        md = cu.meta(d)
+        md = du.meta(d)
         template = copy.deepcopy(du.spec(d).get("template") or {})
         hash_ = du.compute_hash(du.spec(d).get("template") or {}, du.status(d).get("collisionCount"))
         tmeta = template.setdefault("metadata", {})
@@ -247,10 +270,13 @@ class DeploymentController(RollingStrategy, RecreateStrategy, Controller):
         selector = copy.deepcopy(du.spec(d).get("selector") or {})
         selector["matchLabels"] = {**(selector.get("matchLabels") or {}), du.POD_TEMPLATE_HASH: hash_}
         name = du.template_rs_name(d, hash_)
-        new_rs: dict = {
+        # controller_utils (not strict yet, issue #16) answers an owner reference as a plain dict.
+        owner_ref = cast(OwnerReference, cu.new_controller_ref(d))
+        new_rs: ReplicaSet = {
             "apiVersion": REPLICASETS.api_version, "kind": REPLICASETS.kind,
-            "metadata": {"name": name, "namespace": md.get("namespace"),
-                         "ownerReferences": [cu.new_controller_ref(d)], "labels": dict(tmeta["labels"])},
+            # A Deployment read from the cluster has its namespace (the kind is namespaced).
+            "metadata": {"name": name, "namespace": md.get("namespace", ""),
+                         "ownerReferences": [owner_ref], "labels": dict(tmeta["labels"])},
             "spec": {"replicas": 0, "minReadySeconds": du.spec(d).get("minReadySeconds") or 0,
                      "selector": selector, "template": template},
         }
@@ -260,7 +286,7 @@ class DeploymentController(RollingStrategy, RecreateStrategy, Controller):
 
         already_exists = False
         try:
-            created = await self.client.create(REPLICASETS, new_rs, namespace=md.get("namespace"))
+            created = _replica_set(await self.client.create(REPLICASETS, new_rs, namespace=md.get("namespace")))
         except errors.AlreadyExists as e:
             found = await self._get_rs(md.get("namespace") or "", name)
             ref = cu.controller_ref(found) if found is not None else None
@@ -302,16 +328,15 @@ class DeploymentController(RollingStrategy, RecreateStrategy, Controller):
             needs_update = True
         if needs_update:
             await self._update_deployment_status(d)
-        return _with_kind(created, REPLICASETS.kind, REPLICASETS.api_version)
+        return created
 
-    async def _sync_existing_new_rs(self, d: dict, existing: dict, new_revision: str) -> dict:
+    async def _sync_existing_new_rs(self, d: Deployment, existing: ReplicaSet, new_revision: str) -> ReplicaSet:
         rs = copy.deepcopy(existing)
         annotations_updated = du.set_new_replica_set_annotations(d, rs, new_revision, exists=True)
         d_min_ready = du.spec(d).get("minReadySeconds") or 0
         if annotations_updated or (du.spec(rs).get("minReadySeconds") or 0) != d_min_ready:
             rs.setdefault("spec", {})["minReadySeconds"] = d_min_ready
-            updated = await self.client.update(REPLICASETS, rs)
-            return _with_kind(updated, REPLICASETS.kind, REPLICASETS.api_version)
+            return _replica_set(await self.client.update(REPLICASETS, rs))
         needs_update = du.set_deployment_revision(d, du.annotations_of(rs).get(du.REVISION, ""))
         if du.has_progress_deadline(d) and du.get_condition(du.status(d), du.PROGRESSING) is None:
             du.set_condition(d.setdefault("status", {}),
@@ -322,18 +347,18 @@ class DeploymentController(RollingStrategy, RecreateStrategy, Controller):
             await self._update_deployment_status(d)
         return rs
 
-    async def _get_rs(self, namespace: str, name: str) -> dict | None:
+    async def _get_rs(self, namespace: str, name: str) -> ReplicaSet | None:
         rs = self.rs_informer.store.get(f"{namespace}/{name}")
         if rs is not None:
-            return rs
+            return typed.replica_set(rs)
         try:
-            return await self.client.get(REPLICASETS, name, namespace=namespace)
+            return typed.replica_set(await self.client.get(REPLICASETS, name, namespace=namespace))
         except errors.NotFound:
             return None
 
     # -- scaling ----------------------------------------------------------------------------
 
-    async def _is_scaling_event(self, d: dict, rss: list[dict]) -> bool:
+    async def _is_scaling_event(self, d: Deployment, rss: list[ReplicaSet]) -> bool:
         """Some active ReplicaSet was sized for another replica count than the Deployment's."""
         new, old = await self.get_all_replica_sets(d, rss, create=False)
         for rs in du.filter_active([*old, new]):
@@ -342,7 +367,7 @@ class DeploymentController(RollingStrategy, RecreateStrategy, Controller):
                 return True
         return False
 
-    async def _sync_scale(self, d: dict, rss: list[dict]) -> None:
+    async def _sync_scale(self, d: Deployment, rss: list[ReplicaSet]) -> None:
         """Scale without rolling (paused, or the replica count changed)."""
         new, old = await self.get_all_replica_sets(d, rss, create=False)
         await self.scale(d, new, old)
@@ -350,7 +375,7 @@ class DeploymentController(RollingStrategy, RecreateStrategy, Controller):
             await self.cleanup_deployment(old, d)
         await self.sync_deployment_status([*old, new], new, d)
 
-    async def scale(self, d: dict, new: dict | None, old: list[dict]) -> None:
+    async def scale(self, d: Deployment, new: ReplicaSet | None, old: list[ReplicaSet]) -> None:
         """Bring the ReplicaSets to the Deployment's size: the one active RS takes it all; a
         saturated new RS takes old ones to 0; otherwise spread the difference proportionally."""
         active = du.find_active_or_latest(new, old)
@@ -389,12 +414,14 @@ class DeploymentController(RollingStrategy, RecreateStrategy, Controller):
         for rs in all_rss:
             await self.scale_replica_set(rs, sizes[cu.meta(rs)["name"]], d, operation)
 
-    async def scale_replica_set_and_record_event(self, rs: dict, new_scale: int, d: dict) -> tuple[bool, dict]:
+    async def scale_replica_set_and_record_event(self, rs: ReplicaSet, new_scale: int,
+                                                 d: Deployment) -> tuple[bool, ReplicaSet]:
         if du.replicas(rs) == new_scale:
             return False, rs
         return await self.scale_replica_set(rs, new_scale, d, "up" if du.replicas(rs) < new_scale else "down")
 
-    async def scale_replica_set(self, rs: dict, new_scale: int, d: dict, operation: str) -> tuple[bool, dict]:
+    async def scale_replica_set(self, rs: ReplicaSet, new_scale: int, d: Deployment,
+                                operation: str) -> tuple[bool, ReplicaSet]:
         """Set the RS size and its desired/max-replicas annotations; an Event when it resized."""
         size_changes = du.replicas(rs) != new_scale
         want, max_total = du.replicas(d), du.replicas(d) + du.max_surge(d)
@@ -404,13 +431,13 @@ class DeploymentController(RollingStrategy, RecreateStrategy, Controller):
         body = copy.deepcopy(rs)
         body.setdefault("spec", {})["replicas"] = new_scale
         du.set_replicas_annotations(body, want, max_total)
-        updated = _with_kind(await self.client.update(REPLICASETS, body), REPLICASETS.kind, REPLICASETS.api_version)
+        updated = _replica_set(await self.client.update(REPLICASETS, body))
         if size_changes:
             self.recorder.event(d, NORMAL, "ScalingReplicaSet",
                                 f"Scaled {operation} replica set {cu.meta(rs)['name']} from {old_scale} to {new_scale}")
         return size_changes, updated
 
-    async def cleanup_deployment(self, old: list[dict], d: dict) -> None:
+    async def cleanup_deployment(self, old: list[ReplicaSet], d: Deployment) -> None:
         """Delete the oldest idle ReplicaSets beyond revisionHistoryLimit."""
         limit = du.spec(d).get("revisionHistoryLimit")
         if limit is None or limit == du.MAX_INT32:
@@ -434,22 +461,22 @@ class DeploymentController(RollingStrategy, RecreateStrategy, Controller):
 
     # -- status -----------------------------------------------------------------------------
 
-    async def _update_deployment_status(self, d: dict) -> None:
-        _replace(d, _with_kind(await self.client.update_status(DEPLOYMENTS, d), DEPLOYMENTS.kind,
-                               DEPLOYMENTS.api_version))
+    async def _update_deployment_status(self, d: Deployment) -> None:
+        _replace(d, _deployment(await self.client.update_status(DEPLOYMENTS, d)))
 
-    async def _sync_status_only(self, d: dict, rss: list[dict]) -> None:
+    async def _sync_status_only(self, d: Deployment, rss: list[ReplicaSet]) -> None:
         new, old = await self.get_all_replica_sets(d, rss, create=False)
         await self.sync_deployment_status([*old, new], new, d)
 
-    async def sync_deployment_status(self, all_rss: list[dict | None], new: dict | None, d: dict) -> None:
+    async def sync_deployment_status(self, all_rss: list[ReplicaSet | None], new: ReplicaSet | None,
+                                     d: Deployment) -> None:
         st = du.calculate_status(all_rss, new, d, at=cu.now())
         if du.status_equal(du.status(d), st):
             return
         d["status"] = st
         await self._update_deployment_status(d)
 
-    async def _check_paused_conditions(self, d: dict) -> None:
+    async def _check_paused_conditions(self, d: Deployment) -> None:
         """Progressing=Unknown DeploymentPaused / DeploymentResumed as pausing flips."""
         if not du.has_progress_deadline(d):
             return
@@ -467,7 +494,8 @@ class DeploymentController(RollingStrategy, RecreateStrategy, Controller):
         du.set_condition(d.setdefault("status", {}), new)
         await self._update_deployment_status(d)
 
-    async def sync_rollout_status(self, all_rss: list[dict | None], new: dict | None, d: dict) -> None:
+    async def sync_rollout_status(self, all_rss: list[ReplicaSet | None], new: ReplicaSet | None,
+                                  d: Deployment) -> None:
         """The status with the Progressing condition judged against the progress deadline."""
         at = cu.now()
         st = du.calculate_status(all_rss, new, d, at=at)
@@ -486,8 +514,9 @@ class DeploymentController(RollingStrategy, RecreateStrategy, Controller):
                                         f"{subject} is progressing.", at=at)
                 # Progress moves lastUpdateTime (the deadline counts from it) but a condition
                 # that was already True keeps its transition time.
-                if current is not None and current.get("status") == "True":
-                    cond["lastTransitionTime"] = current.get("lastTransitionTime")
+                if current is not None and current.get("status") == "True" \
+                        and (since := current.get("lastTransitionTime")) is not None:
+                    cond["lastTransitionTime"] = since
                 du.remove_condition(st, du.PROGRESSING)
                 du.set_condition(st, cond)
             elif du.deployment_timed_out(d, st, at=at):
@@ -505,7 +534,7 @@ class DeploymentController(RollingStrategy, RecreateStrategy, Controller):
         await self._update_deployment_status(d)
 
     @staticmethod
-    def _replica_failures(all_rss: list[dict | None], new: dict | None) -> list[dict]:
+    def _replica_failures(all_rss: list[ReplicaSet | None], new: ReplicaSet | None) -> list[DeploymentCondition]:
         for group in ([new] if new is not None else [], all_rss):
             out = [du.rs_condition_to_deployment(c) for rs in group if rs is not None
                    for c in du.status(rs).get("conditions") or [] if c.get("type") == du.REPLICA_FAILURE]
@@ -513,7 +542,7 @@ class DeploymentController(RollingStrategy, RecreateStrategy, Controller):
                 return out
         return []
 
-    def _requeue_stuck(self, d: dict, st: dict) -> None:
+    def _requeue_stuck(self, d: Deployment, st: DeploymentStatus) -> None:
         """Look again when the progress deadline would pass, to flip Progressing to False."""
         current = du.get_condition(du.status(d), du.PROGRESSING)
         if not du.has_progress_deadline(d) or current is None:

@@ -12,31 +12,33 @@ override. At run time it is an empty class: a Protocol in a base list would put
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Literal, Protocol, overload
+from typing import TYPE_CHECKING, Literal, Protocol, overload
+
+from minik8s.api.typed import Deployment, ReplicaSet
 
 if TYPE_CHECKING:
     class StrategyHost(Protocol):
         @overload
-        async def get_all_replica_sets(self, d: dict[str, Any], rss: list[dict[str, Any]], *,
-                                       create: Literal[True]) -> tuple[dict[str, Any], list[dict[str, Any]]]: ...
+        async def get_all_replica_sets(self, d: Deployment, rss: list[ReplicaSet], *,
+                                       create: Literal[True]) -> tuple[ReplicaSet, list[ReplicaSet]]: ...
 
         @overload
-        async def get_all_replica_sets(self, d: dict[str, Any], rss: list[dict[str, Any]], *,
-                                       create: bool) -> tuple[dict[str, Any] | None, list[dict[str, Any]]]: ...
+        async def get_all_replica_sets(self, d: Deployment, rss: list[ReplicaSet], *,
+                                       create: bool) -> tuple[ReplicaSet | None, list[ReplicaSet]]: ...
 
-        async def get_all_replica_sets(self, d: dict[str, Any], rss: list[dict[str, Any]], *,
-                                       create: bool) -> tuple[dict[str, Any] | None, list[dict[str, Any]]]:
+        async def get_all_replica_sets(self, d: Deployment, rss: list[ReplicaSet], *,
+                                       create: bool) -> tuple[ReplicaSet | None, list[ReplicaSet]]:
             """(the new ReplicaSet or None, all the old ones); the new one made with ``create``."""
 
-        async def scale_replica_set_and_record_event(self, rs: dict[str, Any], new_scale: int,
-                                                     d: dict[str, Any]) -> tuple[bool, dict[str, Any]]:
+        async def scale_replica_set_and_record_event(self, rs: ReplicaSet, new_scale: int,
+                                                     d: Deployment) -> tuple[bool, ReplicaSet]:
             """(whether it was scaled, the ReplicaSet as updated)."""
 
-        async def cleanup_deployment(self, old: list[dict[str, Any]], d: dict[str, Any]) -> None:
+        async def cleanup_deployment(self, old: list[ReplicaSet], d: Deployment) -> None:
             """Delete the idle old ReplicaSets beyond revisionHistoryLimit."""
 
-        async def sync_rollout_status(self, all_rss: list[dict[str, Any] | None], new: dict[str, Any] | None,
-                                      d: dict[str, Any]) -> None:
+        async def sync_rollout_status(self, all_rss: list[ReplicaSet | None], new: ReplicaSet | None,
+                                      d: Deployment) -> None:
             """Write the status, with the Progressing condition, that the ReplicaSets imply."""
 else:
     class StrategyHost:

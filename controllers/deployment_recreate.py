@@ -9,10 +9,11 @@ from __future__ import annotations
 
 from controllers import deployment_utils as du
 from controllers.deployment_host import StrategyHost
+from minik8s.api.typed import Deployment, Pod, ReplicaSet
 
 
 class RecreateStrategy(StrategyHost):
-    async def rollout_recreate(self, d: dict, rss: list[dict], pod_map: dict[str, list[dict]]) -> None:
+    async def rollout_recreate(self, d: Deployment, rss: list[ReplicaSet], pod_map: dict[str, list[Pod]]) -> None:
         new, old = await self.get_all_replica_sets(d, rss, create=False)
         if await self._scale_down_old_for_recreate(du.filter_active(old), d):
             await self.sync_rollout_status([*old, new], new, d)
@@ -27,7 +28,7 @@ class RecreateStrategy(StrategyHost):
             await self.cleanup_deployment(old, d)
         await self.sync_rollout_status([*old, new], new, d)
 
-    async def _scale_down_old_for_recreate(self, old: list[dict], d: dict) -> bool:
+    async def _scale_down_old_for_recreate(self, old: list[ReplicaSet], d: Deployment) -> bool:
         scaled_any = False
         for rs in old:
             if du.replicas(rs) == 0:
@@ -37,7 +38,7 @@ class RecreateStrategy(StrategyHost):
         return scaled_any
 
 
-def old_pods_running(new: dict | None, old: list[dict], pod_map: dict[str, list[dict]]) -> bool:
+def old_pods_running(new: ReplicaSet | None, old: list[ReplicaSet], pod_map: dict[str, list[Pod]]) -> bool:
     """Any pod of an old ReplicaSet not yet finished (Kubernetes' oldPodsRunning)."""
     if du.actual_replica_count(old) > 0:
         return True

@@ -15,10 +15,11 @@ from __future__ import annotations
 
 from controllers import deployment_utils as du
 from controllers.deployment_host import StrategyHost
+from minik8s.api.typed import Deployment, ReplicaSet
 
 
 class RollingStrategy(StrategyHost):
-    async def rollout_rolling(self, d: dict, rss: list[dict]) -> None:
+    async def rollout_rolling(self, d: Deployment, rss: list[ReplicaSet]) -> None:
         new, old = await self.get_all_replica_sets(d, rss, create=True)
         scaled_up, new = await self._reconcile_new_replica_set([*old, new], new, d)
         if scaled_up:
@@ -32,14 +33,14 @@ class RollingStrategy(StrategyHost):
             await self.cleanup_deployment(old, d)
         await self.sync_rollout_status([*old, new], new, d)
 
-    async def _reconcile_new_replica_set(self, all_rss: list[dict], new: dict, d: dict) -> tuple[bool, dict]:
+    async def _reconcile_new_replica_set(self, all_rss: list[ReplicaSet], new: ReplicaSet, d: Deployment) -> tuple[bool, ReplicaSet]:
         if du.replicas(new) == du.replicas(d):
             return False, new
         if du.replicas(new) > du.replicas(d):
             return await self.scale_replica_set_and_record_event(new, du.replicas(d), d)
         return await self.scale_replica_set_and_record_event(new, du.new_rs_new_replicas(d, all_rss, new), d)
 
-    async def _reconcile_old_replica_sets(self, all_rss: list[dict], old: list[dict], new: dict, d: dict) -> bool:
+    async def _reconcile_old_replica_sets(self, all_rss: list[ReplicaSet], old: list[ReplicaSet], new: ReplicaSet, d: Deployment) -> bool:
         if du.replica_count(old) == 0:
             return False  # nothing left to scale down
         min_available = du.replicas(d) - du.max_unavailable(d)
@@ -54,7 +55,7 @@ class RollingStrategy(StrategyHost):
         scaled = await self._scale_down_old_for_rolling_update([*old, new], old, d)
         return cleaned + scaled > 0
 
-    async def _cleanup_unhealthy_replicas(self, old: list[dict], d: dict, max_cleanup: int) -> tuple[list[dict], int]:
+    async def _cleanup_unhealthy_replicas(self, old: list[ReplicaSet], d: Deployment, max_cleanup: int) -> tuple[list[ReplicaSet], int]:
         """Scale down old ReplicaSets' unavailable pods first: they serve nobody."""
         old = du.sort_by_creation(old)
         total = 0
@@ -73,7 +74,7 @@ class RollingStrategy(StrategyHost):
             total += count
         return old, total
 
-    async def _scale_down_old_for_rolling_update(self, all_rss: list[dict], old: list[dict], d: dict) -> int:
+    async def _scale_down_old_for_rolling_update(self, all_rss: list[ReplicaSet], old: list[ReplicaSet], d: Deployment) -> int:
         """Scale old ReplicaSets down, oldest first, keeping minAvailable pods available."""
         min_available = du.replicas(d) - du.max_unavailable(d)
         available = du.available_replica_count(all_rss)

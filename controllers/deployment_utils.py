@@ -4,7 +4,8 @@
 Revisions and their annotations, the pod-template hash, finding the new and old ReplicaSets,
 maxSurge/maxUnavailable arithmetic, proportional scaling, conditions, and the status computed
 from a Deployment's ReplicaSets. Everything takes and returns plain Kubernetes JSON dicts and
-never talks to the apiserver.
+never talks to the apiserver. They are typed with the views of :mod:`minik8s.api.typed`
+(``Deployment``, ``ReplicaSet``): the dicts the informers hold, read as they are.
 """
 
 from __future__ import annotations
@@ -15,9 +16,22 @@ import functools
 import json
 import math
 from collections.abc import Iterable, Sequence
+from typing import overload
 
-from controllers import controller_utils as cu
 from minik8s import timestamps
+from minik8s.api.typed import (
+    Deployment,
+    DeploymentCondition,
+    DeploymentSpec,
+    DeploymentStatus,
+    ObjectMeta,
+    PodTemplateSpec,
+    ReplicaSet,
+    ReplicaSetCondition,
+    ReplicaSetSpec,
+    ReplicaSetStatus,
+    RollingUpdateDeployment,
+)
 
 # Annotations (k8s.io/kubernetes/pkg/controller/deployment/util).
 REVISION = "deployment.kubernetes.io/revision"
@@ -57,15 +71,29 @@ MAX_INT32 = 2**31 - 1
 
 # -- small accessors ------------------------------------------------------------------------
 
-def spec(obj: dict) -> dict:
+@overload
+def spec(obj: Deployment) -> DeploymentSpec: ...
+@overload
+def spec(obj: ReplicaSet) -> ReplicaSetSpec: ...
+def spec(obj: Deployment | ReplicaSet) -> DeploymentSpec | ReplicaSetSpec:
     return obj.get("spec") or {}
 
 
-def status(obj: dict) -> dict:
+# Overlap: a status with none of either kind's keys (``{}``) would match both views; an object
+# read from the cluster is one kind, so the overloads say which status its kind has.
+@overload
+def status(obj: Deployment) -> DeploymentStatus: ...  # type: ignore[overload-overlap]
+@overload
+def status(obj: ReplicaSet) -> ReplicaSetStatus: ...
+def status(obj: Deployment | ReplicaSet) -> DeploymentStatus | ReplicaSetStatus:
     return obj.get("status") or {}
 
 
-def replicas(obj: dict | None) -> int:
+def meta(obj: Deployment | ReplicaSet) -> ObjectMeta:
+    return obj.get("metadata") or {}
+
+
+def replicas(obj: Deployment | ReplicaSet | None) -> int:
     """``spec.replicas`` (1 when unset, as defaulting would have it)."""
     if obj is None:
         return 0
@@ -73,17 +101,17 @@ def replicas(obj: dict | None) -> int:
     return 1 if r is None else int(r)
 
 
-def annotations_of(obj: dict) -> dict:
-    return cu.meta(obj).get("annotations") or {}
+def annotations_of(obj: Deployment | ReplicaSet) -> dict[str, str]:
+    return meta(obj).get("annotations") or {}
 
 
-def uid(obj: dict | None) -> str | None:
-    return None if obj is None else cu.meta(obj).get("uid")
+def uid(obj: Deployment | ReplicaSet | None) -> str | None:
+    return None if obj is None else meta(obj).get("uid")
 
 
 # -- revisions ------------------------------------------------------------------------------
 
-def revision(obj: dict) -> int:
+def revision(obj: Deployment | ReplicaSet) -> int:
     """The revision annotation as an int; 0 when absent or malformed."""
     try:
         return int(annotations_of(obj).get(REVISION) or 0)
@@ -91,11 +119,11 @@ def revision(obj: dict) -> int:
         return 0
 
 
-def max_revision(rss: Iterable[dict]) -> int:
+def max_revision(rss: Iterable[ReplicaSet]) -> int:
     return max((revision(rs) for rs in rss), default=0)
 
 
-def last_revision(rss: Iterable[dict]) -> int:
+def last_revision(rss: Iterable[ReplicaSet]) -> int:
     """The second-highest revision (what ``rollout undo`` goes back to)."""
     top = second = 0
     for r in (revision(rs) for rs in rss):
@@ -106,7 +134,7 @@ def last_revision(rss: Iterable[dict]) -> int:
     return second
 
 
-def set_deployment_revision(d: dict, rev: str) -> bool:
+def set_deployment_revision(d: Deployment, rev: str) -> bool:
     """Set the Deployment's revision annotation; True when it changed."""
     md = d.setdefault("metadata", {})
     ann = md.get("annotations") or {}
@@ -116,7 +144,7 @@ def set_deployment_revision(d: dict, rev: str) -> bool:
     return True
 
 
-def _copy_deployment_annotations(d: dict, rs: dict) -> bool:
+def _copy_deployment_annotations(d: Deployment, rs: ReplicaSet) -> bool:
     changed = False
     rs_md = rs.setdefault("metadata", {})
     rs_ann = dict(rs_md.get("annotations") or {})
@@ -130,7 +158,7 @@ def _copy_deployment_annotations(d: dict, rs: dict) -> bool:
     return changed
 
 
-def set_new_replica_set_annotations(d: dict, rs: dict, new_revision: str, *, exists: bool,
+def set_new_replica_set_annotations(d: Deployment, rs: ReplicaSet, new_revision: str, *, exists: bool,
                                     max_history_chars: int = MAX_REV_HISTORY_CHARS) -> bool:
     """Bring ``rs`` (a copy, changed in place) the Deployment's annotations and the new
     revision; an RS taking a newer revision (a rollback) remembers its old one in
@@ -159,7 +187,7 @@ def set_new_replica_set_annotations(d: dict, rs: dict, new_revision: str, *, exi
     return changed
 
 
-def set_replicas_annotations(rs: dict, desired: int, max_replicas: int) -> bool:
+def set_replicas_annotations(rs: ReplicaSet, desired: int, max_replicas: int) -> bool:
     md = rs.setdefault("metadata", {})
     ann = dict(md.get("annotations") or {})
     changed = False
@@ -172,23 +200,23 @@ def set_replicas_annotations(rs: dict, desired: int, max_replicas: int) -> bool:
     return changed
 
 
-def replicas_annotations_need_update(rs: dict, desired: int, max_replicas: int) -> bool:
+def replicas_annotations_need_update(rs: ReplicaSet, desired: int, max_replicas: int) -> bool:
     ann = annotations_of(rs)
     return ann.get(DESIRED_REPLICAS) != str(desired) or ann.get(MAX_REPLICAS) != str(max_replicas)
 
 
-def _int_annotation(rs: dict, key: str) -> int | None:
+def _int_annotation(rs: ReplicaSet, key: str) -> int | None:
     try:
         return int(annotations_of(rs)[key])
     except (KeyError, ValueError):
         return None
 
 
-def desired_replicas_annotation(rs: dict) -> int | None:
+def desired_replicas_annotation(rs: ReplicaSet) -> int | None:
     return _int_annotation(rs, DESIRED_REPLICAS)
 
 
-def max_replicas_annotation(rs: dict) -> int | None:
+def max_replicas_annotation(rs: ReplicaSet) -> int | None:
     return _int_annotation(rs, MAX_REPLICAS)
 
 
@@ -214,7 +242,7 @@ def _prune(value: object) -> object:
     return value
 
 
-def compute_hash(template: dict, collision_count: int | None) -> str:
+def compute_hash(template: PodTemplateSpec, collision_count: int | None) -> str:
     """A stable, label-safe hash of a pod template and the collision count: fnv-32a of the
     canonical JSON (Kubernetes hashes Go's printing of the struct; any stable encoding will do),
     encoded with Kubernetes' vowel-free alphabet so it never spells a word."""
@@ -226,7 +254,7 @@ def compute_hash(template: dict, collision_count: int | None) -> str:
     return "".join(_SAFE_ALPHANUMS[ord(c) % len(_SAFE_ALPHANUMS)] for c in str(h))
 
 
-def _template_without_hash(template: dict) -> object:
+def _template_without_hash(template: PodTemplateSpec) -> object:
     t = copy.deepcopy(template or {})
     lbls = (t.get("metadata") or {}).get("labels")
     if lbls:
@@ -234,24 +262,24 @@ def _template_without_hash(template: dict) -> object:
     return _prune(t)
 
 
-def equal_ignore_hash(a: dict, b: dict) -> bool:
+def equal_ignore_hash(a: PodTemplateSpec, b: PodTemplateSpec) -> bool:
     """Two pod templates equal apart from the pod-template-hash label."""
     return _template_without_hash(a) == _template_without_hash(b)
 
 
 # -- new and old ReplicaSets ----------------------------------------------------------------
 
-def _by_creation(rs: dict) -> tuple[str, str]:
-    md = cu.meta(rs)
+def _by_creation(rs: ReplicaSet) -> tuple[str, str]:
+    md = meta(rs)
     # RFC 3339 UTC strings sort as times; the name breaks ties, as Kubernetes does.
     return (md.get("creationTimestamp") or "", md.get("name") or "")
 
 
-def sort_by_creation(rss: Iterable[dict]) -> list[dict]:
+def sort_by_creation(rss: Iterable[ReplicaSet]) -> list[ReplicaSet]:
     return sorted(rss, key=_by_creation)
 
 
-def find_new_replica_set(d: dict, rss: Iterable[dict]) -> dict | None:
+def find_new_replica_set(d: Deployment, rss: Iterable[ReplicaSet]) -> ReplicaSet | None:
     """The oldest ReplicaSet whose template equals the Deployment's (ignoring the hash)."""
     template = spec(d).get("template") or {}
     for rs in sort_by_creation(rss):
@@ -260,38 +288,38 @@ def find_new_replica_set(d: dict, rss: Iterable[dict]) -> dict | None:
     return None
 
 
-def find_old_replica_sets(d: dict, rss: Iterable[dict]) -> tuple[list[dict], list[dict]]:
+def find_old_replica_sets(d: Deployment, rss: Iterable[ReplicaSet]) -> tuple[list[ReplicaSet], list[ReplicaSet]]:
     """(old RSs with pods wanted, all old RSs)."""
-    rss = list(rss)
-    new = find_new_replica_set(d, rss)
+    rs_list = list(rss)
+    new = find_new_replica_set(d, rs_list)
     new_uid = uid(new)
-    all_old = [rs for rs in rss if new is None or uid(rs) != new_uid]
+    all_old = [rs for rs in rs_list if new is None or uid(rs) != new_uid]
     return [rs for rs in all_old if replicas(rs) != 0], all_old
 
 
-def filter_active(rss: Iterable[dict | None]) -> list[dict]:
+def filter_active(rss: Iterable[ReplicaSet | None]) -> list[ReplicaSet]:
     """ReplicaSets that want pods."""
     return [rs for rs in rss if rs is not None and replicas(rs) > 0]
 
 
-def replica_count(rss: Iterable[dict | None]) -> int:
+def replica_count(rss: Iterable[ReplicaSet | None]) -> int:
     """Sum of spec.replicas."""
     return sum(replicas(rs) for rs in rss if rs is not None)
 
 
-def actual_replica_count(rss: Iterable[dict | None]) -> int:
+def actual_replica_count(rss: Iterable[ReplicaSet | None]) -> int:
     return sum(status(rs).get("replicas") or 0 for rs in rss if rs is not None)
 
 
-def ready_replica_count(rss: Iterable[dict | None]) -> int:
+def ready_replica_count(rss: Iterable[ReplicaSet | None]) -> int:
     return sum(status(rs).get("readyReplicas") or 0 for rs in rss if rs is not None)
 
 
-def available_replica_count(rss: Iterable[dict | None]) -> int:
+def available_replica_count(rss: Iterable[ReplicaSet | None]) -> int:
     return sum(status(rs).get("availableReplicas") or 0 for rs in rss if rs is not None)
 
 
-def find_active_or_latest(new: dict | None, old: Sequence[dict]) -> dict | None:
+def find_active_or_latest(new: ReplicaSet | None, old: Sequence[ReplicaSet]) -> ReplicaSet | None:
     """The one ReplicaSet with pods wanted, or the newest when none has; None when several."""
     if new is None and not old:
         return None
@@ -329,22 +357,22 @@ def resolve_fenceposts(surge: int | str | None, unavailable: int | str | None, d
     return s, u
 
 
-def is_rolling_update(d: dict) -> bool:
+def is_rolling_update(d: Deployment) -> bool:
     return (spec(d).get("strategy") or {}).get("type", ROLLING_UPDATE) == ROLLING_UPDATE
 
 
-def _rolling(d: dict) -> dict:
+def _rolling(d: Deployment) -> RollingUpdateDeployment:
     return (spec(d).get("strategy") or {}).get("rollingUpdate") or {}
 
 
-def max_surge(d: dict) -> int:
+def max_surge(d: Deployment) -> int:
     if not is_rolling_update(d):
         return 0
     ru = _rolling(d)
     return resolve_fenceposts(ru.get("maxSurge", "25%"), ru.get("maxUnavailable", "25%"), replicas(d))[0]
 
 
-def max_unavailable(d: dict) -> int:
+def max_unavailable(d: Deployment) -> int:
     if not is_rolling_update(d) or replicas(d) == 0:
         return 0
     ru = _rolling(d)
@@ -352,7 +380,7 @@ def max_unavailable(d: dict) -> int:
     return min(u, replicas(d))
 
 
-def new_rs_new_replicas(d: dict, all_rss: Sequence[dict | None], new: dict | None) -> int:
+def new_rs_new_replicas(d: Deployment, all_rss: Sequence[ReplicaSet | None], new: ReplicaSet | None) -> int:
     """How many replicas the new ReplicaSet may have now."""
     want = replicas(d)
     if not is_rolling_update(d):
@@ -368,7 +396,7 @@ def new_rs_new_replicas(d: dict, all_rss: Sequence[dict | None], new: dict | Non
     return current + scale_up
 
 
-def is_saturated(d: dict, rs: dict | None) -> bool:
+def is_saturated(d: Deployment, rs: ReplicaSet | None) -> bool:
     """The ReplicaSet has all the Deployment's replicas, all of them available."""
     if rs is None:
         return False
@@ -383,7 +411,7 @@ def _round_half_away(x: float) -> int:
     return int(math.floor(x + 0.5)) if x >= 0 else -int(math.floor(-x + 0.5))
 
 
-def replica_set_fraction(rs: dict, d: dict) -> int:
+def replica_set_fraction(rs: ReplicaSet, d: Deployment) -> int:
     """How much ``rs`` should grow (or shrink) for its share of a scaled Deployment."""
     if replicas(d) == 0:
         return -replicas(rs)
@@ -398,7 +426,7 @@ def replica_set_fraction(rs: dict, d: dict) -> int:
     return _round_half_away(new_size) - replicas(rs)
 
 
-def proportion(rs: dict | None, d: dict, to_add: int, added: int) -> int:
+def proportion(rs: ReplicaSet | None, d: Deployment, to_add: int, added: int) -> int:
     """The share of ``to_add`` replicas ``rs`` gets, given ``added`` already handed out."""
     if rs is None or replicas(rs) == 0 or to_add == 0 or to_add == added:
         return 0
@@ -407,7 +435,7 @@ def proportion(rs: dict | None, d: dict, to_add: int, added: int) -> int:
     return min(fraction, allowed) if to_add > 0 else max(fraction, allowed)
 
 
-def _cmp_size(a: dict, b: dict, *, newer_first: bool) -> int:
+def _cmp_size(a: ReplicaSet, b: ReplicaSet, *, newer_first: bool) -> int:
     ra, rb = replicas(a), replicas(b)
     if ra != rb:
         return -1 if ra > rb else 1
@@ -419,57 +447,58 @@ def _cmp_size(a: dict, b: dict, *, newer_first: bool) -> int:
     return -1 if ka < kb else 1
 
 
-def _cmp_size_newer_first(a: dict, b: dict) -> int:
+def _cmp_size_newer_first(a: ReplicaSet, b: ReplicaSet) -> int:
     return _cmp_size(a, b, newer_first=True)
 
 
-def _cmp_size_older_first(a: dict, b: dict) -> int:
+def _cmp_size_older_first(a: ReplicaSet, b: ReplicaSet) -> int:
     return _cmp_size(a, b, newer_first=False)
 
 
-def sort_by_size_newer(rss: Iterable[dict]) -> list[dict]:
+def sort_by_size_newer(rss: Iterable[ReplicaSet]) -> list[ReplicaSet]:
     """Largest first, newer first among equals (who gets replicas when scaling up)."""
     return sorted(rss, key=functools.cmp_to_key(_cmp_size_newer_first))
 
 
-def sort_by_size_older(rss: Iterable[dict]) -> list[dict]:
+def sort_by_size_older(rss: Iterable[ReplicaSet]) -> list[ReplicaSet]:
     """Largest first, older first among equals (who loses replicas when scaling down)."""
     return sorted(rss, key=functools.cmp_to_key(_cmp_size_older_first))
 
 
-def sort_by_revision(rss: Iterable[dict]) -> list[dict]:
+def sort_by_revision(rss: Iterable[ReplicaSet]) -> list[ReplicaSet]:
     """Oldest revision first; creation time for equal revisions."""
     return sorted(rss, key=lambda rs: (revision(rs), _by_creation(rs)))
 
 
 # -- conditions -----------------------------------------------------------------------------
 
-def new_condition(ctype: str, cstatus: str, reason: str, message: str, *, at: datetime.datetime) -> dict:
+def new_condition(ctype: str, cstatus: str, reason: str, message: str, *, at: datetime.datetime) -> DeploymentCondition:
     t = timestamps.format_time(at)
     return {"type": ctype, "status": cstatus, "lastUpdateTime": t, "lastTransitionTime": t,
             "reason": reason, "message": message}
 
 
-def get_condition(st: dict, ctype: str) -> dict | None:
+def get_condition(st: DeploymentStatus, ctype: str) -> DeploymentCondition | None:
     for c in st.get("conditions") or []:
         if c.get("type") == ctype:
             return c
     return None
 
 
-def set_condition(st: dict, cond: dict) -> None:
+def set_condition(st: DeploymentStatus, cond: DeploymentCondition) -> None:
     """Set ``cond`` in status ``st`` (in place). Same status and reason: no change at all;
     same status, new reason: keep the transition time."""
     current = get_condition(st, cond["type"])
     if current is not None and current.get("status") == cond["status"] and current.get("reason") == cond.get("reason"):
         return
-    cond = dict(cond)
-    if current is not None and current.get("status") == cond["status"]:
-        cond["lastTransitionTime"] = current.get("lastTransitionTime")
+    cond = cond.copy()
+    if current is not None and current.get("status") == cond["status"] \
+            and (since := current.get("lastTransitionTime")) is not None:
+        cond["lastTransitionTime"] = since
     st["conditions"] = [c for c in st.get("conditions") or [] if c.get("type") != cond["type"]] + [cond]
 
 
-def remove_condition(st: dict, ctype: str) -> None:
+def remove_condition(st: DeploymentStatus, ctype: str) -> None:
     conds = [c for c in st.get("conditions") or [] if c.get("type") != ctype]
     if conds:
         st["conditions"] = conds
@@ -477,28 +506,36 @@ def remove_condition(st: dict, ctype: str) -> None:
         st.pop("conditions", None)
 
 
-def rs_condition_to_deployment(c: dict) -> dict:
-    t = c.get("lastTransitionTime")
-    return {"type": c.get("type"), "status": c.get("status"), "lastUpdateTime": t, "lastTransitionTime": t,
-            "reason": c.get("reason"), "message": c.get("message")}
+def rs_condition_to_deployment(c: ReplicaSetCondition) -> DeploymentCondition:
+    """The ReplicaSet's condition as the Deployment's (its transition time is both times); the
+    fields the ReplicaSet's condition lacks stay unset."""
+    out: DeploymentCondition = {"type": c.get("type", ""), "status": c.get("status", "")}
+    if (t := c.get("lastTransitionTime")) is not None:
+        out["lastUpdateTime"] = out["lastTransitionTime"] = t
+    if (reason := c.get("reason")) is not None:
+        out["reason"] = reason
+    if (message := c.get("message")) is not None:
+        out["message"] = message
+    return out
 
 
-def has_progress_deadline(d: dict) -> bool:
+def has_progress_deadline(d: Deployment) -> bool:
     pds = spec(d).get("progressDeadlineSeconds")
     return pds is not None and pds != MAX_INT32
 
 
 # -- status ---------------------------------------------------------------------------------
 
-def calculate_status(all_rss: Sequence[dict | None], new: dict | None, d: dict, *, at: datetime.datetime) -> dict:
+def calculate_status(all_rss: Sequence[ReplicaSet | None], new: ReplicaSet | None, d: Deployment, *,
+                     at: datetime.datetime) -> DeploymentStatus:
     """The Deployment status its ReplicaSets imply, keeping its other conditions."""
     rss = [rs for rs in all_rss if rs is not None]
     available = available_replica_count(rss)
     total = replica_count(rss)
     unavailable = max(total - available, 0)
     old = status(d)
-    st: dict = {
-        "observedGeneration": cu.meta(d).get("generation") or 0,
+    st: DeploymentStatus = {
+        "observedGeneration": meta(d).get("generation") or 0,
         "replicas": actual_replica_count(rss),
         "updatedReplicas": actual_replica_count([new]),
         "readyReplicas": ready_replica_count(rss),
@@ -508,7 +545,7 @@ def calculate_status(all_rss: Sequence[dict | None], new: dict | None, d: dict, 
     if old.get("collisionCount") is not None:
         st["collisionCount"] = old["collisionCount"]
     if old.get("conditions"):
-        st["conditions"] = [dict(c) for c in old["conditions"]]
+        st["conditions"] = [c.copy() for c in old["conditions"]]
     if available >= replicas(d) - max_unavailable(d):
         set_condition(st, new_condition(AVAILABLE, "True", MIN_AVAILABLE_REASON,
                                         "Deployment has minimum availability.", at=at))
@@ -518,15 +555,15 @@ def calculate_status(all_rss: Sequence[dict | None], new: dict | None, d: dict, 
     return st
 
 
-def deployment_complete(d: dict, st: dict) -> bool:
+def deployment_complete(d: Deployment, st: DeploymentStatus) -> bool:
     """Every replica updated and available, and the latest spec observed."""
     want = replicas(d)
     return ((st.get("updatedReplicas") or 0) == want and (st.get("replicas") or 0) == want
             and (st.get("availableReplicas") or 0) == want
-            and (st.get("observedGeneration") or 0) >= (cu.meta(d).get("generation") or 0))
+            and (st.get("observedGeneration") or 0) >= (meta(d).get("generation") or 0))
 
 
-def deployment_progressing(d: dict, st: dict) -> bool:
+def deployment_progressing(d: Deployment, st: DeploymentStatus) -> bool:
     """The new status shows progress over the Deployment's current one."""
     old = status(d)
     old_old = (old.get("replicas") or 0) - (old.get("updatedReplicas") or 0)
@@ -536,7 +573,7 @@ def deployment_progressing(d: dict, st: dict) -> bool:
             or (st.get("availableReplicas") or 0) > (old.get("availableReplicas") or 0))
 
 
-def deployment_timed_out(d: dict, st: dict, *, at: datetime.datetime) -> bool:
+def deployment_timed_out(d: Deployment, st: DeploymentStatus, *, at: datetime.datetime) -> bool:
     """No progress for progressDeadlineSeconds since the Progressing condition last moved."""
     if not has_progress_deadline(d):
         return False
@@ -553,9 +590,9 @@ def deployment_timed_out(d: dict, st: dict, *, at: datetime.datetime) -> bool:
     return since + datetime.timedelta(seconds=spec(d)["progressDeadlineSeconds"]) < at
 
 
-def status_equal(a: dict, b: dict) -> bool:
+def status_equal(a: DeploymentStatus, b: DeploymentStatus) -> bool:
     return _prune(a) == _prune(b)
 
 
-def template_rs_name(d: dict, hash_: str) -> str:
-    return f"{cu.meta(d)['name']}-{hash_}"
+def template_rs_name(d: Deployment, hash_: str) -> str:
+    return f"{meta(d)['name']}-{hash_}"

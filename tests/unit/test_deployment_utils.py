@@ -146,6 +146,24 @@ def test_set_condition_keeps_times_unless_status_changes():
     assert st["conditions"][0]["lastTransitionTime"] == "2025-01-01T12:01:00Z"
 
 
+def test_set_condition_copies_and_leaves_the_given_condition_alone():
+    st: dict = {"conditions": [du.new_condition("Progressing", "True", "A", "m", at=NOW)]}
+    cond = du.new_condition("Progressing", "True", "B", "m2", at=NOW + datetime.timedelta(minutes=1))
+    du.set_condition(st, cond)
+    assert cond["lastTransitionTime"] == "2025-01-01T12:01:00Z"  # the caller's condition is not changed
+    assert st["conditions"][0]["lastTransitionTime"] == "2025-01-01T12:00:00Z"
+
+
+def test_rs_condition_to_deployment():
+    c = du.rs_condition_to_deployment({"type": "ReplicaFailure", "status": "True", "reason": "FailedCreate",
+                                       "message": "quota", "lastTransitionTime": "2025-01-01T12:00:00Z"})
+    assert c == {"type": "ReplicaFailure", "status": "True", "reason": "FailedCreate", "message": "quota",
+                 "lastUpdateTime": "2025-01-01T12:00:00Z", "lastTransitionTime": "2025-01-01T12:00:00Z"}
+    # What the ReplicaSet's condition lacks stays unset (never a null in the Deployment's status).
+    assert du.rs_condition_to_deployment({"type": "ReplicaFailure", "status": "True"}) == {
+        "type": "ReplicaFailure", "status": "True"}
+
+
 def test_calculate_status_and_availability():
     d = deploy(replicas=4, surge=1, unavailable=1)
     old = rs("old", 1, available=1)
