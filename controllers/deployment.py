@@ -197,13 +197,13 @@ class DeploymentController(RollingStrategy, RecreateStrategy, Controller):
         if selector.is_empty():
             self.recorder.event(d, WARNING, "SelectingAll",
                                 "This deployment is selecting all pods. A non-empty selector is required.")
-            if (du.status(d).get("observedGeneration") or 0) < (cu.meta(d).get("generation") or 0):
+            if (du.status(d).get("observedGeneration") or 0) < (du.meta(d).get("generation") or 0):
                 d.setdefault("status", {})["observedGeneration"] = du.meta(d).get("generation") or 0
                 await self._update_deployment_status(d)
             return
 
         rss = await self._replica_sets_for(d, selector)
-        if cu.meta(d).get("deletionTimestamp"):
+        if du.meta(d).get("deletionTimestamp"):
             await self._sync_status_only(d, rss)
             return
         await self._check_paused_conditions(d)
@@ -341,7 +341,7 @@ class DeploymentController(RollingStrategy, RecreateStrategy, Controller):
         if du.has_progress_deadline(d) and du.get_condition(du.status(d), du.PROGRESSING) is None:
             du.set_condition(d.setdefault("status", {}),
                              du.new_condition(du.PROGRESSING, "True", du.FOUND_NEW_RS_REASON,
-                                              f'Found new replica set "{cu.meta(rs)["name"]}"', at=cu.now()))
+                                              f'Found new replica set "{du.meta(rs)["name"]}"', at=cu.now()))
             needs_update = True
         if needs_update:
             await self._update_deployment_status(d)
@@ -400,7 +400,7 @@ class DeploymentController(RollingStrategy, RecreateStrategy, Controller):
         sizes: dict[str, int] = {}
         added = 0
         for rs in all_rss:
-            name = cu.meta(rs)["name"]
+            name = du.meta(rs)["name"]
             if to_add != 0:
                 share = du.proportion(rs, d, to_add, added)
                 sizes[name] = du.replicas(rs) + share
@@ -409,10 +409,10 @@ class DeploymentController(RollingStrategy, RecreateStrategy, Controller):
                 sizes[name] = du.replicas(rs)
         if to_add != 0 and added != to_add and all_rss:
             # Rounding leftovers go to the largest (first) ReplicaSet.
-            first = cu.meta(all_rss[0])["name"]
+            first = du.meta(all_rss[0])["name"]
             sizes[first] = max(sizes[first] + to_add - added, 0)
         for rs in all_rss:
-            await self.scale_replica_set(rs, sizes[cu.meta(rs)["name"]], d, operation)
+            await self.scale_replica_set(rs, sizes[du.meta(rs)["name"]], d, operation)
 
     async def scale_replica_set_and_record_event(self, rs: ReplicaSet, new_scale: int,
                                                  d: Deployment) -> tuple[bool, ReplicaSet]:
@@ -434,7 +434,7 @@ class DeploymentController(RollingStrategy, RecreateStrategy, Controller):
         updated = _replica_set(await self.client.update(REPLICASETS, body))
         if size_changes:
             self.recorder.event(d, NORMAL, "ScalingReplicaSet",
-                                f"Scaled {operation} replica set {cu.meta(rs)['name']} from {old_scale} to {new_scale}")
+                                f"Scaled {operation} replica set {du.meta(rs)['name']} from {old_scale} to {new_scale}")
         return size_changes, updated
 
     async def cleanup_deployment(self, old: list[ReplicaSet], d: Deployment) -> None:
@@ -442,12 +442,12 @@ class DeploymentController(RollingStrategy, RecreateStrategy, Controller):
         limit = du.spec(d).get("revisionHistoryLimit")
         if limit is None or limit == du.MAX_INT32:
             return
-        alive = [rs for rs in old if not cu.meta(rs).get("deletionTimestamp")]
+        alive = [rs for rs in old if not du.meta(rs).get("deletionTimestamp")]
         diff = len(alive) - limit
         if diff <= 0:
             return
         for rs in du.sort_by_revision(alive)[:diff]:
-            st, md = du.status(rs), cu.meta(rs)
+            st, md = du.status(rs), du.meta(rs)
             # Only an RS that is idle and whose idleness its controller has confirmed.
             if (st.get("replicas") or 0) != 0 or du.replicas(rs) != 0 \
                     or (md.get("generation") or 0) > (st.get("observedGeneration") or 0) or md.get("deletionTimestamp"):
@@ -505,7 +505,7 @@ class DeploymentController(RollingStrategy, RecreateStrategy, Controller):
         complete = (st.get("replicas") == st.get("updatedReplicas") and current is not None
                     and current.get("reason") == du.NEW_RS_AVAILABLE_REASON)
         if du.has_progress_deadline(d) and not complete:
-            subject = f'ReplicaSet "{cu.meta(new)["name"]}"' if new is not None else f'Deployment "{cu.meta(d)["name"]}"'
+            subject = f'ReplicaSet "{du.meta(new)["name"]}"' if new is not None else f'Deployment "{du.meta(d)["name"]}"'
             if du.deployment_complete(d, st):
                 du.set_condition(st, du.new_condition(du.PROGRESSING, "True", du.NEW_RS_AVAILABLE_REASON,
                                                       f"{subject} has successfully progressed.", at=at))
