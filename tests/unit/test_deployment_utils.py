@@ -154,6 +154,14 @@ def test_set_condition_copies_and_leaves_the_given_condition_alone():
     assert st["conditions"][0]["lastTransitionTime"] == "2025-01-01T12:00:00Z"
 
 
+def test_set_condition_never_writes_a_null_transition_time():
+    # A condition written without lastTransitionTime (by another writer): the new one of the same
+    # status keeps its own time rather than copying the absent one as null.
+    st: dict = {"conditions": [{"type": "Progressing", "status": "True", "reason": "A"}]}
+    du.set_condition(st, du.new_condition("Progressing", "True", "B", "m", at=NOW))
+    assert st["conditions"][0]["lastTransitionTime"] == "2025-01-01T12:00:00Z"
+
+
 def test_rs_condition_to_deployment():
     c = du.rs_condition_to_deployment({"type": "ReplicaFailure", "status": "True", "reason": "FailedCreate",
                                        "message": "quota", "lastTransitionTime": "2025-01-01T12:00:00Z"})
