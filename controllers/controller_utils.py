@@ -1,6 +1,7 @@
 """What every workload controller shares, as Kubernetes' ``pkg/controller/controller_utils.go``.
 
-* Pod predicates (active, ready, available) on plain Kubernetes JSON dicts.
+* Pod predicates (active, ready, available) on the typed views of :mod:`minik8s.api.typed`
+  (the JSON dicts the informers hold, typed at the boundary, not copied).
 * Controller references: reading them, building one, and the ``controllerUID`` index that files
   each object under its controller's uid (orphans under ``orphan/<namespace>``) so a sync finds
   its dependents without scanning the namespace.
@@ -20,14 +21,20 @@ import copy
 import datetime
 import logging
 from collections.abc import Awaitable, Callable, Iterable, Mapping
-from typing import Any
+from typing import Any, TypeVar, cast
 
 from minik8s import errors, labels, timestamps
+from minik8s.api import typed
 from minik8s.api.resources import ResourceType
+from minik8s.client.cache import Store
+from minik8s.client.rest import ApiClient
 
 log = logging.getLogger(__name__)
 
 CONTROLLER_UID_INDEX = "controllerUID"
+
+# Any API object: a typed view (a Pod, a ReplicaSet, ...) or a plain dict from a store.
+_Obj = TypeVar("_Obj", bound=Mapping[str, Any])
 
 # Kubernetes' pod-deletion-cost annotation: lower cost is deleted first.
 POD_DELETION_COST = "controller.kubernetes.io/pod-deletion-cost"
@@ -41,23 +48,24 @@ def now() -> datetime.datetime:
 
 # -- pods -----------------------------------------------------------------------------------
 
-def meta(obj: Mapping[str, Any]) -> dict:
-    return obj.get("metadata") or {}
+def meta(obj: Mapping[str, Any]) -> typed.ObjectMeta:
+    """``obj``'s metadata (every kind's is an ObjectMeta), or an empty one."""
+    return cast(typed.ObjectMeta, obj.get("metadata") or {})
 
 
-def pod_ready_condition(pod: Mapping[str, Any]) -> dict | None:
+def pod_ready_condition(pod: typed.Pod) -> typed.PodCondition | None:
     for cond in (pod.get("status") or {}).get("conditions") or []:
         if cond.get("type") == "Ready":
             return cond
     return None
 
 
-def is_pod_ready(pod: Mapping[str, Any]) -> bool:
+def is_pod_ready(pod: typed.Pod) -> bool:
     cond = pod_ready_condition(pod)
     return cond is not None and cond.get("status") == "True"
 
 
-def is_pod_available(pod: dict, min_ready_seconds: int, at: datetime.datetime) -> bool:
+def is_pod_available(pod: typed.Pod, min_ready_seconds: int, at: datetime.datetime) -> bool:
     """Ready for at least ``min_ready_seconds`` (Kubernetes' podutil.IsPodAvailable)."""
     if not is_pod_ready(pod):
         return False
@@ -67,19 +75,19 @@ def is_pod_available(pod: dict, min_ready_seconds: int, at: datetime.datetime) -
     return since is not None and since + datetime.timedelta(seconds=min_ready_seconds) < at
 
 
-def is_pod_active(pod: dict) -> bool:
+def is_pod_active(pod: typed.Pod) -> bool:
     """Not finished and not being deleted: the pods a ReplicaSet counts."""
     phase = (pod.get("status") or {}).get("phase")
     return phase not in ("Succeeded", "Failed") and not meta(pod).get("deletionTimestamp")
 
 
-def filter_active_pods(pods: Iterable[dict]) -> list[dict]:
+def filter_active_pods(pods: Iterable[typed.Pod]) -> list[typed.Pod]:
     return [p for p in pods if is_pod_active(p)]
 
 
 # -- controller references ----------------------------------------------------------------
 
-def controller_ref(obj: Mapping[str, Any]) -> dict | None:
+def controller_ref(obj: Mapping[str, Any]) -> typed.OwnerReference | None:
     """The ownerReference with ``controller: true``, if any."""
     for ref in meta(obj).get("ownerReferences") or []:
         if ref.get("controller"):
@@ -87,14 +95,14 @@ def controller_ref(obj: Mapping[str, Any]) -> dict | None:
     return None
 
 
-def new_controller_ref(owner: Mapping[str, Any]) -> dict:
+def new_controller_ref(owner: Mapping[str, Any]) -> typed.OwnerReference:
     """An ownerReference naming ``owner`` as controller that blocks its foreground deletion."""
     md = meta(owner)
     return {"apiVersion": owner["apiVersion"], "kind": owner["kind"], "name": md["name"],
             "uid": md["uid"], "controller": True, "blockOwnerDeletion": True}
 
 
-def controller_uid_index(obj: dict) -> list[str]:
+def controller_uid_index(obj: Mapping[str, Any]) -> list[str]:
     """Index function: the controller's uid, or ``orphan/<namespace>`` for an orphan."""
     ref = controller_ref(obj)
     if ref is not None:
@@ -102,7 +110,7 @@ def controller_uid_index(obj: dict) -> list[str]:
     return [f"orphan/{meta(obj).get('namespace') or ''}"]
 
 
-def owned_or_orphaned(store: Any, owner: dict) -> list[dict]:
+def owned_or_orphaned(store: Store, owner: Mapping[str, Any]) -> list[dict[str, Any]]:
     """Objects of ``store`` (indexed by :func:`controller_uid_index`) controlled by ``owner``
     plus the orphans of its namespace: everything a claim must look at."""
     md = meta(owner)
@@ -117,16 +125,16 @@ class ControllerRefManager:
     owner from the apiserver so that an owner being deleted never adopts (a cache may lag).
     """
 
-    def __init__(self, client: Any, rt: ResourceType, owner: dict, selector: labels.Selector,
+    def __init__(self, client: ApiClient, rt: ResourceType, owner: Mapping[str, Any], selector: labels.Selector,
                  *, can_adopt: Callable[[], Awaitable[None]]) -> None:
         self.client, self.rt, self.owner, self.selector = client, rt, owner, selector
         self._can_adopt = can_adopt
         self._adopt_checked: Exception | None | bool = False
 
-    async def claim(self, objs: Iterable[dict]) -> list[dict]:
+    async def claim(self, objs: Iterable[_Obj]) -> list[_Obj]:
         """The objects the owner controls after adopting and releasing; raises the first
         error that is not a NotFound (the object is gone: nothing to claim)."""
-        claimed: list[dict] = []
+        claimed: list[_Obj] = []
         first_error: Exception | None = None
         owner_md = meta(self.owner)
         for obj in objs:
@@ -141,7 +149,7 @@ class ControllerRefManager:
             raise first_error
         return claimed
 
-    async def _claim_one(self, obj: dict, owner_md: dict) -> bool:
+    async def _claim_one(self, obj: Mapping[str, Any], owner_md: typed.ObjectMeta) -> bool:
         md = meta(obj)
         ref = controller_ref(obj)
         if ref is not None:
@@ -161,7 +169,7 @@ class ControllerRefManager:
         await self._adopt(obj)
         return True
 
-    async def _adopt(self, obj: dict) -> None:
+    async def _adopt(self, obj: Mapping[str, Any]) -> None:
         if self._adopt_checked is False:
             try:
                 await self._can_adopt()
@@ -177,7 +185,7 @@ class ControllerRefManager:
         log.info("%s %s/%s adopted by %s %s", self.rt.kind, md.get("namespace"), md["name"],
                  self.owner.get("kind"), meta(self.owner).get("name"))
 
-    async def _release(self, obj: dict) -> None:
+    async def _release(self, obj: Mapping[str, Any]) -> None:
         md = meta(obj)
         patch = {"metadata": {"ownerReferences": [{"$patch": "delete", "uid": meta(self.owner)["uid"]}],
                               "uid": md.get("uid")}}
@@ -191,7 +199,7 @@ class ControllerRefManager:
                  self.owner.get("kind"), meta(self.owner).get("name"))
 
 
-def recheck_owner(client: Any, rt: ResourceType, owner: dict) -> Callable[[], Awaitable[None]]:
+def recheck_owner(client: ApiClient, rt: ResourceType, owner: Mapping[str, Any]) -> Callable[[], Awaitable[None]]:
     """A ``can_adopt`` for :class:`ControllerRefManager`: the owner, read live, must be the
     same object (uid) and not being deleted."""
     async def check() -> None:
@@ -233,16 +241,20 @@ async def slow_start_batch(count: int, initial_batch_size: int, fn: Callable[[],
     return successes, None
 
 
-def pod_from_template(template: Mapping[str, Any], owner: Mapping[str, Any]) -> dict:
+def pod_from_template(template: Mapping[str, Any], owner: Mapping[str, Any]) -> dict[str, Any]:
     """A new pod for ``owner`` from its template (labels, annotations, finalizers, spec),
-    named by the apiserver from ``{owner-name}-``."""
-    tmeta = template.get("metadata") or {}
-    md: dict[str, Any] = {"generateName": f"{meta(owner)['name']}-",
-                          "namespace": meta(owner).get("namespace"),
-                          "ownerReferences": [new_controller_ref(owner)]}
-    for field in ("labels", "annotations"):
-        if tmeta.get(field):
-            md[field] = dict(tmeta[field])
+    named by the apiserver from ``{owner-name}-``: a create body, which the callers (Job,
+    DaemonSet, StatefulSet) go on editing as JSON."""
+    tmeta = meta(template)
+    omd = meta(owner)
+    md: typed.ObjectMeta = {"generateName": f"{omd['name']}-"}
+    if (namespace := omd.get("namespace")) is not None:
+        md["namespace"] = namespace
+    md["ownerReferences"] = [new_controller_ref(owner)]
+    if tmeta.get("labels"):
+        md["labels"] = dict(tmeta["labels"])
+    if tmeta.get("annotations"):
+        md["annotations"] = dict(tmeta["annotations"])
     if tmeta.get("finalizers"):
         md["finalizers"] = list(tmeta["finalizers"])
     return {"apiVersion": "v1", "kind": "Pod", "metadata": md,

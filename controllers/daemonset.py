@@ -107,7 +107,7 @@ class DaemonSetController(Controller):
         if _node_facts(old) != _node_facts(cur):
             self._enqueue_all()
 
-    def _resolve(self, namespace: str, ref: dict | None) -> dict | None:
+    def _resolve(self, namespace: str, ref: typed.OwnerReference | None) -> dict | None:
         if ref is None or ref.get("kind") != DAEMONSETS.kind:
             return None
         ds = self.ds_informer.store.get(f"{namespace}/{ref.get('name')}")
@@ -159,7 +159,7 @@ class DaemonSetController(Controller):
         if ds is not None:
             self.enqueue(ds)
             min_ready = (ds.get("spec") or {}).get("minReadySeconds") or 0
-            if min_ready and not cu.is_pod_ready(old) and cu.is_pod_ready(cur):
+            if min_ready and not cu.is_pod_ready(typed.pod(old)) and cu.is_pod_ready(typed.pod(cur)):
                 self.enqueue_after(ds, min_ready + 1)
         elif cu.controller_ref(cur) is None and (omd.get("labels") != cmd.get("labels")):
             for ds in self._matching(cur):
@@ -350,7 +350,7 @@ class DaemonSetController(Controller):
         surge, max_unavailable = du.surge_and_unavailable(ds, len(eligible))
 
         def available(p: dict | None) -> bool:
-            return p is not None and cu.is_pod_available(p, min_ready, at)
+            return p is not None and cu.is_pod_available(typed.pod(p), min_ready, at)
 
         doomed: list[dict] = []
         candidates: list[dict] = []

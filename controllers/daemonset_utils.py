@@ -200,9 +200,9 @@ def calculate_status(ds: Mapping[str, Any], nodes: Sequence[dict[str, Any]], nod
             continue
         current += 1
         pod = oldest_first(pods)[0]
-        if cu.is_pod_ready(pod):
+        if cu.is_pod_ready(typed.pod(pod)):
             ready += 1
-            if cu.is_pod_available(pod, min_ready, at):
+            if cu.is_pod_available(typed.pod(pod), min_ready, at):
                 available += 1
         if is_updated(pod, hash_):
             updated += 1

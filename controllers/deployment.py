@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import copy
 import logging
-from typing import Any, Literal, TypeVar, cast, overload
+from typing import Any, Literal, TypeVar, overload
 
 from controllers import controller_utils as cu
 from controllers import deployment_utils as du
@@ -107,7 +107,7 @@ class DeploymentController(RollingStrategy, RecreateStrategy, Controller):
         if d is not None:
             self.enqueue(d)
 
-    def _resolve(self, namespace: str, ref: dict[str, Any] | None) -> Deployment | None:
+    def _resolve(self, namespace: str, ref: OwnerReference | None) -> Deployment | None:
         if ref is None or ref.get("kind") != DEPLOYMENTS.kind:
             return None
         d = self.d_informer.store.get(f"{namespace}/{ref.get('name')}")
@@ -219,11 +219,9 @@ class DeploymentController(RollingStrategy, RecreateStrategy, Controller):
             await self.rollout_recreate(d, rss, self._pod_map(d, rss, selector))
 
     async def _replica_sets_for(self, d: Deployment, selector: labels.Selector) -> list[ReplicaSet]:
-        # controller_utils (not strict yet, issue #16) takes an owner as a plain dict: the same object.
-        owner = cast(dict[str, Any], d)
-        candidates = cu.owned_or_orphaned(self.rs_informer.store, owner)
-        manager = cu.ControllerRefManager(self.client, REPLICASETS, owner, selector,
-                                          can_adopt=cu.recheck_owner(self.client, DEPLOYMENTS, owner))
+        candidates = cu.owned_or_orphaned(self.rs_informer.store, d)
+        manager = cu.ControllerRefManager(self.client, REPLICASETS, d, selector,
+                                          can_adopt=cu.recheck_owner(self.client, DEPLOYMENTS, d))
         return [_replica_set(rs) for rs in await manager.claim(candidates)]
 
     def _pod_map(self, d: Deployment, rss: list[ReplicaSet], selector: labels.Selector) -> dict[str, list[Pod]]:
@@ -270,8 +268,7 @@ class DeploymentController(RollingStrategy, RecreateStrategy, Controller):
         selector = copy.deepcopy(du.spec(d).get("selector") or {})
         selector["matchLabels"] = {**(selector.get("matchLabels") or {}), du.POD_TEMPLATE_HASH: hash_}
         name = du.template_rs_name(d, hash_)
-        # controller_utils (not strict yet, issue #16) answers an owner reference as a plain dict.
-        owner_ref = cast(OwnerReference, cu.new_controller_ref(d))
+        owner_ref = cu.new_controller_ref(d)
         new_rs: ReplicaSet = {
             "apiVersion": REPLICASETS.api_version, "kind": REPLICASETS.kind,
             # A Deployment read from the cluster has its namespace (the kind is namespaced).

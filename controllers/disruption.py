@@ -106,7 +106,7 @@ class DisruptionController(Controller):
         old = pdb.get("status") or {}
         disrupted, recheck = self._live_disruptions(old.get("disruptedPods") or {}, pods, at)
         healthy = sum(1 for p in pods if not cu.meta(p).get("deletionTimestamp")
-                      and cu.meta(p).get("name") not in disrupted and cu.is_pod_ready(p))
+                      and cu.meta(p).get("name") not in disrupted and cu.is_pod_ready(typed.pod(p)))
         try:
             expected, desired = await self._expected(pdb, pods)
         except NoController as e:
@@ -116,7 +116,7 @@ class DisruptionController(Controller):
         allowed = healthy - desired
         if expected <= 0 or allowed <= 0:
             allowed = 0
-        status = {"observedGeneration": md.get("generation"), "disruptionsAllowed": allowed,
+        status: dict[str, Any] = {"observedGeneration": md.get("generation"), "disruptionsAllowed": allowed,
                   "currentHealthy": healthy, "desiredHealthy": desired, "expectedPods": expected,
                   "conditions": self._condition(pdb, "True" if allowed > 0 else "False",
                                                 "SufficientPods" if allowed > 0 else "InsufficientPods", "", at)}
@@ -171,7 +171,7 @@ class DisruptionController(Controller):
             seen[uid] = await self._replicas_of(cu.meta(pod).get("namespace") or "", ref)
         return sum(seen.values())
 
-    async def _replicas_of(self, namespace: str, ref: dict[str, Any]) -> int:
+    async def _replicas_of(self, namespace: str, ref: typed.OwnerReference) -> int:
         kind = ref.get("kind")
         key = f"{namespace}/{ref.get('name')}"
         if kind == "ReplicaSet":

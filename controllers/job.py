@@ -94,7 +94,7 @@ class JobController(Controller):
         self.expectations.delete(key)
         self.enqueue_key(key)
 
-    def _resolve(self, namespace: str, ref: dict | None) -> dict | None:
+    def _resolve(self, namespace: str, ref: typed.OwnerReference | None) -> dict | None:
         if ref is None or ref.get("kind") != JOBS.kind:
             return None
         job = self.job_informer.store.get(f"{namespace}/{ref.get('name')}")
@@ -183,7 +183,7 @@ class JobController(Controller):
         spec, old = job.get("spec") or {}, job.get("status") or {}
         indexed = spec.get("completionMode") == "Indexed"
         completions = spec.get("completions")
-        active = [p for p in pods if cu.is_pod_active(p)]
+        active = [p for p in pods if cu.is_pod_active(typed.pod(p))]
         terminating = [p for p in pods if ju.is_terminating(p)]
         succeeded_pods = [p for p in pods if ju.phase(p) == "Succeeded"]
         failed_pods = [p for p in pods if ju.phase(p) == "Failed"]
@@ -272,7 +272,7 @@ class JobController(Controller):
                 self.queue.add_after(key, remaining)
 
         status.update({
-            "active": len(active), "ready": sum(1 for p in active if cu.is_pod_ready(p)),
+            "active": len(active), "ready": sum(1 for p in active if cu.is_pod_ready(typed.pod(p))),
             "succeeded": succeeded, "failed": failed, "terminating": len(terminating),
             "completedIndexes": ju.format_indexes(completed) if indexed else None,
             "conditions": conditions or None,

@@ -13,6 +13,7 @@ from collections.abc import Iterable, Sequence
 
 from controllers import controller_utils as cu
 from minik8s import timestamps
+from minik8s.api import typed
 from minik8s.api.typed import Job, JobCondition
 
 # Condition types and reasons (k8s.io/api/batch/v1).
@@ -111,7 +112,7 @@ def pod_finish_time(pod: dict) -> datetime.datetime | None:
             latest = t
     if latest is not None:
         return latest
-    ready = cu.pod_ready_condition(pod)
+    ready = cu.pod_ready_condition(typed.pod(pod))
     if ready is not None:
         t = timestamps.parse(ready.get("lastTransitionTime"))
         if t is not None:

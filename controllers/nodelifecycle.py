@@ -174,7 +174,7 @@ class NodeLifecycleController(Controller):
 
     async def _mark_pods_not_ready(self, key: str) -> None:
         at = timestamps.format_time(cu.now())
-        pods = [p for p in self.pod_informer.store.by_index(cache.NODE_NAME_INDEX, key) if cu.is_pod_ready(p)]
+        pods = [p for p in self.pod_informer.store.by_index(cache.NODE_NAME_INDEX, key) if cu.is_pod_ready(typed.pod(p))]
         results = await asyncio.gather(*(
             self.client.patch(PODS, cu.meta(p)["name"],
                               {"status": {"conditions": [{"type": "Ready", "status": "False",

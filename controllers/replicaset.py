@@ -21,6 +21,7 @@ from controllers import replicaset_utils as rsutil
 from controllers.base import Controller, tombstone_safe
 from controllers.expectations import UIDTrackingControllerExpectations
 from minik8s import errors, labels
+from minik8s.api import typed
 from minik8s.api.resources import PODS, REPLICASETS, ResourceType, object_key, split_key
 from minik8s.client.events import NORMAL, WARNING, EventRecorder
 from minik8s.client.informer import SharedInformerFactory
@@ -93,7 +94,7 @@ class ReplicaSetController(Controller):
         self.expectations.delete(key)
         self.enqueue_key(key)
 
-    def _resolve(self, namespace: str, ref: dict | None) -> dict | None:
+    def _resolve(self, namespace: str, ref: typed.OwnerReference | None) -> dict | None:
         if ref is None or ref.get("kind") != self.resource.kind:
             return None
         rs = self.rs_informer.store.get(f"{namespace}/{ref.get('name')}")
@@ -157,7 +158,7 @@ class ReplicaSetController(Controller):
                 return
             self.enqueue(rs)
             min_ready = (rs.get("spec") or {}).get("minReadySeconds") or 0
-            if min_ready > 0 and not cu.is_pod_ready(old) and cu.is_pod_ready(cur):
+            if min_ready > 0 and not cu.is_pod_ready(typed.pod(old)) and cu.is_pod_ready(typed.pod(cur)):
                 # Available only minReadySeconds later: look again then (+1 s of rounding slack).
                 self.enqueue_after(rs, min_ready + 1)
             return
@@ -192,7 +193,7 @@ class ReplicaSetController(Controller):
             log.warning("replicaset %s has an invalid selector; skipping", key)
             return
         candidates = cu.owned_or_orphaned(self.pod_informer.store, rs)
-        active = cu.filter_active_pods(candidates)
+        active = cu.filter_active_pods(typed.pod(p) for p in candidates)
         manager = cu.ControllerRefManager(self.client, PODS, rs, selector,
                                           can_adopt=cu.recheck_owner(self.client, self.resource, rs))
         pods = await manager.claim(active)
@@ -215,7 +216,7 @@ class ReplicaSetController(Controller):
         if manage_error is not None:
             raise manage_error
 
-    async def _manage_replicas(self, pods: list[dict], rs: dict) -> None:
+    async def _manage_replicas(self, pods: list[typed.Pod], rs: dict) -> None:
         """Create or delete pods so that ``len(pods)`` approaches ``spec.replicas``."""
         key = object_key(rs)
         replicas = (rs.get("spec") or {}).get("replicas", 1)
@@ -255,7 +256,7 @@ class ReplicaSetController(Controller):
             raise
         self.recorder.event(rs, NORMAL, "SuccessfulCreate", f"Created pod: {cu.meta(created).get('name')}")
 
-    async def _delete_one(self, rs: dict, key: str, pod: dict) -> None:
+    async def _delete_one(self, rs: dict, key: str, pod: typed.Pod) -> None:
         md = cu.meta(pod)
         try:
             await self.client.delete(PODS, md["name"], namespace=md.get("namespace"))

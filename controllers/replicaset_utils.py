@@ -2,7 +2,7 @@
 
 Mirrors ``pkg/controller/replicaset/replica_set_utils.go`` and the pod ranking of
 ``pkg/controller/controller_utils.go``. Nothing here talks to the apiserver; everything takes
-plain Kubernetes JSON dicts and returns new values, so each rule can be tested on its own.
+the typed views of :mod:`minik8s.api.typed` and returns new values, so each rule can be tested on its own.
 """
 
 from __future__ import annotations
@@ -10,12 +10,16 @@ from __future__ import annotations
 import datetime
 import functools
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any, TypeVar, cast
 
 from controllers import controller_utils as cu
 from minik8s import labels, timestamps
+from minik8s.api import typed
 
 REPLICA_FAILURE = "ReplicaFailure"
+
+_P = TypeVar("_P", bound=Mapping[str, Any])
 
 # Kubernetes' podPhaseToOrdinal: pending pods go first, then unknown, then running.
 _PHASE_ORDINAL = {"Pending": 0, "Unknown": 1, "Running": 2}
@@ -23,12 +27,12 @@ _PHASE_ORDINAL = {"Pending": 0, "Unknown": 1, "Running": 2}
 
 # -- which pods to delete -------------------------------------------------------------------
 
-def _max_restarts(pod: dict) -> int:
+def _max_restarts(pod: typed.Pod) -> int:
     return max((cs.get("restartCount") or 0 for cs in (pod.get("status") or {}).get("containerStatuses") or []),
                default=0)
 
 
-def _deletion_cost(pod: dict) -> int:
+def _deletion_cost(pod: typed.Pod) -> int:
     raw = ((cu.meta(pod).get("annotations") or {}).get(cu.POD_DELETION_COST))
     try:
         return int(raw) if raw is not None else 0
@@ -36,7 +40,7 @@ def _deletion_cost(pod: dict) -> int:
         return 0
 
 
-def _ready_time(pod: dict) -> datetime.datetime | None:
+def _ready_time(pod: typed.Pod) -> datetime.datetime | None:
     if not cu.is_pod_ready(pod):
         return None
     return timestamps.parse((cu.pod_ready_condition(pod) or {}).get("lastTransitionTime"))
@@ -64,7 +68,7 @@ def _compare_times(a: datetime.datetime | None, b: datetime.datetime | None, ua:
     return -1 if diff < 0 else 1
 
 
-def compare_for_deletion(a: dict, rank_a: int, b: dict, rank_b: int, at: datetime.datetime | None) -> int:
+def compare_for_deletion(a: typed.Pod, rank_a: int, b: typed.Pod, rank_b: int, at: datetime.datetime | None) -> int:
     """Negative when pod ``a`` should be deleted before ``b`` (Kubernetes' ActivePodsWithRanks):
 
     1. unassigned < assigned; 2. Pending < Unknown < Running; 3. not ready < ready;
@@ -99,7 +103,7 @@ def compare_for_deletion(a: dict, rank_a: int, b: dict, rank_b: int, at: datetim
     return c or 0
 
 
-def rank_by_related_pods_on_same_node(pods: Sequence[dict], related: Sequence[dict]) -> list[int]:
+def rank_by_related_pods_on_same_node(pods: Sequence[typed.Pod], related: Sequence[typed.Pod]) -> list[int]:
     """Each pod's rank: how many active related pods (of the same Deployment) share its node."""
     on_node: dict[str, int] = {}
     for p in related:
@@ -109,18 +113,20 @@ def rank_by_related_pods_on_same_node(pods: Sequence[dict], related: Sequence[di
     return [on_node.get((p.get("spec") or {}).get("nodeName") or "", 0) for p in pods]
 
 
-def pods_to_delete(pods: Sequence[dict], related: Sequence[dict], diff: int,
-                   *, at: datetime.datetime | None = None) -> list[dict]:
+def pods_to_delete(pods: Sequence[_P], related: Sequence[Mapping[str, Any]], diff: int,
+                   *, at: datetime.datetime | None = None) -> list[_P]:
     """The ``diff`` pods to delete first. ``at`` turns on the logarithmic time comparison
-    (Kubernetes' LogarithmicScaleDown, on by default); None compares times exactly."""
+    (Kubernetes' LogarithmicScaleDown, on by default); None compares times exactly. ``pods``
+    come typed or as the store's plain dicts (the Job controller's): the same Pods either way."""
     if diff >= len(pods):
         return list(pods)
-    ranks = rank_by_related_pods_on_same_node(pods, related)
-    def compare(x: tuple[dict, int], y: tuple[dict, int]) -> int:
+    typed_pods = cast(Sequence[typed.Pod], pods)  # Pods, typed or not: a view, no copy
+    ranks = rank_by_related_pods_on_same_node(typed_pods, cast(Sequence[typed.Pod], related))
+    def compare(x: tuple[typed.Pod, int], y: tuple[typed.Pod, int]) -> int:
         return compare_for_deletion(x[0], x[1], y[0], y[1], at)
 
-    ranked = sorted(zip(pods, ranks), key=functools.cmp_to_key(compare))
-    return [p for p, _ in ranked[:diff]]
+    ranked = sorted(zip(typed_pods, ranks), key=functools.cmp_to_key(compare))
+    return cast(list[_P], [p for p, _ in ranked[:diff]])  # the same objects as ``pods``
 
 
 # -- status ---------------------------------------------------------------------------------
@@ -132,7 +138,7 @@ def get_condition(status: dict, ctype: str) -> dict | None:
     return None
 
 
-def calculate_status(rs: dict, pods: Sequence[dict], manage_error: Exception | None,
+def calculate_status(rs: dict, pods: Sequence[typed.Pod], manage_error: Exception | None,
                      *, at: datetime.datetime) -> dict:
     """The ReplicaSet status for its claimed active ``pods`` (observedGeneration is set when
     it is written). ``manage_error`` sets or clears the ReplicaFailure condition."""

@@ -16,6 +16,7 @@ from typing import Any
 
 from controllers import controller_utils as cu
 from controllers import daemonset_utils as du
+from minik8s.api import typed
 
 POD_NAME_LABEL = "statefulset.kubernetes.io/pod-name"
 POD_INDEX_LABEL = "apps.kubernetes.io/pod-index"
@@ -97,7 +98,7 @@ def new_claims(sts: Mapping[str, Any], ordinal: int) -> list[dict[str, Any]]:
 
 
 def is_running_and_ready(pod: Mapping[str, Any]) -> bool:
-    return ((pod.get("status") or {}).get("phase") == "Running" and cu.is_pod_ready(pod)
+    return ((pod.get("status") or {}).get("phase") == "Running" and cu.is_pod_ready(typed.pod(pod))
             and not cu.meta(pod).get("deletionTimestamp"))
 
 
@@ -112,7 +113,7 @@ def calculate_status(pods: Iterable[dict[str, Any]], current: str, update: str, 
         replicas += 1
         if is_running_and_ready(p):
             ready += 1
-            if cu.is_pod_available(p, min_ready, at):
+            if cu.is_pod_available(typed.pod(p), min_ready, at):
                 available += 1
         rev = revision_of(p)
         if rev == current:
