@@ -8,6 +8,11 @@ deletes the difference when the expectations are met — creations in slow-start
 deletions ranked as Kubernetes ranks them — and writes the status (replicas,
 fullyLabeledReplicas, readyReplicas, availableReplicas, observedGeneration, the
 ReplicaFailure condition) only when it changed.
+
+It reads its objects through the typed views of :mod:`minik8s.api.typed`: ``typed.ReplicaSet``
+and ``typed.Pod``. A ReplicationController (:mod:`controllers.replication` reuses this class) is
+read through the ReplicaSet view too: every field read here has the same name and type in both
+kinds except the selector, which only :meth:`ReplicaSetController.selector_of` reads.
 """
 
 from __future__ import annotations
@@ -15,6 +20,8 @@ from __future__ import annotations
 import asyncio
 import copy
 import logging
+from collections.abc import Mapping
+from typing import Any, cast
 
 from controllers import controller_utils as cu
 from controllers import replicaset_utils as rsutil
@@ -25,6 +32,7 @@ from minik8s.api import typed
 from minik8s.api.resources import PODS, REPLICASETS, ResourceType, object_key, split_key
 from minik8s.client.events import NORMAL, WARNING, EventRecorder
 from minik8s.client.informer import SharedInformerFactory
+from minik8s.client.rest import ApiClient
 
 log = logging.getLogger(__name__)
 
@@ -47,22 +55,23 @@ class ReplicaSetController(Controller):
     #: the kind this controller keeps (ReplicationController reuses all of it, as Kubernetes does)
     resource: ResourceType = REPLICASETS
 
-    def selector_of(self, rs: dict) -> labels.Selector | None:
-        """The object's pod selector; None when it does not parse."""
+    def selector_of(self, rs: Mapping[str, Any]) -> labels.Selector | None:
+        """The object's pod selector; None when it does not parse. (A Mapping: the
+        selector is the one field a ReplicationController holds in another shape.)"""
         try:
             return labels.from_label_selector((rs.get("spec") or {}).get("selector"))
         except ValueError:
             return None
 
-    def _with_kind(self, rs: dict) -> dict:
+    def _with_kind(self, rs: dict[str, Any]) -> typed.ReplicaSet:
         """List items may lack kind/apiVersion; ownerReferences and Events need them."""
         if rs.get("kind") and rs.get("apiVersion"):
-            return rs
-        return {**rs, "kind": self.resource.kind, "apiVersion": self.resource.api_version}
+            return typed.replica_set(rs)
+        return typed.replica_set({**rs, "kind": self.resource.kind, "apiVersion": self.resource.api_version})
 
-    def __init__(self, client, informers: SharedInformerFactory, *, recorder: EventRecorder | None = None,
-                 burst_replicas: int = BURST_REPLICAS, **kwargs) -> None:
-        """``client`` is an ApiClient; ``kwargs`` (``queue``) are for tests."""
+    def __init__(self, client: ApiClient, informers: SharedInformerFactory, *, recorder: EventRecorder | None = None,
+                 burst_replicas: int = BURST_REPLICAS, **kwargs: Any) -> None:
+        """``kwargs`` (``queue``) are for tests."""
         super().__init__(**kwargs)
         self.client = client
         self.burst_replicas = burst_replicas
@@ -77,16 +86,16 @@ class ReplicaSetController(Controller):
 
     # -- handlers: map events to ReplicaSet keys ---------------------------------------------
 
-    def _add_rs(self, rs: dict) -> None:
+    def _add_rs(self, rs: dict[str, Any]) -> None:
         self.enqueue(rs)
 
-    def _update_rs(self, old: dict, cur: dict) -> None:
+    def _update_rs(self, old: dict[str, Any], cur: dict[str, Any]) -> None:
         if cu.meta(old).get("uid") != cu.meta(cur).get("uid"):
             # Deleted and re-created under the same name between two events.
             self._delete_rs(old)
         self.enqueue(cur)
 
-    def _delete_rs(self, rs: dict | None) -> None:
+    def _delete_rs(self, rs: dict[str, Any] | None) -> None:
         rs = tombstone_safe(rs)
         if rs is None:
             return
@@ -94,16 +103,17 @@ class ReplicaSetController(Controller):
         self.expectations.delete(key)
         self.enqueue_key(key)
 
-    def _resolve(self, namespace: str, ref: typed.OwnerReference | None) -> dict | None:
+    def _resolve(self, namespace: str, ref: typed.OwnerReference | None) -> typed.ReplicaSet | None:
         if ref is None or ref.get("kind") != self.resource.kind:
             return None
         rs = self.rs_informer.store.get(f"{namespace}/{ref.get('name')}")
         if rs is None or cu.meta(rs).get("uid") != ref.get("uid"):
             return None
-        return rs
+        return typed.replica_set(rs)
 
-    def _pod_replica_sets(self, pod: dict) -> list[dict]:
-        """ReplicaSets of the pod's namespace whose (non-empty) selector matches it."""
+    def _pod_replica_sets(self, pod: dict[str, Any]) -> list[dict[str, Any]]:
+        """ReplicaSets of the pod's namespace whose (non-empty) selector matches it (only
+        enqueued: as the store holds them)."""
         md = cu.meta(pod)
         out = []
         for rs in self.rs_informer.store.by_index("namespace", md.get("namespace") or ""):
@@ -114,7 +124,7 @@ class ReplicaSetController(Controller):
                 out.append(rs)
         return out
 
-    def _add_pod(self, pod: dict) -> None:
+    def _add_pod(self, pod: dict[str, Any]) -> None:
         md = cu.meta(pod)
         if md.get("deletionTimestamp"):
             # Seen for the first time already being deleted (e.g. after a restart): a deletion.
@@ -130,10 +140,10 @@ class ReplicaSetController(Controller):
             self.enqueue_key(key)
             return
         # An orphan: wake every ReplicaSet that might adopt it.
-        for rs in self._pod_replica_sets(pod):
-            self.enqueue(rs)
+        for candidate in self._pod_replica_sets(pod):
+            self.enqueue(candidate)
 
-    def _update_pod(self, old: dict, cur: dict) -> None:
+    def _update_pod(self, old: dict[str, Any], cur: dict[str, Any]) -> None:
         omd, cmd = cu.meta(old), cu.meta(cur)
         if omd.get("resourceVersion") == cmd.get("resourceVersion"):
             return  # a resync: nothing changed
@@ -163,10 +173,10 @@ class ReplicaSetController(Controller):
                 self.enqueue_after(rs, min_ready + 1)
             return
         if label_changed or ref_changed:
-            for rs in self._pod_replica_sets(cur):
-                self.enqueue(rs)
+            for candidate in self._pod_replica_sets(cur):
+                self.enqueue(candidate)
 
-    def _delete_pod(self, pod: dict | None) -> None:
+    def _delete_pod(self, pod: dict[str, Any] | None) -> None:
         pod = tombstone_safe(pod)
         if pod is None:
             return
@@ -181,19 +191,20 @@ class ReplicaSetController(Controller):
     # -- sync ------------------------------------------------------------------------------
 
     async def sync(self, key: str) -> None:
-        rs = self.rs_informer.store.get(key)
-        if rs is None:
+        cached = self.rs_informer.store.get(key)
+        if cached is None:
             log.debug("replicaset %s has been deleted", key)
             self.expectations.delete(key)
             return
-        rs = self._with_kind(rs)
+        rs = self._with_kind(cached)
         needs_sync = self.expectations.satisfied(key)
         selector = self.selector_of(rs)
         if selector is None:
             log.warning("replicaset %s has an invalid selector; skipping", key)
             return
         candidates = cu.owned_or_orphaned(self.pod_informer.store, rs)
-        active = cu.filter_active_pods(typed.pod(p) for p in candidates)
+        # The pod store's objects are Pods: typed as a whole list (no per-pod call on this path).
+        active = cu.filter_active_pods(cast(list[typed.Pod], candidates))
         manager = cu.ControllerRefManager(self.client, PODS, rs, selector,
                                           can_adopt=cu.recheck_owner(self.client, self.resource, rs))
         pods = await manager.claim(active)
@@ -216,7 +227,7 @@ class ReplicaSetController(Controller):
         if manage_error is not None:
             raise manage_error
 
-    async def _manage_replicas(self, pods: list[typed.Pod], rs: dict) -> None:
+    async def _manage_replicas(self, pods: list[typed.Pod], rs: typed.ReplicaSet) -> None:
         """Create or delete pods so that ``len(pods)`` approaches ``spec.replicas``."""
         key = object_key(rs)
         replicas = (rs.get("spec") or {}).get("replicas", 1)
@@ -245,7 +256,7 @@ class ReplicaSetController(Controller):
                 if isinstance(r, BaseException):
                     raise r
 
-    async def _create_pod(self, rs: dict) -> None:
+    async def _create_pod(self, rs: typed.ReplicaSet) -> None:
         pod = cu.pod_from_template((rs.get("spec") or {}).get("template") or {}, rs)
         try:
             created = await self.client.create(PODS, pod, namespace=cu.meta(rs).get("namespace"))
@@ -256,7 +267,7 @@ class ReplicaSetController(Controller):
             raise
         self.recorder.event(rs, NORMAL, "SuccessfulCreate", f"Created pod: {cu.meta(created).get('name')}")
 
-    async def _delete_one(self, rs: dict, key: str, pod: typed.Pod) -> None:
+    async def _delete_one(self, rs: typed.ReplicaSet, key: str, pod: typed.Pod) -> None:
         md = cu.meta(pod)
         try:
             await self.client.delete(PODS, md["name"], namespace=md.get("namespace"))
@@ -270,30 +281,34 @@ class ReplicaSetController(Controller):
             raise
         self.recorder.event(rs, NORMAL, "SuccessfulDelete", f"Deleted pod: {md['name']}")
 
-    def _related_pods(self, rs: dict) -> list[dict]:
+    def _related_pods(self, rs: typed.ReplicaSet) -> list[typed.Pod]:
         """Pods of every ReplicaSet with the same controller as ``rs`` (its Deployment's),
         used to prefer deleting pods doubled up on a node."""
         ref = cu.controller_ref(rs)
+        siblings: list[Mapping[str, Any]]
         if ref is None:
             siblings = [rs]
         else:
             siblings = [r for r in self.rs_informer.store.by_index(cu.CONTROLLER_UID_INDEX, ref.get("uid") or "")
                         if cu.meta(r).get("namespace") == cu.meta(rs).get("namespace")]
-        out: list[dict] = []
+        out: list[typed.Pod] = []
         for sib in siblings:
-            out.extend(self.pod_informer.store.by_index(cu.CONTROLLER_UID_INDEX, cu.meta(sib).get("uid") or ""))
+            # The pod store's objects are Pods (typed as a whole list, as in sync).
+            out.extend(cast(list[typed.Pod], self.pod_informer.store.by_index(cu.CONTROLLER_UID_INDEX,
+                                                                             cu.meta(sib).get("uid") or "")))
         return out
 
-    async def _update_status(self, rs: dict, status: dict) -> dict:
+    async def _update_status(self, rs: typed.ReplicaSet, status: typed.ReplicaSetStatus) -> typed.ReplicaSet:
         """Write ``status`` unless nothing changed; one retry on a conflict, as Kubernetes."""
         if rsutil.status_unchanged(rs, status):
             return rs
         generation = cu.meta(rs).get("generation") or 0
-        new_status = {**status, "observedGeneration": generation}
-        body = {**rs, "status": new_status}
+        new_status: typed.ReplicaSetStatus = {**status, "observedGeneration": generation}
+        body: typed.ReplicaSet = {**rs, "status": new_status}
         try:
-            return await self.client.update_status(self.resource, body)
+            return typed.replica_set(await self.client.update_status(self.resource, body))
         except errors.Conflict:
             ns, name = split_key(object_key(rs))
             fresh = await self.client.get(self.resource, name, namespace=ns)
-            return await self.client.update_status(self.resource, {**copy.deepcopy(fresh), "status": new_status})
+            return typed.replica_set(await self.client.update_status(
+                self.resource, {**copy.deepcopy(fresh), "status": new_status}))

@@ -113,7 +113,7 @@ def rank_by_related_pods_on_same_node(pods: Sequence[typed.Pod], related: Sequen
     return [on_node.get((p.get("spec") or {}).get("nodeName") or "", 0) for p in pods]
 
 
-def pods_to_delete(pods: Sequence[_P], related: Sequence[Mapping[str, Any]], diff: int,
+def pods_to_delete(pods: Sequence[_P], related: Sequence[typed.Pod], diff: int,
                    *, at: datetime.datetime | None = None) -> list[_P]:
     """The ``diff`` pods to delete first. ``at`` turns on the logarithmic time comparison
     (Kubernetes' LogarithmicScaleDown, on by default); None compares times exactly. ``pods``
@@ -121,7 +121,7 @@ def pods_to_delete(pods: Sequence[_P], related: Sequence[Mapping[str, Any]], dif
     if diff >= len(pods):
         return list(pods)
     typed_pods = cast(Sequence[typed.Pod], pods)  # Pods, typed or not: a view, no copy
-    ranks = rank_by_related_pods_on_same_node(typed_pods, cast(Sequence[typed.Pod], related))
+    ranks = rank_by_related_pods_on_same_node(typed_pods, related)
     def compare(x: tuple[typed.Pod, int], y: tuple[typed.Pod, int]) -> int:
         return compare_for_deletion(x[0], x[1], y[0], y[1], at)
 
@@ -131,15 +131,15 @@ def pods_to_delete(pods: Sequence[_P], related: Sequence[Mapping[str, Any]], dif
 
 # -- status ---------------------------------------------------------------------------------
 
-def get_condition(status: dict, ctype: str) -> dict | None:
+def get_condition(status: typed.ReplicaSetStatus, ctype: str) -> typed.ReplicaSetCondition | None:
     for c in status.get("conditions") or []:
         if c.get("type") == ctype:
             return c
     return None
 
 
-def calculate_status(rs: dict, pods: Sequence[typed.Pod], manage_error: Exception | None,
-                     *, at: datetime.datetime) -> dict:
+def calculate_status(rs: typed.ReplicaSet, pods: Sequence[typed.Pod], manage_error: Exception | None,
+                     *, at: datetime.datetime) -> typed.ReplicaSetStatus:
     """The ReplicaSet status for its claimed active ``pods`` (observedGeneration is set when
     it is written). ``manage_error`` sets or clears the ReplicaFailure condition."""
     spec = rs.get("spec") or {}
@@ -155,7 +155,7 @@ def calculate_status(rs: dict, pods: Sequence[typed.Pod], manage_error: Exceptio
             ready += 1
             if cu.is_pod_available(pod, min_ready, at):
                 available += 1
-    status: dict = {
+    status: typed.ReplicaSetStatus = {
         "replicas": len(pods),
         "fullyLabeledReplicas": fully_labeled,
         "readyReplicas": ready,
@@ -163,7 +163,7 @@ def calculate_status(rs: dict, pods: Sequence[typed.Pod], manage_error: Exceptio
     }
     if "observedGeneration" in old:
         status["observedGeneration"] = old["observedGeneration"]
-    conditions = [dict(c) for c in old.get("conditions") or []]
+    conditions: list[typed.ReplicaSetCondition] = [c.copy() for c in old.get("conditions") or []]
     failure = get_condition(old, REPLICA_FAILURE)
     if manage_error is not None and failure is None:
         wanted: int = spec["replicas"] if spec.get("replicas") is not None else 1
@@ -187,7 +187,7 @@ def error_message(e: Exception) -> str:
 _STATUS_FIELDS = ("replicas", "fullyLabeledReplicas", "readyReplicas", "availableReplicas")
 
 
-def status_unchanged(rs: dict, new_status: dict) -> bool:
+def status_unchanged(rs: typed.ReplicaSet, new_status: typed.ReplicaSetStatus) -> bool:
     """True when writing ``new_status`` would change nothing (Kubernetes compares these)."""
     old = rs.get("status") or {}
     for f in _STATUS_FIELDS:

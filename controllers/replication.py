@@ -6,6 +6,7 @@ expectations, adoption and status are the ReplicaSet controller's.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from controllers.replicaset import ReplicaSetController
@@ -25,7 +26,7 @@ class ReplicationManager(ReplicaSetController):
         super().__init__(client, informers,
                          recorder=recorder or EventRecorder(client, component="replication-controller"), **kwargs)
 
-    def selector_of(self, rc: dict[str, Any]) -> labels.Selector | None:
+    def selector_of(self, rc: Mapping[str, Any]) -> labels.Selector | None:
         sel = (rc.get("spec") or {}).get("selector")
         if not sel:
             return None  # an RC without a selector selects nothing (validation refuses it anyway)
