@@ -28,6 +28,7 @@ import asyncio
 import datetime
 import logging
 from collections.abc import Callable
+from typing import Any, cast
 
 from controllers import controller_utils as cu
 from controllers import job_utils as ju
@@ -39,32 +40,33 @@ from minik8s.api import typed
 from minik8s.api.resources import JOBS, PODS, object_key
 from minik8s.client.events import NORMAL, WARNING, EventRecorder
 from minik8s.client.informer import SharedInformerFactory
+from minik8s.client.rest import ApiClient
 
 log = logging.getLogger(__name__)
 
 BURST_PODS = 500
 
 
-def _selector(job: dict) -> labels.Selector | None:
+def _selector(job: typed.Job) -> labels.Selector | None:
     try:
         return labels.from_label_selector((job.get("spec") or {}).get("selector"))
     except ValueError:
         return None
 
 
-def _with_kind(job: dict) -> dict:
+def _with_kind(job: dict[str, Any]) -> typed.Job:
     if job.get("kind") and job.get("apiVersion"):
-        return job
-    return {**job, "kind": JOBS.kind, "apiVersion": JOBS.api_version}
+        return typed.job(job)
+    return typed.job({**job, "kind": JOBS.kind, "apiVersion": JOBS.api_version})
 
 
 class JobController(Controller):
     name = "job"
 
-    def __init__(self, client, informers: SharedInformerFactory, *, recorder: EventRecorder | None = None,
+    def __init__(self, client: ApiClient, informers: SharedInformerFactory, *, recorder: EventRecorder | None = None,
                  clock: Callable[[], datetime.datetime] = cu.now,
                  pod_failure_backoff: float = ju.DEFAULT_POD_FAILURE_BACKOFF,
-                 max_pod_failure_backoff: float = ju.MAX_POD_FAILURE_BACKOFF, **kwargs) -> None:
+                 max_pod_failure_backoff: float = ju.MAX_POD_FAILURE_BACKOFF, **kwargs: Any) -> None:
         """``clock``, the back-off figures and ``kwargs`` (``queue``) are for tests."""
         super().__init__(**kwargs)
         self.client = client
@@ -81,12 +83,12 @@ class JobController(Controller):
 
     # -- handlers: map events to Job keys -----------------------------------------------------
 
-    def _update_job(self, old: dict, cur: dict) -> None:
+    def _update_job(self, old: dict[str, Any], cur: dict[str, Any]) -> None:
         if cu.meta(old).get("uid") != cu.meta(cur).get("uid"):
             self._delete_job(old)
         self.enqueue(cur)
 
-    def _delete_job(self, job: dict | None) -> None:
+    def _delete_job(self, job: dict[str, Any] | None) -> None:
         job = tombstone_safe(job)
         if job is None:
             return
@@ -94,24 +96,25 @@ class JobController(Controller):
         self.expectations.delete(key)
         self.enqueue_key(key)
 
-    def _resolve(self, namespace: str, ref: typed.OwnerReference | None) -> dict | None:
+    def _resolve(self, namespace: str, ref: typed.OwnerReference | None) -> typed.Job | None:
         if ref is None or ref.get("kind") != JOBS.kind:
             return None
         job = self.job_informer.store.get(f"{namespace}/{ref.get('name')}")
         if job is None or cu.meta(job).get("uid") != ref.get("uid"):
             return None
-        return job
+        return typed.job(job)
 
-    def _matching_jobs(self, pod: dict) -> list[dict]:
+    def _matching_jobs(self, pod: dict[str, Any]) -> list[typed.Job]:
         md = cu.meta(pod)
-        out = []
-        for job in self.job_informer.store.by_index("namespace", md.get("namespace") or ""):
+        out: list[typed.Job] = []
+        for obj in self.job_informer.store.by_index("namespace", md.get("namespace") or ""):
+            job = typed.job(obj)
             sel = _selector(job)
             if sel is not None and not sel.is_empty() and sel.matches(md.get("labels")):
                 out.append(job)
         return out
 
-    def _add_pod(self, pod: dict) -> None:
+    def _add_pod(self, pod: dict[str, Any]) -> None:
         md = cu.meta(pod)
         if md.get("deletionTimestamp"):
             self._delete_pod(pod)
@@ -127,7 +130,7 @@ class JobController(Controller):
         for job in self._matching_jobs(pod):
             self.enqueue(job)
 
-    def _update_pod(self, old: dict, cur: dict) -> None:
+    def _update_pod(self, old: dict[str, Any], cur: dict[str, Any]) -> None:
         omd, cmd = cu.meta(old), cu.meta(cur)
         if omd.get("resourceVersion") == cmd.get("resourceVersion"):
             return
@@ -148,7 +151,7 @@ class JobController(Controller):
             for job in self._matching_jobs(cur):
                 self.enqueue(job)
 
-    def _delete_pod(self, pod: dict | None) -> None:
+    def _delete_pod(self, pod: dict[str, Any] | None) -> None:
         pod = tombstone_safe(pod)
         if pod is None:
             return
@@ -168,7 +171,7 @@ class JobController(Controller):
             self.expectations.delete(key)
             return
         job = _with_kind(cached)
-        if ju.is_finished(typed.job(job)):
+        if ju.is_finished(job):
             return
         selector = _selector(job)
         if selector is None:
@@ -178,18 +181,19 @@ class JobController(Controller):
         needs_sync = self.expectations.satisfied(key)
         manager = cu.ControllerRefManager(self.client, PODS, job, selector,
                                           can_adopt=cu.recheck_owner(self.client, JOBS, job))
-        pods = await manager.claim(cu.owned_or_orphaned(self.pod_informer.store, job))
+        # the pod informer's objects, read as pods
+        pods = await manager.claim(cast(list[typed.Pod], cu.owned_or_orphaned(self.pod_informer.store, job)))
 
         spec, old = job.get("spec") or {}, job.get("status") or {}
         indexed = spec.get("completionMode") == "Indexed"
         completions = spec.get("completions")
-        active = [p for p in pods if cu.is_pod_active(typed.pod(p))]
+        active = [p for p in pods if cu.is_pod_active(p)]
         terminating = [p for p in pods if ju.is_terminating(p)]
         succeeded_pods = [p for p in pods if ju.phase(p) == "Succeeded"]
         failed_pods = [p for p in pods if ju.phase(p) == "Failed"]
 
         fail_job_msg: str | None = None
-        counted_failed = []
+        counted_failed: list[typed.Pod] = []
         for p in failed_pods:
             action, msg = ju.match_pod_failure_policy(job, p)
             if action == "Ignore":
@@ -209,12 +213,12 @@ class JobController(Controller):
         succeeded = max(succeeded, old.get("succeeded") or 0)
         failed = max(len(counted_failed), old.get("failed") or 0)
 
-        status: dict = {"startTime": old.get("startTime"), "completionTime": old.get("completionTime")}
-        conditions = [dict(c) for c in old.get("conditions") or []]
+        start_time, completion_time = old.get("startTime"), old.get("completionTime")
+        conditions = [c.copy() for c in old.get("conditions") or []]
         suspended = bool(spec.get("suspend"))
-        if status["startTime"] is None and not suspended:
-            status["startTime"] = timestamps.format_time(at)
-        job_at_start = {**job, "status": {**old, "startTime": status["startTime"]}}
+        if start_time is None and not suspended:
+            start_time = timestamps.format_time(at)
+        job_at_start: typed.Job = {**job, "status": {**old, "startTime": start_time}} if start_time else job
 
         target = self._finishing(job, conditions)
         if target is None:
@@ -244,7 +248,7 @@ class JobController(Controller):
                 conditions, changed = ju.ensure_condition(conditions, final, "True", target[1], target[2], at)
                 if changed:
                     if final == ju.COMPLETE:
-                        status["completionTime"] = timestamps.format_time(at)
+                        completion_time = timestamps.format_time(at)
                         self.recorder.event(job, NORMAL, "Completed", "Job completed")
                     else:
                         self.recorder.event(job, WARNING, target[1], target[2])
@@ -254,47 +258,56 @@ class JobController(Controller):
                                                           "Job suspended", at)
                 if changed:
                     self.recorder.event(job, NORMAL, "Suspended", "Job suspended")
-                    status["startTime"] = None
+                    start_time = None
             else:
                 conditions, changed = ju.ensure_condition(conditions, ju.SUSPENDED, "False", "JobResumed",
                                                           "Job resumed", at)
                 if changed:
                     self.recorder.event(job, NORMAL, "Resumed", "Job resumed")
-                    status["startTime"] = timestamps.format_time(at)
+                    start_time = timestamps.format_time(at)
             if needs_sync and not cu.meta(job).get("deletionTimestamp"):
                 try:
                     active, terminating = await self._manage(job, key, active, terminating, succeeded,
                                                              completed, pods, at)
                 except errors.MiniK8sError as e:
                     manage_error = e
-            remaining = ju.deadline_remaining({**job, "status": status}, at)
+            job_now: typed.Job = {**job, "status": {"startTime": start_time} if start_time else {}}
+            remaining = ju.deadline_remaining(job_now, at)
             if remaining is not None and remaining > 0 and not suspended:
                 self.queue.add_after(key, remaining)
 
-        status.update({
-            "active": len(active), "ready": sum(1 for p in active if cu.is_pod_ready(typed.pod(p))),
-            "succeeded": succeeded, "failed": failed, "terminating": len(terminating),
-            "completedIndexes": ju.format_indexes(completed) if indexed else None,
-            "conditions": conditions or None,
-        })
-        for f in ("active", "succeeded", "failed"):
-            if not status[f]:
-                status[f] = None  # omitempty in Kubernetes
-        status = {k: val for k, val in status.items() if val is not None and val != ""}
+        # omitempty in Kubernetes: no zero active/succeeded/failed, no empty strings or lists
+        status: typed.JobStatus = {"ready": sum(1 for p in active if cu.is_pod_ready(p)),
+                                   "terminating": len(terminating)}
+        if start_time:
+            status["startTime"] = start_time
+        if completion_time:
+            status["completionTime"] = completion_time
+        if active:
+            status["active"] = len(active)
+        if succeeded:
+            status["succeeded"] = succeeded
+        if failed:
+            status["failed"] = failed
+        if indexed and (indexes := ju.format_indexes(completed)):
+            status["completedIndexes"] = indexes
+        if conditions:
+            status["conditions"] = conditions
         await self._update_status(job, status)
         if manage_error is not None:
             raise manage_error
 
     @staticmethod
-    def _finishing(job: dict, conditions: list[dict]) -> tuple[str, str, str] | None:
+    def _finishing(job: typed.Job, conditions: list[typed.JobCondition]) -> tuple[str, str, str] | None:
         for ctype in (ju.FAILURE_TARGET, ju.SUCCESS_CRITERIA_MET):
             for c in conditions:
                 if c.get("type") == ctype and c.get("status") == "True":
                     return ctype, c.get("reason") or "", c.get("message") or ""
         return None
 
-    async def _manage(self, job: dict, key: str, active: list[dict], terminating: list[dict], succeeded: int,
-                      completed: set[int], pods: list[dict], at: datetime.datetime) -> tuple[list[dict], list[dict]]:
+    async def _manage(self, job: typed.Job, key: str, active: list[typed.Pod], terminating: list[typed.Pod],
+                      succeeded: int, completed: set[int], pods: list[typed.Pod],
+                      at: datetime.datetime) -> tuple[list[typed.Pod], list[typed.Pod]]:
         """Create or delete pods towards the wanted number; returns (active, terminating)."""
         spec = job.get("spec") or {}
         if spec.get("suspend"):
@@ -333,7 +346,7 @@ class JobController(Controller):
             raise err
         return active, terminating
 
-    async def _create_pod(self, job: dict, index: int | None) -> None:
+    async def _create_pod(self, job: typed.Job, index: int | None) -> None:
         pod = ju.pod_for_job(job, index)
         try:
             created = await self.client.create(PODS, pod, namespace=cu.meta(job).get("namespace"))
@@ -344,14 +357,14 @@ class JobController(Controller):
             raise
         self.recorder.event(job, NORMAL, "SuccessfulCreate", f"Created pod: {cu.meta(created).get('name')}")
 
-    async def _delete_pods(self, job: dict, key: str, victims: list[dict]) -> None:
+    async def _delete_pods(self, job: typed.Job, key: str, victims: list[typed.Pod]) -> None:
         self.expectations.expect_deletions(key, [object_key(p) for p in victims])
         results = await asyncio.gather(*(self._delete_one(job, key, p) for p in victims), return_exceptions=True)
         for r in results:
             if isinstance(r, BaseException):
                 raise r
 
-    async def _delete_one(self, job: dict, key: str, pod: dict) -> None:
+    async def _delete_one(self, job: typed.Job, key: str, pod: typed.Pod) -> None:
         md = cu.meta(pod)
         try:
             await self.client.delete(PODS, md["name"], namespace=md.get("namespace"))
@@ -364,7 +377,7 @@ class JobController(Controller):
             raise
         self.recorder.event(job, NORMAL, "SuccessfulDelete", f"Deleted pod: {md['name']}")
 
-    async def _update_status(self, job: dict, status: dict) -> None:
+    async def _update_status(self, job: typed.Job, status: typed.JobStatus) -> None:
         if ju.status_unchanged(job, status):
             return
         # Fields this controller does not manage (uncountedTerminatedPods, failedIndexes) are kept.

@@ -2,19 +2,20 @@
 conditions, the pod back-off after failures, the pod failure policy, completion indexes, how
 many pods should run, and the pods a Job creates (labels, index, hostname, env).
 
-Nothing here talks to the apiserver: each function takes plain Kubernetes JSON dicts and a
-moment (``at``), so each rule is tested on its own and against a fake clock.
+Nothing here talks to the apiserver: each function takes the Job and its pods (the JSON dicts the
+informers hold, read through :mod:`minik8s.api.typed`'s views) and a moment (``at``), so each rule
+is tested on its own and against a fake clock.
 """
 
 from __future__ import annotations
 
 import datetime
 from collections.abc import Iterable, Sequence
+from typing import Any
 
 from controllers import controller_utils as cu
 from minik8s import timestamps
-from minik8s.api import typed
-from minik8s.api.typed import Job, JobCondition
+from minik8s.api.typed import Job, JobCondition, JobStatus, Pod, PodFailurePolicyOnExitCodesRequirement
 
 # Condition types and reasons (k8s.io/api/batch/v1).
 COMPLETE = "Complete"
@@ -69,17 +70,17 @@ def finish_time(job: Job) -> datetime.datetime | None:
     return None
 
 
-def new_condition(ctype: str, status: str, reason: str, message: str, at: datetime.datetime) -> dict:
+def new_condition(ctype: str, status: str, reason: str, message: str, at: datetime.datetime) -> JobCondition:
     t = timestamps.format_time(at)
     return {"type": ctype, "status": status, "lastProbeTime": t, "lastTransitionTime": t,
             "reason": reason, "message": message}
 
 
-def ensure_condition(conditions: list[dict], ctype: str, status: str, reason: str, message: str,
-                     at: datetime.datetime) -> tuple[list[dict], bool]:
+def ensure_condition(conditions: list[JobCondition], ctype: str, status: str, reason: str, message: str,
+                     at: datetime.datetime) -> tuple[list[JobCondition], bool]:
     """``ensureJobConditionStatus``: set the condition to ``status`` (adding it only when True),
     returning the new list and whether anything changed."""
-    out = [dict(c) for c in conditions]
+    out = [c.copy() for c in conditions]
     for c in out:
         if c.get("type") == ctype:
             if c.get("status") == status and c.get("reason") == reason and c.get("message") == message:
@@ -94,15 +95,15 @@ def ensure_condition(conditions: list[dict], ctype: str, status: str, reason: st
 
 # -- pods ------------------------------------------------------------------------------------
 
-def phase(pod: dict) -> str:
+def phase(pod: Pod) -> str:
     return (pod.get("status") or {}).get("phase") or ""
 
 
-def is_terminating(pod: dict) -> bool:
+def is_terminating(pod: Pod) -> bool:
     return bool(cu.meta(pod).get("deletionTimestamp")) and phase(pod) not in ("Succeeded", "Failed")
 
 
-def pod_finish_time(pod: dict) -> datetime.datetime | None:
+def pod_finish_time(pod: Pod) -> datetime.datetime | None:
     """The latest container finish time, else the Ready condition's transition, else creation."""
     st = pod.get("status") or {}
     latest: datetime.datetime | None = None
@@ -112,7 +113,7 @@ def pod_finish_time(pod: dict) -> datetime.datetime | None:
             latest = t
     if latest is not None:
         return latest
-    ready = cu.pod_ready_condition(typed.pod(pod))
+    ready = cu.pod_ready_condition(pod)
     if ready is not None:
         t = timestamps.parse(ready.get("lastTransitionTime"))
         if t is not None:
@@ -120,7 +121,7 @@ def pod_finish_time(pod: dict) -> datetime.datetime | None:
     return timestamps.parse(cu.meta(pod).get("creationTimestamp"))
 
 
-def backoff_remaining(pods: Iterable[dict], at: datetime.datetime, *,
+def backoff_remaining(pods: Iterable[Pod], at: datetime.datetime, *,
                       base: float = DEFAULT_POD_FAILURE_BACKOFF, cap: float = MAX_POD_FAILURE_BACKOFF) -> float:
     """Seconds before the Job may create pods again: ``base * 2^(n-1)`` (at most ``cap``) after the
     last failure, ``n`` counting the failures since the last success (Kubernetes' backoffRecord)."""
@@ -138,12 +139,12 @@ def backoff_remaining(pods: Iterable[dict], at: datetime.datetime, *,
     recent = [t for t in failures if last_success is None or t > last_success]
     if not recent:
         return 0.0
-    delay = min(cap, base * 2 ** (len(recent) - 1))
+    delay = min(cap, base * 2.0 ** (len(recent) - 1))
     elapsed = (at - max(recent)).total_seconds()
     return max(0.0, delay - elapsed)
 
 
-def restarts(pods: Iterable[dict]) -> int:
+def restarts(pods: Iterable[Pod]) -> int:
     total = 0
     for p in pods:
         st = p.get("status") or {}
@@ -152,7 +153,7 @@ def restarts(pods: Iterable[dict]) -> int:
     return total
 
 
-def past_backoff_limit_on_failure(job: dict, active: Sequence[dict]) -> bool:
+def past_backoff_limit_on_failure(job: Job, active: Sequence[Pod]) -> bool:
     """restartPolicy OnFailure: the kubelet restarts containers in place, and the restarts of the
     active pods count against backoffLimit."""
     spec = job.get("spec") or {}
@@ -163,12 +164,12 @@ def past_backoff_limit_on_failure(job: dict, active: Sequence[dict]) -> bool:
     return total > 0 if limit == 0 else total >= limit
 
 
-def past_active_deadline(job: dict, at: datetime.datetime) -> bool:
+def past_active_deadline(job: Job, at: datetime.datetime) -> bool:
     remaining = deadline_remaining(job, at)
     return remaining is not None and remaining <= 0
 
 
-def deadline_remaining(job: dict, at: datetime.datetime) -> float | None:
+def deadline_remaining(job: Job, at: datetime.datetime) -> float | None:
     ads = (job.get("spec") or {}).get("activeDeadlineSeconds")
     start = timestamps.parse((job.get("status") or {}).get("startTime"))
     if ads is None or start is None:
@@ -178,7 +179,7 @@ def deadline_remaining(job: dict, at: datetime.datetime) -> float | None:
 
 # -- pod failure policy ------------------------------------------------------------------------
 
-def _exit_codes_match(req: dict, pod: dict) -> tuple[str, int] | None:
+def _exit_codes_match(req: PodFailurePolicyOnExitCodesRequirement, pod: Pod) -> tuple[str, int] | None:
     st = pod.get("status") or {}
     values = set(req.get("values") or [])
     op = req.get("operator")
@@ -196,7 +197,7 @@ def _exit_codes_match(req: dict, pod: dict) -> tuple[str, int] | None:
     return None
 
 
-def match_pod_failure_policy(job: dict, pod: dict) -> tuple[str | None, str | None]:
+def match_pod_failure_policy(job: Job, pod: Pod) -> tuple[str | None, str | None]:
     """The action of the first rule matching a failed pod, and (for FailJob) the message of the
     Failed condition; (None, None) when no rule matches (the failure counts)."""
     pfp = (job.get("spec") or {}).get("podFailurePolicy")
@@ -222,7 +223,7 @@ def match_pod_failure_policy(job: dict, pod: dict) -> tuple[str | None, str | No
 
 # -- indexes ---------------------------------------------------------------------------------
 
-def pod_index(pod: dict) -> int | None:
+def pod_index(pod: Pod) -> int | None:
     md = cu.meta(pod)
     raw = (md.get("annotations") or {}).get(COMPLETION_INDEX) or (md.get("labels") or {}).get(COMPLETION_INDEX)
     try:
@@ -264,7 +265,7 @@ def parse_indexes(text: str | None, completions: int) -> set[int]:
 
 # -- how many pods -----------------------------------------------------------------------------
 
-def want_active(job: dict, succeeded: int, active: int) -> int:
+def want_active(job: Job, succeeded: int, active: int) -> int:
     """How many pods should run now (Kubernetes' manageJob)."""
     spec = job.get("spec") or {}
     parallelism = spec.get("parallelism", 1)
@@ -275,7 +276,7 @@ def want_active(job: dict, succeeded: int, active: int) -> int:
     return max(0, min(parallelism, completions - succeeded))
 
 
-def pod_for_job(job: dict, index: int | None) -> dict:
+def pod_for_job(job: Job, index: int | None) -> dict[str, Any]:
     """A new pod of ``job`` (for ``index`` when Indexed): the template's labels and spec, the
     controller reference, and for an index its annotation, label, hostname and env."""
     pod = cu.pod_from_template((job.get("spec") or {}).get("template") or {}, job)
@@ -302,6 +303,6 @@ _STATUS_FIELDS = ("active", "succeeded", "failed", "ready", "terminating", "star
                   "completedIndexes", "conditions")
 
 
-def status_unchanged(job: dict, status: dict) -> bool:
+def status_unchanged(job: Job, status: JobStatus) -> bool:
     old = job.get("status") or {}
     return all(old.get(f) == status.get(f) for f in _STATUS_FIELDS)

@@ -58,6 +58,8 @@ __all__ = [
     "deployment", "replica_set",
     # Job, CronJob
     "CronJob", "CronJobSpec", "CronJobStatus", "Job", "JobCondition", "JobSpec", "JobStatus", "JobTemplateSpec",
+    "PodFailurePolicy", "PodFailurePolicyOnExitCodesRequirement", "PodFailurePolicyOnPodConditionsPattern",
+    "PodFailurePolicyRule",
     "UncountedTerminatedPods", "cron_job", "job",
     # ResourceQuota
     "ResourceQuota", "ResourceQuotaSpec", "ResourceQuotaStatus", "ScopeSelector", "ScopedResourceSelectorRequirement",
@@ -893,11 +895,32 @@ def replica_set(obj: Mapping[str, Any]) -> ReplicaSet:
 
 # -- Job, CronJob (batch/v1) -------------------------------------------------------------------
 
+class PodFailurePolicyOnExitCodesRequirement(TypedDict, total=False):
+    containerName: str
+    operator: str
+    values: list[int]
+
+
+class PodFailurePolicyOnPodConditionsPattern(TypedDict, total=False):
+    type: str
+    status: str
+
+
+class PodFailurePolicyRule(TypedDict, total=False):
+    action: str
+    onExitCodes: PodFailurePolicyOnExitCodesRequirement
+    onPodConditions: list[PodFailurePolicyOnPodConditionsPattern]
+
+
+class PodFailurePolicy(TypedDict, total=False):
+    rules: list[PodFailurePolicyRule]
+
+
 class JobSpec(TypedDict, total=False):
     parallelism: int
     completions: int
     activeDeadlineSeconds: int
-    podFailurePolicy: dict[str, Any]
+    podFailurePolicy: PodFailurePolicy
     successPolicy: dict[str, Any]
     backoffLimit: int
     backoffLimitPerIndex: int
