@@ -21,7 +21,7 @@ import copy
 import datetime
 import logging
 from collections.abc import Awaitable, Callable, Iterable, Mapping
-from typing import Any, TypeVar, cast
+from typing import Any, TypeVar
 
 from minik8s import errors, labels, timestamps
 from minik8s.api import typed
@@ -50,7 +50,8 @@ def now() -> datetime.datetime:
 
 def meta(obj: Mapping[str, Any]) -> typed.ObjectMeta:
     """``obj``'s metadata (every kind's is an ObjectMeta), or an empty one."""
-    return cast(typed.ObjectMeta, obj.get("metadata") or {})
+    md: typed.ObjectMeta | None = obj.get("metadata")  # typed by annotation: no call on this hot path
+    return md or {}
 
 
 def pod_ready_condition(pod: typed.Pod) -> typed.PodCondition | None:

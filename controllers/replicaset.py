@@ -204,7 +204,7 @@ class ReplicaSetController(Controller):
             return
         candidates = cu.owned_or_orphaned(self.pod_informer.store, rs)
         # The pod store's objects are Pods: typed as a whole list (no per-pod call on this path).
-        active = cu.filter_active_pods(cast(list[typed.Pod], candidates))
+        active = cu.filter_active_pods(cast("list[typed.Pod]", candidates))
         manager = cu.ControllerRefManager(self.client, PODS, rs, selector,
                                           can_adopt=cu.recheck_owner(self.client, self.resource, rs))
         pods = await manager.claim(active)
@@ -294,7 +294,7 @@ class ReplicaSetController(Controller):
         out: list[typed.Pod] = []
         for sib in siblings:
             # The pod store's objects are Pods (typed as a whole list, as in sync).
-            out.extend(cast(list[typed.Pod], self.pod_informer.store.by_index(cu.CONTROLLER_UID_INDEX,
+            out.extend(cast("list[typed.Pod]", self.pod_informer.store.by_index(cu.CONTROLLER_UID_INDEX,
                                                                              cu.meta(sib).get("uid") or "")))
         return out
 

@@ -120,13 +120,13 @@ def pods_to_delete(pods: Sequence[_P], related: Sequence[typed.Pod], diff: int,
     come typed or as the store's plain dicts (the Job controller's): the same Pods either way."""
     if diff >= len(pods):
         return list(pods)
-    typed_pods = cast(Sequence[typed.Pod], pods)  # Pods, typed or not: a view, no copy
+    typed_pods = cast("Sequence[typed.Pod]", pods)  # Pods, typed or not: a view, no copy
     ranks = rank_by_related_pods_on_same_node(typed_pods, related)
     def compare(x: tuple[typed.Pod, int], y: tuple[typed.Pod, int]) -> int:
         return compare_for_deletion(x[0], x[1], y[0], y[1], at)
 
     ranked = sorted(zip(typed_pods, ranks), key=functools.cmp_to_key(compare))
-    return cast(list[_P], [p for p, _ in ranked[:diff]])  # the same objects as ``pods``
+    return cast("list[_P]", [p for p, _ in ranked[:diff]])  # the same objects as ``pods``
 
 
 # -- status ---------------------------------------------------------------------------------
