@@ -23,6 +23,7 @@ import asyncio
 import datetime
 import logging
 from collections.abc import Callable
+from typing import Any, cast
 
 from controllers import controller_utils as cu
 from controllers import daemonset_utils as du
@@ -36,6 +37,7 @@ from minik8s.api.resources import CONTROLLERREVISIONS, DAEMONSETS, NODES, PODS, 
 from minik8s.api.typed import ControllerRevision
 from minik8s.client.events import NORMAL, WARNING, EventRecorder
 from minik8s.client.informer import SharedInformerFactory
+from minik8s.client.rest import ApiClient
 
 log = logging.getLogger(__name__)
 
@@ -45,20 +47,20 @@ FAILED_POD_BACKOFF_INITIAL = 1.0
 FAILED_POD_BACKOFF_MAX = 15 * 60.0
 
 
-def _selector(ds: dict) -> labels.Selector | None:
+def _selector(ds: typed.DaemonSet) -> labels.Selector | None:
     try:
         return labels.from_label_selector((ds.get("spec") or {}).get("selector"))
     except ValueError:
         return None
 
 
-def _with_kind(ds: dict) -> dict:
+def _with_kind(ds: dict[str, Any]) -> typed.DaemonSet:
     if ds.get("kind") and ds.get("apiVersion"):
-        return ds
-    return {**ds, "kind": DAEMONSETS.kind, "apiVersion": DAEMONSETS.api_version}
+        return typed.daemon_set(ds)
+    return typed.daemon_set({**ds, "kind": DAEMONSETS.kind, "apiVersion": DAEMONSETS.api_version})
 
 
-def _node_facts(node: dict) -> tuple:
+def _node_facts(node: typed.Node) -> tuple[object, ...]:
     md, spec = node.get("metadata") or {}, node.get("spec") or {}
     return (md.get("labels"), spec.get("taints"), spec.get("unschedulable"))
 
@@ -66,9 +68,9 @@ def _node_facts(node: dict) -> tuple:
 class DaemonSetController(Controller):
     name = "daemonset"
 
-    def __init__(self, client, informers: SharedInformerFactory, *, recorder: EventRecorder | None = None,
+    def __init__(self, client: ApiClient, informers: SharedInformerFactory, *, recorder: EventRecorder | None = None,
                  clock: Callable[[], datetime.datetime] = cu.now, burst_replicas: int = BURST_REPLICAS,
-                 **kwargs) -> None:
+                 **kwargs: Any) -> None:
         """``clock``, ``burst_replicas`` and ``kwargs`` (``queue``) are for tests."""
         super().__init__(**kwargs)
         self.client = client
@@ -97,25 +99,25 @@ class DaemonSetController(Controller):
         for ds in self.ds_informer.store.list():
             self.enqueue(ds)
 
-    def _delete_ds(self, ds: dict | None) -> None:
+    def _delete_ds(self, ds: dict[str, Any] | None) -> None:
         ds = tombstone_safe(ds)
         if ds is not None:
             self.expectations.delete(object_key(ds))
             self.enqueue(ds)
 
-    def _update_node(self, old: dict, cur: dict) -> None:
-        if _node_facts(old) != _node_facts(cur):
+    def _update_node(self, old: dict[str, Any], cur: dict[str, Any]) -> None:
+        if _node_facts(typed.node(old)) != _node_facts(typed.node(cur)):
             self._enqueue_all()
 
-    def _resolve(self, namespace: str, ref: typed.OwnerReference | None) -> dict | None:
+    def _resolve(self, namespace: str, ref: typed.OwnerReference | None) -> typed.DaemonSet | None:
         if ref is None or ref.get("kind") != DAEMONSETS.kind:
             return None
         ds = self.ds_informer.store.get(f"{namespace}/{ref.get('name')}")
         if ds is None or cu.meta(ds).get("uid") != ref.get("uid"):
             return None
-        return ds
+        return typed.daemon_set(ds)
 
-    def _owner_changed(self, obj: dict | None) -> None:
+    def _owner_changed(self, obj: dict[str, Any] | None) -> None:
         obj = tombstone_safe(obj)
         if obj is None:
             return
@@ -123,16 +125,17 @@ class DaemonSetController(Controller):
         if ds is not None:
             self.enqueue(ds)
 
-    def _matching(self, pod: dict) -> list[dict]:
+    def _matching(self, pod: dict[str, Any]) -> list[typed.DaemonSet]:
         md = cu.meta(pod)
-        out = []
-        for ds in self.ds_informer.store.by_index("namespace", md.get("namespace") or ""):
+        out: list[typed.DaemonSet] = []
+        for obj in self.ds_informer.store.by_index("namespace", md.get("namespace") or ""):
+            ds = typed.daemon_set(obj)
             sel = _selector(ds)
             if sel is not None and not sel.is_empty() and sel.matches(md.get("labels")):
                 out.append(ds)
         return out
 
-    def _add_pod(self, pod: dict) -> None:
+    def _add_pod(self, pod: dict[str, Any]) -> None:
         md = cu.meta(pod)
         if md.get("deletionTimestamp"):
             self._delete_pod(pod)
@@ -146,7 +149,7 @@ class DaemonSetController(Controller):
             for ds in self._matching(pod):
                 self.enqueue(ds)
 
-    def _update_pod(self, old: dict, cur: dict) -> None:
+    def _update_pod(self, old: dict[str, Any], cur: dict[str, Any]) -> None:
         omd, cmd = cu.meta(old), cu.meta(cur)
         if omd.get("resourceVersion") == cmd.get("resourceVersion"):
             return
@@ -165,7 +168,7 @@ class DaemonSetController(Controller):
             for ds in self._matching(cur):
                 self.enqueue(ds)
 
-    def _delete_pod(self, pod: dict | None) -> None:
+    def _delete_pod(self, pod: dict[str, Any] | None) -> None:
         pod = tombstone_safe(pod)
         if pod is None:
             return
@@ -193,9 +196,11 @@ class DaemonSetController(Controller):
         hash_, old_revisions = await self._history(ds)
         manager = cu.ControllerRefManager(self.client, PODS, ds, selector,
                                           can_adopt=cu.recheck_owner(self.client, DAEMONSETS, ds))
-        pods = await manager.claim(cu.owned_or_orphaned(self.pod_informer.store, ds))
-        nodes = sorted(self.node_informer.store.list(), key=lambda n: cu.meta(n).get("name") or "")
-        node_pods: dict[str, list[dict]] = {}
+        # the pod and node informers' objects, read as pods and nodes
+        pods = await manager.claim(cast(list[typed.Pod], cu.owned_or_orphaned(self.pod_informer.store, ds)))
+        nodes = sorted(cast(list[typed.Node], self.node_informer.store.list()),
+                       key=lambda n: cu.meta(n).get("name") or "")
+        node_pods: dict[str, list[typed.Pod]] = {}
         for p in pods:
             node_pods.setdefault(du.target_node(p) or "", []).append(p)
         at = self.clock()
@@ -220,7 +225,7 @@ class DaemonSetController(Controller):
 
     # -- history -----------------------------------------------------------------------------------
 
-    async def _history(self, ds: dict) -> tuple[str, list[ControllerRevision]]:
+    async def _history(self, ds: typed.DaemonSet) -> tuple[str, list[ControllerRevision]]:
         """The hash of the current template's revision (made if missing) and the other revisions."""
         md = cu.meta(ds)
         revisions = [typed.controller_revision(r)
@@ -229,18 +234,18 @@ class DaemonSetController(Controller):
         cur, others = await history.ensure_revision(self.client, DAEMONSETS, ds, revisions)
         return history.revision_hash(cur), others
 
-    async def _cleanup_history(self, ds: dict, old: list[ControllerRevision], pods: list[dict]) -> None:
+    async def _cleanup_history(self, ds: typed.DaemonSet, old: list[ControllerRevision], pods: list[typed.Pod]) -> None:
         await history.trim(self.client, ds, old, pods)
 
     # -- pods --------------------------------------------------------------------------------------
 
-    async def _manage(self, ds: dict, key: str, nodes: list[dict], node_pods: dict[str, list[dict]], hash_: str,
-                      at: datetime.datetime) -> None:
+    async def _manage(self, ds: typed.DaemonSet, key: str, nodes: list[typed.Node], node_pods: dict[str, list[typed.Pod]],
+                      hash_: str, at: datetime.datetime) -> None:
         template = (ds.get("spec") or {}).get("template") or {}
         surge, _ = du.surge_and_unavailable(ds, len(nodes))
         needing: list[str] = []
-        doomed: list[dict] = []
-        names = set()
+        doomed: list[typed.Pod] = []
+        names: set[str] = set()
         for node in nodes:
             name = cu.meta(node).get("name") or ""
             names.add(name)
@@ -249,7 +254,7 @@ class DaemonSetController(Controller):
             if should_run and not pods:
                 needing.append(name)
             elif pods and should_continue:
-                running = []
+                running: list[typed.Pod] = []
                 for p in pods:
                     if cu.meta(p).get("deletionTimestamp"):
                         continue
@@ -293,7 +298,8 @@ class DaemonSetController(Controller):
         self._failed_pods_backoff[(key, node)] = (t, nxt)
         return 0.0
 
-    async def _sync_nodes(self, ds: dict, key: str, needing: list[str], doomed: list[dict], hash_: str) -> None:
+    async def _sync_nodes(self, ds: typed.DaemonSet, key: str, needing: list[str], doomed: list[typed.Pod],
+                          hash_: str) -> None:
         needing = needing[:self.burst_replicas]
         doomed = doomed[:self.burst_replicas]
         self.expectations.set(key, add=len(needing), delete=0)
@@ -317,7 +323,7 @@ class DaemonSetController(Controller):
         if first_error is not None:
             raise first_error
 
-    async def _create_pod(self, ds: dict, node: str, hash_: str) -> None:
+    async def _create_pod(self, ds: typed.DaemonSet, node: str, hash_: str) -> None:
         pod = du.pod_for_node(ds, node, hash_)
         try:
             created = await self.client.create(PODS, pod, namespace=cu.meta(ds).get("namespace"))
@@ -328,7 +334,7 @@ class DaemonSetController(Controller):
             raise
         self.recorder.event(ds, NORMAL, "SuccessfulCreate", f"Created pod: {cu.meta(created).get('name')}")
 
-    async def _delete_one(self, ds: dict, key: str, pod: dict) -> None:
+    async def _delete_one(self, ds: typed.DaemonSet, key: str, pod: typed.Pod) -> None:
         md = cu.meta(pod)
         try:
             await self.client.delete(PODS, md["name"], namespace=md.get("namespace"))
@@ -341,19 +347,19 @@ class DaemonSetController(Controller):
             raise
         self.recorder.event(ds, NORMAL, "SuccessfulDelete", f"Deleted pod: {md['name']}")
 
-    async def _rolling_update(self, ds: dict, key: str, nodes: list[dict], node_pods: dict[str, list[dict]],
-                              hash_: str, at: datetime.datetime) -> None:
+    async def _rolling_update(self, ds: typed.DaemonSet, key: str, nodes: list[typed.Node],
+                              node_pods: dict[str, list[typed.Pod]], hash_: str, at: datetime.datetime) -> None:
         """Replace old-revision pods within the maxUnavailable / maxSurge budget (update.go)."""
         template = (ds.get("spec") or {}).get("template") or {}
         min_ready = (ds.get("spec") or {}).get("minReadySeconds") or 0
         eligible = [n for n in nodes if du.node_should_run(n, template)[0]]
         surge, max_unavailable = du.surge_and_unavailable(ds, len(eligible))
 
-        def available(p: dict | None) -> bool:
-            return p is not None and cu.is_pod_available(typed.pod(p), min_ready, at)
+        def available(p: typed.Pod | None) -> bool:
+            return p is not None and cu.is_pod_available(p, min_ready, at)
 
-        doomed: list[dict] = []
-        candidates: list[dict] = []
+        doomed: list[typed.Pod] = []
+        candidates: list[typed.Pod] = []
         surge_nodes: list[str] = []
         unavailable = surging = 0
         for node in eligible:
@@ -391,11 +397,14 @@ class DaemonSetController(Controller):
             room = max(0, surge - surging)
             await self._sync_nodes(ds, key, surge_nodes[:room], doomed, hash_)
 
-    async def _update_status(self, ds: dict, status: dict) -> None:
+    async def _update_status(self, ds: typed.DaemonSet, status: typed.DaemonSetStatus) -> None:
         old = ds.get("status") or {}
         generation = cu.meta(ds).get("generation") or 0
-        new = {**{k: v for k, v in old.items() if k in ("collisionCount", "conditions")}, **status,
-               "observedGeneration": generation}
+        new: typed.DaemonSetStatus = {**status, "observedGeneration": generation}
+        if "collisionCount" in old:
+            new["collisionCount"] = old["collisionCount"]
+        if "conditions" in old:
+            new["conditions"] = old["conditions"]
         if all(old.get(k) == v for k, v in new.items()):
             return
         await self.client.update_status(DAEMONSETS, {**ds, "status": new})

@@ -183,8 +183,8 @@ def oldest_first(pods: Iterable[_Obj]) -> list[_Obj]:
 
 # -- status -------------------------------------------------------------------------------------
 
-def calculate_status(ds: Mapping[str, Any], nodes: Sequence[dict[str, Any]], node_pods: Mapping[str, list[dict[str, Any]]],
-                     hash_: str, at: datetime.datetime) -> dict[str, Any]:
+def calculate_status(ds: Mapping[str, Any], nodes: Sequence[typed.Node], node_pods: Mapping[str, Sequence[typed.Pod]],
+                     hash_: str, at: datetime.datetime) -> typed.DaemonSetStatus:
     min_ready = (ds.get("spec") or {}).get("minReadySeconds") or 0
     desired = current = misscheduled = ready = available = updated = 0
     for node in nodes:
@@ -200,9 +200,9 @@ def calculate_status(ds: Mapping[str, Any], nodes: Sequence[dict[str, Any]], nod
             continue
         current += 1
         pod = oldest_first(pods)[0]
-        if cu.is_pod_ready(typed.pod(pod)):
+        if cu.is_pod_ready(pod):
             ready += 1
-            if cu.is_pod_available(typed.pod(pod), min_ready, at):
+            if cu.is_pod_available(pod, min_ready, at):
                 available += 1
         if is_updated(pod, hash_):
             updated += 1

@@ -10,7 +10,7 @@ deletes the oldest revisions no pod uses beyond ``revisionHistoryLimit``.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from collections.abc import Set as AbstractSet
 from typing import Any
 
@@ -92,7 +92,7 @@ async def delete(client: Any, cr: ControllerRevision) -> None:
         pass
 
 
-async def trim(client: Any, owner: Mapping[str, Any], old: list[ControllerRevision], pods: list[dict[str, Any]], keep: AbstractSet[str] = frozenset()) -> None:
+async def trim(client: Any, owner: Mapping[str, Any], old: list[ControllerRevision], pods: Sequence[Mapping[str, Any]], keep: AbstractSet[str] = frozenset()) -> None:
     limit = (owner.get("spec") or {}).get("revisionHistoryLimit", 10)
     live = {(cu.meta(p).get("labels") or {}).get(du.HASH_LABEL) for p in pods} | set(keep)
     unused = sorted((r for r in old if revision_hash(r) not in live), key=lambda r: r.get("revision") or 0)

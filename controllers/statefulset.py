@@ -23,7 +23,8 @@ from __future__ import annotations
 
 import datetime
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from typing import Any, cast
 
 from controllers import controller_utils as cu
 from controllers import history
@@ -36,21 +37,22 @@ from minik8s.api.resources import CONTROLLERREVISIONS, PERSISTENTVOLUMECLAIMS, P
 from minik8s.api.typed import ControllerRevision
 from minik8s.client.events import NORMAL, WARNING, EventRecorder
 from minik8s.client.informer import SharedInformerFactory
+from minik8s.client.rest import ApiClient
 
 log = logging.getLogger(__name__)
 
 
-def _selector(sts: dict) -> labels.Selector | None:
+def _selector(sts: typed.StatefulSet) -> labels.Selector | None:
     try:
         return labels.from_label_selector((sts.get("spec") or {}).get("selector"))
     except ValueError:
         return None
 
 
-def _with_kind(sts: dict) -> dict:
+def _with_kind(sts: dict[str, Any]) -> typed.StatefulSet:
     if sts.get("kind") and sts.get("apiVersion"):
-        return sts
-    return {**sts, "kind": STATEFULSETS.kind, "apiVersion": STATEFULSETS.api_version}
+        return typed.stateful_set(sts)
+    return typed.stateful_set({**sts, "kind": STATEFULSETS.kind, "apiVersion": STATEFULSETS.api_version})
 
 
 class _Wait(Exception):
@@ -60,8 +62,8 @@ class _Wait(Exception):
 class StatefulSetController(Controller):
     name = "statefulset"
 
-    def __init__(self, client, informers: SharedInformerFactory, *, recorder: EventRecorder | None = None,
-                 clock: Callable[[], datetime.datetime] = cu.now, **kwargs) -> None:
+    def __init__(self, client: ApiClient, informers: SharedInformerFactory, *, recorder: EventRecorder | None = None,
+                 clock: Callable[[], datetime.datetime] = cu.now, **kwargs: Any) -> None:
         """``clock`` and ``kwargs`` (``queue``) are for tests."""
         super().__init__(**kwargs)
         self.client = client
@@ -80,7 +82,7 @@ class StatefulSetController(Controller):
 
     # -- handlers ----------------------------------------------------------------------------------
 
-    def _pod_changed(self, pod: dict | None) -> None:
+    def _pod_changed(self, pod: dict[str, Any] | None) -> None:
         pod = tombstone_safe(pod)
         if pod is None:
             return
@@ -94,11 +96,11 @@ class StatefulSetController(Controller):
                 self.enqueue(sts)
             return
         for sts in self.sts_informer.store.by_index("namespace", md.get("namespace") or ""):
-            sel = _selector(sts)
+            sel = _selector(typed.stateful_set(sts))
             if sel is not None and not sel.is_empty() and sel.matches(md.get("labels")):
                 self.enqueue(sts)
 
-    def _update_pod(self, old: dict, cur: dict) -> None:
+    def _update_pod(self, old: dict[str, Any], cur: dict[str, Any]) -> None:
         if cu.meta(old).get("resourceVersion") == cu.meta(cur).get("resourceVersion"):
             return
         if cu.controller_ref(old) != cu.controller_ref(cur):
@@ -128,10 +130,11 @@ class StatefulSetController(Controller):
 
         manager = cu.ControllerRefManager(self.client, PODS, sts, selector,
                                           can_adopt=cu.recheck_owner(self.client, STATEFULSETS, sts))
-        pods = await manager.claim(cu.owned_or_orphaned(self.pod_informer.store, sts))
+        # the pod informer's objects, read as pods
+        pods = await manager.claim(cast(list[typed.Pod], cu.owned_or_orphaned(self.pod_informer.store, sts)))
         start, replicas = su.start_ordinal(sts), spec.get("replicas", 1)
-        slots: dict[int, dict] = {}
-        condemned: list[dict] = []
+        slots: dict[int, typed.Pod] = {}
+        condemned: list[typed.Pod] = []
         for p in pods:
             o = su.ordinal_of(p, md["name"])
             if o is not None and start <= o < start + replicas and o not in slots:
@@ -152,9 +155,13 @@ class StatefulSetController(Controller):
 
         live = [p for p in pods if not su.is_finished(p)]
         counts = su.calculate_status(live, current_rev, update_rev, spec.get("minReadySeconds") or 0, self.clock())
-        status = {**{k: v for k, v in old_status.items() if k in ("collisionCount", "conditions")}, **counts,
-                  "observedGeneration": md.get("generation"), "currentRevision": current_rev,
-                  "updateRevision": update_rev}
+        status: typed.StatefulSetStatus = {**counts, "currentRevision": current_rev, "updateRevision": update_rev}
+        if "collisionCount" in old_status:
+            status["collisionCount"] = old_status["collisionCount"]
+        if "conditions" in old_status:
+            status["conditions"] = old_status["conditions"]
+        if (generation := md.get("generation")) is not None:
+            status["observedGeneration"] = generation
         if (spec.get("updateStrategy") or {}).get("type") == "RollingUpdate" and \
                 counts["updatedReplicas"] == counts["replicas"] == counts["readyReplicas"]:
             # completeRollingUpdate: every pod runs the new revision: it is now the current one.
@@ -167,7 +174,8 @@ class StatefulSetController(Controller):
         if error is not None:
             raise error
 
-    async def _update(self, sts: dict, slots: dict[int, dict], condemned: list[dict], start: int, replicas: int,
+    async def _update(self, sts: typed.StatefulSet, slots: dict[int, typed.Pod], condemned: list[typed.Pod],
+                      start: int, replicas: int,
                       current_cr: ControllerRevision, update_cr: ControllerRevision) -> None:
         spec = sts.get("spec") or {}
         monotonic = spec.get("podManagementPolicy", "OrderedReady") != "Parallel"
@@ -182,6 +190,7 @@ class StatefulSetController(Controller):
                     raise _Wait
                 continue
             if pod is None:
+                tpl: Mapping[str, Any]  # a revision's template is its stored JSON
                 if strategy.get("type") == "RollingUpdate" and ordinal < start + partition:
                     tpl, rev = history.template_of(current_cr), history.revision_hash(current_cr)
                 else:
@@ -213,7 +222,7 @@ class StatefulSetController(Controller):
                 await self._delete_pod(sts, pod)
                 raise _Wait  # one at a time: its replacement must become ready first
 
-    async def _create_claims(self, sts: dict, ordinal: int) -> None:
+    async def _create_claims(self, sts: typed.StatefulSet, ordinal: int) -> None:
         for claim in su.new_claims(sts, ordinal):
             cmd = claim["metadata"]
             existing = self.pvc_informer.store.get(f"{cmd['namespace']}/{cmd['name']}")
@@ -233,7 +242,8 @@ class StatefulSetController(Controller):
             self.recorder.event(sts, NORMAL, "SuccessfulCreate", f"create Claim {cmd['name']} Pod {pod} in "
                                 f"StatefulSet {cu.meta(sts)['name']} success")
 
-    async def _create_pod(self, sts: dict, template: dict, ordinal: int, revision: str) -> None:
+    async def _create_pod(self, sts: typed.StatefulSet, template: Mapping[str, Any], ordinal: int,
+                          revision: str) -> None:
         pod = su.new_pod(sts, template, ordinal, revision)
         name, set_name = pod["metadata"]["name"], cu.meta(sts)["name"]
         try:
@@ -246,7 +256,7 @@ class StatefulSetController(Controller):
             raise
         self.recorder.event(sts, NORMAL, "SuccessfulCreate", f"create Pod {name} in StatefulSet {set_name} successful")
 
-    async def _delete_pod(self, sts: dict, pod: dict, *, scaled_down: bool = False) -> None:
+    async def _delete_pod(self, sts: typed.StatefulSet, pod: typed.Pod, *, scaled_down: bool = False) -> None:
         md, set_name = cu.meta(pod), cu.meta(sts)["name"]
         policy = (sts.get("spec") or {}).get("persistentVolumeClaimRetentionPolicy") or {}
         if scaled_down and policy.get("whenScaled") == "Delete":
@@ -262,7 +272,7 @@ class StatefulSetController(Controller):
         self.recorder.event(sts, NORMAL, "SuccessfulDelete", f"delete Pod {md['name']} in StatefulSet {set_name} "
                             "successful")
 
-    async def _claims_follow_pod(self, sts: dict, pod: dict) -> None:
+    async def _claims_follow_pod(self, sts: typed.StatefulSet, pod: typed.Pod) -> None:
         """whenScaled: Delete: the condemned pod owns its claims, so they go with it."""
         ordinal = su.ordinal_of(pod, cu.meta(sts)["name"])
         if ordinal is None:

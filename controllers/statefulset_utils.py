@@ -106,14 +106,14 @@ def is_finished(pod: Mapping[str, Any]) -> bool:
     return (pod.get("status") or {}).get("phase") in ("Succeeded", "Failed")
 
 
-def calculate_status(pods: Iterable[dict[str, Any]], current: str, update: str, min_ready: int,
-                     at: datetime.datetime) -> dict[str, int]:
+def calculate_status(pods: Iterable[typed.Pod], current: str, update: str, min_ready: int,
+                     at: datetime.datetime) -> typed.StatefulSetStatus:
     replicas = ready = available = cur = upd = 0
     for p in pods:
         replicas += 1
         if is_running_and_ready(p):
             ready += 1
-            if cu.is_pod_available(typed.pod(p), min_ready, at):
+            if cu.is_pod_available(p, min_ready, at):
                 available += 1
         rev = revision_of(p)
         if rev == current:
