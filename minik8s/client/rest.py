@@ -7,6 +7,9 @@ rather than httpx because this is the hot path of the whole cluster: on these 2-
 httpx's pool got slower with 32 requests in flight than with one, and this client ran at a
 fifth of a bare aiohttp session's rate sequentially, a tenth concurrently; over aiohttp it
 runs at that rate (``tests/perf/client_bench.py``, figures in ``tests/perf/RESULTS.md``).
+The session carries watches, streams, WebSockets and ``request()``; the typed verbs (one
+request, one answer read whole: most of a component's requests) go over the leaner pool of
+:mod:`~minik8s.client.keepalive`, the same requests at a third of aiohttp's CPU per request.
 
 Methods take a :class:`~minik8s.api.resources.ResourceType` and plain Kubernetes JSON dicts
 (the typed verbs of :class:`~minik8s.client.verbs.TypedVerbs`, shared with ``mkctl``'s one-shot
@@ -25,13 +28,14 @@ import json as _stdjson
 import ssl
 from collections.abc import AsyncGenerator, AsyncIterator, Mapping, Sequence
 from typing import Any, Literal
+from urllib.parse import quote, urlencode
 
 import aiohttp
 import orjson
 
 from minik8s import errors
 from minik8s.api.resources import ResourceType
-from minik8s.client import connection, verbs
+from minik8s.client import connection, keepalive, verbs
 from minik8s.client.connection import make_ssl_context
 from minik8s.client.verbs import PATCH_CONTENT_TYPES, PatchType
 
@@ -229,9 +233,11 @@ class ApiClient(verbs.TypedVerbs):
             self._headers["Authorization"] = f"Bearer {token}"
         # what a Connection adds: repeated headers (one Impersonate-Group per group), the TLS name
         self._extra_headers: list[tuple[str, str]] = []
+        self._all_headers: list[tuple[str, str]] | None = None  # both, for the typed verbs (made on first use)
         self._server_hostname: str | None = None
         self._default_timeout = aiohttp.ClientTimeout(total=timeout)
         self._session: aiohttp.ClientSession | None = None
+        self._pool: keepalive.Pool | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._closed = False
 
@@ -326,8 +332,20 @@ class ApiClient(verbs.TypedVerbs):
                     continue
                 raise errors.ConnectionFailed(f"unable to upgrade connection: {e}") from None
 
+    def _keepalive(self) -> keepalive.Pool:
+        """The pool of the typed verbs' requests, made on first use (bound to the session's loop)."""
+        if self._pool is None:
+            self._http()  # the loop check, and the client is not closed
+            self._pool = keepalive.Pool(ssl_context=self._ssl or None, server_hostname=self._server_hostname,
+                                        limit=self._max_connections, keepalive=_KEEPALIVE_SECONDS)
+        elif self._closed or self._loop is not asyncio.get_running_loop():
+            self._http()  # raises as for the session
+        return self._pool
+
     async def close(self) -> None:
         self._closed = True
+        if self._pool is not None:
+            await self._pool.close()
         if self._session is not None:
             await self._session.close()
 
@@ -417,13 +435,42 @@ class ApiClient(verbs.TypedVerbs):
     async def _json(self, method: str, path: str, *, params: Mapping[str, Any] | None = None,
                     json: Any = None, content: bytes | None = None,
                     headers: Mapping[str, str] | None = None) -> dict[str, Any]:
-        """The hot path of every typed verb: no Response object, the body straight to orjson."""
+        """The hot path of every typed verb: one request over :mod:`~minik8s.client.keepalive`'s
+        pool (not aiohttp's), no Response object, the body straight to orjson."""
         if json is not None:
             content = _dumps(json)
             headers = _JSON_BODY if headers is None else {**_JSON_BODY, **headers}
-        resp = await self._send(method, path, params, content, headers, self._default_timeout)
-        body = await self._read(resp)
+        path, sep, given_query = path.partition("?")
+        target = quote(path, safe=_PATH_SAFE) + sep + given_query
+        if params:
+            pairs = _query(params)
+            if pairs:
+                target += ("&" if sep else "?") + urlencode(pairs)
+        hdrs = self._request_headers(headers)
+        pool = self._keepalive()
+        tries = len(self._servers.urls)
+        while True:
+            server = self.server
+            try:
+                status, body = await pool.request(server, method, target, hdrs, content, self.timeout)
+                break
+            except keepalive.Unreached as e:
+                tries -= 1
+                if not (self._servers.failed(server) and tries > 0 and connection.may_retry(method, sent=e.sent)):
+                    raise e.error from e.__cause__
+        if status >= 300:
+            raise errors.ApiError.from_response(status, body)
         return orjson.loads(body) if body else {}
+
+    def _request_headers(self, given: Mapping[str, str] | None) -> list[tuple[str, str]]:
+        """The client's headers (a given one of the same name replaces its), then the given."""
+        if not given:
+            if self._all_headers is None:
+                self._all_headers = [*self._headers.items(), *self._extra_headers]
+            return self._all_headers
+        names = {k.lower() for k in given}
+        return [*((k, v) for k, v in self._headers.items() if k.lower() not in names),
+                *((k, v) for k, v in self._extra_headers if k.lower() not in names), *given.items()]
 
     # -- watch ----------------------------------------------------------------------------
 
@@ -496,6 +543,7 @@ def _watch_event(line: bytes) -> WatchEvent:
 
 
 _JSON_BODY = {"Content-Type": "application/json"}
+_PATH_SAFE = "/:@!$&'()*+,;=-._~%"  # what a path keeps unquoted (as the one-shot client)
 
 
 def _dumps(obj: Any) -> bytes:
