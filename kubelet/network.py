@@ -9,7 +9,10 @@ Where it sits::
 
 :class:`PodNetwork` (run by the kubelet) makes the node's Docker bridge network
 ``minik8s-<node>`` on ``spec.podCIDR`` with the gateway at the first address, so every pod's
-sandbox takes its IP from there (``PodSandboxConfig.network``). Docker's own masquerade of the
+sandbox takes its IP from there (``PodSandboxConfig.network``): the runtime plugs each sandbox
+into the bridge with a veth and an address of its own IPAM, as CNI's bridge plugin does
+(``kubelet/runtime/bridge.py``; Docker keeps the bridge, its forwarding rules and the pods
+with a hostPort, which it publishes). Docker's own masquerade of the
 network is turned off: pod-to-pod traffic must keep its source address across nodes, as
 Kubernetes requires, so only traffic leaving the cluster CIDR is masqueraded (chain
 ``MINIK8S-POSTROUTING``). Docker's FORWARD policy (DROP) and its isolation between bridges

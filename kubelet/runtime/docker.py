@@ -9,6 +9,15 @@ A pod is a pause container (``minik8s/pause`` by default; it exits at once on SI
 owns the network namespace, made IPC-shareable, plus containers started with
 ``network_mode=ipc_mode=container:<sandbox>`` -- Docker then also shares the sandbox's
 hostname, /etc/hosts and /etc/resolv.conf with them.
+
+The node's pod network is a Docker bridge network on the podCIDR (``ensure_pod_network``),
+but a sandbox does not join it through Docker: it starts with ``network_mode=none`` and is
+wired to the network's bridge as Kubernetes' CNI bridge plugin does (``bridge.py``: a veth,
+an address from host-local-style IPAM, recorded in the sandbox's labels, a default route via
+the gateway), which spares Docker an endpoint and an embedded DNS resolver per pod. The
+pod's IP goes into its /etc/hosts with its hostname, as Docker writes it on a network. A pod
+that publishes a hostPort joins the Docker network itself, with the address the IPAM gave it,
+so that Docker's proxy and DNAT serve the port (and refuse one already taken).
 """
 
 from __future__ import annotations
@@ -34,8 +43,9 @@ import docker.types
 import docker.utils.socket
 import requests.exceptions
 
+from kubelet import nettools
+from kubelet.runtime import bridge, netns
 from kubelet.runtime import interface as ri
-from kubelet.runtime import netns
 from kubelet.runtime.interface import ContainerId, SandboxId
 
 __all__ = ["DockerRuntime", "DEFAULT_SANDBOX_IMAGE"]
@@ -56,6 +66,12 @@ _IMAGE_ID_TTL_S = 5.0
 # connection pool). Docker answers a one-shot stats call at its stats collector's next tick
 # (once a second) after the first: the calls wait, they do not work, so they go in parallel.
 _STATS_CONCURRENCY = 16
+
+# A sandbox on the node's pod network: which network, and its address there (the IPAM's record).
+_LABEL_NETWORK = "io.minik8s.sandbox.network"
+_LABEL_IP = "io.minik8s.sandbox.ip"
+# Sandbox states that hold their address (a stopped sandbox is never started again).
+_HOLDS_ADDRESS = ("created", "running", "restarting", "paused")
 
 T = TypeVar("T")
 
@@ -79,6 +95,9 @@ class DockerRuntime(ri.ContainerRuntime):
             max_workers=max_streams, thread_name_prefix="docker-logs")
         self._stats_pool = concurrent.futures.ThreadPoolExecutor(
             max_workers=_STATS_CONCURRENCY, thread_name_prefix="docker-stats")
+        self._pod_networks: dict[str, ri.PodNetworkConfig] = {}
+        self._ipams: dict[str, bridge.HostLocalIPAM] = {}
+        self._ipam_lock = asyncio.Lock()
 
     @classmethod
     async def connect(cls, *, base_url: str | None = None, sandbox_image: str = DEFAULT_SANDBOX_IMAGE,
@@ -95,7 +114,60 @@ class DockerRuntime(ri.ContainerRuntime):
     # --- the node's pod network ---------------------------------------------------------------
 
     async def ensure_pod_network(self, config: ri.PodNetworkConfig) -> bool:
-        return await _call(self._ensure_pod_network, config, error=ri.PodNetworkError)
+        created = await _call(self._ensure_pod_network, config, error=ri.PodNetworkError)
+        if created or self._pod_networks.get(config.name) != config:
+            self._ipams.pop(config.name, None)  # a new subnet, or first use here: recovered anew
+        self._pod_networks[config.name] = config
+        return created
+
+    async def _pod_network(self, name: str) -> ri.PodNetworkConfig:
+        """The pod network ``name`` as made by ``ensure_pod_network`` (here, or by an earlier
+        kubelet of this node: then read back from the engine)."""
+        if (known := self._pod_networks.get(name)) is not None:
+            return known
+
+        def lookup() -> ri.PodNetworkConfig:
+            try:
+                attrs = self._client.networks.get(name).attrs
+            except docker.errors.NotFound:
+                raise ri.NetworkNotReadyError(f"pod network {name} does not exist") from None
+            cfg: dict[str, Any] = next(iter((attrs.get("IPAM") or {}).get("Config") or []), {})
+            bridge_name = (attrs.get("Options") or {}).get("com.docker.network.bridge.name")
+            if not cfg.get("Subnet") or not cfg.get("Gateway") or not bridge_name:
+                raise ri.NetworkNotReadyError(f"pod network {name} is not a bridge with a subnet and gateway")
+            return ri.PodNetworkConfig(name=name, subnet=cfg["Subnet"], gateway=cfg["Gateway"], bridge=bridge_name,
+                                       labels=attrs.get("Labels") or {})
+        config = await _call(lookup, error=ri.NetworkNotReadyError)
+        self._pod_networks.setdefault(name, config)
+        return config
+
+    async def _ipam(self, net: ri.PodNetworkConfig) -> bridge.HostLocalIPAM:
+        """The network's IPAM; the first time, recovered from the sandboxes that hold an address
+        on it (ours, by label) and from whatever Docker itself attached to it."""
+        async with self._ipam_lock:
+            if (ipam := self._ipams.get(net.name)) is not None:
+                return ipam
+
+            def in_use() -> dict[str, str]:
+                owners: dict[str, str] = {}
+                for c in self._api.containers(all=True, filters={"label": f"{_LABEL_NETWORK}={net.name}"}):
+                    ip = (c.get("Labels") or {}).get(_LABEL_IP)
+                    if ip and c.get("State") in _HOLDS_ADDRESS:
+                        owners[ip] = c["Id"]
+                with contextlib.suppress(docker.errors.NotFound):
+                    for cid, ep in (self._api.inspect_network(net.name).get("Containers") or {}).items():
+                        ip = str((ep or {}).get("IPv4Address") or "").partition("/")[0]
+                        if ip:
+                            owners.setdefault(ip, cid)
+                return owners
+            ipam = bridge.HostLocalIPAM(net.subnet, net.gateway)
+            ipam.recover(await _call(in_use, error=ri.ContainerCreateError))
+            self._ipams[net.name] = ipam
+            return ipam
+
+    def _release_address(self, sandbox_id: str) -> None:
+        for ipam in self._ipams.values():
+            ipam.release(sandbox_id)
 
     def _ensure_pod_network(self, config: ri.PodNetworkConfig) -> bool:
         try:
@@ -158,8 +230,9 @@ class DockerRuntime(ri.ContainerRuntime):
     def _release_dead_endpoints(self, net: docker.models.networks.Network) -> bool:
         """Force-disconnect the network's endpoints whose container is gone or not running;
         True when no live container is left on it (it may then be removed)."""
-        live = False
         assert net.id is not None  # listed from the engine: the network exists and has its id
+        # Sandboxes wired to its bridge by the runtime (no Docker endpoint) are live pods too.
+        live = bool(self._api.containers(filters={"label": f"{_LABEL_NETWORK}={net.name}", "status": "running"}))
         for key, ep in (net.attrs.get("Containers") or {}).items():
             try:
                 state = self._api.inspect_container(key).get("State") or {}
@@ -219,9 +292,23 @@ class DockerRuntime(ri.ContainerRuntime):
             ri.LABEL_RESTART_COUNT: str(config.attempt),
         }
         published = [] if config.host_network else [p for p in config.port_mappings if p.host_port]
+        net = await self._pod_network(config.network) if config.network and not config.host_network else None
+        ipam, ip, network_mode, networking = None, None, "host" if config.host_network else "bridge", None
+        if net is not None:
+            ipam = await self._ipam(net)
+            try:
+                ip = ipam.allocate(ri.sandbox_name(config))
+            except bridge.AddressesExhausted as e:
+                raise ri.ContainerCreateError(f"pod network {net.name}: {e}") from None
+            labels.update({_LABEL_NETWORK: net.name, _LABEL_IP: ip})
+            network_mode = "none"
+            if published:  # Docker publishes the ports of a container on its network only
+                network_mode = net.name
+                # (What create_networking_config makes; its type stub wants one endpoint, not a map.)
+                networking = {"EndpointsConfig": {net.name: self._api.create_endpoint_config(ipv4_address=ip)}}
         dns = config.dns or ri.DNSConfig()
         host_config = self._api.create_host_config(
-            network_mode="host" if config.host_network else (config.network or "bridge"),
+            network_mode=network_mode,
             port_bindings=_port_bindings(published) or None,
             dns=list(dns.servers) or None,
             dns_search=list(dns.searches) or None,
@@ -232,11 +319,18 @@ class DockerRuntime(ri.ContainerRuntime):
         )
         # Docker refuses a hostname in the host's UTS namespace; the node's name is used then.
         hostname = None if config.host_network else (config.hostname or config.pod_name)[:63]
-        created = await _call(
-            self._api.create_container, self._sandbox_image, name=ri.sandbox_name(config),
-            hostname=hostname, labels=labels, host_config=host_config, detach=True,
-            ports=[(p.container_port, p.protocol.lower()) for p in published] or None,
-            use_config_proxy=False, error=ri.ContainerCreateError)
+        try:
+            created = await _call(
+                self._api.create_container, self._sandbox_image, name=ri.sandbox_name(config),
+                hostname=hostname, labels=labels, host_config=host_config, detach=True,
+                ports=[(p.container_port, p.protocol.lower()) for p in published] or None,
+                networking_config=networking, use_config_proxy=False, error=ri.ContainerCreateError)
+        except BaseException:
+            if ipam is not None and ip is not None:
+                ipam.release_address(ip)
+            raise
+        if ipam is not None and ip is not None:
+            ipam.assign(ip, created["Id"])
         return ri.PodSandbox(
             id=SandboxId(created["Id"]), pod_uid=config.pod_uid, pod_name=config.pod_name,
             namespace=config.namespace, node_name=config.node_name, attempt=config.attempt,
@@ -249,7 +343,10 @@ class DockerRuntime(ri.ContainerRuntime):
             # One inspect tells the IP and ports the pod's status needs, and where its
             # resolv.conf is: no listing after the start.
             info = await _call(self._api.inspect_container, sandbox.id, error=ri.ContainerStartError)
-            if config.dns is not None and config.dns.servers and not config.host_network and config.network:
+            labels = info["Config"].get("Labels") or {}
+            if (info.get("HostConfig") or {}).get("NetworkMode") == "none" and labels.get(_LABEL_IP):
+                await self._wire(info, await self._pod_network(labels[_LABEL_NETWORK]), labels[_LABEL_IP])
+            elif config.dns is not None and config.dns.servers and not config.host_network and config.network:
                 await self._write_resolv_conf(info.get("ResolvConfPath"), config.dns)
         except ri.RuntimeError_:
             # A sandbox that cannot start (port already allocated) must not linger, nor
@@ -257,6 +354,27 @@ class DockerRuntime(ri.ContainerRuntime):
             await self.remove_pod_sandbox(sandbox.id)
             raise
         return _sandbox_from_inspect(info)
+
+    async def _wire(self, info: dict[str, Any], net: ri.PodNetworkConfig, ip: str) -> None:
+        """Plug the started sandbox into the network's bridge with ``ip``, and name the pod's
+        hostname with it in its /etc/hosts (Docker writes no such line without a network)."""
+        pid = int((info.get("State") or {}).get("Pid") or 0)
+        if not pid:
+            raise ri.ContainerStartError(f"sandbox {info['Id'][:12]} is not running: its network cannot be wired")
+        try:
+            await bridge.wire(pid, ip=ip, prefixlen=ipaddress.ip_network(net.subnet).prefixlen,
+                              gateway=net.gateway, bridge=net.bridge, host_end=bridge.host_interface(info["Id"]))
+        except nettools.CommandError as e:
+            raise ri.ContainerStartError(f"cannot wire the pod's network: {e}") from e
+        hosts, hostname = info.get("HostsPath"), (info.get("Config") or {}).get("Hostname")
+        if hosts and hostname:
+            def append() -> None:
+                with open(hosts, "a") as f:
+                    f.write(f"{ip}\t{hostname}\n")
+            try:
+                await asyncio.to_thread(append)
+            except OSError as e:
+                raise ri.ContainerStartError(f"cannot write the pod's /etc/hosts: {e}") from e
 
     async def _write_resolv_conf(self, path: str | None, dns: ri.DNSConfig) -> None:
         """On a user-defined network Docker points resolv.conf at its embedded resolver
@@ -283,11 +401,13 @@ class DockerRuntime(ri.ContainerRuntime):
                    if c.state is ri.ContainerState.RUNNING]
         await asyncio.gather(*(self._stop(c.id, _SANDBOX_STOP_GRACE_S) for c in running))
         await self._stop(sandbox_id, _SANDBOX_STOP_GRACE_S)
+        self._release_address(sandbox_id)  # CNI's DEL at StopPodSandbox: the netns is gone with it
 
     async def remove_pod_sandbox(self, sandbox_id: SandboxId) -> None:
         containers = await self.list_containers(sandbox_id=sandbox_id)
         await asyncio.gather(*(self._remove(c.id) for c in containers))
         await self._remove(sandbox_id)
+        self._release_address(sandbox_id)
 
     async def list_pod_sandboxes(self, *, node: str | None = None,
                                  pod_uid: str | None = None) -> list[ri.PodSandbox]:
@@ -843,6 +963,8 @@ def _sandbox_from_inspect(info: dict[str, Any]) -> ri.PodSandbox:
     labels = info["Config"].get("Labels") or {}
     settings = info.get("NetworkSettings") or {}
     ip = next((n["IPAddress"] for n in (settings.get("Networks") or {}).values() if n.get("IPAddress")), None)
+    if ip is None and (info.get("State") or {}).get("Running"):
+        ip = labels.get(_LABEL_IP)  # wired by the runtime, not by Docker
     ports = dict.fromkeys(
         ri.PortMapping(container_port=int(private.partition("/")[0]), host_port=int(b["HostPort"]),
                        protocol=private.partition("/")[2].upper() or "TCP",
@@ -867,6 +989,8 @@ def _sandbox_from_list(entry: dict[str, Any]) -> ri.PodSandbox:
     labels = entry.get("Labels") or {}
     networks = (entry.get("NetworkSettings") or {}).get("Networks") or {}
     ip = next((n["IPAddress"] for n in networks.values() if n.get("IPAddress")), None)
+    if ip is None and entry.get("State") == "running":
+        ip = labels.get(_LABEL_IP)  # wired by the runtime, not by Docker
     # Docker lists a binding once per address family; one mapping is one mapping.
     ports = dict.fromkeys(
         ri.PortMapping(container_port=p["PrivatePort"], host_port=p["PublicPort"],

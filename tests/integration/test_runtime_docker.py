@@ -8,6 +8,9 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import ipaddress
+import os
+import random
 import socket
 import uuid
 from collections.abc import AsyncIterator, Sequence
@@ -528,3 +531,96 @@ async def test_containers_created_while_the_sandbox_starts(runtime: DockerRuntim
     with pytest.raises(ri.ContainerStartError, match="already allocated"):
         await runtime.start_pod_sandbox(doomed, second)
     assert await runtime.list_pod_resources(node=node, pod_uid=second.pod_uid) == ([], [])
+
+
+@pytest.fixture
+async def pod_network(runtime: DockerRuntime, node: str) -> AsyncIterator[ri.PodNetworkConfig]:
+    """A node's pod network on a /24 of its own (the kubelet's PodNetwork makes it the same way)."""
+    for _ in range(20):
+        third = random.randrange(256)
+        config = ri.PodNetworkConfig(name=f"minik8s-{node}", subnet=f"10.249.{third}.0/24", gateway=f"10.249.{third}.1",
+                                     bridge=f"mk{node[-10:]}", labels={"io.minik8s.node": node})
+        try:
+            await runtime.ensure_pod_network(config)
+            break
+        except ri.PodNetworkError:
+            continue  # another test's network has that subnet
+    yield config
+    for sandbox in await runtime.list_pod_sandboxes(node=node):
+        await runtime.remove_pod_sandbox(sandbox.id)
+    await runtime.remove_pod_network(config.name)
+
+
+async def test_pod_network_wires_each_sandbox_to_the_bridge(
+        runtime: DockerRuntime, node: str, pod_network: ri.PodNetworkConfig, test_images) -> None:
+    """A sandbox on the node's pod network gets an address of the podCIDR on its own eth0 (a
+    veth on the node's bridge, as CNI's bridge plugin makes it), a default route via the
+    gateway, its hostname on that address in /etc/hosts and the pod's nameservers; pods reach
+    each other, and the node reaches them. A kubelet that restarts hands out no address in use;
+    a stopped sandbox's address is free again."""
+    subnet = ipaddress.ip_network(pod_network.subnet)
+    dns = ri.DNSConfig(servers=(pod_network.gateway,), searches=("default.svc.cluster.local",), options=("ndots:5",))
+    a_config = pod(node, name="a", hostname="pod-a", network=pod_network.name, dns=dns)
+    a = await runtime.start_pod_sandbox(await runtime.create_pod_sandbox(a_config), a_config)
+    b_id = await runtime.run_pod_sandbox(pod(node, name="b", network=pod_network.name, dns=dns))
+    b = await runtime.sandbox_status(b_id)
+    assert a.ip and b.ip and a.ip != b.ip and a.ip != pod_network.gateway
+    assert ipaddress.ip_address(a.ip) in subnet and ipaddress.ip_address(b.ip) in subnet
+    assert (await runtime.list_pod_sandboxes(pod_uid=a_config.pod_uid))[0].ip == a.ip
+
+    server = await run(runtime, a.id, "server", command=SERVE_HI)
+    facts = await runtime.exec_sync(server, ["sh", "-c", "ip -4 -o addr show eth0; ip route; cat /etc/hosts "
+                                             "/etc/resolv.conf; cat /sys/class/net/eth0/iflink"], timeout=10)
+    out = facts.output.decode()
+    assert facts.exit_code == 0, out
+    assert f"inet {a.ip}/24" in out and f"default via {pod_network.gateway} dev eth0" in out
+    assert f"{a.ip}\tpod-a" in out
+    assert f"nameserver {pod_network.gateway}" in out and "search default.svc.cluster.local" in out
+    # The host end of the pair is a port of the node's bridge, in hairpin mode.
+    iflink = out.split()[-1]
+    host_end = next(n for n in os.listdir("/sys/class/net")
+                    if open(f"/sys/class/net/{n}/ifindex").read().strip() == iflink)
+    assert open(f"/sys/class/net/{pod_network.bridge}/brif/{host_end}/hairpin_mode").read().strip() == "1"
+
+    client = await run(runtime, b_id, "client", command=[
+        "sh", "-c", f"for i in $(seq 100); do out=$(nc {a.ip} 8080 </dev/null) && [ -n \"$out\" ] "
+                    "&& echo \"got $out\" && exit 0; sleep 0.1; done; exit 1"])
+    status = await wait_exited(runtime, client)
+    assert status.exit_code == 0 and (await output(runtime, client)).strip() == b"got hi"
+    assert await asyncio.to_thread(lambda: socket.create_connection((a.ip, 8080), timeout=5).recv(100)) == b"hi\n"
+
+    # A restarted kubelet (a new runtime) recovers the addresses in use from the sandboxes.
+    again = await DockerRuntime.connect(sandbox_image=test_images.pause)
+    try:
+        c_id = await again.run_pod_sandbox(pod(node, name="c", network=pod_network.name))
+        c = await again.sandbox_status(c_id)
+        assert c.ip and c.ip not in (a.ip, b.ip) and ipaddress.ip_address(c.ip) in subnet
+        await again.stop_pod_sandbox(c_id)
+        assert (await again.sandbox_status(c_id)).ip is None
+        ipam = await again._ipam(pod_network)
+        assert c.ip not in ipam.in_use() and {a.ip, b.ip} <= set(ipam.in_use())
+    finally:
+        await again.close()
+
+
+async def test_pod_network_host_port_is_published(runtime: DockerRuntime, node: str,
+                                                  pod_network: ri.PodNetworkConfig, free_port: int) -> None:
+    """A pod with a hostPort on the node's pod network is reachable on the node's port, with
+    an address of the podCIDR that no other pod is given."""
+    other = await runtime.sandbox_status(await runtime.run_pod_sandbox(pod(node, name="other", network=pod_network.name)))
+    config = pod(node, network=pod_network.name, port_mappings=[ri.PortMapping(container_port=8080, host_port=free_port)])
+    sandbox_id = await runtime.run_pod_sandbox(config)
+    sandbox = await runtime.sandbox_status(sandbox_id)
+    assert sandbox.ip and sandbox.ip != other.ip and sandbox.ip.startswith(pod_network.subnet.rsplit(".", 2)[0])
+    assert sandbox.port_mappings == (ri.PortMapping(container_port=8080, host_port=free_port, protocol="TCP"),)
+    await run(runtime, sandbox_id, "server", command=SERVE_HI)
+    got = await eventually(lambda: asyncio.to_thread(_try_read, free_port), f"hi on port {free_port}",
+                           timeout=DEADLINE_S, interval=0.1)
+    assert got == b"hi\n"
+
+
+def _try_read(port: int) -> bytes | None:
+    try:
+        return read_from(port) or None
+    except OSError:
+        return None
