@@ -21,7 +21,8 @@ as aiohttp and Go's transport do.
 
 Failures raise :class:`Unreached` (``sent``: whether the request may have gone out; ``error``:
 the :class:`~minik8s.errors.ConnectionFailed` worded as :mod:`minik8s.client.rest` words
-them), so the caller can fail over to the next server as for aiohttp's errors; a timeout raises
+them), so the caller can fail over to the next server as for aiohttp's errors (a connect that
+times out among them); a timeout after the request went out raises
 :class:`~minik8s.errors.ConnectionFailed` itself (a slow server is not a dead one).
 """
 
@@ -191,6 +192,11 @@ class _Connection(asyncio.Protocol):
             self.transport.abort()
 
 
+def _expire(answer: asyncio.Future[tuple[int, bytes]]) -> None:
+    if not answer.done():
+        answer.set_exception(TimeoutError())
+
+
 class Pool:
     """Keep-alive connections to the servers of one client (TLS, or none, fixed per pool).
     It belongs to the event loop it first ran in, as the client does."""
@@ -223,19 +229,25 @@ class Pool:
         data = "".join(head).encode("latin-1")
         if body:
             data += body
+        # The deadline is kept by one timer on the answer's future, not an asyncio.timeout
+        # around the whole (a tenth of this module's cost per request); waiting for a
+        # connection and opening one, rarer, are bounded by asyncio.timeout_at.
+        deadline = None if timeout is None else asyncio.get_running_loop().time() + timeout
         try:
-            async with asyncio.timeout(timeout):
-                return await self._exchange(srv, method, data)
+            return await self._exchange(srv, method, data, deadline)
         except TimeoutError:
             raise errors.ConnectionFailed(f"{server}: timed out: {method} {target}") from None
 
-    async def _exchange(self, srv: _Server, method: str, data: bytes) -> tuple[int, bytes]:
+    async def _exchange(self, srv: _Server, method: str, data: bytes, deadline: float | None) -> tuple[int, bytes]:
         retried = False
+        loop = asyncio.get_running_loop()
         while True:
-            conn, reused = await self._acquire(srv)
+            conn, reused = await self._acquire(srv, deadline)
             done = False
+            answer = conn.send(data)
+            timer = None if deadline is None else loop.call_at(deadline, _expire, answer)
             try:
-                status, payload = await conn.send(data)
+                status, payload = await answer
                 done = True
                 return status, payload
             except _Broken as e:
@@ -244,10 +256,12 @@ class Pool:
                     continue
                 raise Unreached(errors.ConnectionFailed(f"{srv.url}: connection broken: {e}"), sent=True) from None
             finally:
+                if timer is not None:
+                    timer.cancel()
                 self._release(srv, conn, done=done)
 
-    async def _acquire(self, srv: _Server) -> tuple[_Connection, bool]:
-        """A connection to ``srv``: a kept one (True), else a new one (False)."""
+    async def _acquire(self, srv: _Server, deadline: float | None) -> tuple[_Connection, bool]:
+        """A connection to ``srv``: a kept one (True), else a new one (False), by ``deadline``."""
         if self._closed:
             raise RuntimeError("this connection pool is closed")
         loop = asyncio.get_running_loop()
@@ -261,7 +275,8 @@ class Pool:
             waiter = loop.create_future()
             self._waiters.append(waiter)
             try:
-                await waiter
+                async with asyncio.timeout_at(deadline):
+                    await waiter
             except BaseException:
                 if waiter.done() and not waiter.cancelled():
                     self._wake()  # the turn this waiter was given passes to the next
@@ -277,9 +292,12 @@ class Pool:
             tls = self._ssl if srv.tls else None
             if srv.tls and tls is None:
                 tls = ssl.create_default_context()
-            _, conn = await loop.create_connection(
-                _Connection, srv.host, srv.port, ssl=tls,
-                server_hostname=(self._server_hostname or srv.host) if tls is not None else None)
+            async with asyncio.timeout_at(deadline):
+                _, conn = await loop.create_connection(
+                    _Connection, srv.host, srv.port, ssl=tls,
+                    server_hostname=(self._server_hostname or srv.host) if tls is not None else None)
+        except TimeoutError:  # a dead host: as refused, the request never went out
+            raise Unreached(errors.ConnectionFailed(f"{srv.url}: connection failed: timed out"), sent=False) from None
         except (OSError, ssl.SSLError) as e:
             detail = str(e) or type(e).__name__
             raise Unreached(errors.ConnectionFailed(f"{srv.url}: connection failed: {detail}"), sent=False) from e

@@ -63,6 +63,8 @@ class Server:
                 else:
                     if mode == "slow":
                         await asyncio.sleep(0.05)
+                    elif mode == "stall":
+                        await asyncio.sleep(10)
                     close = mode in ("close", "bye")
                     writer.write(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\n%s\r\n%s"
                                  % (len(body), b"Connection: close\r\n" if mode == "close" else b"", body))
@@ -132,3 +134,15 @@ async def test_an_idempotent_request_is_asked_again_when_its_kept_connection_die
         # A POST may have been acted on: the caller hears of the broken connection instead.
         with pytest.raises(errors.ConnectionFailed, match="connection broken"):
             await client.create_subresource(CONFIGMAPS, "drop-second", "x", {}, namespace="default")
+
+
+async def test_a_request_past_its_deadline_gives_up_its_connection(http: tuple[Server, str]) -> None:
+    srv, url = http
+    async with ApiClient(url, timeout=0.3) as client:
+        await client.get(CONFIGMAPS, "plain", namespace="default")
+        with pytest.raises(errors.ConnectionFailed, match="timed out"):
+            await client.get(CONFIGMAPS, "stall", namespace="default")
+        # the stalled connection is cut, not pooled: the next request takes a new one
+        got = await client.get(CONFIGMAPS, "plain", namespace="default")
+        assert got["metadata"]["name"] == "plain"
+    assert srv.connections == 2
