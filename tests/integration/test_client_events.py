@@ -85,3 +85,73 @@ async def test_recording_never_raises_into_the_caller(free_port: int, caplog: py
     assert len([m for m in warnings if m.startswith("could not write event")]) == 1, warnings
     attempted = [r.getMessage() for r in caplog.records if r.getMessage().startswith("could not write event")]
     assert len(attempted) == 2, "only what the queue held was tried: the first event and one queued"
+
+
+class Clock:
+    """The recorder's clock, moved by the test."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+async def _subject(client: ApiClient, ns: str, name: str) -> dict:
+    obj = await client.create(CONFIGMAPS, {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": name}},
+                              namespace=ns)
+    return {**obj, "kind": "ConfigMap", "apiVersion": "v1"}
+
+
+async def test_similar_messages_combine_past_ten(client: ApiClient, ns: str):
+    """client-go's aggregator: the tenth different message of one reason about one object, and
+    every one after it within ten minutes, count on one combined Event."""
+    obj = await _subject(client, ns, "flaky")
+    clock = Clock()
+    rec = EventRecorder(client, component="test-controller", clock=clock)
+    for i in range(12):
+        rec.event(obj, "Warning", "FailedSync", f"attempt {i} failed")
+    await rec.flush()
+    events = (await client.list(EVENTS, namespace=ns))["items"]
+    plain = sorted(e["message"] for e in events if not e["message"].startswith("(combined"))
+    combined = [e for e in events if e["message"].startswith("(combined")]
+    assert plain == sorted(f"attempt {i} failed" for i in range(9))
+    assert len(combined) == 1
+    assert combined[0]["count"] == 3
+    assert combined[0]["message"] == "(combined from similar events): attempt 11 failed"
+    # ten minutes later the messages count afresh
+    clock.now += 601
+    rec.event(obj, "Warning", "FailedSync", "attempt 12 failed")
+    await rec.flush()
+    events = (await client.list(EVENTS, namespace=ns))["items"]
+    assert "attempt 12 failed" in {e["message"] for e in events}
+    await rec.close()
+
+
+async def test_spam_filter_lets_25_through_then_one_per_five_minutes(client: ApiClient, ns: str):
+    """client-go's EventSourceObjectSpamFilter: a burst of 25 per source and object, refilled at
+    one per 300 s; another object has its own bucket."""
+    obj = await _subject(client, ns, "noisy")
+    other = await _subject(client, ns, "quiet")
+    clock = Clock()
+    rec = EventRecorder(client, component="test-controller", host="h", clock=clock)
+    for i in range(30):
+        rec.event(obj, "Normal", f"Reason{i}", "m")
+    rec.event(other, "Normal", "Reason0", "m")
+    await rec.flush()
+
+    async def reasons(name: str) -> list[str]:
+        items = (await client.list(EVENTS, namespace=ns, field_selector=f"involvedObject.name={name}"))["items"]
+        return sorted(e["reason"] for e in items)
+
+    assert await reasons("noisy") == sorted(f"Reason{i}" for i in range(25))
+    assert await reasons("quiet") == ["Reason0"]
+    clock.now += 150  # half a token
+    rec.event(obj, "Normal", "Late", "m")
+    await rec.flush()
+    assert "Late" not in await reasons("noisy")
+    clock.now += 160  # a whole one (and a little)
+    rec.event(obj, "Normal", "Later", "m")
+    await rec.flush()
+    assert "Later" in await reasons("noisy")
+    await rec.close()
