@@ -70,7 +70,7 @@ async def run(cfg: KubeletConfig) -> int:
     objects = ObjectManager(client)  # one watch per ConfigMap/Secret for all the nodes of this client
     kubelets = [Kubelet(cfg, node_name=name, client=client, runtime=runtime, runtime_name=runtime_name,
                         host_ip=host_ip, host=host, objects=objects) for name in cfg.node_names()]
-    process.tune_gc()  # informer caches of every node: a large heap of acyclic JSON
+    process.tune_gc(process.INFORMER_GC_GEN0_THRESHOLD)  # informer caches of every node: a large heap of acyclic JSON
     bind = cfg.bind_address or host_ip
     server: NodeServer | None = None
 

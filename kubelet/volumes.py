@@ -29,7 +29,7 @@ from minik8s import errors
 from minik8s.api import typed
 from minik8s.api.resources import CONFIGMAPS, SECRETS, ResourceType
 
-__all__ = ["VolumeError", "HostVolume", "check_host_path", "prepare_volumes", "refresh_projected", "has_token_projection", "mounts_for", "remove_pod_dir",
+__all__ = ["VolumeError", "HostVolume", "check_host_path", "prepare_volumes", "refresh_projected", "has_token_projection", "mounts_for", "mounts_touch_disk", "remove_pod_dir",
            "pod_dir"]
 
 
@@ -152,6 +152,12 @@ async def _secret_files(client: ObjectReader, name: str, src: typed.SecretVolume
 def _downward_files(pod: typed.Pod, src: typed.DownwardAPIVolumeSource) -> dict[str, bytes]:
     return {item["path"]: _downward(pod, (item.get("fieldRef") or {}).get("fieldPath", "")).encode()
             for item in src.get("items") or [] if item.get("fieldRef")}
+
+
+def mounts_touch_disk(container: typed.Container) -> bool:
+    """Whether :func:`mounts_for` touches the disk for ``container`` (it makes the ``subPath``
+    dirs): only then is it worth a thread; without a subPath it is a few dict lookups."""
+    return any(m.get("subPath") for m in container.get("volumeMounts") or [])
 
 
 def mounts_for(container: typed.Container, volumes: dict[str, HostVolume]) -> list[ri.Mount]:

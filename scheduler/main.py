@@ -133,7 +133,7 @@ async def run(cfg: SchedulerConfig) -> int:
         client, algorithm=default_algorithm(percentage_of_nodes_to_score=cfg.percentage_of_nodes_to_score),
         scheduler_name=cfg.scheduler_name, bind_workers=cfg.bind_workers,
     )
-    process.tune_gc()  # the pod and node informer caches: a large heap of acyclic JSON
+    process.tune_gc(process.INFORMER_GC_GEN0_THRESHOLD)  # the pod and node informer caches: a large heap of acyclic JSON
     loop = asyncio.get_running_loop()
     main_task = asyncio.current_task()
     assert main_task is not None
