@@ -32,7 +32,6 @@ import asyncio
 import collections
 import select
 import ssl
-from collections.abc import Sequence
 from typing import cast
 from urllib.parse import urlsplit
 
@@ -214,19 +213,18 @@ class Pool:
         self._waiters: collections.deque[asyncio.Future[None]] = collections.deque()
         self._closed = False
 
-    async def request(self, server: str, method: str, target: str, headers: Sequence[tuple[str, str]],
+    async def request(self, server: str, method: str, target: str, headers: str,
                       body: bytes | None, timeout: float | None) -> tuple[int, bytes]:
-        """Send one request to ``server`` (``target``: its path and query) and read the answer
+        """Send one request to ``server`` (``target``: its path and query; ``headers``: its
+        header lines, each ending in CRLF, Host and Content-Length aside) and read the answer
         whole: (status, body). ``timeout`` bounds all of it, waiting for a connection included."""
         srv = self._servers.get(server)
         if srv is None:
             srv = self._servers[server] = _Server(server)
-        head = [f"{method} {srv.prefix}{target} HTTP/1.1\r\nHost: {srv.host_header}\r\n"]
-        head.extend(f"{k}: {v}\r\n" for k, v in headers)
-        if body is not None or method in ("POST", "PUT", "PATCH"):
-            head.append(f"Content-Length: {len(body or b'')}\r\n")
-        head.append("\r\n")
-        data = "".join(head).encode("latin-1")
+        length = f"Content-Length: {len(body or b'')}\r\n" if body is not None or method in ("POST", "PUT", "PATCH") \
+            else ""
+        data = f"{method} {srv.prefix}{target} HTTP/1.1\r\nHost: {srv.host_header}\r\n{headers}{length}\r\n".encode(
+            "latin-1")
         if body:
             data += body
         # The deadline is kept by one timer on the answer's future, not an asyncio.timeout

@@ -233,7 +233,8 @@ class ApiClient(verbs.TypedVerbs):
             self._headers["Authorization"] = f"Bearer {token}"
         # what a Connection adds: repeated headers (one Impersonate-Group per group), the TLS name
         self._extra_headers: list[tuple[str, str]] = []
-        self._all_headers: list[tuple[str, str]] | None = None  # both, for the typed verbs (made on first use)
+        # both, rendered as header lines per set of given headers, for the typed verbs (on first use)
+        self._header_blocks: dict[tuple[tuple[str, str], ...], str] = {}
         self._server_hostname: str | None = None
         self._default_timeout = aiohttp.ClientTimeout(total=timeout)
         self._session: aiohttp.ClientSession | None = None
@@ -446,7 +447,7 @@ class ApiClient(verbs.TypedVerbs):
             pairs = _query(params)
             if pairs:
                 target += ("&" if sep else "?") + urlencode(pairs)
-        hdrs = self._request_headers(headers)
+        hdrs = self._header_block(headers)
         pool = self._keepalive()
         tries = len(self._servers.urls)
         while True:
@@ -462,15 +463,20 @@ class ApiClient(verbs.TypedVerbs):
             raise errors.ApiError.from_response(status, body)
         return orjson.loads(body) if body else {}
 
-    def _request_headers(self, given: Mapping[str, str] | None) -> list[tuple[str, str]]:
-        """The client's headers (a given one of the same name replaces its), then the given."""
-        if not given:
-            if self._all_headers is None:
-                self._all_headers = [*self._headers.items(), *self._extra_headers]
-            return self._all_headers
-        names = {k.lower() for k in given}
-        return [*((k, v) for k, v in self._headers.items() if k.lower() not in names),
-                *((k, v) for k, v in self._extra_headers if k.lower() not in names), *given.items()]
+    def _header_block(self, given: Mapping[str, str] | None) -> str:
+        """The request's header lines: the client's (a given one of the same name replaces
+        its), then the given; rendered once per set of given headers (a handful: the JSON
+        body's Content-Type, a patch's), not per request."""
+        key = tuple(given.items()) if given else ()
+        block = self._header_blocks.get(key)
+        if block is None:
+            names = {k.lower() for k in given} if given else set()
+            pairs = [*((k, v) for k, v in self._headers.items() if k.lower() not in names),
+                     *((k, v) for k, v in self._extra_headers if k.lower() not in names), *key]
+            block = "".join(f"{k}: {v}\r\n" for k, v in pairs)
+            if len(self._header_blocks) < _HEADER_BLOCKS:
+                self._header_blocks[key] = block
+        return block
 
     # -- watch ----------------------------------------------------------------------------
 
@@ -544,6 +550,7 @@ def _watch_event(line: bytes) -> WatchEvent:
 
 _JSON_BODY = {"Content-Type": "application/json"}
 _PATH_SAFE = "/:@!$&'()*+,;=-._~%"  # what a path keeps unquoted (as the one-shot client)
+_HEADER_BLOCKS = 64  # rendered header sets kept (callers pass a few fixed sets)
 
 
 def _dumps(obj: Any) -> bytes:
