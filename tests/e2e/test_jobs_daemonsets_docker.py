@@ -156,7 +156,11 @@ spec:
         row = k("get", "ds", "agent").splitlines()[1].split()
         assert row[:6] == ["agent", "3", "3", "3", "3", "3"]
     finally:
+        # The pods go before the next test drains a node: kubectl drain looks up the DaemonSet of
+        # every pod on the node and stops at one whose owner is already gone.
         k("delete", "daemonset", "agent", "--wait=false")
+        k("wait", "--for=delete", "pods", "-l", "app=agent", "--timeout=60s", ok=False)
+        assert not json.loads(k("get", "pods", "-l", "app=agent", "-o", "json"))["items"]
         kubelet.stop()
         k("delete", "node", late, "--wait=false", ok=False)  # nothing may be scheduled onto it later
         remove_node_containers(docker_client, late)
