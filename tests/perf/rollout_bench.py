@@ -166,6 +166,14 @@ class Timeline:
             if ts:
                 print(f"    {m:9} {len(ts):3} pods: first {ts[0]:6.2f} s, median {statistics.median(ts):6.2f} s, "
                       f"last {ts[-1]:6.2f} s")
+        # Per pod, what the kubelet alone takes: bound -> a container running (the start) and
+        # deletion asked -> the pod object gone (the teardown, ending in the kubelet's DELETE).
+        for a, b in (("bound", "running"), ("deleting", "gone")):
+            spans = sorted(self.first[(pod, b)] - t for (pod, m), t in self.first.items()
+                           if m == a and t0 <= t <= t1 and (pod, b) in self.first)
+            if spans:
+                print(f"    {a} -> {b}: {len(spans):3} pods, median {statistics.median(spans):5.2f} s, "
+                      f"max {spans[-1]:5.2f} s")
 
 
 async def minik8s_run(n: int, work: Path, node: str, tree: Path, *, timeline: bool = False) -> tuple[float, float]:
