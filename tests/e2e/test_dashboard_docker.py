@@ -35,6 +35,7 @@ import pytest
 
 from tests.conftest import ApiServer, missing, start_control_plane
 from tests.kubelet_harness import KubeletProc, remove_node_containers
+from tests.minik8s_up_harness import remove_node_network
 from tests.waiting import wait_until
 
 pytestmark = pytest.mark.docker
@@ -98,6 +99,7 @@ def cluster(apiserver_factory, tmp_path_factory, docker_client, test_images) -> 
         control_plane.stop()
         kubelet.stop()
         remove_node_containers(docker_client, node)
+        remove_node_network(docker_client, node)
 
 
 def _manifests(ns: str, image: str) -> str:

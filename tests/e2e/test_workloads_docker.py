@@ -23,6 +23,7 @@ from minik8s.client.rest import ApiClient
 from tests.conftest import ApiServer, pick_free_port, start_control_plane
 from tests.integration.workload_helpers import wait_for
 from tests.kubelet_harness import KubeletProc, remove_node_containers
+from tests.minik8s_up_harness import remove_node_network
 
 pytestmark = pytest.mark.docker
 
@@ -75,6 +76,7 @@ def cluster(tmp_path_factory, test_images, docker_client):
         control_plane.stop()
         kubelet.stop()
         remove_node_containers(docker_client, node)
+        remove_node_network(docker_client, node)
         api.stop()
         for tag in (V1, V2, V3):
             with contextlib.suppress(Exception):
