@@ -19,6 +19,7 @@ group ``system:authenticated``, as Kubernetes adds it.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import logging
 from typing import Protocol
 
@@ -99,7 +100,7 @@ class Chain:
             if user is not None:
                 if AUTHENTICATED in user.groups:
                     return user
-                return dataclasses.replace(user, groups=(*user.groups, AUTHENTICATED))
+                return _authenticated(user)
         if failures:
             log.info("unable to authenticate the request: %s", "; ".join(failures))
             raise Unauthenticated("; ".join(failures))
@@ -110,3 +111,11 @@ class Chain:
         if not self.anonymous:
             raise Unauthenticated("anonymous requests are disabled (--anonymous-auth=false)")
         return ANONYMOUS_USER
+
+
+@functools.lru_cache(maxsize=4096)
+def _authenticated(user: UserInfo) -> UserInfo:
+    """``user`` with the group ``system:authenticated``: one object per user, so what the
+    request path keeps by the user's identity (the audit policy's recent decisions) finds it
+    again on the next request of the same user, and nothing new is made per request."""
+    return dataclasses.replace(user, groups=(*user.groups, AUTHENTICATED))
