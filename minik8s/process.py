@@ -27,8 +27,12 @@ LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 _NOISY = ("httpx", "httpcore", "urllib3", "docker", "uvicorn", "aiohttp.access", "websockets")
 
 
-# Allocations between young collections (CPython's default is 700). See tune_gc().
-GC_GEN0_THRESHOLD = 20_000
+# Allocations between young collections (CPython's default is 700). See tune_gc(). A young
+# collection walks every tracked object alive at that moment; under the apiserver's request
+# load that is mostly the objects of the ~100 requests in flight (~15,000 at each collection
+# at 20,000), walked again at every collection and promoted to be walked by the middle one:
+# fewer collections walk them fewer times (tests/perf/RESULTS.md, "CPU per request, fourth pass").
+GC_GEN0_THRESHOLD = 100_000
 # ... in a process whose heap is informer caches fed by watch events (a kubelet, 500 hollow
 # nodes' in one process; the scheduler): each pod version it parses lives until the next
 # replaces it, and a longer window lets more of them die before a collection looks at them.
@@ -49,11 +53,13 @@ def tune_gc(young: int = GC_GEN0_THRESHOLD) -> None:
     third less CPU per pod (the scheduler a quarter less; tests/perf/RESULTS.md). Everything alive
     once start-up is done (modules, schemas, the listed cache) is moved out of the
     collector's sight (``gc.freeze``), and young collections run every ``young`` allocations
-    (20,000; the kubelet and the scheduler ask for :data:`INFORMER_GC_GEN0_THRESHOLD`, with
-    which their collector's time halved in that bench). Refcounting still frees every acyclic
-    object at once; cycles (asyncio futures, exceptions) are still collected, only in larger
-    batches. The settings are the process's: components sharing one (``minik8s up``'s host)
-    share them, the smallest ``young`` asked for (the apiserver's) winning.
+    (100,000: the apiserver's collector time under creates, bindings and status patches fell
+    by half to two thirds against 20,000; the kubelet and the scheduler ask for
+    :data:`INFORMER_GC_GEN0_THRESHOLD`, with which their collector's time halved in that
+    bench). Refcounting still frees every acyclic object at once; cycles (asyncio futures,
+    exceptions) are still collected, only in larger batches. The settings are the process's:
+    components sharing one (``minik8s up``'s host) share them, the smallest ``young`` asked
+    for winning.
     """
     global _tuned_young
     if _tuned_young is not None:
