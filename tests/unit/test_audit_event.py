@@ -79,3 +79,16 @@ def test_a_json_line_written_by_the_backend(tmp_path) -> None:
     (ev,) = [orjson.loads(x) for x in out.read_bytes().splitlines()]
     assert ev["verb"] == "delete" and ev["requestObject"] == {"propagationPolicy": "Background"}
     assert ev["annotations"] == {"a": "b"} and b.written == 1
+
+
+def test_micro_time_renders_each_second_of_its_own_and_the_microseconds() -> None:
+    import datetime
+
+    def want(t: float) -> str:
+        d = datetime.datetime.fromtimestamp(int(t), datetime.UTC)
+        return d.strftime("%Y-%m-%dT%H:%M:%S.") + f"{int((t - int(t)) * 1e6):06d}Z"
+
+    # the same second twice, the next, back to the first, a year later, the epoch
+    for t in (1_800_000_000.25, 1_800_000_000.999999, 1_800_000_001.0, 1_800_000_000.5, 1_831_536_000.000001, 0.0):
+        assert event.micro_time(t) == want(t)
+    assert event.micro_time(1_800_000_001.5) == "2027-01-15T08:00:01.500000Z"
