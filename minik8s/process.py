@@ -54,7 +54,8 @@ def tune_gc(young: int = GC_GEN0_THRESHOLD) -> None:
     once start-up is done (modules, schemas, the listed cache) is moved out of the
     collector's sight (``gc.freeze``), and young collections run every ``young`` allocations
     (100,000: the apiserver's collector CPU under creates, bindings and status patches fell to
-    0.25-0.41x of what it was at 20,000; the kubelet and the scheduler ask for
+    0.6-0.7x of what it was at 20,000 over 40,000 writes, in fewer, longer pauses; the kubelet
+    and the scheduler ask for
     :data:`INFORMER_GC_GEN0_THRESHOLD`, with which their collector's time halved in that
     bench). Refcounting still frees every acyclic object at once; cycles (asyncio futures,
     exceptions) are still collected, only in larger batches. The settings are the process's:
