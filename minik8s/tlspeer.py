@@ -81,7 +81,10 @@ def uvicorn_options(cert_file: str, key_file: str, client_ca_file: str | None) -
                 self.read_paused = False
                 self.transport.resume_reading()
 
-    opts: dict[str, Any] = {"ssl_certfile": cert_file, "ssl_keyfile": key_file,
+    # proxy_headers off: uvicorn would otherwise take a loopback peer's X-Forwarded-For as the
+    # client's address, so the peer itself would be lost (the audit log's sourceIPs keep the
+    # forwarded hops and then the peer, as Kubernetes' do); no proxy fronts these servers.
+    opts: dict[str, Any] = {"ssl_certfile": cert_file, "ssl_keyfile": key_file, "proxy_headers": False,
                             "http": tls_protocol(HttpToolsProtocol), "ws": tls_protocol(_Unpaused)}
     if client_ca_file:
         opts |= {"ssl_ca_certs": client_ca_file, "ssl_cert_reqs": ssl.CERT_OPTIONAL}

@@ -91,6 +91,20 @@ def test_kubectl_create_is_audited_with_its_stages_and_objects(audited: Any, kub
     assert get["requestURI"] == "/api/v1/namespaces/default/configmaps/audited-cm"
 
 
+def test_source_ips_are_the_forwarded_hops_then_the_peer(audited: Any) -> None:
+    # A client's X-Forwarded-For is its claim: the hops are kept, and the peer's own address
+    # after them (Kubernetes' SourceIPs), even for a loopback peer.
+    with audited.http() as http:
+        resp = http.get("/api/v1/namespaces/default/configmaps",
+                        headers={"X-Forwarded-For": "203.0.113.7, 198.51.100.2", "X-Real-Ip": "192.0.2.9"})
+    assert resp.status_code == 200
+    audit_id = resp.headers["audit-id"]
+    events = read_events(audited.audit_log, lambda evs: any(e["auditID"] == audit_id and
+                                                            e["stage"] == "ResponseComplete" for e in evs))
+    (complete,) = [e for e in by_id(events, audit_id) if e["stage"] == "ResponseComplete"]
+    assert complete["sourceIPs"] == ["203.0.113.7", "198.51.100.2", "192.0.2.9", "127.0.0.1"]
+
+
 def test_secret_at_metadata_level_never_shows_its_data(audited: Any, kubectl: Any) -> None:
     value = "correct-horse-battery-staple"
     r = kubectl("create", "secret", "generic", "audited-secret", f"--from-literal=password={value}", server=audited)
