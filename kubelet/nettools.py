@@ -1,10 +1,13 @@
 """Running the host's network tools (iptables, iptables-restore, iptables-save, conntrack, ip).
 
-The only module of the proxy and the pod network that starts those programs. Every call is an
-asyncio subprocess, so none blocks the event loop; a failure is a :class:`CommandError` that
-carries the tool's own message. ``iptables`` calls pass ``-w`` (wait for the xtables lock
-other tools such as Docker hold), and so does ``iptables-restore`` on the legacy backend (the
-nf_tables one commits in one transaction and takes no lock).
+The only module of the proxy and the pod network that starts those programs. Every call runs
+in a worker thread with :mod:`subprocess`, which starts the program with ``vfork`` (the
+kubelet's memory is not copied); an asyncio subprocess (uvloop's ``fork``) held the event loop
+and the GIL for the fork and the child's way to ``exec``: 5-9 ms per program at 8 at once, more
+on a busy machine, where each pod start runs two (tests/perf/RESULTS.md). A failure is a
+:class:`CommandError` that carries the tool's own message. ``iptables`` calls pass ``-w`` (wait
+for the xtables lock other tools such as Docker hold), and so does ``iptables-restore`` on the
+legacy backend (the nf_tables one commits in one transaction and takes no lock).
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ import asyncio
 import functools
 import logging
 import shutil
+import subprocess
 
 __all__ = ["CommandError", "run", "iptables", "iptables_ok", "ensure_rule", "delete_rule", "restore", "save",
            "conntrack_delete", "ensure_chain", "is_nft"]
@@ -32,11 +36,10 @@ async def run(argv: list[str], *, input: str | None = None, check: bool = True) 
     """Run a command; (exit code, stdout, stderr). ``check`` raises CommandError on failure."""
     if shutil.which(argv[0]) is None:
         raise CommandError(argv, 127, f"{argv[0]}: not found")
-    proc = await asyncio.create_subprocess_exec(
-        *argv, stdin=asyncio.subprocess.PIPE if input is not None else asyncio.subprocess.DEVNULL,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
-    out, err = await proc.communicate(input.encode() if input is not None else None)
-    code = proc.returncode or 0
+    done = await asyncio.to_thread(
+        subprocess.run, argv, input=input.encode() if input is not None else None,
+        stdin=subprocess.DEVNULL if input is None else None, capture_output=True)
+    out, err, code = done.stdout, done.stderr, done.returncode
     if check and code != 0:
         raise CommandError(argv, code, err.decode(errors="replace"))
     return code, out.decode(errors="replace"), err.decode(errors="replace")
@@ -44,7 +47,6 @@ async def run(argv: list[str], *, input: str | None = None, check: bool = True) 
 
 @functools.cache
 def is_nft() -> bool:
-    import subprocess
     try:
         out = subprocess.run(["iptables", "--version"], capture_output=True, text=True, timeout=10).stdout
     except (OSError, subprocess.SubprocessError):
