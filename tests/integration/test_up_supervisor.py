@@ -50,10 +50,15 @@ HELPER = textwrap.dedent('''
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
     if mode == "hold":  # N MiB of memory written to (resident)
         held = bytearray(b"x" * (int(sys.argv[2]) << 20))
-    if mode == "spawn":  # a child process that holds N MiB
+    if mode == "spawn":  # a child process that holds N MiB, stopped with its parent
         import subprocess
         child = subprocess.Popen([sys.executable, "-m", "uphelper", "hold", sys.argv[2]], stdout=subprocess.PIPE)
         child.stdout.readline()
+        def stop(*_):
+            child.terminate()
+            child.wait()
+            sys.exit(0)
+        signal.signal(signal.SIGTERM, stop)
     print("ready", flush=True)
     while True:
         time.sleep(1)
