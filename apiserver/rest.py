@@ -450,6 +450,12 @@ class RestStorage:
                                                 "Invalid value: 0x0: must be specified for an update")])
         if rv and rv != current["metadata"]["resourceVersion"]:
             raise errors.Conflict.of(entry.type, name, CONFLICT_MSG)
+        uid = obj["metadata"].get("uid")
+        if uid and uid != current["metadata"].get("uid"):
+            # The body's uid is a precondition, as Kubernetes' update handler makes it: an update
+            # meant for an object never lands on a new one that took its name.
+            raise errors.Conflict.of(entry.type, name, f"Precondition failed: UID in precondition: {uid}, UID in "
+                                     f"object meta: {current['metadata'].get('uid')}")
         res = await self.write_update(entry, namespace, name, current, obj, subresource=subresource,
                                        dry_run=dry_run, field_manager=field_manager)
         res.warnings.extend(warnings)
@@ -634,6 +640,11 @@ class RestStorage:
             want_rv = (patch.get("metadata") or {}).get("resourceVersion") if isinstance(patch, dict) else None
             if want_rv and want_rv != current["metadata"]["resourceVersion"]:
                 raise errors.Conflict.of(entry.type, name, CONFLICT_MSG)
+            uid = (checked.get("metadata") or {}).get("uid")
+            if uid and uid != current["metadata"].get("uid"):
+                # A patch that names another uid is refused, never applied to whatever holds the
+                # name now (how the kubelet's status patches carry the pod's uid).
+                raise self._invalid(entry, checked, [v.invalid("metadata.uid", uid, "field is immutable")])
             try:
                 res = await self.write_update(entry, namespace, name, current, checked,
                                                subresource=subresource, dry_run=dry_run,

@@ -68,6 +68,9 @@ class Kubelet:
         self.runtime = runtime
         self._pods: dict[str, typed.Pod] = {}  # uid -> the pod as last seen
         self._uid_by_key: dict[str, str] = {}
+        # Deleted pods whose teardown is done and confirmed, until the informer says they are gone:
+        # a sync of one meanwhile (a runtime event during its teardown) writes nothing for it.
+        self._torn_down: set[str] = set()
         self.informer = Informer(client, PODS, field_selector=f"spec.nodeName={node_name}")
         self.recorder = EventRecorder(client, component="kubelet", host=node_name)
         self.workers = PodWorkers(self._sync, resync=config.sync_frequency, name=node_name)
@@ -151,6 +154,7 @@ class Kubelet:
     def _on_delete(self, pod: typed.Pod) -> None:
         uid = _uid(pod)
         self._pods.pop(uid, None)
+        self._torn_down.discard(uid)
         if self._uid_by_key.get(_key(pod)) == uid:
             del self._uid_by_key[_key(pod)]
         self.workers.update(uid)
@@ -171,12 +175,17 @@ class Kubelet:
 
     async def _sync(self, uid: str) -> SyncResult:
         pod = self._pods.get(uid)
-        if pod is None:
+        if pod is None or uid in self._torn_down:
+            # Gone, or torn down already with the apiserver told (its deletion may not have come
+            # back yet): only what the runtime still holds of it goes; no status is written, since
+            # the name may be a new pod's by now (Kubernetes' pod workers skip terminated pods).
             await self.syncer.terminate(uid, None)
             return DONE
         if pod["metadata"].get("deletionTimestamp"):
             await self.syncer.terminate(uid, pod)
             await self._confirm_delete(pod)
+            if uid in self._pods:  # not if its deletion came back already
+                self._torn_down.add(uid)
             return DONE
         return await self.syncer.sync(pod)
 

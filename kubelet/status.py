@@ -226,7 +226,8 @@ class StatusWriter:
     async def write(self, pod: typed.Pod, status: typed.PodStatus) -> bool:
         """PATCH the status when it differs from the pod's and from our last write.
 
-        Returns True when a write happened. A pod that is gone is not an error.
+        Returns True when a write happened. A pod that is gone (or whose name a new pod took) is
+        not an error.
         """
         md = pod["metadata"]
         uid = md["uid"]
@@ -239,10 +240,16 @@ class StatusWriter:
             if key not in body and key not in _NOT_OURS:
                 body[key] = None
         try:
-            await self.client.patch(PODS, md["name"], {"status": body}, namespace=md["namespace"],
-                                    subresource="status", patch_type="merge")
+            # The uid rides along as a precondition (Kubernetes' PatchPodStatus): a status meant
+            # for this pod never lands on a new pod that took its name meanwhile.
+            await self.client.patch(PODS, md["name"], {"metadata": {"uid": uid}, "status": body},
+                                    namespace=md["namespace"], subresource="status", patch_type="merge")
         except errors.NotFound:
             return False
+        except errors.Invalid as e:
+            if any(c.get("field") == "metadata.uid" for c in e.causes):
+                return False  # the pod is gone; a new one has its name
+            raise
         self._written[uid] = status
         return True
 

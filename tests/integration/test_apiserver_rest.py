@@ -107,6 +107,45 @@ def test_optimistic_concurrency(api, ns):
     assert "the object has been modified" in r.json()["message"]
 
 
+def test_a_uid_in_the_body_is_a_precondition(api, ns):
+    """Kubernetes' answers: an update naming another uid is a 409 precondition failure, a patch
+    that sets another uid a 422 (uid is immutable); both write nothing, to the object or its
+    status. Without a uid the update goes to whatever holds the name."""
+    base = f"/api/v1/namespaces/{ns}/configmaps"
+    cm = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "u"}, "data": {"a": "1"}}
+    created = api.post(base, json=cm).json()
+    uid = created["metadata"]["uid"]
+    other = str(uuid.uuid4())
+    r = api.put(f"{base}/u", json={**created, "metadata": {**created["metadata"], "uid": other}, "data": {"a": "2"}})
+    assert r.status_code == 409 and r.json()["reason"] == "Conflict", r.text
+    assert r.json()["message"] == (f'Operation cannot be fulfilled on configmaps "u": Precondition failed: '
+                                   f"UID in precondition: {other}, UID in object meta: {uid}")
+    r = api.patch(f"{base}/u", json={"metadata": {"uid": other}, "data": {"a": "3"}},
+                  headers={"Content-Type": "application/merge-patch+json"})
+    assert r.status_code == 422 and r.json()["reason"] == "Invalid", r.text
+    assert r.json()["details"]["causes"] == [{"reason": "FieldValueInvalid", "field": "metadata.uid",
+                                              "message": f'Invalid value: "{other}": field is immutable'}]
+    assert api.get(f"{base}/u").json() == created
+    # The status subresource too (how the kubelet's pod status patches carry the pod's uid).
+    p = api.post(f"/api/v1/namespaces/{ns}/pods", json=pod("s")).json()
+    r = api.patch(f"/api/v1/namespaces/{ns}/pods/s/status",
+                  json={"metadata": {"uid": other}, "status": {"phase": "Failed"}},
+                  headers={"Content-Type": "application/merge-patch+json"})
+    assert r.status_code == 422, r.text
+    assert api.get(f"/api/v1/namespaces/{ns}/pods/s").json() == p
+    r = api.patch(f"/api/v1/namespaces/{ns}/pods/s/status",
+                  json={"metadata": {"uid": p["metadata"]["uid"]}, "status": {"phase": "Failed"}},
+                  headers={"Content-Type": "application/merge-patch+json"})
+    assert r.status_code == 200 and r.json()["status"]["phase"] == "Failed", r.text
+    # The same uid, or none, is the ordinary update.
+    r = api.put(f"{base}/u", json={**created, "data": {"a": "4"}})
+    assert r.status_code == 200 and r.json()["data"] == {"a": "4"}
+    fresh = r.json()
+    del fresh["metadata"]["uid"]
+    r = api.put(f"{base}/u", json={**fresh, "data": {"a": "5"}})
+    assert r.status_code == 200 and r.json()["metadata"]["uid"] == uid
+
+
 def test_noop_update_keeps_resource_version(api, ns):
     created = api.post(f"/api/v1/namespaces/{ns}/pods", json=pod("same")).json()
     r = api.put(f"/api/v1/namespaces/{ns}/pods/same", json=created)
