@@ -77,6 +77,7 @@ class SecondHost:
 
     def start(self) -> None:
         self.dir.mkdir(parents=True, exist_ok=True)
+        _sweep_leftovers()
         _sh("ip", "netns", "add", self.netns)
         _sh("ip", "link", "add", self.veth_host, "type", "veth", "peer", "name", self.veth_peer)
         _sh("ip", "link", "set", self.veth_peer, "netns", self.netns)
@@ -120,6 +121,24 @@ class SecondHost:
         _sh("ip", "link", "del", self.veth_host, check=False)
         with contextlib.suppress(OSError):
             shutil.rmtree(self.dir)
+
+
+def _sweep_leftovers() -> None:
+    """Remove what a run of this module that was killed left on this host: its namespaces and
+    host-side veths (``mkh`` names are this module's alone). Left in place, a veth still holding
+    HOST_VETH_IP makes the kernel answer the new namespace from the wrong interface, and the other
+    host's join times out. Whatever else holds that address is named, not removed."""
+    for line in _sh("ip", "netns", "list").stdout.splitlines():
+        name = line.split()[0] if line.split() else ""
+        if name.startswith("mkh-"):
+            _sh("ip", "netns", "del", name, check=False)
+    for line in _sh("ip", "-o", "link", "show", "type", "veth").stdout.splitlines():
+        name = line.split(":")[1].strip().split("@")[0]
+        if name.startswith("mkh") and name.endswith("a"):
+            _sh("ip", "link", "del", name, check=False)
+    holders = _sh("ip", "-4", "-o", "addr", "show", "to", f"{HOST_VETH_IP}/30").stdout.strip()
+    if holders:
+        raise RuntimeError(f"{HOST_VETH_IP}/30 is taken on this host, the test needs it for its veth:\n{holders}")
 
 
 @pytest.fixture(scope="module")
