@@ -48,6 +48,9 @@ class KubeletConfig:
     # the relist then runs only every evented_relist_period, as the safety net.
     evented_pleg: bool = True
     evented_relist_period: float = 300.0
+    # How often the container GC removes dead containers and sandboxes of deleted pods
+    # (Kubernetes' ContainerGCPeriod, one minute).
+    container_gc_period: float = 60.0
     node_status_update_frequency: float = 10.0
     # cAdvisor's housekeeping interval: /stats/summary sweeps the runtime at most this often.
     housekeeping_interval: float = 10.0
@@ -140,6 +143,9 @@ def _parser() -> argparse.ArgumentParser:
                         "(default on; the relist stays as the safety net)")
     p.add_argument("--evented-relist-period", type=float, default=300.0,
                    help="seconds between relists while the runtime's events are followed (default 300)")
+    p.add_argument("--container-gc-period", type=float, default=60.0,
+                   help="seconds between removals of deleted pods' stopped containers (default 60, Kubernetes' "
+                        "ContainerGCPeriod)")
     p.add_argument("--housekeeping-interval", type=float, default=10.0,
                    help="seconds between container stats sweeps for /stats/summary (cAdvisor's, default 10)")
     p.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
@@ -212,6 +218,8 @@ def parse_args(argv: list[str] | None = None) -> KubeletConfig:
             ipaddress.ip_address(ip)
     except ValueError as e:
         p.error(f"--cluster-cidr/--cluster-dns: {e}")
+    if a.container_gc_period <= 0:
+        p.error("--container-gc-period: must be greater than 0")
     return KubeletConfig(
         apiserver=a.apiserver, kubeconfig=a.kubeconfig, node_name=a.node_name, port=a.port,
         bind_address=a.bind_address, address=a.address, runtime=a.runtime, count=a.count,
@@ -223,6 +231,7 @@ def parse_args(argv: list[str] | None = None) -> KubeletConfig:
         sync_frequency=a.sync_frequency if a.sync_frequency is not None else (0.0 if fake else 60.0),
         relist_period=a.relist_period if a.relist_period is not None else (0.0 if fake else 1.0),
         evented_pleg=a.evented_pleg, evented_relist_period=a.evented_relist_period,
+        container_gc_period=a.container_gc_period,
         log_level=a.log_level, housekeeping_interval=a.housekeeping_interval,
         # Hollow nodes must never touch the host's iptables or bind port 53.
         disable_proxy=a.disable_proxy or fake, disable_dns=a.disable_dns or fake,

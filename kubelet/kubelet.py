@@ -11,6 +11,7 @@ The picture::
                  ├─ runtime (sandbox + containers)      ├─ StatusWriter (pods/{name}/status)
                  └─ EventRecorder                       └─ ProbeManager
     NodeAgent: Node registration, status, Lease heartbeat
+    ContainerGC: every minute, removes the stopped containers and sandboxes of deleted pods
 
 Start-up is restart-safe: after the informer's first list, every pod uid found in the runtime
 under this node's label gets a worker: a known pod's worker adopts its containers, any other
@@ -25,6 +26,7 @@ from typing import cast
 
 from kubelet import hostinfo
 from kubelet.config import KubeletConfig
+from kubelet.container_gc import ContainerGC
 from kubelet.hollownet import HollowPodNetwork
 from kubelet.localpath import LocalPathVolumes
 from kubelet.netservices import NetworkOptions, NodeNetworkServices
@@ -97,7 +99,12 @@ class Kubelet:
             objects=objects if objects is not None else ObjectManager(client),
             pod_network=HollowPodNetwork(client, runtime, node_name=node_name, agent=self.agent)
             if runtime_name == "fake" else None)
+        self.gc = ContainerGC(runtime, node=node_name, in_use=self._pod_in_use, period=config.container_gc_period)
         self._tasks: list[asyncio.Task[None]] = []
+
+    def _pod_in_use(self, uid: str) -> bool:
+        """Whether the pod is known or still being worked on: its containers are not garbage."""
+        return uid in self._pods or uid in self.workers
 
     # --- what the node server asks ----------------------------------------------------------
 
@@ -128,6 +135,7 @@ class Kubelet:
         await self.pleg.relist()
         if self.config.relist_period > 0:
             self._tasks.append(asyncio.create_task(self.pleg.run(), name=f"pleg {self.node_name}"))
+        self._tasks.append(asyncio.create_task(self.gc.run(), name=f"container gc {self.node_name}"))
         await asyncio.gather(*self._tasks)
 
     async def close(self) -> None:

@@ -8,7 +8,8 @@ the app containers, restarting exited ones as ``restartPolicy`` says with CrashL
 kills containers whose liveness/startup probe failed or whose spec changed, and writes the
 computed status. Every failure of a step (image pull, config, create, start, sandbox) becomes
 a waiting reason and an Event, never an exception out of the kubelet.
-:meth:`PodSyncer.terminate` stops everything of a pod with its grace period and removes it.
+:meth:`PodSyncer.terminate` stops everything of a pod with its grace period; the container GC
+(``container_gc.py``) removes what stopped once the pod is gone.
 """
 
 from __future__ import annotations
@@ -617,8 +618,9 @@ class PodSyncer:
     # --- teardown ---------------------------------------------------------------------------
 
     async def terminate(self, uid: str, pod: typed.Pod | None) -> None:
-        """Stop every container of the pod (SIGTERM, then SIGKILL after the grace period),
-        remove them and the sandbox, and forget the pod's state.
+        """Stop every container of the pod (SIGTERM, then SIGKILL after the grace period) and
+        its sandbox, remove its volumes' directory and forget the pod's state; the stopped
+        containers are left to the container GC.
 
         A pod still in the API (being deleted) has its status written as each container stops,
         as Kubernetes' status manager does: the stopped container terminated and not ready, so
@@ -646,11 +648,12 @@ class PodSyncer:
         await asyncio.gather(*(stop(c) for c in running))
         if pod is not None:
             await self._report_terminating(pod, readiness, done=True)
-        # The app containers have had their grace period; what is left (their exited shells,
-        # then the sandboxes, whose pause process holds nothing to flush) is removed forcibly,
-        # each round in parallel (a sandbox's own removal then finds no container left).
-        await asyncio.gather(*(self.runtime.remove_container(c.id) for c in containers))
-        await asyncio.gather(*(self.runtime.remove_pod_sandbox(s.id) for s in sandboxes))
+        # The app containers have had their grace period; the sandboxes stop now (their pause
+        # process exits on SIGTERM; the pod's address is released), as Kubernetes' StopPodSandbox.
+        # Removing the stopped containers and sandboxes is the container GC's (container_gc.py),
+        # once the pod is gone: not on the path of the deletion, nor of the pods starting now.
+        await asyncio.gather(*(self.runtime.stop_pod_sandbox(s.id) for s in sandboxes
+                               if s.state is ri.SandboxState.READY))
         await vols.remove_pod_dir(self.node.root, uid)
         self.forget(uid)
 

@@ -270,8 +270,10 @@ async def test_missing_configmap_is_a_config_error(client, namespace, node_kubel
     assert container_status(pod, "a")["state"]["waiting"]["message"] == 'configmap "absent" not found'
 
 
-async def test_delete_sends_sigterm_and_removes_everything(client, namespace, node_kubelet, docker_client,
-                                                           tmp_path: Path) -> None:
+async def test_delete_sends_sigterm_and_the_container_gc_removes_everything(client, namespace, kubelet_factory,
+                                                                            test_images, docker_client,
+                                                                            tmp_path: Path) -> None:
+    node_kubelet = kubelet_factory(extra_args=("--container-gc-period", "2"))
     tmp_path.chmod(0o777)
     pod = pod_manifest("term", node_kubelet.node, [{
         "name": "app", "command": ["sh", "-c", "trap 'echo TERM > /ctl/signal; exit 0' TERM; "
@@ -292,7 +294,12 @@ async def test_delete_sends_sigterm_and_removes_everything(client, namespace, no
             return True
     await wait_for(gone, what="pod deleted by the kubelet's confirmation")
     assert (tmp_path / "signal").read_text().strip() == "TERM"
-    assert await pod_containers(docker_client, uid) == []
+    # The pod object goes once nothing of it runs; the container GC removes what stopped.
+    assert not [c for c in await pod_containers(docker_client, uid) if c.status == "running"]
+
+    async def removed() -> bool:
+        return await pod_containers(docker_client, uid) == []
+    await wait_for(removed, what="the stopped sandbox and container removed by the container GC", timeout=30)
     assert "Killing" in _reasons(await events_for(client, namespace, "term"))
 
 

@@ -65,7 +65,9 @@ async def test_stale_network_keeps_the_node_not_ready_and_is_reclaimed(
             subnet=cidr, gateway=str(ipaddress.ip_network(cidr).network_address + 1))]))
     blocker = docker_client.containers.run(BUSYBOX, ["sleep", "600"], detach=True, network=net.name,
                                            labels={NODE_LABEL: stale_node}, name=f"{stale_node}-blocker")
-    k = kubelet_factory(extra_args=("--cluster-cidr", cidr, "--disable-proxy"), start=False)
+    # A short container GC period: the deleted pod's stopped containers are waited for below.
+    k = kubelet_factory(extra_args=("--cluster-cidr", cidr, "--disable-proxy", "--container-gc-period", "2"),
+                        start=False)
     pod_cidr = None
     try:
         k.start(wait_ready=False)
@@ -122,7 +124,7 @@ async def test_stale_network_keeps_the_node_not_ready_and_is_reclaimed(
 
         async def gone() -> bool:
             return not docker_client.containers.list(all=True, ignore_removed=True, filters={"label": f"{NODE_LABEL}={k.node}"})
-        await eventually(gone, what="the pod's containers removed", timeout=60)
+        await eventually(gone, what="the pod's containers removed by the container GC", timeout=60)
         docker_client.networks.get(f"minik8s-{k.node}").remove()
         await client.create(PODS, pod_manifest("again", k.node, [{"name": "c", "command": ["sleep", "3600"]}]),
                             namespace=namespace)
