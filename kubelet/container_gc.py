@@ -50,9 +50,13 @@ class ContainerGC:
         running_in = {c.sandbox_id for c in containers if c.state is ri.ContainerState.RUNNING}
         idle = [s for s in sandboxes if s.pod_uid in gone and s.state is not ri.SandboxState.READY
                 and s.id not in running_in]
-        # The containers first, each round in parallel: a sandbox's removal then finds none.
-        await asyncio.gather(*(self.runtime.remove_container(c.id) for c in dead))
-        await asyncio.gather(*(self.runtime.remove_pod_sandbox(s.id) for s in idle))
+        # One removal at a time, as Kubernetes' GC: it is in no hurry, and a burst of removals
+        # would compete with the pods starting meanwhile. The containers first: a sandbox's
+        # removal then finds none left.
+        for c in dead:
+            await self.runtime.remove_container(c.id)
+        for s in idle:
+            await self.runtime.remove_pod_sandbox(s.id)
         removed = len(dead) + len(idle)
         self.removed += removed
         log.info("node %s: container GC removed %d container(s) and %d sandbox(es) of %d deleted pod(s)",

@@ -305,7 +305,7 @@ async def test_delete_sends_sigterm_and_the_container_gc_removes_everything(clie
 
 async def test_kubelet_restart_adopts_and_cleans_up(client, namespace, kubelet_factory, test_images,
                                                     docker_client) -> None:
-    k = kubelet_factory()
+    k = kubelet_factory(extra_args=("--container-gc-period", "2"))
     keep = await client.create(PODS, pod_manifest("keep", k.node, [{"name": "a", "command": ["sleep", "600"]}]),
                                namespace=namespace)
     drop = await client.create(PODS, pod_manifest("drop", k.node, [{"name": "a", "command": ["sleep", "600"]}]),
@@ -320,6 +320,7 @@ async def test_kubelet_restart_adopts_and_cleans_up(client, namespace, kubelet_f
 
     async def orphans_removed() -> bool:
         return await pod_containers(docker_client, drop["metadata"]["uid"]) == []
+    # The restarted kubelet stops them (they belong to no pod) and its container GC removes them.
     await wait_for(orphans_removed, what="orphaned containers removed")
     after = {c.id for c in await pod_containers(docker_client, keep["metadata"]["uid"])}
     assert after == before  # adopted: the same two containers, no duplicates
