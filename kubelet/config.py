@@ -12,6 +12,7 @@ import dataclasses
 import os
 import socket
 
+from kubelet.container_gc import GC_PERIOD
 from kubelet.runtime.docker import DEFAULT_SANDBOX_IMAGE
 from minik8s import quantity
 from minik8s.api import typed
@@ -50,7 +51,7 @@ class KubeletConfig:
     evented_relist_period: float = 300.0
     # How often the container GC removes dead containers and sandboxes of deleted pods
     # (Kubernetes' ContainerGCPeriod, one minute).
-    container_gc_period: float = 60.0
+    container_gc_period: float = GC_PERIOD
     node_status_update_frequency: float = 10.0
     # cAdvisor's housekeeping interval: /stats/summary sweeps the runtime at most this often.
     housekeeping_interval: float = 10.0
@@ -143,9 +144,9 @@ def _parser() -> argparse.ArgumentParser:
                         "(default on; the relist stays as the safety net)")
     p.add_argument("--evented-relist-period", type=float, default=300.0,
                    help="seconds between relists while the runtime's events are followed (default 300)")
-    p.add_argument("--container-gc-period", type=float, default=60.0,
-                   help="seconds between removals of deleted pods' stopped containers (default 60, Kubernetes' "
-                        "ContainerGCPeriod)")
+    p.add_argument("--container-gc-period", type=float, default=GC_PERIOD,
+                   help="seconds between removals of deleted pods' stopped containers (default %(default)g, "
+                        "Kubernetes' ContainerGCPeriod)")
     p.add_argument("--housekeeping-interval", type=float, default=10.0,
                    help="seconds between container stats sweeps for /stats/summary (cAdvisor's, default 10)")
     p.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])

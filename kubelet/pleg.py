@@ -13,6 +13,8 @@ Two ways to know, as Kubernetes' kubelet has them:
 
 What a change means is the caller's business: the PLEG only calls ``on_change(pod_uid)``;
 the kubelet's handler marks pod workers dirty (level-triggered: the sync re-reads the world).
+A removal of what had already stopped wakes nobody (Kubernetes' ``isSyncPodWorthy`` skips
+ContainerRemoved): it is the container GC's own work, or a pod sync's removal of old attempts.
 """
 
 from __future__ import annotations
@@ -33,7 +35,8 @@ log = logging.getLogger(__name__)
 
 # Kubernetes' eventedPlegRelistPeriod: the relist is only the safety net while events flow.
 EVENTED_RELIST_PERIOD = 300.0
-
+# The states in which an object's disappearance is news: it was running when last seen.
+_ALIVE = frozenset((str(ri.ContainerState.RUNNING), str(ri.SandboxState.READY)))
 
 
 class Pleg:
@@ -73,7 +76,7 @@ class Pleg:
             snapshot: dict[str, tuple[str, str]] = {s.id: (s.pod_uid, str(s.state)) for s in sandboxes}
             snapshot.update({c.id: (c.pod_uid, str(c.state)) for c in containers})
             changed = {uid for cid, (uid, state) in snapshot.items() if self._snapshot.get(cid) != (uid, state)}
-            changed |= {uid for cid, (uid, _) in self._snapshot.items() if cid not in snapshot}
+            changed |= {uid for cid, (uid, state) in self._snapshot.items() if cid not in snapshot and state in _ALIVE}
             self._snapshot = snapshot
             metrics.PLEG_RELIST_DURATION.observe(time.monotonic() - started)
         for uid in changed:
@@ -128,7 +131,7 @@ class Pleg:
                     said = False
                 async for event in events:
                     self.events_seen += 1
-                    if event.pod_uid:
+                    if event.pod_uid and event.type is not ri.ContainerEventType.DELETED:
                         self.on_change(event.pod_uid)
             except ri.RuntimeError_ as e:
                 log.warning("node %s: the runtime's container event stream failed: %s", self.node, e)

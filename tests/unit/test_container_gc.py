@@ -1,8 +1,10 @@
-"""The kubelet's container GC: what stopped of a pod that is gone is removed, nothing else."""
+"""The kubelet's container GC: what stopped of a pod that is gone is removed, nothing else; and the
+PLEG wakes no pod for those removals."""
 
 from __future__ import annotations
 
 from kubelet.container_gc import ContainerGC
+from kubelet.pleg import Pleg
 from kubelet.runtime import interface as ri
 from kubelet.runtime.fake import FakeRuntime
 from tests.unit.test_runtime_fake import networked, pod
@@ -43,3 +45,23 @@ async def test_removes_what_stopped_of_gone_pods_and_keeps_the_rest() -> None:
     assert await gc.collect() == 0
     assert gc.removed == 4
 
+
+
+async def test_the_pleg_wakes_no_pod_for_the_removal_of_what_had_stopped() -> None:
+    """Kubernetes' isSyncPodWorthy: a removal is news only for what was still running."""
+    rt = await networked(FakeRuntime(), "node-a")
+    woken: list[str] = []
+    pleg = Pleg(rt, node="node-a", on_change=woken.append, relist_period=1.0, evented=False)
+    gone, g_sid, g_cid = await _pod_with_app(rt, "node-a", "gone")
+    vanished, _, v_cid = await _pod_with_app(rt, "node-a", "vanished")
+    await rt.stop_container(g_cid, timeout=0)
+    await rt.stop_pod_sandbox(g_sid)
+    await pleg.relist()
+    assert sorted(woken) == sorted({gone.pod_uid, vanished.pod_uid})
+    woken.clear()
+
+    await rt.remove_container(g_cid)  # the container GC's work: nobody is woken for it
+    await rt.remove_pod_sandbox(g_sid)
+    await rt.remove_container(v_cid)  # gone while it ran (removed by force): its pod must know
+    await pleg.relist()
+    assert woken == [vanished.pod_uid]
