@@ -624,3 +624,28 @@ def _try_read(port: int) -> bytes | None:
         return read_from(port) or None
     except OSError:
         return None
+
+
+async def test_engine_calls_share_one_pool_while_exec_streams_hold_their_own_connections(
+        runtime: DockerRuntime, node: str) -> None:
+    """The engine's unix socket has one connection pool, not docker-py's one per request URL;
+    an exec's hijacked connection never goes back to it: two interactive execs stay open, each
+    with its own stdin and output, while 60 calls about other containers run at once."""
+    sid = await runtime.run_pod_sandbox(pod(node))
+    cid = await run(runtime, sid, "app", command=["sleep", "3600"])
+    others = [await run(runtime, sid, f"other{i}", command=["sleep", "3600"]) for i in range(3)]
+    sessions = [await runtime.exec(cid, ["sh", "-c", "read line; echo got-$line"], stdin=True) for _ in range(2)]
+    statuses = await asyncio.gather(*(runtime.container_status(others[i % 3]) for i in range(60)))
+    assert all(s.state is ri.ContainerState.RUNNING for s in statuses)
+    for i, session in enumerate(sessions):
+        await session.write(f"s{i}\n".encode())
+        await session.close_stdin()
+    for i, session in enumerate(sessions):
+        out = b""
+        while (chunk := await session.read()) is not None:
+            out += chunk[1]
+        assert out == f"got-s{i}\n".encode()
+        assert await session.wait() == 0
+        await session.close()
+    adapter = runtime._api.get_adapter("http+docker://localhost")
+    assert len(adapter.pools) == 1, list(adapter.pools.keys())
