@@ -106,6 +106,20 @@ class SecondHost:
                        capture_output=True)
         save.wait()
 
+    def network_report(self) -> str:
+        """What both ends of the veth see, for a failure's message: addresses, routes, the host's
+        INPUT chain and the namespace's neighbours (whether it reached the host at all)."""
+        ns = ("ip", "netns", "exec", self.netns)
+        checks = {"host addresses": ("ip", "-4", "-o", "addr"), "host routes": ("ip", "-4", "route"),
+                  "host INPUT": ("iptables", "-S", "INPUT"),
+                  "namespace routes": (*ns, "ip", "-4", "route"),
+                  "namespace neighbours": (*ns, "ip", "neigh")}
+        out = []
+        for what, argv in checks.items():
+            proc = _sh(*argv, check=False)
+            out.append(f"--- {what}:\n{(proc.stdout + proc.stderr).strip()}")
+        return "\n".join(out)
+
     def stop(self) -> None:
         if self.dockerd is not None and self.dockerd.poll() is None:
             ids = _sh("docker", "-H", self.docker_host, "ps", "-aq", check=False).stdout.split()
@@ -167,9 +181,12 @@ def two_hosts(tmp_path_factory, docker_client, test_images):
                 await tlsbootstrap.publish(c, remote, ca, token)
         asyncio.run(publish())
         joined = second.dir / "mh-there.kubeconfig"
-        _sh(*second.nsenter(), sys.executable, "-m", "minik8s.up.tlsbootstrap", remote, "--token", token,
-            "--discovery-token-ca-cert-hash", tlsbootstrap.ca_hash(ca), "--node-name", "mh-there",
-            "--kubeconfig", str(joined))
+        try:
+            _sh(*second.nsenter(), sys.executable, "-m", "minik8s.up.tlsbootstrap", remote, "--token", token,
+                "--discovery-token-ca-cert-hash", tlsbootstrap.ca_hash(ca), "--node-name", "mh-there",
+                "--kubeconfig", str(joined))
+        except RuntimeError as e:
+            raise RuntimeError(f"{e}\n{second.network_report()}") from None
         cluster.add_kubelet("mh-there", address=PEER_VETH_IP, prefix=second.nsenter(), server_url=remote,
                             extra_args=("--docker-host", second.docker_host), kubeconfig=joined)
         yield cluster, second
