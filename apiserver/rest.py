@@ -502,7 +502,11 @@ class RestStorage:
         strategy = self._strategy_for(entry, subresource)
         cur_md = current["metadata"]
         md = new["metadata"]
-        # System-owned metadata always comes from storage.
+        # System-owned metadata always comes from storage. A uid is immutable: another one is
+        # refused (Kubernetes' ValidateObjectMetaUpdate), never replaced, so a patch that names
+        # an object's uid (the kubelet's status patches) never lands on a new one of its name.
+        if md.get("uid") and md["uid"] != cur_md.get("uid"):
+            raise self._invalid(entry, new, [v.invalid("metadata.uid", md["uid"], "field is immutable")])
         for f in ("uid", "creationTimestamp", "deletionTimestamp", "deletionGracePeriodSeconds"):
             if f in cur_md:
                 md[f] = cur_md[f]
@@ -640,11 +644,6 @@ class RestStorage:
             want_rv = (patch.get("metadata") or {}).get("resourceVersion") if isinstance(patch, dict) else None
             if want_rv and want_rv != current["metadata"]["resourceVersion"]:
                 raise errors.Conflict.of(entry.type, name, CONFLICT_MSG)
-            uid = (checked.get("metadata") or {}).get("uid")
-            if uid and uid != current["metadata"].get("uid"):
-                # A patch that names another uid is refused, never applied to whatever holds the
-                # name now (how the kubelet's status patches carry the pod's uid).
-                raise self._invalid(entry, checked, [v.invalid("metadata.uid", uid, "field is immutable")])
             try:
                 res = await self.write_update(entry, namespace, name, current, checked,
                                                subresource=subresource, dry_run=dry_run,
