@@ -4,7 +4,8 @@ apiserver (:mod:`minik8s.delegated_auth`), served by uvicorn inside the componen
 
 Flags, as Kubernetes names them: ``--secure-port`` (0 turns the port off), ``--bind-address``,
 ``--tls-cert-file``/``--tls-private-key-file`` (without them a self-signed certificate is made
-in ``--cert-dir``, as the components do), ``--client-ca-file`` (whose client certificates are
+in ``--cert-dir``, as the components do: :func:`self_signed`; ``minik8s up`` makes it
+beforehand and passes the files), ``--client-ca-file`` (whose client certificates are
 accepted; bearer tokens are always asked of the apiserver with a TokenReview),
 ``--authorization-always-allow-paths`` and ``--authentication-kubeconfig`` /
 ``--authorization-kubeconfig`` (which apiserver, with which credentials, reviews callers;
@@ -23,7 +24,7 @@ from typing import Any
 
 from minik8s import delegated_auth, metrics, tlspeer
 
-__all__ = ["Options", "SecureServer", "add_flags", "from_args"]
+__all__ = ["Options", "SecureServer", "add_flags", "from_args", "self_signed"]
 
 log = logging.getLogger(__name__)
 
@@ -72,9 +73,16 @@ def from_args(a: argparse.Namespace, p: argparse.ArgumentParser) -> Options:
 def _serving_files(opts: Options, name: str) -> tuple[str, str]:
     if opts.tls_cert_file and opts.tls_private_key_file:
         return opts.tls_cert_file, opts.tls_private_key_file
+    return self_signed(opts.cert_dir or tempfile.mkdtemp(prefix=f"{name}-certs-"), name)
+
+
+def self_signed(cert_dir: str, name: str) -> tuple[str, str]:
+    """``(cert, key)`` paths of component ``name``'s self-signed serving certificate in
+    ``cert_dir`` (its own CA there signs it), made or re-issued as needed. ``minik8s up``
+    makes it before the component starts and hands it ``--tls-cert-file``, as k3s does, so
+    the component never loads cryptography (~9 MiB) for it."""
     from minik8s import pki  # only to self-sign: cryptography is slow to import
 
-    cert_dir = opts.cert_dir or tempfile.mkdtemp(prefix=f"{name}-certs-")
     hostname = socket.gethostname().lower()
     with pki.locked(cert_dir):
         ca = pki.ensure_ca(cert_dir, common_name=f"{name}-ca@{hostname}")
@@ -134,7 +142,7 @@ class SecureServer:
         cert, key = await asyncio.to_thread(_serving_files, self.opts, self.name)
         config = uvicorn.Config(self.app, host=self.opts.bind_address, port=self.opts.port, log_level="warning",
                                 access_log=False, lifespan="off",
-                                **tlspeer.uvicorn_options(cert, key, self.opts.client_ca_file))
+                                **tlspeer.uvicorn_options(cert, key, self.opts.client_ca_file, websockets=False))
         self._server = uvicorn.Server(config)
         self._server.install_signal_handlers = lambda: None  # the component owns its signals
         log.info("serving /metrics on https://%s:%d (client CA %s)", self.opts.bind_address, self.opts.port,

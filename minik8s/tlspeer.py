@@ -57,11 +57,27 @@ def tls_protocol(base: type[Any]) -> type[Any]:
     return PeerSubjectProtocol
 
 
-def uvicorn_options(cert_file: str, key_file: str, client_ca_file: str | None) -> dict[str, Any]:
+def uvicorn_options(cert_file: str, key_file: str, client_ca_file: str | None, *,
+                    websockets: bool = True) -> dict[str, Any]:
     """uvicorn's settings to serve ``cert_file`` and, with a client CA, verify and record
-    client certificates."""
+    client certificates. ``websockets=False`` for a server that serves no WebSocket (a
+    control loop's /metrics): uvicorn then loads no WebSocket implementation (wsproto) and
+    answers an upgrade request as a plain HTTP request."""
     from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
+    # proxy_headers off: uvicorn would otherwise take a loopback peer's X-Forwarded-For as the
+    # client's address, so the peer itself would be lost (the audit log's sourceIPs keep the
+    # forwarded hops and then the peer, as Kubernetes' do); no proxy fronts these servers.
+    opts: dict[str, Any] = {"ssl_certfile": cert_file, "ssl_keyfile": key_file, "proxy_headers": False,
+                            "http": tls_protocol(HttpToolsProtocol), "ws": "none"}
+    if client_ca_file:
+        opts |= {"ssl_ca_certs": client_ca_file, "ssl_cert_reqs": ssl.CERT_OPTIONAL}
+    if websockets:
+        opts["ws"] = tls_protocol(_ws_protocol())
+    return opts
+
+
+def _ws_protocol() -> type[Any]:
     # wsproto, not websockets: kubectl port-forward's subprotocol (SPDY/3.1+portforward.k8s.io)
     # is no RFC 6455 token, and the websockets server refuses that handshake outright.
     from uvicorn.protocols.websockets.wsproto_impl import WSProtocol
@@ -81,11 +97,4 @@ def uvicorn_options(cert_file: str, key_file: str, client_ca_file: str | None) -
                 self.read_paused = False
                 self.transport.resume_reading()
 
-    # proxy_headers off: uvicorn would otherwise take a loopback peer's X-Forwarded-For as the
-    # client's address, so the peer itself would be lost (the audit log's sourceIPs keep the
-    # forwarded hops and then the peer, as Kubernetes' do); no proxy fronts these servers.
-    opts: dict[str, Any] = {"ssl_certfile": cert_file, "ssl_keyfile": key_file, "proxy_headers": False,
-                            "http": tls_protocol(HttpToolsProtocol), "ws": tls_protocol(_Unpaused)}
-    if client_ca_file:
-        opts |= {"ssl_ca_certs": client_ca_file, "ssl_cert_reqs": ssl.CERT_OPTIONAL}
-    return opts
+    return _Unpaused

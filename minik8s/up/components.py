@@ -30,6 +30,12 @@ if TYPE_CHECKING:
 # command line names a certificate: in the start-up child, never in the supervisor itself.
 
 
+def control_loop_serving(cfg: UpConfig, component: str) -> pki.KeyPair:
+    from minik8s.up import credentials
+
+    return credentials.control_loop_serving(cfg, component)
+
+
 def client_ca(cfg: UpConfig) -> Path | None:
     from minik8s.up import credentials
 
@@ -171,12 +177,24 @@ def _client_flags(cfg: UpConfig, component: str) -> dict[str, str | None]:
 SECURE_PORTS = {"scheduler": 10259, "controller-manager": 10257}
 
 
+#: The user's flags that choose a control loop's serving certificate themselves.
+_SERVING_FLAGS = ("cert-dir", "tls-cert-file", "tls-private-key-file")
+
+
 def _secure_flags(cfg: UpConfig, component: str) -> dict[str, str | None]:
     """The secure port of a control loop as kubeadm runs it: on loopback, a self-signed
-    certificate (here under ``pki/<component>/``), callers' certificates checked against the
-    cluster CA and bearer tokens reviewed by the apiserver."""
-    flags: dict[str, str | None] = {"secure-port": str(SECURE_PORTS[component]), "bind-address": "127.0.0.1",
-                                    "cert-dir": str(cfg.cert_dir / component)}
+    certificate (under ``pki/<component>/``), callers' certificates checked against the
+    cluster CA and bearer tokens reviewed by the apiserver. The certificate is the one the
+    component would make in that ``--cert-dir``, made beforehand and handed over as
+    ``--tls-cert-file``, as k3s does: the component then needs no cryptography (~9 MiB of its
+    memory) to serve it. A user's own ``--cert-dir`` or ``--tls-*`` flag is left alone."""
+    flags: dict[str, str | None] = {"secure-port": str(SECURE_PORTS[component]), "bind-address": "127.0.0.1"}
+    user = {parse_extra_arg(item, flag=f"--{component}-arg")[0] for item in cfg.extra_args.get(component, ())}
+    if user & set(_SERVING_FLAGS):
+        flags["cert-dir"] = str(cfg.cert_dir / component)
+    else:
+        serving = control_loop_serving(cfg, component)
+        flags |= {"tls-cert-file": str(serving.cert_path), "tls-private-key-file": str(serving.key_path)}
     ca = client_ca(cfg)
     if ca is not None:
         flags["client-ca-file"] = str(ca)

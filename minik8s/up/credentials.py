@@ -16,7 +16,11 @@ kubelet of node N          ``system:node:N`` in group ``system:nodes`` (the node
 
 and each kubelet's serving certificate for its node API (``pki/kubelets/N.crt``, naming the
 node's addresses and name), signed by the cluster CA, which the apiserver checks kubelets
-against; the kubelets accept client certificates of the same CA (``--client-ca-file``).
+against; the kubelets accept client certificates of the same CA (``--client-ca-file``). The
+controller-manager's and scheduler's secure ports serve the self-signed certificates those
+components would make in ``pki/<component>/`` (:func:`minik8s.secure_serving.self_signed`),
+made here and handed over with ``--tls-cert-file`` as k3s hands them its serving certificates,
+so the components themselves never load cryptography for them.
 
 ``join --control-plane``: ``up``'s, after the cluster's CA and ServiceAccount keys and
 encryption configuration came from ``kube-system/minik8s-certs`` (:mod:`minik8s.up.uploadcerts`);
@@ -43,13 +47,13 @@ from pathlib import Path
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
 
-from minik8s import pki
+from minik8s import pki, secure_serving
 from minik8s.api import bootstraptoken
 from minik8s.client import kubeconfig
 from minik8s.up import admission_config, audit_policy, encryption_config, tlsbootstrap
 from minik8s.up.config import UpConfig
 
-__all__ = ["CONTEXT", "prepare", "component_kubeconfig", "kubelet_serving", "client_ca"]
+__all__ = ["CONTEXT", "prepare", "component_kubeconfig", "control_loop_serving", "kubelet_serving", "client_ca"]
 
 CONTEXT = "minik8s"
 
@@ -69,6 +73,19 @@ def kubelet_serving(cfg: UpConfig, node: str) -> pki.KeyPair:
     """Where the serving certificate of node ``node``'s kubelet is (``up``)."""
     d = cfg.cert_dir / "kubelets"
     return pki.KeyPair(d / f"{node}.crt", d / f"{node}.key")
+
+
+#: A control loop -> the name its secure port's self-signed certificate goes by (the
+#: ``name`` of :class:`minik8s.secure_serving.SecureServer` in its main module).
+SERVING_NAMES = {"controller-manager": "kube-controller-manager", "scheduler": "kube-scheduler"}
+
+
+def control_loop_serving(cfg: UpConfig, component: str) -> pki.KeyPair:
+    """Where the certificate of a control loop's secure port is (``up``): the self-signed one
+    the component would make in ``pki/<component>/``, made here beforehand (:func:`prepare`)."""
+    d = cfg.cert_dir / component
+    name = SERVING_NAMES[component]
+    return pki.KeyPair(d / f"{name}.crt", d / f"{name}.key")
 
 
 def client_ca(cfg: UpConfig) -> Path | None:
@@ -138,6 +155,9 @@ def prepare(cfg: UpConfig) -> None:
         if cfg.enabled(component):
             pair = pki.ensure_client_cert(files.ca, certs, component, user, groups)
             _write(component_kubeconfig(cfg, component), cfg.server_url, ca, pair, cfg.other_servers)
+    for component in SERVING_NAMES:
+        if cfg.enabled(component):
+            secure_serving.self_signed(str(cfg.cert_dir / component), SERVING_NAMES[component])
     ips = [cfg.node_ip] if cfg.node_ip else pki.host_addresses()
     for node in cfg.node_names():
         pair = pki.ensure_client_cert(files.ca, certs, f"kubelet-{node}", f"system:node:{node}", ("system:nodes",))

@@ -65,6 +65,22 @@ def test_component_table_in_start_order_with_entry_points():
     assert flags(table[3])["client-ca-file"] == "/d/pki/ca.crt"
     assert flags(table[3])["authorization-mode"] == "Webhook"
     assert flags(table[3])["root-dir"] == "/d/kubelet"
+    # The control loops' secure ports serve the self-signed certificates they would make in
+    # pki/<component>/, made by up beforehand (so neither loads cryptography for them).
+    assert flags(table[1])["tls-cert-file"] == "/d/pki/controller-manager/kube-controller-manager.crt"
+    assert flags(table[1])["tls-private-key-file"] == "/d/pki/controller-manager/kube-controller-manager.key"
+    assert flags(table[2])["tls-cert-file"] == "/d/pki/scheduler/kube-scheduler.crt"
+    assert flags(table[2])["tls-private-key-file"] == "/d/pki/scheduler/kube-scheduler.key"
+    assert "cert-dir" not in flags(table[1]) and "cert-dir" not in flags(table[2])
+
+
+def test_a_users_serving_flag_keeps_the_control_loops_own_certificate():
+    table = components.build(cfg_of("up", "--data-dir", "/d", "--scheduler-arg=cert-dir=/mine"))
+    scheduler = next(c for c in table if c.kind == "scheduler")
+    assert flags(scheduler)["cert-dir"] == "/mine"
+    assert "tls-cert-file" not in flags(scheduler) and "tls-private-key-file" not in flags(scheduler)
+    cm = next(c for c in table if c.kind == "controller-manager")
+    assert flags(cm)["tls-cert-file"] == "/d/pki/controller-manager/kube-controller-manager.crt"
 
 
 def test_three_nodes_get_names_and_ports_of_their_own():
