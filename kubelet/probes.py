@@ -16,16 +16,18 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime
+import importlib.util
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Literal
-
-import httpx
+from typing import TYPE_CHECKING, Literal
 
 from kubelet.runtime import interface as ri
 from minik8s.api import typed
 from minik8s.client.events import WARNING, EventRecorder
+
+if TYPE_CHECKING:
+    import httpx
 
 __all__ = ["ProbeManager", "run_probe"]
 
@@ -46,8 +48,8 @@ class _Worker:
 
 
 async def run_probe(runtime: ri.ContainerRuntime, probe: typed.Probe, *, container: typed.Container, container_id: str,
-                    pod_ip: str | None, http: httpx.AsyncClient) -> tuple[bool, str]:
-    """One probe attempt: (success, message)."""
+                    pod_ip: str | None, http: Callable[[], httpx.AsyncClient]) -> tuple[bool, str]:
+    """One probe attempt: (success, message). ``http()`` gives the client of an httpGet probe."""
     timeout = float(probe.get("timeoutSeconds") or 1)
     if probe.get("exec"):
         cmd = probe["exec"].get("command") or []
@@ -69,8 +71,10 @@ async def run_probe(runtime: ri.ContainerRuntime, probe: typed.Probe, *, contain
         url = f"{scheme}://{host}:{port}{path}"
         headers = {h["name"]: h["value"] for h in hg.get("httpHeaders") or []}
         headers.setdefault("User-Agent", "kube-probe/1.32")
+        import httpx  # loaded by the first HTTP probe (see ProbeManager.client)
+
         try:
-            resp = await http.get(url, headers=headers, timeout=timeout)
+            resp = await http().get(url, headers=headers, timeout=timeout)
         except httpx.HTTPError as e:
             return False, f'Get "{url}": {e or type(e).__name__}'
         if 200 <= resp.status_code < 400:
@@ -108,13 +112,27 @@ class ProbeManager:
         self.recorder = recorder
         self.on_change = on_change
         self._workers: dict[tuple[str, str, str], _Worker] = {}
-        self._http = httpx.AsyncClient(verify=False, follow_redirects=True, trust_env=False)
+        # The HTTP client is made by the first httpGet probe: ``import httpx`` costs a node
+        # without one ~5 MiB (it imports its command-line client's rich, pygments and click
+        # whenever they are installed). A missing httpx still stops the kubelet here, at start.
+        if importlib.util.find_spec("httpx") is None:
+            raise ModuleNotFoundError("No module named 'httpx' (the kubelet's httpGet probes need it)", name="httpx")
+        self._http: httpx.AsyncClient | None = None
+
+    def client(self) -> httpx.AsyncClient:
+        """The client of httpGet probes, made by the first."""
+        if self._http is None:
+            import httpx
+
+            self._http = httpx.AsyncClient(verify=False, follow_redirects=True, trust_env=False)
+        return self._http
 
     async def close(self) -> None:
         for w in self._workers.values():
             w.task.cancel()
         self._workers.clear()
-        await self._http.aclose()
+        if self._http is not None:
+            await self._http.aclose()
 
     # what the pod worker asks
 
@@ -197,7 +215,7 @@ class ProbeManager:
                     ok, message = decided
                 else:
                     ok, message = await run_probe(self.runtime, probe, container=container,
-                                                  container_id=w.container_id, pod_ip=pod_ip, http=self._http)
+                                                  container_id=w.container_id, pod_ip=pod_ip, http=self.client)
             except asyncio.CancelledError:
                 raise
             except Exception as e:
