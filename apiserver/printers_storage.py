@@ -15,8 +15,8 @@ from __future__ import annotations
 from typing import Any
 
 from apiserver.printers import Column, Printer
-from minik8s.api import storage as storage_api
-from minik8s.api import volumes as vol_api
+from minik8s.api.wellknown import storage as storage_api
+from minik8s.api.wellknown import volumes as vol_api
 from minik8s.duration import since
 
 _NAME = Column("Name", format="name", description="Name must be unique within a namespace.")

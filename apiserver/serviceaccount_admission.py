@@ -30,8 +30,8 @@ from typing import Any
 
 from apiserver import errors
 from apiserver.watchcache import WatchCache
-from minik8s.api import serviceaccounts as sa_api
 from minik8s.api.resources import PODS, SERVICEACCOUNTS
+from minik8s.api.wellknown import serviceaccounts as sa_api
 
 PLUGIN_NAME = "ServiceAccount"
 MIRROR_ANNOTATION = "kubernetes.io/config.mirror"

@@ -30,8 +30,8 @@ from apiserver.registry import table
 from apiserver.rest import pydantic_errors
 from apiserver.validation import FieldError
 from minik8s.api import resources as rs
-from minik8s.api import serviceaccounts as sa_api
 from minik8s.api import tokens as tokens_api
+from minik8s.api.wellknown import serviceaccounts as sa_api
 from minik8s.timestamps import from_unix
 
 if TYPE_CHECKING:

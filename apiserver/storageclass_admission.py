@@ -15,8 +15,8 @@ from typing import Any
 
 from apiserver.validation import FieldError
 from apiserver.watchcache import WatchCache
-from minik8s.api import storage as storage_api
 from minik8s.api.resources import STORAGECLASSES
+from minik8s.api.wellknown import storage as storage_api
 
 # A claim naming its class with the legacy annotation has one already.
 _BETA_CLASS_ANNOTATION = "volume.beta.kubernetes.io/storage-class"

@@ -32,9 +32,10 @@ from typing import Any, Literal
 from controllers import gc_graph as g
 from controllers.base import Controller, tombstone_safe
 from minik8s import errors
-from minik8s.api import apiextensions, resources
+from minik8s.api import resources
 from minik8s.api.resources import ResourceType
 from minik8s.api.typed import OwnerReference
+from minik8s.api.wellknown import apiextensions
 from minik8s.client.events import WARNING, EventRecorder
 from minik8s.client.informer import Informer, SharedInformerFactory
 from minik8s.client.rest import ApiClient

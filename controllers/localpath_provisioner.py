@@ -29,9 +29,9 @@ from controllers.base import Controller
 from minik8s import errors, localpath
 from minik8s import volumebinding as util
 from minik8s.api import typed
-from minik8s.api import volumes as v
 from minik8s.api.resources import NODES, PERSISTENTVOLUMECLAIMS, PERSISTENTVOLUMES, STORAGECLASSES
 from minik8s.api.typed import PersistentVolume, PersistentVolumeClaim, StorageClass
+from minik8s.api.wellknown import volumes as v
 from minik8s.client.events import NORMAL, WARNING, EventRecorder
 from minik8s.client.informer import SharedInformerFactory
 from minik8s.client.rest import ApiClient

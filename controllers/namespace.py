@@ -23,9 +23,10 @@ from typing import Any
 from controllers import controller_utils as cu
 from controllers.base import Controller
 from minik8s import errors, timestamps
-from minik8s.api import apiextensions, resources, typed
+from minik8s.api import resources, typed
 from minik8s.api.resources import NAMESPACES, PODS, ResourceType
 from minik8s.api.typed import Namespace, NamespaceCondition, Pod
+from minik8s.api.wellknown import apiextensions
 from minik8s.client.informer import SharedInformerFactory
 from minik8s.client.rest import ApiClient
 

@@ -37,11 +37,11 @@ from typing import Any
 from controllers.base import Controller, tombstone_safe
 from minik8s import errors
 from minik8s import volumebinding as util
-from minik8s.api import storage as storage_api
 from minik8s.api import typed
-from minik8s.api import volumes as v
 from minik8s.api.resources import NODES, PERSISTENTVOLUMECLAIMS, PERSISTENTVOLUMES, STORAGECLASSES
 from minik8s.api.typed import ObjectReference, PersistentVolume, PersistentVolumeClaim
+from minik8s.api.wellknown import storage as storage_api
+from minik8s.api.wellknown import volumes as v
 from minik8s.client.events import NORMAL, WARNING, EventRecorder
 from minik8s.client.informer import SharedInformerFactory
 from minik8s.client.rest import ApiClient

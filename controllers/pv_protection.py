@@ -16,8 +16,8 @@ from typing import Any
 from controllers.base import Controller
 from minik8s import errors
 from minik8s.api import typed
-from minik8s.api import volumes as v
 from minik8s.api.resources import PERSISTENTVOLUMES
+from minik8s.api.wellknown import volumes as v
 from minik8s.client.informer import SharedInformerFactory
 from minik8s.client.rest import ApiClient
 

@@ -18,9 +18,9 @@ from typing import Any
 from controllers.base import Controller, tombstone_safe
 from minik8s import errors
 from minik8s.api import typed
-from minik8s.api import volumes as v
 from minik8s.api.resources import PERSISTENTVOLUMECLAIMS, PODS, split_key
 from minik8s.api.typed import Pod
+from minik8s.api.wellknown import volumes as v
 from minik8s.client.cache import namespace_index
 from minik8s.client.informer import SharedInformerFactory
 from minik8s.client.rest import ApiClient

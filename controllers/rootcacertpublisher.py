@@ -27,7 +27,7 @@ from controllers.serviceaccounts import namespace_active
 from minik8s import errors
 from minik8s.api import typed
 from minik8s.api.resources import CONFIGMAPS, NAMESPACES
-from minik8s.api.serviceaccounts import ROOT_CA_CONFIGMAP, ROOT_CA_KEY
+from minik8s.api.wellknown.serviceaccounts import ROOT_CA_CONFIGMAP, ROOT_CA_KEY
 from minik8s.client.informer import SharedInformerFactory
 from minik8s.client.rest import ApiClient
 

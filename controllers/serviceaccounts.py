@@ -16,7 +16,7 @@ from controllers.base import Controller, tombstone_safe
 from minik8s import errors
 from minik8s.api import typed
 from minik8s.api.resources import NAMESPACES, SERVICEACCOUNTS
-from minik8s.api.serviceaccounts import DEFAULT_NAME
+from minik8s.api.wellknown.serviceaccounts import DEFAULT_NAME
 from minik8s.client.informer import SharedInformerFactory
 from minik8s.client.rest import ApiClient
 

@@ -20,7 +20,7 @@ from kubelet.volume_host import HostVolume, VolumeError, check_host_path
 from minik8s import errors
 from minik8s.api import typed
 from minik8s.api.resources import PERSISTENTVOLUMECLAIMS, PERSISTENTVOLUMES
-from minik8s.api.volumes import PV_SOURCES
+from minik8s.api.wellknown.volumes import PV_SOURCES
 
 __all__ = ["UnboundClaimError", "claim_volume"]
 

@@ -23,8 +23,8 @@ from typing import Any
 
 from minik8s import errors, localpath, taskgroup
 from minik8s.api import typed
-from minik8s.api import volumes as v
 from minik8s.api.resources import NODES, PERSISTENTVOLUMES
+from minik8s.api.wellknown import volumes as v
 from minik8s.client.informer import Informer
 from minik8s.client.rest import ApiClient
 

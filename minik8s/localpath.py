@@ -20,7 +20,7 @@ import os
 from collections.abc import Mapping
 from typing import Any
 
-from minik8s.api import storage as storage_api
+from minik8s.api.wellknown import storage as storage_api
 
 PROVISIONER = "minik8s.io/local-path"
 STORAGE_CLASS = "local-path"

@@ -17,7 +17,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any, TypeVar
 
 from minik8s import labels, quantity
-from minik8s.api import volumes as vol_api
+from minik8s.api.wellknown import volumes as vol_api
 from minik8s.nodeselector import SelectableNode, selector_matcher
 
 _BETA_CLASS_ANNOTATION = "volume.beta.kubernetes.io/storage-class"

@@ -21,10 +21,10 @@ from collections.abc import Callable
 from typing import Any
 
 from minik8s import errors, volumebinding
-from minik8s.api import storage as storage_api
 from minik8s.api import typed
-from minik8s.api import volumes as v
 from minik8s.api.resources import PERSISTENTVOLUMECLAIMS, PERSISTENTVOLUMES, STORAGECLASSES
+from minik8s.api.wellknown import storage as storage_api
+from minik8s.api.wellknown import volumes as v
 from minik8s.client.informer import Informer, SharedInformerFactory
 from minik8s.client.rest import ApiClient
 

@@ -29,8 +29,8 @@ from apiserver.registry.customresourcedefinitions import set_condition
 from apiserver.rest import RestStorage
 from apiserver.watchcache import CacheEvent, WatchCache
 from minik8s import workqueue
-from minik8s.api import apiextensions as api
 from minik8s.api import resources as rs
+from minik8s.api.wellknown import apiextensions as api
 
 log = logging.getLogger(__name__)
 

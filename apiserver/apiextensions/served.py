@@ -14,8 +14,8 @@ from typing import Any
 from apiserver.registry import customresources as cr
 from apiserver.registry import table
 from apiserver.registry.customresourcedefinitions import storage_version
-from minik8s.api import apiextensions as api
 from minik8s.api.resources import ResourceType
+from minik8s.api.wellknown import apiextensions as api
 
 __all__ = ["entries_for"]
 

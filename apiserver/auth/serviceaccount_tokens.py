@@ -43,7 +43,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 from apiserver.auth.user import SERVICEACCOUNTS, UserInfo
-from minik8s.api import serviceaccounts as sa_api
+from minik8s.api.wellknown import serviceaccounts as sa_api
 from minik8s.timestamps import to_unix
 
 __all__ = [

@@ -27,7 +27,7 @@ from apiserver import validation as v
 from apiserver.auth import request_user
 from apiserver.registry.strategy import Strategy
 from apiserver.validation import FieldError
-from minik8s.api import certificates as csr_api
+from minik8s.api.wellknown import certificates as csr_api
 from minik8s.timestamps import now_rfc3339
 
 _SIGNER = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)+/[-A-Za-z0-9_.]+$")

@@ -17,7 +17,7 @@ from apiserver import printers
 from apiserver.crdschema import crd_validation, structural
 from apiserver.registry.strategy import Strategy
 from apiserver.validation import FieldError
-from minik8s.api import apiextensions as api
+from minik8s.api.wellknown import apiextensions as api
 from minik8s.timestamps import now_rfc3339
 
 

@@ -13,7 +13,7 @@ from typing import Any
 from apiserver import validation as v
 from apiserver.validation import FieldError
 from minik8s import labels, quantity
-from minik8s.api import volumes as vol_api
+from minik8s.api.wellknown import volumes as vol_api
 
 _ACCESS_MODES = sorted(vol_api.ACCESS_MODES)
 _PV_RECLAIM_POLICIES = ["Delete", "Recycle", "Retain"]

@@ -21,7 +21,7 @@ from typing import Any
 from apiserver.registry import storage_validation as sv
 from apiserver.registry.strategy import Strategy
 from apiserver.validation import FieldError
-from minik8s.api import volumes as vol_api
+from minik8s.api.wellknown import volumes as vol_api
 from minik8s.timestamps import now_rfc3339
 
 

@@ -18,10 +18,10 @@ from typing import Any
 from controllers.base import Controller
 from controllers.certificates import csr_utils
 from minik8s import errors
-from minik8s.api import certificates as csr_api
 from minik8s.api import typed
 from minik8s.api.resources import CERTIFICATESIGNINGREQUESTS, NODES, SUBJECTACCESSREVIEWS
 from minik8s.api.typed import CertificateSigningRequest
+from minik8s.api.wellknown import certificates as csr_api
 from minik8s.client.informer import SharedInformerFactory
 from minik8s.client.rest import ApiClient
 

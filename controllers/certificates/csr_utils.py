@@ -10,8 +10,8 @@ import base64
 from cryptography import x509
 from cryptography.x509.oid import NameOID
 
-from minik8s.api import certificates as csr_api
 from minik8s.api.typed import CertificateSigningRequest
+from minik8s.api.wellknown import certificates as csr_api
 
 NODE_USER_PREFIX = "system:node:"
 NODES_GROUP = "system:nodes"

@@ -44,6 +44,7 @@ from minik8s.api import (
     tokens,
     volumes,
 )
+from minik8s.api.wellknown import apiextensions as crd_names
 
 __all__ = ["MODELS", "unknown_fields", "model_for"]
 
@@ -75,7 +76,7 @@ _KINDS: dict[str, tuple[type[BaseModel], ...]] = {
                  rbac.RoleBindingList, rbac.ClusterRoleBinding, rbac.ClusterRoleBindingList),
     "batch": (batch.Job, batch.JobList, batch.CronJob, batch.CronJobList),
     "scheduling.k8s.io": (scheduling.PriorityClass, scheduling.PriorityClassList),
-    apiextensions.GROUP: (apiextensions.CustomResourceDefinition, apiextensions.CustomResourceDefinitionList),
+    crd_names.GROUP: (apiextensions.CustomResourceDefinition, apiextensions.CustomResourceDefinitionList),
     apiregistration.GROUP: (apiregistration.APIService, apiregistration.APIServiceList),
     metrics.GROUP: (metrics.NodeMetrics, metrics.NodeMetricsList, metrics.PodMetrics, metrics.PodMetricsList),
 }

@@ -4,22 +4,18 @@ Fields follow ``k8s.io/api/storage/v1/types.go``; defaults follow
 ``pkg/apis/storage/v1/defaults.go``: ``reclaimPolicy: Delete`` and
 ``volumeBindingMode: Immediate``. A class is the default one when it carries the annotation
 ``storageclass.kubernetes.io/is-default-class: "true"``.
+
+The names and helpers of these kinds (phases, annotations, condition types...) are in
+:mod:`minik8s.api.wellknown.storage`, which imports no pydantic, so the components can use them.
 """
 
 from __future__ import annotations
-
-from typing import Any
 
 from pydantic import Field
 
 from minik8s.api.base import K8sModel
 from minik8s.api.meta import ListMeta, ObjectMeta
-
-ANN_IS_DEFAULT_CLASS = "storageclass.kubernetes.io/is-default-class"
-ANN_BETA_IS_DEFAULT_CLASS = "storageclass.beta.kubernetes.io/is-default-class"
-
-BINDING_IMMEDIATE = "Immediate"
-BINDING_WAIT_FOR_FIRST_CONSUMER = "WaitForFirstConsumer"
+from minik8s.api.wellknown.storage import BINDING_IMMEDIATE
 
 
 class TopologySelectorLabelRequirement(K8sModel):
@@ -49,9 +45,3 @@ class StorageClassList(K8sModel):
     kind: str = "StorageClassList"
     metadata: ListMeta = Field(default_factory=ListMeta)
     items: list[StorageClass] = []
-
-
-def is_default_class(sc: dict[str, Any]) -> bool:
-    """Whether a StorageClass (JSON) is marked default (``storageutil.IsDefaultAnnotation``)."""
-    ann = (sc.get("metadata") or {}).get("annotations") or {}
-    return ann.get(ANN_IS_DEFAULT_CLASS) == "true" or ann.get(ANN_BETA_IS_DEFAULT_CLASS) == "true"

@@ -9,6 +9,9 @@ without touching the pod types.
 A PersistentVolume carries its source inline (``spec.hostPath``, ``spec.local``, ...), as
 Kubernetes' ``PersistentVolumeSource`` is embedded in the spec. minik8s acts on ``hostPath``
 and ``local``; the other sources are kept verbatim.
+
+The names and helpers of these kinds (phases, annotations, condition types...) are in
+:mod:`minik8s.api.wellknown.volumes`, which imports no pydantic, so the components can use them.
 """
 
 from __future__ import annotations
@@ -25,32 +28,10 @@ from minik8s.api.core import (
     ResourceList,
 )
 from minik8s.api.meta import LabelSelector, ListMeta, ObjectMeta
+from minik8s.api.wellknown.volumes import RECLAIM_RETAIN
 
 Dict = dict[str, Any]
 
-# Access modes, reclaim policies, phases and annotations, as Kubernetes names them.
-READ_WRITE_ONCE = "ReadWriteOnce"
-READ_ONLY_MANY = "ReadOnlyMany"
-READ_WRITE_MANY = "ReadWriteMany"
-READ_WRITE_ONCE_POD = "ReadWriteOncePod"
-ACCESS_MODES = (READ_WRITE_ONCE, READ_ONLY_MANY, READ_WRITE_MANY, READ_WRITE_ONCE_POD)
-
-RECLAIM_RETAIN = "Retain"
-RECLAIM_DELETE = "Delete"
-RECLAIM_RECYCLE = "Recycle"
-
-VOLUME_PENDING, VOLUME_AVAILABLE, VOLUME_BOUND, VOLUME_RELEASED, VOLUME_FAILED = (
-    "Pending", "Available", "Bound", "Released", "Failed")
-CLAIM_PENDING, CLAIM_BOUND, CLAIM_LOST = "Pending", "Bound", "Lost"
-
-PVC_PROTECTION_FINALIZER = "kubernetes.io/pvc-protection"
-PV_PROTECTION_FINALIZER = "kubernetes.io/pv-protection"
-ANN_BIND_COMPLETED = "pv.kubernetes.io/bind-completed"
-ANN_BOUND_BY_CONTROLLER = "pv.kubernetes.io/bound-by-controller"
-ANN_PROVISIONED_BY = "pv.kubernetes.io/provisioned-by"
-ANN_STORAGE_PROVISIONER = "volume.kubernetes.io/storage-provisioner"
-ANN_BETA_STORAGE_PROVISIONER = "volume.beta.kubernetes.io/storage-provisioner"
-ANN_SELECTED_NODE = "volume.kubernetes.io/selected-node"
 
 
 class LocalVolumeSource(K8sModel):
@@ -97,12 +78,6 @@ class PersistentVolumeSpec(K8sModel):
     csi: Dict | None = None
 
 
-#: the JSON names of every PersistentVolumeSource field of the spec
-PV_SOURCES = (
-    "hostPath", "local", "gcePersistentDisk", "awsElasticBlockStore", "glusterfs", "nfs", "rbd",
-    "iscsi", "cinder", "cephfs", "fc", "flocker", "flexVolume", "azureFile", "vsphereVolume",
-    "quobyte", "azureDisk", "photonPersistentDisk", "portworxVolume", "scaleIO", "storageos", "csi",
-)
 
 
 class PersistentVolumeStatus(K8sModel):
@@ -194,7 +169,7 @@ class PersistentVolumeClaimList(K8sModel):
 
 
 __all__ = [
-    "ACCESS_MODES", "PV_SOURCES", "LocalVolumeSource", "VolumeNodeAffinity", "PersistentVolumeSpec",
+    "LocalVolumeSource", "VolumeNodeAffinity", "PersistentVolumeSpec",
     "PersistentVolumeStatus", "PersistentVolume", "PersistentVolumeList", "VolumeResourceRequirements",
     "TypedObjectReference", "PersistentVolumeClaimSpec", "PersistentVolumeClaimCondition",
     "PersistentVolumeClaimStatus", "PersistentVolumeClaim", "PersistentVolumeClaimList",

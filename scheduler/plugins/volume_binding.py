@@ -28,7 +28,7 @@ from collections.abc import Iterable
 
 from minik8s import localpath, volumebinding
 from minik8s.api import typed
-from minik8s.api.volumes import READ_WRITE_ONCE_POD
+from minik8s.api.wellknown.volumes import READ_WRITE_ONCE_POD
 from minik8s.nodeselector import Matcher, selector_matcher
 from scheduler.framework import CycleState, FilterPlugin, NodeCheck, NodeInfo, PodInfo, Rejection, pod_key
 from scheduler.volumes import VolumeListers, claim_names

@@ -16,8 +16,8 @@ import uuid
 
 from kubelet.localpath import LocalPathVolumes
 from minik8s import errors, localpath
-from minik8s.api import volumes as v
 from minik8s.api.resources import NODES, PERSISTENTVOLUMES
+from minik8s.api.wellknown import volumes as v
 from minik8s.client.rest import ApiClient
 from tests.waiting import eventually
 

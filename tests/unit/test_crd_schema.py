@@ -8,7 +8,7 @@ import pytest
 from apiserver.crdschema import crd_validation, pruning, structural, values
 from apiserver.registry import customresources as cr
 from minik8s import timestamps
-from minik8s.api import apiextensions
+from minik8s.api.wellknown import apiextensions
 
 
 def fields(errs) -> dict[str, str]:
