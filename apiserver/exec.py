@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import importlib.util
 import logging
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
@@ -32,7 +33,7 @@ from starlette.responses import Response
 from starlette.websockets import WebSocket, WebSocketDisconnect
 from websockets.asyncio.client import connect
 
-from apiserver import errors, kubelet_client, portforward
+from apiserver import errors, kubelet_client
 from apiserver.registry import table as registry
 from apiserver.responses import status_response
 from minik8s import taskgroup
@@ -191,10 +192,21 @@ async def _relay(ws: WebSocket, upstream: Any) -> None:
 
 def install(app: FastAPI) -> None:
     """Route the exec WebSocket (FastAPI serves WebSocket scopes; the HTTP fast path does not)."""
+    # port-forward's relay dials the kubelet with aiohttp, which the apiserver loads for
+    # nothing else (~7 MiB of its memory): its module is imported by the first port-forward.
+    # A missing aiohttp still stops the apiserver here, at start.
+    if importlib.util.find_spec("aiohttp") is None:
+        raise ModuleNotFoundError("No module named 'aiohttp' (the apiserver's port-forward needs it)", name="aiohttp")
     app.router.add_websocket_route("/api/v1/namespaces/{namespace}/pods/{name}/exec", websocket)
     app.router.add_websocket_route("/api/v1/namespaces/{namespace}/pods/{name}/attach", websocket)
-    app.router.add_websocket_route("/api/v1/namespaces/{namespace}/pods/{name}/portforward", portforward.websocket)
+    app.router.add_websocket_route("/api/v1/namespaces/{namespace}/pods/{name}/portforward", _portforward)
     app.router.add_websocket_route("/{path:path}", unserved)
+
+
+async def _portforward(ws: WebSocket) -> None:
+    from apiserver import portforward
+
+    await portforward.websocket(ws)
 
 
 async def unserved(ws: WebSocket) -> None:
