@@ -11,6 +11,7 @@ components below have no use for them at start.
   ``minik8s up`` made for them (``--tls-cert-file``; ``tests/unit/test_up_config.py``).
 * httpx and, through it, rich and pygments (~5 MiB): neither the scheduler nor the kubelet
   imports it at module level (the kubelet's httpGet probes import it on first use).
+* aiohttp (~7 MiB) in the apiserver: only port-forward's relay uses it, imported on first use.
 
 Each check imports every module of the component's package in a fresh interpreter, so it is
 about imports only: what a function imports when it runs (a lazy ``import``) is not seen here.
@@ -68,3 +69,12 @@ def test_component_modules_load_no_heavy_library_they_do_not_use(package: str, a
         assert "httpx" not in first and "rich" not in first, first
         return
     assert first == allowed, f"{package}: library -> the first module whose import loaded it: {first}"
+
+
+def test_the_apiservers_routes_load_no_aiohttp() -> None:
+    # aiohttp is port-forward's relay client and nothing else of the apiserver's: the module
+    # that routes exec, attach and port-forward imports apiserver.portforward on first use.
+    code = ("import sys; import apiserver.main, apiserver.app, apiserver.exec, apiserver.subresources; "
+            "print('aiohttp' in sys.modules, 'apiserver.portforward' in sys.modules)")
+    r = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0 and r.stdout.split() == ["False", "False"], r.stdout + r.stderr
