@@ -70,6 +70,12 @@ def test_root_ca_from_flag_or_kubeconfig(tmp_path) -> None:
     plain.write_text("apiVersion: v1\nkind: Config\ncurrent-context: c\n"
                      "contexts: [{name: c, context: {cluster: k}}]\nclusters: [{name: k, cluster: {server: x}}]\n")
     assert kubeconfig_ca(str(plain)) is None
+    # a certificate-authority file named relative to the kubeconfig's directory, block style
+    relative = tmp_path / "relative"
+    relative.write_text("apiVersion: v1\nkind: Config\ncurrent-context: c\ncontexts:\n- name: c\n  context:\n"
+                        "    cluster: k\nclusters:\n- name: k\n  cluster:\n    server: https://127.0.0.1:1\n"
+                        "    certificate-authority: ca.crt\n")
+    assert kubeconfig_ca(str(relative)) == CA
 
     def ctx(**opts):
         # informers are only built, never run, in this test
