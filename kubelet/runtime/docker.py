@@ -1,9 +1,11 @@
 """The Docker implementation of the kubelet's ``ContainerRuntime`` (what dockershim was).
 
-The only module in minik8s that speaks Docker. Every docker SDK call runs in a thread
-(``asyncio.to_thread``); long-lived log streams and exec readers get a pool of their own so a
-hundred ``kubectl logs -f`` cannot starve the short calls. Docker's exceptions are converted into
-``interface``'s error tree here, at the boundary.
+The only module in minik8s that speaks Docker, with ``engine.py``: the short calls of every
+pod's life (list, create, start, inspect, stop, remove) go through ``engine.Engine``, on the
+event loop over the local socket; every other docker SDK call runs in a thread
+(``asyncio.to_thread``), and long-lived log streams and exec readers get a pool of their own so
+a hundred ``kubectl logs -f`` cannot starve the short calls. Docker's exceptions are converted
+into ``interface``'s error tree at the boundary.
 
 A pod is a pause container (``minik8s/pause`` by default; it exits at once on SIGTERM) that
 owns the network namespace, made IPC-shareable, plus containers started with
@@ -33,7 +35,7 @@ import os
 import signal
 import socket
 import time
-from collections.abc import AsyncGenerator, Callable, Iterator, Mapping, Sequence
+from collections.abc import AsyncGenerator, Iterator, Mapping, Sequence
 from typing import Any, TypeVar
 
 import docker
@@ -47,6 +49,7 @@ import requests.exceptions
 from kubelet import nettools
 from kubelet.runtime import bridge, netns
 from kubelet.runtime import interface as ri
+from kubelet.runtime.engine import call, engine_for, mapped
 from kubelet.runtime.interface import ContainerId, SandboxId
 
 __all__ = ["DockerRuntime", "DEFAULT_SANDBOX_IMAGE"]
@@ -90,6 +93,7 @@ class DockerRuntime(ri.ContainerRuntime):
                  max_streams: int = 64) -> None:
         self._client = client
         self._api = client.api
+        self._engine = engine_for(client.api)  # the hot calls; the SDK for the rest
         self._sandbox_image = sandbox_image
         self._image_ids: dict[str, tuple[float, str]] = {}  # image -> (monotonic time seen, ID)
         self._streams = concurrent.futures.ThreadPoolExecutor(
@@ -117,12 +121,12 @@ class DockerRuntime(ri.ContainerRuntime):
             _one_engine_pool(client.api)
             return client
 
-        return cls(await _call(make), sandbox_image=sandbox_image)
+        return cls(await call(make), sandbox_image=sandbox_image)
 
     # --- the node's pod network ---------------------------------------------------------------
 
     async def ensure_pod_network(self, config: ri.PodNetworkConfig) -> bool:
-        created = await _call(self._ensure_pod_network, config, error=ri.PodNetworkError)
+        created = await call(self._ensure_pod_network, config, error=ri.PodNetworkError)
         if created or self._pod_networks.get(config.name) != config:
             self._ipams.pop(config.name, None)  # a new subnet, or first use here: recovered anew
         self._pod_networks[config.name] = config
@@ -145,7 +149,7 @@ class DockerRuntime(ri.ContainerRuntime):
                 raise ri.NetworkNotReadyError(f"pod network {name} is not a bridge with a subnet and gateway")
             return ri.PodNetworkConfig(name=name, subnet=cfg["Subnet"], gateway=cfg["Gateway"], bridge=bridge_name,
                                        labels=attrs.get("Labels") or {})
-        config = await _call(lookup, error=ri.NetworkNotReadyError)
+        config = await call(lookup, error=ri.NetworkNotReadyError)
         self._pod_networks.setdefault(name, config)
         return config
 
@@ -169,7 +173,7 @@ class DockerRuntime(ri.ContainerRuntime):
                             owners.setdefault(ip, cid)
                 return owners
             ipam = bridge.HostLocalIPAM(net.subnet, net.gateway)
-            ipam.recover(await _call(in_use, error=ri.ContainerCreateError))
+            ipam.recover(await call(in_use, error=ri.ContainerCreateError))
             self._ipams[net.name] = ipam
             return ipam
 
@@ -264,15 +268,16 @@ class DockerRuntime(ri.ContainerRuntime):
                 self._client.networks.get(name).remove()
             except docker.errors.NotFound:
                 pass
-        await _call(rm, error=ri.PodNetworkError)
+        await call(rm, error=ri.PodNetworkError)
 
     async def close(self) -> None:
         self._streams.shutdown(wait=False, cancel_futures=True)
         self._stats_pool.shutdown(wait=False, cancel_futures=True)
+        await self._engine.close()
         await asyncio.to_thread(self._client.close)
 
     async def version(self) -> ri.RuntimeVersion:
-        info = await _call(self._api.version)
+        info = await call(self._api.version)
         return ri.RuntimeVersion(runtime_name="docker", runtime_version=info["Version"],
                                  api_version=info["ApiVersion"])
 
@@ -328,11 +333,15 @@ class DockerRuntime(ri.ContainerRuntime):
         # Docker refuses a hostname in the host's UTS namespace; the node's name is used then.
         hostname = None if config.host_network else (config.hostname or config.pod_name)[:63]
         try:
-            created = await _call(
-                self._api.create_container, self._sandbox_image, name=ri.sandbox_name(config),
+            # docker-py takes None (the image's CMD) and the map create_networking_config
+            # makes; its stubs want a command and a NetworkingConfig.
+            container_config = self._api.create_container_config(
+                self._sandbox_image, None,  # type: ignore[arg-type]
                 hostname=hostname, labels=labels, host_config=host_config, detach=True,
                 ports=[(p.container_port, p.protocol.lower()) for p in published] or None,
-                networking_config=networking, use_config_proxy=False, error=ri.ContainerCreateError)
+                networking_config=networking)  # type: ignore[arg-type]
+            created = await self._engine.create(container_config, ri.sandbox_name(config),
+                                                error=ri.ContainerCreateError, not_found=ri.NotFoundError)
         except BaseException:
             if ipam is not None and ip is not None:
                 ipam.release_address(ip)
@@ -347,10 +356,10 @@ class DockerRuntime(ri.ContainerRuntime):
 
     async def start_pod_sandbox(self, sandbox: ri.PodSandbox, config: ri.PodSandboxConfig) -> ri.PodSandbox:
         try:
-            await _call(self._api.start, sandbox.id, error=ri.ContainerStartError)
+            await self._engine.start(sandbox.id, error=ri.ContainerStartError)
             # One inspect tells the IP and ports the pod's status needs, and where its
             # resolv.conf is: no listing after the start.
-            info = await _call(self._api.inspect_container, sandbox.id, error=ri.ContainerStartError)
+            info = await self._engine.inspect(sandbox.id, error=ri.ContainerStartError)
             labels = info["Config"].get("Labels") or {}
             if (info.get("HostConfig") or {}).get("NetworkMode") == "none" and labels.get(_LABEL_IP):
                 await self._wire(info, await self._pod_network(labels[_LABEL_NETWORK]), labels[_LABEL_IP])
@@ -446,7 +455,7 @@ class DockerRuntime(ri.ContainerRuntime):
                     raise ri.ImagePullError(image, f'failed to pull image "{image}": {event["error"]}')
 
         try:
-            await _call(pull)
+            await call(pull)
         except ri.ImagePullError:
             raise
         except ri.RuntimeError_ as exc:
@@ -467,7 +476,7 @@ class DockerRuntime(ri.ContainerRuntime):
         if cached is not None and now - cached[0] < _IMAGE_ID_TTL_S:
             return cached[1]
         try:
-            image_id: str = (await _call(self._api.inspect_image, image))["Id"]
+            image_id: str = (await self._engine.inspect_image(image))["Id"]
         except ri.NotFoundError:
             self._image_ids.pop(image, None)
             return None
@@ -484,7 +493,7 @@ class DockerRuntime(ri.ContainerRuntime):
         # other nodes' containers out at the engine.
         filters = {"type": ["container"], "event": list(_EVENT_TYPES),
                    "label": [f"{ri.LABEL_NODE}={node}", ri.LABEL_CONTAINER_TYPE]}
-        stream = await _call(self._api.events, filters=filters, decode=True)
+        stream = await call(self._api.events, filters=filters, decode=True)
         return self._events(stream)
 
     async def _events(self, stream: Any) -> AsyncGenerator[ri.ContainerEvent, None]:
@@ -511,7 +520,7 @@ class DockerRuntime(ri.ContainerRuntime):
             # makes a new sandbox.
             pod, sid = dict(sandbox.labels), sandbox.id
         else:
-            info = await _call(self._api.inspect_container, sandbox_id)
+            info = await self._engine.inspect(sandbox_id)
             pod = info["Config"]["Labels"] or {}
             if pod.get(ri.LABEL_CONTAINER_TYPE) != ri.TYPE_SANDBOX:
                 raise ri.NotFoundError(f"{sandbox_id} is not a pod sandbox")
@@ -568,15 +577,15 @@ class DockerRuntime(ri.ContainerRuntime):
         # the end of an attached client's input is the end of the container's stdin; without
         # it, the stdin stays open for the next attach.
         container_config["StdinOnce"] = config.stdin and config.stdin_once
-        return await _call(self._api.create_container_from_config, container_config, name,
-                           error=ri.ContainerCreateError, not_found=ri.ContainerCreateError)
+        return await self._engine.create(container_config, name, error=ri.ContainerCreateError,
+                                         not_found=ri.ContainerCreateError)
 
     async def start_container(self, container_id: ContainerId) -> None:
-        await _call(self._api.start, container_id, error=ri.ContainerStartError)
+        await self._engine.start(container_id, error=ri.ContainerStartError)
 
     async def stop_container(self, container_id: ContainerId, *, timeout: float) -> None:
         # Docker counts whole seconds; rounding up never cuts a grace period short.
-        await _call(self._api.stop, container_id, timeout=max(0, math.ceil(timeout)))
+        await self._engine.stop(container_id, max(0, math.ceil(timeout)))
 
     async def remove_container(self, container_id: ContainerId) -> None:
         await self._remove(container_id)
@@ -597,7 +606,7 @@ class DockerRuntime(ri.ContainerRuntime):
         filters = {"label": labels}
         sandboxes: list[ri.PodSandbox] = []
         containers: list[ri.Container] = []
-        for entry in await _call(self._api.containers, all=True, filters=filters):
+        for entry in await self._engine.containers(filters):
             kind = (entry.get("Labels") or {}).get(ri.LABEL_CONTAINER_TYPE)
             if kind == ri.TYPE_SANDBOX:
                 sandboxes.append(_sandbox_from_list(entry))
@@ -606,18 +615,18 @@ class DockerRuntime(ri.ContainerRuntime):
         return sandboxes, containers
 
     async def container_status(self, container_id: ContainerId) -> ri.ContainerStatus:
-        return _container_status(await _call(self._api.inspect_container, container_id))
+        return _container_status(await self._engine.inspect(container_id))
 
     async def exec_sync(self, container_id: ContainerId, cmd: Sequence[str], *,
                         timeout: float | None = None) -> ri.ExecResult:
-        exec_id = (await _call(self._api.exec_create, container_id, list(cmd)))["Id"]
+        exec_id = (await call(self._api.exec_create, container_id, list(cmd)))["Id"]
 
         def run() -> ri.ExecResult:
             output = self._api.exec_start(exec_id)
             return ri.ExecResult(self._api.exec_inspect(exec_id)["ExitCode"], output)
 
         try:
-            return await asyncio.wait_for(_call(run), timeout)
+            return await asyncio.wait_for(call(run), timeout)
         except TimeoutError:
             # Docker has no exec timeout: end the process ourselves so probes do not pile up.
             await asyncio.to_thread(self._kill_exec, exec_id, container_id)
@@ -635,21 +644,21 @@ class DockerRuntime(ri.ContainerRuntime):
 
     async def exec(self, container_id: ContainerId, cmd: Sequence[str], *, stdin: bool = False,
                    tty: bool = False) -> ri.ExecSession:
-        created = await _call(self._api.exec_create, container_id, list(cmd), stdout=True, stderr=True,
+        created = await call(self._api.exec_create, container_id, list(cmd), stdout=True, stderr=True,
                               stdin=stdin, tty=tty)
         exec_id = created["Id"]
-        sock = await _call(self._api.exec_start, exec_id, socket=True, tty=tty)
+        sock = await call(self._api.exec_start, exec_id, socket=True, tty=tty)
         return _DockerExec(self._api, exec_id, sock, tty=tty, stdin=stdin, pool=self._streams)
 
     async def attach(self, container_id: ContainerId, *, stdin: bool = False, tty: bool = False) -> ri.ExecSession:
-        info = await _call(self._api.inspect_container, container_id)
+        info = await self._engine.inspect(container_id)
         params = {"stdin": 1 if stdin else 0, "stdout": 1, "stderr": 1, "stream": 1}
-        sock = await _call(self._api.attach_socket, container_id, params=params)
+        sock = await call(self._api.attach_socket, container_id, params=params)
         return _DockerAttach(self._api, container_id, sock, tty=tty, stdin=stdin, pool=self._streams,
                              stdin_once=bool((info.get("Config") or {}).get("StdinOnce")))
 
     async def port_forward(self, sandbox_id: SandboxId, port: int) -> socket.socket:
-        info = await _call(self._api.inspect_container, sandbox_id)
+        info = await self._engine.inspect(sandbox_id)
         pid = (info.get("State") or {}).get("Pid") or 0
         if not pid:
             raise ri.RuntimeError_(f"sandbox {sandbox_id[:12]} is not running")
@@ -663,7 +672,7 @@ class DockerRuntime(ri.ContainerRuntime):
     async def logs(self, container_id: ContainerId, *, follow: bool = False, tail: int | None = None,
                    timestamps: bool = False,
                    since: datetime.datetime | None = None) -> AsyncGenerator[bytes, None]:
-        stream = await _call(self._api.logs, container_id, stream=True, follow=follow,
+        stream = await call(self._api.logs, container_id, stream=True, follow=follow,
                              tail="all" if tail is None else tail, timestamps=timestamps,
                              since=since)
         loop = asyncio.get_running_loop()
@@ -681,7 +690,7 @@ class DockerRuntime(ri.ContainerRuntime):
 
         async def one(cid: ContainerId) -> ri.ContainerStats | None:
             try:
-                raw = await loop.run_in_executor(self._stats_pool, _mapped, self._api.stats, (cid,),
+                raw = await loop.run_in_executor(self._stats_pool, mapped, self._api.stats, (cid,),
                                                  {"stream": False, "one_shot": True}, ri.RuntimeError_,
                                                  ri.NotFoundError)
             except ri.RuntimeError_:  # gone meanwhile: no reading
@@ -702,15 +711,15 @@ class DockerRuntime(ri.ContainerRuntime):
         if pod_uid is not None:
             wanted[ri.LABEL_POD_UID] = pod_uid
         filters: dict[str, Any] = {"label": [f"{k}={v}" for k, v in wanted.items()], **(extra or {})}
-        return await _call(self._api.containers, all=True, filters=filters)
+        return await self._engine.containers(filters)
 
     async def _stop(self, container_id: str, timeout: int) -> None:
         with contextlib.suppress(ri.NotFoundError):
-            await _call(self._api.stop, container_id, timeout=timeout)
+            await self._engine.stop(container_id, timeout)
 
     async def _remove(self, container_id: str) -> None:
         try:
-            await _call(self._api.remove_container, container_id, force=True, v=True)
+            await self._engine.remove(container_id)
         except ri.NotFoundError:
             pass
         except ri.RuntimeError_ as exc:
@@ -766,12 +775,12 @@ class _DockerExec(ri.ExecSession):
             self._raw.shutdown(socket.SHUT_WR)
 
     async def resize(self, *, width: int, height: int) -> None:
-        await _call(self._api.exec_resize, self._exec_id, height=height, width=width)
+        await call(self._api.exec_resize, self._exec_id, height=height, width=width)
 
     async def wait(self) -> int:
         # The output ends a moment before the engine records the exit; poll briefly for it.
         for _ in range(100):
-            info = await _call(self._api.exec_inspect, self._exec_id)
+            info = await call(self._api.exec_inspect, self._exec_id)
             if not info.get("Running") and info.get("ExitCode") is not None:
                 return int(info["ExitCode"])
             await asyncio.sleep(0.02)
@@ -809,7 +818,7 @@ class _DockerAttach(_DockerExec):
             self._stdin_open = False
 
     async def resize(self, *, width: int, height: int) -> None:
-        await _call(self._api.resize, self._exec_id, height=height, width=width)
+        await call(self._api.resize, self._exec_id, height=height, width=width)
 
     async def wait(self) -> int:
         return 0
@@ -843,33 +852,6 @@ def _one_engine_pool(api: docker.APIClient) -> None:
     api.mount("http+docker://", _EngineSocketAdapter(old.socket_path, old.timeout, max_pool_size=old.max_pool_size))
     old.close()
     api.trust_env = False
-
-
-async def _call(fn: Callable[..., T], *args: Any, error: type[ri.RuntimeError_] = ri.RuntimeError_,
-                not_found: type[ri.RuntimeError_] = ri.NotFoundError, **kwargs: Any) -> T:
-    """Run a blocking docker SDK call in a thread, mapping its errors into ours."""
-    return await asyncio.to_thread(_mapped, fn, args, kwargs, error, not_found)
-
-
-def _mapped(fn: Callable[..., T], args: tuple[Any, ...], kwargs: dict[str, Any],
-            error: type[ri.RuntimeError_], not_found: type[ri.RuntimeError_]) -> T:
-    try:
-        return fn(*args, **kwargs)
-    except ri.RuntimeError_:
-        raise
-    except docker.errors.NotFound as exc:
-        raise not_found(_explain(exc)) from exc
-    except docker.errors.APIError as exc:
-        raise error(_explain(exc)) from exc
-    except (docker.errors.DockerException, requests.exceptions.RequestException) as exc:
-        raise ri.RuntimeError_(f"cannot reach the Docker engine: {exc}") from exc
-
-
-def _explain(exc: docker.errors.APIError) -> str:
-    explanation = exc.explanation
-    if isinstance(explanation, bytes):
-        explanation = explanation.decode(errors="replace")
-    return str(explanation or exc)
 
 
 def _next_frame(frames: Iterator[tuple[int, bytes]]) -> tuple[int, bytes] | None:

@@ -19,6 +19,7 @@ import pytest
 
 from kubelet.runtime import interface as ri
 from kubelet.runtime.docker import DockerRuntime
+from kubelet.runtime.engine import call
 from tests.waiting import eventually
 
 pytestmark = pytest.mark.docker
@@ -628,15 +629,18 @@ def _try_read(port: int) -> bytes | None:
 
 async def test_engine_calls_share_one_pool_while_exec_streams_hold_their_own_connections(
         runtime: DockerRuntime, node: str) -> None:
-    """The engine's unix socket has one connection pool, not docker-py's one per request URL;
-    an exec's hijacked connection never goes back to it: two interactive execs stay open, each
-    with its own stdin and output, while 60 calls about other containers run at once."""
+    """The SDK's calls on the engine's unix socket share one connection pool, not docker-py's
+    one per request URL, and an exec's hijacked connection never goes back to it: two
+    interactive execs stay open, each with its own stdin and output, while 60 SDK calls and 60
+    of the runtime's own (the socket engine's) about other containers run at once."""
     sid = await runtime.run_pod_sandbox(pod(node))
     cid = await run(runtime, sid, "app", command=["sleep", "3600"])
     others = [await run(runtime, sid, f"other{i}", command=["sleep", "3600"]) for i in range(3)]
     sessions = [await runtime.exec(cid, ["sh", "-c", "read line; echo got-$line"], stdin=True) for _ in range(2)]
     statuses = await asyncio.gather(*(runtime.container_status(others[i % 3]) for i in range(60)))
     assert all(s.state is ri.ContainerState.RUNNING for s in statuses)
+    inspected = await asyncio.gather(*(call(runtime._api.inspect_container, others[i % 3]) for i in range(60)))
+    assert all(info["State"]["Running"] for info in inspected)
     for i, session in enumerate(sessions):
         await session.write(f"s{i}\n".encode())
         await session.close_stdin()

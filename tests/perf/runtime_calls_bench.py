@@ -1,11 +1,14 @@
 """What the kubelet's Docker runtime pays per engine call and per network tool it runs, beside
 how it did before.
 
-1. Engine calls: ``--calls`` inspects of 60 created (never started) pause containers from 30
-   threads, on the docker SDK's client as it comes (a connection pool per request URL, 25 kept:
-   a call about another container opens a connection) and on the runtime's (one pool for the
-   socket, ``kubelet.runtime.docker._one_engine_pool``). Prints this process's CPU and dockerd's
-   per call.
+1. Engine calls: ``--calls`` inspects of 60 created (never started) pause containers, 30 in
+   flight, three ways: from 30 threads on the docker SDK's client as it comes (``sdk``: a
+   connection pool per request URL, 25 kept, so a call about another container opens a
+   connection), from 30 threads on the SDK with one pool for the socket (``one-pool``:
+   ``kubelet.runtime.docker._one_engine_pool``, what the runtime's remaining SDK calls use), and
+   as the runtime makes its pod calls now, 30 coroutines on the socket engine under uvloop
+   (``socket``: ``kubelet.runtime.engine.SocketEngine``). Prints this process's CPU and
+   dockerd's per call.
 2. Network tools: 60 ``ip -batch -`` (what a pod's wiring runs, here a harmless ``link show``)
    at 8 at once, in a process the kubelet's size (~180 MB, 64 pool threads) under uvloop, as an
    asyncio subprocess (uvloop forks) and through ``kubelet.nettools.run`` (``subprocess`` in a
@@ -38,6 +41,7 @@ sys.path.insert(0, str(REPO))
 
 from kubelet import nettools  # noqa: E402 - after the sys.path set-up above
 from kubelet.runtime import docker as docker_runtime  # noqa: E402 - after the sys.path set-up above
+from kubelet.runtime import engine  # noqa: E402 - after the sys.path set-up above
 
 PAUSE = "minik8s/pause:latest"
 
@@ -58,23 +62,44 @@ def engine_calls(rounds: int, calls: int) -> None:
     ids = [setup.api.create_container(PAUSE, labels={"runtime-calls-bench": "1"})["Id"] for _ in range(60)]
     try:
         for _ in range(rounds):
-            for side in ("sdk", "runtime"):
+            for side in ("sdk", "one-pool", "socket"):
                 client = docker.from_env(max_pool_size=128)
-                if side == "runtime":
-                    docker_runtime._one_engine_pool(client.api)
-                with concurrent.futures.ThreadPoolExecutor(30) as pool:
-                    list(pool.map(client.api.inspect_container, ids))  # threads and connections warm
-                    c0, d0, t0 = own_cpu(), dockerd_cpu(), time.perf_counter()
-                    list(pool.map(client.api.inspect_container, (ids[i % len(ids)] for i in range(calls))))
-                    wall, cpu, dcpu = time.perf_counter() - t0, own_cpu() - c0, dockerd_cpu() - d0
+                if side == "socket":
+                    wall, cpu, dcpu = uvloop.run(socket_inspects(client.api, ids, calls))
+                else:
+                    if side == "one-pool":
+                        docker_runtime._one_engine_pool(client.api)
+                    with concurrent.futures.ThreadPoolExecutor(30) as pool:
+                        list(pool.map(client.api.inspect_container, ids))  # threads and connections warm
+                        c0, d0, t0 = own_cpu(), dockerd_cpu(), time.perf_counter()
+                        list(pool.map(client.api.inspect_container, (ids[i % len(ids)] for i in range(calls))))
+                        wall, cpu, dcpu = time.perf_counter() - t0, own_cpu() - c0, dockerd_cpu() - d0
                 client.close()
-                print(f"engine calls  {side:8} {calls} inspects at 30 threads: wall {wall:5.2f} s, "
+                print(f"engine calls  {side:9} {calls} inspects at 30 threads: wall {wall:5.2f} s, "
                       f"client CPU {cpu / calls * 1000:.3f} ms/call, dockerd {dcpu / calls * 1000:.3f} ms/call "
                       f"(load {os.getloadavg()[0]:.1f})", flush=True)
     finally:
         for cid in ids:
             setup.api.remove_container(cid, force=True)
         setup.close()
+
+
+async def socket_inspects(api: docker.APIClient, ids: list[str], calls: int) -> tuple[float, float, float]:
+    """``calls`` inspects at 30 in flight on the runtime's socket engine: wall, own CPU, dockerd CPU."""
+    socket_engine = engine.engine_for(api)
+    assert isinstance(socket_engine, engine.SocketEngine), "the engine is not on a local unix socket"
+    flight = asyncio.Semaphore(30)
+
+    async def one(cid: str) -> None:
+        async with flight:
+            await socket_engine.inspect(cid)
+    try:
+        await asyncio.gather(*(one(cid) for cid in ids))  # connections warm
+        c0, d0, t0 = own_cpu(), dockerd_cpu(), time.perf_counter()
+        await asyncio.gather(*(one(ids[i % len(ids)]) for i in range(calls)))
+        return time.perf_counter() - t0, own_cpu() - c0, dockerd_cpu() - d0
+    finally:
+        await socket_engine.close()
 
 
 async def tools(rounds: int) -> None:
