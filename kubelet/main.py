@@ -31,8 +31,9 @@ __all__ = ["main", "run"]
 
 log = logging.getLogger("kubelet")
 
-# Docker calls block a thread each (a container stop for its whole grace period): the
-# default pool of cpu+4 threads would let a few slow stops starve every other call.
+# The docker SDK's calls (pulls, networks, exec set-up) and file work block a thread each (a
+# pull for as long as it takes): the default pool of cpu+4 threads would let a few slow ones
+# starve every other call. A pod's own engine calls (runtime/engine.py) take no thread.
 _THREADS = 64
 
 
