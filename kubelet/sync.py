@@ -622,10 +622,11 @@ class PodSyncer:
         its sandbox, remove its volumes' directory and forget the pod's state; the stopped
         containers are left to the container GC.
 
-        A pod still in the API (being deleted) has its status written as each container stops,
-        as Kubernetes' status manager does: the stopped container terminated and not ready, so
-        Ready turns False, and once all have stopped the phase is terminal. Only then is the
-        pod removed, so a client waiting for Ready=False sees it before the pod goes."""
+        A pod still in the API (being deleted) has its status written as its containers stop,
+        as Kubernetes' status manager does: a container that stopped while others still run is
+        terminated and not ready, so Ready turns False, and once all have stopped one write
+        says so with the terminal phase. Only then is the pod removed, so a client waiting for
+        Ready=False sees it before the pod goes."""
         sandboxes, containers = await self.runtime.list_pod_resources(node=self.node.name, pod_uid=uid)
         running = [c for c in containers if c.state is ri.ContainerState.RUNNING]
         # The probes stop now; a container still running keeps its last readiness meanwhile.
@@ -637,11 +638,16 @@ class PodSyncer:
                 self.recorder.event(pod, NORMAL, "Killing", f"Stopping container {c.name}",
                                     field_path=_field_path(c.name, False))
         reporting = asyncio.Lock()
+        still_running = len(running)
 
         async def stop(c: ri.Container) -> None:
+            nonlocal still_running
             await self._stop(c.id, grace)
             readiness[c.id] = False
-            if pod is not None:
+            still_running -= 1
+            # The last container's stop is told by the final report just below (terminated, not
+            # ready, and the terminal phase): one status write and one listing fewer per pod.
+            if pod is not None and still_running:
                 async with reporting:
                     await self._report_terminating(pod, readiness, done=False)
 

@@ -250,6 +250,24 @@ async def test_a_graceful_delete_publishes_ready_false_before_the_pod_goes(
     await client.patch(PODS, "held", {"metadata": {"finalizers": None}}, namespace=namespace)
 
 
+async def test_a_one_container_pods_teardown_is_written_once(client, namespace, kubelet_factory, node_ipam) -> None:
+    """The last container's stop needs no status write of its own: the final one (terminated,
+    not ready, the terminal phase) follows at once. Between the delete and DELETED the pod
+    changes twice: the deletion's timestamp, the kubelet's one terminating status."""
+    k = kubelet_factory(extra_args=FAKE)
+    await client.create(PODS, pod_manifest("single", k.node, [{"name": "a"}], terminationGracePeriodSeconds=30),
+                        namespace=namespace)
+    ready = await wait_pod(client, namespace, "single", is_ready, what="Ready", kubelet=k)
+    await client.delete(PODS, "single", namespace=namespace)
+    seen: list[tuple[str, str | None, str | None]] = []
+    async for ev in client.watch(PODS, namespace=namespace, resource_version=ready["metadata"]["resourceVersion"],
+                                 field_selector="metadata.name=single", timeout_seconds=30):
+        seen.append((ev.type, condition(ev.object, "Ready"), (ev.object.get("status") or {}).get("phase")))
+        if ev.type == "DELETED":
+            break
+    assert seen == [("MODIFIED", "True", "Running"), ("MODIFIED", "False", "Failed"), ("DELETED", "False", "Failed")], seen
+
+
 async def test_the_node_api_listens_on_the_node_ip_only(kubelet_factory) -> None:
     k = kubelet_factory(extra_args=FAKE)  # InternalIP 127.0.0.1
     with socket.create_connection(("127.0.0.1", k.port), timeout=5):
