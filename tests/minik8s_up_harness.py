@@ -129,13 +129,20 @@ def up_cluster(tmp_path_factory, docker_client, prefix: str) -> Iterator[Up]:
     base = tmp_path_factory.mktemp(f"{prefix}-e2e")
     cluster = Up(data_dir=base / "data", port=pick_free_port(), kubelet_port=pick_free_port(),
                  node=f"{prefix}-{uuid.uuid4().hex[:8]}")
-    cluster.start()
     try:
+        # Inside the try: a start that fails (never Ready) is brought down too, or its
+        # components would outlive the test run and hold their pod network's addresses.
+        cluster.start()
         yield cluster
     finally:
         cluster.run("down")
         if cluster.proc is not None and cluster.proc.poll() is None:
-            cluster.proc.kill()
+            cluster.proc.terminate()  # the supervisor stops its components on SIGTERM
+            try:
+                cluster.proc.wait(60)
+            except subprocess.TimeoutExpired:
+                cluster.proc.kill()
+                cluster.proc.wait()
         remove_node_containers(docker_client, cluster.node)
         remove_node_network(docker_client, cluster.node)
 
