@@ -20,7 +20,6 @@ import dataclasses
 import logging
 import posixpath
 import re
-import secrets
 from collections.abc import Callable
 from typing import Any, Protocol
 
@@ -40,7 +39,7 @@ from apiserver.patch import (
 from apiserver.registry.table import Entry
 from apiserver.storage.interface import Compacted, KeyExists, KeyNotFound, RevisionMismatch, Storage
 from apiserver.stored import CONFLICT_MSG, encode_stored, storage_key
-from apiserver.uids import new_uid
+from apiserver.uids import name_suffix, new_uid
 from apiserver.validation import FieldError
 from apiserver.watchcache import WatchCache, decode
 from minik8s import fields as fieldsel
@@ -52,7 +51,6 @@ from minik8s.timestamps import in_seconds, now_rfc3339
 log = logging.getLogger(__name__)
 
 # generateName suffixes use Kubernetes' alphabet (no vowels, no look-alikes)
-_ALPHANUMS = "bcdfghjklmnpqrstvwxz2456789"
 _PATCH_RETRIES = 5
 
 ORPHAN_FINALIZER = "orphan"
@@ -386,7 +384,7 @@ class RestStorage:
         for attempt in range(8):
             if generated:
                 # as Kubernetes: the prefix is cut to 58 characters so the name stays a valid label
-                md["name"] = md["generateName"][:58] + "".join(secrets.choice(_ALPHANUMS) for _ in range(5))
+                md["name"] = md["generateName"][:58] + name_suffix()
             new = self._prepare_create(entry, obj)
             if admission is not None and attempt == 0:  # once: a quota charge is not repeated
                 await admission.validate(Attributes(CREATE, entry.type, ns, new, dry_run=dry_run, warnings=warnings))

@@ -25,10 +25,10 @@ from __future__ import annotations
 
 import asyncio
 import random
-import secrets as pyrandom
 from typing import Any
 
 from apiserver import errors
+from apiserver.uids import name_suffix
 from apiserver.watchcache import WatchCache
 from minik8s.api.resources import PODS, SERVICEACCOUNTS
 from minik8s.api.wellknown import serviceaccounts as sa_api
@@ -37,7 +37,6 @@ PLUGIN_NAME = "ServiceAccount"
 MIRROR_ANNOTATION = "kubernetes.io/config.mirror"
 ENFORCE_MOUNTABLE_SECRETS = "kubernetes.io/enforce-mountable-secrets"
 # generateName's alphabet (no vowels, no look-alikes), as Kubernetes' SimpleNameGenerator
-_ALPHANUMS = "bcdfghjklmnpqrstvwxz2456789"
 _GO_TRUE = ("1", "t", "T", "true", "TRUE", "True")
 
 
@@ -63,7 +62,7 @@ def mount_token(spec: dict[str, Any]) -> None:
     """Add the token volume and its mounts to ``spec`` (``mountServiceAccountToken``)."""
     volumes = spec.get("volumes") or []
     existing = next((v["name"] for v in volumes if v["name"].startswith(sa_api.TOKEN_VOLUME_PREFIX)), None)
-    name = existing or sa_api.TOKEN_VOLUME_PREFIX + "".join(pyrandom.choice(_ALPHANUMS) for _ in range(5))
+    name = existing or sa_api.TOKEN_VOLUME_PREFIX + name_suffix()
     needed = False
     for field in ("initContainers", "containers"):
         for c in spec.get(field) or []:
