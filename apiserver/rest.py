@@ -44,6 +44,8 @@ from apiserver.validation import FieldError
 from apiserver.watchcache import WatchCache, decode
 from minik8s import fields as fieldsel
 from minik8s import labels
+from minik8s.api.core import Pod
+from minik8s.api.meta import ObjectMeta
 from minik8s.api.resources import ResourceType
 from minik8s.api.schema import unknown_fields
 from minik8s.timestamps import in_seconds, now_rfc3339
@@ -79,17 +81,29 @@ class ListOptions:
 # pydantic's error types as Kubernetes' field error types (k8s.io/apimachinery/.../field).
 _TYPE_INVALID = "FieldValueTypeInvalid"
 _BRANCHES = frozenset(("int", "str", "bool", "float", "list", "dict"))
+# Pod templates whose decoded pods are remembered (the oldest forgotten first).
+_ADMITTED_PODS = 256
 
 
-def pydantic_errors(exc: pydantic.ValidationError) -> list[FieldError]:
+def _rest_of_pod(body: dict[str, Any]) -> bytes | None:
+    """The key of a pod body's decoding apart from its metadata: the rest's JSON, or None when
+    it has none (a value JSON cannot carry, an integer beyond 64 bits)."""
+    try:
+        return orjson.dumps({k: v for k, v in body.items() if k != "metadata"})
+    except (TypeError, orjson.JSONEncodeError):
+        return None
+
+
+def pydantic_errors(exc: pydantic.ValidationError, *, prefix: str = "") -> list[FieldError]:
     """One Kubernetes field error per invalid field: ``Required value`` for a missing one,
     ``Unsupported value`` for a value outside an enumeration, ``Too long``, and ``Invalid
     value`` (type errors as FieldValueTypeInvalid) for the rest. Union branches pydantic tries
-    one by one (IntOrString) are reported once."""
+    one by one (IntOrString) are reported once. ``prefix``: where the validated part sits in the
+    object (``metadata``), when it was validated alone."""
     out: list[FieldError] = []
     seen: set[str] = set()
     for e in exc.errors():
-        path = ""
+        path = prefix
         for part in e["loc"]:
             if isinstance(part, int):
                 path += f"[{part}]"
@@ -168,6 +182,9 @@ class RestStorage:
         #: creates after the plugins above, validating hooks after validation (set by the app)
         self.admission_chain: Chain | None = None
         self._schemas: dict[type, Any] = {}
+        # Pods of one template (a ReplicaSet's, a Job's, a DaemonSet's) differ in their metadata
+        # only: the decoded, defaulted rest of a pod body, by the bytes of that rest.
+        self._admitted_pods: dict[bytes, bytes] = {}
 
     # ---- decoding and defaulting -------------------------------------------------------
 
@@ -200,11 +217,32 @@ class RestStorage:
                     raise errors.BadRequest(f'{kind} in version "{gv}" cannot be handled as a {kind}: '
                                             f"strict decoding error: {msg}")
                 warnings.extend(f'unknown field "{u}"' for u in unknown)
+        # A pod without status (a create) like one decoded before: only its metadata is new.
+        key = _rest_of_pod(body) if model is Pod and not body.get("status") else None
+        if key is not None and (admitted := self._admitted_pods.get(key)) is not None:
+            return self._with_metadata(kind, entry, body, orjson.loads(admitted))
         try:
             obj = model.model_validate(body).model_dump(by_alias=True, exclude_none=True, mode="json")
         except pydantic.ValidationError as e:
             name = ((body.get("metadata") or {}).get("name")) or ""
             raise errors.Invalid.of(kind, entry.type.group, name, pydantic_errors(e)) from None
+        if key is not None:
+            if len(self._admitted_pods) >= _ADMITTED_PODS:
+                del self._admitted_pods[next(iter(self._admitted_pods))]  # the oldest template
+            self._admitted_pods[key] = orjson.dumps(obj)
+        return obj
+
+    @staticmethod
+    def _with_metadata(kind: str, entry: Entry, body: dict[str, Any], obj: dict[str, Any]) -> dict[str, Any]:
+        """``obj`` (an admitted body like ``body`` but for its metadata) with ``body``'s metadata
+        decoded in place of its own, as the whole body's decoding would have it."""
+        meta = body.get("metadata")
+        try:
+            obj["metadata"] = ObjectMeta.model_validate({} if meta is None else meta).model_dump(
+                by_alias=True, exclude_none=True, mode="json")
+        except pydantic.ValidationError as e:
+            name = (meta.get("name") if isinstance(meta, dict) else None) or ""
+            raise errors.Invalid.of(kind, entry.type.group, name, pydantic_errors(e, prefix="metadata")) from None
         return obj
 
     def check_identity(self, entry: Entry, obj: dict[str, Any], namespace: str | None,
