@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -126,7 +127,9 @@ def main() -> None:
             ]
             spy = None
             if a.profile:
-                spy = subprocess.Popen([os.path.join(os.path.dirname(sys.executable), "py-spy"), "record", "--format",
+                # py-spy beside the interpreter, else on PATH (it is no dependency of the project)
+                py_spy = shutil.which("py-spy", path=os.path.dirname(sys.executable)) or "py-spy"
+                spy = subprocess.Popen([py_spy, "record", "--format",
                                         "raw", "-o", a.profile, "--rate", "200", "--gil", "--pid", str(proc.pid)],
                                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
                 time.sleep(1.0)
