@@ -9,6 +9,7 @@ import re
 from typing import Any
 
 from minik8s.api.resources import ResourceType
+from minik8s.api.wellknown import condition as condition  # a CRD's conditions too (re-exported)
 
 GROUP = "apiextensions.k8s.io"
 NAMESPACE_SCOPED = "Namespaced"
@@ -22,15 +23,6 @@ NON_STRUCTURAL = "NonStructuralSchema"
 
 #: the finalizer that keeps a deleted CRD until every object of its resource is gone
 CLEANUP_FINALIZER = "customresourcecleanup.apiextensions.k8s.io"
-
-
-def condition(crd: dict[str, Any], type_: str) -> dict[str, Any] | None:
-    """The CRD's condition of ``type_`` (JSON), or None."""
-    conditions: list[dict[str, Any]] = (crd.get("status") or {}).get("conditions") or []
-    for c in conditions:
-        if c.get("type") == type_:
-            return c
-    return None
 
 
 def is_true(crd: dict[str, Any], type_: str) -> bool:

@@ -7,6 +7,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from minik8s.api.wellknown import condition as condition  # a request's conditions too (re-exported)
+
 GROUP = "certificates.k8s.io"
 API_VERSION = f"{GROUP}/v1"
 
@@ -23,15 +25,6 @@ USAGES = (
     "server auth", "client auth", "code signing", "email protection", "s/mime", "ipsec end system",
     "ipsec tunnel", "ipsec user", "timestamping", "ocsp signing", "microsoft sgc", "netscape sgc",
 )
-
-
-def condition(csr: Mapping[str, Any], ctype: str) -> dict[str, Any] | None:
-    """The condition of type ``ctype`` (``Approved``...), None when absent."""
-    conditions: list[dict[str, Any]] = (csr.get("status") or {}).get("conditions") or []
-    for c in conditions:
-        if c.get("type") == ctype:
-            return c
-    return None
 
 
 def is_approved(csr: Mapping[str, Any]) -> bool:
