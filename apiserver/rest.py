@@ -44,7 +44,7 @@ from apiserver.validation import FieldError
 from apiserver.watchcache import WatchCache, decode
 from minik8s import fields as fieldsel
 from minik8s import labels
-from minik8s.api.core import Pod
+from minik8s.api.core import Pod, PodStatus
 from minik8s.api.meta import ObjectMeta
 from minik8s.api.resources import ResourceType
 from minik8s.api.schema import unknown_fields
@@ -92,6 +92,19 @@ def _rest_of_pod(body: dict[str, Any]) -> bytes | None:
         return orjson.dumps({k: v for k, v in body.items() if k != "metadata"})
     except (TypeError, orjson.JSONEncodeError):
         return None
+
+
+_POD_FIELDS = frozenset({"apiVersion", "kind", "metadata", "spec", "status"})
+
+
+def _keeps_stored_spec(body: dict[str, Any], stored: dict[str, Any]) -> bool:
+    """Whether a pod update's body has the stored pod's spec and nothing a decoding would drop
+    or refuse outside its metadata and status: a status write, a label or annotation change. The
+    stored spec was admitted and defaulted when it was written, so decoding it again gives it
+    back (a pod's defaults are its spec's only, ``Pod._defaults``)."""
+    spec = body.get("spec")
+    return (isinstance(spec, dict) and body.get("apiVersion") == "v1" and body.get("kind") == "Pod"
+            and _POD_FIELDS.issuperset(body) and spec == stored.get("spec"))
 
 
 def pydantic_errors(exc: pydantic.ValidationError, *, prefix: str = "") -> list[FieldError]:
@@ -217,6 +230,8 @@ class RestStorage:
                     raise errors.BadRequest(f'{kind} in version "{gv}" cannot be handled as a {kind}: '
                                             f"strict decoding error: {msg}")
                 warnings.extend(f'unknown field "{u}"' for u in unknown)
+        if model is Pod and stored is not None and _keeps_stored_spec(body, stored):
+            return self._pod_around_spec(kind, entry, body)
         # A pod without status (a create) like one decoded before: only its metadata is new.
         key = _rest_of_pod(body) if model is Pod and not body.get("status") else None
         if key is not None and (admitted := self._admitted_pods.get(key)) is not None:
@@ -244,6 +259,29 @@ class RestStorage:
             name = (meta.get("name") if isinstance(meta, dict) else None) or ""
             raise errors.Invalid.of(kind, entry.type.group, name, pydantic_errors(e, prefix="metadata")) from None
         return obj
+
+    @staticmethod
+    def _pod_around_spec(kind: str, entry: Entry, body: dict[str, Any]) -> dict[str, Any]:
+        """A pod body whose spec is the stored pod's (:func:`_keeps_stored_spec`) decoded as the
+        whole body's decoding would have it: its metadata and status decoded alone, its spec
+        (admitted and defaulted when it was written) copied as it is."""
+        out: dict[str, Any] = {"apiVersion": "v1", "kind": "Pod"}
+        errs: builtins.list[FieldError] = []
+        for field, model in (("metadata", ObjectMeta), ("spec", None), ("status", PodStatus)):
+            value = body.get(field)
+            if model is None:
+                out[field] = orjson.loads(orjson.dumps(value))  # the caller's to change
+                continue
+            try:
+                out[field] = model.model_validate({} if value is None else value).model_dump(
+                    by_alias=True, exclude_none=True, mode="json")
+            except pydantic.ValidationError as e:
+                errs.extend(pydantic_errors(e, prefix=field))
+        if errs:
+            meta = body.get("metadata")
+            name = (meta.get("name") if isinstance(meta, dict) else None) or ""
+            raise errors.Invalid.of(kind, entry.type.group, name, errs)
+        return out
 
     def check_identity(self, entry: Entry, obj: dict[str, Any], namespace: str | None,
                        name: str | None) -> None:

@@ -1,7 +1,8 @@
 """Pods of one template are decoded once (apiserver/rest.py, ``RestStorage.admit_body``): a pod
 body like one decoded before but for its metadata is answered from the remembered rest with
 its own metadata decoded, and must come out exactly as decoding the whole body would give it,
-errors included."""
+errors included. Likewise an update that keeps the stored pod's spec (a status write, a label
+change) has only its metadata and status decoded."""
 
 from __future__ import annotations
 
@@ -84,3 +85,57 @@ def test_pods_with_status_are_not_remembered(rest: RestStorage) -> None:
     with_status = {**body(SPECS[0], {"name": "a"}), "status": {"phase": "Running"}}
     rest.admit_body(BY_TYPE[PODS], with_status, field_validation="Strict", warnings=[])
     assert rest._admitted_pods == {}
+
+
+STATUSES: list[Any] = [
+    None,
+    {},
+    {"phase": "Running", "podIP": "10.0.0.5", "startTime": "2026-12-06T00:00:00Z",
+     "conditions": [{"type": "Ready", "status": "True", "lastTransitionTime": "2026-12-06T00:00:01Z"}],
+     "containerStatuses": [{"name": "c", "ready": True, "restartCount": 0, "image": "busybox",
+                            "imageID": "", "state": {"running": {"startedAt": "2026-12-06T00:00:01Z"}}}]},
+    {"phase": "Pending", "hostIP": None, "qosClass": "BestEffort"},
+    {"containerStatuses": [{"name": "c", "ready": "maybe", "restartCount": 0, "image": "i", "imageID": ""}]},  # invalid
+    {"conditions": [{"type": "Ready"}]},  # status missing: invalid
+    ["not", "a", "status"],  # invalid
+]
+
+
+@pytest.mark.parametrize("spec", [s for s in SPECS[:3]])
+def test_an_update_keeping_the_stored_spec_decodes_as_its_whole_body_would(tmp_path: Path, spec: Any) -> None:
+    fresh = RestStorage(SQLiteStorage(str(tmp_path / "a.db")), WatchCache(SQLiteStorage(str(tmp_path / "a.db"))))
+    kind, (stored, _, _) = admitted(fresh, body(spec, {"name": "p"}))
+    assert kind == "ok"
+    for metadata, status in itertools.product(METADATAS, STATUSES):
+        update = {**body(copy.deepcopy(stored["spec"]), metadata), "status": status}
+        expected = admitted(fresh, update)
+        try:
+            got: tuple[str, Any] = ("ok", rest_admit(fresh, update, stored))
+        except errors.Invalid as e:
+            got = ("invalid", (str(e), e.details))
+        if got[0] == "ok":
+            obj = got[1]
+            got = ("ok", (obj, list(obj), list(obj.get("metadata") or {})))
+        assert got == expected, (metadata, status)
+
+
+def rest_admit(rest: RestStorage, update: dict[str, Any], stored: dict[str, Any]) -> dict[str, Any]:
+    return rest.admit_body(BY_TYPE[PODS], copy.deepcopy(update), field_validation="Strict", warnings=[],
+                           stored=stored)
+
+
+def test_the_kept_spec_is_a_copy_and_a_changed_spec_is_decoded(rest: RestStorage) -> None:
+    stored = rest.admit_body(BY_TYPE[PODS], body(SPECS[1], {"name": "p"}), field_validation="Strict", warnings=[])
+    update = {**copy.deepcopy(stored), "status": {"phase": "Running"}}
+    out = rest.admit_body(BY_TYPE[PODS], update, field_validation="Strict", warnings=[], stored=stored)
+    out["spec"]["containers"][0]["image"] = "changed"  # the strategy and admission change what they get
+    assert update["spec"]["containers"][0]["image"] == stored["spec"]["containers"][0]["image"] == "busybox"
+    # a spec the update changes is decoded (and refused when invalid), not taken as stored
+    bad = copy.deepcopy(stored)
+    bad["spec"]["containers"][0]["ports"] = [{"containerPort": "eighty"}]
+    with pytest.raises(errors.Invalid, match="containerPort"):
+        rest.admit_body(BY_TYPE[PODS], bad, field_validation="Strict", warnings=[], stored=stored)
+    # a field a decoding drops is dropped: such a body takes the whole decoding
+    odd = {**copy.deepcopy(stored), "extra": 1}
+    out = rest.admit_body(BY_TYPE[PODS], odd, field_validation="Ignore", warnings=[], stored=stored)
+    assert "extra" not in out
