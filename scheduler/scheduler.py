@@ -113,7 +113,8 @@ class Scheduler:
         self.cache = SchedulerCache()
         self.queue = queue or q.SchedulingQueue()
         scheduler_metrics.watch_queue(self.queue)
-        self.recorder = recorder or EventRecorder(client, component=scheduler_name)
+        # A Scheduled event per binding: as many writers as bindings in flight keep up with them.
+        self.recorder = recorder or EventRecorder(client, component=scheduler_name, writers=bind_workers)
         self.bind_workers = bind_workers
         self.factory = factory or SharedInformerFactory(client)
         self.node_informer = self.factory.informer(NODES)

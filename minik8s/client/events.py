@@ -1,9 +1,16 @@
 """Recording core/v1 Events about objects, for ``kubectl describe`` and ``kubectl get events``.
 
 ``recorder.event(pod, "Normal", "Scheduled", "Successfully assigned ...")`` never blocks and
-never raises into its caller: the event goes on a small bounded queue that one background task
+never raises into its caller: the event goes on a small bounded queue that a background task
 drains into the apiserver. A full queue drops the event (with one log line), as Kubernetes'
 broadcaster does, because an event is worth less than the work that produced it.
+
+A recorder has one writer by default, as client-go's ``tools/record`` writes one event at a
+time (the kubelet's and the controllers' recorders). ``writers=N`` gives it N, each with its own
+queue, as kube-scheduler's ``tools/events`` recorder writes each event in a goroutine of its own,
+so a scheduler binding hundreds of pods a second records every pod's Scheduled event instead
+of dropping most of them. Events about one object always go to the same writer, so everything
+below sees them in the order they were recorded.
 
 Each event then goes through Kubernetes' event correlator (client-go's ``EventCorrelate``), in
 the writer task, in its order:
@@ -81,15 +88,20 @@ class EventRecorder:
     """Fire-and-forget Event writer for one component (``source.component``) on one host."""
 
     def __init__(self, client: ApiClient, *, component: str, host: str | None = None,
-                 queue_size: int = 1000, cache_size: int = 4096, clock: Callable[[], float] = time.monotonic) -> None:
+                 queue_size: int = 1000, cache_size: int = 4096, clock: Callable[[], float] = time.monotonic,
+                 writers: int = 1) -> None:
         """``clock`` (seconds, for tests): what the aggregator's interval and the spam filter's
-        refill are measured by."""
+        refill are measured by. ``writers``: how many events are written at once (each writer's
+        queue holds ``queue_size``)."""
+        if writers < 1:
+            raise ValueError("writers must be at least 1")
         self.client = client
         self.component = component
         self.host = host
-        self._queue: asyncio.Queue[tuple[Mapping[str, Any], str, str, str, str | None]] | None = None
+        self._queues: list[asyncio.Queue[tuple[Mapping[str, Any], str, str, str, str | None]]] = []
         self._queue_size = queue_size
-        self._task: asyncio.Task[Any] | None = None
+        self._writers = writers
+        self._tasks: list[asyncio.Task[Any]] = []
         self._seen: collections.OrderedDict[tuple[Any, ...], _Seen] = collections.OrderedDict()
         self._similar: collections.OrderedDict[tuple[Any, ...], _Similar] = collections.OrderedDict()
         self._buckets: collections.OrderedDict[tuple[Any, ...], _Bucket] = collections.OrderedDict()
@@ -104,11 +116,16 @@ class EventRecorder:
         if self._closed:
             return
         try:
-            if self._queue is None:
-                asyncio.get_running_loop()  # the writer task needs one; without it, drop
-                self._queue = asyncio.Queue(self._queue_size)
-                self._task = asyncio.get_running_loop().create_task(self._drain(), name=f"events {self.component}")
-            self._queue.put_nowait((obj, type_, reason, message, field_path))
+            if not self._queues:
+                loop = asyncio.get_running_loop()  # the writer tasks need one; without it, drop
+                self._queues = [asyncio.Queue(self._queue_size) for _ in range(self._writers)]
+                self._tasks = [loop.create_task(self._drain(queue), name=f"events {self.component}")
+                               for queue in self._queues]
+            queue = self._queues[0]
+            if self._writers > 1:  # by the object: its events stay in order on one writer
+                md = obj.get("metadata") or {}
+                queue = self._queues[hash((md.get("namespace"), md.get("name"))) % self._writers]
+            queue.put_nowait((obj, type_, reason, message, field_path))
             self._dropping = False
         except asyncio.QueueFull:
             if not self._dropping:
@@ -119,20 +136,18 @@ class EventRecorder:
 
     async def flush(self) -> None:
         """Wait until every event recorded so far has been written (or given up on)."""
-        if self._queue is not None:
-            await self._queue.join()
+        for queue in self._queues:
+            await queue.join()
 
     async def close(self) -> None:
-        """Write what is queued, then stop the writer task."""
+        """Write what is queued, then stop the writer tasks."""
         self._closed = True
         await self.flush()
-        if self._task is not None:
-            await taskgroup.cancel_and_wait([self._task])
+        await taskgroup.cancel_and_wait(self._tasks)
 
-    async def _drain(self) -> None:
-        assert self._queue is not None
+    async def _drain(self, queue: asyncio.Queue[tuple[Mapping[str, Any], str, str, str, str | None]]) -> None:
         while True:
-            item = await self._queue.get()
+            item = await queue.get()
             try:
                 await self._write(*item)
                 if self._failing:
@@ -147,7 +162,7 @@ class EventRecorder:
                 else:
                     log.debug("could not write event %s: %s", item[2], e)
             finally:
-                self._queue.task_done()
+                queue.task_done()
 
     async def _write(self, obj: Mapping[str, Any], type_: str, reason: str, message: str, field_path: str | None) -> None:
         md = obj.get("metadata") or {}

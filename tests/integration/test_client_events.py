@@ -155,3 +155,36 @@ async def test_spam_filter_lets_25_through_then_one_per_five_minutes(client: Api
     await rec.flush()
     assert "Later" in await reasons("noisy")
     await rec.close()
+
+
+async def test_writers_keep_a_burst_and_each_objects_order(client: ApiClient, ns: str):
+    """A recorder with several writers (the scheduler's) takes a burst one writer's queue could
+    not hold, and events about one object still correlate (one writer per object)."""
+    def subject(i: int) -> dict[str, object]:
+        return {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": f"p{i}", "namespace": ns, "uid": f"u{i}"}}
+
+    one = EventRecorder(client, component="one-writer", queue_size=100)
+    for i in range(200):  # recorded back to back: the writer gets no turn in between
+        one.event(subject(i), "Normal", "Scheduled", f"assigned p{i}")
+    await one.close()
+    many = EventRecorder(client, component="many-writers", queue_size=100, writers=8)
+    for i in range(200):
+        many.event(subject(i), "Normal", "Scheduled", f"assigned p{i}")
+    for i in range(20):
+        for _ in range(3):  # back to back: on writers of their own they would race to create
+            many.event(subject(i), "Warning", "FailedMount", "volume not ready")
+    await many.close()
+    events = (await client.list(EVENTS, namespace=ns))["items"]
+    by_source: dict[str, list[dict[str, object]]] = {}
+    for e in events:
+        by_source.setdefault(e["source"]["component"], []).append(e)
+    assert len(by_source["one-writer"]) == 100, "one writer: a full queue drops the rest"
+    scheduled = [e for e in by_source["many-writers"] if e["reason"] == "Scheduled"]
+    assert sorted(e["involvedObject"]["name"] for e in scheduled) == sorted(f"p{i}" for i in range(200))
+    failed = [e for e in by_source["many-writers"] if e["reason"] == "FailedMount"]
+    assert len(failed) == 20 and {e["count"] for e in failed} == {3}
+
+
+def test_writers_must_be_positive(client: ApiClient):
+    with pytest.raises(ValueError, match="writers"):
+        EventRecorder(client, component="x", writers=0)
