@@ -3,7 +3,7 @@ cluster (its create, the scheduler's binding, the kubelet's TokenRequest and Con
 the projected token volume, its status patch, the Events written about it), each measured alone against one apiserver run as
 ``minik8s up`` runs it (api_bench's ``--as-up``), with C concurrent aiohttp clients.
 
-    .venv/bin/python tests/perf/request_cost_bench.py [--clients 32] [--pods 2000] [--profile out.txt]
+    .venv/bin/python tests/perf/request_cost_bench.py [--clients 32] [--pods 2000] [--profile out.txt [--profile-step events]]
 
 Prints requests/s, p99 and the apiserver's CPU (user + system) per request, and, as the floor,
 the same for ``GET /healthz`` (TLS, authentication, the filters, no work). Not a test: it
@@ -71,6 +71,7 @@ def main() -> None:
     ap.add_argument("--clients", type=int, default=32)
     ap.add_argument("--pods", type=int, default=2000)
     ap.add_argument("--profile", help="py-spy raw output (GIL holder only) of the apiserver over all the steps")
+    ap.add_argument("--profile-step", default="", help="profile only the steps whose name contains this")
     a = ap.parse_args()
     pods = a.pods
     ns = "/api/v1/namespaces/default"
@@ -125,25 +126,33 @@ def main() -> None:
                 ("POST events (the kubelet's Pulled)", lambda: [("POST", f"{ns}/events", orjson.dumps(
                     event_body(i, uids.get(i, ""))), json_) for i in range(pods)]),
             ]
-            spy = None
-            if a.profile:
-                # py-spy beside the interpreter, else on PATH (it is no dependency of the project)
-                py_spy = shutil.which("py-spy", path=os.path.dirname(sys.executable)) or "py-spy"
-                spy = subprocess.Popen([py_spy, "record", "--format",
-                                        "raw", "-o", a.profile, "--rate", "200", "--gil", "--pid", str(proc.pid)],
-                                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-                time.sleep(1.0)
+            spy: subprocess.Popen[bytes] | None = None
+
+            def profile(on: bool) -> subprocess.Popen[bytes] | None:
+                if on and spy is None:
+                    # py-spy beside the interpreter, else on PATH (it is no dependency of the project)
+                    py_spy = shutil.which("py-spy", path=os.path.dirname(sys.executable)) or "py-spy"
+                    started = subprocess.Popen([py_spy, "record", "--format", "raw", "-o", a.profile, "--rate",
+                                                "200", "--gil", "--pid", str(proc.pid)],
+                                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                    time.sleep(1.0)
+                    return started
+                if not on and spy is not None:
+                    spy.send_signal(2)
+                    spy.wait(30)
+                    return None
+                return spy
+
             print(f"machine: {os.cpu_count()} cores, load {os.getloadavg()[0]:.1f}; clients={a.clients} pods={pods}")
             for name, make in steps:
                 reqs = make()
+                spy = profile(bool(a.profile) and a.profile_step in name)
                 cpu0 = api_bench.cpu_seconds(proc.pid)
                 rate, lat = asyncio.run(run(url, pki, a.clients, reqs))
                 cpu = api_bench.cpu_seconds(proc.pid) - cpu0
                 print(f"{name:34} {rate:7.0f}/s   p99 {api_bench.pct(lat, 99) * 1000:6.1f} ms   "
                       f"apiserver CPU/request {cpu / len(reqs) * 1000:.3f} ms")
-            if spy is not None:
-                spy.send_signal(2)
-                spy.wait(30)
+            spy = profile(False)
         finally:
             proc.terminate()
             proc.wait(10)
