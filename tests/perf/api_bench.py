@@ -207,8 +207,9 @@ async def etcd_gateway_puts(url: str, clients: int, n: int) -> tuple[float, list
     return n / elapsed, latencies
 
 
-def etcd_gateway_round(clients: int, n: int, tmp: str) -> dict:
-    """A fresh etcd 3.4 (Debian's, on loopback, in a temp dir) and its gateway put rate."""
+def start_etcd(tmp: str) -> tuple[subprocess.Popen[bytes], str]:
+    """A fresh etcd 3.4 (Debian's, on loopback, in a temp dir under ``tmp``), once healthy: its
+    process and client URL."""
     from minik8s.up import etcd as local_etcd
 
     client, peer = free_port(), free_port()
@@ -216,14 +217,20 @@ def etcd_gateway_round(clients: int, n: int, tmp: str) -> dict:
     proc = subprocess.Popen(local_etcd.command(Path(data) / "etcd", client_port=client, peer_port=peer),
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = local_etcd.client_url(client)
+    for _ in range(400):
+        try:
+            if httpx.get(f"{url}/health", timeout=1).json().get("health") == "true":
+                break
+        except (httpx.HTTPError, ValueError):
+            pass
+        time.sleep(0.05)
+    return proc, url
+
+
+def etcd_gateway_round(clients: int, n: int, tmp: str) -> dict:
+    """A fresh etcd 3.4 and its gateway put rate."""
+    proc, url = start_etcd(tmp)
     try:
-        for _ in range(400):
-            try:
-                if httpx.get(f"{url}/health", timeout=1).json().get("health") == "true":
-                    break
-            except (httpx.HTTPError, ValueError):
-                pass
-            time.sleep(0.05)
         cpu0, client0 = cpu_seconds(proc.pid), time.process_time()
         rate, lat = asyncio.run(etcd_gateway_puts(url, clients, n))
         cpu, client_cpu = cpu_seconds(proc.pid) - cpu0, time.process_time() - client0
@@ -299,15 +306,11 @@ LAYERS: list[tuple[str, dict]] = [
 ]
 
 
-def run_api(repo: str, tls: bool, a: argparse.Namespace, tmp: str, extra_args: tuple[str, ...] = (), *,
-            up: frozenset[str] = frozenset(), node_watchers: int = 0) -> dict:
-    """One apiserver (the code at ``repo``; ``extra_args`` added to its flags, e.g. its store),
-    the watchers and the creates; its figures. ``up``: which parts of what ``minik8s up`` gives its
-    apiserver to give this one (UP_PARTS: the audit log, the PodSecurity configuration, encryption
-    at rest; "serviceaccount": the ServiceAccount admission plugin on and the namespace's default
-    ServiceAccount made as the controller-manager would; without it that plugin is off).
-    ``node_watchers``: instead of ``a.watchers``, that many per-node watches (as kubelets'), the
-    pods bound round robin to their nodes."""
+def start_api(repo: str, tls: bool, tmp: str, extra_args: tuple[str, ...] = (), *,
+              up: frozenset[str] = frozenset()) -> tuple[subprocess.Popen[bytes], str, str | None]:
+    """One apiserver (the code at ``repo``) in a data dir of its own under ``tmp``, once Ready:
+    its process, URL and PKI dir (None over plain HTTP). ``extra_args`` and ``up``: as
+    :func:`run_api`'s."""
     port = free_port()
     url = f"{'https' if tls else 'http'}://127.0.0.1:{port}"
     data = tempfile.mkdtemp(dir=tmp)
@@ -321,16 +324,29 @@ def run_api(repo: str, tls: bool, a: argparse.Namespace, tmp: str, extra_args: t
                              *(("--disable-admission-plugins", "ServiceAccount") if tls and "serviceaccount" not in up else ()),
                              *extra_args], cwd=repo,
                             env={**os.environ, "PYTHONPATH": repo})
+    for _ in range(400):
+        try:
+            # The server makes its CA and admin certificate on start: ask once they exist.
+            if (not tls or os.path.exists(f"{data}/kubeconfig")) and httpx.get(
+                    f"{url}/readyz", timeout=1, verify=client_ssl(pki)).status_code == 200:
+                break
+        except (httpx.HTTPError, OSError):
+            pass
+        time.sleep(0.05)
+    return proc, url, pki
+
+
+def run_api(repo: str, tls: bool, a: argparse.Namespace, tmp: str, extra_args: tuple[str, ...] = (), *,
+            up: frozenset[str] = frozenset(), node_watchers: int = 0) -> dict:
+    """One apiserver (the code at ``repo``; ``extra_args`` added to its flags, e.g. its store),
+    the watchers and the creates; its figures. ``up``: which parts of what ``minik8s up`` gives its
+    apiserver to give this one (UP_PARTS: the audit log, the PodSecurity configuration, encryption
+    at rest; "serviceaccount": the ServiceAccount admission plugin on and the namespace's default
+    ServiceAccount made as the controller-manager would; without it that plugin is off).
+    ``node_watchers``: instead of ``a.watchers``, that many per-node watches (as kubelets'), the
+    pods bound round robin to their nodes."""
+    proc, url, pki = start_api(repo, tls, tmp, extra_args, up=up)
     try:
-        for _ in range(400):
-            try:
-                # The server makes its CA and admin certificate on start: ask once they exist.
-                if (not tls or os.path.exists(f"{data}/kubeconfig")) and httpx.get(
-                        f"{url}/readyz", timeout=1, verify=client_ssl(pki)).status_code == 200:
-                    break
-            except (httpx.HTTPError, OSError):
-                pass
-            time.sleep(0.05)
         if "serviceaccount" in up:
             r = httpx.post(f"{url}/api/v1/namespaces/default/serviceaccounts", verify=client_ssl(pki), json={
                 "apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": "default"}})
