@@ -107,6 +107,25 @@ def _keeps_stored_spec(body: dict[str, Any], stored: dict[str, Any]) -> bool:
             and _POD_FIELDS.issuperset(body) and spec == stored.get("spec"))
 
 
+def _decode_field(body: dict[str, Any], field: str, model: type[pydantic.BaseModel],
+                  errs: list[FieldError]) -> dict[str, Any]:
+    """``body[field]`` decoded alone by its model (absent or null: the model's empty value), as the
+    whole body's decoding has it; its errors, with their paths under ``field``, go to ``errs``."""
+    value = body.get(field)
+    try:
+        decoded: dict[str, Any] = model.model_validate({} if value is None else value).model_dump(
+            by_alias=True, exclude_none=True, mode="json")
+    except pydantic.ValidationError as e:
+        errs.extend(pydantic_errors(e, prefix=field))
+        return {}
+    return decoded
+
+
+def _body_name(body: dict[str, Any]) -> str:
+    meta = body.get("metadata")
+    return (meta.get("name") if isinstance(meta, dict) else None) or ""
+
+
 def pydantic_errors(exc: pydantic.ValidationError, *, prefix: str = "") -> list[FieldError]:
     """One Kubernetes field error per invalid field: ``Required value`` for a missing one,
     ``Unsupported value`` for a value outside an enumeration, ``Too long``, and ``Invalid
@@ -251,13 +270,10 @@ class RestStorage:
     def _with_metadata(kind: str, entry: Entry, body: dict[str, Any], obj: dict[str, Any]) -> dict[str, Any]:
         """``obj`` (an admitted body like ``body`` but for its metadata) with ``body``'s metadata
         decoded in place of its own, as the whole body's decoding would have it."""
-        meta = body.get("metadata")
-        try:
-            obj["metadata"] = ObjectMeta.model_validate({} if meta is None else meta).model_dump(
-                by_alias=True, exclude_none=True, mode="json")
-        except pydantic.ValidationError as e:
-            name = (meta.get("name") if isinstance(meta, dict) else None) or ""
-            raise errors.Invalid.of(kind, entry.type.group, name, pydantic_errors(e, prefix="metadata")) from None
+        errs: builtins.list[FieldError] = []
+        obj["metadata"] = _decode_field(body, "metadata", ObjectMeta, errs)
+        if errs:
+            raise errors.Invalid.of(kind, entry.type.group, _body_name(body), errs)
         return obj
 
     @staticmethod
@@ -265,22 +281,13 @@ class RestStorage:
         """A pod body whose spec is the stored pod's (:func:`_keeps_stored_spec`) decoded as the
         whole body's decoding would have it: its metadata and status decoded alone, its spec
         (admitted and defaulted when it was written) copied as it is."""
-        out: dict[str, Any] = {"apiVersion": "v1", "kind": "Pod"}
         errs: builtins.list[FieldError] = []
-        for field, model in (("metadata", ObjectMeta), ("spec", None), ("status", PodStatus)):
-            value = body.get(field)
-            if model is None:
-                out[field] = orjson.loads(orjson.dumps(value))  # the caller's to change
-                continue
-            try:
-                out[field] = model.model_validate({} if value is None else value).model_dump(
-                    by_alias=True, exclude_none=True, mode="json")
-            except pydantic.ValidationError as e:
-                errs.extend(pydantic_errors(e, prefix=field))
+        out: dict[str, Any] = {"apiVersion": "v1", "kind": "Pod",
+                               "metadata": _decode_field(body, "metadata", ObjectMeta, errs),
+                               "spec": orjson.loads(orjson.dumps(body["spec"])),  # the caller's to change
+                               "status": _decode_field(body, "status", PodStatus, errs)}
         if errs:
-            meta = body.get("metadata")
-            name = (meta.get("name") if isinstance(meta, dict) else None) or ""
-            raise errors.Invalid.of(kind, entry.type.group, name, errs)
+            raise errors.Invalid.of(kind, entry.type.group, _body_name(body), errs)
         return out
 
     def check_identity(self, entry: Entry, obj: dict[str, Any], namespace: str | None,

@@ -217,13 +217,17 @@ def start_etcd(tmp: str) -> tuple[subprocess.Popen[bytes], str]:
     proc = subprocess.Popen(local_etcd.command(Path(data) / "etcd", client_port=client, peer_port=peer),
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = local_etcd.client_url(client)
-    for _ in range(400):
-        try:
-            if httpx.get(f"{url}/health", timeout=1).json().get("health") == "true":
-                break
-        except (httpx.HTTPError, ValueError):
-            pass
-        time.sleep(0.05)
+    try:
+        for _ in range(400):
+            try:
+                if httpx.get(f"{url}/health", timeout=1).json().get("health") == "true":
+                    break
+            except (httpx.HTTPError, ValueError):
+                pass
+            time.sleep(0.05)
+    except BaseException:  # interrupted while waiting: the caller never gets the process to stop
+        proc.terminate()
+        raise
     return proc, url
 
 
@@ -324,15 +328,19 @@ def start_api(repo: str, tls: bool, tmp: str, extra_args: tuple[str, ...] = (), 
                              *(("--disable-admission-plugins", "ServiceAccount") if tls and "serviceaccount" not in up else ()),
                              *extra_args], cwd=repo,
                             env={**os.environ, "PYTHONPATH": repo})
-    for _ in range(400):
-        try:
-            # The server makes its CA and admin certificate on start: ask once they exist.
-            if (not tls or os.path.exists(f"{data}/kubeconfig")) and httpx.get(
-                    f"{url}/readyz", timeout=1, verify=client_ssl(pki)).status_code == 200:
-                break
-        except (httpx.HTTPError, OSError):
-            pass
-        time.sleep(0.05)
+    try:
+        for _ in range(400):
+            try:
+                # The server makes its CA and admin certificate on start: ask once they exist.
+                if (not tls or os.path.exists(f"{data}/kubeconfig")) and httpx.get(
+                        f"{url}/readyz", timeout=1, verify=client_ssl(pki)).status_code == 200:
+                    break
+            except (httpx.HTTPError, OSError):
+                pass
+            time.sleep(0.05)
+    except BaseException:  # interrupted while waiting: the caller never gets the process to stop
+        proc.terminate()
+        raise
     return proc, url, pki
 
 
