@@ -51,6 +51,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import aiohttp
@@ -207,6 +208,22 @@ async def etcd_gateway_puts(url: str, clients: int, n: int) -> tuple[float, list
     return n / elapsed, latencies
 
 
+def wait_ready(proc: subprocess.Popen[bytes], ready: Callable[[], bool]) -> None:
+    """Poll ``ready`` for up to 20 s (a refused connection or a bad answer is "not yet"); when the
+    wait is interrupted, stop ``proc``, which its caller never got to stop."""
+    try:
+        for _ in range(400):
+            try:
+                if ready():
+                    return
+            except (httpx.HTTPError, OSError, ValueError):
+                pass
+            time.sleep(0.05)
+    except BaseException:
+        proc.terminate()
+        raise
+
+
 def start_etcd(tmp: str) -> tuple[subprocess.Popen[bytes], str]:
     """A fresh etcd 3.4 (Debian's, on loopback, in a temp dir under ``tmp``), once healthy: its
     process and client URL."""
@@ -217,17 +234,11 @@ def start_etcd(tmp: str) -> tuple[subprocess.Popen[bytes], str]:
     proc = subprocess.Popen(local_etcd.command(Path(data) / "etcd", client_port=client, peer_port=peer),
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = local_etcd.client_url(client)
-    try:
-        for _ in range(400):
-            try:
-                if httpx.get(f"{url}/health", timeout=1).json().get("health") == "true":
-                    break
-            except (httpx.HTTPError, ValueError):
-                pass
-            time.sleep(0.05)
-    except BaseException:  # interrupted while waiting: the caller never gets the process to stop
-        proc.terminate()
-        raise
+
+    def healthy() -> bool:
+        return bool(httpx.get(f"{url}/health", timeout=1).json().get("health") == "true")
+
+    wait_ready(proc, healthy)
     return proc, url
 
 
@@ -328,19 +339,12 @@ def start_api(repo: str, tls: bool, tmp: str, extra_args: tuple[str, ...] = (), 
                              *(("--disable-admission-plugins", "ServiceAccount") if tls and "serviceaccount" not in up else ()),
                              *extra_args], cwd=repo,
                             env={**os.environ, "PYTHONPATH": repo})
-    try:
-        for _ in range(400):
-            try:
-                # The server makes its CA and admin certificate on start: ask once they exist.
-                if (not tls or os.path.exists(f"{data}/kubeconfig")) and httpx.get(
-                        f"{url}/readyz", timeout=1, verify=client_ssl(pki)).status_code == 200:
-                    break
-            except (httpx.HTTPError, OSError):
-                pass
-            time.sleep(0.05)
-    except BaseException:  # interrupted while waiting: the caller never gets the process to stop
-        proc.terminate()
-        raise
+    def ready() -> bool:
+        # The server makes its CA and admin certificate on start: ask once they exist.
+        return (not tls or os.path.exists(f"{data}/kubeconfig")) and httpx.get(
+            f"{url}/readyz", timeout=1, verify=client_ssl(pki)).status_code == 200
+
+    wait_ready(proc, ready)
     return proc, url, pki
 
 
